@@ -1,0 +1,816 @@
+//! The embedded forge: issues, labels, comments and pull requests in a SQLite file under
+//! `.clambake/`, branches as the repository's own refs, and merges as real merge commits moved
+//! onto the base branch with a compare-and-swap.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::adapters::git::{Git, GitError, TrialMerge};
+use crate::core::closing::closed_issues;
+use crate::ports::Clock;
+use crate::ports::forge::{
+    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
+    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    PullRequestState,
+};
+
+/// The database's file name inside `.clambake/`.
+pub const DATABASE_FILE: &str = "forge.db";
+
+/// Colour given to labels created implicitly by adding them to an issue.
+const DEFAULT_LABEL_COLOR: &str = "ededed";
+
+pub struct LocalForge {
+    db: Mutex<Connection>,
+    path: PathBuf,
+    git: Git,
+    clock: Arc<dyn Clock>,
+    /// Who comments: the local user.
+    actor: String,
+}
+
+impl LocalForge {
+    /// Opens (creating if needed) the database at `path` for the repository `git` works in,
+    /// and brings its schema up to date. `default_branch` is recorded on first open.
+    pub fn open(
+        path: &Path,
+        git: Git,
+        clock: Arc<dyn Clock>,
+        actor: &str,
+        default_branch: &str,
+    ) -> ForgeResult<Self> {
+        let backend = |e: &dyn std::fmt::Display| {
+            ForgeError::Backend(format!("the local forge at {}: {e}", path.display()))
+        };
+        let mut conn = Connection::open(path).map_err(|e| backend(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| backend(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| backend(&e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| backend(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| backend(&e))?;
+        schema::migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| backend(&e))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('default_branch', ?1)",
+            [default_branch],
+        )
+        .map_err(|e| backend(&e))?;
+        Ok(Self {
+            db: Mutex::new(conn),
+            path: path.to_path_buf(),
+            git,
+            clock,
+            actor: actor.to_owned(),
+        })
+    }
+
+    /// Runs `work` in one immediate (write-locking) transaction.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> ForgeResult<T>,
+    ) -> ForgeResult<T> {
+        let mut conn = self
+            .db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.db_error(e))?;
+        let value = work(&tx)?;
+        tx.commit().map_err(|e| self.db_error(e))?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> ForgeResult<T>) -> ForgeResult<T> {
+        let conn = self
+            .db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&conn)
+    }
+
+    fn db_error(&self, error: rusqlite::Error) -> ForgeError {
+        ForgeError::Backend(format!(
+            "the local forge at {}: {error}",
+            self.path.display()
+        ))
+    }
+
+    fn now(&self) -> String {
+        self.clock.now().to_string()
+    }
+
+    async fn require_branch(&self, branch: &str) -> ForgeResult<String> {
+        self.git
+            .branch_tip(branch)
+            .await
+            .map_err(git_error)?
+            .ok_or_else(|| ForgeError::NoSuchBranch(branch.to_owned()))
+    }
+
+    /// Fills in the live head tip of open pull requests.
+    async fn with_live_heads(&self, mut prs: Vec<PullRequest>) -> ForgeResult<Vec<PullRequest>> {
+        if prs.iter().any(|pr| pr.state == PullRequestState::Open) {
+            let tips = self.git.branch_tips().await.map_err(git_error)?;
+            for pr in prs
+                .iter_mut()
+                .filter(|pr| pr.state == PullRequestState::Open)
+            {
+                pr.head_sha = tips.get(&pr.head).cloned();
+            }
+        }
+        Ok(prs)
+    }
+
+    /// Makes the checkout of `branch` (if any worktree has it) follow a ref move from `old` to
+    /// `new`, as `git merge --ff-only` would. Refuses beforehand if that checkout has changes.
+    async fn checkout_of(&self, branch: &str) -> ForgeResult<Option<Git>> {
+        let worktrees = self.git.worktrees().await.map_err(git_error)?;
+        let Some(tree) = worktrees
+            .into_iter()
+            .find(|w| w.branch.as_deref() == Some(branch))
+        else {
+            return Ok(None);
+        };
+        let checkout = Git::new(tree.path.clone());
+        if checkout.has_tracked_changes().await.map_err(git_error)? {
+            return Err(ForgeError::Invalid(format!(
+                "`{branch}` is checked out in {} with uncommitted changes; commit or stash them \
+                 first, so that merging into it cannot overwrite them",
+                tree.path.display()
+            )));
+        }
+        Ok(Some(checkout))
+    }
+
+    /// Checks the pull request, trial-merges it and writes the merge commit, moving no ref.
+    pub async fn prepare_merge(&self, number: Number) -> ForgeResult<PreparedMerge> {
+        let pr = self.pull_request(number).await?;
+        if pr.state != PullRequestState::Open {
+            return Err(ForgeError::NotOpen {
+                number,
+                state: pr.state.as_str(),
+            });
+        }
+        let head = self.require_branch(&pr.head).await?;
+        let base = self.require_branch(&pr.base).await?;
+        let closes = if pr.base == self.default_branch().await? {
+            closed_issues(&pr.body)
+        } else {
+            Vec::new()
+        };
+        if self
+            .git
+            .is_ancestor(&head, &base)
+            .await
+            .map_err(git_error)?
+        {
+            return Ok(PreparedMerge::AlreadyContained { head, base, closes });
+        }
+        let tree = match self
+            .git
+            .trial_merge(&base, &head)
+            .await
+            .map_err(git_error)?
+        {
+            TrialMerge::Clean(tree) => tree,
+            TrialMerge::Conflict(paths) => {
+                return Err(ForgeError::MergeConflict {
+                    number,
+                    base: pr.base.clone(),
+                    paths,
+                });
+            }
+        };
+        let message = format!(
+            "Merge pull request #{number} from {}\n\n{}",
+            pr.head, pr.title
+        );
+        let commit = self
+            .git
+            .commit_tree(&tree, &[&base, &head], &message)
+            .await
+            .map_err(git_error)?;
+        Ok(PreparedMerge::Commit(MergeCommit {
+            number,
+            base_branch: pr.base,
+            base_tip: base,
+            head_tip: head,
+            commit,
+            closes,
+        }))
+    }
+
+    /// Moves the base onto the merge commit if it has not moved since `prepare_merge`, updates
+    /// a clean checkout of it, and records the merge.
+    pub async fn finish_merge(&self, merge: MergeCommit) -> ForgeResult<MergeOutcome> {
+        let number = merge.number;
+        let checkout = self.checkout_of(&merge.base_branch).await?;
+        let reference = format!("refs/heads/{}", merge.base_branch);
+        let reason = format!("clambake: merge pull request #{number}");
+        let moved = self
+            .git
+            .compare_and_swap_ref(&reference, &merge.commit, Some(&merge.base_tip), &reason)
+            .await
+            .map_err(git_error)?;
+        if !moved {
+            return Err(ForgeError::BaseMoved {
+                number,
+                branch: merge.base_branch,
+            });
+        }
+        if let Some(checkout) = checkout {
+            // The checkout was clean a moment ago: bring its index and files to the new tip.
+            checkout
+                .run(&["read-tree", "-m", "-u", &merge.base_tip, &merge.commit])
+                .await
+                .map_err(git_error)?;
+        }
+        let closed = self.mark_merged(number, &merge.head_tip, &merge.commit, &merge.closes)?;
+        Ok(MergeOutcome {
+            pull_request: self.pull_request(number).await?,
+            closed_issues: closed,
+        })
+    }
+
+    fn mark_merged(
+        &self,
+        number: Number,
+        head_sha: &str,
+        merge_sha: &str,
+        closes: &[Number],
+    ) -> ForgeResult<Vec<Number>> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE pull_requests SET state = 'merged', head_sha = ?2, merge_commit_sha = ?3,
+                     merged_at = ?4, closed_at = ?4, updated_at = ?4
+                 WHERE number = ?1 AND state = 'open'",
+                params![number, head_sha, merge_sha, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            let mut closed = Vec::new();
+            for issue in closes {
+                let changed = tx
+                    .execute(
+                        "UPDATE issues SET state = 'closed', closed_at = ?2, updated_at = ?2
+                         WHERE number = ?1 AND state = 'open'",
+                        params![issue, now],
+                    )
+                    .map_err(|e| self.db_error(e))?;
+                if changed > 0 {
+                    closed.push(*issue);
+                }
+            }
+            Ok(closed)
+        })
+    }
+}
+
+/// A merge worked out but not yet applied: the two halves of `merge_pull_request`, apart so
+/// that a test can move the base in between and see the compare-and-swap refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreparedMerge {
+    /// The head is already in the base (merged by hand, or a crash after the ref moved):
+    /// recorded as merged, as GitHub does, without another commit.
+    AlreadyContained {
+        head: String,
+        base: String,
+        closes: Vec<Number>,
+    },
+    Commit(MergeCommit),
+}
+
+/// A merge commit written to the object store, waiting to become the base's tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeCommit {
+    pub number: Number,
+    pub base_branch: String,
+    pub base_tip: String,
+    pub head_tip: String,
+    pub commit: String,
+    pub closes: Vec<Number>,
+}
+
+fn git_error(error: GitError) -> ForgeError {
+    ForgeError::Backend(error.to_string())
+}
+
+fn parse_time(text: Option<String>) -> Option<Timestamp> {
+    text.and_then(|t| t.parse().ok())
+}
+
+fn issue_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Issue> {
+    let number: Number = row.get("number")?;
+    let state: String = row.get("state")?;
+    let labels = conn
+        .prepare_cached("SELECT label FROM issue_labels WHERE issue = ?1 ORDER BY label")?
+        .query_map([number], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let assignees = conn
+        .prepare_cached("SELECT login FROM issue_assignees WHERE issue = ?1 ORDER BY login")?
+        .query_map([number], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Issue {
+        number,
+        title: row.get("title")?,
+        body: row.get("body")?,
+        state: if state == "open" {
+            IssueState::Open
+        } else {
+            IssueState::Closed
+        },
+        labels,
+        assignees,
+        created_at: parse_time(row.get("created_at")?).unwrap_or_default(),
+        updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
+        closed_at: parse_time(row.get("closed_at")?),
+    })
+}
+
+fn pull_request_from_row(row: &Row<'_>) -> rusqlite::Result<PullRequest> {
+    let state: String = row.get("state")?;
+    Ok(PullRequest {
+        number: row.get("number")?,
+        title: row.get("title")?,
+        body: row.get("body")?,
+        head: row.get("head")?,
+        base: row.get("base")?,
+        state: match state.as_str() {
+            "open" => PullRequestState::Open,
+            "merged" => PullRequestState::Merged,
+            _ => PullRequestState::Closed,
+        },
+        head_sha: row.get("head_sha")?,
+        merge_commit_sha: row.get("merge_commit_sha")?,
+        created_at: parse_time(row.get("created_at")?).unwrap_or_default(),
+        updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
+        closed_at: parse_time(row.get("closed_at")?),
+        merged_at: parse_time(row.get("merged_at")?),
+    })
+}
+
+fn next_number(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Number> {
+    tx.query_row(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM
+             (SELECT number FROM issues UNION ALL SELECT number FROM pull_requests)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn load_issue(conn: &Connection, number: Number) -> rusqlite::Result<Option<Issue>> {
+    conn.query_row("SELECT * FROM issues WHERE number = ?1", [number], |row| {
+        issue_from_row(conn, row)
+    })
+    .optional()
+}
+
+fn load_pull_request(conn: &Connection, number: Number) -> rusqlite::Result<Option<PullRequest>> {
+    conn.query_row(
+        "SELECT * FROM pull_requests WHERE number = ?1",
+        [number],
+        pull_request_from_row,
+    )
+    .optional()
+}
+
+fn ensure_label_exists(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO labels (name, color, description) VALUES (?1, ?2, '')",
+        params![name, DEFAULT_LABEL_COLOR],
+    )?;
+    Ok(())
+}
+
+fn validate_label_name(name: &str) -> ForgeResult<()> {
+    if name.trim().is_empty() || name.len() > 50 {
+        return Err(ForgeError::Invalid(format!(
+            "`{name}` is not a label name: it must have 1 to 50 characters"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Forge for LocalForge {
+    async fn default_branch(&self) -> ForgeResult<String> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT value FROM meta WHERE key = 'default_branch'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db_error(e))
+        })
+    }
+
+    async fn labels(&self) -> ForgeResult<Vec<Label>> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare("SELECT name, color, description FROM labels ORDER BY name")
+                .map_err(|e| self.db_error(e))?;
+            let labels = statement
+                .query_map([], |r| {
+                    Ok(Label {
+                        name: r.get(0)?,
+                        color: r.get(1)?,
+                        description: r.get(2)?,
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(|e| self.db_error(e))?;
+            Ok(labels)
+        })
+    }
+
+    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
+        validate_label_name(&label.name)?;
+        self.write(|tx| {
+            let existing: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT color, description FROM labels WHERE name = ?1",
+                    [&label.name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.db_error(e))?;
+            let change = match existing {
+                None => LabelChange::Created,
+                Some((color, description))
+                    if color == label.color && description == label.description =>
+                {
+                    return Ok(LabelChange::Unchanged);
+                }
+                Some(_) => LabelChange::Updated,
+            };
+            tx.execute(
+                "INSERT INTO labels (name, color, description) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET color = ?2, description = ?3",
+                params![label.name, label.color, label.description],
+            )
+            .map_err(|e| self.db_error(e))?;
+            Ok(change)
+        })
+    }
+
+    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
+        if new.title.trim().is_empty() {
+            return Err(ForgeError::Invalid("an issue needs a title".to_owned()));
+        }
+        for label in &new.labels {
+            validate_label_name(label)?;
+        }
+        let now = self.now();
+        self.write(|tx| {
+            let number = next_number(tx).map_err(|e| self.db_error(e))?;
+            tx.execute(
+                "INSERT INTO issues (number, title, body, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'open', ?4, ?4)",
+                params![number, new.title, new.body, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            for label in &new.labels {
+                ensure_label_exists(tx, label).map_err(|e| self.db_error(e))?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
+                    params![number, label],
+                )
+                .map_err(|e| self.db_error(e))?;
+            }
+            for login in &new.assignees {
+                tx.execute(
+                    "INSERT OR IGNORE INTO issue_assignees (issue, login) VALUES (?1, ?2)",
+                    params![number, login],
+                )
+                .map_err(|e| self.db_error(e))?;
+            }
+            load_issue(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })
+        })
+    }
+
+    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
+        self.read(|conn| {
+            load_issue(conn, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })
+        })
+    }
+
+    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number",
+                )
+                .map_err(|e| self.db_error(e))?;
+            let state = filter.state.map(IssueState::as_str);
+            let issues: Vec<Issue> = statement
+                .query_map([state], |row| issue_from_row(conn, row))
+                .and_then(Iterator::collect)
+                .map_err(|e| self.db_error(e))?;
+            Ok(issues
+                .into_iter()
+                .filter(|issue| {
+                    filter
+                        .labels
+                        .iter()
+                        .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
+                })
+                .collect())
+        })
+    }
+
+    async fn edit_labels(
+        &self,
+        number: Number,
+        add: &[String],
+        remove: &[String],
+    ) -> ForgeResult<Issue> {
+        for label in add {
+            validate_label_name(label)?;
+        }
+        let now = self.now();
+        self.write(|tx| {
+            load_issue(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })?;
+            for label in remove {
+                tx.execute(
+                    "DELETE FROM issue_labels WHERE issue = ?1 AND label = ?2",
+                    params![number, label],
+                )
+                .map_err(|e| self.db_error(e))?;
+            }
+            for label in add {
+                ensure_label_exists(tx, label).map_err(|e| self.db_error(e))?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
+                    params![number, label],
+                )
+                .map_err(|e| self.db_error(e))?;
+            }
+            tx.execute(
+                "UPDATE issues SET updated_at = ?2 WHERE number = ?1",
+                params![number, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            load_issue(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })
+        })
+    }
+
+    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
+        let now = self.now();
+        self.write(|tx| {
+            let issue = load_issue(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })?;
+            if issue.state == state {
+                return Ok(issue);
+            }
+            let closed_at = (state == IssueState::Closed).then_some(now.as_str());
+            tx.execute(
+                "UPDATE issues SET state = ?2, closed_at = ?3, updated_at = ?4 WHERE number = ?1",
+                params![number, state.as_str(), closed_at, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            load_issue(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "issue",
+                    number,
+                })
+        })
+    }
+
+    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
+        if body.trim().is_empty() {
+            return Err(ForgeError::Invalid("a comment needs a body".to_owned()));
+        }
+        let now = self.now();
+        self.write(|tx| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM issues WHERE number = ?1)
+                         OR EXISTS (SELECT 1 FROM pull_requests WHERE number = ?1)",
+                    [number],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.db_error(e))?;
+            if !exists {
+                return Err(ForgeError::NotFound {
+                    kind: "issue or pull request",
+                    number,
+                });
+            }
+            tx.execute(
+                "INSERT INTO comments (issue, author, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![number, self.actor, body, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            tx.execute(
+                "UPDATE issues SET updated_at = ?2 WHERE number = ?1",
+                params![number, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            Ok(Comment {
+                id: tx.last_insert_rowid() as u64,
+                issue: number,
+                author: self.actor.clone(),
+                body: body.to_owned(),
+                created_at: now.parse().unwrap_or_default(),
+            })
+        })
+    }
+
+    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, issue, author, body, created_at FROM comments
+                     WHERE issue = ?1 ORDER BY id",
+                )
+                .map_err(|e| self.db_error(e))?;
+            statement
+                .query_map([number], |r| {
+                    Ok(Comment {
+                        id: r.get(0)?,
+                        issue: r.get(1)?,
+                        author: r.get(2)?,
+                        body: r.get(3)?,
+                        created_at: parse_time(r.get(4)?).unwrap_or_default(),
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(|e| self.db_error(e))
+        })
+    }
+
+    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
+        if new.title.trim().is_empty() {
+            return Err(ForgeError::Invalid(
+                "a pull request needs a title".to_owned(),
+            ));
+        }
+        let base = match &new.base {
+            Some(base) => base.clone(),
+            None => self.default_branch().await?,
+        };
+        if base == new.head {
+            return Err(ForgeError::Invalid(format!(
+                "a pull request cannot merge `{base}` into itself"
+            )));
+        }
+        let head_tip = self.require_branch(&new.head).await?;
+        let base_tip = self.require_branch(&base).await?;
+        if self
+            .git
+            .is_ancestor(&head_tip, &base_tip)
+            .await
+            .map_err(git_error)?
+        {
+            return Err(ForgeError::Invalid(format!(
+                "`{}` has no commits that `{base}` does not already have",
+                new.head
+            )));
+        }
+        let now = self.now();
+        let created = self.write(|tx| {
+            let open: Option<Number> = tx
+                .query_row(
+                    "SELECT number FROM pull_requests
+                     WHERE head = ?1 AND base = ?2 AND state = 'open'",
+                    params![new.head, base],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.db_error(e))?;
+            if let Some(number) = open {
+                return Err(ForgeError::DuplicatePullRequest {
+                    number,
+                    head: new.head.clone(),
+                    base: base.clone(),
+                });
+            }
+            let number = next_number(tx).map_err(|e| self.db_error(e))?;
+            tx.execute(
+                "INSERT INTO pull_requests
+                     (number, title, body, head, base, state, head_sha, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
+                params![number, new.title, new.body, new.head, base, head_tip, now],
+            )
+            .map_err(|e| self.db_error(e))?;
+            load_pull_request(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "pull request",
+                    number,
+                })
+        })?;
+        Ok(self.with_live_heads(vec![created]).await?.remove(0))
+    }
+
+    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
+        let pr = self.read(|conn| {
+            load_pull_request(conn, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "pull request",
+                    number,
+                })
+        })?;
+        Ok(self.with_live_heads(vec![pr]).await?.remove(0))
+    }
+
+    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
+        let prs = self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT * FROM pull_requests
+                     WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
+                     ORDER BY number",
+                )
+                .map_err(|e| self.db_error(e))?;
+            statement
+                .query_map(
+                    params![filter.state.map(PullRequestState::as_str), filter.head],
+                    pull_request_from_row,
+                )
+                .and_then(Iterator::collect)
+                .map_err(|e| self.db_error(e))
+        })?;
+        self.with_live_heads(prs).await
+    }
+
+    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
+        match self.prepare_merge(number).await? {
+            PreparedMerge::AlreadyContained { head, base, closes } => {
+                let closed = self.mark_merged(number, &head, &base, &closes)?;
+                Ok(MergeOutcome {
+                    pull_request: self.pull_request(number).await?,
+                    closed_issues: closed,
+                })
+            }
+            PreparedMerge::Commit(merge) => self.finish_merge(merge).await,
+        }
+    }
+
+    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
+        let now = self.now();
+        self.write(|tx| {
+            let pr = load_pull_request(tx, number)
+                .map_err(|e| self.db_error(e))?
+                .ok_or(ForgeError::NotFound {
+                    kind: "pull request",
+                    number,
+                })?;
+            match pr.state {
+                PullRequestState::Closed => Ok(()),
+                PullRequestState::Merged => Err(ForgeError::NotOpen {
+                    number,
+                    state: "merged",
+                }),
+                PullRequestState::Open => {
+                    tx.execute(
+                        "UPDATE pull_requests SET state = 'closed', closed_at = ?2, updated_at = ?2
+                         WHERE number = ?1",
+                        params![number, now],
+                    )
+                    .map_err(|e| self.db_error(e))?;
+                    Ok(())
+                }
+            }
+        })?;
+        self.pull_request(number).await
+    }
+}

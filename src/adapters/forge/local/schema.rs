@@ -1,0 +1,69 @@
+//! The local forge's SQLite schema, as versioned migrations (tracked in `PRAGMA user_version`).
+
+use rusqlite_migration::{M, Migrations};
+
+/// Append new migrations; never edit a released one.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE meta (
+             key   TEXT PRIMARY KEY,
+             value TEXT NOT NULL
+         );
+         CREATE TABLE issues (
+             number     INTEGER PRIMARY KEY,
+             title      TEXT NOT NULL,
+             body       TEXT NOT NULL,
+             state      TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+             created_at TEXT NOT NULL,
+             updated_at TEXT NOT NULL,
+             closed_at  TEXT
+         );
+         CREATE TABLE labels (
+             name        TEXT PRIMARY KEY COLLATE NOCASE,
+             color       TEXT NOT NULL,
+             description TEXT NOT NULL
+         );
+         CREATE TABLE issue_labels (
+             issue INTEGER NOT NULL REFERENCES issues (number),
+             label TEXT NOT NULL COLLATE NOCASE REFERENCES labels (name),
+             PRIMARY KEY (issue, label)
+         );
+         CREATE INDEX issue_labels_by_label ON issue_labels (label);
+         CREATE TABLE issue_assignees (
+             issue INTEGER NOT NULL REFERENCES issues (number),
+             login TEXT NOT NULL,
+             PRIMARY KEY (issue, login)
+         );
+         CREATE TABLE comments (
+             id         INTEGER PRIMARY KEY AUTOINCREMENT,
+             issue      INTEGER NOT NULL,
+             author     TEXT NOT NULL,
+             body       TEXT NOT NULL,
+             created_at TEXT NOT NULL
+         );
+         CREATE INDEX comments_by_issue ON comments (issue);
+         CREATE TABLE pull_requests (
+             number           INTEGER PRIMARY KEY,
+             title            TEXT NOT NULL,
+             body             TEXT NOT NULL,
+             head             TEXT NOT NULL,
+             base             TEXT NOT NULL,
+             state            TEXT NOT NULL CHECK (state IN ('open', 'closed', 'merged')),
+             head_sha         TEXT,
+             merge_commit_sha TEXT,
+             created_at       TEXT NOT NULL,
+             updated_at       TEXT NOT NULL,
+             closed_at        TEXT,
+             merged_at        TEXT
+         );
+         CREATE INDEX pull_requests_by_head ON pull_requests (head, state);",
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,3 @@
+//! Forge backends.
+
+pub mod local;

@@ -1,0 +1,390 @@
+//! The `git` command line, run without a shell, with answers parsed into values.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use miette::Diagnostic;
+use tokio::process::Command;
+
+/// The oldest git with `merge-tree --write-tree`, which trial merges need.
+pub const MINIMUM_VERSION: (u32, u32) = (2, 38);
+
+/// The identity on commits Clambake itself makes.
+pub const CLAMBAKE_NAME: &str = "Clambake";
+pub const CLAMBAKE_EMAIL: &str = "clambake@localhost";
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum GitError {
+    #[error("could not run git: {0}")]
+    #[diagnostic(help("install git {}.{} or later and make sure it is on PATH", MINIMUM_VERSION.0, MINIMUM_VERSION.1))]
+    Spawn(#[source] std::io::Error),
+    #[error("`git {args}` failed in {dir}: {stderr}")]
+    Failed {
+        args: String,
+        dir: String,
+        code: Option<i32>,
+        stderr: String,
+    },
+    #[error("unexpected output from `git {args}`: {output}")]
+    Unparsable { args: String, output: String },
+}
+
+pub type GitResult<T> = Result<T, GitError>;
+
+/// A trial merge's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrialMerge {
+    /// The merged tree's id.
+    Clean(String),
+    /// The paths that conflict.
+    Conflict(Vec<String>),
+}
+
+/// One entry of `git worktree list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worktree {
+    pub path: PathBuf,
+    pub head: Option<String>,
+    /// The checked-out branch's short name, `None` when detached.
+    pub branch: Option<String>,
+}
+
+/// A repository (or one of its worktrees), addressed by directory.
+#[derive(Debug, Clone)]
+pub struct Git {
+    dir: PathBuf,
+}
+
+impl Git {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new("git");
+        command
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .kill_on_drop(true)
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs git and returns its whole output, whatever the exit status.
+    pub async fn output<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<Output> {
+        self.command(args).output().await.map_err(GitError::Spawn)
+    }
+
+    /// Runs git, fails on a non-zero exit, and returns stdout without the trailing newline.
+    pub async fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<String> {
+        let output = self.output(args).await?;
+        self.check(args, output)
+    }
+
+    fn check<S: AsRef<OsStr>>(&self, args: &[S], output: Output) -> GitResult<String> {
+        if output.status.success() {
+            let mut stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            while stdout.ends_with('\n') {
+                stdout.pop();
+            }
+            Ok(stdout)
+        } else {
+            Err(self.failure(args, &output))
+        }
+    }
+
+    fn failure<S: AsRef<OsStr>>(&self, args: &[S], output: &Output) -> GitError {
+        GitError::Failed {
+            args: join_args(args),
+            dir: self.dir.display().to_string(),
+            code: output.status.code(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        }
+    }
+
+    /// The installed git's `(major, minor)` version.
+    pub async fn version(&self) -> GitResult<(u32, u32)> {
+        let output = Command::new("git")
+            .arg("--version")
+            .output()
+            .await
+            .map_err(GitError::Spawn)?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        parse_version(&text).ok_or(GitError::Unparsable {
+            args: "--version".to_owned(),
+            output: text,
+        })
+    }
+
+    /// The top of the main working tree, even when `dir` is inside a linked worktree.
+    pub async fn main_worktree_root(&self) -> GitResult<PathBuf> {
+        let common = self
+            .run(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
+            .await?;
+        let common = PathBuf::from(common);
+        match common.file_name() {
+            Some(name) if name == ".git" => Ok(common.parent().unwrap_or(&common).to_path_buf()),
+            _ => Err(GitError::Unparsable {
+                args: "rev-parse --git-common-dir".to_owned(),
+                output: format!(
+                    "{} (a bare repository has no working tree)",
+                    common.display()
+                ),
+            }),
+        }
+    }
+
+    /// The commit a revision names, or `None` if it names none.
+    pub async fn resolve(&self, revision: &str) -> GitResult<Option<String>> {
+        let spec = format!("{revision}^{{commit}}");
+        let output = self
+            .output(&[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ])
+            .await?;
+        if output.status.success() {
+            Ok(Some(
+                String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            ))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The tip of a local branch, or `None` if there is no such branch.
+    pub async fn branch_tip(&self, branch: &str) -> GitResult<Option<String>> {
+        self.resolve(&format!("refs/heads/{branch}")).await
+    }
+
+    /// Every local branch and its tip.
+    pub async fn branch_tips(&self) -> GitResult<BTreeMap<String, String>> {
+        let out = self
+            .run(&[
+                "for-each-ref",
+                "--format=%(objectname) %(refname:short)",
+                "refs/heads/",
+            ])
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(sha, name)| (name.to_owned(), sha.to_owned()))
+            .collect())
+    }
+
+    /// The branch HEAD points at, `None` when detached.
+    pub async fn current_branch(&self) -> GitResult<Option<String>> {
+        let output = self
+            .output(&["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+    }
+
+    /// Whether `name` is acceptable as a branch name.
+    pub async fn is_valid_branch_name(&self, name: &str) -> GitResult<bool> {
+        let output = self.output(&["check-ref-format", "--branch", name]).await?;
+        Ok(output.status.success())
+    }
+
+    /// Whether `ancestor` is reachable from `descendant`.
+    pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> GitResult<bool> {
+        let output = self
+            .output(&["merge-base", "--is-ancestor", ancestor, descendant])
+            .await?;
+        match output.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.failure(
+                &["merge-base", "--is-ancestor", ancestor, descendant],
+                &output,
+            )),
+        }
+    }
+
+    /// Merges two commits in memory, touching no working tree or index.
+    pub async fn trial_merge(&self, ours: &str, theirs: &str) -> GitResult<TrialMerge> {
+        let args = [
+            "merge-tree",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ];
+        let output = self.output(&args).await?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut lines = stdout.lines();
+        match output.status.code() {
+            Some(0) => Ok(TrialMerge::Clean(
+                lines.next().unwrap_or_default().to_owned(),
+            )),
+            Some(1) => Ok(TrialMerge::Conflict(
+                lines
+                    .skip(1)
+                    .take_while(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            _ => Err(self.failure(&args, &output)),
+        }
+    }
+
+    /// Writes a commit object with Clambake as author and committer.
+    pub async fn commit_tree(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+    ) -> GitResult<String> {
+        let mut args: Vec<&str> = vec!["commit-tree", tree];
+        for parent in parents {
+            args.extend(["-p", parent]);
+        }
+        args.extend(["-m", message]);
+        let output = self
+            .command(&args)
+            .env("GIT_AUTHOR_NAME", CLAMBAKE_NAME)
+            .env("GIT_AUTHOR_EMAIL", CLAMBAKE_EMAIL)
+            .env("GIT_COMMITTER_NAME", CLAMBAKE_NAME)
+            .env("GIT_COMMITTER_EMAIL", CLAMBAKE_EMAIL)
+            .output()
+            .await
+            .map_err(GitError::Spawn)?;
+        self.check(&args, output)
+    }
+
+    /// Moves `reference` from `old` to `new` only if it still points at `old` (compare and swap).
+    /// `old: None` requires that the reference does not exist yet. Returns false if it moved.
+    pub async fn compare_and_swap_ref(
+        &self,
+        reference: &str,
+        new: &str,
+        old: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool> {
+        const ABSENT: &str = "0000000000000000000000000000000000000000";
+        let args = [
+            "update-ref",
+            "-m",
+            reason,
+            reference,
+            new,
+            old.unwrap_or(ABSENT),
+        ];
+        let output = self.output(&args).await?;
+        if output.status.success() {
+            return Ok(true);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("but expected")
+            || stderr.contains("reference already exists")
+            || stderr.contains("cannot lock ref")
+        {
+            Ok(false)
+        } else {
+            Err(self.failure(&args, &output))
+        }
+    }
+
+    /// The worktrees of this repository, the main one first.
+    pub async fn worktrees(&self) -> GitResult<Vec<Worktree>> {
+        let out = self.run(&["worktree", "list", "--porcelain"]).await?;
+        Ok(parse_worktrees(&out))
+    }
+
+    /// Whether the working tree at `dir` has changes to tracked files.
+    pub async fn has_tracked_changes(&self) -> GitResult<bool> {
+        let out = self
+            .run(&["status", "--porcelain", "--untracked-files=no"])
+            .await?;
+        Ok(!out.is_empty())
+    }
+}
+
+fn join_args<S: AsRef<OsStr>>(args: &[S]) -> String {
+    args.iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads `git version 2.47.3` (and vendor suffixes like `2.39.3 (Apple Git-146)`).
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let version = text.trim().strip_prefix("git version ")?;
+    let mut parts = version.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn parse_worktrees(porcelain: &str) -> Vec<Worktree> {
+    porcelain
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut path = None;
+            let mut head = None;
+            let mut branch = None;
+            for line in block.lines() {
+                if let Some(p) = line.strip_prefix("worktree ") {
+                    path = Some(PathBuf::from(p));
+                } else if let Some(h) = line.strip_prefix("HEAD ") {
+                    head = Some(h.to_owned());
+                } else if let Some(b) = line.strip_prefix("branch ") {
+                    branch = Some(b.strip_prefix("refs/heads/").unwrap_or(b).to_owned());
+                }
+            }
+            Some(Worktree {
+                path: path?,
+                head,
+                branch,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("git version 2.47.3\n"), Some((2, 47)));
+        assert_eq!(
+            parse_version("git version 2.39.3 (Apple Git-146)"),
+            Some((2, 39))
+        );
+        assert_eq!(parse_version("git version 2.45.windows.1"), Some((2, 45)));
+        assert_eq!(parse_version("hg 6.0"), None);
+    }
+
+    #[test]
+    fn worktree_listings_parse() {
+        let porcelain = "worktree /r\nHEAD abc\nbranch refs/heads/main\n\n\
+                         worktree /r/.clambake/worktrees/a\nHEAD def\ndetached\n";
+        let trees = parse_worktrees(porcelain);
+        assert_eq!(trees.len(), 2);
+        assert_eq!(trees[0].branch.as_deref(), Some("main"));
+        assert_eq!(trees[1].branch, None);
+        assert_eq!(trees[1].head.as_deref(), Some("def"));
+    }
+}

@@ -1,0 +1,4 @@
+//! Implementations of the ports against the real world.
+
+pub mod forge;
+pub mod git;

@@ -1,0 +1,8 @@
+//! Use cases that combine the core, the ports and the adapters.
+
+pub mod doctor;
+pub mod init;
+pub mod status;
+pub mod workspace;
+
+pub use workspace::{AppError, AppResult, Workspace};

@@ -1,0 +1,129 @@
+//! `clambake config get|set|list`
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::output::{print_json, print_table, table};
+use crate::app::{AppResult, Workspace};
+use crate::core::config::{self, KEYS, ValueSource};
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print one key's effective value (file, then environment, then default).
+    Get {
+        /// A dotted key, such as agents.max_concurrent.
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a key in clambake.toml, keeping the file's comments and order.
+    Set {
+        /// A dotted key, such as agents.max_concurrent.
+        key: String,
+        /// The new value; a negative number needs no `--`, so that it can be refused properly.
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// List every key with its effective value and where it came from.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    key: String,
+    value: &'a Value,
+    source: &'a ValueSource,
+    description: &'static str,
+}
+
+fn display(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
+    match args.command {
+        ConfigCommand::Get { key, json } => {
+            let loaded = workspace.load_config()?;
+            let Some((value, source)) = loaded.values.get(&key) else {
+                return Err(
+                    config::unknown_key(&key, "command line".to_owned(), None, None).into(),
+                );
+            };
+            if json {
+                let spec = config::key_spec(&key).expect("every loaded key has a spec");
+                print_json(&Entry {
+                    key,
+                    value,
+                    source,
+                    description: spec.doc,
+                });
+            } else {
+                println!("{}", display(value));
+            }
+        }
+        ConfigCommand::Set { key, value } => {
+            let path = workspace.config_path().display().to_string();
+            let text = workspace.read_config_text()?.ok_or_else(|| {
+                crate::app::AppError::NotInitialized {
+                    root: workspace.root.clone(),
+                }
+            })?;
+            let new_text = config::set_in_text(&path, &text, &key, &value)?;
+            if new_text == text {
+                println!("{key} is already {value}");
+            } else {
+                workspace.write_config_text(&new_text)?;
+                println!("{key} = {value}");
+            }
+            let spec = config::key_spec(&key).expect("set_in_text accepted the key");
+            if let Ok(overridden) = std::env::var(spec.env_var()) {
+                eprintln!(
+                    "note: {} is set in the environment ({overridden}) and overrides the file",
+                    spec.env_var()
+                );
+            }
+        }
+        ConfigCommand::List { json } => {
+            let loaded = workspace.load_config()?;
+            let entries: Vec<Entry<'_>> = KEYS
+                .iter()
+                .map(|spec| {
+                    let (value, source) = &loaded.values[&spec.dotted()];
+                    Entry {
+                        key: spec.dotted(),
+                        value,
+                        source,
+                        description: spec.doc,
+                    }
+                })
+                .collect();
+            if json {
+                print_json(&entries);
+            } else {
+                let mut rows = table(["KEY", "VALUE", "SOURCE"]);
+                for entry in &entries {
+                    rows.add_row([
+                        entry.key.clone(),
+                        display(entry.value),
+                        entry.source.to_string(),
+                    ]);
+                }
+                print_table(&rows, "no keys");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The command line: parse, call the application layer, render. One file per subcommand.
+
+mod completions;
+mod config;
+mod doctor;
+mod init;
+mod issue;
+mod output;
+mod pr;
+mod status;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{AppResult, Workspace};
+
+/// Clambake turns your issue tracker into a job queue for AI coding agents.
+#[derive(Debug, Parser)]
+#[command(name = "clambake", version, about, long_about = None)]
+pub struct Cli {
+    /// Run as if started in this directory.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). CLAMBAKE_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set this repository up: clambake.toml, .clambake/, and the label set.
+    Init(init::InitArgs),
+    /// Read and change clambake.toml.
+    Config(config::ConfigArgs),
+    /// Issues on the forge.
+    Issue(issue::IssueArgs),
+    /// Pull requests on the forge.
+    Pr(pr::PrArgs),
+    /// The queue at a glance: ready, claimed, in review, bundled.
+    Status(status::StatusArgs),
+    /// Check git, the configuration and the forge, and say how to fix what fails.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    init_error_reports();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("clambake: could not start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let start = match cli.directory.clone().map_or_else(std::env::current_dir, Ok) {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("clambake: the current directory is unusable: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Completions(args) => {
+            completions::run(args);
+            Ok(())
+        }
+        Command::Doctor(args) => {
+            return if doctor::run(&start, args).await {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        command => run_in_workspace(&start, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{:?}", miette::Report::new(error));
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResult<()> {
+    let workspace = Workspace::discover(start).await?;
+    match command {
+        Command::Init(args) => init::run(&workspace, args).await,
+        Command::Config(args) => config::run(&workspace, args).await,
+        Command::Issue(args) => {
+            let forge = open_forge(&workspace).await?;
+            issue::run(forge.as_ref(), args).await
+        }
+        Command::Pr(args) => {
+            let forge = open_forge(&workspace).await?;
+            pr::run(forge.as_ref(), args).await
+        }
+        Command::Status(args) => {
+            let forge = open_forge(&workspace).await?;
+            status::run(forge.as_ref(), args).await
+        }
+        Command::Doctor(_) | Command::Completions(_) => {
+            unreachable!("handled before the workspace")
+        }
+    }
+}
+
+async fn open_forge(workspace: &Workspace) -> AppResult<std::sync::Arc<dyn crate::ports::Forge>> {
+    let config = workspace.load_config()?.config;
+    workspace.open_forge(config.forge.backend).await
+}
+
+/// Errors wrap to the terminal's width on a terminal, and stay one line a sentence when piped.
+fn init_error_reports() {
+    let wrap = std::io::stderr().is_terminal();
+    // Only fails if a hook is already set, and then that one is used.
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+    }));
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,176 @@
+//! `clambake pr create|list|show|merge|close`
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::output::{print_json, print_table, table, when};
+use crate::app::AppResult;
+use crate::ports::Forge;
+use crate::ports::forge::{NewPullRequest, Number, PullRequestFilter, PullRequestState};
+
+#[derive(Debug, Args)]
+pub struct PrArgs {
+    #[command(subcommand)]
+    command: PrCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PrCommand {
+    /// Open a pull request from a branch.
+    Create {
+        /// The branch with the changes.
+        #[arg(long)]
+        head: String,
+        /// The branch to merge into (default: the forge's default branch).
+        #[arg(long)]
+        base: Option<String>,
+        #[arg(long)]
+        title: String,
+        /// `Closes #N` here closes issue N when the pull request is merged.
+        #[arg(long, default_value = "")]
+        body: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List pull requests, lowest number first.
+    List {
+        #[arg(long, value_enum, default_value_t = StateFilter::Open)]
+        state: StateFilter,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one pull request.
+    Show {
+        number: Number,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge with a merge commit onto the base branch.
+    Merge {
+        number: Number,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close without merging.
+    Close {
+        number: Number,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StateFilter {
+    Open,
+    Merged,
+    Closed,
+    All,
+}
+
+pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
+    match args.command {
+        PrCommand::Create {
+            head,
+            base,
+            title,
+            body,
+            json,
+        } => {
+            let pr = forge
+                .create_pull_request(&NewPullRequest {
+                    title,
+                    body,
+                    head,
+                    base,
+                })
+                .await?;
+            if json {
+                print_json(&pr);
+            } else {
+                println!(
+                    "Created pull request #{} ({} into {})",
+                    pr.number, pr.head, pr.base
+                );
+            }
+        }
+        PrCommand::List { state, json } => {
+            let state = match state {
+                StateFilter::Open => Some(PullRequestState::Open),
+                StateFilter::Merged => Some(PullRequestState::Merged),
+                StateFilter::Closed => Some(PullRequestState::Closed),
+                StateFilter::All => None,
+            };
+            let prs = forge
+                .pull_requests(&PullRequestFilter { state, head: None })
+                .await?;
+            if json {
+                print_json(&prs);
+            } else {
+                let mut rows = table(["#", "STATE", "TITLE", "BRANCHES"]);
+                for pr in &prs {
+                    rows.add_row([
+                        pr.number.to_string(),
+                        pr.state.as_str().to_owned(),
+                        pr.title.clone(),
+                        format!("{} -> {}", pr.head, pr.base),
+                    ]);
+                }
+                print_table(&rows, "No pull requests match.");
+            }
+        }
+        PrCommand::Show { number, json } => {
+            let pr = forge.pull_request(number).await?;
+            let comments = forge.comments(number).await?;
+            if json {
+                print_json(&serde_json::json!({ "pull_request": pr, "comments": comments }));
+            } else {
+                println!("#{} {}", pr.number, pr.title);
+                println!("state:   {}", pr.state.as_str());
+                println!("branch:  {} -> {}", pr.head, pr.base);
+                if let Some(sha) = &pr.head_sha {
+                    println!("head:    {sha}");
+                }
+                if let Some(sha) = &pr.merge_commit_sha {
+                    println!("merged:  {sha}");
+                }
+                println!("opened:  {}", when(&pr.created_at));
+                if !pr.body.is_empty() {
+                    println!("\n{}", pr.body);
+                }
+                for comment in comments {
+                    println!(
+                        "\n--- {} at {}\n{}",
+                        comment.author,
+                        when(&comment.created_at),
+                        comment.body
+                    );
+                }
+            }
+        }
+        PrCommand::Merge { number, json } => {
+            let outcome = forge.merge_pull_request(number).await?;
+            if json {
+                print_json(&outcome);
+            } else {
+                let pr = &outcome.pull_request;
+                println!(
+                    "Merged pull request #{} into {} ({})",
+                    pr.number,
+                    pr.base,
+                    pr.merge_commit_sha.as_deref().unwrap_or("?")
+                );
+                for issue in &outcome.closed_issues {
+                    println!("Closed issue #{issue}");
+                }
+            }
+        }
+        PrCommand::Close { number, json } => {
+            let pr = forge.close_pull_request(number).await?;
+            if json {
+                print_json(&pr);
+            } else {
+                println!("Closed pull request #{} without merging", pr.number);
+            }
+        }
+    }
+    Ok(())
+}

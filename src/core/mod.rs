@@ -1,0 +1,6 @@
+//! Pure logic: no I/O, no async. Everything here is decided from values handed in.
+
+pub mod closing;
+pub mod config;
+pub mod labels;
+pub mod queue;

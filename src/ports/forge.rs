@@ -1,0 +1,230 @@
+//! The forge port: issues, labels, comments and pull requests, shaped after GitHub's semantics
+//! so that the GitHub backend and the embedded local forge are interchangeable.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+/// Issues and pull requests share one sequence of numbers, as on GitHub.
+pub type Number = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueState {
+    Open,
+    Closed,
+}
+
+impl IssueState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    pub number: Number,
+    pub title: String,
+    pub body: String,
+    pub state: IssueState,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Issue {
+    pub fn has_label(&self, label: &str) -> bool {
+        self.labels.iter().any(|l| l == label)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    pub name: String,
+    /// Six hex digits, without `#`.
+    pub color: String,
+    pub description: String,
+}
+
+/// What `ensure_label` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelChange {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub issue: Number,
+    pub author: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullRequestState {
+    Open,
+    Closed,
+    Merged,
+}
+
+impl PullRequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Merged => "merged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub number: Number,
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+    pub state: PullRequestState,
+    /// The head branch's tip: live while open, as merged once merged, `None` if the branch is gone.
+    pub head_sha: Option<String>,
+    pub merge_commit_sha: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub merged_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewIssue {
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPullRequest {
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    /// `None`: the forge's default branch.
+    pub base: Option<String>,
+}
+
+/// Which issues to list. `state: None` lists open and closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueFilter {
+    pub state: Option<IssueState>,
+    /// Issues carrying every one of these labels.
+    pub labels: Vec<String>,
+}
+
+impl IssueFilter {
+    pub fn open() -> Self {
+        Self {
+            state: Some(IssueState::Open),
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// Which pull requests to list. `state: None` lists all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullRequestFilter {
+    pub state: Option<PullRequestState>,
+    pub head: Option<String>,
+}
+
+/// A merged pull request and the issues its closing keywords closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeOutcome {
+    pub pull_request: PullRequest,
+    pub closed_issues: Vec<Number>,
+}
+
+/// What can go wrong talking to a forge. Each says what to do about it.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ForgeError {
+    #[error("there is no {kind} #{number}")]
+    #[diagnostic(help(
+        "`clambake issue list --state all` and `clambake pr list --state all` list what exists"
+    ))]
+    NotFound { kind: &'static str, number: Number },
+    #[error("there is no branch `{0}`")]
+    #[diagnostic(help("`git branch --list` shows the branches"))]
+    NoSuchBranch(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("pull request #{number} is {state}, not open")]
+    NotOpen { number: Number, state: &'static str },
+    #[error("pull request #{number} conflicts with `{base}` in: {}", paths.join(", "))]
+    #[diagnostic(help(
+        "merge `{base}` into the head branch and resolve the conflicts, then try again"
+    ))]
+    MergeConflict {
+        number: Number,
+        base: String,
+        paths: Vec<String>,
+    },
+    #[error("`{branch}` moved while pull request #{number} was being merged; nothing was changed")]
+    #[diagnostic(help("run the merge again: it will merge onto the new tip"))]
+    BaseMoved { number: Number, branch: String },
+    #[error("a pull request from `{head}` into `{base}` is already open: #{number}")]
+    DuplicatePullRequest {
+        number: Number,
+        head: String,
+        base: String,
+    },
+    #[error("{0}")]
+    #[diagnostic(code(clambake::forge::backend))]
+    Backend(String),
+}
+
+pub type ForgeResult<T> = Result<T, ForgeError>;
+
+/// A place that holds issues and pull requests. Branch contents travel through git; the forge
+/// only names branches and merges them.
+#[async_trait]
+pub trait Forge: Send + Sync {
+    /// The branch pull requests target by default.
+    async fn default_branch(&self) -> ForgeResult<String>;
+
+    async fn labels(&self) -> ForgeResult<Vec<Label>>;
+    /// Creates the label, or brings its colour and description up to date.
+    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange>;
+
+    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue>;
+    async fn issue(&self, number: Number) -> ForgeResult<Issue>;
+    /// Matching issues, lowest number first.
+    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>>;
+    /// Adds and removes labels in one step; unknown labels are created, as GitHub does.
+    async fn edit_labels(
+        &self,
+        number: Number,
+        add: &[String],
+        remove: &[String],
+    ) -> ForgeResult<Issue>;
+    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue>;
+    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment>;
+    /// Comments on an issue or pull request, oldest first.
+    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>>;
+
+    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest>;
+    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
+    /// Matching pull requests, lowest number first.
+    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>>;
+    /// Merges with a merge commit; closing keywords in the body close their issues.
+    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome>;
+    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
+}

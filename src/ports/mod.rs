@@ -1,0 +1,7 @@
+//! The traits the application needs from the world. Adapters implement them.
+
+pub mod clock;
+pub mod forge;
+
+pub use clock::{Clock, SystemClock};
+pub use forge::Forge;

@@ -1,0 +1,6 @@
+//! Integration tests: real git repositories in temporary directories, the real SQLite-backed
+//! local forge, and the real `clambake` binary.
+
+mod cli;
+mod local_forge;
+mod support;

@@ -1,0 +1,186 @@
+//! Shared test fixtures: real git repositories in temporary directories, and the CLI binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// A real git repository with one commit on `main`, deleted when dropped.
+pub struct TestRepo {
+    dir: TempDir,
+}
+
+impl TestRepo {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("clambake-test-")
+            .tempdir()
+            .unwrap();
+        let repo = Self { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write("README.md", "# test\n");
+        repo.commit_all("initial commit");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git with a fixed identity; panics with stderr if it fails. Returns trimmed stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = git_command(self.path()).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    pub fn write(&self, file: &str, contents: &str) {
+        let path = self.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.path().join(file)).unwrap()
+    }
+
+    pub fn commit_all(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Creates `branch` from `from` with one commit writing `file`, without touching the checkout.
+    pub fn branch_with_file(&self, branch: &str, from: &str, file: &str, contents: &str) -> String {
+        let blob = self.git_stdin(&["hash-object", "-w", "--stdin"], contents);
+        let index = self
+            .path()
+            .join(".git")
+            .join(format!("index-{}", branch.replace('/', "-")));
+        let index = index.to_str().unwrap();
+        let env = [("GIT_INDEX_FILE", index)];
+        self.git_env(&["read-tree", from], &env);
+        self.git_env(
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("100644,{blob},{file}"),
+            ],
+            &env,
+        );
+        let tree = self.git_env(&["write-tree"], &env);
+        let parent = self.git(&["rev-parse", from]);
+        let commit = self.git(&[
+            "commit-tree",
+            &tree,
+            "-p",
+            &parent,
+            "-m",
+            &format!("{branch}: write {file}"),
+        ]);
+        self.git(&["update-ref", &format!("refs/heads/{branch}"), &commit]);
+        std::fs::remove_file(index).unwrap();
+        commit
+    }
+
+    pub fn git_env(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let mut command = git_command(self.path());
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    pub fn git_stdin(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = git_command(self.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Runs the `clambake` binary in this repository.
+    pub fn clambake(&self, args: &[&str]) -> CliOutput {
+        clambake_in(self.path(), args)
+    }
+}
+
+fn git_command(dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    command
+}
+
+/// What a `clambake` run printed and how it exited.
+pub struct CliOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "clambake failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs the `clambake` binary in `dir`, with no `CLAMBAKE_*` variables from the outside.
+pub fn clambake_in(dir: &Path, args: &[&str]) -> CliOutput {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
+    command.current_dir(dir).args(args).env("NO_COLOR", "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLAMBAKE_") {
+            command.env_remove(key);
+        }
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    CliOutput {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
