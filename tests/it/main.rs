@@ -2,6 +2,8 @@
 //! local forge, and the real `clambake` binary.
 
 mod architecture;
+mod claude_code;
 mod cli;
 mod local_forge;
+mod model_server;
 mod support;
