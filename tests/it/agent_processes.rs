@@ -218,3 +218,64 @@ async fn the_environment_is_scrubbed() {
     }
     assert!(!seen.contains("CARGO_"), "cargo's variables leaked: {seen}");
 }
+
+/// How many agents the leak test runs one after another.
+const SEQUENTIAL_AGENTS: u32 = 1000;
+
+/// `(pid, state, process group)` of every process, from /proc.
+fn processes() -> Vec<(u32, char, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // The process may have gone between listing and reading.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name is in parentheses and may contain anything, so read after it.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        found.push((
+            pid,
+            fields[0].chars().next().unwrap(),
+            fields[2].parse().unwrap(),
+        ));
+    }
+    found
+}
+
+#[tokio::test]
+async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each agent leaves a background child behind, the hardest case for reaping.
+    let script = write_script(
+        dir.path(),
+        "agent.sh",
+        "sleep 60 &\necho '{\"type\":\"result\",\"subtype\":\"success\"}'\n",
+    );
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let mut groups = std::collections::HashSet::new();
+    let started = std::time::Instant::now();
+    for attempt in 1..=SEQUENTIAL_AGENTS {
+        let agent = runtime.start(&spec(dir.path())).await.unwrap();
+        groups.insert(agent.pid.unwrap());
+        let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, attempt);
+        let report = supervise(agent, RELAXED, &logs, oneshot::channel().1)
+            .await
+            .unwrap();
+        assert_eq!(report.exit, ExitStatus::Code(0));
+        assert!(report.totals.result.is_some());
+    }
+    eprintln!(
+        "{SEQUENTIAL_AGENTS} agents in sequence took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(groups.len(), SEQUENTIAL_AGENTS as usize);
+    // Zombies included: a process stays listed until it is reaped.
+    let leftovers: Vec<_> = processes()
+        .into_iter()
+        .filter(|&(pid, _, group)| groups.contains(&pid) || groups.contains(&group))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
