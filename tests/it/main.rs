@@ -2,6 +2,7 @@
 //! local forge, and the real `clambake` binary.
 
 mod agent_attempts;
+mod agent_cli;
 mod agent_processes;
 mod cli;
 mod local_forge;
