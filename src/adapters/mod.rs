@@ -1,4 +1,5 @@
 //! Implementations of the ports against the real world.
 
+pub mod agents;
 pub mod forge;
 pub mod git;

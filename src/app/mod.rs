@@ -1,7 +1,9 @@
 //! Use cases that combine the core, the ports and the adapters.
 
+pub mod attempt;
 pub mod doctor;
 pub mod init;
+pub mod spawn;
 pub mod status;
 pub mod workspace;
 

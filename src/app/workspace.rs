@@ -47,6 +47,18 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Git(#[from] GitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Attempt(Box<crate::app::attempt::AttemptError>),
+    #[error("`{name}` is not an agent slot")]
+    #[diagnostic(help("agent slots are named agent001, agent002, ..."))]
+    NotAnAgent { name: String },
+}
+
+impl From<crate::app::attempt::AttemptError> for AppError {
+    fn from(error: crate::app::attempt::AttemptError) -> Self {
+        Self::Attempt(Box::new(error))
+    }
 }
 
 impl From<ConfigError> for AppError {

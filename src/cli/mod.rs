@@ -7,6 +7,7 @@ mod init;
 mod issue;
 mod output;
 mod pr;
+mod spawn;
 mod status;
 
 use std::io::IsTerminal;
@@ -42,6 +43,8 @@ enum Command {
     Issue(issue::IssueArgs),
     /// Pull requests on the forge.
     Pr(pr::PrArgs),
+    /// Run an agent slot on an issue in its own worktree, in the foreground, to its outcome.
+    Spawn(spawn::SpawnArgs),
     /// The queue at a glance: ready, claimed, in review, bundled.
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
@@ -111,6 +114,10 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
         Command::Pr(args) => {
             let forge = open_forge(&workspace).await?;
             pr::run(forge.as_ref(), args).await
+        }
+        Command::Spawn(args) => {
+            let forge = open_forge(&workspace).await?;
+            spawn::run(&workspace, forge.as_ref(), args).await
         }
         Command::Status(args) => {
             let forge = open_forge(&workspace).await?;

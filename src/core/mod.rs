@@ -1,7 +1,12 @@
 //! Pure logic: no I/O, no async. Everything here is decided from values handed in.
 
+pub mod agent_command;
+pub mod agent_events;
+pub mod branch;
 pub mod closing;
 pub mod config;
 pub mod labels;
+pub mod outcome;
+pub mod prompt;
 pub mod queue;
 pub mod routing;

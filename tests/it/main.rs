@@ -1,6 +1,9 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
 
+mod agent_attempts;
+mod agent_cli;
+mod agent_processes;
 mod architecture;
 mod claude_code;
 mod cli;
