@@ -9,4 +9,5 @@ pub mod labels;
 pub mod outcome;
 pub mod prompt;
 pub mod queue;
+pub mod retry;
 pub mod routing;
