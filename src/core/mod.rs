@@ -3,4 +3,6 @@
 pub mod closing;
 pub mod config;
 pub mod labels;
+pub mod lifecycle;
 pub mod queue;
+pub mod refname;

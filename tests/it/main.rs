@@ -3,4 +3,5 @@
 
 mod cli;
 mod local_forge;
+mod refname;
 mod support;
