@@ -2,3 +2,4 @@
 
 pub mod forge;
 pub mod git;
+pub mod journal;

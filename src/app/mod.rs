@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod init;
+pub mod lifecycle;
 pub mod status;
 pub mod workspace;
 

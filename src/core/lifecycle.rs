@@ -112,6 +112,8 @@ pub enum Refusal {
     IssueNotPositive,
     #[error("`{agent_id}` is not an agent id (agent001, agent002, ...)")]
     InvalidAgent { agent_id: String },
+    #[error("the assignment is for {agent_id}, but this is {slot}'s slot")]
+    WrongSlot { slot: String, agent_id: String },
     #[error("branch `{branch}` is not a valid git branch name: {problem}")]
     InvalidBranch {
         branch: String,
@@ -144,9 +146,11 @@ pub struct Transition {
     pub event: Event,
 }
 
-/// statig's shared storage: empty, because every fact about a slot lives in its state.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AgentSlot;
+/// statig's shared storage: which slot this is. Every other fact lives in the state.
+#[derive(Debug, Clone)]
+pub struct AgentSlot {
+    agent_id: String,
+}
 
 /// The handlers' verdict on a refused event (statig handlers cannot return errors).
 type Verdict = Option<Refusal>;
@@ -251,8 +255,19 @@ impl AgentSlot {
 
     /// A slot with no work in flight accepts a new assignment.
     #[superstate]
-    fn free(context: &mut Verdict, event: &Event) -> Outcome<State> {
+    fn free(&self, context: &mut Verdict, event: &Event) -> Outcome<State> {
         match event {
+            Event::Assign {
+                agent_id,
+                issue,
+                branch,
+            } if *agent_id != self.agent_id => refuse(
+                context,
+                Refusal::WrongSlot {
+                    slot: self.agent_id.clone(),
+                    agent_id: agent_id.clone(),
+                },
+            ),
             Event::Assign {
                 agent_id,
                 issue,
@@ -351,29 +366,32 @@ pub struct Lifecycle {
     machine: InitializedStateMachine<AgentSlot>,
 }
 
-impl Default for Lifecycle {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Lifecycle {
-    /// A slot in `Idle`.
-    pub fn new() -> Self {
+    /// Slot `agent_id` in `Idle`.
+    pub fn new(agent_id: &str) -> Self {
         Self {
-            machine: AgentSlot
-                .uninitialized_state_machine()
-                .init_with_context(&mut None),
+            machine: AgentSlot {
+                agent_id: agent_id.to_owned(),
+            }
+            .uninitialized_state_machine()
+            .init_with_context(&mut None),
         }
     }
 
-    /// A slot resumed in `state`, as read back from the journal.
-    pub fn resume(state: State) -> Self {
-        let mut machine = AgentSlot.uninitialized_state_machine();
+    /// Slot `agent_id` resumed in `state`, as read back from the journal.
+    pub fn resume(agent_id: &str, state: State) -> Self {
+        let mut machine = AgentSlot {
+            agent_id: agent_id.to_owned(),
+        }
+        .uninitialized_state_machine();
         *machine.state_mut() = state;
         Self {
             machine: machine.init_with_context(&mut None),
         }
+    }
+
+    pub fn agent_id(&self) -> &str {
+        &self.machine.inner().agent_id
     }
 
     pub fn state(&self) -> &State {
@@ -476,7 +494,7 @@ mod tests {
         let mut pairs = 0;
         for state in samples() {
             for kind in EventKind::ALL {
-                let mut slot = Lifecycle::resume(state.clone());
+                let mut slot = Lifecycle::resume("agent001", state.clone());
                 let outcome = slot.apply(&event(kind));
                 match expected(&state, kind) {
                     Ok(to) => {
@@ -506,7 +524,7 @@ mod tests {
 
     #[test]
     fn the_error_names_the_state_and_the_event() {
-        let error = Lifecycle::new().apply(&Event::Merge).unwrap_err();
+        let error = Lifecycle::new("agent001").apply(&Event::Merge).unwrap_err();
         assert_eq!(
             error.to_string(),
             "state Idle refused event Merge: the event does not apply in this state"
@@ -533,9 +551,10 @@ mod tests {
                     Refusal::IssueNotPositive,
                 ),
                 (
-                    assign("robot", 5, "agent001/5-x"),
-                    Refusal::InvalidAgent {
-                        agent_id: "robot".into(),
+                    assign("agent002", 5, "agent002/5-x"),
+                    Refusal::WrongSlot {
+                        slot: "agent001".into(),
+                        agent_id: "agent002".into(),
                     },
                 ),
                 (
@@ -554,7 +573,7 @@ mod tests {
                 ),
             ];
             for (event, refusal) in cases {
-                let mut slot = Lifecycle::resume(state.clone());
+                let mut slot = Lifecycle::resume("agent001", state.clone());
                 let error = slot.apply(&event).unwrap_err();
                 assert_eq!(error.refusal, refusal, "{state:?} {event:?}");
                 assert_eq!(slot.state(), &state);
@@ -563,8 +582,27 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_with_a_bad_id_takes_no_assignment() {
+        let mut slot = Lifecycle::new("robot");
+        let error = slot
+            .apply(&Event::Assign {
+                agent_id: "robot".into(),
+                issue: 5,
+                branch: "robot/5-x".into(),
+            })
+            .unwrap_err();
+        assert_eq!(
+            error.refusal,
+            Refusal::InvalidAgent {
+                agent_id: "robot".into()
+            }
+        );
+        assert_eq!(slot.agent_id(), "robot");
+    }
+
+    #[test]
     fn complete_work_needs_commits_ahead() {
-        let mut slot = Lifecycle::resume(working(0));
+        let mut slot = Lifecycle::resume("agent001", working(0));
         let error = slot.apply(&Event::CompleteWork).unwrap_err();
         assert_eq!(error.refusal, Refusal::NoCommitsAhead);
         slot.apply(&Event::StartWork { commits_ahead: 1 }).unwrap();
@@ -576,10 +614,10 @@ mod tests {
 
     #[test]
     fn bundle_pull_requests_start_at_one_and_rebundling_needs_a_new_one() {
-        let mut landed = Lifecycle::resume(State::landed(12));
+        let mut landed = Lifecycle::resume("agent001", State::landed(12));
         let error = landed.apply(&Event::Bundle { bundle_pr: 0 }).unwrap_err();
         assert_eq!(error.refusal, Refusal::PullRequestNotPositive);
-        let mut bundled = Lifecycle::resume(State::bundled(vec![12], 40));
+        let mut bundled = Lifecycle::resume("agent001", State::bundled(vec![12], 40));
         let error = bundled.apply(&Event::Bundle { bundle_pr: 40 }).unwrap_err();
         assert_eq!(error.refusal, Refusal::NotApplicable);
         let error = bundled.apply(&Event::Bundle { bundle_pr: 0 }).unwrap_err();
@@ -588,7 +626,7 @@ mod tests {
 
     #[test]
     fn a_whole_life_from_idle_to_merged() {
-        let mut slot = Lifecycle::new();
+        let mut slot = Lifecycle::new("agent001");
         let events = [
             event(EventKind::Assign),
             Event::StartWork { commits_ahead: 0 },
@@ -647,7 +685,7 @@ mod tests {
         fn random_event_sequences_keep_the_state_valid(
             events in proptest::collection::vec(any_event(), 0..40)
         ) {
-            let mut slot = Lifecycle::new();
+            let mut slot = Lifecycle::new("agent001");
             for event in &events {
                 let before = slot.state().clone();
                 match slot.apply(event) {
@@ -662,7 +700,7 @@ mod tests {
                     }
                 }
                 prop_assert!(slot.state().is_valid(), "{:?}", slot.state());
-                let resumed = Lifecycle::resume(slot.state().clone());
+                let resumed = Lifecycle::resume("agent001", slot.state().clone());
                 prop_assert_eq!(resumed.state(), slot.state());
             }
         }

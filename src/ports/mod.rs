@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod forge;
+pub mod journal;
 
 pub use clock::{Clock, SystemClock};
 pub use forge::Forge;

@@ -2,6 +2,7 @@
 //! local forge, and the real `clambake` binary.
 
 mod cli;
+mod journal;
 mod local_forge;
 mod refname;
 mod support;
