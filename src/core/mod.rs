@@ -5,4 +5,6 @@ pub mod config;
 pub mod labels;
 pub mod lifecycle;
 pub mod queue;
+pub mod reconcile;
+pub mod recovery;
 pub mod refname;
