@@ -60,7 +60,7 @@ fn describe_event(event: &Event) -> String {
 }
 
 fn describe_state(state: &State) -> String {
-    let issues = |issues: &[u64]| {
+    let list = |issues: &[u64]| {
         issues
             .iter()
             .map(|i| format!("#{i}"))
@@ -76,10 +76,7 @@ fn describe_state(state: &State) -> String {
             ..
         } => format!("Working #{issue}, {commits_ahead} ahead"),
         State::Landed { issue } => format!("Landed #{issue}"),
-        State::Bundled {
-            issues: i,
-            bundle_pr,
-        } => format!("Bundled {} in #{bundle_pr}", issues(i)),
-        State::Merged { issues: i } => format!("Merged {}", issues(i)),
+        State::Bundled { issues, bundle_pr } => format!("Bundled {} in #{bundle_pr}", list(issues)),
+        State::Merged { issues } => format!("Merged {}", list(issues)),
     }
 }

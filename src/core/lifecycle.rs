@@ -106,7 +106,7 @@ impl fmt::Display for StateKind {
 pub enum Refusal {
     #[error("the event does not apply in this state")]
     NotApplicable,
-    #[error("the slot already holds issue #{issue}; abandon or force-reset it first")]
+    #[error("the slot already holds issue #{issue}; it must be abandoned or reset first")]
     AlreadyAssigned { issue: u64 },
     #[error("issue numbers start at 1, not 0")]
     IssueNotPositive,
@@ -130,7 +130,7 @@ pub enum Refusal {
 #[error("state {state} refused event {event}: {refusal}")]
 #[diagnostic(
     code(clambake::lifecycle::refused),
-    help("`clambake agent history` shows how the slot got here; `force-reset` returns it to Idle")
+    help("`clambake agent history --agent <id>` shows how the slot got here")
 )]
 pub struct TransitionError {
     pub state: StateKind,

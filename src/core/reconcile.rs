@@ -157,6 +157,7 @@ pub enum Inconsistency {
     /// An agent branch for an open issue that carries neither the agent's label nor a
     /// landed label (`route:review`, `route:bundled`).
     BranchButNoLabel {
+        agent: String,
         issue: u64,
         branch: RefFacts,
         /// The journal has the branch's agent holding this issue: the label was lost.
@@ -286,11 +287,12 @@ impl<'a> World<'a> {
         self.believed.get(agent).and_then(State::claimed_issue)
     }
 
-    fn live_process(&self, agent: &str) -> Option<&'a ProcessFacts> {
+    /// The live process working for `agent` on `issue`.
+    fn live_process(&self, agent: &str, issue: u64) -> Option<&'a ProcessFacts> {
         self.snapshot
             .processes
             .iter()
-            .filter(|p| p.agent == agent && p.alive)
+            .filter(|p| p.agent == agent && p.issue == issue && p.alive)
             .max_by_key(|p| p.last_activity)
     }
 
@@ -414,7 +416,7 @@ fn label_checks(world: &World<'_>, losing: &BTreeSet<Claim>, found: &mut Vec<Inc
                     issue: issue.number,
                     agent: agent.to_owned(),
                     believed,
-                    process_alive: world.live_process(agent).is_some(),
+                    process_alive: world.live_process(agent, issue.number).is_some(),
                 }),
                 Some(_) if believed => {}
                 Some(branch) => match state {
@@ -453,7 +455,7 @@ fn busy_slot_checks(world: &World<'_>, limits: Limits, found: &mut Vec<Inconsist
             continue;
         };
         let branch = world.branch(agent, issue);
-        match world.live_process(agent) {
+        match world.live_process(agent, issue) {
             Some(process) => {
                 let idle = limits.now.duration_since(process.last_activity);
                 if idle > limits.max_stuck {
@@ -532,6 +534,7 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
         }
         for branch in branches {
             found.push(Inconsistency::BranchButNoLabel {
+                agent: owner.agent.to_owned(),
                 issue: owner.issue,
                 branch: (*branch).clone(),
                 believed: world.believed_claim(owner.agent) == Some(owner.issue),
@@ -732,6 +735,7 @@ pub(crate) mod tests {
         assert_eq!(
             found,
             [Inconsistency::BranchButNoLabel {
+                agent: "agent001".into(),
                 issue: 12,
                 branch: branch("agent001/12-fix", 2),
                 believed: true,

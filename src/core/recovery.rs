@@ -115,11 +115,11 @@ pub fn plan(inconsistency: &Inconsistency, policy: Policy) -> RecoveryPlan {
             ));
         }
         Inconsistency::BranchButNoLabel {
+            agent,
             issue,
             branch,
             believed,
         } => {
-            let agent = branch.name.split('/').next().unwrap_or_default();
             let found = format!(
                 "branch `{}` exists but the issue lost its label",
                 branch.name
@@ -471,6 +471,7 @@ mod tests {
     #[test]
     fn branch_but_no_label_restores_the_label_or_sends_work_to_review() {
         let believed = Inconsistency::BranchButNoLabel {
+            agent: "agent001".into(),
             issue: 12,
             branch: branch("agent001/12-fix", 2),
             believed: true,
@@ -481,6 +482,7 @@ mod tests {
         );
         let work = branch("agent001/12-fix", 2);
         let unclaimed = Inconsistency::BranchButNoLabel {
+            agent: "agent001".into(),
             issue: 12,
             branch: work.clone(),
             believed: false,
@@ -494,6 +496,7 @@ mod tests {
         );
         let empty = branch("agent001/12-fix", 0);
         let abandoned = || Inconsistency::BranchButNoLabel {
+            agent: "agent001".into(),
             issue: 12,
             branch: empty.clone(),
             believed: false,

@@ -43,7 +43,7 @@ pub enum JournalError {
     },
     #[error("journal entry {id} in {} ({agent}) is unreadable: {problem}", path.display())]
     #[diagnostic(help(
-        "the journal was changed outside clambake; `clambake agent force-reset --agent {agent}` starts the slot afresh"
+        "the journal was changed outside clambake: restore .clambake/journal.db from a backup, or move it aside to start a new journal"
     ))]
     Corrupt {
         path: PathBuf,
