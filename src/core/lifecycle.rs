@@ -173,8 +173,11 @@ impl AgentSlot {
     }
 
     /// Holds an issue; the agent process has not reported yet.
-    #[state(superstate = "busy")]
-    fn assigned(agent_id: &String, issue: &u64, branch: &String, event: &Event) -> Outcome<State> {
+    #[state(
+        superstate = "busy",
+        local_storage("agent_id: String", "issue: u64", "branch: String")
+    )]
+    fn assigned(agent_id: &str, issue: &u64, branch: &str, event: &Event) -> Outcome<State> {
         match event {
             Event::StartWork { commits_ahead } => Transition(State::working(
                 agent_id.to_owned(),
@@ -257,11 +260,7 @@ impl AgentSlot {
     #[superstate]
     fn free(&self, context: &mut Verdict, event: &Event) -> Outcome<State> {
         match event {
-            Event::Assign {
-                agent_id,
-                issue,
-                branch,
-            } if *agent_id != self.agent_id => refuse(
+            Event::Assign { agent_id, .. } if *agent_id != self.agent_id => refuse(
                 context,
                 Refusal::WrongSlot {
                     slot: self.agent_id.clone(),
