@@ -3,6 +3,7 @@
 pub mod attempt;
 pub mod doctor;
 pub mod init;
+pub mod lifecycle;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;

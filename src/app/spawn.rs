@@ -47,7 +47,7 @@ pub async fn spawn(
 ) -> AppResult<SpawnReport> {
     if agent_slot(agent).is_none() {
         return Err(AppError::NotAnAgent {
-            name: agent.to_owned(),
+            agent: agent.to_owned(),
         });
     }
     let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)

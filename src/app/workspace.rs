@@ -8,7 +8,9 @@ use miette::Diagnostic;
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::git::{Git, GitError};
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
+use crate::core::lifecycle::TransitionError;
 use crate::ports::forge::ForgeError;
+use crate::ports::journal::JournalError;
 use crate::ports::{Clock, Forge, SystemClock};
 
 /// The directory, at the repository root, that holds Clambake's own state.
@@ -50,9 +52,15 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Attempt(Box<crate::app::attempt::AttemptError>),
-    #[error("`{name}` is not an agent slot")]
-    #[diagnostic(help("agent slots are named agent001, agent002, ..."))]
-    NotAnAgent { name: String },
+    #[error("`{agent}` is not an agent id")]
+    #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
+    NotAnAgent { agent: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Transition(#[from] TransitionError),
 }
 
 impl From<crate::app::attempt::AttemptError> for AppError {

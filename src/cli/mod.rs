@@ -1,5 +1,6 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
+mod agent;
 mod completions;
 mod config;
 mod doctor;
@@ -51,6 +52,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Agent slots: their lifecycle and its history.
+    Agent(agent::AgentArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -123,6 +126,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
+        Command::Agent(args) => agent::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) => {
             unreachable!("handled before the workspace")
         }

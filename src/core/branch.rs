@@ -1,6 +1,8 @@
 //! Branch names of agent attempts: `agentNNN/<issue>-<slug>`, built from any issue title and
 //! read back exactly.
 
+use serde::Serialize;
+
 use super::labels;
 
 /// The longest slug, in bytes (slugs are ASCII). Keeps branch names readable and far below
@@ -36,9 +38,16 @@ pub fn branch_name(agent: &str, issue: u64, title: &str) -> String {
     format!("{agent}/{issue}-{}", slug(title))
 }
 
+/// An agent branch's owner and issue, parsed from `agentNNN/<issue>-<slug>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BranchOwner<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+}
+
 /// The agent and issue a branch belongs to, if it is an agent branch. Exact: the issue number
 /// is the whole digit run before the first dash, so issue 12 never matches `agent001/123-x`.
-pub fn parse_branch_name(name: &str) -> Option<(String, u64)> {
+pub fn parse_branch_name(name: &str) -> Option<BranchOwner<'_>> {
     let (agent, rest) = name.split_once('/')?;
     labels::agent_slot(agent)?;
     let (digits, slug) = rest.split_once('-')?;
@@ -49,7 +58,10 @@ pub fn parse_branch_name(name: &str) -> Option<(String, u64)> {
     {
         return None;
     }
-    Some((agent.to_owned(), digits.parse().ok()?))
+    Some(BranchOwner {
+        agent,
+        issue: digits.parse().ok()?,
+    })
 }
 
 /// Whether `text` has the shape [`slug`] produces.
@@ -120,12 +132,18 @@ mod tests {
     fn branch_names_round_trip() {
         let name = branch_name("agent001", 123, "Fix the parser");
         assert_eq!(name, "agent001/123-fix-the-parser");
-        assert_eq!(parse_branch_name(&name), Some(("agent001".to_owned(), 123)));
+        assert_eq!(
+            parse_branch_name(&name),
+            Some(BranchOwner {
+                agent: "agent001",
+                issue: 123
+            })
+        );
     }
 
     #[test]
     fn parsing_is_exact_about_the_issue_number() {
-        let (_, issue) = parse_branch_name("agent001/123-x").unwrap();
+        let issue = parse_branch_name("agent001/123-x").unwrap().issue;
         assert_ne!(issue, 12);
         assert_eq!(issue, 123);
     }
@@ -189,7 +207,10 @@ mod tests {
         fn any_branch_name_parses_back(slot in 1u32..=999, issue in 1u64.., title in any::<String>()) {
             let agent = labels::agent_label(slot);
             let name = branch_name(&agent, issue, &title);
-            prop_assert_eq!(parse_branch_name(&name), Some((agent, issue)));
+            prop_assert_eq!(
+                parse_branch_name(&name),
+                Some(BranchOwner { agent: &agent, issue })
+            );
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod clock;
 pub mod forge;
+pub mod journal;
 
 pub use agent::AgentRuntime;
 pub use clock::{Clock, SystemClock};

@@ -2,11 +2,14 @@
 //! local forge, and the real `clambake` binary.
 
 mod agent_attempts;
-mod agent_cli;
+mod agent_history_cli;
 mod agent_processes;
 mod architecture;
 mod claude_code;
 mod cli;
+mod journal;
 mod local_forge;
 mod model_server;
+mod refname;
+mod spawn_cli;
 mod support;

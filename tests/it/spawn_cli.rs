@@ -98,7 +98,7 @@ fn spawn_refuses_a_name_that_is_not_an_agent_slot() {
     ]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("`bob` is not an agent slot"),
+        out.stderr.contains("`bob` is not an agent id"),
         "{}",
         out.stderr
     );
