@@ -15,3 +15,4 @@ pub mod recovery;
 pub mod refname;
 pub mod retry;
 pub mod routing;
+pub mod simulation;
