@@ -42,10 +42,10 @@ pub fn parse(text: &str) -> Directives {
         };
         let mut words = rest.split_whitespace();
         match (words.next(), words.next()) {
-            (Some("edit"), Some(path)) if is_safe_path(path) => {
-                if !directives.edits.iter().any(|p| p == path) {
-                    directives.edits.push(path.to_owned());
-                }
+            (Some("edit"), Some(path))
+                if is_safe_path(path) && !directives.edits.iter().any(|p| p == path) =>
+            {
+                directives.edits.push(path.to_owned());
             }
             (Some("outcome"), Some(word)) => {
                 directives.behaviour = match word {
