@@ -3,7 +3,10 @@
 pub mod attempt;
 pub mod doctor;
 pub mod init;
+pub mod landing;
 pub mod lifecycle;
+pub mod orchestrator;
+pub mod run;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;

@@ -8,6 +8,7 @@ mod init;
 mod issue;
 mod output;
 mod pr;
+mod run;
 mod spawn;
 mod status;
 
@@ -54,12 +55,18 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Agent slots: their lifecycle and its history.
     Agent(agent::AgentArgs),
+    /// Keep agents busy on ready issues, land their work, until stopped (or idle).
+    Run(run::RunArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    let run_log = match &cli.command {
+        Command::Run(args) => Some(args.log_format()),
+        _ => None,
+    };
+    init_tracing(cli.verbose, run_log);
     init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,6 +134,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             status::run(forge.as_ref(), args).await
         }
         Command::Agent(args) => agent::run(&workspace, args).await,
+        Command::Run(args) => run::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) => {
             unreachable!("handled before the workspace")
         }
@@ -147,17 +155,24 @@ fn init_error_reports() {
     }));
 }
 
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr: warnings by default, progress too for `run`, JSON lines on request.
+fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>) {
+    let quiet = if run_log.is_some() { "info" } else { "warn" };
     let default = match verbose {
-        0 => "warn",
+        0 => quiet,
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if run_log == Some(run::LogFormat::Json) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }

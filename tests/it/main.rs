@@ -11,5 +11,6 @@ mod journal;
 mod local_forge;
 mod model_server;
 mod refname;
+mod run_loop;
 mod spawn_cli;
 mod support;
