@@ -1,6 +1,7 @@
 //! Use cases that combine the core, the ports and the adapters.
 
 pub mod attempt;
+pub mod demo;
 pub mod doctor;
 pub mod init;
 pub mod landing;
