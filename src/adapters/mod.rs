@@ -3,3 +3,4 @@
 pub mod agents;
 pub mod forge;
 pub mod git;
+pub mod procfs;

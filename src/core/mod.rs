@@ -7,6 +7,7 @@ pub mod closing;
 pub mod config;
 pub mod labels;
 pub mod outcome;
+pub mod proc_stat;
 pub mod prompt;
 pub mod queue;
 pub mod routing;

@@ -5,6 +5,7 @@ mod agent_attempts;
 mod agent_cli;
 mod agent_processes;
 mod architecture;
+mod claude_attempts;
 mod claude_code;
 mod cli;
 mod local_forge;

@@ -2,10 +2,11 @@
 //! environment and no shell, its output read line by line, its whole group signalled and
 //! reaped.
 
+use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,7 +17,9 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::adapters::procfs;
 use crate::core::outcome::ExitStatus;
+use crate::core::proc_stat::descendant_groups;
 use crate::ports::agent::{AgentControl, AgentStartError, OutputLine, RunningAgent};
 
 /// Longer lines are cut here (the rest of the line is dropped), so a flood without newlines
@@ -78,7 +81,7 @@ pub fn spawn(
         pid: Some(pid),
         output,
         exit,
-        control: Box::new(ProcessGroup { group }),
+        control: Box::new(ProcessGroup::new(group)),
     })
 }
 
@@ -127,17 +130,50 @@ async fn pump<R: AsyncRead + Unpin>(
     }
 }
 
-/// An agent's process group, addressed by its leader's pid.
+/// An agent's process group, addressed by its leader's pid, plus the groups its descendants
+/// made of their own (Claude Code runs each Bash tool call in a new group).
 struct ProcessGroup {
     group: Pid,
+    /// Every group seen in the agent's process tree so far: once the leader is gone its
+    /// descendants are re-parented to us and can no longer be told apart from others'.
+    groups: Mutex<BTreeSet<Pid>>,
 }
 
 impl ProcessGroup {
-    fn signal(&self, signal: Signal) {
-        match killpg(self.group, signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(error) => tracing::warn!(%error, group = %self.group, ?signal, "could not signal"),
+    fn new(group: Pid) -> Self {
+        Self {
+            group,
+            groups: Mutex::new(BTreeSet::from([group])),
         }
+    }
+
+    /// Adds the groups of the agent's current process tree, then signals every group known.
+    fn signal(&self, signal: Signal) {
+        let leader = u32::try_from(self.group.as_raw()).expect("pids are positive");
+        let mut groups = self
+            .groups
+            .lock()
+            .expect("never poisoned: no panics inside");
+        groups.extend(
+            descendant_groups(&procfs::process_table(), leader)
+                .into_iter()
+                .filter_map(|g| i32::try_from(g).ok())
+                .map(Pid::from_raw),
+        );
+        for &group in groups.iter() {
+            match killpg(group, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(error) => tracing::warn!(%error, %group, ?signal, "could not signal"),
+            }
+        }
+    }
+
+    fn known_groups(&self) -> Vec<Pid> {
+        let groups = self
+            .groups
+            .lock()
+            .expect("never poisoned: no panics inside");
+        groups.iter().copied().collect()
     }
 }
 
@@ -154,20 +190,32 @@ impl AgentControl for ProcessGroup {
     async fn clean_up(&self) {
         self.signal(Signal::SIGKILL);
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
-        loop {
-            match waitid(
-                Id::PGid(self.group),
-                WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
-            ) {
-                Ok(WaitStatus::StillAlive) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(error) => {
-                    tracing::warn!(%error, group = %self.group, "could not reap");
+        for group in self.known_groups() {
+            reap_group(group, deadline).await;
+        }
+    }
+}
+
+/// Reaps every member of a killed `group` (they are our children or, as orphans, become ours).
+async fn reap_group(group: Pid, deadline: tokio::time::Instant) {
+    loop {
+        match waitid(Id::PGid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG) {
+            // Nothing to reap yet, but a member may still be dying, or a dead member's
+            // orphans may not have been re-parented to us yet: the group is gone only when
+            // it can no longer be signalled.
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD)
+                if tokio::time::Instant::now() < deadline =>
+            {
+                if killpg(group, None) == Err(Errno::ESRCH) {
                     return;
                 }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(error) => {
+                tracing::warn!(%error, %group, "could not reap");
+                return;
             }
         }
     }
