@@ -1,5 +1,6 @@
 //! Implementations of the ports against the real world.
 
+pub mod agent_registry;
 pub mod agents;
 pub mod forge;
 pub mod git;

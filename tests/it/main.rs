@@ -1,6 +1,7 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
 
+mod agent_adoption;
 mod agent_attempts;
 mod agent_cli;
 mod agent_processes;

@@ -42,6 +42,6 @@ impl AgentRuntime for ClaudeRuntime {
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
         );
-        super::process::spawn(&argv, &env, &spec.worktree)
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }
 }

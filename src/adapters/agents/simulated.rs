@@ -10,7 +10,7 @@ use crate::adapters::git::Git;
 use crate::core::branch::slug;
 use crate::core::outcome::ExitStatus;
 use crate::ports::agent::{
-    AgentControl, AgentRuntime, AgentSpec, AgentStartError, OutputLine, RunningAgent,
+    AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
@@ -53,19 +53,26 @@ impl AgentRuntime for SimulatedRuntime {
 
 async fn simulate(
     spec: &AgentSpec,
-    lines: &mpsc::Sender<OutputLine>,
+    lines: &mpsc::Sender<String>,
     stopped: watch::Receiver<bool>,
 ) -> std::io::Result<ExitStatus> {
     let session = format!("simulated-{}-{}", spec.agent, spec.issue);
     let file = simulated_file(spec.issue, &spec.title);
-    let emit = |event: serde_json::Value| async move {
-        let _ = lines.send(OutputLine::Stdout(event.to_string())).await;
+    let log = Log::open(&spec.logs).await?;
+    let emit = |event: serde_json::Value| {
+        let log = &log;
+        async move {
+            let line = event.to_string();
+            log.append(&log.stdout, &line).await?;
+            let _ = lines.send(line).await;
+            std::io::Result::Ok(())
+        }
     };
     emit(
         json!({"type": "system", "subtype": "init", "session_id": session,
                 "model": "simulated", "tools": ["Write", "Bash"]}),
     )
-    .await;
+    .await?;
     if *stopped.borrow() {
         return Ok(ExitStatus::Signal(SIGTERM));
     }
@@ -74,7 +81,7 @@ async fn simulate(
                 "content": [{"type": "tool_use", "id": "t1", "name": "Write",
                              "input": {"file_path": file}}]}}),
     )
-    .await;
+    .await?;
     let path = spec.worktree.join(&file);
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await?;
@@ -106,7 +113,7 @@ async fn simulate(
     let (subtype, is_error) = match committed.await {
         Ok(_) => ("success", false),
         Err(error) => {
-            let _ = lines.send(OutputLine::Stderr(error.to_string())).await;
+            log.append(&log.stderr, &error.to_string()).await?;
             ("error_during_execution", true)
         }
     };
@@ -115,14 +122,54 @@ async fn simulate(
                 "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok",
                              "is_error": is_error}]}}),
     )
-    .await;
+    .await?;
     emit(
         json!({"type": "result", "subtype": subtype, "is_error": is_error, "num_turns": 2,
                 "total_cost_usd": 0.0, "session_id": session,
                 "usage": {"input_tokens": 0, "output_tokens": 0}}),
     )
-    .await;
+    .await?;
     Ok(ExitStatus::Code(i32::from(is_error)))
+}
+
+/// The simulated agent's log files, appended to line by line as a process would.
+struct Log {
+    stdout: tokio::sync::Mutex<tokio::fs::File>,
+    stderr: tokio::sync::Mutex<tokio::fs::File>,
+}
+
+impl Log {
+    async fn open(logs: &LogFiles) -> std::io::Result<Self> {
+        let open = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            async move {
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir).await?;
+                }
+                let file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await?;
+                std::io::Result::Ok(tokio::sync::Mutex::new(file))
+            }
+        };
+        Ok(Self {
+            stdout: open(&logs.stdout).await?,
+            stderr: open(&logs.stderr).await?,
+        })
+    }
+
+    async fn append(
+        &self,
+        file: &tokio::sync::Mutex<tokio::fs::File>,
+        line: &str,
+    ) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut file = file.lock().await;
+        file.write_all(format!("{line}\n").as_bytes()).await?;
+        file.flush().await
+    }
 }
 
 /// The simulated agent checks this flag between steps.
