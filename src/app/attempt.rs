@@ -20,6 +20,7 @@ use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
 use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
+use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 
@@ -41,6 +42,9 @@ pub enum AttemptError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Slot(#[from] SlotRefusal),
     #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
     #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
     WorktreeOnOtherBranch {
@@ -226,6 +230,28 @@ async fn finish(
         classification,
         exit_to_outcome,
     })
+}
+
+/// The registered agents whose process is still running (the same pid and start time).
+pub fn running_agents(registry: &dyn AgentRegistry) -> Result<Vec<RegisteredAgent>, AttemptError> {
+    Ok(registry
+        .list()?
+        .into_iter()
+        .filter(|entry| process::is_running(entry.pid, entry.start_time))
+        .collect())
+}
+
+/// Refuses to start `agent` if it is already running, or if `max` agents already are.
+pub fn claim_slot(registry: &dyn AgentRegistry, agent: &str, max: u32) -> Result<(), AttemptError> {
+    let running: Vec<RunningSlot> = running_agents(registry)?
+        .into_iter()
+        .map(|entry| RunningSlot {
+            agent: entry.agent,
+            issue: entry.issue,
+            pid: entry.pid,
+        })
+        .collect();
+    Ok(check_slot(agent, &running, max)?)
 }
 
 /// The registry of this workspace's running agents, `.clambake/agents.db`.

@@ -6,7 +6,9 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
-use crate::app::attempt::{AttemptError, AttemptRequest, LOGS_DIR, limits_from, run_attempt};
+use crate::app::attempt::{
+    AttemptError, AttemptRequest, LOGS_DIR, claim_slot, limits_from, open_registry, run_attempt,
+};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::labels::agent_slot;
@@ -52,6 +54,11 @@ pub async fn spawn(
     }
     let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)
         .map_err(AttemptError::from)?;
+    claim_slot(
+        open_registry(workspace)?.as_ref(),
+        agent,
+        config.agents.max_concurrent,
+    )?;
     let found = forge.issue(issue).await?;
     let comments = forge
         .comments(issue)

@@ -11,3 +11,4 @@ pub mod proc_stat;
 pub mod prompt;
 pub mod queue;
 pub mod routing;
+pub mod slots;

@@ -4,6 +4,7 @@
 mod agent_adoption;
 mod agent_attempts;
 mod agent_cli;
+mod agent_commands;
 mod agent_processes;
 mod architecture;
 mod claude_attempts;
