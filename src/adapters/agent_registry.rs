@@ -13,10 +13,11 @@ use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError
 /// The file under the state directory.
 pub const REGISTRY_FILE: &str = "agents.db";
 
-/// Append new migrations; never edit a released one.
+/// Append new migrations; never edit a released one. Each is idempotent: several processes
+/// (`spawn`, `monitor`, `terminate`) may create the registry at the same moment.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![M::up(
-        "CREATE TABLE agents (
+        "CREATE TABLE IF NOT EXISTS agents (
              agent          TEXT PRIMARY KEY,
              issue          INTEGER NOT NULL,
              attempt        INTEGER NOT NULL,
@@ -55,8 +56,11 @@ impl SqliteAgentRegistry {
             .map_err(|e| error(e.into()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| error(e.into()))?;
+        // Losing that race fails the loser's first try (its snapshot went stale); the second
+        // sees the schema in place.
         migrations()
             .to_latest(&mut conn)
+            .or_else(|_| migrations().to_latest(&mut conn))
             .map_err(|e| error(e.into()))?;
         Ok(Self {
             path: path.to_path_buf(),

@@ -45,6 +45,22 @@ pub enum AttemptError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Slot(#[from] SlotRefusal),
+    #[error("{agent} has nothing to land: {found} issue(s) are claimed by it or have its worktree")]
+    #[diagnostic(help(
+        "land needs exactly one: check the issue's `{agent}` label and .clambake/worktrees/"
+    ))]
+    NothingToLand { agent: String, found: usize },
+    #[error("{branch} has no commits ahead of {base}: there is no work on issue #{issue} to land")]
+    #[diagnostic(help("spawn the agent again: `clambake spawn --agent {agent} --issue {issue}`"))]
+    NoCommits {
+        agent: String,
+        issue: u64,
+        branch: String,
+        base: String,
+    },
+    #[error("{agent} is not running")]
+    #[diagnostic(help("`clambake agent list` shows the running agents"))]
+    NotRunning { agent: String },
     #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
     #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
     WorktreeOnOtherBranch {
@@ -387,7 +403,11 @@ async fn commit_leftovers(git: &Git, issue: u64, agent: &str) -> Result<bool, At
     Ok(true)
 }
 
-async fn commits_ahead(git: &Git, base: &str, branch: &str) -> Result<u32, AttemptError> {
+pub(crate) async fn commits_ahead(
+    git: &Git,
+    base: &str,
+    branch: &str,
+) -> Result<u32, AttemptError> {
     let range = format!("refs/heads/{base}..refs/heads/{branch}");
     let count = git.run(&["rev-list", "--count", &range]).await?;
     count.parse().map_err(|_| {

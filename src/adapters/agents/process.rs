@@ -119,6 +119,48 @@ pub fn adopt(pid: u32, start_time: u64, logs: &LogFiles) -> RunningAgent {
     }
 }
 
+/// How `terminate` stopped an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    /// It ended within the grace period after SIGTERM.
+    Gracefully,
+    /// It outlived the grace period and was sent SIGKILL.
+    Killed,
+    /// It was no longer running (or its pid now belongs to another process).
+    AlreadyGone,
+}
+
+/// How long a SIGKILLed agent may take to disappear before `terminate` stops waiting.
+const KILL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Stops the agent `pid` that started at `start_time`, whoever supervises it: SIGTERM to the
+/// groups of its process tree, `grace` to end, then SIGKILL. Its supervisor (its parent)
+/// reaps it and classifies the attempt.
+pub async fn terminate(pid: u32, start_time: u64, grace: Duration) -> Stopped {
+    if !is_running(pid, start_time) {
+        return Stopped::AlreadyGone;
+    }
+    let group = ProcessGroup::new(Pid::from_raw(i32::try_from(pid).expect("pids fit in i32")));
+    let gone_within = |patience: Duration| async move {
+        let deadline = tokio::time::Instant::now() + patience;
+        while is_running(pid, start_time) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(ADOPTED_POLL).await;
+        }
+        true
+    };
+    group.interrupt();
+    if gone_within(grace).await {
+        return Stopped::Gracefully;
+    }
+    group.kill();
+    gone_within(KILL_PATIENCE).await;
+    Stopped::Killed
+}
+
 /// Whether the process `pid` that started at `start_time` is still running (not a zombie).
 pub fn is_running(pid: u32, start_time: u64) -> bool {
     procfs::stat(pid).is_some_and(|stat| stat.start_time == start_time && stat.state != 'Z')
