@@ -1,6 +1,6 @@
 //! Agent CLIs as child processes: each in a process group of its own, with a scrubbed
-//! environment and no shell, its output appended to its logs and followed line by line, its whole group signalled and
-//! reaped.
+//! environment and no shell, its output appended to its logs and followed line by line, and
+//! everything it started signalled and reaped.
 
 use std::collections::BTreeSet;
 use std::io::SeekFrom;

@@ -1,4 +1,5 @@
-//! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls and timeouts enforced, and the whole agent stopped and reaped.
+//! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls
+//! and timeouts enforced, and the whole agent stopped and reaped.
 
 use std::time::Duration;
 
