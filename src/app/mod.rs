@@ -4,13 +4,16 @@ pub mod attempt;
 pub mod demo;
 pub mod doctor;
 pub mod init;
+pub mod land;
 pub mod landing;
 pub mod lifecycle;
+pub mod monitor;
 pub mod orchestrator;
 pub mod run;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;
+pub mod terminate;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

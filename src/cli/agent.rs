@@ -23,6 +23,8 @@ enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The agent processes the registry knows, running or not yet classified.
+    List(super::agent_list::AgentListArgs),
 }
 
 pub async fn run(workspace: &Workspace, args: AgentArgs) -> AppResult<()> {
@@ -46,6 +48,7 @@ pub async fn run(workspace: &Workspace, args: AgentArgs) -> AppResult<()> {
             }
             print_table(&rows, &format!("{agent} has no recorded transitions."));
         }
+        AgentCommand::List(args) => super::agent_list::run(workspace, args).await?,
     }
     Ok(())
 }

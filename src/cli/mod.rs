@@ -1,16 +1,20 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
 mod agent;
+mod agent_list;
 mod completions;
 mod config;
 mod doctor;
 mod init;
 mod issue;
+mod land;
+mod monitor;
 mod output;
 mod pr;
 mod run;
 mod spawn;
 mod status;
+mod terminate;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,6 +51,12 @@ enum Command {
     Pr(pr::PrArgs),
     /// Run an agent slot on an issue in its own worktree, in the foreground, to its outcome.
     Spawn(spawn::SpawnArgs),
+    /// What a running agent is doing: state, pid, uptime, activity, turns, cost, latest events.
+    Monitor(monitor::MonitorArgs),
+    /// Stop a running agent: SIGTERM to everything it started, a grace period, then SIGKILL.
+    Terminate(terminate::TerminateArgs),
+    /// Send an agent's finished work to review (route:review), freeing its slot.
+    Land(land::LandArgs),
     /// The queue at a glance: ready, claimed, in review, bundled.
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
@@ -128,6 +138,12 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
         Command::Spawn(args) => {
             let forge = open_forge(&workspace).await?;
             spawn::run(&workspace, forge.as_ref(), args).await
+        }
+        Command::Monitor(args) => monitor::run(&workspace, args).await,
+        Command::Terminate(args) => terminate::run(&workspace, args).await,
+        Command::Land(args) => {
+            let forge = open_forge(&workspace).await?;
+            land::run(&workspace, forge.as_ref(), args).await
         }
         Command::Status(args) => {
             let forge = open_forge(&workspace).await?;

@@ -1,10 +1,13 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
 
+mod agent_adoption;
 mod agent_attempts;
+mod agent_commands;
 mod agent_history_cli;
 mod agent_processes;
 mod architecture;
+mod claude_attempts;
 mod claude_code;
 mod cli;
 mod journal;
