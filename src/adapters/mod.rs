@@ -4,3 +4,4 @@ pub mod agents;
 pub mod forge;
 pub mod git;
 pub mod journal;
+pub mod processes;

@@ -4,6 +4,8 @@ pub mod attempt;
 pub mod doctor;
 pub mod init;
 pub mod lifecycle;
+pub mod observe;
+pub mod recover;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod clock;
 pub mod forge;
 pub mod journal;
+pub mod processes;
 
 pub use agent::AgentRuntime;
 pub use clock::{Clock, SystemClock};

@@ -1,0 +1,469 @@
+//! Recovery: observe, detect, plan, execute. Every step is idempotent (executing a plan again,
+//! or one made from an older observation, does nothing twice and nothing harmful), every
+//! lifecycle change is journaled, and every issue touched gets a comment saying what was found
+//! and done. No step drops a commit: branch tips are archived before resets and deletions, and
+//! a deletion is refused unless the archive holds the very tip.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use super::attempt::commit_leftovers;
+use super::lifecycle::transition;
+use super::observe::observe;
+use super::workspace::{AppResult, Workspace};
+use crate::adapters::git::Git;
+use crate::core::branch::parse_branch_name;
+use crate::core::config::Config;
+use crate::core::lifecycle::{Event, Lifecycle, State};
+use crate::core::reconcile::{Inconsistency, Limits, Snapshot, archive_ref, detect};
+use crate::core::recovery::{Policy, RecoveryPlan, Step, plan};
+use crate::ports::Forge;
+use crate::ports::forge::IssueState;
+use crate::ports::journal::Journal;
+use crate::ports::processes::AgentProcesses;
+
+/// Everything recovery reads and changes.
+pub struct World<'a> {
+    pub workspace: &'a Workspace,
+    pub forge: &'a dyn Forge,
+    pub journal: &'a dyn Journal,
+    pub processes: &'a dyn AgentProcesses,
+    /// The branch commits are counted against.
+    pub base: String,
+    pub limits_minutes: u32,
+    pub policy: Policy,
+}
+
+impl<'a> World<'a> {
+    pub fn new(
+        workspace: &'a Workspace,
+        forge: &'a dyn Forge,
+        journal: &'a dyn Journal,
+        processes: &'a dyn AgentProcesses,
+        base: String,
+        config: &Config,
+    ) -> Self {
+        Self {
+            workspace,
+            forge,
+            journal,
+            processes,
+            base,
+            limits_minutes: config.recovery.max_stuck_time_minutes,
+            policy: Policy {
+                cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
+            },
+        }
+    }
+
+    fn limits(&self, now: Timestamp) -> Limits {
+        Limits {
+            now,
+            max_stuck: SignedDuration::from_mins(i64::from(self.limits_minutes)),
+        }
+    }
+}
+
+/// The world and the journal's belief, observed together.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub snapshot: Snapshot,
+    pub believed: BTreeMap<String, State>,
+    /// Every inconsistency with the plan that would repair it.
+    pub plans: Vec<RecoveryPlan>,
+}
+
+/// Observes the world and reports every inconsistency (of `agent` only, if given) with its plan.
+pub async fn diagnose(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<Diagnosis> {
+    let snapshot = observe(
+        world.workspace,
+        world.forge,
+        world.processes,
+        &world.base,
+        now,
+    )
+    .await?;
+    let believed = world.journal.current_states()?;
+    let plans = detect(&snapshot, &believed, world.limits(now))
+        .iter()
+        .filter(|found| agent.is_none_or(|agent| found.concerns(agent)))
+        .map(|found| plan(found, world.policy))
+        .collect();
+    Ok(Diagnosis {
+        snapshot,
+        believed,
+        plans,
+    })
+}
+
+/// What became of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Done,
+    /// The world already was as the step would make it.
+    AlreadyDone,
+    LeftForHuman,
+    /// The step failed; the plan's later steps were not run.
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: Step,
+    #[serde(flatten)]
+    pub outcome: StepOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub inconsistency: Inconsistency,
+    pub steps: Vec<StepReport>,
+}
+
+impl PlanReport {
+    pub fn failed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    }
+
+    fn changed_something(&self) -> bool {
+        self.steps.iter().any(|s| s.outcome == StepOutcome::Done)
+    }
+}
+
+/// What a recovery did, and what is still wrong after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryReport {
+    pub executed: Vec<PlanReport>,
+    /// Inconsistencies left after the last round, with their plans.
+    pub remaining: Vec<RecoveryPlan>,
+}
+
+/// The most rounds one recovery runs: a repair can reveal another (a restored label reveals a
+/// dead process), and plans that touch the same agent or issue wait for the next round.
+const MAX_ROUNDS: usize = 4;
+
+/// Repairs every inconsistency (of `agent` only, if given): observe, plan, execute the plans
+/// that do not overlap, and again, until nothing changes.
+pub async fn recover(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<RecoveryReport> {
+    let mut executed = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let diagnosis = diagnose(world, agent, now).await?;
+        if diagnosis.plans.is_empty() {
+            break;
+        }
+        let mut touched = BTreeSet::new();
+        let mut progress = false;
+        for plan in &diagnosis.plans {
+            let keys = touches(plan);
+            if !touched.is_disjoint(&keys) {
+                continue;
+            }
+            touched.extend(keys);
+            let report = execute(world, plan, &diagnosis.believed, now).await;
+            progress |= report.changed_something();
+            executed.push(report);
+        }
+        if !progress {
+            break;
+        }
+    }
+    let remaining = diagnose(world, agent, now).await?.plans;
+    Ok(RecoveryReport {
+        executed,
+        remaining,
+    })
+}
+
+/// The agents and issues a plan changes: two plans sharing one must not run in one round.
+fn touches(plan: &RecoveryPlan) -> BTreeSet<String> {
+    plan.steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::StopProcess { agent } | Step::Journal { agent, .. } => Some(agent.clone()),
+            Step::EditLabels { issue, .. } | Step::CloseIssue { issue } => {
+                Some(format!("#{issue}"))
+            }
+            Step::ArchiveBranch { branch, .. }
+            | Step::RestoreBranch { branch, .. }
+            | Step::DeleteBranch { branch, .. } => Some(branch.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Executes `plan`'s steps in order, stopping at the first failure. `believed` is the journal
+/// as the plan saw it: a journal step already applied is recognised and not applied twice.
+pub async fn execute(
+    world: &World<'_>,
+    plan: &RecoveryPlan,
+    believed: &BTreeMap<String, State>,
+    now: Timestamp,
+) -> PlanReport {
+    let cause = format!("recovery of {}", plan.inconsistency.kind());
+    let chains = journal_chains(plan, believed);
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for (step, chain) in plan.steps.iter().zip(&chains) {
+        if failed {
+            break;
+        }
+        let outcome = match run_step(world, step, chain, &cause, now).await {
+            Ok(outcome) => outcome,
+            Err(error) => StepOutcome::Failed {
+                error: error.to_string(),
+            },
+        };
+        failed = matches!(outcome, StepOutcome::Failed { .. });
+        steps.push(StepReport {
+            step: step.clone(),
+            outcome,
+        });
+    }
+    PlanReport {
+        inconsistency: plan.inconsistency.clone(),
+        steps,
+    }
+}
+
+fn done(changed: bool) -> StepOutcome {
+    if changed {
+        StepOutcome::Done
+    } else {
+        StepOutcome::AlreadyDone
+    }
+}
+
+fn failed(error: String) -> StepOutcome {
+    StepOutcome::Failed { error }
+}
+
+async fn run_step(
+    world: &World<'_>,
+    step: &Step,
+    chain: &Chain,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<StepOutcome> {
+    let git = &world.workspace.git;
+    Ok(match step {
+        Step::StopProcess { agent } => {
+            let live = world.processes.processes().await?;
+            if live.iter().any(|p| p.agent == *agent && p.alive) {
+                world.processes.stop(agent).await?;
+                StepOutcome::Done
+            } else {
+                StepOutcome::AlreadyDone
+            }
+        }
+        Step::CommitLeftovers { worktree } => commit_worktree(worktree).await?,
+        Step::ArchiveBranch {
+            tip, archive_ref, ..
+        }
+        | Step::ArchiveHead {
+            head: tip,
+            archive_ref,
+            ..
+        } => keep_at(git, archive_ref, tip, "clambake: archive before recovery").await?,
+        Step::RestoreBranch { branch, tip, .. } => {
+            keep_at(
+                git,
+                &format!("refs/heads/{branch}"),
+                tip,
+                "clambake: restore from archive",
+            )
+            .await?
+        }
+        Step::DeleteBranch { branch, tip } => delete_branch(git, branch, tip).await?,
+        Step::RemoveWorktree { worktree } => remove_worktree(git, worktree).await?,
+        Step::EditLabels { issue, add, remove } => {
+            let current = world.forge.issue(*issue).await?;
+            let settled = add.iter().all(|l| current.has_label(l))
+                && !remove.iter().any(|l| current.has_label(l));
+            if !settled {
+                world.forge.edit_labels(*issue, add, remove).await?;
+            }
+            done(!settled)
+        }
+        Step::CloseIssue { issue } => {
+            let open = world.forge.issue(*issue).await?.state == IssueState::Open;
+            if open {
+                world
+                    .forge
+                    .set_issue_state(*issue, IssueState::Closed)
+                    .await?;
+            }
+            done(open)
+        }
+        Step::Journal { agent, event } => journal_step(world, agent, event, chain, cause, now)?,
+        Step::Comment { issue, body } => {
+            let comments = world.forge.comments(*issue).await?;
+            let said = comments.last().is_some_and(|c| c.body == *body);
+            if !said {
+                world.forge.create_comment(*issue, body).await?;
+            }
+            done(!said)
+        }
+        Step::LeaveForHuman { .. } => StepOutcome::LeftForHuman,
+    })
+}
+
+/// The slot's state before a plan's journal step, and the states that step and the plan's
+/// later journal steps for the same slot lead to.
+#[derive(Debug, Clone, Default)]
+struct Chain {
+    before: Option<State>,
+    later: Vec<State>,
+}
+
+/// For each step of `plan`, its [`Chain`] if it is a journal step the lifecycle accepts.
+fn journal_chains(plan: &RecoveryPlan, believed: &BTreeMap<String, State>) -> Vec<Chain> {
+    let mut chains = vec![Chain::default(); plan.steps.len()];
+    let mut at: BTreeMap<&str, State> = BTreeMap::new();
+    let mut owners: Vec<(usize, &str)> = Vec::new();
+    for (index, step) in plan.steps.iter().enumerate() {
+        let Step::Journal { agent, event } = step else {
+            continue;
+        };
+        let before = at
+            .get(agent.as_str())
+            .or_else(|| believed.get(agent))
+            .cloned()
+            .unwrap_or(State::Idle {});
+        let Ok(transition) = Lifecycle::resume(agent, before.clone()).apply(event) else {
+            break;
+        };
+        for (earlier, owner) in &owners {
+            if owner == agent {
+                chains[*earlier].later.push(transition.to.clone());
+            }
+        }
+        chains[index] = Chain {
+            before: Some(before),
+            later: vec![transition.to.clone()],
+        };
+        owners.push((index, agent));
+        at.insert(agent, transition.to);
+    }
+    chains
+}
+
+/// Applies `event` unless the journal already holds its outcome (or a later step's). The journal
+/// must be where the plan believed it: anything else means another clambake moved the slot,
+/// and the step fails rather than guess.
+fn journal_step(
+    world: &World<'_>,
+    agent: &str,
+    event: &Event,
+    chain: &Chain,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<StepOutcome> {
+    let current = world.journal.current_state(agent)?;
+    let Some(before) = &chain.before else {
+        // The lifecycle refuses it: let the journal say so in its own words.
+        transition(world.journal, agent, event, cause, now)?;
+        return Ok(StepOutcome::Done);
+    };
+    if current != *before && chain.later.contains(&current) {
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    if current != *before {
+        return Ok(failed(format!(
+            "{agent} is {} in the journal, not {} as planned: run the recovery again",
+            current.kind(),
+            before.kind()
+        )));
+    }
+    transition(world.journal, agent, event, cause, now)?;
+    Ok(StepOutcome::Done)
+}
+
+/// Points `reference` at `tip` if it does not exist; fine if it already does; refuses to move
+/// it from another commit.
+async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResult<StepOutcome> {
+    if git
+        .compare_and_swap_ref(reference, tip, None, reason)
+        .await?
+    {
+        return Ok(StepOutcome::Done);
+    }
+    Ok(match git.resolve(reference).await? {
+        Some(found) if found == tip => StepOutcome::AlreadyDone,
+        found => failed(format!(
+            "`{reference}` exists at {}, not {tip}; left as it is",
+            found.as_deref().unwrap_or("nothing")
+        )),
+    })
+}
+
+/// Deletes `branch` only while it is still at `tip` and that tip is archived.
+async fn delete_branch(git: &Git, branch: &str, tip: &str) -> AppResult<StepOutcome> {
+    let Some(current) = git.branch_tip(branch).await? else {
+        return Ok(StepOutcome::AlreadyDone);
+    };
+    if current != tip {
+        return Ok(failed(format!(
+            "`{branch}` moved to {current} since it was observed at {tip}; kept"
+        )));
+    }
+    let archive = archive_ref(branch, tip);
+    if git.resolve(&archive).await?.as_deref() != Some(tip) {
+        return Ok(failed(format!(
+            "`{branch}` is not archived under `{archive}`; kept"
+        )));
+    }
+    let reference = format!("refs/heads/{branch}");
+    let output = git.output(&["update-ref", "-d", &reference, tip]).await?;
+    Ok(if output.status.success() {
+        StepOutcome::Done
+    } else {
+        failed(format!(
+            "could not delete `{branch}`: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    })
+}
+
+async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
+    if !worktree.is_dir() {
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    let git = Git::new(worktree);
+    let branch = git.current_branch().await?.unwrap_or_default();
+    let Some(owner) = parse_branch_name(&branch) else {
+        return Ok(failed(format!(
+            "{} is not on an agent branch (`{branch}`); its changes were left alone",
+            worktree.display()
+        )));
+    };
+    Ok(done(
+        commit_leftovers(&git, owner.issue, owner.agent).await?,
+    ))
+}
+
+/// `git worktree remove` without force, so that uncommitted changes make it fail, never vanish.
+async fn remove_worktree(git: &Git, worktree: &Path) -> AppResult<StepOutcome> {
+    if !worktree.is_dir() {
+        git.run(&["worktree", "prune"]).await?;
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    let path = worktree.display().to_string();
+    git.run(&["worktree", "remove", &path]).await?;
+    Ok(StepOutcome::Done)
+}
