@@ -18,7 +18,7 @@ use crate::adapters::git::Git;
 use crate::core::branch::parse_branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::{Event, Lifecycle, State};
-use crate::core::reconcile::{Inconsistency, Limits, Snapshot, archive_ref, detect};
+use crate::core::reconcile::{Inconsistency, Limits, RefFacts, Snapshot, archive_ref, detect};
 use crate::core::recovery::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
@@ -216,14 +216,28 @@ pub async fn execute(
     now: Timestamp,
 ) -> PlanReport {
     let cause = format!("recovery of {}", plan.inconsistency.kind());
+    PlanReport {
+        inconsistency: plan.inconsistency.clone(),
+        steps: execute_steps(world, &plan.steps, believed, &cause, now).await,
+    }
+}
+
+/// Executes `steps` in order, stopping at the first failure; journal entries name `cause`.
+async fn execute_steps(
+    world: &World<'_>,
+    plan: &[Step],
+    believed: &BTreeMap<String, State>,
+    cause: &str,
+    now: Timestamp,
+) -> Vec<StepReport> {
     let chains = journal_chains(plan, believed);
     let mut steps = Vec::new();
     let mut failed = false;
-    for (step, chain) in plan.steps.iter().zip(&chains) {
+    for (step, chain) in plan.iter().zip(&chains) {
         if failed {
             break;
         }
-        let outcome = match run_step(world, step, chain, &cause, now).await {
+        let outcome = match run_step(world, step, chain, cause, now).await {
             Ok(outcome) => outcome,
             Err(error) => StepOutcome::Failed {
                 error: error.to_string(),
@@ -235,10 +249,7 @@ pub async fn execute(
             outcome,
         });
     }
-    PlanReport {
-        inconsistency: plan.inconsistency.clone(),
-        steps,
-    }
+    steps
 }
 
 fn done(changed: bool) -> StepOutcome {
@@ -331,12 +342,12 @@ struct Chain {
     later: Vec<State>,
 }
 
-/// For each step of `plan`, its [`Chain`] if it is a journal step the lifecycle accepts.
-fn journal_chains(plan: &RecoveryPlan, believed: &BTreeMap<String, State>) -> Vec<Chain> {
-    let mut chains = vec![Chain::default(); plan.steps.len()];
+/// For each of the steps, its [`Chain`] if it is a journal step the lifecycle accepts.
+fn journal_chains(plan: &[Step], believed: &BTreeMap<String, State>) -> Vec<Chain> {
+    let mut chains = vec![Chain::default(); plan.len()];
     let mut at: BTreeMap<&str, State> = BTreeMap::new();
     let mut owners: Vec<(usize, &str)> = Vec::new();
-    for (index, step) in plan.steps.iter().enumerate() {
+    for (index, step) in plan.iter().enumerate() {
         let Step::Journal { agent, event } = step else {
             continue;
         };
@@ -466,4 +477,189 @@ async fn remove_worktree(git: &Git, worktree: &Path) -> AppResult<StepOutcome> {
     let path = worktree.display().to_string();
     git.run(&["worktree", "remove", &path]).await?;
     Ok(StepOutcome::Done)
+}
+
+/// What `force-reset` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForceResetReport {
+    pub agent: String,
+    pub steps: Vec<StepReport>,
+    /// Inconsistencies of this agent left afterwards.
+    pub remaining: Vec<RecoveryPlan>,
+}
+
+impl ForceResetReport {
+    pub fn failed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    }
+}
+
+/// Puts `agent`'s slot back to Idle: process stopped, worktrees committed and removed, branch
+/// tips archived, claims released (see [`crate::core::force_reset`]), the reset journaled.
+pub async fn force_reset(
+    world: &World<'_>,
+    agent: &str,
+    now: Timestamp,
+) -> AppResult<ForceResetReport> {
+    require_agent(agent)?;
+    let cause = "force-reset";
+    let first = diagnose(world, Some(agent), now).await?;
+    let release = crate::core::force_reset::release(agent, &first.snapshot, world.policy);
+    let mut steps = execute_steps(world, &release, &first.believed, cause, now).await;
+    if !steps
+        .iter()
+        .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    {
+        let second = diagnose(world, Some(agent), now).await?;
+        let state = second
+            .believed
+            .get(agent)
+            .cloned()
+            .unwrap_or(State::Idle {});
+        let reset = crate::core::force_reset::reset(agent, &state, &second.snapshot, world.policy);
+        steps.extend(execute_steps(world, &reset, &second.believed, cause, now).await);
+    }
+    let remaining = diagnose(world, Some(agent), now).await?.plans;
+    Ok(ForceResetReport {
+        agent: agent.to_owned(),
+        steps,
+        remaining,
+    })
+}
+
+fn require_agent(agent: &str) -> AppResult<()> {
+    match crate::core::labels::agent_slot(agent) {
+        Some(_) => Ok(()),
+        None => Err(super::AppError::NotAnAgent {
+            agent: agent.to_owned(),
+        }),
+    }
+}
+
+/// One agent slot as the journal has it, checked against the world.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentStatus {
+    pub agent: String,
+    pub state: State,
+    /// Open issues carrying the agent's label.
+    pub labelled: Vec<u64>,
+    /// The branch of the issue the slot holds, if it exists.
+    pub branch: Option<RefFacts>,
+    pub process_alive: bool,
+    pub inconsistencies: Vec<Inconsistency>,
+}
+
+/// Every agent slot the journal, the labels, the branches or the processes know (or just
+/// `agent`), with what is wrong with it.
+pub async fn agent_status(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<Vec<AgentStatus>> {
+    if let Some(agent) = agent {
+        require_agent(agent)?;
+    }
+    let diagnosis = diagnose(world, agent, now).await?;
+    let snapshot = &diagnosis.snapshot;
+    let mut agents: BTreeSet<String> = diagnosis.believed.keys().cloned().collect();
+    agents.extend(snapshot.issues.iter().flat_map(|i| {
+        i.labels
+            .iter()
+            .filter(|l| crate::core::labels::agent_slot(l).is_some())
+            .cloned()
+    }));
+    agents.extend(
+        snapshot
+            .branches
+            .iter()
+            .filter_map(|b| parse_branch_name(&b.name).map(|o| o.agent.to_owned())),
+    );
+    agents.extend(snapshot.processes.iter().map(|p| p.agent.clone()));
+    if let Some(agent) = agent {
+        agents = BTreeSet::from([agent.to_owned()]);
+    }
+    Ok(agents
+        .into_iter()
+        .map(|name| {
+            let state = diagnosis
+                .believed
+                .get(&name)
+                .cloned()
+                .unwrap_or(State::Idle {});
+            let held = state.claimed_issue();
+            AgentStatus {
+                labelled: snapshot
+                    .issues
+                    .iter()
+                    .filter(|i| i.labels.contains(&name))
+                    .map(|i| i.number)
+                    .collect(),
+                branch: held.and_then(|issue| {
+                    snapshot
+                        .branches
+                        .iter()
+                        .filter(|b| {
+                            parse_branch_name(&b.name)
+                                .is_some_and(|o| o.agent == name && o.issue == issue)
+                        })
+                        .max_by_key(|b| b.commits_ahead)
+                        .cloned()
+                }),
+                process_alive: snapshot
+                    .processes
+                    .iter()
+                    .any(|p| p.agent == name && p.alive),
+                inconsistencies: diagnosis
+                    .plans
+                    .iter()
+                    .map(|p| p.inconsistency.clone())
+                    .filter(|i| i.concerns(&name))
+                    .collect(),
+                state,
+                agent: name,
+            }
+        })
+        .collect())
+}
+
+/// The forge, journal, process port and configuration of a repository, opened once for the
+/// `agent` commands.
+pub struct Opened {
+    forge: std::sync::Arc<dyn Forge>,
+    journal: crate::adapters::journal::SqliteJournal,
+    processes: Box<dyn AgentProcesses>,
+    config: Config,
+    base: String,
+}
+
+impl Opened {
+    pub async fn open(
+        workspace: &Workspace,
+        processes: Box<dyn AgentProcesses>,
+    ) -> AppResult<Self> {
+        let config = workspace.load_config()?.config;
+        let forge = workspace.open_forge(config.forge.backend).await?;
+        let journal = super::lifecycle::open_journal(workspace)?;
+        let base = forge.default_branch().await?;
+        Ok(Self {
+            forge,
+            journal,
+            processes,
+            config,
+            base,
+        })
+    }
+
+    pub fn world<'a>(&'a self, workspace: &'a Workspace) -> World<'a> {
+        World::new(
+            workspace,
+            self.forge.as_ref(),
+            &self.journal,
+            self.processes.as_ref(),
+            self.base.clone(),
+            &self.config,
+        )
+    }
 }

@@ -4,6 +4,7 @@
 mod agent_attempts;
 mod agent_history_cli;
 mod agent_processes;
+mod agent_recovery_cli;
 mod architecture;
 mod claude_code;
 mod cli;
