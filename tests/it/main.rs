@@ -12,6 +12,7 @@ mod journal;
 mod local_forge;
 mod model_server;
 mod recovery;
+mod recovery_props;
 mod recovery_world;
 mod refname;
 mod spawn_cli;
