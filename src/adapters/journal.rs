@@ -11,15 +11,18 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::core::lifecycle::{State, Transition};
-use crate::ports::journal::{Journal, JournalEntry, JournalError, JournalResult};
+use crate::ports::journal::{
+    AttemptLog, AttemptRecord, Journal, JournalEntry, JournalError, JournalResult,
+};
 
 /// The journal's file name inside `.clambake/`.
 pub const JOURNAL_FILE: &str = "journal.db";
 
 /// Append new migrations; never edit a released one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE transitions (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE transitions (
              id         INTEGER PRIMARY KEY AUTOINCREMENT,
              agent      TEXT NOT NULL,
              from_state TEXT NOT NULL,
@@ -29,7 +32,24 @@ fn migrations() -> Migrations<'static> {
              at         TEXT NOT NULL
          );
          CREATE INDEX transitions_by_agent ON transitions (agent, id);",
-    )])
+        ),
+        M::up(
+            "CREATE TABLE attempts (
+                 issue         INTEGER NOT NULL,
+                 attempt       INTEGER NOT NULL,
+                 agent         TEXT NOT NULL,
+                 branch        TEXT NOT NULL,
+                 outcome       TEXT NOT NULL,
+                 reason        TEXT NOT NULL,
+                 commits_ahead INTEGER NOT NULL,
+                 cost_usd      REAL,
+                 turns         INTEGER NOT NULL,
+                 log           TEXT NOT NULL,
+                 finished_at   TEXT NOT NULL,
+                 PRIMARY KEY (issue, attempt)
+             );",
+        ),
+    ])
 }
 
 pub struct SqliteJournal {
@@ -231,6 +251,70 @@ impl Journal for SqliteJournal {
             .map(|(id, agent, json)| {
                 let state = self.parse_state(id, &agent, &json)?;
                 Ok((agent, state))
+            })
+            .collect()
+    }
+}
+
+impl AttemptLog for SqliteJournal {
+    fn record_attempt(&self, record: &AttemptRecord) -> JournalResult<()> {
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO attempts (issue, attempt, agent, branch, outcome, reason,
+                     commits_ahead, cost_usd, turns, log, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    record.issue,
+                    record.attempt,
+                    record.agent,
+                    record.branch,
+                    record.outcome,
+                    record.reason,
+                    record.commits_ahead,
+                    record.cost_usd,
+                    record.turns,
+                    record.log,
+                    record.finished_at.to_string(),
+                ],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>> {
+        let conn = self.connection();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT issue, attempt, agent, branch, outcome, reason, commits_ahead, cost_usd,
+                        turns, log, finished_at
+                 FROM attempts WHERE issue = ?1 ORDER BY attempt",
+            )
+            .map_err(|e| self.db_error(e))?;
+        let rows = statement
+            .query_map([issue], |r| {
+                Ok((
+                    AttemptRecord {
+                        issue: r.get(0)?,
+                        attempt: r.get(1)?,
+                        agent: r.get(2)?,
+                        branch: r.get(3)?,
+                        outcome: r.get(4)?,
+                        reason: r.get(5)?,
+                        commits_ahead: r.get(6)?,
+                        cost_usd: r.get(7)?,
+                        turns: r.get(8)?,
+                        log: r.get(9)?,
+                        finished_at: Timestamp::default(),
+                    },
+                    r.get::<_, String>(10)?,
+                ))
+            })
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| self.db_error(e))?;
+        rows.into_iter()
+            .map(|(mut record, finished_at)| {
+                record.finished_at = finished_at.parse().map_err(|e| self.db_error(e))?;
+                Ok(record)
             })
             .collect()
     }

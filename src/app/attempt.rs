@@ -2,7 +2,7 @@
 //! prompt, the supervised run, then Clambake's own bookkeeping: leftovers committed, commits
 //! counted, the outcome classified.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use miette::Diagnostic;
@@ -14,6 +14,7 @@ use crate::app::workspace::Workspace;
 use crate::core::branch::branch_name;
 use crate::core::outcome::{Classification, Evidence, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
+use crate::ports::Forge;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -92,7 +93,10 @@ pub async fn run_attempt(
 ) -> Result<AttemptResult, AttemptError> {
     let branch = branch_name(&request.agent, request.issue, &request.title);
     let worktree = worktree_path(workspace, &request.agent, request.issue);
-    prepare_worktree(&workspace.git, &worktree, &branch, &request.base).await?;
+    {
+        let _adding = workspace.lock_worktrees().await;
+        prepare_worktree(&workspace.git, &worktree, &branch, &request.base).await?;
+    }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
     let prompt = build_prompt(&PromptInput {
         issue: request.issue,
@@ -261,4 +265,67 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
         timeout: Duration::from_secs(u64::from(config.timeout_minutes) * 60),
         grace: Duration::from_secs(u64::from(config.terminate_grace_seconds)),
     }
+}
+
+/// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
+/// forge has them now.
+/// `recorded` is the highest attempt number already recorded elsewhere (0 for none): the new
+/// number is past both it and every logged attempt, so no two attempts share a number.
+pub async fn request_for(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    agent: &str,
+    issue: u64,
+    base: &str,
+    recorded: u32,
+) -> crate::app::AppResult<AttemptRequest> {
+    let found = forge.issue(issue).await?;
+    let comments = forge
+        .comments(issue)
+        .await?
+        .into_iter()
+        .map(|c| PromptComment {
+            author: c.author,
+            body: c.body,
+        })
+        .collect();
+    let attempt =
+        next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
+    Ok(AttemptRequest {
+        agent: agent.to_owned(),
+        issue,
+        title: found.title,
+        body: found.body,
+        comments,
+        attempt,
+        base: base.to_owned(),
+    })
+}
+
+/// One more than the attempts already logged for this agent and issue.
+pub fn next_attempt(logs: &Path, agent: &str, issue: u64) -> Result<u32, AttemptError> {
+    let prefix = format!("{agent}-{issue}-");
+    let entries = match std::fs::read_dir(logs) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
+        Err(source) => {
+            return Err(AttemptError::Io {
+                action: "list",
+                path: logs.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let done = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".jsonl")?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    Ok(done + 1)
 }

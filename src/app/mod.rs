@@ -3,9 +3,12 @@
 pub mod attempt;
 pub mod doctor;
 pub mod init;
+pub mod landing;
 pub mod lifecycle;
 pub mod observe;
+pub mod orchestrator;
 pub mod recover;
+pub mod run;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;

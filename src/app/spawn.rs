@@ -1,17 +1,16 @@
 //! `spawn`: one attempt of an agent slot at an issue, run in the foreground to its outcome.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
-use crate::app::attempt::{AttemptError, AttemptRequest, LOGS_DIR, limits_from, run_attempt};
+use crate::app::attempt::{AttemptError, limits_from, request_for, run_attempt};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::labels::agent_slot;
 use crate::core::outcome::{ExitStatus, Outcome, Termination};
-use crate::core::prompt::PromptComment;
 use crate::ports::Forge;
 
 /// What `spawn` reports.
@@ -52,26 +51,9 @@ pub async fn spawn(
     }
     let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)
         .map_err(AttemptError::from)?;
-    let found = forge.issue(issue).await?;
-    let comments = forge
-        .comments(issue)
-        .await?
-        .into_iter()
-        .map(|c| PromptComment {
-            author: c.author,
-            body: c.body,
-        })
-        .collect();
-    let attempt = next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?;
-    let request = AttemptRequest {
-        agent: agent.to_owned(),
-        issue,
-        title: found.title,
-        body: found.body,
-        comments,
-        attempt,
-        base: forge.default_branch().await?,
-    };
+    let base = forge.default_branch().await?;
+    let request = request_for(workspace, forge, agent, issue, &base, 0).await?;
+    let attempt = request.attempt;
     let result = run_attempt(
         workspace,
         runtime.as_ref(),
@@ -98,32 +80,4 @@ pub async fn spawn(
         session_id: result.report.totals.session_id,
         log: result.logs.stdout,
     })
-}
-
-/// One more than the attempts already logged for this agent and issue.
-fn next_attempt(logs: &Path, agent: &str, issue: u64) -> AppResult<u32> {
-    let prefix = format!("{agent}-{issue}-");
-    let entries = match std::fs::read_dir(logs) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
-        Err(source) => {
-            return Err(AppError::Io {
-                action: "list",
-                path: logs.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let done = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix(&prefix)?
-                .strip_suffix(".jsonl")?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0);
-    Ok(done + 1)
 }

@@ -60,6 +60,9 @@ pub enum AppError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Lock(#[from] crate::app::run_lock::LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Transition(#[from] TransitionError),
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -85,6 +88,8 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct Workspace {
     pub root: PathBuf,
     pub git: Git,
+    /// git cannot add or remove two worktrees of one repository at once.
+    worktrees: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Workspace {
@@ -103,7 +108,13 @@ impl Workspace {
         Ok(Self {
             git: Git::new(&root),
             root,
+            worktrees: Arc::default(),
         })
+    }
+
+    /// Held while adding or removing a worktree.
+    pub async fn lock_worktrees(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.worktrees.lock().await
     }
 
     pub fn config_path(&self) -> PathBuf {

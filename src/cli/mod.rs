@@ -11,6 +11,7 @@ mod init;
 mod issue;
 mod output;
 mod pr;
+mod run;
 mod spawn;
 mod status;
 
@@ -57,12 +58,18 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Agent slots: their lifecycle and its history.
     Agent(agent::AgentArgs),
+    /// Keep agents busy on ready issues, land their work, until stopped (or idle).
+    Run(run::RunArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    let run_log = match &cli.command {
+        Command::Run(args) => Some(args.log_format()),
+        _ => None,
+    };
+    init_tracing(cli.verbose, run_log);
     init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,6 +137,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
+        Command::Run(args) => run::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }
@@ -150,17 +158,24 @@ fn init_error_reports() {
     }));
 }
 
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr: warnings by default, progress too for `run`, JSON lines on request.
+fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>) {
+    let quiet = if run_log.is_some() { "info" } else { "warn" };
     let default = match verbose {
-        0 => "warn",
+        0 => quiet,
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if run_log == Some(run::LogFormat::Json) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }

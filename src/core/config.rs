@@ -84,6 +84,7 @@ pub struct AgentsConfig {
     pub cleanup_on_failure: bool,
     pub real_processes: bool,
     pub terminate_grace_seconds: u32,
+    pub retry_backoff_seconds: u32,
     pub env_passthrough: String,
     pub command: String,
     pub claude_permission_mode: String,
@@ -105,6 +106,7 @@ impl Default for AgentsConfig {
             cleanup_on_failure: false,
             real_processes: true,
             terminate_grace_seconds: 30,
+            retry_backoff_seconds: 60,
             env_passthrough: DEFAULT_ENV_PASSTHROUGH.to_owned(),
             command: String::new(),
             claude_permission_mode: "acceptEdits".to_owned(),
@@ -429,6 +431,12 @@ pub const KEYS: &[KeySpec] = &[
         name: "terminate_grace_seconds",
         kind: WHOLE,
         doc: "After SIGTERM, how long an agent's process group has before SIGKILL.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "retry_backoff_seconds",
+        kind: WHOLE,
+        doc: "The wait before retrying a failed issue; it doubles with each failure (30 minutes at most).",
     },
     KeySpec {
         section: "agents",

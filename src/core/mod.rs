@@ -16,3 +16,4 @@ pub mod recovery;
 pub mod refname;
 pub mod retry;
 pub mod routing;
+pub mod simulation;

@@ -1,6 +1,6 @@
 //! Routing: which ready issues go to which free agent slots, highest priority first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::labels::{agent_label, priority_rank};
 use super::queue::{Stage, stage};
@@ -20,7 +20,9 @@ pub struct Claim {
 }
 
 /// Pairs free slots (`agent001..agentN` not in `busy`) with ready issues, ordered by priority
-/// label then issue number; `held_back` issues (waiting out a retry backoff) are skipped.
+/// label then issue number; `held_back` issues (waiting out a retry backoff) are skipped. An
+/// issue gets its `preferred` slot (the one that tried it before, so that the retry continues
+/// on that slot's branch) when that slot is free, else the lowest free one.
 /// Only issues whose labels put them at [`Stage::Ready`] qualify: claimed, landed, failed and
 /// `human-only` issues never do.
 pub fn plan_claims(
@@ -28,10 +30,12 @@ pub fn plan_claims(
     busy: &BTreeSet<String>,
     max_concurrent: u32,
     held_back: &BTreeSet<u64>,
+    preferred: &BTreeMap<u64, String>,
 ) -> Vec<Claim> {
-    let free = (1..=max_concurrent)
+    let mut free: BTreeSet<String> = (1..=max_concurrent)
         .map(agent_label)
-        .filter(|agent| !busy.contains(agent));
+        .filter(|agent| !busy.contains(agent))
+        .collect();
     let mut ready: Vec<&OpenIssue> = open
         .iter()
         .filter(|issue| stage(issue.labels.iter().map(String::as_str)) == Stage::Ready)
@@ -43,12 +47,22 @@ pub fn plan_claims(
             issue.number,
         )
     });
-    free.zip(ready)
-        .map(|(agent, issue)| Claim {
+    let mut claims = Vec::new();
+    for issue in ready {
+        let agent = match preferred.get(&issue.number) {
+            Some(agent) if free.contains(agent) => agent.clone(),
+            _ => match free.first() {
+                Some(lowest) => lowest.clone(),
+                None => break,
+            },
+        };
+        free.remove(&agent);
+        claims.push(Claim {
             agent,
             issue: issue.number,
-        })
-        .collect()
+        });
+    }
+    claims
 }
 
 #[cfg(test)]
@@ -75,7 +89,7 @@ mod tests {
             issue(4, &["route:ready"]),
         ];
         let busy = BTreeSet::from(["agent001".to_owned()]);
-        let plan = plan_claims(&open, &busy, 3, &BTreeSet::new());
+        let plan = plan_claims(&open, &busy, 3, &BTreeSet::new(), &BTreeMap::new());
         assert_eq!(claims(&plan), [("agent002", 3), ("agent003", 1)]);
     }
 
@@ -89,16 +103,39 @@ mod tests {
             issue(5, &[]),
             issue(6, &["route:ready"]),
         ];
-        let plan = plan_claims(&open, &BTreeSet::new(), 4, &BTreeSet::new());
+        let plan = plan_claims(
+            &open,
+            &BTreeSet::new(),
+            4,
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+        );
         assert_eq!(claims(&plan), [("agent001", 6)]);
     }
 
     #[test]
     fn held_back_issues_wait_and_full_slots_take_nothing() {
         let open = [issue(1, &["route:ready"]), issue(2, &["route:ready"])];
-        let plan = plan_claims(&open, &BTreeSet::new(), 2, &BTreeSet::from([1]));
+        let plan = plan_claims(
+            &open,
+            &BTreeSet::new(),
+            2,
+            &BTreeSet::from([1]),
+            &BTreeMap::new(),
+        );
         assert_eq!(claims(&plan), [("agent001", 2)]);
         let busy = BTreeSet::from(["agent001".to_owned(), "agent002".to_owned()]);
-        assert!(plan_claims(&open, &busy, 2, &BTreeSet::new()).is_empty());
+        assert!(plan_claims(&open, &busy, 2, &BTreeSet::new(), &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn a_retry_goes_back_to_its_slot_when_that_slot_is_free() {
+        let open = [issue(1, &["route:ready"]), issue(2, &["route:ready"])];
+        let preferred = BTreeMap::from([(2, "agent003".to_owned())]);
+        let plan = plan_claims(&open, &BTreeSet::new(), 3, &BTreeSet::new(), &preferred);
+        assert_eq!(claims(&plan), [("agent001", 1), ("agent003", 2)]);
+        let busy = BTreeSet::from(["agent003".to_owned()]);
+        let plan = plan_claims(&open, &busy, 3, &BTreeSet::new(), &preferred);
+        assert_eq!(claims(&plan), [("agent001", 1), ("agent002", 2)]);
     }
 }

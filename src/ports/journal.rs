@@ -76,3 +76,31 @@ pub trait Journal: Send + Sync {
     /// The last state of every agent the journal has seen, by agent id.
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>>;
 }
+
+/// A finished attempt at an issue, kept so that retries are counted across restarts and a
+/// failed issue's comment can tell what each attempt did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    pub issue: u64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub agent: String,
+    pub branch: String,
+    /// The classified outcome's word: `success`, `crashed`, ...
+    pub outcome: String,
+    pub reason: String,
+    pub commits_ahead: u32,
+    pub cost_usd: Option<f64>,
+    pub turns: u32,
+    /// The attempt's stdout log.
+    pub log: String,
+    pub finished_at: Timestamp,
+}
+
+/// Where finished attempts are kept.
+pub trait AttemptLog: Send + Sync {
+    /// Records (or, for the same issue and attempt number, replaces) a finished attempt.
+    fn record_attempt(&self, record: &AttemptRecord) -> JournalResult<()>;
+    /// The issue's attempts, first first.
+    fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
+}

@@ -192,3 +192,63 @@ async fn a_hostile_title_gives_a_safe_branch_and_runs_nothing() {
         assert!(!result.worktree.join(leftover).exists());
     }
 }
+
+/// A request whose body steers the simulated agent.
+fn simulated(title: &str, directives: &str) -> AttemptRequest {
+    AttemptRequest {
+        body: directives.to_owned(),
+        ..request(title)
+    }
+}
+
+#[tokio::test]
+async fn the_simulated_agent_follows_its_directives() {
+    let repo = TestRepo::new();
+    let edits = simulated("Touch shared", "simulate: edit src/shared.txt");
+    let result = attempt(&repo, &SimulatedRuntime, &edits).await;
+    assert_eq!(result.classification.outcome, Outcome::Success);
+    let shared = repo.git(&["show", &format!("{}:src/shared.txt", result.branch)]);
+    assert_eq!(shared, "Issue #7: Touch shared");
+
+    let cases = [
+        ("simulate: outcome crash", Outcome::Crashed, 1),
+        ("simulate: outcome no-commits", Outcome::AgentError, 0),
+        ("simulate: outcome error", Outcome::AgentError, 0),
+    ];
+    for (issue, (directive, expected, commits)) in (20..).zip(cases) {
+        let request = AttemptRequest {
+            issue,
+            ..simulated("Steered", directive)
+        };
+        let result = attempt(&repo, &SimulatedRuntime, &request).await;
+        assert_eq!(result.classification.outcome, expected, "{directive}");
+        assert_eq!(result.commits_ahead, commits, "{directive}");
+        assert_eq!(
+            result.committed_leftovers,
+            commits == 1,
+            "{directive}: a crash's work is kept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_simulated_agent_stalls() {
+    let repo = TestRepo::new();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let limits = Limits {
+        stall: Duration::from_millis(300),
+        ..LIMITS
+    };
+    let request = simulated("Hang", "simulate: outcome hang");
+    let result = run_attempt(
+        &workspace,
+        &SimulatedRuntime,
+        &request,
+        limits,
+        never_stop(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.classification.outcome, Outcome::Stalled);
+    assert_eq!(result.commits_ahead, 0);
+}

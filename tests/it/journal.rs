@@ -183,3 +183,34 @@ fn an_entry_changed_behind_its_back_is_reported_with_its_id() {
         JournalError::Corrupt { .. }
     ));
 }
+
+#[test]
+fn attempts_are_kept_across_restarts_and_replaced_by_number() {
+    use clambake::ports::journal::{AttemptLog, AttemptRecord};
+    let fixture = Fixture::new();
+    let record = |attempt: u32, outcome: &str| AttemptRecord {
+        issue: 12,
+        attempt,
+        agent: "agent001".to_owned(),
+        branch: "agent001/12-work".to_owned(),
+        outcome: outcome.to_owned(),
+        reason: format!("attempt {attempt}"),
+        commits_ahead: attempt - 1,
+        cost_usd: Some(0.25),
+        turns: 3,
+        log: format!(".clambake/logs/agent001-12-{attempt}.jsonl"),
+        finished_at: at(attempt),
+    };
+    {
+        let journal = fixture.open();
+        journal.record_attempt(&record(1, "crashed")).unwrap();
+        journal.record_attempt(&record(2, "stalled")).unwrap();
+        journal.record_attempt(&record(2, "success")).unwrap();
+    }
+    let journal = fixture.open();
+    assert_eq!(
+        journal.attempts(12).unwrap(),
+        [record(1, "crashed"), record(2, "success")]
+    );
+    assert!(journal.attempts(13).unwrap().is_empty());
+}

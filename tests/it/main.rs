@@ -15,6 +15,7 @@ mod recovery;
 mod recovery_props;
 mod recovery_world;
 mod refname;
+mod run_loop;
 mod spawn_cli;
 mod support;
 mod worktree_processes;

@@ -1,6 +1,8 @@
 //! The built-in simulated agent: deterministic, in-process, and real where it matters. It
-//! writes a file derived from the issue, commits it on the attempt's branch, and reports in
-//! Claude Code's stream-json shape, so everything downstream runs as with a real agent.
+//! writes a file derived from the issue (and the files the issue's `simulate:` directives name),
+//! commits on the attempt's branch, and reports in Claude Code's stream-json shape, so that
+//! everything downstream runs as with a real agent. Directives can also make it crash, hang,
+//! fail or do nothing, for demos and tests.
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -9,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::adapters::git::Git;
 use crate::core::branch::slug;
 use crate::core::outcome::ExitStatus;
+use crate::core::simulation::{self, Behaviour};
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, OutputLine, RunningAgent,
 };
@@ -54,8 +57,9 @@ impl AgentRuntime for SimulatedRuntime {
 async fn simulate(
     spec: &AgentSpec,
     lines: &mpsc::Sender<OutputLine>,
-    stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<ExitStatus> {
+    let directives = simulation::parse(&spec.prompt);
     let session = format!("simulated-{}-{}", spec.agent, spec.issue);
     let file = simulated_file(spec.issue, &spec.title);
     let emit = |event: serde_json::Value| async move {
@@ -66,8 +70,28 @@ async fn simulate(
                 "model": "simulated", "tools": ["Write", "Bash"]}),
     )
     .await;
+    if directives.behaviour == Behaviour::Hang {
+        // Silent until stopped, as a stalled model leaves a real agent.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }
     if *stopped.borrow() {
         return Ok(ExitStatus::Signal(SIGTERM));
+    }
+    let result = |subtype: &str, is_error: bool| {
+        json!({"type": "result", "subtype": subtype, "is_error": is_error, "num_turns": 2,
+               "total_cost_usd": 0.0, "session_id": session,
+               "usage": {"input_tokens": 0, "output_tokens": 0}})
+    };
+    match directives.behaviour {
+        Behaviour::NoCommits => {
+            emit(result("success", false)).await;
+            return Ok(ExitStatus::Code(0));
+        }
+        Behaviour::Error => {
+            emit(result("error_during_execution", true)).await;
+            return Ok(ExitStatus::Code(1));
+        }
+        Behaviour::Succeed | Behaviour::Crash | Behaviour::Hang => {}
     }
     emit(
         json!({"type": "assistant", "session_id": session, "message": {"role": "assistant",
@@ -75,22 +99,16 @@ async fn simulate(
                              "input": {"file_path": file}}]}}),
     )
     .await;
-    let path = spec.worktree.join(&file);
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
+    write_work(spec, &file, &directives.edits).await?;
+    if directives.behaviour == Behaviour::Crash {
+        // Dies mid-work: the files are written, nothing is committed, no result is reported.
+        return Ok(ExitStatus::Code(101));
     }
-    let text = format!(
-        "# {}\n\nSimulated work by {} on issue #{}.\n",
-        spec.title.trim(),
-        spec.agent,
-        spec.issue
-    );
-    tokio::fs::write(&path, text).await?;
     let git = Git::new(&spec.worktree);
     let identity = super::git_identity(&spec.agent);
     let message = format!("Simulated work on issue #{}", spec.issue);
     let committed = async {
-        git.run(&["add", "--", &file]).await?;
+        git.run(&["add", "--all"]).await?;
         git.run(&[
             "-c",
             &format!("user.name={}", identity[0].1),
@@ -116,13 +134,37 @@ async fn simulate(
                              "is_error": is_error}]}}),
     )
     .await;
-    emit(
-        json!({"type": "result", "subtype": subtype, "is_error": is_error, "num_turns": 2,
-                "total_cost_usd": 0.0, "session_id": session,
-                "usage": {"input_tokens": 0, "output_tokens": 0}}),
-    )
-    .await;
+    emit(result(subtype, is_error)).await;
     Ok(ExitStatus::Code(i32::from(is_error)))
+}
+
+/// The agent's own file, plus one line appended to each file the issue asks it to edit.
+async fn write_work(spec: &AgentSpec, file: &str, edits: &[String]) -> std::io::Result<()> {
+    let own = format!(
+        "# {}\n\nSimulated work by {} on issue #{}.\n",
+        spec.title.trim(),
+        spec.agent,
+        spec.issue
+    );
+    write_under(&spec.worktree.join(file), own, false).await?;
+    for edit in edits {
+        let line = format!("Issue #{}: {}\n", spec.issue, spec.title.trim());
+        write_under(&spec.worktree.join(edit), line, true).await?;
+    }
+    Ok(())
+}
+
+async fn write_under(path: &std::path::Path, text: String, append: bool) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    if append {
+        let mut existing = tokio::fs::read_to_string(path).await.unwrap_or_default();
+        existing.push_str(&text);
+        tokio::fs::write(path, existing).await
+    } else {
+        tokio::fs::write(path, text).await
+    }
 }
 
 /// The simulated agent checks this flag between steps.
