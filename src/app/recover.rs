@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::attempt::commit_leftovers;
-use super::lifecycle::transition;
+use super::lifecycle::{require_agent_id, transition};
 use super::observe::observe;
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::Git;
@@ -82,6 +82,9 @@ pub async fn diagnose(
     agent: Option<&str>,
     now: Timestamp,
 ) -> AppResult<Diagnosis> {
+    if let Some(agent) = agent {
+        require_agent_id(agent)?;
+    }
     let snapshot = observe(
         world.workspace,
         world.forge,
@@ -503,7 +506,7 @@ pub async fn force_reset(
     agent: &str,
     now: Timestamp,
 ) -> AppResult<ForceResetReport> {
-    require_agent(agent)?;
+    require_agent_id(agent)?;
     let cause = "force-reset";
     let first = diagnose(world, Some(agent), now).await?;
     let release = crate::core::force_reset::release(agent, &first.snapshot, world.policy);
@@ -529,15 +532,6 @@ pub async fn force_reset(
     })
 }
 
-fn require_agent(agent: &str) -> AppResult<()> {
-    match crate::core::labels::agent_slot(agent) {
-        Some(_) => Ok(()),
-        None => Err(super::AppError::NotAnAgent {
-            agent: agent.to_owned(),
-        }),
-    }
-}
-
 /// One agent slot as the journal has it, checked against the world.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentStatus {
@@ -558,9 +552,6 @@ pub async fn agent_status(
     agent: Option<&str>,
     now: Timestamp,
 ) -> AppResult<Vec<AgentStatus>> {
-    if let Some(agent) = agent {
-        require_agent(agent)?;
-    }
     let diagnosis = diagnose(world, agent, now).await?;
     let snapshot = &diagnosis.snapshot;
     let mut agents: BTreeSet<String> = diagnosis.believed.keys().cloned().collect();

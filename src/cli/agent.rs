@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::output::{print_json, print_table, table, when};
-use super::{agent_diagnose, agent_recover, agent_status};
+use super::{agent_diagnose, agent_force_reset, agent_recover, agent_status, agent_validate};
 use crate::adapters::processes::WorktreeProcesses;
 use crate::app::lifecycle::{history, open_journal};
 use crate::app::observe::worktrees_dir;
 use crate::app::recover::Opened;
+use crate::app::recover::{StepOutcome, StepReport};
 use crate::app::{AppResult, Workspace};
 use crate::core::lifecycle::{Event, State};
 use crate::core::recovery::{RecoveryPlan, Step};
@@ -39,9 +40,9 @@ enum AgentCommand {
     /// Repair inconsistencies; work is archived before anything could drop it.
     Recover(agent_recover::RecoverArgs),
     /// Put a slot back to Idle: work archived, worktree put away, labels cleaned.
-    ForceReset(agent_recover::ForceResetArgs),
+    ForceReset(agent_force_reset::ForceResetArgs),
     /// Whether the journal and the world agree (exit 0) or not (exit 1).
-    Validate(agent_diagnose::DiagnoseArgs),
+    Validate(agent_validate::ValidateArgs),
 }
 
 /// How an `agent` command ends: exit status 0, 1 or 2.
@@ -93,13 +94,13 @@ async fn run_in(start: &Path, args: AgentArgs) -> AppResult<Health> {
             agent_diagnose::run(&opened().await?.world(&workspace), args).await
         }
         AgentCommand::Validate(args) => {
-            agent_diagnose::validate(&opened().await?.world(&workspace), args).await
+            agent_validate::run(&opened().await?.world(&workspace), args).await
         }
         AgentCommand::Recover(args) => {
             agent_recover::run(&opened().await?.world(&workspace), args).await
         }
         AgentCommand::ForceReset(args) => {
-            agent_recover::force(&opened().await?.world(&workspace), args).await
+            agent_force_reset::run(&opened().await?.world(&workspace), args).await
         }
     }
 }
@@ -211,4 +212,19 @@ pub fn print_plans(plans: &[RecoveryPlan], empty: &str) {
             println!("  - {}", describe_step(step));
         }
     }
+}
+
+/// What each step of a recovery came to.
+pub fn print_steps(steps: &[&StepReport], empty: &str) {
+    let mut rows = table(["STEP", "OUTCOME"]);
+    for report in steps {
+        let outcome = match &report.outcome {
+            StepOutcome::Done => "done".to_owned(),
+            StepOutcome::AlreadyDone => "already done".to_owned(),
+            StepOutcome::LeftForHuman => "left for a human".to_owned(),
+            StepOutcome::Failed { error } => format!("failed: {error}"),
+        };
+        rows.add_row([describe_step(&report.step), outcome]);
+    }
+    print_table(&rows, empty);
 }

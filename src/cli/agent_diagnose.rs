@@ -1,5 +1,5 @@
-//! `clambake agent diagnose` and `clambake agent validate`: every inconsistency with its
-//! evidence and the recovery it would take, or just whether there is any.
+//! `clambake agent diagnose`: every inconsistency with its evidence and the recovery it would
+//! take.
 
 use clap::Args;
 
@@ -20,7 +20,6 @@ pub struct DiagnoseArgs {
     json: bool,
 }
 
-/// `diagnose`: the plans in full.
 pub async fn run(world: &World<'_>, args: DiagnoseArgs) -> AppResult<Health> {
     let diagnosis = diagnose(world, args.agent.as_deref(), jiff::Timestamp::now()).await?;
     if args.json {
@@ -32,29 +31,4 @@ pub async fn run(world: &World<'_>, args: DiagnoseArgs) -> AppResult<Health> {
         );
     }
     Ok(Health::of(diagnosis.plans.is_empty()))
-}
-
-/// `validate`: one line (or a JSON verdict) and the exit status.
-pub async fn validate(world: &World<'_>, args: DiagnoseArgs) -> AppResult<Health> {
-    let diagnosis = diagnose(world, args.agent.as_deref(), jiff::Timestamp::now()).await?;
-    let kinds: Vec<&str> = diagnosis
-        .plans
-        .iter()
-        .map(|p| p.inconsistency.kind())
-        .collect();
-    if args.json {
-        print_json(&serde_json::json!({
-            "consistent": kinds.is_empty(),
-            "inconsistencies": kinds,
-        }));
-    } else if kinds.is_empty() {
-        println!("Consistent.");
-    } else {
-        println!(
-            "{} inconsistencies: {}. `clambake agent diagnose --all` explains them.",
-            kinds.len(),
-            kinds.join(", ")
-        );
-    }
-    Ok(Health::of(kinds.is_empty()))
 }

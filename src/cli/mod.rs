@@ -2,8 +2,10 @@
 
 mod agent;
 mod agent_diagnose;
+mod agent_force_reset;
 mod agent_recover;
 mod agent_status;
+mod agent_validate;
 mod completions;
 mod config;
 mod doctor;
