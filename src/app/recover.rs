@@ -18,7 +18,9 @@ use crate::adapters::git::Git;
 use crate::core::branch::parse_branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::{Event, Lifecycle, State};
-use crate::core::reconcile::{Inconsistency, Limits, RefFacts, Snapshot, archive_ref, detect};
+use crate::core::reconcile::{
+    Inconsistency, Limits, RefFacts, Snapshot, archive_ref, believed_from_labels, detect,
+};
 use crate::core::recovery::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
@@ -35,6 +37,9 @@ pub struct World<'a> {
     pub base: String,
     pub limits_minutes: u32,
     pub policy: Policy,
+    /// `state_machine.enabled`: the journal is the belief. Off, the labels are, and the journal
+    /// is neither read nor written.
+    pub state_machine: bool,
 }
 
 impl<'a> World<'a> {
@@ -56,6 +61,7 @@ impl<'a> World<'a> {
             policy: Policy {
                 cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
             },
+            state_machine: config.state_machine.enabled,
         }
     }
 
@@ -93,7 +99,11 @@ pub async fn diagnose(
         now,
     )
     .await?;
-    let believed = world.journal.current_states()?;
+    let believed = if world.state_machine {
+        world.journal.current_states()?
+    } else {
+        believed_from_labels(&snapshot)
+    };
     let plans = detect(&snapshot, &believed, world.limits(now))
         .iter()
         .filter(|found| agent.is_none_or(|agent| found.concerns(agent)))
@@ -114,6 +124,10 @@ pub enum StepOutcome {
     /// The world already was as the step would make it.
     AlreadyDone,
     LeftForHuman,
+    /// Not done, on purpose.
+    Skipped {
+        reason: String,
+    },
     /// The step failed; the plan's later steps were not run.
     Failed {
         error: String,
@@ -324,6 +338,9 @@ async fn run_step(
             }
             done(open)
         }
+        Step::Journal { .. } if !world.state_machine => StepOutcome::Skipped {
+            reason: "the state machine is disabled: the journal is not written".to_owned(),
+        },
         Step::Journal { agent, event } => journal_step(world, agent, event, chain, cause, now)?,
         Step::Comment { issue, body } => {
             let comments = world.forge.comments(*issue).await?;
@@ -641,6 +658,11 @@ impl Opened {
             config,
             base,
         })
+    }
+
+    /// `state_machine.enabled`.
+    pub fn state_machine(&self) -> bool {
+        self.config.state_machine.enabled
     }
 
     pub fn world<'a>(&'a self, workspace: &'a Workspace) -> World<'a> {

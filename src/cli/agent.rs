@@ -83,7 +83,14 @@ async fn run_in(start: &Path, args: AgentArgs) -> AppResult<Health> {
     let opened = || async {
         // Finds live agents by their worktree; the persisted process registry replaces it.
         let processes = WorktreeProcesses::new(worktrees_dir(&workspace));
-        Opened::open(&workspace, Box::new(processes)).await
+        let opened = Opened::open(&workspace, Box::new(processes)).await?;
+        if !opened.state_machine() {
+            eprintln!(
+                "clambake: the state machine is disabled ([state_machine] enabled = false): \
+                 agent states come from labels alone, and validation against the journal is off."
+            );
+        }
+        AppResult::Ok(opened)
     };
     match args.command {
         AgentCommand::History { agent, json } => history_command(&workspace, &agent, json),
@@ -222,6 +229,7 @@ pub fn print_steps(steps: &[&StepReport], empty: &str) {
             StepOutcome::Done => "done".to_owned(),
             StepOutcome::AlreadyDone => "already done".to_owned(),
             StepOutcome::LeftForHuman => "left for a human".to_owned(),
+            StepOutcome::Skipped { reason } => format!("skipped: {reason}"),
             StepOutcome::Failed { error } => format!("failed: {error}"),
         };
         rows.add_row([describe_step(&report.step), outcome]);

@@ -311,6 +311,32 @@ impl<'a> World<'a> {
     }
 }
 
+/// What the labels alone say about the slots, for when the state machine is disabled
+/// (`[state_machine] enabled = false`): an agent labelled on an open issue that has its branch
+/// is working on it. An agent on several issues holds the lowest; the rest are duplicates.
+pub fn believed_from_labels(snapshot: &Snapshot) -> BTreeMap<String, State> {
+    let empty = BTreeMap::new();
+    let world = World::new(snapshot, &empty);
+    let mut believed = BTreeMap::new();
+    for issue in world.open_issues() {
+        for agent in issue.agents() {
+            if believed.contains_key(agent) {
+                continue;
+            }
+            if let Some(branch) = world.branch(agent, issue.number) {
+                let state = State::Working {
+                    agent_id: agent.to_owned(),
+                    issue: issue.number,
+                    branch: branch.name.clone(),
+                    commits_ahead: branch.commits_ahead,
+                };
+                believed.insert(agent.to_owned(), state);
+            }
+        }
+    }
+    believed
+}
+
 /// Every inconsistency between the journal's `believed` states (by agent) and `snapshot`.
 pub fn detect(
     snapshot: &Snapshot,
@@ -974,6 +1000,31 @@ pub(crate) mod tests {
             merged.kind()
         );
         assert!(merged.concerns("agent003"));
+    }
+
+    #[test]
+    fn labels_and_branches_alone_make_a_belief() {
+        let (snapshot, _) = healthy();
+        let believed = believed_from_labels(&snapshot);
+        assert_eq!(
+            believed,
+            BTreeMap::from([("agent001".to_owned(), working("agent001", 12, 2))]),
+            "agent002's landed issue carries no agent label"
+        );
+        assert_eq!(detect(&snapshot, &believed, limits()), []);
+        let mut drifted = snapshot.clone();
+        drifted.issues.push(open_issue(30, &["agent001"]));
+        drifted.branches.push(branch("agent001/30-more", 1));
+        let believed = believed_from_labels(&drifted);
+        assert_eq!(
+            believed["agent001"],
+            working("agent001", 12, 2),
+            "the lowest issue"
+        );
+        assert!(matches!(
+            detect(&drifted, &believed, limits()).as_slice(),
+            [Inconsistency::DuplicateClaim { .. }]
+        ));
     }
 
     #[test]

@@ -116,3 +116,54 @@ fn errors_exit_2_and_say_what_was_wrong() {
     let scope = repo.clambake(&["agent", "recover"]);
     assert_eq!(scope.code, 2, "--agent or --all is required");
 }
+
+#[tokio::test]
+async fn with_the_state_machine_disabled_labels_alone_are_the_belief() {
+    let world = TestWorld::new().await;
+    let repo = &world.repo;
+    repo.clambake(&["config", "set", "state_machine.enabled", "false"])
+        .success();
+    let issue = world.issue(&["agent001"]).await;
+    let branch = world.branch("agent001", issue, 1);
+
+    let status = repo.clambake(&["agent", "status", "--json"]);
+    assert!(
+        status
+            .stderr
+            .contains("validation against the journal is off"),
+        "{}",
+        status.stderr
+    );
+    assert_eq!(
+        status.json()[0]["state"]["Working"]["branch"],
+        branch.as_str()
+    );
+    // No process works in its worktree: from the labels, agent001's process died.
+    let validate = repo.clambake(&["agent", "validate", "--all", "--json"]);
+    assert_eq!(validate.code, 1);
+    assert_eq!(
+        validate.json()["inconsistencies"],
+        serde_json::json!(["ProcessDeadButWorking"])
+    );
+    let recovered = repo.clambake(&["agent", "recover", "--all", "--json"]);
+    assert_eq!(recovered.code, 0, "{}", recovered.stdout);
+    let report = recovered.json();
+    let outcomes: Vec<&str> = report["executed"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["done", "skipped", "skipped", "done", "done"],
+        "archive, two journal steps skipped, labels, comment"
+    );
+    assert_eq!(world.labels(issue).await, ["route:review"]);
+    let journal = clambake::ports::journal::Journal::current_states(&world.journal).unwrap();
+    assert!(
+        journal.is_empty(),
+        "the journal is not written: {journal:?}"
+    );
+    assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
+}
