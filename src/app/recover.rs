@@ -35,7 +35,7 @@ pub struct World<'a> {
     pub processes: &'a dyn AgentProcesses,
     /// The branch commits are counted against.
     pub base: String,
-    pub limits_minutes: u32,
+    pub max_stuck_minutes: u32,
     pub policy: Policy,
     /// `state_machine.enabled`: the journal is the belief. Off, the labels are, and the journal
     /// is neither read nor written.
@@ -57,7 +57,7 @@ impl<'a> World<'a> {
             journal,
             processes,
             base,
-            limits_minutes: config.recovery.max_stuck_time_minutes,
+            max_stuck_minutes: config.recovery.max_stuck_time_minutes,
             policy: Policy {
                 cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
             },
@@ -68,13 +68,13 @@ impl<'a> World<'a> {
     fn limits(&self, now: Timestamp) -> Limits {
         Limits {
             now,
-            max_stuck: SignedDuration::from_mins(i64::from(self.limits_minutes)),
+            max_stuck: SignedDuration::from_mins(i64::from(self.max_stuck_minutes)),
         }
     }
 }
 
 /// The world and the journal's belief, observed together.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Diagnosis {
     pub snapshot: Snapshot,
     pub believed: BTreeMap<String, State>,
@@ -207,7 +207,8 @@ pub async fn recover(
     })
 }
 
-/// The agents and issues a plan changes: two plans sharing one must not run in one round.
+/// The agents, issues and branches a plan changes: two plans sharing one must not run in one
+/// round, as the second was planned on a world the first has changed.
 fn touches(plan: &RecoveryPlan) -> BTreeSet<String> {
     plan.steps
         .iter()
