@@ -6,3 +6,4 @@ pub mod forge;
 pub mod git;
 pub mod journal;
 pub mod procfs;
+pub mod registry_processes;

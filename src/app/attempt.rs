@@ -382,7 +382,11 @@ async fn prepare_worktree(
 
 /// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:
 /// saving the agent's work must not depend on them. Returns whether there was anything.
-async fn commit_leftovers(git: &Git, issue: u64, agent: &str) -> Result<bool, AttemptError> {
+pub(crate) async fn commit_leftovers(
+    git: &Git,
+    issue: u64,
+    agent: &str,
+) -> Result<bool, AttemptError> {
     let status = git.run(&["status", "--porcelain"]).await?;
     if status.is_empty() {
         return Ok(false);

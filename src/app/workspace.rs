@@ -69,6 +69,9 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Transition(#[from] TransitionError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Processes(#[from] crate::ports::processes::ProcessError),
 }
 
 impl From<crate::app::attempt::AttemptError> for AppError {

@@ -1,7 +1,12 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
 mod agent;
+mod agent_diagnose;
+mod agent_force_reset;
 mod agent_list;
+mod agent_recover;
+mod agent_status;
+mod agent_validate;
 mod completions;
 mod config;
 mod doctor;
@@ -104,6 +109,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             completions::run(args);
             Ok(())
         }
+        Command::Agent(args) => return agent::run(&start, args).await,
         Command::Doctor(args) => {
             return if doctor::run(&start, args).await {
                 ExitCode::SUCCESS
@@ -149,9 +155,8 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
-        Command::Agent(args) => agent::run(&workspace, args).await,
         Command::Run(args) => run::run(&workspace, args).await,
-        Command::Doctor(_) | Command::Completions(_) => {
+        Command::Doctor(_) | Command::Completions(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }
     }

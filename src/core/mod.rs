@@ -5,6 +5,7 @@ pub mod agent_events;
 pub mod branch;
 pub mod closing;
 pub mod config;
+pub mod force_reset;
 pub mod labels;
 pub mod lifecycle;
 pub mod outcome;

@@ -5,6 +5,7 @@ pub mod agent_registry;
 pub mod clock;
 pub mod forge;
 pub mod journal;
+pub mod processes;
 
 pub use agent::AgentRuntime;
 pub use clock::{Clock, SystemClock};
