@@ -280,50 +280,65 @@ pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentRegistry>, At
     Ok(Box::new(SqliteAgentRegistry::open(&path)?))
 }
 
-/// After an orchestrator restart: takes over every registered agent. Live ones (the same pid
-/// with the same start time) are watched again from their logs until they end; dead ones are
-/// judged from their logs at once. Each is then finished like any attempt.
+/// After an orchestrator restart: takes over every registered agent (see [`adopt_agent`]),
+/// and returns each one's finished attempt.
 pub async fn adopt_agents(
     workspace: &Workspace,
     limits: Limits,
 ) -> Result<Vec<AttemptResult>, AttemptError> {
     let registry = open_registry(workspace)?;
-    let mut watched = Vec::new();
-    for entry in registry.list()? {
-        let report = if process::is_running(entry.pid, entry.start_time) {
-            tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
-            let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
-            tokio::spawn(supervise(running, limits, never_stop()))
-        } else {
-            let logs = entry.logs.clone();
-            tokio::spawn(async move { report_from_log(&logs).await })
-        };
-        watched.push((entry, report));
-    }
+    let watched: Vec<_> = registry
+        .list()?
+        .into_iter()
+        .map(|entry| {
+            let workspace = workspace.clone();
+            tokio::spawn(async move { adopt_agent(&workspace, entry, limits, never_stop()).await })
+        })
+        .collect();
     let mut results = Vec::new();
-    for (entry, report) in watched {
-        let report = report
-            .await
-            .map_err(|join| std::io::Error::other(join.to_string()))
-            .and_then(|report| report)
-            .map_err(|source| AttemptError::Io {
-                action: "read the log of the re-adopted agent",
-                path: entry.logs.stdout.clone(),
-                source,
-            })?;
-        let ended = EndedAttempt {
-            agent: entry.agent,
-            issue: entry.issue,
-            branch: entry.branch,
-            base: entry.base,
-            worktree: entry.worktree,
-            logs: entry.logs,
-            reports_result: entry.reports_result,
-            report,
-        };
-        results.push(finish(workspace, registry.as_ref(), ended).await?);
+    for adopted in watched {
+        results.push(adopted.await.map_err(|join| AttemptError::Io {
+            action: "watch a re-adopted agent",
+            path: workspace.state_dir(),
+            source: std::io::Error::other(join.to_string()),
+        })??);
     }
     Ok(results)
+}
+
+/// Takes over one registered agent that a previous orchestrator started. A live one (the same
+/// pid with the same start time) is watched again from its log until it ends (or `stop` asks
+/// it to); a dead one is judged from its log at once. Either is then finished like any attempt.
+pub async fn adopt_agent(
+    workspace: &Workspace,
+    entry: RegisteredAgent,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    let registry = open_registry(workspace)?;
+    let report = if process::is_running(entry.pid, entry.start_time) {
+        tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
+        let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
+        supervise(running, limits, stop).await
+    } else {
+        report_from_log(&entry.logs).await
+    }
+    .map_err(|source| AttemptError::Io {
+        action: "read the log of the re-adopted agent",
+        path: entry.logs.stdout.clone(),
+        source,
+    })?;
+    let ended = EndedAttempt {
+        agent: entry.agent,
+        issue: entry.issue,
+        branch: entry.branch,
+        base: entry.base,
+        worktree: entry.worktree,
+        logs: entry.logs,
+        reports_result: entry.reports_result,
+        report,
+    };
+    finish(workspace, registry.as_ref(), ended).await
 }
 
 /// What the log of an agent that ended unwatched says.
