@@ -232,7 +232,7 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         &format!(
             "echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s\"}}'\n\
              while [ ! -e {go} ]; do sleep 0.05; done\n\
-             echo work > work.txt && git add work.txt && git commit -qm "Work on #$1"\n\
+             echo work > work.txt && git add work.txt && git commit -qm \"Work on #$1\"\n\
              echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}}'\n",
             go = go.display()
         ),
