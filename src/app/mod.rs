@@ -7,6 +7,7 @@ pub mod init;
 pub mod land;
 pub mod landing;
 pub mod lifecycle;
+pub mod loop_processes;
 pub mod monitor;
 pub mod observe;
 pub mod orchestrator;

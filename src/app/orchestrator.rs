@@ -17,6 +17,9 @@ use super::attempt::{
 };
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::lifecycle::transition;
+use super::loop_processes::LoopProcesses;
+use super::observe::registered_processes;
+use super::recover::{World, diagnose, recover};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::journal::SqliteJournal;
@@ -29,6 +32,7 @@ use crate::core::routing::{OpenIssue, plan_claims};
 use crate::ports::agent::AgentRuntime;
 use crate::ports::forge::{Issue, IssueFilter};
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
+use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
 /// How the loop behaves; built from the configuration, adjustable for tests.
@@ -195,6 +199,7 @@ pub struct SlotView {
 
 pub struct Orchestrator {
     workspace: Workspace,
+    config: Config,
     forge: Arc<dyn Forge>,
     journal: Arc<SqliteJournal>,
     runtime: Arc<dyn AgentRuntime>,
@@ -205,11 +210,18 @@ pub struct Orchestrator {
     in_flight: BTreeMap<String, InFlight>,
     claiming: bool,
     events: Vec<RunEvent>,
+    /// How many drift repairs the loop has made.
+    drift_repaired: usize,
+    /// The registered agent processes, for drift checks.
+    processes: Box<dyn AgentProcesses>,
+    /// When the world was last checked against the journal.
+    last_check: Option<Timestamp>,
 }
 
 impl Orchestrator {
     pub async fn new(
         workspace: Workspace,
+        config: Config,
         forge: Arc<dyn Forge>,
         journal: Arc<SqliteJournal>,
         runtime: Arc<dyn AgentRuntime>,
@@ -217,8 +229,12 @@ impl Orchestrator {
         settings: RunSettings,
     ) -> AppResult<Self> {
         let base = forge.default_branch().await?;
+        let processes = registered_processes(&workspace)?;
         Ok(Self {
             workspace,
+            config,
+            processes,
+            last_check: None,
             forge,
             journal,
             runtime,
@@ -229,12 +245,18 @@ impl Orchestrator {
             in_flight: BTreeMap::new(),
             claiming: true,
             events: Vec::new(),
+            drift_repaired: 0,
         })
     }
 
     /// Everything the loop has done so far, oldest first.
     pub fn events(&self) -> &[RunEvent] {
         &self.events
+    }
+
+    /// How many inconsistencies the loop's drift checks have repaired.
+    pub fn drift_repaired(&self) -> usize {
+        self.drift_repaired
     }
 
     /// The slots with an attempt in flight.
@@ -263,6 +285,7 @@ impl Orchestrator {
         self.resume_claims().await?;
         let mut routed_once = false;
         loop {
+            self.check_drift().await?;
             if *shutdown.borrow() > 0 && self.claiming {
                 self.begin_shutdown(detach_agents);
                 if detach_agents {
@@ -329,6 +352,61 @@ impl Orchestrator {
         while let Some(joined) = self.running.try_join_next() {
             let finished = joined.expect("attempt tasks do not panic");
             self.dispose(finished).await?;
+        }
+        Ok(())
+    }
+
+    /// Every `inconsistency_check_interval_minutes` (and first thing), compares the world with
+    /// the journal, repairing the drift when `auto_recovery_enabled`, else reporting it.
+    /// Attempts in flight here are alive by definition.
+    async fn check_drift(&mut self) -> AppResult<()> {
+        let state_machine = &self.config.state_machine;
+        let now = self.clock.now();
+        let interval = jiff::SignedDuration::from_mins(i64::from(
+            state_machine.inconsistency_check_interval_minutes,
+        ));
+        if !self.settings.state_machine || self.last_check.is_some_and(|last| now < last + interval)
+        {
+            return Ok(());
+        }
+        self.last_check = Some(now);
+        let processes = LoopProcesses {
+            registered: self.processes.as_ref(),
+            in_flight: self
+                .in_flight
+                .iter()
+                .map(|(a, f)| (a.clone(), f.issue))
+                .collect(),
+            now,
+        };
+        let world = World::new(
+            &self.workspace,
+            self.forge.as_ref(),
+            self.journal.as_ref(),
+            &processes,
+            self.base.clone(),
+            &self.config,
+        );
+        if state_machine.auto_recovery_enabled {
+            let report = recover(&world, None, now).await?;
+            for plan in &report.executed {
+                tracing::warn!(
+                    inconsistency = %plan.inconsistency.kind(),
+                    failed = plan.failed(),
+                    "repaired drift"
+                );
+            }
+            for left in &report.remaining {
+                tracing::warn!(inconsistency = %left.inconsistency.kind(), "drift remains");
+            }
+            self.drift_repaired += report.executed.len();
+        } else {
+            for plan in diagnose(&world, None, now).await?.plans {
+                tracing::warn!(
+                    inconsistency = %plan.inconsistency.kind(),
+                    "drift found; auto_recovery_enabled is off, so `clambake agent recover --all` repairs it"
+                );
+            }
         }
         Ok(())
     }

@@ -31,6 +31,8 @@ pub struct RunSummary {
     pub started: Timestamp,
     pub finished: Timestamp,
     pub events: Vec<RunEvent>,
+    /// Inconsistencies between the journal and the world that the run repaired.
+    pub drift_repaired: usize,
 }
 
 /// Runs the loop under the run lock until `request.stop_when` or a signal counted on
@@ -58,6 +60,7 @@ pub async fn run(
     }
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
+        config,
         forge,
         journal,
         Arc::from(runtime),
@@ -72,5 +75,6 @@ pub async fn run(
         started,
         finished: clock.now(),
         events: orchestrator.events().to_vec(),
+        drift_repaired: orchestrator.drift_repaired(),
     })
 }

@@ -559,9 +559,18 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
         let Some(issue) = world.issue(owner.issue).filter(|i| i.open) else {
             continue;
         };
-        let labelled =
-            issue.has(owner.agent) || issue.has(labels::REVIEW) || issue.has(labels::BUNDLED);
-        if labelled {
+        // Landed work waits on review or bundled; a failed issue keeps its branch for a
+        // person; a ready one keeps an earlier attempt's branch for the retry to continue.
+        let accounted_for = issue.has(owner.agent)
+            || [
+                labels::REVIEW,
+                labels::BUNDLED,
+                labels::FAILED,
+                labels::READY,
+            ]
+            .iter()
+            .any(|label| issue.has(label));
+        if accounted_for {
             continue;
         }
         for branch in branches {
@@ -578,12 +587,16 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
 /// Agent worktrees whose branch no busy slot holds.
 fn worktree_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
     for worktree in &world.snapshot.worktrees {
-        let in_use = worktree
-            .branch
-            .as_deref()
-            .and_then(parse_branch_name)
-            .is_some_and(|owner| world.believed_claim(owner.agent) == Some(owner.issue));
-        if !in_use {
+        let owner = worktree.branch.as_deref().and_then(parse_branch_name);
+        let in_use =
+            owner.is_some_and(|owner| world.believed_claim(owner.agent) == Some(owner.issue));
+        // A failed attempt's worktree is kept on purpose, for a person to look at.
+        let kept_for_inspection = owner.is_some_and(|owner| {
+            world
+                .issue(owner.issue)
+                .is_some_and(|i| i.open && i.has(labels::FAILED))
+        });
+        if !in_use && !kept_for_inspection {
             found.push(Inconsistency::OrphanWorktree {
                 worktree: worktree.clone(),
             });
@@ -769,6 +782,27 @@ pub(crate) mod tests {
                 believed: true,
             }]
         );
+    }
+
+    #[test]
+    fn a_failed_or_requeued_issue_keeps_its_branch_and_a_failed_one_its_worktree() {
+        for label in [labels::FAILED, labels::READY] {
+            let (mut snapshot, _) = healthy();
+            snapshot.issues[0].labels = vec![label.to_owned()];
+            snapshot.processes.clear();
+            let idle = believed(&[("agent001", State::Idle {})]);
+            let found = detect(&snapshot, &idle, limits());
+            let expected_orphan = label == labels::READY;
+            assert_eq!(
+                found.iter().map(Inconsistency::kind).collect::<Vec<_>>(),
+                if expected_orphan {
+                    vec!["OrphanWorktree"]
+                } else {
+                    vec![]
+                },
+                "{label}: {found:?}"
+            );
+        }
     }
 
     #[test]
