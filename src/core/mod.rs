@@ -4,3 +4,4 @@ pub mod closing;
 pub mod config;
 pub mod labels;
 pub mod queue;
+pub mod schedule;
