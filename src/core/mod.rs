@@ -1,5 +1,6 @@
 //! Pure logic: no I/O, no async. Everything here is decided from values handed in.
 
+pub mod bundle_plan;
 pub mod closing;
 pub mod config;
 pub mod labels;
