@@ -249,6 +249,75 @@ impl Git {
         }
     }
 
+    /// Runs many trial merges in one `git merge-tree --stdin` process, answers in input order.
+    /// Each merge is independent: use it when every pair is known in advance.
+    pub async fn trial_merges(&self, pairs: &[(&str, &str)]) -> GitResult<Vec<TrialMerge>> {
+        use tokio::io::AsyncWriteExt;
+        let args = [
+            "merge-tree",
+            "--stdin",
+            "--write-tree",
+            "--name-only",
+            "--no-messages",
+        ];
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let input: String = pairs
+            .iter()
+            .map(|(ours, theirs)| format!("{ours} {theirs}\n"))
+            .collect();
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let writer = async move {
+            stdin.write_all(input.as_bytes()).await?;
+            stdin.shutdown().await
+        };
+        let (written, output) = tokio::join!(writer, child.wait_with_output());
+        let output = output.map_err(GitError::Spawn)?;
+        if !output.status.success() {
+            return Err(self.failure(&args, &output));
+        }
+        written.map_err(GitError::Spawn)?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        parse_batched_merges(&text, pairs.len()).ok_or_else(|| GitError::Unparsable {
+            args: join_args(&args),
+            output: text.into_owned(),
+        })
+    }
+
+    /// Writes a commit object with Clambake as author and committer, dated `at`, so the same
+    /// merge written twice is the same commit.
+    pub async fn commit_tree_at(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+        at: jiff::Timestamp,
+    ) -> GitResult<String> {
+        let mut args: Vec<&str> = vec!["commit-tree", tree];
+        for parent in parents {
+            args.extend(["-p", parent]);
+        }
+        args.extend(["-m", message]);
+        let date = format!("@{} +0000", at.as_second());
+        let output = self
+            .command(&args)
+            .env("GIT_AUTHOR_NAME", CLAMBAKE_NAME)
+            .env("GIT_AUTHOR_EMAIL", CLAMBAKE_EMAIL)
+            .env("GIT_COMMITTER_NAME", CLAMBAKE_NAME)
+            .env("GIT_COMMITTER_EMAIL", CLAMBAKE_EMAIL)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .await
+            .map_err(GitError::Spawn)?;
+        self.check(&args, output)
+    }
+
     /// Writes a commit object with Clambake as author and committer.
     pub async fn commit_tree(
         &self,
@@ -337,6 +406,36 @@ pub fn parse_version(text: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// Reads `merge-tree --stdin -z --name-only` output: per merge, `status NUL tree NUL`, then
+/// (when conflicted) the paths, each `NUL`-ended, then an empty field.
+fn parse_batched_merges(output: &str, expected: usize) -> Option<Vec<TrialMerge>> {
+    let mut fields = output.split('\0');
+    let mut merges = Vec::with_capacity(expected);
+    for _ in 0..expected {
+        let clean = match fields.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        let tree = fields.next()?.to_owned();
+        let mut paths: Vec<String> = Vec::new();
+        for path in fields.by_ref() {
+            if path.is_empty() {
+                break;
+            }
+            if !paths.iter().any(|p| p == path) {
+                paths.push(path.to_owned());
+            }
+        }
+        merges.push(if clean {
+            TrialMerge::Clean(tree)
+        } else {
+            TrialMerge::Conflict(paths)
+        });
+    }
+    Some(merges)
+}
+
 fn parse_worktrees(porcelain: &str) -> Vec<Worktree> {
     porcelain
         .split("\n\n")
@@ -375,6 +474,20 @@ mod tests {
         );
         assert_eq!(parse_version("git version 2.45.windows.1"), Some((2, 45)));
         assert_eq!(parse_version("hg 6.0"), None);
+    }
+
+    #[test]
+    fn batched_merge_output_parses() {
+        let output = "0\0t1\0f\0g\0\0\x31\0t2\0\0";
+        assert_eq!(
+            parse_batched_merges(output, 2),
+            Some(vec![
+                TrialMerge::Conflict(vec!["f".to_owned(), "g".to_owned()]),
+                TrialMerge::Clean("t2".to_owned()),
+            ])
+        );
+        assert_eq!(parse_batched_merges(output, 3), None);
+        assert_eq!(parse_batched_merges("x\0t\0\0", 1), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod init;
 pub mod status;
+pub mod train;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

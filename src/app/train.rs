@@ -1,0 +1,80 @@
+//! The git half of a train: the planner answered with trial merges that never touch a working
+//! tree or the index, and the bundle branch written as a chain of real merge commits.
+
+use jiff::Timestamp;
+
+use crate::adapters::git::{Git, GitResult, TrialMerge};
+use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial};
+
+/// Plans a bundle on `base_tip` by merging candidates in memory with `git merge-tree`.
+///
+/// Every clean merge the planner keeps is written as a merge commit (Clambake as committer,
+/// dated `at`, so planning twice gives the same commits); its parents are the previous tip and
+/// the member's own head, so the member's commits keep their SHAs and authors. Nothing but
+/// objects is written: no reference, no index, no working tree.
+pub async fn plan_on_git(
+    git: &Git,
+    base_tip: &str,
+    candidates: Vec<Candidate>,
+    max_size: usize,
+    at: Timestamp,
+) -> GitResult<BundlePlan> {
+    let mut planner = Planner::new(base_tip.to_owned(), candidates, max_size);
+    while let Some(question) = planner.next_question() {
+        let candidate = &planner.candidates()[question.candidate];
+        let trial = match git.trial_merge(&question.ours, &candidate.head).await? {
+            TrialMerge::Conflict(paths) => Trial::Conflict(paths),
+            TrialMerge::Clean(tree) if question.keep => Trial::Clean(
+                git.commit_tree_at(
+                    &tree,
+                    &[&question.ours, &candidate.head],
+                    &merge_message(candidate),
+                    at,
+                )
+                .await?,
+            ),
+            TrialMerge::Clean(tree) => Trial::Clean(tree),
+        };
+        planner.answer(trial);
+    }
+    Ok(planner.finish())
+}
+
+fn merge_message(candidate: &Candidate) -> String {
+    format!(
+        "Merge branch '{}' (#{}: {})",
+        candidate.branch, candidate.issue, candidate.title
+    )
+}
+
+/// What writing a bundle branch found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchWrite {
+    Created,
+    /// The branch already pointed at this tip (a re-run after a crash).
+    AlreadyThere,
+    /// The branch exists and points elsewhere.
+    Elsewhere {
+        found: String,
+    },
+}
+
+/// Creates `branch` at `tip` only if it does not exist yet (compare and swap), never touching
+/// a checkout.
+pub async fn write_bundle_branch(git: &Git, branch: &str, tip: &str) -> GitResult<BranchWrite> {
+    let reference = format!("refs/heads/{branch}");
+    loop {
+        if git
+            .compare_and_swap_ref(&reference, tip, None, "clambake: bundle train")
+            .await?
+        {
+            return Ok(BranchWrite::Created);
+        }
+        match git.branch_tip(branch).await? {
+            Some(found) if found == tip => return Ok(BranchWrite::AlreadyThere),
+            Some(found) => return Ok(BranchWrite::Elsewhere { found }),
+            // Deleted between the two looks: try again.
+            None => continue,
+        }
+    }
+}
