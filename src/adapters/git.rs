@@ -478,15 +478,15 @@ mod tests {
 
     #[test]
     fn batched_merge_output_parses() {
-        let output = "0\0t1\0f\0g\0\0\x31\0t2\0\0";
+        let output = ["0", "t1", "f", "g", "", "1", "t2", ""].join("\0");
         assert_eq!(
-            parse_batched_merges(output, 2),
+            parse_batched_merges(&output, 2),
             Some(vec![
                 TrialMerge::Conflict(vec!["f".to_owned(), "g".to_owned()]),
                 TrialMerge::Clean("t2".to_owned()),
             ])
         );
-        assert_eq!(parse_batched_merges(output, 3), None);
+        assert_eq!(parse_batched_merges(&output, 3), None);
         assert_eq!(parse_batched_merges("x\0t\0\0", 1), None);
     }
 

@@ -106,6 +106,16 @@ pub fn bundle_branch(at: Timestamp) -> String {
     format!("{BUNDLE_BRANCH_PREFIX}{}", stamp(at))
 }
 
+/// The departure a bundle branch was named after, if `branch` is one.
+pub fn departure_of(branch: &str) -> Option<Timestamp> {
+    let stamp = branch.strip_prefix(BUNDLE_BRANCH_PREFIX)?;
+    ["%Y%m%dT%H%MZ", "%Y%m%dT%H%M%SZ"]
+        .iter()
+        .find_map(|format| jiff::civil::DateTime::strptime(format, stamp).ok())
+        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|zoned| zoned.timestamp())
+}
+
 /// Every bundle branch starts with this.
 pub const BUNDLE_BRANCH_PREFIX: &str = "clambake/bundle-";
 
@@ -261,6 +271,21 @@ mod tests {
             whole(at("2026-11-21T06:17:42.9Z")),
             at("2026-11-21T06:17:42Z")
         );
+    }
+
+    #[test]
+    fn bundle_names_read_back_as_their_departure() {
+        for departure in [at("2026-11-21T06:10:00Z"), at("2026-11-21T06:17:42Z")] {
+            assert_eq!(departure_of(&bundle_branch(departure)), Some(departure));
+        }
+        for other in [
+            "main",
+            "clambake/bundle-",
+            "clambake/bundle-tomorrow",
+            "agent001/4-clambake/bundle-20261121T0610Z",
+        ] {
+            assert_eq!(departure_of(other), None, "{other}");
+        }
     }
 
     proptest::proptest! {
