@@ -1,5 +1,6 @@
 //! Use cases that combine the core, the ports and the adapters.
 
+pub mod bundle;
 pub mod doctor;
 pub mod init;
 pub mod status;

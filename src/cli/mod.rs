@@ -1,5 +1,6 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
+mod bundle;
 mod completions;
 mod config;
 mod doctor;
@@ -46,6 +47,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
     Doctor(doctor::DoctorArgs),
+    /// Send a train: bundle finished branches into one pull request.
+    Bundle(bundle::BundleArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -116,6 +119,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
+        Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) => {
             unreachable!("handled before the workspace")
         }

@@ -35,6 +35,9 @@ pub struct RecordedBranch {
 pub struct RecordedSetAside {
     pub issue: u64,
     pub branch: String,
+    /// Set aside for a conflict (rather than a full bundle): it gets its own pull request
+    /// under `individual_fallback`.
+    pub conflict: bool,
     pub why: String,
 }
 
@@ -61,6 +64,7 @@ impl BundleRecord {
                 .map(|s| RecordedSetAside {
                     issue: s.candidate.issue,
                     branch: s.candidate.branch.clone(),
+                    conflict: matches!(s.reason, SetAsideReason::Conflict { .. }),
                     why: s.reason.describe(),
                 })
                 .collect(),
@@ -149,14 +153,14 @@ pub fn individual_title(issue: u64, title: &str) -> String {
     format!("#{issue}: {title}")
 }
 
-/// The body of a branch's own pull request, saying why it is not in a bundle when it is not.
-pub fn individual_body(issue: u64, set_aside: Option<&SetAsideReason>) -> String {
+/// The body of a branch's own pull request; `why` says why it is not in the bundle (see
+/// [`SetAsideReason::describe`]), `None` when it was the only branch ready.
+pub fn individual_body(issue: u64, why: Option<&str>) -> String {
     let mut body = format!("Closes #{issue}\n\n");
-    match set_aside {
-        Some(reason) => body.push_str(&format!(
-            "Opened by the clambake bundler: this branch {}, so it could not ride in this \
-             train's bundle.\n",
-            reason.describe()
+    match why {
+        Some(why) => body.push_str(&format!(
+            "Opened by the clambake bundler: this branch {why}, so it could not ride in this \
+             train's bundle.\n"
         )),
         None => body.push_str(
             "Opened by the clambake bundler: it was the only branch ready for this train.\n",
@@ -254,7 +258,7 @@ mod tests {
     #[test]
     fn individual_pull_requests_close_their_issue_and_say_why() {
         let (_, plan) = sample();
-        let body = individual_body(9, Some(&plan.set_aside[0].reason));
+        let body = individual_body(9, Some(&plan.set_aside[0].reason.describe()));
         assert_eq!(crate::core::closing::closed_issues(&body), vec![9]);
         assert!(body.contains("conflicts with #4 (`agent001/4-x`) in src/a.rs"));
         assert!(body.contains("clambake bundler"));
