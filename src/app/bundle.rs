@@ -35,6 +35,9 @@ use crate::ports::forge::{
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
 
+/// How many times, 50 ms apart, a busy lock is tried before giving up.
+const LOCK_ATTEMPTS: u32 = 10;
+
 /// Agent branches: `agent007/42-fix-the-parser`.
 static AGENT_BRANCH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^agent\d{3,}/(\d+)-").expect("the agent branch pattern compiles")
@@ -143,8 +146,9 @@ impl Bundler<'_> {
         )
     }
 
-    /// Holds the repository's bundler lock until dropped.
-    fn lock(&self) -> AppResult<File> {
+    /// Holds the repository's bundler lock until dropped. A lock that is busy is tried again
+    /// for a moment: a child process forked just then shares the lock until it execs.
+    async fn lock(&self) -> AppResult<File> {
         let path = self.state_dir.join(LOCK_FILE);
         let io = |action, source| AppError::Io {
             action,
@@ -153,11 +157,16 @@ impl Bundler<'_> {
         };
         std::fs::create_dir_all(&self.state_dir).map_err(|e| io("create", e))?;
         let file = File::create(&path).map_err(|e| io("create", e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(TryLockError::WouldBlock) => Err(AppError::BundlerBusy { lock: path }),
-            Err(TryLockError::Error(e)) => Err(io("lock", e)),
+        for _ in 0..LOCK_ATTEMPTS {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+            }
         }
+        Err(AppError::BundlerBusy { lock: path })
     }
 
     async fn trains(&self) -> AppResult<Trains> {
@@ -409,7 +418,11 @@ impl Bundler<'_> {
 
     /// Runs the train: repairs earlier ones, then departs if due (or forced).
     pub async fn run(&self, now: Timestamp, force: bool, dry_run: bool) -> AppResult<TrainReport> {
-        let _lock = if dry_run { None } else { Some(self.lock()?) };
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock().await?)
+        };
         let mut repairs = Vec::new();
         let mut rebuild = false;
         let trains = self.trains().await?;
@@ -428,7 +441,7 @@ impl Bundler<'_> {
                 at: schedule::departure_of(branch).expect("orphans are bundle branches"),
             },
             None if force || rebuild => Departure::Due {
-                at: schedule::whole(now),
+                at: fresh_departure(now, trains.last_departure),
             },
             None => self
                 .schedule()
@@ -798,6 +811,16 @@ impl Bundler<'_> {
     }
 }
 
+/// A departure named after `now`, but always later than the last one, so that two trains in
+/// one second (a forced one, then a rebuild) never share a branch name.
+fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
+    let at = schedule::whole(now);
+    match last {
+        Some(last) if last >= at => last + jiff::SignedDuration::from_secs(1),
+        _ => at,
+    }
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     a.canonicalize().ok() == b.canonicalize().ok()
 }
@@ -815,6 +838,23 @@ fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forced_departures_never_reuse_a_name() {
+        let now: Timestamp = "2026-11-21T06:17:42.5Z".parse().unwrap();
+        let whole: Timestamp = "2026-11-21T06:17:42Z".parse().unwrap();
+        let later: Timestamp = "2026-11-21T06:17:43Z".parse().unwrap();
+        assert_eq!(fresh_departure(now, None), whole);
+        assert_eq!(
+            fresh_departure(now, Some("2026-11-21T06:10:00Z".parse().unwrap())),
+            whole
+        );
+        assert_eq!(fresh_departure(now, Some(whole)), later);
+        assert_eq!(
+            fresh_departure(now, Some(later)),
+            "2026-11-21T06:17:44Z".parse().unwrap()
+        );
+    }
 
     #[test]
     fn agent_branches_are_found_by_issue_number() {

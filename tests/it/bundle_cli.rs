@@ -254,3 +254,93 @@ fn a_manual_trigger_waits_for_force() {
     let text = repo.clambake(&["bundle", "--status"]).success().stdout;
     assert!(text.contains("--force"), "{text}");
 }
+
+#[test]
+fn a_member_that_moves_gets_its_bundle_rebuilt() {
+    let repo = five_landed();
+    let first = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let old = first["bundle"]["number"].as_u64().unwrap();
+    // The agent pushes one more commit to #2 after it was bundled.
+    let moved = repo.branch_with_file("agent002/2-two", "agent002/2-two", "two-more.txt", "+\n");
+
+    let rebuilt = repo.clambake(&["bundle", "--json"]).success().json();
+
+    let repairs = rebuilt["repairs"].to_string();
+    assert!(
+        repairs.contains(&format!("closed #{old} to rebuild it: #2 moved")),
+        "{repairs}"
+    );
+    let new = rebuilt["bundle"]["number"].as_u64().unwrap();
+    assert_ne!(new, old);
+    // #2 landed again just now: it boards last, or in its place if that was the same second.
+    let mut riders = numbers(&rebuilt["bundle"]["issues"]);
+    riders.sort_unstable();
+    assert_eq!(riders, vec![1, 2, 3, 5]);
+    let head = rebuilt["bundle"]["head"].as_str().unwrap();
+    repo.git(&["merge-base", "--is-ancestor", &moved, head]);
+    let states: Vec<(u64, String)> = pull_requests(&repo)
+        .iter()
+        .map(|pr| {
+            (
+                pr["number"].as_u64().unwrap(),
+                pr["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(states.contains(&(old, "closed".to_owned())), "{states:?}");
+    assert!(states.contains(&(new, "open".to_owned())), "{states:?}");
+    // #4 kept its single fallback pull request.
+    assert_eq!(
+        pull_requests(&repo)
+            .iter()
+            .filter(|pr| pr["head"] == "agent001/4-four")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
+    let repo = five_landed();
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let number = train["bundle"]["number"].as_u64().unwrap().to_string();
+    repo.clambake(&["pr", "close", &number]).success();
+
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+
+    assert!(
+        after["repairs"].to_string().contains("closed unmerged"),
+        "{after}"
+    );
+    for issue in [1, 2, 3, 5] {
+        let labels = labels_of(&repo, issue);
+        assert!(labels.contains(&"route:review".to_owned()), "{labels:?}");
+        assert!(!labels.contains(&"route:bundled".to_owned()), "{labels:?}");
+    }
+}
+
+#[test]
+fn only_one_bundler_runs_at_a_time() {
+    let repo = five_landed();
+    let lock = std::fs::File::create(repo.path().join(".clambake/bundle.lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    let out = repo.clambake(&["bundle", "--force"]);
+
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("another bundler is running"),
+        "{}",
+        out.stderr
+    );
+    assert!(pull_requests(&repo).is_empty());
+    drop(lock);
+    repo.clambake(&["bundle", "--force"]).success();
+    assert_eq!(pull_requests(&repo).len(), 2);
+}

@@ -2,6 +2,7 @@
 //! local forge, and the real `clambake` binary.
 
 mod bundle_cli;
+mod bundle_crash;
 mod bundle_git;
 mod cli;
 mod local_forge;
