@@ -72,6 +72,8 @@ pub enum Standing {
 pub struct ReviewIssue {
     pub issue: Number,
     pub title: String,
+    /// `labels::priority_rank` of its labels.
+    pub priority: u8,
     #[serde(flatten)]
     pub standing: Standing,
 }
@@ -254,6 +256,7 @@ impl Bundler<'_> {
             };
             report.push(ReviewIssue {
                 issue: issue.number,
+                priority: priority_rank(issue.labels.iter().map(String::as_str)),
                 title: issue.title,
                 standing,
             });
@@ -268,13 +271,12 @@ impl Bundler<'_> {
             let Standing::Waiting { branch, head } = &entry.standing else {
                 continue;
             };
-            let issue = self.forge.issue(entry.issue).await?;
             candidates.push(Candidate {
                 issue: entry.issue,
                 title: entry.title.clone(),
                 branch: branch.clone(),
                 head: head.clone(),
-                priority: priority_rank(issue.labels.iter().map(String::as_str)),
+                priority: entry.priority,
                 landed_at: self.landed_at(head).await?,
             });
         }
@@ -751,6 +753,10 @@ impl Bundler<'_> {
                     }
                 }
                 PullRequestState::Merged => {
+                    if let Some(tip) = tips.get(&record.branch) {
+                        self.delete_branch(&record.branch, tip).await?;
+                        repairs.push(format!("removed `{}`: merged", record.branch));
+                    }
                     for member in &record.members {
                         if let Some(tip) = tips.get(&member.branch) {
                             self.remove_branch(&member.branch, tip).await?;

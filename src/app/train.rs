@@ -8,6 +8,7 @@ use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial};
 
 /// Plans a bundle on `base_tip` by merging candidates in memory with `git merge-tree`.
 ///
+/// `candidates` in boarding order.
 /// Every clean merge the planner keeps is written as a merge commit (Clambake as committer,
 /// dated `at`, so planning twice gives the same commits); its parents are the previous tip and
 /// the member's own head, so the member's commits keep their SHAs and authors. Nothing but
@@ -19,7 +20,19 @@ pub async fn plan_on_git(
     max_size: usize,
     at: Timestamp,
 ) -> GitResult<BundlePlan> {
+    // One process checks every branch against the base alone; those that clash there are set
+    // aside at once instead of costing a chain merge and its probes each.
+    let against_base: Vec<(&str, &str)> = candidates
+        .iter()
+        .map(|c| (base_tip, c.head.as_str()))
+        .collect();
+    let verdicts = git.trial_merges(&against_base).await?;
     let mut planner = Planner::new(base_tip.to_owned(), candidates, max_size);
+    for (index, verdict) in verdicts.into_iter().enumerate() {
+        if let TrialMerge::Conflict(paths) = verdict {
+            planner.set_aside_against_base(index, paths);
+        }
+    }
     while let Some(question) = planner.next_question() {
         let candidate = &planner.candidates()[question.candidate];
         let trial = match git.trial_merge(&question.ours, &candidate.head).await? {

@@ -171,6 +171,22 @@ impl Planner {
         }
     }
 
+    /// Records, before planning, that a candidate conflicts with the base alone (found by a
+    /// batch of independent trial merges): it is never tried in the chain.
+    pub fn set_aside_against_base(&mut self, candidate: usize, paths: Vec<String>) {
+        self.conflicted.push(Conflicted {
+            candidate,
+            paths,
+            against: 0,
+            probe: 0,
+            with: Some(ConflictsWith::Base),
+        });
+    }
+
+    fn is_set_aside(&self, candidate: usize) -> bool {
+        self.conflicted.iter().any(|c| c.candidate == candidate)
+    }
+
     pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
     }
@@ -194,6 +210,10 @@ impl Planner {
         loop {
             match self.phase {
                 Phase::Chain { next } if next < self.candidates.len() => {
+                    if self.is_set_aside(next) {
+                        self.phase = Phase::Chain { next: next + 1 };
+                        continue;
+                    }
                     if self.is_full() {
                         self.full.push(next);
                         self.phase = Phase::Chain { next: next + 1 };
@@ -210,7 +230,7 @@ impl Planner {
                     let stale = self
                         .conflicted
                         .iter()
-                        .find(|c| c.against < self.members.len());
+                        .find(|c| c.with.is_none() && c.against < self.members.len());
                     match stale {
                         Some(stale) if !self.is_full() => {
                             return Some(Question {
@@ -607,6 +627,42 @@ mod tests {
         });
         // Against the base, then base+1; the conflict at base+1+2 is already known.
         assert_eq!(probes, vec!["base".to_owned(), "base+1".to_owned()]);
+    }
+
+    #[test]
+    fn branches_known_to_clash_with_the_base_are_never_tried() {
+        let candidates: Vec<Candidate> = [1, 2, 3].iter().map(|&i| candidate(i, 2, 0)).collect();
+        let mut planner = Planner::new("base".to_owned(), candidates, 1);
+        planner.set_aside_against_base(1, vec!["a".to_owned()]);
+        let mut asked = Vec::new();
+        while let Some(question) = planner.next_question() {
+            asked.push(question.candidate);
+            planner.answer(Trial::Clean(format!(
+                "{}+{}",
+                question.ours, question.candidate
+            )));
+        }
+        assert_eq!(asked, vec![0]);
+        let plan = planner.finish();
+        assert_eq!(member_issues(&plan), vec![1]);
+        let reasons: Vec<(u64, SetAsideReason)> = plan
+            .set_aside
+            .into_iter()
+            .map(|s| (s.candidate.issue, s.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    2,
+                    SetAsideReason::Conflict {
+                        paths: vec!["a".to_owned()],
+                        with: ConflictsWith::Base
+                    }
+                ),
+                (3, SetAsideReason::BundleFull),
+            ]
+        );
     }
 
     #[test]

@@ -175,7 +175,12 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
         .collect();
     assert_eq!(open, vec![4]);
     let after = repo.clambake(&["bundle", "--json"]).success().json();
-    assert_eq!(after["repairs"].as_array().unwrap().len(), 4, "{after}");
+    // The four member branches and the bundle branch.
+    assert_eq!(after["repairs"].as_array().unwrap().len(), 5, "{after}");
+    assert!(
+        repo.git(&["for-each-ref", "refs/heads/clambake"])
+            .is_empty()
+    );
     for branch in ["agent001/1-one", "agent003/3-three", "agent002/5-five"] {
         assert!(
             repo.git(&["branch", "--list", branch]).is_empty(),
