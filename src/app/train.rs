@@ -1,6 +1,8 @@
 //! The git half of a train: the planner answered with trial merges that never touch a working
 //! tree or the index, and the bundle branch written as a chain of real merge commits.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 
 use crate::adapters::git::{Git, GitResult, TrialMerge};
@@ -33,19 +35,43 @@ pub async fn plan_on_git(
             planner.set_aside_against_base(index, paths);
         }
     }
+    // Every tip the chain has had, so that attribution probes for a set-aside branch can all
+    // run in one batched process (the planner bisects; the answers come from this cache).
+    let mut tips: Vec<String> = vec![base_tip.to_owned()];
+    let mut probes: HashMap<(String, String), TrialMerge> = HashMap::new();
     while let Some(question) = planner.next_question() {
         let candidate = &planner.candidates()[question.candidate];
-        let trial = match git.trial_merge(&question.ours, &candidate.head).await? {
+        let head = candidate.head.as_str();
+        let answer = if question.keep {
+            git.trial_merge(&question.ours, head).await?
+        } else {
+            let key = (question.ours.clone(), head.to_owned());
+            if !probes.contains_key(&key) {
+                let pairs: Vec<(&str, &str)> =
+                    tips.iter().map(|tip| (tip.as_str(), head)).collect();
+                let answers = git.trial_merges(&pairs).await?;
+                for (tip, answer) in tips.iter().zip(answers) {
+                    probes.insert((tip.clone(), head.to_owned()), answer);
+                }
+            }
+            probes
+                .remove(&key)
+                .expect("every tip the planner probes is a tip of the chain")
+        };
+        let trial = match answer {
             TrialMerge::Conflict(paths) => Trial::Conflict(paths),
-            TrialMerge::Clean(tree) if question.keep => Trial::Clean(
-                git.commit_tree_at(
-                    &tree,
-                    &[&question.ours, &candidate.head],
-                    &merge_message(candidate),
-                    at,
-                )
-                .await?,
-            ),
+            TrialMerge::Clean(tree) if question.keep => {
+                let commit = git
+                    .commit_tree_at(
+                        &tree,
+                        &[&question.ours, head],
+                        &merge_message(candidate),
+                        at,
+                    )
+                    .await?;
+                tips.push(commit.clone());
+                Trial::Clean(commit)
+            }
             TrialMerge::Clean(tree) => Trial::Clean(tree),
         };
         planner.answer(trial);

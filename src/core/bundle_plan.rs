@@ -124,10 +124,11 @@ impl BundlePlan {
 struct Conflicted {
     candidate: usize,
     paths: Vec<String>,
-    /// How many members the tip it conflicted with held.
+    /// How many members the tip it conflicted with held. During attribution, the shortest
+    /// prefix of members known to conflict.
     against: usize,
-    /// Attribution: the next prefix of members to probe, once retries are over.
-    probe: usize,
+    /// Attribution: prefixes of members shorter than this merged cleanly.
+    clean_below: usize,
     with: Option<ConflictsWith>,
 }
 
@@ -178,7 +179,7 @@ impl Planner {
             candidate,
             paths,
             against: 0,
-            probe: 0,
+            clean_below: 0,
             with: Some(ConflictsWith::Base),
         });
     }
@@ -243,9 +244,9 @@ impl Planner {
                     }
                 }
                 Phase::Attribute => {
+                    // Bisect the members for the one whose merge turned clean into conflict.
                     let unattributed = self.conflicted.iter_mut().find(|c| c.with.is_none())?;
-                    if unattributed.probe >= unattributed.against {
-                        // Every shorter prefix merged cleanly: the last member it met is to blame.
+                    if unattributed.clean_below >= unattributed.against {
                         let culprit = unattributed.against.checked_sub(1);
                         unattributed.with = Some(match culprit {
                             None => ConflictsWith::Base,
@@ -253,8 +254,9 @@ impl Planner {
                         });
                         continue;
                     }
+                    let middle = (unattributed.clean_below + unattributed.against) / 2;
                     return Some(Question {
-                        ours: self.tips[unattributed.probe].clone(),
+                        ours: self.tips[middle].clone(),
                         candidate: unattributed.candidate,
                         keep: false,
                     });
@@ -279,7 +281,7 @@ impl Planner {
                         candidate,
                         paths,
                         against: self.members.len(),
-                        probe: 0,
+                        clean_below: 0,
                         with: None,
                     }),
                 }
@@ -297,18 +299,11 @@ impl Planner {
                 }
             },
             Phase::Attribute => {
-                let prefix = self.entry(candidate).probe;
-                let culprit = match (trial, prefix.checked_sub(1)) {
-                    (Trial::Clean(_), _) => None,
-                    (Trial::Conflict(_), None) => Some(ConflictsWith::Base),
-                    (Trial::Conflict(_), Some(last)) => {
-                        Some(member_ref(&self.candidates[self.members[last]]))
-                    }
-                };
                 let entry = self.entry(candidate);
-                match culprit {
-                    Some(with) => entry.with = Some(with),
-                    None => entry.probe += 1,
+                let middle = (entry.clean_below + entry.against) / 2;
+                match trial {
+                    Trial::Clean(_) => entry.clean_below = middle + 1,
+                    Trial::Conflict(_) => entry.against = middle,
                 }
             }
         }
@@ -615,18 +610,38 @@ mod tests {
     }
 
     #[test]
-    fn attribution_probes_are_not_kept() {
-        let world = world(&[], &[(1, &[("a", 1)]), (2, &[("b", 1)]), (3, &[("b", 2)])]);
-        let candidates: Vec<Candidate> = [1, 2, 3].iter().map(|&i| candidate(i, 2, 0)).collect();
+    fn attribution_bisects_the_members_without_keeping_probes() {
+        // Eight clean members, then one that clashes with the sixth.
+        let mut writes: Vec<(u64, Vec<(String, u8)>)> =
+            (1..=8).map(|i| (i, vec![(format!("own{i}"), 1)])).collect();
+        writes.push((9, vec![("own6".to_owned(), 2)]));
+        let world = World {
+            base: BTreeMap::new(),
+            writes: writes
+                .into_iter()
+                .map(|(i, w)| (i, w.into_iter().collect()))
+                .collect(),
+        };
+        let candidates: Vec<Candidate> = (1..=9).map(|i| candidate(i, 2, 0)).collect();
         let mut probes = Vec::new();
-        plan("base".to_owned(), candidates, 8, |q, c| {
+        let plan = plan("base".to_owned(), candidates, 9, |q, c| {
             if !q.keep {
-                probes.push(q.ours.clone());
+                probes.push(q.ours.matches('+').count());
             }
             world.merge(q, c)
         });
-        // Against the base, then base+1; the conflict at base+1+2 is already known.
-        assert_eq!(probes, vec!["base".to_owned(), "base+1".to_owned()]);
+        // Prefixes 4, 6, 5 of 8: three probes instead of six.
+        assert_eq!(probes, vec![4, 6, 5]);
+        assert_eq!(
+            plan.set_aside[0].reason,
+            SetAsideReason::Conflict {
+                paths: vec!["own6".to_owned()],
+                with: ConflictsWith::Member {
+                    issue: 6,
+                    branch: "agent001/6-work".to_owned()
+                },
+            }
+        );
     }
 
     #[test]
