@@ -157,7 +157,16 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     assert_eq!(status["open_bundles"].as_array().unwrap().len(), 1);
     assert!(status["waiting"].as_array().unwrap().is_empty());
 
-    // Merging the bundle closes its issues; the next run removes the merged branches.
+    // Merging the bundle closes its issues; the next run removes the merged branches, and the
+    // agent worktree one of them is still checked out in.
+    let worktree = repo.path().join(".clambake/worktrees/five");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--quiet",
+        worktree.to_str().unwrap(),
+        "agent002/5-five",
+    ]);
     let number = bundle["number"].as_u64().unwrap().to_string();
     let merged = repo
         .clambake(&["pr", "merge", &number, "--json"])
@@ -192,6 +201,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
             .git(&["branch", "--list", "agent001/4-four"])
             .is_empty()
     );
+    assert!(!worktree.exists(), "the merged member's worktree was kept");
 }
 
 #[test]
