@@ -382,25 +382,20 @@ impl Bundler<'_> {
                             .members
                             .iter()
                             .position(|m| m.candidate.issue == entry.issue);
-                        let set_aside = plan
-                            .set_aside
-                            .iter()
-                            .find(|s| s.candidate.issue == entry.issue);
-                        match (position, set_aside) {
-                            (Some(position), _) => (
-                                Some(branch.clone()),
-                                true,
-                                format!(
-                                    "merges cleanly; rides as member {} of {}",
-                                    position + 1,
-                                    plan.members.len()
-                                ),
+                        let why = match position {
+                            Some(position) => format!(
+                                "merges cleanly; rides as member {} of {}",
+                                position + 1,
+                                plan.members.len()
                             ),
-                            (None, Some(set_aside)) => {
-                                (Some(branch.clone()), false, set_aside.reason.describe())
-                            }
-                            (None, None) => (Some(branch.clone()), false, String::new()),
-                        }
+                            None => plan
+                                .set_aside
+                                .iter()
+                                .find(|s| s.candidate.issue == entry.issue)
+                                .map(|s| s.reason.describe())
+                                .unwrap_or_default(),
+                        };
+                        (Some(branch.clone()), position.is_some(), why)
                     }
                 };
                 Diagnosis {
