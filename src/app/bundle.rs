@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::Serialize;
 
-use super::train::{BranchWrite, plan_on_git, write_bundle_branch};
+use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
 use super::workspace::{AppError, AppResult};
 use crate::adapters::git::Git;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
@@ -340,19 +340,12 @@ impl Bundler<'_> {
     }
 
     /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
-    pub async fn diagnose(&self, now: Timestamp) -> AppResult<Vec<Diagnosis>> {
+    pub async fn diagnose(&self) -> AppResult<Vec<Diagnosis>> {
         let (_, base_tip) = self.base().await?;
         let trains = self.trains().await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
-        let plan = plan_on_git(
-            self.git,
-            &base_tip,
-            candidates,
-            self.max_size(),
-            schedule::whole(now),
-        )
-        .await?;
+        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
         Ok(review
             .into_iter()
             .map(|entry| {
@@ -456,7 +449,7 @@ impl Bundler<'_> {
         let Departure::Due { at } = departure else {
             return Ok(report);
         };
-        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size(), at).await?;
+        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
         report.plan = Some(plan.clone());
         if dry_run {
             return Ok(report);
@@ -486,7 +479,8 @@ impl Bundler<'_> {
                 }
             }
         } else {
-            let record = BundleRecord::new(at, &base, &plan);
+            let head = write_chain(self.git, &plan, at).await?;
+            let record = BundleRecord::new(at, &base, &plan, &head);
             report.bundle = Some(self.open_bundle(&record, &plan, orphan.as_ref()).await?);
             report.individual = self.fallbacks(&record).await?;
             report.waiting = plan

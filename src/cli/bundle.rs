@@ -45,7 +45,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
             print_status(&status);
         }
     } else if args.diagnose {
-        let diagnoses = bundler.diagnose(now).await?;
+        let diagnoses = bundler.diagnose().await?;
         if args.json {
             print_json(&diagnoses);
         } else {

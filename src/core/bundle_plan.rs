@@ -93,6 +93,7 @@ impl SetAsideReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {
     pub candidate: Candidate,
+    /// What the oracle answered for the clean merge (the git planner: the merged tree).
     pub tip: String,
 }
 
@@ -111,13 +112,6 @@ pub struct BundlePlan {
     pub members: Vec<Member>,
     /// In boarding order.
     pub set_aside: Vec<SetAside>,
-}
-
-impl BundlePlan {
-    /// The bundle's head: the last member's merge, or the base when empty.
-    pub fn tip(&self) -> &str {
-        self.members.last().map_or(&self.base, |m| &m.tip)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -495,7 +489,7 @@ mod tests {
         let plan = run(&world, &[1, 2, 3], 8);
         assert_eq!(member_issues(&plan), vec![1, 2, 3]);
         assert!(plan.set_aside.is_empty());
-        assert_eq!(plan.tip(), "base+1+2+3");
+        assert_eq!(plan.members[2].tip, "base+1+2+3");
         assert_eq!(plan.members[0].tip, "base+1");
     }
 
@@ -580,7 +574,7 @@ mod tests {
     fn no_candidates_make_an_empty_plan() {
         let plan = run(&world(&[], &[]), &[], 8);
         assert!(plan.members.is_empty() && plan.set_aside.is_empty());
-        assert_eq!(plan.tip(), "base");
+        assert_eq!(plan.base, "base");
     }
 
     #[test]

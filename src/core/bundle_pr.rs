@@ -42,13 +42,14 @@ pub struct RecordedSetAside {
 }
 
 impl BundleRecord {
-    pub fn new(departure: Timestamp, base: &str, plan: &BundlePlan) -> Self {
+    /// The record of `plan` leaving at `departure`, its bundle written with head `tip`.
+    pub fn new(departure: Timestamp, base: &str, plan: &BundlePlan, tip: &str) -> Self {
         Self {
             departure,
             branch: schedule::bundle_branch(departure),
             base: base.to_owned(),
             base_tip: plan.base.clone(),
-            tip: plan.tip().to_owned(),
+            tip: tip.to_owned(),
             members: plan
                 .members
                 .iter()
@@ -218,7 +219,7 @@ mod tests {
             }],
         };
         let departure = "2026-11-21T06:10:00Z".parse().unwrap();
-        (BundleRecord::new(departure, "main", &plan), plan)
+        (BundleRecord::new(departure, "main", &plan, "t7"), plan)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Trains on real git repositories: trial merges in memory, the bundle as real merge commits.
 
-use clambake::adapters::git::{Git, TrialMerge};
-use clambake::app::train::{BranchWrite, plan_on_git, write_bundle_branch};
+use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
+use clambake::app::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
 use clambake::core::bundle_plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
 use jiff::Timestamp;
 
@@ -86,7 +86,7 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates.clone(), 8, departure())
+    let plan = plan_on_git(&git, &base, candidates.clone(), 8)
         .await
         .unwrap();
 
@@ -114,7 +114,15 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     assert_eq!(checkout_state(&repo), before, "the checkout was touched");
     assert_eq!(repo.read("README.md"), "# edited, not committed\n");
 
-    let tip = plan.tip();
+    // Planning wrote no commit or reference; writing the chain does, still outside any checkout.
+    assert!(
+        repo.git(&["for-each-ref", "refs/heads/clambake"])
+            .is_empty(),
+        "planning wrote a branch"
+    );
+    let tip = write_chain(&git, &plan, departure()).await.unwrap();
+    let tip = tip.as_str();
+    assert_eq!(checkout_state(&repo), before, "the checkout was touched");
     // Maximal: every set-aside branch conflicts with the finished bundle.
     for set_aside in &plan.set_aside {
         assert!(matches!(
@@ -140,29 +148,42 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
                 "Test Author"
             );
         }
-        // A real merge commit: the previous tip first, the member's head second.
-        let parents = repo.git(&["rev-list", "--parents", "-n", "1", &member.tip]);
-        assert_eq!(parents, format!("{} {previous} {head}", member.tip));
-        assert_eq!(
-            repo.git(&["log", "-1", "--format=%cn", &member.tip]),
-            "Clambake"
-        );
-        previous = member.tip.clone();
+        previous = head.clone();
     }
+    // A chain of real merge commits: the previous tip first, each member's head second, each
+    // with the tree the plan merged.
+    let chain: Vec<String> = repo
+        .git(&[
+            "rev-list",
+            "--first-parent",
+            "--reverse",
+            &format!("{base}..{tip}"),
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(chain.len(), plan.members.len());
+    let mut parent = base.clone();
+    for (commit, member) in chain.iter().zip(&plan.members) {
+        let parents = repo.git(&["rev-list", "--parents", "-n", "1", commit]);
+        assert_eq!(
+            parents,
+            format!("{commit} {parent} {}", member.candidate.head)
+        );
+        assert_eq!(
+            repo.git(&["rev-parse", &format!("{commit}^{{tree}}")]),
+            member.tip
+        );
+        assert_eq!(repo.git(&["log", "-1", "--format=%cn", commit]), "Clambake");
+        parent = commit.clone();
+    }
+    assert_eq!(previous, plan.members.last().unwrap().candidate.head);
     assert_eq!(repo.git(&["show", &format!("{tip}:shared/a.txt")]), "one");
     assert_eq!(repo.git(&["show", &format!("{tip}:c2.txt")]), "four, again");
-    // No reference was created by planning.
-    assert!(
-        repo.git(&["for-each-ref", "refs/heads/clambake"])
-            .is_empty(),
-        "planning wrote a branch"
-    );
 
-    // Planning again for the same departure gives the same commits.
-    let again = plan_on_git(&git, &base, candidates, 8, departure())
-        .await
-        .unwrap();
-    assert_eq!(again.tip(), tip);
+    // Planning and writing again for the same departure gives the same commits.
+    let again = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    assert_eq!(write_chain(&git, &again, departure()).await.unwrap(), tip);
 }
 
 #[tokio::test]
@@ -175,9 +196,8 @@ async fn a_base_that_moved_since_the_branches_started_is_merged_into_and_blamed(
     let moved = repo.commit_all("main moves on");
     let git = Git::new(repo.path());
 
-    let plan = plan_on_git(&git, &moved, candidates, 8, departure())
-        .await
-        .unwrap();
+    let plan = plan_on_git(&git, &moved, candidates, 8).await.unwrap();
+    let tip = write_chain(&git, &plan, departure()).await.unwrap();
 
     assert_eq!(members(&plan), vec![1, 4, 6]);
     for issue in [2, 5] {
@@ -186,11 +206,8 @@ async fn a_base_that_moved_since_the_branches_started_is_merged_into_and_blamed(
             (vec!["b.txt".to_owned()], ConflictsWith::Base)
         );
     }
-    assert!(git.is_ancestor(&moved, plan.tip()).await.unwrap());
-    assert_eq!(
-        repo.git(&["show", &format!("{}:d.txt", plan.tip())]),
-        "new on main"
-    );
+    assert!(git.is_ancestor(&moved, &tip).await.unwrap());
+    assert_eq!(repo.git(&["show", &format!("{tip}:d.txt")]), "new on main");
 }
 
 #[tokio::test]
@@ -200,9 +217,7 @@ async fn a_full_bundle_leaves_the_rest_waiting() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates, 2, departure())
-        .await
-        .unwrap();
+    let plan = plan_on_git(&git, &base, candidates, 2).await.unwrap();
 
     assert_eq!(members(&plan), vec![1, 2]);
     let full: Vec<u64> = plan
@@ -220,17 +235,34 @@ async fn batched_trial_merges_agree_with_single_ones() {
     let candidates = six_branches(&repo);
     let git = Git::new(repo.path());
     let one = repo.git(&["rev-parse", "agent001/1-a"]);
-    let pairs: Vec<(&str, &str)> = candidates
+    let main = repo.git(&["rev-parse", "main"]);
+    let mut merges: Vec<MergeSpec> = candidates
         .iter()
-        .map(|c| (one.as_str(), c.head.as_str()))
+        .map(|c| MergeSpec {
+            base: None,
+            ours: &one,
+            theirs: &c.head,
+        })
         .collect();
+    // With an explicit merge base, trees merge too.
+    let tree = repo.git(&["rev-parse", "agent001/1-a^{tree}"]);
+    merges.push(MergeSpec {
+        base: Some(&main),
+        ours: &tree,
+        theirs: &candidates[2].head,
+    });
 
-    let batched = git.trial_merges(&pairs).await.unwrap();
+    let batched = git.trial_merges(&merges).await.unwrap();
 
-    assert_eq!(batched.len(), pairs.len());
-    for ((ours, theirs), answer) in pairs.iter().zip(&batched) {
-        assert_eq!(&git.trial_merge(ours, theirs).await.unwrap(), answer);
+    assert_eq!(batched.len(), merges.len());
+    for (merge, answer) in merges.iter().zip(&batched) {
+        let single = match merge.base {
+            Some(base) => git.trial_merge_onto(base, merge.ours, merge.theirs).await,
+            None => git.trial_merge(merge.ours, merge.theirs).await,
+        };
+        assert_eq!(&single.unwrap(), answer);
     }
+    assert_eq!(batched[6], batched[2]);
     assert!(matches!(&batched[2], TrialMerge::Conflict(paths) if paths == &["shared/a.txt"]));
     assert!(git.trial_merges(&[]).await.unwrap().is_empty());
 }
