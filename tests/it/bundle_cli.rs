@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::support::TestRepo;
 
 /// Five issues in review, each with its agent branch; #4 rewrites the file #3 rewrites.
-fn five_landed() -> TestRepo {
+pub fn five_landed() -> TestRepo {
     let repo = TestRepo::new();
     repo.clambake(&["init"]).success();
     repo.write("shared.txt", "base\n");

@@ -18,6 +18,7 @@ use clambake::ports::forge::{
 };
 use jiff::Timestamp;
 
+use crate::bundle_cli::five_landed;
 use crate::support::TestRepo;
 
 /// A forge that dies after `budget` changes: the process "crashes" mid-train.
@@ -108,33 +109,6 @@ fn open_forge(repo: &TestRepo) -> LocalForge {
         "main",
     )
     .unwrap()
-}
-
-/// Five issues in review; #4 conflicts with #3.
-fn five_landed() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
-    repo.write("shared.txt", "base\n");
-    repo.commit_all("a file to fight over");
-    for (title, branch, file, contents) in [
-        ("One", "agent001/1-one", "one.txt", "1\n"),
-        ("Two", "agent002/2-two", "two.txt", "2\n"),
-        ("Three", "agent003/3-three", "shared.txt", "three\n"),
-        ("Four", "agent001/4-four", "shared.txt", "four\n"),
-        ("Five", "agent002/5-five", "five.txt", "5\n"),
-    ] {
-        repo.clambake(&[
-            "issue",
-            "create",
-            "--title",
-            title,
-            "--label",
-            "route:review",
-        ])
-        .success();
-        repo.branch_with_file(branch, "main", file, contents);
-    }
-    repo
 }
 
 fn now() -> Timestamp {
