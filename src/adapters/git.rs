@@ -93,6 +93,7 @@ impl Git {
 
     /// Runs git and returns its whole output, whatever the exit status.
     pub async fn output<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<Output> {
+        tracing::debug!(dir = %self.dir.display(), args = %join_args(args), "git");
         self.command(args).output().await.map_err(GitError::Spawn)
     }
 

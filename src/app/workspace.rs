@@ -8,7 +8,9 @@ use miette::Diagnostic;
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::git::{Git, GitError};
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
+use crate::core::lifecycle::TransitionError;
 use crate::ports::forge::ForgeError;
+use crate::ports::journal::JournalError;
 use crate::ports::{Clock, Forge, SystemClock};
 
 /// The directory, at the repository root, that holds Clambake's own state.
@@ -58,6 +60,27 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Git(#[from] GitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Attempt(Box<crate::app::attempt::AttemptError>),
+    #[error("`{agent}` is not an agent id")]
+    #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
+    NotAnAgent { agent: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] crate::app::run_lock::LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Transition(#[from] TransitionError),
+}
+
+impl From<crate::app::attempt::AttemptError> for AppError {
+    fn from(error: crate::app::attempt::AttemptError) -> Self {
+        Self::Attempt(Box::new(error))
+    }
 }
 
 impl From<ConfigError> for AppError {
@@ -73,6 +96,8 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct Workspace {
     pub root: PathBuf,
     pub git: Git,
+    /// git cannot add or remove two worktrees of one repository at once.
+    worktrees: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Workspace {
@@ -91,7 +116,13 @@ impl Workspace {
         Ok(Self {
             git: Git::new(&root),
             root,
+            worktrees: Arc::default(),
         })
+    }
+
+    /// Held while adding or removing a worktree.
+    pub async fn lock_worktrees(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.worktrees.lock().await
     }
 
     pub fn config_path(&self) -> PathBuf {

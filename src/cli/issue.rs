@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::output::{print_json, print_table, table, when};
+use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState, NewIssue, Number};
@@ -140,14 +140,7 @@ pub async fn run(forge: &dyn Forge, args: IssueArgs) -> AppResult<()> {
                 if !issue.body.is_empty() {
                     println!("\n{}", issue.body);
                 }
-                for comment in comments {
-                    println!(
-                        "\n--- {} at {}\n{}",
-                        comment.author,
-                        when(&comment.created_at),
-                        comment.body
-                    );
-                }
+                print_comments(&comments);
             }
         }
         IssueCommand::Label {

@@ -1,5 +1,6 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
+mod agent;
 mod bundle;
 mod completions;
 mod config;
@@ -8,6 +9,8 @@ mod init;
 mod issue;
 mod output;
 mod pr;
+mod run;
+mod spawn;
 mod status;
 
 use std::io::IsTerminal;
@@ -43,6 +46,8 @@ enum Command {
     Issue(issue::IssueArgs),
     /// Pull requests on the forge.
     Pr(pr::PrArgs),
+    /// Run an agent slot on an issue in its own worktree, in the foreground, to its outcome.
+    Spawn(spawn::SpawnArgs),
     /// The queue at a glance: ready, claimed, in review, bundled.
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
@@ -51,12 +56,20 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+    /// Agent slots: their lifecycle and its history.
+    Agent(agent::AgentArgs),
+    /// Keep agents busy on ready issues, land their work, until stopped (or idle).
+    Run(run::RunArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    let run_log = match &cli.command {
+        Command::Run(args) => Some(args.log_format()),
+        _ => None,
+    };
+    init_tracing(cli.verbose, run_log);
     init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -115,10 +128,16 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             pr::run(forge.as_ref(), args).await
         }
+        Command::Spawn(args) => {
+            let forge = open_forge(&workspace).await?;
+            spawn::run(&workspace, forge.as_ref(), args).await
+        }
         Command::Status(args) => {
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
+        Command::Agent(args) => agent::run(&workspace, args).await,
+        Command::Run(args) => run::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) => {
             unreachable!("handled before the workspace")
@@ -140,17 +159,24 @@ fn init_error_reports() {
     }));
 }
 
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr: warnings by default, progress too for `run`, JSON lines on request.
+fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>) {
+    let quiet = if run_log.is_some() { "info" } else { "warn" };
     let default = match verbose {
-        0 => "warn",
+        0 => quiet,
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if run_log == Some(run::LogFormat::Json) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }

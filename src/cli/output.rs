@@ -40,3 +40,15 @@ pub fn print_table(table: &Table, empty: &str) {
 pub fn when(timestamp: &jiff::Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
+
+/// A conversation, oldest first, each comment under its author and time.
+pub fn print_comments(comments: &[crate::ports::forge::Comment]) {
+    for comment in comments {
+        println!(
+            "\n--- {} at {}\n{}",
+            comment.author,
+            when(&comment.created_at),
+            comment.body
+        );
+    }
+}

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::output::{print_json, print_table, table, when};
+use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
 use crate::ports::Forge;
 use crate::ports::forge::{NewPullRequest, Number, PullRequestFilter, PullRequestState};
@@ -136,14 +136,7 @@ pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
                 if !pr.body.is_empty() {
                     println!("\n{}", pr.body);
                 }
-                for comment in comments {
-                    println!(
-                        "\n--- {} at {}\n{}",
-                        comment.author,
-                        when(&comment.created_at),
-                        comment.body
-                    );
-                }
+                print_comments(&comments);
             }
         }
         PrCommand::Merge { number, json } => {

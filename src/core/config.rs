@@ -83,6 +83,15 @@ pub struct AgentsConfig {
     pub max_attempts: u32,
     pub cleanup_on_failure: bool,
     pub real_processes: bool,
+    pub terminate_grace_seconds: u32,
+    pub retry_backoff_seconds: u32,
+    pub env_passthrough: String,
+    pub command: String,
+    pub claude_permission_mode: String,
+    pub claude_max_turns: u32,
+    pub claude_model: String,
+    pub claude_append_system_prompt: String,
+    pub claude_extra_args: String,
 }
 
 impl Default for AgentsConfig {
@@ -96,9 +105,23 @@ impl Default for AgentsConfig {
             max_attempts: 3,
             cleanup_on_failure: false,
             real_processes: true,
+            terminate_grace_seconds: 30,
+            retry_backoff_seconds: 60,
+            env_passthrough: DEFAULT_ENV_PASSTHROUGH.to_owned(),
+            command: String::new(),
+            claude_permission_mode: "acceptEdits".to_owned(),
+            claude_max_turns: 50,
+            claude_model: String::new(),
+            claude_append_system_prompt: String::new(),
+            claude_extra_args: String::new(),
         }
     }
 }
+
+/// The variables agents see besides the basic allowlist: what Claude Code needs to reach its
+/// model. Forge tokens are never passed, whatever this says.
+pub const DEFAULT_ENV_PASSTHROUGH: &str = "ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN \
+     ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX";
 
 /// Which agent CLI runs an attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,6 +425,62 @@ pub const KEYS: &[KeySpec] = &[
         name: "real_processes",
         kind: ValueKind::Bool,
         doc: "false runs the built-in simulated agent instead of a real CLI.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "terminate_grace_seconds",
+        kind: WHOLE,
+        doc: "After SIGTERM, how long an agent's process group has before SIGKILL.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "retry_backoff_seconds",
+        kind: WHOLE,
+        doc: "The wait before retrying a failed issue; it doubles with each failure (30 minutes at most).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "env_passthrough",
+        kind: ValueKind::Text,
+        doc: "Space-separated variables agents inherit beyond PATH, HOME, locale and the like; \
+              NAME_* passes a prefix. Forge tokens are never passed.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "command",
+        kind: ValueKind::Text,
+        doc: "For runtime = \"command\": the argv, split like a shell would but never run by \
+              one; {issue}, {branch}, {prompt_file} and {worktree} are filled in.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "claude_permission_mode",
+        kind: ValueKind::Text,
+        doc: "Claude Code's --permission-mode (\"acceptEdits\" lets it edit files).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "claude_max_turns",
+        kind: WHOLE,
+        doc: "Claude Code's --max-turns (0: the CLI's own limit).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "claude_model",
+        kind: ValueKind::Text,
+        doc: "Claude Code's --model (empty: the CLI's default).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "claude_append_system_prompt",
+        kind: ValueKind::Text,
+        doc: "Text for Claude Code's --append-system-prompt (empty: none).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "claude_extra_args",
+        kind: ValueKind::Text,
+        doc: "More arguments for Claude Code, split like a shell would but never run by one.",
     },
     KeySpec {
         section: "bundling",

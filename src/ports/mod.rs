@@ -1,7 +1,10 @@
 //! The traits the application needs from the world. Adapters implement them.
 
+pub mod agent;
 pub mod clock;
 pub mod forge;
+pub mod journal;
 
+pub use agent::AgentRuntime;
 pub use clock::{Clock, SystemClock};
 pub use forge::Forge;

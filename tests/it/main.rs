@@ -1,9 +1,19 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
 
+mod agent_attempts;
+mod agent_history_cli;
+mod agent_processes;
+mod architecture;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
+mod claude_code;
 mod cli;
+mod journal;
 mod local_forge;
+mod model_server;
+mod refname;
+mod run_loop;
+mod spawn_cli;
 mod support;

@@ -184,3 +184,33 @@ pub fn clambake_in(dir: &Path, args: &[&str]) -> CliOutput {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// The pinned Claude Code binary that `./scripts/test` installs under `.tools/`, or the one
+/// `CLAMBAKE_TEST_CLAUDE` names. Missing, it fails the test loudly: these tests never skip.
+pub fn claude_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("CLAMBAKE_TEST_CLAUDE") {
+        return path.into();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin/claude");
+    assert!(
+        path.exists(),
+        "Claude Code is not installed at {}: run ./scripts/test (it installs the pinned version), \
+         or point CLAMBAKE_TEST_CLAUDE at a claude binary",
+        path.display()
+    );
+    path
+}
+
+/// Writes an executable `/bin/sh` script into `dir`.
+pub fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Whether a process with this pid exists at all, zombies included.
+pub fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -78,33 +78,39 @@ impl LocalForge {
     /// Runs `work` in one immediate (write-locking) transaction.
     fn write<T>(
         &self,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> ForgeResult<T>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> DbResult<T>,
     ) -> ForgeResult<T> {
         let mut conn = self
             .db
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn
+        let outcome = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.db_error(e))?;
-        let value = work(&tx)?;
-        tx.commit().map_err(|e| self.db_error(e))?;
-        Ok(value)
+            .map_err(DbFailure::from)
+            .and_then(|tx| {
+                let value = work(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            });
+        outcome.map_err(|failure| self.forge_error(failure))
     }
 
-    fn read<T>(&self, work: impl FnOnce(&Connection) -> ForgeResult<T>) -> ForgeResult<T> {
+    fn read<T>(&self, work: impl FnOnce(&Connection) -> DbResult<T>) -> ForgeResult<T> {
         let conn = self
             .db
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&conn)
+        work(&conn).map_err(|failure| self.forge_error(failure))
     }
 
-    fn db_error(&self, error: rusqlite::Error) -> ForgeError {
-        ForgeError::Backend(format!(
-            "the local forge at {}: {error}",
-            self.path.display()
-        ))
+    fn forge_error(&self, failure: DbFailure) -> ForgeError {
+        match failure {
+            DbFailure::Refused(error) => error,
+            DbFailure::Sqlite(error) => ForgeError::Backend(format!(
+                "the local forge at {}: {error}",
+                self.path.display()
+            )),
+        }
     }
 
     fn now(&self) -> String {
@@ -258,17 +264,14 @@ impl LocalForge {
                      merged_at = ?4, closed_at = ?4, updated_at = ?4
                  WHERE number = ?1 AND state = 'open'",
                 params![number, head_sha, merge_sha, now],
-            )
-            .map_err(|e| self.db_error(e))?;
+            )?;
             let mut closed = Vec::new();
             for issue in closes {
-                let changed = tx
-                    .execute(
-                        "UPDATE issues SET state = 'closed', closed_at = ?2, updated_at = ?2
+                let changed = tx.execute(
+                    "UPDATE issues SET state = 'closed', closed_at = ?2, updated_at = ?2
                          WHERE number = ?1 AND state = 'open'",
-                        params![issue, now],
-                    )
-                    .map_err(|e| self.db_error(e))?;
+                    params![issue, now],
+                )?;
                 if changed > 0 {
                     closed.push(*issue);
                 }
@@ -302,6 +305,26 @@ pub struct MergeCommit {
     pub commit: String,
     pub closes: Vec<Number>,
 }
+
+/// Why work inside a database transaction stopped: SQLite failed, or the request was refused.
+enum DbFailure {
+    Sqlite(rusqlite::Error),
+    Refused(ForgeError),
+}
+
+impl From<rusqlite::Error> for DbFailure {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sqlite(error)
+    }
+}
+
+impl From<ForgeError> for DbFailure {
+    fn from(error: ForgeError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+type DbResult<T> = Result<T, DbFailure>;
 
 fn git_error(error: GitError) -> ForgeError {
     ForgeError::Backend(error.to_string())
@@ -386,10 +409,39 @@ fn load_pull_request(conn: &Connection, number: Number) -> rusqlite::Result<Opti
     .optional()
 }
 
-fn ensure_label_exists(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
+fn require_issue(conn: &Connection, number: Number) -> DbResult<Issue> {
+    load_issue(conn, number)?.ok_or_else(|| {
+        ForgeError::NotFound {
+            kind: "issue",
+            number,
+        }
+        .into()
+    })
+}
+
+fn require_pull_request(conn: &Connection, number: Number) -> DbResult<PullRequest> {
+    load_pull_request(conn, number)?.ok_or_else(|| {
+        ForgeError::NotFound {
+            kind: "pull request",
+            number,
+        }
+        .into()
+    })
+}
+
+/// Puts `label` on an issue, creating the label first if the forge has never seen it.
+fn attach_label(
+    tx: &rusqlite::Transaction<'_>,
+    issue: Number,
+    label: &str,
+) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO labels (name, color, description) VALUES (?1, ?2, '')",
-        params![name, DEFAULT_LABEL_COLOR],
+        params![label, DEFAULT_LABEL_COLOR],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
+        params![issue, label],
     )?;
     Ok(())
 }
@@ -412,15 +464,14 @@ impl Forge for LocalForge {
                 [],
                 |r| r.get(0),
             )
-            .map_err(|e| self.db_error(e))
+            .map_err(DbFailure::from)
         })
     }
 
     async fn labels(&self) -> ForgeResult<Vec<Label>> {
         self.read(|conn| {
-            let mut statement = conn
-                .prepare("SELECT name, color, description FROM labels ORDER BY name")
-                .map_err(|e| self.db_error(e))?;
+            let mut statement =
+                conn.prepare("SELECT name, color, description FROM labels ORDER BY name")?;
             let labels = statement
                 .query_map([], |r| {
                     Ok(Label {
@@ -429,8 +480,7 @@ impl Forge for LocalForge {
                         description: r.get(2)?,
                     })
                 })
-                .and_then(Iterator::collect)
-                .map_err(|e| self.db_error(e))?;
+                .and_then(Iterator::collect)?;
             Ok(labels)
         })
     }
@@ -444,8 +494,7 @@ impl Forge for LocalForge {
                     [&label.name],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()
-                .map_err(|e| self.db_error(e))?;
+                .optional()?;
             let change = match existing {
                 None => LabelChange::Created,
                 Some((color, description))
@@ -459,8 +508,7 @@ impl Forge for LocalForge {
                 "INSERT INTO labels (name, color, description) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET color = ?2, description = ?3",
                 params![label.name, label.color, label.description],
-            )
-            .map_err(|e| self.db_error(e))?;
+            )?;
             Ok(change)
         })
     }
@@ -474,60 +522,38 @@ impl Forge for LocalForge {
         }
         let now = self.now();
         self.write(|tx| {
-            let number = next_number(tx).map_err(|e| self.db_error(e))?;
+            let number = next_number(tx)?;
             tx.execute(
                 "INSERT INTO issues (number, title, body, state, created_at, updated_at)
                  VALUES (?1, ?2, ?3, 'open', ?4, ?4)",
                 params![number, new.title, new.body, now],
-            )
-            .map_err(|e| self.db_error(e))?;
+            )?;
             for label in &new.labels {
-                ensure_label_exists(tx, label).map_err(|e| self.db_error(e))?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
-                    params![number, label],
-                )
-                .map_err(|e| self.db_error(e))?;
+                attach_label(tx, number, label)?;
             }
             for login in &new.assignees {
                 tx.execute(
                     "INSERT OR IGNORE INTO issue_assignees (issue, login) VALUES (?1, ?2)",
                     params![number, login],
-                )
-                .map_err(|e| self.db_error(e))?;
+                )?;
             }
-            load_issue(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })
+            require_issue(tx, number)
         })
     }
 
     async fn issue(&self, number: Number) -> ForgeResult<Issue> {
-        self.read(|conn| {
-            load_issue(conn, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })
-        })
+        self.read(|conn| require_issue(conn, number))
     }
 
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         self.read(|conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number",
-                )
-                .map_err(|e| self.db_error(e))?;
+            let mut statement = conn.prepare_cached(
+                "SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number",
+            )?;
             let state = filter.state.map(IssueState::as_str);
             let issues: Vec<Issue> = statement
                 .query_map([state], |row| issue_from_row(conn, row))
-                .and_then(Iterator::collect)
-                .map_err(|e| self.db_error(e))?;
+                .and_then(Iterator::collect)?;
             Ok(issues
                 .into_iter()
                 .filter(|issue| {
@@ -551,50 +577,28 @@ impl Forge for LocalForge {
         }
         let now = self.now();
         self.write(|tx| {
-            load_issue(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })?;
+            require_issue(tx, number)?;
             for label in remove {
                 tx.execute(
                     "DELETE FROM issue_labels WHERE issue = ?1 AND label = ?2",
                     params![number, label],
-                )
-                .map_err(|e| self.db_error(e))?;
+                )?;
             }
             for label in add {
-                ensure_label_exists(tx, label).map_err(|e| self.db_error(e))?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
-                    params![number, label],
-                )
-                .map_err(|e| self.db_error(e))?;
+                attach_label(tx, number, label)?;
             }
             tx.execute(
                 "UPDATE issues SET updated_at = ?2 WHERE number = ?1",
                 params![number, now],
-            )
-            .map_err(|e| self.db_error(e))?;
-            load_issue(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })
+            )?;
+            require_issue(tx, number)
         })
     }
 
     async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
         let now = self.now();
         self.write(|tx| {
-            let issue = load_issue(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })?;
+            let issue = require_issue(tx, number)?;
             if issue.state == state {
                 return Ok(issue);
             }
@@ -602,14 +606,8 @@ impl Forge for LocalForge {
             tx.execute(
                 "UPDATE issues SET state = ?2, closed_at = ?3, updated_at = ?4 WHERE number = ?1",
                 params![number, state.as_str(), closed_at, now],
-            )
-            .map_err(|e| self.db_error(e))?;
-            load_issue(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "issue",
-                    number,
-                })
+            )?;
+            require_issue(tx, number)
         })
     }
 
@@ -619,30 +617,27 @@ impl Forge for LocalForge {
         }
         let now = self.now();
         self.write(|tx| {
-            let exists: bool = tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM issues WHERE number = ?1)
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM issues WHERE number = ?1)
                          OR EXISTS (SELECT 1 FROM pull_requests WHERE number = ?1)",
-                    [number],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.db_error(e))?;
+                [number],
+                |r| r.get(0),
+            )?;
             if !exists {
                 return Err(ForgeError::NotFound {
                     kind: "issue or pull request",
                     number,
-                });
+                }
+                .into());
             }
             tx.execute(
                 "INSERT INTO comments (issue, author, body, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![number, self.actor, body, now],
-            )
-            .map_err(|e| self.db_error(e))?;
+            )?;
             tx.execute(
                 "UPDATE issues SET updated_at = ?2 WHERE number = ?1",
                 params![number, now],
-            )
-            .map_err(|e| self.db_error(e))?;
+            )?;
             Ok(Comment {
                 id: tx.last_insert_rowid() as u64,
                 issue: number,
@@ -655,12 +650,10 @@ impl Forge for LocalForge {
 
     async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
         self.read(|conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT id, issue, author, body, created_at FROM comments
+            let mut statement = conn.prepare_cached(
+                "SELECT id, issue, author, body, created_at FROM comments
                      WHERE issue = ?1 ORDER BY id",
-                )
-                .map_err(|e| self.db_error(e))?;
+            )?;
             statement
                 .query_map([number], |r| {
                     Ok(Comment {
@@ -672,7 +665,7 @@ impl Forge for LocalForge {
                     })
                 })
                 .and_then(Iterator::collect)
-                .map_err(|e| self.db_error(e))
+                .map_err(DbFailure::from)
         })
     }
 
@@ -713,61 +706,46 @@ impl Forge for LocalForge {
                     params![new.head, base],
                     |r| r.get(0),
                 )
-                .optional()
-                .map_err(|e| self.db_error(e))?;
+                .optional()?;
             if let Some(number) = open {
                 return Err(ForgeError::DuplicatePullRequest {
                     number,
                     head: new.head.clone(),
                     base: base.clone(),
-                });
+                }
+                .into());
             }
-            let number = next_number(tx).map_err(|e| self.db_error(e))?;
+            let number = next_number(tx)?;
             tx.execute(
                 "INSERT INTO pull_requests
                      (number, title, body, head, base, state, head_sha, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
                 params![number, new.title, new.body, new.head, base, head_tip, now],
-            )
-            .map_err(|e| self.db_error(e))?;
-            load_pull_request(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "pull request",
-                    number,
-                })
+            )?;
+            require_pull_request(tx, number)
         })?;
         Ok(self.with_live_heads(vec![created]).await?.remove(0))
     }
 
     async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        let pr = self.read(|conn| {
-            load_pull_request(conn, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "pull request",
-                    number,
-                })
-        })?;
+        let pr = self.read(|conn| require_pull_request(conn, number))?;
         Ok(self.with_live_heads(vec![pr]).await?.remove(0))
     }
 
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
         let prs = self.read(|conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT * FROM pull_requests
+            let mut statement = conn.prepare_cached(
+                "SELECT * FROM pull_requests
                      WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
                      ORDER BY number",
-                )
-                .map_err(|e| self.db_error(e))?;
+            )?;
             statement
                 .query_map(
                     params![filter.state.map(PullRequestState::as_str), filter.head],
                     pull_request_from_row,
                 )
                 .and_then(Iterator::collect)
-                .map_err(|e| self.db_error(e))
+                .map_err(DbFailure::from)
         })?;
         self.with_live_heads(prs).await
     }
@@ -788,25 +766,20 @@ impl Forge for LocalForge {
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         let now = self.now();
         self.write(|tx| {
-            let pr = load_pull_request(tx, number)
-                .map_err(|e| self.db_error(e))?
-                .ok_or(ForgeError::NotFound {
-                    kind: "pull request",
-                    number,
-                })?;
+            let pr = require_pull_request(tx, number)?;
             match pr.state {
                 PullRequestState::Closed => Ok(()),
                 PullRequestState::Merged => Err(ForgeError::NotOpen {
                     number,
                     state: "merged",
-                }),
+                }
+                .into()),
                 PullRequestState::Open => {
                     tx.execute(
                         "UPDATE pull_requests SET state = 'closed', closed_at = ?2, updated_at = ?2
                          WHERE number = ?1",
                         params![number, now],
-                    )
-                    .map_err(|e| self.db_error(e))?;
+                    )?;
                     Ok(())
                 }
             }

@@ -1,0 +1,148 @@
+//! How long a lifecycle transition takes: decided in memory, and decided then journaled to a
+//! real SQLite file (WAL) the way every command does it.
+
+use clambake::adapters::journal::SqliteJournal;
+use clambake::app::lifecycle::transition;
+use clambake::core::lifecycle::{Event, Lifecycle, State};
+use divan::Bencher;
+use jiff::Timestamp;
+
+fn main() {
+    divan::main();
+}
+
+fn working() -> State {
+    State::Working {
+        agent_id: "agent001".into(),
+        issue: 12,
+        branch: "agent001/12-fix-login".into(),
+        commits_ahead: 1,
+    }
+}
+
+/// Assigned → Working: the state machine alone.
+#[divan::bench]
+fn transition_in_memory(bencher: Bencher) {
+    let assigned = State::Assigned {
+        agent_id: "agent001".into(),
+        issue: 12,
+        branch: "agent001/12-fix-login".into(),
+    };
+    let event = Event::StartWork { commits_ahead: 3 };
+    bencher
+        .with_inputs(|| Lifecycle::resume("agent001", assigned.clone()))
+        .bench_local_refs(|slot| slot.apply(&event).unwrap());
+}
+
+/// A refused event, which builds its typed error.
+#[divan::bench]
+fn refusal_in_memory(bencher: Bencher) {
+    let event = Event::CompleteWork;
+    bencher
+        .with_inputs(|| Lifecycle::new("agent001"))
+        .bench_local_refs(|slot| slot.apply(&event).unwrap_err());
+}
+
+/// Working → Working (a progress update): resume from the journal, decide, and record.
+#[divan::bench]
+fn transition_with_journal_write(bencher: Bencher) {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = SqliteJournal::open(&dir.path().join("journal.db")).unwrap();
+    let at: Timestamp = "2026-11-21T06:00:00Z".parse().unwrap();
+    let assign = Event::Assign {
+        agent_id: "agent001".into(),
+        issue: 12,
+        branch: "agent001/12-fix-login".into(),
+    };
+    transition(&journal, "agent001", &assign, "bench", at).unwrap();
+    let progress = Event::StartWork { commits_ahead: 1 };
+    transition(&journal, "agent001", &progress, "bench", at).unwrap();
+    assert_eq!(
+        clambake::ports::journal::Journal::current_state(&journal, "agent001").unwrap(),
+        working()
+    );
+    bencher.bench_local(|| transition(&journal, "agent001", &progress, "bench", at).unwrap());
+}
+
+/// `detect` and `plan` over 200 issues, 50 agent branches, 10 slots and their processes:
+/// the pure part of `agent diagnose --all`.
+#[divan::bench]
+fn diagnose_200_issues_50_branches(bencher: Bencher) {
+    use std::collections::BTreeMap;
+
+    use clambake::core::reconcile::{
+        IssueFacts, Limits, ProcessFacts, RefFacts, Snapshot, WorktreeFacts, detect,
+    };
+    use clambake::core::recovery::{Policy, plan};
+
+    let now: Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+    let agent = |n: u64| format!("agent{:03}", n % 10 + 1);
+    let issues = (1..=200)
+        .map(|n| IssueFacts {
+            number: n,
+            open: n % 7 != 0,
+            labels: match n % 4 {
+                0 => vec![agent(n)],
+                1 => vec!["route:review".to_owned()],
+                _ => vec!["route:ready".to_owned()],
+            },
+        })
+        .collect();
+    let branches: Vec<RefFacts> = (1..=50)
+        .map(|n| RefFacts {
+            name: format!("{}/{}-change-{n}", agent(n * 4), n * 4),
+            tip: format!("{n:040x}"),
+            commits_ahead: (n % 3) as u32,
+        })
+        .collect();
+    let snapshot = Snapshot {
+        issues,
+        pull_requests: vec![],
+        worktrees: branches
+            .iter()
+            .take(10)
+            .map(|b| WorktreeFacts {
+                path: format!("/w/{}", b.name).into(),
+                head: b.tip.clone(),
+                branch: Some(b.name.clone()),
+                dirty: false,
+            })
+            .collect(),
+        branches,
+        archives: vec![],
+        processes: (1..=10)
+            .map(|n| ProcessFacts {
+                agent: agent(n),
+                issue: n * 4,
+                alive: n % 2 == 0,
+                last_activity: now,
+            })
+            .collect(),
+    };
+    let believed: BTreeMap<String, State> = (1..=10)
+        .map(|n| {
+            let issue = n * 4;
+            let state = State::Working {
+                agent_id: agent(issue),
+                issue,
+                branch: format!("{}/{issue}-change-{n}", agent(issue)),
+                commits_ahead: 1,
+            };
+            (agent(issue), state)
+        })
+        .collect();
+    let limits = Limits {
+        now,
+        max_stuck: jiff::SignedDuration::from_mins(90),
+    };
+    let policy = Policy {
+        cleanup_abandoned_branches: true,
+    };
+    assert!(!detect(&snapshot, &believed, limits).is_empty());
+    bencher.bench(|| {
+        detect(&snapshot, &believed, limits)
+            .iter()
+            .map(|found| plan(found, policy))
+            .collect::<Vec<_>>()
+    });
+}

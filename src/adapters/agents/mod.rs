@@ -1,0 +1,61 @@
+//! Agent runtimes: Claude Code, any command, and the built-in simulated agent, plus the
+//! supervisor that watches whichever one runs.
+
+pub mod claude;
+pub mod command;
+pub mod process;
+pub mod simulated;
+pub mod supervisor;
+
+use crate::core::agent_command::agent_environment;
+use crate::core::config::{AgentRuntimeKind, AgentsConfig};
+use crate::ports::agent::{AgentRuntime, AgentStartError};
+
+pub use claude::ClaudeRuntime;
+pub use command::CommandRuntime;
+pub use simulated::SimulatedRuntime;
+
+/// The runtime the configuration asks for. `real_processes = false` always simulates.
+pub fn runtime_for(
+    kind: AgentRuntimeKind,
+    config: &AgentsConfig,
+) -> Result<Box<dyn AgentRuntime>, AgentStartError> {
+    if !config.real_processes {
+        return Ok(Box::new(SimulatedRuntime));
+    }
+    match kind {
+        AgentRuntimeKind::Claude => Ok(Box::new(ClaudeRuntime::new(config.clone()))),
+        AgentRuntimeKind::Command => Ok(Box::new(CommandRuntime::new(
+            config.command.clone(),
+            config.env_passthrough.clone(),
+        ))),
+        AgentRuntimeKind::Simulated => Ok(Box::new(SimulatedRuntime)),
+        AgentRuntimeKind::Codex => Err(AgentStartError::Unavailable { runtime: "codex" }),
+    }
+}
+
+/// The identity on an agent's own commits, unless the pass-through provides one.
+pub fn git_identity(agent: &str) -> [(String, String); 4] {
+    let email = format!("{agent}@clambake.localhost");
+    [
+        ("GIT_AUTHOR_NAME", agent.to_owned()),
+        ("GIT_AUTHOR_EMAIL", email.clone()),
+        ("GIT_COMMITTER_NAME", agent.to_owned()),
+        ("GIT_COMMITTER_EMAIL", email),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+}
+
+/// The scrubbed environment of an agent process: this process's variables filtered by
+/// [`agent_environment`], plus a git identity naming the agent.
+fn environment(agent: &str, passthrough: &str) -> Vec<(String, String)> {
+    let inherited = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let mut env = agent_environment(inherited, passthrough);
+    for (name, value) in git_identity(agent) {
+        if !env.iter().any(|(k, _)| *k == name) {
+            env.push((name, value));
+        }
+    }
+    env
+}

@@ -1,0 +1,184 @@
+//! The built-in simulated agent: deterministic, in-process, and real where it matters. It
+//! writes a file derived from the issue (and the files the issue's `simulate:` directives name),
+//! commits on the attempt's branch, and reports in Claude Code's stream-json shape, so that
+//! everything downstream runs as with a real agent. Directives can also make it crash, hang,
+//! fail or do nothing, for demos and tests.
+
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::adapters::git::Git;
+use crate::core::branch::slug;
+use crate::core::outcome::ExitStatus;
+use crate::core::simulation::{self, Behaviour};
+use crate::ports::agent::{
+    AgentControl, AgentRuntime, AgentSpec, AgentStartError, OutputLine, RunningAgent,
+};
+
+/// What a stopped simulated agent reports, as if SIGTERM had ended it.
+const SIGTERM: i32 = 15;
+
+pub struct SimulatedRuntime;
+
+/// The file the simulated agent writes for an issue, relative to the worktree.
+pub fn simulated_file(issue: u64, title: &str) -> String {
+    format!("simulated/{issue}-{}.md", slug(title))
+}
+
+#[async_trait]
+impl AgentRuntime for SimulatedRuntime {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    fn reports_result(&self) -> bool {
+        true
+    }
+
+    async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
+        let (lines, output) = mpsc::channel(16);
+        let (exited, exit) = oneshot::channel();
+        let (stopper, stopped) = watch::channel(false);
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let status = simulate(&spec, &lines, stopped).await;
+            let _ = exited.send(status);
+        });
+        Ok(RunningAgent {
+            pid: None,
+            output,
+            exit,
+            control: Box::new(Stopper(stopper)),
+        })
+    }
+}
+
+async fn simulate(
+    spec: &AgentSpec,
+    lines: &mpsc::Sender<OutputLine>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<ExitStatus> {
+    let directives = simulation::parse(&spec.prompt);
+    let session = format!("simulated-{}-{}", spec.agent, spec.issue);
+    let file = simulated_file(spec.issue, &spec.title);
+    let emit = |event: serde_json::Value| async move {
+        let _ = lines.send(OutputLine::Stdout(event.to_string())).await;
+    };
+    emit(
+        json!({"type": "system", "subtype": "init", "session_id": session,
+                "model": "simulated", "tools": ["Write", "Bash"]}),
+    )
+    .await;
+    if directives.behaviour == Behaviour::Hang {
+        // Silent until stopped, as a stalled model leaves a real agent.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }
+    if *stopped.borrow() {
+        return Ok(ExitStatus::Signal(SIGTERM));
+    }
+    let result = |subtype: &str, is_error: bool| {
+        json!({"type": "result", "subtype": subtype, "is_error": is_error, "num_turns": 2,
+               "total_cost_usd": 0.0, "session_id": session,
+               "usage": {"input_tokens": 0, "output_tokens": 0}})
+    };
+    match directives.behaviour {
+        Behaviour::NoCommits => {
+            emit(result("success", false)).await;
+            return Ok(ExitStatus::Code(0));
+        }
+        Behaviour::Error => {
+            emit(result("error_during_execution", true)).await;
+            return Ok(ExitStatus::Code(1));
+        }
+        Behaviour::Succeed | Behaviour::Crash | Behaviour::Hang => {}
+    }
+    emit(
+        json!({"type": "assistant", "session_id": session, "message": {"role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "Write",
+                             "input": {"file_path": file}}]}}),
+    )
+    .await;
+    write_work(spec, &file, &directives.edits).await?;
+    if directives.behaviour == Behaviour::Crash {
+        // Dies mid-work: the files are written, nothing is committed, no result is reported.
+        return Ok(ExitStatus::Code(101));
+    }
+    let git = Git::new(&spec.worktree);
+    let identity = super::git_identity(&spec.agent);
+    let message = format!("Simulated work on issue #{}", spec.issue);
+    let committed = async {
+        git.run(&["add", "--all"]).await?;
+        git.run(&[
+            "-c",
+            &format!("user.name={}", identity[0].1),
+            "-c",
+            &format!("user.email={}", identity[1].1),
+            "commit",
+            "-q",
+            "-m",
+            &message,
+        ])
+        .await
+    };
+    let (subtype, is_error) = match committed.await {
+        Ok(_) => ("success", false),
+        Err(error) => {
+            let _ = lines.send(OutputLine::Stderr(error.to_string())).await;
+            ("error_during_execution", true)
+        }
+    };
+    emit(
+        json!({"type": "user", "session_id": session, "message": {"role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok",
+                             "is_error": is_error}]}}),
+    )
+    .await;
+    emit(result(subtype, is_error)).await;
+    Ok(ExitStatus::Code(i32::from(is_error)))
+}
+
+/// The agent's own file, plus one line appended to each file the issue asks it to edit.
+async fn write_work(spec: &AgentSpec, file: &str, edits: &[String]) -> std::io::Result<()> {
+    let own = format!(
+        "# {}\n\nSimulated work by {} on issue #{}.\n",
+        spec.title.trim(),
+        spec.agent,
+        spec.issue
+    );
+    write_under(&spec.worktree.join(file), own, false).await?;
+    for edit in edits {
+        let line = format!("Issue #{}: {}\n", spec.issue, spec.title.trim());
+        write_under(&spec.worktree.join(edit), line, true).await?;
+    }
+    Ok(())
+}
+
+async fn write_under(path: &std::path::Path, text: String, append: bool) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    if append {
+        let mut existing = tokio::fs::read_to_string(path).await.unwrap_or_default();
+        existing.push_str(&text);
+        tokio::fs::write(path, existing).await
+    } else {
+        tokio::fs::write(path, text).await
+    }
+}
+
+/// The simulated agent checks this flag between steps.
+struct Stopper(watch::Sender<bool>);
+
+#[async_trait]
+impl AgentControl for Stopper {
+    fn interrupt(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn kill(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn clean_up(&self) {}
+}

@@ -1,0 +1,321 @@
+//! The journal in SQLite: `.clambake/journal.db`, one row per lifecycle transition, states and
+//! events stored as JSON so that a row reads back exactly as it was written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+
+use crate::core::lifecycle::{State, Transition};
+use crate::ports::journal::{
+    AttemptLog, AttemptRecord, Journal, JournalEntry, JournalError, JournalResult,
+};
+
+/// The journal's file name inside `.clambake/`.
+pub const JOURNAL_FILE: &str = "journal.db";
+
+/// Append new migrations; never edit a released one.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE transitions (
+             id         INTEGER PRIMARY KEY AUTOINCREMENT,
+             agent      TEXT NOT NULL,
+             from_state TEXT NOT NULL,
+             to_state   TEXT NOT NULL,
+             event      TEXT NOT NULL,
+             cause      TEXT NOT NULL,
+             at         TEXT NOT NULL
+         );
+         CREATE INDEX transitions_by_agent ON transitions (agent, id);",
+        ),
+        M::up(
+            "CREATE TABLE attempts (
+                 issue         INTEGER NOT NULL,
+                 attempt       INTEGER NOT NULL,
+                 agent         TEXT NOT NULL,
+                 branch        TEXT NOT NULL,
+                 outcome       TEXT NOT NULL,
+                 reason        TEXT NOT NULL,
+                 commits_ahead INTEGER NOT NULL,
+                 cost_usd      REAL,
+                 turns         INTEGER NOT NULL,
+                 log           TEXT NOT NULL,
+                 finished_at   TEXT NOT NULL,
+                 PRIMARY KEY (issue, attempt)
+             );",
+        ),
+    ])
+}
+
+pub struct SqliteJournal {
+    db: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed) the journal at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> JournalResult<Self> {
+        let error = |e: &dyn std::fmt::Display| JournalError::Database {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(path).map_err(|e| error(&e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| error(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| error(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| error(&e))?;
+        migrations().to_latest(&mut conn).map_err(|e| error(&e))?;
+        Ok(Self {
+            db: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn db_error(&self, error: impl std::fmt::Display) -> JournalError {
+        JournalError::Database {
+            path: self.path.clone(),
+            message: error.to_string(),
+        }
+    }
+
+    fn corrupt(&self, id: i64, agent: &str, problem: impl std::fmt::Display) -> JournalError {
+        JournalError::Corrupt {
+            path: self.path.clone(),
+            id,
+            agent: agent.to_owned(),
+            problem: problem.to_string(),
+        }
+    }
+
+    /// A stored state, refused unless the lifecycle's guards could have produced it.
+    fn parse_state(&self, id: i64, agent: &str, json: &str) -> JournalResult<State> {
+        let state: State = serde_json::from_str(json).map_err(|e| self.corrupt(id, agent, e))?;
+        if !state.is_valid() {
+            return Err(self.corrupt(
+                id,
+                agent,
+                format!("{json} is not a state the lifecycle can reach"),
+            ));
+        }
+        Ok(state)
+    }
+
+    fn entry_from_row(&self, row: &StoredRow) -> JournalResult<JournalEntry> {
+        let corrupt = |e: &dyn std::fmt::Display| self.corrupt(row.id, &row.agent, e);
+        Ok(JournalEntry {
+            id: row.id,
+            agent: row.agent.clone(),
+            from: self.parse_state(row.id, &row.agent, &row.from_state)?,
+            to: self.parse_state(row.id, &row.agent, &row.to_state)?,
+            event: serde_json::from_str(&row.event).map_err(|e| corrupt(&e))?,
+            cause: row.cause.clone(),
+            at: row.at.parse().map_err(|e| corrupt(&e))?,
+        })
+    }
+}
+
+/// A row as stored, before its JSON is read.
+struct StoredRow {
+    id: i64,
+    agent: String,
+    from_state: String,
+    to_state: String,
+    event: String,
+    cause: String,
+    at: String,
+}
+
+impl StoredRow {
+    const COLUMNS: &str = "id, agent, from_state, to_state, event, cause, at";
+
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            agent: row.get(1)?,
+            from_state: row.get(2)?,
+            to_state: row.get(3)?,
+            event: row.get(4)?,
+            cause: row.get(5)?,
+            at: row.get(6)?,
+        })
+    }
+}
+
+fn last_state(conn: &Connection, agent: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT id, to_state FROM transitions WHERE agent = ?1 ORDER BY id DESC LIMIT 1",
+        [agent],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
+impl Journal for SqliteJournal {
+    fn record(
+        &self,
+        agent: &str,
+        transition: &Transition,
+        cause: &str,
+        at: Timestamp,
+    ) -> JournalResult<JournalEntry> {
+        let from_state = serde_json::to_string(&transition.from).map_err(|e| self.db_error(e))?;
+        let to_state = serde_json::to_string(&transition.to).map_err(|e| self.db_error(e))?;
+        let event = serde_json::to_string(&transition.event).map_err(|e| self.db_error(e))?;
+        let mut conn = self.connection();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.db_error(e))?;
+        let current = match last_state(&tx, agent).map_err(|e| self.db_error(e))? {
+            Some((id, json)) => self.parse_state(id, agent, &json)?,
+            None => State::Idle {},
+        };
+        if current != transition.from {
+            return Err(JournalError::Stale {
+                agent: agent.to_owned(),
+                expected: transition.from.kind(),
+                found: current.kind(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO transitions (agent, from_state, to_state, event, cause, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![agent, from_state, to_state, event, cause, at.to_string()],
+        )
+        .map_err(|e| self.db_error(e))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(|e| self.db_error(e))?;
+        Ok(JournalEntry {
+            id,
+            agent: agent.to_owned(),
+            from: transition.from.clone(),
+            to: transition.to.clone(),
+            event: transition.event.clone(),
+            cause: cause.to_owned(),
+            at,
+        })
+    }
+
+    fn history(&self, agent: &str) -> JournalResult<Vec<JournalEntry>> {
+        let rows = {
+            let conn = self.connection();
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM transitions WHERE agent = ?1 ORDER BY id",
+                    StoredRow::COLUMNS
+                ))
+                .map_err(|e| self.db_error(e))?;
+            statement
+                .query_map([agent], StoredRow::read)
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                .map_err(|e| self.db_error(e))?
+        };
+        rows.iter().map(|row| self.entry_from_row(row)).collect()
+    }
+
+    fn current_state(&self, agent: &str) -> JournalResult<State> {
+        let last = last_state(&self.connection(), agent).map_err(|e| self.db_error(e))?;
+        match last {
+            Some((id, json)) => self.parse_state(id, agent, &json),
+            None => Ok(State::Idle {}),
+        }
+    }
+
+    fn current_states(&self) -> JournalResult<BTreeMap<String, State>> {
+        let rows: Vec<(i64, String, String)> = {
+            let conn = self.connection();
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, agent, to_state FROM transitions
+                     WHERE id IN (SELECT max(id) FROM transitions GROUP BY agent)",
+                )
+                .map_err(|e| self.db_error(e))?;
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                .map_err(|e| self.db_error(e))?
+        };
+        rows.into_iter()
+            .map(|(id, agent, json)| {
+                let state = self.parse_state(id, &agent, &json)?;
+                Ok((agent, state))
+            })
+            .collect()
+    }
+}
+
+impl AttemptLog for SqliteJournal {
+    fn record_attempt(&self, record: &AttemptRecord) -> JournalResult<()> {
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO attempts (issue, attempt, agent, branch, outcome, reason,
+                     commits_ahead, cost_usd, turns, log, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    record.issue,
+                    record.attempt,
+                    record.agent,
+                    record.branch,
+                    record.outcome,
+                    record.reason,
+                    record.commits_ahead,
+                    record.cost_usd,
+                    record.turns,
+                    record.log,
+                    record.finished_at.to_string(),
+                ],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>> {
+        let conn = self.connection();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT issue, attempt, agent, branch, outcome, reason, commits_ahead, cost_usd,
+                        turns, log, finished_at
+                 FROM attempts WHERE issue = ?1 ORDER BY attempt",
+            )
+            .map_err(|e| self.db_error(e))?;
+        let rows = statement
+            .query_map([issue], |r| {
+                Ok((
+                    AttemptRecord {
+                        issue: r.get(0)?,
+                        attempt: r.get(1)?,
+                        agent: r.get(2)?,
+                        branch: r.get(3)?,
+                        outcome: r.get(4)?,
+                        reason: r.get(5)?,
+                        commits_ahead: r.get(6)?,
+                        cost_usd: r.get(7)?,
+                        turns: r.get(8)?,
+                        log: r.get(9)?,
+                        finished_at: Timestamp::default(),
+                    },
+                    r.get::<_, String>(10)?,
+                ))
+            })
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| self.db_error(e))?;
+        rows.into_iter()
+            .map(|(mut record, finished_at)| {
+                record.finished_at = finished_at.parse().map_err(|e| self.db_error(e))?;
+                Ok(record)
+            })
+            .collect()
+    }
+}

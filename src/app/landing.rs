@@ -1,0 +1,334 @@
+//! What happens to an issue when an attempt ends: landed work waits for a train under
+//! `route:review`; a failed attempt is retried after a backoff, or, once the attempts are spent,
+//! the issue is marked `route:failed` with the story of what happened. Branches are always kept.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::attempt::AttemptResult;
+use super::workspace::{AppResult, Workspace};
+use crate::core::labels;
+use crate::core::lifecycle::Event;
+use crate::core::outcome::Outcome;
+use crate::core::retry::{AfterFailure, after_failure};
+use crate::ports::Forge;
+use crate::ports::forge::NewPullRequest;
+use crate::ports::journal::{AttemptLog, AttemptRecord};
+
+/// How many lines of an agent's log a failure comment quotes.
+const LOG_TAIL_LINES: usize = 20;
+
+/// What became of an issue after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Disposition {
+    /// On `route:review`, waiting for a train (or with its own pull request).
+    Landed {
+        commits_ahead: u32,
+        pull_request: Option<u64>,
+    },
+    /// Back on `route:ready`, not before `not_before`.
+    Retrying { attempt: u32, not_before: Timestamp },
+    /// `route:failed`; the branch is kept.
+    Failed { attempts: u32 },
+}
+
+/// Settings that shape the disposition.
+#[derive(Debug, Clone, Copy)]
+pub struct LandingPolicy {
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    /// false: every landed branch gets its own pull request at once.
+    pub bundling: bool,
+    pub cleanup_on_failure: bool,
+}
+
+/// The journal events to record for the slot, if the state machine is on.
+pub type SlotEvents = Vec<Event>;
+
+/// An attempt that has ended, and whose.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    pub attempt: u32,
+    pub result: &'a AttemptResult,
+}
+
+/// Records the attempt, moves the issue on the forge, and says which slot events to journal.
+/// Idempotent on the forge: labels are set, not toggled.
+pub async fn dispose(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    attempts: &dyn AttemptLog,
+    policy: LandingPolicy,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<(Disposition, SlotEvents)> {
+    let Ended {
+        agent,
+        issue,
+        attempt,
+        result,
+    } = ended;
+    let classification = &result.classification;
+    attempts.record_attempt(&AttemptRecord {
+        issue,
+        attempt,
+        agent: agent.to_owned(),
+        branch: result.branch.clone(),
+        outcome: classification.outcome.to_string(),
+        reason: classification.reason.clone(),
+        commits_ahead: result.commits_ahead,
+        cost_usd: result.report.totals.cost_usd,
+        turns: result.report.totals.turns,
+        log: result.logs.stdout.display().to_string(),
+        finished_at: now,
+    })?;
+
+    if classification.outcome == Outcome::Success {
+        let pull_request = land(forge, policy, issue, result, agent).await?;
+        remove_worktree(workspace, &result.worktree).await?;
+        let events = vec![
+            Event::StartWork {
+                commits_ahead: result.commits_ahead,
+            },
+            Event::CompleteWork,
+        ];
+        return Ok((
+            Disposition::Landed {
+                commits_ahead: result.commits_ahead,
+                pull_request,
+            },
+            events,
+        ));
+    }
+
+    let summary = format!(
+        "Attempt {attempt} by {agent} ended `{}`: {}. Its branch `{}` is kept ({} commits ahead).",
+        classification.outcome, classification.reason, result.branch, result.commits_ahead
+    );
+    let tail = log_tail(&result.logs.stdout, &result.logs.stderr).await;
+    let failure = Failure {
+        agent,
+        issue,
+        summary,
+        branch: &result.branch,
+        log_tail: tail,
+    };
+    let disposition = retry_or_fail(forge, attempts, policy, failure, now).await?;
+    // A retry makes its own worktree; a final failure keeps this one unless told otherwise.
+    let keep = matches!(disposition, Disposition::Failed { .. }) && !policy.cleanup_on_failure;
+    if !keep {
+        remove_worktree(workspace, &result.worktree).await?;
+    }
+    Ok((disposition, vec![Event::Abandon]))
+}
+
+/// A failed attempt, told for the issue's comments.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    /// What happened, in a sentence or two.
+    pub summary: String,
+    pub branch: &'a str,
+    pub log_tail: String,
+}
+
+/// After a recorded failure: back to `route:ready` with a backoff, or `route:failed` once
+/// `max_attempts` attempts have failed.
+pub async fn retry_or_fail(
+    forge: &dyn Forge,
+    attempts: &dyn AttemptLog,
+    policy: LandingPolicy,
+    failure: Failure<'_>,
+    now: Timestamp,
+) -> AppResult<Disposition> {
+    let Failure {
+        agent,
+        issue,
+        summary,
+        branch,
+        log_tail,
+    } = failure;
+    let history = attempts.attempts(issue)?;
+    let failures = history
+        .iter()
+        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .count() as u32;
+    match after_failure(failures, policy.max_attempts, policy.retry_base) {
+        AfterFailure::Retry {
+            attempt: next,
+            after,
+        } => {
+            let not_before = now + after;
+            forge
+                .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
+                .await?;
+            forge
+                .create_comment(
+                    issue,
+                    &format!(
+                        "{summary}\n\nClambake will try again (attempt {next} of {}) after {not_before}.",
+                        policy.max_attempts
+                    ),
+                )
+                .await?;
+            Ok(Disposition::Retrying {
+                attempt: next,
+                not_before,
+            })
+        }
+        AfterFailure::GiveUp => {
+            forge
+                .edit_labels(
+                    issue,
+                    &[labels::FAILED.to_owned()],
+                    &[agent.to_owned(), labels::READY.to_owned()],
+                )
+                .await?;
+            let cost = history
+                .iter()
+                .filter_map(|a| a.cost_usd)
+                .fold(0.0, |sum, c| sum + c);
+            forge
+                .create_comment(
+                    issue,
+                    &format!(
+                        "{summary}\n\nAll {} attempts failed, so this issue is now `{}`. \
+                         Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
+                         The end of the last attempt's log:\n\n```\n{log_tail}\n```",
+                        history.len(),
+                        labels::FAILED,
+                    ),
+                )
+                .await?;
+            Ok(Disposition::Failed {
+                attempts: history.len() as u32,
+            })
+        }
+    }
+}
+
+/// When a ready issue with failed attempts may be tried again, if that is still ahead.
+pub fn not_before(
+    attempts: &[AttemptRecord],
+    policy: LandingPolicy,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let failures: Vec<&AttemptRecord> = attempts
+        .iter()
+        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .collect();
+    let last = failures.last()?;
+    match after_failure(
+        failures.len() as u32,
+        policy.max_attempts,
+        policy.retry_base,
+    ) {
+        AfterFailure::Retry { after, .. } => Some(last.finished_at + after).filter(|t| *t > now),
+        AfterFailure::GiveUp => None,
+    }
+}
+
+/// Labels the issue for review, says so, and without bundling opens its pull request.
+async fn land(
+    forge: &dyn Forge,
+    policy: LandingPolicy,
+    issue: u64,
+    result: &AttemptResult,
+    agent: &str,
+) -> AppResult<Option<u64>> {
+    forge
+        .edit_labels(
+            issue,
+            &[labels::REVIEW.to_owned()],
+            &[agent.to_owned(), labels::READY.to_owned()],
+        )
+        .await?;
+    let totals = &result.report.totals;
+    let cost = totals
+        .cost_usd
+        .map_or_else(String::new, |c| format!(", ${c:.4}"));
+    let landed = format!(
+        "Landed by {agent}: `{}` is {} commits ahead ({} turns{cost}).",
+        result.branch, result.commits_ahead, totals.turns
+    );
+    let pull_request = if policy.bundling {
+        None
+    } else {
+        Some(open_individual_pull_request(forge, issue, &result.branch, &landed).await?)
+    };
+    let comment = match pull_request {
+        Some(number) => format!("{landed} Pull request #{number} carries it."),
+        None => format!("{landed} It waits for the next bundle train."),
+    };
+    forge.create_comment(issue, &comment).await?;
+    Ok(pull_request)
+}
+
+/// The branch's open pull request, or a new one that closes the issue when merged.
+pub async fn open_individual_pull_request(
+    forge: &dyn Forge,
+    issue: u64,
+    branch: &str,
+    why: &str,
+) -> AppResult<u64> {
+    let open = forge
+        .pull_requests(&crate::ports::forge::PullRequestFilter {
+            state: Some(crate::ports::forge::PullRequestState::Open),
+            head: Some(branch.to_owned()),
+        })
+        .await?;
+    if let Some(existing) = open.first() {
+        return Ok(existing.number);
+    }
+    let title = forge.issue(issue).await?.title;
+    let pr = forge
+        .create_pull_request(&NewPullRequest {
+            title: format!("#{issue}: {title}"),
+            body: format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+            head: branch.to_owned(),
+            base: None,
+        })
+        .await?;
+    Ok(pr.number)
+}
+
+/// Removes an attempt's worktree; its branch and commits stay.
+pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) -> AppResult<()> {
+    if worktree.exists() {
+        let _removing = workspace.lock_worktrees().await;
+        let path = worktree.display().to_string();
+        workspace
+            .git
+            .run(&["worktree", "remove", "--force", &path])
+            .await?;
+    }
+    Ok(())
+}
+
+/// The last lines of an attempt's stdout and stderr logs, for a failure comment.
+pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
+    let mut lines = Vec::new();
+    for path in [stdout, stderr] {
+        if let Ok(text) = tokio::fs::read_to_string(path).await {
+            lines.extend(text.lines().map(|l| truncate(l, 300)));
+        }
+    }
+    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+    match lines[start..].join("\n") {
+        tail if tail.is_empty() => "(the log is empty)".to_owned(),
+        tail => tail.replace("```", "'''"),
+    }
+}
+
+fn truncate(line: &str, max: usize) -> String {
+    match line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
+}

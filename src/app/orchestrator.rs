@@ -1,0 +1,652 @@
+//! The run loop: keeps the agent slots busy with ready issues, lands or retries what they finish,
+//! and picks up where a stopped or crashed predecessor left off. The forge is the source of
+//! truth for claims: a claim is a label set before the work starts, and a restarted loop resumes
+//! every claimed issue on the same slot and branch, so no work is lost or done twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::attempt::{AttemptError, AttemptResult, limits_from, request_for, run_attempt};
+use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
+use super::lifecycle::transition;
+use super::workspace::{AppResult, Workspace};
+use crate::adapters::agents::supervisor::Limits;
+use crate::adapters::journal::SqliteJournal;
+use crate::core::branch::branch_name;
+use crate::core::config::Config;
+use crate::core::labels::{self, agent_slot};
+use crate::core::lifecycle::Event;
+use crate::core::queue::{Stage, stage};
+use crate::core::routing::{OpenIssue, plan_claims};
+use crate::ports::agent::AgentRuntime;
+use crate::ports::forge::{Issue, IssueFilter};
+use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
+use crate::ports::{Clock, Forge};
+
+/// How the loop behaves; built from the configuration, adjustable for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSettings {
+    pub max_concurrent: u32,
+    pub limits: Limits,
+    pub policy: LandingPolicy,
+    /// How often the forge is polled when nothing else wakes the loop.
+    pub poll_interval: Duration,
+    /// false: labels alone manage the agents, the journal is not written.
+    pub state_machine: bool,
+}
+
+impl RunSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_concurrent: config.agents.max_concurrent,
+            limits: limits_from(&config.agents),
+            policy: LandingPolicy {
+                max_attempts: config.agents.max_attempts,
+                retry_base: Duration::from_secs(u64::from(config.agents.retry_backoff_seconds)),
+                bundling: config.bundling.enabled,
+                cleanup_on_failure: config.agents.cleanup_on_failure,
+            },
+            poll_interval: Duration::from_secs(15),
+            state_machine: config.state_machine.enabled,
+        }
+    }
+}
+
+/// When the loop stops on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopWhen {
+    /// Only on a signal.
+    Never,
+    /// After one round: claim, let those attempts finish, dispose of them.
+    OnePass,
+    /// When no issue is ready, waiting out a retry, or in flight.
+    Idle,
+}
+
+/// Something the loop did, for the log, the live view and the final summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum RunEvent {
+    Claimed {
+        agent: String,
+        issue: u64,
+        attempt: u32,
+    },
+    /// A claim found on the forge at start-up, taken up again on the same slot and branch.
+    Resumed {
+        agent: String,
+        issue: u64,
+        attempt: u32,
+    },
+    Disposed {
+        agent: String,
+        issue: u64,
+        attempt: u32,
+        outcome: String,
+        disposition: Disposition,
+    },
+    /// Clambake itself could not run or finish the attempt.
+    Broken {
+        agent: String,
+        issue: u64,
+        error: String,
+    },
+    /// Stopped by a shutdown; the claim stays for the next start to resume.
+    Interrupted { agent: String, issue: u64 },
+}
+
+impl std::fmt::Display for RunEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Claimed {
+                agent,
+                issue,
+                attempt,
+            } => write!(f, "{agent} claimed #{issue} (attempt {attempt})"),
+            Self::Resumed {
+                agent,
+                issue,
+                attempt,
+            } => write!(f, "{agent} resumed #{issue} (attempt {attempt})"),
+            Self::Disposed {
+                agent,
+                issue,
+                outcome,
+                disposition,
+                ..
+            } => match disposition {
+                Disposition::Landed { commits_ahead, .. } => {
+                    write!(
+                        f,
+                        "{agent} landed #{issue}: {commits_ahead} commits, waiting for review"
+                    )
+                }
+                Disposition::Retrying { not_before, .. } => {
+                    write!(
+                        f,
+                        "{agent} on #{issue} ended {outcome}; retrying after {not_before}"
+                    )
+                }
+                Disposition::Failed { attempts } => {
+                    write!(
+                        f,
+                        "{agent} on #{issue} ended {outcome}; failed after {attempts} attempts"
+                    )
+                }
+            },
+            Self::Broken {
+                agent,
+                issue,
+                error,
+            } => write!(f, "{agent} could not work on #{issue}: {error}"),
+            Self::Interrupted { agent, issue } => {
+                write!(
+                    f,
+                    "{agent} interrupted on #{issue}; its claim stays for the next run"
+                )
+            }
+        }
+    }
+}
+
+/// An attempt in flight.
+struct InFlight {
+    issue: u64,
+    attempt: u32,
+    started: Timestamp,
+    stop: Option<oneshot::Sender<()>>,
+    /// Stopped because the loop is shutting down, not because the attempt failed.
+    interrupted: bool,
+}
+
+/// What an attempt task hands back.
+struct Finished {
+    agent: String,
+    result: Result<AttemptResult, AttemptError>,
+}
+
+/// A slot's current work, for the live view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotView {
+    pub agent: String,
+    pub issue: u64,
+    pub attempt: u32,
+    pub started: Timestamp,
+}
+
+pub struct Orchestrator {
+    workspace: Workspace,
+    forge: Arc<dyn Forge>,
+    journal: Arc<SqliteJournal>,
+    runtime: Arc<dyn AgentRuntime>,
+    clock: Arc<dyn Clock>,
+    settings: RunSettings,
+    base: String,
+    running: JoinSet<Finished>,
+    in_flight: BTreeMap<String, InFlight>,
+    claiming: bool,
+    events: Vec<RunEvent>,
+}
+
+impl Orchestrator {
+    pub async fn new(
+        workspace: Workspace,
+        forge: Arc<dyn Forge>,
+        journal: Arc<SqliteJournal>,
+        runtime: Arc<dyn AgentRuntime>,
+        clock: Arc<dyn Clock>,
+        settings: RunSettings,
+    ) -> AppResult<Self> {
+        let base = forge.default_branch().await?;
+        Ok(Self {
+            workspace,
+            forge,
+            journal,
+            runtime,
+            clock,
+            settings,
+            base,
+            running: JoinSet::new(),
+            in_flight: BTreeMap::new(),
+            claiming: true,
+            events: Vec::new(),
+        })
+    }
+
+    /// Everything the loop has done so far, oldest first.
+    pub fn events(&self) -> &[RunEvent] {
+        &self.events
+    }
+
+    /// The slots with an attempt in flight.
+    pub fn slots(&self) -> Vec<SlotView> {
+        self.in_flight
+            .iter()
+            .map(|(agent, f)| SlotView {
+                agent: agent.clone(),
+                issue: f.issue,
+                attempt: f.attempt,
+                started: f.started,
+            })
+            .collect()
+    }
+
+    /// Runs until `stop_when` says so or `shutdown` counts a signal. The first signal stops
+    /// claiming and interrupts the agents (unless `detach_agents`); their claims stay for the
+    /// next start. The caller handles a second signal.
+    pub async fn run(
+        &mut self,
+        stop_when: StopWhen,
+        mut shutdown: watch::Receiver<u32>,
+        detach_agents: bool,
+    ) -> AppResult<()> {
+        self.resume_claims().await?;
+        let mut routed_once = false;
+        loop {
+            if *shutdown.borrow() > 0 && self.claiming {
+                self.begin_shutdown(detach_agents);
+                if detach_agents {
+                    return Ok(());
+                }
+            }
+            self.collect_finished().await?;
+            if !self.claiming {
+                if self.in_flight.is_empty() {
+                    return Ok(());
+                }
+            } else {
+                if !(stop_when == StopWhen::OnePass && routed_once) {
+                    self.route().await?;
+                    routed_once = true;
+                }
+                let done = match stop_when {
+                    StopWhen::Never => false,
+                    StopWhen::OnePass => self.in_flight.is_empty(),
+                    StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
+                };
+                if done {
+                    return Ok(());
+                }
+            }
+            self.wait(&mut shutdown).await?;
+        }
+    }
+
+    /// Sleeps until an attempt ends, a signal arrives, or the poll interval passes.
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<u32>) -> AppResult<()> {
+        let poll = tokio::time::sleep(self.settings.poll_interval);
+        tokio::select! {
+            Some(joined) = self.running.join_next() => {
+                let finished = joined.expect("attempt tasks do not panic");
+                self.dispose(finished).await?;
+            }
+            _ = shutdown.changed() => {}
+            _ = poll => {}
+        }
+        Ok(())
+    }
+
+    fn begin_shutdown(&mut self, detach_agents: bool) {
+        self.claiming = false;
+        tracing::info!(
+            in_flight = self.in_flight.len(),
+            detach_agents,
+            "shutting down"
+        );
+        if detach_agents {
+            return;
+        }
+        for flight in self.in_flight.values_mut() {
+            if let Some(stop) = flight.stop.take() {
+                let _ = stop.send(());
+            }
+            flight.interrupted = true;
+        }
+    }
+
+    /// Disposes of every attempt that has ended, without waiting for others.
+    async fn collect_finished(&mut self) -> AppResult<()> {
+        while let Some(joined) = self.running.try_join_next() {
+            let finished = joined.expect("attempt tasks do not panic");
+            self.dispose(finished).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes up every claim the forge shows that no attempt here is working on: after a crash
+    /// or a stop, the same slot continues on the same branch and worktree.
+    async fn resume_claims(&mut self) -> AppResult<()> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        for issue in open {
+            if stage(issue.labels.iter().map(String::as_str)) != Stage::Claimed {
+                continue;
+            }
+            let agents: Vec<&String> = issue
+                .labels
+                .iter()
+                .filter(|l| agent_slot(l).is_some())
+                .collect();
+            // Two claims on one issue are drift for reconcile to settle, not work to resume.
+            let [agent] = agents.as_slice() else {
+                continue;
+            };
+            if self.in_flight.contains_key(*agent) || self.slot_taken_elsewhere(agent, issue.number)
+            {
+                continue;
+            }
+            let agent = (*agent).clone();
+            self.start_attempt(&agent, &issue, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `agent` holds another issue in flight here.
+    fn slot_taken_elsewhere(&self, agent: &str, issue: u64) -> bool {
+        self.in_flight.get(agent).is_some_and(|f| f.issue != issue)
+    }
+
+    /// Fills free slots with ready issues, highest priority first.
+    async fn route(&mut self) -> AppResult<()> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let now = self.clock.now();
+        let mut busy: BTreeSet<String> = self.in_flight.keys().cloned().collect();
+        let mut held_back = BTreeSet::new();
+        let mut preferred = BTreeMap::new();
+        for issue in &open {
+            busy.extend(
+                issue
+                    .labels
+                    .iter()
+                    .filter(|l| agent_slot(l).is_some())
+                    .cloned(),
+            );
+            if stage(issue.labels.iter().map(String::as_str)) != Stage::Ready {
+                continue;
+            }
+            let attempts = self.journal.attempts(issue.number)?;
+            if landing::not_before(&attempts, self.settings.policy, now).is_some() {
+                held_back.insert(issue.number);
+            }
+            // A retry goes back to the slot that tried before, to continue on its branch.
+            if let Some(last) = attempts.last() {
+                preferred.insert(issue.number, last.agent.clone());
+            }
+        }
+        let candidates: Vec<OpenIssue> = open
+            .iter()
+            .map(|i| OpenIssue {
+                number: i.number,
+                labels: i.labels.clone(),
+            })
+            .collect();
+        let claims = plan_claims(
+            &candidates,
+            &busy,
+            self.settings.max_concurrent,
+            &held_back,
+            &preferred,
+        );
+        for claim in claims {
+            let Some(issue) = self.claim(&claim.agent, claim.issue).await? else {
+                continue;
+            };
+            self.start_attempt(&claim.agent, &issue, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
+    async fn nothing_to_route(&self) -> AppResult<bool> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        Ok(!open.iter().any(|issue| {
+            matches!(
+                stage(issue.labels.iter().map(String::as_str)),
+                Stage::Ready | Stage::Claimed
+            )
+        }))
+    }
+
+    /// Claims `issue` for `agent` on the forge and checks the claim held: if another
+    /// orchestrator claimed it at the same moment, ours is withdrawn.
+    async fn claim(&mut self, agent: &str, issue: u64) -> AppResult<Option<Issue>> {
+        self.forge
+            .edit_labels(issue, &[agent.to_owned()], &[labels::READY.to_owned()])
+            .await?;
+        let claimed = self.forge.issue(issue).await?;
+        let claimants = claimed
+            .labels
+            .iter()
+            .filter(|l| agent_slot(l).is_some())
+            .count();
+        if claimants == 1 {
+            return Ok(Some(claimed));
+        }
+        tracing::warn!(
+            agent,
+            issue,
+            "issue claimed twice at once; withdrawing this claim"
+        );
+        self.forge
+            .edit_labels(issue, &[], &[agent.to_owned()])
+            .await?;
+        Ok(None)
+    }
+
+    /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment.
+    async fn start_attempt(&mut self, agent: &str, issue: &Issue, resumed: bool) -> AppResult<()> {
+        let recorded = self
+            .journal
+            .attempts(issue.number)?
+            .iter()
+            .map(|a| a.attempt)
+            .max()
+            .unwrap_or(0);
+        let request = request_for(
+            &self.workspace,
+            self.forge.as_ref(),
+            agent,
+            issue.number,
+            &self.base,
+            recorded,
+        )
+        .await?;
+        let branch = branch_name(agent, issue.number, &issue.title);
+        self.journal_assignment(agent, issue.number, &branch, resumed)?;
+        let (stop, stopped) = oneshot::channel();
+        let workspace = self.workspace.clone();
+        let runtime = self.runtime.clone();
+        let limits = self.settings.limits;
+        let owner = agent.to_owned();
+        let spawned_request = request.clone();
+        self.running.spawn(async move {
+            let result = run_attempt(
+                &workspace,
+                runtime.as_ref(),
+                &spawned_request,
+                limits,
+                stopped,
+            )
+            .await;
+            Finished {
+                agent: owner,
+                result,
+            }
+        });
+        self.in_flight.insert(
+            agent.to_owned(),
+            InFlight {
+                issue: issue.number,
+                attempt: request.attempt,
+                started: self.clock.now(),
+                stop: Some(stop),
+                interrupted: false,
+            },
+        );
+        let event = if resumed {
+            RunEvent::Resumed {
+                agent: agent.to_owned(),
+                issue: issue.number,
+                attempt: request.attempt,
+            }
+        } else {
+            RunEvent::Claimed {
+                agent: agent.to_owned(),
+                issue: issue.number,
+                attempt: request.attempt,
+            }
+        };
+        self.record(event);
+        Ok(())
+    }
+
+    /// Journals `Assign`, bringing the slot there first if the journal lags the forge (a crash
+    /// between the claim and the journal write, or a slot left elsewhere by drift).
+    fn journal_assignment(
+        &self,
+        agent: &str,
+        issue: u64,
+        branch: &str,
+        resumed: bool,
+    ) -> AppResult<()> {
+        if !self.settings.state_machine {
+            return Ok(());
+        }
+        let current = self.journal.current_state(agent)?;
+        if current.claimed_issue() == Some(issue) {
+            return Ok(());
+        }
+        let cause = if resumed {
+            "resumed by the run loop after a restart"
+        } else {
+            "claimed by the run loop"
+        };
+        if current.claimed_issue().is_some() {
+            self.journal_event(agent, &Event::ForceReset, "its claim moved on the forge")?;
+        }
+        self.journal_event(
+            agent,
+            &Event::Assign {
+                agent_id: agent.to_owned(),
+                issue,
+                branch: branch.to_owned(),
+            },
+            cause,
+        )
+    }
+
+    fn journal_event(&self, agent: &str, event: &Event, cause: &str) -> AppResult<()> {
+        if self.settings.state_machine {
+            transition(self.journal.as_ref(), agent, event, cause, self.clock.now())?;
+        }
+        Ok(())
+    }
+
+    /// Lands, retries or fails the issue of a finished attempt.
+    async fn dispose(&mut self, finished: Finished) -> AppResult<()> {
+        let Finished { agent, result } = finished;
+        let flight = self
+            .in_flight
+            .remove(&agent)
+            .expect("every attempt task is in flight");
+        let issue = flight.issue;
+        let now = self.clock.now();
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => return self.dispose_broken(&agent, &flight, &error, now).await,
+        };
+        if flight.interrupted
+            && result.classification.outcome != crate::core::outcome::Outcome::Success
+        {
+            self.record(RunEvent::Interrupted { agent, issue });
+            return Ok(());
+        }
+        let (disposition, slot_events) = landing::dispose(
+            &self.workspace,
+            self.forge.as_ref(),
+            self.journal.as_ref(),
+            self.settings.policy,
+            Ended {
+                agent: &agent,
+                issue,
+                attempt: flight.attempt,
+                result: &result,
+            },
+            now,
+        )
+        .await?;
+        for event in &slot_events {
+            self.journal_event(&agent, event, "the attempt ended")?;
+        }
+        self.record(RunEvent::Disposed {
+            agent,
+            issue,
+            attempt: flight.attempt,
+            outcome: result.classification.outcome.to_string(),
+            disposition,
+        });
+        Ok(())
+    }
+
+    /// An attempt Clambake could not run or finish (a worktree it could not make, a log it
+    /// could not write): it counts as a failed attempt, so a lasting fault ends in
+    /// `route:failed` instead of a loop.
+    async fn dispose_broken(
+        &mut self,
+        agent: &str,
+        flight: &InFlight,
+        error: &AttemptError,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let issue = self.forge.issue(flight.issue).await?;
+        let branch = branch_name(agent, issue.number, &issue.title);
+        tracing::error!(agent, issue = issue.number, %error, "attempt broke");
+        self.journal.record_attempt(&AttemptRecord {
+            issue: issue.number,
+            attempt: flight.attempt,
+            agent: agent.to_owned(),
+            branch: branch.clone(),
+            outcome: "clambake_error".to_owned(),
+            reason: error.to_string(),
+            commits_ahead: 0,
+            cost_usd: None,
+            turns: 0,
+            log: String::new(),
+            finished_at: now,
+        })?;
+        landing::retry_or_fail(
+            self.forge.as_ref(),
+            self.journal.as_ref(),
+            self.settings.policy,
+            Failure {
+                agent,
+                issue: issue.number,
+                summary: format!(
+                    "Attempt {} by {agent} could not run: {error}.",
+                    flight.attempt
+                ),
+                branch: &branch,
+                log_tail: error.to_string(),
+            },
+            now,
+        )
+        .await?;
+        self.journal_event(agent, &Event::Abandon, "the attempt could not run")?;
+        self.record(RunEvent::Broken {
+            agent: agent.to_owned(),
+            issue: issue.number,
+            error: error.to_string(),
+        });
+        Ok(())
+    }
+
+    fn record(&mut self, event: RunEvent) {
+        tracing::info!("{event}");
+        self.events.push(event);
+    }
+}

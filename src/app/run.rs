@@ -1,0 +1,76 @@
+//! `run`: the orchestrator assembled from the configuration: the forge, the journal, the agent
+//! runtime and the run lock, driven until it is told (or decides) to stop.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::lifecycle::open_journal;
+use super::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
+use super::run_lock::{RunLock, describe_this_process};
+use super::workspace::{AppError, AppResult, Workspace};
+use crate::adapters::agents::runtime_for;
+use crate::app::attempt::AttemptError;
+use crate::ports::{Clock, SystemClock};
+
+/// What the caller asked of `run`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest {
+    /// Overrides `agents.max_concurrent`.
+    pub agents: Option<u32>,
+    pub stop_when: StopWhen,
+    /// On a signal, leave the agents running for the next start to take up.
+    pub detach_agents: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub events: Vec<RunEvent>,
+}
+
+/// Runs the loop under the run lock until `request.stop_when` or a signal counted on
+/// `shutdown`.
+pub async fn run(
+    workspace: &Workspace,
+    request: RunRequest,
+    shutdown: watch::Receiver<u32>,
+) -> AppResult<RunSummary> {
+    let config = workspace.load_config()?.config;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let started = clock.now();
+    std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
+        action: "create",
+        path: workspace.state_dir(),
+        source,
+    })?;
+    let _lock = RunLock::acquire(&workspace.state_dir(), &describe_this_process(started))?;
+    let forge = workspace.open_forge(config.forge.backend).await?;
+    let journal = Arc::new(open_journal(workspace)?);
+    let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
+    let mut settings = RunSettings::from_config(&config);
+    if let Some(agents) = request.agents {
+        settings.max_concurrent = agents;
+    }
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        forge,
+        journal,
+        Arc::from(runtime),
+        clock.clone(),
+        settings,
+    )
+    .await?;
+    orchestrator
+        .run(request.stop_when, shutdown, request.detach_agents)
+        .await?;
+    Ok(RunSummary {
+        started,
+        finished: clock.now(),
+        events: orchestrator.events().to_vec(),
+    })
+}

@@ -1,0 +1,154 @@
+//! `clambake run`
+
+use std::io::IsTerminal;
+
+use clap::{Args, ValueEnum};
+use tokio::sync::watch;
+
+use super::output::print_json;
+use crate::app::orchestrator::{RunEvent, StopWhen};
+use crate::app::run::{RunRequest, RunSummary, run as run_loop};
+use crate::app::{AppResult, Workspace};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// How many agents work at once (overrides agents.max_concurrent).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    agents: Option<u32>,
+    /// One pass: claim, let those attempts finish, land them, and stop.
+    #[arg(long, conflicts_with = "until_idle")]
+    once: bool,
+    /// Stop when no issue is ready or in flight.
+    #[arg(long)]
+    until_idle: bool,
+    /// On Ctrl-C or SIGTERM, leave the agents running for the next start to take up.
+    #[arg(long)]
+    detach_agents: bool,
+    /// How progress is logged on stderr: `text`, or `json` lines for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl RunArgs {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+}
+
+pub async fn run(workspace: &Workspace, args: RunArgs) -> AppResult<()> {
+    let stop_when = if args.once {
+        StopWhen::OnePass
+    } else if args.until_idle {
+        StopWhen::Idle
+    } else {
+        StopWhen::Never
+    };
+    let shutdown = count_signals();
+    let summary = run_loop(
+        workspace,
+        RunRequest {
+            agents: args.agents,
+            stop_when,
+            detach_agents: args.detach_agents,
+        },
+        shutdown,
+    )
+    .await?;
+    if args.json {
+        print_json(&summary);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+/// Counts SIGINT and SIGTERM; the second one ends the process at once.
+fn count_signals() -> watch::Receiver<u32> {
+    let (count, counted) = watch::channel(0u32);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::error!("could not listen for signals; stop clambake with SIGKILL");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            let seen = *count.borrow() + 1;
+            if seen >= 2 {
+                eprintln!("clambake: second signal, exiting now");
+                std::process::exit(130);
+            }
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "clambake: stopping: no new claims, agents are being stopped \
+                     (their claims stay for the next run); press Ctrl-C again to exit now"
+                );
+            }
+            count.send_replace(seen);
+        }
+    });
+    counted
+}
+
+fn print_summary(summary: &RunSummary) {
+    let mut landed = Vec::new();
+    let mut retrying = Vec::new();
+    let mut failed = Vec::new();
+    let mut interrupted = Vec::new();
+    for event in &summary.events {
+        match event {
+            RunEvent::Disposed {
+                issue, disposition, ..
+            } => match disposition {
+                crate::app::landing::Disposition::Landed { .. } => landed.push(*issue),
+                crate::app::landing::Disposition::Retrying { .. } => retrying.push(*issue),
+                crate::app::landing::Disposition::Failed { .. } => failed.push(*issue),
+            },
+            RunEvent::Interrupted { issue, .. } => interrupted.push(*issue),
+            _ => {}
+        }
+    }
+    for issues in [&mut landed, &mut retrying, &mut failed, &mut interrupted] {
+        issues.sort_unstable();
+        issues.dedup();
+    }
+    let list = |issues: &[u64]| {
+        if issues.is_empty() {
+            "none".to_owned()
+        } else {
+            issues
+                .iter()
+                .map(|n| format!("#{n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    };
+    let seconds = (summary.finished - summary.started)
+        .total(jiff::Unit::Second)
+        .unwrap_or_default();
+    println!("Run finished in {seconds:.1}s.");
+    println!("  landed:      {}", list(&landed));
+    println!("  retried:     {}", list(&retrying));
+    println!("  failed:      {}", list(&failed));
+    if !interrupted.is_empty() {
+        println!(
+            "  interrupted: {} (resumed by the next run)",
+            list(&interrupted)
+        );
+    }
+}

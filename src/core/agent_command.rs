@@ -1,0 +1,305 @@
+//! What an agent process is started with: its argv (never a shell line) and its scrubbed
+//! environment.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use miette::Diagnostic;
+use regex::{Captures, Regex};
+
+use super::config::AgentsConfig;
+
+/// Variables every agent inherits: what ordinary tools need to run and print.
+pub const BASE_ALLOWLIST: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TERM",
+    "TMPDIR",
+    "TZ",
+    "NO_COLOR",
+];
+
+/// Forge credentials and Clambake's own settings: never handed to an agent, even if listed.
+const NEVER_PASSED: &[&str] = &[
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+];
+const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
+
+#[derive(Debug, thiserror::Error, Diagnostic, PartialEq, Eq)]
+pub enum AgentCommandError {
+    #[error("agents.{key} is not a valid argument list: {value}")]
+    #[diagnostic(help(
+        "close every quote; arguments are split like a shell would, but no shell runs"
+    ))]
+    Unsplittable { key: &'static str, value: String },
+    #[error("agents.command is empty")]
+    #[diagnostic(help(
+        "set it, e.g. `clambake config set agents.command \"my-agent --issue {{issue}} --prompt {{prompt_file}}\"`"
+    ))]
+    EmptyCommand,
+    #[error("agents.command uses the unknown placeholder {{{name}}}")]
+    #[diagnostic(help(
+        "the placeholders are {{issue}}, {{branch}}, {{prompt_file}} and {{worktree}}"
+    ))]
+    UnknownPlaceholder { name: String },
+}
+
+/// The values an argv template can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateValues {
+    pub issue: u64,
+    pub branch: String,
+    pub prompt_file: String,
+    pub worktree: String,
+}
+
+static PLACEHOLDER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{([A-Za-z_]+)\}").expect("the placeholder pattern compiles"));
+
+/// The `command` runtime's argv: the template split into words, then placeholders filled in
+/// within each word, so a value with spaces or quotes stays one argument.
+pub fn expand_command(
+    template: &str,
+    values: &TemplateValues,
+) -> Result<Vec<String>, AgentCommandError> {
+    let words = split("command", template)?;
+    if words.is_empty() {
+        return Err(AgentCommandError::EmptyCommand);
+    }
+    let mut unknown = None;
+    let argv = words
+        .iter()
+        .map(|word| {
+            PLACEHOLDER
+                .replace_all(word, |c: &Captures<'_>| match &c[1] {
+                    "issue" => values.issue.to_string(),
+                    "branch" => values.branch.clone(),
+                    "prompt_file" => values.prompt_file.clone(),
+                    "worktree" => values.worktree.clone(),
+                    other => {
+                        unknown.get_or_insert_with(|| other.to_owned());
+                        String::new()
+                    }
+                })
+                .into_owned()
+        })
+        .collect();
+    match unknown {
+        Some(name) => Err(AgentCommandError::UnknownPlaceholder { name }),
+        None => Ok(argv),
+    }
+}
+
+/// Claude Code's argv: `-p <prompt> --output-format stream-json --verbose` (stream-json needs
+/// `--verbose`) and the configured options. The executable comes first.
+pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, AgentCommandError> {
+    let mut argv: Vec<String> = [
+        config.claude_code_path.as_str(),
+        "-p",
+        prompt,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    ]
+    .map(str::to_owned)
+    .into();
+    let mut option = |flag: &str, value: &str| {
+        if !value.is_empty() {
+            argv.extend([flag.to_owned(), value.to_owned()]);
+        }
+    };
+    option("--permission-mode", &config.claude_permission_mode);
+    if config.claude_max_turns > 0 {
+        option("--max-turns", &config.claude_max_turns.to_string());
+    }
+    option("--model", &config.claude_model);
+    option(
+        "--append-system-prompt",
+        &config.claude_append_system_prompt,
+    );
+    argv.extend(split("claude_extra_args", &config.claude_extra_args)?);
+    Ok(argv)
+}
+
+fn split(key: &'static str, value: &str) -> Result<Vec<String>, AgentCommandError> {
+    shlex::split(value).ok_or_else(|| AgentCommandError::Unsplittable {
+        key,
+        value: value.to_owned(),
+    })
+}
+
+/// The environment an agent starts with: the base allowlist plus the configured pass-through
+/// (`NAME` or `PREFIX_*`), minus forge tokens and `CLAMBAKE_*`. Sorted by name.
+pub fn agent_environment(
+    inherited: impl IntoIterator<Item = (String, String)>,
+    passthrough: &str,
+) -> Vec<(String, String)> {
+    let patterns: Vec<&str> = passthrough.split_whitespace().collect();
+    let wanted = |name: &str| {
+        BASE_ALLOWLIST.contains(&name)
+            || patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => *p == name,
+            })
+    };
+    let refused =
+        |name: &str| NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX);
+    inherited
+        .into_iter()
+        .filter(|(name, _)| wanted(name) && !refused(name))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> TemplateValues {
+        TemplateValues {
+            issue: 7,
+            branch: "agent001/7-fix".to_owned(),
+            prompt_file: "/tmp/p q/prompt.md".to_owned(),
+            worktree: "/w/agent001-7".to_owned(),
+        }
+    }
+
+    #[test]
+    fn templates_fill_placeholders_inside_words() {
+        let argv = expand_command(
+            "my-agent --issue={issue} -b '{branch}' --prompt {prompt_file} -C {worktree}",
+            &values(),
+        )
+        .unwrap();
+        assert_eq!(
+            argv,
+            [
+                "my-agent",
+                "--issue=7",
+                "-b",
+                "agent001/7-fix",
+                "--prompt",
+                "/tmp/p q/prompt.md",
+                "-C",
+                "/w/agent001-7"
+            ]
+        );
+    }
+
+    #[test]
+    fn shell_metacharacters_stay_literal() {
+        let argv = expand_command("echo $(rm -rf /) ; `x` | y", &values()).unwrap();
+        assert_eq!(argv, ["echo", "$(rm", "-rf", "/)", ";", "`x`", "|", "y"]);
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        assert_eq!(
+            expand_command("  ", &values()),
+            Err(AgentCommandError::EmptyCommand)
+        );
+        assert_eq!(
+            expand_command("x {issu}", &values()),
+            Err(AgentCommandError::UnknownPlaceholder {
+                name: "issu".to_owned()
+            })
+        );
+        assert!(matches!(
+            expand_command("x 'open", &values()),
+            Err(AgentCommandError::Unsplittable { key: "command", .. })
+        ));
+    }
+
+    #[test]
+    fn the_claude_argv_has_stream_json_and_the_configured_options() {
+        let config = AgentsConfig {
+            claude_model: "sonnet".to_owned(),
+            claude_append_system_prompt: "Be brief.".to_owned(),
+            claude_extra_args: "--add-dir '/a b'".to_owned(),
+            ..AgentsConfig::default()
+        };
+        let argv = claude_argv(&config, "do it; $(now)").unwrap();
+        assert_eq!(
+            argv,
+            [
+                "claude",
+                "-p",
+                "do it; $(now)",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "acceptEdits",
+                "--max-turns",
+                "50",
+                "--model",
+                "sonnet",
+                "--append-system-prompt",
+                "Be brief.",
+                "--add-dir",
+                "/a b"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_claude_options_are_left_out() {
+        let config = AgentsConfig {
+            claude_permission_mode: String::new(),
+            claude_max_turns: 0,
+            ..AgentsConfig::default()
+        };
+        let argv = claude_argv(&config, "p").unwrap();
+        assert_eq!(
+            argv,
+            [
+                "claude",
+                "-p",
+                "p",
+                "--output-format",
+                "stream-json",
+                "--verbose"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_environment_is_scrubbed_to_the_allowlist_and_pass_through() {
+        let inherited = [
+            ("PATH", "/bin"),
+            ("HOME", "/root"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("GH_TOKEN", "t"),
+            ("GITHUB_TOKEN", "t"),
+            ("CLAMBAKE_AGENTS__RUNTIME", "x"),
+            ("ANTHROPIC_API_KEY", "k"),
+            ("MY_TOOL_HOME", "/opt"),
+            ("MY_TOOL_LEVEL", "3"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let env = agent_environment(inherited, "ANTHROPIC_API_KEY MY_TOOL_* GH_TOKEN CLAMBAKE_*");
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ANTHROPIC_API_KEY",
+                "HOME",
+                "MY_TOOL_HOME",
+                "MY_TOOL_LEVEL",
+                "PATH"
+            ]
+        );
+    }
+}

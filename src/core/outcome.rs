@@ -1,0 +1,372 @@
+//! How an attempt ended, decided from three witnesses that disagree in the wild: the CLI's final
+//! `result` event, the process's exit status, and whether Clambake itself terminated it. Then
+//! the branch has the last word: an attempt with no commits is never a success.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::agent_events::{ResultEvent, ResultSubtype};
+
+/// The classified end of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Finished and left commits on its branch.
+    Success,
+    /// The CLI stopped at its turn limit.
+    MaxTurns,
+    /// The CLI stopped at its spending limit.
+    Budget,
+    /// The agent ran but failed: an error result, or no commits.
+    AgentError,
+    /// The process died on its own without a verdict: a non-zero exit or a fault signal.
+    Crashed,
+    /// Ended by a signal: Clambake's `terminate`, or someone else's kill.
+    Killed,
+    /// Terminated by Clambake after too long without any event.
+    Stalled,
+    /// Terminated by Clambake at the attempt's time limit.
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::MaxTurns => "max_turns",
+            Self::Budget => "budget",
+            Self::AgentError => "agent_error",
+            Self::Crashed => "crashed",
+            Self::Killed => "killed",
+            Self::Stalled => "stalled",
+            Self::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the process ended, as the OS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+/// Why Clambake terminated an attempt, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Termination {
+    /// No event for `agents.stall_timeout_minutes`.
+    Stall,
+    /// Running longer than `agents.timeout_minutes`.
+    Timeout,
+    /// Someone ran `clambake terminate`.
+    Requested,
+}
+
+/// The witnesses of one attempt's end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence<'a> {
+    pub result: Option<&'a ResultEvent>,
+    pub exit: ExitStatus,
+    pub terminated: Option<Termination>,
+    pub commits_ahead: u32,
+    /// Whether this runtime prints a `result` event (Claude Code does; a plain command does not).
+    pub reports_result: bool,
+}
+
+/// The outcome and a sentence saying why, for the journal and `monitor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+const SIGINT: i32 = 2;
+const SIGKILL: i32 = 9;
+const SIGTERM: i32 = 15;
+const SIGHUP: i32 = 1;
+
+/// Decides the outcome. The order matters:
+/// 1. A successful `result` with commits is a success even if the process then misbehaved
+///    (a non-zero exit, or Clambake killing a process that lingered after finishing).
+/// 2. Otherwise Clambake's own termination names the outcome.
+/// 3. Otherwise an error `result` names it, whatever the exit code says (errors exit 0 too).
+/// 4. Otherwise the exit status does; a clean exit with no commits is an agent error.
+pub fn classify(evidence: &Evidence<'_>) -> Classification {
+    let done = |outcome, reason: String| Classification { outcome, reason };
+    let commits = evidence.commits_ahead;
+    let succeeded = evidence
+        .result
+        .is_some_and(|r| r.subtype == ResultSubtype::Success && !r.is_error);
+    if succeeded && commits > 0 {
+        let note = match (evidence.exit, evidence.terminated) {
+            (_, Some(_)) => " (the process lingered and was terminated)",
+            (ExitStatus::Code(0), None) => "",
+            _ => " (the process then exited abnormally)",
+        };
+        return done(
+            Outcome::Success,
+            format!("the agent reported success with {commits} commit(s){note}"),
+        );
+    }
+    if let Some(termination) = evidence.terminated {
+        return match termination {
+            Termination::Stall => done(Outcome::Stalled, "no event for too long".to_owned()),
+            Termination::Timeout => done(Outcome::TimedOut, "the time limit passed".to_owned()),
+            Termination::Requested => done(Outcome::Killed, "terminated on request".to_owned()),
+        };
+    }
+    if let Some(result) = evidence.result {
+        return match &result.subtype {
+            ResultSubtype::ErrorMaxTurns => {
+                done(Outcome::MaxTurns, "the agent hit its turn limit".to_owned())
+            }
+            ResultSubtype::ErrorMaxBudgetUsd => {
+                done(Outcome::Budget, "the agent hit its budget".to_owned())
+            }
+            ResultSubtype::Success if !result.is_error => done(
+                Outcome::AgentError,
+                "the agent reported success but made no commits".to_owned(),
+            ),
+            ResultSubtype::Success => done(
+                Outcome::AgentError,
+                "the agent's result was marked as an error".to_owned(),
+            ),
+            ResultSubtype::ErrorDuringExecution => done(
+                Outcome::AgentError,
+                "the agent reported an error during execution".to_owned(),
+            ),
+            ResultSubtype::Unknown(subtype) => done(
+                Outcome::AgentError,
+                format!("the agent ended with an unknown result `{subtype}`"),
+            ),
+        };
+    }
+    match evidence.exit {
+        ExitStatus::Signal(signal @ (SIGKILL | SIGTERM | SIGINT | SIGHUP)) => done(
+            Outcome::Killed,
+            format!("killed by signal {signal} from outside Clambake"),
+        ),
+        ExitStatus::Signal(signal) => done(
+            Outcome::Crashed,
+            format!("the process died of signal {signal}"),
+        ),
+        ExitStatus::Code(0) if evidence.reports_result => done(
+            Outcome::AgentError,
+            "the agent exited without a result event".to_owned(),
+        ),
+        ExitStatus::Code(0) if commits > 0 => done(
+            Outcome::Success,
+            format!("the agent exited cleanly with {commits} commit(s)"),
+        ),
+        ExitStatus::Code(0) => done(
+            Outcome::AgentError,
+            "the agent exited cleanly but made no commits".to_owned(),
+        ),
+        ExitStatus::Code(code) => done(
+            Outcome::Crashed,
+            format!("the process exited with code {code} and no result"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::agent_events::Usage;
+    use super::*;
+
+    fn result(subtype: ResultSubtype, is_error: bool) -> ResultEvent {
+        ResultEvent {
+            subtype,
+            is_error,
+            num_turns: Some(2),
+            total_cost_usd: Some(0.01),
+            usage: Usage::default(),
+            session_id: None,
+        }
+    }
+
+    fn classify_with(
+        result: Option<&ResultEvent>,
+        exit: ExitStatus,
+        terminated: Option<Termination>,
+        commits_ahead: u32,
+    ) -> Outcome {
+        classify(&Evidence {
+            result,
+            exit,
+            terminated,
+            commits_ahead,
+            reports_result: true,
+        })
+        .outcome
+    }
+
+    const OK: ExitStatus = ExitStatus::Code(0);
+
+    #[test]
+    fn success_needs_a_success_result_and_commits() {
+        let success = result(ResultSubtype::Success, false);
+        assert_eq!(classify_with(Some(&success), OK, None, 1), Outcome::Success);
+        assert_eq!(
+            classify_with(Some(&success), OK, None, 0),
+            Outcome::AgentError
+        );
+    }
+
+    #[test]
+    fn success_then_a_non_zero_exit_is_still_success() {
+        let success = result(ResultSubtype::Success, false);
+        let c = classify(&Evidence {
+            result: Some(&success),
+            exit: ExitStatus::Code(1),
+            terminated: None,
+            commits_ahead: 2,
+            reports_result: true,
+        });
+        assert_eq!(c.outcome, Outcome::Success);
+        assert!(c.reason.contains("exited abnormally"), "{}", c.reason);
+    }
+
+    #[test]
+    fn success_that_lingered_until_terminated_is_still_success() {
+        let success = result(ResultSubtype::Success, false);
+        for termination in [
+            Termination::Stall,
+            Termination::Timeout,
+            Termination::Requested,
+        ] {
+            assert_eq!(
+                classify_with(Some(&success), ExitStatus::Signal(15), Some(termination), 1),
+                Outcome::Success
+            );
+        }
+    }
+
+    #[test]
+    fn error_results_win_over_exit_zero() {
+        for (subtype, outcome) in [
+            (ResultSubtype::ErrorMaxTurns, Outcome::MaxTurns),
+            (ResultSubtype::ErrorMaxBudgetUsd, Outcome::Budget),
+            (ResultSubtype::ErrorDuringExecution, Outcome::AgentError),
+            (
+                ResultSubtype::Unknown("error_x".to_owned()),
+                Outcome::AgentError,
+            ),
+        ] {
+            let r = result(subtype, true);
+            assert_eq!(classify_with(Some(&r), OK, None, 3), outcome);
+            assert_eq!(
+                classify_with(Some(&r), ExitStatus::Code(1), None, 0),
+                outcome
+            );
+        }
+    }
+
+    #[test]
+    fn a_success_subtype_flagged_as_error_is_an_agent_error() {
+        let r = result(ResultSubtype::Success, true);
+        assert_eq!(classify_with(Some(&r), OK, None, 4), Outcome::AgentError);
+    }
+
+    #[test]
+    fn clambakes_termination_names_the_outcome_when_the_work_is_not_done() {
+        let max_turns = result(ResultSubtype::ErrorMaxTurns, true);
+        for (termination, outcome) in [
+            (Termination::Stall, Outcome::Stalled),
+            (Termination::Timeout, Outcome::TimedOut),
+            (Termination::Requested, Outcome::Killed),
+        ] {
+            for r in [None, Some(&max_turns)] {
+                for commits in [0, 5] {
+                    assert_eq!(
+                        classify_with(r, ExitStatus::Signal(9), Some(termination), commits),
+                        outcome
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn without_a_result_the_exit_status_decides() {
+        assert_eq!(
+            classify_with(None, ExitStatus::Code(1), None, 3),
+            Outcome::Crashed
+        );
+        assert_eq!(
+            classify_with(None, ExitStatus::Signal(11), None, 0),
+            Outcome::Crashed
+        );
+        assert_eq!(
+            classify_with(None, ExitStatus::Signal(6), None, 0),
+            Outcome::Crashed
+        );
+        for signal in [1, 2, 9, 15] {
+            assert_eq!(
+                classify_with(None, ExitStatus::Signal(signal), None, 1),
+                Outcome::Killed
+            );
+        }
+        assert_eq!(classify_with(None, OK, None, 1), Outcome::AgentError);
+    }
+
+    #[test]
+    fn runtimes_without_results_succeed_on_a_clean_exit_with_commits() {
+        let plain = |exit, commits_ahead| {
+            classify(&Evidence {
+                result: None,
+                exit,
+                terminated: None,
+                commits_ahead,
+                reports_result: false,
+            })
+        };
+        assert_eq!(plain(OK, 1).outcome, Outcome::Success);
+        let none = plain(OK, 0);
+        assert_eq!(none.outcome, Outcome::AgentError);
+        assert!(none.reason.contains("no commits"));
+        assert_eq!(plain(ExitStatus::Code(2), 1).outcome, Outcome::Crashed);
+    }
+
+    #[test]
+    fn outcomes_print_as_their_config_words() {
+        let words: Vec<String> = [
+            Outcome::Success,
+            Outcome::MaxTurns,
+            Outcome::Budget,
+            Outcome::AgentError,
+            Outcome::Crashed,
+            Outcome::Killed,
+            Outcome::Stalled,
+            Outcome::TimedOut,
+        ]
+        .iter()
+        .map(|o| {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+            o.to_string()
+        })
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "success",
+                "max_turns",
+                "budget",
+                "agent_error",
+                "crashed",
+                "killed",
+                "stalled",
+                "timed_out"
+            ]
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! The prompt an agent receives: the issue as written, then the rules of the attempt.
+
+use std::fmt::Write as _;
+
+/// One comment on the issue, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptComment {
+    pub author: String,
+    pub body: String,
+}
+
+/// Everything the prompt is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptInput {
+    pub issue: u64,
+    pub title: String,
+    pub body: String,
+    pub comments: Vec<PromptComment>,
+    /// The branch the worktree has checked out.
+    pub branch: String,
+}
+
+/// The prompt text. It goes to the agent as one argv element or a file, never through a shell,
+/// so it needs no quoting; the issue's own text is fenced off from the instructions.
+pub fn build_prompt(input: &PromptInput) -> String {
+    let mut prompt = String::new();
+    let _ = writeln!(
+        prompt,
+        "You are working on issue #{}: {}",
+        input.issue,
+        input.title.trim()
+    );
+    prompt.push_str("\n## The issue\n\n");
+    if input.body.trim().is_empty() {
+        prompt.push_str("(The issue has no description beyond its title.)\n");
+    } else {
+        prompt.push_str(input.body.trim_end());
+        prompt.push('\n');
+    }
+    if !input.comments.is_empty() {
+        prompt.push_str("\n## Comments, oldest first\n");
+        for comment in &input.comments {
+            let _ = write!(
+                prompt,
+                "\n### {} wrote\n\n{}\n",
+                comment.author,
+                comment.body.trim_end()
+            );
+        }
+    }
+    let _ = write!(
+        prompt,
+        "\n## How to work\n\n\
+         - Work only in the current directory: it is a git worktree on branch `{branch}`, made \
+         for this issue. Do not read or change files outside it.\n\
+         - Commit your work to this branch with git as you go, with messages that mention \
+         issue #{issue}. Do not switch branches, push, or open pull requests: Clambake does that.\n\
+         - When the issue is resolved and committed, stop.\n",
+        branch = input.branch,
+        issue = input.issue,
+    );
+    prompt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PromptInput {
+        PromptInput {
+            issue: 42,
+            title: "Fix the parser ".to_owned(),
+            body: "It crashes on `$(x)`.\n".to_owned(),
+            comments: vec![
+                PromptComment {
+                    author: "ada".to_owned(),
+                    body: "Also on empty input.".to_owned(),
+                },
+                PromptComment {
+                    author: "bob".to_owned(),
+                    body: "Confirmed.".to_owned(),
+                },
+            ],
+            branch: "agent001/42-fix-the-parser".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_prompt_carries_the_issue_verbatim() {
+        let prompt = build_prompt(&input());
+        assert!(prompt.starts_with("You are working on issue #42: Fix the parser\n"));
+        assert!(prompt.contains("It crashes on `$(x)`."));
+    }
+
+    #[test]
+    fn comments_come_in_order_with_their_authors() {
+        let prompt = build_prompt(&input());
+        let ada = prompt
+            .find("### ada wrote\n\nAlso on empty input.")
+            .unwrap();
+        let bob = prompt.find("### bob wrote\n\nConfirmed.").unwrap();
+        assert!(ada < bob);
+    }
+
+    #[test]
+    fn the_instructions_confine_the_agent_and_ask_for_commits() {
+        let prompt = build_prompt(&input());
+        assert!(prompt.contains("Work only in the current directory"));
+        assert!(prompt.contains("branch `agent001/42-fix-the-parser`"));
+        assert!(prompt.contains("Commit your work"));
+        assert!(prompt.contains("issue #42"));
+        assert!(prompt.contains("Do not switch branches, push"));
+    }
+
+    #[test]
+    fn an_empty_issue_says_so_and_has_no_comment_section() {
+        let prompt = build_prompt(&PromptInput {
+            body: "  \n".to_owned(),
+            comments: Vec::new(),
+            ..input()
+        });
+        assert!(prompt.contains("no description beyond its title"));
+        assert!(!prompt.contains("## Comments"));
+    }
+}

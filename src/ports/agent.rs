@@ -1,0 +1,85 @@
+//! The agent runtime port: start one attempt of an agent CLI (or the built-in simulated agent)
+//! and hand back its output lines, its exit, and a way to stop it.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use miette::Diagnostic;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::agent_command::AgentCommandError;
+use crate::core::outcome::ExitStatus;
+
+/// Everything an attempt is started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSpec {
+    /// The slot, `agent001`.
+    pub agent: String,
+    pub issue: u64,
+    pub title: String,
+    pub branch: String,
+    /// The attempt's own git worktree: the agent's working directory.
+    pub worktree: PathBuf,
+    pub prompt: String,
+    /// The prompt, also written to a file outside the worktree for runtimes that read files.
+    pub prompt_file: PathBuf,
+}
+
+/// One line an agent printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputLine {
+    Stdout(String),
+    Stderr(String),
+}
+
+/// How to stop a running agent and clean up after it.
+#[async_trait]
+pub trait AgentControl: Send + Sync {
+    /// Asks the whole agent to stop (SIGTERM to its process group).
+    fn interrupt(&self);
+    /// Stops the whole agent at once (SIGKILL to its process group).
+    fn kill(&self);
+    /// After the main process has exited: kills and reaps whatever it left behind.
+    async fn clean_up(&self);
+}
+
+/// A started attempt.
+pub struct RunningAgent {
+    /// The main process (and process group) id; `None` for the in-process simulated agent.
+    pub pid: Option<u32>,
+    /// Output lines in the order each stream printed them; closed when both streams close.
+    pub output: mpsc::Receiver<OutputLine>,
+    /// Resolves once the main process has exited and been reaped.
+    pub exit: oneshot::Receiver<std::io::Result<ExitStatus>>,
+    pub control: Box<dyn AgentControl>,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum AgentStartError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Command(#[from] AgentCommandError),
+    #[error("could not start `{program}` in {}: {source}", dir.display())]
+    #[diagnostic(help(
+        "check that the agent CLI is installed and on PATH, or set agents.claude_code_path / agents.command"
+    ))]
+    Spawn {
+        program: String,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the `{runtime}` agent runtime is not available in this version of clambake")]
+    #[diagnostic(help("set agents.runtime to \"claude\", \"command\" or \"simulated\""))]
+    Unavailable { runtime: &'static str },
+}
+
+/// An agent CLI that Clambake can run.
+#[async_trait]
+pub trait AgentRuntime: Send + Sync {
+    /// The runtime's config word: `claude`, `command`, `simulated`.
+    fn name(&self) -> &'static str;
+    /// Whether the runtime ends with a stream-json `result` event.
+    fn reports_result(&self) -> bool;
+    async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError>;
+}

@@ -1,0 +1,254 @@
+//! Whole attempts in real repositories: worktree and branch, the agent run, leftovers
+//! committed, commits counted, outcome classified.
+
+use std::time::Duration;
+
+use clambake::adapters::agents::simulated::simulated_file;
+use clambake::adapters::agents::supervisor::Limits;
+use clambake::adapters::agents::{CommandRuntime, SimulatedRuntime};
+use clambake::app::Workspace;
+use clambake::app::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
+use clambake::core::outcome::Outcome;
+use clambake::ports::AgentRuntime;
+
+use crate::support::{TestRepo, write_script};
+
+const LIMITS: Limits = Limits {
+    stall: Duration::from_secs(30),
+    timeout: Duration::from_secs(60),
+    grace: Duration::from_secs(5),
+};
+
+fn request(title: &str) -> AttemptRequest {
+    AttemptRequest {
+        agent: "agent001".to_owned(),
+        issue: 7,
+        title: title.to_owned(),
+        body: "Please fix it.".to_owned(),
+        comments: Vec::new(),
+        attempt: 1,
+        base: "main".to_owned(),
+    }
+}
+
+async fn attempt(
+    repo: &TestRepo,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+) -> AttemptResult {
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    run_attempt(&workspace, runtime, request, LIMITS, never_stop())
+        .await
+        .unwrap()
+}
+
+/// A `command` runtime running `body` as a script kept outside the repository.
+fn script_runtime(scripts: &tempfile::TempDir, body: &str) -> CommandRuntime {
+    let script = write_script(scripts.path(), "agent.sh", body);
+    CommandRuntime::new(format!("{} {{issue}}", script.display()), String::new())
+}
+
+#[tokio::test]
+async fn the_simulated_agent_commits_on_its_own_branch_in_its_own_worktree() {
+    let repo = TestRepo::new();
+    let result = attempt(&repo, &SimulatedRuntime, &request("Fix the parser")).await;
+    assert_eq!(
+        result.classification.outcome,
+        Outcome::Success,
+        "{:?}",
+        result.classification
+    );
+    assert_eq!(result.branch, "agent001/7-fix-the-parser");
+    assert!(result.worktree.ends_with(".clambake/worktrees/agent001-7"));
+    assert_eq!(result.commits_ahead, 1);
+    assert!(!result.committed_leftovers);
+    let file = simulated_file(7, "Fix the parser");
+    let shown = repo.git(&["show", &format!("{}:{file}", result.branch)]);
+    assert!(shown.contains("Simulated work by agent001 on issue #7"));
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%an", &result.branch]),
+        "agent001"
+    );
+    assert_eq!(repo.git(&["branch", "--show-current"]), "main");
+    assert!(
+        !repo.path().join(&file).exists(),
+        "the main checkout was touched"
+    );
+    let log = std::fs::read_to_string(&result.logs.stdout).unwrap();
+    assert!(log.lines().last().unwrap().contains(r#""type":"result""#));
+}
+
+#[tokio::test]
+async fn an_agent_that_commits_its_own_work_succeeds() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(
+        &scripts,
+        "echo done > fix.txt && git add fix.txt && git commit -q -m \"Fix issue #$1\"\n",
+    );
+    let result = attempt(&repo, &runtime, &request("Fix")).await;
+    assert_eq!(result.classification.outcome, Outcome::Success);
+    assert_eq!(result.commits_ahead, 1);
+    assert!(!result.committed_leftovers);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%an %s", &result.branch]),
+        "agent001 Fix issue #7"
+    );
+}
+
+#[tokio::test]
+async fn exit_zero_without_commits_is_not_a_success() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(&scripts, "echo 'nothing to do'\nexit 0\n");
+    let result = attempt(&repo, &runtime, &request("Nothing")).await;
+    assert_eq!(result.classification.outcome, Outcome::AgentError);
+    assert_eq!(result.commits_ahead, 0);
+}
+
+#[tokio::test]
+async fn a_dirty_worktree_is_committed_by_clambake_naming_the_issue() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(
+        &scripts,
+        "echo changed >> README.md\nmkdir -p new && echo n > new/file.txt\n",
+    );
+    let result = attempt(&repo, &runtime, &request("Dirty")).await;
+    assert!(result.committed_leftovers);
+    assert_eq!(result.commits_ahead, 1);
+    assert_eq!(result.classification.outcome, Outcome::Success);
+    let subject = repo.git(&["log", "-1", "--format=%an|%s", &result.branch]);
+    assert_eq!(
+        subject,
+        "Clambake|Work left uncommitted by agent001 on issue #7"
+    );
+    let files = repo.git(&["show", "--name-only", "--format=", &result.branch]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        ["README.md", "new/file.txt"]
+    );
+}
+
+#[tokio::test]
+async fn a_crash_keeps_its_partial_work_but_is_a_crash() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(&scripts, "echo half > half.txt\nexit 3\n");
+    let result = attempt(&repo, &runtime, &request("Crash")).await;
+    assert_eq!(result.classification.outcome, Outcome::Crashed);
+    assert!(result.committed_leftovers);
+    assert_eq!(result.commits_ahead, 1);
+}
+
+#[tokio::test]
+async fn a_hung_agent_is_classified_as_stalled() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(&scripts, "sleep 30\n");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let limits = Limits {
+        stall: Duration::from_millis(300),
+        ..LIMITS
+    };
+    let result = run_attempt(&workspace, &runtime, &request("Hang"), limits, never_stop())
+        .await
+        .unwrap();
+    assert_eq!(result.classification.outcome, Outcome::Stalled);
+}
+
+#[tokio::test]
+async fn a_second_attempt_continues_on_the_same_branch_and_worktree() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = script_runtime(&scripts, "date +%N >> progress.txt\n");
+    let first = attempt(&repo, &runtime, &request("Twice")).await;
+    let second = attempt(
+        &repo,
+        &runtime,
+        &AttemptRequest {
+            attempt: 2,
+            ..request("Twice")
+        },
+    )
+    .await;
+    assert_eq!(first.worktree, second.worktree);
+    assert_eq!(second.commits_ahead, 2);
+    assert!(second.logs.stdout.ends_with("agent001-7-2.jsonl"));
+}
+
+#[tokio::test]
+async fn a_hostile_title_gives_a_safe_branch_and_runs_nothing() {
+    let repo = TestRepo::new();
+    let title = "../../$(touch pwned); rm -rf / `touch pwned2` && echo >x | y";
+    let result = attempt(&repo, &SimulatedRuntime, &request(title)).await;
+    assert_eq!(result.classification.outcome, Outcome::Success);
+    assert_eq!(
+        result.branch,
+        "agent001/7-touch-pwned-rm-rf-touch-pwned2-echo-x-y"
+    );
+    for leftover in ["pwned", "pwned2", "x"] {
+        assert!(!repo.path().join(leftover).exists());
+        assert!(!result.worktree.join(leftover).exists());
+    }
+}
+
+/// A request whose body steers the simulated agent.
+fn simulated(title: &str, directives: &str) -> AttemptRequest {
+    AttemptRequest {
+        body: directives.to_owned(),
+        ..request(title)
+    }
+}
+
+#[tokio::test]
+async fn the_simulated_agent_follows_its_directives() {
+    let repo = TestRepo::new();
+    let edits = simulated("Touch shared", "simulate: edit src/shared.txt");
+    let result = attempt(&repo, &SimulatedRuntime, &edits).await;
+    assert_eq!(result.classification.outcome, Outcome::Success);
+    let shared = repo.git(&["show", &format!("{}:src/shared.txt", result.branch)]);
+    assert_eq!(shared, "Issue #7: Touch shared");
+
+    let cases = [
+        ("simulate: outcome crash", Outcome::Crashed, 1),
+        ("simulate: outcome no-commits", Outcome::AgentError, 0),
+        ("simulate: outcome error", Outcome::AgentError, 0),
+    ];
+    for (issue, (directive, expected, commits)) in (20..).zip(cases) {
+        let request = AttemptRequest {
+            issue,
+            ..simulated("Steered", directive)
+        };
+        let result = attempt(&repo, &SimulatedRuntime, &request).await;
+        assert_eq!(result.classification.outcome, expected, "{directive}");
+        assert_eq!(result.commits_ahead, commits, "{directive}");
+        assert_eq!(
+            result.committed_leftovers,
+            commits == 1,
+            "{directive}: a crash's work is kept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_simulated_agent_stalls() {
+    let repo = TestRepo::new();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let limits = Limits {
+        stall: Duration::from_millis(300),
+        ..LIMITS
+    };
+    let request = simulated("Hang", "simulate: outcome hang");
+    let result = run_attempt(
+        &workspace,
+        &SimulatedRuntime,
+        &request,
+        limits,
+        never_stop(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.classification.outcome, Outcome::Stalled);
+    assert_eq!(result.commits_ahead, 0);
+}

@@ -1,0 +1,281 @@
+//! Agent process supervision against real child processes: small shell scripts run as the
+//! `command` runtime, watched by the supervisor.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
+use clambake::core::agent_command::BASE_ALLOWLIST;
+use clambake::core::outcome::{ExitStatus, Termination};
+use clambake::ports::AgentRuntime;
+use clambake::ports::agent::AgentSpec;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use crate::support::{process_alive, write_script};
+
+const RELAXED: Limits = Limits {
+    stall: Duration::from_secs(30),
+    timeout: Duration::from_secs(60),
+    grace: Duration::from_secs(5),
+};
+
+struct Run {
+    report: AttemptReport,
+    logs: LogFiles,
+    dir: TempDir,
+}
+
+fn spec(dir: &Path) -> AgentSpec {
+    AgentSpec {
+        agent: "agent001".to_owned(),
+        issue: 7,
+        title: "Test".to_owned(),
+        branch: "agent001/7-test".to_owned(),
+        worktree: dir.to_path_buf(),
+        prompt: "do it".to_owned(),
+        prompt_file: dir.join("prompt.md"),
+    }
+}
+
+async fn run_script(body: &str, limits: Limits, stop_after: Option<Duration>) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), "agent.sh", body);
+    let runtime = CommandRuntime::new(
+        format!("{} {{issue}} {{prompt_file}}", script.display()),
+        String::new(),
+    );
+    let agent = runtime.start(&spec(dir.path())).await.unwrap();
+    let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1);
+    let (stop, stopped) = oneshot::channel();
+    let stopper = stop_after.map(|delay| {
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = stop.send(());
+        })
+    });
+    let report = supervise(agent, limits, &logs, stopped).await.unwrap();
+    if let Some(stopper) = stopper {
+        stopper.abort();
+    }
+    Run { report, logs, dir }
+}
+
+fn read(path: &PathBuf) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test]
+async fn stdout_is_logged_and_parsed_and_stderr_kept_beside_it() {
+    let run = run_script(
+        r#"echo '{"type":"system","subtype":"init","session_id":"s-9","model":"m","tools":[]}'
+echo "issue $1" >&2
+echo 'plain text'
+echo '{"type":"result","subtype":"success","is_error":false,"num_turns":4,"total_cost_usd":0.5}'
+"#,
+        RELAXED,
+        None,
+    )
+    .await;
+    assert_eq!(run.report.exit, ExitStatus::Code(0));
+    assert_eq!(run.report.terminated, None);
+    assert_eq!(run.report.totals.session_id.as_deref(), Some("s-9"));
+    assert_eq!(run.report.totals.turns, 4);
+    assert_eq!(run.report.totals.cost_usd, Some(0.5));
+    assert!(run.report.last_event_at.is_some());
+    let stdout = read(&run.logs.stdout);
+    assert_eq!(stdout.lines().count(), 3);
+    assert!(stdout.contains("plain text\n"));
+    assert_eq!(read(&run.logs.stderr), "issue 7\n");
+}
+
+#[tokio::test]
+async fn a_crash_reports_its_exit_code() {
+    let run = run_script("echo partial; exit 3\n", RELAXED, None).await;
+    assert_eq!(run.report.exit, ExitStatus::Code(3));
+    assert!(run.report.totals.result.is_none());
+}
+
+#[tokio::test]
+async fn a_silent_agent_is_stalled_and_terminated() {
+    let run = run_script(
+        "sleep 30\n",
+        Limits {
+            stall: Duration::from_millis(300),
+            ..RELAXED
+        },
+        None,
+    )
+    .await;
+    assert_eq!(run.report.terminated, Some(Termination::Stall));
+    assert_eq!(run.report.exit, ExitStatus::Signal(15));
+}
+
+#[tokio::test]
+async fn a_chatty_agent_still_times_out() {
+    let run = run_script(
+        "while true; do echo tick; sleep 0.05; done\n",
+        Limits {
+            stall: Duration::from_millis(500),
+            timeout: Duration::from_millis(600),
+            ..RELAXED
+        },
+        None,
+    )
+    .await;
+    assert_eq!(run.report.terminated, Some(Termination::Timeout));
+    assert!(read(&run.logs.stdout).lines().count() > 3);
+}
+
+#[tokio::test]
+async fn an_agent_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let run = run_script(
+        "trap '' TERM\necho ready\nsleep 30 &\nwait\nsleep 30\n",
+        Limits {
+            grace: Duration::from_millis(200),
+            ..RELAXED
+        },
+        Some(Duration::from_millis(300)),
+    )
+    .await;
+    assert_eq!(run.report.terminated, Some(Termination::Requested));
+    assert_eq!(run.report.exit, ExitStatus::Signal(9));
+}
+
+#[tokio::test]
+async fn a_background_child_dies_with_the_group() {
+    let run = run_script("sleep 300 &\necho $! > child.pid\nexit 0\n", RELAXED, None).await;
+    assert_eq!(run.report.exit, ExitStatus::Code(0));
+    let pid: u32 = read(&run.dir.path().join("child.pid"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !process_alive(pid),
+        "the background child {pid} outlived its agent"
+    );
+}
+
+#[tokio::test]
+async fn a_background_child_dies_when_the_agent_is_terminated() {
+    let run = run_script(
+        "sleep 300 &\necho $! > child.pid\necho started\nwait\n",
+        RELAXED,
+        Some(Duration::from_millis(300)),
+    )
+    .await;
+    assert_eq!(run.report.terminated, Some(Termination::Requested));
+    let pid: u32 = read(&run.dir.path().join("child.pid"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !process_alive(pid),
+        "the background child {pid} survived terminate"
+    );
+}
+
+#[tokio::test]
+async fn an_output_flood_is_logged_in_bounded_lines() {
+    let run = run_script(
+        "i=0; while [ $i -lt 20 ]; do head -c 100000 /dev/zero | tr '\\0' a; echo; i=$((i+1)); done\n\
+         head -c 6000000 /dev/zero | tr '\\0' b; echo\n\
+         yes flood | head -n 200000\n",
+        RELAXED,
+        None,
+    )
+    .await;
+    assert_eq!(run.report.exit, ExitStatus::Code(0));
+    let stdout = read(&run.logs.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 20 + 1 + 200_000);
+    assert_eq!(lines[0].len(), 100_000);
+    assert_eq!(
+        lines[20].len(),
+        clambake::adapters::agents::process::MAX_LINE_BYTES
+    );
+    assert_eq!(lines.last(), Some(&"flood"));
+}
+
+#[tokio::test]
+async fn the_environment_is_scrubbed() {
+    let run = run_script("env > seen.env\n", RELAXED, None).await;
+    assert_eq!(run.report.exit, ExitStatus::Code(0));
+    let seen = read(&run.dir.path().join("seen.env"));
+    let names: Vec<&str> = seen
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(names.contains(&"GIT_AUTHOR_NAME"), "{names:?}");
+    for name in names {
+        let allowed = BASE_ALLOWLIST.contains(&name)
+            || name.starts_with("GIT_")
+            // The shell itself sets these.
+            || ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name);
+        assert!(allowed, "the agent saw {name}");
+    }
+    assert!(!seen.contains("CARGO_"), "cargo's variables leaked: {seen}");
+}
+
+/// How many agents the leak test runs one after another.
+const SEQUENTIAL_AGENTS: u32 = 1000;
+
+/// `(pid, state, process group)` of every process, from /proc.
+fn processes() -> Vec<(u32, char, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // The process may have gone between listing and reading.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name is in parentheses and may contain anything, so read after it.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        found.push((
+            pid,
+            fields[0].chars().next().unwrap(),
+            fields[2].parse().unwrap(),
+        ));
+    }
+    found
+}
+
+#[tokio::test]
+async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each agent leaves a background child behind, the hardest case for reaping.
+    let script = write_script(
+        dir.path(),
+        "agent.sh",
+        "sleep 60 &\necho '{\"type\":\"result\",\"subtype\":\"success\"}'\n",
+    );
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let mut groups = std::collections::HashSet::new();
+    let started = std::time::Instant::now();
+    for attempt in 1..=SEQUENTIAL_AGENTS {
+        let agent = runtime.start(&spec(dir.path())).await.unwrap();
+        groups.insert(agent.pid.unwrap());
+        let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, attempt);
+        let report = supervise(agent, RELAXED, &logs, oneshot::channel().1)
+            .await
+            .unwrap();
+        assert_eq!(report.exit, ExitStatus::Code(0));
+        assert!(report.totals.result.is_some());
+    }
+    eprintln!(
+        "{SEQUENTIAL_AGENTS} agents in sequence took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(groups.len(), SEQUENTIAL_AGENTS as usize);
+    // Zombies included: a process stays listed until it is reaped.
+    let leftovers: Vec<_> = processes()
+        .into_iter()
+        .filter(|&(pid, _, group)| groups.contains(&pid) || groups.contains(&group))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}

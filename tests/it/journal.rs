@@ -1,0 +1,216 @@
+//! The SQLite journal, on a real file: transitions recorded, read back, resumed after a restart.
+
+use clambake::adapters::journal::SqliteJournal;
+use clambake::app::AppError;
+use clambake::app::lifecycle::{history, transition};
+use clambake::core::lifecycle::{Event, Refusal, State, StateKind};
+use clambake::ports::journal::{Journal, JournalError};
+use jiff::Timestamp;
+use tempfile::TempDir;
+
+fn at(minute: u32) -> Timestamp {
+    format!("2026-11-21T06:{minute:02}:00Z").parse().unwrap()
+}
+
+fn assign(agent: &str, issue: u64) -> Event {
+    Event::Assign {
+        agent_id: agent.into(),
+        issue,
+        branch: format!("{agent}/{issue}-work"),
+    }
+}
+
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn open(&self) -> SqliteJournal {
+        SqliteJournal::open(&self.dir.path().join("journal.db")).unwrap()
+    }
+}
+
+#[test]
+fn transitions_are_recorded_and_listed_oldest_first_per_agent() {
+    let fixture = Fixture::new();
+    let journal = fixture.open();
+    transition(
+        &journal,
+        "agent001",
+        &assign("agent001", 12),
+        "claimed",
+        at(1),
+    )
+    .unwrap();
+    transition(
+        &journal,
+        "agent002",
+        &assign("agent002", 13),
+        "claimed",
+        at(2),
+    )
+    .unwrap();
+    let started = Event::StartWork { commits_ahead: 2 };
+    transition(&journal, "agent001", &started, "process up", at(3)).unwrap();
+
+    let entries = history(&journal, "agent001").unwrap();
+    let summary: Vec<_> = entries
+        .iter()
+        .map(|e| (e.from.kind(), e.to.kind(), e.cause.as_str(), e.at))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (StateKind::Idle, StateKind::Assigned, "claimed", at(1)),
+            (StateKind::Assigned, StateKind::Working, "process up", at(3)),
+        ]
+    );
+    assert_eq!(entries[1].event, started);
+    assert!(entries[0].id < entries[1].id);
+    assert_eq!(history(&journal, "agent002").unwrap().len(), 1);
+    assert!(history(&journal, "agent003").unwrap().is_empty());
+}
+
+#[test]
+fn a_new_process_resumes_every_agent_where_the_last_one_left_it() {
+    let fixture = Fixture::new();
+    {
+        let journal = fixture.open();
+        transition(&journal, "agent001", &assign("agent001", 12), "c", at(1)).unwrap();
+        let started = Event::StartWork { commits_ahead: 1 };
+        transition(&journal, "agent001", &started, "c", at(2)).unwrap();
+        transition(&journal, "agent002", &assign("agent002", 13), "c", at(3)).unwrap();
+        transition(&journal, "agent002", &Event::Abandon, "c", at(4)).unwrap();
+    }
+    let journal = fixture.open();
+    let states = journal.current_states().unwrap();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states["agent001"].kind(), StateKind::Working);
+    assert_eq!(states["agent002"], State::Idle {});
+    assert_eq!(journal.current_state("agent003").unwrap(), State::Idle {});
+
+    let landed = transition(&journal, "agent001", &Event::CompleteWork, "c", at(5)).unwrap();
+    assert_eq!(landed.to, State::Landed { issue: 12 });
+    assert_eq!(journal.current_state("agent001").unwrap(), landed.to);
+}
+
+#[test]
+fn a_refused_event_is_an_error_and_writes_nothing() {
+    let fixture = Fixture::new();
+    let journal = fixture.open();
+    transition(&journal, "agent001", &assign("agent001", 12), "c", at(1)).unwrap();
+    let error = transition(&journal, "agent001", &assign("agent001", 14), "c", at(2)).unwrap_err();
+    match error {
+        AppError::Transition(error) => {
+            assert_eq!(error.state, StateKind::Assigned);
+            assert_eq!(error.refusal, Refusal::AlreadyAssigned { issue: 12 });
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(history(&journal, "agent001").unwrap().len(), 1);
+}
+
+#[test]
+fn agent_ids_are_checked() {
+    let fixture = Fixture::new();
+    let journal = fixture.open();
+    let error = history(&journal, "bob").unwrap_err();
+    assert!(matches!(error, AppError::NotAnAgent { ref agent } if agent == "bob"));
+}
+
+#[test]
+fn a_second_process_that_moved_first_makes_the_slower_one_stale() {
+    let fixture = Fixture::new();
+    let first = fixture.open();
+    let second = fixture.open();
+    let mut slot = clambake::core::lifecycle::Lifecycle::new("agent001");
+    let claim = slot.apply(&assign("agent001", 12)).unwrap();
+    first.record("agent001", &claim, "first", at(1)).unwrap();
+    let error = second
+        .record("agent001", &claim, "second", at(2))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            JournalError::Stale {
+                expected: StateKind::Idle,
+                found: StateKind::Assigned,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(second.history("agent001").unwrap().len(), 1);
+}
+
+#[test]
+fn the_journal_uses_write_ahead_logging() {
+    let fixture = Fixture::new();
+    let _journal = fixture.open();
+    let conn = rusqlite::Connection::open(fixture.dir.path().join("journal.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn an_entry_changed_behind_its_back_is_reported_with_its_id() {
+    let fixture = Fixture::new();
+    let journal = fixture.open();
+    let entry = transition(&journal, "agent001", &assign("agent001", 12), "c", at(1)).unwrap();
+    let conn = rusqlite::Connection::open(fixture.dir.path().join("journal.db")).unwrap();
+    conn.execute(
+        "UPDATE transitions SET to_state = ?1 WHERE id = ?2",
+        rusqlite::params![r#"{"Landed":{"issue":0}}"#, entry.id],
+    )
+    .unwrap();
+    let error = journal.current_state("agent001").unwrap_err();
+    match error {
+        JournalError::Corrupt { id, agent, .. } => {
+            assert_eq!((id, agent.as_str()), (entry.id, "agent001"));
+        }
+        other => panic!("expected a corrupt entry, got {other:?}"),
+    }
+    assert!(matches!(
+        journal.history("agent001").unwrap_err(),
+        JournalError::Corrupt { .. }
+    ));
+}
+
+#[test]
+fn attempts_are_kept_across_restarts_and_replaced_by_number() {
+    use clambake::ports::journal::{AttemptLog, AttemptRecord};
+    let fixture = Fixture::new();
+    let record = |attempt: u32, outcome: &str| AttemptRecord {
+        issue: 12,
+        attempt,
+        agent: "agent001".to_owned(),
+        branch: "agent001/12-work".to_owned(),
+        outcome: outcome.to_owned(),
+        reason: format!("attempt {attempt}"),
+        commits_ahead: attempt - 1,
+        cost_usd: Some(0.25),
+        turns: 3,
+        log: format!(".clambake/logs/agent001-12-{attempt}.jsonl"),
+        finished_at: at(attempt),
+    };
+    {
+        let journal = fixture.open();
+        journal.record_attempt(&record(1, "crashed")).unwrap();
+        journal.record_attempt(&record(2, "stalled")).unwrap();
+        journal.record_attempt(&record(2, "success")).unwrap();
+    }
+    let journal = fixture.open();
+    assert_eq!(
+        journal.attempts(12).unwrap(),
+        [record(1, "crashed"), record(2, "success")]
+    );
+    assert!(journal.attempts(13).unwrap().is_empty());
+}

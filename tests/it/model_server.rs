@@ -1,0 +1,187 @@
+//! A scripted Anthropic Messages API server on 127.0.0.1, so that the real Claude Code binary
+//! can run in tests with no network: each `POST /v1/messages` gets the script's next reply,
+//! streamed as server-sent events exactly as the real API streams them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures_util::stream::{self, StreamExt};
+use serde_json::{Value, json};
+
+/// One scripted model turn.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Says this and ends the turn.
+    Text(String),
+    /// Calls a tool (Claude Code runs it and sends the result back in the next request).
+    Tool { name: String, input: Value },
+    /// Starts the message, then never sends another byte: a stalled model.
+    Hang,
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+
+    /// A `Bash` tool call running `command`.
+    pub fn bash(command: &str) -> Self {
+        Self::Tool {
+            name: "Bash".to_owned(),
+            input: json!({ "command": command, "description": "scripted step" }),
+        }
+    }
+}
+
+struct Script {
+    replies: Vec<Reply>,
+    /// Given once the script has run out.
+    then: Reply,
+    served: usize,
+    requests: Vec<Value>,
+}
+
+/// A running server; it stops when dropped.
+pub struct ModelServer {
+    address: SocketAddr,
+    script: Arc<Mutex<Script>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ModelServer {
+    /// Serves `replies` in order, then `then` for every later request.
+    pub async fn start(replies: Vec<Reply>, then: Reply) -> Self {
+        let script = Arc::new(Mutex::new(Script {
+            replies,
+            then,
+            served: 0,
+            requests: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/v1/messages", post(messages))
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            address,
+            script,
+            task,
+        }
+    }
+
+    /// The value for `ANTHROPIC_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every request body received so far, in order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.script.lock().unwrap().requests.clone()
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn messages(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    };
+    let model = request["model"]
+        .as_str()
+        .unwrap_or("claude-scripted")
+        .to_owned();
+    let (reply, turn) = {
+        let mut script = script.lock().unwrap();
+        script.requests.push(request);
+        let turn = script.served;
+        script.served += 1;
+        let reply = script.replies.get(turn).unwrap_or(&script.then).clone();
+        (reply, turn)
+    };
+    let events = stream_events(&reply, &model, turn);
+    let finite = stream::iter(events.into_iter().map(Ok::<_, Infallible>));
+    let body = if matches!(reply, Reply::Hang) {
+        Body::from_stream(finite.chain(stream::pending()))
+    } else {
+        Body::from_stream(finite)
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+        .unwrap()
+}
+
+fn event(kind: &str, data: Value) -> Bytes {
+    Bytes::from(format!("event: {kind}\ndata: {data}\n\n"))
+}
+
+/// The server-sent events of one reply: `message_start`, one content block, `message_delta`
+/// with the stop reason, `message_stop`. A hanging reply stops after `message_start`.
+fn stream_events(reply: &Reply, model: &str, turn: usize) -> Vec<Bytes> {
+    let mut events = vec![event(
+        "message_start",
+        json!({
+            "type": "message_start",
+            "message": {
+                "id": format!("msg_scripted_{turn}"),
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": { "input_tokens": 100, "output_tokens": 1 }
+            }
+        }),
+    )];
+    let (block, delta, stop_reason) = match reply {
+        Reply::Hang => return events,
+        Reply::Text(text) => (
+            json!({ "type": "text", "text": "" }),
+            json!({ "type": "text_delta", "text": text }),
+            "end_turn",
+        ),
+        Reply::Tool { name, input } => (
+            json!({ "type": "tool_use", "id": format!("toolu_scripted_{turn}"), "name": name, "input": {} }),
+            json!({ "type": "input_json_delta", "partial_json": input.to_string() }),
+            "tool_use",
+        ),
+    };
+    events.push(event(
+        "content_block_start",
+        json!({ "type": "content_block_start", "index": 0, "content_block": block }),
+    ));
+    events.push(event(
+        "content_block_delta",
+        json!({ "type": "content_block_delta", "index": 0, "delta": delta }),
+    ));
+    events.push(event(
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    events.push(event(
+        "message_delta",
+        json!({
+            "type": "message_delta",
+            "delta": { "stop_reason": stop_reason, "stop_sequence": null },
+            "usage": { "output_tokens": 20 }
+        }),
+    ));
+    events.push(event("message_stop", json!({ "type": "message_stop" })));
+    events
+}

@@ -1,0 +1,220 @@
+//! `clambake run` through the real binary: claims, attempts, landing, retries, failure, the
+//! run lock, and resuming claims after a stop.
+
+use crate::support::TestRepo;
+
+/// An initialised repository running the simulated agent with fast retries.
+fn simulated_repo(agents: &str, max_attempts: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", agents]).success();
+    for (key, value) in [
+        ("agents.real_processes", "false"),
+        ("agents.retry_backoff_seconds", "0"),
+        ("agents.max_attempts", max_attempts),
+    ] {
+        repo.clambake(&["config", "set", key, value]).success();
+    }
+    repo
+}
+
+fn create(repo: &TestRepo, title: &str, body: &str, labels: &[&str]) {
+    let mut args = vec!["issue", "create", "--title", title, "--body", body];
+    for label in labels {
+        args.extend(["--label", label]);
+    }
+    repo.clambake(&args).success();
+}
+
+fn labels_of(repo: &TestRepo, issue: u64) -> Vec<String> {
+    let shown = repo
+        .clambake(&["issue", "show", &issue.to_string(), "--json"])
+        .success()
+        .json();
+    shown["issue"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
+    let repo = simulated_repo("2", "2");
+    for n in 1..=4 {
+        create(&repo, &format!("Task {n}"), "", &["route:ready"]);
+    }
+    create(&repo, "Not for agents", "", &["route:ready", "human-only"]);
+    create(&repo, "Not queued", "", &[]);
+
+    let summary = repo
+        .clambake(&["run", "--until-idle", "--json"])
+        .success()
+        .json();
+    let landed = summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "disposed" && e["disposition"]["kind"] == "landed")
+        .count();
+    assert_eq!(landed, 4);
+    for issue in 1..=4 {
+        assert_eq!(labels_of(&repo, issue), ["route:review"], "#{issue}");
+    }
+    assert_eq!(labels_of(&repo, 5), ["human-only", "route:ready"]);
+    assert!(labels_of(&repo, 6).is_empty());
+
+    let branches = repo.git(&["branch", "--list", "agent*", "--format=%(refname:short)"]);
+    assert_eq!(branches.lines().count(), 4, "{branches}");
+    for line in branches.lines() {
+        let ahead = repo.git(&["rev-list", "--count", &format!("main..{line}")]);
+        assert_eq!(ahead, "1", "{line}");
+    }
+    let worktrees = repo.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(
+        worktrees.matches("worktree ").count(),
+        1,
+        "landed worktrees are removed"
+    );
+
+    let history = repo
+        .clambake(&["agent", "history", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(last["event"]["event"], "complete_work");
+}
+
+#[test]
+fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
+    let repo = simulated_repo("2", "3");
+    create(
+        &repo,
+        "Crashes",
+        "simulate: outcome crash",
+        &["route:ready"],
+    );
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    assert_eq!(labels_of(&repo, 1), ["route:failed"]);
+    let shown = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    let comments = shown["comments"].as_array().unwrap();
+    assert_eq!(comments.len(), 3, "two retries announced, one failure told");
+    let last = comments[2]["body"].as_str().unwrap();
+    assert!(last.contains("All 3 attempts failed"), "{last}");
+    assert!(last.contains("agent001/1-crashes"), "{last}");
+    assert!(
+        last.contains("\"subtype\":\"init\""),
+        "the log's tail is quoted: {last}"
+    );
+
+    let branches = repo.git(&["branch", "--list", "agent*", "--format=%(refname:short)"]);
+    assert_eq!(
+        branches, "agent001/1-crashes",
+        "every attempt continued on one slot's branch"
+    );
+    let kept = repo.git(&["log", "--format=%an %s", "main..agent001/1-crashes"]);
+    assert_eq!(
+        kept, "Clambake Work left uncommitted by agent001 on issue #1",
+        "the crash's work was committed by Clambake; the retries found it already there"
+    );
+}
+
+#[test]
+fn once_runs_one_round_of_claims() {
+    let repo = simulated_repo("2", "1");
+    for n in 1..=3 {
+        create(&repo, &format!("Task {n}"), "", &["route:ready"]);
+    }
+    repo.clambake(&["run", "--once"]).success();
+    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(labels_of(&repo, 2), ["route:review"]);
+    assert_eq!(
+        labels_of(&repo, 3),
+        ["route:ready"],
+        "the third waits for the next pass"
+    );
+}
+
+#[test]
+fn a_claim_left_by_a_stopped_run_is_resumed_on_the_same_slot() {
+    let repo = simulated_repo("2", "2");
+    create(&repo, "Left behind", "", &["route:ready"]);
+    // What a run killed right after claiming leaves: the label, but no attempt, no journal.
+    repo.clambake(&[
+        "issue",
+        "label",
+        "1",
+        "--add",
+        "agent002",
+        "--remove",
+        "route:ready",
+    ])
+    .success();
+    let summary = repo
+        .clambake(&["run", "--until-idle", "--json"])
+        .success()
+        .json();
+    assert_eq!(summary["events"][0]["event"], "resumed");
+    assert_eq!(summary["events"][0]["agent"], "agent002");
+    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert!(
+        !repo
+            .git(&["branch", "--list", "agent002/1-left-behind"])
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_second_run_is_refused_and_names_the_first() {
+    let repo = simulated_repo("1", "1");
+    create(&repo, "Hangs", "simulate: outcome hang", &["route:ready"]);
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(repo.path())
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = repo.path().join(".clambake/run.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while labels_of(&repo, 1) != ["agent001"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never claimed the issue"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = repo.clambake(&["run", "--once"]);
+    assert_eq!(second.code, 2);
+    assert!(
+        second
+            .stderr
+            .contains("another `clambake run` is already working"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+
+    // SIGTERM: the hanging agent is stopped, its claim stays, and the run exits cleanly.
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = first.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        labels_of(&repo, 1),
+        ["agent001"],
+        "the claim stays for the next run"
+    );
+    assert!(
+        std::fs::read_to_string(&lock).unwrap().is_empty(),
+        "the lock is released"
+    );
+}

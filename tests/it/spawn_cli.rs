@@ -1,0 +1,106 @@
+//! `clambake spawn` through the real binary.
+
+use crate::support::{TestRepo, write_script};
+
+fn repo_with_issue() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Add greeting",
+        "--body",
+        "Say hi",
+        "--json",
+    ])
+    .success();
+    repo.clambake(&["issue", "comment", "1", "--body", "In French, please."])
+        .success();
+    repo
+}
+
+#[test]
+fn spawn_runs_the_simulated_agent_to_a_success() {
+    let repo = repo_with_issue();
+    let args = [
+        "spawn",
+        "--agent",
+        "agent001",
+        "--issue",
+        "1",
+        "--runtime",
+        "simulated",
+        "--json",
+    ];
+    let first = repo.clambake(&args).success().json();
+    assert_eq!(first["outcome"], "success");
+    assert_eq!(first["branch"], "agent001/1-add-greeting");
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["commits_ahead"], 1);
+    assert_eq!(first["runtime"], "simulated");
+    assert!(
+        first["log"]
+            .as_str()
+            .unwrap()
+            .ends_with(".clambake/logs/agent001-1-1.jsonl")
+    );
+    let second = repo.clambake(&args).success().json();
+    assert_eq!(second["attempt"], 2);
+    assert_eq!(repo.git(&["branch", "--show-current"]), "main");
+}
+
+#[test]
+fn spawn_hands_the_command_runtime_the_prompt_file() {
+    let repo = repo_with_issue();
+    let scripts = tempfile::tempdir().unwrap();
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        "cp \"$2\" prompt-seen.md\necho \"issue $1\"\n",
+    );
+    let template = format!("{} {{issue}} {{prompt_file}}", script.display());
+    repo.clambake(&["config", "set", "agents.command", &template])
+        .success();
+    let report = repo
+        .clambake(&[
+            "spawn",
+            "--agent",
+            "agent002",
+            "--issue",
+            "1",
+            "--runtime",
+            "command",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(report["outcome"], "success", "{report}");
+    assert_eq!(report["committed_leftovers"], true);
+    let prompt = repo.git(&["show", "agent002/1-add-greeting:prompt-seen.md"]);
+    assert!(prompt.contains("issue #1: Add greeting"), "{prompt}");
+    assert!(prompt.contains("Say hi"));
+    assert!(prompt.contains("In French, please."));
+    assert!(prompt.contains("Commit your work"));
+}
+
+#[test]
+fn spawn_refuses_a_name_that_is_not_an_agent_slot() {
+    let repo = repo_with_issue();
+    let out = repo.clambake(&[
+        "spawn",
+        "--agent",
+        "bob",
+        "--issue",
+        "1",
+        "--runtime",
+        "simulated",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("`bob` is not an agent id"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("agent001"), "{}", out.stderr);
+}
