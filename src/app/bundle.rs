@@ -16,21 +16,25 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::Serialize;
 
+use super::lifecycle::transition;
 use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
 use super::workspace::{AppError, AppResult};
 use crate::adapters::git::Git;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
-    BundleRecord, bundle_body, bundle_title, individual_body, individual_title, parse_record,
+    BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
+    parse_record,
 };
 use crate::core::config::{BundlingConfig, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
+use crate::core::lifecycle::{Event, State};
 use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
 use crate::ports::Forge;
 use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState,
 };
+use crate::ports::journal::Journal;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -48,6 +52,8 @@ pub struct Bundler<'a> {
     pub git: &'a Git,
     pub forge: &'a dyn Forge,
     pub config: &'a BundlingConfig,
+    /// Where the lifecycle of the agent slots that landed the work is recorded.
+    pub journal: &'a dyn Journal,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
 }
@@ -417,7 +423,7 @@ impl Bundler<'_> {
         let mut rebuild = false;
         let trains = self.trains().await?;
         if !dry_run {
-            rebuild = self.repair(&trains, &mut repairs).await?;
+            rebuild = self.repair(&trains, &mut repairs, now).await?;
         }
         let trains = self.trains().await?;
         let (base, base_tip) = self.base().await?;
@@ -481,7 +487,10 @@ impl Bundler<'_> {
         } else {
             let head = write_chain(self.git, &plan, at).await?;
             let record = BundleRecord::new(at, &base, &plan, &head);
-            report.bundle = Some(self.open_bundle(&record, &plan, orphan.as_ref()).await?);
+            report.bundle = Some(
+                self.open_bundle(&record, &plan, orphan.as_ref(), now)
+                    .await?,
+            );
             report.individual = self.fallbacks(&record).await?;
             report.waiting = plan
                 .set_aside
@@ -541,6 +550,7 @@ impl Bundler<'_> {
         record: &BundleRecord,
         plan: &BundlePlan,
         orphan: Option<&(String, String)>,
+        now: Timestamp,
     ) -> AppResult<OpenedPullRequest> {
         match write_bundle_branch(self.git, &record.branch, &record.tip).await? {
             BranchWrite::Created | BranchWrite::AlreadyThere => {}
@@ -588,7 +598,7 @@ impl Bundler<'_> {
             ),
         };
         for member in &record.members {
-            self.board(member.issue, &pr, record).await?;
+            self.board(member, &pr, record, now).await?;
         }
         Ok(OpenedPullRequest {
             number: pr.number,
@@ -598,8 +608,16 @@ impl Bundler<'_> {
         })
     }
 
-    /// Moves a member to `route:bundled` with a comment linking the bundle, once.
-    async fn board(&self, issue: Number, pr: &PullRequest, record: &BundleRecord) -> AppResult<()> {
+    /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
+    /// `Bundle` for the agent slot that landed it.
+    async fn board(
+        &self,
+        member: &RecordedBranch,
+        pr: &PullRequest,
+        record: &BundleRecord,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let issue = member.issue;
         let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
         let comments = self.forge.comments(issue).await?;
         if !comments.iter().any(|c| c.body.contains(&marker)) {
@@ -630,6 +648,29 @@ impl Bundler<'_> {
                     &[labels::REVIEW.to_owned()],
                 )
                 .await?;
+        }
+        self.journal_event(&member.branch, issue, LifecycleStep::Bundle(pr.number), now)
+    }
+
+    /// Records a train's step in the lifecycle of the slot whose branch it is, when that slot
+    /// is still where the step applies: a slot that has moved on to other work is left alone.
+    fn journal_event(
+        &self,
+        branch: &str,
+        issue: Number,
+        step: LifecycleStep,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let Some(agent) = branch.split_once('/').map(|(agent, _)| agent) else {
+            return Ok(());
+        };
+        let state = self.journal.current_state(agent)?;
+        if let Some(event) = step.event_from(&state, issue) {
+            let cause = match step {
+                LifecycleStep::Bundle(number) => format!("bundled into #{number}"),
+                LifecycleStep::Merge(number) => format!("bundle #{number} merged"),
+            };
+            transition(self.journal, agent, &event, &cause, now)?;
         }
         Ok(())
     }
@@ -673,7 +714,12 @@ impl Bundler<'_> {
 
     /// Finishes, rebuilds or cleans up after earlier trains. Returns whether a bundle was
     /// taken apart for rebuilding, which makes this run's train leave now.
-    async fn repair(&self, trains: &Trains, repairs: &mut Vec<String>) -> AppResult<bool> {
+    async fn repair(
+        &self,
+        trains: &Trains,
+        repairs: &mut Vec<String>,
+        now: Timestamp,
+    ) -> AppResult<bool> {
         let tips = self.git.branch_tips().await?;
         let mut rebuild = false;
         // Issues an open bundle carries: an older, closed bundle must not take them back.
@@ -705,7 +751,7 @@ impl Bundler<'_> {
                             let issue = self.forge.issue(member.issue).await?;
                             if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
                             {
-                                self.board(member.issue, pr, record).await?;
+                                self.board(member, pr, record, now).await?;
                                 repairs.push(format!(
                                     "finished boarding #{} onto #{}",
                                     member.issue, pr.number
@@ -747,6 +793,12 @@ impl Bundler<'_> {
                         repairs.push(format!("removed `{}`: merged", record.branch));
                     }
                     for member in &record.members {
+                        self.journal_event(
+                            &member.branch,
+                            member.issue,
+                            LifecycleStep::Merge(pr.number),
+                            now,
+                        )?;
                         if let Some(tip) = tips.get(&member.branch) {
                             self.remove_branch(&member.branch, tip).await?;
                             repairs.push(format!(
@@ -816,6 +868,40 @@ fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
     }
 }
 
+/// A train's step in an agent slot's lifecycle, with the bundle pull request's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LifecycleStep {
+    Bundle(Number),
+    Merge(Number),
+}
+
+impl LifecycleStep {
+    /// The event to record for `issue` on a slot in `state`, or `None` when the slot is not
+    /// (or no longer) where this step applies, or already past it.
+    fn event_from(self, state: &State, issue: Number) -> Option<Event> {
+        match (self, state) {
+            (Self::Bundle(bundle_pr), State::Landed { issue: landed }) if *landed == issue => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (
+                Self::Bundle(bundle_pr),
+                State::Bundled {
+                    issues,
+                    bundle_pr: current,
+                },
+            ) if issues.contains(&issue) && *current != bundle_pr => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (Self::Merge(merged), State::Bundled { issues, bundle_pr })
+                if issues.contains(&issue) && *bundle_pr == merged =>
+            {
+                Some(Event::Merge)
+            }
+            _ => None,
+        }
+    }
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     a.canonicalize().ok() == b.canonicalize().ok()
 }
@@ -849,6 +935,37 @@ mod tests {
             fresh_departure(now, Some(later)),
             "2026-11-21T06:17:44Z".parse().unwrap()
         );
+    }
+
+    #[test]
+    fn train_steps_apply_only_where_the_slot_still_is() {
+        let landed = State::Landed { issue: 4 };
+        let bundled = State::Bundled {
+            issues: vec![4],
+            bundle_pr: 9,
+        };
+        let bundle = LifecycleStep::Bundle(9);
+        assert_eq!(
+            bundle.event_from(&landed, 4),
+            Some(Event::Bundle { bundle_pr: 9 })
+        );
+        assert_eq!(bundle.event_from(&landed, 5), None);
+        assert_eq!(
+            bundle.event_from(&bundled, 4),
+            None,
+            "already bundled there"
+        );
+        assert_eq!(
+            LifecycleStep::Bundle(12).event_from(&bundled, 4),
+            Some(Event::Bundle { bundle_pr: 12 })
+        );
+        assert_eq!(
+            LifecycleStep::Merge(9).event_from(&bundled, 4),
+            Some(Event::Merge)
+        );
+        assert_eq!(LifecycleStep::Merge(12).event_from(&bundled, 4), None);
+        assert_eq!(LifecycleStep::Merge(9).event_from(&landed, 4), None);
+        assert_eq!(bundle.event_from(&State::Idle {}, 4), None);
     }
 
     #[test]

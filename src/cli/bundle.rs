@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table, when};
 use crate::app::bundle::{Bundler, TrainReport, TrainStatus};
+use crate::app::lifecycle::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::bundle_plan::BundlePlan;
 use crate::core::schedule::Departure;
@@ -30,10 +31,12 @@ pub struct BundleArgs {
 pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
+    let journal = open_journal(workspace)?;
     let bundler = Bundler {
         git: &workspace.git,
         forge: forge.as_ref(),
         config: &config.bundling,
+        journal: &journal,
         state_dir: workspace.state_dir(),
     };
     let now = SystemClock.now();

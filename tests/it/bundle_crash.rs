@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use clambake::adapters::forge::local::LocalForge;
 use clambake::adapters::git::Git;
+use clambake::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use clambake::app::bundle::Bundler;
+use clambake::app::lifecycle::transition;
 use clambake::core::config::BundlingConfig;
+use clambake::core::lifecycle::{Event, State};
 use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{
@@ -16,6 +19,7 @@ use clambake::ports::forge::{
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState,
 };
+use clambake::ports::journal::Journal;
 use jiff::Timestamp;
 
 use crate::bundle_cli::five_landed;
@@ -115,13 +119,44 @@ fn now() -> Timestamp {
     "2026-11-21T06:17:00Z".parse().unwrap()
 }
 
+fn journal(repo: &TestRepo) -> SqliteJournal {
+    SqliteJournal::open(&repo.path().join(".clambake").join(JOURNAL_FILE)).unwrap()
+}
+
+/// Puts each agent slot where landing leaves it: `Landed` with the issue of its branch.
+/// Three slots for five issues: a slot's later landing replaces its earlier one.
+fn land_all(repo: &TestRepo) {
+    let journal = journal(repo);
+    let at = now();
+    for (agent, issue, branch) in [
+        ("agent003", 3, "agent003/3-three"),
+        ("agent001", 4, "agent001/4-four"),
+        ("agent002", 5, "agent002/5-five"),
+    ] {
+        let assign = Event::Assign {
+            agent_id: agent.to_owned(),
+            issue,
+            branch: branch.to_owned(),
+        };
+        for event in [
+            assign,
+            Event::StartWork { commits_ahead: 1 },
+            Event::CompleteWork,
+        ] {
+            transition(&journal, agent, &event, "landed by the test", at).unwrap();
+        }
+    }
+}
+
 async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<()> {
     let config = BundlingConfig::default();
     let git = Git::new(repo.path());
+    let journal = journal(repo);
     let bundler = Bundler {
         git: &git,
         forge,
         config: &config,
+        journal: &journal,
         state_dir: repo.path().join(".clambake"),
     };
     bundler.run(now(), false, false).await.map(|_| ())
@@ -158,6 +193,9 @@ async fn raw_world(repo: &TestRepo, forge: &dyn Forge) -> Vec<String> {
         ));
         lines.push(pr.body);
     }
+    for (agent, state) in journal(repo).current_states().unwrap() {
+        lines.push(format!("{agent}: {state:?}"));
+    }
     for issue in forge.issues(&IssueFilter::default()).await.unwrap() {
         let comments: Vec<String> = forge
             .comments(issue.number)
@@ -177,6 +215,7 @@ async fn raw_world(repo: &TestRepo, forge: &dyn Forge) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
     let reference = five_landed();
+    land_all(&reference);
     let forge = open_forge(&reference);
     train(&reference, &forge).await.unwrap();
     let expected = world(&reference, &forge).await;
@@ -188,6 +227,25 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
         .await
         .unwrap();
     assert_eq!(open.len(), 2, "{expected:#?}");
+    // The slots whose landed work rides in the bundle (#3 and #5) record `Bundle`; #4's slot,
+    // set aside, stays `Landed`.
+    let states = journal(&reference).current_states().unwrap();
+    let bundle_pr = open[0].number;
+    assert_eq!(
+        states["agent003"],
+        State::Bundled {
+            issues: vec![3],
+            bundle_pr
+        }
+    );
+    assert_eq!(
+        states["agent002"],
+        State::Bundled {
+            issues: vec![5],
+            bundle_pr
+        }
+    );
+    assert_eq!(states["agent001"], State::Landed { issue: 4 });
     // Running again changes nothing.
     train(&reference, &forge).await.unwrap();
     assert_eq!(world(&reference, &forge).await, expected);
@@ -195,6 +253,7 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
     let mut crashes = 0;
     for budget in 0.. {
         let repo = five_landed();
+        land_all(&repo);
         let crashing = Crashing {
             inner: open_forge(&repo),
             budget: AtomicUsize::new(budget),
@@ -219,4 +278,12 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
     }
     // A pull request, four comments, four label moves, and a fallback pull request.
     assert_eq!(crashes, 10);
+
+    // Once the bundle merges, the next train records `Merge` for its slots.
+    forge.merge_pull_request(bundle_pr).await.unwrap();
+    train(&reference, &forge).await.unwrap();
+    let states = journal(&reference).current_states().unwrap();
+    assert_eq!(states["agent003"], State::Merged { issues: vec![3] });
+    assert_eq!(states["agent002"], State::Merged { issues: vec![5] });
+    assert_eq!(states["agent001"], State::Landed { issue: 4 });
 }
