@@ -100,19 +100,18 @@ async fn attempts() {
     for attempt in 1..=200 {
         let started = Instant::now();
         let agent = exits_at_once
-            .start(&spec(dir.path(), 1))
+            .start(&spec(dir.path(), 1, attempt))
             .await
             .expect("the agent starts");
         spawn.push(started.elapsed());
-        let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 1, attempt);
-        supervise(agent, LIMITS, &logs, never_stop())
+        supervise(agent, LIMITS, never_stop())
             .await
             .expect("supervised");
     }
     report("process start (fork + exec into its own group)", &mut spawn);
 }
 
-fn spec(dir: &Path, issue: u64) -> AgentSpec {
+fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
     AgentSpec {
         agent: format!("agent{issue:03}"),
         issue,
@@ -121,6 +120,12 @@ fn spec(dir: &Path, issue: u64) -> AgentSpec {
         worktree: dir.to_path_buf(),
         prompt: String::new(),
         prompt_file: dir.join("prompt.md"),
+        logs: LogFiles::in_dir(
+            &dir.join("logs"),
+            &format!("agent{issue:03}"),
+            issue,
+            attempt,
+        ),
     }
 }
 
@@ -147,12 +152,11 @@ async fn concurrent() {
     let mut tasks = Vec::new();
     for issue in 1..=CONCURRENT as u64 {
         let agent = runtime
-            .start(&spec(dir.path(), issue))
+            .start(&spec(dir.path(), issue, 1))
             .await
             .expect("the agent starts");
-        let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent", issue, 1);
         tasks.push(tokio::spawn(async move {
-            supervise(agent, LIMITS, &logs, never_stop())
+            supervise(agent, LIMITS, never_stop())
                 .await
                 .expect("supervised")
                 .totals

@@ -146,3 +146,104 @@ fn diagnose_200_issues_50_branches(bencher: Bencher) {
             .collect::<Vec<_>>()
     });
 }
+
+/// `agent diagnose --all` without the printing: observation (the local forge's 200 issues and
+/// pull requests, one `git for-each-ref` over 50 agent branches, `git worktree list`, the
+/// `/proc` scan for agent processes, the journal) then detection and planning, on a real
+/// repository.
+#[divan::bench(sample_count = 20)]
+fn diagnose_observed_200_issues_50_branches(bencher: Bencher) {
+    use std::process::Command;
+    use std::sync::Arc;
+
+    use clambake::app::Workspace;
+    use clambake::app::init::init;
+    use clambake::app::lifecycle::open_journal;
+    use clambake::app::recover::{World, diagnose};
+    use clambake::core::config::ForgeBackend;
+    use clambake::ports::forge::NewIssue;
+    use clambake::ports::{Forge, SystemClock};
+
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .current_dir(dir.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@localhost")
+            .env("GIT_COMMITTER_NAME", "Bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@localhost")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "base"]);
+    let base = git(&["rev-parse", "HEAD"]);
+    let tree = git(&["rev-parse", "HEAD^{tree}"]);
+    let one = git(&["commit-tree", &tree, "-p", &base, "-m", "one"]);
+    let two = git(&["commit-tree", &tree, "-p", &one, "-m", "two"]);
+    let agent = |n: u64| format!("agent{:03}", n % 10 + 1);
+    for n in 1..=50u64 {
+        let tip = [&base, &one, &two][(n % 3) as usize];
+        let name = format!("refs/heads/{}/{}-change-{n}", agent(n * 4), n * 4);
+        git(&["update-ref", &name, tip]);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (workspace, forge, journal) = runtime.block_on(async {
+        let workspace = Workspace::discover(dir.path()).await.unwrap();
+        init(&workspace, ForgeBackend::Local, Some(10))
+            .await
+            .unwrap();
+        let forge = workspace
+            .open_local_forge(Arc::new(SystemClock))
+            .await
+            .unwrap();
+        for n in 1..=200u64 {
+            let labels = match n % 4 {
+                0 => vec![agent(n)],
+                1 => vec!["route:review".to_owned()],
+                _ => vec!["route:ready".to_owned()],
+            };
+            let new = NewIssue {
+                title: format!("Issue {n}"),
+                labels,
+                ..NewIssue::default()
+            };
+            forge.create_issue(&new).await.unwrap();
+        }
+        let journal = open_journal(&workspace).unwrap();
+        let at: Timestamp = "2026-11-21T06:00:00Z".parse().unwrap();
+        // Five slots hold issues (4, 8, ... 20 belong to five different agents).
+        for n in 1..=5u64 {
+            let issue = n * 4;
+            let assign = Event::Assign {
+                agent_id: agent(issue),
+                issue,
+                branch: format!("{}/{issue}-change-{n}", agent(issue)),
+            };
+            transition(&journal, &agent(issue), &assign, "bench", at).unwrap();
+        }
+        (workspace, forge, journal)
+    });
+    let config = workspace.load_config().unwrap().config;
+    let processes = clambake::app::observe::registered_processes(&workspace).unwrap();
+    let world = World::new(
+        &workspace,
+        &forge,
+        &journal,
+        processes.as_ref(),
+        "main".to_owned(),
+        &config,
+    );
+    let now = Timestamp::now();
+    let first = runtime.block_on(diagnose(&world, None, now)).unwrap();
+    assert_eq!(first.snapshot.issues.len(), 200);
+    assert_eq!(first.snapshot.branches.len(), 51);
+    assert!(!first.plans.is_empty());
+    bencher.bench_local(|| runtime.block_on(diagnose(&world, None, now)).unwrap());
+}

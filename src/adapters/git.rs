@@ -8,8 +8,9 @@ use std::process::Output;
 use miette::Diagnostic;
 use tokio::process::Command;
 
-/// The oldest git with `merge-tree --write-tree`, which trial merges need.
-pub const MINIMUM_VERSION: (u32, u32) = (2, 38);
+/// The oldest git Clambake works with: trial merges need `merge-tree --write-tree` (2.38),
+/// drift detection needs `for-each-ref --format=%(ahead-behind:...)` (2.41).
+pub const MINIMUM_VERSION: (u32, u32) = (2, 41);
 
 /// The identity on commits Clambake itself makes.
 pub const CLAMBAKE_NAME: &str = "Clambake";

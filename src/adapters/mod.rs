@@ -1,6 +1,9 @@
 //! Implementations of the ports against the real world.
 
+pub mod agent_registry;
 pub mod agents;
 pub mod forge;
 pub mod git;
 pub mod journal;
+pub mod procfs;
+pub mod registry_processes;

@@ -8,14 +8,22 @@ use std::time::Duration;
 use miette::Diagnostic;
 use tokio::sync::oneshot;
 
+use jiff::Timestamp;
+
+use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
+use crate::adapters::agents::process;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
+use crate::adapters::procfs;
 use crate::app::workspace::Workspace;
+use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
-use crate::core::outcome::{Classification, Evidence, classify};
+use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
+use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
+use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum AttemptError {
@@ -32,6 +40,28 @@ pub enum AttemptError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Slot(#[from] SlotRefusal),
+    #[error("{agent} has nothing to land: {found} issue(s) are claimed by it or have its worktree")]
+    #[diagnostic(help(
+        "land needs exactly one: check the issue's `{agent}` label and .clambake/worktrees/"
+    ))]
+    NothingToLand { agent: String, found: usize },
+    #[error("{branch} has no commits ahead of {base}: there is no work on issue #{issue} to land")]
+    #[diagnostic(help("spawn the agent again: `clambake spawn --agent {agent} --issue {issue}`"))]
+    NoCommits {
+        agent: String,
+        issue: u64,
+        branch: String,
+        base: String,
+    },
+    #[error("{agent} is not running")]
+    #[diagnostic(help("`clambake agent list` shows the running agents"))]
+    NotRunning { agent: String },
     #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
     #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
     WorktreeOnOtherBranch {
@@ -58,6 +88,8 @@ pub struct AttemptRequest {
 /// How an attempt went.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
+    pub agent: String,
+    pub issue: u64,
     pub branch: String,
     pub worktree: PathBuf,
     pub logs: LogFiles,
@@ -118,49 +150,214 @@ pub async fn run_attempt(
         worktree: worktree.clone(),
         prompt,
         prompt_file,
+        logs: LogFiles::in_dir(
+            &workspace.state_dir().join(LOGS_DIR),
+            &request.agent,
+            request.issue,
+            request.attempt,
+        ),
     };
-    let logs = LogFiles::in_dir(
-        &workspace.state_dir().join(LOGS_DIR),
-        &request.agent,
-        request.issue,
-        request.attempt,
-    );
+    let registry = open_registry(workspace)?;
     let running = runtime.start(&spec).await?;
-    let report = supervise(running, limits, &logs, stop)
+    // A process too quick to be seen has already ended: there is nothing to re-adopt.
+    let registered = running
+        .pid
+        .and_then(procfs::stat)
+        .map(|stat| RegisteredAgent {
+            agent: request.agent.clone(),
+            issue: request.issue,
+            attempt: request.attempt,
+            pid: stat.pid,
+            start_time: stat.start_time,
+            runtime: runtime.name().to_owned(),
+            reports_result: runtime.reports_result(),
+            branch: branch.clone(),
+            base: request.base.clone(),
+            worktree: worktree.clone(),
+            logs: spec.logs.clone(),
+            started_at: Timestamp::now(),
+        });
+    if let Some(entry) = &registered {
+        registry.register(entry)?;
+    }
+    let report = supervise(running, limits, stop)
         .await
         .map_err(|source| AttemptError::Io {
-            action: "supervise the agent and write its log",
-            path: logs.stdout.clone(),
+            action: "supervise the agent reading its log",
+            path: spec.logs.stdout.clone(),
             source,
         })?;
-    let agent_git = Git::new(&worktree);
-    let committed_leftovers = commit_leftovers(&agent_git, request.issue, &request.agent).await?;
-    let commits_ahead = commits_ahead(&workspace.git, &request.base, &branch).await?;
-    let classification = classify(&Evidence {
-        result: report.totals.result.as_ref(),
-        exit: report.exit,
-        terminated: report.terminated,
-        commits_ahead,
+    let ended = EndedAttempt {
+        agent: request.agent.clone(),
+        issue: request.issue,
+        branch,
+        base: request.base.clone(),
+        worktree,
+        logs: spec.logs,
         reports_result: runtime.reports_result(),
+        report,
+    };
+    finish(workspace, registry.as_ref(), ended).await
+}
+
+/// An attempt whose agent has ended, before Clambake's own bookkeeping.
+struct EndedAttempt {
+    agent: String,
+    issue: u64,
+    branch: String,
+    base: String,
+    worktree: PathBuf,
+    logs: LogFiles,
+    reports_result: bool,
+    report: AttemptReport,
+}
+
+/// Commits leftovers, counts commits, classifies, and forgets the agent's registration.
+async fn finish(
+    workspace: &Workspace,
+    registry: &dyn AgentRegistry,
+    ended: EndedAttempt,
+) -> Result<AttemptResult, AttemptError> {
+    let agent_git = Git::new(&ended.worktree);
+    let committed_leftovers = commit_leftovers(&agent_git, ended.issue, &ended.agent).await?;
+    let commits_ahead = commits_ahead(&workspace.git, &ended.base, &ended.branch).await?;
+    let classification = classify(&Evidence {
+        result: ended.report.totals.result.as_ref(),
+        exit: ended.report.exit,
+        terminated: ended.report.terminated,
+        commits_ahead,
+        reports_result: ended.reports_result,
     });
-    let exit_to_outcome = report.exited_at.elapsed();
+    registry.remove(&ended.agent)?;
+    let exit_to_outcome = ended.report.exited_at.elapsed();
     tracing::info!(
-        agent = %request.agent,
-        issue = request.issue,
+        agent = %ended.agent,
+        issue = ended.issue,
         outcome = %classification.outcome,
         reason = %classification.reason,
         commits_ahead,
         "attempt classified"
     );
     Ok(AttemptResult {
-        branch,
-        worktree,
-        logs,
-        report,
+        agent: ended.agent,
+        issue: ended.issue,
+        branch: ended.branch,
+        worktree: ended.worktree,
+        logs: ended.logs,
+        report: ended.report,
         committed_leftovers,
         commits_ahead,
         classification,
         exit_to_outcome,
+    })
+}
+
+/// The registered agents whose process is still running (the same pid and start time).
+pub fn running_agents(registry: &dyn AgentRegistry) -> Result<Vec<RegisteredAgent>, AttemptError> {
+    Ok(registry
+        .list()?
+        .into_iter()
+        .filter(|entry| process::is_running(entry.pid, entry.start_time))
+        .collect())
+}
+
+/// Refuses to start `agent` if it is already running, or if `max` agents already are.
+pub fn claim_slot(registry: &dyn AgentRegistry, agent: &str, max: u32) -> Result<(), AttemptError> {
+    let running: Vec<RunningSlot> = running_agents(registry)?
+        .into_iter()
+        .map(|entry| RunningSlot {
+            agent: entry.agent,
+            issue: entry.issue,
+            pid: entry.pid,
+        })
+        .collect();
+    Ok(check_slot(agent, &running, max)?)
+}
+
+/// The registry of this workspace's running agents, `.clambake/agents.db`.
+pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentRegistry>, AttemptError> {
+    let path = workspace.state_dir().join(REGISTRY_FILE);
+    Ok(Box::new(SqliteAgentRegistry::open(&path)?))
+}
+
+/// After an orchestrator restart: takes over every registered agent (see [`adopt_agent`]),
+/// and returns each one's finished attempt.
+pub async fn adopt_agents(
+    workspace: &Workspace,
+    limits: Limits,
+) -> Result<Vec<AttemptResult>, AttemptError> {
+    let registry = open_registry(workspace)?;
+    let watched: Vec<_> = registry
+        .list()?
+        .into_iter()
+        .map(|entry| {
+            let workspace = workspace.clone();
+            tokio::spawn(async move { adopt_agent(&workspace, entry, limits, never_stop()).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for adopted in watched {
+        results.push(adopted.await.map_err(|join| AttemptError::Io {
+            action: "watch a re-adopted agent",
+            path: workspace.state_dir(),
+            source: std::io::Error::other(join.to_string()),
+        })??);
+    }
+    Ok(results)
+}
+
+/// Takes over one registered agent that a previous orchestrator started. A live one (the same
+/// pid with the same start time) is watched again from its log until it ends (or `stop` asks
+/// it to); a dead one is judged from its log at once. Either is then finished like any attempt.
+pub async fn adopt_agent(
+    workspace: &Workspace,
+    entry: RegisteredAgent,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    let registry = open_registry(workspace)?;
+    let report = if process::is_running(entry.pid, entry.start_time) {
+        tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
+        let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
+        supervise(running, limits, stop).await
+    } else {
+        report_from_log(&entry.logs).await
+    }
+    .map_err(|source| AttemptError::Io {
+        action: "read the log of the re-adopted agent",
+        path: entry.logs.stdout.clone(),
+        source,
+    })?;
+    let ended = EndedAttempt {
+        agent: entry.agent,
+        issue: entry.issue,
+        branch: entry.branch,
+        base: entry.base,
+        worktree: entry.worktree,
+        logs: entry.logs,
+        reports_result: entry.reports_result,
+        report,
+    };
+    finish(workspace, registry.as_ref(), ended).await
+}
+
+/// What the log of an agent that ended unwatched says.
+async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
+    let text = match tokio::fs::read(&logs.stdout).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error),
+    };
+    let mut totals = AttemptTotals::default();
+    for line in text.lines() {
+        totals.record(&parse_line(line));
+    }
+    Ok(AttemptReport {
+        exit: ExitStatus::Unknown,
+        terminated: None,
+        totals,
+        last_event_at: None,
+        exited_at: tokio::time::Instant::now(),
     })
 }
 
@@ -200,7 +397,11 @@ async fn prepare_worktree(
 
 /// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:
 /// saving the agent's work must not depend on them. Returns whether there was anything.
-async fn commit_leftovers(git: &Git, issue: u64, agent: &str) -> Result<bool, AttemptError> {
+pub(crate) async fn commit_leftovers(
+    git: &Git,
+    issue: u64,
+    agent: &str,
+) -> Result<bool, AttemptError> {
     let status = git.run(&["status", "--porcelain"]).await?;
     if status.is_empty() {
         return Ok(false);
@@ -225,7 +426,11 @@ async fn commit_leftovers(git: &Git, issue: u64, agent: &str) -> Result<bool, At
     Ok(true)
 }
 
-async fn commits_ahead(git: &Git, base: &str, branch: &str) -> Result<u32, AttemptError> {
+pub(crate) async fn commits_ahead(
+    git: &Git,
+    base: &str,
+    branch: &str,
+) -> Result<u32, AttemptError> {
     let range = format!("refs/heads/{base}..refs/heads/{branch}");
     let count = git.run(&["rev-list", "--count", &range]).await?;
     count.parse().map_err(|_| {

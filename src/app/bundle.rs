@@ -16,9 +16,9 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::Serialize;
 
-use super::lifecycle::transition;
+use super::lifecycle::{open_journal, transition};
 use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
-use super::workspace::{AppError, AppResult};
+use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::Git;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
@@ -52,8 +52,9 @@ pub struct Bundler<'a> {
     pub git: &'a Git,
     pub forge: &'a dyn Forge,
     pub config: &'a BundlingConfig,
-    /// Where the lifecycle of the agent slots that landed the work is recorded.
-    pub journal: &'a dyn Journal,
+    /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
+    /// `state_machine.enabled = false`.
+    pub journal: Option<&'a dyn Journal>,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
 }
@@ -135,6 +136,33 @@ pub struct Diagnosis {
     pub branch: Option<String>,
     pub in_next_train: bool,
     pub why: String,
+}
+
+/// After work lands: runs the train if `bundling` is on and its trigger says one is due
+/// (`on_land` always is; `schedule` when a departure slot has passed). `None` when bundling is
+/// off.
+pub async fn train_after_landing(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    now: Timestamp,
+) -> AppResult<Option<TrainReport>> {
+    let config = workspace.load_config()?.config;
+    if !config.bundling.enabled {
+        return Ok(None);
+    }
+    let journal = if config.state_machine.enabled {
+        Some(open_journal(workspace)?)
+    } else {
+        None
+    };
+    let bundler = Bundler {
+        git: &workspace.git,
+        forge,
+        config: &config.bundling,
+        journal: journal.as_ref().map(|j| j as &dyn Journal),
+        state_dir: workspace.state_dir(),
+    };
+    Ok(Some(bundler.run(now, false, false).await?))
 }
 
 /// What the forge and git say about earlier trains.
@@ -661,16 +689,16 @@ impl Bundler<'_> {
         step: LifecycleStep,
         now: Timestamp,
     ) -> AppResult<()> {
-        let Some(agent) = branch.split_once('/').map(|(agent, _)| agent) else {
+        let (Some(journal), Some((agent, _))) = (self.journal, branch.split_once('/')) else {
             return Ok(());
         };
-        let state = self.journal.current_state(agent)?;
+        let state = journal.current_state(agent)?;
         if let Some(event) = step.event_from(&state, issue) {
             let cause = match step {
                 LifecycleStep::Bundle(number) => format!("bundled into #{number}"),
                 LifecycleStep::Merge(number) => format!("bundle #{number} merged"),
             };
-            transition(self.journal, agent, &event, &cause, now)?;
+            transition(journal, agent, &event, &cause, now)?;
         }
         Ok(())
     }

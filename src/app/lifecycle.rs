@@ -43,7 +43,8 @@ pub fn history(journal: &dyn Journal, agent: &str) -> AppResult<Vec<JournalEntry
     Ok(journal.history(agent)?)
 }
 
-fn require_agent_id(agent: &str) -> AppResult<()> {
+/// Fails unless `agent` is an agent id (`agent001`).
+pub(crate) fn require_agent_id(agent: &str) -> AppResult<()> {
     match agent_slot(agent) {
         Some(_) => Ok(()),
         None => Err(AppError::NotAnAgent {

@@ -2,15 +2,21 @@
 
 pub mod attempt;
 pub mod bundle;
+pub mod demo;
 pub mod doctor;
 pub mod init;
+pub mod land;
 pub mod landing;
 pub mod lifecycle;
+pub mod monitor;
+pub mod observe;
 pub mod orchestrator;
+pub mod recover;
 pub mod run;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;
+pub mod terminate;
 pub mod train;
 pub mod workspace;
 

@@ -12,7 +12,9 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::attempt::{AttemptError, AttemptResult, limits_from, request_for, run_attempt};
+use super::attempt::{
+    AttemptError, AttemptResult, adopt_agent, limits_from, open_registry, request_for, run_attempt,
+};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::lifecycle::transition;
 use super::workspace::{AppResult, Workspace};
@@ -78,6 +80,12 @@ pub enum RunEvent {
         issue: u64,
         attempt: u32,
     },
+    /// An agent process a previous run started, watched again.
+    Adopted {
+        agent: String,
+        issue: u64,
+        attempt: u32,
+    },
     /// A claim found on the forge at start-up, taken up again on the same slot and branch.
     Resumed {
         agent: String,
@@ -109,6 +117,11 @@ impl std::fmt::Display for RunEvent {
                 issue,
                 attempt,
             } => write!(f, "{agent} claimed #{issue} (attempt {attempt})"),
+            Self::Adopted {
+                agent,
+                issue,
+                attempt,
+            } => write!(f, "{agent} re-adopted on #{issue} (attempt {attempt})"),
             Self::Resumed {
                 agent,
                 issue,
@@ -246,6 +259,7 @@ impl Orchestrator {
         mut shutdown: watch::Receiver<u32>,
         detach_agents: bool,
     ) -> AppResult<()> {
+        self.adopt_registered()?;
         self.resume_claims().await?;
         let mut routed_once = false;
         loop {
@@ -315,6 +329,40 @@ impl Orchestrator {
         while let Some(joined) = self.running.try_join_next() {
             let finished = joined.expect("attempt tasks do not panic");
             self.dispose(finished).await?;
+        }
+        Ok(())
+    }
+
+    /// Watches again every agent process a previous run left registered: live ones until they
+    /// end, dead ones judged from their logs. Each is then disposed of like any attempt.
+    fn adopt_registered(&mut self) -> AppResult<()> {
+        let registry = open_registry(&self.workspace)?;
+        for entry in registry.list().map_err(AttemptError::from)? {
+            let (stop, stopped) = oneshot::channel();
+            let agent = entry.agent.clone();
+            let flight = InFlight {
+                issue: entry.issue,
+                attempt: entry.attempt,
+                started: self.clock.now(),
+                stop: Some(stop),
+                interrupted: false,
+            };
+            let workspace = self.workspace.clone();
+            let limits = self.settings.limits;
+            let owner = agent.clone();
+            self.running.spawn(async move {
+                let result = adopt_agent(&workspace, entry, limits, stopped).await;
+                Finished {
+                    agent: owner,
+                    result,
+                }
+            });
+            self.record(RunEvent::Adopted {
+                agent: agent.clone(),
+                issue: flight.issue,
+                attempt: flight.attempt,
+            });
+            self.in_flight.insert(agent, flight);
         }
         Ok(())
     }

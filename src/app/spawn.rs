@@ -6,7 +6,9 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
-use crate::app::attempt::{AttemptError, limits_from, request_for, run_attempt};
+use crate::app::attempt::{
+    AttemptError, claim_slot, limits_from, open_registry, request_for, run_attempt,
+};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::labels::agent_slot;
@@ -51,6 +53,11 @@ pub async fn spawn(
     }
     let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)
         .map_err(AttemptError::from)?;
+    claim_slot(
+        open_registry(workspace)?.as_ref(),
+        agent,
+        config.agents.max_concurrent,
+    )?;
     let base = forge.default_branch().await?;
     let request = request_for(workspace, forge, agent, issue, &base, 0).await?;
     let attempt = request.attempt;

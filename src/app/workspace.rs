@@ -33,6 +33,11 @@ pub enum AppError {
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
     ))]
     GithubNotAvailable,
+    #[error("{} is not empty", dir.display())]
+    #[diagnostic(help(
+        "the demo makes a new repository: name a new directory, or remove this one"
+    ))]
+    DemoDirectoryInUse { dir: PathBuf },
     #[error("could not {action} {}", path.display())]
     Io {
         action: &'static str,
@@ -75,6 +80,9 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Transition(#[from] TransitionError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Processes(#[from] crate::ports::processes::ProcessError),
 }
 
 impl From<crate::app::attempt::AttemptError> for AppError {

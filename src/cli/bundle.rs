@@ -31,12 +31,18 @@ pub struct BundleArgs {
 pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
-    let journal = open_journal(workspace)?;
+    let journal = if config.state_machine.enabled {
+        Some(open_journal(workspace)?)
+    } else {
+        None
+    };
     let bundler = Bundler {
         git: &workspace.git,
         forge: forge.as_ref(),
         config: &config.bundling,
-        journal: &journal,
+        journal: journal
+            .as_ref()
+            .map(|j| j as &dyn crate::ports::journal::Journal),
         state_dir: workspace.state_dir(),
     };
     let now = SystemClock.now();

@@ -1,17 +1,26 @@
 //! The command line: parse, call the application layer, render. One file per subcommand.
 
 mod agent;
+mod agent_diagnose;
+mod agent_force_reset;
+mod agent_list;
+mod agent_recover;
+mod agent_status;
+mod agent_validate;
 mod bundle;
 mod completions;
 mod config;
 mod doctor;
 mod init;
 mod issue;
+mod land;
+mod monitor;
 mod output;
 mod pr;
 mod run;
 mod spawn;
 mod status;
+mod terminate;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -48,6 +57,12 @@ enum Command {
     Pr(pr::PrArgs),
     /// Run an agent slot on an issue in its own worktree, in the foreground, to its outcome.
     Spawn(spawn::SpawnArgs),
+    /// What a running agent is doing: state, pid, uptime, activity, turns, cost, latest events.
+    Monitor(monitor::MonitorArgs),
+    /// Stop a running agent: SIGTERM to everything it started, a grace period, then SIGKILL.
+    Terminate(terminate::TerminateArgs),
+    /// Send an agent's finished work to review (route:review), freeing its slot.
+    Land(land::LandArgs),
     /// The queue at a glance: ready, claimed, in review, bundled.
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
@@ -97,6 +112,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             completions::run(args);
             Ok(())
         }
+        Command::Agent(args) => return agent::run(&start, args).await,
         Command::Doctor(args) => {
             return if doctor::run(&start, args).await {
                 ExitCode::SUCCESS
@@ -132,14 +148,19 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             spawn::run(&workspace, forge.as_ref(), args).await
         }
+        Command::Monitor(args) => monitor::run(&workspace, args).await,
+        Command::Terminate(args) => terminate::run(&workspace, args).await,
+        Command::Land(args) => {
+            let forge = open_forge(&workspace).await?;
+            land::run(&workspace, forge.as_ref(), args).await
+        }
         Command::Status(args) => {
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
-        Command::Agent(args) => agent::run(&workspace, args).await,
         Command::Run(args) => run::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
-        Command::Doctor(_) | Command::Completions(_) => {
+        Command::Doctor(_) | Command::Completions(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }
     }

@@ -64,6 +64,17 @@ pub fn parse_branch_name(name: &str) -> Option<BranchOwner<'_>> {
     })
 }
 
+/// The agent and issue of an attempt's worktree directory, named `<agent>-<issue>`
+/// (`agent001-12`), exactly: `agent001-123` is issue 123, never 12.
+pub fn parse_worktree_name(name: &str) -> Option<(&str, u64)> {
+    let (agent, digits) = name.split_once('-')?;
+    labels::agent_slot(agent)?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((agent, digits.parse().ok()?))
+}
+
 /// Whether `text` has the shape [`slug`] produces.
 fn is_slug(text: &str) -> bool {
     !text.is_empty()
@@ -169,6 +180,22 @@ mod tests {
             "agent001/99999999999999999999999-x",
         ] {
             assert_eq!(parse_branch_name(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn worktree_names_parse_exactly() {
+        assert_eq!(parse_worktree_name("agent001-12"), Some(("agent001", 12)));
+        assert_eq!(parse_worktree_name("agent001-123"), Some(("agent001", 123)));
+        for name in [
+            "agent001",
+            "agent001-",
+            "agent001-012",
+            "agent001-12x",
+            "robot-12",
+            "agent001-1-2",
+        ] {
+            assert_eq!(parse_worktree_name(name), None, "{name}");
         }
     }
 

@@ -57,6 +57,9 @@ impl fmt::Display for Outcome {
 pub enum ExitStatus {
     Code(i32),
     Signal(i32),
+    /// The process ended while Clambake was not its parent (it was re-adopted after an
+    /// orchestrator restart), so only its log can say how it went.
+    Unknown,
 }
 
 /// Why Clambake terminated an attempt, if it did.
@@ -109,7 +112,7 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
     if succeeded && commits > 0 {
         let note = match (evidence.exit, evidence.terminated) {
             (_, Some(_)) => " (the process lingered and was terminated)",
-            (ExitStatus::Code(0), None) => "",
+            (ExitStatus::Code(0) | ExitStatus::Unknown, None) => "",
             _ => " (the process then exited abnormally)",
         };
         return done(
@@ -174,6 +177,10 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
         ExitStatus::Code(code) => done(
             Outcome::Crashed,
             format!("the process exited with code {code} and no result"),
+        ),
+        ExitStatus::Unknown => done(
+            Outcome::Crashed,
+            "the process ended unwatched, with no result in its log".to_owned(),
         ),
     }
 }
@@ -317,6 +324,22 @@ mod tests {
             );
         }
         assert_eq!(classify_with(None, OK, None, 1), Outcome::AgentError);
+    }
+
+    #[test]
+    fn an_agent_that_ended_unwatched_is_judged_by_its_log() {
+        let success = result(ResultSubtype::Success, false);
+        let max_turns = result(ResultSubtype::ErrorMaxTurns, true);
+        let unknown = ExitStatus::Unknown;
+        assert_eq!(
+            classify_with(Some(&success), unknown, None, 1),
+            Outcome::Success
+        );
+        assert_eq!(
+            classify_with(Some(&max_turns), unknown, None, 0),
+            Outcome::MaxTurns
+        );
+        assert_eq!(classify_with(None, unknown, None, 2), Outcome::Crashed);
     }
 
     #[test]

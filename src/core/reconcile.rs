@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use super::branch::{BranchOwner, parse_branch_name};
+use super::branch::{BranchOwner, parse_branch_name, parse_worktree_name};
 use super::labels::{self, agent_slot};
 use super::lifecycle::State;
 use super::refname::validate_branch_name;
@@ -191,6 +191,57 @@ pub enum Inconsistency {
     },
 }
 
+impl Inconsistency {
+    /// The kind's name, as in JSON (`"kind"`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::LabeledButNoBranch { .. } => "LabeledButNoBranch",
+            Self::BranchButNoLabel { .. } => "BranchButNoLabel",
+            Self::WorkingButNoCommits { .. } => "WorkingButNoCommits",
+            Self::LandedButNotFreed { .. } => "LandedButNotFreed",
+            Self::ProcessDeadButWorking { .. } => "ProcessDeadButWorking",
+            Self::OrphanWorktree { .. } => "OrphanWorktree",
+            Self::DuplicateClaim { .. } => "DuplicateClaim",
+            Self::ReviewButBranchMissing { .. } => "ReviewButBranchMissing",
+            Self::BundledButPrClosedUnmerged { .. } => "BundledButPrClosedUnmerged",
+            Self::MergedButIssueOpen { .. } => "MergedButIssueOpen",
+            Self::StaleClaim { .. } => "StaleClaim",
+            Self::UnjournaledClaim { .. } => "UnjournaledClaim",
+        }
+    }
+
+    /// Whether it concerns the slot `agent`, for commands scoped to one agent.
+    pub fn concerns(&self, agent: &str) -> bool {
+        match self {
+            Self::LabeledButNoBranch { agent: a, .. }
+            | Self::BranchButNoLabel { agent: a, .. }
+            | Self::WorkingButNoCommits { agent: a, .. }
+            | Self::LandedButNotFreed { agent: a, .. }
+            | Self::ProcessDeadButWorking { agent: a, .. }
+            | Self::BundledButPrClosedUnmerged { agent: a, .. }
+            | Self::MergedButIssueOpen { agent: a, .. }
+            | Self::StaleClaim { agent: a, .. }
+            | Self::UnjournaledClaim { agent: a, .. } => a == agent,
+            Self::OrphanWorktree { worktree } => {
+                let by_branch = worktree.branch.as_deref().and_then(parse_branch_name);
+                let by_path = worktree
+                    .path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .and_then(parse_worktree_name);
+                by_branch.is_some_and(|owner| owner.agent == agent)
+                    || by_path.is_some_and(|(owner, _)| owner == agent)
+            }
+            Self::DuplicateClaim { claims, .. } => claims.iter().any(|c| c.agent == agent),
+            Self::ReviewButBranchMissing { archive, .. } => archive
+                .as_ref()
+                .and_then(|a| archived_branch(&a.name))
+                .and_then(parse_branch_name)
+                .is_some_and(|owner| owner.agent == agent),
+        }
+    }
+}
+
 /// What counts as stuck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -258,6 +309,32 @@ impl<'a> World<'a> {
     fn open_issues(&self) -> impl Iterator<Item = &'a IssueFacts> {
         self.snapshot.issues.iter().filter(|i| i.open)
     }
+}
+
+/// What the labels alone say about the slots, for when the state machine is disabled
+/// (`[state_machine] enabled = false`): an agent labelled on an open issue that has its branch
+/// is working on it. An agent on several issues holds the lowest; the rest are duplicates.
+pub fn believed_from_labels(snapshot: &Snapshot) -> BTreeMap<String, State> {
+    let empty = BTreeMap::new();
+    let world = World::new(snapshot, &empty);
+    let mut believed = BTreeMap::new();
+    for issue in world.open_issues() {
+        for agent in issue.agents() {
+            if believed.contains_key(agent) {
+                continue;
+            }
+            if let Some(branch) = world.branch(agent, issue.number) {
+                let state = State::Working {
+                    agent_id: agent.to_owned(),
+                    issue: issue.number,
+                    branch: branch.name.clone(),
+                    commits_ahead: branch.commits_ahead,
+                };
+                believed.insert(agent.to_owned(), state);
+            }
+        }
+    }
+    believed
 }
 
 /// Every inconsistency between the journal's `believed` states (by agent) and `snapshot`.
@@ -889,6 +966,65 @@ pub(crate) mod tests {
                 branch: branch("agent004/22-new", 1),
             }]
         );
+    }
+
+    #[test]
+    fn inconsistencies_name_their_kind_and_the_agents_they_concern() {
+        let orphan = |branch: Option<&str>, path: &str| Inconsistency::OrphanWorktree {
+            worktree: WorktreeFacts {
+                path: path.into(),
+                head: "abc".into(),
+                branch: branch.map(str::to_owned),
+                dirty: false,
+            },
+        };
+        let by_branch = orphan(Some("agent002/13-fix"), "/w/other");
+        assert_eq!(by_branch.kind(), "OrphanWorktree");
+        assert!(by_branch.concerns("agent002") && !by_branch.concerns("agent001"));
+        assert!(orphan(None, "/w/agent003-7").concerns("agent003"));
+        let duplicate = Inconsistency::DuplicateClaim {
+            claims: vec![claim("agent001", 12), claim("agent002", 12)],
+            keep: claim("agent001", 12),
+        };
+        assert!(duplicate.concerns("agent002") && !duplicate.concerns("agent003"));
+        let review = |archive| Inconsistency::ReviewButBranchMissing { issue: 13, archive };
+        let kept = branch(&archive_ref("agent002/13-fix", "abc"), 1);
+        assert!(review(Some(kept)).concerns("agent002"));
+        assert!(!review(None).concerns("agent002"));
+        let merged = Inconsistency::MergedButIssueOpen {
+            agent: "agent003".into(),
+            issue: 14,
+        };
+        assert_eq!(
+            serde_json::to_value(&merged).unwrap()["kind"],
+            merged.kind()
+        );
+        assert!(merged.concerns("agent003"));
+    }
+
+    #[test]
+    fn labels_and_branches_alone_make_a_belief() {
+        let (snapshot, _) = healthy();
+        let believed = believed_from_labels(&snapshot);
+        assert_eq!(
+            believed,
+            BTreeMap::from([("agent001".to_owned(), working("agent001", 12, 2))]),
+            "agent002's landed issue carries no agent label"
+        );
+        assert_eq!(detect(&snapshot, &believed, limits()), []);
+        let mut drifted = snapshot.clone();
+        drifted.issues.push(open_issue(30, &["agent001"]));
+        drifted.branches.push(branch("agent001/30-more", 1));
+        let believed = believed_from_labels(&drifted);
+        assert_eq!(
+            believed["agent001"],
+            working("agent001", 12, 2),
+            "the lowest issue"
+        );
+        assert!(matches!(
+            detect(&drifted, &believed, limits()).as_slice(),
+            [Inconsistency::DuplicateClaim { .. }]
+        ));
     }
 
     #[test]

@@ -367,7 +367,7 @@ fn abandon(
     ));
 }
 
-fn archive(branch: &RefFacts) -> Step {
+pub(super) fn archive(branch: &RefFacts) -> Step {
     Step::ArchiveBranch {
         branch: branch.name.clone(),
         tip: branch.tip.clone(),
@@ -375,27 +375,27 @@ fn archive(branch: &RefFacts) -> Step {
     }
 }
 
-fn delete(branch: &RefFacts) -> Step {
+pub(super) fn delete(branch: &RefFacts) -> Step {
     Step::DeleteBranch {
         branch: branch.name.clone(),
         tip: branch.tip.clone(),
     }
 }
 
-fn stop(agent: &str) -> Step {
+pub(super) fn stop(agent: &str) -> Step {
     Step::StopProcess {
         agent: agent.to_owned(),
     }
 }
 
-fn journal(agent: &str, event: Event) -> Step {
+pub(super) fn journal(agent: &str, event: Event) -> Step {
     Step::Journal {
         agent: agent.to_owned(),
         event,
     }
 }
 
-fn relabel(issue: u64, add: &[&str], remove: &[&str]) -> Step {
+pub(super) fn relabel(issue: u64, add: &[&str], remove: &[&str]) -> Step {
     Step::EditLabels {
         issue,
         add: add.iter().map(|l| (*l).to_owned()).collect(),
@@ -407,7 +407,7 @@ fn leave(reason: String) -> Step {
     Step::LeaveForHuman { reason }
 }
 
-fn comment(issue: u64, found: String, done: &str) -> Step {
+pub(super) fn comment(issue: u64, found: String, done: &str) -> Step {
     Step::Comment {
         issue,
         body: format!("Clambake recovery: {found}; it {done}."),

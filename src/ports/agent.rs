@@ -1,7 +1,7 @@
 //! The agent runtime port: start one attempt of an agent CLI (or the built-in simulated agent)
 //! and hand back its output lines, its exit, and a way to stop it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use miette::Diagnostic;
@@ -23,13 +23,28 @@ pub struct AgentSpec {
     pub prompt: String,
     /// The prompt, also written to a file outside the worktree for runtimes that read files.
     pub prompt_file: PathBuf,
+    /// Where the agent's output goes. Agent processes write there themselves, not through a
+    /// pipe to Clambake, so they outlive an orchestrator crash and can be re-adopted.
+    pub logs: LogFiles,
 }
 
-/// One line an agent printed.
+/// Where an attempt's raw output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputLine {
-    Stdout(String),
-    Stderr(String),
+pub struct LogFiles {
+    /// Every stdout line, as printed: `.clambake/logs/<agent>-<issue>-<attempt>.jsonl`.
+    pub stdout: PathBuf,
+    /// Every stderr line, beside it: `...-<attempt>.stderr.log`.
+    pub stderr: PathBuf,
+}
+
+impl LogFiles {
+    pub fn in_dir(dir: &Path, agent: &str, issue: u64, attempt: u32) -> Self {
+        let stem = format!("{agent}-{issue}-{attempt}");
+        Self {
+            stdout: dir.join(format!("{stem}.jsonl")),
+            stderr: dir.join(format!("{stem}.stderr.log")),
+        }
+    }
 }
 
 /// How to stop a running agent and clean up after it.
@@ -47,8 +62,9 @@ pub trait AgentControl: Send + Sync {
 pub struct RunningAgent {
     /// The main process (and process group) id; `None` for the in-process simulated agent.
     pub pid: Option<u32>,
-    /// Output lines in the order each stream printed them; closed when both streams close.
-    pub output: mpsc::Receiver<OutputLine>,
+    /// The stdout lines of the agent as they reach its log; closed once the agent has exited
+    /// and its log has been read to the end.
+    pub output: mpsc::Receiver<String>,
     /// Resolves once the main process has exited and been reaped.
     pub exit: oneshot::Receiver<std::io::Result<ExitStatus>>,
     pub control: Box<dyn AgentControl>,
@@ -66,6 +82,12 @@ pub enum AgentStartError {
     Spawn {
         program: String,
         dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not open the agent's log {}: {source}", path.display())]
+    Log {
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },

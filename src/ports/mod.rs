@@ -1,9 +1,11 @@
 //! The traits the application needs from the world. Adapters implement them.
 
 pub mod agent;
+pub mod agent_registry;
 pub mod clock;
 pub mod forge;
 pub mod journal;
+pub mod processes;
 
 pub use agent::AgentRuntime;
 pub use clock::{Clock, SystemClock};

@@ -27,7 +27,7 @@ struct Run {
     dir: TempDir,
 }
 
-fn spec(dir: &Path) -> AgentSpec {
+fn spec(dir: &Path, attempt: u32) -> AgentSpec {
     AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
@@ -36,6 +36,7 @@ fn spec(dir: &Path) -> AgentSpec {
         worktree: dir.to_path_buf(),
         prompt: "do it".to_owned(),
         prompt_file: dir.join("prompt.md"),
+        logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, attempt),
     }
 }
 
@@ -46,8 +47,9 @@ async fn run_script(body: &str, limits: Limits, stop_after: Option<Duration>) ->
         format!("{} {{issue}} {{prompt_file}}", script.display()),
         String::new(),
     );
-    let agent = runtime.start(&spec(dir.path())).await.unwrap();
-    let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1);
+    let spec = spec(dir.path(), 1);
+    let agent = runtime.start(&spec).await.unwrap();
+    let logs = spec.logs;
     let (stop, stopped) = oneshot::channel();
     let stopper = stop_after.map(|delay| {
         tokio::spawn(async move {
@@ -55,7 +57,7 @@ async fn run_script(body: &str, limits: Limits, stop_after: Option<Duration>) ->
             let _ = stop.send(());
         })
     });
-    let report = supervise(agent, limits, &logs, stopped).await.unwrap();
+    let report = supervise(agent, limits, stopped).await.unwrap();
     if let Some(stopper) = stopper {
         stopper.abort();
     }
@@ -177,7 +179,7 @@ async fn a_background_child_dies_when_the_agent_is_terminated() {
 }
 
 #[tokio::test]
-async fn an_output_flood_is_logged_in_bounded_lines() {
+async fn an_output_flood_is_logged_as_printed_and_read_line_by_line() {
     let run = run_script(
         "i=0; while [ $i -lt 20 ]; do head -c 100000 /dev/zero | tr '\\0' a; echo; i=$((i+1)); done\n\
          head -c 6000000 /dev/zero | tr '\\0' b; echo\n\
@@ -191,11 +193,9 @@ async fn an_output_flood_is_logged_in_bounded_lines() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 20 + 1 + 200_000);
     assert_eq!(lines[0].len(), 100_000);
-    assert_eq!(
-        lines[20].len(),
-        clambake::adapters::agents::process::MAX_LINE_BYTES
-    );
+    assert_eq!(lines[20].len(), 6_000_000, "the agent writes its own log");
     assert_eq!(lines.last(), Some(&"flood"));
+    assert_eq!(run.report.totals.events, 20 + 1 + 200_000);
 }
 
 #[tokio::test]
@@ -258,10 +258,9 @@ async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
     let mut groups = std::collections::HashSet::new();
     let started = std::time::Instant::now();
     for attempt in 1..=SEQUENTIAL_AGENTS {
-        let agent = runtime.start(&spec(dir.path())).await.unwrap();
+        let agent = runtime.start(&spec(dir.path(), attempt)).await.unwrap();
         groups.insert(agent.pid.unwrap());
-        let logs = LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, attempt);
-        let report = supervise(agent, RELAXED, &logs, oneshot::channel().1)
+        let report = supervise(agent, RELAXED, oneshot::channel().1)
             .await
             .unwrap();
         assert_eq!(report.exit, ExitStatus::Code(0));

@@ -156,7 +156,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<(
         git: &git,
         forge,
         config: &config,
-        journal: &journal,
+        journal: Some(&journal),
         state_dir: repo.path().join(".clambake"),
     };
     bundler.run(now(), false, false).await.map(|_| ())

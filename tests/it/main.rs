@@ -1,18 +1,25 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
 
+mod agent_adoption;
 mod agent_attempts;
+mod agent_commands;
 mod agent_history_cli;
 mod agent_processes;
+mod agent_recovery_cli;
 mod architecture;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
+mod claude_attempts;
 mod claude_code;
 mod cli;
 mod journal;
 mod local_forge;
 mod model_server;
+mod recovery;
+mod recovery_props;
+mod recovery_world;
 mod refname;
 mod run_loop;
 mod spawn_cli;

@@ -218,3 +218,67 @@ fn a_second_run_is_refused_and_names_the_first() {
         "the lock is released"
     );
 }
+
+#[test]
+fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let scripts = tempfile::tempdir().unwrap();
+    // Waits for the go-ahead file, so the run can be killed while the agent is mid-work.
+    let go = scripts.path().join("go");
+    let agent = crate::support::write_script(
+        scripts.path(),
+        "agent.sh",
+        &format!(
+            "echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s\"}}'\n\
+             while [ ! -e {go} ]; do sleep 0.05; done\n\
+             echo work > work.txt && git add work.txt && git commit -qm \"Work on #$1\"\n\
+             echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}}'\n",
+            go = go.display()
+        ),
+    );
+    for (key, value) in [
+        ("agents.runtime", "command".to_owned()),
+        ("agents.command", format!("{} {{issue}}", agent.display())),
+    ] {
+        repo.clambake(&["config", "set", key, &value]).success();
+    }
+    create(&repo, "Outlives its run", "", &["route:ready"]);
+
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(repo.path())
+        .args(["run", "--until-idle"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = repo.path().join(".clambake/logs/agent001-1-1.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("init")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    std::fs::write(&go, "").unwrap();
+
+    let summary = repo
+        .clambake(&["run", "--until-idle", "--json"])
+        .success()
+        .json();
+    assert_eq!(summary["events"][0]["event"], "adopted", "{summary}");
+    let landed = &summary["events"][1];
+    assert_eq!(landed["event"], "disposed", "{summary}");
+    assert_eq!(landed["disposition"]["kind"], "landed", "{summary}");
+    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "agent001/1-outlives-its-run"]),
+        "Work on #1"
+    );
+}

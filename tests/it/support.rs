@@ -214,3 +214,21 @@ pub fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
 pub fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// Every live process (zombies included) as (pid, process group, command line), from /proc.
+pub fn processes() -> Vec<(u32, u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The command name is in parentheses and may contain spaces: fields follow the last ')'.
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+            let group = fields.get(2)?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some((pid, group, cmdline.trim_end().to_owned()))
+        })
+        .collect()
+}

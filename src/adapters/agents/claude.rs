@@ -8,11 +8,20 @@ use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent
 
 pub struct ClaudeRuntime {
     config: AgentsConfig,
+    /// The variables the agent's scrubbed environment is filtered from.
+    inherited: Vec<(String, String)>,
 }
 
 impl ClaudeRuntime {
+    /// Agents inherit from this process's environment (through the allowlist and pass-through).
     pub fn new(config: AgentsConfig) -> Self {
-        Self { config }
+        Self::with_environment(config, super::process_environment())
+    }
+
+    /// Agents inherit from `inherited` instead: an orchestrator serving several repositories
+    /// (or a test with its own model server) gives each its own `ANTHROPIC_*` settings.
+    pub fn with_environment(config: AgentsConfig, inherited: Vec<(String, String)>) -> Self {
+        Self { config, inherited }
     }
 }
 
@@ -28,7 +37,11 @@ impl AgentRuntime for ClaudeRuntime {
 
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
         let argv = claude_argv(&self.config, &spec.prompt)?;
-        let env = super::environment(&spec.agent, &self.config.env_passthrough);
-        super::process::spawn(&argv, &env, &spec.worktree)
+        let env = super::environment(
+            &spec.agent,
+            self.inherited.iter().cloned(),
+            &self.config.env_passthrough,
+        );
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }
 }

@@ -40,7 +40,7 @@ impl AgentRuntime for CommandRuntime {
                 worktree: spec.worktree.display().to_string(),
             },
         )?;
-        let env = super::environment(&spec.agent, &self.passthrough);
-        super::process::spawn(&argv, &env, &spec.worktree)
+        let env = super::environment(&spec.agent, super::process_environment(), &self.passthrough);
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }
 }

@@ -46,11 +46,20 @@ pub fn git_identity(agent: &str) -> [(String, String); 4] {
     .map(|(k, v)| (k.to_owned(), v))
 }
 
-/// The scrubbed environment of an agent process: this process's variables filtered by
+/// This process's variables that are valid UTF-8: what agents inherit from by default.
+fn process_environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The scrubbed environment of an agent process: `inherited` filtered by
 /// [`agent_environment`], plus a git identity naming the agent.
-fn environment(agent: &str, passthrough: &str) -> Vec<(String, String)> {
-    let inherited = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+fn environment(
+    agent: &str,
+    inherited: impl IntoIterator<Item = (String, String)>,
+    passthrough: &str,
+) -> Vec<(String, String)> {
     let mut env = agent_environment(inherited, passthrough);
     for (name, value) in git_identity(agent) {
         if !env.iter().any(|(k, _)| *k == name) {

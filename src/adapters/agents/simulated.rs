@@ -13,7 +13,7 @@ use crate::core::branch::slug;
 use crate::core::outcome::ExitStatus;
 use crate::core::simulation::{self, Behaviour};
 use crate::ports::agent::{
-    AgentControl, AgentRuntime, AgentSpec, AgentStartError, OutputLine, RunningAgent,
+    AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
@@ -56,20 +56,27 @@ impl AgentRuntime for SimulatedRuntime {
 
 async fn simulate(
     spec: &AgentSpec,
-    lines: &mpsc::Sender<OutputLine>,
+    lines: &mpsc::Sender<String>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<ExitStatus> {
     let directives = simulation::parse(&spec.prompt);
     let session = format!("simulated-{}-{}", spec.agent, spec.issue);
     let file = simulated_file(spec.issue, &spec.title);
-    let emit = |event: serde_json::Value| async move {
-        let _ = lines.send(OutputLine::Stdout(event.to_string())).await;
+    let log = Log::open(&spec.logs).await?;
+    let emit = |event: serde_json::Value| {
+        let log = &log;
+        async move {
+            let line = event.to_string();
+            log.append(&log.stdout, &line).await?;
+            let _ = lines.send(line).await;
+            std::io::Result::Ok(())
+        }
     };
     emit(
         json!({"type": "system", "subtype": "init", "session_id": session,
                 "model": "simulated", "tools": ["Write", "Bash"]}),
     )
-    .await;
+    .await?;
     if directives.behaviour == Behaviour::Hang {
         // Silent until stopped, as a stalled model leaves a real agent.
         let _ = stopped.wait_for(|stop| *stop).await;
@@ -84,11 +91,11 @@ async fn simulate(
     };
     match directives.behaviour {
         Behaviour::NoCommits => {
-            emit(result("success", false)).await;
+            emit(result("success", false)).await?;
             return Ok(ExitStatus::Code(0));
         }
         Behaviour::Error => {
-            emit(result("error_during_execution", true)).await;
+            emit(result("error_during_execution", true)).await?;
             return Ok(ExitStatus::Code(1));
         }
         Behaviour::Succeed | Behaviour::Crash | Behaviour::Hang => {}
@@ -98,7 +105,7 @@ async fn simulate(
                 "content": [{"type": "tool_use", "id": "t1", "name": "Write",
                              "input": {"file_path": file}}]}}),
     )
-    .await;
+    .await?;
     write_work(spec, &file, &directives.edits).await?;
     if directives.behaviour == Behaviour::Crash {
         // Dies mid-work: the files are written, nothing is committed, no result is reported.
@@ -124,7 +131,7 @@ async fn simulate(
     let (subtype, is_error) = match committed.await {
         Ok(_) => ("success", false),
         Err(error) => {
-            let _ = lines.send(OutputLine::Stderr(error.to_string())).await;
+            log.append(&log.stderr, &error.to_string()).await?;
             ("error_during_execution", true)
         }
     };
@@ -133,8 +140,8 @@ async fn simulate(
                 "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok",
                              "is_error": is_error}]}}),
     )
-    .await;
-    emit(result(subtype, is_error)).await;
+    .await?;
+    emit(result(subtype, is_error)).await?;
     Ok(ExitStatus::Code(i32::from(is_error)))
 }
 
@@ -164,6 +171,46 @@ async fn write_under(path: &std::path::Path, text: String, append: bool) -> std:
         tokio::fs::write(path, existing).await
     } else {
         tokio::fs::write(path, text).await
+    }
+}
+
+/// The simulated agent's log files, appended to line by line as a process would.
+struct Log {
+    stdout: tokio::sync::Mutex<tokio::fs::File>,
+    stderr: tokio::sync::Mutex<tokio::fs::File>,
+}
+
+impl Log {
+    async fn open(logs: &LogFiles) -> std::io::Result<Self> {
+        let open = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            async move {
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir).await?;
+                }
+                let file = tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await?;
+                std::io::Result::Ok(tokio::sync::Mutex::new(file))
+            }
+        };
+        Ok(Self {
+            stdout: open(&logs.stdout).await?,
+            stderr: open(&logs.stderr).await?,
+        })
+    }
+
+    async fn append(
+        &self,
+        file: &tokio::sync::Mutex<tokio::fs::File>,
+        line: &str,
+    ) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut file = file.lock().await;
+        file.write_all(format!("{line}\n").as_bytes()).await?;
+        file.flush().await
     }
 }
 

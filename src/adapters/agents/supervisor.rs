@@ -1,18 +1,16 @@
-//! Watching one running attempt: every output line to its log, stdout parsed into events, the
-//! heartbeat kept, stalls and timeouts enforced, and the whole agent stopped and reaped.
+//! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls
+//! and timeouts enforced, and the whole agent stopped and reaped.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::fs::File;
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::outcome::{ExitStatus, Termination};
-use crate::ports::agent::{OutputLine, RunningAgent};
+pub use crate::ports::agent::LogFiles;
+use crate::ports::agent::RunningAgent;
 
 /// When Clambake gives up on an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,25 +21,6 @@ pub struct Limits {
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
-}
-
-/// Where an attempt's raw output goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFiles {
-    /// Every stdout line, as printed: `.clambake/logs/<agent>-<issue>-<attempt>.jsonl`.
-    pub stdout: PathBuf,
-    /// Every stderr line, beside it: `...-<attempt>.stderr.log`.
-    pub stderr: PathBuf,
-}
-
-impl LogFiles {
-    pub fn in_dir(dir: &Path, agent: &str, issue: u64, attempt: u32) -> Self {
-        let stem = format!("{agent}-{issue}-{attempt}");
-        Self {
-            stdout: dir.join(format!("{stem}.jsonl")),
-            stderr: dir.join(format!("{stem}.stderr.log")),
-        }
-    }
 }
 
 /// What the supervisor saw of one attempt.
@@ -57,11 +36,11 @@ pub struct AttemptReport {
 }
 
 /// Supervises `agent` until it has exited, its leftovers are reaped and its output is drained.
+/// The runtime has already put every line in the attempt's log files; the supervisor watches.
 /// Sending on (or dropping) `stop` does nothing; sending `()` terminates it on request.
 pub async fn supervise(
     agent: RunningAgent,
     limits: Limits,
-    logs: &LogFiles,
     stop: oneshot::Receiver<()>,
 ) -> std::io::Result<AttemptReport> {
     let RunningAgent {
@@ -70,11 +49,6 @@ pub async fn supervise(
         control,
         ..
     } = agent;
-    if let Some(dir) = logs.stdout.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let mut stdout_log = BufWriter::new(open_append(&logs.stdout).await?);
-    let mut stderr_log = BufWriter::new(open_append(&logs.stderr).await?);
     let started = Instant::now();
     let mut last_line = started;
     let mut totals = AttemptTotals::default();
@@ -87,20 +61,10 @@ pub async fn supervise(
         let give_up_at = (last_line + limits.stall).min(started + limits.timeout);
         tokio::select! {
             line = lines.recv(), if output_open => match line {
-                Some(OutputLine::Stdout(line)) => {
+                Some(line) => {
                     last_line = Instant::now();
                     last_event_at = Some(Timestamp::now());
-                    write_line(&mut stdout_log, &line).await?;
                     totals.record(&parse_line(&line));
-                    if lines.is_empty() {
-                        stdout_log.flush().await?;
-                    }
-                }
-                Some(OutputLine::Stderr(line)) => {
-                    write_line(&mut stderr_log, &line).await?;
-                    if lines.is_empty() {
-                        stderr_log.flush().await?;
-                    }
                 }
                 None => output_open = false,
             },
@@ -135,22 +99,11 @@ pub async fn supervise(
         }
     };
     control.clean_up().await;
-    // The group is dead, so the pipes close: drain what is left. An escaped process (one that
-    // left the group with setsid) could hold a pipe open, so the wait is bounded.
-    let drain_until = Instant::now() + Duration::from_secs(2);
-    while output_open {
-        match tokio::time::timeout_at(drain_until, lines.recv()).await {
-            Ok(Some(OutputLine::Stdout(line))) => {
-                last_event_at = Some(Timestamp::now());
-                write_line(&mut stdout_log, &line).await?;
-                totals.record(&parse_line(&line));
-            }
-            Ok(Some(OutputLine::Stderr(line))) => write_line(&mut stderr_log, &line).await?,
-            Ok(None) | Err(_) => output_open = false,
-        }
+    // The agent is gone: read what it wrote last. The readers end at the end of the logs.
+    while let Some(line) = lines.recv().await {
+        last_event_at = Some(Timestamp::now());
+        totals.record(&parse_line(&line));
     }
-    stdout_log.flush().await?;
-    stderr_log.flush().await?;
     Ok(AttemptReport {
         exit,
         terminated,
@@ -158,17 +111,4 @@ pub async fn supervise(
         last_event_at,
         exited_at,
     })
-}
-
-async fn open_append(path: &Path) -> std::io::Result<File> {
-    tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
-}
-
-async fn write_line(log: &mut BufWriter<File>, line: &str) -> std::io::Result<()> {
-    log.write_all(line.as_bytes()).await?;
-    log.write_all(b"\n").await
 }

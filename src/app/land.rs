@@ -1,0 +1,113 @@
+//! `land`: an agent's finished work goes to review. For now that means checking the work
+//! (commits ahead of the base) and moving the issue from the agent's label to `route:review`,
+//! which frees the slot. Pushing and pull requests belong to the bundling step.
+
+use serde::Serialize;
+
+use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry};
+use crate::app::{AppError, AppResult, Workspace};
+use crate::core::branch::branch_name;
+use crate::core::labels::{REVIEW, agent_slot};
+use crate::ports::Forge;
+use crate::ports::forge::{IssueFilter, IssueState};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LandReport {
+    pub agent: String,
+    pub issue: u64,
+    pub branch: String,
+    pub base: String,
+    pub commits_ahead: u32,
+    pub labels: Vec<String>,
+}
+
+/// Lands the work of the agent in `slot`: refused while it runs, or if its branch has no
+/// commits ahead of the base.
+pub async fn land(workspace: &Workspace, forge: &dyn Forge, slot: &str) -> AppResult<LandReport> {
+    if agent_slot(slot).is_none() {
+        return Err(AppError::NotAnAgent {
+            agent: slot.to_owned(),
+        });
+    }
+    let registry = open_registry(workspace)?;
+    claim_slot(registry.as_ref(), slot, u32::MAX)?;
+    let number = issue_of(workspace, forge, slot).await?;
+    let issue = forge.issue(number).await?;
+    let base = forge.default_branch().await?;
+    let branch = branch_name(slot, number, &issue.title);
+    let ahead = match workspace.git.branch_tip(&branch).await? {
+        Some(_) => commits_ahead(&workspace.git, &base, &branch).await?,
+        None => 0,
+    };
+    if ahead == 0 {
+        return Err(AttemptError::NoCommits {
+            agent: slot.to_owned(),
+            issue: number,
+            branch,
+            base,
+        }
+        .into());
+    }
+    let landed = forge
+        .edit_labels(number, &[REVIEW.to_owned()], &[slot.to_owned()])
+        .await?;
+    registry.remove(slot).map_err(AttemptError::from)?;
+    Ok(LandReport {
+        agent: slot.to_owned(),
+        issue: number,
+        branch,
+        base,
+        commits_ahead: ahead,
+        labels: landed.labels,
+    })
+}
+
+/// The issue the slot worked on: the open issue carrying its label or, for an agent spawned
+/// by hand without a claim, the one issue it has a worktree for.
+async fn issue_of(workspace: &Workspace, forge: &dyn Forge, slot: &str) -> AppResult<u64> {
+    let claimed = forge
+        .issues(&IssueFilter {
+            state: Some(IssueState::Open),
+            labels: vec![slot.to_owned()],
+        })
+        .await?;
+    let candidates: Vec<u64> = if claimed.is_empty() {
+        worktree_issues(workspace, slot)?
+    } else {
+        claimed.iter().map(|issue| issue.number).collect()
+    };
+    match candidates.as_slice() {
+        [number] => Ok(*number),
+        found => Err(AttemptError::NothingToLand {
+            agent: slot.to_owned(),
+            found: found.len(),
+        }
+        .into()),
+    }
+}
+
+/// The issues `slot` has a worktree for: `.clambake/worktrees/<slot>-<issue>`.
+fn worktree_issues(workspace: &Workspace, slot: &str) -> AppResult<Vec<u64>> {
+    let dir = workspace.state_dir().join(WORKTREES_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(AppError::Io {
+                action: "list",
+                path: dir,
+                source,
+            });
+        }
+    };
+    let prefix = format!("{slot}-");
+    let mut issues: Vec<u64> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?.parse().ok()
+        })
+        .collect();
+    issues.sort_unstable();
+    Ok(issues)
+}

@@ -1,0 +1,230 @@
+//! Observation: the world as the forge, git and the agent processes show it, gathered into the
+//! [`Snapshot`] that drift detection compares with the journal.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::attempt::WORKTREES_DIR;
+use super::workspace::{AppResult, Workspace};
+use crate::adapters::git::{Git, GitError};
+use crate::adapters::registry_processes::RegistryProcesses;
+use crate::core::branch::parse_branch_name;
+use crate::core::reconcile::{
+    ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
+    Snapshot, WorktreeFacts,
+};
+use crate::ports::Forge;
+use crate::ports::forge::{IssueFilter, PullRequestFilter, PullRequestState};
+use crate::ports::processes::{AgentProcesses, ObservedProcess};
+
+/// The agent processes of this repository, as its registry records them.
+pub fn registered_processes(workspace: &Workspace) -> AppResult<Box<dyn AgentProcesses>> {
+    let config = workspace.load_config()?.config;
+    let registry = crate::app::attempt::open_registry(workspace)?;
+    Ok(Box::new(RegistryProcesses::new(
+        std::sync::Arc::from(registry),
+        std::time::Duration::from_secs(u64::from(config.agents.terminate_grace_seconds)),
+    )))
+}
+
+/// Where the agent worktrees live.
+pub fn worktrees_dir(workspace: &Workspace) -> PathBuf {
+    workspace.state_dir().join(WORKTREES_DIR)
+}
+
+/// The world now: every open issue, every pull request (bundles included), local branches and
+/// archive references with their commits ahead of `base`, the agent worktrees, the agent
+/// processes. A process's last activity is its registry's, or its branch's last commit when
+/// that is later (a commit is a sign of life); with neither, `now`.
+pub async fn observe(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    processes: &dyn AgentProcesses,
+    base: &str,
+    now: Timestamp,
+) -> AppResult<Snapshot> {
+    let issues = forge
+        .issues(&IssueFilter::open())
+        .await?
+        .into_iter()
+        .map(|issue| IssueFacts {
+            number: issue.number,
+            open: true,
+            labels: issue.labels,
+        })
+        .collect();
+    let pull_requests = forge
+        .pull_requests(&PullRequestFilter::default())
+        .await?
+        .into_iter()
+        .map(|pr| PullRequestFacts {
+            number: pr.number,
+            status: match pr.state {
+                PullRequestState::Open => PullRequestStatus::Open,
+                PullRequestState::Closed => PullRequestStatus::Closed,
+                PullRequestState::Merged => PullRequestStatus::Merged,
+            },
+        })
+        .collect();
+    let refs = references(&workspace.git, base).await?;
+    let worktrees = agent_worktrees(workspace).await?;
+    let processes = processes.processes().await?;
+    let mut snapshot = Snapshot {
+        issues,
+        pull_requests,
+        branches: Vec::new(),
+        archives: Vec::new(),
+        worktrees,
+        processes: Vec::new(),
+    };
+    let mut last_commit: BTreeMap<(String, u64), Timestamp> = BTreeMap::new();
+    for observed in refs {
+        if let Some(branch) = observed.facts.name.strip_prefix("refs/heads/") {
+            if let Some(owner) = parse_branch_name(branch)
+                && observed.facts.commits_ahead > 0
+            {
+                let key = (owner.agent.to_owned(), owner.issue);
+                let at = last_commit.entry(key).or_insert(observed.committed_at);
+                *at = (*at).max(observed.committed_at);
+            }
+            snapshot.branches.push(RefFacts {
+                name: branch.to_owned(),
+                ..observed.facts
+            });
+        } else {
+            snapshot.archives.push(observed.facts);
+        }
+    }
+    snapshot.processes = processes
+        .into_iter()
+        .map(|process| {
+            let commit = last_commit.get(&(process.agent.clone(), process.issue));
+            process_facts(process, commit.copied(), now)
+        })
+        .collect();
+    Ok(snapshot)
+}
+
+fn process_facts(
+    process: ObservedProcess,
+    last_commit: Option<Timestamp>,
+    now: Timestamp,
+) -> ProcessFacts {
+    let last_activity = match (process.last_activity, last_commit) {
+        (Some(a), Some(b)) => a.max(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => now,
+    };
+    ProcessFacts {
+        agent: process.agent,
+        issue: process.issue,
+        alive: process.alive,
+        last_activity,
+    }
+}
+
+/// A reference, its facts and when its tip was committed.
+struct ObservedRef {
+    facts: RefFacts,
+    committed_at: Timestamp,
+}
+
+/// Local branches and archive references, in one `git for-each-ref`.
+async fn references(git: &Git, base: &str) -> AppResult<Vec<ObservedRef>> {
+    let format = format!(
+        "--format=%(refname) %(objectname) %(ahead-behind:refs/heads/{base}) %(committerdate:unix)"
+    );
+    let args = [
+        "for-each-ref",
+        format.as_str(),
+        "refs/heads/",
+        ARCHIVE_PREFIX,
+    ];
+    let out = git.run(&args).await?;
+    out.lines()
+        .map(|line| {
+            parse_ref_line(line).ok_or_else(|| {
+                GitError::Unparsable {
+                    args: args.join(" "),
+                    output: line.to_owned(),
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn parse_ref_line(line: &str) -> Option<ObservedRef> {
+    let mut fields = line.split(' ');
+    let name = fields.next()?.to_owned();
+    let tip = fields.next()?.to_owned();
+    let commits_ahead = fields.next()?.parse().ok()?;
+    let _behind = fields.next()?;
+    let seconds: i64 = fields.next()?.parse().ok()?;
+    Some(ObservedRef {
+        facts: RefFacts {
+            name,
+            tip,
+            commits_ahead,
+        },
+        committed_at: Timestamp::from_second(seconds).ok()?,
+    })
+}
+
+/// The linked worktrees under `.clambake/worktrees/` that still exist on disk.
+async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>> {
+    let dir = worktrees_dir(workspace);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let mut found = Vec::new();
+    for worktree in workspace.git.worktrees().await? {
+        let path = std::fs::canonicalize(&worktree.path).unwrap_or(worktree.path.clone());
+        if !path.starts_with(&dir) || !path.is_dir() {
+            continue;
+        }
+        let status = Git::new(&path).run(&["status", "--porcelain"]).await?;
+        found.push(WorktreeFacts {
+            head: worktree.head.unwrap_or_default(),
+            path: worktree.path,
+            branch: worktree.branch,
+            dirty: !status.is_empty(),
+        });
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_each_ref_lines_parse() {
+        let line = "refs/heads/agent001/12-fix abc 3 0 1763700000";
+        let parsed = parse_ref_line(line).unwrap();
+        assert_eq!(parsed.facts.name, "refs/heads/agent001/12-fix");
+        assert_eq!(parsed.facts.commits_ahead, 3);
+        assert_eq!(parsed.committed_at.as_second(), 1_763_700_000);
+        assert!(parse_ref_line("refs/heads/x abc").is_none());
+    }
+
+    #[test]
+    fn a_commit_later_than_the_registry_counts_as_activity() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let process = |last_activity| ObservedProcess {
+            agent: "agent001".into(),
+            issue: 12,
+            pid: 1,
+            alive: true,
+            last_activity,
+        };
+        let now = at("2026-11-21T12:00:00Z");
+        let early = at("2026-11-21T10:00:00Z");
+        let late = at("2026-11-21T11:00:00Z");
+        let facts = |p, c| process_facts(process(p), c, now).last_activity;
+        assert_eq!(facts(Some(early), Some(late)), late);
+        assert_eq!(facts(Some(late), Some(early)), late);
+        assert_eq!(facts(None, Some(early)), early);
+        assert_eq!(facts(None, None), now, "no evidence is no staleness");
+    }
+}

@@ -1,0 +1,44 @@
+//! `terminate`: stop a running agent, whichever Clambake process supervises it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::adapters::agents::process::{self, Stopped};
+use crate::app::Workspace;
+use crate::app::attempt::{AttemptError, open_registry};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminateReport {
+    pub agent: String,
+    pub issue: u64,
+    pub pid: u32,
+    pub stopped: Stopped,
+}
+
+/// SIGTERM to the agent in `slot`, `grace` to end, then SIGKILL. Its supervisor sees it end
+/// and classifies the attempt (as killed, unless it had already finished its work).
+pub async fn terminate(
+    workspace: &Workspace,
+    slot: &str,
+    grace: Duration,
+) -> Result<TerminateReport, AttemptError> {
+    let not_running = || AttemptError::NotRunning {
+        agent: slot.to_owned(),
+    };
+    let entry = open_registry(workspace)?
+        .list()?
+        .into_iter()
+        .find(|e| e.agent == slot)
+        .ok_or_else(not_running)?;
+    let stopped = process::terminate(entry.pid, entry.start_time, grace).await;
+    if stopped == Stopped::AlreadyGone {
+        return Err(not_running());
+    }
+    Ok(TerminateReport {
+        agent: entry.agent,
+        issue: entry.issue,
+        pid: entry.pid,
+        stopped,
+    })
+}

@@ -1,0 +1,58 @@
+//! `clambake agent status`: each slot's journaled state, checked against the world.
+
+use clap::Args;
+
+use super::agent::{Health, describe_state};
+use super::output::{print_json, print_table, table};
+use crate::app::AppResult;
+use crate::app::recover::{World, agent_status};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this slot, such as agent001.
+    #[arg(long, value_name = "AGENT")]
+    agent: Option<String>,
+    /// Show the full state (issue, branch, commits) instead of its name.
+    #[arg(long)]
+    show_state: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(world: &World<'_>, args: StatusArgs) -> AppResult<Health> {
+    let statuses = agent_status(world, args.agent.as_deref(), jiff::Timestamp::now()).await?;
+    let health = Health::of(statuses.iter().all(|s| s.inconsistencies.is_empty()));
+    if args.json {
+        print_json(&statuses);
+        return Ok(health);
+    }
+    let mut rows = table([
+        "AGENT", "STATE", "LABELLED", "BRANCH", "PROCESS", "PROBLEMS",
+    ]);
+    for status in &statuses {
+        let state = if args.show_state {
+            describe_state(&status.state)
+        } else {
+            status.state.kind().to_string()
+        };
+        let labelled: Vec<String> = status.labelled.iter().map(|i| format!("#{i}")).collect();
+        let branch = status.branch.as_ref().map_or_else(String::new, |b| {
+            format!("{} (+{})", b.name, b.commits_ahead)
+        });
+        let problems: Vec<&str> = status.inconsistencies.iter().map(|i| i.kind()).collect();
+        rows.add_row([
+            status.agent.clone(),
+            state,
+            labelled.join(" "),
+            branch,
+            if status.process_alive { "alive" } else { "-" }.to_owned(),
+            if problems.is_empty() {
+                "ok".to_owned()
+            } else {
+                problems.join(", ")
+            },
+        ]);
+    }
+    print_table(&rows, "No agent slot has been used yet.");
+    Ok(health)
+}

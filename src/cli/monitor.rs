@@ -1,0 +1,154 @@
+//! `clambake monitor`
+
+use std::time::Duration;
+
+use clap::Args;
+use jiff::Timestamp;
+
+use super::output::{print_json, when};
+use crate::app::monitor::{AgentState, AgentStatus, EventWindow, NumberedEvent, follow, monitor};
+use crate::app::{AppResult, Workspace};
+use crate::core::agent_events::AgentEvent;
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// The agent slot, e.g. agent001.
+    #[arg(long)]
+    agent: String,
+    /// Keep printing its events as they come, until it ends.
+    #[arg(long)]
+    follow: bool,
+    /// How many of the latest events to show.
+    #[arg(long, default_value_t = 10)]
+    events: usize,
+    /// JSON; with --follow, one JSON object per line (each event, then the final status).
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(workspace: &Workspace, args: MonitorArgs) -> AppResult<()> {
+    if !args.follow {
+        let window = EventWindow {
+            from: 0,
+            latest: args.events,
+        };
+        let status = monitor(workspace, &args.agent, window, Timestamp::now()).await?;
+        if args.json {
+            print_json(&status);
+        } else {
+            print_status(&status);
+        }
+        return Ok(());
+    }
+    let mut first = true;
+    let last = follow(workspace, &args.agent, args.events, |status| {
+        if args.json {
+            print_events_as_lines(&status.latest_events);
+        } else {
+            if first {
+                print_summary(status);
+            }
+            print_events(&status.latest_events);
+        }
+        first = false;
+    })
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&last).expect("statuses serialize")
+        );
+    } else {
+        println!(
+            "{} has ended: {} turn(s), {} event(s)",
+            last.agent, last.turns, last.events
+        );
+    }
+    Ok(())
+}
+
+fn print_status(status: &AgentStatus) {
+    print_summary(status);
+    if !status.latest_events.is_empty() {
+        println!("\nlatest events:");
+        print_events(&status.latest_events);
+    }
+}
+
+fn print_summary(status: &AgentStatus) {
+    let state = match status.state {
+        AgentState::Running => "running",
+        AgentState::Exited => "exited (waiting to be classified)",
+    };
+    let uptime = Duration::from_secs(status.uptime_seconds.unsigned_abs());
+    println!(
+        "{} on issue #{} (attempt {}, {}): {state}",
+        status.agent, status.issue, status.attempt, status.runtime
+    );
+    println!(
+        "pid {}, up {}, last activity {}",
+        status.pid,
+        humantime::format_duration(uptime),
+        status
+            .last_activity
+            .as_ref()
+            .map_or_else(|| "none yet".to_owned(), when)
+    );
+    println!(
+        "{} turn(s), cost {}, {} event(s), {} tokens in / {} out",
+        status.turns,
+        status
+            .cost_usd
+            .map_or_else(|| "unknown".to_owned(), |c| format!("${c:.4}")),
+        status.events,
+        status.usage.input_tokens,
+        status.usage.output_tokens
+    );
+    println!("branch {}, log {}", status.branch, status.log.display());
+}
+
+fn print_events(events: &[NumberedEvent]) {
+    for numbered in events {
+        println!("  {:>5}  {}", numbered.number, describe(&numbered.event));
+    }
+}
+
+fn print_events_as_lines(events: &[NumberedEvent]) {
+    for numbered in events {
+        println!(
+            "{}",
+            serde_json::to_string(numbered).expect("events serialize")
+        );
+    }
+}
+
+/// One event in a line.
+fn describe(event: &AgentEvent) -> String {
+    match event {
+        AgentEvent::Init { model, .. } => format!(
+            "session started (model {})",
+            model.as_deref().unwrap_or("unknown")
+        ),
+        AgentEvent::Assistant {
+            text, tool_uses, ..
+        } => {
+            let text = text.lines().next().unwrap_or_default();
+            if tool_uses.is_empty() {
+                format!("assistant: {text}")
+            } else {
+                format!("assistant: {text} [{}]", tool_uses.join(", "))
+            }
+        }
+        AgentEvent::User {
+            tool_results,
+            errors,
+        } => format!("{tool_results} tool result(s), {errors} error(s)"),
+        AgentEvent::Result(result) => format!(
+            "result: {:?}{}",
+            result.subtype,
+            if result.is_error { " (error)" } else { "" }
+        ),
+        AgentEvent::Other { event_type } => format!("event {event_type}"),
+        AgentEvent::Text { line } => line.clone(),
+    }
+}

@@ -1,0 +1,38 @@
+//! `clambake terminate`
+
+use clap::Args;
+
+use super::output::print_json;
+use crate::adapters::agents::process::Stopped;
+use crate::app::terminate::terminate;
+use crate::app::{AppResult, Workspace};
+
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// The agent slot, e.g. agent001.
+    #[arg(long)]
+    agent: String,
+    /// How long it may take to stop after SIGTERM before SIGKILL: 30s, 2m, 500ms ...
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    grace: std::time::Duration,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(workspace: &Workspace, args: TerminateArgs) -> AppResult<()> {
+    let report = terminate(workspace, &args.agent, args.grace).await?;
+    if args.json {
+        print_json(&report);
+    } else {
+        let how = match report.stopped {
+            Stopped::Gracefully => "it stopped on SIGTERM",
+            Stopped::Killed => "it outlived the grace period and was killed",
+            Stopped::AlreadyGone => "it had already ended",
+        };
+        println!(
+            "terminated {} on issue #{} (pid {}): {how}",
+            report.agent, report.issue, report.pid
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The registry of running agent processes, kept on disk so that an orchestrator that restarts
+//! can find its agents again: re-adopt the live ones, classify the dead ones.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use miette::Diagnostic;
+
+use super::agent::LogFiles;
+
+/// One agent process, as registered when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredAgent {
+    /// The slot, `agent001`: a slot runs one process at a time.
+    pub agent: String,
+    pub issue: u64,
+    pub attempt: u32,
+    pub pid: u32,
+    /// From `/proc/<pid>/stat`: with the pid, it names this process and no later one.
+    pub start_time: u64,
+    pub runtime: String,
+    /// Whether the runtime ends with a `result` event (see `AgentRuntime::reports_result`).
+    pub reports_result: bool,
+    pub branch: String,
+    /// The branch the work is counted against.
+    pub base: String,
+    pub worktree: PathBuf,
+    pub logs: LogFiles,
+    pub started_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("could not {action} the agent registry {}: {source}", path.display())]
+#[diagnostic(help(
+    "the registry only lists running agents: if it is damaged, stop the agents and delete it"
+))]
+pub struct RegistryError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Where running agents are recorded.
+pub trait AgentRegistry: Send + Sync {
+    /// Records a started agent, replacing what its slot had.
+    fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError>;
+    /// Forgets the agent in `slot` once its attempt is classified.
+    fn remove(&self, slot: &str) -> Result<(), RegistryError>;
+    /// Every registered agent, by slot.
+    fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError>;
+}

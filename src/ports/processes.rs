@@ -1,0 +1,44 @@
+//! The agent process port: which agent processes exist, alive or not, and how to stop one.
+//! Observation and recovery read it; the persisted process registry implements it.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use miette::Diagnostic;
+use serde::Serialize;
+
+/// An agent process as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedProcess {
+    pub agent: String,
+    pub issue: u64,
+    pub pid: u32,
+    /// Still running (and still the same process, not a reused pid).
+    pub alive: bool,
+    /// The last sign of life the registry keeps (an output event), if it keeps one.
+    pub last_activity: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ProcessError {
+    #[error("the agent process registry: {0}")]
+    #[diagnostic(help("check that .clambake/ is readable and writable"))]
+    Registry(String),
+    #[error("could not stop {agent}'s process {pid}: {message}")]
+    #[diagnostic(help("stop it by hand (`kill {pid}`) and run the command again"))]
+    Stop {
+        agent: String,
+        pid: u32,
+        message: String,
+    },
+}
+
+pub type ProcessResult<T> = Result<T, ProcessError>;
+
+/// The agent processes of this repository.
+#[async_trait]
+pub trait AgentProcesses: Send + Sync {
+    /// Every agent process known, alive or not.
+    async fn processes(&self) -> ProcessResult<Vec<ObservedProcess>>;
+    /// Terminates `agent`'s live processes and waits for them to exit; none is not an error.
+    async fn stop(&self, agent: &str) -> ProcessResult<()>;
+}

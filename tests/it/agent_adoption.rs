@@ -1,0 +1,186 @@
+//! The process registry across an orchestrator crash: agents write their own logs, so they
+//! outlive the supervisor; a new one re-adopts the live agents from the registry and judges
+//! the dead ones from their logs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::agents::process::is_running;
+use clambake::adapters::agents::supervisor::Limits;
+use clambake::app::Workspace;
+use clambake::app::attempt::{
+    AttemptRequest, adopt_agents, never_stop, open_registry, run_attempt,
+};
+use clambake::core::outcome::{ExitStatus, Outcome};
+use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_registry::RegisteredAgent;
+
+use crate::support::{TestRepo, write_script};
+
+const LIMITS: Limits = Limits {
+    stall: Duration::from_secs(30),
+    timeout: Duration::from_secs(60),
+    grace: Duration::from_secs(5),
+};
+
+/// An agent that reports in, waits until `go` exists, then commits and reports success.
+fn waiting_agent(scripts: &Path, go: &Path) -> CommandRuntime {
+    let script = write_script(
+        scripts,
+        "agent.sh",
+        r#"echo '{"type":"system","subtype":"init","session_id":"s-adopted"}'
+while [ ! -e "$1" ]; do sleep 0.02; done
+echo work > work.txt && git add work.txt && git commit -qm 'Adopted work'
+echo '{"type":"result","subtype":"success","is_error":false,"num_turns":3}'
+"#,
+    );
+    CommandRuntime::new(
+        format!("{} {}", script.display(), go.display()),
+        String::new(),
+    )
+}
+
+/// Starts an attempt, waits for its registration, then drops its supervisor: the crash.
+async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> RegisteredAgent {
+    let supervisor = tokio::spawn({
+        let workspace = Workspace::discover(&workspace.root).await.unwrap();
+        async move {
+            let request = AttemptRequest {
+                agent: "agent001".to_owned(),
+                issue: 5,
+                title: "Survive a crash".to_owned(),
+                body: String::new(),
+                comments: Vec::new(),
+                attempt: 1,
+                base: "main".to_owned(),
+            };
+            run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
+        }
+    });
+    let registry = open_registry(workspace).unwrap();
+    let mut registered = Vec::new();
+    for _ in 0..500 {
+        registered = registry.list().unwrap();
+        if !registered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    supervisor.abort();
+    assert!(supervisor.await.unwrap_err().is_cancelled());
+    let [entry] = <[RegisteredAgent; 1]>::try_from(registered).expect("one registered agent");
+    assert!(
+        is_running(entry.pid, entry.start_time),
+        "the agent outlived its supervisor"
+    );
+    entry
+}
+
+#[tokio::test]
+async fn a_live_agent_is_re_adopted_after_a_crash_and_classified_when_it_ends() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let go = scripts.path().join("go");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
+    assert_eq!(entry.issue, 5);
+    assert_eq!(entry.branch, "agent001/5-survive-a-crash");
+    assert!(
+        entry
+            .logs
+            .stdout
+            .ends_with(".clambake/logs/agent001-5-1.jsonl")
+    );
+
+    let adoption = tokio::spawn(async move { adopt_agents(&workspace, LIMITS).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !adoption.is_finished(),
+        "the adopted agent is still working"
+    );
+    std::fs::write(&go, "").unwrap();
+    let results = adoption.await.unwrap().unwrap();
+
+    let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
+    assert_eq!(result.agent, "agent001");
+    assert_eq!(
+        result.classification.outcome,
+        Outcome::Success,
+        "{:?}",
+        result.classification
+    );
+    assert_eq!(result.report.exit, ExitStatus::Unknown);
+    assert_eq!(result.commits_ahead, 1);
+    assert_eq!(
+        result.report.totals.session_id.as_deref(),
+        Some("s-adopted"),
+        "the log was read from its start"
+    );
+    assert_eq!(result.report.totals.turns, 3);
+    assert!(!is_running(entry.pid, entry.start_time));
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+}
+
+#[tokio::test]
+async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let go = scripts.path().join("go");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
+    std::fs::write(&go, "").unwrap();
+    while is_running(entry.pid, entry.start_time) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let results = adopt_agents(&workspace, LIMITS).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].classification.outcome, Outcome::Success);
+    assert_eq!(results[0].commits_ahead, 1);
+    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
+    let repo = TestRepo::new();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let worktree = workspace.state_dir().join("worktrees").join("agent003-9");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "agent003/9-old",
+        worktree.to_str().unwrap(),
+        "main",
+    ]);
+    // This very test process holds the pid now, but it started at another time.
+    let pid = std::process::id();
+    let registry = open_registry(&workspace).unwrap();
+    registry
+        .register(&RegisteredAgent {
+            agent: "agent003".to_owned(),
+            issue: 9,
+            attempt: 1,
+            pid,
+            start_time: 1,
+            runtime: "claude".to_owned(),
+            reports_result: true,
+            branch: "agent003/9-old".to_owned(),
+            base: "main".to_owned(),
+            worktree,
+            logs: LogFiles::in_dir(&workspace.state_dir().join("logs"), "agent003", 9, 1),
+            started_at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+    let results = adopt_agents(&workspace, LIMITS).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].classification.outcome, Outcome::Crashed);
+    assert_eq!(results[0].report.exit, ExitStatus::Unknown);
+    assert!(is_running(
+        pid,
+        clambake::adapters::procfs::stat(pid).unwrap().start_time
+    ));
+    assert_eq!(registry.list().unwrap(), []);
+}

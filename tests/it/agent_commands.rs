@@ -1,0 +1,353 @@
+//! The commands around running agents, through the real binary with real agent processes:
+//! the slot limit, monitor, terminate, land, and the agent list.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clambake::app::Workspace;
+use clambake::app::attempt::open_registry;
+use clambake::app::monitor::{AgentState, list_agents};
+use clambake::ports::agent_registry::RegisteredAgent;
+
+use crate::support::{TestRepo, write_script};
+
+/// An initialized repository with issue #1, whose `command` agent reports in, waits for the
+/// file `go` beside its script, then commits and reports success.
+struct Setup {
+    repo: TestRepo,
+    scripts: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let repo = TestRepo::new();
+        repo.clambake(&["init"]).success();
+        repo.clambake(&["issue", "create", "--title", "Add greeting", "--json"])
+            .success();
+        let scripts = tempfile::tempdir().unwrap();
+        let script = write_script(
+            scripts.path(),
+            "agent.sh",
+            r#"echo '{"type":"system","subtype":"init","session_id":"s-cli","model":"scripted"}'
+echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it."}],"usage":{"input_tokens":7,"output_tokens":3}}}'
+while [ ! -e "$1" ]; do sleep 0.02; done
+echo hi > greeting.txt && git add greeting.txt && git commit -qm 'Add greeting'
+echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total_cost_usd":0.25}'
+"#,
+        );
+        let go = scripts.path().join("go");
+        let template = format!("{} {}", script.display(), go.display());
+        repo.clambake(&["config", "set", "agents.command", &template])
+            .success();
+        Self { repo, scripts }
+    }
+
+    fn go(&self) -> PathBuf {
+        self.scripts.path().join("go")
+    }
+
+    /// `clambake spawn` of `agent` on issue 1 in the background, once its agent is registered.
+    async fn spawn_in_background(&self, agent: &str) -> (Child, RegisteredAgent) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_clambake"))
+            .current_dir(self.repo.path())
+            .args([
+                "spawn",
+                "--agent",
+                agent,
+                "--issue",
+                "1",
+                "--runtime",
+                "command",
+            ])
+            .args(["--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let entry = wait_for_registration(self.repo.path(), agent, &mut child).await;
+        (child, entry)
+    }
+}
+
+async fn wait_for_registration(root: &Path, agent: &str, spawn: &mut Child) -> RegisteredAgent {
+    let workspace = Workspace::discover(root).await.unwrap();
+    for _ in 0..1000 {
+        if spawn.try_wait().unwrap().is_some() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(spawn.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("clambake spawn ended before its agent was registered: {stderr}");
+        }
+        if let Ok(registry) = open_registry(&workspace)
+            && let Some(entry) = registry
+                .list()
+                .unwrap()
+                .into_iter()
+                .find(|e| e.agent == agent)
+        {
+            return entry;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{agent} was never registered");
+}
+
+fn finish(child: Child) -> serde_json::Value {
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
+    let setup = Setup::new();
+    setup
+        .repo
+        .clambake(&["config", "set", "agents.max_concurrent", "1"])
+        .success();
+    let (first, entry) = setup.spawn_in_background("agent001").await;
+    assert_eq!(entry.issue, 1);
+
+    let refused = setup.repo.clambake(&[
+        "spawn",
+        "--agent",
+        "agent002",
+        "--issue",
+        "1",
+        "--runtime",
+        "command",
+    ]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains("all 1 agent slots are busy (agent001)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("agents.max_concurrent 2"));
+
+    let twice = setup.repo.clambake(&[
+        "spawn",
+        "--agent",
+        "agent001",
+        "--issue",
+        "1",
+        "--runtime",
+        "command",
+    ]);
+    assert_eq!(twice.code, 2);
+    assert!(
+        twice
+            .stderr
+            .contains("agent001 is already working on issue #1"),
+        "{}",
+        twice.stderr
+    );
+
+    std::fs::write(setup.go(), "").unwrap();
+    assert_eq!(finish(first)["outcome"], "success");
+    // The slot is free again.
+    let report = setup
+        .repo
+        .clambake(&[
+            "spawn",
+            "--agent",
+            "agent002",
+            "--issue",
+            "1",
+            "--runtime",
+            "command",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(report["outcome"], "success");
+}
+
+/// Waits until the agent's log holds `events` events, by asking `monitor --json`.
+async fn wait_for_events(repo: &TestRepo, agent: &str, events: u64) -> serde_json::Value {
+    for _ in 0..500 {
+        let status = repo
+            .clambake(&["monitor", "--agent", agent, "--json"])
+            .success()
+            .json();
+        if status["events"].as_u64() >= Some(events) {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{agent} never logged {events} events");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
+    let setup = Setup::new();
+    let (spawned, entry) = setup.spawn_in_background("agent001").await;
+    let status = wait_for_events(&setup.repo, "agent001", 2).await;
+    assert_eq!(status["state"], "running");
+    assert_eq!(status["pid"], entry.pid);
+    assert_eq!(status["issue"], 1);
+    assert_eq!(status["runtime"], "command");
+    assert_eq!(status["session_id"], "s-cli");
+    assert_eq!(status["model"], "scripted");
+    assert_eq!(status["turns"], 1);
+    assert_eq!(status["usage"]["input_tokens"], 7);
+    assert!(status["last_activity"].is_string());
+    assert!(status["uptime_seconds"].as_i64().unwrap() >= 0);
+    let events = status["latest_events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["event"]["kind"], "assistant");
+
+    let text = setup
+        .repo
+        .clambake(&["monitor", "--agent", "agent001"])
+        .success()
+        .stdout;
+    assert!(
+        text.contains("agent001 on issue #1 (attempt 1, command): running"),
+        "{text}"
+    );
+    assert!(text.contains("assistant: Working on it."), "{text}");
+
+    let follower = Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(setup.repo.path())
+        .args(["monitor", "--agent", "agent001", "--follow", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(setup.go(), "").unwrap();
+    assert_eq!(finish(spawned)["outcome"], "success");
+    let followed = follower.wait_with_output().unwrap();
+    assert!(followed.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(followed.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let numbers: Vec<u64> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| l["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [0, 1, 2], "every event once, in order");
+    assert_eq!(lines[2]["event"]["kind"], "result");
+    let last = lines.last().unwrap();
+    assert_eq!(last["state"], "exited");
+    assert_eq!(last["cost_usd"], 0.25);
+
+    let gone = setup.repo.clambake(&["monitor", "--agent", "agent001"]);
+    assert_eq!(gone.code, 2);
+    assert!(
+        gone.stderr.contains("agent001 is not running"),
+        "{}",
+        gone.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
+    let setup = Setup::new();
+    let (spawned, entry) = setup.spawn_in_background("agent001").await;
+    wait_for_events(&setup.repo, "agent001", 2).await;
+    let report = setup
+        .repo
+        .clambake(&[
+            "terminate",
+            "--agent",
+            "agent001",
+            "--grace",
+            "2s",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(report["pid"], entry.pid);
+    assert_eq!(report["stopped"], "gracefully");
+    assert!(!clambake::adapters::agents::process::is_running(
+        entry.pid,
+        entry.start_time
+    ));
+    let spawned = finish(spawned);
+    assert_eq!(spawned["outcome"], "killed", "{spawned}");
+
+    let again = setup.repo.clambake(&["terminate", "--agent", "agent001"]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("agent001 is not running"),
+        "{}",
+        again.stderr
+    );
+    let bad = setup
+        .repo
+        .clambake(&["terminate", "--agent", "agent001", "--grace", "soon"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--grace"), "{}", bad.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn land_sends_committed_work_to_review_and_frees_the_slot() {
+    let setup = Setup::new();
+    let repo = &setup.repo;
+    repo.clambake(&["issue", "label", "1", "--add", "agent001"])
+        .success();
+    let nothing = repo.clambake(&["land", "--agent", "agent001"]);
+    assert_eq!(nothing.code, 2);
+    assert!(
+        nothing.stderr.contains("has no commits ahead of main"),
+        "{}",
+        nothing.stderr
+    );
+
+    let (spawned, _) = setup.spawn_in_background("agent001").await;
+    let busy = repo.clambake(&["land", "--agent", "agent001"]);
+    assert_eq!(busy.code, 2);
+    assert!(
+        busy.stderr.contains("agent001 is already working"),
+        "{}",
+        busy.stderr
+    );
+    std::fs::write(setup.go(), "").unwrap();
+    assert_eq!(finish(spawned)["outcome"], "success");
+
+    let landed = repo
+        .clambake(&["land", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    assert_eq!(landed["issue"], 1);
+    assert_eq!(landed["branch"], "agent001/1-add-greeting");
+    assert_eq!(landed["commits_ahead"], 1);
+    // The first landing finds the train's slot due: alone, it leaves as its own pull request.
+    assert_eq!(landed["train"]["individual"][0]["issues"][0], 1, "{landed}");
+    let issue = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    let shown = issue.to_string();
+    assert!(shown.contains(r#""route:review""#), "{shown}");
+    assert!(!shown.contains(r#""agent001""#), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_list_shows_registered_processes() {
+    let setup = Setup::new();
+    let workspace = Workspace::discover(setup.repo.path()).await.unwrap();
+    let now = jiff::Timestamp::now();
+    assert!(list_agents(&workspace, now).await.unwrap().is_empty());
+    let (spawned, entry) = setup.spawn_in_background("agent002").await;
+    let listed = list_agents(&workspace, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].agent, "agent002");
+    assert_eq!(listed[0].pid, entry.pid);
+    assert_eq!(listed[0].state, AgentState::Running);
+    assert!(listed[0].latest_events.is_empty());
+    std::fs::write(setup.go(), "").unwrap();
+    finish(spawned);
+    assert!(list_agents(&workspace, now).await.unwrap().is_empty());
+}

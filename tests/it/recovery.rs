@@ -1,0 +1,354 @@
+//! One test per inconsistency kind, on a real repository, the local forge, the journal and real
+//! child processes: the drift is detected, its plan is the expected one, and one recovery
+//! repairs it (and running it again changes nothing).
+
+use clambake::app::recover::{StepOutcome, diagnose, execute, recover};
+use clambake::core::lifecycle::{Event, State};
+use clambake::core::reconcile::{ARCHIVE_PREFIX, Inconsistency, archive_ref};
+use clambake::core::recovery::Step;
+use clambake::ports::Forge;
+use clambake::ports::forge::{IssueState, NewPullRequest};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::recovery_world::TestWorld;
+
+const READY: &str = "route:ready";
+const REVIEW: &str = "route:review";
+const BUNDLED: &str = "route:bundled";
+
+/// Detects exactly one inconsistency, of `kind`; returns its plan's steps, comments left out.
+async fn detected(world: &TestWorld, kind: &str, now: Timestamp) -> Vec<Step> {
+    let diagnosis = diagnose(&world.world(), None, now).await.unwrap();
+    let kinds: Vec<&str> = diagnosis
+        .plans
+        .iter()
+        .map(|p| p.inconsistency.kind())
+        .collect();
+    assert_eq!(kinds, [kind], "{:#?}", diagnosis.plans);
+    diagnosis.plans[0]
+        .steps
+        .iter()
+        .filter(|s| !matches!(s, Step::Comment { .. }))
+        .cloned()
+        .collect()
+}
+
+/// Recovers everything, then checks that nothing remains, nothing failed, that no commit
+/// became unreachable, and that a second recovery has nothing to do.
+async fn repaired(world: &TestWorld, now: Timestamp) {
+    let before = world.reachable();
+    let report = recover(&world.world(), None, now).await.unwrap();
+    assert!(
+        report.executed.iter().all(|p| !p.failed()),
+        "{:#?}",
+        report.executed
+    );
+    assert!(report.remaining.is_empty(), "{:#?}", report.remaining);
+    assert!(world.reachable().is_superset(&before), "a commit was lost");
+    let again = recover(&world.world(), None, now).await.unwrap();
+    assert!(again.executed.is_empty() && again.remaining.is_empty());
+}
+
+fn kinds(steps: &[Step]) -> Vec<&'static str> {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::StopProcess { .. } => "stop",
+            Step::CommitLeftovers { .. } => "commit",
+            Step::ArchiveBranch { .. } | Step::ArchiveHead { .. } => "archive",
+            Step::RestoreBranch { .. } => "restore",
+            Step::DeleteBranch { .. } => "delete",
+            Step::RemoveWorktree { .. } => "remove-worktree",
+            Step::EditLabels { .. } => "labels",
+            Step::CloseIssue { .. } => "close",
+            Step::Journal { .. } => "journal",
+            Step::Comment { .. } => "comment",
+            Step::LeaveForHuman { .. } => "human",
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn labeled_but_no_branch() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent001"]).await;
+    world.working("agent001", issue, &format!("agent001/{issue}-fix"), 0);
+    world.processes.spawn("agent001", issue, now);
+    let steps = detected(&world, "LabeledButNoBranch", now).await;
+    assert_eq!(kinds(&steps), ["stop", "journal", "labels"]);
+    repaired(&world, now).await;
+    assert_eq!(world.labels(issue).await, [READY]);
+    assert_eq!(world.state("agent001"), State::Idle {});
+    assert!(world.last_comment(issue).await.contains("has no branch"));
+}
+
+#[tokio::test]
+async fn branch_but_no_label() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[]).await;
+    let branch = world.branch("agent001", issue, 2);
+    world.working("agent001", issue, &branch, 2);
+    world.processes.spawn("agent001", issue, now);
+    let steps = detected(&world, "BranchButNoLabel", now).await;
+    assert_eq!(kinds(&steps), ["labels"]);
+    repaired(&world, now).await;
+    assert_eq!(world.labels(issue).await, ["agent001"]);
+    assert!(
+        world
+            .last_comment(issue)
+            .await
+            .contains("restored `agent001`")
+    );
+}
+
+#[tokio::test]
+async fn working_but_no_commits() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent001"]).await;
+    let branch = world.branch("agent001", issue, 0);
+    let tip = world.tip(&branch);
+    world.working("agent001", issue, &branch, 0);
+    world.processes.spawn("agent001", issue, now);
+    world.processes.kill("agent001");
+    let steps = detected(&world, "WorkingButNoCommits", now).await;
+    assert_eq!(kinds(&steps), ["archive", "journal", "labels", "delete"]);
+    repaired(&world, now).await;
+    assert!(world.has_ref(&archive_ref(&branch, &tip)));
+    assert!(!world.has_ref(&format!("refs/heads/{branch}")));
+    assert_eq!(world.labels(issue).await, [READY]);
+    assert_eq!(world.state("agent001"), State::Idle {});
+}
+
+#[tokio::test]
+async fn landed_but_not_freed() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[REVIEW, "agent001"]).await;
+    let branch = world.branch("agent001", issue, 1);
+    world.working("agent001", issue, &branch, 1);
+    world.journal_event("agent001", Event::CompleteWork);
+    let steps = detected(&world, "LandedButNotFreed", now).await;
+    assert_eq!(kinds(&steps), ["labels"]);
+    repaired(&world, now).await;
+    assert_eq!(world.labels(issue).await, [REVIEW]);
+}
+
+#[tokio::test]
+async fn process_dead_but_working() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent001"]).await;
+    let branch = world.branch("agent001", issue, 2);
+    let tip = world.tip(&branch);
+    world.working("agent001", issue, &branch, 1);
+    world.processes.spawn("agent001", issue, now);
+    world.processes.kill("agent001");
+    let steps = detected(&world, "ProcessDeadButWorking", now).await;
+    assert_eq!(kinds(&steps), ["archive", "journal", "journal", "labels"]);
+    repaired(&world, now).await;
+    assert!(world.has_ref(&archive_ref(&branch, &tip)));
+    assert_eq!(world.tip(&branch), tip, "the branch stays for the train");
+    assert_eq!(world.state("agent001"), State::Landed { issue });
+    assert_eq!(world.labels(issue).await, [REVIEW]);
+}
+
+#[tokio::test]
+async fn orphan_worktree_keeps_its_changes() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[REVIEW]).await;
+    let branch = world.branch("agent002", issue, 1);
+    let worktree = world.worktree("agent002", issue, &branch);
+    std::fs::write(worktree.join("left-over.txt"), "unsaved\n").unwrap();
+    let steps = detected(&world, "OrphanWorktree", now).await;
+    assert_eq!(kinds(&steps), ["commit", "remove-worktree"]);
+    let before = world.tip(&branch);
+    repaired(&world, now).await;
+    assert!(!worktree.exists());
+    let after = world.tip(&branch);
+    assert_ne!(after, before, "the leftovers were committed");
+    let files = world.repo.git(&["ls-tree", "--name-only", &after]);
+    assert!(files.lines().any(|f| f == "left-over.txt"), "{files}");
+}
+
+#[tokio::test]
+async fn duplicate_claim() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent001", "agent002"]).await;
+    let branch = world.branch("agent001", issue, 1);
+    world.working("agent001", issue, &branch, 1);
+    world.processes.spawn("agent001", issue, now);
+    let steps = detected(&world, "DuplicateClaim", now).await;
+    assert_eq!(kinds(&steps), ["labels"]);
+    repaired(&world, now).await;
+    assert_eq!(world.labels(issue).await, ["agent001"]);
+    assert!(
+        world
+            .last_comment(issue)
+            .await
+            .contains("one claim too many")
+    );
+}
+
+#[tokio::test]
+async fn review_but_branch_missing_is_restored_from_its_archive() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[REVIEW]).await;
+    let branch = world.branch("agent001", issue, 2);
+    let tip = world.tip(&branch);
+    world
+        .repo
+        .git(&["update-ref", &archive_ref(&branch, &tip), &tip]);
+    world.repo.git(&["branch", "-D", &branch]);
+    let steps = detected(&world, "ReviewButBranchMissing", now).await;
+    assert_eq!(kinds(&steps), ["restore"]);
+    repaired(&world, now).await;
+    assert_eq!(world.tip(&branch), tip);
+}
+
+#[tokio::test]
+async fn bundled_but_pr_closed_unmerged() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[BUNDLED]).await;
+    let branch = world.branch("agent001", issue, 1);
+    world
+        .repo
+        .git(&["branch", "clambake/bundle-20261121", &branch]);
+    let bundle = world
+        .forge
+        .create_pull_request(&NewPullRequest {
+            title: "Bundle".into(),
+            body: format!("Closes #{issue}"),
+            head: "clambake/bundle-20261121".into(),
+            base: None,
+        })
+        .await
+        .unwrap();
+    world.working("agent001", issue, &branch, 1);
+    world.journal_event("agent001", Event::CompleteWork);
+    world.journal_event(
+        "agent001",
+        Event::Bundle {
+            bundle_pr: bundle.number,
+        },
+    );
+    world.forge.close_pull_request(bundle.number).await.unwrap();
+    let steps = detected(&world, "BundledButPrClosedUnmerged", now).await;
+    assert_eq!(kinds(&steps), ["archive", "journal", "labels"]);
+    repaired(&world, now).await;
+    assert_eq!(world.labels(issue).await, [REVIEW]);
+    assert_eq!(world.state("agent001"), State::Idle {});
+    assert!(
+        world
+            .last_comment(issue)
+            .await
+            .contains("closed without merging")
+    );
+}
+
+#[tokio::test]
+async fn merged_but_issue_open() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&[BUNDLED]).await;
+    let branch = world.branch("agent001", issue, 1);
+    world.working("agent001", issue, &branch, 1);
+    world.journal_event("agent001", Event::CompleteWork);
+    world.journal_event("agent001", Event::Bundle { bundle_pr: 99 });
+    world.journal_event("agent001", Event::Merge);
+    let steps = detected(&world, "MergedButIssueOpen", now).await;
+    assert_eq!(kinds(&steps), ["close", "labels"]);
+    repaired(&world, now).await;
+    let closed = world.forge.issue(issue).await.unwrap();
+    assert_eq!(closed.state, IssueState::Closed);
+    assert!(closed.labels.is_empty());
+}
+
+#[tokio::test]
+async fn stale_claim_is_stopped_and_requeued() {
+    let world = TestWorld::new().await;
+    let started = Timestamp::now();
+    let later = started + SignedDuration::from_mins(91);
+    let issue = world.issue(&["agent001"]).await;
+    let branch = world.branch("agent001", issue, 0);
+    world.working("agent001", issue, &branch, 0);
+    world.processes.spawn("agent001", issue, started);
+    assert_eq!(world.found(started).await, []);
+    let steps = detected(&world, "StaleClaim", later).await;
+    assert_eq!(
+        kinds(&steps),
+        ["stop", "archive", "journal", "labels", "delete"]
+    );
+    repaired(&world, later).await;
+    let processes = clambake::ports::processes::AgentProcesses::processes(&world.processes)
+        .await
+        .unwrap();
+    assert!(
+        processes.iter().all(|p| !p.alive),
+        "the process was stopped"
+    );
+    assert_eq!(world.labels(issue).await, [READY]);
+}
+
+#[tokio::test]
+async fn unjournaled_claim_is_adopted() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent003"]).await;
+    let branch = world.branch("agent003", issue, 1);
+    world.processes.spawn("agent003", issue, now);
+    let steps = detected(&world, "UnjournaledClaim", now).await;
+    assert_eq!(kinds(&steps), ["journal", "journal"]);
+    repaired(&world, now).await;
+    assert!(matches!(
+        world.state("agent003"),
+        State::Working { issue: i, commits_ahead: 1, .. } if i == issue
+    ));
+    assert_eq!(world.tip(&branch).len(), 40);
+}
+
+#[tokio::test]
+async fn executing_a_plan_twice_is_harmless() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let issue = world.issue(&["agent001"]).await;
+    let branch = world.branch("agent001", issue, 2);
+    world.working("agent001", issue, &branch, 2);
+    world.processes.spawn("agent001", issue, now);
+    world.processes.kill("agent001");
+    let diagnosis = diagnose(&world.world(), None, now).await.unwrap();
+    let plan = &diagnosis.plans[0];
+    assert!(matches!(
+        plan.inconsistency,
+        Inconsistency::ProcessDeadButWorking { .. }
+    ));
+    let first = execute(&world.world(), plan, &diagnosis.believed, now).await;
+    assert!(first.steps.iter().all(|s| s.outcome == StepOutcome::Done));
+    let second = execute(&world.world(), plan, &diagnosis.believed, now).await;
+    assert!(
+        second
+            .steps
+            .iter()
+            .all(|s| s.outcome == StepOutcome::AlreadyDone),
+        "{:#?}",
+        second.steps
+    );
+    let comments = world.forge.comments(issue).await.unwrap();
+    assert_eq!(comments.len(), 1, "one comment, not two");
+    assert_eq!(
+        clambake::ports::journal::Journal::history(&world.journal, "agent001")
+            .unwrap()
+            .len(),
+        4
+    );
+    let archives = world
+        .repo
+        .git(&["for-each-ref", "--format=%(refname)", ARCHIVE_PREFIX]);
+    assert_eq!(archives.lines().count(), 1);
+}
