@@ -20,12 +20,13 @@ use super::lifecycle::{open_journal, transition};
 use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::Git;
+use crate::adapters::journal::SqliteJournal;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
     BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
     parse_record,
 };
-use crate::core::config::{BundlingConfig, ConflictStrategy};
+use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
 use crate::core::lifecycle::{Event, State};
 use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
@@ -150,11 +151,7 @@ pub async fn train_after_landing(
     if !config.bundling.enabled {
         return Ok(None);
     }
-    let journal = if config.state_machine.enabled {
-        Some(open_journal(workspace)?)
-    } else {
-        None
-    };
+    let journal = train_journal(workspace, &config)?;
     let bundler = Bundler {
         git: &workspace.git,
         forge,
@@ -163,6 +160,15 @@ pub async fn train_after_landing(
         state_dir: workspace.state_dir(),
     };
     Ok(Some(bundler.run(now, false, false).await?))
+}
+
+/// The journal a train records lifecycle steps in: none with `state_machine.enabled = false`.
+pub fn train_journal(workspace: &Workspace, config: &Config) -> AppResult<Option<SqliteJournal>> {
+    if config.state_machine.enabled {
+        Ok(Some(open_journal(workspace)?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// What the forge and git say about earlier trains.

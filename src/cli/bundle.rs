@@ -3,8 +3,7 @@
 use clap::Args;
 
 use super::output::{print_json, print_table, table, when};
-use crate::app::bundle::{Bundler, TrainReport, TrainStatus};
-use crate::app::lifecycle::open_journal;
+use crate::app::bundle::{Bundler, TrainReport, TrainStatus, train_journal};
 use crate::app::{AppResult, Workspace};
 use crate::core::bundle_plan::BundlePlan;
 use crate::core::schedule::Departure;
@@ -31,11 +30,7 @@ pub struct BundleArgs {
 pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
-    let journal = if config.state_machine.enabled {
-        Some(open_journal(workspace)?)
-    } else {
-        None
-    };
+    let journal = train_journal(workspace, &config)?;
     let bundler = Bundler {
         git: &workspace.git,
         forge: forge.as_ref(),
