@@ -1,6 +1,7 @@
 //! Use cases that combine the core, the ports and the adapters.
 
 pub mod attempt;
+pub mod bundle;
 pub mod demo;
 pub mod doctor;
 pub mod init;
@@ -17,6 +18,7 @@ pub mod run_lock;
 pub mod spawn;
 pub mod status;
 pub mod terminate;
+pub mod train;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

@@ -45,6 +45,17 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    #[error("another bundler is running in this repository (it holds {})", lock.display())]
+    #[diagnostic(help("wait for it to finish; the lock is released when that process exits"))]
+    BundlerBusy { lock: PathBuf },
+    #[error(
+        "the bundle branch `{branch}` already exists, points elsewhere, and has a pull request"
+    )]
+    #[diagnostic(help(
+        "run `clambake bundle --status` to see the open bundles; delete the branch only if no \
+         pull request needs it"
+    ))]
+    BundleBranchTaken { branch: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(Box<ConfigError>),

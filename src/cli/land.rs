@@ -3,9 +3,12 @@
 use clap::Args;
 
 use super::output::print_json;
-use crate::app::land::land;
+use serde::Serialize;
+
+use crate::app::bundle::{TrainReport, train_after_landing};
+use crate::app::land::{LandReport, land};
 use crate::app::{AppResult, Workspace};
-use crate::ports::Forge;
+use crate::ports::{Clock, Forge, SystemClock};
 
 #[derive(Debug, Args)]
 pub struct LandArgs {
@@ -16,10 +19,19 @@ pub struct LandArgs {
     json: bool,
 }
 
+/// The landing, and the train it set off when the bundling trigger said one was due.
+#[derive(Debug, Serialize)]
+struct Landed {
+    #[serde(flatten)]
+    report: LandReport,
+    train: Option<TrainReport>,
+}
+
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> AppResult<()> {
     let report = land(workspace, forge, &args.agent).await?;
+    let train = train_after_landing(workspace, forge, SystemClock.now()).await?;
     if args.json {
-        print_json(&report);
+        print_json(&Landed { report, train });
     } else {
         println!(
             "landed issue #{} from {}: {} ({} commit(s) ahead of {}) is in review; {} is free",
@@ -30,6 +42,17 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> Ap
             report.base,
             report.agent
         );
+        if let Some(TrainReport {
+            bundle: Some(bundle),
+            ..
+        }) = &train
+        {
+            println!(
+                "a train left: bundle pull request #{} carries {} issue(s)",
+                bundle.number,
+                bundle.issues.len()
+            );
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod agent_list;
 mod agent_recover;
 mod agent_status;
 mod agent_validate;
+mod bundle;
 mod completions;
 mod config;
 mod doctor;
@@ -66,6 +67,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Check git, the configuration and the forge, and say how to fix what fails.
     Doctor(doctor::DoctorArgs),
+    /// Send a train: bundle finished branches into one pull request.
+    Bundle(bundle::BundleArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
     /// Agent slots: their lifecycle and its history.
@@ -156,6 +159,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             status::run(forge.as_ref(), args).await
         }
         Command::Run(args) => run::run(&workspace, args).await,
+        Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }

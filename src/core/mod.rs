@@ -3,6 +3,8 @@
 pub mod agent_command;
 pub mod agent_events;
 pub mod branch;
+pub mod bundle_plan;
+pub mod bundle_pr;
 pub mod closing;
 pub mod config;
 pub mod force_reset;
@@ -17,5 +19,6 @@ pub mod recovery;
 pub mod refname;
 pub mod retry;
 pub mod routing;
+pub mod schedule;
 pub mod simulation;
 pub mod slots;

@@ -321,6 +321,8 @@ async fn land_sends_committed_work_to_review_and_frees_the_slot() {
     assert_eq!(landed["issue"], 1);
     assert_eq!(landed["branch"], "agent001/1-add-greeting");
     assert_eq!(landed["commits_ahead"], 1);
+    // The first landing finds the train's slot due: alone, it leaves as its own pull request.
+    assert_eq!(landed["train"]["individual"][0]["issues"][0], 1, "{landed}");
     let issue = repo
         .clambake(&["issue", "show", "1", "--json"])
         .success()

@@ -1,0 +1,1027 @@
+//! `bundle`: the train. Finished branches (`route:review`) leave together in one bundle pull
+//! request; branches that conflict get their own pull request, or wait.
+//!
+//! Every step can be repeated: the forge and git are read afresh each run, the bundle branch is
+//! named after its departure and written with a compare and swap, pull requests are looked up
+//! before they are opened, and comments carry a marker so they are written once. A run after a
+//! crash at any step therefore converges on the same state, with no duplicates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, TryLockError};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use jiff::Timestamp;
+use regex::Regex;
+use serde::Serialize;
+
+use super::lifecycle::{open_journal, transition};
+use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
+use super::workspace::{AppError, AppResult, Workspace};
+use crate::adapters::git::Git;
+use crate::adapters::journal::SqliteJournal;
+use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
+use crate::core::bundle_pr::{
+    BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
+    parse_record,
+};
+use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
+use crate::core::labels::{self, priority_rank};
+use crate::core::lifecycle::{Event, State};
+use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
+use crate::ports::Forge;
+use crate::ports::forge::{
+    Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    PullRequestState,
+};
+use crate::ports::journal::Journal;
+
+/// The lock file, under `.clambake/`, that keeps a second bundler out.
+pub const LOCK_FILE: &str = "bundle.lock";
+
+/// How many times, 50 ms apart, a busy lock is tried before giving up.
+const LOCK_ATTEMPTS: u32 = 10;
+
+/// Agent branches: `agent007/42-fix-the-parser`.
+static AGENT_BRANCH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^agent\d{3,}/(\d+)-").expect("the agent branch pattern compiles")
+});
+
+/// The repository, forge and settings a train runs against.
+pub struct Bundler<'a> {
+    pub git: &'a Git,
+    pub forge: &'a dyn Forge,
+    pub config: &'a BundlingConfig,
+    /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
+    /// `state_machine.enabled = false`.
+    pub journal: Option<&'a dyn Journal>,
+    /// `.clambake/`, where the lock lives.
+    pub state_dir: PathBuf,
+}
+
+/// How a `route:review` issue stands with respect to the next train.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Standing {
+    /// Ready to ride.
+    Waiting { branch: String, head: String },
+    /// No `agentNNN/<issue>-...` branch exists.
+    NoBranch,
+    /// Its branch has nothing the base lacks.
+    NothingAhead { branch: String },
+    /// Already carried by an open bundle pull request.
+    InBundle { pull_request: Number },
+    /// Already has a pull request of its own.
+    OwnPullRequest { pull_request: Number },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewIssue {
+    pub issue: Number,
+    pub title: String,
+    /// `labels::priority_rank` of its labels.
+    pub priority: u8,
+    #[serde(flatten)]
+    pub standing: Standing,
+}
+
+/// An open bundle pull request and what it carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenBundle {
+    pub pull_request: Number,
+    pub branch: String,
+    pub members: Vec<Number>,
+}
+
+/// `bundle --status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainStatus {
+    pub trigger: crate::core::config::BundleTrigger,
+    pub last_departure: Option<Timestamp>,
+    pub next: Departure,
+    pub waiting: Vec<ReviewIssue>,
+    pub open_bundles: Vec<OpenBundle>,
+}
+
+/// A pull request the train opened (or found already open).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenedPullRequest {
+    pub number: Number,
+    pub head: String,
+    pub issues: Vec<Number>,
+    /// False when an earlier run had already opened it.
+    pub created: bool,
+}
+
+/// What one `bundle` run did, or (dry run) would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub dry_run: bool,
+    /// Why the train left, or why it did not.
+    pub departure: Departure,
+    pub plan: Option<BundlePlan>,
+    pub bundle: Option<OpenedPullRequest>,
+    pub individual: Vec<OpenedPullRequest>,
+    /// Set aside and left for a later train.
+    pub waiting: Vec<Number>,
+    /// Repairs to earlier trains: finished steps, rebuilt bundles, cleaned-up branches.
+    pub repairs: Vec<String>,
+}
+
+/// `bundle --diagnose`: every `route:review` issue and why it is or is not in the next train.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub issue: Number,
+    pub title: String,
+    pub branch: Option<String>,
+    pub in_next_train: bool,
+    pub why: String,
+}
+
+/// After work lands: runs the train if `bundling` is on and its trigger says one is due
+/// (`on_land` always is; `schedule` when a departure slot has passed). `None` when bundling is
+/// off.
+pub async fn train_after_landing(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    now: Timestamp,
+) -> AppResult<Option<TrainReport>> {
+    let config = workspace.load_config()?.config;
+    if !config.bundling.enabled {
+        return Ok(None);
+    }
+    let journal = train_journal(workspace, &config)?;
+    let bundler = Bundler {
+        git: &workspace.git,
+        forge,
+        config: &config.bundling,
+        journal: journal.as_ref().map(|j| j as &dyn Journal),
+        state_dir: workspace.state_dir(),
+    };
+    Ok(Some(bundler.run(now, false, false).await?))
+}
+
+/// The journal a train records lifecycle steps in: none with `state_machine.enabled = false`.
+pub fn train_journal(workspace: &Workspace, config: &Config) -> AppResult<Option<SqliteJournal>> {
+    if config.state_machine.enabled {
+        Ok(Some(open_journal(workspace)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// What the forge and git say about earlier trains.
+struct Trains {
+    bundles: Vec<(PullRequest, BundleRecord)>,
+    /// Bundle branches with no pull request: a crash between writing one and opening its
+    /// pull request.
+    orphans: Vec<(String, String)>,
+    last_departure: Option<Timestamp>,
+}
+
+impl Bundler<'_> {
+    fn schedule(&self) -> Schedule {
+        Schedule::new(
+            self.config.trigger,
+            NonZeroU32::new(self.config.schedule_minutes).unwrap_or(NonZeroU32::MIN),
+        )
+    }
+
+    /// Holds the repository's bundler lock until dropped. A lock that is busy is tried again
+    /// for a moment: a child process forked just then shares the lock until it execs.
+    async fn lock(&self) -> AppResult<File> {
+        let path = self.state_dir.join(LOCK_FILE);
+        let io = |action, source| AppError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.state_dir).map_err(|e| io("create", e))?;
+        let file = File::create(&path).map_err(|e| io("create", e))?;
+        for _ in 0..LOCK_ATTEMPTS {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+            }
+        }
+        Err(AppError::BundlerBusy { lock: path })
+    }
+
+    async fn trains(&self) -> AppResult<Trains> {
+        let prs = self
+            .forge
+            .pull_requests(&PullRequestFilter::default())
+            .await?;
+        let tips = self.git.branch_tips().await?;
+        let mut departures: Vec<Timestamp> = Vec::new();
+        let mut bundles = Vec::new();
+        let mut named: BTreeSet<&str> = BTreeSet::new();
+        for pr in &prs {
+            if let Some(at) = schedule::departure_of(&pr.head) {
+                departures.push(at);
+                named.insert(&pr.head);
+                if let Some(record) = parse_record(&pr.body) {
+                    bundles.push((pr.clone(), record));
+                }
+            }
+        }
+        let mut orphans = Vec::new();
+        for (branch, tip) in tips.range(BUNDLE_BRANCH_PREFIX.to_owned()..) {
+            let Some(at) = schedule::departure_of(branch) else {
+                if !branch.starts_with(BUNDLE_BRANCH_PREFIX) {
+                    break;
+                }
+                continue;
+            };
+            departures.push(at);
+            if !named.contains(branch.as_str()) {
+                orphans.push((branch.clone(), tip.clone()));
+            }
+        }
+        Ok(Trains {
+            bundles,
+            orphans,
+            last_departure: departures.into_iter().max(),
+        })
+    }
+
+    /// Every open `route:review` issue and where it stands.
+    async fn review_issues(&self, base_tip: &str, trains: &Trains) -> AppResult<Vec<ReviewIssue>> {
+        let issues = self
+            .forge
+            .issues(&IssueFilter {
+                state: Some(IssueState::Open),
+                labels: vec![labels::REVIEW.to_owned()],
+            })
+            .await?;
+        let open_prs = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Open),
+                head: None,
+            })
+            .await?;
+        let tips = self.git.branch_tips().await?;
+        let mut report = Vec::new();
+        for issue in issues {
+            let in_bundle = trains.bundles.iter().find(|(pr, record)| {
+                pr.state == PullRequestState::Open && record.member_issues().contains(&issue.number)
+            });
+            let branch = issue_branch(&tips, issue.number);
+            let standing = if let Some((pr, _)) = in_bundle {
+                Standing::InBundle {
+                    pull_request: pr.number,
+                }
+            } else if let Some((branch, head)) = branch {
+                if let Some(pr) = open_prs.iter().find(|pr| &pr.head == branch) {
+                    Standing::OwnPullRequest {
+                        pull_request: pr.number,
+                    }
+                } else if self.git.is_ancestor(head, base_tip).await? {
+                    Standing::NothingAhead {
+                        branch: branch.clone(),
+                    }
+                } else {
+                    Standing::Waiting {
+                        branch: branch.clone(),
+                        head: head.clone(),
+                    }
+                }
+            } else {
+                Standing::NoBranch
+            };
+            report.push(ReviewIssue {
+                issue: issue.number,
+                priority: priority_rank(issue.labels.iter().map(String::as_str)),
+                title: issue.title,
+                standing,
+            });
+        }
+        Ok(report)
+    }
+
+    /// The waiting issues as planner candidates, in boarding order.
+    async fn candidates(&self, review: &[ReviewIssue]) -> AppResult<Vec<Candidate>> {
+        let mut candidates = Vec::new();
+        for entry in review {
+            let Standing::Waiting { branch, head } = &entry.standing else {
+                continue;
+            };
+            candidates.push(Candidate {
+                issue: entry.issue,
+                title: entry.title.clone(),
+                branch: branch.clone(),
+                head: head.clone(),
+                priority: entry.priority,
+                landed_at: self.landed_at(head).await?,
+            });
+        }
+        order(&mut candidates);
+        Ok(candidates)
+    }
+
+    /// When work landed: the committer time of its branch's tip, which landing writes last.
+    async fn landed_at(&self, head: &str) -> AppResult<Timestamp> {
+        let seconds = self.git.run(&["log", "-1", "--format=%ct", head]).await?;
+        seconds
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| Timestamp::from_second(s).ok())
+            .ok_or_else(|| {
+                AppError::Git(crate::adapters::git::GitError::Unparsable {
+                    args: format!("log -1 --format=%ct {head}"),
+                    output: seconds,
+                })
+            })
+    }
+
+    async fn base(&self) -> AppResult<(String, String)> {
+        let base = self.forge.default_branch().await?;
+        let tip = self
+            .git
+            .branch_tip(&base)
+            .await?
+            .ok_or_else(|| crate::ports::forge::ForgeError::NoSuchBranch(base.clone()))?;
+        Ok((base, tip))
+    }
+
+    /// `bundle --status`: the next departure, the waiting branches, the open bundles.
+    pub async fn status(&self, now: Timestamp) -> AppResult<TrainStatus> {
+        let (_, base_tip) = self.base().await?;
+        let trains = self.trains().await?;
+        let review = self.review_issues(&base_tip, &trains).await?;
+        let candidates = self.candidates(&review).await?;
+        let last_landing = candidates.iter().map(|c| c.landed_at).max();
+        Ok(TrainStatus {
+            trigger: self.config.trigger,
+            last_departure: trains.last_departure,
+            next: self
+                .schedule()
+                .decide(now, trains.last_departure, last_landing),
+            waiting: review
+                .into_iter()
+                .filter(|r| matches!(r.standing, Standing::Waiting { .. }))
+                .collect(),
+            open_bundles: trains
+                .bundles
+                .iter()
+                .filter(|(pr, _)| pr.state == PullRequestState::Open)
+                .map(|(pr, record)| OpenBundle {
+                    pull_request: pr.number,
+                    branch: pr.head.clone(),
+                    members: record.member_issues(),
+                })
+                .collect(),
+        })
+    }
+
+    /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
+    pub async fn diagnose(&self) -> AppResult<Vec<Diagnosis>> {
+        let (_, base_tip) = self.base().await?;
+        let trains = self.trains().await?;
+        let review = self.review_issues(&base_tip, &trains).await?;
+        let candidates = self.candidates(&review).await?;
+        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
+        Ok(review
+            .into_iter()
+            .map(|entry| {
+                let (branch, in_next_train, why) = match &entry.standing {
+                    Standing::NoBranch => (
+                        None,
+                        false,
+                        format!("no branch named agentNNN/{}-...", entry.issue),
+                    ),
+                    Standing::NothingAhead { branch } => (
+                        Some(branch.clone()),
+                        false,
+                        "its branch has no commits the base lacks".to_owned(),
+                    ),
+                    Standing::InBundle { pull_request } => (
+                        None,
+                        false,
+                        format!("already in bundle pull request #{pull_request}"),
+                    ),
+                    Standing::OwnPullRequest { pull_request } => (
+                        None,
+                        false,
+                        format!("has its own pull request #{pull_request}"),
+                    ),
+                    Standing::Waiting { branch, .. } => {
+                        let position = plan
+                            .members
+                            .iter()
+                            .position(|m| m.candidate.issue == entry.issue);
+                        let why = match position {
+                            Some(position) => format!(
+                                "merges cleanly; rides as member {} of {}",
+                                position + 1,
+                                plan.members.len()
+                            ),
+                            None => plan
+                                .set_aside
+                                .iter()
+                                .find(|s| s.candidate.issue == entry.issue)
+                                .map(|s| s.reason.describe())
+                                .unwrap_or_default(),
+                        };
+                        (Some(branch.clone()), position.is_some(), why)
+                    }
+                };
+                Diagnosis {
+                    issue: entry.issue,
+                    title: entry.title,
+                    branch,
+                    in_next_train,
+                    why,
+                }
+            })
+            .collect())
+    }
+
+    fn max_size(&self) -> usize {
+        usize::try_from(self.config.max_bundle_size).unwrap_or(usize::MAX)
+    }
+
+    /// Runs the train: repairs earlier ones, then departs if due (or forced).
+    pub async fn run(&self, now: Timestamp, force: bool, dry_run: bool) -> AppResult<TrainReport> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock().await?)
+        };
+        let mut repairs = Vec::new();
+        let mut rebuild = false;
+        let trains = self.trains().await?;
+        if !dry_run {
+            rebuild = self.repair(&trains, &mut repairs, now).await?;
+        }
+        let trains = self.trains().await?;
+        let (base, base_tip) = self.base().await?;
+        let review = self.review_issues(&base_tip, &trains).await?;
+        let candidates = self.candidates(&review).await?;
+        let last_landing = candidates.iter().map(|c| c.landed_at).max();
+
+        let orphan = trains.orphans.first().cloned();
+        let departure = match &orphan {
+            Some((branch, _)) => Departure::Due {
+                at: schedule::departure_of(branch).expect("orphans are bundle branches"),
+            },
+            None if force || rebuild => Departure::Due {
+                at: fresh_departure(now, trains.last_departure),
+            },
+            None => self
+                .schedule()
+                .decide(now, trains.last_departure, last_landing),
+        };
+        let mut report = TrainReport {
+            dry_run,
+            departure,
+            plan: None,
+            bundle: None,
+            individual: Vec::new(),
+            waiting: Vec::new(),
+            repairs,
+        };
+        let Departure::Due { at } = departure else {
+            return Ok(report);
+        };
+        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
+        report.plan = Some(plan.clone());
+        if dry_run {
+            return Ok(report);
+        }
+        if plan.members.len() < 2 {
+            if let Some((branch, tip)) = &orphan {
+                self.delete_branch(branch, tip).await?;
+                report
+                    .repairs
+                    .push(format!("removed `{branch}`: nothing left to bundle"));
+            }
+            if let Some(only) = plan.members.first() {
+                let c = &only.candidate;
+                let opened = self.individual(c.issue, &c.title, &c.branch, None).await?;
+                report.individual.push(opened);
+            }
+            for set_aside in &plan.set_aside {
+                let c = &set_aside.candidate;
+                if self.falls_back(&set_aside.reason) {
+                    let why = set_aside.reason.describe();
+                    let opened = self
+                        .individual(c.issue, &c.title, &c.branch, Some(&why))
+                        .await?;
+                    report.individual.push(opened);
+                } else {
+                    report.waiting.push(c.issue);
+                }
+            }
+        } else {
+            let head = write_chain(self.git, &plan, at).await?;
+            let record = BundleRecord::new(at, &base, &plan, &head);
+            report.bundle = Some(
+                self.open_bundle(&record, &plan, orphan.as_ref(), now)
+                    .await?,
+            );
+            report.individual = self.fallbacks(&record).await?;
+            report.waiting = plan
+                .set_aside
+                .iter()
+                .filter(|s| !self.falls_back(&s.reason))
+                .map(|s| s.candidate.issue)
+                .collect();
+        }
+        Ok(report)
+    }
+
+    /// Whether a set-aside branch gets its own pull request now (rather than waiting).
+    fn falls_back(&self, reason: &SetAsideReason) -> bool {
+        matches!(reason, SetAsideReason::Conflict { .. })
+            && self.config.conflict_strategy == ConflictStrategy::IndividualFallback
+    }
+
+    /// Opens the pull requests a bundle's conflicting branches are owed, once each: those
+    /// still in review whose branch has no open pull request yet.
+    async fn fallbacks(&self, record: &BundleRecord) -> AppResult<Vec<OpenedPullRequest>> {
+        let mut opened = Vec::new();
+        if self.config.conflict_strategy != ConflictStrategy::IndividualFallback {
+            return Ok(opened);
+        }
+        for set_aside in record.set_aside.iter().filter(|s| s.conflict) {
+            let issue = self.forge.issue(set_aside.issue).await?;
+            let branch_exists = self.git.branch_tip(&set_aside.branch).await?.is_some();
+            // Any pull request for the branch, even a closed one, means it was already opened.
+            let any_pr = self
+                .forge
+                .pull_requests(&PullRequestFilter {
+                    state: None,
+                    head: Some(set_aside.branch.clone()),
+                })
+                .await?;
+            let owed = issue.state == IssueState::Open
+                && issue.has_label(labels::REVIEW)
+                && branch_exists
+                && any_pr.iter().all(|pr| pr.state == PullRequestState::Open);
+            if owed {
+                opened.push(
+                    self.individual(
+                        issue.number,
+                        &issue.title,
+                        &set_aside.branch,
+                        Some(&set_aside.why),
+                    )
+                    .await?,
+                );
+            }
+        }
+        Ok(opened)
+    }
+
+    async fn open_bundle(
+        &self,
+        record: &BundleRecord,
+        plan: &BundlePlan,
+        orphan: Option<&(String, String)>,
+        now: Timestamp,
+    ) -> AppResult<OpenedPullRequest> {
+        match write_bundle_branch(self.git, &record.branch, &record.tip).await? {
+            BranchWrite::Created | BranchWrite::AlreadyThere => {}
+            BranchWrite::Elsewhere { found } => {
+                // Only a branch no pull request names may be moved: a half-finished train.
+                let ours =
+                    orphan.is_some_and(|(branch, tip)| *branch == record.branch && *tip == found);
+                let reference = format!("refs/heads/{}", record.branch);
+                if !ours
+                    || !self
+                        .git
+                        .compare_and_swap_ref(
+                            &reference,
+                            &record.tip,
+                            Some(&found),
+                            "clambake: rebuild bundle train",
+                        )
+                        .await?
+                {
+                    return Err(AppError::BundleBranchTaken {
+                        branch: record.branch.clone(),
+                    });
+                }
+            }
+        }
+        let existing = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: None,
+                head: Some(record.branch.clone()),
+            })
+            .await?;
+        let (pr, created) = match existing.into_iter().next() {
+            Some(pr) => (pr, false),
+            None => (
+                self.forge
+                    .create_pull_request(&NewPullRequest {
+                        title: bundle_title(record),
+                        body: bundle_body(record, plan),
+                        head: record.branch.clone(),
+                        base: Some(record.base.clone()),
+                    })
+                    .await?,
+                true,
+            ),
+        };
+        for member in &record.members {
+            self.board(member, &pr, record, now).await?;
+        }
+        Ok(OpenedPullRequest {
+            number: pr.number,
+            head: pr.head,
+            issues: record.member_issues(),
+            created,
+        })
+    }
+
+    /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
+    /// `Bundle` for the agent slot that landed it.
+    async fn board(
+        &self,
+        member: &RecordedBranch,
+        pr: &PullRequest,
+        record: &BundleRecord,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let issue = member.issue;
+        let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
+        let comments = self.forge.comments(issue).await?;
+        if !comments.iter().any(|c| c.body.contains(&marker)) {
+            let others: Vec<String> = record
+                .member_issues()
+                .into_iter()
+                .filter(|n| *n != issue)
+                .map(|n| format!("#{n}"))
+                .collect();
+            self.forge
+                .create_comment(
+                    issue,
+                    &format!(
+                        "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
+                        pr.number,
+                        record.branch,
+                        others.join(", ")
+                    ),
+                )
+                .await?;
+        }
+        let current = self.forge.issue(issue).await?;
+        if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
+            self.forge
+                .edit_labels(
+                    issue,
+                    &[labels::BUNDLED.to_owned()],
+                    &[labels::REVIEW.to_owned()],
+                )
+                .await?;
+        }
+        self.journal_event(&member.branch, issue, LifecycleStep::Bundle(pr.number), now)
+    }
+
+    /// Records a train's step in the lifecycle of the slot whose branch it is, when that slot
+    /// is still where the step applies: a slot that has moved on to other work is left alone.
+    fn journal_event(
+        &self,
+        branch: &str,
+        issue: Number,
+        step: LifecycleStep,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let (Some(journal), Some((agent, _))) = (self.journal, branch.split_once('/')) else {
+            return Ok(());
+        };
+        let state = journal.current_state(agent)?;
+        if let Some(event) = step.event_from(&state, issue) {
+            let cause = match step {
+                LifecycleStep::Bundle(number) => format!("bundled into #{number}"),
+                LifecycleStep::Merge(number) => format!("bundle #{number} merged"),
+            };
+            transition(journal, agent, &event, &cause, now)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a branch's own pull request, unless one is already open.
+    async fn individual(
+        &self,
+        issue: Number,
+        title: &str,
+        branch: &str,
+        why: Option<&str>,
+    ) -> AppResult<OpenedPullRequest> {
+        let open = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Open),
+                head: Some(branch.to_owned()),
+            })
+            .await?;
+        let (pr, created) = match open.into_iter().next() {
+            Some(pr) => (pr, false),
+            None => (
+                self.forge
+                    .create_pull_request(&NewPullRequest {
+                        title: individual_title(issue, title),
+                        body: individual_body(issue, why),
+                        head: branch.to_owned(),
+                        base: None,
+                    })
+                    .await?,
+                true,
+            ),
+        };
+        Ok(OpenedPullRequest {
+            number: pr.number,
+            head: pr.head,
+            issues: vec![issue],
+            created,
+        })
+    }
+
+    /// Finishes, rebuilds or cleans up after earlier trains. Returns whether a bundle was
+    /// taken apart for rebuilding, which makes this run's train leave now.
+    async fn repair(
+        &self,
+        trains: &Trains,
+        repairs: &mut Vec<String>,
+        now: Timestamp,
+    ) -> AppResult<bool> {
+        let tips = self.git.branch_tips().await?;
+        let mut rebuild = false;
+        // Issues an open bundle carries: an older, closed bundle must not take them back.
+        let carried: BTreeSet<Number> = trains
+            .bundles
+            .iter()
+            .filter(|(pr, _)| pr.state == PullRequestState::Open)
+            .flat_map(|(_, record)| record.member_issues())
+            .collect();
+        for (pr, record) in &trains.bundles {
+            match pr.state {
+                PullRequestState::Open => {
+                    let moved: Vec<String> = record
+                        .members
+                        .iter()
+                        .filter(|m| tips.get(&m.branch) != Some(&m.head))
+                        .map(|m| format!("#{}", m.issue))
+                        .collect();
+                    if moved.is_empty() {
+                        for opened in self.fallbacks(record).await? {
+                            if opened.created {
+                                repairs.push(format!(
+                                    "opened #{} for #{}, set aside from #{}",
+                                    opened.number, opened.issues[0], pr.number
+                                ));
+                            }
+                        }
+                        for member in &record.members {
+                            let issue = self.forge.issue(member.issue).await?;
+                            if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
+                            {
+                                self.board(member, pr, record, now).await?;
+                                repairs.push(format!(
+                                    "finished boarding #{} onto #{}",
+                                    member.issue, pr.number
+                                ));
+                            }
+                        }
+                        continue;
+                    }
+                    self.forge
+                        .create_comment(
+                            pr.number,
+                            &format!(
+                                "Closed by the clambake bundler: {} moved after it was bundled; \
+                                 the next train rebuilds the bundle.",
+                                moved.join(", ")
+                            ),
+                        )
+                        .await?;
+                    self.forge.close_pull_request(pr.number).await?;
+                    self.unboard(record, &BTreeSet::new()).await?;
+                    repairs.push(format!(
+                        "closed #{} to rebuild it: {} moved",
+                        pr.number,
+                        moved.join(", ")
+                    ));
+                    rebuild = true;
+                }
+                PullRequestState::Closed => {
+                    if self.unboard(record, &carried).await? {
+                        repairs.push(format!(
+                            "#{} was closed unmerged: its issues are back in review",
+                            pr.number
+                        ));
+                    }
+                }
+                PullRequestState::Merged => {
+                    if let Some(tip) = tips.get(&record.branch) {
+                        self.delete_branch(&record.branch, tip).await?;
+                        repairs.push(format!("removed `{}`: merged", record.branch));
+                    }
+                    for member in &record.members {
+                        self.journal_event(
+                            &member.branch,
+                            member.issue,
+                            LifecycleStep::Merge(pr.number),
+                            now,
+                        )?;
+                        if let Some(tip) = tips.get(&member.branch) {
+                            self.remove_branch(&member.branch, tip).await?;
+                            repairs.push(format!(
+                                "removed `{}`: merged in #{}",
+                                member.branch, pr.number
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rebuild)
+    }
+
+    /// Sends the bundled members of a bundle back to review, except those another open bundle
+    /// carries. Returns whether any moved.
+    async fn unboard(&self, record: &BundleRecord, carried: &BTreeSet<Number>) -> AppResult<bool> {
+        let mut moved = false;
+        for member in record
+            .members
+            .iter()
+            .filter(|m| !carried.contains(&m.issue))
+        {
+            let issue: Issue = self.forge.issue(member.issue).await?;
+            if issue.state == IssueState::Open && issue.has_label(labels::BUNDLED) {
+                self.forge
+                    .edit_labels(
+                        member.issue,
+                        &[labels::REVIEW.to_owned()],
+                        &[labels::BUNDLED.to_owned()],
+                    )
+                    .await?;
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Removes a merged member's worktree (if it has a linked one) and its branch.
+    async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<()> {
+        let main = self.git.main_worktree_root().await?;
+        for tree in self.git.worktrees().await? {
+            if tree.branch.as_deref() == Some(branch) && !same_dir(&tree.path, &main) {
+                let path = tree.path.display().to_string();
+                self.git.run(&["worktree", "remove", &path]).await?;
+            }
+        }
+        self.delete_branch(branch, tip).await
+    }
+
+    /// Deletes a branch only if it still points at `tip`.
+    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<()> {
+        self.git
+            .run(&["update-ref", "-d", &format!("refs/heads/{branch}"), tip])
+            .await?;
+        Ok(())
+    }
+}
+
+/// A departure named after `now`, but always later than the last one, so that two trains in
+/// one second (a forced one, then a rebuild) never share a branch name.
+fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
+    let at = schedule::whole(now);
+    match last {
+        Some(last) if last >= at => last + jiff::SignedDuration::from_secs(1),
+        _ => at,
+    }
+}
+
+/// A train's step in an agent slot's lifecycle, with the bundle pull request's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LifecycleStep {
+    Bundle(Number),
+    Merge(Number),
+}
+
+impl LifecycleStep {
+    /// The event to record for `issue` on a slot in `state`, or `None` when the slot is not
+    /// (or no longer) where this step applies, or already past it.
+    fn event_from(self, state: &State, issue: Number) -> Option<Event> {
+        match (self, state) {
+            (Self::Bundle(bundle_pr), State::Landed { issue: landed }) if *landed == issue => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (
+                Self::Bundle(bundle_pr),
+                State::Bundled {
+                    issues,
+                    bundle_pr: current,
+                },
+            ) if issues.contains(&issue) && *current != bundle_pr => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (Self::Merge(merged), State::Bundled { issues, bundle_pr })
+                if issues.contains(&issue) && *bundle_pr == merged =>
+            {
+                Some(Event::Merge)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a.canonicalize().ok() == b.canonicalize().ok()
+}
+
+/// The agent branch for `issue`: `agentNNN/<issue>-<slug>`; the last in name order if several.
+fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&String, &String)> {
+    tips.iter().rfind(|(name, _)| {
+        AGENT_BRANCH
+            .captures(name)
+            .and_then(|c| c[1].parse::<Number>().ok())
+            == Some(issue)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forced_departures_never_reuse_a_name() {
+        let now: Timestamp = "2026-11-21T06:17:42.5Z".parse().unwrap();
+        let whole: Timestamp = "2026-11-21T06:17:42Z".parse().unwrap();
+        let later: Timestamp = "2026-11-21T06:17:43Z".parse().unwrap();
+        assert_eq!(fresh_departure(now, None), whole);
+        assert_eq!(
+            fresh_departure(now, Some("2026-11-21T06:10:00Z".parse().unwrap())),
+            whole
+        );
+        assert_eq!(fresh_departure(now, Some(whole)), later);
+        assert_eq!(
+            fresh_departure(now, Some(later)),
+            "2026-11-21T06:17:44Z".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn train_steps_apply_only_where_the_slot_still_is() {
+        let landed = State::Landed { issue: 4 };
+        let bundled = State::Bundled {
+            issues: vec![4],
+            bundle_pr: 9,
+        };
+        let bundle = LifecycleStep::Bundle(9);
+        assert_eq!(
+            bundle.event_from(&landed, 4),
+            Some(Event::Bundle { bundle_pr: 9 })
+        );
+        assert_eq!(bundle.event_from(&landed, 5), None);
+        assert_eq!(
+            bundle.event_from(&bundled, 4),
+            None,
+            "already bundled there"
+        );
+        assert_eq!(
+            LifecycleStep::Bundle(12).event_from(&bundled, 4),
+            Some(Event::Bundle { bundle_pr: 12 })
+        );
+        assert_eq!(
+            LifecycleStep::Merge(9).event_from(&bundled, 4),
+            Some(Event::Merge)
+        );
+        assert_eq!(LifecycleStep::Merge(12).event_from(&bundled, 4), None);
+        assert_eq!(LifecycleStep::Merge(9).event_from(&landed, 4), None);
+        assert_eq!(bundle.event_from(&State::Idle {}, 4), None);
+    }
+
+    #[test]
+    fn agent_branches_are_found_by_issue_number() {
+        let tips: BTreeMap<String, String> = [
+            ("agent001/4-parser", "a"),
+            ("agent002/42-other", "b"),
+            ("agent003/4x-not-a-branch", "c"),
+            ("feature/4-manual", "d"),
+            ("agent01/4-short-slot", "e"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            issue_branch(&tips, 4).map(|(b, _)| b.as_str()),
+            Some("agent001/4-parser")
+        );
+        assert_eq!(
+            issue_branch(&tips, 42).map(|(b, _)| b.as_str()),
+            Some("agent002/42-other")
+        );
+        assert_eq!(issue_branch(&tips, 5), None);
+    }
+}

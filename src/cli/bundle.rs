@@ -1,0 +1,180 @@
+//! `clambake bundle [--force] [--dry-run] [--status] [--diagnose] [--json]`
+
+use clap::Args;
+
+use super::output::{print_json, print_table, table, when};
+use crate::app::bundle::{Bundler, TrainReport, TrainStatus, train_journal};
+use crate::app::{AppResult, Workspace};
+use crate::core::bundle_plan::BundlePlan;
+use crate::core::schedule::Departure;
+use crate::ports::{Clock, SystemClock};
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Depart now, whatever the schedule says.
+    #[arg(long, conflicts_with_all = ["status", "diagnose"])]
+    force: bool,
+    /// Print the plan and change nothing.
+    #[arg(long, conflicts_with_all = ["status", "diagnose"])]
+    dry_run: bool,
+    /// Show the next departure, the waiting branches and the open bundles.
+    #[arg(long, conflicts_with = "diagnose")]
+    status: bool,
+    /// Say, for every issue in review, why it is or is not in the next train.
+    #[arg(long)]
+    diagnose: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
+    let config = workspace.load_config()?.config;
+    let forge = workspace.open_forge(config.forge.backend).await?;
+    let journal = train_journal(workspace, &config)?;
+    let bundler = Bundler {
+        git: &workspace.git,
+        forge: forge.as_ref(),
+        config: &config.bundling,
+        journal: journal
+            .as_ref()
+            .map(|j| j as &dyn crate::ports::journal::Journal),
+        state_dir: workspace.state_dir(),
+    };
+    let now = SystemClock.now();
+    if args.status {
+        let status = bundler.status(now).await?;
+        if args.json {
+            print_json(&status);
+        } else {
+            print_status(&status);
+        }
+    } else if args.diagnose {
+        let diagnoses = bundler.diagnose().await?;
+        if args.json {
+            print_json(&diagnoses);
+        } else {
+            let mut rows = table(["ISSUE", "BRANCH", "NEXT TRAIN", "WHY"]);
+            for d in &diagnoses {
+                rows.add_row([
+                    format!("#{}", d.issue),
+                    d.branch.clone().unwrap_or_else(|| "-".to_owned()),
+                    if d.in_next_train { "yes" } else { "no" }.to_owned(),
+                    d.why.clone(),
+                ]);
+            }
+            print_table(&rows, "No issues are in review.");
+        }
+    } else {
+        let report = bundler.run(now, args.force, args.dry_run).await?;
+        if args.json {
+            print_json(&report);
+        } else {
+            print_report(&report);
+        }
+    }
+    Ok(())
+}
+
+fn describe(departure: &Departure) -> String {
+    match departure {
+        Departure::Due { at } => format!("departing now ({})", when(at)),
+        Departure::Wait { next } => format!("next train at {}", when(next)),
+        Departure::NothingLanded => "leaves when work lands".to_owned(),
+        Departure::Manual => "manual: `clambake bundle --force` sends one".to_owned(),
+    }
+}
+
+fn print_status(status: &TrainStatus) {
+    println!("{}", describe(&status.next));
+    if let Some(last) = &status.last_departure {
+        println!("last train: {}", when(last));
+    }
+    let mut waiting = table(["ISSUE", "TITLE", "BRANCH"]);
+    for entry in &status.waiting {
+        if let crate::app::bundle::Standing::Waiting { branch, .. } = &entry.standing {
+            waiting.add_row([
+                format!("#{}", entry.issue),
+                entry.title.clone(),
+                branch.clone(),
+            ]);
+        }
+    }
+    println!();
+    print_table(&waiting, "No branches are waiting.");
+    let mut bundles = table(["PULL REQUEST", "BRANCH", "ISSUES"]);
+    for bundle in &status.open_bundles {
+        bundles.add_row([
+            format!("#{}", bundle.pull_request),
+            bundle.branch.clone(),
+            numbers(&bundle.members),
+        ]);
+    }
+    println!();
+    print_table(&bundles, "No bundles are open.");
+}
+
+fn print_plan(plan: &BundlePlan) {
+    let mut rows = table(["ISSUE", "BRANCH", "VERDICT"]);
+    for member in &plan.members {
+        rows.add_row([
+            format!("#{}", member.candidate.issue),
+            member.candidate.branch.clone(),
+            "rides".to_owned(),
+        ]);
+    }
+    for set_aside in &plan.set_aside {
+        rows.add_row([
+            format!("#{}", set_aside.candidate.issue),
+            set_aside.candidate.branch.clone(),
+            set_aside.reason.describe(),
+        ]);
+    }
+    print_table(&rows, "No branches are waiting.");
+}
+
+fn print_report(report: &TrainReport) {
+    for repair in &report.repairs {
+        println!("repaired: {repair}");
+    }
+    println!("{}", describe(&report.departure));
+    if let Some(plan) = &report.plan {
+        print_plan(plan);
+    }
+    if report.dry_run {
+        println!("dry run: nothing was changed");
+        return;
+    }
+    if let Some(bundle) = &report.bundle {
+        println!(
+            "bundle pull request #{} ({}) carries {}{}",
+            bundle.number,
+            bundle.head,
+            numbers(&bundle.issues),
+            if bundle.created {
+                ""
+            } else {
+                " (already open)"
+            }
+        );
+    }
+    for pr in &report.individual {
+        println!(
+            "pull request #{} ({}) for {}{}",
+            pr.number,
+            pr.head,
+            numbers(&pr.issues),
+            if pr.created { "" } else { " (already open)" }
+        );
+    }
+    if !report.waiting.is_empty() {
+        println!("waiting for the next train: {}", numbers(&report.waiting));
+    }
+}
+
+fn numbers(issues: &[u64]) -> String {
+    issues
+        .iter()
+        .map(|n| format!("#{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,760 @@
+//! The bundle planner: which finished branches ride the next train together.
+//!
+//! Pure: the planner asks questions ("merge this branch into that tip") and is told the answers,
+//! so the same logic runs against real git in the application and against a fake in tests.
+//! Start from the base tip and merge each candidate in order; a clean merge is kept and becomes
+//! the new tip; a conflicting one is set aside. Set-aside branches are retried against the final
+//! tip until nothing more fits, so the bundle is maximal: no set-aside branch merges cleanly
+//! into it. Each set-aside branch is then traced to the member it conflicts with (or the base).
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// A finished branch waiting for a train.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub issue: u64,
+    pub title: String,
+    pub branch: String,
+    /// The branch's tip when the plan was made.
+    pub head: String,
+    /// `labels::priority_rank`: lower rides first.
+    pub priority: u8,
+    /// When the work landed (moved to review).
+    pub landed_at: Timestamp,
+}
+
+/// Puts candidates in boarding order: priority, then landing time, then issue number.
+pub fn order(candidates: &mut [Candidate]) {
+    candidates.sort_by(|a, b| {
+        (a.priority, a.landed_at, a.issue).cmp(&(b.priority, b.landed_at, b.issue))
+    });
+}
+
+/// The answer to a trial merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trial {
+    /// Merged cleanly; the new tip (a merge commit, when the question asked to keep it).
+    Clean(String),
+    /// The paths that conflict.
+    Conflict(Vec<String>),
+}
+
+/// A trial merge the planner needs answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// The tip to merge into.
+    pub ours: String,
+    /// Index into [`Planner::candidates`].
+    pub candidate: usize,
+    /// Whether a clean result becomes the new tip (write the merge commit) or is only a probe.
+    pub keep: bool,
+}
+
+/// What a set-aside branch conflicts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConflictsWith {
+    /// The base branch alone: the branch needs rebasing whatever else rides.
+    Base,
+    /// A member of this bundle.
+    Member { issue: u64, branch: String },
+}
+
+/// Why a candidate is not in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SetAsideReason {
+    Conflict {
+        paths: Vec<String>,
+        with: ConflictsWith,
+    },
+    /// The bundle reached `max_bundle_size` before this branch was tried.
+    BundleFull,
+}
+
+impl SetAsideReason {
+    /// One sentence for pull request bodies and `--diagnose`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::BundleFull => "the bundle was full; it waits for the next train".to_owned(),
+            Self::Conflict { paths, with } => {
+                let with = match with {
+                    ConflictsWith::Base => "the base branch".to_owned(),
+                    ConflictsWith::Member { issue, branch } => format!("#{issue} (`{branch}`)"),
+                };
+                format!("conflicts with {with} in {}", paths.join(", "))
+            }
+        }
+    }
+}
+
+/// A branch in the bundle and the tip after merging it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub candidate: Candidate,
+    /// What the oracle answered for the clean merge (the git planner: the merged tree).
+    pub tip: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetAside {
+    pub candidate: Candidate,
+    #[serde(flatten)]
+    pub reason: SetAsideReason,
+}
+
+/// The planner's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundlePlan {
+    pub base: String,
+    /// In merge order.
+    pub members: Vec<Member>,
+    /// In boarding order.
+    pub set_aside: Vec<SetAside>,
+}
+
+#[derive(Debug, Clone)]
+struct Conflicted {
+    candidate: usize,
+    paths: Vec<String>,
+    /// How many members the tip it conflicted with held. During attribution, the shortest
+    /// prefix of members known to conflict.
+    against: usize,
+    /// Attribution: prefixes of members shorter than this merged cleanly.
+    clean_below: usize,
+    with: Option<ConflictsWith>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Trying candidates in order.
+    Chain { next: usize },
+    /// Retrying set-aside candidates against a tip that grew since they conflicted.
+    Retry,
+    /// Finding, for each set-aside candidate, the first member it conflicts with.
+    Attribute,
+}
+
+/// The chain planner as a state machine: call [`Planner::next_question`], answer with
+/// [`Planner::answer`], until there is no question; then [`Planner::finish`].
+#[derive(Debug, Clone)]
+pub struct Planner {
+    candidates: Vec<Candidate>,
+    max_size: usize,
+    /// `tips[0]` is the base; `tips[i]` the tip after member `i`.
+    tips: Vec<String>,
+    members: Vec<usize>,
+    conflicted: Vec<Conflicted>,
+    full: Vec<usize>,
+    phase: Phase,
+    asked: Option<Question>,
+}
+
+impl Planner {
+    /// `candidates` in boarding order (see [`order`]); `max_size` at least 1.
+    pub fn new(base: String, candidates: Vec<Candidate>, max_size: usize) -> Self {
+        Self {
+            candidates,
+            max_size: max_size.max(1),
+            tips: vec![base],
+            members: Vec::new(),
+            conflicted: Vec::new(),
+            full: Vec::new(),
+            phase: Phase::Chain { next: 0 },
+            asked: None,
+        }
+    }
+
+    /// Records, before planning, that a candidate conflicts with the base alone (found by a
+    /// batch of independent trial merges): it is never tried in the chain.
+    pub fn set_aside_against_base(&mut self, candidate: usize, paths: Vec<String>) {
+        self.conflicted.push(Conflicted {
+            candidate,
+            paths,
+            against: 0,
+            clean_below: 0,
+            with: Some(ConflictsWith::Base),
+        });
+    }
+
+    fn is_set_aside(&self, candidate: usize) -> bool {
+        self.conflicted.iter().any(|c| c.candidate == candidate)
+    }
+
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    fn tip(&self) -> &str {
+        self.tips.last().expect("the base is always there")
+    }
+
+    fn is_full(&self) -> bool {
+        self.members.len() >= self.max_size
+    }
+
+    /// The next trial merge to run, or `None` when the plan is complete.
+    pub fn next_question(&mut self) -> Option<Question> {
+        let question = self.advance();
+        self.asked = question.clone();
+        question
+    }
+
+    fn advance(&mut self) -> Option<Question> {
+        loop {
+            match self.phase {
+                Phase::Chain { next } if next < self.candidates.len() => {
+                    if self.is_set_aside(next) {
+                        self.phase = Phase::Chain { next: next + 1 };
+                        continue;
+                    }
+                    if self.is_full() {
+                        self.full.push(next);
+                        self.phase = Phase::Chain { next: next + 1 };
+                        continue;
+                    }
+                    return Some(Question {
+                        ours: self.tip().to_owned(),
+                        candidate: next,
+                        keep: true,
+                    });
+                }
+                Phase::Chain { .. } => self.phase = Phase::Retry,
+                Phase::Retry => {
+                    let stale = self
+                        .conflicted
+                        .iter()
+                        .find(|c| c.with.is_none() && c.against < self.members.len());
+                    match stale {
+                        Some(stale) if !self.is_full() => {
+                            return Some(Question {
+                                ours: self.tip().to_owned(),
+                                candidate: stale.candidate,
+                                keep: true,
+                            });
+                        }
+                        _ => self.phase = Phase::Attribute,
+                    }
+                }
+                Phase::Attribute => {
+                    // Bisect the members for the one whose merge turned clean into conflict.
+                    let unattributed = self.conflicted.iter_mut().find(|c| c.with.is_none())?;
+                    if unattributed.clean_below >= unattributed.against {
+                        let culprit = unattributed.against.checked_sub(1);
+                        unattributed.with = Some(match culprit {
+                            None => ConflictsWith::Base,
+                            Some(index) => member_ref(&self.candidates[self.members[index]]),
+                        });
+                        continue;
+                    }
+                    let middle = (unattributed.clean_below + unattributed.against) / 2;
+                    return Some(Question {
+                        ours: self.tips[middle].clone(),
+                        candidate: unattributed.candidate,
+                        keep: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Records the answer to the last question.
+    ///
+    /// # Panics
+    /// If no question is outstanding: answering twice is a bug in the caller.
+    pub fn answer(&mut self, trial: Trial) {
+        let question = self.asked.take().expect("answer() follows next_question()");
+        let candidate = question.candidate;
+        match self.phase {
+            Phase::Chain { next } => {
+                self.phase = Phase::Chain { next: next + 1 };
+                match trial {
+                    Trial::Clean(tip) => self.admit(candidate, tip),
+                    Trial::Conflict(paths) => self.conflicted.push(Conflicted {
+                        candidate,
+                        paths,
+                        against: self.members.len(),
+                        clean_below: 0,
+                        with: None,
+                    }),
+                }
+            }
+            Phase::Retry => match trial {
+                Trial::Clean(tip) => {
+                    self.conflicted.retain(|c| c.candidate != candidate);
+                    self.admit(candidate, tip);
+                }
+                Trial::Conflict(paths) => {
+                    let against = self.members.len();
+                    let entry = self.entry(candidate);
+                    entry.paths = paths;
+                    entry.against = against;
+                }
+            },
+            Phase::Attribute => {
+                let entry = self.entry(candidate);
+                let middle = (entry.clean_below + entry.against) / 2;
+                match trial {
+                    Trial::Clean(_) => entry.clean_below = middle + 1,
+                    Trial::Conflict(_) => entry.against = middle,
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, candidate: usize, tip: String) {
+        self.members.push(candidate);
+        self.tips.push(tip);
+    }
+
+    fn entry(&mut self, candidate: usize) -> &mut Conflicted {
+        self.conflicted
+            .iter_mut()
+            .find(|c| c.candidate == candidate)
+            .expect("only set-aside candidates are retried or attributed")
+    }
+
+    /// The plan. Call once [`Planner::next_question`] has returned `None`.
+    pub fn finish(self) -> BundlePlan {
+        let mut set_aside: Vec<(usize, SetAsideReason)> = self
+            .conflicted
+            .into_iter()
+            .map(|c| {
+                (
+                    c.candidate,
+                    SetAsideReason::Conflict {
+                        paths: c.paths,
+                        with: c.with.expect("finish() follows the last question"),
+                    },
+                )
+            })
+            .chain(
+                self.full
+                    .into_iter()
+                    .map(|i| (i, SetAsideReason::BundleFull)),
+            )
+            .collect();
+        set_aside.sort_by_key(|(index, _)| *index);
+        BundlePlan {
+            base: self.tips[0].clone(),
+            members: self
+                .members
+                .iter()
+                .zip(&self.tips[1..])
+                .map(|(&index, tip)| Member {
+                    candidate: self.candidates[index].clone(),
+                    tip: tip.clone(),
+                })
+                .collect(),
+            set_aside: set_aside
+                .into_iter()
+                .map(|(index, reason)| SetAside {
+                    candidate: self.candidates[index].clone(),
+                    reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn member_ref(candidate: &Candidate) -> ConflictsWith {
+    ConflictsWith::Member {
+        issue: candidate.issue,
+        branch: candidate.branch.clone(),
+    }
+}
+
+/// Runs the planner to completion with a synchronous merge oracle.
+pub fn plan(
+    base: String,
+    candidates: Vec<Candidate>,
+    max_size: usize,
+    mut merge: impl FnMut(&Question, &Candidate) -> Trial,
+) -> BundlePlan {
+    let mut planner = Planner::new(base, candidates, max_size);
+    while let Some(question) = planner.next_question() {
+        let trial = merge(&question, &planner.candidates()[question.candidate]);
+        planner.answer(trial);
+    }
+    planner.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// A fake repository: each branch writes some paths; the base changed some paths too. Two
+    /// writes to one path conflict unless they agree, as git's three-way merge would.
+    #[derive(Debug, Clone)]
+    struct World {
+        base: BTreeMap<String, u8>,
+        writes: BTreeMap<u64, BTreeMap<String, u8>>,
+    }
+
+    impl World {
+        fn conflicts(&self, a: u64, b: u64) -> BTreeSet<String> {
+            let (wa, wb) = (&self.writes[&a], &self.writes[&b]);
+            wa.iter()
+                .filter(|(path, value)| wb.get(*path).is_some_and(|v| v != *value))
+                .map(|(path, _)| path.clone())
+                .collect()
+        }
+
+        fn base_conflicts(&self, a: u64) -> BTreeSet<String> {
+            self.writes[&a]
+                .iter()
+                .filter(|(path, value)| self.base.get(*path).is_some_and(|v| v != *value))
+                .map(|(path, _)| path.clone())
+                .collect()
+        }
+
+        /// Tips are written `base+3+5`: the members merged so far.
+        fn merge(&self, question: &Question, candidate: &Candidate) -> Trial {
+            let mut paths = self.base_conflicts(candidate.issue);
+            for member in question.ours.split('+').skip(1) {
+                paths.extend(self.conflicts(member.parse().unwrap(), candidate.issue));
+            }
+            if paths.is_empty() {
+                Trial::Clean(format!("{}+{}", question.ours, candidate.issue))
+            } else {
+                Trial::Conflict(paths.into_iter().collect())
+            }
+        }
+
+        fn compatible(&self, set: &[u64]) -> bool {
+            set.iter().all(|&a| self.base_conflicts(a).is_empty())
+                && set.iter().enumerate().all(|(i, &a)| {
+                    set[i + 1..]
+                        .iter()
+                        .all(|&b| self.conflicts(a, b).is_empty())
+                })
+        }
+    }
+
+    fn candidate(issue: u64, priority: u8, landed_minute: i64) -> Candidate {
+        Candidate {
+            issue,
+            title: format!("issue {issue}"),
+            branch: format!("agent001/{issue}-work"),
+            head: format!("head{issue}"),
+            priority,
+            landed_at: Timestamp::from_second(1_800_000_000 + landed_minute * 60).unwrap(),
+        }
+    }
+
+    fn world(base: &[(&str, u8)], writes: &[(u64, &[(&str, u8)])]) -> World {
+        World {
+            base: base.iter().map(|(p, v)| ((*p).to_owned(), *v)).collect(),
+            writes: writes
+                .iter()
+                .map(|(issue, w)| {
+                    (
+                        *issue,
+                        w.iter().map(|(p, v)| ((*p).to_owned(), *v)).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn run(world: &World, issues: &[u64], max: usize) -> BundlePlan {
+        let candidates = issues.iter().map(|&i| candidate(i, 2, 0)).collect();
+        plan("base".to_owned(), candidates, max, |q, c| world.merge(q, c))
+    }
+
+    fn member_issues(plan: &BundlePlan) -> Vec<u64> {
+        plan.members.iter().map(|m| m.candidate.issue).collect()
+    }
+
+    #[test]
+    fn boarding_order_is_priority_then_landing_then_number() {
+        let mut candidates = vec![
+            candidate(5, 2, 1),
+            candidate(9, 0, 9),
+            candidate(3, 2, 1),
+            candidate(1, 3, 0),
+            candidate(7, 2, 0),
+        ];
+        order(&mut candidates);
+        let issues: Vec<u64> = candidates.iter().map(|c| c.issue).collect();
+        assert_eq!(issues, vec![9, 7, 3, 5, 1]);
+    }
+
+    #[test]
+    fn branches_that_do_not_overlap_all_ride_in_order() {
+        let world = world(&[], &[(1, &[("a", 1)]), (2, &[("b", 1)]), (3, &[("c", 1)])]);
+        let plan = run(&world, &[1, 2, 3], 8);
+        assert_eq!(member_issues(&plan), vec![1, 2, 3]);
+        assert!(plan.set_aside.is_empty());
+        assert_eq!(plan.members[2].tip, "base+1+2+3");
+        assert_eq!(plan.members[0].tip, "base+1");
+    }
+
+    #[test]
+    fn a_conflict_names_the_member_and_the_paths() {
+        let world = world(
+            &[],
+            &[
+                (1, &[("a", 1)]),
+                (2, &[("b", 1), ("c", 1)]),
+                (3, &[("b", 2), ("c", 2), ("d", 1)]),
+                (4, &[("d", 1)]),
+            ],
+        );
+        let plan = run(&world, &[1, 2, 3, 4], 8);
+        assert_eq!(member_issues(&plan), vec![1, 2, 4]);
+        assert_eq!(plan.set_aside.len(), 1);
+        assert_eq!(plan.set_aside[0].candidate.issue, 3);
+        assert_eq!(
+            plan.set_aside[0].reason,
+            SetAsideReason::Conflict {
+                paths: vec!["b".to_owned(), "c".to_owned()],
+                with: ConflictsWith::Member {
+                    issue: 2,
+                    branch: "agent001/2-work".to_owned()
+                },
+            }
+        );
+        assert_eq!(
+            plan.set_aside[0].reason.describe(),
+            "conflicts with #2 (`agent001/2-work`) in b, c"
+        );
+    }
+
+    #[test]
+    fn identical_edits_do_not_conflict() {
+        let world = world(&[], &[(1, &[("a", 1)]), (2, &[("a", 1)])]);
+        assert_eq!(member_issues(&run(&world, &[1, 2], 8)), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_conflict_with_the_base_names_the_base() {
+        let world = world(&[("a", 7)], &[(1, &[("a", 1)]), (2, &[("b", 1)])]);
+        let plan = run(&world, &[1, 2], 8);
+        assert_eq!(member_issues(&plan), vec![2]);
+        assert_eq!(
+            plan.set_aside[0].reason,
+            SetAsideReason::Conflict {
+                paths: vec!["a".to_owned()],
+                with: ConflictsWith::Base,
+            }
+        );
+        assert_eq!(
+            plan.set_aside[0].reason.describe(),
+            "conflicts with the base branch in a"
+        );
+    }
+
+    #[test]
+    fn a_full_bundle_leaves_the_rest_for_the_next_train() {
+        let world = world(
+            &[],
+            &[
+                (1, &[("a", 1)]),
+                (2, &[("a", 2)]),
+                (3, &[("c", 1)]),
+                (4, &[("d", 1)]),
+            ],
+        );
+        let plan = run(&world, &[1, 2, 3, 4], 2);
+        assert_eq!(member_issues(&plan), vec![1, 3]);
+        let reasons: Vec<(u64, &SetAsideReason)> = plan
+            .set_aside
+            .iter()
+            .map(|s| (s.candidate.issue, &s.reason))
+            .collect();
+        assert!(matches!(reasons[0], (2, SetAsideReason::Conflict { .. })));
+        assert_eq!(reasons[1], (4, &SetAsideReason::BundleFull));
+    }
+
+    #[test]
+    fn no_candidates_make_an_empty_plan() {
+        let plan = run(&world(&[], &[]), &[], 8);
+        assert!(plan.members.is_empty() && plan.set_aside.is_empty());
+        assert_eq!(plan.base, "base");
+    }
+
+    #[test]
+    fn a_branch_that_fits_only_after_a_later_one_is_retried() {
+        // Branch 1 merges only once branch 2 (boarding after it) is in: git can resolve some
+        // conflicts once a later change is present, and the bundle must still take it.
+        let candidates = vec![candidate(1, 2, 0), candidate(2, 2, 1)];
+        let mut asked = Vec::new();
+        let plan = plan("base".to_owned(), candidates, 8, |q, c| {
+            asked.push((q.ours.clone(), c.issue, q.keep));
+            if c.issue == 1 && !q.ours.contains("+2") {
+                Trial::Conflict(vec!["x".to_owned()])
+            } else {
+                Trial::Clean(format!("{}+{}", q.ours, c.issue))
+            }
+        });
+        assert_eq!(member_issues(&plan), vec![2, 1]);
+        assert!(plan.set_aside.is_empty());
+        assert_eq!(
+            asked,
+            vec![
+                ("base".to_owned(), 1, true),
+                ("base".to_owned(), 2, true),
+                ("base+2".to_owned(), 1, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn attribution_bisects_the_members_without_keeping_probes() {
+        // Eight clean members, then one that clashes with the sixth.
+        let mut writes: Vec<(u64, Vec<(String, u8)>)> =
+            (1..=8).map(|i| (i, vec![(format!("own{i}"), 1)])).collect();
+        writes.push((9, vec![("own6".to_owned(), 2)]));
+        let world = World {
+            base: BTreeMap::new(),
+            writes: writes
+                .into_iter()
+                .map(|(i, w)| (i, w.into_iter().collect()))
+                .collect(),
+        };
+        let candidates: Vec<Candidate> = (1..=9).map(|i| candidate(i, 2, 0)).collect();
+        let mut probes = Vec::new();
+        let plan = plan("base".to_owned(), candidates, 9, |q, c| {
+            if !q.keep {
+                probes.push(q.ours.matches('+').count());
+            }
+            world.merge(q, c)
+        });
+        // Prefixes 4, 6, 5 of 8: three probes instead of six.
+        assert_eq!(probes, vec![4, 6, 5]);
+        assert_eq!(
+            plan.set_aside[0].reason,
+            SetAsideReason::Conflict {
+                paths: vec!["own6".to_owned()],
+                with: ConflictsWith::Member {
+                    issue: 6,
+                    branch: "agent001/6-work".to_owned()
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn branches_known_to_clash_with_the_base_are_never_tried() {
+        let candidates: Vec<Candidate> = [1, 2, 3].iter().map(|&i| candidate(i, 2, 0)).collect();
+        let mut planner = Planner::new("base".to_owned(), candidates, 1);
+        planner.set_aside_against_base(1, vec!["a".to_owned()]);
+        let mut asked = Vec::new();
+        while let Some(question) = planner.next_question() {
+            asked.push(question.candidate);
+            planner.answer(Trial::Clean(format!(
+                "{}+{}",
+                question.ours, question.candidate
+            )));
+        }
+        assert_eq!(asked, vec![0]);
+        let plan = planner.finish();
+        assert_eq!(member_issues(&plan), vec![1]);
+        let reasons: Vec<(u64, SetAsideReason)> = plan
+            .set_aside
+            .into_iter()
+            .map(|s| (s.candidate.issue, s.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    2,
+                    SetAsideReason::Conflict {
+                        paths: vec!["a".to_owned()],
+                        with: ConflictsWith::Base
+                    }
+                ),
+                (3, SetAsideReason::BundleFull),
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "answer() follows next_question()")]
+    fn answering_without_a_question_is_a_bug() {
+        Planner::new("base".to_owned(), Vec::new(), 8).answer(Trial::Clean("x".to_owned()));
+    }
+
+    fn arbitrary_world() -> impl proptest::strategy::Strategy<Value = (World, usize, usize)> {
+        use proptest::prelude::*;
+        let writes = proptest::collection::btree_map(0u8..4, 0u8..2, 1..3);
+        let base = proptest::collection::btree_map(0u8..4, 2u8..3, 0..2);
+        (proptest::collection::vec(writes, 1..7), base, 1usize..8).prop_map(
+            |(writes, base, max)| {
+                let name = |p: u8| format!("p{p}");
+                let n = writes.len();
+                let world = World {
+                    base: base.into_iter().map(|(p, v)| (name(p), v)).collect(),
+                    writes: writes
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, w)| {
+                            (
+                                i as u64 + 1,
+                                w.into_iter().map(|(p, v)| (name(p), v)).collect(),
+                            )
+                        })
+                        .collect(),
+                };
+                (world, n, max)
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plans_are_maximal_by_brute_force((world, n, max) in arbitrary_world()) {
+            let issues: Vec<u64> = (1..=n as u64).collect();
+            let plan = run(&world, &issues, max);
+            let members = member_issues(&plan);
+
+            // Every candidate is placed exactly once, and the members merge together.
+            let mut placed: Vec<u64> = members.clone();
+            placed.extend(plan.set_aside.iter().map(|s| s.candidate.issue));
+            placed.sort_unstable();
+            proptest::prop_assert_eq!(&placed, &issues);
+            proptest::prop_assert!(world.compatible(&members));
+            proptest::prop_assert!(members.len() <= max);
+
+            // Maximal: no conflict-free set of branches strictly contains the bundle,
+            // unless the bundle is full.
+            if members.len() < max {
+                for mask in 0u32..(1 << n) {
+                    let subset: Vec<u64> =
+                        issues.iter().copied().filter(|i| mask & (1 << (i - 1)) != 0).collect();
+                    let superset = members.iter().all(|m| subset.contains(m))
+                        && subset.len() > members.len();
+                    proptest::prop_assert!(
+                        !(superset && world.compatible(&subset)),
+                        "{:?} could have carried {:?}", members, subset
+                    );
+                }
+            }
+
+            // Reasons name paths that really conflict with the named member or the base.
+            for set_aside in &plan.set_aside {
+                let issue = set_aside.candidate.issue;
+                match &set_aside.reason {
+                    SetAsideReason::BundleFull => proptest::prop_assert_eq!(members.len(), max),
+                    SetAsideReason::Conflict { paths, with } => {
+                        proptest::prop_assert!(!paths.is_empty());
+                        let real = match with {
+                            ConflictsWith::Base => world.base_conflicts(issue),
+                            ConflictsWith::Member { issue: other, .. } => {
+                                proptest::prop_assert!(members.contains(other));
+                                proptest::prop_assert!(world.base_conflicts(issue).is_empty());
+                                world.conflicts(*other, issue)
+                            }
+                        };
+                        proptest::prop_assert!(paths.iter().any(|p| real.contains(p)));
+                    }
+                }
+            }
+        }
+    }
+}

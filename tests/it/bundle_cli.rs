@@ -1,0 +1,361 @@
+//! `clambake bundle` end to end on the local forge, and crash safety of the train.
+
+use serde_json::Value;
+
+use crate::support::TestRepo;
+
+/// Five issues in review, each with its agent branch; #4 rewrites the file #3 rewrites.
+pub fn five_landed() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.write("shared.txt", "base\n");
+    repo.commit_all("a file to fight over");
+    for (title, branch, file, contents) in [
+        ("One", "agent001/1-one", "one.txt", "1\n"),
+        ("Two", "agent002/2-two", "two.txt", "2\n"),
+        ("Three", "agent003/3-three", "shared.txt", "three\n"),
+        ("Four", "agent001/4-four", "shared.txt", "four\n"),
+        ("Five", "agent002/5-five", "five.txt", "5\n"),
+    ] {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:review",
+        ])
+        .success();
+        repo.branch_with_file(branch, "main", file, contents);
+    }
+    repo
+}
+
+fn numbers(value: &Value) -> Vec<u64> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+fn pull_requests(repo: &TestRepo) -> Vec<Value> {
+    repo.clambake(&["pr", "list", "--state", "all", "--json"])
+        .success()
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn labels_of(repo: &TestRepo, issue: u64) -> Vec<String> {
+    let shown = repo
+        .clambake(&["issue", "show", &issue.to_string(), "--json"])
+        .success()
+        .json();
+    let issue = shown.get("issue").unwrap_or(&shown);
+    issue["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
+    let repo = five_landed();
+    let status = repo
+        .clambake(&["bundle", "--status", "--json"])
+        .success()
+        .json();
+    assert_eq!(status["waiting"].as_array().unwrap().len(), 5);
+    assert_eq!(status["next"]["decision"], "due");
+
+    let dry = repo
+        .clambake(&["bundle", "--dry-run", "--json"])
+        .success()
+        .json();
+    let riders: Vec<u64> = dry["plan"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["candidate"]["issue"].as_u64().unwrap())
+        .collect();
+    assert_eq!(riders, vec![1, 2, 3, 5]);
+    assert!(
+        repo.git(&["for-each-ref", "refs/heads/clambake"])
+            .is_empty()
+    );
+    assert!(
+        pull_requests(&repo).is_empty(),
+        "a dry run opened something"
+    );
+
+    let diagnosis = repo
+        .clambake(&["bundle", "--diagnose", "--json"])
+        .success()
+        .json();
+    let four = diagnosis
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["issue"] == 4)
+        .unwrap();
+    assert_eq!(four["in_next_train"], false);
+    assert_eq!(
+        four["why"],
+        "conflicts with #3 (`agent003/3-three`) in shared.txt"
+    );
+
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert_eq!(numbers(&train["bundle"]["issues"]), vec![1, 2, 3, 5]);
+    assert_eq!(train["individual"].as_array().unwrap().len(), 1);
+    assert_eq!(numbers(&train["individual"][0]["issues"]), vec![4]);
+
+    let prs = pull_requests(&repo);
+    assert_eq!(prs.len(), 2);
+    let bundle = prs
+        .iter()
+        .find(|pr| pr["head"].as_str().unwrap().starts_with("clambake/bundle-"))
+        .unwrap();
+    let title = bundle["title"].as_str().unwrap();
+    assert!(title.starts_with("Bundle "), "{title}");
+    assert!(title.ends_with(": 4 issues (#1, #2, #3, #5)"), "{title}");
+    let body = bundle["body"].as_str().unwrap();
+    for closes in ["Closes #1", "Closes #2", "Closes #3", "Closes #5"] {
+        assert!(body.contains(closes), "{body}");
+    }
+    assert!(body.contains("<!-- clambake:bundle {"), "{body}");
+    let own = prs
+        .iter()
+        .find(|pr| pr["head"] == "agent001/4-four")
+        .unwrap();
+    let own_body = own["body"].as_str().unwrap();
+    assert!(own_body.contains("Closes #4"));
+    assert!(own_body.contains("shared.txt") && own_body.contains("#3"));
+    for issue in [1, 2, 3, 5] {
+        let labels = labels_of(&repo, issue);
+        assert!(labels.contains(&"route:bundled".to_owned()), "{labels:?}");
+        assert!(!labels.contains(&"route:review".to_owned()), "{labels:?}");
+    }
+    assert!(labels_of(&repo, 4).contains(&"route:review".to_owned()));
+
+    // Again, and forced: nothing new is opened.
+    repo.clambake(&["bundle", "--json"]).success();
+    let forced = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    assert!(forced["bundle"].is_null());
+    assert_eq!(pull_requests(&repo).len(), 2);
+    let status = repo
+        .clambake(&["bundle", "--status", "--json"])
+        .success()
+        .json();
+    assert_eq!(status["open_bundles"].as_array().unwrap().len(), 1);
+    assert!(status["waiting"].as_array().unwrap().is_empty());
+
+    // Merging the bundle closes its issues; the next run removes the merged branches, and the
+    // agent worktree one of them is still checked out in.
+    let worktree = repo.path().join(".clambake/worktrees/five");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--quiet",
+        worktree.to_str().unwrap(),
+        "agent002/5-five",
+    ]);
+    let number = bundle["number"].as_u64().unwrap().to_string();
+    let merged = repo
+        .clambake(&["pr", "merge", &number, "--json"])
+        .success()
+        .json();
+    assert_eq!(numbers(&merged["closed_issues"]), vec![1, 2, 3, 5]);
+    let open: Vec<u64> = repo
+        .clambake(&["issue", "list", "--json"])
+        .success()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, vec![4]);
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+    // The four member branches and the bundle branch.
+    assert_eq!(after["repairs"].as_array().unwrap().len(), 5, "{after}");
+    assert!(
+        repo.git(&["for-each-ref", "refs/heads/clambake"])
+            .is_empty()
+    );
+    for branch in ["agent001/1-one", "agent003/3-three", "agent002/5-five"] {
+        assert!(
+            repo.git(&["branch", "--list", branch]).is_empty(),
+            "{branch} was kept"
+        );
+    }
+    assert!(
+        !repo
+            .git(&["branch", "--list", "agent001/4-four"])
+            .is_empty()
+    );
+    assert!(!worktree.exists(), "the merged member's worktree was kept");
+}
+
+#[test]
+fn a_lone_branch_gets_an_ordinary_pull_request() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Solo",
+        "--label",
+        "route:review",
+    ])
+    .success();
+    repo.branch_with_file("agent001/1-solo", "main", "solo.txt", "solo\n");
+
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+
+    assert!(train["bundle"].is_null());
+    let prs = pull_requests(&repo);
+    assert_eq!(prs.len(), 1);
+    assert_eq!(prs[0]["head"], "agent001/1-solo");
+    assert!(prs[0]["body"].as_str().unwrap().contains("Closes #1"));
+    assert!(
+        repo.git(&["for-each-ref", "refs/heads/clambake"])
+            .is_empty()
+    );
+}
+
+#[test]
+fn skip_conflicts_leaves_the_conflicting_branch_waiting() {
+    let repo = five_landed();
+    repo.clambake(&[
+        "config",
+        "set",
+        "bundling.conflict_strategy",
+        "skip_conflicts",
+    ])
+    .success();
+
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+
+    assert_eq!(numbers(&train["waiting"]), vec![4]);
+    assert!(train["individual"].as_array().unwrap().is_empty());
+    assert_eq!(pull_requests(&repo).len(), 1);
+}
+
+#[test]
+fn a_manual_trigger_waits_for_force() {
+    let repo = five_landed();
+    repo.clambake(&["config", "set", "bundling.trigger", "manual"])
+        .success();
+
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+
+    assert_eq!(train["departure"]["decision"], "manual");
+    assert!(pull_requests(&repo).is_empty());
+    let text = repo.clambake(&["bundle", "--status"]).success().stdout;
+    assert!(text.contains("--force"), "{text}");
+}
+
+#[test]
+fn a_member_that_moves_gets_its_bundle_rebuilt() {
+    let repo = five_landed();
+    let first = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let old = first["bundle"]["number"].as_u64().unwrap();
+    // The agent pushes one more commit to #2 after it was bundled.
+    let moved = repo.branch_with_file("agent002/2-two", "agent002/2-two", "two-more.txt", "+\n");
+
+    let rebuilt = repo.clambake(&["bundle", "--json"]).success().json();
+
+    let repairs = rebuilt["repairs"].to_string();
+    assert!(
+        repairs.contains(&format!("closed #{old} to rebuild it: #2 moved")),
+        "{repairs}"
+    );
+    let new = rebuilt["bundle"]["number"].as_u64().unwrap();
+    assert_ne!(new, old);
+    // #2 landed again just now: it boards last, or in its place if that was the same second.
+    let mut riders = numbers(&rebuilt["bundle"]["issues"]);
+    riders.sort_unstable();
+    assert_eq!(riders, vec![1, 2, 3, 5]);
+    let head = rebuilt["bundle"]["head"].as_str().unwrap();
+    repo.git(&["merge-base", "--is-ancestor", &moved, head]);
+    let states: Vec<(u64, String)> = pull_requests(&repo)
+        .iter()
+        .map(|pr| {
+            (
+                pr["number"].as_u64().unwrap(),
+                pr["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(states.contains(&(old, "closed".to_owned())), "{states:?}");
+    assert!(states.contains(&(new, "open".to_owned())), "{states:?}");
+    // #4 kept its single fallback pull request.
+    assert_eq!(
+        pull_requests(&repo)
+            .iter()
+            .filter(|pr| pr["head"] == "agent001/4-four")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
+    let repo = five_landed();
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let number = train["bundle"]["number"].as_u64().unwrap().to_string();
+    repo.clambake(&["pr", "close", &number]).success();
+
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+
+    assert!(
+        after["repairs"].to_string().contains("closed unmerged"),
+        "{after}"
+    );
+    for issue in [1, 2, 3, 5] {
+        let labels = labels_of(&repo, issue);
+        assert!(labels.contains(&"route:review".to_owned()), "{labels:?}");
+        assert!(!labels.contains(&"route:bundled".to_owned()), "{labels:?}");
+    }
+}
+
+#[test]
+fn only_one_bundler_runs_at_a_time() {
+    let repo = five_landed();
+    let lock = std::fs::File::create(repo.path().join(".clambake/bundle.lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    let out = repo.clambake(&["bundle", "--force"]);
+
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("another bundler is running"),
+        "{}",
+        out.stderr
+    );
+    assert!(pull_requests(&repo).is_empty());
+    drop(lock);
+    repo.clambake(&["bundle", "--force"]).success();
+    assert_eq!(pull_requests(&repo).len(), 2);
+}
