@@ -194,6 +194,8 @@ async fn create_sample(dir: &Path, runtime: DemoRuntime) -> AppResult<Workspace>
         ),
         ("agents.max_attempts", "2".to_owned()),
         ("agents.retry_backoff_seconds", "1".to_owned()),
+        // One train at the end, when the run is idle, carries everything that landed.
+        ("bundling.trigger", "manual".to_owned()),
     ] {
         text = config::set_in_text(&path, &text, key, &value)?;
     }

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::attempt::{
     AttemptError, AttemptResult, adopt_agent, limits_from, open_registry, request_for, run_attempt,
 };
+use super::bundle::{Bundler, OpenedPullRequest};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::lifecycle::transition;
 use super::loop_processes::LoopProcesses;
@@ -111,6 +112,22 @@ pub enum RunEvent {
     },
     /// Stopped by a shutdown; the claim stays for the next start to resume.
     Interrupted { agent: String, issue: u64 },
+    /// A train left: a bundle pull request and the individual ones for conflicting branches.
+    TrainDeparted {
+        bundle: Option<PullRequestOpened>,
+        individual: Vec<PullRequestOpened>,
+        /// Set aside for a later train.
+        waiting: Vec<u64>,
+    },
+}
+
+/// A pull request a train opened, the issues it closes, and (for one opened outside the
+/// bundle) why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRequestOpened {
+    pub number: u64,
+    pub issues: Vec<u64>,
+    pub why: Option<String>,
 }
 
 impl std::fmt::Display for RunEvent {
@@ -168,6 +185,35 @@ impl std::fmt::Display for RunEvent {
                     "{agent} interrupted on #{issue}; its claim stays for the next run"
                 )
             }
+            Self::TrainDeparted {
+                bundle,
+                individual,
+                waiting,
+            } => {
+                let list = |issues: &[u64]| {
+                    issues
+                        .iter()
+                        .map(|n| format!("#{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                f.write_str("a train left:")?;
+                if let Some(bundle) = bundle {
+                    write!(
+                        f,
+                        " bundle #{} carries {}",
+                        bundle.number,
+                        list(&bundle.issues)
+                    )?;
+                }
+                for pr in individual {
+                    write!(f, "; #{} carries {} alone", pr.number, list(&pr.issues))?;
+                }
+                if !waiting.is_empty() {
+                    write!(f, "; {} wait for the next train", list(waiting))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -212,6 +258,8 @@ pub struct Orchestrator {
     events: Vec<RunEvent>,
     /// How many drift repairs the loop has made.
     drift_repaired: usize,
+    /// The earliest moment a ready issue's retry backoff ends, as of the last routing.
+    retry_at: Option<Timestamp>,
     /// The registered agent processes, for drift checks.
     processes: Box<dyn AgentProcesses>,
     /// When the world was last checked against the journal.
@@ -246,6 +294,7 @@ impl Orchestrator {
             claiming: true,
             events: Vec::new(),
             drift_repaired: 0,
+            retry_at: None,
         })
     }
 
@@ -307,6 +356,8 @@ impl Orchestrator {
                     StopWhen::OnePass => self.in_flight.is_empty(),
                     StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
                 };
+                // Stopping on its own, the loop sends off the work still waiting for a train.
+                self.trains(done).await?;
                 if done {
                     return Ok(());
                 }
@@ -317,7 +368,7 @@ impl Orchestrator {
 
     /// Sleeps until an attempt ends, a signal arrives, or the poll interval passes.
     async fn wait(&mut self, shutdown: &mut watch::Receiver<u32>) -> AppResult<()> {
-        let poll = tokio::time::sleep(self.settings.poll_interval);
+        let poll = tokio::time::sleep(self.next_wake());
         tokio::select! {
             Some(joined) = self.running.join_next() => {
                 let finished = joined.expect("attempt tasks do not panic");
@@ -327,6 +378,18 @@ impl Orchestrator {
             _ = poll => {}
         }
         Ok(())
+    }
+
+    /// How long to sleep when nothing wakes the loop: the poll interval, or less if a retry's
+    /// backoff ends sooner.
+    fn next_wake(&self) -> Duration {
+        let now = self.clock.now();
+        self.retry_at
+            .map(|at| at.duration_since(now))
+            .and_then(|wait| Duration::try_from(wait).ok())
+            .map_or(self.settings.poll_interval, |wait| {
+                wait.min(self.settings.poll_interval)
+            })
     }
 
     fn begin_shutdown(&mut self, detach_agents: bool) {
@@ -352,6 +415,54 @@ impl Orchestrator {
         while let Some(joined) = self.running.try_join_next() {
             let finished = joined.expect("attempt tasks do not panic");
             self.dispose(finished).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the train: repairs earlier ones (merged bundles cleaned up, closed ones sent back
+    /// to review), then departs if the trigger says so, or if `force`.
+    async fn trains(&mut self, force: bool) -> AppResult<()> {
+        if !self.config.bundling.enabled {
+            return Ok(());
+        }
+        let journal: Option<&dyn Journal> = if self.settings.state_machine {
+            Some(self.journal.as_ref())
+        } else {
+            None
+        };
+        let bundler = Bundler {
+            git: &self.workspace.git,
+            forge: self.forge.as_ref(),
+            config: &self.config.bundling,
+            journal,
+            state_dir: self.workspace.state_dir(),
+        };
+        let report = bundler.run(self.clock.now(), force, false).await?;
+        for repair in &report.repairs {
+            tracing::info!("train: {repair}");
+        }
+        let set_aside = report.plan.as_ref().map_or(&[][..], |p| &p.set_aside[..]);
+        let opened = |pr: &OpenedPullRequest| PullRequestOpened {
+            number: pr.number,
+            issues: pr.issues.clone(),
+            why: set_aside
+                .iter()
+                .find(|s| pr.issues.contains(&s.candidate.issue))
+                .map(|s| s.reason.describe()),
+        };
+        let bundle = report.bundle.as_ref().filter(|b| b.created).map(opened);
+        let individual: Vec<PullRequestOpened> = report
+            .individual
+            .iter()
+            .filter(|pr| pr.created)
+            .map(opened)
+            .collect();
+        if bundle.is_some() || !individual.is_empty() {
+            self.record(RunEvent::TrainDeparted {
+                bundle,
+                individual,
+                waiting: report.waiting,
+            });
         }
         Ok(())
     }
@@ -483,6 +594,7 @@ impl Orchestrator {
         let now = self.clock.now();
         let mut busy: BTreeSet<String> = self.in_flight.keys().cloned().collect();
         let mut held_back = BTreeSet::new();
+        let mut retry_at = None;
         let mut preferred = BTreeMap::new();
         for issue in &open {
             busy.extend(
@@ -496,8 +608,9 @@ impl Orchestrator {
                 continue;
             }
             let attempts = self.journal.attempts(issue.number)?;
-            if landing::not_before(&attempts, self.settings.policy, now).is_some() {
+            if let Some(at) = landing::not_before(&attempts, self.settings.policy, now) {
                 held_back.insert(issue.number);
+                retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
             }
             // A retry goes back to the slot that tried before, to continue on its branch.
             if let Some(last) = attempts.last() {
@@ -511,6 +624,7 @@ impl Orchestrator {
                 labels: i.labels.clone(),
             })
             .collect();
+        self.retry_at = retry_at;
         let claims = plan_claims(
             &candidates,
             &busy,

@@ -10,6 +10,7 @@ mod agent_validate;
 mod bundle;
 mod completions;
 mod config;
+mod demo;
 mod doctor;
 mod init;
 mod issue;
@@ -75,6 +76,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Keep agents busy on ready issues, land their work, until stopped (or idle).
     Run(run::RunArgs),
+    /// Try everything in a new sample repository: twelve issues, agents, a bundle train.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -113,6 +116,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Agent(args) => return agent::run(&start, args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Doctor(args) => {
             return if doctor::run(&start, args).await {
                 ExitCode::SUCCESS
@@ -160,7 +164,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
         }
         Command::Run(args) => run::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
-        Command::Doctor(_) | Command::Completions(_) | Command::Agent(_) => {
+        Command::Doctor(_) | Command::Completions(_) | Command::Demo(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }
     }

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
 use super::output::print_json;
+use crate::app::landing::Disposition;
 use crate::app::orchestrator::{RunEvent, StopWhen};
 use crate::app::run::{RunRequest, RunSummary, run as run_loop};
 use crate::app::{AppResult, Workspace};
@@ -72,7 +73,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs) -> AppResult<()> {
 }
 
 /// Counts SIGINT and SIGTERM; the second one ends the process at once.
-fn count_signals() -> watch::Receiver<u32> {
+pub fn count_signals() -> watch::Receiver<u32> {
     let (count, counted) = watch::channel(0u32);
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -105,21 +106,24 @@ fn count_signals() -> watch::Receiver<u32> {
     counted
 }
 
-fn print_summary(summary: &RunSummary) {
+/// The run's outcome for people: what landed, what rode which train, what failed.
+pub fn print_summary(summary: &RunSummary) {
     let mut landed = Vec::new();
     let mut retrying = Vec::new();
     let mut failed = Vec::new();
     let mut interrupted = Vec::new();
+    let mut trains = Vec::new();
     for event in &summary.events {
         match event {
             RunEvent::Disposed {
                 issue, disposition, ..
             } => match disposition {
-                crate::app::landing::Disposition::Landed { .. } => landed.push(*issue),
-                crate::app::landing::Disposition::Retrying { .. } => retrying.push(*issue),
-                crate::app::landing::Disposition::Failed { .. } => failed.push(*issue),
+                Disposition::Landed { .. } => landed.push(*issue),
+                Disposition::Retrying { .. } => retrying.push(*issue),
+                Disposition::Failed { .. } => failed.push(*issue),
             },
             RunEvent::Interrupted { issue, .. } => interrupted.push(*issue),
+            RunEvent::TrainDeparted { .. } => trains.push(event),
             _ => {}
         }
     }
@@ -127,17 +131,6 @@ fn print_summary(summary: &RunSummary) {
         issues.sort_unstable();
         issues.dedup();
     }
-    let list = |issues: &[u64]| {
-        if issues.is_empty() {
-            "none".to_owned()
-        } else {
-            issues
-                .iter()
-                .map(|n| format!("#{n}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-    };
     let seconds = (summary.finished - summary.started)
         .total(jiff::Unit::Second)
         .unwrap_or_default();
@@ -150,5 +143,52 @@ fn print_summary(summary: &RunSummary) {
             "  interrupted: {} (resumed by the next run)",
             list(&interrupted)
         );
+    }
+    if summary.drift_repaired > 0 {
+        println!(
+            "  drift repaired: {} inconsistencies",
+            summary.drift_repaired
+        );
+    }
+    for train in trains {
+        let RunEvent::TrainDeparted {
+            bundle,
+            individual,
+            waiting,
+        } = train
+        else {
+            continue;
+        };
+        println!("Train:");
+        if let Some(bundle) = bundle {
+            println!(
+                "  bundle pull request #{} carries {}",
+                bundle.number,
+                list(&bundle.issues)
+            );
+        }
+        for pr in individual {
+            let why = pr.why.as_deref().unwrap_or("it could not join the bundle");
+            println!(
+                "  pull request #{} carries {} alone: {why}",
+                pr.number,
+                list(&pr.issues)
+            );
+        }
+        if !waiting.is_empty() {
+            println!("  waiting for the next train: {}", list(waiting));
+        }
+    }
+}
+
+fn list(issues: &[u64]) -> String {
+    if issues.is_empty() {
+        "none".to_owned()
+    } else {
+        issues
+            .iter()
+            .map(|n| format!("#{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }

@@ -14,6 +14,7 @@ mod bundle_git;
 mod claude_attempts;
 mod claude_code;
 mod cli;
+mod demo;
 mod journal;
 mod local_forge;
 mod model_server;
