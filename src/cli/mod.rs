@@ -18,6 +18,7 @@ mod land;
 mod monitor;
 mod output;
 mod pr;
+mod rollback;
 mod run;
 mod spawn;
 mod status;
@@ -76,6 +77,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Keep agents busy on ready issues, land their work, until stopped (or idle).
     Run(run::RunArgs),
+    /// Switch a capability off (bundling, real agents, the state machine), or back on.
+    Rollback(rollback::RollbackArgs),
     /// Try everything in a new sample repository: twelve issues, agents, a bundle train.
     Demo(demo::DemoArgs),
 }
@@ -163,6 +166,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             status::run(forge.as_ref(), args).await
         }
         Command::Run(args) => run::run(&workspace, args).await,
+        Command::Rollback(args) => rollback::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Demo(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")

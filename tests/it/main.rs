@@ -22,6 +22,7 @@ mod recovery;
 mod recovery_props;
 mod recovery_world;
 mod refname;
+mod rollback;
 mod run_loop;
 mod spawn_cli;
 mod support;
