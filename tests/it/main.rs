@@ -15,6 +15,7 @@ mod claude_attempts;
 mod claude_code;
 mod cli;
 mod demo;
+mod interrupted_worktree;
 mod journal;
 mod local_forge;
 mod model_server;
