@@ -357,8 +357,8 @@ impl Orchestrator {
                     StopWhen::OnePass => self.in_flight.is_empty(),
                     StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
                 };
-                // Stopping on its own, the loop sends off the work still waiting for a train.
-                self.trains(done).await?;
+                // Stopping when idle, the loop sends off the work still waiting for a train.
+                self.trains(done && stop_when == StopWhen::Idle).await?;
                 if done {
                     return Ok(());
                 }
