@@ -362,6 +362,40 @@ async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
     })
 }
 
+/// Whether git still knows `dir` as a working tree: a kill in the middle of adding or removing
+/// one can leave the directory with no metadata behind it.
+async fn is_worktree(dir: &Path) -> bool {
+    // Without its own `.git`, git would find the main repository above and answer for it.
+    let top = Git::new(dir).run(&["rev-parse", "--show-toplevel"]).await;
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    top.is_ok_and(|top| canonical(Path::new(&top)).is_some_and(|t| Some(t) == canonical(dir)))
+}
+
+/// Moves a directory that git no longer knows as a worktree out of the way, under
+/// `.clambake/broken-worktrees/`, keeping whatever files it holds, and forgets its metadata.
+async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError> {
+    let name = worktree
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let state_dir = worktree.parent().and_then(Path::parent).unwrap_or(worktree);
+    let aside = state_dir
+        .join("broken-worktrees")
+        .join(format!("{name}-{}", Timestamp::now().as_second()));
+    tracing::warn!(worktree = %worktree.display(), aside = %aside.display(), "setting a broken worktree aside");
+    let io = |source| AttemptError::Io {
+        action: "set aside the broken worktree",
+        path: worktree.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = aside.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::rename(worktree, &aside).map_err(io)?;
+    git.run(&["worktree", "prune"]).await?;
+    Ok(())
+}
+
 /// Stops processes still working in `worktree` that no registry knows: an agent whose
 /// orchestrator was killed between starting it and registering it. Two agents must never work
 /// in one worktree.
@@ -385,6 +419,9 @@ async fn prepare_worktree(
         let path = worktree.display().to_string();
         git.run(&["worktree", "remove", "--force", "--force", &path])
             .await?;
+    }
+    if worktree.exists() && !is_worktree(worktree).await {
+        set_aside_broken(git, worktree).await?;
     }
     if worktree.exists() {
         let found = Git::new(worktree)

@@ -185,7 +185,12 @@ async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>>
         if !path.starts_with(&dir) || !path.is_dir() {
             continue;
         }
-        let status = Git::new(&path).run(&["status", "--porcelain"]).await?;
+        // A worktree whose metadata a kill left half-written cannot be read; the next
+        // attempt in it sets it aside, and until then it is not part of the world.
+        let Ok(status) = Git::new(&path).run(&["status", "--porcelain"]).await else {
+            tracing::warn!(worktree = %path.display(), "an unreadable worktree was left out");
+            continue;
+        };
         found.push(WorktreeFacts {
             head: worktree.head.unwrap_or_default(),
             path: worktree.path,
