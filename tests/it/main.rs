@@ -13,6 +13,7 @@ mod bundle_crash;
 mod bundle_git;
 mod claude_attempts;
 mod claude_code;
+mod claude_run;
 mod cli;
 mod demo;
 mod journal;
