@@ -24,5 +24,6 @@ mod recovery_props;
 mod recovery_world;
 mod refname;
 mod run_loop;
+mod run_view;
 mod spawn_cli;
 mod support;
