@@ -10,10 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, TryLockError};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 use jiff::Timestamp;
-use regex::Regex;
 use serde::Serialize;
 
 use super::lifecycle::{open_journal, transition};
@@ -21,6 +19,7 @@ use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::Git;
 use crate::adapters::journal::SqliteJournal;
+use crate::core::branch::parse_branch_name;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
     BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
@@ -42,11 +41,6 @@ pub const LOCK_FILE: &str = "bundle.lock";
 
 /// How many times, 50 ms apart, a busy lock is tried before giving up.
 const LOCK_ATTEMPTS: u32 = 10;
-
-/// Agent branches: `agent007/42-fix-the-parser`.
-static AGENT_BRANCH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^agent\d{3,}/(\d+)-").expect("the agent branch pattern compiles")
-});
 
 /// The repository, forge and settings a train runs against.
 pub struct Bundler<'a> {
@@ -942,12 +936,8 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// The agent branch for `issue`: `agentNNN/<issue>-<slug>`; the last in name order if several.
 fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&String, &String)> {
-    tips.iter().rfind(|(name, _)| {
-        AGENT_BRANCH
-            .captures(name)
-            .and_then(|c| c[1].parse::<Number>().ok())
-            == Some(issue)
-    })
+    tips.iter()
+        .rfind(|(name, _)| parse_branch_name(name).is_some_and(|owner| owner.issue == issue))
 }
 
 #[cfg(test)]

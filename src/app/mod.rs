@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod observe;
 pub mod orchestrator;
 pub mod recover;
+pub mod rollback;
 pub mod run;
 pub mod run_lock;
 pub mod spawn;

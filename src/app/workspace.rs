@@ -33,6 +33,9 @@ pub enum AppError {
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
     ))]
     GithubNotAvailable,
+    #[error("this would {change}, for every later run")]
+    #[diagnostic(help("add --confirm to go ahead"))]
+    Unconfirmed { change: String },
     #[error("{} is not empty", dir.display())]
     #[diagnostic(help(
         "the demo makes a new repository: name a new directory, or remove this one"

@@ -19,6 +19,7 @@ mod live_view;
 mod monitor;
 mod output;
 mod pr;
+mod rollback;
 mod run;
 mod spawn;
 mod status;
@@ -78,6 +79,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Keep agents busy on ready issues, land their work, until stopped (or idle).
     Run(run::RunArgs),
+    /// Switch a capability off (bundling, real agents, the state machine), or back on.
+    Rollback(rollback::RollbackArgs),
     /// Try everything in a new sample repository: twelve issues, agents, a bundle train.
     Demo(demo::DemoArgs),
 }
@@ -164,6 +167,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
             status::run(forge.as_ref(), args).await
         }
         Command::Run(args) => run::run(&workspace, args, verbose).await,
+        Command::Rollback(args) => rollback::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Demo(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")

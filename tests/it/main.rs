@@ -23,6 +23,7 @@ mod recovery;
 mod recovery_props;
 mod recovery_world;
 mod refname;
+mod rollback;
 mod run_loop;
 mod run_view;
 mod spawn_cli;
