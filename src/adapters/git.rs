@@ -86,6 +86,9 @@ impl Git {
             .arg(&self.dir)
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
+            // `status` would otherwise refresh the index under index.lock, and an agent
+            // committing in the same worktree at that moment would fail.
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .env("LC_ALL", "C")
             .kill_on_drop(true)
             .stdin(std::process::Stdio::null());

@@ -369,6 +369,12 @@ async fn prepare_worktree(
     branch: &str,
     base: &str,
 ) -> Result<(), AttemptError> {
+    if worktree.exists() && creation_interrupted(worktree).await {
+        // Nothing ran in it yet: agents start only once it is complete. Made again below.
+        let path = worktree.display().to_string();
+        git.run(&["worktree", "remove", "--force", "--force", &path])
+            .await?;
+    }
     if worktree.exists() {
         let found = Git::new(worktree)
             .current_branch()
@@ -393,6 +399,21 @@ async fn prepare_worktree(
             .await?;
     }
     Ok(())
+}
+
+/// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps
+/// a new worktree locked as "initializing" until its checkout is complete, and a half
+/// checked-out worktree would make its missing files look like the agent's work.
+pub(crate) async fn creation_interrupted(worktree: &Path) -> bool {
+    let Ok(link) = tokio::fs::read_to_string(worktree.join(".git")).await else {
+        return false;
+    };
+    let Some(admin) = link.trim().strip_prefix("gitdir: ") else {
+        return false;
+    };
+    tokio::fs::read_to_string(Path::new(admin).join("locked"))
+        .await
+        .is_ok_and(|reason| reason.trim() == "initializing")
 }
 
 /// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:

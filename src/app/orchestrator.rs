@@ -20,7 +20,7 @@ use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::lifecycle::transition;
 use super::loop_processes::LoopProcesses;
 use super::observe::registered_processes;
-use super::recover::{World, diagnose, recover};
+use super::recover::{World, diagnose, force_reset, recover};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::journal::SqliteJournal;
@@ -29,6 +29,7 @@ use crate::core::config::Config;
 use crate::core::labels::{self, agent_slot};
 use crate::core::lifecycle::Event;
 use crate::core::queue::{Stage, stage};
+use crate::core::reconcile::Inconsistency;
 use crate::core::routing::{OpenIssue, plan_claims};
 use crate::ports::agent::AgentRuntime;
 use crate::ports::forge::{Issue, IssueFilter};
@@ -384,8 +385,8 @@ impl Orchestrator {
                     StopWhen::OnePass => self.in_flight.is_empty(),
                     StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
                 };
-                // Stopping on its own, the loop sends off the work still waiting for a train.
-                self.trains(done).await?;
+                // Stopping when idle, the loop sends off the work still waiting for a train.
+                self.trains(done && stop_when == StopWhen::Idle).await?;
                 if done {
                     return Ok(());
                 }
@@ -536,8 +537,21 @@ impl Orchestrator {
                     "repaired drift"
                 );
             }
+            let force_after = i64::from(self.config.recovery.force_reset_after_minutes);
             for left in &report.remaining {
                 tracing::warn!(inconsistency = %left.inconsistency.kind(), "drift remains");
+                // A claim stuck past `force_reset_after_minutes` that ordinary recovery could
+                // not free is reset outright, its work archived first.
+                if let Inconsistency::StaleClaim {
+                    agent,
+                    idle_minutes,
+                    ..
+                } = &left.inconsistency
+                    && *idle_minutes >= force_after
+                {
+                    let reset = force_reset(&world, agent, now).await?;
+                    tracing::warn!(agent = %agent, failed = reset.failed(), "force-reset a stuck slot");
+                }
             }
             self.drift_repaired += report.executed.len();
         } else {

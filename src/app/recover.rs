@@ -10,7 +10,7 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use super::attempt::commit_leftovers;
+use super::attempt::{commit_leftovers, creation_interrupted};
 use super::lifecycle::{require_agent_id, transition};
 use super::observe::observe;
 use super::workspace::{AppResult, Workspace};
@@ -476,6 +476,11 @@ async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
     if !worktree.is_dir() {
         return Ok(StepOutcome::AlreadyDone);
     }
+    if creation_interrupted(worktree).await {
+        return Ok(StepOutcome::Skipped {
+            reason: "its checkout was never finished, so nothing in it is work".to_owned(),
+        });
+    }
     let git = Git::new(worktree);
     let branch = git.current_branch().await?.unwrap_or_default();
     let Some(owner) = parse_branch_name(&branch) else {
@@ -489,14 +494,20 @@ async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
     ))
 }
 
-/// `git worktree remove` without force, so that uncommitted changes make it fail, never vanish.
+/// `git worktree remove` without force, so that uncommitted changes make it fail, never vanish;
+/// forced only for a worktree whose creation was interrupted, which holds no work.
 async fn remove_worktree(git: &Git, worktree: &Path) -> AppResult<StepOutcome> {
     if !worktree.is_dir() {
         git.run(&["worktree", "prune"]).await?;
         return Ok(StepOutcome::AlreadyDone);
     }
     let path = worktree.display().to_string();
-    git.run(&["worktree", "remove", &path]).await?;
+    if creation_interrupted(worktree).await {
+        git.run(&["worktree", "remove", "--force", "--force", &path])
+            .await?;
+    } else {
+        git.run(&["worktree", "remove", &path]).await?;
+    }
     Ok(StepOutcome::Done)
 }
 

@@ -132,6 +132,35 @@ pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, A
     Ok(argv)
 }
 
+/// Codex's argv: `exec --json` (JSONL events on stdout) in `worktree`, with the configured
+/// sandbox and never asking for approval, since nobody is there to answer. The prompt comes
+/// last, after `--`, so a prompt such as `review` or `-x` is never read as a subcommand or flag.
+pub fn codex_argv(
+    config: &AgentsConfig,
+    worktree: &str,
+    prompt: &str,
+) -> Result<Vec<String>, AgentCommandError> {
+    let mut argv: Vec<String> = [
+        config.codex_path.as_str(),
+        "exec",
+        "--json",
+        "--cd",
+        worktree,
+        "--sandbox",
+        config.codex_sandbox.as_str(),
+        "--config",
+        "approval_policy=\"never\"",
+    ]
+    .map(str::to_owned)
+    .into();
+    if !config.codex_model.is_empty() {
+        argv.extend(["--model".to_owned(), config.codex_model.clone()]);
+    }
+    argv.extend(split("codex_extra_args", &config.codex_extra_args)?);
+    argv.extend(["--".to_owned(), prompt.to_owned()]);
+    Ok(argv)
+}
+
 fn split(key: &'static str, value: &str) -> Result<Vec<String>, AgentCommandError> {
     shlex::split(value).ok_or_else(|| AgentCommandError::Unsplittable {
         key,
@@ -273,6 +302,55 @@ mod tests {
                 "--verbose"
             ]
         );
+    }
+
+    #[test]
+    fn the_codex_argv_runs_exec_json_unattended_in_the_worktree() {
+        let config = AgentsConfig {
+            codex_model: "gpt-5".to_owned(),
+            codex_extra_args: "--add-dir '/a b' --ephemeral".to_owned(),
+            ..AgentsConfig::default()
+        };
+        let argv = codex_argv(&config, "/w/agent001-7", "review; $(now)").unwrap();
+        assert_eq!(
+            argv,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--cd",
+                "/w/agent001-7",
+                "--sandbox",
+                "workspace-write",
+                "--config",
+                "approval_policy=\"never\"",
+                "--model",
+                "gpt-5",
+                "--add-dir",
+                "/a b",
+                "--ephemeral",
+                "--",
+                "review; $(now)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_codex_argv_leaves_out_an_empty_model_and_refuses_bad_extra_args() {
+        let argv = codex_argv(&AgentsConfig::default(), "/w", "-p").unwrap();
+        assert!(!argv.contains(&"--model".to_owned()));
+        assert_eq!(argv[argv.len() - 2..], ["--", "-p"]);
+        let config = AgentsConfig {
+            codex_extra_args: "--add-dir 'open".to_owned(),
+            ..AgentsConfig::default()
+        };
+        assert!(matches!(
+            codex_argv(&config, "/w", "p"),
+            Err(AgentCommandError::Unsplittable {
+                key: "codex_extra_args",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Claude Code's `--output-format stream-json` events, one JSON object per line, read
-//! tolerantly: unknown fields are ignored, unknown event types and non-JSON lines are kept as
+//! Claude Code's `--output-format stream-json` events (and Codex's, through
+//! [`super::codex_events`]), one JSON object per line, read tolerantly: unknown fields are ignored, unknown event types and non-JSON lines are kept as
 //! activity without meaning, so a newer CLI never breaks monitoring.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::codex_events::parse_codex_event;
 
 /// One line of an agent's stdout, understood as far as it can be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -102,6 +104,9 @@ pub fn parse_line(line: &str) -> AgentEvent {
     };
     let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
     let event_type = text("type").unwrap_or_default();
+    if let Some(codex) = parse_codex_event(&event_type, &event) {
+        return codex;
+    }
     match (event_type.as_str(), text("subtype").as_deref()) {
         ("system", Some("init")) => AgentEvent::Init {
             session_id: text("session_id"),

@@ -92,6 +92,10 @@ pub struct AgentsConfig {
     pub claude_model: String,
     pub claude_append_system_prompt: String,
     pub claude_extra_args: String,
+    pub codex_path: String,
+    pub codex_sandbox: String,
+    pub codex_model: String,
+    pub codex_extra_args: String,
 }
 
 impl Default for AgentsConfig {
@@ -114,14 +118,19 @@ impl Default for AgentsConfig {
             claude_model: String::new(),
             claude_append_system_prompt: String::new(),
             claude_extra_args: String::new(),
+            codex_path: "codex".to_owned(),
+            codex_sandbox: "workspace-write".to_owned(),
+            codex_model: String::new(),
+            codex_extra_args: String::new(),
         }
     }
 }
 
-/// The variables agents see besides the basic allowlist: what Claude Code needs to reach its
-/// model. Forge tokens are never passed, whatever this says.
+/// The variables agents see besides the basic allowlist: what Claude Code and Codex need to
+/// reach their models. Forge tokens are never passed, whatever this says.
 pub const DEFAULT_ENV_PASSTHROUGH: &str = "ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN \
-     ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX";
+     ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX \
+     CODEX_HOME OPENAI_API_KEY";
 
 /// Which agent CLI runs an attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -481,6 +490,32 @@ pub const KEYS: &[KeySpec] = &[
         name: "claude_extra_args",
         kind: ValueKind::Text,
         doc: "More arguments for Claude Code, split like a shell would but never run by one.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "codex_path",
+        kind: ValueKind::Text,
+        doc: "The Codex CLI executable, a name on PATH or a path.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "codex_sandbox",
+        kind: ValueKind::Choice(&["read-only", "workspace-write", "danger-full-access"]),
+        doc: "Codex's --sandbox. \"workspace-write\" lets it edit the worktree but not git's \
+              metadata, so Clambake commits its work when it exits; \"danger-full-access\" \
+              lets it commit itself.",
+    },
+    KeySpec {
+        section: "agents",
+        name: "codex_model",
+        kind: ValueKind::Text,
+        doc: "Codex's --model (empty: the CLI's default).",
+    },
+    KeySpec {
+        section: "agents",
+        name: "codex_extra_args",
+        kind: ValueKind::Text,
+        doc: "More arguments for `codex exec`, split like a shell would but never run by one.",
     },
     KeySpec {
         section: "bundling",

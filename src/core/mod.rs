@@ -6,6 +6,7 @@ pub mod branch;
 pub mod bundle_plan;
 pub mod bundle_pr;
 pub mod closing;
+pub mod codex_events;
 pub mod config;
 pub mod force_reset;
 pub mod labels;

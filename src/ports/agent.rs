@@ -77,7 +77,7 @@ pub enum AgentStartError {
     Command(#[from] AgentCommandError),
     #[error("could not start `{program}` in {}: {source}", dir.display())]
     #[diagnostic(help(
-        "check that the agent CLI is installed and on PATH, or set agents.claude_code_path / agents.command"
+        "check that the agent CLI is installed and on PATH, or set agents.claude_code_path / agents.codex_path / agents.command"
     ))]
     Spawn {
         program: String,
@@ -91,17 +91,14 @@ pub enum AgentStartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the `{runtime}` agent runtime is not available in this version of clambake")]
-    #[diagnostic(help("set agents.runtime to \"claude\", \"command\" or \"simulated\""))]
-    Unavailable { runtime: &'static str },
 }
 
 /// An agent CLI that Clambake can run.
 #[async_trait]
 pub trait AgentRuntime: Send + Sync {
-    /// The runtime's config word: `claude`, `command`, `simulated`.
+    /// The runtime's config word: `claude`, `codex`, `command`, `simulated`.
     fn name(&self) -> &'static str;
-    /// Whether the runtime ends with a stream-json `result` event.
+    /// Whether the runtime ends with a verdict: a stream-json `result` event, or Codex's turn end.
     fn reports_result(&self) -> bool;
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError>;
 }

@@ -11,6 +11,8 @@ fn simulated_repo(agents: &str, max_attempts: &str) -> TestRepo {
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
         ("agents.max_attempts", max_attempts),
+        // Trains only when the run goes idle, so what a test sees does not hang on the clock.
+        ("bundling.trigger", "manual"),
     ] {
         repo.clambake(&["config", "set", key, value]).success();
     }
@@ -59,8 +61,16 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         .count();
     assert_eq!(landed, 4);
     for issue in 1..=4 {
-        assert_eq!(labels_of(&repo, issue), ["route:review"], "#{issue}");
+        assert_eq!(labels_of(&repo, issue), ["route:bundled"], "#{issue}");
     }
+    let trains: Vec<&serde_json::Value> = summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "train_departed")
+        .collect();
+    assert_eq!(trains.len(), 1, "going idle sends one last train");
+    assert_eq!(trains[0]["bundle"]["issues"].as_array().unwrap().len(), 4);
     assert_eq!(labels_of(&repo, 5), ["human-only", "route:ready"]);
     assert!(labels_of(&repo, 6).is_empty());
 
@@ -82,7 +92,10 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         .success()
         .json();
     let last = history.as_array().unwrap().last().unwrap();
-    assert_eq!(last["event"]["event"], "complete_work");
+    assert_eq!(
+        last["event"]["event"], "bundle",
+        "the slot's landed work rode the train"
+    );
 }
 
 #[test]
@@ -238,6 +251,7 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         ),
     );
     for (key, value) in [
+        ("bundling.trigger", "manual".to_owned()),
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", agent.display())),
     ] {

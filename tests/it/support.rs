@@ -238,3 +238,19 @@ pub fn processes() -> Vec<(u32, u32, String)> {
         })
         .collect()
 }
+
+/// The Codex CLI the tests run: `CLAMBAKE_TEST_CODEX`, or the pinned one `./scripts/test`
+/// installs. Missing, the tests fail: they are never skipped.
+pub fn codex_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("CLAMBAKE_TEST_CODEX") {
+        return path.into();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin/codex");
+    assert!(
+        path.exists(),
+        "Codex is not installed at {}: run ./scripts/test (it installs the pinned version), \
+         or point CLAMBAKE_TEST_CODEX at a codex binary",
+        path.display()
+    );
+    path
+}

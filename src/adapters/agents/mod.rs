@@ -1,7 +1,8 @@
-//! Agent runtimes: Claude Code, any command, and the built-in simulated agent, plus the
+//! Agent runtimes: Claude Code, Codex, any command, and the built-in simulated agent, plus the
 //! supervisor that watches whichever one runs.
 
 pub mod claude;
+pub mod codex;
 pub mod command;
 pub mod process;
 pub mod simulated;
@@ -12,6 +13,7 @@ use crate::core::config::{AgentRuntimeKind, AgentsConfig};
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 
 pub use claude::ClaudeRuntime;
+pub use codex::CodexRuntime;
 pub use command::CommandRuntime;
 pub use simulated::SimulatedRuntime;
 
@@ -30,7 +32,7 @@ pub fn runtime_for(
             config.env_passthrough.clone(),
         ))),
         AgentRuntimeKind::Simulated => Ok(Box::new(SimulatedRuntime)),
-        AgentRuntimeKind::Codex => Err(AgentStartError::Unavailable { runtime: "codex" }),
+        AgentRuntimeKind::Codex => Ok(Box::new(CodexRuntime::new(config.clone()))),
     }
 }
 

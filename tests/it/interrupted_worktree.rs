@@ -1,0 +1,53 @@
+//! A run killed while `git worktree add` was making an attempt's worktree leaves it locked as
+//! "initializing" and half checked out: the next run must make it again, not work in it.
+
+use crate::support::TestRepo;
+
+/// Found by the orchestrator property test (branch feat/props-wip): a run killed during `git worktree add` leaves the worktree locked as
+/// "initializing" and half checked out. The next attempt made it again instead of working in it
+/// (where the missing files were committed as the agent's work, and the worktree could never be
+/// removed).
+#[test]
+fn a_worktree_left_half_made_by_a_killed_run_is_made_again() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    repo.clambake(&["config", "set", "agents.real_processes", "false"])
+        .success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Task",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    let worktree = repo.path().join(".clambake/worktrees/agent001-1");
+    repo.git(&[
+        "worktree",
+        "add",
+        "--quiet",
+        "-b",
+        "agent001/1-task",
+        worktree.to_str().unwrap(),
+        "main",
+    ]);
+    std::fs::remove_file(worktree.join("README.md")).unwrap();
+    std::fs::write(
+        repo.path().join(".git/worktrees/agent001-1/locked"),
+        "initializing",
+    )
+    .unwrap();
+
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "main..agent001/1-task"]),
+        "1"
+    );
+    assert_eq!(
+        repo.git(&["diff", "--name-only", "main", "agent001/1-task"]),
+        "simulated/1-task.md",
+        "only the agent's work is on the branch"
+    );
+}
