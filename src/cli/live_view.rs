@@ -24,12 +24,12 @@ const FORGE_EVERY: Duration = Duration::from_secs(5);
 /// Used when the terminal cannot say how wide it is.
 const DEFAULT_WIDTH: u16 = 100;
 
-/// Redraws the view of `progress` on stderr until `done` fires, then leaves a last, fresh frame
-/// on the screen.
+/// Redraws the view of `progress` on stderr until `done` fires. If the run ended well (`done`
+/// says true), a last, fresh frame stays on the screen.
 pub async fn show(
     workspace: Workspace,
     progress: watch::Receiver<Progress>,
-    mut done: oneshot::Receiver<()>,
+    mut done: oneshot::Receiver<bool>,
 ) {
     let mut sampler = match LiveSampler::open(&workspace, FORGE_EVERY).await {
         Ok(sampler) => sampler,
@@ -43,7 +43,12 @@ pub async fn show(
     loop {
         let last = tokio::select! {
             _ = redraw.tick() => false,
-            _ = &mut done => true,
+            ended = &mut done => {
+                if ended != Ok(true) {
+                    return;
+                }
+                true
+            }
         };
         if last {
             sampler.invalidate();

@@ -103,7 +103,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
     )
     .await;
     if let Some(shown) = shown {
-        let _ = done.send(());
+        let _ = done.send(summary.is_ok());
         let _ = shown.await;
     }
     let summary = summary?;
