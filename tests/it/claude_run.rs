@@ -52,12 +52,19 @@ fn most_at_once(spans: &BTreeMap<String, (Instant, Instant)>) -> usize {
     usize::try_from(most).unwrap()
 }
 
-/// Processes whose working directory is inside `dir`: agents and the commands they started.
-fn processes_under(dir: &Path) -> Vec<(u32, String)> {
+/// Agents of this test and the commands they started: processes working inside `dir`, or
+/// with `variable` (the model server's address) in their environment.
+fn agent_processes(dir: &Path, variable: &str) -> Vec<(u32, String)> {
     processes()
         .into_iter()
         .filter(|(pid, _, _)| {
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+            let inside = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(dir));
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            inside
+                || environ
+                    .split(|b| *b == 0)
+                    .any(|entry| entry == variable.as_bytes())
         })
         .map(|(pid, _, cmdline)| (pid, cmdline))
         .collect()
@@ -199,7 +206,7 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         );
     }
     assert_eq!(
-        processes_under(repo.path()),
+        agent_processes(repo.path(), &format!("ANTHROPIC_BASE_URL={base_url}")),
         [],
         "no agent process is left running"
     );
