@@ -411,9 +411,22 @@ impl Git {
     }
 
     /// The worktrees of this repository, the main one first.
+    /// A worktree being added by another process has half-written metadata for a moment, and
+    /// the listing fails on it; it is asked again a few times before the failure counts.
     pub async fn worktrees(&self) -> GitResult<Vec<Worktree>> {
-        let out = self.run(&["worktree", "list", "--porcelain"]).await?;
-        Ok(parse_worktrees(&out))
+        let mut tries = 0;
+        loop {
+            match self.run(&["worktree", "list", "--porcelain"]).await {
+                Ok(out) => return Ok(parse_worktrees(&out)),
+                Err(GitError::Failed { ref stderr, .. })
+                    if tries < 5 && stderr.contains("/worktrees/") =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Whether the working tree at `dir` has changes to tracked files.

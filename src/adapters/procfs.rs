@@ -17,3 +17,27 @@ pub fn process_table() -> Vec<ProcStat> {
         .filter_map(|entry| stat(entry.file_name().to_str()?.parse().ok()?))
         .collect()
 }
+
+/// The live processes whose working directory is `dir` or inside it and whose environment
+/// has `marker` set: what an agent and its children look like from outside, registered or not.
+pub fn marked_processes_working_in(dir: &std::path::Path, marker: &str) -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return Vec::new();
+    };
+    process_table()
+        .into_iter()
+        .filter(|process| process.state != 'Z')
+        .filter(|process| {
+            std::fs::read_link(format!("/proc/{}/cwd", process.pid))
+                .is_ok_and(|cwd| cwd.starts_with(&dir))
+        })
+        .filter(|process| {
+            let prefix = format!("{marker}=");
+            std::fs::read(format!("/proc/{}/environ", process.pid)).is_ok_and(|environ| {
+                environ
+                    .split(|b| *b == 0)
+                    .any(|entry| entry.starts_with(prefix.as_bytes()))
+            })
+        })
+        .collect()
+}

@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 use jiff::Timestamp;
 
 use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
-use crate::adapters::agents::process;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
+use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::workspace::Workspace;
@@ -158,6 +158,7 @@ pub async fn run_attempt(
         ),
     };
     let registry = open_registry(workspace)?;
+    stop_strays(&worktree, limits.grace).await;
     let running = runtime.start(&spec).await?;
     // A process too quick to be seen has already ended: there is nothing to re-adopt.
     let registered = running
@@ -359,6 +360,16 @@ async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
         last_event_at: None,
         exited_at: tokio::time::Instant::now(),
     })
+}
+
+/// Stops processes still working in `worktree` that no registry knows: an agent whose
+/// orchestrator was killed between starting it and registering it. Two agents must never work
+/// in one worktree.
+async fn stop_strays(worktree: &Path, grace: Duration) {
+    for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
+        tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
+        process::terminate(stray.pid, stray.start_time, grace).await;
+    }
 }
 
 /// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing

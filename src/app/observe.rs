@@ -176,6 +176,8 @@ fn parse_ref_line(line: &str) -> Option<ObservedRef> {
 /// The linked worktrees under `.clambake/worktrees/` that still exist on disk.
 async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>> {
     let dir = worktrees_dir(workspace);
+    // A worktree being added in this process has half-written metadata that git chokes on.
+    let _stable = workspace.lock_worktrees().await;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let mut found = Vec::new();
     for worktree in workspace.git.worktrees().await? {

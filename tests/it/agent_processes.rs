@@ -212,6 +212,8 @@ async fn the_environment_is_scrubbed() {
     for name in names {
         let allowed = BASE_ALLOWLIST.contains(&name)
             || name.starts_with("GIT_")
+            // Marks it as an agent, for telling strays from a person's shell.
+            || name == clambake::adapters::agents::AGENT_MARKER
             // The shell itself sets these.
             || ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name);
         assert!(allowed, "the agent saw {name}");

@@ -11,6 +11,7 @@ mod architecture;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
+mod chaos;
 mod claude_attempts;
 mod claude_code;
 mod claude_run;

@@ -1,6 +1,8 @@
 //! `clambake run` through the real binary: claims, attempts, landing, retries, failure, the
 //! run lock, and resuming claims after a stop.
 
+use std::os::unix::process::CommandExt;
+
 use crate::support::TestRepo;
 
 /// An initialised repository running the simulated agent with fast retries.
@@ -266,15 +268,12 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let log = repo.path().join(".clambake/logs/agent001-1-1.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("init")
-    {
+    // Killed once the agent is registered, the run leaves an agent the next one re-adopts.
+    while repo.clambake(&["agent", "list", "--json"]).success().json() == serde_json::json!([]) {
         assert!(
             std::time::Instant::now() < deadline,
-            "the agent never started"
+            "the agent was never registered"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -295,4 +294,55 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         repo.git(&["log", "-1", "--format=%s", "agent001/1-outlives-its-run"]),
         "Work on #1"
     );
+}
+
+#[test]
+fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_resumed() {
+    let repo = simulated_repo("1", "1");
+    create(&repo, "Stray", "", &["route:ready"]);
+    repo.clambake(&[
+        "issue",
+        "label",
+        "1",
+        "--add",
+        "agent001",
+        "--remove",
+        "route:ready",
+    ])
+    .success();
+    // What a run killed between starting an agent and registering it leaves: the claim, the
+    // worktree, and an agent process nobody watches.
+    let worktree = repo.path().join(".clambake/worktrees/agent001-1");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "agent001/1-stray",
+        worktree.to_str().unwrap(),
+    ]);
+    let mut stray = std::process::Command::new("sleep")
+        .arg("600")
+        .current_dir(&worktree)
+        .env("CLAMBAKE_AGENT", "agent001")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // A person's shell in the same directory is not an agent, and is left alone.
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("600")
+        .current_dir(&worktree)
+        .spawn()
+        .unwrap();
+
+    repo.clambake(&["run", "--until-idle"]).success();
+    let status = stray.wait().unwrap();
+    assert!(!status.success(), "the stray was stopped: {status:?}");
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the bystander still runs"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+    assert_eq!(labels_of(&repo, 1), ["route:review"]);
 }

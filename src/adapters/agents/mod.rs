@@ -68,5 +68,10 @@ fn environment(
             env.push((name, value));
         }
     }
+    env.push((AGENT_MARKER.to_owned(), agent.to_owned()));
     env
 }
+
+/// Set in every agent process's environment (and inherited by its children), so that a
+/// stray one can be told from a person's shell that happens to sit in the same directory.
+pub const AGENT_MARKER: &str = "CLAMBAKE_AGENT";

@@ -1,0 +1,351 @@
+//! Chaos: a real `clambake run` on a 30-issue workload, SIGKILLed at random moments and
+//! restarted, with a reviewer merging pull requests in between. Real `command` agents (shell
+//! scripts in their own process groups) outlive each killed run and are re-adopted.
+//!
+//! The moments are drawn from a seeded generator; the seed is printed, and
+//! `CLAMBAKE_CHAOS_SEED=<seed>` replays a failing run's schedule.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use clambake::core::closing::closed_issues;
+
+use crate::support::{TestRepo, processes, write_script};
+
+const ISSUES: u64 = 30;
+const KILLS: usize = 20;
+
+/// The agent: announces itself, takes a per-issue lock (a second live agent on the same issue
+/// is recorded as a double claim), sleeps a little, commits a file of its own (every fourth
+/// issue also appends to `shared.txt`, so trains meet conflicts), records the commit, then
+/// succeeds, or fails: issues 7, 17, 27 always (with their work committed), issues 5, 11, 23
+/// and 29 on their first attempt only.
+fn agent_script(dir: &Path) -> PathBuf {
+    let at = |name: &str| dir.join(name).display().to_string();
+    let (locks, counts, shas, doubles) = (at("locks"), at("counts"), at("shas"), at("doubles"));
+    std::fs::create_dir_all(&locks).unwrap();
+    std::fs::create_dir_all(&counts).unwrap();
+    write_script(
+        dir,
+        "chaos-agent.sh",
+        &format!(
+            r##"issue=$1
+echo '{{"type":"system","subtype":"init","session_id":"s"}}'
+if mkdir {locks}/$issue 2>/dev/null; then echo $$ > {locks}/$issue/pid
+else
+  holder=$(cat {locks}/$issue/pid)
+  echo "#$issue: agent $$ started while agent $holder (alive: $(kill -0 $holder 2>/dev/null && echo yes || echo no)) worked on it" >> {doubles}
+fi
+trap 'rm -r {locks}/$issue' EXIT
+trap 'exit 143' TERM INT
+sleep 0.$(( issue * 7 % 4 + 1 ))
+attempt=$(( $(cat {counts}/$issue 2>/dev/null || echo 0) + 1 ))
+echo $attempt > {counts}/$issue
+echo "issue $issue, attempt $attempt" > work-$issue.txt
+if [ $(( issue % 4 )) -eq 0 ]; then echo "issue $issue" >> shared.txt; fi
+git add -A && git commit -qm "Work on #$issue (attempt $attempt)" && git rev-parse HEAD >> {shas}
+if [ $(( issue % 10 )) -eq 7 ] || {{ [ $(( issue % 6 )) -eq 5 ] && [ $attempt -eq 1 ]; }}; then
+  echo '{{"type":"result","subtype":"error_during_execution","is_error":true,"num_turns":1}}'
+  exit 1
+fi
+echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
+"##
+        ),
+    )
+}
+
+/// Starts `clambake run` in the background, with no `CLAMBAKE_*` variables from outside.
+fn start_run(repo: &TestRepo, args: &[&str]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
+    command
+        .current_dir(repo.path())
+        .arg("run")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLAMBAKE_") {
+            command.env_remove(key);
+        }
+    }
+    command.spawn().unwrap()
+}
+
+/// The agent labels on open issues, read straight from the local forge's database.
+fn claims(repo: &TestRepo) -> Vec<(u64, String)> {
+    let forge = rusqlite::Connection::open_with_flags(
+        repo.path().join(".clambake/forge.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    forge.busy_timeout(Duration::from_secs(5)).unwrap();
+    let mut query = forge
+        .prepare(
+            "SELECT l.issue, l.label FROM issue_labels l JOIN issues i ON i.number = l.issue
+             WHERE i.state = 'open' AND l.label GLOB 'agent[0-9][0-9][0-9]'",
+        )
+        .unwrap();
+    query
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Fails if an issue carries two agent labels, or an agent label sits on two issues.
+fn assert_single_claims(repo: &TestRepo, when: &str) {
+    let claims = claims(repo);
+    let mut by_issue: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    let mut by_agent: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for (issue, agent) in &claims {
+        by_issue.entry(*issue).or_default().push(agent);
+        by_agent.entry(agent).or_default().push(*issue);
+    }
+    for (issue, agents) in by_issue {
+        assert_eq!(agents.len(), 1, "{when}: #{issue} claimed by {agents:?}");
+    }
+    for (agent, issues) in by_agent {
+        assert_eq!(issues.len(), 1, "{when}: {agent} claims {issues:?}");
+    }
+}
+
+/// Live agent processes: running the script, or working under the agents' worktrees.
+fn agent_processes(repo: &TestRepo, script: &Path) -> Vec<String> {
+    let worktrees = repo.path().join(".clambake/worktrees");
+    let script = script.display().to_string();
+    processes()
+        .into_iter()
+        .filter(|(pid, _, cmdline)| {
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+            cmdline.contains(&script) || cwd.starts_with(&worktrees)
+        })
+        .map(|(pid, _, cmdline)| format!("{pid} {cmdline}"))
+        .collect()
+}
+
+fn pull_requests(repo: &TestRepo) -> Vec<serde_json::Value> {
+    let listed = repo
+        .clambake(&["pr", "list", "--state", "all", "--json"])
+        .success()
+        .json();
+    listed.as_array().unwrap().clone()
+}
+
+/// The reviewer merges every open pull request. One that conflicts with `main` is brought up
+/// to date first the way a person would: `main` merged into its head, both sides of each
+/// conflicting file kept.
+fn review(repo: &TestRepo, scratch: &Path) {
+    for pr in pull_requests(repo) {
+        if pr["state"] != "open" {
+            continue;
+        }
+        let number = pr["number"].to_string();
+        if repo.clambake(&["pr", "merge", &number]).code == 0 {
+            continue;
+        }
+        let head = pr["head"].as_str().unwrap();
+        let tree = scratch.join(format!("review-{number}"));
+        let tree_arg = tree.to_str().unwrap();
+        repo.git(&["worktree", "add", "-q", "--detach", tree_arg, head]);
+        let tree_git = |args: &[&str]| {
+            let mut all = vec!["-C", tree_arg];
+            all.extend(args);
+            Command::new("git")
+                .args(&all)
+                .env("GIT_AUTHOR_NAME", "Reviewer")
+                .env("GIT_AUTHOR_EMAIL", "reviewer@example.com")
+                .env("GIT_COMMITTER_NAME", "Reviewer")
+                .env("GIT_COMMITTER_EMAIL", "reviewer@example.com")
+                .output()
+                .unwrap()
+        };
+        if !tree_git(&["merge", "-q", "--no-edit", "main"])
+            .status
+            .success()
+        {
+            let conflicted = tree_git(&["diff", "--name-only", "--diff-filter=U"]);
+            for file in String::from_utf8_lossy(&conflicted.stdout).lines() {
+                let path = tree.join(file);
+                let kept: String = std::fs::read_to_string(&path)
+                    .unwrap()
+                    .lines()
+                    .filter(|l| {
+                        !["<<<<<<<", "=======", ">>>>>>>"]
+                            .iter()
+                            .any(|m| l.starts_with(m))
+                    })
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                std::fs::write(&path, kept).unwrap();
+            }
+            assert!(
+                tree_git(&["commit", "-qam", "Merge main, keeping both sides"])
+                    .status
+                    .success()
+            );
+        }
+        let resolved = String::from_utf8_lossy(&tree_git(&["rev-parse", "HEAD"]).stdout)
+            .trim()
+            .to_owned();
+        repo.git(&["update-ref", &format!("refs/heads/{head}"), &resolved]);
+        repo.git(&["worktree", "remove", "--force", tree_arg]);
+        repo.clambake(&["pr", "merge", &number]).success();
+    }
+}
+
+#[test]
+fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
+    let seed = std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        },
+        |seed| seed.parse().expect("CLAMBAKE_CHAOS_SEED is a number"),
+    );
+    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+
+    let repo = TestRepo::new();
+    repo.write("shared.txt", "shared by every fourth issue\n");
+    repo.commit_all("a file the agents fight over");
+    repo.clambake(&["init", "--agents", "4"]).success();
+    let outside = tempfile::tempdir().unwrap();
+    let script = agent_script(outside.path());
+    for (key, value) in [
+        ("agents.runtime", "command".to_owned()),
+        ("agents.command", format!("{} {{issue}}", script.display())),
+        ("agents.max_attempts", "3".to_owned()),
+        ("agents.retry_backoff_seconds", "0".to_owned()),
+        ("agents.cleanup_on_failure", "true".to_owned()),
+        ("bundling.trigger", "on_land".to_owned()),
+    ] {
+        repo.clambake(&["config", "set", key, &value]).success();
+    }
+    for n in 1..=ISSUES {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Chaos task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+
+    for kill in 1..=KILLS {
+        let mut run = start_run(&repo, &[]);
+        let moment = Duration::from_millis(rng.random_range(150..1500));
+        let deadline = Instant::now() + moment;
+        while Instant::now() < deadline {
+            assert_single_claims(&repo, &format!("during run {kill}"));
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        run.kill().unwrap();
+        run.wait().unwrap();
+        assert_single_claims(&repo, &format!("after kill {kill} at {moment:?}"));
+        if rng.random_bool(0.3) {
+            review(&repo, outside.path());
+        }
+    }
+
+    let mut last = start_run(&repo, &["--until-idle"]);
+    while last.try_wait().unwrap().is_none() {
+        assert_single_claims(&repo, "during the final run");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(last.wait().unwrap().success());
+    review(&repo, outside.path());
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    let doubles = std::fs::read_to_string(outside.path().join("doubles")).unwrap_or_default();
+    assert!(
+        doubles.is_empty(),
+        "two live agents on one issue: {doubles}"
+    );
+
+    // Every issue merged, or failed with its work on a branch or an archive ref.
+    let refs = repo.git(&["for-each-ref", "--format=%(refname)"]);
+    let issues = repo
+        .clambake(&["issue", "list", "--state", "all", "--json"])
+        .success()
+        .json();
+    let mut failed = BTreeSet::new();
+    for issue in issues.as_array().unwrap() {
+        let number = issue["number"].as_u64().unwrap();
+        if issue["state"] == "closed" {
+            continue;
+        }
+        let labels = issue["labels"].to_string();
+        assert!(
+            labels.contains("route:failed"),
+            "#{number} is neither merged nor failed: {labels}"
+        );
+        let prefix = format!("/{number}-chaos-task-{number}");
+        let kept: Vec<&str> = refs.lines().filter(|r| r.contains(&prefix)).collect();
+        assert!(
+            kept.iter().any(|r| !repo
+                .git(&["rev-list", "--count", &format!("main..{r}")])
+                .starts_with('0')),
+            "#{number} failed without its work: {kept:?}"
+        );
+        failed.insert(number);
+    }
+    assert_eq!(
+        failed,
+        BTreeSet::from([7, 17, 27]),
+        "only the always-failing issues fail"
+    );
+
+    // No agent commit lost: each is reachable from some ref.
+    let reachable: BTreeSet<String> = repo
+        .git(&["rev-list", "--all"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let shas = std::fs::read_to_string(outside.path().join("shas")).unwrap();
+    let lost: Vec<&str> = shas.lines().filter(|s| !reachable.contains(*s)).collect();
+    assert!(lost.is_empty(), "agent commits lost: {lost:?}");
+    assert!(shas.lines().count() >= ISSUES as usize, "{shas}");
+
+    // No duplicated pull request: one per head, and each merged issue closed by exactly one.
+    let prs = pull_requests(&repo);
+    let mut heads = BTreeSet::new();
+    for pr in &prs {
+        assert!(
+            heads.insert(pr["head"].to_string()),
+            "two pull requests from {}",
+            pr["head"]
+        );
+    }
+    for number in (1..=ISSUES).filter(|n| !failed.contains(n)) {
+        let closing: Vec<_> = prs
+            .iter()
+            .filter(|pr| pr["state"] == "merged")
+            .filter(|pr| closed_issues(pr["body"].as_str().unwrap()).contains(&number))
+            .map(|pr| pr["number"].clone())
+            .collect();
+        assert_eq!(closing.len(), 1, "#{number} closed by {closing:?}");
+    }
+
+    // Nothing left behind.
+    let left = agent_processes(&repo, &script);
+    assert!(left.is_empty(), "agent processes left: {left:?}");
+    let worktrees = repo.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+
+    eprintln!(
+        "chaos seed {seed}: {KILLS} kills, {} pull requests, done in {:?}",
+        prs.len(),
+        started.elapsed()
+    );
+}
