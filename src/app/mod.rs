@@ -8,6 +8,7 @@ pub mod init;
 pub mod land;
 pub mod landing;
 pub mod lifecycle;
+pub mod live;
 pub mod loop_processes;
 pub mod monitor;
 pub mod observe;

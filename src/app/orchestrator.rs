@@ -244,6 +244,18 @@ pub struct SlotView {
     pub started: Timestamp,
 }
 
+/// What the loop shows a live view: its busy slots and latest events, republished whenever
+/// they may have changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Progress {
+    pub slots: Vec<SlotView>,
+    /// The latest few events, oldest first.
+    pub recent: Vec<RunEvent>,
+}
+
+/// How many of the latest events [`Progress`] carries.
+const RECENT_EVENTS: usize = 6;
+
 pub struct Orchestrator {
     workspace: Workspace,
     config: Config,
@@ -265,6 +277,7 @@ pub struct Orchestrator {
     processes: Box<dyn AgentProcesses>,
     /// When the world was last checked against the journal.
     last_check: Option<Timestamp>,
+    progress: watch::Sender<Progress>,
 }
 
 impl Orchestrator {
@@ -296,7 +309,22 @@ impl Orchestrator {
             events: Vec::new(),
             drift_repaired: 0,
             retry_at: None,
+            progress: watch::Sender::new(Progress::default()),
         })
+    }
+
+    /// Publishes the loop's progress on `to` from now on.
+    pub fn report_progress(&mut self, to: watch::Sender<Progress>) {
+        self.progress = to;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let recent = &self.events[self.events.len().saturating_sub(RECENT_EVENTS)..];
+        self.progress.send_replace(Progress {
+            slots: self.slots(),
+            recent: recent.to_vec(),
+        });
     }
 
     /// Everything the loop has done so far, oldest first.
@@ -369,6 +397,7 @@ impl Orchestrator {
 
     /// Sleeps until an attempt ends, a signal arrives, or the poll interval passes.
     async fn wait(&mut self, shutdown: &mut watch::Receiver<u32>) -> AppResult<()> {
+        self.publish();
         let poll = tokio::time::sleep(self.next_wake());
         tokio::select! {
             Some(joined) = self.running.join_next() => {
@@ -902,5 +931,6 @@ impl Orchestrator {
     fn record(&mut self, event: RunEvent) {
         tracing::info!("{event}");
         self.events.push(event);
+        self.publish();
     }
 }

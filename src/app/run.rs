@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::lifecycle::open_journal;
-use super::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
+use super::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use super::run_lock::{RunLock, describe_this_process};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::agents::runtime_for;
@@ -42,6 +42,22 @@ pub async fn run(
     request: RunRequest,
     shutdown: watch::Receiver<u32>,
 ) -> AppResult<RunSummary> {
+    run_reporting(
+        workspace,
+        request,
+        shutdown,
+        watch::Sender::new(Progress::default()),
+    )
+    .await
+}
+
+/// As [`run`], publishing the loop's progress on `progress` while it runs (for a live view).
+pub async fn run_reporting(
+    workspace: &Workspace,
+    request: RunRequest,
+    shutdown: watch::Receiver<u32>,
+    progress: watch::Sender<Progress>,
+) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let started = clock.now();
@@ -68,6 +84,7 @@ pub async fn run(
         settings,
     )
     .await?;
+    orchestrator.report_progress(progress);
     orchestrator
         .run(request.stop_when, shutdown, request.detach_agents)
         .await?;

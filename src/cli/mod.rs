@@ -15,6 +15,7 @@ mod doctor;
 mod init;
 mod issue;
 mod land;
+mod live_view;
 mod monitor;
 mod output;
 mod pr;
@@ -30,6 +31,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::app::{AppResult, Workspace};
 
@@ -86,11 +88,10 @@ enum Command {
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let run_log = match &cli.command {
-        Command::Run(args) => Some(args.log_format()),
-        _ => None,
-    };
-    init_tracing(cli.verbose, run_log);
+    // `run` sets its logging up once it knows whether its live view takes the terminal.
+    if !matches!(cli.command, Command::Run(_)) {
+        init_tracing(cli.verbose, None, None);
+    }
     init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,7 +128,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             };
         }
-        command => run_in_workspace(&start, command).await,
+        command => run_in_workspace(&start, command, cli.verbose).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,7 +139,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     }
 }
 
-async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResult<()> {
+async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8) -> AppResult<()> {
     let workspace = Workspace::discover(start).await?;
     match command {
         Command::Init(args) => init::run(&workspace, args).await,
@@ -165,7 +166,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command) -> AppResul
             let forge = open_forge(&workspace).await?;
             status::run(forge.as_ref(), args).await
         }
-        Command::Run(args) => run::run(&workspace, args).await,
+        Command::Run(args) => run::run(&workspace, args, verbose).await,
         Command::Rollback(args) => rollback::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Demo(_) | Command::Agent(_) => {
@@ -188,8 +189,9 @@ fn init_error_reports() {
     }));
 }
 
-/// Logs go to stderr: warnings by default, progress too for `run`, JSON lines on request.
-fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>) {
+/// Logs go to stderr (or `file`): warnings by default, progress too for `run`, JSON lines on
+/// request.
+fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>, file: Option<std::fs::File>) {
     let quiet = if run_log.is_some() { "info" } else { "warn" };
     let default = match verbose {
         0 => quiet,
@@ -199,10 +201,17 @@ fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>) {
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let (writer, ansi) = match file {
+        Some(file) => (BoxMakeWriter::new(std::sync::Mutex::new(file)), false),
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     if run_log == Some(run::LogFormat::Json) {
         logs.json().init();
     } else {

@@ -3,13 +3,14 @@
 use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
+use super::live_view;
 use super::output::print_json;
 use crate::app::landing::Disposition;
-use crate::app::orchestrator::{RunEvent, StopWhen};
-use crate::app::run::{RunRequest, RunSummary, run as run_loop};
-use crate::app::{AppResult, Workspace};
+use crate::app::orchestrator::{Progress, RunEvent, StopWhen};
+use crate::app::run::{RunRequest, RunSummary, run_reporting};
+use crate::app::{AppError, AppResult, Workspace};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -25,9 +26,13 @@ pub struct RunArgs {
     /// On Ctrl-C or SIGTERM, leave the agents running for the next start to take up.
     #[arg(long)]
     detach_agents: bool,
-    /// How progress is logged on stderr: `text`, or `json` lines for machines.
+    /// How progress is logged: `text`, or `json` lines for machines. On a terminal the live
+    /// view takes the screen and the log goes to .clambake/logs/run.log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Log lines on stderr instead of the live view, even on a terminal.
+    #[arg(long)]
+    no_view: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -39,13 +44,42 @@ pub enum LogFormat {
     Json,
 }
 
-impl RunArgs {
-    pub fn log_format(&self) -> LogFormat {
-        self.log_format
-    }
+/// Whether `run` shows the live view: only when both stdout and stderr are a terminal (piped,
+/// it writes log lines and nothing else) and the caller did not ask for log lines.
+pub fn shows_view(no_view: bool, stdout_terminal: bool, stderr_terminal: bool) -> bool {
+    !no_view && stdout_terminal && stderr_terminal
 }
 
-pub async fn run(workspace: &Workspace, args: RunArgs) -> AppResult<()> {
+/// Where `run`'s log goes while the live view has the terminal.
+fn log_file(workspace: &Workspace) -> AppResult<std::fs::File> {
+    let dir = workspace.state_dir().join("logs");
+    let path = dir.join("run.log");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+        })
+        .map_err(|source| AppError::Io {
+            action: "open the run log",
+            path,
+            source,
+        })
+}
+
+pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult<()> {
+    let view = shows_view(
+        args.no_view,
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let log_to = if view {
+        Some(log_file(workspace)?)
+    } else {
+        None
+    };
+    super::init_tracing(verbose, Some(args.log_format), log_to);
     let stop_when = if args.once {
         StopWhen::OnePass
     } else if args.until_idle {
@@ -54,7 +88,10 @@ pub async fn run(workspace: &Workspace, args: RunArgs) -> AppResult<()> {
         StopWhen::Never
     };
     let shutdown = count_signals();
-    let summary = run_loop(
+    let (progress, watched) = watch::channel(Progress::default());
+    let (done, ended) = oneshot::channel();
+    let shown = view.then(|| tokio::spawn(live_view::show(workspace.clone(), watched, ended)));
+    let summary = run_reporting(
         workspace,
         RunRequest {
             agents: args.agents,
@@ -62,8 +99,14 @@ pub async fn run(workspace: &Workspace, args: RunArgs) -> AppResult<()> {
             detach_agents: args.detach_agents,
         },
         shutdown,
+        progress,
     )
-    .await?;
+    .await;
+    if let Some(shown) = shown {
+        let _ = done.send(summary.is_ok());
+        let _ = shown.await;
+    }
+    let summary = summary?;
     if args.json {
         print_json(&summary);
     } else {
@@ -190,5 +233,19 @@ fn list(issues: &[u64]) -> String {
             .map(|n| format!("#{n}"))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shows_view;
+
+    #[test]
+    fn the_live_view_needs_a_terminal_on_both_stdout_and_stderr() {
+        assert!(shows_view(false, true, true));
+        assert!(!shows_view(false, false, true), "stdout piped");
+        assert!(!shows_view(false, true, false), "stderr piped");
+        assert!(!shows_view(false, false, false));
+        assert!(!shows_view(true, true, true), "--no-view");
     }
 }

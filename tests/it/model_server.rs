@@ -1,10 +1,12 @@
 //! A scripted Anthropic Messages API server on 127.0.0.1, so that the real Claude Code binary
 //! can run in tests with no network: each `POST /v1/messages` gets the script's next reply,
-//! streamed as server-sent events exactly as the real API streams them.
+//! streamed as server-sent events exactly as the real API streams them. With several agents at
+//! once, each conversation can follow its own script instead.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -40,12 +42,33 @@ impl Reply {
     }
 }
 
+/// Picks a conversation's replies from the text of its first user message.
+type ConversationScript = Box<dyn Fn(&str) -> Vec<Reply> + Send>;
+
+/// Which reply a request gets.
+enum Replies {
+    /// One script for the whole server, in order of arrival.
+    InOrder(Vec<Reply>),
+    /// A script per conversation. A request's turn is the number of assistant messages it
+    /// carries, so concurrent conversations never take each other's replies.
+    PerConversation(ConversationScript),
+}
+
+/// A request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    /// The text of the conversation's first user message: the same for all its requests.
+    pub conversation: String,
+    pub body: Value,
+}
+
 struct Script {
-    replies: Vec<Reply>,
+    replies: Replies,
     /// Given once the script has run out.
     then: Reply,
     served: usize,
-    requests: Vec<Value>,
+    requests: Vec<Received>,
 }
 
 /// A running server; it stops when dropped.
@@ -58,6 +81,19 @@ pub struct ModelServer {
 impl ModelServer {
     /// Serves `replies` in order, then `then` for every later request.
     pub async fn start(replies: Vec<Reply>, then: Reply) -> Self {
+        Self::serve(Replies::InOrder(replies), then).await
+    }
+
+    /// Gives each conversation the replies `script` picks from its first user message (the
+    /// agent's prompt), in order, then `then`.
+    pub async fn per_conversation(
+        script: impl Fn(&str) -> Vec<Reply> + Send + 'static,
+        then: Reply,
+    ) -> Self {
+        Self::serve(Replies::PerConversation(Box::new(script)), then).await
+    }
+
+    async fn serve(replies: Replies, then: Reply) -> Self {
         let script = Arc::new(Mutex::new(Script {
             replies,
             then,
@@ -86,6 +122,11 @@ impl ModelServer {
 
     /// Every request body received so far, in order.
     pub fn requests(&self) -> Vec<Value> {
+        self.received().into_iter().map(|r| r.body).collect()
+    }
+
+    /// Every request received so far with when it arrived and its conversation, in order.
+    pub fn received(&self) -> Vec<Received> {
         self.script.lock().unwrap().requests.clone()
     }
 }
@@ -106,11 +147,25 @@ async fn messages(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Resp
         .to_owned();
     let (reply, turn) = {
         let mut script = script.lock().unwrap();
-        script.requests.push(request);
-        let turn = script.served;
+        let served = script.served;
         script.served += 1;
-        let reply = script.replies.get(turn).unwrap_or(&script.then).clone();
-        (reply, turn)
+        let conversation = first_user_text(&request);
+        let reply = match &script.replies {
+            Replies::InOrder(replies) => replies.get(served).cloned(),
+            Replies::PerConversation(pick) => {
+                let turn = request["messages"]
+                    .as_array()
+                    .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+                pick(&conversation).get(turn).cloned()
+            }
+        }
+        .unwrap_or_else(|| script.then.clone());
+        script.requests.push(Received {
+            at: Instant::now(),
+            conversation,
+            body: request,
+        });
+        (reply, served)
     };
     let events = stream_events(&reply, &model, turn);
     let finite = stream::iter(events.into_iter().map(Ok::<_, Infallible>));
@@ -124,6 +179,19 @@ async fn messages(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Resp
         .header(header::CACHE_CONTROL, "no-cache")
         .body(body)
         .unwrap()
+}
+
+/// The text of a request's first message, whether its content is a string or text blocks.
+fn first_user_text(request: &Value) -> String {
+    let content = &request["messages"][0]["content"];
+    match content.as_array() {
+        Some(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => content.as_str().unwrap_or_default().to_owned(),
+    }
 }
 
 fn event(kind: &str, data: Value) -> Bytes {

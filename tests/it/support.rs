@@ -166,6 +166,11 @@ impl CliOutput {
 
 /// Runs the `clambake` binary in `dir`, with no `CLAMBAKE_*` variables from the outside.
 pub fn clambake_in(dir: &Path, args: &[&str]) -> CliOutput {
+    clambake_in_env(dir, args, &[])
+}
+
+/// Runs the `clambake` binary in `dir` as [`clambake_in`] does, with `env` set as well.
+pub fn clambake_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
     command.current_dir(dir).args(args).env("NO_COLOR", "1");
     for (key, _) in std::env::vars() {
@@ -173,6 +178,7 @@ pub fn clambake_in(dir: &Path, args: &[&str]) -> CliOutput {
             command.env_remove(key);
         }
     }
+    command.envs(env.iter().copied());
     let Output {
         status,
         stdout,
