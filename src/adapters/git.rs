@@ -90,7 +90,8 @@ impl Git {
             // committing in the same worktree at that moment would fail.
             .env("GIT_OPTIONAL_LOCKS", "0")
             .env("LC_ALL", "C")
-            .kill_on_drop(true)
+            // A git command is short and leaves a lock behind if killed mid-write: when its
+            // caller is dropped (or killed), it is left to finish.
             .stdin(std::process::Stdio::null());
         command
     }

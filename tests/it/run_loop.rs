@@ -351,13 +351,24 @@ fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_
 fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files() {
     let repo = simulated_repo("1", "1");
     create(&repo, "Broken", "", &["route:ready"]);
-    repo.clambake(&["issue", "label", "1", "--add", "agent001", "--remove", "route:ready"])
-        .success();
+    repo.clambake(&[
+        "issue",
+        "label",
+        "1",
+        "--add",
+        "agent001",
+        "--remove",
+        "route:ready",
+    ])
+    .success();
     let worktree = repo.path().join(".clambake/worktrees/agent001-1");
     std::fs::create_dir_all(&worktree).unwrap();
     std::fs::write(
         worktree.join(".git"),
-        format!("gitdir: {}\n", repo.path().join(".git/worktrees/agent001-1").display()),
+        format!(
+            "gitdir: {}\n",
+            repo.path().join(".git/worktrees/agent001-1").display()
+        ),
     )
     .unwrap();
     std::fs::write(worktree.join("notes.txt"), "keep me").unwrap();
