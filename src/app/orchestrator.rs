@@ -37,6 +37,9 @@ use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
+/// Consecutive failed passes the loop rides out before it stops with the error.
+const MAX_FAILING_PASSES: u32 = 10;
+
 /// How the loop behaves; built from the configuration, adjustable for tests.
 #[derive(Debug, Clone, Copy)]
 pub struct RunSettings {
@@ -266,6 +269,8 @@ pub struct Orchestrator {
     settings: RunSettings,
     base: String,
     running: JoinSet<Finished>,
+    /// Attempts that have ended and wait to be disposed of.
+    pending: Vec<Finished>,
     in_flight: BTreeMap<String, InFlight>,
     claiming: bool,
     events: Vec<RunEvent>,
@@ -304,6 +309,7 @@ impl Orchestrator {
             settings,
             base,
             running: JoinSet::new(),
+            pending: Vec::new(),
             in_flight: BTreeMap::new(),
             claiming: true,
             events: Vec::new(),
@@ -362,37 +368,48 @@ impl Orchestrator {
         self.adopt_registered()?;
         self.resume_claims().await?;
         let mut routed_once = false;
+        let mut failing = 0;
         loop {
-            self.check_drift().await?;
             if *shutdown.borrow() > 0 && self.claiming {
                 self.begin_shutdown(detach_agents);
                 if detach_agents {
                     return Ok(());
                 }
             }
-            self.collect_finished().await?;
-            if !self.claiming {
-                if self.in_flight.is_empty() {
-                    return Ok(());
+            // A pass that fails (the forge unreachable for a moment, a git command refused) is
+            // tried again at the next wake-up; only a fault that lasts stops the loop.
+            match self.pass(stop_when, &mut routed_once).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => failing = 0,
+                Err(error) if failing < MAX_FAILING_PASSES => {
+                    failing += 1;
+                    tracing::warn!(%error, failing, "a pass failed; trying again");
                 }
-            } else {
-                if !(stop_when == StopWhen::OnePass && routed_once) {
-                    self.route().await?;
-                    routed_once = true;
-                }
-                let done = match stop_when {
-                    StopWhen::Never => false,
-                    StopWhen::OnePass => self.in_flight.is_empty(),
-                    StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
-                };
-                // Stopping when idle, the loop sends off the work still waiting for a train.
-                self.trains(done && stop_when == StopWhen::Idle).await?;
-                if done {
-                    return Ok(());
-                }
+                Err(error) => return Err(error),
             }
             self.wait(&mut shutdown).await?;
         }
+    }
+
+    /// One pass of the loop; true when the loop is done.
+    async fn pass(&mut self, stop_when: StopWhen, routed_once: &mut bool) -> AppResult<bool> {
+        self.check_drift().await?;
+        self.collect_finished().await?;
+        if !self.claiming {
+            return Ok(self.in_flight.is_empty());
+        }
+        if !(stop_when == StopWhen::OnePass && *routed_once) {
+            self.route().await?;
+            *routed_once = true;
+        }
+        let done = match stop_when {
+            StopWhen::Never => false,
+            StopWhen::OnePass => self.in_flight.is_empty(),
+            StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
+        };
+        // Stopping when idle, the loop sends off the work still waiting for a train.
+        self.trains(done && stop_when == StopWhen::Idle).await?;
+        Ok(done)
     }
 
     /// Sleeps until an attempt ends, a signal arrives, or the poll interval passes.
@@ -401,8 +418,7 @@ impl Orchestrator {
         let poll = tokio::time::sleep(self.next_wake());
         tokio::select! {
             Some(joined) = self.running.join_next() => {
-                let finished = joined.expect("attempt tasks do not panic");
-                self.dispose(finished).await?;
+                self.pending.push(joined.expect("attempt tasks do not panic"));
             }
             _ = shutdown.changed() => {}
             _ = poll => {}
@@ -441,10 +457,19 @@ impl Orchestrator {
     }
 
     /// Disposes of every attempt that has ended, without waiting for others.
+    /// A disposal that fails (the forge unreachable for a moment) keeps the attempt in flight
+    /// and pending, to be disposed of again on the next pass.
     async fn collect_finished(&mut self) -> AppResult<()> {
         while let Some(joined) = self.running.try_join_next() {
-            let finished = joined.expect("attempt tasks do not panic");
-            self.dispose(finished).await?;
+            self.pending
+                .push(joined.expect("attempt tasks do not panic"));
+        }
+        while !self.pending.is_empty() {
+            let finished = self.pending.remove(0);
+            if let Err(error) = self.dispose(&finished).await {
+                self.pending.insert(0, finished);
+                return Err(error);
+            }
         }
         Ok(())
     }
@@ -831,21 +856,26 @@ impl Orchestrator {
     }
 
     /// Lands, retries or fails the issue of a finished attempt.
-    async fn dispose(&mut self, finished: Finished) -> AppResult<()> {
-        let Finished { agent, result } = finished;
+    async fn dispose(&mut self, finished: &Finished) -> AppResult<()> {
+        let agent = finished.agent.clone();
         let flight = self
             .in_flight
-            .remove(&agent)
+            .get(&agent)
+            .map(|f| (f.issue, f.attempt, f.interrupted))
             .expect("every attempt task is in flight");
-        let issue = flight.issue;
+        let (issue, attempt, interrupted) = flight;
         let now = self.clock.now();
-        let result = match result {
+        let result = match &finished.result {
             Ok(result) => result,
-            Err(error) => return self.dispose_broken(&agent, &flight, &error, now).await,
+            Err(error) => {
+                self.dispose_broken(&agent, issue, attempt, error, now)
+                    .await?;
+                self.in_flight.remove(&agent);
+                return Ok(());
+            }
         };
-        if flight.interrupted
-            && result.classification.outcome != crate::core::outcome::Outcome::Success
-        {
+        if interrupted && result.classification.outcome != crate::core::outcome::Outcome::Success {
+            self.in_flight.remove(&agent);
             self.record(RunEvent::Interrupted { agent, issue });
             return Ok(());
         }
@@ -857,8 +887,8 @@ impl Orchestrator {
             Ended {
                 agent: &agent,
                 issue,
-                attempt: flight.attempt,
-                result: &result,
+                attempt,
+                result,
             },
             now,
         )
@@ -866,10 +896,11 @@ impl Orchestrator {
         for event in &slot_events {
             self.journal_event(&agent, event, "the attempt ended")?;
         }
+        self.in_flight.remove(&agent);
         self.record(RunEvent::Disposed {
             agent,
             issue,
-            attempt: flight.attempt,
+            attempt,
             outcome: result.classification.outcome.to_string(),
             disposition,
         });
@@ -882,16 +913,17 @@ impl Orchestrator {
     async fn dispose_broken(
         &mut self,
         agent: &str,
-        flight: &InFlight,
+        issue: u64,
+        attempt: u32,
         error: &AttemptError,
         now: Timestamp,
     ) -> AppResult<()> {
-        let issue = self.forge.issue(flight.issue).await?;
+        let issue = self.forge.issue(issue).await?;
         let branch = branch_name(agent, issue.number, &issue.title);
         tracing::error!(agent, issue = issue.number, %error, "attempt broke");
         self.journal.record_attempt(&AttemptRecord {
             issue: issue.number,
-            attempt: flight.attempt,
+            attempt,
             agent: agent.to_owned(),
             branch: branch.clone(),
             outcome: "clambake_error".to_owned(),
@@ -909,10 +941,7 @@ impl Orchestrator {
             Failure {
                 agent,
                 issue: issue.number,
-                summary: format!(
-                    "Attempt {} by {agent} could not run: {error}.",
-                    flight.attempt
-                ),
+                summary: format!("Attempt {} by {agent} could not run: {error}.", attempt),
                 branch: &branch,
                 log_tail: error.to_string(),
             },

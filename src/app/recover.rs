@@ -225,6 +225,18 @@ fn touches(plan: &RecoveryPlan) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether adding `label` would move an issue back past where its labels show it is: a plan
+/// made from a journal that lagged the forge (a run killed between the two) must not requeue
+/// a failed or landed issue, nor land a failed one.
+fn moved_past(label: &str, labels: &[&str]) -> bool {
+    use crate::core::labels::{BUNDLED, FAILED, READY, REVIEW};
+    match label {
+        READY => labels.iter().any(|l| [FAILED, REVIEW, BUNDLED].contains(l)),
+        REVIEW => labels.contains(&FAILED),
+        _ => false,
+    }
+}
+
 /// Executes `plan`'s steps in order, stopping at the first failure. `believed` is the journal
 /// as the plan saw it: a journal step already applied is recognised and not applied twice.
 pub async fn execute(
@@ -322,10 +334,16 @@ async fn run_step(
         Step::RemoveWorktree { worktree } => remove_worktree(git, worktree).await?,
         Step::EditLabels { issue, add, remove } => {
             let current = world.forge.issue(*issue).await?;
+            let labels: Vec<&str> = current.labels.iter().map(String::as_str).collect();
+            let add: Vec<String> = add
+                .iter()
+                .filter(|label| !moved_past(label, &labels))
+                .cloned()
+                .collect();
             let settled = add.iter().all(|l| current.has_label(l))
                 && !remove.iter().any(|l| current.has_label(l));
             if !settled {
-                world.forge.edit_labels(*issue, add, remove).await?;
+                world.forge.edit_labels(*issue, &add, remove).await?;
             }
             done(!settled)
         }
@@ -686,5 +704,26 @@ impl Opened {
             self.base.clone(),
             &self.config,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved_past;
+    use crate::core::labels::{BUNDLED, FAILED, HUMAN_ONLY, READY, REVIEW};
+
+    #[test]
+    fn recovery_never_moves_an_issue_back_past_where_it_is() {
+        for later in [FAILED, REVIEW, BUNDLED] {
+            assert!(moved_past(READY, &[later]), "{later}");
+        }
+        assert!(moved_past(REVIEW, &[FAILED]));
+        assert!(!moved_past(READY, &[]));
+        assert!(!moved_past(READY, &[HUMAN_ONLY]));
+        assert!(
+            !moved_past(REVIEW, &[BUNDLED]),
+            "a closed bundle sends its issues back"
+        );
+        assert!(!moved_past("agent001", &[FAILED]));
     }
 }

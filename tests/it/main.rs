@@ -22,7 +22,6 @@ mod interrupted_worktree;
 mod journal;
 mod local_forge;
 mod model_server;
-mod orchestrator_props;
 mod recovery;
 mod recovery_props;
 mod recovery_world;
