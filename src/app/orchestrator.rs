@@ -399,6 +399,9 @@ impl Orchestrator {
             return Ok(self.in_flight.is_empty());
         }
         if !(stop_when == StopWhen::OnePass && *routed_once) {
+            // A claim whose attempt never started (a pass failed between the two) is taken
+            // up like one left by a killed run.
+            self.resume_claims().await?;
             self.route().await?;
             *routed_once = true;
         }

@@ -28,6 +28,7 @@ mod recovery_world;
 mod refname;
 mod responses_server;
 mod rollback;
+mod run_faults;
 mod run_loop;
 mod run_view;
 mod spawn_cli;

@@ -1,0 +1,157 @@
+//! The run loop against a forge that fails now and then: it rides the faults out and still
+//! lands every issue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clambake::adapters::agents::SimulatedRuntime;
+use clambake::app::Workspace;
+use clambake::app::lifecycle::open_journal;
+use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
+use clambake::ports::forge::{
+    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
+    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+};
+use clambake::ports::{Clock, SystemClock};
+
+use crate::support::TestRepo;
+
+/// A forge whose every `every`th call fails, as a flaky network would.
+struct Flaky {
+    inner: Arc<dyn Forge>,
+    calls: AtomicU32,
+    every: u32,
+    failed: AtomicU32,
+}
+
+impl Flaky {
+    fn check(&self, what: &str) -> ForgeResult<()> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call.is_multiple_of(self.every) {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(ForgeError::Backend(format!("injected fault in {what}")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Forge for Flaky {
+    async fn default_branch(&self) -> ForgeResult<String> {
+        self.inner.default_branch().await
+    }
+    async fn labels(&self) -> ForgeResult<Vec<Label>> {
+        self.inner.labels().await
+    }
+    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
+        self.inner.ensure_label(label).await
+    }
+    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
+        self.inner.create_issue(new).await
+    }
+    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
+        self.check("issue")?;
+        self.inner.issue(number).await
+    }
+    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        self.check("issues")?;
+        self.inner.issues(filter).await
+    }
+    async fn edit_labels(
+        &self,
+        n: Number,
+        add: &[String],
+        remove: &[String],
+    ) -> ForgeResult<Issue> {
+        self.check("edit_labels")?;
+        self.inner.edit_labels(n, add, remove).await
+    }
+    async fn set_issue_state(&self, n: Number, state: IssueState) -> ForgeResult<Issue> {
+        self.inner.set_issue_state(n, state).await
+    }
+    async fn create_comment(&self, n: Number, body: &str) -> ForgeResult<Comment> {
+        self.check("create_comment")?;
+        self.inner.create_comment(n, body).await
+    }
+    async fn comments(&self, n: Number) -> ForgeResult<Vec<Comment>> {
+        self.inner.comments(n).await
+    }
+    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
+        self.inner.create_pull_request(new).await
+    }
+    async fn pull_request(&self, n: Number) -> ForgeResult<PullRequest> {
+        self.inner.pull_request(n).await
+    }
+    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
+        self.inner.pull_requests(filter).await
+    }
+    async fn merge_pull_request(&self, n: Number) -> ForgeResult<MergeOutcome> {
+        self.inner.merge_pull_request(n).await
+    }
+    async fn close_pull_request(&self, n: Number) -> ForgeResult<PullRequest> {
+        self.inner.close_pull_request(n).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.clambake(&["config", "set", "bundling.enabled", "false"])
+        .success();
+    for n in 1..=4 {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let flaky = Arc::new(Flaky {
+        inner: workspace.open_forge(config.forge.backend).await.unwrap(),
+        calls: AtomicU32::new(0),
+        every: 7,
+        failed: AtomicU32::new(0),
+    });
+    let mut settings = RunSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(50);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        flaky.clone(),
+        Arc::new(open_journal(&workspace).unwrap()),
+        Arc::new(SimulatedRuntime),
+        clock,
+        settings,
+    )
+    .await
+    .unwrap();
+    let (_signals, shutdown) = tokio::sync::watch::channel(0);
+    orchestrator
+        .run(StopWhen::Idle, shutdown, false)
+        .await
+        .unwrap();
+
+    assert!(
+        flaky.failed.load(Ordering::SeqCst) > 0,
+        "faults were injected"
+    );
+    for n in 1..=4 {
+        let issue = flaky.inner.issue(n).await.unwrap();
+        assert_eq!(issue.labels, ["route:review"], "#{n}");
+    }
+    let prs = flaky
+        .inner
+        .pull_requests(&PullRequestFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(prs.len(), 4, "each landed once, with one pull request");
+}
