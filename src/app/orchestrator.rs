@@ -201,21 +201,21 @@ impl std::fmt::Display for RunEvent {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                f.write_str("a train left:")?;
+                let mut parts = Vec::new();
                 if let Some(bundle) = bundle {
-                    write!(
-                        f,
-                        " bundle #{} carries {}",
+                    parts.push(format!(
+                        "bundle #{} carries {}",
                         bundle.number,
                         list(&bundle.issues)
-                    )?;
+                    ));
                 }
                 for pr in individual {
-                    write!(f, "; #{} carries {} alone", pr.number, list(&pr.issues))?;
+                    parts.push(format!("#{} carries {} alone", pr.number, list(&pr.issues)));
                 }
                 if !waiting.is_empty() {
-                    write!(f, "; {} wait for the next train", list(waiting))?;
+                    parts.push(format!("{} wait for the next train", list(waiting)));
                 }
+                write!(f, "a train left: {}", parts.join("; "))?;
                 Ok(())
             }
         }
