@@ -282,6 +282,19 @@ impl Git {
         Ok(single_boundaries(&walk, heads))
     }
 
+    /// The best common ancestor of two commits, `None` when they share no history.
+    pub async fn merge_base(&self, a: &str, b: &str) -> GitResult<Option<String>> {
+        let args = ["merge-base", a, b];
+        let output = self.output(&args).await?;
+        match output.status.code() {
+            Some(0) => Ok(Some(
+                String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            )),
+            Some(1) if output.stderr.is_empty() => Ok(None),
+            _ => Err(self.failure(&args, &output)),
+        }
+    }
+
     /// Runs many trial merges in one `git merge-tree --stdin` process, answers in input order.
     /// Each merge is independent: use it when every one is known in advance.
     pub async fn trial_merges(&self, merges: &[MergeSpec<'_>]) -> GitResult<Vec<TrialMerge>> {

@@ -8,6 +8,9 @@ use jiff::Timestamp;
 use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
 use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial};
 
+/// What a set-aside branch with no history in common with the base conflicts in.
+pub const NO_COMMON_HISTORY: &str = "all of its history (it shares none with the base)";
+
 /// Plans a bundle on `base_tip` by merging candidates (in boarding order) in memory with
 /// `git merge-tree`. Nothing but objects is written: no commit, no reference, no index, no
 /// working tree. Each member's `tip` in the plan is the merged tree; [`write_chain`] turns the
@@ -26,30 +29,45 @@ pub async fn plan_on_git(
 ) -> GitResult<BundlePlan> {
     let heads: Vec<&str> = candidates.iter().map(|c| c.head.as_str()).collect();
     let mut merge_bases = Vec::with_capacity(heads.len());
-    for (found, head) in git
+    // Branches that share no history with the base cannot be merged at all.
+    let mut unrelated = Vec::new();
+    for (index, (found, head)) in git
         .merge_bases(base_tip, &heads)
         .await?
         .into_iter()
         .zip(&heads)
+        .enumerate()
     {
         merge_bases.push(match found {
             Some(base) => base,
-            None => git.run(&["merge-base", base_tip, head]).await?,
+            None => match git.merge_base(base_tip, head).await? {
+                Some(base) => base,
+                None => {
+                    unrelated.push(index);
+                    base_tip.to_owned()
+                }
+            },
         });
+    }
+    let mut planner = Planner::new(base_tip.to_owned(), candidates.clone(), max_size);
+    for index in &unrelated {
+        planner.set_aside_against_base(*index, vec![NO_COMMON_HISTORY.to_owned()]);
     }
     // One process checks every branch against the base alone; those that clash there are set
     // aside at once instead of costing a chain merge and its probes each.
-    let against_base: Vec<MergeSpec> = heads
+    let related: Vec<usize> = (0..heads.len())
+        .filter(|i| !unrelated.contains(i))
+        .collect();
+    let against_base: Vec<MergeSpec> = related
         .iter()
-        .map(|head| MergeSpec {
+        .map(|index| MergeSpec {
             base: None,
             ours: base_tip,
-            theirs: head,
+            theirs: heads[*index],
         })
         .collect();
     let verdicts = git.trial_merges(&against_base).await?;
-    let mut planner = Planner::new(base_tip.to_owned(), candidates.clone(), max_size);
-    for (index, verdict) in verdicts.into_iter().enumerate() {
+    for (index, verdict) in related.into_iter().zip(verdicts) {
         if let TrialMerge::Conflict(paths) = verdict {
             planner.set_aside_against_base(index, paths);
         }

@@ -292,3 +292,24 @@ async fn the_bundle_branch_is_written_once() {
     assert_eq!(repo.git(&["rev-parse", branch]), main);
     assert_eq!(repo.git(&["symbolic-ref", "--short", "HEAD"]), "main");
 }
+
+#[tokio::test]
+async fn a_branch_with_no_history_in_common_is_set_aside_and_the_rest_still_rides() {
+    let repo = TestRepo::new();
+    repo.branch_with_file("agent001/1-a", "main", "a.txt", "a\n");
+    let tree = repo.git(&["rev-parse", "main^{tree}"]);
+    let orphan = repo.git(&["commit-tree", &tree, "-m", "unrelated"]);
+    repo.git(&["update-ref", "refs/heads/agent002/2-b", &orphan]);
+    let git = Git::new(repo.path());
+    let base = repo.git(&["rev-parse", "main"]);
+    let candidates = vec![
+        candidate(&repo, 1, "agent001/1-a"),
+        candidate(&repo, 2, "agent002/2-b"),
+    ];
+    let plan = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    assert_eq!(plan.members.len(), 1);
+    assert_eq!(plan.members[0].candidate.issue, 1);
+    assert_eq!(plan.set_aside.len(), 1);
+    let why = plan.set_aside[0].reason.describe();
+    assert!(why.contains("shares none with the base"), "{why}");
+}
