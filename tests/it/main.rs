@@ -22,6 +22,7 @@ mod interrupted_worktree;
 mod journal;
 mod local_forge;
 mod model_server;
+mod orchestrator_props;
 mod recovery;
 mod recovery_props;
 mod recovery_world;

@@ -1,8 +1,3 @@
-//! PARKED, NOT COMPILED: this property test still fails about one run in three (after killed
-//! runs, a train can fail on a missing merge base and the scenario never settles), so it is
-//! kept here, outside every test target, until that is fixed. To run it, move it to
-//! `tests/it/` and add `mod orchestrator_props;` to `tests/it/main.rs`.
-//!
 //! Property: the run loop keeps the seed's invariants whatever the agents do and whatever goes
 //! wrong around it.
 //!
