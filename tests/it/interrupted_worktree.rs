@@ -3,8 +3,8 @@
 
 use crate::support::TestRepo;
 
-/// Found by the orchestrator property test (branch feat/props-wip): a run killed during `git worktree add` leaves the worktree locked as
-/// "initializing" and half checked out. The next attempt made it again instead of working in it
+/// Found by the orchestrator property test: a run killed during `git worktree add` leaves the
+/// worktree locked as "initializing" and half checked out. The next attempt made it again instead of working in it
 /// (where the missing files were committed as the agent's work, and the worktree could never be
 /// removed).
 #[test]
