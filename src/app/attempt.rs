@@ -15,9 +15,10 @@ use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, super
 use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
+use crate::app::handover::take_over_earlier_attempts;
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
-use crate::core::branch::branch_name;
+use crate::core::branch::{branch_name, parse_branch_name};
 use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
@@ -127,7 +128,14 @@ pub async fn run_attempt(
     let worktree = worktree_path(workspace, &request.agent, request.issue);
     {
         let _adding = workspace.lock_worktrees().await;
-        prepare_worktree(&workspace.git, &worktree, &branch, &request.base).await?;
+        prepare_worktree(
+            &workspace.git,
+            &worktree,
+            &branch,
+            &request.base,
+            limits.grace,
+        )
+        .await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
     let prompt = build_prompt(&PromptInput {
@@ -399,7 +407,7 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
 /// Stops processes still working in `worktree` that no registry knows: an agent whose
 /// orchestrator was killed between starting it and registering it. Two agents must never work
 /// in one worktree.
-async fn stop_strays(worktree: &Path, grace: Duration) {
+pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
     for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
         tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
         process::terminate(stray.pid, stray.start_time, grace).await;
@@ -407,13 +415,18 @@ async fn stop_strays(worktree: &Path, grace: Duration) {
 }
 
 /// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing
-/// branch if an earlier attempt made one, else on a new branch from `base`.
+/// branch if an earlier attempt made one (taking over other slots' earlier attempts), else on
+/// a new branch from `base`.
 async fn prepare_worktree(
     git: &Git,
     worktree: &std::path::Path,
     branch: &str,
     base: &str,
+    grace: Duration,
 ) -> Result<(), AttemptError> {
+    if let Some(owner) = parse_branch_name(branch) {
+        take_over_earlier_attempts(git, owner.issue, branch, base, grace).await?;
+    }
     if worktree.exists() && creation_interrupted(worktree).await {
         // Nothing ran in it yet: agents start only once it is complete. Made again below.
         let path = worktree.display().to_string();

@@ -4,6 +4,7 @@ pub mod attempt;
 pub mod bundle;
 pub mod demo;
 pub mod doctor;
+pub mod handover;
 pub mod init;
 pub mod land;
 pub mod landing;

@@ -64,6 +64,21 @@ pub fn parse_branch_name(name: &str) -> Option<BranchOwner<'_>> {
     })
 }
 
+/// The branches of earlier attempts at `issue` other than `branch`: another slot's, or the same
+/// slot's under an older title. A new attempt takes their work over, so that an issue has one
+/// line of work whichever slot retries it.
+pub fn earlier_attempts<'a>(
+    branches: impl IntoIterator<Item = &'a str>,
+    issue: u64,
+    branch: &str,
+) -> Vec<&'a str> {
+    branches
+        .into_iter()
+        .filter(|name| *name != branch)
+        .filter(|name| parse_branch_name(name).is_some_and(|owner| owner.issue == issue))
+        .collect()
+}
+
 /// The agent and issue of an attempt's worktree directory, named `<agent>-<issue>`
 /// (`agent001-12`), exactly: `agent001-123` is issue 123, never 12.
 pub fn parse_worktree_name(name: &str) -> Option<(&str, u64)> {
@@ -92,6 +107,27 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn earlier_attempts_are_the_issues_other_agent_branches() {
+        let branches = [
+            "agent001/12-old-title",
+            "agent002/12-fix",
+            "agent003/123-fix",
+            "agent002/1-fix",
+            "main",
+            "feature/12-fix",
+        ];
+        assert_eq!(
+            earlier_attempts(branches, 12, "agent002/12-fix"),
+            ["agent001/12-old-title"]
+        );
+        assert_eq!(
+            earlier_attempts(branches, 12, "agent004/12-fix"),
+            ["agent001/12-old-title", "agent002/12-fix"]
+        );
+        assert!(earlier_attempts(branches, 7, "agent001/7-x").is_empty());
+    }
 
     #[test]
     fn plain_titles_become_dashed_lowercase() {

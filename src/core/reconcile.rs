@@ -560,8 +560,12 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
             continue;
         };
         // Landed work waits on review or bundled; a failed issue keeps its branch for a
-        // person; a ready one keeps an earlier attempt's branch for the retry to continue.
+        // person; a ready one keeps an earlier attempt's branch for the retry to continue, and
+        // a claimed one for the retrying slot to take over.
+        let believed = world.believed_claim(owner.agent) == Some(owner.issue);
+        let retried_elsewhere = !believed && !issue.agents().is_empty();
         let accounted_for = issue.has(owner.agent)
+            || retried_elsewhere
             || [
                 labels::REVIEW,
                 labels::BUNDLED,
@@ -578,7 +582,7 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
                 agent: owner.agent.to_owned(),
                 issue: owner.issue,
                 branch: (*branch).clone(),
-                believed: world.believed_claim(owner.agent) == Some(owner.issue),
+                believed,
             });
         }
     }
@@ -781,6 +785,41 @@ pub(crate) mod tests {
                 branch: branch("agent001/12-fix", 2),
                 believed: true,
             }]
+        );
+    }
+
+    #[test]
+    fn a_retry_on_another_slot_accounts_for_the_earlier_attempts_branch() {
+        let (mut snapshot, _) = healthy();
+        snapshot.issues[0].labels = vec!["agent004".to_owned()];
+        snapshot.branches.push(branch("agent004/12-fix", 0));
+        snapshot.worktrees.clear();
+        snapshot.processes = vec![process("agent004", 12, true, 1)];
+        let retrying = believed(&[
+            ("agent001", State::Idle {}),
+            ("agent004", working("agent004", 12, 0)),
+        ]);
+        let found = detect(&snapshot, &retrying, limits());
+        assert!(
+            !found
+                .iter()
+                .any(|i| matches!(i, Inconsistency::BranchButNoLabel { .. })),
+            "{found:#?}"
+        );
+        // The slot that still believes it holds the issue has lost its label: that is drift.
+        let both = believed(&[
+            ("agent001", working("agent001", 12, 2)),
+            ("agent004", working("agent004", 12, 0)),
+        ]);
+        let found = detect(&snapshot, &both, limits());
+        assert!(
+            found.contains(&Inconsistency::BranchButNoLabel {
+                agent: "agent001".into(),
+                issue: 12,
+                branch: branch("agent001/12-fix", 2),
+                believed: true,
+            }),
+            "{found:#?}"
         );
     }
 

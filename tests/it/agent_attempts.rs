@@ -178,6 +178,70 @@ async fn a_second_attempt_continues_on_the_same_branch_and_worktree() {
 }
 
 #[tokio::test]
+async fn a_retry_on_another_slot_or_under_a_new_title_continues_the_earlier_work() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let crash = script_runtime(
+        &scripts,
+        "date +%N >> progress.txt\necho half > half.txt\nexit 3\n",
+    );
+    let first = attempt(&repo, &crash, &request("Retried")).await;
+    assert_eq!(first.classification.outcome, Outcome::Crashed);
+    let first_tip = repo.git(&["rev-parse", &first.branch]);
+    // Something left in the earlier worktree after the verdict is work too.
+    std::fs::write(first.worktree.join("late.txt"), "late\n").unwrap();
+
+    let other_slot = AttemptRequest {
+        agent: "agent002".to_owned(),
+        attempt: 2,
+        ..request("Retried")
+    };
+    let succeed = script_runtime(
+        &scripts,
+        "date +%N >> progress.txt\ngit add -A && git commit -qm done\n",
+    );
+    let second = attempt(&repo, &succeed, &other_slot).await;
+    assert_eq!(second.classification.outcome, Outcome::Success);
+    assert_eq!(second.branch, "agent002/7-retried");
+    assert_eq!(
+        second.commits_ahead, 3,
+        "the crash, its late leftovers, the retry"
+    );
+    for file in ["half.txt", "late.txt"] {
+        repo.git(&["cat-file", "-e", &format!("{}:{file}", second.branch)]);
+    }
+    assert_eq!(
+        repo.git(&["branch", "--list", "agent001/*"]),
+        "",
+        "the earlier branch was handed over"
+    );
+    assert!(!first.worktree.exists(), "the earlier worktree is gone");
+    let archived = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/clambake/archive/agent001/",
+    ]);
+    assert!(archived.contains("agent001/7-retried/"), "{archived}");
+    let late_tip = archived.rsplit('/').next().unwrap();
+    repo.git(&["merge-base", "--is-ancestor", &first_tip, late_tip]);
+
+    // The same slot, after the issue was renamed: one branch still carries all the work.
+    let renamed = AttemptRequest {
+        agent: "agent002".to_owned(),
+        attempt: 3,
+        ..request("Retried under a new name")
+    };
+    let third = attempt(&repo, &succeed, &renamed).await;
+    assert_eq!(third.branch, "agent002/7-retried-under-a-new-name");
+    assert_eq!(third.commits_ahead, 4);
+    assert_eq!(third.worktree, second.worktree);
+    assert_eq!(
+        repo.git(&["branch", "--list", "agent*"]),
+        "+ agent002/7-retried-under-a-new-name"
+    );
+}
+
+#[tokio::test]
 async fn a_hostile_title_gives_a_safe_branch_and_runs_nothing() {
     let repo = TestRepo::new();
     let title = "../../$(touch pwned); rm -rf / `touch pwned2` && echo >x | y";
