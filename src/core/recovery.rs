@@ -157,7 +157,14 @@ pub fn plan(inconsistency: &Inconsistency, policy: Policy) -> RecoveryPlan {
             agent,
             issue,
             branch,
-        } => abandon(&mut steps, agent, *issue, branch.as_ref(), policy),
+        } => requeue(
+            &mut steps,
+            agent,
+            *issue,
+            branch.as_ref(),
+            policy,
+            format!("{agent} held this issue but its process was gone"),
+        ),
         Inconsistency::LandedButNotFreed {
             agent,
             issue,
@@ -175,22 +182,35 @@ pub fn plan(inconsistency: &Inconsistency, policy: Policy) -> RecoveryPlan {
                 "freed the slot's label",
             ));
         }
+        // Nobody saw the attempt end, so nobody knows whether its work is done: it is kept
+        // for the retry to continue, never sent to review unjudged.
         Inconsistency::ProcessDeadButWorking {
             agent,
             issue,
             branch,
-        } => land(&mut steps, agent, *issue, branch),
+        } => requeue(
+            &mut steps,
+            agent,
+            *issue,
+            Some(branch),
+            policy,
+            format!("{agent}'s process was gone before it reported a result"),
+        ),
         Inconsistency::StaleClaim {
             agent,
             issue,
             branch,
-            ..
+            idle_minutes,
         } => {
             steps.push(stop(agent));
-            match branch {
-                Some(branch) if branch.commits_ahead > 0 => land(&mut steps, agent, *issue, branch),
-                _ => abandon(&mut steps, agent, *issue, branch.as_ref(), policy),
-            }
+            requeue(
+                &mut steps,
+                agent,
+                *issue,
+                branch.as_ref(),
+                policy,
+                format!("{agent} showed no activity for {idle_minutes} minutes and was stopped"),
+            );
         }
         Inconsistency::OrphanWorktree { worktree } => match (&worktree.branch, worktree.dirty) {
             (Some(_), dirty) => {
@@ -318,53 +338,35 @@ pub fn plan(inconsistency: &Inconsistency, policy: Policy) -> RecoveryPlan {
     }
 }
 
-/// The slot's work is done in all but name: archive, land, send to review.
-fn land(steps: &mut Vec<Step>, agent: &str, issue: u64, branch: &RefFacts) {
-    steps.push(archive(branch));
-    steps.push(journal(
-        agent,
-        Event::StartWork {
-            commits_ahead: branch.commits_ahead,
-        },
-    ));
-    steps.push(journal(agent, Event::CompleteWork));
-    steps.push(relabel(issue, &[labels::REVIEW], &[agent]));
-    steps.push(comment(
-        issue,
-        format!(
-            "{agent}'s process was gone and its branch `{}` had work",
-            branch.name
-        ),
-        &format!(
-            "archived and landed its {} commit(s); the issue waits for review",
-            branch.commits_ahead
-        ),
-    ));
-}
-
-/// The slot produced nothing: archive whatever tip there is, free the slot, requeue.
-fn abandon(
+/// The attempt ended unjudged: archive whatever tip there is, free the slot, requeue. Work on
+/// the branch stays there for the retry to continue; an empty branch goes if the policy says.
+fn requeue(
     steps: &mut Vec<Step>,
     agent: &str,
     issue: u64,
     branch: Option<&RefFacts>,
     policy: Policy,
+    found: String,
 ) {
     if let Some(branch) = branch {
         steps.push(archive(branch));
     }
     steps.push(journal(agent, Event::Abandon));
     steps.push(relabel(issue, &[labels::READY], &[agent]));
-    if let Some(branch) = branch.filter(|b| b.commits_ahead == 0)
-        && policy.cleanup_abandoned_branches
-    {
-        steps.push(delete(branch));
-    }
-    steps.push(comment(
-        issue,
-        format!("{agent} held this issue but its process was gone and left no commits"),
-        "freed the slot and put the issue back in the queue",
-    ));
+    let done = match branch {
+        Some(branch) if branch.commits_ahead > 0 => format!(
+            "freed the slot and put the issue back in the queue; its {} commit(s) stay on `{}` \
+             (archived too) for the retry to continue",
+            branch.commits_ahead, branch.name
+        ),
+        Some(branch) if policy.cleanup_abandoned_branches => {
+            steps.push(delete(branch));
+            "freed the slot, deleted its empty branch and put the issue back in the queue"
+                .to_owned()
+        }
+        _ => "freed the slot and put the issue back in the queue; it left no commits".to_owned(),
+    };
+    steps.push(comment(issue, found, &done));
 }
 
 pub(super) fn archive(branch: &RefFacts) -> Step {
@@ -544,7 +546,7 @@ mod tests {
     }
 
     #[test]
-    fn process_dead_but_working_archives_and_lands() {
+    fn process_dead_but_working_archives_and_requeues_keeping_the_branch() {
         let work = branch("agent001/12-fix", 2);
         let found = Inconsistency::ProcessDeadButWorking {
             agent: "agent001".into(),
@@ -555,9 +557,29 @@ mod tests {
             actions(found, CLEANUP),
             [
                 archive(&work),
-                journal("agent001", Event::StartWork { commits_ahead: 2 }),
-                journal("agent001", Event::CompleteWork),
-                labels_step(12, &[labels::REVIEW], &["agent001"]),
+                journal("agent001", Event::Abandon),
+                labels_step(12, &[labels::READY], &["agent001"]),
+            ],
+            "never sent to review unjudged, never deleted"
+        );
+    }
+
+    #[test]
+    fn a_stale_claim_with_work_is_stopped_and_requeued_keeping_the_branch() {
+        let work = branch("agent001/12-fix", 3);
+        let found = Inconsistency::StaleClaim {
+            agent: "agent001".into(),
+            issue: 12,
+            idle_minutes: 100,
+            branch: Some(work.clone()),
+        };
+        assert_eq!(
+            actions(found, CLEANUP),
+            [
+                stop("agent001"),
+                archive(&work),
+                journal("agent001", Event::Abandon),
+                labels_step(12, &[labels::READY], &["agent001"]),
             ]
         );
     }

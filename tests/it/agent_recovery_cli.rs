@@ -58,13 +58,12 @@ async fn drift_is_diagnosed_recovered_and_validated() {
     );
     assert_eq!(recovered.json()["remaining"], serde_json::json!([]));
     assert!(world.has_ref(&archive_ref(&branch, &tip)));
-    assert_eq!(world.state("agent001"), State::Landed { issue });
+    assert_eq!(world.state("agent001"), State::Idle {});
+    assert_eq!(world.labels(issue).await, ["route:ready"]);
+    assert_eq!(world.tip(&branch), tip, "the work stays for the retry");
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
     let status = repo.clambake(&["agent", "status"]).success().stdout;
-    assert!(
-        status.contains("Landed") && status.contains("ok"),
-        "{status}"
-    );
+    assert!(status.contains("Idle") && status.contains("ok"), "{status}");
 }
 
 #[tokio::test]
@@ -156,10 +155,10 @@ async fn with_the_state_machine_disabled_labels_alone_are_the_belief() {
         .collect();
     assert_eq!(
         outcomes,
-        ["done", "skipped", "skipped", "done", "done"],
-        "archive, two journal steps skipped, labels, comment"
+        ["done", "skipped", "done", "done"],
+        "archive, the journal step skipped, labels, comment"
     );
-    assert_eq!(world.labels(issue).await, ["route:review"]);
+    assert_eq!(world.labels(issue).await, ["route:ready"]);
     let journal = clambake::ports::journal::Journal::current_states(&world.journal).unwrap();
     assert!(
         journal.is_empty(),

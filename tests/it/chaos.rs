@@ -300,12 +300,11 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         );
         failed.insert(number);
     }
-    // Only the always-failing issues fail. One of them may still be merged: when a kill loses
-    // an attempt's verdict, recovery lands the commits its agent made (a known weakness, noted
-    // as work to do), and its work is on main like any other.
-    assert!(
-        failed.is_subset(&BTreeSet::from([7, 17, 27])),
-        "only the always-failing issues fail: {failed:?}"
+    // When a kill loses an attempt's verdict, its work is retried, never landed unjudged.
+    assert_eq!(
+        failed,
+        BTreeSet::from([7, 17, 27]),
+        "exactly the always-failing issues fail"
     );
 
     // No agent commit lost: each is reachable from some ref.

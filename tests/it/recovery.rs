@@ -147,12 +147,16 @@ async fn process_dead_but_working() {
     world.processes.spawn("agent001", issue, now);
     world.processes.kill("agent001");
     let steps = detected(&world, "ProcessDeadButWorking", now).await;
-    assert_eq!(kinds(&steps), ["archive", "journal", "journal", "labels"]);
+    assert_eq!(kinds(&steps), ["archive", "journal", "labels"]);
     repaired(&world, now).await;
     assert!(world.has_ref(&archive_ref(&branch, &tip)));
-    assert_eq!(world.tip(&branch), tip, "the branch stays for the train");
-    assert_eq!(world.state("agent001"), State::Landed { issue });
-    assert_eq!(world.labels(issue).await, [REVIEW]);
+    assert_eq!(world.tip(&branch), tip, "the branch stays for the retry");
+    assert_eq!(world.state("agent001"), State::Idle {});
+    assert_eq!(
+        world.labels(issue).await,
+        [READY],
+        "requeued, not landed unjudged"
+    );
 }
 
 #[tokio::test]
@@ -345,7 +349,8 @@ async fn executing_a_plan_twice_is_harmless() {
         clambake::ports::journal::Journal::history(&world.journal, "agent001")
             .unwrap()
             .len(),
-        4
+        3,
+        "assigned, working, abandoned once"
     );
     let archives = world
         .repo
