@@ -424,6 +424,10 @@ async fn prepare_worktree(
     base: &str,
     grace: Duration,
 ) -> Result<(), AttemptError> {
+    if worktree.exists() && branch_deleted_under(git, worktree, branch).await? {
+        // A commit there would start a history of its own, sharing nothing with the base.
+        set_aside_broken(git, worktree).await?;
+    }
     if let Some(owner) = parse_branch_name(branch) {
         take_over_earlier_attempts(git, owner.issue, branch, base, grace).await?;
     }
@@ -460,6 +464,20 @@ async fn prepare_worktree(
             .await?;
     }
     Ok(())
+}
+
+/// Whether `worktree` has `branch` checked out but the branch itself is gone (deleted by
+/// something that did not look at worktrees): its HEAD is unborn.
+async fn branch_deleted_under(
+    git: &Git,
+    worktree: &Path,
+    branch: &str,
+) -> Result<bool, AttemptError> {
+    if creation_interrupted(worktree).await || !is_worktree(worktree).await {
+        return Ok(false);
+    }
+    let checked_out = Git::new(worktree).current_branch().await?;
+    Ok(checked_out.as_deref() == Some(branch) && git.branch_tip(branch).await?.is_none())
 }
 
 /// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps

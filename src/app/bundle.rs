@@ -827,8 +827,9 @@ impl Bundler<'_> {
                             LifecycleStep::Merge(pr.number),
                             now,
                         )?;
-                        if let Some(tip) = tips.get(&member.branch) {
-                            self.remove_branch(&member.branch, tip).await?;
+                        if let Some(tip) = tips.get(&member.branch)
+                            && self.remove_branch(&member.branch, tip).await?
+                        {
                             repairs.push(format!(
                                 "removed `{}`: merged in #{}",
                                 member.branch, pr.number
@@ -865,16 +866,27 @@ impl Bundler<'_> {
         Ok(moved)
     }
 
-    /// Removes a merged member's worktree (if it has a linked one) and its branch.
-    async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<()> {
+    /// Removes a merged member's worktree (if it has a linked one) and its branch; a branch
+    /// someone has checked out in the main worktree stays, as deleting it would leave their
+    /// checkout on an unborn HEAD. Returns whether it was removed.
+    async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
         let main = self.git.main_worktree_root().await?;
         for tree in self.git.worktrees().await? {
-            if tree.branch.as_deref() == Some(branch) && !same_dir(&tree.path, &main) {
-                let path = tree.path.display().to_string();
-                self.git.run(&["worktree", "remove", &path]).await?;
+            if tree.branch.as_deref() != Some(branch) {
+                continue;
             }
+            if same_dir(&tree.path, &main) {
+                tracing::info!(
+                    branch,
+                    "a merged branch is checked out in the main worktree; kept"
+                );
+                return Ok(false);
+            }
+            let path = tree.path.display().to_string();
+            self.git.run(&["worktree", "remove", &path]).await?;
         }
-        self.delete_branch(branch, tip).await
+        self.delete_branch(branch, tip).await?;
+        Ok(true)
     }
 
     /// Deletes a branch only if it still points at `tip`.

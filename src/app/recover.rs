@@ -462,7 +462,8 @@ async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResu
     })
 }
 
-/// Deletes `branch` only while it is still at `tip` and that tip is archived.
+/// Deletes `branch` only while it is still at `tip` and that tip is archived, removing a
+/// worktree that has it checked out first (refused if that worktree has changes).
 async fn delete_branch(git: &Git, branch: &str, tip: &str) -> AppResult<StepOutcome> {
     let Some(current) = git.branch_tip(branch).await? else {
         return Ok(StepOutcome::AlreadyDone);
@@ -477,6 +478,18 @@ async fn delete_branch(git: &Git, branch: &str, tip: &str) -> AppResult<StepOutc
         return Ok(failed(format!(
             "`{branch}` is not archived under `{archive}`; kept"
         )));
+    }
+    // A branch deleted under its worktree leaves it on an unborn HEAD, where the next commit
+    // would start a history of its own: the worktree goes first, and only if it holds nothing.
+    for worktree in git.worktrees().await? {
+        if worktree.branch.as_deref() == Some(branch)
+            && let Err(error) = remove_worktree(git, &worktree.path).await
+        {
+            return Ok(failed(format!(
+                "`{branch}` is checked out in {} which could not be removed ({error}); kept",
+                worktree.path.display()
+            )));
+        }
     }
     let reference = format!("refs/heads/{branch}");
     let output = git.output(&["update-ref", "-d", &reference, tip]).await?;

@@ -242,6 +242,34 @@ async fn a_retry_on_another_slot_or_under_a_new_title_continues_the_earlier_work
 }
 
 #[tokio::test]
+async fn a_worktree_whose_branch_was_deleted_under_it_is_set_aside_not_committed_on() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let idle = script_runtime(&scripts, "echo half > half.txt\nexit 3\n");
+    let first = attempt(&repo, &idle, &request("Unborn")).await;
+    repo.git(&["update-ref", "-d", &format!("refs/heads/{}", first.branch)]);
+    let second = attempt(
+        &repo,
+        &SimulatedRuntime,
+        &AttemptRequest {
+            attempt: 2,
+            ..request("Unborn")
+        },
+    )
+    .await;
+    assert_eq!(second.classification.outcome, Outcome::Success);
+    assert_eq!(second.commits_ahead, 1, "a fresh start from the base");
+    repo.git(&["merge-base", "--is-ancestor", "main", &second.branch]);
+    let aside = repo.path().join(".clambake/broken-worktrees");
+    let kept: Vec<_> = std::fs::read_dir(&aside).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].path().join("half.txt").exists(),
+        "its files are kept"
+    );
+}
+
+#[tokio::test]
 async fn a_hostile_title_gives_a_safe_branch_and_runs_nothing() {
     let repo = TestRepo::new();
     let title = "../../$(touch pwned); rm -rf / `touch pwned2` && echo >x | y";

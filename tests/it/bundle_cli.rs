@@ -183,9 +183,17 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
         .map(|i| i["number"].as_u64().unwrap())
         .collect();
     assert_eq!(open, vec![4]);
+    // Someone looks at a merged member in the main checkout: deleting that branch would leave
+    // their checkout on an unborn HEAD, so it stays.
+    repo.git(&["checkout", "--quiet", "agent001/1-one"]);
     let after = repo.clambake(&["bundle", "--json"]).success().json();
-    // The four member branches and the bundle branch.
-    assert_eq!(after["repairs"].as_array().unwrap().len(), 5, "{after}");
+    // Three of the four member branches and the bundle branch.
+    assert_eq!(after["repairs"].as_array().unwrap().len(), 4, "{after}");
+    assert_eq!(repo.git(&["branch", "--show-current"]), "agent001/1-one");
+    repo.git(&["rev-parse", "--verify", "HEAD"]);
+    repo.git(&["checkout", "--quiet", "main"]);
+    let again = repo.clambake(&["bundle", "--json"]).success().json();
+    assert_eq!(again["repairs"].as_array().unwrap().len(), 1, "{again}");
     assert!(
         repo.git(&["for-each-ref", "refs/heads/clambake"])
             .is_empty()

@@ -123,6 +123,36 @@ async fn working_but_no_commits() {
 }
 
 #[tokio::test]
+async fn an_empty_branch_goes_with_its_clean_worktree_and_never_from_under_a_dirty_one() {
+    let world = TestWorld::new().await;
+    let now = Timestamp::now();
+    let clean_issue = world.issue(&["agent001"]).await;
+    let clean = world.branch("agent001", clean_issue, 0);
+    let clean_worktree = world.worktree("agent001", clean_issue, &clean);
+    world.working("agent001", clean_issue, &clean, 0);
+    let dirty_issue = world.issue(&["agent002"]).await;
+    let dirty = world.branch("agent002", dirty_issue, 0);
+    let dirty_worktree = world.worktree("agent002", dirty_issue, &dirty);
+    std::fs::write(dirty_worktree.join("unsaved.txt"), "work\n").unwrap();
+    world.working("agent002", dirty_issue, &dirty, 0);
+
+    recover(&world.world(), None, now).await.unwrap();
+    assert!(!world.has_ref(&format!("refs/heads/{clean}")));
+    assert!(
+        !clean_worktree.exists(),
+        "the clean worktree went with its branch"
+    );
+    // Deleting the branch under the dirty worktree would leave it on an unborn HEAD, where
+    // the next commit starts a history of its own: it stays, and the worktree's leftovers are
+    // committed onto it once the worktree is an orphan.
+    let files = world.repo.git(&["ls-tree", "--name-only", &dirty]);
+    assert!(files.lines().any(|f| f == "unsaved.txt"), "{files}");
+    world
+        .repo
+        .git(&["merge-base", "--is-ancestor", "main", &dirty]);
+}
+
+#[tokio::test]
 async fn landed_but_not_freed() {
     let world = TestWorld::new().await;
     let now = Timestamp::now();
