@@ -84,7 +84,10 @@ async fn codex_commits_through_its_shell_and_the_attempt_is_a_success() {
     );
     let totals = &result.report.totals;
     assert_eq!(totals.turns, 2, "the command and the closing message");
-    assert_eq!(totals.usage.input_tokens, 200);
+    assert_eq!(
+        totals.usage.input_tokens, 160,
+        "the fresh input: 200 less 40 cached"
+    );
     assert_eq!(totals.usage.cache_read_input_tokens, 40);
     assert!(totals.session_id.is_some());
     assert_eq!(server.requests().len(), 2);
