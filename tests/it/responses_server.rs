@@ -3,14 +3,18 @@
 //! server-sent events Codex reads (`response.created`, `response.output_item.done`,
 //! `response.completed` with usage).
 
+use std::convert::Infallible;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
 /// One scripted model response.
@@ -20,8 +24,12 @@ pub enum Reply {
     Text(String),
     /// Calls Codex's `exec_command` tool with this shell command.
     Shell(String),
+    /// These output items, as the model would send them (reasoning, web searches, calls).
+    Items(Vec<Value>),
     /// Answers with HTTP 500: the model provider failed.
     ServerError,
+    /// Starts the response, then never sends another byte: a stalled model.
+    Hang,
 }
 
 struct Script {
@@ -99,37 +107,49 @@ async fn responses(State(script): State<Arc<Mutex<Script>>>, body: String) -> Re
         script.served += 1;
         (reply, script.served)
     };
-    let item = match reply {
+    let id = format!("resp_{number}");
+    let created = json!({ "type": "response.created", "response": { "id": id } });
+    let items = match reply {
         Reply::ServerError => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        Reply::Text(text) => json!({
+        Reply::Hang => {
+            let started = stream::iter([Ok::<_, Infallible>(sse(&created))]);
+            return event_stream(Body::from_stream(started.chain(stream::pending())));
+        }
+        Reply::Items(items) => items,
+        Reply::Text(text) => vec![json!({
             "type": "message", "id": format!("msg_{number}"), "role": "assistant",
             "content": [{ "type": "output_text", "text": text, "annotations": [] }],
-        }),
-        Reply::Shell(command) => json!({
+        })],
+        Reply::Shell(command) => vec![json!({
             "type": "function_call", "id": format!("fc_{number}"),
             "call_id": format!("call_{number}"), "name": "exec_command",
             "arguments": json!({ "cmd": command }).to_string(),
-        }),
+        })],
     };
-    let id = format!("resp_{number}");
     let usage = json!({
         "input_tokens": 100, "input_tokens_details": { "cached_tokens": 20 },
         "output_tokens": 10, "output_tokens_details": { "reasoning_tokens": 0 },
         "total_tokens": 110,
     });
-    let events = [
-        json!({ "type": "response.created", "response": { "id": id } }),
-        json!({ "type": "response.output_item.done", "output_index": 0, "item": item }),
-        json!({ "type": "response.completed", "response": { "id": id, "usage": usage } }),
-    ];
-    let body: String = events
-        .iter()
-        .map(|event| {
-            format!(
-                "event: {}\ndata: {event}\n\n",
-                event["type"].as_str().unwrap()
-            )
-        })
+    let done = items.into_iter().enumerate().map(|(index, item)| {
+        json!({ "type": "response.output_item.done", "output_index": index, "item": item })
+    });
+    let completed =
+        json!({ "type": "response.completed", "response": { "id": id, "usage": usage } });
+    let body: Vec<u8> = std::iter::once(created)
+        .chain(done)
+        .chain([completed])
+        .flat_map(|event| sse(&event))
         .collect();
+    event_stream(Body::from(body))
+}
+
+/// One server-sent event, named by its `type`.
+fn sse(event: &Value) -> Bytes {
+    let kind = event["type"].as_str().unwrap();
+    Bytes::from(format!("event: {kind}\ndata: {event}\n\n"))
+}
+
+fn event_stream(body: Body) -> Response {
     ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
 }
