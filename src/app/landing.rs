@@ -67,6 +67,7 @@ pub async fn dispose(
     ended: Ended<'_>,
     now: Timestamp,
 ) -> AppResult<(Disposition, SlotEvents)> {
+    record_attempt(attempts, ended, now)?;
     let Ended {
         agent,
         issue,
@@ -74,19 +75,6 @@ pub async fn dispose(
         result,
     } = ended;
     let classification = &result.classification;
-    attempts.record_attempt(&AttemptRecord {
-        issue,
-        attempt,
-        agent: agent.to_owned(),
-        branch: result.branch.clone(),
-        outcome: classification.outcome.to_string(),
-        reason: classification.reason.clone(),
-        commits_ahead: result.commits_ahead,
-        cost_usd: result.report.totals.cost_usd,
-        turns: result.report.totals.turns,
-        log: result.logs.stdout.display().to_string(),
-        finished_at: now,
-    })?;
 
     if classification.outcome == Outcome::Success {
         let pull_request = land(forge, policy, issue, result, agent).await?;
@@ -125,6 +113,29 @@ pub async fn dispose(
         remove_worktree(workspace, &result.worktree).await?;
     }
     Ok((disposition, vec![Event::Abandon]))
+}
+
+/// Records the ended attempt in the attempt log.
+pub fn record_attempt(
+    attempts: &dyn AttemptLog,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let result = ended.result;
+    attempts.record_attempt(&AttemptRecord {
+        issue: ended.issue,
+        attempt: ended.attempt,
+        agent: ended.agent.to_owned(),
+        branch: result.branch.clone(),
+        outcome: result.classification.outcome.to_string(),
+        reason: result.classification.reason.clone(),
+        commits_ahead: result.commits_ahead,
+        cost_usd: result.report.totals.cost_usd,
+        turns: result.report.totals.turns,
+        log: result.logs.stdout.display().to_string(),
+        finished_at: now,
+    })?;
+    Ok(())
 }
 
 /// A failed attempt, told for the issue's comments.

@@ -33,4 +33,5 @@ mod run_faults;
 mod run_loop;
 mod run_view;
 mod spawn_cli;
+mod stuck_claims;
 mod support;
