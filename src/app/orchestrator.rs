@@ -987,10 +987,12 @@ impl Orchestrator {
             self.record(RunEvent::Interrupted { agent, issue });
             return Ok(());
         }
-        let (disposition, slot_events) = landing::dispose(
+        let journal: &dyn Journal = self.journal.as_ref();
+        let disposition = landing::dispose(
             &self.workspace,
             self.forge.as_ref(),
             self.journal.as_ref(),
+            self.settings.state_machine.then_some(journal),
             self.settings.policy,
             Ended {
                 agent: &agent,
@@ -1001,9 +1003,6 @@ impl Orchestrator {
             now,
         )
         .await?;
-        for event in &slot_events {
-            self.journal_event(&agent, event, "the attempt ended")?;
-        }
         self.in_flight.remove(&agent);
         self.record(RunEvent::Disposed {
             agent,

@@ -20,6 +20,7 @@ mod codex_attempts;
 mod demo;
 mod interrupted_worktree;
 mod journal;
+mod landing_by_hand;
 mod local_forge;
 mod model_server;
 mod orchestrator_props;
