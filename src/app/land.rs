@@ -1,15 +1,18 @@
-//! `land`: an agent's finished work goes to review. For now that means checking the work
-//! (commits ahead of the base) and moving the issue from the agent's label to `route:review`,
-//! which frees the slot. Pushing and pull requests belong to the bundling step.
+//! `land`: an agent's finished work, checked (the agent stopped, commits ahead of the base),
+//! landed by hand as the run loop lands it ([`landing::land`]).
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry};
+use crate::app::landing::{self, Work};
+use crate::app::lifecycle::open_journal;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branch::branch_name;
-use crate::core::labels::{REVIEW, agent_slot};
+use crate::core::labels::agent_slot;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState};
+use crate::ports::journal::Journal;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LandReport {
@@ -19,11 +22,18 @@ pub struct LandReport {
     pub base: String,
     pub commits_ahead: u32,
     pub labels: Vec<String>,
+    /// Without bundling, the pull request that carries the work.
+    pub pull_request: Option<u64>,
 }
 
 /// Lands the work of the agent in `slot`: refused while it runs, or if its branch has no
 /// commits ahead of the base.
-pub async fn land(workspace: &Workspace, forge: &dyn Forge, slot: &str) -> AppResult<LandReport> {
+pub async fn land(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    slot: &str,
+    now: Timestamp,
+) -> AppResult<LandReport> {
     if agent_slot(slot).is_none() {
         return Err(AppError::NotAnAgent {
             agent: slot.to_owned(),
@@ -48,9 +58,28 @@ pub async fn land(workspace: &Workspace, forge: &dyn Forge, slot: &str) -> AppRe
         }
         .into());
     }
-    let landed = forge
-        .edit_labels(number, &[REVIEW.to_owned()], &[slot.to_owned()])
-        .await?;
+    let config = workspace.load_config()?.config;
+    let journal = if config.state_machine.enabled {
+        Some(open_journal(workspace)?)
+    } else {
+        None
+    };
+    let work = Work {
+        agent: slot,
+        issue: number,
+        branch: &branch,
+        commits_ahead: ahead,
+        totals: None,
+    };
+    let landed = landing::land(
+        forge,
+        journal.as_ref().map(|j| j as &dyn Journal),
+        config.bundling.enabled,
+        work,
+        "landed by `clambake land`",
+        now,
+    )
+    .await?;
     registry.remove(slot).map_err(AttemptError::from)?;
     Ok(LandReport {
         agent: slot.to_owned(),
@@ -59,6 +88,7 @@ pub async fn land(workspace: &Workspace, forge: &dyn Forge, slot: &str) -> AppRe
         base,
         commits_ahead: ahead,
         labels: landed.labels,
+        pull_request: landed.pull_request,
     })
 }
 

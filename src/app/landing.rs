@@ -1,6 +1,7 @@
-//! What happens to an issue when an attempt ends: landed work waits for a train under
-//! `route:review`; a failed attempt is retried after a backoff, or, once the attempts are spent,
-//! the issue is marked `route:failed` with the story of what happened. Branches are always kept.
+//! What happens to an issue when its work ends: landed work waits for a train under
+//! `route:review` (the one way work lands, for the run loop and `clambake land`); a failed
+//! attempt is retried after a backoff, or, once the attempts are spent, the issue is marked
+//! `route:failed` with the story of what happened. Branches are always kept.
 
 use std::time::Duration;
 
@@ -8,14 +9,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::attempt::AttemptResult;
+use super::lifecycle::transition;
 use super::workspace::{AppResult, Workspace};
+use crate::core::agent_events::AttemptTotals;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
 use crate::core::retry::{AfterFailure, after_failure};
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
-use crate::ports::journal::{AttemptLog, AttemptRecord};
+use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 
 /// How many lines of an agent's log a failure comment quotes.
 const LOG_TAIL_LINES: usize = 20;
@@ -45,9 +48,6 @@ pub struct LandingPolicy {
     pub cleanup_on_failure: bool,
 }
 
-/// The journal events to record for the slot, if the state machine is on.
-pub type SlotEvents = Vec<Event>;
-
 /// An attempt that has ended, and whose.
 #[derive(Debug, Clone, Copy)]
 pub struct Ended<'a> {
@@ -57,16 +57,19 @@ pub struct Ended<'a> {
     pub result: &'a AttemptResult,
 }
 
-/// Records the attempt, moves the issue on the forge, and says which slot events to journal.
-/// Idempotent on the forge: labels are set, not toggled.
+/// Records the attempt, moves the issue on the forge, and journals the slot's step in
+/// `journal` (given when the state machine is on). Idempotent on the forge: labels are set, not
+/// toggled.
 pub async fn dispose(
     workspace: &Workspace,
     forge: &dyn Forge,
     attempts: &dyn AttemptLog,
+    journal: Option<&dyn Journal>,
     policy: LandingPolicy,
     ended: Ended<'_>,
     now: Timestamp,
-) -> AppResult<(Disposition, SlotEvents)> {
+) -> AppResult<Disposition> {
+    record_attempt(attempts, ended, now)?;
     let Ended {
         agent,
         issue,
@@ -74,36 +77,21 @@ pub async fn dispose(
         result,
     } = ended;
     let classification = &result.classification;
-    attempts.record_attempt(&AttemptRecord {
-        issue,
-        attempt,
-        agent: agent.to_owned(),
-        branch: result.branch.clone(),
-        outcome: classification.outcome.to_string(),
-        reason: classification.reason.clone(),
-        commits_ahead: result.commits_ahead,
-        cost_usd: result.report.totals.cost_usd,
-        turns: result.report.totals.turns,
-        log: result.logs.stdout.display().to_string(),
-        finished_at: now,
-    })?;
 
     if classification.outcome == Outcome::Success {
-        let pull_request = land(forge, policy, issue, result, agent).await?;
+        let work = Work {
+            agent,
+            issue,
+            branch: &result.branch,
+            commits_ahead: result.commits_ahead,
+            totals: Some(&result.report.totals),
+        };
+        let landed = land(forge, journal, policy.bundling, work, ATTEMPT_ENDED, now).await?;
         remove_worktree(workspace, &result.worktree).await?;
-        let events = vec![
-            Event::StartWork {
-                commits_ahead: result.commits_ahead,
-            },
-            Event::CompleteWork,
-        ];
-        return Ok((
-            Disposition::Landed {
-                commits_ahead: result.commits_ahead,
-                pull_request,
-            },
-            events,
-        ));
+        return Ok(Disposition::Landed {
+            commits_ahead: result.commits_ahead,
+            pull_request: landed.pull_request,
+        });
     }
 
     let summary = format!(
@@ -124,7 +112,56 @@ pub async fn dispose(
     if !keep {
         remove_worktree(workspace, &result.worktree).await?;
     }
-    Ok((disposition, vec![Event::Abandon]))
+    journal_slot(journal, agent, issue, &[Event::Abandon], ATTEMPT_ENDED, now)?;
+    Ok(disposition)
+}
+
+/// Why the run loop journals a slot's step when an attempt ends.
+const ATTEMPT_ENDED: &str = "the attempt ended";
+
+/// Applies `events` to `agent`'s slot in `journal`, if given and if it has the slot on `issue`:
+/// work started outside the journal's knowledge (`clambake spawn` by hand) leaves it as it is.
+fn journal_slot(
+    journal: Option<&dyn Journal>,
+    agent: &str,
+    issue: u64,
+    events: &[Event],
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let Some(journal) = journal else {
+        return Ok(());
+    };
+    if journal.current_state(agent)?.claimed_issue() != Some(issue) {
+        return Ok(());
+    }
+    for event in events {
+        transition(journal, agent, event, cause, now)?;
+    }
+    Ok(())
+}
+
+/// Records the ended attempt in the attempt log.
+pub fn record_attempt(
+    attempts: &dyn AttemptLog,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let result = ended.result;
+    attempts.record_attempt(&AttemptRecord {
+        issue: ended.issue,
+        attempt: ended.attempt,
+        agent: ended.agent.to_owned(),
+        branch: result.branch.clone(),
+        outcome: result.classification.outcome.to_string(),
+        reason: result.classification.reason.clone(),
+        commits_ahead: result.commits_ahead,
+        cost_usd: result.report.totals.cost_usd,
+        turns: result.report.totals.turns,
+        log: result.logs.stdout.display().to_string(),
+        finished_at: now,
+    })?;
+    Ok(())
 }
 
 /// A failed attempt, told for the issue's comments.
@@ -234,40 +271,74 @@ pub fn not_before(
     }
 }
 
-/// Labels the issue for review, says so, and without bundling opens its pull request.
-async fn land(
+/// Work finished on an agent's branch, ready to land.
+#[derive(Debug, Clone, Copy)]
+pub struct Work<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    pub branch: &'a str,
+    pub commits_ahead: u32,
+    /// What the attempt spent, when an attempt watched by Clambake did the work.
+    pub totals: Option<&'a AttemptTotals>,
+}
+
+/// Where landed work went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    /// The issue's labels afterwards.
+    pub labels: Vec<String>,
+    /// Without bundling, the pull request that carries the work.
+    pub pull_request: Option<u64>,
+}
+
+/// Lands finished work: the issue goes to `route:review` (freeing the slot), without bundling
+/// its pull request opens, a comment says so, and `journal` (given when the state machine is
+/// on) records the work completed if it has the slot on the issue. Journal entries name `cause`.
+pub async fn land(
     forge: &dyn Forge,
-    policy: LandingPolicy,
-    issue: u64,
-    result: &AttemptResult,
-    agent: &str,
-) -> AppResult<Option<u64>> {
-    forge
+    journal: Option<&dyn Journal>,
+    bundling: bool,
+    work: Work<'_>,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<Landed> {
+    let Work {
+        agent,
+        issue,
+        branch,
+        commits_ahead,
+        totals,
+    } = work;
+    let labelled = forge
         .edit_labels(
             issue,
             &[labels::REVIEW.to_owned()],
             &[agent.to_owned(), labels::READY.to_owned()],
         )
         .await?;
-    let totals = &result.report.totals;
-    let cost = totals
-        .cost_usd
-        .map_or_else(String::new, |c| format!(", ${c:.4}"));
-    let landed = format!(
-        "Landed by {agent}: `{}` is {} commits ahead ({} turns{cost}).",
-        result.branch, result.commits_ahead, totals.turns
-    );
-    let pull_request = if policy.bundling {
+    let spent = totals.map_or_else(String::new, |totals| {
+        let cost = totals
+            .cost_usd
+            .map_or_else(String::new, |c| format!(", ${c:.4}"));
+        format!(" ({} turns{cost})", totals.turns)
+    });
+    let landed = format!("Landed by {agent}: `{branch}` is {commits_ahead} commits ahead{spent}.");
+    let pull_request = if bundling {
         None
     } else {
-        Some(open_individual_pull_request(forge, issue, &result.branch, &landed).await?)
+        Some(open_individual_pull_request(forge, issue, branch, &landed).await?)
     };
     let comment = match pull_request {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
     };
     forge.create_comment(issue, &comment).await?;
-    Ok(pull_request)
+    let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
+    journal_slot(journal, agent, issue, &events, cause, now)?;
+    Ok(Landed {
+        labels: labelled.labels,
+        pull_request,
+    })
 }
 
 /// The branch's open pull request, or a new one that closes the issue when merged.

@@ -116,6 +116,15 @@ pub enum RunEvent {
     },
     /// Stopped by a shutdown; the claim stays for the next start to resume.
     Interrupted { agent: String, issue: u64 },
+    /// A slot idle past `recovery.force_reset_after_minutes` that ordinary recovery could
+    /// not free, force-reset: its attempt stopped, its work archived, its claim released.
+    ForceReset {
+        agent: String,
+        issue: u64,
+        idle_minutes: i64,
+        /// A step of the reset failed; what is left shows in `clambake agent validate`.
+        failed: bool,
+    },
     /// A train left: a bundle pull request and the individual ones for conflicting branches.
     TrainDeparted {
         bundle: Option<PullRequestOpened>,
@@ -187,6 +196,22 @@ impl std::fmt::Display for RunEvent {
                 write!(
                     f,
                     "{agent} interrupted on #{issue}; its claim stays for the next run"
+                )
+            }
+            Self::ForceReset {
+                agent,
+                issue,
+                idle_minutes,
+                failed,
+            } => {
+                let how = if *failed {
+                    "but a step failed"
+                } else {
+                    "its work archived"
+                };
+                write!(
+                    f,
+                    "{agent} on #{issue} was idle for {idle_minutes} minutes: force-reset, {how}"
                 )
             }
             Self::TrainDeparted {
@@ -539,15 +564,7 @@ impl Orchestrator {
             return Ok(());
         }
         self.last_check = Some(now);
-        let processes = LoopProcesses {
-            registered: self.processes.as_ref(),
-            in_flight: self
-                .in_flight
-                .iter()
-                .map(|(a, f)| (a.clone(), f.issue))
-                .collect(),
-            now,
-        };
+        let processes = self.loop_processes(now);
         let world = World::new(
             &self.workspace,
             self.forge.as_ref(),
@@ -556,41 +573,129 @@ impl Orchestrator {
             self.base.clone(),
             &self.config,
         );
-        if state_machine.auto_recovery_enabled {
-            let report = recover(&world, None, now).await?;
-            for plan in &report.executed {
-                tracing::warn!(
-                    inconsistency = %plan.inconsistency.kind(),
-                    failed = plan.failed(),
-                    "repaired drift"
-                );
-            }
-            let force_after = i64::from(self.config.recovery.force_reset_after_minutes);
-            for left in &report.remaining {
-                tracing::warn!(inconsistency = %left.inconsistency.kind(), "drift remains");
-                // A claim stuck past `force_reset_after_minutes` that ordinary recovery could
-                // not free is reset outright, its work archived first.
-                if let Inconsistency::StaleClaim {
-                    agent,
-                    idle_minutes,
-                    ..
-                } = &left.inconsistency
-                    && *idle_minutes >= force_after
-                {
-                    let reset = force_reset(&world, agent, now).await?;
-                    tracing::warn!(agent = %agent, failed = reset.failed(), "force-reset a stuck slot");
-                }
-            }
-            self.drift_repaired += report.executed.len();
-        } else {
+        if !state_machine.auto_recovery_enabled {
             for plan in diagnose(&world, None, now).await?.plans {
                 tracing::warn!(
                     inconsistency = %plan.inconsistency.kind(),
                     "drift found; auto_recovery_enabled is off, so `clambake agent recover --all` repairs it"
                 );
             }
+            return Ok(());
+        }
+        let report = recover(&world, None, now).await?;
+        for plan in &report.executed {
+            tracing::warn!(
+                inconsistency = %plan.inconsistency.kind(),
+                failed = plan.failed(),
+                "repaired drift"
+            );
+        }
+        self.drift_repaired += report.executed.len();
+        let force_after = i64::from(self.config.recovery.force_reset_after_minutes);
+        let mut stuck = Vec::new();
+        for left in &report.remaining {
+            tracing::warn!(inconsistency = %left.inconsistency.kind(), "drift remains");
+            // A claim stuck past `force_reset_after_minutes` that ordinary recovery could not
+            // free is reset outright, its work archived first.
+            if let Inconsistency::StaleClaim {
+                agent,
+                issue,
+                idle_minutes,
+                ..
+            } = &left.inconsistency
+                && *idle_minutes >= force_after
+            {
+                stuck.push((agent.clone(), *issue, *idle_minutes));
+            }
+        }
+        for (agent, issue, idle_minutes) in stuck {
+            self.force_reset_stuck(&agent, issue, idle_minutes, now)
+                .await?;
         }
         Ok(())
+    }
+
+    /// The agent processes as drift checks see them: the registry's, and this loop's attempts.
+    fn loop_processes(&self, now: Timestamp) -> LoopProcesses<'_> {
+        LoopProcesses {
+            registered: self.processes.as_ref(),
+            in_flight: self
+                .in_flight
+                .iter()
+                .map(|(a, f)| (a.clone(), f.issue))
+                .collect(),
+            now,
+        }
+    }
+
+    /// Force-resets `agent`'s stuck slot. An attempt of this loop on it is stopped first and
+    /// its end awaited: the loop's processes refuse to stop an attempt in flight (which is why
+    /// ordinary recovery left the claim), so the reset would otherwise fail at its first step.
+    /// The stopped attempt is recorded; the reset, not the disposal, decides the issue's fate.
+    async fn force_reset_stuck(
+        &mut self,
+        agent: &str,
+        issue: u64,
+        idle_minutes: i64,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        if let Some(flight) = self.in_flight.get_mut(agent).filter(|f| f.issue == issue) {
+            if let Some(stop) = flight.stop.take() {
+                let _ = stop.send(());
+            }
+            let attempt = flight.attempt;
+            if let Some(Finished {
+                result: Ok(result), ..
+            }) = self.await_end(agent).await
+            {
+                landing::record_attempt(
+                    self.journal.as_ref(),
+                    Ended {
+                        agent,
+                        issue,
+                        attempt,
+                        result: &result,
+                    },
+                    now,
+                )?;
+            }
+            self.in_flight.remove(agent);
+        }
+        let processes = self.loop_processes(now);
+        let world = World::new(
+            &self.workspace,
+            self.forge.as_ref(),
+            self.journal.as_ref(),
+            &processes,
+            self.base.clone(),
+            &self.config,
+        );
+        let reset = force_reset(&world, agent, now).await?;
+        let failed = reset.failed();
+        tracing::warn!(agent = %agent, failed, "force-reset a stuck slot");
+        self.record(RunEvent::ForceReset {
+            agent: agent.to_owned(),
+            issue,
+            idle_minutes,
+            failed,
+        });
+        Ok(())
+    }
+
+    /// Waits for `agent`'s attempt task to end, keeping the others that end meanwhile for
+    /// disposal.
+    async fn await_end(&mut self, agent: &str) -> Option<Finished> {
+        if let Some(at) = self.pending.iter().position(|f| f.agent == agent) {
+            return Some(self.pending.remove(at));
+        }
+        while let Some(joined) = self.running.join_next().await {
+            let finished = joined.expect("attempt tasks do not panic");
+            if finished.agent == agent {
+                return Some(finished);
+            }
+            self.pending.push(finished);
+        }
+        None
     }
 
     /// Watches again every agent process a previous run left registered: live ones until they
@@ -882,10 +987,12 @@ impl Orchestrator {
             self.record(RunEvent::Interrupted { agent, issue });
             return Ok(());
         }
-        let (disposition, slot_events) = landing::dispose(
+        let journal: &dyn Journal = self.journal.as_ref();
+        let disposition = landing::dispose(
             &self.workspace,
             self.forge.as_ref(),
             self.journal.as_ref(),
+            self.settings.state_machine.then_some(journal),
             self.settings.policy,
             Ended {
                 agent: &agent,
@@ -896,9 +1003,6 @@ impl Orchestrator {
             now,
         )
         .await?;
-        for event in &slot_events {
-            self.journal_event(&agent, event, "the attempt ended")?;
-        }
         self.in_flight.remove(&agent);
         self.record(RunEvent::Disposed {
             agent,

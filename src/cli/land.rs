@@ -28,8 +28,9 @@ struct Landed {
 }
 
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> AppResult<()> {
-    let report = land(workspace, forge, &args.agent).await?;
-    let train = train_after_landing(workspace, forge, SystemClock.now()).await?;
+    let now = SystemClock.now();
+    let report = land(workspace, forge, &args.agent, now).await?;
+    let train = train_after_landing(workspace, forge, now).await?;
     if args.json {
         print_json(&Landed { report, train });
     } else {
@@ -42,6 +43,9 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> Ap
             report.base,
             report.agent
         );
+        if let Some(number) = report.pull_request {
+            println!("pull request #{number} carries it");
+        }
         if let Some(TrainReport {
             bundle: Some(bundle),
             ..

@@ -143,10 +143,10 @@ fn any_scenario() -> impl Strategy<Value = Scenario> {
 }
 
 /// Simulated time: moves only when the test moves it.
-struct FakeClock(Mutex<Timestamp>);
+pub(crate) struct FakeClock(pub(crate) Mutex<Timestamp>);
 
 impl FakeClock {
-    fn advance(&self, by: SignedDuration) {
+    pub(crate) fn advance(&self, by: SignedDuration) {
         let mut now = self.0.lock().unwrap();
         *now += by;
     }

@@ -1,0 +1,186 @@
+//! The run loop's escalation: a claim whose agent process is alive but silent, which ordinary
+//! recovery cannot free (the loop's own attempt: recovery may not stop it under the loop), is
+//! force-reset once idle for `recovery.force_reset_after_minutes`. A real repository, the local
+//! forge, a real agent process, and an injected clock that jumps past the limit.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::agents::process::is_running;
+use clambake::adapters::agents::supervisor::Limits;
+use clambake::app::Workspace;
+use clambake::app::attempt::open_registry;
+use clambake::app::lifecycle::open_journal;
+use clambake::app::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
+use clambake::core::labels;
+use clambake::core::lifecycle::{Event, StateKind};
+use clambake::core::reconcile::ARCHIVE_PREFIX;
+use clambake::ports::Forge;
+use clambake::ports::journal::{AttemptLog, Journal};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::orchestrator_props::FakeClock;
+use crate::support::{TestRepo, write_script};
+
+const BRANCH: &str = "agent001/1-stuck-task";
+
+/// An agent that commits part of the work, leaves more uncommitted, says it is ready, and then
+/// stays alive without a sound.
+fn silent_agent(scripts: &Path) -> CommandRuntime {
+    let ready = scripts.join("ready");
+    let script = write_script(
+        scripts,
+        "agent.sh",
+        &format!(
+            "echo first > first.txt\n\
+             git add first.txt\n\
+             git commit --quiet -m 'First half'\n\
+             echo second > second.txt\n\
+             touch {}\n\
+             exec sleep 120\n",
+            ready.display()
+        ),
+    );
+    CommandRuntime::new(script.display().to_string(), String::new())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_attempt_of_the_loop_is_force_reset_past_the_limit() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    // The issue stays on `route:review` instead of riding a train when the loop goes idle.
+    repo.clambake(&["config", "set", "bundling.enabled", "false"])
+        .success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Stuck task",
+        "--label",
+        labels::READY,
+    ])
+    .success();
+    let scripts = tempfile::tempdir().unwrap();
+    let runtime = silent_agent(scripts.path());
+
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let force_after = config.recovery.force_reset_after_minutes;
+    let clock = Arc::new(FakeClock(Mutex::new(Timestamp::now())));
+    let forge: Arc<dyn Forge> = Arc::new(workspace.open_local_forge(clock.clone()).await.unwrap());
+    let journal = Arc::new(open_journal(&workspace).unwrap());
+    let mut settings = RunSettings::from_config(&config);
+    // The supervisor's own stall limit runs on real time and must not end the attempt first.
+    settings.limits = Limits {
+        stall: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+        grace: Duration::from_millis(200),
+    };
+    settings.poll_interval = Duration::from_millis(20);
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        forge.clone(),
+        journal.clone(),
+        Arc::new(runtime),
+        clock.clone(),
+        settings,
+    )
+    .await
+    .unwrap();
+    let (_signals, shutdown) = tokio::sync::watch::channel(0);
+
+    let agent = async {
+        let ready = scripts.path().join("ready");
+        while !ready.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let registered = open_registry(&workspace).unwrap().list().unwrap();
+        assert_eq!(registered.len(), 1, "{registered:?}");
+        clock.advance(SignedDuration::from_mins(i64::from(force_after) + 1));
+        registered.into_iter().next().unwrap()
+    };
+    let run = tokio::time::timeout(
+        Duration::from_secs(30),
+        orchestrator.run(StopWhen::Idle, shutdown, false),
+    );
+    let (ran, agent) = tokio::join!(run, agent);
+    ran.expect("the loop went idle after the reset").unwrap();
+
+    assert!(
+        !is_running(agent.pid, agent.start_time),
+        "the silent agent was stopped"
+    );
+    assert!(
+        open_registry(&workspace)
+            .unwrap()
+            .list()
+            .unwrap()
+            .is_empty()
+    );
+    let reset: Vec<&RunEvent> = orchestrator
+        .events()
+        .iter()
+        .filter(|e| matches!(e, RunEvent::ForceReset { .. }))
+        .collect();
+    assert!(
+        matches!(
+            reset.as_slice(),
+            [RunEvent::ForceReset { agent, issue: 1, idle_minutes, failed: false }]
+                if agent == "agent001" && *idle_minutes >= i64::from(force_after)
+        ),
+        "{:?}",
+        orchestrator.events()
+    );
+
+    // The slot is free, in the journal and on the forge; its work waits for review.
+    let issue = forge.issue(1).await.unwrap();
+    assert_eq!(issue.labels, [labels::REVIEW]);
+    assert_eq!(
+        journal.current_state("agent001").unwrap().kind(),
+        StateKind::Idle
+    );
+    let history = journal.history("agent001").unwrap();
+    let events: Vec<&Event> = history.iter().map(|entry| &entry.event).collect();
+    assert!(
+        matches!(events.last(), Some(Event::ForceReset)),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Abandon)),
+        "ordinary recovery did not requeue it: {events:?}"
+    );
+    let comments = forge.comments(1).await.unwrap();
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.body.contains("agent001 was force-reset")),
+        "{comments:?}"
+    );
+    let attempts = journal.attempts(1).unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0].outcome, "killed");
+
+    // No work lost: both halves, committed and left uncommitted, are on the branch and archived.
+    let tip = repo.git(&["rev-parse", BRANCH]);
+    let archives = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname) %(objectname)",
+        ARCHIVE_PREFIX,
+    ]);
+    assert!(
+        archives
+            .lines()
+            .any(|line| line.contains(BRANCH) && line.ends_with(&tip)),
+        "{archives}"
+    );
+    for (file, text) in [("first.txt", "first"), ("second.txt", "second")] {
+        assert_eq!(repo.git(&["show", &format!("{tip}:{file}")]), text);
+    }
+    assert!(
+        !workspace.state_dir().join("worktrees/agent001-1").exists(),
+        "the worktree was put away"
+    );
+}
