@@ -1,7 +1,9 @@
 //! Trains on real git repositories: trial merges in memory, the bundle as real merge commits.
 
 use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
-use clambake::app::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
+use clambake::app::train::{
+    BranchWrite, PendingTip, plan_on_git, write_bundle_branch, write_chain,
+};
 use clambake::core::bundle_plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
 use jiff::Timestamp;
 
@@ -86,7 +88,7 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates.clone(), 8)
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates.clone(), 8)
         .await
         .unwrap();
 
@@ -182,7 +184,9 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     assert_eq!(repo.git(&["show", &format!("{tip}:c2.txt")]), "four, again");
 
     // Planning and writing again for the same departure gives the same commits.
-    let again = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    let again = plan_on_git(&git, &base, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     assert_eq!(write_chain(&git, &again, departure()).await.unwrap(), tip);
 }
 
@@ -196,7 +200,9 @@ async fn a_base_that_moved_since_the_branches_started_is_merged_into_and_blamed(
     let moved = repo.commit_all("main moves on");
     let git = Git::new(repo.path());
 
-    let plan = plan_on_git(&git, &moved, candidates, 8).await.unwrap();
+    let plan = plan_on_git(&git, &moved, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     let tip = write_chain(&git, &plan, departure()).await.unwrap();
 
     assert_eq!(members(&plan), vec![1, 4, 6]);
@@ -217,7 +223,9 @@ async fn a_full_bundle_leaves_the_rest_waiting() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates, 2).await.unwrap();
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates, 2)
+        .await
+        .unwrap();
 
     assert_eq!(members(&plan), vec![1, 2]);
     let full: Vec<u64> = plan
@@ -306,7 +314,9 @@ async fn a_branch_with_no_history_in_common_is_set_aside_and_the_rest_still_ride
         candidate(&repo, 1, "agent001/1-a"),
         candidate(&repo, 2, "agent002/2-b"),
     ];
-    let plan = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     assert_eq!(plan.members.len(), 1);
     assert_eq!(plan.members[0].candidate.issue, 1);
     assert_eq!(plan.set_aside.len(), 1);
