@@ -2,7 +2,8 @@
 
 use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
 use clambake::app::train::{
-    BranchWrite, PendingTip, plan_on_git, write_bundle_branch, write_chain,
+    BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
+    write_chain,
 };
 use clambake::core::bundle_plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
 use jiff::Timestamp;
@@ -322,4 +323,63 @@ async fn a_branch_with_no_history_in_common_is_set_aside_and_the_rest_still_ride
     assert_eq!(plan.set_aside.len(), 1);
     let why = plan.set_aside[0].reason.describe();
     assert!(why.contains("shares none with the base"), "{why}");
+}
+
+#[tokio::test]
+async fn open_pull_requests_are_merged_in_order_and_those_that_no_longer_fit_are_left_out() {
+    let repo = TestRepo::new();
+    let candidates = six_branches(&repo);
+    // Open pull requests: #20 rewrites `shared/a.txt` as #1 does; #21 as #3 does, so not after
+    // #20; #22 adds a file; #23 rewrites `b.txt`, which the base then rewrites too.
+    let open = [
+        (20, "agent001/1-a"),
+        (21, "agent003/3-a-again"),
+        (22, "agent001/4-c"),
+        (23, "agent002/2-b"),
+    ]
+    .map(|(number, branch)| OpenTrainPullRequest {
+        number,
+        head: repo.git(&["rev-parse", branch]),
+    });
+    repo.write("b.txt", "moved\n");
+    repo.commit_all("the base moves");
+    let before = checkout_state(&repo);
+    let git = Git::new(repo.path());
+    let base = repo.git(&["rev-parse", "main"]);
+
+    let pending = pending_tip(&git, &base, &open).await.unwrap();
+
+    assert_eq!(pending.pull_requests, vec![20, 22]);
+    assert_eq!(
+        pending.left_out,
+        vec![
+            (21, "it conflicts with #20 in shared/a.txt".to_owned()),
+            (23, "it conflicts with the base in b.txt".to_owned()),
+        ]
+    );
+    // #1 and #4 are what is open; #6 makes #20's edit again and rides; #3 waits for #20; #2
+    // and #5 clash with the moved base.
+    let rest: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| ![1, 4].contains(&c.issue))
+        .collect();
+    let plan = plan_on_git(&git, &base, &pending, rest, 8).await.unwrap();
+    assert_eq!(members(&plan), vec![6]);
+    let reasons: Vec<(u64, String)> = plan
+        .set_aside
+        .iter()
+        .map(|s| (s.candidate.issue, s.reason.describe()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (2, "conflicts with the base branch in b.txt".to_owned()),
+            (
+                3,
+                "waits for #20 to merge: conflicts with it in shared/a.txt".to_owned()
+            ),
+            (5, "conflicts with the base branch in b.txt".to_owned()),
+        ]
+    );
+    assert_eq!(checkout_state(&repo), before);
 }
