@@ -26,8 +26,8 @@ pub struct PendingTip {
     pub pull_requests: Vec<u64>,
     /// The merged tree after each of them.
     trees: Vec<String>,
-    /// Open pull requests left out, and why: they no longer merge (someone moved the base), so
-    /// they cannot hold the next train back.
+    /// Open pull requests left out, and why: they no longer merge onto the base (someone moved
+    /// it) or onto those before them, so they cannot hold the next train back.
     pub left_out: Vec<(u64, String)>,
 }
 
