@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clambake::adapters::git::Git;
-use clambake::app::train::{plan_on_git, write_chain};
+use clambake::app::train::{PendingTip, plan_on_git, write_chain};
 use clambake::core::bundle_plan::Candidate;
 use jiff::Timestamp;
 
@@ -121,6 +121,7 @@ fn main() {
             .block_on(plan_on_git(
                 &clambake_git,
                 &base,
+                &PendingTip::default(),
                 candidates.clone(),
                 branches,
             ))

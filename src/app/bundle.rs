@@ -15,7 +15,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::lifecycle::{open_journal, transition};
-use super::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
+use super::train::{
+    BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
+    write_chain,
+};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::Git;
 use crate::adapters::journal::SqliteJournal;
@@ -23,7 +26,7 @@ use crate::core::branch::parse_branch_name;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
     BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
-    parse_record,
+    is_lone_branch, parse_record,
 };
 use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
@@ -121,6 +124,17 @@ pub struct TrainReport {
     pub waiting: Vec<Number>,
     /// Repairs to earlier trains: finished steps, rebuilt bundles, cleaned-up branches.
     pub repairs: Vec<String>,
+    /// Earlier trains' open pull requests the plan was made on top of, in merge order.
+    pub pending: Vec<Number>,
+    /// Earlier trains' open pull requests that no longer merge, left out of the plan.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An earlier train's open pull request the plan could not be made on top of.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    pub pull_request: Number,
+    pub why: String,
 }
 
 /// `bundle --diagnose`: every `route:review` issue and why it is or is not in the next train.
@@ -171,6 +185,10 @@ struct Trains {
     /// Bundle branches with no pull request: a crash between writing one and opening its
     /// pull request.
     orphans: Vec<(String, String)>,
+    /// The open pull requests trains made (bundles, and lone branches' own pull requests), by
+    /// number: the next train's bundle is merged after them. Fallbacks are not among them: each
+    /// was opened knowing it conflicts with its bundle or the base, and must be rebased anyway.
+    open: Vec<(Number, String)>,
     last_departure: Option<Timestamp>,
 }
 
@@ -214,8 +232,14 @@ impl Bundler<'_> {
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
         let mut named: BTreeSet<&str> = BTreeSet::new();
+        let mut open = Vec::new();
         for pr in &prs {
-            if let Some(at) = schedule::departure_of(&pr.head) {
+            let bundle = schedule::departure_of(&pr.head);
+            if pr.state == PullRequestState::Open && (bundle.is_some() || is_lone_branch(&pr.body))
+            {
+                open.push((pr.number, pr.head.clone()));
+            }
+            if let Some(at) = bundle {
                 departures.push(at);
                 named.insert(&pr.head);
                 if let Some(record) = parse_record(&pr.body) {
@@ -236,9 +260,11 @@ impl Bundler<'_> {
                 orphans.push((branch.clone(), tip.clone()));
             }
         }
+        open.sort_unstable();
         Ok(Trains {
             bundles,
             orphans,
+            open,
             last_departure: departures.into_iter().max(),
         })
     }
@@ -296,6 +322,34 @@ impl Bundler<'_> {
             });
         }
         Ok(report)
+    }
+
+    /// The base tip with the earlier trains' open pull requests merged in. Those that no longer
+    /// merge are left out and logged: they must not hold every later train back.
+    async fn pending(&self, base_tip: &str, trains: &Trains) -> AppResult<PendingTip> {
+        let tips = self.git.branch_tips().await?;
+        let mut open = Vec::new();
+        let mut gone = Vec::new();
+        for (number, branch) in &trains.open {
+            match tips.get(branch) {
+                Some(head) => open.push(OpenTrainPullRequest {
+                    number: *number,
+                    head: head.clone(),
+                }),
+                None => gone.push((*number, format!("its branch `{branch}` is gone"))),
+            }
+        }
+        let mut pending = pending_tip(self.git, base_tip, &open).await?;
+        pending.left_out.extend(gone);
+        pending.left_out.sort_unstable();
+        for (pull_request, why) in &pending.left_out {
+            tracing::warn!(
+                pull_request,
+                why,
+                "an open train pull request no longer merges; planning without it"
+            );
+        }
+        Ok(pending)
     }
 
     /// The waiting issues as planner candidates, in boarding order.
@@ -379,7 +433,8 @@ impl Bundler<'_> {
         let trains = self.trains().await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
-        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
+        let pending = self.pending(&base_tip, &trains).await?;
+        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
         Ok(review
             .into_iter()
             .map(|entry| {
@@ -479,11 +534,20 @@ impl Bundler<'_> {
             individual: Vec::new(),
             waiting: Vec::new(),
             repairs,
+            pending: Vec::new(),
+            left_out: Vec::new(),
         };
         let Departure::Due { at } = departure else {
             return Ok(report);
         };
-        let plan = plan_on_git(self.git, &base_tip, candidates, self.max_size()).await?;
+        let pending = self.pending(&base_tip, &trains).await?;
+        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
+        report.pending = pending.pull_requests;
+        report.left_out = pending
+            .left_out
+            .into_iter()
+            .map(|(pull_request, why)| LeftOut { pull_request, why })
+            .collect();
         report.plan = Some(plan.clone());
         if dry_run {
             return Ok(report);

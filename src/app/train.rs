@@ -6,15 +6,88 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
-use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial};
+use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial, screen};
 
 /// What a set-aside branch with no history in common with the base conflicts in.
 pub const NO_COMMON_HISTORY: &str = "all of its history (it shares none with the base)";
+
+/// An earlier train's pull request that is still open: its number and its head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenTrainPullRequest {
+    pub number: u64,
+    pub head: String,
+}
+
+/// The base tip with the earlier trains' open pull requests merged in, in order, in memory: what
+/// the base will be once they are merged, and what this train's bundle must merge onto too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingTip {
+    /// The pull requests merged in, in merge order.
+    pub pull_requests: Vec<u64>,
+    /// The merged tree after each of them.
+    trees: Vec<String>,
+    /// Open pull requests left out, and why: they no longer merge onto the base (someone moved
+    /// it) or onto those before them, so they cannot hold the next train back.
+    pub left_out: Vec<(u64, String)>,
+}
+
+impl PendingTip {
+    /// The tip to plan on besides the base, if any pull request is pending.
+    fn tip(&self) -> Option<&str> {
+        self.trees.last().map(String::as_str)
+    }
+}
+
+/// Merges each open pull request's head onto the base tip, in order, in memory (nothing but
+/// objects is written). One that conflicts with the base, or with those before it, is left out.
+pub async fn pending_tip(
+    git: &Git,
+    base_tip: &str,
+    open: &[OpenTrainPullRequest],
+) -> GitResult<PendingTip> {
+    let mut pending = PendingTip::default();
+    for pr in open {
+        let Some(merge_base) = git.merge_base(base_tip, &pr.head).await? else {
+            pending
+                .left_out
+                .push((pr.number, "it shares no history with the base".to_owned()));
+            continue;
+        };
+        let ours = pending.tip().unwrap_or(base_tip).to_owned();
+        match git.trial_merge_onto(&merge_base, &ours, &pr.head).await? {
+            TrialMerge::Clean(tree) => {
+                pending.pull_requests.push(pr.number);
+                pending.trees.push(tree);
+            }
+            TrialMerge::Conflict(paths) => {
+                let with = match git.trial_merge(base_tip, &pr.head).await? {
+                    TrialMerge::Conflict(_) => "the base".to_owned(),
+                    TrialMerge::Clean(_) => pending
+                        .pull_requests
+                        .iter()
+                        .map(|n| format!("#{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                pending.left_out.push((
+                    pr.number,
+                    format!("it conflicts with {with} in {}", paths.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(pending)
+}
 
 /// Plans a bundle on `base_tip` by merging candidates (in boarding order) in memory with
 /// `git merge-tree`. Nothing but objects is written: no commit, no reference, no index, no
 /// working tree. Each member's `tip` in the plan is the merged tree; [`write_chain`] turns the
 /// plan into commits.
+///
+/// With `pending` pull requests, each candidate is first merged onto every pending prefix
+/// (one batched process) to find those that wait for one, and the chain runs twice in step:
+/// on the base, which the bundle is written from, and on the pending tip, which a member must
+/// fit as well.
 ///
 /// Each branch is merged against its own merge base with the base branch (found for all of them
 /// in one history walk), so the chain's tips can stay trees. For a branch built on another
@@ -24,6 +97,7 @@ pub const NO_COMMON_HISTORY: &str = "all of its history (it shares none with the
 pub async fn plan_on_git(
     git: &Git,
     base_tip: &str,
+    pending: &PendingTip,
     candidates: Vec<Candidate>,
     max_size: usize,
 ) -> GitResult<BundlePlan> {
@@ -53,48 +127,87 @@ pub async fn plan_on_git(
     for index in &unrelated {
         planner.set_aside_against_base(*index, vec![NO_COMMON_HISTORY.to_owned()]);
     }
-    // One process checks every branch against the base alone; those that clash there are set
-    // aside at once instead of costing a chain merge and its probes each.
+    // One process checks every branch against the base alone and each pending prefix; those
+    // that clash there are set aside at once instead of costing a chain merge and its probes.
     let related: Vec<usize> = (0..heads.len())
         .filter(|i| !unrelated.contains(i))
         .collect();
-    let against_base: Vec<MergeSpec> = related
+    let prefixes = pending.trees.len() + 1;
+    let screenings: Vec<MergeSpec> = related
         .iter()
-        .map(|index| MergeSpec {
-            base: None,
-            ours: base_tip,
-            theirs: heads[*index],
+        .flat_map(|&index| {
+            let head = heads[index];
+            let merge_base = merge_bases[index].as_str();
+            std::iter::once(MergeSpec {
+                base: None,
+                ours: base_tip,
+                theirs: head,
+            })
+            .chain(pending.trees.iter().map(move |tree| MergeSpec {
+                base: Some(merge_base),
+                ours: tree,
+                theirs: head,
+            }))
         })
         .collect();
-    let verdicts = git.trial_merges(&against_base).await?;
-    for (index, verdict) in related.into_iter().zip(verdicts) {
-        if let TrialMerge::Conflict(paths) = verdict {
-            planner.set_aside_against_base(index, paths);
-        }
+    let mut verdicts = git.trial_merges(&screenings).await?.into_iter();
+    for index in related {
+        let trials = verdicts.by_ref().take(prefixes).map(trial).collect();
+        planner.screened(index, screen(&pending.pull_requests, trials));
     }
-    // Every tip the chain has had, so that attribution probes for a set-aside branch can all
-    // run in one batched process (the planner bisects; the answers come from this cache).
+    // Every tip the chain has had, on the base and on the pending tip, so that attribution
+    // probes for a set-aside branch can all run in one batched process (the planner bisects;
+    // the answers come from this cache).
     let mut tips: Vec<String> = vec![base_tip.to_owned()];
-    let mut probes: HashMap<(String, usize), TrialMerge> = HashMap::new();
+    let mut pending_tips: Vec<String> = pending.tip().map(str::to_owned).into_iter().collect();
+    let mut probes: HashMap<(String, usize), Trial> = HashMap::new();
     while let Some(question) = planner.next_question() {
         let index = question.candidate;
         let (head, merge_base) = (heads[index], merge_bases[index].as_str());
         let answer = if question.keep {
-            git.trial_merge_onto(merge_base, &question.ours, head)
-                .await?
+            let on_base = git
+                .trial_merge_onto(merge_base, &question.ours, head)
+                .await?;
+            let on_pending = match (&on_base, pending_tips.last()) {
+                (TrialMerge::Clean(_), Some(pending_tip)) => {
+                    Some(git.trial_merge_onto(merge_base, pending_tip, head).await?)
+                }
+                _ => None,
+            };
+            match (on_base, on_pending) {
+                (TrialMerge::Clean(tree), None) => {
+                    tips.push(tree.clone());
+                    Trial::Clean(tree)
+                }
+                (TrialMerge::Clean(tree), Some(TrialMerge::Clean(pending_tree))) => {
+                    tips.push(tree.clone());
+                    pending_tips.push(pending_tree);
+                    Trial::Clean(tree)
+                }
+                (TrialMerge::Conflict(paths), _) | (_, Some(TrialMerge::Conflict(paths))) => {
+                    Trial::Conflict(paths)
+                }
+            }
         } else {
             let key = (question.ours.clone(), index);
             if !probes.contains_key(&key) {
                 let batch: Vec<MergeSpec> = tips
                     .iter()
+                    .chain(&pending_tips)
                     .map(|tip| MergeSpec {
                         base: Some(merge_base),
                         ours: tip,
                         theirs: head,
                     })
                     .collect();
-                let answers = git.trial_merges(&batch).await?;
-                for (tip, answer) in tips.iter().zip(answers) {
+                let mut answers = git.trial_merges(&batch).await?;
+                let on_pending = answers.split_off(tips.len());
+                for (position, (tip, on_base)) in tips.iter().zip(answers).enumerate() {
+                    // A prefix conflicts if it does on the base or on the pending tip.
+                    let answer = match on_pending.get(position) {
+                        Some(conflict @ TrialMerge::Conflict(_)) => trial(conflict.clone()),
+                        _ => trial(on_base),
+                    };
                     probes.insert((tip.clone(), index), answer);
                 }
             }
@@ -102,18 +215,16 @@ pub async fn plan_on_git(
                 .remove(&key)
                 .expect("every tip the planner probes is a tip of the chain")
         };
-        let trial = match answer {
-            TrialMerge::Conflict(paths) => Trial::Conflict(paths),
-            TrialMerge::Clean(tree) => {
-                if question.keep {
-                    tips.push(tree.clone());
-                }
-                Trial::Clean(tree)
-            }
-        };
-        planner.answer(trial);
+        planner.answer(answer);
     }
     Ok(planner.finish())
+}
+
+fn trial(merge: TrialMerge) -> Trial {
+    match merge {
+        TrialMerge::Clean(tree) => Trial::Clean(tree),
+        TrialMerge::Conflict(paths) => Trial::Conflict(paths),
+    }
 }
 
 /// Writes a plan as the bundle's chain of merge commits and returns its head (the base when

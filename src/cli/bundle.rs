@@ -137,6 +137,18 @@ fn print_report(report: &TrainReport) {
         println!("repaired: {repair}");
     }
     println!("{}", describe(&report.departure));
+    if !report.pending.is_empty() {
+        println!(
+            "planned on top of the open pull requests {}",
+            numbers(&report.pending)
+        );
+    }
+    for left_out in &report.left_out {
+        println!(
+            "left out open pull request #{}: {}",
+            left_out.pull_request, left_out.why
+        );
+    }
     if let Some(plan) = &report.plan {
         print_plan(plan);
     }

@@ -6,6 +6,12 @@
 //! the new tip; a conflicting one is set aside. Set-aside branches are retried against the final
 //! tip until nothing more fits, so the bundle is maximal: no set-aside branch merges cleanly
 //! into it. Each set-aside branch is then traced to the member it conflicts with (or the base).
+//!
+//! Earlier trains' pull requests that are still open are merged after the base before this
+//! train's bundle is: a branch that merges onto the base but conflicts with one of them waits
+//! for it rather than riding (or getting a pull request of its own) that could not be merged
+//! once the open one is. The chain's questions are then asked of the base with those pull
+//! requests merged in as well, so every member fits both.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -71,6 +77,12 @@ pub enum SetAsideReason {
     },
     /// The bundle reached `max_bundle_size` before this branch was tried.
     BundleFull,
+    /// It merges onto the base but conflicts with an earlier train's pull request that is still
+    /// open: it waits for that one to be merged or closed.
+    WaitsForPullRequest {
+        pull_request: u64,
+        paths: Vec<String>,
+    },
 }
 
 impl SetAsideReason {
@@ -85,7 +97,57 @@ impl SetAsideReason {
                 };
                 format!("conflicts with {with} in {}", paths.join(", "))
             }
+            Self::WaitsForPullRequest {
+                pull_request,
+                paths,
+            } => format!(
+                "waits for #{pull_request} to merge: conflicts with it in {}",
+                paths.join(", ")
+            ),
         }
+    }
+}
+
+/// What a candidate's independent trial merges, made before the chain, say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screening {
+    /// It may ride.
+    Clean,
+    /// It conflicts with the base alone, in these paths.
+    Base(Vec<String>),
+    /// It merges onto the base but conflicts once this open pull request is merged in.
+    Waits {
+        pull_request: u64,
+        paths: Vec<String>,
+    },
+}
+
+/// Screens a candidate: `trials[0]` merges it onto the base, `trials[i]` onto the base with the
+/// first `i` of the `pending` pull requests (open, in merge order) merged in. The first tip it
+/// conflicts with decides: the base, or the pull request that turned clean into conflict.
+///
+/// # Panics
+/// If `trials` does not hold one answer for the base and one per pending pull request.
+pub fn screen(pending: &[u64], trials: Vec<Trial>) -> Screening {
+    assert_eq!(
+        trials.len(),
+        pending.len() + 1,
+        "one trial for the base and one per pending pull request"
+    );
+    let first_conflict = trials
+        .into_iter()
+        .enumerate()
+        .find_map(|(index, trial)| match trial {
+            Trial::Clean(_) => None,
+            Trial::Conflict(paths) => Some((index, paths)),
+        });
+    match first_conflict {
+        None => Screening::Clean,
+        Some((0, paths)) => Screening::Base(paths),
+        Some((index, paths)) => Screening::Waits {
+            pull_request: pending[index - 1],
+            paths,
+        },
     }
 }
 
@@ -147,6 +209,8 @@ pub struct Planner {
     members: Vec<usize>,
     conflicted: Vec<Conflicted>,
     full: Vec<usize>,
+    /// Candidates waiting for an open pull request: `(candidate, pull request, paths)`.
+    waiting: Vec<(usize, u64, Vec<String>)>,
     phase: Phase,
     asked: Option<Question>,
 }
@@ -161,6 +225,7 @@ impl Planner {
             members: Vec::new(),
             conflicted: Vec::new(),
             full: Vec::new(),
+            waiting: Vec::new(),
             phase: Phase::Chain { next: 0 },
             asked: None,
         }
@@ -178,8 +243,21 @@ impl Planner {
         });
     }
 
+    /// Records a candidate's [`screen`]ing: one that is not clean is never tried in the chain.
+    pub fn screened(&mut self, candidate: usize, screening: Screening) {
+        match screening {
+            Screening::Clean => {}
+            Screening::Base(paths) => self.set_aside_against_base(candidate, paths),
+            Screening::Waits {
+                pull_request,
+                paths,
+            } => self.waiting.push((candidate, pull_request, paths)),
+        }
+    }
+
     fn is_set_aside(&self, candidate: usize) -> bool {
         self.conflicted.iter().any(|c| c.candidate == candidate)
+            || self.waiting.iter().any(|(c, _, _)| *c == candidate)
     }
 
     pub fn candidates(&self) -> &[Candidate] {
@@ -334,6 +412,15 @@ impl Planner {
                     .into_iter()
                     .map(|i| (i, SetAsideReason::BundleFull)),
             )
+            .chain(self.waiting.into_iter().map(|(i, pull_request, paths)| {
+                (
+                    i,
+                    SetAsideReason::WaitsForPullRequest {
+                        pull_request,
+                        paths,
+                    },
+                )
+            }))
             .collect();
         set_aside.sort_by_key(|(index, _)| *index);
         BundlePlan {
@@ -387,11 +474,14 @@ mod tests {
     use super::*;
 
     /// A fake repository: each branch writes some paths; the base changed some paths too. Two
-    /// writes to one path conflict unless they agree, as git's three-way merge would.
+    /// writes to one path conflict unless they agree, as git's three-way merge would. `pending`
+    /// names the earlier trains' open pull requests (their writes are in `writes` too) that
+    /// merge onto the base, in merge order.
     #[derive(Debug, Clone)]
     struct World {
         base: BTreeMap<String, u8>,
         writes: BTreeMap<u64, BTreeMap<String, u8>>,
+        pending: Vec<u64>,
     }
 
     impl World {
@@ -411,9 +501,19 @@ mod tests {
                 .collect()
         }
 
-        /// Tips are written `base+3+5`: the members merged so far.
+        /// Conflicts with the base and the first `count` pending pull requests.
+        fn pending_conflicts(&self, a: u64, count: usize) -> BTreeSet<String> {
+            let mut paths = self.base_conflicts(a);
+            for &pr in &self.pending[..count] {
+                paths.extend(self.conflicts(pr, a));
+            }
+            paths
+        }
+
+        /// Tips are written `base+3+5`: the members merged so far, onto the base and every
+        /// pending pull request.
         fn merge(&self, question: &Question, candidate: &Candidate) -> Trial {
-            let mut paths = self.base_conflicts(candidate.issue);
+            let mut paths = self.pending_conflicts(candidate.issue, self.pending.len());
             for member in question.ours.split('+').skip(1) {
                 paths.extend(self.conflicts(member.parse().unwrap(), candidate.issue));
             }
@@ -424,8 +524,24 @@ mod tests {
             }
         }
 
+        /// The trials [`screen`] takes: onto the base, then onto each pending prefix.
+        fn screen(&self, issue: u64) -> Screening {
+            let trials = (0..=self.pending.len())
+                .map(|count| {
+                    let paths = self.pending_conflicts(issue, count);
+                    if paths.is_empty() {
+                        Trial::Clean(format!("pending{count}+{issue}"))
+                    } else {
+                        Trial::Conflict(paths.into_iter().collect())
+                    }
+                })
+                .collect();
+            screen(&self.pending, trials)
+        }
+
         fn compatible(&self, set: &[u64]) -> bool {
-            set.iter().all(|&a| self.base_conflicts(a).is_empty())
+            set.iter()
+                .all(|&a| self.pending_conflicts(a, self.pending.len()).is_empty())
                 && set.iter().enumerate().all(|(i, &a)| {
                     set[i + 1..]
                         .iter()
@@ -447,6 +563,7 @@ mod tests {
 
     fn world(base: &[(&str, u8)], writes: &[(u64, &[(&str, u8)])]) -> World {
         World {
+            pending: Vec::new(),
             base: base.iter().map(|(p, v)| ((*p).to_owned(), *v)).collect(),
             writes: writes
                 .iter()
@@ -463,6 +580,21 @@ mod tests {
     fn run(world: &World, issues: &[u64], max: usize) -> BundlePlan {
         let candidates = issues.iter().map(|&i| candidate(i, 2, 0)).collect();
         plan("base".to_owned(), candidates, max, |q, c| world.merge(q, c))
+    }
+
+    /// Screens every candidate against the base and the pending pull requests first, as the
+    /// application does.
+    fn run_screened(world: &World, issues: &[u64], max: usize) -> BundlePlan {
+        let candidates = issues.iter().map(|&i| candidate(i, 2, 0)).collect();
+        let mut planner = Planner::new("base".to_owned(), candidates, max);
+        for (index, &issue) in issues.iter().enumerate() {
+            planner.screened(index, world.screen(issue));
+        }
+        while let Some(question) = planner.next_question() {
+            let trial = world.merge(&question, &planner.candidates()[question.candidate]);
+            planner.answer(trial);
+        }
+        planner.finish()
     }
 
     fn member_issues(plan: &BundlePlan) -> Vec<u64> {
@@ -611,6 +743,7 @@ mod tests {
         writes.push((9, vec![("own6".to_owned(), 2)]));
         let world = World {
             base: BTreeMap::new(),
+            pending: Vec::new(),
             writes: writes
                 .into_iter()
                 .map(|(i, w)| (i, w.into_iter().collect()))
@@ -680,15 +813,154 @@ mod tests {
         Planner::new("base".to_owned(), Vec::new(), 8).answer(Trial::Clean("x".to_owned()));
     }
 
+    #[test]
+    fn screening_is_clean_when_every_tip_takes_the_branch() {
+        let clean = |tip: &str| Trial::Clean(tip.to_owned());
+        assert_eq!(
+            screen(&[7, 9], vec![clean("b"), clean("b7"), clean("b79")]),
+            Screening::Clean
+        );
+        assert_eq!(screen(&[], vec![clean("b")]), Screening::Clean);
+    }
+
+    #[test]
+    fn screening_names_the_base_before_any_pull_request() {
+        let conflict = |path: &str| Trial::Conflict(vec![path.to_owned()]);
+        assert_eq!(
+            screen(&[7], vec![conflict("a"), conflict("a")]),
+            Screening::Base(vec!["a".to_owned()])
+        );
+    }
+
+    #[test]
+    fn screening_names_the_pull_request_that_turned_clean_into_conflict() {
+        let conflict = |path: &str| Trial::Conflict(vec![path.to_owned()]);
+        assert_eq!(
+            screen(
+                &[7, 9, 12],
+                vec![
+                    Trial::Clean("b".to_owned()),
+                    Trial::Clean("b7".to_owned()),
+                    conflict("x"),
+                    conflict("x")
+                ]
+            ),
+            Screening::Waits {
+                pull_request: 9,
+                paths: vec!["x".to_owned()]
+            }
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "one trial for the base and one per pending pull request")]
+    fn screening_needs_a_trial_per_tip() {
+        screen(&[7], vec![Trial::Clean("b".to_owned())]);
+    }
+
+    #[test]
+    fn a_waiting_branch_is_never_tried_and_leaves_room_in_the_bundle() {
+        let candidates: Vec<Candidate> = [1, 2, 3].iter().map(|&i| candidate(i, 2, 0)).collect();
+        let mut planner = Planner::new("base".to_owned(), candidates, 2);
+        planner.screened(0, Screening::Clean);
+        planner.screened(
+            1,
+            Screening::Waits {
+                pull_request: 40,
+                paths: vec!["a".to_owned(), "b".to_owned()],
+            },
+        );
+        let mut asked = Vec::new();
+        while let Some(question) = planner.next_question() {
+            asked.push(question.candidate);
+            planner.answer(Trial::Clean(format!(
+                "{}+{}",
+                question.ours, question.candidate
+            )));
+        }
+        assert_eq!(asked, vec![0, 2]);
+        let plan = planner.finish();
+        assert_eq!(member_issues(&plan), vec![1, 3]);
+        let waits = SetAsideReason::WaitsForPullRequest {
+            pull_request: 40,
+            paths: vec!["a".to_owned(), "b".to_owned()],
+        };
+        assert_eq!(plan.set_aside.len(), 1);
+        assert_eq!(plan.set_aside[0].candidate.issue, 2);
+        assert_eq!(plan.set_aside[0].reason, waits);
+        assert_eq!(
+            waits.describe(),
+            "waits for #40 to merge: conflicts with it in a, b"
+        );
+        assert_eq!(
+            serde_json::to_value(&plan.set_aside[0]).unwrap()["reason"],
+            "waits_for_pull_request"
+        );
+    }
+
+    #[test]
+    fn members_must_fit_the_open_pull_requests_as_well_as_the_base() {
+        // #40 is open and edits `shared`; #1 edits it too and waits. #2 fits both and rides;
+        // #3 fits both too but clashes with #2, which the chain still finds.
+        let mut world = world(
+            &[],
+            &[
+                (40, &[("shared", 1), ("near", 1)]),
+                (1, &[("shared", 2)]),
+                (2, &[("own", 1)]),
+                (3, &[("own", 2)]),
+            ],
+        );
+        world.pending = vec![40];
+        let plan = run_screened(&world, &[1, 2, 3], 8);
+        assert_eq!(member_issues(&plan), vec![2]);
+        let reasons: Vec<(u64, SetAsideReason)> = plan
+            .set_aside
+            .into_iter()
+            .map(|s| (s.candidate.issue, s.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    1,
+                    SetAsideReason::WaitsForPullRequest {
+                        pull_request: 40,
+                        paths: vec!["shared".to_owned()]
+                    }
+                ),
+                (
+                    3,
+                    SetAsideReason::Conflict {
+                        paths: vec!["own".to_owned()],
+                        with: ConflictsWith::Member {
+                            issue: 2,
+                            branch: "agent001/2-work".to_owned()
+                        }
+                    }
+                ),
+            ]
+        );
+    }
+
+    /// A world of up to six branches and up to three open pull requests from earlier trains;
+    /// those that clash with the base or an earlier one are left out of the pending tip, as the
+    /// application leaves them out.
     fn arbitrary_world() -> impl proptest::strategy::Strategy<Value = (World, usize, usize)> {
         use proptest::prelude::*;
         let writes = proptest::collection::btree_map(0u8..4, 0u8..2, 1..3);
+        let pending = proptest::collection::btree_map(0u8..5, 0u8..2, 1..3);
         let base = proptest::collection::btree_map(0u8..4, 2u8..3, 0..2);
-        (proptest::collection::vec(writes, 1..7), base, 1usize..8).prop_map(
-            |(writes, base, max)| {
+        (
+            proptest::collection::vec(writes, 1..7),
+            proptest::collection::vec(pending, 0..4),
+            base,
+            1usize..8,
+        )
+            .prop_map(|(writes, pending, base, max)| {
                 let name = |p: u8| format!("p{p}");
                 let n = writes.len();
-                let world = World {
+                let mut world = World {
                     base: base.into_iter().map(|(p, v)| (name(p), v)).collect(),
                     writes: writes
                         .into_iter()
@@ -700,20 +972,33 @@ mod tests {
                             )
                         })
                         .collect(),
+                    pending: Vec::new(),
                 };
+                for (i, w) in pending.into_iter().enumerate() {
+                    let number = 100 + i as u64;
+                    world
+                        .writes
+                        .insert(number, w.into_iter().map(|(p, v)| (name(p), v)).collect());
+                    if world
+                        .pending_conflicts(number, world.pending.len())
+                        .is_empty()
+                    {
+                        world.pending.push(number);
+                    }
+                }
                 (world, n, max)
-            },
-        )
+            })
     }
 
     proptest::proptest! {
         #[test]
         fn plans_are_maximal_by_brute_force((world, n, max) in arbitrary_world()) {
             let issues: Vec<u64> = (1..=n as u64).collect();
-            let plan = run(&world, &issues, max);
+            let plan = run_screened(&world, &issues, max);
             let members = member_issues(&plan);
 
-            // Every candidate is placed exactly once, and the members merge together.
+            // Every candidate is placed exactly once, and the members merge together, onto the
+            // base and every pending pull request.
             let mut placed: Vec<u64> = members.clone();
             placed.extend(plan.set_aside.iter().map(|s| s.candidate.issue));
             placed.sort_unstable();
@@ -736,18 +1021,31 @@ mod tests {
                 }
             }
 
-            // Reasons name paths that really conflict with the named member or the base.
+            // Reasons name paths that really conflict with the named member, pull request or
+            // the base.
             for set_aside in &plan.set_aside {
                 let issue = set_aside.candidate.issue;
                 match &set_aside.reason {
                     SetAsideReason::BundleFull => proptest::prop_assert_eq!(members.len(), max),
+                    SetAsideReason::WaitsForPullRequest { pull_request, paths } => {
+                        let position = world.pending.iter().position(|p| p == pull_request);
+                        proptest::prop_assert!(position.is_some());
+                        let position = position.unwrap_or_default();
+                        proptest::prop_assert!(
+                            world.pending_conflicts(issue, position).is_empty()
+                        );
+                        let real = world.conflicts(*pull_request, issue);
+                        proptest::prop_assert!(paths.iter().any(|p| real.contains(p)));
+                    }
                     SetAsideReason::Conflict { paths, with } => {
                         proptest::prop_assert!(!paths.is_empty());
                         let real = match with {
                             ConflictsWith::Base => world.base_conflicts(issue),
                             ConflictsWith::Member { issue: other, .. } => {
                                 proptest::prop_assert!(members.contains(other));
-                                proptest::prop_assert!(world.base_conflicts(issue).is_empty());
+                                proptest::prop_assert!(world
+                                    .pending_conflicts(issue, world.pending.len())
+                                    .is_empty());
                                 world.conflicts(*other, issue)
                             }
                         };

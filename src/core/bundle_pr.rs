@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::bundle_plan::{BundlePlan, SetAsideReason};
 use super::schedule;
 
+/// Marks the body of the pull request a train opened for the only branch ready: later trains
+/// plan on top of it while it is open. A fallback carries no marker: it was opened knowing that
+/// it conflicts with its train's bundle or the base, so it cannot hold later trains back.
+const LONE_MARKER: &str = "<!-- clambake:lone-branch -->";
+
 /// Opens the record: `<!-- clambake:bundle {json} -->`.
 const RECORD_OPEN: &str = "<!-- clambake:bundle ";
 const RECORD_CLOSE: &str = " -->";
@@ -163,11 +168,17 @@ pub fn individual_body(issue: u64, why: Option<&str>) -> String {
             "Opened by the clambake bundler: this branch {why}, so it could not ride in this \
              train's bundle.\n"
         )),
-        None => body.push_str(
-            "Opened by the clambake bundler: it was the only branch ready for this train.\n",
-        ),
+        None => body.push_str(&format!(
+            "Opened by the clambake bundler: it was the only branch ready for this train.\n\n\
+             {LONE_MARKER}\n"
+        )),
     }
     body
+}
+
+/// Whether a pull request body is that of a train's pull request for its only branch.
+pub fn is_lone_branch(body: &str) -> bool {
+    body.contains(LONE_MARKER)
 }
 
 fn short(sha: &str) -> &str {
@@ -265,5 +276,14 @@ mod tests {
         assert!(body.contains("clambake bundler"));
         assert!(individual_body(3, None).contains("only branch"));
         assert_eq!(individual_title(9, "Other"), "#9: Other");
+    }
+
+    #[test]
+    fn a_lone_branchs_pull_request_is_told_from_fallbacks_and_others() {
+        assert!(is_lone_branch(&individual_body(3, None)));
+        assert!(!is_lone_branch(&individual_body(9, Some("conflicts"))));
+        assert!(!is_lone_branch("Closes #9\n\nWritten by hand."));
+        let (record, plan) = sample();
+        assert!(!is_lone_branch(&bundle_body(&record, &plan)));
     }
 }

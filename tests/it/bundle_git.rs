@@ -1,7 +1,10 @@
 //! Trains on real git repositories: trial merges in memory, the bundle as real merge commits.
 
 use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
-use clambake::app::train::{BranchWrite, plan_on_git, write_bundle_branch, write_chain};
+use clambake::app::train::{
+    BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
+    write_chain,
+};
 use clambake::core::bundle_plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
 use jiff::Timestamp;
 
@@ -86,7 +89,7 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates.clone(), 8)
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates.clone(), 8)
         .await
         .unwrap();
 
@@ -182,7 +185,9 @@ async fn the_plan_is_maximal_and_the_bundle_carries_every_member_commit() {
     assert_eq!(repo.git(&["show", &format!("{tip}:c2.txt")]), "four, again");
 
     // Planning and writing again for the same departure gives the same commits.
-    let again = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    let again = plan_on_git(&git, &base, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     assert_eq!(write_chain(&git, &again, departure()).await.unwrap(), tip);
 }
 
@@ -196,7 +201,9 @@ async fn a_base_that_moved_since_the_branches_started_is_merged_into_and_blamed(
     let moved = repo.commit_all("main moves on");
     let git = Git::new(repo.path());
 
-    let plan = plan_on_git(&git, &moved, candidates, 8).await.unwrap();
+    let plan = plan_on_git(&git, &moved, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     let tip = write_chain(&git, &plan, departure()).await.unwrap();
 
     assert_eq!(members(&plan), vec![1, 4, 6]);
@@ -217,7 +224,9 @@ async fn a_full_bundle_leaves_the_rest_waiting() {
     let git = Git::new(repo.path());
     let base = repo.git(&["rev-parse", "main"]);
 
-    let plan = plan_on_git(&git, &base, candidates, 2).await.unwrap();
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates, 2)
+        .await
+        .unwrap();
 
     assert_eq!(members(&plan), vec![1, 2]);
     let full: Vec<u64> = plan
@@ -306,10 +315,71 @@ async fn a_branch_with_no_history_in_common_is_set_aside_and_the_rest_still_ride
         candidate(&repo, 1, "agent001/1-a"),
         candidate(&repo, 2, "agent002/2-b"),
     ];
-    let plan = plan_on_git(&git, &base, candidates, 8).await.unwrap();
+    let plan = plan_on_git(&git, &base, &PendingTip::default(), candidates, 8)
+        .await
+        .unwrap();
     assert_eq!(plan.members.len(), 1);
     assert_eq!(plan.members[0].candidate.issue, 1);
     assert_eq!(plan.set_aside.len(), 1);
     let why = plan.set_aside[0].reason.describe();
     assert!(why.contains("shares none with the base"), "{why}");
+}
+
+#[tokio::test]
+async fn open_pull_requests_are_merged_in_order_and_those_that_no_longer_fit_are_left_out() {
+    let repo = TestRepo::new();
+    let candidates = six_branches(&repo);
+    // Open pull requests: #20 rewrites `shared/a.txt` as #1 does; #21 as #3 does, so not after
+    // #20; #22 adds a file; #23 rewrites `b.txt`, which the base then rewrites too.
+    let open = [
+        (20, "agent001/1-a"),
+        (21, "agent003/3-a-again"),
+        (22, "agent001/4-c"),
+        (23, "agent002/2-b"),
+    ]
+    .map(|(number, branch)| OpenTrainPullRequest {
+        number,
+        head: repo.git(&["rev-parse", branch]),
+    });
+    repo.write("b.txt", "moved\n");
+    repo.commit_all("the base moves");
+    let before = checkout_state(&repo);
+    let git = Git::new(repo.path());
+    let base = repo.git(&["rev-parse", "main"]);
+
+    let pending = pending_tip(&git, &base, &open).await.unwrap();
+
+    assert_eq!(pending.pull_requests, vec![20, 22]);
+    assert_eq!(
+        pending.left_out,
+        vec![
+            (21, "it conflicts with #20 in shared/a.txt".to_owned()),
+            (23, "it conflicts with the base in b.txt".to_owned()),
+        ]
+    );
+    // #1 and #4 are what is open; #6 makes #20's edit again and rides; #3 waits for #20; #2
+    // and #5 clash with the moved base.
+    let rest: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| ![1, 4].contains(&c.issue))
+        .collect();
+    let plan = plan_on_git(&git, &base, &pending, rest, 8).await.unwrap();
+    assert_eq!(members(&plan), vec![6]);
+    let reasons: Vec<(u64, String)> = plan
+        .set_aside
+        .iter()
+        .map(|s| (s.candidate.issue, s.reason.describe()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (2, "conflicts with the base branch in b.txt".to_owned()),
+            (
+                3,
+                "waits for #20 to merge: conflicts with it in shared/a.txt".to_owned()
+            ),
+            (5, "conflicts with the base branch in b.txt".to_owned()),
+        ]
+    );
+    assert_eq!(checkout_state(&repo), before);
 }

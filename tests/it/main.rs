@@ -11,6 +11,7 @@ mod architecture;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
+mod bundle_pending;
 mod chaos;
 mod claude_attempts;
 mod claude_code;
