@@ -142,11 +142,7 @@ fn journal_slot(
 }
 
 /// Records the ended attempt in the attempt log.
-pub fn record_attempt(
-    attempts: &dyn AttemptLog,
-    ended: Ended<'_>,
-    now: Timestamp,
-) -> AppResult<()> {
+fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -> AppResult<()> {
     let result = ended.result;
     attempts.record_attempt(&AttemptRecord {
         issue: ended.issue,

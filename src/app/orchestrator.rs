@@ -116,8 +116,15 @@ pub enum RunEvent {
     },
     /// Stopped by a shutdown; the claim stays for the next start to resume.
     Interrupted { agent: String, issue: u64 },
+    /// This loop's attempt, silent past `recovery.force_reset_after_minutes`, stopped; it is
+    /// disposed of like any ended attempt.
+    StuckStopped {
+        agent: String,
+        issue: u64,
+        idle_minutes: i64,
+    },
     /// A slot idle past `recovery.force_reset_after_minutes` that ordinary recovery could
-    /// not free, force-reset: its attempt stopped, its work archived, its claim released.
+    /// not free and no attempt here holds, force-reset: its work archived, its claim released.
     ForceReset {
         agent: String,
         issue: u64,
@@ -198,6 +205,14 @@ impl std::fmt::Display for RunEvent {
                     "{agent} interrupted on #{issue}; its claim stays for the next run"
                 )
             }
+            Self::StuckStopped {
+                agent,
+                issue,
+                idle_minutes,
+            } => write!(
+                f,
+                "{agent} on #{issue} was silent for {idle_minutes} minutes: stopped"
+            ),
             Self::ForceReset {
                 agent,
                 issue,
@@ -628,10 +643,10 @@ impl Orchestrator {
         }
     }
 
-    /// Force-resets `agent`'s stuck slot. An attempt of this loop on it is stopped first and
-    /// its end awaited: the loop's processes refuse to stop an attempt in flight (which is why
-    /// ordinary recovery left the claim), so the reset would otherwise fail at its first step.
-    /// The stopped attempt is recorded; the reset, not the disposal, decides the issue's fate.
+    /// Frees `agent`'s stuck slot. An attempt of this loop on it is stopped (the loop's
+    /// processes refuse recovery's stop, which is why the claim was left): it then ends like
+    /// any attempt, judged and counted, retried or failed with its work on its branch. A stuck
+    /// claim the loop is not running is force-reset, its work archived and the issue requeued.
     async fn force_reset_stuck(
         &mut self,
         agent: &str,
@@ -642,24 +657,13 @@ impl Orchestrator {
         if let Some(flight) = self.in_flight.get_mut(agent).filter(|f| f.issue == issue) {
             if let Some(stop) = flight.stop.take() {
                 let _ = stop.send(());
+                self.record(RunEvent::StuckStopped {
+                    agent: agent.to_owned(),
+                    issue,
+                    idle_minutes,
+                });
             }
-            let attempt = flight.attempt;
-            if let Some(Finished {
-                result: Ok(result), ..
-            }) = self.await_end(agent).await
-            {
-                landing::record_attempt(
-                    self.journal.as_ref(),
-                    Ended {
-                        agent,
-                        issue,
-                        attempt,
-                        result: &result,
-                    },
-                    now,
-                )?;
-            }
-            self.in_flight.remove(agent);
+            return Ok(());
         }
         let processes = self.loop_processes(now);
         let world = World::new(
@@ -680,22 +684,6 @@ impl Orchestrator {
             failed,
         });
         Ok(())
-    }
-
-    /// Waits for `agent`'s attempt task to end, keeping the others that end meanwhile for
-    /// disposal.
-    async fn await_end(&mut self, agent: &str) -> Option<Finished> {
-        if let Some(at) = self.pending.iter().position(|f| f.agent == agent) {
-            return Some(self.pending.remove(at));
-        }
-        while let Some(joined) = self.running.join_next().await {
-            let finished = joined.expect("attempt tasks do not panic");
-            if finished.agent == agent {
-                return Some(finished);
-            }
-            self.pending.push(finished);
-        }
-        None
     }
 
     /// Watches again every agent process a previous run left registered: live ones until they

@@ -41,9 +41,9 @@ pub fn release(agent: &str, snapshot: &Snapshot, policy: Policy) -> Vec<Step> {
 }
 
 /// Phase two: every issue `agent` holds (by the journal or by label) released: its branch tip
-/// archived, the agent's label removed, the issue sent to review if the branch has commits or
-/// back to the queue if not (an empty branch is deleted when the policy says so), a comment
-/// left; then the slot journaled back to Idle.
+/// archived, the agent's label removed, the issue back in the queue unless it already landed
+/// (its work stays on the branch for the retry; an empty branch is deleted when the policy
+/// says so), a comment left; then the slot journaled back to Idle.
 pub fn reset(agent: &str, state: &State, snapshot: &Snapshot, policy: Policy) -> Vec<Step> {
     let mut held: BTreeSet<u64> = snapshot
         .issues
@@ -64,12 +64,9 @@ pub fn reset(agent: &str, state: &State, snapshot: &Snapshot, policy: Policy) ->
                 .iter()
                 .any(|l| l == labels::REVIEW || l == labels::BUNDLED)
         });
-        let has_work = branch.is_some_and(|b| b.commits_ahead > 0);
-        let stage: &[&str] = match (landed, has_work) {
-            (true, _) => &[],
-            (false, true) => &[labels::REVIEW],
-            (false, false) => &[labels::READY],
-        };
+        // Work reaches review only when an agent called it done (or a person lands it): work
+        // interrupted by a reset waits on its branch for the retry to continue.
+        let stage: &[&str] = if landed { &[] } else { &[labels::READY] };
         if facts.is_some_and(|f| f.open) {
             steps.push(relabel(issue, stage, &[agent]));
         }
@@ -162,7 +159,7 @@ mod tests {
             steps,
             [
                 archive(work),
-                relabel(12, &[labels::REVIEW], &["agent001"]),
+                relabel(12, &[labels::READY], &["agent001"]),
                 archive(empty),
                 relabel(13, &[], &["agent001"]),
                 delete(empty),

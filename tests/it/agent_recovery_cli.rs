@@ -87,7 +87,15 @@ async fn force_reset_archives_the_work_and_cleans_the_labels() {
     );
     let files = repo.git(&["ls-tree", "--name-only", &tip]);
     assert!(files.contains("half-done.txt"), "{files}");
-    assert_eq!(world.labels(issue).await, ["route:review"]);
+    assert_eq!(
+        world.labels(issue).await,
+        ["route:ready"],
+        "requeued, work kept"
+    );
+    assert!(
+        world.has_ref(&format!("refs/heads/{branch}")),
+        "the branch stays for the retry"
+    );
     assert!(world.last_comment(issue).await.contains("force-reset"));
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
     let again = repo.clambake(&["agent", "force-reset", "--agent", "agent002"]);

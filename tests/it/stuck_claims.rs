@@ -1,7 +1,8 @@
 //! The run loop's escalation: a claim whose agent process is alive but silent, which ordinary
 //! recovery cannot free (the loop's own attempt: recovery may not stop it under the loop), is
-//! force-reset once idle for `recovery.force_reset_after_minutes`. A real repository, the local
-//! forge, a real agent process, and an injected clock that jumps past the limit.
+//! stopped once idle for `recovery.force_reset_after_minutes`, and its attempt judged like any
+//! other. A real repository, the local forge, a real agent process, and an injected clock that
+//! jumps past the limit.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,6 @@ use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
 use clambake::core::labels;
 use clambake::core::lifecycle::{Event, StateKind};
-use clambake::core::reconcile::ARCHIVE_PREFIX;
 use clambake::ports::Forge;
 use clambake::ports::journal::{AttemptLog, Journal};
 use jiff::{SignedDuration, Timestamp};
@@ -47,11 +47,11 @@ fn silent_agent(scripts: &Path) -> CommandRuntime {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_silent_attempt_of_the_loop_is_force_reset_past_the_limit() {
+async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "1"]).success();
-    // The issue stays on `route:review` instead of riding a train when the loop goes idle.
-    repo.clambake(&["config", "set", "bundling.enabled", "false"])
+    // One attempt: the stopped one is the last, so the issue fails with its work kept.
+    repo.clambake(&["config", "set", "agents.max_attempts", "1"])
         .success();
     repo.clambake(&[
         "issue",
@@ -120,67 +120,43 @@ async fn a_silent_attempt_of_the_loop_is_force_reset_past_the_limit() {
             .unwrap()
             .is_empty()
     );
-    let reset: Vec<&RunEvent> = orchestrator
+    let stopped: Vec<&RunEvent> = orchestrator
         .events()
         .iter()
-        .filter(|e| matches!(e, RunEvent::ForceReset { .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                RunEvent::StuckStopped { .. } | RunEvent::ForceReset { .. }
+            )
+        })
         .collect();
     assert!(
         matches!(
-            reset.as_slice(),
-            [RunEvent::ForceReset { agent, issue: 1, idle_minutes, failed: false }]
+            stopped.as_slice(),
+            [RunEvent::StuckStopped { agent, issue: 1, idle_minutes }]
                 if agent == "agent001" && *idle_minutes >= i64::from(force_after)
         ),
         "{:?}",
         orchestrator.events()
     );
 
-    // The slot is free, in the journal and on the forge; its work waits for review.
+    // The slot is free, in the journal and on the forge; the stopped attempt counted.
     let issue = forge.issue(1).await.unwrap();
-    assert_eq!(issue.labels, [labels::REVIEW]);
+    assert_eq!(issue.labels, [labels::FAILED]);
     assert_eq!(
         journal.current_state("agent001").unwrap().kind(),
         StateKind::Idle
     );
     let history = journal.history("agent001").unwrap();
     let events: Vec<&Event> = history.iter().map(|entry| &entry.event).collect();
-    assert!(
-        matches!(events.last(), Some(Event::ForceReset)),
-        "{events:?}"
-    );
-    assert!(
-        !events.iter().any(|e| matches!(e, Event::Abandon)),
-        "ordinary recovery did not requeue it: {events:?}"
-    );
-    let comments = forge.comments(1).await.unwrap();
-    assert!(
-        comments
-            .iter()
-            .any(|c| c.body.contains("agent001 was force-reset")),
-        "{comments:?}"
-    );
+    assert!(matches!(events.last(), Some(Event::Abandon)), "{events:?}");
     let attempts = journal.attempts(1).unwrap();
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     assert_eq!(attempts[0].outcome, "killed");
 
-    // No work lost: both halves, committed and left uncommitted, are on the branch and archived.
+    // No work lost: both halves, committed and left uncommitted, are on the kept branch.
     let tip = repo.git(&["rev-parse", BRANCH]);
-    let archives = repo.git(&[
-        "for-each-ref",
-        "--format=%(refname) %(objectname)",
-        ARCHIVE_PREFIX,
-    ]);
-    assert!(
-        archives
-            .lines()
-            .any(|line| line.contains(BRANCH) && line.ends_with(&tip)),
-        "{archives}"
-    );
     for (file, text) in [("first.txt", "first"), ("second.txt", "second")] {
         assert_eq!(repo.git(&["show", &format!("{tip}:{file}")]), text);
     }
-    assert!(
-        !workspace.state_dir().join("worktrees/agent001-1").exists(),
-        "the worktree was put away"
-    );
 }
