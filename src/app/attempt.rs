@@ -221,15 +221,27 @@ struct EndedAttempt {
     report: AttemptReport,
 }
 
-/// Commits leftovers, counts commits, classifies, and forgets the agent's registration.
+/// Commits leftovers, counts commits, classifies, and forgets the agent's registration, which
+/// goes even if the bookkeeping fails: a registration left behind would be adopted and fail
+/// again at every start.
 async fn finish(
     workspace: &Workspace,
     registry: &dyn AgentRegistry,
     ended: EndedAttempt,
 ) -> Result<AttemptResult, AttemptError> {
-    let agent_git = Git::new(&ended.worktree);
-    let committed_leftovers = commit_leftovers(&agent_git, ended.issue, &ended.agent).await?;
-    let commits_ahead = commits_ahead(&workspace.git, &ended.base, &ended.branch).await?;
+    let bookkeeping = async {
+        // A worktree recovery already put away had its leftovers committed then.
+        let committed_leftovers = ended.worktree.is_dir()
+            && commit_leftovers(&Git::new(&ended.worktree), ended.issue, &ended.agent).await?;
+        let commits_ahead = match workspace.git.branch_tip(&ended.branch).await? {
+            Some(_) => commits_ahead(&workspace.git, &ended.base, &ended.branch).await?,
+            None => 0,
+        };
+        Ok::<_, AttemptError>((committed_leftovers, commits_ahead))
+    }
+    .await;
+    registry.remove(&ended.agent)?;
+    let (committed_leftovers, commits_ahead) = bookkeeping?;
     let classification = classify(&Evidence {
         result: ended.report.totals.result.as_ref(),
         exit: ended.report.exit,
@@ -237,7 +249,6 @@ async fn finish(
         commits_ahead,
         reports_result: ended.reports_result,
     });
-    registry.remove(&ended.agent)?;
     let exit_to_outcome = ended.report.exited_at.elapsed();
     tracing::info!(
         agent = %ended.agent,

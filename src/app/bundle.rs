@@ -891,7 +891,10 @@ impl Bundler<'_> {
                             LifecycleStep::Merge(pr.number),
                             now,
                         )?;
+                        // Only as the bundle merged it: a branch at another tip holds later
+                        // work (the issue reopened and worked again under the same name).
                         if let Some(tip) = tips.get(&member.branch)
+                            && *tip == member.head
                             && self.remove_branch(&member.branch, tip).await?
                         {
                             repairs.push(format!(

@@ -121,7 +121,7 @@ const ATTEMPT_ENDED: &str = "the attempt ended";
 
 /// Applies `events` to `agent`'s slot in `journal`, if given and if it has the slot on `issue`:
 /// work started outside the journal's knowledge (`clambake spawn` by hand) leaves it as it is.
-fn journal_slot(
+pub(crate) fn journal_slot(
     journal: Option<&dyn Journal>,
     agent: &str,
     issue: u64,

@@ -434,8 +434,11 @@ impl Orchestrator {
     /// One pass of the loop; true when the loop is done.
     async fn pass(&mut self, stop_when: StopWhen, routed_once: &mut bool) -> AppResult<bool> {
         self.check_drift().await?;
-        self.collect_finished().await?;
+        // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
+        // next pass; it does not hold up the other slots.
+        let disposed = self.collect_finished().await;
         if !self.claiming {
+            disposed?;
             return Ok(self.in_flight.is_empty());
         }
         if !(stop_when == StopWhen::OnePass && *routed_once) {
@@ -452,6 +455,7 @@ impl Orchestrator {
         };
         // Stopping when idle, the loop sends off the work still waiting for a train.
         self.trains(done && stop_when == StopWhen::Idle).await?;
+        disposed?;
         Ok(done)
     }
 
@@ -501,20 +505,22 @@ impl Orchestrator {
 
     /// Disposes of every attempt that has ended, without waiting for others.
     /// A disposal that fails (the forge unreachable for a moment) keeps the attempt in flight
-    /// and pending, to be disposed of again on the next pass.
+    /// and pending, to be disposed of again on the next pass; the others are disposed of all
+    /// the same, and the first failure is returned.
     async fn collect_finished(&mut self) -> AppResult<()> {
         while let Some(joined) = self.running.try_join_next() {
             self.pending
                 .push(joined.expect("attempt tasks do not panic"));
         }
-        while !self.pending.is_empty() {
-            let finished = self.pending.remove(0);
+        let mut first_failure = None;
+        for finished in std::mem::take(&mut self.pending) {
             if let Err(error) = self.dispose(&finished).await {
-                self.pending.insert(0, finished);
-                return Err(error);
+                tracing::warn!(agent = %finished.agent, %error, "disposing of an attempt failed; trying again next pass");
+                self.pending.push(finished);
+                first_failure.get_or_insert(error);
             }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// Runs the train: repairs earlier ones (merged bundles cleaned up, closed ones sent back
@@ -961,6 +967,17 @@ impl Orchestrator {
             .expect("every attempt task is in flight");
         let (issue, attempt, interrupted) = flight;
         let now = self.clock.now();
+        // A shutdown's attempt that did not succeed (or broke as it was stopped) keeps its
+        // claim for the next run; it is not a failed attempt.
+        let succeeded = finished
+            .result
+            .as_ref()
+            .is_ok_and(|r| r.classification.outcome == crate::core::outcome::Outcome::Success);
+        if interrupted && !succeeded {
+            self.in_flight.remove(&agent);
+            self.record(RunEvent::Interrupted { agent, issue });
+            return Ok(());
+        }
         let result = match &finished.result {
             Ok(result) => result,
             Err(error) => {
@@ -970,11 +987,6 @@ impl Orchestrator {
                 return Ok(());
             }
         };
-        if interrupted && result.classification.outcome != crate::core::outcome::Outcome::Success {
-            self.in_flight.remove(&agent);
-            self.record(RunEvent::Interrupted { agent, issue });
-            return Ok(());
-        }
         let journal: &dyn Journal = self.journal.as_ref();
         let disposition = landing::dispose(
             &self.workspace,
@@ -1043,7 +1055,15 @@ impl Orchestrator {
             now,
         )
         .await?;
-        self.journal_event(agent, &Event::Abandon, "the attempt could not run")?;
+        let journal: &dyn Journal = self.journal.as_ref();
+        landing::journal_slot(
+            self.settings.state_machine.then_some(journal),
+            agent,
+            issue.number,
+            &[Event::Abandon],
+            "the attempt could not run",
+            now,
+        )?;
         self.record(RunEvent::Broken {
             agent: agent.to_owned(),
             issue: issue.number,

@@ -142,6 +142,32 @@ async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
 }
 
 #[tokio::test]
+async fn a_dead_agent_whose_worktree_recovery_put_away_is_still_judged_and_forgotten() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let go = scripts.path().join("go");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
+    std::fs::write(&go, "").unwrap();
+    while is_running(entry.pid, entry.start_time) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // `agent recover` put the orphaned worktree away (its branch stays, with the work).
+    repo.git(&["worktree", "remove", entry.worktree.to_str().unwrap()]);
+
+    let results = adopt_agents(&workspace, LIMITS).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].classification.outcome, Outcome::Success);
+    assert_eq!(results[0].commits_ahead, 1);
+    assert!(!results[0].committed_leftovers);
+    assert_eq!(
+        open_registry(&workspace).unwrap().list().unwrap(),
+        [],
+        "a registration left behind would fail every later start"
+    );
+}
+
+#[tokio::test]
 async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
     let repo = TestRepo::new();
     let workspace = Workspace::discover(repo.path()).await.unwrap();

@@ -210,6 +210,17 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
             .is_empty()
     );
     assert!(!worktree.exists(), "the merged member's worktree was kept");
+
+    // The same name made again later (the issue reopened and worked again) is new work: the
+    // merged bundle's clean-up leaves it alone.
+    repo.git(&["branch", "agent003/3-three", "agent001/4-four"]);
+    repo.clambake(&["bundle", "--json"]).success();
+    assert!(
+        !repo
+            .git(&["branch", "--list", "agent003/3-three"])
+            .is_empty(),
+        "later work under a merged member's name was deleted"
+    );
 }
 
 #[test]

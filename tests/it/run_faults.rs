@@ -2,14 +2,14 @@
 //! lands every issue.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::open_journal;
-use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
+use clambake::app::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
@@ -18,15 +18,29 @@ use clambake::ports::{Clock, SystemClock};
 
 use crate::support::TestRepo;
 
-/// A forge whose every `every`th call fails, as a flaky network would.
+/// A forge whose every `every`th call fails, as a flaky network would, and which refuses every
+/// comment on `stuck_issue` while `stuck` holds.
 struct Flaky {
     inner: Arc<dyn Forge>,
     calls: AtomicU32,
     every: u32,
     failed: AtomicU32,
+    stuck_issue: Number,
+    stuck: AtomicBool,
 }
 
 impl Flaky {
+    fn new(inner: Arc<dyn Forge>, every: u32) -> Self {
+        Self {
+            inner,
+            calls: AtomicU32::new(0),
+            every,
+            failed: AtomicU32::new(0),
+            stuck_issue: 0,
+            stuck: AtomicBool::new(false),
+        }
+    }
+
     fn check(&self, what: &str) -> ForgeResult<()> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if call.is_multiple_of(self.every) {
@@ -73,6 +87,9 @@ impl Forge for Flaky {
     }
     async fn create_comment(&self, n: Number, body: &str) -> ForgeResult<Comment> {
         self.check("create_comment")?;
+        if n == self.stuck_issue && self.stuck.load(Ordering::SeqCst) {
+            return Err(ForgeError::Backend(format!("comments on #{n} refused")));
+        }
         self.inner.create_comment(n, body).await
     }
     async fn comments(&self, n: Number) -> ForgeResult<Vec<Comment>> {
@@ -114,12 +131,10 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
     }
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
-    let flaky = Arc::new(Flaky {
-        inner: workspace.open_forge(config.forge.backend).await.unwrap(),
-        calls: AtomicU32::new(0),
-        every: 7,
-        failed: AtomicU32::new(0),
-    });
+    let flaky = Arc::new(Flaky::new(
+        workspace.open_forge(config.forge.backend).await.unwrap(),
+        7,
+    ));
     let mut settings = RunSettings::from_config(&config);
     settings.poll_interval = Duration::from_millis(50);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -154,4 +169,81 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
         .await
         .unwrap();
     assert_eq!(prs.len(), 4, "each landed once, with one pull request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.clambake(&["config", "set", "bundling.enabled", "false"])
+        .success();
+    for n in 1..=3 {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let flaky = Arc::new(Flaky {
+        stuck_issue: 1,
+        stuck: AtomicBool::new(true),
+        ..Flaky::new(
+            workspace.open_forge(config.forge.backend).await.unwrap(),
+            u32::MAX,
+        )
+    });
+    let mut settings = RunSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(200);
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        flaky.clone(),
+        Arc::new(open_journal(&workspace).unwrap()),
+        Arc::new(SimulatedRuntime),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .await
+    .unwrap();
+    // #1's landing comment is refused until #3, which needs #2's slot, has been claimed.
+    let release = {
+        let flaky = flaky.clone();
+        async move {
+            loop {
+                let third = flaky.inner.issue(3).await.unwrap();
+                if third.labels.iter().any(|l| l.starts_with("agent")) {
+                    flaky.stuck.store(false, Ordering::SeqCst);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let (_signals, shutdown) = tokio::sync::watch::channel(0);
+    let run = tokio::time::timeout(
+        Duration::from_secs(30),
+        orchestrator.run(StopWhen::Idle, shutdown, false),
+    );
+    let (ran, _) = tokio::join!(run, tokio::time::timeout(Duration::from_secs(30), release));
+    ran.expect("the loop went idle").unwrap();
+
+    let position =
+        |wanted: &dyn Fn(&RunEvent) -> bool| orchestrator.events().iter().position(wanted).unwrap();
+    let third_claimed = position(&|e| matches!(e, RunEvent::Claimed { issue: 3, .. }));
+    let first_disposed = position(&|e| matches!(e, RunEvent::Disposed { issue: 1, .. }));
+    assert!(
+        third_claimed < first_disposed,
+        "{:?}",
+        orchestrator.events()
+    );
+    for n in 1..=3 {
+        let issue = flaky.inner.issue(n).await.unwrap();
+        assert_eq!(issue.labels, ["route:review"], "#{n}");
+    }
 }
