@@ -15,9 +15,9 @@ use clambake::core::lifecycle::{Event, State};
 use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
+    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
+    PullRequestState, Validator,
 };
 use clambake::ports::journal::Journal;
 use jiff::Timestamp;
@@ -63,6 +63,13 @@ impl Forge for Crashing {
     }
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         self.inner.issues(filter).await
+    }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.inner.issues_if_changed(filter, known).await
     }
     async fn edit_labels(
         &self,

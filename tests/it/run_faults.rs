@@ -12,7 +12,8 @@ use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    Validator,
 };
 use clambake::ports::{Clock, SystemClock};
 
@@ -58,6 +59,14 @@ impl Forge for Flaky {
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         self.check("issues")?;
         self.inner.issues(filter).await
+    }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.check("issues_if_changed")?;
+        self.inner.issues_if_changed(filter, known).await
     }
     async fn edit_labels(
         &self,

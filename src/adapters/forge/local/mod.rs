@@ -3,6 +3,7 @@
 //! onto the base branch with a compare-and-swap.
 
 mod schema;
+mod validator;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,9 +18,10 @@ use crate::core::closing::closed_issues;
 use crate::ports::Clock;
 use crate::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
+    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    PullRequestState, Validator,
 };
+use validator::ListingVersion;
 
 /// The database's file name inside `.clambake/`.
 pub const DATABASE_FILE: &str = "forge.db";
@@ -393,6 +395,25 @@ fn next_number(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Number> {
     )
 }
 
+/// Matching issues, lowest number first.
+fn list_issues(conn: &Connection, filter: &IssueFilter) -> rusqlite::Result<Vec<Issue>> {
+    let mut statement = conn
+        .prepare_cached("SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number")?;
+    let state = filter.state.map(IssueState::as_str);
+    let issues: Vec<Issue> = statement
+        .query_map([state], |row| issue_from_row(conn, row))
+        .and_then(Iterator::collect)?;
+    Ok(issues
+        .into_iter()
+        .filter(|issue| {
+            filter
+                .labels
+                .iter()
+                .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
+        })
+        .collect())
+}
+
 fn load_issue(conn: &Connection, number: Number) -> rusqlite::Result<Option<Issue>> {
     conn.query_row("SELECT * FROM issues WHERE number = ?1", [number], |row| {
         issue_from_row(conn, row)
@@ -546,23 +567,30 @@ impl Forge for LocalForge {
     }
 
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        self.read(|conn| list_issues(conn, filter).map_err(DbFailure::from))
+    }
+
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number",
-            )?;
-            let state = filter.state.map(IssueState::as_str);
-            let issues: Vec<Issue> = statement
-                .query_map([state], |row| issue_from_row(conn, row))
-                .and_then(Iterator::collect)?;
-            Ok(issues
-                .into_iter()
-                .filter(|issue| {
-                    filter
-                        .labels
-                        .iter()
-                        .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
+            // One read transaction: the items are those of the version the validator names,
+            // whatever another process commits meanwhile.
+            let snapshot = conn.unchecked_transaction()?;
+            let at = snapshot.query_row("SELECT epoch, version FROM listing_version", [], |r| {
+                Ok(ListingVersion {
+                    epoch: r.get(0)?,
+                    version: r.get(1)?,
                 })
-                .collect())
+            })?;
+            let validator = validator::issue_listing(&at, filter);
+            if known == Some(&validator) {
+                return Ok(Listing::NotModified);
+            }
+            let items = list_issues(&snapshot, filter)?;
+            Ok(Listing::Modified { items, validator })
         })
     }
 
