@@ -23,6 +23,7 @@ use super::observe::registered_processes;
 use super::recover::{World, diagnose, force_reset, recover};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::agents::supervisor::Limits;
+use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::branch_name;
 use crate::core::config::Config;
@@ -32,7 +33,7 @@ use crate::core::queue::{Stage, stage};
 use crate::core::reconcile::Inconsistency;
 use crate::core::routing::{OpenIssue, plan_claims};
 use crate::ports::agent::AgentRuntime;
-use crate::ports::forge::{Issue, IssueFilter, Listing, Validator};
+use crate::ports::forge::{Issue, IssueFilter};
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
@@ -296,13 +297,6 @@ pub struct Progress {
     pub recent: Vec<RunEvent>,
 }
 
-/// The open issues as last read, with the validator to read them again only if they changed.
-#[derive(Default)]
-struct OpenIssues {
-    validator: Option<Validator>,
-    issues: Arc<[Issue]>,
-}
-
 /// How many of the latest events [`Progress`] carries.
 const RECENT_EVENTS: usize = 6;
 
@@ -330,7 +324,6 @@ pub struct Orchestrator {
     /// When the world was last checked against the journal.
     last_check: Option<Timestamp>,
     progress: watch::Sender<Progress>,
-    open_issues: OpenIssues,
 }
 
 impl Orchestrator {
@@ -343,6 +336,9 @@ impl Orchestrator {
         clock: Arc<dyn Clock>,
         settings: RunSettings,
     ) -> AppResult<Self> {
+        // The loop polls: its listings are conditional reads, so an idle pass costs "not
+        // modified" answers.
+        let forge: Arc<dyn Forge> = Arc::new(ConditionalForge::new(forge));
         let base = forge.default_branch().await?;
         let processes = registered_processes(&workspace)?;
         Ok(Self {
@@ -364,7 +360,6 @@ impl Orchestrator {
             drift_repaired: 0,
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
-            open_issues: OpenIssues::default(),
         })
     }
 
@@ -732,8 +727,8 @@ impl Orchestrator {
     /// Takes up every claim the forge shows that no attempt here is working on: after a crash
     /// or a stop, the same slot continues on the same branch and worktree.
     async fn resume_claims(&mut self) -> AppResult<()> {
-        let open = self.open_issues().await?;
-        for issue in open.iter() {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        for issue in open {
             if stage(issue.labels.iter().map(String::as_str)) != Stage::Claimed {
                 continue;
             }
@@ -751,7 +746,7 @@ impl Orchestrator {
                 continue;
             }
             let agent = (*agent).clone();
-            self.start_attempt(&agent, issue, true).await?;
+            self.start_attempt(&agent, &issue, true).await?;
         }
         Ok(())
     }
@@ -763,13 +758,13 @@ impl Orchestrator {
 
     /// Fills free slots with ready issues, highest priority first.
     async fn route(&mut self) -> AppResult<()> {
-        let open = self.open_issues().await?;
+        let open = self.forge.issues(&IssueFilter::open()).await?;
         let now = self.clock.now();
         let mut busy: BTreeSet<String> = self.in_flight.keys().cloned().collect();
         let mut held_back = BTreeSet::new();
         let mut retry_at = None;
         let mut preferred = BTreeMap::new();
-        for issue in open.iter() {
+        for issue in &open {
             busy.extend(
                 issue
                     .labels
@@ -815,31 +810,14 @@ impl Orchestrator {
     }
 
     /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
-    async fn nothing_to_route(&mut self) -> AppResult<bool> {
-        let open = self.open_issues().await?;
+    async fn nothing_to_route(&self) -> AppResult<bool> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
         Ok(!open.iter().any(|issue| {
             matches!(
                 stage(issue.labels.iter().map(String::as_str)),
                 Stage::Ready | Stage::Claimed
             )
         }))
-    }
-
-    /// The open issues now. The snapshot is refreshed with a conditional read, so a pass in
-    /// which nothing changed on the forge costs a "not modified"; the loop's own writes change
-    /// the forge's validator like anyone's, so its next read sees them.
-    async fn open_issues(&mut self) -> AppResult<Arc<[Issue]>> {
-        let listing = self
-            .forge
-            .issues_if_changed(&IssueFilter::open(), self.open_issues.validator.as_ref())
-            .await?;
-        if let Listing::Modified { items, validator } = listing {
-            self.open_issues = OpenIssues {
-                validator: Some(validator),
-                issues: items.into(),
-            };
-        }
-        Ok(self.open_issues.issues.clone())
     }
 
     /// Claims `issue` for `agent` on the forge and checks the claim held: if another

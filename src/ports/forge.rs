@@ -260,6 +260,13 @@ pub trait Forge: Send + Sync {
     async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
     /// Matching pull requests, lowest number first.
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>>;
+    /// `pull_requests` as a conditional request, as `issues_if_changed` is for issues; a head
+    /// branch that moves changes the listing.
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>>;
     /// Merges with a merge commit; closing keywords in the body close their issues.
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome>;
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest>;

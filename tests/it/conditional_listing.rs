@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use clambake::adapters::forge::conditional::ConditionalForge;
 use clambake::adapters::forge::local::LocalForge;
 use clambake::app::Workspace;
 use clambake::ports::forge::{
-    Issue, IssueFilter, IssueState, Label, Listing, NewIssue, NewPullRequest, Validator,
+    Issue, IssueFilter, IssueState, Label, Listing, NewIssue, NewPullRequest, PullRequestFilter,
+    PullRequestState, Validator,
 };
 use clambake::ports::{Forge, SystemClock};
 
@@ -227,4 +229,99 @@ async fn writes_by_another_process_show_in_the_next_read() {
     repo.clambake(&["pr", "merge", "2"]).success();
     let items = poller.changed(&forge, "`clambake pr merge`").await;
     assert!(items.is_empty(), "the merge closed #1");
+}
+
+#[tokio::test]
+async fn a_pull_request_listing_changes_when_a_head_branch_moves() {
+    let repo = initialised();
+    let forge = open(&repo).await;
+    let first = repo.branch_with_file("feature", "main", "feature.txt", "one\n");
+    forge
+        .create_pull_request(&NewPullRequest {
+            title: "Feature".to_owned(),
+            body: String::new(),
+            head: "feature".to_owned(),
+            base: None,
+        })
+        .await
+        .unwrap();
+    let open_prs = PullRequestFilter {
+        state: Some(PullRequestState::Open),
+        head: None,
+    };
+    let Listing::Modified { items, validator } = forge
+        .pull_requests_if_changed(&open_prs, None)
+        .await
+        .unwrap()
+    else {
+        panic!("a first read brings the items");
+    };
+    assert_eq!(items[0].head_sha.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        forge
+            .pull_requests_if_changed(&open_prs, Some(&validator))
+            .await
+            .unwrap(),
+        Listing::NotModified
+    );
+
+    let second = repo.branch_with_file("feature", "feature", "more.txt", "two\n");
+    let Listing::Modified { items, .. } = forge
+        .pull_requests_if_changed(&open_prs, Some(&validator))
+        .await
+        .unwrap()
+    else {
+        panic!("not modified after the head moved");
+    };
+    assert_eq!(items[0].head_sha.as_deref(), Some(second.as_str()));
+}
+
+#[tokio::test]
+async fn a_conditional_forge_lists_what_the_forge_does_after_every_change() {
+    let repo = initialised();
+    let plain = Arc::new(open(&repo).await);
+    let conditional = ConditionalForge::new(plain.clone());
+    let all_issues = IssueFilter::default();
+    let all_prs = PullRequestFilter::default();
+    let agree = |after: &'static str| {
+        let (plain, conditional) = (&plain, &conditional);
+        let (all_issues, all_prs) = (&all_issues, &all_prs);
+        async move {
+            assert_eq!(
+                conditional.issues(all_issues).await.unwrap(),
+                plain.issues(all_issues).await.unwrap(),
+                "{after}"
+            );
+            assert_eq!(
+                conditional.pull_requests(all_prs).await.unwrap(),
+                plain.pull_requests(all_prs).await.unwrap(),
+                "{after}"
+            );
+        }
+    };
+    agree("nothing").await;
+    repo.clambake(&["issue", "create", "--title", "One"])
+        .success();
+    agree("`issue create`").await;
+    agree("nothing more").await;
+    repo.clambake(&["issue", "label", "1", "--add", "route:ready"])
+        .success();
+    agree("`issue label`").await;
+    repo.branch_with_file("fix", "main", "fix.txt", "fixed\n");
+    repo.clambake(&[
+        "pr",
+        "create",
+        "--head",
+        "fix",
+        "--title",
+        "Fix",
+        "--body",
+        "Closes #1",
+    ])
+    .success();
+    agree("`pr create`").await;
+    repo.branch_with_file("fix", "fix", "fix.txt", "fixed again\n");
+    agree("a push to the head").await;
+    repo.clambake(&["pr", "merge", "2"]).success();
+    agree("`pr merge`").await;
 }

@@ -246,6 +246,17 @@ impl Forge for FaultyForge {
         self.call("pull_requests", self.inner.pull_requests(filter))
             .await
     }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.call(
+            "pull_requests_if_changed",
+            self.inner.pull_requests_if_changed(filter, known),
+        )
+        .await
+    }
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
         self.call("merge_pull_request", self.inner.merge_pull_request(number))
             .await

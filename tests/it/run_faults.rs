@@ -96,6 +96,13 @@ impl Forge for Flaky {
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
         self.inner.pull_requests(filter).await
     }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.inner.pull_requests_if_changed(filter, known).await
+    }
     async fn merge_pull_request(&self, n: Number) -> ForgeResult<MergeOutcome> {
         self.inner.merge_pull_request(n).await
     }

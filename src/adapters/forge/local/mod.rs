@@ -414,6 +414,34 @@ fn list_issues(conn: &Connection, filter: &IssueFilter) -> rusqlite::Result<Vec<
         .collect())
 }
 
+/// Matching pull requests, lowest number first, with their heads as last recorded.
+fn list_pull_requests(
+    conn: &Connection,
+    filter: &PullRequestFilter,
+) -> rusqlite::Result<Vec<PullRequest>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT * FROM pull_requests
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
+             ORDER BY number",
+    )?;
+    statement
+        .query_map(
+            params![filter.state.map(PullRequestState::as_str), filter.head],
+            pull_request_from_row,
+        )
+        .and_then(Iterator::collect)
+}
+
+/// Where the listings stand now.
+fn listing_version(conn: &Connection) -> rusqlite::Result<ListingVersion> {
+    conn.query_row("SELECT epoch, version FROM listing_version", [], |r| {
+        Ok(ListingVersion {
+            epoch: r.get(0)?,
+            version: r.get(1)?,
+        })
+    })
+}
+
 fn load_issue(conn: &Connection, number: Number) -> rusqlite::Result<Option<Issue>> {
     conn.query_row("SELECT * FROM issues WHERE number = ?1", [number], |row| {
         issue_from_row(conn, row)
@@ -579,12 +607,7 @@ impl Forge for LocalForge {
             // One read transaction: the items are those of the version the validator names,
             // whatever another process commits meanwhile.
             let snapshot = conn.unchecked_transaction()?;
-            let at = snapshot.query_row("SELECT epoch, version FROM listing_version", [], |r| {
-                Ok(ListingVersion {
-                    epoch: r.get(0)?,
-                    version: r.get(1)?,
-                })
-            })?;
+            let at = listing_version(&snapshot)?;
             let validator = validator::issue_listing(&at, filter);
             if known == Some(&validator) {
                 return Ok(Listing::NotModified);
@@ -761,21 +784,36 @@ impl Forge for LocalForge {
     }
 
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        let prs = self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT * FROM pull_requests
-                     WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
-                     ORDER BY number",
-            )?;
-            statement
-                .query_map(
-                    params![filter.state.map(PullRequestState::as_str), filter.head],
-                    pull_request_from_row,
-                )
-                .and_then(Iterator::collect)
-                .map_err(DbFailure::from)
-        })?;
+        let prs = self.read(|conn| list_pull_requests(conn, filter).map_err(DbFailure::from))?;
         self.with_live_heads(prs).await
+    }
+
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        let (at, prs) = self.read(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((
+                listing_version(&snapshot)?,
+                list_pull_requests(&snapshot, filter)?,
+            ))
+        })?;
+        let prs = self.with_live_heads(prs).await?;
+        let heads: Vec<(Number, Option<&str>)> = prs
+            .iter()
+            .filter(|pr| pr.state == PullRequestState::Open)
+            .map(|pr| (pr.number, pr.head_sha.as_deref()))
+            .collect();
+        let validator = validator::pull_request_listing(&at, filter, &heads);
+        if known == Some(&validator) {
+            return Ok(Listing::NotModified);
+        }
+        Ok(Listing::Modified {
+            items: prs,
+            validator,
+        })
     }
 
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {

@@ -1,7 +1,9 @@
 //! The local forge's listing validators: one listing filter at one version of one database.
 //! Equal validators mean the listing would return the same items.
 
-use crate::ports::forge::{IssueFilter, IssueState, Validator};
+use crate::ports::forge::{
+    IssueFilter, IssueState, Number, PullRequestFilter, PullRequestState, Validator,
+};
 
 /// Where the listings stand: the database's epoch (fresh whenever the file is recreated) and
 /// its listing version (bumped by every write to what a listing returns).
@@ -25,6 +27,18 @@ pub fn issue_listing(at: &ListingVersion, filter: &IssueFilter) -> Validator {
     // JSON keeps label names containing separators from colliding with other filters.
     let filter = serde_json::json!(["issues", state, labels]);
     Validator::new(format!("{}.{}.{filter}", at.epoch, at.version))
+}
+
+/// The validator of the pull request listing for `filter` at `at`, where `heads` are the live
+/// head tips of the open pull requests listed: they live in git, not in the database.
+pub fn pull_request_listing(
+    at: &ListingVersion,
+    filter: &PullRequestFilter,
+    heads: &[(Number, Option<&str>)],
+) -> Validator {
+    let state = filter.state.map(PullRequestState::as_str);
+    let listing = serde_json::json!(["pull_requests", state, filter.head, heads]);
+    Validator::new(format!("{}.{}.{listing}", at.epoch, at.version))
 }
 
 #[cfg(test)]
@@ -78,6 +92,39 @@ mod tests {
             for b in &validators[i + 1..] {
                 assert_ne!(a, b);
             }
+        }
+    }
+
+    #[test]
+    fn pull_request_listings_differ_by_filter_version_and_head_tips() {
+        let open = PullRequestFilter {
+            state: Some(PullRequestState::Open),
+            head: None,
+        };
+        let from = |head: &str| PullRequestFilter {
+            state: None,
+            head: Some(head.to_owned()),
+        };
+        let base = pull_request_listing(&at("e1", 3), &open, &[(4, Some("abc"))]);
+        assert_eq!(
+            base,
+            pull_request_listing(&at("e1", 3), &open, &[(4, Some("abc"))])
+        );
+        let others = [
+            pull_request_listing(&at("e1", 4), &open, &[(4, Some("abc"))]),
+            pull_request_listing(&at("e1", 3), &open, &[(4, Some("abd"))]),
+            pull_request_listing(&at("e1", 3), &open, &[(4, None)]),
+            pull_request_listing(&at("e1", 3), &open, &[]),
+            pull_request_listing(&at("e1", 3), &from("x"), &[(4, Some("abc"))]),
+            pull_request_listing(
+                &at("e1", 3),
+                &PullRequestFilter::default(),
+                &[(4, Some("abc"))],
+            ),
+            issue_listing(&at("e1", 3), &IssueFilter::open()),
+        ];
+        for other in &others {
+            assert_ne!(&base, other);
         }
     }
 
