@@ -169,3 +169,47 @@ impl Forge for ConditionalForge {
         self.inner.close_pull_request(number).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modified(items: &[u32], validator: &str) -> Listing<u32> {
+        Listing::Modified {
+            items: items.to_vec(),
+            validator: Validator::new(validator),
+        }
+    }
+
+    #[test]
+    fn not_modified_answers_with_the_remembered_items_of_that_filter() {
+        let listings: Listings<&str, u32> = Listings::new();
+        assert_eq!(listings.validator(&"open"), None);
+        assert_eq!(
+            listings.settle(&"open", modified(&[1, 2], "v1")).unwrap(),
+            [1, 2]
+        );
+        assert_eq!(
+            listings.settle(&"all", modified(&[1, 2, 3], "v1")).unwrap(),
+            [1, 2, 3]
+        );
+        assert_eq!(listings.validator(&"open"), Some(Validator::new("v1")));
+        assert_eq!(
+            listings.settle(&"open", Listing::NotModified).unwrap(),
+            [1, 2]
+        );
+        assert_eq!(listings.settle(&"open", modified(&[2], "v2")).unwrap(), [2]);
+        assert_eq!(listings.validator(&"open"), Some(Validator::new("v2")));
+        assert_eq!(listings.settle(&"open", Listing::NotModified).unwrap(), [2]);
+        assert_eq!(
+            listings.settle(&"all", Listing::NotModified).unwrap(),
+            [1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn not_modified_without_an_earlier_answer_is_an_error() {
+        let listings: Listings<&str, u32> = Listings::new();
+        assert!(listings.settle(&"open", Listing::NotModified).is_err());
+    }
+}
