@@ -23,6 +23,7 @@ use super::observe::registered_processes;
 use super::recover::{World, diagnose, force_reset, recover};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::agents::supervisor::Limits;
+use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::branch_name;
 use crate::core::config::Config;
@@ -335,6 +336,9 @@ impl Orchestrator {
         clock: Arc<dyn Clock>,
         settings: RunSettings,
     ) -> AppResult<Self> {
+        // The loop polls: its listings are conditional reads, so an idle pass costs "not
+        // modified" answers.
+        let forge: Arc<dyn Forge> = Arc::new(ConditionalForge::new(forge));
         let base = forge.default_branch().await?;
         let processes = registered_processes(&workspace)?;
         Ok(Self {

@@ -146,6 +146,34 @@ pub struct PullRequestFilter {
     pub head: Option<String>,
 }
 
+/// An opaque token naming one state of one listing, as an HTTP `ETag` does: handed back with the
+/// next request for the same listing, it lets the forge answer "not modified" instead of sending
+/// everything again. Only the forge that issued it can interpret it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Validator(String);
+
+impl Validator {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The answer to a conditional listing: GitHub's `304 Not Modified`, or `200` with the items
+/// and the `ETag` to send next time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing<T> {
+    /// Nothing the listing returns has changed since the validator was issued.
+    NotModified,
+    Modified {
+        items: Vec<T>,
+        validator: Validator,
+    },
+}
+
 /// A merged pull request and the issues its closing keywords closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MergeOutcome {
@@ -208,6 +236,14 @@ pub trait Forge: Send + Sync {
     async fn issue(&self, number: Number) -> ForgeResult<Issue>;
     /// Matching issues, lowest number first.
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>>;
+    /// `issues` as a conditional request (`If-None-Match` on GitHub): `NotModified` when
+    /// nothing this listing returns changed since `known` was issued for the same filter.
+    /// Without `known`, or with one issued for another filter, the items always come back.
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>>;
     /// Adds and removes labels in one step; unknown labels are created, as GitHub does.
     async fn edit_labels(
         &self,
@@ -224,6 +260,13 @@ pub trait Forge: Send + Sync {
     async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
     /// Matching pull requests, lowest number first.
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>>;
+    /// `pull_requests` as a conditional request, as `issues_if_changed` is for issues; a head
+    /// branch that moves changes the listing.
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>>;
     /// Merges with a merge commit; closing keywords in the body close their issues.
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome>;
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest>;

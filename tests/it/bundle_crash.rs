@@ -15,9 +15,9 @@ use clambake::core::lifecycle::{Event, State};
 use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
+    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
+    PullRequestState, Validator,
 };
 use clambake::ports::journal::Journal;
 use jiff::Timestamp;
@@ -64,6 +64,13 @@ impl Forge for Crashing {
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         self.inner.issues(filter).await
     }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.inner.issues_if_changed(filter, known).await
+    }
     async fn edit_labels(
         &self,
         number: Number,
@@ -93,6 +100,13 @@ impl Forge for Crashing {
     }
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
         self.inner.pull_requests(filter).await
+    }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.inner.pull_requests_if_changed(filter, known).await
     }
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
         self.spend()?;

@@ -18,6 +18,8 @@ mod claude_code;
 mod claude_run;
 mod cli;
 mod codex_attempts;
+mod conditional_listing;
+mod conditional_polls;
 mod demo;
 mod interrupted_worktree;
 mod journal;

@@ -37,9 +37,9 @@ use clambake::core::labels::{self, agent_label};
 use clambake::core::lifecycle::StateKind;
 use clambake::core::reconcile::ARCHIVE_PREFIX;
 use clambake::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
+    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
+    PullRequestState, Validator,
 };
 use clambake::ports::journal::Journal;
 use clambake::ports::{Clock, Forge};
@@ -203,6 +203,17 @@ impl Forge for FaultyForge {
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         self.call("issues", self.inner.issues(filter)).await
     }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.call(
+            "issues_if_changed",
+            self.inner.issues_if_changed(filter, known),
+        )
+        .await
+    }
     async fn edit_labels(
         &self,
         number: Number,
@@ -234,6 +245,17 @@ impl Forge for FaultyForge {
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
         self.call("pull_requests", self.inner.pull_requests(filter))
             .await
+    }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.call(
+            "pull_requests_if_changed",
+            self.inner.pull_requests_if_changed(filter, known),
+        )
+        .await
     }
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
         self.call("merge_pull_request", self.inner.merge_pull_request(number))

@@ -12,7 +12,8 @@ use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    Validator,
 };
 use clambake::ports::{Clock, SystemClock};
 
@@ -73,6 +74,14 @@ impl Forge for Flaky {
         self.check("issues")?;
         self.inner.issues(filter).await
     }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.check("issues_if_changed")?;
+        self.inner.issues_if_changed(filter, known).await
+    }
     async fn edit_labels(
         &self,
         n: Number,
@@ -103,6 +112,13 @@ impl Forge for Flaky {
     }
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
         self.inner.pull_requests(filter).await
+    }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.inner.pull_requests_if_changed(filter, known).await
     }
     async fn merge_pull_request(&self, n: Number) -> ForgeResult<MergeOutcome> {
         self.inner.merge_pull_request(n).await

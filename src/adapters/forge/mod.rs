@@ -1,3 +1,4 @@
 //! Forge backends.
 
+pub mod conditional;
 pub mod local;

@@ -3,6 +3,7 @@
 //! onto the base branch with a compare-and-swap.
 
 mod schema;
+mod validator;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,9 +18,10 @@ use crate::core::closing::closed_issues;
 use crate::ports::Clock;
 use crate::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
+    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    PullRequestState, Validator,
 };
+use validator::ListingVersion;
 
 /// The database's file name inside `.clambake/`.
 pub const DATABASE_FILE: &str = "forge.db";
@@ -393,6 +395,53 @@ fn next_number(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Number> {
     )
 }
 
+/// Matching issues, lowest number first.
+fn list_issues(conn: &Connection, filter: &IssueFilter) -> rusqlite::Result<Vec<Issue>> {
+    let mut statement = conn
+        .prepare_cached("SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number")?;
+    let state = filter.state.map(IssueState::as_str);
+    let issues: Vec<Issue> = statement
+        .query_map([state], |row| issue_from_row(conn, row))
+        .and_then(Iterator::collect)?;
+    Ok(issues
+        .into_iter()
+        .filter(|issue| {
+            filter
+                .labels
+                .iter()
+                .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
+        })
+        .collect())
+}
+
+/// Matching pull requests, lowest number first, with their heads as last recorded.
+fn list_pull_requests(
+    conn: &Connection,
+    filter: &PullRequestFilter,
+) -> rusqlite::Result<Vec<PullRequest>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT * FROM pull_requests
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
+             ORDER BY number",
+    )?;
+    statement
+        .query_map(
+            params![filter.state.map(PullRequestState::as_str), filter.head],
+            pull_request_from_row,
+        )
+        .and_then(Iterator::collect)
+}
+
+/// Where the listings stand now.
+fn listing_version(conn: &Connection) -> rusqlite::Result<ListingVersion> {
+    conn.query_row("SELECT epoch, version FROM listing_version", [], |r| {
+        Ok(ListingVersion {
+            epoch: r.get(0)?,
+            version: r.get(1)?,
+        })
+    })
+}
+
 fn load_issue(conn: &Connection, number: Number) -> rusqlite::Result<Option<Issue>> {
     conn.query_row("SELECT * FROM issues WHERE number = ?1", [number], |row| {
         issue_from_row(conn, row)
@@ -546,23 +595,25 @@ impl Forge for LocalForge {
     }
 
     async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        self.read(|conn| list_issues(conn, filter).map_err(DbFailure::from))
+    }
+
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number",
-            )?;
-            let state = filter.state.map(IssueState::as_str);
-            let issues: Vec<Issue> = statement
-                .query_map([state], |row| issue_from_row(conn, row))
-                .and_then(Iterator::collect)?;
-            Ok(issues
-                .into_iter()
-                .filter(|issue| {
-                    filter
-                        .labels
-                        .iter()
-                        .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
-                })
-                .collect())
+            // One read transaction: the items are those of the version the validator names,
+            // whatever another process commits meanwhile.
+            let snapshot = conn.unchecked_transaction()?;
+            let at = listing_version(&snapshot)?;
+            let validator = validator::issue_listing(&at, filter);
+            if known == Some(&validator) {
+                return Ok(Listing::NotModified);
+            }
+            let items = list_issues(&snapshot, filter)?;
+            Ok(Listing::Modified { items, validator })
         })
     }
 
@@ -733,21 +784,36 @@ impl Forge for LocalForge {
     }
 
     async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        let prs = self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT * FROM pull_requests
-                     WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
-                     ORDER BY number",
-            )?;
-            statement
-                .query_map(
-                    params![filter.state.map(PullRequestState::as_str), filter.head],
-                    pull_request_from_row,
-                )
-                .and_then(Iterator::collect)
-                .map_err(DbFailure::from)
-        })?;
+        let prs = self.read(|conn| list_pull_requests(conn, filter).map_err(DbFailure::from))?;
         self.with_live_heads(prs).await
+    }
+
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        let (at, prs) = self.read(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((
+                listing_version(&snapshot)?,
+                list_pull_requests(&snapshot, filter)?,
+            ))
+        })?;
+        let prs = self.with_live_heads(prs).await?;
+        let heads: Vec<(Number, Option<&str>)> = prs
+            .iter()
+            .filter(|pr| pr.state == PullRequestState::Open)
+            .map(|pr| (pr.number, pr.head_sha.as_deref()))
+            .collect();
+        let validator = validator::pull_request_listing(&at, filter, &heads);
+        if known == Some(&validator) {
+            return Ok(Listing::NotModified);
+        }
+        Ok(Listing::Modified {
+            items: prs,
+            validator,
+        })
     }
 
     async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {

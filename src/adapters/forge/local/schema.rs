@@ -4,8 +4,9 @@ use rusqlite_migration::{M, Migrations};
 
 /// Append new migrations; never edit a released one.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE meta (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE meta (
              key   TEXT PRIMARY KEY,
              value TEXT NOT NULL
          );
@@ -57,7 +58,50 @@ pub fn migrations() -> Migrations<'static> {
              merged_at        TEXT
          );
          CREATE INDEX pull_requests_by_head ON pull_requests (head, state);",
-    )])
+        ),
+        // Listings' version for conditional reads: every write to what an issue or pull request
+        // listing returns bumps it, whichever process writes. Comments are not listed; adding one
+        // touches its issue's `updated_at`, which bumps it. The epoch tells a recreated database's
+        // versions from the old one's.
+        M::up(
+            "CREATE TABLE listing_version (
+             id      INTEGER PRIMARY KEY CHECK (id = 1),
+             epoch   TEXT NOT NULL,
+             version INTEGER NOT NULL
+         );
+         INSERT INTO listing_version (id, epoch, version) VALUES (1, lower(hex(randomblob(8))), 0);
+         CREATE TRIGGER issues_insert_bumps_version AFTER INSERT ON issues
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issues_update_bumps_version AFTER UPDATE ON issues
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issues_delete_bumps_version AFTER DELETE ON issues
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_labels_insert_bumps_version AFTER INSERT ON issue_labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_labels_update_bumps_version AFTER UPDATE ON issue_labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_labels_delete_bumps_version AFTER DELETE ON issue_labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_assignees_insert_bumps_version AFTER INSERT ON issue_assignees
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_assignees_update_bumps_version AFTER UPDATE ON issue_assignees
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER issue_assignees_delete_bumps_version AFTER DELETE ON issue_assignees
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER labels_insert_bumps_version AFTER INSERT ON labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER labels_update_bumps_version AFTER UPDATE ON labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER labels_delete_bumps_version AFTER DELETE ON labels
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER pull_requests_insert_bumps_version AFTER INSERT ON pull_requests
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER pull_requests_update_bumps_version AFTER UPDATE ON pull_requests
+             BEGIN UPDATE listing_version SET version = version + 1; END;
+         CREATE TRIGGER pull_requests_delete_bumps_version AFTER DELETE ON pull_requests
+             BEGIN UPDATE listing_version SET version = version + 1; END;",
+        ),
+    ])
 }
 
 #[cfg(test)]
