@@ -66,7 +66,10 @@ pub async fn run_reporting(
         path: workspace.state_dir(),
         source,
     })?;
-    let _lock = RunLock::acquire(&workspace.state_dir(), &describe_this_process(started))?;
+    let _lock = RunLock::acquire(
+        &workspace.state_dir(),
+        &describe_this_process("clambake run", started),
+    )?;
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = Arc::new(open_journal(workspace)?);
     let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;

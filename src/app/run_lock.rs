@@ -1,5 +1,7 @@
-//! One `clambake run` per repository per machine: an exclusive lock on `.clambake/run.lock`,
-//! held for the life of the process and released by the OS even if the process is killed.
+//! One process running agents per repository per machine (`clambake run`, or a `clambake
+//! spawn` by hand): an exclusive lock on `.clambake/run.lock`, held for the life of the process
+//! and released by the OS even if the process is killed. Two of them would claim, adopt and
+//! dispose of the same agents.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -12,7 +14,7 @@ pub const LOCK_FILE: &str = "run.lock";
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum LockError {
-    #[error("another `clambake run` is already working on this repository ({holder})")]
+    #[error("another Clambake process is already running agents in this repository: {holder}")]
     #[diagnostic(help("stop it first (Ctrl-C, or `kill <pid>`), or let it finish"))]
     Held { holder: String },
     #[error("could not use the lock file {}: {source}", path.display())]
@@ -27,57 +29,99 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct RunLock {
     file: File,
+    /// Whether this is a run's lock, which records its holder.
+    exclusive: bool,
 }
 
 impl RunLock {
-    /// Takes the lock or says who holds it. `holder` describes this process (pid, start time).
+    /// Takes the lock for a run, alone, or says who holds it. `holder` describes this process
+    /// (pid, start time).
     pub fn acquire(state_dir: &Path, holder: &str) -> Result<Self, LockError> {
-        let path = state_dir.join(LOCK_FILE);
+        let (mut file, path) = open(state_dir)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(held(&mut file, &path)),
+            Err(TryLockError::Error(source)) => return Err(LockError::Io { path, source }),
+        }
         let io = |source| LockError::Io {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                file.read_to_string(&mut text).map_err(io)?;
-                let holder = match text.trim() {
-                    "" => "its details are not recorded".to_owned(),
-                    recorded => recorded.to_owned(),
-                };
-                return Err(LockError::Held { holder });
-            }
-            Err(TryLockError::Error(source)) => return Err(io(source)),
-        }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(holder.as_bytes()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            exclusive: true,
+        })
     }
+
+    /// Takes the lock for an agent started by hand: several of those may run side by side,
+    /// but not beside a run.
+    pub fn acquire_shared(state_dir: &Path) -> Result<Self, LockError> {
+        let (mut file, path) = open(state_dir)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Self {
+                file,
+                exclusive: false,
+            }),
+            Err(TryLockError::WouldBlock) => Err(held(&mut file, &path)),
+            Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
+        }
+    }
+}
+
+fn open(state_dir: &Path) -> Result<(File, PathBuf), LockError> {
+    let path = state_dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| LockError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    Ok((file, path))
+}
+
+/// The refusal, naming the holder a run recorded; agents started by hand record none.
+fn held(file: &mut File, path: &Path) -> LockError {
+    let mut text = String::new();
+    if let Err(source) = file.read_to_string(&mut text) {
+        return LockError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+    }
+    let holder = match text.trim() {
+        "" => "agents started by hand with `clambake spawn`".to_owned(),
+        recorded => recorded.to_owned(),
+    };
+    LockError::Held { holder }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
         // Clear the record so nobody reads a stale holder; the OS releases the lock on close.
-        let _ = self.file.set_len(0);
+        if self.exclusive {
+            let _ = self.file.set_len(0);
+        }
     }
 }
 
-/// This process, as a lock holder: `pid 4242 on host, since 2026-11-21T06:00:00Z`.
-pub fn describe_this_process(started: jiff::Timestamp) -> String {
+/// This process, as a lock holder:
+/// `` `clambake run`, pid 4242 on host, since 2026-11-21T06:00:00Z ``.
+pub fn describe_this_process(command: &str, started: jiff::Timestamp) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "this machine".to_owned());
-    format!("pid {} on {host}, since {started}", std::process::id())
+    format!(
+        "`{command}`, pid {} on {host}, since {started}",
+        std::process::id()
+    )
 }
 
 #[cfg(test)]
@@ -91,9 +135,25 @@ mod tests {
         let error = RunLock::acquire(dir.path(), "pid 2 on here").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "another `clambake run` is already working on this repository (pid 1 on here)"
+            "another Clambake process is already running agents in this repository: pid 1 on here"
         );
+        assert!(RunLock::acquire_shared(dir.path()).is_err());
         drop(first);
         RunLock::acquire(dir.path(), "pid 2 on here").unwrap();
+    }
+
+    #[test]
+    fn agents_by_hand_share_the_lock_and_keep_a_run_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = RunLock::acquire_shared(dir.path()).unwrap();
+        let two = RunLock::acquire_shared(dir.path()).unwrap();
+        let error = RunLock::acquire(dir.path(), "pid 3 on here").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "another Clambake process is already running agents in this repository: agents \
+             started by hand with `clambake spawn`"
+        );
+        drop((one, two));
+        RunLock::acquire(dir.path(), "pid 3 on here").unwrap();
     }
 }

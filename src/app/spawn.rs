@@ -9,6 +9,7 @@ use crate::adapters::agents::runtime_for;
 use crate::app::attempt::{
     AttemptError, claim_slot, limits_from, open_registry, request_for, run_attempt,
 };
+use crate::app::run_lock::RunLock;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::labels::agent_slot;
@@ -51,8 +52,18 @@ pub async fn spawn(
             agent: agent.to_owned(),
         });
     }
+    if let Some(asked) = runtime
+        && asked != AgentRuntimeKind::Simulated
+        && !config.agents.real_processes
+    {
+        return Err(AppError::RealAgentsRolledBack {
+            runtime: asked.as_str().to_owned(),
+        });
+    }
     let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)
         .map_err(AttemptError::from)?;
+    // A run would claim this issue too, and adopt this agent as its own.
+    let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
     claim_slot(
         open_registry(workspace)?.as_ref(),
         agent,

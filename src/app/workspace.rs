@@ -33,6 +33,11 @@ pub enum AppError {
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
     ))]
     GithubNotAvailable,
+    #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
+    #[diagnostic(help(
+        "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"
+    ))]
+    RealAgentsRolledBack { runtime: String },
     #[error("this would {change}, for every later run")]
     #[diagnostic(help("add --confirm to go ahead"))]
     Unconfirmed { change: String },

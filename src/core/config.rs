@@ -143,6 +143,18 @@ pub enum AgentRuntimeKind {
     Simulated,
 }
 
+impl AgentRuntimeKind {
+    /// The name as `agents.runtime` and `--runtime` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claude => "claude",
+            Self::Codex => "codex",
+            Self::Command => "command",
+            Self::Simulated => "simulated",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BundlingConfig {
@@ -1034,6 +1046,18 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_names_are_spelt_as_in_the_configuration() {
+        for kind in [
+            AgentRuntimeKind::Claude,
+            AgentRuntimeKind::Codex,
+            AgentRuntimeKind::Command,
+            AgentRuntimeKind::Simulated,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
 
     fn load_text(text: &str) -> Result<LoadedConfig, ConfigError> {
         load("clambake.toml", text, std::iter::empty())

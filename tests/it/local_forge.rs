@@ -350,6 +350,39 @@ async fn a_dirty_checkout_of_the_base_is_protected() {
 }
 
 #[tokio::test]
+async fn an_untracked_file_the_merge_would_overwrite_stops_it_before_the_base_moves() {
+    let repo = TestRepo::new();
+    let forge = open(&repo);
+    repo.branch_with_file("feature", "main", "feature.txt", "f\n");
+    let pr = forge
+        .create_pull_request(&pull("feature", ""))
+        .await
+        .unwrap();
+    repo.write("feature.txt", "my own, untracked\n");
+    let main = repo.git(&["rev-parse", "main"]);
+    let error = forge.merge_pull_request(pr.number).await.unwrap_err();
+    assert!(error.to_string().contains("feature.txt"), "{error}");
+    assert_eq!(
+        repo.git(&["rev-parse", "main"]),
+        main,
+        "the base did not move"
+    );
+    assert_eq!(repo.read("feature.txt"), "my own, untracked\n");
+    assert_eq!(
+        forge.pull_request(pr.number).await.unwrap().state,
+        PullRequestState::Open
+    );
+
+    std::fs::remove_file(repo.path().join("feature.txt")).unwrap();
+    forge.merge_pull_request(pr.number).await.unwrap();
+    assert_eq!(repo.read("feature.txt"), "f\n", "the checkout followed");
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+}
+
+#[tokio::test]
 async fn a_head_already_in_the_base_is_recorded_as_merged() {
     let repo = TestRepo::new();
     let forge = open(&repo);

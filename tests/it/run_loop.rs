@@ -208,7 +208,7 @@ fn a_second_run_is_refused_and_names_the_first() {
     assert!(
         second
             .stderr
-            .contains("another `clambake run` is already working"),
+            .contains("already running agents in this repository: `clambake run`, pid"),
         "{}",
         second.stderr
     );
@@ -216,6 +216,14 @@ fn a_second_run_is_refused_and_names_the_first() {
         second.stderr.contains(&format!("pid {}", first.id())),
         "{}",
         second.stderr
+    );
+    // Nor may an agent be spawned by hand beside it: the run would adopt it as its own.
+    let by_hand = repo.clambake(&["spawn", "--agent", "agent002", "--issue", "1"]);
+    assert_eq!(by_hand.code, 2, "{}", by_hand.stderr);
+    assert!(
+        by_hand.stderr.contains("`clambake run`, pid"),
+        "{}",
+        by_hand.stderr
     );
 
     // SIGTERM: the hanging agent is stopped, its claim stays, and the run exits cleanly.

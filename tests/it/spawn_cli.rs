@@ -104,3 +104,37 @@ fn spawn_refuses_a_name_that_is_not_an_agent_slot() {
     );
     assert!(out.stderr.contains("agent001"), "{}", out.stderr);
 }
+
+#[test]
+fn a_real_runtime_asked_for_while_real_agents_are_rolled_back_is_refused() {
+    let repo = repo_with_issue();
+    repo.clambake(&["config", "set", "agents.real_processes", "false"])
+        .success();
+    let refused = repo.clambake(&[
+        "spawn",
+        "--agent",
+        "agent001",
+        "--issue",
+        "1",
+        "--runtime",
+        "claude",
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the claude runtime was asked for, but agents.real_processes is false"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        repo.git(&["branch", "--list", "agent001/*"]).is_empty(),
+        "nothing ran"
+    );
+    // Without --runtime the rolled-back configuration runs the simulated agent.
+    let simulated = repo
+        .clambake(&["spawn", "--agent", "agent001", "--issue", "1", "--json"])
+        .success()
+        .json();
+    assert_eq!(simulated["runtime"], "simulated");
+}

@@ -225,6 +225,28 @@ impl LocalForge {
     pub async fn finish_merge(&self, merge: MergeCommit) -> ForgeResult<MergeOutcome> {
         let number = merge.number;
         let checkout = self.checkout_of(&merge.base_branch).await?;
+        if let Some(checkout) = &checkout {
+            // Untracked files the merge would overwrite stop it before the base moves.
+            let dry_run = checkout
+                .output(&[
+                    "read-tree",
+                    "-m",
+                    "-u",
+                    "-n",
+                    &merge.base_tip,
+                    &merge.commit,
+                ])
+                .await
+                .map_err(git_error)?;
+            if !dry_run.status.success() {
+                return Err(ForgeError::Invalid(format!(
+                    "`{}` is checked out in {} and the merge cannot update it: {}",
+                    merge.base_branch,
+                    checkout.dir().display(),
+                    String::from_utf8_lossy(&dry_run.stderr).trim()
+                )));
+            }
+        }
         let reference = format!("refs/heads/{}", merge.base_branch);
         let reason = format!("clambake: merge pull request #{number}");
         let moved = self
@@ -238,6 +260,8 @@ impl LocalForge {
                 branch: merge.base_branch,
             });
         }
+        // The base moved: the merge happened, whatever becomes of the checkout.
+        let closed = self.mark_merged(number, &merge.head_tip, &merge.commit, &merge.closes)?;
         if let Some(checkout) = checkout {
             // The checkout was clean a moment ago: bring its index and files to the new tip.
             checkout
@@ -245,7 +269,6 @@ impl LocalForge {
                 .await
                 .map_err(git_error)?;
         }
-        let closed = self.mark_merged(number, &merge.head_tip, &merge.commit, &merge.closes)?;
         Ok(MergeOutcome {
             pull_request: self.pull_request(number).await?,
             closed_issues: closed,
