@@ -71,6 +71,12 @@ pub enum Standing {
     InBundle { pull_request: Number },
     /// Already has a pull request of its own.
     OwnPullRequest { pull_request: Number },
+    /// Its pull request of its own was closed without merging, and its branch has not moved
+    /// since: a person turned it down, and no train opens it again.
+    Declined {
+        branch: String,
+        pull_request: Number,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,6 +291,13 @@ impl Bundler<'_> {
                 head: None,
             })
             .await?;
+        let closed_prs = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Closed),
+                head: None,
+            })
+            .await?;
         let tips = self.git.branch_tips().await?;
         let mut report = Vec::new();
         for issue in issues {
@@ -299,6 +312,14 @@ impl Bundler<'_> {
             } else if let Some((branch, head)) = branch {
                 if let Some(pr) = open_prs.iter().find(|pr| &pr.head == branch) {
                     Standing::OwnPullRequest {
+                        pull_request: pr.number,
+                    }
+                } else if let Some(pr) = closed_prs
+                    .iter()
+                    .rfind(|pr| &pr.head == branch && pr.head_sha.as_ref() == Some(head))
+                {
+                    Standing::Declined {
+                        branch: branch.clone(),
                         pull_request: pr.number,
                     }
                 } else if self.git.is_ancestor(head, base_tip).await? {
@@ -458,6 +479,17 @@ impl Bundler<'_> {
                         None,
                         false,
                         format!("has its own pull request #{pull_request}"),
+                    ),
+                    Standing::Declined {
+                        branch,
+                        pull_request,
+                    } => (
+                        Some(branch.clone()),
+                        false,
+                        format!(
+                            "its pull request #{pull_request} was closed without merging; new \
+                             commits on its branch put it back in the trains"
+                        ),
                     ),
                     Standing::Waiting { branch, .. } => {
                         let position = plan

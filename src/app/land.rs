@@ -8,7 +8,7 @@ use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead
 use crate::app::landing::{self, Work};
 use crate::app::lifecycle::open_journal;
 use crate::app::{AppError, AppResult, Workspace};
-use crate::core::branch::branch_name;
+use crate::core::branch::slot_branch;
 use crate::core::labels::agent_slot;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState};
@@ -44,7 +44,8 @@ pub async fn land(
     let number = issue_of(workspace, forge, slot).await?;
     let issue = forge.issue(number).await?;
     let base = forge.default_branch().await?;
-    let branch = branch_name(slot, number, &issue.title);
+    let tips = workspace.git.branch_tips().await?;
+    let branch = slot_branch(tips.keys().map(String::as_str), slot, number, &issue.title);
     let ahead = match workspace.git.branch_tip(&branch).await? {
         Some(_) => commits_ahead(&workspace.git, &base, &branch).await?,
         None => 0,

@@ -615,7 +615,11 @@ impl Orchestrator {
                 "repaired drift"
             );
         }
-        self.drift_repaired += report.executed.len();
+        self.drift_repaired += report
+            .executed
+            .iter()
+            .filter(|plan| !plan.failed() && plan.changed_something())
+            .count();
         let force_after = i64::from(self.config.recovery.force_reset_after_minutes);
         let mut stuck = Vec::new();
         for left in &report.remaining {

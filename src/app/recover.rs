@@ -154,7 +154,8 @@ impl PlanReport {
             .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
     }
 
-    fn changed_something(&self) -> bool {
+    /// Whether a step changed anything (not all skipped, already done, or failed).
+    pub fn changed_something(&self) -> bool {
         self.steps.iter().any(|s| s.outcome == StepOutcome::Done)
     }
 }

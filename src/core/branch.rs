@@ -64,6 +64,28 @@ pub fn parse_branch_name(name: &str) -> Option<BranchOwner<'_>> {
     })
 }
 
+/// The branch `agent`'s attempts at `issue` worked on, among `branches`: the one named after
+/// the issue's current `title`, else the slot's branch for the issue under an older title,
+/// else (none yet) the name a new attempt would take.
+pub fn slot_branch<'a>(
+    branches: impl IntoIterator<Item = &'a str>,
+    agent: &str,
+    issue: u64,
+    title: &str,
+) -> String {
+    let named = branch_name(agent, issue, title);
+    let mut older = None;
+    for name in branches {
+        if name == named {
+            return named;
+        }
+        if parse_branch_name(name).is_some_and(|o| o.agent == agent && o.issue == issue) {
+            older.get_or_insert(name);
+        }
+    }
+    older.map_or(named, str::to_owned)
+}
+
 /// The branches of earlier attempts at `issue` other than `branch`: another slot's, or the same
 /// slot's under an older title. A new attempt takes their work over, so that an issue has one
 /// line of work whichever slot retries it.
@@ -107,6 +129,23 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_slots_branch_is_found_under_an_older_title() {
+        let branches = ["agent001/12-old-title", "agent002/12-new-title", "main"];
+        assert_eq!(
+            slot_branch(branches, "agent001", 12, "New title"),
+            "agent001/12-old-title"
+        );
+        assert_eq!(
+            slot_branch(branches, "agent002", 12, "New title"),
+            "agent002/12-new-title"
+        );
+        assert_eq!(
+            slot_branch(branches, "agent003", 12, "New title"),
+            "agent003/12-new-title"
+        );
+    }
 
     #[test]
     fn earlier_attempts_are_the_issues_other_agent_branches() {

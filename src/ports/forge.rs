@@ -96,7 +96,8 @@ pub struct PullRequest {
     pub head: String,
     pub base: String,
     pub state: PullRequestState,
-    /// The head branch's tip: live while open, as merged once merged, `None` if the branch is gone.
+    /// The head branch's tip: live while open, as merged or closed once it is; `None` if the
+    /// branch was gone.
     pub head_sha: Option<String>,
     pub merge_commit_sha: Option<String>,
     pub created_at: Timestamp,

@@ -252,6 +252,27 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
         repo.git(&["for-each-ref", "refs/heads/clambake"])
             .is_empty()
     );
+
+    // A person turns it down: later trains do not open it again while the branch stays put.
+    let number = prs[0]["number"].as_u64().unwrap().to_string();
+    repo.clambake(&["pr", "close", &number]).success();
+    repo.clambake(&["bundle", "--force", "--json"]).success();
+    assert_eq!(pull_requests(&repo).len(), 1, "reopened after being closed");
+    let diagnosis = repo
+        .clambake(&["bundle", "--diagnose", "--json"])
+        .success()
+        .json();
+    assert_eq!(
+        diagnosis[0]["why"],
+        format!(
+            "its pull request #{number} was closed without merging; new commits on its branch \
+             put it back in the trains"
+        )
+    );
+    // New work on the branch is a new proposal.
+    repo.branch_with_file("agent001/1-solo", "agent001/1-solo", "more.txt", "more\n");
+    repo.clambake(&["bundle", "--force", "--json"]).success();
+    assert_eq!(pull_requests(&repo).len(), 2);
 }
 
 #[test]

@@ -70,3 +70,27 @@ async fn land_by_hand_labels_comments_opens_the_pull_request_and_journals_the_la
     assert_eq!(last.event, Event::CompleteWork);
     assert_eq!(last.cause, "landed by `clambake land`");
 }
+
+#[test]
+fn land_finds_the_slots_branch_made_under_an_older_title() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Add greeting",
+        "--label",
+        "agent001",
+    ])
+    .success();
+    // The attempt ran while the issue was still called "Greet people".
+    repo.branch_with_file("agent001/1-greet-people", "main", "greeting.txt", "hi\n");
+    let landed = repo
+        .clambake(&["land", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    assert_eq!(landed["branch"], "agent001/1-greet-people");
+    assert_eq!(landed["commits_ahead"], 1);
+    assert_eq!(landed["labels"], serde_json::json!([labels::REVIEW]));
+}

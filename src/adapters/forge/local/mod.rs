@@ -854,6 +854,8 @@ impl Forge for LocalForge {
 
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         let now = self.now();
+        // As on GitHub, a closed pull request keeps the head it was closed at.
+        let head = self.pull_request(number).await?.head_sha;
         self.write(|tx| {
             let pr = require_pull_request(tx, number)?;
             match pr.state {
@@ -865,9 +867,10 @@ impl Forge for LocalForge {
                 .into()),
                 PullRequestState::Open => {
                     tx.execute(
-                        "UPDATE pull_requests SET state = 'closed', closed_at = ?2, updated_at = ?2
+                        "UPDATE pull_requests SET state = 'closed', closed_at = ?2, updated_at = ?2,
+                             head_sha = ?3
                          WHERE number = ?1",
-                        params![number, now],
+                        params![number, now, head],
                     )?;
                     Ok(())
                 }
