@@ -206,7 +206,7 @@ pub async fn run_attempt(
         reports_result: runtime.reports_result(),
         report,
     };
-    finish(workspace, registry.as_ref(), ended).await
+    finish(workspace, ended).await
 }
 
 /// An attempt whose agent has ended, before Clambake's own bookkeeping.
@@ -221,14 +221,10 @@ struct EndedAttempt {
     report: AttemptReport,
 }
 
-/// Commits leftovers, counts commits, classifies, and forgets the agent's registration, which
-/// goes even if the bookkeeping fails: a registration left behind would be adopted and fail
-/// again at every start.
-async fn finish(
-    workspace: &Workspace,
-    registry: &dyn AgentRegistry,
-    ended: EndedAttempt,
-) -> Result<AttemptResult, AttemptError> {
+/// Commits leftovers, counts commits and classifies. The agent's registration stays: until
+/// the caller has acted on the verdict ([`forget_registration`]), a restart re-adopts the
+/// ended agent and judges it again from its log, so a kill cannot lose the verdict.
+async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptResult, AttemptError> {
     let bookkeeping = async {
         // A worktree recovery already put away had its leftovers committed then.
         let committed_leftovers = ended.worktree.is_dir()
@@ -240,7 +236,6 @@ async fn finish(
         Ok::<_, AttemptError>((committed_leftovers, commits_ahead))
     }
     .await;
-    registry.remove(&ended.agent)?;
     let (committed_leftovers, commits_ahead) = bookkeeping?;
     let classification = classify(&Evidence {
         result: ended.report.totals.result.as_ref(),
@@ -300,8 +295,13 @@ pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentRegistry>, At
     Ok(Box::new(SqliteAgentRegistry::open(&path)?))
 }
 
+/// Forgets `agent`'s registration, once its attempt's verdict has been acted on.
+pub fn forget_registration(workspace: &Workspace, agent: &str) -> Result<(), AttemptError> {
+    Ok(open_registry(workspace)?.remove(agent)?)
+}
+
 /// After an orchestrator restart: takes over every registered agent (see [`adopt_agent`]),
-/// and returns each one's finished attempt.
+/// and returns each one's finished attempt, forgetting their registrations.
 pub async fn adopt_agents(
     workspace: &Workspace,
     limits: Limits,
@@ -317,11 +317,13 @@ pub async fn adopt_agents(
         .collect();
     let mut results = Vec::new();
     for adopted in watched {
-        results.push(adopted.await.map_err(|join| AttemptError::Io {
+        let result = adopted.await.map_err(|join| AttemptError::Io {
             action: "watch a re-adopted agent",
             path: workspace.state_dir(),
             source: std::io::Error::other(join.to_string()),
-        })??);
+        })??;
+        forget_registration(workspace, &result.agent)?;
+        results.push(result);
     }
     Ok(results)
 }
@@ -335,7 +337,6 @@ pub async fn adopt_agent(
     limits: Limits,
     stop: oneshot::Receiver<()>,
 ) -> Result<AttemptResult, AttemptError> {
-    let registry = open_registry(workspace)?;
     let report = if process::is_running(entry.pid, entry.start_time) {
         tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
         let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
@@ -358,7 +359,7 @@ pub async fn adopt_agent(
         reports_result: entry.reports_result,
         report,
     };
-    finish(workspace, registry.as_ref(), ended).await
+    finish(workspace, ended).await
 }
 
 /// What the log of an agent that ended unwatched says.

@@ -13,7 +13,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::attempt::{
-    AttemptError, AttemptResult, adopt_agent, limits_from, open_registry, request_for, run_attempt,
+    AttemptError, AttemptResult, adopt_agent, forget_registration, limits_from, open_registry,
+    request_for, run_attempt,
 };
 use super::bundle::{Bundler, OpenedPullRequest};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
@@ -518,11 +519,21 @@ impl Orchestrator {
         }
         let mut first_failure = None;
         for finished in std::mem::take(&mut self.pending) {
-            if let Err(error) = self.dispose(&finished).await {
-                tracing::warn!(agent = %finished.agent, %error, "disposing of an attempt failed; trying again next pass");
-                self.pending.push(finished);
-                first_failure.get_or_insert(error);
-            }
+            // The registration goes only once the verdict is acted on: a kill before then
+            // leaves the ended agent for the next run to judge again.
+            let error = match self.dispose(&finished).await {
+                Ok(()) => match forget_registration(&self.workspace, &finished.agent) {
+                    Ok(()) => continue,
+                    // Disposed of: never again here; a restart would judge it once more.
+                    Err(error) => error.into(),
+                },
+                Err(error) => {
+                    tracing::warn!(agent = %finished.agent, %error, "disposing of an attempt failed; trying again next pass");
+                    self.pending.push(finished);
+                    error
+                }
+            };
+            first_failure.get_or_insert(error);
         }
         first_failure.map_or(Ok(()), Err)
     }

@@ -7,7 +7,8 @@ use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
 use crate::app::attempt::{
-    AttemptError, claim_slot, limits_from, open_registry, request_for, run_attempt,
+    AttemptError, claim_slot, forget_registration, limits_from, open_registry, request_for,
+    run_attempt,
 };
 use crate::app::run_lock::RunLock;
 use crate::app::{AppError, AppResult, Workspace};
@@ -79,7 +80,10 @@ pub async fn spawn(
         limits_from(&config.agents),
         stop,
     )
-    .await?;
+    .await;
+    // The verdict is reported here and now: nothing later needs the registration.
+    forget_registration(workspace, agent)?;
+    let result = result?;
     Ok(SpawnReport {
         agent: agent.to_owned(),
         issue,

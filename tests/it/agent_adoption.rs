@@ -2,7 +2,7 @@
 //! outlive the supervisor; a new one re-adopts the live agents from the registry and judges
 //! the dead ones from their logs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
@@ -209,4 +209,86 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
         clambake::adapters::procfs::stat(pid).unwrap().start_time
     ));
     assert_eq!(registry.list().unwrap(), []);
+}
+
+/// An agent that reports success after committing, the first time; any later run on the same
+/// issue fails loudly, so a second attempt shows in the outcome.
+fn once_only_agent(scripts: &Path) -> PathBuf {
+    let ran = scripts.join("ran");
+    write_script(
+        scripts,
+        "once.sh",
+        &format!(
+            r#"if [ -e {ran} ]; then echo "ran twice" >&2; exit 9; fi
+touch {ran}
+echo '{{"type":"system","subtype":"init","session_id":"s-once"}}'
+echo done > done.txt && git add done.txt && git commit -qm 'Done'
+echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
+"#,
+            ran = ran.display()
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let scripts = tempfile::tempdir().unwrap();
+    let script = once_only_agent(scripts.path());
+    for (key, value) in [
+        ("agents.runtime", "command".to_owned()),
+        ("agents.command", script.display().to_string()),
+        ("bundling.enabled", "false".to_owned()),
+    ] {
+        repo.clambake(&["config", "set", key, &value]).success();
+    }
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Survive a crash",
+        "--label",
+        "agent001",
+    ])
+    .success();
+    // The attempt ran to its verdict; the run died before acting on it.
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let request = AttemptRequest {
+        agent: "agent001".to_owned(),
+        issue: 1,
+        title: "Survive a crash".to_owned(),
+        body: String::new(),
+        comments: Vec::new(),
+        attempt: 1,
+        base: "main".to_owned(),
+    };
+    let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
+        .await
+        .unwrap();
+    assert_eq!(ended.classification.outcome, Outcome::Success);
+    assert_eq!(open_registry(&workspace).unwrap().list().unwrap().len(), 1);
+
+    let summary = repo
+        .clambake(&["run", "--until-idle", "--json"])
+        .success()
+        .json();
+    assert_eq!(summary["events"][0]["event"], "adopted", "{summary}");
+    assert_eq!(summary["events"][1]["outcome"], "success", "{summary}");
+    assert_eq!(
+        summary["events"].as_array().unwrap().len(),
+        2,
+        "no second attempt"
+    );
+    let issue = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    assert_eq!(
+        issue["issue"]["labels"],
+        serde_json::json!(["route:review"]),
+        "{summary}"
+    );
+    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
 }
