@@ -12,8 +12,11 @@ use crate::core::reconcile::archive_ref;
 use super::attempt::{AttemptError, commit_leftovers, creation_interrupted, stop_strays};
 
 /// Makes `branch` (for `issue`) carry the work of the issue's earlier attempt branches, then
-/// archives and deletes them. Safe to run again after being interrupted at any
-/// point: nothing is deleted before it is archived and contained in `branch`.
+/// archives and deletes them. Safe to run again after being interrupted at any point: nothing
+/// is deleted before it is archived. `branch` continues the newest earlier work; an earlier
+/// branch that diverged from it (two attempts that never saw each other, which one line of
+/// attempts does not make) is not merged in: it is deleted with a warning, its work kept only
+/// under its archive reference.
 pub(crate) async fn take_over_earlier_attempts(
     git: &Git,
     issue: u64,
