@@ -82,6 +82,7 @@ async fn attempts() {
             comments: Vec::new(),
             attempt: 1,
             base: "main".to_owned(),
+            pull_request_heads: Vec::new(),
         };
         let started = Instant::now();
         let result = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())

@@ -15,16 +15,17 @@ use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, super
 use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
-use crate::app::handover::take_over_earlier_attempts;
+use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
-use crate::core::branch::{branch_name, parse_branch_name};
+use crate::core::branch::branch_name;
 use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::forge::{PullRequestFilter, PullRequestState};
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum AttemptError {
@@ -84,6 +85,9 @@ pub struct AttemptRequest {
     pub attempt: u32,
     /// The branch the work starts from and is counted against.
     pub base: String,
+    /// Branches open pull requests carry: a retry may continue their work, but never moves
+    /// or deletes them.
+    pub pull_request_heads: Vec<String>,
 }
 
 /// How an attempt went.
@@ -128,14 +132,7 @@ pub async fn run_attempt(
     let worktree = worktree_path(workspace, &request.agent, request.issue);
     {
         let _adding = workspace.lock_worktrees().await;
-        prepare_worktree(
-            &workspace.git,
-            &worktree,
-            &branch,
-            &request.base,
-            limits.grace,
-        )
-        .await?;
+        prepare_worktree(&workspace.git, &worktree, &branch, request, limits.grace).await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
     let prompt = build_prompt(&PromptInput {
@@ -300,34 +297,6 @@ pub fn forget_registration(workspace: &Workspace, agent: &str) -> Result<(), Att
     Ok(open_registry(workspace)?.remove(agent)?)
 }
 
-/// After an orchestrator restart: takes over every registered agent (see [`adopt_agent`]),
-/// and returns each one's finished attempt, forgetting their registrations.
-pub async fn adopt_agents(
-    workspace: &Workspace,
-    limits: Limits,
-) -> Result<Vec<AttemptResult>, AttemptError> {
-    let registry = open_registry(workspace)?;
-    let watched: Vec<_> = registry
-        .list()?
-        .into_iter()
-        .map(|entry| {
-            let workspace = workspace.clone();
-            tokio::spawn(async move { adopt_agent(&workspace, entry, limits, never_stop()).await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for adopted in watched {
-        let result = adopted.await.map_err(|join| AttemptError::Io {
-            action: "watch a re-adopted agent",
-            path: workspace.state_dir(),
-            source: std::io::Error::other(join.to_string()),
-        })??;
-        forget_registration(workspace, &result.agent)?;
-        results.push(result);
-    }
-    Ok(results)
-}
-
 /// Takes over one registered agent that a previous orchestrator started. A live one (the same
 /// pid with the same start time) is watched again from its log until it ends (or `stop` asks
 /// it to); a dead one is judged from its log at once. Either is then finished like any attempt.
@@ -433,15 +402,23 @@ async fn prepare_worktree(
     git: &Git,
     worktree: &std::path::Path,
     branch: &str,
-    base: &str,
+    request: &AttemptRequest,
     grace: Duration,
 ) -> Result<(), AttemptError> {
+    let base = request.base.as_str();
     if worktree.exists() && branch_deleted_under(git, worktree, branch).await? {
         // A commit there would start a history of its own, sharing nothing with the base.
         set_aside_broken(git, worktree).await?;
     }
-    if let Some(owner) = parse_branch_name(branch) {
-        take_over_earlier_attempts(git, owner.issue, branch, base, grace).await?;
+    if let Some(agent_worktrees) = worktree.parent() {
+        let takeover = Takeover {
+            issue: request.issue,
+            branch,
+            base,
+            agent_worktrees,
+            pull_request_heads: &request.pull_request_heads,
+        };
+        take_over_earlier_attempts(git, &takeover, grace).await?;
     }
     if worktree.exists() && creation_interrupted(worktree).await {
         // Nothing ran in it yet: agents start only once it is complete. Made again below.
@@ -604,6 +581,15 @@ pub async fn request_for(
         .collect();
     let attempt =
         next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
+    let pull_request_heads = forge
+        .pull_requests(&PullRequestFilter {
+            state: Some(PullRequestState::Open),
+            head: None,
+        })
+        .await?
+        .into_iter()
+        .map(|pr| pr.head)
+        .collect();
     Ok(AttemptRequest {
         agent: agent.to_owned(),
         issue,
@@ -612,6 +598,7 @@ pub async fn request_for(
         comments,
         attempt,
         base: base.to_owned(),
+        pull_request_heads,
     })
 }
 

@@ -3,27 +3,46 @@
 //! and their worktrees and branches go, archived first. An issue keeps one line of work and
 //! one branch, which is the one its train takes.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::adapters::git::{Git, GitError};
-use crate::core::branch::{earlier_attempts, parse_branch_name};
+use crate::core::branch::{earlier_attempts, parse_branch_name, parse_worktree_name};
 use crate::core::reconcile::archive_ref;
 
 use super::attempt::{AttemptError, commit_leftovers, creation_interrupted, stop_strays};
 
-/// Makes `branch` (for `issue`) carry the work of the issue's earlier attempt branches, then
+/// What a takeover needs to know.
+pub(crate) struct Takeover<'a> {
+    pub issue: u64,
+    /// The branch the new attempt works on.
+    pub branch: &'a str,
+    pub base: &'a str,
+    /// Where Clambake makes attempts' worktrees; worktrees elsewhere (the main checkout, a
+    /// person's own) are never touched.
+    pub agent_worktrees: &'a Path,
+    /// Heads of open pull requests, never moved or deleted.
+    pub pull_request_heads: &'a [String],
+}
+
+/// Makes the new attempt's branch carry the work of the issue's earlier attempt branches, then
 /// archives and deletes them. Safe to run again after being interrupted at any point: nothing
-/// is deleted before it is archived. `branch` continues the newest earlier work; an earlier
+/// is deleted before it is archived. The branch continues the newest earlier work; an earlier
 /// branch that diverged from it (two attempts that never saw each other, which one line of
 /// attempts does not make) is not merged in: it is deleted with a warning, its work kept only
-/// under its archive reference.
+/// under its archive reference. An earlier branch an open pull request carries, or that is
+/// checked out outside Clambake's worktrees, stays where it is.
 pub(crate) async fn take_over_earlier_attempts(
     git: &Git,
-    issue: u64,
-    branch: &str,
-    base: &str,
+    takeover: &Takeover<'_>,
     grace: Duration,
 ) -> Result<(), AttemptError> {
+    let Takeover {
+        issue,
+        branch,
+        base,
+        ..
+    } = *takeover;
     let tips = git.branch_tips().await?;
     let earlier: Vec<String> = earlier_attempts(tips.keys().map(String::as_str), issue, branch)
         .into_iter()
@@ -32,14 +51,31 @@ pub(crate) async fn take_over_earlier_attempts(
     if earlier.is_empty() {
         return Ok(());
     }
+    let mut in_use: Vec<&String> = earlier
+        .iter()
+        .filter(|b| takeover.pull_request_heads.contains(b))
+        .collect();
+    let mut retiring = Vec::new();
     for worktree in git.worktrees().await? {
-        if worktree
+        let Some(name) = worktree
             .branch
             .as_ref()
-            .is_some_and(|b| earlier.contains(b))
-        {
-            retire_worktree(git, &worktree.path, grace).await?;
+            .and_then(|b| earlier.iter().find(|e| *e == b))
+        else {
+            continue;
+        };
+        if in_use.contains(&name) {
+            continue;
         }
+        if is_agent_worktree(&worktree.path, takeover.agent_worktrees) {
+            retiring.push(worktree.path);
+        } else {
+            tracing::info!(issue, branch = %name, worktree = %worktree.path.display(), "an earlier attempt's branch is checked out outside Clambake's worktrees; it stays");
+            in_use.push(name);
+        }
+    }
+    for worktree in retiring {
+        retire_worktree(git, &worktree, grace).await?;
     }
     // Committing leftovers moved some tips.
     let tips = git.branch_tips().await?;
@@ -55,7 +91,7 @@ pub(crate) async fn take_over_earlier_attempts(
             start
         }
     };
-    for name in &earlier {
+    for name in earlier.iter().filter(|name| !in_use.contains(name)) {
         let Some(tip) = tips.get(name) else { continue };
         if !git.is_ancestor(tip, &kept_in).await? {
             tracing::warn!(
@@ -81,6 +117,20 @@ pub(crate) async fn take_over_earlier_attempts(
             .await?;
     }
     Ok(())
+}
+
+/// Whether `worktree` is one Clambake made for an attempt: `<agent_worktrees>/<agent>-<issue>`.
+fn is_agent_worktree(worktree: &Path, agent_worktrees: &Path) -> bool {
+    let canonical = |p: &Path| p.canonicalize().ok();
+    let named = worktree
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_worktree_name)
+        .is_some();
+    named
+        && worktree.parent().is_some_and(|parent| {
+            canonical(parent).is_some() && canonical(parent) == canonical(agent_worktrees)
+        })
 }
 
 /// Stops whatever still runs in an earlier attempt's worktree, commits what it left, and

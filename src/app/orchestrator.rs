@@ -22,7 +22,7 @@ use super::lifecycle::transition;
 use super::loop_processes::LoopProcesses;
 use super::observe::registered_processes;
 use super::recover::{World, diagnose, force_reset, recover};
-use super::workspace::{AppResult, Workspace};
+use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
@@ -41,6 +41,9 @@ use crate::ports::{Clock, Forge};
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
 const MAX_FAILING_PASSES: u32 = 10;
+
+/// Consecutive failed disposals of one attempt before the loop parks it for the next run.
+const MAX_DISPOSAL_TRIES: u32 = 10;
 
 /// How the loop behaves; built from the configuration, adjustable for tests.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +121,13 @@ pub enum RunEvent {
     },
     /// Stopped by a shutdown; the claim stays for the next start to resume.
     Interrupted { agent: String, issue: u64 },
+    /// An attempt whose disposal kept failing, set aside until the next run: its slot and
+    /// claim stay as they are, and the next run judges it again.
+    Parked {
+        agent: String,
+        issue: u64,
+        error: String,
+    },
     /// This loop's attempt, silent past `recovery.force_reset_after_minutes`, stopped; it is
     /// disposed of like any ended attempt.
     StuckStopped {
@@ -207,6 +217,14 @@ impl std::fmt::Display for RunEvent {
                     "{agent} interrupted on #{issue}; its claim stays for the next run"
                 )
             }
+            Self::Parked {
+                agent,
+                issue,
+                error,
+            } => write!(
+                f,
+                "{agent} on #{issue} could not be disposed of ({error}); left for the next run"
+            ),
             Self::StuckStopped {
                 agent,
                 issue,
@@ -314,6 +332,10 @@ pub struct Orchestrator {
     /// Attempts that have ended and wait to be disposed of.
     pending: Vec<Finished>,
     in_flight: BTreeMap<String, InFlight>,
+    /// Consecutive failed disposals, by agent.
+    disposal_failures: BTreeMap<String, u32>,
+    /// Issues whose attempt was parked: neither resumed nor waited for in this run.
+    parked: BTreeSet<u64>,
     claiming: bool,
     events: Vec<RunEvent>,
     /// How many drift repairs the loop has made.
@@ -356,6 +378,8 @@ impl Orchestrator {
             running: JoinSet::new(),
             pending: Vec::new(),
             in_flight: BTreeMap::new(),
+            disposal_failures: BTreeMap::new(),
+            parked: BTreeSet::new(),
             claiming: true,
             events: Vec::new(),
             drift_repaired: 0,
@@ -440,10 +464,9 @@ impl Orchestrator {
     async fn pass(&mut self, stop_when: StopWhen, routed_once: &mut bool) -> AppResult<bool> {
         self.check_drift().await?;
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
-        // next pass; it does not hold up the other slots.
-        let disposed = self.collect_finished().await;
+        // next pass, or parked; it holds up neither the other slots nor the loop.
+        self.collect_finished().await;
         if !self.claiming {
-            disposed?;
             return Ok(self.in_flight.is_empty());
         }
         if !(stop_when == StopWhen::OnePass && *routed_once) {
@@ -460,7 +483,6 @@ impl Orchestrator {
         };
         // Stopping when idle, the loop sends off the work still waiting for a train.
         self.trains(done && stop_when == StopWhen::Idle).await?;
-        disposed?;
         Ok(done)
     }
 
@@ -508,34 +530,51 @@ impl Orchestrator {
         }
     }
 
-    /// Disposes of every attempt that has ended, without waiting for others.
-    /// A disposal that fails (the forge unreachable for a moment) keeps the attempt in flight
-    /// and pending, to be disposed of again on the next pass; the others are disposed of all
-    /// the same, and the first failure is returned.
-    async fn collect_finished(&mut self) -> AppResult<()> {
+    /// Disposes of every attempt that has ended, without waiting for others. A disposal that
+    /// fails (the forge unreachable for a moment) keeps the attempt in flight and pending, to
+    /// be disposed of again on the next pass; one that keeps failing is parked.
+    async fn collect_finished(&mut self) {
         while let Some(joined) = self.running.try_join_next() {
             self.pending
                 .push(joined.expect("attempt tasks do not panic"));
         }
-        let mut first_failure = None;
         for finished in std::mem::take(&mut self.pending) {
-            // The registration goes only once the verdict is acted on: a kill before then
-            // leaves the ended agent for the next run to judge again.
-            let error = match self.dispose(&finished).await {
-                Ok(()) => match forget_registration(&self.workspace, &finished.agent) {
-                    Ok(()) => continue,
-                    // Disposed of: never again here; a restart would judge it once more.
-                    Err(error) => error.into(),
-                },
-                Err(error) => {
-                    tracing::warn!(agent = %finished.agent, %error, "disposing of an attempt failed; trying again next pass");
-                    self.pending.push(finished);
-                    error
+            let agent = finished.agent.clone();
+            match self.dispose(&finished).await {
+                Ok(()) => {
+                    self.disposal_failures.remove(&agent);
+                    // The registration goes only once the verdict is acted on: a kill before
+                    // then leaves the ended agent for the next run to judge again.
+                    if let Err(error) = forget_registration(&self.workspace, &agent) {
+                        tracing::warn!(%agent, %error, "could not forget a disposed agent's registration");
+                    }
                 }
-            };
-            first_failure.get_or_insert(error);
+                Err(error) => {
+                    let failures = self.disposal_failures.entry(agent.clone()).or_default();
+                    *failures += 1;
+                    tracing::warn!(%agent, %error, failures = *failures, "disposing of an attempt failed");
+                    if *failures < MAX_DISPOSAL_TRIES {
+                        self.pending.push(finished);
+                    } else {
+                        self.park(&agent, &error);
+                    }
+                }
+            }
         }
-        first_failure.map_or(Ok(()), Err)
+    }
+
+    /// Sets aside an attempt whose disposal keeps failing, until the next run: its claim and
+    /// registration stay, so the next run judges it again.
+    fn park(&mut self, agent: &str, error: &AppError) {
+        self.disposal_failures.remove(agent);
+        if let Some(flight) = self.in_flight.remove(agent) {
+            self.parked.insert(flight.issue);
+            self.record(RunEvent::Parked {
+                agent: agent.to_owned(),
+                issue: flight.issue,
+                error: error.to_string(),
+            });
+        }
     }
 
     /// Runs the train: repairs earlier ones (merged bundles cleaned up, closed ones sent back
@@ -716,6 +755,17 @@ impl Orchestrator {
     fn adopt_registered(&mut self) -> AppResult<()> {
         let registry = open_registry(&self.workspace)?;
         for entry in registry.list().map_err(AttemptError::from)? {
+            // Disposed of already (the run died before forgetting it): acting on the verdict
+            // again could undo what happened to the issue since.
+            let recorded = self
+                .journal
+                .attempts(entry.issue)?
+                .iter()
+                .any(|a| a.agent == entry.agent && a.attempt == entry.attempt);
+            if recorded {
+                registry.remove(&entry.agent).map_err(AttemptError::from)?;
+                continue;
+            }
             let (stop, stopped) = oneshot::channel();
             let agent = entry.agent.clone();
             let flight = InFlight {
@@ -762,7 +812,9 @@ impl Orchestrator {
             let [agent] = agents.as_slice() else {
                 continue;
             };
-            if self.in_flight.contains_key(*agent) || self.slot_taken_elsewhere(agent, issue.number)
+            if self.in_flight.contains_key(*agent)
+                || self.slot_taken_elsewhere(agent, issue.number)
+                || self.parked.contains(&issue.number)
             {
                 continue;
             }
@@ -834,10 +886,11 @@ impl Orchestrator {
     async fn nothing_to_route(&self) -> AppResult<bool> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
         Ok(!open.iter().any(|issue| {
-            matches!(
-                stage(issue.labels.iter().map(String::as_str)),
-                Stage::Ready | Stage::Claimed
-            )
+            !self.parked.contains(&issue.number)
+                && matches!(
+                    stage(issue.labels.iter().map(String::as_str)),
+                    Stage::Ready | Stage::Claimed
+                )
         }))
     }
 

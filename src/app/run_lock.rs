@@ -62,10 +62,16 @@ impl RunLock {
     pub fn acquire_shared(state_dir: &Path) -> Result<Self, LockError> {
         let (mut file, path) = open(state_dir)?;
         match file.try_lock_shared() {
-            Ok(()) => Ok(Self {
-                file,
-                exclusive: false,
-            }),
+            Ok(()) => {
+                // No run holds the lock, so a record left is a killed run's: a later refused
+                // run must not name it.
+                file.set_len(0)
+                    .map_err(|source| LockError::Io { path, source })?;
+                Ok(Self {
+                    file,
+                    exclusive: false,
+                })
+            }
             Err(TryLockError::WouldBlock) => Err(held(&mut file, &path)),
             Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
         }
@@ -155,5 +161,20 @@ mod tests {
         );
         drop((one, two));
         RunLock::acquire(dir.path(), "pid 3 on here").unwrap();
+    }
+
+    #[test]
+    fn a_killed_runs_record_is_not_taken_for_a_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), "`clambake run`, pid 1 on here").unwrap();
+        let by_hand = RunLock::acquire_shared(dir.path()).unwrap();
+        let error = RunLock::acquire(dir.path(), "pid 3 on here").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("agents started by hand with `clambake spawn`"),
+            "{error}"
+        );
+        drop(by_hand);
     }
 }

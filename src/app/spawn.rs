@@ -65,11 +65,21 @@ pub async fn spawn(
         .map_err(AttemptError::from)?;
     // A run would claim this issue too, and adopt this agent as its own.
     let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
-    claim_slot(
-        open_registry(workspace)?.as_ref(),
-        agent,
-        config.agents.max_concurrent,
-    )?;
+    let registry = open_registry(workspace)?;
+    claim_slot(registry.as_ref(), agent, config.agents.max_concurrent)?;
+    // A registration whose agent is gone holds a verdict a run has yet to act on: replacing
+    // it would lose that verdict.
+    if let Some(ended) = registry
+        .list()
+        .map_err(AttemptError::from)?
+        .into_iter()
+        .find(|entry| entry.agent == agent)
+    {
+        return Err(AppError::UnjudgedAttempt {
+            agent: ended.agent,
+            issue: ended.issue,
+        });
+    }
     let base = forge.default_branch().await?;
     let request = request_for(workspace, forge, agent, issue, &base, 0).await?;
     let attempt = request.attempt;

@@ -33,6 +33,11 @@ pub enum AppError {
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
     ))]
     GithubNotAvailable,
+    #[error("{agent}'s last attempt, on #{issue}, ended but no run has acted on its verdict yet")]
+    #[diagnostic(help(
+        "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
+    ))]
+    UnjudgedAttempt { agent: String, issue: u64 },
     #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
     #[diagnostic(help(
         "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"

@@ -560,8 +560,9 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
             continue;
         };
         // Landed work waits on review or bundled; a failed issue keeps its branch for a
-        // person; a ready one keeps an earlier attempt's branch for the retry to continue, and
-        // a claimed one for the retrying slot to take over.
+        // person, and so does one a person took over (human-only); a ready one keeps an
+        // earlier attempt's branch for the retry to continue, and a claimed one for the
+        // retrying slot to take over.
         let believed = world.believed_claim(owner.agent) == Some(owner.issue);
         let retried_elsewhere = !believed && !issue.agents().is_empty();
         let accounted_for = issue.has(owner.agent)
@@ -571,6 +572,7 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
                 labels::BUNDLED,
                 labels::FAILED,
                 labels::READY,
+                labels::HUMAN_ONLY,
             ]
             .iter()
             .any(|label| issue.has(label));
@@ -786,6 +788,16 @@ pub(crate) mod tests {
                 believed: true,
             }]
         );
+    }
+
+    #[test]
+    fn a_branch_of_an_issue_a_person_took_over_is_theirs() {
+        let (mut snapshot, _) = healthy();
+        snapshot.issues[0].labels = vec![labels::HUMAN_ONLY.to_owned()];
+        snapshot.processes.clear();
+        snapshot.worktrees.clear();
+        let idle = believed(&[("agent001", State::Idle {})]);
+        assert_eq!(detect(&snapshot, &idle, limits()), []);
     }
 
     #[test]

@@ -10,11 +10,14 @@ use clambake::adapters::agents::process::is_running;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::attempt::{
-    AttemptRequest, adopt_agents, never_stop, open_registry, run_attempt,
+    AttemptError, AttemptRequest, AttemptResult, adopt_agent, forget_registration, never_stop,
+    open_registry, run_attempt,
 };
+use clambake::app::lifecycle::open_journal;
 use clambake::core::outcome::{ExitStatus, Outcome};
 use clambake::ports::agent::LogFiles;
 use clambake::ports::agent_registry::RegisteredAgent;
+use clambake::ports::journal::{AttemptLog, AttemptRecord};
 
 use crate::support::{TestRepo, write_script};
 
@@ -41,6 +44,29 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":3}'
     )
 }
 
+/// What a restarted run does first: takes over every registered agent, judges each attempt,
+/// and (its verdict acted on) forgets the registration.
+async fn adopt_agents(
+    workspace: &Workspace,
+    limits: Limits,
+) -> Result<Vec<AttemptResult>, AttemptError> {
+    let watched: Vec<_> = open_registry(workspace)?
+        .list()?
+        .into_iter()
+        .map(|entry| {
+            let workspace = workspace.clone();
+            tokio::spawn(async move { adopt_agent(&workspace, entry, limits, never_stop()).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for adopted in watched {
+        let result = adopted.await.expect("adoption does not panic")?;
+        forget_registration(workspace, &result.agent)?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
 /// Starts an attempt, waits for its registration, then drops its supervisor: the crash.
 async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> RegisteredAgent {
     let supervisor = tokio::spawn({
@@ -54,6 +80,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
                 comments: Vec::new(),
                 attempt: 1,
                 base: "main".to_owned(),
+                pull_request_heads: Vec::new(),
             };
             run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
         }
@@ -263,12 +290,23 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
         comments: Vec::new(),
         attempt: 1,
         base: "main".to_owned(),
+        pull_request_heads: Vec::new(),
     };
     let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
         .await
         .unwrap();
     assert_eq!(ended.classification.outcome, Outcome::Success);
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap().len(), 1);
+    // Spawning the slot by hand now would replace the registration and lose the verdict.
+    let by_hand = repo.clambake(&["spawn", "--agent", "agent001", "--issue", "1"]);
+    assert_eq!(by_hand.code, 2, "{}", by_hand.stderr);
+    assert!(
+        by_hand
+            .stderr
+            .contains("agent001's last attempt, on #1, ended but no run has acted on its verdict"),
+        "{}",
+        by_hand.stderr
+    );
 
     let summary = repo
         .clambake(&["run", "--until-idle", "--json"])
@@ -290,5 +328,77 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
         serde_json::json!(["route:review"]),
         "{summary}"
     );
+    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let scripts = tempfile::tempdir().unwrap();
+    let script = once_only_agent(scripts.path());
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Landed already",
+        "--label",
+        "agent001",
+    ])
+    .success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let request = AttemptRequest {
+        agent: "agent001".to_owned(),
+        issue: 1,
+        title: "Landed already".to_owned(),
+        body: String::new(),
+        comments: Vec::new(),
+        attempt: 1,
+        base: "main".to_owned(),
+        pull_request_heads: Vec::new(),
+    };
+    let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
+        .await
+        .unwrap();
+    // The run landed it and recorded the attempt, then died before forgetting the
+    // registration; a person has since moved the issue on.
+    open_journal(&workspace)
+        .unwrap()
+        .record_attempt(&AttemptRecord {
+            issue: 1,
+            attempt: 1,
+            agent: "agent001".to_owned(),
+            branch: ended.branch.clone(),
+            outcome: "success".to_owned(),
+            reason: String::new(),
+            commits_ahead: 1,
+            cost_usd: None,
+            turns: 1,
+            log: String::new(),
+            finished_at: jiff::Timestamp::now(),
+        })
+        .unwrap();
+    repo.clambake(&[
+        "issue",
+        "label",
+        "1",
+        "--add",
+        "human-only",
+        "--remove",
+        "agent001",
+    ])
+    .success();
+
+    let summary = repo
+        .clambake(&["run", "--until-idle", "--json"])
+        .success()
+        .json();
+    assert_eq!(summary["events"], serde_json::json!([]), "{summary}");
+    let issue = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    assert_eq!(issue["issue"]["labels"], serde_json::json!(["human-only"]));
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
 }

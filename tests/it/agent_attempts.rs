@@ -28,6 +28,7 @@ fn request(title: &str) -> AttemptRequest {
         comments: Vec::new(),
         attempt: 1,
         base: "main".to_owned(),
+        pull_request_heads: Vec::new(),
     }
 }
 
@@ -239,6 +240,54 @@ async fn a_retry_on_another_slot_or_under_a_new_title_continues_the_earlier_work
         repo.git(&["branch", "--list", "agent*"]),
         "+ agent002/7-retried-under-a-new-name"
     );
+}
+
+#[tokio::test]
+async fn a_takeover_leaves_alone_a_branch_checked_out_by_a_person_or_carried_by_a_pull_request() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let crash = script_runtime(&scripts, "echo half > half.txt\nexit 3\n");
+    let first = attempt(&repo, &crash, &request("Looked at")).await;
+    let first_tip = repo.git(&["rev-parse", &first.branch]);
+    // A person checks the earlier attempt out in the main checkout to look at it, and has an
+    // edit of their own there.
+    repo.git(&["worktree", "remove", first.worktree.to_str().unwrap()]);
+    repo.git(&["checkout", "--quiet", &first.branch]);
+    std::fs::write(repo.path().join("notes.txt"), "mine\n").unwrap();
+
+    let other_slot = AttemptRequest {
+        agent: "agent002".to_owned(),
+        attempt: 2,
+        ..request("Looked at")
+    };
+    let second = attempt(&repo, &SimulatedRuntime, &other_slot).await;
+    assert_eq!(second.classification.outcome, Outcome::Success);
+    repo.git(&["merge-base", "--is-ancestor", &first_tip, &second.branch]);
+    assert_eq!(
+        repo.git(&["rev-parse", &first.branch]),
+        first_tip,
+        "left alone"
+    );
+    assert_eq!(repo.git(&["branch", "--show-current"]), first.branch);
+    assert_eq!(repo.read("notes.txt"), "mine\n");
+    assert!(
+        repo.git(&["status", "--porcelain"]).contains("notes.txt"),
+        "the person's edit was committed by Clambake"
+    );
+    repo.git(&["checkout", "--quiet", "main"]);
+
+    // The second attempt's branch is the head of an open pull request: a third slot continues
+    // its work and leaves it in place.
+    let third_slot = AttemptRequest {
+        agent: "agent003".to_owned(),
+        attempt: 3,
+        pull_request_heads: vec![second.branch.clone()],
+        ..request("Looked at")
+    };
+    let second_tip = repo.git(&["rev-parse", &second.branch]);
+    let third = attempt(&repo, &SimulatedRuntime, &third_slot).await;
+    assert_eq!(repo.git(&["rev-parse", &second.branch]), second_tip);
+    repo.git(&["merge-base", "--is-ancestor", &second_tip, &third.branch]);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ fn request() -> AttemptRequest {
         comments: Vec::new(),
         attempt: 1,
         base: "main".to_owned(),
+        pull_request_heads: Vec::new(),
     }
 }
 

@@ -263,3 +263,67 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
         assert_eq!(issue.labels, ["route:review"], "#{n}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_the_loop_still_goes_idle() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.clambake(&["config", "set", "bundling.enabled", "false"])
+        .success();
+    for n in 1..=2 {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let flaky = Arc::new(Flaky {
+        stuck_issue: 1,
+        stuck: AtomicBool::new(true),
+        ..Flaky::new(
+            workspace.open_forge(config.forge.backend).await.unwrap(),
+            u32::MAX,
+        )
+    });
+    let mut settings = RunSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(20);
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        flaky.clone(),
+        Arc::new(open_journal(&workspace).unwrap()),
+        Arc::new(SimulatedRuntime),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .await
+    .unwrap();
+    let (_signals, shutdown) = tokio::sync::watch::channel(0);
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        orchestrator.run(StopWhen::Idle, shutdown, false),
+    )
+    .await
+    .expect("the loop went idle")
+    .unwrap();
+
+    let parked: Vec<&RunEvent> = orchestrator
+        .events()
+        .iter()
+        .filter(|e| matches!(e, RunEvent::Parked { .. }))
+        .collect();
+    assert!(
+        matches!(parked.as_slice(), [RunEvent::Parked { issue: 1, error, .. }] if error.contains("comments on #1 refused")),
+        "{:?}",
+        orchestrator.events()
+    );
+    assert_eq!(flaky.inner.issue(2).await.unwrap().labels, ["route:review"]);
+    // Landing moved its labels before its comment was refused; the comment is what is left.
+    assert_eq!(flaky.inner.issue(1).await.unwrap().labels, ["route:review"]);
+}
