@@ -257,12 +257,12 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
     )
 }
 
-#[tokio::test]
-async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun() {
+/// A repository whose agent001 ran an attempt at its claimed issue #1 to its verdict
+/// (through `once_only_agent`), as a run that then died left it: the registration still there.
+async fn ended_attempt(scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "1"]).success();
-    let scripts = tempfile::tempdir().unwrap();
-    let script = once_only_agent(scripts.path());
+    let script = once_only_agent(scripts);
     for (key, value) in [
         ("agents.runtime", "command".to_owned()),
         ("agents.command", script.display().to_string()),
@@ -270,22 +270,14 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
     ] {
         repo.clambake(&["config", "set", key, &value]).success();
     }
-    repo.clambake(&[
-        "issue",
-        "create",
-        "--title",
-        "Survive a crash",
-        "--label",
-        "agent001",
-    ])
-    .success();
-    // The attempt ran to its verdict; the run died before acting on it.
+    repo.clambake(&["issue", "create", "--title", "Once", "--label", "agent001"])
+        .success();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let runtime = CommandRuntime::new(script.display().to_string(), String::new());
     let request = AttemptRequest {
         agent: "agent001".to_owned(),
         issue: 1,
-        title: "Survive a crash".to_owned(),
+        title: "Once".to_owned(),
         body: String::new(),
         comments: Vec::new(),
         attempt: 1,
@@ -295,6 +287,14 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
     let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
         .await
         .unwrap();
+    (repo, workspace, ended)
+}
+
+#[tokio::test]
+async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun() {
+    let scripts = tempfile::tempdir().unwrap();
+    // The attempt ran to its verdict; the run died before acting on it.
+    let (repo, workspace, ended) = ended_attempt(scripts.path()).await;
     assert_eq!(ended.classification.outcome, Outcome::Success);
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap().len(), 1);
     // Spawning the slot by hand now would replace the registration and lose the verdict.
@@ -333,34 +333,8 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
 
 #[tokio::test]
 async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
     let scripts = tempfile::tempdir().unwrap();
-    let script = once_only_agent(scripts.path());
-    repo.clambake(&[
-        "issue",
-        "create",
-        "--title",
-        "Landed already",
-        "--label",
-        "agent001",
-    ])
-    .success();
-    let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
-    let request = AttemptRequest {
-        agent: "agent001".to_owned(),
-        issue: 1,
-        title: "Landed already".to_owned(),
-        body: String::new(),
-        comments: Vec::new(),
-        attempt: 1,
-        base: "main".to_owned(),
-        pull_request_heads: Vec::new(),
-    };
-    let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
-        .await
-        .unwrap();
+    let (repo, workspace, ended) = ended_attempt(scripts.path()).await;
     // The run landed it and recorded the attempt, then died before forgetting the
     // registration; a person has since moved the issue on.
     open_journal(&workspace)

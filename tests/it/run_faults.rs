@@ -128,13 +128,19 @@ impl Forge for Flaky {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
+/// A repository with `agents` slots, bundling off and `issues` ready issues, and an
+/// orchestrator on it whose forge is `flaky` (built around the local forge).
+async fn flaky_loop(
+    agents: &str,
+    issues: u64,
+    poll: Duration,
+    flaky: impl FnOnce(Arc<dyn Forge>) -> Flaky,
+) -> (TestRepo, Arc<Flaky>, Orchestrator) {
     let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.clambake(&["init", "--agents", agents]).success();
     repo.clambake(&["config", "set", "bundling.enabled", "false"])
         .success();
-    for n in 1..=4 {
+    for n in 1..=issues {
         repo.clambake(&[
             "issue",
             "create",
@@ -147,14 +153,13 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
     }
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
-    let flaky = Arc::new(Flaky::new(
+    let flaky = Arc::new(flaky(
         workspace.open_forge(config.forge.backend).await.unwrap(),
-        7,
     ));
     let mut settings = RunSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(50);
+    settings.poll_interval = poll;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut orchestrator = Orchestrator::new(
+    let orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
         flaky.clone(),
@@ -165,6 +170,24 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
     )
     .await
     .unwrap();
+    (repo, flaky, orchestrator)
+}
+
+/// Refuses every comment on #1 while `stuck` holds.
+fn stuck_on_first(inner: Arc<dyn Forge>) -> Flaky {
+    Flaky {
+        stuck_issue: 1,
+        stuck: AtomicBool::new(true),
+        ..Flaky::new(inner, u32::MAX)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
+    let (_repo, flaky, mut orchestrator) = flaky_loop("2", 4, Duration::from_millis(50), |inner| {
+        Flaky::new(inner, 7)
+    })
+    .await;
     let (_signals, shutdown) = tokio::sync::watch::channel(0);
     orchestrator
         .run(StopWhen::Idle, shutdown, false)
@@ -189,44 +212,8 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
-    repo.clambake(&["config", "set", "bundling.enabled", "false"])
-        .success();
-    for n in 1..=3 {
-        repo.clambake(&[
-            "issue",
-            "create",
-            "--title",
-            &format!("Task {n}"),
-            "--label",
-            "route:ready",
-        ])
-        .success();
-    }
-    let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let config = workspace.load_config().unwrap().config;
-    let flaky = Arc::new(Flaky {
-        stuck_issue: 1,
-        stuck: AtomicBool::new(true),
-        ..Flaky::new(
-            workspace.open_forge(config.forge.backend).await.unwrap(),
-            u32::MAX,
-        )
-    });
-    let mut settings = RunSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(200);
-    let mut orchestrator = Orchestrator::new(
-        workspace.clone(),
-        config,
-        flaky.clone(),
-        Arc::new(open_journal(&workspace).unwrap()),
-        Arc::new(SimulatedRuntime),
-        Arc::new(SystemClock),
-        settings,
-    )
-    .await
-    .unwrap();
+    let (_repo, flaky, mut orchestrator) =
+        flaky_loop("2", 3, Duration::from_millis(200), stuck_on_first).await;
     // #1's landing comment is refused until #3, which needs #2's slot, has been claimed.
     let release = {
         let flaky = flaky.clone();
@@ -266,44 +253,8 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_the_loop_still_goes_idle() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
-    repo.clambake(&["config", "set", "bundling.enabled", "false"])
-        .success();
-    for n in 1..=2 {
-        repo.clambake(&[
-            "issue",
-            "create",
-            "--title",
-            &format!("Task {n}"),
-            "--label",
-            "route:ready",
-        ])
-        .success();
-    }
-    let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let config = workspace.load_config().unwrap().config;
-    let flaky = Arc::new(Flaky {
-        stuck_issue: 1,
-        stuck: AtomicBool::new(true),
-        ..Flaky::new(
-            workspace.open_forge(config.forge.backend).await.unwrap(),
-            u32::MAX,
-        )
-    });
-    let mut settings = RunSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(20);
-    let mut orchestrator = Orchestrator::new(
-        workspace.clone(),
-        config,
-        flaky.clone(),
-        Arc::new(open_journal(&workspace).unwrap()),
-        Arc::new(SimulatedRuntime),
-        Arc::new(SystemClock),
-        settings,
-    )
-    .await
-    .unwrap();
+    let (_repo, flaky, mut orchestrator) =
+        flaky_loop("2", 2, Duration::from_millis(20), stuck_on_first).await;
     let (_signals, shutdown) = tokio::sync::watch::channel(0);
     tokio::time::timeout(
         Duration::from_secs(30),
