@@ -95,8 +95,11 @@ pub async fn dispose(
     }
 
     let summary = format!(
-        "Attempt {attempt} by {agent} ended `{}`: {}. Its branch `{}` is kept ({} commits ahead).",
-        classification.outcome, classification.reason, result.branch, result.commits_ahead
+        "Attempt {attempt} by {agent} ended `{}`: {}. Its branch `{}` is kept ({} ahead).",
+        classification.outcome,
+        classification.reason,
+        result.branch,
+        commits(result.commits_ahead)
     );
     let tail = log_tail(&result.logs.stdout, &result.logs.stderr).await;
     let failure = Failure {
@@ -318,7 +321,10 @@ pub async fn land(
             .map_or_else(String::new, |c| format!(", ${c:.4}"));
         format!(" ({} turns{cost})", totals.turns)
     });
-    let landed = format!("Landed by {agent}: `{branch}` is {commits_ahead} commits ahead{spent}.");
+    let landed = format!(
+        "Landed by {agent}: `{branch}` is {} ahead{spent}.",
+        commits(commits_ahead)
+    );
     let pull_request = if bundling {
         None
     } else {
@@ -397,5 +403,13 @@ fn truncate(line: &str, max: usize) -> String {
     match line.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &line[..at]),
         None => line.to_owned(),
+    }
+}
+
+/// `1 commit`, `3 commits`.
+fn commits(count: u32) -> String {
+    match count {
+        1 => "1 commit".to_owned(),
+        n => format!("{n} commits"),
     }
 }

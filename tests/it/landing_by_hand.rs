@@ -59,7 +59,7 @@ async fn land_by_hand_labels_comments_opens_the_pull_request_and_journals_the_la
         .json()
         .to_string();
     let said = format!(
-        "Landed by agent001: `{BRANCH}` is 1 commits ahead. Pull request #{number} carries it."
+        "Landed by agent001: `{BRANCH}` is 1 commit ahead. Pull request #{number} carries it."
     );
     assert!(comments.contains(&said), "{comments}");
     assert_eq!(
