@@ -334,8 +334,9 @@ pub struct Orchestrator {
     in_flight: BTreeMap<String, InFlight>,
     /// Consecutive failed disposals, by agent.
     disposal_failures: BTreeMap<String, u32>,
-    /// Issues whose attempt was parked: neither resumed nor waited for in this run.
-    parked: BTreeSet<u64>,
+    /// Agents whose attempt was parked, with its issue: neither the slot nor the issue is
+    /// taken up again in this run.
+    parked: BTreeMap<String, u64>,
     claiming: bool,
     events: Vec<RunEvent>,
     /// How many drift repairs the loop has made.
@@ -379,7 +380,7 @@ impl Orchestrator {
             pending: Vec::new(),
             in_flight: BTreeMap::new(),
             disposal_failures: BTreeMap::new(),
-            parked: BTreeSet::new(),
+            parked: BTreeMap::new(),
             claiming: true,
             events: Vec::new(),
             drift_repaired: 0,
@@ -568,7 +569,7 @@ impl Orchestrator {
     fn park(&mut self, agent: &str, error: &AppError) {
         self.disposal_failures.remove(agent);
         if let Some(flight) = self.in_flight.remove(agent) {
-            self.parked.insert(flight.issue);
+            self.parked.insert(agent.to_owned(), flight.issue);
             self.record(RunEvent::Parked {
                 agent: agent.to_owned(),
                 issue: flight.issue,
@@ -814,7 +815,7 @@ impl Orchestrator {
             };
             if self.in_flight.contains_key(*agent)
                 || self.slot_taken_elsewhere(agent, issue.number)
-                || self.parked.contains(&issue.number)
+                || self.is_parked(issue.number)
             {
                 continue;
             }
@@ -822,6 +823,11 @@ impl Orchestrator {
             self.start_attempt(&agent, &issue, true).await?;
         }
         Ok(())
+    }
+
+    /// Whether `issue`'s attempt was parked in this run.
+    fn is_parked(&self, issue: u64) -> bool {
+        self.parked.values().any(|parked| *parked == issue)
     }
 
     /// Whether `agent` holds another issue in flight here.
@@ -833,7 +839,12 @@ impl Orchestrator {
     async fn route(&mut self) -> AppResult<()> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
         let now = self.clock.now();
-        let mut busy: BTreeSet<String> = self.in_flight.keys().cloned().collect();
+        let mut busy: BTreeSet<String> = self
+            .in_flight
+            .keys()
+            .chain(self.parked.keys())
+            .cloned()
+            .collect();
         let mut held_back = BTreeSet::new();
         let mut retry_at = None;
         let mut preferred = BTreeMap::new();
@@ -886,7 +897,7 @@ impl Orchestrator {
     async fn nothing_to_route(&self) -> AppResult<bool> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
         Ok(!open.iter().any(|issue| {
-            !self.parked.contains(&issue.number)
+            !self.is_parked(issue.number)
                 && matches!(
                     stage(issue.labels.iter().map(String::as_str)),
                     Stage::Ready | Stage::Claimed

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::open_journal;
-use clambake::app::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
+use clambake::app::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
     Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
@@ -252,17 +252,59 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_the_loop_still_goes_idle() {
+async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests() {
     let (_repo, flaky, mut orchestrator) =
         flaky_loop("2", 2, Duration::from_millis(20), stuck_on_first).await;
-    let (_signals, shutdown) = tokio::sync::watch::channel(0);
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        orchestrator.run(StopWhen::Idle, shutdown, false),
-    )
-    .await
-    .expect("the loop went idle")
-    .unwrap();
+    let (progress, mut watched) = tokio::sync::watch::channel(Progress::default());
+    orchestrator.report_progress(progress);
+    let (signals, shutdown) = tokio::sync::watch::channel(0);
+    // Once #1 is parked, more work arrives; when it has all landed, the run is stopped.
+    let feed = {
+        let flaky = flaky.clone();
+        async move {
+            while !watched
+                .borrow_and_update()
+                .recent
+                .iter()
+                .any(|e| matches!(e, RunEvent::Parked { .. }))
+            {
+                watched.changed().await.unwrap();
+            }
+            let mut arrived = vec![2];
+            for n in 3..=6 {
+                let issue = flaky
+                    .inner
+                    .create_issue(&NewIssue {
+                        title: format!("Task {n}"),
+                        labels: vec!["route:ready".to_owned()],
+                        ..NewIssue::default()
+                    })
+                    .await
+                    .unwrap();
+                arrived.push(issue.number);
+            }
+            loop {
+                let mut landed = 0;
+                for n in &arrived {
+                    if flaky.inner.issue(*n).await.unwrap().labels == ["route:review"] {
+                        landed += 1;
+                    }
+                }
+                if landed == arrived.len() {
+                    signals.send(1).unwrap();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let run = orchestrator.run(StopWhen::Never, shutdown, false);
+    let (ran, fed) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(30), run),
+        tokio::time::timeout(Duration::from_secs(30), feed)
+    );
+    fed.expect("the work that arrived after the parking landed");
+    ran.expect("the run stopped").unwrap();
 
     let parked: Vec<&RunEvent> = orchestrator
         .events()
@@ -274,7 +316,16 @@ async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_the_loop_still_g
         "{:?}",
         orchestrator.events()
     );
-    assert_eq!(flaky.inner.issue(2).await.unwrap().labels, ["route:review"]);
+    // The parked slot took nothing else in this run: its verdict waits for the next one.
+    let agent001: Vec<&RunEvent> = orchestrator
+        .events()
+        .iter()
+        .filter(|e| matches!(e, RunEvent::Claimed { agent, .. } if agent == "agent001"))
+        .collect();
+    assert!(
+        matches!(agent001.as_slice(), [RunEvent::Claimed { issue: 1, .. }]),
+        "{agent001:?}"
+    );
     // Landing moved its labels before its comment was refused; the comment is what is left.
     assert_eq!(flaky.inner.issue(1).await.unwrap().labels, ["route:review"]);
 }
