@@ -1,8 +1,6 @@
 //! The git half of a train: the planner answered with trial merges that never touch a working
 //! tree or the index, and the bundle written as a chain of real merge commits.
 
-use std::collections::HashMap;
-
 use jiff::Timestamp;
 
 use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
@@ -155,12 +153,11 @@ pub async fn plan_on_git(
         let trials = verdicts.by_ref().take(prefixes).map(trial).collect();
         planner.screened(index, screen(&pending.pull_requests, trials));
     }
-    // Every tip the chain has had, on the base and on the pending tip, so that attribution
-    // probes for a set-aside branch can all run in one batched process (the planner bisects;
-    // the answers come from this cache).
+    // Every tip the chain has had, on the base and on the pending tip: attribution probes
+    // bisect over them, one merge each (a handful per set-aside branch, where a batch over
+    // every tip would merge them all).
     let mut tips: Vec<String> = vec![base_tip.to_owned()];
     let mut pending_tips: Vec<String> = pending.tip().map(str::to_owned).into_iter().collect();
-    let mut probes: HashMap<(String, usize), Trial> = HashMap::new();
     while let Some(question) = planner.next_question() {
         let index = question.candidate;
         let (head, merge_base) = (heads[index], merge_bases[index].as_str());
@@ -189,31 +186,20 @@ pub async fn plan_on_git(
                 }
             }
         } else {
-            let key = (question.ours.clone(), index);
-            if !probes.contains_key(&key) {
-                let batch: Vec<MergeSpec> = tips
-                    .iter()
-                    .chain(&pending_tips)
-                    .map(|tip| MergeSpec {
-                        base: Some(merge_base),
-                        ours: tip,
-                        theirs: head,
-                    })
-                    .collect();
-                let mut answers = git.trial_merges(&batch).await?;
-                let on_pending = answers.split_off(tips.len());
-                for (position, (tip, on_base)) in tips.iter().zip(answers).enumerate() {
-                    // A prefix conflicts if it does on the base or on the pending tip.
-                    let answer = match on_pending.get(position) {
-                        Some(conflict @ TrialMerge::Conflict(_)) => trial(conflict.clone()),
-                        _ => trial(on_base),
-                    };
-                    probes.insert((tip.clone(), index), answer);
+            let position = tips
+                .iter()
+                .position(|tip| *tip == question.ours)
+                .expect("every tip the planner probes is a tip of the chain");
+            let on_base = git
+                .trial_merge_onto(merge_base, &question.ours, head)
+                .await?;
+            // A prefix conflicts if it does on the base or on the pending tip.
+            match (&on_base, pending_tips.get(position)) {
+                (TrialMerge::Clean(_), Some(pending_tip)) => {
+                    trial(git.trial_merge_onto(merge_base, pending_tip, head).await?)
                 }
+                _ => trial(on_base),
             }
-            probes
-                .remove(&key)
-                .expect("every tip the planner probes is a tip of the chain")
         };
         planner.answer(answer);
     }
