@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
 use clambake::adapters::forge::local::LocalForge;
 use clambake::adapters::git::Git;
 use clambake::adapters::journal::{JOURNAL_FILE, SqliteJournal};
@@ -15,106 +14,45 @@ use clambake::core::lifecycle::{Event, State};
 use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState, Validator,
+    ForgeError, IssueFilter, Number, PullRequestFilter, PullRequestState,
 };
 use clambake::ports::journal::Journal;
 use jiff::Timestamp;
 
 use crate::bundle_cli::five_landed;
+use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
 
-/// A forge that dies after `budget` changes: the process "crashes" mid-train.
+/// The calls that change the forge.
+const CHANGES: [&str; 8] = [
+    "ensure_label",
+    "create_issue",
+    "edit_labels",
+    "set_issue_state",
+    "create_comment",
+    "create_pull_request",
+    "merge_pull_request",
+    "close_pull_request",
+];
+
+/// Dies after `budget` changes: the process "crashes" mid-train.
 struct Crashing {
-    inner: LocalForge,
     budget: AtomicUsize,
 }
 
-impl Crashing {
-    fn spend(&self) -> ForgeResult<()> {
-        self.budget
+impl Hook for Crashing {
+    fn before(&self, name: &'static str, _number: Option<Number>) -> Verdict {
+        if !CHANGES.contains(&name) {
+            return Verdict::Pass;
+        }
+        match self
+            .budget
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
                 left.checked_sub(1)
-            })
-            .map(|_| ())
-            .map_err(|_| ForgeError::Backend("injected crash".to_owned()))
-    }
-}
-
-#[async_trait]
-impl Forge for Crashing {
-    async fn default_branch(&self) -> ForgeResult<String> {
-        self.inner.default_branch().await
-    }
-    async fn labels(&self) -> ForgeResult<Vec<Label>> {
-        self.inner.labels().await
-    }
-    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
-        self.spend()?;
-        self.inner.ensure_label(label).await
-    }
-    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
-        self.spend()?;
-        self.inner.create_issue(new).await
-    }
-    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
-        self.inner.issue(number).await
-    }
-    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
-        self.inner.issues(filter).await
-    }
-    async fn issues_if_changed(
-        &self,
-        filter: &IssueFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<Issue>> {
-        self.inner.issues_if_changed(filter, known).await
-    }
-    async fn edit_labels(
-        &self,
-        number: Number,
-        add: &[String],
-        remove: &[String],
-    ) -> ForgeResult<Issue> {
-        self.spend()?;
-        self.inner.edit_labels(number, add, remove).await
-    }
-    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
-        self.spend()?;
-        self.inner.set_issue_state(number, state).await
-    }
-    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
-        self.spend()?;
-        self.inner.create_comment(number, body).await
-    }
-    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
-        self.inner.comments(number).await
-    }
-    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
-        self.spend()?;
-        self.inner.create_pull_request(new).await
-    }
-    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.inner.pull_request(number).await
-    }
-    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        self.inner.pull_requests(filter).await
-    }
-    async fn pull_requests_if_changed(
-        &self,
-        filter: &PullRequestFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<PullRequest>> {
-        self.inner.pull_requests_if_changed(filter, known).await
-    }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        self.spend()?;
-        self.inner.merge_pull_request(number).await
-    }
-    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.spend()?;
-        self.inner.close_pull_request(number).await
+            }) {
+            Ok(_) => Verdict::Pass,
+            Err(_) => Verdict::Refuse(ForgeError::Backend("injected crash".to_owned())),
+        }
     }
 }
 
@@ -268,9 +206,11 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
     for budget in 0.. {
         let repo = five_landed();
         land_all(&repo);
-        let crashing = Crashing {
-            inner: open_forge(&repo),
-            budget: AtomicUsize::new(budget),
+        let crashing = Hooked {
+            inner: Arc::new(open_forge(&repo)),
+            hook: Crashing {
+                budget: AtomicUsize::new(budget),
+            },
         };
         if train(&repo, &crashing).await.is_ok() {
             // The budget outlasted the train: every step has been interrupted once.

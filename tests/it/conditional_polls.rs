@@ -5,17 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
-use clambake::ports::forge::{
-    Comment, Forge, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter, Validator,
-};
+use clambake::ports::forge::Number;
 use clambake::ports::{Clock, SystemClock};
 
+use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
 
 /// Conditional reads that came back "not modified".
@@ -25,121 +22,44 @@ const PULLS_NOT_MODIFIED: &str = "pull_requests_if_changed: not modified";
 const MODIFIED: &str = "issues_if_changed: modified";
 const PULLS_MODIFIED: &str = "pull_requests_if_changed: modified";
 
-/// The local forge, logging every call by name.
-struct Logged {
-    inner: Arc<dyn Forge>,
-    calls: Mutex<Vec<&'static str>>,
-}
+/// Logs every call by name, and what each conditional listing answered.
+#[derive(Default)]
+struct Log(Mutex<Vec<&'static str>>);
 
-impl Logged {
-    fn log(&self, call: &'static str) {
-        self.calls.lock().unwrap().push(call);
-    }
-
+impl Log {
     /// The calls since the last time this was asked.
     fn take(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.calls.lock().unwrap())
+        std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 
-#[async_trait]
-impl Forge for Logged {
-    async fn default_branch(&self) -> ForgeResult<String> {
-        self.log("default_branch");
-        self.inner.default_branch().await
+impl Hook for Log {
+    fn before(&self, name: &'static str, _number: Option<Number>) -> Verdict {
+        if !name.ends_with("_if_changed") {
+            self.0.lock().unwrap().push(name);
+        }
+        Verdict::Pass
     }
-    async fn labels(&self) -> ForgeResult<Vec<Label>> {
-        self.log("labels");
-        self.inner.labels().await
-    }
-    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
-        self.log("ensure_label");
-        self.inner.ensure_label(label).await
-    }
-    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
-        self.log("create_issue");
-        self.inner.create_issue(new).await
-    }
-    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
-        self.log("issue");
-        self.inner.issue(number).await
-    }
-    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
-        self.log("issues");
-        self.inner.issues(filter).await
-    }
-    async fn issues_if_changed(
-        &self,
-        filter: &IssueFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<Issue>> {
-        let listing = self.inner.issues_if_changed(filter, known).await?;
-        self.log(match listing {
-            Listing::NotModified => NOT_MODIFIED,
-            Listing::Modified { .. } => MODIFIED,
-        });
-        Ok(listing)
-    }
-    async fn edit_labels(
-        &self,
-        number: Number,
-        add: &[String],
-        remove: &[String],
-    ) -> ForgeResult<Issue> {
-        self.log("edit_labels");
-        self.inner.edit_labels(number, add, remove).await
-    }
-    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
-        self.log("set_issue_state");
-        self.inner.set_issue_state(number, state).await
-    }
-    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
-        self.log("create_comment");
-        self.inner.create_comment(number, body).await
-    }
-    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
-        self.log("comments");
-        self.inner.comments(number).await
-    }
-    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
-        self.log("create_pull_request");
-        self.inner.create_pull_request(new).await
-    }
-    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.log("pull_request");
-        self.inner.pull_request(number).await
-    }
-    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        self.log("pull_requests");
-        self.inner.pull_requests(filter).await
-    }
-    async fn pull_requests_if_changed(
-        &self,
-        filter: &PullRequestFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<PullRequest>> {
-        let listing = self.inner.pull_requests_if_changed(filter, known).await?;
-        self.log(match listing {
-            Listing::NotModified => PULLS_NOT_MODIFIED,
-            Listing::Modified { .. } => PULLS_MODIFIED,
-        });
-        Ok(listing)
-    }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        self.log("merge_pull_request");
-        self.inner.merge_pull_request(number).await
-    }
-    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.log("close_pull_request");
-        self.inner.close_pull_request(number).await
+
+    fn listed(&self, name: &'static str, modified: bool) {
+        let answer = match (name, modified) {
+            ("issues_if_changed", false) => NOT_MODIFIED,
+            ("issues_if_changed", true) => MODIFIED,
+            (_, false) => PULLS_NOT_MODIFIED,
+            (_, true) => PULLS_MODIFIED,
+        };
+        self.0.lock().unwrap().push(answer);
     }
 }
+
+/// The local forge, logging every call.
+type Logged = Hooked<Log>;
 
 /// Waits until the loop has logged a call satisfying `seen`, returning the calls so far.
 async fn calls_until(forge: &Logged, seen: impl Fn(&[&str]) -> bool) -> Vec<&'static str> {
     let mut calls = Vec::new();
     for _ in 0..500 {
-        calls.extend(forge.take());
+        calls.extend(forge.hook.take());
         if seen(&calls) {
             return calls;
         }
@@ -158,7 +78,7 @@ async fn an_idle_loop_polls_with_conditional_reads_that_are_not_modified() {
     let config = workspace.load_config().unwrap().config;
     let forge = Arc::new(Logged {
         inner: workspace.open_forge(config.forge.backend).await.unwrap(),
-        calls: Mutex::default(),
+        hook: Log::default(),
     });
     let mut settings = RunSettings::from_config(&config);
     settings.poll_interval = Duration::from_millis(20);

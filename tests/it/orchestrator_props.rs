@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use clambake::adapters::agents::simulated::{SimulatedRuntime, simulated_file};
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
@@ -37,15 +36,14 @@ use clambake::core::labels::{self, agent_label};
 use clambake::core::lifecycle::StateKind;
 use clambake::core::reconcile::ARCHIVE_PREFIX;
 use clambake::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState, Validator,
+    ForgeError, IssueFilter, IssueState, NewIssue, Number, PullRequestFilter, PullRequestState,
 };
 use clambake::ports::journal::Journal;
 use clambake::ports::{Clock, Forge};
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
+use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
 
 /// How often simulated time moves on while an orchestrator runs, and by how much.
@@ -158,112 +156,21 @@ impl Clock for FakeClock {
     }
 }
 
-/// The local forge, failing the calls whose numbers the scenario names.
-struct FaultyForge {
-    inner: Arc<dyn Forge>,
+/// Fails the calls whose numbers (counted across incarnations) the scenario names.
+struct Faults {
     calls: Arc<AtomicU32>,
     faults: Arc<BTreeMap<u32, Fault>>,
 }
 
-impl FaultyForge {
-    async fn call<T, F>(&self, what: &str, call: F) -> ForgeResult<T>
-    where
-        F: Future<Output = ForgeResult<T>>,
-    {
+impl Hook for Faults {
+    fn before(&self, name: &'static str, _number: Option<Number>) -> Verdict {
         let number = self.calls.fetch_add(1, Ordering::SeqCst);
-        let fail = || ForgeError::Backend(format!("injected fault in {what} (call {number})"));
+        let fail = || ForgeError::Backend(format!("injected fault in {name} (call {number})"));
         match self.faults.get(&number) {
-            None => call.await,
-            Some(Fault::Refused) => Err(fail()),
-            Some(Fault::ReplyLost) => call.await.and_then(|_| Err(fail())),
+            None => Verdict::Pass,
+            Some(Fault::Refused) => Verdict::Refuse(fail()),
+            Some(Fault::ReplyLost) => Verdict::LoseReply(fail()),
         }
-    }
-}
-
-#[async_trait]
-impl Forge for FaultyForge {
-    async fn default_branch(&self) -> ForgeResult<String> {
-        self.call("default_branch", self.inner.default_branch())
-            .await
-    }
-    async fn labels(&self) -> ForgeResult<Vec<Label>> {
-        self.call("labels", self.inner.labels()).await
-    }
-    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
-        self.call("ensure_label", self.inner.ensure_label(label))
-            .await
-    }
-    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
-        self.call("create_issue", self.inner.create_issue(new))
-            .await
-    }
-    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
-        self.call("issue", self.inner.issue(number)).await
-    }
-    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
-        self.call("issues", self.inner.issues(filter)).await
-    }
-    async fn issues_if_changed(
-        &self,
-        filter: &IssueFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<Issue>> {
-        self.call(
-            "issues_if_changed",
-            self.inner.issues_if_changed(filter, known),
-        )
-        .await
-    }
-    async fn edit_labels(
-        &self,
-        number: Number,
-        add: &[String],
-        remove: &[String],
-    ) -> ForgeResult<Issue> {
-        self.call("edit_labels", self.inner.edit_labels(number, add, remove))
-            .await
-    }
-    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
-        self.call("set_issue_state", self.inner.set_issue_state(number, state))
-            .await
-    }
-    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
-        self.call("create_comment", self.inner.create_comment(number, body))
-            .await
-    }
-    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
-        self.call("comments", self.inner.comments(number)).await
-    }
-    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
-        self.call("create_pull_request", self.inner.create_pull_request(new))
-            .await
-    }
-    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.call("pull_request", self.inner.pull_request(number))
-            .await
-    }
-    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        self.call("pull_requests", self.inner.pull_requests(filter))
-            .await
-    }
-    async fn pull_requests_if_changed(
-        &self,
-        filter: &PullRequestFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<PullRequest>> {
-        self.call(
-            "pull_requests_if_changed",
-            self.inner.pull_requests_if_changed(filter, known),
-        )
-        .await
-    }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        self.call("merge_pull_request", self.inner.merge_pull_request(number))
-            .await
-    }
-    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
-        self.call("close_pull_request", self.inner.close_pull_request(number))
-            .await
     }
 }
 
@@ -379,15 +286,17 @@ impl Harness {
     async fn run_orchestrator(&self) -> Ending {
         let workspace = self.workspace().await;
         let config = workspace.load_config().unwrap().config;
-        let forge: Arc<dyn Forge> = Arc::new(FaultyForge {
+        let forge: Arc<dyn Forge> = Arc::new(Hooked {
             inner: Arc::new(
                 workspace
                     .open_local_forge(self.clock.clone())
                     .await
                     .unwrap(),
             ),
-            calls: self.calls.clone(),
-            faults: self.faults.clone(),
+            hook: Faults {
+                calls: self.calls.clone(),
+                faults: self.faults.clone(),
+            },
         });
         let journal = Arc::new(open_journal(&workspace).unwrap());
         let mut settings = RunSettings::from_config(&config);

@@ -5,24 +5,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
-use clambake::ports::forge::{
-    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    Validator,
-};
+use clambake::ports::forge::{ForgeError, NewIssue, Number, PullRequestFilter};
 use clambake::ports::{Clock, SystemClock};
 
+use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
 
-/// A forge whose every `every`th call fails, as a flaky network would, and which refuses every
+/// The calls a flaky network fails now and then: the loop's reads and label and comment writes.
+const FLAKY_CALLS: [&str; 5] = [
+    "issue",
+    "issues",
+    "issues_if_changed",
+    "edit_labels",
+    "create_comment",
+];
+
+/// Fails every `every`th of [`FLAKY_CALLS`], as a flaky network would, and refuses every
 /// comment on `stuck_issue` while `stuck` holds.
 struct Flaky {
-    inner: Arc<dyn Forge>,
     calls: AtomicU32,
     every: u32,
     failed: AtomicU32,
@@ -31,9 +35,8 @@ struct Flaky {
 }
 
 impl Flaky {
-    fn new(inner: Arc<dyn Forge>, every: u32) -> Self {
+    fn new(every: u32) -> Self {
         Self {
-            inner,
             calls: AtomicU32::new(0),
             every,
             failed: AtomicU32::new(0),
@@ -41,92 +44,32 @@ impl Flaky {
             stuck: AtomicBool::new(false),
         }
     }
+}
 
-    fn check(&self, what: &str) -> ForgeResult<()> {
+impl Hook for Flaky {
+    fn before(&self, name: &'static str, number: Option<Number>) -> Verdict {
+        if !FLAKY_CALLS.contains(&name) {
+            return Verdict::Pass;
+        }
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if call.is_multiple_of(self.every) {
             self.failed.fetch_add(1, Ordering::SeqCst);
-            return Err(ForgeError::Backend(format!("injected fault in {what}")));
+            return Verdict::Refuse(ForgeError::Backend(format!("injected fault in {name}")));
         }
-        Ok(())
+        if name == "create_comment"
+            && number == Some(self.stuck_issue)
+            && self.stuck.load(Ordering::SeqCst)
+        {
+            return Verdict::Refuse(ForgeError::Backend(format!(
+                "comments on #{} refused",
+                self.stuck_issue
+            )));
+        }
+        Verdict::Pass
     }
 }
 
-#[async_trait]
-impl Forge for Flaky {
-    async fn default_branch(&self) -> ForgeResult<String> {
-        self.inner.default_branch().await
-    }
-    async fn labels(&self) -> ForgeResult<Vec<Label>> {
-        self.inner.labels().await
-    }
-    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
-        self.inner.ensure_label(label).await
-    }
-    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
-        self.inner.create_issue(new).await
-    }
-    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
-        self.check("issue")?;
-        self.inner.issue(number).await
-    }
-    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
-        self.check("issues")?;
-        self.inner.issues(filter).await
-    }
-    async fn issues_if_changed(
-        &self,
-        filter: &IssueFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<Issue>> {
-        self.check("issues_if_changed")?;
-        self.inner.issues_if_changed(filter, known).await
-    }
-    async fn edit_labels(
-        &self,
-        n: Number,
-        add: &[String],
-        remove: &[String],
-    ) -> ForgeResult<Issue> {
-        self.check("edit_labels")?;
-        self.inner.edit_labels(n, add, remove).await
-    }
-    async fn set_issue_state(&self, n: Number, state: IssueState) -> ForgeResult<Issue> {
-        self.inner.set_issue_state(n, state).await
-    }
-    async fn create_comment(&self, n: Number, body: &str) -> ForgeResult<Comment> {
-        self.check("create_comment")?;
-        if n == self.stuck_issue && self.stuck.load(Ordering::SeqCst) {
-            return Err(ForgeError::Backend(format!("comments on #{n} refused")));
-        }
-        self.inner.create_comment(n, body).await
-    }
-    async fn comments(&self, n: Number) -> ForgeResult<Vec<Comment>> {
-        self.inner.comments(n).await
-    }
-    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
-        self.inner.create_pull_request(new).await
-    }
-    async fn pull_request(&self, n: Number) -> ForgeResult<PullRequest> {
-        self.inner.pull_request(n).await
-    }
-    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
-        self.inner.pull_requests(filter).await
-    }
-    async fn pull_requests_if_changed(
-        &self,
-        filter: &PullRequestFilter,
-        known: Option<&Validator>,
-    ) -> ForgeResult<Listing<PullRequest>> {
-        self.inner.pull_requests_if_changed(filter, known).await
-    }
-    async fn merge_pull_request(&self, n: Number) -> ForgeResult<MergeOutcome> {
-        self.inner.merge_pull_request(n).await
-    }
-    async fn close_pull_request(&self, n: Number) -> ForgeResult<PullRequest> {
-        self.inner.close_pull_request(n).await
-    }
-}
+type FlakyForge = Hooked<Flaky>;
 
 /// A repository with `agents` slots, bundling off and `issues` ready issues, and an
 /// orchestrator on it whose forge is `flaky` (built around the local forge).
@@ -134,8 +77,8 @@ async fn flaky_loop(
     agents: &str,
     issues: u64,
     poll: Duration,
-    flaky: impl FnOnce(Arc<dyn Forge>) -> Flaky,
-) -> (TestRepo, Arc<Flaky>, Orchestrator) {
+    flaky: Flaky,
+) -> (TestRepo, Arc<FlakyForge>, Orchestrator) {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", agents]).success();
     repo.clambake(&["config", "set", "bundling.enabled", "false"])
@@ -153,9 +96,10 @@ async fn flaky_loop(
     }
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
-    let flaky = Arc::new(flaky(
-        workspace.open_forge(config.forge.backend).await.unwrap(),
-    ));
+    let flaky = Arc::new(Hooked {
+        inner: workspace.open_forge(config.forge.backend).await.unwrap(),
+        hook: flaky,
+    });
     let mut settings = RunSettings::from_config(&config);
     settings.poll_interval = poll;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -174,20 +118,18 @@ async fn flaky_loop(
 }
 
 /// Refuses every comment on #1 while `stuck` holds.
-fn stuck_on_first(inner: Arc<dyn Forge>) -> Flaky {
+fn stuck_on_first() -> Flaky {
     Flaky {
         stuck_issue: 1,
         stuck: AtomicBool::new(true),
-        ..Flaky::new(inner, u32::MAX)
+        ..Flaky::new(u32::MAX)
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
-    let (_repo, flaky, mut orchestrator) = flaky_loop("2", 4, Duration::from_millis(50), |inner| {
-        Flaky::new(inner, 7)
-    })
-    .await;
+    let (_repo, flaky, mut orchestrator) =
+        flaky_loop("2", 4, Duration::from_millis(50), Flaky::new(7)).await;
     let (_signals, shutdown) = tokio::sync::watch::channel(0);
     orchestrator
         .run(StopWhen::Idle, shutdown, false)
@@ -195,7 +137,7 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
         .unwrap();
 
     assert!(
-        flaky.failed.load(Ordering::SeqCst) > 0,
+        flaky.hook.failed.load(Ordering::SeqCst) > 0,
         "faults were injected"
     );
     for n in 1..=4 {
@@ -213,7 +155,7 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
     let (_repo, flaky, mut orchestrator) =
-        flaky_loop("2", 3, Duration::from_millis(200), stuck_on_first).await;
+        flaky_loop("2", 3, Duration::from_millis(200), stuck_on_first()).await;
     // #1's landing comment is refused until #3, which needs #2's slot, has been claimed.
     let release = {
         let flaky = flaky.clone();
@@ -221,7 +163,7 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
             loop {
                 let third = flaky.inner.issue(3).await.unwrap();
                 if third.labels.iter().any(|l| l.starts_with("agent")) {
-                    flaky.stuck.store(false, Ordering::SeqCst);
+                    flaky.hook.stuck.store(false, Ordering::SeqCst);
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -254,7 +196,7 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests() {
     let (_repo, flaky, mut orchestrator) =
-        flaky_loop("2", 2, Duration::from_millis(20), stuck_on_first).await;
+        flaky_loop("2", 2, Duration::from_millis(20), stuck_on_first()).await;
     let (progress, mut watched) = tokio::sync::watch::channel(Progress::default());
     orchestrator.report_progress(progress);
     let (signals, shutdown) = tokio::sync::watch::channel(0);
