@@ -31,7 +31,8 @@ pub fn five_landed() -> TestRepo {
     repo
 }
 
-fn numbers(value: &Value) -> Vec<u64> {
+/// The numbers in a JSON array.
+pub fn numbers(value: &Value) -> Vec<u64> {
     value
         .as_array()
         .unwrap()

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::bundle_cli::numbers;
 use crate::support::TestRepo;
 
 /// Opens an issue in review and its agent branch, which writes `file`; returns its number.
@@ -59,15 +60,6 @@ fn second_train() -> SecondTrain {
         ],
         repo,
     }
-}
-
-fn numbers(value: &Value) -> Vec<u64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect()
 }
 
 fn pull_request_heads(repo: &TestRepo) -> Vec<String> {
