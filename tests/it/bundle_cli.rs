@@ -41,29 +41,6 @@ pub fn numbers(value: &Value) -> Vec<u64> {
         .collect()
 }
 
-fn pull_requests(repo: &TestRepo) -> Vec<Value> {
-    repo.clambake(&["pr", "list", "--state", "all", "--json"])
-        .success()
-        .json()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn labels_of(repo: &TestRepo, issue: u64) -> Vec<String> {
-    let shown = repo
-        .clambake(&["issue", "show", &issue.to_string(), "--json"])
-        .success()
-        .json();
-    let issue = shown.get("issue").unwrap_or(&shown);
-    issue["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     let repo = five_landed();
@@ -90,7 +67,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
             .is_empty()
     );
     assert!(
-        pull_requests(&repo).is_empty(),
+        repo.pull_requests().is_empty(),
         "a dry run opened something"
     );
 
@@ -115,7 +92,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     assert_eq!(train["individual"].as_array().unwrap().len(), 1);
     assert_eq!(numbers(&train["individual"][0]["issues"]), vec![4]);
 
-    let prs = pull_requests(&repo);
+    let prs = repo.pull_requests();
     assert_eq!(prs.len(), 2);
     let bundle = prs
         .iter()
@@ -137,11 +114,11 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     assert!(own_body.contains("Closes #4"));
     assert!(own_body.contains("shared.txt") && own_body.contains("#3"));
     for issue in [1, 2, 3, 5] {
-        let labels = labels_of(&repo, issue);
+        let labels = repo.labels_of(issue);
         assert!(labels.contains(&"route:bundled".to_owned()), "{labels:?}");
         assert!(!labels.contains(&"route:review".to_owned()), "{labels:?}");
     }
-    assert!(labels_of(&repo, 4).contains(&"route:review".to_owned()));
+    assert!(repo.labels_of(4).contains(&"route:review".to_owned()));
 
     // Again, and forced: nothing new is opened.
     repo.clambake(&["bundle", "--json"]).success();
@@ -150,7 +127,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
         .success()
         .json();
     assert!(forced["bundle"].is_null());
-    assert_eq!(pull_requests(&repo).len(), 2);
+    assert_eq!(repo.pull_requests().len(), 2);
     let status = repo
         .clambake(&["bundle", "--status", "--json"])
         .success()
@@ -245,7 +222,7 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
         .json();
 
     assert!(train["bundle"].is_null());
-    let prs = pull_requests(&repo);
+    let prs = repo.pull_requests();
     assert_eq!(prs.len(), 1);
     assert_eq!(prs[0]["head"], "agent001/1-solo");
     assert!(prs[0]["body"].as_str().unwrap().contains("Closes #1"));
@@ -258,7 +235,7 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
     let number = prs[0]["number"].as_u64().unwrap().to_string();
     repo.clambake(&["pr", "close", &number]).success();
     repo.clambake(&["bundle", "--force", "--json"]).success();
-    assert_eq!(pull_requests(&repo).len(), 1, "reopened after being closed");
+    assert_eq!(repo.pull_requests().len(), 1, "reopened after being closed");
     let diagnosis = repo
         .clambake(&["bundle", "--diagnose", "--json"])
         .success()
@@ -273,7 +250,7 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
     // New work on the branch is a new proposal.
     repo.branch_with_file("agent001/1-solo", "agent001/1-solo", "more.txt", "more\n");
     repo.clambake(&["bundle", "--force", "--json"]).success();
-    assert_eq!(pull_requests(&repo).len(), 2);
+    assert_eq!(repo.pull_requests().len(), 2);
 }
 
 #[test]
@@ -294,7 +271,7 @@ fn skip_conflicts_leaves_the_conflicting_branch_waiting() {
 
     assert_eq!(numbers(&train["waiting"]), vec![4]);
     assert!(train["individual"].as_array().unwrap().is_empty());
-    assert_eq!(pull_requests(&repo).len(), 1);
+    assert_eq!(repo.pull_requests().len(), 1);
 }
 
 #[test]
@@ -306,7 +283,7 @@ fn a_manual_trigger_waits_for_force() {
     let train = repo.clambake(&["bundle", "--json"]).success().json();
 
     assert_eq!(train["departure"]["decision"], "manual");
-    assert!(pull_requests(&repo).is_empty());
+    assert!(repo.pull_requests().is_empty());
     let text = repo.clambake(&["bundle", "--status"]).success().stdout;
     assert!(text.contains("--force"), "{text}");
 }
@@ -337,7 +314,8 @@ fn a_member_that_moves_gets_its_bundle_rebuilt() {
     assert_eq!(riders, vec![1, 2, 3, 5]);
     let head = rebuilt["bundle"]["head"].as_str().unwrap();
     repo.git(&["merge-base", "--is-ancestor", &moved, head]);
-    let states: Vec<(u64, String)> = pull_requests(&repo)
+    let states: Vec<(u64, String)> = repo
+        .pull_requests()
         .iter()
         .map(|pr| {
             (
@@ -350,7 +328,7 @@ fn a_member_that_moves_gets_its_bundle_rebuilt() {
     assert!(states.contains(&(new, "open".to_owned())), "{states:?}");
     // #4 kept its single fallback pull request.
     assert_eq!(
-        pull_requests(&repo)
+        repo.pull_requests()
             .iter()
             .filter(|pr| pr["head"] == "agent001/4-four")
             .count(),
@@ -375,7 +353,7 @@ fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
         "{after}"
     );
     for issue in [1, 2, 3, 5] {
-        let labels = labels_of(&repo, issue);
+        let labels = repo.labels_of(issue);
         assert!(labels.contains(&"route:review".to_owned()), "{labels:?}");
         assert!(!labels.contains(&"route:bundled".to_owned()), "{labels:?}");
     }
@@ -395,8 +373,8 @@ fn only_one_bundler_runs_at_a_time() {
         "{}",
         out.stderr
     );
-    assert!(pull_requests(&repo).is_empty());
+    assert!(repo.pull_requests().is_empty());
     drop(lock);
     repo.clambake(&["bundle", "--force"]).success();
-    assert_eq!(pull_requests(&repo).len(), 2);
+    assert_eq!(repo.pull_requests().len(), 2);
 }

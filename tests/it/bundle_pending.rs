@@ -63,27 +63,9 @@ fn second_train() -> SecondTrain {
 }
 
 fn pull_request_heads(repo: &TestRepo) -> Vec<String> {
-    repo.clambake(&["pr", "list", "--state", "all", "--json"])
-        .success()
-        .json()
-        .as_array()
-        .unwrap()
+    repo.pull_requests()
         .iter()
         .map(|pr| pr["head"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn labels_of(repo: &TestRepo, issue: u64) -> Vec<String> {
-    let shown = repo
-        .clambake(&["issue", "show", &issue.to_string(), "--json"])
-        .success()
-        .json();
-    let issue = shown.get("issue").unwrap_or(&shown);
-    issue["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -154,7 +136,7 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
     assert_eq!(numbers(&second["waiting"]), vec![clashing]);
     let heads = pull_request_heads(&repo);
     assert!(!heads.contains(&clashing_branch), "{heads:?}");
-    let labels = labels_of(&repo, clashing);
+    let labels = repo.labels_of(clashing);
     assert!(labels.contains(&"route:review".to_owned()), "{labels:?}");
     let second_bundle = second["bundle"]["number"].as_u64().unwrap().to_string();
     let shown = repo

@@ -129,19 +129,11 @@ fn agent_processes(repo: &TestRepo, script: &Path) -> Vec<String> {
         .collect()
 }
 
-fn pull_requests(repo: &TestRepo) -> Vec<serde_json::Value> {
-    let listed = repo
-        .clambake(&["pr", "list", "--state", "all", "--json"])
-        .success()
-        .json();
-    listed.as_array().unwrap().clone()
-}
-
 /// The reviewer merges every open pull request. One that conflicts with `main` is brought up
 /// to date first the way a person would: `main` merged into its head, both sides of each
 /// conflicting file kept.
 fn review(repo: &TestRepo, scratch: &Path) {
-    for pr in pull_requests(repo) {
+    for pr in repo.pull_requests() {
         if pr["state"] != "open" {
             continue;
         }
@@ -319,7 +311,7 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     assert!(shas.lines().count() >= ISSUES as usize, "{shas}");
 
     // No duplicated pull request: one per head, and each merged issue closed by exactly one.
-    let prs = pull_requests(&repo);
+    let prs = repo.pull_requests();
     let mut heads = BTreeSet::new();
     for pr in &prs {
         assert!(

@@ -29,19 +29,6 @@ fn create(repo: &TestRepo, title: &str, body: &str, labels: &[&str]) {
     repo.clambake(&args).success();
 }
 
-fn labels_of(repo: &TestRepo, issue: u64) -> Vec<String> {
-    let shown = repo
-        .clambake(&["issue", "show", &issue.to_string(), "--json"])
-        .success()
-        .json();
-    shown["issue"]["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
     let repo = simulated_repo("2", "2");
@@ -63,7 +50,7 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         .count();
     assert_eq!(landed, 4);
     for issue in 1..=4 {
-        assert_eq!(labels_of(&repo, issue), ["route:bundled"], "#{issue}");
+        assert_eq!(repo.labels_of(issue), ["route:bundled"], "#{issue}");
     }
     let trains: Vec<&serde_json::Value> = summary["events"]
         .as_array()
@@ -73,8 +60,8 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         .collect();
     assert_eq!(trains.len(), 1, "going idle sends one last train");
     assert_eq!(trains[0]["bundle"]["issues"].as_array().unwrap().len(), 4);
-    assert_eq!(labels_of(&repo, 5), ["human-only", "route:ready"]);
-    assert!(labels_of(&repo, 6).is_empty());
+    assert_eq!(repo.labels_of(5), ["human-only", "route:ready"]);
+    assert!(repo.labels_of(6).is_empty());
 
     let branches = repo.git(&["branch", "--list", "agent*", "--format=%(refname:short)"]);
     assert_eq!(branches.lines().count(), 4, "{branches}");
@@ -111,7 +98,7 @@ fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
     );
     repo.clambake(&["run", "--until-idle"]).success();
 
-    assert_eq!(labels_of(&repo, 1), ["route:failed"]);
+    assert_eq!(repo.labels_of(1), ["route:failed"]);
     let shown = repo
         .clambake(&["issue", "show", "1", "--json"])
         .success()
@@ -145,10 +132,10 @@ fn once_runs_one_round_of_claims() {
         create(&repo, &format!("Task {n}"), "", &["route:ready"]);
     }
     repo.clambake(&["run", "--once"]).success();
-    assert_eq!(labels_of(&repo, 1), ["route:review"]);
-    assert_eq!(labels_of(&repo, 2), ["route:review"]);
+    assert_eq!(repo.labels_of(1), ["route:review"]);
+    assert_eq!(repo.labels_of(2), ["route:review"]);
     assert_eq!(
-        labels_of(&repo, 3),
+        repo.labels_of(3),
         ["route:ready"],
         "the third waits for the next pass"
     );
@@ -175,7 +162,7 @@ fn a_claim_left_by_a_stopped_run_is_resumed_on_the_same_slot() {
         .json();
     assert_eq!(summary["events"][0]["event"], "resumed");
     assert_eq!(summary["events"][0]["agent"], "agent002");
-    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(repo.labels_of(1), ["route:review"]);
     assert!(
         !repo
             .git(&["branch", "--list", "agent002/1-left-behind"])
@@ -196,7 +183,7 @@ fn a_second_run_is_refused_and_names_the_first() {
         .unwrap();
     let lock = repo.path().join(".clambake/run.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while labels_of(&repo, 1) != ["agent001"] {
+    while repo.labels_of(1) != ["agent001"] {
         assert!(
             std::time::Instant::now() < deadline,
             "the first run never claimed the issue"
@@ -232,7 +219,7 @@ fn a_second_run_is_refused_and_names_the_first() {
     let status = first.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(
-        labels_of(&repo, 1),
+        repo.labels_of(1),
         ["agent001"],
         "the claim stays for the next run"
     );
@@ -297,7 +284,7 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
     let landed = &summary["events"][1];
     assert_eq!(landed["event"], "disposed", "{summary}");
     assert_eq!(landed["disposition"]["kind"], "landed", "{summary}");
-    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(repo.labels_of(1), ["route:review"]);
     assert_eq!(
         repo.git(&["log", "-1", "--format=%s", "agent001/1-outlives-its-run"]),
         "Work on #1"
@@ -352,7 +339,7 @@ fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_
     );
     bystander.kill().unwrap();
     bystander.wait().unwrap();
-    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(repo.labels_of(1), ["route:review"]);
 }
 
 #[test]
@@ -383,7 +370,7 @@ fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files() {
 
     repo.clambake(&["run", "--until-idle"]).success();
     // Landed, and alone on the last train: a pull request of its own.
-    assert_eq!(labels_of(&repo, 1), ["route:review"]);
+    assert_eq!(repo.labels_of(1), ["route:review"]);
     let aside: Vec<_> = std::fs::read_dir(repo.path().join(".clambake/broken-worktrees"))
         .unwrap()
         .flatten()

@@ -126,6 +126,30 @@ impl TestRepo {
     pub fn clambake(&self, args: &[&str]) -> CliOutput {
         clambake_in(self.path(), args)
     }
+
+    /// An issue's labels, as `clambake issue show` reports them.
+    pub fn labels_of(&self, issue: u64) -> Vec<String> {
+        let shown = self
+            .clambake(&["issue", "show", &issue.to_string(), "--json"])
+            .success()
+            .json();
+        shown["issue"]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Every pull request, in any state, as `clambake pr list` reports them.
+    pub fn pull_requests(&self) -> Vec<serde_json::Value> {
+        self.clambake(&["pr", "list", "--state", "all", "--json"])
+            .success()
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
 }
 
 fn git_command(dir: &Path) -> Command {
