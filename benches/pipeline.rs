@@ -1,13 +1,15 @@
 //! Whole-pipeline benchmarks: issues per hour through claim → attempt → land → train with
 //! instant simulated agents (the orchestrator's own overhead), one reconcile pass over 1,000
-//! open issues and 50 agents, and a real `clambake run` process's CPU and memory while it
-//! watches 50 idle agents. Run with `cargo bench --bench pipeline`; prints figures, asserts
-//! nothing about speed.
+//! open issues and 50 agents, what an idle pass's forge listings cost over 1,000 open issues
+//! (read in full, and as conditional reads that come back "not modified"), and a real
+//! `clambake run` process's CPU and memory while it watches 50 idle agents. Run with
+//! `cargo bench --bench pipeline`; prints figures, asserts nothing about speed.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clambake::adapters::forge::conditional::ConditionalForge;
 use clambake::app::Workspace;
 use clambake::app::landing::Disposition;
 use clambake::app::lifecycle::{open_journal, transition};
@@ -17,14 +19,19 @@ use clambake::app::recover::{Opened, diagnose};
 use clambake::app::run::{RunRequest, run};
 use clambake::core::branch::branch_name;
 use clambake::core::config::ForgeBackend;
+use clambake::core::labels;
 use clambake::core::lifecycle::Event;
-use clambake::ports::forge::NewIssue;
+use clambake::ports::Forge;
+use clambake::ports::forge::{
+    IssueFilter, IssueState, NewIssue, PullRequestFilter, PullRequestState,
+};
 
 const PIPELINE_ISSUES: u64 = 100;
 const PIPELINE_AGENTS: u32 = 8;
 const OPEN_ISSUES: u64 = 1_000;
 const AGENTS: u64 = 50;
 const RECONCILE_PASSES: usize = 5;
+const POLLING_PASSES: usize = 50;
 const MONITORED_FOR: Duration = Duration::from_secs(10);
 
 fn main() {
@@ -35,6 +42,7 @@ fn main() {
     runtime.block_on(async {
         throughput().await;
         reconcile_pass().await;
+        idle_polling().await;
     });
     idle_monitoring();
 }
@@ -309,4 +317,66 @@ fn memory_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// An idle pass's listings (open issues twice, the pull requests three times and the issues in
+/// review once, as `run` with trains reads them) over 1,000 open issues: read in full, then
+/// through the conditional forge the run loop uses, where nothing changed comes back "not
+/// modified".
+async fn idle_polling() {
+    let dir = repository(8, &[]);
+    let workspace = Workspace::discover(dir.path())
+        .await
+        .expect("the workspace");
+    create_issues(&workspace, OPEN_ISSUES, |_| {
+        vec![labels::READY.to_owned(), "bug".to_owned()]
+    })
+    .await;
+    let forge = workspace
+        .open_forge(ForgeBackend::Local)
+        .await
+        .expect("the local forge");
+    let full = median_pass(forge.as_ref()).await;
+    let conditional = ConditionalForge::new(forge);
+    let not_modified = median_pass(&conditional).await;
+    println!(
+        "polling: one idle pass's listings over {OPEN_ISSUES} open issues: read in full \
+         {full:.1?}, conditional and not modified {not_modified:.1?} (median of \
+         {POLLING_PASSES} passes)"
+    );
+}
+
+/// The median time of one pass's listings, after one pass to warm up.
+async fn median_pass(forge: &dyn Forge) -> Duration {
+    listings(forge).await;
+    let mut passes = Vec::with_capacity(POLLING_PASSES);
+    for _ in 0..POLLING_PASSES {
+        let started = Instant::now();
+        listings(forge).await;
+        passes.push(started.elapsed());
+    }
+    passes.sort();
+    passes[passes.len() / 2]
+}
+
+async fn listings(forge: &dyn Forge) {
+    let open = IssueFilter::open();
+    let review = IssueFilter {
+        state: Some(IssueState::Open),
+        labels: vec![labels::REVIEW.to_owned()],
+    };
+    let open_prs = PullRequestFilter {
+        state: Some(PullRequestState::Open),
+        head: None,
+    };
+    let all_prs = PullRequestFilter::default();
+    for _ in 0..2 {
+        forge.issues(&open).await.expect("open issues");
+        forge.pull_requests(&all_prs).await.expect("pull requests");
+    }
+    forge.issues(&review).await.expect("issues in review");
+    forge
+        .pull_requests(&open_prs)
+        .await
+        .expect("open pull requests");
 }
