@@ -12,7 +12,8 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::core::lifecycle::{State, Transition};
 use crate::ports::journal::{
-    AttemptLog, AttemptRecord, Journal, JournalEntry, JournalError, JournalResult,
+    AttemptLog, AttemptRecord, DepartureLog, DepartureRecord, Journal, JournalEntry, JournalError,
+    JournalResult,
 };
 
 /// The journal's file name inside `.clambake/`.
@@ -47,6 +48,12 @@ fn migrations() -> Migrations<'static> {
                  log           TEXT NOT NULL,
                  finished_at   TEXT NOT NULL,
                  PRIMARY KEY (issue, attempt)
+             );",
+        ),
+        M::up(
+            "CREATE TABLE departures (
+                 at            INTEGER PRIMARY KEY,
+                 pull_requests TEXT NOT NULL
              );",
         ),
     ])
@@ -317,5 +324,38 @@ impl AttemptLog for SqliteJournal {
                 Ok(record)
             })
             .collect()
+    }
+}
+
+impl DepartureLog for SqliteJournal {
+    fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()> {
+        let numbers =
+            serde_json::to_string(&departure.pull_requests).map_err(|e| self.db_error(e))?;
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO departures (at, pull_requests) VALUES (?1, ?2)",
+                params![departure.at.as_second(), numbers],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn last_departure(&self) -> JournalResult<Option<DepartureRecord>> {
+        let row: Option<(i64, String)> = self
+            .connection()
+            .query_row(
+                "SELECT at, pull_requests FROM departures ORDER BY at DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))?;
+        row.map(|(seconds, numbers)| {
+            Ok(DepartureRecord {
+                at: Timestamp::from_second(seconds).map_err(|e| self.db_error(e))?,
+                pull_requests: serde_json::from_str(&numbers).map_err(|e| self.db_error(e))?,
+            })
+        })
+        .transpose()
     }
 }

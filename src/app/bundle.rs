@@ -17,18 +17,16 @@ use serde::Serialize;
 use super::lifecycle::{open_journal, transition};
 use super::train::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
-    write_chain,
 };
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::Git;
-use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::parse_branch_name;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
-    BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
-    is_lone_branch, parse_record,
+    BundleRecord, RIDES_ALONE, RecordedBranch, bundle_body, bundle_title, individual_body,
+    individual_title, is_lone_branch, parse_record,
 };
-use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
+use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
 use crate::core::lifecycle::{Event, State};
 use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
@@ -37,7 +35,10 @@ use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState,
 };
-use crate::ports::journal::Journal;
+use crate::ports::journal::{DepartureLog, DepartureRecord, Journal};
+
+mod closed;
+mod departure;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -53,6 +54,8 @@ pub struct Bundler<'a> {
     /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
     /// `state_machine.enabled = false`.
     pub journal: Option<&'a dyn Journal>,
+    /// Where departures are recorded and the last one is read back from.
+    pub departures: &'a dyn DepartureLog,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
 }
@@ -115,6 +118,15 @@ pub struct OpenedPullRequest {
     pub issues: Vec<Number>,
     /// False when an earlier run had already opened it.
     pub created: bool,
+    /// For a branch's own pull request, why it rides alone; `None` for a bundle.
+    pub why: Option<String>,
+}
+
+/// A branch the train left waiting, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub issue: Number,
+    pub why: String,
 }
 
 /// What one `bundle` run did, or (dry run) would do.
@@ -123,11 +135,13 @@ pub struct TrainReport {
     pub dry_run: bool,
     /// Why the train left, or why it did not.
     pub departure: Departure,
+    /// The plan of the departure's first bundle (what `--dry-run` shows).
     pub plan: Option<BundlePlan>,
-    pub bundle: Option<OpenedPullRequest>,
+    /// The departure's bundles, in merge order: as many as `max_bundle_size` requires.
+    pub bundles: Vec<OpenedPullRequest>,
     pub individual: Vec<OpenedPullRequest>,
     /// Set aside and left for a later train.
-    pub waiting: Vec<Number>,
+    pub waiting: Vec<Waiting>,
     /// Repairs to earlier trains: finished steps, rebuilt bundles, cleaned-up branches.
     pub repairs: Vec<String>,
     /// Earlier trains' open pull requests the plan was made on top of, in merge order.
@@ -165,24 +179,19 @@ pub async fn train_after_landing(
     if !config.bundling.enabled {
         return Ok(None);
     }
-    let journal = train_journal(workspace, &config)?;
+    let journal = open_journal(workspace)?;
     let bundler = Bundler {
         git: &workspace.git,
         forge,
         config: &config.bundling,
-        journal: journal.as_ref().map(|j| j as &dyn Journal),
+        journal: config
+            .state_machine
+            .enabled
+            .then_some(&journal as &dyn Journal),
+        departures: &journal,
         state_dir: workspace.state_dir(),
     };
     Ok(Some(bundler.run(now, false, false).await?))
-}
-
-/// The journal a train records lifecycle steps in: none with `state_machine.enabled = false`.
-pub fn train_journal(workspace: &Workspace, config: &Config) -> AppResult<Option<SqliteJournal>> {
-    if config.state_machine.enabled {
-        Ok(Some(open_journal(workspace)?))
-    } else {
-        Ok(None)
-    }
 }
 
 /// What the forge and git say about earlier trains.
@@ -195,6 +204,8 @@ struct Trains {
     /// number: the next train's bundle is merged after them. Fallbacks are not among them: each
     /// was opened knowing it conflicts with its bundle or the base, and must be rebased anyway.
     open: Vec<(Number, String)>,
+    /// The latest departure the journal or a bundle branch or pull request shows: a departure
+    /// made elsewhere is seen in its bundles, one that sent no bundle in the journal.
     last_departure: Option<Timestamp>,
 }
 
@@ -267,6 +278,7 @@ impl Bundler<'_> {
             }
         }
         open.sort_unstable();
+        departures.extend(self.departures.last_departure()?.map(|d| d.at));
         Ok(Trains {
             bundles,
             orphans,
@@ -527,7 +539,8 @@ impl Bundler<'_> {
         usize::try_from(self.config.max_bundle_size).unwrap_or(usize::MAX)
     }
 
-    /// Runs the train: repairs earlier ones, then departs if due (or forced).
+    /// Runs the train: repairs earlier ones, then departs if due (or forced), recording the
+    /// departure whatever it carried.
     pub async fn run(&self, now: Timestamp, force: bool, dry_run: bool) -> AppResult<TrainReport> {
         let _lock = if dry_run {
             None
@@ -542,10 +555,9 @@ impl Bundler<'_> {
         }
         let trains = self.trains().await?;
         let (base, base_tip) = self.base().await?;
-        let review = self.review_issues(&base_tip, &trains).await?;
-        let candidates = self.candidates(&review).await?;
-        let last_landing = candidates.iter().map(|c| c.landed_at).max();
-
+        // The review issues cost git processes each: read only when the trigger needs their
+        // landing times, or when the train leaves.
+        let mut candidates = None;
         let orphan = trains.orphans.first().cloned();
         let departure = match &orphan {
             Some((branch, _)) => Departure::Due {
@@ -554,15 +566,25 @@ impl Bundler<'_> {
             None if force || rebuild => Departure::Due {
                 at: fresh_departure(now, trains.last_departure),
             },
-            None => self
-                .schedule()
-                .decide(now, trains.last_departure, last_landing),
+            None => {
+                let last_landing = if self.config.trigger == BundleTrigger::OnLand {
+                    let review = self.review_issues(&base_tip, &trains).await?;
+                    let found = self.candidates(&review).await?;
+                    let last = found.iter().map(|c| c.landed_at).max();
+                    candidates = Some(found);
+                    last
+                } else {
+                    None
+                };
+                self.schedule()
+                    .decide(now, trains.last_departure, last_landing)
+            }
         };
         let mut report = TrainReport {
             dry_run,
             departure,
             plan: None,
-            bundle: None,
+            bundles: Vec::new(),
             individual: Vec::new(),
             waiting: Vec::new(),
             repairs,
@@ -572,60 +594,35 @@ impl Bundler<'_> {
         let Departure::Due { at } = departure else {
             return Ok(report);
         };
-        let pending = self.pending(&base_tip, &trains).await?;
-        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
-        report.pending = pending.pull_requests;
-        report.left_out = pending
-            .left_out
-            .into_iter()
-            .map(|(pull_request, why)| LeftOut { pull_request, why })
-            .collect();
-        report.plan = Some(plan.clone());
-        if dry_run {
-            return Ok(report);
-        }
-        if plan.members.len() < 2 {
-            if let Some((branch, tip)) = &orphan {
-                self.delete_branch(branch, tip).await?;
-                report
-                    .repairs
-                    .push(format!("removed `{branch}`: nothing left to bundle"));
+        let candidates = match candidates {
+            Some(candidates) => candidates,
+            None => {
+                let review = self.review_issues(&base_tip, &trains).await?;
+                self.candidates(&review).await?
             }
-            if let Some(only) = plan.members.first() {
-                let c = &only.candidate;
-                let opened = self.individual(c.issue, &c.title, &c.branch, None).await?;
-                report.individual.push(opened);
-            }
-            for set_aside in &plan.set_aside {
-                let c = &set_aside.candidate;
-                if self.falls_back(&set_aside.reason) {
-                    let why = set_aside.reason.describe();
-                    let opened = self
-                        .individual(c.issue, &c.title, &c.branch, Some(&why))
-                        .await?;
-                    report.individual.push(opened);
-                } else {
-                    report.waiting.push(c.issue);
-                }
-            }
-        } else {
-            let head = write_chain(self.git, &plan, at).await?;
-            let record = BundleRecord::new(at, &base, &plan, &head);
-            report.bundle = Some(
-                self.open_bundle(&record, &plan, orphan.as_ref(), now)
-                    .await?,
-            );
-            report.individual = self.fallbacks(&record).await?;
-            report.waiting = plan
-                .set_aside
-                .iter()
-                .filter(|s| !self.falls_back(&s.reason))
-                .map(|s| s.candidate.issue)
-                .collect();
+        };
+        let leaving = departure::Leaving {
+            at,
+            base: &base,
+            base_tip: &base_tip,
+            orphan,
+            now,
+        };
+        self.depart(leaving, trains, candidates, &mut report)
+            .await?;
+        if !dry_run {
+            self.departures.record_departure(&DepartureRecord {
+                at,
+                pull_requests: report
+                    .bundles
+                    .iter()
+                    .chain(&report.individual)
+                    .map(|pr| pr.number)
+                    .collect(),
+            })?;
         }
         Ok(report)
     }
-
     /// Whether a set-aside branch gets its own pull request now (rather than waiting).
     fn falls_back(&self, reason: &SetAsideReason) -> bool {
         matches!(reason, SetAsideReason::Conflict { .. })
@@ -729,6 +726,7 @@ impl Bundler<'_> {
             head: pr.head,
             issues: record.member_issues(),
             created,
+            why: None,
         })
     }
 
@@ -799,7 +797,8 @@ impl Bundler<'_> {
         Ok(())
     }
 
-    /// Opens a branch's own pull request, unless one is already open.
+    /// Opens a branch's own pull request, unless one is already open: `why` it was set aside
+    /// from the bundle, or `None` for the train's only branch.
     async fn individual(
         &self,
         issue: Number,
@@ -833,6 +832,7 @@ impl Bundler<'_> {
             head: pr.head,
             issues: vec![issue],
             created,
+            why: Some(why.unwrap_or(RIDES_ALONE).to_owned()),
         })
     }
 
@@ -853,6 +853,7 @@ impl Bundler<'_> {
             .filter(|(pr, _)| pr.state == PullRequestState::Open)
             .flat_map(|(_, record)| record.member_issues())
             .collect();
+        let open_heads: Vec<&str> = trains.open.iter().map(|(_, head)| head.as_str()).collect();
         for (pr, record) in &trains.bundles {
             match pr.state {
                 PullRequestState::Open => {
@@ -909,6 +910,10 @@ impl Bundler<'_> {
                             "#{} was closed unmerged: its issues are back in review",
                             pr.number
                         ));
+                    }
+                    if let Some(cleaned) = self.clean_closed(pr, record, &tips, &open_heads).await?
+                    {
+                        repairs.push(cleaned);
                     }
                 }
                 PullRequestState::Merged => {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::bundle::{Bundler, train_journal};
+use super::bundle::Bundler;
+use super::lifecycle::open_journal;
 use super::monitor::{AgentState, list_agents};
 use super::orchestrator::{Progress, RunEvent};
 use super::workspace::{AppResult, Workspace};
@@ -165,12 +166,17 @@ impl LiveSampler {
         if !self.config.bundling.enabled {
             return Ok(None);
         }
-        let journal = train_journal(&self.workspace, &self.config)?;
+        let journal = open_journal(&self.workspace)?;
         let bundler = Bundler {
             git: &self.workspace.git,
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
-            journal: journal.as_ref().map(|j| j as &dyn Journal),
+            journal: self
+                .config
+                .state_machine
+                .enabled
+                .then_some(&journal as &dyn Journal),
+            departures: &journal,
             state_dir: self.workspace.state_dir(),
         };
         Ok(Some(bundler.status(now).await?.next))

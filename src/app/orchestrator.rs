@@ -16,7 +16,7 @@ use super::attempt::{
     AttemptError, AttemptResult, adopt_agent, forget_registration, limits_from, open_registry,
     request_for, run_attempt,
 };
-use super::bundle::{Bundler, OpenedPullRequest};
+use super::bundle::{Bundler, OpenedPullRequest, Waiting};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::lifecycle::transition;
 use super::loop_processes::LoopProcesses;
@@ -144,17 +144,18 @@ pub enum RunEvent {
         /// A step of the reset failed; what is left shows in `clambake agent validate`.
         failed: bool,
     },
-    /// A train left: a bundle pull request and the individual ones for conflicting branches.
+    /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
+    /// those that conflict).
     TrainDeparted {
-        bundle: Option<PullRequestOpened>,
+        bundles: Vec<PullRequestOpened>,
         individual: Vec<PullRequestOpened>,
-        /// Set aside for a later train.
-        waiting: Vec<u64>,
+        /// Set aside for a later train, and why (waiting for an open pull request to merge).
+        waiting: Vec<Waiting>,
     },
 }
 
-/// A pull request a train opened, the issues it closes, and (for one opened outside the
-/// bundle) why.
+/// A pull request a train opened, the issues it closes, and (for a branch's own) why it rides
+/// alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PullRequestOpened {
     pub number: u64,
@@ -250,7 +251,7 @@ impl std::fmt::Display for RunEvent {
                 )
             }
             Self::TrainDeparted {
-                bundle,
+                bundles,
                 individual,
                 waiting,
             } => {
@@ -262,7 +263,7 @@ impl std::fmt::Display for RunEvent {
                         .join(", ")
                 };
                 let mut parts = Vec::new();
-                if let Some(bundle) = bundle {
+                for bundle in bundles {
                     parts.push(format!(
                         "bundle #{} carries {}",
                         bundle.number,
@@ -272,8 +273,8 @@ impl std::fmt::Display for RunEvent {
                 for pr in individual {
                     parts.push(format!("#{} carries {} alone", pr.number, list(&pr.issues)));
                 }
-                if !waiting.is_empty() {
-                    parts.push(format!("{} wait for the next train", list(waiting)));
+                for left in waiting {
+                    parts.push(format!("#{} waits: {}", left.issue, left.why));
                 }
                 write!(f, "a train left: {}", parts.join("; "))?;
                 Ok(())
@@ -594,31 +595,28 @@ impl Orchestrator {
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
             journal,
+            departures: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
         };
         let report = bundler.run(self.clock.now(), force, false).await?;
         for repair in &report.repairs {
             tracing::info!("train: {repair}");
         }
-        let set_aside = report.plan.as_ref().map_or(&[][..], |p| &p.set_aside[..]);
-        let opened = |pr: &OpenedPullRequest| PullRequestOpened {
-            number: pr.number,
-            issues: pr.issues.clone(),
-            why: set_aside
-                .iter()
-                .find(|s| pr.issues.contains(&s.candidate.issue))
-                .map(|s| s.reason.describe()),
+        let opened = |prs: &[OpenedPullRequest]| -> Vec<PullRequestOpened> {
+            prs.iter()
+                .filter(|pr| pr.created)
+                .map(|pr| PullRequestOpened {
+                    number: pr.number,
+                    issues: pr.issues.clone(),
+                    why: pr.why.clone(),
+                })
+                .collect()
         };
-        let bundle = report.bundle.as_ref().filter(|b| b.created).map(opened);
-        let individual: Vec<PullRequestOpened> = report
-            .individual
-            .iter()
-            .filter(|pr| pr.created)
-            .map(opened)
-            .collect();
-        if bundle.is_some() || !individual.is_empty() {
+        let bundles = opened(&report.bundles);
+        let individual = opened(&report.individual);
+        if !bundles.is_empty() || !individual.is_empty() || !report.waiting.is_empty() {
             self.record(RunEvent::TrainDeparted {
-                bundle,
+                bundles,
                 individual,
                 waiting: report.waiting,
             });

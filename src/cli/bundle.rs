@@ -3,7 +3,8 @@
 use clap::Args;
 
 use super::output::{print_json, print_table, table, when};
-use crate::app::bundle::{Bundler, TrainReport, TrainStatus, train_journal};
+use crate::app::bundle::{Bundler, TrainReport, TrainStatus};
+use crate::app::lifecycle::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::bundle_plan::BundlePlan;
 use crate::core::schedule::Departure;
@@ -30,14 +31,16 @@ pub struct BundleArgs {
 pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
-    let journal = train_journal(workspace, &config)?;
+    let journal = open_journal(workspace)?;
     let bundler = Bundler {
         git: &workspace.git,
         forge: forge.as_ref(),
         config: &config.bundling,
-        journal: journal
-            .as_ref()
-            .map(|j| j as &dyn crate::ports::journal::Journal),
+        journal: config
+            .state_machine
+            .enabled
+            .then_some(&journal as &dyn crate::ports::journal::Journal),
+        departures: &journal,
         state_dir: workspace.state_dir(),
     };
     let now = SystemClock.now();
@@ -156,7 +159,7 @@ fn print_report(report: &TrainReport) {
         println!("dry run: nothing was changed");
         return;
     }
-    if let Some(bundle) = &report.bundle {
+    for bundle in &report.bundles {
         println!(
             "bundle pull request #{} ({}) carries {}{}",
             bundle.number,
@@ -171,15 +174,18 @@ fn print_report(report: &TrainReport) {
     }
     for pr in &report.individual {
         println!(
-            "pull request #{} ({}) for {}{}",
+            "pull request #{} ({}) for {}{}{}",
             pr.number,
             pr.head,
             numbers(&pr.issues),
-            if pr.created { "" } else { " (already open)" }
+            if pr.created { "" } else { " (already open)" },
+            pr.why
+                .as_ref()
+                .map_or_else(String::new, |why| format!(": {why}"))
         );
     }
-    if !report.waiting.is_empty() {
-        println!("waiting for the next train: {}", numbers(&report.waiting));
+    for left in &report.waiting {
+        println!("waiting for a later train: #{}: {}", left.issue, left.why);
     }
 }
 

@@ -46,11 +46,7 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> Ap
         if let Some(number) = report.pull_request {
             println!("pull request #{number} carries it");
         }
-        if let Some(TrainReport {
-            bundle: Some(bundle),
-            ..
-        }) = &train
-        {
+        for bundle in train.iter().flat_map(|train| &train.bundles) {
             println!(
                 "a train left: bundle pull request #{} carries {} issue(s)",
                 bundle.number,

@@ -195,7 +195,7 @@ pub fn print_summary(summary: &RunSummary) {
     }
     for train in trains {
         let RunEvent::TrainDeparted {
-            bundle,
+            bundles,
             individual,
             waiting,
         } = train
@@ -203,7 +203,7 @@ pub fn print_summary(summary: &RunSummary) {
             continue;
         };
         println!("Train:");
-        if let Some(bundle) = bundle {
+        for bundle in bundles {
             println!(
                 "  bundle pull request #{} carries {}",
                 bundle.number,
@@ -211,15 +211,18 @@ pub fn print_summary(summary: &RunSummary) {
             );
         }
         for pr in individual {
-            let why = pr.why.as_deref().unwrap_or("it could not join the bundle");
-            println!(
-                "  pull request #{} carries {} alone: {why}",
+            let alone = format!(
+                "  pull request #{} carries {} alone",
                 pr.number,
                 list(&pr.issues)
             );
+            match &pr.why {
+                Some(why) => println!("{alone}: {why}"),
+                None => println!("{alone}"),
+            }
         }
-        if !waiting.is_empty() {
-            println!("  waiting for the next train: {}", list(waiting));
+        for left in waiting {
+            println!("  waiting: #{}: {}", left.issue, left.why);
         }
     }
 }

@@ -89,7 +89,9 @@ impl SetAsideReason {
     /// One sentence for pull request bodies and `--diagnose`.
     pub fn describe(&self) -> String {
         match self {
-            Self::BundleFull => "the bundle was full; it waits for the next train".to_owned(),
+            Self::BundleFull => {
+                "the bundle was full; it rides in the next bundle of this departure".to_owned()
+            }
             Self::Conflict { paths, with } => {
                 let with = match with {
                     ConflictsWith::Base => "the base branch".to_owned(),

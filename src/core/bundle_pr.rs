@@ -154,6 +154,11 @@ pub fn parse_record(body: &str) -> Option<BundleRecord> {
     serde_json::from_str(&body[start..end]).ok()
 }
 
+/// Why a train's last branch, with no other to bundle it with, rides in a pull request of its
+/// own: the only one ready, or the one left over when the departure's bundles were full.
+pub const RIDES_ALONE: &str =
+    "it was the only branch left waiting, with none to share a bundle with";
+
 /// The title of a branch's own pull request: `#12: Fix the parser`.
 pub fn individual_title(issue: u64, title: &str) -> String {
     format!("#{issue}: {title}")
@@ -169,8 +174,7 @@ pub fn individual_body(issue: u64, why: Option<&str>) -> String {
              train's bundle.\n"
         )),
         None => body.push_str(&format!(
-            "Opened by the clambake bundler: it was the only branch ready for this train.\n\n\
-             {LONE_MARKER}\n"
+            "Opened by the clambake bundler: {RIDES_ALONE}.\n\n{LONE_MARKER}\n"
         )),
     }
     body

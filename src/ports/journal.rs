@@ -104,3 +104,22 @@ pub trait AttemptLog: Send + Sync {
     /// The issue's attempts, first first.
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
 }
+
+/// Where train departures are kept, whatever they carried: a bundle, a lone branch's pull
+/// request, or nothing at all. The schedule reads the last one back, so that a departure no
+/// bundle branch shows still uses up its slot and the work landing after it waits for the next.
+pub trait DepartureLog: Send + Sync {
+    /// Records (or, for the same departure, replaces) a departure.
+    fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()>;
+    /// The latest departure recorded, if any.
+    fn last_departure(&self) -> JournalResult<Option<DepartureRecord>>;
+}
+
+/// One departure of a train.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepartureRecord {
+    /// The departure's slot (or, forced, its moment): the name of its first bundle.
+    pub at: Timestamp,
+    /// The pull requests it opened or found open; none when nothing was ready.
+    pub pull_requests: Vec<u64>,
+}

@@ -41,6 +41,16 @@ pub fn numbers(value: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// The issues a train left waiting (its `waiting` entries).
+pub fn waiting_issues(train: &Value) -> Vec<u64> {
+    train["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["issue"].as_u64().unwrap())
+        .collect()
+}
+
 #[test]
 fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     let repo = five_landed();
@@ -88,7 +98,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     );
 
     let train = repo.clambake(&["bundle", "--json"]).success().json();
-    assert_eq!(numbers(&train["bundle"]["issues"]), vec![1, 2, 3, 5]);
+    assert_eq!(numbers(&train["bundles"][0]["issues"]), vec![1, 2, 3, 5]);
     assert_eq!(train["individual"].as_array().unwrap().len(), 1);
     assert_eq!(numbers(&train["individual"][0]["issues"]), vec![4]);
 
@@ -126,7 +136,7 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    assert!(forced["bundle"].is_null());
+    assert!(forced["bundles"].as_array().unwrap().is_empty());
     assert_eq!(repo.pull_requests().len(), 2);
     let status = repo
         .clambake(&["bundle", "--status", "--json"])
@@ -221,7 +231,7 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
         .success()
         .json();
 
-    assert!(train["bundle"].is_null());
+    assert!(train["bundles"].as_array().unwrap().is_empty());
     let prs = repo.pull_requests();
     assert_eq!(prs.len(), 1);
     assert_eq!(prs[0]["head"], "agent001/1-solo");
@@ -269,7 +279,7 @@ fn skip_conflicts_leaves_the_conflicting_branch_waiting() {
         .success()
         .json();
 
-    assert_eq!(numbers(&train["waiting"]), vec![4]);
+    assert_eq!(waiting_issues(&train), vec![4]);
     assert!(train["individual"].as_array().unwrap().is_empty());
     assert_eq!(repo.pull_requests().len(), 1);
 }
@@ -295,7 +305,7 @@ fn a_member_that_moves_gets_its_bundle_rebuilt() {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    let old = first["bundle"]["number"].as_u64().unwrap();
+    let old = first["bundles"][0]["number"].as_u64().unwrap();
     // The agent pushes one more commit to #2 after it was bundled.
     let moved = repo.branch_with_file("agent002/2-two", "agent002/2-two", "two-more.txt", "+\n");
 
@@ -306,13 +316,13 @@ fn a_member_that_moves_gets_its_bundle_rebuilt() {
         repairs.contains(&format!("closed #{old} to rebuild it: #2 moved")),
         "{repairs}"
     );
-    let new = rebuilt["bundle"]["number"].as_u64().unwrap();
+    let new = rebuilt["bundles"][0]["number"].as_u64().unwrap();
     assert_ne!(new, old);
     // #2 landed again just now: it boards last, or in its place if that was the same second.
-    let mut riders = numbers(&rebuilt["bundle"]["issues"]);
+    let mut riders = numbers(&rebuilt["bundles"][0]["issues"]);
     riders.sort_unstable();
     assert_eq!(riders, vec![1, 2, 3, 5]);
-    let head = rebuilt["bundle"]["head"].as_str().unwrap();
+    let head = rebuilt["bundles"][0]["head"].as_str().unwrap();
     repo.git(&["merge-base", "--is-ancestor", &moved, head]);
     let states: Vec<(u64, String)> = repo
         .pull_requests()
@@ -343,7 +353,7 @@ fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    let number = train["bundle"]["number"].as_u64().unwrap().to_string();
+    let number = train["bundles"][0]["number"].as_u64().unwrap().to_string();
     repo.clambake(&["pr", "close", &number]).success();
 
     let after = repo.clambake(&["bundle", "--json"]).success().json();

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::bundle_cli::numbers;
+use crate::bundle_cli::{numbers, waiting_issues};
 use crate::support::TestRepo;
 
 /// Opens an issue in review and its agent branch, which writes `file`; returns its number.
@@ -50,9 +50,9 @@ fn second_train() -> SecondTrain {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    assert_eq!(numbers(&first["bundle"]["issues"]), first_riders);
+    assert_eq!(numbers(&first["bundles"][0]["issues"]), first_riders);
     SecondTrain {
-        bundle: first["bundle"]["number"].as_u64().unwrap(),
+        bundle: first["bundles"][0]["number"].as_u64().unwrap(),
         clashing: land(&repo, "agent003", "three", "shared.txt", "three\n"),
         others: vec![
             land(&repo, "agent001", "four", "four.txt", "4\n"),
@@ -131,14 +131,14 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    assert_eq!(numbers(&second["bundle"]["issues"]), others);
+    assert_eq!(numbers(&second["bundles"][0]["issues"]), others);
     assert!(second["individual"].as_array().unwrap().is_empty());
-    assert_eq!(numbers(&second["waiting"]), vec![clashing]);
+    assert_eq!(waiting_issues(&second), vec![clashing]);
     let heads = pull_request_heads(&repo);
     assert!(!heads.contains(&clashing_branch), "{heads:?}");
     let labels = repo.labels_of(clashing);
     assert!(labels.contains(&"route:review".to_owned()), "{labels:?}");
-    let second_bundle = second["bundle"]["number"].as_u64().unwrap().to_string();
+    let second_bundle = second["bundles"][0]["number"].as_u64().unwrap().to_string();
     let shown = repo
         .clambake(&["pr", "show", &second_bundle, "--json"])
         .success()
@@ -180,8 +180,8 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
         .clambake(&["bundle", "--force", "--json"])
         .success()
         .json();
-    assert_eq!(numbers(&second["waiting"]), vec![clashing]);
-    let second_bundle = second["bundle"]["number"].as_u64().unwrap();
+    assert_eq!(waiting_issues(&second), vec![clashing]);
+    let second_bundle = second["bundles"][0]["number"].as_u64().unwrap();
 
     // The first bundle is closed unmerged: its issues come back to review, and nothing holds
     // the clashing branch any more; it now competes for `shared.txt` with the first bundle's
@@ -196,7 +196,7 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
     let set_aside = set_aside_of(&third["plan"], clashing);
     assert_eq!(set_aside["reason"], "conflict", "{set_aside}");
     assert_eq!(set_aside["with"]["branch"], "agent001/1-one", "{set_aside}");
-    assert_eq!(numbers(&third["bundle"]["issues"]), vec![1, 2]);
+    assert_eq!(numbers(&third["bundles"][0]["issues"]), vec![1, 2]);
 }
 
 #[test]

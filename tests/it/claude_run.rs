@@ -150,7 +150,7 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         .filter(|e| e["event"] == "train_departed")
         .collect();
     assert_eq!(trains.len(), 1, "{events:#?}");
-    let bundle = &trains[0]["bundle"];
+    let bundle = &trains[0]["bundles"][0];
     assert_eq!(numbers(&bundle["issues"]), (1..=ISSUES).collect::<Vec<_>>());
     assert_eq!(trains[0]["individual"].as_array().unwrap().len(), 0);
 

@@ -27,7 +27,7 @@ fn the_demo_lands_ten_issues_in_one_bundle_and_two_explained_pull_requests() {
         .filter(|e| e["event"] == "train_departed")
         .collect();
     assert_eq!(trains.len(), 1, "one train at the end");
-    let bundle = &trains[0]["bundle"];
+    let bundle = &trains[0]["bundles"][0];
     assert_eq!(bundle["issues"].as_array().unwrap().len(), 8);
     let individual = trains[0]["individual"].as_array().unwrap();
     assert_eq!(individual.len(), 2);

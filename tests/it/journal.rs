@@ -214,3 +214,29 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
     );
     assert!(journal.attempts(13).unwrap().is_empty());
 }
+
+#[test]
+fn departures_are_kept_across_restarts_and_the_latest_is_read_back() {
+    use clambake::ports::journal::{DepartureLog, DepartureRecord};
+    let fixture = Fixture::new();
+    assert_eq!(fixture.open().last_departure().unwrap(), None);
+    let departure = |minute: u32, pull_requests: Vec<u64>| DepartureRecord {
+        at: at(minute),
+        pull_requests,
+    };
+    {
+        let journal = fixture.open();
+        journal
+            .record_departure(&departure(20, vec![7, 9]))
+            .unwrap();
+        journal.record_departure(&departure(10, vec![])).unwrap();
+        // The same departure again (a train repeated after a crash) replaces the first record.
+        journal
+            .record_departure(&departure(20, vec![7, 9, 11]))
+            .unwrap();
+    }
+    assert_eq!(
+        fixture.open().last_departure().unwrap(),
+        Some(departure(20, vec![7, 9, 11]))
+    );
+}
