@@ -1,6 +1,6 @@
 //! The `git` command line, run without a shell, with answers parsed into values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -203,6 +203,46 @@ impl Git {
             .filter_map(|line| line.split_once(' '))
             .map(|(sha, name)| (name.to_owned(), sha.to_owned()))
             .collect())
+    }
+
+    /// The tips of the local branches that are reachable from `commit` (merged into it), in one
+    /// process.
+    pub async fn branch_tips_merged_into(&self, commit: &str) -> GitResult<BTreeSet<String>> {
+        let merged = format!("--merged={commit}");
+        let out = self
+            .run(&[
+                "for-each-ref",
+                "--format=%(objectname)",
+                &merged,
+                "refs/heads/",
+            ])
+            .await?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
+    /// The committer time, in seconds since the epoch, of each of `commits`, in one process.
+    pub async fn committer_times(&self, commits: &[&str]) -> GitResult<BTreeMap<String, i64>> {
+        if commits.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut args = vec![
+            "log",
+            "--no-walk=unsorted",
+            "--format=%H %ct",
+            "--end-of-options",
+        ];
+        args.extend(commits);
+        let out = self.run(&args).await?;
+        out.lines()
+            .map(|line| {
+                line.split_once(' ')
+                    .and_then(|(sha, seconds)| Some((sha.to_owned(), seconds.parse().ok()?)))
+                    .ok_or_else(|| GitError::Unparsable {
+                        args: args.join(" "),
+                        output: line.to_owned(),
+                    })
+            })
+            .collect()
     }
 
     /// The branch HEAD points at, `None` when detached.

@@ -311,6 +311,7 @@ impl Bundler<'_> {
             })
             .await?;
         let tips = self.git.branch_tips().await?;
+        let merged = self.git.branch_tips_merged_into(base_tip).await?;
         let mut report = Vec::new();
         for issue in issues {
             let in_bundle = trains.bundles.iter().find(|(pr, record)| {
@@ -334,7 +335,7 @@ impl Bundler<'_> {
                         branch: branch.clone(),
                         pull_request: pr.number,
                     }
-                } else if self.git.is_ancestor(head, base_tip).await? {
+                } else if merged.contains(head) {
                     Standing::NothingAhead {
                         branch: branch.clone(),
                     }
@@ -385,39 +386,42 @@ impl Bundler<'_> {
         Ok(pending)
     }
 
-    /// The waiting issues as planner candidates, in boarding order.
+    /// The waiting issues as planner candidates, in boarding order. Each landed when the
+    /// committer time of its branch's tip says: landing writes that commit last.
     async fn candidates(&self, review: &[ReviewIssue]) -> AppResult<Vec<Candidate>> {
+        let heads: Vec<&str> = review
+            .iter()
+            .filter_map(|entry| match &entry.standing {
+                Standing::Waiting { head, .. } => Some(head.as_str()),
+                _ => None,
+            })
+            .collect();
+        let times = self.git.committer_times(&heads).await?;
         let mut candidates = Vec::new();
         for entry in review {
             let Standing::Waiting { branch, head } = &entry.standing else {
                 continue;
             };
+            let landed_at = times
+                .get(head)
+                .and_then(|seconds| Timestamp::from_second(*seconds).ok())
+                .ok_or_else(|| {
+                    AppError::Git(crate::adapters::git::GitError::Unparsable {
+                        args: format!("log --no-walk --format=%H %ct {head}"),
+                        output: "no committer time for it".to_owned(),
+                    })
+                })?;
             candidates.push(Candidate {
                 issue: entry.issue,
                 title: entry.title.clone(),
                 branch: branch.clone(),
                 head: head.clone(),
                 priority: entry.priority,
-                landed_at: self.landed_at(head).await?,
+                landed_at,
             });
         }
         order(&mut candidates);
         Ok(candidates)
-    }
-
-    /// When work landed: the committer time of its branch's tip, which landing writes last.
-    async fn landed_at(&self, head: &str) -> AppResult<Timestamp> {
-        let seconds = self.git.run(&["log", "-1", "--format=%ct", head]).await?;
-        seconds
-            .parse::<i64>()
-            .ok()
-            .and_then(|s| Timestamp::from_second(s).ok())
-            .ok_or_else(|| {
-                AppError::Git(crate::adapters::git::GitError::Unparsable {
-                    args: format!("log -1 --format=%ct {head}"),
-                    output: seconds,
-                })
-            })
     }
 
     async fn base(&self) -> AppResult<(String, String)> {
@@ -608,7 +612,7 @@ impl Bundler<'_> {
             orphan,
             now,
         };
-        self.depart(leaving, trains, candidates, &mut report)
+        self.depart(leaving, &trains, candidates, &mut report)
             .await?;
         if !dry_run {
             self.departures.record_departure(&DepartureRecord {

@@ -29,13 +29,6 @@ pub struct PendingTip {
     pub left_out: Vec<(u64, String)>,
 }
 
-impl PendingTip {
-    /// The tip to plan on besides the base, if any pull request is pending.
-    fn tip(&self) -> Option<&str> {
-        self.trees.last().map(String::as_str)
-    }
-}
-
 /// Merges each open pull request's head onto the base tip, in order, in memory (nothing but
 /// objects is written). One that conflicts with the base, or with those before it, is left out.
 pub async fn pending_tip(
@@ -45,36 +38,59 @@ pub async fn pending_tip(
 ) -> GitResult<PendingTip> {
     let mut pending = PendingTip::default();
     for pr in open {
+        pending.merge_in(git, base_tip, pr).await?;
+    }
+    Ok(pending)
+}
+
+impl PendingTip {
+    /// How many tips a candidate is screened on: the base, and one per pending pull request.
+    pub fn tips(&self) -> usize {
+        self.trees.len() + 1
+    }
+
+    /// The tip to plan on besides the base, if any pull request is pending.
+    fn tip(&self) -> Option<&str> {
+        self.trees.last().map(String::as_str)
+    }
+
+    /// Merges one more open pull request in, after those already in (or leaves it out, with
+    /// why, when it conflicts).
+    pub async fn merge_in(
+        &mut self,
+        git: &Git,
+        base_tip: &str,
+        pr: &OpenTrainPullRequest,
+    ) -> GitResult<()> {
         let Some(merge_base) = git.merge_base(base_tip, &pr.head).await? else {
-            pending
-                .left_out
+            self.left_out
                 .push((pr.number, "it shares no history with the base".to_owned()));
-            continue;
+            return Ok(());
         };
-        let ours = pending.tip().unwrap_or(base_tip).to_owned();
+        let ours = self.tip().unwrap_or(base_tip).to_owned();
         match git.trial_merge_onto(&merge_base, &ours, &pr.head).await? {
             TrialMerge::Clean(tree) => {
-                pending.pull_requests.push(pr.number);
-                pending.trees.push(tree);
+                self.pull_requests.push(pr.number);
+                self.trees.push(tree);
             }
             TrialMerge::Conflict(paths) => {
                 let with = match git.trial_merge(base_tip, &pr.head).await? {
                     TrialMerge::Conflict(_) => "the base".to_owned(),
-                    TrialMerge::Clean(_) => pending
+                    TrialMerge::Clean(_) => self
                         .pull_requests
                         .iter()
                         .map(|n| format!("#{n}"))
                         .collect::<Vec<_>>()
                         .join(", "),
                 };
-                pending.left_out.push((
+                self.left_out.push((
                     pr.number,
                     format!("it conflicts with {with} in {}", paths.join(", ")),
                 ));
             }
         }
+        Ok(())
     }
-    Ok(pending)
 }
 
 /// Plans a bundle on `base_tip` by merging candidates (in boarding order) in memory with
@@ -98,6 +114,21 @@ pub async fn plan_on_git(
     pending: &PendingTip,
     candidates: Vec<Candidate>,
     max_size: usize,
+) -> GitResult<BundlePlan> {
+    plan_screened_on_git(git, base_tip, pending, candidates, max_size, 0).await
+}
+
+/// As [`plan_on_git`], for candidates already known to merge cleanly onto the first `screened`
+/// tips they are screened on (the base, then the base with each pending pull request merged
+/// in): a departure's later bundles take the branches an earlier one turned away, and screen
+/// them only on the bundles opened since.
+pub async fn plan_screened_on_git(
+    git: &Git,
+    base_tip: &str,
+    pending: &PendingTip,
+    candidates: Vec<Candidate>,
+    max_size: usize,
+    screened: usize,
 ) -> GitResult<BundlePlan> {
     let heads: Vec<&str> = candidates.iter().map(|c| c.head.as_str()).collect();
     let mut merge_bases = Vec::with_capacity(heads.len());
@@ -130,7 +161,8 @@ pub async fn plan_on_git(
     let related: Vec<usize> = (0..heads.len())
         .filter(|i| !unrelated.contains(i))
         .collect();
-    let prefixes = pending.trees.len() + 1;
+    let prefixes = pending.tips();
+    let screened = screened.min(prefixes);
     let screenings: Vec<MergeSpec> = related
         .iter()
         .flat_map(|&index| {
@@ -146,11 +178,15 @@ pub async fn plan_on_git(
                 ours: tree,
                 theirs: head,
             }))
+            .skip(screened)
         })
         .collect();
     let mut verdicts = git.trial_merges(&screenings).await?.into_iter();
     for index in related {
-        let trials = verdicts.by_ref().take(prefixes).map(trial).collect();
+        let known = std::iter::repeat_with(|| Trial::Clean(String::new())).take(screened);
+        let trials = known
+            .chain(verdicts.by_ref().take(prefixes - screened).map(trial))
+            .collect();
         planner.screened(index, screen(&pending.pull_requests, trials));
     }
     // Every tip the chain has had, on the base and on the pending tip: attribution probes

@@ -40,3 +40,4 @@ mod run_view;
 mod spawn_cli;
 mod stuck_claims;
 mod support;
+mod train_departures;

@@ -59,7 +59,10 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         .filter(|e| e["event"] == "train_departed")
         .collect();
     assert_eq!(trains.len(), 1, "going idle sends one last train");
-    assert_eq!(trains[0]["bundles"][0]["issues"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        trains[0]["bundles"][0]["issues"].as_array().unwrap().len(),
+        4
+    );
     assert_eq!(repo.labels_of(5), ["human-only", "route:ready"]);
     assert!(repo.labels_of(6).is_empty());
 

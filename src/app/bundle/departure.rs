@@ -5,8 +5,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Bundler, Trains, Waiting};
 use crate::app::bundle::TrainReport;
-use crate::app::train::plan_on_git;
 use crate::app::train::write_chain;
+use crate::app::train::{OpenTrainPullRequest, plan_screened_on_git};
 use crate::app::workspace::AppResult;
 use crate::core::bundle_plan::{Candidate, SetAsideReason};
 use crate::core::bundle_pr::BundleRecord;
@@ -31,7 +31,7 @@ impl Bundler<'_> {
     pub(super) async fn depart(
         &self,
         leaving: Leaving<'_>,
-        mut trains: Trains,
+        trains: &Trains,
         mut candidates: Vec<Candidate>,
         report: &mut TrainReport,
     ) -> AppResult<()> {
@@ -42,17 +42,31 @@ impl Bundler<'_> {
             mut orphan,
             now,
         } = leaving;
+        let mut pending = self.pending(base_tip, trains).await?;
+        report.pending = pending.pull_requests.clone();
+        report.left_out = pending
+            .left_out
+            .iter()
+            .map(|(pull_request, why)| super::LeftOut {
+                pull_request: *pull_request,
+                why: why.clone(),
+            })
+            .collect();
+        // How many tips (the base, then each pending prefix) the candidates are known to merge
+        // onto: none at first; later, every tip the bundle before them was screened on.
+        let mut screened = 0;
         loop {
-            let pending = self.pending(base_tip, &trains).await?;
-            let plan =
-                plan_on_git(self.git, base_tip, &pending, candidates, self.max_size()).await?;
+            let tips = pending.tips();
+            let plan = plan_screened_on_git(
+                self.git,
+                base_tip,
+                &pending,
+                candidates,
+                self.max_size(),
+                screened,
+            )
+            .await?;
             if report.plan.is_none() {
-                report.pending = pending.pull_requests;
-                report.left_out = pending
-                    .left_out
-                    .into_iter()
-                    .map(|(pull_request, why)| super::LeftOut { pull_request, why })
-                    .collect();
                 report.plan = Some(plan.clone());
             }
             if report.dry_run {
@@ -76,6 +90,8 @@ impl Bundler<'_> {
                 .filter(|s| s.reason == SetAsideReason::BundleFull)
                 .map(|s| s.candidate.clone())
                 .collect();
+            // What this bundle (or lone branch) sends, for the next one to plan on top of.
+            let mut sent = None;
             if plan.members.len() < 2 {
                 if let Some((branch, tip)) = orphan.take() {
                     self.delete_branch(&branch, &tip).await?;
@@ -86,6 +102,7 @@ impl Bundler<'_> {
                 if let Some(only) = plan.members.first() {
                     let c = &only.candidate;
                     let opened = self.individual(c.issue, &c.title, &c.branch, None).await?;
+                    sent = Some((opened.number, c.head.clone()));
                     report.individual.push(opened);
                 }
                 for set_aside in &plan.set_aside {
@@ -101,19 +118,23 @@ impl Bundler<'_> {
             } else {
                 let head = write_chain(self.git, &plan, at).await?;
                 let record = BundleRecord::new(at, base, &plan, &head);
-                report.bundles.push(
-                    self.open_bundle(&record, &plan, orphan.take().as_ref(), now)
-                        .await?,
-                );
+                let opened = self
+                    .open_bundle(&record, &plan, orphan.take().as_ref(), now)
+                    .await?;
+                sent = Some((opened.number, head));
+                report.bundles.push(opened);
                 report.individual.extend(self.fallbacks(&record).await?);
             }
-            if turned_away.is_empty() || plan.members.is_empty() {
+            let Some((number, head)) = sent.filter(|_| !turned_away.is_empty()) else {
                 return Ok(());
-            }
-            // The next bundle plans on top of this one, which is now an open pull request.
-            trains = self.trains().await?;
+            };
+            // The next bundle plans on top of this one, now an open pull request.
+            pending
+                .merge_in(self.git, base_tip, &OpenTrainPullRequest { number, head })
+                .await?;
             at = next_bundle_name(at, trains.last_departure);
             candidates = turned_away;
+            screened = tips;
         }
     }
 }
