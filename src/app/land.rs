@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry};
-use crate::app::landing::{self, Work};
+use crate::app::landing::{self, Landing, Work};
 use crate::app::lifecycle::open_journal;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branch::slot_branch;
@@ -26,8 +26,9 @@ pub struct LandReport {
     pub pull_request: Option<u64>,
 }
 
-/// Lands the work of the agent in `slot`: refused while it runs, or if its branch has no
-/// commits ahead of the base.
+/// Lands the work of the agent in `slot`: refused while it runs, if its branch has no commits
+/// ahead of the base, or if it shares no history with the base (then the issue is marked
+/// `route:failed`, and the slot is free).
 pub async fn land(
     workspace: &Workspace,
     forge: &dyn Forge,
@@ -72,7 +73,8 @@ pub async fn land(
         commits_ahead: ahead,
         totals: None,
     };
-    let landed = landing::land(
+    let landing = landing::land(
+        &workspace.git,
         forge,
         journal.as_ref().map(|j| j as &dyn Journal),
         config.bundling.enabled,
@@ -82,6 +84,15 @@ pub async fn land(
     )
     .await?;
     registry.remove(slot).map_err(AttemptError::from)?;
+    let landed = match landing {
+        Landing::Landed(landed) => landed,
+        Landing::Refused(unrelated) => {
+            return Err(AppError::LandingRefused {
+                issue: number,
+                why: unrelated.describe(),
+            });
+        }
+    };
     Ok(LandReport {
         agent: slot.to_owned(),
         issue: number,

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::attempt::AttemptResult;
 use super::lifecycle::transition;
+use super::unrelated_work::{Unrelated, find_unrelated, refuse};
 use super::workspace::{AppResult, Workspace};
+use crate::adapters::git::Git;
 use crate::core::agent_events::AttemptTotals;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
@@ -36,6 +38,9 @@ pub enum Disposition {
     Retrying { attempt: u32, not_before: Timestamp },
     /// `route:failed`; the branch is kept.
     Failed { attempts: u32 },
+    /// `route:failed` without a pull request: the work shares no history with the base, so it
+    /// can never merge. Its branch is kept, and archived.
+    Refused { why: String },
 }
 
 /// Settings that shape the disposition.
@@ -86,11 +91,25 @@ pub async fn dispose(
             commits_ahead: result.commits_ahead,
             totals: Some(&result.report.totals),
         };
-        let landed = land(forge, journal, policy.bundling, work, ATTEMPT_ENDED, now).await?;
+        let landing = land(
+            &workspace.git,
+            forge,
+            journal,
+            policy.bundling,
+            work,
+            ATTEMPT_ENDED,
+            now,
+        )
+        .await?;
         remove_worktree(workspace, &result.worktree).await?;
-        return Ok(Disposition::Landed {
-            commits_ahead: result.commits_ahead,
-            pull_request: landed.pull_request,
+        return Ok(match landing {
+            Landing::Landed(landed) => Disposition::Landed {
+                commits_ahead: result.commits_ahead,
+                pull_request: landed.pull_request,
+            },
+            Landing::Refused(unrelated) => Disposition::Refused {
+                why: unrelated.describe(),
+            },
         });
     }
 
@@ -290,17 +309,28 @@ pub struct Landed {
     pub pull_request: Option<u64>,
 }
 
+/// What landing did with finished work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landing {
+    Landed(Landed),
+    /// Not landed: the work shares no history with the base (see `app::unrelated_work`).
+    Refused(Unrelated),
+}
+
 /// Lands finished work: the issue goes to `route:review` (freeing the slot), without bundling
 /// its pull request opens, a comment says so, and `journal` (given when the state machine is
 /// on) records the work completed if it has the slot on the issue. Journal entries name `cause`.
+/// Work with no merge base with the base branch is refused instead: archived, no pull request,
+/// the issue `route:failed` with a comment, and the slot's attempt abandoned.
 pub async fn land(
+    git: &Git,
     forge: &dyn Forge,
     journal: Option<&dyn Journal>,
     bundling: bool,
     work: Work<'_>,
     cause: &str,
     now: Timestamp,
-) -> AppResult<Landed> {
+) -> AppResult<Landing> {
     let Work {
         agent,
         issue,
@@ -308,6 +338,13 @@ pub async fn land(
         commits_ahead,
         totals,
     } = work;
+    let base = forge.default_branch().await?;
+    if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
+        refuse(forge, issue, agent, &unrelated).await?;
+        journal_slot(journal, agent, issue, &[Event::Abandon], cause, now)?;
+        tracing::warn!(agent, issue, "{}", unrelated.describe());
+        return Ok(Landing::Refused(unrelated));
+    }
     let labelled = forge
         .edit_labels(
             issue,
@@ -337,10 +374,10 @@ pub async fn land(
     forge.create_comment(issue, &comment).await?;
     let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
     journal_slot(journal, agent, issue, &events, cause, now)?;
-    Ok(Landed {
+    Ok(Landing::Landed(Landed {
         labels: labelled.labels,
         pull_request,
-    })
+    }))
 }
 
 /// The branch's open pull request, or a new one that closes the issue when merged.

@@ -22,6 +22,7 @@ pub mod spawn;
 pub mod status;
 pub mod terminate;
 pub mod train;
+pub mod unrelated_work;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

@@ -206,6 +206,9 @@ impl std::fmt::Display for RunEvent {
                         "{agent} on #{issue} ended {outcome}; failed after {attempts} attempts"
                     )
                 }
+                Disposition::Refused { why } => {
+                    write!(f, "{agent} on #{issue}: refused to land it: {why}")
+                }
             },
             Self::Broken {
                 agent,

@@ -6,9 +6,6 @@ use jiff::Timestamp;
 use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
 use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial, screen};
 
-/// What a set-aside branch with no history in common with the base conflicts in.
-pub const NO_COMMON_HISTORY: &str = "all of its history (it shares none with the base)";
-
 /// An earlier train's pull request that is still open: its number and its head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenTrainPullRequest {
@@ -154,7 +151,7 @@ pub async fn plan_screened_on_git(
     }
     let mut planner = Planner::new(base_tip.to_owned(), candidates.clone(), max_size);
     for index in &unrelated {
-        planner.set_aside_against_base(*index, vec![NO_COMMON_HISTORY.to_owned()]);
+        planner.set_aside_unrelated(*index);
     }
     // One process checks every branch against the base alone and each pending prefix; those
     // that clash there are set aside at once instead of costing a chain merge and its probes.

@@ -69,6 +69,12 @@ pub enum AppError {
          pull request needs it"
     ))]
     BundleBranchTaken { branch: String },
+    #[error("refused to land #{issue}: {why}")]
+    #[diagnostic(help(
+        "the issue is now route:failed, with a comment saying so; move the work onto the base \
+         branch (rebase or cherry-pick it), then label the issue route:ready to try again"
+    ))]
+    LandingRefused { issue: u64, why: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(Box<ConfigError>),

@@ -154,6 +154,7 @@ pub fn print_summary(summary: &RunSummary) {
     let mut landed = Vec::new();
     let mut retrying = Vec::new();
     let mut failed = Vec::new();
+    let mut refused = Vec::new();
     let mut interrupted = Vec::new();
     let mut trains = Vec::new();
     for event in &summary.events {
@@ -164,6 +165,7 @@ pub fn print_summary(summary: &RunSummary) {
                 Disposition::Landed { .. } => landed.push(*issue),
                 Disposition::Retrying { .. } => retrying.push(*issue),
                 Disposition::Failed { .. } => failed.push(*issue),
+                Disposition::Refused { why } => refused.push((*issue, why)),
             },
             RunEvent::Interrupted { issue, .. } => interrupted.push(*issue),
             RunEvent::TrainDeparted { .. } => trains.push(event),
@@ -181,6 +183,9 @@ pub fn print_summary(summary: &RunSummary) {
     println!("  landed:      {}", list(&landed));
     println!("  retried:     {}", list(&retrying));
     println!("  failed:      {}", list(&failed));
+    for (issue, why) in refused {
+        println!("  refused:     #{issue}: {why}");
+    }
     if !interrupted.is_empty() {
         println!(
             "  interrupted: {} (resumed by the next run)",

@@ -77,6 +77,9 @@ pub enum SetAsideReason {
     },
     /// The bundle reached `max_bundle_size` before this branch was tried.
     BundleFull,
+    /// It shares no history with the base (a root commit of its own): no merge, and no pull
+    /// request, can ever take it.
+    NoCommonHistory,
     /// It merges onto the base but conflicts with an earlier train's pull request that is still
     /// open: it waits for that one to be merged or closed.
     WaitsForPullRequest {
@@ -92,6 +95,9 @@ impl SetAsideReason {
             Self::BundleFull => {
                 "the bundle was full; it rides in the next bundle of this departure".to_owned()
             }
+            Self::NoCommonHistory => "it shares no history with the base branch, so it can \
+                                      never merge: rebase its work onto the base"
+                .to_owned(),
             Self::Conflict { paths, with } => {
                 let with = match with {
                     ConflictsWith::Base => "the base branch".to_owned(),
@@ -213,6 +219,8 @@ pub struct Planner {
     full: Vec<usize>,
     /// Candidates waiting for an open pull request: `(candidate, pull request, paths)`.
     waiting: Vec<(usize, u64, Vec<String>)>,
+    /// Candidates that share no history with the base.
+    unrelated: Vec<usize>,
     phase: Phase,
     asked: Option<Question>,
 }
@@ -228,6 +236,7 @@ impl Planner {
             conflicted: Vec::new(),
             full: Vec::new(),
             waiting: Vec::new(),
+            unrelated: Vec::new(),
             phase: Phase::Chain { next: 0 },
             asked: None,
         }
@@ -245,6 +254,12 @@ impl Planner {
         });
     }
 
+    /// Records, before planning, that a candidate shares no history with the base: it is never
+    /// tried, and never gets a pull request of its own.
+    pub fn set_aside_unrelated(&mut self, candidate: usize) {
+        self.unrelated.push(candidate);
+    }
+
     /// Records a candidate's [`screen`]ing: one that is not clean is never tried in the chain.
     pub fn screened(&mut self, candidate: usize, screening: Screening) {
         match screening {
@@ -260,6 +275,7 @@ impl Planner {
     fn is_set_aside(&self, candidate: usize) -> bool {
         self.conflicted.iter().any(|c| c.candidate == candidate)
             || self.waiting.iter().any(|(c, _, _)| *c == candidate)
+            || self.unrelated.contains(&candidate)
     }
 
     pub fn candidates(&self) -> &[Candidate] {
@@ -413,6 +429,11 @@ impl Planner {
                 self.full
                     .into_iter()
                     .map(|i| (i, SetAsideReason::BundleFull)),
+            )
+            .chain(
+                self.unrelated
+                    .into_iter()
+                    .map(|i| (i, SetAsideReason::NoCommonHistory)),
             )
             .chain(self.waiting.into_iter().map(|(i, pull_request, paths)| {
                 (
@@ -1029,6 +1050,9 @@ mod tests {
                 let issue = set_aside.candidate.issue;
                 match &set_aside.reason {
                     SetAsideReason::BundleFull => proptest::prop_assert_eq!(members.len(), max),
+                    SetAsideReason::NoCommonHistory => {
+                        proptest::prop_assert!(false, "this world has no unrelated branches")
+                    }
                     SetAsideReason::WaitsForPullRequest { pull_request, paths } => {
                         let position = world.pending.iter().position(|p| p == pull_request);
                         proptest::prop_assert!(position.is_some());

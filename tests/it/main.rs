@@ -41,3 +41,4 @@ mod spawn_cli;
 mod stuck_claims;
 mod support;
 mod train_departures;
+mod unrelated_landing;
