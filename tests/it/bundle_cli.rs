@@ -370,6 +370,65 @@ fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
 }
 
 #[test]
+fn a_bundle_closed_unmerged_has_its_branch_removed_and_archived_only_when_it_holds_more() {
+    let repo = five_landed();
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let first = train["bundles"][0]["head"].as_str().unwrap().to_owned();
+    let number = train["bundles"][0]["number"].as_u64().unwrap().to_string();
+    repo.clambake(&["pr", "close", &number]).success();
+
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+
+    let branches = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/heads/clambake/",
+    ]);
+    assert!(!branches.contains(&first), "{branches}");
+    assert!(
+        after["repairs"].to_string().contains("held nothing else"),
+        "{after}"
+    );
+    let archives = || {
+        repo.git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/clambake/archive/",
+        ])
+    };
+    assert!(archives().is_empty(), "nothing to keep: {}", archives());
+
+    // A person pushes a fix onto the next bundle, then closes it: the fix is kept.
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let second = train["bundles"][0]["head"].as_str().unwrap().to_owned();
+    let number = train["bundles"][0]["number"].as_u64().unwrap().to_string();
+    let fix = repo.branch_with_file(&second, &second, "fix.txt", "fixed\n");
+    repo.clambake(&["pr", "close", &number]).success();
+
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+
+    let archive = format!("refs/clambake/archive/{second}/{fix}");
+    assert!(after["repairs"].to_string().contains(&archive), "{after}");
+    assert_eq!(repo.git(&["rev-parse", &archive]), fix);
+    let branches = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/heads/clambake/",
+    ]);
+    assert!(!branches.contains(&second), "{branches}");
+    // The agent branches the bundles carried are all still there.
+    for branch in ["agent001/1-one", "agent002/2-two", "agent002/5-five"] {
+        repo.git(&["rev-parse", "--verify", branch]);
+    }
+}
+
+#[test]
 fn only_one_bundler_runs_at_a_time() {
     let repo = five_landed();
     let lock = std::fs::File::create(repo.path().join(".clambake/bundle.lock")).unwrap();
@@ -387,4 +446,40 @@ fn only_one_bundler_runs_at_a_time() {
     drop(lock);
     repo.clambake(&["bundle", "--force"]).success();
     assert_eq!(repo.pull_requests().len(), 2);
+}
+
+#[test]
+fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
+    let repo = five_landed();
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let old = train["bundles"][0]["head"].as_str().unwrap().to_owned();
+    let old_head = repo.git(&["rev-parse", "agent001/1-one"]);
+    // The member's branch is rewritten: its bundled head is now only in the bundle.
+    repo.branch_with_file("agent001/1-one", "main", "one.txt", "one, again\n");
+
+    // The first run closes the bundle to rebuild it; the next one cleans up its branch.
+    repo.clambake(&["bundle", "--json"]).success();
+    let after = repo.clambake(&["bundle", "--json"]).success().json();
+
+    let archived = repo.git(&[
+        "for-each-ref",
+        "--format=%(objectname)",
+        &format!("refs/clambake/archive/{old}/"),
+    ]);
+    assert_eq!(archived.lines().count(), 1, "{archived}");
+    assert!(
+        after["repairs"].to_string().contains("is kept under"),
+        "{after}"
+    );
+    // `git` fails the test unless the old head is in the archived history.
+    repo.git(&["merge-base", "--is-ancestor", &old_head, &archived]);
+    let branches = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/heads/clambake/",
+    ]);
+    assert!(!branches.contains(&old), "{branches}");
 }
