@@ -384,3 +384,43 @@ fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files() {
         "keep me"
     );
 }
+
+#[test]
+fn the_summary_says_why_a_branch_rode_alone_and_what_waits_behind_an_open_pull_request() {
+    let repo = simulated_repo("1", "1");
+    create(
+        &repo,
+        "First edit",
+        "simulate: edit shared.txt",
+        &["route:ready"],
+    );
+    let first = repo.clambake(&["run", "--until-idle"]).success();
+    // The only branch of its train rides alone: it did not fail to join anything.
+    assert!(
+        first
+            .stdout
+            .contains("carries #1 alone: it was the only branch left waiting"),
+        "{}",
+        first.stdout
+    );
+    assert!(!first.stdout.contains("could not join"), "{}", first.stdout);
+    let lone = repo.pull_requests()[0]["number"].as_u64().unwrap();
+
+    // A later branch that clashes with that open pull request waits for it, and says so.
+    create(
+        &repo,
+        "Second edit",
+        "simulate: edit shared.txt",
+        &["route:ready"],
+    );
+    let second = repo.clambake(&["run", "--until-idle"]).success();
+    assert!(
+        second
+            .stdout
+            .contains(&format!("waiting: #3: waits for #{lone} to merge")),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(repo.labels_of(3), ["route:review"]);
+    assert_eq!(repo.pull_requests().len(), 1);
+}
