@@ -1,5 +1,6 @@
-//! `bundle`: the train. Finished branches (`route:review`) leave together in one bundle pull
-//! request; branches that conflict get their own pull request, or wait.
+//! `bundle`: the train. Finished branches (`route:review`) leave together in bundle pull
+//! requests of at most `max_bundle_size` (as many as a departure needs); branches that conflict
+//! get their own pull request, or wait. Every departure is journaled, whatever it carried.
 //!
 //! Every step can be repeated: the forge and git are read afresh each run, the bundle branch is
 //! named after its departure and written with a compare and swap, pull requests are looked up

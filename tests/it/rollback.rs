@@ -106,14 +106,18 @@ fn without_the_state_machine_labels_alone_manage_the_agents() {
     repo.clambake(&["rollback", "--feature", "state-machine", "--confirm"])
         .success();
     repo.clambake(&["run", "--until-idle"]).success();
+    // Landed, and sent by a train: together by the run's last one, or alone by a scheduled
+    // departure if the run crossed into a new window between the two landings.
     for issue in ["1", "2"] {
         let shown = repo
             .clambake(&["issue", "show", issue, "--json"])
             .success()
             .json();
-        assert_eq!(
-            shown["issue"]["labels"],
-            serde_json::json!(["route:review"])
+        let labels = &shown["issue"]["labels"];
+        assert!(
+            *labels == serde_json::json!(["route:bundled"])
+                || *labels == serde_json::json!(["route:review"]),
+            "#{issue}: {labels}"
         );
     }
     let history = repo
