@@ -93,6 +93,15 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total
         repo.pull_requests()
     );
     assert_eq!(repo.git(&["rev-parse", &archive_ref(branch, &tip)]), tip);
+    // The slot is free and the state consistent.
+    let validate = repo.clambake(&["agent", "validate", "--all"]);
+    assert_eq!(validate.code, 0, "{}{}", validate.stdout, validate.stderr);
+    let history = repo
+        .clambake(&["agent", "history", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["event"], "abandon", "{history:#}");
 }
 
 #[test]
