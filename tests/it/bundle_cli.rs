@@ -483,3 +483,38 @@ fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
     ]);
     assert!(!branches.contains(&old), "{branches}");
 }
+
+#[test]
+fn a_departure_that_sent_one_branch_alone_still_uses_up_its_slot() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Solo",
+        "--label",
+        "route:review",
+    ])
+    .success();
+    repo.branch_with_file("agent001/1-solo", "main", "solo.txt", "solo\n");
+
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert_eq!(train["departure"]["decision"], "due", "{train}");
+    assert_eq!(train["individual"].as_array().unwrap().len(), 1, "{train}");
+    assert_eq!(
+        train["individual"][0]["why"],
+        "it was the only branch left waiting, with none to share a bundle with"
+    );
+
+    // No bundle branch shows that departure; the journal does.
+    let status = repo
+        .clambake(&["bundle", "--status", "--json"])
+        .success()
+        .json();
+    assert_eq!(status["next"]["decision"], "wait", "{status}");
+    assert_eq!(
+        status["last_departure"], train["departure"]["at"],
+        "{status}"
+    );
+}
