@@ -20,13 +20,13 @@ use super::train::{
     write_chain,
 };
 use super::workspace::{AppError, AppResult, Workspace};
-use crate::adapters::git::Git;
+use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::parse_branch_name;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
     BundleRecord, RecordedBranch, bundle_body, bundle_title, individual_body, individual_title,
-    is_lone_branch, parse_record,
+    is_lone_branch,
 };
 use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
@@ -235,6 +235,7 @@ impl Bundler<'_> {
             .pull_requests(&PullRequestFilter::default())
             .await?;
         let tips = self.git.branch_tips().await?;
+        let base = self.forge.default_branch().await?;
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
         let mut named: BTreeSet<&str> = BTreeSet::new();
@@ -248,7 +249,7 @@ impl Bundler<'_> {
             if let Some(at) = bundle {
                 departures.push(at);
                 named.insert(&pr.head);
-                if let Some(record) = parse_record(&pr.body) {
+                if let Some(record) = self.trusted_record(pr, &base)? {
                     bundles.push((pr.clone(), record));
                 }
             }
@@ -585,8 +586,9 @@ impl Bundler<'_> {
             return Ok(report);
         }
         if plan.members.len() < 2 {
-            if let Some((branch, tip)) = &orphan {
-                self.delete_branch(branch, tip).await?;
+            if let Some((branch, tip)) = &orphan
+                && self.delete_branch(branch, tip).await?
+            {
                 report
                     .repairs
                     .push(format!("removed `{branch}`: nothing left to bundle"));
@@ -599,7 +601,7 @@ impl Bundler<'_> {
             for set_aside in &plan.set_aside {
                 let c = &set_aside.candidate;
                 if self.falls_back(&set_aside.reason) {
-                    let why = set_aside.reason.describe();
+                    let why = set_aside.reason.describe_inert();
                     let opened = self
                         .individual(c.issue, &c.title, &c.branch, Some(&why))
                         .await?;
@@ -709,17 +711,18 @@ impl Bundler<'_> {
             .await?;
         let (pr, created) = match existing.into_iter().next() {
             Some(pr) => (pr, false),
-            None => (
-                self.forge
-                    .create_pull_request(&NewPullRequest {
-                        title: bundle_title(record),
-                        body: bundle_body(record, plan),
-                        head: record.branch.clone(),
-                        base: Some(record.base.clone()),
-                    })
-                    .await?,
-                true,
-            ),
+            None => {
+                if let Some(journal) = self.journal {
+                    journal.record_bundle(record)?;
+                }
+                let new = NewPullRequest {
+                    title: bundle_title(record),
+                    body: bundle_body(record, plan),
+                    head: record.branch.clone(),
+                    base: Some(record.base.clone()),
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
         };
         for member in &record.members {
             self.board(member, &pr, record, now).await?;
@@ -744,7 +747,10 @@ impl Bundler<'_> {
         let issue = member.issue;
         let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
         let comments = self.forge.comments(issue).await?;
-        if !comments.iter().any(|c| c.body.contains(&marker)) {
+        if !comments
+            .iter()
+            .any(|c| c.body.trim_end().ends_with(&marker))
+        {
             let others: Vec<String> = record
                 .member_issues()
                 .into_iter()
@@ -912,8 +918,9 @@ impl Bundler<'_> {
                     }
                 }
                 PullRequestState::Merged => {
-                    if let Some(tip) = tips.get(&record.branch) {
-                        self.delete_branch(&record.branch, tip).await?;
+                    if let Some(tip) = tips.get(&record.branch)
+                        && self.delete_branch(&record.branch, tip).await?
+                    {
                         repairs.push(format!("removed `{}`: merged", record.branch));
                     }
                     for member in &record.members {
@@ -984,16 +991,21 @@ impl Bundler<'_> {
             let path = tree.path.display().to_string();
             self.git.run(&["worktree", "remove", &path]).await?;
         }
-        self.delete_branch(branch, tip).await?;
-        Ok(true)
+        self.delete_branch(branch, tip).await
     }
 
-    /// Deletes a branch only if it still points at `tip`.
-    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<()> {
-        self.git
-            .run(&["update-ref", "-d", &format!("refs/heads/{branch}"), tip])
-            .await?;
-        Ok(())
+    /// Deletes a branch through the guarded deletion ([`Git::delete_branch`]) only if it still
+    /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
+    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let base = self.forge.default_branch().await?;
+        match self.git.delete_branch(branch, tip, &base).await {
+            Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
+            Err(refused @ GitError::DeletionRefused { .. }) => {
+                tracing::warn!(%refused, "a train's clean-up kept a branch");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

@@ -362,7 +362,7 @@ pub async fn open_individual_pull_request(
     let title = forge.issue(issue).await?.title;
     let pr = forge
         .create_pull_request(&NewPullRequest {
-            title: format!("#{issue}: {title}"),
+            title: crate::core::bundle_pr::individual_title(issue, &title),
             body: format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
             head: branch.to_owned(),
             base: None,
