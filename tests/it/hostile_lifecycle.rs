@@ -122,6 +122,16 @@ async fn hostile_text_goes_through_a_whole_lifecycle_as_data() {
         "the base branch is gone: {tips:?}"
     );
     assert_eq!(tips.get("feature/keep"), Some(&keep_tip), "{tips:?}");
+    // ...and the clean-up went by Clambake's own record: the bundle's branch and its members'
+    // branches, all merged, are gone.
+    let left: Vec<&String> = tips
+        .keys()
+        .filter(|b| *b != "main" && *b != "feature/keep")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "merged branches were not cleaned up: {left:?}"
+    );
     for number in &hostile_issues {
         let issue = forge.issue(*number).await.unwrap();
         assert_eq!(
