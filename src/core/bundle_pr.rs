@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::branch::parse_branch_name;
 use super::bundle_plan::{BundlePlan, SetAsideReason};
+use super::closing::closed_issues;
 use super::{inert, schedule};
 
 /// Marks the body of the pull request a train opened for the only branch ready: later trains
@@ -217,6 +218,15 @@ impl BundleRecord {
             }
             issues.push(issue);
         }
+        // A set-aside branch's reason is copied into its own pull request's body.
+        for set_aside in &self.set_aside {
+            if !closed_issues(&set_aside.why).is_empty() || set_aside.why.contains("<!--") {
+                return invalid(format!(
+                    "gives #{} a reason that closes issues or holds HTML",
+                    set_aside.issue
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -367,7 +377,7 @@ mod tests {
         let body = bundle_body(&valid(), &sample().1);
         assert_eq!(read_record(&body, head, "main"), Ok(valid()));
         type Spoil = fn(&mut BundleRecord);
-        let refused: [(&str, Spoil); 7] = [
+        let refused: [(&str, Spoil); 9] = [
             ("the base as member", |r| {
                 r.members[0].branch = "main".into()
             }),
@@ -383,6 +393,12 @@ mod tests {
             ("another base", |r| r.base = "release".into()),
             ("a bad head", |r| r.members[1].head = "HEAD~1".into()),
             ("a repeated issue", |r| r.members[1] = r.members[0].clone()),
+            ("a reason that closes", |r| {
+                r.set_aside[0].why = "fixes #2".into()
+            }),
+            ("a reason with HTML", |r| {
+                r.set_aside[0].why = "<!-- x".into()
+            }),
         ];
         for (what, spoil) in refused {
             let mut record = valid();
