@@ -242,8 +242,10 @@ impl Bundler<'_> {
         let mut open = Vec::new();
         for pr in &prs {
             let bundle = schedule::departure_of(&pr.head);
-            if pr.state == PullRequestState::Open && (bundle.is_some() || is_lone_branch(&pr.body))
-            {
+            // A lone branch's pull request is one of Clambake's only if it carries an agent
+            // branch: anyone can end a body with the marker.
+            let lone = is_lone_branch(&pr.body) && parse_branch_name(&pr.head).is_some();
+            if pr.state == PullRequestState::Open && (bundle.is_some() || lone) {
                 open.push((pr.number, pr.head.clone()));
             }
             if let Some(at) = bundle {

@@ -1,7 +1,8 @@
 //! A bundle's record is believed only as Clambake wrote it: a body edited by someone else, even
 //! into a record that passes every check, does not steer the train's clean-up.
 
-use crate::bundle_cli::five_landed;
+use crate::bundle_cli::{five_landed, numbers};
+use crate::support::TestRepo;
 
 const RECORD_OPEN: &str = "<!-- clambake:bundle ";
 const RECORD_CLOSE: &str = " -->";
@@ -50,5 +51,56 @@ fn a_bundle_body_edited_by_someone_else_is_not_believed() {
     assert!(
         agents.is_empty(),
         "the member Clambake bundled was not cleaned up"
+    );
+}
+
+#[test]
+fn a_persons_pull_request_ending_in_the_lone_branch_marker_holds_no_train_back() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.write("shared.txt", "base\n");
+    repo.commit_all("a file to fight over");
+    repo.branch_with_file("feature/mine", "main", "shared.txt", "mine\n");
+    repo.clambake(&[
+        "pr",
+        "create",
+        "--head",
+        "feature/mine",
+        "--title",
+        "Mine",
+        "--body",
+        "Please merge.\n\n<!-- clambake:lone-branch -->",
+    ])
+    .success();
+    for (title, branch, file) in [
+        ("One", "agent001/2-one", "shared.txt"),
+        ("Two", "agent002/3-two", "two.txt"),
+    ] {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:review",
+        ])
+        .success();
+        repo.branch_with_file(branch, "main", file, "agent\n");
+    }
+    let dry = repo
+        .clambake(&["bundle", "--force", "--dry-run", "--json"])
+        .success()
+        .json();
+    assert!(dry["pending"].as_array().unwrap().is_empty(), "{dry}");
+    assert_eq!(
+        numbers(
+            &dry["plan"]["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["candidate"]["issue"].clone())
+                .collect()
+        ),
+        vec![2, 3]
     );
 }
