@@ -748,28 +748,23 @@ impl Bundler<'_> {
     ) -> AppResult<()> {
         let issue = member.issue;
         let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
+        let others: Vec<String> = record
+            .member_issues()
+            .into_iter()
+            .filter(|n| *n != issue)
+            .map(|n| format!("#{n}"))
+            .collect();
+        let comment = format!(
+            "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
+            pr.number,
+            record.branch,
+            others.join(", ")
+        );
+        // Written once: only the very comment counts, so a marker someone else wrote into
+        // theirs cannot keep it off the issue.
         let comments = self.forge.comments(issue).await?;
-        if !comments
-            .iter()
-            .any(|c| c.body.trim_end().ends_with(&marker))
-        {
-            let others: Vec<String> = record
-                .member_issues()
-                .into_iter()
-                .filter(|n| *n != issue)
-                .map(|n| format!("#{n}"))
-                .collect();
-            self.forge
-                .create_comment(
-                    issue,
-                    &format!(
-                        "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
-                        pr.number,
-                        record.branch,
-                        others.join(", ")
-                    ),
-                )
-                .await?;
+        if !comments.iter().any(|c| c.body == comment) {
+            self.forge.create_comment(issue, &comment).await?;
         }
         let current = self.forge.issue(issue).await?;
         if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
