@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use crate::core::bundle_pr::BundleRecord;
 use crate::core::lifecycle::{State, Transition};
 use crate::ports::journal::{
     AttemptLog, AttemptRecord, DepartureLog, DepartureRecord, Journal, JournalEntry, JournalError,
@@ -54,6 +55,12 @@ fn migrations() -> Migrations<'static> {
             "CREATE TABLE departures (
                  at            INTEGER PRIMARY KEY,
                  pull_requests TEXT NOT NULL
+             );",
+        ),
+        M::up(
+            "CREATE TABLE bundles (
+                 branch TEXT PRIMARY KEY,
+                 record TEXT NOT NULL
              );",
         ),
     ])
@@ -238,6 +245,34 @@ impl Journal for SqliteJournal {
             Some((id, json)) => self.parse_state(id, agent, &json),
             None => Ok(State::Idle {}),
         }
+    }
+
+    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()> {
+        let json = serde_json::to_string(record).map_err(|e| self.db_error(e))?;
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO bundles (branch, record) VALUES (?1, ?2)",
+                params![record.branch, json],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>> {
+        let json: Option<String> = self
+            .connection()
+            .query_row(
+                "SELECT record FROM bundles WHERE branch = ?1",
+                [branch],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))?;
+        json.map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| self.db_error(format!("the bundle record of `{branch}`: {e}")))
+        })
+        .transpose()
     }
 
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>> {

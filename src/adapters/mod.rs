@@ -6,4 +6,5 @@ pub mod forge;
 pub mod git;
 pub mod journal;
 pub mod procfs;
+pub mod redacting_log;
 pub mod registry_processes;

@@ -20,12 +20,12 @@ use super::train::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
 };
 use super::workspace::{AppError, AppResult, Workspace};
-use crate::adapters::git::Git;
+use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branch::parse_branch_name;
 use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
 use crate::core::bundle_pr::{
     BundleRecord, RIDES_ALONE, RecordedBranch, bundle_body, bundle_title, individual_body,
-    individual_title, is_lone_branch, parse_record,
+    individual_title, is_lone_branch,
 };
 use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
@@ -247,20 +247,23 @@ impl Bundler<'_> {
             .pull_requests(&PullRequestFilter::default())
             .await?;
         let tips = self.git.branch_tips().await?;
+        let base = self.forge.default_branch().await?;
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
         let mut named: BTreeSet<&str> = BTreeSet::new();
         let mut open = Vec::new();
         for pr in &prs {
             let bundle = schedule::departure_of(&pr.head);
-            if pr.state == PullRequestState::Open && (bundle.is_some() || is_lone_branch(&pr.body))
-            {
+            // A lone branch's pull request is one of Clambake's only if it carries an agent
+            // branch: anyone can end a body with the marker.
+            let lone = is_lone_branch(&pr.body) && parse_branch_name(&pr.head).is_some();
+            if pr.state == PullRequestState::Open && (bundle.is_some() || lone) {
                 open.push((pr.number, pr.head.clone()));
             }
             if let Some(at) = bundle {
                 departures.push(at);
                 named.insert(&pr.head);
-                if let Some(record) = parse_record(&pr.body) {
+                if let Some(record) = self.trusted_record(pr, &base)? {
                     bundles.push((pr.clone(), record));
                 }
             }
@@ -711,17 +714,18 @@ impl Bundler<'_> {
             .await?;
         let (pr, created) = match existing.into_iter().next() {
             Some(pr) => (pr, false),
-            None => (
-                self.forge
-                    .create_pull_request(&NewPullRequest {
-                        title: bundle_title(record),
-                        body: bundle_body(record, plan),
-                        head: record.branch.clone(),
-                        base: Some(record.base.clone()),
-                    })
-                    .await?,
-                true,
-            ),
+            None => {
+                if let Some(journal) = self.journal {
+                    journal.record_bundle(record)?;
+                }
+                let new = NewPullRequest {
+                    title: bundle_title(record),
+                    body: bundle_body(record, plan),
+                    head: record.branch.clone(),
+                    base: Some(record.base.clone()),
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
         };
         for member in &record.members {
             self.board(member, &pr, record, now).await?;
@@ -746,25 +750,23 @@ impl Bundler<'_> {
     ) -> AppResult<()> {
         let issue = member.issue;
         let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
+        let others: Vec<String> = record
+            .member_issues()
+            .into_iter()
+            .filter(|n| *n != issue)
+            .map(|n| format!("#{n}"))
+            .collect();
+        let comment = format!(
+            "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
+            pr.number,
+            record.branch,
+            others.join(", ")
+        );
+        // Written once: only the very comment counts, so a marker someone else wrote into
+        // theirs cannot keep it off the issue.
         let comments = self.forge.comments(issue).await?;
-        if !comments.iter().any(|c| c.body.contains(&marker)) {
-            let others: Vec<String> = record
-                .member_issues()
-                .into_iter()
-                .filter(|n| *n != issue)
-                .map(|n| format!("#{n}"))
-                .collect();
-            self.forge
-                .create_comment(
-                    issue,
-                    &format!(
-                        "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
-                        pr.number,
-                        record.branch,
-                        others.join(", ")
-                    ),
-                )
-                .await?;
+        if !comments.iter().any(|c| c.body == comment) {
+            self.forge.create_comment(issue, &comment).await?;
         }
         let current = self.forge.issue(issue).await?;
         if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
@@ -922,8 +924,9 @@ impl Bundler<'_> {
                     }
                 }
                 PullRequestState::Merged => {
-                    if let Some(tip) = tips.get(&record.branch) {
-                        self.delete_branch(&record.branch, tip).await?;
+                    if let Some(tip) = tips.get(&record.branch)
+                        && self.delete_branch(&record.branch, tip).await?
+                    {
                         repairs.push(format!("removed `{}`: merged", record.branch));
                     }
                     for member in &record.members {
@@ -994,16 +997,21 @@ impl Bundler<'_> {
             let path = tree.path.display().to_string();
             self.git.run(&["worktree", "remove", &path]).await?;
         }
-        self.delete_branch(branch, tip).await?;
-        Ok(true)
+        self.delete_branch(branch, tip).await
     }
 
-    /// Deletes a branch only if it still points at `tip`.
-    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<()> {
-        self.git
-            .run(&["update-ref", "-d", &format!("refs/heads/{branch}"), tip])
-            .await?;
-        Ok(())
+    /// Deletes a branch through the guarded deletion ([`Git::delete_branch`]) only if it still
+    /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
+    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let base = self.forge.default_branch().await?;
+        match self.git.delete_branch(branch, tip, &base).await {
+            Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
+            Err(refused @ GitError::DeletionRefused { .. }) => {
+                tracing::warn!(%refused, "a train's clean-up kept a branch");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

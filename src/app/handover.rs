@@ -6,9 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::adapters::git::{Git, GitError};
+use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branch::{earlier_attempts, parse_branch_name, parse_worktree_name};
-use crate::core::reconcile::archive_ref;
 
 use super::attempt::{AttemptError, commit_leftovers, creation_interrupted, stop_strays};
 
@@ -101,20 +100,9 @@ pub(crate) async fn take_over_earlier_attempts(
                 "an earlier attempt's work diverged from the one continued; it stays archived"
             );
         }
-        let archive = archive_ref(name, tip);
-        if git.resolve(&archive).await?.as_deref() != Some(tip.as_str()) {
-            git.run(&[
-                "update-ref",
-                "-m",
-                "clambake: archive before a retry takes over",
-                &archive,
-                tip,
-                "",
-            ])
-            .await?;
+        if let BranchDeletion::Moved { found } = git.delete_branch(name, tip, base).await? {
+            tracing::warn!(issue, earlier = %name, %found, "an earlier attempt's branch moved while it was taken over; it stays");
         }
-        git.run(&["update-ref", "-d", &format!("refs/heads/{name}"), tip])
-            .await?;
     }
     Ok(())
 }

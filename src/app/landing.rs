@@ -255,9 +255,10 @@ pub async fn retry_or_fail(
                     &format!(
                         "{summary}\n\nAll {} attempts failed, so this issue is now `{}`. \
                          Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
-                         The end of the last attempt's log:\n\n```\n{log_tail}\n```",
+                         The end of the last attempt's log:\n\n{}",
                         history.len(),
                         labels::FAILED,
+                        crate::core::inert::code_block(&log_tail),
                     ),
                 )
                 .await?;
@@ -399,7 +400,7 @@ pub async fn open_individual_pull_request(
     let title = forge.issue(issue).await?.title;
     let pr = forge
         .create_pull_request(&NewPullRequest {
-            title: format!("#{issue}: {title}"),
+            title: crate::core::bundle_pr::individual_title(issue, &title),
             body: format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
             head: branch.to_owned(),
             base: None,
@@ -421,7 +422,8 @@ pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) 
     Ok(())
 }
 
-/// The last lines of an attempt's stdout and stderr logs, for a failure comment.
+/// The last lines of an attempt's stdout and stderr logs, for a failure comment (which shows
+/// them as a code block; the forge it is written to redacts the secrets).
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
     let mut lines = Vec::new();
     for path in [stdout, stderr] {
@@ -430,9 +432,11 @@ pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> Str
         }
     }
     let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-    match lines[start..].join("\n") {
-        tail if tail.is_empty() => "(the log is empty)".to_owned(),
-        tail => tail.replace("```", "'''"),
+    let tail = lines[start..].join("\n");
+    if tail.is_empty() {
+        "(the log is empty)".to_owned()
+    } else {
+        tail
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod attempt;
 pub mod bundle;
+mod bundle_record;
 pub mod demo;
 pub mod doctor;
 pub mod handover;

@@ -14,7 +14,7 @@ use super::attempt::{commit_leftovers, creation_interrupted};
 use super::lifecycle::{require_agent_id, transition};
 use super::observe::observe;
 use super::workspace::{AppResult, Workspace};
-use crate::adapters::git::Git;
+use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branch::parse_branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::{Event, Lifecycle, State};
@@ -331,7 +331,7 @@ async fn run_step(
             )
             .await?
         }
-        Step::DeleteBranch { branch, tip } => delete_branch(git, branch, tip).await?,
+        Step::DeleteBranch { branch, tip } => delete_branch(git, branch, tip, &world.base).await?,
         Step::RemoveWorktree { worktree } => remove_worktree(git, worktree).await?,
         Step::EditLabels { issue, add, remove } => {
             let current = world.forge.issue(*issue).await?;
@@ -465,7 +465,7 @@ async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResu
 
 /// Deletes `branch` only while it is still at `tip` and that tip is archived, removing a
 /// worktree that has it checked out first (refused if that worktree has changes).
-async fn delete_branch(git: &Git, branch: &str, tip: &str) -> AppResult<StepOutcome> {
+async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppResult<StepOutcome> {
     let Some(current) = git.branch_tip(branch).await? else {
         return Ok(StepOutcome::AlreadyDone);
     };
@@ -492,15 +492,13 @@ async fn delete_branch(git: &Git, branch: &str, tip: &str) -> AppResult<StepOutc
             )));
         }
     }
-    let reference = format!("refs/heads/{branch}");
-    let output = git.output(&["update-ref", "-d", &reference, tip]).await?;
-    Ok(if output.status.success() {
-        StepOutcome::Done
-    } else {
-        failed(format!(
-            "could not delete `{branch}`: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+    Ok(match git.delete_branch(branch, tip, base).await {
+        Ok(BranchDeletion::Deleted { .. } | BranchDeletion::Absent) => StepOutcome::Done,
+        Ok(BranchDeletion::Moved { found }) => failed(format!(
+            "`{branch}` moved to {found} since it was observed at {tip}; kept"
+        )),
+        Err(error @ GitError::DeletionRefused { .. }) => failed(error.to_string()),
+        Err(error) => failed(format!("could not delete `{branch}`: {error}")),
     })
 }
 

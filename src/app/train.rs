@@ -266,11 +266,10 @@ pub async fn write_chain(git: &Git, plan: &BundlePlan, at: Timestamp) -> GitResu
     Ok(tip)
 }
 
+/// Names the branch and issue, not the title: a commit that reaches the default branch closes
+/// the issues its message names with a closing keyword, and a title is text anyone wrote.
 fn merge_message(candidate: &Candidate) -> String {
-    format!(
-        "Merge branch '{}' (#{}: {})",
-        candidate.branch, candidate.issue, candidate.title
-    )
+    format!("Merge branch '{}' (#{})", candidate.branch, candidate.issue)
 }
 
 /// What writing a bundle branch found.

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use miette::Diagnostic;
 
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
+use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::git::{Git, GitError};
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
 use crate::core::lifecycle::TransitionError;
+use crate::core::redact::Redactor;
 use crate::ports::forge::ForgeError;
 use crate::ports::journal::JournalError;
 use crate::ports::{Clock, Forge, SystemClock};
@@ -197,21 +199,22 @@ impl Workspace {
         write_atomically(&self.config_path(), text)
     }
 
-    /// Opens the configured forge. The local forge must have been created by `init`.
+    /// Opens the configured forge, redacting from everything written to it the secrets in
+    /// this process's environment (see [`secrets`]). The local forge must have been created
+    /// by `init`.
     pub async fn open_forge(&self, backend: ForgeBackend) -> AppResult<Arc<dyn Forge>> {
-        match backend {
-            ForgeBackend::Github => Err(AppError::GithubNotAvailable),
+        let forge: Arc<dyn Forge> = match backend {
+            ForgeBackend::Github => return Err(AppError::GithubNotAvailable),
             ForgeBackend::Local => {
                 if !self.forge_database().exists() {
                     return Err(AppError::NoLocalForge {
                         dir: self.state_dir(),
                     });
                 }
-                Ok(Arc::new(
-                    self.open_local_forge(Arc::new(SystemClock)).await?,
-                ))
+                Arc::new(self.open_local_forge(Arc::new(SystemClock)).await?)
             }
-        }
+        };
+        Ok(Arc::new(RedactingForge::new(forge, secrets())))
     }
 
     /// Opens (creating if needed) the local forge.
@@ -263,6 +266,16 @@ impl Workspace {
         }
         std::env::var("USER").unwrap_or_else(|_| "clambake".to_owned())
     }
+}
+
+/// The secrets Clambake knows: every variable in its environment whose name says it holds one
+/// (agents inherit only from this environment, so their keys are among them).
+pub fn secrets() -> Redactor {
+    Redactor::from_variables(
+        std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }),
+    )
 }
 
 /// Replaces `path`'s contents in one rename, so readers never see half a file.

@@ -31,6 +31,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+use crate::adapters::redacting_log::RedactingMakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::app::{AppResult, Workspace};
@@ -190,7 +192,7 @@ fn init_error_reports() {
 }
 
 /// Logs go to stderr (or `file`): warnings by default, progress too for `run`, JSON lines on
-/// request.
+/// request; every secret in the environment redacted.
 fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>, file: Option<std::fs::File>) {
     let quiet = if run_log.is_some() { "info" } else { "warn" };
     let default = match verbose {
@@ -201,10 +203,17 @@ fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>, file: Option<std::
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let secrets = crate::app::workspace::secrets();
     let (writer, ansi) = match file {
-        Some(file) => (BoxMakeWriter::new(std::sync::Mutex::new(file)), false),
+        Some(file) => (
+            BoxMakeWriter::new(RedactingMakeWriter::new(
+                std::sync::Mutex::new(file),
+                secrets,
+            )),
+            false,
+        ),
         None => (
-            BoxMakeWriter::new(std::io::stderr),
+            BoxMakeWriter::new(RedactingMakeWriter::new(std::io::stderr, secrets)),
             std::io::stderr().is_terminal(),
         ),
     };

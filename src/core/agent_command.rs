@@ -36,6 +36,21 @@ const NEVER_PASSED: &[&str] = &[
 ];
 const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
 
+/// Claude Code's model keys: given to the `claude` runtime, and to no other unless named.
+pub const ANTHROPIC_KEYS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+/// Codex's model keys: given to the `codex` runtime, and to no other unless named.
+pub const OPENAI_KEYS: &[&str] = &["OPENAI_API_KEY", "CODEX_API_KEY"];
+
+/// Which model keys an agent receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKeys {
+    /// A runtime with keys of its own (`claude`, `codex`): these, and no other runtime's,
+    /// whatever the pass-through names.
+    Own(&'static [&'static str]),
+    /// Any other agent: only the keys the pass-through names.
+    Named,
+}
+
 #[derive(Debug, thiserror::Error, Diagnostic, PartialEq, Eq)]
 pub enum AgentCommandError {
     #[error("agents.{key} is not a valid argument list: {value}")]
@@ -169,21 +184,31 @@ fn split(key: &'static str, value: &str) -> Result<Vec<String>, AgentCommandErro
 }
 
 /// The environment an agent starts with: the base allowlist plus the configured pass-through
-/// (`NAME` or `PREFIX_*`), minus forge tokens and `CLAMBAKE_*`. Sorted by name.
+/// (`NAME` or `PREFIX_*`) plus its runtime's own model `keys`, minus forge tokens,
+/// `CLAMBAKE_*` and other runtimes' model keys. Sorted by name.
 pub fn agent_environment(
     inherited: impl IntoIterator<Item = (String, String)>,
     passthrough: &str,
+    keys: ModelKeys,
 ) -> Vec<(String, String)> {
     let patterns: Vec<&str> = passthrough.split_whitespace().collect();
+    let own = |name: &str| matches!(keys, ModelKeys::Own(own) if own.contains(&name));
     let wanted = |name: &str| {
         BASE_ALLOWLIST.contains(&name)
+            || own(name)
             || patterns.iter().any(|p| match p.strip_suffix('*') {
                 Some(prefix) => name.starts_with(prefix),
                 None => *p == name,
             })
     };
-    let refused =
-        |name: &str| NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX);
+    let foreign = |name: &str| {
+        matches!(keys, ModelKeys::Own(_))
+            && !own(name)
+            && (ANTHROPIC_KEYS.contains(&name) || OPENAI_KEYS.contains(&name))
+    };
+    let refused = |name: &str| {
+        NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX) || foreign(name)
+    };
     inherited
         .into_iter()
         .filter(|(name, _)| wanted(name) && !refused(name))
@@ -367,7 +392,11 @@ mod tests {
             ("MY_TOOL_LEVEL", "3"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        let env = agent_environment(inherited, "ANTHROPIC_API_KEY MY_TOOL_* GH_TOKEN CLAMBAKE_*");
+        let env = agent_environment(
+            inherited,
+            "ANTHROPIC_API_KEY MY_TOOL_* GH_TOKEN CLAMBAKE_*",
+            ModelKeys::Named,
+        );
         let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             names,
@@ -378,6 +407,41 @@ mod tests {
                 "MY_TOOL_LEVEL",
                 "PATH"
             ]
+        );
+    }
+
+    #[test]
+    fn each_runtime_gets_its_own_model_keys_and_no_other() {
+        let inherited = || {
+            [
+                ("PATH", "/bin"),
+                ("ANTHROPIC_API_KEY", "a"),
+                ("ANTHROPIC_AUTH_TOKEN", "b"),
+                ("OPENAI_API_KEY", "o"),
+                ("CODEX_API_KEY", "c"),
+                ("GH_TOKEN", "t"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        };
+        let names = |passthrough: &str, keys: ModelKeys| {
+            agent_environment(inherited(), passthrough, keys)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        };
+        let everything = "ANTHROPIC_API_KEY OPENAI_API_KEY CODEX_API_KEY GH_TOKEN";
+        assert_eq!(
+            names(everything, ModelKeys::Own(ANTHROPIC_KEYS)),
+            ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "PATH"]
+        );
+        assert_eq!(
+            names("", ModelKeys::Own(OPENAI_KEYS)),
+            ["CODEX_API_KEY", "OPENAI_API_KEY", "PATH"]
+        );
+        assert_eq!(names("", ModelKeys::Named), ["PATH"]);
+        assert_eq!(
+            names("OPENAI_API_KEY", ModelKeys::Named),
+            ["OPENAI_API_KEY", "PATH"]
         );
     }
 }

@@ -112,6 +112,19 @@ pub fn parse_worktree_name(name: &str) -> Option<(&str, u64)> {
     Some((agent, digits.parse().ok()?))
 }
 
+/// Clambake's own namespace of branches, beside the agent slots' `agentNNN/…`.
+pub const CLAMBAKE_NAMESPACE: &str = "clambake/";
+
+/// Whether `name` lies in Clambake's own namespaces, `agentNNN/…` or `clambake/…`: the only
+/// branches Clambake may ever delete.
+pub fn is_clambake_branch(name: &str) -> bool {
+    let ours = name.strip_prefix(CLAMBAKE_NAMESPACE).or_else(|| {
+        let (prefix, rest) = name.split_once('/')?;
+        labels::agent_slot(prefix).map(|_| rest)
+    });
+    ours.is_some_and(|rest| !rest.is_empty())
+}
+
 /// Whether `text` has the shape [`slug`] produces.
 fn is_slug(text: &str) -> bool {
     !text.is_empty()
@@ -129,6 +142,27 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn only_agent_and_clambake_branches_are_clambakes() {
+        for name in [
+            "agent001/12-fix",
+            "agent042/anything",
+            "clambake/bundle-20261121T0610Z",
+        ] {
+            assert!(is_clambake_branch(name), "{name}");
+        }
+        for name in [
+            "main",
+            "agent1/12-x",
+            "feature/agent001/1-x",
+            "clambake",
+            "clambake/",
+            "agents/x",
+        ] {
+            assert!(!is_clambake_branch(name), "{name}");
+        }
+    }
 
     #[test]
     fn a_slots_branch_is_found_under_an_older_title() {

@@ -91,6 +91,17 @@ pub enum SetAsideReason {
 impl SetAsideReason {
     /// One sentence for pull request bodies and `--diagnose`.
     pub fn describe(&self) -> String {
+        self.describe_paths(|path| path.to_owned())
+    }
+
+    /// [`Self::describe`] for a pull request or comment: the paths, which agents chose, are
+    /// code spans (see [`super::inert`]), so that no path is read as a reference or as HTML.
+    pub fn describe_inert(&self) -> String {
+        self.describe_paths(super::inert::code_span)
+    }
+
+    fn describe_paths(&self, path: impl Fn(&str) -> String) -> String {
+        let paths = |paths: &[String]| paths.iter().map(|p| path(p)).collect::<Vec<_>>().join(", ");
         match self {
             Self::BundleFull => {
                 "the bundle was full; it rides in the next bundle of this departure".to_owned()
@@ -98,19 +109,22 @@ impl SetAsideReason {
             Self::NoCommonHistory => "it shares no history with the base branch, so it can \
                                       never merge: rebase its work onto the base"
                 .to_owned(),
-            Self::Conflict { paths, with } => {
+            Self::Conflict {
+                paths: conflicting,
+                with,
+            } => {
                 let with = match with {
                     ConflictsWith::Base => "the base branch".to_owned(),
                     ConflictsWith::Member { issue, branch } => format!("#{issue} (`{branch}`)"),
                 };
-                format!("conflicts with {with} in {}", paths.join(", "))
+                format!("conflicts with {with} in {}", paths(conflicting))
             }
             Self::WaitsForPullRequest {
                 pull_request,
-                paths,
+                paths: conflicting,
             } => format!(
                 "waits for #{pull_request} to merge: conflicts with it in {}",
-                paths.join(", ")
+                paths(conflicting)
             ),
         }
     }

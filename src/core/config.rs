@@ -127,10 +127,10 @@ impl Default for AgentsConfig {
 }
 
 /// The variables agents see besides the basic allowlist: what Claude Code and Codex need to
-/// reach their models. Forge tokens are never passed, whatever this says.
-pub const DEFAULT_ENV_PASSTHROUGH: &str = "ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN \
-     ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX \
-     CODEX_HOME OPENAI_API_KEY";
+/// reach their models, besides their keys (see [`super::agent_command::ModelKeys`]). Forge
+/// tokens are never passed, whatever this says.
+pub const DEFAULT_ENV_PASSTHROUGH: &str =
+    "ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX CODEX_HOME";
 
 /// Which agent CLI runs an attempt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -464,7 +464,8 @@ pub const KEYS: &[KeySpec] = &[
         name: "env_passthrough",
         kind: ValueKind::Text,
         doc: "Space-separated variables agents inherit beyond PATH, HOME, locale and the like; \
-              NAME_* passes a prefix. Forge tokens are never passed.",
+              NAME_* passes a prefix. Forge tokens are never passed; claude gets the Anthropic \
+              keys and codex the OpenAI keys without being named, and neither the other's.",
     },
     KeySpec {
         section: "agents",

@@ -149,7 +149,11 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
             ),
             ResultSubtype::Unknown(subtype) => done(
                 Outcome::AgentError,
-                format!("the agent ended with an unknown result `{subtype}`"),
+                // The agent wrote the subtype, and the reason goes into issue comments.
+                format!(
+                    "the agent ended with an unknown result {}",
+                    super::inert::code_span(subtype)
+                ),
             ),
         };
     }
@@ -276,6 +280,25 @@ mod tests {
                 outcome
             );
         }
+    }
+
+    #[test]
+    fn an_unknown_subtype_is_quoted_as_an_inert_code_span() {
+        let r = result(
+            ResultSubtype::Unknown("x` fixes #5 `\n<!--".to_owned()),
+            true,
+        );
+        let classified = classify(&Evidence {
+            result: Some(&r),
+            exit: ExitStatus::Code(1),
+            terminated: None,
+            commits_ahead: 0,
+            reports_result: true,
+        });
+        assert_eq!(
+            classified.reason,
+            "the agent ended with an unknown result `` x` fixes #5 ` <!-- ``"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use miette::Diagnostic;
 use serde::Serialize;
 
+use crate::core::bundle_pr::BundleRecord;
 use crate::core::lifecycle::{Event, State, StateKind, Transition};
 
 /// One recorded transition.
@@ -75,6 +76,14 @@ pub trait Journal: Send + Sync {
 
     /// The last state of every agent the journal has seen, by agent id.
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>>;
+
+    /// Keeps the record of a bundle Clambake is about to open (replacing an earlier one for the
+    /// same branch, which never got its pull request), so that the record read back from the
+    /// pull request's body, which others can edit, is checked against what Clambake wrote.
+    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()>;
+
+    /// The record kept for the bundle on `branch`, if this journal opened it.
+    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>>;
 }
 
 /// A finished attempt at an issue, kept so that retries are counted across restarts and a

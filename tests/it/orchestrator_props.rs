@@ -44,6 +44,7 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
 use crate::hooked_forge::{Hook, Hooked, Verdict};
+use crate::hostile;
 use crate::support::TestRepo;
 
 /// How often simulated time moves on while an orchestrator runs, and by how much.
@@ -103,6 +104,8 @@ struct Scenario {
     forge_faults: BTreeMap<u32, Fault>,
     /// Real time after which each of the first incarnations is killed.
     kills: Vec<Duration>,
+    /// Per issue, the entry of the hostile corpus its title carries.
+    hostile: Vec<prop::sample::Index>,
 }
 
 impl Scenario {
@@ -131,12 +134,14 @@ fn any_scenario() -> impl Strategy<Value = Scenario> {
         prop::collection::vec(any_plan(), 1..=30),
         prop::collection::btree_map(0..400u32, any_fault(), 0..4),
         prop::collection::vec((100..1500u64).prop_map(Duration::from_millis), 0..3),
+        prop::collection::vec(any::<prop::sample::Index>(), 30),
     )
-        .prop_map(|(agents, issues, forge_faults, kills)| Scenario {
+        .prop_map(|(agents, issues, forge_faults, kills, hostile)| Scenario {
             agents,
             issues,
             forge_faults,
             kills,
+            hostile,
         })
 }
 
@@ -218,8 +223,10 @@ impl Harness {
             clock: Arc::new(FakeClock(Mutex::new(Timestamp::now()))),
             calls: Arc::default(),
             faults: Arc::new(scenario.forge_faults.clone()),
+            // Aimed at #1, which a title may not close unless its own work merged.
             titles: (1..=scenario.issues.len())
-                .map(|n| format!("Task {n}"))
+                .zip(&scenario.hostile)
+                .map(|(n, pick)| format!("Task {n} {}", pick.get(&hostile_titles())))
                 .collect(),
         };
         runtime().block_on(async {
@@ -503,6 +510,11 @@ impl Harness {
             );
         });
     }
+}
+
+fn hostile_titles() -> Vec<String> {
+    let lookalike = hostile::record_lookalike("main", 1, "main", &"0".repeat(40));
+    hostile::titles(1, &[lookalike])
 }
 
 fn runtime() -> tokio::runtime::Runtime {

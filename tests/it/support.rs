@@ -12,10 +12,12 @@ pub struct TestRepo {
 
 impl TestRepo {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("clambake-test-")
-            .tempdir()
-            .unwrap();
+        Self::with_prefix("clambake-test-")
+    }
+
+    /// A repository in a temporary directory whose name starts with `prefix`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let repo = Self { dir };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.write("README.md", "# test\n");

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::core::agent_command::claude_argv;
+use crate::core::agent_command::{ANTHROPIC_KEYS, ModelKeys, claude_argv};
 use crate::core::config::AgentsConfig;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
@@ -41,6 +41,7 @@ impl AgentRuntime for ClaudeRuntime {
             &spec.agent,
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
+            ModelKeys::Own(ANTHROPIC_KEYS),
         );
         super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::core::agent_command::codex_argv;
+use crate::core::agent_command::{ModelKeys, OPENAI_KEYS, codex_argv};
 use crate::core::config::AgentsConfig;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
@@ -46,6 +46,7 @@ impl AgentRuntime for CodexRuntime {
             &spec.agent,
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
+            ModelKeys::Own(OPENAI_KEYS),
         );
         super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::core::agent_command::{TemplateValues, expand_command};
+use crate::core::agent_command::{ModelKeys, TemplateValues, expand_command};
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
 pub struct CommandRuntime {
@@ -40,7 +40,12 @@ impl AgentRuntime for CommandRuntime {
                 worktree: spec.worktree.display().to_string(),
             },
         )?;
-        let env = super::environment(&spec.agent, super::process_environment(), &self.passthrough);
+        let env = super::environment(
+            &spec.agent,
+            super::process_environment(),
+            &self.passthrough,
+            ModelKeys::Named,
+        );
         super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
     }
 }

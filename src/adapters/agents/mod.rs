@@ -8,7 +8,7 @@ pub mod process;
 pub mod simulated;
 pub mod supervisor;
 
-use crate::core::agent_command::agent_environment;
+use crate::core::agent_command::{ModelKeys, agent_environment};
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 
@@ -61,8 +61,9 @@ fn environment(
     agent: &str,
     inherited: impl IntoIterator<Item = (String, String)>,
     passthrough: &str,
+    keys: ModelKeys,
 ) -> Vec<(String, String)> {
-    let mut env = agent_environment(inherited, passthrough);
+    let mut env = agent_environment(inherited, passthrough, keys);
     for (name, value) in git_identity(agent) {
         if !env.iter().any(|(k, _)| *k == name) {
             env.push((name, value));

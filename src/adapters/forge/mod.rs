@@ -2,3 +2,4 @@
 
 pub mod conditional;
 pub mod local;
+pub mod redacting;

@@ -93,8 +93,9 @@ impl Bundler<'_> {
             // What this bundle (or lone branch) sends, for the next one to plan on top of.
             let mut sent = None;
             if plan.members.len() < 2 {
-                if let Some((branch, tip)) = orphan.take() {
-                    self.delete_branch(&branch, &tip).await?;
+                if let Some((branch, tip)) = orphan.take()
+                    && self.delete_branch(&branch, &tip).await?
+                {
                     report
                         .repairs
                         .push(format!("removed `{branch}`: nothing left to bundle"));
@@ -108,7 +109,7 @@ impl Bundler<'_> {
                 for set_aside in &plan.set_aside {
                     let c = &set_aside.candidate;
                     if self.falls_back(&set_aside.reason) {
-                        let why = set_aside.reason.describe();
+                        let why = set_aside.reason.describe_inert();
                         let opened = self
                             .individual(c.issue, &c.title, &c.branch, Some(&why))
                             .await?;

@@ -1,0 +1,94 @@
+//! Text that someone else wrote (issue titles, conflicting paths, agent log tails), rendered so
+//! that Markdown shows it as it is and no forge reads anything into it.
+//!
+//! The GitHub rule relied on: references inside code spans and code blocks are not linked, and
+//! only linked references in a pull request's description close issues when it merges
+//! ("Linking a pull request to an issue": keywords must be followed by a reference GitHub
+//! links). A code span also shows raw HTML, so a title cannot open or close an HTML comment.
+//! The local forge's parser ([`super::closing`]) follows the same rule.
+
+/// `text` as one inline code span on one line: newlines, control and bidirectional characters
+/// are neutralised, and the fence is one backtick longer than any run of backticks inside, so
+/// nothing in `text` can end the span.
+pub fn code_span(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if is_hidden(c) => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect();
+    let fence = "`".repeat(longest_run(&line, '`') + 1);
+    // One space each side is stripped by the renderer, and keeps a leading or trailing
+    // backtick of `text` from joining the fence.
+    format!("{fence} {line} {fence}")
+}
+
+/// `text` as a fenced code block, its lines kept: control and bidirectional characters are
+/// neutralised, and the fence is longer than any run of backticks inside.
+pub fn code_block(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if is_hidden(c) => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect();
+    let fence = "`".repeat((longest_run(&clean, '`') + 1).max(3));
+    format!("{fence}\n{clean}\n{fence}")
+}
+
+/// Control characters (NUL included), and the characters that reorder or hide text: bidi
+/// embeddings, overrides and isolates, directional marks, zero-width characters.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+fn longest_run(text: &str, of: char) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == of { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_span_outlasts_every_backtick_run_inside() {
+        assert_eq!(code_span("plain"), "` plain `");
+        assert_eq!(code_span("a `b` c"), "`` a `b` c ``");
+        assert_eq!(code_span("```"), "```` ``` ````");
+        assert_eq!(code_span(""), "`  `");
+    }
+
+    #[test]
+    fn a_code_span_is_one_line_with_nothing_hidden() {
+        let span = code_span("one\ntwo\r\0three\u{202E}four\u{2066}\u{200B}");
+        assert_eq!(
+            span,
+            "` one two \u{FFFD}three\u{FFFD}four\u{FFFD}\u{FFFD} `"
+        );
+    }
+
+    #[test]
+    fn a_code_block_keeps_lines_and_outlasts_fences_inside() {
+        assert_eq!(code_block("a\nb"), "```\na\nb\n```");
+        assert_eq!(code_block("x\n````\ny"), "`````\nx\n````\ny\n`````");
+        assert_eq!(code_block("bell\u{7}"), "```\nbell\u{FFFD}\n```");
+    }
+}

@@ -1,0 +1,138 @@
+//! Secret values (API keys, tokens, passwords) taken out of text before Clambake writes it
+//! where others can read it: the forge and its own logs.
+
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// What a secret value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Values shorter than this are not treated as secrets: redacting `1` or `true` everywhere
+/// would garble every text while protecting nothing.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// The variables that hold the keys and tokens Clambake and its agents use.
+pub const KNOWN_SECRETS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "CODEX_API_KEY",
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+];
+
+/// Whether a variable's name says it holds a secret: one of [`KNOWN_SECRETS`], or a name
+/// ending in `_KEY` or `_TOKEN`, or containing `SECRET` or `PASSWORD` (any case).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    KNOWN_SECRETS.contains(&upper.as_str())
+        || upper.ends_with("_KEY")
+        || upper.ends_with("_TOKEN")
+        || upper.contains("SECRET")
+        || upper.contains("PASSWORD")
+}
+
+/// Replaces every known secret value in a text with [`REDACTED`].
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// `None` when there is nothing to redact.
+    secrets: Option<AhoCorasick>,
+}
+
+impl Redactor {
+    /// A redactor for the secrets among `variables`: those whose name [`is_secret_name`], with
+    /// a value of at least [`MIN_SECRET_LEN`] characters.
+    pub fn from_variables<N, V>(variables: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut values: Vec<String> = variables
+            .into_iter()
+            .filter(|(name, value)| {
+                is_secret_name(name.as_ref()) && value.as_ref().chars().count() >= MIN_SECRET_LEN
+            })
+            .map(|(_, value)| value.as_ref().to_owned())
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        if values.is_empty() {
+            return Self::default();
+        }
+        let secrets = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&values)
+            .expect("literal patterns always build");
+        Self {
+            secrets: Some(secrets),
+        }
+    }
+
+    /// `text` with every secret value replaced; borrowed when it holds none.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match &self.secrets {
+            Some(secrets) if secrets.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                secrets.replace_all_with(text, &mut out, |_, _, out| {
+                    out.push_str(REDACTED);
+                    true
+                });
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_recognised() {
+        for name in [
+            "ANTHROPIC_API_KEY",
+            "GH_TOKEN",
+            "aws_secret_access_key",
+            "DB_PASSWORD",
+            "MY_CLIENT_SECRET_FILE",
+            "STRIPE_KEY",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "KEYBOARD",
+            "TOKENIZER_PATH",
+            "ANTHROPIC_BASE_URL",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_secret_value_is_replaced_and_short_ones_are_ignored() {
+        let redactor = Redactor::from_variables([
+            ("ANTHROPIC_API_KEY", "sk-ant-0123456789"),
+            ("GH_TOKEN", "ghp_abcdefgh"),
+            ("SHORT_TOKEN", "abc"),
+            ("PATH", "/usr/local/bin:/usr/bin"),
+        ]);
+        assert_eq!(
+            redactor.redact("key=sk-ant-0123456789, token ghp_abcdefghghp_abcdefgh, abc"),
+            "key=[redacted], token [redacted][redacted], abc"
+        );
+        assert_eq!(redactor.redact("/usr/local/bin"), "/usr/local/bin");
+        assert!(matches!(redactor.redact("nothing"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_secret_inside_another_is_redacted_whole() {
+        let redactor =
+            Redactor::from_variables([("A_KEY", "secret-value"), ("B_KEY", "secret-value-long")]);
+        assert_eq!(redactor.redact("x secret-value-long y"), "x [redacted] y");
+        assert!(Redactor::from_variables([("A_KEY", "")]).secrets.is_none());
+    }
+}

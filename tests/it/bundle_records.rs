@@ -1,0 +1,106 @@
+//! A bundle's record is believed only as Clambake wrote it: a body edited by someone else, even
+//! into a record that passes every check, does not steer the train's clean-up.
+
+use crate::bundle_cli::{five_landed, numbers};
+use crate::support::TestRepo;
+
+const RECORD_OPEN: &str = "<!-- clambake:bundle ";
+const RECORD_CLOSE: &str = " -->";
+
+#[test]
+fn a_bundle_body_edited_by_someone_else_is_not_believed() {
+    let repo = five_landed();
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    // Another attempt's branch for issue 1, with work nowhere else, after the bundle left.
+    let other = repo.branch_with_file("agent009/1-other", "main", "other.txt", "unmerged\n");
+    let number = train["bundle"]["number"].as_u64().unwrap();
+    let pr = repo
+        .pull_requests()
+        .into_iter()
+        .find(|pr| pr["number"] == number)
+        .unwrap();
+    let body = pr["body"].as_str().unwrap();
+    let last = body.trim_end().lines().last().unwrap();
+    let json = &last[RECORD_OPEN.len()..last.len() - RECORD_CLOSE.len()];
+    let mut record: serde_json::Value = serde_json::from_str(json).unwrap();
+    let member = record["members"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["issue"] == 1)
+        .unwrap();
+    member["branch"] = "agent009/1-other".into();
+    member["head"] = other.clone().into();
+    let edited = body.replace(last, &format!("{RECORD_OPEN}{record}{RECORD_CLOSE}"));
+    let db = rusqlite::Connection::open(repo.path().join(".clambake/forge.db")).unwrap();
+    db.execute(
+        "UPDATE pull_requests SET body = ?1 WHERE number = ?2",
+        rusqlite::params![edited, number],
+    )
+    .unwrap();
+
+    repo.clambake(&["pr", "merge", &number.to_string()])
+        .success();
+    repo.clambake(&["bundle", "--json"]).success();
+    assert_eq!(
+        repo.git(&["rev-parse", "refs/heads/agent009/1-other"]),
+        other,
+        "a branch the edited record named was deleted"
+    );
+    let agents = repo.git(&["branch", "--list", "agent001/1-one"]);
+    assert!(
+        agents.is_empty(),
+        "the member Clambake bundled was not cleaned up"
+    );
+}
+
+#[test]
+fn a_persons_pull_request_ending_in_the_lone_branch_marker_holds_no_train_back() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.write("shared.txt", "base\n");
+    repo.commit_all("a file to fight over");
+    repo.branch_with_file("feature/mine", "main", "shared.txt", "mine\n");
+    repo.clambake(&[
+        "pr",
+        "create",
+        "--head",
+        "feature/mine",
+        "--title",
+        "Mine",
+        "--body",
+        "Please merge.\n\n<!-- clambake:lone-branch -->",
+    ])
+    .success();
+    for (title, branch, file) in [
+        ("One", "agent001/2-one", "shared.txt"),
+        ("Two", "agent002/3-two", "two.txt"),
+    ] {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:review",
+        ])
+        .success();
+        repo.branch_with_file(branch, "main", file, "agent\n");
+    }
+    let dry = repo
+        .clambake(&["bundle", "--force", "--dry-run", "--json"])
+        .success()
+        .json();
+    assert!(dry["pending"].as_array().unwrap().is_empty(), "{dry}");
+    assert_eq!(
+        numbers(
+            &dry["plan"]["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["candidate"]["issue"].clone())
+                .collect()
+        ),
+        vec![2, 3]
+    );
+}
