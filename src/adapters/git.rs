@@ -9,7 +9,7 @@ use miette::Diagnostic;
 use tokio::process::Command;
 
 use crate::core::branch::is_clambake_branch;
-use crate::core::reconcile::{ARCHIVE_PREFIX, archive_ref};
+use crate::core::reconcile::archive_ref;
 
 /// The oldest git Clambake works with: trial merges need `merge-tree --write-tree` (2.38),
 /// drift detection needs `for-each-ref --format=%(ahead-behind:...)` (2.41).
@@ -352,25 +352,6 @@ impl Git {
             Some(1) if output.stderr.is_empty() => Ok(None),
             _ => Err(self.failure(&args, &output)),
         }
-    }
-
-    /// Whether `branch`, at `tip`, holds a commit that is not a merge and that no other branch
-    /// and no archive reference (`refs/clambake/archive/`) reaches: work that deleting the
-    /// branch would lose.
-    pub async fn holds_commits_of_its_own(&self, branch: &str, tip: &str) -> GitResult<bool> {
-        let exclude = format!("--exclude={branch}");
-        let archives = format!("--glob={ARCHIVE_PREFIX}*");
-        let args = [
-            "rev-list",
-            "--no-merges",
-            "--max-count=1",
-            tip,
-            "--not",
-            &exclude,
-            "--branches",
-            &archives,
-        ];
-        Ok(!self.run(&args).await?.is_empty())
     }
 
     /// Runs many trial merges in one `git merge-tree --stdin` process, answers in input order.

@@ -918,8 +918,7 @@ impl Bundler<'_> {
                             pr.number
                         ));
                     }
-                    if let Some(cleaned) = self.clean_closed(pr, record, &tips, &open_heads).await?
-                    {
+                    if let Some(cleaned) = self.clean_closed(pr, &tips, &open_heads).await? {
                         repairs.push(cleaned);
                     }
                 }

@@ -13,7 +13,7 @@ fn a_bundle_body_edited_by_someone_else_is_not_believed() {
     let train = repo.clambake(&["bundle", "--json"]).success().json();
     // Another attempt's branch for issue 1, with work nowhere else, after the bundle left.
     let other = repo.branch_with_file("agent009/1-other", "main", "other.txt", "unmerged\n");
-    let number = train["bundle"]["number"].as_u64().unwrap();
+    let number = train["bundles"][0]["number"].as_u64().unwrap();
     let pr = repo
         .pull_requests()
         .into_iter()
