@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use jiff::Timestamp;
 
 use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
+use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
 use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
@@ -19,7 +20,7 @@ use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
-use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
+use crate::core::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
@@ -182,6 +183,7 @@ pub async fn run_attempt(
             worktree: worktree.clone(),
             logs: spec.logs.clone(),
             started_at: Timestamp::now(),
+            containment: running.containment.clone(),
         });
     if let Some(entry) = &registered {
         registry.register(entry)?;
@@ -234,6 +236,11 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     }
     .await;
     let (committed_leftovers, commits_ahead) = bookkeeping?;
+    let mut ended = ended;
+    if ended.report.terminated.is_none() && ended.logs.stop_request().exists() {
+        // Terminated by a `clambake terminate` in another process.
+        ended.report.terminated = Some(Termination::Requested);
+    }
     let classification = classify(&Evidence {
         result: ended.report.totals.result.as_ref(),
         exit: ended.report.exit,
@@ -308,9 +315,18 @@ pub async fn adopt_agent(
 ) -> Result<AttemptResult, AttemptError> {
     let report = if process::is_running(entry.pid, entry.start_time) {
         tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
-        let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
+        let running = process::adopt(
+            entry.pid,
+            entry.start_time,
+            &entry.logs,
+            entry.containment.clone(),
+        );
         supervise(running, limits, stop).await
     } else {
+        // Whatever it left running goes with it.
+        AttemptProcesses::new(entry.pid, entry.containment.as_ref())
+            .clean_up_escaped()
+            .await;
         report_from_log(&entry.logs).await
     }
     .map_err(|source| AttemptError::Io {
@@ -391,7 +407,7 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
 pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
     for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
         tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
-        process::terminate(stray.pid, stray.start_time, grace).await;
+        process::terminate(stray.pid, stray.start_time, None, grace).await;
     }
 }
 

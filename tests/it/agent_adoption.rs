@@ -225,6 +225,7 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
             worktree,
             logs: LogFiles::in_dir(&workspace.state_dir().join("logs"), "agent003", 9, 1),
             started_at: jiff::Timestamp::now(),
+            containment: None,
         })
         .unwrap();
     let results = adopt_agents(&workspace, LIMITS).await.unwrap();

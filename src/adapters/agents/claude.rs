@@ -42,6 +42,12 @@ impl AgentRuntime for ClaudeRuntime {
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            super::process::ProcessTracking::default(),
+        )
     }
 }

@@ -47,6 +47,12 @@ impl AgentRuntime for CodexRuntime {
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            super::process::ProcessTracking::default(),
+        )
     }
 }

@@ -1,6 +1,7 @@
 //! Agent runtimes: Claude Code, Codex, any command, and the built-in simulated agent, plus the
 //! supervisor that watches whichever one runs.
 
+pub mod attempt_processes;
 pub mod claude;
 pub mod codex;
 pub mod command;

@@ -50,6 +50,7 @@ impl AgentRuntime for SimulatedRuntime {
             output,
             exit,
             control: Box::new(Stopper(stopper)),
+            containment: None,
         })
     }
 }
