@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
 use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
-use crate::adapters::agents::{AGENT_MARKER, process};
+use crate::adapters::agents::{AGENT_MARKER, process, waiter};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::handover::{Takeover, take_over_earlier_attempts};
@@ -359,7 +359,7 @@ async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
         totals.record(&parse_line(line));
     }
     Ok(AttemptReport {
-        exit: ExitStatus::Unknown,
+        exit: waiter::recorded_exit(logs).unwrap_or(ExitStatus::Unknown),
         terminated: None,
         totals,
         last_event_at: None,

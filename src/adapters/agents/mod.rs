@@ -8,6 +8,7 @@ pub mod command;
 pub mod process;
 pub mod simulated;
 pub mod supervisor;
+pub mod waiter;
 
 use crate::core::agent_command::agent_environment;
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};

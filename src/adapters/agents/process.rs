@@ -1,6 +1,7 @@
 //! Agent CLIs as child processes: each in a process group (and, where Linux allows, a cgroup)
-//! of its own, with a scrubbed environment and no shell, its output appended to its logs and
-//! followed line by line, and everything it started signalled and reaped.
+//! of its own, with a scrubbed environment, under a waiter that records its exit status (its
+//! argv is never shell text), its output appended to its logs and followed line by line, and
+//! everything it started signalled and reaped.
 
 use std::io::{SeekFrom, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -14,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::attempt_processes::AttemptProcesses;
+use super::waiter;
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
 use crate::core::containment::{ATTEMPT_MARKER, attempt_cgroup_name, attempt_marker};
@@ -93,8 +95,9 @@ pub fn spawn(
     let output = follow(logs.stdout.clone(), stdout_from, ended_watch);
     let (exited, exit) = oneshot::channel();
     tokio::spawn(async move {
+        // The waiter passes the agent's status on as a shell does.
         let status = child.wait().await.map(|status| match status.code() {
-            Some(code) => ExitStatus::Code(code),
+            Some(code) => ExitStatus::from_shell_status(code),
             None => ExitStatus::Signal(status.signal().unwrap_or_default()),
         });
         ended.send_replace(true);
@@ -137,11 +140,31 @@ fn start(
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| spawn_error(std::io::ErrorKind::InvalidInput.into()))?;
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let program = waiter::resolve(program, dir, path_var).map_err(spawn_error)?;
+    let status_file = waiter::status_file(logs);
     let (stdout, stdout_from) = open_log(&logs.stdout)?;
     let (stderr, _) = open_log(&logs.stderr)?;
-    let mut command = tokio::process::Command::new(program);
+    // A status left by an earlier start of the same attempt must not be read as this one's.
+    match std::fs::remove_file(&status_file) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(AgentStartError::Log {
+                path: status_file,
+                source: error,
+            });
+        }
+        _ => {}
+    }
+    let waited = waiter::wrapped(&program, args, &status_file);
+    let (shell, shell_args) = waited
+        .split_first()
+        .expect("the waiter's argv is not empty");
+    let mut command = tokio::process::Command::new(shell);
     command
-        .args(args)
+        .args(shell_args)
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -193,8 +216,8 @@ fn new_marker(logs: &LogFiles) -> String {
 /// Takes over an agent that a previous orchestrator started: `pid` with this `start_time`
 /// (from `/proc/<pid>/stat`), its processes found by `containment` as recorded. Its log is
 /// read again from the start; its end is noticed when that process is gone (or a zombie, or
-/// the pid belongs to a newer process). Not being its parent, Clambake cannot learn its exit
-/// status.
+/// the pid belongs to a newer process). Not being its parent, Clambake learns its exit status
+/// from its waiter, if that recorded one.
 pub fn adopt(
     pid: u32,
     start_time: u64,
@@ -204,12 +227,14 @@ pub fn adopt(
     let (ended, ended_watch) = watch::channel(false);
     let output = follow(logs.stdout.clone(), 0, ended_watch);
     let (exited, exit) = oneshot::channel();
+    let recorded = logs.clone();
     tokio::spawn(async move {
         while is_running(pid, start_time) {
             tokio::time::sleep(ADOPTED_POLL).await;
         }
         ended.send_replace(true);
-        let _ = exited.send(Ok(ExitStatus::Unknown));
+        let status = waiter::recorded_exit(&recorded).unwrap_or(ExitStatus::Unknown);
+        let _ = exited.send(Ok(status));
     });
     RunningAgent {
         pid: Some(pid),
