@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::core::containment::{cgroup_dir, own_cgroup};
+use crate::core::containment::{cgroup_dir, cgroup_maker, own_cgroup};
 
 /// One attempt's cgroup, by its directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +19,11 @@ pub struct AttemptCgroup {
 
 impl AttemptCgroup {
     /// Makes the cgroup `name` under our own, if this machine has a cgroup2 hierarchy that
-    /// shows our cgroup and lets us make children in it; `None` otherwise.
+    /// shows our cgroup and lets us make children in it; `None` otherwise. Empty attempt
+    /// cgroups there whose maker is gone (killed before it could remove them) go first.
     pub fn create(name: &str) -> Option<Self> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        let ours = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let parent = cgroup_dir(&mountinfo, own_cgroup(&ours)?)?;
+        let parent = cgroup_of("self")?;
+        remove_abandoned(&parent);
         let dir = parent.join(name);
         match std::fs::create_dir(&dir) {
             Ok(()) => Some(Self { dir }),
@@ -32,6 +32,13 @@ impl AttemptCgroup {
                 None
             }
         }
+    }
+
+    /// The attempt cgroup the process `pid` is in, if it is in one.
+    pub fn of_process(pid: u32) -> Option<Self> {
+        let dir = cgroup_of(&pid.to_string())?;
+        let name = dir.file_name()?.to_str()?;
+        cgroup_maker(name).map(|_| Self { dir })
     }
 
     /// The cgroup at `dir`, as recorded when its attempt started.
@@ -100,6 +107,30 @@ impl AttemptCgroup {
         match std::fs::remove_dir(&self.dir) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The directory of the cgroup of the process `pid` (`self` for this one).
+fn cgroup_of(pid: &str) -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    cgroup_dir(&mountinfo, own_cgroup(&theirs)?)
+}
+
+/// Removes the empty attempt cgroups in `parent` whose maker no longer runs.
+fn remove_abandoned(parent: &Path) {
+    for dir in children(parent) {
+        let Some(maker) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(cgroup_maker)
+        else {
+            continue;
+        };
+        let cgroup = AttemptCgroup::at(dir);
+        if !Path::new(&format!("/proc/{maker}")).exists() && !cgroup.is_populated() {
+            let _ = cgroup.remove();
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Reading processes from `/proc`.
 
-use crate::core::containment::environ_has;
+use crate::core::containment::{environ_has, environ_value};
 use crate::core::proc_stat::{ProcStat, parse_stat};
 
 /// One process's stat, or `None` if it no longer exists (or is unreadable).
@@ -59,4 +59,9 @@ pub fn processes_marked(name: &str, value: &str) -> Vec<u32> {
                 .is_ok_and(|environ| environ_has(&environ, name, value))
         })
         .collect()
+}
+
+/// The value of `name` in the environment the process `pid` started with, if set there.
+pub fn environment_value(pid: u32, name: &str) -> Option<String> {
+    environ_value(&std::fs::read(format!("/proc/{pid}/environ")).ok()?, name)
 }

@@ -14,17 +14,19 @@ use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
 use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
 use crate::adapters::agents::{AGENT_MARKER, process, waiter};
+use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
+use crate::core::containment::ATTEMPT_MARKER;
 use crate::core::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
-use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
+use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, Containment};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
 
@@ -407,7 +409,16 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
 pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
     for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
         tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
-        process::terminate(stray.pid, stray.start_time, None, grace).await;
+        // Its attempt was never registered: what it carries says where the rest of it is.
+        let containment =
+            procfs::environment_value(stray.pid, ATTEMPT_MARKER).map(|marker| Containment {
+                cgroup: AttemptCgroup::of_process(stray.pid).map(|c| c.path().to_path_buf()),
+                marker,
+            });
+        process::terminate(stray.pid, stray.start_time, containment.as_ref(), grace).await;
+        AttemptProcesses::new(stray.pid, containment.as_ref())
+            .clean_up_escaped()
+            .await;
     }
 }
 

@@ -22,6 +22,26 @@ pub fn attempt_cgroup_name(marker: &str) -> String {
     format!("clambake-{marker}")
 }
 
+/// The pid of the process that made the attempt cgroup called `name`, if it is one: a cgroup
+/// left empty by a process that is gone is garbage (its maker was killed before removing it).
+pub fn cgroup_maker(name: &str) -> Option<u32> {
+    let marker = name.strip_prefix("clambake-")?;
+    let mut parts = marker.rsplitn(3, '.');
+    let _nanos: u128 = parts.next()?.parse().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next().filter(|stem| !stem.is_empty())?;
+    Some(pid)
+}
+
+/// The value `name` has in a `/proc/<pid>/environ`, if it is set there.
+pub fn environ_value(environ: &[u8], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    environ.split(|&byte| byte == 0).find_map(|entry| {
+        let value = entry.strip_prefix(prefix.as_bytes())?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
+}
+
 /// Where the cgroup `cgroup` (a path as `/proc/self/cgroup` gives it, `/user.slice/x.scope`)
 /// is in the file system, from `/proc/self/mountinfo`: under a cgroup2 mount whose root is a
 /// prefix of it. `None` without a cgroup2 mount that shows it.
@@ -199,6 +219,27 @@ mod tests {
         assert!(!environ_has(environ, ATTEMPT_MARKER, "agent001-7-2"));
         assert!(!environ_has(b"XCLAMBAKE_ATTEMPT=a\0", ATTEMPT_MARKER, "a"));
         assert!(!environ_has(b"", ATTEMPT_MARKER, ""));
+    }
+
+    #[test]
+    fn an_attempt_cgroup_names_its_maker() {
+        let name = attempt_cgroup_name(&attempt_marker("agent001-7-2", 4242, 99));
+        assert_eq!(cgroup_maker(&name), Some(4242));
+        assert_eq!(cgroup_maker("clambake-agent001-7-2"), None);
+        assert_eq!(cgroup_maker("clambake-.1.2"), None);
+        assert_eq!(cgroup_maker("user.slice"), None);
+        assert_eq!(cgroup_maker("clambake-a.b.3"), None);
+    }
+
+    #[test]
+    fn a_value_is_read_from_an_environment() {
+        let environ = b"PATH=/bin\0CLAMBAKE_ATTEMPT=agent001-7-2.10.99\0";
+        assert_eq!(
+            environ_value(environ, ATTEMPT_MARKER).as_deref(),
+            Some("agent001-7-2.10.99")
+        );
+        assert_eq!(environ_value(environ, "HOME"), None);
+        assert_eq!(environ_value(b"", "PATH"), None);
     }
 
     #[test]

@@ -254,3 +254,31 @@ async fn terminate_from_another_process_stops_escapes_in_the_cgroup_and_counts_a
 async fn terminate_from_another_process_stops_marked_escapes_and_counts_as_killed() {
     terminated_from_outside(ProcessTracking::MarkerOnly).await;
 }
+
+#[tokio::test]
+async fn an_empty_attempt_cgroup_whose_maker_is_gone_is_removed_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(dir.path(), "agent.sh", "exit 0\n");
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let first = runtime.start(&spec(dir.path())).await.unwrap();
+    let cgroup = first.containment.clone().unwrap().cgroup.unwrap();
+    supervise(first, LIMITS, oneshot::channel().1)
+        .await
+        .unwrap();
+    // What a maker killed between making a cgroup and removing it leaves: an empty cgroup
+    // named after a process that is gone.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let parent = cgroup.parent().unwrap();
+    let abandoned = parent.join(format!("clambake-agent009-1-1.{gone_pid}.5"));
+    std::fs::create_dir(&abandoned).unwrap();
+    let alive = parent.join(format!("clambake-agent009-1-2.{}.5", std::process::id()));
+    std::fs::create_dir(&alive).unwrap();
+
+    let next = runtime.start(&spec(dir.path())).await.unwrap();
+    supervise(next, LIMITS, oneshot::channel().1).await.unwrap();
+    assert!(!abandoned.exists(), "{} was left", abandoned.display());
+    assert!(alive.exists(), "a live maker's cgroup is its own to remove");
+    std::fs::remove_dir(&alive).unwrap();
+}
