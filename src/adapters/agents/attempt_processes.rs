@@ -75,16 +75,25 @@ impl AttemptProcesses {
     /// tree's groups.
     fn signal_groups(&self, signal: Signal) {
         let leader = u32::try_from(self.leader.as_raw()).expect("pids are positive");
-        let mut groups = self
+        self.groups
+            .lock()
+            .expect("never poisoned: no panics inside")
+            .extend(
+                descendant_groups(&procfs::process_table(), leader)
+                    .into_iter()
+                    .filter_map(|g| i32::try_from(g).ok())
+                    .map(Pid::from_raw),
+            );
+        self.signal_known_groups(signal);
+    }
+
+    /// Signals the groups known so far, without looking at the leader's tree again: once the
+    /// leader is gone, its pid may name another process.
+    fn signal_known_groups(&self, signal: Signal) {
+        let groups = self
             .groups
             .lock()
             .expect("never poisoned: no panics inside");
-        groups.extend(
-            descendant_groups(&procfs::process_table(), leader)
-                .into_iter()
-                .filter_map(|g| i32::try_from(g).ok())
-                .map(Pid::from_raw),
-        );
         for &group in groups.iter() {
             match killpg(group, signal) {
                 Ok(()) | Err(Errno::ESRCH) => {}
@@ -219,7 +228,8 @@ impl AgentControl for AttemptProcesses {
                 tracing::warn!(leader = %self.leader, "processes of the attempt outlived SIGKILL");
                 break;
             }
-            self.kill_all();
+            self.signal_known_groups(Signal::SIGKILL);
+            self.kill_escaped();
             tokio::time::sleep(REAP_POLL).await;
         }
         self.reap();
