@@ -13,20 +13,18 @@ use jiff::Timestamp;
 use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
 use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
-use crate::adapters::agents::{AGENT_MARKER, process, waiter};
-use crate::adapters::cgroup::AttemptCgroup;
+use crate::adapters::agents::{process, waiter};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
-use crate::core::containment::ATTEMPT_MARKER;
 use crate::core::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
-use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, Containment};
+use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
 
@@ -166,7 +164,7 @@ pub async fn run_attempt(
         ),
     };
     let registry = open_registry(workspace)?;
-    stop_strays(&worktree, limits.grace).await;
+    super::strays::stop_strays(&worktree, limits.grace).await;
     let running = runtime.start(&spec).await?;
     // A process too quick to be seen has already ended: there is nothing to re-adopt.
     let registered = running
@@ -401,25 +399,6 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
     std::fs::rename(worktree, &aside).map_err(io)?;
     git.run(&["worktree", "prune"]).await?;
     Ok(())
-}
-
-/// Stops processes still working in `worktree` that no registry knows: an agent whose
-/// orchestrator was killed between starting it and registering it. Two agents must never work
-/// in one worktree.
-pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
-    for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
-        tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
-        // Its attempt was never registered: what it carries says where the rest of it is.
-        let containment =
-            procfs::environment_value(stray.pid, ATTEMPT_MARKER).map(|marker| Containment {
-                cgroup: AttemptCgroup::of_process(stray.pid).map(|c| c.path().to_path_buf()),
-                marker,
-            });
-        process::terminate(stray.pid, stray.start_time, containment.as_ref(), grace).await;
-        AttemptProcesses::new(stray.pid, containment.as_ref())
-            .clean_up_escaped()
-            .await;
-    }
 }
 
 /// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing

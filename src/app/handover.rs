@@ -10,7 +10,8 @@ use crate::adapters::git::{Git, GitError};
 use crate::core::branch::{earlier_attempts, parse_branch_name, parse_worktree_name};
 use crate::core::reconcile::archive_ref;
 
-use super::attempt::{AttemptError, commit_leftovers, creation_interrupted, stop_strays};
+use super::attempt::{AttemptError, commit_leftovers, creation_interrupted};
+use super::strays::stop_strays;
 
 /// What a takeover needs to know.
 pub(crate) struct Takeover<'a> {

@@ -282,3 +282,68 @@ async fn an_empty_attempt_cgroup_whose_maker_is_gone_is_removed_at_the_next_star
     assert!(alive.exists(), "a live maker's cgroup is its own to remove");
     std::fs::remove_dir(&alive).unwrap();
 }
+
+/// A stray: an agent whose orchestrator was killed before registering it. The next attempt
+/// in its worktree stops it, and everything it started, in its cgroup and by its marker.
+async fn a_stray_is_stopped_with_its_escapes(tracking: ProcessTracking) {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let worktree = workspace.state_dir().join("worktrees/agent001-4");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "agent001/4-escape",
+        worktree.to_str().unwrap(),
+        "main",
+    ]);
+    let scripts = tempfile::tempdir().unwrap();
+    let stray_script = write_script(
+        scripts.path(),
+        "stray.sh",
+        &script_body(tracking, "while :; do sleep 0.05; done\n"),
+    );
+    let stray_runtime =
+        CommandRuntime::with_tracking(stray_script.display().to_string(), String::new(), tracking);
+    let stray = stray_runtime
+        .start(&AgentSpec {
+            worktree: worktree.clone(),
+            ..spec(scripts.path())
+        })
+        .await
+        .unwrap();
+    wait_for_pids(&worktree, tracking).await;
+    let escaped = escaped(&worktree, tracking);
+    // Its supervisor dies with the orchestrator: nobody watches it any more.
+    drop(stray);
+
+    let next = write_script(scripts.path(), "next.sh", "exit 0\n");
+    let runtime = CommandRuntime::new(next.display().to_string(), String::new());
+    let request = AttemptRequest {
+        agent: "agent001".to_owned(),
+        issue: 4,
+        title: "Escape".to_owned(),
+        body: String::new(),
+        comments: Vec::new(),
+        attempt: 2,
+        base: "main".to_owned(),
+        pull_request_heads: Vec::new(),
+    };
+    let (_keep, stop) = oneshot::channel();
+    run_attempt(&workspace, &runtime, &request, LIMITS, stop)
+        .await
+        .unwrap();
+    assert_none_running(&escaped, "after the next attempt started");
+}
+
+#[tokio::test]
+async fn a_stray_in_a_cgroup_is_stopped_with_its_escapes() {
+    a_stray_is_stopped_with_its_escapes(ProcessTracking::CgroupWhereAvailable).await;
+}
+
+#[tokio::test]
+async fn a_marked_stray_is_stopped_with_its_escapes() {
+    a_stray_is_stopped_with_its_escapes(ProcessTracking::MarkerOnly).await;
+}
