@@ -239,6 +239,7 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
         "{:?}",
         result.classification
     );
+    assert_eq!(result.classification.reason, "terminated on request");
     assert_none_running(&escaped, "after the attempt");
     if let Some(cgroup) = containment.cgroup {
         assert!(!cgroup.exists(), "{} was not removed", cgroup.display());
@@ -346,4 +347,67 @@ async fn a_stray_in_a_cgroup_is_stopped_with_its_escapes() {
 #[tokio::test]
 async fn a_marked_stray_is_stopped_with_its_escapes() {
     a_stray_is_stopped_with_its_escapes(ProcessTracking::MarkerOnly).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminate_of_an_agent_a_real_run_supervises_is_recorded_as_killed_on_request() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let scripts = tempfile::tempdir().unwrap();
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        "echo '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
+         trap 'exit 143' TERM\nwhile :; do sleep 0.05; done\n",
+    );
+    for (key, value) in [
+        ("agents.runtime", "command"),
+        ("agents.command", script.to_str().unwrap()),
+        ("agents.max_attempts", "1"),
+        ("bundling.trigger", "manual"),
+    ] {
+        repo.clambake(&["config", "set", key, value]).success();
+    }
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Stop me",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(repo.path())
+        .args(["run", "--until-idle", "--no-view"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let mut registered = false;
+    for _ in 0..3000 {
+        if open_registry(&workspace).unwrap().list().unwrap().len() == 1 {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(registered, "the run never started its agent");
+    repo.clambake(&["terminate", "--agent", "agent001", "--grace", "5s"])
+        .success();
+    assert!(run.wait().unwrap().success());
+    assert_eq!(repo.labels_of(1), ["route:failed"]);
+    let shown = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    let last = shown["comments"].as_array().unwrap().last().unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        last.contains("ended `killed`: terminated on request"),
+        "{last}"
+    );
 }
