@@ -77,9 +77,14 @@ impl AttemptCgroup {
     /// Kills every process in it at once: `cgroup.kill` (Linux 5.14 and later), or else the
     /// cgroup is frozen (so nothing in it can fork while it is emptied) and each member killed.
     pub fn kill(&self) {
-        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok() {
-            return;
+        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
+            self.freeze_and_kill();
         }
+    }
+
+    /// Kills every process in it without `cgroup.kill`: frozen first, so that nothing in it
+    /// can fork while its members are killed one by one.
+    pub fn freeze_and_kill(&self) {
         let frozen = std::fs::write(self.dir.join("cgroup.freeze"), "1").is_ok();
         for pid in self.members() {
             if let Ok(pid) = i32::try_from(pid) {

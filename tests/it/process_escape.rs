@@ -10,6 +10,7 @@ use std::time::Duration;
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::agents::process::{ProcessTracking, is_running};
 use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
+use clambake::adapters::cgroup::AttemptCgroup;
 use clambake::adapters::procfs;
 use clambake::app::Workspace;
 use clambake::app::attempt::{AttemptRequest, open_registry, run_attempt};
@@ -410,4 +411,35 @@ async fn terminate_of_an_agent_a_real_run_supervises_is_recorded_as_killed_on_re
         last.contains("ended `killed`: terminated on request"),
         "{last}"
     );
+}
+
+#[tokio::test]
+async fn freezing_and_killing_empties_a_cgroup_without_cgroup_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fork loop: it keeps starting children while it is killed.
+    let script = write_script(
+        dir.path(),
+        "agent.sh",
+        &format!(
+            "{}while :; do sleep 30 & sleep 0.01; done\n",
+            script_body(ProcessTracking::CgroupWhereAvailable, "")
+        ),
+    );
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let agent = runtime.start(&spec(dir.path())).await.unwrap();
+    wait_for_pids(dir.path(), ProcessTracking::CgroupWhereAvailable).await;
+    let escaped = escaped(dir.path(), ProcessTracking::CgroupWhereAvailable);
+    let cgroup = AttemptCgroup::at(agent.containment.clone().unwrap().cgroup.unwrap());
+    cgroup.freeze_and_kill();
+    for _ in 0..1000 {
+        if !cgroup.is_populated() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!cgroup.is_populated(), "left: {:?}", cgroup.members());
+    assert_none_running(&escaped, "after freezing and killing");
+    supervise(agent, LIMITS, oneshot::channel().1)
+        .await
+        .unwrap();
 }
