@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use rusqlite_migration::{M, Migrations};
 
-use crate::ports::agent::LogFiles;
+use crate::ports::agent::{Containment, LogFiles};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 
 /// The file under the state directory.
@@ -16,8 +16,9 @@ pub const REGISTRY_FILE: &str = "agents.db";
 /// Append new migrations; never edit a released one. Each is idempotent: several processes
 /// (`spawn`, `monitor`, `terminate`) may create the registry at the same moment.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE IF NOT EXISTS agents (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE IF NOT EXISTS agents (
              agent          TEXT PRIMARY KEY,
              issue          INTEGER NOT NULL,
              attempt        INTEGER NOT NULL,
@@ -32,7 +33,13 @@ fn migrations() -> Migrations<'static> {
              stderr_log     TEXT NOT NULL,
              started_at     TEXT NOT NULL
          );",
-    )])
+        ),
+        // Where the attempt's processes are found: its cgroup (if any) and its marker.
+        M::up(
+            "ALTER TABLE agents ADD COLUMN cgroup TEXT;
+             ALTER TABLE agents ADD COLUMN marker TEXT;",
+        ),
+    ])
 }
 
 pub struct SqliteAgentRegistry {
@@ -87,8 +94,9 @@ impl AgentRegistry for SqliteAgentRegistry {
         self.with_db("write to", |db| {
             db.execute(
                 "INSERT OR REPLACE INTO agents (agent, issue, attempt, pid, start_time, runtime,
-                     reports_result, branch, base, worktree, stdout_log, stderr_log, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     reports_result, branch, base, worktree, stdout_log, stderr_log, started_at,
+                     cgroup, marker)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     agent.agent,
                     agent.issue,
@@ -103,6 +111,12 @@ impl AgentRegistry for SqliteAgentRegistry {
                     agent.logs.stdout.to_string_lossy(),
                     agent.logs.stderr.to_string_lossy(),
                     agent.started_at.to_string(),
+                    agent
+                        .containment
+                        .as_ref()
+                        .and_then(|c| c.cgroup.as_ref())
+                        .map(|dir| dir.to_string_lossy().into_owned()),
+                    agent.containment.as_ref().map(|c| c.marker.clone()),
                 ],
             )
             .map(drop)
@@ -120,11 +134,13 @@ impl AgentRegistry for SqliteAgentRegistry {
         self.with_db("read", |db| {
             let mut query = db.prepare(
                 "SELECT agent, issue, attempt, pid, start_time, runtime, reports_result, branch,
-                        base, worktree, stdout_log, stderr_log, started_at
+                        base, worktree, stdout_log, stderr_log, started_at, cgroup, marker
                  FROM agents ORDER BY agent",
             )?;
             let rows = query.query_map([], |row| {
                 let started_at: String = row.get(12)?;
+                let cgroup: Option<String> = row.get(13)?;
+                let marker: Option<String> = row.get(14)?;
                 Ok(RegisteredAgent {
                     agent: row.get(0)?,
                     issue: row.get(1)?,
@@ -147,6 +163,10 @@ impl AgentRegistry for SqliteAgentRegistry {
                             e.into(),
                         )
                     })?,
+                    containment: marker.map(|marker| Containment {
+                        cgroup: cgroup.map(PathBuf::from),
+                        marker,
+                    }),
                 })
             })?;
             rows.collect()
@@ -172,6 +192,12 @@ mod tests {
             worktree: PathBuf::from("/w/wt"),
             logs: LogFiles::in_dir(Path::new("/w/logs"), agent, 7, 2),
             started_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+            containment: pid.is_multiple_of(2).then(|| Containment {
+                cgroup: pid
+                    .is_multiple_of(4)
+                    .then(|| PathBuf::from("/sys/fs/cgroup/clambake-x")),
+                marker: format!("{agent}-7-2.1.{pid}"),
+            }),
         }
     }
 
@@ -183,14 +209,22 @@ mod tests {
         registry.register(&entry("agent002", 20)).unwrap();
         registry.register(&entry("agent001", 10)).unwrap();
         registry.register(&entry("agent001", 11)).unwrap();
+        registry.register(&entry("agent003", 14)).unwrap();
         drop(registry);
         let registry = SqliteAgentRegistry::open(&path).unwrap();
         assert_eq!(
             registry.list().unwrap(),
-            [entry("agent001", 11), entry("agent002", 20)]
+            [
+                entry("agent001", 11),
+                entry("agent002", 20),
+                entry("agent003", 14)
+            ]
         );
         registry.remove("agent001").unwrap();
         registry.remove("agent009").unwrap();
-        assert_eq!(registry.list().unwrap(), [entry("agent002", 20)]);
+        assert_eq!(
+            registry.list().unwrap(),
+            [entry("agent002", 20), entry("agent003", 14)]
+        );
     }
 }

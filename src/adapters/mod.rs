@@ -2,6 +2,7 @@
 
 pub mod agent_registry;
 pub mod agents;
+pub mod cgroup;
 pub mod forge;
 pub mod git;
 pub mod journal;

@@ -1,5 +1,6 @@
 //! Reading processes from `/proc`.
 
+use crate::core::containment::{environ_has, environ_value};
 use crate::core::proc_stat::{ProcStat, parse_stat};
 
 /// One process's stat, or `None` if it no longer exists (or is unreadable).
@@ -40,4 +41,27 @@ pub fn marked_processes_working_in(dir: &std::path::Path, marker: &str) -> Vec<P
             })
         })
         .collect()
+}
+
+/// The processes whose environment sets `name` to exactly `value` (never zombies: their
+/// environment can no longer be read). What an attempt's descendants look like when no cgroup
+/// holds them: whatever they did to their group or session, they keep the environment they
+/// inherited, unless they replace it.
+pub fn processes_marked(name: &str, value: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ_has(&environ, name, value))
+        })
+        .collect()
+}
+
+/// The value of `name` in the environment the process `pid` started with, if set there.
+pub fn environment_value(pid: u32, name: &str) -> Option<String> {
+    environ_value(&std::fs::read(format!("/proc/{pid}/environ")).ok()?, name)
 }

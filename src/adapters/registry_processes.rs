@@ -55,7 +55,13 @@ impl AgentProcesses for RegistryProcesses {
             .list()
             .map_err(|e| ProcessError::Registry(e.to_string()))?;
         for entry in registered.iter().filter(|e| e.agent == agent) {
-            terminate(entry.pid, entry.start_time, self.grace).await;
+            terminate(
+                entry.pid,
+                entry.start_time,
+                entry.containment.as_ref(),
+                self.grace,
+            )
+            .await;
             if is_running(entry.pid, entry.start_time) {
                 return Err(ProcessError::Stop {
                     agent: agent.to_owned(),

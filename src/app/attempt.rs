@@ -11,15 +11,16 @@ use tokio::sync::oneshot;
 use jiff::Timestamp;
 
 use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
+use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
-use crate::adapters::agents::{AGENT_MARKER, process};
+use crate::adapters::agents::{process, waiter};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
-use crate::core::outcome::{Classification, Evidence, ExitStatus, classify};
+use crate::core::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
 use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
@@ -163,7 +164,7 @@ pub async fn run_attempt(
         ),
     };
     let registry = open_registry(workspace)?;
-    stop_strays(&worktree, limits.grace).await;
+    super::strays::stop_strays(&worktree, limits.grace).await;
     let running = runtime.start(&spec).await?;
     // A process too quick to be seen has already ended: there is nothing to re-adopt.
     let registered = running
@@ -182,6 +183,7 @@ pub async fn run_attempt(
             worktree: worktree.clone(),
             logs: spec.logs.clone(),
             started_at: Timestamp::now(),
+            containment: running.containment.clone(),
         });
     if let Some(entry) = &registered {
         registry.register(entry)?;
@@ -234,6 +236,11 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     }
     .await;
     let (committed_leftovers, commits_ahead) = bookkeeping?;
+    let mut ended = ended;
+    if ended.report.terminated.is_none() && ended.logs.stop_request().exists() {
+        // Terminated by a `clambake terminate` in another process.
+        ended.report.terminated = Some(Termination::Requested);
+    }
     let classification = classify(&Evidence {
         result: ended.report.totals.result.as_ref(),
         exit: ended.report.exit,
@@ -308,9 +315,18 @@ pub async fn adopt_agent(
 ) -> Result<AttemptResult, AttemptError> {
     let report = if process::is_running(entry.pid, entry.start_time) {
         tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
-        let running = process::adopt(entry.pid, entry.start_time, &entry.logs);
+        let running = process::adopt(
+            entry.pid,
+            entry.start_time,
+            &entry.logs,
+            entry.containment.clone(),
+        );
         supervise(running, limits, stop).await
     } else {
+        // Whatever it left running goes with it.
+        AttemptProcesses::new(entry.pid, entry.containment.as_ref())
+            .clean_up_escaped()
+            .await;
         report_from_log(&entry.logs).await
     }
     .map_err(|source| AttemptError::Io {
@@ -343,7 +359,7 @@ async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
         totals.record(&parse_line(line));
     }
     Ok(AttemptReport {
-        exit: ExitStatus::Unknown,
+        exit: waiter::recorded_exit(logs).unwrap_or(ExitStatus::Unknown),
         terminated: None,
         totals,
         last_event_at: None,
@@ -383,16 +399,6 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
     std::fs::rename(worktree, &aside).map_err(io)?;
     git.run(&["worktree", "prune"]).await?;
     Ok(())
-}
-
-/// Stops processes still working in `worktree` that no registry knows: an agent whose
-/// orchestrator was killed between starting it and registering it. Two agents must never work
-/// in one worktree.
-pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
-    for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
-        tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
-        process::terminate(stray.pid, stray.start_time, grace).await;
-    }
 }
 
 /// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing

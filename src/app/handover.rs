@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branch::{earlier_attempts, parse_branch_name, parse_worktree_name};
 
-use super::attempt::{AttemptError, commit_leftovers, creation_interrupted, stop_strays};
+use super::attempt::{AttemptError, commit_leftovers, creation_interrupted};
+use super::strays::stop_strays;
 
 /// What a takeover needs to know.
 pub(crate) struct Takeover<'a> {

@@ -78,8 +78,8 @@ pub async fn dispose(
     let Ended {
         agent,
         issue,
-        attempt,
         result,
+        ..
     } = ended;
     let classification = &result.classification;
 
@@ -114,7 +114,7 @@ pub async fn dispose(
     }
 
     let summary = format!(
-        "Attempt {attempt} by {agent} ended `{}`: {}. Its branch `{}` is kept ({} ahead).",
+        "by {agent} ended `{}`: {}. Its branch `{}` is kept ({} ahead).",
         classification.outcome,
         classification.reason,
         result.branch,
@@ -187,7 +187,8 @@ fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -
 pub struct Failure<'a> {
     pub agent: &'a str,
     pub issue: u64,
-    /// What happened, in a sentence or two.
+    /// What happened, in a sentence or two, from `by <agent>` on: the comment puts the
+    /// attempt's place in front, counted as `agents.max_attempts` counts.
     pub summary: String,
     pub branch: &'a str,
     pub log_tail: String,
@@ -210,10 +211,16 @@ pub async fn retry_or_fail(
         log_tail,
     } = failure;
     let history = attempts.attempts(issue)?;
+    // The failed attempts are what `max_attempts` counts, and what comments count: attempt
+    // numbers in log names skip the ones a stopped run interrupted, which count for nothing.
     let failures = history
         .iter()
         .filter(|a| a.outcome != Outcome::Success.as_str())
         .count() as u32;
+    let summary = format!(
+        "Attempt {} {summary}",
+        attempt_of(failures, policy.max_attempts)
+    );
     match after_failure(failures, policy.max_attempts, policy.retry_base) {
         AfterFailure::Retry {
             attempt: next,
@@ -227,8 +234,8 @@ pub async fn retry_or_fail(
                 .create_comment(
                     issue,
                     &format!(
-                        "{summary}\n\nClambake will try again (attempt {next} of {}) after {not_before}.",
-                        policy.max_attempts
+                        "{summary}\n\nClambake will try again (attempt {}) after {not_before}.",
+                        attempt_of(next, policy.max_attempts)
                     ),
                 )
                 .await?;
@@ -253,19 +260,26 @@ pub async fn retry_or_fail(
                 .create_comment(
                     issue,
                     &format!(
-                        "{summary}\n\nAll {} attempts failed, so this issue is now `{}`. \
+                        "{summary}\n\nAll {failures} attempts failed, so this issue is now `{}`. \
                          Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
                          The end of the last attempt's log:\n\n{}",
-                        history.len(),
                         labels::FAILED,
                         crate::core::inert::code_block(&log_tail),
                     ),
                 )
                 .await?;
-            Ok(Disposition::Failed {
-                attempts: history.len() as u32,
-            })
+            Ok(Disposition::Failed { attempts: failures })
         }
+    }
+}
+
+/// `2 of 3`: the `n`th counted attempt of `max`; past `max` (the limit was lowered since),
+/// only `n`.
+fn attempt_of(n: u32, max: u32) -> String {
+    if n <= max {
+        format!("{n} of {max}")
+    } else {
+        n.to_string()
     }
 }
 

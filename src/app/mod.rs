@@ -21,6 +21,7 @@ pub mod run;
 pub mod run_lock;
 pub mod spawn;
 pub mod status;
+pub mod strays;
 pub mod terminate;
 pub mod train;
 pub mod unrelated_work;

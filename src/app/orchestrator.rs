@@ -1132,7 +1132,7 @@ impl Orchestrator {
             Failure {
                 agent,
                 issue: issue.number,
-                summary: format!("Attempt {} by {agent} could not run: {error}.", attempt),
+                summary: format!("by {agent} could not run: {error}."),
                 branch: &branch,
                 log_tail: error.to_string(),
             },

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::adapters::agents::process::{self, Stopped};
@@ -31,7 +32,20 @@ pub async fn terminate(
         .into_iter()
         .find(|e| e.agent == slot)
         .ok_or_else(not_running)?;
-    let stopped = process::terminate(entry.pid, entry.start_time, grace).await;
+    // Whoever supervises the agent reads this when it ends, and counts the attempt as killed.
+    let request = entry.logs.stop_request();
+    std::fs::write(&request, Timestamp::now().to_string()).map_err(|source| AttemptError::Io {
+        action: "record the request to stop",
+        path: request.clone(),
+        source,
+    })?;
+    let stopped = process::terminate(
+        entry.pid,
+        entry.start_time,
+        entry.containment.as_ref(),
+        grace,
+    )
+    .await;
     if stopped == Stopped::AlreadyGone {
         return Err(not_running());
     }

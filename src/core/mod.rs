@@ -8,6 +8,7 @@ pub mod bundle_pr;
 pub mod closing;
 pub mod codex_events;
 pub mod config;
+pub mod containment;
 pub mod force_reset;
 pub mod inert;
 pub mod labels;

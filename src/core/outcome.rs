@@ -58,8 +58,26 @@ pub enum ExitStatus {
     Code(i32),
     Signal(i32),
     /// The process ended while Clambake was not its parent (it was re-adopted after an
-    /// orchestrator restart), so only its log can say how it went.
+    /// orchestrator restart) and its waiter recorded nothing (it was killed too), so only its
+    /// log can say how it went.
     Unknown,
+}
+
+impl ExitStatus {
+    /// The status as a shell reports it (`$?`, as the waiter records it): by convention a
+    /// value 128 + N means the process died of signal N.
+    pub fn from_shell_status(status: i32) -> Self {
+        match status {
+            129..=192 => Self::Signal(status - 128),
+            code => Self::Code(code),
+        }
+    }
+}
+
+/// The status file a waiter wrote: one complete line holding `$?`.
+pub fn parse_recorded_status(text: &str) -> Option<ExitStatus> {
+    let line = text.strip_suffix('\n')?;
+    Some(ExitStatus::from_shell_status(line.trim().parse().ok()?))
 }
 
 /// Why Clambake terminated an attempt, if it did.
@@ -222,6 +240,25 @@ mod tests {
     }
 
     const OK: ExitStatus = ExitStatus::Code(0);
+
+    #[test]
+    fn shell_statuses_above_128_are_deaths_by_signal() {
+        assert_eq!(ExitStatus::from_shell_status(0), OK);
+        assert_eq!(ExitStatus::from_shell_status(3), ExitStatus::Code(3));
+        assert_eq!(ExitStatus::from_shell_status(128), ExitStatus::Code(128));
+        assert_eq!(ExitStatus::from_shell_status(143), ExitStatus::Signal(15));
+        assert_eq!(ExitStatus::from_shell_status(137), ExitStatus::Signal(9));
+        assert_eq!(ExitStatus::from_shell_status(255), ExitStatus::Code(255));
+    }
+
+    #[test]
+    fn a_recorded_status_is_one_complete_line() {
+        assert_eq!(parse_recorded_status("0\n"), Some(OK));
+        assert_eq!(parse_recorded_status("130\n"), Some(ExitStatus::Signal(2)));
+        assert_eq!(parse_recorded_status("0"), None);
+        assert_eq!(parse_recorded_status(""), None);
+        assert_eq!(parse_recorded_status("zero\n"), None);
+    }
 
     #[test]
     fn success_needs_a_success_result_and_commits() {

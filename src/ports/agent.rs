@@ -45,6 +45,12 @@ impl LogFiles {
             stderr: dir.join(format!("{stem}.stderr.log")),
         }
     }
+
+    /// Beside the logs: present once someone asked for the attempt to be stopped
+    /// (`clambake terminate`, from whichever process), so that its end counts as killed.
+    pub fn stop_request(&self) -> PathBuf {
+        self.stdout.with_extension("stop-requested")
+    }
 }
 
 /// How to stop a running agent and clean up after it.
@@ -68,6 +74,19 @@ pub struct RunningAgent {
     /// Resolves once the main process has exited and been reaped.
     pub exit: oneshot::Receiver<std::io::Result<ExitStatus>>,
     pub control: Box<dyn AgentControl>,
+    /// How every process of the attempt is found; `None` for the in-process simulated agent.
+    pub containment: Option<Containment>,
+}
+
+/// Where every process of one attempt can be found, whatever it did to its process group or
+/// session: recorded with the agent so that `terminate` and a restarted run find them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Containment {
+    /// The attempt's own cgroup (v2), which holds every process it started, if one was made.
+    pub cgroup: Option<PathBuf>,
+    /// The attempt's value of `CLAMBAKE_ATTEMPT`, inherited by every descendant that keeps its
+    /// environment: how they are found where there is no cgroup.
+    pub marker: String,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]

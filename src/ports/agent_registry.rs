@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use miette::Diagnostic;
 
-use super::agent::LogFiles;
+use super::agent::{Containment, LogFiles};
 
 /// One agent process, as registered when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct RegisteredAgent {
     pub worktree: PathBuf,
     pub logs: LogFiles,
     pub started_at: Timestamp,
+    /// How the attempt's other processes are found; `None` in registrations from before
+    /// Clambake recorded it.
+    pub containment: Option<Containment>,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]

@@ -137,7 +137,11 @@ async fn a_live_agent_is_re_adopted_after_a_crash_and_classified_when_it_ends() 
         "{:?}",
         result.classification
     );
-    assert_eq!(result.report.exit, ExitStatus::Unknown);
+    assert_eq!(
+        result.report.exit,
+        ExitStatus::Code(0),
+        "its waiter recorded how it ended"
+    );
     assert_eq!(result.commits_ahead, 1);
     assert_eq!(
         result.report.totals.session_id.as_deref(),
@@ -166,6 +170,109 @@ async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
     assert_eq!(results[0].classification.outcome, Outcome::Success);
     assert_eq!(results[0].commits_ahead, 1);
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+}
+
+/// A plain command (no result event): waits until `go` exists, commits, then exits `code`.
+fn silent_agent(scripts: &Path, go: &Path, code: u8) -> CommandRuntime {
+    let script = write_script(
+        scripts,
+        "silent.sh",
+        &format!(
+            "while [ ! -e \"$1\" ]; do sleep 0.02; done\n\
+             echo work > work.txt && git add work.txt && git commit -qm 'Silent work'\n\
+             exit {code}\n"
+        ),
+    );
+    CommandRuntime::new(
+        format!("{} {}", script.display(), go.display()),
+        String::new(),
+    )
+}
+
+#[tokio::test]
+async fn a_command_that_succeeded_while_nobody_watched_is_judged_by_its_recorded_exit() {
+    for (code, outcome, exit) in [
+        (0, Outcome::Success, ExitStatus::Code(0)),
+        (3, Outcome::Crashed, ExitStatus::Code(3)),
+    ] {
+        let repo = TestRepo::new();
+        let scripts = tempfile::tempdir().unwrap();
+        let go = scripts.path().join("go");
+        let workspace = Workspace::discover(repo.path()).await.unwrap();
+        let entry = start_then_crash(&workspace, silent_agent(scripts.path(), &go, code)).await;
+        std::fs::write(&go, "").unwrap();
+        while is_running(entry.pid, entry.start_time) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let results = adopt_agents(&workspace, LIMITS).await.unwrap();
+        let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
+        assert_eq!(result.report.exit, exit);
+        assert_eq!(
+            result.classification.outcome, outcome,
+            "{:?}",
+            result.classification
+        );
+        assert_eq!(result.commits_ahead, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_re_adopted_command_that_succeeds_is_judged_by_its_recorded_exit() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let go = scripts.path().join("go");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    start_then_crash(&workspace, silent_agent(scripts.path(), &go, 0)).await;
+    let adoption = tokio::spawn(async move { adopt_agents(&workspace, LIMITS).await });
+    std::fs::write(&go, "").unwrap();
+    let results = adoption.await.unwrap().unwrap();
+    let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
+    assert_eq!(result.report.exit, ExitStatus::Code(0));
+    assert_eq!(
+        result.classification.outcome,
+        Outcome::Success,
+        "{:?}",
+        result.classification
+    );
+}
+
+#[tokio::test]
+async fn the_waiter_outlives_a_terminate_of_an_unwatched_agent_and_records_its_end() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let got = scripts.path().join("got-term");
+    let script = write_script(
+        scripts.path(),
+        "stubborn.sh",
+        &format!(
+            "trap 'echo yes > {}; exit 143' TERM\nwhile :; do sleep 0.02; done\n",
+            got.display()
+        ),
+    );
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let entry = start_then_crash(&workspace, runtime).await;
+    let report = clambake::app::terminate::terminate(&workspace, "agent001", LIMITS.grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.stopped,
+        clambake::adapters::agents::process::Stopped::Gracefully
+    );
+    assert!(got.exists(), "SIGTERM reached the agent under its waiter");
+    assert_eq!(
+        std::fs::read_to_string(entry.logs.stdout.with_extension("status")).unwrap(),
+        "143\n"
+    );
+    let results = adopt_agents(&workspace, LIMITS).await.unwrap();
+    let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
+    assert_eq!(result.report.exit, ExitStatus::Signal(15));
+    assert_eq!(
+        result.classification.outcome,
+        Outcome::Killed,
+        "{:?}",
+        result.classification
+    );
 }
 
 #[tokio::test]
@@ -225,6 +332,7 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
             worktree,
             logs: LogFiles::in_dir(&workspace.state_dir().join("logs"), "agent003", 9, 1),
             started_at: jiff::Timestamp::now(),
+            containment: None,
         })
         .unwrap();
     let results = adopt_agents(&workspace, LIMITS).await.unwrap();

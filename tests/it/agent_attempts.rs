@@ -80,6 +80,43 @@ async fn the_simulated_agent_commits_on_its_own_branch_in_its_own_worktree() {
 }
 
 #[tokio::test]
+async fn a_simulated_retry_finding_its_work_already_committed_succeeds() {
+    for (body, shared) in [
+        ("Please fix it.", "shared\n"),
+        (
+            "simulate: edit shared.txt",
+            "shared\nIssue #7: Fix the parser",
+        ),
+    ] {
+        let repo = TestRepo::new();
+        repo.write("shared.txt", "shared\n");
+        repo.commit_all("a file to edit");
+        let mut first = request("Fix the parser");
+        first.body = body.to_owned();
+        let done = attempt(&repo, &SimulatedRuntime, &first).await;
+        assert_eq!(done.classification.outcome, Outcome::Success);
+        // The run that saw it was killed before recording the verdict: it is tried again.
+        let retry = AttemptRequest {
+            attempt: 2,
+            ..first.clone()
+        };
+        let again = attempt(&repo, &SimulatedRuntime, &retry).await;
+        assert_eq!(
+            again.classification.outcome,
+            Outcome::Success,
+            "{body}: {:?}",
+            again.classification
+        );
+        assert_eq!(again.commits_ahead, 1, "{body}: no second commit");
+        assert_eq!(
+            repo.git(&["show", &format!("{}:shared.txt", again.branch)]),
+            shared.trim_end(),
+            "{body}: the edit is made once"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_agent_that_commits_its_own_work_succeeds() {
     let repo = TestRepo::new();
     let scripts = tempfile::tempdir().unwrap();

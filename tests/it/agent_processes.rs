@@ -214,6 +214,7 @@ async fn the_environment_is_scrubbed() {
             || name.starts_with("GIT_")
             // Marks it as an agent, for telling strays from a person's shell.
             || name == clambake::adapters::agents::AGENT_MARKER
+            || name == clambake::core::containment::ATTEMPT_MARKER
             // The shell itself sets these.
             || ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name);
         assert!(allowed, "the agent saw {name}");

@@ -4,6 +4,9 @@
 //!
 //! The moments are drawn from a seeded generator; the seed is printed, and
 //! `CLAMBAKE_CHAOS_SEED=<seed>` replays a failing run's schedule.
+//!
+//! A second test kills the run while silent agents (no result event, only an exit status)
+//! finish with nobody watching them: none of their successes may be counted as a failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -193,15 +196,7 @@ fn review(repo: &TestRepo, scratch: &Path) {
 
 #[test]
 fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
-    let seed = std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        },
-        |seed| seed.parse().expect("CLAMBAKE_CHAOS_SEED is a number"),
-    );
+    let seed = seed();
     eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
@@ -341,4 +336,146 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         prs.len(),
         started.elapsed()
     );
+}
+
+/// The chaos seed: `CLAMBAKE_CHAOS_SEED`, or the clock.
+fn seed() -> u64 {
+    std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        },
+        |seed| seed.parse().expect("CLAMBAKE_CHAOS_SEED is a number"),
+    )
+}
+
+const SILENT_ISSUES: u64 = 12;
+const SILENT_KILLS: usize = 20;
+
+/// A plain command agent: no events at all, only its exit status says how it went. It works
+/// a little (long enough to outlive a run killed meanwhile), commits, records its success in
+/// `succeeded` and exits 0; issues 5 and 10 always fail (exit 1, their work committed).
+fn silent_agent_script(dir: &Path) -> PathBuf {
+    let succeeded = dir.join("succeeded").display().to_string();
+    write_script(
+        dir,
+        "silent-agent.sh",
+        &format!(
+            r#"issue=$1
+sleep 0.$(( issue * 3 % 5 + 2 ))
+echo "issue $issue, pid $$" > work-$issue.txt
+git add -A && git commit -qm "Work on #$issue"
+if [ $(( issue % 5 )) -eq 0 ]; then exit 1; fi
+echo $issue >> {succeeded}
+"#
+        ),
+    )
+}
+
+#[test]
+fn agents_that_succeed_while_no_run_watches_never_end_failed() {
+    let seed = seed();
+    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "4"]).success();
+    let outside = tempfile::tempdir().unwrap();
+    let script = silent_agent_script(outside.path());
+    for (key, value) in [
+        ("agents.runtime", "command".to_owned()),
+        ("agents.command", format!("{} {{issue}}", script.display())),
+        ("agents.max_attempts", "3".to_owned()),
+        ("agents.retry_backoff_seconds", "0".to_owned()),
+        ("bundling.trigger", "manual".to_owned()),
+    ] {
+        repo.clambake(&["config", "set", key, &value]).success();
+    }
+    for n in 1..=SILENT_ISSUES {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Silent task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+
+    let mut runs = BTreeSet::new();
+    for kill in 1..=SILENT_KILLS {
+        let mut run = start_run(&repo, &[]);
+        runs.insert(run.id());
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..700)));
+        run.kill().unwrap();
+        run.wait().unwrap();
+        assert_single_claims(&repo, &format!("after kill {kill}"));
+        // The agents work on, and some finish, with no run watching.
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..500)));
+    }
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    let succeeded: BTreeSet<u64> = std::fs::read_to_string(outside.path().join("succeeded"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let mut failed = BTreeSet::new();
+    for number in 1..=SILENT_ISSUES {
+        let labels = repo.labels_of(number);
+        if labels.iter().any(|l| l == "route:failed") {
+            failed.insert(number);
+        } else {
+            assert!(
+                labels
+                    .iter()
+                    .any(|l| l == "route:review" || l == "route:bundled"),
+                "#{number} is neither landed nor failed: {labels:?}"
+            );
+        }
+    }
+    let wrongly_failed: Vec<&u64> = failed.intersection(&succeeded).collect();
+    assert!(
+        wrongly_failed.is_empty(),
+        "issues whose agent succeeded ended failed: {wrongly_failed:?}"
+    );
+    assert_eq!(
+        failed,
+        BTreeSet::from([5, 10]),
+        "exactly the always-failing issues fail"
+    );
+    let left = agent_processes(&repo, &script);
+    assert!(left.is_empty(), "agent processes left: {left:?}");
+    let cgroups = attempt_cgroups_made_by(&runs);
+    assert!(cgroups.is_empty(), "attempt cgroups left: {cgroups:?}");
+    eprintln!(
+        "chaos seed {seed}: {SILENT_KILLS} kills of silent agents, done in {:?}",
+        started.elapsed()
+    );
+}
+
+/// The attempt cgroups beside ours (where `clambake run`, our child, makes them) that one of
+/// `makers` made.
+fn attempt_cgroups_made_by(makers: &BTreeSet<u32>) -> Vec<PathBuf> {
+    use clambake::core::containment::{cgroup_dir, cgroup_maker, own_cgroup};
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let Some(parent) = own_cgroup(&ours).and_then(|c| cgroup_dir(&mountinfo, c)) else {
+        return Vec::new();
+    };
+    std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|dir| {
+            dir.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(cgroup_maker)
+                .is_some_and(|maker| makers.contains(&maker))
+        })
+        .collect()
 }

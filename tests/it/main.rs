@@ -33,6 +33,7 @@ mod landing_by_hand;
 mod local_forge;
 mod model_server;
 mod orchestrator_props;
+mod process_escape;
 mod recovery;
 mod recovery_props;
 mod recovery_world;

@@ -129,6 +129,50 @@ fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
 }
 
 #[test]
+fn comments_count_attempts_as_max_attempts_counts_them() {
+    let repo = simulated_repo("1", "3");
+    create(
+        &repo,
+        "Crashes",
+        "simulate: outcome crash",
+        &["route:ready"],
+    );
+    // An attempt a stopped run interrupted left its log: it used a number, but counts for
+    // nothing.
+    let logs = repo.path().join(".clambake/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("agent001-1-1.jsonl"), "").unwrap();
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    assert_eq!(repo.labels_of(1), ["route:failed"]);
+    let shown = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json();
+    let bodies: Vec<&str> = shown["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    for (n, body) in bodies.iter().enumerate() {
+        let n = n + 1;
+        assert!(
+            body.starts_with(&format!("Attempt {n} of 3 by agent001 ended `crashed`")),
+            "{body}"
+        );
+        if n < 3 {
+            assert!(
+                body.contains(&format!("try again (attempt {} of 3)", n + 1)),
+                "{body}"
+            );
+        }
+    }
+    assert!(bodies[2].contains("All 3 attempts failed"), "{}", bodies[2]);
+}
+
+#[test]
 fn once_runs_one_round_of_claims() {
     let repo = simulated_repo("2", "1");
     for n in 1..=3 {

@@ -43,6 +43,12 @@ impl AgentRuntime for ClaudeRuntime {
             &self.config.env_passthrough,
             ModelKeys::Own(ANTHROPIC_KEYS),
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            super::process::ProcessTracking::default(),
+        )
     }
 }

@@ -48,6 +48,12 @@ impl AgentRuntime for CodexRuntime {
             &self.config.env_passthrough,
             ModelKeys::Own(OPENAI_KEYS),
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            super::process::ProcessTracking::default(),
+        )
     }
 }

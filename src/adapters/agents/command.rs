@@ -2,20 +2,29 @@
 
 use async_trait::async_trait;
 
+use super::process::ProcessTracking;
 use crate::core::agent_command::{ModelKeys, TemplateValues, expand_command};
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
 pub struct CommandRuntime {
     template: String,
     passthrough: String,
+    tracking: ProcessTracking,
 }
 
 impl CommandRuntime {
     /// `template` as in `agents.command`; `passthrough` as in `agents.env_passthrough`.
     pub fn new(template: String, passthrough: String) -> Self {
+        Self::with_tracking(template, passthrough, ProcessTracking::default())
+    }
+
+    /// As [`Self::new`], finding the attempt's processes as `tracking` says (the marker alone
+    /// is what machines without a usable cgroup get).
+    pub fn with_tracking(template: String, passthrough: String, tracking: ProcessTracking) -> Self {
         Self {
             template,
             passthrough,
+            tracking,
         }
     }
 }
@@ -46,6 +55,6 @@ impl AgentRuntime for CommandRuntime {
             &self.passthrough,
             ModelKeys::Named,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs, self.tracking)
     }
 }

@@ -1,12 +1,14 @@
 //! Agent runtimes: Claude Code, Codex, any command, and the built-in simulated agent, plus the
 //! supervisor that watches whichever one runs.
 
+pub mod attempt_processes;
 pub mod claude;
 pub mod codex;
 pub mod command;
 pub mod process;
 pub mod simulated;
 pub mod supervisor;
+pub mod waiter;
 
 use crate::core::agent_command::{ModelKeys, agent_environment};
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};

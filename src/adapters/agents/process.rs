@@ -1,27 +1,26 @@
-//! Agent CLIs as child processes: each in a process group of its own, with a scrubbed
-//! environment and no shell, its output appended to its logs and followed line by line, and
+//! Agent CLIs as child processes: each in a process group (and, where Linux allows, a cgroup)
+//! of its own, with a scrubbed environment, under a waiter that records its exit status (its
+//! argv is never shell text), its output appended to its logs and followed line by line, and
 //! everything it started signalled and reaped.
 
-use std::collections::BTreeSet;
-use std::io::SeekFrom;
+use std::io::{SeekFrom, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::attempt_processes::AttemptProcesses;
+use super::waiter;
+use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
+use crate::core::containment::{ATTEMPT_MARKER, attempt_cgroup_name, attempt_marker};
 use crate::core::outcome::ExitStatus;
-use crate::core::proc_stat::descendant_groups;
-use crate::ports::agent::{AgentControl, AgentStartError, LogFiles, RunningAgent};
+use crate::ports::agent::{AgentStartError, Containment, LogFiles, RunningAgent};
 
 /// Longer lines are cut here when read (the log keeps them whole), so a flood without newlines
 /// cannot exhaust memory. Claude Code's lines carry whole file reads, hence the room.
@@ -35,22 +34,104 @@ const OUTPUT_BUFFER: usize = 1024;
 const POLL_MIN: Duration = Duration::from_millis(2);
 const POLL_MAX: Duration = Duration::from_millis(100);
 
+/// How often a start refused with ETXTBSY is tried again.
+const EXECUTABLE_BUSY_RETRIES: u32 = 100;
+
 /// How often an adopted agent (not our child: no exit notification) is checked for.
 const ADOPTED_POLL: Duration = Duration::from_millis(50);
 
-/// How long `clean_up` waits for a killed group's members to be reaped.
-const REAP_PATIENCE: Duration = Duration::from_secs(2);
+/// How an attempt's processes are found beyond its process groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessTracking {
+    /// A cgroup of its own where this machine allows one, else the environment marker.
+    #[default]
+    CgroupWhereAvailable,
+    /// The environment marker only (what machines without a usable cgroup2 get).
+    MarkerOnly,
+}
 
-/// Starts `argv` in `dir` with exactly `env`, in a new process group led by the child, its
-/// stdout and stderr appended to `logs` directly: the agent never writes to a pipe that an
+/// Starts `argv` in `dir` with exactly `env` (plus the attempt's marker), in a new process
+/// group led by the child and, with `tracking` allowing it, in a cgroup of its own, its stdout
+/// and stderr appended to `logs` directly: the agent never writes to a pipe that an
 /// orchestrator crash would break.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
     dir: &Path,
     logs: &LogFiles,
+    tracking: ProcessTracking,
 ) -> Result<RunningAgent, AgentStartError> {
     adopt_orphans();
+    let marker = new_marker(logs);
+    let cgroup = match tracking {
+        ProcessTracking::CgroupWhereAvailable => {
+            AttemptCgroup::create(&attempt_cgroup_name(&marker))
+        }
+        ProcessTracking::MarkerOnly => None,
+    };
+    let mut env = env.to_vec();
+    env.push((ATTEMPT_MARKER.to_owned(), marker.clone()));
+    let (child, cgroup) = match cgroup {
+        Some(cgroup) => match start(argv, &env, dir, logs, Some(&cgroup)) {
+            Ok(child) => (child, Some(cgroup)),
+            Err(error) => {
+                // Joining can be refused (the cgroup above is not ours to move processes
+                // out of): start without it rather than not at all.
+                tracing::warn!(%error, cgroup = %cgroup.path().display(), "starting the agent outside its cgroup");
+                let _ = cgroup.remove();
+                (start(argv, &env, dir, logs, None)?, None)
+            }
+        },
+        None => (start(argv, &env, dir, logs, None)?, None),
+    };
+    let Started {
+        mut child,
+        stdout_from,
+    } = child;
+    let pid = child
+        .id()
+        .expect("a just-spawned child has not been reaped yet");
+    let (ended, ended_watch) = watch::channel(false);
+    let output = follow(logs.stdout.clone(), stdout_from, ended_watch);
+    let (exited, exit) = oneshot::channel();
+    tokio::spawn(async move {
+        // The waiter passes the agent's status on as a shell does.
+        let status = child.wait().await.map(|status| match status.code() {
+            Some(code) => ExitStatus::from_shell_status(code),
+            None => ExitStatus::Signal(status.signal().unwrap_or_default()),
+        });
+        ended.send_replace(true);
+        let _ = exited.send(status);
+    });
+    let containment = Containment {
+        cgroup: cgroup.map(|c| c.path().to_path_buf()),
+        marker,
+    };
+    Ok(RunningAgent {
+        pid: Some(pid),
+        output,
+        exit,
+        control: Box::new(AttemptProcesses::new(pid, Some(&containment))),
+        containment: Some(containment),
+    })
+}
+
+/// A child just started, and where its new output begins in its stdout log.
+struct Started {
+    child: tokio::process::Child,
+    stdout_from: u64,
+}
+
+/// Starts the child, which joins `cgroup` (if given) before it executes `argv`: between
+/// fork and exec it writes `0` to the cgroup's `cgroup.procs`, so that nothing the agent
+/// runs, however early it forks, starts outside it.
+fn start(
+    argv: &[String],
+    env: &[(String, String)],
+    dir: &Path,
+    logs: &LogFiles,
+    cgroup: Option<&AttemptCgroup>,
+) -> Result<Started, AgentStartError> {
     let spawn_error = |source| AgentStartError::Spawn {
         program: argv.first().cloned().unwrap_or_default(),
         dir: dir.to_path_buf(),
@@ -59,63 +140,108 @@ pub fn spawn(
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| spawn_error(std::io::ErrorKind::InvalidInput.into()))?;
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let program = waiter::resolve(program, dir, path_var).map_err(spawn_error)?;
+    let status_file = waiter::status_file(logs);
     let (stdout, stdout_from) = open_log(&logs.stdout)?;
     let (stderr, _) = open_log(&logs.stderr)?;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
+    // A status left by an earlier start of the same attempt must not be read as this one's.
+    match std::fs::remove_file(&status_file) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(AgentStartError::Log {
+                path: status_file,
+                source: error,
+            });
+        }
+        _ => {}
+    }
+    let waited = waiter::wrapped(&program, args, &status_file);
+    let (shell, shell_args) = waited
+        .split_first()
+        .expect("the waiter's argv is not empty");
+    let mut command = tokio::process::Command::new(shell);
+    command
+        .args(shell_args)
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .map_err(spawn_error)?;
-    let pid = child
-        .id()
-        .expect("a just-spawned child has not been reaped yet");
-    let (ended, ended_watch) = watch::channel(false);
-    let output = follow(logs.stdout.clone(), stdout_from, ended_watch);
-    let (exited, exit) = oneshot::channel();
-    tokio::spawn(async move {
-        let status = child.wait().await.map(|status| match status.code() {
-            Some(code) => ExitStatus::Code(code),
-            None => ExitStatus::Signal(status.signal().unwrap_or_default()),
-        });
-        ended.send_replace(true);
-        let _ = exited.send(status);
-    });
-    let group = Pid::from_raw(i32::try_from(pid).expect("pids fit in i32"));
-    Ok(RunningAgent {
-        pid: Some(pid),
-        output,
-        exit,
-        control: Box::new(ProcessGroup::new(group)),
-    })
+        .process_group(0);
+    if let Some(cgroup) = cgroup {
+        // Opened here, close-on-exec: the child only writes to it.
+        let procs = cgroup.procs_for_joining().map_err(spawn_error)?;
+        // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls
+        // are allowed: it makes one write(2) to an open descriptor, allocating nothing.
+        unsafe {
+            command.pre_exec(move || (&procs).write_all(b"0"));
+        }
+    }
+    let mut busy_retries = 0;
+    let child = loop {
+        match command.spawn() {
+            // A program just written by another thread of this process can be busy for a
+            // moment: a child forked meanwhile holds the writer's descriptor until it execs.
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && busy_retries < EXECUTABLE_BUSY_RETRIES =>
+            {
+                busy_retries += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => break result.map_err(spawn_error)?,
+        }
+    };
+    Ok(Started { child, stdout_from })
+}
+
+/// A marker value for a new attempt logged at `logs`, unique to this start.
+fn new_marker(logs: &LogFiles) -> String {
+    let stem = logs
+        .stdout
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    attempt_marker(&stem, std::process::id(), nanos)
 }
 
 /// Takes over an agent that a previous orchestrator started: `pid` with this `start_time`
-/// (from `/proc/<pid>/stat`). Its log is read again from the start; its end is noticed when
-/// that process is gone (or a zombie, or the pid belongs to a newer process). Not being its
-/// parent, Clambake cannot learn its exit status.
-pub fn adopt(pid: u32, start_time: u64, logs: &LogFiles) -> RunningAgent {
+/// (from `/proc/<pid>/stat`), its processes found by `containment` as recorded. Its log is
+/// read again from the start; its end is noticed when that process is gone (or a zombie, or
+/// the pid belongs to a newer process). Not being its parent, Clambake learns its exit status
+/// from its waiter, if that recorded one.
+pub fn adopt(
+    pid: u32,
+    start_time: u64,
+    logs: &LogFiles,
+    containment: Option<Containment>,
+) -> RunningAgent {
     let (ended, ended_watch) = watch::channel(false);
     let output = follow(logs.stdout.clone(), 0, ended_watch);
     let (exited, exit) = oneshot::channel();
+    let recorded = logs.clone();
     tokio::spawn(async move {
         while is_running(pid, start_time) {
             tokio::time::sleep(ADOPTED_POLL).await;
         }
         ended.send_replace(true);
-        let _ = exited.send(Ok(ExitStatus::Unknown));
+        let status = waiter::recorded_exit(&recorded).unwrap_or(ExitStatus::Unknown);
+        let _ = exited.send(Ok(status));
     });
-    let group = Pid::from_raw(i32::try_from(pid).expect("pids fit in i32"));
     RunningAgent {
         pid: Some(pid),
         output,
         exit,
-        control: Box::new(ProcessGroup::new(group)),
+        control: Box::new(AttemptProcesses::new(pid, containment.as_ref())),
+        containment,
     }
 }
 
@@ -131,34 +257,49 @@ pub enum Stopped {
     AlreadyGone,
 }
 
-/// How long a SIGKILLed agent may take to disappear before `terminate` stops waiting.
+/// How long SIGKILLed processes may take to disappear before `terminate` stops waiting.
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
 
-/// Stops the agent `pid` that started at `start_time`, whoever supervises it: SIGTERM to the
-/// groups of its process tree, `grace` to end, then SIGKILL. Its supervisor (its parent)
-/// reaps it and classifies the attempt.
-pub async fn terminate(pid: u32, start_time: u64, grace: Duration) -> Stopped {
+/// Stops the agent `pid` that started at `start_time`, whoever supervises it, and every
+/// process of its attempt (found by `containment`): SIGTERM to all of them, `grace` for them
+/// to end, then SIGKILL to whatever is left. Its supervisor (its parent) reaps it and
+/// classifies the attempt.
+pub async fn terminate(
+    pid: u32,
+    start_time: u64,
+    containment: Option<&Containment>,
+    grace: Duration,
+) -> Stopped {
+    let processes = AttemptProcesses::new(pid, containment);
     if !is_running(pid, start_time) {
+        // What it left running is stopped all the same (its group is not: with its leader
+        // gone, that number may name someone else's group by now).
+        processes.kill_escaped();
         return Stopped::AlreadyGone;
     }
-    let group = ProcessGroup::new(Pid::from_raw(i32::try_from(pid).expect("pids fit in i32")));
-    let gone_within = |patience: Duration| async move {
-        let deadline = tokio::time::Instant::now() + patience;
-        while is_running(pid, start_time) {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
+    let all_gone_within = |patience: Duration| {
+        let processes = &processes;
+        async move {
+            let deadline = tokio::time::Instant::now() + patience;
+            while is_running(pid, start_time) || processes.any_alive() {
+                if tokio::time::Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(ADOPTED_POLL).await;
             }
-            tokio::time::sleep(ADOPTED_POLL).await;
+            true
         }
-        true
     };
-    group.interrupt();
-    if gone_within(grace).await {
-        return Stopped::Gracefully;
-    }
-    group.kill();
-    gone_within(KILL_PATIENCE).await;
-    Stopped::Killed
+    processes.signal(Signal::SIGTERM);
+    all_gone_within(grace).await;
+    let stopped = if is_running(pid, start_time) {
+        Stopped::Killed
+    } else {
+        Stopped::Gracefully
+    };
+    processes.kill_all();
+    all_gone_within(KILL_PATIENCE).await;
+    stopped
 }
 
 /// Whether the process `pid` that started at `start_time` is still running (not a zombie).
@@ -252,95 +393,4 @@ fn follow(path: PathBuf, from: u64, ended: watch::Receiver<bool>) -> mpsc::Recei
         }
     });
     output
-}
-
-/// An agent's process group, addressed by its leader's pid, plus the groups its descendants
-/// made of their own (Claude Code runs each Bash tool call in a new group).
-struct ProcessGroup {
-    group: Pid,
-    /// Every group seen in the agent's process tree so far: once the leader is gone its
-    /// descendants are re-parented to us and can no longer be told apart from others'.
-    groups: Mutex<BTreeSet<Pid>>,
-}
-
-impl ProcessGroup {
-    fn new(group: Pid) -> Self {
-        Self {
-            group,
-            groups: Mutex::new(BTreeSet::from([group])),
-        }
-    }
-
-    /// Adds the groups of the agent's current process tree, then signals every group known.
-    fn signal(&self, signal: Signal) {
-        let leader = u32::try_from(self.group.as_raw()).expect("pids are positive");
-        let mut groups = self
-            .groups
-            .lock()
-            .expect("never poisoned: no panics inside");
-        groups.extend(
-            descendant_groups(&procfs::process_table(), leader)
-                .into_iter()
-                .filter_map(|g| i32::try_from(g).ok())
-                .map(Pid::from_raw),
-        );
-        for &group in groups.iter() {
-            match killpg(group, signal) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(error) => tracing::warn!(%error, %group, ?signal, "could not signal"),
-            }
-        }
-    }
-
-    fn known_groups(&self) -> Vec<Pid> {
-        let groups = self
-            .groups
-            .lock()
-            .expect("never poisoned: no panics inside");
-        groups.iter().copied().collect()
-    }
-}
-
-#[async_trait]
-impl AgentControl for ProcessGroup {
-    fn interrupt(&self) {
-        self.signal(Signal::SIGTERM);
-    }
-
-    fn kill(&self) {
-        self.signal(Signal::SIGKILL);
-    }
-
-    async fn clean_up(&self) {
-        self.signal(Signal::SIGKILL);
-        let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
-        for group in self.known_groups() {
-            reap_group(group, deadline).await;
-        }
-    }
-}
-
-/// Reaps every member of a killed `group` (they are our children or, as orphans, become ours).
-async fn reap_group(group: Pid, deadline: tokio::time::Instant) {
-    loop {
-        match waitid(Id::PGid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG) {
-            // Nothing to reap yet, but a member may still be dying, or a dead member's
-            // orphans may not have been re-parented to us yet: the group is gone only when
-            // it can no longer be signalled.
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD)
-                if tokio::time::Instant::now() < deadline =>
-            {
-                if killpg(group, None) == Err(Errno::ESRCH) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(error) => {
-                tracing::warn!(%error, %group, "could not reap");
-                return;
-            }
-        }
-    }
 }

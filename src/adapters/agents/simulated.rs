@@ -50,6 +50,7 @@ impl AgentRuntime for SimulatedRuntime {
             output,
             exit,
             control: Box::new(Stopper(stopper)),
+            containment: None,
         })
     }
 }
@@ -115,6 +116,11 @@ async fn simulate(
     let identity = super::git_identity(&spec.agent);
     let message = format!("Simulated work on issue #{}", spec.issue);
     let committed = async {
+        if git.run(&["status", "--porcelain"]).await?.is_empty() {
+            // An earlier attempt (killed before its verdict was recorded) already committed
+            // this very work: it is done, there is nothing new to commit.
+            return Ok(String::new());
+        }
         git.run(&["add", "--all"]).await?;
         git.run(&[
             "-c",
@@ -145,7 +151,8 @@ async fn simulate(
     Ok(ExitStatus::Code(i32::from(is_error)))
 }
 
-/// The agent's own file, plus one line appended to each file the issue asks it to edit.
+/// The agent's own file, plus one line appended to each file the issue asks it to edit (once:
+/// a retry finds the line an earlier attempt appended and leaves it).
 async fn write_work(spec: &AgentSpec, file: &str, edits: &[String]) -> std::io::Result<()> {
     let own = format!(
         "# {}\n\nSimulated work by {} on issue #{}.\n",
@@ -167,6 +174,9 @@ async fn write_under(path: &std::path::Path, text: String, append: bool) -> std:
     }
     if append {
         let mut existing = tokio::fs::read_to_string(path).await.unwrap_or_default();
+        if existing.lines().any(|line| format!("{line}\n") == text) {
+            return Ok(());
+        }
         existing.push_str(&text);
         tokio::fs::write(path, existing).await
     } else {

@@ -1,0 +1,284 @@
+//! Every process of one attempt, signalled, killed and reaped together: the agent's process
+//! groups (including the ones its children made, as Claude Code's Bash tool does), plus
+//! whatever escaped them through `setsid`, `nohup` or a double fork: found in the attempt's
+//! cgroup where it has one, else by its environment marker.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
+
+use crate::adapters::cgroup::AttemptCgroup;
+use crate::adapters::procfs;
+use crate::core::containment::{ATTEMPT_MARKER, victims, zombies_to_reap};
+use crate::core::proc_stat::descendant_groups;
+use crate::ports::agent::{AgentControl, Containment};
+
+/// How long `clean_up` waits for killed processes to be gone and reaped.
+const REAP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// How often `clean_up` looks again while killed processes die.
+const REAP_POLL: Duration = Duration::from_millis(5);
+
+/// Rounds of stopping newly found processes before a marker-found attempt is killed: each
+/// round stops the processes found so far, so only a child forked in the meantime is new.
+const STOP_ROUNDS: usize = 50;
+
+/// The processes of one attempt, led by the process `leader` (whose group it leads).
+pub struct AttemptProcesses {
+    leader: Pid,
+    cgroup: Option<AttemptCgroup>,
+    marker: Option<String>,
+    /// Every group seen in the agent's process tree so far: once the leader is gone its
+    /// descendants are re-parented and can no longer be told apart from others' by ancestry.
+    groups: Mutex<BTreeSet<Pid>>,
+    /// Every process found as a member so far, to reap those that were re-parented to us.
+    seen: Mutex<BTreeSet<u32>>,
+}
+
+impl AttemptProcesses {
+    pub fn new(leader: u32, containment: Option<&Containment>) -> Self {
+        let leader = Pid::from_raw(i32::try_from(leader).expect("pids fit in i32"));
+        Self {
+            leader,
+            cgroup: containment
+                .and_then(|c| c.cgroup.clone())
+                .map(AttemptCgroup::at),
+            marker: containment.map(|c| c.marker.clone()),
+            groups: Mutex::new(BTreeSet::from([leader])),
+            seen: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The attempt's living processes outside its groups' reach: its cgroup's members, or
+    /// the processes carrying its marker.
+    fn members(&self) -> Vec<u32> {
+        let found = match (&self.cgroup, &self.marker) {
+            (Some(cgroup), _) => cgroup.members(),
+            (None, Some(marker)) => procfs::processes_marked(ATTEMPT_MARKER, marker),
+            (None, None) => Vec::new(),
+        };
+        let alive = victims(&procfs::process_table(), &found, std::process::id());
+        self.seen
+            .lock()
+            .expect("never poisoned: no panics inside")
+            .extend(&alive);
+        alive
+    }
+
+    /// Signals every group of the agent's process tree known so far, after adding the current
+    /// tree's groups.
+    fn signal_groups(&self, signal: Signal) {
+        let leader = u32::try_from(self.leader.as_raw()).expect("pids are positive");
+        self.groups
+            .lock()
+            .expect("never poisoned: no panics inside")
+            .extend(
+                descendant_groups(&procfs::process_table(), leader)
+                    .into_iter()
+                    .filter_map(|g| i32::try_from(g).ok())
+                    .map(Pid::from_raw),
+            );
+        self.signal_known_groups(signal);
+    }
+
+    /// Signals the groups known so far, without looking at the leader's tree again: once the
+    /// leader is gone, its pid may name another process.
+    fn signal_known_groups(&self, signal: Signal) {
+        let groups = self
+            .groups
+            .lock()
+            .expect("never poisoned: no panics inside");
+        for &group in groups.iter() {
+            match killpg(group, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(error) => tracing::warn!(%error, %group, ?signal, "could not signal"),
+            }
+        }
+    }
+
+    /// Signals the groups and every member.
+    pub fn signal(&self, signal: Signal) {
+        self.signal_groups(signal);
+        for pid in self.members() {
+            signal_pid(pid, signal);
+        }
+    }
+
+    /// Kills everything at once: the groups, and the cgroup as a whole; without a cgroup,
+    /// every marked process is first stopped (a stopped process cannot fork), until a search finds none not yet
+    /// stopped, and then all of them are killed.
+    pub fn kill_all(&self) {
+        self.signal_groups(Signal::SIGKILL);
+        self.kill_escaped();
+    }
+
+    /// Kills the attempt's cgroup or marked processes, leaving its groups alone.
+    pub fn kill_escaped(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill();
+            return;
+        }
+        let mut stopped = BTreeSet::new();
+        for _ in 0..STOP_ROUNDS {
+            let fresh: Vec<u32> = self
+                .members()
+                .into_iter()
+                .filter(|pid| !stopped.contains(pid))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for pid in fresh {
+                signal_pid(pid, Signal::SIGSTOP);
+                stopped.insert(pid);
+            }
+        }
+        for pid in stopped {
+            signal_pid(pid, Signal::SIGKILL);
+        }
+    }
+
+    /// Whether anything of the attempt is still alive: in its cgroup, or marked, or in one of
+    /// its groups.
+    pub fn any_alive(&self) -> bool {
+        let in_cgroup = self
+            .cgroup
+            .as_ref()
+            .is_some_and(AttemptCgroup::is_populated);
+        in_cgroup || !self.members().is_empty() || self.groups_alive()
+    }
+
+    fn groups_alive(&self) -> bool {
+        let groups = self
+            .groups
+            .lock()
+            .expect("never poisoned: no panics inside");
+        let table = procfs::process_table();
+        table
+            .iter()
+            .any(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
+    }
+
+    /// Reaps the members (and group members) that died as our children.
+    fn reap(&self) {
+        self.reap_members();
+        let groups: Vec<Pid> = {
+            let groups = self
+                .groups
+                .lock()
+                .expect("never poisoned: no panics inside");
+            groups.iter().copied().collect()
+        };
+        for group in groups {
+            reap_group(group);
+        }
+    }
+
+    /// Reaps the members found so far that died as our children.
+    fn reap_members(&self) {
+        let seen: Vec<u32> = {
+            let seen = self.seen.lock().expect("never poisoned: no panics inside");
+            seen.iter().copied().collect()
+        };
+        for pid in zombies_to_reap(&procfs::process_table(), &seen, std::process::id()) {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = waitid(
+                    Id::Pid(Pid::from_raw(pid)),
+                    WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
+                );
+            }
+        }
+    }
+
+    /// Removes the attempt's cgroup, once it is empty.
+    fn remove_cgroup(&self) {
+        if let Some(cgroup) = &self.cgroup
+            && let Err(error) = cgroup.remove()
+        {
+            tracing::warn!(%error, cgroup = %cgroup.path().display(), "could not remove the attempt's cgroup");
+        }
+    }
+}
+
+#[async_trait]
+impl AgentControl for AttemptProcesses {
+    fn interrupt(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+
+    fn kill(&self) {
+        self.kill_all();
+    }
+
+    async fn clean_up(&self) {
+        self.kill_all();
+        let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
+        loop {
+            self.reap();
+            if !self.any_alive() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(leader = %self.leader, "processes of the attempt outlived SIGKILL");
+                break;
+            }
+            self.signal_known_groups(Signal::SIGKILL);
+            self.kill_escaped();
+            tokio::time::sleep(REAP_POLL).await;
+        }
+        self.reap();
+        self.remove_cgroup();
+    }
+}
+
+impl AttemptProcesses {
+    /// After an attempt whose leader ended unwatched (its pid may name another process by
+    /// now, so its groups are left alone): kills what it left in its cgroup or marked, and
+    /// removes the cgroup.
+    pub async fn clean_up_escaped(&self) {
+        let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
+        loop {
+            self.kill_escaped();
+            self.reap_members();
+            let in_cgroup = self
+                .cgroup
+                .as_ref()
+                .is_some_and(AttemptCgroup::is_populated);
+            if !in_cgroup && self.members().is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(leader = %self.leader, "processes of the attempt outlived SIGKILL");
+                break;
+            }
+            tokio::time::sleep(REAP_POLL).await;
+        }
+        self.remove_cgroup();
+    }
+}
+
+fn signal_pid(pid: u32, signal: Signal) {
+    let Ok(raw) = i32::try_from(pid) else {
+        return;
+    };
+    match kill(Pid::from_raw(raw), signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(error) => tracing::warn!(%error, pid, ?signal, "could not signal"),
+    }
+}
+
+/// Reaps the members of a killed `group` that are our children (or orphans that became ours).
+fn reap_group(group: Pid) {
+    loop {
+        match waitid(Id::PGid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
