@@ -88,6 +88,21 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     };
 
+    match workspace.require_commits().await {
+        Ok(()) => {}
+        Err(error) => {
+            let fix =
+                "make a first commit, for example `git commit --allow-empty -m \"Initial commit\"`";
+            checks.push(Check::problem(
+                "commits",
+                Health::Fail,
+                error.to_string(),
+                fix,
+            ));
+            return checks;
+        }
+    }
+
     let loaded = match workspace.load_config() {
         Ok(loaded) => {
             checks.push(Check::ok(

@@ -50,6 +50,7 @@ pub async fn init(
     if backend == ForgeBackend::Github {
         return Err(AppError::GithubNotAvailable);
     }
+    workspace.require_commits().await?;
     let config_change = write_config(workspace, backend, agents)?;
     let loaded = workspace.load_config()?;
     if loaded.config.forge.backend == ForgeBackend::Github {

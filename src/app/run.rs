@@ -59,6 +59,7 @@ pub async fn run_reporting(
     progress: watch::Sender<Progress>,
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
+    workspace.require_commits().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {

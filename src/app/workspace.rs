@@ -22,6 +22,11 @@ pub enum AppError {
     #[error("{} is not inside a git repository", dir.display())]
     #[diagnostic(help("run clambake inside your project's repository, or pass `-C <path>`"))]
     NotARepository { dir: PathBuf },
+    #[error("the repository at {} has no commits yet", root.display())]
+    #[diagnostic(help(
+        "make a first commit (for example `git commit --allow-empty -m \"Initial commit\"`): agents branch from it and trains merge onto it"
+    ))]
+    NoCommits { root: PathBuf },
     #[error("this repository has no {CONFIG_FILE} yet ({})", root.display())]
     #[diagnostic(help("run `clambake init` first"))]
     NotInitialized { root: PathBuf },
@@ -139,6 +144,16 @@ impl Workspace {
             root,
             worktrees: Arc::default(),
         })
+    }
+
+    /// Fails unless the checked-out branch has a commit: every agent branch starts from one.
+    pub async fn require_commits(&self) -> AppResult<()> {
+        match self.git.resolve("HEAD").await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::NoCommits {
+                root: self.root.clone(),
+            }),
+        }
     }
 
     /// Held while adding or removing a worktree.

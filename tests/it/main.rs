@@ -21,6 +21,7 @@ mod codex_attempts;
 mod conditional_listing;
 mod conditional_polls;
 mod demo;
+mod empty_repository;
 mod hooked_forge;
 mod interrupted_worktree;
 mod journal;
