@@ -1,10 +1,13 @@
 //! `land`: an agent's finished work, checked (the agent stopped, commits ahead of the base),
-//! landed by hand as the run loop lands it ([`landing::land`]).
+//! landed by hand as the run loop lands it ([`landing::land`]), its worktree removed as the
+//! run loop removes it.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry};
+use crate::app::attempt::{
+    AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry, worktree_path,
+};
 use crate::app::landing::{self, Work};
 use crate::app::lifecycle::open_journal;
 use crate::app::{AppError, AppResult, Workspace};
@@ -81,6 +84,8 @@ pub async fn land(
         now,
     )
     .await?;
+    // As after the run loop lands work: the worktree goes, the branch stays.
+    landing::remove_worktree(workspace, &worktree_path(workspace, slot, number)).await?;
     registry.remove(slot).map_err(AttemptError::from)?;
     Ok(LandReport {
         agent: slot.to_owned(),

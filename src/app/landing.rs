@@ -145,7 +145,11 @@ pub(crate) fn journal_slot(
 }
 
 /// Records the ended attempt in the attempt log.
-fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -> AppResult<()> {
+pub(crate) fn record_attempt(
+    attempts: &dyn AttemptLog,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
     let result = ended.result;
     attempts.record_attempt(&AttemptRecord {
         issue: ended.issue,

@@ -2,6 +2,7 @@
 
 pub mod attempt;
 pub mod bundle;
+pub mod claim;
 pub mod demo;
 pub mod doctor;
 pub mod handover;

@@ -43,6 +43,18 @@ pub enum AppError {
         "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
     ))]
     UnjudgedAttempt { agent: String, issue: u64 },
+    #[error("issue #{issue} is claimed by {holder}, so {agent} cannot work on it")]
+    #[diagnostic(help(
+        "wait for {holder} to finish, or free it first: `clambake agent force-reset --agent {holder}`"
+    ))]
+    ClaimedElsewhere {
+        issue: u64,
+        agent: String,
+        holder: String,
+    },
+    #[error("issue #{issue} is closed")]
+    #[diagnostic(help("reopen it first if it needs more work"))]
+    ClosedIssue { issue: u64 },
     #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
     #[diagnostic(help(
         "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"

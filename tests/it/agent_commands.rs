@@ -151,7 +151,11 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
 
     std::fs::write(setup.go(), "").unwrap();
     assert_eq!(finish(first)["outcome"], "success");
-    // The slot is free again.
+    // The slot is free again; its finished work keeps issue #1 claimed for `land`.
+    setup
+        .repo
+        .clambake(&["issue", "create", "--title", "Another"])
+        .success();
     let report = setup
         .repo
         .clambake(&[
@@ -159,7 +163,7 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
             "--agent",
             "agent002",
             "--issue",
-            "1",
+            "2",
             "--runtime",
             "command",
             "--json",
