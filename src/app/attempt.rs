@@ -99,6 +99,8 @@ pub struct AttemptRequest {
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
     pub agent: String,
+    /// The runtime that ran it (`claude`, `simulated`, ...).
+    pub runtime: String,
     pub issue: u64,
     pub branch: String,
     pub worktree: PathBuf,
@@ -225,6 +227,7 @@ pub async fn run_attempt_journaled(
         })?;
     let ended = EndedAttempt {
         agent: request.agent.clone(),
+        runtime: runtime.name().to_owned(),
         issue: request.issue,
         branch,
         base: request.base.clone(),
@@ -239,6 +242,7 @@ pub async fn run_attempt_journaled(
 /// An attempt whose agent has ended, before Clambake's own bookkeeping.
 struct EndedAttempt {
     agent: String,
+    runtime: String,
     issue: u64,
     branch: String,
     base: String,
@@ -282,6 +286,7 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     );
     Ok(AttemptResult {
         agent: ended.agent,
+        runtime: ended.runtime,
         issue: ended.issue,
         branch: ended.branch,
         worktree: ended.worktree,
@@ -350,6 +355,7 @@ pub async fn adopt_agent(
     })?;
     let ended = EndedAttempt {
         agent: entry.agent,
+        runtime: entry.runtime,
         issue: entry.issue,
         branch: entry.branch,
         base: entry.base,

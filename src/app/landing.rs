@@ -163,6 +163,7 @@ pub(crate) fn record_attempt(
         turns: result.report.totals.turns,
         log: result.logs.stdout.display().to_string(),
         finished_at: now,
+        runtime: Some(result.runtime.clone()),
     })?;
     Ok(())
 }

@@ -1093,6 +1093,7 @@ impl Orchestrator {
             turns: 0,
             log: String::new(),
             finished_at: now,
+            runtime: Some(self.runtime.name().to_owned()),
         })?;
         landing::retry_or_fail(
             self.forge.as_ref(),

@@ -15,6 +15,7 @@ use crate::core::simulation::{self, Behaviour};
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
+use crate::ports::journal::SIMULATED_RUNTIME;
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
 const SIGTERM: i32 = 15;
@@ -29,7 +30,7 @@ pub fn simulated_file(issue: u64, title: &str) -> String {
 #[async_trait]
 impl AgentRuntime for SimulatedRuntime {
     fn name(&self) -> &'static str {
-        "simulated"
+        SIMULATED_RUNTIME
     }
 
     fn reports_result(&self) -> bool {
