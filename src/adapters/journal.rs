@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use crate::adapters::sqlite_file::{self, OpenError};
 use crate::core::lifecycle::{State, Transition};
+use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
     AttemptLog, AttemptRecord, Journal, JournalEntry, JournalError, JournalResult,
 };
@@ -67,6 +69,14 @@ impl SqliteJournal {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
+        // A damaged file is refused; a missing one is made whole before anyone opens it.
+        sqlite_file::ensure(path, DatabaseKind::Journal, true, |conn| {
+            migrations().to_latest(conn).map_err(|e| e.to_string())
+        })
+        .map_err(|failure| match failure {
+            OpenError::Damaged(damaged) => JournalError::Damaged(damaged),
+            OpenError::Other(message) => error(&message),
+        })?;
         let mut conn = Connection::open(path).map_err(|e| error(&e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| error(&e))?;

@@ -7,3 +7,4 @@ pub mod git;
 pub mod journal;
 pub mod procfs;
 pub mod registry_processes;
+pub mod sqlite_file;

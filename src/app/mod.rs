@@ -15,6 +15,7 @@ pub mod loop_processes;
 pub mod monitor;
 pub mod observe;
 pub mod orchestrator;
+pub mod rebuild_journal;
 pub mod recover;
 pub mod rollback;
 pub mod run;

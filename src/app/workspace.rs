@@ -7,6 +7,7 @@ use miette::Diagnostic;
 
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::git::{Git, GitError};
+use crate::core::branch::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
 use crate::core::lifecycle::TransitionError;
 use crate::ports::forge::ForgeError;
@@ -33,6 +34,20 @@ pub enum AppError {
     #[error("the local forge has not been set up in {}", dir.display())]
     #[diagnostic(help("run `clambake init`: it creates the forge and keeps your {CONFIG_FILE}"))]
     NoLocalForge { dir: PathBuf },
+    #[error(
+        "{} is missing, but agent branches exist ({}): the forge that tracked them is gone",
+        path.display(),
+        branches.join(", ")
+    )]
+    #[diagnostic(help(
+        "restore .clambake/forge.db from a backup. A new, empty forge would number issues from #1 \
+         again beside these branches; to start one anyway, first move the agent branches out of \
+         Clambake's namespace (`git branch -m agent001/1-x kept/agent001/1-x`), then `clambake init`"
+    ))]
+    ForgeLost {
+        path: PathBuf,
+        branches: Vec<String>,
+    },
     #[error("the GitHub backend is not available in this version of clambake")]
     #[diagnostic(help(
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
@@ -224,6 +239,7 @@ impl Workspace {
             ForgeBackend::Github => Err(AppError::GithubNotAvailable),
             ForgeBackend::Local => {
                 if !self.forge_database().exists() {
+                    self.refuse_lost_forge().await?;
                     return Err(AppError::NoLocalForge {
                         dir: self.state_dir(),
                     });
@@ -233,6 +249,31 @@ impl Workspace {
                 ))
             }
         }
+    }
+
+    /// Refuses to go on without the forge database while agent branches exist: they are
+    /// the work of a forge that was lost, not of one never made.
+    pub async fn refuse_lost_forge(&self) -> AppResult<()> {
+        let mut branches: Vec<String> = self
+            .git
+            .branch_tips()
+            .await?
+            .into_keys()
+            .filter(|name| parse_branch_name(name).is_some())
+            .collect();
+        if branches.is_empty() {
+            return Ok(());
+        }
+        const SHOWN: usize = 3;
+        if branches.len() > SHOWN {
+            let more = branches.len() - SHOWN;
+            branches.truncate(SHOWN);
+            branches.push(format!("and {more} more"));
+        }
+        Err(AppError::ForgeLost {
+            path: self.forge_database(),
+            branches,
+        })
     }
 
     /// Opens (creating if needed) the local forge.

@@ -32,6 +32,9 @@ pub enum JournalError {
         help("check that .clambake/ is writable and that no other program holds the file")
     )]
     Database { path: PathBuf, message: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Damaged(#[from] crate::ports::database::DamagedDatabase),
     #[error(
         "{agent} is in state {found} in the journal, not {expected}: another clambake changed it first"
     )]

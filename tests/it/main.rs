@@ -20,6 +20,7 @@ mod cli;
 mod codex_attempts;
 mod conditional_listing;
 mod conditional_polls;
+mod damaged_databases;
 mod demo;
 mod empty_repository;
 mod hooked_forge;
