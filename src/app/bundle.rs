@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::lifecycle::{open_journal, transition};
+use super::simulated_work::simulated_issues;
 use super::train::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
     write_chain,
@@ -32,6 +33,7 @@ use crate::core::config::{BundlingConfig, Config, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
 use crate::core::lifecycle::{Event, State};
 use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
+use crate::core::simulated_work;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
@@ -709,17 +711,21 @@ impl Bundler<'_> {
             .await?;
         let (pr, created) = match existing.into_iter().next() {
             Some(pr) => (pr, false),
-            None => (
-                self.forge
-                    .create_pull_request(&NewPullRequest {
-                        title: bundle_title(record),
-                        body: bundle_body(record, plan),
-                        head: record.branch.clone(),
-                        base: Some(record.base.clone()),
-                    })
-                    .await?,
-                true,
-            ),
+            None => {
+                let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &bundle_title(record),
+                    &bundle_body(record, plan),
+                    &simulated,
+                );
+                let new = NewPullRequest {
+                    title,
+                    body,
+                    head: record.branch.clone(),
+                    base: Some(record.base.clone()),
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
         };
         for member in &record.members {
             self.board(member, &pr, record, now).await?;
@@ -816,17 +822,21 @@ impl Bundler<'_> {
             .await?;
         let (pr, created) = match open.into_iter().next() {
             Some(pr) => (pr, false),
-            None => (
-                self.forge
-                    .create_pull_request(&NewPullRequest {
-                        title: individual_title(issue, title),
-                        body: individual_body(issue, why),
-                        head: branch.to_owned(),
-                        base: None,
-                    })
-                    .await?,
-                true,
-            ),
+            None => {
+                let simulated = simulated_issues(&self.state_dir, &[issue])?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &individual_title(issue, title),
+                    &individual_body(issue, why),
+                    &simulated,
+                );
+                let new = NewPullRequest {
+                    title,
+                    body,
+                    head: branch.to_owned(),
+                    base: None,
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
         };
         Ok(OpenedPullRequest {
             number: pr.number,

@@ -10,6 +10,7 @@ use crate::app::attempt::{
 };
 use crate::app::landing::{self, Work};
 use crate::app::lifecycle::open_journal;
+use crate::app::simulated_work::simulated_issue;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branch::slot_branch;
 use crate::core::labels::agent_slot;
@@ -63,21 +64,21 @@ pub async fn land(
         .into());
     }
     let config = workspace.load_config()?.config;
-    let journal = if config.state_machine.enabled {
-        Some(open_journal(workspace)?)
-    } else {
-        None
-    };
+    let journal = open_journal(workspace)?;
     let work = Work {
         agent: slot,
         issue: number,
         branch: &branch,
         commits_ahead: ahead,
         totals: None,
+        simulated: simulated_issue(&journal, number)?,
     };
     let landed = landing::land(
         forge,
-        journal.as_ref().map(|j| j as &dyn Journal),
+        config
+            .state_machine
+            .enabled
+            .then_some(&journal as &dyn Journal),
         config.bundling.enabled,
         work,
         "landed by `clambake land`",

@@ -10,12 +10,14 @@ use serde::Serialize;
 
 use super::attempt::AttemptResult;
 use super::lifecycle::transition;
+use super::simulated_work::simulated_issue;
 use super::workspace::{AppResult, Workspace};
 use crate::core::agent_events::AttemptTotals;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
 use crate::core::retry::{AfterFailure, after_failure};
+use crate::core::simulated_work;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
@@ -85,6 +87,7 @@ pub async fn dispose(
             branch: &result.branch,
             commits_ahead: result.commits_ahead,
             totals: Some(&result.report.totals),
+            simulated: simulated_issue(attempts, issue)?,
         };
         let landed = land(forge, journal, policy.bundling, work, ATTEMPT_ENDED, now).await?;
         remove_worktree(workspace, &result.worktree).await?;
@@ -284,6 +287,8 @@ pub struct Work<'a> {
     pub commits_ahead: u32,
     /// What the attempt spent, when an attempt watched by Clambake did the work.
     pub totals: Option<&'a AttemptTotals>,
+    /// The simulated agent made (some of) it, as its attempts recorded.
+    pub simulated: bool,
 }
 
 /// Where landed work went.
@@ -312,6 +317,7 @@ pub async fn land(
         branch,
         commits_ahead,
         totals,
+        simulated,
     } = work;
     let labelled = forge
         .edit_labels(
@@ -333,11 +339,16 @@ pub async fn land(
     let pull_request = if bundling {
         None
     } else {
-        Some(open_individual_pull_request(forge, issue, branch, &landed).await?)
+        Some(open_individual_pull_request(forge, issue, branch, &landed, simulated).await?)
     };
     let comment = match pull_request {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = if simulated {
+        format!("{comment}\n\n{}", simulated_work::LANDING_NOTE)
+    } else {
+        comment
     };
     forge.create_comment(issue, &comment).await?;
     let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
@@ -348,12 +359,14 @@ pub async fn land(
     })
 }
 
-/// The branch's open pull request, or a new one that closes the issue when merged.
+/// The branch's open pull request, or a new one that closes the issue when merged, marked when
+/// it carries `simulated` work.
 pub async fn open_individual_pull_request(
     forge: &dyn Forge,
     issue: u64,
     branch: &str,
     why: &str,
+    simulated: bool,
 ) -> AppResult<u64> {
     let open = forge
         .pull_requests(&crate::ports::forge::PullRequestFilter {
@@ -365,10 +378,16 @@ pub async fn open_individual_pull_request(
         return Ok(existing.number);
     }
     let title = forge.issue(issue).await?.title;
+    let marked = if simulated { vec![issue] } else { Vec::new() };
+    let (title, body) = simulated_work::mark_pull_request(
+        &format!("#{issue}: {title}"),
+        &format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+        &marked,
+    );
     let pr = forge
         .create_pull_request(&NewPullRequest {
-            title: format!("#{issue}: {title}"),
-            body: format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+            title,
+            body,
             head: branch.to_owned(),
             base: None,
         })

@@ -20,6 +20,7 @@ pub mod recover;
 pub mod rollback;
 pub mod run;
 pub mod run_lock;
+pub mod simulated_work;
 pub mod spawn;
 pub mod status;
 pub mod terminate;

@@ -21,5 +21,6 @@ pub mod refname;
 pub mod retry;
 pub mod routing;
 pub mod schedule;
+pub mod simulated_work;
 pub mod simulation;
 pub mod slots;

@@ -40,6 +40,7 @@ mod rollback;
 mod run_faults;
 mod run_loop;
 mod run_view;
+mod simulated_marking;
 mod spawn_cli;
 mod stuck_claims;
 mod support;

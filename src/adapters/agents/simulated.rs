@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::adapters::git::Git;
 use crate::core::branch::slug;
 use crate::core::outcome::ExitStatus;
+use crate::core::simulated_work;
 use crate::core::simulation::{self, Behaviour};
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
@@ -114,7 +115,7 @@ async fn simulate(
     }
     let git = Git::new(&spec.worktree);
     let identity = super::git_identity(&spec.agent);
-    let message = format!("Simulated work on issue #{}", spec.issue);
+    let message = simulated_work::commit_message(spec.issue, &spec.agent);
     let committed = async {
         git.run(&["add", "--all"]).await?;
         git.run(&[
