@@ -40,7 +40,10 @@ pub struct LiveAgent {
     /// When the agent last wrote to its log.
     pub last_activity: Option<Timestamp>,
     pub turns: u32,
+    /// Known once the agent's final result reports it.
     pub cost_usd: Option<f64>,
+    /// Input and output tokens so far: what the stream tells while the cost is not known.
+    pub tokens: u64,
 }
 
 /// Open issues by the stages work moves through.
@@ -135,6 +138,7 @@ impl LiveSampler {
                     last_activity: status.and_then(|s| s.last_activity),
                     turns: status.map_or(0, |s| s.turns),
                     cost_usd: status.and_then(|s| s.cost_usd),
+                    tokens: status.map_or(0, |s| s.usage.input_tokens + s.usage.output_tokens),
                 }
             })
             .collect();

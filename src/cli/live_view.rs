@@ -132,9 +132,7 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
                     |at| format!("{} ago", seconds(snapshot.at.duration_since(at).as_secs())),
                 ),
                 agent.turns.to_string(),
-                agent
-                    .cost_usd
-                    .map_or_else(|| "-".to_owned(), |cost| format!("${cost:.2}")),
+                cost_cell(agent.cost_usd, agent.tokens),
             ]);
         }
         lines.extend(table.to_string().lines().map(|l| l.trim_end().to_owned()));
@@ -184,6 +182,16 @@ fn seconds(total: i64) -> String {
     }
 }
 
+/// The cost once the agent's result reports it; until then the tokens its stream counted
+/// (Claude Code and Codex give the cost only at the end, and prices are not Clambake's to guess).
+fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
+    match (cost_usd, tokens) {
+        (Some(cost), _) => format!("${cost:.2}"),
+        (None, 0) => "-".to_owned(),
+        (None, tokens) => format!("{tokens} tok"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +216,7 @@ mod tests {
                     last_activity: Some(at("2026-11-21T07:12:02Z")),
                     turns: 7,
                     cost_usd: Some(0.123),
+                    tokens: 900,
                 },
                 LiveAgent {
                     agent: "agent002".to_owned(),
@@ -218,6 +227,7 @@ mod tests {
                     last_activity: None,
                     turns: 0,
                     cost_usd: None,
+                    tokens: 0,
                 },
             ],
             queue: QueueCounts {
@@ -293,6 +303,13 @@ mod tests {
             "  agent003 landed #9: 2 commits, waiting for review"
         );
         assert_eq!(lines.len(), 9);
+    }
+
+    #[test]
+    fn the_cost_shows_once_known_and_the_tokens_until_then() {
+        assert_eq!(cost_cell(Some(0.5), 1200), "$0.50");
+        assert_eq!(cost_cell(None, 1200), "1200 tok");
+        assert_eq!(cost_cell(None, 0), "-");
     }
 
     #[test]
