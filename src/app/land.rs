@@ -5,8 +5,10 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::adapters::git::Git;
 use crate::app::attempt::{
-    AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry, worktree_path,
+    AttemptError, WORKTREES_DIR, claim_slot, commit_leftovers, commits_ahead, open_registry,
+    worktree_path,
 };
 use crate::app::landing::{self, Work};
 use crate::app::lifecycle::open_journal;
@@ -48,6 +50,12 @@ pub async fn land(
     let number = issue_of(workspace, forge, slot).await?;
     let issue = forge.issue(number).await?;
     let base = forge.default_branch().await?;
+    let worktree = worktree_path(workspace, slot, number);
+    // As the run loop does when an attempt ends: what the agent left uncommitted is saved
+    // on its branch before the worktree goes.
+    if worktree.is_dir() {
+        commit_leftovers(&Git::new(&worktree), number, slot).await?;
+    }
     let tips = workspace.git.branch_tips().await?;
     let branch = slot_branch(tips.keys().map(String::as_str), slot, number, &issue.title);
     let ahead = match workspace.git.branch_tip(&branch).await? {
@@ -86,7 +94,7 @@ pub async fn land(
     )
     .await?;
     // As after the run loop lands work: the worktree goes, the branch stays.
-    landing::remove_worktree(workspace, &worktree_path(workspace, slot, number)).await?;
+    landing::remove_worktree(workspace, &worktree).await?;
     registry.remove(slot).map_err(AttemptError::from)?;
     Ok(LandReport {
         agent: slot.to_owned(),

@@ -1,6 +1,7 @@
 //! What `run`'s live view shows, gathered once a redraw: the loop's busy slots with each agent's
 //! telemetry from its log, the queue by stage, the next train, and the latest events.
 
+use super::simulated_work::agents_are_simulated;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +85,8 @@ pub struct LiveSnapshot {
     pub next_train: Option<Departure>,
     /// The latest events, oldest first.
     pub recent: Vec<RunEvent>,
+    /// Only the simulated agent works: nobody really works on the issues.
+    pub agents_simulated: bool,
 }
 
 /// Builds snapshots, asking the forge and the trains again only every `forge_every`: the
@@ -149,6 +152,7 @@ impl LiveSampler {
             queue,
             next_train,
             recent: progress.recent.clone(),
+            agents_simulated: agents_are_simulated(&self.config.agents),
         })
     }
 

@@ -97,33 +97,33 @@ pub async fn spawn(
             issue: ended.issue,
         });
     }
+    let journal = open_journal(workspace)?;
     let base = forge.default_branch().await?;
     let before = forge.issue(issue).await?;
     refuse_claimed_elsewhere(&before, agent)?;
     let Some(claimed) = claim_issue(forge, agent, issue).await? else {
         return Err(refusal(forge, agent, issue).await);
     };
-    let journal = open_journal(workspace)?;
     let clock = SystemClock;
     let slot = config.state_machine.enabled.then_some(SlotJournal {
         journal: &journal,
         clock: &clock,
     });
-    let recorded = journal.attempts(issue)?.iter().map(|a| a.attempt).max();
-    let request = request_for(workspace, forge, agent, issue, &base, recorded.unwrap_or(0)).await?;
-    let branch = branch_name(agent, issue, &claimed.title);
-    let attempt = request.attempt;
-    let result = async {
+    let started = async {
+        let recorded = journal.attempts(issue)?.iter().map(|a| a.attempt).max();
+        let request =
+            request_for(workspace, forge, agent, issue, &base, recorded.unwrap_or(0)).await?;
+        let branch = branch_name(agent, issue, &claimed.title);
         journal_assignment(slot, agent, issue, &branch, CLAIMED_BY_SPAWN)?;
         let limits = limits_from(&config.agents);
-        Ok(
+        let result =
             run_attempt_journaled(workspace, runtime.as_ref(), &request, limits, stop, slot)
-                .await?,
-        )
+                .await?;
+        Ok::<_, AppError>((request.attempt, result))
     }
     .await;
-    let result: AttemptResult = match result {
-        Ok(result) => result,
+    let (attempt, result): (u32, AttemptResult) = match started {
+        Ok(started) => started,
         Err(error) => {
             release_claim(forge, slot, agent, &before).await?;
             forget_registration(workspace, agent)?;

@@ -94,10 +94,15 @@ impl Screen {
 /// The frame for `snapshot`, no line wider than `width`.
 pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
     let mut lines = vec![format!(
-        "clambake run · {} · {} agent{} busy",
+        "clambake run · {} · {} agent{} busy{}",
         snapshot.at.strftime("%H:%M:%S UTC"),
         snapshot.agents.len(),
-        if snapshot.agents.len() == 1 { "" } else { "s" }
+        if snapshot.agents.len() == 1 { "" } else { "s" },
+        if snapshot.agents_simulated {
+            " · agents simulated: their work is marked [simulated]"
+        } else {
+            ""
+        }
     )];
     if snapshot.agents.is_empty() {
         lines.push("  no agent is working".to_owned());
@@ -257,6 +262,7 @@ mod tests {
                     },
                 },
             ],
+            agents_simulated: false,
         }
     }
 
@@ -335,6 +341,23 @@ mod tests {
             "clambake run · 07:12:05 UTC · 0 agents busy\n  no agent is working\n\
              queue: 4 ready · 2 claimed · 3 in review · 1 bundled · 0 failed\n\
              next train: manual (clambake bundle --force)\n"
+        );
+    }
+
+    #[test]
+    fn the_header_says_when_agents_are_simulated() {
+        let simulated = LiveSnapshot {
+            agents_simulated: true,
+            ..snapshot()
+        };
+        let frame = render(&simulated, 200);
+        assert!(
+            frame
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("2 agents busy · agents simulated: their work is marked [simulated]"),
+            "{frame}"
         );
     }
 

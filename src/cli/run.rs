@@ -1,7 +1,5 @@
 //! `clambake run`
 
-use crate::app::run::SIMULATED_NOTICE;
-use crate::app::simulated_work::agents_are_simulated;
 use std::io::IsTerminal;
 
 use clap::{Args, ValueEnum};
@@ -82,9 +80,6 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
         None
     };
     super::init_tracing(verbose, Some(args.log_format), log_to);
-    if agents_are_simulated(&workspace.load_config()?.config.agents) {
-        eprintln!("clambake: {SIMULATED_NOTICE}");
-    }
     let stop_when = if args.once {
         StopWhen::OnePass
     } else if args.until_idle {

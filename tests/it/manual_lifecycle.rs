@@ -78,12 +78,16 @@ fn spawn_claims_the_issue_and_journals_it_and_land_cleans_up_as_the_run_loop_doe
     assert_eq!(journaled[0].1, "claimed by `clambake spawn`");
     assert_eq!(journaled[1].1, "the agent process started");
 
+    // Something a person left in the worktree is kept, as the run loop keeps leftovers.
+    let worktree = repo.path().join(".clambake/worktrees/agent001-1");
+    std::fs::write(worktree.join("note.txt"), "left here\n").unwrap();
     repo.clambake(&["land", "--agent", "agent001"]).success();
     assert_eq!(repo.labels_of(1), ["route:review"]);
-    assert!(
-        !repo.path().join(".clambake/worktrees/agent001-1").exists(),
-        "the worktree is removed"
+    assert_eq!(
+        repo.git(&["show", "agent001/1-add-greeting:note.txt"]),
+        "left here"
     );
+    assert!(!worktree.exists(), "the worktree is removed");
     let journaled = history(&repo, "agent001");
     assert_eq!(
         events(&journaled),
