@@ -94,7 +94,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     };
 
     match workspace.require_commits().await {
-        Ok(()) => {}
+        Ok(()) => checks.push(Check::ok("commits", "the checked-out branch has commits")),
         Err(error) => {
             let fix =
                 "make a first commit, for example `git commit --allow-empty -m \"Initial commit\"`";
