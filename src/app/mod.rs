@@ -25,6 +25,7 @@ pub mod spawn;
 pub mod status;
 pub mod terminate;
 pub mod train;
+pub mod verdict;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

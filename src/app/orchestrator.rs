@@ -18,6 +18,7 @@ use super::attempt::{
 };
 use super::bundle::{Bundler, OpenedPullRequest};
 use super::claim::{READOPTED, SlotJournal, claim_issue, journal_assignment, journal_working};
+use super::land::{LandSettings, land_recorded_success};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use super::loop_processes::LoopProcesses;
 use super::observe::registered_processes;
@@ -837,9 +838,46 @@ impl Orchestrator {
                 continue;
             }
             let agent = (*agent).clone();
+            if self.land_recorded_success(&agent, issue.number).await? {
+                continue;
+            }
             self.start_attempt(&agent, &issue, true).await?;
         }
         Ok(())
+    }
+
+    /// Lands the claim's finished work if its success is recorded (and so not run again).
+    async fn land_recorded_success(&mut self, agent: &str, issue: u64) -> AppResult<bool> {
+        let settings = LandSettings {
+            state_machine: self.settings.state_machine,
+            bundling: self.settings.policy.bundling,
+        };
+        let now = self.clock.now();
+        let forge = self.forge.as_ref();
+        let landed = land_recorded_success(
+            &self.workspace,
+            forge,
+            &self.journal,
+            settings,
+            agent,
+            issue,
+            now,
+        )
+        .await?;
+        let Some((attempt, landed)) = landed else {
+            return Ok(false);
+        };
+        self.record(RunEvent::Disposed {
+            agent: agent.to_owned(),
+            issue,
+            attempt,
+            outcome: crate::core::outcome::Outcome::Success.to_string(),
+            disposition: Disposition::Landed {
+                commits_ahead: landed.commits_ahead,
+                pull_request: landed.pull_request,
+            },
+        });
+        Ok(true)
     }
 
     /// Whether `issue`'s attempt was parked in this run.

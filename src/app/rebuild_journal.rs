@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::lifecycle::transition;
-use super::observe::{observe, registered_processes};
+use super::observe::{Records, observe, registered_processes};
 use super::run_lock::{RunLock, describe_this_process};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
@@ -54,7 +54,11 @@ pub async fn rebuild_journal(
     let journal = SqliteJournal::open(&path)?;
     let base = forge.default_branch().await?;
     let processes = registered_processes(workspace)?;
-    let snapshot = observe(workspace, forge, processes.as_ref(), &base, now).await?;
+    let records = Records {
+        journal: &journal,
+        attempts: &journal,
+    };
+    let snapshot = observe(workspace, forge, processes.as_ref(), records, &base, now).await?;
     let open = forge.issues(&IssueFilter::open()).await?;
     let bundles: Vec<PullRequest> = forge
         .pull_requests(&PullRequestFilter {

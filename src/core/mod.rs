@@ -8,6 +8,7 @@ pub mod bundle_pr;
 pub mod closing;
 pub mod codex_events;
 pub mod config;
+pub mod finished_work;
 pub mod force_reset;
 pub mod labels;
 pub mod lifecycle;

@@ -23,6 +23,7 @@ mod conditional_polls;
 mod damaged_databases;
 mod demo;
 mod empty_repository;
+mod finished_work;
 mod hooked_forge;
 mod interrupted_worktree;
 mod journal;
