@@ -114,10 +114,12 @@ fn diagnose_200_issues_50_branches(bencher: Bencher) {
             .map(|n| ProcessFacts {
                 agent: agent(n),
                 issue: n * 4,
+                attempt: Some(1),
                 alive: n % 2 == 0,
                 last_activity: now,
             })
             .collect(),
+        last_attempts: vec![],
     };
     let believed: BTreeMap<String, State> = (1..=10)
         .map(|n| {

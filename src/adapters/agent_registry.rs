@@ -7,8 +7,10 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use rusqlite_migration::{M, Migrations};
 
+use crate::adapters::sqlite_file::{self, OpenError};
 use crate::ports::agent::{Containment, LogFiles};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::database::DatabaseKind;
 
 /// The file under the state directory.
 pub const REGISTRY_FILE: &str = "agents.db";
@@ -58,6 +60,13 @@ impl SqliteAgentRegistry {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| error(e.into()))?;
         }
+        sqlite_file::ensure(path, DatabaseKind::Registry, true, |conn| {
+            migrations().to_latest(conn).map_err(|e| e.to_string())
+        })
+        .map_err(|failure| match failure {
+            OpenError::Damaged(damaged) => error(damaged.into()),
+            OpenError::Other(message) => error(message.into()),
+        })?;
         let mut conn = Connection::open(path).map_err(|e| error(e.into()))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| error(e.into()))?;

@@ -279,6 +279,17 @@ impl Git {
         Ok(output.status.success())
     }
 
+    /// When `revision`'s commit was made, in seconds since the epoch.
+    pub async fn commit_time(&self, revision: &str) -> GitResult<i64> {
+        let text = self
+            .run(&["log", "-1", "--format=%ct", "--end-of-options", revision])
+            .await?;
+        text.parse().map_err(|_| GitError::Unparsable {
+            args: format!("log -1 --format=%ct {revision}"),
+            output: text,
+        })
+    }
+
     /// Whether `ancestor` is reachable from `descendant`.
     pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> GitResult<bool> {
         let output = self

@@ -10,8 +10,10 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use crate::adapters::sqlite_file::{self, OpenError};
 use crate::core::bundle_pr::BundleRecord;
 use crate::core::lifecycle::{State, Transition};
+use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
     AttemptLog, AttemptRecord, DepartureLog, DepartureRecord, Journal, JournalEntry, JournalError,
     JournalResult,
@@ -63,6 +65,9 @@ fn migrations() -> Migrations<'static> {
                  record TEXT NOT NULL
              );",
         ),
+        // The runtime that made the attempt: simulated work is told apart from real work by
+        // what was recorded with it. NULL for attempts recorded before.
+        M::up("ALTER TABLE attempts ADD COLUMN runtime TEXT;"),
     ])
 }
 
@@ -78,6 +83,14 @@ impl SqliteJournal {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
+        // A damaged file is refused; a missing one is made whole before anyone opens it.
+        sqlite_file::ensure(path, DatabaseKind::Journal, true, |conn| {
+            migrations().to_latest(conn).map_err(|e| e.to_string())
+        })
+        .map_err(|failure| match failure {
+            OpenError::Damaged(damaged) => JournalError::Damaged(damaged),
+            OpenError::Other(message) => error(&message),
+        })?;
         let mut conn = Connection::open(path).map_err(|e| error(&e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| error(&e))?;
@@ -298,13 +311,62 @@ impl Journal for SqliteJournal {
     }
 }
 
+/// The columns an [`AttemptRecord`] is read from, in [`attempt_from_row`]'s order.
+const ATTEMPT_COLUMNS: &str = "issue, attempt, agent, branch, outcome, reason, commits_ahead, \
+     cost_usd, turns, log, finished_at, runtime";
+
+/// An attempt row, its `finished_at` still text.
+fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<(AttemptRecord, String)> {
+    Ok((
+        AttemptRecord {
+            issue: r.get(0)?,
+            attempt: r.get(1)?,
+            agent: r.get(2)?,
+            branch: r.get(3)?,
+            outcome: r.get(4)?,
+            reason: r.get(5)?,
+            commits_ahead: r.get(6)?,
+            cost_usd: r.get(7)?,
+            turns: r.get(8)?,
+            log: r.get(9)?,
+            finished_at: Timestamp::default(),
+            runtime: r.get(11)?,
+        },
+        r.get::<_, String>(10)?,
+    ))
+}
+
+impl SqliteJournal {
+    /// The attempts `query` selects (with `param`), their times parsed.
+    fn select_attempts(
+        &self,
+        query: &str,
+        param: impl rusqlite::ToSql,
+    ) -> JournalResult<Vec<AttemptRecord>> {
+        let conn = self.connection();
+        let mut statement = conn
+            .prepare_cached(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempts {query}"))
+            .map_err(|e| self.db_error(e))?;
+        let rows = statement
+            .query_map([param], attempt_from_row)
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| self.db_error(e))?;
+        rows.into_iter()
+            .map(|(mut record, finished_at)| {
+                record.finished_at = finished_at.parse().map_err(|e| self.db_error(e))?;
+                Ok(record)
+            })
+            .collect()
+    }
+}
+
 impl AttemptLog for SqliteJournal {
     fn record_attempt(&self, record: &AttemptRecord) -> JournalResult<()> {
         self.connection()
             .execute(
                 "INSERT OR REPLACE INTO attempts (issue, attempt, agent, branch, outcome, reason,
-                     commits_ahead, cost_usd, turns, log, finished_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     commits_ahead, cost_usd, turns, log, finished_at, runtime)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     record.issue,
                     record.attempt,
@@ -317,6 +379,7 @@ impl AttemptLog for SqliteJournal {
                     record.turns,
                     record.log,
                     record.finished_at.to_string(),
+                    record.runtime,
                 ],
             )
             .map_err(|e| self.db_error(e))?;
@@ -324,41 +387,13 @@ impl AttemptLog for SqliteJournal {
     }
 
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>> {
-        let conn = self.connection();
-        let mut statement = conn
-            .prepare_cached(
-                "SELECT issue, attempt, agent, branch, outcome, reason, commits_ahead, cost_usd,
-                        turns, log, finished_at
-                 FROM attempts WHERE issue = ?1 ORDER BY attempt",
-            )
-            .map_err(|e| self.db_error(e))?;
-        let rows = statement
-            .query_map([issue], |r| {
-                Ok((
-                    AttemptRecord {
-                        issue: r.get(0)?,
-                        attempt: r.get(1)?,
-                        agent: r.get(2)?,
-                        branch: r.get(3)?,
-                        outcome: r.get(4)?,
-                        reason: r.get(5)?,
-                        commits_ahead: r.get(6)?,
-                        cost_usd: r.get(7)?,
-                        turns: r.get(8)?,
-                        log: r.get(9)?,
-                        finished_at: Timestamp::default(),
-                    },
-                    r.get::<_, String>(10)?,
-                ))
-            })
-            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-            .map_err(|e| self.db_error(e))?;
-        rows.into_iter()
-            .map(|(mut record, finished_at)| {
-                record.finished_at = finished_at.parse().map_err(|e| self.db_error(e))?;
-                Ok(record)
-            })
-            .collect()
+        self.select_attempts("WHERE issue = ?1 ORDER BY attempt", issue)
+    }
+
+    fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>> {
+        // A replaced row gets a new rowid: the highest is the one recorded last.
+        let found = self.select_attempts("WHERE agent = ?1 ORDER BY rowid DESC LIMIT 1", agent)?;
+        Ok(found.into_iter().next())
     }
 }
 

@@ -9,3 +9,4 @@ pub mod journal;
 pub mod procfs;
 pub mod redacting_log;
 pub mod registry_processes;
+pub mod sqlite_file;

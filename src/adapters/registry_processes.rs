@@ -42,6 +42,7 @@ impl AgentProcesses for RegistryProcesses {
                     alive: is_running(agent.pid, agent.start_time),
                     agent: agent.agent,
                     issue: agent.issue,
+                    attempt: Some(agent.attempt),
                     pid: agent.pid,
                     last_activity,
                 }

@@ -16,6 +16,7 @@ use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, super
 use crate::adapters::agents::{process, waiter};
 use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
+use crate::app::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
@@ -65,6 +66,10 @@ pub enum AttemptError {
     #[error("{agent} is not running")]
     #[diagnostic(help("`clambake agent list` shows the running agents"))]
     NotRunning { agent: String },
+    /// The journal refused the slot's step as the agent started.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(Box<crate::app::AppError>),
     #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
     #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
     WorktreeOnOtherBranch {
@@ -95,6 +100,8 @@ pub struct AttemptRequest {
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
     pub agent: String,
+    /// The runtime that ran it (`claude`, `simulated`, ...).
+    pub runtime: String,
     pub issue: u64,
     pub branch: String,
     pub worktree: PathBuf,
@@ -121,13 +128,26 @@ pub fn worktree_path(workspace: &Workspace, agent: &str, issue: u64) -> PathBuf 
         .join(format!("{agent}-{issue}"))
 }
 
-/// Runs one attempt to its end. Sending `()` on `stop` terminates it.
+/// Runs one attempt to its end, journaling nothing. Sending `()` on `stop` terminates it.
 pub async fn run_attempt(
     workspace: &Workspace,
     runtime: &dyn AgentRuntime,
     request: &AttemptRequest,
     limits: Limits,
     stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    run_attempt_journaled(workspace, runtime, request, limits, stop, None).await
+}
+
+/// Runs one attempt to its end, journaling `StartWork` in `journal` (when given) as the agent
+/// process starts. Sending `()` on `stop` terminates it.
+pub async fn run_attempt_journaled(
+    workspace: &Workspace,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+    journal: Option<SlotJournal<'_>>,
 ) -> Result<AttemptResult, AttemptError> {
     let branch = branch_name(&request.agent, request.issue, &request.title);
     let worktree = worktree_path(workspace, &request.agent, request.issue);
@@ -165,6 +185,18 @@ pub async fn run_attempt(
     };
     let registry = open_registry(workspace)?;
     super::strays::stop_strays(&worktree, limits.grace).await;
+    if journal.is_some() {
+        // Journaled before the start, so that a refusal leaves no process unwatched.
+        let ahead = commits_ahead(&workspace.git, &request.base, &branch).await?;
+        journal_working(
+            journal,
+            &request.agent,
+            request.issue,
+            ahead,
+            PROCESS_STARTED,
+        )
+        .map_err(|error| AttemptError::Journal(Box::new(error)))?;
+    }
     let running = runtime.start(&spec).await?;
     // A process too quick to be seen has already ended: there is nothing to re-adopt.
     let registered = running
@@ -197,6 +229,7 @@ pub async fn run_attempt(
         })?;
     let ended = EndedAttempt {
         agent: request.agent.clone(),
+        runtime: runtime.name().to_owned(),
         issue: request.issue,
         branch,
         base: request.base.clone(),
@@ -211,6 +244,7 @@ pub async fn run_attempt(
 /// An attempt whose agent has ended, before Clambake's own bookkeeping.
 struct EndedAttempt {
     agent: String,
+    runtime: String,
     issue: u64,
     branch: String,
     base: String,
@@ -259,6 +293,7 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     );
     Ok(AttemptResult {
         agent: ended.agent,
+        runtime: ended.runtime,
         issue: ended.issue,
         branch: ended.branch,
         worktree: ended.worktree,
@@ -336,6 +371,7 @@ pub async fn adopt_agent(
     })?;
     let ended = EndedAttempt {
         agent: entry.agent,
+        runtime: entry.runtime,
         issue: entry.issue,
         branch: entry.branch,
         base: entry.base,

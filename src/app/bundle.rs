@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::lifecycle::{open_journal, transition};
+use super::simulated_work::simulated_issues;
 use super::train::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
 };
@@ -31,6 +32,7 @@ use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
 use crate::core::labels::{self, priority_rank};
 use crate::core::lifecycle::{Event, State};
 use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
+use crate::core::simulated_work;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
@@ -718,9 +720,15 @@ impl Bundler<'_> {
                 if let Some(journal) = self.journal {
                     journal.record_bundle(record)?;
                 }
+                let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &bundle_title(record),
+                    &bundle_body(record, plan),
+                    &simulated,
+                );
                 let new = NewPullRequest {
-                    title: bundle_title(record),
-                    body: bundle_body(record, plan),
+                    title,
+                    body,
                     head: record.branch.clone(),
                     base: Some(record.base.clone()),
                 };
@@ -822,17 +830,21 @@ impl Bundler<'_> {
             .await?;
         let (pr, created) = match open.into_iter().next() {
             Some(pr) => (pr, false),
-            None => (
-                self.forge
-                    .create_pull_request(&NewPullRequest {
-                        title: individual_title(issue, title),
-                        body: individual_body(issue, why),
-                        head: branch.to_owned(),
-                        base: None,
-                    })
-                    .await?,
-                true,
-            ),
+            None => {
+                let simulated = simulated_issues(&self.state_dir, &[issue])?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &individual_title(issue, title),
+                    &individual_body(issue, why),
+                    &simulated,
+                );
+                let new = NewPullRequest {
+                    title,
+                    body,
+                    head: branch.to_owned(),
+                    base: None,
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
         };
         Ok(OpenedPullRequest {
             number: pr.number,

@@ -4,10 +4,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::workspace::{STATE_DIR, Workspace};
+use super::workspace::{AppError, STATE_DIR, Workspace};
+use crate::adapters::agent_registry::REGISTRY_FILE;
 use crate::adapters::git::{Git, MINIMUM_VERSION};
+use crate::adapters::journal::JOURNAL_FILE;
+use crate::adapters::sqlite_file::{self, FileState};
 use crate::core::config::ForgeBackend;
 use crate::core::labels::label_set;
+use crate::ports::database::{DamagedDatabase, DatabaseKind};
+use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +93,21 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     };
 
+    match workspace.require_commits().await {
+        Ok(()) => checks.push(Check::ok("commits", "the checked-out branch has commits")),
+        Err(error) => {
+            let fix =
+                "make a first commit, for example `git commit --allow-empty -m \"Initial commit\"`";
+            checks.push(Check::problem(
+                "commits",
+                Health::Fail,
+                error.to_string(),
+                fix,
+            ));
+            return checks;
+        }
+    }
+
     let loaded = match workspace.load_config() {
         Ok(loaded) => {
             checks.push(Check::ok(
@@ -98,9 +118,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
         Err(error) => {
             let fix = match &error {
-                super::workspace::AppError::NotInitialized { .. } => {
-                    "run `clambake init`".to_owned()
-                }
+                AppError::NotInitialized { .. } => "run `clambake init`".to_owned(),
                 _ => "correct the value it names, or `clambake config set KEY VALUE`".to_owned(),
             };
             checks.push(Check::problem(
@@ -129,13 +147,29 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         )
     });
 
+    for (name, file, kind) in [
+        ("journal", JOURNAL_FILE, DatabaseKind::Journal),
+        ("agents", REGISTRY_FILE, DatabaseKind::Registry),
+    ] {
+        checks.push(database_check(
+            name,
+            &workspace.state_dir().join(file),
+            kind,
+        ));
+    }
+
     let backend = loaded.config.forge.backend;
     let forge = match workspace.open_forge(backend).await {
         Ok(forge) => forge,
         Err(error) => {
-            let fix = match backend {
-                ForgeBackend::Local => "run `clambake init`",
-                ForgeBackend::Github => "run `clambake config set forge.backend local`",
+            let fix = match (&error, backend) {
+                (AppError::Forge(ForgeError::Damaged(damaged)), _) => damaged.kind.advice(),
+                (AppError::ForgeLost { .. }, _) => {
+                    "restore .clambake/forge.db from a backup (`clambake init` would start a new, \
+                     empty forge beside the existing agent branches, so it refuses)"
+                }
+                (_, ForgeBackend::Local) => "run `clambake init`",
+                (_, ForgeBackend::Github) => "run `clambake config set forge.backend local`",
             };
             checks.push(Check::problem(
                 "forge",
@@ -191,4 +225,29 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         )),
     }
     checks
+}
+
+/// Whether one of Clambake's own database files is sound (or not made yet).
+fn database_check(name: &'static str, path: &Path, kind: DatabaseKind) -> Check {
+    match sqlite_file::inspect(path) {
+        Ok(FileState::Database) => Check::ok(name, path.display().to_string()),
+        Ok(FileState::Missing) => Check::ok(name, format!("{} not created yet", path.display())),
+        Ok(FileState::Damaged(damage)) => Check::problem(
+            name,
+            Health::Fail,
+            DamagedDatabase {
+                path: path.to_path_buf(),
+                kind,
+                damage,
+            }
+            .to_string(),
+            kind.advice(),
+        ),
+        Err(error) => Check::problem(
+            name,
+            Health::Fail,
+            format!("{}: {error}", path.display()),
+            "check that .clambake/ is readable",
+        ),
+    }
 }

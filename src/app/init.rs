@@ -50,6 +50,11 @@ pub async fn init(
     if backend == ForgeBackend::Github {
         return Err(AppError::GithubNotAvailable);
     }
+    workspace.require_commits().await?;
+    // A state directory without its forge, beside agent branches: the forge was lost.
+    if workspace.state_dir().is_dir() && !workspace.forge_database().exists() {
+        workspace.refuse_lost_forge().await?;
+    }
     let config_change = write_config(workspace, backend, agents)?;
     let loaded = workspace.load_config()?;
     if loaded.config.forge.backend == ForgeBackend::Github {

@@ -1,15 +1,24 @@
 //! `land`: an agent's finished work, checked (the agent stopped, commits ahead of the base),
-//! landed by hand as the run loop lands it ([`landing::land`]).
+//! landed by hand as the run loop lands it ([`landing::land`]), its worktree removed as the
+//! run loop removes it. A run lands finished work that waits for `land` the same way.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::app::attempt::{AttemptError, WORKTREES_DIR, claim_slot, commits_ahead, open_registry};
+use crate::adapters::git::Git;
+use crate::adapters::journal::SqliteJournal;
+use crate::app::attempt::{
+    AttemptError, WORKTREES_DIR, claim_slot, commit_leftovers, commits_ahead, open_registry,
+    worktree_path,
+};
 use crate::app::landing::{self, Landing, Work};
 use crate::app::lifecycle::open_journal;
+use crate::app::simulated_work::simulated_issue;
+use crate::app::verdict::last_verdict;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branch::slot_branch;
 use crate::core::labels::agent_slot;
+use crate::core::outcome::Outcome;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState};
 use crate::ports::journal::Journal;
@@ -43,8 +52,59 @@ pub async fn land(
     let registry = open_registry(workspace)?;
     claim_slot(registry.as_ref(), slot, u32::MAX)?;
     let number = issue_of(workspace, forge, slot).await?;
+    let config = workspace.load_config()?.config;
+    let journal = open_journal(workspace)?;
+    let settings = LandSettings {
+        state_machine: config.state_machine.enabled,
+        bundling: config.bundling.enabled,
+    };
+    let work = SlotWork {
+        slot,
+        issue: number,
+        cause: "landed by `clambake land`",
+    };
+    land_work(workspace, forge, &journal, settings, work, now).await
+}
+
+/// How landed work is recorded: `state_machine.enabled` and `bundling.enabled`.
+#[derive(Debug, Clone, Copy)]
+pub struct LandSettings {
+    pub state_machine: bool,
+    pub bundling: bool,
+}
+
+/// The stopped agent's work to land, and why it lands (for the journal).
+#[derive(Debug, Clone, Copy)]
+pub struct SlotWork<'a> {
+    pub slot: &'a str,
+    pub issue: u64,
+    pub cause: &'a str,
+}
+
+/// Lands the work of `work.slot`, whose agent has stopped, on `work.issue`: leftovers
+/// committed, refused if the branch has no commits ahead of the base, the worktree and the
+/// slot's registration removed afterwards.
+pub async fn land_work(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    journal: &SqliteJournal,
+    settings: LandSettings,
+    work: SlotWork<'_>,
+    now: Timestamp,
+) -> AppResult<LandReport> {
+    let SlotWork {
+        slot,
+        issue: number,
+        cause,
+    } = work;
     let issue = forge.issue(number).await?;
     let base = forge.default_branch().await?;
+    let worktree = worktree_path(workspace, slot, number);
+    // As the run loop does when an attempt ends: what the agent left uncommitted is saved
+    // on its branch before the worktree goes.
+    if worktree.is_dir() {
+        commit_leftovers(&Git::new(&worktree), number, slot).await?;
+    }
     let tips = workspace.git.branch_tips().await?;
     let branch = slot_branch(tips.keys().map(String::as_str), slot, number, &issue.title);
     let ahead = match workspace.git.branch_tip(&branch).await? {
@@ -60,30 +120,29 @@ pub async fn land(
         }
         .into());
     }
-    let config = workspace.load_config()?.config;
-    let journal = if config.state_machine.enabled {
-        Some(open_journal(workspace)?)
-    } else {
-        None
-    };
     let work = Work {
         agent: slot,
         issue: number,
         branch: &branch,
         commits_ahead: ahead,
         totals: None,
+        simulated: simulated_issue(journal, number)?,
     };
     let landing = landing::land(
         &workspace.git,
         forge,
-        journal.as_ref().map(|j| j as &dyn Journal),
-        config.bundling.enabled,
+        settings.state_machine.then_some(journal as &dyn Journal),
+        settings.bundling,
         work,
-        "landed by `clambake land`",
+        cause,
         now,
     )
     .await?;
-    registry.remove(slot).map_err(AttemptError::from)?;
+    // As after the run loop disposes of an attempt: the worktree goes, the branch stays.
+    landing::remove_worktree(workspace, &worktree).await?;
+    open_registry(workspace)?
+        .remove(slot)
+        .map_err(AttemptError::from)?;
     let landed = match landing {
         Landing::Landed(landed) => landed,
         Landing::Refused(unrelated) => {
@@ -152,4 +211,41 @@ fn worktree_issues(workspace: &Workspace, slot: &str) -> AppResult<Vec<u64>> {
         .collect();
     issues.sort_unstable();
     Ok(issues)
+}
+
+/// Why the journal moves a slot when a run lands work a success was recorded for.
+const LANDED_BY_RUN: &str = "landed by the run loop: the attempt's success was recorded";
+
+/// Lands `slot`'s work on `issue` if the issue's last recorded attempt is the slot's own
+/// success, which nothing has acted on (`clambake spawn` leaves it for `land`; a run killed
+/// between judging and landing leaves the same): the run loop lands it as `land` does, and
+/// the agent does not run again. Returns the attempt and what landed, or `None` (no such
+/// verdict, or nothing left on the branch to land) for the caller to run an attempt.
+pub async fn land_recorded_success(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    journal: &SqliteJournal,
+    settings: LandSettings,
+    slot: &str,
+    issue: u64,
+    now: Timestamp,
+) -> AppResult<Option<(u32, LandReport)>> {
+    let Some(last) = last_verdict(journal, journal, issue)? else {
+        return Ok(None);
+    };
+    if last.agent != slot || last.outcome != Outcome::Success.as_str() {
+        return Ok(None);
+    }
+    let work = SlotWork {
+        slot,
+        issue,
+        cause: LANDED_BY_RUN,
+    };
+    match land_work(workspace, forge, journal, settings, work, now).await {
+        Ok(landed) => Ok(Some((last.attempt, landed))),
+        Err(AppError::Attempt(error)) if matches!(*error, AttemptError::NoCommits { .. }) => {
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::attempt::AttemptResult;
 use super::lifecycle::transition;
+use super::simulated_work::simulated_issue;
 use super::unrelated_work::{Unrelated, find_unrelated, refuse};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::Git;
@@ -18,6 +19,7 @@ use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
 use crate::core::retry::{AfterFailure, after_failure};
+use crate::core::simulated_work;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
@@ -90,6 +92,7 @@ pub async fn dispose(
             branch: &result.branch,
             commits_ahead: result.commits_ahead,
             totals: Some(&result.report.totals),
+            simulated: simulated_issue(attempts, issue)?,
         };
         let landing = land(
             &workspace.git,
@@ -164,7 +167,11 @@ pub(crate) fn journal_slot(
 }
 
 /// Records the ended attempt in the attempt log.
-fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -> AppResult<()> {
+pub(crate) fn record_attempt(
+    attempts: &dyn AttemptLog,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
     let result = ended.result;
     attempts.record_attempt(&AttemptRecord {
         issue: ended.issue,
@@ -178,6 +185,7 @@ fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -
         turns: result.report.totals.turns,
         log: result.logs.stdout.display().to_string(),
         finished_at: now,
+        runtime: Some(result.runtime.clone()),
     })?;
     Ok(())
 }
@@ -313,6 +321,8 @@ pub struct Work<'a> {
     pub commits_ahead: u32,
     /// What the attempt spent, when an attempt watched by Clambake did the work.
     pub totals: Option<&'a AttemptTotals>,
+    /// The simulated agent made (some of) it, as its attempts recorded.
+    pub simulated: bool,
 }
 
 /// Where landed work went.
@@ -352,6 +362,7 @@ pub async fn land(
         branch,
         commits_ahead,
         totals,
+        simulated,
     } = work;
     let base = forge.default_branch().await?;
     if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
@@ -380,11 +391,16 @@ pub async fn land(
     let pull_request = if bundling {
         None
     } else {
-        Some(open_individual_pull_request(forge, issue, branch, &landed).await?)
+        Some(open_individual_pull_request(forge, issue, branch, &landed, simulated).await?)
     };
     let comment = match pull_request {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = if simulated {
+        format!("{comment}\n\n{}", simulated_work::LANDING_NOTE)
+    } else {
+        comment
     };
     forge.create_comment(issue, &comment).await?;
     let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
@@ -395,12 +411,14 @@ pub async fn land(
     }))
 }
 
-/// The branch's open pull request, or a new one that closes the issue when merged.
+/// The branch's open pull request, or a new one that closes the issue when merged, marked when
+/// it carries `simulated` work.
 pub async fn open_individual_pull_request(
     forge: &dyn Forge,
     issue: u64,
     branch: &str,
     why: &str,
+    simulated: bool,
 ) -> AppResult<u64> {
     let open = forge
         .pull_requests(&crate::ports::forge::PullRequestFilter {
@@ -412,10 +430,16 @@ pub async fn open_individual_pull_request(
         return Ok(existing.number);
     }
     let title = forge.issue(issue).await?.title;
+    let marked = if simulated { vec![issue] } else { Vec::new() };
+    let (title, body) = simulated_work::mark_pull_request(
+        &crate::core::bundle_pr::individual_title(issue, &title),
+        &format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+        &marked,
+    );
     let pr = forge
         .create_pull_request(&NewPullRequest {
-            title: crate::core::bundle_pr::individual_title(issue, &title),
-            body: format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+            title,
+            body,
             head: branch.to_owned(),
             base: None,
         })

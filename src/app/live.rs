@@ -1,6 +1,7 @@
 //! What `run`'s live view shows, gathered once a redraw: the loop's busy slots with each agent's
 //! telemetry from its log, the queue by stage, the next train, and the latest events.
 
+use super::simulated_work::agents_are_simulated;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,10 @@ pub struct LiveAgent {
     /// When the agent last wrote to its log.
     pub last_activity: Option<Timestamp>,
     pub turns: u32,
+    /// Known once the agent's final result reports it.
     pub cost_usd: Option<f64>,
+    /// Input and output tokens so far: what the stream tells while the cost is not known.
+    pub tokens: u64,
 }
 
 /// Open issues by the stages work moves through.
@@ -82,6 +86,8 @@ pub struct LiveSnapshot {
     pub next_train: Option<Departure>,
     /// The latest events, oldest first.
     pub recent: Vec<RunEvent>,
+    /// Only the simulated agent works: nobody really works on the issues.
+    pub agents_simulated: bool,
 }
 
 /// Builds snapshots, asking the forge and the trains again only every `forge_every`: the
@@ -136,6 +142,7 @@ impl LiveSampler {
                     last_activity: status.and_then(|s| s.last_activity),
                     turns: status.map_or(0, |s| s.turns),
                     cost_usd: status.and_then(|s| s.cost_usd),
+                    tokens: status.map_or(0, |s| s.usage.input_tokens + s.usage.output_tokens),
                 }
             })
             .collect();
@@ -146,6 +153,7 @@ impl LiveSampler {
             queue,
             next_train,
             recent: progress.recent.clone(),
+            agents_simulated: agents_are_simulated(&self.config.agents),
         })
     }
 

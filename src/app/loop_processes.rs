@@ -24,6 +24,7 @@ impl AgentProcesses for LoopProcesses<'_> {
                 processes.push(ObservedProcess {
                     agent: agent.clone(),
                     issue: *issue,
+                    attempt: None,
                     pid: std::process::id(),
                     alive: true,
                     last_activity: Some(self.now),

@@ -3,6 +3,7 @@
 pub mod attempt;
 pub mod bundle;
 mod bundle_record;
+pub mod claim;
 pub mod demo;
 pub mod doctor;
 pub mod handover;
@@ -15,16 +16,19 @@ pub mod loop_processes;
 pub mod monitor;
 pub mod observe;
 pub mod orchestrator;
+pub mod rebuild_journal;
 pub mod recover;
 pub mod rollback;
 pub mod run;
 pub mod run_lock;
+pub mod simulated_work;
 pub mod spawn;
 pub mod status;
 pub mod strays;
 pub mod terminate;
 pub mod train;
 pub mod unrelated_work;
+pub mod verdict;
 pub mod workspace;
 
 pub use workspace::{AppError, AppResult, Workspace};

@@ -1,16 +1,19 @@
 //! What a running agent is doing, read from the registry and its log: the same view whether
-//! this process supervises it or another one does.
+//! this process supervises it or another one does. Once its attempt has ended, the attempt as
+//! the journal recorded it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::adapters::agents::process;
-use crate::app::Workspace;
 use crate::app::attempt::{AttemptError, open_registry};
+use crate::app::lifecycle::open_journal;
+use crate::app::{AppResult, Workspace};
 use crate::core::agent_events::{AgentEvent, AttemptTotals, Usage, parse_line};
 use crate::ports::agent_registry::RegisteredAgent;
+use crate::ports::journal::AttemptLog;
 
 /// Whether a registered agent's process is still there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,21 +66,92 @@ pub struct EventWindow {
     pub latest: usize,
 }
 
-/// The status of the registered agent in `slot`.
+/// A slot's last attempt, ended and judged: its recorded verdict, and what its log says.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndedAttempt {
+    pub agent: String,
+    pub issue: u64,
+    pub attempt: u32,
+    pub state: Ended,
+    pub runtime: Option<String>,
+    pub outcome: String,
+    pub reason: String,
+    pub branch: String,
+    pub commits_ahead: u32,
+    pub turns: u32,
+    pub cost_usd: Option<f64>,
+    pub usage: Usage,
+    pub session_id: Option<String>,
+    pub model: Option<String>,
+    pub log: PathBuf,
+    pub finished_at: Timestamp,
+    /// Events in the log.
+    pub events: u64,
+    pub latest_events: Vec<NumberedEvent>,
+}
+
+/// The state of an [`EndedAttempt`]: `"ended"` in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    Ended,
+}
+
+/// What `monitor` shows of a slot: its registered agent, or else its last ended attempt.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Monitored {
+    Registered(Box<AgentStatus>),
+    Ended(Box<EndedAttempt>),
+}
+
+/// The status of the registered agent in `slot` or, with none registered, its last attempt
+/// as the journal recorded it.
 pub async fn monitor(
     workspace: &Workspace,
     slot: &str,
     window: EventWindow,
     now: Timestamp,
-) -> Result<AgentStatus, AttemptError> {
+) -> AppResult<Monitored> {
     let entry = open_registry(workspace)?
-        .list()?
+        .list()
+        .map_err(AttemptError::from)?
         .into_iter()
-        .find(|e| e.agent == slot)
-        .ok_or_else(|| AttemptError::NotRunning {
+        .find(|e| e.agent == slot);
+    if let Some(entry) = entry {
+        return Ok(Monitored::Registered(Box::new(
+            status(entry, window, now).await?,
+        )));
+    }
+    let journal = open_journal(workspace)?;
+    let Some(record) = journal.last_attempt_by(slot)? else {
+        return Err(AttemptError::NotRunning {
             agent: slot.to_owned(),
-        })?;
-    status(entry, window, now).await
+        }
+        .into());
+    };
+    let log = PathBuf::from(&record.log);
+    let read = read_log(&log, window).await?;
+    Ok(Monitored::Ended(Box::new(EndedAttempt {
+        agent: record.agent,
+        issue: record.issue,
+        attempt: record.attempt,
+        state: Ended::Ended,
+        runtime: record.runtime,
+        outcome: record.outcome,
+        reason: record.reason,
+        branch: record.branch,
+        commits_ahead: record.commits_ahead,
+        turns: record.turns,
+        cost_usd: record.cost_usd.or(read.totals.cost_usd),
+        usage: read.totals.usage,
+        session_id: read.totals.session_id,
+        model: read.totals.model,
+        log,
+        finished_at: record.finished_at,
+        events: read.totals.events,
+        latest_events: read.events,
+    })))
 }
 
 /// How often `follow` looks at the registry and the log again.
@@ -132,19 +206,23 @@ pub async fn list_agents(
     Ok(statuses)
 }
 
-async fn status(
-    entry: RegisteredAgent,
-    window: EventWindow,
-    now: Timestamp,
-) -> Result<AgentStatus, AttemptError> {
+/// What an agent's log holds: its totals, the events in `window`, and when it was written last.
+struct LogRead {
+    totals: AttemptTotals,
+    events: Vec<NumberedEvent>,
+    last_activity: Option<Timestamp>,
+}
+
+/// Reads the log at `path`; a log not written yet reads as empty.
+async fn read_log(path: &Path, window: EventWindow) -> Result<LogRead, AttemptError> {
     let io = |source| AttemptError::Io {
         action: "read the agent's log",
-        path: entry.logs.stdout.clone(),
+        path: path.to_path_buf(),
         source,
     };
-    let (text, last_activity) = match tokio::fs::read(&entry.logs.stdout).await {
+    let (text, last_activity) = match tokio::fs::read(path).await {
         Ok(bytes) => {
-            let modified = tokio::fs::metadata(&entry.logs.stdout)
+            let modified = tokio::fs::metadata(path)
                 .await
                 .and_then(|m| m.modified())
                 .map_err(io)?;
@@ -165,6 +243,23 @@ async fn status(
     }
     let keep_from = events.len().saturating_sub(window.latest);
     events.drain(..keep_from);
+    Ok(LogRead {
+        totals,
+        events,
+        last_activity,
+    })
+}
+
+async fn status(
+    entry: RegisteredAgent,
+    window: EventWindow,
+    now: Timestamp,
+) -> Result<AgentStatus, AttemptError> {
+    let LogRead {
+        totals,
+        events,
+        last_activity,
+    } = read_log(&entry.logs.stdout, window).await?;
     let state = if process::is_running(entry.pid, entry.start_time) {
         AgentState::Running
     } else {

@@ -7,16 +7,21 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use super::attempt::WORKTREES_DIR;
+use super::verdict::last_verdict;
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::{Git, GitError};
 use crate::adapters::registry_processes::RegistryProcesses;
 use crate::core::branch::parse_branch_name;
+use crate::core::finished_work::AttemptFacts;
+use crate::core::labels::agent_slot;
+use crate::core::outcome::Outcome;
 use crate::core::reconcile::{
     ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
     Snapshot, WorktreeFacts,
 };
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, PullRequestFilter, PullRequestState};
+use crate::ports::journal::{AttemptLog, Journal};
 use crate::ports::processes::{AgentProcesses, ObservedProcess};
 
 /// The agent processes of this repository, as its registry records them.
@@ -34,7 +39,8 @@ pub fn worktrees_dir(workspace: &Workspace) -> PathBuf {
     workspace.state_dir().join(WORKTREES_DIR)
 }
 
-/// The world now: every open issue, every pull request (bundles included), local branches and
+/// The world now: every open issue (with the verdict on its last attempt, for those an agent
+/// claims: [`last_verdict`]), every pull request (bundles included), local branches and
 /// archive references with their commits ahead of `base`, the agent worktrees, the agent
 /// processes. A process's last activity is its registry's, or its branch's last commit when
 /// that is later (a commit is a sign of life); with neither, `now`.
@@ -42,10 +48,11 @@ pub async fn observe(
     workspace: &Workspace,
     forge: &dyn Forge,
     processes: &dyn AgentProcesses,
+    records: Records<'_>,
     base: &str,
     now: Timestamp,
 ) -> AppResult<Snapshot> {
-    let issues = forge
+    let issues: Vec<IssueFacts> = forge
         .issues(&IssueFilter::open())
         .await?
         .into_iter()
@@ -55,6 +62,7 @@ pub async fn observe(
             labels: issue.labels,
         })
         .collect();
+    let last_attempts = last_attempts(records, &issues)?;
     let pull_requests = forge
         .pull_requests(&PullRequestFilter::default())
         .await?
@@ -78,6 +86,7 @@ pub async fn observe(
         archives: Vec::new(),
         worktrees,
         processes: Vec::new(),
+        last_attempts,
     };
     let mut last_commit: BTreeMap<(String, u64), Timestamp> = BTreeMap::new();
     for observed in refs {
@@ -120,9 +129,36 @@ fn process_facts(
     ProcessFacts {
         agent: process.agent,
         issue: process.issue,
+        attempt: process.attempt,
         alive: process.alive,
         last_activity,
     }
+}
+
+/// Where the slots' steps and the attempts' verdicts are recorded.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    pub journal: &'a dyn Journal,
+    pub attempts: &'a dyn AttemptLog,
+}
+
+/// The verdict on the last attempt at each of `issues` that an agent's label claims.
+fn last_attempts(records: Records<'_>, issues: &[IssueFacts]) -> AppResult<Vec<AttemptFacts>> {
+    let mut last = Vec::new();
+    let claimed = issues
+        .iter()
+        .filter(|issue| issue.labels.iter().any(|l| agent_slot(l).is_some()));
+    for issue in claimed {
+        if let Some(attempt) = last_verdict(records.journal, records.attempts, issue.number)? {
+            last.push(AttemptFacts {
+                issue: issue.number,
+                succeeded: attempt.outcome == Outcome::Success.as_str(),
+                agent: attempt.agent,
+                attempt: attempt.attempt,
+            });
+        }
+    }
+    Ok(last)
 }
 
 /// A reference, its facts and when its tip was committed.
@@ -221,6 +257,7 @@ mod tests {
         let process = |last_activity| ObservedProcess {
             agent: "agent001".into(),
             issue: 12,
+            attempt: Some(1),
             pid: 1,
             alive: true,
             last_activity,

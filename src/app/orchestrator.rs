@@ -13,27 +13,30 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::attempt::{
-    AttemptError, AttemptResult, adopt_agent, forget_registration, limits_from, open_registry,
-    request_for, run_attempt,
+    AttemptError, AttemptResult, adopt_agent, commits_ahead, forget_registration, limits_from,
+    open_registry, request_for, run_attempt_journaled,
 };
 use super::bundle::{Bundler, OpenedPullRequest, Waiting};
+use super::claim::{READOPTED, SlotJournal, claim_issue, journal_assignment, journal_working};
+use super::land::{LandSettings, land_recorded_success};
 use super::landing::{self, Disposition, Ended, Failure, LandingPolicy};
-use super::lifecycle::transition;
 use super::loop_processes::LoopProcesses;
 use super::observe::registered_processes;
 use super::recover::{World, diagnose, force_reset, recover};
 use super::workspace::{AppError, AppResult, Workspace};
+use crate::adapters::agents::process;
 use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::branch_name;
 use crate::core::config::Config;
-use crate::core::labels::{self, agent_slot};
+use crate::core::labels::agent_slot;
 use crate::core::lifecycle::Event;
 use crate::core::queue::{Stage, stage};
 use crate::core::reconcile::Inconsistency;
 use crate::core::routing::{OpenIssue, plan_claims};
 use crate::ports::agent::AgentRuntime;
+use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::forge::{Issue, IssueFilter};
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 use crate::ports::processes::AgentProcesses;
@@ -439,7 +442,7 @@ impl Orchestrator {
         mut shutdown: watch::Receiver<u32>,
         detach_agents: bool,
     ) -> AppResult<()> {
-        self.adopt_registered()?;
+        self.adopt_registered().await?;
         self.resume_claims().await?;
         let mut routed_once = false;
         let mut failing = 0;
@@ -754,7 +757,7 @@ impl Orchestrator {
 
     /// Watches again every agent process a previous run left registered: live ones until they
     /// end, dead ones judged from their logs. Each is then disposed of like any attempt.
-    fn adopt_registered(&mut self) -> AppResult<()> {
+    async fn adopt_registered(&mut self) -> AppResult<()> {
         let registry = open_registry(&self.workspace)?;
         for entry in registry.list().map_err(AttemptError::from)? {
             // Disposed of already (the run died before forgetting it): acting on the verdict
@@ -767,6 +770,9 @@ impl Orchestrator {
             if recorded {
                 registry.remove(&entry.agent).map_err(AttemptError::from)?;
                 continue;
+            }
+            if process::is_running(entry.pid, entry.start_time) {
+                self.journal_readoption(&entry).await?;
             }
             let (stop, stopped) = oneshot::channel();
             let agent = entry.agent.clone();
@@ -797,6 +803,18 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// Journals that this run took over `entry`'s live agent: the slot works on (its claim
+    /// journaled first if the journal lags), now watched by this run.
+    async fn journal_readoption(&self, entry: &RegisteredAgent) -> AppResult<()> {
+        let slot = self.slot_journal();
+        journal_assignment(slot, &entry.agent, entry.issue, &entry.branch, READOPTED)?;
+        let ahead = match self.workspace.git.branch_tip(&entry.branch).await? {
+            Some(_) => commits_ahead(&self.workspace.git, &entry.base, &entry.branch).await?,
+            None => 0,
+        };
+        journal_working(slot, &entry.agent, entry.issue, ahead, READOPTED)
+    }
+
     /// Takes up every claim the forge shows that no attempt here is working on: after a crash
     /// or a stop, the same slot continues on the same branch and worktree.
     async fn resume_claims(&mut self) -> AppResult<()> {
@@ -821,9 +839,46 @@ impl Orchestrator {
                 continue;
             }
             let agent = (*agent).clone();
+            if self.land_recorded_success(&agent, issue.number).await? {
+                continue;
+            }
             self.start_attempt(&agent, &issue, true).await?;
         }
         Ok(())
+    }
+
+    /// Lands the claim's finished work if its success is recorded (and so not run again).
+    async fn land_recorded_success(&mut self, agent: &str, issue: u64) -> AppResult<bool> {
+        let settings = LandSettings {
+            state_machine: self.settings.state_machine,
+            bundling: self.settings.policy.bundling,
+        };
+        let now = self.clock.now();
+        let forge = self.forge.as_ref();
+        let landed = land_recorded_success(
+            &self.workspace,
+            forge,
+            &self.journal,
+            settings,
+            agent,
+            issue,
+            now,
+        )
+        .await?;
+        let Some((attempt, landed)) = landed else {
+            return Ok(false);
+        };
+        self.record(RunEvent::Disposed {
+            agent: agent.to_owned(),
+            issue,
+            attempt,
+            outcome: crate::core::outcome::Outcome::Success.to_string(),
+            disposition: Disposition::Landed {
+                commits_ahead: landed.commits_ahead,
+                pull_request: landed.pull_request,
+            },
+        });
+        Ok(true)
     }
 
     /// Whether `issue`'s attempt was parked in this run.
@@ -886,7 +941,8 @@ impl Orchestrator {
             &preferred,
         );
         for claim in claims {
-            let Some(issue) = self.claim(&claim.agent, claim.issue).await? else {
+            let Some(issue) = claim_issue(self.forge.as_ref(), &claim.agent, claim.issue).await?
+            else {
                 continue;
             };
             self.start_attempt(&claim.agent, &issue, false).await?;
@@ -904,32 +960,6 @@ impl Orchestrator {
                     Stage::Ready | Stage::Claimed
                 )
         }))
-    }
-
-    /// Claims `issue` for `agent` on the forge and checks the claim held: if another
-    /// orchestrator claimed it at the same moment, ours is withdrawn.
-    async fn claim(&mut self, agent: &str, issue: u64) -> AppResult<Option<Issue>> {
-        self.forge
-            .edit_labels(issue, &[agent.to_owned()], &[labels::READY.to_owned()])
-            .await?;
-        let claimed = self.forge.issue(issue).await?;
-        let claimants = claimed
-            .labels
-            .iter()
-            .filter(|l| agent_slot(l).is_some())
-            .count();
-        if claimants == 1 {
-            return Ok(Some(claimed));
-        }
-        tracing::warn!(
-            agent,
-            issue,
-            "issue claimed twice at once; withdrawing this claim"
-        );
-        self.forge
-            .edit_labels(issue, &[], &[agent.to_owned()])
-            .await?;
-        Ok(None)
     }
 
     /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment.
@@ -951,20 +981,32 @@ impl Orchestrator {
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);
-        self.journal_assignment(agent, issue.number, &branch, resumed)?;
+        let cause = if resumed {
+            "resumed by the run loop after a restart"
+        } else {
+            "claimed by the run loop"
+        };
+        journal_assignment(self.slot_journal(), agent, issue.number, &branch, cause)?;
         let (stop, stopped) = oneshot::channel();
         let workspace = self.workspace.clone();
         let runtime = self.runtime.clone();
         let limits = self.settings.limits;
         let owner = agent.to_owned();
         let spawned_request = request.clone();
+        let journal = self.settings.state_machine.then(|| self.journal.clone());
+        let clock = self.clock.clone();
         self.running.spawn(async move {
-            let result = run_attempt(
+            let slot = journal.as_deref().map(|journal| SlotJournal {
+                journal,
+                clock: clock.as_ref(),
+            });
+            let result = run_attempt_journaled(
                 &workspace,
                 runtime.as_ref(),
                 &spawned_request,
                 limits,
                 stopped,
+                slot,
             )
             .await;
             Finished {
@@ -999,46 +1041,12 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Journals `Assign`, bringing the slot there first if the journal lags the forge (a crash
-    /// between the claim and the journal write, or a slot left elsewhere by drift).
-    fn journal_assignment(
-        &self,
-        agent: &str,
-        issue: u64,
-        branch: &str,
-        resumed: bool,
-    ) -> AppResult<()> {
-        if !self.settings.state_machine {
-            return Ok(());
-        }
-        let current = self.journal.current_state(agent)?;
-        if current.claimed_issue() == Some(issue) {
-            return Ok(());
-        }
-        let cause = if resumed {
-            "resumed by the run loop after a restart"
-        } else {
-            "claimed by the run loop"
-        };
-        if current.claimed_issue().is_some() {
-            self.journal_event(agent, &Event::ForceReset, "its claim moved on the forge")?;
-        }
-        self.journal_event(
-            agent,
-            &Event::Assign {
-                agent_id: agent.to_owned(),
-                issue,
-                branch: branch.to_owned(),
-            },
-            cause,
-        )
-    }
-
-    fn journal_event(&self, agent: &str, event: &Event, cause: &str) -> AppResult<()> {
-        if self.settings.state_machine {
-            transition(self.journal.as_ref(), agent, event, cause, self.clock.now())?;
-        }
-        Ok(())
+    /// The journal, when the state machine is on, as attempts journal their slot's steps.
+    fn slot_journal(&self) -> Option<SlotJournal<'_>> {
+        self.settings.state_machine.then(|| SlotJournal {
+            journal: self.journal.as_ref(),
+            clock: self.clock.as_ref(),
+        })
     }
 
     /// Lands, retries or fails the issue of a finished attempt.
@@ -1124,6 +1132,7 @@ impl Orchestrator {
             turns: 0,
             log: String::new(),
             finished_at: now,
+            runtime: Some(self.runtime.name().to_owned()),
         })?;
         landing::retry_or_fail(
             self.forge.as_ref(),

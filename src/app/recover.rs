@@ -12,11 +12,12 @@ use serde::Serialize;
 
 use super::attempt::{commit_leftovers, creation_interrupted};
 use super::lifecycle::{require_agent_id, transition};
-use super::observe::observe;
+use super::observe::{Records, observe};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branch::parse_branch_name;
 use crate::core::config::Config;
+use crate::core::finished_work::{FinishedWork, finished_work};
 use crate::core::lifecycle::{Event, Lifecycle, State};
 use crate::core::reconcile::{
     Inconsistency, Limits, RefFacts, Snapshot, archive_ref, believed_from_labels, detect,
@@ -24,7 +25,7 @@ use crate::core::reconcile::{
 use crate::core::recovery::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
-use crate::ports::journal::Journal;
+use crate::ports::journal::{AttemptLog, Journal};
 use crate::ports::processes::AgentProcesses;
 
 /// Everything recovery reads and changes.
@@ -32,6 +33,8 @@ pub struct World<'a> {
     pub workspace: &'a Workspace,
     pub forge: &'a dyn Forge,
     pub journal: &'a dyn Journal,
+    /// The recorded verdicts: a slot whose success is recorded waits for `land`, not repair.
+    pub attempts: &'a dyn AttemptLog,
     pub processes: &'a dyn AgentProcesses,
     /// The branch commits are counted against.
     pub base: String,
@@ -46,7 +49,7 @@ impl<'a> World<'a> {
     pub fn new(
         workspace: &'a Workspace,
         forge: &'a dyn Forge,
-        journal: &'a dyn Journal,
+        journal: &'a (impl Journal + AttemptLog),
         processes: &'a dyn AgentProcesses,
         base: String,
         config: &Config,
@@ -55,6 +58,7 @@ impl<'a> World<'a> {
             workspace,
             forge,
             journal,
+            attempts: journal,
             processes,
             base,
             max_stuck_minutes: config.recovery.max_stuck_time_minutes,
@@ -95,6 +99,10 @@ pub async fn diagnose(
         world.workspace,
         world.forge,
         world.processes,
+        Records {
+            journal: world.journal,
+            attempts: world.attempts,
+        },
         &world.base,
         now,
     )
@@ -601,6 +609,8 @@ pub struct AgentStatus {
     /// The branch of the issue the slot holds, if it exists.
     pub branch: Option<RefFacts>,
     pub process_alive: bool,
+    /// The slot's agent succeeded and its work waits for `clambake land` (or a run) to land it.
+    pub finished: Option<FinishedWork>,
     pub inconsistencies: Vec<Inconsistency>,
 }
 
@@ -613,6 +623,7 @@ pub async fn agent_status(
 ) -> AppResult<Vec<AgentStatus>> {
     let diagnosis = diagnose(world, agent, now).await?;
     let snapshot = &diagnosis.snapshot;
+    let finished = finished_work(snapshot, &diagnosis.believed);
     let mut agents: BTreeSet<String> = diagnosis.believed.keys().cloned().collect();
     agents.extend(snapshot.issues.iter().flat_map(|i| {
         i.labels
@@ -661,6 +672,7 @@ pub async fn agent_status(
                     .processes
                     .iter()
                     .any(|p| p.agent == name && p.alive),
+                finished: finished.iter().find(|w| w.agent == name).cloned(),
                 inconsistencies: diagnosis
                     .plans
                     .iter()

@@ -13,6 +13,12 @@ use super::run_lock::{RunLock, describe_this_process};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::agents::runtime_for;
 use crate::app::attempt::AttemptError;
+use crate::app::simulated_work::agents_are_simulated;
+
+/// What `run` says at its start when only the simulated agent will work.
+pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
+     `simulated` runtime): nobody really works on the issues, and their commits, comments and \
+     pull requests say [simulated]";
 use crate::ports::{Clock, SystemClock};
 
 /// What the caller asked of `run`.
@@ -33,6 +39,8 @@ pub struct RunSummary {
     pub events: Vec<RunEvent>,
     /// Inconsistencies between the journal and the world that the run repaired.
     pub drift_repaired: usize,
+    /// Only the simulated agent ran: its work is marked as simulated.
+    pub agents_simulated: bool,
 }
 
 /// Runs the loop under the run lock until `request.stop_when` or a signal counted on
@@ -59,6 +67,7 @@ pub async fn run_reporting(
     progress: watch::Sender<Progress>,
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
+    workspace.require_commits().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
@@ -70,6 +79,10 @@ pub async fn run_reporting(
         &workspace.state_dir(),
         &describe_this_process("clambake run", started),
     )?;
+    let agents_simulated = agents_are_simulated(&config.agents);
+    if agents_simulated {
+        tracing::warn!("{SIMULATED_NOTICE}");
+    }
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = Arc::new(open_journal(workspace)?);
     let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
@@ -96,5 +109,6 @@ pub async fn run_reporting(
         finished: clock.now(),
         events: orchestrator.events().to_vec(),
         drift_repaired: orchestrator.drift_repaired(),
+        agents_simulated,
     })
 }

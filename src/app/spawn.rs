@@ -1,4 +1,7 @@
-//! `spawn`: one attempt of an agent slot at an issue, run in the foreground to its outcome.
+//! `spawn`: one attempt of an agent slot at an issue, run in the foreground to its outcome,
+//! through the run loop's lifecycle: the same claim on the forge, the same journal steps, and
+//! a failed attempt disposed of as the run loop disposes of one. Finished work stays on the
+//! claimed slot for `clambake land`.
 
 use std::path::PathBuf;
 
@@ -7,15 +10,26 @@ use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
 use crate::app::attempt::{
-    AttemptError, claim_slot, forget_registration, limits_from, open_registry, request_for,
-    run_attempt,
+    AttemptError, AttemptResult, claim_slot, forget_registration, limits_from, open_registry,
+    request_for, run_attempt_journaled,
 };
+use crate::app::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
+use crate::app::landing::{self, Disposition, Ended};
+use crate::app::lifecycle::open_journal;
+use crate::app::orchestrator::RunSettings;
 use crate::app::run_lock::RunLock;
 use crate::app::{AppError, AppResult, Workspace};
+use crate::core::branch::branch_name;
 use crate::core::config::{AgentRuntimeKind, Config};
-use crate::core::labels::agent_slot;
+use crate::core::labels::{self, agent_slot};
+use crate::core::lifecycle::Event;
 use crate::core::outcome::{ExitStatus, Outcome, Termination};
-use crate::ports::Forge;
+use crate::ports::forge::IssueState;
+use crate::ports::journal::{AttemptLog, Journal};
+use crate::ports::{Clock, Forge, SystemClock};
+
+/// Why the journal moved a slot when `spawn` claimed it.
+const CLAIMED_BY_SPAWN: &str = "claimed by `clambake spawn`";
 
 /// What `spawn` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +50,9 @@ pub struct SpawnReport {
     pub cost_usd: Option<f64>,
     pub session_id: Option<String>,
     pub log: PathBuf,
+    /// What became of a failed attempt's issue, as the run loop decides it; `None` after a
+    /// success, whose work waits on the claimed slot for `clambake land`.
+    pub disposition: Option<Disposition>,
 }
 
 /// Runs `agent` on `issue` until the attempt ends. `stop` terminates it early.
@@ -80,20 +97,56 @@ pub async fn spawn(
             issue: ended.issue,
         });
     }
+    let journal = open_journal(workspace)?;
     let base = forge.default_branch().await?;
-    let request = request_for(workspace, forge, agent, issue, &base, 0).await?;
-    let attempt = request.attempt;
-    let result = run_attempt(
-        workspace,
-        runtime.as_ref(),
-        &request,
-        limits_from(&config.agents),
-        stop,
-    )
+    let before = forge.issue(issue).await?;
+    refuse_claimed_elsewhere(&before, agent)?;
+    let Some(claimed) = claim_issue(forge, agent, issue).await? else {
+        return Err(refusal(forge, agent, issue).await);
+    };
+    let clock = SystemClock;
+    let slot = config.state_machine.enabled.then_some(SlotJournal {
+        journal: &journal,
+        clock: &clock,
+    });
+    let started = async {
+        let recorded = journal.attempts(issue)?.iter().map(|a| a.attempt).max();
+        let request =
+            request_for(workspace, forge, agent, issue, &base, recorded.unwrap_or(0)).await?;
+        let branch = branch_name(agent, issue, &claimed.title);
+        journal_assignment(slot, agent, issue, &branch, CLAIMED_BY_SPAWN)?;
+        let limits = limits_from(&config.agents);
+        let result =
+            run_attempt_journaled(workspace, runtime.as_ref(), &request, limits, stop, slot)
+                .await?;
+        Ok::<_, AppError>((request.attempt, result))
+    }
     .await;
-    // The verdict is reported here and now: nothing later needs the registration.
+    let (attempt, result): (u32, AttemptResult) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            release_claim(forge, slot, agent, &before).await?;
+            forget_registration(workspace, agent)?;
+            return Err(error);
+        }
+    };
+    let ended = Ended {
+        agent,
+        issue,
+        attempt,
+        result: &result,
+    };
+    let now = clock.now();
+    let disposition = if result.classification.outcome == Outcome::Success {
+        landing::record_attempt(&journal, ended, now)?;
+        None
+    } else {
+        let policy = RunSettings::from_config(config).policy;
+        let journaled = slot.map(|s| s.journal);
+        Some(landing::dispose(workspace, forge, &journal, journaled, policy, ended, now).await?)
+    };
+    // The verdict has been acted on: nothing later needs the registration.
     forget_registration(workspace, agent)?;
-    let result = result?;
     Ok(SpawnReport {
         agent: agent.to_owned(),
         issue,
@@ -111,5 +164,70 @@ pub async fn spawn(
         cost_usd: result.report.totals.cost_usd,
         session_id: result.report.totals.session_id,
         log: result.logs.stdout,
+        disposition,
     })
+}
+
+/// Refuses an issue that is closed, or that another slot holds.
+fn refuse_claimed_elsewhere(issue: &crate::ports::forge::Issue, agent: &str) -> AppResult<()> {
+    if issue.state == IssueState::Closed {
+        return Err(AppError::ClosedIssue {
+            issue: issue.number,
+        });
+    }
+    let others: Vec<&str> = claimants(issue)
+        .into_iter()
+        .filter(|a| *a != agent)
+        .collect();
+    match others.first() {
+        Some(holder) => Err(AppError::ClaimedElsewhere {
+            issue: issue.number,
+            agent: agent.to_owned(),
+            holder: (*holder).to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The refusal for a claim that did not hold: another slot took the issue at the same moment.
+async fn refusal(forge: &dyn Forge, agent: &str, issue: u64) -> AppError {
+    let holder = match forge.issue(issue).await {
+        Ok(now) => claimants(&now).first().map(|a| (*a).to_owned()),
+        Err(error) => return error.into(),
+    };
+    AppError::ClaimedElsewhere {
+        issue,
+        agent: agent.to_owned(),
+        holder: holder.unwrap_or_else(|| "another slot".to_owned()),
+    }
+}
+
+/// Gives back a claim whose attempt could not run: the slot's label off (`route:ready` back
+/// if the issue had it), and the slot abandoned in the journal.
+async fn release_claim(
+    forge: &dyn Forge,
+    slot: Option<SlotJournal<'_>>,
+    agent: &str,
+    before: &crate::ports::forge::Issue,
+) -> AppResult<()> {
+    let restore: Vec<String> = before
+        .has_label(labels::READY)
+        .then(|| labels::READY.to_owned())
+        .into_iter()
+        .collect();
+    if !before.has_label(agent) {
+        forge
+            .edit_labels(before.number, &restore, &[agent.to_owned()])
+            .await?;
+    }
+    let journal = slot.map(|s| s.journal as &dyn Journal);
+    let now = slot.map_or_else(jiff::Timestamp::now, |s| s.clock.now());
+    landing::journal_slot(
+        journal,
+        agent,
+        before.number,
+        &[Event::Abandon],
+        "the attempt could not run",
+        now,
+    )
 }

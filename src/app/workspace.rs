@@ -8,6 +8,7 @@ use miette::Diagnostic;
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::git::{Git, GitError};
+use crate::core::branch::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
 use crate::core::lifecycle::TransitionError;
 use crate::core::redact::Redactor;
@@ -24,12 +25,31 @@ pub enum AppError {
     #[error("{} is not inside a git repository", dir.display())]
     #[diagnostic(help("run clambake inside your project's repository, or pass `-C <path>`"))]
     NotARepository { dir: PathBuf },
+    #[error("the repository at {} has no commits yet", root.display())]
+    #[diagnostic(help(
+        "make a first commit (for example `git commit --allow-empty -m \"Initial commit\"`): agents branch from it and trains merge onto it"
+    ))]
+    NoCommits { root: PathBuf },
     #[error("this repository has no {CONFIG_FILE} yet ({})", root.display())]
     #[diagnostic(help("run `clambake init` first"))]
     NotInitialized { root: PathBuf },
     #[error("the local forge has not been set up in {}", dir.display())]
     #[diagnostic(help("run `clambake init`: it creates the forge and keeps your {CONFIG_FILE}"))]
     NoLocalForge { dir: PathBuf },
+    #[error(
+        "{} is missing, but agent branches exist ({}): the forge that tracked them is gone",
+        path.display(),
+        branches.join(", ")
+    )]
+    #[diagnostic(help(
+        "restore .clambake/forge.db from a backup. A new, empty forge would number issues from #1 \
+         again beside these branches; to start one anyway, first move the agent branches out of \
+         Clambake's namespace (`git branch -m agent001/1-x kept/agent001/1-x`), then `clambake init`"
+    ))]
+    ForgeLost {
+        path: PathBuf,
+        branches: Vec<String>,
+    },
     #[error("the GitHub backend is not available in this version of clambake")]
     #[diagnostic(help(
         "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
@@ -40,6 +60,18 @@ pub enum AppError {
         "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
     ))]
     UnjudgedAttempt { agent: String, issue: u64 },
+    #[error("issue #{issue} is claimed by {holder}, so {agent} cannot work on it")]
+    #[diagnostic(help(
+        "wait for {holder} to finish, or free it first: `clambake agent force-reset --agent {holder}`"
+    ))]
+    ClaimedElsewhere {
+        issue: u64,
+        agent: String,
+        holder: String,
+    },
+    #[error("issue #{issue} is closed")]
+    #[diagnostic(help("reopen it first if it needs more work"))]
+    ClosedIssue { issue: u64 },
     #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
     #[diagnostic(help(
         "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"
@@ -149,6 +181,16 @@ impl Workspace {
         })
     }
 
+    /// Fails unless the checked-out branch has a commit: every agent branch starts from one.
+    pub async fn require_commits(&self) -> AppResult<()> {
+        match self.git.resolve("HEAD").await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::NoCommits {
+                root: self.root.clone(),
+            }),
+        }
+    }
+
     /// Held while adding or removing a worktree.
     pub async fn lock_worktrees(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.worktrees.lock().await
@@ -207,6 +249,7 @@ impl Workspace {
             ForgeBackend::Github => return Err(AppError::GithubNotAvailable),
             ForgeBackend::Local => {
                 if !self.forge_database().exists() {
+                    self.refuse_lost_forge().await?;
                     return Err(AppError::NoLocalForge {
                         dir: self.state_dir(),
                     });
@@ -215,6 +258,31 @@ impl Workspace {
             }
         };
         Ok(Arc::new(RedactingForge::new(forge, secrets())))
+    }
+
+    /// Refuses to go on without the forge database while agent branches exist: they are
+    /// the work of a forge that was lost, not of one never made.
+    pub async fn refuse_lost_forge(&self) -> AppResult<()> {
+        let mut branches: Vec<String> = self
+            .git
+            .branch_tips()
+            .await?
+            .into_keys()
+            .filter(|name| parse_branch_name(name).is_some())
+            .collect();
+        if branches.is_empty() {
+            return Ok(());
+        }
+        const SHOWN: usize = 3;
+        if branches.len() > SHOWN {
+            let more = branches.len() - SHOWN;
+            branches.truncate(SHOWN);
+            branches.push(format!("and {more} more"));
+        }
+        Err(AppError::ForgeLost {
+            path: self.forge_database(),
+            branches,
+        })
     }
 
     /// Opens (creating if needed) the local forge.

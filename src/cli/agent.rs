@@ -44,6 +44,8 @@ enum AgentCommand {
     Validate(agent_validate::ValidateArgs),
     /// The agent processes the registry knows, running or not yet classified.
     List(super::agent_list::AgentListArgs),
+    /// A new journal from the forge and git; the old file is moved aside, never deleted.
+    RebuildJournal(super::agent_rebuild_journal::RebuildJournalArgs),
 }
 
 /// How an `agent` command ends: exit status 0, 1 or 2.
@@ -107,6 +109,9 @@ async fn run_in(start: &Path, args: AgentArgs) -> AppResult<Health> {
         }
         AgentCommand::ForceReset(args) => {
             agent_force_reset::run(&opened().await?.world(&workspace), args).await
+        }
+        AgentCommand::RebuildJournal(args) => {
+            super::agent_rebuild_journal::run(&workspace, args).await
         }
         AgentCommand::List(args) => {
             super::agent_list::run(&workspace, args).await?;

@@ -45,7 +45,12 @@ pub async fn run(world: &World<'_>, args: StatusArgs) -> AppResult<Health> {
             state,
             labelled.join(" "),
             branch,
-            if status.process_alive { "alive" } else { "-" }.to_owned(),
+            match (status.process_alive, &status.finished) {
+                (true, _) => "alive",
+                (false, Some(_)) => "finished",
+                (false, None) => "-",
+            }
+            .to_owned(),
             if problems.is_empty() {
                 "ok".to_owned()
             } else {
@@ -54,5 +59,16 @@ pub async fn run(world: &World<'_>, args: StatusArgs) -> AppResult<Health> {
         ]);
     }
     print_table(&rows, "No agent slot has been used yet.");
+    for work in statuses.iter().filter_map(|s| s.finished.as_ref()) {
+        println!(
+            "{agent} finished #{issue} (attempt {attempt}, {ahead} ahead on {branch}): \
+             `clambake land --agent {agent}` lands it, or the next `clambake run` does.",
+            agent = work.agent,
+            issue = work.issue,
+            attempt = work.attempt,
+            ahead = work.commits_ahead,
+            branch = work.branch,
+        );
+    }
     Ok(health)
 }

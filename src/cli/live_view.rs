@@ -94,10 +94,15 @@ impl Screen {
 /// The frame for `snapshot`, no line wider than `width`.
 pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
     let mut lines = vec![format!(
-        "clambake run · {} · {} agent{} busy",
+        "clambake run · {} · {} agent{} busy{}",
         snapshot.at.strftime("%H:%M:%S UTC"),
         snapshot.agents.len(),
-        if snapshot.agents.len() == 1 { "" } else { "s" }
+        if snapshot.agents.len() == 1 { "" } else { "s" },
+        if snapshot.agents_simulated {
+            " · agents simulated: their work is marked [simulated]"
+        } else {
+            ""
+        }
     )];
     if snapshot.agents.is_empty() {
         lines.push("  no agent is working".to_owned());
@@ -132,9 +137,7 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
                     |at| format!("{} ago", seconds(snapshot.at.duration_since(at).as_secs())),
                 ),
                 agent.turns.to_string(),
-                agent
-                    .cost_usd
-                    .map_or_else(|| "-".to_owned(), |cost| format!("${cost:.2}")),
+                cost_cell(agent.cost_usd, agent.tokens),
             ]);
         }
         lines.extend(table.to_string().lines().map(|l| l.trim_end().to_owned()));
@@ -184,6 +187,16 @@ fn seconds(total: i64) -> String {
     }
 }
 
+/// The cost once the agent's result reports it; until then the tokens its stream counted
+/// (Claude Code and Codex give the cost only at the end, and prices are not Clambake's to guess).
+fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
+    match (cost_usd, tokens) {
+        (Some(cost), _) => format!("${cost:.2}"),
+        (None, 0) => "-".to_owned(),
+        (None, tokens) => format!("{tokens} tok"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +221,7 @@ mod tests {
                     last_activity: Some(at("2026-11-21T07:12:02Z")),
                     turns: 7,
                     cost_usd: Some(0.123),
+                    tokens: 900,
                 },
                 LiveAgent {
                     agent: "agent002".to_owned(),
@@ -218,6 +232,7 @@ mod tests {
                     last_activity: None,
                     turns: 0,
                     cost_usd: None,
+                    tokens: 0,
                 },
             ],
             queue: QueueCounts {
@@ -247,6 +262,7 @@ mod tests {
                     },
                 },
             ],
+            agents_simulated: false,
         }
     }
 
@@ -296,6 +312,13 @@ mod tests {
     }
 
     #[test]
+    fn the_cost_shows_once_known_and_the_tokens_until_then() {
+        assert_eq!(cost_cell(Some(0.5), 1200), "$0.50");
+        assert_eq!(cost_cell(None, 1200), "1200 tok");
+        assert_eq!(cost_cell(None, 0), "-");
+    }
+
+    #[test]
     fn no_line_is_wider_than_the_terminal() {
         let frame = render(&snapshot(), 40);
         for line in frame.lines() {
@@ -318,6 +341,23 @@ mod tests {
             "clambake run · 07:12:05 UTC · 0 agents busy\n  no agent is working\n\
              queue: 4 ready · 2 claimed · 3 in review · 1 bundled · 0 failed\n\
              next train: manual (clambake bundle --force)\n"
+        );
+    }
+
+    #[test]
+    fn the_header_says_when_agents_are_simulated() {
+        let simulated = LiveSnapshot {
+            agents_simulated: true,
+            ..snapshot()
+        };
+        let frame = render(&simulated, 200);
+        assert!(
+            frame
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("2 agents busy · agents simulated: their work is marked [simulated]"),
+            "{frame}"
         );
     }
 

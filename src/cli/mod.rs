@@ -4,6 +4,7 @@ mod agent;
 mod agent_diagnose;
 mod agent_force_reset;
 mod agent_list;
+mod agent_rebuild_journal;
 mod agent_recover;
 mod agent_status;
 mod agent_validate;

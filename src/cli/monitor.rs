@@ -6,7 +6,9 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::output::{print_json, when};
-use crate::app::monitor::{AgentState, AgentStatus, EventWindow, NumberedEvent, follow, monitor};
+use crate::app::monitor::{
+    AgentState, AgentStatus, EndedAttempt, EventWindow, Monitored, NumberedEvent, follow, monitor,
+};
 use crate::app::{AppResult, Workspace};
 use crate::core::agent_events::AgentEvent;
 
@@ -27,12 +29,23 @@ pub struct MonitorArgs {
 }
 
 pub async fn run(workspace: &Workspace, args: MonitorArgs) -> AppResult<()> {
+    let window = EventWindow {
+        from: 0,
+        latest: args.events,
+    };
+    let status = match monitor(workspace, &args.agent, window, Timestamp::now()).await? {
+        Monitored::Registered(status) => status,
+        // Over already: there is nothing to follow.
+        Monitored::Ended(ended) => {
+            if args.json {
+                print_json(&ended);
+            } else {
+                print_ended(&ended);
+            }
+            return Ok(());
+        }
+    };
     if !args.follow {
-        let window = EventWindow {
-            from: 0,
-            latest: args.events,
-        };
-        let status = monitor(workspace, &args.agent, window, Timestamp::now()).await?;
         if args.json {
             print_json(&status);
         } else {
@@ -67,6 +80,39 @@ pub async fn run(workspace: &Workspace, args: MonitorArgs) -> AppResult<()> {
     Ok(())
 }
 
+fn print_ended(ended: &EndedAttempt) {
+    println!(
+        "{} on issue #{} (attempt {}, {}): ended {} at {}",
+        ended.agent,
+        ended.issue,
+        ended.attempt,
+        ended.runtime.as_deref().unwrap_or("runtime not recorded"),
+        ended.outcome,
+        when(&ended.finished_at)
+    );
+    println!("{}", ended.reason);
+    println!(
+        "{} turn(s), cost {}, session {}, {} tokens in / {} out",
+        ended.turns,
+        ended
+            .cost_usd
+            .map_or_else(|| "not reported".to_owned(), |c| format!("${c:.4}")),
+        ended.session_id.as_deref().unwrap_or("none"),
+        ended.usage.input_tokens,
+        ended.usage.output_tokens
+    );
+    println!(
+        "branch {} ({} commit(s) ahead), log {}",
+        ended.branch,
+        ended.commits_ahead,
+        ended.log.display()
+    );
+    if !ended.latest_events.is_empty() {
+        println!("\nlatest events:");
+        print_events(&ended.latest_events);
+    }
+}
+
 fn print_status(status: &AgentStatus) {
     print_summary(status);
     if !status.latest_events.is_empty() {
@@ -94,12 +140,14 @@ fn print_summary(status: &AgentStatus) {
             .as_ref()
             .map_or_else(|| "none yet".to_owned(), when)
     );
+    // Claude Code and Codex report the cost only in their final result; tokens come with
+    // every message, but prices per model are not Clambake's to guess.
     println!(
         "{} turn(s), cost {}, {} event(s), {} tokens in / {} out",
         status.turns,
         status
             .cost_usd
-            .map_or_else(|| "unknown".to_owned(), |c| format!("${c:.4}")),
+            .map_or_else(|| "known when it ends".to_owned(), |c| format!("${c:.4}")),
         status.events,
         status.usage.input_tokens,
         status.usage.output_tokens

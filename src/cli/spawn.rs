@@ -4,9 +4,11 @@ use clap::Args;
 use tokio::sync::oneshot;
 
 use super::output::print_json;
+use crate::app::landing::Disposition;
 use crate::app::spawn::spawn;
 use crate::app::{AppResult, Workspace};
 use crate::core::config::AgentRuntimeKind;
+use crate::core::labels;
 use crate::ports::Forge;
 
 #[derive(Debug, Args)]
@@ -64,6 +66,28 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: SpawnArgs) -> A
             report.commits_ahead,
             report.log.display()
         );
+        match &report.disposition {
+            None => println!(
+                "issue #{} stays claimed by {}: `clambake land --agent {}` sends its work to review",
+                report.issue, report.agent, report.agent
+            ),
+            Some(Disposition::Retrying { not_before, .. }) => println!(
+                "issue #{} is back on {} for a retry, not before {not_before}",
+                report.issue,
+                labels::READY
+            ),
+            Some(Disposition::Failed { attempts }) => println!(
+                "issue #{} is now {} after {attempts} attempts",
+                report.issue,
+                labels::FAILED
+            ),
+            Some(Disposition::Refused { why }) => println!(
+                "issue #{} is now {}: its work was refused: {why}",
+                report.issue,
+                labels::FAILED
+            ),
+            Some(Disposition::Landed { .. }) => {}
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::branch::{BranchOwner, parse_branch_name, parse_worktree_name};
+use super::finished_work::{AttemptFacts, finished_work};
 use super::labels::{self, agent_slot};
 use super::lifecycle::State;
 use super::refname::validate_branch_name;
@@ -76,6 +77,8 @@ pub struct WorktreeFacts {
 pub struct ProcessFacts {
     pub agent: String,
     pub issue: u64,
+    /// The attempt it ran, when the registry knows it.
+    pub attempt: Option<u32>,
     pub alive: bool,
     /// The last sign of life: an output event, a commit.
     pub last_activity: Timestamp,
@@ -92,6 +95,8 @@ pub struct Snapshot {
     pub archives: Vec<RefFacts>,
     pub worktrees: Vec<WorktreeFacts>,
     pub processes: Vec<ProcessFacts>,
+    /// The last recorded attempt at each open issue that has one.
+    pub last_attempts: Vec<AttemptFacts>,
 }
 
 /// Where branch tips are kept before anything that could drop commits.
@@ -151,7 +156,8 @@ pub enum Inconsistency {
         issue: u64,
         state: State,
     },
-    /// The slot holds an issue, its process is gone, and its branch has commits to land.
+    /// The slot holds an issue, its process is gone, and its branch has commits to land, but
+    /// no success is recorded for it (finished work waiting for `land` is not drift).
     ProcessDeadButWorking {
         agent: String,
         issue: u64,
@@ -347,7 +353,11 @@ pub fn detect(
     let mut found = Vec::new();
     let duplicates = duplicate_claims(&world, &mut found);
     label_checks(&world, &duplicates, &mut found);
-    busy_slot_checks(&world, limits, &mut found);
+    let finished: BTreeSet<Claim> = finished_work(snapshot, believed)
+        .into_iter()
+        .map(|work| claim(&work.agent, work.issue))
+        .collect();
+    busy_slot_checks(&world, limits, &finished, &mut found);
     free_slot_checks(&world, &mut found);
     branch_checks(&world, &mut found);
     worktree_checks(&world, &mut found);
@@ -480,12 +490,20 @@ fn freed_work(state: &State) -> Vec<u64> {
     }
 }
 
-/// Busy slots against their processes and branches.
-fn busy_slot_checks(world: &World<'_>, limits: Limits, found: &mut Vec<Inconsistency>) {
+/// Busy slots against their processes and branches; `finished` ones wait for `land`.
+fn busy_slot_checks(
+    world: &World<'_>,
+    limits: Limits,
+    finished: &BTreeSet<Claim>,
+    found: &mut Vec<Inconsistency>,
+) {
     for (agent, state) in world.believed {
         let Some(issue) = state.claimed_issue() else {
             continue;
         };
+        if finished.contains(&claim(agent, issue)) {
+            continue;
+        }
         let branch = world.branch(agent, issue);
         match world.live_process(agent, issue) {
             Some(process) => {
@@ -638,6 +656,7 @@ pub(crate) mod tests {
         ProcessFacts {
             agent: agent.to_owned(),
             issue,
+            attempt: Some(1),
             alive,
             last_activity: now() - SignedDuration::from_mins(minutes_ago),
         }
@@ -698,6 +717,7 @@ pub(crate) mod tests {
                 process("agent001", 12, true, 5),
                 process("agent002", 13, false, 60),
             ],
+            last_attempts: vec![],
         };
         let believed = believed(&[
             ("agent001", working("agent001", 12, 2)),

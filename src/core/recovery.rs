@@ -816,6 +816,7 @@ mod tests {
                 }],
                 processes: AGENTS.iter().zip(&alive).zip(&quiet)
                     .map(|((a, l), q)| process(a, 12, *l, *q)).collect(),
+                last_attempts: vec![],
             };
             // A slot's own state names its own agent.
             let believed = AGENTS.iter().zip(states).map(|(agent, state)| {

@@ -35,7 +35,7 @@ pub struct RegisteredAgent {
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("could not {action} the agent registry {}: {source}", path.display())]
 #[diagnostic(help(
-    "the registry only lists running agents: if it is damaged, stop the agents and delete it"
+    "the registry only lists running agents: if it is damaged, stop the agents and move it aside"
 ))]
 pub struct RegistryError {
     pub action: &'static str,

@@ -218,6 +218,9 @@ pub enum ForgeError {
     #[error("{0}")]
     #[diagnostic(code(clambake::forge::backend))]
     Backend(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Damaged(#[from] crate::ports::database::DamagedDatabase),
 }
 
 pub type ForgeResult<T> = Result<T, ForgeError>;

@@ -33,6 +33,9 @@ pub enum JournalError {
         help("check that .clambake/ is writable and that no other program holds the file")
     )]
     Database { path: PathBuf, message: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Damaged(#[from] crate::ports::database::DamagedDatabase),
     #[error(
         "{agent} is in state {found} in the journal, not {expected}: another clambake changed it first"
     )]
@@ -104,7 +107,20 @@ pub struct AttemptRecord {
     /// The attempt's stdout log.
     pub log: String,
     pub finished_at: Timestamp,
+    /// The runtime that made it (`claude`, `simulated`, ...); `None` if recorded before
+    /// runtimes were.
+    pub runtime: Option<String>,
 }
+
+impl AttemptRecord {
+    /// Whether the built-in simulated agent made this attempt: nobody really worked on it.
+    pub fn simulated(&self) -> bool {
+        self.runtime.as_deref() == Some(SIMULATED_RUNTIME)
+    }
+}
+
+/// The simulated agent's runtime name, as attempts record it.
+pub const SIMULATED_RUNTIME: &str = "simulated";
 
 /// Where finished attempts are kept.
 pub trait AttemptLog: Send + Sync {
@@ -112,6 +128,8 @@ pub trait AttemptLog: Send + Sync {
     fn record_attempt(&self, record: &AttemptRecord) -> JournalResult<()>;
     /// The issue's attempts, first first.
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
+    /// The attempt `agent` made last, whatever the issue.
+    fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>>;
 }
 
 /// Where train departures are kept, whatever they carried: a bundle, a lone branch's pull

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod agent_registry;
 pub mod clock;
+pub mod database;
 pub mod forge;
 pub mod journal;
 pub mod processes;

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct ObservedProcess {
     pub agent: String,
     pub issue: u64,
+    /// The attempt it runs, when known.
+    pub attempt: Option<u32>,
     pub pid: u32,
     /// Still running (and still the same process, not a reused pid).
     pub alive: bool,

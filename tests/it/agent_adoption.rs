@@ -459,6 +459,7 @@ async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
             turns: 1,
             log: String::new(),
             finished_at: jiff::Timestamp::now(),
+            runtime: Some("command".to_owned()),
         })
         .unwrap();
     repo.clambake(&[

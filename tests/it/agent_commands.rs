@@ -151,7 +151,11 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
 
     std::fs::write(setup.go(), "").unwrap();
     assert_eq!(finish(first)["outcome"], "success");
-    // The slot is free again.
+    // The slot is free again; its finished work keeps issue #1 claimed for `land`.
+    setup
+        .repo
+        .clambake(&["issue", "create", "--title", "Another"])
+        .success();
     let report = setup
         .repo
         .clambake(&[
@@ -159,7 +163,7 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
             "--agent",
             "agent002",
             "--issue",
-            "1",
+            "2",
             "--runtime",
             "command",
             "--json",
@@ -212,6 +216,11 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
         text.contains("agent001 on issue #1 (attempt 1, command): running"),
         "{text}"
     );
+    // Its stream gives tokens as it goes, the cost only in its final result.
+    assert!(
+        text.contains("1 turn(s), cost known when it ends, 2 event(s), 7 tokens in / 3 out"),
+        "{text}"
+    );
     assert!(text.contains("assistant: Working on it."), "{text}");
 
     let follower = Command::new(env!("CARGO_BIN_EXE_clambake"))
@@ -240,12 +249,38 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     assert_eq!(last["state"], "exited");
     assert_eq!(last["cost_usd"], 0.25);
 
-    let gone = setup.repo.clambake(&["monitor", "--agent", "agent001"]);
-    assert_eq!(gone.code, 2);
+    // The attempt is over: monitor shows it as recorded, instead of failing.
+    let ended = setup
+        .repo
+        .clambake(&["monitor", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    assert_eq!(ended["state"], "ended", "{ended}");
+    assert_eq!(ended["outcome"], "success");
+    assert_eq!(ended["turns"], 2);
+    assert_eq!(ended["cost_usd"], 0.25);
+    assert_eq!(ended["session_id"], "s-cli");
+    assert_eq!(ended["attempt"], 1);
+    let told = setup
+        .repo
+        .clambake(&["monitor", "--agent", "agent001"])
+        .success()
+        .stdout;
     assert!(
-        gone.stderr.contains("agent001 is not running"),
+        told.contains("agent001 on issue #1 (attempt 1, command): ended success"),
+        "{told}"
+    );
+    assert!(
+        told.contains("2 turn(s), cost $0.2500, session s-cli"),
+        "{told}"
+    );
+
+    let never = setup.repo.clambake(&["monitor", "--agent", "agent003"]);
+    assert_eq!(never.code, 2);
+    assert!(
+        never.stderr.contains("agent003 is not running"),
         "{}",
-        gone.stderr
+        never.stderr
     );
 }
 

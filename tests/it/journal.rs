@@ -200,6 +200,7 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
         turns: 3,
         log: format!(".clambake/logs/agent001-12-{attempt}.jsonl"),
         finished_at: at(attempt),
+        runtime: Some("simulated".to_owned()),
     };
     {
         let journal = fixture.open();
@@ -213,6 +214,14 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
         [record(1, "crashed"), record(2, "success")]
     );
     assert!(journal.attempts(13).unwrap().is_empty());
+    assert!(journal.attempts(12).unwrap()[0].simulated());
+    // The one recorded last, replaced or not.
+    journal.record_attempt(&record(1, "crashed")).unwrap();
+    assert_eq!(
+        journal.last_attempt_by("agent001").unwrap(),
+        Some(record(1, "crashed"))
+    );
+    assert_eq!(journal.last_attempt_by("agent002").unwrap(), None);
 }
 
 #[test]

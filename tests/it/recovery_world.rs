@@ -67,6 +67,7 @@ impl AgentProcesses for ChildProcesses {
             .map(|(agent, issue, child, started)| ObservedProcess {
                 agent: agent.clone(),
                 issue: *issue,
+                attempt: None,
                 pid: child.id(),
                 alive: child.try_wait().unwrap().is_none(),
                 last_activity: Some(*started),

@@ -62,7 +62,10 @@ fn without_bundling_every_landed_branch_gets_its_own_pull_request() {
     assert_eq!(prs.len(), 3);
     for pr in prs {
         assert!(pr["head"].as_str().unwrap().starts_with("agent"), "{pr}");
-        assert!(pr["body"].as_str().unwrap().starts_with("Closes #"), "{pr}");
+        // Simulated agents did the work, and each pull request says so first.
+        let body = pr["body"].as_str().unwrap();
+        assert!(body.starts_with("> **Simulated work.**"), "{pr}");
+        assert!(body.contains("\n\nCloses #"), "{pr}");
     }
 
     repo.clambake(&["rollback", "--feature", "bundling", "--enable", "--confirm"])
@@ -95,7 +98,7 @@ fn without_real_agents_the_simulated_agent_works() {
         serde_json::json!(["route:review"])
     );
     let log = repo.git(&["log", "-1", "--format=%s", "agent001/1-task-1"]);
-    assert_eq!(log, "Simulated work on issue #1");
+    assert_eq!(log, "[simulated] Work on issue #1");
 }
 
 #[test]

@@ -11,10 +11,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::adapters::git::Git;
 use crate::core::branch::slug;
 use crate::core::outcome::ExitStatus;
+use crate::core::simulated_work;
 use crate::core::simulation::{self, Behaviour};
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
+use crate::ports::journal::SIMULATED_RUNTIME;
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
 const SIGTERM: i32 = 15;
@@ -29,7 +31,7 @@ pub fn simulated_file(issue: u64, title: &str) -> String {
 #[async_trait]
 impl AgentRuntime for SimulatedRuntime {
     fn name(&self) -> &'static str {
-        "simulated"
+        SIMULATED_RUNTIME
     }
 
     fn reports_result(&self) -> bool {
@@ -114,7 +116,7 @@ async fn simulate(
     }
     let git = Git::new(&spec.worktree);
     let identity = super::git_identity(&spec.agent);
-    let message = format!("Simulated work on issue #{}", spec.issue);
+    let message = simulated_work::commit_message(spec.issue, &spec.agent);
     let committed = async {
         if git.run(&["status", "--porcelain"]).await?.is_empty() {
             // An earlier attempt (killed before its verdict was recorded) already committed

@@ -14,8 +14,10 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::adapters::git::{Git, GitError, TrialMerge};
+use crate::adapters::sqlite_file::{self, OpenError};
 use crate::core::closing::closed_issues;
 use crate::ports::Clock;
+use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
     Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
@@ -28,6 +30,15 @@ pub const DATABASE_FILE: &str = "forge.db";
 
 /// Colour given to labels created implicitly by adding them to an issue.
 const DEFAULT_LABEL_COLOR: &str = "ededed";
+
+/// Records the default branch, unless one is recorded already.
+fn record_default_branch(conn: &Connection, default_branch: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('default_branch', ?1)",
+        [default_branch],
+    )?;
+    Ok(())
+}
 
 pub struct LocalForge {
     db: Mutex<Connection>,
@@ -51,6 +62,16 @@ impl LocalForge {
         let backend = |e: &dyn std::fmt::Display| {
             ForgeError::Backend(format!("the local forge at {}: {e}", path.display()))
         };
+        sqlite_file::ensure(path, DatabaseKind::Forge, true, |conn| {
+            schema::migrations()
+                .to_latest(conn)
+                .map_err(|e| e.to_string())?;
+            record_default_branch(conn, default_branch).map_err(|e| e.to_string())
+        })
+        .map_err(|failure| match failure {
+            OpenError::Damaged(damaged) => ForgeError::Damaged(damaged),
+            OpenError::Other(message) => backend(&message),
+        })?;
         let mut conn = Connection::open(path).map_err(|e| backend(&e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| backend(&e))?;
@@ -63,11 +84,7 @@ impl LocalForge {
         schema::migrations()
             .to_latest(&mut conn)
             .map_err(|e| backend(&e))?;
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('default_branch', ?1)",
-            [default_branch],
-        )
-        .map_err(|e| backend(&e))?;
+        record_default_branch(&conn, default_branch).map_err(|e| backend(&e))?;
         Ok(Self {
             db: Mutex::new(conn),
             path: path.to_path_buf(),
