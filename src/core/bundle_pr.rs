@@ -331,11 +331,9 @@ mod tests {
         let (record, plan) = sample();
         let body = bundle_body(&record, &plan);
         assert_eq!(crate::core::closing::closed_issues(&body), vec![4, 7]);
-        assert!(body.contains("- #4 ` Parse | pipes ` on `agent001/4-x` at `400000000000`"));
+        assert!(body.contains("- #4 `Parse | pipes` on `agent001/4-x` at `400000000000`"));
         assert!(
-            body.contains(
-                "- #9 `agent001/9-x`: conflicts with #4 (`agent001/4-x`) in ` src/a.rs `"
-            )
+            body.contains("- #9 `agent001/9-x`: conflicts with #4 (`agent001/4-x`) in `src/a.rs`")
         );
         assert_eq!(record.tip, "t7");
         assert_eq!(record.branch, "clambake/bundle-20261121T0610Z");
@@ -440,10 +438,10 @@ mod tests {
         let (_, plan) = sample();
         let body = individual_body(9, Some(&plan.set_aside[0].reason.describe_inert()));
         assert_eq!(crate::core::closing::closed_issues(&body), vec![9]);
-        assert!(body.contains("conflicts with #4 (`agent001/4-x`) in ` src/a.rs `"));
+        assert!(body.contains("conflicts with #4 (`agent001/4-x`) in `src/a.rs`"));
         assert!(body.contains("clambake bundler"));
         assert!(individual_body(3, None).contains("only branch"));
-        assert_eq!(individual_title(9, "Other"), "#9: ` Other `");
+        assert_eq!(individual_title(9, "Other"), "#9: `Other`");
         assert_eq!(
             individual_title(9, "Fixes #1\n`x`"),
             "#9: `` Fixes #1 `x` ``"

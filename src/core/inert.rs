@@ -20,9 +20,18 @@ pub fn code_span(text: &str) -> String {
         })
         .collect();
     let fence = "`".repeat(longest_run(&line, '`') + 1);
-    // One space each side is stripped by the renderer, and keeps a leading or trailing
-    // backtick of `text` from joining the fence.
-    format!("{fence} {line} {fence}")
+    // A leading or trailing backtick would join the fence, and a text that begins and ends
+    // with a space would lose one each side: a space each side keeps both (CommonMark strips
+    // exactly one each side of such a span).
+    let padded = line.is_empty()
+        || line.starts_with('`')
+        || line.ends_with('`')
+        || (line.starts_with(' ') && line.ends_with(' '));
+    if padded {
+        format!("{fence} {line} {fence}")
+    } else {
+        format!("{fence}{line}{fence}")
+    }
 }
 
 /// `text` as a fenced code block, its lines kept: control and bidirectional characters are
@@ -70,8 +79,10 @@ mod tests {
 
     #[test]
     fn a_code_span_outlasts_every_backtick_run_inside() {
-        assert_eq!(code_span("plain"), "` plain `");
-        assert_eq!(code_span("a `b` c"), "`` a `b` c ``");
+        assert_eq!(code_span("plain"), "`plain`");
+        assert_eq!(code_span(" spaced "), "`  spaced  `");
+        assert_eq!(code_span("`tick"), "`` `tick ``");
+        assert_eq!(code_span("a `b` c"), "``a `b` c``");
         assert_eq!(code_span("```"), "```` ``` ````");
         assert_eq!(code_span(""), "`  `");
     }
@@ -79,10 +90,7 @@ mod tests {
     #[test]
     fn a_code_span_is_one_line_with_nothing_hidden() {
         let span = code_span("one\ntwo\r\0three\u{202E}four\u{2066}\u{200B}");
-        assert_eq!(
-            span,
-            "` one two \u{FFFD}three\u{FFFD}four\u{FFFD}\u{FFFD} `"
-        );
+        assert_eq!(span, "`one two \u{FFFD}three\u{FFFD}four\u{FFFD}\u{FFFD}`");
     }
 
     #[test]

@@ -334,7 +334,7 @@ mod tests {
         });
         assert_eq!(
             classified.reason,
-            "the agent ended with an unknown result `` x` fixes #5 ` <!-- ``"
+            "the agent ended with an unknown result ``x` fixes #5 ` <!--``"
         );
     }
 

@@ -144,7 +144,7 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
         .success()
         .stdout;
     // In the pull request the path, which an agent chose, is a code span.
-    let waits_inert = waits.replace("shared.txt", "` shared.txt `");
+    let waits_inert = waits.replace("shared.txt", "`shared.txt`");
     assert!(shown.contains(&waits_inert), "{shown}");
 
     // Once the first bundle is merged, the conflict is with the base: the branch is planned as

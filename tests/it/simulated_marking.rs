@@ -112,8 +112,8 @@ fn an_individual_pull_request_of_simulated_work_is_marked_and_real_work_is_not()
             .unwrap()
             .to_owned()
     };
-    assert_eq!(title_of("agent001/1-alone"), "[simulated] #1: Alone");
-    assert_eq!(title_of("agent002/2-by-hand"), "#2: By hand");
+    assert_eq!(title_of("agent001/1-alone"), "[simulated] #1: `Alone`");
+    assert_eq!(title_of("agent002/2-by-hand"), "#2: `By hand`");
     assert!(
         !comments(&repo, 2).contains("Simulated"),
         "{}",
