@@ -49,6 +49,7 @@ fn migrations() -> Migrations<'static> {
                  PRIMARY KEY (issue, attempt)
              );",
         ),
+        M::up("ALTER TABLE attempts ADD COLUMN session_id TEXT;"),
     ])
 }
 
@@ -261,8 +262,8 @@ impl AttemptLog for SqliteJournal {
         self.connection()
             .execute(
                 "INSERT OR REPLACE INTO attempts (issue, attempt, agent, branch, outcome, reason,
-                     commits_ahead, cost_usd, turns, log, finished_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     commits_ahead, cost_usd, turns, log, finished_at, session_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     record.issue,
                     record.attempt,
@@ -275,6 +276,7 @@ impl AttemptLog for SqliteJournal {
                     record.turns,
                     record.log,
                     record.finished_at.to_string(),
+                    record.session_id,
                 ],
             )
             .map_err(|e| self.db_error(e))?;
@@ -286,7 +288,7 @@ impl AttemptLog for SqliteJournal {
         let mut statement = conn
             .prepare_cached(
                 "SELECT issue, attempt, agent, branch, outcome, reason, commits_ahead, cost_usd,
-                        turns, log, finished_at
+                        turns, log, finished_at, session_id
                  FROM attempts WHERE issue = ?1 ORDER BY attempt",
             )
             .map_err(|e| self.db_error(e))?;
@@ -305,6 +307,7 @@ impl AttemptLog for SqliteJournal {
                         turns: r.get(8)?,
                         log: r.get(9)?,
                         finished_at: Timestamp::default(),
+                        session_id: r.get(11)?,
                     },
                     r.get::<_, String>(10)?,
                 ))

@@ -12,6 +12,7 @@ use super::attempt::AttemptResult;
 use super::lifecycle::transition;
 use super::workspace::{AppResult, Workspace};
 use crate::core::agent_events::AttemptTotals;
+use crate::core::agent_log;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
@@ -19,9 +20,6 @@ use crate::core::retry::{AfterFailure, after_failure};
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
-
-/// How many lines of an agent's log a failure comment quotes.
-const LOG_TAIL_LINES: usize = 20;
 
 /// What became of an issue after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -159,6 +157,7 @@ fn record_attempt(attempts: &dyn AttemptLog, ended: Ended<'_>, now: Timestamp) -
         turns: result.report.totals.turns,
         log: result.logs.stdout.display().to_string(),
         finished_at: now,
+        session_id: result.report.totals.session_id.clone(),
     })?;
     Ok(())
 }
@@ -386,24 +385,11 @@ pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) 
 
 /// The last lines of an attempt's stdout and stderr logs, for a failure comment.
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
-    let mut lines = Vec::new();
-    for path in [stdout, stderr] {
-        if let Ok(text) = tokio::fs::read_to_string(path).await {
-            lines.extend(text.lines().map(|l| truncate(l, 300)));
-        }
-    }
-    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-    match lines[start..].join("\n") {
-        tail if tail.is_empty() => "(the log is empty)".to_owned(),
-        tail => tail.replace("```", "'''"),
-    }
-}
-
-fn truncate(line: &str, max: usize) -> String {
-    match line.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_owned(),
-    }
+    let read = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        async move { tokio::fs::read_to_string(path).await.unwrap_or_default() }
+    };
+    agent_log::log_tail(&read(stdout).await, &read(stderr).await)
 }
 
 /// `1 commit`, `3 commits`.

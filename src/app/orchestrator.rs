@@ -933,20 +933,14 @@ impl Orchestrator {
 
     /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment.
     async fn start_attempt(&mut self, agent: &str, issue: &Issue, resumed: bool) -> AppResult<()> {
-        let recorded = self
-            .journal
-            .attempts(issue.number)?
-            .iter()
-            .map(|a| a.attempt)
-            .max()
-            .unwrap_or(0);
+        let earlier = self.journal.attempts(issue.number)?;
         let request = request_for(
             &self.workspace,
             self.forge.as_ref(),
             agent,
             issue.number,
             &self.base,
-            recorded,
+            &earlier,
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);
@@ -1123,6 +1117,7 @@ impl Orchestrator {
             turns: 0,
             log: String::new(),
             finished_at: now,
+            session_id: None,
         })?;
         landing::retry_or_fail(
             self.forge.as_ref(),

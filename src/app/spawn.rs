@@ -81,7 +81,7 @@ pub async fn spawn(
         });
     }
     let base = forge.default_branch().await?;
-    let request = request_for(workspace, forge, agent, issue, &base, 0).await?;
+    let request = request_for(workspace, forge, agent, issue, &base, &[]).await?;
     let attempt = request.attempt;
     let result = run_attempt(
         workspace,

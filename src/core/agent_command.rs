@@ -101,13 +101,17 @@ pub fn expand_command(
     }
 }
 
-/// Claude Code's argv: `-p <prompt> --output-format stream-json --verbose` (stream-json needs
-/// `--verbose`) and the configured options. The executable comes first.
-pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, AgentCommandError> {
+/// Claude Code's argv: `-p --output-format stream-json --verbose` (stream-json needs
+/// `--verbose`; with no prompt argument `-p` reads the prompt from standard input, which has
+/// no length limit) and the configured options, plus `--resume <session>` to continue an
+/// earlier session. The executable comes first.
+pub fn claude_argv(
+    config: &AgentsConfig,
+    resume_session: Option<&str>,
+) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.claude_code_path.as_str(),
         "-p",
-        prompt,
         "--output-format",
         "stream-json",
         "--verbose",
@@ -119,6 +123,9 @@ pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, A
             argv.extend([flag.to_owned(), value.to_owned()]);
         }
     };
+    if let Some(session) = resume_session {
+        option("--resume", session);
+    }
     option("--permission-mode", &config.claude_permission_mode);
     if config.claude_max_turns > 0 {
         option("--max-turns", &config.claude_max_turns.to_string());
@@ -133,13 +140,9 @@ pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, A
 }
 
 /// Codex's argv: `exec --json` (JSONL events on stdout) in `worktree`, with the configured
-/// sandbox and never asking for approval, since nobody is there to answer. The prompt comes
-/// last, after `--`, so a prompt such as `review` or `-x` is never read as a subcommand or flag.
-pub fn codex_argv(
-    config: &AgentsConfig,
-    worktree: &str,
-    prompt: &str,
-) -> Result<Vec<String>, AgentCommandError> {
+/// sandbox and never asking for approval, since nobody is there to answer. The prompt is `-`,
+/// after `--`: Codex reads it from standard input, so it has no length limit.
+pub fn codex_argv(config: &AgentsConfig, worktree: &str) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.codex_path.as_str(),
         "exec",
@@ -157,7 +160,7 @@ pub fn codex_argv(
         argv.extend(["--model".to_owned(), config.codex_model.clone()]);
     }
     argv.extend(split("codex_extra_args", &config.codex_extra_args)?);
-    argv.extend(["--".to_owned(), prompt.to_owned()]);
+    argv.extend(["--".to_owned(), "-".to_owned()]);
     Ok(argv)
 }
 
@@ -259,13 +262,12 @@ mod tests {
             claude_extra_args: "--add-dir '/a b'".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, "do it; $(now)").unwrap();
+        let argv = claude_argv(&config, None).unwrap();
         assert_eq!(
             argv,
             [
                 "claude",
                 "-p",
-                "do it; $(now)",
                 "--output-format",
                 "stream-json",
                 "--verbose",
@@ -290,17 +292,25 @@ mod tests {
             claude_max_turns: 0,
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, "p").unwrap();
+        let argv = claude_argv(&config, None).unwrap();
         assert_eq!(
             argv,
             [
                 "claude",
                 "-p",
-                "p",
                 "--output-format",
                 "stream-json",
                 "--verbose"
             ]
+        );
+    }
+
+    #[test]
+    fn a_resumed_claude_session_is_named_before_the_options() {
+        let argv = claude_argv(&AgentsConfig::default(), Some("s-1")).unwrap();
+        assert_eq!(
+            argv[5..9],
+            ["--resume", "s-1", "--permission-mode", "acceptEdits"]
         );
     }
 
@@ -311,7 +321,7 @@ mod tests {
             codex_extra_args: "--add-dir '/a b' --ephemeral".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = codex_argv(&config, "/w/agent001-7", "review; $(now)").unwrap();
+        let argv = codex_argv(&config, "/w/agent001-7").unwrap();
         assert_eq!(
             argv,
             [
@@ -330,22 +340,22 @@ mod tests {
                 "/a b",
                 "--ephemeral",
                 "--",
-                "review; $(now)"
+                "-"
             ]
         );
     }
 
     #[test]
     fn the_codex_argv_leaves_out_an_empty_model_and_refuses_bad_extra_args() {
-        let argv = codex_argv(&AgentsConfig::default(), "/w", "-p").unwrap();
+        let argv = codex_argv(&AgentsConfig::default(), "/w").unwrap();
         assert!(!argv.contains(&"--model".to_owned()));
-        assert_eq!(argv[argv.len() - 2..], ["--", "-p"]);
+        assert_eq!(argv[argv.len() - 2..], ["--", "-"]);
         let config = AgentsConfig {
             codex_extra_args: "--add-dir 'open".to_owned(),
             ..AgentsConfig::default()
         };
         assert!(matches!(
-            codex_argv(&config, "/w", "p"),
+            codex_argv(&config, "/w"),
             Err(AgentCommandError::Unsplittable {
                 key: "codex_extra_args",
                 ..

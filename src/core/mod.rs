@@ -2,6 +2,8 @@
 
 pub mod agent_command;
 pub mod agent_events;
+pub mod agent_failure;
+pub mod agent_log;
 pub mod branch;
 pub mod bundle_plan;
 pub mod bundle_pr;

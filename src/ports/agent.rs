@@ -21,8 +21,12 @@ pub struct AgentSpec {
     /// The attempt's own git worktree: the agent's working directory.
     pub worktree: PathBuf,
     pub prompt: String,
-    /// The prompt, also written to a file outside the worktree for runtimes that read files.
+    /// The prompt, also written to a file outside the worktree: CLIs read it from there (as
+    /// their standard input, or named by `{prompt_file}`), never as one argument.
     pub prompt_file: PathBuf,
+    /// The CLI session an earlier attempt left unfinished (at its turn limit, or stalled), to
+    /// continue instead of starting over, for runtimes that can.
+    pub resume_session: Option<String>,
     /// Where the agent's output goes. Agent processes write there themselves, not through a
     /// pipe to Clambake, so they outlive an orchestrator crash and can be re-adopted.
     pub logs: LogFiles,
@@ -82,6 +86,12 @@ pub enum AgentStartError {
     Spawn {
         program: String,
         dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not open the agent's prompt {}: {source}", path.display())]
+    Prompt {
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },

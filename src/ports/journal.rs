@@ -95,6 +95,8 @@ pub struct AttemptRecord {
     /// The attempt's stdout log.
     pub log: String,
     pub finished_at: Timestamp,
+    /// The agent CLI's session, which a retry can continue (`claude --resume`).
+    pub session_id: Option<String>,
 }
 
 /// Where finished attempts are kept.

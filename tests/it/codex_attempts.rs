@@ -67,6 +67,7 @@ fn request() -> AttemptRequest {
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     }
 }
 

@@ -200,6 +200,7 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
         turns: 3,
         log: format!(".clambake/logs/agent001-12-{attempt}.jsonl"),
         finished_at: at(attempt),
+        session_id: None,
     };
     {
         let journal = fixture.open();

@@ -15,6 +15,7 @@ mod bundle_pending;
 mod chaos;
 mod claude_attempts;
 mod claude_code;
+mod claude_failures;
 mod claude_run;
 mod cli;
 mod codex_attempts;

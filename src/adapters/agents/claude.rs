@@ -1,4 +1,5 @@
-//! The `claude` runtime: Claude Code in print mode with stream-json output.
+//! The `claude` runtime: Claude Code in print mode with stream-json output, reading its prompt
+//! from standard input.
 
 use async_trait::async_trait;
 
@@ -36,12 +37,18 @@ impl AgentRuntime for ClaudeRuntime {
     }
 
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
-        let argv = claude_argv(&self.config, &spec.prompt)?;
+        let argv = claude_argv(&self.config, spec.resume_session.as_deref())?;
         let env = super::environment(
             &spec.agent,
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            Some(&spec.prompt_file),
+        )
     }
 }

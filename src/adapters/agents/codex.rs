@@ -1,4 +1,5 @@
-//! The `codex` runtime: OpenAI's Codex CLI, `codex exec --json`, unattended in the worktree.
+//! The `codex` runtime: OpenAI's Codex CLI, `codex exec --json`, unattended in the worktree,
+//! reading its prompt from standard input.
 
 use async_trait::async_trait;
 
@@ -37,16 +38,18 @@ impl AgentRuntime for CodexRuntime {
     }
 
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
-        let argv = codex_argv(
-            &self.config,
-            &spec.worktree.display().to_string(),
-            &spec.prompt,
-        )?;
+        let argv = codex_argv(&self.config, &spec.worktree.display().to_string())?;
         let env = super::environment(
             &spec.agent,
             self.inherited.iter().cloned(),
             &self.config.env_passthrough,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            Some(&spec.prompt_file),
+        )
     }
 }

@@ -41,6 +41,6 @@ impl AgentRuntime for CommandRuntime {
             },
         )?;
         let env = super::environment(&spec.agent, super::process_environment(), &self.passthrough);
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs)
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs, None)
     }
 }

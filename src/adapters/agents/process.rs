@@ -43,12 +43,14 @@ const REAP_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Starts `argv` in `dir` with exactly `env`, in a new process group led by the child, its
 /// stdout and stderr appended to `logs` directly: the agent never writes to a pipe that an
-/// orchestrator crash would break.
+/// orchestrator crash would break. Its standard input is the file `stdin` (the prompt, which
+/// no argument could hold whole), or nothing.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
     dir: &Path,
     logs: &LogFiles,
+    stdin: Option<&Path>,
 ) -> Result<RunningAgent, AgentStartError> {
     adopt_orphans();
     let spawn_error = |source| AgentStartError::Spawn {
@@ -61,12 +63,22 @@ pub fn spawn(
         .ok_or_else(|| spawn_error(std::io::ErrorKind::InvalidInput.into()))?;
     let (stdout, stdout_from) = open_log(&logs.stdout)?;
     let (stderr, _) = open_log(&logs.stderr)?;
+    let input =
+        match stdin {
+            Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
+                AgentStartError::Prompt {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?),
+            None => Stdio::null(),
+        };
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
