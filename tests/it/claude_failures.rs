@@ -11,15 +11,15 @@ use crate::model_server::{ModelServer, Reply};
 use crate::support::{CliOutput, TestRepo, clambake_in_env, claude_binary};
 
 /// A repository set up with `clambake init` and nothing else, plus `settings`.
-struct Setup {
-    repo: TestRepo,
+pub struct Setup {
+    pub repo: TestRepo,
     home: tempfile::TempDir,
     path: String,
     base_url: String,
 }
 
 impl Setup {
-    fn new(server: &ModelServer, settings: &[(&str, &str)]) -> Self {
+    pub fn new(server: &ModelServer, settings: &[(&str, &str)]) -> Self {
         let bin = claude_binary()
             .parent()
             .map(Path::to_path_buf)
@@ -40,7 +40,7 @@ impl Setup {
     }
 
     /// `clambake` with the environment a user would export: no IS_SANDBOX, nothing else.
-    fn clambake(&self, args: &[&str]) -> CliOutput {
+    pub fn clambake(&self, args: &[&str]) -> CliOutput {
         let env = [
             ("PATH", self.path.as_str()),
             ("HOME", self.home.path().to_str().unwrap()),
@@ -53,7 +53,7 @@ impl Setup {
         clambake_in_env(self.repo.path(), args, &env)
     }
 
-    fn issue(&self, title: &str, body: &str) {
+    pub fn issue(&self, title: &str, body: &str) {
         self.clambake(&[
             "issue",
             "create",
@@ -67,13 +67,13 @@ impl Setup {
         .success();
     }
 
-    fn run_until_idle(&self) -> Value {
+    pub fn run_until_idle(&self) -> Value {
         tokio::task::block_in_place(|| self.clambake(&["run", "--until-idle", "--json"]))
             .success()
             .json()
     }
 
-    fn comments(&self, issue: u64) -> Vec<String> {
+    pub fn comments(&self, issue: u64) -> Vec<String> {
         let shown = self
             .clambake(&["issue", "show", &issue.to_string(), "--json"])
             .success()

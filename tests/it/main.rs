@@ -16,6 +16,7 @@ mod chaos;
 mod claude_attempts;
 mod claude_code;
 mod claude_failures;
+mod claude_resume;
 mod claude_run;
 mod cli;
 mod codex_attempts;
