@@ -7,6 +7,7 @@ mod agent_list;
 mod agent_recover;
 mod agent_status;
 mod agent_validate;
+mod body;
 mod bundle;
 mod completions;
 mod config;

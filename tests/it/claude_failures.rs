@@ -225,3 +225,43 @@ async fn a_denied_tool_call_is_named_in_the_verdict() {
         "{failure}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_longer_than_one_argument_may_be_reaches_claude_code_whole() {
+    let server = ModelServer::per_conversation(obey, Reply::text("Nothing more.")).await;
+    let setup = Setup::new(&server, &[]);
+    // Past the 128 KiB Linux allows a single argument (MAX_ARG_STRLEN).
+    let body = format!(
+        "{}the last line of the issue",
+        "Details of the issue.\n".repeat(9000)
+    );
+    assert!(body.len() > 192 * 1024);
+    let file = setup.repo.path().join(".clambake/issue-body.md");
+    std::fs::write(&file, &body).unwrap();
+    setup
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            "Say hello",
+            "--body-file",
+            file.to_str().unwrap(),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    let summary = setup.run_until_idle();
+    let disposed = summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "disposed")
+        .unwrap_or_else(|| panic!("{summary:#}"));
+    assert_eq!(disposed["outcome"], "success", "{summary:#}");
+    let conversation = &server.received()[0].conversation;
+    assert!(
+        conversation.contains(&body),
+        "the whole issue reached the model"
+    );
+    assert!(conversation.contains("## How to work"));
+}

@@ -8,6 +8,7 @@ mod agent_history_cli;
 mod agent_processes;
 mod agent_recovery_cli;
 mod architecture;
+mod body_files;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
