@@ -75,6 +75,13 @@ pub enum AttemptError {
     },
 }
 
+impl AttemptError {
+    /// Whether the attempt failed because its agent CLI cannot be started at all.
+    pub fn agent_unstartable(&self) -> bool {
+        matches!(self, Self::Start(start) if start.program_unstartable())
+    }
+}
+
 /// What an attempt is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRequest {

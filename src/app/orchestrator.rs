@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::agent_check;
 use super::attempt::{
     AttemptError, AttemptResult, adopt_agent, forget_registration, limits_from, open_registry,
     request_for, run_attempt,
@@ -348,6 +349,8 @@ pub struct Orchestrator {
     /// When the world was last checked against the journal.
     last_check: Option<Timestamp>,
     progress: watch::Sender<Progress>,
+    /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
+    unavailable: Option<AppError>,
 }
 
 impl Orchestrator {
@@ -386,6 +389,7 @@ impl Orchestrator {
             drift_repaired: 0,
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
+            unavailable: None,
         })
     }
 
@@ -449,7 +453,7 @@ impl Orchestrator {
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
             // tried again at the next wake-up; only a fault that lasts stops the loop.
             match self.pass(stop_when, &mut routed_once).await {
-                Ok(true) => return Ok(()),
+                Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
                 Ok(false) => failing = 0,
                 Err(error) if failing < MAX_FAILING_PASSES => {
                     failing += 1;
@@ -1057,6 +1061,22 @@ impl Orchestrator {
         }
         let result = match &finished.result {
             Ok(result) => result,
+            Err(error) if error.agent_unstartable() => {
+                let journal: &dyn Journal = self.journal.as_ref();
+                let journal = self.settings.state_machine.then_some(journal);
+                let (workspace, forge) = (&self.workspace, self.forge.as_ref());
+                agent_check::release_claim(workspace, forge, journal, &agent, issue, now).await?;
+                self.in_flight.remove(&agent);
+                self.claiming = false;
+                self.unavailable = Some(agent_check::unavailable(&self.config.agents, error));
+                let error = error.to_string();
+                self.record(RunEvent::Broken {
+                    agent,
+                    issue,
+                    error,
+                });
+                return Ok(());
+            }
             Err(error) => {
                 self.dispose_broken(&agent, issue, attempt, error, now)
                     .await?;

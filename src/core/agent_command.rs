@@ -101,6 +101,14 @@ pub fn expand_command(
     }
 }
 
+/// The program `agents.command` starts: the template's first word.
+pub fn expand_command_program(template: &str) -> Result<String, AgentCommandError> {
+    split("command", template)?
+        .into_iter()
+        .next()
+        .ok_or(AgentCommandError::EmptyCommand)
+}
+
 /// Claude Code's argv: `-p --output-format stream-json --verbose` (stream-json needs
 /// `--verbose`; with no prompt argument `-p` reads the prompt from standard input, which has
 /// no length limit) and the configured options, plus `--resume <session>` to continue an

@@ -1,5 +1,6 @@
 //! Pure logic: no I/O, no async. Everything here is decided from values handed in.
 
+pub mod agent_cli;
 pub mod agent_command;
 pub mod agent_events;
 pub mod agent_failure;

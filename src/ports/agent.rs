@@ -103,6 +103,15 @@ pub enum AgentStartError {
     },
 }
 
+impl AgentStartError {
+    /// Whether the program itself could not be started (not found, not executable): the
+    /// configuration is at fault, and every attempt would fail alike.
+    pub fn program_unstartable(&self) -> bool {
+        matches!(self, Self::Spawn { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied))
+    }
+}
+
 /// An agent CLI that Clambake can run.
 #[async_trait]
 pub trait AgentRuntime: Send + Sync {

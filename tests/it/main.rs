@@ -7,6 +7,7 @@ mod agent_commands;
 mod agent_history_cli;
 mod agent_processes;
 mod agent_recovery_cli;
+mod agent_unavailable;
 mod architecture;
 mod body_files;
 mod bundle_cli;

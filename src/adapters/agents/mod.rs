@@ -4,6 +4,7 @@
 pub mod claude;
 pub mod codex;
 pub mod command;
+pub mod locate;
 pub mod process;
 pub mod simulated;
 pub mod supervisor;
