@@ -13,6 +13,7 @@ use super::lifecycle::transition;
 use super::workspace::{AppResult, Workspace};
 use crate::core::agent_events::AttemptTotals;
 use crate::core::agent_log;
+use crate::core::human_time::moment_from;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
@@ -207,8 +208,9 @@ pub async fn retry_or_fail(
                 .create_comment(
                     issue,
                     &format!(
-                        "{summary}\n\nClambake will try again (attempt {next} of {}) after {not_before}.",
-                        policy.max_attempts
+                        "{summary}\n\nClambake will try again (attempt {next} of {}) after {}.",
+                        policy.max_attempts,
+                        moment_from(not_before, now)
                     ),
                 )
                 .await?;

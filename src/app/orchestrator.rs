@@ -29,6 +29,7 @@ use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::branch_name;
 use crate::core::config::Config;
+use crate::core::human_time::moment;
 use crate::core::labels::{self, agent_slot};
 use crate::core::lifecycle::Event;
 use crate::core::queue::{Stage, stage};
@@ -197,7 +198,8 @@ impl std::fmt::Display for RunEvent {
                 Disposition::Retrying { not_before, .. } => {
                     write!(
                         f,
-                        "{agent} on #{issue} ended {outcome}; retrying after {not_before}"
+                        "{agent} on #{issue} ended {outcome}; retrying after {}",
+                        moment(*not_before)
                     )
                 }
                 Disposition::Failed { attempts } => {

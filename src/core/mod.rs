@@ -12,6 +12,7 @@ pub mod closing;
 pub mod codex_events;
 pub mod config;
 pub mod force_reset;
+pub mod human_time;
 pub mod labels;
 pub mod lifecycle;
 pub mod outcome;

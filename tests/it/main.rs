@@ -26,6 +26,7 @@ mod conditional_listing;
 mod conditional_polls;
 mod demo;
 mod hooked_forge;
+mod human_times;
 mod interrupted_worktree;
 mod journal;
 mod landing_by_hand;
