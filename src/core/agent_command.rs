@@ -148,9 +148,14 @@ pub fn claude_argv(
 }
 
 /// Codex's argv: `exec --json` (JSONL events on stdout) in `worktree`, with the configured
-/// sandbox and never asking for approval, since nobody is there to answer. The prompt is `-`,
-/// after `--`: Codex reads it from standard input, so it has no length limit.
-pub fn codex_argv(config: &AgentsConfig, worktree: &str) -> Result<Vec<String>, AgentCommandError> {
+/// sandbox and never asking for approval, since nobody is there to answer. The prompt is `-`:
+/// Codex reads it from standard input, so it has no length limit. With `resume_session`,
+/// `exec resume <session> -` continues that session (its thread id) instead.
+pub fn codex_argv(
+    config: &AgentsConfig,
+    worktree: &str,
+    resume_session: Option<&str>,
+) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.codex_path.as_str(),
         "exec",
@@ -168,7 +173,11 @@ pub fn codex_argv(config: &AgentsConfig, worktree: &str) -> Result<Vec<String>, 
         argv.extend(["--model".to_owned(), config.codex_model.clone()]);
     }
     argv.extend(split("codex_extra_args", &config.codex_extra_args)?);
-    argv.extend(["--".to_owned(), "-".to_owned()]);
+    match resume_session {
+        // `--` would make `resume` the prompt; a thread id never starts with `-`.
+        Some(session) => argv.extend(["resume", session, "-"].map(str::to_owned)),
+        None => argv.extend(["--", "-"].map(str::to_owned)),
+    }
     Ok(argv)
 }
 
@@ -329,7 +338,7 @@ mod tests {
             codex_extra_args: "--add-dir '/a b' --ephemeral".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = codex_argv(&config, "/w/agent001-7").unwrap();
+        let argv = codex_argv(&config, "/w/agent001-7", None).unwrap();
         assert_eq!(
             argv,
             [
@@ -355,7 +364,7 @@ mod tests {
 
     #[test]
     fn the_codex_argv_leaves_out_an_empty_model_and_refuses_bad_extra_args() {
-        let argv = codex_argv(&AgentsConfig::default(), "/w").unwrap();
+        let argv = codex_argv(&AgentsConfig::default(), "/w", None).unwrap();
         assert!(!argv.contains(&"--model".to_owned()));
         assert_eq!(argv[argv.len() - 2..], ["--", "-"]);
         let config = AgentsConfig {
@@ -363,12 +372,20 @@ mod tests {
             ..AgentsConfig::default()
         };
         assert!(matches!(
-            codex_argv(&config, "/w"),
+            codex_argv(&config, "/w", None),
             Err(AgentCommandError::Unsplittable {
                 key: "codex_extra_args",
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_resumed_codex_session_is_continued_with_exec_resume() {
+        let argv = codex_argv(&AgentsConfig::default(), "/w", Some("01a1-thread")).unwrap();
+        assert_eq!(argv[1..3], ["exec", "--json"]);
+        assert_eq!(argv[argv.len() - 3..], ["resume", "01a1-thread", "-"]);
+        assert!(!argv.contains(&"--".to_owned()));
     }
 
     #[test]

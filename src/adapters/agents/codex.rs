@@ -38,7 +38,11 @@ impl AgentRuntime for CodexRuntime {
     }
 
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
-        let argv = codex_argv(&self.config, &spec.worktree.display().to_string())?;
+        let argv = codex_argv(
+            &self.config,
+            &spec.worktree.display().to_string(),
+            spec.resume_session.as_deref(),
+        )?;
         let env = super::environment(
             &spec.agent,
             self.inherited.iter().cloned(),
