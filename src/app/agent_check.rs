@@ -23,21 +23,38 @@ use crate::ports::journal::Journal;
 /// How long `--version` may take before doctor stops waiting.
 const VERSION_PATIENCE: Duration = Duration::from_secs(20);
 
-/// The configured CLI, or why the configuration names none that can be started. `None` for
-/// the simulated agent.
-pub fn startable_cli(agents: &AgentsConfig) -> AppResult<Option<(AgentCli, PathBuf)>> {
-    let Some(cli) =
-        agent_cli(agents.runtime, agents).map_err(|error| AppError::AgentUnavailable {
-            runtime: "command".to_owned(),
-            problem: error.to_string(),
-            advice: "correct agents.command".to_owned(),
-        })?
+/// Why the configured agent CLI cannot be started, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    pub runtime: String,
+    pub problem: String,
+    pub advice: String,
+}
+
+impl From<Unavailable> for AppError {
+    fn from(u: Unavailable) -> Self {
+        AppError::AgentUnavailable {
+            runtime: u.runtime,
+            problem: u.problem,
+            advice: u.advice,
+        }
+    }
+}
+
+/// The configured CLI and where it is, or why it cannot be started. `None` for the simulated
+/// agent.
+pub fn startable_cli(agents: &AgentsConfig) -> Result<Option<(AgentCli, PathBuf)>, Unavailable> {
+    let Some(cli) = agent_cli(agents.runtime, agents).map_err(|error| Unavailable {
+        runtime: agents.runtime.as_str().to_owned(),
+        problem: error.to_string(),
+        advice: "correct agents.command".to_owned(),
+    })?
     else {
         return Ok(None);
     };
     match locate(&cli.program, std::env::var_os("PATH").as_deref()) {
         Ok(path) => Ok(Some((cli, path))),
-        Err(problem) => Err(AppError::AgentUnavailable {
+        Err(problem) => Err(Unavailable {
             runtime: cli.runtime.to_owned(),
             problem: problem.to_string(),
             advice: cli.advice(),
@@ -90,17 +107,9 @@ pub async fn agent_checks(agents: &AgentsConfig, environment: &[(String, String)
                 "the simulated agent: nothing to install",
             )];
         }
-        Err(AppError::AgentUnavailable {
+        Err(Unavailable {
             problem, advice, ..
         }) => return vec![Check::problem("agent", Health::Fail, problem, advice)],
-        Err(error) => {
-            return vec![Check::problem(
-                "agent",
-                Health::Fail,
-                error.to_string(),
-                "correct the agents settings",
-            )];
-        }
     };
     let mut checks = vec![match cli.runtime {
         // An arbitrary command may do real work when run: it is only located.
