@@ -146,7 +146,12 @@ pub async fn run_attempt(
         prepare_worktree(&workspace.git, &worktree, &branch, request, limits.grace).await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
-    let prompt = match &request.resume_session {
+    // Only a runtime that can continue a session is given one: others start afresh.
+    let resume_session = request
+        .resume_session
+        .clone()
+        .filter(|_| runtime.resumes_sessions());
+    let prompt = match &resume_session {
         Some(_) => build_resume_prompt(request.issue, &branch),
         None => build_prompt(&PromptInput {
             issue: request.issue,
@@ -169,7 +174,7 @@ pub async fn run_attempt(
         worktree: worktree.clone(),
         prompt,
         prompt_file,
-        resume_session: request.resume_session.clone(),
+        resume_session,
         logs: LogFiles::in_dir(
             &workspace.state_dir().join(LOGS_DIR),
             &request.agent,

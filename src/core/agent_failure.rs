@@ -119,6 +119,15 @@ impl ResultDetails {
         ))
     }
 
+    /// ` (terminal_reason prompt_too_long)` when the CLI's loop stopped for a reason other
+    /// than completing, or nothing.
+    pub fn terminal_note(&self) -> String {
+        match self.terminal_reason.as_deref() {
+            None | Some("completed") => String::new(),
+            Some(reason) => format!(" (terminal_reason {reason})"),
+        }
+    }
+
     /// `: "closing message"`, or nothing.
     pub fn quoted_message(&self) -> String {
         self.message
@@ -238,6 +247,16 @@ mod tests {
             "{found}"
         );
         assert_eq!(details(OVERLOADED).denials(), None);
+    }
+
+    #[test]
+    fn a_terminal_reason_other_than_completing_is_noted() {
+        let stopped = details(r#"{"terminal_reason":"prompt_too_long"}"#);
+        assert_eq!(
+            stopped.terminal_note(),
+            " (terminal_reason prompt_too_long)"
+        );
+        assert_eq!(details(DENIED).terminal_note(), "");
     }
 
     #[test]

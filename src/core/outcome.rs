@@ -194,14 +194,16 @@ fn classify_result(result: &ResultEvent) -> Classification {
         ResultSubtype::Success => done(
             Outcome::AgentError,
             format!(
-                "the agent's result was marked as an error{}{denied}",
+                "the agent's result was marked as an error{}{}{denied}",
+                details.terminal_note(),
                 details.quoted_message()
             ),
         ),
         ResultSubtype::ErrorDuringExecution => done(
             Outcome::AgentError,
             format!(
-                "the agent reported an error during execution{}{denied}",
+                "the agent reported an error during execution{}{}{denied}",
+                details.terminal_note(),
                 details.quoted_message()
             ),
         ),

@@ -119,5 +119,9 @@ pub trait AgentRuntime: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the runtime ends with a verdict: a stream-json `result` event, or Codex's turn end.
     fn reports_result(&self) -> bool;
+    /// Whether the runtime can continue an earlier attempt's session (`AgentSpec::resume_session`).
+    fn resumes_sessions(&self) -> bool {
+        false
+    }
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError>;
 }

@@ -36,6 +36,11 @@ impl AgentRuntime for ClaudeRuntime {
         true
     }
 
+    /// `--resume <session>`.
+    fn resumes_sessions(&self) -> bool {
+        true
+    }
+
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
         let argv = claude_argv(&self.config, spec.resume_session.as_deref())?;
         let env = super::environment(

@@ -37,6 +37,11 @@ impl AgentRuntime for CodexRuntime {
         true
     }
 
+    /// `exec resume <thread>`.
+    fn resumes_sessions(&self) -> bool {
+        true
+    }
+
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
         let argv = codex_argv(
             &self.config,
