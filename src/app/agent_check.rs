@@ -127,7 +127,34 @@ pub async fn agent_checks(agents: &AgentsConfig, environment: &[(String, String)
     if !cli.key_variables.is_empty() {
         checks.push(key_check(&cli, agents, environment));
     }
+    if cli.runtime == "claude" && agents.claude_permission_mode == "bypassPermissions" {
+        checks.push(bypass_check(agents, environment));
+    }
     checks
+}
+
+/// Claude Code refuses `bypassPermissions` to root unless `IS_SANDBOX=1` says the machine is
+/// a sandbox: every attempt would exit at once. Clambake never sets it on its own.
+fn bypass_check(agents: &AgentsConfig, environment: &[(String, String)]) -> Check {
+    use std::os::unix::fs::MetadataExt;
+    let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let sandbox = agent_environment(
+        environment
+            .iter()
+            .filter(|(k, v)| k == "IS_SANDBOX" && v == "1")
+            .cloned(),
+        &agents.env_passthrough,
+    );
+    if !as_root || !sandbox.is_empty() {
+        return Check::ok("agent mode", "bypassPermissions");
+    }
+    Check::problem(
+        "agent mode",
+        Health::Fail,
+        "Claude Code refuses bypassPermissions to root unless IS_SANDBOX=1 reaches it",
+        "on a machine that is a sandbox, export IS_SANDBOX=1 (agents.env_passthrough passes it); \
+         otherwise run as another user or choose another agents.claude_permission_mode",
+    )
 }
 
 /// `program --version`'s first line, if it answers in time.

@@ -178,6 +178,31 @@ fn doctor_checks_the_agent_cli_and_its_key() {
             .contains("agents.env_passthrough")
     );
 
+    // As root (these tests' machine), bypassPermissions needs IS_SANDBOX=1.
+    let as_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    repo.clambake(&[
+        "config",
+        "set",
+        "agents.claude_permission_mode",
+        "bypassPermissions",
+    ])
+    .success();
+    let with_key = [("HOME", home), ("ANTHROPIC_API_KEY", "sk-test")];
+    let mode = check(&doctor(&repo, &with_key), "agent mode").clone();
+    assert_eq!(
+        mode["health"],
+        if as_root { "fail" } else { "ok" },
+        "{mode}"
+    );
+    let sandboxed = [with_key[0], with_key[1], ("IS_SANDBOX", "1")];
+    assert_eq!(
+        check(&doctor(&repo, &sandboxed), "agent mode")["health"],
+        "ok"
+    );
+
     repo.clambake(&[
         "config",
         "set",
