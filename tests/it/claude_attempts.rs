@@ -121,6 +121,14 @@ async fn claude_code_at_its_turn_limit_is_max_turns() {
     );
     assert_eq!(result.report.terminated, None);
     assert_eq!(result.commits_ahead, 0);
+    assert!(
+        result
+            .classification
+            .reason
+            .starts_with("the agent hit its turn limit after 3 turns"),
+        "the verdict names the limit: {}",
+        result.classification.reason
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
