@@ -387,11 +387,10 @@ pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) 
 
 /// The last lines of an attempt's stdout and stderr logs, for a failure comment.
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
-    let read = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        async move { tokio::fs::read_to_string(path).await.unwrap_or_default() }
-    };
-    agent_log::log_tail(&read(stdout).await, &read(stderr).await)
+    // A log that was never written reads as empty.
+    let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
+    let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
+    agent_log::log_tail(&stdout, &stderr)
 }
 
 /// `1 commit`, `3 commits`.
