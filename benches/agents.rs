@@ -83,6 +83,7 @@ async fn attempts() {
             attempt: 1,
             base: "main".to_owned(),
             pull_request_heads: Vec::new(),
+            resume_session: None,
         };
         let started = Instant::now();
         let result = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
@@ -121,6 +122,7 @@ fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
         worktree: dir.to_path_buf(),
         prompt: String::new(),
         prompt_file: dir.join("prompt.md"),
+        resume_session: None,
         logs: LogFiles::in_dir(
             &dir.join("logs"),
             &format!("agent{issue:03}"),

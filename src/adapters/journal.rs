@@ -68,6 +68,7 @@ fn migrations() -> Migrations<'static> {
         // The runtime that made the attempt: simulated work is told apart from real work by
         // what was recorded with it. NULL for attempts recorded before.
         M::up("ALTER TABLE attempts ADD COLUMN runtime TEXT;"),
+        M::up("ALTER TABLE attempts ADD COLUMN session_id TEXT;"),
     ])
 }
 
@@ -313,7 +314,7 @@ impl Journal for SqliteJournal {
 
 /// The columns an [`AttemptRecord`] is read from, in [`attempt_from_row`]'s order.
 const ATTEMPT_COLUMNS: &str = "issue, attempt, agent, branch, outcome, reason, commits_ahead, \
-     cost_usd, turns, log, finished_at, runtime";
+     cost_usd, turns, log, finished_at, runtime, session_id";
 
 /// An attempt row, its `finished_at` still text.
 fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<(AttemptRecord, String)> {
@@ -331,6 +332,7 @@ fn attempt_from_row(r: &Row<'_>) -> rusqlite::Result<(AttemptRecord, String)> {
             log: r.get(9)?,
             finished_at: Timestamp::default(),
             runtime: r.get(11)?,
+            session_id: r.get(12)?,
         },
         r.get::<_, String>(10)?,
     ))
@@ -365,8 +367,8 @@ impl AttemptLog for SqliteJournal {
         self.connection()
             .execute(
                 "INSERT OR REPLACE INTO attempts (issue, attempt, agent, branch, outcome, reason,
-                     commits_ahead, cost_usd, turns, log, finished_at, runtime)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     commits_ahead, cost_usd, turns, log, finished_at, runtime, session_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     record.issue,
                     record.attempt,
@@ -380,6 +382,7 @@ impl AttemptLog for SqliteJournal {
                     record.log,
                     record.finished_at.to_string(),
                     record.runtime,
+                    record.session_id,
                 ],
             )
             .map_err(|e| self.db_error(e))?;

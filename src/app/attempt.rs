@@ -22,12 +22,14 @@ use crate::app::workspace::Workspace;
 use crate::core::agent_events::{AttemptTotals, parse_line};
 use crate::core::branch::branch_name;
 use crate::core::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
-use crate::core::prompt::{PromptComment, PromptInput, build_prompt};
+use crate::core::prompt::{PromptComment, PromptInput, build_prompt, build_resume_prompt};
+use crate::core::retry::continues_session;
 use crate::core::slots::{RunningSlot, SlotRefusal, check_slot};
 use crate::ports::Forge;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
+use crate::ports::journal::AttemptRecord;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum AttemptError {
@@ -79,6 +81,13 @@ pub enum AttemptError {
     },
 }
 
+impl AttemptError {
+    /// Whether the attempt failed because its agent CLI cannot be started at all.
+    pub fn agent_unstartable(&self) -> bool {
+        matches!(self, Self::Start(start) if start.program_unstartable())
+    }
+}
+
 /// What an attempt is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRequest {
@@ -94,6 +103,8 @@ pub struct AttemptRequest {
     /// Branches open pull requests carry: a retry may continue their work, but never moves
     /// or deletes them.
     pub pull_request_heads: Vec<String>,
+    /// The agent session an earlier attempt left unfinished, for the runtime to continue.
+    pub resume_session: Option<String>,
 }
 
 /// How an attempt went.
@@ -156,13 +167,21 @@ pub async fn run_attempt_journaled(
         prepare_worktree(&workspace.git, &worktree, &branch, request, limits.grace).await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
-    let prompt = build_prompt(&PromptInput {
-        issue: request.issue,
-        title: request.title.clone(),
-        body: request.body.clone(),
-        comments: request.comments.clone(),
-        branch: branch.clone(),
-    });
+    // Only a runtime that can continue a session is given one: others start afresh.
+    let resume_session = request
+        .resume_session
+        .clone()
+        .filter(|_| runtime.resumes_sessions());
+    let prompt = match &resume_session {
+        Some(_) => build_resume_prompt(request.issue, &branch),
+        None => build_prompt(&PromptInput {
+            issue: request.issue,
+            title: request.title.clone(),
+            body: request.body.clone(),
+            comments: request.comments.clone(),
+            branch: branch.clone(),
+        }),
+    };
     let prompt_file = workspace
         .state_dir()
         .join(PROMPTS_DIR)
@@ -176,6 +195,7 @@ pub async fn run_attempt_journaled(
         worktree: worktree.clone(),
         prompt,
         prompt_file,
+        resume_session,
         logs: LogFiles::in_dir(
             &workspace.state_dir().join(LOGS_DIR),
             &request.agent,
@@ -601,16 +621,23 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
 
 /// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
 /// forge has them now.
-/// `recorded` is the highest attempt number already recorded elsewhere (0 for none): the new
-/// number is past both it and every logged attempt, so no two attempts share a number.
+/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
+/// every logged attempt, so no two attempts share a number, and the last one's session is
+/// continued if it ended unfinished ([`continues_session`]).
 pub async fn request_for(
     workspace: &Workspace,
     forge: &dyn Forge,
     agent: &str,
     issue: u64,
     base: &str,
-    recorded: u32,
+    earlier: &[AttemptRecord],
 ) -> crate::app::AppResult<AttemptRequest> {
+    let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
+    let resume_session = earlier
+        .iter()
+        .max_by_key(|a| a.attempt)
+        .filter(|last| continues_session(&last.outcome))
+        .and_then(|last| last.session_id.clone());
     let found = forge.issue(issue).await?;
     let comments = forge
         .comments(issue)
@@ -641,6 +668,7 @@ pub async fn request_for(
         attempt,
         base: base.to_owned(),
         pull_request_heads,
+        resume_session,
     })
 }
 

@@ -33,7 +33,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
         Self {
             name,
             health: Health::Ok,
@@ -42,7 +42,7 @@ impl Check {
         }
     }
 
-    fn problem(
+    pub(crate) fn problem(
         name: &'static str,
         health: Health,
         detail: impl Into<String>,
@@ -157,6 +157,8 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
             kind,
         ));
     }
+    let environment: Vec<(String, String)> = std::env::vars().collect();
+    checks.extend(super::agent_check::agent_checks(&loaded.config.agents, &environment).await);
 
     let backend = loaded.config.forge.backend;
     let forge = match workspace.open_forge(backend).await {

@@ -15,6 +15,8 @@ use super::unrelated_work::{Unrelated, find_unrelated, refuse};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::Git;
 use crate::core::agent_events::AttemptTotals;
+use crate::core::agent_log;
+use crate::core::human_time::moment_from;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
 use crate::core::outcome::Outcome;
@@ -23,9 +25,6 @@ use crate::core::simulated_work;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
-
-/// How many lines of an agent's log a failure comment quotes.
-const LOG_TAIL_LINES: usize = 20;
 
 /// What became of an issue after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,6 +185,7 @@ pub(crate) fn record_attempt(
         log: result.logs.stdout.display().to_string(),
         finished_at: now,
         runtime: Some(result.runtime.clone()),
+        session_id: result.report.totals.session_id.clone(),
     })?;
     Ok(())
 }
@@ -242,8 +242,9 @@ pub async fn retry_or_fail(
                 .create_comment(
                     issue,
                     &format!(
-                        "{summary}\n\nClambake will try again (attempt {}) after {not_before}.",
-                        attempt_of(next, policy.max_attempts)
+                        "{summary}\n\nClambake will try again (attempt {}) after {}.",
+                        attempt_of(next, policy.max_attempts),
+                        moment_from(not_before, now)
                     ),
                 )
                 .await?;
@@ -463,26 +464,10 @@ pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) 
 /// The last lines of an attempt's stdout and stderr logs, for a failure comment (which shows
 /// them as a code block; the forge it is written to redacts the secrets).
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
-    let mut lines = Vec::new();
-    for path in [stdout, stderr] {
-        if let Ok(text) = tokio::fs::read_to_string(path).await {
-            lines.extend(text.lines().map(|l| truncate(l, 300)));
-        }
-    }
-    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
-    let tail = lines[start..].join("\n");
-    if tail.is_empty() {
-        "(the log is empty)".to_owned()
-    } else {
-        tail
-    }
-}
-
-fn truncate(line: &str, max: usize) -> String {
-    match line.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_owned(),
-    }
+    // A log that was never written reads as empty.
+    let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
+    let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
+    agent_log::log_tail(&stdout, &stderr)
 }
 
 /// `1 commit`, `3 commits`.

@@ -1,5 +1,6 @@
 //! Use cases that combine the core, the ports and the adapters.
 
+pub mod agent_check;
 pub mod attempt;
 pub mod bundle;
 mod bundle_record;

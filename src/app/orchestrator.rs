@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::agent_check;
 use super::attempt::{
     AttemptError, AttemptResult, adopt_agent, commits_ahead, forget_registration, limits_from,
     open_registry, request_for, run_attempt_journaled,
@@ -30,6 +31,7 @@ use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::core::branch::branch_name;
 use crate::core::config::Config;
+use crate::core::human_time::moment;
 use crate::core::labels::agent_slot;
 use crate::core::lifecycle::Event;
 use crate::core::queue::{Stage, stage};
@@ -200,7 +202,8 @@ impl std::fmt::Display for RunEvent {
                 Disposition::Retrying { not_before, .. } => {
                     write!(
                         f,
-                        "{agent} on #{issue} ended {outcome}; retrying after {not_before}"
+                        "{agent} on #{issue} ended {outcome}; retrying after {}",
+                        moment(*not_before)
                     )
                 }
                 Disposition::Failed { attempts } => {
@@ -355,6 +358,8 @@ pub struct Orchestrator {
     /// When the world was last checked against the journal.
     last_check: Option<Timestamp>,
     progress: watch::Sender<Progress>,
+    /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
+    unavailable: Option<AppError>,
 }
 
 impl Orchestrator {
@@ -393,6 +398,7 @@ impl Orchestrator {
             drift_repaired: 0,
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
+            unavailable: None,
         })
     }
 
@@ -456,7 +462,7 @@ impl Orchestrator {
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
             // tried again at the next wake-up; only a fault that lasts stops the loop.
             match self.pass(stop_when, &mut routed_once).await {
-                Ok(true) => return Ok(()),
+                Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
                 Ok(false) => failing = 0,
                 Err(error) if failing < MAX_FAILING_PASSES => {
                     failing += 1;
@@ -964,20 +970,14 @@ impl Orchestrator {
 
     /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment.
     async fn start_attempt(&mut self, agent: &str, issue: &Issue, resumed: bool) -> AppResult<()> {
-        let recorded = self
-            .journal
-            .attempts(issue.number)?
-            .iter()
-            .map(|a| a.attempt)
-            .max()
-            .unwrap_or(0);
+        let earlier = self.journal.attempts(issue.number)?;
         let request = request_for(
             &self.workspace,
             self.forge.as_ref(),
             agent,
             issue.number,
             &self.base,
-            recorded,
+            &earlier,
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);
@@ -1072,6 +1072,22 @@ impl Orchestrator {
         }
         let result = match &finished.result {
             Ok(result) => result,
+            Err(error) if error.agent_unstartable() => {
+                let journal: &dyn Journal = self.journal.as_ref();
+                let journal = self.settings.state_machine.then_some(journal);
+                let (workspace, forge) = (&self.workspace, self.forge.as_ref());
+                agent_check::release_claim(workspace, forge, journal, &agent, issue, now).await?;
+                self.in_flight.remove(&agent);
+                self.claiming = false;
+                self.unavailable = Some(agent_check::unavailable(&self.config.agents, error));
+                let error = error.to_string();
+                self.record(RunEvent::Broken {
+                    agent,
+                    issue,
+                    error,
+                });
+                return Ok(());
+            }
             Err(error) => {
                 self.dispose_broken(&agent, issue, attempt, error, now)
                     .await?;
@@ -1133,6 +1149,7 @@ impl Orchestrator {
             log: String::new(),
             finished_at: now,
             runtime: Some(self.runtime.name().to_owned()),
+            session_id: None,
         })?;
         landing::retry_or_fail(
             self.forge.as_ref(),

@@ -68,6 +68,8 @@ pub async fn run_reporting(
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
     workspace.require_commits().await?;
+    // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
+    super::agent_check::startable_cli(&config.agents)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {

@@ -119,14 +119,15 @@ impl Drop for RunLock {
 }
 
 /// This process, as a lock holder:
-/// `` `clambake run`, pid 4242 on host, since 2026-11-21T06:00:00Z ``.
+/// `` `clambake run`, pid 4242 on host, since 2026-11-21 06:00:00 UTC ``.
 pub fn describe_this_process(command: &str, started: jiff::Timestamp) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "this machine".to_owned());
     format!(
-        "`{command}`, pid {} on {host}, since {started}",
-        std::process::id()
+        "`{command}`, pid {} on {host}, since {}",
+        std::process::id(),
+        crate::core::human_time::moment(started)
     )
 }
 

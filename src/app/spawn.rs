@@ -110,9 +110,8 @@ pub async fn spawn(
         clock: &clock,
     });
     let started = async {
-        let recorded = journal.attempts(issue)?.iter().map(|a| a.attempt).max();
-        let request =
-            request_for(workspace, forge, agent, issue, &base, recorded.unwrap_or(0)).await?;
+        let earlier = journal.attempts(issue)?;
+        let request = request_for(workspace, forge, agent, issue, &base, &earlier).await?;
         let branch = branch_name(agent, issue, &claimed.title);
         journal_assignment(slot, agent, issue, &branch, CLAIMED_BY_SPAWN)?;
         let limits = limits_from(&config.agents);

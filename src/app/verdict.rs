@@ -62,6 +62,7 @@ mod tests {
                 log: String::new(),
                 finished_at: at(minute),
                 runtime: Some("command".into()),
+                session_id: None,
             })
             .unwrap();
     }

@@ -77,6 +77,13 @@ pub enum AppError {
         "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"
     ))]
     RealAgentsRolledBack { runtime: String },
+    #[error("the {runtime} agent cannot be started: {problem}")]
+    #[diagnostic(help("{advice}"))]
+    AgentUnavailable {
+        runtime: String,
+        problem: String,
+        advice: String,
+    },
     #[error("this would {change}, for every later run")]
     #[diagnostic(help("add --confirm to go ahead"))]
     Unconfirmed { change: String },

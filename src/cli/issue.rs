@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::body::BodyArgs;
 use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
 use crate::ports::Forge;
@@ -19,8 +20,8 @@ enum IssueCommand {
     Create {
         #[arg(long)]
         title: String,
-        #[arg(long, default_value = "")]
-        body: String,
+        #[command(flatten)]
+        body: BodyArgs,
         /// A label to add (repeatable), such as route:ready.
         #[arg(long = "label", value_name = "LABEL")]
         labels: Vec<String>,
@@ -56,8 +57,8 @@ enum IssueCommand {
     /// Comment on an issue.
     Comment {
         number: Number,
-        #[arg(long)]
-        body: String,
+        #[command(flatten)]
+        body: BodyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -87,7 +88,7 @@ pub async fn run(forge: &dyn Forge, args: IssueArgs) -> AppResult<()> {
             let issue = forge
                 .create_issue(&NewIssue {
                     title,
-                    body,
+                    body: body.text()?.unwrap_or_default(),
                     labels,
                     assignees: Vec::new(),
                 })
@@ -163,6 +164,12 @@ pub async fn run(forge: &dyn Forge, args: IssueArgs) -> AppResult<()> {
             }
         }
         IssueCommand::Comment { number, body, json } => {
+            let Some(body) = body.text()? else {
+                return Err(crate::ports::forge::ForgeError::Invalid(
+                    "say what the comment says with --body TEXT or --body-file PATH (- reads standard input)".to_owned(),
+                )
+                .into());
+            };
             let comment = forge.create_comment(number, &body).await?;
             if json {
                 print_json(&comment);

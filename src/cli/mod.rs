@@ -8,6 +8,7 @@ mod agent_rebuild_journal;
 mod agent_recover;
 mod agent_status;
 mod agent_validate;
+mod body;
 mod bundle;
 mod completions;
 mod config;
@@ -225,6 +226,16 @@ fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>, file: Option<std::
     if run_log == Some(run::LogFormat::Json) {
         logs.json().init();
     } else {
-        logs.init();
+        logs.with_timer(HumanTime).init();
+    }
+}
+
+/// Log lines start with the time as a person reads it, `2026-12-01 07:52:10 UTC` (JSON
+/// lines keep the machine's RFC 3339 form).
+struct HumanTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for HumanTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        w.write_str(&crate::core::human_time::moment(jiff::Timestamp::now()))
     }
 }

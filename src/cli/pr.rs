@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::body::BodyArgs;
 use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
 use crate::ports::Forge;
@@ -25,9 +26,9 @@ enum PrCommand {
         base: Option<String>,
         #[arg(long)]
         title: String,
-        /// `Closes #N` here closes issue N when the pull request is merged.
-        #[arg(long, default_value = "")]
-        body: String,
+        /// `Closes #N` in the body closes issue N when the pull request is merged.
+        #[command(flatten)]
+        body: BodyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -78,7 +79,7 @@ pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
             let pr = forge
                 .create_pull_request(&NewPullRequest {
                     title,
-                    body,
+                    body: body.text()?.unwrap_or_default(),
                     head,
                     base,
                 })

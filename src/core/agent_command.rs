@@ -37,7 +37,11 @@ const NEVER_PASSED: &[&str] = &[
 const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
 
 /// Claude Code's model keys: given to the `claude` runtime, and to no other unless named.
-pub const ANTHROPIC_KEYS: &[&str] = &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
+pub const ANTHROPIC_KEYS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+];
 /// Codex's model keys: given to the `codex` runtime, and to no other unless named.
 pub const OPENAI_KEYS: &[&str] = &["OPENAI_API_KEY", "CODEX_API_KEY"];
 
@@ -116,13 +120,25 @@ pub fn expand_command(
     }
 }
 
-/// Claude Code's argv: `-p <prompt> --output-format stream-json --verbose` (stream-json needs
-/// `--verbose`) and the configured options. The executable comes first.
-pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, AgentCommandError> {
+/// The program `agents.command` starts: the template's first word.
+pub fn expand_command_program(template: &str) -> Result<String, AgentCommandError> {
+    split("command", template)?
+        .into_iter()
+        .next()
+        .ok_or(AgentCommandError::EmptyCommand)
+}
+
+/// Claude Code's argv: `-p --output-format stream-json --verbose` (stream-json needs
+/// `--verbose`; with no prompt argument `-p` reads the prompt from standard input, which has
+/// no length limit) and the configured options, plus `--resume <session>` to continue an
+/// earlier session. The executable comes first.
+pub fn claude_argv(
+    config: &AgentsConfig,
+    resume_session: Option<&str>,
+) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.claude_code_path.as_str(),
         "-p",
-        prompt,
         "--output-format",
         "stream-json",
         "--verbose",
@@ -134,6 +150,9 @@ pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, A
             argv.extend([flag.to_owned(), value.to_owned()]);
         }
     };
+    if let Some(session) = resume_session {
+        option("--resume", session);
+    }
     option("--permission-mode", &config.claude_permission_mode);
     if config.claude_max_turns > 0 {
         option("--max-turns", &config.claude_max_turns.to_string());
@@ -148,12 +167,13 @@ pub fn claude_argv(config: &AgentsConfig, prompt: &str) -> Result<Vec<String>, A
 }
 
 /// Codex's argv: `exec --json` (JSONL events on stdout) in `worktree`, with the configured
-/// sandbox and never asking for approval, since nobody is there to answer. The prompt comes
-/// last, after `--`, so a prompt such as `review` or `-x` is never read as a subcommand or flag.
+/// sandbox and never asking for approval, since nobody is there to answer. The prompt is `-`:
+/// Codex reads it from standard input, so it has no length limit. With `resume_session`,
+/// `exec resume <session> -` continues that session (its thread id) instead.
 pub fn codex_argv(
     config: &AgentsConfig,
     worktree: &str,
-    prompt: &str,
+    resume_session: Option<&str>,
 ) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.codex_path.as_str(),
@@ -172,7 +192,11 @@ pub fn codex_argv(
         argv.extend(["--model".to_owned(), config.codex_model.clone()]);
     }
     argv.extend(split("codex_extra_args", &config.codex_extra_args)?);
-    argv.extend(["--".to_owned(), prompt.to_owned()]);
+    match resume_session {
+        // `--` would make `resume` the prompt; a thread id never starts with `-`.
+        Some(session) => argv.extend(["resume", session, "-"].map(str::to_owned)),
+        None => argv.extend(["--", "-"].map(str::to_owned)),
+    }
     Ok(argv)
 }
 
@@ -284,13 +308,12 @@ mod tests {
             claude_extra_args: "--add-dir '/a b'".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, "do it; $(now)").unwrap();
+        let argv = claude_argv(&config, None).unwrap();
         assert_eq!(
             argv,
             [
                 "claude",
                 "-p",
-                "do it; $(now)",
                 "--output-format",
                 "stream-json",
                 "--verbose",
@@ -315,17 +338,25 @@ mod tests {
             claude_max_turns: 0,
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, "p").unwrap();
+        let argv = claude_argv(&config, None).unwrap();
         assert_eq!(
             argv,
             [
                 "claude",
                 "-p",
-                "p",
                 "--output-format",
                 "stream-json",
                 "--verbose"
             ]
+        );
+    }
+
+    #[test]
+    fn a_resumed_claude_session_is_named_before_the_options() {
+        let argv = claude_argv(&AgentsConfig::default(), Some("s-1")).unwrap();
+        assert_eq!(
+            argv[5..9],
+            ["--resume", "s-1", "--permission-mode", "acceptEdits"]
         );
     }
 
@@ -336,7 +367,7 @@ mod tests {
             codex_extra_args: "--add-dir '/a b' --ephemeral".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = codex_argv(&config, "/w/agent001-7", "review; $(now)").unwrap();
+        let argv = codex_argv(&config, "/w/agent001-7", None).unwrap();
         assert_eq!(
             argv,
             [
@@ -355,27 +386,35 @@ mod tests {
                 "/a b",
                 "--ephemeral",
                 "--",
-                "review; $(now)"
+                "-"
             ]
         );
     }
 
     #[test]
     fn the_codex_argv_leaves_out_an_empty_model_and_refuses_bad_extra_args() {
-        let argv = codex_argv(&AgentsConfig::default(), "/w", "-p").unwrap();
+        let argv = codex_argv(&AgentsConfig::default(), "/w", None).unwrap();
         assert!(!argv.contains(&"--model".to_owned()));
-        assert_eq!(argv[argv.len() - 2..], ["--", "-p"]);
+        assert_eq!(argv[argv.len() - 2..], ["--", "-"]);
         let config = AgentsConfig {
             codex_extra_args: "--add-dir 'open".to_owned(),
             ..AgentsConfig::default()
         };
         assert!(matches!(
-            codex_argv(&config, "/w", "p"),
+            codex_argv(&config, "/w", None),
             Err(AgentCommandError::Unsplittable {
                 key: "codex_extra_args",
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_resumed_codex_session_is_continued_with_exec_resume() {
+        let argv = codex_argv(&AgentsConfig::default(), "/w", Some("01a1-thread")).unwrap();
+        assert_eq!(argv[1..3], ["exec", "--json"]);
+        assert_eq!(argv[argv.len() - 3..], ["resume", "01a1-thread", "-"]);
+        assert!(!argv.contains(&"--".to_owned()));
     }
 
     #[test]

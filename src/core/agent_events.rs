@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::agent_failure::ResultDetails;
 use super::codex_events::parse_codex_event;
 
 /// One line of an agent's stdout, understood as far as it can be.
@@ -42,6 +43,8 @@ pub struct ResultEvent {
     pub total_cost_usd: Option<f64>,
     pub usage: Usage,
     pub session_id: Option<String>,
+    /// What else it says about how it ended: API errors, denied tool calls, its last words.
+    pub details: ResultDetails,
 }
 
 /// How the CLI says the session ended.
@@ -171,6 +174,7 @@ pub fn parse_line(line: &str) -> AgentEvent {
                 total_cost_usd: event.get("total_cost_usd").and_then(Value::as_f64),
                 usage: Usage::from_value(event.get("usage")),
                 session_id: text("session_id"),
+                details: ResultDetails::from_event(&event),
             })
         }
         (other, subtype) => AgentEvent::Other {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::agent_events::{AgentEvent, ResultEvent, ResultSubtype, Usage};
+use super::agent_failure::ResultDetails;
 
 /// The item types that are the agent acting, counted as turns like Claude Code's tool calls.
 const TOOL_ITEMS: &[&str] = &[
@@ -45,8 +46,16 @@ pub fn parse_codex_event(event_type: &str, event: &Map<String, Value>) -> Option
             model: None,
             tools: Vec::new(),
         },
-        "turn.completed" => result(ResultSubtype::Success, codex_usage(event.get("usage"))),
-        "turn.failed" | "error" => result(ResultSubtype::ErrorDuringExecution, Usage::default()),
+        "turn.completed" => result(
+            ResultSubtype::Success,
+            codex_usage(event.get("usage")),
+            ResultDetails::default(),
+        ),
+        "turn.failed" | "error" => result(
+            ResultSubtype::ErrorDuringExecution,
+            Usage::default(),
+            ResultDetails::from_event(event),
+        ),
         "item.completed" => match item_text("type").as_str() {
             "agent_message" => AgentEvent::Assistant {
                 text: item_text("text"),
@@ -79,7 +88,7 @@ fn is_codex_type(event_type: &str) -> bool {
         .any(|prefix| event_type.starts_with(prefix))
 }
 
-fn result(subtype: ResultSubtype, usage: Usage) -> AgentEvent {
+fn result(subtype: ResultSubtype, usage: Usage, details: ResultDetails) -> AgentEvent {
     AgentEvent::Result(ResultEvent {
         is_error: subtype != ResultSubtype::Success,
         subtype,
@@ -87,6 +96,7 @@ fn result(subtype: ResultSubtype, usage: Usage) -> AgentEvent {
         total_cost_usd: None,
         usage,
         session_id: None,
+        details,
     })
 }
 

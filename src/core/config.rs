@@ -478,7 +478,9 @@ pub const KEYS: &[KeySpec] = &[
         section: "agents",
         name: "claude_permission_mode",
         kind: ValueKind::Text,
-        doc: "Claude Code's --permission-mode (\"acceptEdits\" lets it edit files).",
+        doc: "Claude Code's --permission-mode. \"acceptEdits\" lets an unattended agent edit \
+              files and run read-only commands; allow more with --allowedTools in \
+              claude_extra_args, or \"bypassPermissions\" (as root Claude Code wants IS_SANDBOX=1).",
     },
     KeySpec {
         section: "agents",

@@ -1,7 +1,10 @@
 //! Pure logic: no I/O, no async. Everything here is decided from values handed in.
 
+pub mod agent_cli;
 pub mod agent_command;
 pub mod agent_events;
+pub mod agent_failure;
+pub mod agent_log;
 pub mod branch;
 pub mod bundle_plan;
 pub mod bundle_pr;
@@ -11,6 +14,7 @@ pub mod config;
 pub mod containment;
 pub mod finished_work;
 pub mod force_reset;
+pub mod human_time;
 pub mod inert;
 pub mod labels;
 pub mod lifecycle;

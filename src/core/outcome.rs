@@ -133,9 +133,13 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
             (ExitStatus::Code(0) | ExitStatus::Unknown, None) => "",
             _ => " (the process then exited abnormally)",
         };
+        let denied = evidence
+            .result
+            .and_then(|r| r.details.denials())
+            .map_or_else(String::new, |d| format!("; {d}"));
         return done(
             Outcome::Success,
-            format!("the agent reported success with {commits} commit(s){note}"),
+            format!("the agent reported success with {commits} commit(s){note}{denied}"),
         );
     }
     if let Some(termination) = evidence.terminated {
@@ -146,34 +150,7 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
         };
     }
     if let Some(result) = evidence.result {
-        return match &result.subtype {
-            ResultSubtype::ErrorMaxTurns => {
-                done(Outcome::MaxTurns, "the agent hit its turn limit".to_owned())
-            }
-            ResultSubtype::ErrorMaxBudgetUsd => {
-                done(Outcome::Budget, "the agent hit its budget".to_owned())
-            }
-            ResultSubtype::Success if !result.is_error => done(
-                Outcome::AgentError,
-                "the agent reported success but made no commits".to_owned(),
-            ),
-            ResultSubtype::Success => done(
-                Outcome::AgentError,
-                "the agent's result was marked as an error".to_owned(),
-            ),
-            ResultSubtype::ErrorDuringExecution => done(
-                Outcome::AgentError,
-                "the agent reported an error during execution".to_owned(),
-            ),
-            ResultSubtype::Unknown(subtype) => done(
-                Outcome::AgentError,
-                // The agent wrote the subtype, and the reason goes into issue comments.
-                format!(
-                    "the agent ended with an unknown result {}",
-                    super::inert::code_span(subtype)
-                ),
-            ),
-        };
+        return classify_result(result);
     }
     match evidence.exit {
         ExitStatus::Signal(signal @ (SIGKILL | SIGTERM | SIGINT | SIGHUP)) => done(
@@ -207,9 +184,62 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
     }
 }
 
+/// An attempt that ended with a result other than a success with commits. The verdict names
+/// the cause the CLI gave: a model API error, denied tool calls, or its closing message.
+fn classify_result(result: &ResultEvent) -> Classification {
+    let done = |outcome, reason: String| Classification { outcome, reason };
+    let details = &result.details;
+    let denied = details
+        .denials()
+        .map_or_else(String::new, |d| format!("; {d}"));
+    let turns = result
+        .num_turns
+        .map_or_else(String::new, |n| format!(" after {n} turns"));
+    match &result.subtype {
+        ResultSubtype::ErrorMaxTurns => done(
+            Outcome::MaxTurns,
+            format!("the agent hit its turn limit{turns}{denied}"),
+        ),
+        ResultSubtype::ErrorMaxBudgetUsd => done(
+            Outcome::Budget,
+            format!("the agent hit its budget{turns}{denied}"),
+        ),
+        _ if let Some(api) = details.api_failure() => done(Outcome::AgentError, api),
+        ResultSubtype::Success if !result.is_error => done(
+            Outcome::AgentError,
+            format!("the agent reported success but made no commits{denied}"),
+        ),
+        ResultSubtype::Success => done(
+            Outcome::AgentError,
+            format!(
+                "the agent's result was marked as an error{}{}{denied}",
+                details.terminal_note(),
+                details.quoted_message()
+            ),
+        ),
+        ResultSubtype::ErrorDuringExecution => done(
+            Outcome::AgentError,
+            format!(
+                "the agent reported an error during execution{}{}{denied}",
+                details.terminal_note(),
+                details.quoted_message()
+            ),
+        ),
+        ResultSubtype::Unknown(subtype) => done(
+            Outcome::AgentError,
+            // The agent wrote the subtype, and the reason goes into issue comments.
+            format!(
+                "the agent ended with an unknown result {}{denied}",
+                super::inert::code_span(subtype)
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::agent_events::Usage;
+    use super::super::agent_failure::ResultDetails;
     use super::*;
 
     fn result(subtype: ResultSubtype, is_error: bool) -> ResultEvent {
@@ -220,6 +250,7 @@ mod tests {
             total_cost_usd: Some(0.01),
             usage: Usage::default(),
             session_id: None,
+            details: ResultDetails::default(),
         }
     }
 
@@ -317,6 +348,83 @@ mod tests {
                 outcome
             );
         }
+    }
+
+    fn classify_line(line: &str, commits_ahead: u32) -> Classification {
+        let super::super::agent_events::AgentEvent::Result(result) =
+            super::super::agent_events::parse_line(line)
+        else {
+            panic!("{line}");
+        };
+        classify(&Evidence {
+            result: Some(&result),
+            exit: ExitStatus::Code(1),
+            terminated: None,
+            commits_ahead,
+            reports_result: true,
+        })
+    }
+
+    #[test]
+    fn api_errors_are_named_in_the_verdict() {
+        let overloaded = classify_line(
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":529,"api_error_type":"overloaded_error","terminal_reason":"api_error","result":"API Error: 529 Overloaded."}"#,
+            0,
+        );
+        assert_eq!(overloaded.outcome, Outcome::AgentError);
+        assert_eq!(
+            overloaded.reason,
+            "the model API was overloaded (HTTP 529, overloaded_error): \"API Error: 529 Overloaded.\""
+        );
+        let unauthorized = classify_line(
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"terminal_reason":"api_error"}"#,
+            0,
+        );
+        assert!(
+            unauthorized
+                .reason
+                .starts_with("the model API refused the agent's API key (HTTP 401)"),
+            "{}",
+            unauthorized.reason
+        );
+    }
+
+    #[test]
+    fn denied_tool_calls_and_turn_limits_are_named_in_the_verdict() {
+        let denied = r#"{"type":"result","subtype":"success","is_error":false,"terminal_reason":"completed","permission_denials":[{"tool_name":"Bash","tool_input":{"command":"git commit -qm x"}}]}"#;
+        let nothing = classify_line(denied, 0);
+        assert_eq!(nothing.outcome, Outcome::AgentError);
+        assert!(
+            nothing.reason.starts_with(
+                "the agent reported success but made no commits; the agent's permission mode denied 1 tool call (Bash `git commit -qm x`)"
+            ),
+            "{}",
+            nothing.reason
+        );
+        let landed = classify_line(&denied.replace(r#""type""#, r#""x":1,"type""#), 1);
+        assert_eq!(landed.outcome, Outcome::Success);
+        assert!(
+            landed.reason.contains("denied 1 tool call"),
+            "{}",
+            landed.reason
+        );
+        let turns = classify_line(
+            r#"{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":51}"#,
+            0,
+        );
+        assert_eq!(turns.reason, "the agent hit its turn limit after 51 turns");
+    }
+
+    #[test]
+    fn codex_error_messages_are_quoted_in_the_verdict() {
+        let failed = classify_line(
+            r#"{"type":"turn.failed","error":{"message":"high demand"}}"#,
+            0,
+        );
+        assert_eq!(
+            failed.reason,
+            "the agent reported an error during execution: \"high demand\""
+        );
     }
 
     #[test]

@@ -20,8 +20,16 @@ pub struct PromptInput {
     pub branch: String,
 }
 
-/// The prompt text. It goes to the agent as one argv element or a file, never through a shell,
-/// so it needs no quoting; the issue's own text is fenced off from the instructions.
+/// The prompt text. It goes to the agent through a file or standard input, never through a
+/// shell or as one argument (an issue thread can outgrow the kernel's limit on one), so it
+/// needs no quoting; the issue's own text is fenced off from the instructions.
+///
+/// The agent is told not to commit. Claude Code's default permission mode, `acceptEdits`,
+/// lets it edit files and run read-only commands such as `git status`, but refuses `git add`
+/// and `git commit` when nobody is there to approve them; a prompt asking for commits would
+/// fail identically on every retry. Clambake commits what the agent leaves (see
+/// `app::attempt::commit_leftovers`), so the default configuration can do what the prompt
+/// asks, and a mode that allows more (`bypassPermissions`) gains nothing from committing.
 pub fn build_prompt(input: &PromptInput) -> String {
     let mut prompt = String::new();
     let _ = writeln!(
@@ -53,13 +61,26 @@ pub fn build_prompt(input: &PromptInput) -> String {
         "\n## How to work\n\n\
          - Work only in the current directory: it is a git worktree on branch `{branch}`, made \
          for this issue. Do not read or change files outside it.\n\
-         - Commit your work to this branch with git as you go, with messages that mention \
-         issue #{issue}. Do not switch branches, push, or open pull requests: Clambake does that.\n\
-         - When the issue is resolved and committed, stop.\n",
+         - Leave your changes in the worktree, uncommitted. When you stop, Clambake commits \
+         everything you changed to this branch for issue #{issue} and takes it on to review. \
+         Do not commit, switch branches, push, or open pull requests.\n\
+         - You may review your changes with `git status` and `git diff`.\n\
+         - When the issue is resolved, stop.\n",
         branch = input.branch,
         issue = input.issue,
     );
     prompt
+}
+
+/// What a continued session is told: its conversation already holds the issue and the rules,
+/// and its work so far is on the branch (Clambake committed what it left).
+pub fn build_resume_prompt(issue: u64, branch: &str) -> String {
+    format!(
+        "Clambake stopped your earlier attempt at issue #{issue} before you finished: you ran \
+         out of turns or went silent. Your changes so far are committed on branch `{branch}`, \
+         checked out in the current directory. Continue where you left off, under the same \
+         rules: leave your changes uncommitted, and stop when the issue is resolved.\n"
+    )
 }
 
 #[cfg(test)]
@@ -103,13 +124,22 @@ mod tests {
     }
 
     #[test]
-    fn the_instructions_confine_the_agent_and_ask_for_commits() {
+    fn the_instructions_confine_the_agent_and_leave_committing_to_clambake() {
         let prompt = build_prompt(&input());
         assert!(prompt.contains("Work only in the current directory"));
         assert!(prompt.contains("branch `agent001/42-fix-the-parser`"));
-        assert!(prompt.contains("Commit your work"));
+        assert!(prompt.contains("Leave your changes in the worktree, uncommitted"));
         assert!(prompt.contains("issue #42"));
-        assert!(prompt.contains("Do not switch branches, push"));
+        assert!(prompt.contains("Do not commit, switch branches, push"));
+        assert!(!prompt.to_lowercase().contains("commit your work"));
+    }
+
+    #[test]
+    fn a_continued_session_is_told_where_its_work_is() {
+        let prompt = build_resume_prompt(42, "agent001/42-fix");
+        assert!(prompt.contains("earlier attempt at issue #42"));
+        assert!(prompt.contains("committed on branch `agent001/42-fix`"));
+        assert!(prompt.contains("Continue where you left off"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::outcome::Outcome;
+
 /// The decision after an attempt that did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterFailure {
@@ -29,6 +31,14 @@ pub fn after_failure(attempts_made: u32, max_attempts: u32, base: Duration) -> A
     }
 }
 
+/// Whether a retry after an attempt that ended `outcome` continues that attempt's agent
+/// session instead of starting over: the agent was on its way but ran out of turns, or went
+/// silent (a stalled model, a hung tool), so its conversation so far is worth keeping. A
+/// session that failed for any other reason (an error, no commits) starts afresh.
+pub fn continues_session(outcome: &str) -> bool {
+    outcome == Outcome::MaxTurns.as_str() || outcome == Outcome::Stalled.as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +63,23 @@ mod tests {
         );
         assert_eq!(after_failure(3, 3, MINUTE), AfterFailure::GiveUp);
         assert_eq!(after_failure(9, 3, MINUTE), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn only_unfinished_sessions_are_continued() {
+        assert!(continues_session("max_turns"));
+        assert!(continues_session("stalled"));
+        for outcome in [
+            "success",
+            "agent_error",
+            "crashed",
+            "killed",
+            "timed_out",
+            "budget",
+            "clambake_error",
+        ] {
+            assert!(!continues_session(outcome), "{outcome}");
+        }
     }
 
     #[test]

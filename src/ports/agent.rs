@@ -21,8 +21,12 @@ pub struct AgentSpec {
     /// The attempt's own git worktree: the agent's working directory.
     pub worktree: PathBuf,
     pub prompt: String,
-    /// The prompt, also written to a file outside the worktree for runtimes that read files.
+    /// The prompt, also written to a file outside the worktree: CLIs read it from there (as
+    /// their standard input, or named by `{prompt_file}`), never as one argument.
     pub prompt_file: PathBuf,
+    /// The CLI session an earlier attempt left unfinished (at its turn limit, or stalled), to
+    /// continue instead of starting over, for runtimes that can.
+    pub resume_session: Option<String>,
     /// Where the agent's output goes. Agent processes write there themselves, not through a
     /// pipe to Clambake, so they outlive an orchestrator crash and can be re-adopted.
     pub logs: LogFiles,
@@ -104,12 +108,27 @@ pub enum AgentStartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not open the agent's prompt {}: {source}", path.display())]
+    Prompt {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not open the agent's log {}: {source}", path.display())]
     Log {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl AgentStartError {
+    /// Whether the program itself could not be started (not found, not executable): the
+    /// configuration is at fault, and every attempt would fail alike.
+    pub fn program_unstartable(&self) -> bool {
+        matches!(self, Self::Spawn { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied))
+    }
 }
 
 /// An agent CLI that Clambake can run.
@@ -119,5 +138,9 @@ pub trait AgentRuntime: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether the runtime ends with a verdict: a stream-json `result` event, or Codex's turn end.
     fn reports_result(&self) -> bool;
+    /// Whether the runtime can continue an earlier attempt's session (`AgentSpec::resume_session`).
+    fn resumes_sessions(&self) -> bool {
+        false
+    }
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError>;
 }

@@ -110,6 +110,8 @@ pub struct AttemptRecord {
     /// The runtime that made it (`claude`, `simulated`, ...); `None` if recorded before
     /// runtimes were.
     pub runtime: Option<String>,
+    /// The agent CLI's session, which a retry can continue (`claude --resume`).
+    pub session_id: Option<String>,
 }
 
 impl AttemptRecord {

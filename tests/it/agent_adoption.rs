@@ -81,6 +81,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
                 attempt: 1,
                 base: "main".to_owned(),
                 pull_request_heads: Vec::new(),
+                resume_session: None,
             };
             run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
         }
@@ -391,6 +392,7 @@ async fn ended_attempt(scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     };
     let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
         .await
@@ -460,6 +462,7 @@ async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
             log: String::new(),
             finished_at: jiff::Timestamp::now(),
             runtime: Some("command".to_owned()),
+            session_id: None,
         })
         .unwrap();
     repo.clambake(&[

@@ -29,6 +29,7 @@ fn request(title: &str) -> AttemptRequest {
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
         worktree: dir.to_path_buf(),
         prompt: "do it".to_owned(),
         prompt_file: dir.join("prompt.md"),
+        resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, attempt),
     }
 }

@@ -1,6 +1,7 @@
 //! The real Claude Code binary run by Clambake itself: the `claude` runtime and the attempt
 //! code, against the scripted model server. Success with a commit on the branch, the turn
-//! limit, a stalled model, and a termination that leaves nothing running.
+//! limit, a stalled model (and a retry that continues its session), and a termination that
+//! leaves nothing running.
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,6 +33,7 @@ fn request() -> AttemptRequest {
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     }
 }
 
@@ -120,6 +122,14 @@ async fn claude_code_at_its_turn_limit_is_max_turns() {
     );
     assert_eq!(result.report.terminated, None);
     assert_eq!(result.commits_ahead, 0);
+    assert!(
+        result
+            .classification
+            .reason
+            .starts_with("the agent hit its turn limit after 3 turns"),
+        "the verdict names the limit: {}",
+        result.classification.reason
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,5 +203,69 @@ async fn terminating_claude_code_mid_run_leaves_nothing_running() {
     assert!(
         !Path::new(&format!("/proc/{sleeper_pid}")).exists(),
         "the tool's command died with the agent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_a_stall_continues_the_claude_code_session() {
+    let repo = TestRepo::new();
+    let home = tempfile::tempdir().unwrap();
+    // The first attempt looks around, then the model goes silent; the retry's first request
+    // gets the edit, its second the closing words.
+    let server = ModelServer::start(
+        vec![
+            Reply::bash("ls"),
+            Reply::Hang,
+            Reply::bash("echo hello > hello.txt"),
+        ],
+        Reply::text("Done."),
+    )
+    .await;
+    let runtime = claude(&server, home.path(), 5);
+    let limits = Limits {
+        stall: Duration::from_secs(3),
+        ..LIMITS
+    };
+    let first = attempt(&repo, &runtime, limits, never_stop()).await;
+    assert_eq!(first.classification.outcome, Outcome::Stalled);
+    let session = first
+        .report
+        .totals
+        .session_id
+        .clone()
+        .expect("a session id");
+
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let retry = AttemptRequest {
+        attempt: 2,
+        resume_session: Some(session.clone()),
+        ..request()
+    };
+    let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.classification.outcome,
+        Outcome::Success,
+        "{:?}",
+        second.classification
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        4,
+        "two by the first attempt, two by the retry"
+    );
+    let continued = requests[2]["messages"].to_string();
+    assert!(
+        continued.contains("Say hello") && continued.contains(r#""command":"ls""#),
+        "the retry's first request carries the first attempt's turns: {continued}"
+    );
+    assert!(continued.contains("Clambake stopped your earlier attempt at issue #4"));
+    let log = std::fs::read_to_string(&second.logs.stdout).unwrap();
+    assert!(log.contains(&format!(r#""session_id":"{session}""#)));
+    assert_eq!(
+        repo.git(&["show", &format!("{}:hello.txt", second.branch)]),
+        "hello"
     );
 }

@@ -375,8 +375,19 @@ fn doctor_reports_and_fails_before_init() {
     assert_eq!(config["fix"], "run `clambake init`");
 
     repo.clambake(&["init"]).success();
+    // Claude Code, the default agent, is not on the tests' PATH: the simulated agent needs none.
+    repo.clambake(&["config", "set", "agents.runtime", "simulated"])
+        .success();
     let out = repo.clambake(&["doctor"]).success();
-    for name in ["git", "repository", "config", "ignore", "forge", "labels"] {
+    for name in [
+        "git",
+        "repository",
+        "config",
+        "ignore",
+        "agent",
+        "forge",
+        "labels",
+    ] {
         assert!(out.stdout.contains(name), "{name}: {}", out.stdout);
     }
     assert!(!out.stdout.contains("FAIL"), "{}", out.stdout);

@@ -1,8 +1,9 @@
 //! The real Codex CLI (`codex exec --json`) run by Clambake's `codex` runtime against the
 //! scripted Responses API server: a commit made through its shell tool is a success with its
 //! usage, work left uncommitted by the sandbox is committed by Clambake, every kind of step
-//! Codex reports is read, a failing model is an agent error, a silent model is a stall, and a
-//! termination leaves nothing running. (Codex has no turn limit, so no max-turns case.)
+//! Codex reports is read, a failing model is an agent error, a silent model is a stall (and
+//! the retry continues its session), and a termination leaves nothing running. (Codex has no
+//! turn limit, so no max-turns case.)
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,6 +68,7 @@ fn request() -> AttemptRequest {
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     }
 }
 
@@ -405,4 +407,61 @@ async fn terminating_codex_mid_run_leaves_nothing_running() {
     );
     assert_eq!(codex_processes(&worktree), [], "were running: {agent:?}");
     assert_eq!(result.commits_ahead, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_a_stall_continues_the_codex_session() {
+    let repo = TestRepo::new();
+    let home = tempfile::tempdir().unwrap();
+    let server = ResponsesServer::start(
+        vec![
+            Reply::Shell("echo hello > hello.txt".to_owned()),
+            Reply::Hang,
+        ],
+        Reply::Text("Done.".to_owned()),
+    )
+    .await;
+    let runtime = codex(&server, home.path(), "workspace-write");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let limits = Limits {
+        stall: Duration::from_secs(3),
+        ..LIMITS
+    };
+    let first = run_attempt(&workspace, &runtime, &request(), limits, never_stop())
+        .await
+        .unwrap();
+    assert_eq!(first.classification.outcome, Outcome::Stalled);
+    let thread = first.report.totals.session_id.clone().expect("a thread id");
+
+    let retry = AttemptRequest {
+        attempt: 2,
+        resume_session: Some(thread.clone()),
+        ..request()
+    };
+    let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.classification.outcome,
+        Outcome::Success,
+        "{:?}",
+        second.classification
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "two by the first attempt, one by the retry"
+    );
+    let continued = requests[2].to_string();
+    assert!(
+        continued.contains("echo hello > hello.txt") && continued.contains("Say hello"),
+        "the retry's request carries the first attempt's conversation: {continued}"
+    );
+    assert!(continued.contains("Clambake stopped your earlier attempt at issue #4"));
+    let log = std::fs::read_to_string(&second.logs.stdout).unwrap();
+    assert!(
+        log.contains(&format!(r#""thread_id":"{thread}""#)),
+        "the retry ran in thread {thread}: {log}"
+    );
 }

@@ -201,6 +201,7 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
         log: format!(".clambake/logs/agent001-12-{attempt}.jsonl"),
         finished_at: at(attempt),
         runtime: Some("simulated".to_owned()),
+        session_id: None,
     };
     {
         let journal = fixture.open();

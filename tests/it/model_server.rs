@@ -26,11 +26,21 @@ pub enum Reply {
     Tool { name: String, input: Value },
     /// Starts the message, then never sends another byte: a stalled model.
     Hang,
+    /// Answers with this HTTP status and an API error of this type, as the real API does
+    /// (529 `overloaded_error`, 401 `authentication_error`, ...).
+    Error { status: u16, kind: String },
 }
 
 impl Reply {
     pub fn text(text: &str) -> Self {
         Self::Text(text.to_owned())
+    }
+
+    pub fn error(status: u16, kind: &str) -> Self {
+        Self::Error {
+            status,
+            kind: kind.to_owned(),
+        }
     }
 
     /// A `Bash` tool call running `command`.
@@ -167,6 +177,10 @@ async fn messages(State(script): State<Arc<Mutex<Script>>>, body: Bytes) -> Resp
         });
         (reply, served)
     };
+    if let Reply::Error { status, kind } = &reply {
+        let error = json!({ "type": "error", "error": { "type": kind, "message": kind } });
+        return (StatusCode::from_u16(*status).unwrap(), axum::Json(error)).into_response();
+    }
     let events = stream_events(&reply, &model, turn);
     let finite = stream::iter(events.into_iter().map(Ok::<_, Infallible>));
     let body = if matches!(reply, Reply::Hang) {
@@ -218,7 +232,7 @@ fn stream_events(reply: &Reply, model: &str, turn: usize) -> Vec<Bytes> {
         }),
     )];
     let (block, delta, stop_reason) = match reply {
-        Reply::Hang => return events,
+        Reply::Hang | Reply::Error { .. } => return events,
         Reply::Text(text) => (
             json!({ "type": "text", "text": "" }),
             json!({ "type": "text_delta", "text": text }),

@@ -115,6 +115,7 @@ fn spec(dir: &Path) -> AgentSpec {
         prompt: "escape".to_owned(),
         prompt_file: dir.join("prompt.md"),
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, 1),
+        resume_session: None,
     }
 }
 
@@ -205,6 +206,7 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
                 attempt: 1,
                 base: "main".to_owned(),
                 pull_request_heads: Vec::new(),
+                resume_session: None,
             };
             let (_keep, stop) = oneshot::channel();
             run_attempt(&workspace, &runtime, &request, LIMITS, stop).await
@@ -332,6 +334,7 @@ async fn a_stray_is_stopped_with_its_escapes(tracking: ProcessTracking) {
         attempt: 2,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
+        resume_session: None,
     };
     let (_keep, stop) = oneshot::channel();
     run_attempt(&workspace, &runtime, &request, LIMITS, stop)

@@ -112,7 +112,7 @@ fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
     assert!(last.contains("All 3 attempts failed"), "{last}");
     assert!(last.contains("agent001/1-crashes"), "{last}");
     assert!(
-        last.contains("\"subtype\":\"init\""),
+        last.contains("init: session"),
         "the log's tail is quoted: {last}"
     );
 

@@ -81,7 +81,7 @@ fn spawn_hands_the_command_runtime_the_prompt_file() {
     assert!(prompt.contains("issue #1: Add greeting"), "{prompt}");
     assert!(prompt.contains("Say hi"));
     assert!(prompt.contains("In French, please."));
-    assert!(prompt.contains("Commit your work"));
+    assert!(prompt.contains("Leave your changes in the worktree, uncommitted"));
 }
 
 #[test]

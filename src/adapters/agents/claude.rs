@@ -1,4 +1,5 @@
-//! The `claude` runtime: Claude Code in print mode with stream-json output.
+//! The `claude` runtime: Claude Code in print mode with stream-json output, reading its prompt
+//! from standard input.
 
 use async_trait::async_trait;
 
@@ -35,8 +36,13 @@ impl AgentRuntime for ClaudeRuntime {
         true
     }
 
+    /// `--resume <session>`.
+    fn resumes_sessions(&self) -> bool {
+        true
+    }
+
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
-        let argv = claude_argv(&self.config, &spec.prompt)?;
+        let argv = claude_argv(&self.config, spec.resume_session.as_deref())?;
         let env = super::environment(
             &spec.agent,
             self.inherited.iter().cloned(),
@@ -49,6 +55,7 @@ impl AgentRuntime for ClaudeRuntime {
             &spec.worktree,
             &spec.logs,
             super::process::ProcessTracking::default(),
+            Some(&spec.prompt_file),
         )
     }
 }

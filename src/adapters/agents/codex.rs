@@ -1,4 +1,5 @@
-//! The `codex` runtime: OpenAI's Codex CLI, `codex exec --json`, unattended in the worktree.
+//! The `codex` runtime: OpenAI's Codex CLI, `codex exec --json`, unattended in the worktree,
+//! reading its prompt from standard input.
 
 use async_trait::async_trait;
 
@@ -36,11 +37,16 @@ impl AgentRuntime for CodexRuntime {
         true
     }
 
+    /// `exec resume <thread>`.
+    fn resumes_sessions(&self) -> bool {
+        true
+    }
+
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
         let argv = codex_argv(
             &self.config,
             &spec.worktree.display().to_string(),
-            &spec.prompt,
+            spec.resume_session.as_deref(),
         )?;
         let env = super::environment(
             &spec.agent,
@@ -54,6 +60,7 @@ impl AgentRuntime for CodexRuntime {
             &spec.worktree,
             &spec.logs,
             super::process::ProcessTracking::default(),
+            Some(&spec.prompt_file),
         )
     }
 }

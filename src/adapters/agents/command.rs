@@ -55,6 +55,6 @@ impl AgentRuntime for CommandRuntime {
             &self.passthrough,
             ModelKeys::Named,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs, self.tracking)
+        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs, self.tracking, None)
     }
 }

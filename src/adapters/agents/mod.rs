@@ -5,6 +5,7 @@ pub mod attempt_processes;
 pub mod claude;
 pub mod codex;
 pub mod command;
+pub mod locate;
 pub mod process;
 pub mod simulated;
 pub mod supervisor;

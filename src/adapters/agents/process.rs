@@ -53,13 +53,15 @@ pub enum ProcessTracking {
 /// Starts `argv` in `dir` with exactly `env` (plus the attempt's marker), in a new process
 /// group led by the child and, with `tracking` allowing it, in a cgroup of its own, its stdout
 /// and stderr appended to `logs` directly: the agent never writes to a pipe that an
-/// orchestrator crash would break.
+/// orchestrator crash would break. Its standard input is the file `stdin` (the prompt, which
+/// no argument could hold whole), or nothing.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
     dir: &Path,
     logs: &LogFiles,
     tracking: ProcessTracking,
+    stdin: Option<&Path>,
 ) -> Result<RunningAgent, AgentStartError> {
     adopt_orphans();
     let marker = new_marker(logs);
@@ -72,17 +74,17 @@ pub fn spawn(
     let mut env = env.to_vec();
     env.push((ATTEMPT_MARKER.to_owned(), marker.clone()));
     let (child, cgroup) = match cgroup {
-        Some(cgroup) => match start(argv, &env, dir, logs, Some(&cgroup)) {
+        Some(cgroup) => match start(argv, &env, dir, logs, stdin, Some(&cgroup)) {
             Ok(child) => (child, Some(cgroup)),
             Err(error) => {
                 // Joining can be refused (the cgroup above is not ours to move processes
                 // out of): start without it rather than not at all.
                 tracing::warn!(%error, cgroup = %cgroup.path().display(), "starting the agent outside its cgroup");
                 let _ = cgroup.remove();
-                (start(argv, &env, dir, logs, None)?, None)
+                (start(argv, &env, dir, logs, stdin, None)?, None)
             }
         },
-        None => (start(argv, &env, dir, logs, None)?, None),
+        None => (start(argv, &env, dir, logs, stdin, None)?, None),
     };
     let Started {
         mut child,
@@ -130,6 +132,7 @@ fn start(
     env: &[(String, String)],
     dir: &Path,
     logs: &LogFiles,
+    stdin: Option<&Path>,
     cgroup: Option<&AttemptCgroup>,
 ) -> Result<Started, AgentStartError> {
     let spawn_error = |source| AgentStartError::Spawn {
@@ -158,6 +161,16 @@ fn start(
         }
         _ => {}
     }
+    let input =
+        match stdin {
+            Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
+                AgentStartError::Prompt {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?),
+            None => Stdio::null(),
+        };
     let waited = waiter::wrapped(&program, args, &status_file);
     let (shell, shell_args) = waited
         .split_first()
@@ -168,7 +181,7 @@ fn start(
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0);
