@@ -92,9 +92,9 @@ impl ResultDetails {
             _ => "the model API failed",
         };
         let code = match (status, kind) {
-            (Some(status), Some(kind)) => format!(" (HTTP {status}, {})", code_span(kind)),
+            (Some(status), Some(kind)) => format!(" (HTTP {status}, {})", word(kind)),
             (Some(status), None) => format!(" (HTTP {status})"),
-            (None, Some(kind)) => format!(" ({})", code_span(kind)),
+            (None, Some(kind)) => format!(" ({})", word(kind)),
             (None, None) => String::new(),
         };
         let advice = match status {
@@ -117,7 +117,7 @@ impl ResultDetails {
         Some(format!(
             "the agent's permission mode denied {calls} ({} {}{more}); allow it with \
              agents.claude_permission_mode or --allowedTools in agents.claude_extra_args",
-            code_span(&first.tool),
+            word(&first.tool),
             code_span(&first.input)
         ))
     }
@@ -127,7 +127,7 @@ impl ResultDetails {
     pub fn terminal_note(&self) -> String {
         match self.terminal_reason.as_deref() {
             None | Some("completed") => String::new(),
-            Some(reason) => format!(" (terminal_reason {})", code_span(reason)),
+            Some(reason) => format!(" (terminal_reason {})", word(reason)),
         }
     }
 
@@ -159,6 +159,20 @@ impl PermissionDenial {
                 .to_owned(),
             input: cut(input.trim(), QUOTED_CHARS),
         }
+    }
+}
+
+/// An identifier the CLI or the API reports (`overloaded_error`, `Bash`) as it is, anything
+/// else as an inert code span: these words reach issue comments.
+fn word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if plain {
+        text.to_owned()
+    } else {
+        code_span(text)
     }
 }
 
@@ -203,7 +217,7 @@ mod tests {
             found.starts_with("the model API refused the agent's API key (HTTP 401, authentication_error); check the key"),
             "{found}"
         );
-        assert!(found.ends_with(": \"Invalid API key · Fix external API key\""));
+        assert!(found.ends_with(": `Invalid API key · Fix external API key`"));
     }
 
     #[test]
@@ -237,7 +251,7 @@ mod tests {
         let found = details(DENIED).denials().unwrap();
         assert!(
             found.starts_with(
-                "the agent's permission mode denied 1 tool call (Bash `echo hi > a.txt && git add a.txt && git commit -qm 'x'`)"
+                "the agent's permission mode denied 1 tool call (Bash `` echo hi > a.txt && git add a.txt && git commit -qm `x` ``)"
             ),
             "{found}"
         );

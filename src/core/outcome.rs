@@ -374,7 +374,7 @@ mod tests {
         assert_eq!(overloaded.outcome, Outcome::AgentError);
         assert_eq!(
             overloaded.reason,
-            "the model API was overloaded (HTTP 529, overloaded_error): \"API Error: 529 Overloaded.\""
+            "the model API was overloaded (HTTP 529, overloaded_error): `API Error: 529 Overloaded.`"
         );
         let unauthorized = classify_line(
             r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"terminal_reason":"api_error"}"#,
@@ -423,7 +423,7 @@ mod tests {
         );
         assert_eq!(
             failed.reason,
-            "the agent reported an error during execution: \"high demand\""
+            "the agent reported an error during execution: `high demand`"
         );
     }
 
