@@ -8,8 +8,9 @@ use std::process::Output;
 use miette::Diagnostic;
 use tokio::process::Command;
 
-use crate::core::branch::is_clambake_branch;
-use crate::core::reconcile::archive_ref;
+mod branch_deletion;
+
+pub use branch_deletion::BranchDeletion;
 
 /// The oldest git Clambake works with: trial merges need `merge-tree --write-tree` (2.38),
 /// drift detection needs `for-each-ref --format=%(ahead-behind:...)` (2.41).
@@ -57,17 +58,6 @@ pub struct MergeSpec<'a> {
     pub base: Option<&'a str>,
     pub ours: &'a str,
     pub theirs: &'a str,
-}
-
-/// What [`Git::delete_branch`] found and did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BranchDeletion {
-    /// Deleted; `archived` names the archive reference that keeps a tip the base lacks.
-    Deleted { archived: Option<String> },
-    /// There was no such branch.
-    Absent,
-    /// The branch had moved to `found`, so it was kept.
-    Moved { found: String },
 }
 
 /// One entry of `git worktree list`.
@@ -491,76 +481,6 @@ impl Git {
             Ok(false)
         } else {
             Err(self.failure(&args, &output))
-        }
-    }
-
-    /// The one way Clambake deletes a branch. It refuses `base` and any branch outside
-    /// Clambake's namespaces (`agentNNN/...`, `clambake/...`), keeps a tip the base cannot
-    /// reach under its archive reference (`refs/clambake/archive/<branch>/<tip>`) first, and
-    /// deletes only while the branch still points at `expected_tip` (a compare and swap).
-    pub async fn delete_branch(
-        &self,
-        branch: &str,
-        expected_tip: &str,
-        base: &str,
-    ) -> GitResult<BranchDeletion> {
-        let refuse = |why: &str| {
-            Err(GitError::DeletionRefused {
-                branch: branch.to_owned(),
-                why: why.to_owned(),
-            })
-        };
-        if branch == base {
-            return refuse("it is the base branch");
-        }
-        if !is_clambake_branch(branch) {
-            return refuse("it is not one of Clambake's branches");
-        }
-        let Some(current) = self.branch_tip(branch).await? else {
-            return Ok(BranchDeletion::Absent);
-        };
-        if current != expected_tip {
-            return Ok(BranchDeletion::Moved { found: current });
-        }
-        let in_base = match self.branch_tip(base).await? {
-            Some(base_tip) => self.is_ancestor(expected_tip, &base_tip).await?,
-            None => false,
-        };
-        let archived = if in_base {
-            None
-        } else {
-            let archive = archive_ref(branch, expected_tip);
-            if self.resolve(&archive).await?.as_deref() != Some(expected_tip)
-                && !self
-                    .compare_and_swap_ref(
-                        &archive,
-                        expected_tip,
-                        None,
-                        "clambake: archive before deleting",
-                    )
-                    .await?
-            {
-                return refuse("its archive reference exists and points elsewhere");
-            }
-            Some(archive)
-        };
-        let reference = format!("refs/heads/{branch}");
-        let args = [
-            "update-ref",
-            "-m",
-            "clambake: delete",
-            "-d",
-            &reference,
-            expected_tip,
-        ];
-        let output = self.output(&args).await?;
-        if output.status.success() {
-            return Ok(BranchDeletion::Deleted { archived });
-        }
-        match self.branch_tip(branch).await? {
-            None => Ok(BranchDeletion::Absent),
-            Some(found) if found != expected_tip => Ok(BranchDeletion::Moved { found }),
-            Some(_) => Err(self.failure(&args, &output)),
         }
     }
 

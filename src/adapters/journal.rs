@@ -15,8 +15,8 @@ use crate::core::bundle_pr::BundleRecord;
 use crate::core::lifecycle::{State, Transition};
 use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
-    AttemptLog, AttemptRecord, DepartureLog, DepartureRecord, Journal, JournalEntry, JournalError,
-    JournalResult,
+    AttemptLog, AttemptRecord, DepartureRecord, Journal, JournalEntry, JournalError, JournalResult,
+    TrainLog,
 };
 
 /// The journal's file name inside `.clambake/`.
@@ -261,34 +261,6 @@ impl Journal for SqliteJournal {
         }
     }
 
-    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()> {
-        let json = serde_json::to_string(record).map_err(|e| self.db_error(e))?;
-        self.connection()
-            .execute(
-                "INSERT OR REPLACE INTO bundles (branch, record) VALUES (?1, ?2)",
-                params![record.branch, json],
-            )
-            .map_err(|e| self.db_error(e))?;
-        Ok(())
-    }
-
-    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>> {
-        let json: Option<String> = self
-            .connection()
-            .query_row(
-                "SELECT record FROM bundles WHERE branch = ?1",
-                [branch],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.db_error(e))?;
-        json.map(|json| {
-            serde_json::from_str(&json)
-                .map_err(|e| self.db_error(format!("the bundle record of `{branch}`: {e}")))
-        })
-        .transpose()
-    }
-
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>> {
         let rows: Vec<(i64, String, String)> = {
             let conn = self.connection();
@@ -400,7 +372,35 @@ impl AttemptLog for SqliteJournal {
     }
 }
 
-impl DepartureLog for SqliteJournal {
+impl TrainLog for SqliteJournal {
+    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()> {
+        let json = serde_json::to_string(record).map_err(|e| self.db_error(e))?;
+        self.connection()
+            .execute(
+                "INSERT OR REPLACE INTO bundles (branch, record) VALUES (?1, ?2)",
+                params![record.branch, json],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>> {
+        let json: Option<String> = self
+            .connection()
+            .query_row(
+                "SELECT record FROM bundles WHERE branch = ?1",
+                [branch],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))?;
+        json.map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| self.db_error(format!("the bundle record of `{branch}`: {e}")))
+        })
+        .transpose()
+    }
+
     fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()> {
         let numbers =
             serde_json::to_string(&departure.pull_requests).map_err(|e| self.db_error(e))?;

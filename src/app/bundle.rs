@@ -38,7 +38,7 @@ use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState,
 };
-use crate::ports::journal::{DepartureLog, DepartureRecord, Journal};
+use crate::ports::journal::{DepartureRecord, Journal, TrainLog};
 
 mod closed;
 mod departure;
@@ -57,8 +57,8 @@ pub struct Bundler<'a> {
     /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
     /// `state_machine.enabled = false`.
     pub journal: Option<&'a dyn Journal>,
-    /// Where departures are recorded and the last one is read back from.
-    pub departures: &'a dyn DepartureLog,
+    /// Where departures and the records of bundles are kept, and read back from.
+    pub train_log: &'a dyn TrainLog,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
 }
@@ -191,7 +191,7 @@ pub async fn train_after_landing(
             .state_machine
             .enabled
             .then_some(&journal as &dyn Journal),
-        departures: &journal,
+        train_log: &journal,
         state_dir: workspace.state_dir(),
     };
     Ok(Some(bundler.run(now, false, false).await?))
@@ -243,7 +243,13 @@ impl Bundler<'_> {
         Err(AppError::BundlerBusy { lock: path })
     }
 
-    async fn trains(&self) -> AppResult<Trains> {
+    /// The trains the forge and git show at `now`. A bundle name stamped later than `now` (by
+    /// more than [`FUTURE_SLACK`]: one departure's bundles are named a second apart) is not a
+    /// train's: anyone can push such a branch, and believing it would hold every later
+    /// departure back until then.
+    async fn trains(&self, now: Timestamp) -> AppResult<Trains> {
+        let latest = now + FUTURE_SLACK;
+        let departure_of = |head: &str| schedule::departure_of(head).filter(|at| *at <= latest);
         let prs = self
             .forge
             .pull_requests(&PullRequestFilter::default())
@@ -255,7 +261,7 @@ impl Bundler<'_> {
         let mut named: BTreeSet<&str> = BTreeSet::new();
         let mut open = Vec::new();
         for pr in &prs {
-            let bundle = schedule::departure_of(&pr.head);
+            let bundle = departure_of(&pr.head);
             // A lone branch's pull request is one of Clambake's only if it carries an agent
             // branch: anyone can end a body with the marker.
             let lone = is_lone_branch(&pr.body) && parse_branch_name(&pr.head).is_some();
@@ -272,7 +278,7 @@ impl Bundler<'_> {
         }
         let mut orphans = Vec::new();
         for (branch, tip) in tips.range(BUNDLE_BRANCH_PREFIX.to_owned()..) {
-            let Some(at) = schedule::departure_of(branch) else {
+            let Some(at) = departure_of(branch) else {
                 if !branch.starts_with(BUNDLE_BRANCH_PREFIX) {
                     break;
                 }
@@ -284,7 +290,7 @@ impl Bundler<'_> {
             }
         }
         open.sort_unstable();
-        departures.extend(self.departures.last_departure()?.map(|d| d.at));
+        departures.extend(self.train_log.last_departure()?.map(|d| d.at));
         Ok(Trains {
             bundles,
             orphans,
@@ -443,7 +449,7 @@ impl Bundler<'_> {
     /// `bundle --status`: the next departure, the waiting branches, the open bundles.
     pub async fn status(&self, now: Timestamp) -> AppResult<TrainStatus> {
         let (_, base_tip) = self.base().await?;
-        let trains = self.trains().await?;
+        let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
         let last_landing = candidates.iter().map(|c| c.landed_at).max();
@@ -471,9 +477,9 @@ impl Bundler<'_> {
     }
 
     /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
-    pub async fn diagnose(&self) -> AppResult<Vec<Diagnosis>> {
+    pub async fn diagnose(&self, now: Timestamp) -> AppResult<Vec<Diagnosis>> {
         let (_, base_tip) = self.base().await?;
-        let trains = self.trains().await?;
+        let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
         let pending = self.pending(&base_tip, &trains).await?;
@@ -559,11 +565,11 @@ impl Bundler<'_> {
         };
         let mut repairs = Vec::new();
         let mut rebuild = false;
-        let trains = self.trains().await?;
+        let trains = self.trains(now).await?;
         if !dry_run {
             rebuild = self.repair(&trains, &mut repairs, now).await?;
         }
-        let trains = self.trains().await?;
+        let trains = self.trains(now).await?;
         let (base, base_tip) = self.base().await?;
         // The review issues cost git processes each: read only when the trigger needs their
         // landing times, or when the train leaves.
@@ -621,7 +627,7 @@ impl Bundler<'_> {
         self.depart(leaving, &trains, candidates, &mut report)
             .await?;
         if !dry_run {
-            self.departures.record_departure(&DepartureRecord {
+            self.train_log.record_departure(&DepartureRecord {
                 at,
                 pull_requests: report
                     .bundles
@@ -689,6 +695,15 @@ impl Bundler<'_> {
                 // Only a branch no pull request names may be moved: a half-finished train.
                 let ours =
                     orphan.is_some_and(|(branch, tip)| *branch == record.branch && *tip == found);
+                // Whoever made it, what it holds is kept before the branch moves.
+                let kept = !ours
+                    || self.git.is_ancestor(&found, &record.tip).await?
+                    || self.git.archive(&record.branch, &found).await?.is_some();
+                if !kept {
+                    return Err(AppError::BundleBranchTaken {
+                        branch: record.branch.clone(),
+                    });
+                }
                 let reference = format!("refs/heads/{}", record.branch);
                 if !ours
                     || !self
@@ -717,9 +732,7 @@ impl Bundler<'_> {
         let (pr, created) = match existing.into_iter().next() {
             Some(pr) => (pr, false),
             None => {
-                if let Some(journal) = self.journal {
-                    journal.record_bundle(record)?;
-                }
+                self.train_log.record_bundle(record)?;
                 let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
                 let (title, body) = simulated_work::mark_pull_request(
                     &bundle_title(record),
@@ -1073,6 +1086,10 @@ impl LifecycleStep {
 fn same_dir(a: &Path, b: &Path) -> bool {
     a.canonicalize().ok() == b.canonicalize().ok()
 }
+
+/// How far past now a bundle's name may be stamped and still be a train's: the bundles of one
+/// departure are named a second apart.
+const FUTURE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
 /// The agent branch for `issue`: `agentNNN/<issue>-<slug>`; the last in name order if several.
 fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&String, &String)> {

@@ -17,10 +17,7 @@ impl Bundler<'_> {
         pr: &PullRequest,
         base: &str,
     ) -> AppResult<Option<BundleRecord>> {
-        let journaled = match self.journal {
-            Some(journal) => journal.bundle_record(&pr.head)?,
-            None => None,
-        };
+        let journaled = self.train_log.bundle_record(&pr.head)?;
         let read = read_record(&pr.body, &pr.head, base);
         Ok(match (journaled, read) {
             (Some(journaled), Ok(read)) if journaled == read => Some(journaled),

@@ -464,10 +464,11 @@ pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) 
 /// The last lines of an attempt's stdout and stderr logs, for a failure comment (which shows
 /// them as a code block; the forge it is written to redacts the secrets).
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
-    // A log that was never written reads as empty.
+    // A log that was never written reads as empty. Secrets go before any line is cut short.
+    let secrets = super::workspace::secrets();
     let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
     let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
-    agent_log::log_tail(&stdout, &stderr)
+    agent_log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))
 }
 
 /// `1 commit`, `3 commits`.

@@ -184,7 +184,7 @@ impl LiveSampler {
                 .state_machine
                 .enabled
                 .then_some(&journal as &dyn Journal),
-            departures: &journal,
+            train_log: &journal,
             state_dir: self.workspace.state_dir(),
         };
         Ok(Some(bundler.status(now).await?.next))

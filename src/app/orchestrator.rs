@@ -607,7 +607,7 @@ impl Orchestrator {
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
             journal,
-            departures: self.journal.as_ref(),
+            train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
         };
         let report = bundler.run(self.clock.now(), force, false).await?;

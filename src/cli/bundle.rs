@@ -40,7 +40,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
             .state_machine
             .enabled
             .then_some(&journal as &dyn crate::ports::journal::Journal),
-        departures: &journal,
+        train_log: &journal,
         state_dir: workspace.state_dir(),
     };
     let now = SystemClock.now();
@@ -52,7 +52,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
             print_status(&status);
         }
     } else if args.diagnose {
-        let diagnoses = bundler.diagnose().await?;
+        let diagnoses = bundler.diagnose(now).await?;
         if args.json {
             print_json(&diagnoses);
         } else {

@@ -55,8 +55,10 @@ impl Redactor {
             })
             .map(|(_, value)| value.as_ref().to_owned())
             .collect();
-        values.sort_unstable();
-        values.dedup();
+        let mut patterns: Vec<String> = values.iter().flat_map(|v| disguises(v)).collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let values = patterns;
         if values.is_empty() {
             return Self::default();
         }
@@ -83,6 +85,26 @@ impl Redactor {
             _ => Cow::Borrowed(text),
         }
     }
+}
+
+/// What text Clambake cuts short ends with: a secret cut there still shows most of itself.
+pub const CUT: char = '…';
+
+/// The forms a secret `value` takes in what Clambake writes: as it is, escaped as JSON or as
+/// Rust's `Debug` does (structured logs, `?field`), and every prefix of it of
+/// [`MIN_SECRET_LEN`] characters or more that ends where a text was cut short ([`CUT`]), so
+/// that cutting a line before it is redacted cannot publish most of a key.
+fn disguises(value: &str) -> Vec<String> {
+    let unquote = |quoted: String| quoted[1..quoted.len() - 1].to_owned();
+    let mut forms = vec![
+        value.to_owned(),
+        unquote(serde_json::to_string(value).expect("a string serializes")),
+        unquote(format!("{value:?}")),
+    ];
+    for (at, _) in value.char_indices().skip(MIN_SECRET_LEN) {
+        forms.push(format!("{}{CUT}", &value[..at]));
+    }
+    forms
 }
 
 #[cfg(test)]
@@ -134,5 +156,23 @@ mod tests {
             Redactor::from_variables([("A_KEY", "secret-value"), ("B_KEY", "secret-value-long")]);
         assert_eq!(redactor.redact("x secret-value-long y"), "x [redacted] y");
         assert!(Redactor::from_variables([("A_KEY", "")]).secrets.is_none());
+    }
+
+    #[test]
+    fn a_secret_cut_short_or_escaped_is_redacted_too() {
+        let redactor = Redactor::from_variables([("GH_TOKEN", "ghp_R3v1ew\"S3cret\\AbCd")]);
+        assert_eq!(
+            redactor.redact("tail: ghp_R3v1ew\"S3c…"),
+            "tail: [redacted]"
+        );
+        assert_eq!(
+            redactor.redact(r#"{"line":"ghp_R3v1ew\"S3cret\\AbCd"}"#),
+            r#"{"line":"[redacted]"}"#
+        );
+        assert_eq!(
+            redactor.redact("ghp_R3v1ew\"S3cret\\AbCd ghp_R3v…"),
+            "[redacted] ghp_R3v…",
+            "a cut shorter than a secret may be is nobody's secret"
+        );
     }
 }

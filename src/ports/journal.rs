@@ -79,14 +79,6 @@ pub trait Journal: Send + Sync {
 
     /// The last state of every agent the journal has seen, by agent id.
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>>;
-
-    /// Keeps the record of a bundle Clambake is about to open (replacing an earlier one for the
-    /// same branch, which never got its pull request), so that the record read back from the
-    /// pull request's body, which others can edit, is checked against what Clambake wrote.
-    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()>;
-
-    /// The record kept for the bundle on `branch`, if this journal opened it.
-    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>>;
 }
 
 /// A finished attempt at an issue, kept so that retries are counted across restarts and a
@@ -134,14 +126,23 @@ pub trait AttemptLog: Send + Sync {
     fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>>;
 }
 
-/// Where train departures are kept, whatever they carried: a bundle, a lone branch's pull
-/// request, or nothing at all. The schedule reads the last one back, so that a departure no
-/// bundle branch shows still uses up its slot and the work landing after it waits for the next.
-pub trait DepartureLog: Send + Sync {
+/// What trains leave behind, kept whether or not the state machine journals transitions:
+/// every departure, whatever it carried (a bundle, a lone branch's pull request, or nothing at
+/// all), so that a departure no bundle branch shows still uses up its slot; and the record of
+/// every bundle opened, which the record in its pull request's body is checked against.
+pub trait TrainLog: Send + Sync {
     /// Records (or, for the same departure, replaces) a departure.
     fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()>;
     /// The latest departure recorded, if any.
     fn last_departure(&self) -> JournalResult<Option<DepartureRecord>>;
+
+    /// Keeps the record of a bundle Clambake is about to open (replacing an earlier one for the
+    /// same branch, which never got its pull request), so that the record read back from the
+    /// pull request's body, which others can edit, is checked against what Clambake wrote.
+    fn record_bundle(&self, record: &BundleRecord) -> JournalResult<()>;
+
+    /// The record kept for the bundle on `branch`, if this journal opened it.
+    fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>>;
 }
 
 /// One departure of a train.

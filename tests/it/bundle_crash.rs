@@ -109,7 +109,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<(
         forge,
         config: &config,
         journal: Some(&journal),
-        departures: &journal,
+        train_log: &journal,
         state_dir: repo.path().join(".clambake"),
     };
     bundler.run(now(), false, false).await.map(|_| ())

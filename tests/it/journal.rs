@@ -227,7 +227,7 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
 
 #[test]
 fn departures_are_kept_across_restarts_and_the_latest_is_read_back() {
-    use clambake::ports::journal::{DepartureLog, DepartureRecord};
+    use clambake::ports::journal::{DepartureRecord, TrainLog};
     let fixture = Fixture::new();
     assert_eq!(fixture.open().last_departure().unwrap(), None);
     let departure = |minute: u32, pull_requests: Vec<u64>| DepartureRecord {
