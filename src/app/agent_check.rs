@@ -211,14 +211,6 @@ fn key_check(cli: &AgentCli, agents: &AgentsConfig, environment: &[(String, Stri
     if let Some((name, _)) = passed.first() {
         return Check::ok("agent key", format!("{name} is set and given to the agent"));
     }
-    if let Some(name) = set.first() {
-        return Check::problem(
-            "agent key",
-            Health::Fail,
-            format!("{name} is set, but agents.env_passthrough does not pass it to the agent"),
-            format!("add {name} to agents.env_passthrough"),
-        );
-    }
     let home = |name: &str| {
         environment
             .iter()
@@ -243,7 +235,7 @@ fn key_check(cli: &AgentCli, agents: &AgentsConfig, environment: &[(String, Stri
             cli.program
         ),
         format!(
-            "export {} (agents.env_passthrough passes it to agents), or log in with `{}`",
+            "export {}, or log in with `{}`",
             cli.key_variables[0], cli.program
         ),
     )

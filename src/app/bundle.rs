@@ -626,19 +626,24 @@ impl Bundler<'_> {
         };
         self.depart(leaving, &trains, candidates, &mut report)
             .await?;
-        if !dry_run {
+        let sent: Vec<Number> = report
+            .bundles
+            .iter()
+            .chain(&report.individual)
+            .map(|pr| pr.number)
+            .collect();
+        // Under `on_land` a departure waits for new landings; one that sent nothing (its work
+        // waits behind open pull requests) must not make the waiting work wait for more.
+        let counts = !sent.is_empty() || self.config.trigger != BundleTrigger::OnLand;
+        if !dry_run && counts {
             self.train_log.record_departure(&DepartureRecord {
                 at,
-                pull_requests: report
-                    .bundles
-                    .iter()
-                    .chain(&report.individual)
-                    .map(|pr| pr.number)
-                    .collect(),
+                pull_requests: sent,
             })?;
         }
         Ok(report)
     }
+
     /// Whether a set-aside branch gets its own pull request now (rather than waiting).
     fn falls_back(&self, reason: &SetAsideReason) -> bool {
         matches!(reason, SetAsideReason::Conflict { .. })

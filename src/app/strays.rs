@@ -11,11 +11,25 @@ use crate::adapters::procfs;
 use crate::core::containment::ATTEMPT_MARKER;
 use crate::ports::agent::Containment;
 
-/// Stops processes still working in `worktree` that no registry knows: an agent whose
-/// orchestrator was killed between starting it and registering it. Two agents must never work
-/// in one worktree.
+/// Stops processes still working in `worktree` (`<agent>-<issue>`) that no registry knows and
+/// that belong to its agent: an agent whose orchestrator was killed between starting it and
+/// registering it. Two agents must never work in one worktree; a process of another agent
+/// that merely wandered in is not this one's to stop (that would take its whole attempt).
 pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
-    for stray in procfs::marked_processes_working_in(worktree, AGENT_MARKER) {
+    let Some(agent) = worktree
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.split_once('-'))
+        .map(|(agent, _)| agent.to_owned())
+    else {
+        return;
+    };
+    let strays = procfs::marked_processes_working_in(worktree, AGENT_MARKER)
+        .into_iter()
+        .filter(|stray| {
+            procfs::environment_value(stray.pid, AGENT_MARKER).as_deref() == Some(agent.as_str())
+        });
+    for stray in strays {
         tracing::warn!(pid = stray.pid, worktree = %worktree.display(), "stopping a stray agent process");
         // Its attempt was never registered: what it carries says where the rest of it is.
         let containment =

@@ -32,6 +32,10 @@ pub async fn terminate(
         .into_iter()
         .find(|e| e.agent == slot)
         .ok_or_else(not_running)?;
+    if !process::is_running(entry.pid, entry.start_time) {
+        // It ended on its own: a request left now would count its finished work as killed.
+        return Err(not_running());
+    }
     // Whoever supervises the agent reads this when it ends, and counts the attempt as killed.
     let request = entry.logs.stop_request();
     std::fs::write(&request, Timestamp::now().to_string()).map_err(|source| AttemptError::Io {
@@ -47,6 +51,8 @@ pub async fn terminate(
     )
     .await;
     if stopped == Stopped::AlreadyGone {
+        // It ended between the check and the request: not by this request.
+        let _ = std::fs::remove_file(&request);
         return Err(not_running());
     }
     Ok(TerminateReport {

@@ -1,5 +1,5 @@
-//! GitHub's closing keywords: `Closes #12`, `fixes: #3`, `Resolved owner/repo#7`, `closes
-//! https://host/owner/repo/issues/8` in a pull request body.
+//! GitHub's closing keywords: `Closes #12`, `fixes: #3`, `Resolved owner/repo#7`, `fix GH-4`,
+//! `closes https://host/owner/repo/issues/8` in a pull request body.
 //!
 //! As on GitHub, references inside code spans and fenced code blocks are not linked, so they
 //! close nothing. Everything else is read as GitHub could read it: a reference to another
@@ -12,7 +12,7 @@ use regex::Regex;
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:[\w.-]+/[\w.-]+#|#|https?://\S+?/issues/)(\d+)\b",
+        r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:[\w.-]+/[\w.-]+#|#|GH-|https?://\S+?/issues/)(\d+)\b",
     )
     .expect("the closing-keyword pattern compiles")
 });
@@ -63,11 +63,29 @@ fn outside_code(body: &str) -> String {
             prose.push('\n');
             continue;
         }
+        if starts_block(line) {
+            // A list item, heading, quote or rule interrupts the paragraph: no code span
+            // reaches across it.
+            prose.push_str(&without_code_spans(&paragraph));
+            paragraph.clear();
+        }
         paragraph.push_str(line);
         paragraph.push('\n');
     }
     prose.push_str(&without_code_spans(&paragraph));
     prose
+}
+
+/// Whether `line` starts a block that can interrupt a paragraph: a list item (any marker,
+/// erring towards a new block), an ATX heading, a block quote or a thematic break.
+fn starts_block(line: &str) -> bool {
+    static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^ {0,3}(?:[-*+](?:\s|$)|\d{1,9}[.)](?:\s|$)|#{1,6}(?:\s|$)|>|(?:[-*_]\s*){3,}$)",
+        )
+        .expect("the block-start pattern compiles")
+    });
+    BLOCK.is_match(line)
 }
 
 /// A fence line's character, length and info string.
@@ -182,5 +200,14 @@ mod tests {
             vec![7]
         );
         assert_eq!(closed_issues("```\ncode\n```\nCloses #8"), vec![8]);
+    }
+
+    #[test]
+    fn gh_references_close_and_no_code_span_crosses_a_block() {
+        assert_eq!(closed_issues("Fixes GH-5"), vec![5]);
+        assert_eq!(closed_issues("conflicts ` x\n- fixes #5 `, so"), vec![5]);
+        assert_eq!(closed_issues("a ` x\n# fixes #6 `"), vec![6]);
+        assert_eq!(closed_issues("a ` x\n> fixes #7 `"), vec![7]);
+        assert_eq!(closed_issues("a ` x\nfixes #8 `"), Vec::<u64>::new());
     }
 }

@@ -7,6 +7,10 @@
 //! links). A code span also shows raw HTML, so a title cannot open or close an HTML comment.
 //! The local forge's parser ([`super::closing`]) follows the same rule.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 /// `text` as one inline code span on one line: newlines, control and bidirectional characters
 /// are neutralised, and the fence is one backtick longer than any run of backticks inside, so
 /// nothing in `text` can end the span.
@@ -52,15 +56,14 @@ pub fn code_block(text: &str) -> String {
 /// Control characters (NUL included), and the characters that reorder or hide text: bidi
 /// embeddings, overrides and isolates, directional marks, zero-width characters.
 fn is_hidden(c: char) -> bool {
+    static FORMAT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\p{Cf}$").expect("the format-character class compiles"));
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
+            '\u{2028}' | '\u{2029}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}'
         )
+        || FORMAT.is_match(c.encode_utf8(&mut [0; 4]))
 }
 
 fn longest_run(text: &str, of: char) -> usize {
@@ -98,5 +101,14 @@ mod tests {
         assert_eq!(code_block("a\nb"), "```\na\nb\n```");
         assert_eq!(code_block("x\n````\ny"), "`````\nx\n````\ny\n`````");
         assert_eq!(code_block("bell\u{7}"), "```\nbell\u{FFFD}\n```");
+    }
+
+    #[test]
+    fn every_format_character_and_variation_selector_is_hidden() {
+        let span = code_span("Fix typo\u{E0049}\u{E0047}\u{AD}\u{180E}\u{FE0F}\u{E0100}");
+        assert_eq!(
+            span,
+            "`Fix typo\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}`"
+        );
     }
 }

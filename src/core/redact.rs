@@ -48,7 +48,7 @@ impl Redactor {
         N: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut values: Vec<String> = variables
+        let values: Vec<String> = variables
             .into_iter()
             .filter(|(name, value)| {
                 is_secret_name(name.as_ref()) && value.as_ref().chars().count() >= MIN_SECRET_LEN

@@ -55,14 +55,20 @@ impl AttemptProcesses {
         }
     }
 
-    /// The attempt's living processes outside its groups' reach: its cgroup's members, or
-    /// the processes carrying its marker.
+    /// The attempt's living processes outside its groups' reach: its cgroup's members and
+    /// the processes carrying its marker. Both, even with a cgroup: a process may move itself
+    /// out of it (anyone who could join it can), and still carry the marker.
     fn members(&self) -> Vec<u32> {
-        let found = match (&self.cgroup, &self.marker) {
-            (Some(cgroup), _) => cgroup.members(),
-            (None, Some(marker)) => procfs::processes_marked(ATTEMPT_MARKER, marker),
-            (None, None) => Vec::new(),
-        };
+        let mut found = self
+            .cgroup
+            .as_ref()
+            .map(AttemptCgroup::members)
+            .unwrap_or_default();
+        if let Some(marker) = &self.marker {
+            found.extend(procfs::processes_marked(ATTEMPT_MARKER, marker));
+        }
+        found.sort_unstable();
+        found.dedup();
         let alive = victims(&procfs::process_table(), &found, std::process::id());
         self.seen
             .lock()
@@ -110,19 +116,18 @@ impl AttemptProcesses {
         }
     }
 
-    /// Kills everything at once: the groups, and the cgroup as a whole; without a cgroup,
-    /// every marked process is first stopped (a stopped process cannot fork), until a search finds none not yet
-    /// stopped, and then all of them are killed.
+    /// Kills everything at once: the groups, and the cgroup as a whole; then every marked
+    /// process (or cgroup member left) is stopped (a stopped process cannot fork), until a
+    /// search finds none not yet stopped, and then all of them are killed.
     pub fn kill_all(&self) {
         self.signal_groups(Signal::SIGKILL);
         self.kill_escaped();
     }
 
-    /// Kills the attempt's cgroup or marked processes, leaving its groups alone.
+    /// Kills the attempt's cgroup and its marked processes, leaving its groups alone.
     pub fn kill_escaped(&self) {
         if let Some(cgroup) = &self.cgroup {
             cgroup.kill();
-            return;
         }
         let mut stopped = BTreeSet::new();
         for _ in 0..STOP_ROUNDS {

@@ -218,10 +218,9 @@ impl LocalForge {
                 });
             }
         };
-        let message = format!(
-            "Merge pull request #{number} from {}\n\n{}",
-            pr.head, pr.title
-        );
+        // No title: it is somebody's text, and GitHub reads closing keywords in the commit
+        // messages that reach the default branch.
+        let message = format!("Merge pull request #{number} from {}", pr.head);
         let commit = self
             .git
             .commit_tree(&tree, &[&base, &head], &message)

@@ -1,0 +1,161 @@
+//! Untrusted text and secrets, as an adversary found them reaching where they must not:
+//! each test is one way that was closed.
+
+use crate::bundle_cli::five_landed;
+use crate::support::{TestRepo, clambake_in_env, write_script};
+
+/// A GitHub token of the new format: `ghp_` + 30 random characters + a 6-character checksum.
+const TOKEN: &str = "ghp_R3v1ewS3cretAbCdEfGhIjKlMnOpQrStUv";
+
+/// The failure comment's log tail cuts long lines: a secret straddling the cut must not reach
+/// the comment in part (all but a token's checksum is enough to rebuild it).
+#[test]
+fn a_secret_cut_by_the_log_tail_never_reaches_the_comment_in_part() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    // A long line (as stream-json lines are) with the token at column 266.
+    let script = write_script(
+        scripts.path(),
+        "agent",
+        "printf '%0266d%s\\n' 0 \"$MY_SERVICE_TOKEN\"\nexit 1\n",
+    );
+    repo.clambake(&["init"]).success();
+    for (key, value) in [
+        ("agents.runtime", "command".to_owned()),
+        ("agents.command", format!("{} {{issue}}", script.display())),
+        ("agents.max_attempts", "1".to_owned()),
+        ("bundling.trigger", "manual".to_owned()),
+        ("agents.env_passthrough", "MY_SERVICE_TOKEN".to_owned()),
+    ] {
+        repo.clambake(&["config", "set", key, &value]).success();
+    }
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Print",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    clambake_in_env(
+        repo.path(),
+        &["run", "--until-idle"],
+        &[("MY_SERVICE_TOKEN", TOKEN)],
+    )
+    .success();
+    let shown = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .stdout;
+    assert!(shown.contains("The end of the last attempt"), "{shown}");
+    // All but the checksum: the token can be rebuilt from what was published.
+    let prefix = &TOKEN[..34];
+    assert!(
+        !shown.contains(prefix),
+        "all but the checksum of the token reached the forge: {shown}"
+    );
+}
+
+/// `[state_machine] enabled = false` (what `clambake rollback` sets) keeps the check of bundle
+/// records against the train log: a body someone edited is still not believed.
+#[test]
+fn with_the_state_machine_off_an_edited_bundle_body_is_still_not_believed() {
+    const RECORD_OPEN: &str = "<!-- clambake:bundle ";
+    const RECORD_CLOSE: &str = " -->";
+    let repo = five_landed();
+    repo.clambake(&["config", "set", "state_machine.enabled", "false"])
+        .success();
+    repo.commit_all("the state machine rolled back");
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    let other = repo.branch_with_file("agent009/1-other", "main", "other.txt", "unmerged\n");
+    let number = train["bundles"][0]["number"].as_u64().unwrap();
+    let pr = repo
+        .pull_requests()
+        .into_iter()
+        .find(|pr| pr["number"] == number)
+        .unwrap();
+    let body = pr["body"].as_str().unwrap();
+    let last = body.trim_end().lines().last().unwrap();
+    let json = &last[RECORD_OPEN.len()..last.len() - RECORD_CLOSE.len()];
+    let mut record: serde_json::Value = serde_json::from_str(json).unwrap();
+    let member = record["members"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["issue"] == 1)
+        .unwrap();
+    member["branch"] = "agent009/1-other".into();
+    member["head"] = other.clone().into();
+    let edited = body.replace(last, &format!("{RECORD_OPEN}{record}{RECORD_CLOSE}"));
+    let db = rusqlite::Connection::open(repo.path().join(".clambake/forge.db")).unwrap();
+    db.execute(
+        "UPDATE pull_requests SET body = ?1 WHERE number = ?2",
+        rusqlite::params![edited, number],
+    )
+    .unwrap();
+    repo.clambake(&["pr", "merge", &number.to_string()])
+        .success();
+    repo.clambake(&["bundle", "--json"]).success();
+    eprintln!(
+        "refs: {}",
+        repo.git(&["for-each-ref", "--format=%(refname)"])
+    );
+    let left = repo.git(&["branch", "--list", "agent009/1-other"]);
+    assert!(
+        !left.is_empty(),
+        "a branch only the edited record named was deleted"
+    );
+}
+
+/// GitHub reads closing keywords in the commit messages that reach the default branch, where a
+/// code span means nothing: the merge commit of an individual pull request carries no title.
+#[test]
+fn a_title_never_reaches_the_default_branch_as_a_commit_message() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.clambake(&["issue", "create", "--title", "Victim"])
+        .success();
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Fixes #1",
+        "--label",
+        "route:review",
+    ])
+    .success();
+    repo.branch_with_file("agent001/2-fixes-1", "main", "two.txt", "2\n");
+    let train = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    let number = train["individual"][0]["number"].as_u64().unwrap();
+    repo.clambake(&["pr", "merge", &number.to_string()])
+        .success();
+    let message = repo.git(&["log", "-1", "--format=%B", "main"]);
+    assert!(
+        !message.to_lowercase().contains("fixes #1"),
+        "a closing keyword from a title is in the default branch's history: {message}"
+    );
+}
+
+/// A bundle-shaped branch that no train made (here stamped in the future) is not taken for an
+/// interrupted train's, and the commit someone put on it stays on a reference.
+#[test]
+fn a_bundle_shaped_branch_keeps_its_commits() {
+    let repo = five_landed();
+    let tip = repo.branch_with_file(
+        "clambake/bundle-20991231T2359Z",
+        "main",
+        "mine.txt",
+        "a person's commit\n",
+    );
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    eprintln!("{}", train["departure"]);
+    let holding = repo.git(&["for-each-ref", "--contains", &tip, "--format=%(refname)"]);
+    assert!(
+        !holding.is_empty(),
+        "commit {tip} on `clambake/bundle-20991231T2359Z` is on no ref any more; train: {train}"
+    );
+}

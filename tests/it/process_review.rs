@@ -1,0 +1,270 @@
+//! Processes and trains, as an adversary found them failing: each test is one way that was
+//! closed.
+
+use std::time::Duration;
+
+use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::agents::process::{ProcessTracking, is_running};
+use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
+use clambake::adapters::procfs;
+use clambake::app::Workspace;
+use clambake::app::attempt::open_registry;
+use clambake::core::containment::{cgroup_dir, own_cgroup};
+use clambake::ports::AgentRuntime;
+use clambake::ports::agent::AgentSpec;
+use tokio::sync::oneshot;
+
+use crate::support::{TestRepo, write_script};
+
+const LIMITS: Limits = Limits {
+    stall: Duration::from_secs(60),
+    timeout: Duration::from_secs(120),
+    grace: Duration::from_secs(2),
+};
+
+/// A process of the attempt that moves itself out of the attempt's cgroup (back into the one
+/// it was made in, which whoever could join it can write) still carries the attempt's marker,
+/// and is stopped with the attempt by it.
+#[tokio::test]
+async fn a_process_that_leaves_the_attempt_cgroup_is_stopped_with_its_attempt() {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let parent = cgroup_dir(&mountinfo, own_cgroup(&ours).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "(setsid sh -c 'echo $$ > {procs}; echo $$ > moved.pid; exec sleep 300' &)\n\
+         while [ ! -s moved.pid ]; do sleep 0.01; done\n\
+         exit 0\n",
+        procs = parent.join("cgroup.procs").display()
+    );
+    let script = write_script(dir.path(), "agent.sh", &body);
+    let runtime = CommandRuntime::with_tracking(
+        script.display().to_string(),
+        String::new(),
+        ProcessTracking::CgroupWhereAvailable,
+    );
+    let spec = AgentSpec {
+        agent: "agent001".to_owned(),
+        issue: 7,
+        title: "Escape".to_owned(),
+        branch: "agent001/7-escape".to_owned(),
+        worktree: dir.path().to_path_buf(),
+        prompt: "escape".to_owned(),
+        prompt_file: dir.path().join("prompt.md"),
+        logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1),
+        resume_session: None,
+    };
+    let agent = runtime.start(&spec).await.unwrap();
+    let containment = agent.containment.clone().unwrap();
+    assert!(containment.cgroup.is_some(), "{containment:?}");
+    supervise(agent, LIMITS, oneshot::channel().1)
+        .await
+        .unwrap();
+    let pid: u32 = std::fs::read_to_string(dir.path().join("moved.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let survived = procfs::stat(pid).is_some_and(|s| is_running(pid, s.start_time));
+    let marked = procfs::processes_marked("CLAMBAKE_ATTEMPT", &containment.marker);
+    // Clean up before asserting.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(
+        !survived,
+        "pid {pid} left the attempt cgroup and outlived the attempt, still carrying its marker \
+         (found by marker: {marked:?})"
+    );
+}
+
+/// `clambake terminate` on a slot whose agent already finished (successfully, while no run
+/// watched it) answers "not running" and leaves no stop request: the next run lands the work.
+#[tokio::test(flavor = "multi_thread")]
+async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let outside = tempfile::tempdir().unwrap();
+    let release = outside.path().join("release");
+    let script = write_script(
+        outside.path(),
+        "agent.sh",
+        &format!(
+            "while [ ! -e {release} ]; do sleep 0.05; done\n\
+             echo done > work.txt\n\
+             git add -A && git commit -qm 'Do the work'\n\
+             exit 0\n",
+            release = release.display()
+        ),
+    );
+    for (key, value) in [
+        ("agents.runtime", "command"),
+        ("agents.command", script.to_str().unwrap()),
+        ("agents.max_attempts", "1"),
+        ("bundling.trigger", "manual"),
+    ] {
+        repo.clambake(&["config", "set", key, value]).success();
+    }
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Finish me",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(repo.path())
+        .args(["run", "--no-view"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let mut entry = None;
+    for _ in 0..3000 {
+        if let Some(found) = open_registry(&workspace).unwrap().list().unwrap().pop() {
+            entry = Some(found);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let entry = entry.expect("the run never started its agent");
+    // The orchestrator dies; the agent finishes its work with nobody watching.
+    run.kill().unwrap();
+    run.wait().unwrap();
+    std::fs::write(&release, "").unwrap();
+    let status = entry.logs.stdout.with_extension("status");
+    for _ in 0..1000 {
+        if status.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&status).unwrap(), "0\n");
+    // A person cleans up before restarting: the slot is "not running", says terminate.
+    let terminated = repo.clambake(&["terminate", "--agent", "agent001", "--grace", "1s"]);
+    assert_ne!(terminated.code, 0, "{}", terminated.stdout);
+    repo.clambake(&["run", "--until-idle", "--no-view"])
+        .success();
+    let labels = repo.labels_of(1);
+    let comments = repo
+        .clambake(&["issue", "show", "1", "--json"])
+        .success()
+        .json()["comments"]
+        .to_string();
+    assert!(
+        labels.iter().any(|l| l == "route:review"),
+        "a successful attempt was judged killed: {labels:?}\n{comments}"
+    );
+}
+
+/// `on_land`: a departure that sent nothing (its only branch waits for an open pull request)
+/// is not counted, so once that pull request is gone the waiting branch leaves.
+#[test]
+fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.write("shared.txt", "base\n");
+    repo.commit_all("a file to fight over");
+    repo.clambake(&["config", "set", "bundling.trigger", "on_land"])
+        .success();
+    let land = |agent: &str, slug: &str, contents: &str| -> u64 {
+        let issue = repo
+            .clambake(&[
+                "issue",
+                "create",
+                "--title",
+                slug,
+                "--label",
+                "route:review",
+                "--json",
+            ])
+            .success()
+            .json()["number"]
+            .as_u64()
+            .unwrap();
+        repo.branch_with_file(
+            &format!("{agent}/{issue}-{slug}"),
+            "main",
+            "shared.txt",
+            contents,
+        );
+        issue
+    };
+    let first = land("agent001", "one", "one\n");
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    let lone = train["individual"][0]["number"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{train}"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = land("agent002", "two", "two\n");
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert!(
+        train["bundles"].as_array().unwrap().is_empty()
+            && train["individual"].as_array().unwrap().is_empty(),
+        "#{second} should wait for #{lone}: {train}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    // #first's own pull request is turned down: nothing holds #second back any more.
+    repo.clambake(&["pr", "close", &lone.to_string()]).success();
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert!(
+        train["individual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(train["bundles"].as_array().unwrap())
+            .any(|pr| pr["issues"].to_string().contains(&second.to_string())),
+        "#{second} (after #{first}) never leaves: {}",
+        train["departure"]
+    );
+}
+
+/// A bundle branch named in the future (another orchestrator's clock ahead, a mistaken push)
+/// is not taken as the last departure: the schedule is not held back until then.
+#[test]
+fn a_departure_named_in_the_future_does_not_stop_the_schedule() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let land = |agent: &str, slug: &str| -> u64 {
+        let issue = repo
+            .clambake(&[
+                "issue",
+                "create",
+                "--title",
+                slug,
+                "--label",
+                "route:review",
+                "--json",
+            ])
+            .success()
+            .json()["number"]
+            .as_u64()
+            .unwrap();
+        repo.branch_with_file(
+            &format!("{agent}/{issue}-{slug}"),
+            "main",
+            &format!("{slug}.txt"),
+            "x\n",
+        );
+        issue
+    };
+    land("agent001", "one");
+    repo.git(&["branch", "clambake/bundle-20990101T0000Z", "main"]);
+    let first = repo.clambake(&["bundle", "--json"]).success().json();
+    eprintln!("first: {first}");
+    land("agent002", "two");
+    let status = repo
+        .clambake(&["bundle", "--status", "--json"])
+        .success()
+        .json();
+    let last: jiff::Timestamp = status["last_departure"].as_str().unwrap().parse().unwrap();
+    assert!(
+        last <= jiff::Timestamp::now(),
+        "the schedule now waits for {last}: {}",
+        status["next"]
+    );
+}
