@@ -101,6 +101,7 @@ pub async fn spawn(
     let base = forge.default_branch().await?;
     let before = forge.issue(issue).await?;
     refuse_claimed_elsewhere(&before, agent)?;
+    refuse_a_second_claim(forge, agent, issue).await?;
     let Some(claimed) = claim_issue(forge, agent, issue).await? else {
         return Err(refusal(forge, agent, issue).await);
     };
@@ -183,6 +184,25 @@ fn refuse_claimed_elsewhere(issue: &crate::ports::forge::Issue, agent: &str) -> 
             issue: issue.number,
             agent: agent.to_owned(),
             holder: (*holder).to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A slot works on one issue at a time: one still claimed by it (finished work waiting for
+/// `land`, say) keeps it from taking another.
+async fn refuse_a_second_claim(forge: &dyn Forge, agent: &str, issue: u64) -> AppResult<()> {
+    let held = forge
+        .issues(&crate::ports::forge::IssueFilter {
+            state: Some(IssueState::Open),
+            labels: vec![agent.to_owned()],
+        })
+        .await?;
+    match held.iter().find(|other| other.number != issue) {
+        Some(other) => Err(AppError::SlotHoldsAnother {
+            agent: agent.to_owned(),
+            held: other.number,
+            issue,
         }),
         None => Ok(()),
     }

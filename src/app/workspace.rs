@@ -69,6 +69,15 @@ pub enum AppError {
         agent: String,
         holder: String,
     },
+    #[error("{agent} still holds issue #{held}, so it cannot take issue #{issue}")]
+    #[diagnostic(help(
+        "land its work first (`clambake land --agent {agent}`), or free the slot: `clambake agent force-reset --agent {agent}`"
+    ))]
+    SlotHoldsAnother {
+        agent: String,
+        held: u64,
+        issue: u64,
+    },
     #[error("issue #{issue} is closed")]
     #[diagnostic(help("reopen it first if it needs more work"))]
     ClosedIssue { issue: u64 },

@@ -157,3 +157,34 @@ fn a_run_after_spawn_lands_the_finished_work_without_running_the_agent_again() {
     let status = repo.clambake(&["agent", "status", "--json"]).success();
     assert_eq!(problems(&status.json()), Vec::<String>::new());
 }
+
+#[test]
+fn a_slot_whose_finished_work_waits_for_land_takes_no_second_issue() {
+    let repo = TestRepo::new();
+    let scripts = tempfile::tempdir().unwrap();
+    let runs = spawned(&repo, &scripts);
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Second",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+
+    let refused = repo.clambake(&["spawn", "--agent", "agent001", "--issue", "2"]);
+
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("agent001 still holds issue #1"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(agent_runs(&runs), 1);
+    assert!(repo.labels_of(2).contains(&"route:ready".to_owned()));
+    repo.clambake(&["land", "--agent", "agent001"]).success();
+    repo.clambake(&["spawn", "--agent", "agent001", "--issue", "2"])
+        .success();
+    assert_eq!(agent_runs(&runs), 2);
+}
