@@ -7,11 +7,11 @@ use crate::support::TestRepo;
 const RECORD_OPEN: &str = "<!-- clambake:bundle ";
 const RECORD_CLOSE: &str = " -->";
 
-#[test]
-fn a_bundle_body_edited_by_someone_else_is_not_believed() {
-    let repo = five_landed();
+/// Someone edits the record at the end of the first bundle's body so that member #1 names
+/// `agent009/1-other`, a branch with work nowhere else; the bundle is then merged. The run
+/// after that must clean up the real member and leave the other branch alone.
+fn merged_with_an_edited_record(repo: &TestRepo) {
     let train = repo.clambake(&["bundle", "--json"]).success().json();
-    // Another attempt's branch for issue 1, with work nowhere else, after the bundle left.
     let other = repo.branch_with_file("agent009/1-other", "main", "other.txt", "unmerged\n");
     let number = train["bundles"][0]["number"].as_u64().unwrap();
     let pr = repo
@@ -52,6 +52,22 @@ fn a_bundle_body_edited_by_someone_else_is_not_believed() {
         agents.is_empty(),
         "the member Clambake bundled was not cleaned up"
     );
+}
+
+#[test]
+fn a_bundle_body_edited_by_someone_else_is_not_believed() {
+    merged_with_an_edited_record(&five_landed());
+}
+
+/// `[state_machine] enabled = false` (what `clambake rollback` sets) keeps the check of bundle
+/// records against the train log.
+#[test]
+fn with_the_state_machine_off_an_edited_bundle_body_is_still_not_believed() {
+    let repo = five_landed();
+    repo.clambake(&["config", "set", "state_machine.enabled", "false"])
+        .success();
+    repo.commit_all("the state machine rolled back");
+    merged_with_an_edited_record(&repo);
 }
 
 #[test]

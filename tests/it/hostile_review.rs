@@ -57,57 +57,6 @@ fn a_secret_cut_by_the_log_tail_never_reaches_the_comment_in_part() {
     );
 }
 
-/// `[state_machine] enabled = false` (what `clambake rollback` sets) keeps the check of bundle
-/// records against the train log: a body someone edited is still not believed.
-#[test]
-fn with_the_state_machine_off_an_edited_bundle_body_is_still_not_believed() {
-    const RECORD_OPEN: &str = "<!-- clambake:bundle ";
-    const RECORD_CLOSE: &str = " -->";
-    let repo = five_landed();
-    repo.clambake(&["config", "set", "state_machine.enabled", "false"])
-        .success();
-    repo.commit_all("the state machine rolled back");
-    let train = repo.clambake(&["bundle", "--json"]).success().json();
-    let other = repo.branch_with_file("agent009/1-other", "main", "other.txt", "unmerged\n");
-    let number = train["bundles"][0]["number"].as_u64().unwrap();
-    let pr = repo
-        .pull_requests()
-        .into_iter()
-        .find(|pr| pr["number"] == number)
-        .unwrap();
-    let body = pr["body"].as_str().unwrap();
-    let last = body.trim_end().lines().last().unwrap();
-    let json = &last[RECORD_OPEN.len()..last.len() - RECORD_CLOSE.len()];
-    let mut record: serde_json::Value = serde_json::from_str(json).unwrap();
-    let member = record["members"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|m| m["issue"] == 1)
-        .unwrap();
-    member["branch"] = "agent009/1-other".into();
-    member["head"] = other.clone().into();
-    let edited = body.replace(last, &format!("{RECORD_OPEN}{record}{RECORD_CLOSE}"));
-    let db = rusqlite::Connection::open(repo.path().join(".clambake/forge.db")).unwrap();
-    db.execute(
-        "UPDATE pull_requests SET body = ?1 WHERE number = ?2",
-        rusqlite::params![edited, number],
-    )
-    .unwrap();
-    repo.clambake(&["pr", "merge", &number.to_string()])
-        .success();
-    repo.clambake(&["bundle", "--json"]).success();
-    eprintln!(
-        "refs: {}",
-        repo.git(&["for-each-ref", "--format=%(refname)"])
-    );
-    let left = repo.git(&["branch", "--list", "agent009/1-other"]);
-    assert!(
-        !left.is_empty(),
-        "a branch only the edited record named was deleted"
-    );
-}
-
 /// GitHub reads closing keywords in the commit messages that reach the default branch, where a
 /// code span means nothing: the merge commit of an individual pull request carries no title.
 #[test]
