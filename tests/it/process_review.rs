@@ -223,6 +223,52 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
     );
 }
 
+/// Clambake is the subreaper of its agents' orphans: one in a session of its own that exits
+/// while its attempt still runs is reaped too, not left a zombie of the orchestrator.
+#[tokio::test]
+async fn an_orphan_that_exits_during_its_attempt_is_reaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "(setsid sh -c 'echo $$ > orphan.pid; sleep 0.2' &)\n\
+                while [ ! -s orphan.pid ]; do sleep 0.01; done\n\
+                sleep 1\nexit 0\n";
+    let script = write_script(dir.path(), "agent.sh", body);
+    let runtime = CommandRuntime::with_tracking(
+        script.display().to_string(),
+        String::new(),
+        ProcessTracking::MarkerOnly,
+    );
+    let spec = AgentSpec {
+        agent: "agent001".to_owned(),
+        issue: 8,
+        title: "Orphan".to_owned(),
+        branch: "agent001/8-orphan".to_owned(),
+        worktree: dir.path().to_path_buf(),
+        prompt: "orphan".to_owned(),
+        prompt_file: dir.path().join("prompt.md"),
+        logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 8, 1),
+        resume_session: None,
+    };
+    let agent = runtime.start(&spec).await.unwrap();
+    supervise(agent, LIMITS, oneshot::channel().1)
+        .await
+        .unwrap();
+    let pid: u32 = std::fs::read_to_string(dir.path().join("orphan.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let zombie = || procfs::stat(pid).filter(|s| s.state == 'Z' && s.parent == std::process::id());
+    for _ in 0..200 {
+        if zombie().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = zombie();
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    panic!("the orphan {pid} is left a zombie of the orchestrator: {left:?}");
+}
+
 /// A bundle branch named in the future (another orchestrator's clock ahead, a mistaken push)
 /// is not taken as the last departure: the schedule is not held back until then.
 #[test]

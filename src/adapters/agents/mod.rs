@@ -6,6 +6,7 @@ pub mod claude;
 pub mod codex;
 pub mod command;
 pub mod locate;
+pub mod orphans;
 pub mod process;
 pub mod simulated;
 pub mod supervisor;

@@ -7,7 +7,6 @@ use std::io::{SeekFrom, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Once;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -63,7 +62,7 @@ pub fn spawn(
     tracking: ProcessTracking,
     stdin: Option<&Path>,
 ) -> Result<RunningAgent, AgentStartError> {
-    adopt_orphans();
+    super::orphans::adopt_orphans();
     let marker = new_marker(logs);
     let cgroup = match tracking {
         ProcessTracking::CgroupWhereAvailable => {
@@ -102,6 +101,7 @@ pub fn spawn(
             Some(code) => ExitStatus::from_shell_status(code),
             None => ExitStatus::Signal(status.signal().unwrap_or_default()),
         });
+        super::orphans::waiter_reaped(pid);
         ended.send_replace(true);
         let _ = exited.send(status);
     });
@@ -195,6 +195,8 @@ fn start(
         }
     }
     let mut busy_retries = 0;
+    // Registered before the reaper of orphans can see it exit: it is tokio's to reap.
+    let mut waiters = super::orphans::starting_waiter();
     let child = loop {
         match command.spawn() {
             // A program just written by another thread of this process can be busy for a
@@ -209,6 +211,7 @@ fn start(
             result => break result.map_err(spawn_error)?,
         }
     };
+    waiters.extend(child.id());
     Ok(Started { child, stdout_from })
 }
 
@@ -336,17 +339,6 @@ fn open_log(path: &Path) -> Result<(std::fs::File, u64), AgentStartError> {
         .map_err(log_error)?;
     let from = file.metadata().map_err(log_error)?.len();
     Ok((file, from))
-}
-
-/// Makes this process the reaper of its agents' orphans. Without it, a background child that
-/// outlives its agent is re-parented to PID 1, which (in containers) often never reaps it.
-fn adopt_orphans() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {
-            tracing::warn!(%error, "could not become the subreaper of agent processes");
-        }
-    });
 }
 
 /// Follows the log at `path` from byte `from`, line by line, until `ended` is set and the log
