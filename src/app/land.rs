@@ -13,6 +13,7 @@ use crate::app::attempt::{
 };
 use crate::app::landing::{self, Landing, Work};
 use crate::app::lifecycle::open_journal;
+use crate::app::run_lock::RunLock;
 use crate::app::simulated_work::simulated_issue;
 use crate::app::verdict::last_verdict;
 use crate::app::{AppError, AppResult, Workspace};
@@ -49,6 +50,9 @@ pub async fn land(
             agent: slot.to_owned(),
         });
     }
+    // A run lands or retries its slots' work itself: landing it by hand beside one would
+    // comment and label twice.
+    let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
     let registry = open_registry(workspace)?;
     claim_slot(registry.as_ref(), slot, u32::MAX)?;
     let number = issue_of(workspace, forge, slot).await?;

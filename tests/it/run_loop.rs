@@ -259,6 +259,14 @@ fn a_second_run_is_refused_and_names_the_first() {
         "{}",
         by_hand.stderr
     );
+    // Nor may its work be landed by hand: the run lands or retries it itself.
+    let landed = repo.clambake(&["land", "--agent", "agent001"]);
+    assert_eq!(landed.code, 2, "{}", landed.stderr);
+    assert!(
+        landed.stderr.contains("`clambake run`, pid"),
+        "{}",
+        landed.stderr
+    );
 
     // SIGTERM: the hanging agent is stopped, its claim stays, and the run exits cleanly.
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
