@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::attempt::{AttemptError, worktree_path};
+use super::attempt::{AttemptError, AttemptResult, worktree_path};
 use super::doctor::{Check, Health};
 use super::landing::{journal_slot, remove_worktree};
 use super::workspace::{AppError, AppResult, Workspace};
@@ -17,6 +17,7 @@ use crate::core::agent_command::{ANTHROPIC_KEYS, ModelKeys, OPENAI_KEYS, agent_e
 use crate::core::config::AgentsConfig;
 use crate::core::labels;
 use crate::core::lifecycle::Event;
+use crate::core::outcome::Outcome;
 use crate::ports::Forge;
 use crate::ports::journal::Journal;
 
@@ -72,29 +73,39 @@ pub fn unavailable(agents: &AgentsConfig, error: &AttemptError) -> AppError {
     }
 }
 
-/// Gives back the claim of an attempt that could not start its CLI: the issue is ready again
-/// with no attempt counted against it, its empty worktree is removed, and `journal` (given when
-/// the state machine is on) abandons the slot.
+/// The run's error when `result` ended on a model key the API refused, which would fail every
+/// attempt alike: then nothing more is claimed, and the issue goes back to the queue.
+pub fn key_refused(agents: &AgentsConfig, result: &AttemptResult) -> Option<AppError> {
+    let refused = result.classification.outcome != Outcome::Success
+        && result
+            .report
+            .totals
+            .result
+            .as_ref()
+            .is_some_and(|r| r.details.refuses_key());
+    refused.then(|| AppError::ModelKeyRefused {
+        runtime: agents.runtime.as_str().to_owned(),
+        problem: result.classification.reason.clone(),
+    })
+}
+
+/// Gives back the claim of an attempt that could not start its CLI, or whose key the model
+/// API refused (`cause`): the issue is ready again with no attempt counted against it, its
+/// worktree is removed (its work, if any, stays on its branch), and `journal` (given when the
+/// state machine is on) abandons the slot.
 pub async fn release_claim(
     workspace: &Workspace,
     forge: &dyn Forge,
     journal: Option<&dyn Journal>,
-    agent: &str,
-    issue: u64,
+    (agent, issue): (&str, u64),
+    cause: &str,
     now: Timestamp,
 ) -> AppResult<()> {
     forge
         .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
         .await?;
     remove_worktree(workspace, &worktree_path(workspace, agent, issue)).await?;
-    journal_slot(
-        journal,
-        agent,
-        issue,
-        &[Event::Abandon],
-        "the agent CLI could not be started",
-        now,
-    )
+    journal_slot(journal, agent, issue, &[Event::Abandon], cause, now)
 }
 
 /// The doctor's checks of the agent CLI and its key, given this process's `environment`.

@@ -1076,7 +1076,9 @@ impl Orchestrator {
                 let journal: &dyn Journal = self.journal.as_ref();
                 let journal = self.settings.state_machine.then_some(journal);
                 let (workspace, forge) = (&self.workspace, self.forge.as_ref());
-                agent_check::release_claim(workspace, forge, journal, &agent, issue, now).await?;
+                let cause = "the agent CLI could not be started";
+                agent_check::release_claim(workspace, forge, journal, (&agent, issue), cause, now)
+                    .await?;
                 self.in_flight.remove(&agent);
                 self.claiming = false;
                 self.unavailable = Some(agent_check::unavailable(&self.config.agents, error));
@@ -1095,6 +1097,24 @@ impl Orchestrator {
                 return Ok(());
             }
         };
+        if let Some(refused) = agent_check::key_refused(&self.config.agents, result) {
+            let journal: &dyn Journal = self.journal.as_ref();
+            let journal = self.settings.state_machine.then_some(journal);
+            let (workspace, forge) = (&self.workspace, self.forge.as_ref());
+            let cause = "the model API refused the agent's key";
+            agent_check::release_claim(workspace, forge, journal, (&agent, issue), cause, now)
+                .await?;
+            self.in_flight.remove(&agent);
+            self.claiming = false;
+            let error = refused.to_string();
+            self.unavailable = Some(refused);
+            self.record(RunEvent::Broken {
+                agent,
+                issue,
+                error,
+            });
+            return Ok(());
+        }
         let journal: &dyn Journal = self.journal.as_ref();
         let disposition = landing::dispose(
             &self.workspace,

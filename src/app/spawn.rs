@@ -137,6 +137,13 @@ pub async fn spawn(
         result: &result,
     };
     let now = clock.now();
+    if let Some(refused) = super::agent_check::key_refused(&config.agents, &result) {
+        // As the run loop does: no attempt is counted for a key the API refused.
+        release_claim(forge, slot, agent, &before).await?;
+        super::landing::remove_worktree(workspace, &result.worktree).await?;
+        forget_registration(workspace, agent)?;
+        return Err(refused);
+    }
     let disposition = if result.classification.outcome == Outcome::Success {
         landing::record_attempt(&journal, ended, now)?;
         None

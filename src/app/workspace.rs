@@ -93,6 +93,11 @@ pub enum AppError {
         problem: String,
         advice: String,
     },
+    #[error("the model API refused the {runtime} agent's key: {problem}")]
+    #[diagnostic(help(
+        "every attempt would fail alike, so nothing more was claimed and the issue is back on route:ready; set a valid key, check it with `clambake doctor`, then run again"
+    ))]
+    ModelKeyRefused { runtime: String, problem: String },
     #[error("this would {change}, for every later run")]
     #[diagnostic(help("add --confirm to go ahead"))]
     Unconfirmed { change: String },

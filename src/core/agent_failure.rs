@@ -104,6 +104,16 @@ impl ResultDetails {
         Some(format!("{what}{code}{advice}{}", self.quoted_message()))
     }
 
+    /// Whether the model API refused the agent's key (401, 403): every attempt would fail
+    /// alike until someone fixes the key, so it is a configuration error, not an agent's.
+    pub fn refuses_key(&self) -> bool {
+        matches!(self.api_error_status, Some(401 | 403))
+            || matches!(
+                self.api_error_type.as_deref(),
+                Some("authentication_error" | "permission_error")
+            )
+    }
+
     /// The denied tool calls in words, with what would allow them, if there were any.
     pub fn denials(&self) -> Option<String> {
         let first = self.permission_denials.first()?;
@@ -285,5 +295,13 @@ mod tests {
         let message = details(&long).message.unwrap();
         assert_eq!(message.chars().count(), QUOTED_CHARS + 1);
         assert!(message.ends_with('…'));
+    }
+
+    #[test]
+    fn only_a_refused_key_is_a_configuration_error() {
+        assert!(details(UNAUTHORIZED).refuses_key());
+        assert!(!details(OVERLOADED).refuses_key());
+        assert!(!details(DENIED).refuses_key());
+        assert!(details(r#"{"api_error_status":403}"#).refuses_key());
     }
 }

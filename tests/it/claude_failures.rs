@@ -98,20 +98,12 @@ const ONE_ATTEMPT: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
-    for (status, kind, named, tail) in [
-        (
-            529,
-            "overloaded_error",
-            "the model API was overloaded (HTTP 529, overloaded_error)",
-            "HTTP 529 overloaded_error, terminal_reason api_error",
-        ),
-        (
-            401,
-            "authentication_error",
-            "the model API refused the agent's API key (HTTP 401, authentication_error)",
-            "HTTP 401 authentication_error, terminal_reason api_error",
-        ),
-    ] {
+    for (status, kind, named, tail) in [(
+        529,
+        "overloaded_error",
+        "the model API was overloaded (HTTP 529, overloaded_error)",
+        "HTTP 529 overloaded_error, terminal_reason api_error",
+    )] {
         let server = ModelServer::start(Vec::new(), Reply::error(status, kind)).await;
         let setup = Setup::new(&server, ONE_ATTEMPT);
         setup.issue("Say hello", "Add hello.txt.");
@@ -132,6 +124,43 @@ async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
         assert!(
             log.contains(tail),
             "the quoted log keeps the line that explains it: {log}"
+        );
+    }
+}
+
+/// A key the model API refuses would fail every attempt alike, all night: the run gives the
+/// issue back with no attempt counted, claims nothing more, and exits saying what to fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
+    let server = ModelServer::start(Vec::new(), Reply::error(401, "authentication_error")).await;
+    let setup = Setup::new(&server, ONE_ATTEMPT);
+    setup.issue("Say hello", "Add hello.txt.");
+    setup.issue("Say goodbye", "Add goodbye.txt.");
+    let run = tokio::task::block_in_place(|| setup.clambake(&["run", "--until-idle", "--json"]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the model API refused the claude agent's key: the model API refused the agent's API key (HTTP 401, authentication_error)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("clambake doctor"), "{}", run.stderr);
+    assert!(!server.requests().is_empty(), "Claude Code asked the model");
+    let logs: Vec<String> = std::fs::read_dir(setup.repo.path().join(".clambake/logs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !logs.iter().any(|name| name.starts_with("agent001-2-")),
+        "nothing more was claimed: {logs:?}"
+    );
+    for issue in [1, 2] {
+        assert_eq!(setup.repo.labels_of(issue), ["route:ready"], "#{issue}");
+        assert!(
+            !setup.comments(issue).iter().any(|c| c.contains("failed")),
+            "no attempt is counted against #{issue}: {:?}",
+            setup.comments(issue)
         );
     }
 }
