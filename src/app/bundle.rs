@@ -290,7 +290,13 @@ impl Bundler<'_> {
             }
         }
         open.sort_unstable();
-        departures.extend(self.train_log.last_departure()?.map(|d| d.at));
+        // A departure recorded while the clock ran ahead counts no more than a name would.
+        departures.extend(
+            self.train_log
+                .last_departure()?
+                .map(|d| d.at)
+                .filter(|at| *at <= latest),
+        );
         Ok(Trains {
             bundles,
             orphans,

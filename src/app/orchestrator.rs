@@ -360,6 +360,8 @@ pub struct Orchestrator {
     progress: watch::Sender<Progress>,
     /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
     unavailable: Option<AppError>,
+    /// Set by the first signal: claiming stopping for another reason must not swallow it.
+    shutting_down: bool,
 }
 
 impl Orchestrator {
@@ -399,6 +401,7 @@ impl Orchestrator {
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
             unavailable: None,
+            shutting_down: false,
         })
     }
 
@@ -453,7 +456,7 @@ impl Orchestrator {
         let mut routed_once = false;
         let mut failing = 0;
         loop {
-            if *shutdown.borrow() > 0 && self.claiming {
+            if *shutdown.borrow() > 0 && !self.shutting_down {
                 self.begin_shutdown(detach_agents);
                 if detach_agents {
                     return Ok(());
@@ -481,7 +484,12 @@ impl Orchestrator {
         // next pass, or parked; it holds up neither the other slots nor the loop.
         self.collect_finished().await;
         if !self.claiming {
-            return Ok(self.in_flight.is_empty());
+            let done = self.in_flight.is_empty();
+            // Claiming stopped for an agent that cannot run: what landed still leaves.
+            if !self.shutting_down {
+                self.trains(done && stop_when == StopWhen::Idle).await?;
+            }
+            return Ok(done);
         }
         if !(stop_when == StopWhen::OnePass && *routed_once) {
             // A claim whose attempt never started (a pass failed between the two) is taken
@@ -527,6 +535,7 @@ impl Orchestrator {
     }
 
     fn begin_shutdown(&mut self, detach_agents: bool) {
+        self.shutting_down = true;
         self.claiming = false;
         tracing::info!(
             in_flight = self.in_flight.len(),

@@ -241,11 +241,13 @@ async fn release_claim(
         .then(|| labels::READY.to_owned())
         .into_iter()
         .collect();
-    if !before.has_label(agent) {
-        forge
-            .edit_labels(before.number, &restore, &[agent.to_owned()])
-            .await?;
+    if before.has_label(agent) {
+        // The slot held the issue before (finished work waiting for `land`): it still does.
+        return Ok(());
     }
+    forge
+        .edit_labels(before.number, &restore, &[agent.to_owned()])
+        .await?;
     let journal = slot.map(|s| s.journal as &dyn Journal);
     let now = slot.map_or_else(jiff::Timestamp::now, |s| s.clock.now());
     landing::journal_slot(

@@ -612,8 +612,12 @@ fn branch_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
 fn worktree_checks(world: &World<'_>, found: &mut Vec<Inconsistency>) {
     for worktree in &world.snapshot.worktrees {
         let owner = worktree.branch.as_deref().and_then(parse_branch_name);
-        let in_use =
-            owner.is_some_and(|owner| world.believed_claim(owner.agent) == Some(owner.issue));
+        // In use by the slot the journal has on it, or by a live agent the journal lags
+        // behind (one a run is adopting): removing it would pull it from under that agent.
+        let in_use = owner.is_some_and(|owner| {
+            world.believed_claim(owner.agent) == Some(owner.issue)
+                || world.live_process(owner.agent, owner.issue).is_some()
+        });
         // A failed attempt's worktree is kept on purpose, for a person to look at.
         let kept_for_inspection = owner.is_some_and(|owner| {
             world
@@ -874,6 +878,17 @@ pub(crate) mod tests {
                 "{label}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_worktree_whose_agent_is_alive_is_no_orphan_while_the_journal_lags() {
+        let (snapshot, _) = healthy();
+        let idle = believed(&[("agent001", State::Idle {}), ("agent002", State::Idle {})]);
+        let found = detect(&snapshot, &idle, limits());
+        assert!(
+            !found.iter().any(|f| f.kind() == "OrphanWorktree"),
+            "{found:?}"
+        );
     }
 
     #[test]
