@@ -372,13 +372,11 @@ async fn ended_attempt(scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "1"]).success();
     let script = once_only_agent(scripts);
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command".to_owned()),
         ("agents.command", script.display().to_string()),
         ("bundling.enabled", "false".to_owned()),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&["issue", "create", "--title", "Once", "--label", "agent001"])
         .success();
     let workspace = Workspace::discover(repo.path()).await.unwrap();

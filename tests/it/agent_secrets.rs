@@ -39,7 +39,7 @@ fn agent_prints_its_environment(runtime: &str) -> String {
         "claude" => ("agents.claude_code_path", script),
         _ => ("agents.codex_path", script),
     };
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", runtime.to_owned()),
         (executable.0, executable.1),
         ("agents.max_attempts", "1".to_owned()),
@@ -48,9 +48,7 @@ fn agent_prints_its_environment(runtime: &str) -> String {
             "agents.env_passthrough",
             "ANTHROPIC_API_KEY OPENAI_API_KEY GH_TOKEN MY_SERVICE_TOKEN".to_owned(),
         ),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

@@ -128,6 +128,13 @@ fn doctor(repo: &TestRepo, env: &[(&str, &str)]) -> Vec<Value> {
         .clone()
 }
 
+/// Asserts that the check `name` has `health` and that its `field` says `says`.
+fn assert_check(checks: &[Value], name: &str, health: &str, field: &str, says: &str) {
+    let found = check(checks, name);
+    assert_eq!(found["health"], health, "{found}");
+    assert!(found[field].as_str().unwrap().contains(says), "{found}");
+}
+
 fn check<'a>(checks: &'a [Value], name: &str) -> &'a Value {
     checks
         .iter()
@@ -149,34 +156,25 @@ fn doctor_checks_the_agent_cli_and_its_key() {
         agent["detail"].as_str().unwrap().contains("(Claude Code)"),
         "the version: {agent}"
     );
-    let key = check(&checks, "agent key");
-    assert_eq!(key["health"], "ok", "{key}");
-    assert!(
-        key["detail"]
-            .as_str()
-            .unwrap()
-            .contains("ANTHROPIC_API_KEY")
-    );
+    assert_check(&checks, "agent key", "ok", "detail", "ANTHROPIC_API_KEY");
 
     let checks = doctor(&repo, &[("HOME", home)]);
-    let key = check(&checks, "agent key");
-    assert_eq!(key["health"], "fail", "{key}");
-    assert!(
-        key["fix"]
-            .as_str()
-            .unwrap()
-            .contains("export ANTHROPIC_API_KEY")
+    assert_check(
+        &checks,
+        "agent key",
+        "fail",
+        "fix",
+        "export ANTHROPIC_API_KEY",
     );
 
     // Claude Code's own keys reach it without the pass-through naming them.
     let checks = doctor(&repo, &[("HOME", home), ("CLAUDE_CODE_OAUTH_TOKEN", "t")]);
-    let key = check(&checks, "agent key");
-    assert_eq!(key["health"], "ok", "{key}");
-    assert!(
-        key["detail"]
-            .as_str()
-            .unwrap()
-            .contains("CLAUDE_CODE_OAUTH_TOKEN")
+    assert_check(
+        &checks,
+        "agent key",
+        "ok",
+        "detail",
+        "CLAUDE_CODE_OAUTH_TOKEN",
     );
 
     // As root (these tests' machine), bypassPermissions needs IS_SANDBOX=1.
@@ -212,14 +210,7 @@ fn doctor_checks_the_agent_cli_and_its_key() {
     ])
     .success();
     let checks = doctor(&repo, &[("HOME", home), ("ANTHROPIC_API_KEY", "sk-test")]);
-    let agent = check(&checks, "agent");
-    assert_eq!(agent["health"], "fail", "{agent}");
-    assert!(
-        agent["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/claude")
-    );
+    assert_check(&checks, "agent", "fail", "detail", "/nonexistent/claude");
     assert!(
         agent["fix"]
             .as_str()
@@ -228,12 +219,10 @@ fn doctor_checks_the_agent_cli_and_its_key() {
     );
 
     let codex = codex_binary();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "codex"),
         ("agents.codex_path", codex.to_str().unwrap()),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     let checks = doctor(&repo, &[("HOME", home), ("OPENAI_API_KEY", "sk-test")]);
     assert_eq!(check(&checks, "agent")["health"], "ok", "{checks:#?}");
     assert_eq!(check(&checks, "agent key")["health"], "ok", "{checks:#?}");

@@ -207,16 +207,14 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     repo.clambake(&["init", "--agents", "4"]).success();
     let outside = tempfile::tempdir().unwrap();
     let script = agent_script(outside.path());
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", script.display())),
         ("agents.max_attempts", "3".to_owned()),
         ("agents.retry_backoff_seconds", "0".to_owned()),
         ("agents.cleanup_on_failure", "true".to_owned()),
         ("bundling.trigger", "on_land".to_owned()),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     for n in 1..=ISSUES {
         repo.clambake(&[
             "issue",
@@ -385,15 +383,13 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
     repo.clambake(&["init", "--agents", "4"]).success();
     let outside = tempfile::tempdir().unwrap();
     let script = silent_agent_script(outside.path());
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", script.display())),
         ("agents.max_attempts", "3".to_owned()),
         ("agents.retry_backoff_seconds", "0".to_owned()),
         ("bundling.trigger", "manual".to_owned()),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     for n in 1..=SILENT_ISSUES {
         repo.clambake(&[
             "issue",

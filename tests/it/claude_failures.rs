@@ -87,6 +87,16 @@ impl Setup {
     }
 }
 
+/// The run summary's `disposed` event: how the one attempt ended.
+fn disposed_event(summary: &Value) -> &Value {
+    summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "disposed")
+        .unwrap_or_else(|| panic!("{summary:#}"))
+}
+
 /// Claude Code needs its passed-through retry setting; one attempt is enough to judge.
 const ONE_ATTEMPT: &[(&str, &str)] = &[
     ("agents.max_attempts", "1"),
@@ -109,12 +119,7 @@ async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
         setup.issue("Say hello", "Add hello.txt.");
         let summary = setup.run_until_idle();
         assert!(!server.requests().is_empty(), "Claude Code asked the model");
-        let disposed = summary["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["event"] == "disposed")
-            .unwrap_or_else(|| panic!("{summary:#}"));
+        let disposed = disposed_event(&summary);
         assert_eq!(disposed["outcome"], "agent_error", "{summary:#}");
         assert_eq!(disposed["disposition"]["kind"], "failed");
         let comments = setup.comments(1);
@@ -193,12 +198,7 @@ async fn in_the_default_configuration_an_agent_doing_what_its_prompt_asks_lands_
     let setup = Setup::new(&server, &[]);
     setup.issue("Say hello", "Add hello.txt saying hello.");
     let summary = setup.run_until_idle();
-    let disposed = summary["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"] == "disposed")
-        .unwrap_or_else(|| panic!("{summary:#}"));
+    let disposed = disposed_event(&summary);
     assert_eq!(disposed["outcome"], "success", "{summary:#}");
     assert_eq!(disposed["disposition"]["kind"], "landed", "{summary:#}");
     assert_eq!(disposed["attempt"], 1, "no retry was needed");
@@ -235,12 +235,7 @@ async fn a_denied_tool_call_is_named_in_the_verdict() {
     let setup = Setup::new(&server, ONE_ATTEMPT);
     setup.issue("Say hello", "Commit hello.txt.");
     let summary = setup.run_until_idle();
-    let disposed = summary["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"] == "disposed")
-        .unwrap_or_else(|| panic!("{summary:#}"));
+    let disposed = disposed_event(&summary);
     assert_eq!(disposed["outcome"], "agent_error", "{summary:#}");
     let failure = setup.comments(1).pop().unwrap();
     assert!(
@@ -280,12 +275,7 @@ async fn a_prompt_longer_than_one_argument_may_be_reaches_claude_code_whole() {
         ])
         .success();
     let summary = setup.run_until_idle();
-    let disposed = summary["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"] == "disposed")
-        .unwrap_or_else(|| panic!("{summary:#}"));
+    let disposed = disposed_event(&summary);
     assert_eq!(disposed["outcome"], "success", "{summary:#}");
     let conversation = &server.received()[0].conversation;
     assert!(

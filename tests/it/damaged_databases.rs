@@ -8,12 +8,10 @@ use crate::support::TestRepo;
 fn repo_after_a_run() -> TestRepo {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "2"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.real_processes", "false"),
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     for title in ["First", "Second", "Third"] {
         repo.clambake(&[
             "issue",

@@ -19,13 +19,11 @@ fn spawned(repo: &TestRepo, scripts: &tempfile::TempDir) -> std::path::PathBuf {
             runs = runs.display()
         ),
     );
-    for (key, value) in [
+    repo.configure(&[
         ("bundling.trigger", "manual".to_owned()),
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", agent.display())),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

@@ -35,15 +35,13 @@ fn with_secrets(repo: &TestRepo, args: &[&str]) -> CliOutput {
 async fn hostile_text_goes_through_a_whole_lifecycle_as_data() {
     let repo = TestRepo::with_prefix(&format!("{SECRET}-"));
     repo.clambake(&["init", "--agents", "4"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
         ("agents.max_attempts", "1"),
         ("bundling.trigger", "manual"),
         ("bundling.max_bundle_size", "50"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     let keep_tip = repo.branch_with_file("feature/keep", "main", "mine.txt", "unmerged\n");
 
     let workspace = Workspace::discover(repo.path()).await.unwrap();

@@ -20,15 +20,13 @@ fn a_secret_cut_by_the_log_tail_never_reaches_the_comment_in_part() {
         "printf '%0266d%s\\n' 0 \"$MY_SERVICE_TOKEN\"\nexit 1\n",
     );
     repo.clambake(&["init"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", script.display())),
         ("agents.max_attempts", "1".to_owned()),
         ("bundling.trigger", "manual".to_owned()),
         ("agents.env_passthrough", "MY_SERVICE_TOKEN".to_owned()),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

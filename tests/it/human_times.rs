@@ -9,14 +9,12 @@ use crate::support::TestRepo;
 fn retry_comments_and_run_logs_give_times_to_the_second() {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "1"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "1"),
         ("agents.max_attempts", "2"),
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

@@ -176,13 +176,11 @@ fn the_journal_shows_working_while_the_agent_works_and_records_its_re_adoption()
             go = go.display()
         ),
     );
-    for (key, value) in [
+    repo.configure(&[
         ("bundling.trigger", "manual".to_owned()),
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", agent.display())),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

@@ -212,12 +212,10 @@ impl Harness {
         let repo = TestRepo::new();
         repo.clambake(&["init", "--agents", &scenario.agents.to_string()])
             .success();
-        for (key, value) in [
+        repo.configure(&[
             ("agents.real_processes", "false"),
             ("agents.max_attempts", "2"),
-        ] {
-            repo.clambake(&["config", "set", key, value]).success();
-        }
+        ]);
         let harness = Self {
             repo,
             clock: Arc::new(FakeClock(Mutex::new(Timestamp::now()))),

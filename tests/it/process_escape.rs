@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::support::{TestRepo, write_script};
 
-const LIMITS: Limits = Limits {
+pub(crate) const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
     timeout: Duration::from_secs(120),
     grace: Duration::from_secs(2),
@@ -105,7 +105,8 @@ async fn wait_for_pids(dir: &Path, tracking: ProcessTracking) {
     panic!("the escapes never all started");
 }
 
-fn spec(dir: &Path) -> AgentSpec {
+/// The spec of an attempt working in `dir`, its logs beneath it.
+pub(crate) fn spec(dir: &Path) -> AgentSpec {
     AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
@@ -364,14 +365,12 @@ async fn terminate_of_an_agent_a_real_run_supervises_is_recorded_as_killed_on_re
         "echo '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
          trap 'exit 143' TERM\nwhile :; do sleep 0.05; done\n",
     );
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command"),
         ("agents.command", script.to_str().unwrap()),
         ("agents.max_attempts", "1"),
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",

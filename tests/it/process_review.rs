@@ -5,22 +5,16 @@ use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::agents::process::{ProcessTracking, is_running};
-use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
+use clambake::adapters::agents::supervisor::supervise;
 use clambake::adapters::procfs;
 use clambake::app::Workspace;
 use clambake::app::attempt::open_registry;
 use clambake::core::containment::{cgroup_dir, own_cgroup};
 use clambake::ports::AgentRuntime;
-use clambake::ports::agent::AgentSpec;
 use tokio::sync::oneshot;
 
+use crate::process_escape::{LIMITS, spec};
 use crate::support::{TestRepo, write_script};
-
-const LIMITS: Limits = Limits {
-    stall: Duration::from_secs(60),
-    timeout: Duration::from_secs(120),
-    grace: Duration::from_secs(2),
-};
 
 /// A process of the attempt that moves itself out of the attempt's cgroup (back into the one
 /// it was made in, which whoever could join it can write) still carries the attempt's marker,
@@ -43,17 +37,7 @@ async fn a_process_that_leaves_the_attempt_cgroup_is_stopped_with_its_attempt() 
         String::new(),
         ProcessTracking::CgroupWhereAvailable,
     );
-    let spec = AgentSpec {
-        agent: "agent001".to_owned(),
-        issue: 7,
-        title: "Escape".to_owned(),
-        branch: "agent001/7-escape".to_owned(),
-        worktree: dir.path().to_path_buf(),
-        prompt: "escape".to_owned(),
-        prompt_file: dir.path().join("prompt.md"),
-        logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1),
-        resume_session: None,
-    };
+    let spec = spec(dir.path());
     let agent = runtime.start(&spec).await.unwrap();
     let containment = agent.containment.clone().unwrap();
     assert!(containment.cgroup.is_some(), "{containment:?}");
@@ -98,14 +82,12 @@ async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone()
             release = release.display()
         ),
     );
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command"),
         ("agents.command", script.to_str().unwrap()),
         ("agents.max_attempts", "1"),
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",
@@ -237,17 +219,7 @@ async fn an_orphan_that_exits_during_its_attempt_is_reaped() {
         String::new(),
         ProcessTracking::MarkerOnly,
     );
-    let spec = AgentSpec {
-        agent: "agent001".to_owned(),
-        issue: 8,
-        title: "Orphan".to_owned(),
-        branch: "agent001/8-orphan".to_owned(),
-        worktree: dir.path().to_path_buf(),
-        prompt: "orphan".to_owned(),
-        prompt_file: dir.path().join("prompt.md"),
-        logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 8, 1),
-        resume_session: None,
-    };
+    let spec = spec(dir.path());
     let agent = runtime.start(&spec).await.unwrap();
     supervise(agent, LIMITS, oneshot::channel().1)
         .await

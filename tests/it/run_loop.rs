@@ -9,15 +9,13 @@ use crate::support::TestRepo;
 fn simulated_repo(agents: &str, max_attempts: &str) -> TestRepo {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", agents]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
         ("agents.max_attempts", max_attempts),
         // Trains only when the run goes idle, so what a test sees does not hang on the clock.
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     repo
 }
 
@@ -302,13 +300,11 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
             go = go.display()
         ),
     );
-    for (key, value) in [
+    repo.configure(&[
         ("bundling.trigger", "manual".to_owned()),
         ("agents.runtime", "command".to_owned()),
         ("agents.command", format!("{} {{issue}}", agent.display())),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     create(&repo, "Outlives its run", "", &["route:ready"]);
 
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))

@@ -132,13 +132,11 @@ fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a
     let scripts = tempfile::tempdir().unwrap();
     let (go, template) = waiting_agent(scripts.path());
     repo.clambake(&["init", "--agents", "1"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command"),
         ("agents.command", template.as_str()),
         ("bundling.trigger", "manual"),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     create_ready(&repo, "Add greeting");
 
     let tmux = Tmux::start(&format!(

@@ -8,13 +8,11 @@ use crate::support::TestRepo;
 fn simulated_repo(bundling: bool) -> TestRepo {
     let repo = TestRepo::new();
     repo.clambake(&["init", "--agents", "2"]).success();
-    for (key, value) in [
+    repo.configure(&[
         ("agents.real_processes", "false"),
         ("bundling.trigger", "manual"),
         ("bundling.enabled", if bundling { "true" } else { "false" }),
-    ] {
-        repo.clambake(&["config", "set", key, value]).success();
-    }
+    ]);
     repo
 }
 

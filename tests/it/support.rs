@@ -129,6 +129,14 @@ impl TestRepo {
         clambake_in(self.path(), args)
     }
 
+    /// Sets each configuration `(key, value)` with `clambake config set`, as a person would.
+    pub fn configure<V: AsRef<str>>(&self, settings: &[(&str, V)]) {
+        for (key, value) in settings {
+            self.clambake(&["config", "set", key, value.as_ref()])
+                .success();
+        }
+    }
+
     /// An issue's labels, as `clambake issue show` reports them.
     pub fn labels_of(&self, issue: u64) -> Vec<String> {
         let shown = self

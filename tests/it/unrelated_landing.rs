@@ -42,13 +42,11 @@ echo hi > greeting.txt && git add greeting.txt && git commit -qm 'Add greeting'
 echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total_cost_usd":0.01}'
 "#,
     );
-    for (key, value) in [
+    repo.configure(&[
         ("agents.runtime", "command".to_owned()),
         ("agents.command", script.display().to_string()),
         ("agents.max_attempts", "1".to_owned()),
-    ] {
-        repo.clambake(&["config", "set", key, &value]).success();
-    }
+    ]);
     repo.clambake(&[
         "issue",
         "create",
