@@ -33,12 +33,8 @@ pub fn marked_processes_working_in(dir: &std::path::Path, marker: &str) -> Vec<P
                 .is_ok_and(|cwd| cwd.starts_with(&dir))
         })
         .filter(|process| {
-            let prefix = format!("{marker}=");
-            std::fs::read(format!("/proc/{}/environ", process.pid)).is_ok_and(|environ| {
-                environ
-                    .split(|b| *b == 0)
-                    .any(|entry| entry.starts_with(prefix.as_bytes()))
-            })
+            std::fs::read(format!("/proc/{}/environ", process.pid))
+                .is_ok_and(|environ| environ_value(&environ, marker).is_some())
         })
         .collect()
 }

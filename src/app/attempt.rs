@@ -291,8 +291,12 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     .await;
     let (committed_leftovers, commits_ahead) = bookkeeping?;
     let mut ended = ended;
-    if ended.report.terminated.is_none() && ended.logs.stop_request().exists() {
-        // Terminated by a `clambake terminate` in another process.
+    // Terminated by a `clambake terminate` in another process, unless it ended on its own
+    // with success just before (a stop then is no verdict on its work).
+    if ended.report.terminated.is_none()
+        && ended.report.exit != ExitStatus::Code(0)
+        && ended.logs.stop_request().exists()
+    {
         ended.report.terminated = Some(Termination::Requested);
     }
     let classification = classify(&Evidence {

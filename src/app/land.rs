@@ -234,6 +234,11 @@ pub async fn land_recorded_success(
     issue: u64,
     now: Timestamp,
 ) -> AppResult<Option<(u32, LandReport)>> {
+    // Whether a verdict was acted on is read from the slot's later assignments, which only
+    // the state machine journals: without it, an old success could land unjudged work.
+    if !settings.state_machine {
+        return Ok(None);
+    }
     let Some(last) = last_verdict(journal, journal, issue)? else {
         return Ok(None);
     };

@@ -8,6 +8,7 @@ use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
+use crate::core::branch::parse_worktree_name;
 use crate::core::containment::ATTEMPT_MARKER;
 use crate::ports::agent::Containment;
 
@@ -19,7 +20,7 @@ pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
     let Some(agent) = worktree
         .file_name()
         .and_then(|name| name.to_str())
-        .and_then(|name| name.split_once('-'))
+        .and_then(parse_worktree_name)
         .map(|(agent, _)| agent.to_owned())
     else {
         return;

@@ -42,15 +42,11 @@ pub async fn find_unrelated(git: &Git, base: &str, branch: &str) -> AppResult<Op
     if git.merge_base(&base_tip, &tip).await?.is_some() {
         return Ok(None);
     }
-    let archive = archive_ref(branch, &tip);
     // One reference per tip: one written already keeps this tip.
-    git.compare_and_swap_ref(
-        &archive,
-        &tip,
-        None,
-        "clambake: archive work with no merge base",
-    )
-    .await?;
+    let archive = git
+        .archive(branch, &tip)
+        .await?
+        .unwrap_or_else(|| archive_ref(branch, &tip));
     Ok(Some(Unrelated {
         branch: branch.to_owned(),
         base: base.to_owned(),

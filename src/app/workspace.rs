@@ -360,11 +360,7 @@ impl Workspace {
 /// The secrets Clambake knows: every variable in its environment whose name says it holds one
 /// (agents inherit only from this environment, so their keys are among them).
 pub fn secrets() -> Redactor {
-    Redactor::from_variables(
-        std::env::vars_os().filter_map(|(name, value)| {
-            Some((name.into_string().ok()?, value.into_string().ok()?))
-        }),
-    )
+    Redactor::from_variables(crate::adapters::agents::process_environment())
 }
 
 /// Replaces `path`'s contents in one rename, so readers never see half a file.

@@ -1,7 +1,9 @@
 //! Which executable the configured agent runtime starts, the setting that names it, how to
 //! install it, and the variables that can carry the key its model needs.
 
-use super::agent_command::{AgentCommandError, expand_command_program};
+use super::agent_command::{
+    ANTHROPIC_KEYS, AgentCommandError, OPENAI_KEYS, expand_command_program,
+};
 use super::config::{AgentRuntimeKind, AgentsConfig};
 
 /// The agent CLI a runtime starts.
@@ -45,18 +47,14 @@ pub fn agent_cli(
             program: config.claude_code_path.clone(),
             setting: "agents.claude_code_path",
             install: "install Claude Code (`npm install -g @anthropic-ai/claude-code`)",
-            key_variables: &[
-                "ANTHROPIC_API_KEY",
-                "ANTHROPIC_AUTH_TOKEN",
-                "CLAUDE_CODE_OAUTH_TOKEN",
-            ],
+            key_variables: ANTHROPIC_KEYS,
         },
         AgentRuntimeKind::Codex => AgentCli {
             runtime: "codex",
             program: config.codex_path.clone(),
             setting: "agents.codex_path",
             install: "install Codex (`npm install -g @openai/codex`)",
-            key_variables: &["OPENAI_API_KEY", "CODEX_API_KEY"],
+            key_variables: OPENAI_KEYS,
         },
         AgentRuntimeKind::Command => AgentCli {
             runtime: "command",

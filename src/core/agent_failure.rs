@@ -189,7 +189,7 @@ fn word(text: &str) -> String {
 /// `text` cut to `max` characters, with an ellipsis when cut.
 pub fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
+        Some((at, _)) => format!("{}{}", &text[..at], super::redact::CUT),
         None => text.to_owned(),
     }
 }

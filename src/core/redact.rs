@@ -12,22 +12,14 @@ pub const REDACTED: &str = "[redacted]";
 /// would garble every text while protecting nothing.
 pub const MIN_SECRET_LEN: usize = 8;
 
-/// The variables that hold the keys and tokens Clambake and its agents use.
-pub const KNOWN_SECRETS: &[&str] = &[
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "OPENAI_API_KEY",
-    "CODEX_API_KEY",
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-];
-
-/// Whether a variable's name says it holds a secret: one of [`KNOWN_SECRETS`], or a name
-/// ending in `_KEY` or `_TOKEN`, or containing `SECRET` or `PASSWORD` (any case).
+/// Whether a variable's name says it holds a secret: a name ending in `_KEY`, `APIKEY`,
+/// `_TOKEN` or `_PAT`, or containing `SECRET`, `PASSWORD` or `CREDENTIAL` (any case).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    KNOWN_SECRETS.contains(&upper.as_str())
-        || upper.ends_with("_KEY")
+    upper.ends_with("_KEY")
+        || upper.ends_with("APIKEY")
+        || upper.ends_with("_PAT")
+        || upper.contains("CREDENTIAL")
         || upper.ends_with("_TOKEN")
         || upper.contains("SECRET")
         || upper.contains("PASSWORD")
@@ -127,6 +119,9 @@ mod tests {
             "DB_PASSWORD",
             "MY_CLIENT_SECRET_FILE",
             "STRIPE_KEY",
+            "SERVICE_APIKEY",
+            "GITLAB_PAT",
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
         ] {
             assert!(is_secret_name(name), "{name}");
         }

@@ -211,12 +211,7 @@ fn doctor_checks_the_agent_cli_and_its_key() {
     .success();
     let checks = doctor(&repo, &[("HOME", home), ("ANTHROPIC_API_KEY", "sk-test")]);
     assert_check(&checks, "agent", "fail", "detail", "/nonexistent/claude");
-    assert!(
-        agent["fix"]
-            .as_str()
-            .unwrap()
-            .contains("agents.claude_code_path")
-    );
+    assert_check(&checks, "agent", "fail", "fix", "agents.claude_code_path");
 
     let codex = codex_binary();
     repo.configure(&[

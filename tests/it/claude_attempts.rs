@@ -223,7 +223,7 @@ async fn a_retry_after_a_stall_continues_the_claude_code_session() {
     .await;
     let runtime = claude(&server, home.path(), 5);
     let limits = Limits {
-        stall: Duration::from_secs(3),
+        stall: Duration::from_secs(10),
         ..LIMITS
     };
     let first = attempt(&repo, &runtime, limits, never_stop()).await;

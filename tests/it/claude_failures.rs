@@ -163,7 +163,7 @@ async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
     for issue in [1, 2] {
         assert_eq!(setup.repo.labels_of(issue), ["route:ready"], "#{issue}");
         assert!(
-            !setup.comments(issue).iter().any(|c| c.contains("failed")),
+            setup.comments(issue).is_empty(),
             "no attempt is counted against #{issue}: {:?}",
             setup.comments(issue)
         );

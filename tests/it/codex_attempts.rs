@@ -424,7 +424,7 @@ async fn a_retry_after_a_stall_continues_the_codex_session() {
     let runtime = codex(&server, home.path(), "workspace-write");
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let limits = Limits {
-        stall: Duration::from_secs(3),
+        stall: Duration::from_secs(10),
         ..LIMITS
     };
     let first = run_attempt(&workspace, &runtime, &request(), limits, never_stop())

@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
-use crate::core::containment::{ATTEMPT_MARKER, victims, zombies_to_reap};
+use crate::core::containment::{ATTEMPT_MARKER, victims};
 use crate::core::proc_stat::descendant_groups;
 use crate::ports::agent::{AgentControl, Containment};
 
@@ -37,8 +36,6 @@ pub struct AttemptProcesses {
     /// Every group seen in the agent's process tree so far: once the leader is gone its
     /// descendants are re-parented and can no longer be told apart from others' by ancestry.
     groups: Mutex<BTreeSet<Pid>>,
-    /// Every process found as a member so far, to reap those that were re-parented to us.
-    seen: Mutex<BTreeSet<u32>>,
 }
 
 impl AttemptProcesses {
@@ -51,7 +48,6 @@ impl AttemptProcesses {
                 .map(AttemptCgroup::at),
             marker: containment.map(|c| c.marker.clone()),
             groups: Mutex::new(BTreeSet::from([leader])),
-            seen: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -69,12 +65,7 @@ impl AttemptProcesses {
         }
         found.sort_unstable();
         found.dedup();
-        let alive = victims(&procfs::process_table(), &found, std::process::id());
-        self.seen
-            .lock()
-            .expect("never poisoned: no panics inside")
-            .extend(&alive);
-        alive
+        victims(&procfs::process_table(), &found, std::process::id())
     }
 
     /// Signals every group of the agent's process tree known so far, after adding the current
@@ -170,35 +161,10 @@ impl AttemptProcesses {
             .any(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
     }
 
-    /// Reaps the members (and group members) that died as our children.
+    /// Reaps what of the attempt died as our child (orphans re-parented to us): the one
+    /// reaper, which never takes a child tokio waits for.
     fn reap(&self) {
-        self.reap_members();
-        let groups: Vec<Pid> = {
-            let groups = self
-                .groups
-                .lock()
-                .expect("never poisoned: no panics inside");
-            groups.iter().copied().collect()
-        };
-        for group in groups {
-            reap_group(group);
-        }
-    }
-
-    /// Reaps the members found so far that died as our children.
-    fn reap_members(&self) {
-        let seen: Vec<u32> = {
-            let seen = self.seen.lock().expect("never poisoned: no panics inside");
-            seen.iter().copied().collect()
-        };
-        for pid in zombies_to_reap(&procfs::process_table(), &seen, std::process::id()) {
-            if let Ok(pid) = i32::try_from(pid) {
-                let _ = waitid(
-                    Id::Pid(Pid::from_raw(pid)),
-                    WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
-                );
-            }
-        }
+        super::orphans::reap_exited_orphans();
     }
 
     /// Removes the attempt's cgroup, once it is empty.
@@ -222,7 +188,10 @@ impl AgentControl for AttemptProcesses {
     }
 
     async fn clean_up(&self) {
-        self.kill_all();
+        // The leader has been reaped: its pid may name another process now, so its tree is
+        // not walked again; its known groups, its cgroup and its marker still find the rest.
+        self.signal_known_groups(Signal::SIGKILL);
+        self.kill_escaped();
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
         loop {
             self.reap();
@@ -250,7 +219,7 @@ impl AttemptProcesses {
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
         loop {
             self.kill_escaped();
-            self.reap_members();
+            self.reap();
             let in_cgroup = self
                 .cgroup
                 .as_ref()
@@ -275,15 +244,5 @@ fn signal_pid(pid: u32, signal: Signal) {
     match kill(Pid::from_raw(raw), signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(error) => tracing::warn!(%error, pid, ?signal, "could not signal"),
-    }
-}
-
-/// Reaps the members of a killed `group` that are our children (or orphans that became ours).
-fn reap_group(group: Pid) {
-    loop {
-        match waitid(Id::PGid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG) {
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
-            Ok(_) => {}
-        }
     }
 }

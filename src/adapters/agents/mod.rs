@@ -53,7 +53,7 @@ pub fn git_identity(agent: &str) -> [(String, String); 4] {
 }
 
 /// This process's variables that are valid UTF-8: what agents inherit from by default.
-fn process_environment() -> Vec<(String, String)> {
+pub(crate) fn process_environment() -> Vec<(String, String)> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()

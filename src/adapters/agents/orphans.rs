@@ -57,7 +57,7 @@ pub fn waiter_reaped(pid: u32) {
 /// Reaps every exited orphan of an agent: a zombie whose parent is this process, in a process
 /// group other than this process's own (the git and other commands it runs itself stay in its
 /// group, and tokio reaps those), and not one of the agents' waiters.
-fn reap_exited_orphans() {
+pub(crate) fn reap_exited_orphans() {
     let waiters = starting_waiter();
     let ours = u32::try_from(getpgrp().as_raw()).unwrap_or_default();
     for orphan in exited_orphans(&procfs::process_table(), std::process::id(), ours, &waiters) {
