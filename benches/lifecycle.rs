@@ -3,7 +3,7 @@
 
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::lifecycle::transition;
-use clambake::core::lifecycle::{Event, Lifecycle, State};
+use clambake::core::lifecycle::machine::{Event, Lifecycle, State};
 use divan::Bencher;
 use jiff::Timestamp;
 
@@ -70,10 +70,10 @@ fn transition_with_journal_write(bencher: Bencher) {
 fn diagnose_200_issues_50_branches(bencher: Bencher) {
     use std::collections::BTreeMap;
 
-    use clambake::core::reconcile::{
+    use clambake::core::recovery::drift::{
         IssueFacts, Limits, ProcessFacts, RefFacts, Snapshot, WorktreeFacts, detect,
     };
-    use clambake::core::recovery::{Policy, plan};
+    use clambake::core::recovery::plans::{Policy, plan};
 
     let now: Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
     let agent = |n: u64| format!("agent{:03}", n % 10 + 1);

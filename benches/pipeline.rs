@@ -17,10 +17,10 @@ use clambake::app::observe::registered_processes;
 use clambake::app::orchestrator::{RunEvent, StopWhen};
 use clambake::app::recover::{Opened, diagnose};
 use clambake::app::run::{RunRequest, run};
-use clambake::core::branch::branch_name;
+use clambake::core::branches::name::branch_name;
 use clambake::core::config::ForgeBackend;
-use clambake::core::labels;
-use clambake::core::lifecycle::Event;
+use clambake::core::lifecycle::machine::Event;
+use clambake::core::queue::labels;
 use clambake::ports::Forge;
 use clambake::ports::forge::{
     IssueFilter, IssueState, NewIssue, PullRequestFilter, PullRequestState,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clambake::adapters::git::Git;
 use clambake::app::train::{PendingTip, plan_on_git, write_chain};
-use clambake::core::bundle_plan::Candidate;
+use clambake::core::trains::plan::Candidate;
 use jiff::Timestamp;
 
 fn setting(name: &str, default: usize) -> usize {

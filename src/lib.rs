@@ -7,5 +7,5 @@
 pub mod adapters;
 pub mod app;
 pub mod cli;
-pub mod core;
+pub use clambake_core as core;
 pub mod ports;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::core::containment::{cgroup_dir, cgroup_maker, own_cgroup};
+use crate::core::agents::containment::{cgroup_dir, cgroup_maker, own_cgroup};
 
 /// One attempt's cgroup, by its directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::adapters::sqlite_file::{self, OpenError};
-use crate::core::bundle_pr::BundleRecord;
-use crate::core::lifecycle::{State, Transition};
+use crate::core::lifecycle::machine::{State, Transition};
+use crate::core::trains::pull_request::BundleRecord;
 use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
     AttemptLog, AttemptRecord, DepartureRecord, Journal, JournalEntry, JournalError, JournalResult,

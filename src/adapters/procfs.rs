@@ -1,7 +1,7 @@
 //! Reading processes from `/proc`.
 
-use crate::core::containment::{environ_has, environ_value};
-use crate::core::proc_stat::{ProcStat, parse_stat};
+use crate::core::agents::containment::{environ_has, environ_value};
+use crate::core::agents::proc_stat::{ProcStat, parse_stat};
 
 /// One process's stat, or `None` if it no longer exists (or is unreadable).
 pub fn stat(pid: u32) -> Option<ProcStat> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::core::redact::Redactor;
+use crate::core::text::redact::Redactor;
 
 /// Makes a [`RedactingWriter`] around each writer `inner` makes.
 pub struct RedactingMakeWriter<M> {

@@ -12,12 +12,12 @@ use super::doctor::{Check, Health};
 use super::landing::{journal_slot, remove_worktree};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::agents::locate::locate;
-use crate::core::agent_cli::{AgentCli, agent_cli};
-use crate::core::agent_command::{ANTHROPIC_KEYS, ModelKeys, OPENAI_KEYS, agent_environment};
+use crate::core::agents::cli::{AgentCli, agent_cli};
+use crate::core::agents::command::{ANTHROPIC_KEYS, ModelKeys, OPENAI_KEYS, agent_environment};
+use crate::core::agents::outcome::Outcome;
 use crate::core::config::AgentsConfig;
-use crate::core::labels;
-use crate::core::lifecycle::Event;
-use crate::core::outcome::Outcome;
+use crate::core::lifecycle::machine::Event;
+use crate::core::queue::labels;
 use crate::ports::Forge;
 use crate::ports::journal::Journal;
 

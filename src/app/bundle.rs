@@ -22,17 +22,17 @@ use super::train::{
 };
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::git::{BranchDeletion, Git, GitError};
-use crate::core::branch::parse_branch_name;
-use crate::core::bundle_plan::{BundlePlan, Candidate, SetAsideReason, order};
-use crate::core::bundle_pr::{
+use crate::core::agents::simulated_work;
+use crate::core::branches::name::parse_branch_name;
+use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
+use crate::core::lifecycle::machine::{Event, State};
+use crate::core::queue::labels::{self, priority_rank};
+use crate::core::trains::plan::{BundlePlan, Candidate, SetAsideReason, order};
+use crate::core::trains::pull_request::{
     BundleRecord, RIDES_ALONE, RecordedBranch, bundle_body, bundle_title, individual_body,
     individual_title, is_lone_branch,
 };
-use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
-use crate::core::labels::{self, priority_rank};
-use crate::core::lifecycle::{Event, State};
-use crate::core::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
-use crate::core::simulated_work;
+use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
 use crate::ports::Forge;
 use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,

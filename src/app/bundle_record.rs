@@ -6,7 +6,7 @@
 
 use super::bundle::Bundler;
 use super::workspace::AppResult;
-use crate::core::bundle_pr::{BundleRecord, read_record};
+use crate::core::trains::pull_request::{BundleRecord, read_record};
 use crate::ports::forge::PullRequest;
 
 impl Bundler<'_> {

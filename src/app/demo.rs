@@ -12,7 +12,7 @@ use super::run::{RunRequest, RunSummary, run};
 use super::workspace::{AppError, AppResult, Workspace, write_atomically};
 use crate::adapters::git::Git;
 use crate::core::config::{self, ForgeBackend};
-use crate::core::labels;
+use crate::core::queue::labels;
 use crate::ports::forge::{IssueFilter, NewIssue};
 
 /// How many agents the demo runs at once.

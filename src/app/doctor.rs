@@ -10,7 +10,7 @@ use crate::adapters::git::{Git, MINIMUM_VERSION};
 use crate::adapters::journal::JOURNAL_FILE;
 use crate::adapters::sqlite_file::{self, FileState};
 use crate::core::config::ForgeBackend;
-use crate::core::labels::label_set;
+use crate::core::queue::labels::label_set;
 use crate::ports::database::{DamagedDatabase, DatabaseKind};
 use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::adapters::git::{BranchDeletion, Git, GitError};
-use crate::core::branch::{earlier_attempts, parse_branch_name, parse_worktree_name};
+use crate::core::branches::name::{earlier_attempts, parse_branch_name, parse_worktree_name};
 
 use super::attempt::{AttemptError, commit_leftovers, creation_interrupted};
 use super::strays::stop_strays;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::workspace::{AppError, AppResult, STATE_DIR, Workspace, write_atomically};
 use crate::core::config::{self, ForgeBackend};
-use crate::core::labels::label_set;
+use crate::core::queue::labels::label_set;
 use crate::ports::Forge;
 use crate::ports::SystemClock;
 use crate::ports::forge::{Label, LabelChange};

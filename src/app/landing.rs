@@ -14,14 +14,14 @@ use super::simulated_work::simulated_issue;
 use super::unrelated_work::{Unrelated, find_unrelated, refuse};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::Git;
-use crate::core::agent_events::AttemptTotals;
-use crate::core::agent_log;
-use crate::core::human_time::moment_from;
-use crate::core::labels;
-use crate::core::lifecycle::Event;
-use crate::core::outcome::Outcome;
-use crate::core::retry::{AfterFailure, after_failure};
-use crate::core::simulated_work;
+use crate::core::agents::events::AttemptTotals;
+use crate::core::agents::log;
+use crate::core::agents::outcome::Outcome;
+use crate::core::agents::retry::{AfterFailure, after_failure};
+use crate::core::agents::simulated_work;
+use crate::core::lifecycle::machine::Event;
+use crate::core::queue::labels;
+use crate::core::text::human_time::moment_from;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
@@ -273,7 +273,7 @@ pub async fn retry_or_fail(
                          Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
                          The end of the last attempt's log:\n\n{}",
                         labels::FAILED,
-                        crate::core::inert::code_block(&log_tail),
+                        crate::core::text::inert::code_block(&log_tail),
                     ),
                 )
                 .await?;
@@ -433,7 +433,7 @@ pub async fn open_individual_pull_request(
     let title = forge.issue(issue).await?.title;
     let marked = if simulated { vec![issue] } else { Vec::new() };
     let (title, body) = simulated_work::mark_pull_request(
-        &crate::core::bundle_pr::individual_title(issue, &title),
+        &crate::core::trains::pull_request::individual_title(issue, &title),
         &format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
         &marked,
     );
@@ -468,7 +468,7 @@ pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> Str
     let secrets = super::workspace::secrets();
     let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
     let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
-    agent_log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))
+    log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))
 }
 
 /// `1 commit`, `3 commits`.

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::core::labels::agent_slot;
-use crate::core::lifecycle::{Event, Lifecycle};
+use crate::core::lifecycle::machine::{Event, Lifecycle};
+use crate::core::queue::labels::agent_slot;
 use crate::ports::journal::{Journal, JournalEntry};
 
 /// Opens the repository's journal, creating it on first use. Requires `clambake init`.

@@ -11,7 +11,7 @@ use crate::adapters::agents::process;
 use crate::app::attempt::{AttemptError, open_registry};
 use crate::app::lifecycle::open_journal;
 use crate::app::{AppResult, Workspace};
-use crate::core::agent_events::{AgentEvent, AttemptTotals, Usage, parse_line};
+use crate::core::agents::events::{AgentEvent, AttemptTotals, Usage, parse_line};
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::journal::AttemptLog;
 

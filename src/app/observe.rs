@@ -11,11 +11,11 @@ use super::verdict::last_verdict;
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::{Git, GitError};
 use crate::adapters::registry_processes::RegistryProcesses;
-use crate::core::branch::parse_branch_name;
-use crate::core::finished_work::AttemptFacts;
-use crate::core::labels::agent_slot;
-use crate::core::outcome::Outcome;
-use crate::core::reconcile::{
+use crate::core::agents::outcome::Outcome;
+use crate::core::branches::name::parse_branch_name;
+use crate::core::lifecycle::finished_work::AttemptFacts;
+use crate::core::queue::labels::agent_slot;
+use crate::core::recovery::drift::{
     ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
     Snapshot, WorktreeFacts,
 };

@@ -29,14 +29,14 @@ use crate::adapters::agents::process;
 use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
-use crate::core::branch::branch_name;
+use crate::core::branches::name::branch_name;
 use crate::core::config::Config;
-use crate::core::human_time::moment;
-use crate::core::labels::agent_slot;
-use crate::core::lifecycle::Event;
-use crate::core::queue::{Stage, stage};
-use crate::core::reconcile::Inconsistency;
-use crate::core::routing::{OpenIssue, plan_claims};
+use crate::core::lifecycle::machine::Event;
+use crate::core::queue::labels::agent_slot;
+use crate::core::queue::routing::{OpenIssue, plan_claims};
+use crate::core::queue::standing::{Stage, stage};
+use crate::core::recovery::drift::Inconsistency;
+use crate::core::text::human_time::moment;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::forge::{Issue, IssueFilter};
@@ -887,7 +887,7 @@ impl Orchestrator {
             agent: agent.to_owned(),
             issue,
             attempt,
-            outcome: crate::core::outcome::Outcome::Success.to_string(),
+            outcome: crate::core::agents::outcome::Outcome::Success.to_string(),
             disposition: Disposition::Landed {
                 commits_ahead: landed.commits_ahead,
                 pull_request: landed.pull_request,
@@ -1070,10 +1070,9 @@ impl Orchestrator {
         let now = self.clock.now();
         // A shutdown's attempt that did not succeed (or broke as it was stopped) keeps its
         // claim for the next run; it is not a failed attempt.
-        let succeeded = finished
-            .result
-            .as_ref()
-            .is_ok_and(|r| r.classification.outcome == crate::core::outcome::Outcome::Success);
+        let succeeded = finished.result.as_ref().is_ok_and(|r| {
+            r.classification.outcome == crate::core::agents::outcome::Outcome::Success
+        });
         if interrupted && !succeeded {
             self.in_flight.remove(&agent);
             self.record(RunEvent::Interrupted { agent, issue });

@@ -17,11 +17,11 @@ use super::observe::{Records, observe, registered_processes};
 use super::run_lock::{RunLock, describe_this_process};
 use super::workspace::{AppError, AppResult, Workspace};
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::core::branch::{branch_name, parse_branch_name};
-use crate::core::labels::{self, agent_slot};
-use crate::core::lifecycle::{Event, State};
-use crate::core::reconcile::{RefFacts, Snapshot};
-use crate::core::schedule::BUNDLE_BRANCH_PREFIX;
+use crate::core::branches::name::{branch_name, parse_branch_name};
+use crate::core::lifecycle::machine::{Event, State};
+use crate::core::queue::labels::{self, agent_slot};
+use crate::core::recovery::drift::{RefFacts, Snapshot};
+use crate::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
 use crate::ports::Forge;
 use crate::ports::forge::{Issue, IssueFilter, PullRequest, PullRequestFilter, PullRequestState};
 

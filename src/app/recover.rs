@@ -15,14 +15,14 @@ use super::lifecycle::{require_agent_id, transition};
 use super::observe::{Records, observe};
 use super::workspace::{AppResult, Workspace};
 use crate::adapters::git::{BranchDeletion, Git, GitError};
-use crate::core::branch::parse_branch_name;
+use crate::core::branches::name::parse_branch_name;
 use crate::core::config::Config;
-use crate::core::finished_work::{FinishedWork, finished_work};
-use crate::core::lifecycle::{Event, Lifecycle, State};
-use crate::core::reconcile::{
+use crate::core::lifecycle::finished_work::{FinishedWork, finished_work};
+use crate::core::lifecycle::machine::{Event, Lifecycle, State};
+use crate::core::recovery::drift::{
     Inconsistency, Limits, RefFacts, Snapshot, archive_ref, believed_from_labels, detect,
 };
-use crate::core::recovery::{Policy, RecoveryPlan, Step, plan};
+use crate::core::recovery::plans::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
 use crate::ports::journal::{AttemptLog, Journal};
@@ -238,7 +238,7 @@ fn touches(plan: &RecoveryPlan) -> BTreeSet<String> {
 /// made from a journal that lagged the forge (a run killed between the two) must not requeue
 /// a failed or landed issue, nor land a failed one.
 fn moved_past(label: &str, labels: &[&str]) -> bool {
-    use crate::core::labels::{BUNDLED, FAILED, READY, REVIEW};
+    use crate::core::queue::labels::{BUNDLED, FAILED, READY, REVIEW};
     match label {
         READY => labels.iter().any(|l| [FAILED, REVIEW, BUNDLED].contains(l)),
         REVIEW => labels.contains(&FAILED),
@@ -567,7 +567,7 @@ impl ForceResetReport {
 }
 
 /// Puts `agent`'s slot back to Idle: process stopped, worktrees committed and removed, branch
-/// tips archived, claims released (see [`crate::core::force_reset`]), the reset journaled.
+/// tips archived, claims released (see [`crate::core::recovery::force_reset`]), the reset journaled.
 pub async fn force_reset(
     world: &World<'_>,
     agent: &str,
@@ -576,7 +576,7 @@ pub async fn force_reset(
     require_agent_id(agent)?;
     let cause = "force-reset";
     let first = diagnose(world, Some(agent), now).await?;
-    let release = crate::core::force_reset::release(agent, &first.snapshot, world.policy);
+    let release = crate::core::recovery::force_reset::release(agent, &first.snapshot, world.policy);
     let mut steps = execute_steps(world, &release, &first.believed, cause, now).await;
     if !steps
         .iter()
@@ -588,7 +588,12 @@ pub async fn force_reset(
             .get(agent)
             .cloned()
             .unwrap_or(State::Idle {});
-        let reset = crate::core::force_reset::reset(agent, &state, &second.snapshot, world.policy);
+        let reset = crate::core::recovery::force_reset::reset(
+            agent,
+            &state,
+            &second.snapshot,
+            world.policy,
+        );
         steps.extend(execute_steps(world, &reset, &second.believed, cause, now).await);
     }
     let remaining = diagnose(world, Some(agent), now).await?.plans;
@@ -628,7 +633,7 @@ pub async fn agent_status(
     agents.extend(snapshot.issues.iter().flat_map(|i| {
         i.labels
             .iter()
-            .filter(|l| crate::core::labels::agent_slot(l).is_some())
+            .filter(|l| crate::core::queue::labels::agent_slot(l).is_some())
             .cloned()
     }));
     agents.extend(
@@ -734,7 +739,7 @@ impl Opened {
 #[cfg(test)]
 mod tests {
     use super::moved_past;
-    use crate::core::labels::{BUNDLED, FAILED, HUMAN_ONLY, READY, REVIEW};
+    use crate::core::queue::labels::{BUNDLED, FAILED, HUMAN_ONLY, READY, REVIEW};
 
     #[test]
     fn recovery_never_moves_an_issue_back_past_where_it_is() {

@@ -127,7 +127,7 @@ pub fn describe_this_process(command: &str, started: jiff::Timestamp) -> String 
     format!(
         "`{command}`, pid {} on {host}, since {}",
         std::process::id(),
-        crate::core::human_time::moment(started)
+        crate::core::text::human_time::moment(started)
     )
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::workspace::AppResult;
-use crate::core::queue::{Stage, stage};
+use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};
 
@@ -32,7 +32,7 @@ pub async fn status(forge: &dyn Forge) -> AppResult<StatusReport> {
         let agent = issue
             .labels
             .iter()
-            .find(|l| crate::core::labels::agent_slot(l).is_some())
+            .find(|l| crate::core::queue::labels::agent_slot(l).is_some())
             .cloned();
         stages.entry(at).or_default().push(QueueEntry {
             number: issue.number,

@@ -8,8 +8,8 @@ use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::{AGENT_MARKER, process};
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
-use crate::core::branch::parse_worktree_name;
-use crate::core::containment::ATTEMPT_MARKER;
+use crate::core::agents::containment::ATTEMPT_MARKER;
+use crate::core::branches::name::parse_worktree_name;
 use crate::ports::agent::Containment;
 
 /// Stops processes still working in `worktree` (`<agent>-<issue>`) that no registry knows and

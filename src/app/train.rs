@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
-use crate::core::bundle_plan::{BundlePlan, Candidate, Planner, Trial, screen};
+use crate::core::trains::plan::{BundlePlan, Candidate, Planner, Trial, screen};
 
 /// An earlier train's pull request that is still open: its number and its head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::workspace::AppResult;
 use crate::adapters::git::Git;
-use crate::core::labels;
-use crate::core::reconcile::archive_ref;
+use crate::core::queue::labels;
+use crate::core::recovery::drift::archive_ref;
 use crate::ports::Forge;
 
 /// Work refused because it has no merge base with the base branch.

@@ -2,7 +2,7 @@
 //! it to tell finished work waiting for `land` from an attempt nobody judged.
 
 use super::workspace::AppResult;
-use crate::core::lifecycle::Event;
+use crate::core::lifecycle::machine::Event;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 
 /// The last recorded attempt at `issue`, unless its slot has been assigned work since it was

@@ -13,8 +13,8 @@ use crate::app::observe::registered_processes;
 use crate::app::recover::Opened;
 use crate::app::recover::{StepOutcome, StepReport};
 use crate::app::{AppResult, Workspace};
-use crate::core::lifecycle::{Event, State};
-use crate::core::recovery::{RecoveryPlan, Step};
+use crate::core::lifecycle::machine::{Event, State};
+use crate::core::recovery::plans::{RecoveryPlan, Step};
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {

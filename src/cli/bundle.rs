@@ -6,8 +6,8 @@ use super::output::{print_json, print_table, table, when};
 use crate::app::bundle::{Bundler, TrainReport, TrainStatus};
 use crate::app::lifecycle::open_journal;
 use crate::app::{AppResult, Workspace};
-use crate::core::bundle_plan::BundlePlan;
-use crate::core::schedule::Departure;
+use crate::core::trains::plan::BundlePlan;
+use crate::core::trains::schedule::Departure;
 use crate::ports::{Clock, SystemClock};
 
 #[derive(Debug, Args)]

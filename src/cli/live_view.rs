@@ -15,7 +15,7 @@ use tokio::sync::{oneshot, watch};
 use crate::app::Workspace;
 use crate::app::live::{LiveSampler, LiveSnapshot, LiveState};
 use crate::app::orchestrator::Progress;
-use crate::core::schedule::Departure;
+use crate::core::trains::schedule::Departure;
 
 /// How often the screen is redrawn.
 const REDRAW_EVERY: Duration = Duration::from_secs(1);

@@ -236,6 +236,8 @@ struct HumanTime;
 
 impl tracing_subscriber::fmt::time::FormatTime for HumanTime {
     fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        w.write_str(&crate::core::human_time::moment(jiff::Timestamp::now()))
+        w.write_str(&crate::core::text::human_time::moment(
+            jiff::Timestamp::now(),
+        ))
     }
 }

@@ -10,7 +10,7 @@ use crate::app::monitor::{
     AgentState, AgentStatus, EndedAttempt, EventWindow, Monitored, NumberedEvent, follow, monitor,
 };
 use crate::app::{AppResult, Workspace};
-use crate::core::agent_events::AgentEvent;
+use crate::core::agents::events::AgentEvent;
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {

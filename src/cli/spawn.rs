@@ -8,7 +8,7 @@ use crate::app::landing::Disposition;
 use crate::app::spawn::spawn;
 use crate::app::{AppResult, Workspace};
 use crate::core::config::AgentRuntimeKind;
-use crate::core::labels;
+use crate::core::queue::labels;
 use crate::ports::Forge;
 
 #[derive(Debug, Args)]

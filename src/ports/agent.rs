@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use miette::Diagnostic;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::agent_command::AgentCommandError;
-use crate::core::outcome::ExitStatus;
+use crate::core::agents::command::AgentCommandError;
+use crate::core::agents::outcome::ExitStatus;
 
 /// Everything an attempt is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]

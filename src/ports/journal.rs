@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use miette::Diagnostic;
 use serde::Serialize;
 
-use crate::core::bundle_pr::BundleRecord;
-use crate::core::lifecycle::{Event, State, StateKind, Transition};
+use crate::core::lifecycle::machine::{Event, State, StateKind, Transition};
+use crate::core::trains::pull_request::BundleRecord;
 
 /// One recorded transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use clambake::app::attempt::{
     open_registry, run_attempt,
 };
 use clambake::app::lifecycle::open_journal;
-use clambake::core::outcome::{ExitStatus, Outcome};
+use clambake::core::agents::outcome::{ExitStatus, Outcome};
 use clambake::ports::agent::LogFiles;
 use clambake::ports::agent_registry::RegisteredAgent;
 use clambake::ports::journal::{AttemptLog, AttemptRecord};

@@ -8,7 +8,7 @@ use clambake::adapters::agents::supervisor::Limits;
 use clambake::adapters::agents::{CommandRuntime, SimulatedRuntime};
 use clambake::app::Workspace;
 use clambake::app::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
-use clambake::core::outcome::Outcome;
+use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 
 use crate::support::{TestRepo, write_script};

@@ -2,7 +2,7 @@
 
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::lifecycle::transition;
-use clambake::core::lifecycle::Event;
+use clambake::core::lifecycle::machine::Event;
 use jiff::Timestamp;
 
 use crate::support::TestRepo;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
-use clambake::core::agent_command::BASE_ALLOWLIST;
-use clambake::core::outcome::{ExitStatus, Termination};
+use clambake::core::agents::command::BASE_ALLOWLIST;
+use clambake::core::agents::outcome::{ExitStatus, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
 use tempfile::TempDir;
@@ -215,7 +215,7 @@ async fn the_environment_is_scrubbed() {
             || name.starts_with("GIT_")
             // Marks it as an agent, for telling strays from a person's shell.
             || name == clambake::adapters::agents::AGENT_MARKER
-            || name == clambake::core::containment::ATTEMPT_MARKER
+            || name == clambake::core::agents::containment::ATTEMPT_MARKER
             // The shell itself sets these.
             || ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name);
         assert!(allowed, "the agent saw {name}");

@@ -1,8 +1,8 @@
 //! `clambake agent status|diagnose|recover|force-reset|validate` through the binary: exit 0
 //! when consistent, 1 when inconsistencies remain, 2 on errors.
 
-use clambake::core::lifecycle::State;
-use clambake::core::reconcile::archive_ref;
+use clambake::core::lifecycle::machine::State;
+use clambake::core::recovery::drift::archive_ref;
 
 use crate::recovery_world::TestWorld;
 

@@ -10,7 +10,7 @@ use clambake::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use clambake::app::bundle::Bundler;
 use clambake::app::lifecycle::transition;
 use clambake::core::config::BundlingConfig;
-use clambake::core::lifecycle::{Event, State};
+use clambake::core::lifecycle::machine::{Event, State};
 use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{

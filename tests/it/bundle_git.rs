@@ -5,7 +5,7 @@ use clambake::app::train::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
     write_chain,
 };
-use clambake::core::bundle_plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
+use clambake::core::trains::plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
 use jiff::Timestamp;
 
 use crate::support::TestRepo;

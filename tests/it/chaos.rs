@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use clambake::core::closing::closed_issues;
+use clambake::core::text::closing::closed_issues;
 
 use crate::support::{TestRepo, processes, write_script};
 
@@ -457,7 +457,7 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
 /// The attempt cgroups beside ours (where `clambake run`, our child, makes them) that one of
 /// `makers` made.
 fn attempt_cgroups_made_by(makers: &BTreeSet<u32>) -> Vec<PathBuf> {
-    use clambake::core::containment::{cgroup_dir, cgroup_maker, own_cgroup};
+    use clambake::core::agents::containment::{cgroup_dir, cgroup_maker, own_cgroup};
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let Some(parent) = own_cgroup(&ours).and_then(|c| cgroup_dir(&mountinfo, c)) else {

@@ -10,8 +10,8 @@ use clambake::adapters::agents::ClaudeRuntime;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
+use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::core::config::AgentsConfig;
-use clambake::core::outcome::{Outcome, Termination};
 use tokio::sync::oneshot;
 
 use crate::model_server::{ModelServer, Reply};

@@ -14,9 +14,9 @@ use clambake::app::Workspace;
 use clambake::app::attempt::{
     AttemptRequest, AttemptResult, never_stop, run_attempt, worktree_path,
 };
-use clambake::core::agent_events::{AgentEvent, ResultSubtype, Usage, parse_line};
+use clambake::core::agents::events::{AgentEvent, ResultSubtype, Usage, parse_line};
+use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::core::config::AgentsConfig;
-use clambake::core::outcome::{Outcome, Termination};
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

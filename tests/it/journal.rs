@@ -3,7 +3,7 @@
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::AppError;
 use clambake::app::lifecycle::{history, transition};
-use clambake::core::lifecycle::{Event, Refusal, State, StateKind};
+use clambake::core::lifecycle::machine::{Event, Refusal, State, StateKind};
 use clambake::ports::journal::{Journal, JournalError};
 use jiff::Timestamp;
 use tempfile::TempDir;
@@ -129,7 +129,7 @@ fn a_second_process_that_moved_first_makes_the_slower_one_stale() {
     let fixture = Fixture::new();
     let first = fixture.open();
     let second = fixture.open();
-    let mut slot = clambake::core::lifecycle::Lifecycle::new("agent001");
+    let mut slot = clambake::core::lifecycle::machine::Lifecycle::new("agent001");
     let claim = slot.apply(&assign("agent001", 12)).unwrap();
     first.record("agent001", &claim, "first", at(1)).unwrap();
     let error = second

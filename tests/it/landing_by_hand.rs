@@ -3,8 +3,8 @@
 
 use clambake::app::Workspace;
 use clambake::app::lifecycle::{open_journal, transition};
-use clambake::core::labels;
-use clambake::core::lifecycle::{Event, State};
+use clambake::core::lifecycle::machine::{Event, State};
+use clambake::core::queue::labels;
 use clambake::ports::journal::Journal;
 
 use crate::support::TestRepo;

@@ -32,9 +32,9 @@ use clambake::app::lifecycle::open_journal;
 use clambake::app::observe::registered_processes;
 use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
 use clambake::app::recover::{Opened, diagnose};
-use clambake::core::labels::{self, agent_label};
-use clambake::core::lifecycle::StateKind;
-use clambake::core::reconcile::ARCHIVE_PREFIX;
+use clambake::core::lifecycle::machine::StateKind;
+use clambake::core::queue::labels::{self, agent_label};
+use clambake::core::recovery::drift::ARCHIVE_PREFIX;
 use clambake::ports::forge::{
     ForgeError, IssueFilter, IssueState, NewIssue, Number, PullRequestFilter, PullRequestState,
 };

@@ -14,7 +14,7 @@ use clambake::adapters::cgroup::AttemptCgroup;
 use clambake::adapters::procfs;
 use clambake::app::Workspace;
 use clambake::app::attempt::{AttemptRequest, open_registry, run_attempt};
-use clambake::core::outcome::Outcome;
+use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
 use tokio::sync::oneshot;

@@ -3,9 +3,9 @@
 //! repairs it (and running it again changes nothing).
 
 use clambake::app::recover::{StepOutcome, diagnose, execute, recover};
-use clambake::core::lifecycle::{Event, State};
-use clambake::core::reconcile::{ARCHIVE_PREFIX, Inconsistency, archive_ref};
-use clambake::core::recovery::Step;
+use clambake::core::lifecycle::machine::{Event, State};
+use clambake::core::recovery::drift::{ARCHIVE_PREFIX, Inconsistency, archive_ref};
+use clambake::core::recovery::plans::Step;
 use clambake::ports::Forge;
 use clambake::ports::forge::{IssueState, NewPullRequest};
 use jiff::{SignedDuration, Timestamp};

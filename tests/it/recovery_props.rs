@@ -7,8 +7,8 @@
 //! commit is beyond any recovery, and not something Clambake does.
 
 use clambake::app::recover::{diagnose, recover};
-use clambake::core::lifecycle::Event;
-use clambake::core::reconcile::archive_ref;
+use clambake::core::lifecycle::machine::Event;
+use clambake::core::recovery::drift::archive_ref;
 use clambake::ports::Forge;
 use clambake::ports::forge::NewPullRequest;
 use jiff::Timestamp;

@@ -14,8 +14,8 @@ use clambake::app::Workspace;
 use clambake::app::lifecycle::{open_journal, transition};
 use clambake::app::recover::World;
 use clambake::core::config::Config;
-use clambake::core::lifecycle::Event;
-use clambake::core::reconcile::Inconsistency;
+use clambake::core::lifecycle::machine::Event;
+use clambake::core::recovery::drift::Inconsistency;
 use clambake::ports::forge::NewIssue;
 use clambake::ports::processes::{AgentProcesses, ObservedProcess, ProcessResult};
 use clambake::ports::{Forge, SystemClock};
@@ -195,7 +195,7 @@ impl TestWorld {
         path
     }
 
-    pub fn state(&self, agent: &str) -> clambake::core::lifecycle::State {
+    pub fn state(&self, agent: &str) -> clambake::core::lifecycle::machine::State {
         clambake::ports::journal::Journal::current_state(&self.journal, agent).unwrap()
     }
 

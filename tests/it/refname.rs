@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use clambake::core::refname::validate_branch_name;
+use clambake::core::branches::refname::validate_branch_name;
 use proptest::prelude::*;
 
 fn git_accepts(name: &str) -> bool {

@@ -10,10 +10,10 @@ use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::open_journal;
 use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
-use clambake::core::closing::closed_issues;
 use clambake::core::config::{BundleTrigger, BundlingConfig};
-use clambake::core::labels;
-use clambake::core::schedule::BUNDLE_BRANCH_PREFIX;
+use clambake::core::queue::labels;
+use clambake::core::text::closing::closed_issues;
+use clambake::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
 use clambake::ports::Forge;
 use clambake::ports::forge::{
     IssueFilter, IssueState, NewIssue, PullRequest, PullRequestFilter, PullRequestState,

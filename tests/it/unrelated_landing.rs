@@ -4,8 +4,8 @@
 //! saying why; a train leaves it waiting, with why, instead of opening a pull request that can
 //! never merge.
 
-use clambake::core::labels;
-use clambake::core::reconcile::archive_ref;
+use clambake::core::queue::labels;
+use clambake::core::recovery::drift::archive_ref;
 
 use crate::bundle_cli::waiting_issues;
 use crate::support::{TestRepo, write_script};

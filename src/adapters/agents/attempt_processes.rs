@@ -14,8 +14,8 @@ use nix::unistd::Pid;
 
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
-use crate::core::containment::{ATTEMPT_MARKER, victims};
-use crate::core::proc_stat::descendant_groups;
+use crate::core::agents::containment::{ATTEMPT_MARKER, victims};
+use crate::core::agents::proc_stat::descendant_groups;
 use crate::ports::agent::{AgentControl, Containment};
 
 /// How long `clean_up` waits for killed processes to be gone and reaped.

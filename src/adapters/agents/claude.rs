@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::core::agent_command::{ANTHROPIC_KEYS, ModelKeys, claude_argv};
+use crate::core::agents::command::{ANTHROPIC_KEYS, ModelKeys, claude_argv};
 use crate::core::config::AgentsConfig;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 

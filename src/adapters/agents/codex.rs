@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::core::agent_command::{ModelKeys, OPENAI_KEYS, codex_argv};
+use crate::core::agents::command::{ModelKeys, OPENAI_KEYS, codex_argv};
 use crate::core::config::AgentsConfig;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 

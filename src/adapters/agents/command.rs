@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::process::ProcessTracking;
-use crate::core::agent_command::{ModelKeys, TemplateValues, expand_command};
+use crate::core::agents::command::{ModelKeys, TemplateValues, expand_command};
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
 pub struct CommandRuntime {

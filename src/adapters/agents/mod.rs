@@ -12,7 +12,7 @@ pub mod simulated;
 pub mod supervisor;
 pub mod waiter;
 
-use crate::core::agent_command::{ModelKeys, agent_environment};
+use crate::core::agents::command::{ModelKeys, agent_environment};
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 

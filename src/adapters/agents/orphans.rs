@@ -11,7 +11,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{Pid, getpgrp};
 
 use crate::adapters::procfs;
-use crate::core::proc_stat::ProcStat;
+use crate::core::agents::proc_stat::ProcStat;
 
 /// How often the orphans that have exited are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(2);

@@ -17,8 +17,8 @@ use super::attempt_processes::AttemptProcesses;
 use super::waiter;
 use crate::adapters::cgroup::AttemptCgroup;
 use crate::adapters::procfs;
-use crate::core::containment::{ATTEMPT_MARKER, attempt_cgroup_name, attempt_marker};
-use crate::core::outcome::ExitStatus;
+use crate::core::agents::containment::{ATTEMPT_MARKER, attempt_cgroup_name, attempt_marker};
+use crate::core::agents::outcome::ExitStatus;
 use crate::ports::agent::{AgentStartError, Containment, LogFiles, RunningAgent};
 
 /// Longer lines are cut here when read (the log keeps them whole), so a flood without newlines

@@ -9,10 +9,10 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::adapters::git::Git;
-use crate::core::branch::slug;
-use crate::core::outcome::ExitStatus;
-use crate::core::simulated_work;
-use crate::core::simulation::{self, Behaviour};
+use crate::core::agents::outcome::ExitStatus;
+use crate::core::agents::simulated_work;
+use crate::core::agents::simulation::{self, Behaviour};
+use crate::core::branches::name::slug;
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
-use crate::core::agent_events::{AttemptTotals, parse_line};
-use crate::core::outcome::{ExitStatus, Termination};
+use crate::core::agents::events::{AttemptTotals, parse_line};
+use crate::core::agents::outcome::{ExitStatus, Termination};
 pub use crate::ports::agent::LogFiles;
 use crate::ports::agent::RunningAgent;
 

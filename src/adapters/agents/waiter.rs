@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::core::outcome::{ExitStatus, parse_recorded_status};
+use crate::core::agents::outcome::{ExitStatus, parse_recorded_status};
 use crate::ports::agent::LogFiles;
 
 /// The waiter's script. The agent's argv comes as positional parameters, never as script

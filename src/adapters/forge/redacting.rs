@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::core::redact::Redactor;
+use crate::core::text::redact::Redactor;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Comment, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,

@@ -1,8 +1,8 @@
 //! The one guarded way Clambake deletes a branch, and the archive that keeps a tip first.
 
 use super::{Git, GitError, GitResult};
-use crate::core::branch::is_clambake_branch;
-use crate::core::reconcile::archive_ref;
+use crate::core::branches::name::is_clambake_branch;
+use crate::core::recovery::drift::archive_ref;
 
 /// What [`Git::delete_branch`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]

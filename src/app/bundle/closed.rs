@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Bundler;
 use crate::app::workspace::AppResult;
-use crate::core::reconcile::archive_ref;
+use crate::core::recovery::drift::archive_ref;
 use crate::ports::forge::PullRequest;
 
 impl Bundler<'_> {

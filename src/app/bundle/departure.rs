@@ -8,8 +8,8 @@ use crate::app::bundle::TrainReport;
 use crate::app::train::write_chain;
 use crate::app::train::{OpenTrainPullRequest, plan_screened_on_git};
 use crate::app::workspace::AppResult;
-use crate::core::bundle_plan::{Candidate, SetAsideReason};
-use crate::core::bundle_pr::BundleRecord;
+use crate::core::trains::plan::{Candidate, SetAsideReason};
+use crate::core::trains::pull_request::BundleRecord;
 
 /// The departure being made.
 pub(super) struct Leaving<'a> {

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::adapters::git::{Git, GitError, TrialMerge};
 use crate::adapters::sqlite_file::{self, OpenError};
-use crate::core::closing::closed_issues;
+use crate::core::text::closing::closed_issues;
 use crate::ports::Clock;
 use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{

@@ -1,0 +1,5 @@
+//! Trains: when one departs, which branches ride together, and their pull requests' text.
+
+pub mod plan;
+pub mod pull_request;
+pub mod schedule;
