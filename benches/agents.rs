@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
 use clambake::app::Workspace;
-use clambake::app::attempt::{AttemptRequest, never_stop, run_attempt};
+use clambake::app::agents::attempt::{AttemptRequest, never_stop, run_attempt};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
 

@@ -2,7 +2,7 @@
 //! real SQLite file (WAL) the way every command does it.
 
 use clambake::adapters::journal::SqliteJournal;
-use clambake::app::lifecycle::transition;
+use clambake::app::lifecycle::transitions::transition;
 use clambake::core::lifecycle::machine::{Event, Lifecycle, State};
 use divan::Bencher;
 use jiff::Timestamp;
@@ -159,9 +159,9 @@ fn diagnose_observed_200_issues_50_branches(bencher: Bencher) {
     use std::sync::Arc;
 
     use clambake::app::Workspace;
-    use clambake::app::init::init;
-    use clambake::app::lifecycle::open_journal;
-    use clambake::app::recover::{World, diagnose};
+    use clambake::app::lifecycle::transitions::open_journal;
+    use clambake::app::recovery::repair::{World, diagnose};
+    use clambake::app::setup::init::init;
     use clambake::core::config::ForgeBackend;
     use clambake::ports::forge::NewIssue;
     use clambake::ports::{Forge, SystemClock};
@@ -233,7 +233,7 @@ fn diagnose_observed_200_issues_50_branches(bencher: Bencher) {
         (workspace, forge, journal)
     });
     let config = workspace.load_config().unwrap().config;
-    let processes = clambake::app::observe::registered_processes(&workspace).unwrap();
+    let processes = clambake::app::recovery::observe::registered_processes(&workspace).unwrap();
     let world = World::new(
         &workspace,
         &forge,

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clambake::adapters::git::Git;
-use clambake::app::train::{PendingTip, plan_on_git, write_chain};
+use clambake::app::trains::trial::{PendingTip, plan_on_git, write_chain};
 use clambake::core::trains::plan::Candidate;
 use jiff::Timestamp;
 

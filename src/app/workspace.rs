@@ -141,7 +141,7 @@ pub enum AppError {
     Git(#[from] GitError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Attempt(Box<crate::app::attempt::AttemptError>),
+    Attempt(Box<crate::app::agents::attempt::AttemptError>),
     #[error("`{agent}` is not an agent id")]
     #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
     NotAnAgent { agent: String },
@@ -150,7 +150,7 @@ pub enum AppError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Lock(#[from] crate::app::run_lock::LockError),
+    Lock(#[from] crate::app::run::lock::LockError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Transition(#[from] TransitionError),
@@ -159,8 +159,8 @@ pub enum AppError {
     Processes(#[from] crate::ports::processes::ProcessError),
 }
 
-impl From<crate::app::attempt::AttemptError> for AppError {
-    fn from(error: crate::app::attempt::AttemptError) -> Self {
+impl From<crate::app::agents::attempt::AttemptError> for AppError {
+    fn from(error: crate::app::agents::attempt::AttemptError) -> Self {
         Self::Attempt(Box::new(error))
     }
 }

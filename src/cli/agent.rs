@@ -8,10 +8,10 @@ use clap::{Args, Subcommand};
 
 use super::output::{print_json, print_table, table, when};
 use super::{agent_diagnose, agent_force_reset, agent_recover, agent_status, agent_validate};
-use crate::app::lifecycle::{history, open_journal};
-use crate::app::observe::registered_processes;
-use crate::app::recover::Opened;
-use crate::app::recover::{StepOutcome, StepReport};
+use crate::app::lifecycle::transitions::{history, open_journal};
+use crate::app::recovery::observe::registered_processes;
+use crate::app::recovery::repair::Opened;
+use crate::app::recovery::repair::{StepOutcome, StepReport};
 use crate::app::{AppResult, Workspace};
 use crate::core::lifecycle::machine::{Event, State};
 use crate::core::recovery::plans::{RecoveryPlan, Step};

@@ -6,7 +6,7 @@ use clap::Args;
 use super::agent::{Health, print_plans};
 use super::output::print_json;
 use crate::app::AppResult;
-use crate::app::recover::{World, diagnose};
+use crate::app::recovery::repair::{World, diagnose};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {

@@ -5,7 +5,7 @@ use clap::Args;
 use super::agent::{Health, print_plans, print_steps};
 use super::output::print_json;
 use crate::app::AppResult;
-use crate::app::recover::{StepReport, World, force_reset};
+use crate::app::recovery::repair::{StepReport, World, force_reset};
 
 #[derive(Debug, Args)]
 pub struct ForceResetArgs {

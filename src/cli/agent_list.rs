@@ -6,7 +6,7 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::output::{print_json, print_table, table, when};
-use crate::app::monitor::{AgentState, list_agents};
+use crate::app::agents::monitor::{AgentState, list_agents};
 use crate::app::{AppResult, Workspace};
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::agent::{Health, describe_state};
 use super::output::{print_json, print_table, table};
-use crate::app::rebuild_journal::rebuild_journal;
+use crate::app::recovery::rebuild_journal::rebuild_journal;
 use crate::app::{AppResult, Workspace};
 use crate::ports::{Clock, SystemClock};
 

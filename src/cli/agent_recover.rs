@@ -5,7 +5,7 @@ use clap::Args;
 use super::agent::{Health, print_plans, print_steps};
 use super::output::print_json;
 use crate::app::AppResult;
-use crate::app::recover::{StepReport, World, diagnose, recover};
+use crate::app::recovery::repair::{StepReport, World, diagnose, recover};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("scope").required(true).args(["agent", "all"])))]

@@ -5,7 +5,7 @@ use clap::Args;
 use super::agent::{Health, describe_state};
 use super::output::{print_json, print_table, table};
 use crate::app::AppResult;
-use crate::app::recover::{World, agent_status};
+use crate::app::recovery::repair::{World, agent_status};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

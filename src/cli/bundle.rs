@@ -3,8 +3,8 @@
 use clap::Args;
 
 use super::output::{print_json, print_table, table, when};
-use crate::app::bundle::{Bundler, TrainReport, TrainStatus};
-use crate::app::lifecycle::open_journal;
+use crate::app::lifecycle::transitions::open_journal;
+use crate::app::trains::bundle::{Bundler, TrainReport, TrainStatus};
 use crate::app::{AppResult, Workspace};
 use crate::core::trains::plan::BundlePlan;
 use crate::core::trains::schedule::Departure;
@@ -94,7 +94,7 @@ fn print_status(status: &TrainStatus) {
     }
     let mut waiting = table(["ISSUE", "TITLE", "BRANCH"]);
     for entry in &status.waiting {
-        if let crate::app::bundle::Standing::Waiting { branch, .. } = &entry.standing {
+        if let crate::app::trains::bundle::Standing::Waiting { branch, .. } = &entry.standing {
             waiting.add_row([
                 format!("#{}", entry.issue),
                 entry.title.clone(),

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use super::output::print_json;
 use super::run::{count_signals, print_summary};
 use crate::app::AppResult;
-use crate::app::demo::{DemoRuntime, demo};
+use crate::app::setup::demo::{DemoRuntime, demo};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::output::print_json;
-use crate::app::doctor::{Health, doctor};
+use crate::app::setup::doctor::{Health, doctor};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::output::print_json;
-use crate::app::init::{Change, init};
+use crate::app::setup::init::{Change, init};
 use crate::app::{AppResult, Workspace};
 use crate::core::config::ForgeBackend;
 use crate::ports::forge::LabelChange;

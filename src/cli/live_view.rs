@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use tokio::sync::{oneshot, watch};
 
 use crate::app::Workspace;
-use crate::app::live::{LiveSampler, LiveSnapshot, LiveState};
-use crate::app::orchestrator::Progress;
+use crate::app::run::live::{LiveSampler, LiveSnapshot, LiveState};
+use crate::app::run::orchestrator::Progress;
 use crate::core::trains::schedule::Departure;
 
 /// How often the screen is redrawn.
@@ -200,9 +200,9 @@ fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::landing::Disposition;
-    use crate::app::live::{LiveAgent, QueueCounts};
-    use crate::app::orchestrator::RunEvent;
+    use crate::app::lifecycle::landing::Disposition;
+    use crate::app::run::live::{LiveAgent, QueueCounts};
+    use crate::app::run::orchestrator::RunEvent;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -6,7 +6,7 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::output::{print_json, when};
-use crate::app::monitor::{
+use crate::app::agents::monitor::{
     AgentState, AgentStatus, EndedAttempt, EventWindow, Monitored, NumberedEvent, follow, monitor,
 };
 use crate::app::{AppResult, Workspace};

@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::output::print_json;
-use crate::app::rollback::{Feature, switch};
+use crate::app::setup::rollback::{Feature, switch};
 use crate::app::{AppError, AppResult, Workspace};
 
 #[derive(Debug, Args)]

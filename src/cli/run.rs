@@ -7,9 +7,9 @@ use tokio::sync::{oneshot, watch};
 
 use super::live_view;
 use super::output::print_json;
-use crate::app::landing::Disposition;
-use crate::app::orchestrator::{Progress, RunEvent, StopWhen};
-use crate::app::run::{RunRequest, RunSummary, run_reporting};
+use crate::app::lifecycle::landing::Disposition;
+use crate::app::run::assemble::{RunRequest, RunSummary, run_reporting};
+use crate::app::run::orchestrator::{Progress, RunEvent, StopWhen};
 use crate::app::{AppError, AppResult, Workspace};
 
 #[derive(Debug, Args)]

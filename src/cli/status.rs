@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table};
 use crate::app::AppResult;
-use crate::app::status::status;
+use crate::app::queue::status::status;
 use crate::core::queue::standing::Stage;
 use crate::ports::Forge;
 

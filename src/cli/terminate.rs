@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::output::print_json;
 use crate::adapters::agents::process::Stopped;
-use crate::app::terminate::terminate;
+use crate::app::agents::terminate::terminate;
 use crate::app::{AppResult, Workspace};
 
 #[derive(Debug, Args)]

@@ -9,11 +9,11 @@ use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::agents::process::is_running;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
-use clambake::app::attempt::{
+use clambake::app::agents::attempt::{
     AttemptError, AttemptRequest, AttemptResult, adopt_agent, forget_registration, never_stop,
     open_registry, run_attempt,
 };
-use clambake::app::lifecycle::open_journal;
+use clambake::app::lifecycle::transitions::open_journal;
 use clambake::core::agents::outcome::{ExitStatus, Outcome};
 use clambake::ports::agent::LogFiles;
 use clambake::ports::agent_registry::RegisteredAgent;
@@ -253,7 +253,7 @@ async fn the_waiter_outlives_a_terminate_of_an_unwatched_agent_and_records_its_e
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let runtime = CommandRuntime::new(script.display().to_string(), String::new());
     let entry = start_then_crash(&workspace, runtime).await;
-    let report = clambake::app::terminate::terminate(&workspace, "agent001", LIMITS.grace)
+    let report = clambake::app::agents::terminate::terminate(&workspace, "agent001", LIMITS.grace)
         .await
         .unwrap();
     assert_eq!(

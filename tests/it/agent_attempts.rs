@@ -7,7 +7,7 @@ use clambake::adapters::agents::simulated::simulated_file;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::adapters::agents::{CommandRuntime, SimulatedRuntime};
 use clambake::app::Workspace;
-use clambake::app::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
+use clambake::app::agents::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
 use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 

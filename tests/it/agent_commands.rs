@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clambake::app::Workspace;
-use clambake::app::attempt::open_registry;
-use clambake::app::monitor::{AgentState, list_agents};
+use clambake::app::agents::attempt::open_registry;
+use clambake::app::agents::monitor::{AgentState, list_agents};
 use clambake::ports::agent_registry::RegisteredAgent;
 
 use crate::support::{TestRepo, write_script};

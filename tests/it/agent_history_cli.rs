@@ -1,7 +1,7 @@
 //! `clambake agent ...` through the binary, on a real repository.
 
 use clambake::adapters::journal::SqliteJournal;
-use clambake::app::lifecycle::transition;
+use clambake::app::lifecycle::transitions::transition;
 use clambake::core::lifecycle::machine::Event;
 use jiff::Timestamp;
 

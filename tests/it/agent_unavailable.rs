@@ -6,8 +6,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use clambake::adapters::agents::ClaudeRuntime;
-use clambake::app::lifecycle::open_journal;
-use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
+use clambake::app::lifecycle::transitions::open_journal;
+use clambake::app::run::orchestrator::{Orchestrator, RunSettings, StopWhen};
 use clambake::app::{AppError, Workspace};
 use clambake::ports::journal::AttemptLog;
 use clambake::ports::{Clock, SystemClock};

@@ -1,7 +1,7 @@
 //! Trains on real git repositories: trial merges in memory, the bundle as real merge commits.
 
 use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
-use clambake::app::train::{
+use clambake::app::trains::trial::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
     write_chain,
 };

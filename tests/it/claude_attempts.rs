@@ -9,7 +9,7 @@ use std::time::Duration;
 use clambake::adapters::agents::ClaudeRuntime;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
-use clambake::app::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
+use clambake::app::agents::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
 use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::core::config::AgentsConfig;
 use tokio::sync::oneshot;

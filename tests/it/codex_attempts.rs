@@ -11,7 +11,7 @@ use std::time::Duration;
 use clambake::adapters::agents::CodexRuntime;
 use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
-use clambake::app::attempt::{
+use clambake::app::agents::attempt::{
     AttemptRequest, AttemptResult, never_stop, run_attempt, worktree_path,
 };
 use clambake::core::agents::events::{AgentEvent, ResultSubtype, Usage, parse_line};

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
-use clambake::app::lifecycle::open_journal;
-use clambake::app::orchestrator::{Orchestrator, RunSettings, StopWhen};
+use clambake::app::lifecycle::transitions::open_journal;
+use clambake::app::run::orchestrator::{Orchestrator, RunSettings, StopWhen};
 use clambake::ports::forge::Number;
 use clambake::ports::{Clock, SystemClock};
 

@@ -2,7 +2,7 @@
 
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::AppError;
-use clambake::app::lifecycle::{history, transition};
+use clambake::app::lifecycle::transitions::{history, transition};
 use clambake::core::lifecycle::machine::{Event, Refusal, State, StateKind};
 use clambake::ports::journal::{Journal, JournalError};
 use jiff::Timestamp;

@@ -2,7 +2,7 @@
 //! (without bundling) and journal steps.
 
 use clambake::app::Workspace;
-use clambake::app::lifecycle::{open_journal, transition};
+use clambake::app::lifecycle::transitions::{open_journal, transition};
 use clambake::core::lifecycle::machine::{Event, State};
 use clambake::core::queue::labels;
 use clambake::ports::journal::Journal;

@@ -13,7 +13,7 @@ use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
 use clambake::adapters::cgroup::AttemptCgroup;
 use clambake::adapters::procfs;
 use clambake::app::Workspace;
-use clambake::app::attempt::{AttemptRequest, open_registry, run_attempt};
+use clambake::app::agents::attempt::{AttemptRequest, open_registry, run_attempt};
 use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;

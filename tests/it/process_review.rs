@@ -8,7 +8,7 @@ use clambake::adapters::agents::process::{ProcessTracking, is_running};
 use clambake::adapters::agents::supervisor::supervise;
 use clambake::adapters::procfs;
 use clambake::app::Workspace;
-use clambake::app::attempt::open_registry;
+use clambake::app::agents::attempt::open_registry;
 use clambake::core::agents::containment::{cgroup_dir, own_cgroup};
 use clambake::ports::AgentRuntime;
 use tokio::sync::oneshot;

@@ -2,7 +2,7 @@
 //! child processes: the drift is detected, its plan is the expected one, and one recovery
 //! repairs it (and running it again changes nothing).
 
-use clambake::app::recover::{StepOutcome, diagnose, execute, recover};
+use clambake::app::recovery::repair::{StepOutcome, diagnose, execute, recover};
 use clambake::core::lifecycle::machine::{Event, State};
 use clambake::core::recovery::drift::{ARCHIVE_PREFIX, Inconsistency, archive_ref};
 use clambake::core::recovery::plans::Step;

@@ -6,7 +6,7 @@
 //! when it landed; an empty branch, at the base's commit): deleting the only reference to a
 //! commit is beyond any recovery, and not something Clambake does.
 
-use clambake::app::recover::{diagnose, recover};
+use clambake::app::recovery::repair::{diagnose, recover};
 use clambake::core::lifecycle::machine::Event;
 use clambake::core::recovery::drift::archive_ref;
 use clambake::ports::Forge;

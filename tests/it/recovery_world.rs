@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use clambake::adapters::forge::local::LocalForge;
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::Workspace;
-use clambake::app::lifecycle::{open_journal, transition};
-use clambake::app::recover::World;
+use clambake::app::lifecycle::transitions::{open_journal, transition};
+use clambake::app::recovery::repair::World;
 use clambake::core::config::Config;
 use clambake::core::lifecycle::machine::Event;
 use clambake::core::recovery::drift::Inconsistency;
@@ -201,7 +201,7 @@ impl TestWorld {
 
     /// Every inconsistency now.
     pub async fn found(&self, now: Timestamp) -> Vec<Inconsistency> {
-        clambake::app::recover::diagnose(&self.world(), None, now)
+        clambake::app::recovery::repair::diagnose(&self.world(), None, now)
             .await
             .unwrap()
             .plans

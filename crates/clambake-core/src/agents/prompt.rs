@@ -28,7 +28,7 @@ pub struct PromptInput {
 /// lets it edit files and run read-only commands such as `git status`, but refuses `git add`
 /// and `git commit` when nobody is there to approve them; a prompt asking for commits would
 /// fail identically on every retry. Clambake commits what the agent leaves (see
-/// `app::attempt::commit_leftovers`), so the default configuration can do what the prompt
+/// `app::agents::attempt::commit_leftovers`), so the default configuration can do what the prompt
 /// asks, and a mode that allows more (`bypassPermissions`) gains nothing from committing.
 pub fn build_prompt(input: &PromptInput) -> String {
     let mut prompt = String::new();

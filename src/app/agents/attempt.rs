@@ -1,0 +1,705 @@
+//! One attempt of an agent at an issue, end to end: its own worktree on its own branch, the
+//! prompt, the supervised run, then Clambake's own bookkeeping: leftovers committed, commits
+//! counted, the outcome classified.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::Diagnostic;
+use tokio::sync::oneshot;
+
+use jiff::Timestamp;
+
+use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
+use crate::adapters::agents::attempt_processes::AttemptProcesses;
+use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
+use crate::adapters::agents::{process, waiter};
+use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
+use crate::adapters::procfs;
+use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
+use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
+use crate::app::workspace::Workspace;
+use crate::core::agents::events::{AttemptTotals, parse_line};
+use crate::core::agents::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
+use crate::core::agents::prompt::{PromptComment, PromptInput, build_prompt, build_resume_prompt};
+use crate::core::agents::retry::continues_session;
+use crate::core::branches::name::branch_name;
+use crate::core::queue::slots::{RunningSlot, SlotRefusal, check_slot};
+use crate::ports::Forge;
+use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
+use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::forge::{PullRequestFilter, PullRequestState};
+use crate::ports::journal::AttemptRecord;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum AttemptError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Start(#[from] AgentStartError),
+    #[error("could not {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Slot(#[from] SlotRefusal),
+    #[error("{agent} has nothing to land: {found} issue(s) are claimed by it or have its worktree")]
+    #[diagnostic(help(
+        "land needs exactly one: check the issue's `{agent}` label and .clambake/worktrees/"
+    ))]
+    NothingToLand { agent: String, found: usize },
+    #[error("{branch} has no commits ahead of {base}: there is no work on issue #{issue} to land")]
+    #[diagnostic(help("spawn the agent again: `clambake spawn --agent {agent} --issue {issue}`"))]
+    NoCommits {
+        agent: String,
+        issue: u64,
+        branch: String,
+        base: String,
+    },
+    #[error("{agent} is not running")]
+    #[diagnostic(help("`clambake agent list` shows the running agents"))]
+    NotRunning { agent: String },
+    /// The journal refused the slot's step as the agent started.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(Box<crate::app::AppError>),
+    #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
+    #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
+    WorktreeOnOtherBranch {
+        worktree: PathBuf,
+        branch: String,
+        found: String,
+    },
+}
+
+impl AttemptError {
+    /// Whether the attempt failed because its agent CLI cannot be started at all.
+    pub fn agent_unstartable(&self) -> bool {
+        matches!(self, Self::Start(start) if start.program_unstartable())
+    }
+}
+
+/// What an attempt is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRequest {
+    pub agent: String,
+    pub issue: u64,
+    pub title: String,
+    pub body: String,
+    pub comments: Vec<PromptComment>,
+    /// 1 for the first attempt at this issue; names the log files.
+    pub attempt: u32,
+    /// The branch the work starts from and is counted against.
+    pub base: String,
+    /// Branches open pull requests carry: a retry may continue their work, but never moves
+    /// or deletes them.
+    pub pull_request_heads: Vec<String>,
+    /// The agent session an earlier attempt left unfinished, for the runtime to continue.
+    pub resume_session: Option<String>,
+}
+
+/// How an attempt went.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub agent: String,
+    /// The runtime that ran it (`claude`, `simulated`, ...).
+    pub runtime: String,
+    pub issue: u64,
+    pub branch: String,
+    pub worktree: PathBuf,
+    pub logs: LogFiles,
+    pub report: AttemptReport,
+    /// Whether Clambake committed work the agent left uncommitted.
+    pub committed_leftovers: bool,
+    pub commits_ahead: u32,
+    pub classification: Classification,
+    /// From the agent's exit to its classified outcome (leftovers committed, commits counted).
+    pub exit_to_outcome: Duration,
+}
+
+/// Where attempts live under the state directory.
+pub const WORKTREES_DIR: &str = "worktrees";
+pub const LOGS_DIR: &str = "logs";
+pub const PROMPTS_DIR: &str = "prompts";
+
+/// The worktree of `agent`'s attempts at `issue`.
+pub fn worktree_path(workspace: &Workspace, agent: &str, issue: u64) -> PathBuf {
+    workspace
+        .state_dir()
+        .join(WORKTREES_DIR)
+        .join(format!("{agent}-{issue}"))
+}
+
+/// Runs one attempt to its end, journaling nothing. Sending `()` on `stop` terminates it.
+pub async fn run_attempt(
+    workspace: &Workspace,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    run_attempt_journaled(workspace, runtime, request, limits, stop, None).await
+}
+
+/// Runs one attempt to its end, journaling `StartWork` in `journal` (when given) as the agent
+/// process starts. Sending `()` on `stop` terminates it.
+pub async fn run_attempt_journaled(
+    workspace: &Workspace,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+    journal: Option<SlotJournal<'_>>,
+) -> Result<AttemptResult, AttemptError> {
+    let branch = branch_name(&request.agent, request.issue, &request.title);
+    let worktree = worktree_path(workspace, &request.agent, request.issue);
+    {
+        let _adding = workspace.lock_worktrees().await;
+        prepare_worktree(&workspace.git, &worktree, &branch, request, limits.grace).await?;
+    }
+    let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
+    // Only a runtime that can continue a session is given one: others start afresh.
+    let resume_session = request
+        .resume_session
+        .clone()
+        .filter(|_| runtime.resumes_sessions());
+    let prompt = match &resume_session {
+        Some(_) => build_resume_prompt(request.issue, &branch),
+        None => build_prompt(&PromptInput {
+            issue: request.issue,
+            title: request.title.clone(),
+            body: request.body.clone(),
+            comments: request.comments.clone(),
+            branch: branch.clone(),
+        }),
+    };
+    let prompt_file = workspace
+        .state_dir()
+        .join(PROMPTS_DIR)
+        .join(format!("{stem}.md"));
+    write_file(&prompt_file, &prompt).await?;
+    let spec = AgentSpec {
+        agent: request.agent.clone(),
+        issue: request.issue,
+        title: request.title.clone(),
+        branch: branch.clone(),
+        worktree: worktree.clone(),
+        prompt,
+        prompt_file,
+        resume_session,
+        logs: LogFiles::in_dir(
+            &workspace.state_dir().join(LOGS_DIR),
+            &request.agent,
+            request.issue,
+            request.attempt,
+        ),
+    };
+    let registry = open_registry(workspace)?;
+    crate::app::agents::strays::stop_strays(&worktree, limits.grace).await;
+    if journal.is_some() {
+        // Journaled before the start, so that a refusal leaves no process unwatched.
+        let ahead = commits_ahead(&workspace.git, &request.base, &branch).await?;
+        journal_working(
+            journal,
+            &request.agent,
+            request.issue,
+            ahead,
+            PROCESS_STARTED,
+        )
+        .map_err(|error| AttemptError::Journal(Box::new(error)))?;
+    }
+    let running = runtime.start(&spec).await?;
+    // A process too quick to be seen has already ended: there is nothing to re-adopt.
+    let registered = running
+        .pid
+        .and_then(procfs::stat)
+        .map(|stat| RegisteredAgent {
+            agent: request.agent.clone(),
+            issue: request.issue,
+            attempt: request.attempt,
+            pid: stat.pid,
+            start_time: stat.start_time,
+            runtime: runtime.name().to_owned(),
+            reports_result: runtime.reports_result(),
+            branch: branch.clone(),
+            base: request.base.clone(),
+            worktree: worktree.clone(),
+            logs: spec.logs.clone(),
+            started_at: Timestamp::now(),
+            containment: running.containment.clone(),
+        });
+    if let Some(entry) = &registered {
+        registry.register(entry)?;
+    }
+    let report = supervise(running, limits, stop)
+        .await
+        .map_err(|source| AttemptError::Io {
+            action: "supervise the agent reading its log",
+            path: spec.logs.stdout.clone(),
+            source,
+        })?;
+    let ended = EndedAttempt {
+        agent: request.agent.clone(),
+        runtime: runtime.name().to_owned(),
+        issue: request.issue,
+        branch,
+        base: request.base.clone(),
+        worktree,
+        logs: spec.logs,
+        reports_result: runtime.reports_result(),
+        report,
+    };
+    finish(workspace, ended).await
+}
+
+/// An attempt whose agent has ended, before Clambake's own bookkeeping.
+struct EndedAttempt {
+    agent: String,
+    runtime: String,
+    issue: u64,
+    branch: String,
+    base: String,
+    worktree: PathBuf,
+    logs: LogFiles,
+    reports_result: bool,
+    report: AttemptReport,
+}
+
+/// Commits leftovers, counts commits and classifies. The agent's registration stays: until
+/// the caller has acted on the verdict ([`forget_registration`]), a restart re-adopts the
+/// ended agent and judges it again from its log, so a kill cannot lose the verdict.
+async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptResult, AttemptError> {
+    let bookkeeping = async {
+        // A worktree recovery already put away had its leftovers committed then.
+        let committed_leftovers = ended.worktree.is_dir()
+            && commit_leftovers(&Git::new(&ended.worktree), ended.issue, &ended.agent).await?;
+        let commits_ahead = match workspace.git.branch_tip(&ended.branch).await? {
+            Some(_) => commits_ahead(&workspace.git, &ended.base, &ended.branch).await?,
+            None => 0,
+        };
+        Ok::<_, AttemptError>((committed_leftovers, commits_ahead))
+    }
+    .await;
+    let (committed_leftovers, commits_ahead) = bookkeeping?;
+    let mut ended = ended;
+    // Terminated by a `clambake terminate` in another process, unless it ended on its own
+    // with success just before (a stop then is no verdict on its work).
+    if ended.report.terminated.is_none()
+        && ended.report.exit != ExitStatus::Code(0)
+        && ended.logs.stop_request().exists()
+    {
+        ended.report.terminated = Some(Termination::Requested);
+    }
+    let classification = classify(&Evidence {
+        result: ended.report.totals.result.as_ref(),
+        exit: ended.report.exit,
+        terminated: ended.report.terminated,
+        commits_ahead,
+        reports_result: ended.reports_result,
+    });
+    let exit_to_outcome = ended.report.exited_at.elapsed();
+    tracing::info!(
+        agent = %ended.agent,
+        issue = ended.issue,
+        outcome = %classification.outcome,
+        reason = %classification.reason,
+        commits_ahead,
+        "attempt classified"
+    );
+    Ok(AttemptResult {
+        agent: ended.agent,
+        runtime: ended.runtime,
+        issue: ended.issue,
+        branch: ended.branch,
+        worktree: ended.worktree,
+        logs: ended.logs,
+        report: ended.report,
+        committed_leftovers,
+        commits_ahead,
+        classification,
+        exit_to_outcome,
+    })
+}
+
+/// The registered agents whose process is still running (the same pid and start time).
+pub fn running_agents(registry: &dyn AgentRegistry) -> Result<Vec<RegisteredAgent>, AttemptError> {
+    Ok(registry
+        .list()?
+        .into_iter()
+        .filter(|entry| process::is_running(entry.pid, entry.start_time))
+        .collect())
+}
+
+/// Refuses to start `agent` if it is already running, or if `max` agents already are.
+pub fn claim_slot(registry: &dyn AgentRegistry, agent: &str, max: u32) -> Result<(), AttemptError> {
+    let running: Vec<RunningSlot> = running_agents(registry)?
+        .into_iter()
+        .map(|entry| RunningSlot {
+            agent: entry.agent,
+            issue: entry.issue,
+            pid: entry.pid,
+        })
+        .collect();
+    Ok(check_slot(agent, &running, max)?)
+}
+
+/// The registry of this workspace's running agents, `.clambake/agents.db`.
+pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentRegistry>, AttemptError> {
+    let path = workspace.state_dir().join(REGISTRY_FILE);
+    Ok(Box::new(SqliteAgentRegistry::open(&path)?))
+}
+
+/// Forgets `agent`'s registration, once its attempt's verdict has been acted on.
+pub fn forget_registration(workspace: &Workspace, agent: &str) -> Result<(), AttemptError> {
+    Ok(open_registry(workspace)?.remove(agent)?)
+}
+
+/// Takes over one registered agent that a previous orchestrator started. A live one (the same
+/// pid with the same start time) is watched again from its log until it ends (or `stop` asks
+/// it to); a dead one is judged from its log at once. Either is then finished like any attempt.
+pub async fn adopt_agent(
+    workspace: &Workspace,
+    entry: RegisteredAgent,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    let report = if process::is_running(entry.pid, entry.start_time) {
+        tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
+        let running = process::adopt(
+            entry.pid,
+            entry.start_time,
+            &entry.logs,
+            entry.containment.clone(),
+        );
+        supervise(running, limits, stop).await
+    } else {
+        // Whatever it left running goes with it.
+        AttemptProcesses::new(entry.pid, entry.containment.as_ref())
+            .clean_up_escaped()
+            .await;
+        report_from_log(&entry.logs).await
+    }
+    .map_err(|source| AttemptError::Io {
+        action: "read the log of the re-adopted agent",
+        path: entry.logs.stdout.clone(),
+        source,
+    })?;
+    let ended = EndedAttempt {
+        agent: entry.agent,
+        runtime: entry.runtime,
+        issue: entry.issue,
+        branch: entry.branch,
+        base: entry.base,
+        worktree: entry.worktree,
+        logs: entry.logs,
+        reports_result: entry.reports_result,
+        report,
+    };
+    finish(workspace, ended).await
+}
+
+/// What the log of an agent that ended unwatched says.
+async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
+    let text = match tokio::fs::read(&logs.stdout).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error),
+    };
+    let mut totals = AttemptTotals::default();
+    for line in text.lines() {
+        totals.record(&parse_line(line));
+    }
+    Ok(AttemptReport {
+        exit: waiter::recorded_exit(logs).unwrap_or(ExitStatus::Unknown),
+        terminated: None,
+        totals,
+        last_event_at: None,
+        exited_at: tokio::time::Instant::now(),
+    })
+}
+
+/// Whether git still knows `dir` as a working tree: a kill in the middle of adding or removing
+/// one can leave the directory with no metadata behind it.
+async fn is_worktree(dir: &Path) -> bool {
+    // Without its own `.git`, git would find the main repository above and answer for it.
+    let top = Git::new(dir).run(&["rev-parse", "--show-toplevel"]).await;
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    top.is_ok_and(|top| canonical(Path::new(&top)).is_some_and(|t| Some(t) == canonical(dir)))
+}
+
+/// Moves a directory that git no longer knows as a worktree out of the way, under
+/// `.clambake/broken-worktrees/`, keeping whatever files it holds, and forgets its metadata.
+async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError> {
+    let name = worktree
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let state_dir = worktree.parent().and_then(Path::parent).unwrap_or(worktree);
+    let aside = state_dir
+        .join("broken-worktrees")
+        .join(format!("{name}-{}", Timestamp::now().as_second()));
+    tracing::warn!(worktree = %worktree.display(), aside = %aside.display(), "setting a broken worktree aside");
+    let io = |source| AttemptError::Io {
+        action: "set aside the broken worktree",
+        path: worktree.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = aside.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::rename(worktree, &aside).map_err(io)?;
+    git.run(&["worktree", "prune"]).await?;
+    Ok(())
+}
+
+/// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing
+/// branch if an earlier attempt made one (taking over other slots' earlier attempts), else on
+/// a new branch from `base`.
+async fn prepare_worktree(
+    git: &Git,
+    worktree: &std::path::Path,
+    branch: &str,
+    request: &AttemptRequest,
+    grace: Duration,
+) -> Result<(), AttemptError> {
+    let base = request.base.as_str();
+    if worktree.exists() && branch_deleted_under(git, worktree, branch).await? {
+        // A commit there would start a history of its own, sharing nothing with the base.
+        set_aside_broken(git, worktree).await?;
+    }
+    if let Some(agent_worktrees) = worktree.parent() {
+        let takeover = Takeover {
+            issue: request.issue,
+            branch,
+            base,
+            agent_worktrees,
+            pull_request_heads: &request.pull_request_heads,
+        };
+        take_over_earlier_attempts(git, &takeover, grace).await?;
+    }
+    if worktree.exists() && creation_interrupted(worktree).await {
+        // Nothing ran in it yet: agents start only once it is complete. Made again below.
+        let path = worktree.display().to_string();
+        git.run(&["worktree", "remove", "--force", "--force", &path])
+            .await?;
+    }
+    if worktree.exists() && !is_worktree(worktree).await {
+        set_aside_broken(git, worktree).await?;
+    }
+    if worktree.exists() {
+        let found = Git::new(worktree)
+            .current_branch()
+            .await?
+            .unwrap_or_default();
+        return if found == branch {
+            Ok(())
+        } else {
+            Err(AttemptError::WorktreeOnOtherBranch {
+                worktree: worktree.to_path_buf(),
+                branch: branch.to_owned(),
+                found,
+            })
+        };
+    }
+    let path = worktree.display().to_string();
+    if git.branch_tip(branch).await?.is_some() {
+        git.run(&["worktree", "add", "--quiet", &path, branch])
+            .await?;
+    } else {
+        git.run(&["worktree", "add", "--quiet", "-b", branch, &path, base])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether `worktree` has `branch` checked out but the branch itself is gone (deleted by
+/// something that did not look at worktrees): its HEAD is unborn.
+async fn branch_deleted_under(
+    git: &Git,
+    worktree: &Path,
+    branch: &str,
+) -> Result<bool, AttemptError> {
+    if creation_interrupted(worktree).await || !is_worktree(worktree).await {
+        return Ok(false);
+    }
+    let checked_out = Git::new(worktree).current_branch().await?;
+    Ok(checked_out.as_deref() == Some(branch) && git.branch_tip(branch).await?.is_none())
+}
+
+/// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps
+/// a new worktree locked as "initializing" until its checkout is complete, and a half
+/// checked-out worktree would make its missing files look like the agent's work.
+pub(crate) async fn creation_interrupted(worktree: &Path) -> bool {
+    let Ok(link) = tokio::fs::read_to_string(worktree.join(".git")).await else {
+        return false;
+    };
+    let Some(admin) = link.trim().strip_prefix("gitdir: ") else {
+        return false;
+    };
+    tokio::fs::read_to_string(Path::new(admin).join("locked"))
+        .await
+        .is_ok_and(|reason| reason.trim() == "initializing")
+}
+
+/// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:
+/// saving the agent's work must not depend on them. Returns whether there was anything.
+pub(crate) async fn commit_leftovers(
+    git: &Git,
+    issue: u64,
+    agent: &str,
+) -> Result<bool, AttemptError> {
+    let status = git.run(&["status", "--porcelain"]).await?;
+    if status.is_empty() {
+        return Ok(false);
+    }
+    git.run(&["add", "--all"]).await?;
+    let message = format!(
+        "Work left uncommitted by {agent} on issue #{issue}\n\n\
+         Committed by Clambake after the agent exited."
+    );
+    git.run(&[
+        "-c",
+        &format!("user.name={CLAMBAKE_NAME}"),
+        "-c",
+        &format!("user.email={CLAMBAKE_EMAIL}"),
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        &message,
+    ])
+    .await?;
+    Ok(true)
+}
+
+pub(crate) async fn commits_ahead(
+    git: &Git,
+    base: &str,
+    branch: &str,
+) -> Result<u32, AttemptError> {
+    let range = format!("refs/heads/{base}..refs/heads/{branch}");
+    let count = git.run(&["rev-list", "--count", &range]).await?;
+    count.parse().map_err(|_| {
+        AttemptError::Git(GitError::Unparsable {
+            args: format!("rev-list --count {range}"),
+            output: count,
+        })
+    })
+}
+
+async fn write_file(path: &std::path::Path, text: &str) -> Result<(), AttemptError> {
+    let io = |source| AttemptError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    tokio::fs::write(path, text).await.map_err(io)
+}
+
+/// A `stop` receiver that never fires (its sender is gone), for attempts nobody will
+/// terminate by hand.
+pub fn never_stop() -> oneshot::Receiver<()> {
+    oneshot::channel().1
+}
+
+/// Limits from the configuration's minutes and seconds.
+pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
+    Limits {
+        stall: Duration::from_secs(u64::from(config.stall_timeout_minutes) * 60),
+        timeout: Duration::from_secs(u64::from(config.timeout_minutes) * 60),
+        grace: Duration::from_secs(u64::from(config.terminate_grace_seconds)),
+    }
+}
+
+/// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
+/// forge has them now.
+/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
+/// every logged attempt, so no two attempts share a number, and the last one's session is
+/// continued if it ended unfinished ([`continues_session`]).
+pub async fn request_for(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    agent: &str,
+    issue: u64,
+    base: &str,
+    earlier: &[AttemptRecord],
+) -> crate::app::AppResult<AttemptRequest> {
+    let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
+    let resume_session = earlier
+        .iter()
+        .max_by_key(|a| a.attempt)
+        .filter(|last| continues_session(&last.outcome))
+        .and_then(|last| last.session_id.clone());
+    let found = forge.issue(issue).await?;
+    let comments = forge
+        .comments(issue)
+        .await?
+        .into_iter()
+        .map(|c| PromptComment {
+            author: c.author,
+            body: c.body,
+        })
+        .collect();
+    let attempt =
+        next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
+    let pull_request_heads = forge
+        .pull_requests(&PullRequestFilter {
+            state: Some(PullRequestState::Open),
+            head: None,
+        })
+        .await?
+        .into_iter()
+        .map(|pr| pr.head)
+        .collect();
+    Ok(AttemptRequest {
+        agent: agent.to_owned(),
+        issue,
+        title: found.title,
+        body: found.body,
+        comments,
+        attempt,
+        base: base.to_owned(),
+        pull_request_heads,
+        resume_session,
+    })
+}
+
+/// One more than the attempts already logged for this agent and issue.
+pub fn next_attempt(logs: &Path, agent: &str, issue: u64) -> Result<u32, AttemptError> {
+    let prefix = format!("{agent}-{issue}-");
+    let entries = match std::fs::read_dir(logs) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
+        Err(source) => {
+            return Err(AttemptError::Io {
+                action: "list",
+                path: logs.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let done = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".jsonl")?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    Ok(done + 1)
+}

@@ -1,0 +1,12 @@
+//! Agent attempts: starting one, watching it, stopping it, and judging how it ended.
+
+pub mod attempt;
+pub mod check;
+pub mod handover;
+pub mod loop_processes;
+pub mod monitor;
+pub mod simulated_work;
+pub mod spawn;
+pub mod strays;
+pub mod terminate;
+pub mod verdict;

@@ -1,0 +1,64 @@
+//! `terminate`: stop a running agent, whichever Clambake process supervises it.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::adapters::agents::process::{self, Stopped};
+use crate::app::Workspace;
+use crate::app::agents::attempt::{AttemptError, open_registry};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TerminateReport {
+    pub agent: String,
+    pub issue: u64,
+    pub pid: u32,
+    pub stopped: Stopped,
+}
+
+/// SIGTERM to the agent in `slot`, `grace` to end, then SIGKILL. Its supervisor sees it end
+/// and classifies the attempt (as killed, unless it had already finished its work).
+pub async fn terminate(
+    workspace: &Workspace,
+    slot: &str,
+    grace: Duration,
+) -> Result<TerminateReport, AttemptError> {
+    let not_running = || AttemptError::NotRunning {
+        agent: slot.to_owned(),
+    };
+    let entry = open_registry(workspace)?
+        .list()?
+        .into_iter()
+        .find(|e| e.agent == slot)
+        .ok_or_else(not_running)?;
+    if !process::is_running(entry.pid, entry.start_time) {
+        // It ended on its own: a request left now would count its finished work as killed.
+        return Err(not_running());
+    }
+    // Whoever supervises the agent reads this when it ends, and counts the attempt as killed.
+    let request = entry.logs.stop_request();
+    std::fs::write(&request, Timestamp::now().to_string()).map_err(|source| AttemptError::Io {
+        action: "record the request to stop",
+        path: request.clone(),
+        source,
+    })?;
+    let stopped = process::terminate(
+        entry.pid,
+        entry.start_time,
+        entry.containment.as_ref(),
+        grace,
+    )
+    .await;
+    if stopped == Stopped::AlreadyGone {
+        // It ended between the check and the request: not by this request.
+        let _ = std::fs::remove_file(&request);
+        return Err(not_running());
+    }
+    Ok(TerminateReport {
+        agent: entry.agent,
+        issue: entry.issue,
+        pid: entry.pid,
+        stopped,
+    })
+}

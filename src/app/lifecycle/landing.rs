@@ -1,0 +1,480 @@
+//! What happens to an issue when its work ends: landed work waits for a train under
+//! `route:review` (the one way work lands, for the run loop and `clambake land`); a failed
+//! attempt is retried after a backoff, or, once the attempts are spent, the issue is marked
+//! `route:failed` with the story of what happened. Branches are always kept.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::adapters::git::Git;
+use crate::app::agents::attempt::AttemptResult;
+use crate::app::agents::simulated_work::simulated_issue;
+use crate::app::lifecycle::transitions::transition;
+use crate::app::trains::unrelated_work::{Unrelated, find_unrelated, refuse};
+use crate::app::workspace::{AppResult, Workspace};
+use crate::core::agents::events::AttemptTotals;
+use crate::core::agents::log;
+use crate::core::agents::outcome::Outcome;
+use crate::core::agents::retry::{AfterFailure, after_failure};
+use crate::core::agents::simulated_work;
+use crate::core::lifecycle::machine::Event;
+use crate::core::queue::labels;
+use crate::core::text::human_time::moment_from;
+use crate::ports::Forge;
+use crate::ports::forge::NewPullRequest;
+use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
+
+/// What became of an issue after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Disposition {
+    /// On `route:review`, waiting for a train (or with its own pull request).
+    Landed {
+        commits_ahead: u32,
+        pull_request: Option<u64>,
+    },
+    /// Back on `route:ready`, not before `not_before`.
+    Retrying { attempt: u32, not_before: Timestamp },
+    /// `route:failed`; the branch is kept.
+    Failed { attempts: u32 },
+    /// `route:failed` without a pull request: the work shares no history with the base, so it
+    /// can never merge. Its branch is kept, and archived.
+    Refused { why: String },
+}
+
+/// Settings that shape the disposition.
+#[derive(Debug, Clone, Copy)]
+pub struct LandingPolicy {
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    /// false: every landed branch gets its own pull request at once.
+    pub bundling: bool,
+    pub cleanup_on_failure: bool,
+}
+
+/// An attempt that has ended, and whose.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    pub attempt: u32,
+    pub result: &'a AttemptResult,
+}
+
+/// Records the attempt, moves the issue on the forge, and journals the slot's step in
+/// `journal` (given when the state machine is on). Idempotent on the forge: labels are set, not
+/// toggled.
+pub async fn dispose(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    attempts: &dyn AttemptLog,
+    journal: Option<&dyn Journal>,
+    policy: LandingPolicy,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<Disposition> {
+    record_attempt(attempts, ended, now)?;
+    let Ended {
+        agent,
+        issue,
+        result,
+        ..
+    } = ended;
+    let classification = &result.classification;
+
+    if classification.outcome == Outcome::Success {
+        let work = Work {
+            agent,
+            issue,
+            branch: &result.branch,
+            commits_ahead: result.commits_ahead,
+            totals: Some(&result.report.totals),
+            simulated: simulated_issue(attempts, issue)?,
+        };
+        let landing = land(
+            &workspace.git,
+            forge,
+            journal,
+            policy.bundling,
+            work,
+            ATTEMPT_ENDED,
+            now,
+        )
+        .await?;
+        remove_worktree(workspace, &result.worktree).await?;
+        return Ok(match landing {
+            Landing::Landed(landed) => Disposition::Landed {
+                commits_ahead: result.commits_ahead,
+                pull_request: landed.pull_request,
+            },
+            Landing::Refused(unrelated) => Disposition::Refused {
+                why: unrelated.describe(),
+            },
+        });
+    }
+
+    let summary = format!(
+        "by {agent} ended `{}`: {}. Its branch `{}` is kept ({} ahead).",
+        classification.outcome,
+        classification.reason,
+        result.branch,
+        commits(result.commits_ahead)
+    );
+    let tail = log_tail(&result.logs.stdout, &result.logs.stderr).await;
+    let failure = Failure {
+        agent,
+        issue,
+        summary,
+        branch: &result.branch,
+        log_tail: tail,
+    };
+    let disposition = retry_or_fail(forge, attempts, policy, failure, now).await?;
+    // A retry makes its own worktree; a final failure keeps this one unless told otherwise.
+    let keep = matches!(disposition, Disposition::Failed { .. }) && !policy.cleanup_on_failure;
+    if !keep {
+        remove_worktree(workspace, &result.worktree).await?;
+    }
+    journal_slot(journal, agent, issue, &[Event::Abandon], ATTEMPT_ENDED, now)?;
+    Ok(disposition)
+}
+
+/// Why the run loop journals a slot's step when an attempt ends.
+const ATTEMPT_ENDED: &str = "the attempt ended";
+
+/// Applies `events` to `agent`'s slot in `journal`, if given and if it has the slot on `issue`:
+/// work started outside the journal's knowledge (`clambake spawn` by hand) leaves it as it is.
+pub(crate) fn journal_slot(
+    journal: Option<&dyn Journal>,
+    agent: &str,
+    issue: u64,
+    events: &[Event],
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let Some(journal) = journal else {
+        return Ok(());
+    };
+    if journal.current_state(agent)?.claimed_issue() != Some(issue) {
+        return Ok(());
+    }
+    for event in events {
+        transition(journal, agent, event, cause, now)?;
+    }
+    Ok(())
+}
+
+/// Records the ended attempt in the attempt log.
+pub(crate) fn record_attempt(
+    attempts: &dyn AttemptLog,
+    ended: Ended<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let result = ended.result;
+    attempts.record_attempt(&AttemptRecord {
+        issue: ended.issue,
+        attempt: ended.attempt,
+        agent: ended.agent.to_owned(),
+        branch: result.branch.clone(),
+        outcome: result.classification.outcome.to_string(),
+        reason: result.classification.reason.clone(),
+        commits_ahead: result.commits_ahead,
+        cost_usd: result.report.totals.cost_usd,
+        turns: result.report.totals.turns,
+        log: result.logs.stdout.display().to_string(),
+        finished_at: now,
+        runtime: Some(result.runtime.clone()),
+        session_id: result.report.totals.session_id.clone(),
+    })?;
+    Ok(())
+}
+
+/// A failed attempt, told for the issue's comments.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    /// What happened, in a sentence or two, from `by <agent>` on: the comment puts the
+    /// attempt's place in front, counted as `agents.max_attempts` counts.
+    pub summary: String,
+    pub branch: &'a str,
+    pub log_tail: String,
+}
+
+/// After a recorded failure: back to `route:ready` with a backoff, or `route:failed` once
+/// `max_attempts` attempts have failed.
+pub async fn retry_or_fail(
+    forge: &dyn Forge,
+    attempts: &dyn AttemptLog,
+    policy: LandingPolicy,
+    failure: Failure<'_>,
+    now: Timestamp,
+) -> AppResult<Disposition> {
+    let Failure {
+        agent,
+        issue,
+        summary,
+        branch,
+        log_tail,
+    } = failure;
+    let history = attempts.attempts(issue)?;
+    // The failed attempts are what `max_attempts` counts, and what comments count: attempt
+    // numbers in log names skip the ones a stopped run interrupted, which count for nothing.
+    let failures = history
+        .iter()
+        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .count() as u32;
+    let summary = format!(
+        "Attempt {} {summary}",
+        attempt_of(failures, policy.max_attempts)
+    );
+    match after_failure(failures, policy.max_attempts, policy.retry_base) {
+        AfterFailure::Retry {
+            attempt: next,
+            after,
+        } => {
+            let not_before = now + after;
+            forge
+                .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
+                .await?;
+            forge
+                .create_comment(
+                    issue,
+                    &format!(
+                        "{summary}\n\nClambake will try again (attempt {}) after {}.",
+                        attempt_of(next, policy.max_attempts),
+                        moment_from(not_before, now)
+                    ),
+                )
+                .await?;
+            Ok(Disposition::Retrying {
+                attempt: next,
+                not_before,
+            })
+        }
+        AfterFailure::GiveUp => {
+            forge
+                .edit_labels(
+                    issue,
+                    &[labels::FAILED.to_owned()],
+                    &[agent.to_owned(), labels::READY.to_owned()],
+                )
+                .await?;
+            let cost = history
+                .iter()
+                .filter_map(|a| a.cost_usd)
+                .fold(0.0, |sum, c| sum + c);
+            forge
+                .create_comment(
+                    issue,
+                    &format!(
+                        "{summary}\n\nAll {failures} attempts failed, so this issue is now `{}`. \
+                         Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
+                         The end of the last attempt's log:\n\n{}",
+                        labels::FAILED,
+                        crate::core::text::inert::code_block(&log_tail),
+                    ),
+                )
+                .await?;
+            Ok(Disposition::Failed { attempts: failures })
+        }
+    }
+}
+
+/// `2 of 3`: the `n`th counted attempt of `max`; past `max` (the limit was lowered since),
+/// only `n`.
+fn attempt_of(n: u32, max: u32) -> String {
+    if n <= max {
+        format!("{n} of {max}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// When a ready issue with failed attempts may be tried again, if that is still ahead.
+pub fn not_before(
+    attempts: &[AttemptRecord],
+    policy: LandingPolicy,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let failures: Vec<&AttemptRecord> = attempts
+        .iter()
+        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .collect();
+    let last = failures.last()?;
+    match after_failure(
+        failures.len() as u32,
+        policy.max_attempts,
+        policy.retry_base,
+    ) {
+        AfterFailure::Retry { after, .. } => Some(last.finished_at + after).filter(|t| *t > now),
+        AfterFailure::GiveUp => None,
+    }
+}
+
+/// Work finished on an agent's branch, ready to land.
+#[derive(Debug, Clone, Copy)]
+pub struct Work<'a> {
+    pub agent: &'a str,
+    pub issue: u64,
+    pub branch: &'a str,
+    pub commits_ahead: u32,
+    /// What the attempt spent, when an attempt watched by Clambake did the work.
+    pub totals: Option<&'a AttemptTotals>,
+    /// The simulated agent made (some of) it, as its attempts recorded.
+    pub simulated: bool,
+}
+
+/// Where landed work went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    /// The issue's labels afterwards.
+    pub labels: Vec<String>,
+    /// Without bundling, the pull request that carries the work.
+    pub pull_request: Option<u64>,
+}
+
+/// What landing did with finished work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landing {
+    Landed(Landed),
+    /// Not landed: the work shares no history with the base (see `app::trains::unrelated_work`).
+    Refused(Unrelated),
+}
+
+/// Lands finished work: the issue goes to `route:review` (freeing the slot), without bundling
+/// its pull request opens, a comment says so, and `journal` (given when the state machine is
+/// on) records the work completed if it has the slot on the issue. Journal entries name `cause`.
+/// Work with no merge base with the base branch is refused instead: archived, no pull request,
+/// the issue `route:failed` with a comment, and the slot's attempt abandoned.
+pub async fn land(
+    git: &Git,
+    forge: &dyn Forge,
+    journal: Option<&dyn Journal>,
+    bundling: bool,
+    work: Work<'_>,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<Landing> {
+    let Work {
+        agent,
+        issue,
+        branch,
+        commits_ahead,
+        totals,
+        simulated,
+    } = work;
+    let base = forge.default_branch().await?;
+    if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
+        refuse(forge, issue, agent, &unrelated).await?;
+        journal_slot(journal, agent, issue, &[Event::Abandon], cause, now)?;
+        tracing::warn!(agent, issue, "{}", unrelated.describe());
+        return Ok(Landing::Refused(unrelated));
+    }
+    let labelled = forge
+        .edit_labels(
+            issue,
+            &[labels::REVIEW.to_owned()],
+            &[agent.to_owned(), labels::READY.to_owned()],
+        )
+        .await?;
+    let spent = totals.map_or_else(String::new, |totals| {
+        let cost = totals
+            .cost_usd
+            .map_or_else(String::new, |c| format!(", ${c:.4}"));
+        format!(" ({} turns{cost})", totals.turns)
+    });
+    let landed = format!(
+        "Landed by {agent}: `{branch}` is {} ahead{spent}.",
+        commits(commits_ahead)
+    );
+    let pull_request = if bundling {
+        None
+    } else {
+        Some(open_individual_pull_request(forge, issue, branch, &landed, simulated).await?)
+    };
+    let comment = match pull_request {
+        Some(number) => format!("{landed} Pull request #{number} carries it."),
+        None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = if simulated {
+        format!("{comment}\n\n{}", simulated_work::LANDING_NOTE)
+    } else {
+        comment
+    };
+    forge.create_comment(issue, &comment).await?;
+    let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
+    journal_slot(journal, agent, issue, &events, cause, now)?;
+    Ok(Landing::Landed(Landed {
+        labels: labelled.labels,
+        pull_request,
+    }))
+}
+
+/// The branch's open pull request, or a new one that closes the issue when merged, marked when
+/// it carries `simulated` work.
+pub async fn open_individual_pull_request(
+    forge: &dyn Forge,
+    issue: u64,
+    branch: &str,
+    why: &str,
+    simulated: bool,
+) -> AppResult<u64> {
+    let open = forge
+        .pull_requests(&crate::ports::forge::PullRequestFilter {
+            state: Some(crate::ports::forge::PullRequestState::Open),
+            head: Some(branch.to_owned()),
+        })
+        .await?;
+    if let Some(existing) = open.first() {
+        return Ok(existing.number);
+    }
+    let title = forge.issue(issue).await?.title;
+    let marked = if simulated { vec![issue] } else { Vec::new() };
+    let (title, body) = simulated_work::mark_pull_request(
+        &crate::core::trains::pull_request::individual_title(issue, &title),
+        &format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
+        &marked,
+    );
+    let pr = forge
+        .create_pull_request(&NewPullRequest {
+            title,
+            body,
+            head: branch.to_owned(),
+            base: None,
+        })
+        .await?;
+    Ok(pr.number)
+}
+
+/// Removes an attempt's worktree; its branch and commits stay.
+pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) -> AppResult<()> {
+    if worktree.exists() {
+        let _removing = workspace.lock_worktrees().await;
+        let path = worktree.display().to_string();
+        workspace
+            .git
+            .run(&["worktree", "remove", "--force", &path])
+            .await?;
+    }
+    Ok(())
+}
+
+/// The last lines of an attempt's stdout and stderr logs, for a failure comment (which shows
+/// them as a code block; the forge it is written to redacts the secrets).
+pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
+    // A log that was never written reads as empty. Secrets go before any line is cut short.
+    let secrets = crate::app::workspace::secrets();
+    let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
+    let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
+    log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))
+}
+
+/// `1 commit`, `3 commits`.
+fn commits(count: u32) -> String {
+    match count {
+        1 => "1 commit".to_owned(),
+        n => format!("{n} commits"),
+    }
+}

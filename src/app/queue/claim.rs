@@ -1,0 +1,110 @@
+//! How an agent slot takes an issue and how its work is journaled while it runs: the one path
+//! the run loop and `clambake spawn` share. A claim is the slot's label, set and checked on
+//! the forge (so no two slots, nor a `run` and a `spawn`, work one issue), then `Assign` in
+//! the journal; `StartWork` follows when the agent process starts, and again when a restarted
+//! run re-adopts it.
+
+use jiff::Timestamp;
+
+use crate::app::lifecycle::landing::journal_slot;
+use crate::app::lifecycle::transitions::transition;
+use crate::app::workspace::AppResult;
+use crate::core::lifecycle::machine::Event;
+use crate::core::queue::labels::{self, agent_slot};
+use crate::ports::forge::Issue;
+use crate::ports::journal::Journal;
+use crate::ports::{Clock, Forge};
+
+/// Where a slot's steps are journaled (given only when the state machine is on), and the
+/// clock that stamps them.
+#[derive(Clone, Copy)]
+pub struct SlotJournal<'a> {
+    pub journal: &'a dyn Journal,
+    pub clock: &'a dyn Clock,
+}
+
+/// Why the journal moved a slot to `Working`.
+pub const PROCESS_STARTED: &str = "the agent process started";
+pub const READOPTED: &str = "re-adopted by the run loop after a restart: the agent still runs";
+
+/// Claims `issue` for `agent` on the forge (its label on, `route:ready` off) and checks the
+/// claim held: if another slot claimed it at the same moment, ours is withdrawn and `None`
+/// returned.
+pub async fn claim_issue(forge: &dyn Forge, agent: &str, issue: u64) -> AppResult<Option<Issue>> {
+    forge
+        .edit_labels(issue, &[agent.to_owned()], &[labels::READY.to_owned()])
+        .await?;
+    let claimed = forge.issue(issue).await?;
+    if claimants(&claimed).len() == 1 {
+        return Ok(Some(claimed));
+    }
+    tracing::warn!(
+        agent,
+        issue,
+        "issue claimed twice at once; withdrawing this claim"
+    );
+    forge.edit_labels(issue, &[], &[agent.to_owned()]).await?;
+    Ok(None)
+}
+
+/// The agent slots whose label `issue` carries.
+pub fn claimants(issue: &Issue) -> Vec<&str> {
+    issue
+        .labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| agent_slot(l).is_some())
+        .collect()
+}
+
+/// Journals `Assign`, bringing the slot there first if the journal lags the forge (a crash
+/// between the claim and the journal write, or a slot left elsewhere by drift). Nothing is
+/// written if the journal already has the slot on `issue`.
+pub fn journal_assignment(
+    slot: Option<SlotJournal<'_>>,
+    agent: &str,
+    issue: u64,
+    branch: &str,
+    cause: &str,
+) -> AppResult<()> {
+    let Some(SlotJournal { journal, clock }) = slot else {
+        return Ok(());
+    };
+    let current = journal.current_state(agent)?;
+    if current.claimed_issue() == Some(issue) {
+        return Ok(());
+    }
+    if current.claimed_issue().is_some() {
+        transition(
+            journal,
+            agent,
+            &Event::ForceReset,
+            "its claim moved on the forge",
+            clock.now(),
+        )?;
+    }
+    let assign = Event::Assign {
+        agent_id: agent.to_owned(),
+        issue,
+        branch: branch.to_owned(),
+    };
+    transition(journal, agent, &assign, cause, clock.now())?;
+    Ok(())
+}
+
+/// Journals `StartWork`: the slot's agent process runs on `issue`, its branch `commits_ahead`
+/// of the base. A slot the journal has elsewhere is left as it is.
+pub fn journal_working(
+    slot: Option<SlotJournal<'_>>,
+    agent: &str,
+    issue: u64,
+    commits_ahead: u32,
+    cause: &str,
+) -> AppResult<()> {
+    let Some(SlotJournal { journal, clock }) = slot else {
+        return Ok(());
+    };
+    let now: Timestamp = clock.now();
+    let events = [Event::StartWork { commits_ahead }];
+    journal_slot(Some(journal), agent, issue, &events, cause, now)
+}

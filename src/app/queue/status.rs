@@ -1,0 +1,56 @@
+//! `status`: the queue at a glance.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::app::workspace::AppResult;
+use crate::core::queue::standing::{Stage, stage};
+use crate::ports::Forge;
+use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntry {
+    pub number: Number,
+    pub title: String,
+    /// The agent holding a claimed issue.
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Open issues by stage; every stage is present, possibly empty.
+    pub stages: BTreeMap<Stage, Vec<QueueEntry>>,
+    pub open_pull_requests: Vec<Number>,
+}
+
+pub async fn status(forge: &dyn Forge) -> AppResult<StatusReport> {
+    let mut stages: BTreeMap<Stage, Vec<QueueEntry>> =
+        Stage::ALL.iter().map(|s| (*s, Vec::new())).collect();
+    for issue in forge.issues(&IssueFilter::open()).await? {
+        let at = stage(issue.labels.iter().map(String::as_str));
+        let agent = issue
+            .labels
+            .iter()
+            .find(|l| crate::core::queue::labels::agent_slot(l).is_some())
+            .cloned();
+        stages.entry(at).or_default().push(QueueEntry {
+            number: issue.number,
+            title: issue.title,
+            agent,
+        });
+    }
+    let open_pull_requests = forge
+        .pull_requests(&PullRequestFilter {
+            state: Some(PullRequestState::Open),
+            head: None,
+        })
+        .await?
+        .into_iter()
+        .map(|pr| pr.number)
+        .collect();
+    Ok(StatusReport {
+        stages,
+        open_pull_requests,
+    })
+}

@@ -1,0 +1,5 @@
+//! Recovery: the world observed, drift repaired, and the journal rebuilt from the world.
+
+pub mod observe;
+pub mod rebuild_journal;
+pub mod repair;

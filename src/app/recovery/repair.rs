@@ -1,0 +1,758 @@
+//! Recovery: observe, detect, plan, execute. Every step is idempotent (executing a plan again,
+//! or one made from an older observation, does nothing twice and nothing harmful), every
+//! lifecycle change is journaled, and every issue touched gets a comment saying what was found
+//! and done. No step drops a commit: branch tips are archived before resets and deletions, and
+//! a deletion is refused unless the archive holds the very tip.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::adapters::git::{BranchDeletion, Git, GitError};
+use crate::app::agents::attempt::{commit_leftovers, creation_interrupted};
+use crate::app::lifecycle::transitions::{require_agent_id, transition};
+use crate::app::recovery::observe::{Records, observe};
+use crate::app::workspace::{AppResult, Workspace};
+use crate::core::branches::name::parse_branch_name;
+use crate::core::config::Config;
+use crate::core::lifecycle::finished_work::{FinishedWork, finished_work};
+use crate::core::lifecycle::machine::{Event, Lifecycle, State};
+use crate::core::recovery::drift::{
+    Inconsistency, Limits, RefFacts, Snapshot, archive_ref, believed_from_labels, detect,
+};
+use crate::core::recovery::plans::{Policy, RecoveryPlan, Step, plan};
+use crate::ports::Forge;
+use crate::ports::forge::IssueState;
+use crate::ports::journal::{AttemptLog, Journal};
+use crate::ports::processes::AgentProcesses;
+
+/// Everything recovery reads and changes.
+pub struct World<'a> {
+    pub workspace: &'a Workspace,
+    pub forge: &'a dyn Forge,
+    pub journal: &'a dyn Journal,
+    /// The recorded verdicts: a slot whose success is recorded waits for `land`, not repair.
+    pub attempts: &'a dyn AttemptLog,
+    pub processes: &'a dyn AgentProcesses,
+    /// The branch commits are counted against.
+    pub base: String,
+    pub max_stuck_minutes: u32,
+    pub policy: Policy,
+    /// `state_machine.enabled`: the journal is the belief. Off, the labels are, and the journal
+    /// is neither read nor written.
+    pub state_machine: bool,
+}
+
+impl<'a> World<'a> {
+    pub fn new(
+        workspace: &'a Workspace,
+        forge: &'a dyn Forge,
+        journal: &'a (impl Journal + AttemptLog),
+        processes: &'a dyn AgentProcesses,
+        base: String,
+        config: &Config,
+    ) -> Self {
+        Self {
+            workspace,
+            forge,
+            journal,
+            attempts: journal,
+            processes,
+            base,
+            max_stuck_minutes: config.recovery.max_stuck_time_minutes,
+            policy: Policy {
+                cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
+            },
+            state_machine: config.state_machine.enabled,
+        }
+    }
+
+    fn limits(&self, now: Timestamp) -> Limits {
+        Limits {
+            now,
+            max_stuck: SignedDuration::from_mins(i64::from(self.max_stuck_minutes)),
+        }
+    }
+}
+
+/// The world and the journal's belief, observed together.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub snapshot: Snapshot,
+    pub believed: BTreeMap<String, State>,
+    /// Every inconsistency with the plan that would repair it.
+    pub plans: Vec<RecoveryPlan>,
+}
+
+/// Observes the world and reports every inconsistency (of `agent` only, if given) with its plan.
+pub async fn diagnose(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<Diagnosis> {
+    if let Some(agent) = agent {
+        require_agent_id(agent)?;
+    }
+    let snapshot = observe(
+        world.workspace,
+        world.forge,
+        world.processes,
+        Records {
+            journal: world.journal,
+            attempts: world.attempts,
+        },
+        &world.base,
+        now,
+    )
+    .await?;
+    let believed = if world.state_machine {
+        world.journal.current_states()?
+    } else {
+        believed_from_labels(&snapshot)
+    };
+    let plans = detect(&snapshot, &believed, world.limits(now))
+        .iter()
+        .filter(|found| agent.is_none_or(|agent| found.concerns(agent)))
+        .map(|found| plan(found, world.policy))
+        .collect();
+    Ok(Diagnosis {
+        snapshot,
+        believed,
+        plans,
+    })
+}
+
+/// What became of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Done,
+    /// The world already was as the step would make it.
+    AlreadyDone,
+    LeftForHuman,
+    /// Not done, on purpose.
+    Skipped {
+        reason: String,
+    },
+    /// The step failed; the plan's later steps were not run.
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: Step,
+    #[serde(flatten)]
+    pub outcome: StepOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub inconsistency: Inconsistency,
+    pub steps: Vec<StepReport>,
+}
+
+impl PlanReport {
+    pub fn failed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    }
+
+    /// Whether a step changed anything (not all skipped, already done, or failed).
+    pub fn changed_something(&self) -> bool {
+        self.steps.iter().any(|s| s.outcome == StepOutcome::Done)
+    }
+}
+
+/// What a recovery did, and what is still wrong after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryReport {
+    pub executed: Vec<PlanReport>,
+    /// Inconsistencies left after the last round, with their plans.
+    pub remaining: Vec<RecoveryPlan>,
+}
+
+/// The most rounds one recovery runs: a repair can reveal another (a restored label reveals a
+/// dead process), and plans that touch the same agent or issue wait for the next round.
+const MAX_ROUNDS: usize = 4;
+
+/// Repairs every inconsistency (of `agent` only, if given): observe, plan, execute the plans
+/// that do not overlap, and again, until nothing changes.
+pub async fn recover(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<RecoveryReport> {
+    let mut executed = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let diagnosis = diagnose(world, agent, now).await?;
+        if diagnosis.plans.is_empty() {
+            break;
+        }
+        let mut touched = BTreeSet::new();
+        let mut progress = false;
+        for plan in &diagnosis.plans {
+            let keys = touches(plan);
+            if !touched.is_disjoint(&keys) {
+                continue;
+            }
+            touched.extend(keys);
+            let report = execute(world, plan, &diagnosis.believed, now).await;
+            progress |= report.changed_something();
+            executed.push(report);
+        }
+        if !progress {
+            break;
+        }
+    }
+    let remaining = diagnose(world, agent, now).await?.plans;
+    Ok(RecoveryReport {
+        executed,
+        remaining,
+    })
+}
+
+/// The agents, issues and branches a plan changes: two plans sharing one must not run in one
+/// round, as the second was planned on a world the first has changed.
+fn touches(plan: &RecoveryPlan) -> BTreeSet<String> {
+    plan.steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::StopProcess { agent } | Step::Journal { agent, .. } => Some(agent.clone()),
+            Step::EditLabels { issue, .. } | Step::CloseIssue { issue } => {
+                Some(format!("#{issue}"))
+            }
+            Step::ArchiveBranch { branch, .. }
+            | Step::RestoreBranch { branch, .. }
+            | Step::DeleteBranch { branch, .. } => Some(branch.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether adding `label` would move an issue back past where its labels show it is: a plan
+/// made from a journal that lagged the forge (a run killed between the two) must not requeue
+/// a failed or landed issue, nor land a failed one.
+fn moved_past(label: &str, labels: &[&str]) -> bool {
+    use crate::core::queue::labels::{BUNDLED, FAILED, READY, REVIEW};
+    match label {
+        READY => labels.iter().any(|l| [FAILED, REVIEW, BUNDLED].contains(l)),
+        REVIEW => labels.contains(&FAILED),
+        _ => false,
+    }
+}
+
+/// Executes `plan`'s steps in order, stopping at the first failure. `believed` is the journal
+/// as the plan saw it: a journal step already applied is recognised and not applied twice.
+pub async fn execute(
+    world: &World<'_>,
+    plan: &RecoveryPlan,
+    believed: &BTreeMap<String, State>,
+    now: Timestamp,
+) -> PlanReport {
+    let cause = format!("recovery of {}", plan.inconsistency.kind());
+    PlanReport {
+        inconsistency: plan.inconsistency.clone(),
+        steps: execute_steps(world, &plan.steps, believed, &cause, now).await,
+    }
+}
+
+/// Executes `steps` in order, stopping at the first failure; journal entries name `cause`.
+async fn execute_steps(
+    world: &World<'_>,
+    plan: &[Step],
+    believed: &BTreeMap<String, State>,
+    cause: &str,
+    now: Timestamp,
+) -> Vec<StepReport> {
+    let chains = journal_chains(plan, believed);
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for (step, chain) in plan.iter().zip(&chains) {
+        if failed {
+            break;
+        }
+        let outcome = match run_step(world, step, chain, cause, now).await {
+            Ok(outcome) => outcome,
+            Err(error) => StepOutcome::Failed {
+                error: error.to_string(),
+            },
+        };
+        failed = matches!(outcome, StepOutcome::Failed { .. });
+        steps.push(StepReport {
+            step: step.clone(),
+            outcome,
+        });
+    }
+    steps
+}
+
+fn done(changed: bool) -> StepOutcome {
+    if changed {
+        StepOutcome::Done
+    } else {
+        StepOutcome::AlreadyDone
+    }
+}
+
+fn failed(error: String) -> StepOutcome {
+    StepOutcome::Failed { error }
+}
+
+async fn run_step(
+    world: &World<'_>,
+    step: &Step,
+    chain: &Chain,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<StepOutcome> {
+    let git = &world.workspace.git;
+    Ok(match step {
+        Step::StopProcess { agent } => {
+            let live = world.processes.processes().await?;
+            if live.iter().any(|p| p.agent == *agent && p.alive) {
+                world.processes.stop(agent).await?;
+                StepOutcome::Done
+            } else {
+                StepOutcome::AlreadyDone
+            }
+        }
+        Step::CommitLeftovers { worktree } => commit_worktree(worktree).await?,
+        Step::ArchiveBranch {
+            tip, archive_ref, ..
+        }
+        | Step::ArchiveHead {
+            head: tip,
+            archive_ref,
+            ..
+        } => keep_at(git, archive_ref, tip, "clambake: archive before recovery").await?,
+        Step::RestoreBranch { branch, tip, .. } => {
+            keep_at(
+                git,
+                &format!("refs/heads/{branch}"),
+                tip,
+                "clambake: restore from archive",
+            )
+            .await?
+        }
+        Step::DeleteBranch { branch, tip } => delete_branch(git, branch, tip, &world.base).await?,
+        Step::RemoveWorktree { worktree } => remove_worktree(git, worktree).await?,
+        Step::EditLabels { issue, add, remove } => {
+            let current = world.forge.issue(*issue).await?;
+            let labels: Vec<&str> = current.labels.iter().map(String::as_str).collect();
+            let add: Vec<String> = add
+                .iter()
+                .filter(|label| !moved_past(label, &labels))
+                .cloned()
+                .collect();
+            let settled = add.iter().all(|l| current.has_label(l))
+                && !remove.iter().any(|l| current.has_label(l));
+            if !settled {
+                world.forge.edit_labels(*issue, &add, remove).await?;
+            }
+            done(!settled)
+        }
+        Step::CloseIssue { issue } => {
+            let open = world.forge.issue(*issue).await?.state == IssueState::Open;
+            if open {
+                world
+                    .forge
+                    .set_issue_state(*issue, IssueState::Closed)
+                    .await?;
+            }
+            done(open)
+        }
+        Step::Journal { .. } if !world.state_machine => StepOutcome::Skipped {
+            reason: "the state machine is disabled: the journal is not written".to_owned(),
+        },
+        Step::Journal { agent, event } => journal_step(world, agent, event, chain, cause, now)?,
+        Step::Comment { issue, body } => {
+            let comments = world.forge.comments(*issue).await?;
+            let said = comments.last().is_some_and(|c| c.body == *body);
+            if !said {
+                world.forge.create_comment(*issue, body).await?;
+            }
+            done(!said)
+        }
+        Step::LeaveForHuman { .. } => StepOutcome::LeftForHuman,
+    })
+}
+
+/// The slot's state before a plan's journal step, and the states that step and the plan's
+/// later journal steps for the same slot lead to.
+#[derive(Debug, Clone, Default)]
+struct Chain {
+    before: Option<State>,
+    later: Vec<State>,
+}
+
+/// For each of the steps, its [`Chain`] if it is a journal step the lifecycle accepts.
+fn journal_chains(plan: &[Step], believed: &BTreeMap<String, State>) -> Vec<Chain> {
+    let mut chains = vec![Chain::default(); plan.len()];
+    let mut at: BTreeMap<&str, State> = BTreeMap::new();
+    let mut owners: Vec<(usize, &str)> = Vec::new();
+    for (index, step) in plan.iter().enumerate() {
+        let Step::Journal { agent, event } = step else {
+            continue;
+        };
+        let before = at
+            .get(agent.as_str())
+            .or_else(|| believed.get(agent))
+            .cloned()
+            .unwrap_or(State::Idle {});
+        let Ok(transition) = Lifecycle::resume(agent, before.clone()).apply(event) else {
+            break;
+        };
+        for (earlier, owner) in &owners {
+            if owner == agent {
+                chains[*earlier].later.push(transition.to.clone());
+            }
+        }
+        chains[index] = Chain {
+            before: Some(before),
+            later: vec![transition.to.clone()],
+        };
+        owners.push((index, agent));
+        at.insert(agent, transition.to);
+    }
+    chains
+}
+
+/// Applies `event` unless the journal already holds its outcome (or a later step's). The journal
+/// must be where the plan believed it: anything else means another clambake moved the slot,
+/// and the step fails rather than guess.
+fn journal_step(
+    world: &World<'_>,
+    agent: &str,
+    event: &Event,
+    chain: &Chain,
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<StepOutcome> {
+    let current = world.journal.current_state(agent)?;
+    let Some(before) = &chain.before else {
+        // The lifecycle refuses it: let the journal say so in its own words.
+        transition(world.journal, agent, event, cause, now)?;
+        return Ok(StepOutcome::Done);
+    };
+    if current != *before && chain.later.contains(&current) {
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    if current != *before {
+        return Ok(failed(format!(
+            "{agent} is {} in the journal, not {} as planned: run the recovery again",
+            current.kind(),
+            before.kind()
+        )));
+    }
+    transition(world.journal, agent, event, cause, now)?;
+    Ok(StepOutcome::Done)
+}
+
+/// Points `reference` at `tip` if it does not exist; fine if it already does; refuses to move
+/// it from another commit.
+async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResult<StepOutcome> {
+    if git
+        .compare_and_swap_ref(reference, tip, None, reason)
+        .await?
+    {
+        return Ok(StepOutcome::Done);
+    }
+    Ok(match git.resolve(reference).await? {
+        Some(found) if found == tip => StepOutcome::AlreadyDone,
+        found => failed(format!(
+            "`{reference}` exists at {}, not {tip}; left as it is",
+            found.as_deref().unwrap_or("nothing")
+        )),
+    })
+}
+
+/// Deletes `branch` only while it is still at `tip` and that tip is archived, removing a
+/// worktree that has it checked out first (refused if that worktree has changes).
+async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppResult<StepOutcome> {
+    let Some(current) = git.branch_tip(branch).await? else {
+        return Ok(StepOutcome::AlreadyDone);
+    };
+    if current != tip {
+        return Ok(failed(format!(
+            "`{branch}` moved to {current} since it was observed at {tip}; kept"
+        )));
+    }
+    let archive = archive_ref(branch, tip);
+    if git.resolve(&archive).await?.as_deref() != Some(tip) {
+        return Ok(failed(format!(
+            "`{branch}` is not archived under `{archive}`; kept"
+        )));
+    }
+    // A branch deleted under its worktree leaves it on an unborn HEAD, where the next commit
+    // would start a history of its own: the worktree goes first, and only if it holds nothing.
+    for worktree in git.worktrees().await? {
+        if worktree.branch.as_deref() == Some(branch)
+            && let Err(error) = remove_worktree(git, &worktree.path).await
+        {
+            return Ok(failed(format!(
+                "`{branch}` is checked out in {} which could not be removed ({error}); kept",
+                worktree.path.display()
+            )));
+        }
+    }
+    Ok(match git.delete_branch(branch, tip, base).await {
+        Ok(BranchDeletion::Deleted { .. } | BranchDeletion::Absent) => StepOutcome::Done,
+        Ok(BranchDeletion::Moved { found }) => failed(format!(
+            "`{branch}` moved to {found} since it was observed at {tip}; kept"
+        )),
+        Err(error @ GitError::DeletionRefused { .. }) => failed(error.to_string()),
+        Err(error) => failed(format!("could not delete `{branch}`: {error}")),
+    })
+}
+
+async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
+    if !worktree.is_dir() {
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    if creation_interrupted(worktree).await {
+        return Ok(StepOutcome::Skipped {
+            reason: "its checkout was never finished, so nothing in it is work".to_owned(),
+        });
+    }
+    let git = Git::new(worktree);
+    let branch = git.current_branch().await?.unwrap_or_default();
+    let Some(owner) = parse_branch_name(&branch) else {
+        return Ok(failed(format!(
+            "{} is not on an agent branch (`{branch}`); its changes were left alone",
+            worktree.display()
+        )));
+    };
+    Ok(done(
+        commit_leftovers(&git, owner.issue, owner.agent).await?,
+    ))
+}
+
+/// `git worktree remove` without force, so that uncommitted changes make it fail, never vanish;
+/// forced only for a worktree whose creation was interrupted, which holds no work.
+async fn remove_worktree(git: &Git, worktree: &Path) -> AppResult<StepOutcome> {
+    if !worktree.is_dir() {
+        git.run(&["worktree", "prune"]).await?;
+        return Ok(StepOutcome::AlreadyDone);
+    }
+    let path = worktree.display().to_string();
+    if creation_interrupted(worktree).await {
+        git.run(&["worktree", "remove", "--force", "--force", &path])
+            .await?;
+    } else {
+        git.run(&["worktree", "remove", &path]).await?;
+    }
+    Ok(StepOutcome::Done)
+}
+
+/// What `force-reset` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForceResetReport {
+    pub agent: String,
+    pub steps: Vec<StepReport>,
+    /// Inconsistencies of this agent left afterwards.
+    pub remaining: Vec<RecoveryPlan>,
+}
+
+impl ForceResetReport {
+    pub fn failed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    }
+}
+
+/// Puts `agent`'s slot back to Idle: process stopped, worktrees committed and removed, branch
+/// tips archived, claims released (see [`crate::core::recovery::force_reset`]), the reset journaled.
+pub async fn force_reset(
+    world: &World<'_>,
+    agent: &str,
+    now: Timestamp,
+) -> AppResult<ForceResetReport> {
+    require_agent_id(agent)?;
+    let cause = "force-reset";
+    let first = diagnose(world, Some(agent), now).await?;
+    let release = crate::core::recovery::force_reset::release(agent, &first.snapshot, world.policy);
+    let mut steps = execute_steps(world, &release, &first.believed, cause, now).await;
+    if !steps
+        .iter()
+        .any(|s| matches!(s.outcome, StepOutcome::Failed { .. }))
+    {
+        let second = diagnose(world, Some(agent), now).await?;
+        let state = second
+            .believed
+            .get(agent)
+            .cloned()
+            .unwrap_or(State::Idle {});
+        let reset = crate::core::recovery::force_reset::reset(
+            agent,
+            &state,
+            &second.snapshot,
+            world.policy,
+        );
+        steps.extend(execute_steps(world, &reset, &second.believed, cause, now).await);
+    }
+    let remaining = diagnose(world, Some(agent), now).await?.plans;
+    Ok(ForceResetReport {
+        agent: agent.to_owned(),
+        steps,
+        remaining,
+    })
+}
+
+/// One agent slot as the journal has it, checked against the world.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentStatus {
+    pub agent: String,
+    pub state: State,
+    /// Open issues carrying the agent's label.
+    pub labelled: Vec<u64>,
+    /// The branch of the issue the slot holds, if it exists.
+    pub branch: Option<RefFacts>,
+    pub process_alive: bool,
+    /// The slot's agent succeeded and its work waits for `clambake land` (or a run) to land it.
+    pub finished: Option<FinishedWork>,
+    pub inconsistencies: Vec<Inconsistency>,
+}
+
+/// Every agent slot the journal, the labels, the branches or the processes know (or just
+/// `agent`), with what is wrong with it.
+pub async fn agent_status(
+    world: &World<'_>,
+    agent: Option<&str>,
+    now: Timestamp,
+) -> AppResult<Vec<AgentStatus>> {
+    let diagnosis = diagnose(world, agent, now).await?;
+    let snapshot = &diagnosis.snapshot;
+    let finished = finished_work(snapshot, &diagnosis.believed);
+    let mut agents: BTreeSet<String> = diagnosis.believed.keys().cloned().collect();
+    agents.extend(snapshot.issues.iter().flat_map(|i| {
+        i.labels
+            .iter()
+            .filter(|l| crate::core::queue::labels::agent_slot(l).is_some())
+            .cloned()
+    }));
+    agents.extend(
+        snapshot
+            .branches
+            .iter()
+            .filter_map(|b| parse_branch_name(&b.name).map(|o| o.agent.to_owned())),
+    );
+    agents.extend(snapshot.processes.iter().map(|p| p.agent.clone()));
+    if let Some(agent) = agent {
+        agents = BTreeSet::from([agent.to_owned()]);
+    }
+    Ok(agents
+        .into_iter()
+        .map(|name| {
+            let state = diagnosis
+                .believed
+                .get(&name)
+                .cloned()
+                .unwrap_or(State::Idle {});
+            let held = state.claimed_issue();
+            AgentStatus {
+                labelled: snapshot
+                    .issues
+                    .iter()
+                    .filter(|i| i.labels.contains(&name))
+                    .map(|i| i.number)
+                    .collect(),
+                branch: held.and_then(|issue| {
+                    snapshot
+                        .branches
+                        .iter()
+                        .filter(|b| {
+                            parse_branch_name(&b.name)
+                                .is_some_and(|o| o.agent == name && o.issue == issue)
+                        })
+                        .max_by_key(|b| b.commits_ahead)
+                        .cloned()
+                }),
+                process_alive: snapshot
+                    .processes
+                    .iter()
+                    .any(|p| p.agent == name && p.alive),
+                finished: finished.iter().find(|w| w.agent == name).cloned(),
+                inconsistencies: diagnosis
+                    .plans
+                    .iter()
+                    .map(|p| p.inconsistency.clone())
+                    .filter(|i| i.concerns(&name))
+                    .collect(),
+                state,
+                agent: name,
+            }
+        })
+        .collect())
+}
+
+/// The forge, journal, process port and configuration of a repository, opened once for the
+/// `agent` commands.
+pub struct Opened {
+    forge: std::sync::Arc<dyn Forge>,
+    journal: crate::adapters::journal::SqliteJournal,
+    processes: Box<dyn AgentProcesses>,
+    config: Config,
+    base: String,
+}
+
+impl Opened {
+    pub async fn open(
+        workspace: &Workspace,
+        processes: Box<dyn AgentProcesses>,
+    ) -> AppResult<Self> {
+        let config = workspace.load_config()?.config;
+        let forge = workspace.open_forge(config.forge.backend).await?;
+        let journal = crate::app::lifecycle::transitions::open_journal(workspace)?;
+        let base = forge.default_branch().await?;
+        Ok(Self {
+            forge,
+            journal,
+            processes,
+            config,
+            base,
+        })
+    }
+
+    /// `state_machine.enabled`.
+    pub fn state_machine(&self) -> bool {
+        self.config.state_machine.enabled
+    }
+
+    pub fn world<'a>(&'a self, workspace: &'a Workspace) -> World<'a> {
+        World::new(
+            workspace,
+            self.forge.as_ref(),
+            &self.journal,
+            self.processes.as_ref(),
+            self.base.clone(),
+            &self.config,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved_past;
+    use crate::core::queue::labels::{BUNDLED, FAILED, HUMAN_ONLY, READY, REVIEW};
+
+    #[test]
+    fn recovery_never_moves_an_issue_back_past_where_it_is() {
+        for later in [FAILED, REVIEW, BUNDLED] {
+            assert!(moved_past(READY, &[later]), "{later}");
+        }
+        assert!(moved_past(REVIEW, &[FAILED]));
+        assert!(!moved_past(READY, &[]));
+        assert!(!moved_past(READY, &[HUMAN_ONLY]));
+        assert!(
+            !moved_past(REVIEW, &[BUNDLED]),
+            "a closed bundle sends its issues back"
+        );
+        assert!(!moved_past("agent001", &[FAILED]));
+    }
+}

@@ -1,0 +1,116 @@
+//! `run`: the orchestrator assembled from the configuration: the forge, the journal, the agent
+//! runtime and the run lock, driven until it is told (or decides) to stop.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::adapters::agents::runtime_for;
+use crate::app::agents::attempt::AttemptError;
+use crate::app::agents::simulated_work::agents_are_simulated;
+use crate::app::lifecycle::transitions::open_journal;
+use crate::app::run::lock::{RunLock, describe_this_process};
+use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
+use crate::app::workspace::{AppError, AppResult, Workspace};
+
+/// What `run` says at its start when only the simulated agent will work.
+pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
+     `simulated` runtime): nobody really works on the issues, and their commits, comments and \
+     pull requests say [simulated]";
+use crate::ports::{Clock, SystemClock};
+
+/// What the caller asked of `run`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest {
+    /// Overrides `agents.max_concurrent`.
+    pub agents: Option<u32>,
+    pub stop_when: StopWhen,
+    /// On a signal, leave the agents running for the next start to take up.
+    pub detach_agents: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub events: Vec<RunEvent>,
+    /// Inconsistencies between the journal and the world that the run repaired.
+    pub drift_repaired: usize,
+    /// Only the simulated agent ran: its work is marked as simulated.
+    pub agents_simulated: bool,
+}
+
+/// Runs the loop under the run lock until `request.stop_when` or a signal counted on
+/// `shutdown`.
+pub async fn run(
+    workspace: &Workspace,
+    request: RunRequest,
+    shutdown: watch::Receiver<u32>,
+) -> AppResult<RunSummary> {
+    run_reporting(
+        workspace,
+        request,
+        shutdown,
+        watch::Sender::new(Progress::default()),
+    )
+    .await
+}
+
+/// As [`run`], publishing the loop's progress on `progress` while it runs (for a live view).
+pub async fn run_reporting(
+    workspace: &Workspace,
+    request: RunRequest,
+    shutdown: watch::Receiver<u32>,
+    progress: watch::Sender<Progress>,
+) -> AppResult<RunSummary> {
+    let config = workspace.load_config()?.config;
+    workspace.require_commits().await?;
+    // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
+    crate::app::agents::check::startable_cli(&config.agents)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let started = clock.now();
+    std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
+        action: "create",
+        path: workspace.state_dir(),
+        source,
+    })?;
+    let _lock = RunLock::acquire(
+        &workspace.state_dir(),
+        &describe_this_process("clambake run", started),
+    )?;
+    let agents_simulated = agents_are_simulated(&config.agents);
+    if agents_simulated {
+        tracing::warn!("{SIMULATED_NOTICE}");
+    }
+    let forge = workspace.open_forge(config.forge.backend).await?;
+    let journal = Arc::new(open_journal(workspace)?);
+    let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
+    let mut settings = RunSettings::from_config(&config);
+    if let Some(agents) = request.agents {
+        settings.max_concurrent = agents;
+    }
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        forge,
+        journal,
+        Arc::from(runtime),
+        clock.clone(),
+        settings,
+    )
+    .await?;
+    orchestrator.report_progress(progress);
+    orchestrator
+        .run(request.stop_when, shutdown, request.detach_agents)
+        .await?;
+    Ok(RunSummary {
+        started,
+        finished: clock.now(),
+        events: orchestrator.events().to_vec(),
+        drift_repaired: orchestrator.drift_repaired(),
+        agents_simulated,
+    })
+}

@@ -1,0 +1,6 @@
+//! The run loop, assembled from the configuration, with its lock and its live view.
+
+pub mod assemble;
+pub mod live;
+pub mod lock;
+pub mod orchestrator;

@@ -1,0 +1,256 @@
+//! `doctor`: checks what Clambake needs, and says how to fix each failure.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::adapters::agent_registry::REGISTRY_FILE;
+use crate::adapters::git::{Git, MINIMUM_VERSION};
+use crate::adapters::journal::JOURNAL_FILE;
+use crate::adapters::sqlite_file::{self, FileState};
+use crate::app::workspace::{AppError, STATE_DIR, Workspace};
+use crate::core::config::ForgeBackend;
+use crate::core::queue::labels::label_set;
+use crate::ports::database::{DamagedDatabase, DatabaseKind};
+use crate::ports::forge::ForgeError;
+use crate::ports::forge::IssueFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub health: Health,
+    pub detail: String,
+    /// What to do, for a warning or failure.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            health: Health::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    pub(crate) fn problem(
+        name: &'static str,
+        health: Health,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            name,
+            health,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Runs every check it can; a failed check stops only the checks that depend on it.
+pub async fn doctor(start: &Path) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let (major, minor) = MINIMUM_VERSION;
+    checks.push(match Git::new(start).version().await {
+        Ok(version) if version >= MINIMUM_VERSION => {
+            Check::ok("git", format!("git {}.{}", version.0, version.1))
+        }
+        Ok(version) => Check::problem(
+            "git",
+            Health::Fail,
+            format!("git {}.{} is older than {major}.{minor}", version.0, version.1),
+            format!("install git {major}.{minor} or later (trial merges need `git merge-tree --write-tree`)"),
+        ),
+        Err(error) => Check::problem("git", Health::Fail, error.to_string(), "install git and put it on PATH"),
+    });
+
+    let workspace = match Workspace::discover(start).await {
+        Ok(workspace) => {
+            checks.push(Check::ok(
+                "repository",
+                workspace.root.display().to_string(),
+            ));
+            workspace
+        }
+        Err(error) => {
+            checks.push(Check::problem(
+                "repository",
+                Health::Fail,
+                error.to_string(),
+                "run clambake inside a git repository, or pass `-C <path>`",
+            ));
+            return checks;
+        }
+    };
+
+    match workspace.require_commits().await {
+        Ok(()) => checks.push(Check::ok("commits", "the checked-out branch has commits")),
+        Err(error) => {
+            let fix =
+                "make a first commit, for example `git commit --allow-empty -m \"Initial commit\"`";
+            checks.push(Check::problem(
+                "commits",
+                Health::Fail,
+                error.to_string(),
+                fix,
+            ));
+            return checks;
+        }
+    }
+
+    let loaded = match workspace.load_config() {
+        Ok(loaded) => {
+            checks.push(Check::ok(
+                "config",
+                workspace.config_path().display().to_string(),
+            ));
+            loaded
+        }
+        Err(error) => {
+            let fix = match &error {
+                AppError::NotInitialized { .. } => "run `clambake init`".to_owned(),
+                _ => "correct the value it names, or `clambake config set KEY VALUE`".to_owned(),
+            };
+            checks.push(Check::problem(
+                "config",
+                Health::Fail,
+                error.to_string(),
+                fix,
+            ));
+            return checks;
+        }
+    };
+
+    let ignored = workspace
+        .git
+        .output(&["check-ignore", "-q", STATE_DIR])
+        .await
+        .is_ok_and(|o| o.status.success());
+    checks.push(if ignored {
+        Check::ok("ignore", format!("{STATE_DIR}/ is ignored by git"))
+    } else {
+        Check::problem(
+            "ignore",
+            Health::Warn,
+            format!("{STATE_DIR}/ is not ignored: its database and worktrees could be committed"),
+            format!("run `clambake init`, or add `/{STATE_DIR}/` to .gitignore"),
+        )
+    });
+
+    for (name, file, kind) in [
+        ("journal", JOURNAL_FILE, DatabaseKind::Journal),
+        ("agents", REGISTRY_FILE, DatabaseKind::Registry),
+    ] {
+        checks.push(database_check(
+            name,
+            &workspace.state_dir().join(file),
+            kind,
+        ));
+    }
+    let environment: Vec<(String, String)> = std::env::vars().collect();
+    checks
+        .extend(crate::app::agents::check::agent_checks(&loaded.config.agents, &environment).await);
+
+    let backend = loaded.config.forge.backend;
+    let forge = match workspace.open_forge(backend).await {
+        Ok(forge) => forge,
+        Err(error) => {
+            let fix = match (&error, backend) {
+                (AppError::Forge(ForgeError::Damaged(damaged)), _) => damaged.kind.advice(),
+                (AppError::ForgeLost { .. }, _) => {
+                    "restore .clambake/forge.db from a backup (`clambake init` would start a new, \
+                     empty forge beside the existing agent branches, so it refuses)"
+                }
+                (_, ForgeBackend::Local) => "run `clambake init`",
+                (_, ForgeBackend::Github) => "run `clambake config set forge.backend local`",
+            };
+            checks.push(Check::problem(
+                "forge",
+                Health::Fail,
+                error.to_string(),
+                fix,
+            ));
+            return checks;
+        }
+    };
+    match forge.issues(&IssueFilter::open()).await {
+        Ok(open) => checks.push(Check::ok(
+            "forge",
+            format!("{backend} forge reachable, {} open issues", open.len()),
+        )),
+        Err(error) => {
+            checks.push(Check::problem(
+                "forge",
+                Health::Fail,
+                error.to_string(),
+                format!(
+                    "check that {} is readable and not corrupted",
+                    workspace.forge_database().display()
+                ),
+            ));
+            return checks;
+        }
+    }
+
+    match forge.labels().await {
+        Ok(present) => {
+            let missing: Vec<String> = label_set(loaded.config.agents.max_concurrent)
+                .into_iter()
+                .map(|l| l.name)
+                .filter(|name| !present.iter().any(|p| p.name.eq_ignore_ascii_case(name)))
+                .collect();
+            checks.push(if missing.is_empty() {
+                Check::ok("labels", "every route and agent label exists")
+            } else {
+                Check::problem(
+                    "labels",
+                    Health::Warn,
+                    format!("missing: {}", missing.join(", ")),
+                    "run `clambake init` to create them",
+                )
+            });
+        }
+        Err(error) => checks.push(Check::problem(
+            "labels",
+            Health::Fail,
+            error.to_string(),
+            "run `clambake init`",
+        )),
+    }
+    checks
+}
+
+/// Whether one of Clambake's own database files is sound (or not made yet).
+fn database_check(name: &'static str, path: &Path, kind: DatabaseKind) -> Check {
+    match sqlite_file::inspect(path) {
+        Ok(FileState::Database) => Check::ok(name, path.display().to_string()),
+        Ok(FileState::Missing) => Check::ok(name, format!("{} not created yet", path.display())),
+        Ok(FileState::Damaged(damage)) => Check::problem(
+            name,
+            Health::Fail,
+            DamagedDatabase {
+                path: path.to_path_buf(),
+                kind,
+                damage,
+            }
+            .to_string(),
+            kind.advice(),
+        ),
+        Err(error) => Check::problem(
+            name,
+            Health::Fail,
+            format!("{}: {error}", path.display()),
+            "check that .clambake/ is readable",
+        ),
+    }
+}

@@ -1,0 +1,1185 @@
+//! `bundle`: the train. Finished branches (`route:review`) leave together in bundle pull
+//! requests of at most `max_bundle_size` (as many as a departure needs); branches that conflict
+//! get their own pull request, or wait. Every departure is journaled, whatever it carried.
+//!
+//! Every step can be repeated: the forge and git are read afresh each run, the bundle branch is
+//! named after its departure and written with a compare and swap, pull requests are looked up
+//! before they are opened, and comments carry a marker so they are written once. A run after a
+//! crash at any step therefore converges on the same state, with no duplicates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, TryLockError};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::adapters::git::{BranchDeletion, Git, GitError};
+use crate::app::agents::simulated_work::simulated_issues;
+use crate::app::lifecycle::transitions::{open_journal, transition};
+use crate::app::trains::trial::{
+    BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
+};
+use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::core::agents::simulated_work;
+use crate::core::branches::name::parse_branch_name;
+use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
+use crate::core::lifecycle::machine::{Event, State};
+use crate::core::queue::labels::{self, priority_rank};
+use crate::core::trains::plan::{BundlePlan, Candidate, SetAsideReason, order};
+use crate::core::trains::pull_request::{
+    BundleRecord, RIDES_ALONE, RecordedBranch, bundle_body, bundle_title, individual_body,
+    individual_title, is_lone_branch,
+};
+use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
+use crate::ports::Forge;
+use crate::ports::forge::{
+    Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
+    PullRequestState,
+};
+use crate::ports::journal::{DepartureRecord, Journal, TrainLog};
+
+mod closed;
+mod departure;
+
+/// The lock file, under `.clambake/`, that keeps a second bundler out.
+pub const LOCK_FILE: &str = "bundle.lock";
+
+/// How many times, 50 ms apart, a busy lock is tried before giving up.
+const LOCK_ATTEMPTS: u32 = 10;
+
+/// The repository, forge and settings a train runs against.
+pub struct Bundler<'a> {
+    pub git: &'a Git,
+    pub forge: &'a dyn Forge,
+    pub config: &'a BundlingConfig,
+    /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
+    /// `state_machine.enabled = false`.
+    pub journal: Option<&'a dyn Journal>,
+    /// Where departures and the records of bundles are kept, and read back from.
+    pub train_log: &'a dyn TrainLog,
+    /// `.clambake/`, where the lock lives.
+    pub state_dir: PathBuf,
+}
+
+/// How a `route:review` issue stands with respect to the next train.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Standing {
+    /// Ready to ride.
+    Waiting { branch: String, head: String },
+    /// No `agentNNN/<issue>-...` branch exists.
+    NoBranch,
+    /// Its branch has nothing the base lacks.
+    NothingAhead { branch: String },
+    /// Already carried by an open bundle pull request.
+    InBundle { pull_request: Number },
+    /// Already has a pull request of its own.
+    OwnPullRequest { pull_request: Number },
+    /// Its pull request of its own was closed without merging, and its branch has not moved
+    /// since: a person turned it down, and no train opens it again.
+    Declined {
+        branch: String,
+        pull_request: Number,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewIssue {
+    pub issue: Number,
+    pub title: String,
+    /// `labels::priority_rank` of its labels.
+    pub priority: u8,
+    #[serde(flatten)]
+    pub standing: Standing,
+}
+
+/// An open bundle pull request and what it carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenBundle {
+    pub pull_request: Number,
+    pub branch: String,
+    pub members: Vec<Number>,
+}
+
+/// `bundle --status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainStatus {
+    pub trigger: crate::core::config::BundleTrigger,
+    pub last_departure: Option<Timestamp>,
+    pub next: Departure,
+    pub waiting: Vec<ReviewIssue>,
+    pub open_bundles: Vec<OpenBundle>,
+}
+
+/// A pull request the train opened (or found already open).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenedPullRequest {
+    pub number: Number,
+    pub head: String,
+    pub issues: Vec<Number>,
+    /// False when an earlier run had already opened it.
+    pub created: bool,
+    /// For a branch's own pull request, why it rides alone; `None` for a bundle.
+    pub why: Option<String>,
+}
+
+/// A branch the train left waiting, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub issue: Number,
+    pub why: String,
+}
+
+/// What one `bundle` run did, or (dry run) would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub dry_run: bool,
+    /// Why the train left, or why it did not.
+    pub departure: Departure,
+    /// The plan of the departure's first bundle (what `--dry-run` shows).
+    pub plan: Option<BundlePlan>,
+    /// The departure's bundles, in merge order: as many as `max_bundle_size` requires.
+    pub bundles: Vec<OpenedPullRequest>,
+    pub individual: Vec<OpenedPullRequest>,
+    /// Set aside and left for a later train.
+    pub waiting: Vec<Waiting>,
+    /// Repairs to earlier trains: finished steps, rebuilt bundles, cleaned-up branches.
+    pub repairs: Vec<String>,
+    /// Earlier trains' open pull requests the plan was made on top of, in merge order.
+    pub pending: Vec<Number>,
+    /// Earlier trains' open pull requests that no longer merge, left out of the plan.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An earlier train's open pull request the plan could not be made on top of.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    pub pull_request: Number,
+    pub why: String,
+}
+
+/// `bundle --diagnose`: every `route:review` issue and why it is or is not in the next train.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub issue: Number,
+    pub title: String,
+    pub branch: Option<String>,
+    pub in_next_train: bool,
+    pub why: String,
+}
+
+/// After work lands: runs the train if `bundling` is on and its trigger says one is due
+/// (`on_land` always is; `schedule` when a departure slot has passed). `None` when bundling is
+/// off.
+pub async fn train_after_landing(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    now: Timestamp,
+) -> AppResult<Option<TrainReport>> {
+    let config = workspace.load_config()?.config;
+    if !config.bundling.enabled {
+        return Ok(None);
+    }
+    let journal = open_journal(workspace)?;
+    let bundler = Bundler {
+        git: &workspace.git,
+        forge,
+        config: &config.bundling,
+        journal: config
+            .state_machine
+            .enabled
+            .then_some(&journal as &dyn Journal),
+        train_log: &journal,
+        state_dir: workspace.state_dir(),
+    };
+    Ok(Some(bundler.run(now, false, false).await?))
+}
+
+/// What the forge and git say about earlier trains.
+struct Trains {
+    bundles: Vec<(PullRequest, BundleRecord)>,
+    /// Bundle branches with no pull request: a crash between writing one and opening its
+    /// pull request.
+    orphans: Vec<(String, String)>,
+    /// The open pull requests trains made (bundles, and lone branches' own pull requests), by
+    /// number: the next train's bundle is merged after them. Fallbacks are not among them: each
+    /// was opened knowing it conflicts with its bundle or the base, and must be rebased anyway.
+    open: Vec<(Number, String)>,
+    /// The latest departure the journal or a bundle branch or pull request shows: a departure
+    /// made elsewhere is seen in its bundles, one that sent no bundle in the journal.
+    last_departure: Option<Timestamp>,
+}
+
+impl Bundler<'_> {
+    fn schedule(&self) -> Schedule {
+        Schedule::new(
+            self.config.trigger,
+            NonZeroU32::new(self.config.schedule_minutes).unwrap_or(NonZeroU32::MIN),
+        )
+    }
+
+    /// Holds the repository's bundler lock until dropped. A lock that is busy is tried again
+    /// for a moment: a child process forked just then shares the lock until it execs.
+    async fn lock(&self) -> AppResult<File> {
+        let path = self.state_dir.join(LOCK_FILE);
+        let io = |action, source| AppError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.state_dir).map_err(|e| io("create", e))?;
+        let file = File::create(&path).map_err(|e| io("create", e))?;
+        for _ in 0..LOCK_ATTEMPTS {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+            }
+        }
+        Err(AppError::BundlerBusy { lock: path })
+    }
+
+    /// The trains the forge and git show at `now`. A bundle name stamped later than `now` (by
+    /// more than [`FUTURE_SLACK`]: one departure's bundles are named a second apart) is not a
+    /// train's: anyone can push such a branch, and believing it would hold every later
+    /// departure back until then.
+    async fn trains(&self, now: Timestamp) -> AppResult<Trains> {
+        let latest = now + FUTURE_SLACK;
+        let departure_of = |head: &str| schedule::departure_of(head).filter(|at| *at <= latest);
+        let prs = self
+            .forge
+            .pull_requests(&PullRequestFilter::default())
+            .await?;
+        let tips = self.git.branch_tips().await?;
+        let base = self.forge.default_branch().await?;
+        let mut departures: Vec<Timestamp> = Vec::new();
+        let mut bundles = Vec::new();
+        let mut named: BTreeSet<&str> = BTreeSet::new();
+        let mut open = Vec::new();
+        for pr in &prs {
+            let bundle = departure_of(&pr.head);
+            // A lone branch's pull request is one of Clambake's only if it carries an agent
+            // branch: anyone can end a body with the marker.
+            let lone = is_lone_branch(&pr.body) && parse_branch_name(&pr.head).is_some();
+            if pr.state == PullRequestState::Open && (bundle.is_some() || lone) {
+                open.push((pr.number, pr.head.clone()));
+            }
+            if let Some(at) = bundle {
+                departures.push(at);
+                named.insert(&pr.head);
+                if let Some(record) = self.trusted_record(pr, &base)? {
+                    bundles.push((pr.clone(), record));
+                }
+            }
+        }
+        let mut orphans = Vec::new();
+        for (branch, tip) in tips.range(BUNDLE_BRANCH_PREFIX.to_owned()..) {
+            let Some(at) = departure_of(branch) else {
+                if !branch.starts_with(BUNDLE_BRANCH_PREFIX) {
+                    break;
+                }
+                continue;
+            };
+            departures.push(at);
+            if !named.contains(branch.as_str()) {
+                orphans.push((branch.clone(), tip.clone()));
+            }
+        }
+        open.sort_unstable();
+        // A departure recorded while the clock ran ahead counts no more than a name would.
+        departures.extend(
+            self.train_log
+                .last_departure()?
+                .map(|d| d.at)
+                .filter(|at| *at <= latest),
+        );
+        Ok(Trains {
+            bundles,
+            orphans,
+            open,
+            last_departure: departures.into_iter().max(),
+        })
+    }
+
+    /// Every open `route:review` issue and where it stands.
+    async fn review_issues(&self, base_tip: &str, trains: &Trains) -> AppResult<Vec<ReviewIssue>> {
+        let issues = self
+            .forge
+            .issues(&IssueFilter {
+                state: Some(IssueState::Open),
+                labels: vec![labels::REVIEW.to_owned()],
+            })
+            .await?;
+        let open_prs = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Open),
+                head: None,
+            })
+            .await?;
+        let closed_prs = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Closed),
+                head: None,
+            })
+            .await?;
+        let tips = self.git.branch_tips().await?;
+        let merged = self.git.branch_tips_merged_into(base_tip).await?;
+        let mut report = Vec::new();
+        for issue in issues {
+            let in_bundle = trains.bundles.iter().find(|(pr, record)| {
+                pr.state == PullRequestState::Open && record.member_issues().contains(&issue.number)
+            });
+            let branch = issue_branch(&tips, issue.number);
+            let standing = if let Some((pr, _)) = in_bundle {
+                Standing::InBundle {
+                    pull_request: pr.number,
+                }
+            } else if let Some((branch, head)) = branch {
+                if let Some(pr) = open_prs.iter().find(|pr| &pr.head == branch) {
+                    Standing::OwnPullRequest {
+                        pull_request: pr.number,
+                    }
+                } else if let Some(pr) = closed_prs
+                    .iter()
+                    .rfind(|pr| &pr.head == branch && pr.head_sha.as_ref() == Some(head))
+                {
+                    Standing::Declined {
+                        branch: branch.clone(),
+                        pull_request: pr.number,
+                    }
+                } else if merged.contains(head) {
+                    Standing::NothingAhead {
+                        branch: branch.clone(),
+                    }
+                } else {
+                    Standing::Waiting {
+                        branch: branch.clone(),
+                        head: head.clone(),
+                    }
+                }
+            } else {
+                Standing::NoBranch
+            };
+            report.push(ReviewIssue {
+                issue: issue.number,
+                priority: priority_rank(issue.labels.iter().map(String::as_str)),
+                title: issue.title,
+                standing,
+            });
+        }
+        Ok(report)
+    }
+
+    /// The base tip with the earlier trains' open pull requests merged in. Those that no longer
+    /// merge are left out and logged: they must not hold every later train back.
+    async fn pending(&self, base_tip: &str, trains: &Trains) -> AppResult<PendingTip> {
+        let tips = self.git.branch_tips().await?;
+        let mut open = Vec::new();
+        let mut gone = Vec::new();
+        for (number, branch) in &trains.open {
+            match tips.get(branch) {
+                Some(head) => open.push(OpenTrainPullRequest {
+                    number: *number,
+                    head: head.clone(),
+                }),
+                None => gone.push((*number, format!("its branch `{branch}` is gone"))),
+            }
+        }
+        let mut pending = pending_tip(self.git, base_tip, &open).await?;
+        pending.left_out.extend(gone);
+        pending.left_out.sort_unstable();
+        for (pull_request, why) in &pending.left_out {
+            tracing::warn!(
+                pull_request,
+                why,
+                "an open train pull request no longer merges; planning without it"
+            );
+        }
+        Ok(pending)
+    }
+
+    /// The waiting issues as planner candidates, in boarding order. Each landed when the
+    /// committer time of its branch's tip says: landing writes that commit last.
+    async fn candidates(&self, review: &[ReviewIssue]) -> AppResult<Vec<Candidate>> {
+        let heads: Vec<&str> = review
+            .iter()
+            .filter_map(|entry| match &entry.standing {
+                Standing::Waiting { head, .. } => Some(head.as_str()),
+                _ => None,
+            })
+            .collect();
+        let times = self.git.committer_times(&heads).await?;
+        let mut candidates = Vec::new();
+        for entry in review {
+            let Standing::Waiting { branch, head } = &entry.standing else {
+                continue;
+            };
+            let landed_at = times
+                .get(head)
+                .and_then(|seconds| Timestamp::from_second(*seconds).ok())
+                .ok_or_else(|| {
+                    AppError::Git(crate::adapters::git::GitError::Unparsable {
+                        args: format!("log --no-walk --format=%H %ct {head}"),
+                        output: "no committer time for it".to_owned(),
+                    })
+                })?;
+            candidates.push(Candidate {
+                issue: entry.issue,
+                title: entry.title.clone(),
+                branch: branch.clone(),
+                head: head.clone(),
+                priority: entry.priority,
+                landed_at,
+            });
+        }
+        order(&mut candidates);
+        Ok(candidates)
+    }
+
+    async fn base(&self) -> AppResult<(String, String)> {
+        let base = self.forge.default_branch().await?;
+        let tip = self
+            .git
+            .branch_tip(&base)
+            .await?
+            .ok_or_else(|| crate::ports::forge::ForgeError::NoSuchBranch(base.clone()))?;
+        Ok((base, tip))
+    }
+
+    /// `bundle --status`: the next departure, the waiting branches, the open bundles.
+    pub async fn status(&self, now: Timestamp) -> AppResult<TrainStatus> {
+        let (_, base_tip) = self.base().await?;
+        let trains = self.trains(now).await?;
+        let review = self.review_issues(&base_tip, &trains).await?;
+        let candidates = self.candidates(&review).await?;
+        let last_landing = candidates.iter().map(|c| c.landed_at).max();
+        Ok(TrainStatus {
+            trigger: self.config.trigger,
+            last_departure: trains.last_departure,
+            next: self
+                .schedule()
+                .decide(now, trains.last_departure, last_landing),
+            waiting: review
+                .into_iter()
+                .filter(|r| matches!(r.standing, Standing::Waiting { .. }))
+                .collect(),
+            open_bundles: trains
+                .bundles
+                .iter()
+                .filter(|(pr, _)| pr.state == PullRequestState::Open)
+                .map(|(pr, record)| OpenBundle {
+                    pull_request: pr.number,
+                    branch: pr.head.clone(),
+                    members: record.member_issues(),
+                })
+                .collect(),
+        })
+    }
+
+    /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
+    pub async fn diagnose(&self, now: Timestamp) -> AppResult<Vec<Diagnosis>> {
+        let (_, base_tip) = self.base().await?;
+        let trains = self.trains(now).await?;
+        let review = self.review_issues(&base_tip, &trains).await?;
+        let candidates = self.candidates(&review).await?;
+        let pending = self.pending(&base_tip, &trains).await?;
+        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
+        Ok(review
+            .into_iter()
+            .map(|entry| {
+                let (branch, in_next_train, why) = match &entry.standing {
+                    Standing::NoBranch => (
+                        None,
+                        false,
+                        format!("no branch named agentNNN/{}-...", entry.issue),
+                    ),
+                    Standing::NothingAhead { branch } => (
+                        Some(branch.clone()),
+                        false,
+                        "its branch has no commits the base lacks".to_owned(),
+                    ),
+                    Standing::InBundle { pull_request } => (
+                        None,
+                        false,
+                        format!("already in bundle pull request #{pull_request}"),
+                    ),
+                    Standing::OwnPullRequest { pull_request } => (
+                        None,
+                        false,
+                        format!("has its own pull request #{pull_request}"),
+                    ),
+                    Standing::Declined {
+                        branch,
+                        pull_request,
+                    } => (
+                        Some(branch.clone()),
+                        false,
+                        format!(
+                            "its pull request #{pull_request} was closed without merging; new \
+                             commits on its branch put it back in the trains"
+                        ),
+                    ),
+                    Standing::Waiting { branch, .. } => {
+                        let position = plan
+                            .members
+                            .iter()
+                            .position(|m| m.candidate.issue == entry.issue);
+                        let why = match position {
+                            Some(position) => format!(
+                                "merges cleanly; rides as member {} of {}",
+                                position + 1,
+                                plan.members.len()
+                            ),
+                            None => plan
+                                .set_aside
+                                .iter()
+                                .find(|s| s.candidate.issue == entry.issue)
+                                .map(|s| s.reason.describe())
+                                .unwrap_or_default(),
+                        };
+                        (Some(branch.clone()), position.is_some(), why)
+                    }
+                };
+                Diagnosis {
+                    issue: entry.issue,
+                    title: entry.title,
+                    branch,
+                    in_next_train,
+                    why,
+                }
+            })
+            .collect())
+    }
+
+    fn max_size(&self) -> usize {
+        usize::try_from(self.config.max_bundle_size).unwrap_or(usize::MAX)
+    }
+
+    /// Runs the train: repairs earlier ones, then departs if due (or forced), recording the
+    /// departure whatever it carried.
+    pub async fn run(&self, now: Timestamp, force: bool, dry_run: bool) -> AppResult<TrainReport> {
+        let _lock = if dry_run {
+            None
+        } else {
+            Some(self.lock().await?)
+        };
+        let mut repairs = Vec::new();
+        let mut rebuild = false;
+        let trains = self.trains(now).await?;
+        if !dry_run {
+            rebuild = self.repair(&trains, &mut repairs, now).await?;
+        }
+        let trains = self.trains(now).await?;
+        let (base, base_tip) = self.base().await?;
+        // The review issues cost git processes each: read only when the trigger needs their
+        // landing times, or when the train leaves.
+        let mut candidates = None;
+        let orphan = trains.orphans.first().cloned();
+        let departure = match &orphan {
+            Some((branch, _)) => Departure::Due {
+                at: schedule::departure_of(branch).expect("orphans are bundle branches"),
+            },
+            None if force || rebuild => Departure::Due {
+                at: fresh_departure(now, trains.last_departure),
+            },
+            None => {
+                let last_landing = if self.config.trigger == BundleTrigger::OnLand {
+                    let review = self.review_issues(&base_tip, &trains).await?;
+                    let found = self.candidates(&review).await?;
+                    let last = found.iter().map(|c| c.landed_at).max();
+                    candidates = Some(found);
+                    last
+                } else {
+                    None
+                };
+                self.schedule()
+                    .decide(now, trains.last_departure, last_landing)
+            }
+        };
+        let mut report = TrainReport {
+            dry_run,
+            departure,
+            plan: None,
+            bundles: Vec::new(),
+            individual: Vec::new(),
+            waiting: Vec::new(),
+            repairs,
+            pending: Vec::new(),
+            left_out: Vec::new(),
+        };
+        let Departure::Due { at } = departure else {
+            return Ok(report);
+        };
+        let candidates = match candidates {
+            Some(candidates) => candidates,
+            None => {
+                let review = self.review_issues(&base_tip, &trains).await?;
+                self.candidates(&review).await?
+            }
+        };
+        let leaving = departure::Leaving {
+            at,
+            base: &base,
+            base_tip: &base_tip,
+            orphan,
+            now,
+        };
+        self.depart(leaving, &trains, candidates, &mut report)
+            .await?;
+        let sent: Vec<Number> = report
+            .bundles
+            .iter()
+            .chain(&report.individual)
+            .map(|pr| pr.number)
+            .collect();
+        // Under `on_land` a departure waits for new landings; one that sent nothing (its work
+        // waits behind open pull requests) must not make the waiting work wait for more.
+        let counts = !sent.is_empty() || self.config.trigger != BundleTrigger::OnLand;
+        if !dry_run && counts {
+            self.train_log.record_departure(&DepartureRecord {
+                at,
+                pull_requests: sent,
+            })?;
+        }
+        Ok(report)
+    }
+
+    /// Whether a set-aside branch gets its own pull request now (rather than waiting).
+    fn falls_back(&self, reason: &SetAsideReason) -> bool {
+        matches!(reason, SetAsideReason::Conflict { .. })
+            && self.config.conflict_strategy == ConflictStrategy::IndividualFallback
+    }
+
+    /// Opens the pull requests a bundle's conflicting branches are owed, once each: those
+    /// still in review whose branch has no open pull request yet.
+    async fn fallbacks(&self, record: &BundleRecord) -> AppResult<Vec<OpenedPullRequest>> {
+        let mut opened = Vec::new();
+        if self.config.conflict_strategy != ConflictStrategy::IndividualFallback {
+            return Ok(opened);
+        }
+        for set_aside in record.set_aside.iter().filter(|s| s.conflict) {
+            let issue = self.forge.issue(set_aside.issue).await?;
+            let branch_exists = self.git.branch_tip(&set_aside.branch).await?.is_some();
+            // Any pull request for the branch, even a closed one, means it was already opened.
+            let any_pr = self
+                .forge
+                .pull_requests(&PullRequestFilter {
+                    state: None,
+                    head: Some(set_aside.branch.clone()),
+                })
+                .await?;
+            let owed = issue.state == IssueState::Open
+                && issue.has_label(labels::REVIEW)
+                && branch_exists
+                && any_pr.iter().all(|pr| pr.state == PullRequestState::Open);
+            if owed {
+                opened.push(
+                    self.individual(
+                        issue.number,
+                        &issue.title,
+                        &set_aside.branch,
+                        Some(&set_aside.why),
+                    )
+                    .await?,
+                );
+            }
+        }
+        Ok(opened)
+    }
+
+    async fn open_bundle(
+        &self,
+        record: &BundleRecord,
+        plan: &BundlePlan,
+        orphan: Option<&(String, String)>,
+        now: Timestamp,
+    ) -> AppResult<OpenedPullRequest> {
+        match write_bundle_branch(self.git, &record.branch, &record.tip).await? {
+            BranchWrite::Created | BranchWrite::AlreadyThere => {}
+            BranchWrite::Elsewhere { found } => {
+                // Only a branch no pull request names may be moved: a half-finished train.
+                let ours =
+                    orphan.is_some_and(|(branch, tip)| *branch == record.branch && *tip == found);
+                // Whoever made it, what it holds is kept before the branch moves.
+                let kept = !ours
+                    || self.git.is_ancestor(&found, &record.tip).await?
+                    || self.git.archive(&record.branch, &found).await?.is_some();
+                if !kept {
+                    return Err(AppError::BundleBranchTaken {
+                        branch: record.branch.clone(),
+                    });
+                }
+                let reference = format!("refs/heads/{}", record.branch);
+                if !ours
+                    || !self
+                        .git
+                        .compare_and_swap_ref(
+                            &reference,
+                            &record.tip,
+                            Some(&found),
+                            "clambake: rebuild bundle train",
+                        )
+                        .await?
+                {
+                    return Err(AppError::BundleBranchTaken {
+                        branch: record.branch.clone(),
+                    });
+                }
+            }
+        }
+        let existing = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: None,
+                head: Some(record.branch.clone()),
+            })
+            .await?;
+        let (pr, created) = match existing.into_iter().next() {
+            Some(pr) => (pr, false),
+            None => {
+                self.train_log.record_bundle(record)?;
+                let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &bundle_title(record),
+                    &bundle_body(record, plan),
+                    &simulated,
+                );
+                let new = NewPullRequest {
+                    title,
+                    body,
+                    head: record.branch.clone(),
+                    base: Some(record.base.clone()),
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
+        };
+        for member in &record.members {
+            self.board(member, &pr, record, now).await?;
+        }
+        Ok(OpenedPullRequest {
+            number: pr.number,
+            head: pr.head,
+            issues: record.member_issues(),
+            created,
+            why: None,
+        })
+    }
+
+    /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
+    /// `Bundle` for the agent slot that landed it.
+    async fn board(
+        &self,
+        member: &RecordedBranch,
+        pr: &PullRequest,
+        record: &BundleRecord,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let issue = member.issue;
+        let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
+        let others: Vec<String> = record
+            .member_issues()
+            .into_iter()
+            .filter(|n| *n != issue)
+            .map(|n| format!("#{n}"))
+            .collect();
+        let comment = format!(
+            "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
+            pr.number,
+            record.branch,
+            others.join(", ")
+        );
+        // Written once: only the very comment counts, so a marker someone else wrote into
+        // theirs cannot keep it off the issue.
+        let comments = self.forge.comments(issue).await?;
+        if !comments.iter().any(|c| c.body == comment) {
+            self.forge.create_comment(issue, &comment).await?;
+        }
+        let current = self.forge.issue(issue).await?;
+        if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
+            self.forge
+                .edit_labels(
+                    issue,
+                    &[labels::BUNDLED.to_owned()],
+                    &[labels::REVIEW.to_owned()],
+                )
+                .await?;
+        }
+        self.journal_event(&member.branch, issue, LifecycleStep::Bundle(pr.number), now)
+    }
+
+    /// Records a train's step in the lifecycle of the slot whose branch it is, when that slot
+    /// is still where the step applies: a slot that has moved on to other work is left alone.
+    fn journal_event(
+        &self,
+        branch: &str,
+        issue: Number,
+        step: LifecycleStep,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let (Some(journal), Some((agent, _))) = (self.journal, branch.split_once('/')) else {
+            return Ok(());
+        };
+        let state = journal.current_state(agent)?;
+        if let Some(event) = step.event_from(&state, issue) {
+            let cause = match step {
+                LifecycleStep::Bundle(number) => format!("bundled into #{number}"),
+                LifecycleStep::Merge(number) => format!("bundle #{number} merged"),
+            };
+            transition(journal, agent, &event, &cause, now)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a branch's own pull request, unless one is already open: `why` it was set aside
+    /// from the bundle, or `None` for the train's only branch.
+    async fn individual(
+        &self,
+        issue: Number,
+        title: &str,
+        branch: &str,
+        why: Option<&str>,
+    ) -> AppResult<OpenedPullRequest> {
+        let open = self
+            .forge
+            .pull_requests(&PullRequestFilter {
+                state: Some(PullRequestState::Open),
+                head: Some(branch.to_owned()),
+            })
+            .await?;
+        let (pr, created) = match open.into_iter().next() {
+            Some(pr) => (pr, false),
+            None => {
+                let simulated = simulated_issues(&self.state_dir, &[issue])?;
+                let (title, body) = simulated_work::mark_pull_request(
+                    &individual_title(issue, title),
+                    &individual_body(issue, why),
+                    &simulated,
+                );
+                let new = NewPullRequest {
+                    title,
+                    body,
+                    head: branch.to_owned(),
+                    base: None,
+                };
+                (self.forge.create_pull_request(&new).await?, true)
+            }
+        };
+        Ok(OpenedPullRequest {
+            number: pr.number,
+            head: pr.head,
+            issues: vec![issue],
+            created,
+            why: Some(why.unwrap_or(RIDES_ALONE).to_owned()),
+        })
+    }
+
+    /// Finishes, rebuilds or cleans up after earlier trains. Returns whether a bundle was
+    /// taken apart for rebuilding, which makes this run's train leave now.
+    async fn repair(
+        &self,
+        trains: &Trains,
+        repairs: &mut Vec<String>,
+        now: Timestamp,
+    ) -> AppResult<bool> {
+        let tips = self.git.branch_tips().await?;
+        let mut rebuild = false;
+        // Issues an open bundle carries: an older, closed bundle must not take them back.
+        let carried: BTreeSet<Number> = trains
+            .bundles
+            .iter()
+            .filter(|(pr, _)| pr.state == PullRequestState::Open)
+            .flat_map(|(_, record)| record.member_issues())
+            .collect();
+        let open_heads: Vec<&str> = trains.open.iter().map(|(_, head)| head.as_str()).collect();
+        for (pr, record) in &trains.bundles {
+            match pr.state {
+                PullRequestState::Open => {
+                    let moved: Vec<String> = record
+                        .members
+                        .iter()
+                        .filter(|m| tips.get(&m.branch) != Some(&m.head))
+                        .map(|m| format!("#{}", m.issue))
+                        .collect();
+                    if moved.is_empty() {
+                        for opened in self.fallbacks(record).await? {
+                            if opened.created {
+                                repairs.push(format!(
+                                    "opened #{} for #{}, set aside from #{}",
+                                    opened.number, opened.issues[0], pr.number
+                                ));
+                            }
+                        }
+                        for member in &record.members {
+                            let issue = self.forge.issue(member.issue).await?;
+                            if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
+                            {
+                                self.board(member, pr, record, now).await?;
+                                repairs.push(format!(
+                                    "finished boarding #{} onto #{}",
+                                    member.issue, pr.number
+                                ));
+                            }
+                        }
+                        continue;
+                    }
+                    self.forge
+                        .create_comment(
+                            pr.number,
+                            &format!(
+                                "Closed by the clambake bundler: {} moved after it was bundled; \
+                                 the next train rebuilds the bundle.",
+                                moved.join(", ")
+                            ),
+                        )
+                        .await?;
+                    self.forge.close_pull_request(pr.number).await?;
+                    self.unboard(record, &BTreeSet::new()).await?;
+                    repairs.push(format!(
+                        "closed #{} to rebuild it: {} moved",
+                        pr.number,
+                        moved.join(", ")
+                    ));
+                    rebuild = true;
+                }
+                PullRequestState::Closed => {
+                    if self.unboard(record, &carried).await? {
+                        repairs.push(format!(
+                            "#{} was closed unmerged: its issues are back in review",
+                            pr.number
+                        ));
+                    }
+                    if let Some(cleaned) = self.clean_closed(pr, &tips, &open_heads).await? {
+                        repairs.push(cleaned);
+                    }
+                }
+                PullRequestState::Merged => {
+                    if let Some(tip) = tips.get(&record.branch)
+                        && self.delete_branch(&record.branch, tip).await?
+                    {
+                        repairs.push(format!("removed `{}`: merged", record.branch));
+                    }
+                    for member in &record.members {
+                        self.journal_event(
+                            &member.branch,
+                            member.issue,
+                            LifecycleStep::Merge(pr.number),
+                            now,
+                        )?;
+                        // Only as the bundle merged it: a branch at another tip holds later
+                        // work (the issue reopened and worked again under the same name).
+                        if let Some(tip) = tips.get(&member.branch)
+                            && *tip == member.head
+                            && self.remove_branch(&member.branch, tip).await?
+                        {
+                            repairs.push(format!(
+                                "removed `{}`: merged in #{}",
+                                member.branch, pr.number
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rebuild)
+    }
+
+    /// Sends the bundled members of a bundle back to review, except those another open bundle
+    /// carries. Returns whether any moved.
+    async fn unboard(&self, record: &BundleRecord, carried: &BTreeSet<Number>) -> AppResult<bool> {
+        let mut moved = false;
+        for member in record
+            .members
+            .iter()
+            .filter(|m| !carried.contains(&m.issue))
+        {
+            let issue: Issue = self.forge.issue(member.issue).await?;
+            if issue.state == IssueState::Open && issue.has_label(labels::BUNDLED) {
+                self.forge
+                    .edit_labels(
+                        member.issue,
+                        &[labels::REVIEW.to_owned()],
+                        &[labels::BUNDLED.to_owned()],
+                    )
+                    .await?;
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Removes a merged member's worktree (if it has a linked one) and its branch; a branch
+    /// someone has checked out in the main worktree stays, as deleting it would leave their
+    /// checkout on an unborn HEAD. Returns whether it was removed.
+    async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let main = self.git.main_worktree_root().await?;
+        for tree in self.git.worktrees().await? {
+            if tree.branch.as_deref() != Some(branch) {
+                continue;
+            }
+            if same_dir(&tree.path, &main) {
+                tracing::info!(
+                    branch,
+                    "a merged branch is checked out in the main worktree; kept"
+                );
+                return Ok(false);
+            }
+            let path = tree.path.display().to_string();
+            self.git.run(&["worktree", "remove", &path]).await?;
+        }
+        self.delete_branch(branch, tip).await
+    }
+
+    /// Deletes a branch through the guarded deletion ([`Git::delete_branch`]) only if it still
+    /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
+    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let base = self.forge.default_branch().await?;
+        match self.git.delete_branch(branch, tip, &base).await {
+            Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
+            Err(refused @ GitError::DeletionRefused { .. }) => {
+                tracing::warn!(%refused, "a train's clean-up kept a branch");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// A departure named after `now`, but always later than the last one, so that two trains in
+/// one second (a forced one, then a rebuild) never share a branch name.
+fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
+    let at = schedule::whole(now);
+    match last {
+        Some(last) if last >= at => last + jiff::SignedDuration::from_secs(1),
+        _ => at,
+    }
+}
+
+/// A train's step in an agent slot's lifecycle, with the bundle pull request's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LifecycleStep {
+    Bundle(Number),
+    Merge(Number),
+}
+
+impl LifecycleStep {
+    /// The event to record for `issue` on a slot in `state`, or `None` when the slot is not
+    /// (or no longer) where this step applies, or already past it.
+    fn event_from(self, state: &State, issue: Number) -> Option<Event> {
+        match (self, state) {
+            (Self::Bundle(bundle_pr), State::Landed { issue: landed }) if *landed == issue => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (
+                Self::Bundle(bundle_pr),
+                State::Bundled {
+                    issues,
+                    bundle_pr: current,
+                },
+            ) if issues.contains(&issue) && *current != bundle_pr => {
+                Some(Event::Bundle { bundle_pr })
+            }
+            (Self::Merge(merged), State::Bundled { issues, bundle_pr })
+                if issues.contains(&issue) && *bundle_pr == merged =>
+            {
+                Some(Event::Merge)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a.canonicalize().ok() == b.canonicalize().ok()
+}
+
+/// How far past now a bundle's name may be stamped and still be a train's: the bundles of one
+/// departure are named a second apart.
+const FUTURE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
+/// The agent branch for `issue`: `agentNNN/<issue>-<slug>`; the last in name order if several.
+fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&String, &String)> {
+    tips.iter()
+        .rfind(|(name, _)| parse_branch_name(name).is_some_and(|owner| owner.issue == issue))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forced_departures_never_reuse_a_name() {
+        let now: Timestamp = "2026-11-21T06:17:42.5Z".parse().unwrap();
+        let whole: Timestamp = "2026-11-21T06:17:42Z".parse().unwrap();
+        let later: Timestamp = "2026-11-21T06:17:43Z".parse().unwrap();
+        assert_eq!(fresh_departure(now, None), whole);
+        assert_eq!(
+            fresh_departure(now, Some("2026-11-21T06:10:00Z".parse().unwrap())),
+            whole
+        );
+        assert_eq!(fresh_departure(now, Some(whole)), later);
+        assert_eq!(
+            fresh_departure(now, Some(later)),
+            "2026-11-21T06:17:44Z".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn train_steps_apply_only_where_the_slot_still_is() {
+        let landed = State::Landed { issue: 4 };
+        let bundled = State::Bundled {
+            issues: vec![4],
+            bundle_pr: 9,
+        };
+        let bundle = LifecycleStep::Bundle(9);
+        assert_eq!(
+            bundle.event_from(&landed, 4),
+            Some(Event::Bundle { bundle_pr: 9 })
+        );
+        assert_eq!(bundle.event_from(&landed, 5), None);
+        assert_eq!(
+            bundle.event_from(&bundled, 4),
+            None,
+            "already bundled there"
+        );
+        assert_eq!(
+            LifecycleStep::Bundle(12).event_from(&bundled, 4),
+            Some(Event::Bundle { bundle_pr: 12 })
+        );
+        assert_eq!(
+            LifecycleStep::Merge(9).event_from(&bundled, 4),
+            Some(Event::Merge)
+        );
+        assert_eq!(LifecycleStep::Merge(12).event_from(&bundled, 4), None);
+        assert_eq!(LifecycleStep::Merge(9).event_from(&landed, 4), None);
+        assert_eq!(bundle.event_from(&State::Idle {}, 4), None);
+    }
+
+    #[test]
+    fn agent_branches_are_found_by_issue_number() {
+        let tips: BTreeMap<String, String> = [
+            ("agent001/4-parser", "a"),
+            ("agent002/42-other", "b"),
+            ("agent003/4x-not-a-branch", "c"),
+            ("feature/4-manual", "d"),
+            ("agent01/4-short-slot", "e"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            issue_branch(&tips, 4).map(|(b, _)| b.as_str()),
+            Some("agent001/4-parser")
+        );
+        assert_eq!(
+            issue_branch(&tips, 42).map(|(b, _)| b.as_str()),
+            Some("agent002/42-other")
+        );
+        assert_eq!(issue_branch(&tips, 5), None);
+    }
+}

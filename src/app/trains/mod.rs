@@ -1,0 +1,6 @@
+//! Trains: trial merges, bundle pull requests and the records they carry.
+
+pub mod bundle;
+mod record;
+pub mod trial;
+pub mod unrelated_work;

@@ -1,0 +1,91 @@
+//! Work that shares no history with the base branch (a root commit of its own, as when its
+//! branch was deleted under a running agent) can never merge: landing refuses it, keeps its tip
+//! under an archive reference, opens no pull request, and marks the issue `route:failed` with a
+//! comment that says why and what to do.
+
+use serde::Serialize;
+
+use crate::adapters::git::Git;
+use crate::app::workspace::AppResult;
+use crate::core::queue::labels;
+use crate::core::recovery::drift::archive_ref;
+use crate::ports::Forge;
+
+/// Work refused because it has no merge base with the base branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unrelated {
+    pub branch: String,
+    pub base: String,
+    pub tip: String,
+    /// Where its tip is kept.
+    pub archive: String,
+}
+
+impl Unrelated {
+    /// The verdict in one sentence.
+    pub fn describe(&self) -> String {
+        format!(
+            "`{}` shares no history with `{}`, so it can never merge; no pull request was \
+             opened, and its tip {} is kept under `{}`",
+            self.branch, self.base, self.tip, self.archive
+        )
+    }
+}
+
+/// `Some` when `branch` has no merge base with `base` (its tip archived first); `None` when it
+/// is related, or when either is missing (landing's own checks speak to that).
+pub async fn find_unrelated(git: &Git, base: &str, branch: &str) -> AppResult<Option<Unrelated>> {
+    let (Some(base_tip), Some(tip)) = (git.branch_tip(base).await?, git.branch_tip(branch).await?)
+    else {
+        return Ok(None);
+    };
+    if git.merge_base(&base_tip, &tip).await?.is_some() {
+        return Ok(None);
+    }
+    // One reference per tip: one written already keeps this tip.
+    let archive = git
+        .archive(branch, &tip)
+        .await?
+        .unwrap_or_else(|| archive_ref(branch, &tip));
+    Ok(Some(Unrelated {
+        branch: branch.to_owned(),
+        base: base.to_owned(),
+        tip,
+        archive,
+    }))
+}
+
+/// Marks the issue `route:failed` (its claim and any review label gone) and says why, so a
+/// person sees it: nothing Clambake does can land this work.
+pub async fn refuse(
+    forge: &dyn Forge,
+    issue: u64,
+    agent: &str,
+    unrelated: &Unrelated,
+) -> AppResult<()> {
+    forge
+        .edit_labels(
+            issue,
+            &[labels::FAILED.to_owned()],
+            &[
+                agent.to_owned(),
+                labels::READY.to_owned(),
+                labels::REVIEW.to_owned(),
+            ],
+        )
+        .await?;
+    forge
+        .create_comment(
+            issue,
+            &format!(
+                "Clambake refused to land this work: {}. Its commits start from a root commit of \
+                 their own (as when a branch is deleted under a running agent). Move the work \
+                 onto `{}` (rebase or cherry-pick it), then label the issue `{}` to try again.",
+                unrelated.describe(),
+                unrelated.base,
+                labels::READY
+            ),
+        )
+        .await?;
+    Ok(())
+}
