@@ -2,251 +2,24 @@
 //! forge, git and the process registry say. Pure: the application gathers a [`Snapshot`] and
 //! the journal's states, and gets back every [`Inconsistency`] with its evidence.
 
+mod inconsistency;
+mod snapshot;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
-use crate::branches::name::{BranchOwner, parse_branch_name, parse_worktree_name};
+use crate::branches::name::{BranchOwner, parse_branch_name};
 use crate::branches::refname::validate_branch_name;
-use crate::lifecycle::finished_work::{AttemptFacts, finished_work};
+use crate::lifecycle::finished_work::finished_work;
 use crate::lifecycle::machine::State;
-use crate::queue::labels::{self, agent_slot};
+use crate::queue::labels;
 
-/// An issue as the forge shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IssueFacts {
-    pub number: u64,
-    pub open: bool,
-    pub labels: Vec<String>,
-}
-
-impl IssueFacts {
-    fn has(&self, label: &str) -> bool {
-        self.labels.iter().any(|l| l == label)
-    }
-
-    /// The agent labels on the issue, `agent001` first.
-    fn agents(&self) -> BTreeSet<&str> {
-        self.labels
-            .iter()
-            .map(String::as_str)
-            .filter(|l| agent_slot(l).is_some())
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PullRequestStatus {
-    Open,
-    Closed,
-    Merged,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PullRequestFacts {
-    pub number: u64,
-    pub status: PullRequestStatus,
-}
-
-/// A git reference and how far it is ahead of the base branch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RefFacts {
-    /// A branch name (`agent001/12-fix`), or a full archive reference name.
-    pub name: String,
-    pub tip: String,
-    pub commits_ahead: u32,
-}
-
-/// A linked worktree Clambake made for an agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorktreeFacts {
-    pub path: PathBuf,
-    /// The commit checked out.
-    pub head: String,
-    /// `None` when detached.
-    pub branch: Option<String>,
-    /// Uncommitted changes: removing the worktree would lose them.
-    pub dirty: bool,
-}
-
-/// An entry of the agent process registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcessFacts {
-    pub agent: String,
-    pub issue: u64,
-    /// The attempt it ran, when the registry knows it.
-    pub attempt: Option<u32>,
-    pub alive: bool,
-    /// The last sign of life: an output event, a commit.
-    pub last_activity: Timestamp,
-}
-
-/// The world as observed, all at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    pub issues: Vec<IssueFacts>,
-    pub pull_requests: Vec<PullRequestFacts>,
-    /// Local branches (any; only agent branches are considered).
-    pub branches: Vec<RefFacts>,
-    /// References under [`ARCHIVE_PREFIX`].
-    pub archives: Vec<RefFacts>,
-    pub worktrees: Vec<WorktreeFacts>,
-    pub processes: Vec<ProcessFacts>,
-    /// The last recorded attempt at each open issue that has one.
-    pub last_attempts: Vec<AttemptFacts>,
-}
-
-/// Where branch tips are kept before anything that could drop commits.
-pub const ARCHIVE_PREFIX: &str = "refs/clambake/archive/";
-
-/// The archive reference that keeps `tip` of `branch`: one per tip, so archiving twice is
-/// harmless and an older tip is never overwritten.
-pub fn archive_ref(branch: &str, tip: &str) -> String {
-    format!("{ARCHIVE_PREFIX}{branch}/{tip}")
-}
-
-/// The branch an archive reference keeps, if `name` is one made by [`archive_ref`].
-pub fn archived_branch(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix(ARCHIVE_PREFIX)?;
-    let (branch, _tip) = rest.rsplit_once('/')?;
-    Some(branch)
-}
-
-/// A claim: an agent on an issue.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Claim {
-    pub agent: String,
-    pub issue: u64,
-}
-
-/// A difference between belief and the world, with the evidence the recovery needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind")]
-pub enum Inconsistency {
-    /// An open issue carries an agent label, but that agent has no branch for it.
-    LabeledButNoBranch {
-        issue: u64,
-        agent: String,
-        /// The journal has the agent holding this issue.
-        believed: bool,
-        process_alive: bool,
-    },
-    /// An agent branch for an open issue that carries neither the agent's label nor a
-    /// landed label (`route:review`, `route:bundled`).
-    BranchButNoLabel {
-        agent: String,
-        issue: u64,
-        branch: RefFacts,
-        /// The journal has the branch's agent holding this issue: the label was lost.
-        believed: bool,
-    },
-    /// The slot holds an issue, its process is gone, and it left no commits.
-    WorkingButNoCommits {
-        agent: String,
-        issue: u64,
-        branch: Option<RefFacts>,
-    },
-    /// The slot's work landed (or moved on to a bundle or a merge) but the issue still
-    /// carries the agent's label.
-    LandedButNotFreed {
-        agent: String,
-        issue: u64,
-        state: State,
-    },
-    /// The slot holds an issue, its process is gone, and its branch has commits to land, but
-    /// no success is recorded for it (finished work waiting for `land` is not drift).
-    ProcessDeadButWorking {
-        agent: String,
-        issue: u64,
-        branch: RefFacts,
-    },
-    /// An agent worktree that no busy slot uses.
-    OrphanWorktree { worktree: WorktreeFacts },
-    /// Two agent labels on one issue, or one agent claiming two issues; `keep` stays.
-    DuplicateClaim { claims: Vec<Claim>, keep: Claim },
-    /// An issue waiting for a train whose branch is gone; `archive` can bring it back.
-    ReviewButBranchMissing {
-        issue: u64,
-        archive: Option<RefFacts>,
-    },
-    /// The slot's bundle pull request was closed without merging.
-    BundledButPrClosedUnmerged {
-        agent: String,
-        issues: Vec<u64>,
-        bundle_pr: u64,
-        branches: Vec<RefFacts>,
-    },
-    /// The slot's work merged, but the issue is still open.
-    MergedButIssueOpen { agent: String, issue: u64 },
-    /// The slot's process is alive but has shown no activity for too long.
-    StaleClaim {
-        agent: String,
-        issue: u64,
-        idle_minutes: i64,
-        branch: Option<RefFacts>,
-    },
-    /// An agent label and its branch on an open issue the journal knows nothing about
-    /// (the slot is free): the journal adopts it.
-    UnjournaledClaim {
-        agent: String,
-        issue: u64,
-        branch: RefFacts,
-    },
-}
-
-impl Inconsistency {
-    /// The kind's name, as in JSON (`"kind"`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::LabeledButNoBranch { .. } => "LabeledButNoBranch",
-            Self::BranchButNoLabel { .. } => "BranchButNoLabel",
-            Self::WorkingButNoCommits { .. } => "WorkingButNoCommits",
-            Self::LandedButNotFreed { .. } => "LandedButNotFreed",
-            Self::ProcessDeadButWorking { .. } => "ProcessDeadButWorking",
-            Self::OrphanWorktree { .. } => "OrphanWorktree",
-            Self::DuplicateClaim { .. } => "DuplicateClaim",
-            Self::ReviewButBranchMissing { .. } => "ReviewButBranchMissing",
-            Self::BundledButPrClosedUnmerged { .. } => "BundledButPrClosedUnmerged",
-            Self::MergedButIssueOpen { .. } => "MergedButIssueOpen",
-            Self::StaleClaim { .. } => "StaleClaim",
-            Self::UnjournaledClaim { .. } => "UnjournaledClaim",
-        }
-    }
-
-    /// Whether it concerns the slot `agent`, for commands scoped to one agent.
-    pub fn concerns(&self, agent: &str) -> bool {
-        match self {
-            Self::LabeledButNoBranch { agent: a, .. }
-            | Self::BranchButNoLabel { agent: a, .. }
-            | Self::WorkingButNoCommits { agent: a, .. }
-            | Self::LandedButNotFreed { agent: a, .. }
-            | Self::ProcessDeadButWorking { agent: a, .. }
-            | Self::BundledButPrClosedUnmerged { agent: a, .. }
-            | Self::MergedButIssueOpen { agent: a, .. }
-            | Self::StaleClaim { agent: a, .. }
-            | Self::UnjournaledClaim { agent: a, .. } => a == agent,
-            Self::OrphanWorktree { worktree } => {
-                let by_branch = worktree.branch.as_deref().and_then(parse_branch_name);
-                let by_path = worktree
-                    .path
-                    .file_name()
-                    .and_then(|name| name.to_str())
-                    .and_then(parse_worktree_name);
-                by_branch.is_some_and(|owner| owner.agent == agent)
-                    || by_path.is_some_and(|(owner, _)| owner == agent)
-            }
-            Self::DuplicateClaim { claims, .. } => claims.iter().any(|c| c.agent == agent),
-            Self::ReviewButBranchMissing { archive, .. } => archive
-                .as_ref()
-                .and_then(|a| archived_branch(&a.name))
-                .and_then(parse_branch_name)
-                .is_some_and(|owner| owner.agent == agent),
-        }
-    }
-}
+pub use inconsistency::{Claim, Inconsistency};
+pub use snapshot::{
+    ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
+    Snapshot, WorktreeFacts, archive_ref, archived_branch,
+};
 
 /// What counts as stuck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -759,14 +532,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn archive_refs_name_the_branch_and_the_tip() {
-        let name = archive_ref("agent001/12-fix", "abc123");
-        assert_eq!(name, "refs/clambake/archive/agent001/12-fix/abc123");
-        assert_eq!(archived_branch(&name), Some("agent001/12-fix"));
-        assert_eq!(archived_branch("refs/heads/agent001/12-fix"), None);
-    }
-
-    #[test]
     fn issue_12_never_matches_branch_123() {
         let (mut snapshot, believed) = healthy();
         snapshot.branches = vec![branch("agent001/123-fix", 2)];
@@ -1086,40 +851,6 @@ pub(crate) mod tests {
                 branch: branch("agent004/22-new", 1),
             }]
         );
-    }
-
-    #[test]
-    fn inconsistencies_name_their_kind_and_the_agents_they_concern() {
-        let orphan = |branch: Option<&str>, path: &str| Inconsistency::OrphanWorktree {
-            worktree: WorktreeFacts {
-                path: path.into(),
-                head: "abc".into(),
-                branch: branch.map(str::to_owned),
-                dirty: false,
-            },
-        };
-        let by_branch = orphan(Some("agent002/13-fix"), "/w/other");
-        assert_eq!(by_branch.kind(), "OrphanWorktree");
-        assert!(by_branch.concerns("agent002") && !by_branch.concerns("agent001"));
-        assert!(orphan(None, "/w/agent003-7").concerns("agent003"));
-        let duplicate = Inconsistency::DuplicateClaim {
-            claims: vec![claim("agent001", 12), claim("agent002", 12)],
-            keep: claim("agent001", 12),
-        };
-        assert!(duplicate.concerns("agent002") && !duplicate.concerns("agent003"));
-        let review = |archive| Inconsistency::ReviewButBranchMissing { issue: 13, archive };
-        let kept = branch(&archive_ref("agent002/13-fix", "abc"), 1);
-        assert!(review(Some(kept)).concerns("agent002"));
-        assert!(!review(None).concerns("agent002"));
-        let merged = Inconsistency::MergedButIssueOpen {
-            agent: "agent003".into(),
-            issue: 14,
-        };
-        assert_eq!(
-            serde_json::to_value(&merged).unwrap()["kind"],
-            merged.kind()
-        );
-        assert!(merged.concerns("agent003"));
     }
 
     #[test]
