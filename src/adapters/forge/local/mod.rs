@@ -2,6 +2,8 @@
 //! `.clambake/`, branches as the repository's own refs, and merges as real merge commits moved
 //! onto the base branch with a compare-and-swap.
 
+mod merge;
+mod rows;
 mod schema;
 mod validator;
 
@@ -10,12 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::adapters::git::{Git, GitError, TrialMerge};
+use crate::adapters::git::{Git, GitError};
 use crate::adapters::sqlite_file::{self, OpenError};
-use crate::core::text::closing::closed_issues;
 use crate::ports::Clock;
 use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{
@@ -23,13 +23,14 @@ use crate::ports::forge::{
     Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState, Validator,
 };
-use validator::ListingVersion;
+pub use merge::{MergeCommit, PreparedMerge};
+use rows::{
+    attach_label, list_issues, list_pull_requests, listing_version, next_number, parse_time,
+    require_issue, require_pull_request,
+};
 
 /// The database's file name inside `.clambake/`.
 pub const DATABASE_FILE: &str = "forge.db";
-
-/// Colour given to labels created implicitly by adding them to an issue.
-const DEFAULT_LABEL_COLOR: &str = "ededed";
 
 /// Records the default branch, unless one is recorded already.
 fn record_default_branch(conn: &Connection, default_branch: &str) -> rusqlite::Result<()> {
@@ -157,194 +158,6 @@ impl LocalForge {
         }
         Ok(prs)
     }
-
-    /// Makes the checkout of `branch` (if any worktree has it) follow a ref move from `old` to
-    /// `new`, as `git merge --ff-only` would. Refuses beforehand if that checkout has changes.
-    async fn checkout_of(&self, branch: &str) -> ForgeResult<Option<Git>> {
-        let worktrees = self.git.worktrees().await.map_err(git_error)?;
-        let Some(tree) = worktrees
-            .into_iter()
-            .find(|w| w.branch.as_deref() == Some(branch))
-        else {
-            return Ok(None);
-        };
-        let checkout = Git::new(tree.path.clone());
-        if checkout.has_tracked_changes().await.map_err(git_error)? {
-            return Err(ForgeError::Invalid(format!(
-                "`{branch}` is checked out in {} with uncommitted changes; commit or stash them \
-                 first, so that merging into it cannot overwrite them",
-                tree.path.display()
-            )));
-        }
-        Ok(Some(checkout))
-    }
-
-    /// Checks the pull request, trial-merges it and writes the merge commit, moving no ref.
-    pub async fn prepare_merge(&self, number: Number) -> ForgeResult<PreparedMerge> {
-        let pr = self.pull_request(number).await?;
-        if pr.state != PullRequestState::Open {
-            return Err(ForgeError::NotOpen {
-                number,
-                state: pr.state.as_str(),
-            });
-        }
-        let head = self.require_branch(&pr.head).await?;
-        let base = self.require_branch(&pr.base).await?;
-        let closes = if pr.base == self.default_branch().await? {
-            closed_issues(&pr.body)
-        } else {
-            Vec::new()
-        };
-        if self
-            .git
-            .is_ancestor(&head, &base)
-            .await
-            .map_err(git_error)?
-        {
-            return Ok(PreparedMerge::AlreadyContained { head, base, closes });
-        }
-        let tree = match self
-            .git
-            .trial_merge(&base, &head)
-            .await
-            .map_err(git_error)?
-        {
-            TrialMerge::Clean(tree) => tree,
-            TrialMerge::Conflict(paths) => {
-                return Err(ForgeError::MergeConflict {
-                    number,
-                    base: pr.base.clone(),
-                    paths,
-                });
-            }
-        };
-        // No title: it is somebody's text, and GitHub reads closing keywords in the commit
-        // messages that reach the default branch.
-        let message = format!("Merge pull request #{number} from {}", pr.head);
-        let commit = self
-            .git
-            .commit_tree(&tree, &[&base, &head], &message)
-            .await
-            .map_err(git_error)?;
-        Ok(PreparedMerge::Commit(MergeCommit {
-            number,
-            base_branch: pr.base,
-            base_tip: base,
-            head_tip: head,
-            commit,
-            closes,
-        }))
-    }
-
-    /// Moves the base onto the merge commit if it has not moved since `prepare_merge`, updates
-    /// a clean checkout of it, and records the merge.
-    pub async fn finish_merge(&self, merge: MergeCommit) -> ForgeResult<MergeOutcome> {
-        let number = merge.number;
-        let checkout = self.checkout_of(&merge.base_branch).await?;
-        if let Some(checkout) = &checkout {
-            // Untracked files the merge would overwrite stop it before the base moves.
-            let dry_run = checkout
-                .output(&[
-                    "read-tree",
-                    "-m",
-                    "-u",
-                    "-n",
-                    &merge.base_tip,
-                    &merge.commit,
-                ])
-                .await
-                .map_err(git_error)?;
-            if !dry_run.status.success() {
-                return Err(ForgeError::Invalid(format!(
-                    "`{}` is checked out in {} and the merge cannot update it: {}",
-                    merge.base_branch,
-                    checkout.dir().display(),
-                    String::from_utf8_lossy(&dry_run.stderr).trim()
-                )));
-            }
-        }
-        let reference = format!("refs/heads/{}", merge.base_branch);
-        let reason = format!("clambake: merge pull request #{number}");
-        let moved = self
-            .git
-            .compare_and_swap_ref(&reference, &merge.commit, Some(&merge.base_tip), &reason)
-            .await
-            .map_err(git_error)?;
-        if !moved {
-            return Err(ForgeError::BaseMoved {
-                number,
-                branch: merge.base_branch,
-            });
-        }
-        // The base moved: the merge happened, whatever becomes of the checkout.
-        let closed = self.mark_merged(number, &merge.head_tip, &merge.commit, &merge.closes)?;
-        if let Some(checkout) = checkout {
-            // The checkout was clean a moment ago: bring its index and files to the new tip.
-            checkout
-                .run(&["read-tree", "-m", "-u", &merge.base_tip, &merge.commit])
-                .await
-                .map_err(git_error)?;
-        }
-        Ok(MergeOutcome {
-            pull_request: self.pull_request(number).await?,
-            closed_issues: closed,
-        })
-    }
-
-    fn mark_merged(
-        &self,
-        number: Number,
-        head_sha: &str,
-        merge_sha: &str,
-        closes: &[Number],
-    ) -> ForgeResult<Vec<Number>> {
-        let now = self.now();
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE pull_requests SET state = 'merged', head_sha = ?2, merge_commit_sha = ?3,
-                     merged_at = ?4, closed_at = ?4, updated_at = ?4
-                 WHERE number = ?1 AND state = 'open'",
-                params![number, head_sha, merge_sha, now],
-            )?;
-            let mut closed = Vec::new();
-            for issue in closes {
-                let changed = tx.execute(
-                    "UPDATE issues SET state = 'closed', closed_at = ?2, updated_at = ?2
-                         WHERE number = ?1 AND state = 'open'",
-                    params![issue, now],
-                )?;
-                if changed > 0 {
-                    closed.push(*issue);
-                }
-            }
-            Ok(closed)
-        })
-    }
-}
-
-/// A merge worked out but not yet applied: the two halves of `merge_pull_request`, apart so
-/// that a test can move the base in between and see the compare-and-swap refuse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreparedMerge {
-    /// The head is already in the base (merged by hand, or a crash after the ref moved):
-    /// recorded as merged, as GitHub does, without another commit.
-    AlreadyContained {
-        head: String,
-        base: String,
-        closes: Vec<Number>,
-    },
-    Commit(MergeCommit),
-}
-
-/// A merge commit written to the object store, waiting to become the base's tip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergeCommit {
-    pub number: Number,
-    pub base_branch: String,
-    pub base_tip: String,
-    pub head_tip: String,
-    pub commit: String,
-    pub closes: Vec<Number>,
 }
 
 /// Why work inside a database transaction stopped: SQLite failed, or the request was refused.
@@ -369,169 +182,6 @@ type DbResult<T> = Result<T, DbFailure>;
 
 fn git_error(error: GitError) -> ForgeError {
     ForgeError::Backend(error.to_string())
-}
-
-fn parse_time(text: Option<String>) -> Option<Timestamp> {
-    text.and_then(|t| t.parse().ok())
-}
-
-fn issue_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Issue> {
-    let number: Number = row.get("number")?;
-    let state: String = row.get("state")?;
-    let labels = conn
-        .prepare_cached("SELECT label FROM issue_labels WHERE issue = ?1 ORDER BY label")?
-        .query_map([number], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    let assignees = conn
-        .prepare_cached("SELECT login FROM issue_assignees WHERE issue = ?1 ORDER BY login")?
-        .query_map([number], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(Issue {
-        number,
-        title: row.get("title")?,
-        body: row.get("body")?,
-        state: if state == "open" {
-            IssueState::Open
-        } else {
-            IssueState::Closed
-        },
-        labels,
-        assignees,
-        created_at: parse_time(row.get("created_at")?).unwrap_or_default(),
-        updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
-        closed_at: parse_time(row.get("closed_at")?),
-    })
-}
-
-fn pull_request_from_row(row: &Row<'_>) -> rusqlite::Result<PullRequest> {
-    let state: String = row.get("state")?;
-    Ok(PullRequest {
-        number: row.get("number")?,
-        title: row.get("title")?,
-        body: row.get("body")?,
-        head: row.get("head")?,
-        base: row.get("base")?,
-        state: match state.as_str() {
-            "open" => PullRequestState::Open,
-            "merged" => PullRequestState::Merged,
-            _ => PullRequestState::Closed,
-        },
-        head_sha: row.get("head_sha")?,
-        merge_commit_sha: row.get("merge_commit_sha")?,
-        created_at: parse_time(row.get("created_at")?).unwrap_or_default(),
-        updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
-        closed_at: parse_time(row.get("closed_at")?),
-        merged_at: parse_time(row.get("merged_at")?),
-    })
-}
-
-fn next_number(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Number> {
-    tx.query_row(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM
-             (SELECT number FROM issues UNION ALL SELECT number FROM pull_requests)",
-        [],
-        |r| r.get(0),
-    )
-}
-
-/// Matching issues, lowest number first.
-fn list_issues(conn: &Connection, filter: &IssueFilter) -> rusqlite::Result<Vec<Issue>> {
-    let mut statement = conn
-        .prepare_cached("SELECT * FROM issues WHERE (?1 IS NULL OR state = ?1) ORDER BY number")?;
-    let state = filter.state.map(IssueState::as_str);
-    let issues: Vec<Issue> = statement
-        .query_map([state], |row| issue_from_row(conn, row))
-        .and_then(Iterator::collect)?;
-    Ok(issues
-        .into_iter()
-        .filter(|issue| {
-            filter
-                .labels
-                .iter()
-                .all(|wanted| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(wanted)))
-        })
-        .collect())
-}
-
-/// Matching pull requests, lowest number first, with their heads as last recorded.
-fn list_pull_requests(
-    conn: &Connection,
-    filter: &PullRequestFilter,
-) -> rusqlite::Result<Vec<PullRequest>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT * FROM pull_requests
-             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR head = ?2)
-             ORDER BY number",
-    )?;
-    statement
-        .query_map(
-            params![filter.state.map(PullRequestState::as_str), filter.head],
-            pull_request_from_row,
-        )
-        .and_then(Iterator::collect)
-}
-
-/// Where the listings stand now.
-fn listing_version(conn: &Connection) -> rusqlite::Result<ListingVersion> {
-    conn.query_row("SELECT epoch, version FROM listing_version", [], |r| {
-        Ok(ListingVersion {
-            epoch: r.get(0)?,
-            version: r.get(1)?,
-        })
-    })
-}
-
-fn load_issue(conn: &Connection, number: Number) -> rusqlite::Result<Option<Issue>> {
-    conn.query_row("SELECT * FROM issues WHERE number = ?1", [number], |row| {
-        issue_from_row(conn, row)
-    })
-    .optional()
-}
-
-fn load_pull_request(conn: &Connection, number: Number) -> rusqlite::Result<Option<PullRequest>> {
-    conn.query_row(
-        "SELECT * FROM pull_requests WHERE number = ?1",
-        [number],
-        pull_request_from_row,
-    )
-    .optional()
-}
-
-fn require_issue(conn: &Connection, number: Number) -> DbResult<Issue> {
-    load_issue(conn, number)?.ok_or_else(|| {
-        ForgeError::NotFound {
-            kind: "issue",
-            number,
-        }
-        .into()
-    })
-}
-
-fn require_pull_request(conn: &Connection, number: Number) -> DbResult<PullRequest> {
-    load_pull_request(conn, number)?.ok_or_else(|| {
-        ForgeError::NotFound {
-            kind: "pull request",
-            number,
-        }
-        .into()
-    })
-}
-
-/// Puts `label` on an issue, creating the label first if the forge has never seen it.
-fn attach_label(
-    tx: &rusqlite::Transaction<'_>,
-    issue: Number,
-    label: &str,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO labels (name, color, description) VALUES (?1, ?2, '')",
-        params![label, DEFAULT_LABEL_COLOR],
-    )?;
-    tx.execute(
-        "INSERT OR IGNORE INTO issue_labels (issue, label) VALUES (?1, ?2)",
-        params![issue, label],
-    )?;
-    Ok(())
 }
 
 fn validate_label_name(name: &str) -> ForgeResult<()> {
