@@ -14,7 +14,7 @@ pub struct Claim {
     pub issue: u64,
 }
 
-/// A difference between belief and the world, with the evidence the recovery needs.
+/// A difference between belief and the world, with the evidence its recovery plan needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind")]
 pub enum Inconsistency {

@@ -138,7 +138,7 @@ pub fn detect(
 }
 
 /// Two agent labels on one issue, or one agent on two issues (by label or by the journal).
-/// Returns the claims that lose, so that the other checks leave them to this recovery.
+/// Returns the claims that lose, so that the other checks leave them to this one's recovery plan.
 fn duplicate_claims(world: &World<'_>, found: &mut Vec<Inconsistency>) -> BTreeSet<Claim> {
     let mut losing = BTreeSet::new();
     let mut by_agent: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
