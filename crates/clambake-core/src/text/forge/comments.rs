@@ -343,14 +343,115 @@ mod tests {
         assert_snapshot!("rebuilding", rebuilding(&[4, 7]));
     }
 
+    /// Every note a recovery plan leaves, one per repair, under both branch policies.
     #[test]
-    fn recovery_says_what_it_found_and_did() {
-        assert_snapshot!(
-            "recovery",
-            recovery(
-                "agent001's process was gone before it reported a result",
-                "freed the slot and put the issue back in the queue; it left no commits"
-            )
-        );
+    fn every_recovery_note() {
+        use crate::lifecycle::machine::State;
+        use crate::recovery::drift::{Claim, Inconsistency, RefFacts};
+        use crate::recovery::plans::{Policy, Step, plan};
+
+        let agent = || "agent001".to_owned();
+        let branch = |commits_ahead| RefFacts {
+            name: "agent001/4-parse-pipes".to_owned(),
+            tip: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+            commits_ahead,
+        };
+        let archive = RefFacts {
+            name: "refs/clambake/archive/agent001/4-parse-pipes/0123456789ab".to_owned(),
+            ..branch(2)
+        };
+        let claim = |agent: &str, issue| Claim {
+            agent: agent.to_owned(),
+            issue,
+        };
+        let labeled = |believed| Inconsistency::LabeledButNoBranch {
+            issue: 4,
+            agent: agent(),
+            believed,
+            process_alive: believed,
+        };
+        let unlabeled = |believed, commits| Inconsistency::BranchButNoLabel {
+            agent: agent(),
+            issue: 4,
+            branch: branch(commits),
+            believed,
+        };
+        let inconsistencies = [
+            labeled(true),
+            unlabeled(true, 2),
+            unlabeled(false, 2),
+            unlabeled(false, 0),
+            Inconsistency::WorkingButNoCommits {
+                agent: agent(),
+                issue: 4,
+                branch: Some(branch(0)),
+            },
+            Inconsistency::WorkingButNoCommits {
+                agent: agent(),
+                issue: 4,
+                branch: None,
+            },
+            Inconsistency::LandedButNotFreed {
+                agent: agent(),
+                issue: 4,
+                state: State::Bundled {
+                    issues: vec![4],
+                    bundle_pr: 12,
+                },
+            },
+            Inconsistency::ProcessDeadButWorking {
+                agent: agent(),
+                issue: 4,
+                branch: branch(2),
+            },
+            Inconsistency::StaleClaim {
+                agent: agent(),
+                issue: 4,
+                idle_minutes: 45,
+                branch: Some(branch(2)),
+            },
+            Inconsistency::DuplicateClaim {
+                claims: vec![claim("agent001", 4), claim("agent002", 7)],
+                keep: claim("agent002", 7),
+            },
+            Inconsistency::ReviewButBranchMissing {
+                issue: 4,
+                archive: Some(archive),
+            },
+            Inconsistency::ReviewButBranchMissing {
+                issue: 4,
+                archive: None,
+            },
+            Inconsistency::BundledButPrClosedUnmerged {
+                agent: agent(),
+                issues: vec![4],
+                bundle_pr: 12,
+                branches: vec![branch(2)],
+            },
+            Inconsistency::MergedButIssueOpen {
+                agent: agent(),
+                issue: 4,
+            },
+        ];
+        let mut notes = Vec::new();
+        for cleanup_abandoned_branches in [false, true] {
+            let policy = Policy {
+                cleanup_abandoned_branches,
+            };
+            for inconsistency in &inconsistencies {
+                for step in plan(inconsistency, policy).steps {
+                    if let Step::Comment { issue, body } = step
+                        && !notes.iter().any(|(_, b)| *b == body)
+                    {
+                        notes.push((issue, body));
+                    }
+                }
+            }
+        }
+        let shown: Vec<String> = notes
+            .iter()
+            .map(|(issue, body)| format!("#{issue}: {body}"))
+            .collect();
+        assert_snapshot!("recovery_notes", shown.join("\n"));
     }
 }
