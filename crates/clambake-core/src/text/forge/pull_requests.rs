@@ -22,11 +22,11 @@ pub struct PullRequestText {
 pub const RIDES_ALONE: &str =
     "it was the only branch left waiting, with none to share a bundle with";
 
-/// The bundle of `plan`, as `record` says it left: titled `Bundle 20261121T0610Z: 3 issues (#4,
-/// #7, #9)`, its body a member list, one `Closes #N` per member, the set-aside branches and why,
-/// and, on its last line, the record. Titles are code spans (see [`inert`]), so no closing
-/// keyword, reference or HTML in one is read by a forge. `simulated`: the members whose work
-/// the simulated agent made.
+/// The bundle of `plan`, as `record` says it left, titled
+/// `Bundle 20261121T0610Z: 3 issues (#4, #7, #9)`: its body a member list, one `Closes #N` per
+/// member, the set-aside branches and why, and, on its last line, the record. Titles are code
+/// spans (see [`inert`]), so no closing keyword, reference or HTML in one is read by a forge.
+/// `simulated`: the members whose work the simulated agent made.
 pub fn bundle(record: &BundleRecord, plan: &BundlePlan, simulated: &[u64]) -> PullRequestText {
     let members = record.member_issues();
     let title = format!(
