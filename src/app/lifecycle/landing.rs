@@ -18,10 +18,10 @@ use crate::core::agents::events::AttemptTotals;
 use crate::core::agents::log;
 use crate::core::agents::outcome::Outcome;
 use crate::core::agents::retry::{AfterFailure, after_failure};
-use crate::core::agents::simulated_work;
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::labels;
-use crate::core::text::human_time::moment_from;
+use crate::core::text::forge::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
+use crate::core::text::forge::pull_requests::{self, PullRequestText};
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
@@ -115,13 +115,13 @@ pub async fn dispose(
         });
     }
 
-    let summary = format!(
-        "by {agent} ended `{}`: {}. Its branch `{}` is kept ({} ahead).",
-        classification.outcome,
-        classification.reason,
-        result.branch,
-        commits(result.commits_ahead)
-    );
+    let summary = AttemptFailure::Ended {
+        agent: agent.to_owned(),
+        outcome: classification.outcome,
+        reason: classification.reason.clone(),
+        branch: result.branch.clone(),
+        commits_ahead: result.commits_ahead,
+    };
     let tail = log_tail(&result.logs.stdout, &result.logs.stderr).await;
     let failure = Failure {
         agent,
@@ -195,9 +195,9 @@ pub(crate) fn record_attempt(
 pub struct Failure<'a> {
     pub agent: &'a str,
     pub issue: u64,
-    /// What happened, in a sentence or two, from `by <agent>` on: the comment puts the
-    /// attempt's place in front, counted as `agents.max_attempts` counts.
-    pub summary: String,
+    /// What happened: the comment puts the attempt's place in front, counted as
+    /// `agents.max_attempts` counts.
+    pub summary: AttemptFailure,
     pub branch: &'a str,
     pub log_tail: String,
 }
@@ -225,10 +225,11 @@ pub async fn retry_or_fail(
         .iter()
         .filter(|a| a.outcome != Outcome::Success.as_str())
         .count() as u32;
-    let summary = format!(
-        "Attempt {} {summary}",
-        attempt_of(failures, policy.max_attempts)
-    );
+    let attempt = FailedAttempt {
+        failure: &summary,
+        failures,
+        max_attempts: policy.max_attempts,
+    };
     match after_failure(failures, policy.max_attempts, policy.retry_base) {
         AfterFailure::Retry {
             attempt: next,
@@ -239,14 +240,7 @@ pub async fn retry_or_fail(
                 .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
                 .await?;
             forge
-                .create_comment(
-                    issue,
-                    &format!(
-                        "{summary}\n\nClambake will try again (attempt {}) after {}.",
-                        attempt_of(next, policy.max_attempts),
-                        moment_from(not_before, now)
-                    ),
-                )
+                .create_comment(issue, &comments::retrying(&attempt, next, not_before, now))
                 .await?;
             Ok(Disposition::Retrying {
                 attempt: next,
@@ -265,30 +259,16 @@ pub async fn retry_or_fail(
                 .iter()
                 .filter_map(|a| a.cost_usd)
                 .fold(0.0, |sum, c| sum + c);
+            let gave_up = GaveUp {
+                cost_usd: cost,
+                branch,
+                log_tail: &log_tail,
+            };
             forge
-                .create_comment(
-                    issue,
-                    &format!(
-                        "{summary}\n\nAll {failures} attempts failed, so this issue is now `{}`. \
-                         Total cost: ${cost:.4}. The work so far is on `{branch}`.\n\n\
-                         The end of the last attempt's log:\n\n{}",
-                        labels::FAILED,
-                        crate::core::text::inert::code_block(&log_tail),
-                    ),
-                )
+                .create_comment(issue, &comments::gave_up(&attempt, &gave_up))
                 .await?;
             Ok(Disposition::Failed { attempts: failures })
         }
-    }
-}
-
-/// `2 of 3`: the `n`th counted attempt of `max`; past `max` (the limit was lowered since),
-/// only `n`.
-fn attempt_of(n: u32, max: u32) -> String {
-    if n <= max {
-        format!("{n} of {max}")
-    } else {
-        n.to_string()
     }
 }
 
@@ -379,30 +359,18 @@ pub async fn land(
             &[agent.to_owned(), labels::READY.to_owned()],
         )
         .await?;
-    let spent = totals.map_or_else(String::new, |totals| {
-        let cost = totals
-            .cost_usd
-            .map_or_else(String::new, |c| format!(", ${c:.4}"));
-        format!(" ({} turns{cost})", totals.turns)
-    });
-    let landed = format!(
-        "Landed by {agent}: `{branch}` is {} ahead{spent}.",
-        commits(commits_ahead)
-    );
+    let landing = comments::Landing {
+        agent,
+        branch,
+        commits_ahead,
+        totals,
+    };
     let pull_request = if bundling {
         None
     } else {
-        Some(open_individual_pull_request(forge, issue, branch, &landed, simulated).await?)
+        Some(open_individual_pull_request(forge, issue, branch, &landing, simulated).await?)
     };
-    let comment = match pull_request {
-        Some(number) => format!("{landed} Pull request #{number} carries it."),
-        None => format!("{landed} It waits for the next bundle train."),
-    };
-    let comment = if simulated {
-        format!("{comment}\n\n{}", simulated_work::LANDING_NOTE)
-    } else {
-        comment
-    };
+    let comment = comments::landed(&landing, pull_request, simulated);
     forge.create_comment(issue, &comment).await?;
     let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
     journal_slot(journal, agent, issue, &events, cause, now)?;
@@ -412,13 +380,13 @@ pub async fn land(
     }))
 }
 
-/// The branch's open pull request, or a new one that closes the issue when merged, marked when
-/// it carries `simulated` work.
+/// The branch's open pull request, or a new one that closes the issue when merged and tells the
+/// `landing`, marked when it carries `simulated` work.
 pub async fn open_individual_pull_request(
     forge: &dyn Forge,
     issue: u64,
     branch: &str,
-    why: &str,
+    landing: &comments::Landing<'_>,
     simulated: bool,
 ) -> AppResult<u64> {
     let open = forge
@@ -432,11 +400,7 @@ pub async fn open_individual_pull_request(
     }
     let title = forge.issue(issue).await?.title;
     let marked = if simulated { vec![issue] } else { Vec::new() };
-    let (title, body) = simulated_work::mark_pull_request(
-        &crate::core::trains::pull_request::individual_title(issue, &title),
-        &format!("Closes #{issue}\n\n{why}\n\nOpened by Clambake."),
-        &marked,
-    );
+    let PullRequestText { title, body } = pull_requests::landed(issue, &title, landing, &marked);
     let pr = forge
         .create_pull_request(&NewPullRequest {
             title,
@@ -469,12 +433,4 @@ pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> Str
     let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
     let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
     log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))
-}
-
-/// `1 commit`, `3 commits`.
-fn commits(count: u32) -> String {
-    match count {
-        1 => "1 commit".to_owned(),
-        n => format!("{n} commits"),
-    }
 }

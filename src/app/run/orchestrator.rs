@@ -38,6 +38,7 @@ use crate::core::queue::labels::agent_slot;
 use crate::core::queue::routing::{OpenIssue, plan_claims};
 use crate::core::queue::standing::{Stage, stage};
 use crate::core::recovery::drift::Inconsistency;
+use crate::core::text::forge::comments::AttemptFailure;
 use crate::core::text::human_time::moment;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_registry::RegisteredAgent;
@@ -1187,7 +1188,10 @@ impl Orchestrator {
             Failure {
                 agent,
                 issue: issue.number,
-                summary: format!("by {agent} could not run: {error}."),
+                summary: AttemptFailure::CouldNotRun {
+                    agent: agent.to_owned(),
+                    error: error.to_string(),
+                },
                 branch: &branch,
                 log_tail: error.to_string(),
             },

@@ -22,16 +22,14 @@ use crate::app::trains::trial::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
 };
 use crate::app::workspace::{AppError, AppResult, Workspace};
-use crate::core::agents::simulated_work;
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
 use crate::core::lifecycle::machine::{Event, State};
 use crate::core::queue::labels::{self, priority_rank};
+use crate::core::text::forge::pull_requests::{self, PullRequestText, RIDES_ALONE};
+use crate::core::text::forge::{comments, issue_list};
 use crate::core::trains::plan::{BundlePlan, Candidate, SetAsideReason, order};
-use crate::core::trains::pull_request::{
-    BundleRecord, RIDES_ALONE, RecordedBranch, bundle_body, bundle_title, individual_body,
-    individual_title, is_lone_branch,
-};
+use crate::core::trains::pull_request::{BundleRecord, RecordedBranch, is_lone_branch};
 use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
 use crate::ports::Forge;
 use crate::ports::forge::{
@@ -745,11 +743,8 @@ impl Bundler<'_> {
             None => {
                 self.train_log.record_bundle(record)?;
                 let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
-                let (title, body) = simulated_work::mark_pull_request(
-                    &bundle_title(record),
-                    &bundle_body(record, plan),
-                    &simulated,
-                );
+                let PullRequestText { title, body } =
+                    pull_requests::bundle(record, plan, &simulated);
                 let new = NewPullRequest {
                     title,
                     body,
@@ -781,19 +776,12 @@ impl Bundler<'_> {
         now: Timestamp,
     ) -> AppResult<()> {
         let issue = member.issue;
-        let marker = format!("<!-- clambake:bundled-in #{} -->", pr.number);
-        let others: Vec<String> = record
+        let others: Vec<Number> = record
             .member_issues()
             .into_iter()
             .filter(|n| *n != issue)
-            .map(|n| format!("#{n}"))
             .collect();
-        let comment = format!(
-            "Bundled into pull request #{} (`{}`) with {}.\n{marker}",
-            pr.number,
-            record.branch,
-            others.join(", ")
-        );
+        let comment = comments::bundled(pr.number, &record.branch, &others);
         // Written once: only the very comment counts, so a marker someone else wrote into
         // theirs cannot keep it off the issue.
         let comments = self.forge.comments(issue).await?;
@@ -856,11 +844,8 @@ impl Bundler<'_> {
             Some(pr) => (pr, false),
             None => {
                 let simulated = simulated_issues(&self.state_dir, &[issue])?;
-                let (title, body) = simulated_work::mark_pull_request(
-                    &individual_title(issue, title),
-                    &individual_body(issue, why),
-                    &simulated,
-                );
+                let PullRequestText { title, body } =
+                    pull_requests::individual(issue, title, why, &simulated);
                 let new = NewPullRequest {
                     title,
                     body,
@@ -900,11 +885,11 @@ impl Bundler<'_> {
         for (pr, record) in &trains.bundles {
             match pr.state {
                 PullRequestState::Open => {
-                    let moved: Vec<String> = record
+                    let moved: Vec<Number> = record
                         .members
                         .iter()
                         .filter(|m| tips.get(&m.branch) != Some(&m.head))
-                        .map(|m| format!("#{}", m.issue))
+                        .map(|m| m.issue)
                         .collect();
                     if moved.is_empty() {
                         for opened in self.fallbacks(record).await? {
@@ -929,21 +914,14 @@ impl Bundler<'_> {
                         continue;
                     }
                     self.forge
-                        .create_comment(
-                            pr.number,
-                            &format!(
-                                "Closed by the clambake bundler: {} moved after it was bundled; \
-                                 the next train rebuilds the bundle.",
-                                moved.join(", ")
-                            ),
-                        )
+                        .create_comment(pr.number, &comments::rebuilding(&moved))
                         .await?;
                     self.forge.close_pull_request(pr.number).await?;
                     self.unboard(record, &BTreeSet::new()).await?;
                     repairs.push(format!(
                         "closed #{} to rebuild it: {} moved",
                         pr.number,
-                        moved.join(", ")
+                        issue_list(&moved)
                     ));
                     rebuild = true;
                 }

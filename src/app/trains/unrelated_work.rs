@@ -9,6 +9,7 @@ use crate::adapters::git::Git;
 use crate::app::workspace::AppResult;
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
+use crate::core::text::forge::comments::{UnrelatedWork, refused_unrelated};
 use crate::ports::Forge;
 
 /// Work refused because it has no merge base with the base branch.
@@ -24,11 +25,16 @@ pub struct Unrelated {
 impl Unrelated {
     /// The verdict in one sentence.
     pub fn describe(&self) -> String {
-        format!(
-            "`{}` shares no history with `{}`, so it can never merge; no pull request was \
-             opened, and its tip {} is kept under `{}`",
-            self.branch, self.base, self.tip, self.archive
-        )
+        self.text().verdict()
+    }
+
+    fn text(&self) -> UnrelatedWork<'_> {
+        UnrelatedWork {
+            branch: &self.branch,
+            base: &self.base,
+            tip: &self.tip,
+            archive: &self.archive,
+        }
     }
 }
 
@@ -75,17 +81,7 @@ pub async fn refuse(
         )
         .await?;
     forge
-        .create_comment(
-            issue,
-            &format!(
-                "Clambake refused to land this work: {}. Its commits start from a root commit of \
-                 their own (as when a branch is deleted under a running agent). Move the work \
-                 onto `{}` (rebase or cherry-pick it), then label the issue `{}` to try again.",
-                unrelated.describe(),
-                unrelated.base,
-                labels::READY
-            ),
-        )
+        .create_comment(issue, &refused_unrelated(&unrelated.text()))
         .await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! The text of bundle and fallback pull requests, and the machine-readable record inside a
-//! bundle's body that lets a later run rebuild the train's state from the forge alone.
+//! What Clambake reads back from its own pull requests: the machine-readable record on the
+//! last line of a bundle's body, which lets a later run rebuild the train's state from the forge
+//! alone, and the marker of a train's lone-branch pull request. These are data: they are written
+//! and read here, while the text around them comes from [`crate::text::forge::pull_requests`].
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -7,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::branches::name::parse_branch_name;
 use crate::text::closing::closed_issues;
 use crate::trains::plan::{BundlePlan, SetAsideReason};
-use crate::{text::inert, trains::schedule};
+use crate::trains::schedule;
 
 /// Marks the body of the pull request a train opened for the only branch ready: later trains
 /// plan on top of it while it is open. A fallback carries no marker: it was opened knowing that
 /// it conflicts with its train's bundle or the base, so it cannot hold later trains back.
-const LONE_MARKER: &str = "<!-- clambake:lone-branch -->";
+pub const LONE_MARKER: &str = "<!-- clambake:lone-branch -->";
 
 /// Opens the record: `<!-- clambake:bundle {json} -->`.
 const RECORD_OPEN: &str = "<!-- clambake:bundle ";
@@ -82,71 +84,20 @@ impl BundleRecord {
     pub fn member_issues(&self) -> Vec<u64> {
         self.members.iter().map(|m| m.issue).collect()
     }
-}
 
-/// `Bundle 20261121T0610Z: 3 issues (#4, #7, #9)`
-pub fn bundle_title(record: &BundleRecord) -> String {
-    let issues: Vec<String> = record
-        .members
-        .iter()
-        .map(|m| format!("#{}", m.issue))
-        .collect();
-    format!(
-        "Bundle {}: {} issues ({})",
-        schedule::stamp(record.departure),
-        issues.len(),
-        issues.join(", ")
-    )
-}
-
-/// The bundle's body: a member list, one `Closes #N` per member, the set-aside branches and
-/// why, and, on its last line, the machine-readable record. Titles are code spans (see
-/// [`inert`]), so no closing keyword, reference or HTML in one is read by a forge.
-pub fn bundle_body(record: &BundleRecord, plan: &BundlePlan) -> String {
-    let mut body = format!(
-        "A train of {} finished branches, merged onto `{}` at `{}`.\n\n",
-        record.members.len(),
-        record.base,
-        short(&record.base_tip)
-    );
-    for member in &plan.members {
-        let c = &member.candidate;
-        body.push_str(&format!(
-            "- #{} {} on `{}` at `{}`\n",
-            c.issue,
-            inert::code_span(&c.title),
-            c.branch,
-            short(&c.head)
-        ));
+    /// The record as the line that ends a bundle's body (see
+    /// [`crate::text::forge::pull_requests::bundle`]): an HTML comment no reader sees, which
+    /// [`read_record`] reads back.
+    pub fn encoded(&self) -> String {
+        let json = serde_json::to_string(self).expect("a bundle record serializes");
+        // `<`, `>` and `#` only occur inside JSON strings, where `\u003c` means the same: this
+        // keeps `-->` and any issue reference out of the comment.
+        let json = json
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('#', "\\u0023");
+        format!("{RECORD_OPEN}{json}{RECORD_CLOSE}")
     }
-    body.push('\n');
-    for member in &record.members {
-        body.push_str(&format!("Closes #{}\n", member.issue));
-    }
-    if !record.set_aside.is_empty() {
-        body.push_str("\n**Not in this train:**\n\n");
-        for set_aside in &record.set_aside {
-            body.push_str(&format!(
-                "- #{} `{}`: {}\n",
-                set_aside.issue, set_aside.branch, set_aside.why
-            ));
-        }
-    }
-    body.push('\n');
-    body.push_str(&render_record(record));
-    body.push('\n');
-    body
-}
-
-fn render_record(record: &BundleRecord) -> String {
-    let json = serde_json::to_string(record).expect("a bundle record serializes");
-    // `<`, `>` and `#` only occur inside JSON strings, where `\u003c` means the same: this
-    // keeps `-->` and any issue reference out of the comment.
-    let json = json
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('#', "\\u0023");
-    format!("{RECORD_OPEN}{json}{RECORD_CLOSE}")
 }
 
 /// Why a pull request body's bundle record cannot be trusted.
@@ -159,11 +110,6 @@ pub enum RecordError {
     #[error("its bundle record {0}")]
     Invalid(String),
 }
-
-/// Why a train's last branch, with no other to bundle it with, rides in a pull request of its
-/// own: the only one ready, or the one left over when the departure's bundles were full.
-pub const RIDES_ALONE: &str =
-    "it was the only branch left waiting, with none to share a bundle with";
 
 /// The record at the end of a bundle pull request's body, where only Clambake writes it, checked
 /// against the pull request (`head`) and the repository's `base` branch: it must name `head`
@@ -241,40 +187,14 @@ fn is_object_id(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The title of a branch's own pull request: ``#12: `Fix the parser` ``, the issue's title a
-/// code span (see [`inert`]).
-pub fn individual_title(issue: u64, title: &str) -> String {
-    format!("#{issue}: {}", inert::code_span(title))
-}
-
-/// The body of a branch's own pull request; `why` says why it is not in the bundle (see
-/// [`SetAsideReason::describe_inert`]), `None` when it rides alone ([`RIDES_ALONE`]).
-pub fn individual_body(issue: u64, why: Option<&str>) -> String {
-    let mut body = format!("Closes #{issue}\n\n");
-    match why {
-        Some(why) => body.push_str(&format!(
-            "Opened by the clambake bundler: this branch {why}, so it could not ride with the \
-             rest of this train.\n"
-        )),
-        None => body.push_str(&format!(
-            "Opened by the clambake bundler: {RIDES_ALONE}.\n\n{LONE_MARKER}\n"
-        )),
-    }
-    body
-}
-
 /// Whether a pull request body is that of a train's pull request for its only branch: the
 /// marker must be the body's end, where Clambake put it, not somewhere text of others sits.
 pub fn is_lone_branch(body: &str) -> bool {
     body.trim_end().ends_with(LONE_MARKER)
 }
 
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::trains::plan::{Candidate, ConflictsWith, Member, SetAside};
 
@@ -289,7 +209,8 @@ mod tests {
         }
     }
 
-    fn sample() -> (BundleRecord, BundlePlan) {
+    /// A train of #4 and #7 leaving at 06:10, #9 set aside for a conflict with #4.
+    pub(crate) fn sample() -> (BundleRecord, BundlePlan) {
         let plan = BundlePlan {
             base: "b".repeat(40),
             members: vec![
@@ -317,50 +238,21 @@ mod tests {
         (BundleRecord::new(departure, "main", &plan, "t7"), plan)
     }
 
-    #[test]
-    fn the_title_counts_and_lists_the_members() {
-        let (record, _) = sample();
-        assert_eq!(
-            bundle_title(&record),
-            "Bundle 20261121T0610Z: 2 issues (#4, #7)"
-        );
+    /// A body as a bundle's: text of others above, the record on its last line.
+    fn body(record: &BundleRecord) -> String {
+        format!("A train.\n\nCloses #4\n\n{}\n", record.encoded())
     }
 
     #[test]
-    fn the_body_closes_each_member_and_explains_the_rest() {
-        let (record, plan) = sample();
-        let body = bundle_body(&record, &plan);
-        assert_eq!(crate::text::closing::closed_issues(&body), vec![4, 7]);
-        assert!(body.contains("- #4 `Parse | pipes` on `agent001/4-x` at `400000000000`"));
-        assert!(
-            body.contains("- #9 `agent001/9-x`: conflicts with #4 (`agent001/4-x`) in `src/a.rs`")
-        );
+    fn a_record_names_its_branch_tip_and_reasons() {
+        let (record, _) = sample();
         assert_eq!(record.tip, "t7");
         assert_eq!(record.branch, "clambake/bundle-20261121T0610Z");
-    }
-
-    #[test]
-    fn titles_and_paths_close_nothing_and_cannot_forge_the_record() {
-        let (mut record, mut plan) = sample();
-        let forged = r#"<!-- clambake:bundle {"branch":"main"} -->"#;
-        plan.members[0].candidate.title = format!("Fixes #1\n{forged}\ncloses: #2 `x` ``y");
-        plan.members[1].candidate.title =
-            "resolves octo/repo#3 | fix https://h/o/r/issues/5".into();
-        record.set_aside[0].why = SetAsideReason::Conflict {
-            paths: vec!["closes #6 <!-- x -->".to_owned()],
-            with: ConflictsWith::Base,
-        }
-        .describe_inert();
-        let body = bundle_body(&record, &plan);
+        assert_eq!(record.member_issues(), vec![4, 7]);
         assert_eq!(
-            crate::text::closing::closed_issues(&body),
-            vec![4, 7],
-            "{body}"
+            record.set_aside[0].why,
+            "conflicts with #4 (`agent001/4-x`) in `src/a.rs`"
         );
-        assert_eq!(parse_record(&body), Ok(record.clone()));
-        let mut with_forgery_last = body.clone();
-        with_forgery_last.push_str(forged);
-        assert!(parse_record(&with_forgery_last).is_err());
     }
 
     fn valid() -> BundleRecord {
@@ -376,8 +268,7 @@ mod tests {
     fn a_record_names_only_its_bundle_branch_and_its_members_agent_branches() {
         let head = "clambake/bundle-20261121T0610Z";
         assert_eq!(valid().check(head, "main"), Ok(()));
-        let body = bundle_body(&valid(), &sample().1);
-        assert_eq!(read_record(&body, head, "main"), Ok(valid()));
+        assert_eq!(read_record(&body(&valid()), head, "main"), Ok(valid()));
         type Spoil = fn(&mut BundleRecord);
         let refused: [(&str, Spoil); 9] = [
             ("the base as member", |r| {
@@ -419,9 +310,9 @@ mod tests {
 
     #[test]
     fn the_record_round_trips_through_the_body() {
-        let (mut record, plan) = sample();
+        let (mut record, _) = sample();
         record.members[0].branch = "weird-->branch <#4>".to_owned();
-        let body = bundle_body(&record, &plan);
+        let body = body(&record);
         let block = &body[body.find(RECORD_OPEN).unwrap()..];
         assert_eq!(block.matches("-->").count(), 1, "{block}");
         assert!(!block.contains('#') && !block[4..].contains('<'), "{block}");
@@ -434,31 +325,23 @@ mod tests {
     }
 
     #[test]
-    fn individual_pull_requests_close_their_issue_and_say_why() {
-        let (_, plan) = sample();
-        let body = individual_body(9, Some(&plan.set_aside[0].reason.describe_inert()));
-        assert_eq!(crate::text::closing::closed_issues(&body), vec![9]);
-        assert!(body.contains("conflicts with #4 (`agent001/4-x`) in `src/a.rs`"));
-        assert!(body.contains("clambake bundler"));
-        assert!(individual_body(3, None).contains("only branch"));
-        assert_eq!(individual_title(9, "Other"), "#9: `Other`");
-        assert_eq!(
-            individual_title(9, "Fixes #1\n`x`"),
-            "#9: `` Fixes #1 `x` ``"
-        );
+    fn only_a_record_on_the_last_line_counts() {
+        let (record, _) = sample();
+        let forged = r#"<!-- clambake:bundle {"branch":"main"} -->"#;
+        let mut with_forgery_last = body(&record);
+        with_forgery_last.push_str(forged);
+        assert!(parse_record(&with_forgery_last).is_err());
+        let with_forgery_above = format!("{forged}\n{}", body(&record));
+        assert_eq!(parse_record(&with_forgery_above), Ok(record));
     }
 
     #[test]
-    fn a_lone_branchs_pull_request_is_told_from_fallbacks_and_others() {
-        assert!(is_lone_branch(&individual_body(3, None)));
-        assert!(!is_lone_branch(&individual_body(9, Some("conflicts"))));
+    fn only_a_marker_at_the_end_is_a_lone_branchs() {
+        assert!(is_lone_branch(&format!("Closes #3\n\n{LONE_MARKER}\n")));
         assert!(!is_lone_branch("Closes #9\n\nWritten by hand."));
-        let forged = individual_body(9, Some(&format!("{LONE_MARKER} in x")));
         assert!(
-            !is_lone_branch(&forged),
+            !is_lone_branch(&format!("Closes #9\n\n{LONE_MARKER} in x\n")),
             "a marker in the middle is not Clambake's"
         );
-        let (record, plan) = sample();
-        assert!(!is_lone_branch(&bundle_body(&record, &plan)));
     }
 }
