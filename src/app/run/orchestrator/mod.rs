@@ -14,6 +14,8 @@ mod input;
 mod on_attempt_done;
 mod on_signal;
 mod on_tick;
+#[cfg(test)]
+mod tests;
 mod trains;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -37,8 +39,8 @@ use crate::ports::agent::AgentRuntime;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
-use events::{EVENT_LIMIT, RECENT_EVENTS};
-pub use events::{EventLog, Progress, PullRequestOpened, RunEvent, SlotView};
+use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
+pub use events::{Progress, PullRequestOpened, RunEvent, SlotView};
 use input::Input;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
