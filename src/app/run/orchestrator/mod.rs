@@ -3,7 +3,7 @@
 //! truth for claims: a claim is a label set before the work starts, and a restarted loop resumes
 //! every claimed issue on the same slot and branch, so no work is lost or done twice.
 //!
-//! The loop waits for one [`input::Input`] at a time (an attempt's task ended, a signal, the
+//! The loop waits for one `Input` at a time (an attempt's task ended, a signal, the
 //! poll timer) and hands it to its handler (`on_attempt_done`, `on_signal`, `on_tick`); every
 //! input is then followed by the pass of `on_tick`, since each can change what the pass does.
 
