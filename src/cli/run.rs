@@ -192,6 +192,12 @@ pub fn print_summary(summary: &RunSummary) {
             list(&interrupted)
         );
     }
+    if summary.events_dropped > 0 {
+        println!(
+            "  (a long run: its {} earliest events are not kept, nor counted above)",
+            summary.events_dropped
+        );
+    }
     if summary.drift_repaired > 0 {
         println!(
             "  drift repaired: {} inconsistencies",

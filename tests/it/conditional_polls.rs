@@ -138,3 +138,68 @@ async fn an_idle_loop_polls_with_conditional_reads_that_are_not_modified() {
     signals.send(1).unwrap();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_poll_interval_is_configuration_and_the_run_loop_reads_it() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    let get = |repo: &TestRepo| {
+        repo.clambake(&["config", "get", "forge.poll_interval_seconds"])
+            .success()
+            .stdout
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(get(&repo), "15", "the default");
+    let refused = repo.clambake(&["config", "set", "forge.poll_interval_seconds", "0"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    repo.configure(&[
+        ("forge.poll_interval_seconds", "1"),
+        ("bundling.enabled", "false"),
+    ]);
+    assert_eq!(get(&repo), "1");
+
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let settings = RunSettings::from_config(&config);
+    assert_eq!(settings.poll_interval, Duration::from_secs(1));
+    let forge = Arc::new(Logged {
+        inner: workspace.open_forge(config.forge.backend).await.unwrap(),
+        hook: Log::default(),
+    });
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut orchestrator = Orchestrator::new(
+        workspace.clone(),
+        config,
+        forge.clone(),
+        Arc::new(open_journal(&workspace).unwrap()),
+        Arc::new(SimulatedRuntime),
+        clock,
+        settings,
+    )
+    .await
+    .unwrap();
+    let (signals, shutdown) = tokio::sync::watch::channel(0);
+    let running =
+        tokio::spawn(async move { orchestrator.run(StopWhen::Never, shutdown, false).await });
+    // Idle, the loop sleeps between passes; the next poll sees an issue queued meanwhile.
+    calls_until(&forge, |calls| calls.contains(&NOT_MODIFIED)).await;
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Queued",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    for _ in 0..600 {
+        if repo.labels_of(1) == ["route:review"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(repo.labels_of(1), ["route:review"]);
+    signals.send(1).unwrap();
+    running.await.unwrap().unwrap();
+}

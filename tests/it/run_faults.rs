@@ -1,5 +1,5 @@
-//! The run loop against a forge that fails now and then: it rides the faults out and still
-//! lands every issue.
+//! The run loop against a forge that fails now and then, and an attempt that panics: it rides
+//! the faults out and still lands every other issue.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -9,7 +9,9 @@ use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
+use clambake::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 use clambake::ports::forge::{ForgeError, NewIssue, Number, PullRequestFilter};
+use clambake::ports::journal::AttemptLog;
 use clambake::ports::{Clock, SystemClock};
 
 use crate::hooked_forge::{Hook, Hooked, Verdict};
@@ -270,4 +272,101 @@ async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests()
     );
     // Landing moved its labels before its comment was refused; the comment is what is left.
     assert_eq!(flaky.inner.issue(1).await.unwrap().labels, ["route:review"]);
+}
+
+/// The simulated agent, except that starting it on `panics_on` panics, as a bug in an
+/// attempt's own code would.
+struct PanicsOn {
+    panics_on: u64,
+}
+
+#[async_trait::async_trait]
+impl AgentRuntime for PanicsOn {
+    fn name(&self) -> &'static str {
+        SimulatedRuntime.name()
+    }
+
+    fn reports_result(&self) -> bool {
+        SimulatedRuntime.reports_result()
+    }
+
+    async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
+        if spec.issue == self.panics_on {
+            panic!("injected panic on #{}", spec.issue);
+        }
+        SimulatedRuntime.start(spec).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes_on() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.configure(&[("bundling.enabled", "false"), ("agents.max_attempts", "1")]);
+    for n in 1..=3 {
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            &format!("Task {n}"),
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    }
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let forge = workspace.open_forge(config.forge.backend).await.unwrap();
+    let journal = Arc::new(open_journal(&workspace).unwrap());
+    let mut settings = RunSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(50);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut orchestrator = Orchestrator::new(
+        workspace,
+        config,
+        forge.clone(),
+        journal.clone(),
+        Arc::new(PanicsOn { panics_on: 2 }),
+        clock,
+        settings,
+    )
+    .await
+    .unwrap();
+    let (_signals, shutdown) = tokio::sync::watch::channel(0);
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        orchestrator.run(StopWhen::Idle, shutdown, false),
+    )
+    .await
+    .expect("the loop went idle")
+    .unwrap();
+
+    for n in [1, 3] {
+        assert_eq!(
+            forge.issue(n).await.unwrap().labels,
+            ["route:review"],
+            "#{n}"
+        );
+    }
+    let panicked = forge.issue(2).await.unwrap();
+    assert_eq!(panicked.labels, ["route:failed"]);
+    let attempts = journal.attempts(2).unwrap();
+    assert!(
+        matches!(attempts.as_slice(), [a] if a.outcome == "crashed"
+            && a.reason.contains("panicked") && a.reason.contains("injected panic on #2")),
+        "{attempts:?}"
+    );
+    let comments = forge.comments(2).await.unwrap();
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.body.contains("crashed") && c.body.contains("injected panic on #2")),
+        "{comments:?}"
+    );
+    assert!(
+        orchestrator.events().iter().any(|e| matches!(e,
+            RunEvent::Disposed { issue: 2, outcome, .. } if outcome == "crashed")),
+        "{:?}",
+        orchestrator.events()
+    );
 }

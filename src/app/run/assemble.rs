@@ -36,7 +36,10 @@ pub struct RunRequest {
 pub struct RunSummary {
     pub started: Timestamp,
     pub finished: Timestamp,
+    /// The latest events, oldest first: a long run keeps only the last ones.
     pub events: Vec<RunEvent>,
+    /// How many earlier events the run let go, and so are not in `events`.
+    pub events_dropped: usize,
     /// Inconsistencies between the journal and the world that the run repaired.
     pub drift_repaired: usize,
     /// Only the simulated agent ran: its work is marked as simulated.
@@ -109,7 +112,8 @@ pub async fn run_reporting(
     Ok(RunSummary {
         started,
         finished: clock.now(),
-        events: orchestrator.events().to_vec(),
+        events: orchestrator.events().iter().cloned().collect(),
+        events_dropped: orchestrator.events_dropped(),
         drift_repaired: orchestrator.drift_repaired(),
         agents_simulated,
     })

@@ -46,10 +46,20 @@ impl Default for GithubConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ForgeConfig {
     pub backend: ForgeBackend,
+    pub poll_interval_seconds: u32,
+}
+
+impl Default for ForgeConfig {
+    fn default() -> Self {
+        Self {
+            backend: ForgeBackend::default(),
+            poll_interval_seconds: 15,
+        }
+    }
 }
 
 /// Where issues, labels and pull requests live.
@@ -380,6 +390,13 @@ pub const KEYS: &[KeySpec] = &[
         name: "backend",
         kind: ValueKind::Choice(&["local", "github"]),
         doc: "\"local\" (embedded, the default) or \"github\".",
+    },
+    KeySpec {
+        section: "forge",
+        name: "poll_interval_seconds",
+        kind: POSITIVE,
+        doc: "How often `run` polls the forge when nothing else wakes it (an agent exiting \
+              wakes it at once).",
     },
     KeySpec {
         section: "github",

@@ -71,6 +71,8 @@ pub enum AttemptFailure {
     },
     /// Clambake could not run the attempt at all.
     CouldNotRun { agent: String, error: String },
+    /// Clambake's own task running the attempt crashed (a panic), with what it said.
+    Crashed { agent: String, reason: String },
 }
 
 /// A failed attempt and its place among those `agents.max_attempts` allows.
@@ -99,6 +101,7 @@ impl FailedAttempt<'_> {
             AttemptFailure::CouldNotRun { agent, error } => {
                 format!("by {agent} could not run: {error}.")
             }
+            AttemptFailure::Crashed { agent, reason } => format!("by {agent} crashed: {reason}."),
         };
         format!(
             "Attempt {} {what}",
@@ -282,6 +285,16 @@ mod tests {
             "retrying",
             retrying(&attempt, 2, at("2026-11-21T06:11:30Z"), now)
         );
+        let crashed = AttemptFailure::Crashed {
+            agent: "agent003".to_owned(),
+            reason: "Clambake's attempt task panicked: the journal vanished".to_owned(),
+        };
+        let crashed = FailedAttempt {
+            failure: &crashed,
+            failures: 2,
+            max_attempts: 3,
+        };
+        assert_snapshot!("retrying_after_a_crash", retrying(&crashed, 3, now, now));
         let could_not_run = AttemptFailure::CouldNotRun {
             agent: "agent002".to_owned(),
             error: "the worktree could not be made".to_owned(),

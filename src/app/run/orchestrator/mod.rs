@@ -1,0 +1,299 @@
+//! The run loop: keeps the agent slots busy with ready issues, lands or retries what they finish,
+//! and picks up where a stopped or crashed predecessor left off. The forge is the source of
+//! truth for claims: a claim is a label set before the work starts, and a restarted loop resumes
+//! every claimed issue on the same slot and branch, so no work is lost or done twice.
+//!
+//! The loop waits for one `Input` at a time (an attempt's task ended, a signal, the
+//! poll timer) and hands it to its handler (`on_attempt_done`, `on_signal`, `on_tick`); every
+//! input is then followed by the pass of `on_tick`, since each can change what the pass does.
+
+mod attempts;
+mod drift;
+mod events;
+mod input;
+mod on_attempt_done;
+mod on_signal;
+mod on_tick;
+#[cfg(test)]
+mod tests;
+mod trains;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{Id, JoinSet};
+
+use crate::adapters::agents::supervisor::Limits;
+use crate::adapters::forge::conditional::ConditionalForge;
+use crate::adapters::journal::SqliteJournal;
+use crate::app::agents::attempt::{AttemptError, AttemptResult, limits_from};
+use crate::app::lifecycle::landing::LandingPolicy;
+use crate::app::queue::claim::SlotJournal;
+use crate::app::recovery::observe::registered_processes;
+use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::core::config::Config;
+use crate::ports::agent::AgentRuntime;
+use crate::ports::processes::AgentProcesses;
+use crate::ports::{Clock, Forge};
+
+use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
+pub use events::{Progress, PullRequestOpened, RunEvent, SlotView};
+use input::Input;
+
+/// Consecutive failed passes the loop rides out before it stops with the error.
+const MAX_FAILING_PASSES: u32 = 10;
+
+/// Consecutive failed disposals of one attempt before the loop parks it for the next run.
+const MAX_DISPOSAL_TRIES: u32 = 10;
+
+/// How the loop behaves; built from the configuration, adjustable for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSettings {
+    pub max_concurrent: u32,
+    pub limits: Limits,
+    pub policy: LandingPolicy,
+    /// How often the forge is polled when nothing else wakes the loop.
+    pub poll_interval: Duration,
+    /// false: labels alone manage the agents, the journal is not written.
+    pub state_machine: bool,
+}
+
+impl RunSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_concurrent: config.agents.max_concurrent,
+            limits: limits_from(&config.agents),
+            policy: LandingPolicy {
+                max_attempts: config.agents.max_attempts,
+                retry_base: Duration::from_secs(u64::from(config.agents.retry_backoff_seconds)),
+                bundling: config.bundling.enabled,
+                cleanup_on_failure: config.agents.cleanup_on_failure,
+            },
+            poll_interval: Duration::from_secs(u64::from(config.forge.poll_interval_seconds)),
+            state_machine: config.state_machine.enabled,
+        }
+    }
+}
+
+/// When the loop stops on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopWhen {
+    /// Only on a signal.
+    Never,
+    /// After one round: claim, let those attempts finish, dispose of them.
+    OnePass,
+    /// When no issue is ready, waiting out a retry, or in flight.
+    Idle,
+}
+
+/// An attempt in flight.
+struct InFlight {
+    issue: u64,
+    attempt: u32,
+    started: Timestamp,
+    /// Its task in [`Orchestrator::running`]: how a panic is traced back to the attempt.
+    task: Id,
+    stop: Option<oneshot::Sender<()>>,
+    /// Stopped because the loop is shutting down, not because the attempt failed.
+    interrupted: bool,
+}
+
+/// How an attempt's task ended.
+enum TaskEnd {
+    /// It returned: the attempt's verdict, or why Clambake could not reach one.
+    Returned(Box<Result<AttemptResult, AttemptError>>),
+    /// It panicked, with this message: judged as a crash of the attempt.
+    Panicked(String),
+}
+
+/// An attempt that has ended and waits to be disposed of.
+struct Finished {
+    agent: String,
+    end: TaskEnd,
+}
+
+pub struct Orchestrator {
+    workspace: Workspace,
+    config: Config,
+    forge: Arc<dyn Forge>,
+    journal: Arc<SqliteJournal>,
+    runtime: Arc<dyn AgentRuntime>,
+    clock: Arc<dyn Clock>,
+    settings: RunSettings,
+    base: String,
+    /// One task per attempt in flight, so never more than the slots.
+    running: JoinSet<Result<AttemptResult, AttemptError>>,
+    /// Attempts that have ended and wait to be disposed of: at most one per attempt in flight.
+    pending: Vec<Finished>,
+    in_flight: BTreeMap<String, InFlight>,
+    /// Consecutive failed disposals, by agent.
+    disposal_failures: BTreeMap<String, u32>,
+    /// Agents whose attempt was parked, with its issue: neither the slot nor the issue is
+    /// taken up again in this run.
+    parked: BTreeMap<String, u64>,
+    claiming: bool,
+    events: EventLog,
+    /// How many drift repairs the loop has made.
+    drift_repaired: usize,
+    /// The earliest moment a ready issue's retry backoff ends, as of the last routing.
+    retry_at: Option<Timestamp>,
+    /// The registered agent processes, for drift checks.
+    processes: Box<dyn AgentProcesses>,
+    /// When the world was last checked against the journal.
+    last_check: Option<Timestamp>,
+    /// Holds one value, replaced on each publication: a slow live view never makes it grow.
+    progress: watch::Sender<Progress>,
+    /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
+    unavailable: Option<AppError>,
+    /// Set by the first signal: claiming stopping for another reason must not swallow it.
+    shutting_down: bool,
+}
+
+impl Orchestrator {
+    pub async fn new(
+        workspace: Workspace,
+        config: Config,
+        forge: Arc<dyn Forge>,
+        journal: Arc<SqliteJournal>,
+        runtime: Arc<dyn AgentRuntime>,
+        clock: Arc<dyn Clock>,
+        settings: RunSettings,
+    ) -> AppResult<Self> {
+        // The loop polls: its listings are conditional reads, so an idle pass costs "not
+        // modified" answers.
+        let forge: Arc<dyn Forge> = Arc::new(ConditionalForge::new(forge));
+        let base = forge.default_branch().await?;
+        let processes = registered_processes(&workspace)?;
+        Ok(Self {
+            workspace,
+            config,
+            processes,
+            last_check: None,
+            forge,
+            journal,
+            runtime,
+            clock,
+            settings,
+            base,
+            running: JoinSet::new(),
+            pending: Vec::new(),
+            in_flight: BTreeMap::new(),
+            disposal_failures: BTreeMap::new(),
+            parked: BTreeMap::new(),
+            claiming: true,
+            events: EventLog::new(EVENT_LIMIT),
+            drift_repaired: 0,
+            retry_at: None,
+            progress: watch::Sender::new(Progress::default()),
+            unavailable: None,
+            shutting_down: false,
+        })
+    }
+
+    /// Publishes the loop's progress on `to` from now on.
+    pub fn report_progress(&mut self, to: watch::Sender<Progress>) {
+        self.progress = to;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.progress.send_replace(Progress {
+            slots: self.slots(),
+            recent: self.events.latest(RECENT_EVENTS),
+        });
+    }
+
+    /// What the loop has done so far, oldest first: its latest events, up to a limit.
+    pub fn events(&self) -> &VecDeque<RunEvent> {
+        self.events.kept()
+    }
+
+    /// How many of its earliest events the loop let go to keep its event log bounded.
+    pub fn events_dropped(&self) -> usize {
+        self.events.dropped()
+    }
+
+    /// How many inconsistencies the loop's drift checks have repaired.
+    pub fn drift_repaired(&self) -> usize {
+        self.drift_repaired
+    }
+
+    /// The slots with an attempt in flight.
+    pub fn slots(&self) -> Vec<SlotView> {
+        self.in_flight
+            .iter()
+            .map(|(agent, f)| SlotView {
+                agent: agent.clone(),
+                issue: f.issue,
+                attempt: f.attempt,
+                started: f.started,
+            })
+            .collect()
+    }
+
+    /// Runs until `stop_when` says so or `shutdown` counts a signal. The first signal stops
+    /// claiming and interrupts the agents (unless `detach_agents`); their claims stay for the
+    /// next start. The caller handles a second signal.
+    pub async fn run(
+        &mut self,
+        stop_when: StopWhen,
+        mut shutdown: watch::Receiver<u32>,
+        detach_agents: bool,
+    ) -> AppResult<()> {
+        self.adopt_registered().await?;
+        self.resume_claims().await?;
+        let mut routed_once = false;
+        let mut failing = 0;
+        let mut input = self.pending_signal(&shutdown).unwrap_or(Input::Tick);
+        loop {
+            match input {
+                Input::AttemptDone { task, end } => self.on_attempt_done(task, end),
+                Input::Signal => {
+                    if self.on_signal(detach_agents) {
+                        return Ok(());
+                    }
+                }
+                Input::Tick => {}
+            }
+            // A pass that fails (the forge unreachable for a moment, a git command refused) is
+            // tried again at the next wake-up; only a fault that lasts stops the loop.
+            match self.on_tick(stop_when, &mut routed_once).await {
+                Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
+                Ok(false) => failing = 0,
+                Err(error) if failing < MAX_FAILING_PASSES => {
+                    failing += 1;
+                    tracing::warn!(%error, failing, "a pass failed; trying again");
+                }
+                Err(error) => return Err(error),
+            }
+            input = self.next_input(&mut shutdown).await;
+        }
+    }
+
+    /// Whether `issue`'s attempt was parked in this run.
+    fn is_parked(&self, issue: u64) -> bool {
+        self.parked.values().any(|parked| *parked == issue)
+    }
+
+    /// Whether `agent` holds another issue in flight here.
+    fn slot_taken_elsewhere(&self, agent: &str, issue: u64) -> bool {
+        self.in_flight.get(agent).is_some_and(|f| f.issue != issue)
+    }
+
+    /// The journal, when the state machine is on, as attempts journal their slot's steps.
+    fn slot_journal(&self) -> Option<SlotJournal<'_>> {
+        self.settings.state_machine.then(|| SlotJournal {
+            journal: self.journal.as_ref(),
+            clock: self.clock.as_ref(),
+        })
+    }
+
+    fn record(&mut self, event: RunEvent) {
+        tracing::info!("{event}");
+        self.events.push(event);
+        self.publish();
+    }
+}

@@ -1,0 +1,125 @@
+//! The poll, and the pass that follows every input: check the world for drift, dispose of the
+//! ended attempts, fill free slots with ready issues, send a train, and say whether the loop is
+//! done.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+
+use super::{Orchestrator, StopWhen};
+use crate::app::lifecycle::landing;
+use crate::app::queue::claim::claim_issue;
+use crate::app::workspace::AppResult;
+use crate::core::queue::labels::agent_slot;
+use crate::core::queue::routing::{OpenIssue, plan_claims};
+use crate::core::queue::standing::{Stage, stage};
+use crate::ports::forge::IssueFilter;
+use crate::ports::journal::AttemptLog;
+
+impl Orchestrator {
+    /// One pass of the loop; true when the loop is done.
+    pub(super) async fn on_tick(
+        &mut self,
+        stop_when: StopWhen,
+        routed_once: &mut bool,
+    ) -> AppResult<bool> {
+        self.check_drift().await?;
+        // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
+        // next pass, or parked; it holds up neither the other slots nor the loop.
+        self.dispose_ended().await;
+        if !self.claiming {
+            let done = self.in_flight.is_empty();
+            // Claiming stopped for an agent that cannot run: what landed still leaves.
+            if !self.shutting_down {
+                self.trains(done && stop_when == StopWhen::Idle).await?;
+            }
+            return Ok(done);
+        }
+        if !(stop_when == StopWhen::OnePass && *routed_once) {
+            // A claim whose attempt never started (a pass failed between the two) is taken
+            // up like one left by a killed run.
+            self.resume_claims().await?;
+            self.route().await?;
+            *routed_once = true;
+        }
+        let done = match stop_when {
+            StopWhen::Never => false,
+            StopWhen::OnePass => self.in_flight.is_empty(),
+            StopWhen::Idle => self.in_flight.is_empty() && self.nothing_to_route().await?,
+        };
+        // Stopping when idle, the loop sends off the work still waiting for a train.
+        self.trains(done && stop_when == StopWhen::Idle).await?;
+        Ok(done)
+    }
+
+    /// Fills free slots with ready issues, highest priority first.
+    async fn route(&mut self) -> AppResult<()> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let now = self.clock.now();
+        let mut busy: BTreeSet<String> = self
+            .in_flight
+            .keys()
+            .chain(self.parked.keys())
+            .cloned()
+            .collect();
+        let mut held_back = BTreeSet::new();
+        let mut retry_at = None;
+        let mut preferred = BTreeMap::new();
+        for issue in &open {
+            busy.extend(
+                issue
+                    .labels
+                    .iter()
+                    .filter(|l| agent_slot(l).is_some())
+                    .cloned(),
+            );
+            if stage(issue.labels.iter().map(String::as_str)) != Stage::Ready {
+                continue;
+            }
+            let attempts = self.journal.attempts(issue.number)?;
+            if let Some(at) = landing::not_before(&attempts, self.settings.policy, now) {
+                held_back.insert(issue.number);
+                retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
+            }
+            // A retry goes back to the slot that tried before, to continue on its branch.
+            if let Some(last) = attempts.last() {
+                preferred.insert(issue.number, last.agent.clone());
+            }
+        }
+        let candidates: Vec<OpenIssue> = open
+            .iter()
+            .map(|i| OpenIssue {
+                number: i.number,
+                labels: i.labels.clone(),
+            })
+            .collect();
+        self.retry_at = retry_at;
+        let claims = plan_claims(
+            &candidates,
+            &busy,
+            self.settings.max_concurrent,
+            &held_back,
+            &preferred,
+        );
+        for claim in claims {
+            let Some(issue) = claim_issue(self.forge.as_ref(), &claim.agent, claim.issue).await?
+            else {
+                continue;
+            };
+            self.start_attempt(&claim.agent, &issue, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
+    async fn nothing_to_route(&self) -> AppResult<bool> {
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        Ok(!open.iter().any(|issue| {
+            !self.is_parked(issue.number)
+                && matches!(
+                    stage(issue.labels.iter().map(String::as_str)),
+                    Stage::Ready | Stage::Claimed
+                )
+        }))
+    }
+}

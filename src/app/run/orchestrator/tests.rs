@@ -1,0 +1,229 @@
+//! The loop's handlers, one input at a time, on a temporary repository with the local forge and
+//! no agent process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use super::input::task_end;
+use super::*;
+use crate::adapters::agents::SimulatedRuntime;
+use crate::adapters::git::Git;
+use crate::app::lifecycle::landing::Disposition;
+use crate::app::lifecycle::transitions::open_journal;
+use crate::app::setup::init::init;
+use crate::core::config::ForgeBackend;
+use crate::core::queue::labels;
+use crate::ports::SystemClock;
+use crate::ports::forge::NewIssue;
+use crate::ports::journal::AttemptLog;
+
+/// A loop on a fresh repository with one commit, `clambake init`ed for two agents.
+async fn orchestrator() -> (tempfile::TempDir, Orchestrator) {
+    let dir = tempfile::tempdir().unwrap();
+    let git = Git::new(dir.path());
+    git.run(&["init", "--quiet", "--initial-branch=main"])
+        .await
+        .unwrap();
+    git.run(&[
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@clambake.localhost",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "start",
+    ])
+    .await
+    .unwrap();
+    let workspace = Workspace::discover(dir.path()).await.unwrap();
+    init(&workspace, ForgeBackend::Local, Some(2))
+        .await
+        .unwrap();
+    let config = workspace.load_config().unwrap().config;
+    let forge = workspace.open_forge(config.forge.backend).await.unwrap();
+    let journal = Arc::new(open_journal(&workspace).unwrap());
+    let settings = RunSettings::from_config(&config);
+    let orchestrator = Orchestrator::new(
+        workspace,
+        config,
+        forge,
+        journal,
+        Arc::new(SimulatedRuntime),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .await
+    .unwrap();
+    (dir, orchestrator)
+}
+
+/// Puts an attempt of `agent` at `issue` in flight, with a task that never ends; returns its
+/// task and what its stop request reaches.
+fn in_flight(
+    orchestrator: &mut Orchestrator,
+    tasks: &mut JoinSet<()>,
+    agent: &str,
+    issue: u64,
+) -> (Id, oneshot::Receiver<()>) {
+    let task = tasks.spawn(std::future::pending()).id();
+    let (stop, stopped) = oneshot::channel();
+    orchestrator.in_flight.insert(
+        agent.to_owned(),
+        InFlight {
+            issue,
+            attempt: 1,
+            started: orchestrator.clock.now(),
+            task,
+            stop: Some(stop),
+            interrupted: false,
+        },
+    );
+    (task, stopped)
+}
+
+#[tokio::test]
+async fn a_signal_stops_claiming_and_interrupts_every_attempt_once() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let mut tasks = JoinSet::new();
+    let (_, mut first) = in_flight(&mut orchestrator, &mut tasks, "agent001", 1);
+    let (_, mut second) = in_flight(&mut orchestrator, &mut tasks, "agent002", 2);
+
+    assert!(
+        !orchestrator.on_signal(false),
+        "the loop goes on to dispose"
+    );
+    assert!(!orchestrator.claiming && orchestrator.shutting_down);
+    assert_eq!(first.try_recv(), Ok(()));
+    assert_eq!(second.try_recv(), Ok(()));
+    assert!(orchestrator.in_flight.values().all(|f| f.interrupted));
+    // A second signal changes nothing here (the caller ends the process).
+    assert!(!orchestrator.on_signal(true));
+}
+
+#[tokio::test]
+async fn a_signal_detaching_the_agents_ends_the_loop_and_leaves_them_running() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let mut tasks = JoinSet::new();
+    let (_, mut stopped) = in_flight(&mut orchestrator, &mut tasks, "agent001", 1);
+
+    assert!(orchestrator.on_signal(true), "the loop returns at once");
+    assert!(!orchestrator.claiming);
+    assert!(stopped.try_recv().is_err(), "no stop was sent");
+    assert!(orchestrator.in_flight.values().all(|f| !f.interrupted));
+}
+
+#[tokio::test]
+async fn a_panicking_task_ends_with_its_message() {
+    let mut tasks: JoinSet<Result<AttemptResult, AttemptError>> = JoinSet::new();
+    let id = tasks
+        .spawn(async { panic!("worktree {} vanished", 7) })
+        .id();
+    let (task, end) = task_end(tasks.join_next_with_id().await.unwrap());
+    assert_eq!(task, id);
+    assert!(matches!(end, TaskEnd::Panicked(message) if message == "worktree 7 vanished"));
+}
+
+#[tokio::test]
+async fn a_panicked_attempt_is_judged_a_crash_and_its_slot_freed() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let issue = orchestrator
+        .forge
+        .create_issue(&NewIssue {
+            title: "Task".to_owned(),
+            labels: vec!["agent001".to_owned()],
+            ..NewIssue::default()
+        })
+        .await
+        .unwrap();
+    let mut tasks = JoinSet::new();
+    let (task, _stopped) = in_flight(&mut orchestrator, &mut tasks, "agent001", issue.number);
+
+    orchestrator.on_attempt_done(task, TaskEnd::Panicked("boom".to_owned()));
+    orchestrator.dispose_ended().await;
+
+    assert!(orchestrator.in_flight.is_empty() && orchestrator.pending.is_empty());
+    assert!(
+        matches!(orchestrator.events().back(), Some(RunEvent::Disposed {
+            issue: 1, outcome, disposition: Disposition::Retrying { .. }, ..
+        }) if outcome == "crashed"),
+        "{:?}",
+        orchestrator.events()
+    );
+    let attempts = orchestrator.journal.attempts(issue.number).unwrap();
+    assert!(
+        matches!(attempts.as_slice(), [a] if a.outcome == "crashed" && a.reason.ends_with("panicked: boom")),
+        "{attempts:?}"
+    );
+    let forge = orchestrator.forge.clone();
+    assert_eq!(
+        forge.issue(issue.number).await.unwrap().labels,
+        [labels::READY]
+    );
+    let comments = forge.comments(issue.number).await.unwrap();
+    assert!(
+        comments.iter().any(|c| c
+            .body
+            .contains("crashed: Clambake's attempt task panicked: boom")),
+        "{comments:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_pass_with_nothing_ready_is_done_only_when_the_loop_stops_when_idle() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let mut routed_once = false;
+    assert!(
+        !orchestrator
+            .on_tick(StopWhen::Never, &mut routed_once)
+            .await
+            .unwrap()
+    );
+    assert!(
+        orchestrator
+            .on_tick(StopWhen::Idle, &mut routed_once)
+            .await
+            .unwrap()
+    );
+    assert!(orchestrator.events().is_empty());
+}
+
+/// A clock that stands still.
+struct Stopped(jiff::Timestamp);
+
+impl Clock for Stopped {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn the_loop_wakes_at_the_poll_interval_or_sooner_for_a_retry() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    orchestrator.clock = Arc::new(Stopped(now));
+    orchestrator.settings.poll_interval = Duration::from_secs(15);
+    assert_eq!(orchestrator.next_wake(), Duration::from_secs(15));
+    orchestrator.retry_at = Some(now + jiff::SignedDuration::from_secs(60));
+    assert_eq!(orchestrator.next_wake(), Duration::from_secs(15));
+    orchestrator.retry_at = Some(now + jiff::SignedDuration::from_secs(5));
+    assert_eq!(orchestrator.next_wake(), Duration::from_secs(5));
+}
+
+#[test]
+fn the_poll_interval_comes_from_the_configuration() {
+    let mut config = Config::default();
+    assert_eq!(
+        RunSettings::from_config(&config).poll_interval,
+        Duration::from_secs(15)
+    );
+    config.forge.poll_interval_seconds = 2;
+    assert_eq!(
+        RunSettings::from_config(&config).poll_interval,
+        Duration::from_secs(2)
+    );
+}

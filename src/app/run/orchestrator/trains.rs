@@ -1,0 +1,54 @@
+//! The train, run at the end of each pass: earlier ones repaired, and a departure when the
+//! trigger says so or the loop, stopping when idle, sends off what waits.
+
+use super::{Orchestrator, PullRequestOpened, RunEvent};
+use crate::app::trains::bundle::{Bundler, OpenedPullRequest};
+use crate::app::workspace::AppResult;
+use crate::ports::journal::Journal;
+
+impl Orchestrator {
+    /// Runs the train: repairs earlier ones (merged bundles cleaned up, closed ones sent back
+    /// to review), then departs if the trigger says so, or if `force`.
+    pub(super) async fn trains(&mut self, force: bool) -> AppResult<()> {
+        if !self.config.bundling.enabled {
+            return Ok(());
+        }
+        let journal: Option<&dyn Journal> = if self.settings.state_machine {
+            Some(self.journal.as_ref())
+        } else {
+            None
+        };
+        let bundler = Bundler {
+            git: &self.workspace.git,
+            forge: self.forge.as_ref(),
+            config: &self.config.bundling,
+            journal,
+            train_log: self.journal.as_ref(),
+            state_dir: self.workspace.state_dir(),
+        };
+        let report = bundler.run(self.clock.now(), force, false).await?;
+        for repair in &report.repairs {
+            tracing::info!("train: {repair}");
+        }
+        let opened = |prs: &[OpenedPullRequest]| -> Vec<PullRequestOpened> {
+            prs.iter()
+                .filter(|pr| pr.created)
+                .map(|pr| PullRequestOpened {
+                    number: pr.number,
+                    issues: pr.issues.clone(),
+                    why: pr.why.clone(),
+                })
+                .collect()
+        };
+        let bundles = opened(&report.bundles);
+        let individual = opened(&report.individual);
+        if !bundles.is_empty() || !individual.is_empty() || !report.waiting.is_empty() {
+            self.record(RunEvent::TrainDeparted {
+                bundles,
+                individual,
+                waiting: report.waiting,
+            });
+        }
+        Ok(())
+    }
+}
