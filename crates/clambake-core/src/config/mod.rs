@@ -1,9 +1,9 @@
 //! `clambake.toml`: the typed configuration, its key registry, and validation that points at
 //! the offending spot. Pure: callers hand in the file's text and the environment's overrides.
 //!
-//! Every key is declared once, in [`sections`] (which says how to add one); [`schema`] holds
-//! the macros that turn the declaration into the structs and the registry; [`load`] reads and
-//! validates; [`edit`] writes.
+//! Every key is declared once, in `sections.rs` (which says how to add one); `schema.rs` holds
+//! the macros that turn the declaration into the structs and the registry; `load.rs` reads and
+//! validates; `edit.rs` writes.
 
 mod edit;
 mod load;
@@ -14,7 +14,7 @@ pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
-pub use schema::{KeySpec, Pending, SectionSpec, Setting, ValueKind};
+pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
 pub use sections::*;
 
 /// The name of the configuration file at the repository root.
