@@ -687,6 +687,19 @@ mod tests {
     }
 
     #[test]
+    fn every_default_is_a_value_its_key_accepts() {
+        for spec in KEYS {
+            let default = default_value(spec);
+            let raw = match &default {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let parsed = parse_value(spec, &raw, "test");
+            assert_eq!(parsed.ok(), Some(default), "{}", spec.dotted());
+        }
+    }
+
+    #[test]
     fn every_key_and_section_is_documented() {
         for spec in KEYS {
             assert!(spec.describe().ends_with('.'), "{spec:?}");
