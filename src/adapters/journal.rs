@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::adapters::sqlite_file::{self, OpenError};
+use crate::core::config::TransitionLogging;
 use crate::core::lifecycle::machine::{State, Transition};
 use crate::core::trains::pull_request::BundleRecord;
 use crate::ports::database::DatabaseKind;
@@ -75,6 +76,7 @@ fn migrations() -> Migrations<'static> {
 pub struct SqliteJournal {
     db: Mutex<Connection>,
     path: PathBuf,
+    logging: TransitionLogging,
 }
 
 impl SqliteJournal {
@@ -103,7 +105,14 @@ impl SqliteJournal {
         Ok(Self {
             db: Mutex::new(conn),
             path: path.to_path_buf(),
+            logging: TransitionLogging::default(),
         })
+    }
+
+    /// Records transitions as `state_machine.transition_logging` asks: `Minimal` keeps no
+    /// cause, only the states and the event that resuming a slot needs.
+    pub fn with_logging(self, logging: TransitionLogging) -> Self {
+        Self { logging, ..self }
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -202,6 +211,10 @@ impl Journal for SqliteJournal {
         let from_state = serde_json::to_string(&transition.from).map_err(|e| self.db_error(e))?;
         let to_state = serde_json::to_string(&transition.to).map_err(|e| self.db_error(e))?;
         let event = serde_json::to_string(&transition.event).map_err(|e| self.db_error(e))?;
+        let cause = match self.logging {
+            TransitionLogging::Detailed => cause,
+            TransitionLogging::Minimal => "",
+        };
         let mut conn = self.connection();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

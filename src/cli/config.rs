@@ -43,7 +43,7 @@ struct Entry<'a> {
     key: String,
     value: &'a Value,
     source: &'a ValueSource,
-    description: &'static str,
+    description: String,
 }
 
 fn display(value: &Value) -> String {
@@ -68,7 +68,7 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
                     key,
                     value,
                     source,
-                    description: spec.doc,
+                    description: spec.describe(),
                 });
             } else {
                 println!("{}", display(value));
@@ -106,7 +106,7 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
                         key: spec.dotted(),
                         value,
                         source,
-                        description: spec.doc,
+                        description: spec.describe(),
                     }
                 })
                 .collect();

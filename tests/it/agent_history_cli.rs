@@ -116,3 +116,83 @@ fn history_before_init_says_to_run_init() {
     assert!(out.stderr.contains("clambake init"), "{}", out.stderr);
     assert!(!repo.path().join(".clambake").exists());
 }
+
+/// `spawn`'s journal entries as `agent history` shows them, with the slot's transitions logged
+/// as `logging` says: each entry's event and cause, and the table's rows.
+fn spawned_history(logging: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.configure(&[("state_machine.transition_logging", logging)]);
+    repo.clambake(&[
+        "issue",
+        "create",
+        "--title",
+        "Add greeting",
+        "--label",
+        "route:ready",
+    ])
+    .success();
+    repo.clambake(&[
+        "spawn",
+        "--agent",
+        "agent001",
+        "--issue",
+        "1",
+        "--runtime",
+        "simulated",
+    ])
+    .success();
+    let json = repo
+        .clambake(&["agent", "history", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    let entries = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let event = e["event"]["event"].as_str().unwrap().to_owned();
+            (event, e["cause"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let table = repo
+        .clambake(&["agent", "history", "--agent", "agent001"])
+        .success()
+        .stdout;
+    (entries, table.lines().skip(1).map(str::to_owned).collect())
+}
+
+#[test]
+fn detailed_transition_logging_keeps_each_cause_and_minimal_none() {
+    let (detailed, rows) = spawned_history("detailed");
+    assert_eq!(
+        detailed,
+        [
+            (
+                "assign".to_owned(),
+                "claimed by `clambake spawn`".to_owned()
+            ),
+            (
+                "start_work".to_owned(),
+                "the agent process started".to_owned()
+            ),
+        ]
+    );
+    assert!(rows[0].contains("claimed by `clambake spawn`"), "{rows:?}");
+
+    let (minimal, rows) = spawned_history("minimal");
+    assert_eq!(
+        minimal,
+        [
+            ("assign".to_owned(), String::new()),
+            ("start_work".to_owned(), String::new()),
+        ]
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[0].contains("Assign #1"), "{rows:?}");
+    assert!(rows[1].contains("Working #1"), "{rows:?}");
+    assert!(
+        !rows.iter().any(|row| row.contains("clambake spawn")),
+        "{rows:?}"
+    );
+}

@@ -1,6 +1,6 @@
 //! The `clambake` binary, end to end, in real repositories.
 
-use crate::support::{TestRepo, clambake_in};
+use crate::support::{TestRepo, clambake_in, clambake_in_env};
 
 #[test]
 fn outside_a_repository_says_so_in_one_sentence() {
@@ -409,4 +409,71 @@ fn completions_are_generated() {
     let dir = tempfile::tempdir().unwrap();
     let out = clambake_in(dir.path(), &["completions", "bash"]).success();
     assert!(out.stdout.contains("clambake"));
+}
+
+#[test]
+fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let written = repo.read("clambake.toml");
+    assert!(
+        !written.contains("[github") && written.contains("\"github\" is not available yet"),
+        "init writes no settings for features not built yet:\n{written}"
+    );
+
+    let out = repo.clambake(&["config", "set", "github_actions.enabled", "true"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(
+            "`github_actions.enabled` (command line) cannot be true yet: GitHub Actions support \
+             is not available in this version of clambake"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Clambake issue #12"), "{}", out.stderr);
+    assert_eq!(repo.read("clambake.toml"), written, "nothing was written");
+    repo.clambake(&["config", "set", "github_actions.enabled", "false"])
+        .success();
+    let out = repo.clambake(&["config", "set", "forge.backend", "github"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("cannot be \"github\" yet: the GitHub backend is not available"),
+        "{}",
+        out.stderr
+    );
+    let written = repo.read("clambake.toml");
+
+    repo.write(
+        "clambake.toml",
+        &format!("{written}\n[github]\nowner = \"octo\"\n"),
+    );
+    let out = repo.clambake(&["status"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "clambake.toml:{}:9) cannot be \"octo\" yet: the GitHub backend is not available",
+            written.lines().count() + 3
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Clambake issue #11"), "{}", out.stderr);
+
+    repo.write("clambake.toml", &written);
+    let out = clambake_in_env(
+        repo.path(),
+        &["status"],
+        &[("CLAMBAKE_GITHUB_ACTIONS__WORKFLOW_TIMEOUT_MINUTES", "5")],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(
+            "`github_actions.workflow_timeout_minutes` (environment variable \
+             CLAMBAKE_GITHUB_ACTIONS__WORKFLOW_TIMEOUT_MINUTES) cannot be 5 yet"
+        ),
+        "{}",
+        out.stderr
+    );
 }

@@ -3,6 +3,7 @@
 use clambake::adapters::journal::SqliteJournal;
 use clambake::app::AppError;
 use clambake::app::lifecycle::transitions::{history, transition};
+use clambake::core::config::TransitionLogging;
 use clambake::core::lifecycle::machine::{Event, Refusal, State, StateKind};
 use clambake::ports::journal::{Journal, JournalError};
 use jiff::Timestamp;
@@ -248,5 +249,35 @@ fn departures_are_kept_across_restarts_and_the_latest_is_read_back() {
     assert_eq!(
         fixture.open().last_departure().unwrap(),
         Some(departure(20, vec![7, 9, 11]))
+    );
+}
+
+#[test]
+fn minimal_logging_keeps_the_states_and_the_event_but_no_cause() {
+    let fixture = Fixture::new();
+    let detailed = fixture.open();
+    transition(
+        &detailed,
+        "agent001",
+        &assign("agent001", 12),
+        "claimed",
+        at(1),
+    )
+    .unwrap();
+    let minimal = fixture.open().with_logging(TransitionLogging::Minimal);
+    let started = Event::StartWork { commits_ahead: 2 };
+    let entry = transition(&minimal, "agent001", &started, "process up", at(2)).unwrap();
+    assert_eq!(entry.cause, "");
+
+    let entries = history(&fixture.open(), "agent001").unwrap();
+    let causes: Vec<&str> = entries.iter().map(|e| e.cause.as_str()).collect();
+    assert_eq!(causes, ["claimed", ""]);
+    assert_eq!(entries[1].event, started);
+    assert_eq!(entries[1].from.kind(), StateKind::Assigned);
+    assert_eq!(entries[1].to.kind(), StateKind::Working);
+    // Resuming needs nothing the minimal entry left out.
+    assert_eq!(
+        fixture.open().current_state("agent001").unwrap(),
+        entries[1].to
     );
 }

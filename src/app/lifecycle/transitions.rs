@@ -10,16 +10,21 @@ use crate::core::lifecycle::machine::{Event, Lifecycle};
 use crate::core::queue::labels::agent_slot;
 use crate::ports::journal::{Journal, JournalEntry};
 
-/// Opens the repository's journal, creating it on first use. Requires `clambake init`.
+/// Opens the repository's journal, creating it on first use, to record transitions as
+/// `state_machine.transition_logging` asks. Requires `clambake init`.
 pub fn open_journal(workspace: &Workspace) -> AppResult<SqliteJournal> {
-    workspace.load_config()?;
+    let logging = workspace
+        .load_config()?
+        .config
+        .state_machine
+        .transition_logging;
     let dir = workspace.state_dir();
     std::fs::create_dir_all(&dir).map_err(|source| AppError::Io {
         action: "create",
         path: dir.clone(),
         source,
     })?;
-    Ok(SqliteJournal::open(&dir.join(JOURNAL_FILE))?)
+    Ok(SqliteJournal::open(&dir.join(JOURNAL_FILE))?.with_logging(logging))
 }
 
 /// Applies `event` to `agent`'s slot as the journal last left it, and records the transition.

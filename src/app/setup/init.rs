@@ -56,10 +56,8 @@ pub async fn init(
         workspace.refuse_lost_forge().await?;
     }
     let config_change = write_config(workspace, backend, agents)?;
+    // The file may ask for a feature not built yet: that refuses here, before any state exists.
     let loaded = workspace.load_config()?;
-    if loaded.config.forge.backend == ForgeBackend::Github {
-        return Err(AppError::GithubNotAvailable);
-    }
 
     let state_dir = workspace.state_dir();
     let state_dir_change = if state_dir.is_dir() {

@@ -1,0 +1,711 @@
+//! Reading `clambake.toml` and the `CLAMBAKE_*` overrides into a [`Config`], refusing with
+//! the key, the place and what would be accepted: a misspelt key (with a suggestion), a value
+//! of the wrong kind, or a value for a feature that is not built yet.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use serde::Serialize;
+use serde_json::Value;
+use toml_edit::{Document, Item};
+
+use super::schema::{KeySpec, Pending, ValueKind};
+use super::sections::{Config, KEYS, SECTIONS};
+use super::{CONFIG_FILE, ENV_PREFIX};
+
+/// Finds a key by its dotted name.
+pub fn key_spec(dotted: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.dotted() == dotted)
+}
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueSource {
+    Default,
+    File,
+    Env(String),
+}
+
+impl fmt::Display for ValueSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File => f.write_str(CONFIG_FILE),
+            Self::Env(var) => f.write_str(var),
+        }
+    }
+}
+
+/// A loaded configuration with, for every key, its value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub values: BTreeMap<String, (Value, ValueSource)>,
+}
+
+/// A configuration that could not be read, set or overridden. Each says what and where.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ConfigError {
+    #[error("{path} is not valid TOML: {message} (line {line}, column {column})")]
+    #[diagnostic(code(clambake::config::syntax))]
+    Syntax {
+        path: String,
+        message: String,
+        line: usize,
+        column: usize,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("here")]
+        span: SourceSpan,
+    },
+    #[error("unknown key `{key}` ({origin})")]
+    #[diagnostic(code(clambake::config::unknown_key))]
+    UnknownKey {
+        key: String,
+        origin: String,
+        #[help]
+        help: String,
+        #[source_code]
+        src: Option<NamedSource<String>>,
+        #[label("not a clambake setting")]
+        span: Option<SourceSpan>,
+    },
+    #[error("`{key}` ({origin}) must be {expected}, not {found}")]
+    #[diagnostic(code(clambake::config::invalid_value))]
+    InvalidValue {
+        key: String,
+        origin: String,
+        expected: String,
+        found: String,
+        #[help]
+        help: Option<String>,
+        #[source_code]
+        src: Option<NamedSource<String>>,
+        #[label("{expected}")]
+        span: Option<SourceSpan>,
+    },
+    #[error(
+        "`{key}` ({origin}) cannot be {found} yet: {} is not available in this version of clambake",
+        pending.feature
+    )]
+    #[diagnostic(
+        code(clambake::config::not_available),
+        help(
+            "{} comes with Clambake issue #{}; until then `{key}` accepts {accepted}",
+            pending.feature,
+            pending.issue
+        )
+    )]
+    NotAvailable {
+        key: String,
+        origin: String,
+        found: String,
+        /// What it accepts meanwhile: "only its default, false".
+        accepted: String,
+        pending: Pending,
+        #[source_code]
+        src: Option<NamedSource<String>>,
+        #[label("not available yet")]
+        span: Option<SourceSpan>,
+    },
+}
+
+/// Parses, validates and resolves `clambake.toml` plus `CLAMBAKE_*` overrides.
+///
+/// `path` names the file in messages; `env` is every environment variable (those without the
+/// prefix are ignored). An unknown or invalid key anywhere is an error, never silently dropped.
+pub fn load(
+    path: &str,
+    text: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<LoadedConfig, ConfigError> {
+    let document = parse_document(path, text)?;
+    let source = || NamedSource::new(path, text.to_owned());
+    let mut values = defaults();
+
+    for (section_name, section_item) in document.as_table().iter() {
+        let section_key_span = document.as_table().key(section_name).and_then(|k| k.span());
+        let Some(section) = section_item.as_table_like() else {
+            return Err(unknown_key(
+                section_name,
+                format!("{path} (a setting needs a [section])"),
+                Some(source()),
+                section_key_span.map(Into::into),
+            ));
+        };
+        if !SECTIONS.iter().any(|s| s.name == section_name) {
+            return Err(unknown_key(
+                section_name,
+                path.to_owned(),
+                Some(source()),
+                section_key_span.map(Into::into),
+            ));
+        }
+        for (name, item) in section.iter() {
+            let dotted = format!("{section_name}.{name}");
+            let key_span = section.get_key_value(name).and_then(|(k, _)| k.span());
+            let Some(spec) = key_spec(&dotted) else {
+                return Err(unknown_key(
+                    &dotted,
+                    path.to_owned(),
+                    Some(source()),
+                    key_span.map(Into::into),
+                ));
+            };
+            let origin = match item.span() {
+                Some(span) => {
+                    let (line, column) = line_column(text, span.start);
+                    format!("{path}:{line}:{column}")
+                }
+                None => path.to_owned(),
+            };
+            let span = item.span().or(key_span).map(Into::into);
+            let value =
+                check_item(spec, item).map_err(|(expected, found)| ConfigError::InvalidValue {
+                    key: dotted.clone(),
+                    origin: origin.clone(),
+                    help: None,
+                    expected,
+                    found,
+                    src: Some(source()),
+                    span,
+                })?;
+            refuse_pending(spec, &value, &origin, Some(source()), span)?;
+            values.insert(dotted, (value, ValueSource::File));
+        }
+    }
+
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some((section, name)) = rest.split_once("__") else {
+            continue;
+        };
+        let dotted = format!(
+            "{}.{}",
+            section.to_ascii_lowercase(),
+            name.to_ascii_lowercase()
+        );
+        let origin = format!("environment variable {var}");
+        let Some(spec) = key_spec(&dotted) else {
+            return Err(unknown_key(&dotted, origin, None, None));
+        };
+        let value = parse_value(spec, &raw, &origin)?;
+        values.insert(dotted, (value, ValueSource::Env(var)));
+    }
+
+    let config = assemble(&values);
+    Ok(LoadedConfig { config, values })
+}
+
+/// Parses a command-line or environment string as a value for `spec`.
+pub fn parse_value(spec: &KeySpec, raw: &str, origin: &str) -> Result<Value, ConfigError> {
+    let invalid = |found: String| ConfigError::InvalidValue {
+        key: spec.dotted(),
+        origin: origin.to_owned(),
+        expected: spec.kind.to_string(),
+        found,
+        help: Some(spec.describe()),
+        src: None,
+        span: None,
+    };
+    let trimmed = raw.trim();
+    let value = match spec.kind {
+        ValueKind::Bool => match trimmed {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(invalid(format!("\"{raw}\""))),
+        },
+        ValueKind::Integer { min, max } => {
+            let number: i64 = trimmed.parse().map_err(|_| invalid(format!("\"{raw}\"")))?;
+            if number < min || number > max {
+                return Err(invalid(number.to_string()));
+            }
+            Value::from(number)
+        }
+        ValueKind::Text => Value::String(raw.to_owned()),
+        ValueKind::Choice(words) => {
+            if !words.contains(&trimmed) {
+                return Err(invalid(format!("\"{raw}\"")));
+            }
+            Value::String(trimmed.to_owned())
+        }
+    };
+    refuse_pending(spec, &value, origin, None, None)?;
+    Ok(value)
+}
+
+/// Refuses a value whose feature is not built yet: any but the default for a pending key, or
+/// a pending value of a choice.
+fn refuse_pending(
+    spec: &KeySpec,
+    value: &Value,
+    origin: &str,
+    src: Option<NamedSource<String>>,
+    span: Option<SourceSpan>,
+) -> Result<(), ConfigError> {
+    let default = default_value(spec);
+    let refused = |pending: Pending, accepted: String| ConfigError::NotAvailable {
+        key: spec.dotted(),
+        origin: origin.to_owned(),
+        found: value.to_string(),
+        accepted,
+        pending,
+        src: src.clone(),
+        span,
+    };
+    if let Some(pending) = spec.pending
+        && *value != default
+    {
+        return Err(refused(pending, format!("only its default, {default}")));
+    }
+    let word = value.as_str().unwrap_or_default();
+    if let Some((_, pending)) = spec.pending_values.iter().find(|(w, _)| *w == word) {
+        let ValueKind::Choice(words) = spec.kind else {
+            unreachable!("only a choice has pending values")
+        };
+        let available: Vec<String> = words
+            .iter()
+            .filter(|w| spec.pending_values.iter().all(|(p, _)| p != *w))
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        return Err(refused(
+            *pending,
+            format!("only {}", available.join(" or ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Suggests the closest known key for a misspelt one.
+pub fn suggest_key(unknown: &str) -> Option<String> {
+    let bare = unknown.rsplit('.').next().unwrap_or(unknown);
+    let candidates = KEYS
+        .iter()
+        .map(KeySpec::dotted)
+        .chain(SECTIONS.iter().map(|s| s.name.to_owned()));
+    candidates
+        .map(|candidate| {
+            let whole = strsim::jaro_winkler(unknown, &candidate);
+            let tail = candidate.rsplit('.').next().unwrap_or(&candidate);
+            let by_name = strsim::jaro_winkler(bare, tail);
+            (whole.max(by_name), candidate)
+        })
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// An unknown-key error with a "did you mean" suggestion.
+pub fn unknown_key(
+    key: &str,
+    origin: String,
+    src: Option<NamedSource<String>>,
+    span: Option<SourceSpan>,
+) -> ConfigError {
+    let help = match suggest_key(key) {
+        Some(suggestion) => {
+            format!("did you mean `{suggestion}`? `clambake config list` shows every key")
+        }
+        None => "`clambake config list` shows every key".to_owned(),
+    };
+    ConfigError::UnknownKey {
+        key: key.to_owned(),
+        origin,
+        help,
+        src,
+        span,
+    }
+}
+
+pub(super) fn parse_document(path: &str, text: &str) -> Result<Document<String>, ConfigError> {
+    Document::parse(text.to_owned()).map_err(|error| {
+        let offset = error.span().map_or(0, |s| s.start);
+        let (line, column) = line_column(text, offset);
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            message: error.message().trim().to_owned(),
+            line,
+            column,
+            src: NamedSource::new(path, text.to_owned()),
+            span: error.span().map_or_else(|| (offset, 0).into(), Into::into),
+        }
+    })
+}
+
+/// Checks one value from the file against its key's kind: `Err((expected, found))`.
+fn check_item(spec: &KeySpec, item: &Item) -> Result<Value, (String, String)> {
+    let expected = spec.kind.to_string();
+    let Some(value) = item.as_value() else {
+        return Err((expected, "a table".to_owned()));
+    };
+    let found = || value.to_string().trim().to_owned();
+    match (spec.kind, value) {
+        (ValueKind::Bool, toml_edit::Value::Boolean(b)) => Ok(Value::Bool(*b.value())),
+        (ValueKind::Integer { min, max }, toml_edit::Value::Integer(i)) => {
+            let number = *i.value();
+            if number < min || number > max {
+                Err((expected, number.to_string()))
+            } else {
+                Ok(Value::from(number))
+            }
+        }
+        (ValueKind::Text, toml_edit::Value::String(s)) => Ok(Value::String(s.value().clone())),
+        (ValueKind::Choice(words), toml_edit::Value::String(s)) => {
+            if words.contains(&s.value().as_str()) {
+                Ok(Value::String(s.value().clone()))
+            } else {
+                Err((expected, found()))
+            }
+        }
+        _ => Err((expected, found())),
+    }
+}
+
+/// Every key at its default.
+pub(super) fn defaults() -> BTreeMap<String, (Value, ValueSource)> {
+    let json = serde_json::to_value(Config::default()).expect("the config serializes");
+    KEYS.iter()
+        .map(|spec| {
+            let value = json[spec.section][spec.name].clone();
+            (spec.dotted(), (value, ValueSource::Default))
+        })
+        .collect()
+}
+
+/// `spec`'s default value.
+fn default_value(spec: &KeySpec) -> Value {
+    let json = serde_json::to_value(Config::default()).expect("the config serializes");
+    json[spec.section][spec.name].clone()
+}
+
+fn assemble(values: &BTreeMap<String, (Value, ValueSource)>) -> Config {
+    let mut json = serde_json::Map::new();
+    for spec in KEYS {
+        let section = json
+            .entry(spec.section)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        section[spec.name] = values[&spec.dotted()].0.clone();
+    }
+    serde_json::from_value(Value::Object(json)).expect("validated values always deserialize")
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::*;
+
+    fn load_text(text: &str) -> Result<LoadedConfig, ConfigError> {
+        load("clambake.toml", text, std::iter::empty())
+    }
+
+    #[test]
+    fn runtime_names_are_spelt_as_in_the_configuration() {
+        for kind in [
+            AgentRuntimeKind::Claude,
+            AgentRuntimeKind::Codex,
+            AgentRuntimeKind::Command,
+            AgentRuntimeKind::Simulated,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let loaded = load_text("").unwrap();
+        assert_eq!(loaded.config, Config::default());
+        assert!(
+            loaded
+                .values
+                .values()
+                .all(|(_, s)| *s == ValueSource::Default)
+        );
+    }
+
+    #[test]
+    fn file_values_are_read_and_typed() {
+        let loaded = load_text(
+            "[agents]\nruntime = \"simulated\"\nmax_concurrent = 12\nreal_processes = false\n\
+             [bundling]\nconflict_strategy = \"skip_conflicts\"\ntrigger = \"on_land\"\n\
+             [forge]\nbackend = \"local\"\n",
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert_eq!(c.agents.runtime, AgentRuntimeKind::Simulated);
+        assert_eq!(c.agents.max_concurrent, 12);
+        assert!(!c.agents.real_processes);
+        assert_eq!(
+            c.bundling.conflict_strategy,
+            ConflictStrategy::SkipConflicts
+        );
+        assert_eq!(c.bundling.trigger, BundleTrigger::OnLand);
+        assert_eq!(c.forge.backend, ForgeBackend::Local);
+        assert_eq!(loaded.values["agents.max_concurrent"].1, ValueSource::File);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = vec![
+            ("CLAMBAKE_AGENTS__MAX_CONCURRENT".to_owned(), "9".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+            ("CLAMBAKE_LOG".to_owned(), "debug".to_owned()),
+        ];
+        let loaded = load("clambake.toml", "[agents]\nmax_concurrent = 2\n", env).unwrap();
+        assert_eq!(loaded.config.agents.max_concurrent, 9);
+        assert_eq!(
+            loaded.values["agents.max_concurrent"].1,
+            ValueSource::Env("CLAMBAKE_AGENTS__MAX_CONCURRENT".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let env = vec![(
+            "CLAMBAKE_AGENTS__MAX_CONCURRENT".to_owned(),
+            "lots".to_owned(),
+        )];
+        let error = load("clambake.toml", "", env).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("CLAMBAKE_AGENTS__MAX_CONCURRENT"),
+            "{message}"
+        );
+        assert!(message.contains("\"lots\""), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_environment_key_is_refused_with_a_suggestion() {
+        let env = vec![("CLAMBAKE_AGENTS__MAX_CONCURENT".to_owned(), "3".to_owned())];
+        let ConfigError::UnknownKey { key, help, .. } = load("clambake.toml", "", env).unwrap_err()
+        else {
+            panic!("expected an unknown key");
+        };
+        assert_eq!(key, "agents.max_concurent");
+        assert!(help.contains("agents.max_concurrent"), "{help}");
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_nearest() {
+        let error = load_text("[agents]\nmax_concurent = 3\n").unwrap_err();
+        let ConfigError::UnknownKey {
+            key, help, span, ..
+        } = error
+        else {
+            panic!("expected an unknown key, got {error:?}");
+        };
+        assert_eq!(key, "agents.max_concurent");
+        assert!(
+            help.contains("did you mean `agents.max_concurrent`"),
+            "{help}"
+        );
+        assert_eq!(span.unwrap().offset(), "[agents]\n".len());
+    }
+
+    #[test]
+    fn a_key_in_the_wrong_section_points_to_the_right_one() {
+        let error = load_text("[bundling]\nmax_concurrent = 3\n").unwrap_err();
+        let ConfigError::UnknownKey { help, .. } = error else {
+            panic!("expected an unknown key");
+        };
+        assert!(help.contains("agents.max_concurrent"), "{help}");
+    }
+
+    #[test]
+    fn an_unknown_section_is_refused() {
+        let error = load_text("[agnets]\nmax_concurrent = 3\n").unwrap_err();
+        let ConfigError::UnknownKey { key, help, .. } = error else {
+            panic!("expected an unknown key");
+        };
+        assert_eq!(key, "agnets");
+        assert!(help.contains("`agents`"), "{help}");
+    }
+
+    #[test]
+    fn a_key_outside_any_section_is_refused() {
+        let error = load_text("max_concurrent = 3\n").unwrap_err();
+        assert!(matches!(error, ConfigError::UnknownKey { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_wrong_type_says_what_was_expected_and_where() {
+        let error = load_text("[agents]\n\nmax_concurrent = \"four\"\n").unwrap_err();
+        let ConfigError::InvalidValue {
+            key,
+            origin,
+            expected,
+            found,
+            ..
+        } = error
+        else {
+            panic!("expected an invalid value");
+        };
+        assert_eq!(key, "agents.max_concurrent");
+        assert_eq!(origin, "clambake.toml:3:18");
+        assert_eq!(expected, "a whole number, 1 or more");
+        assert_eq!(found, "\"four\"");
+    }
+
+    #[test]
+    fn zero_agents_is_refused() {
+        let error = load_text("[agents]\nmax_concurrent = 0\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("must be a whole number, 1 or more, not 0"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_negative_timeout_is_refused() {
+        let error = load_text("[agents]\ntimeout_minutes = -5\n").unwrap_err();
+        assert!(error.to_string().contains("not -5"), "{error}");
+        let error = load_text("[github_actions]\nworkflow_timeout_minutes = -1\n").unwrap_err();
+        assert!(error.to_string().contains("0 or more, not -1"), "{error}");
+    }
+
+    #[test]
+    fn a_word_outside_the_choices_lists_them() {
+        let error = load_text("[bundling]\ntrigger = \"hourly\"\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("one of \"schedule\", \"on_land\", \"manual\", not \"hourly\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn malformed_toml_reports_line_and_column() {
+        let error = load_text("[agents]\nmax_concurrent = 4\ntimeout_minutes = = 3\n").unwrap_err();
+        let ConfigError::Syntax { line, column, .. } = error else {
+            panic!("expected a syntax error, got {error:?}");
+        };
+        assert_eq!((line, column), (3, 19));
+    }
+
+    #[test]
+    fn suggestions_are_not_offered_for_nonsense() {
+        assert_eq!(suggest_key("zzzzqqq"), None);
+        assert_eq!(
+            suggest_key("bundling.max_bundle"),
+            Some("bundling.max_bundle_size".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_pending_key_in_the_file_names_itself_its_feature_and_its_issue() {
+        let error = load_text("[github_actions]\nenabled = true\n").unwrap_err();
+        let message = error.to_string();
+        assert_eq!(
+            message,
+            "`github_actions.enabled` (clambake.toml:2:11) cannot be true yet: GitHub Actions \
+             support is not available in this version of clambake"
+        );
+        let help = error.help().unwrap().to_string();
+        assert!(help.contains("Clambake issue #12"), "{help}");
+        assert!(help.contains("accepts only its default, false"), "{help}");
+    }
+
+    #[test]
+    fn the_github_backend_is_refused_in_the_file() {
+        let error = load_text("[forge]\nbackend = \"github\"\n").unwrap_err();
+        let ConfigError::NotAvailable { key, pending, .. } = &error else {
+            panic!("expected a key not available yet, got {error:?}");
+        };
+        assert_eq!(key, "forge.backend");
+        assert_eq!(pending.issue, 11);
+        let help = error.help().unwrap().to_string();
+        assert!(help.contains("accepts only \"local\""), "{help}");
+        assert!(
+            error
+                .to_string()
+                .contains("cannot be \"github\" yet: the GitHub backend is not available"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_pending_key_from_the_environment_names_the_variable() {
+        let env = vec![("CLAMBAKE_GITHUB__OWNER".to_owned(), "octo".to_owned())];
+        let error = load("clambake.toml", "", env).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "`github.owner` (environment variable CLAMBAKE_GITHUB__OWNER) cannot be \"octo\" yet"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn pending_keys_at_their_defaults_are_accepted() {
+        // What `init` wrote before those keys were refused.
+        let loaded = load_text(
+            "[forge]\nbackend = \"local\"\n[github]\nowner = \"\"\nrepo = \"\"\n\
+             api_base_url = \"https://api.github.com\"\n[github_actions]\nenabled = false\n\
+             bundling_workflow = \"clambake-bundle.yml\"\nmanual_trigger_enabled = true\n\
+             workflow_timeout_minutes = 30\n",
+        )
+        .unwrap();
+        assert_eq!(loaded.config, Config::default());
+    }
+
+    #[test]
+    fn every_pending_key_refuses_any_other_value() {
+        let pending: Vec<&KeySpec> = KEYS.iter().filter(|k| k.pending.is_some()).collect();
+        assert_eq!(pending.len(), 7, "github.* and github_actions.*");
+        for spec in pending {
+            let other = match spec.kind {
+                ValueKind::Bool => (!default_value(spec).as_bool().unwrap()).to_string(),
+                ValueKind::Integer { .. } => "7".to_owned(),
+                ValueKind::Text => "something".to_owned(),
+                ValueKind::Choice(words) => {
+                    let default = default_value(spec);
+                    (*words.iter().find(|w| **w != default).unwrap()).to_owned()
+                }
+            };
+            let error = parse_value(spec, &other, "test").unwrap_err();
+            assert!(
+                matches!(error, ConfigError::NotAvailable { .. }),
+                "{}: {error:?}",
+                spec.dotted()
+            );
+            assert!(spec.describe().contains("Not available yet"), "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn every_default_is_a_value_its_key_accepts() {
+        for spec in KEYS {
+            let default = default_value(spec);
+            let raw = match &default {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let parsed = parse_value(spec, &raw, "test");
+            assert_eq!(parsed.ok(), Some(default), "{}", spec.dotted());
+        }
+    }
+
+    #[test]
+    fn every_key_and_section_is_documented() {
+        for spec in KEYS {
+            assert!(spec.describe().ends_with('.'), "{spec:?}");
+        }
+        for section in SECTIONS {
+            assert!(!section.doc.trim().is_empty(), "{section:?}");
+        }
+    }
+}

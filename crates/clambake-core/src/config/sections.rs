@@ -1,0 +1,220 @@
+//! Every section and key of `clambake.toml`, declared once (see [`super::schema`] for the
+//! syntax). The doc comments are what `init` writes above each key and `config list` shows.
+//!
+//! To add a key, add one line to its section here:
+//!
+//! ```text
+//! /// How often the run loop polls the forge.
+//! poll_interval_seconds: u32 = 5, kind = POSITIVE;
+//! ```
+//!
+//! and read it where it takes effect (`config.forge.poll_interval_seconds`). Validation,
+//! `config get|set|list`, `CLAMBAKE_FORGE__POLL_INTERVAL_SECONDS` and `init`'s template follow.
+//! A key for a feature that is not built yet takes `, pending = THE_FEATURE`: it is refused
+//! unless at its default, and `init` leaves it out; a choice's value gets `(pending = THE_FEATURE)`
+//! in its `choices!`. Drop the `pending` when the feature reads it.
+
+use super::schema::{POSITIVE, Pending, ValueKind, choices, configuration};
+
+/// The GitHub backend, which `forge.backend = "github"` and `[github]` configure.
+pub const GITHUB_BACKEND: Pending = Pending {
+    feature: "the GitHub backend",
+    issue: 11,
+};
+
+/// Bundling and agents on GitHub Actions, which `[github_actions]` configures.
+pub const GITHUB_ACTIONS: Pending = Pending {
+    feature: "GitHub Actions support",
+    issue: 12,
+};
+
+/// The variables agents see besides the basic allowlist: what Claude Code and Codex need to
+/// reach their models, besides their keys (see [`crate::agents::command::ModelKeys`]). Forge
+/// tokens are never passed, whatever this says.
+pub const DEFAULT_ENV_PASSTHROUGH: &str =
+    "ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX CODEX_HOME";
+
+choices! {
+    /// Where issues, labels and pull requests live.
+    ForgeBackend {
+        /// The embedded forge: SQLite under `.clambake/` plus the repository's own refs.
+        #[default]
+        Local = "local",
+        /// GitHub's REST API.
+        Github = "github" (pending = GITHUB_BACKEND),
+    }
+}
+
+choices! {
+    /// Which agent CLI runs an attempt.
+    AgentRuntimeKind {
+        #[default]
+        Claude = "claude",
+        Codex = "codex",
+        Command = "command",
+        Simulated = "simulated",
+    }
+}
+
+choices! {
+    /// What a train does with a branch that conflicts with the rest.
+    ConflictStrategy {
+        /// Open an individual pull request for it.
+        #[default]
+        IndividualFallback = "individual_fallback",
+        /// Leave it waiting for the next train.
+        SkipConflicts = "skip_conflicts",
+    }
+}
+
+choices! {
+    /// When a train departs.
+    BundleTrigger {
+        #[default]
+        Schedule = "schedule",
+        OnLand = "on_land",
+        Manual = "manual",
+    }
+}
+
+choices! {
+    /// How much of each transition the journal records.
+    TransitionLogging {
+        /// The states, the event and its cause.
+        #[default]
+        Detailed = "detailed",
+        /// The states and the event: what resuming a slot needs.
+        Minimal = "minimal",
+    }
+}
+
+configuration! {
+    /// Where issues, labels and pull requests live: "local" keeps them in .clambake/ beside
+    /// your repository (no account, no network).
+    [forge] ForgeConfig {
+        /// "local" (the embedded forge) or "github".
+        backend: ForgeBackend = ForgeBackend::Local;
+        /// How often `run` polls the forge when nothing else wakes it (an agent exiting
+        /// wakes it at once).
+        poll_interval_seconds: u32 = 15, kind = POSITIVE;
+    }
+
+    /// The GitHub repository, used when forge.backend = "github".
+    [github] GithubConfig {
+        /// The user or organisation that owns the repository.
+        owner: String = "", pending = GITHUB_BACKEND;
+        /// The repository's name.
+        repo: String = "", pending = GITHUB_BACKEND;
+        /// The REST API's base URL (change it for GitHub Enterprise Server).
+        api_base_url: String = "https://api.github.com", pending = GITHUB_BACKEND;
+    }
+
+    /// The agent processes: which CLI runs, how many at once, and when to give up on one.
+    [agents] AgentsConfig {
+        /// The agent CLI: "claude" (Claude Code), "codex", "command" or "simulated".
+        runtime: AgentRuntimeKind = AgentRuntimeKind::Claude;
+        /// The Claude Code executable, a name on PATH or a path.
+        claude_code_path: String = "claude";
+        /// How many agents work at once.
+        max_concurrent: u32 = 4, kind = POSITIVE;
+        /// An attempt running longer than this is terminated.
+        timeout_minutes: u32 = 60, kind = POSITIVE;
+        /// An agent silent for this long is considered stalled and terminated.
+        stall_timeout_minutes: u32 = 10, kind = POSITIVE;
+        /// Attempts per issue before it is labelled route:failed.
+        max_attempts: u32 = 3, kind = POSITIVE;
+        /// Remove a failed attempt's worktree (its branch is always kept).
+        cleanup_on_failure: bool = false;
+        /// false runs the built-in simulated agent instead of a real CLI.
+        real_processes: bool = true;
+        /// After SIGTERM, how long an agent's process group has before SIGKILL.
+        terminate_grace_seconds: u32 = 30;
+        /// The wait before retrying a failed issue; it doubles with each failure (30 minutes at
+        /// most).
+        retry_backoff_seconds: u32 = 60;
+        /// Space-separated variables agents inherit beyond PATH, HOME, locale and the like;
+        /// NAME_* passes a prefix. Forge tokens are never passed; claude gets the Anthropic
+        /// keys and codex the OpenAI keys without being named, and neither the other's.
+        env_passthrough: String = DEFAULT_ENV_PASSTHROUGH;
+        /// For runtime = "command": the argv, split like a shell would but never run by one;
+        /// {issue}, {branch}, {prompt_file} and {worktree} are filled in.
+        command: String = "";
+        /// Claude Code's --permission-mode. "acceptEdits" lets an unattended agent edit files
+        /// and run read-only commands; allow more with --allowedTools in claude_extra_args, or
+        /// "bypassPermissions" (as root Claude Code wants IS_SANDBOX=1).
+        claude_permission_mode: String = "acceptEdits";
+        /// Claude Code's --max-turns (0: the CLI's own limit).
+        claude_max_turns: u32 = 50;
+        /// Claude Code's --model (empty: the CLI's default).
+        claude_model: String = "";
+        /// Text for Claude Code's --append-system-prompt (empty: none).
+        claude_append_system_prompt: String = "";
+        /// More arguments for Claude Code, split like a shell would but never run by one.
+        claude_extra_args: String = "";
+        /// The Codex CLI executable, a name on PATH or a path.
+        codex_path: String = "codex";
+        /// Codex's --sandbox. "workspace-write" lets it edit the worktree but not git's
+        /// metadata, so Clambake commits its work when it exits; "danger-full-access" lets it
+        /// commit itself.
+        codex_sandbox: String = "workspace-write",
+            kind = ValueKind::Choice(&["read-only", "workspace-write", "danger-full-access"]);
+        /// Codex's --model (empty: the CLI's default).
+        codex_model: String = "";
+        /// More arguments for `codex exec`, split like a shell would but never run by one.
+        codex_extra_args: String = "";
+    }
+
+    /// Trains: finished branches leave together in one pull request on a schedule; branches
+    /// that conflict get pull requests of their own.
+    [bundling] BundlingConfig {
+        /// false gives every landed branch a pull request of its own.
+        enabled: bool = true;
+        /// A train departs at every UTC multiple of this many minutes.
+        schedule_minutes: u32 = 10, kind = POSITIVE;
+        /// The most branches one bundle pull request carries.
+        max_bundle_size: u32 = 8, kind = POSITIVE;
+        /// "individual_fallback" opens a pull request per conflicting branch; "skip_conflicts"
+        /// leaves it for the next train.
+        conflict_strategy: ConflictStrategy = ConflictStrategy::IndividualFallback;
+        /// "schedule", "on_land" (as soon as work lands) or "manual".
+        trigger: BundleTrigger = BundleTrigger::Schedule;
+    }
+
+    /// The lifecycle state machine that checks what Clambake believes against the forge, git
+    /// and the OS, and repairs drift.
+    [state_machine] StateMachineConfig {
+        /// false manages agents by labels alone.
+        enabled: bool = true;
+        /// How often the running orchestrator compares its state with the world.
+        inconsistency_check_interval_minutes: u32 = 5, kind = POSITIVE;
+        /// Repair the drift it finds without asking.
+        auto_recovery_enabled: bool = true;
+        /// What the journal keeps of each transition, as `clambake agent history` shows it:
+        /// "detailed" the states, the event and its cause (who or what asked for it, and why);
+        /// "minimal" only the states and the event.
+        transition_logging: TransitionLogging = TransitionLogging::Detailed;
+    }
+
+    /// When a stuck agent is repaired or reset. Work is never dropped: branch tips are
+    /// archived under refs/clambake/archive/ first.
+    [recovery] RecoveryConfig {
+        /// A claim with no activity for this long is stale.
+        max_stuck_time_minutes: u32 = 90, kind = POSITIVE;
+        /// A stale agent is reset to idle after this long (its work archived first).
+        force_reset_after_minutes: u32 = 180, kind = POSITIVE;
+        /// Delete abandoned branches, but only those with no commits ahead of the base.
+        cleanup_abandoned_branches: bool = true;
+    }
+
+    /// Run bundling as a scheduled GitHub Actions workflow instead of on this machine.
+    [github_actions] GithubActionsConfig {
+        /// Depart trains from a GitHub Actions workflow.
+        enabled: bool = false, pending = GITHUB_ACTIONS;
+        /// The workflow file under .github/workflows/.
+        bundling_workflow: String = "clambake-bundle.yml", pending = GITHUB_ACTIONS;
+        /// Allow starting the workflow by hand (workflow_dispatch).
+        manual_trigger_enabled: bool = true, pending = GITHUB_ACTIONS;
+        /// How long a workflow run may take (0: GitHub's own limit).
+        workflow_timeout_minutes: u32 = 30, pending = GITHUB_ACTIONS;
+    }
+}
