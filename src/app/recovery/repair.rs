@@ -10,7 +10,6 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::app::agents::attempt::{commit_leftovers, creation_interrupted};
 use crate::app::lifecycle::transitions::{require_agent_id, transition};
 use crate::app::recovery::observe::{Records, observe};
@@ -25,6 +24,7 @@ use crate::core::recovery::drift::{
 use crate::core::recovery::plans::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
+use crate::ports::git::{BranchDeletion, GitError, Refs, Removal, Worktrees};
 use crate::ports::journal::{AttemptLog, Journal};
 use crate::ports::processes::AgentProcesses;
 
@@ -310,7 +310,7 @@ async fn run_step(
     cause: &str,
     now: Timestamp,
 ) -> AppResult<StepOutcome> {
-    let git = &world.workspace.git;
+    let (refs, worktrees) = (world.workspace.refs(), world.workspace.worktrees());
     Ok(match step {
         Step::StopProcess { agent } => {
             let live = world.processes.processes().await?;
@@ -321,7 +321,7 @@ async fn run_step(
                 StepOutcome::AlreadyDone
             }
         }
-        Step::CommitLeftovers { worktree } => commit_worktree(worktree).await?,
+        Step::CommitLeftovers { worktree } => commit_worktree(worktrees, worktree).await?,
         Step::ArchiveBranch {
             tip, archive_ref, ..
         }
@@ -329,18 +329,20 @@ async fn run_step(
             head: tip,
             archive_ref,
             ..
-        } => keep_at(git, archive_ref, tip, "clambake: archive before recovery").await?,
+        } => keep_at(refs, archive_ref, tip, "clambake: archive before recovery").await?,
         Step::RestoreBranch { branch, tip, .. } => {
             keep_at(
-                git,
+                refs,
                 &format!("refs/heads/{branch}"),
                 tip,
                 "clambake: restore from archive",
             )
             .await?
         }
-        Step::DeleteBranch { branch, tip } => delete_branch(git, branch, tip, &world.base).await?,
-        Step::RemoveWorktree { worktree } => remove_worktree(git, worktree).await?,
+        Step::DeleteBranch { branch, tip } => {
+            delete_branch(refs, worktrees, branch, tip, &world.base).await?
+        }
+        Step::RemoveWorktree { worktree } => remove_worktree(worktrees, worktree).await?,
         Step::EditLabels { issue, add, remove } => {
             let current = world.forge.issue(*issue).await?;
             let labels: Vec<&str> = current.labels.iter().map(String::as_str).collect();
@@ -455,14 +457,19 @@ fn journal_step(
 
 /// Points `reference` at `tip` if it does not exist; fine if it already does; refuses to move
 /// it from another commit.
-async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResult<StepOutcome> {
-    if git
+async fn keep_at(
+    refs: &dyn Refs,
+    reference: &str,
+    tip: &str,
+    reason: &str,
+) -> AppResult<StepOutcome> {
+    if refs
         .compare_and_swap_ref(reference, tip, None, reason)
         .await?
     {
         return Ok(StepOutcome::Done);
     }
-    Ok(match git.resolve(reference).await? {
+    Ok(match refs.resolve(reference).await? {
         Some(found) if found == tip => StepOutcome::AlreadyDone,
         found => failed(format!(
             "`{reference}` exists at {}, not {tip}; left as it is",
@@ -473,8 +480,14 @@ async fn keep_at(git: &Git, reference: &str, tip: &str, reason: &str) -> AppResu
 
 /// Deletes `branch` only while it is still at `tip` and that tip is archived, removing a
 /// worktree that has it checked out first (refused if that worktree has changes).
-async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppResult<StepOutcome> {
-    let Some(current) = git.branch_tip(branch).await? else {
+async fn delete_branch(
+    refs: &dyn Refs,
+    worktrees: &dyn Worktrees,
+    branch: &str,
+    tip: &str,
+    base: &str,
+) -> AppResult<StepOutcome> {
+    let Some(current) = refs.branch_tip(branch).await? else {
         return Ok(StepOutcome::AlreadyDone);
     };
     if current != tip {
@@ -483,16 +496,16 @@ async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppRes
         )));
     }
     let archive = archive_ref(branch, tip);
-    if git.resolve(&archive).await?.as_deref() != Some(tip) {
+    if refs.resolve(&archive).await?.as_deref() != Some(tip) {
         return Ok(failed(format!(
             "`{branch}` is not archived under `{archive}`; kept"
         )));
     }
     // A branch deleted under its worktree leaves it on an unborn HEAD, where the next commit
     // would start a history of its own: the worktree goes first, and only if it holds nothing.
-    for worktree in git.worktrees().await? {
+    for worktree in worktrees.list().await? {
         if worktree.branch.as_deref() == Some(branch)
-            && let Err(error) = remove_worktree(git, &worktree.path).await
+            && let Err(error) = remove_worktree(worktrees, &worktree.path).await
         {
             return Ok(failed(format!(
                 "`{branch}` is checked out in {} which could not be removed ({error}); kept",
@@ -500,7 +513,7 @@ async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppRes
             )));
         }
     }
-    Ok(match git.delete_branch(branch, tip, base).await {
+    Ok(match refs.delete_branch(branch, tip, base).await {
         Ok(BranchDeletion::Deleted { .. } | BranchDeletion::Absent) => StepOutcome::Done,
         Ok(BranchDeletion::Moved { found }) => failed(format!(
             "`{branch}` moved to {found} since it was observed at {tip}; kept"
@@ -510,7 +523,7 @@ async fn delete_branch(git: &Git, branch: &str, tip: &str, base: &str) -> AppRes
     })
 }
 
-async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
+async fn commit_worktree(worktrees: &dyn Worktrees, worktree: &Path) -> AppResult<StepOutcome> {
     if !worktree.is_dir() {
         return Ok(StepOutcome::AlreadyDone);
     }
@@ -519,8 +532,7 @@ async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
             reason: "its checkout was never finished, so nothing in it is work".to_owned(),
         });
     }
-    let git = Git::new(worktree);
-    let branch = git.current_branch().await?.unwrap_or_default();
+    let branch = worktrees.branch(worktree).await?.unwrap_or_default();
     let Some(owner) = parse_branch_name(&branch) else {
         return Ok(failed(format!(
             "{} is not on an agent branch (`{branch}`); its changes were left alone",
@@ -528,24 +540,22 @@ async fn commit_worktree(worktree: &Path) -> AppResult<StepOutcome> {
         )));
     };
     Ok(done(
-        commit_leftovers(&git, owner.issue, owner.agent).await?,
+        commit_leftovers(worktrees, worktree, owner.issue, owner.agent).await?,
     ))
 }
 
 /// `git worktree remove` without force, so that uncommitted changes make it fail, never vanish;
 /// forced only for a worktree whose creation was interrupted, which holds no work.
-async fn remove_worktree(git: &Git, worktree: &Path) -> AppResult<StepOutcome> {
+async fn remove_worktree(worktrees: &dyn Worktrees, worktree: &Path) -> AppResult<StepOutcome> {
     if !worktree.is_dir() {
-        git.run(&["worktree", "prune"]).await?;
+        worktrees.prune().await?;
         return Ok(StepOutcome::AlreadyDone);
     }
-    let path = worktree.display().to_string();
-    if creation_interrupted(worktree).await {
-        git.run(&["worktree", "remove", "--force", "--force", &path])
-            .await?;
-    } else {
-        git.run(&["worktree", "remove", &path]).await?;
-    }
+    let removal = match creation_interrupted(worktree).await {
+        true => Removal::Locked,
+        false => Removal::Clean,
+    };
+    worktrees.remove(worktree, removal).await?;
     Ok(StepOutcome::Done)
 }
 

@@ -17,8 +17,8 @@ use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
-    AttemptError, AttemptResult, adopt_agent, commits_ahead, forget_registration, limits_from,
-    open_registry, request_for, run_attempt_journaled,
+    AttemptError, AttemptResult, adopt_agent, forget_registration, limits_from, open_registry,
+    request_for, run_attempt_journaled,
 };
 use crate::app::agents::check;
 use crate::app::agents::loop_processes::LoopProcesses;
@@ -614,7 +614,7 @@ impl Orchestrator {
             None
         };
         let bundler = Bundler {
-            git: &self.workspace.git,
+            git: self.workspace.repository(),
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
             journal,
@@ -825,8 +825,12 @@ impl Orchestrator {
     async fn journal_readoption(&self, entry: &RegisteredAgent) -> AppResult<()> {
         let slot = self.slot_journal();
         journal_assignment(slot, &entry.agent, entry.issue, &entry.branch, READOPTED)?;
-        let ahead = match self.workspace.git.branch_tip(&entry.branch).await? {
-            Some(_) => commits_ahead(&self.workspace.git, &entry.base, &entry.branch).await?,
+        let ahead = match self.workspace.refs().branch_tip(&entry.branch).await? {
+            Some(_) => {
+                self.workspace
+                    .commits_ahead(&entry.base, &entry.branch)
+                    .await?
+            }
             None => 0,
         };
         journal_working(slot, &entry.agent, entry.issue, ahead, READOPTED)

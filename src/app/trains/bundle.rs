@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::app::agents::simulated_work::simulated_issues;
 use crate::app::lifecycle::transitions::{open_journal, transition};
 use crate::app::trains::trial::{
@@ -38,6 +37,7 @@ use crate::ports::forge::{
     Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState,
 };
+use crate::ports::git::{BranchDeletion, GitError, Removal, Repository};
 use crate::ports::journal::{DepartureRecord, Journal, TrainLog};
 
 mod closed;
@@ -51,7 +51,8 @@ const LOCK_ATTEMPTS: u32 = 10;
 
 /// The repository, forge and settings a train runs against.
 pub struct Bundler<'a> {
-    pub git: &'a Git,
+    /// The repository's git ports.
+    pub git: &'a Repository,
     pub forge: &'a dyn Forge,
     pub config: &'a BundlingConfig,
     /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
@@ -184,7 +185,7 @@ pub async fn train_after_landing(
     }
     let journal = open_journal(workspace)?;
     let bundler = Bundler {
-        git: &workspace.git,
+        git: workspace.repository(),
         forge,
         config: &config.bundling,
         journal: config
@@ -254,7 +255,7 @@ impl Bundler<'_> {
             .forge
             .pull_requests(&PullRequestFilter::default())
             .await?;
-        let tips = self.git.branch_tips().await?;
+        let tips = self.git.refs.branch_tips().await?;
         let base = self.forge.default_branch().await?;
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
@@ -328,8 +329,8 @@ impl Bundler<'_> {
                 head: None,
             })
             .await?;
-        let tips = self.git.branch_tips().await?;
-        let merged = self.git.branch_tips_merged_into(base_tip).await?;
+        let tips = self.git.refs.branch_tips().await?;
+        let merged = self.git.refs.branch_tips_merged_into(base_tip).await?;
         let mut report = Vec::new();
         for issue in issues {
             let in_bundle = trains.bundles.iter().find(|(pr, record)| {
@@ -379,7 +380,7 @@ impl Bundler<'_> {
     /// The base tip with the earlier trains' open pull requests merged in. Those that no longer
     /// merge are left out and logged: they must not hold every later train back.
     async fn pending(&self, base_tip: &str, trains: &Trains) -> AppResult<PendingTip> {
-        let tips = self.git.branch_tips().await?;
+        let tips = self.git.refs.branch_tips().await?;
         let mut open = Vec::new();
         let mut gone = Vec::new();
         for (number, branch) in &trains.open {
@@ -391,7 +392,7 @@ impl Bundler<'_> {
                 None => gone.push((*number, format!("its branch `{branch}` is gone"))),
             }
         }
-        let mut pending = pending_tip(self.git, base_tip, &open).await?;
+        let mut pending = pending_tip(self.git.merges.as_ref(), base_tip, &open).await?;
         pending.left_out.extend(gone);
         pending.left_out.sort_unstable();
         for (pull_request, why) in &pending.left_out {
@@ -414,7 +415,7 @@ impl Bundler<'_> {
                 _ => None,
             })
             .collect();
-        let times = self.git.committer_times(&heads).await?;
+        let times = self.git.refs.committer_times(&heads).await?;
         let mut candidates = Vec::new();
         for entry in review {
             let Standing::Waiting { branch, head } = &entry.standing else {
@@ -424,7 +425,7 @@ impl Bundler<'_> {
                 .get(head)
                 .and_then(|seconds| Timestamp::from_second(*seconds).ok())
                 .ok_or_else(|| {
-                    AppError::Git(crate::adapters::git::GitError::Unparsable {
+                    AppError::Git(GitError::Unparsable {
                         args: format!("log --no-walk --format=%H %ct {head}"),
                         output: "no committer time for it".to_owned(),
                     })
@@ -446,7 +447,8 @@ impl Bundler<'_> {
         let base = self.forge.default_branch().await?;
         let tip = self
             .git
-            .branch_tip(&base)
+            .remote
+            .tip(&base)
             .await?
             .ok_or_else(|| crate::ports::forge::ForgeError::NoSuchBranch(base.clone()))?;
         Ok((base, tip))
@@ -489,7 +491,14 @@ impl Bundler<'_> {
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
         let pending = self.pending(&base_tip, &trains).await?;
-        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
+        let plan = plan_on_git(
+            self.git.merges.as_ref(),
+            &base_tip,
+            &pending,
+            candidates,
+            self.max_size(),
+        )
+        .await?;
         Ok(review
             .into_iter()
             .map(|entry| {
@@ -569,6 +578,9 @@ impl Bundler<'_> {
         } else {
             Some(self.lock().await?)
         };
+        // The branches the trains read are the remote's.
+        let fetched = self.git.remote.fetch().await?;
+        tracing::debug!(?fetched, "fetched the remote");
         let mut repairs = Vec::new();
         let mut rebuild = false;
         let trains = self.trains(now).await?;
@@ -665,7 +677,7 @@ impl Bundler<'_> {
         }
         for set_aside in record.set_aside.iter().filter(|s| s.conflict) {
             let issue = self.forge.issue(set_aside.issue).await?;
-            let branch_exists = self.git.branch_tip(&set_aside.branch).await?.is_some();
+            let branch_exists = self.git.refs.branch_tip(&set_aside.branch).await?.is_some();
             // Any pull request for the branch, even a closed one, means it was already opened.
             let any_pr = self
                 .forge
@@ -700,7 +712,7 @@ impl Bundler<'_> {
         orphan: Option<&(String, String)>,
         now: Timestamp,
     ) -> AppResult<OpenedPullRequest> {
-        match write_bundle_branch(self.git, &record.branch, &record.tip).await? {
+        match write_bundle_branch(self.git.remote.as_ref(), &record.branch, &record.tip).await? {
             BranchWrite::Created | BranchWrite::AlreadyThere => {}
             BranchWrite::Elsewhere { found } => {
                 // Only a branch no pull request names may be moved: a half-finished train.
@@ -708,23 +720,23 @@ impl Bundler<'_> {
                     orphan.is_some_and(|(branch, tip)| *branch == record.branch && *tip == found);
                 // Whoever made it, what it holds is kept before the branch moves.
                 let kept = !ours
-                    || self.git.is_ancestor(&found, &record.tip).await?
-                    || self.git.archive(&record.branch, &found).await?.is_some();
+                    || self.git.refs.is_ancestor(&found, &record.tip).await?
+                    || self
+                        .git
+                        .refs
+                        .archive(&record.branch, &found)
+                        .await?
+                        .is_some();
                 if !kept {
                     return Err(AppError::BundleBranchTaken {
                         branch: record.branch.clone(),
                     });
                 }
-                let reference = format!("refs/heads/{}", record.branch);
                 if !ours
                     || !self
                         .git
-                        .compare_and_swap_ref(
-                            &reference,
-                            &record.tip,
-                            Some(&found),
-                            "clambake: rebuild bundle train",
-                        )
+                        .remote
+                        .publish(&record.branch, &record.tip, Some(&found))
                         .await?
                 {
                     return Err(AppError::BundleBranchTaken {
@@ -887,7 +899,7 @@ impl Bundler<'_> {
         repairs: &mut Vec<String>,
         now: Timestamp,
     ) -> AppResult<bool> {
-        let tips = self.git.branch_tips().await?;
+        let tips = self.git.refs.branch_tips().await?;
         let mut rebuild = false;
         // Issues an open bundle carries: an older, closed bundle must not take them back.
         let carried: BTreeSet<Number> = trains
@@ -1017,8 +1029,8 @@ impl Bundler<'_> {
     /// someone has checked out in the main worktree stays, as deleting it would leave their
     /// checkout on an unborn HEAD. Returns whether it was removed.
     async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
-        let main = self.git.main_worktree_root().await?;
-        for tree in self.git.worktrees().await? {
+        let main = self.git.worktrees.main().await?;
+        for tree in self.git.worktrees.list().await? {
             if tree.branch.as_deref() != Some(branch) {
                 continue;
             }
@@ -1029,17 +1041,19 @@ impl Bundler<'_> {
                 );
                 return Ok(false);
             }
-            let path = tree.path.display().to_string();
-            self.git.run(&["worktree", "remove", &path]).await?;
+            self.git
+                .worktrees
+                .remove(&tree.path, Removal::Clean)
+                .await?;
         }
         self.delete_branch(branch, tip).await
     }
 
-    /// Deletes a branch through the guarded deletion ([`Git::delete_branch`]) only if it still
+    /// Deletes a remote branch through the guarded deletion ([`crate::ports::git::Remote::delete_branch`]) only if it still
     /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
     async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
         let base = self.forge.default_branch().await?;
-        match self.git.delete_branch(branch, tip, &base).await {
+        match self.git.remote.delete_branch(branch, tip, &base).await {
             Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
             Err(refused @ GitError::DeletionRefused { .. }) => {
                 tracing::warn!(%refused, "a train's clean-up kept a branch");

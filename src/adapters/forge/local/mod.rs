@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use crate::adapters::git::{Git, GitError, TrialMerge};
+use crate::adapters::git::Git;
 use crate::adapters::sqlite_file::{self, OpenError};
 use crate::core::text::closing::closed_issues;
 use crate::ports::Clock;
@@ -23,6 +23,7 @@ use crate::ports::forge::{
     Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState, Validator,
 };
+use crate::ports::git::{GitError, MergeEngine, Refs, TrialMerge, Worktrees};
 use validator::ListingVersion;
 
 /// The database's file name inside `.clambake/`.
@@ -161,7 +162,7 @@ impl LocalForge {
     /// Makes the checkout of `branch` (if any worktree has it) follow a ref move from `old` to
     /// `new`, as `git merge --ff-only` would. Refuses beforehand if that checkout has changes.
     async fn checkout_of(&self, branch: &str) -> ForgeResult<Option<Git>> {
-        let worktrees = self.git.worktrees().await.map_err(git_error)?;
+        let worktrees = self.git.list().await.map_err(git_error)?;
         let Some(tree) = worktrees
             .into_iter()
             .find(|w| w.branch.as_deref() == Some(branch))
