@@ -203,7 +203,7 @@ fn join_args<S: AsRef<OsStr>>(args: &[S]) -> String {
 }
 
 /// Reads `git version 2.47.3` (and vendor suffixes like `2.39.3 (Apple Git-146)`).
-pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+fn parse_version(text: &str) -> Option<(u32, u32)> {
     let version = text.trim().strip_prefix("git version ")?;
     let mut parts = version.split(|c: char| !c.is_ascii_digit());
     let major = parts.next()?.parse().ok()?;
