@@ -180,8 +180,8 @@ async fn reconcile_pass() {
     for n in 1..=AGENTS {
         let branch = branch_name(&agent(n), n, &format!("Task {n}"));
         workspace
-            .git
-            .run(&["branch", &branch, "main"])
+            .refs()
+            .create_branch(&branch, "main")
             .await
             .expect("a branch");
         let assign = Event::Assign {

@@ -7,12 +7,13 @@ use miette::Diagnostic;
 
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
-use crate::adapters::git::{Git, GitError};
+use crate::adapters::git::{self, Git};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
 use crate::core::lifecycle::machine::TransitionError;
 use crate::core::text::redact::Redactor;
 use crate::ports::forge::ForgeError;
+use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
 use crate::ports::journal::JournalError;
 use crate::ports::{Clock, Forge, SystemClock};
 
@@ -177,7 +178,9 @@ pub type AppResult<T> = Result<T, AppError>;
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub root: PathBuf,
-    pub git: Git,
+    /// The git adapter, which the local forge is built on.
+    git: Git,
+    repository: Repository,
     /// git cannot add or remove two worktrees of one repository at once.
     worktrees: Arc<tokio::sync::Mutex<()>>,
 }
@@ -185,26 +188,65 @@ pub struct Workspace {
 impl Workspace {
     /// Finds the repository containing `start`; from inside a linked worktree, its main one.
     pub async fn discover(start: &Path) -> AppResult<Self> {
-        let probe = Git::new(start);
-        let inside = probe
-            .output(&["rev-parse", "--is-inside-work-tree"])
-            .await?;
-        if !inside.status.success() {
+        let Some(root) = Git::discover(start).await? else {
             return Err(AppError::NotARepository {
                 dir: start.to_path_buf(),
             });
-        }
-        let root = probe.main_worktree_root().await?;
+        };
         Ok(Self {
             git: Git::new(&root),
+            repository: git::open(&root),
             root,
             worktrees: Arc::default(),
         })
     }
 
+    /// Makes a new, empty repository at `dir`, on `branch`, and opens it.
+    pub async fn create(dir: &Path, branch: &str) -> AppResult<Self> {
+        Git::init(dir, branch).await?;
+        Self::discover(dir).await
+    }
+
+    /// The git ports, together.
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    pub fn refs(&self) -> &dyn Refs {
+        self.repository.refs.as_ref()
+    }
+
+    pub fn worktrees(&self) -> &dyn Worktrees {
+        self.repository.worktrees.as_ref()
+    }
+
+    pub fn merges(&self) -> &dyn MergeEngine {
+        self.repository.merges.as_ref()
+    }
+
+    pub fn remote(&self) -> &dyn Remote {
+        self.repository.remote.as_ref()
+    }
+
+    /// The remote's tip of `base`, which commits are counted against.
+    pub async fn base_tip(&self, base: &str) -> GitResult<String> {
+        self.remote()
+            .tip(base)
+            .await?
+            .ok_or_else(|| GitError::NoRemoteBranch {
+                branch: base.to_owned(),
+            })
+    }
+
+    /// How many commits of `branch` the remote's `base` lacks.
+    pub async fn commits_ahead(&self, base: &str, branch: &str) -> GitResult<u32> {
+        let base_tip = self.base_tip(base).await?;
+        self.refs().commits_ahead(branch, &base_tip).await
+    }
+
     /// Fails unless the checked-out branch has a commit: every agent branch starts from one.
     pub async fn require_commits(&self) -> AppResult<()> {
-        match self.git.resolve("HEAD").await? {
+        match self.refs().resolve("HEAD").await? {
             Some(_) => Ok(()),
             None => Err(AppError::NoCommits {
                 root: self.root.clone(),
@@ -285,7 +327,7 @@ impl Workspace {
     /// the work of a forge that was lost, not of one never made.
     pub async fn refuse_lost_forge(&self) -> AppResult<()> {
         let mut branches: Vec<String> = self
-            .git
+            .refs()
             .branch_tips()
             .await?
             .into_keys()
@@ -322,22 +364,8 @@ impl Workspace {
     /// The branch pull requests target unless told otherwise: the remote's default branch if
     /// there is a remote, else the branch checked out now (recorded once, at `init`).
     async fn default_branch(&self) -> AppResult<String> {
-        let remote_head = self
-            .git
-            .output(&[
-                "symbolic-ref",
-                "--quiet",
-                "--short",
-                "refs/remotes/origin/HEAD",
-            ])
-            .await?;
-        if remote_head.status.success() {
-            let name = String::from_utf8_lossy(&remote_head.stdout)
-                .trim()
-                .to_owned();
-            if let Some(branch) = name.strip_prefix("origin/") {
-                return Ok(branch.to_owned());
-            }
+        if let Some(branch) = self.git.origin_default_branch().await? {
+            return Ok(branch);
         }
         Ok(self
             .git
@@ -348,13 +376,16 @@ impl Workspace {
 
     /// The person at the keyboard, for comment authorship: git's user.name, else $USER.
     async fn actor(&self) -> String {
-        if let Ok(name) = self.git.run(&["config", "user.name"]).await
-            && !name.trim().is_empty()
-        {
-            return name.trim().to_owned();
+        match self.git.user_name().await {
+            Some(name) => name,
+            None => std::env::var("USER").unwrap_or_else(|_| "clambake".to_owned()),
         }
-        std::env::var("USER").unwrap_or_else(|_| "clambake".to_owned())
     }
+}
+
+/// The installed git's `(major, minor)` version.
+pub async fn git_version() -> GitResult<(u32, u32)> {
+    Git::version().await
 }
 
 /// The secrets Clambake knows: every variable in its environment whose name says it holds one

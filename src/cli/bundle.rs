@@ -33,7 +33,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = open_journal(workspace)?;
     let bundler = Bundler {
-        git: &workspace.git,
+        git: workspace.repository(),
         forge: forge.as_ref(),
         config: &config.bundling,
         journal: config

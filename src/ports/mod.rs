@@ -5,6 +5,7 @@ pub mod agent_registry;
 pub mod clock;
 pub mod database;
 pub mod forge;
+pub mod git;
 pub mod journal;
 pub mod processes;
 

@@ -1,8 +1,9 @@
-//! The one guarded branch deletion (`Git::delete_branch`) on real repositories: never the
+//! The one guarded branch deletion (`Refs::delete_branch`) on real repositories: never the
 //! base, never a branch outside Clambake's namespaces, an archive first for unmerged work, and
 //! a compare and swap on the tip.
 
-use clambake::adapters::git::{BranchDeletion, Git, GitError};
+use clambake::adapters::git::Git;
+use clambake::ports::git::{BranchDeletion, GitError, Refs};
 
 use crate::support::TestRepo;
 

@@ -102,7 +102,7 @@ fn land_all(repo: &TestRepo) {
 
 async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<()> {
     let config = BundlingConfig::default();
-    let git = Git::new(repo.path());
+    let git = clambake::adapters::git::open(repo.path());
     let journal = journal(repo);
     let bundler = Bundler {
         git: &git,

@@ -1,11 +1,12 @@
 //! Trains on real git repositories: trial merges in memory, the bundle as real merge commits.
 
-use clambake::adapters::git::{Git, MergeSpec, TrialMerge};
+use clambake::adapters::git::{Git, LocalRemote};
 use clambake::app::trains::trial::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
     write_chain,
 };
 use clambake::core::trains::plan::{BundlePlan, Candidate, ConflictsWith, SetAsideReason};
+use clambake::ports::git::{MergeEngine, MergeSpec, Refs, TrialMerge};
 use jiff::Timestamp;
 
 use crate::support::TestRepo;
@@ -279,7 +280,7 @@ async fn batched_trial_merges_agree_with_single_ones() {
 #[tokio::test]
 async fn the_bundle_branch_is_written_once() {
     let repo = TestRepo::new();
-    let git = Git::new(repo.path());
+    let git = LocalRemote::new(Git::new(repo.path()));
     let main = repo.git(&["rev-parse", "main"]);
     let other = repo.branch_with_file("elsewhere", "main", "x.txt", "x\n");
     let branch = "clambake/bundle-20261121T0610Z";

@@ -121,7 +121,7 @@ async fn hostile_text_goes_through_a_whole_lifecycle_as_data() {
     with_secrets(&repo, &["-vv", "bundle", "--json"]).success();
 
     // No branch of anyone else's was touched.
-    let tips = workspace.git.branch_tips().await.unwrap();
+    let tips = workspace.refs().branch_tips().await.unwrap();
     assert!(
         tips.contains_key("main"),
         "the base branch is gone: {tips:?}"

@@ -40,6 +40,7 @@ mod interrupted_worktree;
 mod journal;
 mod landing_by_hand;
 mod local_forge;
+mod local_remote;
 mod manual_lifecycle;
 mod model_server;
 mod orchestrator_props;

@@ -1,25 +1,13 @@
 //! The one guarded way Clambake deletes a branch, and the archive that keeps a tip first.
 
-use super::{Git, GitError, GitResult};
+use super::Git;
 use crate::core::branches::name::is_clambake_branch;
 use crate::core::recovery::drift::archive_ref;
-
-/// What [`Git::delete_branch`] found and did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BranchDeletion {
-    /// Deleted; `archived` names the archive reference that keeps a tip the base lacks.
-    Deleted { archived: Option<String> },
-    /// There was no such branch.
-    Absent,
-    /// The branch had moved to `found`, so it was kept.
-    Moved { found: String },
-}
+use crate::ports::git::{BranchDeletion, GitError, GitResult, Refs};
 
 impl Git {
-    /// Keeps `tip` of `branch` under `refs/clambake/archive/<branch>/<tip>`, so that no
-    /// commit of it is lost when the branch moves or goes. Returns the archive reference, or
-    /// `None` if that reference exists and points elsewhere.
-    pub async fn archive(&self, branch: &str, tip: &str) -> GitResult<Option<String>> {
+    /// [`Refs::archive`].
+    pub(super) async fn keep_archived(&self, branch: &str, tip: &str) -> GitResult<Option<String>> {
         let archive = archive_ref(branch, tip);
         let kept = self.resolve(&archive).await?.as_deref() == Some(tip)
             || self
@@ -28,11 +16,8 @@ impl Git {
         Ok(kept.then_some(archive))
     }
 
-    /// The one way Clambake deletes a branch. It refuses `base` and any branch outside
-    /// Clambake's namespaces (`agentNNN/...`, `clambake/...`), keeps a tip the base cannot
-    /// reach under its archive reference (`refs/clambake/archive/<branch>/<tip>`) first, and
-    /// deletes only while the branch still points at `expected_tip` (a compare and swap).
-    pub async fn delete_branch(
+    /// [`Refs::delete_branch`].
+    pub(super) async fn delete_guarded(
         &self,
         branch: &str,
         expected_tip: &str,
@@ -63,7 +48,7 @@ impl Git {
         let archived = if in_base {
             None
         } else {
-            match self.archive(branch, expected_tip).await? {
+            match self.keep_archived(branch, expected_tip).await? {
                 Some(archive) => Some(archive),
                 None => return refuse("its archive reference exists and points elsewhere"),
             }

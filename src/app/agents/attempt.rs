@@ -14,7 +14,6 @@ use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
 use crate::adapters::agents::attempt_processes::AttemptProcesses;
 use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
 use crate::adapters::agents::{process, waiter};
-use crate::adapters::git::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git, GitError};
 use crate::adapters::procfs;
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
@@ -29,6 +28,7 @@ use crate::ports::Forge;
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
 use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
+use crate::ports::git::{GitError, Removal, Worktrees};
 use crate::ports::journal::AttemptRecord;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -164,7 +164,7 @@ pub async fn run_attempt_journaled(
     let worktree = worktree_path(workspace, &request.agent, request.issue);
     {
         let _adding = workspace.lock_worktrees().await;
-        prepare_worktree(&workspace.git, &worktree, &branch, request, limits.grace).await?;
+        prepare_worktree(workspace, &worktree, &branch, request, limits.grace).await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
     // Only a runtime that can continue a session is given one: others start afresh.
@@ -207,7 +207,7 @@ pub async fn run_attempt_journaled(
     crate::app::agents::strays::stop_strays(&worktree, limits.grace).await;
     if journal.is_some() {
         // Journaled before the start, so that a refusal leaves no process unwatched.
-        let ahead = commits_ahead(&workspace.git, &request.base, &branch).await?;
+        let ahead = workspace.commits_ahead(&request.base, &branch).await?;
         journal_working(
             journal,
             &request.agent,
@@ -281,9 +281,15 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     let bookkeeping = async {
         // A worktree recovery already put away had its leftovers committed then.
         let committed_leftovers = ended.worktree.is_dir()
-            && commit_leftovers(&Git::new(&ended.worktree), ended.issue, &ended.agent).await?;
-        let commits_ahead = match workspace.git.branch_tip(&ended.branch).await? {
-            Some(_) => commits_ahead(&workspace.git, &ended.base, &ended.branch).await?,
+            && commit_leftovers(
+                workspace.worktrees(),
+                &ended.worktree,
+                ended.issue,
+                &ended.agent,
+            )
+            .await?;
+        let commits_ahead = match workspace.refs().branch_tip(&ended.branch).await? {
+            Some(_) => workspace.commits_ahead(&ended.base, &ended.branch).await?,
             None => 0,
         };
         Ok::<_, AttemptError>((committed_leftovers, commits_ahead))
@@ -427,18 +433,9 @@ async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
     })
 }
 
-/// Whether git still knows `dir` as a working tree: a kill in the middle of adding or removing
-/// one can leave the directory with no metadata behind it.
-async fn is_worktree(dir: &Path) -> bool {
-    // Without its own `.git`, git would find the main repository above and answer for it.
-    let top = Git::new(dir).run(&["rev-parse", "--show-toplevel"]).await;
-    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-    top.is_ok_and(|top| canonical(Path::new(&top)).is_some_and(|t| Some(t) == canonical(dir)))
-}
-
 /// Moves a directory that git no longer knows as a worktree out of the way, under
 /// `.clambake/broken-worktrees/`, keeping whatever files it holds, and forgets its metadata.
-async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError> {
+async fn set_aside_broken(git: &dyn Worktrees, worktree: &Path) -> Result<(), AttemptError> {
     let name = worktree
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -457,7 +454,7 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
         std::fs::create_dir_all(parent).map_err(io)?;
     }
     std::fs::rename(worktree, &aside).map_err(io)?;
-    git.run(&["worktree", "prune"]).await?;
+    git.prune().await?;
     Ok(())
 }
 
@@ -465,14 +462,15 @@ async fn set_aside_broken(git: &Git, worktree: &Path) -> Result<(), AttemptError
 /// branch if an earlier attempt made one (taking over other slots' earlier attempts), else on
 /// a new branch from `base`.
 async fn prepare_worktree(
-    git: &Git,
+    workspace: &Workspace,
     worktree: &std::path::Path,
     branch: &str,
     request: &AttemptRequest,
     grace: Duration,
 ) -> Result<(), AttemptError> {
+    let git = workspace.worktrees();
     let base = request.base.as_str();
-    if worktree.exists() && branch_deleted_under(git, worktree, branch).await? {
+    if worktree.exists() && branch_deleted_under(workspace, worktree, branch).await? {
         // A commit there would start a history of its own, sharing nothing with the base.
         set_aside_broken(git, worktree).await?;
     }
@@ -484,22 +482,17 @@ async fn prepare_worktree(
             agent_worktrees,
             pull_request_heads: &request.pull_request_heads,
         };
-        take_over_earlier_attempts(git, &takeover, grace).await?;
+        take_over_earlier_attempts(workspace.repository(), &takeover, grace).await?;
     }
     if worktree.exists() && creation_interrupted(worktree).await {
         // Nothing ran in it yet: agents start only once it is complete. Made again below.
-        let path = worktree.display().to_string();
-        git.run(&["worktree", "remove", "--force", "--force", &path])
-            .await?;
+        git.remove(worktree, Removal::Locked).await?;
     }
-    if worktree.exists() && !is_worktree(worktree).await {
+    if worktree.exists() && !git.is_worktree(worktree).await {
         set_aside_broken(git, worktree).await?;
     }
     if worktree.exists() {
-        let found = Git::new(worktree)
-            .current_branch()
-            .await?
-            .unwrap_or_default();
+        let found = git.branch(worktree).await?.unwrap_or_default();
         return if found == branch {
             Ok(())
         } else {
@@ -510,29 +503,28 @@ async fn prepare_worktree(
             })
         };
     }
-    let path = worktree.display().to_string();
-    if git.branch_tip(branch).await?.is_some() {
-        git.run(&["worktree", "add", "--quiet", &path, branch])
-            .await?;
-    } else {
-        git.run(&["worktree", "add", "--quiet", "-b", branch, &path, base])
-            .await?;
-    }
+    let start = match workspace.refs().branch_tip(branch).await? {
+        Some(_) => None,
+        None => Some(base),
+    };
+    git.add(worktree, branch, start).await?;
     Ok(())
 }
 
 /// Whether `worktree` has `branch` checked out but the branch itself is gone (deleted by
 /// something that did not look at worktrees): its HEAD is unborn.
 async fn branch_deleted_under(
-    git: &Git,
+    workspace: &Workspace,
     worktree: &Path,
     branch: &str,
 ) -> Result<bool, AttemptError> {
-    if creation_interrupted(worktree).await || !is_worktree(worktree).await {
+    let worktrees = workspace.worktrees();
+    if creation_interrupted(worktree).await || !worktrees.is_worktree(worktree).await {
         return Ok(false);
     }
-    let checked_out = Git::new(worktree).current_branch().await?;
-    Ok(checked_out.as_deref() == Some(branch) && git.branch_tip(branch).await?.is_none())
+    let checked_out = worktrees.branch(worktree).await?;
+    Ok(checked_out.as_deref() == Some(branch)
+        && workspace.refs().branch_tip(branch).await?.is_none())
 }
 
 /// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps
@@ -553,47 +545,16 @@ pub(crate) async fn creation_interrupted(worktree: &Path) -> bool {
 /// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:
 /// saving the agent's work must not depend on them. Returns whether there was anything.
 pub(crate) async fn commit_leftovers(
-    git: &Git,
+    worktrees: &dyn Worktrees,
+    worktree: &Path,
     issue: u64,
     agent: &str,
 ) -> Result<bool, AttemptError> {
-    let status = git.run(&["status", "--porcelain"]).await?;
-    if status.is_empty() {
-        return Ok(false);
-    }
-    git.run(&["add", "--all"]).await?;
     let message = format!(
         "Work left uncommitted by {agent} on issue #{issue}\n\n\
          Committed by Clambake after the agent exited."
     );
-    git.run(&[
-        "-c",
-        &format!("user.name={CLAMBAKE_NAME}"),
-        "-c",
-        &format!("user.email={CLAMBAKE_EMAIL}"),
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "-m",
-        &message,
-    ])
-    .await?;
-    Ok(true)
-}
-
-pub(crate) async fn commits_ahead(
-    git: &Git,
-    base: &str,
-    branch: &str,
-) -> Result<u32, AttemptError> {
-    let range = format!("refs/heads/{base}..refs/heads/{branch}");
-    let count = git.run(&["rev-list", "--count", &range]).await?;
-    count.parse().map_err(|_| {
-        AttemptError::Git(GitError::Unparsable {
-            args: format!("rev-list --count {range}"),
-            output: count,
-        })
-    })
+    Ok(worktrees.commit_leftovers(worktree, &message).await?)
 }
 
 async fn write_file(path: &std::path::Path, text: &str) -> Result<(), AttemptError> {

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branches::name::{earlier_attempts, parse_branch_name, parse_worktree_name};
+use crate::ports::git::{BranchDeletion, Removal, Repository};
 
 use crate::app::agents::attempt::{AttemptError, commit_leftovers, creation_interrupted};
 use crate::app::agents::strays::stop_strays;
@@ -33,7 +33,7 @@ pub(crate) struct Takeover<'a> {
 /// under its archive reference. An earlier branch an open pull request carries, or that is
 /// checked out outside Clambake's worktrees, stays where it is.
 pub(crate) async fn take_over_earlier_attempts(
-    git: &Git,
+    repository: &Repository,
     takeover: &Takeover<'_>,
     grace: Duration,
 ) -> Result<(), AttemptError> {
@@ -43,7 +43,7 @@ pub(crate) async fn take_over_earlier_attempts(
         base,
         ..
     } = *takeover;
-    let tips = git.branch_tips().await?;
+    let tips = repository.refs.branch_tips().await?;
     let earlier: Vec<String> = earlier_attempts(tips.keys().map(String::as_str), issue, branch)
         .into_iter()
         .map(str::to_owned)
@@ -56,7 +56,7 @@ pub(crate) async fn take_over_earlier_attempts(
         .filter(|b| takeover.pull_request_heads.contains(b))
         .collect();
     let mut retiring = Vec::new();
-    for worktree in git.worktrees().await? {
+    for worktree in repository.worktrees.list().await? {
         let Some(name) = worktree
             .branch
             .as_ref()
@@ -75,25 +75,25 @@ pub(crate) async fn take_over_earlier_attempts(
         }
     }
     for worktree in retiring {
-        retire_worktree(git, &worktree, grace).await?;
+        retire_worktree(repository, &worktree, grace).await?;
     }
     // Committing leftovers moved some tips.
-    let tips = git.branch_tips().await?;
+    let tips = repository.refs.branch_tips().await?;
     let kept_in = match tips.get(branch) {
         Some(tip) => tip.clone(),
         None => {
-            let start = match latest_work(git, &earlier, &tips, base).await? {
+            let start = match latest_work(repository, &earlier, &tips, base).await? {
                 Some(tip) => tip,
                 None => base.to_owned(),
             };
-            git.run(&["branch", "--no-track", branch, &start]).await?;
+            repository.refs.create_branch(branch, &start).await?;
             tracing::info!(issue, branch, from = %start, "the attempt continues earlier work");
             start
         }
     };
     for name in earlier.iter().filter(|name| !in_use.contains(name)) {
         let Some(tip) = tips.get(name) else { continue };
-        if !git.is_ancestor(tip, &kept_in).await? {
+        if !repository.refs.is_ancestor(tip, &kept_in).await? {
             tracing::warn!(
                 issue,
                 earlier = %name,
@@ -101,7 +101,9 @@ pub(crate) async fn take_over_earlier_attempts(
                 "an earlier attempt's work diverged from the one continued; it stays archived"
             );
         }
-        if let BranchDeletion::Moved { found } = git.delete_branch(name, tip, base).await? {
+        if let BranchDeletion::Moved { found } =
+            repository.refs.delete_branch(name, tip, base).await?
+        {
             tracing::warn!(issue, earlier = %name, %found, "an earlier attempt's branch moved while it was taken over; it stays");
         }
     }
@@ -125,33 +127,31 @@ fn is_agent_worktree(worktree: &Path, agent_worktrees: &Path) -> bool {
 /// Stops whatever still runs in an earlier attempt's worktree, commits what it left, and
 /// removes it. A worktree whose creation was interrupted holds no work and goes as it is.
 async fn retire_worktree(
-    git: &Git,
+    repository: &Repository,
     worktree: &std::path::Path,
     grace: Duration,
 ) -> Result<(), AttemptError> {
-    let path = worktree.display().to_string();
+    let worktrees = repository.worktrees.as_ref();
     if creation_interrupted(worktree).await {
-        git.run(&["worktree", "remove", "--force", "--force", &path])
-            .await?;
+        worktrees.remove(worktree, Removal::Locked).await?;
         return Ok(());
     }
     stop_strays(worktree, grace).await;
-    let here = Git::new(worktree);
-    if let Some(owner) = here
-        .current_branch()
+    if let Some(owner) = worktrees
+        .branch(worktree)
         .await?
         .as_deref()
         .and_then(parse_branch_name)
     {
-        commit_leftovers(&here, owner.issue, owner.agent).await?;
+        commit_leftovers(worktrees, worktree, owner.issue, owner.agent).await?;
     }
-    git.run(&["worktree", "remove", &path]).await?;
+    worktrees.remove(worktree, Removal::Clean).await?;
     Ok(())
 }
 
 /// The tip of the earlier branch with the newest commit among those with work the base lacks.
 async fn latest_work(
-    git: &Git,
+    repository: &Repository,
     earlier: &[String],
     tips: &std::collections::BTreeMap<String, String>,
     base: &str,
@@ -159,14 +159,10 @@ async fn latest_work(
     let mut latest: Option<(i64, String)> = None;
     for name in earlier {
         let Some(tip) = tips.get(name) else { continue };
-        if git.is_ancestor(tip, base).await? {
+        if repository.refs.is_ancestor(tip, base).await? {
             continue;
         }
-        let output = git.run(&["log", "-1", "--format=%ct", tip]).await?;
-        let seconds: i64 = output.parse().map_err(|_| GitError::Unparsable {
-            args: format!("log -1 --format=%ct {tip}"),
-            output: output.clone(),
-        })?;
+        let seconds = repository.refs.commit_time(tip).await?;
         if latest.as_ref().is_none_or(|(newest, _)| seconds >= *newest) {
             latest = Some((seconds, tip.clone()));
         }

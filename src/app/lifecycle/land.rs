@@ -5,11 +5,9 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::git::Git;
 use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
-    AttemptError, WORKTREES_DIR, claim_slot, commit_leftovers, commits_ahead, open_registry,
-    worktree_path,
+    AttemptError, WORKTREES_DIR, claim_slot, commit_leftovers, open_registry, worktree_path,
 };
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::agents::verdict::last_verdict;
@@ -107,12 +105,12 @@ pub async fn land_work(
     // As the run loop does when an attempt ends: what the agent left uncommitted is saved
     // on its branch before the worktree goes.
     if worktree.is_dir() {
-        commit_leftovers(&Git::new(&worktree), number, slot).await?;
+        commit_leftovers(workspace.worktrees(), &worktree, number, slot).await?;
     }
-    let tips = workspace.git.branch_tips().await?;
+    let tips = workspace.refs().branch_tips().await?;
     let branch = slot_branch(tips.keys().map(String::as_str), slot, number, &issue.title);
-    let ahead = match workspace.git.branch_tip(&branch).await? {
-        Some(_) => commits_ahead(&workspace.git, &base, &branch).await?,
+    let ahead = match workspace.refs().branch_tip(&branch).await? {
+        Some(_) => workspace.commits_ahead(&base, &branch).await?,
         None => 0,
     };
     if ahead == 0 {
@@ -133,7 +131,7 @@ pub async fn land_work(
         simulated: simulated_issue(journal, number)?,
     };
     let landing = landing::land(
-        &workspace.git,
+        workspace.repository(),
         forge,
         settings.state_machine.then_some(journal as &dyn Journal),
         settings.bundling,

@@ -8,7 +8,6 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::git::Git;
 use crate::app::agents::attempt::AttemptResult;
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::lifecycle::transitions::transition;
@@ -24,6 +23,7 @@ use crate::core::text::forge::comments::{self, AttemptFailure, FailedAttempt, Ga
 use crate::core::text::forge::pull_requests::{self, PullRequestText};
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
+use crate::ports::git::{Removal, Repository};
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 
 /// What became of an issue after an attempt.
@@ -94,7 +94,7 @@ pub async fn dispose(
             simulated: simulated_issue(attempts, issue)?,
         };
         let landing = land(
-            &workspace.git,
+            workspace.repository(),
             forge,
             journal,
             policy.bundling,
@@ -329,7 +329,7 @@ pub enum Landing {
 /// Work with no merge base with the base branch is refused instead: archived, no pull request,
 /// the issue `route:failed` with a comment, and the slot's attempt abandoned.
 pub async fn land(
-    git: &Git,
+    git: &Repository,
     forge: &dyn Forge,
     journal: Option<&dyn Journal>,
     bundling: bool,
@@ -416,10 +416,9 @@ pub async fn open_individual_pull_request(
 pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) -> AppResult<()> {
     if worktree.exists() {
         let _removing = workspace.lock_worktrees().await;
-        let path = worktree.display().to_string();
         workspace
-            .git
-            .run(&["worktree", "remove", "--force", &path])
+            .worktrees()
+            .remove(worktree, Removal::Discard)
             .await?;
     }
     Ok(())

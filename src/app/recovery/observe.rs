@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::adapters::git::{Git, GitError};
 use crate::adapters::registry_processes::RegistryProcesses;
 use crate::app::agents::attempt::WORKTREES_DIR;
 use crate::app::agents::verdict::last_verdict;
@@ -76,7 +75,7 @@ pub async fn observe(
             },
         })
         .collect();
-    let refs = references(&workspace.git, base).await?;
+    let refs = references(workspace, base).await?;
     let worktrees = agent_worktrees(workspace).await?;
     let processes = processes.processes().await?;
     let mut snapshot = Snapshot {
@@ -167,46 +166,24 @@ struct ObservedRef {
     committed_at: Timestamp,
 }
 
-/// Local branches and archive references, in one `git for-each-ref`.
-async fn references(git: &Git, base: &str) -> AppResult<Vec<ObservedRef>> {
-    let format = format!(
-        "--format=%(refname) %(objectname) %(ahead-behind:refs/heads/{base}) %(committerdate:unix)"
-    );
-    let args = [
-        "for-each-ref",
-        format.as_str(),
-        "refs/heads/",
-        ARCHIVE_PREFIX,
-    ];
-    let out = git.run(&args).await?;
-    out.lines()
-        .map(|line| {
-            parse_ref_line(line).ok_or_else(|| {
-                GitError::Unparsable {
-                    args: args.join(" "),
-                    output: line.to_owned(),
-                }
-                .into()
-            })
+/// Local branches and archive references, their commits counted against the remote's base.
+async fn references(workspace: &Workspace, base: &str) -> AppResult<Vec<ObservedRef>> {
+    let base_tip = workspace.base_tip(base).await?;
+    let surveyed = workspace
+        .refs()
+        .survey(&base_tip, &["refs/heads/", ARCHIVE_PREFIX])
+        .await?;
+    Ok(surveyed
+        .into_iter()
+        .map(|found| ObservedRef {
+            facts: RefFacts {
+                name: found.name,
+                tip: found.tip,
+                commits_ahead: found.commits_ahead,
+            },
+            committed_at: found.committed_at,
         })
-        .collect()
-}
-
-fn parse_ref_line(line: &str) -> Option<ObservedRef> {
-    let mut fields = line.split(' ');
-    let name = fields.next()?.to_owned();
-    let tip = fields.next()?.to_owned();
-    let commits_ahead = fields.next()?.parse().ok()?;
-    let _behind = fields.next()?;
-    let seconds: i64 = fields.next()?.parse().ok()?;
-    Some(ObservedRef {
-        facts: RefFacts {
-            name,
-            tip,
-            commits_ahead,
-        },
-        committed_at: Timestamp::from_second(seconds).ok()?,
-    })
+        .collect())
 }
 
 /// The linked worktrees under `.clambake/worktrees/` that still exist on disk.
@@ -216,14 +193,14 @@ async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>>
     let _stable = workspace.lock_worktrees().await;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let mut found = Vec::new();
-    for worktree in workspace.git.worktrees().await? {
+    for worktree in workspace.worktrees().list().await? {
         let path = std::fs::canonicalize(&worktree.path).unwrap_or(worktree.path.clone());
         if !path.starts_with(&dir) || !path.is_dir() {
             continue;
         }
         // A worktree whose metadata a kill left half-written cannot be read; the next
         // attempt in it sets it aside, and until then it is not part of the world.
-        let Ok(status) = Git::new(&path).run(&["status", "--porcelain"]).await else {
+        let Ok(dirty) = workspace.worktrees().is_dirty(&path).await else {
             tracing::warn!(worktree = %path.display(), "an unreadable worktree was left out");
             continue;
         };
@@ -231,7 +208,7 @@ async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>>
             head: worktree.head.unwrap_or_default(),
             path: worktree.path,
             branch: worktree.branch,
-            dirty: !status.is_empty(),
+            dirty,
         });
     }
     Ok(found)
@@ -240,16 +217,6 @@ async fn agent_worktrees(workspace: &Workspace) -> AppResult<Vec<WorktreeFacts>>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn for_each_ref_lines_parse() {
-        let line = "refs/heads/agent001/12-fix abc 3 0 1763700000";
-        let parsed = parse_ref_line(line).unwrap();
-        assert_eq!(parsed.facts.name, "refs/heads/agent001/12-fix");
-        assert_eq!(parsed.facts.commits_ahead, 3);
-        assert_eq!(parsed.committed_at.as_second(), 1_763_700_000);
-        assert!(parse_ref_line("refs/heads/x abc").is_none());
-    }
 
     #[test]
     fn a_commit_later_than_the_registry_counts_as_activity() {

@@ -176,7 +176,11 @@ impl Landed<'_> {
         if self.issue.has_label(labels::BUNDLED) {
             for bundle in bundles {
                 let head = format!("refs/heads/{}", bundle.head);
-                if workspace.git.is_ancestor(&self.branch.tip, &head).await? {
+                if workspace
+                    .refs()
+                    .is_ancestor(&self.branch.tip, &head)
+                    .await?
+                {
                     events.push(Event::Bundle {
                         bundle_pr: bundle.number,
                     });
@@ -258,7 +262,7 @@ impl<'a> Observed<'a> {
             else {
                 continue;
             };
-            let committed = workspace.git.commit_time(&branch.tip).await?;
+            let committed = workspace.refs().commit_time(&branch.tip).await?;
             if latest.as_ref().is_none_or(|(at, _)| committed >= *at) {
                 latest = Some((committed, Landed { issue, branch }));
             }

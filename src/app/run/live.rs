@@ -176,7 +176,7 @@ impl LiveSampler {
         }
         let journal = open_journal(&self.workspace)?;
         let bundler = Bundler {
-            git: &self.workspace.git,
+            git: self.workspace.repository(),
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
             journal: self

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::adapters::git::Git;
 use crate::app::run::assemble::{RunRequest, RunSummary, run};
 use crate::app::run::orchestrator::StopWhen;
 use crate::app::setup::init::init;
@@ -14,6 +13,7 @@ use crate::app::workspace::{AppError, AppResult, Workspace, write_atomically};
 use crate::core::config::{self, ForgeBackend};
 use crate::core::queue::labels;
 use crate::ports::forge::{IssueFilter, NewIssue};
+use crate::ports::git::Author;
 
 /// How many agents the demo runs at once.
 pub const DEMO_AGENTS: u32 = 4;
@@ -168,9 +168,7 @@ async fn create_sample(dir: &Path, runtime: DemoRuntime) -> AppResult<Workspace>
         });
     }
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let git = Git::new(dir);
-    git.run(&["init", "--quiet", "--initial-branch=main"])
-        .await?;
+    let workspace = Workspace::create(dir, "main").await?;
     for (path, contents) in SAMPLE_FILES {
         let file = dir.join(path);
         if let Some(parent) = file.parent() {
@@ -179,9 +177,8 @@ async fn create_sample(dir: &Path, runtime: DemoRuntime) -> AppResult<Workspace>
         std::fs::write(&file, contents).map_err(io("write", &file))?;
     }
     let paths: Vec<&str> = SAMPLE_FILES.iter().map(|(path, _)| *path).collect();
-    commit_as_demo(&git, &paths, "The Greeter sample project").await?;
+    commit_as_demo(&workspace, &paths, "The Greeter sample project").await?;
 
-    let workspace = Workspace::discover(dir).await?;
     init(&workspace, ForgeBackend::Local, Some(DEMO_AGENTS)).await?;
     let mut text = workspace.read_config_text()?.unwrap_or_default();
     let path = workspace.config_path().display().to_string();
@@ -200,7 +197,12 @@ async fn create_sample(dir: &Path, runtime: DemoRuntime) -> AppResult<Workspace>
         text = config::set_in_text(&path, &text, key, &value)?;
     }
     write_atomically(&workspace.config_path(), &text)?;
-    commit_as_demo(&git, &["clambake.toml", ".gitignore"], "Set up Clambake").await?;
+    commit_as_demo(
+        &workspace,
+        &["clambake.toml", ".gitignore"],
+        "Set up Clambake",
+    )
+    .await?;
 
     let forge = workspace.open_forge(ForgeBackend::Local).await?;
     if forge.issues(&IssueFilter::default()).await?.is_empty() {
@@ -219,20 +221,14 @@ async fn create_sample(dir: &Path, runtime: DemoRuntime) -> AppResult<Workspace>
 }
 
 /// Commits `paths` as the demo's maintainer, whatever identity the machine has configured.
-async fn commit_as_demo(git: &Git, paths: &[&str], message: &str) -> AppResult<()> {
-    let mut add = vec!["add", "--"];
-    add.extend(paths);
-    git.run(&add).await?;
-    git.run(&[
-        "-c",
-        "user.name=Clambake Demo",
-        "-c",
-        "user.email=demo@clambake.localhost",
-        "commit",
-        "--quiet",
-        "-m",
-        message,
-    ])
-    .await?;
+async fn commit_as_demo(workspace: &Workspace, paths: &[&str], message: &str) -> AppResult<()> {
+    let author = Author {
+        name: "Clambake Demo",
+        email: "demo@clambake.localhost",
+    };
+    workspace
+        .worktrees()
+        .commit_files(&workspace.root, paths, message, author)
+        .await?;
     Ok(())
 }

@@ -5,15 +5,15 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::adapters::agent_registry::REGISTRY_FILE;
-use crate::adapters::git::{Git, MINIMUM_VERSION};
 use crate::adapters::journal::JOURNAL_FILE;
 use crate::adapters::sqlite_file::{self, FileState};
-use crate::app::workspace::{AppError, STATE_DIR, Workspace};
+use crate::app::workspace::{AppError, STATE_DIR, Workspace, git_version};
 use crate::core::config::ForgeBackend;
 use crate::core::queue::labels::label_set;
 use crate::ports::database::{DamagedDatabase, DatabaseKind};
 use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;
+use crate::ports::git::MINIMUM_VERSION;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,7 +61,7 @@ impl Check {
 pub async fn doctor(start: &Path) -> Vec<Check> {
     let mut checks = Vec::new();
     let (major, minor) = MINIMUM_VERSION;
-    checks.push(match Git::new(start).version().await {
+    checks.push(match git_version().await {
         Ok(version) if version >= MINIMUM_VERSION => {
             Check::ok("git", format!("git {}.{}", version.0, version.1))
         }
@@ -131,11 +131,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     };
 
-    let ignored = workspace
-        .git
-        .output(&["check-ignore", "-q", STATE_DIR])
-        .await
-        .is_ok_and(|o| o.status.success());
+    let ignored = workspace.worktrees().is_ignored(STATE_DIR).await;
     checks.push(if ignored {
         Check::ok("ignore", format!("{STATE_DIR}/ is ignored by git"))
     } else {

@@ -15,31 +15,24 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::git::{BranchDeletion, Git, GitError};
-use crate::app::agents::simulated_work::simulated_issues;
-use crate::app::lifecycle::transitions::{open_journal, transition};
-use crate::app::trains::trial::{
-    BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
-};
+use crate::app::lifecycle::transitions::open_journal;
 use crate::app::workspace::{AppError, AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
-use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};
+use crate::core::config::{BundleTrigger, BundlingConfig};
 use crate::core::lifecycle::machine::{Event, State};
-use crate::core::queue::labels::{self, priority_rank};
-use crate::core::text::forge::pull_requests::{self, PullRequestText, RIDES_ALONE};
-use crate::core::text::forge::{comments, issue_list};
-use crate::core::trains::plan::{BundlePlan, Candidate, SetAsideReason, order};
-use crate::core::trains::pull_request::{BundleRecord, RecordedBranch, is_lone_branch};
+use crate::core::trains::plan::BundlePlan;
+use crate::core::trains::pull_request::{BundleRecord, is_lone_branch};
 use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
 use crate::ports::Forge;
-use crate::ports::forge::{
-    Issue, IssueFilter, IssueState, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState,
-};
+use crate::ports::forge::{Number, PullRequest, PullRequestFilter, PullRequestState};
+use crate::ports::git::Repository;
 use crate::ports::journal::{DepartureRecord, Journal, TrainLog};
 
+mod boarding;
 mod closed;
 mod departure;
+mod repair;
+mod status;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -49,7 +42,8 @@ const LOCK_ATTEMPTS: u32 = 10;
 
 /// The repository, forge and settings a train runs against.
 pub struct Bundler<'a> {
-    pub git: &'a Git,
+    /// The repository's git ports.
+    pub git: &'a Repository,
     pub forge: &'a dyn Forge,
     pub config: &'a BundlingConfig,
     /// Where the lifecycle of the agent slots that landed the work is recorded; `None` with
@@ -182,7 +176,7 @@ pub async fn train_after_landing(
     }
     let journal = open_journal(workspace)?;
     let bundler = Bundler {
-        git: &workspace.git,
+        git: workspace.repository(),
         forge,
         config: &config.bundling,
         journal: config
@@ -252,7 +246,7 @@ impl Bundler<'_> {
             .forge
             .pull_requests(&PullRequestFilter::default())
             .await?;
-        let tips = self.git.branch_tips().await?;
+        let tips = self.git.refs.branch_tips().await?;
         let base = self.forge.default_branch().await?;
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
@@ -303,256 +297,15 @@ impl Bundler<'_> {
         })
     }
 
-    /// Every open `route:review` issue and where it stands.
-    async fn review_issues(&self, base_tip: &str, trains: &Trains) -> AppResult<Vec<ReviewIssue>> {
-        let issues = self
-            .forge
-            .issues(&IssueFilter {
-                state: Some(IssueState::Open),
-                labels: vec![labels::REVIEW.to_owned()],
-            })
-            .await?;
-        let open_prs = self
-            .forge
-            .pull_requests(&PullRequestFilter {
-                state: Some(PullRequestState::Open),
-                head: None,
-            })
-            .await?;
-        let closed_prs = self
-            .forge
-            .pull_requests(&PullRequestFilter {
-                state: Some(PullRequestState::Closed),
-                head: None,
-            })
-            .await?;
-        let tips = self.git.branch_tips().await?;
-        let merged = self.git.branch_tips_merged_into(base_tip).await?;
-        let mut report = Vec::new();
-        for issue in issues {
-            let in_bundle = trains.bundles.iter().find(|(pr, record)| {
-                pr.state == PullRequestState::Open && record.member_issues().contains(&issue.number)
-            });
-            let branch = issue_branch(&tips, issue.number);
-            let standing = if let Some((pr, _)) = in_bundle {
-                Standing::InBundle {
-                    pull_request: pr.number,
-                }
-            } else if let Some((branch, head)) = branch {
-                if let Some(pr) = open_prs.iter().find(|pr| &pr.head == branch) {
-                    Standing::OwnPullRequest {
-                        pull_request: pr.number,
-                    }
-                } else if let Some(pr) = closed_prs
-                    .iter()
-                    .rfind(|pr| &pr.head == branch && pr.head_sha.as_ref() == Some(head))
-                {
-                    Standing::Declined {
-                        branch: branch.clone(),
-                        pull_request: pr.number,
-                    }
-                } else if merged.contains(head) {
-                    Standing::NothingAhead {
-                        branch: branch.clone(),
-                    }
-                } else {
-                    Standing::Waiting {
-                        branch: branch.clone(),
-                        head: head.clone(),
-                    }
-                }
-            } else {
-                Standing::NoBranch
-            };
-            report.push(ReviewIssue {
-                issue: issue.number,
-                priority: priority_rank(issue.labels.iter().map(String::as_str)),
-                title: issue.title,
-                standing,
-            });
-        }
-        Ok(report)
-    }
-
-    /// The base tip with the earlier trains' open pull requests merged in. Those that no longer
-    /// merge are left out and logged: they must not hold every later train back.
-    async fn pending(&self, base_tip: &str, trains: &Trains) -> AppResult<PendingTip> {
-        let tips = self.git.branch_tips().await?;
-        let mut open = Vec::new();
-        let mut gone = Vec::new();
-        for (number, branch) in &trains.open {
-            match tips.get(branch) {
-                Some(head) => open.push(OpenTrainPullRequest {
-                    number: *number,
-                    head: head.clone(),
-                }),
-                None => gone.push((*number, format!("its branch `{branch}` is gone"))),
-            }
-        }
-        let mut pending = pending_tip(self.git, base_tip, &open).await?;
-        pending.left_out.extend(gone);
-        pending.left_out.sort_unstable();
-        for (pull_request, why) in &pending.left_out {
-            tracing::warn!(
-                pull_request,
-                why,
-                "an open train pull request no longer merges; planning without it"
-            );
-        }
-        Ok(pending)
-    }
-
-    /// The waiting issues as planner candidates, in boarding order. Each landed when the
-    /// committer time of its branch's tip says: landing writes that commit last.
-    async fn candidates(&self, review: &[ReviewIssue]) -> AppResult<Vec<Candidate>> {
-        let heads: Vec<&str> = review
-            .iter()
-            .filter_map(|entry| match &entry.standing {
-                Standing::Waiting { head, .. } => Some(head.as_str()),
-                _ => None,
-            })
-            .collect();
-        let times = self.git.committer_times(&heads).await?;
-        let mut candidates = Vec::new();
-        for entry in review {
-            let Standing::Waiting { branch, head } = &entry.standing else {
-                continue;
-            };
-            let landed_at = times
-                .get(head)
-                .and_then(|seconds| Timestamp::from_second(*seconds).ok())
-                .ok_or_else(|| {
-                    AppError::Git(crate::adapters::git::GitError::Unparsable {
-                        args: format!("log --no-walk --format=%H %ct {head}"),
-                        output: "no committer time for it".to_owned(),
-                    })
-                })?;
-            candidates.push(Candidate {
-                issue: entry.issue,
-                title: entry.title.clone(),
-                branch: branch.clone(),
-                head: head.clone(),
-                priority: entry.priority,
-                landed_at,
-            });
-        }
-        order(&mut candidates);
-        Ok(candidates)
-    }
-
     async fn base(&self) -> AppResult<(String, String)> {
         let base = self.forge.default_branch().await?;
         let tip = self
             .git
-            .branch_tip(&base)
+            .remote
+            .tip(&base)
             .await?
             .ok_or_else(|| crate::ports::forge::ForgeError::NoSuchBranch(base.clone()))?;
         Ok((base, tip))
-    }
-
-    /// `bundle --status`: the next departure, the waiting branches, the open bundles.
-    pub async fn status(&self, now: Timestamp) -> AppResult<TrainStatus> {
-        let (_, base_tip) = self.base().await?;
-        let trains = self.trains(now).await?;
-        let review = self.review_issues(&base_tip, &trains).await?;
-        let candidates = self.candidates(&review).await?;
-        let last_landing = candidates.iter().map(|c| c.landed_at).max();
-        Ok(TrainStatus {
-            trigger: self.config.trigger,
-            last_departure: trains.last_departure,
-            next: self
-                .schedule()
-                .decide(now, trains.last_departure, last_landing),
-            waiting: review
-                .into_iter()
-                .filter(|r| matches!(r.standing, Standing::Waiting { .. }))
-                .collect(),
-            open_bundles: trains
-                .bundles
-                .iter()
-                .filter(|(pr, _)| pr.state == PullRequestState::Open)
-                .map(|(pr, record)| OpenBundle {
-                    pull_request: pr.number,
-                    branch: pr.head.clone(),
-                    members: record.member_issues(),
-                })
-                .collect(),
-        })
-    }
-
-    /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
-    pub async fn diagnose(&self, now: Timestamp) -> AppResult<Vec<Diagnosis>> {
-        let (_, base_tip) = self.base().await?;
-        let trains = self.trains(now).await?;
-        let review = self.review_issues(&base_tip, &trains).await?;
-        let candidates = self.candidates(&review).await?;
-        let pending = self.pending(&base_tip, &trains).await?;
-        let plan = plan_on_git(self.git, &base_tip, &pending, candidates, self.max_size()).await?;
-        Ok(review
-            .into_iter()
-            .map(|entry| {
-                let (branch, in_next_train, why) = match &entry.standing {
-                    Standing::NoBranch => (
-                        None,
-                        false,
-                        format!("no branch named agentNNN/{}-...", entry.issue),
-                    ),
-                    Standing::NothingAhead { branch } => (
-                        Some(branch.clone()),
-                        false,
-                        "its branch has no commits the base lacks".to_owned(),
-                    ),
-                    Standing::InBundle { pull_request } => (
-                        None,
-                        false,
-                        format!("already in bundle pull request #{pull_request}"),
-                    ),
-                    Standing::OwnPullRequest { pull_request } => (
-                        None,
-                        false,
-                        format!("has its own pull request #{pull_request}"),
-                    ),
-                    Standing::Declined {
-                        branch,
-                        pull_request,
-                    } => (
-                        Some(branch.clone()),
-                        false,
-                        format!(
-                            "its pull request #{pull_request} was closed without merging; new \
-                             commits on its branch put it back in the trains"
-                        ),
-                    ),
-                    Standing::Waiting { branch, .. } => {
-                        let position = plan
-                            .members
-                            .iter()
-                            .position(|m| m.candidate.issue == entry.issue);
-                        let why = match position {
-                            Some(position) => format!(
-                                "merges cleanly; rides as member {} of {}",
-                                position + 1,
-                                plan.members.len()
-                            ),
-                            None => plan
-                                .set_aside
-                                .iter()
-                                .find(|s| s.candidate.issue == entry.issue)
-                                .map(|s| s.reason.describe())
-                                .unwrap_or_default(),
-                        };
-                        (Some(branch.clone()), position.is_some(), why)
-                    }
-                };
-                Diagnosis {
-                    issue: entry.issue,
-                    title: entry.title,
-                    branch,
-                    in_next_train,
-                    why,
-                }
-            })
-            .collect())
     }
 
     fn max_size(&self) -> usize {
@@ -567,6 +320,9 @@ impl Bundler<'_> {
         } else {
             Some(self.lock().await?)
         };
+        // The branches the trains read are the remote's.
+        let fetched = self.git.remote.fetch().await?;
+        tracing::debug!(?fetched, "fetched the remote");
         let mut repairs = Vec::new();
         let mut rebuild = false;
         let trains = self.trains(now).await?;
@@ -646,385 +402,6 @@ impl Bundler<'_> {
             })?;
         }
         Ok(report)
-    }
-
-    /// Whether a set-aside branch gets its own pull request now (rather than waiting).
-    fn falls_back(&self, reason: &SetAsideReason) -> bool {
-        matches!(reason, SetAsideReason::Conflict { .. })
-            && self.config.conflict_strategy == ConflictStrategy::IndividualFallback
-    }
-
-    /// Opens the pull requests a bundle's conflicting branches are owed, once each: those
-    /// still in review whose branch has no open pull request yet.
-    async fn fallbacks(&self, record: &BundleRecord) -> AppResult<Vec<OpenedPullRequest>> {
-        let mut opened = Vec::new();
-        if self.config.conflict_strategy != ConflictStrategy::IndividualFallback {
-            return Ok(opened);
-        }
-        for set_aside in record.set_aside.iter().filter(|s| s.conflict) {
-            let issue = self.forge.issue(set_aside.issue).await?;
-            let branch_exists = self.git.branch_tip(&set_aside.branch).await?.is_some();
-            // Any pull request for the branch, even a closed one, means it was already opened.
-            let any_pr = self
-                .forge
-                .pull_requests(&PullRequestFilter {
-                    state: None,
-                    head: Some(set_aside.branch.clone()),
-                })
-                .await?;
-            let owed = issue.state == IssueState::Open
-                && issue.has_label(labels::REVIEW)
-                && branch_exists
-                && any_pr.iter().all(|pr| pr.state == PullRequestState::Open);
-            if owed {
-                opened.push(
-                    self.individual(
-                        issue.number,
-                        &issue.title,
-                        &set_aside.branch,
-                        Some(&set_aside.why),
-                    )
-                    .await?,
-                );
-            }
-        }
-        Ok(opened)
-    }
-
-    async fn open_bundle(
-        &self,
-        record: &BundleRecord,
-        plan: &BundlePlan,
-        orphan: Option<&(String, String)>,
-        now: Timestamp,
-    ) -> AppResult<OpenedPullRequest> {
-        match write_bundle_branch(self.git, &record.branch, &record.tip).await? {
-            BranchWrite::Created | BranchWrite::AlreadyThere => {}
-            BranchWrite::Elsewhere { found } => {
-                // Only a branch no pull request names may be moved: a half-finished train.
-                let ours =
-                    orphan.is_some_and(|(branch, tip)| *branch == record.branch && *tip == found);
-                // Whoever made it, what it holds is kept before the branch moves.
-                let kept = !ours
-                    || self.git.is_ancestor(&found, &record.tip).await?
-                    || self.git.archive(&record.branch, &found).await?.is_some();
-                if !kept {
-                    return Err(AppError::BundleBranchTaken {
-                        branch: record.branch.clone(),
-                    });
-                }
-                let reference = format!("refs/heads/{}", record.branch);
-                if !ours
-                    || !self
-                        .git
-                        .compare_and_swap_ref(
-                            &reference,
-                            &record.tip,
-                            Some(&found),
-                            "clambake: rebuild bundle train",
-                        )
-                        .await?
-                {
-                    return Err(AppError::BundleBranchTaken {
-                        branch: record.branch.clone(),
-                    });
-                }
-            }
-        }
-        let existing = self
-            .forge
-            .pull_requests(&PullRequestFilter {
-                state: None,
-                head: Some(record.branch.clone()),
-            })
-            .await?;
-        let (pr, created) = match existing.into_iter().next() {
-            Some(pr) => (pr, false),
-            None => {
-                self.train_log.record_bundle(record)?;
-                let simulated = simulated_issues(&self.state_dir, &record.member_issues())?;
-                let PullRequestText { title, body } =
-                    pull_requests::bundle(record, plan, &simulated);
-                let new = NewPullRequest {
-                    title,
-                    body,
-                    head: record.branch.clone(),
-                    base: Some(record.base.clone()),
-                };
-                (self.forge.create_pull_request(&new).await?, true)
-            }
-        };
-        for member in &record.members {
-            self.board(member, &pr, record, now).await?;
-        }
-        Ok(OpenedPullRequest {
-            number: pr.number,
-            head: pr.head,
-            issues: record.member_issues(),
-            created,
-            why: None,
-        })
-    }
-
-    /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
-    /// `Bundle` for the agent slot that landed it.
-    async fn board(
-        &self,
-        member: &RecordedBranch,
-        pr: &PullRequest,
-        record: &BundleRecord,
-        now: Timestamp,
-    ) -> AppResult<()> {
-        let issue = member.issue;
-        let others: Vec<Number> = record
-            .member_issues()
-            .into_iter()
-            .filter(|n| *n != issue)
-            .collect();
-        let comment = comments::bundled(pr.number, &record.branch, &others);
-        // Written once: only the very comment counts, so a marker someone else wrote into
-        // theirs cannot keep it off the issue.
-        let comments = self.forge.comments(issue).await?;
-        if !comments.iter().any(|c| c.body == comment) {
-            self.forge.create_comment(issue, &comment).await?;
-        }
-        let current = self.forge.issue(issue).await?;
-        if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
-            self.forge
-                .edit_labels(
-                    issue,
-                    &[labels::BUNDLED.to_owned()],
-                    &[labels::REVIEW.to_owned()],
-                )
-                .await?;
-        }
-        self.journal_event(&member.branch, issue, LifecycleStep::Bundle(pr.number), now)
-    }
-
-    /// Records a train's step in the lifecycle of the slot whose branch it is, when that slot
-    /// is still where the step applies: a slot that has moved on to other work is left alone.
-    fn journal_event(
-        &self,
-        branch: &str,
-        issue: Number,
-        step: LifecycleStep,
-        now: Timestamp,
-    ) -> AppResult<()> {
-        let (Some(journal), Some((agent, _))) = (self.journal, branch.split_once('/')) else {
-            return Ok(());
-        };
-        let state = journal.current_state(agent)?;
-        if let Some(event) = step.event_from(&state, issue) {
-            let cause = match step {
-                LifecycleStep::Bundle(number) => format!("bundled into #{number}"),
-                LifecycleStep::Merge(number) => format!("bundle #{number} merged"),
-            };
-            transition(journal, agent, &event, &cause, now)?;
-        }
-        Ok(())
-    }
-
-    /// Opens a branch's own pull request, unless one is already open: `why` it was set aside
-    /// from the bundle, or `None` for the train's only branch.
-    async fn individual(
-        &self,
-        issue: Number,
-        title: &str,
-        branch: &str,
-        why: Option<&str>,
-    ) -> AppResult<OpenedPullRequest> {
-        let open = self
-            .forge
-            .pull_requests(&PullRequestFilter {
-                state: Some(PullRequestState::Open),
-                head: Some(branch.to_owned()),
-            })
-            .await?;
-        let (pr, created) = match open.into_iter().next() {
-            Some(pr) => (pr, false),
-            None => {
-                let simulated = simulated_issues(&self.state_dir, &[issue])?;
-                let PullRequestText { title, body } =
-                    pull_requests::individual(issue, title, why, &simulated);
-                let new = NewPullRequest {
-                    title,
-                    body,
-                    head: branch.to_owned(),
-                    base: None,
-                };
-                (self.forge.create_pull_request(&new).await?, true)
-            }
-        };
-        Ok(OpenedPullRequest {
-            number: pr.number,
-            head: pr.head,
-            issues: vec![issue],
-            created,
-            why: Some(why.unwrap_or(RIDES_ALONE).to_owned()),
-        })
-    }
-
-    /// Finishes, rebuilds or cleans up after earlier trains. Returns whether a bundle was
-    /// taken apart for rebuilding, which makes this run's train leave now.
-    async fn repair(
-        &self,
-        trains: &Trains,
-        repairs: &mut Vec<String>,
-        now: Timestamp,
-    ) -> AppResult<bool> {
-        let tips = self.git.branch_tips().await?;
-        let mut rebuild = false;
-        // Issues an open bundle carries: an older, closed bundle must not take them back.
-        let carried: BTreeSet<Number> = trains
-            .bundles
-            .iter()
-            .filter(|(pr, _)| pr.state == PullRequestState::Open)
-            .flat_map(|(_, record)| record.member_issues())
-            .collect();
-        let open_heads: Vec<&str> = trains.open.iter().map(|(_, head)| head.as_str()).collect();
-        for (pr, record) in &trains.bundles {
-            match pr.state {
-                PullRequestState::Open => {
-                    let moved: Vec<Number> = record
-                        .members
-                        .iter()
-                        .filter(|m| tips.get(&m.branch) != Some(&m.head))
-                        .map(|m| m.issue)
-                        .collect();
-                    if moved.is_empty() {
-                        for opened in self.fallbacks(record).await? {
-                            if opened.created {
-                                repairs.push(format!(
-                                    "opened #{} for #{}, set aside from #{}",
-                                    opened.number, opened.issues[0], pr.number
-                                ));
-                            }
-                        }
-                        for member in &record.members {
-                            let issue = self.forge.issue(member.issue).await?;
-                            if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
-                            {
-                                self.board(member, pr, record, now).await?;
-                                repairs.push(format!(
-                                    "finished boarding #{} onto #{}",
-                                    member.issue, pr.number
-                                ));
-                            }
-                        }
-                        continue;
-                    }
-                    self.forge
-                        .create_comment(pr.number, &comments::rebuilding(&moved))
-                        .await?;
-                    self.forge.close_pull_request(pr.number).await?;
-                    self.unboard(record, &BTreeSet::new()).await?;
-                    repairs.push(format!(
-                        "closed #{} to rebuild it: {} moved",
-                        pr.number,
-                        issue_list(&moved)
-                    ));
-                    rebuild = true;
-                }
-                PullRequestState::Closed => {
-                    if self.unboard(record, &carried).await? {
-                        repairs.push(format!(
-                            "#{} was closed unmerged: its issues are back in review",
-                            pr.number
-                        ));
-                    }
-                    if let Some(cleaned) = self.clean_closed(pr, &tips, &open_heads).await? {
-                        repairs.push(cleaned);
-                    }
-                }
-                PullRequestState::Merged => {
-                    if let Some(tip) = tips.get(&record.branch)
-                        && self.delete_branch(&record.branch, tip).await?
-                    {
-                        repairs.push(format!("removed `{}`: merged", record.branch));
-                    }
-                    for member in &record.members {
-                        self.journal_event(
-                            &member.branch,
-                            member.issue,
-                            LifecycleStep::Merge(pr.number),
-                            now,
-                        )?;
-                        // Only as the bundle merged it: a branch at another tip holds later
-                        // work (the issue reopened and worked again under the same name).
-                        if let Some(tip) = tips.get(&member.branch)
-                            && *tip == member.head
-                            && self.remove_branch(&member.branch, tip).await?
-                        {
-                            repairs.push(format!(
-                                "removed `{}`: merged in #{}",
-                                member.branch, pr.number
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(rebuild)
-    }
-
-    /// Sends the bundled members of a bundle back to review, except those another open bundle
-    /// carries. Returns whether any moved.
-    async fn unboard(&self, record: &BundleRecord, carried: &BTreeSet<Number>) -> AppResult<bool> {
-        let mut moved = false;
-        for member in record
-            .members
-            .iter()
-            .filter(|m| !carried.contains(&m.issue))
-        {
-            let issue: Issue = self.forge.issue(member.issue).await?;
-            if issue.state == IssueState::Open && issue.has_label(labels::BUNDLED) {
-                self.forge
-                    .edit_labels(
-                        member.issue,
-                        &[labels::REVIEW.to_owned()],
-                        &[labels::BUNDLED.to_owned()],
-                    )
-                    .await?;
-                moved = true;
-            }
-        }
-        Ok(moved)
-    }
-
-    /// Removes a merged member's worktree (if it has a linked one) and its branch; a branch
-    /// someone has checked out in the main worktree stays, as deleting it would leave their
-    /// checkout on an unborn HEAD. Returns whether it was removed.
-    async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
-        let main = self.git.main_worktree_root().await?;
-        for tree in self.git.worktrees().await? {
-            if tree.branch.as_deref() != Some(branch) {
-                continue;
-            }
-            if same_dir(&tree.path, &main) {
-                tracing::info!(
-                    branch,
-                    "a merged branch is checked out in the main worktree; kept"
-                );
-                return Ok(false);
-            }
-            let path = tree.path.display().to_string();
-            self.git.run(&["worktree", "remove", &path]).await?;
-        }
-        self.delete_branch(branch, tip).await
-    }
-
-    /// Deletes a branch through the guarded deletion ([`Git::delete_branch`]) only if it still
-    /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
-    async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
-        let base = self.forge.default_branch().await?;
-        match self.git.delete_branch(branch, tip, &base).await {
-            Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
-            Err(refused @ GitError::DeletionRefused { .. }) => {
-                tracing::warn!(%refused, "a train's clean-up kept a branch");
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
     }
 }
 

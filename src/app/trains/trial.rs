@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 
-use crate::adapters::git::{Git, GitResult, MergeSpec, TrialMerge};
 use crate::core::trains::plan::{BundlePlan, Candidate, Planner, Trial, screen};
+use crate::ports::git::{GitResult, MergeEngine, MergeSpec, Remote, TrialMerge};
 
 /// An earlier train's pull request that is still open: its number and its head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct PendingTip {
 /// Merges each open pull request's head onto the base tip, in order, in memory (nothing but
 /// objects is written). One that conflicts with the base, or with those before it, is left out.
 pub async fn pending_tip(
-    git: &Git,
+    git: &dyn MergeEngine,
     base_tip: &str,
     open: &[OpenTrainPullRequest],
 ) -> GitResult<PendingTip> {
@@ -55,7 +55,7 @@ impl PendingTip {
     /// why, when it conflicts).
     pub async fn merge_in(
         &mut self,
-        git: &Git,
+        git: &dyn MergeEngine,
         base_tip: &str,
         pr: &OpenTrainPullRequest,
     ) -> GitResult<()> {
@@ -106,7 +106,7 @@ impl PendingTip {
 /// and a later change to a member's lines shows as a conflict: the branch gets its own pull
 /// request rather than a wrong merge.
 pub async fn plan_on_git(
-    git: &Git,
+    git: &dyn MergeEngine,
     base_tip: &str,
     pending: &PendingTip,
     candidates: Vec<Candidate>,
@@ -120,7 +120,7 @@ pub async fn plan_on_git(
 /// in): a departure's later bundles take the branches an earlier one turned away, and screen
 /// them only on the bundles opened since.
 pub async fn plan_screened_on_git(
-    git: &Git,
+    git: &dyn MergeEngine,
     base_tip: &str,
     pending: &PendingTip,
     candidates: Vec<Candidate>,
@@ -250,12 +250,16 @@ fn trial(merge: TrialMerge) -> Trial {
 /// the plan has no members). Each commit's parents are the previous one and the member's own
 /// head, so the member's commits keep their SHAs and authors; Clambake commits, dated `at`, so
 /// writing the same plan twice gives the same commits.
-pub async fn write_chain(git: &Git, plan: &BundlePlan, at: Timestamp) -> GitResult<String> {
+pub async fn write_chain(
+    git: &dyn MergeEngine,
+    plan: &BundlePlan,
+    at: Timestamp,
+) -> GitResult<String> {
     let mut tip = plan.base.clone();
     for member in &plan.members {
         let candidate = &member.candidate;
         tip = git
-            .commit_tree_at(
+            .write_commit(
                 &member.tip,
                 &[&tip, &candidate.head],
                 &merge_message(candidate),
@@ -284,18 +288,18 @@ pub enum BranchWrite {
     },
 }
 
-/// Creates `branch` at `tip` only if it does not exist yet (compare and swap), never touching
-/// a checkout.
-pub async fn write_bundle_branch(git: &Git, branch: &str, tip: &str) -> GitResult<BranchWrite> {
-    let reference = format!("refs/heads/{branch}");
+/// Publishes `branch` at `tip` only if the remote has no such branch yet (compare and swap),
+/// never touching a checkout.
+pub async fn write_bundle_branch(
+    remote: &dyn Remote,
+    branch: &str,
+    tip: &str,
+) -> GitResult<BranchWrite> {
     loop {
-        if git
-            .compare_and_swap_ref(&reference, tip, None, "clambake: bundle train")
-            .await?
-        {
+        if remote.publish(branch, tip, None).await? {
             return Ok(BranchWrite::Created);
         }
-        match git.branch_tip(branch).await? {
+        match remote.tip(branch).await? {
             Some(found) if found == tip => return Ok(BranchWrite::AlreadyThere),
             Some(found) => return Ok(BranchWrite::Elsewhere { found }),
             // Deleted between the two looks: try again.

@@ -5,12 +5,12 @@
 
 use serde::Serialize;
 
-use crate::adapters::git::Git;
 use crate::app::workspace::AppResult;
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
 use crate::core::text::forge::comments::{UnrelatedWork, refused_unrelated};
 use crate::ports::Forge;
+use crate::ports::git::Repository;
 
 /// Work refused because it has no merge base with the base branch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,16 +40,23 @@ impl Unrelated {
 
 /// `Some` when `branch` has no merge base with `base` (its tip archived first); `None` when it
 /// is related, or when either is missing (landing's own checks speak to that).
-pub async fn find_unrelated(git: &Git, base: &str, branch: &str) -> AppResult<Option<Unrelated>> {
-    let (Some(base_tip), Some(tip)) = (git.branch_tip(base).await?, git.branch_tip(branch).await?)
-    else {
+pub async fn find_unrelated(
+    git: &Repository,
+    base: &str,
+    branch: &str,
+) -> AppResult<Option<Unrelated>> {
+    let (Some(base_tip), Some(tip)) = (
+        git.remote.tip(base).await?,
+        git.refs.branch_tip(branch).await?,
+    ) else {
         return Ok(None);
     };
-    if git.merge_base(&base_tip, &tip).await?.is_some() {
+    if git.merges.merge_base(&base_tip, &tip).await?.is_some() {
         return Ok(None);
     }
     // One reference per tip: one written already keeps this tip.
     let archive = git
+        .refs
         .archive(branch, &tip)
         .await?
         .unwrap_or_else(|| archive_ref(branch, &tip));

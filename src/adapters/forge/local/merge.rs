@@ -4,15 +4,16 @@
 use rusqlite::params;
 
 use super::{LocalForge, git_error};
-use crate::adapters::git::{Git, TrialMerge};
+use crate::adapters::git::Git;
 use crate::core::text::closing::closed_issues;
 use crate::ports::forge::{Forge, ForgeError, ForgeResult, MergeOutcome, Number, PullRequestState};
+use crate::ports::git::{MergeEngine, Refs, TrialMerge, Worktrees};
 
 impl LocalForge {
     /// Makes the checkout of `branch` (if any worktree has it) follow a ref move from `old` to
     /// `new`, as `git merge --ff-only` would. Refuses beforehand if that checkout has changes.
     async fn checkout_of(&self, branch: &str) -> ForgeResult<Option<Git>> {
-        let worktrees = self.git.worktrees().await.map_err(git_error)?;
+        let worktrees = self.git.list().await.map_err(git_error)?;
         let Some(tree) = worktrees
             .into_iter()
             .find(|w| w.branch.as_deref() == Some(branch))

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::adapters::git::{Git, GitError};
+use crate::adapters::git::Git;
 use crate::adapters::sqlite_file::{self, OpenError};
 use crate::ports::Clock;
 use crate::ports::database::DatabaseKind;
@@ -23,6 +23,7 @@ use crate::ports::forge::{
     Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
     PullRequestState, Validator,
 };
+use crate::ports::git::{GitError, Refs};
 pub use merge::{MergeCommit, PreparedMerge};
 use rows::{
     attach_label, list_issues, list_pull_requests, listing_version, next_number, parse_time,

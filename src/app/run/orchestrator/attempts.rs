@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::{InFlight, Orchestrator, RunEvent};
 use crate::adapters::agents::process;
 use crate::app::agents::attempt::{
-    AttemptError, adopt_agent, commits_ahead, open_registry, request_for, run_attempt_journaled,
+    AttemptError, adopt_agent, open_registry, request_for, run_attempt_journaled,
 };
 use crate::app::lifecycle::land::{LandSettings, land_recorded_success};
 use crate::app::lifecycle::landing::Disposition;
@@ -71,8 +71,12 @@ impl Orchestrator {
     async fn journal_readoption(&self, entry: &RegisteredAgent) -> AppResult<()> {
         let slot = self.slot_journal();
         journal_assignment(slot, &entry.agent, entry.issue, &entry.branch, READOPTED)?;
-        let ahead = match self.workspace.git.branch_tip(&entry.branch).await? {
-            Some(_) => commits_ahead(&self.workspace.git, &entry.base, &entry.branch).await?,
+        let ahead = match self.workspace.refs().branch_tip(&entry.branch).await? {
+            Some(_) => {
+                self.workspace
+                    .commits_ahead(&entry.base, &entry.branch)
+                    .await?
+            }
             None => 0,
         };
         journal_working(slot, &entry.agent, entry.issue, ahead, READOPTED)

@@ -19,7 +19,7 @@ impl Orchestrator {
             None
         };
         let bundler = Bundler {
-            git: &self.workspace.git,
+            git: self.workspace.repository(),
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
             journal,

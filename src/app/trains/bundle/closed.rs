@@ -32,7 +32,7 @@ impl Bundler<'_> {
         }
         // The guarded deletion archives a tip the base cannot reach, as a closed bundle's is.
         let archive = archive_ref(branch, tip);
-        let archived = self.git.resolve(&archive).await?.as_deref() == Some(tip.as_str());
+        let archived = self.git.refs.resolve(&archive).await?.as_deref() == Some(tip.as_str());
         Ok(Some(match archived {
             true => format!(
                 "removed `{branch}`: #{} was closed unmerged (its tip is kept under `{archive}`)",

@@ -58,7 +58,7 @@ impl Bundler<'_> {
         loop {
             let tips = pending.tips();
             let plan = plan_screened_on_git(
-                self.git,
+                self.git.merges.as_ref(),
                 base_tip,
                 &pending,
                 candidates,
@@ -117,7 +117,7 @@ impl Bundler<'_> {
                     }
                 }
             } else {
-                let head = write_chain(self.git, &plan, at).await?;
+                let head = write_chain(self.git.merges.as_ref(), &plan, at).await?;
                 let record = BundleRecord::new(at, base, &plan, &head);
                 let opened = self
                     .open_bundle(&record, &plan, orphan.take().as_ref(), now)
@@ -131,7 +131,11 @@ impl Bundler<'_> {
             };
             // The next bundle plans on top of this one, now an open pull request.
             pending
-                .merge_in(self.git, base_tip, &OpenTrainPullRequest { number, head })
+                .merge_in(
+                    self.git.merges.as_ref(),
+                    base_tip,
+                    &OpenTrainPullRequest { number, head },
+                )
                 .await?;
             at = next_bundle_name(at, trains.last_departure);
             candidates = turned_away;

@@ -1,0 +1,46 @@
+//! The remote of the local forge: the repository itself. Publishing a branch is a compare and
+//! swap of its own `refs/heads/<branch>`, and there is never anything to fetch.
+
+use async_trait::async_trait;
+
+use super::Git;
+use crate::ports::git::{BranchDeletion, Fetched, GitResult, Refs, Remote};
+
+/// The repository as its own remote.
+#[derive(Debug, Clone)]
+pub struct LocalRemote {
+    git: Git,
+}
+
+impl LocalRemote {
+    pub fn new(git: Git) -> Self {
+        Self { git }
+    }
+}
+
+#[async_trait]
+impl Remote for LocalRemote {
+    async fn publish(&self, branch: &str, tip: &str, lease: Option<&str>) -> GitResult<bool> {
+        let reference = format!("refs/heads/{branch}");
+        self.git
+            .compare_and_swap_ref(&reference, tip, lease, "clambake: publish")
+            .await
+    }
+
+    async fn fetch(&self) -> GitResult<Fetched> {
+        Ok(Fetched::SameRepository)
+    }
+
+    async fn tip(&self, branch: &str) -> GitResult<Option<String>> {
+        self.git.branch_tip(branch).await
+    }
+
+    async fn delete_branch(
+        &self,
+        branch: &str,
+        expected_tip: &str,
+        base: &str,
+    ) -> GitResult<BranchDeletion> {
+        self.git.delete_guarded(branch, expected_tip, base).await
+    }
+}

@@ -1,0 +1,186 @@
+//! Repairs to earlier trains: finishing interrupted ones, taking apart a bundle to rebuild it,
+//! and removing the branches of work that was merged or turned down.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+
+use crate::app::workspace::AppResult;
+use crate::core::queue::labels;
+use crate::core::text::forge::{comments, issue_list};
+use crate::core::trains::pull_request::BundleRecord;
+use crate::ports::forge::{Issue, IssueState, Number, PullRequestState};
+use crate::ports::git::{BranchDeletion, GitError, Removal};
+
+use super::{Bundler, LifecycleStep, Trains, same_dir};
+
+impl Bundler<'_> {
+    /// Finishes, rebuilds or cleans up after earlier trains. Returns whether a bundle was
+    /// taken apart for rebuilding, which makes this run's train leave now.
+    pub(super) async fn repair(
+        &self,
+        trains: &Trains,
+        repairs: &mut Vec<String>,
+        now: Timestamp,
+    ) -> AppResult<bool> {
+        let tips = self.git.refs.branch_tips().await?;
+        let mut rebuild = false;
+        // Issues an open bundle carries: an older, closed bundle must not take them back.
+        let carried: BTreeSet<Number> = trains
+            .bundles
+            .iter()
+            .filter(|(pr, _)| pr.state == PullRequestState::Open)
+            .flat_map(|(_, record)| record.member_issues())
+            .collect();
+        let open_heads: Vec<&str> = trains.open.iter().map(|(_, head)| head.as_str()).collect();
+        for (pr, record) in &trains.bundles {
+            match pr.state {
+                PullRequestState::Open => {
+                    let moved: Vec<Number> = record
+                        .members
+                        .iter()
+                        .filter(|m| tips.get(&m.branch) != Some(&m.head))
+                        .map(|m| m.issue)
+                        .collect();
+                    if moved.is_empty() {
+                        for opened in self.fallbacks(record).await? {
+                            if opened.created {
+                                repairs.push(format!(
+                                    "opened #{} for #{}, set aside from #{}",
+                                    opened.number, opened.issues[0], pr.number
+                                ));
+                            }
+                        }
+                        for member in &record.members {
+                            let issue = self.forge.issue(member.issue).await?;
+                            if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
+                            {
+                                self.board(member, pr, record, now).await?;
+                                repairs.push(format!(
+                                    "finished boarding #{} onto #{}",
+                                    member.issue, pr.number
+                                ));
+                            }
+                        }
+                        continue;
+                    }
+                    self.forge
+                        .create_comment(pr.number, &comments::rebuilding(&moved))
+                        .await?;
+                    self.forge.close_pull_request(pr.number).await?;
+                    self.unboard(record, &BTreeSet::new()).await?;
+                    repairs.push(format!(
+                        "closed #{} to rebuild it: {} moved",
+                        pr.number,
+                        issue_list(&moved)
+                    ));
+                    rebuild = true;
+                }
+                PullRequestState::Closed => {
+                    if self.unboard(record, &carried).await? {
+                        repairs.push(format!(
+                            "#{} was closed unmerged: its issues are back in review",
+                            pr.number
+                        ));
+                    }
+                    if let Some(cleaned) = self.clean_closed(pr, &tips, &open_heads).await? {
+                        repairs.push(cleaned);
+                    }
+                }
+                PullRequestState::Merged => {
+                    if let Some(tip) = tips.get(&record.branch)
+                        && self.delete_branch(&record.branch, tip).await?
+                    {
+                        repairs.push(format!("removed `{}`: merged", record.branch));
+                    }
+                    for member in &record.members {
+                        self.journal_event(
+                            &member.branch,
+                            member.issue,
+                            LifecycleStep::Merge(pr.number),
+                            now,
+                        )?;
+                        // Only as the bundle merged it: a branch at another tip holds later
+                        // work (the issue reopened and worked again under the same name).
+                        if let Some(tip) = tips.get(&member.branch)
+                            && *tip == member.head
+                            && self.remove_branch(&member.branch, tip).await?
+                        {
+                            repairs.push(format!(
+                                "removed `{}`: merged in #{}",
+                                member.branch, pr.number
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rebuild)
+    }
+
+    /// Sends the bundled members of a bundle back to review, except those another open bundle
+    /// carries. Returns whether any moved.
+    pub(super) async fn unboard(
+        &self,
+        record: &BundleRecord,
+        carried: &BTreeSet<Number>,
+    ) -> AppResult<bool> {
+        let mut moved = false;
+        for member in record
+            .members
+            .iter()
+            .filter(|m| !carried.contains(&m.issue))
+        {
+            let issue: Issue = self.forge.issue(member.issue).await?;
+            if issue.state == IssueState::Open && issue.has_label(labels::BUNDLED) {
+                self.forge
+                    .edit_labels(
+                        member.issue,
+                        &[labels::REVIEW.to_owned()],
+                        &[labels::BUNDLED.to_owned()],
+                    )
+                    .await?;
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Removes a merged member's worktree (if it has a linked one) and its branch; a branch
+    /// someone has checked out in the main worktree stays, as deleting it would leave their
+    /// checkout on an unborn HEAD. Returns whether it was removed.
+    pub(super) async fn remove_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let main = self.git.worktrees.main().await?;
+        for tree in self.git.worktrees.list().await? {
+            if tree.branch.as_deref() != Some(branch) {
+                continue;
+            }
+            if same_dir(&tree.path, &main) {
+                tracing::info!(
+                    branch,
+                    "a merged branch is checked out in the main worktree; kept"
+                );
+                return Ok(false);
+            }
+            self.git
+                .worktrees
+                .remove(&tree.path, Removal::Clean)
+                .await?;
+        }
+        self.delete_branch(branch, tip).await
+    }
+
+    /// Deletes a remote branch through the guarded deletion ([`crate::ports::git::Remote::delete_branch`]) only if it still
+    /// points at `tip`. Returns whether it was deleted; a refusal is logged, never acted on.
+    pub(super) async fn delete_branch(&self, branch: &str, tip: &str) -> AppResult<bool> {
+        let base = self.forge.default_branch().await?;
+        match self.git.remote.delete_branch(branch, tip, &base).await {
+            Ok(deletion) => Ok(matches!(deletion, BranchDeletion::Deleted { .. })),
+            Err(refused @ GitError::DeletionRefused { .. }) => {
+                tracing::warn!(%refused, "a train's clean-up kept a branch");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The local forge's remote (the repository itself) on real repositories: a publish with a
+//! stale lease is refused, the base tip is `refs/heads/<base>`, and deleting a remote branch
+//! goes through the guarded deletion.
+
+use clambake::adapters::git::{Git, LocalRemote};
+use clambake::core::recovery::drift::archive_ref;
+use clambake::ports::git::{BranchDeletion, Fetched, GitError, Remote};
+
+use crate::support::TestRepo;
+
+fn remote(repo: &TestRepo) -> LocalRemote {
+    LocalRemote::new(Git::new(repo.path()))
+}
+
+#[tokio::test]
+async fn a_publish_with_a_stale_lease_is_refused() {
+    let repo = TestRepo::new();
+    let remote = remote(&repo);
+    let main = repo.git(&["rev-parse", "main"]);
+    let first = repo.branch_with_file("elsewhere", "main", "a.txt", "a\n");
+    let second = repo.branch_with_file("further", "main", "b.txt", "b\n");
+    let branch = "agent001/1-work";
+
+    assert!(remote.publish(branch, &main, None).await.unwrap());
+    assert!(
+        !remote.publish(branch, &first, None).await.unwrap(),
+        "a branch that exists is not created again"
+    );
+    assert!(remote.publish(branch, &first, Some(&main)).await.unwrap());
+    assert_eq!(repo.git(&["rev-parse", branch]), first);
+    assert!(
+        !remote.publish(branch, &second, Some(&main)).await.unwrap(),
+        "the lease names where the branch was, not where it is"
+    );
+    assert_eq!(repo.git(&["rev-parse", branch]), first, "nothing moved");
+}
+
+#[tokio::test]
+async fn the_base_tip_is_the_repositorys_own_branch() {
+    let repo = TestRepo::new();
+    let remote = remote(&repo);
+    let main = repo.git(&["rev-parse", "main"]);
+    assert_eq!(remote.tip("main").await.unwrap(), Some(main.clone()));
+    assert_eq!(remote.tip("no-such-base").await.unwrap(), None);
+    repo.write("next.txt", "next\n");
+    let moved = repo.commit_all("the base moves");
+    assert_ne!(moved, main);
+    assert_eq!(remote.tip("main").await.unwrap(), Some(moved));
+    assert_eq!(remote.fetch().await.unwrap(), Fetched::SameRepository);
+}
+
+#[tokio::test]
+async fn deleting_a_remote_branch_goes_through_the_guarded_deletion() {
+    let repo = TestRepo::new();
+    let remote = remote(&repo);
+    let main = repo.git(&["rev-parse", "main"]);
+    let person = repo.branch_with_file("feature/mine", "main", "a.txt", "mine\n");
+    for (branch, tip) in [("main", &main), ("feature/mine", &person)] {
+        let refused = remote.delete_branch(branch, tip, "main").await;
+        assert!(
+            matches!(refused, Err(GitError::DeletionRefused { .. })),
+            "{branch}: {refused:?}"
+        );
+        assert_eq!(repo.git(&["rev-parse", branch]), *tip, "{branch} moved");
+    }
+
+    let unmerged = repo.branch_with_file("agent002/7-work", "main", "w.txt", "w\n");
+    let moved = repo.branch_with_file("agent003/8-moved", "main", "m.txt", "m\n");
+    assert_eq!(
+        remote
+            .delete_branch("agent003/8-moved", &main, "main")
+            .await
+            .unwrap(),
+        BranchDeletion::Moved {
+            found: moved.clone()
+        }
+    );
+    let archive = archive_ref("agent002/7-work", &unmerged);
+    assert_eq!(
+        remote
+            .delete_branch("agent002/7-work", &unmerged, "main")
+            .await
+            .unwrap(),
+        BranchDeletion::Deleted {
+            archived: Some(archive.clone())
+        }
+    );
+    assert_eq!(repo.git(&["rev-parse", &archive]), unmerged);
+    assert_eq!(remote.tip("agent002/7-work").await.unwrap(), None);
+}
