@@ -11,10 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::adapters::git::{BranchDeletion, Git, GitError};
-use crate::app::agents::attempt::{commit_leftovers, creation_interrupted};
+use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::lifecycle::transitions::{require_agent_id, transition};
 use crate::app::recovery::observe::{Records, observe};
-use crate::app::workspace::{AppResult, Workspace};
+use crate::app::{AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::finished_work::{FinishedWork, finished_work};

@@ -30,7 +30,7 @@ use crate::app::queue::claim::{
 use crate::app::recovery::observe::registered_processes;
 use crate::app::recovery::repair::{World, diagnose, force_reset, recover};
 use crate::app::trains::bundle::{Bundler, OpenedPullRequest, Waiting};
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branches::name::branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::machine::Event;

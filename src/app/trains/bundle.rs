@@ -21,7 +21,7 @@ use crate::app::lifecycle::transitions::{open_journal, transition};
 use crate::app::trains::trial::{
     BranchWrite, OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git, write_bundle_branch,
 };
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::simulated_work;
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{BundleTrigger, BundlingConfig, ConflictStrategy};

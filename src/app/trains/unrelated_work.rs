@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::adapters::git::Git;
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
 use crate::ports::Forge;
