@@ -144,7 +144,7 @@ pub enum AppError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Lock(#[from] crate::app::run::lock::LockError),
+    Lock(#[from] LockError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Transition(#[from] TransitionError),
@@ -222,5 +222,130 @@ impl AttemptError {
     /// Whether the attempt failed because its agent CLI cannot be started at all.
     pub fn agent_unstartable(&self) -> bool {
         matches!(self, Self::Start(start) if start.program_unstartable())
+    }
+}
+
+/// The run lock is held by another process, or cannot be used.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum LockError {
+    #[error("another Clambake process is already running agents in this repository: {holder}")]
+    #[diagnostic(help("stop it first (Ctrl-C, or `kill <pid>`), or let it finish"))]
+    Held { holder: String },
+    #[error("could not use the lock file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What kind of failure ended a command, and so its exit status: a script can tell "set this
+/// repository up first" from "try again later" from "fix the configuration" without reading
+/// the message. The codes are stable; the README lists them.
+///
+/// | code | kind |
+/// | ---- | ---- |
+/// | 0    | success |
+/// | 1    | [`Inconsistent`](Self::Inconsistent) |
+/// | 2    | [`Usage`](Self::Usage) (clap's own code for a bad command line) |
+/// | 3    | [`NotInitialized`](Self::NotInitialized) |
+/// | 4    | [`Busy`](Self::Busy) |
+/// | 5    | [`Config`](Self::Config) |
+/// | 6    | [`Forge`](Self::Forge) |
+/// | 7    | [`AgentFailed`](Self::AgentFailed) |
+/// | 8    | [`Refused`](Self::Refused) |
+/// | 9    | [`System`](Self::System) |
+/// | 101  | [`Internal`](Self::Internal) (Rust's own code for a panic) |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The journal and the world disagree (`agent validate` found drift, `doctor` a failing
+    /// check, the state machine refused a step).
+    Inconsistent,
+    /// The command line asks for something that cannot be: an argument clap cannot check.
+    Usage,
+    /// The repository is not ready: not a git repository, no commit, no `clambake init`.
+    NotInitialized,
+    /// Another process holds what this one needs: the run lock, the bundler, agent slots.
+    Busy,
+    /// The configuration is invalid or turns the asked-for feature off.
+    Config,
+    /// The forge refused the request or could not be read.
+    Forge,
+    /// An agent could not be started or cannot succeed (its model key is refused).
+    AgentFailed,
+    /// The request conflicts with the state of the queue: the issue is closed or claimed
+    /// elsewhere, or there is nothing to land.
+    Refused,
+    /// Git, the file system, the journal or the process table failed.
+    System,
+    /// A bug: Clambake itself failed.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process's exit status for this kind.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Inconsistent => 1,
+            Self::Usage => 2,
+            Self::NotInitialized => 3,
+            Self::Busy => 4,
+            Self::Config => 5,
+            Self::Forge => 6,
+            Self::AgentFailed => 7,
+            Self::Refused => 8,
+            Self::System => 9,
+            Self::Internal => 101,
+        }
+    }
+}
+
+impl AppError {
+    /// The kind of failure, for the exit status: the one place that sorts the variants.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotARepository { .. }
+            | Self::NoCommits { .. }
+            | Self::NotInitialized { .. }
+            | Self::NoLocalForge { .. } => ErrorKind::NotInitialized,
+            Self::ForgeLost { .. } | Self::Forge(_) => ErrorKind::Forge,
+            Self::GithubNotAvailable
+            | Self::RealAgentsRolledBack { .. }
+            | Self::AgentUnavailable { .. }
+            | Self::Config(_) => ErrorKind::Config,
+            Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
+            Self::UnjudgedAttempt { .. }
+            | Self::ClaimedElsewhere { .. }
+            | Self::SlotHoldsAnother { .. }
+            | Self::ClosedIssue { .. }
+            | Self::DemoDirectoryInUse { .. }
+            | Self::BundleBranchTaken { .. }
+            | Self::LandingRefused { .. } => ErrorKind::Refused,
+            Self::Unconfirmed { .. } | Self::NotAnAgent { .. } => ErrorKind::Usage,
+            Self::BundlerBusy { .. } | Self::Lock(LockError::Held { .. }) => ErrorKind::Busy,
+            Self::Io { .. }
+            | Self::Git(_)
+            | Self::Journal(_)
+            | Self::Lock(LockError::Io { .. })
+            | Self::Processes(_) => ErrorKind::System,
+            Self::Transition(_) => ErrorKind::Inconsistent,
+            Self::Attempt(attempt) => attempt.kind(),
+        }
+    }
+}
+
+impl AttemptError {
+    /// The kind of failure, for the exit status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Start(_) => ErrorKind::AgentFailed,
+            Self::Slot(_) => ErrorKind::Busy,
+            Self::NothingToLand { .. }
+            | Self::NoCommits { .. }
+            | Self::NotRunning { .. }
+            | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
+            Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
+            Self::Journal(error) => error.kind(),
+        }
     }
 }

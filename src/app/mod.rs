@@ -10,5 +10,5 @@ pub mod setup;
 pub mod trains;
 pub mod workspace;
 
-pub use error::{AppError, AppResult, AttemptError};
+pub use error::{AppError, AppResult, AttemptError, ErrorKind};
 pub use workspace::Workspace;
