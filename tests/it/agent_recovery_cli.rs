@@ -1,5 +1,5 @@
 //! `clambake agent status|diagnose|recover|force-reset|validate` through the binary: exit 0
-//! when consistent, 1 when inconsistencies remain, 2 on errors.
+//! when consistent, 1 when inconsistencies remain, the code of its kind on errors.
 
 use clambake::core::lifecycle::machine::State;
 use clambake::core::recovery::drift::archive_ref;
