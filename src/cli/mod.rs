@@ -1,4 +1,5 @@
-//! The command line: parse, call the application layer, render. One file per subcommand.
+//! The command line: parse, call the application layer, render. One module per subcommand;
+//! `logs` sets up logging and error reports, `exit` turns a failure into its exit status.
 
 mod agent;
 mod body;
