@@ -1,6 +1,7 @@
 //! Use cases that combine the core, the ports and the adapters, grouped by domain.
 
 pub mod agents;
+pub mod error;
 pub mod lifecycle;
 pub mod queue;
 pub mod recovery;
@@ -9,4 +10,5 @@ pub mod setup;
 pub mod trains;
 pub mod workspace;
 
-pub use workspace::{AppError, AppResult, Workspace};
+pub use error::{AppError, AppResult, AttemptError, ErrorKind};
+pub use workspace::Workspace;

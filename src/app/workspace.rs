@@ -3,176 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use miette::Diagnostic;
-
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::git::{self, Git};
+use crate::app::{AppError, AppResult};
 use crate::core::branches::name::parse_branch_name;
-use crate::core::config::{self, CONFIG_FILE, ConfigError, ForgeBackend, LoadedConfig};
-use crate::core::lifecycle::machine::TransitionError;
+use crate::core::config::{self, CONFIG_FILE, ForgeBackend, LoadedConfig};
 use crate::core::text::redact::Redactor;
-use crate::ports::forge::ForgeError;
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
-use crate::ports::journal::JournalError;
 use crate::ports::{Clock, Forge, SystemClock};
 
 /// The directory, at the repository root, that holds Clambake's own state.
 pub const STATE_DIR: &str = ".clambake";
-
-/// Errors of the application layer: each names what is wrong and what to do.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-pub enum AppError {
-    #[error("{} is not inside a git repository", dir.display())]
-    #[diagnostic(help("run clambake inside your project's repository, or pass `-C <path>`"))]
-    NotARepository { dir: PathBuf },
-    #[error("the repository at {} has no commits yet", root.display())]
-    #[diagnostic(help(
-        "make a first commit (for example `git commit --allow-empty -m \"Initial commit\"`): agents branch from it and trains merge onto it"
-    ))]
-    NoCommits { root: PathBuf },
-    #[error("this repository has no {CONFIG_FILE} yet ({})", root.display())]
-    #[diagnostic(help("run `clambake init` first"))]
-    NotInitialized { root: PathBuf },
-    #[error("the local forge has not been set up in {}", dir.display())]
-    #[diagnostic(help("run `clambake init`: it creates the forge and keeps your {CONFIG_FILE}"))]
-    NoLocalForge { dir: PathBuf },
-    #[error(
-        "{} is missing, but agent branches exist ({}): the forge that tracked them is gone",
-        path.display(),
-        branches.join(", ")
-    )]
-    #[diagnostic(help(
-        "restore .clambake/forge.db from a backup. A new, empty forge would number issues from #1 \
-         again beside these branches; to start one anyway, first move the agent branches out of \
-         Clambake's namespace (`git branch -m agent001/1-x kept/agent001/1-x`), then `clambake init`"
-    ))]
-    ForgeLost {
-        path: PathBuf,
-        branches: Vec<String>,
-    },
-    #[error("the GitHub backend is not available in this version of clambake")]
-    #[diagnostic(help(
-        "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
-    ))]
-    GithubNotAvailable,
-    #[error("{agent}'s last attempt, on #{issue}, ended but no run has acted on its verdict yet")]
-    #[diagnostic(help(
-        "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
-    ))]
-    UnjudgedAttempt { agent: String, issue: u64 },
-    #[error("issue #{issue} is claimed by {holder}, so {agent} cannot work on it")]
-    #[diagnostic(help(
-        "wait for {holder} to finish, or free it first: `clambake agent force-reset --agent {holder}`"
-    ))]
-    ClaimedElsewhere {
-        issue: u64,
-        agent: String,
-        holder: String,
-    },
-    #[error("{agent} still holds issue #{held}, so it cannot take issue #{issue}")]
-    #[diagnostic(help(
-        "land its work first (`clambake land --agent {agent}`), or free the slot: `clambake agent force-reset --agent {agent}`"
-    ))]
-    SlotHoldsAnother {
-        agent: String,
-        held: u64,
-        issue: u64,
-    },
-    #[error("issue #{issue} is closed")]
-    #[diagnostic(help("reopen it first if it needs more work"))]
-    ClosedIssue { issue: u64 },
-    #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
-    #[diagnostic(help(
-        "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"
-    ))]
-    RealAgentsRolledBack { runtime: String },
-    #[error("the {runtime} agent cannot be started: {problem}")]
-    #[diagnostic(help("{advice}"))]
-    AgentUnavailable {
-        runtime: String,
-        problem: String,
-        advice: String,
-    },
-    #[error("the model API refused the {runtime} agent's key: {problem}")]
-    #[diagnostic(help(
-        "every attempt would fail alike, so nothing more was claimed and the issue is back on route:ready; set a valid key, check it with `clambake doctor`, then run again"
-    ))]
-    ModelKeyRefused { runtime: String, problem: String },
-    #[error("this would {change}, for every later run")]
-    #[diagnostic(help("add --confirm to go ahead"))]
-    Unconfirmed { change: String },
-    #[error("{} is not empty", dir.display())]
-    #[diagnostic(help(
-        "the demo makes a new repository: name a new directory, or remove this one"
-    ))]
-    DemoDirectoryInUse { dir: PathBuf },
-    #[error("could not {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("another bundler is running in this repository (it holds {})", lock.display())]
-    #[diagnostic(help("wait for it to finish; the lock is released when that process exits"))]
-    BundlerBusy { lock: PathBuf },
-    #[error(
-        "the bundle branch `{branch}` already exists, points elsewhere, and has a pull request"
-    )]
-    #[diagnostic(help(
-        "run `clambake bundle --status` to see the open bundles; delete the branch only if no \
-         pull request needs it"
-    ))]
-    BundleBranchTaken { branch: String },
-    #[error("refused to land #{issue}: {why}")]
-    #[diagnostic(help(
-        "the issue is now route:failed, with a comment saying so; move the work onto the base \
-         branch (rebase or cherry-pick it), then label the issue route:ready to try again"
-    ))]
-    LandingRefused { issue: u64, why: String },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Config(Box<ConfigError>),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Forge(#[from] ForgeError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Git(#[from] GitError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Attempt(Box<crate::app::agents::attempt::AttemptError>),
-    #[error("`{agent}` is not an agent id")]
-    #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
-    NotAnAgent { agent: String },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Lock(#[from] crate::app::run::lock::LockError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Transition(#[from] TransitionError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Processes(#[from] crate::ports::processes::ProcessError),
-}
-
-impl From<crate::app::agents::attempt::AttemptError> for AppError {
-    fn from(error: crate::app::agents::attempt::AttemptError) -> Self {
-        Self::Attempt(Box::new(error))
-    }
-}
-
-impl From<ConfigError> for AppError {
-    fn from(error: ConfigError) -> Self {
-        Self::Config(Box::new(error))
-    }
-}
-
-pub type AppResult<T> = Result<T, AppError>;
 
 /// A git repository that Clambake manages (or is about to).
 #[derive(Debug, Clone)]

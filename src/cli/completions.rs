@@ -1,9 +1,7 @@
 //! `clambake completions SHELL`
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
-
-use super::Cli;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -11,7 +9,7 @@ pub struct CompletionsArgs {
     shell: Shell,
 }
 
-pub fn run(args: CompletionsArgs) {
-    let mut command = Cli::command();
+/// Prints the completion script of `command`, the whole command line.
+pub fn run(args: CompletionsArgs, mut command: clap::Command) {
     clap_complete::generate(args.shell, &mut command, "clambake", &mut std::io::stdout());
 }

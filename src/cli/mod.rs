@@ -1,23 +1,19 @@
-//! The command line: parse, call the application layer, render. One file per subcommand.
+//! The command line: parse, call the application layer, render. One module per subcommand;
+//! `logs` sets up logging and error reports, `exit` turns a failure into its exit status.
 
 mod agent;
-mod agent_diagnose;
-mod agent_force_reset;
-mod agent_list;
-mod agent_rebuild_journal;
-mod agent_recover;
-mod agent_status;
-mod agent_validate;
 mod body;
 mod bundle;
 mod completions;
 mod config;
 mod demo;
 mod doctor;
+mod exit;
 mod init;
 mod issue;
 mod land;
 mod live_view;
+mod logs;
 mod monitor;
 mod output;
 mod pr;
@@ -27,17 +23,12 @@ mod spawn;
 mod status;
 mod terminate;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::adapters::redacting_log::RedactingMakeWriter;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
-
-use crate::app::{AppResult, Workspace};
+use crate::app::{AppResult, ErrorKind, Workspace};
 
 /// Clambake turns your issue tracker into a job queue for AI coding agents.
 #[derive(Debug, Parser)]
@@ -94,9 +85,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // `run` sets its logging up once it knows whether its live view takes the terminal.
     if !matches!(cli.command, Command::Run(_)) {
-        init_tracing(cli.verbose, None, None);
+        logs::init_tracing(cli.verbose, None, None);
     }
-    init_error_reports();
+    logs::init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,7 +95,7 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("clambake: could not start the async runtime: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(ErrorKind::Internal.code());
         }
     };
     runtime.block_on(dispatch(cli))
@@ -115,12 +106,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Ok(dir) => dir,
         Err(error) => {
             eprintln!("clambake: the current directory is unusable: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(ErrorKind::System.code());
         }
     };
     let result = match cli.command {
         Command::Completions(args) => {
-            completions::run(args);
+            completions::run(args, Cli::command());
             Ok(())
         }
         Command::Agent(args) => return agent::run(&start, args).await,
@@ -129,17 +120,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             return if doctor::run(&start, args).await {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::FAILURE
+                ExitCode::from(ErrorKind::Inconsistent.code())
             };
         }
         command => run_in_workspace(&start, command, cli.verbose).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{:?}", miette::Report::new(error));
-            ExitCode::from(2)
-        }
+        Err(error) => exit::report(error),
     }
 }
 
@@ -182,62 +170,4 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
 async fn open_forge(workspace: &Workspace) -> AppResult<std::sync::Arc<dyn crate::ports::Forge>> {
     let config = workspace.load_config()?.config;
     workspace.open_forge(config.forge.backend).await
-}
-
-/// Errors wrap to the terminal's width on a terminal, and stay one line a sentence when piped.
-fn init_error_reports() {
-    let wrap = std::io::stderr().is_terminal();
-    // Only fails if a hook is already set, and then that one is used.
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
-    }));
-}
-
-/// Logs go to stderr (or `file`): warnings by default, progress too for `run`, JSON lines on
-/// request; every secret in the environment redacted.
-fn init_tracing(verbose: u8, run_log: Option<run::LogFormat>, file: Option<std::fs::File>) {
-    let quiet = if run_log.is_some() { "info" } else { "warn" };
-    let default = match verbose {
-        0 => quiet,
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter =
-        EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let secrets = crate::app::workspace::secrets();
-    let (writer, ansi) = match file {
-        Some(file) => (
-            BoxMakeWriter::new(RedactingMakeWriter::new(
-                std::sync::Mutex::new(file),
-                secrets,
-            )),
-            false,
-        ),
-        None => (
-            BoxMakeWriter::new(RedactingMakeWriter::new(std::io::stderr, secrets)),
-            std::io::stderr().is_terminal(),
-        ),
-    };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    if run_log == Some(run::LogFormat::Json) {
-        logs.json().init();
-    } else {
-        logs.with_timer(HumanTime).init();
-    }
-}
-
-/// Log lines start with the time as a person reads it, `2026-12-01 07:52:10 UTC` (JSON
-/// lines keep the machine's RFC 3339 form).
-struct HumanTime;
-
-impl tracing_subscriber::fmt::time::FormatTime for HumanTime {
-    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        w.write_str(&crate::core::text::human_time::moment(
-            jiff::Timestamp::now(),
-        ))
-    }
 }

@@ -2,10 +2,11 @@
 
 use std::io::IsTerminal;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use tokio::sync::{oneshot, watch};
 
 use super::live_view;
+use super::logs::{LogFormat, init_tracing};
 use super::output::print_json;
 use crate::app::lifecycle::landing::Disposition;
 use crate::app::run::assemble::{RunRequest, RunSummary, run_reporting};
@@ -36,12 +37,6 @@ pub struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// Whether `run` shows the live view: only when both stdout and stderr are a terminal (piped,
@@ -79,7 +74,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
     } else {
         None
     };
-    super::init_tracing(verbose, Some(args.log_format), log_to);
+    init_tracing(verbose, Some(args.log_format), log_to);
     let stop_when = if args.once {
         StopWhen::OnePass
     } else if args.until_idle {

@@ -121,7 +121,7 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
         "--runtime",
         "command",
     ]);
-    assert_eq!(refused.code, 2);
+    assert_eq!(refused.code, 4);
     assert!(
         refused
             .stderr
@@ -140,7 +140,7 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
         "--runtime",
         "command",
     ]);
-    assert_eq!(twice.code, 2);
+    assert_eq!(twice.code, 4);
     assert!(
         twice
             .stderr
@@ -276,7 +276,7 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     );
 
     let never = setup.repo.clambake(&["monitor", "--agent", "agent003"]);
-    assert_eq!(never.code, 2);
+    assert_eq!(never.code, 8);
     assert!(
         never.stderr.contains("agent003 is not running"),
         "{}",
@@ -311,7 +311,7 @@ async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
     assert_eq!(spawned["outcome"], "killed", "{spawned}");
 
     let again = setup.repo.clambake(&["terminate", "--agent", "agent001"]);
-    assert_eq!(again.code, 2);
+    assert_eq!(again.code, 8);
     assert!(
         again.stderr.contains("agent001 is not running"),
         "{}",
@@ -331,7 +331,7 @@ async fn land_sends_committed_work_to_review_and_frees_the_slot() {
     repo.clambake(&["issue", "label", "1", "--add", "agent001"])
         .success();
     let nothing = repo.clambake(&["land", "--agent", "agent001"]);
-    assert_eq!(nothing.code, 2);
+    assert_eq!(nothing.code, 8);
     assert!(
         nothing.stderr.contains("has no commits ahead of main"),
         "{}",
@@ -340,7 +340,7 @@ async fn land_sends_committed_work_to_review_and_frees_the_slot() {
 
     let (spawned, _) = setup.spawn_in_background("agent001").await;
     let busy = repo.clambake(&["land", "--agent", "agent001"]);
-    assert_eq!(busy.code, 2);
+    assert_eq!(busy.code, 4);
     assert!(
         busy.stderr.contains("agent001 is already working"),
         "{}",

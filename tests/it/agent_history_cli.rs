@@ -112,7 +112,7 @@ fn history_refuses_what_is_not_an_agent_id() {
 fn history_before_init_says_to_run_init() {
     let repo = TestRepo::new();
     let out = repo.clambake(&["agent", "history", "--agent", "agent001"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 3);
     assert!(out.stderr.contains("clambake init"), "{}", out.stderr);
     assert!(!repo.path().join(".clambake").exists());
 }

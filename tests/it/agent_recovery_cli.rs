@@ -1,5 +1,5 @@
 //! `clambake agent status|diagnose|recover|force-reset|validate` through the binary: exit 0
-//! when consistent, 1 when inconsistencies remain, 2 on errors.
+//! when consistent, 1 when inconsistencies remain, the code of its kind on errors.
 
 use clambake::core::lifecycle::machine::State;
 use clambake::core::recovery::drift::archive_ref;
@@ -103,10 +103,10 @@ async fn force_reset_archives_the_work_and_cleans_the_labels() {
 }
 
 #[test]
-fn errors_exit_2_and_say_what_was_wrong() {
+fn errors_exit_by_kind_and_say_what_was_wrong() {
     let repo = crate::support::TestRepo::new();
     let uninitialised = repo.clambake(&["agent", "validate", "--all"]);
-    assert_eq!(uninitialised.code, 2);
+    assert_eq!(uninitialised.code, 3);
     assert!(
         uninitialised.stderr.contains("clambake init"),
         "{}",

@@ -426,7 +426,7 @@ fn only_one_bundler_runs_at_a_time() {
 
     let out = repo.clambake(&["bundle", "--force"]);
 
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 4);
     assert!(
         out.stderr.contains("another bundler is running"),
         "{}",

@@ -142,7 +142,7 @@ async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
     setup.issue("Say hello", "Add hello.txt.");
     setup.issue("Say goodbye", "Add goodbye.txt.");
     let run = tokio::task::block_in_place(|| setup.clambake(&["run", "--until-idle", "--json"]));
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 7, "{}", run.stderr);
     assert!(
         run.stderr.contains(
             "the model API refused the claude agent's key: the model API refused the agent's API key (HTTP 401, authentication_error)"

@@ -6,7 +6,7 @@ use crate::support::{TestRepo, clambake_in, clambake_in_env};
 fn outside_a_repository_says_so_in_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let out = clambake_in(dir.path(), &["status"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 3);
     assert!(
         out.stderr.contains("is not inside a git repository"),
         "{}",
@@ -25,7 +25,7 @@ fn before_init_commands_say_to_run_init() {
         &["pr", "list"],
     ] {
         let out = repo.clambake(args);
-        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(out.code, 3, "{args:?}");
         assert!(
             out.stderr.contains("run `clambake init` first"),
             "{args:?}: {}",
@@ -90,7 +90,7 @@ fn init_with_more_agents_adds_their_labels_and_keeps_comments() {
 fn init_refuses_the_github_backend_for_now() {
     let repo = TestRepo::new();
     let out = repo.clambake(&["init", "--backend", "github"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5);
     assert!(
         out.stderr.contains("GitHub backend is not available"),
         "{}",
@@ -150,7 +150,7 @@ fn config_errors_are_clear_and_change_nothing() {
     ];
     for (args, expected) in cases {
         let out = repo.clambake(args);
-        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(out.code, 5, "{args:?}");
         assert!(out.stderr.contains(expected), "{args:?}: {}", out.stderr);
         assert_eq!(
             repo.read("clambake.toml"),
@@ -169,7 +169,7 @@ fn a_malformed_file_is_reported_with_line_and_column() {
         "[agents]\nmax_concurrent = 3\nruntime = \"claude\n",
     );
     let out = repo.clambake(&["status"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5);
     assert!(
         out.stderr.contains("clambake.toml is not valid TOML"),
         "{}",
@@ -177,7 +177,7 @@ fn a_malformed_file_is_reported_with_line_and_column() {
     );
     assert!(out.stderr.contains("line 3, column 18"), "{}", out.stderr);
     let out = repo.clambake(&["config", "set", "agents.max_concurrent", "4"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5);
     assert!(repo.read("clambake.toml").contains("max_concurrent = 3"));
 }
 
@@ -187,7 +187,7 @@ fn a_bad_value_in_the_file_points_at_it() {
     repo.clambake(&["init"]).success();
     repo.write("clambake.toml", "[agents]\nmax_concurrent = 0\n");
     let out = repo.clambake(&["issue", "list"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5);
     assert!(out.stderr.contains("clambake.toml:2:18"), "{}", out.stderr);
     assert!(out.stderr.contains("1 or more, not 0"), "{}", out.stderr);
 }
@@ -343,7 +343,7 @@ fn forge_errors_name_the_missing_thing() {
     let repo = TestRepo::new();
     repo.clambake(&["init"]).success();
     let out = repo.clambake(&["issue", "show", "42"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 6);
     assert!(
         out.stderr.contains("there is no issue #42"),
         "{}",
@@ -356,7 +356,7 @@ fn forge_errors_name_the_missing_thing() {
         out.stderr
     );
     let out = repo.clambake(&["issue", "label", "1"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 6);
 }
 
 #[test]

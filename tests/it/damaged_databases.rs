@@ -59,7 +59,7 @@ fn a_truncated_forge_is_refused_and_never_recreated_and_doctor_says_to_restore_i
 
     for args in [&["status"][..], &["issue", "list"], &["init"]] {
         let out = repo.clambake(args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.code, 6, "{args:?}: {}", out.stderr);
         assert!(
             out.stderr
                 .contains("forge.db is damaged: it is empty (0 bytes)"),
@@ -119,7 +119,7 @@ fn a_forge_lost_beside_agent_branches_is_not_replaced_by_an_empty_one() {
 
     for args in [&["status"][..], &["init"]] {
         let out = repo.clambake(args);
-        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.code, 6, "{args:?}: {}", out.stderr);
         assert!(
             out.stderr
                 .contains("is missing, but agent branches exist (agent001/1-work)"),
@@ -139,7 +139,7 @@ fn a_truncated_journal_is_refused_then_rebuilt_from_the_forge_and_git() {
     let journal = truncate(&repo, "journal.db");
 
     let refused = repo.clambake(&["agent", "history", "--agent", "agent001"]);
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.code, 9, "{}", refused.stderr);
     assert!(
         refused
             .stderr

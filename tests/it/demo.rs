@@ -72,7 +72,7 @@ fn the_demo_refuses_a_directory_in_use() {
     let parent = tempfile::tempdir().unwrap();
     std::fs::write(parent.path().join("keep.txt"), "mine").unwrap();
     let out = clambake_in(parent.path(), &["demo", "."]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 8);
     assert!(out.stderr.contains("is not empty"), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(parent.path().join("keep.txt")).unwrap(),

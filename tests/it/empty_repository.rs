@@ -16,7 +16,7 @@ fn init_and_doctor_refuse_a_repository_with_no_commits() {
     assert!(git.success());
 
     let init = clambake_in(dir.path(), &["init"]);
-    assert_eq!(init.code, 2, "{}", init.stderr);
+    assert_eq!(init.code, 3, "{}", init.stderr);
     assert!(
         init.stderr.contains("has no commits yet"),
         "{}",
@@ -61,7 +61,7 @@ fn run_refuses_a_repository_whose_branch_has_no_commits() {
     repo.git(&["checkout", "-q", "--orphan", "fresh"]);
     repo.git(&["rm", "-rq", "--cached", "."]);
     let run = repo.clambake(&["run", "--once", "--no-view"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("has no commits yet"), "{}", run.stderr);
     assert!(run.stderr.contains(ADVICE), "{}", run.stderr);
     assert_eq!(repo.labels_of(1), ["route:ready"], "nothing was claimed");

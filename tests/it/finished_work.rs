@@ -173,7 +173,7 @@ fn a_slot_whose_finished_work_waits_for_land_takes_no_second_issue() {
 
     let refused = repo.clambake(&["spawn", "--agent", "agent001", "--issue", "2"]);
 
-    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert_eq!(refused.code, 8, "{}", refused.stdout);
     assert!(
         refused.stderr.contains("agent001 still holds issue #1"),
         "{}",

@@ -30,6 +30,7 @@ mod conditional_polls;
 mod damaged_databases;
 mod demo;
 mod empty_repository;
+mod exit_codes;
 mod finished_work;
 mod hooked_forge;
 mod hostile;

@@ -118,7 +118,7 @@ fn spawn_refuses_an_issue_another_slot_holds() {
         "--runtime",
         "simulated",
     ]);
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.code, 8, "{}", refused.stderr);
     assert!(
         refused
             .stderr

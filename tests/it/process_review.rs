@@ -128,7 +128,7 @@ async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone()
     assert_eq!(std::fs::read_to_string(&status).unwrap(), "0\n");
     // A person cleans up before restarting: the slot is "not running", says terminate.
     let terminated = repo.clambake(&["terminate", "--agent", "agent001", "--grace", "1s"]);
-    assert_eq!(terminated.code, 2, "{}", terminated.stdout);
+    assert_eq!(terminated.code, 8, "{}", terminated.stdout);
     assert!(
         terminated.stderr.contains("agent001 is not running"),
         "{}",

@@ -236,7 +236,7 @@ fn a_second_run_is_refused_and_names_the_first() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let second = repo.clambake(&["run", "--once"]);
-    assert_eq!(second.code, 2);
+    assert_eq!(second.code, 4);
     assert!(
         second
             .stderr
@@ -251,7 +251,7 @@ fn a_second_run_is_refused_and_names_the_first() {
     );
     // Nor may an agent be spawned by hand beside it: the run would adopt it as its own.
     let by_hand = repo.clambake(&["spawn", "--agent", "agent002", "--issue", "1"]);
-    assert_eq!(by_hand.code, 2, "{}", by_hand.stderr);
+    assert_eq!(by_hand.code, 4, "{}", by_hand.stderr);
     assert!(
         by_hand.stderr.contains("`clambake run`, pid"),
         "{}",
@@ -259,7 +259,7 @@ fn a_second_run_is_refused_and_names_the_first() {
     );
     // Nor may its work be landed by hand: the run lands or retries it itself.
     let landed = repo.clambake(&["land", "--agent", "agent001"]);
-    assert_eq!(landed.code, 2, "{}", landed.stderr);
+    assert_eq!(landed.code, 4, "{}", landed.stderr);
     assert!(
         landed.stderr.contains("`clambake run`, pid"),
         "{}",

@@ -119,7 +119,7 @@ fn a_real_runtime_asked_for_while_real_agents_are_rolled_back_is_refused() {
         "--runtime",
         "claude",
     ]);
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
     assert!(
         refused
             .stderr

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use miette::Diagnostic;
 use tokio::sync::oneshot;
 
 use jiff::Timestamp;
@@ -16,6 +15,7 @@ use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, super
 use crate::adapters::agents::{process, waiter};
 use crate::adapters::procfs;
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
+use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::workspace::Workspace;
 use crate::core::agents::events::{AttemptTotals, parse_line};
@@ -23,70 +23,15 @@ use crate::core::agents::outcome::{Classification, Evidence, ExitStatus, Termina
 use crate::core::agents::prompt::{PromptComment, PromptInput, build_prompt, build_resume_prompt};
 use crate::core::agents::retry::continues_session;
 use crate::core::branches::name::branch_name;
-use crate::core::queue::slots::{RunningSlot, SlotRefusal, check_slot};
+use crate::core::queue::slots::{RunningSlot, check_slot};
 use crate::ports::Forge;
-use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError};
-use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::agent::{AgentRuntime, AgentSpec};
+use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent};
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
-use crate::ports::git::{GitError, Removal, Worktrees};
+use crate::ports::git::{Removal, Worktrees};
 use crate::ports::journal::AttemptRecord;
 
-#[derive(Debug, thiserror::Error, Diagnostic)]
-pub enum AttemptError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Git(#[from] GitError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Start(#[from] AgentStartError),
-    #[error("could not {action} {}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Registry(#[from] RegistryError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Slot(#[from] SlotRefusal),
-    #[error("{agent} has nothing to land: {found} issue(s) are claimed by it or have its worktree")]
-    #[diagnostic(help(
-        "land needs exactly one: check the issue's `{agent}` label and .clambake/worktrees/"
-    ))]
-    NothingToLand { agent: String, found: usize },
-    #[error("{branch} has no commits ahead of {base}: there is no work on issue #{issue} to land")]
-    #[diagnostic(help("spawn the agent again: `clambake spawn --agent {agent} --issue {issue}`"))]
-    NoCommits {
-        agent: String,
-        issue: u64,
-        branch: String,
-        base: String,
-    },
-    #[error("{agent} is not running")]
-    #[diagnostic(help("`clambake agent list` shows the running agents"))]
-    NotRunning { agent: String },
-    /// The journal refused the slot's step as the agent started.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Journal(Box<crate::app::AppError>),
-    #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
-    #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
-    WorktreeOnOtherBranch {
-        worktree: PathBuf,
-        branch: String,
-        found: String,
-    },
-}
-
-impl AttemptError {
-    /// Whether the attempt failed because its agent CLI cannot be started at all.
-    pub fn agent_unstartable(&self) -> bool {
-        matches!(self, Self::Start(start) if start.program_unstartable())
-    }
-}
+pub use crate::app::error::AttemptError;
 
 /// What an attempt is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -525,36 +470,6 @@ async fn branch_deleted_under(
     let checked_out = worktrees.branch(worktree).await?;
     Ok(checked_out.as_deref() == Some(branch)
         && workspace.refs().branch_tip(branch).await?.is_none())
-}
-
-/// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps
-/// a new worktree locked as "initializing" until its checkout is complete, and a half
-/// checked-out worktree would make its missing files look like the agent's work.
-pub(crate) async fn creation_interrupted(worktree: &Path) -> bool {
-    let Ok(link) = tokio::fs::read_to_string(worktree.join(".git")).await else {
-        return false;
-    };
-    let Some(admin) = link.trim().strip_prefix("gitdir: ") else {
-        return false;
-    };
-    tokio::fs::read_to_string(Path::new(admin).join("locked"))
-        .await
-        .is_ok_and(|reason| reason.trim() == "initializing")
-}
-
-/// Commits whatever the agent left uncommitted, tracked or not, as Clambake. Hooks are skipped:
-/// saving the agent's work must not depend on them. Returns whether there was anything.
-pub(crate) async fn commit_leftovers(
-    worktrees: &dyn Worktrees,
-    worktree: &Path,
-    issue: u64,
-    agent: &str,
-) -> Result<bool, AttemptError> {
-    let message = format!(
-        "Work left uncommitted by {agent} on issue #{issue}\n\n\
-         Committed by Clambake after the agent exited."
-    );
-    Ok(worktrees.commit_leftovers(worktree, &message).await?)
 }
 
 async fn write_file(path: &std::path::Path, text: &str) -> Result<(), AttemptError> {

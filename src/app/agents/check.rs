@@ -11,7 +11,7 @@ use crate::adapters::agents::locate::locate;
 use crate::app::agents::attempt::{AttemptError, AttemptResult, worktree_path};
 use crate::app::lifecycle::landing::{journal_slot, remove_worktree};
 use crate::app::setup::doctor::{Check, Health};
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::cli::{AgentCli, agent_cli};
 use crate::core::agents::command::{ANTHROPIC_KEYS, ModelKeys, OPENAI_KEYS, agent_environment};
 use crate::core::agents::outcome::Outcome;

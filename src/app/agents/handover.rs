@@ -9,8 +9,9 @@ use std::time::Duration;
 use crate::core::branches::name::{earlier_attempts, parse_branch_name, parse_worktree_name};
 use crate::ports::git::{BranchDeletion, Removal, Repository};
 
-use crate::app::agents::attempt::{AttemptError, commit_leftovers, creation_interrupted};
+use crate::app::AttemptError;
 use crate::app::agents::strays::stop_strays;
+use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 
 /// What a takeover needs to know.
 pub(crate) struct Takeover<'a> {

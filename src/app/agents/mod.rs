@@ -10,3 +10,4 @@ pub mod spawn;
 pub mod strays;
 pub mod terminate;
 pub mod verdict;
+pub mod worktree;

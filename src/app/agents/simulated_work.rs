@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};
 use crate::ports::journal::AttemptLog;
 

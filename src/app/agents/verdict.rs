@@ -1,7 +1,7 @@
 //! The recorded verdict on an issue's last attempt, as drift detection and the run loop read
 //! it to tell finished work waiting for `land` from an attempt nobody judged.
 
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::lifecycle::machine::Event;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 

@@ -7,10 +7,11 @@ use serde::Serialize;
 
 use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
-    AttemptError, WORKTREES_DIR, claim_slot, commit_leftovers, open_registry, worktree_path,
+    AttemptError, WORKTREES_DIR, claim_slot, open_registry, worktree_path,
 };
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::agents::verdict::last_verdict;
+use crate::app::agents::worktree::commit_leftovers;
 use crate::app::lifecycle::landing::{self, Landing, Work};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::lock::RunLock;

@@ -12,7 +12,7 @@ use crate::app::agents::attempt::AttemptResult;
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::lifecycle::transitions::transition;
 use crate::app::trains::unrelated_work::{Unrelated, find_unrelated, refuse};
-use crate::app::workspace::{AppResult, Workspace};
+use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AttemptTotals;
 use crate::core::agents::log;
 use crate::core::agents::outcome::Outcome;

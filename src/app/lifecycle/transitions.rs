@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::lifecycle::machine::{Event, Lifecycle};
 use crate::core::queue::labels::agent_slot;
 use crate::ports::journal::{Journal, JournalEntry};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use crate::adapters::registry_processes::RegistryProcesses;
 use crate::app::agents::attempt::WORKTREES_DIR;
 use crate::app::agents::verdict::last_verdict;
-use crate::app::workspace::{AppResult, Workspace};
+use crate::app::{AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::parse_branch_name;
 use crate::core::lifecycle::finished_work::AttemptFacts;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::app::lifecycle::transitions::require_agent_id;
 use crate::app::recovery::observe::{Records, observe};
-use crate::app::workspace::{AppResult, Workspace};
+use crate::app::{AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::Config;
 use crate::core::lifecycle::finished_work::{FinishedWork, finished_work};

@@ -13,7 +13,7 @@ use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::lock::{RunLock, describe_this_process};
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \

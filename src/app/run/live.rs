@@ -12,7 +12,7 @@ use crate::app::agents::monitor::{AgentState, list_agents};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Progress, RunEvent};
 use crate::app::trains::bundle::Bundler;
-use crate::app::workspace::{AppResult, Workspace};
+use crate::app::{AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::standing::{Stage, stage};
 use crate::core::trains::schedule::Departure;

@@ -7,23 +7,10 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use miette::Diagnostic;
+pub use crate::app::error::LockError;
 
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE: &str = "run.lock";
-
-#[derive(Debug, thiserror::Error, Diagnostic)]
-pub enum LockError {
-    #[error("another Clambake process is already running agents in this repository: {holder}")]
-    #[diagnostic(help("stop it first (Ctrl-C, or `kill <pid>`), or let it finish"))]
-    Held { holder: String },
-    #[error("could not use the lock file {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// The held lock; dropping it releases the lock.
 #[derive(Debug)]

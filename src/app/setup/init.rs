@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::workspace::{AppError, AppResult, STATE_DIR, Workspace, write_atomically};
+use crate::app::workspace::{STATE_DIR, write_atomically};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{self, ForgeBackend};
 use crate::core::queue::labels::label_set;
 use crate::ports::Forge;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config;
 
 /// A capability that can be switched off.

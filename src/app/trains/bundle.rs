@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{BundleTrigger, BundlingConfig};
 use crate::core::lifecycle::machine::{Event, State};

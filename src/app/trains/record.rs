@@ -4,8 +4,8 @@
 //! opened it, or the journal was lost) the body's record is used only if it passes
 //! [`BundleRecord::check`].
 
+use crate::app::AppResult;
 use crate::app::trains::bundle::Bundler;
-use crate::app::workspace::AppResult;
 use crate::core::trains::pull_request::{BundleRecord, read_record};
 use crate::ports::forge::PullRequest;
 

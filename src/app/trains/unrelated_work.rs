@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
 use crate::core::text::forge::comments::{UnrelatedWork, refused_unrelated};

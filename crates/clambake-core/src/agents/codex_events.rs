@@ -16,7 +16,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::agents::events::{AgentEvent, ResultEvent, ResultSubtype, Usage};
+use crate::agents::agent_event::{AgentEvent, ResultEvent, ResultSubtype, Usage};
 use crate::agents::failure::ResultDetails;
 
 /// The item types that are the agent acting, counted as turns like Claude Code's tool calls.

@@ -1,6 +1,7 @@
 //! An agent attempt as the core sees it: the command it starts with, its event streams, its
 //! processes, and how its end is judged.
 
+pub mod agent_event;
 pub mod cli;
 pub mod codex_events;
 pub mod command;

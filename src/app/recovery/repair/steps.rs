@@ -7,9 +7,9 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::app::agents::attempt::{commit_leftovers, creation_interrupted};
+use crate::app::AppResult;
+use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::lifecycle::transitions::transition;
-use crate::app::workspace::AppResult;
 use crate::core::branches::name::parse_branch_name;
 use crate::core::lifecycle::machine::{Event, Lifecycle, State};
 use crate::core::recovery::drift::archive_ref;

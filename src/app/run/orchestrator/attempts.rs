@@ -5,13 +5,13 @@ use tokio::sync::oneshot;
 
 use super::{InFlight, Orchestrator, RunEvent};
 use crate::adapters::agents::process;
+use crate::app::AppResult;
 use crate::app::agents::attempt::{
     AttemptError, adopt_agent, open_registry, request_for, run_attempt_journaled,
 };
 use crate::app::lifecycle::land::{LandSettings, land_recorded_success};
 use crate::app::lifecycle::landing::Disposition;
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
-use crate::app::workspace::AppResult;
 use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};

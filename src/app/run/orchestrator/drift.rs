@@ -5,9 +5,9 @@
 use jiff::Timestamp;
 
 use super::{Orchestrator, RunEvent};
+use crate::app::AppResult;
 use crate::app::agents::loop_processes::LoopProcesses;
 use crate::app::recovery::repair::{World, diagnose, force_reset, recover};
-use crate::app::workspace::AppResult;
 use crate::core::recovery::drift::Inconsistency;
 
 impl Orchestrator {

@@ -33,7 +33,7 @@ use crate::app::agents::attempt::{AttemptError, AttemptResult, limits_from};
 use crate::app::lifecycle::landing::LandingPolicy;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::recovery::observe::registered_processes;
-use crate::app::workspace::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::processes::AgentProcesses;

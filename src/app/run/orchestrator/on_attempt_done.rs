@@ -10,7 +10,7 @@ use super::{Finished, MAX_DISPOSAL_TRIES, Orchestrator, RunEvent, TaskEnd};
 use crate::app::agents::attempt::{AttemptError, forget_registration};
 use crate::app::agents::check;
 use crate::app::lifecycle::landing::{self, Disposition, Ended, Failure};
-use crate::app::workspace::{AppError, AppResult};
+use crate::app::{AppError, AppResult};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::branch_name;
 use crate::core::lifecycle::machine::Event;

@@ -2,8 +2,8 @@
 //! trigger says so or the loop, stopping when idle, sends off what waits.
 
 use super::{Orchestrator, PullRequestOpened, RunEvent};
+use crate::app::AppResult;
 use crate::app::trains::bundle::{Bundler, OpenedPullRequest};
-use crate::app::workspace::AppResult;
 use crate::ports::journal::Journal;
 
 impl Orchestrator {

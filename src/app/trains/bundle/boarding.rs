@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use crate::app::agents::simulated_work::simulated_issues;
 use crate::app::lifecycle::transitions::transition;
 use crate::app::trains::trial::{BranchWrite, write_bundle_branch};
-use crate::app::workspace::{AppError, AppResult};
+use crate::app::{AppError, AppResult};
 use crate::core::config::ConflictStrategy;
 use crate::core::queue::labels;
 use crate::core::text::forge::comments;

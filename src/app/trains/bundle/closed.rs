@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Bundler;
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::recovery::drift::archive_ref;
 use crate::ports::forge::PullRequest;
 

@@ -4,10 +4,10 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Bundler, Trains, Waiting};
+use crate::app::AppResult;
 use crate::app::trains::bundle::TrainReport;
 use crate::app::trains::trial::write_chain;
 use crate::app::trains::trial::{OpenTrainPullRequest, plan_screened_on_git};
-use crate::app::workspace::AppResult;
 use crate::core::trains::plan::{Candidate, SetAsideReason};
 use crate::core::trains::pull_request::BundleRecord;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use crate::app::workspace::AppResult;
+use crate::app::AppResult;
 use crate::core::queue::labels;
 use crate::core::text::forge::{comments, issue_list};
 use crate::core::trains::pull_request::BundleRecord;

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::app::trains::trial::{OpenTrainPullRequest, PendingTip, pending_tip, plan_on_git};
-use crate::app::workspace::{AppError, AppResult};
+use crate::app::{AppError, AppResult};
 use crate::core::queue::labels::{self, priority_rank};
 use crate::core::trains::plan::{Candidate, order};
 use crate::ports::forge::{IssueFilter, IssueState, PullRequestFilter, PullRequestState};

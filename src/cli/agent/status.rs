@@ -2,10 +2,11 @@
 
 use clap::Args;
 
-use super::agent::{Health, describe_state};
-use super::output::{print_json, print_table, table};
+use super::describe::describe_state;
+use super::health::Health;
 use crate::app::AppResult;
 use crate::app::recovery::repair::{World, agent_status};
+use crate::cli::output::{print_json, print_table, table};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

@@ -2,10 +2,11 @@
 
 use clap::Args;
 
-use super::agent::{Health, print_plans, print_steps};
-use super::output::print_json;
+use super::describe::{print_plans, print_steps};
+use super::health::Health;
 use crate::app::AppResult;
 use crate::app::recovery::repair::{StepReport, World, force_reset};
+use crate::cli::output::print_json;
 
 #[derive(Debug, Args)]
 pub struct ForceResetArgs {

@@ -3,10 +3,11 @@
 
 use clap::Args;
 
-use super::agent::{Health, describe_state};
-use super::output::{print_json, print_table, table};
+use super::describe::describe_state;
+use super::health::Health;
 use crate::app::recovery::rebuild_journal::rebuild_journal;
 use crate::app::{AppResult, Workspace};
+use crate::cli::output::{print_json, print_table, table};
 use crate::ports::{Clock, SystemClock};
 
 #[derive(Debug, Args)]

@@ -3,10 +3,11 @@
 
 use clap::Args;
 
-use super::agent::{Health, print_plans};
-use super::output::print_json;
+use super::describe::print_plans;
+use super::health::Health;
 use crate::app::AppResult;
 use crate::app::recovery::repair::{World, diagnose};
+use crate::cli::output::print_json;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {

@@ -5,9 +5,9 @@ use std::time::Duration;
 use clap::Args;
 use jiff::Timestamp;
 
-use super::output::{print_json, print_table, table, when};
 use crate::app::agents::monitor::{AgentState, list_agents};
 use crate::app::{AppResult, Workspace};
+use crate::cli::output::{print_json, print_table, table, when};
 
 #[derive(Debug, Args)]
 pub struct AgentListArgs {

@@ -1,0 +1,351 @@
+//! The application layer's errors, in one place: each names what is wrong and what to do.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+
+use crate::core::config::{CONFIG_FILE, ConfigError};
+use crate::core::lifecycle::machine::TransitionError;
+use crate::core::queue::slots::SlotRefusal;
+use crate::ports::agent::AgentStartError;
+use crate::ports::agent_registry::RegistryError;
+use crate::ports::forge::ForgeError;
+use crate::ports::git::GitError;
+use crate::ports::journal::JournalError;
+
+/// Errors of the application layer: each names what is wrong and what to do.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum AppError {
+    #[error("{} is not inside a git repository", dir.display())]
+    #[diagnostic(help("run clambake inside your project's repository, or pass `-C <path>`"))]
+    NotARepository { dir: PathBuf },
+    #[error("the repository at {} has no commits yet", root.display())]
+    #[diagnostic(help(
+        "make a first commit (for example `git commit --allow-empty -m \"Initial commit\"`): agents branch from it and trains merge onto it"
+    ))]
+    NoCommits { root: PathBuf },
+    #[error("this repository has no {CONFIG_FILE} yet ({})", root.display())]
+    #[diagnostic(help("run `clambake init` first"))]
+    NotInitialized { root: PathBuf },
+    #[error("the local forge has not been set up in {}", dir.display())]
+    #[diagnostic(help("run `clambake init`: it creates the forge and keeps your {CONFIG_FILE}"))]
+    NoLocalForge { dir: PathBuf },
+    #[error(
+        "{} is missing, but agent branches exist ({}): the forge that tracked them is gone",
+        path.display(),
+        branches.join(", ")
+    )]
+    #[diagnostic(help(
+        "restore .clambake/forge.db from a backup. A new, empty forge would number issues from #1 \
+         again beside these branches; to start one anyway, first move the agent branches out of \
+         Clambake's namespace (`git branch -m agent001/1-x kept/agent001/1-x`), then `clambake init`"
+    ))]
+    ForgeLost {
+        path: PathBuf,
+        branches: Vec<String>,
+    },
+    #[error("the GitHub backend is not available in this version of clambake")]
+    #[diagnostic(help(
+        "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
+    ))]
+    GithubNotAvailable,
+    #[error("{agent}'s last attempt, on #{issue}, ended but no run has acted on its verdict yet")]
+    #[diagnostic(help(
+        "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
+    ))]
+    UnjudgedAttempt { agent: String, issue: u64 },
+    #[error("issue #{issue} is claimed by {holder}, so {agent} cannot work on it")]
+    #[diagnostic(help(
+        "wait for {holder} to finish, or free it first: `clambake agent force-reset --agent {holder}`"
+    ))]
+    ClaimedElsewhere {
+        issue: u64,
+        agent: String,
+        holder: String,
+    },
+    #[error("{agent} still holds issue #{held}, so it cannot take issue #{issue}")]
+    #[diagnostic(help(
+        "land its work first (`clambake land --agent {agent}`), or free the slot: `clambake agent force-reset --agent {agent}`"
+    ))]
+    SlotHoldsAnother {
+        agent: String,
+        held: u64,
+        issue: u64,
+    },
+    #[error("issue #{issue} is closed")]
+    #[diagnostic(help("reopen it first if it needs more work"))]
+    ClosedIssue { issue: u64 },
+    #[error("the {runtime} runtime was asked for, but agents.real_processes is false")]
+    #[diagnostic(help(
+        "only the simulated agent runs while real agents are rolled back: `clambake rollback --feature real-agents --enable` turns them on again, or leave out --runtime"
+    ))]
+    RealAgentsRolledBack { runtime: String },
+    #[error("the {runtime} agent cannot be started: {problem}")]
+    #[diagnostic(help("{advice}"))]
+    AgentUnavailable {
+        runtime: String,
+        problem: String,
+        advice: String,
+    },
+    #[error("the model API refused the {runtime} agent's key: {problem}")]
+    #[diagnostic(help(
+        "every attempt would fail alike, so nothing more was claimed and the issue is back on route:ready; set a valid key, check it with `clambake doctor`, then run again"
+    ))]
+    ModelKeyRefused { runtime: String, problem: String },
+    #[error("this would {change}, for every later run")]
+    #[diagnostic(help("add --confirm to go ahead"))]
+    Unconfirmed { change: String },
+    #[error("{} is not empty", dir.display())]
+    #[diagnostic(help(
+        "the demo makes a new repository: name a new directory, or remove this one"
+    ))]
+    DemoDirectoryInUse { dir: PathBuf },
+    #[error("could not {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another bundler is running in this repository (it holds {})", lock.display())]
+    #[diagnostic(help("wait for it to finish; the lock is released when that process exits"))]
+    BundlerBusy { lock: PathBuf },
+    #[error(
+        "the bundle branch `{branch}` already exists, points elsewhere, and has a pull request"
+    )]
+    #[diagnostic(help(
+        "run `clambake bundle --status` to see the open bundles; delete the branch only if no \
+         pull request needs it"
+    ))]
+    BundleBranchTaken { branch: String },
+    #[error("refused to land #{issue}: {why}")]
+    #[diagnostic(help(
+        "the issue is now route:failed, with a comment saying so; move the work onto the base \
+         branch (rebase or cherry-pick it), then label the issue route:ready to try again"
+    ))]
+    LandingRefused { issue: u64, why: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(Box<ConfigError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Forge(#[from] ForgeError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Attempt(Box<AttemptError>),
+    #[error("`{agent}` is not an agent id")]
+    #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
+    NotAnAgent { agent: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Processes(#[from] crate::ports::processes::ProcessError),
+}
+
+impl From<AttemptError> for AppError {
+    fn from(error: AttemptError) -> Self {
+        Self::Attempt(Box::new(error))
+    }
+}
+
+impl From<ConfigError> for AppError {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(Box::new(error))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Errors of one agent attempt, from its worktree to its registration.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum AttemptError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Start(#[from] AgentStartError),
+    #[error("could not {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Slot(#[from] SlotRefusal),
+    #[error("{agent} has nothing to land: {found} issue(s) are claimed by it or have its worktree")]
+    #[diagnostic(help(
+        "land needs exactly one: check the issue's `{agent}` label and .clambake/worktrees/"
+    ))]
+    NothingToLand { agent: String, found: usize },
+    #[error("{branch} has no commits ahead of {base}: there is no work on issue #{issue} to land")]
+    #[diagnostic(help("spawn the agent again: `clambake spawn --agent {agent} --issue {issue}`"))]
+    NoCommits {
+        agent: String,
+        issue: u64,
+        branch: String,
+        base: String,
+    },
+    #[error("{agent} is not running")]
+    #[diagnostic(help("`clambake agent list` shows the running agents"))]
+    NotRunning { agent: String },
+    /// The journal refused the slot's step as the agent started.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Journal(Box<AppError>),
+    #[error("{} already exists but has `{found}` checked out, not `{branch}`", worktree.display())]
+    #[diagnostic(help("remove it with `git worktree remove {}` and try again", worktree.display()))]
+    WorktreeOnOtherBranch {
+        worktree: PathBuf,
+        branch: String,
+        found: String,
+    },
+}
+
+impl AttemptError {
+    /// Whether the attempt failed because its agent CLI cannot be started at all.
+    pub fn agent_unstartable(&self) -> bool {
+        matches!(self, Self::Start(start) if start.program_unstartable())
+    }
+}
+
+/// The run lock is held by another process, or cannot be used.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum LockError {
+    #[error("another Clambake process is already running agents in this repository: {holder}")]
+    #[diagnostic(help("stop it first (Ctrl-C, or `kill <pid>`), or let it finish"))]
+    Held { holder: String },
+    #[error("could not use the lock file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What kind of failure ended a command, and so its exit status: a script can tell "set this
+/// repository up first" from "try again later" from "fix the configuration" without reading
+/// the message. The codes are stable; the README lists them.
+///
+/// | code | kind |
+/// | ---- | ---- |
+/// | 0    | success |
+/// | 1    | [`Inconsistent`](Self::Inconsistent) |
+/// | 2    | [`Usage`](Self::Usage) (clap's own code for a bad command line) |
+/// | 3    | [`NotInitialized`](Self::NotInitialized) |
+/// | 4    | [`Busy`](Self::Busy) |
+/// | 5    | [`Config`](Self::Config) |
+/// | 6    | [`Forge`](Self::Forge) |
+/// | 7    | [`AgentFailed`](Self::AgentFailed) |
+/// | 8    | [`Refused`](Self::Refused) |
+/// | 9    | [`System`](Self::System) |
+/// | 101  | [`Internal`](Self::Internal) (Rust's own code for a panic) |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The journal and the world disagree (`agent validate` found drift, `doctor` a failing
+    /// check, the state machine refused a step).
+    Inconsistent,
+    /// The command line asks for something that cannot be: an argument clap cannot check.
+    Usage,
+    /// The repository is not ready: not a git repository, no commit, no `clambake init`.
+    NotInitialized,
+    /// Another process holds what this one needs: the run lock, the bundler, agent slots.
+    Busy,
+    /// The configuration is invalid or turns the asked-for feature off.
+    Config,
+    /// The forge refused the request or could not be read.
+    Forge,
+    /// An agent could not be started or cannot succeed (its model key is refused).
+    AgentFailed,
+    /// The request conflicts with the state of the queue: the issue is closed or claimed
+    /// elsewhere, or there is nothing to land.
+    Refused,
+    /// Git, the file system, the journal or the process table failed.
+    System,
+    /// A bug: Clambake itself failed.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process's exit status for this kind.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Inconsistent => 1,
+            Self::Usage => 2,
+            Self::NotInitialized => 3,
+            Self::Busy => 4,
+            Self::Config => 5,
+            Self::Forge => 6,
+            Self::AgentFailed => 7,
+            Self::Refused => 8,
+            Self::System => 9,
+            Self::Internal => 101,
+        }
+    }
+}
+
+impl AppError {
+    /// The kind of failure, for the exit status: the one place that sorts the variants.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotARepository { .. }
+            | Self::NoCommits { .. }
+            | Self::NotInitialized { .. }
+            | Self::NoLocalForge { .. } => ErrorKind::NotInitialized,
+            Self::ForgeLost { .. } | Self::Forge(_) => ErrorKind::Forge,
+            Self::GithubNotAvailable
+            | Self::RealAgentsRolledBack { .. }
+            | Self::AgentUnavailable { .. }
+            | Self::Config(_) => ErrorKind::Config,
+            Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
+            Self::UnjudgedAttempt { .. }
+            | Self::ClaimedElsewhere { .. }
+            | Self::SlotHoldsAnother { .. }
+            | Self::ClosedIssue { .. }
+            | Self::DemoDirectoryInUse { .. }
+            | Self::BundleBranchTaken { .. }
+            | Self::LandingRefused { .. } => ErrorKind::Refused,
+            Self::Unconfirmed { .. } | Self::NotAnAgent { .. } => ErrorKind::Usage,
+            Self::BundlerBusy { .. } | Self::Lock(LockError::Held { .. }) => ErrorKind::Busy,
+            Self::Io { .. }
+            | Self::Git(_)
+            | Self::Journal(_)
+            | Self::Lock(LockError::Io { .. })
+            | Self::Processes(_) => ErrorKind::System,
+            Self::Transition(_) => ErrorKind::Inconsistent,
+            Self::Attempt(attempt) => attempt.kind(),
+        }
+    }
+}
+
+impl AttemptError {
+    /// The kind of failure, for the exit status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Start(_) => ErrorKind::AgentFailed,
+            Self::Slot(_) => ErrorKind::Busy,
+            Self::NothingToLand { .. }
+            | Self::NoCommits { .. }
+            | Self::NotRunning { .. }
+            | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
+            Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
+            Self::Journal(error) => error.kind(),
+        }
+    }
+}

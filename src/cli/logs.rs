@@ -1,0 +1,74 @@
+//! Where a command's logs and error reports go, and how they look.
+
+use std::io::IsTerminal;
+
+use clap::ValueEnum;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+use crate::adapters::redacting_log::RedactingMakeWriter;
+
+/// How `run` logs its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Errors wrap to the terminal's width on a terminal, and stay one line a sentence when piped.
+pub fn init_error_reports() {
+    let wrap = std::io::stderr().is_terminal();
+    // Only fails if a hook is already set, and then that one is used.
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+    }));
+}
+
+/// Logs go to stderr (or `file`): warnings by default, progress too for `run`, JSON lines on
+/// request; every secret in the environment redacted.
+pub fn init_tracing(verbose: u8, run_log: Option<LogFormat>, file: Option<std::fs::File>) {
+    let quiet = if run_log.is_some() { "info" } else { "warn" };
+    let default = match verbose {
+        0 => quiet,
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let secrets = crate::app::workspace::secrets();
+    let (writer, ansi) = match file {
+        Some(file) => (
+            BoxMakeWriter::new(RedactingMakeWriter::new(
+                std::sync::Mutex::new(file),
+                secrets,
+            )),
+            false,
+        ),
+        None => (
+            BoxMakeWriter::new(RedactingMakeWriter::new(std::io::stderr, secrets)),
+            std::io::stderr().is_terminal(),
+        ),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    if run_log == Some(LogFormat::Json) {
+        logs.json().init();
+    } else {
+        logs.with_timer(HumanTime).init();
+    }
+}
+
+/// Log lines start with the time as a person reads it, `2026-12-01 07:52:10 UTC` (JSON
+/// lines keep the machine's RFC 3339 form).
+struct HumanTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for HumanTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        w.write_str(&crate::core::text::human_time::moment(
+            jiff::Timestamp::now(),
+        ))
+    }
+}
