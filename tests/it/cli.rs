@@ -422,7 +422,7 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
     );
 
     let out = repo.clambake(&["config", "set", "github_actions.enabled", "true"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5, "a configuration error");
     assert!(
         out.stderr.contains(
             "`github_actions.enabled` (command line) cannot be true yet: GitHub Actions support \
@@ -436,7 +436,7 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
     repo.clambake(&["config", "set", "github_actions.enabled", "false"])
         .success();
     let out = repo.clambake(&["config", "set", "forge.backend", "github"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5, "a configuration error");
     assert!(
         out.stderr
             .contains("cannot be \"github\" yet: the GitHub backend is not available"),
@@ -450,7 +450,7 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
         &format!("{written}\n[github]\nowner = \"octo\"\n"),
     );
     let out = repo.clambake(&["status"]);
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5, "a configuration error");
     assert!(
         out.stderr.contains(&format!(
             "clambake.toml:{}:9) cannot be \"octo\" yet: the GitHub backend is not available",
@@ -467,7 +467,7 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
         &["status"],
         &[("CLAMBAKE_GITHUB_ACTIONS__WORKFLOW_TIMEOUT_MINUTES", "5")],
     );
-    assert_eq!(out.code, 2);
+    assert_eq!(out.code, 5, "a configuration error");
     assert!(
         out.stderr.contains(
             "`github_actions.workflow_timeout_minutes` (environment variable \
