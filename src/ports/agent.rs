@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::agents::command::AgentCommandError;
 use crate::core::agents::outcome::ExitStatus;
+use crate::ports::agent_host::Stray;
 
 /// Everything an attempt is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +65,9 @@ pub trait AgentControl: Send + Sync {
     fn interrupt(&self);
     /// Stops the whole agent at once (SIGKILL to its process group).
     fn kill(&self);
-    /// After the main process has exited: kills and reaps whatever it left behind.
-    async fn clean_up(&self);
+    /// After the main process has exited: kills and reaps whatever it left behind, and says
+    /// what that was.
+    async fn clean_up(&self) -> Vec<Stray>;
 }
 
 /// A started attempt.

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use miette::Diagnostic;
 
 use super::agent::{Containment, LogFiles};
+use super::agent_host::AgentHandle;
 
 /// One agent process, as registered when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +16,8 @@ pub struct RegisteredAgent {
     pub agent: String,
     pub issue: u64,
     pub attempt: u32,
-    pub pid: u32,
-    /// From `/proc/<pid>/stat`: with the pid, it names this process and no later one.
-    pub start_time: u64,
+    /// Which agent this is, wherever it runs.
+    pub handle: AgentHandle,
     pub runtime: String,
     /// Whether the runtime ends with a `result` event (see `AgentRuntime::reports_result`).
     pub reports_result: bool,

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::process::{ProcessTracking, is_running};
-use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
-use clambake::adapters::cgroup::AttemptCgroup;
-use clambake::adapters::procfs;
+use clambake::adapters::hosts::local::cgroup::AttemptCgroup;
+use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
+use clambake::adapters::hosts::local::procfs;
+use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, open_registry, run_attempt};
 use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
+use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_host::Limits;
 use tokio::sync::oneshot;
 
 use crate::support::{TestRepo, write_script};

@@ -10,7 +10,7 @@ use crate::adapters::git::{BranchDeletion, Git, GitError};
 use crate::core::branches::name::{earlier_attempts, parse_branch_name, parse_worktree_name};
 
 use crate::app::agents::attempt::{AttemptError, commit_leftovers, creation_interrupted};
-use crate::app::agents::strays::stop_strays;
+use crate::ports::agent_host::AgentHost;
 
 /// What a takeover needs to know.
 pub(crate) struct Takeover<'a> {
@@ -23,6 +23,8 @@ pub(crate) struct Takeover<'a> {
     pub agent_worktrees: &'a Path,
     /// Heads of open pull requests, never moved or deleted.
     pub pull_request_heads: &'a [String],
+    /// Stops what still runs in an earlier attempt's worktree.
+    pub host: &'a dyn AgentHost,
 }
 
 /// Makes the new attempt's branch carry the work of the earlier attempt branches, then
@@ -75,7 +77,7 @@ pub(crate) async fn take_over_earlier_attempts(
         }
     }
     for worktree in retiring {
-        retire_worktree(git, &worktree, grace).await?;
+        retire_worktree(git, takeover.host, &worktree, grace).await?;
     }
     // Committing leftovers moved some tips.
     let tips = git.branch_tips().await?;
@@ -126,6 +128,7 @@ fn is_agent_worktree(worktree: &Path, agent_worktrees: &Path) -> bool {
 /// removes it. A worktree whose creation was interrupted holds no work and goes as it is.
 async fn retire_worktree(
     git: &Git,
+    host: &dyn AgentHost,
     worktree: &std::path::Path,
     grace: Duration,
 ) -> Result<(), AttemptError> {
@@ -135,7 +138,7 @@ async fn retire_worktree(
             .await?;
         return Ok(());
     }
-    stop_strays(worktree, grace).await;
+    host.stop_unregistered(worktree, grace).await;
     let here = Git::new(worktree);
     if let Some(owner) = here
         .current_branch()

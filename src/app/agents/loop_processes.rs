@@ -1,5 +1,6 @@
-//! The agent processes as the run loop sees them: the registry's, plus the in-process agents
-//! (the simulated one) this loop is running, which no registry lists but which are alive.
+//! The agent processes as the run loop sees them: the host's, each attempt this loop has in
+//! flight alive by definition (an ended one is being judged), plus the ones with no process
+//! yet (still being set up, or made by the in-process simulated agent).
 
 use std::collections::BTreeMap;
 
@@ -20,15 +21,26 @@ impl AgentProcesses for LoopProcesses<'_> {
     async fn processes(&self) -> ProcessResult<Vec<ObservedProcess>> {
         let mut processes = self.registered.processes().await?;
         for (agent, issue) in &self.in_flight {
-            if !processes.iter().any(|p| &p.agent == agent && p.alive) {
-                processes.push(ObservedProcess {
+            if processes.iter().any(|p| &p.agent == agent && p.alive) {
+                continue;
+            }
+            let ended = processes
+                .iter_mut()
+                .find(|p| &p.agent == agent && p.issue == *issue);
+            match ended {
+                // Its agent has ended and the loop is judging the attempt right now.
+                Some(ended) => {
+                    ended.alive = true;
+                    ended.last_activity = Some(self.now);
+                }
+                None => processes.push(ObservedProcess {
                     agent: agent.clone(),
                     issue: *issue,
                     attempt: None,
-                    pid: std::process::id(),
+                    pid: None,
                     alive: true,
                     last_activity: Some(self.now),
-                });
+                }),
             }
         }
         Ok(processes)
@@ -36,10 +48,8 @@ impl AgentProcesses for LoopProcesses<'_> {
 
     async fn stop(&self, agent: &str) -> ProcessResult<()> {
         if self.in_flight.contains_key(agent) {
-            return Err(ProcessError::Stop {
+            return Err(ProcessError::InFlight {
                 agent: agent.to_owned(),
-                pid: std::process::id(),
-                message: "its attempt is in flight in this run; stop the run first".to_owned(),
             });
         }
         self.registered.stop(agent).await

@@ -92,6 +92,7 @@ pub async fn dispose(
             commits_ahead: result.commits_ahead,
             totals: Some(&result.report.totals),
             simulated: simulated_issue(attempts, issue)?,
+            left_running: result.left_running.as_deref(),
         };
         let landing = land(
             &workspace.git,
@@ -324,6 +325,8 @@ pub struct Work<'a> {
     pub totals: Option<&'a AttemptTotals>,
     /// The simulated agent made (some of) it, as its attempts recorded.
     pub simulated: bool,
+    /// What the attempt left running, stopped since, as its verdict says.
+    pub left_running: Option<&'a str>,
 }
 
 /// Where landed work went.
@@ -364,6 +367,7 @@ pub async fn land(
         commits_ahead,
         totals,
         simulated,
+        left_running,
     } = work;
     let base = forge.default_branch().await?;
     if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
@@ -397,6 +401,10 @@ pub async fn land(
     let comment = match pull_request {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = match left_running {
+        Some(left) => format!("{comment} Note: {left}."),
+        None => comment,
     };
     let comment = if simulated {
         format!("{comment}\n\n{}", simulated_work::LANDING_NOTE)

@@ -12,8 +12,6 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::adapters::agents::process;
-use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
@@ -40,6 +38,7 @@ use crate::core::queue::standing::{Stage, stage};
 use crate::core::recovery::drift::Inconsistency;
 use crate::core::text::human_time::moment;
 use crate::ports::agent::AgentRuntime;
+use crate::ports::agent_host::Limits;
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::forge::{Issue, IssueFilter};
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
@@ -785,10 +784,10 @@ impl Orchestrator {
                 .iter()
                 .any(|a| a.agent == entry.agent && a.attempt == entry.attempt);
             if recorded {
-                registry.remove(&entry.agent).map_err(AttemptError::from)?;
+                registry.forget(&entry.agent).map_err(AttemptError::from)?;
                 continue;
             }
-            if process::is_running(entry.pid, entry.start_time) {
+            if registry.is_alive(&entry.handle) {
                 self.journal_readoption(&entry).await?;
             }
             let (stop, stopped) = oneshot::channel();
