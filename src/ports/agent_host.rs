@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -18,7 +18,7 @@ use crate::ports::agent::RunningAgent;
 use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 
 /// Names one agent for as long as anyone may ask about it, across restarts of Clambake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AgentHandle {
     /// A process on this machine: its pid, and its start time (from `/proc/<pid>/stat`),

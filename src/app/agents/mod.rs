@@ -6,6 +6,7 @@ pub mod handover;
 pub mod loop_processes;
 pub mod monitor;
 pub mod processes;
+pub mod request;
 pub mod simulated_work;
 pub mod spawn;
 pub mod terminate;

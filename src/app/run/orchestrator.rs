@@ -15,11 +15,12 @@ use tokio::task::JoinSet;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
-    AttemptError, AttemptResult, adopt_agent, commits_ahead, forget_registration, limits_from,
-    open_registry, request_for, run_attempt_journaled,
+    AttemptError, AttemptResult, adopt_agent, commits_ahead, forget_registration, open_registry,
+    run_attempt_journaled,
 };
 use crate::app::agents::check;
 use crate::app::agents::loop_processes::LoopProcesses;
+use crate::app::agents::request::{limits_from, request_for};
 use crate::app::lifecycle::land::{LandSettings, land_recorded_success};
 use crate::app::lifecycle::landing::{self, Disposition, Ended, Failure, LandingPolicy};
 use crate::app::queue::claim::{
