@@ -1,5 +1,5 @@
 //! The agent process port: which agent processes exist, alive or not, and how to stop one.
-//! Observation and recovery read it; the persisted process registry implements it.
+//! Observation and recovery read it; the agent host's registrations serve it.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
