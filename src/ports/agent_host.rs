@@ -86,7 +86,7 @@ pub trait AgentHost: Send + Sync {
     /// Whether the agent `handle` names is still running.
     fn is_alive(&self, handle: &AgentHandle) -> bool;
     /// The pid of the agent's own process, as it would see itself (not the process that
-    /// waits for it).
+    /// waits for it); once it has ended, the pid its handle names.
     fn pid(&self, handle: &AgentHandle) -> u32;
     /// When the agent last said something: the last write to its log.
     fn last_activity(&self, agent: &RegisteredAgent) -> Option<Timestamp>;

@@ -218,7 +218,16 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
     let worktree: PathBuf = workspace.state_dir().join("worktrees/agent001-4");
     wait_for_pids(&worktree, tracking).await;
     let escaped = escaped(&worktree, tracking);
-    let entry = open_registry(&workspace).unwrap().list().unwrap().remove(0);
+    // The escapes may be quicker than the registration.
+    let mut registered = open_registry(&workspace).unwrap().list().unwrap();
+    for _ in 0..3000 {
+        if !registered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        registered = open_registry(&workspace).unwrap().list().unwrap();
+    }
+    let entry = registered.pop().expect("the agent was registered");
     let containment = entry.containment.clone().unwrap();
     assert_eq!(
         containment.cgroup.is_some(),
