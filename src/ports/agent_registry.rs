@@ -1,5 +1,5 @@
-//! The registry of running agent processes, kept on disk so that an orchestrator that restarts
-//! can find its agents again: re-adopt the live ones, classify the dead ones.
+//! What an agent host registers of each agent it starts, kept on disk so that an orchestrator
+//! that restarts can find its agents again: re-adopt the live ones, classify the dead ones.
 
 use std::path::PathBuf;
 
@@ -42,14 +42,4 @@ pub struct RegistryError {
     pub path: PathBuf,
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// Where running agents are recorded.
-pub trait AgentRegistry: Send + Sync {
-    /// Records a started agent, replacing what its slot had.
-    fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError>;
-    /// Forgets the agent in `slot` once its attempt is classified.
-    fn remove(&self, slot: &str) -> Result<(), RegistryError>;
-    /// Every registered agent, by slot.
-    fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError>;
 }

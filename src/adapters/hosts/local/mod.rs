@@ -23,7 +23,7 @@ use crate::core::agents::events::{AttemptTotals, parse_line};
 use crate::core::agents::outcome::ExitStatus;
 use crate::ports::agent::{LogFiles, RunningAgent};
 use crate::ports::agent_host::{AgentHandle, AgentHost, AttemptReport, Limits, Stopped, Stray};
-use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 use attempt_processes::AttemptProcesses;
 use registry::SqliteAgentRegistry;
 

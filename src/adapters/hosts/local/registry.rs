@@ -10,7 +10,7 @@ use rusqlite_migration::{M, Migrations};
 use crate::adapters::sqlite_file::{self, OpenError};
 use crate::ports::agent::{Containment, LogFiles};
 use crate::ports::agent_host::AgentHandle;
-use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 use crate::ports::database::DatabaseKind;
 
 /// The file under the state directory.
@@ -99,8 +99,9 @@ impl SqliteAgentRegistry {
     }
 }
 
-impl AgentRegistry for SqliteAgentRegistry {
-    fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError> {
+impl SqliteAgentRegistry {
+    /// Records a started agent, replacing what its slot had.
+    pub fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError> {
         let AgentHandle::Local { pid, start_time } = agent.handle;
         self.with_db("write to", |db| {
             db.execute(
@@ -134,14 +135,16 @@ impl AgentRegistry for SqliteAgentRegistry {
         })
     }
 
-    fn remove(&self, slot: &str) -> Result<(), RegistryError> {
+    /// Forgets the agent in `slot`.
+    pub fn remove(&self, slot: &str) -> Result<(), RegistryError> {
         self.with_db("write to", |db| {
             db.execute("DELETE FROM agents WHERE agent = ?1", [slot])
                 .map(drop)
         })
     }
 
-    fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError> {
+    /// Every registered agent, by slot.
+    pub fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError> {
         self.with_db("read", |db| {
             let mut query = db.prepare(
                 "SELECT agent, issue, attempt, pid, start_time, runtime, reports_result, branch,
