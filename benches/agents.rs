@@ -7,11 +7,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
+use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, never_stop, run_attempt};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
+use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_host::Limits;
 
 const ATTEMPTS: u64 = 100;
 const CONCURRENT: usize = 50;

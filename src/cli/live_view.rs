@@ -114,6 +114,7 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
             .set_width(u16::try_from(width).unwrap_or(u16::MAX))
             .set_header([
                 "AGENT",
+                "PID",
                 "ISSUE",
                 "STATE",
                 "ELAPSED",
@@ -124,6 +125,9 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
         for agent in &snapshot.agents {
             table.add_row([
                 agent.agent.clone(),
+                agent
+                    .pid
+                    .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
                 format!("#{} (try {})", agent.issue, agent.attempt),
                 match agent.state {
                     LiveState::Starting => "starting",
@@ -216,6 +220,7 @@ mod tests {
                     agent: "agent001".to_owned(),
                     issue: 12,
                     attempt: 1,
+                    pid: Some(4242),
                     state: LiveState::Running,
                     elapsed_seconds: 64,
                     last_activity: Some(at("2026-11-21T07:12:02Z")),
@@ -227,6 +232,7 @@ mod tests {
                     agent: "agent002".to_owned(),
                     issue: 4,
                     attempt: 2,
+                    pid: None,
                     state: LiveState::Starting,
                     elapsed_seconds: 2,
                     last_activity: None,
@@ -274,6 +280,7 @@ mod tests {
         let header = lines[1];
         for column in [
             "AGENT",
+            "PID",
             "ISSUE",
             "STATE",
             "ELAPSED",
@@ -287,14 +294,15 @@ mod tests {
         assert_eq!(
             first,
             [
-                "agent001", "#12", "(try", "1)", "running", "1m04s", "3s", "ago", "7", "$0.12"
+                "agent001", "4242", "#12", "(try", "1)", "running", "1m04s", "3s", "ago", "7",
+                "$0.12"
             ]
         );
         let second: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(
             second,
             [
-                "agent002", "#4", "(try", "2)", "starting", "2s", "-", "0", "-"
+                "agent002", "-", "#4", "(try", "2)", "starting", "2s", "-", "0", "-"
             ]
         );
         assert_eq!(

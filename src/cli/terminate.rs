@@ -3,9 +3,9 @@
 use clap::Args;
 
 use super::output::print_json;
-use crate::adapters::agents::process::Stopped;
 use crate::app::agents::terminate::terminate;
 use crate::app::{AppResult, Workspace};
+use crate::ports::agent_host::Stopped;
 
 #[derive(Debug, Args)]
 pub struct TerminateArgs {

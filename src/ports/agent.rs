@@ -5,10 +5,19 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use miette::Diagnostic;
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::agents::command::AgentCommandError;
 use crate::core::agents::outcome::ExitStatus;
+
+/// A process an attempt left running after its agent ended, which the host then stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stray {
+    pub pid: u32,
+    /// Its command line, as far as it could be read.
+    pub command: String,
+}
 
 /// Everything an attempt is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +73,9 @@ pub trait AgentControl: Send + Sync {
     fn interrupt(&self);
     /// Stops the whole agent at once (SIGKILL to its process group).
     fn kill(&self);
-    /// After the main process has exited: kills and reaps whatever it left behind.
-    async fn clean_up(&self);
+    /// After the main process has exited: kills and reaps whatever it left behind, and says
+    /// what that was.
+    async fn clean_up(&self) -> Vec<Stray>;
 }
 
 /// A started attempt.

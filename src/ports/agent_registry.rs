@@ -1,12 +1,23 @@
-//! The registry of running agent processes, kept on disk so that an orchestrator that restarts
-//! can find its agents again: re-adopt the live ones, classify the dead ones.
+//! What an agent host registers of each agent it starts, kept on disk so that an orchestrator
+//! that restarts can find its agents again: re-adopt the live ones, classify the dead ones.
 
 use std::path::PathBuf;
 
 use jiff::Timestamp;
 use miette::Diagnostic;
 
+use serde::Serialize;
+
 use super::agent::{Containment, LogFiles};
+
+/// Names one agent for as long as anyone may ask about it, across restarts of Clambake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentHandle {
+    /// A process on this machine: its pid, and its start time (from `/proc/<pid>/stat`),
+    /// which together name this process and no later one that reuses the pid.
+    Local { pid: u32, start_time: u64 },
+}
 
 /// One agent process, as registered when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +26,8 @@ pub struct RegisteredAgent {
     pub agent: String,
     pub issue: u64,
     pub attempt: u32,
-    pub pid: u32,
-    /// From `/proc/<pid>/stat`: with the pid, it names this process and no later one.
-    pub start_time: u64,
+    /// Which agent this is, wherever it runs.
+    pub handle: AgentHandle,
     pub runtime: String,
     /// Whether the runtime ends with a `result` event (see `AgentRuntime::reports_result`).
     pub reports_result: bool,
@@ -42,14 +52,4 @@ pub struct RegistryError {
     pub path: PathBuf,
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// Where running agents are recorded.
-pub trait AgentRegistry: Send + Sync {
-    /// Records a started agent, replacing what its slot had.
-    fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError>;
-    /// Forgets the agent in `slot` once its attempt is classified.
-    fn remove(&self, slot: &str) -> Result<(), RegistryError>;
-    /// Every registered agent, by slot.
-    fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError>;
 }

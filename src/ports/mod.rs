@@ -1,6 +1,7 @@
 //! The traits the application needs from the world. Adapters implement them.
 
 pub mod agent;
+pub mod agent_host;
 pub mod agent_registry;
 pub mod clock;
 pub mod database;

@@ -1,5 +1,5 @@
 //! The agent process port: which agent processes exist, alive or not, and how to stop one.
-//! Observation and recovery read it; the persisted process registry implements it.
+//! Observation and recovery read it; the agent host's registrations serve it.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -13,7 +13,9 @@ pub struct ObservedProcess {
     pub issue: u64,
     /// The attempt it runs, when known.
     pub attempt: Option<u32>,
-    pub pid: u32,
+    /// The agent's own process, if it has one yet: an attempt still being set up, or one the
+    /// in-process simulated agent makes, has none.
+    pub pid: Option<u32>,
     /// Still running (and still the same process, not a reused pid).
     pub alive: bool,
     /// The last sign of life the registry keeps (an output event), if it keeps one.
@@ -32,6 +34,8 @@ pub enum ProcessError {
         pid: u32,
         message: String,
     },
+    #[error("{agent}'s attempt is in flight in this run; stop the run first")]
+    InFlight { agent: String },
 }
 
 pub type ProcessResult<T> = Result<T, ProcessError>;

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::process::is_running;
-use clambake::adapters::agents::supervisor::Limits;
+use clambake::adapters::hosts::local::process::is_running;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{
     AttemptError, AttemptRequest, AttemptResult, adopt_agent, forget_registration, never_stop,
@@ -16,10 +15,12 @@ use clambake::app::agents::attempt::{
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::core::agents::outcome::{ExitStatus, Outcome};
 use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_host::AgentHandle;
+use clambake::ports::agent_host::Limits;
 use clambake::ports::agent_registry::RegisteredAgent;
 use clambake::ports::journal::{AttemptLog, AttemptRecord};
 
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, is_alive, write_script};
 
 const LIMITS: Limits = Limits {
     stall: Duration::from_secs(30),
@@ -98,10 +99,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
     supervisor.abort();
     assert!(supervisor.await.unwrap_err().is_cancelled());
     let [entry] = <[RegisteredAgent; 1]>::try_from(registered).expect("one registered agent");
-    assert!(
-        is_running(entry.pid, entry.start_time),
-        "the agent outlived its supervisor"
-    );
+    assert!(is_alive(&entry.handle), "the agent outlived its supervisor");
     entry
 }
 
@@ -150,7 +148,7 @@ async fn a_live_agent_is_re_adopted_after_a_crash_and_classified_when_it_ends() 
         "the log was read from its start"
     );
     assert_eq!(result.report.totals.turns, 3);
-    assert!(!is_running(entry.pid, entry.start_time));
+    assert!(!is_alive(&entry.handle));
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
 }
@@ -163,7 +161,7 @@ async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
     std::fs::write(&go, "").unwrap();
-    while is_running(entry.pid, entry.start_time) {
+    while is_alive(&entry.handle) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let results = adopt_agents(&workspace, LIMITS).await.unwrap();
@@ -202,7 +200,7 @@ async fn a_command_that_succeeded_while_nobody_watched_is_judged_by_its_recorded
         let workspace = Workspace::discover(repo.path()).await.unwrap();
         let entry = start_then_crash(&workspace, silent_agent(scripts.path(), &go, code)).await;
         std::fs::write(&go, "").unwrap();
-        while is_running(entry.pid, entry.start_time) {
+        while is_alive(&entry.handle) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let results = adopt_agents(&workspace, LIMITS).await.unwrap();
@@ -258,7 +256,7 @@ async fn the_waiter_outlives_a_terminate_of_an_unwatched_agent_and_records_its_e
         .unwrap();
     assert_eq!(
         report.stopped,
-        clambake::adapters::agents::process::Stopped::Gracefully
+        clambake::ports::agent_host::Stopped::Gracefully
     );
     assert!(got.exists(), "SIGTERM reached the agent under its waiter");
     assert_eq!(
@@ -284,7 +282,7 @@ async fn a_dead_agent_whose_worktree_recovery_put_away_is_still_judged_and_forgo
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
     std::fs::write(&go, "").unwrap();
-    while is_running(entry.pid, entry.start_time) {
+    while is_alive(&entry.handle) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // `agent recover` put the orphaned worktree away (its branch stays, with the work).
@@ -324,8 +322,7 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
             agent: "agent003".to_owned(),
             issue: 9,
             attempt: 1,
-            pid,
-            start_time: 1,
+            handle: AgentHandle::Local { pid, start_time: 1 },
             runtime: "claude".to_owned(),
             reports_result: true,
             branch: "agent003/9-old".to_owned(),
@@ -342,7 +339,9 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
     assert_eq!(results[0].report.exit, ExitStatus::Unknown);
     assert!(is_running(
         pid,
-        clambake::adapters::procfs::stat(pid).unwrap().start_time
+        clambake::adapters::hosts::local::procfs::stat(pid)
+            .unwrap()
+            .start_time
     ));
     assert_eq!(registry.list().unwrap(), []);
 }

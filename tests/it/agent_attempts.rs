@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use clambake::adapters::agents::simulated::simulated_file;
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::adapters::agents::{CommandRuntime, SimulatedRuntime};
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
 use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
+use clambake::ports::agent_host::Limits;
 
 use crate::support::{TestRepo, write_script};
 

@@ -10,10 +10,10 @@ use clambake::app::agents::attempt::open_registry;
 use clambake::app::agents::monitor::{AgentState, list_agents};
 use clambake::ports::agent_registry::RegisteredAgent;
 
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, is_alive, write_script};
 
-/// An initialized repository with issue #1, whose `command` agent reports in, waits for the
-/// file `go` beside its script, then commits and reports success.
+/// An initialized repository with issue #1, whose `command` agent writes its pid to `go.pid`,
+/// reports in, waits for the file `go` beside its script, then commits and reports success.
 struct Setup {
     repo: TestRepo,
     scripts: tempfile::TempDir,
@@ -29,7 +29,8 @@ impl Setup {
         let script = write_script(
             scripts.path(),
             "agent.sh",
-            r#"echo '{"type":"system","subtype":"init","session_id":"s-cli","model":"scripted"}'
+            r#"echo $$ > "$1.pid.tmp" && mv "$1.pid.tmp" "$1.pid"
+echo '{"type":"system","subtype":"init","session_id":"s-cli","model":"scripted"}'
 echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it."}],"usage":{"input_tokens":7,"output_tokens":3}}}'
 while [ ! -e "$1" ]; do sleep 0.02; done
 echo hi > greeting.txt && git add greeting.txt && git commit -qm 'Add greeting'
@@ -45,6 +46,18 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
 
     fn go(&self) -> PathBuf {
         self.scripts.path().join("go")
+    }
+
+    /// The agent script's own pid, once it has written it.
+    async fn agent_pid(&self) -> u32 {
+        let file = self.scripts.path().join("go.pid");
+        for _ in 0..3000 {
+            if let Ok(pid) = std::fs::read_to_string(&file) {
+                return pid.trim().parse().unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the agent never wrote {}", file.display());
     }
 
     /// `clambake spawn` of `agent` on issue 1 in the background, once its agent is registered.
@@ -191,10 +204,10 @@ async fn wait_for_events(repo: &TestRepo, agent: &str, events: u64) -> serde_jso
 #[tokio::test(flavor = "multi_thread")]
 async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     let setup = Setup::new();
-    let (spawned, entry) = setup.spawn_in_background("agent001").await;
+    let (spawned, _) = setup.spawn_in_background("agent001").await;
     let status = wait_for_events(&setup.repo, "agent001", 2).await;
     assert_eq!(status["state"], "running");
-    assert_eq!(status["pid"], entry.pid);
+    assert_eq!(status["pid"], setup.agent_pid().await);
     assert_eq!(status["issue"], 1);
     assert_eq!(status["runtime"], "command");
     assert_eq!(status["session_id"], "s-cli");
@@ -289,6 +302,7 @@ async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
     let setup = Setup::new();
     let (spawned, entry) = setup.spawn_in_background("agent001").await;
     wait_for_events(&setup.repo, "agent001", 2).await;
+    let pid = setup.agent_pid().await;
     let report = setup
         .repo
         .clambake(&[
@@ -301,12 +315,9 @@ async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
         ])
         .success()
         .json();
-    assert_eq!(report["pid"], entry.pid);
+    assert_eq!(report["pid"], pid);
     assert_eq!(report["stopped"], "gracefully");
-    assert!(!clambake::adapters::agents::process::is_running(
-        entry.pid,
-        entry.start_time
-    ));
+    assert!(!is_alive(&entry.handle));
     let spawned = finish(spawned);
     assert_eq!(spawned["outcome"], "killed", "{spawned}");
 
@@ -373,13 +384,14 @@ async fn the_agent_list_shows_registered_processes() {
     let workspace = Workspace::discover(setup.repo.path()).await.unwrap();
     let now = jiff::Timestamp::now();
     assert!(list_agents(&workspace, now).await.unwrap().is_empty());
-    let (spawned, entry) = setup.spawn_in_background("agent002").await;
+    let (spawned, _) = setup.spawn_in_background("agent002").await;
+    let pid = setup.agent_pid().await;
     let listed = list_agents(&workspace, jiff::Timestamp::now())
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].agent, "agent002");
-    assert_eq!(listed[0].pid, entry.pid);
+    assert_eq!(listed[0].pid, pid);
     assert_eq!(listed[0].state, AgentState::Running);
     assert!(listed[0].latest_events.is_empty());
     std::fs::write(setup.go(), "").unwrap();

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
+use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::core::agents::command::BASE_ALLOWLIST;
 use clambake::core::agents::outcome::{ExitStatus, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
+use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_host::{AttemptReport, Limits};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -214,7 +216,7 @@ async fn the_environment_is_scrubbed() {
         let allowed = BASE_ALLOWLIST.contains(&name)
             || name.starts_with("GIT_")
             // Marks it as an agent, for telling strays from a person's shell.
-            || name == clambake::adapters::agents::AGENT_MARKER
+            || name == clambake::core::agents::command::AGENT_MARKER
             || name == clambake::core::agents::containment::ATTEMPT_MARKER
             // The shell itself sets these.
             || ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name);

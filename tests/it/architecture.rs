@@ -17,39 +17,26 @@ use graph::{Edge, Graph, ModPath, Target};
 const ADAPTER_USERS: &[&str] = &[
     "clambake::app::agents::attempt",
     "clambake::app::agents::check",
-    "clambake::app::agents::monitor",
     "clambake::app::agents::simulated_work",
     "clambake::app::agents::spawn",
-    "clambake::app::agents::strays",
-    "clambake::app::agents::terminate",
     "clambake::app::lifecycle::land",
     "clambake::app::lifecycle::transitions",
-    "clambake::app::recovery::observe",
     "clambake::app::recovery::rebuild_journal",
     "clambake::app::recovery::repair",
     "clambake::app::run::assemble",
     "clambake::app::run::orchestrator",
-    "clambake::app::run::orchestrator::attempts",
     "clambake::app::setup::doctor",
     "clambake::app::workspace",
     "clambake::cli::logs",
-    "clambake::cli::terminate",
 ];
 
 /// Import cycles between the modules of `app/`, the adapters and the core today, as
 /// [`cycles`] names them. Others are reorganising those modules; each entry goes when its
 /// cycle is broken. Never add one.
 const KNOWN_CYCLES: &[&str] = &[
-    "clambake::adapters::agents <-> clambake::adapters::agents::claude <-> clambake::adapters::agents::codex <-> clambake::adapters::agents::command <-> clambake::adapters::agents::simulated",
-    "clambake::adapters::forge::local <-> clambake::adapters::forge::local::merge <-> clambake::adapters::forge::local::rows",
-    "clambake::adapters::git <-> clambake::adapters::git::remote",
     "clambake::app::agents <-> clambake::app::lifecycle <-> clambake::app::queue <-> clambake::app::recovery <-> clambake::app::run <-> clambake::app::setup <-> clambake::app::trains",
-    "clambake::app::recovery::repair <-> clambake::app::recovery::repair::steps",
-    "clambake::app::run::orchestrator <-> clambake::app::run::orchestrator::events <-> clambake::app::run::orchestrator::input",
-    "clambake::app::trains::bundle <-> clambake::app::trains::bundle::departure",
     "clambake_core::agents <-> clambake_core::text <-> clambake_core::trains",
     "clambake_core::lifecycle <-> clambake_core::recovery",
-    "clambake_core::recovery::drift <-> clambake_core::recovery::drift::inconsistency <-> clambake_core::recovery::drift::snapshot",
 ];
 
 /// Files over [`MAX_LINES`] outside their tests today. Others are splitting them; each entry

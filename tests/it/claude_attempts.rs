@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use clambake::adapters::agents::ClaudeRuntime;
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, AttemptResult, never_stop, run_attempt};
 use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::core::config::AgentsConfig;
+use clambake::ports::agent_host::Limits;
 use tokio::sync::oneshot;
 
 use crate::model_server::{ModelServer, Reply};

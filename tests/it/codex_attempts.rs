@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CodexRuntime;
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{
     AttemptRequest, AttemptResult, never_stop, run_attempt, worktree_path,
@@ -17,6 +16,7 @@ use clambake::app::agents::attempt::{
 use clambake::core::agents::events::{AgentEvent, ResultSubtype, Usage, parse_line};
 use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::core::config::AgentsConfig;
+use clambake::ports::agent_host::Limits;
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -5,6 +5,7 @@ mod agent_adoption;
 mod agent_attempts;
 mod agent_commands;
 mod agent_history_cli;
+mod agent_host;
 mod agent_processes;
 mod agent_recovery_cli;
 mod agent_secrets;

@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clambake::adapters::agents::simulated::{SimulatedRuntime, simulated_file};
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::app::recovery::observe::registered_processes;
@@ -35,6 +34,7 @@ use clambake::app::run::orchestrator::{Orchestrator, RunSettings, StopWhen};
 use clambake::core::lifecycle::machine::StateKind;
 use clambake::core::queue::labels::{self, agent_label};
 use clambake::core::recovery::drift::ARCHIVE_PREFIX;
+use clambake::ports::agent_host::Limits;
 use clambake::ports::forge::{
     ForgeError, IssueFilter, IssueState, NewIssue, Number, PullRequestFilter, PullRequestState,
 };

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::process::{ProcessTracking, is_running};
-use clambake::adapters::agents::supervisor::{Limits, LogFiles, supervise};
-use clambake::adapters::cgroup::AttemptCgroup;
-use clambake::adapters::procfs;
+use clambake::adapters::hosts::local::cgroup::AttemptCgroup;
+use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
+use clambake::adapters::hosts::local::procfs;
+use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, open_registry, run_attempt};
 use clambake::core::agents::outcome::Outcome;
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
+use clambake::ports::agent::LogFiles;
+use clambake::ports::agent_host::Limits;
 use tokio::sync::oneshot;
 
 use crate::support::{TestRepo, write_script};
@@ -216,7 +218,16 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
     let worktree: PathBuf = workspace.state_dir().join("worktrees/agent001-4");
     wait_for_pids(&worktree, tracking).await;
     let escaped = escaped(&worktree, tracking);
-    let entry = open_registry(&workspace).unwrap().list().unwrap().remove(0);
+    // The escapes may be quicker than the registration.
+    let mut registered = open_registry(&workspace).unwrap().list().unwrap();
+    for _ in 0..3000 {
+        if !registered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        registered = open_registry(&workspace).unwrap().list().unwrap();
+    }
+    let entry = registered.pop().expect("the agent was registered");
     let containment = entry.containment.clone().unwrap();
     assert_eq!(
         containment.cgroup.is_some(),

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::process::{ProcessTracking, is_running};
-use clambake::adapters::agents::supervisor::supervise;
-use clambake::adapters::procfs;
+use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
+use clambake::adapters::hosts::local::procfs;
+use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::open_registry;
 use clambake::core::agents::containment::{cgroup_dir, own_cgroup};

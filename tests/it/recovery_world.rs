@@ -68,7 +68,7 @@ impl AgentProcesses for ChildProcesses {
                 agent: agent.clone(),
                 issue: *issue,
                 attempt: None,
-                pid: child.id(),
+                pid: Some(child.id()),
                 alive: child.try_wait().unwrap().is_none(),
                 last_activity: Some(*started),
             })

@@ -108,13 +108,14 @@ impl Drop for Tmux {
     }
 }
 
-/// An agent for the `command` runtime that reports one turn, waits for `go` to exist, then
-/// commits and reports success.
+/// An agent for the `command` runtime that writes its pid to `go.pid`, reports one turn, waits
+/// for `go` to exist, then commits and reports success.
 fn waiting_agent(dir: &Path) -> (PathBuf, String) {
     let script = write_script(
         dir,
         "agent.sh",
-        r#"echo '{"type":"system","subtype":"init","session_id":"s-view","model":"scripted"}'
+        r#"echo $$ > "$1.tmp" && mv "$1.tmp" "$1.pid"
+echo '{"type":"system","subtype":"init","session_id":"s-view","model":"scripted"}'
 echo '{"type":"assistant","message":{"content":[{"type":"text","text":"Working on it."}],"usage":{"input_tokens":7,"output_tokens":3}}}'
 while [ ! -e "$1" ]; do sleep 0.05; done
 echo hi > greeting.txt && git add greeting.txt && git commit -qm 'Add greeting'
@@ -145,6 +146,10 @@ fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a
         env!("CARGO_BIN_EXE_clambake"),
     ));
     let screen = tmux.wait_for(&["agent001", "running", "ago", "queue: 0 ready · 1 claimed"]);
+    // The busy slot shows its agent by the agent's own pid.
+    let pid = std::fs::read_to_string(go.with_extension("pid")).unwrap();
+    let row = screen.lines().find(|l| l.contains("running")).unwrap();
+    assert_eq!(row.split_whitespace().nth(1), Some(pid.trim()), "{screen}");
     assert!(screen.contains("next train: manual"), "{screen}");
     assert!(
         screen.contains("agent001 claimed #1 (attempt 1)"),

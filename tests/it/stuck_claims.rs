@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
-use clambake::adapters::agents::process::is_running;
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::open_registry;
 use clambake::app::lifecycle::transitions::open_journal;
@@ -18,11 +16,12 @@ use clambake::app::run::orchestrator::{Orchestrator, RunEvent, RunSettings, Stop
 use clambake::core::lifecycle::machine::{Event, StateKind};
 use clambake::core::queue::labels;
 use clambake::ports::Forge;
+use clambake::ports::agent_host::Limits;
 use clambake::ports::journal::{AttemptLog, Journal};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::orchestrator_props::FakeClock;
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, is_alive, write_script};
 
 const BRANCH: &str = "agent001/1-stuck-task";
 
@@ -109,10 +108,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
     let (ran, agent) = tokio::join!(run, agent);
     ran.expect("the loop went idle after the reset").unwrap();
 
-    assert!(
-        !is_running(agent.pid, agent.start_time),
-        "the silent agent was stopped"
-    );
+    assert!(!is_alive(&agent.handle), "the silent agent was stopped");
     assert!(
         open_registry(&workspace)
             .unwrap()

@@ -288,3 +288,9 @@ pub fn codex_binary() -> std::path::PathBuf {
     );
     path
 }
+
+/// Whether the agent `handle` names still runs (the same process, not a reused pid).
+pub fn is_alive(handle: &clambake::ports::agent_host::AgentHandle) -> bool {
+    let clambake::ports::agent_host::AgentHandle::Local { pid, start_time } = *handle;
+    clambake::adapters::hosts::local::process::is_running(pid, start_time)
+}

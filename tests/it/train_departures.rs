@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clambake::adapters::agents::simulated::SimulatedRuntime;
-use clambake::adapters::agents::supervisor::Limits;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::app::run::orchestrator::{Orchestrator, RunSettings, StopWhen};
@@ -15,6 +14,7 @@ use clambake::core::queue::labels;
 use clambake::core::text::closing::closed_issues;
 use clambake::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
 use clambake::ports::Forge;
+use clambake::ports::agent_host::Limits;
 use clambake::ports::forge::{
     IssueFilter, IssueState, NewIssue, PullRequest, PullRequestFilter, PullRequestState,
 };

@@ -49,12 +49,12 @@ impl AgentRuntime for ClaudeRuntime {
             &self.config.env_passthrough,
             ModelKeys::Own(ANTHROPIC_KEYS),
         );
-        super::process::spawn(
+        crate::adapters::hosts::local::process::spawn(
             &argv,
             &env,
             &spec.worktree,
             &spec.logs,
-            super::process::ProcessTracking::default(),
+            crate::adapters::hosts::local::process::ProcessTracking::default(),
             Some(&spec.prompt_file),
         )
     }

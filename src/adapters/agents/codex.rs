@@ -54,12 +54,12 @@ impl AgentRuntime for CodexRuntime {
             &self.config.env_passthrough,
             ModelKeys::Own(OPENAI_KEYS),
         );
-        super::process::spawn(
+        crate::adapters::hosts::local::process::spawn(
             &argv,
             &env,
             &spec.worktree,
             &spec.logs,
-            super::process::ProcessTracking::default(),
+            crate::adapters::hosts::local::process::ProcessTracking::default(),
             Some(&spec.prompt_file),
         )
     }

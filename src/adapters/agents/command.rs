@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::process::ProcessTracking;
+use crate::adapters::hosts::local::process::ProcessTracking;
 use crate::core::agents::command::{ModelKeys, TemplateValues, expand_command};
 use crate::ports::agent::{AgentRuntime, AgentSpec, AgentStartError, RunningAgent};
 
@@ -55,6 +55,13 @@ impl AgentRuntime for CommandRuntime {
             &self.passthrough,
             ModelKeys::Named,
         );
-        super::process::spawn(&argv, &env, &spec.worktree, &spec.logs, self.tracking, None)
+        crate::adapters::hosts::local::process::spawn(
+            &argv,
+            &env,
+            &spec.worktree,
+            &spec.logs,
+            self.tracking,
+            None,
+        )
     }
 }

@@ -1,16 +1,11 @@
-//! Agent runtimes: Claude Code, Codex, any command, and the built-in simulated agent, plus the
-//! supervisor that watches whichever one runs.
+//! Agent runtimes: Claude Code, Codex, any command, and the built-in simulated agent, each
+//! started on the local agent host.
 
-pub mod attempt_processes;
 pub mod claude;
 pub mod codex;
 pub mod command;
 pub mod locate;
-pub mod orphans;
-pub mod process;
 pub mod simulated;
-pub mod supervisor;
-pub mod waiter;
 
 use crate::core::agents::command::{ModelKeys, agent_environment};
 use crate::core::config::{AgentRuntimeKind, AgentsConfig};
@@ -73,10 +68,9 @@ fn environment(
             env.push((name, value));
         }
     }
-    env.push((AGENT_MARKER.to_owned(), agent.to_owned()));
+    env.push((
+        crate::core::agents::command::AGENT_MARKER.to_owned(),
+        agent.to_owned(),
+    ));
     env
 }
-
-/// Set in every agent process's environment (and inherited by its children), so that a
-/// stray one can be told from a person's shell that happens to sit in the same directory.
-pub const AGENT_MARKER: &str = "CLAMBAKE_AGENT";

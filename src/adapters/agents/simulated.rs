@@ -16,6 +16,7 @@ use crate::core::branches::name::slug;
 use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
+use crate::ports::agent_host::Stray;
 use crate::ports::journal::SIMULATED_RUNTIME;
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
@@ -239,5 +240,7 @@ impl AgentControl for Stopper {
         self.0.send_replace(true);
     }
 
-    async fn clean_up(&self) {}
+    async fn clean_up(&self) -> Vec<Stray> {
+        Vec::new()
+    }
 }

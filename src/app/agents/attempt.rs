@@ -9,27 +9,21 @@ use tokio::sync::oneshot;
 
 use jiff::Timestamp;
 
-use crate::adapters::agent_registry::{REGISTRY_FILE, SqliteAgentRegistry};
-use crate::adapters::agents::attempt_processes::AttemptProcesses;
-use crate::adapters::agents::supervisor::{AttemptReport, Limits, LogFiles, supervise};
-use crate::adapters::agents::{process, waiter};
-use crate::adapters::procfs;
+use crate::adapters::hosts::local::LocalHost;
+use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::workspace::Workspace;
-use crate::core::agents::events::{AttemptTotals, parse_line};
+use crate::core::agents::containment::left_running;
 use crate::core::agents::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
 use crate::core::agents::prompt::{PromptComment, PromptInput, build_prompt, build_resume_prompt};
-use crate::core::agents::retry::continues_session;
 use crate::core::branches::name::branch_name;
 use crate::core::queue::slots::{RunningSlot, check_slot};
-use crate::ports::Forge;
-use crate::ports::agent::{AgentRuntime, AgentSpec};
-use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent};
-use crate::ports::forge::{PullRequestFilter, PullRequestState};
+use crate::ports::agent::{AgentRuntime, AgentSpec, LogFiles};
+use crate::ports::agent_host::{AgentHost, AttemptReport, Limits};
+use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::git::{Removal, Worktrees};
-use crate::ports::journal::AttemptRecord;
 
 pub use crate::app::error::AttemptError;
 
@@ -67,6 +61,8 @@ pub struct AttemptResult {
     pub committed_leftovers: bool,
     pub commits_ahead: u32,
     pub classification: Classification,
+    /// What the agent left running when it ended (stopped since), as its verdict says.
+    pub left_running: Option<String>,
     /// From the agent's exit to its classified outcome (leftovers committed, commits counted).
     pub exit_to_outcome: Duration,
 }
@@ -107,9 +103,11 @@ pub async fn run_attempt_journaled(
 ) -> Result<AttemptResult, AttemptError> {
     let branch = branch_name(&request.agent, request.issue, &request.title);
     let worktree = worktree_path(workspace, &request.agent, request.issue);
+    let host = open_registry(workspace)?;
     {
         let _adding = workspace.lock_worktrees().await;
-        prepare_worktree(workspace, &worktree, &branch, request, limits.grace).await?;
+        let host = host.as_ref();
+        prepare_worktree(workspace, host, &worktree, &branch, request, limits.grace).await?;
     }
     let stem = format!("{}-{}-{}", request.agent, request.issue, request.attempt);
     // Only a runtime that can continue a session is given one: others start afresh.
@@ -148,8 +146,7 @@ pub async fn run_attempt_journaled(
             request.attempt,
         ),
     };
-    let registry = open_registry(workspace)?;
-    crate::app::agents::strays::stop_strays(&worktree, limits.grace).await;
+    host.stop_unregistered(&worktree, limits.grace).await;
     if journal.is_some() {
         // Journaled before the start, so that a refusal leaves no process unwatched.
         let ahead = workspace.commits_ahead(&request.base, &branch).await?;
@@ -164,28 +161,25 @@ pub async fn run_attempt_journaled(
     }
     let running = runtime.start(&spec).await?;
     // A process too quick to be seen has already ended: there is nothing to re-adopt.
-    let registered = running
-        .pid
-        .and_then(procfs::stat)
-        .map(|stat| RegisteredAgent {
-            agent: request.agent.clone(),
-            issue: request.issue,
-            attempt: request.attempt,
-            pid: stat.pid,
-            start_time: stat.start_time,
-            runtime: runtime.name().to_owned(),
-            reports_result: runtime.reports_result(),
-            branch: branch.clone(),
-            base: request.base.clone(),
-            worktree: worktree.clone(),
-            logs: spec.logs.clone(),
-            started_at: Timestamp::now(),
-            containment: running.containment.clone(),
-        });
+    let registered = host.handle(&running).map(|handle| RegisteredAgent {
+        agent: request.agent.clone(),
+        issue: request.issue,
+        attempt: request.attempt,
+        handle,
+        runtime: runtime.name().to_owned(),
+        reports_result: runtime.reports_result(),
+        branch: branch.clone(),
+        base: request.base.clone(),
+        worktree: worktree.clone(),
+        logs: spec.logs.clone(),
+        started_at: Timestamp::now(),
+        containment: running.containment.clone(),
+    });
     if let Some(entry) = &registered {
-        registry.register(entry)?;
+        host.register(entry)?;
     }
-    let report = supervise(running, limits, stop)
+    let report = host
+        .watch(running, limits, stop)
         .await
         .map_err(|source| AttemptError::Io {
             action: "supervise the agent reading its log",
@@ -250,13 +244,24 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     {
         ended.report.terminated = Some(Termination::Requested);
     }
-    let classification = classify(&Evidence {
+    let mut classification = classify(&Evidence {
         result: ended.report.totals.result.as_ref(),
         exit: ended.report.exit,
         terminated: ended.report.terminated,
         commits_ahead,
         reports_result: ended.reports_result,
     });
+    // As a test runner reports a leak: part of the verdict, whatever the outcome. An attempt
+    // Clambake terminated left nothing: its processes were being stopped as it ended.
+    let strays = ended
+        .report
+        .strays
+        .iter()
+        .map(|s| (s.pid, s.command.as_str()));
+    let left_running = left_running(strays).filter(|_| ended.report.terminated.is_none());
+    if let Some(left) = &left_running {
+        classification.reason = format!("{}; {left}", classification.reason);
+    }
     let exit_to_outcome = ended.report.exited_at.elapsed();
     tracing::info!(
         agent = %ended.agent,
@@ -277,41 +282,35 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
         committed_leftovers,
         commits_ahead,
         classification,
+        left_running,
         exit_to_outcome,
     })
 }
 
-/// The registered agents whose process is still running (the same pid and start time).
-pub fn running_agents(registry: &dyn AgentRegistry) -> Result<Vec<RegisteredAgent>, AttemptError> {
-    Ok(registry
+/// Refuses to start `agent` if it is already running, or if `max` agents already are.
+pub fn claim_slot(host: &dyn AgentHost, agent: &str, max: u32) -> Result<(), AttemptError> {
+    let running: Vec<RunningSlot> = host
         .list()?
         .into_iter()
-        .filter(|entry| process::is_running(entry.pid, entry.start_time))
-        .collect())
-}
-
-/// Refuses to start `agent` if it is already running, or if `max` agents already are.
-pub fn claim_slot(registry: &dyn AgentRegistry, agent: &str, max: u32) -> Result<(), AttemptError> {
-    let running: Vec<RunningSlot> = running_agents(registry)?
-        .into_iter()
+        .filter(|entry| host.is_alive(&entry.handle))
         .map(|entry| RunningSlot {
+            pid: host.pid(&entry.handle),
             agent: entry.agent,
             issue: entry.issue,
-            pid: entry.pid,
         })
         .collect();
     Ok(check_slot(agent, &running, max)?)
 }
 
-/// The registry of this workspace's running agents, `.clambake/agents.db`.
-pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentRegistry>, AttemptError> {
+/// The host of this workspace's agents, which registers them in `.clambake/agents.db`.
+pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentHost>, AttemptError> {
     let path = workspace.state_dir().join(REGISTRY_FILE);
-    Ok(Box::new(SqliteAgentRegistry::open(&path)?))
+    Ok(Box::new(LocalHost::open(&path)?))
 }
 
 /// Forgets `agent`'s registration, once its attempt's verdict has been acted on.
 pub fn forget_registration(workspace: &Workspace, agent: &str) -> Result<(), AttemptError> {
-    Ok(open_registry(workspace)?.remove(agent)?)
+    Ok(open_registry(workspace)?.forget(agent)?)
 }
 
 /// Takes over one registered agent that a previous orchestrator started. A live one (the same
@@ -323,27 +322,14 @@ pub async fn adopt_agent(
     limits: Limits,
     stop: oneshot::Receiver<()>,
 ) -> Result<AttemptResult, AttemptError> {
-    let report = if process::is_running(entry.pid, entry.start_time) {
-        tracing::info!(agent = %entry.agent, pid = entry.pid, "re-adopting a live agent");
-        let running = process::adopt(
-            entry.pid,
-            entry.start_time,
-            &entry.logs,
-            entry.containment.clone(),
-        );
-        supervise(running, limits, stop).await
-    } else {
-        // Whatever it left running goes with it.
-        AttemptProcesses::new(entry.pid, entry.containment.as_ref())
-            .clean_up_escaped()
-            .await;
-        report_from_log(&entry.logs).await
-    }
-    .map_err(|source| AttemptError::Io {
-        action: "read the log of the re-adopted agent",
-        path: entry.logs.stdout.clone(),
-        source,
-    })?;
+    let report = open_registry(workspace)?
+        .adopt(&entry, limits, stop)
+        .await
+        .map_err(|source| AttemptError::Io {
+            action: "read the log of the re-adopted agent",
+            path: entry.logs.stdout.clone(),
+            source,
+        })?;
     let ended = EndedAttempt {
         agent: entry.agent,
         runtime: entry.runtime,
@@ -356,26 +342,6 @@ pub async fn adopt_agent(
         report,
     };
     finish(workspace, ended).await
-}
-
-/// What the log of an agent that ended unwatched says.
-async fn report_from_log(logs: &LogFiles) -> std::io::Result<AttemptReport> {
-    let text = match tokio::fs::read(&logs.stdout).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(error),
-    };
-    let mut totals = AttemptTotals::default();
-    for line in text.lines() {
-        totals.record(&parse_line(line));
-    }
-    Ok(AttemptReport {
-        exit: waiter::recorded_exit(logs).unwrap_or(ExitStatus::Unknown),
-        terminated: None,
-        totals,
-        last_event_at: None,
-        exited_at: tokio::time::Instant::now(),
-    })
 }
 
 /// Moves a directory that git no longer knows as a worktree out of the way, under
@@ -408,6 +374,7 @@ async fn set_aside_broken(git: &dyn Worktrees, worktree: &Path) -> Result<(), At
 /// a new branch from `base`.
 async fn prepare_worktree(
     workspace: &Workspace,
+    host: &dyn AgentHost,
     worktree: &std::path::Path,
     branch: &str,
     request: &AttemptRequest,
@@ -426,6 +393,7 @@ async fn prepare_worktree(
             base,
             agent_worktrees,
             pull_request_heads: &request.pull_request_heads,
+            host,
         };
         take_over_earlier_attempts(workspace.repository(), &takeover, grace).await?;
     }
@@ -488,94 +456,4 @@ async fn write_file(path: &std::path::Path, text: &str) -> Result<(), AttemptErr
 /// terminate by hand.
 pub fn never_stop() -> oneshot::Receiver<()> {
     oneshot::channel().1
-}
-
-/// Limits from the configuration's minutes and seconds.
-pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
-    Limits {
-        stall: Duration::from_secs(u64::from(config.stall_timeout_minutes) * 60),
-        timeout: Duration::from_secs(u64::from(config.timeout_minutes) * 60),
-        grace: Duration::from_secs(u64::from(config.terminate_grace_seconds)),
-    }
-}
-
-/// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
-/// forge has them now.
-/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
-/// every logged attempt, so no two attempts share a number, and the last one's session is
-/// continued if it ended unfinished ([`continues_session`]).
-pub async fn request_for(
-    workspace: &Workspace,
-    forge: &dyn Forge,
-    agent: &str,
-    issue: u64,
-    base: &str,
-    earlier: &[AttemptRecord],
-) -> crate::app::AppResult<AttemptRequest> {
-    let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
-    let resume_session = earlier
-        .iter()
-        .max_by_key(|a| a.attempt)
-        .filter(|last| continues_session(&last.outcome))
-        .and_then(|last| last.session_id.clone());
-    let found = forge.issue(issue).await?;
-    let comments = forge
-        .comments(issue)
-        .await?
-        .into_iter()
-        .map(|c| PromptComment {
-            author: c.author,
-            body: c.body,
-        })
-        .collect();
-    let attempt =
-        next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
-    let pull_request_heads = forge
-        .pull_requests(&PullRequestFilter {
-            state: Some(PullRequestState::Open),
-            head: None,
-        })
-        .await?
-        .into_iter()
-        .map(|pr| pr.head)
-        .collect();
-    Ok(AttemptRequest {
-        agent: agent.to_owned(),
-        issue,
-        title: found.title,
-        body: found.body,
-        comments,
-        attempt,
-        base: base.to_owned(),
-        pull_request_heads,
-        resume_session,
-    })
-}
-
-/// One more than the attempts already logged for this agent and issue.
-pub fn next_attempt(logs: &Path, agent: &str, issue: u64) -> Result<u32, AttemptError> {
-    let prefix = format!("{agent}-{issue}-");
-    let entries = match std::fs::read_dir(logs) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
-        Err(source) => {
-            return Err(AttemptError::Io {
-                action: "list",
-                path: logs.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let done = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix(&prefix)?
-                .strip_suffix(".jsonl")?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0);
-    Ok(done + 1)
 }

@@ -10,8 +10,8 @@ use crate::core::branches::name::{earlier_attempts, parse_branch_name, parse_wor
 use crate::ports::git::{BranchDeletion, Removal, Repository};
 
 use crate::app::AttemptError;
-use crate::app::agents::strays::stop_strays;
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
+use crate::ports::agent_host::AgentHost;
 
 /// What a takeover needs to know.
 pub(crate) struct Takeover<'a> {
@@ -24,6 +24,8 @@ pub(crate) struct Takeover<'a> {
     pub agent_worktrees: &'a Path,
     /// Heads of open pull requests, never moved or deleted.
     pub pull_request_heads: &'a [String],
+    /// Stops what still runs in an earlier attempt's worktree.
+    pub host: &'a dyn AgentHost,
 }
 
 /// Makes the new attempt's branch carry the work of the earlier attempt branches, then
@@ -76,7 +78,7 @@ pub(crate) async fn take_over_earlier_attempts(
         }
     }
     for worktree in retiring {
-        retire_worktree(repository, &worktree, grace).await?;
+        retire_worktree(repository, takeover.host, &worktree, grace).await?;
     }
     // Committing leftovers moved some tips.
     let tips = repository.refs.branch_tips().await?;
@@ -129,6 +131,7 @@ fn is_agent_worktree(worktree: &Path, agent_worktrees: &Path) -> bool {
 /// removes it. A worktree whose creation was interrupted holds no work and goes as it is.
 async fn retire_worktree(
     repository: &Repository,
+    host: &dyn AgentHost,
     worktree: &std::path::Path,
     grace: Duration,
 ) -> Result<(), AttemptError> {
@@ -137,7 +140,7 @@ async fn retire_worktree(
         worktrees.remove(worktree, Removal::Locked).await?;
         return Ok(());
     }
-    stop_strays(worktree, grace).await;
+    host.stop_unregistered(worktree, grace).await;
     if let Some(owner) = worktrees
         .branch(worktree)
         .await?

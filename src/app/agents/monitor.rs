@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::agents::process;
 use crate::app::agents::attempt::{AttemptError, open_registry};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::{AgentEvent, AttemptTotals, Usage, parse_line};
+use crate::ports::agent_host::{AgentHandle, AgentHost};
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::journal::AttemptLog;
 
@@ -31,7 +31,10 @@ pub struct AgentStatus {
     pub issue: u64,
     pub attempt: u32,
     pub state: AgentState,
+    /// The agent's own process.
     pub pid: u32,
+    /// How its host names it.
+    pub handle: AgentHandle,
     pub runtime: String,
     pub branch: String,
     pub worktree: PathBuf,
@@ -113,14 +116,15 @@ pub async fn monitor(
     window: EventWindow,
     now: Timestamp,
 ) -> AppResult<Monitored> {
-    let entry = open_registry(workspace)?
+    let host = open_registry(workspace)?;
+    let entry = host
         .list()
         .map_err(AttemptError::from)?
         .into_iter()
         .find(|e| e.agent == slot);
     if let Some(entry) = entry {
         return Ok(Monitored::Registered(Box::new(
-            status(entry, window, now).await?,
+            status(host.as_ref(), entry, window, now).await?,
         )));
     }
     let journal = open_journal(workspace)?;
@@ -177,7 +181,7 @@ pub async fn follow(
     loop {
         // Once its supervisor has classified it and let it go, only its log is left to read.
         let let_go = find()?.as_ref() != Some(&entry);
-        let mut status = status(entry.clone(), window, Timestamp::now()).await?;
+        let mut status = status(registry.as_ref(), entry.clone(), window, Timestamp::now()).await?;
         if let_go {
             status.state = AgentState::Exited;
         }
@@ -200,17 +204,17 @@ pub async fn list_agents(
 ) -> Result<Vec<AgentStatus>, AttemptError> {
     let none = EventWindow { from: 0, latest: 0 };
     let mut statuses = Vec::new();
-    for entry in open_registry(workspace)?.list()? {
-        statuses.push(status(entry, none, now).await?);
+    let host = open_registry(workspace)?;
+    for entry in host.list()? {
+        statuses.push(status(host.as_ref(), entry, none, now).await?);
     }
     Ok(statuses)
 }
 
-/// What an agent's log holds: its totals, the events in `window`, and when it was written last.
+/// What an agent's log holds: its totals and the events in `window`.
 struct LogRead {
     totals: AttemptTotals,
     events: Vec<NumberedEvent>,
-    last_activity: Option<Timestamp>,
 }
 
 /// Reads the log at `path`; a log not written yet reads as empty.
@@ -220,16 +224,9 @@ async fn read_log(path: &Path, window: EventWindow) -> Result<LogRead, AttemptEr
         path: path.to_path_buf(),
         source,
     };
-    let (text, last_activity) = match tokio::fs::read(path).await {
-        Ok(bytes) => {
-            let modified = tokio::fs::metadata(path)
-                .await
-                .and_then(|m| m.modified())
-                .map_err(io)?;
-            let modified = Timestamp::try_from(modified).ok();
-            (String::from_utf8_lossy(&bytes).into_owned(), modified)
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (String::new(), None),
+    let text = match tokio::fs::read(path).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(error) => return Err(io(error)),
     };
     let mut totals = AttemptTotals::default();
@@ -243,24 +240,18 @@ async fn read_log(path: &Path, window: EventWindow) -> Result<LogRead, AttemptEr
     }
     let keep_from = events.len().saturating_sub(window.latest);
     events.drain(..keep_from);
-    Ok(LogRead {
-        totals,
-        events,
-        last_activity,
-    })
+    Ok(LogRead { totals, events })
 }
 
 async fn status(
+    host: &dyn AgentHost,
     entry: RegisteredAgent,
     window: EventWindow,
     now: Timestamp,
 ) -> Result<AgentStatus, AttemptError> {
-    let LogRead {
-        totals,
-        events,
-        last_activity,
-    } = read_log(&entry.logs.stdout, window).await?;
-    let state = if process::is_running(entry.pid, entry.start_time) {
+    let LogRead { totals, events } = read_log(&entry.logs.stdout, window).await?;
+    let last_activity = host.last_activity(&entry);
+    let state = if host.is_alive(&entry.handle) {
         AgentState::Running
     } else {
         AgentState::Exited
@@ -271,7 +262,8 @@ async fn status(
         issue: entry.issue,
         attempt: entry.attempt,
         state,
-        pid: entry.pid,
+        pid: host.pid(&entry.handle),
+        handle: entry.handle,
         runtime: entry.runtime,
         branch: entry.branch,
         worktree: entry.worktree,

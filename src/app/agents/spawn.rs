@@ -10,9 +10,10 @@ use tokio::sync::oneshot;
 
 use crate::adapters::agents::runtime_for;
 use crate::app::agents::attempt::{
-    AttemptError, AttemptResult, claim_slot, forget_registration, limits_from, open_registry,
-    request_for, run_attempt_journaled,
+    AttemptError, AttemptResult, claim_slot, forget_registration, open_registry,
+    run_attempt_journaled,
 };
+use crate::app::agents::request::{limits_from, request_for};
 use crate::app::lifecycle::landing::{self, Disposition, Ended};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};

@@ -5,9 +5,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::agents::process::{self, Stopped};
 use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, open_registry};
+use crate::ports::agent_host::Stopped;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TerminateReport {
@@ -27,12 +27,13 @@ pub async fn terminate(
     let not_running = || AttemptError::NotRunning {
         agent: slot.to_owned(),
     };
-    let entry = open_registry(workspace)?
+    let host = open_registry(workspace)?;
+    let entry = host
         .list()?
         .into_iter()
         .find(|e| e.agent == slot)
         .ok_or_else(not_running)?;
-    if !process::is_running(entry.pid, entry.start_time) {
+    if !host.is_alive(&entry.handle) {
         // It ended on its own: a request left now would count its finished work as killed.
         return Err(not_running());
     }
@@ -43,13 +44,8 @@ pub async fn terminate(
         path: request.clone(),
         source,
     })?;
-    let stopped = process::terminate(
-        entry.pid,
-        entry.start_time,
-        entry.containment.as_ref(),
-        grace,
-    )
-    .await;
+    let pid = host.pid(&entry.handle);
+    let stopped = host.stop(&entry, grace).await;
     if stopped == Stopped::AlreadyGone {
         // It ended between the check and the request: not by this request.
         let _ = std::fs::remove_file(&request);
@@ -58,7 +54,7 @@ pub async fn terminate(
     Ok(TerminateReport {
         agent: entry.agent,
         issue: entry.issue,
-        pid: entry.pid,
+        pid,
         stopped,
     })
 }

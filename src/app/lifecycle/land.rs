@@ -130,6 +130,7 @@ pub async fn land_work(
         commits_ahead: ahead,
         totals: None,
         simulated: simulated_issue(journal, number)?,
+        left_running: None,
     };
     let landing = landing::land(
         workspace.repository(),
@@ -144,7 +145,7 @@ pub async fn land_work(
     // As after the run loop disposes of an attempt: the worktree goes, the branch stays.
     landing::remove_worktree(workspace, &worktree).await?;
     open_registry(workspace)?
-        .remove(slot)
+        .forget(slot)
         .map_err(AttemptError::from)?;
     let landed = match landing {
         Landing::Landed(landed) => landed,

@@ -92,6 +92,7 @@ pub async fn dispose(
             commits_ahead: result.commits_ahead,
             totals: Some(&result.report.totals),
             simulated: simulated_issue(attempts, issue)?,
+            left_running: result.left_running.as_deref(),
         };
         let landing = land(
             workspace.repository(),
@@ -304,6 +305,8 @@ pub struct Work<'a> {
     pub totals: Option<&'a AttemptTotals>,
     /// The simulated agent made (some of) it, as its attempts recorded.
     pub simulated: bool,
+    /// What the attempt left running, stopped since, as its verdict says.
+    pub left_running: Option<&'a str>,
 }
 
 /// Where landed work went.
@@ -344,6 +347,7 @@ pub async fn land(
         commits_ahead,
         totals,
         simulated,
+        left_running,
     } = work;
     let base = forge.default_branch().await?;
     if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
@@ -364,6 +368,7 @@ pub async fn land(
         branch,
         commits_ahead,
         totals,
+        left_running,
     };
     let pull_request = if bundling {
         None

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::adapters::registry_processes::RegistryProcesses;
 use crate::app::agents::attempt::WORKTREES_DIR;
+use crate::app::agents::processes::HostProcesses;
 use crate::app::agents::verdict::last_verdict;
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
@@ -27,7 +27,7 @@ use crate::ports::processes::{AgentProcesses, ObservedProcess};
 pub fn registered_processes(workspace: &Workspace) -> AppResult<Box<dyn AgentProcesses>> {
     let config = workspace.load_config()?.config;
     let registry = crate::app::agents::attempt::open_registry(workspace)?;
-    Ok(Box::new(RegistryProcesses::new(
+    Ok(Box::new(HostProcesses::new(
         std::sync::Arc::from(registry),
         std::time::Duration::from_secs(u64::from(config.agents.terminate_grace_seconds)),
     )))
@@ -225,7 +225,7 @@ mod tests {
             agent: "agent001".into(),
             issue: 12,
             attempt: Some(1),
-            pid: 1,
+            pid: Some(1),
             alive: true,
             last_activity,
         };

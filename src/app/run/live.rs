@@ -37,6 +37,8 @@ pub struct LiveAgent {
     pub agent: String,
     pub issue: u64,
     pub attempt: u32,
+    /// The agent's own process, once it has one.
+    pub pid: Option<u32>,
     pub state: LiveState,
     pub elapsed_seconds: i64,
     /// When the agent last wrote to its log.
@@ -133,6 +135,7 @@ impl LiveSampler {
                     agent: slot.agent.clone(),
                     issue: slot.issue,
                     attempt: slot.attempt,
+                    pid: status.map(|s| s.pid),
                     state: match status.map(|s| s.state) {
                         None => LiveState::Starting,
                         Some(AgentState::Running) => LiveState::Running,

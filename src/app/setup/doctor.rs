@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::adapters::agent_registry::REGISTRY_FILE;
+use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::JOURNAL_FILE;
 use crate::adapters::sqlite_file::{self, FileState};
 use crate::app::workspace::{STATE_DIR, git_version};

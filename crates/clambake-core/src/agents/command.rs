@@ -10,6 +10,10 @@ use regex::{Captures, Regex};
 use crate::config::AgentsConfig;
 
 /// Variables every agent inherits: what ordinary tools need to run and print.
+/// Set in every agent process's environment (and inherited by its children), so that a
+/// stray one can be told from a person's shell that happens to sit in the same directory.
+pub const AGENT_MARKER: &str = "CLAMBAKE_AGENT";
+
 pub const BASE_ALLOWLIST: &[&str] = &[
     "PATH",
     "HOME",

@@ -126,6 +126,38 @@ pub fn victims(table: &[ProcStat], marked: &[u32], myself: u32) -> Vec<u32> {
     found
 }
 
+/// How many of the processes an attempt left behind its verdict names one by one.
+const STRAYS_NAMED: usize = 5;
+
+/// What an attempt's verdict says of the processes (pid and command line) it left running
+/// when its agent ended, all of which Clambake stopped; `None` if it left none. As a test
+/// runner reports a leak: the work may be good, but something was left behind.
+pub fn left_running<'a>(strays: impl IntoIterator<Item = (u32, &'a str)>) -> Option<String> {
+    let strays: Vec<(u32, &str)> = strays.into_iter().collect();
+    if strays.is_empty() {
+        return None;
+    }
+    let mut named: Vec<String> = strays
+        .iter()
+        .take(STRAYS_NAMED)
+        .map(|(pid, command)| match command.trim() {
+            "" => format!("pid {pid}"),
+            command => format!("pid {pid} `{command}`"),
+        })
+        .collect();
+    if strays.len() > STRAYS_NAMED {
+        named.push(format!("{} more", strays.len() - STRAYS_NAMED));
+    }
+    let count = match strays.len() {
+        1 => "1 process".to_owned(),
+        n => format!("{n} processes"),
+    };
+    Some(format!(
+        "the agent left {count} running ({}), stopped by Clambake",
+        named.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +289,22 @@ mod tests {
             process(13, 'T', 10),
         ];
         assert_eq!(victims(&table, &[13, 12, 11, 10, 99], 10), [12, 13]);
+    }
+
+    #[test]
+    fn the_verdict_names_what_an_attempt_left_running() {
+        assert_eq!(left_running([]), None);
+        assert_eq!(
+            left_running([(42, "sleep 300")]).as_deref(),
+            Some("the agent left 1 process running (pid 42 `sleep 300`), stopped by Clambake")
+        );
+        let many: Vec<(u32, &str)> = (1..=7).map(|pid| (pid, "")).collect();
+        assert_eq!(
+            left_running(many).as_deref(),
+            Some(
+                "the agent left 7 processes running (pid 1, pid 2, pid 3, pid 4, pid 5, \
+                 2 more), stopped by Clambake"
+            )
+        );
     }
 }

@@ -4,11 +4,11 @@
 use tokio::sync::oneshot;
 
 use super::{InFlight, Orchestrator, RunEvent};
-use crate::adapters::agents::process;
 use crate::app::AppResult;
 use crate::app::agents::attempt::{
-    AttemptError, adopt_agent, open_registry, request_for, run_attempt_journaled,
+    AttemptError, adopt_agent, open_registry, run_attempt_journaled,
 };
+use crate::app::agents::request::request_for;
 use crate::app::lifecycle::land::{LandSettings, land_recorded_success};
 use crate::app::lifecycle::landing::Disposition;
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
@@ -33,10 +33,10 @@ impl Orchestrator {
                 .iter()
                 .any(|a| a.agent == entry.agent && a.attempt == entry.attempt);
             if recorded {
-                registry.remove(&entry.agent).map_err(AttemptError::from)?;
+                registry.forget(&entry.agent).map_err(AttemptError::from)?;
                 continue;
             }
-            if process::is_running(entry.pid, entry.start_time) {
+            if registry.is_alive(&entry.handle) {
                 self.journal_readoption(&entry).await?;
             }
             let (stop, stopped) = oneshot::channel();

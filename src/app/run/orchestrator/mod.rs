@@ -26,16 +26,17 @@ use jiff::Timestamp;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{Id, JoinSet};
 
-use crate::adapters::agents::supervisor::Limits;
 use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::journal::SqliteJournal;
-use crate::app::agents::attempt::{AttemptError, AttemptResult, limits_from};
+use crate::app::agents::attempt::{AttemptError, AttemptResult};
+use crate::app::agents::request::limits_from;
 use crate::app::lifecycle::landing::LandingPolicy;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::ports::agent::AgentRuntime;
+use crate::ports::agent_host::Limits;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 

@@ -18,6 +18,8 @@ pub struct Landing<'a> {
     pub commits_ahead: u32,
     /// What the attempt spent, when an attempt watched by Clambake did the work.
     pub totals: Option<&'a AttemptTotals>,
+    /// The processes the agent left running, which Clambake stopped, when there were any.
+    pub left_running: Option<&'a str>,
 }
 
 impl Landing<'_> {
@@ -50,6 +52,10 @@ pub fn landed(landing: &Landing<'_>, carried_by: Option<u64>, simulated: bool) -
     let comment = match carried_by {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = match landing.left_running {
+        Some(left) => format!("{comment} Note: {left}."),
+        None => comment,
     };
     if simulated {
         format!("{comment}\n\n{SIMULATED_LANDING}")
@@ -245,7 +251,18 @@ mod tests {
             branch: "agent001/4-parse-pipes",
             commits_ahead: 2,
             totals: Some(&totals),
+            left_running: None,
         };
+        let left_running = Landing {
+            left_running: Some(
+                "the agent left 1 process running (pid 4242: `sleep 60`), stopped by Clambake",
+            ),
+            ..landing
+        };
+        assert_snapshot!(
+            "landed_leaving_a_process",
+            landed(&left_running, None, false)
+        );
         let by_hand = Landing {
             commits_ahead: 1,
             totals: None,

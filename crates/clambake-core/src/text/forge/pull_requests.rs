@@ -207,6 +207,7 @@ mod tests {
             branch: "agent001/12-fix",
             commits_ahead: 1,
             totals: None,
+            left_running: None,
         };
         let pr = landed(12, "Fixes #1\n`Fix` <!-- the parser", &landing, &[]);
         assert_eq!(closed_issues(&pr.body), vec![12]);

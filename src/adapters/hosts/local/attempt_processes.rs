@@ -12,11 +12,12 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use crate::adapters::cgroup::AttemptCgroup;
-use crate::adapters::procfs;
+use super::cgroup::AttemptCgroup;
+use super::procfs;
 use crate::core::agents::containment::{ATTEMPT_MARKER, victims};
 use crate::core::agents::proc_stat::descendant_groups;
 use crate::ports::agent::{AgentControl, Containment};
+use crate::ports::agent_host::Stray;
 
 /// How long `clean_up` waits for killed processes to be gone and reaped.
 const REAP_PATIENCE: Duration = Duration::from_secs(5);
@@ -151,14 +152,35 @@ impl AttemptProcesses {
     }
 
     fn groups_alive(&self) -> bool {
+        !self.in_groups().is_empty()
+    }
+
+    /// The living processes of the groups known so far.
+    fn in_groups(&self) -> Vec<u32> {
         let groups = self
             .groups
             .lock()
             .expect("never poisoned: no panics inside");
-        let table = procfs::process_table();
-        table
+        procfs::process_table()
             .iter()
-            .any(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
+            .filter(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Everything of the attempt still alive, with its command line: once the leader has
+    /// ended, what it left behind.
+    fn left_behind(&self) -> Vec<Stray> {
+        let mut pids = self.in_groups();
+        pids.extend(self.members());
+        pids.sort_unstable();
+        pids.dedup();
+        pids.into_iter()
+            .map(|pid| Stray {
+                pid,
+                command: procfs::command_line(pid),
+            })
+            .collect()
     }
 
     /// Reaps what of the attempt died as our child (orphans re-parented to us): the one
@@ -187,7 +209,11 @@ impl AgentControl for AttemptProcesses {
         self.kill_all();
     }
 
-    async fn clean_up(&self) {
+    async fn clean_up(&self) -> Vec<Stray> {
+        let strays = self.left_behind();
+        if !strays.is_empty() {
+            tracing::warn!(leader = %self.leader, ?strays, "stopping what the agent left running");
+        }
         // The leader has been reaped: its pid may name another process now, so its tree is
         // not walked again; its known groups, its cgroup and its marker still find the rest.
         self.signal_known_groups(Signal::SIGKILL);
@@ -208,14 +234,23 @@ impl AgentControl for AttemptProcesses {
         }
         self.reap();
         self.remove_cgroup();
+        strays
     }
 }
 
 impl AttemptProcesses {
     /// After an attempt whose leader ended unwatched (its pid may name another process by
     /// now, so its groups are left alone): kills what it left in its cgroup or marked, and
-    /// removes the cgroup.
-    pub async fn clean_up_escaped(&self) {
+    /// removes the cgroup. Says what it found left.
+    pub async fn clean_up_escaped(&self) -> Vec<Stray> {
+        let strays = self
+            .members()
+            .into_iter()
+            .map(|pid| Stray {
+                pid,
+                command: procfs::command_line(pid),
+            })
+            .collect();
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
         loop {
             self.kill_escaped();
@@ -234,6 +269,7 @@ impl AttemptProcesses {
             tokio::time::sleep(REAP_POLL).await;
         }
         self.remove_cgroup();
+        strays
     }
 }
 

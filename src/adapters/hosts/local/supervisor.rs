@@ -1,39 +1,14 @@
 //! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls
 //! and timeouts enforced, and the whole agent stopped and reaped.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use crate::core::agents::events::{AttemptTotals, parse_line};
-use crate::core::agents::outcome::{ExitStatus, Termination};
-pub use crate::ports::agent::LogFiles;
+use crate::core::agents::outcome::Termination;
 use crate::ports::agent::RunningAgent;
-
-/// When Clambake gives up on an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The longest silence on stdout before the agent counts as stalled.
-    pub stall: Duration,
-    /// The longest an attempt may run.
-    pub timeout: Duration,
-    /// Between SIGTERM and SIGKILL.
-    pub grace: Duration,
-}
-
-/// What the supervisor saw of one attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptReport {
-    pub exit: ExitStatus,
-    pub terminated: Option<Termination>,
-    pub totals: AttemptTotals,
-    /// The heartbeat: when the last stdout line arrived.
-    pub last_event_at: Option<Timestamp>,
-    /// When the main process's exit was seen (before leftovers were cleaned up).
-    pub exited_at: Instant,
-}
+use crate::ports::agent_host::{AttemptReport, Limits};
 
 /// Supervises `agent` until it has exited, its leftovers are reaped and its output is drained.
 /// The runtime has already put every line in the attempt's log files; the supervisor watches.
@@ -98,7 +73,7 @@ pub async fn supervise(
             },
         }
     };
-    control.clean_up().await;
+    let strays = control.clean_up().await;
     // The agent is gone: read what it wrote last. The readers end at the end of the logs.
     while let Some(line) = lines.recv().await {
         last_event_at = Some(Timestamp::now());
@@ -110,5 +85,6 @@ pub async fn supervise(
         totals,
         last_event_at,
         exited_at,
+        strays,
     })
 }

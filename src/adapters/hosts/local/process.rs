@@ -14,12 +14,13 @@ use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::attempt_processes::AttemptProcesses;
+use super::cgroup::AttemptCgroup;
+use super::procfs;
 use super::waiter;
-use crate::adapters::cgroup::AttemptCgroup;
-use crate::adapters::procfs;
 use crate::core::agents::containment::{ATTEMPT_MARKER, attempt_cgroup_name, attempt_marker};
 use crate::core::agents::outcome::ExitStatus;
 use crate::ports::agent::{AgentStartError, Containment, LogFiles, RunningAgent};
+use crate::ports::agent_host::Stopped;
 
 /// Longer lines are cut here when read (the log keeps them whole), so a flood without newlines
 /// cannot exhaust memory. Claude Code's lines carry whole file reads, hence the room.
@@ -259,18 +260,6 @@ pub fn adopt(
         control: Box::new(AttemptProcesses::new(pid, containment.as_ref())),
         containment,
     }
-}
-
-/// How `terminate` stopped an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stopped {
-    /// It ended within the grace period after SIGTERM.
-    Gracefully,
-    /// It outlived the grace period and was sent SIGKILL.
-    Killed,
-    /// It was no longer running (or its pid now belongs to another process).
-    AlreadyGone,
 }
 
 /// How long SIGKILLed processes may take to disappear before `terminate` stops waiting.

@@ -1,4 +1,4 @@
-//! The agent registry in its own SQLite file, `.clambake/agents.db`.
+//! The local host's registry of started agents, in its own SQLite file, `.clambake/agents.db`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,7 +9,8 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::adapters::sqlite_file::{self, OpenError};
 use crate::ports::agent::{Containment, LogFiles};
-use crate::ports::agent_registry::{AgentRegistry, RegisteredAgent, RegistryError};
+use crate::ports::agent_host::AgentHandle;
+use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 use crate::ports::database::DatabaseKind;
 
 /// The file under the state directory.
@@ -98,8 +99,10 @@ impl SqliteAgentRegistry {
     }
 }
 
-impl AgentRegistry for SqliteAgentRegistry {
-    fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError> {
+impl SqliteAgentRegistry {
+    /// Records a started agent, replacing what its slot had.
+    pub fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError> {
+        let AgentHandle::Local { pid, start_time } = agent.handle;
         self.with_db("write to", |db| {
             db.execute(
                 "INSERT OR REPLACE INTO agents (agent, issue, attempt, pid, start_time, runtime,
@@ -110,8 +113,8 @@ impl AgentRegistry for SqliteAgentRegistry {
                     agent.agent,
                     agent.issue,
                     agent.attempt,
-                    agent.pid,
-                    agent.start_time,
+                    pid,
+                    start_time,
                     agent.runtime,
                     agent.reports_result,
                     agent.branch,
@@ -132,14 +135,16 @@ impl AgentRegistry for SqliteAgentRegistry {
         })
     }
 
-    fn remove(&self, slot: &str) -> Result<(), RegistryError> {
+    /// Forgets the agent in `slot`.
+    pub fn remove(&self, slot: &str) -> Result<(), RegistryError> {
         self.with_db("write to", |db| {
             db.execute("DELETE FROM agents WHERE agent = ?1", [slot])
                 .map(drop)
         })
     }
 
-    fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError> {
+    /// Every registered agent, by slot.
+    pub fn list(&self) -> Result<Vec<RegisteredAgent>, RegistryError> {
         self.with_db("read", |db| {
             let mut query = db.prepare(
                 "SELECT agent, issue, attempt, pid, start_time, runtime, reports_result, branch,
@@ -154,8 +159,10 @@ impl AgentRegistry for SqliteAgentRegistry {
                     agent: row.get(0)?,
                     issue: row.get(1)?,
                     attempt: row.get(2)?,
-                    pid: row.get(3)?,
-                    start_time: row.get(4)?,
+                    handle: AgentHandle::Local {
+                        pid: row.get(3)?,
+                        start_time: row.get(4)?,
+                    },
                     runtime: row.get(5)?,
                     reports_result: row.get(6)?,
                     branch: row.get(7)?,
@@ -192,8 +199,10 @@ mod tests {
             agent: agent.to_owned(),
             issue: 7,
             attempt: 2,
-            pid,
-            start_time: 123_456,
+            handle: AgentHandle::Local {
+                pid,
+                start_time: 123_456,
+            },
             runtime: "claude".to_owned(),
             reports_result: true,
             branch: format!("{agent}/7-fix"),

@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::adapters::agents::attempt_processes::AttemptProcesses;
-use crate::adapters::agents::{AGENT_MARKER, process};
-use crate::adapters::cgroup::AttemptCgroup;
-use crate::adapters::procfs;
+use super::attempt_processes::AttemptProcesses;
+use super::cgroup::AttemptCgroup;
+use super::{process, procfs};
+use crate::core::agents::command::AGENT_MARKER;
 use crate::core::agents::containment::ATTEMPT_MARKER;
 use crate::core::branches::name::parse_worktree_name;
 use crate::ports::agent::Containment;
@@ -16,7 +16,7 @@ use crate::ports::agent::Containment;
 /// that belong to its agent: an agent whose orchestrator was killed between starting it and
 /// registering it. Two agents must never work in one worktree; a process of another agent
 /// that merely wandered in is not this one's to stop (that would take its whole attempt).
-pub(crate) async fn stop_strays(worktree: &Path, grace: Duration) {
+pub async fn stop_strays(worktree: &Path, grace: Duration) {
     let Some(agent) = worktree
         .file_name()
         .and_then(|name| name.to_str())

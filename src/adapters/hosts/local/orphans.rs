@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{Pid, getpgrp};
 
-use crate::adapters::procfs;
+use crate::adapters::hosts::local::procfs;
 use crate::core::agents::proc_stat::ProcStat;
 
 /// How often the orphans that have exited are looked for.

@@ -1,4 +1,4 @@
-//! Reading processes from `/proc`.
+//! Reading this machine's processes from `/proc`.
 
 use crate::core::agents::containment::{environ_has, environ_value};
 use crate::core::agents::proc_stat::{ProcStat, parse_stat};
@@ -60,4 +60,27 @@ pub fn processes_marked(name: &str, value: &str) -> Vec<u32> {
 /// The value of `name` in the environment the process `pid` started with, if set there.
 pub fn environment_value(pid: u32, name: &str) -> Option<String> {
     environ_value(&std::fs::read(format!("/proc/{pid}/environ")).ok()?, name)
+}
+
+/// The command line of the process `pid`, its arguments joined by spaces; empty if it cannot
+/// be read (a zombie, a kernel thread, a process gone).
+pub fn command_line(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// The first living child of the process `pid`, if it has one.
+pub fn child_of(pid: u32) -> Option<u32> {
+    process_table()
+        .into_iter()
+        .filter(|p| p.parent == pid && p.state != 'Z')
+        .map(|p| p.pid)
+        .min()
 }

@@ -1,0 +1,3 @@
+//! Agent hosts: where an attempt's processes run and are watched.
+
+pub mod local;

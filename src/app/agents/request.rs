@@ -1,0 +1,104 @@
+//! What the next attempt at an issue is about: its number (past every earlier one), the issue
+//! as the forge has it now, the session it continues, and the limits it runs under.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::app::Workspace;
+use crate::app::agents::attempt::{AttemptError, AttemptRequest, LOGS_DIR};
+use crate::core::agents::prompt::PromptComment;
+use crate::core::agents::retry::continues_session;
+use crate::ports::Forge;
+use crate::ports::agent_host::Limits;
+use crate::ports::forge::{PullRequestFilter, PullRequestState};
+use crate::ports::journal::AttemptRecord;
+
+/// Limits from the configuration's minutes and seconds.
+pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
+    Limits {
+        stall: Duration::from_secs(u64::from(config.stall_timeout_minutes) * 60),
+        timeout: Duration::from_secs(u64::from(config.timeout_minutes) * 60),
+        grace: Duration::from_secs(u64::from(config.terminate_grace_seconds)),
+    }
+}
+
+/// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
+/// forge has them now.
+/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
+/// every logged attempt, so no two attempts share a number, and the last one's session is
+/// continued if it ended unfinished ([`continues_session`]).
+pub async fn request_for(
+    workspace: &Workspace,
+    forge: &dyn Forge,
+    agent: &str,
+    issue: u64,
+    base: &str,
+    earlier: &[AttemptRecord],
+) -> crate::app::AppResult<AttemptRequest> {
+    let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
+    let resume_session = earlier
+        .iter()
+        .max_by_key(|a| a.attempt)
+        .filter(|last| continues_session(&last.outcome))
+        .and_then(|last| last.session_id.clone());
+    let found = forge.issue(issue).await?;
+    let comments = forge
+        .comments(issue)
+        .await?
+        .into_iter()
+        .map(|c| PromptComment {
+            author: c.author,
+            body: c.body,
+        })
+        .collect();
+    let attempt =
+        next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
+    let pull_request_heads = forge
+        .pull_requests(&PullRequestFilter {
+            state: Some(PullRequestState::Open),
+            head: None,
+        })
+        .await?
+        .into_iter()
+        .map(|pr| pr.head)
+        .collect();
+    Ok(AttemptRequest {
+        agent: agent.to_owned(),
+        issue,
+        title: found.title,
+        body: found.body,
+        comments,
+        attempt,
+        base: base.to_owned(),
+        pull_request_heads,
+        resume_session,
+    })
+}
+
+/// One more than the attempts already logged for this agent and issue.
+pub fn next_attempt(logs: &Path, agent: &str, issue: u64) -> Result<u32, AttemptError> {
+    let prefix = format!("{agent}-{issue}-");
+    let entries = match std::fs::read_dir(logs) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
+        Err(source) => {
+            return Err(AttemptError::Io {
+                action: "list",
+                path: logs.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let done = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".jsonl")?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    Ok(done + 1)
+}
