@@ -2,8 +2,14 @@
 //! restarted, with a reviewer merging pull requests in between. Real `command` agents (shell
 //! scripts in their own process groups) outlive each killed run and are re-adopted.
 //!
-//! The moments are drawn from a seeded generator; the seed is printed, and
-//! `CLAMBAKE_CHAOS_SEED=<seed>` replays a failing run's schedule.
+//! The schedule is drawn from one seeded generator: when each run is killed, how long the
+//! agents then go unwatched, and whether the reviewer merges after a kill. Nothing else in it
+//! is random (the agents' pauses follow from their issue numbers, and Clambake draws no random
+//! numbers), so the seed fixes the whole schedule. Each test prints its seed when it starts and
+//! again when it fails; `CLAMBAKE_CHAOS_SEED=<seed> cargo test --test it chaos` replays that
+//! schedule. What a seed cannot fix is the machine's speed: where in the work a kill lands
+//! depends on how far the run got by then, so a replay repeats the schedule, not every
+//! interleaving.
 //!
 //! A second test kills the run while silent agents (no result event, only an exit status)
 //! finish with nobody watching them: none of their successes may be counted as a failure.
@@ -196,9 +202,7 @@ fn review(repo: &TestRepo, scratch: &Path) {
 
 #[test]
 fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
-    let seed = seed();
-    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut rng, seed) = schedule();
     let started = Instant::now();
 
     let repo = TestRepo::new();
@@ -336,9 +340,10 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     );
 }
 
-/// The chaos seed: `CLAMBAKE_CHAOS_SEED`, or the clock.
-fn seed() -> u64 {
-    std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
+/// The schedule's generator, seeded by `CLAMBAKE_CHAOS_SEED` or else the clock, and the seed,
+/// printed now and, by the [`Seed`] when it is dropped, again if the test fails.
+fn schedule() -> (StdRng, Seed) {
+    let seed = std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
         |_| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -346,7 +351,29 @@ fn seed() -> u64 {
                 .as_nanos() as u64
         },
         |seed| seed.parse().expect("CLAMBAKE_CHAOS_SEED is a number"),
-    )
+    );
+    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
+    (StdRng::seed_from_u64(seed), Seed(seed))
+}
+
+/// A chaos test's seed: it says it again when the test fails, under the failure's message.
+struct Seed(u64);
+
+impl Drop for Seed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let seed = self.0;
+            eprintln!(
+                "chaos seed {seed} failed: replay its schedule with CLAMBAKE_CHAOS_SEED={seed}"
+            );
+        }
+    }
+}
+
+impl std::fmt::Display for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 const SILENT_ISSUES: u64 = 12;
@@ -374,9 +401,7 @@ echo $issue >> {succeeded}
 
 #[test]
 fn agents_that_succeed_while_no_run_watches_never_end_failed() {
-    let seed = seed();
-    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut rng, seed) = schedule();
     let started = Instant::now();
 
     let repo = TestRepo::new();

@@ -22,7 +22,7 @@ use clambake::ports::journal::{AttemptLog, Journal};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::orchestrator_props::FakeClock;
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, wait_for_async, write_script};
 
 const BRANCH: &str = "agent001/1-stuck-task";
 
@@ -94,9 +94,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
 
     let agent = async {
         let ready = scripts.path().join("ready");
-        while !ready.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_async("the agent to be ready", async || ready.exists()).await;
         let registered = open_registry(&workspace).unwrap().list().unwrap();
         assert_eq!(registered.len(), 1, "{registered:?}");
         clock.advance(SignedDuration::from_mins(i64::from(force_after) + 1));
