@@ -68,8 +68,9 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
     )
 }
 
-/// Starts `clambake run` in the background, with no `CLAMBAKE_*` variables from outside.
-fn start_run(repo: &TestRepo, args: &[&str]) -> Child {
+/// Starts `clambake run` in the background, with no `CLAMBAKE_*` variables from outside; what
+/// it says on stderr goes to `stderr`.
+fn start_run(repo: &TestRepo, args: &[&str], stderr: Stdio) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
     command
         .current_dir(repo.path())
@@ -77,7 +78,7 @@ fn start_run(repo: &TestRepo, args: &[&str]) -> Child {
         .args(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (key, _) in std::env::vars() {
         if key.starts_with("CLAMBAKE_") {
             command.env_remove(key);
@@ -232,7 +233,7 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     }
 
     for kill in 1..=KILLS {
-        let mut run = start_run(&repo, &[]);
+        let mut run = start_run(&repo, &[], Stdio::null());
         let moment = Duration::from_millis(rng.random_range(150..1500));
         let deadline = Instant::now() + moment;
         while Instant::now() < deadline {
@@ -247,12 +248,21 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         }
     }
 
-    let mut last = start_run(&repo, &["--until-idle"]);
+    let log = outside.path().join("final-run.log");
+    let mut last = start_run(
+        &repo,
+        &["--until-idle"],
+        std::fs::File::create(&log).unwrap().into(),
+    );
     while last.try_wait().unwrap().is_none() {
         assert_single_claims(&repo, "during the final run");
         std::thread::sleep(Duration::from_millis(25));
     }
-    assert!(last.wait().unwrap().success());
+    assert!(
+        last.wait().unwrap().success(),
+        "the final run failed: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     review(&repo, outside.path());
     repo.clambake(&["run", "--until-idle"]).success();
 
@@ -274,10 +284,10 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         if issue["state"] == "closed" {
             continue;
         }
-        let labels = issue["labels"].to_string();
-        assert!(
-            labels.contains("route:failed"),
-            "#{number} is neither merged nor failed: {labels}"
+        assert_eq!(
+            issue["labels"],
+            serde_json::json!(["route:failed"]),
+            "#{number} is neither merged nor failed"
         );
         let prefix = format!("/{number}-chaos-task-{number}");
         let kept: Vec<&str> = refs.lines().filter(|r| r.contains(&prefix)).collect();
@@ -429,7 +439,7 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
 
     let mut runs = BTreeSet::new();
     for kill in 1..=SILENT_KILLS {
-        let mut run = start_run(&repo, &[]);
+        let mut run = start_run(&repo, &[], Stdio::null());
         runs.insert(run.id());
         std::thread::sleep(Duration::from_millis(rng.random_range(100..700)));
         run.kill().unwrap();
@@ -447,16 +457,12 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
         .collect();
     let mut failed = BTreeSet::new();
     for number in 1..=SILENT_ISSUES {
-        let labels = repo.labels_of(number);
-        if labels.iter().any(|l| l == "route:failed") {
-            failed.insert(number);
-        } else {
-            assert!(
-                labels
-                    .iter()
-                    .any(|l| l == "route:review" || l == "route:bundled"),
-                "#{number} is neither landed nor failed: {labels:?}"
-            );
+        match repo.labels_of(number).as_slice() {
+            [label] if label == "route:failed" => {
+                failed.insert(number);
+            }
+            [label] if label == "route:review" || label == "route:bundled" => {}
+            labels => panic!("#{number} is neither landed nor failed: {labels:?}"),
         }
     }
     let wrongly_failed: Vec<&u64> = failed.intersection(&succeeded).collect();
