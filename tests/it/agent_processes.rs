@@ -239,8 +239,8 @@ async fn the_environment_is_scrubbed() {
 /// How many agents the leak test runs one after another.
 const SEQUENTIAL_AGENTS: u32 = 1000;
 
-/// `(pid, state, process group)` of every process, from /proc.
-fn processes() -> Vec<(u32, char, u32)> {
+/// `(pid, state, parent, process group)` of every process, from /proc.
+fn processes() -> Vec<(u32, char, u32, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -256,6 +256,7 @@ fn processes() -> Vec<(u32, char, u32)> {
         found.push((
             pid,
             fields[0].chars().next().unwrap(),
+            fields[1].parse().unwrap(),
             fields[2].parse().unwrap(),
         ));
     }
@@ -291,10 +292,22 @@ async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
         "{SEQUENTIAL_AGENTS} agents in sequence took {:?}",
         started.elapsed()
     );
-    // Zombies included: a process stays listed until it is reaped.
+    // Zombies included: a process stays listed until it is reaped. Other processes on the
+    // machine may have been given the agents' pids since, so a leftover is also one of ours:
+    // working in the agents' directory, or (a zombie) still a child of this process.
+    let here = dir.path().canonicalize().unwrap();
+    let ours = |pid: u32, state: char, parent: u32| {
+        if state == 'Z' {
+            parent == std::process::id()
+        } else {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == here)
+        }
+    };
     let leftovers: Vec<_> = processes()
         .into_iter()
-        .filter(|&(pid, _, group)| groups.contains(&pid) || groups.contains(&group))
+        .filter(|&(pid, state, parent, group)| {
+            (groups.contains(&pid) || groups.contains(&group)) && ours(pid, state, parent)
+        })
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }

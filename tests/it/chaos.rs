@@ -287,7 +287,11 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         assert_eq!(
             issue["labels"],
             serde_json::json!(["route:failed"]),
-            "#{number} is neither merged nor failed"
+            "#{number} is neither merged nor failed; pull requests: {:#?}",
+            repo.pull_requests()
+                .iter()
+                .map(|pr| format!("#{} {} {}", pr["number"], pr["state"], pr["head"]))
+                .collect::<Vec<_>>()
         );
         let prefix = format!("/{number}-chaos-task-{number}");
         let kept: Vec<&str> = refs.lines().filter(|r| r.contains(&prefix)).collect();

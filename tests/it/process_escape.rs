@@ -217,7 +217,11 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
     let worktree: PathBuf = workspace.state_dir().join("worktrees/agent001-4");
     wait_for_pids(&worktree, tracking).await;
     let escaped = escaped(&worktree, tracking);
-    let entry = open_registry(&workspace).unwrap().list().unwrap().remove(0);
+    // The escapes may have started before their attempt was registered.
+    let entry = wait_for_async("the attempt to be registered", async || {
+        open_registry(&workspace).unwrap().list().unwrap().pop()
+    })
+    .await;
     let containment = entry.containment.clone().unwrap();
     assert_eq!(
         containment.cgroup.is_some(),
