@@ -94,11 +94,18 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
 
     let agent = async {
         let ready = scripts.path().join("ready");
-        wait_for_async("the agent to be ready", async || ready.exists()).await;
-        let registered = open_registry(&workspace).unwrap().list().unwrap();
-        assert_eq!(registered.len(), 1, "{registered:?}");
+        // Ready can come before the registration is written.
+        let registered = wait_for_async("the agent to be ready and registered", async || {
+            let mut listed = open_registry(&workspace).unwrap().list().unwrap();
+            if ready.exists() && listed.len() == 1 {
+                Ok(listed.remove(0))
+            } else {
+                Err(format!("ready: {}, registered: {listed:?}", ready.exists()))
+            }
+        })
+        .await;
         clock.advance(SignedDuration::from_mins(i64::from(force_after) + 1));
-        registered.into_iter().next().unwrap()
+        registered
     };
     let run = tokio::time::timeout(
         Duration::from_secs(30),
