@@ -20,7 +20,7 @@ use clambake::ports::agent_host::Limits;
 use clambake::ports::agent_registry::RegisteredAgent;
 use clambake::ports::journal::{AttemptLog, AttemptRecord};
 
-use crate::support::{TestRepo, is_alive, write_script};
+use crate::support::{TestRepo, is_alive, wait_for_async, write_script};
 
 const LIMITS: Limits = Limits {
     stall: Duration::from_secs(30),
@@ -88,14 +88,10 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
         }
     });
     let registry = open_registry(workspace).unwrap();
-    let mut registered = Vec::new();
-    for _ in 0..500 {
-        registered = registry.list().unwrap();
-        if !registered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let registered = wait_for_async("the agent to be registered", async || {
+        Some(registry.list().unwrap()).filter(|listed| !listed.is_empty())
+    })
+    .await;
     supervisor.abort();
     assert!(supervisor.await.unwrap_err().is_cancelled());
     let [entry] = <[RegisteredAgent; 1]>::try_from(registered).expect("one registered agent");
@@ -119,16 +115,16 @@ async fn a_live_agent_is_re_adopted_after_a_crash_and_classified_when_it_ends() 
             .ends_with(".clambake/logs/agent001-5-1.jsonl")
     );
 
-    let adoption = tokio::spawn(async move { adopt_agents(&workspace, LIMITS).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Its first step finds the agent alive (waiting for `go`) and starts watching it.
+    let mut adoption = std::pin::pin!(adopt_agent(&workspace, entry.clone(), LIMITS, never_stop()));
     assert!(
-        !adoption.is_finished(),
+        futures_util::poll!(adoption.as_mut()).is_pending(),
         "the adopted agent is still working"
     );
     std::fs::write(&go, "").unwrap();
-    let results = adoption.await.unwrap().unwrap();
+    let result = adoption.await.unwrap();
+    forget_registration(&workspace, &result.agent).unwrap();
 
-    let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
     assert_eq!(result.agent, "agent001");
     assert_eq!(
         result.classification.outcome,
@@ -161,9 +157,7 @@ async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
     std::fs::write(&go, "").unwrap();
-    while is_alive(&entry.handle) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_async("the agent to exit", async || !is_alive(&entry.handle)).await;
     let results = adopt_agents(&workspace, LIMITS).await.unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].classification.outcome, Outcome::Success);
@@ -200,9 +194,7 @@ async fn a_command_that_succeeded_while_nobody_watched_is_judged_by_its_recorded
         let workspace = Workspace::discover(repo.path()).await.unwrap();
         let entry = start_then_crash(&workspace, silent_agent(scripts.path(), &go, code)).await;
         std::fs::write(&go, "").unwrap();
-        while is_alive(&entry.handle) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_for_async("the agent to exit", async || !is_alive(&entry.handle)).await;
         let results = adopt_agents(&workspace, LIMITS).await.unwrap();
         let [result] = <[_; 1]>::try_from(results).expect("one adopted agent");
         assert_eq!(result.report.exit, exit);
@@ -282,9 +274,7 @@ async fn a_dead_agent_whose_worktree_recovery_put_away_is_still_judged_and_forgo
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let entry = start_then_crash(&workspace, waiting_agent(scripts.path(), &go)).await;
     std::fs::write(&go, "").unwrap();
-    while is_alive(&entry.handle) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_async("the agent to exit", async || !is_alive(&entry.handle)).await;
     // `agent recover` put the orphaned worktree away (its branch stays, with the work).
     repo.git(&["worktree", "remove", entry.worktree.to_str().unwrap()]);
 
@@ -426,15 +416,7 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
         2,
         "no second attempt"
     );
-    let issue = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    assert_eq!(
-        issue["issue"]["labels"],
-        serde_json::json!(["route:review"]),
-        "{summary}"
-    );
+    assert_eq!(repo.labels_of(1), ["route:review"], "{summary}");
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
 }
 
@@ -478,10 +460,6 @@ async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
         .success()
         .json();
     assert_eq!(summary["events"], serde_json::json!([]), "{summary}");
-    let issue = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    assert_eq!(issue["issue"]["labels"], serde_json::json!(["human-only"]));
+    assert_eq!(repo.labels_of(1), ["human-only"]);
     assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
 }

@@ -3,14 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::open_registry;
 use clambake::app::agents::monitor::{AgentState, list_agents};
 use clambake::ports::agent_registry::RegisteredAgent;
 
-use crate::support::{TestRepo, is_alive, write_script};
+use crate::support::{PATIENCE, TestRepo, is_alive, wait_for_async, write_script};
 
 /// An initialized repository with issue #1, whose `command` agent writes its pid to `go.pid`,
 /// reports in, waits for the file `go` beside its script, then commits and reports success.
@@ -51,13 +50,10 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
     /// The agent script's own pid, once it has written it.
     async fn agent_pid(&self) -> u32 {
         let file = self.scripts.path().join("go.pid");
-        for _ in 0..3000 {
-            if let Ok(pid) = std::fs::read_to_string(&file) {
-                return pid.trim().parse().unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the agent never wrote {}", file.display());
+        wait_for_async("the agent to write its pid", async || {
+            std::fs::read_to_string(&file).ok()?.trim().parse().ok()
+        })
+        .await
     }
 
     /// `clambake spawn` of `agent` on issue 1 in the background, once its agent is registered.
@@ -85,24 +81,20 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
 
 async fn wait_for_registration(root: &Path, agent: &str, spawn: &mut Child) -> RegisteredAgent {
     let workspace = Workspace::discover(root).await.unwrap();
-    for _ in 0..1000 {
+    wait_for_async(&format!("{agent} to be registered"), async || {
         if spawn.try_wait().unwrap().is_some() {
             let mut stderr = String::new();
             std::io::Read::read_to_string(spawn.stderr.as_mut().unwrap(), &mut stderr).unwrap();
             panic!("clambake spawn ended before its agent was registered: {stderr}");
         }
-        if let Ok(registry) = open_registry(&workspace)
-            && let Some(entry) = registry
-                .list()
-                .unwrap()
-                .into_iter()
-                .find(|e| e.agent == agent)
-        {
-            return entry;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{agent} was never registered");
+        open_registry(&workspace)
+            .ok()?
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.agent == agent)
+    })
+    .await
 }
 
 fn finish(child: Child) -> serde_json::Value {
@@ -188,23 +180,24 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
 
 /// Waits until the agent's log holds `events` events, by asking `monitor --json`.
 async fn wait_for_events(repo: &TestRepo, agent: &str, events: u64) -> serde_json::Value {
-    for _ in 0..500 {
+    wait_for_async(&format!("{agent} to log {events} events"), async || {
         let status = repo
             .clambake(&["monitor", "--agent", agent, "--json"])
             .success()
             .json();
         if status["events"].as_u64() >= Some(events) {
-            return status;
+            Ok(status)
+        } else {
+            Err(status.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{agent} never logged {events} events");
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     let setup = Setup::new();
-    let (spawned, _) = setup.spawn_in_background("agent001").await;
+    let (spawned, entry) = setup.spawn_in_background("agent001").await;
     let status = wait_for_events(&setup.repo, "agent001", 2).await;
     assert_eq!(status["state"], "running");
     assert_eq!(status["pid"], setup.agent_pid().await);
@@ -215,7 +208,21 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     assert_eq!(status["turns"], 1);
     assert_eq!(status["usage"]["input_tokens"], 7);
     assert!(status["last_activity"].is_string());
-    assert!(status["uptime_seconds"].as_i64().unwrap() >= 0);
+    // Its uptime is the time since it was registered, in whole seconds, as of the asking.
+    let asked = jiff::Timestamp::now();
+    let status = setup
+        .repo
+        .clambake(&["monitor", "--agent", "agent001", "--json"])
+        .success()
+        .json();
+    let answered = jiff::Timestamp::now();
+    let since = |t: jiff::Timestamp| t.duration_since(entry.started_at).as_secs();
+    let uptime = status["uptime_seconds"].as_i64().unwrap();
+    assert!(
+        (since(asked)..=since(answered)).contains(&uptime),
+        "uptime {uptime}s, registered at {}, asked at {asked}",
+        entry.started_at
+    );
     let events = status["latest_events"].as_array().unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[1]["event"]["kind"], "assistant");
@@ -236,22 +243,31 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
     );
     assert!(text.contains("assistant: Working on it."), "{text}");
 
-    let follower = Command::new(env!("CARGO_BIN_EXE_clambake"))
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_clambake"))
         .current_dir(setup.repo.path())
         .args(["monitor", "--agent", "agent001", "--follow", "--json"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (line_sender, followed) = std::sync::mpsc::channel();
+    let stdout = std::io::BufReader::new(follower.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stdout) {
+            let _ = line_sender.send(serde_json::from_str::<serde_json::Value>(&line.unwrap()));
+        }
+    });
+    let mut lines: Vec<serde_json::Value> = (0..2)
+        .map(|_| {
+            followed
+                .recv_timeout(PATIENCE)
+                .expect("the follower to show the two events logged so far")
+                .unwrap()
+        })
+        .collect();
     std::fs::write(setup.go(), "").unwrap();
     assert_eq!(finish(spawned)["outcome"], "success");
-    let followed = follower.wait_with_output().unwrap();
-    assert!(followed.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(followed.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    assert!(follower.wait().unwrap().success());
+    lines.extend(followed.into_iter().map(Result::unwrap));
     let numbers: Vec<u64> = lines[..lines.len() - 1]
         .iter()
         .map(|l| l["number"].as_u64().unwrap())

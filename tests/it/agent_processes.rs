@@ -7,6 +7,7 @@ use std::time::Duration;
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::core::agents::command::BASE_ALLOWLIST;
+use clambake::core::agents::events::ResultSubtype;
 use clambake::core::agents::outcome::{ExitStatus, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
@@ -15,7 +16,7 @@ use clambake::ports::agent_host::{AttemptReport, Limits};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-use crate::support::{process_alive, write_script};
+use crate::support::{process_alive, wait_for_async, write_script};
 
 const RELAXED: Limits = Limits {
     stall: Duration::from_secs(30),
@@ -43,7 +44,9 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
     }
 }
 
-async fn run_script(body: &str, limits: Limits, stop_after: Option<Duration>) -> Run {
+/// Runs `body` as an agent under `limits`; with `stop_on`, asks it to stop once it has printed
+/// that line (so the stop never comes before the script is ready for it).
+async fn run_script(body: &str, limits: Limits, stop_on: Option<&'static str>) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let script = write_script(dir.path(), "agent.sh", body);
     let runtime = CommandRuntime::new(
@@ -54,16 +57,17 @@ async fn run_script(body: &str, limits: Limits, stop_after: Option<Duration>) ->
     let agent = runtime.start(&spec).await.unwrap();
     let logs = spec.logs;
     let (stop, stopped) = oneshot::channel();
-    let stopper = stop_after.map(|delay| {
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+    let stopper = async {
+        if let Some(line) = stop_on {
+            wait_for_async(&format!("the agent to print {line:?}"), async || {
+                std::fs::read_to_string(&logs.stdout).is_ok_and(|s| s.lines().any(|l| l == line))
+            })
+            .await;
             let _ = stop.send(());
-        })
-    });
-    let report = supervise(agent, limits, stopped).await.unwrap();
-    if let Some(stopper) = stopper {
-        stopper.abort();
-    }
+        }
+    };
+    let (report, ()) = tokio::join!(supervise(agent, limits, stopped), stopper);
+    let report = report.unwrap();
     Run { report, logs, dir }
 }
 
@@ -73,6 +77,7 @@ fn read(path: &PathBuf) -> String {
 
 #[tokio::test]
 async fn stdout_is_logged_and_parsed_and_stderr_kept_beside_it() {
+    let before = jiff::Timestamp::now();
     let run = run_script(
         r#"echo '{"type":"system","subtype":"init","session_id":"s-9","model":"m","tools":[]}'
 echo "issue $1" >&2
@@ -83,12 +88,17 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":4,"total
         None,
     )
     .await;
+    let after = jiff::Timestamp::now();
     assert_eq!(run.report.exit, ExitStatus::Code(0));
     assert_eq!(run.report.terminated, None);
     assert_eq!(run.report.totals.session_id.as_deref(), Some("s-9"));
     assert_eq!(run.report.totals.turns, 4);
     assert_eq!(run.report.totals.cost_usd, Some(0.5));
-    assert!(run.report.last_event_at.is_some());
+    let heartbeat = run.report.last_event_at.expect("a heartbeat");
+    assert!(
+        (before..=after).contains(&heartbeat),
+        "the last line arrived at {heartbeat}, not during the run ({before} to {after})"
+    );
     let stdout = read(&run.logs.stdout);
     assert_eq!(stdout.lines().count(), 3);
     assert!(stdout.contains("plain text\n"));
@@ -120,17 +130,20 @@ async fn a_silent_agent_is_stalled_and_terminated() {
 #[tokio::test]
 async fn a_chatty_agent_still_times_out() {
     let run = run_script(
-        "while true; do echo tick; sleep 0.05; done\n",
+        // It would end by itself (exit 0) if its output kept deferring the timeout.
+        "i=0; while [ $i -lt 400 ]; do echo tick; sleep 0.05; i=$((i+1)); done\n",
         Limits {
-            stall: Duration::from_millis(500),
-            timeout: Duration::from_millis(600),
+            stall: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
             ..RELAXED
         },
         None,
     )
     .await;
     assert_eq!(run.report.terminated, Some(Termination::Timeout));
-    assert!(read(&run.logs.stdout).lines().count() > 3);
+    let stdout = read(&run.logs.stdout);
+    assert!(stdout.lines().all(|l| l == "tick"), "{stdout}");
+    assert!(stdout.lines().count() > 3, "{stdout}");
 }
 
 #[tokio::test]
@@ -141,7 +154,7 @@ async fn an_agent_ignoring_sigterm_is_killed_after_the_grace_period() {
             grace: Duration::from_millis(200),
             ..RELAXED
         },
-        Some(Duration::from_millis(300)),
+        Some("ready"),
     )
     .await;
     assert_eq!(run.report.terminated, Some(Termination::Requested));
@@ -167,7 +180,7 @@ async fn a_background_child_dies_when_the_agent_is_terminated() {
     let run = run_script(
         "sleep 300 &\necho $! > child.pid\necho started\nwait\n",
         RELAXED,
-        Some(Duration::from_millis(300)),
+        Some("started"),
     )
     .await;
     assert_eq!(run.report.terminated, Some(Termination::Requested));
@@ -228,8 +241,8 @@ async fn the_environment_is_scrubbed() {
 /// How many agents the leak test runs one after another.
 const SEQUENTIAL_AGENTS: u32 = 1000;
 
-/// `(pid, state, process group)` of every process, from /proc.
-fn processes() -> Vec<(u32, char, u32)> {
+/// `(pid, state, parent, process group)` of every process, from /proc.
+fn processes() -> Vec<(u32, char, u32, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -245,6 +258,7 @@ fn processes() -> Vec<(u32, char, u32)> {
         found.push((
             pid,
             fields[0].chars().next().unwrap(),
+            fields[1].parse().unwrap(),
             fields[2].parse().unwrap(),
         ));
     }
@@ -261,6 +275,7 @@ async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
         "sleep 60 &\necho '{\"type\":\"result\",\"subtype\":\"success\"}'\n",
     );
     let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    // The groups the agents led; fewer than the agents when a later one got an earlier one's pid.
     let mut groups = std::collections::HashSet::new();
     let started = std::time::Instant::now();
     for attempt in 1..=SEQUENTIAL_AGENTS {
@@ -270,17 +285,31 @@ async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
             .await
             .unwrap();
         assert_eq!(report.exit, ExitStatus::Code(0));
-        assert!(report.totals.result.is_some());
+        assert_eq!(
+            report.totals.result.map(|r| r.subtype),
+            Some(ResultSubtype::Success)
+        );
     }
     eprintln!(
         "{SEQUENTIAL_AGENTS} agents in sequence took {:?}",
         started.elapsed()
     );
-    assert_eq!(groups.len(), SEQUENTIAL_AGENTS as usize);
-    // Zombies included: a process stays listed until it is reaped.
+    // Zombies included: a process stays listed until it is reaped. Other processes on the
+    // machine may have been given the agents' pids since, so a leftover is also one of ours:
+    // working in the agents' directory, or (a zombie) still a child of this process.
+    let here = dir.path().canonicalize().unwrap();
+    let ours = |pid: u32, state: char, parent: u32| {
+        if state == 'Z' {
+            parent == std::process::id()
+        } else {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == here)
+        }
+    };
     let leftovers: Vec<_> = processes()
         .into_iter()
-        .filter(|&(pid, _, group)| groups.contains(&pid) || groups.contains(&group))
+        .filter(|&(pid, state, parent, group)| {
+            (groups.contains(&pid) || groups.contains(&group)) && ours(pid, state, parent)
+        })
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }

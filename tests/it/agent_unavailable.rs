@@ -35,15 +35,6 @@ fn repo_with_ready_issues(count: u64, settings: &[(&str, &str)]) -> TestRepo {
     repo
 }
 
-fn comments(repo: &TestRepo, issue: u64) -> Vec<Value> {
-    repo.clambake(&["issue", "show", &issue.to_string(), "--json"])
-        .success()
-        .json()["comments"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 #[test]
 fn run_claims_nothing_for_an_agent_cli_that_is_not_there() {
     let repo = repo_with_ready_issues(1, &[("agents.claude_code_path", "/nonexistent/claude")]);
@@ -61,7 +52,7 @@ fn run_claims_nothing_for_an_agent_cli_that_is_not_there() {
         out.stderr
     );
     assert_eq!(repo.labels_of(1), ["route:ready"]);
-    assert_eq!(comments(&repo, 1), Vec::<Value>::new());
+    assert_eq!(repo.comments_on(1), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +94,7 @@ async fn an_agent_cli_gone_mid_run_stops_claiming_and_counts_no_attempt() {
     for issue in [1, 2] {
         assert_eq!(repo.labels_of(issue), ["route:ready"], "#{issue}");
         assert!(journal.attempts(issue).unwrap().is_empty(), "#{issue}");
-        assert_eq!(comments(&repo, issue), Vec::<Value>::new(), "#{issue}");
+        assert_eq!(repo.comments_on(issue), Vec::<String>::new(), "#{issue}");
     }
     assert!(
         !repo.path().join(".clambake/worktrees/agent001-1").exists(),

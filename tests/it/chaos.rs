@@ -2,8 +2,14 @@
 //! restarted, with a reviewer merging pull requests in between. Real `command` agents (shell
 //! scripts in their own process groups) outlive each killed run and are re-adopted.
 //!
-//! The moments are drawn from a seeded generator; the seed is printed, and
-//! `CLAMBAKE_CHAOS_SEED=<seed>` replays a failing run's schedule.
+//! The schedule is drawn from one seeded generator: when each run is killed, how long the
+//! agents then go unwatched, and whether the reviewer merges after a kill. Nothing else in it
+//! is random (the agents' pauses follow from their issue numbers, and Clambake draws no random
+//! numbers), so the seed fixes the whole schedule. Each test prints its seed when it starts and
+//! again when it fails; `CLAMBAKE_CHAOS_SEED=<seed> cargo test --test it chaos` replays that
+//! schedule. What a seed cannot fix is the machine's speed: where in the work a kill lands
+//! depends on how far the run got by then, so a replay repeats the schedule, not every
+//! interleaving.
 //!
 //! A second test kills the run while silent agents (no result event, only an exit status)
 //! finish with nobody watching them: none of their successes may be counted as a failure.
@@ -62,8 +68,9 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
     )
 }
 
-/// Starts `clambake run` in the background, with no `CLAMBAKE_*` variables from outside.
-fn start_run(repo: &TestRepo, args: &[&str]) -> Child {
+/// Starts `clambake run` in the background, with no `CLAMBAKE_*` variables from outside; what
+/// it says on stderr goes to `stderr`.
+fn start_run(repo: &TestRepo, args: &[&str], stderr: Stdio) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
     command
         .current_dir(repo.path())
@@ -71,7 +78,7 @@ fn start_run(repo: &TestRepo, args: &[&str]) -> Child {
         .args(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (key, _) in std::env::vars() {
         if key.starts_with("CLAMBAKE_") {
             command.env_remove(key);
@@ -196,9 +203,7 @@ fn review(repo: &TestRepo, scratch: &Path) {
 
 #[test]
 fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
-    let seed = seed();
-    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut rng, seed) = schedule();
     let started = Instant::now();
 
     let repo = TestRepo::new();
@@ -228,7 +233,7 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     }
 
     for kill in 1..=KILLS {
-        let mut run = start_run(&repo, &[]);
+        let mut run = start_run(&repo, &[], Stdio::null());
         let moment = Duration::from_millis(rng.random_range(150..1500));
         let deadline = Instant::now() + moment;
         while Instant::now() < deadline {
@@ -243,12 +248,21 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         }
     }
 
-    let mut last = start_run(&repo, &["--until-idle"]);
+    let log = outside.path().join("final-run.log");
+    let mut last = start_run(
+        &repo,
+        &["--until-idle"],
+        std::fs::File::create(&log).unwrap().into(),
+    );
     while last.try_wait().unwrap().is_none() {
         assert_single_claims(&repo, "during the final run");
         std::thread::sleep(Duration::from_millis(25));
     }
-    assert!(last.wait().unwrap().success());
+    assert!(
+        last.wait().unwrap().success(),
+        "the final run failed: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     review(&repo, outside.path());
     repo.clambake(&["run", "--until-idle"]).success();
 
@@ -270,10 +284,14 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
         if issue["state"] == "closed" {
             continue;
         }
-        let labels = issue["labels"].to_string();
-        assert!(
-            labels.contains("route:failed"),
-            "#{number} is neither merged nor failed: {labels}"
+        assert_eq!(
+            issue["labels"],
+            serde_json::json!(["route:failed"]),
+            "#{number} is neither merged nor failed; pull requests: {:#?}",
+            repo.pull_requests()
+                .iter()
+                .map(|pr| format!("#{} {} {}", pr["number"], pr["state"], pr["head"]))
+                .collect::<Vec<_>>()
         );
         let prefix = format!("/{number}-chaos-task-{number}");
         let kept: Vec<&str> = refs.lines().filter(|r| r.contains(&prefix)).collect();
@@ -336,9 +354,10 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     );
 }
 
-/// The chaos seed: `CLAMBAKE_CHAOS_SEED`, or the clock.
-fn seed() -> u64 {
-    std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
+/// The schedule's generator, seeded by `CLAMBAKE_CHAOS_SEED` or else the clock, and the seed,
+/// printed now and, by the [`Seed`] when it is dropped, again if the test fails.
+fn schedule() -> (StdRng, Seed) {
+    let seed = std::env::var("CLAMBAKE_CHAOS_SEED").map_or_else(
         |_| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -346,7 +365,29 @@ fn seed() -> u64 {
                 .as_nanos() as u64
         },
         |seed| seed.parse().expect("CLAMBAKE_CHAOS_SEED is a number"),
-    )
+    );
+    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
+    (StdRng::seed_from_u64(seed), Seed(seed))
+}
+
+/// A chaos test's seed: it says it again when the test fails, under the failure's message.
+struct Seed(u64);
+
+impl Drop for Seed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let seed = self.0;
+            eprintln!(
+                "chaos seed {seed} failed: replay its schedule with CLAMBAKE_CHAOS_SEED={seed}"
+            );
+        }
+    }
+}
+
+impl std::fmt::Display for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 const SILENT_ISSUES: u64 = 12;
@@ -374,9 +415,7 @@ echo $issue >> {succeeded}
 
 #[test]
 fn agents_that_succeed_while_no_run_watches_never_end_failed() {
-    let seed = seed();
-    eprintln!("chaos seed {seed}: replay with CLAMBAKE_CHAOS_SEED={seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut rng, seed) = schedule();
     let started = Instant::now();
 
     let repo = TestRepo::new();
@@ -404,7 +443,7 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
 
     let mut runs = BTreeSet::new();
     for kill in 1..=SILENT_KILLS {
-        let mut run = start_run(&repo, &[]);
+        let mut run = start_run(&repo, &[], Stdio::null());
         runs.insert(run.id());
         std::thread::sleep(Duration::from_millis(rng.random_range(100..700)));
         run.kill().unwrap();
@@ -422,16 +461,12 @@ fn agents_that_succeed_while_no_run_watches_never_end_failed() {
         .collect();
     let mut failed = BTreeSet::new();
     for number in 1..=SILENT_ISSUES {
-        let labels = repo.labels_of(number);
-        if labels.iter().any(|l| l == "route:failed") {
-            failed.insert(number);
-        } else {
-            assert!(
-                labels
-                    .iter()
-                    .any(|l| l == "route:review" || l == "route:bundled"),
-                "#{number} is neither landed nor failed: {labels:?}"
-            );
+        match repo.labels_of(number).as_slice() {
+            [label] if label == "route:failed" => {
+                failed.insert(number);
+            }
+            [label] if label == "route:review" || label == "route:bundled" => {}
+            labels => panic!("#{number} is neither landed nor failed: {labels:?}"),
         }
     }
     let wrongly_failed: Vec<&u64> = failed.intersection(&succeeded).collect();

@@ -15,7 +15,7 @@ use clambake::ports::agent_host::Limits;
 use tokio::sync::oneshot;
 
 use crate::model_server::{ModelServer, Reply};
-use crate::support::{TestRepo, claude_binary, processes};
+use crate::support::{TestRepo, claude_binary, processes, wait_for_async};
 
 const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
@@ -174,20 +174,17 @@ async fn terminating_claude_code_mid_run_leaves_nothing_running() {
         }
     });
     // Wait until Claude Code's Bash tool is running the command: a grandchild of the agent.
-    let mut sleeper = None;
-    for _ in 0..600 {
-        sleeper = processes()
-            .into_iter()
-            .find(|(_, _, cmdline)| cmdline == LONG_SLEEP);
-        if sleeper.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (sleeper_pid, group, _) = sleeper.unwrap_or_else(|| {
-        let last = server.requests().last().map(|r| r["messages"].to_string());
-        panic!("Claude Code never ran the tool command; the model last saw {last:?}")
-    });
+    let (sleeper_pid, group, _) =
+        wait_for_async("Claude Code to run the tool command", async || {
+            processes()
+                .into_iter()
+                .find(|(_, _, cmdline)| cmdline == LONG_SLEEP)
+                .ok_or_else(|| {
+                    let last = server.requests().last().map(|r| r["messages"].to_string());
+                    format!("the model last saw {last:?}")
+                })
+        })
+        .await;
     let group_members = || -> Vec<_> {
         processes()
             .into_iter()

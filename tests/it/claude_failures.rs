@@ -72,19 +72,6 @@ impl Setup {
             .success()
             .json()
     }
-
-    pub fn comments(&self, issue: u64) -> Vec<String> {
-        let shown = self
-            .clambake(&["issue", "show", &issue.to_string(), "--json"])
-            .success()
-            .json();
-        shown["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["body"].as_str().unwrap().to_owned())
-            .collect()
-    }
 }
 
 /// The run summary's `disposed` event: how the one attempt ended.
@@ -122,7 +109,7 @@ async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
         let disposed = disposed_event(&summary);
         assert_eq!(disposed["outcome"], "agent_error", "{summary:#}");
         assert_eq!(disposed["disposition"]["kind"], "failed");
-        let comments = setup.comments(1);
+        let comments = setup.repo.comments_on(1);
         let failure = comments.last().unwrap();
         assert!(failure.contains(named), "HTTP {status}: {failure}");
         let (_, log) = failure.split_once("```").unwrap();
@@ -163,9 +150,9 @@ async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
     for issue in [1, 2] {
         assert_eq!(setup.repo.labels_of(issue), ["route:ready"], "#{issue}");
         assert!(
-            setup.comments(issue).is_empty(),
+            setup.repo.comments_on(issue).is_empty(),
             "no attempt is counted against #{issue}: {:?}",
-            setup.comments(issue)
+            setup.repo.comments_on(issue)
         );
     }
 }
@@ -202,7 +189,7 @@ async fn in_the_default_configuration_an_agent_doing_what_its_prompt_asks_lands_
     assert_eq!(disposed["outcome"], "success", "{summary:#}");
     assert_eq!(disposed["disposition"]["kind"], "landed", "{summary:#}");
     assert_eq!(disposed["attempt"], 1, "no retry was needed");
-    assert!(setup.repo.labels_of(1).contains(&"route:review".to_owned()));
+    assert_eq!(setup.repo.labels_of(1), ["route:review"]);
     let branch = "agent001/1-say-hello";
     assert_eq!(
         setup.repo.git(&["show", &format!("{branch}:hello.txt")]),
@@ -237,7 +224,7 @@ async fn a_denied_tool_call_is_named_in_the_verdict() {
     let summary = setup.run_until_idle();
     let disposed = disposed_event(&summary);
     assert_eq!(disposed["outcome"], "agent_error", "{summary:#}");
-    let failure = setup.comments(1).pop().unwrap();
+    let failure = setup.repo.last_comment_on(1);
     assert!(
         failure.contains(
             "the agent's permission mode denied 1 tool call (Bash `git add -A && git commit -qm 'Say hello'`)"

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::responses_server::{Reply, ResponsesServer};
-use crate::support::{TestRepo, codex_binary, processes, write_script};
+use crate::support::{TestRepo, codex_binary, processes, wait_for_async, write_script};
 
 const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
@@ -104,17 +104,6 @@ fn codex_processes(worktree: &Path) -> Vec<(u32, u32, String)> {
         .into_iter()
         .filter(|(_, _, cmdline)| cmdline.contains(&worktree))
         .collect()
-}
-
-/// Polls `found` for up to 30 seconds; panics with `what` if it never gives anything.
-async fn wait_for<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(value) = found() {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}");
 }
 
 /// What each line of an attempt's stdout reads as: the tools of a step, `message`, the result,
@@ -335,7 +324,7 @@ async fn a_model_that_stops_answering_is_detected_as_a_stall() {
         ..LIMITS
     };
     let (run, worktree) = start_attempt(&repo, runtime, limits, never_stop()).await;
-    let running = wait_for("Codex never started", || {
+    let running = wait_for_async("Codex to start", async || {
         Some(codex_processes(&worktree)).filter(|found| !found.is_empty())
     })
     .await;
@@ -376,7 +365,7 @@ async fn terminating_codex_mid_run_leaves_nothing_running() {
     let (run, worktree) = start_attempt(&repo, runtime, LIMITS, stopped).await;
     // Codex runs its shell tool's commands in sessions of their own (in the workspace sandbox,
     // inside bubblewrap's), so killing the agent's group alone would leave them running.
-    let (sleeper, group, _) = wait_for("Codex never ran the tool command", || {
+    let (sleeper, group, _) = wait_for_async("Codex to run the tool command", async || {
         processes()
             .into_iter()
             .find(|(_, _, cmdline)| *cmdline == long_sleep)

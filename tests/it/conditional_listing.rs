@@ -165,7 +165,8 @@ async fn a_validator_holds_for_its_own_filter_only() {
         filter: IssueFilter::default(),
         validator: open_issues.validator.clone(),
     };
-    assert!(all.poll(&forge).await.is_some());
+    let numbers = |issues: Vec<Issue>| issues.iter().map(|i| i.number).collect::<Vec<_>>();
+    assert_eq!(all.poll(&forge).await.map(numbers), Some(vec![1]));
     let mut labelled = Poller {
         filter: IssueFilter {
             state: Some(IssueState::Open),
@@ -173,7 +174,7 @@ async fn a_validator_holds_for_its_own_filter_only() {
         },
         validator: open_issues.validator,
     };
-    assert!(labelled.poll(&forge).await.is_some());
+    assert_eq!(labelled.poll(&forge).await.map(numbers), Some(vec![1]));
     assert_eq!(labelled.poll(&forge).await, None);
 }
 

@@ -13,7 +13,7 @@ use clambake::ports::forge::Number;
 use clambake::ports::{Clock, SystemClock};
 
 use crate::hooked_forge::{Hook, Hooked, Verdict};
-use crate::support::TestRepo;
+use crate::support::{TestRepo, wait_for_async};
 
 /// Conditional reads that came back "not modified".
 const NOT_MODIFIED: &str = "issues_if_changed: not modified";
@@ -58,14 +58,15 @@ type Logged = Hooked<Log>;
 /// Waits until the loop has logged a call satisfying `seen`, returning the calls so far.
 async fn calls_until(forge: &Logged, seen: impl Fn(&[&str]) -> bool) -> Vec<&'static str> {
     let mut calls = Vec::new();
-    for _ in 0..500 {
+    wait_for_async("the loop to make the expected calls", async || {
         calls.extend(forge.hook.take());
         if seen(&calls) {
-            return calls;
+            Ok(calls.clone())
+        } else {
+            Err(format!("it made {calls:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the loop never made the expected calls; it made {calls:?}");
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -180,7 +180,7 @@ fn a_slot_whose_finished_work_waits_for_land_takes_no_second_issue() {
         refused.stderr
     );
     assert_eq!(agent_runs(&runs), 1);
-    assert!(repo.labels_of(2).contains(&"route:ready".to_owned()));
+    assert_eq!(repo.labels_of(2), ["route:ready"]);
     repo.clambake(&["land", "--agent", "agent001"]).success();
     repo.clambake(&["spawn", "--agent", "agent001", "--issue", "2"])
         .success();

@@ -30,11 +30,7 @@ fn retry_comments_and_run_logs_give_times_to_the_second() {
 
     let moment = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC";
     let nanoseconds = Regex::new(r"\d\d:\d\d:\d\d\.\d+Z?").unwrap();
-    let shown = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    let retry = shown["comments"][0]["body"].as_str().unwrap();
+    let retry = &repo.comments_on(1)[0];
     let announced = Regex::new(&format!(
         r"will try again \(attempt 2 of 2\) after {moment} \((in [\dms ]+|now|[\dms ]+ ago)\)\."
     ))

@@ -10,6 +10,7 @@ use clambake::ports::forge::{
     ForgeError, IssueFilter, IssueState, Label, LabelChange, NewIssue, NewPullRequest,
     PullRequestFilter, PullRequestState,
 };
+use jiff::Timestamp;
 
 use crate::support::TestRepo;
 
@@ -24,6 +25,11 @@ fn open(repo: &TestRepo) -> LocalForge {
         "main",
     )
     .unwrap()
+}
+
+/// Now, to the whole second (the forge may keep its times to the second).
+fn whole_second_now() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap()
 }
 
 fn issue(title: &str, labels: &[&str]) -> NewIssue {
@@ -100,9 +106,14 @@ async fn issues_are_created_listed_labelled_and_closed() {
         "added labels are created"
     );
 
+    let closing = whole_second_now();
     let closed = forge.set_issue_state(1, IssueState::Closed).await.unwrap();
     assert_eq!(closed.state, IssueState::Closed);
-    assert!(closed.closed_at.is_some());
+    let closed_at = closed.closed_at.expect("a closing time");
+    assert!(
+        (closing..=Timestamp::now()).contains(&closed_at),
+        "closed at {closed_at}, asked at {closing}"
+    );
     let open_now = forge.issues(&IssueFilter::open()).await.unwrap();
     assert_eq!(
         open_now.iter().map(|i| i.number).collect::<Vec<_>>(),
@@ -247,11 +258,16 @@ async fn merging_writes_a_merge_commit_and_closes_issues_by_keyword() {
         .await
         .unwrap();
 
+    let merging = whole_second_now();
     let outcome = forge.merge_pull_request(pr.number).await.unwrap();
     assert_eq!(outcome.closed_issues, [1, 2]);
     let merged = outcome.pull_request;
     assert_eq!(merged.state, PullRequestState::Merged);
-    assert!(merged.merged_at.is_some());
+    let merged_at = merged.merged_at.expect("a merge time");
+    assert!(
+        (merging..=Timestamp::now()).contains(&merged_at),
+        "merged at {merged_at}, asked at {merging}"
+    );
     let merge = repo.git(&["rev-parse", "main"]);
     assert_eq!(merged.merge_commit_sha.as_deref(), Some(merge.as_str()));
     assert_eq!(repo.git(&["rev-parse", "main^1"]), base_before);

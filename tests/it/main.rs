@@ -1,5 +1,9 @@
 //! Integration tests: real git repositories in temporary directories, the real SQLite-backed
 //! local forge, and the real `clambake` binary.
+//!
+//! Tests wait for events with `support::wait_for`, never for a fixed time. Property tests keep
+//! the failing cases they find in `tests/proptest-regressions/` (the core's beside its `src/`)
+//! and replay them first: commit those files.
 
 mod agent_adoption;
 mod agent_attempts;

@@ -2,9 +2,7 @@
 //! same claim and journals the same steps, `land` cleans up as the run loop does; and the
 //! journal shows `Working` while an agent works, and a restarted run's re-adoption.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, wait_for, write_script};
 
 /// Each of the slot's journal entries: its event and its cause.
 fn history(repo: &TestRepo, agent: &str) -> Vec<(String, String)> {
@@ -146,15 +144,6 @@ struct Release(std::path::PathBuf);
 impl Drop for Release {
     fn drop(&mut self) {
         let _ = std::fs::write(&self.0, "");
-    }
-}
-
-/// Waits up to a minute for `condition`, polling.
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -545,7 +545,7 @@ fn play(scenario: &Scenario) -> Harness {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(8))]
 
     #[test]
     fn every_issue_ends_merged_or_failed_with_its_work_and_the_state_is_consistent(

@@ -14,14 +14,14 @@ use clambake::adapters::hosts::local::procfs;
 use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{AttemptRequest, open_registry, run_attempt};
-use clambake::core::agents::outcome::Outcome;
+use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
 use clambake::ports::agent::LogFiles;
 use clambake::ports::agent_host::Limits;
 use tokio::sync::oneshot;
 
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, wait_for_async, write_script};
 
 pub(crate) const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
@@ -95,16 +95,13 @@ fn assert_none_running(escaped: &[(String, u32, u64)], when: &str) {
 }
 
 async fn wait_for_pids(dir: &Path, tracking: ProcessTracking) {
-    for _ in 0..3000 {
-        if escapes(tracking).iter().all(|name| {
+    wait_for_async("the escapes to write their pids", async || {
+        escapes(tracking).iter().all(|name| {
             std::fs::read_to_string(dir.join(format!("{name}.pid")))
                 .is_ok_and(|t| !t.trim().is_empty())
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the escapes never all started");
+        })
+    })
+    .await;
 }
 
 /// The spec of an attempt working in `dir`, its logs beneath it.
@@ -147,9 +144,13 @@ async fn supervised(tracking: ProcessTracking, then: &str, stop: bool) {
     }
     let report = supervisor.await.unwrap().unwrap();
     if stop {
-        assert!(report.terminated.is_some(), "{report:?}");
+        assert_eq!(
+            report.terminated,
+            Some(Termination::Requested),
+            "{report:?}"
+        );
     } else {
-        assert!(report.terminated.is_none(), "{report:?}");
+        assert_eq!(report.terminated, None, "{report:?}");
     }
     assert_none_running(&escaped, "after the attempt");
     if let Some(cgroup) = containment.cgroup {
@@ -218,16 +219,11 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
     let worktree: PathBuf = workspace.state_dir().join("worktrees/agent001-4");
     wait_for_pids(&worktree, tracking).await;
     let escaped = escaped(&worktree, tracking);
-    // The escapes may be quicker than the registration.
-    let mut registered = open_registry(&workspace).unwrap().list().unwrap();
-    for _ in 0..3000 {
-        if !registered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        registered = open_registry(&workspace).unwrap().list().unwrap();
-    }
-    let entry = registered.pop().expect("the agent was registered");
+    // The escapes may have started before their attempt was registered.
+    let entry = wait_for_async("the attempt to be registered", async || {
+        open_registry(&workspace).unwrap().list().unwrap().pop()
+    })
+    .await;
     let containment = entry.containment.clone().unwrap();
     assert_eq!(
         containment.cgroup.is_some(),
@@ -399,27 +395,15 @@ async fn terminate_of_an_agent_a_real_run_supervises_is_recorded_as_killed_on_re
         .spawn()
         .unwrap();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let mut registered = false;
-    for _ in 0..3000 {
-        if open_registry(&workspace).unwrap().list().unwrap().len() == 1 {
-            registered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(registered, "the run never started its agent");
+    wait_for_async("the run to start its agent", async || {
+        open_registry(&workspace).unwrap().list().unwrap().len() == 1
+    })
+    .await;
     repo.clambake(&["terminate", "--agent", "agent001", "--grace", "5s"])
         .success();
     assert!(run.wait().unwrap().success());
     assert_eq!(repo.labels_of(1), ["route:failed"]);
-    let shown = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    let last = shown["comments"].as_array().unwrap().last().unwrap()["body"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let last = repo.last_comment_on(1);
     assert!(
         last.contains("ended `killed`: terminated on request"),
         "{last}"
@@ -444,13 +428,14 @@ async fn freezing_and_killing_empties_a_cgroup_without_cgroup_kill() {
     let escaped = escaped(dir.path(), ProcessTracking::CgroupWhereAvailable);
     let cgroup = AttemptCgroup::at(agent.containment.clone().unwrap().cgroup.unwrap());
     cgroup.freeze_and_kill();
-    for _ in 0..1000 {
-        if !cgroup.is_populated() {
-            break;
+    wait_for_async("the cgroup to empty", async || {
+        if cgroup.is_populated() {
+            Err(format!("left: {:?}", cgroup.members()))
+        } else {
+            Ok(())
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(!cgroup.is_populated(), "left: {:?}", cgroup.members());
+    })
+    .await;
     assert_none_running(&escaped, "after freezing and killing");
     supervise(agent, LIMITS, oneshot::channel().1)
         .await

@@ -1,8 +1,6 @@
 //! Processes and trains, as an adversary found them failing: each test is one way that was
 //! closed.
 
-use std::time::Duration;
-
 use clambake::adapters::agents::CommandRuntime;
 use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
 use clambake::adapters::hosts::local::procfs;
@@ -14,7 +12,7 @@ use clambake::ports::AgentRuntime;
 use tokio::sync::oneshot;
 
 use crate::process_escape::{LIMITS, spec};
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, wait_for, wait_for_async, write_script};
 
 /// A process of the attempt that moves itself out of the attempt's cgroup (back into the one
 /// it was made in, which whoever could join it can write) still carries the attempt's marker,
@@ -105,26 +103,19 @@ async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone()
         .spawn()
         .unwrap();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let mut entry = None;
-    for _ in 0..3000 {
-        if let Some(found) = open_registry(&workspace).unwrap().list().unwrap().pop() {
-            entry = Some(found);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let entry = entry.expect("the run never started its agent");
+    let entry = wait_for_async("the run to start its agent", async || {
+        open_registry(&workspace).unwrap().list().unwrap().pop()
+    })
+    .await;
     // The orchestrator dies; the agent finishes its work with nobody watching.
     run.kill().unwrap();
     run.wait().unwrap();
     std::fs::write(&release, "").unwrap();
     let status = entry.logs.stdout.with_extension("status");
-    for _ in 0..1000 {
-        if status.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_async("the agent's waiter to record its exit", async || {
+        status.exists()
+    })
+    .await;
     assert_eq!(std::fs::read_to_string(&status).unwrap(), "0\n");
     // A person cleans up before restarting: the slot is "not running", says terminate.
     let terminated = repo.clambake(&["terminate", "--agent", "agent001", "--grace", "1s"]);
@@ -136,15 +127,11 @@ async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone()
     );
     repo.clambake(&["run", "--until-idle", "--no-view"])
         .success();
-    let labels = repo.labels_of(1);
-    let comments = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json()["comments"]
-        .to_string();
-    assert!(
-        labels.iter().any(|l| l == "route:review"),
-        "a successful attempt was judged killed: {labels:?}\n{comments}"
+    assert_eq!(
+        repo.labels_of(1),
+        ["route:review"],
+        "a successful attempt was judged killed: {:?}",
+        repo.comments_on(1)
     );
 }
 
@@ -186,7 +173,7 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
     let lone = train["individual"][0]["number"]
         .as_u64()
         .unwrap_or_else(|| panic!("{train}"));
-    std::thread::sleep(Duration::from_millis(1100));
+    next_second();
     let second = land("agent002", "two", "two\n");
     let train = repo.clambake(&["bundle", "--json"]).success().json();
     assert!(
@@ -194,7 +181,7 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
             && train["individual"].as_array().unwrap().is_empty(),
         "#{second} should wait for #{lone}: {train}"
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    next_second();
     // #first's own pull request is turned down: nothing holds #second back any more.
     repo.clambake(&["pr", "close", &lone.to_string()]).success();
     let train = repo.clambake(&["bundle", "--json"]).success().json();
@@ -217,9 +204,12 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
 #[tokio::test]
 async fn an_orphan_that_exits_during_its_attempt_is_reaped() {
     let dir = tempfile::tempdir().unwrap();
+    // The agent ends only once its orphan has exited (reaped, or a zombie).
     let body = "(setsid sh -c 'echo $$ > orphan.pid; sleep 0.2' &)\n\
                 while [ ! -s orphan.pid ]; do sleep 0.01; done\n\
-                sleep 1\nexit 0\n";
+                pid=$(cat orphan.pid)\n\
+                while [ -e /proc/$pid ] && [ \"$(cut -d' ' -f3 /proc/$pid/stat)\" != Z ]; do sleep 0.01; done\n\
+                exit 0\n";
     let script = write_script(dir.path(), "agent.sh", body);
     let runtime = CommandRuntime::with_tracking(
         script.display().to_string(),
@@ -236,17 +226,23 @@ async fn an_orphan_that_exits_during_its_attempt_is_reaped() {
         .trim()
         .parse()
         .unwrap();
-    let zombie = || procfs::stat(pid).filter(|s| s.state == 'Z' && s.parent == std::process::id());
     // Gone from the process table: it exited, and was reaped.
-    for _ in 0..200 {
-        if procfs::stat(pid).is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let left = zombie();
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
-    panic!("the orphan {pid} is left a zombie of the orchestrator: {left:?}");
+    wait_for_async(
+        &format!("the orphan {pid} to be reaped"),
+        async || match procfs::stat(pid) {
+            None => Ok(()),
+            Some(stat) => Err(format!("{stat:?}")),
+        },
+    )
+    .await;
+}
+
+/// Waits until the clock has passed into the next whole second: departures and landings are
+/// named to the second, so what happens after this is later than what happened before.
+fn next_second() {
+    let now = || jiff::Timestamp::now().as_second();
+    let before = now();
+    wait_for("the clock to pass a second", || now() > before);
 }
 
 /// A bundle branch named in the future (another orchestrator's clock ahead, a mistaken push)

@@ -169,7 +169,7 @@ async fn perturb(world: &TestWorld, issues: &Issues, perturbation: Perturbation)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(6))]
 
     #[test]
     fn one_recovery_after_any_perturbation_ends_consistent_and_loses_no_commit(

@@ -89,14 +89,7 @@ fn without_real_agents_the_simulated_agent_works() {
     repo.clambake(&["rollback", "--feature", "real-agents", "--confirm"])
         .success();
     repo.clambake(&["run", "--until-idle"]).success();
-    let issue = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    assert_eq!(
-        issue["issue"]["labels"],
-        serde_json::json!(["route:review"])
-    );
+    assert_eq!(repo.labels_of(1), ["route:review"]);
     let log = repo.git(&["log", "-1", "--format=%s", "agent001/1-task-1"]);
     assert_eq!(log, "[simulated] Work on issue #1");
 }
@@ -111,16 +104,11 @@ fn without_the_state_machine_labels_alone_manage_the_agents() {
     repo.clambake(&["run", "--until-idle"]).success();
     // Landed, and sent by a train: together by the run's last one, or alone by a scheduled
     // departure if the run crossed into a new window between the two landings.
-    for issue in ["1", "2"] {
-        let shown = repo
-            .clambake(&["issue", "show", issue, "--json"])
-            .success()
-            .json();
-        let labels = &shown["issue"]["labels"];
+    for issue in [1, 2] {
+        let labels = repo.labels_of(issue);
         assert!(
-            *labels == serde_json::json!(["route:bundled"])
-                || *labels == serde_json::json!(["route:review"]),
-            "#{issue}: {labels}"
+            labels == ["route:bundled"] || labels == ["route:review"],
+            "#{issue}: {labels:?}"
         );
     }
     let history = repo

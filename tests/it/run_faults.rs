@@ -15,7 +15,7 @@ use clambake::ports::journal::AttemptLog;
 use clambake::ports::{Clock, SystemClock};
 
 use crate::hooked_forge::{Hook, Hooked, Verdict};
-use crate::support::TestRepo;
+use crate::support::{TestRepo, wait_for_async};
 
 /// The calls a flaky network fails now and then: the loop's reads and label and comment writes.
 const FLAKY_CALLS: [&str; 5] = [
@@ -162,14 +162,12 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
     let release = {
         let flaky = flaky.clone();
         async move {
-            loop {
+            wait_for_async("#3 to be claimed", async || {
                 let third = flaky.inner.issue(3).await.unwrap();
-                if third.labels.iter().any(|l| l.starts_with("agent")) {
-                    flaky.hook.stuck.store(false, Ordering::SeqCst);
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                third.labels.iter().any(|l| l.starts_with("agent"))
+            })
+            .await;
+            flaky.hook.stuck.store(false, Ordering::SeqCst);
         }
     };
     let (_signals, shutdown) = tokio::sync::watch::channel(0);
@@ -227,19 +225,20 @@ async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests()
                     .unwrap();
                 arrived.push(issue.number);
             }
-            loop {
-                let mut landed = 0;
-                for n in &arrived {
-                    if flaky.inner.issue(*n).await.unwrap().labels == ["route:review"] {
-                        landed += 1;
+            wait_for_async(
+                "the work that arrived after the parking to land",
+                async || {
+                    let mut landed = 0;
+                    for n in &arrived {
+                        if flaky.inner.issue(*n).await.unwrap().labels == ["route:review"] {
+                            landed += 1;
+                        }
                     }
-                }
-                if landed == arrived.len() {
-                    signals.send(1).unwrap();
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                    landed == arrived.len()
+                },
+            )
+            .await;
+            signals.send(1).unwrap();
         }
     };
     let run = orchestrator.run(StopWhen::Never, shutdown, false);

@@ -3,7 +3,7 @@
 
 use std::os::unix::process::CommandExt;
 
-use crate::support::TestRepo;
+use crate::support::{TestRepo, wait_for};
 
 /// An initialised repository running the simulated agent with fast retries.
 fn simulated_repo(agents: &str, max_attempts: &str) -> TestRepo {
@@ -100,13 +100,9 @@ fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
     repo.clambake(&["run", "--until-idle"]).success();
 
     assert_eq!(repo.labels_of(1), ["route:failed"]);
-    let shown = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    let comments = shown["comments"].as_array().unwrap();
+    let comments = repo.comments_on(1);
     assert_eq!(comments.len(), 3, "two retries announced, one failure told");
-    let last = comments[2]["body"].as_str().unwrap();
+    let last = &comments[2];
     assert!(last.contains("All 3 attempts failed"), "{last}");
     assert!(last.contains("agent001/1-crashes"), "{last}");
     assert!(
@@ -143,16 +139,7 @@ fn comments_count_attempts_as_max_attempts_counts_them() {
     repo.clambake(&["run", "--until-idle"]).success();
 
     assert_eq!(repo.labels_of(1), ["route:failed"]);
-    let shown = repo
-        .clambake(&["issue", "show", "1", "--json"])
-        .success()
-        .json();
-    let bodies: Vec<&str> = shown["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["body"].as_str().unwrap())
-        .collect();
+    let bodies = repo.comments_on(1);
     assert_eq!(bodies.len(), 3, "{bodies:#?}");
     for (n, body) in bodies.iter().enumerate() {
         let n = n + 1;
@@ -227,14 +214,9 @@ fn a_second_run_is_refused_and_names_the_first() {
         .spawn()
         .unwrap();
     let lock = repo.path().join(".clambake/run.lock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while repo.labels_of(1) != ["agent001"] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first run never claimed the issue"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for("the first run to claim the issue", || {
+        repo.labels_of(1) == ["agent001"]
+    });
     let second = repo.clambake(&["run", "--once"]);
     assert_eq!(second.code, 4);
     assert!(
@@ -314,15 +296,10 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     // Killed once the agent is registered, the run leaves an agent the next one re-adopts.
-    while repo.clambake(&["agent", "list", "--json"]).success().json() == serde_json::json!([]) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent was never registered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for("the agent to be registered", || {
+        repo.clambake(&["agent", "list", "--json"]).success().json() != serde_json::json!([])
+    });
     first.kill().unwrap();
     first.wait().unwrap();
     std::fs::write(&go, "").unwrap();

@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use crate::support::{TestRepo, write_script};
+use crate::support::{TestRepo, wait_for, write_script};
 
 fn create_ready(repo: &TestRepo, title: &str) {
     repo.clambake(&[
@@ -85,20 +84,16 @@ impl Tmux {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// Waits (up to 60 seconds) for the pane to show all of `texts`; returns the screen.
+    /// Waits for the pane to show all of `texts`; returns the screen.
     fn wait_for(&self, texts: &[&str]) -> String {
-        let start = Instant::now();
-        loop {
+        wait_for(&format!("the pane to show {texts:?}"), || {
             let screen = self.screen();
             if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(format!("\n{screen}"))
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the pane never showed {texts:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use clambake::ports::journal::{AttemptLog, Journal};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::orchestrator_props::FakeClock;
-use crate::support::{TestRepo, is_alive, write_script};
+use crate::support::{TestRepo, is_alive, wait_for_async, write_script};
 
 const BRANCH: &str = "agent001/1-stuck-task";
 
@@ -93,13 +93,18 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
 
     let agent = async {
         let ready = scripts.path().join("ready");
-        while !ready.exists() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let registered = open_registry(&workspace).unwrap().list().unwrap();
-        assert_eq!(registered.len(), 1, "{registered:?}");
+        // Ready can come before the registration is written.
+        let registered = wait_for_async("the agent to be ready and registered", async || {
+            let mut listed = open_registry(&workspace).unwrap().list().unwrap();
+            if ready.exists() && listed.len() == 1 {
+                Ok(listed.remove(0))
+            } else {
+                Err(format!("ready: {}, registered: {listed:?}", ready.exists()))
+            }
+        })
+        .await;
         clock.advance(SignedDuration::from_mins(i64::from(force_after) + 1));
-        registered.into_iter().next().unwrap()
+        registered
     };
     let run = tokio::time::timeout(
         Duration::from_secs(30),

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -151,6 +152,28 @@ impl TestRepo {
             .collect()
     }
 
+    /// The bodies of an issue's comments, oldest first, as `clambake issue show` reports them.
+    pub fn comments_on(&self, issue: u64) -> Vec<String> {
+        let shown = self
+            .clambake(&["issue", "show", &issue.to_string(), "--json"])
+            .success()
+            .json();
+        shown["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The body of an issue's last comment; panics if it has none.
+    #[track_caller]
+    pub fn last_comment_on(&self, issue: u64) -> String {
+        self.comments_on(issue)
+            .pop()
+            .unwrap_or_else(|| panic!("#{issue} has no comment"))
+    }
+
     /// Every pull request, in any state, as `clambake pr list` reports them.
     pub fn pull_requests(&self) -> Vec<serde_json::Value> {
         self.clambake(&["pr", "list", "--state", "all", "--json"])
@@ -293,4 +316,81 @@ pub fn codex_binary() -> std::path::PathBuf {
 pub fn is_alive(handle: &clambake::ports::agent_host::AgentHandle) -> bool {
     let clambake::ports::agent_host::AgentHandle::Local { pid, start_time } = *handle;
     clambake::adapters::hosts::local::process::is_running(pid, start_time)
+}
+
+/// How long a test waits for an event before it fails: generous, for a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a wait's check says: a condition that holds (`bool`), a value that has appeared
+/// (`Option`), or either the value or what was seen instead (`Result<_, String>`, whose last
+/// `Err` a timeout reports).
+pub trait Awaited {
+    type Value;
+    fn found(self) -> Result<Self::Value, Option<String>>;
+}
+
+impl Awaited for bool {
+    type Value = ();
+    fn found(self) -> Result<(), Option<String>> {
+        if self { Ok(()) } else { Err(None) }
+    }
+}
+
+impl<T> Awaited for Option<T> {
+    type Value = T;
+    fn found(self) -> Result<T, Option<String>> {
+        self.ok_or(None)
+    }
+}
+
+impl<T> Awaited for Result<T, String> {
+    type Value = T;
+    fn found(self) -> Result<T, Option<String>> {
+        self.map_err(Some)
+    }
+}
+
+#[track_caller]
+fn timed_out(what: &str, seen: Option<String>) -> ! {
+    match seen {
+        Some(seen) => panic!("timed out after {PATIENCE:?} waiting for {what}; last seen: {seen}"),
+        None => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` until it holds, for up to [`PATIENCE`], and returns what it found; panics
+/// naming `what` it waited for if it never does. Tests wait for events this way, never for a
+/// fixed time.
+#[track_caller]
+pub fn wait_for<A: Awaited>(what: &str, mut check: impl FnMut() -> A) -> A::Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen = match check().found() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if Instant::now() >= deadline {
+            timed_out(what, seen);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// [`wait_for`] in async tests: `check` may await, and the runtime's other tasks go on while
+/// it waits.
+pub async fn wait_for_async<A: Awaited>(what: &str, mut check: impl AsyncFnMut() -> A) -> A::Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen = match check().await.found() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if Instant::now() >= deadline {
+            timed_out(what, seen);
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }

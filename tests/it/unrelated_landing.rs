@@ -19,13 +19,6 @@ fn unrelated_branch(repo: &TestRepo, branch: &str) -> String {
     commit
 }
 
-fn comments_of(repo: &TestRepo, issue: u64) -> String {
-    repo.clambake(&["issue", "show", &issue.to_string(), "--json"])
-        .success()
-        .json()["comments"]
-        .to_string()
-}
-
 #[test]
 fn the_run_loop_refuses_work_whose_branch_was_deleted_under_its_agent() {
     let repo = TestRepo::new();
@@ -81,9 +74,10 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total
     assert!(why.contains("shares no history with `main`"), "{why}");
     assert_eq!(repo.labels_of(1), [labels::FAILED]);
     assert!(
-        comments_of(&repo, 1).contains("Clambake refused to land this work"),
-        "{}",
-        comments_of(&repo, 1)
+        repo.last_comment_on(1)
+            .contains("Clambake refused to land this work"),
+        "{:?}",
+        repo.comments_on(1)
     );
     assert!(
         repo.pull_requests().is_empty(),
@@ -127,7 +121,10 @@ fn land_by_hand_refuses_work_with_no_merge_base() {
         refused.stderr
     );
     assert_eq!(repo.labels_of(1), [labels::FAILED]);
-    assert!(comments_of(&repo, 1).contains("Clambake refused to land this work"));
+    assert!(
+        repo.last_comment_on(1)
+            .contains("Clambake refused to land this work")
+    );
     assert!(repo.pull_requests().is_empty());
     assert_eq!(repo.git(&["rev-parse", &archive_ref(branch, &tip)]), tip);
     assert_eq!(repo.git(&["rev-parse", branch]), tip, "the branch is kept");
