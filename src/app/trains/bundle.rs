@@ -91,6 +91,9 @@ pub struct ReviewIssue {
     pub title: String,
     /// `labels::priority_rank` of its labels.
     pub priority: u8,
+    /// When the issue last changed on the forge: landing it (moving it to review) does.
+    #[serde(skip)]
+    pub updated_at: Timestamp,
     #[serde(flatten)]
     pub standing: Standing,
 }
@@ -370,6 +373,7 @@ impl Bundler<'_> {
                 issue: issue.number,
                 priority: priority_rank(issue.labels.iter().map(String::as_str)),
                 title: issue.title,
+                updated_at: issue.updated_at,
                 standing,
             });
         }
@@ -458,7 +462,7 @@ impl Bundler<'_> {
         let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
-        let last_landing = candidates.iter().map(|c| c.landed_at).max();
+        let last_landing = last_landing(&review, &candidates);
         Ok(TrainStatus {
             trigger: self.config.trigger,
             last_departure: trains.last_departure,
@@ -592,7 +596,7 @@ impl Bundler<'_> {
                 let last_landing = if self.config.trigger == BundleTrigger::OnLand {
                     let review = self.review_issues(&base_tip, &trains).await?;
                     let found = self.candidates(&review).await?;
-                    let last = found.iter().map(|c| c.landed_at).max();
+                    let last = last_landing(&review, &found);
                     candidates = Some(found);
                     last
                 } else {
@@ -1048,6 +1052,17 @@ impl Bundler<'_> {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+/// When work last landed among the waiting issues: the latest move of one to review (its
+/// forge `updated_at`) or commit on its branch. The commit alone would not do: an agent that
+/// committed before a train left (one a killed run left for the next) may land after it.
+fn last_landing(review: &[ReviewIssue], candidates: &[Candidate]) -> Option<Timestamp> {
+    let moved = review
+        .iter()
+        .filter(|entry| matches!(entry.standing, Standing::Waiting { .. }))
+        .map(|entry| entry.updated_at);
+    candidates.iter().map(|c| c.landed_at).chain(moved).max()
 }
 
 /// A departure named after `now`, but always later than the last one, so that two trains in
