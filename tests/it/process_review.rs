@@ -199,6 +199,62 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
     );
 }
 
+/// `on_land`: work counts as landed when it moves to review, not when its agent committed it.
+/// An agent that committed before a train left (a killed run left it for the next run to judge)
+/// and lands after it still makes the next train leave.
+#[test]
+fn on_land_work_committed_before_a_train_but_landed_after_it_leaves() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.clambake(&["config", "set", "bundling.trigger", "on_land"])
+        .success();
+    let issue = |title: &str, label: &str| -> u64 {
+        repo.clambake(&[
+            "issue", "create", "--title", title, "--label", label, "--json",
+        ])
+        .success()
+        .json()["number"]
+            .as_u64()
+            .unwrap()
+    };
+    let first = issue("one", "route:review");
+    repo.branch_with_file(&format!("agent001/{first}-one"), "main", "one.txt", "one\n");
+    // The second agent's commit is older than any train; its issue is still claimed.
+    let second = issue("two", "agent002");
+    let branch = format!("agent002/{second}-two");
+    let tip = repo.branch_with_file(&branch, "main", "two.txt", "two\n");
+    let tree = format!("{tip}^{{tree}}");
+    let old = repo.git_env(
+        &["commit-tree", &tree, "-p", "main", "-m", "Work on #2"],
+        &[("GIT_COMMITTER_DATE", "@1577836800 +0000")],
+    );
+    repo.git(&["update-ref", &format!("refs/heads/{branch}"), &old]);
+    let carried = |train: &serde_json::Value, number: u64| {
+        train["individual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(train["bundles"].as_array().unwrap())
+            .any(|pr| pr["issues"].as_array().unwrap().contains(&number.into()))
+    };
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert!(carried(&train, first), "#{first} does not leave: {train}");
+
+    // The second lands after that train, as a run lands it.
+    repo.clambake(&[
+        "issue",
+        "label",
+        &second.to_string(),
+        "--add",
+        "route:review",
+        "--remove",
+        "agent002",
+    ])
+    .success();
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    assert!(carried(&train, second), "#{second} never leaves: {train}");
+}
+
 /// Clambake is the subreaper of its agents' orphans: one in a session of its own that exits
 /// while its attempt still runs is reaped too, not left a zombie of the orchestrator.
 #[tokio::test]

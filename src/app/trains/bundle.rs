@@ -20,7 +20,7 @@ use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{BundleTrigger, BundlingConfig};
 use crate::core::lifecycle::machine::{Event, State};
-use crate::core::trains::plan::BundlePlan;
+use crate::core::trains::plan::{BundlePlan, Candidate};
 use crate::core::trains::pull_request::{BundleRecord, is_lone_branch};
 use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
 use crate::ports::Forge;
@@ -83,6 +83,9 @@ pub struct ReviewIssue {
     pub title: String,
     /// `labels::priority_rank` of its labels.
     pub priority: u8,
+    /// When the issue last changed on the forge: landing it (moving it to review) does.
+    #[serde(skip)]
+    pub updated_at: Timestamp,
     #[serde(flatten)]
     pub standing: Standing,
 }
@@ -346,7 +349,7 @@ impl Bundler<'_> {
                 let last_landing = if self.config.trigger == BundleTrigger::OnLand {
                     let review = self.review_issues(&base_tip, &trains).await?;
                     let found = self.candidates(&review).await?;
-                    let last = found.iter().map(|c| c.landed_at).max();
+                    let last = last_landing(&review, &found);
                     candidates = Some(found);
                     last
                 } else {
@@ -403,6 +406,17 @@ impl Bundler<'_> {
         }
         Ok(report)
     }
+}
+
+/// When work last landed among the waiting issues: the latest move of one to review (its
+/// forge `updated_at`) or commit on its branch. The commit alone would not do: an agent that
+/// committed before a train left (one a killed run left for the next) may land after it.
+fn last_landing(review: &[ReviewIssue], candidates: &[Candidate]) -> Option<Timestamp> {
+    let moved = review
+        .iter()
+        .filter(|entry| matches!(entry.standing, Standing::Waiting { .. }))
+        .map(|entry| entry.updated_at);
+    candidates.iter().map(|c| c.landed_at).chain(moved).max()
 }
 
 /// A departure named after `now`, but always later than the last one, so that two trains in

@@ -84,6 +84,7 @@ impl Bundler<'_> {
                 issue: issue.number,
                 priority: priority_rank(issue.labels.iter().map(String::as_str)),
                 title: issue.title,
+                updated_at: issue.updated_at,
                 standing,
             });
         }
@@ -162,7 +163,7 @@ impl Bundler<'_> {
         let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
         let candidates = self.candidates(&review).await?;
-        let last_landing = candidates.iter().map(|c| c.landed_at).max();
+        let last_landing = super::last_landing(&review, &candidates);
         Ok(TrainStatus {
             trigger: self.config.trigger,
             last_departure: trains.last_departure,
