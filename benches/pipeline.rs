@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use clambake::adapters::forge::conditional::ConditionalForge;
 use clambake::app::Workspace;
-use clambake::app::lifecycle::landing::Disposition;
 use clambake::app::lifecycle::transitions::{open_journal, transition};
 use clambake::app::recovery::observe::registered_processes;
 use clambake::app::recovery::repair::{Opened, diagnose};
 use clambake::app::run::assemble::{RunRequest, run};
 use clambake::app::run::orchestrator::{RunEvent, StopWhen};
+use clambake::app::trains::landing::Disposition;
 use clambake::core::branches::name::branch_name;
 use clambake::core::config::ForgeBackend;
 use clambake::core::lifecycle::machine::Event;

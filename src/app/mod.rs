@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod error;
+pub mod health;
 pub mod lifecycle;
 pub mod queue;
 pub mod recovery;

@@ -5,7 +5,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::output::print_json;
-use crate::app::setup::doctor::{Health, doctor};
+use crate::app::health::Health;
+use crate::app::setup::doctor::doctor;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

@@ -5,8 +5,8 @@ use clap::Args;
 use super::output::print_json;
 use serde::Serialize;
 
-use crate::app::lifecycle::land::{LandReport, land};
 use crate::app::trains::bundle::{TrainReport, train_after_landing};
+use crate::app::trains::land::{LandReport, land};
 use crate::app::{AppResult, Workspace};
 use crate::ports::{Clock, Forge, SystemClock};
 

@@ -204,9 +204,9 @@ fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::lifecycle::landing::Disposition;
     use crate::app::run::live::{LiveAgent, QueueCounts};
     use crate::app::run::orchestrator::RunEvent;
+    use crate::app::trains::landing::Disposition;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

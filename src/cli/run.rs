@@ -8,9 +8,9 @@ use tokio::sync::{oneshot, watch};
 use super::live_view;
 use super::logs::{LogFormat, init_tracing};
 use super::output::print_json;
-use crate::app::lifecycle::landing::Disposition;
 use crate::app::run::assemble::{RunRequest, RunSummary, run_reporting};
 use crate::app::run::orchestrator::{Progress, RunEvent, StopWhen};
+use crate::app::trains::landing::Disposition;
 use crate::app::{AppError, AppResult, Workspace};
 
 #[derive(Debug, Args)]

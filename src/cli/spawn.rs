@@ -4,8 +4,8 @@ use clap::Args;
 use tokio::sync::oneshot;
 
 use super::output::print_json;
-use crate::app::agents::spawn::spawn;
-use crate::app::lifecycle::landing::Disposition;
+use crate::app::run::spawn::spawn;
+use crate::app::trains::landing::Disposition;
 use crate::app::{AppResult, Workspace};
 use crate::core::config::AgentRuntimeKind;
 use crate::core::queue::labels;

@@ -2,7 +2,7 @@
 //! it. A refused model key (7) is `claude_failures::a_refused_key_stops_the_run_and_gives_the_issue_back`;
 //! 101 is Rust's own code for a panic, which no situation produces on purpose.
 
-use clambake::app::run::lock::RunLock;
+use clambake::app::agents::lock::RunLock;
 
 use crate::recovery_world::TestWorld;
 use crate::support::{CliOutput, TestRepo, clambake_in};

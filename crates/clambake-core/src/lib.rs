@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod branches;
 pub mod config;
+pub mod forge_text;
 pub mod lifecycle;
 pub mod queue;
 pub mod recovery;

@@ -9,8 +9,9 @@ use jiff::Timestamp;
 
 use crate::adapters::agents::locate::locate;
 use crate::app::agents::attempt::{AttemptError, AttemptResult, worktree_path};
-use crate::app::lifecycle::landing::{journal_slot, remove_worktree};
-use crate::app::setup::doctor::{Check, Health};
+use crate::app::agents::worktree::remove_worktree;
+use crate::app::health::{Check, Health};
+use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::cli::{AgentCli, agent_cli};
 use crate::core::agents::command::{ANTHROPIC_KEYS, ModelKeys, OPENAI_KEYS, agent_environment};

@@ -3,12 +3,12 @@
 pub mod attempt;
 pub mod check;
 pub mod handover;
+pub mod lock;
 pub mod loop_processes;
 pub mod monitor;
 pub mod processes;
 pub mod request;
 pub mod simulated_work;
-pub mod spawn;
 pub mod terminate;
 pub mod verdict;
 pub mod worktree;

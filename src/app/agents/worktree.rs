@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::app::AttemptError;
+use crate::app::{AppResult, AttemptError, Workspace};
+use crate::ports::git::Removal;
 use crate::ports::git::Worktrees;
 
 /// Whether `git worktree add` was stopped while making `worktree` (a killed run): git keeps
@@ -34,4 +35,16 @@ pub(crate) async fn commit_leftovers(
          Committed by Clambake after the agent exited."
     );
     Ok(worktrees.commit_leftovers(worktree, &message).await?)
+}
+
+/// Removes an attempt's worktree; its branch and commits stay.
+pub async fn remove_worktree(workspace: &Workspace, worktree: &Path) -> AppResult<()> {
+    if worktree.exists() {
+        let _removing = workspace.lock_worktrees().await;
+        workspace
+            .worktrees()
+            .remove(worktree, Removal::Discard)
+            .await?;
+    }
+    Ok(())
 }

@@ -1,5 +1,3 @@
-//! Changes of an agent slot's state, and what happens to an issue when its work ends.
+//! Changes of an agent slot's state: each goes through one transition, journaled.
 
-pub mod land;
-pub mod landing;
 pub mod transitions;

@@ -57,3 +57,25 @@ pub(crate) fn require_agent_id(agent: &str) -> AppResult<()> {
         }),
     }
 }
+
+/// Applies `events` to `agent`'s slot in `journal`, if given and if it has the slot on `issue`:
+/// work started outside the journal's knowledge (`clambake spawn` by hand) leaves it as it is.
+pub(crate) fn journal_slot(
+    journal: Option<&dyn Journal>,
+    agent: &str,
+    issue: u64,
+    events: &[Event],
+    cause: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let Some(journal) = journal else {
+        return Ok(());
+    };
+    if journal.current_state(agent)?.claimed_issue() != Some(issue) {
+        return Ok(());
+    }
+    for event in events {
+        transition(journal, agent, event, cause, now)?;
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 
 use crate::app::AppResult;
-use crate::app::lifecycle::landing::journal_slot;
+use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::transition;
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::labels::{self, agent_slot};

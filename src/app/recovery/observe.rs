@@ -12,8 +12,8 @@ use crate::app::agents::verdict::last_verdict;
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::parse_branch_name;
-use crate::core::lifecycle::finished_work::AttemptFacts;
 use crate::core::queue::labels::agent_slot;
+use crate::core::recovery::drift::AttemptFacts;
 use crate::core::recovery::drift::{
     ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
     Snapshot, WorktreeFacts,

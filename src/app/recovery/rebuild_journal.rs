@@ -13,9 +13,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
+use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::lifecycle::transitions::transition;
 use crate::app::recovery::observe::{Records, observe, registered_processes};
-use crate::app::run::lock::{RunLock, describe_this_process};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branches::name::{branch_name, parse_branch_name};
 use crate::core::lifecycle::machine::{Event, State};

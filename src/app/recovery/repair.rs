@@ -14,8 +14,8 @@ use crate::app::recovery::observe::{Records, observe};
 use crate::app::{AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::Config;
-use crate::core::lifecycle::finished_work::{FinishedWork, finished_work};
 use crate::core::lifecycle::machine::State;
+use crate::core::recovery::drift::finished_work::{FinishedWork, finished_work};
 use crate::core::recovery::drift::{
     Inconsistency, Limits, RefFacts, Snapshot, believed_from_labels, detect,
 };

@@ -9,9 +9,9 @@ use tokio::sync::watch;
 
 use crate::adapters::agents::runtime_for;
 use crate::app::agents::attempt::AttemptError;
+use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::run::lock::{RunLock, describe_this_process};
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::{AppError, AppResult, Workspace};
 

@@ -2,5 +2,5 @@
 
 pub mod assemble;
 pub mod live;
-pub mod lock;
 pub mod orchestrator;
+pub mod spawn;

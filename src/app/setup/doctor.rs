@@ -2,11 +2,10 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::JOURNAL_FILE;
 use crate::adapters::sqlite_file::{self, FileState};
+use crate::app::health::{Check, Health};
 use crate::app::workspace::{STATE_DIR, git_version};
 use crate::app::{AppError, Workspace};
 use crate::core::config::ForgeBackend;
@@ -15,48 +14,6 @@ use crate::ports::database::{DamagedDatabase, DatabaseKind};
 use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;
 use crate::ports::git::MINIMUM_VERSION;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    Ok,
-    Warn,
-    Fail,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub health: Health,
-    pub detail: String,
-    /// What to do, for a warning or failure.
-    pub fix: Option<String>,
-}
-
-impl Check {
-    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            name,
-            health: Health::Ok,
-            detail: detail.into(),
-            fix: None,
-        }
-    }
-
-    pub(crate) fn problem(
-        name: &'static str,
-        health: Health,
-        detail: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self {
-            name,
-            health,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
-    }
-}
 
 /// Runs every check it can; a failed check stops only the checks that depend on it.
 pub async fn doctor(start: &Path) -> Vec<Check> {

@@ -6,9 +6,9 @@
 use serde::Serialize;
 
 use crate::app::AppResult;
+use crate::core::forge_text::comments::{UnrelatedWork, refused_unrelated};
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
-use crate::core::text::forge::comments::{UnrelatedWork, refused_unrelated};
 use crate::ports::Forge;
 use crate::ports::git::Repository;
 

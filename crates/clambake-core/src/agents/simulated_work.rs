@@ -1,7 +1,7 @@
 //! How work made by the built-in simulated agent is marked wherever a reviewer meets it:
 //! nobody worked on its issue, so its commits, comments and pull requests must never pass for
 //! real work (a bundle would otherwise say `Closes #N` for an issue nobody did). The comments
-//! and pull requests say so in the words of [`crate::text::forge`].
+//! and pull requests say so in the words of [`crate::forge_text`].
 
 /// The prefix of every title and commit subject that carries simulated work.
 pub const MARK: &str = "[simulated]";

@@ -1,4 +1,3 @@
 //! The agent-slot lifecycle machine and the finished work it holds.
 
-pub mod finished_work;
 pub mod machine;

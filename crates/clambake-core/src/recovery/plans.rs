@@ -412,7 +412,7 @@ fn leave(reason: String) -> Step {
 pub(super) fn comment(issue: u64, found: String, done: &str) -> Step {
     Step::Comment {
         issue,
-        body: crate::text::forge::comments::recovery(&found, done),
+        body: crate::forge_text::comments::recovery(&found, done),
     }
 }
 

@@ -2,7 +2,6 @@
 //! times as people read them, and every text Clambake writes to the forge.
 
 pub mod closing;
-pub mod forge;
 pub mod human_time;
 pub mod inert;
 pub mod redact;

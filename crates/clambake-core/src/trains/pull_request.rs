@@ -1,7 +1,7 @@
 //! What Clambake reads back from its own pull requests: the machine-readable record on the
 //! last line of a bundle's body, which lets a later run rebuild the train's state from the forge
 //! alone, and the marker of a train's lone-branch pull request. These are data: they are written
-//! and read here, while the text around them comes from [`crate::text::forge::pull_requests`].
+//! and read here, while the text around them comes from [`crate::forge_text::pull_requests`].
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ impl BundleRecord {
     }
 
     /// The record as the line that ends a bundle's body (see
-    /// [`crate::text::forge::pull_requests::bundle`]): an HTML comment no reader sees, which
+    /// [`crate::forge_text::pull_requests::bundle`]): an HTML comment no reader sees, which
     /// [`read_record`] reads back.
     pub fn encoded(&self) -> String {
         let json = serde_json::to_string(self).expect("a bundle record serializes");

@@ -9,9 +9,9 @@ use crate::app::agents::attempt::{
     AttemptError, adopt_agent, open_registry, run_attempt_journaled,
 };
 use crate::app::agents::request::request_for;
-use crate::app::lifecycle::land::{LandSettings, land_recorded_success};
-use crate::app::lifecycle::landing::Disposition;
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
+use crate::app::trains::land::{LandSettings, land_recorded_success};
+use crate::app::trains::landing::Disposition;
 use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};

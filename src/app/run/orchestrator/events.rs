@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::app::lifecycle::landing::Disposition;
 use crate::app::trains::bundle::Waiting;
+use crate::app::trains::landing::Disposition;
 use crate::core::text::human_time::moment;
 
 /// Something the loop did, for the log, the live view and the final summary.

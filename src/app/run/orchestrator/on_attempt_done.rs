@@ -9,12 +9,13 @@ use super::input::task_end;
 use super::{Finished, MAX_DISPOSAL_TRIES, Orchestrator, RunEvent, TaskEnd};
 use crate::app::agents::attempt::{AttemptError, forget_registration};
 use crate::app::agents::check;
-use crate::app::lifecycle::landing::{self, Disposition, Ended, Failure};
+use crate::app::lifecycle::transitions::journal_slot;
+use crate::app::trains::landing::{self, Disposition, Ended, Failure};
 use crate::app::{AppError, AppResult};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::branch_name;
+use crate::core::forge_text::comments::AttemptFailure;
 use crate::core::lifecycle::machine::Event;
-use crate::core::text::forge::comments::AttemptFailure;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 
 /// An attempt that ended without its agent's verdict, as it is counted and told.
@@ -298,7 +299,7 @@ impl Orchestrator {
         )
         .await?;
         let journal: &dyn Journal = self.journal.as_ref();
-        landing::journal_slot(
+        journal_slot(
             self.settings.state_machine.then_some(journal),
             agent,
             issue.number,

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 
 use super::{Orchestrator, StopWhen};
 use crate::app::AppResult;
-use crate::app::lifecycle::landing;
 use crate::app::queue::claim::claim_issue;
+use crate::app::trains::landing;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::routing::{OpenIssue, plan_claims};
 use crate::core::queue::standing::{Stage, stage};

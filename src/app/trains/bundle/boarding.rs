@@ -8,9 +8,9 @@ use crate::app::lifecycle::transitions::transition;
 use crate::app::trains::trial::{BranchWrite, write_bundle_branch};
 use crate::app::{AppError, AppResult};
 use crate::core::config::ConflictStrategy;
+use crate::core::forge_text::comments;
+use crate::core::forge_text::pull_requests::{self, PullRequestText, RIDES_ALONE};
 use crate::core::queue::labels;
-use crate::core::text::forge::comments;
-use crate::core::text::forge::pull_requests::{self, PullRequestText, RIDES_ALONE};
 use crate::core::trains::plan::{BundlePlan, SetAsideReason};
 use crate::core::trains::pull_request::{BundleRecord, RecordedBranch};
 use crate::ports::forge::{

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use crate::app::AppResult;
+use crate::core::forge_text::{comments, issue_list};
 use crate::core::queue::labels;
-use crate::core::text::forge::{comments, issue_list};
 use crate::core::trains::pull_request::BundleRecord;
 use crate::ports::forge::{Issue, IssueState, Number, PullRequestState};
 use crate::ports::git::{BranchDeletion, GitError, Removal};

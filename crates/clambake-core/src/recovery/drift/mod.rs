@@ -2,6 +2,7 @@
 //! forge, git and the process registry say. Pure: the application gathers a [`Snapshot`] and
 //! the journal's states, and gets back every [`Inconsistency`] with its evidence.
 
+pub mod finished_work;
 mod inconsistency;
 mod snapshot;
 
@@ -11,14 +12,14 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::branches::name::{BranchOwner, parse_branch_name};
 use crate::branches::refname::validate_branch_name;
-use crate::lifecycle::finished_work::finished_work;
 use crate::lifecycle::machine::State;
 use crate::queue::labels;
+use crate::recovery::drift::finished_work::finished_work;
 
 pub use inconsistency::{Claim, Inconsistency};
 pub use snapshot::{
-    ARCHIVE_PREFIX, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus, RefFacts,
-    Snapshot, WorktreeFacts, archive_ref, archived_branch,
+    ARCHIVE_PREFIX, AttemptFacts, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus,
+    RefFacts, Snapshot, WorktreeFacts, archive_ref, archived_branch,
 };
 
 /// What counts as stuck.

@@ -8,8 +8,16 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::lifecycle::finished_work::AttemptFacts;
 use crate::queue::labels::agent_slot;
+
+/// The last recorded attempt at an open issue: the attempt log's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptFacts {
+    pub issue: u64,
+    pub agent: String,
+    pub attempt: u32,
+    pub succeeded: bool,
+}
 
 /// An issue as the forge shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

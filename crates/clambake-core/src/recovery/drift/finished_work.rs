@@ -11,15 +11,6 @@ use crate::branches::name::parse_branch_name;
 use crate::lifecycle::machine::State;
 use crate::recovery::drift::Snapshot;
 
-/// The last recorded attempt at an open issue: the attempt log's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttemptFacts {
-    pub issue: u64,
-    pub agent: String,
-    pub attempt: u32,
-    pub succeeded: bool,
-}
-
 /// A busy slot's work that succeeded and waits for `land`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FinishedWork {
@@ -77,7 +68,7 @@ fn finished(snapshot: &Snapshot, agent: &str, issue: u64) -> Option<FinishedWork
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recovery::drift::ProcessFacts;
+    use crate::recovery::drift::{AttemptFacts, ProcessFacts};
     use crate::recovery::drift::tests::{branch, now, open_issue, working};
 
     fn verdict(agent: &str, attempt: u32, succeeded: bool) -> AttemptFacts {

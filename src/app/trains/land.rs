@@ -9,12 +9,13 @@ use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
     AttemptError, WORKTREES_DIR, claim_slot, open_registry, worktree_path,
 };
+use crate::app::agents::lock::RunLock;
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::agents::verdict::last_verdict;
 use crate::app::agents::worktree::commit_leftovers;
-use crate::app::lifecycle::landing::{self, Landing, Work};
+use crate::app::agents::worktree::remove_worktree;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::run::lock::RunLock;
+use crate::app::trains::landing::{self, Landing, Work};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::slot_branch;
@@ -143,7 +144,7 @@ pub async fn land_work(
     )
     .await?;
     // As after the run loop disposes of an attempt: the worktree goes, the branch stays.
-    landing::remove_worktree(workspace, &worktree).await?;
+    remove_worktree(workspace, &worktree).await?;
     open_registry(workspace)?
         .forget(slot)
         .map_err(AttemptError::from)?;

@@ -13,12 +13,13 @@ use crate::app::agents::attempt::{
     AttemptError, AttemptResult, claim_slot, forget_registration, open_registry,
     run_attempt_journaled,
 };
+use crate::app::agents::lock::RunLock;
 use crate::app::agents::request::{limits_from, request_for};
-use crate::app::lifecycle::landing::{self, Disposition, Ended};
+use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
-use crate::app::run::lock::RunLock;
 use crate::app::run::orchestrator::RunSettings;
+use crate::app::trains::landing::{self, Disposition, Ended};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::outcome::{ExitStatus, Outcome, Termination};
 use crate::core::branches::name::branch_name;
@@ -141,7 +142,7 @@ pub async fn spawn(
     if let Some(refused) = crate::app::agents::check::key_refused(&config.agents, &result) {
         // As the run loop does: no attempt is counted for a key the API refused.
         release_claim(forge, slot, agent, &before).await?;
-        crate::app::lifecycle::landing::remove_worktree(workspace, &result.worktree).await?;
+        crate::app::agents::worktree::remove_worktree(workspace, &result.worktree).await?;
         forget_registration(workspace, agent)?;
         return Err(refused);
     }
@@ -251,7 +252,7 @@ async fn release_claim(
         .await?;
     let journal = slot.map(|s| s.journal as &dyn Journal);
     let now = slot.map_or_else(jiff::Timestamp::now, |s| s.clock.now());
-    landing::journal_slot(
+    journal_slot(
         journal,
         agent,
         before.number,

@@ -10,20 +10,21 @@ use serde::Serialize;
 
 use crate::app::agents::attempt::AttemptResult;
 use crate::app::agents::simulated_work::simulated_issue;
-use crate::app::lifecycle::transitions::transition;
+use crate::app::agents::worktree::remove_worktree;
+use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::trains::unrelated_work::{Unrelated, find_unrelated, refuse};
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AttemptTotals;
 use crate::core::agents::log;
 use crate::core::agents::outcome::Outcome;
 use crate::core::agents::retry::{AfterFailure, after_failure};
+use crate::core::forge_text::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
+use crate::core::forge_text::pull_requests::{self, PullRequestText};
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::labels;
-use crate::core::text::forge::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
-use crate::core::text::forge::pull_requests::{self, PullRequestText};
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
-use crate::ports::git::{Removal, Repository};
+use crate::ports::git::Repository;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
 
 /// What became of an issue after an attempt.
@@ -143,28 +144,6 @@ pub async fn dispose(
 
 /// Why the run loop journals a slot's step when an attempt ends.
 const ATTEMPT_ENDED: &str = "the attempt ended";
-
-/// Applies `events` to `agent`'s slot in `journal`, if given and if it has the slot on `issue`:
-/// work started outside the journal's knowledge (`clambake spawn` by hand) leaves it as it is.
-pub(crate) fn journal_slot(
-    journal: Option<&dyn Journal>,
-    agent: &str,
-    issue: u64,
-    events: &[Event],
-    cause: &str,
-    now: Timestamp,
-) -> AppResult<()> {
-    let Some(journal) = journal else {
-        return Ok(());
-    };
-    if journal.current_state(agent)?.claimed_issue() != Some(issue) {
-        return Ok(());
-    }
-    for event in events {
-        transition(journal, agent, event, cause, now)?;
-    }
-    Ok(())
-}
 
 /// Records the ended attempt in the attempt log.
 pub(crate) fn record_attempt(
@@ -415,18 +394,6 @@ pub async fn open_individual_pull_request(
         })
         .await?;
     Ok(pr.number)
-}
-
-/// Removes an attempt's worktree; its branch and commits stay.
-pub async fn remove_worktree(workspace: &Workspace, worktree: &std::path::Path) -> AppResult<()> {
-    if worktree.exists() {
-        let _removing = workspace.lock_worktrees().await;
-        workspace
-            .worktrees()
-            .remove(worktree, Removal::Discard)
-            .await?;
-    }
-    Ok(())
 }
 
 /// The last lines of an attempt's stdout and stderr logs, for a failure comment (which shows
