@@ -1,5 +1,6 @@
-//! The layering rules (cli -> app -> ports <- adapters, everything on a pure core), checked on
-//! the real module graph that [`graph`] reads from the source with `syn`, not on substrings.
+//! The layering rules of `ARCHITECTURE.md` (cli -> app -> ports <- adapters, everything on a
+//! pure core), checked on the real module graph that [`graph`] reads from the source with `syn`,
+//! not on substrings.
 //! Each rule is a function returning its violations, so that the tests in [`checker`] can show
 //! it fails on a small tree that breaks it.
 
