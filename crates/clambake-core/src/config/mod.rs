@@ -1,8 +1,8 @@
-//! `clambake.toml`: the typed configuration, its key registry, and validation that points at
+//! `clambake.toml`: the typed configuration, its key table, and validation that points at
 //! the offending spot. Pure: callers hand in the file's text and the environment's overrides.
 //!
 //! Every key is declared once, in `sections.rs` (which says how to add one); `schema.rs` holds
-//! the macros that turn the declaration into the structs and the registry; `load.rs` reads and
+//! the macros that turn the declaration into the structs and the key table; `load.rs` reads and
 //! validates; `edit.rs` writes.
 
 mod edit;

@@ -1,6 +1,6 @@
 //! What a key is: its kind of value, its doc, and the feature it waits for; and the two macros
 //! that declare the configuration once, in [`super::sections`], so that the structs the code
-//! reads and the key registry that validation, `config list|get|set`, the environment overrides
+//! reads and the key table that validation, `config list|get|set`, the environment overrides
 //! and `init`'s template use cannot drift apart.
 //!
 //! Why a declarative macro: `schemars` would give the docs and defaults by reflection, but its

@@ -152,10 +152,10 @@ pub struct AgentSlot {
     agent_id: String,
 }
 
-/// The handlers' verdict on a refused event (statig handlers cannot return errors).
-type Verdict = Option<Refusal>;
+/// Why the handlers refused an event, if they did (statig handlers cannot return errors).
+type Refused = Option<Refusal>;
 
-fn refuse(context: &mut Verdict, refusal: Refusal) -> Outcome<State> {
+fn refuse(context: &mut Refused, refusal: Refusal) -> Outcome<State> {
     *context = Some(refusal);
     Handled
 }
@@ -204,7 +204,7 @@ impl AgentSlot {
         issue: &u64,
         branch: &str,
         commits_ahead: &u32,
-        context: &mut Verdict,
+        context: &mut Refused,
         event: &Event,
     ) -> Outcome<State> {
         match event {
@@ -222,7 +222,7 @@ impl AgentSlot {
 
     /// The work landed; the slot is free for another issue.
     #[state(superstate = "free")]
-    fn landed(issue: &u64, context: &mut Verdict, event: &Event) -> Outcome<State> {
+    fn landed(issue: &u64, context: &mut Refused, event: &Event) -> Outcome<State> {
         match event {
             Event::Bundle { bundle_pr } => bundle(context, vec![*issue], *bundle_pr),
             _ => Super,
@@ -237,7 +237,7 @@ impl AgentSlot {
     fn bundled(
         issues: &[u64],
         bundle_pr: &u64,
-        context: &mut Verdict,
+        context: &mut Refused,
         event: &Event,
     ) -> Outcome<State> {
         match event {
@@ -258,7 +258,7 @@ impl AgentSlot {
 
     /// A slot with no work in flight accepts a new assignment.
     #[superstate]
-    fn free(&self, context: &mut Verdict, event: &Event) -> Outcome<State> {
+    fn free(&self, context: &mut Refused, event: &Event) -> Outcome<State> {
         match event {
             Event::Assign { agent_id, .. } if *agent_id != self.agent_id => refuse(
                 context,
@@ -282,7 +282,7 @@ impl AgentSlot {
 
     /// A slot with work in flight refuses a second assignment.
     #[superstate]
-    fn busy(issue: &u64, context: &mut Verdict, event: &Event) -> Outcome<State> {
+    fn busy(issue: &u64, context: &mut Refused, event: &Event) -> Outcome<State> {
         match event {
             Event::Assign { .. } => refuse(context, Refusal::AlreadyAssigned { issue: *issue }),
             Event::Abandon | Event::ForceReset => Transition(State::idle()),
@@ -291,7 +291,7 @@ impl AgentSlot {
     }
 }
 
-fn bundle(context: &mut Verdict, issues: Vec<u64>, bundle_pr: u64) -> Outcome<State> {
+fn bundle(context: &mut Refused, issues: Vec<u64>, bundle_pr: u64) -> Outcome<State> {
     if bundle_pr == 0 {
         return refuse(context, Refusal::PullRequestNotPositive);
     }
@@ -401,9 +401,9 @@ impl Lifecycle {
     /// unchanged).
     pub fn apply(&mut self, event: &Event) -> Result<Transition, TransitionError> {
         let from = self.machine.state().clone();
-        let mut verdict: Verdict = None;
-        self.machine.handle_with_context(event, &mut verdict);
-        match verdict {
+        let mut refused: Refused = None;
+        self.machine.handle_with_context(event, &mut refused);
+        match refused {
             Some(refusal) => Err(TransitionError {
                 state: from.kind(),
                 event: event.kind(),

@@ -1,5 +1,5 @@
-//! Text that crosses a trust boundary: inert rendering, secret redaction, closing keywords,
-//! times as people read them, and every text Clambake writes to the forge.
+//! Text that crosses a trust boundary: inert rendering, secret redaction, closing keywords
+//! and times as people read them. The text Clambake writes to the forge is `forge_text`'s.
 
 pub mod closing;
 pub mod human_time;

@@ -95,7 +95,7 @@ impl Orchestrator {
                 .iter()
                 .filter(|l| agent_slot(l).is_some())
                 .collect();
-            // Two claims on one issue are drift for reconcile to settle, not work to resume.
+            // Two claims on one issue are drift for recovery to settle, not work to resume.
             let [agent] = agents.as_slice() else {
                 continue;
             };
