@@ -1,6 +1,7 @@
 //! Use cases that combine the core, the ports and the adapters, grouped by domain.
 
 pub mod agents;
+pub mod compose;
 pub mod error;
 pub mod health;
 pub mod lifecycle;

@@ -7,13 +7,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::adapters::agents::runtime_for;
 use crate::app::agents::attempt::AttemptError;
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
@@ -90,7 +89,8 @@ pub async fn run_reporting(
     }
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = Arc::new(open_journal(workspace)?);
-    let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
+    let runtime =
+        compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
     let mut settings = RunSettings::from_config(&config);
     if let Some(agents) = request.agents {
         settings.max_concurrent = agents;

@@ -18,7 +18,6 @@ use crate::core::config::ForgeBackend;
 use crate::core::queue::labels;
 use crate::ports::SystemClock;
 use crate::ports::forge::NewIssue;
-use crate::ports::journal::AttemptLog;
 
 /// A loop on a fresh repository with one commit, `clambake init`ed for two agents.
 async fn orchestrator() -> (tempfile::TempDir, Orchestrator) {

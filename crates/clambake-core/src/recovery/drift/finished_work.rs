@@ -68,8 +68,8 @@ fn finished(snapshot: &Snapshot, agent: &str, issue: u64) -> Option<FinishedWork
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recovery::drift::{AttemptFacts, ProcessFacts};
     use crate::recovery::drift::tests::{branch, now, open_issue, working};
+    use crate::recovery::drift::{AttemptFacts, ProcessFacts};
 
     fn verdict(agent: &str, attempt: u32, succeeded: bool) -> AttemptFacts {
         AttemptFacts {
