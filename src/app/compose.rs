@@ -27,7 +27,7 @@ use crate::ports::agent_host::AgentHost;
 use crate::ports::database::FileState;
 use crate::ports::git::{GitResult, Repository};
 use crate::ports::journal::{JournalResult, Store};
-use crate::ports::{Clock, Forge};
+use crate::ports::{Clock, Forge, SystemClock};
 
 /// The local forge's database, in the state directory.
 pub const FORGE_FILE: &str = DATABASE_FILE;
@@ -35,6 +35,11 @@ pub const FORGE_FILE: &str = DATABASE_FILE;
 pub const JOURNAL: &str = JOURNAL_FILE;
 /// The agent host's registry, in the state directory.
 pub const REGISTRY: &str = REGISTRY_FILE;
+
+/// The clock: the system's.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
 
 /// The root of the repository containing `start`; from inside a linked worktree, its main one.
 pub async fn discover(start: &Path) -> GitResult<Option<PathBuf>> {

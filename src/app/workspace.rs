@@ -7,7 +7,7 @@ use crate::app::{AppError, AppResult, compose};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, ForgeBackend, LoadedConfig};
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
-use crate::ports::{Clock, Forge, SystemClock};
+use crate::ports::{Clock, Forge};
 
 /// The directory, at the repository root, that holds Clambake's own state.
 pub const STATE_DIR: &str = ".clambake";
@@ -152,7 +152,7 @@ impl Workspace {
                         dir: self.state_dir(),
                     });
                 }
-                Arc::new(self.open_local_forge(Arc::new(SystemClock)).await?)
+                Arc::new(self.open_local_forge(compose::clock()).await?)
             }
         };
         Ok(compose::redacting(forge))

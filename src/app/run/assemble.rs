@@ -18,7 +18,6 @@ use crate::app::{AppError, AppResult, Workspace, compose};
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
      `simulated` runtime): nobody really works on the issues, and their commits, comments and \
      pull requests say [simulated]";
-use crate::ports::{Clock, SystemClock};
 
 /// What the caller asked of `run`.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +71,7 @@ pub async fn run_reporting(
     workspace.require_commits().await?;
     // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
     crate::app::agents::check::startable_cli(&config.agents)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = compose::clock();
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
         action: "create",

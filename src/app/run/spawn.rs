@@ -25,9 +25,9 @@ use crate::core::branches::name::branch_name;
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::labels::{self, agent_slot};
+use crate::ports::Forge;
 use crate::ports::forge::IssueState;
 use crate::ports::journal::{AttemptLog, Journal};
-use crate::ports::{Clock, Forge, SystemClock};
 
 /// Why the journal moved a slot when `spawn` claimed it.
 const CLAIMED_BY_SPAWN: &str = "claimed by `clambake spawn`";
@@ -106,10 +106,10 @@ pub async fn spawn(
     let Some(claimed) = claim_issue(forge, agent, issue).await? else {
         return Err(refusal(forge, agent, issue).await);
     };
-    let clock = SystemClock;
+    let clock = compose::clock();
     let slot = config.state_machine.enabled.then_some(SlotJournal {
         journal: &journal,
-        clock: &clock,
+        clock: clock.as_ref(),
     });
     let started = async {
         let earlier = journal.attempts(issue)?;
