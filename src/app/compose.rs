@@ -30,11 +30,11 @@ use crate::ports::journal::{JournalResult, Store};
 use crate::ports::{Clock, Forge, SystemClock};
 
 /// The local forge's database, in the state directory.
-pub const FORGE_FILE: &str = DATABASE_FILE;
+pub const FORGE_DATABASE: &str = DATABASE_FILE;
 /// The journal's database, in the state directory.
-pub const JOURNAL: &str = JOURNAL_FILE;
+pub const JOURNAL_DATABASE: &str = JOURNAL_FILE;
 /// The agent host's registry, in the state directory.
-pub const REGISTRY: &str = REGISTRY_FILE;
+pub const REGISTRY_DATABASE: &str = REGISTRY_FILE;
 
 /// The clock: the system's.
 pub fn clock() -> Arc<dyn Clock> {
@@ -123,7 +123,9 @@ pub fn journal(path: &Path, logging: TransitionLogging) -> JournalResult<impl St
 
 /// The host of the agents registered in `state_dir`.
 pub fn agent_host(state_dir: &Path) -> Result<Box<dyn AgentHost>, AttemptError> {
-    Ok(Box::new(LocalHost::open(&state_dir.join(REGISTRY))?))
+    Ok(Box::new(LocalHost::open(
+        &state_dir.join(REGISTRY_DATABASE),
+    )?))
 }
 
 /// The agent runtime `kind` (the simulated one unless `agents.real_processes`).

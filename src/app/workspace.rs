@@ -103,7 +103,7 @@ impl Workspace {
     }
 
     pub fn forge_database(&self) -> PathBuf {
-        self.state_dir().join(compose::FORGE_FILE)
+        self.state_dir().join(compose::FORGE_DATABASE)
     }
 
     /// The configuration file's text, or `None` before `init`.

@@ -19,7 +19,7 @@ pub fn simulated_issue(attempts: &dyn AttemptLog, issue: u64) -> AppResult<bool>
 /// Those of `issues` that hold simulated work, by the journal in `state_dir`.
 pub fn simulated_issues(state_dir: &Path, issues: &[u64]) -> AppResult<Vec<u64>> {
     let journal = compose::journal(
-        &state_dir.join(compose::JOURNAL),
+        &state_dir.join(compose::JOURNAL_DATABASE),
         TransitionLogging::default(),
     )?;
     let mut simulated = Vec::new();

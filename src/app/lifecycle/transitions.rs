@@ -23,7 +23,10 @@ pub fn open_journal(workspace: &Workspace) -> AppResult<impl Store + use<>> {
         path: dir.clone(),
         source,
     })?;
-    Ok(compose::journal(&dir.join(compose::JOURNAL), logging)?)
+    Ok(compose::journal(
+        &dir.join(compose::JOURNAL_DATABASE),
+        logging,
+    )?)
 }
 
 /// Applies `event` to `agent`'s slot as the journal last left it, and records the transition.

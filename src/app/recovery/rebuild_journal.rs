@@ -49,7 +49,7 @@ pub async fn rebuild_journal(
         &state_dir,
         &describe_this_process("clambake agent rebuild-journal", now),
     )?;
-    let path = state_dir.join(compose::JOURNAL);
+    let path = state_dir.join(compose::JOURNAL_DATABASE);
     let moved_aside = move_aside(&path, now)?;
     let journal = compose::journal(&path, TransitionLogging::default())?;
     let base = forge.default_branch().await?;

@@ -100,8 +100,8 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     });
 
     for (name, file, kind) in [
-        ("journal", compose::JOURNAL, DatabaseKind::Journal),
-        ("agents", compose::REGISTRY, DatabaseKind::Registry),
+        ("journal", compose::JOURNAL_DATABASE, DatabaseKind::Journal),
+        ("agents", compose::REGISTRY_DATABASE, DatabaseKind::Registry),
     ] {
         checks.push(database_check(
             name,
