@@ -8,18 +8,10 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::ports::database::{Damage, DamagedDatabase, DatabaseKind};
+use crate::ports::database::{Damage, DamagedDatabase, DatabaseKind, FileState};
 
 /// The first bytes of every SQLite database file.
 const HEADER: &[u8; 16] = b"SQLite format 3\0";
-
-/// Whether the file at `path` is there, and if so whether it is a database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileState {
-    Missing,
-    Database,
-    Damaged(Damage),
-}
 
 /// Looks at the file's first bytes.
 pub fn inspect(path: &Path) -> std::io::Result<FileState> {

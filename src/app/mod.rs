@@ -1,6 +1,8 @@
-//! Use cases that combine the core, the ports and the adapters, grouped by domain.
+//! Use cases that combine the core and the ports, grouped by domain; [`compose`] alone picks
+//! the adapters behind the ports.
 
 pub mod agents;
+pub mod compose;
 pub mod error;
 pub mod health;
 pub mod lifecycle;

@@ -3,15 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
-use crate::adapters::forge::redacting::RedactingForge;
-use crate::adapters::git::{self, Git};
-use crate::app::{AppError, AppResult};
+use crate::app::{AppError, AppResult, compose};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, ForgeBackend, LoadedConfig};
-use crate::core::text::redact::Redactor;
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
-use crate::ports::{Clock, Forge, SystemClock};
+use crate::ports::{Clock, Forge};
 
 /// The directory, at the repository root, that holds Clambake's own state.
 pub const STATE_DIR: &str = ".clambake";
@@ -20,8 +16,6 @@ pub const STATE_DIR: &str = ".clambake";
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub root: PathBuf,
-    /// The git adapter, which the local forge is built on.
-    git: Git,
     repository: Repository,
     /// git cannot add or remove two worktrees of one repository at once.
     worktrees: Arc<tokio::sync::Mutex<()>>,
@@ -30,14 +24,13 @@ pub struct Workspace {
 impl Workspace {
     /// Finds the repository containing `start`; from inside a linked worktree, its main one.
     pub async fn discover(start: &Path) -> AppResult<Self> {
-        let Some(root) = Git::discover(start).await? else {
+        let Some(root) = compose::discover(start).await? else {
             return Err(AppError::NotARepository {
                 dir: start.to_path_buf(),
             });
         };
         Ok(Self {
-            git: Git::new(&root),
-            repository: git::open(&root),
+            repository: compose::repository(&root),
             root,
             worktrees: Arc::default(),
         })
@@ -45,7 +38,7 @@ impl Workspace {
 
     /// Makes a new, empty repository at `dir`, on `branch`, and opens it.
     pub async fn create(dir: &Path, branch: &str) -> AppResult<Self> {
-        Git::init(dir, branch).await?;
+        compose::init(dir, branch).await?;
         Self::discover(dir).await
     }
 
@@ -110,7 +103,7 @@ impl Workspace {
     }
 
     pub fn forge_database(&self) -> PathBuf {
-        self.state_dir().join(DATABASE_FILE)
+        self.state_dir().join(compose::FORGE_DATABASE)
     }
 
     /// The configuration file's text, or `None` before `init`.
@@ -147,7 +140,7 @@ impl Workspace {
     }
 
     /// Opens the configured forge, redacting from everything written to it the secrets in
-    /// this process's environment (see [`secrets`]). The local forge must have been created
+    /// this process's environment (see [`compose::secrets`]). The local forge must have been created
     /// by `init`.
     pub async fn open_forge(&self, backend: ForgeBackend) -> AppResult<Arc<dyn Forge>> {
         let forge: Arc<dyn Forge> = match backend {
@@ -159,10 +152,10 @@ impl Workspace {
                         dir: self.state_dir(),
                     });
                 }
-                Arc::new(self.open_local_forge(Arc::new(SystemClock)).await?)
+                Arc::new(self.open_local_forge(compose::clock()).await?)
             }
         };
-        Ok(Arc::new(RedactingForge::new(forge, secrets())))
+        Ok(compose::redacting(forge))
     }
 
     /// Refuses to go on without the forge database while agent branches exist: they are
@@ -191,49 +184,9 @@ impl Workspace {
     }
 
     /// Opens (creating if needed) the local forge.
-    pub async fn open_local_forge(&self, clock: Arc<dyn Clock>) -> AppResult<LocalForge> {
-        let default_branch = self.default_branch().await?;
-        let actor = self.actor().await;
-        Ok(LocalForge::open(
-            &self.forge_database(),
-            self.git.clone(),
-            clock,
-            &actor,
-            &default_branch,
-        )?)
+    pub async fn open_local_forge(&self, clock: Arc<dyn Clock>) -> AppResult<impl Forge + use<>> {
+        compose::local_forge(&self.root, &self.forge_database(), clock).await
     }
-
-    /// The branch pull requests target unless told otherwise: the remote's default branch if
-    /// there is a remote, else the branch checked out now (recorded once, at `init`).
-    async fn default_branch(&self) -> AppResult<String> {
-        if let Some(branch) = self.git.origin_default_branch().await? {
-            return Ok(branch);
-        }
-        Ok(self
-            .git
-            .current_branch()
-            .await?
-            .unwrap_or_else(|| "main".to_owned()))
-    }
-
-    /// The person at the keyboard, for comment authorship: git's user.name, else $USER.
-    async fn actor(&self) -> String {
-        match self.git.user_name().await {
-            Some(name) => name,
-            None => std::env::var("USER").unwrap_or_else(|_| "clambake".to_owned()),
-        }
-    }
-}
-
-/// The installed git's `(major, minor)` version.
-pub async fn git_version() -> GitResult<(u32, u32)> {
-    Git::version().await
-}
-
-/// The secrets Clambake knows: every variable in its environment whose name says it holds one
-/// (agents inherit only from this environment, so their keys are among them).
-pub fn secrets() -> Redactor {
-    Redactor::from_variables(crate::adapters::agents::process_environment())
 }
 
 /// Replaces `path`'s contents in one rename, so readers never see half a file.

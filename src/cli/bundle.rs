@@ -3,12 +3,12 @@
 use clap::Args;
 
 use super::output::{print_json, print_table, table, when};
+use crate::app::compose;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::trains::bundle::{Bundler, TrainReport, TrainStatus};
 use crate::app::{AppResult, Workspace};
 use crate::core::trains::plan::BundlePlan;
 use crate::core::trains::schedule::Departure;
-use crate::ports::{Clock, SystemClock};
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
@@ -43,7 +43,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
         train_log: &journal,
         state_dir: workspace.state_dir(),
     };
-    let now = SystemClock.now();
+    let now = compose::clock().now();
     if args.status {
         let status = bundler.status(now).await?;
         if args.json {

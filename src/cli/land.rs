@@ -5,10 +5,11 @@ use clap::Args;
 use super::output::print_json;
 use serde::Serialize;
 
+use crate::app::compose;
 use crate::app::trains::bundle::{TrainReport, train_after_landing};
 use crate::app::trains::land::{LandReport, land};
 use crate::app::{AppResult, Workspace};
-use crate::ports::{Clock, Forge, SystemClock};
+use crate::ports::Forge;
 
 #[derive(Debug, Args)]
 pub struct LandArgs {
@@ -28,7 +29,7 @@ struct Landed {
 }
 
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: LandArgs) -> AppResult<()> {
-    let now = SystemClock.now();
+    let now = compose::clock().now();
     let report = land(workspace, forge, &args.agent, now).await?;
     let train = train_after_landing(workspace, forge, now).await?;
     if args.json {

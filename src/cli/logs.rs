@@ -4,9 +4,8 @@ use std::io::IsTerminal;
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-use crate::adapters::redacting_log::RedactingMakeWriter;
+use crate::app::compose::log_writer;
 
 /// How `run` logs its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,19 +35,9 @@ pub fn init_tracing(verbose: u8, run_log: Option<LogFormat>, file: Option<std::f
     };
     let filter =
         EnvFilter::try_from_env("CLAMBAKE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let secrets = crate::app::workspace::secrets();
     let (writer, ansi) = match file {
-        Some(file) => (
-            BoxMakeWriter::new(RedactingMakeWriter::new(
-                std::sync::Mutex::new(file),
-                secrets,
-            )),
-            false,
-        ),
-        None => (
-            BoxMakeWriter::new(RedactingMakeWriter::new(std::io::stderr, secrets)),
-            std::io::stderr().is_terminal(),
-        ),
+        Some(file) => (log_writer(std::sync::Mutex::new(file)), false),
+        None => (log_writer(std::io::stderr), std::io::stderr().is_terminal()),
     };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -15,6 +15,14 @@ pub enum Damage {
     NotSqlite,
 }
 
+/// Whether a database file is there, and if so whether it is a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Missing,
+    Database,
+    Damaged(Damage),
+}
+
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -145,6 +145,11 @@ pub trait TrainLog: Send + Sync {
     fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>>;
 }
 
+/// The journal, its attempts and its trains: what one store keeps, handed out as one port.
+pub trait Store: Journal + AttemptLog + TrainLog {}
+
+impl<T: Journal + AttemptLog + TrainLog + ?Sized> Store for T {}
+
 /// One departure of a train.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DepartureRecord {

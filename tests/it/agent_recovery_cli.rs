@@ -167,7 +167,8 @@ async fn with_the_state_machine_disabled_labels_alone_are_the_belief() {
         "archive, the journal step skipped, labels, comment"
     );
     assert_eq!(world.labels(issue).await, ["route:ready"]);
-    let journal = clambake::ports::journal::Journal::current_states(&world.journal).unwrap();
+    let journal =
+        clambake::ports::journal::Journal::current_states(world.journal.as_ref()).unwrap();
     assert!(
         journal.is_empty(),
         "the journal is not written: {journal:?}"

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use clambake::adapters::forge::conditional::ConditionalForge;
-use clambake::adapters::forge::local::LocalForge;
 use clambake::app::Workspace;
 use clambake::ports::forge::{
     Issue, IssueFilter, IssueState, Label, Listing, NewIssue, NewPullRequest, PullRequestFilter,
@@ -14,7 +13,7 @@ use clambake::ports::{Forge, SystemClock};
 
 use crate::support::TestRepo;
 
-async fn open(repo: &TestRepo) -> LocalForge {
+async fn open(repo: &TestRepo) -> impl Forge + use<> {
     Workspace::discover(repo.path())
         .await
         .unwrap()

@@ -6,7 +6,6 @@ use clambake::app::recovery::repair::{StepOutcome, diagnose, execute, recover};
 use clambake::core::lifecycle::machine::{Event, State};
 use clambake::core::recovery::drift::{ARCHIVE_PREFIX, Inconsistency, archive_ref};
 use clambake::core::recovery::plans::Step;
-use clambake::ports::Forge;
 use clambake::ports::forge::{IssueState, NewPullRequest};
 use jiff::{SignedDuration, Timestamp};
 
@@ -376,7 +375,7 @@ async fn executing_a_plan_twice_is_harmless() {
     let comments = world.forge.comments(issue).await.unwrap();
     assert_eq!(comments.len(), 1, "one comment, not two");
     assert_eq!(
-        clambake::ports::journal::Journal::history(&world.journal, "agent001")
+        clambake::ports::journal::Journal::history(world.journal.as_ref(), "agent001")
             .unwrap()
             .len(),
         3,

@@ -9,7 +9,6 @@
 use clambake::app::recovery::repair::{diagnose, recover};
 use clambake::core::lifecycle::machine::Event;
 use clambake::core::recovery::drift::archive_ref;
-use clambake::ports::Forge;
 use clambake::ports::forge::NewPullRequest;
 use jiff::Timestamp;
 use proptest::prelude::*;

@@ -8,8 +8,6 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use clambake::adapters::forge::local::LocalForge;
-use clambake::adapters::journal::SqliteJournal;
 use clambake::app::Workspace;
 use clambake::app::lifecycle::transitions::{open_journal, transition};
 use clambake::app::recovery::repair::World;
@@ -17,6 +15,7 @@ use clambake::core::config::Config;
 use clambake::core::lifecycle::machine::Event;
 use clambake::core::recovery::drift::Inconsistency;
 use clambake::ports::forge::NewIssue;
+use clambake::ports::journal::Store;
 use clambake::ports::processes::{AgentProcesses, ObservedProcess, ProcessResult};
 use clambake::ports::{Forge, SystemClock};
 use jiff::Timestamp;
@@ -84,8 +83,8 @@ impl AgentProcesses for ChildProcesses {
 pub struct TestWorld {
     pub repo: TestRepo,
     pub workspace: Workspace,
-    pub forge: LocalForge,
-    pub journal: SqliteJournal,
+    pub forge: Box<dyn Forge>,
+    pub journal: Box<dyn Store>,
     pub processes: ChildProcesses,
     pub config: Config,
 }
@@ -104,8 +103,8 @@ impl TestWorld {
         Self {
             repo,
             workspace,
-            forge,
-            journal,
+            forge: Box::new(forge),
+            journal: Box::new(journal),
             processes: ChildProcesses::default(),
             config,
         }
@@ -114,8 +113,8 @@ impl TestWorld {
     pub fn world(&self) -> World<'_> {
         World::new(
             &self.workspace,
-            &self.forge,
-            &self.journal,
+            self.forge.as_ref(),
+            self.journal.as_ref(),
             &self.processes,
             "main".to_owned(),
             &self.config,
@@ -167,7 +166,14 @@ impl TestWorld {
     }
 
     pub fn journal_event(&self, agent: &str, event: Event) {
-        transition(&self.journal, agent, &event, "test", Timestamp::now()).unwrap();
+        transition(
+            self.journal.as_ref(),
+            agent,
+            &event,
+            "test",
+            Timestamp::now(),
+        )
+        .unwrap();
     }
 
     /// The journal has `agent` working on `issue` on `branch`.
@@ -196,7 +202,7 @@ impl TestWorld {
     }
 
     pub fn state(&self, agent: &str) -> clambake::core::lifecycle::machine::State {
-        clambake::ports::journal::Journal::current_state(&self.journal, agent).unwrap()
+        clambake::ports::journal::Journal::current_state(self.journal.as_ref(), agent).unwrap()
     }
 
     /// Every inconsistency now.

@@ -17,6 +17,7 @@ use crate::ports::agent::{
     AgentControl, AgentRuntime, AgentSpec, AgentStartError, LogFiles, RunningAgent,
 };
 use crate::ports::agent_host::Stray;
+use crate::ports::git::Author;
 use crate::ports::journal::SIMULATED_RUNTIME;
 
 /// What a stopped simulated agent reports, as if SIGTERM had ended it.
@@ -118,26 +119,13 @@ async fn simulate(
     let git = Git::new(&spec.worktree);
     let identity = super::git_identity(&spec.agent);
     let message = simulated_work::commit_message(spec.issue, &spec.agent);
-    let committed = async {
-        if git.run(&["status", "--porcelain"]).await?.is_empty() {
-            // An earlier attempt (killed before its verdict was recorded) already committed
-            // this very work: it is done, there is nothing new to commit.
-            return Ok(String::new());
-        }
-        git.run(&["add", "--all"]).await?;
-        git.run(&[
-            "-c",
-            &format!("user.name={}", identity[0].1),
-            "-c",
-            &format!("user.email={}", identity[1].1),
-            "commit",
-            "-q",
-            "-m",
-            &message,
-        ])
-        .await
+    let author = Author {
+        name: &identity[0].1,
+        email: &identity[1].1,
     };
-    let (subtype, is_error) = match committed.await {
+    // Nothing to commit means an earlier attempt (killed before its verdict was recorded)
+    // already committed this very work: it is done.
+    let (subtype, is_error) = match git.commit_all(&message, author).await {
         Ok(_) => ("success", false),
         Err(error) => {
             log.append(&log.stderr, &error.to_string()).await?;

@@ -71,13 +71,13 @@ impl Git {
     }
 
     /// Runs git and returns its whole output, whatever the exit status.
-    pub async fn output<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<Output> {
+    async fn output<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<Output> {
         tracing::debug!(dir = %self.dir.display(), args = %join_args(args), "git");
         self.command(args).output().await.map_err(GitError::Spawn)
     }
 
     /// Runs git, fails on a non-zero exit, and returns stdout without the trailing newline.
-    pub async fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<String> {
+    async fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> GitResult<String> {
         let output = self.output(args).await?;
         self.check(args, output)
     }

@@ -133,6 +133,47 @@ impl Worktrees for Git {
     }
 }
 
+impl Git {
+    /// Commits every change of this worktree, tracked or not, as `author`, its hooks run as
+    /// for any commit an agent makes. Returns whether there was anything.
+    pub async fn commit_all(&self, message: &str, author: Author<'_>) -> GitResult<bool> {
+        if self.run(&["status", "--porcelain"]).await?.is_empty() {
+            return Ok(false);
+        }
+        self.run(&["add", "--all"]).await?;
+        self.run(&[
+            "-c",
+            &format!("user.name={}", author.name),
+            "-c",
+            &format!("user.email={}", author.email),
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ])
+        .await?;
+        Ok(true)
+    }
+
+    /// Why this checkout's index and files could not follow its branch from commit `from` to
+    /// `to` (files the move would overwrite), or `None` if they can.
+    pub async fn follow_refused(&self, from: &str, to: &str) -> GitResult<Option<String>> {
+        let dry_run = self
+            .output(&["read-tree", "-m", "-u", "-n", from, to])
+            .await?;
+        Ok((!dry_run.status.success())
+            .then(|| String::from_utf8_lossy(&dry_run.stderr).trim().to_owned()))
+    }
+
+    /// Brings this checkout's index and files from commit `from` to `to`, as a fast-forward
+    /// would.
+    pub async fn follow(&self, from: &str, to: &str) -> GitResult<()> {
+        self.run(&["read-tree", "-m", "-u", from, to])
+            .await
+            .map(drop)
+    }
+}
+
 fn parse_worktrees(porcelain: &str) -> Vec<Worktree> {
     porcelain
         .split("\n\n")

@@ -9,8 +9,6 @@ use tokio::sync::oneshot;
 
 use jiff::Timestamp;
 
-use crate::adapters::hosts::local::LocalHost;
-use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
@@ -304,8 +302,7 @@ pub fn claim_slot(host: &dyn AgentHost, agent: &str, max: u32) -> Result<(), Att
 
 /// The host of this workspace's agents, which registers them in `.clambake/agents.db`.
 pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentHost>, AttemptError> {
-    let path = workspace.state_dir().join(REGISTRY_FILE);
-    Ok(Box::new(LocalHost::open(&path)?))
+    crate::app::compose::agent_host(&workspace.state_dir())
 }
 
 /// Forgets `agent`'s registration, once its attempt's verdict has been acted on.

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::adapters::agents::locate::locate;
 use crate::app::agents::attempt::{AttemptError, AttemptResult, worktree_path};
 use crate::app::agents::worktree::remove_worktree;
+use crate::app::compose::locate;
 use crate::app::health::{Check, Health};
 use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::{AppError, AppResult, Workspace};

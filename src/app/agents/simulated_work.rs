@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::app::AppResult;
-use crate::core::config::{AgentRuntimeKind, AgentsConfig};
+use crate::app::{AppResult, compose};
+use crate::core::config::{AgentRuntimeKind, AgentsConfig, TransitionLogging};
 use crate::ports::journal::AttemptLog;
 
 /// Whether a simulated attempt left work on `issue`: its branch then holds simulated commits,
@@ -19,7 +18,10 @@ pub fn simulated_issue(attempts: &dyn AttemptLog, issue: u64) -> AppResult<bool>
 
 /// Those of `issues` that hold simulated work, by the journal in `state_dir`.
 pub fn simulated_issues(state_dir: &Path, issues: &[u64]) -> AppResult<Vec<u64>> {
-    let journal = SqliteJournal::open(&state_dir.join(JOURNAL_FILE))?;
+    let journal = compose::journal(
+        &state_dir.join(compose::JOURNAL_DATABASE),
+        TransitionLogging::default(),
+    )?;
     let mut simulated = Vec::new();
     for issue in issues {
         if simulated_issue(&journal, *issue)? {

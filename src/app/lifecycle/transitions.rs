@@ -4,15 +4,14 @@
 
 use jiff::Timestamp;
 
-use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::lifecycle::machine::{Event, Lifecycle};
 use crate::core::queue::labels::agent_slot;
-use crate::ports::journal::{Journal, JournalEntry};
+use crate::ports::journal::{Journal, JournalEntry, Store};
 
 /// Opens the repository's journal, creating it on first use, to record transitions as
 /// `state_machine.transition_logging` asks. Requires `clambake init`.
-pub fn open_journal(workspace: &Workspace) -> AppResult<SqliteJournal> {
+pub fn open_journal(workspace: &Workspace) -> AppResult<impl Store + use<>> {
     let logging = workspace
         .load_config()?
         .config
@@ -24,7 +23,10 @@ pub fn open_journal(workspace: &Workspace) -> AppResult<SqliteJournal> {
         path: dir.clone(),
         source,
     })?;
-    Ok(SqliteJournal::open(&dir.join(JOURNAL_FILE))?.with_logging(logging))
+    Ok(compose::journal(
+        &dir.join(compose::JOURNAL_DATABASE),
+        logging,
+    )?)
 }
 
 /// Applies `event` to `agent`'s slot as the journal last left it, and records the transition.

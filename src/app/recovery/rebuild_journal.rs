@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::lifecycle::transitions::transition;
 use crate::app::recovery::observe::{Records, observe, registered_processes};
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::branches::name::{branch_name, parse_branch_name};
+use crate::core::config::TransitionLogging;
 use crate::core::lifecycle::machine::{Event, State};
 use crate::core::queue::labels::{self, agent_slot};
 use crate::core::recovery::drift::{RefFacts, Snapshot};
@@ -49,9 +49,9 @@ pub async fn rebuild_journal(
         &state_dir,
         &describe_this_process("clambake agent rebuild-journal", now),
     )?;
-    let path = state_dir.join(JOURNAL_FILE);
+    let path = state_dir.join(compose::JOURNAL_DATABASE);
     let moved_aside = move_aside(&path, now)?;
-    let journal = SqliteJournal::open(&path)?;
+    let journal = compose::journal(&path, TransitionLogging::default())?;
     let base = forge.default_branch().await?;
     let processes = registered_processes(workspace)?;
     let records = Records {

@@ -21,7 +21,7 @@ use crate::core::recovery::drift::{
 };
 use crate::core::recovery::plans::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
-use crate::ports::journal::{AttemptLog, Journal};
+use crate::ports::journal::{AttemptLog, Journal, Store};
 use crate::ports::processes::AgentProcesses;
 
 mod steps;
@@ -49,7 +49,7 @@ impl<'a> World<'a> {
     pub fn new(
         workspace: &'a Workspace,
         forge: &'a dyn Forge,
-        journal: &'a (impl Journal + AttemptLog),
+        journal: &'a dyn Store,
         processes: &'a dyn AgentProcesses,
         base: String,
         config: &Config,
@@ -437,7 +437,7 @@ pub async fn agent_status(
 /// `agent` commands.
 pub struct Opened {
     forge: std::sync::Arc<dyn Forge>,
-    journal: crate::adapters::journal::SqliteJournal,
+    journal: Box<dyn Store>,
     processes: Box<dyn AgentProcesses>,
     config: Config,
     base: String,
@@ -450,7 +450,7 @@ impl Opened {
     ) -> AppResult<Self> {
         let config = workspace.load_config()?.config;
         let forge = workspace.open_forge(config.forge.backend).await?;
-        let journal = crate::app::lifecycle::transitions::open_journal(workspace)?;
+        let journal = Box::new(crate::app::lifecycle::transitions::open_journal(workspace)?);
         let base = forge.default_branch().await?;
         Ok(Self {
             forge,
@@ -470,7 +470,7 @@ impl Opened {
         World::new(
             workspace,
             self.forge.as_ref(),
-            &self.journal,
+            self.journal.as_ref(),
             self.processes.as_ref(),
             self.base.clone(),
             &self.config,

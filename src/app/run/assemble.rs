@@ -7,19 +7,17 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::adapters::agents::runtime_for;
 use crate::app::agents::attempt::AttemptError;
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
      `simulated` runtime): nobody really works on the issues, and their commits, comments and \
      pull requests say [simulated]";
-use crate::ports::{Clock, SystemClock};
 
 /// What the caller asked of `run`.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +71,7 @@ pub async fn run_reporting(
     workspace.require_commits().await?;
     // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
     crate::app::agents::check::startable_cli(&config.agents)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = compose::clock();
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
         action: "create",
@@ -90,7 +88,8 @@ pub async fn run_reporting(
     }
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = Arc::new(open_journal(workspace)?);
-    let runtime = runtime_for(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
+    let runtime =
+        compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
     let mut settings = RunSettings::from_config(&config);
     if let Some(agents) = request.agents {
         settings.max_concurrent = agents;

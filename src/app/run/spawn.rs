@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::adapters::agents::runtime_for;
 use crate::app::agents::attempt::{
     AttemptError, AttemptResult, claim_slot, forget_registration, open_registry,
     run_attempt_journaled,
@@ -20,15 +19,15 @@ use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
 use crate::app::run::orchestrator::RunSettings;
 use crate::app::trains::landing::{self, Disposition, Ended};
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::agents::outcome::{ExitStatus, Outcome, Termination};
 use crate::core::branches::name::branch_name;
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::labels::{self, agent_slot};
+use crate::ports::Forge;
 use crate::ports::forge::IssueState;
 use crate::ports::journal::{AttemptLog, Journal};
-use crate::ports::{Clock, Forge, SystemClock};
 
 /// Why the journal moved a slot when `spawn` claimed it.
 const CLAIMED_BY_SPAWN: &str = "claimed by `clambake spawn`";
@@ -80,7 +79,7 @@ pub async fn spawn(
             runtime: asked.as_str().to_owned(),
         });
     }
-    let runtime = runtime_for(runtime.unwrap_or(config.agents.runtime), &config.agents)
+    let runtime = compose::runtime(runtime.unwrap_or(config.agents.runtime), &config.agents)
         .map_err(AttemptError::from)?;
     // A run would claim this issue too, and adopt this agent as its own.
     let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
@@ -107,10 +106,10 @@ pub async fn spawn(
     let Some(claimed) = claim_issue(forge, agent, issue).await? else {
         return Err(refusal(forge, agent, issue).await);
     };
-    let clock = SystemClock;
+    let clock = compose::clock();
     let slot = config.state_machine.enabled.then_some(SlotJournal {
         journal: &journal,
-        clock: &clock,
+        clock: clock.as_ref(),
     });
     let started = async {
         let earlier = journal.attempts(issue)?;

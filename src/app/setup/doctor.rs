@@ -2,15 +2,13 @@
 
 use std::path::Path;
 
-use crate::adapters::hosts::local::registry::REGISTRY_FILE;
-use crate::adapters::journal::JOURNAL_FILE;
-use crate::adapters::sqlite_file::{self, FileState};
+use crate::app::compose::{self, git_version};
 use crate::app::health::{Check, Health};
-use crate::app::workspace::{STATE_DIR, git_version};
+use crate::app::workspace::STATE_DIR;
 use crate::app::{AppError, Workspace};
 use crate::core::config::ForgeBackend;
 use crate::core::queue::labels::label_set;
-use crate::ports::database::{DamagedDatabase, DatabaseKind};
+use crate::ports::database::{DamagedDatabase, DatabaseKind, FileState};
 use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;
 use crate::ports::git::MINIMUM_VERSION;
@@ -102,8 +100,8 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     });
 
     for (name, file, kind) in [
-        ("journal", JOURNAL_FILE, DatabaseKind::Journal),
-        ("agents", REGISTRY_FILE, DatabaseKind::Registry),
+        ("journal", compose::JOURNAL_DATABASE, DatabaseKind::Journal),
+        ("agents", compose::REGISTRY_DATABASE, DatabaseKind::Registry),
     ] {
         checks.push(database_check(
             name,
@@ -186,7 +184,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
 
 /// Whether one of Clambake's own database files is sound (or not made yet).
 fn database_check(name: &'static str, path: &Path, kind: DatabaseKind) -> Check {
-    match sqlite_file::inspect(path) {
+    match compose::inspect_database(path) {
         Ok(FileState::Database) => Check::ok(name, path.display().to_string()),
         Ok(FileState::Missing) => Check::ok(name, format!("{} not created yet", path.display())),
         Ok(FileState::Damaged(damage)) => Check::problem(

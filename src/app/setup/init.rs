@@ -8,7 +8,6 @@ use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{self, ForgeBackend};
 use crate::core::queue::labels::label_set;
 use crate::ports::Forge;
-use crate::ports::SystemClock;
 use crate::ports::forge::{Label, LabelChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,7 +74,7 @@ pub async fn init(
 
     let forge_existed = workspace.forge_database().exists();
     let forge = workspace
-        .open_local_forge(std::sync::Arc::new(SystemClock))
+        .open_local_forge(crate::app::compose::clock())
         .await?;
     let mut labels = Vec::new();
     for spec in label_set(loaded.config.agents.max_concurrent) {

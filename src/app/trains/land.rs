@@ -5,7 +5,6 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{
     AttemptError, WORKTREES_DIR, claim_slot, open_registry, worktree_path,
 };
@@ -22,7 +21,7 @@ use crate::core::branches::name::slot_branch;
 use crate::core::queue::labels::agent_slot;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState};
-use crate::ports::journal::Journal;
+use crate::ports::journal::{Journal, Store};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LandReport {
@@ -91,7 +90,7 @@ pub struct SlotWork<'a> {
 pub async fn land_work(
     workspace: &Workspace,
     forge: &dyn Forge,
-    journal: &SqliteJournal,
+    journal: &dyn Store,
     settings: LandSettings,
     work: SlotWork<'_>,
     now: Timestamp,
@@ -229,7 +228,7 @@ const LANDED_BY_RUN: &str = "landed by the run loop: the attempt's success was r
 pub async fn land_recorded_success(
     workspace: &Workspace,
     forge: &dyn Forge,
-    journal: &SqliteJournal,
+    journal: &dyn Store,
     settings: LandSettings,
     slot: &str,
     issue: u64,

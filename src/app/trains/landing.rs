@@ -400,7 +400,7 @@ pub async fn open_individual_pull_request(
 /// them as a code block; the forge it is written to redacts the secrets).
 pub async fn log_tail(stdout: &std::path::Path, stderr: &std::path::Path) -> String {
     // A log that was never written reads as empty. Secrets go before any line is cut short.
-    let secrets = crate::app::workspace::secrets();
+    let secrets = crate::app::compose::secrets();
     let stdout = tokio::fs::read_to_string(stdout).await.unwrap_or_default();
     let stderr = tokio::fs::read_to_string(stderr).await.unwrap_or_default();
     log::log_tail(&secrets.redact(&stdout), &secrets.redact(&stderr))

@@ -5,10 +5,10 @@ use clap::Args;
 
 use super::describe::describe_state;
 use super::health::Health;
+use crate::app::compose;
 use crate::app::recovery::rebuild_journal::rebuild_journal;
 use crate::app::{AppResult, Workspace};
 use crate::cli::output::{print_json, print_table, table};
-use crate::ports::{Clock, SystemClock};
 
 #[derive(Debug, Args)]
 pub struct RebuildJournalArgs {
@@ -19,7 +19,7 @@ pub struct RebuildJournalArgs {
 pub async fn run(workspace: &Workspace, args: RebuildJournalArgs) -> AppResult<Health> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
-    let report = rebuild_journal(workspace, forge.as_ref(), SystemClock.now()).await?;
+    let report = rebuild_journal(workspace, forge.as_ref(), compose::clock().now()).await?;
     if args.json {
         print_json(&report);
         return Ok(Health::Consistent);

@@ -95,23 +95,15 @@ impl LocalForge {
         let checkout = self.checkout_of(&merge.base_branch).await?;
         if let Some(checkout) = &checkout {
             // Untracked files the merge would overwrite stop it before the base moves.
-            let dry_run = checkout
-                .output(&[
-                    "read-tree",
-                    "-m",
-                    "-u",
-                    "-n",
-                    &merge.base_tip,
-                    &merge.commit,
-                ])
+            if let Some(problem) = checkout
+                .follow_refused(&merge.base_tip, &merge.commit)
                 .await
-                .map_err(git_error)?;
-            if !dry_run.status.success() {
+                .map_err(git_error)?
+            {
                 return Err(ForgeError::Invalid(format!(
-                    "`{}` is checked out in {} and the merge cannot update it: {}",
+                    "`{}` is checked out in {} and the merge cannot update it: {problem}",
                     merge.base_branch,
                     checkout.dir().display(),
-                    String::from_utf8_lossy(&dry_run.stderr).trim()
                 )));
             }
         }
@@ -133,7 +125,7 @@ impl LocalForge {
         if let Some(checkout) = checkout {
             // The checkout was clean a moment ago: bring its index and files to the new tip.
             checkout
-                .run(&["read-tree", "-m", "-u", &merge.base_tip, &merge.commit])
+                .follow(&merge.base_tip, &merge.commit)
                 .await
                 .map_err(git_error)?;
         }

@@ -17,7 +17,6 @@ use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::forge::{Issue, IssueFilter};
-use crate::ports::journal::AttemptLog;
 
 impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
@@ -125,7 +124,7 @@ impl Orchestrator {
         let landed = land_recorded_success(
             &self.workspace,
             forge,
-            &self.journal,
+            self.journal.as_ref(),
             settings,
             agent,
             issue,

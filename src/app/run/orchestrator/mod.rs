@@ -26,17 +26,16 @@ use jiff::Timestamp;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{Id, JoinSet};
 
-use crate::adapters::forge::conditional::ConditionalForge;
-use crate::adapters::journal::SqliteJournal;
 use crate::app::agents::attempt::{AttemptError, AttemptResult};
 use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::landing::LandingPolicy;
-use crate::app::{AppError, AppResult, Workspace};
+use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::Config;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
+use crate::ports::journal::Store;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
@@ -120,7 +119,7 @@ pub struct Orchestrator {
     workspace: Workspace,
     config: Config,
     forge: Arc<dyn Forge>,
-    journal: Arc<SqliteJournal>,
+    journal: Arc<dyn Store>,
     runtime: Arc<dyn AgentRuntime>,
     clock: Arc<dyn Clock>,
     settings: RunSettings,
@@ -158,14 +157,14 @@ impl Orchestrator {
         workspace: Workspace,
         config: Config,
         forge: Arc<dyn Forge>,
-        journal: Arc<SqliteJournal>,
+        journal: Arc<dyn Store>,
         runtime: Arc<dyn AgentRuntime>,
         clock: Arc<dyn Clock>,
         settings: RunSettings,
     ) -> AppResult<Self> {
         // The loop polls: its listings are conditional reads, so an idle pass costs "not
         // modified" answers.
-        let forge: Arc<dyn Forge> = Arc::new(ConditionalForge::new(forge));
+        let forge = compose::conditional(forge);
         let base = forge.default_branch().await?;
         let processes = registered_processes(&workspace)?;
         Ok(Self {

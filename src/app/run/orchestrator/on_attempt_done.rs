@@ -16,7 +16,7 @@ use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::branch_name;
 use crate::core::forge_text::comments::AttemptFailure;
 use crate::core::lifecycle::machine::Event;
-use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
+use crate::ports::journal::{AttemptRecord, Journal};
 
 /// An attempt that ended without its agent's verdict, as it is counted and told.
 struct Unjudged<'a> {

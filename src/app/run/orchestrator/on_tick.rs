@@ -14,7 +14,6 @@ use crate::core::queue::labels::agent_slot;
 use crate::core::queue::routing::{OpenIssue, plan_claims};
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::forge::IssueFilter;
-use crate::ports::journal::AttemptLog;
 
 impl Orchestrator {
     /// One pass of the loop; true when the loop is done.

@@ -18,28 +18,23 @@ use crate::core::config::ForgeBackend;
 use crate::core::queue::labels;
 use crate::ports::SystemClock;
 use crate::ports::forge::NewIssue;
-use crate::ports::journal::AttemptLog;
+use crate::ports::git::Author;
 
 /// A loop on a fresh repository with one commit, `clambake init`ed for two agents.
 async fn orchestrator() -> (tempfile::TempDir, Orchestrator) {
     let dir = tempfile::tempdir().unwrap();
-    let git = Git::new(dir.path());
-    git.run(&["init", "--quiet", "--initial-branch=main"])
-        .await
-        .unwrap();
-    git.run(&[
-        "-c",
-        "user.name=Test",
-        "-c",
-        "user.email=test@clambake.localhost",
-        "commit",
-        "--quiet",
-        "--allow-empty",
-        "-m",
-        "start",
-    ])
-    .await
-    .unwrap();
+    Git::init(dir.path(), "main").await.unwrap();
+    std::fs::write(dir.path().join("README.md"), "start\n").unwrap();
+    let author = Author {
+        name: "Test",
+        email: "test@clambake.localhost",
+    };
+    assert!(
+        Git::new(dir.path())
+            .commit_all("start", author)
+            .await
+            .unwrap()
+    );
     let workspace = Workspace::discover(dir.path()).await.unwrap();
     init(&workspace, ForgeBackend::Local, Some(2))
         .await

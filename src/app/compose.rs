@@ -1,0 +1,155 @@
+//! The composition root: the one module of the app that names adapters. It builds, from a
+//! repository's root and its configuration, the ports the rest of the app works through, so
+//! that adding a forge backend, an agent runtime or a host changes this file and no use case.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+use crate::adapters::agents::locate::Unstartable;
+use crate::adapters::forge::conditional::ConditionalForge;
+use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
+use crate::adapters::forge::redacting::RedactingForge;
+use crate::adapters::git::{self, Git};
+use crate::adapters::hosts::local::LocalHost;
+use crate::adapters::hosts::local::registry::REGISTRY_FILE;
+use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
+use crate::adapters::redacting_log::RedactingMakeWriter;
+use crate::adapters::{agents, sqlite_file};
+use crate::app::{AppResult, AttemptError};
+use crate::core::config::{AgentRuntimeKind, AgentsConfig, TransitionLogging};
+use crate::core::text::redact::Redactor;
+use crate::ports::agent::{AgentRuntime, AgentStartError};
+use crate::ports::agent_host::AgentHost;
+use crate::ports::database::FileState;
+use crate::ports::git::{GitResult, Repository};
+use crate::ports::journal::{JournalResult, Store};
+use crate::ports::{Clock, Forge, SystemClock};
+
+/// The local forge's database, in the state directory.
+pub const FORGE_DATABASE: &str = DATABASE_FILE;
+/// The journal's database, in the state directory.
+pub const JOURNAL_DATABASE: &str = JOURNAL_FILE;
+/// The agent host's registry, in the state directory.
+pub const REGISTRY_DATABASE: &str = REGISTRY_FILE;
+
+/// The clock: the system's.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// The root of the repository containing `start`; from inside a linked worktree, its main one.
+pub async fn discover(start: &Path) -> GitResult<Option<PathBuf>> {
+    Git::discover(start).await
+}
+
+/// Makes a new, empty repository at `dir`, on `branch`.
+pub async fn init(dir: &Path, branch: &str) -> GitResult<()> {
+    Git::init(dir, branch).await
+}
+
+/// The git ports of the repository at `root`.
+pub fn repository(root: &Path) -> Repository {
+    git::open(root)
+}
+
+/// The installed git's `(major, minor)` version.
+pub async fn git_version() -> GitResult<(u32, u32)> {
+    Git::version().await
+}
+
+/// Opens (creating if needed) the local forge of the repository at `root`, kept in `database`.
+pub async fn local_forge(
+    root: &Path,
+    database: &Path,
+    clock: Arc<dyn Clock>,
+) -> AppResult<impl Forge + use<>> {
+    let git = Git::new(root);
+    let default_branch = default_branch(&git).await?;
+    let actor = actor(&git).await;
+    Ok(LocalForge::open(
+        database,
+        git,
+        clock,
+        &actor,
+        &default_branch,
+    )?)
+}
+
+/// The branch pull requests target unless told otherwise: the remote's default branch if
+/// there is a remote, else the branch checked out now (recorded once, at `init`).
+async fn default_branch(git: &Git) -> AppResult<String> {
+    if let Some(branch) = git.origin_default_branch().await? {
+        return Ok(branch);
+    }
+    Ok(git
+        .current_branch()
+        .await?
+        .unwrap_or_else(|| "main".to_owned()))
+}
+
+/// The person at the keyboard, for comment authorship: git's user.name, else $USER.
+async fn actor(git: &Git) -> String {
+    match git.user_name().await {
+        Some(name) => name,
+        None => std::env::var("USER").unwrap_or_else(|_| "clambake".to_owned()),
+    }
+}
+
+/// `forge`, with the secrets in this process's environment redacted from everything written
+/// to it.
+pub fn redacting(forge: Arc<dyn Forge>) -> Arc<dyn Forge> {
+    Arc::new(RedactingForge::new(forge, secrets()))
+}
+
+/// `forge` as the run loop polls it: its listings are conditional reads.
+pub fn conditional(forge: Arc<dyn Forge>) -> Arc<dyn Forge> {
+    Arc::new(ConditionalForge::new(forge))
+}
+
+/// The secrets Clambake knows: every variable in its environment whose name says it holds one
+/// (agents inherit only from this environment, so their keys are among them).
+pub fn secrets() -> Redactor {
+    Redactor::from_variables(agents::process_environment())
+}
+
+/// Opens (creating if needed) the journal at `path`, recording transitions as `logging` asks.
+pub fn journal(path: &Path, logging: TransitionLogging) -> JournalResult<impl Store + use<>> {
+    Ok(SqliteJournal::open(path)?.with_logging(logging))
+}
+
+/// The host of the agents registered in `state_dir`.
+pub fn agent_host(state_dir: &Path) -> Result<Box<dyn AgentHost>, AttemptError> {
+    Ok(Box::new(LocalHost::open(
+        &state_dir.join(REGISTRY_DATABASE),
+    )?))
+}
+
+/// The agent runtime `kind` (the simulated one unless `agents.real_processes`).
+pub fn runtime(
+    kind: AgentRuntimeKind,
+    config: &AgentsConfig,
+) -> Result<Box<dyn AgentRuntime>, AgentStartError> {
+    agents::runtime_for(kind, config)
+}
+
+/// Where `program` is, found as starting it would find it in `path` (a PATH value).
+pub fn locate(program: &str, path: Option<&OsStr>) -> Result<PathBuf, Unstartable> {
+    agents::locate::locate(program, path)
+}
+
+/// Whether the database file at `path` is there, and if so whether it is a database.
+pub fn inspect_database(path: &Path) -> std::io::Result<FileState> {
+    sqlite_file::inspect(path)
+}
+
+/// Log lines to `inner`, every secret in this process's environment redacted.
+pub fn log_writer<M>(inner: M) -> BoxMakeWriter
+where
+    M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    BoxMakeWriter::new(RedactingMakeWriter::new(inner, secrets()))
+}
