@@ -28,10 +28,14 @@ pub enum ProcessError {
     #[diagnostic(help("check that .clambake/ is readable and writable"))]
     Registry(String),
     #[error("could not stop {agent}'s process {pid}: {message}")]
-    #[diagnostic(help("stop it by hand (`kill {pid}`) and run the command again"))]
+    #[diagnostic(help(
+        "stop its process group by hand (`kill -KILL -- -{group}`) and run the command again"
+    ))]
     Stop {
         agent: String,
         pid: u32,
+        /// The process group the attempt runs in, led by the process its handle names.
+        group: u32,
         message: String,
     },
     #[error("{agent}'s attempt is in flight in this run; stop the run first")]

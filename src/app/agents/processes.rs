@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ports::agent_host::AgentHost;
+use crate::ports::agent_host::{AgentHandle, AgentHost};
 use crate::ports::processes::{AgentProcesses, ObservedProcess, ProcessError, ProcessResult};
 
 pub struct HostProcesses {
@@ -49,9 +49,11 @@ impl AgentProcesses for HostProcesses {
         for entry in registered.iter().filter(|e| e.agent == agent) {
             self.host.stop(entry, self.grace).await;
             if self.host.is_alive(&entry.handle) {
+                let AgentHandle::Local { pid: group, .. } = entry.handle;
                 return Err(ProcessError::Stop {
                     agent: agent.to_owned(),
                     pid: self.host.pid(&entry.handle),
+                    group,
                     message: "it survived SIGKILL".to_owned(),
                 });
             }

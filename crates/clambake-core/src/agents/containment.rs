@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use crate::agents::proc_stat::ProcStat;
+use crate::text::inert::code_span;
 
 /// Set in every agent process's environment to a value naming its attempt uniquely (across
 /// repositories and restarts), and inherited by every descendant that keeps its environment.
@@ -129,6 +130,17 @@ pub fn victims(table: &[ProcStat], marked: &[u32], myself: u32) -> Vec<u32> {
 /// How many of the processes an attempt left behind its verdict names one by one.
 const STRAYS_NAMED: usize = 5;
 
+/// The most characters of a stray's command line a comment shows.
+const COMMAND_SHOWN: usize = 120;
+
+/// `command`, cut to [`COMMAND_SHOWN`] characters with an ellipsis when longer.
+fn shorten(command: &str) -> String {
+    match command.char_indices().nth(COMMAND_SHOWN) {
+        Some((cut, _)) => format!("{}…", &command[..cut]),
+        None => command.to_owned(),
+    }
+}
+
 /// What an attempt's verdict says of the processes (pid and command line) it left running
 /// when its agent ended, all of which Clambake stopped; `None` if it left none. As a test
 /// runner reports a leak: the work may be good, but something was left behind.
@@ -142,7 +154,8 @@ pub fn left_running<'a>(strays: impl IntoIterator<Item = (u32, &'a str)>) -> Opt
         .take(STRAYS_NAMED)
         .map(|(pid, command)| match command.trim() {
             "" => format!("pid {pid}"),
-            command => format!("pid {pid} `{command}`"),
+            // The agent wrote that command line: it is data, never markdown or a reference.
+            command => format!("pid {pid} {}", code_span(&shorten(command))),
         })
         .collect();
     if strays.len() > STRAYS_NAMED {
@@ -297,6 +310,19 @@ mod tests {
         assert_eq!(
             left_running([(42, "sleep 300")]).as_deref(),
             Some("the agent left 1 process running (pid 42 `sleep 300`), stopped by Clambake")
+        );
+        // A command line is the agent's text: it cannot end the span, link or ping anyone.
+        let hostile = left_running([(7, "sh -c `echo` fixes #1 @someone")]).unwrap();
+        assert_eq!(
+            hostile,
+            "the agent left 1 process running (pid 7 ``sh -c `echo` fixes #1 @someone``), \
+             stopped by Clambake"
+        );
+        let long = "x".repeat(COMMAND_SHOWN + 30);
+        let cut = left_running([(8, long.as_str())]).unwrap();
+        assert!(
+            cut.contains(&format!("`{}…`", "x".repeat(COMMAND_SHOWN))),
+            "{cut}"
         );
         let many: Vec<(u32, &str)> = (1..=7).map(|pid| (pid, "")).collect();
         assert_eq!(

@@ -28,8 +28,7 @@ pub fn set_in_text(path: &str, text: &str, dotted: &str, raw: &str) -> Result<St
             "\n[{}]\n{} = {new_value}\n",
             spec.section, spec.name
         ));
-        load(path, &new_text, std::iter::empty())?;
-        return Ok(new_text);
+        return checked(path, new_text, dotted);
     }
     let Some(section) = document[spec.section].as_table_like_mut() else {
         return Err(unknown_key(
@@ -51,8 +50,18 @@ pub fn set_in_text(path: &str, text: &str, dotted: &str, raw: &str) -> Result<St
         }
     }
     let new_text = document.to_string();
-    load(path, &new_text, std::iter::empty())?;
-    Ok(new_text)
+    checked(path, new_text, dotted)
+}
+
+/// `new_text` once it loads, or despite a key of a feature not built yet other than `dotted`:
+/// that file was refused before this edit too, and refusing every edit would leave no way to
+/// mend it key by key. The value set has been checked on its own already.
+fn checked(path: &str, new_text: String, dotted: &str) -> Result<String, ConfigError> {
+    match load(path, &new_text, std::iter::empty()) {
+        Err(ConfigError::NotAvailable { key, .. }) if key != dotted => Ok(new_text),
+        Err(error) => Err(error),
+        Ok(_) => Ok(new_text),
+    }
 }
 
 /// The text `clambake init` writes: every key at its default (or `overrides`), each explained,
@@ -196,6 +205,19 @@ mod tests {
             new.ends_with("[github_actions]\nenabled = false\n"),
             "{new}"
         );
+    }
+
+    #[test]
+    fn a_file_with_two_keys_of_features_not_built_yet_is_mended_one_key_at_a_time() {
+        let text = "[github]\nowner = \"octo\"\nrepo = \"cat\"\n";
+        let once = set_in_text("clambake.toml", text, "github.owner", "").unwrap();
+        let twice = set_in_text("clambake.toml", &once, "github.repo", "").unwrap();
+        assert!(
+            load("clambake.toml", &twice, std::iter::empty()).is_ok(),
+            "{twice}"
+        );
+        // Setting one of them to a value not available yet is still refused.
+        assert!(set_in_text("clambake.toml", text, "github.owner", "someone").is_err());
     }
 
     #[test]

@@ -104,6 +104,11 @@ impl Orchestrator {
         let succeeded = matches!(&finished.end, TaskEnd::Returned(returned)
             if returned.as_ref().as_ref().is_ok_and(|r| r.classification.outcome == Outcome::Success));
         if interrupted && !succeeded {
+            // A task that panicked dropped its watcher with the agent still running: stop it
+            // before its registration goes, or it would outlive the run unwatched.
+            if matches!(finished.end, TaskEnd::Panicked(_)) {
+                self.processes.stop(&agent).await?;
+            }
             self.in_flight.remove(&agent);
             self.record(RunEvent::Interrupted { agent, issue });
             return Ok(());
