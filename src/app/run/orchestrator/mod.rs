@@ -4,8 +4,8 @@
 //! every claimed issue on the same slot and branch, so no work is lost or done twice.
 //!
 //! The loop waits for one `Input` at a time (an attempt's task ended, a signal, the
-//! poll timer) and hands it to its handler (`on_attempt_done`, `on_signal`, `on_tick`); every
-//! input is then followed by the pass of `on_tick`, since each can change what the pass does.
+//! poll timer) and hands it to its handler (`on_attempt_done`, `on_signal`; a tick has none of its own); every
+//! input is then followed by the pass (`pass.rs`), since each can change what the pass does.
 
 mod attempts;
 mod drift;
@@ -13,7 +13,7 @@ mod events;
 mod input;
 mod on_attempt_done;
 mod on_signal;
-mod on_tick;
+mod pass;
 #[cfg(test)]
 mod tests;
 mod trains;
@@ -260,7 +260,7 @@ impl Orchestrator {
             }
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
             // tried again at the next wake-up; only a fault that lasts stops the loop.
-            match self.on_tick(stop_when, &mut routed_once).await {
+            match self.pass(stop_when, &mut routed_once).await {
                 Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
                 Ok(false) => failing = 0,
                 Err(error) if failing < MAX_FAILING_PASSES => {

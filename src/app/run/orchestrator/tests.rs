@@ -174,13 +174,13 @@ async fn an_idle_pass_with_nothing_ready_is_done_only_when_the_loop_stops_when_i
     let mut routed_once = false;
     assert!(
         !orchestrator
-            .on_tick(StopWhen::Never, &mut routed_once)
+            .pass(StopWhen::Never, &mut routed_once)
             .await
             .unwrap()
     );
     assert!(
         orchestrator
-            .on_tick(StopWhen::Idle, &mut routed_once)
+            .pass(StopWhen::Idle, &mut routed_once)
             .await
             .unwrap()
     );

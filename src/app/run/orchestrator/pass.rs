@@ -17,7 +17,7 @@ use crate::ports::forge::IssueFilter;
 
 impl Orchestrator {
     /// One pass of the loop; true when the loop is done.
-    pub(super) async fn on_tick(
+    pub(super) async fn pass(
         &mut self,
         stop_when: StopWhen,
         routed_once: &mut bool,
