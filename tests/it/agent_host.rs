@@ -128,9 +128,11 @@ fn the_runs_busy_slot_is_listed_with_its_agents_own_pid() {
 #[test]
 fn a_daemon_a_landed_attempt_left_running_is_stopped_and_told() {
     let scripts = tempfile::tempdir().unwrap();
+    // Without auto maintenance: the commit's detached `git maintenance` would be one more
+    // process left running, now and then still there when the agent ends.
     let body = daemonizing_agent(
         scripts.path(),
-        "echo work > work.txt && git add work.txt && git commit -qm 'Work'\n\
+        "echo work > work.txt && git add work.txt && git -c maintenance.auto=false commit -qm 'Work'\n\
          echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}'",
     );
     let repo = repo_with_agent(scripts.path(), &body);
