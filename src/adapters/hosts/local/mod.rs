@@ -8,7 +8,7 @@ pub mod orphans;
 pub mod process;
 pub mod procfs;
 pub mod registry;
-pub mod said;
+mod said;
 pub mod strays;
 pub mod supervisor;
 pub mod waiter;
