@@ -7,10 +7,11 @@ use jiff::Timestamp;
 
 use super::output::{print_json, when};
 use crate::app::agents::monitor::{
-    AgentState, AgentStatus, EndedAttempt, EventWindow, Monitored, NumberedEvent, follow, monitor,
+    AgentState, AgentStatus, EndedAttempt, Monitored, follow, monitor,
 };
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AgentEvent;
+use crate::ports::agent_host::{EventWindow, NumberedEvent};
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {

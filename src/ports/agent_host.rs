@@ -1,7 +1,7 @@
 //! The agent host port: the one service that owns an attempt's processes from its start to
 //! its registration being forgotten. It watches a started agent, registers it under an opaque
 //! handle the registry persists, adopts it again after a restart, says whether it is alive,
-//! what it last said and which pid it runs as, stops it, and reports what it left behind.
+//! what it said last and which pid it runs as, stops it, and reports what it left behind.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::core::agents::events::AttemptTotals;
+use crate::core::agents::events::{AgentEvent, AttemptTotals};
 use crate::core::agents::outcome::{ExitStatus, Termination};
 use crate::ports::agent::RunningAgent;
 pub use crate::ports::agent::Stray;
@@ -56,6 +56,30 @@ pub enum Stopped {
     AlreadyGone,
 }
 
+/// Which of an agent's events to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventWindow {
+    /// Only events numbered this or higher.
+    pub from: u64,
+    /// At most this many, the latest.
+    pub latest: usize,
+}
+
+/// One event of an agent's stream, numbered from 0 in the order the agent said it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NumberedEvent {
+    pub number: u64,
+    pub event: AgentEvent,
+}
+
+/// What an agent has said so far: what all its events add up to, and those asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Said {
+    pub totals: AttemptTotals,
+    /// The events in the window asked for, in the order they were said.
+    pub events: Vec<NumberedEvent>,
+}
+
 /// Where agents run, and who answers for them.
 #[async_trait]
 pub trait AgentHost: Send + Sync {
@@ -75,6 +99,10 @@ pub trait AgentHost: Send + Sync {
     fn pid(&self, handle: &AgentHandle) -> u32;
     /// When the agent last said something: the last write to its log.
     fn last_activity(&self, agent: &RegisteredAgent) -> Option<Timestamp>;
+    /// What the agent whose output went to `log` (its registered or recorded stdout log) has
+    /// said so far, alive or ended, registered or forgotten: the events in `window`. An agent
+    /// that has not written yet has said nothing.
+    async fn said(&self, log: &Path, window: EventWindow) -> std::io::Result<Said>;
     /// Watches a started agent until it has ended, its leftovers are stopped and its output
     /// is read. Sending `()` on `stop` terminates it; dropping `stop` does nothing.
     async fn watch(

@@ -1,11 +1,20 @@
 //! The agent host as `clambake run` uses it: the run's busy slots are registered agents shown
-//! by their own pid, and what an attempt leaves running is stopped and told in its verdict.
+//! by their own pid, what an agent said is told from its log while it runs and after, and what
+//! an attempt leaves running is stopped and told in its verdict.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{TestRepo, process_alive, write_script};
+use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::hosts::local::LocalHost;
+use clambake::core::agents::events::{AgentEvent, ResultSubtype};
+use clambake::ports::AgentRuntime;
+use clambake::ports::agent::{AgentSpec, LogFiles};
+use clambake::ports::agent_host::{AgentHost, EventWindow, Limits, NumberedEvent};
+use tokio::sync::oneshot;
+
+use crate::support::{TestRepo, process_alive, wait_for_async, write_script};
 
 /// Generous: the machine may be loaded.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -119,9 +128,11 @@ fn the_runs_busy_slot_is_listed_with_its_agents_own_pid() {
 #[test]
 fn a_daemon_a_landed_attempt_left_running_is_stopped_and_told() {
     let scripts = tempfile::tempdir().unwrap();
+    // Without auto maintenance: the commit's detached `git maintenance` would be one more
+    // process left running, now and then still there when the agent ends.
     let body = daemonizing_agent(
         scripts.path(),
-        "echo work > work.txt && git add work.txt && git commit -qm 'Work'\n\
+        "echo work > work.txt && git add work.txt && git -c maintenance.auto=false commit -qm 'Work'\n\
          echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}'",
     );
     let repo = repo_with_agent(scripts.path(), &body);
@@ -158,4 +169,100 @@ fn a_daemon_a_failed_attempt_left_running_is_stopped_and_told() {
         comment.contains(&format!("the agent left 1 process running (pid {daemon}")),
         "{comment}"
     );
+}
+
+/// The numbers and kinds of `events`.
+fn kinds(events: &[NumberedEvent]) -> Vec<(u64, &'static str)> {
+    events
+        .iter()
+        .map(|e| {
+            let kind = match &e.event {
+                AgentEvent::Init { .. } => "init",
+                AgentEvent::Assistant { .. } => "assistant",
+                AgentEvent::Text { .. } => "text",
+                AgentEvent::Result(_) => "result",
+                AgentEvent::User { .. } | AgentEvent::Other { .. } => "other",
+            };
+            (e.number, kind)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_host_tells_what_an_agent_said_while_it_runs_and_once_it_has_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let script = write_script(
+        dir.path(),
+        "agent.sh",
+        &format!(
+            "echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s-host\",\"model\":\"scripted\"}}'\n\
+             echo '{{\"type\":\"assistant\",\"message\":{{\"content\":[{{\"type\":\"text\",\"text\":\"Working.\"}}],\"usage\":{{\"input_tokens\":7,\"output_tokens\":3}}}}}}'\n\
+             while [ ! -e \"{}\" ]; do sleep 0.02; done\n\
+             echo 'plain words'\n\
+             echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":2,\"total_cost_usd\":0.25}}'\n",
+            go.display()
+        ),
+    );
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let spec = AgentSpec {
+        agent: "agent001".to_owned(),
+        issue: 7,
+        title: "Say things".to_owned(),
+        branch: "agent001/7-say-things".to_owned(),
+        worktree: dir.path().to_path_buf(),
+        prompt: "say things".to_owned(),
+        prompt_file: dir.path().join("prompt.md"),
+        resume_session: None,
+        logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1),
+    };
+    let host = LocalHost::open(&dir.path().join("agents.db")).unwrap();
+    let log = spec.logs.stdout.clone();
+    let running = runtime.start(&spec).await.unwrap();
+    let limits = Limits {
+        stall: PATIENCE,
+        timeout: PATIENCE,
+        grace: Duration::from_secs(5),
+    };
+    let (_stop, stopped) = oneshot::channel();
+    let latest = EventWindow {
+        from: 0,
+        latest: 10,
+    };
+    let live = async {
+        let said = wait_for_async("the agent's first two events, whole", async || {
+            let said = host.said(&log, latest).await.unwrap();
+            (kinds(&said.events) == [(0, "init"), (1, "assistant")]).then_some(said)
+        })
+        .await;
+        std::fs::write(&go, "").unwrap();
+        said
+    };
+    let (report, live) = tokio::join!(host.watch(running, limits, stopped), live);
+    let report = report.unwrap();
+    assert_eq!(live.totals.session_id.as_deref(), Some("s-host"));
+    assert_eq!(live.totals.turns, 1);
+    assert_eq!(live.totals.usage.input_tokens, 7);
+    assert_eq!(live.totals.cost_usd, None);
+
+    let ended = host
+        .said(&log, EventWindow { from: 1, latest: 2 })
+        .await
+        .unwrap();
+    assert_eq!(kinds(&ended.events), [(2, "text"), (3, "result")]);
+    assert_eq!(
+        ended.events[0].event,
+        AgentEvent::Text {
+            line: "plain words".to_owned()
+        }
+    );
+    assert_eq!(ended.totals.events, 4);
+    assert_eq!(ended.totals.turns, 2);
+    assert_eq!(ended.totals.cost_usd, Some(0.25));
+    assert_eq!(
+        ended.totals.result.as_ref().map(|r| &r.subtype),
+        Some(&ResultSubtype::Success)
+    );
+    // What the host tells afterwards is what it saw live.
+    assert_eq!(ended.totals, report.totals);
 }

@@ -1,5 +1,5 @@
-//! What a running agent is doing, read from the registry and its log: the same view whether
-//! this process supervises it or another one does. Once its attempt has ended, the attempt as
+//! What a running agent is doing, as its host tells it: the same view whether this process
+//! supervises it or another one does. Once its attempt has ended, the attempt as
 //! the journal recorded it.
 
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::app::agents::attempt::{AttemptError, open_registry};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::{AppResult, Workspace};
-use crate::core::agents::events::{AgentEvent, AttemptTotals, Usage, parse_line};
-use crate::ports::agent_host::{AgentHandle, AgentHost};
+use crate::core::agents::events::Usage;
+use crate::ports::agent_host::{AgentHandle, AgentHost, EventWindow, NumberedEvent, Said};
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::journal::AttemptLog;
 
@@ -52,21 +52,6 @@ pub struct AgentStatus {
     pub events: u64,
     /// The events asked for, numbered from 0 in log order.
     pub latest_events: Vec<NumberedEvent>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NumberedEvent {
-    pub number: u64,
-    pub event: AgentEvent,
-}
-
-/// Which of the log's events to include.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventWindow {
-    /// Only events numbered this or higher.
-    pub from: u64,
-    /// At most this many, the latest.
-    pub latest: usize,
 }
 
 /// A slot's last attempt, ended and judged: its recorded verdict, and what its log says.
@@ -135,7 +120,7 @@ pub async fn monitor(
         .into());
     };
     let log = PathBuf::from(&record.log);
-    let read = read_log(&log, window).await?;
+    let read = said(host.as_ref(), &log, window).await?;
     Ok(Monitored::Ended(Box::new(EndedAttempt {
         agent: record.agent,
         issue: record.issue,
@@ -211,36 +196,15 @@ pub async fn list_agents(
     Ok(statuses)
 }
 
-/// What an agent's log holds: its totals and the events in `window`.
-struct LogRead {
-    totals: AttemptTotals,
-    events: Vec<NumberedEvent>,
-}
-
-/// Reads the log at `path`; a log not written yet reads as empty.
-async fn read_log(path: &Path, window: EventWindow) -> Result<LogRead, AttemptError> {
-    let io = |source| AttemptError::Io {
-        action: "read the agent's log",
-        path: path.to_path_buf(),
-        source,
-    };
-    let text = match tokio::fs::read(path).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(io(error)),
-    };
-    let mut totals = AttemptTotals::default();
-    let mut events = Vec::new();
-    for (number, line) in (0..).zip(text.lines()) {
-        let event = parse_line(line);
-        totals.record(&event);
-        if number >= window.from {
-            events.push(NumberedEvent { number, event });
-        }
-    }
-    let keep_from = events.len().saturating_sub(window.latest);
-    events.drain(..keep_from);
-    Ok(LogRead { totals, events })
+/// What the agent whose stdout went to `log` has said, as its host tells it.
+async fn said(host: &dyn AgentHost, log: &Path, window: EventWindow) -> Result<Said, AttemptError> {
+    host.said(log, window)
+        .await
+        .map_err(|source| AttemptError::Io {
+            action: "read the agent's log",
+            path: log.to_path_buf(),
+            source,
+        })
 }
 
 async fn status(
@@ -249,7 +213,7 @@ async fn status(
     window: EventWindow,
     now: Timestamp,
 ) -> Result<AgentStatus, AttemptError> {
-    let LogRead { totals, events } = read_log(&entry.logs.stdout, window).await?;
+    let Said { totals, events } = said(host, &entry.logs.stdout, window).await?;
     let last_activity = host.last_activity(&entry);
     let state = if host.is_alive(&entry.handle) {
         AgentState::Running

@@ -8,6 +8,7 @@ pub mod orphans;
 pub mod process;
 pub mod procfs;
 pub mod registry;
+mod said;
 pub mod strays;
 pub mod supervisor;
 pub mod waiter;
@@ -19,10 +20,11 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 
-use crate::core::agents::events::{AttemptTotals, parse_line};
 use crate::core::agents::outcome::ExitStatus;
 use crate::ports::agent::{LogFiles, RunningAgent};
-use crate::ports::agent_host::{AgentHandle, AgentHost, AttemptReport, Limits, Stopped, Stray};
+use crate::ports::agent_host::{
+    AgentHandle, AgentHost, AttemptReport, EventWindow, Limits, Said, Stopped, Stray,
+};
 use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 use attempt_processes::AttemptProcesses;
 use registry::SqliteAgentRegistry;
@@ -90,6 +92,10 @@ impl AgentHost for LocalHost {
         Timestamp::try_from(modified).ok()
     }
 
+    async fn said(&self, log: &Path, window: EventWindow) -> std::io::Result<Said> {
+        said::read(log, window).await
+    }
+
     async fn watch(
         &self,
         running: RunningAgent,
@@ -130,19 +136,11 @@ impl AgentHost for LocalHost {
 
 /// What the log of an agent that ended unwatched says.
 async fn report_from_log(logs: &LogFiles, strays: Vec<Stray>) -> std::io::Result<AttemptReport> {
-    let text = match tokio::fs::read(&logs.stdout).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(error),
-    };
-    let mut totals = AttemptTotals::default();
-    for line in text.lines() {
-        totals.record(&parse_line(line));
-    }
+    let nothing = EventWindow { from: 0, latest: 0 };
     Ok(AttemptReport {
         exit: waiter::recorded_exit(logs).unwrap_or(ExitStatus::Unknown),
         terminated: None,
-        totals,
+        totals: said::read(&logs.stdout, nothing).await?.totals,
         last_event_at: None,
         exited_at: tokio::time::Instant::now(),
         strays,
