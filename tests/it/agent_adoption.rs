@@ -10,7 +10,7 @@ use clambake::adapters::hosts::local::process::is_running;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{
     AttemptError, AttemptRequest, AttemptResult, adopt_agent, forget_registration, never_stop,
-    open_registry, run_attempt,
+    open_host, run_attempt,
 };
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::core::agents::outcome::{ExitStatus, Outcome};
@@ -51,7 +51,7 @@ async fn adopt_agents(
     workspace: &Workspace,
     limits: Limits,
 ) -> Result<Vec<AttemptResult>, AttemptError> {
-    let watched: Vec<_> = open_registry(workspace)?
+    let watched: Vec<_> = open_host(workspace)?
         .list()?
         .into_iter()
         .map(|entry| {
@@ -87,7 +87,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
             run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
         }
     });
-    let registry = open_registry(workspace).unwrap();
+    let registry = open_host(workspace).unwrap();
     let registered = wait_for_async("the agent to be registered", async || {
         Some(registry.list().unwrap()).filter(|listed| !listed.is_empty())
     })
@@ -146,7 +146,7 @@ async fn a_live_agent_is_re_adopted_after_a_crash_and_classified_when_it_ends() 
     assert_eq!(result.report.totals.turns, 3);
     assert!(!is_alive(&entry.handle));
     let workspace = Workspace::discover(repo.path()).await.unwrap();
-    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+    assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn an_agent_that_ended_while_nobody_watched_is_judged_by_its_log() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].classification.outcome, Outcome::Success);
     assert_eq!(results[0].commits_ahead, 1);
-    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+    assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
 }
 
 /// A plain command (no result event): waits until `go` exists, commits, then exits `code`.
@@ -284,7 +284,7 @@ async fn a_dead_agent_whose_worktree_recovery_put_away_is_still_judged_and_forgo
     assert_eq!(results[0].commits_ahead, 1);
     assert!(!results[0].committed_leftovers);
     assert_eq!(
-        open_registry(&workspace).unwrap().list().unwrap(),
+        open_host(&workspace).unwrap().list().unwrap(),
         [],
         "a registration left behind would fail every later start"
     );
@@ -306,7 +306,7 @@ async fn a_reused_pid_is_never_taken_for_the_registered_agent() {
     ]);
     // This very test process holds the pid now, but it started at another time.
     let pid = std::process::id();
-    let registry = open_registry(&workspace).unwrap();
+    let registry = open_host(&workspace).unwrap();
     registry
         .register(&RegisteredAgent {
             agent: "agent003".to_owned(),
@@ -393,7 +393,7 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
     // The attempt ran to its verdict; the run died before acting on it.
     let (repo, workspace, ended) = ended_attempt(scripts.path()).await;
     assert_eq!(ended.classification.outcome, Outcome::Success);
-    assert_eq!(open_registry(&workspace).unwrap().list().unwrap().len(), 1);
+    assert_eq!(open_host(&workspace).unwrap().list().unwrap().len(), 1);
     // Spawning the slot by hand now would replace the registration and lose the verdict.
     let by_hand = repo.clambake(&["spawn", "--agent", "agent001", "--issue", "1"]);
     assert_eq!(by_hand.code, 8, "{}", by_hand.stderr);
@@ -417,7 +417,7 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
         "no second attempt"
     );
     assert_eq!(repo.labels_of(1), ["route:review"], "{summary}");
-    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+    assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
 }
 
 #[tokio::test]
@@ -461,5 +461,5 @@ async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
         .json();
     assert_eq!(summary["events"], serde_json::json!([]), "{summary}");
     assert_eq!(repo.labels_of(1), ["human-only"]);
-    assert_eq!(open_registry(&workspace).unwrap().list().unwrap(), []);
+    assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
 }

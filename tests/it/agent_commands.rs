@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use clambake::app::Workspace;
-use clambake::app::agents::attempt::open_registry;
+use clambake::app::agents::attempt::open_host;
 use clambake::app::agents::monitor::{AgentState, list_agents};
 use clambake::ports::agent_registry::RegisteredAgent;
 
@@ -87,7 +87,7 @@ async fn wait_for_registration(root: &Path, agent: &str, spawn: &mut Child) -> R
             std::io::Read::read_to_string(spawn.stderr.as_mut().unwrap(), &mut stderr).unwrap();
             panic!("clambake spawn ended before its agent was registered: {stderr}");
         }
-        open_registry(&workspace)
+        open_host(&workspace)
             .ok()?
             .list()
             .unwrap()

@@ -13,7 +13,7 @@ use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
 use clambake::adapters::hosts::local::procfs;
 use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
-use clambake::app::agents::attempt::{AttemptRequest, open_registry, run_attempt};
+use clambake::app::agents::attempt::{AttemptRequest, open_host, run_attempt};
 use clambake::core::agents::outcome::{Outcome, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
@@ -221,7 +221,7 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
     let escaped = escaped(&worktree, tracking);
     // The escapes may have started before their attempt was registered.
     let entry = wait_for_async("the attempt to be registered", async || {
-        open_registry(&workspace).unwrap().list().unwrap().pop()
+        open_host(&workspace).unwrap().list().unwrap().pop()
     })
     .await;
     let containment = entry.containment.clone().unwrap();
@@ -396,7 +396,7 @@ async fn terminate_of_an_agent_a_real_run_supervises_is_recorded_as_killed_on_re
         .unwrap();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     wait_for_async("the run to start its agent", async || {
-        open_registry(&workspace).unwrap().list().unwrap().len() == 1
+        open_host(&workspace).unwrap().list().unwrap().len() == 1
     })
     .await;
     repo.clambake(&["terminate", "--agent", "agent001", "--grace", "5s"])

@@ -6,7 +6,7 @@ use clambake::adapters::hosts::local::process::{ProcessTracking, is_running};
 use clambake::adapters::hosts::local::procfs;
 use clambake::adapters::hosts::local::supervisor::supervise;
 use clambake::app::Workspace;
-use clambake::app::agents::attempt::open_registry;
+use clambake::app::agents::attempt::open_host;
 use clambake::core::agents::containment::{cgroup_dir, own_cgroup};
 use clambake::ports::AgentRuntime;
 use tokio::sync::oneshot;
@@ -104,7 +104,7 @@ async fn terminate_of_an_agent_that_already_succeeded_leaves_its_success_alone()
         .unwrap();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let entry = wait_for_async("the run to start its agent", async || {
-        open_registry(&workspace).unwrap().list().unwrap().pop()
+        open_host(&workspace).unwrap().list().unwrap().pop()
     })
     .await;
     // The orchestrator dies; the agent finishes its work with nobody watching.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clambake::adapters::agents::CommandRuntime;
 use clambake::app::Workspace;
-use clambake::app::agents::attempt::open_registry;
+use clambake::app::agents::attempt::open_host;
 use clambake::app::lifecycle::transitions::open_journal;
 use clambake::app::run::orchestrator::{Orchestrator, RunEvent, RunSettings, StopWhen};
 use clambake::core::lifecycle::machine::{Event, StateKind};
@@ -95,7 +95,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
         let ready = scripts.path().join("ready");
         // Ready can come before the registration is written.
         let registered = wait_for_async("the agent to be ready and registered", async || {
-            let mut listed = open_registry(&workspace).unwrap().list().unwrap();
+            let mut listed = open_host(&workspace).unwrap().list().unwrap();
             if ready.exists() && listed.len() == 1 {
                 Ok(listed.remove(0))
             } else {
@@ -114,13 +114,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
     ran.expect("the loop went idle after the reset").unwrap();
 
     assert!(!is_alive(&agent.handle), "the silent agent was stopped");
-    assert!(
-        open_registry(&workspace)
-            .unwrap()
-            .list()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(open_host(&workspace).unwrap().list().unwrap().is_empty());
     let stopped: Vec<&RunEvent> = orchestrator
         .events()
         .iter()

@@ -101,7 +101,7 @@ pub async fn run_attempt_journaled(
 ) -> Result<AttemptResult, AttemptError> {
     let branch = branch_name(&request.agent, request.issue, &request.title);
     let worktree = worktree_path(workspace, &request.agent, request.issue);
-    let host = open_registry(workspace)?;
+    let host = open_host(workspace)?;
     {
         let _adding = workspace.lock_worktrees().await;
         let host = host.as_ref();
@@ -286,7 +286,7 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
 }
 
 /// Refuses to start `agent` if it is already running, or if `max` agents already are.
-pub fn claim_slot(host: &dyn AgentHost, agent: &str, max: u32) -> Result<(), AttemptError> {
+pub fn check_slot_free(host: &dyn AgentHost, agent: &str, max: u32) -> Result<(), AttemptError> {
     let running: Vec<RunningSlot> = host
         .list()?
         .into_iter()
@@ -301,13 +301,13 @@ pub fn claim_slot(host: &dyn AgentHost, agent: &str, max: u32) -> Result<(), Att
 }
 
 /// The host of this workspace's agents, which registers them in `.clambake/agents.db`.
-pub fn open_registry(workspace: &Workspace) -> Result<Box<dyn AgentHost>, AttemptError> {
+pub fn open_host(workspace: &Workspace) -> Result<Box<dyn AgentHost>, AttemptError> {
     crate::app::compose::agent_host(&workspace.state_dir())
 }
 
 /// Forgets `agent`'s registration, once its attempt's verdict has been acted on.
 pub fn forget_registration(workspace: &Workspace, agent: &str) -> Result<(), AttemptError> {
-    Ok(open_registry(workspace)?.forget(agent)?)
+    Ok(open_host(workspace)?.forget(agent)?)
 }
 
 /// Takes over one registered agent that a previous orchestrator started. A live one (the same
@@ -319,7 +319,7 @@ pub async fn adopt_agent(
     limits: Limits,
     stop: oneshot::Receiver<()>,
 ) -> Result<AttemptResult, AttemptError> {
-    let report = open_registry(workspace)?
+    let report = open_host(workspace)?
         .adopt(&entry, limits, stop)
         .await
         .map_err(|source| AttemptError::Io {

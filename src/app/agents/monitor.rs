@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::app::agents::attempt::{AttemptError, open_registry};
+use crate::app::agents::attempt::{AttemptError, open_host};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::Usage;
@@ -101,7 +101,7 @@ pub async fn monitor(
     window: EventWindow,
     now: Timestamp,
 ) -> AppResult<Monitored> {
-    let host = open_registry(workspace)?;
+    let host = open_host(workspace)?;
     let entry = host
         .list()
         .map_err(AttemptError::from)?
@@ -155,7 +155,7 @@ pub async fn follow(
     latest: usize,
     mut each: impl FnMut(&AgentStatus),
 ) -> Result<AgentStatus, AttemptError> {
-    let registry = open_registry(workspace)?;
+    let registry = open_host(workspace)?;
     let find = || -> Result<Option<RegisteredAgent>, AttemptError> {
         Ok(registry.list()?.into_iter().find(|e| e.agent == slot))
     };
@@ -189,7 +189,7 @@ pub async fn list_agents(
 ) -> Result<Vec<AgentStatus>, AttemptError> {
     let none = EventWindow { from: 0, latest: 0 };
     let mut statuses = Vec::new();
-    let host = open_registry(workspace)?;
+    let host = open_host(workspace)?;
     for entry in host.list()? {
         statuses.push(status(host.as_ref(), entry, none, now).await?);
     }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::Workspace;
-use crate::app::agents::attempt::{AttemptError, open_registry};
+use crate::app::agents::attempt::{AttemptError, open_host};
 use crate::ports::agent_host::Stopped;
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +27,7 @@ pub async fn terminate(
     let not_running = || AttemptError::NotRunning {
         agent: slot.to_owned(),
     };
-    let host = open_registry(workspace)?;
+    let host = open_host(workspace)?;
     let entry = host
         .list()?
         .into_iter()

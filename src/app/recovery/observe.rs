@@ -26,7 +26,7 @@ use crate::ports::processes::{AgentProcesses, ObservedProcess};
 /// The agent processes of this repository, as its registry records them.
 pub fn registered_processes(workspace: &Workspace) -> AppResult<Box<dyn AgentProcesses>> {
     let config = workspace.load_config()?.config;
-    let registry = crate::app::agents::attempt::open_registry(workspace)?;
+    let registry = crate::app::agents::attempt::open_host(workspace)?;
     Ok(Box::new(HostProcesses::new(
         std::sync::Arc::from(registry),
         std::time::Duration::from_secs(u64::from(config.agents.terminate_grace_seconds)),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::app::agents::attempt::{
-    AttemptError, AttemptResult, claim_slot, forget_registration, open_registry,
+    AttemptError, AttemptResult, check_slot_free, forget_registration, open_host,
     run_attempt_journaled,
 };
 use crate::app::agents::lock::RunLock;
@@ -83,8 +83,8 @@ pub async fn spawn(
         .map_err(AttemptError::from)?;
     // A run would claim this issue too, and adopt this agent as its own.
     let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
-    let registry = open_registry(workspace)?;
-    claim_slot(registry.as_ref(), agent, config.agents.max_concurrent)?;
+    let registry = open_host(workspace)?;
+    check_slot_free(registry.as_ref(), agent, config.agents.max_concurrent)?;
     // A registration whose agent is gone holds a verdict a run has yet to act on: replacing
     // it would lose that verdict.
     if let Some(ended) = registry

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::agents::attempt::{
-    AttemptError, WORKTREES_DIR, claim_slot, open_registry, worktree_path,
+    AttemptError, WORKTREES_DIR, check_slot_free, open_host, worktree_path,
 };
 use crate::app::agents::lock::RunLock;
 use crate::app::agents::simulated_work::simulated_issue;
@@ -52,8 +52,8 @@ pub async fn land(
     // A run lands or retries its slots' work itself: landing it by hand beside one would
     // comment and label twice.
     let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
-    let registry = open_registry(workspace)?;
-    claim_slot(registry.as_ref(), slot, u32::MAX)?;
+    let registry = open_host(workspace)?;
+    check_slot_free(registry.as_ref(), slot, u32::MAX)?;
     let number = issue_of(workspace, forge, slot).await?;
     let config = workspace.load_config()?.config;
     let journal = open_journal(workspace)?;
@@ -144,7 +144,7 @@ pub async fn land_work(
     .await?;
     // As after the run loop disposes of an attempt: the worktree goes, the branch stays.
     remove_worktree(workspace, &worktree).await?;
-    open_registry(workspace)?
+    open_host(workspace)?
         .forget(slot)
         .map_err(AttemptError::from)?;
     let landed = match landing {

@@ -5,9 +5,7 @@ use tokio::sync::oneshot;
 
 use super::{InFlight, Orchestrator, RunEvent};
 use crate::app::AppResult;
-use crate::app::agents::attempt::{
-    AttemptError, adopt_agent, open_registry, run_attempt_journaled,
-};
+use crate::app::agents::attempt::{AttemptError, adopt_agent, open_host, run_attempt_journaled};
 use crate::app::agents::request::request_for;
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
 use crate::app::trains::land::{LandSettings, land_recorded_success};
@@ -22,7 +20,7 @@ impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
     /// end, dead ones judged from their logs. Each is then disposed of like any attempt.
     pub(super) async fn adopt_registered(&mut self) -> AppResult<()> {
-        let registry = open_registry(&self.workspace)?;
+        let registry = open_host(&self.workspace)?;
         for entry in registry.list().map_err(AttemptError::from)? {
             // Disposed of already (the run died before forgetting it): acting on the verdict
             // again could undo what happened to the issue since.
