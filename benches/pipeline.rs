@@ -16,7 +16,7 @@ use clambake::app::recovery::observe::registered_processes;
 use clambake::app::recovery::repair::{Opened, diagnose};
 use clambake::app::run::assemble::{RunRequest, run};
 use clambake::app::run::orchestrator::{RunEvent, StopWhen};
-use clambake::app::trains::landing::Disposition;
+use clambake::app::trains::disposal::Disposition;
 use clambake::core::branches::name::branch_name;
 use clambake::core::config::ForgeBackend;
 use clambake::core::lifecycle::machine::Event;

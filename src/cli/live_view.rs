@@ -206,7 +206,7 @@ mod tests {
     use super::*;
     use crate::app::run::live::{LiveAgent, QueueCounts};
     use crate::app::run::orchestrator::RunEvent;
-    use crate::app::trains::landing::Disposition;
+    use crate::app::trains::disposal::Disposition;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

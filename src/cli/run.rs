@@ -10,7 +10,7 @@ use super::logs::{LogFormat, init_tracing};
 use super::output::print_json;
 use crate::app::run::assemble::{RunRequest, RunSummary, run_reporting};
 use crate::app::run::orchestrator::{Progress, RunEvent, StopWhen};
-use crate::app::trains::landing::Disposition;
+use crate::app::trains::disposal::Disposition;
 use crate::app::{AppError, AppResult, Workspace};
 
 #[derive(Debug, Args)]

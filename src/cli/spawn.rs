@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::output::print_json;
 use crate::app::run::spawn::spawn;
-use crate::app::trains::landing::Disposition;
+use crate::app::trains::disposal::Disposition;
 use crate::app::{AppResult, Workspace};
 use crate::core::config::AgentRuntimeKind;
 use crate::core::queue::labels;

@@ -18,7 +18,7 @@ use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
 use crate::app::run::orchestrator::RunSettings;
-use crate::app::trains::landing::{self, Disposition, Ended};
+use crate::app::trains::disposal::{self, Disposition, Ended};
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::agents::outcome::{ExitStatus, Outcome, Termination};
 use crate::core::branches::name::branch_name;
@@ -146,12 +146,12 @@ pub async fn spawn(
         return Err(refused);
     }
     let disposition = if result.classification.outcome == Outcome::Success {
-        landing::record_attempt(&journal, ended, now)?;
+        disposal::record_attempt(&journal, ended, now)?;
         None
     } else {
         let policy = RunSettings::from_config(config).policy;
         let journaled = slot.map(|s| s.journal);
-        Some(landing::dispose(workspace, forge, &journal, journaled, policy, ended, now).await?)
+        Some(disposal::dispose(workspace, forge, &journal, journaled, policy, ended, now).await?)
     };
     // The verdict has been acted on: nothing later needs the registration.
     forget_registration(workspace, agent)?;

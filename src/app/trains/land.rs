@@ -1,5 +1,5 @@
 //! `land`: an agent's finished work, checked (the agent stopped, commits ahead of the base),
-//! landed by hand as the run loop lands it ([`landing::land`]), its worktree removed as the
+//! landed by hand as the run loop lands it ([`disposal::land`]), its worktree removed as the
 //! run loop removes it. A run lands finished work that waits for `land` the same way.
 
 use jiff::Timestamp;
@@ -14,7 +14,7 @@ use crate::app::agents::verdict::last_verdict;
 use crate::app::agents::worktree::commit_leftovers;
 use crate::app::agents::worktree::remove_worktree;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::trains::landing::{self, Landing, Work};
+use crate::app::trains::disposal::{self, Landing, Work};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::slot_branch;
@@ -132,7 +132,7 @@ pub async fn land_work(
         simulated: simulated_issue(journal, number)?,
         left_running: None,
     };
-    let landing = landing::land(
+    let landing = disposal::land(
         workspace.repository(),
         forge,
         settings.state_machine.then_some(journal as &dyn Journal),

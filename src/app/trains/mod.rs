@@ -1,8 +1,9 @@
-//! Trains: trial merges, bundle pull requests and the records they carry.
+//! Trains, and the work they carry: what happens to ended work (disposal: landed, retried or
+//! failed), landing by hand, trial merges, bundle pull requests and the records they carry.
 
 pub mod bundle;
+pub mod disposal;
 pub mod land;
-pub mod landing;
 mod record;
 pub mod trial;
 pub mod unrelated_work;

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
-use crate::app::trains::landing::Disposition;
+use crate::app::trains::disposal::Disposition;
 use crate::core::text::human_time::moment;
 
 /// Something the loop did, for the log, the live view and the final summary.

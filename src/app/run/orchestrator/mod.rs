@@ -30,7 +30,7 @@ use crate::app::agents::attempt::{AttemptError, AttemptResult};
 use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::recovery::observe::registered_processes;
-use crate::app::trains::landing::LandingPolicy;
+use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::Config;
 use crate::ports::agent::AgentRuntime;
@@ -54,7 +54,7 @@ const MAX_DISPOSAL_TRIES: u32 = 10;
 pub struct RunSettings {
     pub max_concurrent: u32,
     pub limits: Limits,
-    pub policy: LandingPolicy,
+    pub policy: DisposalPolicy,
     /// How often the forge is polled when nothing else wakes the loop.
     pub poll_interval: Duration,
     /// false: labels alone manage the agents, the journal is not written.
@@ -66,7 +66,7 @@ impl RunSettings {
         Self {
             max_concurrent: config.agents.max_concurrent,
             limits: limits_from(&config.agents),
-            policy: LandingPolicy {
+            policy: DisposalPolicy {
                 max_attempts: config.agents.max_attempts,
                 retry_base: Duration::from_secs(u64::from(config.agents.retry_backoff_seconds)),
                 bundling: config.bundling.enabled,

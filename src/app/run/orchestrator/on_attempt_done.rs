@@ -10,7 +10,7 @@ use super::{Finished, MAX_DISPOSAL_TRIES, Orchestrator, RunEvent, TaskEnd};
 use crate::app::agents::attempt::{AttemptError, forget_registration};
 use crate::app::agents::check;
 use crate::app::lifecycle::transitions::journal_slot;
-use crate::app::trains::landing::{self, Disposition, Ended, Failure};
+use crate::app::trains::disposal::{self, Disposition, Ended, Failure};
 use crate::app::{AppError, AppResult};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::branch_name;
@@ -143,7 +143,7 @@ impl Orchestrator {
             return self.stop_claiming(&agent, issue, cause, refused, now).await;
         }
         let journal: &dyn Journal = self.journal.as_ref();
-        let disposition = landing::dispose(
+        let disposition = disposal::dispose(
             &self.workspace,
             self.forge.as_ref(),
             self.journal.as_ref(),
@@ -289,7 +289,7 @@ impl Orchestrator {
             runtime: Some(self.runtime.name().to_owned()),
             session_id: None,
         })?;
-        let disposition = landing::retry_or_fail(
+        let disposition = disposal::retry_or_fail(
             self.forge.as_ref(),
             self.journal.as_ref(),
             self.settings.policy,

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::{Orchestrator, StopWhen};
 use crate::app::AppResult;
 use crate::app::queue::claim::claim_issue;
-use crate::app::trains::landing;
+use crate::app::trains::disposal;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::routing::{OpenIssue, plan_claims};
 use crate::core::queue::standing::{Stage, stage};
@@ -76,7 +76,7 @@ impl Orchestrator {
                 continue;
             }
             let attempts = self.journal.attempts(issue.number)?;
-            if let Some(at) = landing::not_before(&attempts, self.settings.policy, now) {
+            if let Some(at) = disposal::not_before(&attempts, self.settings.policy, now) {
                 held_back.insert(issue.number);
                 retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
             }

@@ -13,7 +13,7 @@ use crate::adapters::agents::SimulatedRuntime;
 use crate::adapters::git::Git;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::setup::init::init;
-use crate::app::trains::landing::Disposition;
+use crate::app::trains::disposal::Disposition;
 use crate::core::config::ForgeBackend;
 use crate::core::queue::labels;
 use crate::ports::SystemClock;

@@ -47,7 +47,7 @@ pub enum Disposition {
 
 /// Settings that shape the disposition.
 #[derive(Debug, Clone, Copy)]
-pub struct LandingPolicy {
+pub struct DisposalPolicy {
     pub max_attempts: u32,
     pub retry_base: Duration,
     /// false: every landed branch gets its own pull request at once.
@@ -72,7 +72,7 @@ pub async fn dispose(
     forge: &dyn Forge,
     attempts: &dyn AttemptLog,
     journal: Option<&dyn Journal>,
-    policy: LandingPolicy,
+    policy: DisposalPolicy,
     ended: Ended<'_>,
     now: Timestamp,
 ) -> AppResult<Disposition> {
@@ -187,7 +187,7 @@ pub struct Failure<'a> {
 pub async fn retry_or_fail(
     forge: &dyn Forge,
     attempts: &dyn AttemptLog,
-    policy: LandingPolicy,
+    policy: DisposalPolicy,
     failure: Failure<'_>,
     now: Timestamp,
 ) -> AppResult<Disposition> {
@@ -255,7 +255,7 @@ pub async fn retry_or_fail(
 /// When a ready issue with failed attempts may be tried again, if that is still ahead.
 pub fn not_before(
     attempts: &[AttemptRecord],
-    policy: LandingPolicy,
+    policy: DisposalPolicy,
     now: Timestamp,
 ) -> Option<Timestamp> {
     let failures: Vec<&AttemptRecord> = attempts
