@@ -75,8 +75,8 @@ impl Workspace {
 
     /// How many commits of `branch` the remote's `base` lacks.
     pub async fn commits_ahead(&self, base: &str, branch: &str) -> GitResult<u32> {
-        let base_tip = self.base_tip(base).await?;
-        self.refs().commits_ahead(branch, &base_tip).await
+        let remote_base = self.remote().tracking_ref(base);
+        self.refs().commits_ahead(branch, &remote_base).await
     }
 
     /// Fails unless the checked-out branch has a commit: every agent branch starts from one.

@@ -239,6 +239,9 @@ pub trait Remote: Send + Sync {
     async fn fetch(&self) -> GitResult<Fetched>;
     /// The remote's tip of `branch` (the base, a bundle), `None` if it has none.
     async fn tip(&self, branch: &str) -> GitResult<Option<String>>;
+    /// The reference in this repository that holds the remote's `branch` as last fetched, to
+    /// count against without reading its tip first.
+    fn tracking_ref(&self, branch: &str) -> String;
     /// Deletes the remote's `branch` through the guarded deletion ([`Refs::delete_branch`]).
     async fn delete_branch(
         &self,

@@ -128,12 +128,18 @@ fn the_runs_busy_slot_is_listed_with_its_agents_own_pid() {
 #[test]
 fn a_daemon_a_landed_attempt_left_running_is_stopped_and_told() {
     let scripts = tempfile::tempdir().unwrap();
-    // Without auto maintenance: the commit's detached `git maintenance` would be one more
-    // process left running, now and then still there when the agent ends.
+    // Agents commit with git's automatic maintenance off: the commit's detached
+    // `git maintenance` would be one more process left running, now and then still there
+    // when the agent ends, and named in the comment as the agent's.
+    let seen = scripts.path().join("maintenance");
     let body = daemonizing_agent(
         scripts.path(),
-        "echo work > work.txt && git add work.txt && git -c maintenance.auto=false commit -qm 'Work'\n\
-         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}'",
+        &format!(
+            "echo work > work.txt && git add work.txt && git commit -qm 'Work'\n\
+             git config --get maintenance.auto > '{}'\n\
+             echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}}'",
+            seen.display()
+        ),
     );
     let repo = repo_with_agent(scripts.path(), &body);
     repo.clambake(&["run", "--until-idle", "--no-view"])
@@ -145,6 +151,7 @@ fn a_daemon_a_landed_attempt_left_running_is_stopped_and_told() {
     let comment = last_comment(&repo);
     assert!(comment.contains(&told), "{comment}");
     assert!(comment.contains("stopped by Clambake"), "{comment}");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "false\n");
     let recorded = repo
         .clambake(&["monitor", "--agent", "agent001", "--json"])
         .success()

@@ -68,9 +68,60 @@ fn environment(
             env.push((name, value));
         }
     }
+    without_background_maintenance(&mut env);
     env.push((
         crate::core::agents::command::AGENT_MARKER.to_owned(),
         agent.to_owned(),
     ));
     env
+}
+
+/// Turns off git's automatic maintenance for the agent's git commands, through git's own
+/// `GIT_CONFIG_COUNT` variables (after any the environment already sets): `git commit` would
+/// start `git maintenance run --auto --detach`, a process that outlives the agent and would be
+/// reported, and stopped, as one it left running.
+fn without_background_maintenance(env: &mut Vec<(String, String)>) {
+    let count = env
+        .iter()
+        .position(|(name, _)| name == "GIT_CONFIG_COUNT")
+        .map(|at| env.remove(at).1.parse::<u32>().unwrap_or(0))
+        .unwrap_or(0);
+    env.push((
+        format!("GIT_CONFIG_KEY_{count}"),
+        "maintenance.auto".to_owned(),
+    ));
+    env.push((format!("GIT_CONFIG_VALUE_{count}"), "false".to_owned()));
+    env.push(("GIT_CONFIG_COUNT".to_owned(), (count + 1).to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn agents_run_git_without_background_maintenance_after_any_config_they_inherit() {
+        let mut env = Vec::new();
+        without_background_maintenance(&mut env);
+        assert_eq!(value(&env, "GIT_CONFIG_COUNT"), Some("1"));
+        assert_eq!(value(&env, "GIT_CONFIG_KEY_0"), Some("maintenance.auto"));
+        assert_eq!(value(&env, "GIT_CONFIG_VALUE_0"), Some("false"));
+
+        let mut env = vec![
+            ("GIT_CONFIG_COUNT".to_owned(), "1".to_owned()),
+            ("GIT_CONFIG_KEY_0".to_owned(), "core.editor".to_owned()),
+            ("GIT_CONFIG_VALUE_0".to_owned(), "true".to_owned()),
+        ];
+        without_background_maintenance(&mut env);
+        assert_eq!(value(&env, "GIT_CONFIG_COUNT"), Some("2"));
+        assert_eq!(value(&env, "GIT_CONFIG_KEY_0"), Some("core.editor"));
+        assert_eq!(value(&env, "GIT_CONFIG_KEY_1"), Some("maintenance.auto"));
+        assert_eq!(
+            env.iter().filter(|(k, _)| k == "GIT_CONFIG_COUNT").count(),
+            1
+        );
+    }
 }

@@ -35,6 +35,10 @@ impl Remote for LocalRemote {
         self.git.branch_tip(branch).await
     }
 
+    fn tracking_ref(&self, branch: &str) -> String {
+        format!("refs/heads/{branch}")
+    }
+
     async fn delete_branch(
         &self,
         branch: &str,

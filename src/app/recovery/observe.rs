@@ -168,10 +168,10 @@ struct ObservedRef {
 
 /// Local branches and archive references, their commits counted against the remote's base.
 async fn references(workspace: &Workspace, base: &str) -> AppResult<Vec<ObservedRef>> {
-    let base_tip = workspace.base_tip(base).await?;
+    let remote_base = workspace.remote().tracking_ref(base);
     let surveyed = workspace
         .refs()
-        .survey(&base_tip, &["refs/heads/", ARCHIVE_PREFIX])
+        .survey(&remote_base, &["refs/heads/", ARCHIVE_PREFIX])
         .await?;
     Ok(surveyed
         .into_iter()
