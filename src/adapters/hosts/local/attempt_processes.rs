@@ -118,13 +118,21 @@ impl AttemptProcesses {
 
     /// Kills the attempt's cgroup and its marked processes, leaving its groups alone.
     pub fn kill_escaped(&self) {
+        self.kill_escaped_from(self.members());
+    }
+
+    /// [`Self::kill_escaped`], its first round on `members`, read a moment ago: reading them
+    /// means reading every process's environment.
+    fn kill_escaped_from(&self, members: Vec<u32>) {
         if let Some(cgroup) = &self.cgroup {
             cgroup.kill();
         }
         let mut stopped = BTreeSet::new();
+        let mut found = Some(members);
         for _ in 0..STOP_ROUNDS {
-            let fresh: Vec<u32> = self
-                .members()
+            let fresh: Vec<u32> = found
+                .take()
+                .unwrap_or_else(|| self.members())
                 .into_iter()
                 .filter(|pid| !stopped.contains(pid))
                 .collect();
@@ -170,17 +178,21 @@ impl AttemptProcesses {
 
     /// Everything of the attempt still alive, with its command line: once the leader has
     /// ended, what it left behind.
-    fn left_behind(&self) -> Vec<Stray> {
+    /// Also returns the members found, for the kill that follows.
+    fn left_behind(&self) -> (Vec<Stray>, Vec<u32>) {
+        let members = self.members();
         let mut pids = self.in_groups();
-        pids.extend(self.members());
+        pids.extend(&members);
         pids.sort_unstable();
         pids.dedup();
-        pids.into_iter()
+        let strays = pids
+            .into_iter()
             .map(|pid| Stray {
                 pid,
                 command: procfs::command_line(pid),
             })
-            .collect()
+            .collect();
+        (strays, members)
     }
 
     /// Reaps what of the attempt died as our child (orphans re-parented to us): the one
@@ -210,14 +222,14 @@ impl AgentControl for AttemptProcesses {
     }
 
     async fn clean_up(&self) -> Vec<Stray> {
-        let strays = self.left_behind();
+        let (strays, members) = self.left_behind();
         if !strays.is_empty() {
             tracing::warn!(leader = %self.leader, ?strays, "stopping what the agent left running");
         }
         // The leader has been reaped: its pid may name another process now, so its tree is
         // not walked again; its known groups, its cgroup and its marker still find the rest.
         self.signal_known_groups(Signal::SIGKILL);
-        self.kill_escaped();
+        self.kill_escaped_from(members);
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
         loop {
             self.reap();
