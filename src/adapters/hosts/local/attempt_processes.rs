@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::cgroup::AttemptCgroup;
 use super::procfs;
 use crate::core::agents::containment::{ATTEMPT_MARKER, victims};
-use crate::core::agents::proc_stat::descendant_groups;
+use crate::core::agents::proc_stat::{ProcStat, descendant_groups};
 use crate::ports::agent::{AgentControl, Containment};
 use crate::ports::agent_host::Stray;
 
@@ -56,6 +56,11 @@ impl AttemptProcesses {
     /// the processes carrying its marker. Both, even with a cgroup: a process may move itself
     /// out of it (anyone who could join it can), and still carry the marker.
     fn members(&self) -> Vec<u32> {
+        self.members_in(&procfs::process_table())
+    }
+
+    /// [`Self::members`], as `table` (this machine's processes, read a moment ago) shows them.
+    fn members_in(&self, table: &[ProcStat]) -> Vec<u32> {
         let mut found = self
             .cgroup
             .as_ref()
@@ -66,7 +71,7 @@ impl AttemptProcesses {
         }
         found.sort_unstable();
         found.dedup();
-        victims(&procfs::process_table(), &found, std::process::id())
+        victims(table, &found, std::process::id())
     }
 
     /// Signals every group of the agent's process tree known so far, after adding the current
@@ -165,11 +170,16 @@ impl AttemptProcesses {
 
     /// The living processes of the groups known so far.
     fn in_groups(&self) -> Vec<u32> {
+        self.in_groups_of(&procfs::process_table())
+    }
+
+    /// [`Self::in_groups`], as `table` shows them.
+    fn in_groups_of(&self, table: &[ProcStat]) -> Vec<u32> {
         let groups = self
             .groups
             .lock()
             .expect("never poisoned: no panics inside");
-        procfs::process_table()
+        table
             .iter()
             .filter(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
             .map(|p| p.pid)
@@ -180,8 +190,9 @@ impl AttemptProcesses {
     /// ended, what it left behind.
     /// Also returns the members found, for the kill that follows.
     fn left_behind(&self) -> (Vec<Stray>, Vec<u32>) {
-        let members = self.members();
-        let mut pids = self.in_groups();
+        let table = procfs::process_table();
+        let members = self.members_in(&table);
+        let mut pids = self.in_groups_of(&table);
         pids.extend(&members);
         pids.sort_unstable();
         pids.dedup();
