@@ -1,9 +1,10 @@
 //! The loop's handlers, one input at a time, on a temporary repository with the local forge and
 //! no agent process.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
@@ -19,6 +20,7 @@ use crate::core::queue::labels;
 use crate::ports::SystemClock;
 use crate::ports::forge::NewIssue;
 use crate::ports::git::Author;
+use crate::ports::processes::{ObservedProcess, ProcessResult};
 
 /// A loop on a fresh repository with one commit, `clambake init`ed for two agents.
 async fn orchestrator() -> (tempfile::TempDir, Orchestrator) {
@@ -165,6 +167,49 @@ async fn a_panicked_attempt_is_judged_a_crash_and_its_slot_freed() {
             .body
             .contains("crashed: Clambake's attempt task panicked: boom")),
         "{comments:?}"
+    );
+}
+
+/// Agent processes that are never there, and the agents asked to stop.
+struct StopRequests(Arc<Mutex<Vec<String>>>);
+
+#[async_trait]
+impl AgentProcesses for StopRequests {
+    async fn processes(&self) -> ProcessResult<Vec<ObservedProcess>> {
+        Ok(Vec::new())
+    }
+
+    async fn stop(&self, agent: &str) -> ProcessResult<()> {
+        self.0.lock().unwrap().push(agent.to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_task_that_panicked_during_a_shutdown_has_its_agent_stopped_and_its_claim_kept() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let stops = Arc::new(Mutex::new(Vec::new()));
+    orchestrator.processes = Box::new(StopRequests(stops.clone()));
+    let mut tasks = JoinSet::new();
+    let (task, _stopped) = in_flight(&mut orchestrator, &mut tasks, "agent001", 1);
+    assert!(!orchestrator.on_signal(false));
+
+    orchestrator.on_attempt_done(task, TaskEnd::Panicked("boom".to_owned()));
+    orchestrator.dispose_ended().await;
+
+    // Its watcher went with the task: the agent would outlive the run, unwatched.
+    assert_eq!(*stops.lock().unwrap(), ["agent001"]);
+    assert!(
+        matches!(
+            orchestrator.events().back(),
+            Some(RunEvent::Interrupted { issue: 1, .. })
+        ),
+        "{:?}",
+        orchestrator.events()
+    );
+    assert!(
+        orchestrator.journal.attempts(1).unwrap().is_empty(),
+        "no attempt is counted"
     );
 }
 
