@@ -233,8 +233,15 @@ pub trait MergeEngine: Send + Sync {
 #[async_trait]
 pub trait Remote: Send + Sync {
     /// Points the remote's `branch` at `tip` only while it is at `lease` (`None`: only if it
-    /// does not exist yet). Returns false if the lease was stale.
-    async fn publish(&self, branch: &str, tip: &str, lease: Option<&str>) -> GitResult<bool>;
+    /// does not exist yet), saying why (`reason`, for the reflog). Returns false if the lease
+    /// was stale.
+    async fn publish(
+        &self,
+        branch: &str,
+        tip: &str,
+        lease: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool>;
     /// Brings the remote's branches here.
     async fn fetch(&self) -> GitResult<Fetched>;
     /// The remote's tip of `branch` (the base, a bundle), `None` if it has none.

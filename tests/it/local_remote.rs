@@ -21,15 +21,28 @@ async fn a_publish_with_a_stale_lease_is_refused() {
     let second = repo.branch_with_file("further", "main", "b.txt", "b\n");
     let branch = "agent001/1-work";
 
-    assert!(remote.publish(branch, &main, None).await.unwrap());
+    assert!(remote.publish(branch, &main, None, "test").await.unwrap());
     assert!(
-        !remote.publish(branch, &first, None).await.unwrap(),
+        !remote.publish(branch, &first, None, "test").await.unwrap(),
         "a branch that exists is not created again"
     );
-    assert!(remote.publish(branch, &first, Some(&main)).await.unwrap());
-    assert_eq!(repo.git(&["rev-parse", branch]), first);
     assert!(
-        !remote.publish(branch, &second, Some(&main)).await.unwrap(),
+        remote
+            .publish(branch, &first, Some(&main), "test")
+            .await
+            .unwrap()
+    );
+    assert_eq!(repo.git(&["rev-parse", branch]), first);
+    assert_eq!(
+        repo.git(&["reflog", "--format=%gs", branch]).lines().next(),
+        Some("test"),
+        "the reflog says why the branch moved"
+    );
+    assert!(
+        !remote
+            .publish(branch, &second, Some(&main), "test")
+            .await
+            .unwrap(),
         "the lease names where the branch was, not where it is"
     );
     assert_eq!(repo.git(&["rev-parse", branch]), first, "nothing moved");

@@ -20,10 +20,16 @@ impl LocalRemote {
 
 #[async_trait]
 impl Remote for LocalRemote {
-    async fn publish(&self, branch: &str, tip: &str, lease: Option<&str>) -> GitResult<bool> {
+    async fn publish(
+        &self,
+        branch: &str,
+        tip: &str,
+        lease: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool> {
         let reference = format!("refs/heads/{branch}");
         self.git
-            .compare_and_swap_ref(&reference, tip, lease, "clambake: publish")
+            .compare_and_swap_ref(&reference, tip, lease, reason)
             .await
     }
 

@@ -296,7 +296,10 @@ pub async fn write_bundle_branch(
     tip: &str,
 ) -> GitResult<BranchWrite> {
     loop {
-        if remote.publish(branch, tip, None).await? {
+        if remote
+            .publish(branch, tip, None, "clambake: bundle train")
+            .await?
+        {
             return Ok(BranchWrite::Created);
         }
         match remote.tip(branch).await? {

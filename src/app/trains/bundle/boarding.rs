@@ -97,7 +97,12 @@ impl Bundler<'_> {
                     || !self
                         .git
                         .remote
-                        .publish(&record.branch, &record.tip, Some(&found))
+                        .publish(
+                            &record.branch,
+                            &record.tip,
+                            Some(&found),
+                            "clambake: rebuild bundle train",
+                        )
                         .await?
                 {
                     return Err(AppError::BundleBranchTaken {
