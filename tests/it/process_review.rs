@@ -145,28 +145,8 @@ fn on_land_a_branch_that_waited_for_an_open_pull_request_leaves_once_it_is_gone(
     repo.commit_all("a file to fight over");
     repo.clambake(&["config", "set", "bundling.trigger", "on_land"])
         .success();
-    let land = |agent: &str, slug: &str, contents: &str| -> u64 {
-        let issue = repo
-            .clambake(&[
-                "issue",
-                "create",
-                "--title",
-                slug,
-                "--label",
-                "route:review",
-                "--json",
-            ])
-            .success()
-            .json()["number"]
-            .as_u64()
-            .unwrap();
-        repo.branch_with_file(
-            &format!("{agent}/{issue}-{slug}"),
-            "main",
-            "shared.txt",
-            contents,
-        );
-        issue
+    let land = |agent: &str, slug: &str, contents: &str| {
+        repo.landed_issue(agent, slug, "shared.txt", contents)
     };
     let first = land("agent001", "one", "one\n");
     let train = repo.clambake(&["bundle", "--json"]).success().json();
@@ -208,19 +188,9 @@ fn on_land_work_committed_before_a_train_but_landed_after_it_leaves() {
     repo.clambake(&["init"]).success();
     repo.clambake(&["config", "set", "bundling.trigger", "on_land"])
         .success();
-    let issue = |title: &str, label: &str| -> u64 {
-        repo.clambake(&[
-            "issue", "create", "--title", title, "--label", label, "--json",
-        ])
-        .success()
-        .json()["number"]
-            .as_u64()
-            .unwrap()
-    };
-    let first = issue("one", "route:review");
-    repo.branch_with_file(&format!("agent001/{first}-one"), "main", "one.txt", "one\n");
+    let first = repo.landed_issue("agent001", "one", "one.txt", "one\n");
     // The second agent's commit is older than any train; its issue is still claimed.
-    let second = issue("two", "agent002");
+    let second = repo.create_issue("two", "agent002");
     let branch = format!("agent002/{second}-two");
     let tip = repo.branch_with_file(&branch, "main", "two.txt", "two\n");
     let tree = format!("{tip}^{{tree}}");
@@ -307,29 +277,8 @@ fn next_second() {
 fn a_departure_named_in_the_future_does_not_stop_the_schedule() {
     let repo = TestRepo::new();
     repo.clambake(&["init"]).success();
-    let land = |agent: &str, slug: &str| -> u64 {
-        let issue = repo
-            .clambake(&[
-                "issue",
-                "create",
-                "--title",
-                slug,
-                "--label",
-                "route:review",
-                "--json",
-            ])
-            .success()
-            .json()["number"]
-            .as_u64()
-            .unwrap();
-        repo.branch_with_file(
-            &format!("{agent}/{issue}-{slug}"),
-            "main",
-            &format!("{slug}.txt"),
-            "x\n",
-        );
-        issue
-    };
+    let land =
+        |agent: &str, slug: &str| repo.landed_issue(agent, slug, &format!("{slug}.txt"), "x\n");
     land("agent001", "one");
     repo.git(&["branch", "clambake/bundle-20990101T0000Z", "main"]);
     let first = repo.clambake(&["bundle", "--json"]).success().json();

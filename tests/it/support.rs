@@ -138,6 +138,25 @@ impl TestRepo {
         }
     }
 
+    /// Creates an issue titled `title` with `label` through the CLI; returns its number.
+    pub fn create_issue(&self, title: &str, label: &str) -> u64 {
+        self.clambake(&[
+            "issue", "create", "--title", title, "--label", label, "--json",
+        ])
+        .success()
+        .json()["number"]
+            .as_u64()
+            .expect("issue create prints the new issue's number")
+    }
+
+    /// Work landed by `agent` on a new `route:review` issue titled `slug`: a branch of its own
+    /// that writes `contents` to `file`. Returns the issue's number.
+    pub fn landed_issue(&self, agent: &str, slug: &str, file: &str, contents: &str) -> u64 {
+        let issue = self.create_issue(slug, "route:review");
+        self.branch_with_file(&format!("{agent}/{issue}-{slug}"), "main", file, contents);
+        issue
+    }
+
     /// An issue's labels, as `clambake issue show` reports them.
     pub fn labels_of(&self, issue: u64) -> Vec<String> {
         let shown = self
