@@ -141,7 +141,7 @@ pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
             }
         }
         PrCommand::Merge { number, json } => {
-            let outcome = forge.merge_pull_request(number).await?;
+            let outcome = forge.merge_pull_request(number, None).await?;
             if json {
                 print_json(&outcome);
             } else {

@@ -66,8 +66,32 @@ pub struct Comment {
     pub id: u64,
     pub issue: Number,
     pub author: String,
+    /// The author's relation to the repository, as GitHub reports it: what decides whether
+    /// the comment's words may reach an agent's prompt.
+    pub author_association: AuthorAssociation,
     pub body: String,
     pub created_at: Timestamp,
+}
+
+/// GitHub's `author_association`: how a comment's author relates to the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorAssociation {
+    Owner,
+    Member,
+    Collaborator,
+    Contributor,
+    FirstTimeContributor,
+    FirstTimer,
+    Mannequin,
+    None,
+}
+
+impl AuthorAssociation {
+    /// The owner, members of the owning organisation and collaborators: people who can push.
+    pub fn is_trusted(self) -> bool {
+        matches!(self, Self::Owner | Self::Member | Self::Collaborator)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -215,6 +239,23 @@ pub enum ForgeError {
         head: String,
         base: String,
     },
+    #[error("`{branch}` moved while pull request #{number} was being merged; nothing was changed")]
+    #[diagnostic(help("read the pull request again and merge the head you reviewed"))]
+    HeadMoved { number: Number, branch: String },
+    #[error("the forge's rate limit is spent until {until}")]
+    #[diagnostic(help("Clambake waits it out; nothing was changed by the refused request"))]
+    RateLimited { until: Timestamp },
+    #[error("the forge refused the credentials: {0}")]
+    #[diagnostic(help(
+        "set GH_TOKEN or GITHUB_TOKEN, or log in with `gh auth login`; the token needs read and \
+         write access to issues, pull requests and contents"
+    ))]
+    Unauthorized(String),
+    #[error("the forge refused the change as conflicting: {0}")]
+    Conflict(String),
+    #[error("the forge did not answer in time, or failed: {0}")]
+    #[diagnostic(help("this is usually passing; the run loop tries again on its next pass"))]
+    Transient(String),
     #[error("{0}")]
     #[diagnostic(code(clambake::forge::backend))]
     Backend(String),
@@ -224,6 +265,27 @@ pub enum ForgeError {
 }
 
 pub type ForgeResult<T> = Result<T, ForgeError>;
+
+/// What one process has asked of a forge so far, and what the forge's rate limit says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeUsage {
+    /// Reads answered with content (a `200` on GitHub): charged to the rate limit.
+    pub fresh_reads: u64,
+    /// Conditional reads answered "not modified" (`304`): free.
+    pub not_modified: u64,
+    /// Requests that change something: charged, and spaced apart on GitHub.
+    pub mutations: u64,
+    /// The last rate-limit headers seen; `None` for a forge without one.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// GitHub's `x-ratelimit-*` headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: Timestamp,
+}
 
 /// A place that holds issues and pull requests. Branch contents travel through git; the forge
 /// only names branches and merges them.
@@ -271,7 +333,17 @@ pub trait Forge: Send + Sync {
         filter: &PullRequestFilter,
         known: Option<&Validator>,
     ) -> ForgeResult<Listing<PullRequest>>;
-    /// Merges with a merge commit; closing keywords in the body close their issues.
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome>;
+    /// Merges with a merge commit; closing keywords in the body close their issues. With
+    /// `expected_head`, refuses with [`ForgeError::HeadMoved`] unless the head is still there.
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome>;
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
+
+    /// The requests this process made and the last rate limit seen.
+    fn usage(&self) -> ForgeUsage {
+        ForgeUsage::default()
+    }
 }

@@ -235,7 +235,7 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
     assert_eq!(crashes, 10);
 
     // Once the bundle merges, the next train records `Merge` for its slots.
-    forge.merge_pull_request(bundle_pr).await.unwrap();
+    forge.merge_pull_request(bundle_pr, None).await.unwrap();
     train(&reference, &forge).await.unwrap();
     let states = journal(&reference).current_states().unwrap();
     assert_eq!(states["agent003"], State::Merged { issues: vec![3] });

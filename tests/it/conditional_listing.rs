@@ -149,7 +149,7 @@ async fn a_listing_is_not_modified_until_a_write_changes_it() {
         .unwrap();
     poller.changed(&forge, "opening a pull request").await;
 
-    forge.merge_pull_request(pr.number).await.unwrap();
+    forge.merge_pull_request(pr.number, None).await.unwrap();
     let items = poller.changed(&forge, "merging").await;
     assert_eq!(items.iter().map(|i| i.number).collect::<Vec<_>>(), [1]);
 }

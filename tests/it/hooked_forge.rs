@@ -159,11 +159,15 @@ impl<H: Hook> Forge for Hooked<H> {
         )
         .await
     }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome> {
         self.call(
             "merge_pull_request",
             Some(number),
-            self.inner.merge_pull_request(number),
+            self.inner.merge_pull_request(number, expected_head),
         )
         .await
     }

@@ -259,7 +259,7 @@ async fn merging_writes_a_merge_commit_and_closes_issues_by_keyword() {
         .unwrap();
 
     let merging = whole_second_now();
-    let outcome = forge.merge_pull_request(pr.number).await.unwrap();
+    let outcome = forge.merge_pull_request(pr.number, None).await.unwrap();
     assert_eq!(outcome.closed_issues, [1, 2]);
     let merged = outcome.pull_request;
     assert_eq!(merged.state, PullRequestState::Merged);
@@ -287,12 +287,42 @@ async fn merging_writes_a_merge_commit_and_closes_issues_by_keyword() {
     assert_eq!(forge.issue(2).await.unwrap().state, IssueState::Closed);
     assert_eq!(forge.issue(3).await.unwrap().state, IssueState::Open);
     assert!(matches!(
-        forge.merge_pull_request(pr.number).await,
+        forge.merge_pull_request(pr.number, None).await,
         Err(ForgeError::NotOpen {
             state: "merged",
             ..
         })
     ));
+}
+
+#[tokio::test]
+async fn a_merge_expecting_another_head_is_refused_and_changes_nothing() {
+    let repo = TestRepo::new();
+    let forge = open(&repo);
+    let base_before = repo.git(&["rev-parse", "main"]);
+    let head = repo.branch_with_file("agent001/1-one", "main", "one.txt", "1\n");
+    let pr = forge
+        .create_pull_request(&pull("agent001/1-one", "One"))
+        .await
+        .unwrap();
+
+    let error = forge
+        .merge_pull_request(pr.number, Some(&base_before))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ForgeError::HeadMoved { number, .. } if number == pr.number),
+        "{error}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "main"]), base_before);
+    assert_eq!(
+        forge.pull_request(pr.number).await.unwrap().state,
+        PullRequestState::Open
+    );
+    forge
+        .merge_pull_request(pr.number, Some(&head))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -306,7 +336,8 @@ async fn a_base_that_moved_underneath_is_refused_not_overwritten() {
         .await
         .unwrap();
 
-    let PreparedMerge::Commit(prepared) = forge.prepare_merge(pr.number).await.unwrap() else {
+    let PreparedMerge::Commit(prepared) = forge.prepare_merge(pr.number, None).await.unwrap()
+    else {
         panic!("the feature is not in main yet");
     };
     let moved = repo.branch_with_file("main", "main", "other.txt", "o\n");
@@ -322,7 +353,7 @@ async fn a_base_that_moved_underneath_is_refused_not_overwritten() {
         PullRequestState::Open
     );
 
-    forge.merge_pull_request(pr.number).await.unwrap();
+    forge.merge_pull_request(pr.number, None).await.unwrap();
     assert_eq!(
         repo.git(&["rev-parse", "main^1"]),
         moved,
@@ -338,9 +369,12 @@ async fn a_conflicting_pull_request_is_refused_with_its_paths() {
     repo.branch_with_file("right", "main", "shared.txt", "right\n");
     let left = forge.create_pull_request(&pull("left", "")).await.unwrap();
     let right = forge.create_pull_request(&pull("right", "")).await.unwrap();
-    forge.merge_pull_request(left.number).await.unwrap();
+    forge.merge_pull_request(left.number, None).await.unwrap();
     let main = repo.git(&["rev-parse", "main"]);
-    let error = forge.merge_pull_request(right.number).await.unwrap_err();
+    let error = forge
+        .merge_pull_request(right.number, None)
+        .await
+        .unwrap_err();
     let ForgeError::MergeConflict { paths, .. } = error else {
         panic!("expected a conflict, got {error:?}");
     };
@@ -359,7 +393,7 @@ async fn a_dirty_checkout_of_the_base_is_protected() {
         .unwrap();
     repo.write("README.md", "my unsaved edit\n");
     let main = repo.git(&["rev-parse", "main"]);
-    let error = forge.merge_pull_request(pr.number).await.unwrap_err();
+    let error = forge.merge_pull_request(pr.number, None).await.unwrap_err();
     assert!(error.to_string().contains("uncommitted changes"), "{error}");
     assert_eq!(repo.git(&["rev-parse", "main"]), main);
     assert_eq!(repo.read("README.md"), "my unsaved edit\n");
@@ -376,7 +410,7 @@ async fn an_untracked_file_the_merge_would_overwrite_stops_it_before_the_base_mo
         .unwrap();
     repo.write("feature.txt", "my own, untracked\n");
     let main = repo.git(&["rev-parse", "main"]);
-    let error = forge.merge_pull_request(pr.number).await.unwrap_err();
+    let error = forge.merge_pull_request(pr.number, None).await.unwrap_err();
     assert!(error.to_string().contains("feature.txt"), "{error}");
     assert_eq!(
         repo.git(&["rev-parse", "main"]),
@@ -390,7 +424,7 @@ async fn an_untracked_file_the_merge_would_overwrite_stops_it_before_the_base_mo
     );
 
     std::fs::remove_file(repo.path().join("feature.txt")).unwrap();
-    forge.merge_pull_request(pr.number).await.unwrap();
+    forge.merge_pull_request(pr.number, None).await.unwrap();
     assert_eq!(repo.read("feature.txt"), "f\n", "the checkout followed");
     assert_eq!(
         repo.git(&["status", "--porcelain", "--untracked-files=no"]),
@@ -412,7 +446,7 @@ async fn a_head_already_in_the_base_is_recorded_as_merged() {
         .await
         .unwrap();
     repo.git(&["merge", "-q", "--ff-only", "feature"]);
-    let outcome = forge.merge_pull_request(pr.number).await.unwrap();
+    let outcome = forge.merge_pull_request(pr.number, None).await.unwrap();
     assert_eq!(outcome.pull_request.state, PullRequestState::Merged);
     assert_eq!(outcome.closed_issues, [1]);
     assert_eq!(
@@ -436,7 +470,7 @@ async fn closing_keywords_only_act_on_the_default_branch() {
         })
         .await
         .unwrap();
-    let outcome = forge.merge_pull_request(pr.number).await.unwrap();
+    let outcome = forge.merge_pull_request(pr.number, None).await.unwrap();
     assert!(outcome.closed_issues.is_empty());
     assert_eq!(forge.issue(1).await.unwrap().state, IssueState::Open);
 }
@@ -453,7 +487,7 @@ async fn closed_pull_requests_stay_closed() {
     let closed = forge.close_pull_request(pr.number).await.unwrap();
     assert_eq!(closed.state, PullRequestState::Closed);
     assert!(matches!(
-        forge.merge_pull_request(pr.number).await,
+        forge.merge_pull_request(pr.number, None).await,
         Err(ForgeError::NotOpen { .. })
     ));
     let again = forge

@@ -345,11 +345,11 @@ impl Harness {
                 .await
                 .unwrap();
             for pr in &open {
-                match forge.merge_pull_request(pr.number).await {
+                match forge.merge_pull_request(pr.number, None).await {
                     Ok(_) => {}
                     Err(ForgeError::MergeConflict { base, .. }) => {
                         self.resolve(&pr.head, &base);
-                        forge.merge_pull_request(pr.number).await.unwrap();
+                        forge.merge_pull_request(pr.number, None).await.unwrap();
                     }
                     Err(error) => panic!("merging #{}: {error:?}", pr.number),
                 }

@@ -10,8 +10,9 @@ use tokio::sync::OnceCell;
 
 use crate::ports::Forge;
 use crate::ports::forge::{
-    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter, Validator,
+    Comment, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
+    PullRequestFilter, Validator,
 };
 
 /// The last answer to one listing request.
@@ -162,11 +163,18 @@ impl Forge for ConditionalForge {
     ) -> ForgeResult<Listing<PullRequest>> {
         self.inner.pull_requests_if_changed(filter, known).await
     }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        self.inner.merge_pull_request(number).await
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome> {
+        self.inner.merge_pull_request(number, expected_head).await
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         self.inner.close_pull_request(number).await
+    }
+    fn usage(&self) -> ForgeUsage {
+        self.inner.usage()
     }
 }
 

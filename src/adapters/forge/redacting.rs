@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::core::text::redact::Redactor;
 use crate::ports::Forge;
 use crate::ports::forge::{
-    Comment, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
+    Comment, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
     MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter, Validator,
 };
 
@@ -97,10 +97,17 @@ impl Forge for RedactingForge {
     ) -> ForgeResult<Listing<PullRequest>> {
         self.inner.pull_requests_if_changed(filter, known).await
     }
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        self.inner.merge_pull_request(number).await
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome> {
+        self.inner.merge_pull_request(number, expected_head).await
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         self.inner.close_pull_request(number).await
+    }
+    fn usage(&self) -> ForgeUsage {
+        self.inner.usage()
     }
 }

@@ -32,7 +32,11 @@ impl LocalForge {
     }
 
     /// Checks the pull request, trial-merges it and writes the merge commit, moving no ref.
-    pub async fn prepare_merge(&self, number: Number) -> ForgeResult<PreparedMerge> {
+    pub async fn prepare_merge(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<PreparedMerge> {
         let pr = self.pull_request(number).await?;
         if pr.state != PullRequestState::Open {
             return Err(ForgeError::NotOpen {
@@ -41,6 +45,12 @@ impl LocalForge {
             });
         }
         let head = self.require_branch(&pr.head).await?;
+        if expected_head.is_some_and(|expected| expected != head) {
+            return Err(ForgeError::HeadMoved {
+                number,
+                branch: pr.head.clone(),
+            });
+        }
         let base = self.require_branch(&pr.base).await?;
         let closes = if pr.base == self.default_branch().await? {
             closed_issues(&pr.body)

@@ -19,9 +19,9 @@ use crate::adapters::sqlite_file::{self, OpenError};
 use crate::ports::Clock;
 use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{
-    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState, Validator,
+    AuthorAssociation, Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState,
+    Label, LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
+    PullRequestFilter, PullRequestState, Validator,
 };
 use crate::ports::git::{GitError, Refs};
 pub use merge::{MergeCommit, PreparedMerge};
@@ -383,6 +383,7 @@ impl Forge for LocalForge {
                 id: tx.last_insert_rowid() as u64,
                 issue: number,
                 author: self.actor.clone(),
+                author_association: AuthorAssociation::Owner,
                 body: body.to_owned(),
                 created_at: now.parse().unwrap_or_default(),
             })
@@ -401,6 +402,8 @@ impl Forge for LocalForge {
                         id: r.get(0)?,
                         issue: r.get(1)?,
                         author: r.get(2)?,
+                        // Whoever can write the local forge's database owns the repository.
+                        author_association: AuthorAssociation::Owner,
                         body: r.get(3)?,
                         created_at: parse_time(r.get(4)?).unwrap_or_default(),
                     })
@@ -506,8 +509,12 @@ impl Forge for LocalForge {
         })
     }
 
-    async fn merge_pull_request(&self, number: Number) -> ForgeResult<MergeOutcome> {
-        match self.prepare_merge(number).await? {
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome> {
+        match self.prepare_merge(number, expected_head).await? {
             PreparedMerge::AlreadyContained { head, base, closes } => {
                 let closed = self.mark_merged(number, &head, &base, &closes)?;
                 Ok(MergeOutcome {
