@@ -1,0 +1,1 @@
+//! A stateful stand-in for GitHub's REST API, for testing Clambake's GitHub backend offline.
