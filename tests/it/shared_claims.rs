@@ -12,7 +12,7 @@ use clambake::app::Workspace;
 use clambake::app::queue::claim::claim_issue;
 use clambake::app::queue::ledger::ClaimLedger;
 use clambake::app::recovery::repair::{diagnose, recover};
-use clambake::core::queue::claims::{ClaimRecord, ClaimState, claim_ref};
+use clambake::core::queue::claims::{ClaimRecord, ClaimState, claim_ref, valid_orchestrator_id};
 use clambake::core::recovery::drift::Inconsistency;
 use clambake::ports::forge::NewIssue;
 use clambake::ports::{Forge, SystemClock};
@@ -121,10 +121,6 @@ async fn a_silent_orchestrators_claim_is_taken_over_and_a_live_ones_is_not() {
     alpha.heartbeat(start).await.unwrap();
     let first = alpha.take(7, "agent001", start).await.unwrap().unwrap();
     assert_eq!((first.attempt, first.orchestrator.as_str()), (1, "alpha"));
-    assert!(
-        alpha.take(7, "agent002", start).await.unwrap().is_none(),
-        "one slot per claim"
-    );
     assert!(
         beta.take(7, "agent001", minutes(30))
             .await
@@ -326,5 +322,41 @@ async fn recovery_leaves_another_live_orchestrators_claim_alone() {
         world.labels(silent).await,
         ["agent001"],
         "a silent one's is repaired"
+    );
+}
+
+#[test]
+fn a_run_names_itself_once_and_says_it_is_alive() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.configure(&[("agents.real_processes", "false")]);
+    repo.clambake(&["run", "--once"]).success();
+    let kept = repo.path().join(".clambake/orchestrator-id");
+    let id = std::fs::read_to_string(&kept).unwrap().trim().to_owned();
+    assert!(valid_orchestrator_id(&id), "{id}");
+    let alive = format!("refs/clambake/orchestrators/{id}");
+    let first = repo.git(&["rev-parse", &alive]);
+    repo.clambake(&["run", "--once"]).success();
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), id, "kept");
+    assert_eq!(
+        repo.git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/clambake/orchestrators/"
+        ]),
+        alive,
+        "one orchestrator, one sign of life"
+    );
+    assert_eq!(repo.git(&["ls-tree", &first]), "");
+
+    repo.configure(&[("orchestrator.id", "not/an id")]);
+    let refused = repo.clambake(&["run", "--once"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("`not/an id` cannot name an orchestrator"),
+        "{}",
+        refused.stderr
     );
 }

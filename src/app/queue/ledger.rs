@@ -190,8 +190,10 @@ impl ClaimLedger {
     /// Claims `issue` for this orchestrator's `agent` at `now`, if nobody else holds it or its
     /// holder has gone silent (a takeover): the claim reference moves from the tip read, or is
     /// made if there is none, so that of several orchestrators only one wins. Returns the new
-    /// record, or `None` if another orchestrator (or another slot of this one) holds the issue
-    /// or won the race.
+    /// record, or `None` if another orchestrator holds the issue or won the race. Between this
+    /// orchestrator's own slots the labels decide, as they always have ([`claim_issue`]).
+    ///
+    /// [`claim_issue`]: crate::app::queue::claim::claim_issue
     pub async fn take(
         &self,
         issue: u64,
@@ -205,9 +207,6 @@ impl ClaimLedger {
         match standing {
             Standing::Live { owner } => {
                 tracing::debug!(issue, owner, "another orchestrator holds the issue");
-                return Ok(None);
-            }
-            Standing::Mine if previous.as_ref().is_some_and(|p| p.agent != agent) => {
                 return Ok(None);
             }
             Standing::Stale { owner } => {
