@@ -360,3 +360,19 @@ fn a_run_names_itself_once_and_says_it_is_alive() {
         refused.stderr
     );
 }
+
+#[tokio::test]
+async fn a_rebuilt_journal_holds_no_claim_of_another_live_orchestrator() {
+    let repo = beta_repo("3");
+    let theirs = repo.create_issue("Theirs", "route:ready");
+    claimed_by_alpha(&repo, theirs, Timestamp::now()).await;
+
+    let rebuilt = repo
+        .clambake(&["agent", "rebuild-journal", "--json"])
+        .success()
+        .json();
+    assert_eq!(rebuilt["slots"], serde_json::json!({}), "{rebuilt}");
+    let validated = repo.clambake(&["agent", "validate", "--all"]);
+    assert_eq!(validated.code, 0, "{}", validated.stdout);
+    assert_eq!(repo.labels_of(theirs), ["agent001"]);
+}
