@@ -376,3 +376,20 @@ async fn a_rebuilt_journal_holds_no_claim_of_another_live_orchestrator() {
     assert_eq!(validated.code, 0, "{}", validated.stdout);
     assert_eq!(repo.labels_of(theirs), ["agent001"]);
 }
+
+#[tokio::test]
+async fn another_orchestrators_failure_is_waited_out_before_a_retry() {
+    let repo = beta_repo("3");
+    repo.configure(&[("agents.retry_backoff_seconds", "3600")]);
+    let issue = repo.create_issue("Failed elsewhere", "route:ready");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let alpha = ledger(&workspace, "alpha");
+    let now = Timestamp::now();
+    alpha.take(issue, "agent002", now).await.unwrap().unwrap();
+    alpha.release(issue, ClaimState::Failed, now).await.unwrap();
+
+    repo.clambake(&["run", "--once"]).success();
+
+    assert_eq!(repo.labels_of(issue), ["route:ready"], "not before an hour");
+    assert_eq!(chain(&repo, issue).0.orchestrator, "alpha");
+}

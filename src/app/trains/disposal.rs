@@ -21,7 +21,7 @@ use crate::core::agents::retry::{AfterFailure, after_failure};
 use crate::core::forge_text::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
 use crate::core::forge_text::pull_requests::{self, PullRequestText};
 use crate::core::lifecycle::machine::Event;
-use crate::core::queue::claims::ClaimState;
+use crate::core::queue::claims::{ClaimRecord, ClaimState};
 use crate::core::queue::labels;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
@@ -293,6 +293,22 @@ pub fn not_before(
         policy.retry_base,
     ) {
         AfterFailure::Retry { after, .. } => Some(last.finished_at + after).filter(|t| *t > now),
+        AfterFailure::GiveUp => None,
+    }
+}
+
+/// When an issue whose claim was last given back failed (by any orchestrator: `record` is the
+/// chain's tip) may be tried again, if that is still ahead.
+pub fn claim_not_before(
+    record: &ClaimRecord,
+    policy: DisposalPolicy,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if record.state != ClaimState::Failed {
+        return None;
+    }
+    match after_failure(record.failures, policy.max_attempts, policy.retry_base) {
+        AfterFailure::Retry { after, .. } => Some(record.at + after).filter(|t| *t > now),
         AfterFailure::GiveUp => None,
     }
 }

@@ -81,7 +81,12 @@ impl Orchestrator {
                 continue;
             }
             let attempts = self.journal.attempts(issue.number)?;
-            if let Some(at) = disposal::not_before(&attempts, self.settings.policy, now) {
+            let policy = self.settings.policy;
+            // Another orchestrator's failures wait out their backoff here too.
+            let claim = self.claims.record(&view, issue.number).await?;
+            let elsewhere = claim.and_then(|c| disposal::claim_not_before(&c, policy, now));
+            let here = disposal::not_before(&attempts, policy, now);
+            if let Some(at) = here.max(elsewhere) {
                 held_back.insert(issue.number);
                 retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
             }
