@@ -57,7 +57,7 @@ pub enum Holder {
 }
 
 /// The claims and signs of life on the remote, as read at one moment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClaimsView {
     /// Each claimed issue's chain tip.
     claims: BTreeMap<u64, String>,

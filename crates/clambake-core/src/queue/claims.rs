@@ -225,13 +225,6 @@ pub enum Standing<'a> {
     Stale { owner: &'a str },
 }
 
-impl Standing<'_> {
-    /// Whether the orchestrator may claim the issue: never while another one lives.
-    pub fn may_take(self) -> bool {
-        !matches!(self, Self::Live { .. })
-    }
-}
-
 /// Where the claim `tip` (the chain's newest record, if any) stands for orchestrator `me`.
 /// `heard_from` is the last sign of life of the claim's orchestrator; writing the claim is one
 /// too. Silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
@@ -311,7 +304,6 @@ mod tests {
         );
         let live = standing(Some(&claim), "a", None, now, silence);
         assert_eq!(live, Standing::Live { owner: "b" });
-        assert!(!live.may_take());
         let old = held("b", "2026-12-01T09:00:00Z");
         let heard = Some(at("2026-12-01T11:59:00Z"));
         assert_eq!(
@@ -322,7 +314,6 @@ mod tests {
         let long_ago = Some(at("2026-12-01T10:00:00Z"));
         let stale = standing(Some(&old), "a", long_ago, now, silence);
         assert_eq!(stale, Standing::Stale { owner: "b" });
-        assert!(stale.may_take());
     }
 
     #[test]
