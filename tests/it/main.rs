@@ -22,6 +22,7 @@ mod bundle_crash;
 mod bundle_git;
 mod bundle_pending;
 mod bundle_records;
+mod bundle_strays;
 mod chaos;
 mod claude_attempts;
 mod claude_code;
