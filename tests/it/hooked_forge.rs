@@ -26,6 +26,10 @@ pub trait Hook: Send + Sync {
 
     /// Sees what a conditional listing that reached the forge answered.
     fn listed(&self, _name: &'static str, _modified: bool) {}
+
+    /// Rewrites the comments an issue's `comments` call answered with, as another forge would
+    /// have them (their authors' associations, say).
+    fn answered_comments(&self, _comments: &mut [Comment]) {}
 }
 
 /// `inner`, with `hook` around every call.
@@ -125,8 +129,11 @@ impl<H: Hook> Forge for Hooked<H> {
         .await
     }
     async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
-        self.call("comments", Some(number), self.inner.comments(number))
-            .await
+        let mut comments = self
+            .call("comments", Some(number), self.inner.comments(number))
+            .await?;
+        self.hook.answered_comments(&mut comments);
+        Ok(comments)
     }
     async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
         self.call(

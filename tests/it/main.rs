@@ -53,6 +53,7 @@ mod model_server;
 mod orchestrator_props;
 mod process_escape;
 mod process_review;
+mod prompt_comments;
 mod recovery;
 mod recovery_props;
 mod recovery_world;

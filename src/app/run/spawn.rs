@@ -113,7 +113,17 @@ pub async fn spawn(
     });
     let started = async {
         let earlier = journal.attempts(issue)?;
-        let request = request_for(workspace, forge, agent, issue, &base, &earlier).await?;
+        let comments_from = config.agents.prompt_comments;
+        let request = request_for(
+            workspace,
+            forge,
+            agent,
+            issue,
+            &base,
+            &earlier,
+            comments_from,
+        )
+        .await?;
         let branch = branch_name(agent, issue, &claimed.title);
         journal_assignment(slot, agent, issue, &branch, CLAIMED_BY_SPAWN)?;
         let limits = limits_from(&config.agents);

@@ -160,6 +160,7 @@ impl Orchestrator {
             issue.number,
             &self.base,
             &earlier,
+            self.config.agents.prompt_comments,
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);
