@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::app::Workspace;
 use crate::app::run::live::{LiveSampler, LiveSnapshot, LiveState};
-use crate::app::run::orchestrator::Progress;
+use crate::app::run::orchestrator::{Progress, RunEvent};
 use crate::core::trains::schedule::Departure;
 
 /// How often the screen is redrawn.
@@ -146,6 +146,9 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
         }
         lines.extend(table.to_string().lines().map(|l| l.trim_end().to_owned()));
     }
+    if let Some(until) = snapshot.rate_limited_until {
+        lines.push(RunEvent::RateLimited { until }.to_string());
+    }
     let q = snapshot.queue;
     lines.push(format!(
         "queue: {} ready · {} claimed · {} in review · {} bundled · {} failed",
@@ -205,7 +208,6 @@ fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
 mod tests {
     use super::*;
     use crate::app::run::live::{LiveAgent, QueueCounts};
-    use crate::app::run::orchestrator::RunEvent;
     use crate::app::trains::disposal::Disposition;
 
     fn at(text: &str) -> Timestamp {
@@ -269,7 +271,20 @@ mod tests {
                 },
             ],
             agents_simulated: false,
+            rate_limited_until: None,
         }
+    }
+
+    #[test]
+    fn a_wait_for_the_rate_limit_says_when_the_loop_resumes() {
+        let waiting = LiveSnapshot {
+            rate_limited_until: Some(at("2026-11-21T14:02:30Z")),
+            ..snapshot()
+        };
+        let frame = render(&waiting, 120);
+        let lines: Vec<&str> = frame.lines().collect();
+        assert_eq!(lines[4], "rate limited, resuming at 14:02 UTC", "{frame}");
+        assert!(lines[5].starts_with("queue: "), "{frame}");
     }
 
     #[test]

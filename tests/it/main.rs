@@ -62,6 +62,7 @@ mod responses_server;
 mod rollback;
 mod run_faults;
 mod run_loop;
+mod run_rate_limit;
 mod run_view;
 mod simulated_marking;
 mod spawn_cli;

@@ -90,6 +90,8 @@ pub struct LiveSnapshot {
     pub recent: Vec<RunEvent>,
     /// Only the simulated agent works: nobody really works on the issues.
     pub agents_simulated: bool,
+    /// While the loop waits out the forge's rate limit: when it resumes.
+    pub rate_limited_until: Option<Timestamp>,
 }
 
 /// Builds snapshots, asking the forge and the trains again only every `forge_every`: the
@@ -157,6 +159,7 @@ impl LiveSampler {
             next_train,
             recent: progress.recent.clone(),
             agents_simulated: agents_are_simulated(&self.config.agents),
+            rate_limited_until: progress.rate_limited_until,
         })
     }
 

@@ -69,6 +69,9 @@ pub enum RunEvent {
         /// A step of the reset failed; what is left shows in `clambake agent validate`.
         failed: bool,
     },
+    /// The forge's rate limit is spent: the loop makes no request until `until`, and then
+    /// goes on where it was. Not a failure of the pass, nor of any attempt.
+    RateLimited { until: Timestamp },
     /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
     /// those that conflict).
     TrainDeparted {
@@ -179,6 +182,11 @@ impl std::fmt::Display for RunEvent {
                     "{agent} on #{issue} was idle for {idle_minutes} minutes: force-reset, {how}"
                 )
             }
+            Self::RateLimited { until } => write!(
+                f,
+                "rate limited, resuming at {}",
+                until.strftime("%H:%M UTC")
+            ),
             Self::TrainDeparted {
                 bundles,
                 individual,
@@ -228,6 +236,8 @@ pub struct Progress {
     pub slots: Vec<SlotView>,
     /// The latest few events, oldest first.
     pub recent: Vec<RunEvent>,
+    /// While the loop waits out the forge's rate limit: when it resumes.
+    pub rate_limited_until: Option<Timestamp>,
 }
 
 /// How many of the latest events [`Progress`] carries.
@@ -311,6 +321,17 @@ mod tests {
         assert_eq!(log.dropped(), 2);
         assert_eq!(issues(log.latest(2)), [4, 5]);
         assert_eq!(issues(log.latest(10)), [3, 4, 5]);
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_the_loop_resumes_in_the_log_and_in_json() {
+        let until: Timestamp = "2026-11-21T14:02:30Z".parse().unwrap();
+        let event = RunEvent::RateLimited { until };
+        assert_eq!(event.to_string(), "rate limited, resuming at 14:02 UTC");
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"event": "rate_limited", "until": "2026-11-21T14:02:30Z"})
+        );
     }
 
     #[test]

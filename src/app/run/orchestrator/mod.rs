@@ -14,6 +14,7 @@ mod input;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
+mod rate_limit;
 #[cfg(test)]
 mod tests;
 mod trains;
@@ -150,6 +151,8 @@ pub struct Orchestrator {
     unavailable: Option<AppError>,
     /// Set by the first signal: claiming stopping for another reason must not swallow it.
     shutting_down: bool,
+    /// When the forge's spent rate limit resets: no pass runs before then.
+    rate_limited: Option<Timestamp>,
 }
 
 impl Orchestrator {
@@ -190,6 +193,7 @@ impl Orchestrator {
             progress: watch::Sender::new(Progress::default()),
             unavailable: None,
             shutting_down: false,
+            rate_limited: None,
         })
     }
 
@@ -203,6 +207,7 @@ impl Orchestrator {
         self.progress.send_replace(Progress {
             slots: self.slots(),
             recent: self.events.latest(RECENT_EVENTS),
+            rate_limited_until: self.rate_limit_wait(),
         });
     }
 
@@ -258,11 +263,19 @@ impl Orchestrator {
                 }
                 Input::Tick => {}
             }
+            if self.waiting_out_rate_limit() {
+                input = self.next_input(&mut shutdown).await;
+                continue;
+            }
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
-            // tried again at the next wake-up; only a fault that lasts stops the loop.
+            // tried again at the next wake-up; only a fault that lasts stops the loop. A spent
+            // rate limit is no fault: the loop waits until it resets.
             match self.pass(stop_when, &mut routed_once).await {
                 Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
                 Ok(false) => failing = 0,
+                Err(error) if let Some(until) = rate_limit::rate_limited_until(&error) => {
+                    self.wait_out_rate_limit(until);
+                }
                 Err(error) if failing < MAX_FAILING_PASSES => {
                     failing += 1;
                     tracing::warn!(%error, failing, "a pass failed; trying again");

@@ -26,6 +26,9 @@ impl Orchestrator {
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
         // next pass, or parked; it holds up neither the other slots nor the loop.
         self.dispose_ended().await;
+        if self.waiting_out_rate_limit() {
+            return Ok(false);
+        }
         if !self.claiming {
             let done = self.in_flight.is_empty();
             // Claiming stopped for an agent that cannot run: what landed still leaves.
