@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clambake::ports::forge::{
-    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    Validator,
+    Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
+    PullRequestFilter, Validator,
 };
 
 /// What becomes of one call.
@@ -30,6 +30,11 @@ pub trait Hook: Send + Sync {
     /// Rewrites the comments an issue's `comments` call answered with, as another forge would
     /// have them (their authors' associations, say).
     fn answered_comments(&self, _comments: &mut [Comment]) {}
+
+    /// The usage the forge reports, if the hook keeps its own count; else the inner forge's.
+    fn usage(&self) -> Option<ForgeUsage> {
+        None
+    }
 }
 
 /// `inner`, with `hook` around every call.
@@ -185,5 +190,8 @@ impl<H: Hook> Forge for Hooked<H> {
             self.inner.close_pull_request(number),
         )
         .await
+    }
+    fn usage(&self) -> ForgeUsage {
+        self.hook.usage().unwrap_or_else(|| self.inner.usage())
     }
 }

@@ -38,6 +38,7 @@ mod demo;
 mod empty_repository;
 mod exit_codes;
 mod finished_work;
+mod forge_usage;
 mod hooked_forge;
 mod hostile;
 mod hostile_lifecycle;

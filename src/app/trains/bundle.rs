@@ -133,6 +133,8 @@ pub struct TrainReport {
     pub dry_run: bool,
     /// Why the train left, or why it did not.
     pub departure: Departure,
+    /// When the next one leaves, as this run leaves things.
+    pub next: Departure,
     /// The plan of the departure's first bundle (what `--dry-run` shows).
     pub plan: Option<BundlePlan>,
     /// The departure's bundles, in merge order: as many as `max_bundle_size` requires.
@@ -362,6 +364,7 @@ impl Bundler<'_> {
         let mut report = TrainReport {
             dry_run,
             departure,
+            next: departure,
             plan: None,
             bundles: Vec::new(),
             individual: Vec::new(),
@@ -403,6 +406,7 @@ impl Bundler<'_> {
                 at,
                 pull_requests: sent,
             })?;
+            report.next = self.schedule().decide(now, Some(at), None);
         }
         Ok(report)
     }

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
 use crate::app::trains::disposal::Disposition;
+use crate::core::queue::standing::{Stage, stage};
 use crate::core::text::human_time::moment;
+use crate::core::trains::schedule::Departure;
 
 /// Something the loop did, for the log, the live view and the final summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -229,11 +231,45 @@ pub struct SlotView {
     pub started: Timestamp,
 }
 
-/// What the loop shows a live view: its busy slots and latest events, republished whenever
-/// they may have changed.
+/// Open issues by the stages work moves through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub ready: usize,
+    pub claimed: usize,
+    pub review: usize,
+    pub bundled: usize,
+    pub failed: usize,
+}
+
+impl QueueCounts {
+    /// Counts open issues by the stage their labels put them in.
+    pub fn tally<'a>(issues: impl IntoIterator<Item = &'a [String]>) -> Self {
+        let mut counts = Self::default();
+        for labels in issues {
+            match stage(labels.iter().map(String::as_str)) {
+                Stage::Ready => counts.ready += 1,
+                Stage::Claimed => counts.claimed += 1,
+                Stage::Review => counts.review += 1,
+                Stage::Bundled => counts.bundled += 1,
+                Stage::Failed => counts.failed += 1,
+                Stage::HumanOnly | Stage::Untriaged => {}
+            }
+        }
+        counts
+    }
+}
+
+/// What the loop shows a live view: its busy slots, latest events and what its last pass read
+/// of the forge, republished whenever they may have changed. The view asks the forge nothing
+/// of its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Progress {
     pub slots: Vec<SlotView>,
+    /// The open issues by stage, as the last listing read them; `None` until the first.
+    pub queue: Option<QueueCounts>,
+    /// When the next train leaves, as the last train decided; `None` until the first, or with
+    /// bundling off.
+    pub next_train: Option<Departure>,
     /// The latest few events, oldest first.
     pub recent: Vec<RunEvent>,
     /// While the loop waits out the forge's rate limit: when it resumes.
@@ -321,6 +357,44 @@ mod tests {
         assert_eq!(log.dropped(), 2);
         assert_eq!(issues(log.latest(2)), [4, 5]);
         assert_eq!(issues(log.latest(10)), [3, 4, 5]);
+    }
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_queue_counts_each_open_issue_at_its_furthest_stage() {
+        let issues = [
+            labels(&["route:ready"]),
+            labels(&["route:ready", "route:priority-high"]),
+            labels(&["agent001"]),
+            labels(&["route:ready", "agent002"]),
+            labels(&["route:review"]),
+            labels(&["route:bundled"]),
+            labels(&["route:failed"]),
+            labels(&["human-only", "route:ready"]),
+            labels(&[]),
+        ];
+        let counts = QueueCounts::tally(issues.iter().map(Vec::as_slice));
+        assert_eq!(
+            counts,
+            QueueCounts {
+                ready: 2,
+                claimed: 2,
+                review: 1,
+                bundled: 1,
+                failed: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_queue_counts_nothing() {
+        assert_eq!(
+            QueueCounts::tally(std::iter::empty()),
+            QueueCounts::default()
+        );
     }
 
     #[test]

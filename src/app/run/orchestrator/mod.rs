@@ -32,8 +32,9 @@ use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
-use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
+use crate::core::trains::schedule::Departure;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::journal::Store;
@@ -41,7 +42,7 @@ use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
-pub use events::{Progress, PullRequestOpened, RunEvent, SlotView};
+pub use events::{Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use input::Input;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
@@ -153,6 +154,10 @@ pub struct Orchestrator {
     shutting_down: bool,
     /// When the forge's spent rate limit resets: no pass runs before then.
     rate_limited: Option<Timestamp>,
+    /// The open issues by stage as the last listing read them, for the live view.
+    queue: Option<QueueCounts>,
+    /// When the next train leaves, as the last train decided, for the live view.
+    next_train: Option<Departure>,
 }
 
 impl Orchestrator {
@@ -194,6 +199,8 @@ impl Orchestrator {
             unavailable: None,
             shutting_down: false,
             rate_limited: None,
+            queue: None,
+            next_train: None,
         })
     }
 
@@ -206,6 +213,8 @@ impl Orchestrator {
     fn publish(&self) {
         self.progress.send_replace(Progress {
             slots: self.slots(),
+            queue: self.queue,
+            next_train: self.next_train,
             recent: self.events.latest(RECENT_EVENTS),
             rate_limited_until: self.rate_limit_wait(),
         });
@@ -270,8 +279,14 @@ impl Orchestrator {
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
             // tried again at the next wake-up; only a fault that lasts stops the loop. A spent
             // rate limit is no fault: the loop waits until it resets.
-            match self.pass(stop_when, &mut routed_once).await {
-                Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
+            let passed = self.pass(stop_when, &mut routed_once).await;
+            forge_usage::record(&self.workspace, self.forge.usage(), self.clock.now());
+            match passed {
+                Ok(true) => {
+                    // The last frame of a live view shows what the last pass read.
+                    self.publish();
+                    return self.unavailable.take().map_or(Ok(()), Err);
+                }
                 Ok(false) => failing = 0,
                 Err(error) if let Some(until) = rate_limit::rate_limited_until(&error) => {
                     self.wait_out_rate_limit(until);

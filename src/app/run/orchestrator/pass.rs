@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
-use super::{Orchestrator, StopWhen};
+use super::{Orchestrator, QueueCounts, StopWhen};
 use crate::app::AppResult;
 use crate::app::queue::claim::claim_issue;
 use crate::app::trains::disposal;
@@ -56,7 +56,8 @@ impl Orchestrator {
 
     /// Fills free slots with ready issues, highest priority first.
     async fn route(&mut self) -> AppResult<()> {
-        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let mut open = self.forge.issues(&IssueFilter::open()).await?;
+        self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         let now = self.clock.now();
         let mut busy: BTreeSet<String> = self
             .in_flight
@@ -108,14 +109,20 @@ impl Orchestrator {
             else {
                 continue;
             };
+            // The claim read the issue back: the queue the view shows has it claimed.
+            if let Some(listed) = open.iter_mut().find(|i| i.number == issue.number) {
+                listed.labels.clone_from(&issue.labels);
+                self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
+            }
             self.start_attempt(&claim.agent, &issue, false).await?;
         }
         Ok(())
     }
 
     /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
-    async fn nothing_to_route(&self) -> AppResult<bool> {
+    async fn nothing_to_route(&mut self) -> AppResult<bool> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
+        self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)
                 && matches!(
