@@ -82,6 +82,7 @@ async fn attempts() {
             title: format!("Bench issue {issue}"),
             body: String::new(),
             comments: Vec::new(),
+            comments_left_out: None,
             attempt: 1,
             base: "main".to_owned(),
             pull_request_heads: Vec::new(),

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod compose;
 pub mod error;
+pub mod forge_usage;
 pub mod health;
 pub mod lifecycle;
 pub mod queue;

@@ -14,24 +14,22 @@ use tokio::sync::{oneshot, watch};
 
 use crate::app::Workspace;
 use crate::app::run::live::{LiveSampler, LiveSnapshot, LiveState};
-use crate::app::run::orchestrator::Progress;
+use crate::app::run::orchestrator::{Progress, RunEvent};
 use crate::core::trains::schedule::Departure;
 
 /// How often the screen is redrawn.
 const REDRAW_EVERY: Duration = Duration::from_secs(1);
-/// How often the queue and the trains are read from the forge again.
-const FORGE_EVERY: Duration = Duration::from_secs(5);
 /// Used when the terminal cannot say how wide it is.
 const DEFAULT_WIDTH: u16 = 100;
 
 /// Redraws the view of `progress` on stderr until `done` fires. If the run ended well (`done`
-/// says true), a last, fresh frame stays on the screen.
+/// says true), a last frame, of what the last pass saw, stays on the screen.
 pub async fn show(
     workspace: Workspace,
     progress: watch::Receiver<Progress>,
     mut done: oneshot::Receiver<bool>,
 ) {
-    let mut sampler = match LiveSampler::open(&workspace, FORGE_EVERY).await {
+    let sampler = match LiveSampler::open(&workspace) {
         Ok(sampler) => sampler,
         Err(error) => {
             tracing::warn!(%error, "no live view: the state cannot be read");
@@ -50,9 +48,6 @@ pub async fn show(
                 true
             }
         };
-        if last {
-            sampler.invalidate();
-        }
         let current = progress.borrow().clone();
         match sampler.sample(&current, Timestamp::now()).await {
             Ok(snapshot) => screen.draw(&render(&snapshot, terminal_width())),
@@ -146,15 +141,24 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
         }
         lines.extend(table.to_string().lines().map(|l| l.trim_end().to_owned()));
     }
-    let q = snapshot.queue;
-    lines.push(format!(
-        "queue: {} ready · {} claimed · {} in review · {} bundled · {} failed",
-        q.ready, q.claimed, q.review, q.bundled, q.failed
-    ));
-    lines.push(format!(
-        "next train: {}",
-        next_train(snapshot.next_train, snapshot.at)
-    ));
+    if let Some(until) = snapshot.rate_limited_until {
+        lines.push(RunEvent::RateLimited { until }.to_string());
+    }
+    lines.push(match snapshot.queue {
+        Some(q) => format!(
+            "queue: {} ready · {} claimed · {} in review · {} bundled · {} failed",
+            q.ready, q.claimed, q.review, q.bundled, q.failed
+        ),
+        None => "queue: not read yet".to_owned(),
+    });
+    let train = match (snapshot.bundling, snapshot.next_train) {
+        (false, _) => {
+            "none: bundling is off, each landed branch gets its own pull request".to_owned()
+        }
+        (true, None) => "not decided yet".to_owned(),
+        (true, Some(departure)) => next_train(departure, snapshot.at),
+    };
+    lines.push(format!("next train: {train}"));
     if !snapshot.recent.is_empty() {
         lines.push("latest:".to_owned());
         lines.extend(snapshot.recent.iter().map(|event| format!("  {event}")));
@@ -167,13 +171,12 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
     frame
 }
 
-fn next_train(departure: Option<Departure>, now: Timestamp) -> String {
+fn next_train(departure: Departure, now: Timestamp) -> String {
     match departure {
-        None => "none: bundling is off, each landed branch gets its own pull request".to_owned(),
-        Some(Departure::Manual) => "manual (clambake bundle --force)".to_owned(),
-        Some(Departure::Due { .. }) => "due now".to_owned(),
-        Some(Departure::NothingLanded) => "as soon as work lands".to_owned(),
-        Some(Departure::Wait { next }) => format!(
+        Departure::Manual => "manual (clambake bundle --force)".to_owned(),
+        Departure::Due { .. } => "due now".to_owned(),
+        Departure::NothingLanded => "as soon as work lands".to_owned(),
+        Departure::Wait { next } => format!(
             "{} (in {})",
             next.strftime("%H:%M UTC"),
             seconds(next.duration_since(now).as_secs())
@@ -204,8 +207,8 @@ fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::run::live::{LiveAgent, QueueCounts};
-    use crate::app::run::orchestrator::RunEvent;
+    use crate::app::run::live::LiveAgent;
+    use crate::app::run::orchestrator::QueueCounts;
     use crate::app::trains::disposal::Disposition;
 
     fn at(text: &str) -> Timestamp {
@@ -241,13 +244,14 @@ mod tests {
                     tokens: 0,
                 },
             ],
-            queue: QueueCounts {
+            queue: Some(QueueCounts {
                 ready: 4,
                 claimed: 2,
                 review: 3,
                 bundled: 1,
                 failed: 0,
-            },
+            }),
+            bundling: true,
             next_train: Some(Departure::Wait {
                 next: at("2026-11-21T07:20:00Z"),
             }),
@@ -269,7 +273,20 @@ mod tests {
                 },
             ],
             agents_simulated: false,
+            rate_limited_until: None,
         }
+    }
+
+    #[test]
+    fn a_wait_for_the_rate_limit_says_when_the_loop_resumes() {
+        let waiting = LiveSnapshot {
+            rate_limited_until: Some(at("2026-11-21T14:02:30Z")),
+            ..snapshot()
+        };
+        let frame = render(&waiting, 120);
+        let lines: Vec<&str> = frame.lines().collect();
+        assert_eq!(lines[4], "rate limited, resuming at 14:02 UTC", "{frame}");
+        assert!(lines[5].starts_with("queue: "), "{frame}");
     }
 
     #[test]
@@ -372,24 +389,39 @@ mod tests {
     #[test]
     fn every_kind_of_departure_reads_plainly() {
         let now = at("2026-11-21T07:12:05Z");
+        assert_eq!(next_train(Departure::Due { at: now }, now), "due now");
         assert_eq!(
-            next_train(None, now),
-            "none: bundling is off, each landed branch gets its own pull request"
-        );
-        assert_eq!(next_train(Some(Departure::Due { at: now }), now), "due now");
-        assert_eq!(
-            next_train(Some(Departure::NothingLanded), now),
+            next_train(Departure::NothingLanded, now),
             "as soon as work lands"
         );
         assert_eq!(
             next_train(
-                Some(Departure::Wait {
+                Departure::Wait {
                     next: at("2026-11-21T09:20:00Z")
-                }),
+                },
                 now
             ),
             "09:20 UTC (in 2h07m)"
         );
+    }
+
+    #[test]
+    fn before_the_first_pass_the_view_says_what_it_does_not_know_yet() {
+        let starting = LiveSnapshot {
+            queue: None,
+            next_train: None,
+            ..snapshot()
+        };
+        let frame = render(&starting, 120);
+        assert!(frame.contains("\nqueue: not read yet\n"), "{frame}");
+        assert!(frame.contains("\nnext train: not decided yet\n"), "{frame}");
+        let unbundled = LiveSnapshot {
+            bundling: false,
+            ..starting
+        };
+        assert!(render(&unbundled, 120).contains(
+            "next train: none: bundling is off, each landed branch gets its own pull request"
+        ));
     }
 
     #[test]

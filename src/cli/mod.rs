@@ -156,7 +156,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
         }
         Command::Status(args) => {
             let forge = open_forge(&workspace).await?;
-            status::run(forge.as_ref(), args).await
+            status::run(&workspace, forge.as_ref(), args).await
         }
         Command::Run(args) => run::run(&workspace, args, verbose).await,
         Command::Rollback(args) => rollback::run(&workspace, args).await,

@@ -26,6 +26,7 @@ fn request(title: &str) -> AttemptRequest {
         title: title.to_owned(),
         body: "Please fix it.".to_owned(),
         comments: Vec::new(),
+        comments_left_out: None,
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),

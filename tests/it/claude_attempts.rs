@@ -30,6 +30,7 @@ fn request() -> AttemptRequest {
         title: "Say hello".to_owned(),
         body: "Add hello.txt and commit it.".to_owned(),
         comments: Vec::new(),
+        comments_left_out: None,
         attempt: 1,
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clambake::ports::forge::{
-    Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Label, LabelChange,
-    Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    Validator,
+    Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
+    PullRequestFilter, Validator,
 };
 
 /// What becomes of one call.
@@ -26,6 +26,15 @@ pub trait Hook: Send + Sync {
 
     /// Sees what a conditional listing that reached the forge answered.
     fn listed(&self, _name: &'static str, _modified: bool) {}
+
+    /// Rewrites the comments an issue's `comments` call answered with, as another forge would
+    /// have them (their authors' associations, say).
+    fn answered_comments(&self, _comments: &mut [Comment]) {}
+
+    /// The usage the forge reports, if the hook keeps its own count; else the inner forge's.
+    fn usage(&self) -> Option<ForgeUsage> {
+        None
+    }
 }
 
 /// `inner`, with `hook` around every call.
@@ -125,8 +134,11 @@ impl<H: Hook> Forge for Hooked<H> {
         .await
     }
     async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
-        self.call("comments", Some(number), self.inner.comments(number))
-            .await
+        let mut comments = self
+            .call("comments", Some(number), self.inner.comments(number))
+            .await?;
+        self.hook.answered_comments(&mut comments);
+        Ok(comments)
     }
     async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
         self.call(
@@ -178,5 +190,8 @@ impl<H: Hook> Forge for Hooked<H> {
             self.inner.close_pull_request(number),
         )
         .await
+    }
+    fn usage(&self) -> ForgeUsage {
+        self.hook.usage().unwrap_or_else(|| self.inner.usage())
     }
 }

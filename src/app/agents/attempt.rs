@@ -15,7 +15,9 @@ use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::workspace::Workspace;
 use crate::core::agents::containment::left_running;
 use crate::core::agents::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
-use crate::core::agents::prompt::{PromptComment, PromptInput, build_prompt, build_resume_prompt};
+use crate::core::agents::prompt::{
+    LeftOut, PromptComment, PromptInput, build_prompt, build_resume_prompt,
+};
 use crate::core::branches::name::branch_name;
 use crate::core::queue::slots::{RunningSlot, check_slot};
 use crate::ports::agent::{AgentRuntime, AgentSpec, LogFiles};
@@ -33,6 +35,8 @@ pub struct AttemptRequest {
     pub title: String,
     pub body: String,
     pub comments: Vec<PromptComment>,
+    /// The comments `agents.prompt_comments` kept out of the prompt.
+    pub comments_left_out: Option<LeftOut>,
     /// 1 for the first attempt at this issue; names the log files.
     pub attempt: u32,
     /// The branch the work starts from and is counted against.
@@ -120,6 +124,7 @@ pub async fn run_attempt_journaled(
             title: request.title.clone(),
             body: request.body.clone(),
             comments: request.comments.clone(),
+            comments_left_out: request.comments_left_out,
             branch: branch.clone(),
         }),
     };

@@ -8,6 +8,7 @@ use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, AttemptRequest, LOGS_DIR};
 use crate::core::agents::prompt::PromptComment;
 use crate::core::agents::retry::continues_session;
+use crate::core::config::PromptComments;
 use crate::ports::Forge;
 use crate::ports::agent_host::Limits;
 use crate::ports::forge::{PullRequestFilter, PullRequestState};
@@ -22,8 +23,8 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
     }
 }
 
-/// The next attempt of `agent` at `issue`, with the issue's title, body and comments as the
-/// forge has them now.
+/// The next attempt of `agent` at `issue`, with the issue's title, body and the comments
+/// `comments_from` admits as the forge has them now.
 /// `earlier` are the issue's attempts the journal recorded: the new number is past them and
 /// every logged attempt, so no two attempts share a number, and the last one's session is
 /// continued if it ended unfinished ([`continues_session`]). It is at least `claimed`, the
@@ -36,6 +37,7 @@ pub async fn request_for(
     base: &str,
     earlier: &[AttemptRecord],
     claimed: u32,
+    comments_from: PromptComments,
 ) -> crate::app::AppResult<AttemptRequest> {
     let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
     let resume_session = earlier
@@ -44,15 +46,15 @@ pub async fn request_for(
         .filter(|last| continues_session(&last.outcome))
         .and_then(|last| last.session_id.clone());
     let found = forge.issue(issue).await?;
-    let comments = forge
-        .comments(issue)
-        .await?
-        .into_iter()
-        .map(|c| PromptComment {
+    let thread = forge.comments(issue).await?.into_iter().map(|c| {
+        let trusted = c.author_association.is_trusted();
+        let comment = PromptComment {
             author: c.author,
             body: c.body,
-        })
-        .collect();
+        };
+        (comment, trusted)
+    });
+    let (comments, comments_left_out) = comments_from.select(thread);
     let attempt = next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?
         .max(recorded + 1)
         .max(claimed);
@@ -71,6 +73,7 @@ pub async fn request_for(
         title: found.title,
         body: found.body,
         comments,
+        comments_left_out,
         attempt,
         base: base.to_owned(),
         pull_request_heads,

@@ -1,10 +1,11 @@
-//! `status`: the queue at a glance.
+//! `status`: the queue at a glance, and what the last run asked of the forge.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::AppResult;
+use crate::app::forge_usage::{self, UsageRecord};
+use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};
@@ -22,9 +23,12 @@ pub struct StatusReport {
     /// Open issues by stage; every stage is present, possibly empty.
     pub stages: BTreeMap<Stage, Vec<QueueEntry>>,
     pub open_pull_requests: Vec<Number>,
+    /// The forge requests the last run made and the rate limit it saw; `None` for a forge
+    /// that counts nothing, or before any run.
+    pub forge_usage: Option<UsageRecord>,
 }
 
-pub async fn status(forge: &dyn Forge) -> AppResult<StatusReport> {
+pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<StatusReport> {
     let mut stages: BTreeMap<Stage, Vec<QueueEntry>> =
         Stage::ALL.iter().map(|s| (*s, Vec::new())).collect();
     for issue in forge.issues(&IssueFilter::open()).await? {
@@ -52,5 +56,6 @@ pub async fn status(forge: &dyn Forge) -> AppResult<StatusReport> {
     Ok(StatusReport {
         stages,
         open_pull_requests,
+        forge_usage: forge_usage::read(workspace)?,
     })
 }

@@ -117,6 +117,7 @@ pub async fn spawn(
     });
     let started = async {
         let earlier = journal.attempts(issue)?;
+        let comments_from = config.agents.prompt_comments;
         let request = request_for(
             workspace,
             forge,
@@ -125,6 +126,7 @@ pub async fn spawn(
             &base,
             &earlier,
             claimed.attempt,
+            comments_from,
         )
         .await?;
         let branch = branch_name(agent, issue, &claimed.issue.title);

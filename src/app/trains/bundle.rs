@@ -133,6 +133,8 @@ pub struct TrainReport {
     pub dry_run: bool,
     /// Why the train left, or why it did not.
     pub departure: Departure,
+    /// When the next one leaves, as this run leaves things.
+    pub next: Departure,
     /// The plan of the departure's first bundle (what `--dry-run` shows).
     pub plan: Option<BundlePlan>,
     /// The departure's bundles, in merge order: as many as `max_bundle_size` requires.
@@ -343,7 +345,7 @@ impl Bundler<'_> {
                 at: schedule::departure_of(branch).expect("orphans are bundle branches"),
             },
             None if force || rebuild => Departure::Due {
-                at: fresh_departure(now, trains.last_departure),
+                at: schedule::fresh_departure(now, trains.last_departure),
             },
             None => {
                 let last_landing = if self.config.trigger == BundleTrigger::OnLand {
@@ -362,6 +364,7 @@ impl Bundler<'_> {
         let mut report = TrainReport {
             dry_run,
             departure,
+            next: departure,
             plan: None,
             bundles: Vec::new(),
             individual: Vec::new(),
@@ -403,6 +406,7 @@ impl Bundler<'_> {
                 at,
                 pull_requests: sent,
             })?;
+            report.next = self.schedule().decide(now, Some(at), None);
         }
         Ok(report)
     }
@@ -417,16 +421,6 @@ fn last_landing(review: &[ReviewIssue], candidates: &[Candidate]) -> Option<Time
         .filter(|entry| matches!(entry.standing, Standing::Waiting { .. }))
         .map(|entry| entry.updated_at);
     candidates.iter().map(|c| c.landed_at).chain(moved).max()
-}
-
-/// A departure named after `now`, but always later than the last one, so that two trains in
-/// one second (a forced one, then a rebuild) never share a branch name.
-fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
-    let at = schedule::whole(now);
-    match last {
-        Some(last) if last >= at => last + jiff::SignedDuration::from_secs(1),
-        _ => at,
-    }
 }
 
 /// A train's step in an agent slot's lifecycle, with the bundle pull request's number.
@@ -480,23 +474,6 @@ fn issue_branch(tips: &BTreeMap<String, String>, issue: Number) -> Option<(&Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forced_departures_never_reuse_a_name() {
-        let now: Timestamp = "2026-11-21T06:17:42.5Z".parse().unwrap();
-        let whole: Timestamp = "2026-11-21T06:17:42Z".parse().unwrap();
-        let later: Timestamp = "2026-11-21T06:17:43Z".parse().unwrap();
-        assert_eq!(fresh_departure(now, None), whole);
-        assert_eq!(
-            fresh_departure(now, Some("2026-11-21T06:10:00Z".parse().unwrap())),
-            whole
-        );
-        assert_eq!(fresh_departure(now, Some(whole)), later);
-        assert_eq!(
-            fresh_departure(now, Some(later)),
-            "2026-11-21T06:17:44Z".parse().unwrap()
-        );
-    }
 
     #[test]
     fn train_steps_apply_only_where_the_slot_still_is() {

@@ -57,6 +57,20 @@ choices! {
 }
 
 choices! {
+    /// Whose comments on an issue reach an agent's prompt. Anyone may comment on a public
+    /// repository; the comments of people who cannot push are left out by default.
+    PromptComments {
+        /// The repository's owner, members and collaborators (GitHub's `author_association`).
+        #[default]
+        Trusted = "trusted",
+        /// Everyone's.
+        All = "all",
+        /// Nobody's: the issue's title and body only.
+        None = "none",
+    }
+}
+
+choices! {
     /// What a train does with a branch that conflicts with the rest.
     ConflictStrategy {
         /// Open an individual pull request for it.
@@ -140,6 +154,9 @@ configuration! {
         /// The wait before retrying a failed issue; it doubles with each failure (30 minutes at
         /// most).
         retry_backoff_seconds: u32 = 60;
+        /// Whose comments go into an agent's prompt: "trusted" (the repository's owner,
+        /// members and collaborators), "all" or "none". The prompt says how many it left out.
+        prompt_comments: PromptComments = PromptComments::Trusted;
         /// Space-separated variables agents inherit beyond PATH, HOME, locale and the like;
         /// NAME_* passes a prefix. Forge tokens are never passed; claude gets the Anthropic
         /// keys and codex the OpenAI keys without being named, and neither the other's.

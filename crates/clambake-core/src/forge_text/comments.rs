@@ -221,6 +221,27 @@ pub fn rebuilding(moved: &[u64]) -> String {
     )
 }
 
+/// The comment on an issue the train found `route:bundled` with no open bundle pull request
+/// carrying it (the bundle it boarded merged or closed without it, or the label was set by
+/// hand), as it sends it back to review.
+pub fn bundled_but_carried_by_none() -> String {
+    format!(
+        "Clambake's train found this issue `{}`, but no open bundle pull request carries it. It \
+         is back in `{}`, and the next train carries its work.",
+        labels::BUNDLED,
+        labels::REVIEW
+    )
+}
+
+/// The comment on an issue the train found open and `route:bundled` although bundle pull
+/// request `pull_request` merged its work into `base`, as it closes it.
+pub fn merged_but_open(pull_request: u64, base: &str) -> String {
+    format!(
+        "Clambake's train found this issue still open, but bundle pull request #{pull_request} \
+         merged its work into `{base}`: it is done, and closed."
+    )
+}
+
 /// The comment recovery leaves on an issue it repaired: what it `found`, and what it `done`
 /// about it, both of Clambake's own making (branch and agent names, counts).
 pub fn recovery(found: &str, done: &str) -> String {
@@ -371,6 +392,14 @@ mod tests {
             bundled(12, "clambake/bundle-20261121T0610Z", &[7, 9])
         );
         assert_snapshot!("rebuilding", rebuilding(&[4, 7]));
+    }
+
+    #[test]
+    fn trains_comment_on_bundled_issues_no_open_bundle_carries() {
+        assert_snapshot!(
+            "bundled_but_carried_by_none",
+            [bundled_but_carried_by_none(), merged_but_open(12, "main")].join("\n\n---\n\n")
+        );
     }
 
     /// Every note a recovery plan leaves, one per repair, under both branch policies.

@@ -59,7 +59,9 @@ impl Schedule {
     /// Whether a train leaves at `now`, given when the last one left and when work last landed.
     ///
     /// - `schedule`: due once per slot: when the slot at `now` is later than the last departure.
-    /// - `on_land`: due when something landed after the last departure; named by `now`.
+    /// - `on_land`: due when something landed after the last departure; named by `now`, or a
+    ///   second after the last departure if that was named at or after `now`: a departure is
+    ///   never named as an earlier one was, whose bundle may have merged since.
     /// - `manual`: never due by itself.
     pub fn decide(
         self,
@@ -79,7 +81,9 @@ impl Schedule {
                 }
             }
             BundleTrigger::OnLand => match (last_landing, last_departure) {
-                (Some(landed), Some(last)) if landed > last => Departure::Due { at: whole(now) },
+                (Some(landed), Some(last)) if landed > last => Departure::Due {
+                    at: fresh_departure(now, Some(last)),
+                },
                 (Some(_), None) => Departure::Due { at: whole(now) },
                 _ => Departure::NothingLanded,
             },
@@ -90,6 +94,16 @@ impl Schedule {
 /// `now` without its fraction of a second, so it names a branch the same way each time.
 pub fn whole(now: Timestamp) -> Timestamp {
     Timestamp::from_second(now.as_second()).expect("truncating a valid timestamp keeps it valid")
+}
+
+/// A departure named after `now`, but always later than the `last` one, so that two trains in
+/// one second (a forced one, then a rebuild; or two on `on_land`) never share a branch name.
+pub fn fresh_departure(now: Timestamp, last: Option<Timestamp>) -> Timestamp {
+    let at = whole(now);
+    match last {
+        Some(last) if last >= at => last + SignedDuration::from_secs(1),
+        _ => at,
+    }
 }
 
 /// The UTC stamp in a bundle's name: `20261121T0610Z` for 06:10:00, seconds kept when not zero.
@@ -215,6 +229,52 @@ mod tests {
             ten.decide(now, last, Some(at("2026-11-21T06:15:00Z"))),
             Departure::Wait { .. }
         ));
+    }
+
+    #[test]
+    fn forced_departures_never_reuse_a_name() {
+        let now = at("2026-11-21T06:17:42.5Z");
+        let whole = at("2026-11-21T06:17:42Z");
+        let later = at("2026-11-21T06:17:43Z");
+        assert_eq!(fresh_departure(now, None), whole);
+        assert_eq!(
+            fresh_departure(now, Some(at("2026-11-21T06:10:00Z"))),
+            whole
+        );
+        assert_eq!(fresh_departure(now, Some(whole)), later);
+        assert_eq!(
+            fresh_departure(now, Some(later)),
+            at("2026-11-21T06:17:44Z")
+        );
+    }
+
+    /// Work that lands in the second a train left in leaves in a bundle of its own name: the
+    /// earlier bundle may be merged by then, and one named as it was would board it.
+    #[test]
+    fn on_land_never_names_a_departure_as_the_last_one() {
+        let on_land = every(10, BundleTrigger::OnLand);
+        let last = at("2026-11-21T06:17:42Z");
+        assert_eq!(
+            on_land.decide(
+                at("2026-11-21T06:17:42.7Z"),
+                Some(last),
+                Some(at("2026-11-21T06:17:42.5Z"))
+            ),
+            Departure::Due {
+                at: at("2026-11-21T06:17:43Z")
+            }
+        );
+        // A departure the one before named a second ahead (its second bundle) is passed too.
+        assert_eq!(
+            on_land.decide(
+                at("2026-11-21T06:17:43.2Z"),
+                Some(at("2026-11-21T06:17:43Z")),
+                Some(at("2026-11-21T06:17:43.1Z"))
+            ),
+            Departure::Due {
+                at: at("2026-11-21T06:17:44Z")
+            }
+        );
     }
 
     #[test]

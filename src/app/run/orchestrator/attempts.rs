@@ -183,6 +183,7 @@ impl Orchestrator {
             &self.base,
             &earlier,
             claimed,
+            self.config.agents.prompt_comments,
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);

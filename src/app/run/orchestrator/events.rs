@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
 use crate::app::trains::disposal::Disposition;
+use crate::core::queue::standing::{Stage, stage};
 use crate::core::text::human_time::moment;
+use crate::core::trains::schedule::Departure;
 
 /// Something the loop did, for the log, the live view and the final summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,6 +71,9 @@ pub enum RunEvent {
         /// A step of the reset failed; what is left shows in `clambake agent validate`.
         failed: bool,
     },
+    /// The forge's rate limit is spent: the loop makes no request until `until`, and then
+    /// goes on where it was. Not a failure of the pass, nor of any attempt.
+    RateLimited { until: Timestamp },
     /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
     /// those that conflict).
     TrainDeparted {
@@ -179,6 +184,11 @@ impl std::fmt::Display for RunEvent {
                     "{agent} on #{issue} was idle for {idle_minutes} minutes: force-reset, {how}"
                 )
             }
+            Self::RateLimited { until } => write!(
+                f,
+                "rate limited, resuming at {}",
+                until.strftime("%H:%M UTC")
+            ),
             Self::TrainDeparted {
                 bundles,
                 individual,
@@ -221,13 +231,49 @@ pub struct SlotView {
     pub started: Timestamp,
 }
 
-/// What the loop shows a live view: its busy slots and latest events, republished whenever
-/// they may have changed.
+/// Open issues by the stages work moves through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub ready: usize,
+    pub claimed: usize,
+    pub review: usize,
+    pub bundled: usize,
+    pub failed: usize,
+}
+
+impl QueueCounts {
+    /// Counts open issues by the stage their labels put them in.
+    pub fn tally<'a>(issues: impl IntoIterator<Item = &'a [String]>) -> Self {
+        let mut counts = Self::default();
+        for labels in issues {
+            match stage(labels.iter().map(String::as_str)) {
+                Stage::Ready => counts.ready += 1,
+                Stage::Claimed => counts.claimed += 1,
+                Stage::Review => counts.review += 1,
+                Stage::Bundled => counts.bundled += 1,
+                Stage::Failed => counts.failed += 1,
+                Stage::HumanOnly | Stage::Untriaged => {}
+            }
+        }
+        counts
+    }
+}
+
+/// What the loop shows a live view: its busy slots, latest events and what its last pass read
+/// of the forge, republished whenever they may have changed. The view asks the forge nothing
+/// of its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Progress {
     pub slots: Vec<SlotView>,
+    /// The open issues by stage, as the last listing read them; `None` until the first.
+    pub queue: Option<QueueCounts>,
+    /// When the next train leaves, as the last train decided; `None` until the first, or with
+    /// bundling off.
+    pub next_train: Option<Departure>,
     /// The latest few events, oldest first.
     pub recent: Vec<RunEvent>,
+    /// While the loop waits out the forge's rate limit: when it resumes.
+    pub rate_limited_until: Option<Timestamp>,
 }
 
 /// How many of the latest events [`Progress`] carries.
@@ -311,6 +357,55 @@ mod tests {
         assert_eq!(log.dropped(), 2);
         assert_eq!(issues(log.latest(2)), [4, 5]);
         assert_eq!(issues(log.latest(10)), [3, 4, 5]);
+    }
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_queue_counts_each_open_issue_at_its_furthest_stage() {
+        let issues = [
+            labels(&["route:ready"]),
+            labels(&["route:ready", "route:priority-high"]),
+            labels(&["agent001"]),
+            labels(&["route:ready", "agent002"]),
+            labels(&["route:review"]),
+            labels(&["route:bundled"]),
+            labels(&["route:failed"]),
+            labels(&["human-only", "route:ready"]),
+            labels(&[]),
+        ];
+        let counts = QueueCounts::tally(issues.iter().map(Vec::as_slice));
+        assert_eq!(
+            counts,
+            QueueCounts {
+                ready: 2,
+                claimed: 2,
+                review: 1,
+                bundled: 1,
+                failed: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_queue_counts_nothing() {
+        assert_eq!(
+            QueueCounts::tally(std::iter::empty()),
+            QueueCounts::default()
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_the_loop_resumes_in_the_log_and_in_json() {
+        let until: Timestamp = "2026-11-21T14:02:30Z".parse().unwrap();
+        let event = RunEvent::RateLimited { until };
+        assert_eq!(event.to_string(), "rate limited, resuming at 14:02 UTC");
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"event": "rate_limited", "until": "2026-11-21T14:02:30Z"})
+        );
     }
 
     #[test]

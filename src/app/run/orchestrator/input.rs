@@ -68,9 +68,12 @@ impl Orchestrator {
     }
 
     /// How long to sleep when nothing wakes the loop: the poll interval, or less if a retry's
-    /// backoff ends sooner.
+    /// backoff ends sooner; while the forge's rate limit is spent, until it resets.
     pub(super) fn next_wake(&self) -> Duration {
         let now = self.clock.now();
+        if let Some(until) = self.rate_limit_wait() {
+            return Duration::try_from(until.duration_since(now)).unwrap_or_default();
+        }
         self.retry_at
             .map(|at| at.duration_since(now))
             .and_then(|wait| Duration::try_from(wait).ok())

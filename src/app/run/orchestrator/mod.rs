@@ -17,6 +17,7 @@ mod input;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
+mod rate_limit;
 #[cfg(test)]
 mod tests;
 mod trains;
@@ -35,8 +36,9 @@ use crate::app::queue::claim::SlotJournal;
 use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
-use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
+use crate::core::trains::schedule::Departure;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::journal::Store;
@@ -44,7 +46,7 @@ use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
-pub use events::{Progress, PullRequestOpened, RunEvent, SlotView};
+pub use events::{Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use input::Input;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
@@ -158,6 +160,12 @@ pub struct Orchestrator {
     claims: ClaimLedger,
     /// When the loop last said on the remote that it is alive.
     said_alive: Option<Timestamp>,
+    /// When the forge's spent rate limit resets: no pass runs before then.
+    rate_limited: Option<Timestamp>,
+    /// The open issues by stage as the last listing read them, for the live view.
+    queue: Option<QueueCounts>,
+    /// When the next train leaves, as the last train decided, for the live view.
+    next_train: Option<Departure>,
 }
 
 impl Orchestrator {
@@ -201,6 +209,9 @@ impl Orchestrator {
             shutting_down: false,
             claims,
             said_alive: None,
+            rate_limited: None,
+            queue: None,
+            next_train: None,
         })
     }
 
@@ -213,7 +224,10 @@ impl Orchestrator {
     fn publish(&self) {
         self.progress.send_replace(Progress {
             slots: self.slots(),
+            queue: self.queue,
+            next_train: self.next_train,
             recent: self.events.latest(RECENT_EVENTS),
+            rate_limited_until: self.rate_limit_wait(),
         });
     }
 
@@ -270,11 +284,25 @@ impl Orchestrator {
                 }
                 Input::Tick => {}
             }
+            if self.waiting_out_rate_limit() {
+                input = self.next_input(&mut shutdown).await;
+                continue;
+            }
             // A pass that fails (the forge unreachable for a moment, a git command refused) is
-            // tried again at the next wake-up; only a fault that lasts stops the loop.
-            match self.pass(stop_when, &mut routed_once).await {
-                Ok(true) => return self.unavailable.take().map_or(Ok(()), Err),
+            // tried again at the next wake-up; only a fault that lasts stops the loop. A spent
+            // rate limit is no fault: the loop waits until it resets.
+            let passed = self.pass(stop_when, &mut routed_once).await;
+            forge_usage::record(&self.workspace, self.forge.usage(), self.clock.now());
+            match passed {
+                Ok(true) => {
+                    // The last frame of a live view shows what the last pass read.
+                    self.publish();
+                    return self.unavailable.take().map_or(Ok(()), Err);
+                }
                 Ok(false) => failing = 0,
+                Err(error) if let Some(until) = rate_limit::rate_limited_until(&error) => {
+                    self.wait_out_rate_limit(until);
+                }
                 Err(error) if failing < MAX_FAILING_PASSES => {
                     failing += 1;
                     tracing::warn!(%error, failing, "a pass failed; trying again");

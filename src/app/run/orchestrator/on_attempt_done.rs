@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use tokio::task::Id;
 
 use super::input::task_end;
+use super::rate_limit::rate_limited_until;
 use super::{Finished, MAX_DISPOSAL_TRIES, Orchestrator, RunEvent, TaskEnd};
 use crate::app::agents::attempt::{AttemptError, forget_registration};
 use crate::app::agents::check;
@@ -45,13 +46,18 @@ impl Orchestrator {
 
     /// Disposes of every attempt that has ended, without waiting for others. A disposal that
     /// fails (the forge unreachable for a moment) keeps the attempt in flight and pending, to
-    /// be disposed of again on the next pass; one that keeps failing is parked.
+    /// be disposed of again on the next pass; one that keeps failing is parked. A spent rate
+    /// limit fails nothing: the attempts wait, uncounted, for it to reset.
     pub(super) async fn dispose_ended(&mut self) {
         while let Some(joined) = self.running.try_join_next_with_id() {
             let (task, end) = task_end(joined);
             self.on_attempt_done(task, end);
         }
         for finished in std::mem::take(&mut self.pending) {
+            if self.waiting_out_rate_limit() {
+                self.pending.push(finished);
+                continue;
+            }
             let agent = finished.agent.clone();
             match self.dispose(&finished).await {
                 Ok(()) => {
@@ -61,6 +67,10 @@ impl Orchestrator {
                     if let Err(error) = forget_registration(&self.workspace, &agent) {
                         tracing::warn!(%agent, %error, "could not forget a disposed agent's registration");
                     }
+                }
+                Err(error) if let Some(until) = rate_limited_until(&error) => {
+                    self.pending.push(finished);
+                    self.wait_out_rate_limit(until);
                 }
                 Err(error) => {
                     let failures = self.disposal_failures.entry(agent.clone()).or_default();

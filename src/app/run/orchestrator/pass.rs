@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
-use super::{Orchestrator, StopWhen};
+use super::{Orchestrator, QueueCounts, StopWhen};
 use crate::app::AppResult;
 use crate::app::queue::claim::claim_issue;
 use crate::app::trains::disposal;
@@ -27,6 +27,9 @@ impl Orchestrator {
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
         // next pass, or parked; it holds up neither the other slots nor the loop.
         self.dispose_ended().await;
+        if self.waiting_out_rate_limit() {
+            return Ok(false);
+        }
         if !self.claiming {
             let done = self.in_flight.is_empty();
             // Claiming stopped for an agent that cannot run: what landed still leaves.
@@ -54,7 +57,8 @@ impl Orchestrator {
 
     /// Fills free slots with ready issues, highest priority first.
     async fn route(&mut self) -> AppResult<()> {
-        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let mut open = self.forge.issues(&IssueFilter::open()).await?;
+        self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         let now = self.clock.now();
         let mut busy: BTreeSet<String> = self
             .in_flight
@@ -118,6 +122,11 @@ impl Orchestrator {
             else {
                 continue;
             };
+            // The claim read the issue back: the queue the view shows has it claimed.
+            if let Some(listed) = open.iter_mut().find(|i| i.number == claimed.issue.number) {
+                listed.labels.clone_from(&claimed.issue.labels);
+                self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
+            }
             self.start_attempt(&claim.agent, &claimed.issue, false, claimed.attempt)
                 .await?;
         }
@@ -125,8 +134,9 @@ impl Orchestrator {
     }
 
     /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
-    async fn nothing_to_route(&self) -> AppResult<bool> {
+    async fn nothing_to_route(&mut self) -> AppResult<bool> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
+        self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)
                 && matches!(

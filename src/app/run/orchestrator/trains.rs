@@ -27,6 +27,7 @@ impl Orchestrator {
             state_dir: self.workspace.state_dir(),
         };
         let report = bundler.run(self.clock.now(), force, false).await?;
+        self.next_train = Some(report.next);
         for repair in &report.repairs {
             tracing::info!("train: {repair}");
         }

@@ -111,14 +111,16 @@ impl Bundler<'_> {
                 }
             }
         }
-        let existing = self
+        // Members board only an open bundle: one on this branch that has merged or closed
+        // since would leave them `route:bundled` with nothing to merge them.
+        let open = self
             .forge
             .pull_requests(&PullRequestFilter {
-                state: None,
+                state: Some(PullRequestState::Open),
                 head: Some(record.branch.clone()),
             })
             .await?;
-        let (pr, created) = match existing.into_iter().next() {
+        let (pr, created) = match open.into_iter().next() {
             Some(pr) => (pr, false),
             None => {
                 self.train_log.record_bundle(record)?;

@@ -1,5 +1,6 @@
 //! Repairs to earlier trains: finishing interrupted ones, taking apart a bundle to rebuild it,
-//! and removing the branches of work that was merged or turned down.
+//! removing the branches of work that was merged or turned down, and sending on the issues
+//! left `route:bundled` with no open bundle to carry them.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,8 @@ use crate::app::AppResult;
 use crate::core::forge_text::{comments, issue_list};
 use crate::core::queue::labels;
 use crate::core::trains::pull_request::BundleRecord;
-use crate::ports::forge::{Issue, IssueState, Number, PullRequestState};
+use crate::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
+use crate::ports::forge::{Issue, IssueFilter, IssueState, Number, PullRequestState};
 use crate::ports::git::{BranchDeletion, GitError, Removal};
 
 use super::{Bundler, LifecycleStep, Trains, same_dir};
@@ -25,6 +27,8 @@ impl Bundler<'_> {
     ) -> AppResult<bool> {
         let tips = self.git.refs.branch_tips().await?;
         let mut rebuild = false;
+        // The open bundles this repair closes to rebuild them.
+        let mut closed = BTreeSet::new();
         // Issues an open bundle carries: an older, closed bundle must not take them back.
         let carried: BTreeSet<Number> = trains
             .bundles
@@ -68,6 +72,7 @@ impl Bundler<'_> {
                         .create_comment(pr.number, &comments::rebuilding(&moved))
                         .await?;
                     self.forge.close_pull_request(pr.number).await?;
+                    closed.insert(pr.number);
                     self.unboard(record, &BTreeSet::new()).await?;
                     repairs.push(format!(
                         "closed #{} to rebuild it: {} moved",
@@ -115,7 +120,105 @@ impl Bundler<'_> {
                 }
             }
         }
+        if self.strays(trains, &closed, repairs).await? {
+            rebuild = true;
+        }
         Ok(rebuild)
+    }
+
+    /// Repairs the open `route:bundled` issues no open bundle carries, as a train that boarded
+    /// a bundle merged or closed since, or a label set by hand, leaves them: closed when a
+    /// merged bundle carried them and the base holds that work, else sent back to review.
+    /// Returns whether any went back to review, for this train to carry them now.
+    async fn strays(
+        &self,
+        trains: &Trains,
+        closed: &BTreeSet<Number>,
+        repairs: &mut Vec<String>,
+    ) -> AppResult<bool> {
+        let open_bundles: BTreeSet<Number> = trains
+            .bundles
+            .iter()
+            .filter(|(pr, _)| pr.state == PullRequestState::Open && !closed.contains(&pr.number))
+            .map(|(pr, _)| pr.number)
+            .collect();
+        // What an open bundle whose record is not trusted carries is unknown: leave its
+        // members to it rather than send them twice.
+        if let Some((untrusted, _)) = trains.open.iter().find(|(number, head)| {
+            head.starts_with(BUNDLE_BRANCH_PREFIX) && !open_bundles.contains(number)
+        }) {
+            tracing::warn!(
+                pull_request = untrusted,
+                "an open bundle's record is not trusted; bundled issues are left as they are"
+            );
+            return Ok(false);
+        }
+        let carried: BTreeSet<Number> = trains
+            .bundles
+            .iter()
+            .filter(|(pr, _)| open_bundles.contains(&pr.number))
+            .flat_map(|(_, record)| record.member_issues())
+            .collect();
+        let filter = IssueFilter {
+            state: Some(IssueState::Open),
+            labels: vec![labels::BUNDLED.to_owned()],
+        };
+        let strays: Vec<Issue> = self
+            .forge
+            .issues(&filter)
+            .await?
+            .into_iter()
+            .filter(|issue| !carried.contains(&issue.number))
+            .collect();
+        if strays.is_empty() {
+            return Ok(false);
+        }
+        let (base, base_tip) = self.base().await?;
+        let mut sent_back = false;
+        for stray in strays {
+            let issue = stray.number;
+            let mut merged_in = None;
+            for (pr, record) in trains
+                .bundles
+                .iter()
+                .filter(|(pr, _)| pr.state == PullRequestState::Merged)
+            {
+                if let Some(member) = record.members.iter().find(|m| m.issue == issue)
+                    && self.git.refs.is_ancestor(&member.head, &base_tip).await?
+                {
+                    merged_in = Some(pr.number);
+                    break;
+                }
+            }
+            match merged_in {
+                Some(number) => {
+                    self.forge
+                        .set_issue_state(issue, IssueState::Closed)
+                        .await?;
+                    self.forge
+                        .create_comment(issue, &comments::merged_but_open(number, &base))
+                        .await?;
+                    repairs.push(format!("closed #{issue}: #{number} merged its work"));
+                }
+                None => {
+                    self.forge
+                        .edit_labels(
+                            issue,
+                            &[labels::REVIEW.to_owned()],
+                            &[labels::BUNDLED.to_owned()],
+                        )
+                        .await?;
+                    self.forge
+                        .create_comment(issue, &comments::bundled_but_carried_by_none())
+                        .await?;
+                    repairs.push(format!(
+                        "#{issue} was bundled, but no open bundle carries it: back in review"
+                    ));
+                    sent_back = true;
+                }
+            }
+        }
+        Ok(sent_back)
     }
 
     /// Sends the bundled members of a bundle back to review, except those another open bundle
