@@ -50,6 +50,7 @@ mod local_remote;
 mod manual_lifecycle;
 mod model_server;
 mod orchestrator_props;
+mod origin_remote;
 mod process_escape;
 mod process_review;
 mod recovery;
