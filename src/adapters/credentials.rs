@@ -1,40 +1,18 @@
 //! The GitHub token, looked for where the `gh` CLI looks: `GH_TOKEN`, `GITHUB_TOKEN`, then
-//! `gh auth token`. Never passed on a command line, and kept out of `Debug`.
+//! `gh auth token`, whose answer is read from its stdout: no secret is ever an argument.
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Stdio;
 
 use crate::adapters::agents::locate::locate;
-use crate::ports::credentials::{NoToken, TokenSource};
+use crate::ports::credentials::{GithubToken, NoToken, TokenSource};
 
 /// The variables read first, in order.
 const VARIABLES: [(&str, TokenSource); 2] = [
     ("GH_TOKEN", TokenSource::GhToken),
     ("GITHUB_TOKEN", TokenSource::GithubToken),
 ];
-
-/// A token and where it was found.
-#[derive(Clone)]
-pub struct GithubToken {
-    secret: String,
-    pub source: TokenSource,
-}
-
-impl GithubToken {
-    /// The token itself, for the one place that sends it.
-    pub fn secret(&self) -> &str {
-        &self.secret
-    }
-}
-
-impl std::fmt::Debug for GithubToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GithubToken")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Finds the token for `host` among `variables` (the environment), else from the `gh` found
 /// on `path` (a PATH value). An empty variable counts as unset, as for `gh`.
@@ -50,19 +28,15 @@ pub async fn github_token(
             .map(|(_, value)| value.trim())
             .filter(|value| !value.is_empty());
         if let Some(secret) = value {
-            return Ok(GithubToken {
-                secret: secret.to_owned(),
-                source,
-            });
+            return Ok(GithubToken::new(secret.to_owned(), source));
         }
     }
     let gh = locate("gh", path).map_err(|why| NoToken {
         gh: format!("cannot run: {why}"),
     })?;
-    from_gh(&gh, host).await.map(|secret| GithubToken {
-        secret,
-        source: TokenSource::GhCli,
-    })
+    from_gh(&gh, host)
+        .await
+        .map(|secret| GithubToken::new(secret, TokenSource::GhCli))
 }
 
 /// `gh auth token --hostname HOST`: the token arrives on stdout, never in an argument.
@@ -169,14 +143,5 @@ mod tests {
             error.to_string().contains("no oauth token found"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn the_token_is_not_debug_printed() {
-        let token = GithubToken {
-            secret: "ghp_verysecret".to_owned(),
-            source: TokenSource::GhToken,
-        };
-        assert!(!format!("{token:?}").contains("verysecret"));
     }
 }

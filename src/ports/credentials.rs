@@ -1,5 +1,5 @@
-//! Where the forge's token comes from, as the app reports it (never the token itself), and
-//! why none was found.
+//! The forge's token: where it came from (what the app reports, never the token itself), why
+//! none was found, and what the repository lets its user do.
 
 use miette::Diagnostic;
 use serde::Serialize;
@@ -40,4 +40,53 @@ impl std::fmt::Display for TokenSource {
 pub struct NoToken {
     /// What became of `gh auth token`: not on PATH, or its failure.
     pub gh: String,
+}
+
+/// A token and where it was found. `Debug` leaves the token out.
+#[derive(Clone)]
+pub struct GithubToken {
+    secret: String,
+    pub source: TokenSource,
+}
+
+impl GithubToken {
+    pub fn new(secret: String, source: TokenSource) -> Self {
+        Self { secret, source }
+    }
+
+    /// The token itself, for the adapters that send it and the redactor that hides it.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl std::fmt::Debug for GithubToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubToken")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the token's user may do in the repository, and the repository's default branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepositoryAccess {
+    pub login: String,
+    pub admin: bool,
+    pub maintain: bool,
+    pub push: bool,
+    pub triage: bool,
+    pub pull: bool,
+    pub default_branch: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_not_debug_printed() {
+        let token = GithubToken::new("ghp_verysecret".to_owned(), TokenSource::GhToken);
+        assert!(!format!("{token:?}").contains("verysecret"));
+    }
 }

@@ -191,6 +191,15 @@ impl Git {
         Ok(head.and_then(|name| name.strip_prefix("origin/").map(str::to_owned)))
     }
 
+    /// The URL of the remote `name`, `None` if there is no such remote.
+    pub async fn remote_url(&self, name: &str) -> GitResult<Option<String>> {
+        let output = self.output(&["remote", "get-url", "--", name]).await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+    }
+
     /// git's `user.name` here, if set.
     pub async fn user_name(&self) -> Option<String> {
         let name = self.run(&["config", "user.name"]).await.ok()?;

@@ -15,7 +15,7 @@ pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
-pub use origin::{GITHUB_HOST, GithubRemote};
+pub use origin::{GITHUB_HOST, GithubRemote, git_host};
 pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
 pub use sections::*;
 

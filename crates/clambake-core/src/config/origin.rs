@@ -65,6 +65,18 @@ impl GithubRemote {
     }
 }
 
+/// The host git reaches the repositories of the API at `api_url` on: `github.com` for
+/// GitHub's own API, HOST for an Enterprise Server's `https://HOST/api/v3`, else the API's own
+/// host (a fake's).
+pub fn git_host(api_url: &str) -> String {
+    let rest = api_url.split_once("://").map_or(api_url, |(_, rest)| rest);
+    let host = rest.split('/').next().unwrap_or(rest).to_ascii_lowercase();
+    match host.strip_prefix("api.") {
+        Some(web) if web == GITHUB_HOST => web.to_owned(),
+        _ => host,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +160,17 @@ mod tests {
             );
             assert_eq!(parsed.api_url(), "https://ghe.example.com/api/v3", "{url}");
         }
+    }
+
+    #[test]
+    fn git_s_host_is_told_from_the_api_s() {
+        assert_eq!(git_host("https://api.github.com"), "github.com");
+        assert_eq!(git_host("https://api.github.com/"), "github.com");
+        assert_eq!(
+            git_host("https://ghe.example.com/api/v3"),
+            "ghe.example.com"
+        );
+        assert_eq!(git_host("http://127.0.0.1:8123"), "127.0.0.1:8123");
     }
 
     #[test]
