@@ -186,18 +186,6 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let patch: IssuePatch = parse_body(&body)?;
-    let mut state = app.lock();
-    if !state.issues.contains_key(&number) {
-        return Err(ApiError::not_found());
-    }
-    let labels = patch.labels.map(|labels| {
-        labels
-            .iter()
-            .map(|label| state.ensure_label(label.name()))
-            .collect()
-    });
-    let login = app.options.login.clone();
-    let issue = state.issues.get_mut(&number).expect("checked above");
     let reason = patch.state_reason.flatten();
     match (patch.state.as_deref(), reason.as_deref()) {
         (None | Some("open"), _) => {}
@@ -207,6 +195,8 @@ pub async fn update(
         }
         (Some(_), _) => return Err(ApiError::validation("Issue", "state", "invalid")),
     }
+    let mut state = app.lock();
+    let issue = state.issues.get(&number).ok_or_else(ApiError::not_found)?;
     let merged = issue
         .pull
         .as_ref()
@@ -217,6 +207,14 @@ pub async fn update(
             "state cannot be changed. The pull request cannot be reopened.",
         ));
     }
+    let labels = patch.labels.map(|labels| {
+        labels
+            .iter()
+            .map(|label| state.ensure_label(label.name()))
+            .collect()
+    });
+    let login = app.options.login.clone();
+    let issue = state.issues.get_mut(&number).expect("checked above");
     if let Some(title) = patch.title {
         issue.title = title;
     }

@@ -286,8 +286,21 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let patch: PullPatch = parse_body(&body)?;
+    if !matches!(patch.state.as_deref(), None | Some("open" | "closed")) {
+        return Err(ApiError::validation("PullRequest", "state", "invalid"));
+    }
     refresh(&app, &[number]).await?;
-    pull_of(&app, number)?;
+    let current = pull_of(&app, number)?;
+    let merged = current
+        .pull
+        .as_ref()
+        .is_some_and(|pull| pull.merged_at.is_some());
+    if patch.state.as_deref() == Some("open") && current.state == IssueState::Closed && merged {
+        return Err(ApiError::custom_validation(
+            "PullRequest",
+            "state cannot be changed. The pull request cannot be reopened.",
+        ));
+    }
     let base_sha = match &patch.base {
         Some(base) => Some(
             app.repo
@@ -300,10 +313,6 @@ pub async fn update(
     {
         let mut state = app.lock();
         let issue = state.issues.get_mut(&number).expect("checked above");
-        let merged = issue
-            .pull
-            .as_ref()
-            .is_some_and(|pull| pull.merged_at.is_some());
         if let Some(title) = patch.title {
             issue.title = title;
         }
@@ -311,23 +320,15 @@ pub async fn update(
             issue.body = Some(body);
         }
         match patch.state.as_deref() {
-            None => {}
             Some("closed") if issue.state == IssueState::Open => {
                 issue.state = IssueState::Closed;
                 issue.closed_at = Some(timestamp());
             }
             Some("open") if issue.state == IssueState::Closed => {
-                if merged {
-                    return Err(ApiError::custom_validation(
-                        "PullRequest",
-                        "state cannot be changed. The pull request cannot be reopened.",
-                    ));
-                }
                 issue.state = IssueState::Open;
                 issue.closed_at = None;
             }
-            Some("open" | "closed") => {}
-            Some(_) => return Err(ApiError::validation("PullRequest", "state", "invalid")),
+            _ => {}
         }
         let pull = issue.pull.as_mut().expect("a pull request");
         if let (Some(base), Some(sha)) = (patch.base, base_sha) {
