@@ -1,1 +1,3 @@
 //! A stateful stand-in for GitHub's REST API, for testing Clambake's GitHub backend offline.
+
+pub mod openapi;

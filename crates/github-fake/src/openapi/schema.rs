@@ -1,0 +1,398 @@
+//! Checks a JSON value against an OpenAPI 3.0 schema, collecting every violation with the
+//! JSON pointer of the value at fault.
+//!
+//! Follows GitHub's description as it is, not as a strict reading of the standard would:
+//! `oneOf` passes when at least one alternative matches (GitHub's alternatives overlap, e.g.
+//! objects without `additionalProperties: false`), `discriminator` is ignored (every
+//! alternative is tried anyway), `format` is checked loosely for `date-time` and `uri` only,
+//! and an `enum` listing `null` admits null.
+
+use openapiv3::{
+    AdditionalProperties, AnySchema, ArrayType, ObjectType, ReferenceOr, Schema, SchemaKind,
+    StringType, Type, VariantOrUnknownOrEmpty,
+};
+use serde_json::{Map, Value};
+
+use super::Document;
+use super::keywords::{
+    as_integer, check_bounds, check_count, check_enum, check_string, has_duplicates, has_type,
+    type_name,
+};
+
+/// One violation: where in the checked value, and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// A JSON pointer (RFC 6901) into the checked value; empty for the value itself.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl Violation {
+    /// `"<pointer>: <message>"`, the root written as `/`.
+    pub fn render(&self) -> String {
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        format!("{pointer}: {}", self.message)
+    }
+}
+
+/// Checks values against the schemas of one document, resolving `$ref`s within it.
+pub struct Checker<'a> {
+    pub document: &'a Document,
+}
+
+impl Checker<'_> {
+    /// Every violation of `schema` by `value`, which sits at `pointer`.
+    pub fn check(
+        &self,
+        schema: &ReferenceOr<Schema>,
+        value: &Value,
+        pointer: &str,
+    ) -> Vec<Violation> {
+        match self.resolve(schema, pointer) {
+            Ok(schema) => self.check_schema(schema, value, pointer),
+            Err(violation) => vec![violation],
+        }
+    }
+
+    fn check_boxed(
+        &self,
+        schema: &ReferenceOr<Box<Schema>>,
+        value: &Value,
+        pointer: &str,
+    ) -> Vec<Violation> {
+        match schema {
+            ReferenceOr::Item(schema) => self.check_schema(schema, value, pointer),
+            ReferenceOr::Reference { reference } => match self.document.schema(reference) {
+                Some(schema) => self.check_schema(schema, value, pointer),
+                None => vec![dangling(reference, pointer)],
+            },
+        }
+    }
+
+    /// The schema itself, or the one a `$ref` names.
+    pub fn resolve<'s>(
+        &'s self,
+        schema: &'s ReferenceOr<Schema>,
+        pointer: &str,
+    ) -> Result<&'s Schema, Violation> {
+        match schema {
+            ReferenceOr::Item(schema) => Ok(schema),
+            ReferenceOr::Reference { reference } => self
+                .document
+                .schema(reference)
+                .ok_or_else(|| dangling(reference, pointer)),
+        }
+    }
+
+    fn check_schema(&self, schema: &Schema, value: &Value, pointer: &str) -> Vec<Violation> {
+        if value.is_null() && (schema.schema_data.nullable || admits_null(&schema.schema_kind)) {
+            return Vec::new();
+        }
+        match &schema.schema_kind {
+            SchemaKind::Type(typ) => self.check_type(typ, value, pointer),
+            SchemaKind::OneOf { one_of } => {
+                self.check_alternatives("oneOf", one_of, value, pointer)
+            }
+            SchemaKind::AnyOf { any_of } => {
+                self.check_alternatives("anyOf", any_of, value, pointer)
+            }
+            SchemaKind::AllOf { all_of } => all_of
+                .iter()
+                .flat_map(|part| self.check(part, value, pointer))
+                .collect(),
+            SchemaKind::Not { not } => match self.check(not, value, pointer).is_empty() {
+                true => vec![at(pointer, "matches a schema it must not match".into())],
+                false => Vec::new(),
+            },
+            SchemaKind::Any(any) => self.check_any(any, value, pointer),
+        }
+    }
+
+    fn check_type(&self, typ: &Type, value: &Value, pointer: &str) -> Vec<Violation> {
+        match typ {
+            Type::String(string) => match value.as_str() {
+                Some(text) => check_string(string, text, pointer),
+                None => vec![mismatch("string", value, pointer)],
+            },
+            Type::Number(number) => match value.as_f64() {
+                Some(n) => {
+                    let enumeration: Vec<Value> = number
+                        .enumeration
+                        .iter()
+                        .flatten()
+                        .map(|&n| n.into())
+                        .collect();
+                    let mut found = check_bounds(
+                        n,
+                        number.minimum,
+                        number.maximum,
+                        number.exclusive_minimum,
+                        number.exclusive_maximum,
+                        pointer,
+                    );
+                    found.extend(check_enum(&enumeration, value, pointer));
+                    found
+                }
+                None => vec![mismatch("number", value, pointer)],
+            },
+            Type::Integer(integer) => match as_integer(value) {
+                Some(n) => {
+                    let enumeration: Vec<Value> = integer
+                        .enumeration
+                        .iter()
+                        .flatten()
+                        .map(|&n| n.into())
+                        .collect();
+                    let (min, max) = (
+                        integer.minimum.map(|m| m as f64),
+                        integer.maximum.map(|m| m as f64),
+                    );
+                    let mut found = check_bounds(
+                        n as f64,
+                        min,
+                        max,
+                        integer.exclusive_minimum,
+                        integer.exclusive_maximum,
+                        pointer,
+                    );
+                    found.extend(check_enum(&enumeration, &Value::from(n), pointer));
+                    found
+                }
+                None => vec![mismatch("integer", value, pointer)],
+            },
+            Type::Boolean(boolean) => match value.as_bool() {
+                Some(_) => {
+                    let enumeration: Vec<Value> = boolean
+                        .enumeration
+                        .iter()
+                        .flatten()
+                        .map(|&b| b.into())
+                        .collect();
+                    check_enum(&enumeration, value, pointer)
+                }
+                None => vec![mismatch("boolean", value, pointer)],
+            },
+            Type::Object(object) => match value.as_object() {
+                Some(map) => self.check_object(object, map, pointer),
+                None => vec![mismatch("object", value, pointer)],
+            },
+            Type::Array(array) => match value.as_array() {
+                Some(items) => self.check_array(array, items, pointer),
+                None => vec![mismatch("array", value, pointer)],
+            },
+        }
+    }
+
+    fn check_object(
+        &self,
+        object: &ObjectType,
+        map: &Map<String, Value>,
+        pointer: &str,
+    ) -> Vec<Violation> {
+        let mut found = Vec::new();
+        for name in &object.required {
+            if !map.contains_key(name) {
+                found.push(at(pointer, format!("missing required property `{name}`")));
+            }
+        }
+        for (name, value) in map {
+            let inner = child(pointer, name);
+            match (object.properties.get(name), &object.additional_properties) {
+                (Some(schema), _) => found.extend(self.check_boxed(schema, value, &inner)),
+                (None, Some(AdditionalProperties::Any(false))) => {
+                    found.push(at(pointer, format!("unknown property `{name}`")))
+                }
+                (None, Some(AdditionalProperties::Schema(schema))) => {
+                    found.extend(self.check(schema, value, &inner))
+                }
+                (None, _) => {}
+            }
+        }
+        let count = map.len();
+        if object.min_properties.is_some_and(|min| count < min)
+            || object.max_properties.is_some_and(|max| count > max)
+        {
+            found.push(at(
+                pointer,
+                format!("has {count} properties, outside the allowed range"),
+            ));
+        }
+        found
+    }
+
+    fn check_array(&self, array: &ArrayType, items: &[Value], pointer: &str) -> Vec<Violation> {
+        let mut found = check_count(
+            items.len(),
+            array.min_items,
+            array.max_items,
+            "items",
+            pointer,
+        );
+        if array.unique_items && has_duplicates(items) {
+            found.push(at(pointer, "items are not unique".into()));
+        }
+        if let Some(schema) = &array.items {
+            for (index, item) in items.iter().enumerate() {
+                found.extend(self.check_boxed(schema, item, &child(pointer, &index.to_string())));
+            }
+        }
+        found
+    }
+
+    /// Passes when at least one alternative matches; otherwise reports the closest one.
+    fn check_alternatives(
+        &self,
+        keyword: &str,
+        alternatives: &[ReferenceOr<Schema>],
+        value: &Value,
+        pointer: &str,
+    ) -> Vec<Violation> {
+        let mut closest: Option<Vec<Violation>> = None;
+        for alternative in alternatives {
+            let found = self.check(alternative, value, pointer);
+            if found.is_empty() {
+                return found;
+            }
+            if closest.as_ref().is_none_or(|best| found.len() < best.len()) {
+                closest = Some(found);
+            }
+        }
+        let Some(closest) = closest else {
+            return Vec::new();
+        };
+        let details: Vec<String> = closest.iter().map(Violation::render).collect();
+        vec![at(
+            pointer,
+            format!(
+                "matches no {keyword} alternative; the closest fails with: {}",
+                details.join("; ")
+            ),
+        )]
+    }
+
+    /// A schema outside the predefined shapes: an object without `type`, a type mixed with
+    /// `oneOf`, and so on. Each constraint present applies to the values it concerns.
+    fn check_any(&self, any: &AnySchema, value: &Value, pointer: &str) -> Vec<Violation> {
+        let mut found = Vec::new();
+        if let Some(typ) = &any.typ
+            && !has_type(typ, value)
+        {
+            return vec![mismatch(typ, value, pointer)];
+        }
+        match value {
+            Value::String(text) => {
+                let string = StringType {
+                    format: any
+                        .format
+                        .as_deref()
+                        .map_or(VariantOrUnknownOrEmpty::Empty, |f| {
+                            f.parse().map_or_else(
+                                |()| VariantOrUnknownOrEmpty::Unknown(f.to_string()),
+                                VariantOrUnknownOrEmpty::Item,
+                            )
+                        }),
+                    pattern: any.pattern.clone(),
+                    enumeration: Vec::new(),
+                    min_length: any.min_length,
+                    max_length: any.max_length,
+                };
+                found.extend(check_string(&string, text, pointer));
+            }
+            Value::Number(number) => {
+                let n = number.as_f64().unwrap_or(f64::NAN);
+                let exclusive = (
+                    any.exclusive_minimum.unwrap_or(false),
+                    any.exclusive_maximum.unwrap_or(false),
+                );
+                found.extend(check_bounds(
+                    n,
+                    any.minimum,
+                    any.maximum,
+                    exclusive.0,
+                    exclusive.1,
+                    pointer,
+                ));
+            }
+            Value::Object(map) => {
+                let object = ObjectType {
+                    properties: any.properties.clone(),
+                    required: any.required.clone(),
+                    additional_properties: any.additional_properties.clone(),
+                    min_properties: any.min_properties,
+                    max_properties: any.max_properties,
+                };
+                found.extend(self.check_object(&object, map, pointer));
+            }
+            Value::Array(items) => {
+                let array = ArrayType {
+                    items: any.items.clone(),
+                    min_items: any.min_items,
+                    max_items: any.max_items,
+                    unique_items: any.unique_items.unwrap_or(false),
+                };
+                found.extend(self.check_array(&array, items, pointer));
+            }
+            Value::Null | Value::Bool(_) => {}
+        }
+        found.extend(check_enum(&any.enumeration, value, pointer));
+        if !any.one_of.is_empty() {
+            found.extend(self.check_alternatives("oneOf", &any.one_of, value, pointer));
+        }
+        if !any.any_of.is_empty() {
+            found.extend(self.check_alternatives("anyOf", &any.any_of, value, pointer));
+        }
+        found.extend(
+            any.all_of
+                .iter()
+                .flat_map(|part| self.check(part, value, pointer)),
+        );
+        if let Some(not) = &any.not
+            && self.check(not, value, pointer).is_empty()
+        {
+            found.push(at(pointer, "matches a schema it must not match".into()));
+        }
+        found
+    }
+}
+
+/// Whether the schema's `enum` lists `null`, which GitHub writes instead of `nullable`.
+fn admits_null(kind: &SchemaKind) -> bool {
+    match kind {
+        SchemaKind::Type(Type::String(string)) => string.enumeration.contains(&None),
+        SchemaKind::Type(Type::Integer(integer)) => integer.enumeration.contains(&None),
+        SchemaKind::Type(Type::Number(number)) => number.enumeration.contains(&None),
+        SchemaKind::Type(Type::Boolean(boolean)) => boolean.enumeration.contains(&None),
+        SchemaKind::Any(any) => any.enumeration.contains(&Value::Null),
+        _ => false,
+    }
+}
+
+fn mismatch(expected: &str, value: &Value, pointer: &str) -> Violation {
+    at(
+        pointer,
+        format!("expected {expected}, got {}", type_name(value)),
+    )
+}
+
+fn dangling(reference: &str, pointer: &str) -> Violation {
+    at(
+        pointer,
+        format!("the description's $ref {reference:?} resolves to nothing"),
+    )
+}
+
+pub fn at(pointer: &str, message: String) -> Violation {
+    Violation {
+        pointer: pointer.to_string(),
+        message,
+    }
+}
+
+/// The pointer to a member or item of the value at `pointer`.
+pub fn child(pointer: &str, token: &str) -> String {
+    format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
+}
