@@ -199,15 +199,7 @@ impl Spec {
             .or_else(|| responses.responses.get(&StatusCode::Range(status / 100)))
             .or(responses.default.as_ref());
         let Some(response) = response else {
-            let documented: Vec<String> = responses
-                .responses
-                .keys()
-                .map(ToString::to_string)
-                .collect();
-            return vec![format!(
-                "{context}: status not documented (documented: {})",
-                documented.join(", ")
-            )];
+            return self.check_universal_response(operation, status, body, &context);
         };
         let Some(response) = self.document.response(response) else {
             return vec![format!(
@@ -228,6 +220,48 @@ impl Spec {
         }
     }
 
+    /// Checks a status the operation does not document against [`universal_response`].
+    fn check_universal_response(
+        &self,
+        operation: &Operation,
+        status: u16,
+        body: Option<&Value>,
+        context: &str,
+    ) -> Vec<String> {
+        match (universal_response(&operation.method, status), body) {
+            (Some(Universal::NoBody), Some(_)) => {
+                vec![format!("{context}: documents no body, but one was sent")]
+            }
+            (Some(Universal::BasicError), None) => {
+                vec![format!(
+                    "{context}: documents a JSON body, but none was sent"
+                )]
+            }
+            (Some(Universal::BasicError), Some(body)) => {
+                let schema = ReferenceOr::Reference {
+                    reference: BASIC_ERROR.to_string(),
+                };
+                self.render(context, self.document.checker().check(&schema, body, ""))
+            }
+            (Some(_), _) => Vec::new(),
+            (None, _) => {
+                let documented = self
+                    .document
+                    .path_item(&operation.template)
+                    .and_then(|item| method_operation(item, &operation.method));
+                let documented: Vec<String> = documented
+                    .into_iter()
+                    .flat_map(|declared| declared.responses.responses.keys())
+                    .map(ToString::to_string)
+                    .collect();
+                vec![format!(
+                    "{context}: status not documented (documented: {})",
+                    documented.join(", ")
+                )]
+            }
+        }
+    }
+
     fn render(&self, context: &str, violations: Vec<Violation>) -> Vec<String> {
         violations
             .iter()
@@ -244,6 +278,30 @@ impl Spec {
                     .filter_map(|(_, operation)| operation.operation_id.clone())
             })
             .collect()
+    }
+}
+
+/// GitHub's error body: `message`, `documentation_url`, ...
+const BASIC_ERROR: &str = "#/components/schemas/basic-error";
+
+/// What may come with a status that GitHub documents once, in its REST guides, for every
+/// operation rather than in each one's responses.
+enum Universal {
+    NoBody,
+    BasicError,
+    /// Not GitHub's to describe: a 5xx body may come from a proxy (an HTML page, say).
+    Unchecked,
+}
+
+/// The statuses any operation may answer with: 304 to a conditional GET; 401 for bad
+/// credentials; 403 and 429 for an exhausted rate limit; 404 for a resource that is missing
+/// or hidden; and GitHub's own 5xx failures.
+fn universal_response(method: &str, status: u16) -> Option<Universal> {
+    match status {
+        304 if method == "get" => Some(Universal::NoBody),
+        401 | 403 | 404 | 429 => Some(Universal::BasicError),
+        500..=599 => Some(Universal::Unchecked),
+        _ => None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! alternative is tried anyway), `format` is checked loosely for `date-time` and `uri` only,
 //! and an `enum` listing `null` admits null.
 
+use indexmap::IndexMap;
 use openapiv3::{
     AdditionalProperties, AnySchema, ArrayType, ObjectType, ReferenceOr, Schema, SchemaKind,
     StringType, Type, VariantOrUnknownOrEmpty,
@@ -177,11 +178,11 @@ impl Checker<'_> {
                 None => vec![mismatch("boolean", value, pointer)],
             },
             Type::Object(object) => match value.as_object() {
-                Some(map) => self.check_object(object, map, pointer),
+                Some(map) => self.check_object(ObjectRules::from(object), map, pointer),
                 None => vec![mismatch("object", value, pointer)],
             },
             Type::Array(array) => match value.as_array() {
-                Some(items) => self.check_array(array, items, pointer),
+                Some(items) => self.check_array(ArrayRules::from(array), items, pointer),
                 None => vec![mismatch("array", value, pointer)],
             },
         }
@@ -189,19 +190,19 @@ impl Checker<'_> {
 
     fn check_object(
         &self,
-        object: &ObjectType,
+        object: ObjectRules,
         map: &Map<String, Value>,
         pointer: &str,
     ) -> Vec<Violation> {
         let mut found = Vec::new();
-        for name in &object.required {
+        for name in object.required {
             if !map.contains_key(name) {
                 found.push(at(pointer, format!("missing required property `{name}`")));
             }
         }
         for (name, value) in map {
             let inner = child(pointer, name);
-            match (object.properties.get(name), &object.additional_properties) {
+            match (object.properties.get(name), object.additional_properties) {
                 (Some(schema), _) => found.extend(self.check_boxed(schema, value, &inner)),
                 (None, Some(AdditionalProperties::Any(false))) => {
                     found.push(at(pointer, format!("unknown property `{name}`")))
@@ -213,9 +214,7 @@ impl Checker<'_> {
             }
         }
         let count = map.len();
-        if object.min_properties.is_some_and(|min| count < min)
-            || object.max_properties.is_some_and(|max| count > max)
-        {
+        if object.min.is_some_and(|min| count < min) || object.max.is_some_and(|max| count > max) {
             found.push(at(
                 pointer,
                 format!("has {count} properties, outside the allowed range"),
@@ -224,18 +223,12 @@ impl Checker<'_> {
         found
     }
 
-    fn check_array(&self, array: &ArrayType, items: &[Value], pointer: &str) -> Vec<Violation> {
-        let mut found = check_count(
-            items.len(),
-            array.min_items,
-            array.max_items,
-            "items",
-            pointer,
-        );
-        if array.unique_items && has_duplicates(items) {
+    fn check_array(&self, array: ArrayRules, items: &[Value], pointer: &str) -> Vec<Violation> {
+        let mut found = check_count(items.len(), array.min, array.max, "items", pointer);
+        if array.unique && has_duplicates(items) {
             found.push(at(pointer, "items are not unique".into()));
         }
-        if let Some(schema) = &array.items {
+        if let Some(schema) = array.items {
             for (index, item) in items.iter().enumerate() {
                 found.extend(self.check_boxed(schema, item, &child(pointer, &index.to_string())));
             }
@@ -318,23 +311,10 @@ impl Checker<'_> {
                 ));
             }
             Value::Object(map) => {
-                let object = ObjectType {
-                    properties: any.properties.clone(),
-                    required: any.required.clone(),
-                    additional_properties: any.additional_properties.clone(),
-                    min_properties: any.min_properties,
-                    max_properties: any.max_properties,
-                };
-                found.extend(self.check_object(&object, map, pointer));
+                found.extend(self.check_object(ObjectRules::from(any), map, pointer))
             }
             Value::Array(items) => {
-                let array = ArrayType {
-                    items: any.items.clone(),
-                    min_items: any.min_items,
-                    max_items: any.max_items,
-                    unique_items: any.unique_items.unwrap_or(false),
-                };
-                found.extend(self.check_array(&array, items, pointer));
+                found.extend(self.check_array(ArrayRules::from(any), items, pointer))
             }
             Value::Null | Value::Bool(_) => {}
         }
@@ -356,6 +336,69 @@ impl Checker<'_> {
             found.push(at(pointer, "matches a schema it must not match".into()));
         }
         found
+    }
+}
+
+/// The keywords that constrain an object, from a typed or an untyped schema.
+struct ObjectRules<'a> {
+    properties: &'a IndexMap<String, ReferenceOr<Box<Schema>>>,
+    required: &'a [String],
+    additional_properties: Option<&'a AdditionalProperties>,
+    min: Option<usize>,
+    max: Option<usize>,
+}
+
+impl<'a> From<&'a ObjectType> for ObjectRules<'a> {
+    fn from(object: &'a ObjectType) -> Self {
+        ObjectRules {
+            properties: &object.properties,
+            required: &object.required,
+            additional_properties: object.additional_properties.as_ref(),
+            min: object.min_properties,
+            max: object.max_properties,
+        }
+    }
+}
+
+impl<'a> From<&'a AnySchema> for ObjectRules<'a> {
+    fn from(any: &'a AnySchema) -> Self {
+        ObjectRules {
+            properties: &any.properties,
+            required: &any.required,
+            additional_properties: any.additional_properties.as_ref(),
+            min: any.min_properties,
+            max: any.max_properties,
+        }
+    }
+}
+
+/// The keywords that constrain an array, from a typed or an untyped schema.
+struct ArrayRules<'a> {
+    items: Option<&'a ReferenceOr<Box<Schema>>>,
+    min: Option<usize>,
+    max: Option<usize>,
+    unique: bool,
+}
+
+impl<'a> From<&'a ArrayType> for ArrayRules<'a> {
+    fn from(array: &'a ArrayType) -> Self {
+        ArrayRules {
+            items: array.items.as_ref(),
+            min: array.min_items,
+            max: array.max_items,
+            unique: array.unique_items,
+        }
+    }
+}
+
+impl<'a> From<&'a AnySchema> for ArrayRules<'a> {
+    fn from(any: &'a AnySchema) -> Self {
+        ArrayRules {
+            items: any.items.as_ref(),
+            min: any.min_items,
+            max: any.max_items,
+            unique: any.unique_items.unwrap_or(false),
+        }
     }
 }
 

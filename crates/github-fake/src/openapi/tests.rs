@@ -221,6 +221,92 @@ fn openapi_valid_responses_pass() {
     );
 }
 
+#[test]
+fn openapi_statuses_github_documents_for_every_operation_pass() {
+    let list = operation("GET", "/repos/o/r/issues");
+    assert_eq!(
+        spec().check_response(&list, 304, None),
+        Vec::<String>::new()
+    );
+    let limited = json!({"message": "API rate limit exceeded for user ID 1.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"});
+    let assign = request(
+        "POST",
+        "/repos/o/r/issues/7/assignees",
+        None,
+        Some(json!({"assignees": ["hubot"]})),
+    )
+    .expect("valid");
+    assert_eq!(
+        spec().check_response(&assign, 429, Some(&limited)),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        spec().check_response(&assign, 403, Some(&limited)),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        spec().check_response(&assign, 502, None),
+        Vec::<String>::new()
+    );
+    let update = request(
+        "PATCH",
+        "/repos/o/r/labels/bug",
+        None,
+        Some(json!({"color": "ffffff"})),
+    )
+    .expect("valid");
+    assert_eq!(
+        spec().check_response(&update, 404, Some(&json!({"message": "Not Found"}))),
+        Vec::<String>::new()
+    );
+    assert_one(
+        &spec().check_response(&update, 404, Some(&json!({"message": 404}))),
+        "issues/update-label response 404: /message: expected string, got number",
+    );
+    assert_one(
+        &spec().check_response(&update, 304, None),
+        "issues/update-label response 304: status not documented (documented: 200)",
+    );
+    assert_one(
+        &spec().check_response(&list, 304, Some(&json!([]))),
+        "issues/list-for-repo response 304: documents no body, but one was sent",
+    );
+}
+
+/// `oneOf` passes when several alternatives match: GitHub's overlap (here two objects
+/// whose only property is optional), which a strict reading would reject.
+#[test]
+fn openapi_overlapping_one_of_alternatives_pass() {
+    assert!(request("PUT", "/repos/o/r/issues/7/labels", None, Some(json!({}))).is_ok());
+    assert!(
+        request(
+            "PUT",
+            "/repos/o/r/issues/7/labels",
+            None,
+            Some(json!({"labels": ["bug"]}))
+        )
+        .is_ok()
+    );
+    assert!(
+        request(
+            "PUT",
+            "/repos/o/r/issues/7/labels",
+            None,
+            Some(json!({"labels": [{"name": "bug"}]}))
+        )
+        .is_ok()
+    );
+    assert!(
+        request(
+            "PUT",
+            "/repos/o/r/issues/7/labels",
+            None,
+            Some(json!({"labels": [7]}))
+        )
+        .is_err()
+    );
+}
+
 /// Where GitHub's examples disagree with its schemas: they predate `language` becoming
 /// required of a repository and `type` of a team.
 const FLAWED_EXAMPLES: &[&str] = &[
