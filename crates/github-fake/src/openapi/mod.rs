@@ -374,17 +374,19 @@ impl Document {
     }
 
     /// The schema a `#/components/schemas/...` reference names.
-    pub fn schema(&self, reference: &str) -> Option<&Schema> {
+    /// `Err` holds the reference that names nothing.
+    pub fn schema(&self, reference: &str) -> Result<&Schema, String> {
         let table = self.components().map(|c| &c.schemas);
+        let named = component_name(reference, "schemas").and_then(|name| table?.get(&name));
         follow(
-            table?.get(&component_name(reference, "schemas")?)?,
+            named.ok_or_else(|| reference.to_string())?,
             table,
             "schemas",
         )
     }
 
     fn parameter<'a>(&'a self, item: &'a ReferenceOr<Parameter>) -> Option<&'a Parameter> {
-        follow(item, self.components().map(|c| &c.parameters), "parameters")
+        follow(item, self.components().map(|c| &c.parameters), "parameters").ok()
     }
 
     fn request_body<'a>(&'a self, item: &'a ReferenceOr<RequestBody>) -> Option<&'a RequestBody> {
@@ -393,10 +395,11 @@ impl Document {
             self.components().map(|c| &c.request_bodies),
             "requestBodies",
         )
+        .ok()
     }
 
     fn response<'a>(&'a self, item: &'a ReferenceOr<Response>) -> Option<&'a Response> {
-        follow(item, self.components().map(|c| &c.responses), "responses")
+        follow(item, self.components().map(|c| &c.responses), "responses").ok()
     }
 
     fn components(&self) -> Option<&Components> {
@@ -404,21 +407,27 @@ impl Document {
     }
 }
 
-/// Follows `$ref`s of the form `#/components/<kind>/<name>` to an item.
+/// Follows `$ref`s of the form `#/components/<kind>/<name>` to an item; `Err` holds the
+/// reference that names nothing (or closes a cycle).
 fn follow<'a, T>(
     mut current: &'a ReferenceOr<T>,
     table: Option<&'a IndexMap<String, ReferenceOr<T>>>,
     kind: &str,
-) -> Option<&'a T> {
+) -> Result<&'a T, String> {
     for _ in 0..MAX_REF_HOPS {
         match current {
-            ReferenceOr::Item(item) => return Some(item),
+            ReferenceOr::Item(item) => return Ok(item),
             ReferenceOr::Reference { reference } => {
-                current = table?.get(&component_name(reference, kind)?)?
+                current = component_name(reference, kind)
+                    .and_then(|name| table?.get(&name))
+                    .ok_or_else(|| reference.clone())?;
             }
         }
     }
-    None
+    match current {
+        ReferenceOr::Reference { reference } => Err(reference.clone()),
+        ReferenceOr::Item(item) => Ok(item),
+    }
 }
 
 /// The `<name>` in `#/components/<kind>/<name>`, unescaped.

@@ -133,7 +133,7 @@ fn check_value(
         (SchemaKind::Type(Type::Array(array)), _) => {
             let item = array.items.as_ref().and_then(|items| match items {
                 ReferenceOr::Item(item) => Some(&**item),
-                ReferenceOr::Reference { reference } => checker.document.schema(reference),
+                ReferenceOr::Reference { reference } => checker.document.schema(reference).ok(),
             });
             let texts: Vec<&str> = match texts {
                 [single] => single.split(',').collect(),

@@ -68,8 +68,8 @@ impl Checker<'_> {
         match schema {
             ReferenceOr::Item(schema) => self.check_schema(schema, value, pointer),
             ReferenceOr::Reference { reference } => match self.document.schema(reference) {
-                Some(schema) => self.check_schema(schema, value, pointer),
-                None => vec![dangling(reference, pointer)],
+                Ok(schema) => self.check_schema(schema, value, pointer),
+                Err(missing) => vec![dangling(&missing, pointer)],
             },
         }
     }
@@ -85,7 +85,7 @@ impl Checker<'_> {
             ReferenceOr::Reference { reference } => self
                 .document
                 .schema(reference)
-                .ok_or_else(|| dangling(reference, pointer)),
+                .map_err(|missing| dangling(&missing, pointer)),
         }
     }
 
@@ -438,4 +438,182 @@ pub fn at(pointer: &str, message: String) -> Violation {
 /// The pointer to a member or item of the value at `pointer`.
 pub fn child(pointer: &str, token: &str) -> String {
     format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::Spec;
+    use super::*;
+
+    /// The rendered violations of `value` against `#/components/schemas/<name>` of a
+    /// document holding `schemas`.
+    fn violations(schemas: Value, name: &str, value: Value) -> Vec<String> {
+        let document = json!({
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+            "components": {"schemas": schemas},
+        });
+        let spec = Spec::parse(&document.to_string()).expect("parses");
+        let schema = ReferenceOr::Reference {
+            reference: format!("#/components/schemas/{name}"),
+        };
+        let found = spec.document.checker().check(&schema, &value, "");
+        found.iter().map(Violation::render).collect()
+    }
+
+    fn one(schema: Value, value: Value) -> Vec<String> {
+        violations(json!({"s": schema}), "s", value)
+    }
+
+    #[test]
+    fn strings_check_length_pattern_enum_and_format() {
+        let name = json!({"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-z]+$"});
+        assert_eq!(one(name.clone(), json!("abc")), Vec::<String>::new());
+        assert_eq!(
+            one(name.clone(), json!("abcde")),
+            ["/: has 5 characters, more than 4"]
+        );
+        assert_eq!(
+            one(name, json!("A1")),
+            [r#"/: "A1" does not match the pattern "^[a-z]+$""#]
+        );
+        let state = json!({"type": "string", "enum": ["open", "closed", null]});
+        assert_eq!(one(state.clone(), Value::Null), Vec::<String>::new());
+        assert_eq!(
+            one(state, json!("shut")),
+            [r#"/: "shut" is not one of ["open", "closed"]"#]
+        );
+        let uri = json!({"type": "string", "format": "uri"});
+        assert_eq!(
+            one(uri.clone(), json!("https://github.com/o/r")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            one(uri, json!("github.com/o/r")),
+            [r#"/: "github.com/o/r" is not in the declared format"#]
+        );
+        let when = json!({"type": "string", "format": "date-time"});
+        assert_eq!(
+            one(when, json!("2024-05-01T10:00:00.123+02:00")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn numbers_check_type_and_bounds() {
+        let count = json!({"type": "integer", "minimum": 1, "maximum": 100});
+        assert_eq!(one(count.clone(), json!(3.0)), Vec::<String>::new());
+        assert_eq!(
+            one(count.clone(), json!(3.5)),
+            ["/: expected integer, got number"]
+        );
+        assert_eq!(
+            one(count.clone(), json!(0)),
+            ["/: 0 is below the minimum 1"]
+        );
+        assert_eq!(one(count, json!(101)), ["/: 101 is above the maximum 100"]);
+        let ratio = json!({"type": "number", "minimum": 0, "exclusiveMinimum": true});
+        assert_eq!(one(ratio.clone(), json!(0.5)), Vec::<String>::new());
+        assert_eq!(one(ratio, json!(0)), ["/: 0 is below the minimum 0"]);
+    }
+
+    #[test]
+    fn objects_and_arrays_check_members_with_their_pointers() {
+        let schemas = json!({
+            "label": {"type": "object", "required": ["name"], "additionalProperties": false,
+                      "properties": {"name": {"type": "string"}, "a/b": {"type": "boolean"}}},
+            "labels": {"type": "array", "items": {"$ref": "#/components/schemas/label"}, "maxItems": 2, "uniqueItems": true},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        });
+        let ok = json!([{"name": "bug"}, {"name": "ui", "a/b": true}]);
+        assert_eq!(
+            violations(schemas.clone(), "labels", ok),
+            Vec::<String>::new()
+        );
+        let bad = json!([{"name": 1}, {"a/b": "yes", "colour": "red"}]);
+        assert_eq!(
+            violations(schemas.clone(), "labels", bad),
+            [
+                "/0/name: expected string, got number",
+                "/1: missing required property `name`",
+                "/1/a~1b: expected boolean, got string",
+                "/1: unknown property `colour`",
+            ]
+        );
+        let repeated = json!([{"name": "bug"}, {"name": "bug"}]);
+        assert_eq!(
+            violations(schemas.clone(), "labels", repeated),
+            ["/: items are not unique"]
+        );
+        let three = json!([{"name": "a"}, {"name": "b"}, {"name": "c"}]);
+        assert_eq!(
+            violations(schemas.clone(), "labels", three),
+            ["/: has 3 items, more than 2"]
+        );
+        assert_eq!(
+            violations(schemas, "counts", json!({"a": 1, "b": "2"})),
+            ["/b: expected integer, got string"]
+        );
+    }
+
+    #[test]
+    fn compositions_and_nullable_follow_github_usage() {
+        let schemas = json!({
+            "user": {"type": "object", "required": ["login"], "properties": {"login": {"type": "string"}}},
+            "nullable-user": {"type": "object", "nullable": true, "required": ["login"], "properties": {"login": {"type": "string"}}},
+            "assignee": {"allOf": [{"$ref": "#/components/schemas/user"}], "nullable": true},
+            "admin": {"allOf": [{"$ref": "#/components/schemas/user"}, {"type": "object", "required": ["admin"]}]},
+            "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "not-zero": {"not": {"type": "integer", "enum": [0]}},
+            "untyped": {"properties": {"login": {"type": "string"}}, "required": ["login"]},
+            "either": {"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        });
+        let check = |name: &str, value: Value| violations(schemas.clone(), name, value);
+        assert_eq!(check("nullable-user", Value::Null), Vec::<String>::new());
+        assert_eq!(check("user", Value::Null), ["/: expected object, got null"]);
+        assert_eq!(check("assignee", Value::Null), Vec::<String>::new());
+        assert_eq!(
+            check("assignee", json!({})),
+            ["/: missing required property `login`"]
+        );
+        assert_eq!(
+            check("admin", json!({"login": "o"})),
+            ["/: missing required property `admin`"]
+        );
+        assert_eq!(check("id", json!(7)), Vec::<String>::new());
+        let id = check("id", json!(true));
+        assert_eq!(
+            id,
+            [
+                "/: matches no anyOf alternative; the closest fails with: /: expected string, got boolean"
+            ]
+        );
+        assert_eq!(check("not-zero", json!(1)), Vec::<String>::new());
+        assert_eq!(
+            check("not-zero", json!(0)),
+            ["/: matches a schema it must not match"]
+        );
+        assert_eq!(
+            check("untyped", json!({"login": 1})),
+            ["/login: expected string, got number"]
+        );
+        assert_eq!(
+            check("either", json!({"a": 1, "b": 2})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check("either", json!([])),
+            ["/: expected object, got array"]
+        );
+        let dangling = violations(
+            json!({"s": {"$ref": "#/components/schemas/gone"}}),
+            "s",
+            json!(1),
+        );
+        assert_eq!(
+            dangling,
+            [r##"/: the description's $ref "#/components/schemas/gone" resolves to nothing"##]
+        );
+    }
 }
