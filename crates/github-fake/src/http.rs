@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::server::{App, ConnectionKiller};
 use crate::state::{RecordedRequest, unix_now};
+use crate::validate;
 
 /// The fallback route: GitHub's 404.
 pub async fn not_found() -> ApiError {
@@ -102,10 +103,10 @@ fn rate_headers(app: &App, headers: &mut HeaderMap) {
     headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
 }
 
-/// The middleware around every route.
+/// The middleware around every route: checks the request against the description, answers
+/// it (or a fault), then adds the ETag and rate-limit headers, checks and records the answer.
 pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    if path.starts_with("/_fake/") {
+    if request.uri().path().starts_with("/_fake/") {
         return next.run(request).await;
     }
     let method = request.method().clone();
@@ -113,69 +114,22 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
         .uri()
         .path_and_query()
         .map(|p| p.to_string())
-        .unwrap_or(path.clone());
+        .unwrap_or_default();
     let mutating = !matches!(method, Method::GET | Method::HEAD);
-    let record = |status: StatusCode, charged: bool, lost: bool| {
-        let mutation = mutating && status.is_success();
-        app.lock().requests.push(RecordedRequest {
-            method: method.to_string(),
-            path: path_and_query.clone(),
-            status: status.as_u16(),
-            charged,
-            mutation,
-            lost,
-        });
-    };
-
-    let slow = app.lock().faults.slow();
-    if let Some(delay) = slow {
-        tokio::time::sleep(delay).await;
-    }
-    if !authorized(request.headers(), &app.options.token) {
-        record(StatusCode::UNAUTHORIZED, false, false);
-        return ApiError::new(StatusCode::UNAUTHORIZED, "Bad credentials").into_response();
-    }
-    let chargeable = path != "/rate_limit";
-    let spent = {
-        let mut state = app.lock();
-        state.rate.roll(unix_now());
-        chargeable && state.rate.remaining() == 0
-    };
-    if spent {
-        record(StatusCode::FORBIDDEN, false, false);
-        let mut response =
-            ApiError::new(StatusCode::FORBIDDEN, "API rate limit exceeded for user.")
-                .into_response();
-        rate_headers(&app, response.headers_mut());
-        return response;
-    }
-    let fault = app.lock().faults.draw(mutating);
-    if let Some(mut response) = fault.as_ref().and_then(fault_response) {
-        let charged = matches!(fault, Some(Fault::Unprocessable));
-        if charged {
-            app.lock().rate.used += 1;
-        }
-        record(response.status(), charged, false);
-        rate_headers(&app, response.headers_mut());
-        return response;
-    }
-    if other_repository(&app, &path) {
-        app.lock().rate.used += u64::from(chargeable);
-        record(StatusCode::NOT_FOUND, chargeable, false);
-        let mut response = ApiError::not_found().into_response();
-        rate_headers(&app, response.headers_mut());
-        return response;
-    }
-
-    let request_headers = request.headers().clone();
-    let killer = request.extensions().get::<ConnectionKiller>().cloned();
-    let response = next.run(request).await;
-    let (mut parts, body) = response.into_parts();
-    let mut body = match to_bytes(body, usize::MAX).await {
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
         Ok(body) => body,
-        Err(error) => return ApiError::internal(error).into_response(),
+        Err(_) => return ApiError::bad_json().into_response(),
     };
-    let mut charged = chargeable;
+    let operation = validate::request(&app, &parts, &body);
+    let killer = parts.extensions.get::<ConnectionKiller>().cloned();
+    let request_headers = parts.headers.clone();
+    let request = Request::from_parts(parts, Body::from(body));
+
+    let fault = app.lock().faults.draw(mutating);
+    let (response, mut charged) = answer(&app, request, next, fault.as_ref()).await;
+    let (mut parts, body) = response.into_parts();
+    let mut body = to_bytes(body, usize::MAX).await.unwrap_or_default();
     if method == Method::GET && parts.status == StatusCode::OK {
         let tag = etag(&body);
         if matches_etag(&request_headers, &tag) {
@@ -192,12 +146,58 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
     if charged {
         app.lock().rate.used += 1;
     }
-    rate_headers(&app, &mut parts.headers);
+    if parts.status != StatusCode::UNAUTHORIZED {
+        rate_headers(&app, &mut parts.headers);
+    }
+    if let Some(operation) = &operation {
+        validate::response(&app, &path_and_query, operation, parts.status, &body);
+    }
     let lost = matches!(fault, Some(Fault::LostAnswer));
-    record(parts.status, charged, lost);
+    app.lock().requests.push(RecordedRequest {
+        method: method.to_string(),
+        path: path_and_query,
+        status: parts.status.as_u16(),
+        charged,
+        mutation: mutating && parts.status.is_success(),
+        lost,
+    });
     if lost && let Some(killer) = killer {
         killer.kill();
         return std::future::pending().await;
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// The answer before the common headers, and whether it is charged to the rate limit.
+async fn answer(
+    app: &App,
+    request: Request,
+    next: Next,
+    fault: Option<&Fault>,
+) -> (Response, bool) {
+    let slow = app.lock().faults.slow();
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
+    if !authorized(request.headers(), &app.options.token) {
+        let refused = ApiError::new(StatusCode::UNAUTHORIZED, "Bad credentials");
+        return (refused.into_response(), false);
+    }
+    let chargeable = request.uri().path() != "/rate_limit";
+    let spent = {
+        let mut state = app.lock();
+        state.rate.roll(unix_now());
+        chargeable && state.rate.remaining() == 0
+    };
+    if spent {
+        let refused = ApiError::new(StatusCode::FORBIDDEN, "API rate limit exceeded for user.");
+        return (refused.into_response(), false);
+    }
+    if let Some(response) = fault.and_then(fault_response) {
+        return (response, matches!(fault, Some(Fault::Unprocessable)));
+    }
+    if other_repository(app, request.uri().path()) {
+        return (ApiError::not_found().into_response(), chargeable);
+    }
+    (next.run(request).await, chargeable)
 }

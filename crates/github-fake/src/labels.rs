@@ -127,24 +127,6 @@ pub async fn update(
     Ok(Json(render::label(&app, &label)).into_response())
 }
 
-/// `DELETE /repos/{owner}/{repo}/labels/{name}`; the label leaves every issue too.
-pub async fn delete(
-    State(app): State<Arc<App>>,
-    Path((_, _, name)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    let mut state = app.lock();
-    let gone = state
-        .label(&name)
-        .ok_or_else(ApiError::not_found)?
-        .name
-        .clone();
-    state.labels.retain(|label| label.name != gone);
-    for issue in state.issues.values_mut() {
-        issue.labels.retain(|label| *label != gone);
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
 /// The body of adding or setting labels: `{"labels": [...]}` or a bare array.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]

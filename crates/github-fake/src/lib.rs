@@ -14,12 +14,14 @@ mod http;
 mod issues;
 mod labels;
 mod merge;
+pub mod openapi;
 mod pages;
 mod pulls;
 mod render;
 mod repository;
 mod server;
 mod state;
+mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -80,6 +80,13 @@ async fn a_labels_filter_means_all_of_them_and_state_filters() {
             .status(),
         422
     );
+    let violations = harness.take_violations();
+    assert_eq!(
+        violations.len(),
+        1,
+        "the fake notices a request off the description"
+    );
+    assert!(violations[0].contains("`state`"), "{violations:?}");
 }
 
 #[tokio::test]
@@ -182,6 +189,11 @@ async fn assignees_and_edits() {
         )
         .await;
     assert_eq!(missing["message"], "Validation Failed");
+    let violations = harness.take_violations();
+    assert!(
+        violations[0].contains("missing required property `title`"),
+        "{violations:?}"
+    );
 }
 
 #[tokio::test]

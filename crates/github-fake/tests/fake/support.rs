@@ -9,8 +9,11 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// Fails the test on drop if the fake saw a request or answer that broke GitHub's
+/// description, unless the test took them with [`Harness::take_violations`].
 pub struct Harness {
     pub fake: FakeGithub,
+    violations_taken: std::cell::Cell<usize>,
     pub client: reqwest::Client,
     pub work: PathBuf,
     _dir: TempDir,
@@ -51,6 +54,7 @@ impl Harness {
         assert!(cloned.status.success());
         let harness = Harness {
             fake,
+            violations_taken: std::cell::Cell::new(0),
             client: reqwest::Client::new(),
             work,
             _dir: dir,
@@ -89,6 +93,14 @@ impl Harness {
         sha
     }
 
+    /// The violations so far, which the test means to provoke.
+    pub fn take_violations(&self) -> Vec<String> {
+        let violations = self.fake.violations();
+        let new = violations[self.violations_taken.get()..].to_vec();
+        self.violations_taken.set(violations.len());
+        new
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.fake.api_url()))
@@ -100,8 +112,15 @@ impl Harness {
         self.request(Method::GET, path).send().await.unwrap()
     }
 
+    /// Sends `body` as JSON; `null` sends no body.
     pub async fn send(&self, method: Method, path: &str, body: Value) -> Response {
-        self.request(method, path).json(&body).send().await.unwrap()
+        let request = self.request(method, path);
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        request.send().await.unwrap()
     }
 
     /// Sends and expects `status`, returning the JSON body.
@@ -128,5 +147,17 @@ impl Harness {
             serde_json::json!({ "title": branch, "head": branch, "base": "main", "body": body });
         self.expect(Method::POST, &self.repo("/pulls"), request, 201)
             .await
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(
+                self.take_violations(),
+                Vec::<String>::new(),
+                "requests or answers off the description"
+            );
+        }
     }
 }
