@@ -73,9 +73,7 @@ fn routes(app: Arc<App>) -> Router {
         )
         .route(
             &format!("{repo}/labels/{{name}}"),
-            get(labels::get)
-                .patch(labels::update)
-                .delete(labels::delete),
+            get(labels::get).patch(labels::update),
         )
         .route(
             &format!("{repo}/issues"),
