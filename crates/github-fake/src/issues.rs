@@ -53,6 +53,14 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .collect()
         })
         .unwrap_or_default();
+    let since: Option<jiff::Timestamp> = match params.get("since") {
+        None => None,
+        Some(since) => Some(
+            since
+                .parse()
+                .map_err(|_| ApiError::validation("Issue", "since", "invalid"))?,
+        ),
+    };
     let mut issues: Vec<&Issue> = state
         .issues
         .values()
@@ -70,6 +78,14 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .assignees
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(login)),
+        })
+        .filter(|issue| {
+            since.is_none_or(|since| {
+                issue
+                    .updated_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|updated| updated >= since)
+            })
         })
         .filter(|issue| {
             params

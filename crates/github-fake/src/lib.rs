@@ -111,6 +111,12 @@ impl FakeGithub {
         self.app.lock().faults = faults::FaultPlan::new(faults);
     }
 
+    /// Sets the primary rate limit's window: `remaining` requests until `reset_in` from now,
+    /// so that a test can see a client wait for the reset without waiting an hour.
+    pub fn set_rate_limit(&self, remaining: u64, reset_in: std::time::Duration) {
+        self.app.lock().rate.set(remaining, reset_in);
+    }
+
     /// Posts a comment as someone other than the token's user, e.g. a stranger (`NONE`).
     /// Panics if the issue does not exist.
     pub fn comment_as(&self, issue: u64, login: &str, association: &str, body: &str) {

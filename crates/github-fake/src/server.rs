@@ -125,6 +125,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/_fake/requests", get(admin::requests))
         .route("/_fake/faults", post(admin::set_faults))
         .route("/_fake/comments", post(admin::comment))
+        .route("/_fake/rate_limit", post(admin::set_rate_limit))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), http::github))
         .with_state(app)

@@ -128,6 +128,12 @@ impl RateLimit {
         }
     }
 
+    /// Leaves `remaining` requests in a window that ends `reset_in` from now.
+    pub fn set(&mut self, remaining: u64, reset_in: std::time::Duration) {
+        self.used = self.limit.saturating_sub(remaining);
+        self.reset = unix_now() + reset_in.as_secs();
+    }
+
     pub fn remaining(&self) -> u64 {
         self.limit.saturating_sub(self.used)
     }

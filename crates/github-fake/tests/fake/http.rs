@@ -164,6 +164,10 @@ async fn a_spent_rate_limit_refuses_with_403_until_reset() {
     let limits: Value = get("/rate_limit").await.unwrap().json().await.unwrap();
     assert_eq!(limits["resources"]["core"]["remaining"], 0);
     assert_eq!(limits["rate"]["reset"], reset);
+    fake.set_rate_limit(0, std::time::Duration::ZERO);
+    let renewed = get("/repos/clambake/demo/labels").await.unwrap();
+    assert_eq!(renewed.status(), 200, "a new window starts at the reset");
+    assert_eq!(header(&renewed, "x-ratelimit-remaining"), "1");
 }
 
 #[tokio::test]

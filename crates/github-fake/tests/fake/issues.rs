@@ -73,6 +73,18 @@ async fn a_labels_filter_means_all_of_them_and_state_filters() {
         .await
         .unwrap();
     assert_eq!(numbers(&all), [closed, both]);
+    let future = harness
+        .get(&harness.repo("/issues?since=2999-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(
+        future.json::<Value>().await.unwrap(),
+        json!([]),
+        "nothing updated since"
+    );
+    let past = harness
+        .get(&harness.repo("/issues?since=2000-01-01T00:00:00Z&state=all"))
+        .await;
+    assert_eq!(numbers(&past.json::<Value>().await.unwrap()).len(), 3);
     assert_eq!(
         harness
             .get(&harness.repo("/issues?state=bogus"))
