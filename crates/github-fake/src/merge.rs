@@ -34,7 +34,8 @@ fn not_mergeable() -> ApiError {
 }
 
 /// `PUT /repos/{owner}/{repo}/pulls/{number}/merge`: 409 if `sha` is not the head, 405 if it
-/// cannot merge; the base branch moves by compare-and-swap.
+/// cannot merge; the base branch moves by compare-and-swap. Onto the default branch, the
+/// closing keywords of the body and of every commit merged close those issues.
 pub async fn merge(
     State(app): State<Arc<App>>,
     Path((_, _, number)): Path<(String, String, u64)>,
@@ -54,6 +55,12 @@ pub async fn merge(
     let pull = issue.pull.as_ref().expect("a pull request");
     if issue.state != IssueState::Open {
         return Err(not_mergeable());
+    }
+    if pull.draft {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is still a draft",
+        ));
     }
     if request
         .sha
@@ -119,6 +126,14 @@ pub async fn merge(
         ));
     }
     let default_branch = app.repo.default_branch().await?;
+    let mut closing_text = issue.body.clone().unwrap_or_default();
+    if pull.base_ref == default_branch {
+        let range = format!("{}..{commit}", pull.base_sha);
+        for merged in app.repo.log(&[&range]).await? {
+            closing_text.push('\n');
+            closing_text.push_str(&merged.message);
+        }
+    }
     let login = app.options.login.clone();
     let mut state = app.lock();
     let now = timestamp();
@@ -132,7 +147,7 @@ pub async fn merge(
     stored_pull.merged_by = Some(login.clone());
     if pull.base_ref == default_branch {
         let repository = format!("{owner}/{}", app.options.repo);
-        for closed in closed_issues(issue.body.as_deref().unwrap_or_default(), &repository) {
+        for closed in closed_issues(&closing_text, &repository) {
             if state
                 .issues
                 .get(&closed)

@@ -76,7 +76,15 @@ async fn merging_writes_a_merge_commit_and_closes_the_issues_named() {
     let fixed = harness.create_issue("to fix", &[]).await;
     let resolved = harness.create_issue("to resolve", &[]).await;
     let mentioned = harness.create_issue("only mentioned", &[]).await;
-    let head = harness.push_branch("feature", "a.txt", "a\n");
+    let by_commit = harness
+        .create_issue("closed by a commit message", &[])
+        .await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let head = harness.commit("b.txt", "b\n", &format!("Closes #{by_commit}"));
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "HEAD:feature"],
+    );
     let body = format!("Fixes #{fixed}\nresolves: #{resolved}, see #{mentioned}");
     let pull = harness.create_pull("feature", &body).await;
     let number = pull["number"].as_u64().unwrap();
@@ -101,8 +109,13 @@ async fn merging_writes_a_merge_commit_and_closes_the_issues_named() {
 
     let state = |n| harness.fake.issue(n).unwrap().state.as_str();
     assert_eq!(
-        (state(fixed), state(resolved), state(mentioned)),
-        ("closed", "closed", "open")
+        (
+            state(fixed),
+            state(resolved),
+            state(mentioned),
+            state(by_commit)
+        ),
+        ("closed", "closed", "open", "closed")
     );
     assert_eq!(
         harness.fake.issue(fixed).unwrap().state_reason.as_deref(),
