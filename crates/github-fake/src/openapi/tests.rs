@@ -419,6 +419,16 @@ fn openapi_request_body_violations_name_the_operation_and_pointer() {
             .starts_with("issues/create request body: /labels/0: matches no oneOf alternative"),
         "{nested:?}"
     );
+    let misnamed = request(
+        "POST",
+        "/repos/o/r/issues",
+        None,
+        Some(json!({"title": "t", "labels": [{"name": 1}]})),
+    );
+    assert_one(
+        &misnamed.unwrap_err(),
+        "issues/create request body: /labels/0: matches no oneOf alternative; the closest fails with: /labels/0/name: expected string, got number",
+    );
     let absent = request("POST", "/repos/o/r/issues", None, None);
     assert_one(
         &absent.unwrap_err(),
