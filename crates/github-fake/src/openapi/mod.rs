@@ -325,7 +325,7 @@ fn method_operation<'a>(item: &'a PathItem, method: &str) -> Option<&'a openapiv
 }
 
 /// The description, with `$ref`s resolvable within it.
-pub struct Document {
+struct Document {
     api: OpenAPI,
 }
 
