@@ -440,4 +440,6 @@ fn component_name(reference: &str, kind: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod subset_tests;
+#[cfg(test)]
 mod tests;
