@@ -162,12 +162,12 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         .values()
         .filter(|issue| wanted_state == "all" || issue.state.as_str() == wanted_state)
         .filter(|issue| {
-            let pull = issue.pull.as_ref().expect("pulls only");
-            head.as_ref()
-                .is_none_or(|(o, b)| o.eq_ignore_ascii_case(owner) && *b == pull.head_ref)
-                && params.get("base").is_none_or(|base| base == pull.base_ref)
+            issue.pull.as_ref().is_some_and(|pull| {
+                head.as_ref()
+                    .is_none_or(|(o, b)| o.eq_ignore_ascii_case(owner) && *b == pull.head_ref)
+                    && params.get("base").is_none_or(|base| base == pull.base_ref)
+            })
         })
-        .filter(|issue| issue.pull.is_some())
         .collect();
     let sort = params.get("sort").unwrap_or("created");
     match sort {

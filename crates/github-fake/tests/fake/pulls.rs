@@ -31,10 +31,11 @@ async fn a_second_open_pull_request_for_one_head_is_refused() {
 #[tokio::test]
 async fn the_head_is_read_live_and_mergeable_is_null_at_first() {
     let harness = Harness::start().await;
+    harness.create_issue("a plain issue, not listed", &[]).await;
     let first = harness.push_branch("feature", "a.txt", "a\n");
     let created = harness.create_pull("feature", "").await;
     assert_eq!(created["head"]["sha"], first.as_str());
-    let path = harness.repo("/pulls/1");
+    let path = harness.repo("/pulls/2");
     let pull: Value = harness.get(&path).await.json().await.unwrap();
     assert_eq!(
         pull["mergeable"], true,
@@ -68,6 +69,13 @@ async fn the_head_is_read_live_and_mergeable_is_null_at_first() {
         .await
         .unwrap();
     assert_eq!(other, json!([]));
+    let all: Value = harness
+        .get(&harness.repo("/pulls?state=all"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1, "pull requests only");
 }
 
 #[tokio::test]
