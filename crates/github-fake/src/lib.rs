@@ -14,6 +14,7 @@ mod git;
 mod http;
 mod issues;
 mod labels;
+mod landing;
 mod merge;
 pub mod openapi;
 mod pages;

@@ -1,22 +1,21 @@
-//! Merging a pull request for real in the bare repository, and the closing keywords that close
-//! issues when it lands on the default branch.
+//! Merging a pull request for real in the bare repository.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, parse_body};
 use crate::git::MergeTree;
+use crate::landing::land;
 use crate::pulls::refresh;
 use crate::server::App;
-use crate::state::{IssueState, timestamp};
+use crate::state::IssueState;
 
 #[derive(Debug, Deserialize)]
 struct MergeRequest {
@@ -125,72 +124,8 @@ pub async fn merge(
             "Base branch was modified. Review and try the merge again.",
         ));
     }
-    let default_branch = app.repo.default_branch().await?;
-    let mut closing_text = issue.body.clone().unwrap_or_default();
-    if pull.base_ref == default_branch {
-        let range = format!("{}..{commit}", pull.base_sha);
-        for merged in app.repo.log(&[&range]).await? {
-            closing_text.push('\n');
-            closing_text.push_str(&merged.message);
-        }
-    }
-    let login = app.options.login.clone();
-    let mut state = app.lock();
-    let now = timestamp();
-    let stored = state.issues.get_mut(&number).expect("read above");
-    stored.state = IssueState::Closed;
-    stored.closed_at = Some(now.clone());
-    stored.updated_at = now.clone();
-    let stored_pull = stored.pull.as_mut().expect("a pull request");
-    stored_pull.merged_at = Some(now);
-    stored_pull.merge_commit_sha = Some(commit.clone());
-    stored_pull.merged_by = Some(login.clone());
-    if pull.base_ref == default_branch {
-        let repository = format!("{owner}/{}", app.options.repo);
-        for closed in closed_issues(&closing_text, &repository) {
-            if state
-                .issues
-                .get(&closed)
-                .is_some_and(|issue| issue.pull.is_none())
-            {
-                state.close_issue(closed, &login, "completed");
-            }
-        }
-    }
+    land(&app, number, &commit, &pull.base_sha).await?;
     let answer =
         json!({ "sha": commit, "merged": true, "message": "Pull Request successfully merged" });
     Ok(Json(answer).into_response())
-}
-
-/// `close #1`, `Fixes: #2`, `resolved owner/repo#3`: GitHub's closing keywords.
-static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:([\w.-]+/[\w.-]+))?#(\d+)\b",
-    )
-    .expect("a valid pattern")
-});
-
-/// The numbers a pull request body closes in `repository` (`owner/name`).
-pub fn closed_issues(body: &str, repository: &str) -> Vec<u64> {
-    CLOSING
-        .captures_iter(body)
-        .filter(|captures| {
-            captures
-                .get(1)
-                .is_none_or(|r| r.as_str().eq_ignore_ascii_case(repository))
-        })
-        .filter_map(|captures| captures[2].parse().ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::closed_issues;
-
-    #[test]
-    fn closing_keywords_are_read_as_github_reads_them() {
-        let body = "Fixes #1, closes: #2\nRESOLVED #3 and resolve o/r#4; close other/repo#5\n\
-                    fix#6 prefix#7 closing #8 #9";
-        assert_eq!(closed_issues(body, "o/r"), vec![1, 2, 3, 4]);
-    }
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::error::{ApiError, parse_body};
 use crate::git::MergeTree;
 use crate::issues::created;
+use crate::landing::land;
 use crate::pages::{Params, paginate};
 use crate::render::{self, PullDetails};
 use crate::server::App;
@@ -20,9 +21,11 @@ use crate::state::{Issue, IssueState, Pull, timestamp};
 type PullPath = Path<(String, String, u64)>;
 
 /// Reads the branches of these open pull requests from the bare repository. A pull request
-/// whose head branch is gone is closed, as GitHub does.
+/// whose head branch is gone is closed, and one whose head a push brought into its base is
+/// merged, as GitHub does; the latter only while no merge or creation is under way, which
+/// decide for themselves.
 pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
-    let branches: Vec<(u64, String, String)> = {
+    let branches: Vec<(u64, String, String, String)> = {
         let state = app.lock();
         numbers
             .iter()
@@ -30,31 +33,48 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             .filter(|issue| issue.state == IssueState::Open)
             .filter_map(|issue| {
                 let pull = issue.pull.as_ref()?;
-                Some((issue.number, pull.head_ref.clone(), pull.base_ref.clone()))
+                let refs = (
+                    pull.head_ref.clone(),
+                    pull.base_ref.clone(),
+                    pull.base_sha.clone(),
+                );
+                Some((issue.number, refs.0, refs.1, refs.2))
             })
             .collect()
     };
-    for (number, head_ref, base_ref) in branches {
+    let serial = app.git_writes.try_lock().ok();
+    for (number, head_ref, base_ref, old_base) in branches {
         let head = app.repo.branch_sha(&head_ref).await?;
         let base = app.repo.branch_sha(&base_ref).await?;
-        let mut state = app.lock();
-        let Some(issue) = state.issues.get_mut(&number) else {
-            continue;
-        };
-        let Some(pull) = issue.pull.as_mut() else {
-            continue;
-        };
-        if let Some(base) = base {
-            pull.base_sha = base;
-        }
-        match head {
-            Some(head) => pull.head_sha = head,
-            None => {
-                let now = timestamp();
-                issue.state = IssueState::Closed;
-                issue.closed_at = Some(now.clone());
-                issue.updated_at = now;
+        let landed = match (&head, &base) {
+            (Some(head), Some(base)) if serial.is_some() => {
+                app.repo.is_ancestor(head, base).await?
             }
+            _ => false,
+        };
+        {
+            let mut state = app.lock();
+            let Some(issue) = state.issues.get_mut(&number) else {
+                continue;
+            };
+            let Some(pull) = issue.pull.as_mut() else {
+                continue;
+            };
+            if let Some(base) = &base {
+                pull.base_sha = base.clone();
+            }
+            match &head {
+                Some(head) => pull.head_sha = head.clone(),
+                None => {
+                    let now = timestamp();
+                    issue.state = IssueState::Closed;
+                    issue.closed_at = Some(now.clone());
+                    issue.updated_at = now;
+                }
+            }
+        }
+        if let (true, Some(head)) = (landed, &head) {
+            land(app, number, head, &old_base).await?;
         }
     }
     Ok(())

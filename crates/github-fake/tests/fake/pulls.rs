@@ -224,3 +224,54 @@ async fn a_conflicting_pull_request_is_not_mergeable() {
         .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_push_of_the_head_into_the_base_merges_the_pull_request() {
+    let harness = Harness::start().await;
+    let issue = harness.create_issue("to fix", &[]).await;
+    let head = harness.push_branch("feature", "a.txt", "a\n");
+    let number = harness
+        .create_pull("feature", &format!("Fixes #{issue}"))
+        .await["number"]
+        .as_u64()
+        .unwrap();
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "feature:main"],
+    );
+    let pull: Value = harness
+        .get(&harness.repo(&format!("/pulls/{number}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (pull["merged"].clone(), pull["state"].clone()),
+        (json!(true), json!("closed"))
+    );
+    assert_eq!(pull["merge_commit_sha"], head.as_str());
+    assert_eq!(harness.fake.issue(issue).unwrap().state.as_str(), "closed");
+}
+
+#[tokio::test]
+async fn a_pull_request_whose_head_branch_is_deleted_closes_unmerged() {
+    let harness = Harness::start().await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let number = harness.create_pull("feature", "").await["number"]
+        .as_u64()
+        .unwrap();
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "--delete", "feature"],
+    );
+    let pull: Value = harness
+        .get(&harness.repo(&format!("/pulls/{number}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (pull["merged"].clone(), pull["state"].clone()),
+        (json!(false), json!("closed"))
+    );
+}
