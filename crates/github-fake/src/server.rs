@@ -23,6 +23,8 @@ pub struct App {
     pub options: Options,
     pub api_url: String,
     pub repo: BareRepo,
+    /// When the fake started, the origin of [`crate::RecordedRequest::at_ms`].
+    pub started: std::time::Instant,
     state: Mutex<State>,
     /// Serialises merges and pull request creation, so that two at once cannot both pass
     /// their checks.
@@ -56,6 +58,7 @@ pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()
         options,
         api_url,
         repo,
+        started: std::time::Instant::now(),
         git_writes: tokio::sync::Mutex::new(()),
     });
     let router = routes(app.clone());

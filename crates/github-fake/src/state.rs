@@ -98,6 +98,9 @@ pub struct RecordedRequest {
     pub mutation: bool,
     /// Whether the fake dropped the connection instead of sending the answer.
     pub lost: bool,
+    /// When it arrived, in milliseconds since the fake started: to check that a client spaces
+    /// its mutations as GitHub asks.
+    pub at_ms: u64,
 }
 
 /// The primary rate limit of the token: `limit` requests per window.
