@@ -104,11 +104,9 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         "asc" => {}
         _ => return Err(ApiError::validation("Issue", "direction", "invalid")),
     }
-    let items = issues
-        .into_iter()
-        .map(|issue| render::issue(&app, &state, issue))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, issues, |issue| {
+        render::issue(&app, &state, issue)
+    })
 }
 
 /// `GET /repos/{owner}/{repo}/issues/{number}`.
@@ -326,13 +324,14 @@ pub async fn list_comments(
     if !state.issues.contains_key(&number) {
         return Err(ApiError::not_found());
     }
-    let items = state
+    let comments: Vec<_> = state
         .comments
         .iter()
-        .filter(|comment| comment.issue == number)
-        .map(|comment| render::comment(&app, comment))
+        .filter(|c| c.issue == number)
         .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, comments, |comment| {
+        render::comment(&app, comment)
+    })
 }
 
 #[derive(Debug, Deserialize)]

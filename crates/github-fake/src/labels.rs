@@ -19,12 +19,10 @@ use crate::state::{Label, timestamp};
 /// `GET /repos/{owner}/{repo}/labels`.
 pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, ApiError> {
     let state = app.lock();
-    let items = state
-        .labels
-        .iter()
-        .map(|label| render::label(&app, label))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    let labels: Vec<_> = state.labels.iter().collect();
+    paginate(&app.api_url, &uri, labels, |label| {
+        render::label(&app, label)
+    })
 }
 
 /// `GET /repos/{owner}/{repo}/labels/{name}`, matched case-insensitively.

@@ -201,11 +201,9 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         "asc" => {}
         _ => return Err(ApiError::validation("PullRequest", "direction", "invalid")),
     }
-    let items = pulls
-        .into_iter()
-        .map(|issue| render::pull(&app, &state, issue, &default_branch, None))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, pulls, |issue| {
+        render::pull(&app, &state, issue, &default_branch, None)
+    })
 }
 
 #[derive(Debug, Deserialize)]
