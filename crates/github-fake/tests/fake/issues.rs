@@ -140,6 +140,22 @@ async fn labels_are_created_once_and_added_and_removed_on_issues() {
         .await;
     assert_eq!(absent["message"], "Label does not exist");
 
+    let odd = harness.repo(&format!("/issues/{number}/labels"));
+    let body = json!({ "labels": ["route:ready", "a b/c"] });
+    harness.expect(Method::POST, &odd, body, 200).await;
+    for encoded in ["route%3Aready", "a%20b%2Fc"] {
+        let path = format!("{odd}/{encoded}");
+        harness
+            .expect(Method::DELETE, &path, json!(null), 200)
+            .await;
+    }
+    let got: Value = harness
+        .get(&harness.repo("/labels/route%3Aready"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["name"], "route:ready");
     let rename = harness.repo("/labels/new");
     harness
         .expect(
