@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::{ApiError, parse_body};
-use crate::issues::{LabelArg, created};
-use crate::pages::paginate;
+use crate::issues::LabelArg;
+use crate::pages::{created, paginate};
 use crate::render;
 use crate::server::App;
 use crate::state::{Label, timestamp};

@@ -41,7 +41,7 @@ pub async fn merge(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: MergeRequest = parse_body(&body)?;
-    let _writing = app.git_writes.lock().await;
+    let _writing = app.serial.lock().await;
     refresh(&app, &[number]).await?;
     let issue = {
         let state = app.lock();

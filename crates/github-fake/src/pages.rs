@@ -1,8 +1,8 @@
-//! Query parameters and GitHub's pagination: `per_page` (at most 100), `page`, and a `Link`
-//! header whose URLs point back at the fake.
+//! Query parameters, GitHub's pagination (`per_page` at most 100, `page`, and a `Link` header
+//! whose URLs point back at the fake), and the `201 Created` answer.
 
 use axum::Json;
-use axum::http::header::LINK;
+use axum::http::header::{LINK, LOCATION};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -92,4 +92,15 @@ pub fn paginate<T>(
         response.headers_mut().insert(LINK, value);
     }
     Ok(response)
+}
+
+/// `201 Created` with the new object's URL in `Location`.
+pub fn created(value: &Value) -> Response {
+    let location = value["url"].as_str().unwrap_or_default().to_string();
+    (
+        StatusCode::CREATED,
+        [(LOCATION, location)],
+        Json(value.clone()),
+    )
+        .into_response()
 }

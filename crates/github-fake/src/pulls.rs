@@ -11,9 +11,8 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, parse_body};
 use crate::git::MergeTree;
-use crate::issues::created;
 use crate::landing::land;
-use crate::pages::{Params, paginate};
+use crate::pages::{Params, created, paginate};
 use crate::render::{self, PullDetails};
 use crate::server::App;
 use crate::state::{Issue, IssueState, Pull, timestamp};
@@ -42,7 +41,7 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             })
             .collect()
     };
-    let serial = app.git_writes.try_lock().ok();
+    let serial = app.serial.try_lock().ok();
     for (number, head_ref, base_ref, old_base) in branches {
         let head = app.repo.branch_sha(&head_ref).await?;
         let base = app.repo.branch_sha(&base_ref).await?;
@@ -220,7 +219,7 @@ struct NewPull {
 /// commits, or a second open pull request with the same head and base.
 pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let new: NewPull = parse_body(&body)?;
-    let _serial = app.git_writes.lock().await;
+    let _serial = app.serial.lock().await;
     let title = new.title.filter(|title| !title.is_empty());
     let title =
         title.ok_or_else(|| ApiError::validation("PullRequest", "title", "missing_field"))?;

@@ -28,7 +28,7 @@ pub struct App {
     state: Mutex<State>,
     /// Serialises merges and pull request creation, so that two at once cannot both pass
     /// their checks.
-    pub git_writes: tokio::sync::Mutex<()>,
+    pub serial: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -59,7 +59,7 @@ pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()
         api_url,
         repo,
         started: std::time::Instant::now(),
-        git_writes: tokio::sync::Mutex::new(()),
+        serial: tokio::sync::Mutex::new(()),
     });
     let router = routes(app.clone());
     let server = tokio::spawn(accept(listener, router));
