@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::git::BareRepo;
 use crate::state::State;
-use crate::{Options, admin, http, issues, labels, merge, pulls, repository};
+use crate::{Options, admin, compare, http, issues, labels, merge, pulls, refs, repository};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -23,9 +23,12 @@ pub struct App {
     pub options: Options,
     pub api_url: String,
     pub repo: BareRepo,
+    /// When the fake started, the origin of [`crate::RecordedRequest::at_ms`].
+    pub started: std::time::Instant,
     state: Mutex<State>,
-    /// Serialises writes to the bare repository (merges), as GitHub does per repository.
-    pub git_writes: tokio::sync::Mutex<()>,
+    /// Serialises merges and pull request creation, so that two at once cannot both pass
+    /// their checks.
+    pub serial: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -55,7 +58,8 @@ pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()
         options,
         api_url,
         repo,
-        git_writes: tokio::sync::Mutex::new(()),
+        started: std::time::Instant::now(),
+        serial: tokio::sync::Mutex::new(()),
     });
     let router = routes(app.clone());
     let server = tokio::spawn(accept(listener, router));
@@ -108,10 +112,23 @@ fn routes(app: Arc<App>) -> Router {
             get(pulls::get).patch(pulls::update),
         )
         .route(&format!("{repo}/pulls/{{number}}/merge"), put(merge::merge))
+        .route(&format!("{repo}/git/ref/{{*ref}}"), get(refs::get))
+        .route(
+            &format!("{repo}/git/matching-refs/{{*ref}}"),
+            get(refs::matching),
+        )
+        .route(&format!("{repo}/git/refs"), post(refs::create))
+        .route(
+            &format!("{repo}/git/refs/{{*ref}}"),
+            axum::routing::patch(refs::update).delete(refs::delete),
+        )
+        .route(&format!("{repo}/compare/{{range}}"), get(compare::compare))
+        .route("/user", get(repository::authenticated_user))
         .route("/_fake/violations", get(admin::violations))
         .route("/_fake/requests", get(admin::requests))
         .route("/_fake/faults", post(admin::set_faults))
         .route("/_fake/comments", post(admin::comment))
+        .route("/_fake/rate_limit", post(admin::set_rate_limit))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), http::github))
         .with_state(app)
