@@ -131,19 +131,24 @@ impl GithubForge {
     /// The token's user, its permissions on the repository, and the default branch.
     pub async fn access(&self) -> ForgeResult<Access> {
         let login = self.login().await?;
-        let reply = accepted(
-            self.http
-                .send(&Request::get(self.repo_url(&[], &[])))
-                .await?,
-            Subject::Repository,
-        )?;
-        let repository: wire::Repository = reply.json()?;
-        let _ = self.default_branch.set(repository.default_branch.clone());
+        let repository = self.repository().await?;
         Ok(Access {
             login,
             permissions: repository.permissions.unwrap_or_default(),
             default_branch: repository.default_branch,
         })
+    }
+
+    /// The repository as GitHub describes it; its default branch is remembered.
+    async fn repository(&self) -> ForgeResult<wire::Repository> {
+        let url = self.repo_url(&[], &[]);
+        let reply = accepted(
+            self.http.send(&Request::get(url)).await?,
+            Subject::Repository,
+        )?;
+        let repository: wire::Repository = reply.json()?;
+        let _ = self.default_branch.set(repository.default_branch.clone());
+        Ok(repository)
     }
 
     async fn login(&self) -> ForgeResult<String> {
@@ -182,7 +187,7 @@ impl GithubForge {
 impl Forge for GithubForge {
     async fn default_branch(&self) -> ForgeResult<String> {
         self.default_branch
-            .get_or_try_init(|| async { Ok(self.access().await?.default_branch) })
+            .get_or_try_init(|| async { Ok(self.repository().await?.default_branch) })
             .await
             .cloned()
     }
