@@ -52,11 +52,10 @@ impl GithubForge {
             number,
             branch: pull.head.clone(),
         };
-        let sha = match (expected_head, pull.head_sha.as_deref()) {
-            (Some(expected), Some(head)) if expected != head => return Err(head_moved()),
-            (Some(expected), _) => expected,
-            (None, Some(head)) => head,
-            (None, None) => return Err(ForgeError::NoSuchBranch(pull.head.clone())),
+        // GitHub compares the `sha` itself (409 if the head is elsewhere), so an expected head
+        // that is already stale is refused by the same path as one that moves meanwhile.
+        let Some(sha) = expected_head.or(pull.head_sha.as_deref()) else {
+            return Err(ForgeError::NoSuchBranch(pull.head.clone()));
         };
         let url = self.repo_url(&["pulls", &number.to_string(), "merge"], &[]);
         let body = json!({
