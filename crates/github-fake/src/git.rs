@@ -129,12 +129,104 @@ impl BareRepo {
         check(&output, "git commit-tree")?;
         Ok(stdout_line(&output))
     }
+}
 
-    /// Moves `branch` from `old` to `new`, failing if it no longer points at `old`.
-    pub async fn compare_and_swap(&self, branch: &str, new: &str, old: &str) -> io::Result<bool> {
-        let reference = format!("refs/heads/{branch}");
-        let output = self.git(&["update-ref", &reference, new, old]).await?;
+/// One commit, as `git log` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub parents: Vec<String>,
+    pub tree: String,
+    pub author: (String, String, String),
+    pub committer: (String, String, String),
+    pub message: String,
+}
+
+/// The zero object id: as the old value of `update-ref`, "must not exist yet".
+const NO_OBJECT: &str = "0000000000000000000000000000000000000000";
+
+impl BareRepo {
+    /// Every ref and the object it points at, sorted by name.
+    pub async fn refs(&self) -> io::Result<Vec<(String, String)>> {
+        let output = self
+            .git(&["for-each-ref", "--format=%(refname) %(objectname)"])
+            .await?;
+        check(&output, "git for-each-ref")?;
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, sha)| (name.to_string(), sha.to_string()))
+            .collect())
+    }
+
+    /// The commit `revision` names, if it names one.
+    pub async fn commit(&self, revision: &str) -> io::Result<Option<String>> {
+        let revision = format!("{revision}^{{commit}}");
+        let output = self
+            .git(&["rev-parse", "--verify", "--quiet", &revision])
+            .await?;
+        Ok(output.status.success().then(|| stdout_line(&output)))
+    }
+
+    /// Points `reference` at `new` if it still points at `old` (`None`: if it does not exist).
+    pub async fn update_ref(
+        &self,
+        reference: &str,
+        new: &str,
+        old: Option<&str>,
+    ) -> io::Result<bool> {
+        let output = self
+            .git(&["update-ref", reference, new, old.unwrap_or(NO_OBJECT)])
+            .await?;
         Ok(output.status.success())
+    }
+
+    /// Deletes `reference` if it still points at `old`.
+    pub async fn delete_ref(&self, reference: &str, old: &str) -> io::Result<bool> {
+        let output = self.git(&["update-ref", "-d", reference, old]).await?;
+        Ok(output.status.success())
+    }
+
+    /// Whether `ancestor` is reachable from `descendant`.
+    pub async fn is_ancestor(&self, ancestor: &str, descendant: &str) -> io::Result<bool> {
+        let output = self
+            .git(&["merge-base", "--is-ancestor", ancestor, descendant])
+            .await?;
+        Ok(output.status.success())
+    }
+
+    /// The best common ancestor of two commits, if they have one.
+    pub async fn merge_base(&self, one: &str, other: &str) -> io::Result<Option<String>> {
+        let output = self.git(&["merge-base", one, other]).await?;
+        Ok(output.status.success().then(|| stdout_line(&output)))
+    }
+
+    /// The commits `git log` lists for these arguments, oldest first.
+    pub async fn log(&self, args: &[&str]) -> io::Result<Vec<CommitInfo>> {
+        let format = "--format=%H%x00%P%x00%T%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B%x1e";
+        let mut all = vec!["log", "--reverse", format];
+        all.extend(args);
+        let output = self.git(&all).await?;
+        check(&output, "git log")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let commits = text
+            .split('\x1e')
+            .map(|record| record.trim_start_matches('\n'));
+        Ok(commits
+            .filter(|record| !record.is_empty())
+            .map(|record| {
+                let fields: Vec<&str> = record.splitn(10, '\0').collect();
+                let field = |n: usize| fields.get(n).copied().unwrap_or_default().to_string();
+                CommitInfo {
+                    sha: field(0),
+                    parents: field(1).split_whitespace().map(str::to_string).collect(),
+                    tree: field(2),
+                    author: (field(3), field(4), field(5)),
+                    committer: (field(6), field(7), field(8)),
+                    message: field(9).trim_end().to_string(),
+                }
+            })
+            .collect())
     }
 }
 

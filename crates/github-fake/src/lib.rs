@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 mod admin;
+mod compare;
 mod error;
 mod faults;
 mod git;
@@ -17,6 +18,7 @@ mod merge;
 pub mod openapi;
 mod pages;
 mod pulls;
+mod refs;
 mod render;
 mod repository;
 mod server;

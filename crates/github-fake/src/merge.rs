@@ -107,9 +107,10 @@ pub async fn merge(
         format!("{title}\n\n{message}")
     };
     let commit = app.repo.commit_tree(&tree, &parents, &full_message).await?;
+    let base = format!("refs/heads/{}", pull.base_ref);
     if !app
         .repo
-        .compare_and_swap(&pull.base_ref, &commit, &pull.base_sha)
+        .update_ref(&base, &commit, Some(&pull.base_sha))
         .await?
     {
         return Err(ApiError::new(

@@ -202,6 +202,7 @@ struct NewPull {
 /// commits, or a second open pull request with the same head and base.
 pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let new: NewPull = parse_body(&body)?;
+    let _serial = app.git_writes.lock().await;
     let title = new.title.filter(|title| !title.is_empty());
     let title =
         title.ok_or_else(|| ApiError::validation("PullRequest", "title", "missing_field"))?;

@@ -28,3 +28,33 @@ pub async fn rate_limit(State(app): State<Arc<App>>) -> Json<serde_json::Value> 
     let search = json!({ "limit": 30, "used": 0, "remaining": 30, "reset": rate.reset });
     Json(json!({ "resources": { "core": core, "search": search }, "rate": core }))
 }
+
+/// `GET /user`: the token's user, with the `x-oauth-scopes` of a classic token that may
+/// write to repositories.
+pub async fn authenticated_user(State(app): State<Arc<App>>) -> Response {
+    let mut user = render::user(&app, &app.options.login);
+    for (field, value) in [
+        ("name", json!(null)),
+        ("company", json!(null)),
+        ("blog", json!("")),
+        ("location", json!(null)),
+        ("email", json!(null)),
+        ("hireable", json!(null)),
+        ("bio", json!(null)),
+        ("public_repos", json!(1)),
+        ("public_gists", json!(0)),
+        ("followers", json!(0)),
+        ("following", json!(0)),
+        ("created_at", json!("2026-01-01T00:00:00Z")),
+        ("updated_at", json!("2026-01-01T00:00:00Z")),
+        ("private_gists", json!(0)),
+        ("total_private_repos", json!(1)),
+        ("owned_private_repos", json!(1)),
+        ("disk_usage", json!(0)),
+        ("collaborators", json!(0)),
+        ("two_factor_authentication", json!(true)),
+    ] {
+        user[field] = value;
+    }
+    ([("x-oauth-scopes", "repo")], Json(user)).into_response()
+}

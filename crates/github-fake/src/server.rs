@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::git::BareRepo;
 use crate::state::State;
-use crate::{Options, admin, http, issues, labels, merge, pulls, repository};
+use crate::{Options, admin, compare, http, issues, labels, merge, pulls, refs, repository};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -24,7 +24,8 @@ pub struct App {
     pub api_url: String,
     pub repo: BareRepo,
     state: Mutex<State>,
-    /// Serialises writes to the bare repository (merges), as GitHub does per repository.
+    /// Serialises merges and pull request creation, so that two at once cannot both pass
+    /// their checks.
     pub git_writes: tokio::sync::Mutex<()>,
 }
 
@@ -73,9 +74,7 @@ fn routes(app: Arc<App>) -> Router {
         )
         .route(
             &format!("{repo}/labels/{{name}}"),
-            get(labels::get)
-                .patch(labels::update)
-                .delete(labels::delete),
+            get(labels::get).patch(labels::update),
         )
         .route(
             &format!("{repo}/issues"),
@@ -110,6 +109,18 @@ fn routes(app: Arc<App>) -> Router {
             get(pulls::get).patch(pulls::update),
         )
         .route(&format!("{repo}/pulls/{{number}}/merge"), put(merge::merge))
+        .route(&format!("{repo}/git/ref/{{*ref}}"), get(refs::get))
+        .route(
+            &format!("{repo}/git/matching-refs/{{*ref}}"),
+            get(refs::matching),
+        )
+        .route(&format!("{repo}/git/refs"), post(refs::create))
+        .route(
+            &format!("{repo}/git/refs/{{*ref}}"),
+            axum::routing::patch(refs::update).delete(refs::delete),
+        )
+        .route(&format!("{repo}/compare/{{range}}"), get(compare::compare))
+        .route("/user", get(repository::authenticated_user))
         .route("/_fake/violations", get(admin::violations))
         .route("/_fake/requests", get(admin::requests))
         .route("/_fake/faults", post(admin::set_faults))
