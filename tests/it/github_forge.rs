@@ -220,10 +220,11 @@ async fn every_forge_method_works_on_github() {
     assert_eq!(pr.state, PullRequestState::Open);
     assert_eq!(pr.base, "main");
     assert_eq!(pr.head_sha.as_deref(), Some(head.as_str()));
-    assert!(matches!(
-        forge.create_pull_request(&new_pr).await,
-        Err(ForgeError::DuplicatePullRequest { number, .. }) if number == pr.number
-    ));
+    let duplicate = forge.create_pull_request(&new_pr).await;
+    assert!(
+        matches!(duplicate, Err(ForgeError::DuplicatePullRequest { number, .. }) if number == pr.number),
+        "{duplicate:?}"
+    );
     assert!(matches!(
         forge.issue(pr.number).await,
         Err(ForgeError::NotFound { kind: "issue", .. })

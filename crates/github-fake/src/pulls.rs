@@ -160,6 +160,7 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
     let mut pulls: Vec<&Issue> = state
         .issues
         .values()
+        .filter(|issue| issue.pull.is_some())
         .filter(|issue| wanted_state == "all" || issue.state.as_str() == wanted_state)
         .filter(|issue| {
             let pull = issue.pull.as_ref().expect("pulls only");
@@ -167,7 +168,6 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .is_none_or(|(o, b)| o.eq_ignore_ascii_case(owner) && *b == pull.head_ref)
                 && params.get("base").is_none_or(|base| base == pull.base_ref)
         })
-        .filter(|issue| issue.pull.is_some())
         .collect();
     let sort = params.get("sort").unwrap_or("created");
     match sort {
