@@ -12,6 +12,7 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use crate::adapters::agents::locate::Unstartable;
 use crate::adapters::credentials;
 use crate::adapters::forge::conditional::ConditionalForge;
+use crate::adapters::forge::github::{GithubForge, GithubSettings, Token};
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::git::{self, Git, HttpAuth, ORIGIN};
@@ -21,12 +22,15 @@ use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use crate::adapters::redacting_log::RedactingMakeWriter;
 use crate::adapters::{agents, sqlite_file};
 use crate::app::{AppResult, AttemptError};
-use crate::core::config::{AgentRuntimeKind, AgentsConfig, TransitionLogging, git_host};
+use crate::core::config::{
+    AgentRuntimeKind, AgentsConfig, GithubConfig, TransitionLogging, git_host,
+};
 use crate::core::text::redact::Redactor;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 use crate::ports::agent_host::AgentHost;
-use crate::ports::credentials::{GithubToken, NoToken};
+use crate::ports::credentials::{GithubToken, NoToken, RepositoryAccess};
 use crate::ports::database::FileState;
+use crate::ports::forge::ForgeResult;
 use crate::ports::git::{GitResult, Repository};
 use crate::ports::journal::{JournalResult, Store};
 use crate::ports::{Clock, Forge, SystemClock};
@@ -80,6 +84,48 @@ pub async fn github_token(api_url: &str) -> Result<GithubToken, NoToken> {
         &git_host(api_url),
     )
     .await
+}
+
+/// The GitHub forge of the repository `config` names, reached with `token`.
+pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubBackend> {
+    let forge = GithubForge::new(GithubSettings {
+        api_url: config.api_url.clone(),
+        owner: config.owner.clone(),
+        repo: config.repo.clone(),
+        token: Token::new(token.secret()),
+        clock: clock(),
+    })?;
+    Ok(GithubBackend {
+        forge: Arc::new(forge),
+        token: token.clone(),
+    })
+}
+
+/// The GitHub forge, as setup and `doctor` see it: the port, and what the token may do.
+pub struct GithubBackend {
+    forge: Arc<GithubForge>,
+    token: GithubToken,
+}
+
+impl GithubBackend {
+    /// The forge, redacting every known secret and the token from what it writes.
+    pub fn forge(&self) -> Arc<dyn Forge> {
+        redacting(self.forge.clone(), Some(&self.token))
+    }
+
+    /// Who the token is and what it may do in the repository.
+    pub async fn access(&self) -> ForgeResult<RepositoryAccess> {
+        let access = self.forge.access().await?;
+        Ok(RepositoryAccess {
+            login: access.login,
+            admin: access.permissions.admin,
+            maintain: access.permissions.maintain,
+            push: access.permissions.push,
+            triage: access.permissions.triage,
+            pull: access.permissions.pull,
+            default_branch: access.default_branch,
+        })
+    }
 }
 
 /// The installed git's `(major, minor)` version.

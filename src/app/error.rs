@@ -45,11 +45,6 @@ pub enum AppError {
         path: PathBuf,
         branches: Vec<String>,
     },
-    #[error("the GitHub backend is not available in this version of clambake")]
-    #[diagnostic(help(
-        "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
-    ))]
-    GithubNotAvailable,
     #[error("{agent}'s last attempt, on #{issue}, ended but no run has acted on its verdict yet")]
     #[diagnostic(help(
         "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
@@ -337,8 +332,7 @@ impl AppError {
             | Self::NotInitialized { .. }
             | Self::NoLocalForge { .. } => ErrorKind::NotInitialized,
             Self::ForgeLost { .. } | Self::Forge(_) | Self::CannotPush { .. } => ErrorKind::Forge,
-            Self::GithubNotAvailable
-            | Self::NoToken(_)
+            Self::NoToken(_)
             | Self::NotAGithubRemote { .. }
             | Self::NoOrigin
             | Self::RealAgentsRolledBack { .. }

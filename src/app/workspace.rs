@@ -170,7 +170,7 @@ impl Workspace {
     /// forge must have been created by `init`.
     pub async fn open_forge(&self, backend: ForgeBackend) -> AppResult<Arc<dyn Forge>> {
         let forge: Arc<dyn Forge> = match backend {
-            ForgeBackend::Github => return Err(AppError::GithubNotAvailable),
+            ForgeBackend::Github => return Ok(self.open_github().await?.forge()),
             ForgeBackend::Local => {
                 if !self.forge_database().exists() {
                     self.refuse_lost_forge().await?;
@@ -182,6 +182,13 @@ impl Workspace {
             }
         };
         Ok(compose::redacting(forge, None))
+    }
+
+    /// The GitHub forge the configuration names, with the token found for it.
+    pub async fn open_github(&self) -> AppResult<compose::GithubBackend> {
+        let config = self.load_config()?.config;
+        let token = self.github_token(&config).await?;
+        Ok(compose::github(&config.github, &token)?)
     }
 
     /// Refuses to go on without the forge database while agent branches exist: they are

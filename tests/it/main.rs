@@ -38,6 +38,7 @@ mod empty_repository;
 mod exit_codes;
 mod finished_work;
 mod github_forge;
+mod github_init;
 mod hooked_forge;
 mod hostile;
 mod hostile_lifecycle;
