@@ -36,9 +36,11 @@ impl Github {
             &tools.path().join("bin"),
             "git",
             &format!(
-                "printf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                git.display()
+                "printf '%s\\n' \"$*\" >> '{log}'\n\
+                 printf 'key0=%s\\n' \"$GIT_CONFIG_KEY_0\" >> '{log}.env'\n\
+                 exec '{}' \"$@\"\n",
+                git.display(),
+                log = log.display(),
             ),
         );
         Self { fake, repo, tools }
@@ -103,6 +105,90 @@ impl Github {
     fn git_argv(&self) -> String {
         std::fs::read_to_string(self.tools.path().join("git-argv.log")).unwrap_or_default()
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
+    let github = Github::start().await;
+    let token = github.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    github.clambake(github.init_args(), &env).await.success();
+    let mut branches = Vec::new();
+    for slug in ["one", "two"] {
+        let created = github
+            .clambake(
+                [
+                    "issue",
+                    "create",
+                    "--title",
+                    slug,
+                    "--label",
+                    "route:review",
+                    "--json",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                &env,
+            )
+            .await
+            .success()
+            .json();
+        let branch = format!("agent001/{}-{slug}", created["number"]);
+        github
+            .repo
+            .branch_with_file(&branch, "main", &format!("{slug}.txt"), "work\n");
+        branches.push(branch);
+    }
+
+    let train = github
+        .clambake(
+            ["bundle", "--force", "--json"].map(str::to_owned).to_vec(),
+            &env,
+        )
+        .await
+        .success()
+        .json();
+    let bundle = &train["bundles"][0];
+    let head = bundle["head"].as_str().expect("a bundle departed");
+    let pulls = github.fake.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(
+        pulls[0].pull.as_ref().unwrap().head_ref,
+        head,
+        "the bundle's pull request is on GitHub"
+    );
+    let bare = github.tools.path().join("origin.git");
+    let pushed = github.repo.git(&[
+        "--git-dir",
+        bare.to_str().unwrap(),
+        "rev-parse",
+        &format!("refs/heads/{head}"),
+    ]);
+    assert_eq!(
+        pushed,
+        github
+            .repo
+            .git(&["rev-parse", &format!("refs/remotes/origin/{head}")])
+    );
+
+    let argv = github.git_argv();
+    assert!(
+        argv.lines().any(|line| line.contains(" push --porcelain ")),
+        "{argv}"
+    );
+    assert!(
+        argv.lines().any(|line| line.contains(" fetch --prune ")),
+        "{argv}"
+    );
+    assert!(!argv.contains(&token), "{argv}");
+    // The token went to git through its environment, for the API's host only.
+    let env_log = std::fs::read_to_string(github.tools.path().join("git-argv.log.env")).unwrap();
+    let host = github.fake.api_url().replace("http://", "");
+    assert!(
+        env_log.contains(&format!("key0=http.https://{host}/.extraheader")),
+        "{env_log}"
+    );
+    assert_eq!(github.fake.violations(), Vec::<String>::new());
 }
 
 /// The git this test runs, found on the test's own PATH.
