@@ -22,10 +22,17 @@ struct Github {
 
 impl Github {
     async fn start() -> Self {
+        Self::start_as("OWNER").await
+    }
+
+    /// A fake whose token user is `association` of the repository.
+    async fn start_as(association: &str) -> Self {
         let tools = tempfile::tempdir().unwrap();
-        let fake = FakeGithub::start(Options::new(tools.path().join("origin.git")))
-            .await
-            .unwrap();
+        let options = Options {
+            association: association.to_owned(),
+            ..Options::new(tools.path().join("origin.git"))
+        };
+        let fake = FakeGithub::start(options).await.unwrap();
         let repo = TestRepo::new();
         repo.git(&["remote", "add", "origin", &fake.origin_url()]);
         repo.git(&["push", "-q", "origin", "main"]);
@@ -284,6 +291,31 @@ async fn a_wrong_token_fails_with_what_to_do_and_writes_nothing() {
     );
     assert!(!github.repo.path().join("clambake.toml").exists());
     assert!(github.fake.labels().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_may_not_push_fails_saying_which_permission_is_missing() {
+    let github = Github::start_as("NONE").await;
+    let token = github.fake.token();
+    let output = github
+        .clambake(github.init_args(), &[("GH_TOKEN", token.as_str())])
+        .await;
+    assert_eq!(output.code, 6, "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "clambake may not push to clambake/demo: the token has only the pull permission"
+        ),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("push (write) permission"),
+        "{}",
+        output.stderr
+    );
+    assert!(!github.repo.path().join("clambake.toml").exists());
+    assert!(github.fake.labels().is_empty());
+    assert_eq!(github.fake.violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
