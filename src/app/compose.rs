@@ -10,21 +10,27 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::adapters::agents::locate::Unstartable;
+use crate::adapters::credentials;
 use crate::adapters::forge::conditional::ConditionalForge;
+use crate::adapters::forge::github::{GithubForge, GithubSettings, Token};
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
-use crate::adapters::git::{self, Git};
+use crate::adapters::git::{self, Git, HttpAuth, ORIGIN};
 use crate::adapters::hosts::local::LocalHost;
 use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use crate::adapters::redacting_log::RedactingMakeWriter;
 use crate::adapters::{agents, sqlite_file};
 use crate::app::{AppResult, AttemptError};
-use crate::core::config::{AgentRuntimeKind, AgentsConfig, TransitionLogging};
+use crate::core::config::{
+    AgentRuntimeKind, AgentsConfig, GithubConfig, TransitionLogging, git_host,
+};
 use crate::core::text::redact::Redactor;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 use crate::ports::agent_host::AgentHost;
+use crate::ports::credentials::{GithubToken, NoToken, RepositoryAccess};
 use crate::ports::database::FileState;
+use crate::ports::forge::ForgeResult;
 use crate::ports::git::{GitResult, Repository};
 use crate::ports::journal::{JournalResult, Store};
 use crate::ports::{Clock, Forge, SystemClock};
@@ -54,6 +60,72 @@ pub async fn init(dir: &Path, branch: &str) -> GitResult<()> {
 /// The git ports of the repository at `root`.
 pub fn repository(root: &Path) -> Repository {
     git::open(root)
+}
+
+/// The git ports of the repository at `root`, publishing to its `origin` remote, where the
+/// API at `api_url` sees the branches; `token` reaches git (for an https remote) through its
+/// environment.
+pub fn origin_repository(root: &Path, api_url: &str, token: Option<&GithubToken>) -> Repository {
+    let auth = token.map(|token| HttpAuth::github_token(&git_host(api_url), token.secret()));
+    git::open_with_origin(root, auth)
+}
+
+/// The URL of the repository's `origin` remote, `None` without one.
+pub async fn origin_url(root: &Path) -> GitResult<Option<String>> {
+    Git::new(root).remote_url(ORIGIN).await
+}
+
+/// The token for the GitHub API at `api_url`: `GH_TOKEN`, `GITHUB_TOKEN`, then `gh auth token`.
+pub async fn github_token(api_url: &str) -> Result<GithubToken, NoToken> {
+    let path = std::env::var_os("PATH");
+    credentials::github_token(
+        &agents::process_environment(),
+        path.as_deref(),
+        &git_host(api_url),
+    )
+    .await
+}
+
+/// The GitHub forge of the repository `config` names, reached with `token`.
+pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubBackend> {
+    let forge = GithubForge::new(GithubSettings {
+        api_url: config.api_url.clone(),
+        owner: config.owner.clone(),
+        repo: config.repo.clone(),
+        token: Token::new(token.secret()),
+        clock: clock(),
+    })?;
+    Ok(GithubBackend {
+        forge: Arc::new(forge),
+        token: token.clone(),
+    })
+}
+
+/// The GitHub forge, as setup and `doctor` see it: the port, and what the token may do.
+pub struct GithubBackend {
+    forge: Arc<GithubForge>,
+    token: GithubToken,
+}
+
+impl GithubBackend {
+    /// The forge, redacting every known secret and the token from what it writes.
+    pub fn forge(&self) -> Arc<dyn Forge> {
+        redacting(self.forge.clone(), Some(&self.token))
+    }
+
+    /// Who the token is and what it may do in the repository.
+    pub async fn access(&self) -> ForgeResult<RepositoryAccess> {
+        let access = self.forge.access().await?;
+        Ok(RepositoryAccess {
+            login: access.login,
+            admin: access.permissions.admin,
+            maintain: access.permissions.maintain,
+            push: access.permissions.push,
+            triage: access.permissions.triage,
+            pull: access.permissions.pull,
+            default_branch: access.default_branch,
+        })
+    }
 }
 
 /// The installed git's `(major, minor)` version.
@@ -99,10 +171,10 @@ async fn actor(git: &Git) -> String {
     }
 }
 
-/// `forge`, with the secrets in this process's environment redacted from everything written
-/// to it.
-pub fn redacting(forge: Arc<dyn Forge>) -> Arc<dyn Forge> {
-    Arc::new(RedactingForge::new(forge, secrets()))
+/// `forge`, with the secrets in this process's environment, and `token`, redacted from
+/// everything written to it.
+pub fn redacting(forge: Arc<dyn Forge>, token: Option<&GithubToken>) -> Arc<dyn Forge> {
+    Arc::new(RedactingForge::new(forge, secrets_and(token)))
 }
 
 /// `forge` as the run loop polls it: its listings are conditional reads.
@@ -113,7 +185,17 @@ pub fn conditional(forge: Arc<dyn Forge>) -> Arc<dyn Forge> {
 /// The secrets Clambake knows: every variable in its environment whose name says it holds one
 /// (agents inherit only from this environment, so their keys are among them).
 pub fn secrets() -> Redactor {
-    Redactor::from_variables(agents::process_environment())
+    secrets_and(None)
+}
+
+/// [`secrets`] and `token`, which may be in no variable (`gh auth token` gave it).
+pub fn secrets_and(token: Option<&GithubToken>) -> Redactor {
+    let mut variables = agents::process_environment();
+    if let Some(token) = token {
+        // Named as a secret is, so the redactor takes it.
+        variables.push(("GITHUB_FORGE_TOKEN".to_owned(), token.secret().to_owned()));
+    }
+    Redactor::from_variables(variables)
 }
 
 /// Opens (creating if needed) the journal at `path`, recording transitions as `logging` asks.

@@ -9,6 +9,7 @@ use crate::core::lifecycle::machine::TransitionError;
 use crate::core::queue::slots::SlotRefusal;
 use crate::ports::agent::AgentStartError;
 use crate::ports::agent_registry::RegistryError;
+use crate::ports::credentials::NoToken;
 use crate::ports::forge::ForgeError;
 use crate::ports::git::GitError;
 use crate::ports::journal::JournalError;
@@ -44,11 +45,6 @@ pub enum AppError {
         path: PathBuf,
         branches: Vec<String>,
     },
-    #[error("the GitHub backend is not available in this version of clambake")]
-    #[diagnostic(help(
-        "use the embedded forge: `clambake init --backend local`, or `clambake config set forge.backend local`"
-    ))]
-    GithubNotAvailable,
     #[error("{agent}'s last attempt, on #{issue}, ended but no run has acted on its verdict yet")]
     #[diagnostic(help(
         "`clambake run` judges it first (from its log) and lands, retries or fails the issue"
@@ -127,6 +123,33 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(Box<ConfigError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    NoToken(#[from] NoToken),
+    #[error("origin's URL `{url}` names no repository on a GitHub host")]
+    #[diagnostic(help(
+        "name it: `clambake init --backend github --owner OWNER --repo REPO` (and --api-url for \
+         GitHub Enterprise Server), or point origin at it: `git remote set-url origin \
+         https://github.com/OWNER/REPO.git`"
+    ))]
+    NotAGithubRemote { url: String },
+    #[error("this repository has no `origin` remote, which the GitHub backend pushes branches to")]
+    #[diagnostic(help(
+        "add it: `git remote add origin https://github.com/OWNER/REPO.git` (or the ssh form)"
+    ))]
+    NoOrigin,
+    #[error("{login} may not push to {repository}: the token has {has}")]
+    #[diagnostic(help(
+        "Clambake pushes branches and writes labels, comments and pull requests: it needs the \
+         push (write) permission on {repository}. Ask an admin to give {login} write access, or \
+         use a token with the `repo` scope (a fine-grained one with read and write access to \
+         contents, issues and pull requests)"
+    ))]
+    CannotPush {
+        login: String,
+        repository: String,
+        has: String,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Forge(#[from] ForgeError),
@@ -313,8 +336,10 @@ impl AppError {
             | Self::NoCommits { .. }
             | Self::NotInitialized { .. }
             | Self::NoLocalForge { .. } => ErrorKind::NotInitialized,
-            Self::ForgeLost { .. } | Self::Forge(_) => ErrorKind::Forge,
-            Self::GithubNotAvailable
+            Self::ForgeLost { .. } | Self::Forge(_) | Self::CannotPush { .. } => ErrorKind::Forge,
+            Self::NoToken(_)
+            | Self::NotAGithubRemote { .. }
+            | Self::NoOrigin
             | Self::RealAgentsRolledBack { .. }
             | Self::AgentUnavailable { .. }
             | Self::InvalidOrchestratorId { .. }

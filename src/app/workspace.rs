@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::app::{AppError, AppResult, compose};
 use crate::core::branches::name::parse_branch_name;
-use crate::core::config::{self, CONFIG_FILE, ForgeBackend, LoadedConfig};
+use crate::core::config::{self, CONFIG_FILE, Config, ForgeBackend, LoadedConfig};
+use crate::ports::credentials::{GithubToken, NoToken};
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
 use crate::ports::{Clock, Forge};
 
@@ -17,23 +18,38 @@ pub const STATE_DIR: &str = ".clambake";
 pub struct Workspace {
     pub root: PathBuf,
     repository: Repository,
+    /// With the GitHub backend, its token (or why there is none), found once.
+    github_token: Option<Result<GithubToken, NoToken>>,
     /// git cannot add or remove two worktrees of one repository at once.
     worktrees: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Workspace {
     /// Finds the repository containing `start`; from inside a linked worktree, its main one.
+    /// Its remote is the repository itself, or `origin` when the configuration (if it loads)
+    /// says the forge is GitHub.
     pub async fn discover(start: &Path) -> AppResult<Self> {
         let Some(root) = compose::discover(start).await? else {
             return Err(AppError::NotARepository {
                 dir: start.to_path_buf(),
             });
         };
-        Ok(Self {
+        let mut workspace = Self {
             repository: compose::repository(&root),
             root,
+            github_token: None,
             worktrees: Arc::default(),
-        })
+        };
+        if let Ok(loaded) = workspace.load_config()
+            && loaded.config.forge.backend == ForgeBackend::Github
+        {
+            let api_url = &loaded.config.github.api_url;
+            let token = compose::github_token(api_url).await;
+            workspace.repository =
+                compose::origin_repository(&workspace.root, api_url, token.as_ref().ok());
+            workspace.github_token = Some(token);
+        }
+        Ok(workspace)
     }
 
     /// Makes a new, empty repository at `dir`, on `branch`, and opens it.
@@ -139,12 +155,22 @@ impl Workspace {
         write_atomically(&self.config_path(), text)
     }
 
+    /// The GitHub token for `config`'s API: the one found when the workspace was discovered,
+    /// else looked for now.
+    pub async fn github_token(&self, config: &Config) -> AppResult<GithubToken> {
+        let token = match &self.github_token {
+            Some(token) => token.clone(),
+            None => compose::github_token(&config.github.api_url).await,
+        };
+        Ok(token?)
+    }
+
     /// Opens the configured forge, redacting from everything written to it the secrets in
-    /// this process's environment (see [`compose::secrets`]). The local forge must have been created
-    /// by `init`.
+    /// this process's environment (see [`compose::secrets`]) and the forge's token. The local
+    /// forge must have been created by `init`.
     pub async fn open_forge(&self, backend: ForgeBackend) -> AppResult<Arc<dyn Forge>> {
         let forge: Arc<dyn Forge> = match backend {
-            ForgeBackend::Github => return Err(AppError::GithubNotAvailable),
+            ForgeBackend::Github => return Ok(self.open_github().await?.forge()),
             ForgeBackend::Local => {
                 if !self.forge_database().exists() {
                     self.refuse_lost_forge().await?;
@@ -155,7 +181,14 @@ impl Workspace {
                 Arc::new(self.open_local_forge(compose::clock()).await?)
             }
         };
-        Ok(compose::redacting(forge))
+        Ok(compose::redacting(forge, None))
+    }
+
+    /// The GitHub forge the configuration names, with the token found for it.
+    pub async fn open_github(&self) -> AppResult<compose::GithubBackend> {
+        let config = self.load_config()?.config;
+        let token = self.github_token(&config).await?;
+        Ok(compose::github(&config.github, &token)?)
     }
 
     /// Refuses to go on without the forge database while agent branches exist: they are

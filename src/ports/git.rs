@@ -115,6 +115,8 @@ pub struct Author<'a> {
 pub enum Fetched {
     /// Nothing: the remote is this repository, its branches are already here.
     SameRepository,
+    /// The remote's branches, into their tracking references (those it deleted, pruned).
+    Remote,
 }
 
 /// The repository's references: branches, archives, and the commits they reach.

@@ -87,18 +87,41 @@ fn init_with_more_agents_adds_their_labels_and_keeps_comments() {
 }
 
 #[test]
-fn init_refuses_the_github_backend_for_now() {
+fn init_on_github_needs_origin_and_a_repository_it_names() {
     let repo = TestRepo::new();
     let out = repo.clambake(&["init", "--backend", "github"]);
-    assert_eq!(out.code, 5);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("no `origin` remote"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("GitHub backend is not available"),
+        out.stderr.contains("git remote add origin"),
+        "{}",
+        out.stderr
+    );
+
+    repo.git(&["remote", "add", "origin", "file:///srv/git/cat.git"]);
+    let out = repo.clambake(&["init", "--backend", "github"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("origin's URL `file:///srv/git/cat.git` names no repository"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--owner OWNER --repo REPO"),
         "{}",
         out.stderr
     );
     assert!(
         !repo.path().join("clambake.toml").exists(),
-        "nothing was written"
+        "nothing is written before the repository is known"
+    );
+
+    let out = repo.clambake(&["init", "--owner", "octo"]);
+    assert_eq!(
+        out.code, 2,
+        "--owner goes with --backend github: {}",
+        out.stderr
     );
 }
 
@@ -413,7 +436,7 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
     repo.clambake(&["init"]).success();
     let written = repo.read("clambake.toml");
     assert!(
-        !written.contains("[github") && written.contains("\"github\" is not available yet"),
+        !written.contains("[github_actions]"),
         "init writes no settings for features not built yet:\n{written}"
     );
 
@@ -431,31 +454,19 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
     assert_eq!(repo.read("clambake.toml"), written, "nothing was written");
     repo.clambake(&["config", "set", "github_actions.enabled", "false"])
         .success();
-    let out = repo.clambake(&["config", "set", "forge.backend", "github"]);
-    assert_eq!(out.code, 5, "a configuration error");
-    assert!(
-        out.stderr
-            .contains("cannot be \"github\" yet: the GitHub backend is not available"),
-        "{}",
-        out.stderr
-    );
     let written = repo.read("clambake.toml");
 
-    repo.write(
-        "clambake.toml",
-        &format!("{written}\n[github]\nowner = \"octo\"\n"),
-    );
+    // The GitHub backend is built: it asks for its repository.
+    repo.clambake(&["config", "set", "forge.backend", "github"])
+        .success();
     let out = repo.clambake(&["status"]);
     assert_eq!(out.code, 5, "a configuration error");
     assert!(
-        out.stderr.contains(&format!(
-            "clambake.toml:{}:9) cannot be \"octo\" yet: the GitHub backend is not available",
-            written.lines().count() + 3
-        )),
+        out.stderr
+            .contains("`github.owner` must be set when forge.backend = \"github\""),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("Clambake issue #11"), "{}", out.stderr);
 
     repo.write("clambake.toml", &written);
     let out = clambake_in_env(

@@ -1,1 +1,161 @@
 //! A stateful stand-in for GitHub's REST API, for testing Clambake's GitHub backend offline.
+//!
+//! [`FakeGithub::start`] serves one repository on 127.0.0.1: issues, pull requests, labels and
+//! comments live in memory, refs live in a real bare repository that is also the `origin`
+//! remote, and [`Faults`] make it misbehave the way GitHub does.
+
+#![recursion_limit = "256"]
+
+mod admin;
+mod compare;
+mod error;
+mod faults;
+mod git;
+mod http;
+mod issues;
+mod labels;
+mod landing;
+mod merge;
+pub mod openapi;
+mod pages;
+mod pulls;
+mod refs;
+mod render;
+mod repository;
+mod server;
+mod state;
+mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use faults::{Faults, SecondaryLimit};
+pub use state::{Comment, Issue, IssueState, Label, Pull, RecordedRequest};
+
+use server::App;
+
+/// How to set up the fake.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub owner: String,
+    pub repo: String,
+    /// The bare repository that is the `origin` remote; `git init --bare -b main` if missing.
+    pub bare_repo: PathBuf,
+    /// The one token the fake accepts.
+    pub token: String,
+    /// The login of the token's user.
+    pub login: String,
+    /// How the token's user is associated with the repository, e.g. `OWNER`.
+    pub association: String,
+    /// Requests per hour before the primary rate limit refuses.
+    pub rate_limit: u64,
+    /// The port to listen on, 0 for any free one.
+    pub port: u16,
+}
+
+impl Options {
+    /// Options for a repository `clambake/demo` owned by the token's user `clambake`.
+    pub fn new(bare_repo: impl Into<PathBuf>) -> Options {
+        Options {
+            owner: "clambake".to_string(),
+            repo: "demo".to_string(),
+            bare_repo: bare_repo.into(),
+            token: "fake-token".to_string(),
+            login: "clambake".to_string(),
+            association: "OWNER".to_string(),
+            rate_limit: 5000,
+            port: 0,
+        }
+    }
+}
+
+/// A running fake; it stops listening when dropped.
+pub struct FakeGithub {
+    app: Arc<App>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeGithub {
+    /// Binds 127.0.0.1 on `options.port` and starts serving.
+    pub async fn start(options: Options) -> std::io::Result<FakeGithub> {
+        let (app, server) = server::start(options).await?;
+        Ok(FakeGithub { app, server })
+    }
+
+    /// The API's base URL, `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn api_url(&self) -> String {
+        self.app.api_url.clone()
+    }
+
+    /// The `file://` URL of the bare repository, to use as the `origin` remote.
+    pub fn origin_url(&self) -> String {
+        format!("file://{}", self.app.repo.path().display())
+    }
+
+    /// The token the fake accepts.
+    pub fn token(&self) -> String {
+        self.app.options.token.clone()
+    }
+
+    /// Every request or response that broke GitHub's OpenAPI description.
+    pub fn violations(&self) -> Vec<String> {
+        self.app.lock().violations.clone()
+    }
+
+    /// Every API request received, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.lock().requests.clone()
+    }
+
+    /// Replaces the faults in force; their counts start again from here.
+    pub fn set_faults(&self, faults: Faults) {
+        self.app.lock().faults = faults::FaultPlan::new(faults);
+    }
+
+    /// Sets the primary rate limit's window: `remaining` requests until `reset_in` from now,
+    /// so that a test can see a client wait for the reset without waiting an hour.
+    pub fn set_rate_limit(&self, remaining: u64, reset_in: std::time::Duration) {
+        self.app.lock().rate.set(remaining, reset_in);
+    }
+
+    /// Posts a comment as someone other than the token's user, e.g. a stranger (`NONE`).
+    /// Panics if the issue does not exist.
+    pub fn comment_as(&self, issue: u64, login: &str, association: &str, body: &str) {
+        issues::add_comment(&mut self.app.lock(), issue, login, association, body)
+            .expect("comment_as: no such issue");
+    }
+
+    /// Issues and pull requests by number.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.app.lock().issues.values().cloned().collect()
+    }
+
+    /// The issue or pull request of that number.
+    pub fn issue(&self, number: u64) -> Option<Issue> {
+        self.app.lock().issues.get(&number).cloned()
+    }
+
+    /// Pull requests only, by number.
+    pub fn pulls(&self) -> Vec<Issue> {
+        self.issues()
+            .into_iter()
+            .filter(|issue| issue.pull.is_some())
+            .collect()
+    }
+
+    /// Every comment, oldest first.
+    pub fn comments(&self) -> Vec<Comment> {
+        self.app.lock().comments.clone()
+    }
+
+    /// The repository's labels, in creation order.
+    pub fn labels(&self) -> Vec<Label> {
+        self.app.lock().labels.clone()
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

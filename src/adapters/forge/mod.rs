@@ -1,5 +1,6 @@
 //! Forge backends.
 
 pub mod conditional;
+pub mod github;
 pub mod local;
 pub mod redacting;

@@ -1,6 +1,7 @@
 //! The `git` command line, run without a shell, with answers parsed into values: the only place
 //! Clambake builds one. [`Git`] implements the git ports for a repository (or one of its
-//! worktrees), addressed by directory; [`LocalRemote`] is the remote of the local forge.
+//! worktrees), addressed by directory; [`LocalRemote`] is the remote of the local forge,
+//! [`OriginRemote`] the git remote `origin` of a forge elsewhere.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -13,10 +14,12 @@ use crate::ports::git::{GitError, GitResult, Repository};
 
 mod branch_deletion;
 mod merge;
+mod origin;
 mod refs;
 mod remote;
 mod worktrees;
 
+pub use origin::{HttpAuth, ORIGIN, OriginRemote};
 pub use remote::LocalRemote;
 
 /// The identity on commits Clambake itself makes.
@@ -31,12 +34,21 @@ pub struct Git {
 
 /// The git ports of the repository whose main worktree is `root`, its remote being itself.
 pub fn open(root: &Path) -> Repository {
+    open_with_remote(root, Arc::new(LocalRemote::new(Git::new(root))))
+}
+
+/// The git ports of the repository whose main worktree is `root`, publishing to `origin`.
+pub fn open_with_origin(root: &Path, auth: Option<HttpAuth>) -> Repository {
+    open_with_remote(root, Arc::new(OriginRemote::new(Git::new(root), auth)))
+}
+
+fn open_with_remote(root: &Path, remote: Arc<dyn crate::ports::git::Remote>) -> Repository {
     let git = Arc::new(Git::new(root));
     Repository {
         refs: git.clone(),
         worktrees: git.clone(),
         merges: git.clone(),
-        remote: Arc::new(LocalRemote::new(Git::new(root))),
+        remote,
     }
 }
 
@@ -177,6 +189,15 @@ impl Git {
     pub async fn origin_default_branch(&self) -> GitResult<Option<String>> {
         let head = self.symbolic_ref("refs/remotes/origin/HEAD").await?;
         Ok(head.and_then(|name| name.strip_prefix("origin/").map(str::to_owned)))
+    }
+
+    /// The URL of the remote `name`, `None` if there is no such remote.
+    pub async fn remote_url(&self, name: &str) -> GitResult<Option<String>> {
+        let output = self.output(&["remote", "get-url", "--", name]).await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
     }
 
     /// git's `user.name` here, if set.

@@ -8,10 +8,13 @@ use crate::app::workspace::STATE_DIR;
 use crate::app::{AppError, Workspace};
 use crate::core::config::ForgeBackend;
 use crate::core::queue::labels::label_set;
+use crate::ports::Forge;
 use crate::ports::database::{DamagedDatabase, DatabaseKind, FileState};
 use crate::ports::forge::ForgeError;
 use crate::ports::forge::IssueFilter;
 use crate::ports::git::MINIMUM_VERSION;
+
+mod github;
 
 /// Runs every check it can; a failed check stops only the checks that depend on it.
 pub async fn doctor(start: &Path) -> Vec<Check> {
@@ -114,17 +117,22 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         .extend(crate::app::agents::check::agent_checks(&loaded.config.agents, &environment).await);
 
     let backend = loaded.config.forge.backend;
+    if backend == ForgeBackend::Github {
+        if let Some(forge) = github::github_checks(&workspace, &loaded.config, &mut checks).await {
+            checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+        }
+        return checks;
+    }
     let forge = match workspace.open_forge(backend).await {
         Ok(forge) => forge,
         Err(error) => {
-            let fix = match (&error, backend) {
-                (AppError::Forge(ForgeError::Damaged(damaged)), _) => damaged.kind.advice(),
-                (AppError::ForgeLost { .. }, _) => {
+            let fix = match &error {
+                AppError::Forge(ForgeError::Damaged(damaged)) => damaged.kind.advice(),
+                AppError::ForgeLost { .. } => {
                     "restore .clambake/forge.db from a backup (`clambake init` would start a new, \
                      empty forge beside the existing agent branches, so it refuses)"
                 }
-                (_, ForgeBackend::Local) => "run `clambake init`",
-                (_, ForgeBackend::Github) => "run `clambake config set forge.backend local`",
+                _ => "run `clambake init`",
             };
             checks.push(Check::problem(
                 "forge",
@@ -154,14 +162,20 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     }
 
+    checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+    checks
+}
+
+/// Whether every route label and the labels of `agents` agents exist.
+async fn label_check(forge: &dyn Forge, agents: u32) -> Check {
     match forge.labels().await {
         Ok(present) => {
-            let missing: Vec<String> = label_set(loaded.config.agents.max_concurrent)
+            let missing: Vec<String> = label_set(agents)
                 .into_iter()
                 .map(|l| l.name)
                 .filter(|name| !present.iter().any(|p| p.name.eq_ignore_ascii_case(name)))
                 .collect();
-            checks.push(if missing.is_empty() {
+            if missing.is_empty() {
                 Check::ok("labels", "every route and agent label exists")
             } else {
                 Check::problem(
@@ -170,16 +184,15 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
                     format!("missing: {}", missing.join(", ")),
                     "run `clambake init` to create them",
                 )
-            });
+            }
         }
-        Err(error) => checks.push(Check::problem(
+        Err(error) => Check::problem(
             "labels",
             Health::Fail,
             error.to_string(),
             "run `clambake init`",
-        )),
+        ),
     }
-    checks
 }
 
 /// Whether one of Clambake's own database files is sound (or not made yet).

@@ -53,12 +53,16 @@ pub fn set_in_text(path: &str, text: &str, dotted: &str, raw: &str) -> Result<St
     checked(path, new_text, dotted)
 }
 
-/// `new_text` once it loads, or despite a key of a feature not built yet other than `dotted`:
-/// that file was refused before this edit too, and refusing every edit would leave no way to
-/// mend it key by key. The value set has been checked on its own already.
+/// `new_text` once it loads, or despite a key of a feature not built yet, or a required key not
+/// set yet, other than `dotted`: refusing every edit would leave no way to mend such a file (or
+/// to write one) key by key. The value set has been checked on its own already.
 fn checked(path: &str, new_text: String, dotted: &str) -> Result<String, ConfigError> {
     match load(path, &new_text, std::iter::empty()) {
-        Err(ConfigError::NotAvailable { key, .. }) if key != dotted => Ok(new_text),
+        Err(ConfigError::NotAvailable { key, .. } | ConfigError::Required { key, .. })
+            if key != dotted =>
+        {
+            Ok(new_text)
+        }
         Err(error) => Err(error),
         Ok(_) => Ok(new_text),
     }
@@ -208,32 +212,30 @@ mod tests {
     }
 
     #[test]
-    fn a_file_with_two_keys_of_features_not_built_yet_is_mended_one_key_at_a_time() {
-        let text = "[github]\nowner = \"octo\"\nrepo = \"cat\"\n";
-        let once = set_in_text("clambake.toml", text, "github.owner", "").unwrap();
-        let twice = set_in_text("clambake.toml", &once, "github.repo", "").unwrap();
-        assert!(
-            load("clambake.toml", &twice, std::iter::empty()).is_ok(),
-            "{twice}"
-        );
-        // Setting one of them to a value not available yet is still refused.
-        assert!(set_in_text("clambake.toml", text, "github.owner", "someone").is_err());
+    fn the_github_backend_is_configured_one_key_at_a_time() {
+        let once = set_in_text("clambake.toml", "", "forge.backend", "github").unwrap();
+        let twice = set_in_text("clambake.toml", &once, "github.owner", "octo").unwrap();
+        assert!(load("clambake.toml", &twice, std::iter::empty()).is_err());
+        let done = set_in_text("clambake.toml", &twice, "github.repo", "cat").unwrap();
+        let loaded = load("clambake.toml", &done, std::iter::empty()).unwrap();
+        assert_eq!(loaded.config.github.repo, "cat");
+        // Emptying a required key is refused.
+        let error = set_in_text("clambake.toml", &done, "github.repo", "").unwrap_err();
+        assert!(matches!(error, ConfigError::Required { .. }), "{error:?}");
     }
 
     #[test]
     fn the_template_leaves_out_the_sections_of_features_not_built_yet() {
         let text = template(&[]);
-        assert!(!text.contains("[github]"), "{text}");
         assert!(!text.contains("[github_actions]"), "{text}");
-        let unwrapped = text.replace("\n# ", " ");
-        assert!(
-            unwrapped.contains(
-                "\"github\" is not available yet: it arrives with the GitHub backend (Clambake \
-                 issue #11).\nbackend = \"local\""
-            ),
-            "{text}"
-        );
-        for section in ["forge", "agents", "bundling", "state_machine", "recovery"] {
+        for section in [
+            "forge",
+            "github",
+            "agents",
+            "bundling",
+            "state_machine",
+            "recovery",
+        ] {
             assert!(
                 text.contains(&format!("[{section}]\n")),
                 "{section}: {text}"

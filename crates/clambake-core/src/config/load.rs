@@ -11,7 +11,7 @@ use serde_json::Value;
 use toml_edit::{Document, Item};
 
 use super::schema::{KeySpec, Pending, ValueKind};
-use super::sections::{Config, KEYS, SECTIONS};
+use super::sections::{Config, ForgeBackend, KEYS, SECTIONS};
 use super::{CONFIG_FILE, ENV_PREFIX};
 
 /// Finds a key by its dotted name.
@@ -110,6 +110,14 @@ pub enum ConfigError {
         #[label("not available yet")]
         span: Option<SourceSpan>,
     },
+    #[error("`{key}` must be set when {because}")]
+    #[diagnostic(
+        code(clambake::config::required),
+        help(
+            "`clambake config set {key} VALUE`, or `clambake init --backend github` in a clone of the repository"
+        )
+    )]
+    Required { key: String, because: String },
 }
 
 /// Parses, validates and resolves `clambake.toml` plus `CLAMBAKE_*` overrides.
@@ -198,7 +206,28 @@ pub fn load(
     }
 
     let config = assemble(&values);
+    require_together(&config)?;
     Ok(LoadedConfig { config, values })
+}
+
+/// Refuses a configuration that asks for something without a key it cannot work without: the
+/// GitHub backend without its repository.
+fn require_together(config: &Config) -> Result<(), ConfigError> {
+    if config.forge.backend != ForgeBackend::Github {
+        return Ok(());
+    }
+    for (key, value) in [
+        ("github.owner", &config.github.owner),
+        ("github.repo", &config.github.repo),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ConfigError::Required {
+                key: key.to_owned(),
+                because: "forge.backend = \"github\"".to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses a command-line or environment string as a value for `spec`.
@@ -620,30 +649,61 @@ mod tests {
     }
 
     #[test]
-    fn the_github_backend_is_refused_in_the_file() {
-        let error = load_text("[forge]\nbackend = \"github\"\n").unwrap_err();
-        let ConfigError::NotAvailable { key, pending, .. } = &error else {
-            panic!("expected a key not available yet, got {error:?}");
-        };
-        assert_eq!(key, "forge.backend");
-        assert_eq!(pending.issue, 11);
-        let help = error.help().unwrap().to_string();
-        assert!(help.contains("accepts only \"local\""), "{help}");
-        assert!(
-            error
-                .to_string()
-                .contains("cannot be \"github\" yet: the GitHub backend is not available"),
-            "{error}"
+    fn the_github_backend_is_read_with_its_repository() {
+        let loaded = load_text(
+            "[forge]\nbackend = \"github\"\n[github]\nowner = \"octo\"\nrepo = \"cat\"\n\
+             api_url = \"https://ghe.example/api/v3\"\n",
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert_eq!(c.forge.backend, ForgeBackend::Github);
+        assert_eq!(
+            (c.github.owner.as_str(), c.github.repo.as_str()),
+            ("octo", "cat")
         );
+        assert_eq!(c.github.api_url, "https://ghe.example/api/v3");
+        assert_eq!(Config::default().github.api_url, "https://api.github.com");
+    }
+
+    #[test]
+    fn the_github_backend_without_its_repository_names_the_missing_key() {
+        let error =
+            load_text("[forge]\nbackend = \"github\"\n[github]\nrepo = \"cat\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`github.owner` must be set when forge.backend = \"github\""
+        );
+        let error =
+            load_text("[forge]\nbackend = \"github\"\n[github]\nowner = \"octo\"\n").unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::Required { key, .. } if key == "github.repo"),
+            "{error:?}"
+        );
+        let env = vec![("CLAMBAKE_GITHUB__REPO".to_owned(), "cat".to_owned())];
+        let text = "[forge]\nbackend = \"github\"\n[github]\nowner = \"octo\"\n";
+        assert!(load("clambake.toml", text, env).is_ok());
+    }
+
+    #[test]
+    fn the_old_name_of_the_api_url_points_to_the_new_one() {
+        let error = load_text("[github]\napi_base_url = \"https://x\"\n").unwrap_err();
+        let ConfigError::UnknownKey { help, .. } = error else {
+            panic!("expected an unknown key");
+        };
+        assert!(help.contains("github.api_url"), "{help}");
     }
 
     #[test]
     fn a_pending_key_from_the_environment_names_the_variable() {
-        let env = vec![("CLAMBAKE_GITHUB__OWNER".to_owned(), "octo".to_owned())];
+        let env = vec![(
+            "CLAMBAKE_GITHUB_ACTIONS__ENABLED".to_owned(),
+            "true".to_owned(),
+        )];
         let error = load("clambake.toml", "", env).unwrap_err();
         assert!(
             error.to_string().starts_with(
-                "`github.owner` (environment variable CLAMBAKE_GITHUB__OWNER) cannot be \"octo\" yet"
+                "`github_actions.enabled` (environment variable CLAMBAKE_GITHUB_ACTIONS__ENABLED) \
+                 cannot be true yet"
             ),
             "{error}"
         );
@@ -653,8 +713,7 @@ mod tests {
     fn pending_keys_at_their_defaults_are_accepted() {
         // What `init` wrote before those keys were refused.
         let loaded = load_text(
-            "[forge]\nbackend = \"local\"\n[github]\nowner = \"\"\nrepo = \"\"\n\
-             api_base_url = \"https://api.github.com\"\n[github_actions]\nenabled = false\n\
+            "[forge]\nbackend = \"local\"\n[github_actions]\nenabled = false\n\
              bundling_workflow = \"clambake-bundle.yml\"\nmanual_trigger_enabled = true\n\
              workflow_timeout_minutes = 30\n",
         )
@@ -665,7 +724,7 @@ mod tests {
     #[test]
     fn every_pending_key_refuses_any_other_value() {
         let pending: Vec<&KeySpec> = KEYS.iter().filter(|k| k.pending.is_some()).collect();
-        assert_eq!(pending.len(), 7, "github.* and github_actions.*");
+        assert_eq!(pending.len(), 4, "github_actions.*");
         for spec in pending {
             let other = match spec.kind {
                 ValueKind::Bool => (!default_value(spec).as_bool().unwrap()).to_string(),

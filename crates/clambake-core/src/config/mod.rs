@@ -3,10 +3,11 @@
 //!
 //! Every key is declared once, in `sections.rs` (which says how to add one); `schema.rs` holds
 //! the macros that turn the declaration into the structs and the key table; `load.rs` reads and
-//! validates; `edit.rs` writes.
+//! validates; `edit.rs` writes; `origin.rs` reads the GitHub repository a remote's URL names.
 
 mod edit;
 mod load;
+mod origin;
 mod schema;
 mod sections;
 
@@ -14,6 +15,7 @@ pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
+pub use origin::{GITHUB_HOST, GithubRemote, git_host};
 pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
 pub use sections::*;
 

@@ -16,12 +16,6 @@
 
 use super::schema::{POSITIVE, Pending, ValueKind, choices, configuration};
 
-/// The GitHub backend, which `forge.backend = "github"` and `[github]` configure.
-pub const GITHUB_BACKEND: Pending = Pending {
-    feature: "the GitHub backend",
-    issue: 11,
-};
-
 /// Bundling and agents on GitHub Actions, which `[github_actions]` configures.
 pub const GITHUB_ACTIONS: Pending = Pending {
     feature: "GitHub Actions support",
@@ -41,7 +35,7 @@ choices! {
         #[default]
         Local = "local",
         /// GitHub's REST API.
-        Github = "github" (pending = GITHUB_BACKEND),
+        Github = "github",
     }
 }
 
@@ -115,12 +109,13 @@ configuration! {
 
     /// The GitHub repository, used when forge.backend = "github".
     [github] GithubConfig {
-        /// The user or organisation that owns the repository.
-        owner: String = "", pending = GITHUB_BACKEND;
+        /// The user or organisation that owns the repository (`init --backend github` reads it
+        /// from the origin remote).
+        owner: String = "";
         /// The repository's name.
-        repo: String = "", pending = GITHUB_BACKEND;
-        /// The REST API's base URL (change it for GitHub Enterprise Server).
-        api_base_url: String = "https://api.github.com", pending = GITHUB_BACKEND;
+        repo: String = "";
+        /// The REST API's base URL: https://HOST/api/v3 for GitHub Enterprise Server.
+        api_url: String = "https://api.github.com";
     }
 
     /// This orchestrator among others working one repository: each claims issues under its

@@ -1,0 +1,163 @@
+//! The listener: routes, shared state, and an accept loop that can drop a connection without
+//! answering (the "lost answer" fault), which `axum::serve` cannot.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post, put};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+use crate::git::BareRepo;
+use crate::state::State;
+use crate::{Options, admin, compare, http, issues, labels, merge, pulls, refs, repository};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    pub options: Options,
+    pub api_url: String,
+    pub repo: BareRepo,
+    /// When the fake started, the origin of [`crate::RecordedRequest::at_ms`].
+    pub started: std::time::Instant,
+    state: Mutex<State>,
+    /// Serialises merges and pull request creation, so that two at once cannot both pass
+    /// their checks.
+    pub serial: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Lets a handler close its own connection without answering.
+#[derive(Debug, Clone)]
+pub struct ConnectionKiller(Arc<Notify>);
+
+impl ConnectionKiller {
+    pub fn kill(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()>)> {
+    let repo = BareRepo::open_or_init(&options.bare_repo).await?;
+    let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+    let api_url = format!("http://{}", listener.local_addr()?);
+    let app = Arc::new(App {
+        state: Mutex::new(State::new(options.rate_limit)),
+        options,
+        api_url,
+        repo,
+        started: std::time::Instant::now(),
+        serial: tokio::sync::Mutex::new(()),
+    });
+    let router = routes(app.clone());
+    let server = tokio::spawn(accept(listener, router));
+    Ok((app, server))
+}
+
+fn routes(app: Arc<App>) -> Router {
+    let repo = "/repos/{owner}/{repo}";
+    Router::new()
+        .route(repo, get(repository::get_repository))
+        .route("/rate_limit", get(repository::rate_limit))
+        .route(
+            &format!("{repo}/labels"),
+            get(labels::list).post(labels::create),
+        )
+        .route(
+            &format!("{repo}/labels/{{name}}"),
+            get(labels::get).patch(labels::update),
+        )
+        .route(
+            &format!("{repo}/issues"),
+            get(issues::list).post(issues::create),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}"),
+            get(issues::get).patch(issues::update),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/labels"),
+            post(labels::add_to_issue).put(labels::set_on_issue),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/labels/{{name}}"),
+            axum::routing::delete(labels::remove_from_issue),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/assignees"),
+            post(issues::add_assignees).delete(issues::remove_assignees),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/comments"),
+            get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            &format!("{repo}/pulls"),
+            get(pulls::list).post(pulls::create),
+        )
+        .route(
+            &format!("{repo}/pulls/{{number}}"),
+            get(pulls::get).patch(pulls::update),
+        )
+        .route(&format!("{repo}/pulls/{{number}}/merge"), put(merge::merge))
+        .route(&format!("{repo}/git/ref/{{*ref}}"), get(refs::get))
+        .route(
+            &format!("{repo}/git/matching-refs/{{*ref}}"),
+            get(refs::matching),
+        )
+        .route(&format!("{repo}/git/refs"), post(refs::create))
+        .route(
+            &format!("{repo}/git/refs/{{*ref}}"),
+            axum::routing::patch(refs::update).delete(refs::delete),
+        )
+        .route(&format!("{repo}/compare/{{range}}"), get(compare::compare))
+        .route("/user", get(repository::authenticated_user))
+        .route("/_fake/violations", get(admin::violations))
+        .route("/_fake/requests", get(admin::requests))
+        .route("/_fake/faults", post(admin::set_faults))
+        .route("/_fake/comments", post(admin::comment))
+        .route("/_fake/rate_limit", post(admin::set_rate_limit))
+        .fallback(http::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), http::github))
+        .with_state(app)
+}
+
+/// Serves each connection in its own task; aborting this task drops them all.
+async fn accept(listener: TcpListener, router: Router) {
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        while connections.try_join_next().is_some() {}
+        let router = router.clone();
+        connections.spawn(async move {
+            let killer = ConnectionKiller(Arc::new(Notify::new()));
+            let service = router.map_request({
+                let killer = killer.clone();
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(killer.clone());
+                    request
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            tokio::select! {
+                _ = connection => {}
+                () = killer.0.notified() => {}
+            }
+        });
+    }
+}

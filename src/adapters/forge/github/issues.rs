@@ -1,0 +1,205 @@
+//! Issues and comments on GitHub. The issue endpoints also serve pull requests (they carry a
+//! `pull_request` key): those are left out, as the port's issues are issues only.
+
+use ::http::Method;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::GithubForge;
+use super::errors::{Subject, accepted};
+use super::http::Request;
+use super::listing::{self, PER_PAGE_TEXT};
+use super::wire::{WireComment, WireIssue};
+use crate::ports::forge::{
+    Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Listing, NewIssue, Number,
+};
+
+/// How far before a lost create its trace is looked for: GitHub's clock and ours may differ.
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
+
+impl GithubForge {
+    /// The first page's URL of the issue listing for `filter`, lowest number first.
+    fn issues_url(&self, filter: &IssueFilter) -> String {
+        let state = filter.state.map_or("all", IssueState::as_str);
+        let labels = filter.labels.join(",");
+        let mut query = vec![
+            ("state", state),
+            ("sort", "created"),
+            ("direction", "asc"),
+            ("per_page", PER_PAGE_TEXT),
+        ];
+        if !labels.is_empty() {
+            query.push(("labels", &labels));
+        }
+        self.repo_url(&["issues"], &query)
+    }
+
+    pub(super) async fn all_issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        let url = self.issues_url(filter);
+        let items = listing::all(&self.http, url, Subject::Repository).await?;
+        Ok(only_issues(items))
+    }
+
+    pub(super) async fn list_issues(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&crate::ports::forge::Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        let url = self.issues_url(filter);
+        let name = format!("issues {url}");
+        let listing = listing::if_changed(&self.http, &name, url, Subject::Repository, known);
+        Ok(match listing.await? {
+            Listing::NotModified => Listing::NotModified,
+            Listing::Modified { items, validator } => Listing::Modified {
+                items: only_issues(items),
+                validator,
+            },
+        })
+    }
+
+    pub(super) async fn read_issue(&self, number: Number) -> ForgeResult<Issue> {
+        let url = self.repo_url(&["issues", &number.to_string()], &[]);
+        let reply = accepted(
+            self.http.send(&Request::get(url)).await?,
+            Subject::Issue(number),
+        )?;
+        issue_only(reply.json()?, number)
+    }
+
+    pub(super) async fn open_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
+        if new.title.trim().is_empty() {
+            return Err(ForgeError::Invalid("an issue needs a title".to_owned()));
+        }
+        let body = json!({
+            "title": new.title,
+            "body": new.body,
+            "labels": new.labels,
+            "assignees": new.assignees,
+        });
+        let request = Request::new(Method::POST, self.repo_url(&["issues"], &[]), Some(body));
+        let since = self.clock.now() - CLOCK_SKEW;
+        let made = move || self.issue_made(new, since);
+        self.http
+            .send_unrepeated(&request, made, |reply| {
+                let reply = accepted(reply, Subject::Repository)?;
+                Ok(Issue::from(reply.json::<WireIssue>()?))
+            })
+            .await
+    }
+
+    /// The newest issue by this token's user with `new`'s title and body created since
+    /// `since`: what a create whose answer was lost made, if it made anything.
+    async fn issue_made(&self, new: &NewIssue, since: Timestamp) -> ForgeResult<Option<Issue>> {
+        let login = self.login().await?;
+        let since_text = since.to_string();
+        let url = self.repo_url(
+            &["issues"],
+            &[
+                ("creator", &login),
+                ("state", "all"),
+                ("sort", "created"),
+                ("direction", "desc"),
+                ("since", &since_text),
+                ("per_page", PER_PAGE_TEXT),
+            ],
+        );
+        let reply = accepted(
+            self.http.send(&Request::get(url)).await?,
+            Subject::Repository,
+        )?;
+        let issues: Vec<WireIssue> = reply.json()?;
+        Ok(only_issues(issues).into_iter().find(|issue| {
+            issue.title == new.title && issue.body == new.body && issue.created_at >= since
+        }))
+    }
+
+    pub(super) async fn update_issue_state(
+        &self,
+        number: Number,
+        state: IssueState,
+    ) -> ForgeResult<Issue> {
+        let url = self.repo_url(&["issues", &number.to_string()], &[]);
+        let body = json!({ "state": state.as_str() });
+        let reply = self
+            .http
+            .send(&Request::new(Method::PATCH, url, Some(body)))
+            .await?;
+        issue_only(accepted(reply, Subject::Issue(number))?.json()?, number)
+    }
+
+    pub(super) async fn comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
+        if body.trim().is_empty() {
+            return Err(ForgeError::Invalid("a comment needs a body".to_owned()));
+        }
+        let url = self.repo_url(&["issues", &number.to_string(), "comments"], &[]);
+        let request = Request::new(Method::POST, url, Some(json!({ "body": body })));
+        let since = self.clock.now() - CLOCK_SKEW;
+        let made = move || self.comment_made(number, body, since);
+        self.http
+            .send_unrepeated(&request, made, |reply| {
+                let reply = accepted(reply, Subject::IssueOrPullRequest(number))?;
+                Ok(reply.json::<WireComment>()?.into_comment(number))
+            })
+            .await
+    }
+
+    /// The newest comment on `number` by this token's user with `body`, made since `since`.
+    async fn comment_made(
+        &self,
+        number: Number,
+        body: &str,
+        since: Timestamp,
+    ) -> ForgeResult<Option<Comment>> {
+        let login = self.login().await?;
+        let since_text = since.to_string();
+        let url = self.repo_url(
+            &["issues", &number.to_string(), "comments"],
+            &[("since", &since_text), ("per_page", PER_PAGE_TEXT)],
+        );
+        let comments = self.read_comments(url, number).await?;
+        Ok(comments.into_iter().rev().find(|comment| {
+            comment.author == login && comment.body == body && comment.created_at >= since
+        }))
+    }
+
+    pub(super) async fn list_comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
+        let url = self.repo_url(
+            &["issues", &number.to_string(), "comments"],
+            &[("per_page", PER_PAGE_TEXT)],
+        );
+        self.read_comments(url, number).await
+    }
+
+    async fn read_comments(&self, url: String, number: Number) -> ForgeResult<Vec<Comment>> {
+        let subject = Subject::IssueOrPullRequest(number);
+        let comments: Vec<WireComment> = listing::all(&self.http, url, subject).await?;
+        Ok(comments
+            .into_iter()
+            .map(|comment| comment.into_comment(number))
+            .collect())
+    }
+}
+
+/// The issues among what an issue listing returned, lowest number first, each once (a listing
+/// that changes while its pages are read may show one on two pages).
+fn only_issues(items: Vec<WireIssue>) -> Vec<Issue> {
+    let mut issues: Vec<Issue> = items
+        .into_iter()
+        .filter(|item| !item.is_pull_request())
+        .map(Issue::from)
+        .collect();
+    issues.sort_by_key(|issue| issue.number);
+    issues.dedup_by_key(|issue| issue.number);
+    issues
+}
+
+/// `item` as an issue, unless it is a pull request.
+fn issue_only(item: WireIssue, number: Number) -> ForgeResult<Issue> {
+    if item.is_pull_request() {
+        return Err(ForgeError::NotFound {
+            kind: "issue",
+            number,
+        });
+    }
+    Ok(item.into())
+}

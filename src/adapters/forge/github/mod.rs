@@ -1,0 +1,275 @@
+//! The GitHub forge: the port over GitHub's REST API through octocrab, frugal with requests
+//! (conditional listings, nothing asked twice) and careful with GitHub's limits and faults
+//! (see `http`). Semantics follow the local forge.
+
+mod errors;
+mod http;
+mod issues;
+mod labels;
+mod listing;
+mod merge;
+mod pulls;
+mod wire;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use octocrab::Octocrab;
+use tokio::sync::OnceCell;
+
+use crate::ports::Clock;
+use crate::ports::forge::{
+    Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
+    PullRequestFilter, Validator,
+};
+use errors::{Subject, accepted};
+use http::{Http, Request};
+pub use wire::Permissions;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than GitHub's own ten-second limit on a request's work.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A GitHub token. Neither `Debug` nor `Display` shows it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, for what must hand it on (the HTTP client, git's credentials).
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(hidden)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a GitHub token (hidden)")
+    }
+}
+
+/// Where the repository is and who asks.
+#[derive(Clone)]
+pub struct GithubSettings {
+    /// `https://api.github.com`, a GitHub Enterprise `https://host/api/v3`, or a fake.
+    pub api_url: String,
+    pub owner: String,
+    pub repo: String,
+    pub token: Token,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What the token may do: whose it is, its permissions on the repository, and the branch
+/// work lands on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Access {
+    pub login: String,
+    pub permissions: Permissions,
+    pub default_branch: String,
+}
+
+pub struct GithubForge {
+    http: Http,
+    /// The API's root, for building request URLs.
+    api: url::Url,
+    owner: String,
+    repo: String,
+    clock: Arc<dyn Clock>,
+    /// The token's user: what a lost answer's comment or issue is recognised by.
+    login: OnceCell<String>,
+    default_branch: OnceCell<String>,
+}
+
+impl GithubForge {
+    /// A client for one repository. Call it inside the Tokio runtime that will use it: the
+    /// HTTP client's worker runs there.
+    pub fn new(settings: GithubSettings) -> ForgeResult<Self> {
+        let invalid_url = |why: &dyn fmt::Display| {
+            ForgeError::Invalid(format!("`{}` is not an API URL: {why}", settings.api_url))
+        };
+        let api = url::Url::parse(&settings.api_url).map_err(|e| invalid_url(&e))?;
+        if api.cannot_be_a_base() || !matches!(api.scheme(), "http" | "https") {
+            return Err(invalid_url(&"it needs http or https"));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ForgeError::Backend(
+                "the GitHub client needs a Tokio runtime".to_owned(),
+            ));
+        }
+        let octocrab = Octocrab::builder()
+            .base_uri(settings.api_url.as_str())
+            .map_err(|e| invalid_url(&e))?
+            .personal_token(settings.token.expose_secret().to_owned())
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .build()
+            .map_err(|e| ForgeError::Backend(format!("the GitHub client: {e}")))?;
+        Ok(Self {
+            http: Http::new(octocrab, settings.clock.clone()),
+            api,
+            owner: settings.owner,
+            repo: settings.repo,
+            clock: settings.clock,
+            login: OnceCell::new(),
+            default_branch: OnceCell::new(),
+        })
+    }
+
+    /// The token's user, its permissions on the repository, and the default branch.
+    pub async fn access(&self) -> ForgeResult<Access> {
+        let login = self.login().await?;
+        let repository = self.repository().await?;
+        Ok(Access {
+            login,
+            permissions: repository.permissions.unwrap_or_default(),
+            default_branch: repository.default_branch,
+        })
+    }
+
+    /// The repository as GitHub describes it; its default branch is remembered.
+    async fn repository(&self) -> ForgeResult<wire::Repository> {
+        let url = self.repo_url(&[], &[]);
+        let reply = accepted(
+            self.http.send(&Request::get(url)).await?,
+            Subject::Repository,
+        )?;
+        let repository: wire::Repository = reply.json()?;
+        let _ = self.default_branch.set(repository.default_branch.clone());
+        Ok(repository)
+    }
+
+    async fn login(&self) -> ForgeResult<String> {
+        self.login
+            .get_or_try_init(|| async {
+                let url = self.url(&["user"], &[]);
+                let reply = accepted(self.http.send(&Request::get(url)).await?, Subject::User)?;
+                Ok(reply.json::<wire::User>()?.login)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The URL of `segments` under the API root, with `query`.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .expect("checked in new: the API URL can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url.into()
+    }
+
+    /// The URL of `segments` under the repository.
+    fn repo_url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let mut all = vec!["repos", self.owner.as_str(), self.repo.as_str()];
+        all.extend_from_slice(segments);
+        self.url(&all, query)
+    }
+}
+
+#[async_trait]
+impl Forge for GithubForge {
+    async fn default_branch(&self) -> ForgeResult<String> {
+        self.default_branch
+            .get_or_try_init(|| async { Ok(self.repository().await?.default_branch) })
+            .await
+            .cloned()
+    }
+    async fn labels(&self) -> ForgeResult<Vec<Label>> {
+        self.list_labels().await
+    }
+    async fn ensure_label(&self, label: &Label) -> ForgeResult<LabelChange> {
+        self.put_label(label).await
+    }
+    async fn create_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
+        self.open_issue(new).await
+    }
+    async fn issue(&self, number: Number) -> ForgeResult<Issue> {
+        self.read_issue(number).await
+    }
+    async fn issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
+        self.all_issues(filter).await
+    }
+    async fn issues_if_changed(
+        &self,
+        filter: &IssueFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<Issue>> {
+        self.list_issues(filter, known).await
+    }
+    async fn edit_labels(
+        &self,
+        number: Number,
+        add: &[String],
+        remove: &[String],
+    ) -> ForgeResult<Issue> {
+        self.relabel(number, add, remove).await
+    }
+    async fn set_issue_state(&self, number: Number, state: IssueState) -> ForgeResult<Issue> {
+        self.update_issue_state(number, state).await
+    }
+    async fn create_comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {
+        self.comment(number, body).await
+    }
+    async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
+        self.list_comments(number).await
+    }
+    async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
+        self.open_pull_request(new).await
+    }
+    async fn pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
+        Ok(self.read_pull(number).await?.into())
+    }
+    async fn pull_requests(&self, filter: &PullRequestFilter) -> ForgeResult<Vec<PullRequest>> {
+        self.all_pull_requests(filter).await
+    }
+    async fn pull_requests_if_changed(
+        &self,
+        filter: &PullRequestFilter,
+        known: Option<&Validator>,
+    ) -> ForgeResult<Listing<PullRequest>> {
+        self.list_pull_requests(filter, known).await
+    }
+    async fn merge_pull_request(
+        &self,
+        number: Number,
+        expected_head: Option<&str>,
+    ) -> ForgeResult<MergeOutcome> {
+        self.merge(number, expected_head).await
+    }
+    async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
+        self.close_pull(number).await
+    }
+    fn usage(&self) -> ForgeUsage {
+        self.http.usage()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_shows_itself() {
+        let token = Token::new("ghp_secret123");
+        assert!(!format!("{token:?}").contains("secret"));
+        assert!(!format!("{token}").contains("secret"));
+        assert_eq!(token.expose_secret(), "ghp_secret123");
+    }
+}
