@@ -37,6 +37,7 @@ mod demo;
 mod empty_repository;
 mod exit_codes;
 mod finished_work;
+mod github_faults;
 mod github_forge;
 mod hooked_forge;
 mod hostile;
