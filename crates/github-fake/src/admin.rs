@@ -60,3 +60,21 @@ pub async fn comment(State(app): State<Arc<App>>, body: Bytes) -> Result<Respons
     .ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::CREATED, Json(render::comment(&app, &posted))).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+struct RateLimitWindow {
+    remaining: u64,
+    reset_in_seconds: u64,
+}
+
+/// `POST /_fake/rate_limit` with `{remaining, reset_in_seconds}`: see
+/// [`crate::FakeGithub::set_rate_limit`].
+pub async fn set_rate_limit(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let window: RateLimitWindow = parse_body(&body)?;
+    let reset_in = std::time::Duration::from_secs(window.reset_in_seconds);
+    app.lock().rate.set(window.remaining, reset_in);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -109,6 +109,7 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
     if request.uri().path().starts_with("/_fake/") {
         return next.run(request).await;
     }
+    let arrived = app.started.elapsed();
     let method = request.method().clone();
     let path_and_query = request
         .uri()
@@ -160,6 +161,7 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
         charged,
         mutation: mutating && parts.status.is_success(),
         lost,
+        at_ms: arrived.as_millis() as u64,
     });
     if lost && let Some(killer) = killer {
         killer.kill();

@@ -1,18 +1,19 @@
-//! Issues (which include pull requests), their assignees and their comments.
+//! Issues (which include pull requests, whose branches are read afresh first), their
+//! assignees and their comments.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, parse_body};
-use crate::pages::{Params, paginate};
+use crate::pages::{Params, created, paginate};
+use crate::pulls::refresh;
 use crate::render;
 use crate::server::App;
 use crate::state::{self, Comment, Issue, IssueState, State as Memory, timestamp};
@@ -38,6 +39,14 @@ impl LabelArg {
 /// `GET /repos/{owner}/{repo}/issues`: issues and pull requests, newest first by default.
 pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::from_uri(&uri);
+    let pulls: Vec<u64> = app
+        .lock()
+        .issues
+        .values()
+        .filter(|i| i.pull.is_some())
+        .map(|i| i.number)
+        .collect();
+    refresh(&app, &pulls).await?;
     let state = app.lock();
     let wanted_state = params.get("state").unwrap_or("open");
     if !matches!(wanted_state, "open" | "closed" | "all") {
@@ -53,6 +62,14 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .collect()
         })
         .unwrap_or_default();
+    let since: Option<jiff::Timestamp> = match params.get("since") {
+        None => None,
+        Some(since) => Some(
+            since
+                .parse()
+                .map_err(|_| ApiError::validation("Issue", "since", "invalid"))?,
+        ),
+    };
     let mut issues: Vec<&Issue> = state
         .issues
         .values()
@@ -72,6 +89,14 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .any(|a| a.eq_ignore_ascii_case(login)),
         })
         .filter(|issue| {
+            since.is_none_or(|since| {
+                issue
+                    .updated_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|updated| updated >= since)
+            })
+        })
+        .filter(|issue| {
             params
                 .get("creator")
                 .is_none_or(|c| issue.author.eq_ignore_ascii_case(c))
@@ -88,11 +113,9 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         "asc" => {}
         _ => return Err(ApiError::validation("Issue", "direction", "invalid")),
     }
-    let items = issues
-        .into_iter()
-        .map(|issue| render::issue(&app, &state, issue))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, issues, |issue| {
+        render::issue(&app, &state, issue)
+    })
 }
 
 /// `GET /repos/{owner}/{repo}/issues/{number}`.
@@ -100,6 +123,7 @@ pub async fn get(
     State(app): State<Arc<App>>,
     Path((_, _, number)): IssuePath,
 ) -> Result<Response, ApiError> {
+    refresh(&app, &[number]).await?;
     let state = app.lock();
     let issue = state.issues.get(&number).ok_or_else(ApiError::not_found)?;
     Ok(Json(render::issue(&app, &state, issue)).into_response())
@@ -154,17 +178,6 @@ pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
     let value = render::issue(&app, &state, &issue);
     state.issues.insert(number, issue);
     Ok(created(&value))
-}
-
-/// `201 Created` with the new object's URL in `Location`.
-pub fn created(value: &Value) -> Response {
-    let location = value["url"].as_str().unwrap_or_default().to_string();
-    (
-        StatusCode::CREATED,
-        [(LOCATION, location)],
-        Json(value.clone()),
-    )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,13 +323,14 @@ pub async fn list_comments(
     if !state.issues.contains_key(&number) {
         return Err(ApiError::not_found());
     }
-    let items = state
+    let comments: Vec<_> = state
         .comments
         .iter()
-        .filter(|comment| comment.issue == number)
-        .map(|comment| render::comment(&app, comment))
+        .filter(|c| c.issue == number)
         .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, comments, |comment| {
+        render::comment(&app, comment)
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::{ApiError, parse_body};
-use crate::issues::{LabelArg, created};
-use crate::pages::paginate;
+use crate::issues::LabelArg;
+use crate::pages::{created, paginate};
 use crate::render;
 use crate::server::App;
 use crate::state::{Label, timestamp};
@@ -19,12 +19,10 @@ use crate::state::{Label, timestamp};
 /// `GET /repos/{owner}/{repo}/labels`.
 pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, ApiError> {
     let state = app.lock();
-    let items = state
-        .labels
-        .iter()
-        .map(|label| render::label(&app, label))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    let labels: Vec<_> = state.labels.iter().collect();
+    paginate(&app.api_url, &uri, labels, |label| {
+        render::label(&app, label)
+    })
 }
 
 /// `GET /repos/{owner}/{repo}/labels/{name}`, matched case-insensitively.

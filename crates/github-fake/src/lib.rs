@@ -14,6 +14,7 @@ mod git;
 mod http;
 mod issues;
 mod labels;
+mod landing;
 mod merge;
 pub mod openapi;
 mod pages;
@@ -109,6 +110,12 @@ impl FakeGithub {
     /// Replaces the faults in force; their counts start again from here.
     pub fn set_faults(&self, faults: Faults) {
         self.app.lock().faults = faults::FaultPlan::new(faults);
+    }
+
+    /// Sets the primary rate limit's window: `remaining` requests until `reset_in` from now,
+    /// so that a test can see a client wait for the reset without waiting an hour.
+    pub fn set_rate_limit(&self, remaining: u64, reset_in: std::time::Duration) {
+        self.app.lock().rate.set(remaining, reset_in);
     }
 
     /// Posts a comment as someone other than the token's user, e.g. a stranger (`NONE`).

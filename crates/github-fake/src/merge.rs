@@ -1,22 +1,21 @@
-//! Merging a pull request for real in the bare repository, and the closing keywords that close
-//! issues when it lands on the default branch.
+//! Merging a pull request for real in the bare repository.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, parse_body};
 use crate::git::MergeTree;
+use crate::landing::land;
 use crate::pulls::refresh;
 use crate::server::App;
-use crate::state::{IssueState, timestamp};
+use crate::state::IssueState;
 
 #[derive(Debug, Deserialize)]
 struct MergeRequest {
@@ -34,14 +33,15 @@ fn not_mergeable() -> ApiError {
 }
 
 /// `PUT /repos/{owner}/{repo}/pulls/{number}/merge`: 409 if `sha` is not the head, 405 if it
-/// cannot merge; the base branch moves by compare-and-swap.
+/// cannot merge; the base branch moves by compare-and-swap. Onto the default branch, the
+/// closing keywords of the body and of every commit merged close those issues.
 pub async fn merge(
     State(app): State<Arc<App>>,
     Path((_, _, number)): Path<(String, String, u64)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: MergeRequest = parse_body(&body)?;
-    let _writing = app.git_writes.lock().await;
+    let _writing = app.serial.lock().await;
     refresh(&app, &[number]).await?;
     let issue = {
         let state = app.lock();
@@ -54,6 +54,12 @@ pub async fn merge(
     let pull = issue.pull.as_ref().expect("a pull request");
     if issue.state != IssueState::Open {
         return Err(not_mergeable());
+    }
+    if pull.draft {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is still a draft",
+        ));
     }
     if request
         .sha
@@ -118,64 +124,8 @@ pub async fn merge(
             "Base branch was modified. Review and try the merge again.",
         ));
     }
-    let default_branch = app.repo.default_branch().await?;
-    let login = app.options.login.clone();
-    let mut state = app.lock();
-    let now = timestamp();
-    let stored = state.issues.get_mut(&number).expect("read above");
-    stored.state = IssueState::Closed;
-    stored.closed_at = Some(now.clone());
-    stored.updated_at = now.clone();
-    let stored_pull = stored.pull.as_mut().expect("a pull request");
-    stored_pull.merged_at = Some(now);
-    stored_pull.merge_commit_sha = Some(commit.clone());
-    stored_pull.merged_by = Some(login.clone());
-    if pull.base_ref == default_branch {
-        let repository = format!("{owner}/{}", app.options.repo);
-        for closed in closed_issues(issue.body.as_deref().unwrap_or_default(), &repository) {
-            if state
-                .issues
-                .get(&closed)
-                .is_some_and(|issue| issue.pull.is_none())
-            {
-                state.close_issue(closed, &login, "completed");
-            }
-        }
-    }
+    land(&app, number, &commit, &pull.base_sha).await?;
     let answer =
         json!({ "sha": commit, "merged": true, "message": "Pull Request successfully merged" });
     Ok(Json(answer).into_response())
-}
-
-/// `close #1`, `Fixes: #2`, `resolved owner/repo#3`: GitHub's closing keywords.
-static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:([\w.-]+/[\w.-]+))?#(\d+)\b",
-    )
-    .expect("a valid pattern")
-});
-
-/// The numbers a pull request body closes in `repository` (`owner/name`).
-pub fn closed_issues(body: &str, repository: &str) -> Vec<u64> {
-    CLOSING
-        .captures_iter(body)
-        .filter(|captures| {
-            captures
-                .get(1)
-                .is_none_or(|r| r.as_str().eq_ignore_ascii_case(repository))
-        })
-        .filter_map(|captures| captures[2].parse().ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::closed_issues;
-
-    #[test]
-    fn closing_keywords_are_read_as_github_reads_them() {
-        let body = "Fixes #1, closes: #2\nRESOLVED #3 and resolve o/r#4; close other/repo#5\n\
-                    fix#6 prefix#7 closing #8 #9";
-        assert_eq!(closed_issues(body, "o/r"), vec![1, 2, 3, 4]);
-    }
 }

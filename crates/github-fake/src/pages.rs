@@ -1,8 +1,8 @@
-//! Query parameters and GitHub's pagination: `per_page` (at most 100), `page`, and a `Link`
-//! header whose URLs point back at the fake.
+//! Query parameters, GitHub's pagination (`per_page` at most 100, `page`, and a `Link` header
+//! whose URLs point back at the fake), and the `201 Created` answer.
 
 use axum::Json;
-use axum::http::header::LINK;
+use axum::http::header::{LINK, LOCATION};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -50,8 +50,14 @@ impl Params {
     }
 }
 
-/// Answers one page of `items` as a JSON array with its `Link` header.
-pub fn paginate(api_url: &str, uri: &Uri, items: Vec<Value>) -> Result<Response, ApiError> {
+/// Answers one page of `items`, each rendered by `render`, as a JSON array with its `Link`
+/// header. Only the page's items are rendered.
+pub fn paginate<T>(
+    api_url: &str,
+    uri: &Uri,
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+) -> Result<Response, ApiError> {
     let params = Params::from_uri(uri);
     let per_page = params.number("per_page", 30)?.clamp(1, 100);
     let page = params.number("page", 1)?.max(1);
@@ -60,6 +66,7 @@ pub fn paginate(api_url: &str, uri: &Uri, items: Vec<Value>) -> Result<Response,
         .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
+        .map(render)
         .collect();
     let mut response = Json(this).into_response();
     let link = |page: usize, rel: &str| {
@@ -85,4 +92,15 @@ pub fn paginate(api_url: &str, uri: &Uri, items: Vec<Value>) -> Result<Response,
         response.headers_mut().insert(LINK, value);
     }
     Ok(response)
+}
+
+/// `201 Created` with the new object's URL in `Location`.
+pub fn created(value: &Value) -> Response {
+    let location = value["url"].as_str().unwrap_or_default().to_string();
+    (
+        StatusCode::CREATED,
+        [(LOCATION, location)],
+        Json(value.clone()),
+    )
+        .into_response()
 }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, parse_body};
 use crate::git::MergeTree;
-use crate::issues::created;
-use crate::pages::{Params, paginate};
+use crate::landing::land;
+use crate::pages::{Params, created, paginate};
 use crate::render::{self, PullDetails};
 use crate::server::App;
 use crate::state::{Issue, IssueState, Pull, timestamp};
@@ -20,9 +20,11 @@ use crate::state::{Issue, IssueState, Pull, timestamp};
 type PullPath = Path<(String, String, u64)>;
 
 /// Reads the branches of these open pull requests from the bare repository. A pull request
-/// whose head branch is gone is closed, as GitHub does.
+/// whose head branch is gone is closed, and one whose head a push brought into its base is
+/// merged, as GitHub does; the latter only while no merge or creation is under way, which
+/// decide for themselves.
 pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
-    let branches: Vec<(u64, String, String)> = {
+    let branches: Vec<(u64, String, String, String)> = {
         let state = app.lock();
         numbers
             .iter()
@@ -30,31 +32,48 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             .filter(|issue| issue.state == IssueState::Open)
             .filter_map(|issue| {
                 let pull = issue.pull.as_ref()?;
-                Some((issue.number, pull.head_ref.clone(), pull.base_ref.clone()))
+                let refs = (
+                    pull.head_ref.clone(),
+                    pull.base_ref.clone(),
+                    pull.base_sha.clone(),
+                );
+                Some((issue.number, refs.0, refs.1, refs.2))
             })
             .collect()
     };
-    for (number, head_ref, base_ref) in branches {
+    let serial = app.serial.try_lock().ok();
+    for (number, head_ref, base_ref, old_base) in branches {
         let head = app.repo.branch_sha(&head_ref).await?;
         let base = app.repo.branch_sha(&base_ref).await?;
-        let mut state = app.lock();
-        let Some(issue) = state.issues.get_mut(&number) else {
-            continue;
-        };
-        let Some(pull) = issue.pull.as_mut() else {
-            continue;
-        };
-        if let Some(base) = base {
-            pull.base_sha = base;
-        }
-        match head {
-            Some(head) => pull.head_sha = head,
-            None => {
-                let now = timestamp();
-                issue.state = IssueState::Closed;
-                issue.closed_at = Some(now.clone());
-                issue.updated_at = now;
+        let landed = match (&head, &base) {
+            (Some(head), Some(base)) if serial.is_some() => {
+                app.repo.is_ancestor(head, base).await?
             }
+            _ => false,
+        };
+        {
+            let mut state = app.lock();
+            let Some(issue) = state.issues.get_mut(&number) else {
+                continue;
+            };
+            let Some(pull) = issue.pull.as_mut() else {
+                continue;
+            };
+            if let Some(base) = &base {
+                pull.base_sha = base.clone();
+            }
+            match &head {
+                Some(head) => pull.head_sha = head.clone(),
+                None => {
+                    let now = timestamp();
+                    issue.state = IssueState::Closed;
+                    issue.closed_at = Some(now.clone());
+                    issue.updated_at = now;
+                }
+            }
+        }
+        if let (true, Some(head)) = (landed, &head) {
+            land(app, number, head, &old_base).await?;
         }
     }
     Ok(())
@@ -163,10 +182,11 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         .filter(|issue| issue.pull.is_some())
         .filter(|issue| wanted_state == "all" || issue.state.as_str() == wanted_state)
         .filter(|issue| {
-            let pull = issue.pull.as_ref().expect("pulls only");
-            head.as_ref()
-                .is_none_or(|(o, b)| o.eq_ignore_ascii_case(owner) && *b == pull.head_ref)
-                && params.get("base").is_none_or(|base| base == pull.base_ref)
+            issue.pull.as_ref().is_some_and(|pull| {
+                head.as_ref()
+                    .is_none_or(|(o, b)| o.eq_ignore_ascii_case(owner) && *b == pull.head_ref)
+                    && params.get("base").is_none_or(|base| base == pull.base_ref)
+            })
         })
         .collect();
     let sort = params.get("sort").unwrap_or("created");
@@ -181,11 +201,9 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
         "asc" => {}
         _ => return Err(ApiError::validation("PullRequest", "direction", "invalid")),
     }
-    let items = pulls
-        .into_iter()
-        .map(|issue| render::pull(&app, &state, issue, &default_branch, None))
-        .collect();
-    paginate(&app.api_url, &uri, items)
+    paginate(&app.api_url, &uri, pulls, |issue| {
+        render::pull(&app, &state, issue, &default_branch, None)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,7 +220,7 @@ struct NewPull {
 /// commits, or a second open pull request with the same head and base.
 pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let new: NewPull = parse_body(&body)?;
-    let _serial = app.git_writes.lock().await;
+    let _serial = app.serial.lock().await;
     let title = new.title.filter(|title| !title.is_empty());
     let title =
         title.ok_or_else(|| ApiError::validation("PullRequest", "title", "missing_field"))?;

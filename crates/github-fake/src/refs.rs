@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, parse_body};
-use crate::issues::created;
+use crate::pages::created;
 use crate::render::repo_url;
 use crate::server::App;
 

@@ -23,10 +23,12 @@ pub struct App {
     pub options: Options,
     pub api_url: String,
     pub repo: BareRepo,
+    /// When the fake started, the origin of [`crate::RecordedRequest::at_ms`].
+    pub started: std::time::Instant,
     state: Mutex<State>,
     /// Serialises merges and pull request creation, so that two at once cannot both pass
     /// their checks.
-    pub git_writes: tokio::sync::Mutex<()>,
+    pub serial: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -56,7 +58,8 @@ pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()
         options,
         api_url,
         repo,
-        git_writes: tokio::sync::Mutex::new(()),
+        started: std::time::Instant::now(),
+        serial: tokio::sync::Mutex::new(()),
     });
     let router = routes(app.clone());
     let server = tokio::spawn(accept(listener, router));
@@ -125,6 +128,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/_fake/requests", get(admin::requests))
         .route("/_fake/faults", post(admin::set_faults))
         .route("/_fake/comments", post(admin::comment))
+        .route("/_fake/rate_limit", post(admin::set_rate_limit))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), http::github))
         .with_state(app)

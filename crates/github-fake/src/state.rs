@@ -98,6 +98,9 @@ pub struct RecordedRequest {
     pub mutation: bool,
     /// Whether the fake dropped the connection instead of sending the answer.
     pub lost: bool,
+    /// When it arrived, in milliseconds since the fake started: to check that a client spaces
+    /// its mutations as GitHub asks.
+    pub at_ms: u64,
 }
 
 /// The primary rate limit of the token: `limit` requests per window.
@@ -126,6 +129,12 @@ impl RateLimit {
             self.used = 0;
             self.reset = now + Self::WINDOW_SECONDS;
         }
+    }
+
+    /// Leaves `remaining` requests in a window that ends `reset_in` from now.
+    pub fn set(&mut self, remaining: u64, reset_in: std::time::Duration) {
+        self.used = self.limit.saturating_sub(remaining);
+        self.reset = unix_now() + reset_in.as_secs();
     }
 
     pub fn remaining(&self) -> u64 {

@@ -325,7 +325,7 @@ fn method_operation<'a>(item: &'a PathItem, method: &str) -> Option<&'a openapiv
 }
 
 /// The description, with `$ref`s resolvable within it.
-pub struct Document {
+struct Document {
     api: OpenAPI,
 }
 
@@ -439,5 +439,7 @@ fn component_name(reference: &str, kind: &str) -> Option<String> {
     Some(name.replace("~1", "/").replace("~0", "~"))
 }
 
+#[cfg(test)]
+mod subset_tests;
 #[cfg(test)]
 mod tests;

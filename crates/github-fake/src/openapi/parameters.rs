@@ -190,3 +190,50 @@ fn describe(context: &str, violation: &Violation) -> String {
         false => format!("{context}: {}", violation.render()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::Spec;
+
+    /// A one-operation description whose query takes a required `q`, a list of integers
+    /// and a boolean.
+    fn spec() -> Spec {
+        let document = json!({
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {"/search": {"get": {
+                "operationId": "search",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": true, "schema": {"type": "string"}},
+                    {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}},
+                    {"name": "exact", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {"200": {"description": "ok"}},
+            }}},
+        });
+        Spec::parse(&document.to_string()).expect("parses")
+    }
+
+    #[test]
+    fn query_values_are_read_by_their_schema() {
+        let spec = spec();
+        assert!(
+            spec.check_request("GET", "/search", Some("q=a+b&ids=1,2&exact=true"), None)
+                .is_ok()
+        );
+        assert!(
+            spec.check_request("GET", "/search", Some("q=a&ids=1&ids=2"), None)
+                .is_ok()
+        );
+        let bad = spec.check_request("GET", "/search", Some("ids=1,x&exact=yes"), None);
+        assert_eq!(
+            bad.unwrap_err(),
+            [
+                "search query parameter `ids`: /1: expected integer, got string",
+                "search query parameter `exact`: expected boolean, got string",
+                "search query parameter `q`: required but missing",
+            ]
+        );
+    }
+}

@@ -237,6 +237,7 @@ impl Checker<'_> {
     }
 
     /// Passes when at least one alternative matches; otherwise reports the closest one.
+    /// The closest is the one whose type fits, then the one with the fewest violations.
     fn check_alternatives(
         &self,
         keyword: &str,
@@ -244,13 +245,22 @@ impl Checker<'_> {
         value: &Value,
         pointer: &str,
     ) -> Vec<Violation> {
+        let distance = |found: &[Violation]| {
+            let wrong_type = found
+                .iter()
+                .any(|v| v.pointer == pointer && v.message.starts_with("expected "));
+            (wrong_type, found.len())
+        };
         let mut closest: Option<Vec<Violation>> = None;
         for alternative in alternatives {
             let found = self.check(alternative, value, pointer);
             if found.is_empty() {
                 return found;
             }
-            if closest.as_ref().is_none_or(|best| found.len() < best.len()) {
+            if closest
+                .as_ref()
+                .is_none_or(|best| distance(&found) < distance(best))
+            {
                 closest = Some(found);
             }
         }

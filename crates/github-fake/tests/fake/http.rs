@@ -164,6 +164,10 @@ async fn a_spent_rate_limit_refuses_with_403_until_reset() {
     let limits: Value = get("/rate_limit").await.unwrap().json().await.unwrap();
     assert_eq!(limits["resources"]["core"]["remaining"], 0);
     assert_eq!(limits["rate"]["reset"], reset);
+    fake.set_rate_limit(0, std::time::Duration::ZERO);
+    let renewed = get("/repos/clambake/demo/labels").await.unwrap();
+    assert_eq!(renewed.status(), 200, "a new window starts at the reset");
+    assert_eq!(header(&renewed, "x-ratelimit-remaining"), "1");
 }
 
 #[tokio::test]
@@ -237,9 +241,19 @@ async fn server_errors_and_secondary_limits_refuse_without_acting() {
         "told apart from the primary limit"
     );
     let failed = harness
-        .send(Method::POST, &harness.repo("/issues"), body)
+        .send(Method::POST, &harness.repo("/issues"), body.clone())
         .await;
     assert_eq!(failed.status(), 502);
+    harness.fake.set_faults(Faults {
+        validation_failure_rate: 1.0,
+        ..Faults::default()
+    });
+    let refused = harness
+        .send(Method::POST, &harness.repo("/issues"), body)
+        .await;
+    assert_eq!(refused.status(), 422);
+    let listed = harness.get(&harness.repo("/issues")).await;
+    assert_eq!(listed.status(), 200, "reads are not refused as invalid");
     assert!(harness.fake.issues().is_empty());
 }
 

@@ -73,6 +73,18 @@ async fn a_labels_filter_means_all_of_them_and_state_filters() {
         .await
         .unwrap();
     assert_eq!(numbers(&all), [closed, both]);
+    let future = harness
+        .get(&harness.repo("/issues?since=2999-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(
+        future.json::<Value>().await.unwrap(),
+        json!([]),
+        "nothing updated since"
+    );
+    let past = harness
+        .get(&harness.repo("/issues?since=2000-01-01T00:00:00Z&state=all"))
+        .await;
+    assert_eq!(numbers(&past.json::<Value>().await.unwrap()).len(), 3);
     assert_eq!(
         harness
             .get(&harness.repo("/issues?state=bogus"))
@@ -128,6 +140,22 @@ async fn labels_are_created_once_and_added_and_removed_on_issues() {
         .await;
     assert_eq!(absent["message"], "Label does not exist");
 
+    let odd = harness.repo(&format!("/issues/{number}/labels"));
+    let body = json!({ "labels": ["route:ready", "a b/c"] });
+    harness.expect(Method::POST, &odd, body, 200).await;
+    for encoded in ["route%3Aready", "a%20b%2Fc"] {
+        let path = format!("{odd}/{encoded}");
+        harness
+            .expect(Method::DELETE, &path, json!(null), 200)
+            .await;
+    }
+    let got: Value = harness
+        .get(&harness.repo("/labels/route%3Aready"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["name"], "route:ready");
     let rename = harness.repo("/labels/new");
     harness
         .expect(

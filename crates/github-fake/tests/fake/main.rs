@@ -1,5 +1,6 @@
 //! The GitHub fake over real HTTP on 127.0.0.1, with a real bare repository behind it.
 
+mod binary;
 mod git;
 mod http;
 mod issues;

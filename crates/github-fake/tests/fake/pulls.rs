@@ -31,10 +31,11 @@ async fn a_second_open_pull_request_for_one_head_is_refused() {
 #[tokio::test]
 async fn the_head_is_read_live_and_mergeable_is_null_at_first() {
     let harness = Harness::start().await;
+    harness.create_issue("a plain issue, not listed", &[]).await;
     let first = harness.push_branch("feature", "a.txt", "a\n");
     let created = harness.create_pull("feature", "").await;
     assert_eq!(created["head"]["sha"], first.as_str());
-    let path = harness.repo("/pulls/1");
+    let path = harness.repo("/pulls/2");
     let pull: Value = harness.get(&path).await.json().await.unwrap();
     assert_eq!(
         pull["mergeable"], true,
@@ -68,6 +69,13 @@ async fn the_head_is_read_live_and_mergeable_is_null_at_first() {
         .await
         .unwrap();
     assert_eq!(other, json!([]));
+    let all: Value = harness
+        .get(&harness.repo("/pulls?state=all"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1, "pull requests only");
 }
 
 #[tokio::test]
@@ -76,7 +84,15 @@ async fn merging_writes_a_merge_commit_and_closes_the_issues_named() {
     let fixed = harness.create_issue("to fix", &[]).await;
     let resolved = harness.create_issue("to resolve", &[]).await;
     let mentioned = harness.create_issue("only mentioned", &[]).await;
-    let head = harness.push_branch("feature", "a.txt", "a\n");
+    let by_commit = harness
+        .create_issue("closed by a commit message", &[])
+        .await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let head = harness.commit("b.txt", "b\n", &format!("Closes #{by_commit}"));
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "HEAD:feature"],
+    );
     let body = format!("Fixes #{fixed}\nresolves: #{resolved}, see #{mentioned}");
     let pull = harness.create_pull("feature", &body).await;
     let number = pull["number"].as_u64().unwrap();
@@ -101,8 +117,13 @@ async fn merging_writes_a_merge_commit_and_closes_the_issues_named() {
 
     let state = |n| harness.fake.issue(n).unwrap().state.as_str();
     assert_eq!(
-        (state(fixed), state(resolved), state(mentioned)),
-        ("closed", "closed", "open")
+        (
+            state(fixed),
+            state(resolved),
+            state(mentioned),
+            state(by_commit)
+        ),
+        ("closed", "closed", "open", "closed")
     );
     assert_eq!(
         harness.fake.issue(fixed).unwrap().state_reason.as_deref(),
@@ -202,4 +223,55 @@ async fn a_conflicting_pull_request_is_not_mergeable() {
         .await
         .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_push_of_the_head_into_the_base_merges_the_pull_request() {
+    let harness = Harness::start().await;
+    let issue = harness.create_issue("to fix", &[]).await;
+    let head = harness.push_branch("feature", "a.txt", "a\n");
+    let number = harness
+        .create_pull("feature", &format!("Fixes #{issue}"))
+        .await["number"]
+        .as_u64()
+        .unwrap();
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "feature:main"],
+    );
+    let pull: Value = harness
+        .get(&harness.repo(&format!("/pulls/{number}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (pull["merged"].clone(), pull["state"].clone()),
+        (json!(true), json!("closed"))
+    );
+    assert_eq!(pull["merge_commit_sha"], head.as_str());
+    assert_eq!(harness.fake.issue(issue).unwrap().state.as_str(), "closed");
+}
+
+#[tokio::test]
+async fn a_pull_request_whose_head_branch_is_deleted_closes_unmerged() {
+    let harness = Harness::start().await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let number = harness.create_pull("feature", "").await["number"]
+        .as_u64()
+        .unwrap();
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "--delete", "feature"],
+    );
+    let pull: Value = harness
+        .get(&harness.repo(&format!("/pulls/{number}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (pull["merged"].clone(), pull["state"].clone()),
+        (json!(false), json!("closed"))
+    );
 }
