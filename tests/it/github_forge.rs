@@ -548,3 +548,47 @@ async fn a_pull_request_that_conflicts_is_refused_once_github_has_worked_it_out(
     );
     gh.finish();
 }
+
+#[tokio::test]
+async fn a_push_to_a_head_changes_the_pull_request_listing() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    gh.push_branch("agent001/moving", "main", "moving.txt");
+    let pr = forge
+        .create_pull_request(&NewPullRequest {
+            title: "Moving".to_owned(),
+            body: String::new(),
+            head: "agent001/moving".to_owned(),
+            base: None,
+        })
+        .await
+        .unwrap();
+    let open = PullRequestFilter {
+        state: Some(PullRequestState::Open),
+        head: None,
+    };
+    let Listing::Modified { validator, .. } =
+        forge.pull_requests_if_changed(&open, None).await.unwrap()
+    else {
+        panic!("a first listing is modified");
+    };
+    assert_eq!(
+        forge
+            .pull_requests_if_changed(&open, Some(&validator))
+            .await
+            .unwrap(),
+        Listing::NotModified
+    );
+    let moved = gh.push_branch("agent001/moving", "agent001/moving", "more.txt");
+    let Listing::Modified { items, .. } = forge
+        .pull_requests_if_changed(&open, Some(&validator))
+        .await
+        .unwrap()
+    else {
+        panic!("a moved head changes the listing");
+    };
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].number, pr.number);
+    assert_eq!(items[0].head_sha.as_deref(), Some(moved.as_str()));
+    gh.finish();
+}
