@@ -282,3 +282,18 @@ async fn faults_are_reproducible_from_their_seed() {
     assert!(first.contains(&200) && first.contains(&502), "{first:?}");
     assert_eq!(first, statuses(3).await);
 }
+
+#[tokio::test]
+async fn a_slow_fault_delays_answers_past_a_client_timeout() {
+    let harness = Harness::start().await;
+    harness.fake.set_faults(Faults {
+        slow: Some(std::time::Duration::from_secs(30)),
+        ..Faults::default()
+    });
+    let sent = harness
+        .request(Method::GET, &harness.repo(""))
+        .timeout(std::time::Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|error| error.is_timeout()));
+}
