@@ -297,3 +297,27 @@ async fn a_slow_fault_delays_answers_past_a_client_timeout() {
         .await;
     assert!(sent.is_err_and(|error| error.is_timeout()));
 }
+
+#[tokio::test]
+async fn the_fake_answers_while_the_test_runtime_is_blocked() {
+    use std::io::{Read, Write};
+
+    let harness = Harness::start().await;
+    let address = harness
+        .fake
+        .api_url()
+        .trim_start_matches("http://")
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let request = format!(
+        "GET /rate_limit HTTP/1.1\r\nHost: {address}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
+        harness.fake.token()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
