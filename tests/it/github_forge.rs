@@ -224,6 +224,15 @@ async fn every_forge_method_works_on_github() {
         matches!(duplicate, Err(ForgeError::DuplicatePullRequest { number, .. }) if number == pr.number),
         "{duplicate:?}"
     );
+    let missing = NewPullRequest {
+        head: "agent009/none".to_owned(),
+        ..new_pr.clone()
+    };
+    let missing = forge.create_pull_request(&missing).await;
+    assert!(
+        matches!(&missing, Err(ForgeError::NoSuchBranch(branch)) if branch == "agent009/none"),
+        "{missing:?}"
+    );
     assert!(matches!(
         forge.issue(pr.number).await,
         Err(ForgeError::NotFound { kind: "issue", .. })
