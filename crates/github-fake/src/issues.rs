@@ -16,7 +16,7 @@ use crate::pages::{Params, created, paginate};
 use crate::pulls::refresh;
 use crate::render;
 use crate::server::App;
-use crate::state::{self, Comment, Issue, IssueState, State as Memory, timestamp};
+use crate::state::{Comment, Issue, IssueState, State as Memory, timestamp};
 
 type IssuePath = Path<(String, String, u64)>;
 
@@ -366,7 +366,7 @@ pub fn add_comment(
     association: &str,
     body: &str,
 ) -> Option<Comment> {
-    let now = state::timestamp();
+    let now = timestamp();
     let id = state.take_id();
     let issue = state.issues.get_mut(&number)?;
     issue.comments += 1;
