@@ -129,7 +129,8 @@ impl FakeGithub {
             .expect("comment_as: no such issue");
     }
 
-    /// Issues and pull requests by number.
+    /// Issues and pull requests by number. A pull request's branches are as the last API
+    /// request read them: a push shows here once the API has been asked about it.
     pub fn issues(&self) -> Vec<Issue> {
         self.app.lock().issues.values().cloned().collect()
     }

@@ -57,7 +57,10 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             let Some(pull) = issue.pull.as_mut() else {
                 continue;
             };
-            if let Some(base) = &base {
+            // A merged pull request keeps the base it was reviewed against, as its diff does.
+            if let Some(base) = &base
+                && !landed
+            {
                 pull.base_sha = base.clone();
             }
             if check {

@@ -251,6 +251,10 @@ async fn a_push_of_the_head_into_the_base_merges_the_pull_request() {
     );
     assert_eq!(pull["merge_commit_sha"], head.as_str());
     assert_eq!(harness.fake.issue(issue).unwrap().state.as_str(), "closed");
+    assert_eq!(
+        pull["commits"], 1,
+        "its commits are still counted against the old base"
+    );
 }
 
 #[tokio::test]
