@@ -1,6 +1,6 @@
-//! The GitHub forge against a misbehaving GitHub fake: lost answers, server errors, rate
-//! limits, and label edits cut between their requests. Each fault is put on the request it is
-//! meant for by a seed whose fates are known (`faults_meeting`).
+//! The GitHub forge against a misbehaving GitHub fake: a refused token, lost answers, server
+//! errors, rate limits, and label edits cut between their requests. Each fault is put on the
+//! request it is meant for by a seed whose fates are known (`faults_meeting`).
 
 use clambake::ports::Forge;
 use clambake::ports::forge::{
@@ -345,5 +345,18 @@ async fn a_merge_whose_answer_was_lost_is_found_merged() {
         .filter(|r| r.method == "PUT")
         .count();
     assert_eq!(puts, 1, "a merge found merged is not sent again");
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_unauthorized_and_never_shown() {
+    let gh = github().await;
+    let stranger = client(&gh.fake, "not-the-token-s3cr3t");
+    let refused = stranger.access().await.unwrap_err();
+    assert!(
+        matches!(refused, ForgeError::Unauthorized(_)),
+        "{refused:?}"
+    );
+    assert!(!format!("{refused} {refused:?}").contains("s3cr3t"));
     gh.finish();
 }

@@ -183,7 +183,6 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
     let mut pulls: Vec<&Issue> = state
         .issues
         .values()
-        .filter(|issue| issue.pull.is_some())
         .filter(|issue| wanted_state == "all" || issue.state.as_str() == wanted_state)
         .filter(|issue| {
             issue.pull.as_ref().is_some_and(|pull| {
