@@ -306,3 +306,19 @@ async fn a_squash_merge_writes_one_commit_on_the_base() {
     );
     assert_eq!(git(&harness.work, &["show", &format!("{sha}:b.txt")]), "b");
 }
+
+#[tokio::test]
+async fn two_creates_at_once_make_one_pull_request() {
+    let harness = Harness::start().await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let body = json!({ "title": "race", "head": "feature", "base": "main" });
+    let path = harness.repo("/pulls");
+    let (first, second) = tokio::join!(
+        harness.send(Method::POST, &path, body.clone()),
+        harness.send(Method::POST, &path, body.clone()),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 422]);
+    assert_eq!(harness.fake.pulls().len(), 1);
+}
