@@ -39,6 +39,7 @@ mod empty_repository;
 mod exit_codes;
 mod finished_work;
 mod forge_usage;
+mod github_faults;
 mod github_forge;
 mod github_init;
 mod hooked_forge;

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, parse_body};
-use crate::pages::{Params, created, paginate};
+use crate::pages::{Params, created, paginate, updated_since};
 use crate::pulls::refresh;
 use crate::render;
 use crate::server::App;
-use crate::state::{self, Comment, Issue, IssueState, State as Memory, timestamp};
+use crate::state::{Comment, Issue, IssueState, State as Memory, timestamp};
 
 type IssuePath = Path<(String, String, u64)>;
 
@@ -62,14 +62,7 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .collect()
         })
         .unwrap_or_default();
-    let since: Option<jiff::Timestamp> = match params.get("since") {
-        None => None,
-        Some(since) => Some(
-            since
-                .parse()
-                .map_err(|_| ApiError::validation("Issue", "since", "invalid"))?,
-        ),
-    };
+    let since = params.since()?;
     let mut issues: Vec<&Issue> = state
         .issues
         .values()
@@ -88,14 +81,7 @@ pub async fn list(State(app): State<Arc<App>>, uri: Uri) -> Result<Response, Api
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(login)),
         })
-        .filter(|issue| {
-            since.is_none_or(|since| {
-                issue
-                    .updated_at
-                    .parse::<jiff::Timestamp>()
-                    .is_ok_and(|updated| updated >= since)
-            })
-        })
+        .filter(|issue| since.is_none_or(|since| updated_since(&issue.updated_at, since)))
         .filter(|issue| {
             params
                 .get("creator")
@@ -323,10 +309,12 @@ pub async fn list_comments(
     if !state.issues.contains_key(&number) {
         return Err(ApiError::not_found());
     }
+    let since = Params::from_uri(&uri).since()?;
     let comments: Vec<_> = state
         .comments
         .iter()
         .filter(|c| c.issue == number)
+        .filter(|c| since.is_none_or(|since| updated_since(&c.updated_at, since)))
         .collect();
     paginate(&app.api_url, &uri, comments, |comment| {
         render::comment(&app, comment)
@@ -366,7 +354,7 @@ pub fn add_comment(
     association: &str,
     body: &str,
 ) -> Option<Comment> {
-    let now = state::timestamp();
+    let now = timestamp();
     let id = state.take_id();
     let issue = state.issues.get_mut(&number)?;
     issue.comments += 1;

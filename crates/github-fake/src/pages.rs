@@ -39,6 +39,17 @@ impl Params {
         }
     }
 
+    /// The `since` parameter, an ISO 8601 timestamp.
+    pub fn since(&self) -> Result<Option<jiff::Timestamp>, ApiError> {
+        self.get("since")
+            .map(|since| {
+                since
+                    .parse()
+                    .map_err(|_| ApiError::validation("Issue", "since", "invalid"))
+            })
+            .transpose()
+    }
+
     /// The same parameters with `page` set.
     fn with_page(&self, page: usize) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
@@ -48,6 +59,13 @@ impl Params {
         query.append_pair("page", &page.to_string());
         query.finish()
     }
+}
+
+/// Whether a stored `updated_at` is at or after `since`.
+pub fn updated_since(updated_at: &str, since: jiff::Timestamp) -> bool {
+    updated_at
+        .parse::<jiff::Timestamp>()
+        .is_ok_and(|updated| updated >= since)
 }
 
 /// Answers one page of `items`, each rendered by `render`, as a JSON array with its `Link`

@@ -262,6 +262,11 @@ async fn comments_carry_their_author_and_association() {
         .await
         .unwrap();
     assert_eq!(issue["comments"], 2);
+    let later = format!("{path}?since=2999-01-01T00:00:00Z");
+    assert_eq!(
+        harness.get(&later).await.json::<Value>().await.unwrap(),
+        json!([])
+    );
     assert_eq!(
         harness
             .get(&harness.repo("/issues/99/comments"))

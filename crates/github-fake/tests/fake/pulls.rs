@@ -251,6 +251,10 @@ async fn a_push_of_the_head_into_the_base_merges_the_pull_request() {
     );
     assert_eq!(pull["merge_commit_sha"], head.as_str());
     assert_eq!(harness.fake.issue(issue).unwrap().state.as_str(), "closed");
+    assert_eq!(
+        pull["commits"], 1,
+        "its commits are still counted against the old base"
+    );
 }
 
 #[tokio::test]
@@ -274,4 +278,47 @@ async fn a_pull_request_whose_head_branch_is_deleted_closes_unmerged() {
         (pull["merged"].clone(), pull["state"].clone()),
         (json!(false), json!("closed"))
     );
+}
+
+#[tokio::test]
+async fn a_squash_merge_writes_one_commit_on_the_base() {
+    let harness = Harness::start().await;
+    let base = git(&harness.work, &["rev-parse", "origin/main"]);
+    harness.push_branch("feature", "a.txt", "a\n");
+    harness.commit("b.txt", "b\n", "second");
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "HEAD:feature"],
+    );
+    let number = harness.create_pull("feature", "").await["number"]
+        .as_u64()
+        .unwrap();
+    let path = harness.repo(&format!("/pulls/{number}/merge"));
+    let merged = harness
+        .expect(Method::PUT, &path, json!({ "merge_method": "squash" }), 200)
+        .await;
+    let sha = merged["sha"].as_str().unwrap();
+    git(&harness.work, &["fetch", "--quiet", "origin"]);
+    assert_eq!(git(&harness.work, &["log", "-1", "--format=%P", sha]), base);
+    assert_eq!(
+        git(&harness.work, &["log", "-1", "--format=%s", sha]),
+        format!("feature (#{number})")
+    );
+    assert_eq!(git(&harness.work, &["show", &format!("{sha}:b.txt")]), "b");
+}
+
+#[tokio::test]
+async fn two_creates_at_once_make_one_pull_request() {
+    let harness = Harness::start().await;
+    harness.push_branch("feature", "a.txt", "a\n");
+    let body = json!({ "title": "race", "head": "feature", "base": "main" });
+    let path = harness.repo("/pulls");
+    let (first, second) = tokio::join!(
+        harness.send(Method::POST, &path, body.clone()),
+        harness.send(Method::POST, &path, body.clone()),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 422]);
+    assert_eq!(harness.fake.pulls().len(), 1);
 }

@@ -168,7 +168,8 @@ pub struct WireComment {
     id: u64,
     #[serde(default)]
     user: Option<User>,
-    author_association: AuthorAssociation,
+    /// Kept as text: an association GitHub adds later reads as untrusted, not as a failure.
+    author_association: String,
     #[serde(default)]
     body: Option<String>,
     created_at: Timestamp,
@@ -180,11 +181,18 @@ impl WireComment {
             id: self.id,
             issue,
             author: login(self.user),
-            author_association: self.author_association,
+            author_association: association(&self.author_association),
             body: self.body.unwrap_or_default(),
             created_at: self.created_at,
         }
     }
+}
+
+/// GitHub's `author_association`; one this version does not know is `None`, trusted with
+/// nothing.
+fn association(text: &str) -> AuthorAssociation {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .unwrap_or(AuthorAssociation::None)
 }
 
 /// What the token may do in the repository.
@@ -218,6 +226,16 @@ pub struct Merged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn associations_github_may_add_later_are_trusted_with_nothing() {
+        assert_eq!(association("MEMBER"), AuthorAssociation::Member);
+        assert_eq!(
+            association("FIRST_TIME_CONTRIBUTOR"),
+            AuthorAssociation::FirstTimeContributor
+        );
+        assert_eq!(association("SOMETHING_NEW"), AuthorAssociation::None);
+    }
 
     #[test]
     fn a_pull_request_is_merged_when_github_says_when() {
