@@ -1,6 +1,6 @@
 //! The GitHub forge against the GitHub fake over real HTTP on 127.0.0.1: every Forge method,
-//! conditional listings, request counts, rate limits and faults. Every test ends with no
-//! violation of GitHub's OpenAPI description.
+//! conditional listings, request counts and merging; `github_faults` has the faults. Every test
+//! ends with no violation of GitHub's OpenAPI description.
 
 use std::sync::Arc;
 
@@ -10,25 +10,24 @@ use clambake::ports::forge::{
     NewPullRequest, PullRequestFilter, PullRequestState,
 };
 use clambake::ports::{Forge, SystemClock};
-use clambake_github_fake::{FakeGithub, Faults, Options, RecordedRequest, SecondaryLimit};
+use clambake_github_fake::{FakeGithub, Faults, Options, RecordedRequest};
 use futures_util::StreamExt;
-use jiff::{SignedDuration, Timestamp};
 
 use crate::support::TestRepo;
 
 /// A fake serving `clambake/demo`, a work repository whose `origin` it is, and a client.
-struct Github {
-    fake: FakeGithub,
-    forge: GithubForge,
-    work: TestRepo,
+pub(crate) struct Github {
+    pub fake: FakeGithub,
+    pub forge: GithubForge,
+    pub work: TestRepo,
     _origin: tempfile::TempDir,
 }
 
-async fn github() -> Github {
+pub(crate) async fn github() -> Github {
     github_with(|_| {}).await
 }
 
-async fn github_with(adjust: impl FnOnce(&mut Options)) -> Github {
+pub(crate) async fn github_with(adjust: impl FnOnce(&mut Options)) -> Github {
     let origin = tempfile::tempdir().unwrap();
     let mut options = Options::new(origin.path().join("origin.git"));
     options.rate_limit = 1_000_000;
@@ -46,7 +45,7 @@ async fn github_with(adjust: impl FnOnce(&mut Options)) -> Github {
     }
 }
 
-fn client(fake: &FakeGithub, token: &str) -> GithubForge {
+pub(crate) fn client(fake: &FakeGithub, token: &str) -> GithubForge {
     GithubForge::new(GithubSettings {
         api_url: fake.api_url(),
         owner: "clambake".to_owned(),
@@ -57,7 +56,7 @@ fn client(fake: &FakeGithub, token: &str) -> GithubForge {
     .unwrap()
 }
 
-fn new_issue(title: &str, labels: &[&str]) -> NewIssue {
+pub(crate) fn new_issue(title: &str, labels: &[&str]) -> NewIssue {
     NewIssue {
         title: title.to_owned(),
         body: format!("{title}, in detail"),
@@ -66,37 +65,37 @@ fn new_issue(title: &str, labels: &[&str]) -> NewIssue {
     }
 }
 
-fn strings(names: &[&str]) -> Vec<String> {
+pub(crate) fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
 impl Github {
     /// Pushes `branch` with one more commit on top of `from`; returns its tip.
-    fn push_branch(&self, branch: &str, from: &str, file: &str) -> String {
+    pub(crate) fn push_branch(&self, branch: &str, from: &str, file: &str) -> String {
         let tip = self.work.branch_with_file(branch, from, file, branch);
         self.work.git(&["push", "-q", "origin", branch]);
         tip
     }
 
-    fn requests_since(&self, start: usize) -> Vec<RecordedRequest> {
+    pub(crate) fn requests_since(&self, start: usize) -> Vec<RecordedRequest> {
         self.fake.requests()[start..].to_vec()
     }
 
     /// The fake's labels on `number`, sorted.
-    fn labels_on(&self, number: u64) -> Vec<String> {
+    pub(crate) fn labels_on(&self, number: u64) -> Vec<String> {
         let mut labels = self.fake.issue(number).unwrap().labels;
         labels.sort();
         labels
     }
 
-    fn finish(self) {
+    pub(crate) fn finish(self) {
         assert_eq!(self.fake.violations(), Vec::<String>::new());
     }
 }
 
 /// What the fake did with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     Answered,
     ServerError,
     Lost,
@@ -106,7 +105,7 @@ enum Fate {
 /// order. Each seed is tried with `GET /rate_limit` (not charged) after `set_faults`, which
 /// starts the draws again, so the seed found replays the same fates for the requests that
 /// follow.
-async fn faults_meeting(fake: &FakeGithub, faults: Faults, fates: &[Fate]) {
+pub(crate) async fn faults_meeting(fake: &FakeGithub, faults: Faults, fates: &[Fate]) {
     let probe = octocrab::Octocrab::builder()
         .base_uri(fake.api_url())
         .unwrap()
@@ -139,7 +138,7 @@ async fn faults_meeting(fake: &FakeGithub, faults: Faults, fates: &[Fate]) {
     panic!("no seed gives {fates:?}");
 }
 
-fn server_errors() -> Faults {
+pub(crate) fn server_errors() -> Faults {
     Faults {
         server_error_rate: 0.5,
         ..Faults::default()
@@ -466,209 +465,6 @@ async fn usage_counts_fresh_reads_not_modified_answers_and_mutations() {
 }
 
 #[tokio::test]
-async fn a_comment_whose_answer_was_lost_is_found_not_posted_again() {
-    let gh = github().await;
-    let forge = &gh.forge;
-    let issue = forge.create_issue(&new_issue("Lossy", &[])).await.unwrap();
-    forge.access().await.unwrap();
-    let lost = Faults {
-        lost_answer_rate: 0.5,
-        ..Faults::default()
-    };
-    faults_meeting(&gh.fake, lost, &[Fate::Lost, Fate::Answered]).await;
-    let start = gh.fake.requests().len();
-    let comment = forge
-        .create_comment(issue.number, "Only once")
-        .await
-        .unwrap();
-    gh.fake.set_faults(Faults::default());
-    let sent = gh.requests_since(start);
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent[0].method == "POST" && sent[0].lost);
-    assert_eq!(sent[1].method, "GET");
-    let made: Vec<_> = gh
-        .fake
-        .comments()
-        .into_iter()
-        .filter(|c| c.body == "Only once")
-        .collect();
-    assert_eq!(made.len(), 1);
-    assert_eq!(made[0].id, comment.id);
-    gh.finish();
-}
-
-#[tokio::test]
-async fn server_errors_are_retried_and_a_refused_create_is_sent_once_more() {
-    let gh = github().await;
-    let forge = &gh.forge;
-    let issue = forge.create_issue(&new_issue("Flaky", &[])).await.unwrap();
-    forge.access().await.unwrap();
-
-    faults_meeting(
-        &gh.fake,
-        server_errors(),
-        &[Fate::ServerError, Fate::Answered],
-    )
-    .await;
-    assert_eq!(
-        forge.issue(issue.number).await.unwrap().number,
-        issue.number
-    );
-
-    let fates = [Fate::ServerError, Fate::Answered, Fate::Answered];
-    faults_meeting(&gh.fake, server_errors(), &fates).await;
-    let start = gh.fake.requests().len();
-    forge
-        .create_comment(issue.number, "After a 502")
-        .await
-        .unwrap();
-    let sent: Vec<(String, u16)> = gh
-        .requests_since(start)
-        .into_iter()
-        .map(|r| (r.method, r.status))
-        .collect();
-    assert_eq!(
-        sent,
-        [
-            ("POST".into(), 502),
-            ("GET".into(), 200),
-            ("POST".into(), 201)
-        ]
-    );
-    assert_eq!(gh.fake.comments().len(), 1);
-
-    let fates = [Fate::ServerError; 3];
-    faults_meeting(&gh.fake, server_errors(), &fates).await;
-    let failed = forge.issue(issue.number).await.unwrap_err();
-    assert!(matches!(failed, ForgeError::Transient(_)), "{failed:?}");
-    gh.fake.set_faults(Faults::default());
-    gh.finish();
-}
-
-#[tokio::test]
-async fn a_spent_rate_limit_is_reported_until_its_reset_without_sending_more() {
-    let gh = github_with(|options| options.rate_limit = 2).await;
-    let forge = &gh.forge;
-    forge.default_branch().await.unwrap();
-    forge.labels().await.unwrap();
-    let spent = forge.usage().rate_limit.unwrap();
-    assert_eq!(spent.remaining, 0);
-    let start = gh.fake.requests().len();
-    let refused = forge.issues(&IssueFilter::open()).await.unwrap_err();
-    assert!(
-        matches!(refused, ForgeError::RateLimited { until } if until == spent.reset),
-        "{refused:?}"
-    );
-    assert_eq!(gh.requests_since(start), [], "a spent limit sends nothing");
-
-    let fresh = client(&gh.fake, &gh.fake.token());
-    let refused = fresh.issues(&IssueFilter::open()).await.unwrap_err();
-    assert!(
-        matches!(refused, ForgeError::RateLimited { until } if until == spent.reset),
-        "GitHub's 403 for a spent limit: {refused:?}"
-    );
-    let start = gh.fake.requests().len();
-    assert!(matches!(
-        fresh.issue(1).await,
-        Err(ForgeError::RateLimited { .. })
-    ));
-    assert_eq!(gh.requests_since(start), []);
-    gh.finish();
-}
-
-#[tokio::test]
-async fn a_secondary_limit_waits_a_minute_or_its_retry_after_and_sends_nothing_meanwhile() {
-    let gh = github().await;
-    let issue = gh
-        .forge
-        .create_issue(&new_issue("Limited", &[]))
-        .await
-        .unwrap();
-    let limit = |status, retry_after| Faults {
-        secondary_limits: vec![SecondaryLimit {
-            after_requests: 0,
-            status,
-            retry_after,
-        }],
-        ..Faults::default()
-    };
-
-    gh.fake.set_faults(limit(403, None));
-    let before = Timestamp::now();
-    let refused = gh.forge.issue(issue.number).await.unwrap_err();
-    let ForgeError::RateLimited { until } = refused else {
-        panic!("a secondary limit: {refused:?}");
-    };
-    assert!(until >= before + SignedDuration::from_secs(60), "{until}");
-    let start = gh.fake.requests().len();
-    assert!(matches!(
-        gh.forge.issue(issue.number).await,
-        Err(ForgeError::RateLimited { until: again }) if again == until
-    ));
-    assert_eq!(gh.requests_since(start), []);
-
-    let other = client(&gh.fake, &gh.fake.token());
-    gh.fake.set_faults(limit(429, Some(2)));
-    let before = Timestamp::now();
-    let refused = other.issue(issue.number).await.unwrap_err();
-    let after = Timestamp::now();
-    let ForgeError::RateLimited { until } = refused else {
-        panic!("a secondary limit: {refused:?}");
-    };
-    let wait = SignedDuration::from_secs(2);
-    assert!(until >= before + wait && until <= after + wait, "{until}");
-    gh.fake.set_faults(Faults::default());
-    gh.finish();
-}
-
-#[tokio::test]
-async fn a_label_edit_cut_between_any_two_requests_leaves_what_its_doc_says_and_finishes_when_run_again()
- {
-    let gh = github().await;
-    let forge = &gh.forge;
-    let add = strings(&["agent001"]);
-    let remove = strings(&["route:ready", "stale"]);
-    // The edit sends POST labels, DELETE route:ready, DELETE stale, GET the issue; each cut
-    // lets the requests before it through and fails the next on all its tries.
-    let cuts: [(usize, &[&str]); 4] = [
-        (0, &["route:ready", "stale"]),
-        (1, &["agent001", "route:ready", "stale"]),
-        (2, &["agent001", "stale"]),
-        (3, &["agent001"]),
-    ];
-    for (through, left) in cuts {
-        let issue = forge
-            .create_issue(&new_issue(
-                &format!("Cut after {through}"),
-                &["route:ready", "stale"],
-            ))
-            .await
-            .unwrap();
-        let mut fates = vec![Fate::Answered; through];
-        fates.extend([Fate::ServerError; 3]);
-        faults_meeting(&gh.fake, server_errors(), &fates).await;
-        let cut = forge
-            .edit_labels(issue.number, &add, &remove)
-            .await
-            .unwrap_err();
-        assert!(matches!(cut, ForgeError::Transient(_)), "{cut:?}");
-        gh.fake.set_faults(Faults::default());
-        assert_eq!(
-            gh.labels_on(issue.number),
-            left,
-            "cut after {through} requests"
-        );
-        let finished = forge
-            .edit_labels(issue.number, &add, &remove)
-            .await
-            .unwrap();
-        assert_eq!(finished.labels, ["agent001"]);
-        assert_eq!(gh.labels_on(issue.number), ["agent001"]);
-    }
-    gh.finish();
-}
-
-#[tokio::test]
 async fn a_merge_of_a_head_that_moved_is_refused_by_githubs_compare_and_swap() {
     let gh = github().await;
     let forge = &gh.forge;
@@ -717,5 +513,82 @@ async fn a_merge_of_a_head_that_moved_is_refused_by_githubs_compare_and_swap() {
         merged.pull_request.head_sha.as_deref(),
         Some(moved.as_str())
     );
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_pull_request_that_conflicts_is_refused_once_github_has_worked_it_out() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    gh.push_branch("agent001/one", "main", "same.txt");
+    gh.push_branch("agent002/two", "main", "same.txt");
+    let open = async |head: &str| {
+        let new = NewPullRequest {
+            title: head.to_owned(),
+            body: String::new(),
+            head: head.to_owned(),
+            base: None,
+        };
+        forge.create_pull_request(&new).await.unwrap()
+    };
+    let one = open("agent001/one").await;
+    let two = open("agent002/two").await;
+    forge.merge_pull_request(one.number, None).await.unwrap();
+    let refused = forge
+        .merge_pull_request(two.number, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ForgeError::MergeConflict { number, base, .. } if *number == two.number && base == "main"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        forge.pull_request(two.number).await.unwrap().state,
+        PullRequestState::Open
+    );
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_push_to_a_head_changes_the_pull_request_listing() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    gh.push_branch("agent001/moving", "main", "moving.txt");
+    let pr = forge
+        .create_pull_request(&NewPullRequest {
+            title: "Moving".to_owned(),
+            body: String::new(),
+            head: "agent001/moving".to_owned(),
+            base: None,
+        })
+        .await
+        .unwrap();
+    let open = PullRequestFilter {
+        state: Some(PullRequestState::Open),
+        head: None,
+    };
+    let Listing::Modified { validator, .. } =
+        forge.pull_requests_if_changed(&open, None).await.unwrap()
+    else {
+        panic!("a first listing is modified");
+    };
+    assert_eq!(
+        forge
+            .pull_requests_if_changed(&open, Some(&validator))
+            .await
+            .unwrap(),
+        Listing::NotModified
+    );
+    let moved = gh.push_branch("agent001/moving", "agent001/moving", "more.txt");
+    let Listing::Modified { items, .. } = forge
+        .pull_requests_if_changed(&open, Some(&validator))
+        .await
+        .unwrap()
+    else {
+        panic!("a moved head changes the listing");
+    };
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].number, pr.number);
+    assert_eq!(items[0].head_sha.as_deref(), Some(moved.as_str()));
     gh.finish();
 }

@@ -37,6 +37,7 @@ mod demo;
 mod empty_repository;
 mod exit_codes;
 mod finished_work;
+mod github_faults;
 mod github_forge;
 mod github_init;
 mod hooked_forge;

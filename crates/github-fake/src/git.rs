@@ -41,9 +41,11 @@ impl BareRepo {
         &self.path
     }
 
+    /// Runs git on the bare repository as GitHub's merge bot, never signing (a user's
+    /// `commit.gpgSign` would make a merge fail).
     async fn git(&self, args: &[&str]) -> io::Result<Output> {
         Command::new("git")
-            .arg("--git-dir")
+            .args(["-c", "commit.gpgSign=false", "--git-dir"])
             .arg(&self.path)
             .args(args)
             .env("GIT_AUTHOR_NAME", "GitHub")

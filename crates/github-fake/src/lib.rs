@@ -69,17 +69,21 @@ impl Options {
     }
 }
 
-/// A running fake; it stops listening when dropped.
+/// A running fake; it stops when dropped.
 pub struct FakeGithub {
     app: Arc<App>,
-    server: tokio::task::JoinHandle<()>,
+    _running: server::Running,
 }
 
 impl FakeGithub {
-    /// Binds 127.0.0.1 on `options.port` and starts serving.
+    /// Binds 127.0.0.1 on `options.port` and starts serving, on a thread and runtime of its
+    /// own: it keeps answering while the caller blocks, e.g. on a child process using it.
     pub async fn start(options: Options) -> std::io::Result<FakeGithub> {
-        let (app, server) = server::start(options).await?;
-        Ok(FakeGithub { app, server })
+        let (app, running) = server::start(options).await?;
+        Ok(FakeGithub {
+            app,
+            _running: running,
+        })
     }
 
     /// The API's base URL, `http://127.0.0.1:PORT`, without a trailing slash.
@@ -151,11 +155,5 @@ impl FakeGithub {
     /// The repository's labels, in creation order.
     pub fn labels(&self) -> Vec<Label> {
         self.app.lock().labels.clone()
-    }
-}
-
-impl Drop for FakeGithub {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }

@@ -1,5 +1,6 @@
 //! Pull requests: their branches live in the bare repository, read fresh on every request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -24,31 +25,28 @@ type PullPath = Path<(String, String, u64)>;
 /// merged, as GitHub does; the latter only while no merge or creation is under way, which
 /// decide for themselves.
 pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
-    let branches: Vec<(u64, String, String, String)> = {
+    let open: Vec<(u64, Pull)> = {
         let state = app.lock();
         numbers
             .iter()
             .filter_map(|number| state.issues.get(number))
             .filter(|issue| issue.state == IssueState::Open)
-            .filter_map(|issue| {
-                let pull = issue.pull.as_ref()?;
-                let refs = (
-                    pull.head_ref.clone(),
-                    pull.base_ref.clone(),
-                    pull.base_sha.clone(),
-                );
-                Some((issue.number, refs.0, refs.1, refs.2))
-            })
+            .filter_map(|issue| Some((issue.number, issue.pull.clone()?)))
             .collect()
     };
+    if open.is_empty() {
+        return Ok(());
+    }
+    let branches: HashMap<String, String> = app.repo.refs().await?.into_iter().collect();
+    let branch = |name: &str| branches.get(&format!("refs/heads/{name}")).cloned();
     let serial = app.serial.try_lock().ok();
-    for (number, head_ref, base_ref, old_base) in branches {
-        let head = app.repo.branch_sha(&head_ref).await?;
-        let base = app.repo.branch_sha(&base_ref).await?;
-        let landed = match (&head, &base) {
-            (Some(head), Some(base)) if serial.is_some() => {
-                app.repo.is_ancestor(head, base).await?
-            }
+    for (number, before) in open {
+        let head = branch(&before.head_ref);
+        let base = branch(&before.base_ref);
+        let pair = head.clone().zip(base.clone());
+        let check = pair.is_some() && pair != before.landing_checked_for && serial.is_some();
+        let landed = match &pair {
+            Some((head, base)) if check => app.repo.is_ancestor(head, base).await?,
             _ => false,
         };
         {
@@ -62,6 +60,9 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             if let Some(base) = &base {
                 pull.base_sha = base.clone();
             }
+            if check {
+                pull.landing_checked_for = pair.clone();
+            }
             match &head {
                 Some(head) => pull.head_sha = head.clone(),
                 None => {
@@ -73,7 +74,7 @@ pub async fn refresh(app: &App, numbers: &[u64]) -> Result<(), ApiError> {
             }
         }
         if let (true, Some(head)) = (landed, &head) {
-            land(app, number, head, &old_base).await?;
+            land(app, number, head, &before.base_sha).await?;
         }
     }
     Ok(())
@@ -265,6 +266,7 @@ pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
             merge_commit_sha: None,
             merged_by: None,
             mergeable_for: None,
+            landing_checked_for: None,
         };
         let issue = Issue {
             id: state.take_id(),

@@ -1,6 +1,7 @@
 //! The listener: routes, shared state, and an accept loop that can drop a connection without
 //! answering (the "lost answer" fault), which `axum::serve` cannot.
 
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -9,8 +10,8 @@ use axum::routing::{get, post, put};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use crate::git::BareRepo;
@@ -49,7 +50,71 @@ impl ConnectionKiller {
     }
 }
 
-pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()>)> {
+/// The fake's own thread and runtime, so that it keeps serving while the caller's runtime is
+/// blocked (say, a test waiting for a child process that talks to the fake). Dropping it
+/// stops the server and joins the thread.
+#[derive(Debug)]
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Binds 127.0.0.1 and serves on a thread of its own until the [`Running`] is dropped.
+pub async fn start(options: Options) -> io::Result<(Arc<App>, Running)> {
+    let (ready, started) = oneshot::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("github-fake".to_string())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = ready.send(Err(error));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match bind(options).await {
+                    Ok((app, listener)) => {
+                        let router = routes(app.clone());
+                        let _ = ready.send(Ok(app));
+                        tokio::select! {
+                            () = accept(listener, router) => {}
+                            _ = stopped => {}
+                        }
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                    }
+                }
+            });
+        })?;
+    let running = Running {
+        stop: Some(stop),
+        thread: Some(thread),
+    };
+    let app = started
+        .await
+        .map_err(|_| io::Error::other("the fake stopped before serving"))??;
+    Ok((app, running))
+}
+
+async fn bind(options: Options) -> io::Result<(Arc<App>, TcpListener)> {
     let repo = BareRepo::open_or_init(&options.bare_repo).await?;
     let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
     let api_url = format!("http://{}", listener.local_addr()?);
@@ -61,9 +126,7 @@ pub async fn start(options: Options) -> std::io::Result<(Arc<App>, JoinHandle<()
         started: std::time::Instant::now(),
         serial: tokio::sync::Mutex::new(()),
     });
-    let router = routes(app.clone());
-    let server = tokio::spawn(accept(listener, router));
-    Ok((app, server))
+    Ok((app, listener))
 }
 
 fn routes(app: Arc<App>) -> Router {

@@ -62,6 +62,8 @@ pub struct Pull {
     pub merged_by: Option<String>,
     /// The `(head, base)` pair `mergeable` was computed for, and the answer.
     pub mergeable_for: Option<(String, String, bool)>,
+    /// The `(head, base)` pair last checked for a push that merged the head into the base.
+    pub landing_checked_for: Option<(String, String)>,
 }
 
 /// A repository label.

@@ -282,3 +282,42 @@ async fn faults_are_reproducible_from_their_seed() {
     assert!(first.contains(&200) && first.contains(&502), "{first:?}");
     assert_eq!(first, statuses(3).await);
 }
+
+#[tokio::test]
+async fn a_slow_fault_delays_answers_past_a_client_timeout() {
+    let harness = Harness::start().await;
+    harness.fake.set_faults(Faults {
+        slow: Some(std::time::Duration::from_secs(30)),
+        ..Faults::default()
+    });
+    let sent = harness
+        .request(Method::GET, &harness.repo(""))
+        .timeout(std::time::Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|error| error.is_timeout()));
+}
+
+#[tokio::test]
+async fn the_fake_answers_while_the_test_runtime_is_blocked() {
+    use std::io::{Read, Write};
+
+    let harness = Harness::start().await;
+    let address = harness
+        .fake
+        .api_url()
+        .trim_start_matches("http://")
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let request = format!(
+        "GET /rate_limit HTTP/1.1\r\nHost: {address}\r\nAuthorization: token {}\r\nConnection: close\r\n\r\n",
+        harness.fake.token()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

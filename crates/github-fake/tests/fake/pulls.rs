@@ -275,3 +275,30 @@ async fn a_pull_request_whose_head_branch_is_deleted_closes_unmerged() {
         (json!(false), json!("closed"))
     );
 }
+
+#[tokio::test]
+async fn a_squash_merge_writes_one_commit_on_the_base() {
+    let harness = Harness::start().await;
+    let base = git(&harness.work, &["rev-parse", "origin/main"]);
+    harness.push_branch("feature", "a.txt", "a\n");
+    harness.commit("b.txt", "b\n", "second");
+    git(
+        &harness.work,
+        &["push", "--quiet", "origin", "HEAD:feature"],
+    );
+    let number = harness.create_pull("feature", "").await["number"]
+        .as_u64()
+        .unwrap();
+    let path = harness.repo(&format!("/pulls/{number}/merge"));
+    let merged = harness
+        .expect(Method::PUT, &path, json!({ "merge_method": "squash" }), 200)
+        .await;
+    let sha = merged["sha"].as_str().unwrap();
+    git(&harness.work, &["fetch", "--quiet", "origin"]);
+    assert_eq!(git(&harness.work, &["log", "-1", "--format=%P", sha]), base);
+    assert_eq!(
+        git(&harness.work, &["log", "-1", "--format=%s", sha]),
+        format!("feature (#{number})")
+    );
+    assert_eq!(git(&harness.work, &["show", &format!("{sha}:b.txt")]), "b");
+}

@@ -454,6 +454,51 @@ mod tests {
         map
     }
 
+    fn http(clock: std::sync::Arc<dyn Clock>) -> Http {
+        let octocrab = Octocrab::builder()
+            .base_uri("http://127.0.0.1:9")
+            .unwrap()
+            .build()
+            .unwrap();
+        Http::new(octocrab, clock)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn mutations_go_out_at_least_a_second_apart() {
+        let http = http(std::sync::Arc::new(crate::ports::SystemClock));
+        let start = Instant::now();
+        http.await_mutation_slot().await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "the first goes at once");
+        http.await_mutation_slot().await;
+        http.await_mutation_slot().await;
+        assert!(start.elapsed() >= 2 * MUTATION_SPACING);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let rested = Instant::now();
+        http.await_mutation_slot().await;
+        assert_eq!(
+            rested.elapsed(),
+            Duration::ZERO,
+            "a rested client waits for nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_known_limit_refuses_without_sending_until_it_resets() {
+        let http = http(std::sync::Arc::new(crate::ports::SystemClock));
+        let until = Timestamp::now() + jiff::SignedDuration::from_secs(600);
+        http.gate().limited_until = Some(until);
+        let refused = http
+            .send(&Request::get("http://127.0.0.1:9/x".to_owned()))
+            .await;
+        assert!(matches!(refused, Err(ForgeError::RateLimited { until: u }) if u == until));
+        assert_eq!(http.usage(), ForgeUsage::default(), "nothing was sent");
+        http.gate().limited_until = Some(Timestamp::now() - jiff::SignedDuration::from_secs(1));
+        assert!(
+            http.refuse_if_limited().is_ok(),
+            "a limit that has reset lets requests go"
+        );
+    }
+
     #[test]
     fn link_targets_are_found_by_relation() {
         let link = "<https://api.example/repos/o/r/issues?page=2>; rel=\"next\", \

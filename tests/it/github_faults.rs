@@ -1,0 +1,349 @@
+//! The GitHub forge against a misbehaving GitHub fake: lost answers, server errors, rate
+//! limits, and label edits cut between their requests. Each fault is put on the request it is
+//! meant for by a seed whose fates are known (`faults_meeting`).
+
+use clambake::ports::Forge;
+use clambake::ports::forge::{
+    ForgeError, IssueFilter, Label, LabelChange, NewPullRequest, PullRequestState,
+};
+use clambake_github_fake::{Faults, SecondaryLimit};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::github_forge::{
+    Fate, client, faults_meeting, github, github_with, new_issue, server_errors, strings,
+};
+
+#[tokio::test]
+async fn a_comment_whose_answer_was_lost_is_found_not_posted_again() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    let issue = forge.create_issue(&new_issue("Lossy", &[])).await.unwrap();
+    forge.access().await.unwrap();
+    let lost = Faults {
+        lost_answer_rate: 0.5,
+        ..Faults::default()
+    };
+    faults_meeting(&gh.fake, lost, &[Fate::Lost, Fate::Answered]).await;
+    let start = gh.fake.requests().len();
+    let comment = forge
+        .create_comment(issue.number, "Only once")
+        .await
+        .unwrap();
+    gh.fake.set_faults(Faults::default());
+    let sent = gh.requests_since(start);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].method == "POST" && sent[0].lost);
+    assert_eq!(sent[1].method, "GET");
+    let made: Vec<_> = gh
+        .fake
+        .comments()
+        .into_iter()
+        .filter(|c| c.body == "Only once")
+        .collect();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].id, comment.id);
+    gh.finish();
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_a_refused_create_is_sent_once_more() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    let issue = forge.create_issue(&new_issue("Flaky", &[])).await.unwrap();
+    forge.access().await.unwrap();
+
+    faults_meeting(
+        &gh.fake,
+        server_errors(),
+        &[Fate::ServerError, Fate::Answered],
+    )
+    .await;
+    assert_eq!(
+        forge.issue(issue.number).await.unwrap().number,
+        issue.number
+    );
+
+    let fates = [Fate::ServerError, Fate::Answered, Fate::Answered];
+    faults_meeting(&gh.fake, server_errors(), &fates).await;
+    let start = gh.fake.requests().len();
+    forge
+        .create_comment(issue.number, "After a 502")
+        .await
+        .unwrap();
+    let sent: Vec<(String, u16)> = gh
+        .requests_since(start)
+        .into_iter()
+        .map(|r| (r.method, r.status))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("POST".into(), 502),
+            ("GET".into(), 200),
+            ("POST".into(), 201)
+        ]
+    );
+    assert_eq!(gh.fake.comments().len(), 1);
+
+    let fates = [Fate::ServerError; 3];
+    faults_meeting(&gh.fake, server_errors(), &fates).await;
+    let failed = forge.issue(issue.number).await.unwrap_err();
+    assert!(matches!(failed, ForgeError::Transient(_)), "{failed:?}");
+    gh.fake.set_faults(Faults::default());
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_is_reported_until_its_reset_without_sending_more() {
+    let gh = github_with(|options| options.rate_limit = 2).await;
+    let forge = &gh.forge;
+    forge.default_branch().await.unwrap();
+    forge.labels().await.unwrap();
+    let spent = forge.usage().rate_limit.unwrap();
+    assert_eq!(spent.remaining, 0);
+    let start = gh.fake.requests().len();
+    let refused = forge.issues(&IssueFilter::open()).await.unwrap_err();
+    assert!(
+        matches!(refused, ForgeError::RateLimited { until } if until == spent.reset),
+        "{refused:?}"
+    );
+    assert_eq!(gh.requests_since(start), [], "a spent limit sends nothing");
+
+    let fresh = client(&gh.fake, &gh.fake.token());
+    let refused = fresh.issues(&IssueFilter::open()).await.unwrap_err();
+    assert!(
+        matches!(refused, ForgeError::RateLimited { until } if until == spent.reset),
+        "GitHub's 403 for a spent limit: {refused:?}"
+    );
+    let start = gh.fake.requests().len();
+    assert!(matches!(
+        fresh.issue(1).await,
+        Err(ForgeError::RateLimited { .. })
+    ));
+    assert_eq!(gh.requests_since(start), []);
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_secondary_limit_waits_a_minute_or_its_retry_after_and_sends_nothing_meanwhile() {
+    let gh = github().await;
+    let issue = gh
+        .forge
+        .create_issue(&new_issue("Limited", &[]))
+        .await
+        .unwrap();
+    let limit = |status, retry_after| Faults {
+        secondary_limits: vec![SecondaryLimit {
+            after_requests: 0,
+            status,
+            retry_after,
+        }],
+        ..Faults::default()
+    };
+
+    gh.fake.set_faults(limit(403, None));
+    let before = Timestamp::now();
+    let refused = gh.forge.issue(issue.number).await.unwrap_err();
+    let ForgeError::RateLimited { until } = refused else {
+        panic!("a secondary limit: {refused:?}");
+    };
+    assert!(until >= before + SignedDuration::from_secs(60), "{until}");
+    let start = gh.fake.requests().len();
+    assert!(matches!(
+        gh.forge.issue(issue.number).await,
+        Err(ForgeError::RateLimited { until: again }) if again == until
+    ));
+    assert_eq!(gh.requests_since(start), []);
+
+    let other = client(&gh.fake, &gh.fake.token());
+    gh.fake.set_faults(limit(429, Some(2)));
+    let before = Timestamp::now();
+    let refused = other.issue(issue.number).await.unwrap_err();
+    let after = Timestamp::now();
+    let ForgeError::RateLimited { until } = refused else {
+        panic!("a secondary limit: {refused:?}");
+    };
+    let wait = SignedDuration::from_secs(2);
+    assert!(until >= before + wait && until <= after + wait, "{until}");
+    gh.fake.set_faults(Faults::default());
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_label_edit_cut_between_any_two_requests_leaves_what_its_doc_says_and_finishes_when_run_again()
+ {
+    let gh = github().await;
+    let forge = &gh.forge;
+    let add = strings(&["agent001"]);
+    let remove = strings(&["route:ready", "stale"]);
+    // The edit sends POST labels, DELETE route:ready, DELETE stale, GET the issue; each cut
+    // lets the requests before it through and fails the next on all its tries.
+    let cuts: [(usize, &[&str]); 4] = [
+        (0, &["route:ready", "stale"]),
+        (1, &["agent001", "route:ready", "stale"]),
+        (2, &["agent001", "stale"]),
+        (3, &["agent001"]),
+    ];
+    for (through, left) in cuts {
+        let issue = forge
+            .create_issue(&new_issue(
+                &format!("Cut after {through}"),
+                &["route:ready", "stale"],
+            ))
+            .await
+            .unwrap();
+        let mut fates = vec![Fate::Answered; through];
+        fates.extend([Fate::ServerError; 3]);
+        faults_meeting(&gh.fake, server_errors(), &fates).await;
+        let cut = forge
+            .edit_labels(issue.number, &add, &remove)
+            .await
+            .unwrap_err();
+        assert!(matches!(cut, ForgeError::Transient(_)), "{cut:?}");
+        gh.fake.set_faults(Faults::default());
+        assert_eq!(
+            gh.labels_on(issue.number),
+            left,
+            "cut after {through} requests"
+        );
+        let finished = forge
+            .edit_labels(issue.number, &add, &remove)
+            .await
+            .unwrap();
+        assert_eq!(finished.labels, ["agent001"]);
+        assert_eq!(gh.labels_on(issue.number), ["agent001"]);
+    }
+    gh.finish();
+}
+
+/// Faults that lose answers (the fake acts, then drops the connection), for `faults_meeting`.
+fn lost_answers() -> Faults {
+    Faults {
+        lost_answer_rate: 0.5,
+        ..Faults::default()
+    }
+}
+
+#[tokio::test]
+async fn creates_whose_answers_were_lost_are_found_not_made_twice() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    forge.access().await.unwrap();
+    gh.push_branch("agent001/lost", "main", "lost.txt");
+
+    faults_meeting(&gh.fake, lost_answers(), &[Fate::Lost, Fate::Answered]).await;
+    let issue = forge
+        .create_issue(&new_issue("Made once", &[]))
+        .await
+        .unwrap();
+    gh.fake.set_faults(Faults::default());
+    let titled: Vec<u64> = gh
+        .fake
+        .issues()
+        .into_iter()
+        .filter(|i| i.title == "Made once")
+        .map(|i| i.number)
+        .collect();
+    assert_eq!(titled, [issue.number]);
+
+    let new_pr = NewPullRequest {
+        title: "Lost".to_owned(),
+        body: String::new(),
+        head: "agent001/lost".to_owned(),
+        base: Some("main".to_owned()),
+    };
+    faults_meeting(&gh.fake, lost_answers(), &[Fate::Lost, Fate::Answered]).await;
+    let pr = forge.create_pull_request(&new_pr).await.unwrap();
+    gh.fake.set_faults(Faults::default());
+    let pulls: Vec<u64> = gh.fake.pulls().iter().map(|p| p.number).collect();
+    assert_eq!(pulls, [pr.number]);
+
+    let label = Label {
+        name: "route:lost".to_owned(),
+        color: "123456".to_owned(),
+        description: String::new(),
+    };
+    let fates = [Fate::Answered, Fate::Lost, Fate::Answered];
+    faults_meeting(&gh.fake, lost_answers(), &fates).await;
+    assert_eq!(
+        forge.ensure_label(&label).await.unwrap(),
+        LabelChange::Created
+    );
+    gh.fake.set_faults(Faults::default());
+    let named = gh
+        .fake
+        .labels()
+        .into_iter()
+        .filter(|l| l.name == "route:lost")
+        .count();
+    assert_eq!(named, 1);
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_removal_whose_answer_was_lost_is_done_when_the_resend_finds_the_label_gone() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    let issue = forge
+        .create_issue(&new_issue("Relabel", &["route:ready"]))
+        .await
+        .unwrap();
+    let fates = [Fate::Answered, Fate::Lost, Fate::Answered, Fate::Answered];
+    faults_meeting(&gh.fake, lost_answers(), &fates).await;
+    let start = gh.fake.requests().len();
+    let edited = forge
+        .edit_labels(
+            issue.number,
+            &strings(&["agent001"]),
+            &strings(&["route:ready"]),
+        )
+        .await
+        .unwrap();
+    gh.fake.set_faults(Faults::default());
+    assert_eq!(edited.labels, ["agent001"]);
+    let deletes: Vec<(u16, bool)> = gh
+        .requests_since(start)
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| (r.status, r.lost))
+        .collect();
+    assert_eq!(deletes, [(200, true), (404, false)]);
+    gh.finish();
+}
+
+#[tokio::test]
+async fn a_merge_whose_answer_was_lost_is_found_merged() {
+    let gh = github().await;
+    let forge = &gh.forge;
+    let issue = forge
+        .create_issue(&new_issue("Merged once", &[]))
+        .await
+        .unwrap();
+    gh.push_branch("agent001/merge", "main", "merge.txt");
+    let pr = forge
+        .create_pull_request(&NewPullRequest {
+            title: "Merge".to_owned(),
+            body: format!("Fixes #{}", issue.number),
+            head: "agent001/merge".to_owned(),
+            base: None,
+        })
+        .await
+        .unwrap();
+    // Read the pull request, merge (lost), read it: merged, read it again for the outcome,
+    // list what the merge closed.
+    let mut fates = vec![Fate::Answered, Fate::Lost];
+    fates.extend([Fate::Answered; 3]);
+    faults_meeting(&gh.fake, lost_answers(), &fates).await;
+    let start = gh.fake.requests().len();
+    let merged = forge.merge_pull_request(pr.number, None).await.unwrap();
+    gh.fake.set_faults(Faults::default());
+    assert_eq!(merged.pull_request.state, PullRequestState::Merged);
+    assert_eq!(merged.closed_issues, [issue.number]);
+    let puts = gh
+        .requests_since(start)
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(puts, 1, "a merge found merged is not sent again");
+    gh.finish();
+}
