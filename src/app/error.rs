@@ -159,6 +159,11 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Attempt(Box<AttemptError>),
+    #[error("`{id}` cannot name an orchestrator")]
+    #[diagnostic(help(
+        "set orchestrator.id to letters, digits, '.', '_' and '-' (64 at most), or leave it empty for one made from the host name"
+    ))]
+    InvalidOrchestratorId { id: String },
     #[error("`{agent}` is not an agent id")]
     #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
     NotAnAgent { agent: String },
@@ -337,6 +342,7 @@ impl AppError {
             | Self::NoOrigin
             | Self::RealAgentsRolledBack { .. }
             | Self::AgentUnavailable { .. }
+            | Self::InvalidOrchestratorId { .. }
             | Self::Config(_) => ErrorKind::Config,
             Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
             Self::UnjudgedAttempt { .. }

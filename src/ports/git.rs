@@ -1,7 +1,7 @@
 //! The git ports: what the app needs from the repository, named by use. [`Refs`] reads and moves
 //! references, [`Worktrees`] manages the checkouts agents work in, [`MergeEngine`] merges in
-//! memory and writes merge commits, and [`Remote`] is where branches are published (the
-//! repository itself on the local forge, `origin` on GitHub).
+//! memory and writes merge commits, and [`Remote`] is where branches (and the references that
+//! hold claims) are published (the repository itself on the local forge, `origin` on GitHub).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -229,6 +229,9 @@ pub trait MergeEngine: Send + Sync {
         message: &str,
         at: Timestamp,
     ) -> GitResult<String>;
+    /// Writes the empty tree and returns its id: the tree of a commit that records something
+    /// (a claim, a sign of life) rather than changing files.
+    async fn empty_tree(&self) -> GitResult<String>;
 }
 
 /// Where branches are published for the forge to see.
@@ -258,6 +261,22 @@ pub trait Remote: Send + Sync {
         expected_tip: &str,
         base: &str,
     ) -> GitResult<BranchDeletion>;
+    /// Points the remote's `reference` (a full name outside `refs/heads/`, such as a claim
+    /// under `refs/clambake/claims/`) at the local commit `tip` only while it is at `lease`
+    /// (`None`: only if it does not exist yet), as `git push --force-with-lease=<ref>:<lease>`
+    /// does. Returns false if the lease was stale.
+    async fn publish_ref(
+        &self,
+        reference: &str,
+        tip: &str,
+        lease: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool>;
+    /// Brings the remote's references under `prefix` (`refs/clambake/claims/`, say) here with
+    /// their commits, and returns them by their name on the remote with their tips.
+    async fn fetch_refs(&self, prefix: &str) -> GitResult<BTreeMap<String, String>>;
+    /// The message of `commit`, one [`Remote::fetch_refs`] brought here or this repository made.
+    async fn commit_message(&self, commit: &str) -> GitResult<String>;
 }
 
 /// The git ports of one repository, as the app is handed them.

@@ -1,10 +1,11 @@
 //! The local forge's remote (the repository itself) on real repositories: a publish with a
 //! stale lease is refused, the base tip is `refs/heads/<base>`, and deleting a remote branch
-//! goes through the guarded deletion.
+//! goes through the guarded deletion, and references outside the branches (claims) move by
+//! compare and swap, listed by prefix.
 
 use clambake::adapters::git::{Git, LocalRemote};
 use clambake::core::recovery::drift::archive_ref;
-use clambake::ports::git::{BranchDeletion, Fetched, GitError, Remote};
+use clambake::ports::git::{BranchDeletion, Fetched, GitError, MergeEngine, Remote};
 
 use crate::support::TestRepo;
 
@@ -100,4 +101,69 @@ async fn deleting_a_remote_branch_goes_through_the_guarded_deletion() {
     );
     assert_eq!(repo.git(&["rev-parse", &archive]), unmerged);
     assert_eq!(remote.tip("agent002/7-work").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_reference_outside_the_branches_is_published_with_a_lease_listed_and_read() {
+    let repo = TestRepo::new();
+    let remote = remote(&repo);
+    let git = Git::new(repo.path());
+    let tree = git.empty_tree().await.unwrap();
+    let at = "2026-12-01T12:00:00Z".parse().unwrap();
+    let first = git
+        .write_commit(&tree, &[], "first\n\nbody", at)
+        .await
+        .unwrap();
+    let second = git
+        .write_commit(&tree, &[&first], "second", at)
+        .await
+        .unwrap();
+    let claim = "refs/clambake/claims/12";
+
+    assert!(
+        remote
+            .publish_ref(claim, &first, None, "claim")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !remote
+            .publish_ref(claim, &second, None, "claim")
+            .await
+            .unwrap(),
+        "an empty lease only creates"
+    );
+    assert!(
+        !remote
+            .publish_ref(claim, &second, Some(&second), "claim")
+            .await
+            .unwrap()
+    );
+    assert!(
+        remote
+            .publish_ref(claim, &second, Some(&first), "claim")
+            .await
+            .unwrap()
+    );
+    let listed = remote.fetch_refs("refs/clambake/claims/").await.unwrap();
+    assert_eq!(
+        listed.into_iter().collect::<Vec<_>>(),
+        [(claim.to_owned(), second.clone())]
+    );
+    assert!(
+        remote
+            .fetch_refs("refs/clambake/orchestrators/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        remote.commit_message(&first).await.unwrap(),
+        "first\n\nbody"
+    );
+    assert_eq!(
+        repo.git(&["ls-tree", &second]),
+        "",
+        "a record changes no file"
+    );
 }

@@ -65,6 +65,7 @@ mod rollback;
 mod run_faults;
 mod run_loop;
 mod run_view;
+mod shared_claims;
 mod simulated_marking;
 mod spawn_cli;
 mod stuck_claims;

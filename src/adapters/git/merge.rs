@@ -116,6 +116,11 @@ impl MergeEngine for Git {
         self.commit_as_clambake(tree, parents, message, Some(at))
             .await
     }
+
+    async fn empty_tree(&self) -> GitResult<String> {
+        // With nothing on its standard input, `mktree` writes the tree of no entries.
+        self.run(&["mktree"]).await
+    }
 }
 
 impl Git {

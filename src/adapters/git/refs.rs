@@ -1,4 +1,4 @@
-//! [`Refs`] on the `git` command line: `rev-parse`, `for-each-ref`, `update-ref`.
+//! [`Refs`] on the `git` command line: `rev-parse`, `for-each-ref`, `update-ref`, `log`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -184,6 +184,26 @@ impl Refs for Git {
         base: &str,
     ) -> GitResult<BranchDeletion> {
         self.delete_guarded(branch, expected_tip, base).await
+    }
+}
+
+impl Git {
+    /// Every reference under `prefix` with its tip.
+    pub async fn ref_tips(&self, prefix: &str) -> GitResult<BTreeMap<String, String>> {
+        let out = self
+            .run(&["for-each-ref", "--format=%(refname) %(objectname)", prefix])
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, sha)| (name.to_owned(), sha.to_owned()))
+            .collect())
+    }
+
+    /// The whole message of `commit`.
+    pub async fn message(&self, commit: &str) -> GitResult<String> {
+        self.run(&["log", "-1", "--format=%B", "--end-of-options", commit])
+            .await
     }
 }
 

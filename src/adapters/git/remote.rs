@@ -1,5 +1,7 @@
-//! The remote of the local forge: the repository itself. Publishing a branch is a compare and
-//! swap of its own `refs/heads/<branch>`, and there is never anything to fetch.
+//! The remote of the local forge: the repository itself. Publishing a branch (or any other
+//! reference) is a compare and swap of its own reference, and there is never anything to fetch.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
@@ -52,5 +54,25 @@ impl Remote for LocalRemote {
         base: &str,
     ) -> GitResult<BranchDeletion> {
         self.git.delete_guarded(branch, expected_tip, base).await
+    }
+
+    async fn publish_ref(
+        &self,
+        reference: &str,
+        tip: &str,
+        lease: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool> {
+        self.git
+            .compare_and_swap_ref(reference, tip, lease, reason)
+            .await
+    }
+
+    async fn fetch_refs(&self, prefix: &str) -> GitResult<BTreeMap<String, String>> {
+        self.git.ref_tips(prefix).await
+    }
+
+    async fn commit_message(&self, commit: &str) -> GitResult<String> {
+        self.git.message(commit).await
     }
 }

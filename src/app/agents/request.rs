@@ -26,7 +26,8 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
 /// forge has them now.
 /// `earlier` are the issue's attempts the journal recorded: the new number is past them and
 /// every logged attempt, so no two attempts share a number, and the last one's session is
-/// continued if it ended unfinished ([`continues_session`]).
+/// continued if it ended unfinished ([`continues_session`]). It is at least `claimed`, the
+/// attempt the issue's claim counts over every orchestrator (0 when it counts none).
 pub async fn request_for(
     workspace: &Workspace,
     forge: &dyn Forge,
@@ -34,6 +35,7 @@ pub async fn request_for(
     issue: u64,
     base: &str,
     earlier: &[AttemptRecord],
+    claimed: u32,
 ) -> crate::app::AppResult<AttemptRequest> {
     let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
     let resume_session = earlier
@@ -51,8 +53,9 @@ pub async fn request_for(
             body: c.body,
         })
         .collect();
-    let attempt =
-        next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?.max(recorded + 1);
+    let attempt = next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?
+        .max(recorded + 1)
+        .max(claimed);
     let pull_request_heads = forge
         .pull_requests(&PullRequestFilter {
             state: Some(PullRequestState::Open),

@@ -1,15 +1,18 @@
 //! How an agent slot takes an issue and how its work is journaled while it runs: the one path
-//! the run loop and `clambake spawn` share. A claim is the slot's label, set and checked on
-//! the forge (so no two slots, nor a `run` and a `spawn`, work one issue), then `Assign` in
-//! the journal; `StartWork` follows when the agent process starts, and again when a restarted
-//! run re-adopts it.
+//! the run loop and `clambake spawn` share. A claim is first the issue's claim reference on the
+//! remote, which of several orchestrators only one moves ([`ClaimLedger::take`]), then the
+//! slot's label, set and checked on the forge (so no two slots, nor a `run` and a `spawn`, work
+//! one issue), then `Assign` in the journal; `StartWork` follows when the agent process starts,
+//! and again when a restarted run re-adopts it.
 
 use jiff::Timestamp;
 
 use crate::app::AppResult;
 use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::transition;
+use crate::app::queue::ledger::ClaimLedger;
 use crate::core::lifecycle::machine::Event;
+use crate::core::queue::claims::ClaimState;
 use crate::core::queue::labels::{self, agent_slot};
 use crate::ports::forge::Issue;
 use crate::ports::journal::Journal;
@@ -27,16 +30,37 @@ pub struct SlotJournal<'a> {
 pub const PROCESS_STARTED: &str = "the agent process started";
 pub const READOPTED: &str = "re-adopted by the run loop after a restart: the agent still runs";
 
-/// Claims `issue` for `agent` on the forge (its label on, `route:ready` off) and checks the
-/// claim held: if another slot claimed it at the same moment, ours is withdrawn and `None`
-/// returned.
-pub async fn claim_issue(forge: &dyn Forge, agent: &str, issue: u64) -> AppResult<Option<Issue>> {
+/// An issue a slot claimed.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub issue: Issue,
+    /// The attempt the claim is for, counted over every orchestrator's attempts.
+    pub attempt: u32,
+}
+
+/// Claims `issue` for `agent` at `now`: its claim reference first (another orchestrator that
+/// holds it, or wins the race for it, makes this `None` with no label touched), then on the
+/// forge (its label on, `route:ready` off), checking that the claim held: if another slot
+/// claimed it at the same moment, ours is withdrawn and `None` returned.
+pub async fn claim_issue(
+    claims: &ClaimLedger,
+    forge: &dyn Forge,
+    agent: &str,
+    issue: u64,
+    now: Timestamp,
+) -> AppResult<Option<Claimed>> {
+    let Some(record) = claims.take(issue, agent, now).await? else {
+        return Ok(None);
+    };
     forge
         .edit_labels(issue, &[agent.to_owned()], &[labels::READY.to_owned()])
         .await?;
     let claimed = forge.issue(issue).await?;
     if claimants(&claimed).len() == 1 {
-        return Ok(Some(claimed));
+        return Ok(Some(Claimed {
+            issue: claimed,
+            attempt: record.attempt,
+        }));
     }
     tracing::warn!(
         agent,
@@ -44,6 +68,7 @@ pub async fn claim_issue(forge: &dyn Forge, agent: &str, issue: u64) -> AppResul
         "issue claimed twice at once; withdrawing this claim"
     );
     forge.edit_labels(issue, &[], &[agent.to_owned()]).await?;
+    claims.release(issue, ClaimState::Returned, now).await?;
     Ok(None)
 }
 

@@ -2,8 +2,8 @@
 //! one is damaged or lost. The old file is moved aside, never deleted. Each slot's state is
 //! reconstructed from the world: the issue its label claims (with its branch and whether its
 //! agent process lives), else its latest landed work (`route:review`, or `route:bundled` in an
-//! open bundle pull request whose head contains the branch), else nothing (Idle). The
-//! transitions that lead there go through the state machine like any other, each with a cause
+//! open bundle pull request whose head contains the branch), else nothing (Idle); issues another
+//! live orchestrator claims are left out. The transitions that lead there go through the state machine like any other, each with a cause
 //! that says it was rebuilt.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,13 +14,14 @@ use serde::Serialize;
 
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::lifecycle::transitions::transition;
+use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::{Records, observe, registered_processes};
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::branches::name::{branch_name, parse_branch_name};
 use crate::core::config::TransitionLogging;
 use crate::core::lifecycle::machine::{Event, State};
 use crate::core::queue::labels::{self, agent_slot};
-use crate::core::recovery::drift::{RefFacts, Snapshot};
+use crate::core::recovery::drift::{RefFacts, Snapshot, leave_out};
 use crate::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
 use crate::ports::Forge;
 use crate::ports::forge::{Issue, IssueFilter, PullRequest, PullRequestFilter, PullRequestState};
@@ -43,7 +44,7 @@ pub async fn rebuild_journal(
     forge: &dyn Forge,
     now: Timestamp,
 ) -> AppResult<RebuildReport> {
-    workspace.load_config()?;
+    let config = workspace.load_config()?.config;
     let state_dir = workspace.state_dir();
     let _lock = RunLock::acquire(
         &state_dir,
@@ -58,8 +59,14 @@ pub async fn rebuild_journal(
         journal: &journal,
         attempts: &journal,
     };
-    let snapshot = observe(workspace, forge, processes.as_ref(), records, &base, now).await?;
-    let open = forge.issues(&IssueFilter::open()).await?;
+    let mut snapshot = observe(workspace, forge, processes.as_ref(), records, &base, now).await?;
+    // Another live orchestrator's claims are its own slots', not this journal's.
+    let elsewhere = ClaimLedger::open(workspace, &config)?
+        .held_by_live_others(now)
+        .await?;
+    leave_out(&mut snapshot, &mut BTreeMap::new(), &elsewhere);
+    let mut open = forge.issues(&IssueFilter::open()).await?;
+    open.retain(|issue| !elsewhere.contains(&issue.number));
     let bundles: Vec<PullRequest> = forge
         .pull_requests(&PullRequestFilter {
             state: Some(PullRequestState::Open),

@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::app::lifecycle::transitions::require_agent_id;
+use crate::app::queue::ledger::{ClaimLedger, orchestrator_id};
 use crate::app::recovery::observe::{Records, observe};
 use crate::app::{AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
@@ -17,7 +18,7 @@ use crate::core::config::Config;
 use crate::core::lifecycle::machine::State;
 use crate::core::recovery::drift::finished_work::{FinishedWork, finished_work};
 use crate::core::recovery::drift::{
-    Inconsistency, Limits, RefFacts, Snapshot, believed_from_labels, detect,
+    Inconsistency, Limits, RefFacts, Snapshot, believed_from_labels, detect, leave_out,
 };
 use crate::core::recovery::plans::{Policy, RecoveryPlan, Step, plan};
 use crate::ports::Forge;
@@ -39,6 +40,8 @@ pub struct World<'a> {
     /// The branch commits are counted against.
     pub base: String,
     pub max_stuck_minutes: u32,
+    /// `orchestrator.id` as configured: issues another live orchestrator claims are left out.
+    pub orchestrator_id: String,
     pub policy: Policy,
     /// `state_machine.enabled`: the journal is the belief. Off, the labels are, and the journal
     /// is neither read nor written.
@@ -62,6 +65,7 @@ impl<'a> World<'a> {
             processes,
             base,
             max_stuck_minutes: config.recovery.max_stuck_time_minutes,
+            orchestrator_id: config.orchestrator.id.clone(),
             policy: Policy {
                 cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
             },
@@ -95,7 +99,7 @@ pub async fn diagnose(
     if let Some(agent) = agent {
         require_agent_id(agent)?;
     }
-    let snapshot = observe(
+    let mut snapshot = observe(
         world.workspace,
         world.forge,
         world.processes,
@@ -107,11 +111,21 @@ pub async fn diagnose(
         now,
     )
     .await?;
-    let believed = if world.state_machine {
+    let mut believed = if world.state_machine {
         world.journal.current_states()?
     } else {
         believed_from_labels(&snapshot)
     };
+    let claims = ClaimLedger::new(
+        world.workspace.repository().clone(),
+        orchestrator_id(world.workspace, &world.orchestrator_id)?,
+        world.limits(now).max_stuck,
+    );
+    leave_out(
+        &mut snapshot,
+        &mut believed,
+        &claims.held_by_live_others(now).await?,
+    );
     let plans = detect(&snapshot, &believed, world.limits(now))
         .iter()
         .filter(|found| agent.is_none_or(|agent| found.concerns(agent)))

@@ -17,6 +17,7 @@ use crate::app::agents::request::{limits_from, request_for};
 use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
+use crate::app::queue::ledger::ClaimLedger;
 use crate::app::run::orchestrator::RunSettings;
 use crate::app::trains::disposal::{self, Disposition, Ended};
 use crate::app::{AppError, AppResult, Workspace, compose};
@@ -24,6 +25,7 @@ use crate::core::agents::outcome::{ExitStatus, Outcome, Termination};
 use crate::core::branches::name::branch_name;
 use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::lifecycle::machine::Event;
+use crate::core::queue::claims::ClaimState;
 use crate::core::queue::labels::{self, agent_slot};
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
@@ -103,18 +105,29 @@ pub async fn spawn(
     let before = forge.issue(issue).await?;
     refuse_claimed_elsewhere(&before, agent)?;
     refuse_a_second_claim(forge, agent, issue).await?;
-    let Some(claimed) = claim_issue(forge, agent, issue).await? else {
+    let clock = compose::clock();
+    let claims = ClaimLedger::open(workspace, config)?;
+    claims.heartbeat(clock.now()).await?;
+    let Some(claimed) = claim_issue(&claims, forge, agent, issue, clock.now()).await? else {
         return Err(refusal(forge, agent, issue).await);
     };
-    let clock = compose::clock();
     let slot = config.state_machine.enabled.then_some(SlotJournal {
         journal: &journal,
         clock: clock.as_ref(),
     });
     let started = async {
         let earlier = journal.attempts(issue)?;
-        let request = request_for(workspace, forge, agent, issue, &base, &earlier).await?;
-        let branch = branch_name(agent, issue, &claimed.title);
+        let request = request_for(
+            workspace,
+            forge,
+            agent,
+            issue,
+            &base,
+            &earlier,
+            claimed.attempt,
+        )
+        .await?;
+        let branch = branch_name(agent, issue, &claimed.issue.title);
         journal_assignment(slot, agent, issue, &branch, CLAIMED_BY_SPAWN)?;
         let limits = limits_from(&config.agents);
         let result =
@@ -126,7 +139,7 @@ pub async fn spawn(
     let (attempt, result): (u32, AttemptResult) = match started {
         Ok(started) => started,
         Err(error) => {
-            release_claim(forge, slot, agent, &before).await?;
+            release_claim(forge, &claims, slot, agent, &before).await?;
             forget_registration(workspace, agent)?;
             return Err(error);
         }
@@ -136,11 +149,12 @@ pub async fn spawn(
         issue,
         attempt,
         result: &result,
+        counted_failures: claims.failures_with_this_one(issue).await?,
     };
     let now = clock.now();
     if let Some(refused) = crate::app::agents::check::key_refused(&config.agents, &result) {
         // As the run loop does: no attempt is counted for a key the API refused.
-        release_claim(forge, slot, agent, &before).await?;
+        release_claim(forge, &claims, slot, agent, &before).await?;
         crate::app::agents::worktree::remove_worktree(workspace, &result.worktree).await?;
         forget_registration(workspace, agent)?;
         return Err(refused);
@@ -151,7 +165,12 @@ pub async fn spawn(
     } else {
         let policy = RunSettings::from_config(config).policy;
         let journaled = slot.map(|s| s.journal);
-        Some(disposal::dispose(workspace, forge, &journal, journaled, policy, ended, now).await?)
+        let disposition =
+            disposal::dispose(workspace, forge, &journal, journaled, policy, ended, now).await?;
+        claims
+            .release(issue, disposition.claim_state(), now)
+            .await?;
+        Some(disposition)
     };
     // The verdict has been acted on: nothing later needs the registration.
     forget_registration(workspace, agent)?;
@@ -230,9 +249,10 @@ async fn refusal(forge: &dyn Forge, agent: &str, issue: u64) -> AppError {
 }
 
 /// Gives back a claim whose attempt could not run: the slot's label off (`route:ready` back
-/// if the issue had it), and the slot abandoned in the journal.
+/// if the issue had it), its claim reference returned, and the slot abandoned in the journal.
 async fn release_claim(
     forge: &dyn Forge,
+    claims: &ClaimLedger,
     slot: Option<SlotJournal<'_>>,
     agent: &str,
     before: &crate::ports::forge::Issue,
@@ -249,8 +269,11 @@ async fn release_claim(
     forge
         .edit_labels(before.number, &restore, &[agent.to_owned()])
         .await?;
-    let journal = slot.map(|s| s.journal as &dyn Journal);
     let now = slot.map_or_else(jiff::Timestamp::now, |s| s.clock.now());
+    claims
+        .release(before.number, ClaimState::Returned, now)
+        .await?;
+    let journal = slot.map(|s| s.journal as &dyn Journal);
     journal_slot(
         journal,
         agent,

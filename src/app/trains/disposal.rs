@@ -21,6 +21,7 @@ use crate::core::agents::retry::{AfterFailure, after_failure};
 use crate::core::forge_text::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
 use crate::core::forge_text::pull_requests::{self, PullRequestText};
 use crate::core::lifecycle::machine::Event;
+use crate::core::queue::claims::{ClaimRecord, ClaimState};
 use crate::core::queue::labels;
 use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
@@ -45,6 +46,18 @@ pub enum Disposition {
     Refused { why: String },
 }
 
+impl Disposition {
+    /// How the issue's claim is given back after it.
+    pub fn claim_state(&self) -> ClaimState {
+        match self {
+            Self::Landed { .. } => ClaimState::Landed,
+            Self::Retrying { .. } | Self::Failed { .. } | Self::Refused { .. } => {
+                ClaimState::Failed
+            }
+        }
+    }
+}
+
 /// Settings that shape the disposition.
 #[derive(Debug, Clone, Copy)]
 pub struct DisposalPolicy {
@@ -62,6 +75,9 @@ pub struct Ended<'a> {
     pub issue: u64,
     pub attempt: u32,
     pub result: &'a AttemptResult,
+    /// The failed attempts the issue's claim counts over every orchestrator, this one's
+    /// included when it failed (0 when the claim counts none).
+    pub counted_failures: u32,
 }
 
 /// Records the attempt, moves the issue on the forge, and journals the slot's step in
@@ -81,6 +97,7 @@ pub async fn dispose(
         agent,
         issue,
         result,
+        counted_failures,
         ..
     } = ended;
     let classification = &result.classification;
@@ -131,6 +148,7 @@ pub async fn dispose(
         summary,
         branch: &result.branch,
         log_tail: tail,
+        counted_failures,
     };
     let disposition = retry_or_fail(forge, attempts, policy, failure, now).await?;
     // A retry makes its own worktree; a final failure keeps this one unless told otherwise.
@@ -180,6 +198,9 @@ pub struct Failure<'a> {
     pub summary: AttemptFailure,
     pub branch: &'a str,
     pub log_tail: String,
+    /// The failed attempts the issue's claim counts over every orchestrator, this one
+    /// included: the count is at least that.
+    pub counted_failures: u32,
 }
 
 /// After a recorded failure: back to `route:ready` with a backoff, or `route:failed` once
@@ -197,14 +218,17 @@ pub async fn retry_or_fail(
         summary,
         branch,
         log_tail,
+        counted_failures,
     } = failure;
     let history = attempts.attempts(issue)?;
     // The failed attempts are what `max_attempts` counts, and what comments count: attempt
     // numbers in log names skip the ones a stopped run interrupted, which count for nothing.
-    let failures = history
+    // Other orchestrators' failures are in the claim's count, not in this journal.
+    let failures = (history
         .iter()
         .filter(|a| a.outcome != Outcome::Success.as_str())
-        .count() as u32;
+        .count() as u32)
+        .max(counted_failures);
     let attempt = FailedAttempt {
         failure: &summary,
         failures,
@@ -269,6 +293,22 @@ pub fn not_before(
         policy.retry_base,
     ) {
         AfterFailure::Retry { after, .. } => Some(last.finished_at + after).filter(|t| *t > now),
+        AfterFailure::GiveUp => None,
+    }
+}
+
+/// When an issue whose claim was last given back failed (by any orchestrator: `record` is the
+/// chain's tip) may be tried again, if that is still ahead.
+pub fn claim_not_before(
+    record: &ClaimRecord,
+    policy: DisposalPolicy,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if record.state != ClaimState::Failed {
+        return None;
+    }
+    match after_failure(record.failures, policy.max_attempts, policy.retry_base) {
+        AfterFailure::Retry { after, .. } => Some(record.at + after).filter(|t| *t > now),
         AfterFailure::GiveUp => None,
     }
 }

@@ -14,10 +14,12 @@ use crate::app::agents::verdict::last_verdict;
 use crate::app::agents::worktree::commit_leftovers;
 use crate::app::agents::worktree::remove_worktree;
 use crate::app::lifecycle::transitions::open_journal;
+use crate::app::queue::ledger::ClaimLedger;
 use crate::app::trains::disposal::{self, Landing, Work};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::slot_branch;
+use crate::core::queue::claims::ClaimState;
 use crate::core::queue::labels::agent_slot;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, IssueState};
@@ -66,7 +68,11 @@ pub async fn land(
         issue: number,
         cause: "landed by `clambake land`",
     };
-    land_work(workspace, forge, &journal, settings, work, now).await
+    let report = land_work(workspace, forge, &journal, settings, work, now).await?;
+    ClaimLedger::open(workspace, &config)?
+        .release(number, ClaimState::Landed, now)
+        .await?;
+    Ok(report)
 }
 
 /// How landed work is recorded: `state_machine.enabled` and `bundling.enabled`.

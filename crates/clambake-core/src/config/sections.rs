@@ -104,6 +104,14 @@ configuration! {
         api_url: String = "https://api.github.com";
     }
 
+    /// This orchestrator among others working one repository: each claims issues under its
+    /// own id, and leaves the others' claims alone while they are alive.
+    [orchestrator] OrchestratorConfig {
+        /// Its name on the remote (letters, digits, '.', '_', '-'); empty: one made from the
+        /// host name once, and kept in .clambake/orchestrator-id.
+        id: String = "";
+    }
+
     /// The agent processes: which CLI runs, how many at once, and when to give up on one.
     [agents] AgentsConfig {
         /// The agent CLI: "claude" (Claude Code), "codex", "command" or "simulated".

@@ -1,5 +1,7 @@
-//! The queue: labels, where an issue stands, and which slot takes which issue.
+//! The queue: labels, where an issue stands, which slot takes which issue, and the claims
+//! several orchestrators share.
 
+pub mod claims;
 pub mod labels;
 pub mod routing;
 pub mod slots;

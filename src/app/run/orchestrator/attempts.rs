@@ -8,6 +8,7 @@ use crate::app::AppResult;
 use crate::app::agents::attempt::{AttemptError, adopt_agent, open_host, run_attempt_journaled};
 use crate::app::agents::request::request_for;
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
+use crate::app::queue::ledger::Holder;
 use crate::app::trains::disposal::Disposition;
 use crate::app::trains::land::{LandSettings, land_recorded_success};
 use crate::core::branches::name::branch_name;
@@ -80,9 +81,12 @@ impl Orchestrator {
     }
 
     /// Takes up every claim the forge shows that no attempt here is working on: after a crash
-    /// or a stop, the same slot continues on the same branch and worktree.
+    /// or a stop, the same slot continues on the same branch and worktree. Another
+    /// orchestrator's claim is left alone while it lives; one gone silent is taken over, its
+    /// work continued from its branch.
     pub(super) async fn resume_claims(&mut self) -> AppResult<()> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
+        let view = self.claims.view().await?;
         for issue in open {
             if stage(issue.labels.iter().map(String::as_str)) != Stage::Claimed {
                 continue;
@@ -103,10 +107,24 @@ impl Orchestrator {
                 continue;
             }
             let agent = (*agent).clone();
-            if self.land_recorded_success(&agent, issue.number).await? {
+            let now = self.clock.now();
+            let holder = self.claims.holder(&view, issue.number, now).await?;
+            if holder == Holder::Live {
                 continue;
             }
-            self.start_attempt(&agent, &issue, true).await?;
+            // A silent orchestrator's claim is taken over before anything else is done to it.
+            if holder != Holder::Stale && self.land_recorded_success(&agent, issue.number).await? {
+                continue;
+            }
+            let claimed = match holder {
+                Holder::Mine { attempt } => attempt,
+                // Free: a claim from before claims were shared.
+                _ => match self.claims.take(issue.number, &agent, now).await? {
+                    Some(taken) => taken.attempt,
+                    None => continue,
+                },
+            };
+            self.start_attempt(&agent, &issue, true, claimed).await?;
         }
         Ok(())
     }
@@ -132,25 +150,29 @@ impl Orchestrator {
         let Some((attempt, landed)) = landed else {
             return Ok(false);
         };
+        let disposition = Disposition::Landed {
+            commits_ahead: landed.commits_ahead,
+            pull_request: landed.pull_request,
+        };
+        self.give_back(issue, &disposition, now).await?;
         self.record(RunEvent::Disposed {
             agent: agent.to_owned(),
             issue,
             attempt,
             outcome: crate::core::agents::outcome::Outcome::Success.to_string(),
-            disposition: Disposition::Landed {
-                commits_ahead: landed.commits_ahead,
-                pull_request: landed.pull_request,
-            },
+            disposition,
         });
         Ok(true)
     }
 
-    /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment.
+    /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment;
+    /// its number is at least `claimed`, the attempt its claim counts.
     pub(super) async fn start_attempt(
         &mut self,
         agent: &str,
         issue: &Issue,
         resumed: bool,
+        claimed: u32,
     ) -> AppResult<()> {
         let earlier = self.journal.attempts(issue.number)?;
         let request = request_for(
@@ -160,6 +182,7 @@ impl Orchestrator {
             issue.number,
             &self.base,
             &earlier,
+            claimed,
         )
         .await?;
         let branch = branch_name(agent, issue.number, &issue.title);

@@ -1,13 +1,16 @@
 //! The run loop: keeps the agent slots busy with ready issues, lands or retries what they finish,
 //! and picks up where a stopped or crashed predecessor left off. The forge is the source of
-//! truth for claims: a claim is a label set before the work starts, and a restarted loop resumes
-//! every claimed issue on the same slot and branch, so no work is lost or done twice.
+//! truth for claims: a claim is a reference on the remote that other orchestrators respect, then
+//! a label, set before the work starts; a restarted loop resumes every claimed issue of its own
+//! on the same slot and branch (and takes over those of an orchestrator gone silent), so no work
+//! is lost or done twice.
 //!
 //! The loop waits for one `Input` at a time (an attempt's task ended, a signal, the
 //! poll timer) and hands it to its handler (`on_attempt_done`, `on_signal`; a tick has none of its own); every
 //! input is then followed by the pass (`pass.rs`), since each can change what the pass does.
 
 mod attempts;
+mod claims;
 mod drift;
 mod events;
 mod input;
@@ -29,6 +32,7 @@ use tokio::task::{Id, JoinSet};
 use crate::app::agents::attempt::{AttemptError, AttemptResult};
 use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
+use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose};
@@ -150,6 +154,10 @@ pub struct Orchestrator {
     unavailable: Option<AppError>,
     /// Set by the first signal: claiming stopping for another reason must not swallow it.
     shutting_down: bool,
+    /// The claims this loop shares with other orchestrators on the remote.
+    claims: ClaimLedger,
+    /// When the loop last said on the remote that it is alive.
+    said_alive: Option<Timestamp>,
 }
 
 impl Orchestrator {
@@ -167,6 +175,7 @@ impl Orchestrator {
         let forge = compose::conditional(forge);
         let base = forge.default_branch().await?;
         let processes = registered_processes(&workspace)?;
+        let claims = ClaimLedger::open(&workspace, &config)?;
         Ok(Self {
             workspace,
             config,
@@ -190,6 +199,8 @@ impl Orchestrator {
             progress: watch::Sender::new(Progress::default()),
             unavailable: None,
             shutting_down: false,
+            claims,
+            said_alive: None,
         })
     }
 
@@ -243,6 +254,7 @@ impl Orchestrator {
         mut shutdown: watch::Receiver<u32>,
         detach_agents: bool,
     ) -> AppResult<()> {
+        self.say_alive().await?;
         self.adopt_registered().await?;
         self.resume_claims().await?;
         let mut routed_once = false;

@@ -16,6 +16,7 @@ use crate::core::agents::outcome::Outcome;
 use crate::core::branches::name::branch_name;
 use crate::core::forge_text::comments::AttemptFailure;
 use crate::core::lifecycle::machine::Event;
+use crate::core::queue::claims::ClaimState;
 use crate::ports::journal::{AttemptRecord, Journal};
 
 /// An attempt that ended without its agent's verdict, as it is counted and told.
@@ -143,6 +144,7 @@ impl Orchestrator {
             return self.stop_claiming(&agent, issue, cause, refused, now).await;
         }
         let journal: &dyn Journal = self.journal.as_ref();
+        let counted_failures = self.claims.failures_with_this_one(issue).await?;
         let disposition = disposal::dispose(
             &self.workspace,
             self.forge.as_ref(),
@@ -154,10 +156,12 @@ impl Orchestrator {
                 issue,
                 attempt,
                 result,
+                counted_failures,
             },
             now,
         )
         .await?;
+        self.give_back(issue, &disposition, now).await?;
         self.in_flight.remove(&agent);
         self.record(RunEvent::Disposed {
             agent,
@@ -184,6 +188,9 @@ impl Orchestrator {
         let journal = self.settings.state_machine.then_some(journal);
         let (workspace, forge) = (&self.workspace, self.forge.as_ref());
         check::release_claim(workspace, forge, journal, (agent, issue), cause, now).await?;
+        self.claims
+            .release(issue, ClaimState::Returned, now)
+            .await?;
         self.in_flight.remove(agent);
         self.claiming = false;
         let said = error.to_string();
@@ -289,6 +296,7 @@ impl Orchestrator {
             runtime: Some(self.runtime.name().to_owned()),
             session_id: None,
         })?;
+        let counted_failures = self.claims.failures_with_this_one(issue.number).await?;
         let disposition = disposal::retry_or_fail(
             self.forge.as_ref(),
             self.journal.as_ref(),
@@ -299,10 +307,12 @@ impl Orchestrator {
                 summary: unjudged.summary,
                 branch: &branch,
                 log_tail: unjudged.reason,
+                counted_failures,
             },
             now,
         )
         .await?;
+        self.give_back(issue.number, &disposition, now).await?;
         let journal: &dyn Journal = self.journal.as_ref();
         journal_slot(
             self.settings.state_machine.then_some(journal),

@@ -22,6 +22,7 @@ impl Orchestrator {
         stop_when: StopWhen,
         routed_once: &mut bool,
     ) -> AppResult<bool> {
+        self.say_alive().await?;
         self.check_drift().await?;
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
         // next pass, or parked; it holds up neither the other slots nor the loop.
@@ -64,19 +65,28 @@ impl Orchestrator {
         let mut held_back = BTreeSet::new();
         let mut retry_at = None;
         let mut preferred = BTreeMap::new();
+        let view = self.claims.view().await?;
         for issue in &open {
-            busy.extend(
-                issue
-                    .labels
-                    .iter()
-                    .filter(|l| agent_slot(l).is_some())
-                    .cloned(),
-            );
+            // Another orchestrator's slots are its own, whatever they are called.
+            if !self.claims.held_elsewhere(&view, issue.number).await? {
+                busy.extend(
+                    issue
+                        .labels
+                        .iter()
+                        .filter(|l| agent_slot(l).is_some())
+                        .cloned(),
+                );
+            }
             if stage(issue.labels.iter().map(String::as_str)) != Stage::Ready {
                 continue;
             }
             let attempts = self.journal.attempts(issue.number)?;
-            if let Some(at) = disposal::not_before(&attempts, self.settings.policy, now) {
+            let policy = self.settings.policy;
+            // Another orchestrator's failures wait out their backoff here too.
+            let claim = self.claims.record(&view, issue.number).await?;
+            let elsewhere = claim.and_then(|c| disposal::claim_not_before(&c, policy, now));
+            let here = disposal::not_before(&attempts, policy, now);
+            if let Some(at) = here.max(elsewhere) {
                 held_back.insert(issue.number);
                 retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
             }
@@ -101,11 +111,15 @@ impl Orchestrator {
             &preferred,
         );
         for claim in claims {
-            let Some(issue) = claim_issue(self.forge.as_ref(), &claim.agent, claim.issue).await?
+            let forge = self.forge.as_ref();
+            let now = self.clock.now();
+            let Some(claimed) =
+                claim_issue(&self.claims, forge, &claim.agent, claim.issue, now).await?
             else {
                 continue;
             };
-            self.start_attempt(&claim.agent, &issue, false).await?;
+            self.start_attempt(&claim.agent, &claimed.issue, false, claimed.attempt)
+                .await?;
         }
         Ok(())
     }

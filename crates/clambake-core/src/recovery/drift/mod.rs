@@ -2,6 +2,7 @@
 //! forge, git and the process registry say. Pure: the application gathers a [`Snapshot`] and
 //! the journal's states, and gets back every [`Inconsistency`] with its evidence.
 
+mod elsewhere;
 pub mod finished_work;
 mod inconsistency;
 mod snapshot;
@@ -16,6 +17,7 @@ use crate::lifecycle::machine::State;
 use crate::queue::labels;
 use crate::recovery::drift::finished_work::finished_work;
 
+pub use elsewhere::leave_out;
 pub use inconsistency::{Claim, Inconsistency};
 pub use snapshot::{
     ARCHIVE_PREFIX, AttemptFacts, IssueFacts, ProcessFacts, PullRequestFacts, PullRequestStatus,

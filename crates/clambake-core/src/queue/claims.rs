@@ -1,0 +1,371 @@
+//! Claims shared by several orchestrators on one repository: a claim is a reference on the
+//! remote, `refs/clambake/claims/<issue>`, moved only by compare and swap, whose commit carries
+//! a [`ClaimRecord`] (who holds the issue, with which slot, at which attempt) and whose parent
+//! is the record before it. Each orchestrator shows it is alive by moving its own reference
+//! under `refs/clambake/orchestrators/`. This module formats and reads the records and decides
+//! whether an orchestrator may take a claim.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+
+/// Where the claims live, one reference per issue.
+pub const CLAIMS_PREFIX: &str = "refs/clambake/claims/";
+/// Where each orchestrator's sign of life lives, one reference per orchestrator.
+pub const ORCHESTRATORS_PREFIX: &str = "refs/clambake/orchestrators/";
+
+/// The first line of every claim record's message.
+const SUBJECT: &str = "clambake claim";
+
+/// The reference that holds `issue`'s claim.
+pub fn claim_ref(issue: u64) -> String {
+    format!("{CLAIMS_PREFIX}{issue}")
+}
+
+/// The issue a claim reference is for, if `name` is one.
+pub fn claimed_issue(name: &str) -> Option<u64> {
+    let number = name.strip_prefix(CLAIMS_PREFIX)?;
+    number
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| number.parse().ok())?
+}
+
+/// The reference an orchestrator moves to show it is alive.
+pub fn orchestrator_ref(id: &str) -> String {
+    format!("{ORCHESTRATORS_PREFIX}{id}")
+}
+
+/// The orchestrator a sign-of-life reference belongs to, if `name` is one.
+pub fn orchestrator_of(name: &str) -> Option<&str> {
+    name.strip_prefix(ORCHESTRATORS_PREFIX)
+        .filter(|id| valid_orchestrator_id(id))
+}
+
+/// Whether `id` can name an orchestrator: it becomes one component of a reference name and one
+/// line of a record, so letters, digits, `.`, `_` and `-`, not starting with `.` or `-`.
+pub fn valid_orchestrator_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with(['.', '-'])
+        && !id.ends_with('.')
+        && !id.contains("..")
+        && !id.ends_with(".lock")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// An orchestrator's id made from this machine's `host` name and a random `suffix`: what the
+/// host name has that an id cannot is replaced by `-`.
+pub fn generated_orchestrator_id(host: &str, suffix: u32) -> String {
+    let host: String = host
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let host = host.trim_matches('-');
+    let host = if host.is_empty() { "clambake" } else { host };
+    format!("{host}-{suffix:08x}")
+}
+
+/// Where a claim stands: held by its orchestrator, or given back and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimState {
+    Held,
+    /// The work landed.
+    Landed,
+    /// The attempt failed: it counts toward `agents.max_attempts`.
+    Failed,
+    /// Given back with no attempt counted (the agent could not run here, the claim was
+    /// withdrawn).
+    Returned,
+}
+
+impl ClaimState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Landed => "landed",
+            Self::Failed => "failed",
+            Self::Returned => "returned",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Held, Self::Landed, Self::Failed, Self::Returned]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One commit of an issue's claim chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRecord {
+    pub issue: u64,
+    /// The orchestrator that wrote it.
+    pub orchestrator: String,
+    /// That orchestrator's slot on the issue.
+    pub agent: String,
+    /// The attempt the claim is for, counted over the whole chain: every orchestrator's.
+    pub attempt: u32,
+    /// The failed attempts of the whole chain so far, what `agents.max_attempts` counts.
+    pub failures: u32,
+    pub state: ClaimState,
+    pub at: Timestamp,
+}
+
+impl ClaimRecord {
+    /// The claim `orchestrator` makes for `agent` on `issue` after `previous` (the chain's tip,
+    /// if any): the next attempt, the failures carried on.
+    pub fn claim(
+        previous: Option<&ClaimRecord>,
+        orchestrator: &str,
+        agent: &str,
+        issue: u64,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            issue,
+            orchestrator: orchestrator.to_owned(),
+            agent: agent.to_owned(),
+            attempt: previous.map_or(0, |p| p.attempt) + 1,
+            failures: previous.map_or(0, |p| p.failures),
+            state: ClaimState::Held,
+            at,
+        }
+    }
+
+    /// This claim given back as `state` (not [`ClaimState::Held`]) at `at`; a failure counts.
+    pub fn released(&self, state: ClaimState, at: Timestamp) -> Self {
+        let failed = u32::from(state == ClaimState::Failed);
+        Self {
+            state,
+            failures: self.failures + failed,
+            at,
+            ..self.clone()
+        }
+    }
+
+    /// The record as a commit message: a subject a person can read, then one `key: value` line
+    /// per field.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads a record written by [`ClaimRecord::message`]; `None` for any other text.
+    pub fn parse(message: &str) -> Option<Self> {
+        let mut lines = message.lines();
+        if !lines.next()?.starts_with(SUBJECT) {
+            return None;
+        }
+        let mut field = |key: &str| -> Option<String> {
+            let line = lines.by_ref().find(|l| !l.is_empty())?;
+            line.strip_prefix(key)?
+                .strip_prefix(": ")
+                .map(str::to_owned)
+        };
+        let orchestrator = field("orchestrator").filter(|id| valid_orchestrator_id(id))?;
+        let agent = field("agent").filter(|a| crate::queue::labels::agent_slot(a).is_some())?;
+        let issue = field("issue")?.parse().ok()?;
+        let attempt = field("attempt")?.parse().ok()?;
+        let failures = field("failures")?.parse().ok()?;
+        let state = ClaimState::parse(&field("state")?)?;
+        let at = field("at")?.parse().ok()?;
+        Some(Self {
+            issue,
+            orchestrator,
+            agent,
+            attempt,
+            failures,
+            state,
+            at,
+        })
+    }
+}
+
+impl fmt::Display for ClaimRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{SUBJECT}: issue #{} {} by {} ({}), attempt {}",
+            self.issue,
+            self.state.as_str(),
+            self.orchestrator,
+            self.agent,
+            self.attempt
+        )?;
+        writeln!(f)?;
+        writeln!(f, "orchestrator: {}", self.orchestrator)?;
+        writeln!(f, "agent: {}", self.agent)?;
+        writeln!(f, "issue: {}", self.issue)?;
+        writeln!(f, "attempt: {}", self.attempt)?;
+        writeln!(f, "failures: {}", self.failures)?;
+        writeln!(f, "state: {}", self.state.as_str())?;
+        writeln!(f, "at: {}", self.at)
+    }
+}
+
+/// Where an issue's claim stands for one orchestrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// Nobody holds it.
+    Free,
+    /// This orchestrator holds it.
+    Mine,
+    /// Another orchestrator holds it and has been heard from lately: hands off.
+    Live { owner: &'a str },
+    /// Another orchestrator holds it but has been silent too long: it may be taken over.
+    Stale { owner: &'a str },
+}
+
+/// Where the claim `tip` (the chain's newest record, if any) stands for orchestrator `me`.
+/// `heard_from` is the last sign of life of the claim's orchestrator; writing the claim is one
+/// too. Silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
+pub fn standing<'a>(
+    tip: Option<&'a ClaimRecord>,
+    me: &str,
+    heard_from: Option<Timestamp>,
+    now: Timestamp,
+    max_silence: SignedDuration,
+) -> Standing<'a> {
+    let Some(tip) = tip.filter(|t| t.state == ClaimState::Held) else {
+        return Standing::Free;
+    };
+    if tip.orchestrator == me {
+        return Standing::Mine;
+    }
+    let last = heard_from.map_or(tip.at, |heard| heard.max(tip.at));
+    let owner = tip.orchestrator.as_str();
+    if now.duration_since(last) > max_silence {
+        Standing::Stale { owner }
+    } else {
+        Standing::Live { owner }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn held(orchestrator: &str, when: &str) -> ClaimRecord {
+        ClaimRecord::claim(None, orchestrator, "agent001", 12, at(when))
+    }
+
+    #[test]
+    fn a_record_reads_back_and_names_what_it_says() {
+        let record = held("build-1-0000abcd", "2026-12-01T12:00:00Z");
+        let message = record.message();
+        assert!(message.starts_with("clambake claim: issue #12 held by build-1-0000abcd"));
+        assert_eq!(ClaimRecord::parse(&message), Some(record));
+        assert_eq!(ClaimRecord::parse("Merge branch 'x'"), None);
+        let forged = message.replace("agent: agent001", "agent: somebody");
+        assert_eq!(ClaimRecord::parse(&forged), None);
+    }
+
+    #[test]
+    fn the_chain_counts_attempts_and_failures_across_orchestrators() {
+        let first = held("a", "2026-12-01T12:00:00Z");
+        let failed = first.released(ClaimState::Failed, at("2026-12-01T12:10:00Z"));
+        let second = ClaimRecord::claim(Some(&failed), "b", "agent003", 12, failed.at);
+        assert_eq!((second.attempt, second.failures), (2, 1));
+        let returned = second.released(ClaimState::Returned, second.at);
+        assert_eq!(returned.failures, 1, "a claim given back counts no failure");
+        let third = ClaimRecord::claim(Some(&returned), "a", "agent001", 12, second.at);
+        assert_eq!((third.attempt, third.failures), (3, 1));
+    }
+
+    #[test]
+    fn another_orchestrators_claim_is_kept_while_it_lives() {
+        let silence = SignedDuration::from_mins(90);
+        let now = at("2026-12-01T12:00:00Z");
+        let claim = held("b", "2026-12-01T11:00:00Z");
+        assert_eq!(standing(None, "a", None, now, silence), Standing::Free);
+        let released = claim.released(ClaimState::Landed, now);
+        assert_eq!(
+            standing(Some(&released), "a", None, now, silence),
+            Standing::Free
+        );
+        assert_eq!(
+            standing(Some(&claim), "b", None, now, silence),
+            Standing::Mine
+        );
+        let live = standing(Some(&claim), "a", None, now, silence);
+        assert_eq!(live, Standing::Live { owner: "b" });
+        let old = held("b", "2026-12-01T09:00:00Z");
+        let heard = Some(at("2026-12-01T11:59:00Z"));
+        assert_eq!(
+            standing(Some(&old), "a", heard, now, silence),
+            Standing::Live { owner: "b" },
+            "an orchestrator heard from lately keeps an old claim"
+        );
+        let long_ago = Some(at("2026-12-01T10:00:00Z"));
+        let stale = standing(Some(&old), "a", long_ago, now, silence);
+        assert_eq!(stale, Standing::Stale { owner: "b" });
+    }
+
+    #[test]
+    fn reference_names_read_back() {
+        assert_eq!(claimed_issue(&claim_ref(42)), Some(42));
+        assert_eq!(claimed_issue("refs/clambake/claims/4x"), None);
+        assert_eq!(orchestrator_of(&orchestrator_ref("host-1")), Some("host-1"));
+        assert_eq!(orchestrator_of("refs/clambake/orchestrators/../x"), None);
+    }
+
+    #[test]
+    fn generated_ids_are_valid() {
+        for host in ["build.example.org", "", "ünïcode box", "-x-", "a..b"] {
+            let id = generated_orchestrator_id(host, 0xdead_beef);
+            assert!(valid_orchestrator_id(&id), "{id}");
+        }
+        assert_eq!(generated_orchestrator_id("box", 1), "box-00000001");
+    }
+
+    fn arbitrary_record() -> impl Strategy<Value = ClaimRecord> {
+        let state = prop_oneof![
+            Just(ClaimState::Held),
+            Just(ClaimState::Landed),
+            Just(ClaimState::Failed),
+            Just(ClaimState::Returned),
+        ];
+        (
+            any::<u64>(),
+            "[A-Za-z0-9_][A-Za-z0-9_-]{0,30}",
+            1u32..1000,
+            any::<u32>(),
+            any::<u32>(),
+            state,
+            0i64..4_000_000_000,
+        )
+            .prop_map(
+                |(issue, orchestrator, slot, attempt, failures, state, seconds)| ClaimRecord {
+                    issue,
+                    orchestrator,
+                    agent: format!("agent{slot:03}"),
+                    attempt,
+                    failures,
+                    state,
+                    at: Timestamp::from_second(seconds).unwrap(),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn every_record_reads_back(record in arbitrary_record()) {
+            prop_assert_eq!(ClaimRecord::parse(&record.message()), Some(record));
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Several orchestrators on one repository: claims are references on the remote (here the
+//! repository itself, the local forge's remote) that only one orchestrator moves at a time,
+//! whatever their slots are called; a silent orchestrator's claim is taken over, a live one's
+//! is left alone; attempts are counted over all of them; and recovery keeps its hands off
+//! another live orchestrator's issues. Two app contexts with different ids share one
+//! repository and its forge, as two machines share a remote and a tracker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use clambake::app::Workspace;
+use clambake::app::queue::claim::claim_issue;
+use clambake::app::queue::ledger::ClaimLedger;
+use clambake::app::recovery::repair::{diagnose, recover};
+use clambake::core::queue::claims::{ClaimRecord, ClaimState, claim_ref, valid_orchestrator_id};
+use clambake::core::recovery::drift::Inconsistency;
+use clambake::ports::forge::NewIssue;
+use clambake::ports::{Forge, SystemClock};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::recovery_world::TestWorld;
+use crate::support::TestRepo;
+
+const SILENCE: SignedDuration = SignedDuration::from_mins(90);
+
+fn ledger(workspace: &Workspace, id: &str) -> Arc<ClaimLedger> {
+    Arc::new(ClaimLedger::new(
+        workspace.repository().clone(),
+        id.to_owned(),
+        SILENCE,
+    ))
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+async fn ready_issue(forge: &dyn Forge, title: &str) -> u64 {
+    let new = NewIssue {
+        title: title.to_owned(),
+        labels: vec!["route:ready".to_owned()],
+        ..NewIssue::default()
+    };
+    forge.create_issue(&new).await.unwrap().number
+}
+
+/// The record at the tip of `issue`'s claim chain, and the chain's length.
+fn chain(repo: &TestRepo, issue: u64) -> (ClaimRecord, usize) {
+    let reference = claim_ref(issue);
+    let message = repo.git(&["log", "-1", "--format=%B", &reference]);
+    let length = repo.git(&["rev-list", "--count", &reference]);
+    (
+        ClaimRecord::parse(&message).unwrap(),
+        length.parse().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_orchestrators_racing_for_the_same_issues_claim_each_exactly_once() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    // Each orchestrator has its own connection to the forge, as two machines would.
+    let mut forges: Vec<Arc<dyn Forge>> = Vec::new();
+    for _ in 0..2 {
+        let forge = workspace.open_local_forge(Arc::new(SystemClock)).await;
+        forges.push(Arc::new(forge.unwrap()));
+    }
+    let ledgers = [ledger(&workspace, "alpha"), ledger(&workspace, "beta")];
+    let now = Timestamp::now();
+    for round in 0..6 {
+        let mut issues = Vec::new();
+        for n in 0..5 {
+            issues.push(ready_issue(forges[0].as_ref(), &format!("Round {round} task {n}")).await);
+        }
+        let mut racing = tokio::task::JoinSet::new();
+        for (slot, &issue) in issues.iter().enumerate() {
+            for (forge, ledger) in forges.iter().zip(&ledgers) {
+                // Both orchestrators call their slot for this issue by the same name: the
+                // label alone cannot tell their claims apart.
+                let agent = format!("agent{:03}", slot + 1);
+                let (forge, ledger) = (forge.clone(), ledger.clone());
+                racing.spawn(async move {
+                    let claimed = claim_issue(&ledger, forge.as_ref(), &agent, issue, now)
+                        .await
+                        .unwrap();
+                    (issue, ledger.orchestrator().to_owned(), agent, claimed)
+                });
+            }
+        }
+        let mut winners: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        while let Some(joined) = racing.join_next().await {
+            let (issue, orchestrator, agent, claimed) = joined.unwrap();
+            if let Some(claimed) = claimed {
+                assert_eq!(claimed.issue.labels, vec![agent], "#{issue}");
+                assert_eq!(claimed.attempt, 1, "#{issue}");
+                winners.entry(issue).or_default().push(orchestrator);
+            }
+        }
+        for (slot, issue) in issues.iter().enumerate() {
+            let won = winners.get(issue).cloned().unwrap_or_default();
+            assert_eq!(won.len(), 1, "round {round}, #{issue}: {won:?}");
+            let labels = forges[1].issue(*issue).await.unwrap().labels;
+            assert_eq!(labels, [format!("agent{:03}", slot + 1)], "#{issue}");
+            let (record, length) = chain(&repo, *issue);
+            assert_eq!(record.orchestrator, won[0], "the claim names its winner");
+            assert_eq!(length, 1, "the loser wrote nothing to the chain");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_orchestrators_claim_is_taken_over_and_a_live_ones_is_not() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let (alpha, beta) = (ledger(&workspace, "alpha"), ledger(&workspace, "beta"));
+    let start = at("2026-12-01T12:00:00Z");
+    let minutes = |m| start + SignedDuration::from_mins(m);
+
+    alpha.heartbeat(start).await.unwrap();
+    let first = alpha.take(7, "agent001", start).await.unwrap().unwrap();
+    assert_eq!((first.attempt, first.orchestrator.as_str()), (1, "alpha"));
+    assert!(
+        beta.take(7, "agent001", minutes(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    alpha.heartbeat(minutes(80)).await.unwrap();
+    assert!(
+        beta.take(7, "agent001", minutes(100))
+            .await
+            .unwrap()
+            .is_none(),
+        "alpha was heard from 20 minutes ago"
+    );
+
+    let taken = beta.take(7, "agent001", minutes(80 + 91)).await.unwrap();
+    let taken = taken.expect("alpha has been silent past max_stuck_time_minutes");
+    assert_eq!((taken.attempt, taken.orchestrator.as_str()), (2, "beta"));
+    assert_eq!(
+        alpha
+            .release(7, ClaimState::Failed, minutes(180))
+            .await
+            .unwrap(),
+        None,
+        "alpha, back, cannot give back a claim it lost"
+    );
+    let (tip, length) = chain(&repo, 7);
+    assert_eq!(
+        (tip, length),
+        (taken, 2),
+        "the takeover continues alpha's chain"
+    );
+}
+
+#[tokio::test]
+async fn attempts_and_failures_are_counted_over_every_orchestrator() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let (alpha, beta) = (ledger(&workspace, "alpha"), ledger(&workspace, "beta"));
+    let now = at("2026-12-01T12:00:00Z");
+
+    alpha.take(3, "agent001", now).await.unwrap().unwrap();
+    assert_eq!(alpha.failures_with_this_one(3).await.unwrap(), 1);
+    assert_eq!(
+        beta.failures_with_this_one(3).await.unwrap(),
+        0,
+        "not beta's"
+    );
+    alpha.release(3, ClaimState::Failed, now).await.unwrap();
+    let second = beta.take(3, "agent004", now).await.unwrap().unwrap();
+    assert_eq!((second.attempt, second.failures), (2, 1));
+    assert_eq!(beta.failures_with_this_one(3).await.unwrap(), 2);
+    beta.release(3, ClaimState::Failed, now).await.unwrap();
+    let third = alpha.take(3, "agent001", now).await.unwrap().unwrap();
+    assert_eq!((third.attempt, third.failures), (3, 2));
+    assert_eq!(chain(&repo, 3).1, 5, "three claims and two releases");
+}
+
+/// A repository whose run is orchestrator `beta`, with the simulated agent on one slot.
+fn beta_repo(max_attempts: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.clambake(&["init", "--agents", "1"]).success();
+    repo.configure(&[
+        ("orchestrator.id", "beta"),
+        ("agents.real_processes", "false"),
+        ("agents.retry_backoff_seconds", "0"),
+        ("agents.max_attempts", max_attempts),
+        ("bundling.trigger", "manual"),
+    ]);
+    repo
+}
+
+/// Orchestrator `alpha` (on another machine) claimed `issue` for its `agent001` at `claimed`,
+/// labelled it, and published one commit of work on its branch.
+async fn claimed_by_alpha(repo: &TestRepo, issue: u64, claimed: Timestamp) -> String {
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let forge = workspace.open_local_forge(Arc::new(SystemClock)).await;
+    let forge = forge.unwrap();
+    let alpha = ledger(&workspace, "alpha");
+    alpha.heartbeat(claimed).await.unwrap();
+    let won = claim_issue(&alpha, &forge, "agent001", issue, claimed).await;
+    assert!(won.unwrap().is_some());
+    let branch = format!("agent001/{issue}-task");
+    repo.git(&["branch", &branch, "main"]);
+    repo.branch_with_file(&branch, &branch, "alpha.txt", "alpha's work\n")
+}
+
+#[tokio::test]
+async fn a_run_leaves_a_live_orchestrators_claim_alone() {
+    let repo = beta_repo("3");
+    let issue = repo.create_issue("Task", "route:ready");
+    let work = claimed_by_alpha(&repo, issue, Timestamp::now()).await;
+
+    repo.clambake(&["run", "--once"]).success();
+
+    assert_eq!(repo.labels_of(issue), ["agent001"]);
+    assert_eq!(repo.git(&["rev-parse", "agent001/1-task"]), work);
+    let (tip, length) = chain(&repo, issue);
+    assert_eq!((tip.orchestrator.as_str(), length), ("alpha", 1));
+}
+
+#[tokio::test]
+async fn a_run_takes_over_a_silent_orchestrators_claim_and_continues_its_work() {
+    let repo = beta_repo("3");
+    let issue = repo.create_issue("Task", "route:ready");
+    let long_ago = Timestamp::now() - SignedDuration::from_hours(3);
+    let work = claimed_by_alpha(&repo, issue, long_ago).await;
+
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    assert_eq!(repo.labels_of(issue), ["route:review"], "landed");
+    let landed = repo.git(&["rev-parse", "agent001/1-task"]);
+    assert_ne!(landed, work, "beta's attempt added to it");
+    repo.git(&["merge-base", "--is-ancestor", &work, &landed]);
+    let (tip, length) = chain(&repo, issue);
+    assert_eq!(
+        (tip.orchestrator.as_str(), tip.state, tip.attempt, length),
+        ("beta", ClaimState::Landed, 2, 3),
+        "alpha's claim, beta's takeover, beta's landing"
+    );
+}
+
+#[tokio::test]
+async fn a_run_gives_up_when_the_attempts_of_every_orchestrator_are_spent() {
+    let repo = beta_repo("3");
+    let body = "simulate: outcome crash";
+    let number = repo
+        .clambake(&[
+            "issue", "create", "--title", "Crashes", "--body", body, "--json",
+        ])
+        .success()
+        .json()["number"]
+        .as_u64()
+        .unwrap();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let forge = workspace.open_local_forge(Arc::new(SystemClock)).await;
+    let forge = forge.unwrap();
+    let alpha = ledger(&workspace, "alpha");
+    let now = Timestamp::now();
+    for _ in 0..2 {
+        forge
+            .edit_labels(number, &["route:ready".to_owned()], &[])
+            .await
+            .unwrap();
+        alpha.take(number, "agent003", now).await.unwrap().unwrap();
+        alpha
+            .release(number, ClaimState::Failed, now)
+            .await
+            .unwrap();
+    }
+
+    repo.clambake(&["run", "--until-idle"]).success();
+
+    assert_eq!(repo.labels_of(number), ["route:failed"]);
+    let comments = repo.comments_on(number);
+    assert_eq!(comments.len(), 1, "no retry: {comments:#?}");
+    assert!(
+        comments[0].contains("All 3 attempts failed"),
+        "{}",
+        comments[0]
+    );
+    let (tip, _) = chain(&repo, number);
+    assert_eq!((tip.attempt, tip.failures), (3, 3));
+}
+
+#[tokio::test]
+async fn recovery_leaves_another_live_orchestrators_claim_alone() {
+    let mut world = TestWorld::new().await;
+    world.config.orchestrator.id = "beta".to_owned();
+    let live = world.issue(&["route:ready"]).await;
+    let silent = world.issue(&["route:ready"]).await;
+    let now = Timestamp::now();
+    let long_ago = now - SignedDuration::from_hours(3);
+    // alpha is alive; gamma claimed long ago and has not been heard from since. Their agents
+    // work on their own machines: no branch here yet, which from beta's side is drift.
+    for (id, issue, when) in [("alpha", live, now), ("gamma", silent, long_ago)] {
+        let other = ledger(&world.workspace, id);
+        other.heartbeat(when).await.unwrap();
+        let won = claim_issue(&other, world.forge.as_ref(), "agent001", issue, when).await;
+        assert!(won.unwrap().is_some());
+    }
+
+    let diagnosis = diagnose(&world.world(), None, now).await.unwrap();
+    let unbranched: Vec<u64> = diagnosis
+        .plans
+        .iter()
+        .filter_map(|plan| match &plan.inconsistency {
+            Inconsistency::LabeledButNoBranch { issue, .. } => Some(*issue),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unbranched, [silent], "{:#?}", diagnosis.plans);
+
+    recover(&world.world(), None, now).await.unwrap();
+    assert_eq!(world.labels(live).await, ["agent001"]);
+    assert!(world.last_comment(live).await.is_empty());
+    assert_ne!(
+        world.labels(silent).await,
+        ["agent001"],
+        "a silent one's is repaired"
+    );
+}
+
+#[test]
+fn a_run_names_itself_once_and_says_it_is_alive() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    repo.configure(&[("agents.real_processes", "false")]);
+    repo.clambake(&["run", "--once"]).success();
+    let kept = repo.path().join(".clambake/orchestrator-id");
+    let id = std::fs::read_to_string(&kept).unwrap().trim().to_owned();
+    assert!(valid_orchestrator_id(&id), "{id}");
+    let alive = format!("refs/clambake/orchestrators/{id}");
+    let first = repo.git(&["rev-parse", &alive]);
+    repo.clambake(&["run", "--once"]).success();
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), id, "kept");
+    assert_eq!(
+        repo.git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/clambake/orchestrators/"
+        ]),
+        alive,
+        "one orchestrator, one sign of life"
+    );
+    assert_eq!(repo.git(&["ls-tree", &first]), "");
+
+    repo.configure(&[("orchestrator.id", "not/an id")]);
+    let refused = repo.clambake(&["run", "--once"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("`not/an id` cannot name an orchestrator"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_rebuilt_journal_holds_no_claim_of_another_live_orchestrator() {
+    let repo = beta_repo("3");
+    let theirs = repo.create_issue("Theirs", "route:ready");
+    claimed_by_alpha(&repo, theirs, Timestamp::now()).await;
+
+    let rebuilt = repo
+        .clambake(&["agent", "rebuild-journal", "--json"])
+        .success()
+        .json();
+    assert_eq!(rebuilt["slots"], serde_json::json!({}), "{rebuilt}");
+    let validated = repo.clambake(&["agent", "validate", "--all"]);
+    assert_eq!(validated.code, 0, "{}", validated.stdout);
+    assert_eq!(repo.labels_of(theirs), ["agent001"]);
+}
+
+#[tokio::test]
+async fn another_orchestrators_failure_is_waited_out_before_a_retry() {
+    let repo = beta_repo("3");
+    repo.configure(&[("agents.retry_backoff_seconds", "3600")]);
+    let issue = repo.create_issue("Failed elsewhere", "route:ready");
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let alpha = ledger(&workspace, "alpha");
+    let now = Timestamp::now();
+    alpha.take(issue, "agent002", now).await.unwrap().unwrap();
+    alpha.release(issue, ClaimState::Failed, now).await.unwrap();
+
+    repo.clambake(&["run", "--once"]).success();
+
+    assert_eq!(repo.labels_of(issue), ["route:ready"], "not before an hour");
+    assert_eq!(chain(&repo, issue).0.orchestrator, "alpha");
+}
