@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::branch_deletion::{refusal, settle_before_deletion};
 use super::{Git, join_args};
-use crate::core::branches::name::is_clambake_branch;
 use crate::ports::git::{BranchDeletion, Fetched, GitError, GitResult, Refs, Remote};
 
 /// The remote Clambake publishes to and fetches from.
@@ -227,36 +227,15 @@ impl Remote for OriginRemote {
         expected_tip: &str,
         base: &str,
     ) -> GitResult<BranchDeletion> {
-        let refuse = |why: &str| {
-            Err(GitError::DeletionRefused {
-                branch: branch.to_owned(),
-                why: why.to_owned(),
-            })
-        };
-        if branch == base {
-            return refuse("it is the base branch");
+        let current = self.tip(branch).await?;
+        if let Some(settled) = settle_before_deletion(branch, expected_tip, base, current)? {
+            return Ok(settled);
         }
-        if !is_clambake_branch(branch) {
-            return refuse("it is not one of Clambake's branches");
-        }
-        let Some(current) = self.tip(branch).await? else {
-            return Ok(BranchDeletion::Absent);
-        };
-        if current != expected_tip {
-            return Ok(BranchDeletion::Moved { found: current });
-        }
-        let in_base = match self.tip(base).await? {
-            Some(base_tip) => self.git.is_ancestor(expected_tip, &base_tip).await?,
-            None => false,
-        };
-        let archived = if in_base {
-            None
-        } else {
-            match self.git.keep_archived(branch, expected_tip).await? {
-                Some(archive) => Some(archive),
-                None => return refuse("its archive reference exists and points elsewhere"),
-            }
-        };
+        let base_tip = self.tip(base).await?;
+        let archived = self
+            .git
+            .archive_unless_in_base(branch, expected_tip, base_tip)
+            .await?;
         let reference = format!("refs/heads/{branch}");
         match self.push(&reference, "", Some(expected_tip)).await? {
             Pushed::Done => Ok(BranchDeletion::Deleted { archived }),
@@ -264,7 +243,7 @@ impl Remote for OriginRemote {
                 None => Ok(BranchDeletion::Absent),
                 Some(found) => Ok(BranchDeletion::Moved { found }),
             },
-            Pushed::Refused(why) => refuse(&format!("the remote refused: {why}")),
+            Pushed::Refused(why) => Err(refusal(branch, &format!("the remote refused: {why}"))),
         }
     }
 
