@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{PROMPTS_DIR, never_stop, run_attempt};
-use clambake::app::agents::request::{limits_from, request_for};
+use clambake::app::agents::request::{Earlier, limits_from, request_for};
 use clambake::core::config::{AgentsConfig, PromptComments};
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{AuthorAssociation, Comment, Number};
@@ -68,9 +68,20 @@ async fn prompt_under(
         ),
         hook: PublicRepository,
     };
-    let request = request_for(&workspace, &forge, agent, issue, "main", &[], 0, policy)
-        .await
-        .unwrap();
+    let request = request_for(
+        &workspace,
+        &forge,
+        agent,
+        issue,
+        "main",
+        Earlier {
+            attempts: &[],
+            claimed: 0,
+        },
+        policy,
+    )
+    .await
+    .unwrap();
     let limits = limits_from(&AgentsConfig::default());
     run_attempt(
         &workspace,

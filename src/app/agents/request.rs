@@ -23,22 +23,33 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
     }
 }
 
+/// What an issue's earlier attempts say of the next one.
+#[derive(Debug, Clone, Copy)]
+pub struct Earlier<'a> {
+    /// The attempts the journal recorded: the new number is past them and every logged
+    /// attempt, so no two attempts share a number, and the last one's session is continued if
+    /// it ended unfinished ([`continues_session`]).
+    pub attempts: &'a [AttemptRecord],
+    /// The attempt the issue's claim counts over every orchestrator (0 when it counts none):
+    /// the new number is at least that.
+    pub claimed: u32,
+}
+
 /// The next attempt of `agent` at `issue`, with the issue's title, body and the comments
 /// `comments_from` admits as the forge has them now.
-/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
-/// every logged attempt, so no two attempts share a number, and the last one's session is
-/// continued if it ended unfinished ([`continues_session`]). It is at least `claimed`, the
-/// attempt the issue's claim counts over every orchestrator (0 when it counts none).
 pub async fn request_for(
     workspace: &Workspace,
     forge: &dyn Forge,
     agent: &str,
     issue: u64,
     base: &str,
-    earlier: &[AttemptRecord],
-    claimed: u32,
+    earlier: Earlier<'_>,
     comments_from: PromptComments,
 ) -> crate::app::AppResult<AttemptRequest> {
+    let Earlier {
+        attempts: earlier,
+        claimed,
+    } = earlier;
     let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
     let resume_session = earlier
         .iter()

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::{InFlight, Orchestrator, RunEvent};
 use crate::app::AppResult;
 use crate::app::agents::attempt::{AttemptError, adopt_agent, open_host, run_attempt_journaled};
-use crate::app::agents::request::request_for;
+use crate::app::agents::request::{Earlier, request_for};
 use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
 use crate::app::queue::ledger::Holder;
 use crate::app::trains::disposal::Disposition;
@@ -181,8 +181,10 @@ impl Orchestrator {
             agent,
             issue.number,
             &self.base,
-            &earlier,
-            claimed,
+            Earlier {
+                attempts: &earlier,
+                claimed,
+            },
             self.config.agents.prompt_comments,
         )
         .await?;
