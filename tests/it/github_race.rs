@@ -55,7 +55,7 @@ impl Machine {
             .current_dir(self.path())
             .args(["run", "--until-idle"])
             .env("NO_COLOR", "1")
-            .env("CLAMBAKE_LOG", "clambake=debug")
+            .env("CLAMBAKE_LOG", "clambake=info")
             .env("GH_TOKEN", &self.token)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
