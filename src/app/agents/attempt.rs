@@ -372,8 +372,9 @@ async fn set_aside_broken(git: &dyn Worktrees, worktree: &Path) -> Result<(), At
 }
 
 /// Gives the attempt its worktree on `branch`: reused if it is already there, on the existing
-/// branch if an earlier attempt made one (taking over other slots' earlier attempts), else on
-/// a new branch from `base`.
+/// branch if an earlier attempt made one (taking over other slots' earlier attempts), or on
+/// the remote's if another orchestrator's attempt published it, else on a new branch from
+/// `base`.
 async fn prepare_worktree(
     workspace: &Workspace,
     host: &dyn AgentHost,
@@ -420,7 +421,14 @@ async fn prepare_worktree(
     }
     let start = match workspace.refs().branch_tip(branch).await? {
         Some(_) => None,
-        None => Some(base),
+        // An attempt of another orchestrator published its work there: this one continues it.
+        None => match workspace.remote().tip(branch).await? {
+            Some(published) => {
+                workspace.refs().create_branch(branch, &published).await?;
+                None
+            }
+            None => Some(base),
+        },
     };
     git.add(worktree, branch, start).await?;
     Ok(())

@@ -13,16 +13,13 @@ use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::claims::{
     CLAIMS_PREFIX, ClaimRecord, ClaimState, ORCHESTRATORS_PREFIX, Standing, claim_ref,
-    claimed_issue, generated_orchestrator_id, orchestrator_of, orchestrator_ref, standing,
-    valid_orchestrator_id,
+    claimed_issue, generated_orchestrator_id, heartbeat_interval, orchestrator_of,
+    orchestrator_ref, standing, valid_orchestrator_id,
 };
 use crate::ports::git::Repository;
 
 /// The file under `.clambake/` that keeps a generated orchestrator id.
 pub const ID_FILE: &str = "orchestrator-id";
-
-/// How often, at most, an orchestrator says it is alive.
-pub const HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_mins(1);
 
 /// This orchestrator's view of the shared claims, and its way to change them.
 pub struct ClaimLedger {
@@ -84,6 +81,11 @@ impl ClaimLedger {
             id,
             SignedDuration::from_mins(minutes),
         ))
+    }
+
+    /// How often this orchestrator says it is alive.
+    pub fn heartbeat_every(&self) -> SignedDuration {
+        heartbeat_interval(self.max_silence)
     }
 
     /// This orchestrator's id.

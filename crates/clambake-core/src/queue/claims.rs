@@ -225,6 +225,16 @@ pub enum Standing<'a> {
     Stale { owner: &'a str },
 }
 
+/// How often, at most, an orchestrator says it is alive.
+const HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_mins(1);
+
+/// How often an orchestrator says it is alive when silence past `max_silence` makes its claims
+/// stale: once a minute, or often enough that a live one never looks silent to the others
+/// between two signs of life (a quarter of the limit, for a short one).
+pub fn heartbeat_interval(max_silence: SignedDuration) -> SignedDuration {
+    HEARTBEAT_EVERY.min(max_silence / 4)
+}
+
 /// Where the claim `tip` (the chain's newest record, if any) stands for orchestrator `me`.
 /// `heard_from` is the last sign of life of the claim's orchestrator; writing the claim is one
 /// too. Silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
@@ -262,6 +272,16 @@ mod tests {
 
     fn held(orchestrator: &str, when: &str) -> ClaimRecord {
         ClaimRecord::claim(None, orchestrator, "agent001", 12, at(when))
+    }
+
+    #[test]
+    fn a_live_orchestrator_says_so_well_within_the_silence_that_makes_it_stale() {
+        let minutes = SignedDuration::from_mins;
+        assert_eq!(heartbeat_interval(minutes(90)), minutes(1));
+        assert_eq!(
+            heartbeat_interval(minutes(1)),
+            SignedDuration::from_secs(15)
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod input;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
+mod publish;
 mod rate_limit;
 #[cfg(test)]
 mod tests;
@@ -160,6 +161,8 @@ pub struct Orchestrator {
     claims: ClaimLedger,
     /// When the loop last said on the remote that it is alive.
     said_alive: Option<Timestamp>,
+    /// The tips the remote was last seen to have of the branches of attempts in flight.
+    published: BTreeMap<String, String>,
     /// When the forge's spent rate limit resets: no pass runs before then.
     rate_limited: Option<Timestamp>,
     /// The open issues by stage as the last listing read them, for the live view.
@@ -209,6 +212,7 @@ impl Orchestrator {
             shutting_down: false,
             claims,
             said_alive: None,
+            published: BTreeMap::new(),
             rate_limited: None,
             queue: None,
             next_train: None,

@@ -53,6 +53,8 @@ impl Orchestrator {
             let (task, end) = task_end(joined);
             self.on_attempt_done(task, end);
         }
+        // Their last commits too: what lands here is on the remote.
+        self.publish_work().await;
         for finished in std::mem::take(&mut self.pending) {
             if self.waiting_out_rate_limit() {
                 self.pending.push(finished);

@@ -1,6 +1,6 @@
 //! The poll, and the pass that follows every input: check the world for drift, dispose of the
-//! ended attempts, fill free slots with ready issues, send a train, and say whether the loop is
-//! done.
+//! ended attempts (publishing the work in flight first), fill free slots with ready issues, send
+//! a train, and say whether the loop is done.
 
 use std::collections::{BTreeMap, BTreeSet};
 
