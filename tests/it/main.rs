@@ -42,6 +42,7 @@ mod forge_usage;
 mod github_faults;
 mod github_forge;
 mod github_init;
+mod github_token_leak;
 mod hooked_forge;
 mod hostile;
 mod hostile_lifecycle;
