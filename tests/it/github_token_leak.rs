@@ -176,7 +176,7 @@ impl Run {
 
     /// The agent: prints its environment, looks for the token as any process of the user
     /// could (`gh auth token`, its parent's environment), then prints it, commits it in a file
-    /// and in the message, and reports it as its result; on issue 3 it fails after printing it.
+    /// and in the message, and reports it as its result; on issue 3 it fails, quoting it in its error.
     fn configure_agent(&self) {
         let git = real_git();
         let agent = write_script(
@@ -189,7 +189,8 @@ impl Run {
                  sed -n 's/^GH_TOKEN=//p')\n\
                  echo \"the token I found: $token\"; echo \"the token: $token\" >&2\n\
                  case $1 in\n\
-                 3) exit 1 ;;\n\
+                 3) echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\
+                 \"num_turns\":1,\"result\":\"'\"I give up, here is $token\"'\"}}'; exit 1 ;;\n\
                  1) echo \"$token\" > found.txt; '{git}' add found.txt\n\
                     '{git}' commit -qm \"Work on #$1 with $token\" ;;\n\
                  *) echo work > work.txt; '{git}' add work.txt; '{git}' commit -qm \"Work on #$1\" ;;\n\
@@ -354,11 +355,10 @@ async fn the_token_appears_in_nothing_clambake_writes_nor_in_any_git_argv() {
     // Every byte of every command's output.
     for (command, output) in &run.outputs {
         for stream in [&output.stdout, &output.stderr] {
-            assert_eq!(
-                leaked(stream.as_bytes(), &secrets),
-                None,
-                "`clambake {command}` wrote a form of the token: {stream}"
-            );
+            if let Some(form) = leaked(stream.as_bytes(), &secrets) {
+                let lines: Vec<&str> = stream.lines().filter(|l| l.contains(form)).collect();
+                panic!("`clambake {command}` wrote a form of the token: {lines:#?}");
+            }
         }
     }
 
@@ -374,7 +374,7 @@ async fn the_token_appears_in_nothing_clambake_writes_nor_in_any_git_argv() {
         agent_output.contains(&format!("the token I found: {token}")),
         "{agent_output}"
     );
-    for variable in ["GH_TOKEN=", "GITHUB_TOKEN=", "GIT_CONFIG_VALUE"] {
+    for variable in ["GH_TOKEN=", "GITHUB_TOKEN=", "extraheader", "AUTHORIZATION"] {
         assert!(
             !agent_output.contains(variable),
             "{variable}: {agent_output}"
@@ -387,11 +387,12 @@ async fn the_token_appears_in_nothing_clambake_writes_nor_in_any_git_argv() {
     Run::files(run.repo.path(), &mut files);
     let sqlite = files
         .keys()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "sqlite"))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "db"))
         .count();
     assert!(
         sqlite >= 2,
-        "the journal and registry were searched: {files:?}"
+        "the journal and registry were searched: {:?}",
+        files.keys()
     );
     for (path, bytes) in &files {
         let relative = path.strip_prefix(run.repo.path()).unwrap();
@@ -399,12 +400,12 @@ async fn the_token_appears_in_nothing_clambake_writes_nor_in_any_git_argv() {
             // git's reflog quotes the subject of the agent's commit.
             || relative.starts_with(".git/logs");
         if let Some(form) = leaked(bytes, &secrets) {
-            assert!(
-                agents_own,
-                "{} holds {form}: {}",
-                relative.display(),
-                String::from_utf8_lossy(bytes)
-            );
+            let text = String::from_utf8_lossy(bytes);
+            let at = text.find(form).unwrap();
+            let around = text
+                .get(at.saturating_sub(200)..at + form.len())
+                .unwrap_or(form);
+            assert!(agents_own, "{} holds {form}: {around}", relative.display());
         }
     }
     let reflogs: String = files
