@@ -19,7 +19,7 @@ use crate::adapters::git::{self, Git, HttpAuth, ORIGIN};
 use crate::adapters::hosts::local::LocalHost;
 use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
-use crate::adapters::redacting_log::RedactingMakeWriter;
+use crate::adapters::redacting_log::{self, RedactingMakeWriter};
 use crate::adapters::{agents, sqlite_file};
 use crate::app::{AppResult, AttemptError};
 use crate::core::config::{
@@ -76,14 +76,17 @@ pub async fn origin_url(root: &Path) -> GitResult<Option<String>> {
 }
 
 /// The token for the GitHub API at `api_url`: `GH_TOKEN`, `GITHUB_TOKEN`, then `gh auth token`.
+/// Once found, it is redacted from every log line, wherever it came from.
 pub async fn github_token(api_url: &str) -> Result<GithubToken, NoToken> {
     let path = std::env::var_os("PATH");
-    credentials::github_token(
+    let token = credentials::github_token(
         &agents::process_environment(),
         path.as_deref(),
         &git_host(api_url),
     )
-    .await
+    .await?;
+    redacting_log::learn(token.secret());
+    Ok(token)
 }
 
 /// The GitHub forge of the repository `config` names, reached with `token`.
@@ -183,7 +186,8 @@ pub fn conditional(forge: Arc<dyn Forge>) -> Arc<dyn Forge> {
 }
 
 /// The secrets Clambake knows: every variable in its environment whose name says it holds one
-/// (agents inherit only from this environment, so their keys are among them).
+/// (agents inherit only from this environment, so their keys are among them), and the GitHub
+/// token once [`github_token`] found it.
 pub fn secrets() -> Redactor {
     secrets_and(None)
 }
@@ -191,6 +195,7 @@ pub fn secrets() -> Redactor {
 /// [`secrets`] and `token`, which may be in no variable (`gh auth token` gave it).
 pub fn secrets_and(token: Option<&GithubToken>) -> Redactor {
     let mut variables = agents::process_environment();
+    variables.extend(redacting_log::learnt());
     if let Some(token) = token {
         // Named as a secret is, so the redactor takes it.
         variables.push(("GITHUB_FORGE_TOKEN".to_owned(), token.secret().to_owned()));
@@ -228,7 +233,8 @@ pub fn inspect_database(path: &Path) -> std::io::Result<FileState> {
     sqlite_file::inspect(path)
 }
 
-/// Log lines to `inner`, every secret in this process's environment redacted.
+/// Log lines to `inner`, every secret in this process's environment redacted, and the GitHub
+/// token from when it is found.
 pub fn log_writer<M>(inner: M) -> BoxMakeWriter
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,

@@ -265,6 +265,12 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     if let Some(left) = &left_running {
         classification.reason = format!("{}; {left}", classification.reason);
     }
+    // The verdict quotes what the agent wrote and left running, which may hold a secret it
+    // found (the GitHub token `gh auth token` gives it): redacted before it is logged,
+    // journaled or commented.
+    classification.reason = crate::app::compose::secrets()
+        .redact(&classification.reason)
+        .into_owned();
     let exit_to_outcome = ended.report.exited_at.elapsed();
     tracing::info!(
         agent = %ended.agent,
