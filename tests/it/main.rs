@@ -42,6 +42,7 @@ mod forge_usage;
 mod github_faults;
 mod github_forge;
 mod github_init;
+mod github_requests;
 mod hooked_forge;
 mod hostile;
 mod hostile_lifecycle;

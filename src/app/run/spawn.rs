@@ -122,10 +122,9 @@ pub async fn spawn(
             workspace,
             forge,
             agent,
-            issue,
+            &claimed,
             &base,
             &earlier,
-            claimed.attempt,
             comments_from,
         )
         .await?;
