@@ -64,6 +64,17 @@ async fn a_publish_takes_a_lease_and_a_stale_one_moves_nothing() {
     assert!(remote.publish(branch, &main, None, "test").await.unwrap());
     assert_eq!(clone.origin_tip(branch), Some(main.clone()));
     assert!(
+        !remote.publish(branch, &main, None, "test").await.unwrap(),
+        "already there, but the empty lease said it must not exist"
+    );
+    assert!(
+        remote
+            .publish(branch, &main, Some(&main), "test")
+            .await
+            .unwrap(),
+        "already there, as the lease said"
+    );
+    assert!(
         !remote.publish(branch, &first, None, "test").await.unwrap(),
         "an empty lease: a branch that exists is not created again"
     );
@@ -217,6 +228,77 @@ async fn deleting_a_remote_branch_is_the_guarded_deletion() {
     assert_eq!(
         remote.delete_branch(merged, &main, "main").await.unwrap(),
         BranchDeletion::Deleted { archived: None }
+    );
+}
+
+#[tokio::test]
+async fn references_outside_the_branches_are_published_and_fetched_by_their_remote_names() {
+    let clone = Clone::new();
+    let repo = &clone.repo;
+    let remote = clone.remote();
+    let main = repo.git(&["rev-parse", "main"]);
+    let claim = "refs/clambake/claims/7";
+    assert!(
+        remote
+            .publish_ref(claim, &main, None, "claim")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !remote
+            .publish_ref(claim, &main, None, "claim")
+            .await
+            .unwrap(),
+        "an empty lease: a claim that exists is not made again"
+    );
+
+    // Another orchestrator's claim, a commit this repository has never seen.
+    let other = TestRepo::new();
+    let bare = clone.origin.path().to_str().unwrap();
+    let theirs = other.git(&[
+        "commit-tree",
+        "-m",
+        "claimed by elsewhere",
+        &other.git(&["write-tree"]),
+    ]);
+    other.git(&[
+        "push",
+        "-q",
+        bare,
+        &format!("{theirs}:refs/clambake/claims/8"),
+    ]);
+
+    let fetched = remote.fetch_refs("refs/clambake/claims/").await.unwrap();
+    assert_eq!(
+        fetched.into_iter().collect::<Vec<_>>(),
+        vec![
+            (claim.to_owned(), main.clone()),
+            ("refs/clambake/claims/8".to_owned(), theirs.clone()),
+        ]
+    );
+    assert_eq!(
+        remote.commit_message(&theirs).await.unwrap().trim(),
+        "claimed by elsewhere"
+    );
+    assert!(
+        repo.git(&["for-each-ref", "refs/clambake/claims/"])
+            .is_empty(),
+        "fetching keeps the remote's references apart from this repository's own"
+    );
+
+    other.git(&["push", "-q", bare, ":refs/clambake/claims/8"]);
+    let fetched = remote.fetch_refs("refs/clambake/claims/").await.unwrap();
+    assert_eq!(
+        fetched.keys().collect::<Vec<_>>(),
+        vec![claim],
+        "the gone is pruned"
+    );
+    assert!(
+        remote
+            .fetch_refs("refs/clambake/nothing-here/")
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

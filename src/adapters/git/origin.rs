@@ -18,8 +18,10 @@ use crate::ports::git::{BranchDeletion, Fetched, GitError, GitResult, Refs, Remo
 /// The remote Clambake publishes to and fetches from.
 pub const ORIGIN: &str = "origin";
 
-/// Where the remote's references outside its branches are mirrored here.
-const MIRROR: &str = "refs/clambake-remote/";
+/// Where [`Remote::fetch_refs`] keeps the remote's references outside `refs/heads/`, by their
+/// name on the remote without `refs/`: a namespace of its own, so that fetching (and pruning)
+/// never touches this repository's own references.
+const FETCHED: &str = "refs/clambake/fetched/";
 
 /// An `Authorization` header for git's requests to one https host, kept out of `Debug`.
 #[derive(Clone)]
@@ -72,14 +74,25 @@ pub struct OriginRemote {
     auth: Option<HttpAuth>,
 }
 
-/// How git's `push --porcelain` reported one reference.
+/// How a push went.
 #[derive(Debug, PartialEq, Eq)]
 enum Pushed {
-    /// Updated, created, deleted, or already there.
+    /// Updated, created or deleted, or already there as the lease said.
     Done,
     /// The lease named where the branch no longer is (or, empty, it exists).
     StaleLease,
     /// Refused for another reason: git's summary says why.
+    Refused(String),
+}
+
+/// How git's `push --porcelain` reported one reference.
+#[derive(Debug, PartialEq, Eq)]
+enum Reported {
+    /// Updated, created or deleted.
+    Done,
+    /// Already there: git checks no lease then.
+    UpToDate,
+    StaleLease,
     Refused(String),
 }
 
@@ -98,36 +111,31 @@ impl OriginRemote {
         command.output().await.map_err(GitError::Spawn)
     }
 
-    /// Pushes `source` (a commit, or nothing to delete) to `refs/heads/<branch>` while the
-    /// remote's branch is at `lease` (`None`: absent).
-    async fn push(&self, branch: &str, source: &str, lease: Option<&str>) -> GitResult<Pushed> {
-        self.push_ref(&format!("refs/heads/{branch}"), source, lease)
-            .await
-    }
-
-    /// Pushes `source` to the remote's `reference` while it is at `lease` (`None`: absent).
-    async fn push_ref(
-        &self,
-        reference: &str,
-        source: &str,
-        lease: Option<&str>,
-    ) -> GitResult<Pushed> {
+    /// Pushes `source` (a commit, or nothing to delete) to the full `reference` while the
+    /// remote's reference is at `lease` (`None`: absent).
+    async fn push(&self, reference: &str, source: &str, lease: Option<&str>) -> GitResult<Pushed> {
+        let lease_given = lease;
         let lease = format!("--force-with-lease={reference}:{}", lease.unwrap_or(""));
         let refspec = format!("{source}:{reference}");
         let args = ["push", "--porcelain", &lease, ORIGIN, &refspec];
         let output = self.output(&args).await?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         match parse_push(&stdout, reference) {
-            Some(Pushed::Done) if output.status.success() => Ok(Pushed::Done),
-            Some(Pushed::Done) | None => Err(self.git.failure(&args, &output)),
-            Some(refused) => Ok(refused),
+            // The lease held only if it named where the reference already was.
+            Some(Reported::UpToDate) if output.status.success() => {
+                Ok(if lease_given == Some(source) {
+                    Pushed::Done
+                } else {
+                    Pushed::StaleLease
+                })
+            }
+            Some(Reported::Done) if output.status.success() => Ok(Pushed::Done),
+            Some(Reported::Done | Reported::UpToDate) | None => {
+                Err(self.git.failure(&args, &output))
+            }
+            Some(Reported::StaleLease) => Ok(Pushed::StaleLease),
+            Some(Reported::Refused(why)) => Ok(Pushed::Refused(why)),
         }
-    }
-
-    /// Where this repository keeps the remote's references under `prefix`: outside
-    /// `refs/remotes/`, so they are never mistaken for branches.
-    fn mirror(prefix: &str) -> String {
-        format!("{MIRROR}{}", prefix.strip_prefix("refs/").unwrap_or(prefix))
     }
 
     /// The remote's tip of `branch` as it is now (`git ls-remote`).
@@ -160,13 +168,25 @@ impl Remote for OriginRemote {
         branch: &str,
         tip: &str,
         lease: Option<&str>,
+        reason: &str,
+    ) -> GitResult<bool> {
+        let reference = format!("refs/heads/{branch}");
+        self.publish_ref(&reference, tip, lease, reason).await
+    }
+
+    /// As [`Remote::publish`], for any reference.
+    async fn publish_ref(
+        &self,
+        reference: &str,
+        tip: &str,
+        lease: Option<&str>,
         _reason: &str,
     ) -> GitResult<bool> {
-        match self.push(branch, tip, lease).await? {
+        match self.push(reference, tip, lease).await? {
             Pushed::Done => Ok(true),
             Pushed::StaleLease => Ok(false),
             Pushed::Refused(why) => Err(GitError::Failed {
-                args: format!("push {ORIGIN} {tip}:refs/heads/{branch}"),
+                args: format!("push {ORIGIN} {tip}:{reference}"),
                 dir: self.git.dir().display().to_string(),
                 code: None,
                 stderr: why,
@@ -237,7 +257,8 @@ impl Remote for OriginRemote {
                 None => return refuse("its archive reference exists and points elsewhere"),
             }
         };
-        match self.push(branch, "", Some(expected_tip)).await? {
+        let reference = format!("refs/heads/{branch}");
+        match self.push(&reference, "", Some(expected_tip)).await? {
             Pushed::Done => Ok(BranchDeletion::Deleted { archived }),
             Pushed::StaleLease => match self.remote_tip(branch).await? {
                 None => Ok(BranchDeletion::Absent),
@@ -247,43 +268,24 @@ impl Remote for OriginRemote {
         }
     }
 
-    /// The remote keeps its own reflog: `reason` cannot travel with a push.
-    async fn publish_ref(
-        &self,
-        reference: &str,
-        tip: &str,
-        lease: Option<&str>,
-        _reason: &str,
-    ) -> GitResult<bool> {
-        match self.push_ref(reference, tip, lease).await? {
-            Pushed::Done => Ok(true),
-            Pushed::StaleLease => Ok(false),
-            Pushed::Refused(why) => Err(GitError::Failed {
-                args: format!("push {ORIGIN} {tip}:{reference}"),
-                dir: self.git.dir().display().to_string(),
-                code: None,
-                stderr: why,
-            }),
-        }
-    }
-
-    /// Mirrors the remote's references under `prefix` (pruning those it deleted), with their
-    /// commits, and names them as the remote does.
     async fn fetch_refs(&self, prefix: &str) -> GitResult<BTreeMap<String, String>> {
-        let mirror = Self::mirror(prefix);
-        let refspec = format!("+{prefix}*:{mirror}*");
+        let Some(rest) = prefix.strip_prefix("refs/") else {
+            return Err(GitError::Unparsable {
+                args: format!("fetch {ORIGIN} {prefix}*"),
+                output: "a prefix of references starts with refs/".to_owned(),
+            });
+        };
+        let here = format!("{FETCHED}{rest}");
+        let refspec = format!("+{prefix}*:{here}*");
         let args = ["fetch", "--prune", "--quiet", "--no-tags", ORIGIN, &refspec];
         let output = self.output(&args).await?;
         self.git.check(&args, output)?;
         Ok(self
             .git
-            .ref_tips(&mirror)
+            .ref_tips(&here)
             .await?
             .into_iter()
-            .filter_map(|(name, tip)| {
-                let rest = name.strip_prefix(&mirror)?;
-                Some((format!("{prefix}{rest}"), tip))
-            })
+            .filter_map(|(name, tip)| Some((format!("refs/{}", name.strip_prefix(FETCHED)?), tip)))
             .collect())
     }
 
@@ -293,7 +295,7 @@ impl Remote for OriginRemote {
 }
 
 /// Reads the line of `git push --porcelain` for `reference`: `<flag>\t<from>:<to>\t<summary>`.
-fn parse_push(stdout: &str, reference: &str) -> Option<Pushed> {
+fn parse_push(stdout: &str, reference: &str) -> Option<Reported> {
     stdout.lines().find_map(|line| {
         let mut fields = line.split('\t');
         let flag = fields.next()?;
@@ -303,9 +305,10 @@ fn parse_push(stdout: &str, reference: &str) -> Option<Pushed> {
             return None;
         }
         Some(match flag {
-            " " | "+" | "-" | "*" | "=" => Pushed::Done,
-            _ if summary.contains("(stale info)") => Pushed::StaleLease,
-            _ => Pushed::Refused(summary.to_owned()),
+            " " | "+" | "-" | "*" => Reported::Done,
+            "=" => Reported::UpToDate,
+            _ if summary.contains("(stale info)") => Reported::StaleLease,
+            _ => Reported::Refused(summary.to_owned()),
         })
     })
 }
@@ -322,25 +325,30 @@ mod tests {
             "*\tabc:refs/heads/agent001/1-x\t[new branch]",
             "+\tabc:refs/heads/agent001/1-x\t0f79086...dd44712 (forced update)",
             " \tabc:refs/heads/agent001/1-x\t0f79086..dd44712",
-            "=\tabc:refs/heads/agent001/1-x\t[up to date]",
             "-\t:refs/heads/agent001/1-x\t[deleted]",
         ] {
             let stdout = format!("To /srv/origin.git\n{line}\nDone\n");
-            assert_eq!(parse_push(&stdout, REFERENCE), Some(Pushed::Done), "{line}");
+            assert_eq!(
+                parse_push(&stdout, REFERENCE),
+                Some(Reported::Done),
+                "{line}"
+            );
         }
+        let same = "=\tabc:refs/heads/agent001/1-x\t[up to date]";
+        assert_eq!(parse_push(same, REFERENCE), Some(Reported::UpToDate));
     }
 
     #[test]
     fn a_stale_lease_is_told_from_other_refusals() {
         let stale = "To x\n!\tabc:refs/heads/agent001/1-x\t[rejected] (stale info)\nDone\n";
-        assert_eq!(parse_push(stale, REFERENCE), Some(Pushed::StaleLease));
+        assert_eq!(parse_push(stale, REFERENCE), Some(Reported::StaleLease));
         let deletion = "To x\n!\t(delete):refs/heads/agent001/1-x\t[rejected] (stale info)\n";
-        assert_eq!(parse_push(deletion, REFERENCE), Some(Pushed::StaleLease));
+        assert_eq!(parse_push(deletion, REFERENCE), Some(Reported::StaleLease));
         let hook =
             "!\tabc:refs/heads/agent001/1-x\t[remote rejected] (protected branch hook declined)";
         assert_eq!(
             parse_push(hook, REFERENCE),
-            Some(Pushed::Refused(
+            Some(Reported::Refused(
                 "[remote rejected] (protected branch hook declined)".to_owned()
             ))
         );
