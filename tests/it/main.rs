@@ -43,6 +43,7 @@ mod github_faults;
 mod github_forge;
 mod github_init;
 mod github_race;
+mod github_requests;
 mod github_token_leak;
 mod hooked_forge;
 mod hostile;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use clambake::adapters::agents::SimulatedRuntime;
 use clambake::app::Workspace;
 use clambake::app::agents::attempt::{PROMPTS_DIR, never_stop, run_attempt};
-use clambake::app::agents::request::{Earlier, limits_from, request_for};
+use clambake::app::agents::request::{limits_from, request_for};
+use clambake::app::queue::claim::Claimed;
 use clambake::core::config::{AgentsConfig, PromptComments};
-use clambake::ports::SystemClock;
 use clambake::ports::forge::{AuthorAssociation, Comment, Number};
+use clambake::ports::{Forge, SystemClock};
 
 use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
@@ -68,20 +69,13 @@ async fn prompt_under(
         ),
         hook: PublicRepository,
     };
-    let request = request_for(
-        &workspace,
-        &forge,
-        agent,
-        issue,
-        "main",
-        Earlier {
-            attempts: &[],
-            claimed: 0,
-        },
-        policy,
-    )
-    .await
-    .unwrap();
+    let claimed = Claimed {
+        issue: forge.issue(issue).await.unwrap(),
+        attempt: 0,
+    };
+    let request = request_for(&workspace, &forge, agent, &claimed, "main", &[], policy)
+        .await
+        .unwrap();
     let limits = limits_from(&AgentsConfig::default());
     run_attempt(
         &workspace,

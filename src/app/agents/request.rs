@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, AttemptRequest, LOGS_DIR};
+use crate::app::queue::claim::Claimed;
 use crate::core::agents::prompt::PromptComment;
 use crate::core::agents::retry::continues_session;
 use crate::core::config::PromptComments;
@@ -23,40 +24,30 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
     }
 }
 
-/// What an issue's earlier attempts say of the next one.
-#[derive(Debug, Clone, Copy)]
-pub struct Earlier<'a> {
-    /// The attempts the journal recorded: the new number is past them and every logged
-    /// attempt, so no two attempts share a number, and the last one's session is continued if
-    /// it ended unfinished ([`continues_session`]).
-    pub attempts: &'a [AttemptRecord],
-    /// The attempt the issue's claim counts over every orchestrator (0 when it counts none):
-    /// the new number is at least that.
-    pub claimed: u32,
-}
-
-/// The next attempt of `agent` at `issue`, with the issue's title, body and the comments
+/// The next attempt of `agent` at the issue it `claimed`, with the issue's title and body as
+/// just read (by the claim, or the listing that found it claimed) and the comments
 /// `comments_from` admits as the forge has them now.
+/// `earlier` are the issue's attempts the journal recorded: the new number is past them and
+/// every logged attempt, so no two attempts share a number, and the last one's session is
+/// continued if it ended unfinished ([`continues_session`]). It is at least `claimed.attempt`, the
+/// attempt the issue's claim counts over every orchestrator (0 when it counts none).
 pub async fn request_for(
     workspace: &Workspace,
     forge: &dyn Forge,
     agent: &str,
-    issue: u64,
+    claimed: &Claimed,
     base: &str,
-    earlier: Earlier<'_>,
+    earlier: &[AttemptRecord],
     comments_from: PromptComments,
 ) -> crate::app::AppResult<AttemptRequest> {
-    let Earlier {
-        attempts: earlier,
-        claimed,
-    } = earlier;
     let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
     let resume_session = earlier
         .iter()
         .max_by_key(|a| a.attempt)
         .filter(|last| continues_session(&last.outcome))
         .and_then(|last| last.session_id.clone());
-    let found = forge.issue(issue).await?;
+    let found = &claimed.issue;
+    let issue = found.number;
     let thread = forge.comments(issue).await?.into_iter().map(|c| {
         let trusted = c.author_association.is_trusted();
         let comment = PromptComment {
@@ -68,7 +59,7 @@ pub async fn request_for(
     let (comments, comments_left_out) = comments_from.select(thread);
     let attempt = next_attempt(&workspace.state_dir().join(LOGS_DIR), agent, issue)?
         .max(recorded + 1)
-        .max(claimed);
+        .max(claimed.attempt);
     let pull_request_heads = forge
         .pull_requests(&PullRequestFilter {
             state: Some(PullRequestState::Open),
@@ -81,8 +72,8 @@ pub async fn request_for(
     Ok(AttemptRequest {
         agent: agent.to_owned(),
         issue,
-        title: found.title,
-        body: found.body,
+        title: found.title.clone(),
+        body: found.body.clone(),
         comments,
         comments_left_out,
         attempt,

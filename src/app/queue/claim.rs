@@ -52,10 +52,10 @@ pub async fn claim_issue(
     let Some(record) = claims.take(issue, agent, now).await? else {
         return Ok(None);
     };
-    forge
+    // The edit's answer is the issue as it stands after it: a second claimant's label shows.
+    let claimed = forge
         .edit_labels(issue, &[agent.to_owned()], &[labels::READY.to_owned()])
         .await?;
-    let claimed = forge.issue(issue).await?;
     if claimants(&claimed).len() == 1 {
         return Ok(Some(Claimed {
             issue: claimed,

@@ -13,7 +13,7 @@ use crate::app::agents::attempt::{
     run_attempt_journaled,
 };
 use crate::app::agents::lock::RunLock;
-use crate::app::agents::request::{Earlier, limits_from, request_for};
+use crate::app::agents::request::{limits_from, request_for};
 use crate::app::lifecycle::transitions::journal_slot;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::queue::claim::{SlotJournal, claim_issue, claimants, journal_assignment};
@@ -122,12 +122,9 @@ pub async fn spawn(
             workspace,
             forge,
             agent,
-            issue,
+            &claimed,
             &base,
-            Earlier {
-                attempts: &earlier,
-                claimed: claimed.attempt,
-            },
+            &earlier,
             comments_from,
         )
         .await?;

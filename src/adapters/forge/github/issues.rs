@@ -37,7 +37,7 @@ impl GithubForge {
     pub(super) async fn all_issues(&self, filter: &IssueFilter) -> ForgeResult<Vec<Issue>> {
         let url = self.issues_url(filter);
         let items = listing::all(&self.http, url, Subject::Repository).await?;
-        Ok(only_issues(items))
+        Ok(self.remember_all(only_issues(items)))
     }
 
     pub(super) async fn list_issues(
@@ -51,7 +51,7 @@ impl GithubForge {
         Ok(match listing.await? {
             Listing::NotModified => Listing::NotModified,
             Listing::Modified { items, validator } => Listing::Modified {
-                items: only_issues(items),
+                items: self.remember_all(only_issues(items)),
                 validator,
             },
         })
@@ -63,7 +63,33 @@ impl GithubForge {
             self.http.send(&Request::get(url)).await?,
             Subject::Issue(number),
         )?;
-        issue_only(reply.json()?, number)
+        let issue = issue_only(reply.json()?, number)?;
+        Ok(self.remember(issue))
+    }
+
+    /// Keeps `issues` as GitHub answered them, for [`Self::as_seen`]; returns them.
+    fn remember_all(&self, issues: Vec<Issue>) -> Vec<Issue> {
+        let mut seen = self.seen.lock().expect("the seen issues' lock");
+        for issue in &issues {
+            seen.insert(issue.number, issue.clone());
+        }
+        issues
+    }
+
+    fn remember(&self, issue: Issue) -> Issue {
+        let mut seen = self.seen.lock().expect("the seen issues' lock");
+        seen.insert(issue.number, issue.clone());
+        issue
+    }
+
+    /// Issue `number` as GitHub last answered it, with `labels`: what a label edit made of
+    /// it, known from the edit's answers (labels only) without reading it again. Its
+    /// `updated_at` is as last read. `None` for an issue not seen yet.
+    pub(super) fn as_seen(&self, number: Number, labels: Vec<String>) -> Option<Issue> {
+        let mut seen = self.seen.lock().expect("the seen issues' lock");
+        let issue = seen.get_mut(&number)?;
+        issue.labels = labels;
+        Some(issue.clone())
     }
 
     pub(super) async fn open_issue(&self, new: &NewIssue) -> ForgeResult<Issue> {
@@ -85,6 +111,7 @@ impl GithubForge {
                 Ok(Issue::from(reply.json::<WireIssue>()?))
             })
             .await
+            .map(|issue| self.remember(issue))
     }
 
     /// The newest issue by this token's user with `new`'s title and body created since
@@ -124,7 +151,8 @@ impl GithubForge {
             .http
             .send(&Request::new(Method::PATCH, url, Some(body)))
             .await?;
-        issue_only(accepted(reply, Subject::Issue(number))?.json()?, number)
+        let issue = issue_only(accepted(reply, Subject::Issue(number))?.json()?, number)?;
+        Ok(self.remember(issue))
     }
 
     pub(super) async fn comment(&self, number: Number, body: &str) -> ForgeResult<Comment> {

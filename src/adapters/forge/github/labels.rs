@@ -46,9 +46,33 @@ impl GithubForge {
         Ok(Some(reply.json::<WireLabel>()?.into()))
     }
 
+    /// Creates `label`, or updates the one of its name to match, reading the repository's
+    /// labels once for every call: a label made since by someone else is found by the create
+    /// that fails with `already_exists`.
     pub(super) async fn put_label(&self, label: &Label) -> ForgeResult<LabelChange> {
         validate_name(&label.name)?;
-        if let Some(existing) = self.read_label(&label.name).await? {
+        let mut known = self.labels.lock().await;
+        let labels = match known.as_mut() {
+            Some(labels) => labels,
+            None => known.insert(self.list_labels().await?),
+        };
+        let existing = labels
+            .iter()
+            .find(|existing| existing.name.eq_ignore_ascii_case(&label.name))
+            .cloned();
+        let change = self.put_label_over(label, existing).await?;
+        labels.retain(|existing| !existing.name.eq_ignore_ascii_case(&label.name));
+        labels.push(label.clone());
+        Ok(change)
+    }
+
+    /// Creates `label`, or updates `existing`, the one of its name as last listed.
+    async fn put_label_over(
+        &self,
+        label: &Label,
+        existing: Option<Label>,
+    ) -> ForgeResult<LabelChange> {
+        if let Some(existing) = existing {
             return self.update_label(label, &existing).await;
         }
         let body = json!({
@@ -103,20 +127,21 @@ impl GithubForge {
     }
 
     /// Adds `add` and removes `remove` in as many requests as GitHub needs: one POST adding
-    /// every label of `add` (GitHub creates those the repository lacks), a DELETE per label of
-    /// `remove`, then a read of the issue. Adding first means the issue is never without both,
-    /// so an issue moving from one state to the next is in one of them, or both, and never in
-    /// none. An interruption leaves:
+    /// every label of `add` (GitHub creates those the repository lacks), then a DELETE per
+    /// label of `remove` the POST's answer says the issue has. Adding first means the issue is
+    /// never without both, so an issue moving from one state to the next is in one of them,
+    /// or both, and never in none. An interruption leaves:
     ///
     /// - before the POST: nothing changed;
     /// - after the POST, before any DELETE: the new labels and the old ones together (for a
     ///   claim: the agent's label and `route:ready`, which reads as claimed and is what a
     ///   second claimant would also see, and withdraw from);
-    /// - between two DELETEs: the new labels and some of the old;
-    /// - after the DELETEs, before the read: the whole edit, its answer unread.
+    /// - between two DELETEs: the new labels and some of the old.
     ///
     /// Each request is safe to repeat (adding a label it has, or removing one it lacks, changes
-    /// nothing), so the whole edit is too: running it again finishes an interrupted one.
+    /// nothing), so the whole edit is too: running it again finishes an interrupted one. The
+    /// answers list the issue's labels, so the issue comes back without another read when it
+    /// was seen before (its other fields as last read).
     pub(super) async fn relabel(
         &self,
         number: Number,
@@ -127,6 +152,8 @@ impl GithubForge {
             validate_name(label)?;
         }
         let subject = Subject::Issue(number);
+        // The issue's labels as the last answer listed them, once one has.
+        let mut labels: Option<Vec<String>> = None;
         if !add.is_empty() {
             let url = self.repo_url(&["issues", &number.to_string(), "labels"], &[]);
             let body = json!({ "labels": add });
@@ -134,11 +161,13 @@ impl GithubForge {
                 .http
                 .send(&Request::new(Method::POST, url, Some(body)))
                 .await?;
-            accepted(reply, subject)?;
+            labels = Some(label_names(accepted(reply, subject)?.json()?));
         }
-        let removed = remove
+        let removed: Vec<&String> = remove
             .iter()
-            .filter(|label| !add.iter().any(|added| added.eq_ignore_ascii_case(label)));
+            .filter(|label| !add.iter().any(|added| added.eq_ignore_ascii_case(label)))
+            .filter(|label| labels.as_ref().is_none_or(|has| holds(has, label)))
+            .collect();
         for label in removed {
             let url = self.repo_url(&["issues", &number.to_string(), "labels", label], &[]);
             let reply = self
@@ -146,13 +175,33 @@ impl GithubForge {
                 .send(&Request::new(Method::DELETE, url, None))
                 .await?;
             // 404: the issue lacks the label (already removed, perhaps by a lost answer), or
-            // there is no such issue, which the read below tells.
-            if reply.status != StatusCode::NOT_FOUND && !reply.status.is_success() {
+            // there is no such issue, which a read tells.
+            if reply.status == StatusCode::NOT_FOUND {
+                if let Some(has) = labels.as_mut() {
+                    has.retain(|name| !name.eq_ignore_ascii_case(label));
+                }
+                continue;
+            }
+            if !reply.status.is_success() {
                 return Err(refusal(&reply, subject));
             }
+            labels = Some(label_names(reply.json()?));
         }
-        self.read_issue(number).await
+        match labels.and_then(|labels| self.as_seen(number, labels)) {
+            Some(issue) => Ok(issue),
+            None => self.read_issue(number).await,
+        }
     }
+}
+
+/// The names of the labels an issue's label endpoints answer with.
+fn label_names(labels: Vec<WireLabel>) -> Vec<String> {
+    labels.into_iter().map(|label| label.name).collect()
+}
+
+/// Whether `labels` holds `label`, whose case GitHub ignores.
+fn holds(labels: &[String], label: &str) -> bool {
+    labels.iter().any(|has| has.eq_ignore_ascii_case(label))
 }
 
 #[cfg(test)]

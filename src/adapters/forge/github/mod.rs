@@ -90,6 +90,12 @@ pub struct GithubForge {
     /// The token's user: what a lost answer's comment or issue is recognised by.
     login: OnceCell<String>,
     default_branch: OnceCell<String>,
+    /// Each issue as GitHub last answered it: a label edit, whose answers give the labels
+    /// only, completes the issue from here instead of reading it again.
+    seen: std::sync::Mutex<std::collections::HashMap<Number, Issue>>,
+    /// The repository's labels, listed once by the first `ensure_label` and kept up to date by
+    /// the next ones: setting up the label set reads one listing, not a label per label.
+    labels: tokio::sync::Mutex<Option<Vec<Label>>>,
 }
 
 impl GithubForge {
@@ -125,6 +131,8 @@ impl GithubForge {
             clock: settings.clock,
             login: OnceCell::new(),
             default_branch: OnceCell::new(),
+            seen: std::sync::Mutex::default(),
+            labels: tokio::sync::Mutex::default(),
         })
     }
 

@@ -6,8 +6,10 @@ use tokio::sync::oneshot;
 use super::{InFlight, Orchestrator, RunEvent};
 use crate::app::AppResult;
 use crate::app::agents::attempt::{AttemptError, adopt_agent, open_host, run_attempt_journaled};
-use crate::app::agents::request::{Earlier, request_for};
-use crate::app::queue::claim::{READOPTED, SlotJournal, journal_assignment, journal_working};
+use crate::app::agents::request::request_for;
+use crate::app::queue::claim::{
+    Claimed, READOPTED, SlotJournal, journal_assignment, journal_working,
+};
 use crate::app::queue::ledger::Holder;
 use crate::app::trains::disposal::Disposition;
 use crate::app::trains::land::{LandSettings, land_recorded_success};
@@ -15,7 +17,7 @@ use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::agent_registry::RegisteredAgent;
-use crate::ports::forge::{Issue, IssueFilter};
+use crate::ports::forge::IssueFilter;
 
 impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
@@ -116,7 +118,7 @@ impl Orchestrator {
             if holder != Holder::Stale && self.land_recorded_success(&agent, issue.number).await? {
                 continue;
             }
-            let claimed = match holder {
+            let attempt = match holder {
                 Holder::Mine { attempt } => attempt,
                 // Free: a claim from before claims were shared.
                 _ => match self.claims.take(issue.number, &agent, now).await? {
@@ -124,7 +126,8 @@ impl Orchestrator {
                     None => continue,
                 },
             };
-            self.start_attempt(&agent, &issue, true, claimed).await?;
+            self.start_attempt(&agent, &Claimed { issue, attempt }, true)
+                .await?;
         }
         Ok(())
     }
@@ -165,26 +168,23 @@ impl Orchestrator {
         Ok(true)
     }
 
-    /// Starts an attempt of `agent` at `issue` in the background, journaling the assignment;
-    /// its number is at least `claimed`, the attempt its claim counts.
+    /// Starts an attempt of `agent` at the issue it `claimed` in the background, journaling
+    /// the assignment; its number is at least the attempt the claim counts.
     pub(super) async fn start_attempt(
         &mut self,
         agent: &str,
-        issue: &Issue,
+        claimed: &Claimed,
         resumed: bool,
-        claimed: u32,
     ) -> AppResult<()> {
+        let issue = &claimed.issue;
         let earlier = self.journal.attempts(issue.number)?;
         let request = request_for(
             &self.workspace,
             self.forge.as_ref(),
             agent,
-            issue.number,
+            claimed,
             &self.base,
-            Earlier {
-                attempts: &earlier,
-                claimed,
-            },
+            &earlier,
             self.config.agents.prompt_comments,
         )
         .await?;

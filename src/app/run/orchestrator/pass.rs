@@ -127,8 +127,7 @@ impl Orchestrator {
                 listed.labels.clone_from(&claimed.issue.labels);
                 self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
             }
-            self.start_attempt(&claim.agent, &claimed.issue, false, claimed.attempt)
-                .await?;
+            self.start_attempt(&claim.agent, &claimed, false).await?;
         }
         Ok(())
     }

@@ -137,7 +137,7 @@ impl Bundler<'_> {
             }
         };
         for member in &record.members {
-            self.board(member, &pr, record, now).await?;
+            self.board(member, &pr, record, now, created).await?;
         }
         Ok(OpenedPullRequest {
             number: pr.number,
@@ -149,13 +149,15 @@ impl Bundler<'_> {
     }
 
     /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
-    /// `Bundle` for the agent slot that landed it.
+    /// `Bundle` for the agent slot that landed it. Onto a pull request `just_created`, no
+    /// member can carry its comment or have boarded it yet, so neither is read first.
     pub(super) async fn board(
         &self,
         member: &RecordedBranch,
         pr: &PullRequest,
         record: &BundleRecord,
         now: Timestamp,
+        just_created: bool,
     ) -> AppResult<()> {
         let issue = member.issue;
         let others: Vec<Number> = record
@@ -166,12 +168,18 @@ impl Bundler<'_> {
         let comment = comments::bundled(pr.number, &record.branch, &others);
         // Written once: only the very comment counts, so a marker someone else wrote into
         // theirs cannot keep it off the issue.
-        let comments = self.forge.comments(issue).await?;
-        if !comments.iter().any(|c| c.body == comment) {
+        let written = !just_created
+            && (self.forge.comments(issue).await?)
+                .iter()
+                .any(|c| c.body == comment);
+        if !written {
             self.forge.create_comment(issue, &comment).await?;
         }
-        let current = self.forge.issue(issue).await?;
-        if current.has_label(labels::REVIEW) || !current.has_label(labels::BUNDLED) {
+        let boarded = !just_created && {
+            let current = self.forge.issue(issue).await?;
+            !current.has_label(labels::REVIEW) && current.has_label(labels::BUNDLED)
+        };
+        if !boarded {
             self.forge
                 .edit_labels(
                     issue,

@@ -59,7 +59,7 @@ impl Bundler<'_> {
                             let issue = self.forge.issue(member.issue).await?;
                             if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
                             {
-                                self.board(member, pr, record, now).await?;
+                                self.board(member, pr, record, now, false).await?;
                                 repairs.push(format!(
                                     "finished boarding #{} onto #{}",
                                     member.issue, pr.number

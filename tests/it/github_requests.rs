@@ -1,0 +1,199 @@
+//! What the GitHub backend asks of the GitHub fake, counted: no request whose answer is already
+//! known. A label edit reads nothing back and deletes only labels the issue has, setting up the
+//! label set lists the labels once, and a lifecycle through the real binary reads no issue by
+//! number and lists no comments it does not need. `benches/github_requests.rs` has the figures.
+
+use clambake::core::queue::labels::label_set;
+use clambake::ports::Forge;
+use clambake::ports::forge::Label;
+use clambake_github_fake::RecordedRequest;
+
+use crate::github_forge::{github, new_issue, strings};
+use crate::support::clambake_in_env;
+
+/// `METHOD path -> status` of each request, the path without its query.
+fn lines(requests: &[RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let path = r.path.split('?').next().unwrap_or_default();
+            format!("{} {path} -> {}", r.method, r.status)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_label_edit_deletes_only_labels_the_issue_has_and_reads_nothing_back() {
+    let gh = github().await;
+    let issue = gh
+        .forge
+        .create_issue(&new_issue("Claim me", &["route:ready"]))
+        .await
+        .unwrap();
+    let start = gh.fake.requests().len();
+    let claimed = gh
+        .forge
+        .edit_labels(
+            issue.number,
+            &strings(&["agent001"]),
+            &strings(&["route:ready", "route:review"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.labels, ["agent001"]);
+    assert_eq!(claimed.title, "Claim me");
+    let n = issue.number;
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [
+            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
+            format!("DELETE /repos/clambake/demo/issues/{n}/labels/route:ready -> 200"),
+        ],
+        "route:review, which the POST's answer shows the issue lacks, is not deleted"
+    );
+    gh.finish();
+}
+
+#[tokio::test]
+async fn an_edit_of_an_issue_never_seen_reads_it_once() {
+    let gh = github().await;
+    let issue = gh
+        .forge
+        .create_issue(&new_issue("Seen elsewhere", &["route:ready"]))
+        .await
+        .unwrap();
+    let other = crate::github_forge::client(&gh.fake, &gh.fake.token());
+    let start = gh.fake.requests().len();
+    let claimed = other
+        .edit_labels(issue.number, &strings(&["agent001"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(claimed.labels, ["route:ready", "agent001"]);
+    assert_eq!(claimed.title, "Seen elsewhere");
+    let n = issue.number;
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [
+            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
+            format!("GET /repos/clambake/demo/issues/{n} -> 200"),
+        ]
+    );
+    gh.finish();
+}
+
+#[tokio::test]
+async fn setting_up_the_label_set_lists_the_labels_once() {
+    let gh = github().await;
+    let set: Vec<Label> = label_set(2)
+        .into_iter()
+        .map(|spec| Label {
+            name: spec.name,
+            color: spec.color.to_owned(),
+            description: spec.description,
+        })
+        .collect();
+    gh.forge.ensure_label(&set[0]).await.unwrap();
+    let start = gh.fake.requests().len();
+    for label in &set {
+        gh.forge.ensure_label(label).await.unwrap();
+    }
+    let requests = lines(&gh.requests_since(start));
+    assert_eq!(
+        requests.len(),
+        set.len() - 1,
+        "one create per label but the first, already made: {requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r == "POST /repos/clambake/demo/labels -> 201"),
+        "{requests:#?}"
+    );
+    gh.finish();
+}
+
+/// Two ready issues through `init`, `run --until-idle` (simulated agent, one bundle) and `pr
+/// merge` with the real binary.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue() {
+    let gh = github().await;
+    let token = gh.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    let run = |args: &[&str]| clambake_in_env(gh.work.path(), args, &env).success();
+    let api = gh.fake.api_url();
+    run(&[
+        "init",
+        "--backend",
+        "github",
+        "--agents",
+        "2",
+        "--owner",
+        "clambake",
+        "--repo",
+        "demo",
+        "--api-url",
+        &api,
+    ]);
+    let init = lines(&gh.fake.requests());
+    assert_eq!(
+        init.iter()
+            .filter(|r| r.starts_with("GET /repos/clambake/demo/labels"))
+            .collect::<Vec<_>>(),
+        ["GET /repos/clambake/demo/labels -> 200"],
+        "init lists the labels once"
+    );
+    for (key, value) in [
+        ("agents.runtime", "simulated"),
+        ("agents.real_processes", "false"),
+        ("agents.retry_backoff_seconds", "0"),
+        ("bundling.trigger", "manual"),
+    ] {
+        run(&["config", "set", key, value]);
+    }
+    for title in ["One", "Two"] {
+        run(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:ready",
+        ]);
+    }
+    let start = gh.fake.requests().len();
+    run(&["run", "--until-idle"]);
+    let pulls = gh.fake.pulls();
+    assert_eq!(pulls.len(), 1, "one bundle");
+    run(&["pr", "merge", &pulls[0].number.to_string()]);
+    let lifecycle = lines(&gh.requests_since(start));
+    let by_number = regex::Regex::new(r"^GET /repos/clambake/demo/issues/\d+ ").unwrap();
+    assert_eq!(
+        lifecycle
+            .iter()
+            .filter(|r| by_number.is_match(r))
+            .collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "every issue read by number was already known"
+    );
+    let comment_listings = lifecycle
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains("/comments "))
+        .count();
+    assert_eq!(
+        comment_listings, 2,
+        "one for each agent's prompt: {lifecycle:#?}"
+    );
+    let absent_deletes: Vec<&String> = lifecycle
+        .iter()
+        .filter(|r| r.starts_with("DELETE ") && r.ends_with("-> 404"))
+        .collect();
+    assert_eq!(absent_deletes, Vec::<&String>::new());
+    assert!(
+        gh.fake
+            .issues()
+            .iter()
+            .all(|i| i.state == clambake_github_fake::IssueState::Closed),
+        "the merge closed both issues and the bundle"
+    );
+    gh.finish();
+}
