@@ -198,6 +198,67 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
     assert_eq!(github.fake.violations(), Vec::<String>::new());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
+    let github = Github::start().await;
+    let token = github.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    github.clambake(github.init_args(), &env).await.success();
+    let mut tips = Vec::new();
+    for slug in ["one", "two"] {
+        let created = github
+            .clambake(
+                [
+                    "issue",
+                    "create",
+                    "--title",
+                    slug,
+                    "--label",
+                    "route:review",
+                    "--json",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                &env,
+            )
+            .await
+            .success()
+            .json();
+        let branch = format!("agent001/{}-{slug}", created["number"]);
+        // Both write the same file: they conflict, and neither rides in a bundle.
+        let tip = github
+            .repo
+            .branch_with_file(&branch, "main", "shared.txt", &format!("{slug}\n"));
+        tips.push((branch, tip));
+    }
+    github
+        .clambake(
+            ["bundle", "--force", "--json"].map(str::to_owned).to_vec(),
+            &env,
+        )
+        .await
+        .success();
+    let bare = github.tools.path().join("origin.git");
+    let own: Vec<String> = github
+        .fake
+        .pulls()
+        .into_iter()
+        .map(|pr| pr.pull.unwrap().head_ref)
+        .filter(|head| head.starts_with("agent001/"))
+        .collect();
+    assert_eq!(own.len(), 2, "each rides alone: {own:?}");
+    for (branch, tip) in &tips {
+        let pushed = github.repo.git(&[
+            "--git-dir",
+            bare.to_str().unwrap(),
+            "rev-parse",
+            &format!("refs/heads/{branch}"),
+        ]);
+        assert_eq!(&pushed, tip, "{branch}");
+    }
+    assert_eq!(github.fake.violations(), Vec::<String>::new());
+}
+
 /// The git this test runs, found on the test's own PATH.
 fn real_git() -> PathBuf {
     std::env::split_paths(&std::env::var_os("PATH").unwrap())

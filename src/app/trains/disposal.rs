@@ -12,6 +12,7 @@ use crate::app::agents::attempt::AttemptResult;
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::agents::worktree::remove_worktree;
 use crate::app::lifecycle::transitions::journal_slot;
+use crate::app::trains::trial::publish_head;
 use crate::app::trains::unrelated_work::{Unrelated, find_unrelated, refuse};
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AttemptTotals;
@@ -392,6 +393,7 @@ pub async fn land(
     let pull_request = if bundling {
         None
     } else {
+        publish_head(git, branch).await?;
         Some(open_individual_pull_request(forge, issue, branch, &landing, simulated).await?)
     };
     let comment = comments::landed(&landing, pull_request, simulated);

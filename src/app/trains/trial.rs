@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::core::trains::plan::{BundlePlan, Candidate, Planner, Trial, screen};
-use crate::ports::git::{GitResult, MergeEngine, MergeSpec, Remote, TrialMerge};
+use crate::ports::git::{GitResult, MergeEngine, MergeSpec, Remote, Repository, TrialMerge};
 
 /// An earlier train's pull request that is still open: its number and its head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +286,31 @@ pub enum BranchWrite {
     Elsewhere {
         found: String,
     },
+}
+
+/// Puts `branch` on the remote at its tip here, before a pull request names it as its head:
+/// a forge elsewhere (GitHub) sees only what was pushed, while on the local forge the remote
+/// is this repository and it is there already. A remote branch that moved meanwhile is kept.
+pub async fn publish_head(git: &Repository, branch: &str) -> GitResult<()> {
+    let Some(tip) = git.refs.branch_tip(branch).await? else {
+        return Ok(());
+    };
+    let published = git.remote.tip(branch).await?;
+    if published.as_deref() == Some(tip.as_str()) {
+        return Ok(());
+    }
+    let lease = published.as_deref();
+    if !git
+        .remote
+        .publish(branch, &tip, lease, "clambake: for review")
+        .await?
+    {
+        tracing::warn!(
+            branch,
+            "the remote's branch moved while it was published: kept"
+        );
+    }
+    Ok(())
 }
 
 /// Publishes `branch` at `tip` only if the remote has no such branch yet (compare and swap),

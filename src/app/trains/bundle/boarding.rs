@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use crate::app::agents::simulated_work::simulated_issues;
 use crate::app::lifecycle::transitions::transition;
-use crate::app::trains::trial::{BranchWrite, write_bundle_branch};
+use crate::app::trains::trial::{BranchWrite, publish_head, write_bundle_branch};
 use crate::app::{AppError, AppResult};
 use crate::core::config::ConflictStrategy;
 use crate::core::forge_text::comments;
@@ -234,6 +234,7 @@ impl Bundler<'_> {
                     head: branch.to_owned(),
                     base: None,
                 };
+                publish_head(self.git, branch).await?;
                 (self.forge.create_pull_request(&new).await?, true)
             }
         };
