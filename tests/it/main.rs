@@ -42,6 +42,8 @@ mod forge_usage;
 mod github_faults;
 mod github_forge;
 mod github_init;
+mod github_lifecycle;
+mod github_support;
 mod hooked_forge;
 mod hostile;
 mod hostile_lifecycle;

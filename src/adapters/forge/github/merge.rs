@@ -48,6 +48,8 @@ impl GithubForge {
                 state: pull.state.as_str(),
             });
         }
+        // Read before merging: what fails after the merge leaves it done but unreported.
+        let default_branch = self.default_branch().await?;
         let head_moved = || ForgeError::HeadMoved {
             number,
             branch: pull.head.clone(),
@@ -108,7 +110,7 @@ impl GithubForge {
                 _ => return Err(refusal(&reply, Subject::PullRequest(number))),
             }
         }
-        self.merge_outcome(number).await
+        self.merge_outcome(number, &default_branch).await
     }
 
     /// Whether the pull request can be merged, reading it again while GitHub works it out.
@@ -132,9 +134,13 @@ impl GithubForge {
 
     /// The merged pull request, and the issues its closing keywords named that GitHub closed
     /// with the merge (those it closed when it merged into the default branch).
-    async fn merge_outcome(&self, number: Number) -> ForgeResult<MergeOutcome> {
+    async fn merge_outcome(
+        &self,
+        number: Number,
+        default_branch: &str,
+    ) -> ForgeResult<MergeOutcome> {
         let pull = PullRequest::from(self.read_pull(number).await?);
-        let named = if pull.base == self.default_branch().await? {
+        let named = if pull.base == default_branch {
             closed_issues(&pull.body)
         } else {
             Vec::new()
