@@ -18,6 +18,8 @@ use crate::ports::forge::{
 
 /// Reads of a pull request whose `mergeable` GitHub is still working out, before giving up.
 const MERGEABLE_POLLS: u32 = 4;
+/// Reads of a done merge's outcome (each retried as any read is) before reporting a failure.
+const OUTCOME_TRIES: u32 = 3;
 
 /// The merge commit's message: ours alone. GitHub's default carries the pull request's title
 /// and body, somebody else's words, and closing keywords in commit messages that reach the
@@ -108,6 +110,14 @@ impl GithubForge {
                     }
                 },
                 _ => return Err(refusal(&reply, Subject::PullRequest(number))),
+            }
+        }
+        // The merge is done: reporting it failed because a read after it failed in passing
+        // would have it merged again, and refused as not open.
+        for _ in 1..OUTCOME_TRIES {
+            match self.merge_outcome(number, &default_branch).await {
+                Err(ForgeError::Transient(_)) => {}
+                outcome => return outcome,
             }
         }
         self.merge_outcome(number, &default_branch).await
