@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -97,6 +98,7 @@ pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubB
         repo: config.repo.clone(),
         token: Token::new(token.secret()),
         clock: clock(),
+        mutation_interval: Duration::from_millis(config.mutation_interval_ms.into()),
     })?;
     Ok(GithubBackend {
         forge: Arc::new(forge),

@@ -254,7 +254,7 @@ pub enum ForgeError {
     #[error("the forge refused the change as conflicting: {0}")]
     Conflict(String),
     #[error("the forge did not answer in time, or failed: {0}")]
-    #[diagnostic(help("this is usually passing; the run loop tries again on its next pass"))]
+    #[diagnostic(help("this is usually passing: try again (the run loop does on its next pass)"))]
     Transient(String),
     #[error("{0}")]
     #[diagnostic(code(clambake::forge::backend))]

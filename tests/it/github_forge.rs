@@ -52,6 +52,7 @@ pub(crate) fn client(fake: &FakeGithub, token: &str) -> GithubForge {
         repo: "demo".to_owned(),
         token: Token::new(token),
         clock: Arc::new(SystemClock),
+        mutation_interval: std::time::Duration::from_secs(1),
     })
     .unwrap()
 }

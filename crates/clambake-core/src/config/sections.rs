@@ -116,6 +116,10 @@ configuration! {
         repo: String = "";
         /// The REST API's base URL: https://HOST/api/v3 for GitHub Enterprise Server.
         api_url: String = "https://api.github.com";
+        /// The least time between two requests that change something, in milliseconds:
+        /// GitHub asks for a second; a GitHub Enterprise server or the offline fake may
+        /// allow less.
+        mutation_interval_ms: u32 = 1000;
     }
 
     /// This orchestrator among others working one repository: each claims issues under its

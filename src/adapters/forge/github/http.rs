@@ -1,8 +1,8 @@
 //! GitHub REST requests sent the way GitHub asks clients to behave: rate limits honoured and
-//! remembered (a limited client fails fast instead of sending), mutations spaced a second
-//! apart, failures that may pass (5xx, timeouts, dropped connections) retried a few times with
-//! capped backoff, and a request that must not happen twice never resent before looking for
-//! what its lost answer may have made. Every answer is counted by kind.
+//! remembered (a limited client fails fast instead of sending), mutations spaced (a second
+//! apart on GitHub), failures that may pass (5xx, timeouts, dropped connections) retried a
+//! few times with capped backoff, and a request that must not happen twice never resent
+//! before looking for what its lost answer may have made. Every answer is counted by kind.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,9 +20,6 @@ use crate::ports::forge::{ForgeError, ForgeResult, ForgeUsage, RateLimit};
 /// Tries of a request whose failure may pass: GitHub suggests few, and the run loop tries
 /// again on its next pass anyway.
 const TRIES: u32 = 3;
-/// GitHub: "make requests for a single user or client ID serially ... wait at least one
-/// second between each request" that mutates.
-const MUTATION_SPACING: Duration = Duration::from_secs(1);
 /// GitHub: after a secondary limit without `retry-after`, "wait for at least one minute".
 const SECONDARY_WAIT: Duration = Duration::from_secs(60);
 const SECONDARY_WAIT_CAP: Duration = Duration::from_secs(30 * 60);
@@ -260,14 +257,22 @@ struct Gate {
 pub struct Http {
     octocrab: Octocrab,
     clock: std::sync::Arc<dyn Clock>,
+    /// The least time between two mutations: GitHub's "wait at least one second between
+    /// each request" that mutates.
+    mutation_interval: Duration,
     gate: Mutex<Gate>,
 }
 
 impl Http {
-    pub fn new(octocrab: Octocrab, clock: std::sync::Arc<dyn Clock>) -> Self {
+    pub fn new(
+        octocrab: Octocrab,
+        clock: std::sync::Arc<dyn Clock>,
+        mutation_interval: Duration,
+    ) -> Self {
         Self {
             octocrab,
             clock,
+            mutation_interval,
             gate: Mutex::new(Gate::default()),
         }
     }
@@ -395,13 +400,13 @@ impl Http {
         }
     }
 
-    /// Waits for this mutation's turn: at least a second after the one before.
+    /// Waits for this mutation's turn: at least the mutation interval after the one before.
     async fn await_mutation_slot(&self) {
         let slot = {
             let mut gate = self.gate();
             let now = Instant::now();
             let slot = gate.next_mutation.map_or(now, |next| next.max(now));
-            gate.next_mutation = Some(slot + MUTATION_SPACING);
+            gate.next_mutation = Some(slot + self.mutation_interval);
             slot
         };
         tokio::time::sleep_until(slot).await;
@@ -460,7 +465,7 @@ mod tests {
             .unwrap()
             .build()
             .unwrap();
-        Http::new(octocrab, clock)
+        Http::new(octocrab, clock, Duration::from_secs(1))
     }
 
     #[tokio::test(start_paused = true)]
@@ -471,7 +476,7 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO, "the first goes at once");
         http.await_mutation_slot().await;
         http.await_mutation_slot().await;
-        assert!(start.elapsed() >= 2 * MUTATION_SPACING);
+        assert!(start.elapsed() >= Duration::from_secs(2));
         tokio::time::advance(Duration::from_secs(5)).await;
         let rested = Instant::now();
         http.await_mutation_slot().await;

@@ -18,6 +18,8 @@ use crate::ports::forge::{
 
 /// Reads of a pull request whose `mergeable` GitHub is still working out, before giving up.
 const MERGEABLE_POLLS: u32 = 4;
+/// Reads of a done merge's outcome (each retried as any read is) before reporting a failure.
+const OUTCOME_TRIES: u32 = 3;
 
 /// The merge commit's message: ours alone. GitHub's default carries the pull request's title
 /// and body, somebody else's words, and closing keywords in commit messages that reach the
@@ -48,6 +50,8 @@ impl GithubForge {
                 state: pull.state.as_str(),
             });
         }
+        // Read before merging: what fails after the merge leaves it done but unreported.
+        let default_branch = self.default_branch().await?;
         let head_moved = || ForgeError::HeadMoved {
             number,
             branch: pull.head.clone(),
@@ -108,7 +112,15 @@ impl GithubForge {
                 _ => return Err(refusal(&reply, Subject::PullRequest(number))),
             }
         }
-        self.merge_outcome(number).await
+        // The merge is done: reporting it failed because a read after it failed in passing
+        // would have it merged again, and refused as not open.
+        for _ in 1..OUTCOME_TRIES {
+            match self.merge_outcome(number, &default_branch).await {
+                Err(ForgeError::Transient(_)) => {}
+                outcome => return outcome,
+            }
+        }
+        self.merge_outcome(number, &default_branch).await
     }
 
     /// Whether the pull request can be merged, reading it again while GitHub works it out.
@@ -132,9 +144,13 @@ impl GithubForge {
 
     /// The merged pull request, and the issues its closing keywords named that GitHub closed
     /// with the merge (those it closed when it merged into the default branch).
-    async fn merge_outcome(&self, number: Number) -> ForgeResult<MergeOutcome> {
+    async fn merge_outcome(
+        &self,
+        number: Number,
+        default_branch: &str,
+    ) -> ForgeResult<MergeOutcome> {
         let pull = PullRequest::from(self.read_pull(number).await?);
-        let named = if pull.base == self.default_branch().await? {
+        let named = if pull.base == default_branch {
             closed_issues(&pull.body)
         } else {
             Vec::new()

@@ -69,6 +69,8 @@ pub struct GithubSettings {
     pub repo: String,
     pub token: Token,
     pub clock: Arc<dyn Clock>,
+    /// The least time between two mutating requests; GitHub asks for a second.
+    pub mutation_interval: Duration,
 }
 
 /// What the token may do: whose it is, its permissions on the repository, and the branch
@@ -124,7 +126,7 @@ impl GithubForge {
             .build()
             .map_err(|e| ForgeError::Backend(format!("the GitHub client: {e}")))?;
         Ok(Self {
-            http: Http::new(octocrab, settings.clock.clone()),
+            http: Http::new(octocrab, settings.clock.clone(), settings.mutation_interval),
             api,
             owner: settings.owner,
             repo: settings.repo,

@@ -102,10 +102,13 @@ async fn resolve(workspace: &Workspace, target: &GithubTarget) -> AppResult<Gith
     let api_url = named(&target.api_url)
         .or_else(|| parsed.as_ref().map(GithubRemote::api_url))
         .unwrap_or_else(|| GithubConfig::default().api_url);
+    // What the file already says of the rest (the mutation interval) is kept.
+    let configured = workspace.load_config().map(|loaded| loaded.config.github);
     Ok(GithubConfig {
         owner,
         repo,
         api_url: api_url.trim_end_matches('/').to_owned(),
+        ..configured.unwrap_or_default()
     })
 }
 
