@@ -35,7 +35,8 @@ const KILLS: usize = 20;
 /// 5, 11, 23 and 29 on their first attempt only.
 ///
 /// The lock names its holder from the moment it exists (a directory with the holder's pid,
-/// renamed into place), and the holder's exit lets go of it whenever a signal comes. Finding it
+/// renamed into place), and the holder's exit lets go of it whenever a signal comes (a stray
+/// Clambake stops may be signalled as it exits, once: the exit then still lets go). Finding it
 /// taken, an agent records a double claim if its holder still works on the issue, and else
 /// that the holder ended without letting go (it was killed outright), taking it over.
 fn agent_script(dir: &Path) -> PathBuf {
@@ -50,7 +51,7 @@ fn agent_script(dir: &Path) -> PathBuf {
         &format!(
             r##"issue=$1
 lock={locks}/$issue
-trap '[ "$(cat $lock/pid 2>/dev/null)" = $$ ] && rm -r $lock; rm -rf {locks}/.$$' EXIT
+trap 'trap "" TERM INT; read mine 2>/dev/null < $lock/pid; [ "$mine" = $$ ] && {{ rm -r $lock || rm -r $lock; }}; rm -rf {locks}/.$$' EXIT
 trap 'exit 143' TERM INT
 echo '{{"type":"system","subtype":"init","session_id":"s"}}'
 take() {{ rm -rf {locks}/.$$ && mkdir {locks}/.$$ && echo $$ > {locks}/.$$/pid && mv -T {locks}/.$$ $lock 2>/dev/null; }}
