@@ -191,6 +191,10 @@ pub trait Worktrees: Send + Sync {
     async fn is_dirty(&self, dir: &Path) -> GitResult<bool>;
     /// Whether git ignores `path` in the main working tree.
     async fn is_ignored(&self, path: &str) -> bool;
+    /// Removes the index lock a killed git left in the worktree at `dir`, unless a live
+    /// process works in the worktree or holds the lock open: every later git command that
+    /// writes the index there would fail on it. Returns whether a lock was removed.
+    async fn clear_stale_lock(&self, dir: &Path) -> GitResult<bool>;
     /// Commits whatever `dir` holds uncommitted, tracked or not, as Clambake, hooks skipped:
     /// saving an agent's work must not depend on them. Returns whether there was anything.
     async fn commit_leftovers(&self, dir: &Path, message: &str) -> GitResult<bool>;

@@ -29,14 +29,20 @@ use crate::support::{TestRepo, processes, write_script};
 const ISSUES: u64 = 30;
 const KILLS: usize = 20;
 
-/// The agent: announces itself, takes a per-issue lock (a second live agent on the same issue
-/// is recorded as a double claim), sleeps a little, commits a file of its own (every fourth
-/// issue also appends to `shared.txt`, so trains meet conflicts), records the commit, then
-/// succeeds, or fails: issues 7, 17, 27 always (with their work committed), issues 5, 11, 23
-/// and 29 on their first attempt only.
+/// The agent: announces itself, takes a per-issue lock, sleeps a little, commits a file of its
+/// own (every fourth issue also appends to `shared.txt`, so trains meet conflicts), records the
+/// commit, then succeeds, or fails: issues 7, 17, 27 always (with their work committed), issues
+/// 5, 11, 23 and 29 on their first attempt only.
+///
+/// The lock names its holder from the moment it exists (a directory with the holder's pid,
+/// renamed into place), and the holder's exit lets go of it whenever a signal comes (a stray
+/// Clambake stops may be signalled as it exits, once: the exit then still lets go). Finding it
+/// taken, an agent records a double claim if its holder still works on the issue, and else
+/// that the holder ended without letting go (it was killed outright), taking it over.
 fn agent_script(dir: &Path) -> PathBuf {
     let at = |name: &str| dir.join(name).display().to_string();
-    let (locks, counts, shas, doubles) = (at("locks"), at("counts"), at("shas"), at("doubles"));
+    let (locks, counts, shas) = (at("locks"), at("counts"), at("shas"));
+    let (doubles, unreleased) = (at("doubles"), at("unreleased"));
     std::fs::create_dir_all(&locks).unwrap();
     std::fs::create_dir_all(&counts).unwrap();
     write_script(
@@ -44,14 +50,20 @@ fn agent_script(dir: &Path) -> PathBuf {
         "chaos-agent.sh",
         &format!(
             r##"issue=$1
-echo '{{"type":"system","subtype":"init","session_id":"s"}}'
-if mkdir {locks}/$issue 2>/dev/null; then echo $$ > {locks}/$issue/pid
-else
-  holder=$(cat {locks}/$issue/pid)
-  echo "#$issue: agent $$ started while agent $holder (alive: $(kill -0 $holder 2>/dev/null && echo yes || echo no)) worked on it" >> {doubles}
-fi
-trap 'rm -r {locks}/$issue' EXIT
+lock={locks}/$issue
+trap 'trap "" TERM INT; read mine 2>/dev/null < $lock/pid; [ "$mine" = $$ ] && {{ rm -r $lock || rm -r $lock; }}; rm -rf {locks}/.$$' EXIT
 trap 'exit 143' TERM INT
+echo '{{"type":"system","subtype":"init","session_id":"s"}}'
+take() {{ rm -rf {locks}/.$$ && mkdir {locks}/.$$ && echo $$ > {locks}/.$$/pid && mv -T {locks}/.$$ $lock 2>/dev/null; }}
+if ! take; then
+  holder=$(cat $lock/pid 2>/dev/null)
+  if [ -z "$holder" ] || {{ tr '\0' ' ' < /proc/$holder/cmdline; }} 2>/dev/null | grep -q "chaos-agent.sh $issue"; then
+    echo "#$issue: agent $$ started while agent $holder worked on it: $(ps -o pid,ppid,pgid,stat,args -p $holder | tail -n +2), in $(readlink /proc/$holder/cwd)" >> {doubles}
+  else
+    echo "#$issue: agent $holder ended without letting go of the issue; agent $$ took it over" >> {unreleased}
+    rm -r $lock; take
+  fi
+fi
 sleep 0.$(( issue * 7 % 4 + 1 ))
 attempt=$(( $(cat {counts}/$issue 2>/dev/null || echo 0) + 1 ))
 echo $attempt > {counts}/$issue
@@ -274,10 +286,17 @@ fn killed_and_restarted_runs_lose_nothing_and_double_nothing() {
     });
     let reviews = reviews.expect("pull requests still open after a review per issue");
 
-    let doubles = std::fs::read_to_string(outside.path().join("doubles")).unwrap_or_default();
+    let read = |name: &str| std::fs::read_to_string(outside.path().join(name)).unwrap_or_default();
+    let doubles = read("doubles");
     assert!(
         doubles.is_empty(),
         "two live agents on one issue: {doubles}"
+    );
+    // Clambake asks an agent to stop, and kills it only after a grace it never runs out here.
+    let unreleased = read("unreleased");
+    assert!(
+        unreleased.is_empty(),
+        "agents killed outright: {unreleased}"
     );
 
     // Every issue merged, or failed with its work on a branch or an archive ref.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{CLAMBAKE_EMAIL, CLAMBAKE_NAME, Git};
+use crate::adapters::hosts::local::procfs;
 use crate::ports::git::{Author, GitError, GitResult, Removal, Worktree, Worktrees};
 
 #[async_trait]
@@ -84,6 +85,27 @@ impl Worktrees for Git {
         self.output(&["check-ignore", "-q", path])
             .await
             .is_ok_and(|o| o.status.success())
+    }
+
+    async fn clear_stale_lock(&self, dir: &Path) -> GitResult<bool> {
+        let git_dir = Git::new(dir)
+            .run(&["rev-parse", "--absolute-git-dir"])
+            .await?;
+        let lock = Path::new(&git_dir).join("index.lock");
+        if !lock.exists() || procfs::in_use(dir, &lock) {
+            return Ok(false);
+        }
+        // One that cannot be removed is left for the git command it stops to report.
+        match std::fs::remove_file(&lock) {
+            Ok(()) => {
+                tracing::warn!(lock = %lock.display(), "removed an index lock no live git holds");
+                Ok(true)
+            }
+            Err(error) => {
+                tracing::warn!(%error, lock = %lock.display(), "could not remove a stale index lock");
+                Ok(false)
+            }
+        }
     }
 
     async fn commit_leftovers(&self, dir: &Path, message: &str) -> GitResult<bool> {

@@ -150,6 +150,8 @@ pub async fn run_attempt_journaled(
         ),
     };
     host.stop_unregistered(&worktree, limits.grace).await;
+    // Nothing of an earlier agent runs there now: a lock its killed git left goes.
+    workspace.worktrees().clear_stale_lock(&worktree).await?;
     if journal.is_some() {
         // Journaled before the start, so that a refusal leaves no process unwatched.
         let ahead = workspace.commits_ahead(&request.base, &branch).await?;

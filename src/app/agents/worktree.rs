@@ -34,6 +34,8 @@ pub(crate) async fn commit_leftovers(
         "Work left uncommitted by {agent} on issue #{issue}\n\n\
          Committed by Clambake after the agent exited."
     );
+    // A git the agent ran, killed mid-write, would make this commit fail, and every later one.
+    worktrees.clear_stale_lock(worktree).await?;
     Ok(worktrees.commit_leftovers(worktree, &message).await?)
 }
 

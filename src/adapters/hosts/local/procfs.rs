@@ -39,6 +39,28 @@ pub fn marked_processes_working_in(dir: &std::path::Path, marker: &str) -> Vec<P
         .collect()
 }
 
+/// Whether a live process works in `dir` (its working directory there or below) or holds
+/// `file` open: what a git command busy with a worktree's index looks like from outside.
+pub fn in_use(dir: &std::path::Path, file: &std::path::Path) -> bool {
+    let (Ok(dir), Ok(file)) = (std::fs::canonicalize(dir), std::fs::canonicalize(file)) else {
+        return false;
+    };
+    let holds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == file))
+        })
+    };
+    process_table()
+        .into_iter()
+        .filter(|process| process.state != 'Z')
+        .any(|process| {
+            std::fs::read_link(format!("/proc/{}/cwd", process.pid))
+                .is_ok_and(|cwd| cwd.starts_with(&dir))
+                || holds(process.pid)
+        })
+}
+
 /// The processes whose environment sets `name` to exactly `value` (never zombies: their
 /// environment can no longer be read). What an attempt's descendants look like when no cgroup
 /// holds them: whatever they did to their group or session, they keep the environment they
@@ -93,5 +115,41 @@ pub fn child_of(pid: u32) -> Option<u32> {
             .filter(living)
             .map(|p| p.pid)
             .min(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    #[test]
+    fn a_file_is_in_use_while_a_process_works_beside_it_or_holds_it_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("index.lock");
+        std::fs::write(&lock, "").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(!in_use(dir.path(), &lock));
+
+        let mut working = Command::new("sleep")
+            .arg("600")
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap();
+        assert!(in_use(dir.path(), &lock));
+        working.kill().unwrap();
+        working.wait().unwrap();
+
+        let mut holding = Command::new("sleep")
+            .arg("600")
+            .current_dir(elsewhere.path())
+            .stdin(Stdio::from(std::fs::File::open(&lock).unwrap()))
+            .spawn()
+            .unwrap();
+        assert!(in_use(dir.path(), &lock));
+        holding.kill().unwrap();
+        holding.wait().unwrap();
+        assert!(!in_use(dir.path(), &lock));
     }
 }
