@@ -7,6 +7,8 @@ use clambake::core::recovery::drift::archive_ref;
 use clambake::ports::git::{BranchDeletion, Fetched, GitError, Remote};
 use tempfile::TempDir;
 
+use clambake::app::trains::trial::publish_head;
+
 use crate::support::TestRepo;
 
 /// A clone whose `origin` is a bare repository holding its `main`.
@@ -363,4 +365,37 @@ async fn a_reference_outside_the_branches_is_created_once_and_mirrored_back_with
 fn claim_commit(repo: &TestRepo, message: &str) -> String {
     let empty_tree = repo.git(&["hash-object", "-t", "tree", "-w", "/dev/null"]);
     repo.git(&["commit-tree", &empty_tree, "-m", message])
+}
+
+#[tokio::test]
+async fn a_head_published_for_review_never_overwrites_work_the_remote_has_and_it_lacks() {
+    let clone = Clone::new();
+    let repo = &clone.repo;
+    let ours = repo.branch_with_file("agent001/1-one", "main", "ours.txt", "ours\n");
+    let elsewhere = TestRepo::new();
+    let bare = clone.origin.path().to_str().unwrap();
+    elsewhere.git(&["remote", "add", "origin", &format!("file://{bare}")]);
+    elsewhere.git(&["fetch", "-q", "origin"]);
+    elsewhere.git(&["checkout", "-q", "-B", "main", "origin/main"]);
+    let theirs = elsewhere.branch_with_file("agent001/1-one", "main", "theirs.txt", "theirs\n");
+    elsewhere.git(&["push", "-q", "origin", "agent001/1-one"]);
+    let git = clambake::app::compose::origin_repository(repo.path(), "https://github.com", None);
+
+    publish_head(&git, "agent001/1-one").await.unwrap();
+    assert_eq!(
+        clone.origin_tip("agent001/1-one").as_deref(),
+        Some(theirs.as_str()),
+        "the remote's work is kept"
+    );
+
+    repo.git(&["fetch", "-q", "origin", "agent001/1-one"]);
+    repo.git(&["branch", "-f", "agent001/1-one", &theirs]);
+    let later = repo.branch_with_file("agent001/1-one", "agent001/1-one", "more.txt", "more\n");
+    publish_head(&git, "agent001/1-one").await.unwrap();
+    assert_eq!(
+        clone.origin_tip("agent001/1-one").as_deref(),
+        Some(later.as_str()),
+        "a tip that holds the remote's is published"
+    );
+    assert_ne!(ours, later);
 }

@@ -290,13 +290,23 @@ pub enum BranchWrite {
 
 /// Puts `branch` on the remote at its tip here, before a pull request names it as its head:
 /// a forge elsewhere (GitHub) sees only what was pushed, while on the local forge the remote
-/// is this repository and it is there already. A remote branch that moved meanwhile is kept.
+/// is this repository and it is there already. The remote's branch only ever moves forward:
+/// one holding work this tip lacks (another orchestrator's, a reviewer's) is kept as it is.
 pub async fn publish_head(git: &Repository, branch: &str) -> GitResult<()> {
     let Some(tip) = git.refs.branch_tip(branch).await? else {
         return Ok(());
     };
     let published = git.remote.tip(branch).await?;
     if published.as_deref() == Some(tip.as_str()) {
+        return Ok(());
+    }
+    if let Some(theirs) = &published
+        && !git.refs.is_ancestor(theirs, &tip).await?
+    {
+        tracing::warn!(
+            branch,
+            "the remote's branch holds work this one lacks: it is kept, and not overwritten"
+        );
         return Ok(());
     }
     let lease = published.as_deref();
