@@ -23,6 +23,9 @@ const TRIES: u32 = 3;
 /// GitHub: after a secondary limit without `retry-after`, "wait for at least one minute".
 const SECONDARY_WAIT: Duration = Duration::from_secs(60);
 const SECONDARY_WAIT_CAP: Duration = Duration::from_secs(30 * 60);
+/// The longest wait any limit imposes: GitHub's primary limit resets within the hour, so a
+/// `retry-after` or reset time beyond it is taken as an hour rather than waited for ever.
+const LIMIT_WAIT_CAP: Duration = Duration::from_secs(60 * 60);
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(4);
 /// The longest `retry-after` on a 5xx that is waited out here rather than reported.
@@ -203,11 +206,12 @@ pub fn limited(
     if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
         return None;
     }
+    let cap = later(now, LIMIT_WAIT_CAP);
     if let Some(wait) = retry_after(headers) {
-        return Some(Limited::Until(later(now, wait)));
+        return Some(Limited::Until(later(now, wait).min(cap)));
     }
     if let Some(limit) = rate_limit(headers).filter(|limit| limit.remaining == 0) {
-        return Some(Limited::Until(limit.reset.max(now)));
+        return Some(Limited::Until(limit.reset.max(now).min(cap)));
     }
     let says_so = body.to_ascii_lowercase().contains("rate limit");
     (status == StatusCode::TOO_MANY_REQUESTS || says_so).then_some(Limited::Secondary)
@@ -466,6 +470,32 @@ mod tests {
             .build()
             .unwrap();
         Http::new(octocrab, clock, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn no_limit_is_waited_out_for_longer_than_an_hour() {
+        let now: Timestamp = "2026-12-01T14:00:00Z".parse().unwrap();
+        let hour = now + jiff::SignedDuration::from_hours(1);
+        let huge = headers(&[("retry-after", "999999999999")]);
+        assert!(matches!(
+            limited(StatusCode::TOO_MANY_REQUESTS, &huge, "", now),
+            Some(Limited::Until(until)) if until == hour
+        ));
+        let far_reset = headers(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-used", "5000"),
+            ("x-ratelimit-reset", "4102444800"),
+        ]);
+        assert!(matches!(
+            limited(StatusCode::FORBIDDEN, &far_reset, "", now),
+            Some(Limited::Until(until)) if until == hour
+        ));
+        let soon = headers(&[("retry-after", "2")]);
+        assert!(matches!(
+            limited(StatusCode::FORBIDDEN, &soon, "", now),
+            Some(Limited::Until(until)) if until == now + jiff::SignedDuration::from_secs(2)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
