@@ -68,11 +68,14 @@ impl Orchestrator {
     }
 
     /// How long to sleep when nothing wakes the loop: the poll interval, or less if a retry's
-    /// backoff ends sooner; while the forge's rate limit is spent, until it resets.
+    /// backoff ends sooner; while the forge's rate limit is spent, until it resets, but at
+    /// least once a poll interval, to go on saying on the remote that this loop is alive.
     pub(super) fn next_wake(&self) -> Duration {
         let now = self.clock.now();
         if let Some(until) = self.rate_limit_wait() {
-            return Duration::try_from(until.duration_since(now)).unwrap_or_default();
+            return Duration::try_from(until.duration_since(now))
+                .unwrap_or_default()
+                .min(self.settings.poll_interval);
         }
         self.retry_at
             .map(|at| at.duration_since(now))

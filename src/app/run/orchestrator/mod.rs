@@ -289,6 +289,11 @@ impl Orchestrator {
                 Input::Tick => {}
             }
             if self.waiting_out_rate_limit() {
+                // The heartbeat goes through git, not the forge's API: other orchestrators
+                // must not take this loop's live claims while it waits.
+                if let Err(error) = self.say_alive().await {
+                    tracing::warn!(%error, "could not say on the remote that this run is alive");
+                }
                 input = self.next_input(&mut shutdown).await;
                 continue;
             }

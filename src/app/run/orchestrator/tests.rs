@@ -254,6 +254,16 @@ async fn the_loop_wakes_at_the_poll_interval_or_sooner_for_a_retry() {
     assert_eq!(orchestrator.next_wake(), Duration::from_secs(5));
 }
 
+#[tokio::test]
+async fn a_long_rate_limit_wait_still_wakes_the_loop_each_poll_interval_to_say_it_is_alive() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    orchestrator.clock = Arc::new(Stopped(now));
+    orchestrator.settings.poll_interval = Duration::from_secs(15);
+    orchestrator.wait_out_rate_limit(now + jiff::SignedDuration::from_hours(1));
+    assert_eq!(orchestrator.next_wake(), Duration::from_secs(15));
+}
+
 #[test]
 fn the_poll_interval_comes_from_the_configuration() {
     let mut config = Config::default();
