@@ -290,3 +290,46 @@ fn the_lifecycle_rides_through_server_errors_lost_answers_and_a_secondary_limit(
         }
     });
 }
+
+/// An attempt whose branch exists here, behind what an attempt elsewhere published to
+/// `origin`, continues the published work instead of its stale copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_continues_the_work_published_on_origin_beyond_its_own_branch() {
+    let github = GithubRepo::start(1).await;
+    github
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            "Add greeting",
+            "--label",
+            "route:ready",
+        ])
+        .success();
+    let repo = &github.repo;
+    let branch = "agent001/1-add-greeting";
+    let ours = repo.branch_with_file(branch, "main", "first.txt", "first\n");
+    let theirs = repo.branch_with_file(branch, branch, "second.txt", "second\n");
+    repo.git(&["push", "-q", "origin", branch]);
+    repo.git(&["branch", "-f", branch, &ours]);
+
+    github
+        .clambake(&[
+            "spawn",
+            "--agent",
+            "agent001",
+            "--issue",
+            "1",
+            "--runtime",
+            "simulated",
+        ])
+        .success();
+
+    let tip = repo.git(&["rev-parse", branch]);
+    let ancestors = repo.git(&["rev-list", &tip]);
+    assert!(
+        ancestors.lines().any(|commit| commit == theirs),
+        "the attempt went on from the published {theirs}, not from {ours}: {ancestors}"
+    );
+    github.assert_no_violations();
+}

@@ -428,7 +428,10 @@ async fn prepare_worktree(
         };
     }
     let start = match workspace.refs().branch_tip(branch).await? {
-        Some(_) => None,
+        Some(local) => {
+            continue_published(workspace, branch, &local).await?;
+            None
+        }
         // An attempt of another orchestrator published its work there: this one continues it.
         None => match workspace.remote().tip(branch).await? {
             Some(published) => {
@@ -439,6 +442,32 @@ async fn prepare_worktree(
         },
     };
     git.add(worktree, branch, start).await?;
+    Ok(())
+}
+
+/// Moves `branch` (here at `local`) forward to the remote's tip when that holds it and more:
+/// an attempt elsewhere (another orchestrator's, before it fell silent) went on with this work
+/// there, and this attempt continues it rather than a stale copy. Diverged histories are left
+/// as they are: publishing never overwrites the remote's.
+async fn continue_published(
+    workspace: &Workspace,
+    branch: &str,
+    local: &str,
+) -> Result<(), AttemptError> {
+    let Some(published) = workspace.remote().tip(branch).await? else {
+        return Ok(());
+    };
+    if published != local && workspace.refs().is_ancestor(local, &published).await? {
+        workspace
+            .refs()
+            .compare_and_swap_ref(
+                &format!("refs/heads/{branch}"),
+                &published,
+                Some(local),
+                "clambake: continue the work published on the remote",
+            )
+            .await?;
+    }
     Ok(())
 }
 
