@@ -77,6 +77,25 @@ impl Github {
 
     /// Runs clambake with only `env` of the token variables, off the runtime the fake
     /// answers on.
+    /// Creates an issue titled `slug` in `route:review`; returns the branch its work is on.
+    async fn issue_in_review(&self, slug: &str, env: &[(&str, &str)]) -> String {
+        let args = [
+            "issue",
+            "create",
+            "--title",
+            slug,
+            "--label",
+            "route:review",
+            "--json",
+        ];
+        let created = self
+            .clambake(args.map(str::to_owned).to_vec(), env)
+            .await
+            .success()
+            .json();
+        format!("agent001/{}-{slug}", created["number"])
+    }
+
     async fn clambake(&self, args: Vec<String>, env: &[(&str, &str)]) -> CliOutput {
         let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
         command
@@ -122,25 +141,7 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
     github.clambake(github.init_args(), &env).await.success();
     let mut branches = Vec::new();
     for slug in ["one", "two"] {
-        let created = github
-            .clambake(
-                [
-                    "issue",
-                    "create",
-                    "--title",
-                    slug,
-                    "--label",
-                    "route:review",
-                    "--json",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                &env,
-            )
-            .await
-            .success()
-            .json();
-        let branch = format!("agent001/{}-{slug}", created["number"]);
+        let branch = github.issue_in_review(slug, &env).await;
         github
             .repo
             .branch_with_file(&branch, "main", &format!("{slug}.txt"), "work\n");
@@ -206,25 +207,7 @@ async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
     github.clambake(github.init_args(), &env).await.success();
     let mut tips = Vec::new();
     for slug in ["one", "two"] {
-        let created = github
-            .clambake(
-                [
-                    "issue",
-                    "create",
-                    "--title",
-                    slug,
-                    "--label",
-                    "route:review",
-                    "--json",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                &env,
-            )
-            .await
-            .success()
-            .json();
-        let branch = format!("agent001/{}-{slug}", created["number"]);
+        let branch = github.issue_in_review(slug, &env).await;
         // Both write the same file: they conflict, and neither rides in a bundle.
         let tip = github
             .repo
