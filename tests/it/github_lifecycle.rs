@@ -136,7 +136,7 @@ fn check_github(github: &GithubRepo, done: &Lifecycle, local: &Lifecycle) {
     for (_, issues) in &done.bundles {
         assert_eq!(issues.len(), BUNDLE_SIZE);
     }
-    let pulls = github.fake.pulls();
+    let pulls = github.fake().pulls();
     assert_eq!(
         pulls.len(),
         done.bundles.len(),
@@ -149,7 +149,7 @@ fn check_github(github: &GithubRepo, done: &Lifecycle, local: &Lifecycle) {
         assert!(branches.contains(&head.head_ref), "{branches:?}");
         assert_eq!(pull.state, clambake_github_fake::IssueState::Closed);
     }
-    for issue in github.fake.issues().iter().filter(|i| i.pull.is_none()) {
+    for issue in github.fake().issues().iter().filter(|i| i.pull.is_none()) {
         assert_eq!(
             issue.state,
             clambake_github_fake::IssueState::Closed,
@@ -181,12 +181,12 @@ fn check_github(github: &GithubRepo, done: &Lifecycle, local: &Lifecycle) {
     }
 
     let mut bodies: BTreeMap<(u64, String), usize> = BTreeMap::new();
-    for comment in github.fake.comments() {
+    for comment in github.fake().comments() {
         *bodies.entry((comment.issue, comment.body)).or_default() += 1;
     }
     let twice: Vec<_> = bodies.into_iter().filter(|(_, count)| *count > 1).collect();
     assert_eq!(twice, [], "a comment made twice");
-    let requests = github.fake.requests();
+    let requests = github.fake().requests();
     let made_pulls = requests
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/pulls"))
@@ -198,7 +198,7 @@ fn check_github(github: &GithubRepo, done: &Lifecycle, local: &Lifecycle) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_lifecycle_on_github_ends_as_on_the_local_forge_with_no_violation() {
-    let github = GithubRepo::start(2).await;
+    let github = GithubRepo::start(2);
     let local = tokio::task::spawn_blocking(local_lifecycle);
     let done = lifecycle(&|args| github.clambake(args), &|| {});
     let local = local.await.unwrap();
@@ -258,9 +258,9 @@ fn the_lifecycle_rides_through_server_errors_lost_answers_and_a_secondary_limit(
         let runs: Vec<_> = SEEDS
             .map(|seed| {
                 scope.spawn(move || {
-                    let github = GithubRepo::start_blocking(2);
+                    let github = GithubRepo::start(2);
                     let done = lifecycle(&|args| again_if_passing(seed, &github, args), &|| {
-                        github.fake.set_faults(faults(seed));
+                        github.fake().set_faults(faults(seed));
                     });
                     (seed, github, done)
                 })
@@ -271,7 +271,7 @@ fn the_lifecycle_rides_through_server_errors_lost_answers_and_a_secondary_limit(
         for run in runs {
             let (seed, github, done) = run.join().unwrap();
             println!("seed {seed}");
-            let requests = github.fake.requests();
+            let requests = github.fake().requests();
             let errors = count(&requests, |r| r.status == 502);
             let lost = count(&requests, |r| r.lost);
             let limited = count(&requests, |r| matches!(r.status, 403 | 429));
@@ -295,7 +295,7 @@ fn the_lifecycle_rides_through_server_errors_lost_answers_and_a_secondary_limit(
 /// `origin`, continues the published work instead of its stale copy.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_continues_the_work_published_on_origin_beyond_its_own_branch() {
-    let github = GithubRepo::start(1).await;
+    let github = GithubRepo::start(1);
     github
         .clambake(&[
             "issue",

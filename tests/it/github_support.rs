@@ -3,98 +3,101 @@
 //! `init --backend github` done; every `clambake` call gets the fake's token in `GH_TOKEN`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clambake::core::queue::claims::{CLAIMS_PREFIX, ClaimRecord};
 use clambake_github_fake::{FakeGithub, Options};
 use tempfile::TempDir;
 
-use crate::support::{CliOutput, TestRepo, clambake_in_env};
+use crate::backend::Backend;
+use crate::support::{CliOutput, TestRepo};
 
-/// A clone of a repository on the GitHub fake, initialised for the GitHub backend.
-pub struct GithubRepo {
+/// The GitHub fake on 127.0.0.1 and the bare repository that is both its state and the
+/// `origin` remote of a test's clone.
+pub struct GithubOrigin {
     pub fake: FakeGithub,
-    pub repo: TestRepo,
-    /// Holds the bare repository that is both the fake's and `origin`.
-    origin: TempDir,
+    /// Holds the bare repository `origin.git`.
+    dir: TempDir,
     token: String,
 }
 
-impl GithubRepo {
-    /// The fake, the clone with `main` pushed, and `init --backend github --agents AGENTS`.
-    /// Mutations are not spaced a second apart as on GitHub (`github.mutation_interval_ms =
-    /// 0`), so that a whole lifecycle fits in a test.
-    pub async fn start(agents: u32) -> Self {
-        let origin = tempfile::tempdir().unwrap();
-        let fake = FakeGithub::start(Options::new(origin.path().join("origin.git")))
-            .await
-            .unwrap();
-        let repo = TestRepo::new();
-        repo.git(&["remote", "add", "origin", &fake.origin_url()]);
-        repo.git(&["push", "-q", "origin", "main"]);
-        repo.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
-        let token = fake.token();
-        let github = Self {
-            fake,
-            repo,
-            origin,
-            token,
+impl GithubOrigin {
+    /// Starts a fake with the options `options` makes of the bare repository's path. It is
+    /// started from a thread of its own, so that this works in a test with or without a
+    /// runtime; the fake then serves on a runtime of its own.
+    pub fn start_blocking(options: impl FnOnce(PathBuf) -> Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let options = options(dir.path().join("origin.git"));
+        let start = move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(FakeGithub::start(options))
         };
-        let api = github.fake.api_url();
-        github
-            .clambake(&[
-                "init",
-                "--backend",
-                "github",
-                "--owner",
-                "clambake",
-                "--repo",
-                "demo",
-                "--api-url",
-                &api,
-                "--agents",
-                &agents.to_string(),
-            ])
-            .success();
-        github
+        let fake = std::thread::spawn(start).join().unwrap().unwrap();
+        let token = fake.token();
+        Self { fake, dir, token }
     }
 
-    /// [`GithubRepo::start`] for a test without a runtime, e.g. one of several threads.
-    pub fn start_blocking(agents: u32) -> Self {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(Self::start(agents))
-    }
-
-    pub fn path(&self) -> &Path {
-        self.repo.path()
+    /// The token the fake accepts, as `GH_TOKEN` carries it.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// The bare repository that is `origin`.
     pub fn bare(&self) -> PathBuf {
-        self.origin.path().join("origin.git")
+        self.dir.path().join("origin.git")
     }
 
-    /// Runs `clambake` in the clone with the fake's token. On a multi-threaded runtime it
-    /// blocks in place, so that servers on the test's runtime (a scripted model) go on
-    /// answering.
+    /// What `clambake init` is given to use this fake's repository.
+    pub fn init_args(&self) -> Vec<String> {
+        let args = [
+            "--backend",
+            "github",
+            "--owner",
+            "clambake",
+            "--repo",
+            "demo",
+        ];
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--api-url".to_owned(), self.fake.api_url()]);
+        all
+    }
+}
+
+/// A clone of a repository on the GitHub fake, initialised for the GitHub backend.
+pub struct GithubRepo {
+    pub repo: TestRepo,
+}
+
+impl GithubRepo {
+    /// [`TestRepo::on`] the GitHub backend, with `init --agents AGENTS` done.
+    pub fn start(agents: u32) -> Self {
+        let repo = TestRepo::on(Backend::Github);
+        repo.init(&["--agents", &agents.to_string()]).success();
+        Self { repo }
+    }
+
+    /// The fake behind `origin`.
+    pub fn fake(&self) -> &FakeGithub {
+        &self.origin().fake
+    }
+
+    fn origin(&self) -> &GithubOrigin {
+        self.repo
+            .github()
+            .expect("a GithubRepo is on the GitHub backend")
+    }
+
+    /// The bare repository that is `origin`.
+    pub fn bare(&self) -> PathBuf {
+        self.origin().bare()
+    }
+
+    /// Runs `clambake` in the clone with the fake's token: [`TestRepo::clambake`].
     pub fn clambake(&self, args: &[&str]) -> CliOutput {
-        self.clambake_env(args, &[])
-    }
-
-    /// [`GithubRepo::clambake`] with `env` set as well.
-    pub fn clambake_env(&self, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
-        let mut all = vec![("GH_TOKEN", self.token.as_str())];
-        all.extend_from_slice(env);
-        let run = || clambake_in_env(self.path(), args, &all);
-        let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
-        if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        }
+        self.repo.clambake(args)
     }
 
     /// Runs git on the bare repository that is `origin`; returns trimmed stdout.
@@ -135,6 +138,6 @@ impl GithubRepo {
     /// Panics unless every request so far kept to GitHub's OpenAPI description.
     #[track_caller]
     pub fn assert_no_violations(&self) {
-        assert_eq!(self.fake.violations(), Vec::<String>::new());
+        assert_eq!(self.fake().violations(), Vec::<String>::new());
     }
 }

@@ -15,6 +15,7 @@ mod agent_recovery_cli;
 mod agent_secrets;
 mod agent_unavailable;
 mod architecture;
+mod backend;
 mod body_files;
 mod branch_deletion;
 mod bundle_cli;

@@ -2,6 +2,9 @@
 //! same claim and journals the same steps, `land` cleans up as the run loop does; and the
 //! journal shows `Working` while an agent works, and a restarted run's re-adoption.
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, wait_for, write_script};
 
 /// Each of the slot's journal entries: its event and its cause.
@@ -37,10 +40,12 @@ fn kinds(statuses: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn spawn_claims_the_issue_and_journals_it_and_land_cleans_up_as_the_run_loop_does() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
+#[rstest]
+fn spawn_claims_the_issue_and_journals_it_and_land_cleans_up_as_the_run_loop_does(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "2"]).success();
     repo.clambake(&[
         "issue",
         "create",

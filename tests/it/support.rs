@@ -6,9 +6,14 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// A real git repository with one commit on `main`, deleted when dropped.
+use crate::backend::Backend;
+use crate::github_support::GithubOrigin;
+
+/// A real git repository with one commit on `main`, deleted when dropped; on the GitHub
+/// backend its `origin` is a [`GithubOrigin`].
 pub struct TestRepo {
     dir: TempDir,
+    github: Option<GithubOrigin>,
 }
 
 impl TestRepo {
@@ -19,11 +24,48 @@ impl TestRepo {
     /// A repository in a temporary directory whose name starts with `prefix`.
     pub fn with_prefix(prefix: &str) -> Self {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
-        let repo = Self { dir };
+        let repo = Self { dir, github: None };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.write("README.md", "# test\n");
         repo.commit_all("initial commit");
         repo
+    }
+
+    /// A repository for `backend`: on GitHub, with the fake as `origin`, `main` pushed there,
+    /// and mutations not spaced a second apart (`github.mutation_interval_ms = 0`), so that a
+    /// whole lifecycle fits in a test. Not initialised: see [`TestRepo::init`].
+    pub fn on(backend: Backend) -> Self {
+        let mut repo = Self::new();
+        if backend == Backend::Github {
+            let origin = GithubOrigin::start_blocking(clambake_github_fake::Options::new);
+            repo.git(&["remote", "add", "origin", &origin.fake.origin_url()]);
+            repo.git(&["push", "-q", "origin", "main"]);
+            repo.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
+            repo.github = Some(origin);
+        }
+        repo
+    }
+
+    /// The GitHub fake behind `origin`, on the GitHub backend.
+    pub fn github(&self) -> Option<&GithubOrigin> {
+        self.github.as_ref()
+    }
+
+    /// `clambake init` with `args`, for this repository's backend.
+    pub fn init(&self, args: &[&str]) -> CliOutput {
+        let backend = self.github.as_ref().map(GithubOrigin::init_args);
+        let mut all = vec!["init"];
+        all.extend(backend.iter().flatten().map(String::as_str));
+        all.extend_from_slice(args);
+        self.clambake(&all)
+    }
+
+    /// Makes a branch made here visible to the forge, as an agent's published branch is: on
+    /// GitHub it is pushed to `origin`; the local forge reads this repository's branches.
+    pub fn publish(&self, branch: &str) {
+        if self.github.is_some() {
+            self.git(&["push", "-q", "--force", "origin", branch]);
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -88,6 +130,7 @@ impl TestRepo {
         ]);
         self.git(&["update-ref", &format!("refs/heads/{branch}"), &commit]);
         std::fs::remove_file(index).unwrap();
+        self.publish(branch);
         commit
     }
 
@@ -127,7 +170,23 @@ impl TestRepo {
 
     /// Runs the `clambake` binary in this repository.
     pub fn clambake(&self, args: &[&str]) -> CliOutput {
-        clambake_in(self.path(), args)
+        self.clambake_env(args, &[])
+    }
+
+    /// [`TestRepo::clambake`] with `env` set as well, and on GitHub the fake's token. On a
+    /// multi-threaded runtime it blocks in place, so that servers on the test's runtime (a
+    /// scripted model) go on answering.
+    pub fn clambake_env(&self, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+        let token = self.github.as_ref().map(GithubOrigin::token);
+        let mut all: Vec<(&str, &str)> = token.iter().map(|t| ("GH_TOKEN", *t)).collect();
+        all.extend_from_slice(env);
+        let run = || clambake_in_env(self.path(), args, &all);
+        let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+        if matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread)) {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        }
     }
 
     /// Sets each configuration `(key, value)` with `clambake config set`, as a person would.
