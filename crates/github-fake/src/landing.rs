@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::error::ApiError;
@@ -35,7 +36,7 @@ pub async fn land(app: &App, number: u64, commit: &str, old_base: &str) -> Resul
     if !onto_default {
         return Ok(());
     }
-    let mut text = issue.body.clone().unwrap_or_default();
+    let mut text = markdown_prose(issue.body.as_deref().unwrap_or_default());
     for commit in merged {
         text.push('\n');
         text.push_str(&commit.message);
@@ -60,7 +61,30 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
     .expect("a valid pattern")
 });
 
-/// The numbers a pull request body closes in `repository` (`owner/name`).
+/// The prose of a Markdown body, as GitHub reads it for references: code spans and code
+/// blocks are not linked, so they close nothing; each becomes a word that no keyword pattern
+/// reaches across. A commit message is plain text and is read whole.
+fn markdown_prose(body: &str) -> String {
+    let mut prose = String::with_capacity(body.len());
+    let mut in_code_block = false;
+    for event in Parser::new(body) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => {
+                in_code_block = false;
+                prose.push_str("\ncode\n");
+            }
+            Event::Code(_) => prose.push_str(" code "),
+            Event::Text(text) if !in_code_block => prose.push_str(&text),
+            Event::SoftBreak | Event::HardBreak => prose.push('\n'),
+            Event::End(_) => prose.push('\n'),
+            _ => {}
+        }
+    }
+    prose
+}
+
+/// The numbers a text closes in `repository` (`owner/name`).
 pub fn closed_issues(body: &str, repository: &str) -> Vec<u64> {
     CLOSING
         .captures_iter(body)
@@ -75,12 +99,19 @@ pub fn closed_issues(body: &str, repository: &str) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::closed_issues;
+    use super::{closed_issues, markdown_prose};
 
     #[test]
     fn closing_keywords_are_read_as_github_reads_them() {
         let body = "Fixes #1, closes: #2\nRESOLVED #3 and resolve o/r#4; close other/repo#5\n\
                     fix#6 prefix#7 closing #8 #9";
         assert_eq!(closed_issues(body, "o/r"), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn code_in_a_markdown_body_closes_nothing_and_prose_around_it_still_does() {
+        let body = "- #3: `Fixes #1`\n- `x` closes #2 too\n\n```\ncloses #4\n```\n\
+                    Closes `y` #5\n\nresolves #6";
+        assert_eq!(closed_issues(&markdown_prose(body), "o/r"), vec![2, 6]);
     }
 }
