@@ -31,7 +31,10 @@ async fn a_lost_create_whose_look_fails_is_looked_for_before_the_next_attempt_se
         .create_comment(issue.number, "Exactly once")
         .await
         .unwrap_err();
-    assert!(matches!(failed, ForgeError::Transient(_)), "{failed:?}");
+    assert!(
+        matches!(&failed, ForgeError::Transient(m) if m.contains("unknown")),
+        "{failed:?}"
+    );
     gh.fake.set_faults(Faults::default());
 
     let start = gh.fake.requests().len();

@@ -16,7 +16,7 @@ use super::http::{Reply, Request};
 use super::issues::only_issues;
 use super::listing::PER_PAGE_TEXT;
 use super::wire::WireIssue;
-use crate::ports::forge::{Comment, ForgeResult, Issue, NewIssue, Number};
+use crate::ports::forge::{Comment, ForgeError, ForgeResult, Issue, NewIssue, Number};
 
 /// How far back the comments of an issue are read to mark the newest: GitHub's clock and ours
 /// may differ by this much.
@@ -101,7 +101,14 @@ impl GithubForge {
         let settled = self
             .http
             .send_unrepeated(request, made, |reply| Ok(accept(reply)))
-            .await?;
+            .await
+            .map_err(|error| match error {
+                ForgeError::Transient(why) => ForgeError::Transient(format!(
+                    "{why}; whether the create took effect is unknown, and its next try here \
+                     looks for it first"
+                )),
+                error => error,
+            })?;
         self.unsettled.entries().remove(&key);
         settled
     }
