@@ -166,7 +166,7 @@ impl GithubForge {
     /// among those that [`Mark::since`] finds again.
     pub(super) async fn comment_mark(&self, number: Number) -> ForgeResult<Mark> {
         let since = self.clock.now() - CLOCK_SKEW;
-        let comments = self.comments_since(number, since).await?;
+        let comments = self.comments_since(number, Some(since)).await?;
         Ok(Mark {
             newest: comments.iter().map(|comment| comment.id).max(),
             since: Some(since),
@@ -181,21 +181,25 @@ impl GithubForge {
         body: &str,
         mark: Mark,
     ) -> ForgeResult<Option<Comment>> {
-        let since = mark.since.unwrap_or_else(|| self.clock.now() - CLOCK_SKEW);
-        let comments = self.comments_since(number, since).await?;
+        let comments = self.comments_since(number, mark.since).await?;
         Ok(comments
             .into_iter()
             .rev()
             .find(|comment| mark.precedes(comment.id) && comment.body == body))
     }
 
-    /// The comments on `number` changed at `since` or later, oldest first.
-    async fn comments_since(&self, number: Number, since: Timestamp) -> ForgeResult<Vec<Comment>> {
-        let since = since.to_string();
-        let url = self.repo_url(
-            &["issues", &number.to_string(), "comments"],
-            &[("since", &since), ("per_page", PER_PAGE_TEXT)],
-        );
+    /// The comments on `number` (changed at `since` or later), oldest first.
+    async fn comments_since(
+        &self,
+        number: Number,
+        since: Option<Timestamp>,
+    ) -> ForgeResult<Vec<Comment>> {
+        let since = since.map(|since| since.to_string());
+        let mut query = vec![("per_page", PER_PAGE_TEXT)];
+        if let Some(since) = &since {
+            query.push(("since", since));
+        }
+        let url = self.repo_url(&["issues", &number.to_string(), "comments"], &query);
         self.read_comments(url, number).await
     }
 }
