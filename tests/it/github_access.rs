@@ -16,6 +16,8 @@ use crate::github_forge::{Fate, faults_meeting, github, github_with, new_issue};
 async fn an_installation_token_has_its_access_checked_and_its_lost_creates_found() {
     let gh = github_with(|options| {
         options.installation = true;
+        // Shaped as GitHub's installation tokens are.
+        options.token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a".to_owned();
         options.login = "clambake-app[bot]".to_owned();
         options.association = "MEMBER".to_owned();
     })

@@ -429,6 +429,8 @@ async fn the_token_is_looked_for_as_gh_does() {
 async fn an_installation_token_passes_init_and_doctor() {
     let github = Github::start_with(|options| {
         options.installation = true;
+        // Shaped as GitHub's installation tokens are.
+        options.token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a".to_owned();
         options.login = "clambake-app[bot]".to_owned();
         options.association = "MEMBER".to_owned();
     })
