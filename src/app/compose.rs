@@ -87,6 +87,7 @@ pub async fn github_token(api_url: &str) -> Result<GithubToken, NoToken> {
     )
     .await?;
     redacting_log::learn(token.secret());
+    redacting_log::learn(&HttpAuth::github_credentials(token.secret()));
     Ok(token)
 }
 
@@ -201,6 +202,8 @@ pub fn secrets_and(token: Option<&GithubToken>) -> Redactor {
     if let Some(token) = token {
         // Named as a secret is, so the redactor takes it.
         variables.push(("GITHUB_FORGE_TOKEN".to_owned(), token.secret().to_owned()));
+        let credentials = HttpAuth::github_credentials(token.secret());
+        variables.push(("GITHUB_GIT_CREDENTIALS".to_owned(), credentials));
     }
     Redactor::from_variables(variables)
 }

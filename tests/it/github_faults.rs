@@ -18,12 +18,12 @@ async fn a_comment_whose_answer_was_lost_is_found_not_posted_again() {
     let gh = github().await;
     let forge = &gh.forge;
     let issue = forge.create_issue(&new_issue("Lossy", &[])).await.unwrap();
-    forge.access().await.unwrap();
     let lost = Faults {
         lost_answer_rate: 0.5,
         ..Faults::default()
     };
-    faults_meeting(&gh.fake, lost, &[Fate::Lost, Fate::Answered]).await;
+    let fates = [Fate::Answered, Fate::Lost, Fate::Answered];
+    faults_meeting(&gh.fake, lost, &fates).await;
     let start = gh.fake.requests().len();
     let comment = forge
         .create_comment(issue.number, "Only once")
@@ -31,9 +31,13 @@ async fn a_comment_whose_answer_was_lost_is_found_not_posted_again() {
         .unwrap();
     gh.fake.set_faults(Faults::default());
     let sent = gh.requests_since(start);
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent[0].method == "POST" && sent[0].lost);
-    assert_eq!(sent[1].method, "GET");
+    assert_eq!(
+        sent.len(),
+        3,
+        "the mark, the lost create, the look: {sent:?}"
+    );
+    assert!(sent[1].method == "POST" && sent[1].lost);
+    assert_eq!(sent[2].method, "GET");
     let made: Vec<_> = gh
         .fake
         .comments()
@@ -50,7 +54,6 @@ async fn server_errors_are_retried_and_a_refused_create_is_sent_once_more() {
     let gh = github().await;
     let forge = &gh.forge;
     let issue = forge.create_issue(&new_issue("Flaky", &[])).await.unwrap();
-    forge.access().await.unwrap();
 
     faults_meeting(
         &gh.fake,
@@ -63,7 +66,12 @@ async fn server_errors_are_retried_and_a_refused_create_is_sent_once_more() {
         issue.number
     );
 
-    let fates = [Fate::ServerError, Fate::Answered, Fate::Answered];
+    let fates = [
+        Fate::Answered,
+        Fate::ServerError,
+        Fate::Answered,
+        Fate::Answered,
+    ];
     faults_meeting(&gh.fake, server_errors(), &fates).await;
     let start = gh.fake.requests().len();
     forge
@@ -78,6 +86,7 @@ async fn server_errors_are_retried_and_a_refused_create_is_sent_once_more() {
     assert_eq!(
         sent,
         [
+            ("GET".into(), 200),
             ("POST".into(), 502),
             ("GET".into(), 200),
             ("POST".into(), 201)
@@ -228,10 +237,11 @@ fn lost_answers() -> Faults {
 async fn creates_whose_answers_were_lost_are_found_not_made_twice() {
     let gh = github().await;
     let forge = &gh.forge;
-    forge.access().await.unwrap();
     gh.push_branch("agent001/lost", "main", "lost.txt");
+    // Each create: the mark, the create whose answer is lost, the look that finds it.
+    let fates = [Fate::Answered, Fate::Lost, Fate::Answered];
 
-    faults_meeting(&gh.fake, lost_answers(), &[Fate::Lost, Fate::Answered]).await;
+    faults_meeting(&gh.fake, lost_answers(), &fates).await;
     let issue = forge
         .create_issue(&new_issue("Made once", &[]))
         .await
@@ -252,7 +262,7 @@ async fn creates_whose_answers_were_lost_are_found_not_made_twice() {
         head: "agent001/lost".to_owned(),
         base: Some("main".to_owned()),
     };
-    faults_meeting(&gh.fake, lost_answers(), &[Fate::Lost, Fate::Answered]).await;
+    faults_meeting(&gh.fake, lost_answers(), &fates).await;
     let pr = forge.create_pull_request(&new_pr).await.unwrap();
     gh.fake.set_faults(Faults::default());
     let pulls: Vec<u64> = gh.fake.pulls().iter().map(|p| p.number).collect();
@@ -345,6 +355,54 @@ async fn a_merge_whose_answer_was_lost_is_found_merged() {
         .filter(|r| r.method == "PUT")
         .count();
     assert_eq!(puts, 1, "a merge found merged is not sent again");
+    gh.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_retried_after_someone_merged_a_newer_head_reports_the_head_moved() {
+    let gh = github().await;
+    let old = gh.push_branch("agent001/moved", "main", "moved.txt");
+    let new_pr = NewPullRequest {
+        title: "Moved".to_owned(),
+        body: String::new(),
+        head: "agent001/moved".to_owned(),
+        base: None,
+    };
+    let pr = gh.forge.create_pull_request(&new_pr).await.unwrap();
+    // Our merge of `old`: the pull request and the repository are read, then the merge meets
+    // a 502 that asks for five seconds.
+    let failing = Faults {
+        server_error_retry_after: Some(5),
+        ..server_errors()
+    };
+    let fates = [Fate::Answered, Fate::Answered, Fate::ServerError];
+    faults_meeting(&gh.fake, failing, &fates).await;
+    let start = gh.fake.requests().len();
+    let ours = {
+        let forge = client(&gh.fake, &gh.fake.token());
+        let old = old.clone();
+        tokio::spawn(async move { forge.merge_pull_request(pr.number, Some(&old)).await })
+    };
+    crate::support::wait_for("our merge's 502", || {
+        gh.requests_since(start)
+            .iter()
+            .any(|r| r.method == "PUT" && r.status == 502)
+    });
+    gh.fake.set_faults(Faults::default());
+    // Meanwhile someone pushes a newer head and merges it.
+    let newer = gh.push_branch("agent001/moved", "agent001/moved", "newer.txt");
+    let theirs = gh
+        .forge
+        .merge_pull_request(pr.number, Some(&newer))
+        .await
+        .unwrap();
+    assert_eq!(theirs.pull_request.state, PullRequestState::Merged);
+
+    let ours = ours.await.unwrap().unwrap_err();
+    assert!(
+        matches!(ours, ForgeError::HeadMoved { number, .. } if number == pr.number),
+        "someone else's merge of another head is not ours: {ours:?}"
+    );
     gh.finish();
 }
 

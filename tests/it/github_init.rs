@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clambake::core::queue::labels::label_set;
-use clambake_github_fake::{FakeGithub, Options};
+use clambake_github_fake::{FakeGithub, Faults, Options};
 use tempfile::TempDir;
 
 use crate::support::{CliOutput, TestRepo, write_script};
@@ -27,11 +27,14 @@ impl Github {
 
     /// A fake whose token user is `association` of the repository.
     async fn start_as(association: &str) -> Self {
+        Self::start_with(|options| options.association = association.to_owned()).await
+    }
+
+    /// A fake with `adjust`ed options.
+    async fn start_with(adjust: impl FnOnce(&mut Options)) -> Self {
         let tools = tempfile::tempdir().unwrap();
-        let options = Options {
-            association: association.to_owned(),
-            ..Options::new(tools.path().join("origin.git"))
-        };
+        let mut options = Options::new(tools.path().join("origin.git"));
+        adjust(&mut options);
         let fake = FakeGithub::start(options).await.unwrap();
         let repo = TestRepo::new();
         repo.git(&["remote", "add", "origin", &fake.origin_url()]);
@@ -419,5 +422,107 @@ async fn the_token_is_looked_for_as_gh_does() {
     assert_eq!(output.json()["github"]["token_source"], "GITHUB_TOKEN");
     assert_eq!(github.label_names(), expected_labels());
     assert!(!github.git_argv().contains(&token), "{}", github.git_argv());
+    assert_eq!(github.fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_installation_token_passes_init_and_doctor() {
+    let github = Github::start_with(|options| {
+        options.installation = true;
+        // Shaped as GitHub's installation tokens are.
+        options.token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a".to_owned();
+        options.login = "clambake-app[bot]".to_owned();
+        options.association = "MEMBER".to_owned();
+    })
+    .await;
+    let token = github.fake.token();
+    let env = [("GITHUB_TOKEN", token.as_str())];
+    let mut args = github.init_args();
+    args.push("--json".to_owned());
+    let report = github.clambake(args, &env).await.success().json();
+    assert_eq!(
+        report["github"]["login"], "an installation token",
+        "{report}"
+    );
+    assert_eq!(report["github"]["permission"], "push", "{report}");
+    assert_eq!(github.label_names(), expected_labels());
+    let doctor = github.clambake(vec!["doctor".into()], &env).await;
+    let access = "access      an installation token on clambake/demo: push, triage, pull";
+    assert!(doctor.stdout.contains(access), "{}", doctor.stdout);
+    assert_eq!(github.fake.violations(), Vec::<String>::new());
+}
+
+/// Faults that lose a share `rate` of answers and fail as many with 502s, drawn from `seed`.
+fn lossy(seed: u64, rate: f64) -> Faults {
+    Faults {
+        seed,
+        lost_answer_rate: rate,
+        server_error_rate: rate,
+        ..Faults::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_lost_answers_and_502s_init_makes_each_label_once_and_issue_create_one_issue() {
+    let github = Github::start().await;
+    github
+        .repo
+        .write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
+    let token = github.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    github.fake.set_faults(lossy(1, 0.15));
+    // A run the faults defeat says so; run again, as a person would.
+    for run in 1.. {
+        let output = github.clambake(github.init_args(), &env).await;
+        if output.code == 0 {
+            break;
+        }
+        assert!(run < 6, "init never got through: {}", output.stderr);
+    }
+    github.fake.set_faults(Faults::default());
+    assert_eq!(github.label_names(), expected_labels());
+    let requests = github.fake.requests();
+    assert!(requests.iter().any(|r| r.lost), "answers were lost");
+    assert!(requests.iter().any(|r| r.status == 502), "502s were met");
+    let creates: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/repos/clambake/demo/labels"))
+        .map(|r| (r.status, r.lost))
+        .collect();
+    let made = creates.iter().filter(|(status, _)| *status == 201).count();
+    assert_eq!(
+        made,
+        expected_labels().len(),
+        "each label made once: {creates:?}"
+    );
+
+    let mut lost_creates = 0;
+    for seed in 0..12 {
+        let title = format!("Faulty {seed}");
+        let start = github.fake.requests().len();
+        github.fake.set_faults(lossy(seed, 0.3));
+        let args = ["issue", "create", "--title", &title, "--json"];
+        let output = github
+            .clambake(args.map(str::to_owned).to_vec(), &env)
+            .await;
+        github.fake.set_faults(Faults::default());
+        let made: Vec<u64> = github
+            .fake
+            .issues()
+            .into_iter()
+            .filter(|issue| issue.title == title)
+            .map(|issue| issue.number)
+            .collect();
+        lost_creates += github.fake.requests()[start..]
+            .iter()
+            .filter(|r| r.method == "POST" && r.lost)
+            .count();
+        if output.code == 0 {
+            assert_eq!(made, [output.json()["number"].as_u64().unwrap()], "{seed}");
+        } else {
+            assert!(made.len() <= 1, "{seed}: {made:?} {}", output.stderr);
+        }
+    }
+    assert!(lost_creates > 0, "some create's answer was lost");
     assert_eq!(github.fake.violations(), Vec::<String>::new());
 }

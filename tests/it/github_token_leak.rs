@@ -188,6 +188,8 @@ impl Run {
                  [ -n \"$token\" ] || token=$(tr '\\0' '\\n' < /proc/$PPID/environ | \
                  sed -n 's/^GH_TOKEN=//p')\n\
                  echo \"the token I found: $token\"; echo \"the token: $token\" >&2\n\
+                 header=$(printf 'x-access-token:%s' \"$token\" | base64 -w0)\n\
+                 echo \"the header: $header\" >&2\n\
                  case $1 in\n\
                  3) echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\
                  \"num_turns\":1,\"result\":\"'\"I give up, here is $token\"'\"}}'; exit 1 ;;\n\
@@ -462,6 +464,10 @@ async fn the_token_appears_in_nothing_clambake_writes_nor_in_any_git_argv() {
     assert!(
         failure.contains("the token: [redacted]"),
         "the failure comment quotes the agent's log, redacted: {failure}"
+    );
+    assert!(
+        failure.contains("the header: [redacted]"),
+        "git's credentials, the token in base64, are redacted too: {failure}"
     );
 
     // Every git process Clambake started: the token in no argument, yet git authenticated

@@ -40,6 +40,8 @@ mod empty_repository;
 mod exit_codes;
 mod finished_work;
 mod forge_usage;
+mod github_access;
+mod github_creates;
 mod github_faults;
 mod github_forge;
 mod github_init;

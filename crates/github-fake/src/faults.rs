@@ -14,6 +14,8 @@ pub struct Faults {
     pub seed: u64,
     /// Share of API requests answered `502 Bad Gateway` without acting.
     pub server_error_rate: f64,
+    /// The `retry-after` (seconds) sent with each injected `502`.
+    pub server_error_retry_after: Option<u64>,
     /// Share of API requests the fake acts on, then drops the connection without answering.
     pub lost_answer_rate: f64,
     /// Share of mutating requests refused with `422 Validation Failed` without acting.
@@ -26,6 +28,9 @@ pub struct Faults {
         deserialize_with = "millis::deserialize"
     )]
     pub slow: Option<Duration>,
+    /// An origin (`http://host:port`) that every `Link` header points at instead of the
+    /// fake: a hostile answer sending the client, and its token, elsewhere.
+    pub link_origin: Option<String>,
 }
 
 /// A secondary rate limit: the API request after the first `after_requests` (counted from
@@ -78,6 +83,14 @@ impl FaultPlan {
 
     pub fn slow(&self) -> Option<Duration> {
         self.faults.slow
+    }
+
+    pub fn server_error_retry_after(&self) -> Option<u64> {
+        self.faults.server_error_retry_after
+    }
+
+    pub fn link_origin(&self) -> Option<&str> {
+        self.faults.link_origin.as_deref()
     }
 
     /// Draws the fate of the next API request. Every request draws the same number of values

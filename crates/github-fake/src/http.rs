@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -72,19 +72,40 @@ fn secondary_limit(status: u16, retry_after: Option<u64>) -> Response {
     response
 }
 
-fn fault_response(fault: &Fault) -> Option<Response> {
+fn fault_response(fault: &Fault, server_error_retry_after: Option<u64>) -> Option<Response> {
     match fault {
         Fault::SecondaryLimit {
             status,
             retry_after,
         } => Some(secondary_limit(*status, *retry_after)),
         Fault::ServerError => {
-            Some(ApiError::new(StatusCode::BAD_GATEWAY, "Server Error").into_response())
+            let mut response =
+                ApiError::new(StatusCode::BAD_GATEWAY, "Server Error").into_response();
+            if let Some(seconds) = server_error_retry_after {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Some(response)
         }
         Fault::Unprocessable => Some(
             ApiError::custom_validation("Fake", "an injected validation failure").into_response(),
         ),
         Fault::LostAnswer => None,
+    }
+}
+
+/// Points the `Link` header at the faults' `link_origin`, if they name one.
+fn redirect_links(app: &App, headers: &mut HeaderMap) {
+    let Some(origin) = app.lock().faults.link_origin().map(str::to_owned) else {
+        return;
+    };
+    let Some(link) = headers.get(LINK).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let hostile = link.replace(&app.api_url, &origin);
+    if let Ok(value) = HeaderValue::from_str(&hostile) {
+        headers.insert(LINK, value);
     }
 }
 
@@ -150,6 +171,7 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
     if parts.status != StatusCode::UNAUTHORIZED {
         rate_headers(&app, &mut parts.headers);
     }
+    redirect_links(&app, &mut parts.headers);
     if let Some(operation) = &operation {
         validate::response(&app, &path_and_query, operation, parts.status, &body);
     }
@@ -195,7 +217,8 @@ async fn answer(
         let refused = ApiError::new(StatusCode::FORBIDDEN, "API rate limit exceeded for user.");
         return (refused.into_response(), false);
     }
-    if let Some(response) = fault.and_then(fault_response) {
+    let retry_after = app.lock().faults.server_error_retry_after();
+    if let Some(response) = fault.and_then(|fault| fault_response(fault, retry_after)) {
         return (response, matches!(fault, Some(Fault::Unprocessable)));
     }
     if other_repository(app, request.uri().path()) {

@@ -49,6 +49,10 @@ pub struct Options {
     pub association: String,
     /// Requests per hour before the primary rate limit refuses.
     pub rate_limit: u64,
+    /// The token is an installation's (a GitHub App's, or Actions' `GITHUB_TOKEN`): it acts
+    /// for no user, so `GET /user` is refused with GitHub's 403 "Resource not accessible by
+    /// integration"; set `login` to the app's bot, e.g. `clambake[bot]`.
+    pub installation: bool,
     /// The port to listen on, 0 for any free one.
     pub port: u16,
 }
@@ -64,6 +68,7 @@ impl Options {
             login: "clambake".to_string(),
             association: "OWNER".to_string(),
             rate_limit: 5000,
+            installation: false,
             port: 0,
         }
     }

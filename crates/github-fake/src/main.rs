@@ -38,6 +38,9 @@ struct Args {
     /// Requests per hour before the primary rate limit refuses.
     #[arg(long, default_value_t = 5000)]
     rate_limit: u64,
+    /// Act as an installation token (a GitHub App's): `GET /user` is refused.
+    #[arg(long)]
+    installation: bool,
 }
 
 #[tokio::main]
@@ -51,6 +54,7 @@ async fn main() -> std::io::Result<()> {
         token: args.token,
         association: args.association,
         rate_limit: args.rate_limit,
+        installation: args.installation,
         port: args.port,
     })
     .await?;

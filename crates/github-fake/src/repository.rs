@@ -30,8 +30,15 @@ pub async fn rate_limit(State(app): State<Arc<App>>) -> Json<serde_json::Value> 
 }
 
 /// `GET /user`: the token's user, with the `x-oauth-scopes` of a classic token that may
-/// write to repositories.
+/// write to repositories; refused to an installation token, which has no user.
 pub async fn authenticated_user(State(app): State<Arc<App>>) -> Response {
+    if app.options.installation {
+        let refused = ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        );
+        return refused.into_response();
+    }
     let mut user = render::user(&app, &app.options.login);
     for (field, value) in [
         ("name", json!(null)),

@@ -34,11 +34,17 @@ pub struct HttpAuth {
 impl HttpAuth {
     /// A token as GitHub takes it over https: basic auth as `x-access-token`.
     pub fn github_token(host: &str, token: &str) -> Self {
-        let credentials = STANDARD.encode(format!("x-access-token:{token}"));
+        let credentials = Self::github_credentials(token);
         Self {
             url: format!("https://{host}/"),
             header: format!("AUTHORIZATION: basic {credentials}"),
         }
+    }
+
+    /// The credentials [`HttpAuth::github_token`] gives git for `token`: a form of the token
+    /// that is as secret as the token, for the redactor to learn.
+    pub fn github_credentials(token: &str) -> String {
+        STANDARD.encode(format!("x-access-token:{token}"))
     }
 
     /// The variables that add the header to git's configuration, after any that the

@@ -126,3 +126,24 @@ async fn the_authenticated_user_is_the_token_user() {
     let user: Value = response.json().await.unwrap();
     assert_eq!(user["login"], "clambake");
 }
+
+#[tokio::test]
+async fn an_installation_token_has_no_user() {
+    let harness = Harness::start_with(|options| {
+        options.installation = true;
+        options.login = "clambake-app[bot]".to_string();
+    })
+    .await;
+    let response = harness.get("/user").await;
+    assert_eq!(response.status(), 403);
+    let refusal: Value = response.json().await.unwrap();
+    assert_eq!(refusal["message"], "Resource not accessible by integration");
+    let number = harness.create_issue("by the app", &[]).await;
+    let made: Value = harness
+        .get(&harness.repo(&format!("/issues/{number}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(made["user"]["login"], "clambake-app[bot]");
+}

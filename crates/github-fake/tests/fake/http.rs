@@ -129,6 +129,25 @@ async fn link_headers_page_through_a_listing() {
 }
 
 #[tokio::test]
+async fn a_link_origin_fault_points_every_page_elsewhere() {
+    let harness = Harness::start().await;
+    for n in 0..3 {
+        harness.create_issue(&format!("issue {n}"), &[]).await;
+    }
+    harness.fake.set_faults(Faults {
+        link_origin: Some("http://127.0.0.1:1".to_string()),
+        ..Faults::default()
+    });
+    let response = harness.get(&harness.repo("/issues?per_page=1")).await;
+    let link = header(&response, "link");
+    assert!(
+        link.starts_with("<http://127.0.0.1:1/repos/clambake/demo/issues?"),
+        "{link}"
+    );
+    assert!(!link.contains(&harness.fake.api_url()), "{link}");
+}
+
+#[tokio::test]
 async fn a_spent_rate_limit_refuses_with_403_until_reset() {
     let dir = tempfile::TempDir::new().unwrap();
     let options = clambake_github_fake::Options {
@@ -244,6 +263,17 @@ async fn server_errors_and_secondary_limits_refuse_without_acting() {
         .send(Method::POST, &harness.repo("/issues"), body.clone())
         .await;
     assert_eq!(failed.status(), 502);
+    assert_eq!(header(&failed, "retry-after"), "");
+    harness.fake.set_faults(Faults {
+        server_error_rate: 1.0,
+        server_error_retry_after: Some(5),
+        ..Faults::default()
+    });
+    let failed = harness
+        .send(Method::POST, &harness.repo("/issues"), body.clone())
+        .await;
+    assert_eq!(failed.status(), 502);
+    assert_eq!(header(&failed, "retry-after"), "5");
     harness.fake.set_faults(Faults {
         validation_failure_rate: 1.0,
         ..Faults::default()

@@ -41,10 +41,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 impl Harness {
     /// A fake whose `main` has one commit, pushed from a work clone.
     pub async fn start() -> Harness {
+        Harness::start_with(|_| {}).await
+    }
+
+    /// [`Harness::start`] with `adjust`ed options.
+    pub async fn start_with(adjust: impl FnOnce(&mut Options)) -> Harness {
         let dir = TempDir::new().unwrap();
-        let fake = FakeGithub::start(Options::new(dir.path().join("origin.git")))
-            .await
-            .unwrap();
+        let mut options = Options::new(dir.path().join("origin.git"));
+        adjust(&mut options);
+        let fake = FakeGithub::start(options).await.unwrap();
         let work = dir.path().join("work");
         let cloned = Command::new("git")
             .args(["clone", "--quiet", &fake.origin_url()])

@@ -31,12 +31,44 @@ pub fn accepted(reply: Reply, subject: Subject<'_>) -> ForgeResult<Reply> {
 pub fn refusal(reply: &Reply, subject: Subject<'_>) -> ForgeError {
     let message = reply.message();
     match reply.status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ForgeError::Unauthorized(message),
+        StatusCode::UNAUTHORIZED => ForgeError::Unauthorized(message),
+        StatusCode::FORBIDDEN => forbidden(reply, subject, message),
         StatusCode::NOT_FOUND | StatusCode::GONE => not_found(subject, message),
         StatusCode::CONFLICT | StatusCode::METHOD_NOT_ALLOWED => ForgeError::Conflict(message),
         StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => ForgeError::Invalid(message),
         status => ForgeError::Backend(format!("GitHub answered {}: {message}", status.as_u16())),
     }
+}
+
+/// What a 403 that is no rate limit (`http` took those) means. GitHub refuses with 403 for a
+/// token without the right (naming the permission it lacks in `x-accepted-github-permissions`
+/// for fine-grained and installation tokens), but also for what no token could do: commenting
+/// on a locked issue, or writing to an archived repository.
+fn forbidden(reply: &Reply, subject: Subject<'_>, message: String) -> ForgeError {
+    let lowered = message.to_ascii_lowercase();
+    if lowered.contains("is locked") {
+        let what = match subject {
+            Subject::Issue(number) | Subject::IssueOrPullRequest(number) => format!("#{number}"),
+            Subject::PullRequest(number) => format!("pull request #{number}"),
+            _ => "the conversation".to_owned(),
+        };
+        return ForgeError::Conflict(format!(
+            "{what} is locked, and GitHub takes no comment on it from this token ({message})"
+        ));
+    }
+    if lowered.contains("archived") {
+        return ForgeError::Conflict(format!("the repository is read-only: {message}"));
+    }
+    let needed = reply
+        .headers
+        .get("x-accepted-github-permissions")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty());
+    ForgeError::Unauthorized(match needed {
+        Some(needed) => format!("{message} (the token needs the permission {needed})"),
+        None => message,
+    })
 }
 
 fn not_found(subject: Subject<'_>, message: String) -> ForgeError {
@@ -71,6 +103,38 @@ mod tests {
             headers: http::HeaderMap::new(),
             body: body.to_owned(),
         }
+    }
+
+    #[test]
+    fn forbidden_tells_a_locked_issue_and_an_archive_from_a_missing_permission() {
+        let locked = r#"{"message":"Unable to create comment because issue is locked.","documentation_url":"https://docs.github.com/articles/locking-conversations/"}"#;
+        assert!(matches!(
+            refusal(&reply(403, locked), Subject::IssueOrPullRequest(7)),
+            ForgeError::Conflict(m) if m.starts_with("#7 is locked") && m.contains("Unable to create comment")
+        ));
+        let archived = r#"{"message":"Repository was archived so is read-only."}"#;
+        assert!(matches!(
+            refusal(&reply(403, archived), Subject::Repository),
+            ForgeError::Conflict(m) if m.contains("read-only")
+        ));
+        let mut integration = reply(
+            403,
+            r#"{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/issues/comments#create-an-issue-comment"}"#,
+        );
+        integration.headers.insert(
+            "x-accepted-github-permissions",
+            "issues=write; pull_requests=write".parse().unwrap(),
+        );
+        assert!(matches!(
+            refusal(&integration, Subject::IssueOrPullRequest(7)),
+            ForgeError::Unauthorized(m) if m == "Resource not accessible by integration \
+                (the token needs the permission issues=write; pull_requests=write)"
+        ));
+        let other = r#"{"message":"Must have admin rights to Repository."}"#;
+        assert!(matches!(
+            refusal(&reply(403, other), Subject::Repository),
+            ForgeError::Unauthorized(m) if m == "Must have admin rights to Repository."
+        ));
     }
 
     #[test]

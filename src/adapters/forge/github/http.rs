@@ -213,8 +213,18 @@ pub fn limited(
     if let Some(limit) = rate_limit(headers).filter(|limit| limit.remaining == 0) {
         return Some(Limited::Until(limit.reset.max(now).min(cap)));
     }
-    let says_so = body.to_ascii_lowercase().contains("rate limit");
-    (status == StatusCode::TOO_MANY_REQUESTS || says_so).then_some(Limited::Secondary)
+    (status == StatusCode::TOO_MANY_REQUESTS || says_secondary_limit(body))
+        .then_some(Limited::Secondary)
+}
+
+/// Whether a refusal's body says it is a secondary limit: GitHub's words now ("secondary rate
+/// limit", its documentation at `…#secondary-rate-limits`) and before ("You have triggered an
+/// abuse detection mechanism", documented at `…#abuse-rate-limits`).
+fn says_secondary_limit(body: &str) -> bool {
+    let body = body.to_ascii_lowercase();
+    ["rate limit", "rate-limit", "abuse detection"]
+        .iter()
+        .any(|words| body.contains(words))
 }
 
 /// The wait after the `strikes`-th secondary limit in a row: a minute, doubling, capped.
@@ -260,6 +270,8 @@ struct Gate {
 /// The HTTP side of the GitHub forge.
 pub struct Http {
     octocrab: Octocrab,
+    /// The API's scheme, host and port: the only place the token is ever sent.
+    origin: url::Origin,
     clock: std::sync::Arc<dyn Clock>,
     /// The least time between two mutations: GitHub's "wait at least one second between
     /// each request" that mutates.
@@ -270,11 +282,13 @@ pub struct Http {
 impl Http {
     pub fn new(
         octocrab: Octocrab,
+        api: &url::Url,
         clock: std::sync::Arc<dyn Clock>,
         mutation_interval: Duration,
     ) -> Self {
         Self {
             octocrab,
+            origin: api.origin(),
             clock,
             mutation_interval,
             gate: Mutex::new(Gate::default()),
@@ -345,6 +359,7 @@ impl Http {
     /// Sends once, unless a rate limit is known to be spent; records what the answer says
     /// about the limits and counts it.
     async fn send_once(&self, request: &Request) -> ForgeResult<Sent> {
+        self.refuse_elsewhere(request)?;
         self.refuse_if_limited()?;
         if request.mutates() {
             self.await_mutation_slot().await;
@@ -390,6 +405,25 @@ impl Http {
         }
         drop(gate);
         Ok(sent)
+    }
+
+    /// Refuses a URL off the API's origin, say a `Link` header's page elsewhere: every
+    /// request carries the token.
+    fn refuse_elsewhere(&self, request: &Request) -> ForgeResult<()> {
+        let origin = url::Url::parse(&request.url).map(|url| url.origin());
+        match origin {
+            Ok(origin) if origin == self.origin => Ok(()),
+            Ok(origin) => Err(ForgeError::Backend(format!(
+                "GitHub pointed {} at {}, not at the API's {}: not followed, the token goes to \
+                 the API only",
+                request.describe(),
+                origin.ascii_serialization(),
+                self.origin.ascii_serialization()
+            ))),
+            Err(error) => Err(ForgeError::Backend(format!(
+                "GitHub pointed at a URL that is none: {error}"
+            ))),
+        }
     }
 
     fn refuse_if_limited(&self) -> ForgeResult<()> {
@@ -469,7 +503,26 @@ mod tests {
             .unwrap()
             .build()
             .unwrap();
-        Http::new(octocrab, clock, Duration::from_secs(1))
+        let api = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        Http::new(octocrab, &api, clock, Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_off_the_apis_origin() {
+        let http = http(std::sync::Arc::new(crate::ports::SystemClock));
+        for elsewhere in [
+            "http://127.0.0.2:9/repos/o/r/issues?page=2",
+            "https://127.0.0.1:9/repos/o/r/issues?page=2",
+            "http://127.0.0.1:10/repos/o/r/issues?page=2",
+            "http://127.0.0.1:9@evil.example/x",
+        ] {
+            let refused = http.send(&Request::get(elsewhere.to_owned())).await;
+            assert!(
+                matches!(&refused, Err(ForgeError::Backend(m)) if m.contains("not followed")),
+                "{elsewhere}: {refused:?}"
+            );
+        }
+        assert_eq!(http.usage(), ForgeUsage::default(), "nothing was sent");
     }
 
     #[test]
@@ -596,10 +649,14 @@ mod tests {
             Some(Limited::Until(Timestamp::from_second(1_030).unwrap()))
         );
         let secondary = r#"{"message":"You have exceeded a secondary rate limit."}"#;
-        assert_eq!(
-            limited(StatusCode::FORBIDDEN, &HeaderMap::new(), secondary, now),
-            Some(Limited::Secondary)
-        );
+        let abuse = r#"{"message":"You have triggered an abuse detection mechanism and have been temporarily blocked from content creation. Please retry your request again later.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#abuse-rate-limits"}"#;
+        for body in [secondary, abuse] {
+            assert_eq!(
+                limited(StatusCode::FORBIDDEN, &HeaderMap::new(), body, now),
+                Some(Limited::Secondary),
+                "{body}"
+            );
+        }
         assert_eq!(
             limited(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), "", now),
             Some(Limited::Secondary)

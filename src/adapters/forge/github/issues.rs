@@ -2,7 +2,6 @@
 //! `pull_request` key): those are left out, as the port's issues are issues only.
 
 use ::http::Method;
-use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::GithubForge;
@@ -13,9 +12,6 @@ use super::wire::{WireComment, WireIssue};
 use crate::ports::forge::{
     Comment, ForgeError, ForgeResult, Issue, IssueFilter, IssueState, Listing, NewIssue, Number,
 };
-
-/// How far before a lost create its trace is looked for: GitHub's clock and ours may differ.
-pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
 impl GithubForge {
     /// The first page's URL of the issue listing for `filter`, lowest number first.
@@ -103,41 +99,13 @@ impl GithubForge {
             "assignees": new.assignees,
         });
         let request = Request::new(Method::POST, self.repo_url(&["issues"], &[]), Some(body));
-        let since = self.clock.now() - CLOCK_SKEW;
-        let made = move || self.issue_made(new, since);
-        self.http
-            .send_unrepeated(&request, made, |reply| {
-                let reply = accepted(reply, Subject::Repository)?;
-                Ok(Issue::from(reply.json::<WireIssue>()?))
-            })
-            .await
-            .map(|issue| self.remember(issue))
-    }
-
-    /// The newest issue by this token's user with `new`'s title and body created since
-    /// `since`: what a create whose answer was lost made, if it made anything.
-    async fn issue_made(&self, new: &NewIssue, since: Timestamp) -> ForgeResult<Option<Issue>> {
-        let login = self.login().await?;
-        let since_text = since.to_string();
-        let url = self.repo_url(
-            &["issues"],
-            &[
-                ("creator", &login),
-                ("state", "all"),
-                ("sort", "created"),
-                ("direction", "desc"),
-                ("since", &since_text),
-                ("per_page", PER_PAGE_TEXT),
-            ],
-        );
-        let reply = accepted(
-            self.http.send(&Request::get(url)).await?,
-            Subject::Repository,
-        )?;
-        let issues: Vec<WireIssue> = reply.json()?;
-        Ok(only_issues(issues).into_iter().find(|issue| {
-            issue.title == new.title && issue.body == new.body && issue.created_at >= since
-        }))
+        let look = |mark| self.issue_made(new, mark);
+        self.create_once(&request, self.issue_mark(), look, |reply| {
+            let reply = accepted(reply, Subject::Repository)?;
+            Ok(Issue::from(reply.json::<WireIssue>()?))
+        })
+        .await
+        .map(|issue| self.remember(issue))
     }
 
     pub(super) async fn update_issue_state(
@@ -161,33 +129,12 @@ impl GithubForge {
         }
         let url = self.repo_url(&["issues", &number.to_string(), "comments"], &[]);
         let request = Request::new(Method::POST, url, Some(json!({ "body": body })));
-        let since = self.clock.now() - CLOCK_SKEW;
-        let made = move || self.comment_made(number, body, since);
-        self.http
-            .send_unrepeated(&request, made, |reply| {
-                let reply = accepted(reply, Subject::IssueOrPullRequest(number))?;
-                Ok(reply.json::<WireComment>()?.into_comment(number))
-            })
-            .await
-    }
-
-    /// The newest comment on `number` by this token's user with `body`, made since `since`.
-    async fn comment_made(
-        &self,
-        number: Number,
-        body: &str,
-        since: Timestamp,
-    ) -> ForgeResult<Option<Comment>> {
-        let login = self.login().await?;
-        let since_text = since.to_string();
-        let url = self.repo_url(
-            &["issues", &number.to_string(), "comments"],
-            &[("since", &since_text), ("per_page", PER_PAGE_TEXT)],
-        );
-        let comments = self.read_comments(url, number).await?;
-        Ok(comments.into_iter().rev().find(|comment| {
-            comment.author == login && comment.body == body && comment.created_at >= since
-        }))
+        let look = |mark| self.comment_made(number, body, mark);
+        self.create_once(&request, self.comment_mark(number), look, |reply| {
+            let reply = accepted(reply, Subject::IssueOrPullRequest(number))?;
+            Ok(reply.json::<WireComment>()?.into_comment(number))
+        })
+        .await
     }
 
     pub(super) async fn list_comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
@@ -198,7 +145,11 @@ impl GithubForge {
         self.read_comments(url, number).await
     }
 
-    async fn read_comments(&self, url: String, number: Number) -> ForgeResult<Vec<Comment>> {
+    pub(super) async fn read_comments(
+        &self,
+        url: String,
+        number: Number,
+    ) -> ForgeResult<Vec<Comment>> {
         let subject = Subject::IssueOrPullRequest(number);
         let comments: Vec<WireComment> = listing::all(&self.http, url, subject).await?;
         Ok(comments
@@ -210,7 +161,7 @@ impl GithubForge {
 
 /// The issues among what an issue listing returned, lowest number first, each once (a listing
 /// that changes while its pages are read may show one on two pages).
-fn only_issues(items: Vec<WireIssue>) -> Vec<Issue> {
+pub(super) fn only_issues(items: Vec<WireIssue>) -> Vec<Issue> {
     let mut issues: Vec<Issue> = items
         .into_iter()
         .filter(|item| !item.is_pull_request())

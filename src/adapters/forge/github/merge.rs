@@ -9,7 +9,7 @@ use super::GithubForge;
 use super::errors::{Subject, refusal};
 use super::http::{Request, backoff};
 use super::listing::{self, PER_PAGE_TEXT};
-use super::wire::{Merged, WireIssue};
+use super::wire::{Merged, WireIssue, WirePull};
 use crate::core::text::closing::closed_issues;
 use crate::ports::Forge;
 use crate::ports::forge::{
@@ -28,11 +28,21 @@ const MERGE_MESSAGE: &str = "Merged by Clambake.";
 
 /// What GitHub says of merging a pull request it refused to merge.
 enum Mergeability {
-    Merged,
+    Merged(Box<WirePull>),
     Clean,
     Conflicting,
     /// Still working it out.
     Unknown,
+}
+
+/// Whether `pull` is merged at the head `sha`; merged at another, `head_moved`: someone
+/// merged a head we were not asked to.
+fn merged_at(pull: &WirePull, sha: &str, head_moved: &dyn Fn() -> ForgeError) -> ForgeResult<bool> {
+    match &pull.merged_at {
+        None => Ok(false),
+        Some(_) if pull.head.sha.as_deref() == Some(sha) => Ok(true),
+        Some(_) => Err(head_moved()),
+    }
 }
 
 impl GithubForge {
@@ -69,11 +79,12 @@ impl GithubForge {
             "commit_message": MERGE_MESSAGE,
         });
         let request = Request::new(Method::PUT, url, Some(body));
-        // A merge whose answer was lost is found merged; one that was not is tried again with
-        // the same `sha`, which cannot merge anything else.
+        // A merge whose answer was lost is found merged at `sha`; one that was not is tried
+        // again with the same `sha`, which cannot merge anything else. Merged at another head,
+        // it is someone else's merge of a newer head, not ours.
         let made = move || async move {
-            let merged = self.read_pull(number).await?.merged_at.is_some();
-            Ok(merged.then_some(None))
+            let pull = self.read_pull(number).await?;
+            Ok(merged_at(&pull, sha, &head_moved)?.then_some(None))
         };
         let mut waited_for_mergeable = false;
         loop {
@@ -91,7 +102,10 @@ impl GithubForge {
                 }
                 StatusCode::CONFLICT => return Err(head_moved()),
                 StatusCode::METHOD_NOT_ALLOWED => match self.mergeability(number).await? {
-                    Mergeability::Merged => break,
+                    Mergeability::Merged(pull) => {
+                        merged_at(&pull, sha, &head_moved)?;
+                        break;
+                    }
                     Mergeability::Conflicting => {
                         return Err(ForgeError::MergeConflict {
                             number,
@@ -131,7 +145,7 @@ impl GithubForge {
             }
             let pull = self.read_pull(number).await?;
             if pull.merged_at.is_some() {
-                return Ok(Mergeability::Merged);
+                return Ok(Mergeability::Merged(Box::new(pull)));
             }
             match pull.mergeable {
                 Some(true) => return Ok(Mergeability::Clean),

@@ -2,6 +2,7 @@
 //! (conditional listings, nothing asked twice) and careful with GitHub's limits and faults
 //! (see `http`). Semantics follow the local forge.
 
+mod creates;
 mod errors;
 mod http;
 mod issues;
@@ -73,6 +74,9 @@ pub struct GithubSettings {
     pub mutation_interval: Duration,
 }
 
+/// The login [`Access`] gives for an installation token, which acts for no user.
+pub const INSTALLATION: &str = "an installation token";
+
 /// What the token may do: whose it is, its permissions on the repository, and the branch
 /// work lands on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -89,8 +93,8 @@ pub struct GithubForge {
     owner: String,
     repo: String,
     clock: Arc<dyn Clock>,
-    /// The token's user: what a lost answer's comment or issue is recognised by.
-    login: OnceCell<String>,
+    /// Creates whose outcome is unknown: their next attempt looks before it sends.
+    unsettled: creates::Unsettled,
     default_branch: OnceCell<String>,
     /// Each issue as GitHub last answered it: a label edit, whose answers give the labels
     /// only, completes the issue from here instead of reading it again.
@@ -126,24 +130,32 @@ impl GithubForge {
             .build()
             .map_err(|e| ForgeError::Backend(format!("the GitHub client: {e}")))?;
         Ok(Self {
-            http: Http::new(octocrab, settings.clock.clone(), settings.mutation_interval),
+            http: Http::new(
+                octocrab,
+                &api,
+                settings.clock.clone(),
+                settings.mutation_interval,
+            ),
             api,
             owner: settings.owner,
             repo: settings.repo,
             clock: settings.clock,
-            login: OnceCell::new(),
+            unsettled: creates::Unsettled::default(),
             default_branch: OnceCell::new(),
             seen: std::sync::Mutex::default(),
             labels: tokio::sync::Mutex::default(),
         })
     }
 
-    /// The token's user, its permissions on the repository, and the default branch.
+    /// Whom the token acts for, its permissions on the repository, and the default branch.
+    /// An installation token (a GitHub App's, or Actions' `GITHUB_TOKEN`) has no user:
+    /// GitHub refuses it `GET /user` ("Resource not accessible by integration"), so its
+    /// login is [`INSTALLATION`], and what it may do is what the repository's `permissions`
+    /// say, as for any token.
     pub async fn access(&self) -> ForgeResult<Access> {
-        let login = self.login().await?;
         let repository = self.repository().await?;
         Ok(Access {
-            login,
+            login: self.login().await?,
             permissions: repository.permissions.unwrap_or_default(),
             default_branch: repository.default_branch,
         })
@@ -161,15 +173,16 @@ impl GithubForge {
         Ok(repository)
     }
 
+    /// The token's user's login, or [`INSTALLATION`] for a token that has none.
     async fn login(&self) -> ForgeResult<String> {
-        self.login
-            .get_or_try_init(|| async {
-                let url = self.url(&["user"], &[]);
-                let reply = accepted(self.http.send(&Request::get(url)).await?, Subject::User)?;
-                Ok(reply.json::<wire::User>()?.login)
-            })
-            .await
-            .cloned()
+        let url = self.url(&["user"], &[]);
+        let reply = self.http.send(&Request::get(url)).await?;
+        if reply.status == ::http::StatusCode::FORBIDDEN
+            && reply.message().contains("not accessible by integration")
+        {
+            return Ok(INSTALLATION.to_owned());
+        }
+        Ok(accepted(reply, Subject::User)?.json::<wire::User>()?.login)
     }
 
     /// The URL of `segments` under the API root, with `query`.

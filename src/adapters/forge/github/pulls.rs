@@ -4,6 +4,7 @@ use ::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::GithubForge;
+use super::creates::Mark;
 use super::errors::{Subject, accepted, refusal};
 use super::http::{Reply, Request};
 use super::listing::{self, PER_PAGE_TEXT};
@@ -105,13 +106,16 @@ impl GithubForge {
         }
         let body = json!({ "title": new.title, "body": new.body, "head": new.head, "base": base });
         let request = Request::new(Method::POST, self.repo_url(&["pulls"], &[]), Some(body));
-        // GitHub allows one open pull request per head and base: one there now is what the
-        // lost answer made (or one made meanwhile, which creating would refuse anyway).
+        // GitHub allows one open pull request per head and base: one there now, newer than
+        // the mark, is what the lost answer made (or one made meanwhile, which creating would
+        // refuse anyway); an older one was there before, and creating is refused as a duplicate.
         let base_name = base.as_str();
-        let made = move || async move { Ok(self.open_from(&new.head, base_name).await?.map(Ok)) };
+        let look = |mark: Mark| async move {
+            let open = self.open_from(&new.head, base_name).await?;
+            Ok(open.filter(|pull| mark.precedes(pull.number)).map(Ok))
+        };
         let created = self
-            .http
-            .send_unrepeated(&request, made, |reply| {
+            .create_once(&request, self.issue_mark(), look, |reply| {
                 if reply.status == StatusCode::CREATED || reply.status == StatusCode::OK {
                     return Ok(Ok(PullRequest::from(reply.json::<WirePull>()?)));
                 }
