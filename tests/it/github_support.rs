@@ -141,3 +141,12 @@ impl GithubRepo {
         assert_eq!(self.fake().violations(), Vec::<String>::new());
     }
 }
+
+/// A body as GitHub shows it: without the key that Clambake's creates put at its end, in an
+/// HTML comment (so that a lost answer's work is known by it).
+pub fn visible(body: &str) -> &str {
+    match body.rfind("\n\n<!-- clambake-create ") {
+        Some(key) if body.ends_with(" -->") => &body[..key],
+        _ => body,
+    }
+}

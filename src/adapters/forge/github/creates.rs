@@ -1,49 +1,77 @@
 //! Creates that must not happen twice (an issue, a comment, a pull request) though an answer
-//! may be lost. Before the first send, a [`Mark`] notes the newest number or id there is; after
-//! a failure, only an item newer than the mark and made as asked is taken for the create's
-//! work, never one that was there before (the same comment posted minutes ago). A create whose
-//! outcome stays unknown, because the look for it failed too, is remembered with its mark: the
-//! next attempt at the same create in this process looks again before it sends anything.
+//! may be lost. Each create carries a key of its own, a random nonce in an HTML comment at the
+//! end of the body it sends (invisible where GitHub renders it, and taken off again wherever
+//! a body is read); after a failure, only an item carrying that key is taken for the create's
+//! work, never one that was there before with the same text. This costs no request before the
+//! send. A create whose outcome stays unknown, because the look for it failed too, is
+//! remembered with its key: the next attempt at the same create in this process looks for it
+//! before it sends anything, and sends the same key.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use regex::Regex;
 
 use super::GithubForge;
 use super::errors::{Subject, accepted};
 use super::http::{Reply, Request};
 use super::issues::only_issues;
-use super::listing::PER_PAGE_TEXT;
-use super::wire::WireIssue;
-use crate::ports::forge::{Comment, ForgeError, ForgeResult, Issue, NewIssue, Number};
+use super::listing::{self, PER_PAGE_TEXT};
+use super::wire::{WireComment, WireIssue};
+use crate::ports::forge::{Comment, ForgeError, ForgeResult, Issue, NewIssue, Number, PullRequest};
 
-/// How far back the comments of an issue are read to mark the newest: GitHub's clock and ours
-/// may differ by this much.
+/// How far back before a create's first send its comment is looked for: GitHub's clock and
+/// ours may differ by this much.
 pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
-/// The newest issue or pull request number, or comment id, before a create was first sent;
-/// `None` when there was none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
-    pub newest: Option<u64>,
-    /// For comments: from when they were read, and are looked for again.
-    pub since: Option<Timestamp>,
+/// The key of one create, and when it was first sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateKey {
+    nonce: String,
+    first_sent: Timestamp,
 }
 
-impl Mark {
-    /// Whether the item numbered `id` was made after the mark was taken.
-    pub fn precedes(&self, id: u64) -> bool {
-        self.newest.is_none_or(|newest| id > newest)
+impl CreateKey {
+    fn new(now: Timestamp) -> Self {
+        Self {
+            nonce: format!("{:032x}", rand::random::<u128>()),
+            first_sent: now,
+        }
+    }
+
+    /// `body` as it is sent: the key follows it, in an HTML comment.
+    fn marked(&self, body: &str) -> String {
+        format!("{body}\n\n<!-- clambake-create {} -->", self.nonce)
+    }
+
+    /// Whether `sent`, a body as GitHub holds it, carries this key.
+    fn carried_by(&self, sent: &str) -> bool {
+        KEY.captures(sent)
+            .is_some_and(|found| found[1] == *self.nonce)
     }
 }
 
-/// Creates whose outcome is unknown, by what they send, with the mark of their first send.
+/// The key that [`CreateKey::marked`] puts at the end of a body.
+static KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\n\n<!-- clambake-create ([0-9a-f]{32}) -->\z")
+        .expect("the key's pattern compiles")
+});
+
+/// `body` as it was written, without the key a create put at its end.
+pub fn unmarked(body: String) -> String {
+    match KEY.find(&body) {
+        Some(key) => body[..key.start()].to_owned(),
+        None => body,
+    }
+}
+
+/// Creates whose outcome is unknown, by what they send, with their key.
 #[derive(Debug, Default)]
-pub struct Unsettled(Mutex<HashMap<String, Mark>>);
+pub struct Unsettled(Mutex<HashMap<String, CreateKey>>);
 
 impl Unsettled {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Mark>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, CreateKey>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -61,46 +89,60 @@ fn identity(request: &Request) -> String {
     )
 }
 
+/// `request` with `key` at the end of the `body` field of what it sends.
+fn keyed(request: &Request, key: &CreateKey) -> Request {
+    let mut request = request.clone();
+    if let Some(fields) = request.body.as_mut().and_then(|body| body.as_object_mut()) {
+        let body = fields
+            .get("body")
+            .and_then(|b| b.as_str())
+            .unwrap_or_default();
+        let marked = key.marked(body);
+        fields.insert("body".to_owned(), marked.into());
+    }
+    request
+}
+
 impl GithubForge {
-    /// Sends the create `request` at most once in effect: `mark` notes what there is before
-    /// the first send, `look` finds what a lost answer made (newer than the mark), `accept`
-    /// reads an answer that came. Unless an answer came or `look` found the work, the create
-    /// stays unsettled and its next attempt looks before sending.
-    pub(super) async fn create_once<T, Marking, Look, Found>(
+    /// Sends the create `request` at most once in effect, its body keyed: `look` finds what a
+    /// lost answer made (carrying the key, as GitHub holds it), `accept` reads an answer that
+    /// came. Unless an answer came or `look` found the work, the create stays unsettled and
+    /// its next attempt looks before sending.
+    pub(super) async fn create_once<T, Look, Found>(
         &self,
         request: &Request,
-        mark: Marking,
         look: Look,
         accept: impl FnOnce(Reply) -> ForgeResult<T>,
     ) -> ForgeResult<T>
     where
-        Marking: Future<Output = ForgeResult<Mark>>,
-        Look: Fn(Mark) -> Found,
+        Look: Fn(CreateKey) -> Found,
         Found: Future<Output = ForgeResult<Option<T>>>,
     {
-        let key = identity(request);
-        let remembered = self.unsettled.entries().get(&key).copied();
-        let mark = match remembered {
-            Some(mark) => {
-                if let Some(found) = look(mark).await? {
-                    self.unsettled.entries().remove(&key);
+        let identity = identity(request);
+        let remembered = self.unsettled.entries().get(&identity).cloned();
+        let key = match remembered {
+            Some(key) => {
+                if let Some(found) = look(key.clone()).await? {
+                    self.unsettled.entries().remove(&identity);
                     return Ok(found);
                 }
-                mark
+                key
             }
             None => {
-                let mark = mark.await?;
-                self.unsettled.entries().insert(key.clone(), mark);
-                mark
+                let key = CreateKey::new(self.clock.now());
+                self.unsettled
+                    .entries()
+                    .insert(identity.clone(), key.clone());
+                key
             }
         };
         let made = || {
-            let found = look(mark);
+            let found = look(key.clone());
             async move { Ok(found.await?.map(Ok)) }
         };
         let settled = self
             .http
-            .send_unrepeated(request, made, |reply| Ok(accept(reply)))
+            .send_unrepeated(&keyed(request, &key), made, |reply| Ok(accept(reply)))
             .await
             .map_err(|error| match error {
                 ForgeError::Transient(why) => ForgeError::Transient(format!(
@@ -109,39 +151,17 @@ impl GithubForge {
                 )),
                 error => error,
             })?;
-        self.unsettled.entries().remove(&key);
+        self.unsettled.entries().remove(&identity);
         settled
     }
 
-    /// The newest issue or pull request number (they share one sequence), for a mark.
-    pub(super) async fn issue_mark(&self) -> ForgeResult<Mark> {
-        let url = self.repo_url(
-            &["issues"],
-            &[
-                ("state", "all"),
-                ("sort", "created"),
-                ("direction", "desc"),
-                ("per_page", "1"),
-            ],
-        );
-        let reply = accepted(
-            self.http.send(&Request::get(url)).await?,
-            Subject::Repository,
-        )?;
-        let newest: Vec<WireIssue> = reply.json()?;
-        Ok(Mark {
-            newest: newest.first().map(|item| item.number),
-            since: None,
-        })
-    }
-
-    /// The issue with `new`'s title and body made after `mark`, newest first: what a create
-    /// whose answer was lost made, if it made anything. It is among the hundred newest issues
-    /// and pull requests unless a hundred others were made since the mark.
+    /// The issue with `new`'s title that carries `key`: what a create whose answer was lost
+    /// made, if it made anything. It is among the hundred newest issues and pull requests
+    /// unless a hundred others were made since.
     pub(super) async fn issue_made(
         &self,
         new: &NewIssue,
-        mark: Mark,
+        key: CreateKey,
     ) -> ForgeResult<Option<Issue>> {
         let url = self.repo_url(
             &["issues"],
@@ -156,51 +176,64 @@ impl GithubForge {
             self.http.send(&Request::get(url)).await?,
             Subject::Repository,
         )?;
-        let issues = only_issues(reply.json()?);
-        Ok(issues.into_iter().rev().find(|issue| {
-            mark.precedes(issue.number) && issue.title == new.title && issue.body == new.body
-        }))
+        let issues: Vec<WireIssue> = reply.json()?;
+        let made = issues.into_iter().find(|issue| {
+            issue.title == new.title && issue.body.as_deref().is_some_and(|b| key.carried_by(b))
+        });
+        Ok(only_issues(made.into_iter().collect()).pop())
     }
 
-    /// The newest comment id on `number` among those changed lately: an older comment is not
-    /// among those that [`Mark::since`] finds again.
-    pub(super) async fn comment_mark(&self, number: Number) -> ForgeResult<Mark> {
-        let since = self.clock.now() - CLOCK_SKEW;
-        let comments = self.comments_since(number, Some(since)).await?;
-        Ok(Mark {
-            newest: comments.iter().map(|comment| comment.id).max(),
-            since: Some(since),
-        })
-    }
-
-    /// The newest comment on `number` with `body` made after `mark`. Who wrote it is not
-    /// asked: an installation token has no user to ask `GET /user` about.
+    /// The comment on `number` that carries `key`. Who wrote it is not asked: an installation
+    /// token has no user to ask `GET /user` about.
     pub(super) async fn comment_made(
         &self,
         number: Number,
-        body: &str,
-        mark: Mark,
+        key: CreateKey,
     ) -> ForgeResult<Option<Comment>> {
-        let comments = self.comments_since(number, mark.since).await?;
+        let since = key.first_sent - CLOCK_SKEW;
+        let url = self.comments_since_url(number, since);
+        let comments = self.read_sent_comments(url, number).await?;
         Ok(comments
             .into_iter()
-            .rev()
-            .find(|comment| mark.precedes(comment.id) && comment.body == body))
+            .find(|(sent, _)| key.carried_by(sent))
+            .map(|(_, comment)| comment))
     }
 
-    /// The comments on `number` (changed at `since` or later), oldest first.
-    async fn comments_since(
+    /// The URL of the comments on `number` changed at `since` or later.
+    fn comments_since_url(&self, number: Number, since: Timestamp) -> String {
+        let since = since.to_string();
+        let query = [("per_page", PER_PAGE_TEXT), ("since", since.as_str())];
+        self.repo_url(&["issues", &number.to_string(), "comments"], &query)
+    }
+
+    /// The comments at `url`, each with its body as GitHub holds it, key and all.
+    async fn read_sent_comments(
         &self,
+        url: String,
         number: Number,
-        since: Option<Timestamp>,
-    ) -> ForgeResult<Vec<Comment>> {
-        let since = since.map(|since| since.to_string());
-        let mut query = vec![("per_page", PER_PAGE_TEXT)];
-        if let Some(since) = &since {
-            query.push(("since", since));
-        }
-        let url = self.repo_url(&["issues", &number.to_string(), "comments"], &query);
-        self.read_comments(url, number).await
+    ) -> ForgeResult<Vec<(String, Comment)>> {
+        let subject = Subject::IssueOrPullRequest(number);
+        let comments: Vec<WireComment> = listing::all(&self.http, url, subject).await?;
+        Ok(comments
+            .into_iter()
+            .map(|comment| {
+                let sent = comment.body.clone().unwrap_or_default();
+                (sent, comment.into_comment(number))
+            })
+            .collect())
+    }
+
+    /// The pull request from `head` into `base` that carries `key`, if one is open.
+    pub(super) async fn pull_made(
+        &self,
+        head: &str,
+        base: &str,
+        key: CreateKey,
+    ) -> ForgeResult<Option<PullRequest>> {
+        let open = self.open_wire_from(head, base).await?;
+        Ok(open
+            .filter(|pull| pull.body.as_deref().is_some_and(|b| key.carried_by(b)))
+            .map(PullRequest::from))
     }
 }
 
@@ -208,20 +241,40 @@ impl GithubForge {
 mod tests {
     use super::*;
 
+    fn key() -> CreateKey {
+        CreateKey::new(Timestamp::UNIX_EPOCH)
+    }
+
     #[test]
-    fn only_what_is_newer_than_the_mark_follows_it() {
-        let mark = Mark {
-            newest: Some(7),
-            since: None,
-        };
-        assert!(!mark.precedes(6));
-        assert!(!mark.precedes(7));
-        assert!(mark.precedes(8));
-        let empty = Mark {
-            newest: None,
-            since: None,
-        };
-        assert!(empty.precedes(1));
+    fn a_keyed_body_carries_its_key_and_reads_back_as_written() {
+        let key = key();
+        let sent = key.marked("Done.\n");
+        assert!(key.carried_by(&sent));
+        assert!(!CreateKey::new(Timestamp::UNIX_EPOCH).carried_by(&sent));
+        assert_eq!(unmarked(sent), "Done.\n");
+    }
+
+    #[test]
+    fn only_a_key_at_the_very_end_is_taken_off() {
+        let key = key();
+        let quoted = format!("{} and more", key.marked("text"));
+        assert!(!key.carried_by(&quoted));
+        assert_eq!(unmarked(quoted.clone()), quoted);
+        assert_eq!(unmarked("plain".to_owned()), "plain");
+    }
+
+    #[test]
+    fn the_key_goes_into_the_body_field_of_what_is_sent() {
+        let key = key();
+        let request = Request::new(
+            ::http::Method::POST,
+            "http://h/x".to_owned(),
+            Some(serde_json::json!({ "title": "t", "body": "b" })),
+        );
+        let sent = keyed(&request, &key);
+        let body = sent.body.unwrap();
+        assert_eq!(body["title"], "t");
+        assert!(key.carried_by(body["body"].as_str().unwrap()));
     }
 
     #[test]

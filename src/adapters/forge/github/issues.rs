@@ -99,8 +99,8 @@ impl GithubForge {
             "assignees": new.assignees,
         });
         let request = Request::new(Method::POST, self.repo_url(&["issues"], &[]), Some(body));
-        let look = |mark| self.issue_made(new, mark);
-        self.create_once(&request, self.issue_mark(), look, |reply| {
+        let look = |key| self.issue_made(new, key);
+        self.create_once(&request, look, |reply| {
             let reply = accepted(reply, Subject::Repository)?;
             Ok(Issue::from(reply.json::<WireIssue>()?))
         })
@@ -129,8 +129,8 @@ impl GithubForge {
         }
         let url = self.repo_url(&["issues", &number.to_string(), "comments"], &[]);
         let request = Request::new(Method::POST, url, Some(json!({ "body": body })));
-        let look = |mark| self.comment_made(number, body, mark);
-        self.create_once(&request, self.comment_mark(number), look, |reply| {
+        let look = |key| self.comment_made(number, key);
+        self.create_once(&request, look, |reply| {
             let reply = accepted(reply, Subject::IssueOrPullRequest(number))?;
             Ok(reply.json::<WireComment>()?.into_comment(number))
         })

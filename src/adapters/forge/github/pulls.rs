@@ -4,7 +4,6 @@ use ::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::GithubForge;
-use super::creates::Mark;
 use super::errors::{Subject, accepted, refusal};
 use super::http::{Reply, Request};
 use super::listing::{self, PER_PAGE_TEXT};
@@ -76,6 +75,18 @@ impl GithubForge {
 
     /// The open pull request from `head` into `base`, if there is one.
     async fn open_from(&self, head: &str, base: &str) -> ForgeResult<Option<PullRequest>> {
+        Ok(self
+            .open_wire_from(head, base)
+            .await?
+            .map(PullRequest::from))
+    }
+
+    /// The open pull request from `head` into `base`, as GitHub sent it.
+    pub(super) async fn open_wire_from(
+        &self,
+        head: &str,
+        base: &str,
+    ) -> ForgeResult<Option<WirePull>> {
         let head = self.qualified(head);
         let url = self.repo_url(
             &["pulls"],
@@ -86,7 +97,7 @@ impl GithubForge {
             Subject::Repository,
         )?;
         let pulls: Vec<WirePull> = reply.json()?;
-        Ok(pulls.into_iter().next().map(PullRequest::from))
+        Ok(pulls.into_iter().next())
     }
 
     pub(super) async fn open_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
@@ -106,16 +117,16 @@ impl GithubForge {
         }
         let body = json!({ "title": new.title, "body": new.body, "head": new.head, "base": base });
         let request = Request::new(Method::POST, self.repo_url(&["pulls"], &[]), Some(body));
-        // GitHub allows one open pull request per head and base: one there now, newer than
-        // the mark, is what the lost answer made (or one made meanwhile, which creating would
-        // refuse anyway); an older one was there before, and creating is refused as a duplicate.
+        // GitHub allows one open pull request per head and base: the one there now carrying
+        // this create's key is what a lost answer made; any other was there before, and
+        // creating is refused as a duplicate.
         let base_name = base.as_str();
-        let look = |mark: Mark| async move {
-            let open = self.open_from(&new.head, base_name).await?;
-            Ok(open.filter(|pull| mark.precedes(pull.number)).map(Ok))
+        let look = |key| async move {
+            let made = self.pull_made(&new.head, base_name, key).await?;
+            Ok(made.map(Ok))
         };
         let created = self
-            .create_once(&request, self.issue_mark(), look, |reply| {
+            .create_once(&request, look, |reply| {
                 if reply.status == StatusCode::CREATED || reply.status == StatusCode::OK {
                     return Ok(Ok(PullRequest::from(reply.json::<WirePull>()?)));
                 }

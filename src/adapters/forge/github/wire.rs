@@ -4,6 +4,8 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use super::creates::unmarked;
+
 use crate::ports::forge::{
     AuthorAssociation, Comment, Issue, IssueState, Label, Number, PullRequest, PullRequestState,
 };
@@ -61,7 +63,7 @@ pub struct WireIssue {
     pub number: Number,
     pub title: String,
     #[serde(default)]
-    body: Option<String>,
+    pub body: Option<String>,
     state: IssueState,
     #[serde(default)]
     labels: Vec<IssueLabel>,
@@ -87,7 +89,7 @@ impl From<WireIssue> for Issue {
         Self {
             number: issue.number,
             title: issue.title,
-            body: issue.body.unwrap_or_default(),
+            body: unmarked(issue.body.unwrap_or_default()),
             state: issue.state,
             labels: issue
                 .labels
@@ -120,7 +122,7 @@ pub struct WirePull {
     pub number: Number,
     title: String,
     #[serde(default)]
-    body: Option<String>,
+    pub body: Option<String>,
     state: IssueState,
     pub head: Branch,
     pub base: Branch,
@@ -147,7 +149,7 @@ impl From<WirePull> for PullRequest {
         Self {
             number: pull.number,
             title: pull.title,
-            body: pull.body.unwrap_or_default(),
+            body: unmarked(pull.body.unwrap_or_default()),
             head: pull.head.name,
             base: pull.base.name,
             state,
@@ -171,7 +173,7 @@ pub struct WireComment {
     /// Kept as text: an association GitHub adds later reads as untrusted, not as a failure.
     author_association: String,
     #[serde(default)]
-    body: Option<String>,
+    pub body: Option<String>,
     created_at: Timestamp,
 }
 
@@ -182,7 +184,7 @@ impl WireComment {
             issue,
             author: login(self.user),
             author_association: association(&self.author_association),
-            body: self.body.unwrap_or_default(),
+            body: unmarked(self.body.unwrap_or_default()),
             created_at: self.created_at,
         }
     }
