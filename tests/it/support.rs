@@ -207,6 +207,25 @@ impl TestRepo {
         listed.split_whitespace().next().map(str::to_owned)
     }
 
+    /// The forge `workspace`'s configuration names, opened in this process as `clambake` opens
+    /// it; on GitHub with the fake's token, which this process's environment does not hold.
+    pub async fn open_forge(
+        &self,
+        workspace: &clambake::app::Workspace,
+    ) -> std::sync::Arc<dyn clambake::ports::Forge> {
+        use clambake::ports::credentials::{GithubToken, TokenSource};
+        let config = workspace.load_config().unwrap().config;
+        match &self.github {
+            None => workspace.open_forge(config.forge.backend).await.unwrap(),
+            Some(github) => {
+                let token = GithubToken::new(github.token().to_owned(), TokenSource::GhToken);
+                clambake::app::compose::github(&config.github, &token)
+                    .unwrap()
+                    .forge()
+            }
+        }
+    }
+
     /// On the GitHub backend, panics unless every request so far kept to GitHub's OpenAPI
     /// description; on the local forge there is nothing to check.
     #[track_caller]
