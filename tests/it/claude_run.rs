@@ -234,7 +234,8 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle(
     repo.assert_no_violations();
 }
 
-/// On GitHub, after the run: every agent branch is on `origin` as it is here, the fake holds
+/// On GitHub, after the run: every issue has its claim reference and every agent branch is on
+/// `origin` as it is here, the fake holds
 /// the comments `clambake issue show` reads, each issue's first saying it landed, and no
 /// comment was made twice.
 fn published_with_nothing_said_twice(
@@ -247,6 +248,12 @@ fn published_with_nothing_said_twice(
         let tip = repo.git(&["rev-parse", branch]);
         assert_eq!(repo.origin_tip(branch), Some(tip), "{branch} is published");
     }
+    let claims = repo.git(&["ls-remote", "origin", "refs/clambake/claims/*"]);
+    assert_eq!(
+        claims.lines().count(),
+        ISSUES as usize,
+        "each issue claimed on origin: {claims}"
+    );
     let comments = github.fake.comments();
     for n in 1..=ISSUES {
         let on_fake: Vec<String> = comments
