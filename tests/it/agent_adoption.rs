@@ -20,6 +20,9 @@ use clambake::ports::agent_host::Limits;
 use clambake::ports::agent_registry::RegisteredAgent;
 use clambake::ports::journal::{AttemptLog, AttemptRecord};
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, is_alive, wait_for_async, write_script};
 
 const LIMITS: Limits = Limits {
@@ -356,11 +359,12 @@ echo '{{"type":"result","subtype":"success","is_error":false,"num_turns":1}}'
     )
 }
 
-/// A repository whose agent001 ran an attempt at its claimed issue #1 to its verdict
-/// (through `once_only_agent`), as a run that then died left it: the registration still there.
-async fn ended_attempt(scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+/// A repository on `backend` whose agent001 ran an attempt at its claimed issue #1 to its
+/// verdict (through `once_only_agent`), as a run that then died left it: the registration
+/// still there.
+async fn ended_attempt(backend: Backend, scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     let script = once_only_agent(scripts);
     repo.configure(&[
         ("agents.runtime", "command".to_owned()),
@@ -389,11 +393,14 @@ async fn ended_attempt(scripts: &Path) -> (TestRepo, Workspace, AttemptResult) {
     (repo, workspace, ended)
 }
 
-#[tokio::test]
-async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun() {
+#[rstest]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let scripts = tempfile::tempdir().unwrap();
     // The attempt ran to its verdict; the run died before acting on it.
-    let (repo, workspace, ended) = ended_attempt(scripts.path()).await;
+    let (repo, workspace, ended) = ended_attempt(backend, scripts.path()).await;
     assert_eq!(ended.classification.outcome, Outcome::Success);
     assert_eq!(open_host(&workspace).unwrap().list().unwrap().len(), 1);
     // Spawning the slot by hand now would replace the registration and lose the verdict.
@@ -420,12 +427,22 @@ async fn a_verdict_not_yet_acted_on_when_the_run_died_is_judged_again_not_rerun(
     );
     assert_eq!(repo.labels_of(1), ["route:review"], "{summary}");
     assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
+    if backend == Backend::Github {
+        assert_eq!(
+            repo.origin_tip(&ended.branch),
+            Some(repo.git(&["rev-parse", &ended.branch]))
+        );
+    }
+    repo.assert_no_violations();
 }
 
-#[tokio::test]
-async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
+#[rstest]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let scripts = tempfile::tempdir().unwrap();
-    let (repo, workspace, ended) = ended_attempt(scripts.path()).await;
+    let (repo, workspace, ended) = ended_attempt(backend, scripts.path()).await;
     // The run landed it and recorded the attempt, then died before forgetting the
     // registration; a person has since moved the issue on.
     open_journal(&workspace)
@@ -464,4 +481,5 @@ async fn a_verdict_acted_on_before_the_run_died_is_not_acted_on_again() {
     assert_eq!(summary["events"], serde_json::json!([]), "{summary}");
     assert_eq!(repo.labels_of(1), ["human-only"]);
     assert_eq!(open_host(&workspace).unwrap().list().unwrap(), []);
+    repo.assert_no_violations();
 }

@@ -9,9 +9,12 @@ use clambake::app::agents::attempt::open_host;
 use clambake::app::agents::monitor::{AgentState, list_agents};
 use clambake::ports::agent_registry::RegisteredAgent;
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{PATIENCE, TestRepo, is_alive, wait_for_async, write_script};
 
-/// An initialized repository with issue #1, whose `command` agent writes its pid to `go.pid`,
+/// An initialized repository on a backend with issue #1, whose `command` agent writes its pid to `go.pid`,
 /// reports in, waits for the file `go` beside its script, then commits and reports success.
 struct Setup {
     repo: TestRepo,
@@ -19,9 +22,9 @@ struct Setup {
 }
 
 impl Setup {
-    fn new() -> Self {
-        let repo = TestRepo::new();
-        repo.clambake(&["init"]).success();
+    fn new(backend: Backend) -> Self {
+        let repo = TestRepo::on(backend);
+        repo.init(&[]).success();
         repo.clambake(&["issue", "create", "--title", "Add greeting", "--json"])
             .success();
         let scripts = tempfile::tempdir().unwrap();
@@ -58,8 +61,9 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
 
     /// `clambake spawn` of `agent` on issue 1 in the background, once its agent is registered.
     async fn spawn_in_background(&self, agent: &str) -> (Child, RegisteredAgent) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_clambake"))
-            .current_dir(self.repo.path())
+        let mut child = self
+            .repo
+            .clambake_command()
             .args([
                 "spawn",
                 "--agent",
@@ -107,9 +111,12 @@ fn finish(child: Child) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
-    let setup = Setup::new();
+async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let setup = Setup::new(backend);
     setup
         .repo
         .clambake(&["config", "set", "agents.max_concurrent", "1"])
@@ -176,6 +183,9 @@ async fn max_concurrent_is_enforced_and_a_slot_runs_one_attempt() {
         .success()
         .json();
     assert_eq!(report["outcome"], "success");
+    assert_eq!(setup.repo.labels_of(1), ["agent001"]);
+    assert_eq!(setup.repo.labels_of(2), ["agent002"]);
+    setup.repo.assert_no_violations();
 }
 
 /// Waits until the agent's log holds `events` events, by asking `monitor --json`.
@@ -196,7 +206,7 @@ async fn wait_for_events(repo: &TestRepo, agent: &str, events: u64) -> serde_jso
 
 #[tokio::test(flavor = "multi_thread")]
 async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
-    let setup = Setup::new();
+    let setup = Setup::new(Backend::Local);
     let (spawned, entry) = setup.spawn_in_background("agent001").await;
     let status = wait_for_events(&setup.repo, "agent001", 2).await;
     assert_eq!(status["state"], "running");
@@ -315,7 +325,7 @@ async fn monitor_shows_a_running_agent_and_follows_it_to_its_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
-    let setup = Setup::new();
+    let setup = Setup::new(Backend::Local);
     let (spawned, entry) = setup.spawn_in_background("agent001").await;
     wait_for_events(&setup.repo, "agent001", 2).await;
     let pid = setup.agent_pid().await;
@@ -351,9 +361,12 @@ async fn terminate_stops_a_running_agent_and_its_supervisor_classifies_it() {
     assert!(bad.stderr.contains("--grace"), "{}", bad.stderr);
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn land_sends_committed_work_to_review_and_frees_the_slot() {
-    let setup = Setup::new();
+async fn land_sends_committed_work_to_review_and_frees_the_slot(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let setup = Setup::new(backend);
     let repo = &setup.repo;
     repo.clambake(&["issue", "label", "1", "--add", "agent001"])
         .success();
@@ -392,11 +405,26 @@ async fn land_sends_committed_work_to_review_and_frees_the_slot() {
     let shown = issue.to_string();
     assert!(shown.contains(r#""route:review""#), "{shown}");
     assert!(!shown.contains(r#""agent001""#), "{shown}");
+    let pull = landed["train"]["individual"][0]["number"].to_string();
+    let pr = repo
+        .clambake(&["pr", "show", &pull, "--json"])
+        .success()
+        .json();
+    let tip = repo.git(&["rev-parse", "agent001/1-add-greeting"]);
+    assert_eq!(
+        pr["pull_request"]["head"], "agent001/1-add-greeting",
+        "{pr}"
+    );
+    assert_eq!(pr["pull_request"]["head_sha"], tip.as_str(), "{pr}");
+    if backend == Backend::Github {
+        assert_eq!(repo.origin_tip("agent001/1-add-greeting"), Some(tip));
+    }
+    repo.assert_no_violations();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_agent_list_shows_registered_processes() {
-    let setup = Setup::new();
+    let setup = Setup::new(Backend::Local);
     let workspace = Workspace::discover(setup.repo.path()).await.unwrap();
     let now = jiff::Timestamp::now();
     assert!(list_agents(&workspace, now).await.unwrap().is_empty());

@@ -4,11 +4,17 @@
 use clambake::core::lifecycle::machine::State;
 use clambake::core::recovery::drift::archive_ref;
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::recovery_world::TestWorld;
 
+#[rstest]
 #[tokio::test]
-async fn drift_is_diagnosed_recovered_and_validated() {
-    let world = TestWorld::new().await;
+async fn drift_is_diagnosed_recovered_and_validated(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let repo = &world.repo;
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
     let issue = world.issue(&["agent001"]).await;
@@ -64,11 +70,15 @@ async fn drift_is_diagnosed_recovered_and_validated() {
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
     let status = repo.clambake(&["agent", "status"]).success().stdout;
     assert!(status.contains("Idle") && status.contains("ok"), "{status}");
+    repo.assert_no_violations();
 }
 
+#[rstest]
 #[tokio::test]
-async fn force_reset_archives_the_work_and_cleans_the_labels() {
-    let world = TestWorld::new().await;
+async fn force_reset_archives_the_work_and_cleans_the_labels(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let repo = &world.repo;
     let issue = world.issue(&["agent002"]).await;
     let branch = world.branch("agent002", issue, 1);
@@ -100,6 +110,7 @@ async fn force_reset_archives_the_work_and_cleans_the_labels() {
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
     let again = repo.clambake(&["agent", "force-reset", "--agent", "agent002"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
+    repo.assert_no_violations();
 }
 
 #[test]
@@ -124,9 +135,12 @@ fn errors_exit_by_kind_and_say_what_was_wrong() {
     assert_eq!(scope.code, 2, "--agent or --all is required");
 }
 
+#[rstest]
 #[tokio::test]
-async fn with_the_state_machine_disabled_labels_alone_are_the_belief() {
-    let world = TestWorld::new().await;
+async fn with_the_state_machine_disabled_labels_alone_are_the_belief(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let repo = &world.repo;
     repo.clambake(&["config", "set", "state_machine.enabled", "false"])
         .success();
@@ -174,4 +188,5 @@ async fn with_the_state_machine_disabled_labels_alone_are_the_belief() {
         "the journal is not written: {journal:?}"
     );
     assert_eq!(repo.clambake(&["agent", "validate", "--all"]).code, 0);
+    repo.assert_no_violations();
 }

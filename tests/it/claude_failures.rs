@@ -5,12 +5,14 @@
 
 use std::path::Path;
 
+use rstest::rstest;
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::model_server::{ModelServer, Reply};
-use crate::support::{CliOutput, TestRepo, clambake_in_env, claude_binary};
+use crate::support::{CliOutput, TestRepo, claude_binary};
 
-/// A repository set up with `clambake init` and nothing else, plus `settings`.
+/// A repository on a backend set up with `clambake init` and nothing else, plus `settings`.
 pub struct Setup {
     pub repo: TestRepo,
     home: tempfile::TempDir,
@@ -19,20 +21,20 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new(server: &ModelServer, settings: &[(&str, &str)]) -> Self {
+    pub fn new(backend: Backend, server: &ModelServer, settings: &[(&str, &str)]) -> Self {
         let bin = claude_binary()
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let setup = Self {
-            repo: TestRepo::new(),
+            repo: TestRepo::on(backend),
             home: tempfile::tempdir().unwrap(),
             // `claude` is found on PATH, as for a user who installed it: agents.claude_code_path
             // keeps its default.
             path: format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
             base_url: server.base_url(),
         };
-        setup.clambake(&["init", "--agents", "1"]).success();
+        setup.repo.init(&["--agents", "1"]).success();
         for (key, value) in settings {
             setup.clambake(&["config", "set", key, value]).success();
         }
@@ -50,7 +52,7 @@ impl Setup {
             // Claude Code retries API errors for minutes; the tests want its verdict.
             ("CLAUDE_CODE_MAX_RETRIES", "0"),
         ];
-        clambake_in_env(self.repo.path(), args, &env)
+        self.repo.clambake_env(args, &env)
     }
 
     pub fn issue(&self, title: &str, body: &str) {
@@ -68,7 +70,7 @@ impl Setup {
     }
 
     pub fn run_until_idle(&self) -> Value {
-        tokio::task::block_in_place(|| self.clambake(&["run", "--until-idle", "--json"]))
+        self.clambake(&["run", "--until-idle", "--json"])
             .success()
             .json()
     }
@@ -93,8 +95,11 @@ const ONE_ATTEMPT: &[(&str, &str)] = &[
     ),
 ];
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
+async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     for (status, kind, named, tail) in [(
         529,
         "overloaded_error",
@@ -102,7 +107,7 @@ async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
         "HTTP 529 overloaded_error, terminal_reason api_error",
     )] {
         let server = ModelServer::start(Vec::new(), Reply::error(status, kind)).await;
-        let setup = Setup::new(&server, ONE_ATTEMPT);
+        let setup = Setup::new(backend, &server, ONE_ATTEMPT);
         setup.issue("Say hello", "Add hello.txt.");
         let summary = setup.run_until_idle();
         assert!(!server.requests().is_empty(), "Claude Code asked the model");
@@ -117,18 +122,22 @@ async fn model_api_errors_are_named_in_the_verdict_and_the_failure_comment() {
             log.contains(tail),
             "the quoted log keeps the line that explains it: {log}"
         );
+        setup.repo.assert_no_violations();
     }
 }
 
 /// A key the model API refuses would fail every attempt alike, all night: the run gives the
 /// issue back with no attempt counted, claims nothing more, and exits saying what to fix.
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
+async fn a_refused_key_stops_the_run_and_gives_the_issue_back(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let server = ModelServer::start(Vec::new(), Reply::error(401, "authentication_error")).await;
-    let setup = Setup::new(&server, ONE_ATTEMPT);
+    let setup = Setup::new(backend, &server, ONE_ATTEMPT);
     setup.issue("Say hello", "Add hello.txt.");
     setup.issue("Say goodbye", "Add goodbye.txt.");
-    let run = tokio::task::block_in_place(|| setup.clambake(&["run", "--until-idle", "--json"]));
+    let run = setup.clambake(&["run", "--until-idle", "--json"]);
     assert_eq!(run.code, 7, "{}", run.stderr);
     assert!(
         run.stderr.contains(
@@ -155,6 +164,7 @@ async fn a_refused_key_stops_the_run_and_gives_the_issue_back() {
             setup.repo.comments_on(issue)
         );
     }
+    setup.repo.assert_no_violations();
 }
 
 /// A scripted model that does what its prompt asks, as a capable agent would: it edits a file
@@ -179,10 +189,13 @@ fn obey(prompt: &str) -> Vec<Reply> {
     replies
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn in_the_default_configuration_an_agent_doing_what_its_prompt_asks_lands_its_work() {
+async fn in_the_default_configuration_an_agent_doing_what_its_prompt_asks_lands_its_work(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let server = ModelServer::per_conversation(obey, Reply::text("Nothing more.")).await;
-    let setup = Setup::new(&server, &[]);
+    let setup = Setup::new(backend, &server, &[]);
     setup.issue("Say hello", "Add hello.txt saying hello.");
     let summary = setup.run_until_idle();
     let disposed = disposed_event(&summary);
@@ -210,16 +223,20 @@ async fn in_the_default_configuration_an_agent_doing_what_its_prompt_asks_lands_
         "no tool call was denied: {log}"
     );
     assert!(log.contains(r#""permissionMode":"acceptEdits""#), "{log}");
+    setup.repo.assert_no_violations();
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_denied_tool_call_is_named_in_the_verdict() {
+async fn a_denied_tool_call_is_named_in_the_verdict(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let server = ModelServer::start(
         vec![Reply::bash("git add -A && git commit -qm 'Say hello'")],
         Reply::text("I could not commit."),
     )
     .await;
-    let setup = Setup::new(&server, ONE_ATTEMPT);
+    let setup = Setup::new(backend, &server, ONE_ATTEMPT);
     setup.issue("Say hello", "Commit hello.txt.");
     let summary = setup.run_until_idle();
     let disposed = disposed_event(&summary);
@@ -235,12 +252,15 @@ async fn a_denied_tool_call_is_named_in_the_verdict() {
         failure.contains("agents.claude_permission_mode"),
         "{failure}"
     );
+    setup.repo.assert_no_violations();
 }
 
+/// On the local forge only: GitHub refuses an issue body over 65,536 characters, so no issue
+/// there carries a prompt past what one argument may hold.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_prompt_longer_than_one_argument_may_be_reaches_claude_code_whole() {
     let server = ModelServer::per_conversation(obey, Reply::text("Nothing more.")).await;
-    let setup = Setup::new(&server, &[]);
+    let setup = Setup::new(Backend::Local, &server, &[]);
     // Past the 128 KiB Linux allows a single argument (MAX_ARG_STRLEN).
     let body = format!(
         "{}the last line of the issue",

@@ -2,8 +2,10 @@
 //! real Claude Code, run by `clambake run` against the scripted model server, picks up the
 //! conversation where the first attempt stopped instead of starting over with the same limit.
 
+use rstest::rstest;
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::claude_failures::Setup;
 use crate::model_server::{ModelServer, Reply};
 
@@ -17,8 +19,11 @@ fn assistant_turns(request: &Value) -> usize {
         .count()
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retry_after_the_turn_limit_continues_the_session() {
+async fn a_retry_after_the_turn_limit_continues_the_session(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     // Two turns of looking around use up the first attempt's limit; a continued session is on
     // its third turn, where the work gets done.
     let server = ModelServer::per_conversation(
@@ -34,6 +39,7 @@ async fn a_retry_after_the_turn_limit_continues_the_session() {
     )
     .await;
     let setup = Setup::new(
+        backend,
         &server,
         &[
             ("agents.claude_max_turns", "2"),
@@ -88,4 +94,5 @@ async fn a_retry_after_the_turn_limit_continues_the_session() {
         setup.repo.git(&["show", "agent001/1-say-hello:hello.txt"]),
         "hello"
     );
+    setup.repo.assert_no_violations();
 }

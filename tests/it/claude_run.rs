@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::model_server::{ModelServer, Reply};
-use crate::support::{TestRepo, clambake_in_env, claude_binary, processes};
+use crate::support::{TestRepo, claude_binary, processes};
 
 const ISSUES: u64 = 6;
 const AGENTS: usize = 3;
@@ -81,11 +84,14 @@ fn numbers(value: &serde_json::Value) -> Vec<u64> {
     numbers
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
+async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let claude = claude_binary();
     assert!(claude.exists(), "no Claude Code at {}", claude.display());
-    let repo = TestRepo::new();
+    let repo = TestRepo::on(backend);
     let home = tempfile::tempdir().unwrap();
     let barrier = tempfile::tempdir().unwrap();
     let barrier_path = barrier.path().to_owned();
@@ -102,9 +108,9 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         ("ANTHROPIC_API_KEY", "sk-scripted"),
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
     ];
-    let clambake = |args: &[&str]| clambake_in_env(repo.path(), args, &env);
+    let clambake = |args: &[&str]| repo.clambake_env(args, &env);
 
-    clambake(&["init", "--agents", &AGENTS.to_string()]).success();
+    repo.init(&["--agents", &AGENTS.to_string()]).success();
     for (key, value) in [
         ("agents.runtime", "claude"),
         ("agents.claude_code_path", claude.to_str().unwrap()),
@@ -131,7 +137,7 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         .success();
     }
 
-    let summary = tokio::task::block_in_place(|| clambake(&["run", "--until-idle", "--json"]))
+    let summary = clambake(&["run", "--until-idle", "--json"])
         .success()
         .json();
     let events = summary["events"].as_array().unwrap();
@@ -176,6 +182,12 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         .map(|(hash, _)| hash)
         .collect();
     assert_eq!(agent_commits.len(), 6, "one commit per issue");
+    for n in 1..=ISSUES {
+        assert_eq!(repo.labels_of(n), ["route:bundled"], "#{n}");
+    }
+    if let Some(github) = repo.github() {
+        published_with_nothing_said_twice(&repo, github);
+    }
 
     let number = bundle["number"].as_u64().unwrap().to_string();
     let merged = clambake(&["pr", "merge", &number, "--json"])
@@ -191,17 +203,25 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
             .json();
         assert_eq!(shown["issue"]["state"], "closed", "#{n}");
     }
+    // On GitHub the bundle was merged on origin.
+    let main = match backend {
+        Backend::Local => "main",
+        Backend::Github => {
+            repo.git(&["fetch", "-q", "origin", "main"]);
+            "FETCH_HEAD"
+        }
+    };
     for commit in agent_commits {
         let reachable = std::process::Command::new("git")
             .current_dir(repo.path())
-            .args(["merge-base", "--is-ancestor", commit, "main"])
+            .args(["merge-base", "--is-ancestor", commit, main])
             .status()
             .unwrap();
         assert!(reachable.success(), "{commit} is not on main");
     }
     for n in 1..=ISSUES {
         assert_eq!(
-            repo.git(&["show", &format!("main:note-{n}.txt")]),
+            repo.git(&["show", &format!("{main}:note-{n}.txt")]),
             format!("note {n}")
         );
     }
@@ -211,4 +231,45 @@ async fn three_real_claude_code_agents_land_six_issues_in_one_merged_bundle() {
         "no agent process is left running"
     );
     clambake(&["agent", "validate", "--all"]).success();
+    repo.assert_no_violations();
+}
+
+/// On GitHub, after the run: every issue has its claim reference and every agent branch is on
+/// `origin` as it is here, the fake holds
+/// the comments `clambake issue show` reads, each issue's first saying it landed, and no
+/// comment was made twice.
+fn published_with_nothing_said_twice(
+    repo: &TestRepo,
+    github: &crate::github_support::GithubOrigin,
+) {
+    let branches = repo.git(&["branch", "--list", "agent*", "--format=%(refname:short)"]);
+    assert_eq!(branches.lines().count(), ISSUES as usize, "{branches}");
+    for branch in branches.lines() {
+        let tip = repo.git(&["rev-parse", branch]);
+        assert_eq!(repo.origin_tip(branch), Some(tip), "{branch} is published");
+    }
+    let claims = repo.git(&["ls-remote", "origin", "refs/clambake/claims/*"]);
+    assert_eq!(
+        claims.lines().count(),
+        ISSUES as usize,
+        "each issue claimed on origin: {claims}"
+    );
+    let comments = github.fake.comments();
+    for n in 1..=ISSUES {
+        let on_fake: Vec<String> = comments
+            .iter()
+            .filter(|c| c.issue == n)
+            .map(|c| c.body.clone())
+            .collect();
+        assert_eq!(on_fake, repo.comments_on(n), "#{n}");
+        let landed = on_fake.first().map(String::as_str).unwrap_or_default();
+        assert!(
+            landed.starts_with("Landed by agent")
+                && landed.contains(&format!("/{n}-write-note-{n}` is 1 commit ahead")),
+            "#{n}: {on_fake:?}"
+        );
+        let mut once = on_fake.clone();
+        once.dedup();
+        assert_eq!(once, on_fake, "a comment on #{n} made twice");
+    }
 }

@@ -32,6 +32,7 @@ mod claude_resume;
 mod claude_run;
 mod cli;
 mod codex_attempts;
+mod codex_run;
 mod conditional_listing;
 mod conditional_polls;
 mod damaged_databases;

@@ -1,5 +1,5 @@
-//! One test per inconsistency kind, on a real repository, the local forge, the journal and real
-//! child processes: the drift is detected, its plan is the expected one, and one recovery
+//! One test per inconsistency kind, on a real repository, each backend's forge (the local one,
+//! and the GitHub fake reached in this process), the journal and real child processes: the drift is detected, its plan is the expected one, and one recovery
 //! repairs it (and running it again changes nothing).
 
 use clambake::app::recovery::repair::{StepOutcome, diagnose, execute, recover};
@@ -9,6 +9,9 @@ use clambake::core::recovery::plans::Step;
 use clambake::ports::forge::{IssueState, NewPullRequest};
 use jiff::{SignedDuration, Timestamp};
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::recovery_world::TestWorld;
 
 const READY: &str = "route:ready";
@@ -46,6 +49,7 @@ async fn repaired(world: &TestWorld, now: Timestamp) {
     assert!(world.reachable().is_superset(&before), "a commit was lost");
     let again = recover(&world.world(), None, now).await.unwrap();
     assert!(again.executed.is_empty() && again.remaining.is_empty());
+    world.repo.assert_no_violations();
 }
 
 fn kinds(steps: &[Step]) -> Vec<&'static str> {
@@ -67,9 +71,10 @@ fn kinds(steps: &[Step]) -> Vec<&'static str> {
         .collect()
 }
 
+#[rstest]
 #[tokio::test]
-async fn labeled_but_no_branch() {
-    let world = TestWorld::new().await;
+async fn labeled_but_no_branch(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent001"]).await;
     world.working("agent001", issue, &format!("agent001/{issue}-fix"), 0);
@@ -82,9 +87,10 @@ async fn labeled_but_no_branch() {
     assert!(world.last_comment(issue).await.contains("has no branch"));
 }
 
+#[rstest]
 #[tokio::test]
-async fn branch_but_no_label() {
-    let world = TestWorld::new().await;
+async fn branch_but_no_label(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[]).await;
     let branch = world.branch("agent001", issue, 2);
@@ -102,9 +108,10 @@ async fn branch_but_no_label() {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn working_but_no_commits() {
-    let world = TestWorld::new().await;
+async fn working_but_no_commits(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent001"]).await;
     let branch = world.branch("agent001", issue, 0);
@@ -121,9 +128,12 @@ async fn working_but_no_commits() {
     assert_eq!(world.state("agent001"), State::Idle {});
 }
 
+#[rstest]
 #[tokio::test]
-async fn an_empty_branch_goes_with_its_clean_worktree_and_never_from_under_a_dirty_one() {
-    let world = TestWorld::new().await;
+async fn an_empty_branch_goes_with_its_clean_worktree_and_never_from_under_a_dirty_one(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let clean_issue = world.issue(&["agent001"]).await;
     let clean = world.branch("agent001", clean_issue, 0);
@@ -151,9 +161,10 @@ async fn an_empty_branch_goes_with_its_clean_worktree_and_never_from_under_a_dir
         .git(&["merge-base", "--is-ancestor", "main", &dirty]);
 }
 
+#[rstest]
 #[tokio::test]
-async fn landed_but_not_freed() {
-    let world = TestWorld::new().await;
+async fn landed_but_not_freed(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[REVIEW, "agent001"]).await;
     let branch = world.branch("agent001", issue, 1);
@@ -165,9 +176,10 @@ async fn landed_but_not_freed() {
     assert_eq!(world.labels(issue).await, [REVIEW]);
 }
 
+#[rstest]
 #[tokio::test]
-async fn process_dead_but_working() {
-    let world = TestWorld::new().await;
+async fn process_dead_but_working(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent001"]).await;
     let branch = world.branch("agent001", issue, 2);
@@ -188,9 +200,12 @@ async fn process_dead_but_working() {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn orphan_worktree_keeps_its_changes() {
-    let world = TestWorld::new().await;
+async fn orphan_worktree_keeps_its_changes(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[REVIEW]).await;
     let branch = world.branch("agent002", issue, 1);
@@ -207,9 +222,10 @@ async fn orphan_worktree_keeps_its_changes() {
     assert!(files.lines().any(|f| f == "left-over.txt"), "{files}");
 }
 
+#[rstest]
 #[tokio::test]
-async fn duplicate_claim() {
-    let world = TestWorld::new().await;
+async fn duplicate_claim(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent001", "agent002"]).await;
     let branch = world.branch("agent001", issue, 1);
@@ -227,9 +243,12 @@ async fn duplicate_claim() {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn review_but_branch_missing_is_restored_from_its_archive() {
-    let world = TestWorld::new().await;
+async fn review_but_branch_missing_is_restored_from_its_archive(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[REVIEW]).await;
     let branch = world.branch("agent001", issue, 2);
@@ -244,15 +263,19 @@ async fn review_but_branch_missing_is_restored_from_its_archive() {
     assert_eq!(world.tip(&branch), tip);
 }
 
+#[rstest]
 #[tokio::test]
-async fn bundled_but_pr_closed_unmerged() {
-    let world = TestWorld::new().await;
+async fn bundled_but_pr_closed_unmerged(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[BUNDLED]).await;
     let branch = world.branch("agent001", issue, 1);
     world
         .repo
         .git(&["branch", "clambake/bundle-20261121", &branch]);
+    world.repo.publish("clambake/bundle-20261121");
     let bundle = world
         .forge
         .create_pull_request(&NewPullRequest {
@@ -285,9 +308,10 @@ async fn bundled_but_pr_closed_unmerged() {
     );
 }
 
+#[rstest]
 #[tokio::test]
-async fn merged_but_issue_open() {
-    let world = TestWorld::new().await;
+async fn merged_but_issue_open(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&[BUNDLED]).await;
     let branch = world.branch("agent001", issue, 1);
@@ -303,9 +327,12 @@ async fn merged_but_issue_open() {
     assert!(closed.labels.is_empty());
 }
 
+#[rstest]
 #[tokio::test]
-async fn stale_claim_is_stopped_and_requeued() {
-    let world = TestWorld::new().await;
+async fn stale_claim_is_stopped_and_requeued(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let started = Timestamp::now();
     let later = started + SignedDuration::from_mins(91);
     let issue = world.issue(&["agent001"]).await;
@@ -329,9 +356,10 @@ async fn stale_claim_is_stopped_and_requeued() {
     assert_eq!(world.labels(issue).await, [READY]);
 }
 
+#[rstest]
 #[tokio::test]
-async fn unjournaled_claim_is_adopted() {
-    let world = TestWorld::new().await;
+async fn unjournaled_claim_is_adopted(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent003"]).await;
     let branch = world.branch("agent003", issue, 1);
@@ -346,9 +374,12 @@ async fn unjournaled_claim_is_adopted() {
     assert_eq!(world.tip(&branch).len(), 40);
 }
 
+#[rstest]
 #[tokio::test]
-async fn executing_a_plan_twice_is_harmless() {
-    let world = TestWorld::new().await;
+async fn executing_a_plan_twice_is_harmless(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let world = TestWorld::on(backend).await;
     let now = Timestamp::now();
     let issue = world.issue(&["agent001"]).await;
     let branch = world.branch("agent001", issue, 2);

@@ -20,6 +20,7 @@ use clambake::ports::processes::{AgentProcesses, ObservedProcess, ProcessResult}
 use clambake::ports::{Forge, SystemClock};
 use jiff::Timestamp;
 
+use crate::backend::Backend;
 use crate::support::TestRepo;
 
 /// Agent processes as real children: a running `sleep` is alive; one killed and reaped is dead.
@@ -83,7 +84,7 @@ impl AgentProcesses for ChildProcesses {
 pub struct TestWorld {
     pub repo: TestRepo,
     pub workspace: Workspace,
-    pub forge: Box<dyn Forge>,
+    pub forge: Arc<dyn Forge>,
     pub journal: Box<dyn Store>,
     pub processes: ChildProcesses,
     pub config: Config,
@@ -91,19 +92,29 @@ pub struct TestWorld {
 
 impl TestWorld {
     pub async fn new() -> Self {
-        let repo = TestRepo::new();
-        repo.clambake(&["init"]).success();
+        Self::on(Backend::Local).await
+    }
+
+    /// A world on `backend`: on GitHub, the forge is the fake, reached in this process.
+    pub async fn on(backend: Backend) -> Self {
+        let repo = TestRepo::on(backend);
+        repo.init(&[]).success();
         let workspace = Workspace::discover(repo.path()).await.unwrap();
-        let forge = workspace
-            .open_local_forge(Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let forge: Arc<dyn Forge> = match backend {
+            Backend::Local => Arc::new(
+                workspace
+                    .open_local_forge(Arc::new(SystemClock))
+                    .await
+                    .unwrap(),
+            ),
+            Backend::Github => repo.open_forge(&workspace).await,
+        };
         let journal = open_journal(&workspace).unwrap();
         let config = workspace.load_config().unwrap().config;
         Self {
             repo,
             workspace,
-            forge: Box::new(forge),
+            forge,
             journal: Box::new(journal),
             processes: ChildProcesses::default(),
             config,

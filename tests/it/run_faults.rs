@@ -14,6 +14,9 @@ use clambake::ports::forge::{ForgeError, NewIssue, Number, PullRequestFilter};
 use clambake::ports::journal::AttemptLog;
 use clambake::ports::{Clock, SystemClock};
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::{TestRepo, wait_for_async};
 
@@ -73,16 +76,17 @@ impl Hook for Flaky {
 
 type FlakyForge = Hooked<Flaky>;
 
-/// A repository with `agents` slots, bundling off and `issues` ready issues, and an
-/// orchestrator on it whose forge is `flaky` (built around the local forge).
+/// A repository on `backend` with `agents` slots, bundling off and `issues` ready issues, and
+/// an orchestrator on it whose forge is `flaky` (built around the backend's forge).
 async fn flaky_loop(
+    backend: Backend,
     agents: &str,
     issues: u64,
     poll: Duration,
     flaky: Flaky,
 ) -> (TestRepo, Arc<FlakyForge>, Orchestrator) {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", agents]).success();
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", agents]).success();
     repo.clambake(&["config", "set", "bundling.enabled", "false"])
         .success();
     for n in 1..=issues {
@@ -99,7 +103,7 @@ async fn flaky_loop(
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
     let flaky = Arc::new(Hooked {
-        inner: workspace.open_forge(config.forge.backend).await.unwrap(),
+        inner: repo.open_forge(&workspace).await,
         hook: flaky,
     });
     let mut settings = RunSettings::from_config(&config);
@@ -128,10 +132,13 @@ fn stuck_on_first() -> Flaky {
     }
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
-    let (_repo, flaky, mut orchestrator) =
-        flaky_loop("2", 4, Duration::from_millis(50), Flaky::new(7)).await;
+async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let (repo, flaky, mut orchestrator) =
+        flaky_loop(backend, "2", 4, Duration::from_millis(50), Flaky::new(7)).await;
     let (_signals, shutdown) = tokio::sync::watch::channel(0);
     orchestrator
         .run(StopWhen::Idle, shutdown, false)
@@ -152,12 +159,22 @@ async fn a_flaky_forge_slows_the_loop_but_every_issue_still_lands() {
         .await
         .unwrap();
     assert_eq!(prs.len(), 4, "each landed once, with one pull request");
+    repo.assert_no_violations();
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
-    let (_repo, flaky, mut orchestrator) =
-        flaky_loop("2", 3, Duration::from_millis(200), stuck_on_first()).await;
+async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let (repo, flaky, mut orchestrator) = flaky_loop(
+        backend,
+        "2",
+        3,
+        Duration::from_millis(200),
+        stuck_on_first(),
+    )
+    .await;
     // #1's landing comment is refused until #3, which needs #2's slot, has been claimed.
     let release = {
         let flaky = flaky.clone();
@@ -191,12 +208,16 @@ async fn an_attempt_whose_disposal_keeps_failing_holds_up_no_other_slot() {
         let issue = flaky.inner.issue(n).await.unwrap();
         assert_eq!(issue.labels, ["route:review"], "#{n}");
     }
+    repo.assert_no_violations();
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests() {
-    let (_repo, flaky, mut orchestrator) =
-        flaky_loop("2", 2, Duration::from_millis(20), stuck_on_first()).await;
+async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let (repo, flaky, mut orchestrator) =
+        flaky_loop(backend, "2", 2, Duration::from_millis(20), stuck_on_first()).await;
     let (progress, mut watched) = tokio::sync::watch::channel(Progress::default());
     orchestrator.report_progress(progress);
     let (signals, shutdown) = tokio::sync::watch::channel(0);
@@ -271,6 +292,7 @@ async fn an_attempt_whose_disposal_never_succeeds_is_parked_and_its_slot_rests()
     );
     // Landing moved its labels before its comment was refused; the comment is what is left.
     assert_eq!(flaky.inner.issue(1).await.unwrap().labels, ["route:review"]);
+    repo.assert_no_violations();
 }
 
 /// The simulated agent, except that starting it on `panics_on` panics, as a bug in an
@@ -297,10 +319,13 @@ impl AgentRuntime for PanicsOn {
     }
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes_on() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
+async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes_on(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "2"]).success();
     repo.configure(&[("bundling.enabled", "false"), ("agents.max_attempts", "1")]);
     for n in 1..=3 {
         repo.clambake(&[
@@ -315,7 +340,7 @@ async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes
     }
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
-    let forge = workspace.open_forge(config.forge.backend).await.unwrap();
+    let forge = repo.open_forge(&workspace).await;
     let journal = Arc::new(open_journal(&workspace).unwrap());
     let mut settings = RunSettings::from_config(&config);
     settings.poll_interval = Duration::from_millis(50);
@@ -368,4 +393,5 @@ async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes
         "{:?}",
         orchestrator.events()
     );
+    repo.assert_no_violations();
 }

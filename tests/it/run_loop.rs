@@ -3,12 +3,15 @@
 
 use std::os::unix::process::CommandExt;
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, wait_for};
 
-/// An initialised repository running the simulated agent with fast retries.
-fn simulated_repo(agents: &str, max_attempts: &str) -> TestRepo {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", agents]).success();
+/// An initialised repository on `backend` running the simulated agent with fast retries.
+fn simulated_repo(backend: Backend, agents: &str, max_attempts: &str) -> TestRepo {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", agents]).success();
     repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
@@ -27,9 +30,11 @@ fn create(repo: &TestRepo, title: &str, body: &str, labels: &[&str]) {
     repo.clambake(&args).success();
 }
 
-#[test]
-fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
-    let repo = simulated_repo("2", "2");
+#[rstest]
+fn until_idle_lands_every_ready_issue_and_leaves_the_rest(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "2", "2");
     for n in 1..=4 {
         create(&repo, &format!("Task {n}"), "", &["route:ready"]);
     }
@@ -69,6 +74,10 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
     for line in branches.lines() {
         let ahead = repo.git(&["rev-list", "--count", &format!("main..{line}")]);
         assert_eq!(ahead, "1", "{line}");
+        if backend == Backend::Github {
+            let tip = repo.git(&["rev-parse", line]);
+            assert_eq!(repo.origin_tip(line), Some(tip), "{line} is published");
+        }
     }
     let worktrees = repo.git(&["worktree", "list", "--porcelain"]);
     assert_eq!(
@@ -86,11 +95,14 @@ fn until_idle_lands_every_ready_issue_and_leaves_the_rest() {
         last["event"]["event"], "bundle",
         "the slot's landed work rode the train"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
-    let repo = simulated_repo("2", "3");
+#[rstest]
+fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "2", "3");
     create(
         &repo,
         "Crashes",
@@ -120,11 +132,14 @@ fn a_failing_issue_is_retried_on_its_slot_then_marked_failed_with_its_work() {
         kept, "Clambake Work left uncommitted by agent001 on issue #1",
         "the crash's work was committed by Clambake; the retries found it already there"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn comments_count_attempts_as_max_attempts_counts_them() {
-    let repo = simulated_repo("1", "3");
+#[rstest]
+fn comments_count_attempts_as_max_attempts_counts_them(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "1", "3");
     create(
         &repo,
         "Crashes",
@@ -155,11 +170,12 @@ fn comments_count_attempts_as_max_attempts_counts_them() {
         }
     }
     assert!(bodies[2].contains("All 3 attempts failed"), "{}", bodies[2]);
+    repo.assert_no_violations();
 }
 
-#[test]
-fn once_runs_one_round_of_claims() {
-    let repo = simulated_repo("2", "1");
+#[rstest]
+fn once_runs_one_round_of_claims(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let repo = simulated_repo(backend, "2", "1");
     for n in 1..=3 {
         create(&repo, &format!("Task {n}"), "", &["route:ready"]);
     }
@@ -171,11 +187,14 @@ fn once_runs_one_round_of_claims() {
         ["route:ready"],
         "the third waits for the next pass"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn a_claim_left_by_a_stopped_run_is_resumed_on_the_same_slot() {
-    let repo = simulated_repo("2", "2");
+#[rstest]
+fn a_claim_left_by_a_stopped_run_is_resumed_on_the_same_slot(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "2", "2");
     create(&repo, "Left behind", "", &["route:ready"]);
     // What a run killed right after claiming leaves: the label, but no attempt, no journal.
     repo.clambake(&[
@@ -200,14 +219,17 @@ fn a_claim_left_by_a_stopped_run_is_resumed_on_the_same_slot() {
             .git(&["branch", "--list", "agent002/1-left-behind"])
             .is_empty()
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn a_second_run_is_refused_and_names_the_first() {
-    let repo = simulated_repo("1", "1");
+#[rstest]
+fn a_second_run_is_refused_and_names_the_first(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "1", "1");
     create(&repo, "Hangs", "simulate: outcome hang", &["route:ready"]);
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
-        .current_dir(repo.path())
+    let mut first = repo
+        .clambake_command()
         .arg("run")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -262,12 +284,15 @@ fn a_second_run_is_refused_and_names_the_first() {
         std::fs::read_to_string(&lock).unwrap().is_empty(),
         "the lock is released"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn an_agent_outliving_a_killed_run_is_readopted_and_landed(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     let scripts = tempfile::tempdir().unwrap();
     // Waits for the go-ahead file, so the run can be killed while the agent is mid-work.
     let go = scripts.path().join("go");
@@ -289,8 +314,8 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
     ]);
     create(&repo, "Outlives its run", "", &["route:ready"]);
 
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
-        .current_dir(repo.path())
+    let mut first = repo
+        .clambake_command()
         .args(["run", "--until-idle"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -317,11 +342,14 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed() {
         repo.git(&["log", "-1", "--format=%s", "agent001/1-outlives-its-run"]),
         "Work on #1"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_resumed() {
-    let repo = simulated_repo("1", "1");
+#[rstest]
+fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_resumed(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "1", "1");
     create(&repo, "Stray", "", &["route:ready"]);
     repo.clambake(&[
         "issue",
@@ -372,11 +400,14 @@ fn a_stray_agent_left_unregistered_in_a_worktree_is_stopped_before_the_claim_is_
     bystander.kill().unwrap();
     bystander.wait().unwrap();
     assert_eq!(repo.labels_of(1), ["route:review"]);
+    repo.assert_no_violations();
 }
 
-#[test]
-fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files() {
-    let repo = simulated_repo("1", "1");
+#[rstest]
+fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "1", "1");
     create(&repo, "Broken", "", &["route:ready"]);
     repo.clambake(&[
         "issue",
@@ -412,11 +443,14 @@ fn a_worktree_whose_metadata_a_kill_destroyed_is_set_aside_with_its_files() {
         std::fs::read_to_string(aside[0].path().join("notes.txt")).unwrap(),
         "keep me"
     );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn the_summary_says_why_a_branch_rode_alone_and_what_waits_behind_an_open_pull_request() {
-    let repo = simulated_repo("1", "1");
+#[rstest]
+fn the_summary_says_why_a_branch_rode_alone_and_what_waits_behind_an_open_pull_request(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, "1", "1");
     create(
         &repo,
         "First edit",
@@ -452,4 +486,5 @@ fn the_summary_says_why_a_branch_rode_alone_and_what_waits_behind_an_open_pull_r
     );
     assert_eq!(repo.labels_of(3), ["route:review"]);
     assert_eq!(repo.pull_requests().len(), 1);
+    repo.assert_no_violations();
 }

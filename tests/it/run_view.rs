@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, wait_for, write_script};
 
 fn create_ready(repo: &TestRepo, title: &str) {
@@ -18,10 +21,12 @@ fn create_ready(repo: &TestRepo, title: &str) {
     .success();
 }
 
-#[test]
-fn piped_there_is_no_view_only_log_lines() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn piped_there_is_no_view_only_log_lines(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     repo.clambake(&["config", "set", "agents.real_processes", "false"])
         .success();
     create_ready(&repo, "Task one");
@@ -47,6 +52,7 @@ fn piped_there_is_no_view_only_log_lines() {
             .any(|l| l["fields"]["message"] == "agent001 claimed #3 (attempt 1)"),
         "{lines:#?}"
     );
+    repo.assert_no_violations();
 }
 
 /// A tmux server of its own, on a socket in a temporary directory; killed when dropped.
@@ -55,13 +61,15 @@ struct Tmux {
 }
 
 impl Tmux {
-    /// Starts `command` in a 120x30 pane.
-    fn start(command: &str) -> Self {
+    /// Starts `command` in a 120x30 pane, with `env` in its environment (the server's, so
+    /// that no value shows on a command line).
+    fn start(command: &str, env: &[(&str, &str)]) -> Self {
         let tmux = Self {
             dir: tempfile::tempdir().unwrap(),
         };
         let status = tmux
             .command()
+            .envs(env.iter().copied())
             .args(["new-session", "-d", "-x", "120", "-y", "30", command])
             .status()
             .expect("tmux is installed");
@@ -122,12 +130,14 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
     (go, template)
 }
 
-#[test]
-fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a_file() {
-    let repo = TestRepo::new();
+#[rstest]
+fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a_file(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
     let scripts = tempfile::tempdir().unwrap();
     let (go, template) = waiting_agent(scripts.path());
-    repo.clambake(&["init", "--agents", "1"]).success();
+    repo.init(&["--agents", "1"]).success();
     repo.configure(&[
         ("agents.runtime", "command"),
         ("agents.command", template.as_str()),
@@ -135,11 +145,15 @@ fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a
     ]);
     create_ready(&repo, "Add greeting");
 
-    let tmux = Tmux::start(&format!(
-        "cd {} && {} run --until-idle; echo exited $?; sleep 600",
-        repo.path().display(),
-        env!("CARGO_BIN_EXE_clambake"),
-    ));
+    let token = repo.github().map(|github| ("GH_TOKEN", github.token()));
+    let tmux = Tmux::start(
+        &format!(
+            "cd {} && {} run --until-idle; echo exited $?; sleep 600",
+            repo.path().display(),
+            env!("CARGO_BIN_EXE_clambake"),
+        ),
+        token.as_slice(),
+    );
     let screen = tmux.wait_for(&["agent001", "running", "ago", "queue: 0 ready · 1 claimed"]);
     // The busy slot shows its agent by the agent's own pid.
     let pid = std::fs::read_to_string(go.with_extension("pid")).unwrap();
@@ -174,4 +188,5 @@ fn on_a_terminal_the_live_view_shows_the_agents_queue_and_train_and_logs_go_to_a
         !log.contains('\u{1b}'),
         "no terminal control codes in the file"
     );
+    repo.assert_no_violations();
 }

@@ -1,10 +1,14 @@
 //! `clambake spawn` through the real binary.
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, write_script};
 
-fn repo_with_issue() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+/// An initialised repository on `backend` with issue #1 and a comment on it.
+fn repo_with_issue(backend: Backend) -> TestRepo {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.clambake(&[
         "issue",
         "create",
@@ -20,9 +24,11 @@ fn repo_with_issue() -> TestRepo {
     repo
 }
 
-#[test]
-fn spawn_runs_the_simulated_agent_to_a_success() {
-    let repo = repo_with_issue();
+#[rstest]
+fn spawn_runs_the_simulated_agent_to_a_success(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = repo_with_issue(backend);
     let args = [
         "spawn",
         "--agent",
@@ -48,11 +54,19 @@ fn spawn_runs_the_simulated_agent_to_a_success() {
     let second = repo.clambake(&args).success().json();
     assert_eq!(second["attempt"], 2);
     assert_eq!(repo.git(&["branch", "--show-current"]), "main");
+    assert_eq!(
+        repo.labels_of(1),
+        ["agent001"],
+        "the finished work keeps its claim"
+    );
+    repo.assert_no_violations();
 }
 
-#[test]
-fn spawn_hands_the_command_runtime_the_prompt_file() {
-    let repo = repo_with_issue();
+#[rstest]
+fn spawn_hands_the_command_runtime_the_prompt_file(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = repo_with_issue(backend);
     let scripts = tempfile::tempdir().unwrap();
     let script = write_script(
         scripts.path(),
@@ -82,11 +96,12 @@ fn spawn_hands_the_command_runtime_the_prompt_file() {
     assert!(prompt.contains("Say hi"));
     assert!(prompt.contains("In French, please."));
     assert!(prompt.contains("Leave your changes in the worktree, uncommitted"));
+    repo.assert_no_violations();
 }
 
 #[test]
 fn spawn_refuses_a_name_that_is_not_an_agent_slot() {
-    let repo = repo_with_issue();
+    let repo = repo_with_issue(Backend::Local);
     let out = repo.clambake(&[
         "spawn",
         "--agent",
@@ -107,7 +122,7 @@ fn spawn_refuses_a_name_that_is_not_an_agent_slot() {
 
 #[test]
 fn a_real_runtime_asked_for_while_real_agents_are_rolled_back_is_refused() {
-    let repo = repo_with_issue();
+    let repo = repo_with_issue(Backend::Local);
     repo.clambake(&["config", "set", "agents.real_processes", "false"])
         .success();
     let refused = repo.clambake(&[

@@ -1,8 +1,8 @@
 //! The run loop's escalation: a claim whose agent process is alive but silent, which ordinary
 //! recovery cannot free (the loop's own attempt: recovery may not stop it under the loop), is
 //! stopped once idle for `recovery.force_reset_after_minutes`, and its attempt judged like any
-//! other. A real repository, the local forge, a real agent process, and an injected clock that
-//! jumps past the limit.
+//! other. A real repository on each backend, a real agent process, and an injected clock that
+//! jumps past the limit (the local forge keeps its time too; GitHub keeps its own).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,9 @@ use clambake::ports::agent_host::Limits;
 use clambake::ports::journal::{AttemptLog, Journal};
 use jiff::{SignedDuration, Timestamp};
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::orchestrator_props::FakeClock;
 use crate::support::{TestRepo, is_alive, wait_for_async, write_script};
 
@@ -45,10 +48,13 @@ fn silent_agent(scripts: &Path) -> CommandRuntime {
     CommandRuntime::new(script.display().to_string(), String::new())
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     // One attempt: the stopped one is the last, so the issue fails with its work kept.
     repo.clambake(&["config", "set", "agents.max_attempts", "1"])
         .success();
@@ -68,7 +74,10 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
     let config = workspace.load_config().unwrap().config;
     let force_after = config.recovery.force_reset_after_minutes;
     let clock = Arc::new(FakeClock(Mutex::new(Timestamp::now())));
-    let forge: Arc<dyn Forge> = Arc::new(workspace.open_local_forge(clock.clone()).await.unwrap());
+    let forge: Arc<dyn Forge> = match backend {
+        Backend::Local => Arc::new(workspace.open_local_forge(clock.clone()).await.unwrap()),
+        Backend::Github => repo.open_forge(&workspace).await,
+    };
     let journal = Arc::new(open_journal(&workspace).unwrap());
     let mut settings = RunSettings::from_config(&config);
     // The supervisor's own stall limit runs on real time and must not end the attempt first.
@@ -154,4 +163,5 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged() {
     for (file, text) in [("first.txt", "first"), ("second.txt", "second")] {
         assert_eq!(repo.git(&["show", &format!("{tip}:{file}")]), text);
     }
+    repo.assert_no_violations();
 }

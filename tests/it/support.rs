@@ -189,6 +189,52 @@ impl TestRepo {
         }
     }
 
+    /// The `clambake` binary as a command to start in this repository, in the background, with
+    /// the backend's token as [`TestRepo::clambake`] gives it.
+    pub fn clambake_command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
+        command.current_dir(self.path()).env("NO_COLOR", "1");
+        if let Some(github) = &self.github {
+            command.env("GH_TOKEN", github.token());
+        }
+        command
+    }
+
+    /// The commit `branch` points at on `origin`, on the GitHub backend; `None` if `origin`
+    /// has no such branch.
+    pub fn origin_tip(&self, branch: &str) -> Option<String> {
+        let listed = self.git(&["ls-remote", "origin", &format!("refs/heads/{branch}")]);
+        listed.split_whitespace().next().map(str::to_owned)
+    }
+
+    /// The forge `workspace`'s configuration names, opened in this process as `clambake` opens
+    /// it; on GitHub with the fake's token, which this process's environment does not hold.
+    pub async fn open_forge(
+        &self,
+        workspace: &clambake::app::Workspace,
+    ) -> std::sync::Arc<dyn clambake::ports::Forge> {
+        use clambake::ports::credentials::{GithubToken, TokenSource};
+        let config = workspace.load_config().unwrap().config;
+        match &self.github {
+            None => workspace.open_forge(config.forge.backend).await.unwrap(),
+            Some(github) => {
+                let token = GithubToken::new(github.token().to_owned(), TokenSource::GhToken);
+                clambake::app::compose::github(&config.github, &token)
+                    .unwrap()
+                    .forge()
+            }
+        }
+    }
+
+    /// On the GitHub backend, panics unless every request so far kept to GitHub's OpenAPI
+    /// description; on the local forge there is nothing to check.
+    #[track_caller]
+    pub fn assert_no_violations(&self) {
+        if let Some(github) = &self.github {
+            assert_eq!(github.fake.violations(), Vec::<String>::new());
+        }
+    }
+
     /// Sets each configuration `(key, value)` with `clambake config set`, as a person would.
     pub fn configure<V: AsRef<str>>(&self, settings: &[(&str, V)]) {
         for (key, value) in settings {
@@ -216,18 +262,21 @@ impl TestRepo {
         issue
     }
 
-    /// An issue's labels, as `clambake issue show` reports them.
+    /// An issue's labels, as `clambake issue show` reports them, sorted: the local forge lists
+    /// them by name, GitHub in the order they were added.
     pub fn labels_of(&self, issue: u64) -> Vec<String> {
         let shown = self
             .clambake(&["issue", "show", &issue.to_string(), "--json"])
             .success()
             .json();
-        shown["issue"]["labels"]
+        let mut labels: Vec<String> = shown["issue"]["labels"]
             .as_array()
             .unwrap()
             .iter()
             .map(|l| l.as_str().unwrap().to_owned())
-            .collect()
+            .collect();
+        labels.sort();
+        labels
     }
 
     /// The bodies of an issue's comments, oldest first, as `clambake issue show` reports them.
