@@ -9,6 +9,7 @@ use std::time::Instant;
 use rstest::rstest;
 
 use crate::backend::Backend;
+use crate::github_support::visible;
 use crate::model_server::{ModelServer, Reply};
 use crate::support::{TestRepo, claude_binary, processes};
 
@@ -259,7 +260,7 @@ fn published_with_nothing_said_twice(
         let on_fake: Vec<String> = comments
             .iter()
             .filter(|c| c.issue == n)
-            .map(|c| c.body.clone())
+            .map(|c| visible(&c.body).to_owned())
             .collect();
         assert_eq!(on_fake, repo.comments_on(n), "#{n}");
         let landed = on_fake.first().map(String::as_str).unwrap_or_default();

@@ -6,6 +6,7 @@
 use rstest::rstest;
 
 use crate::backend::Backend;
+use crate::github_support::visible;
 use crate::responses_server::{Reply, ResponsesServer};
 use crate::support::{TestRepo, codex_binary};
 
@@ -97,7 +98,7 @@ async fn codex_run_by_the_loop_has_its_work_committed_landed_and_sent_for_review
             .comments()
             .into_iter()
             .filter(|c| c.issue == 1)
-            .map(|c| c.body)
+            .map(|c| visible(&c.body).to_owned())
             .collect();
         assert_eq!(on_fake, comments);
         let labels = github.fake.issue(1).unwrap().labels;
