@@ -1,15 +1,19 @@
-//! `clambake bundle` end to end on the local forge, and crash safety of the train.
+//! `clambake bundle` end to end on both backends, and crash safety of the train.
+
+use rstest::rstest;
 
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::support::TestRepo;
 
 /// Five issues in review, each with its agent branch; #4 rewrites the file #3 rewrites.
-pub fn five_landed() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+pub fn five_landed(backend: Backend) -> TestRepo {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.write("shared.txt", "base\n");
     repo.commit_all("a file to fight over");
+    repo.publish("main");
     for (title, branch, file, contents) in [
         ("One", "agent001/1-one", "one.txt", "1\n"),
         ("Two", "agent002/2-two", "two.txt", "2\n"),
@@ -51,9 +55,11 @@ pub fn waiting_issues(train: &Value) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
-    let repo = five_landed();
+#[rstest]
+fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let status = repo
         .clambake(&["bundle", "--status", "--json"])
         .success()
@@ -209,10 +215,12 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own() {
     );
 }
 
-#[test]
-fn a_lone_branch_gets_an_ordinary_pull_request() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+#[rstest]
+fn a_lone_branch_gets_an_ordinary_pull_request(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.clambake(&[
         "issue",
         "create",
@@ -261,9 +269,11 @@ fn a_lone_branch_gets_an_ordinary_pull_request() {
     assert_eq!(repo.pull_requests().len(), 2);
 }
 
-#[test]
-fn skip_conflicts_leaves_the_conflicting_branch_waiting() {
-    let repo = five_landed();
+#[rstest]
+fn skip_conflicts_leaves_the_conflicting_branch_waiting(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     repo.clambake(&[
         "config",
         "set",
@@ -282,9 +292,9 @@ fn skip_conflicts_leaves_the_conflicting_branch_waiting() {
     assert_eq!(repo.pull_requests().len(), 1);
 }
 
-#[test]
-fn a_manual_trigger_waits_for_force() {
-    let repo = five_landed();
+#[rstest]
+fn a_manual_trigger_waits_for_force(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let repo = five_landed(backend);
     repo.clambake(&["config", "set", "bundling.trigger", "manual"])
         .success();
 
@@ -296,9 +306,11 @@ fn a_manual_trigger_waits_for_force() {
     assert!(text.contains("--force"), "{text}");
 }
 
-#[test]
-fn a_member_that_moves_gets_its_bundle_rebuilt() {
-    let repo = five_landed();
+#[rstest]
+fn a_member_that_moves_gets_its_bundle_rebuilt(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let first = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -344,9 +356,11 @@ fn a_member_that_moves_gets_its_bundle_rebuilt() {
     );
 }
 
-#[test]
-fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
-    let repo = five_landed();
+#[rstest]
+fn a_bundle_closed_unmerged_sends_its_issues_back_to_review(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -367,9 +381,11 @@ fn a_bundle_closed_unmerged_sends_its_issues_back_to_review() {
     }
 }
 
-#[test]
-fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
-    let repo = five_landed();
+#[rstest]
+fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -416,9 +432,9 @@ fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
     }
 }
 
-#[test]
-fn only_one_bundler_runs_at_a_time() {
-    let repo = five_landed();
+#[rstest]
+fn only_one_bundler_runs_at_a_time(#[values(Backend::Local, Backend::Github)] backend: Backend) {
+    let repo = five_landed(backend);
     let lock = std::fs::File::create(repo.path().join(".clambake/bundle.lock")).unwrap();
     lock.try_lock().unwrap();
 
@@ -436,9 +452,11 @@ fn only_one_bundler_runs_at_a_time() {
     assert_eq!(repo.pull_requests().len(), 2);
 }
 
-#[test]
-fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
-    let repo = five_landed();
+#[rstest]
+fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -472,10 +490,12 @@ fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
     assert!(!branches.contains(&old), "{branches}");
 }
 
-#[test]
-fn a_departure_that_sent_one_branch_alone_still_uses_up_its_slot() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+#[rstest]
+fn a_departure_that_sent_one_branch_alone_still_uses_up_its_slot(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.clambake(&[
         "issue",
         "create",

@@ -1,8 +1,11 @@
 //! Trains in a row: a later train plans on top of the earlier trains' open pull requests, so
 //! that every pull request the trains leave open can be merged, one after the other.
 
+use rstest::rstest;
+
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::bundle_cli::{numbers, waiting_issues};
 use crate::support::TestRepo;
 
@@ -37,11 +40,12 @@ struct SecondTrain {
     others: Vec<u64>,
 }
 
-fn second_train() -> SecondTrain {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+fn second_train(backend: Backend) -> SecondTrain {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.write("shared.txt", "base\n");
     repo.commit_all("a file to fight over");
+    repo.publish("main");
     let first_riders = vec![
         land(&repo, "agent001", "one", "shared.txt", "one\n"),
         land(&repo, "agent002", "two", "two.txt", "2\n"),
@@ -79,14 +83,16 @@ fn set_aside_of(plan: &Value, issue: u64) -> Value {
         .clone()
 }
 
-#[test]
-fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
+#[rstest]
+fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         others,
-    } = second_train();
+    } = second_train(backend);
     let clashing_branch = format!("agent003/{clashing}-three");
     let waits = format!("waits for #{bundle} to merge: conflicts with it in shared.txt");
 
@@ -163,14 +169,16 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
     assert!(pull_request_heads(&repo).contains(&clashing_branch));
 }
 
-#[test]
-fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
+#[rstest]
+fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         ..
-    } = second_train();
+    } = second_train(backend);
     repo.clambake(&[
         "config",
         "set",
@@ -201,17 +209,20 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
     assert_eq!(numbers(&third["bundles"][0]["issues"]), vec![1, 2]);
 }
 
-#[test]
-fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back() {
+#[rstest]
+fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         others,
-    } = second_train();
+    } = second_train(backend);
     // Someone moves the base under the open bundle: it now conflicts with it in `two.txt`.
     repo.write("two.txt", "moved\n");
     repo.commit_all("the base moves");
+    repo.publish("main");
 
     let dry = repo
         .clambake(&["bundle", "--force", "--dry-run", "--json"])

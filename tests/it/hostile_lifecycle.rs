@@ -1,11 +1,17 @@
-//! The hostile-text corpus through a whole lifecycle on the local forge: claimed, worked by
+//! The hostile-text corpus through a whole lifecycle on each backend: claimed, worked by
 //! simulated agents, landed, bundled, merged and cleaned up, with no branch lost, no other
 //! issue closed, and no secret in any comment, pull request or log line.
 
 use clambake::app::Workspace;
-use clambake::core::config::ForgeBackend;
+use std::sync::Arc;
+
+use clambake::ports::SystemClock;
 use clambake::ports::forge::{IssueState, NewIssue, PullRequestFilter, PullRequestState};
 
+use clambake_github_fake::Options;
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::hostile;
 use crate::support::{CliOutput, TestRepo, clambake_in_env};
 
@@ -31,10 +37,22 @@ fn with_secrets(repo: &TestRepo, args: &[&str]) -> CliOutput {
     output
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_text_goes_through_a_whole_lifecycle_as_data() {
+async fn hostile_text_goes_through_a_whole_lifecycle_as_data(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let repo = TestRepo::with_prefix(&format!("{SECRET}-"));
-    repo.clambake(&["init", "--agents", "4"]).success();
+    // On GitHub the fake takes the secret as its token: the one Clambake holds is the one it
+    // must never write.
+    let repo = match backend {
+        Backend::Local => repo,
+        Backend::Github => repo.with_github(|bare| Options {
+            token: FORGE_SECRET.to_owned(),
+            ..Options::new(bare)
+        }),
+    };
+    repo.init(&["--agents", "4"]).success();
     repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
@@ -45,7 +63,7 @@ async fn hostile_text_goes_through_a_whole_lifecycle_as_data() {
     let keep_tip = repo.branch_with_file("feature/keep", "main", "mine.txt", "unmerged\n");
 
     let workspace = Workspace::discover(repo.path()).await.unwrap();
-    let forge = workspace.open_forge(ForgeBackend::Local).await.unwrap();
+    let forge = repo.open_forge(Arc::new(SystemClock)).await;
     let create = |title: String, body: String, labels: &[&str]| {
         let forge = forge.clone();
         let labels = labels.iter().map(|l| (*l).to_owned()).collect();
