@@ -41,13 +41,13 @@ fn merged_with_an_edited_record(repo: &TestRepo) {
         .success();
     repo.clambake(&["bundle", "--json"]).success();
     assert_eq!(
-        repo.git(&["rev-parse", "refs/heads/agent009/1-other"]),
-        other,
+        repo.forge_tip("agent009/1-other"),
+        Some(other),
         "a branch the edited record named was deleted"
     );
-    let agents = repo.git(&["branch", "--list", "agent001/1-one"]);
-    assert!(
-        agents.is_empty(),
+    assert_eq!(
+        repo.forge_tip("agent001/1-one"),
+        None,
         "the member Clambake bundled was not cleaned up"
     );
 }

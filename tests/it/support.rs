@@ -110,6 +110,37 @@ impl TestRepo {
         }
     }
 
+    /// Runs git where the forge keeps its branches: this repository on the local forge, the
+    /// bare repository `origin` on GitHub. Returns trimmed stdout.
+    pub fn forge_git(&self, args: &[&str]) -> String {
+        match &self.github {
+            None => self.git(args),
+            Some(origin) => {
+                let bare = origin.bare();
+                let mut all = vec!["--git-dir", bare.to_str().unwrap()];
+                all.extend_from_slice(args);
+                self.git(&all)
+            }
+        }
+    }
+
+    /// The tip of `branch` as the forge sees it, `None` where it has no such branch.
+    pub fn forge_tip(&self, branch: &str) -> Option<String> {
+        let reference = format!("refs/heads/{branch}");
+        let found = self.forge_git(&["for-each-ref", "--format=%(objectname)", &reference]);
+        (!found.is_empty()).then_some(found)
+    }
+
+    /// The names of the forge's branches that start with `prefix`, sorted.
+    pub fn forge_branches(&self, prefix: &str) -> Vec<String> {
+        let listed = self.forge_git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"]);
+        listed
+            .lines()
+            .filter(|name| name.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
