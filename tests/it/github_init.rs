@@ -1,7 +1,8 @@
 //! `clambake init --backend github` and `doctor`, the real binary against the GitHub fake: the
 //! label set is created with no request GitHub's description forbids, a wrong token fails
 //! with what to do, the token is looked for as `gh` does (GH_TOKEN, GITHUB_TOKEN, `gh auth
-//! token`), and no git process clambake starts carries it in its arguments.
+//! token`), and no git process clambake starts carries it in its arguments. The repository is
+//! the shared harness's ([`TestRepo::on_github_with`]); only the recording PATH is this file's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,32 +11,28 @@ use clambake::core::queue::labels::label_set;
 use clambake_github_fake::{FakeGithub, Options};
 use tempfile::TempDir;
 
+use crate::github_support::GithubOrigin;
 use crate::support::{CliOutput, TestRepo, write_script};
 
-/// The fake, a clone whose origin is the fake's bare repository, and a PATH that holds only
-/// a `git` that records its arguments (and a `gh`, where a test writes one).
+/// A repository on the GitHub fake ([`TestRepo::on_github_with`], not initialised), and a PATH
+/// that holds only a `git` that records its arguments (and a `gh`, where a test writes one).
 struct Github {
-    fake: FakeGithub,
     repo: TestRepo,
     tools: TempDir,
 }
 
 impl Github {
-    async fn start() -> Self {
-        Self::start_as("OWNER").await
+    fn start() -> Self {
+        Self::start_as("OWNER")
     }
 
     /// A fake whose token user is `association` of the repository.
-    async fn start_as(association: &str) -> Self {
-        let tools = tempfile::tempdir().unwrap();
-        let options = Options {
+    fn start_as(association: &str) -> Self {
+        let repo = TestRepo::on_github_with(|bare| Options {
             association: association.to_owned(),
-            ..Options::new(tools.path().join("origin.git"))
-        };
-        let fake = FakeGithub::start(options).await.unwrap();
-        let repo = TestRepo::new();
-        repo.git(&["remote", "add", "origin", &fake.origin_url()]);
-        repo.git(&["push", "-q", "origin", "main"]);
+            ..Options::new(bare)
+        });
+        let tools = tempfile::tempdir().unwrap();
         let git = real_git();
         let log = tools.path().join("git-argv.log");
         std::fs::create_dir_all(tools.path().join("bin")).unwrap();
@@ -50,33 +47,28 @@ impl Github {
                 log = log.display(),
             ),
         );
-        Self { fake, repo, tools }
+        Self { repo, tools }
+    }
+
+    fn origin(&self) -> &GithubOrigin {
+        self.repo.github().expect("on the GitHub backend")
+    }
+
+    fn fake(&self) -> &FakeGithub {
+        &self.origin().fake
     }
 
     fn bin(&self) -> PathBuf {
         self.tools.path().join("bin")
     }
 
-    /// `init --backend github` naming the fake's repository and API.
+    /// `init --backend github --agents 2` naming the fake's repository and API.
     fn init_args(&self) -> Vec<String> {
-        let api = self.fake.api_url();
-        [
-            "init",
-            "--backend",
-            "github",
-            "--agents",
-            "2",
-            "--owner",
-            "clambake",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(["--repo".into(), "demo".into(), "--api-url".into(), api])
-        .collect()
+        let mut args: Vec<String> = ["init", "--agents", "2"].map(str::to_owned).to_vec();
+        args.extend(self.origin().init_args());
+        args
     }
 
-    /// Runs clambake with only `env` of the token variables, off the runtime the fake
-    /// answers on.
     /// Creates an issue titled `slug` in `route:review`; returns the branch its work is on.
     async fn issue_in_review(&self, slug: &str, env: &[(&str, &str)]) -> String {
         let args = [
@@ -96,6 +88,8 @@ impl Github {
         format!("agent001/{}-{slug}", created["number"])
     }
 
+    /// Runs clambake with only `env` of the token variables and the recording `git` on PATH,
+    /// off the runtime the fake answers on.
     async fn clambake(&self, args: Vec<String>, env: &[(&str, &str)]) -> CliOutput {
         let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
         command
@@ -122,7 +116,7 @@ impl Github {
     }
 
     fn label_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.fake.labels().into_iter().map(|l| l.name).collect();
+        let mut names: Vec<String> = self.fake().labels().into_iter().map(|l| l.name).collect();
         names.sort();
         names
     }
@@ -135,8 +129,8 @@ impl Github {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let env = [("GH_TOKEN", token.as_str())];
     github.clambake(github.init_args(), &env).await.success();
     let mut branches = Vec::new();
@@ -158,14 +152,14 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
         .json();
     let bundle = &train["bundles"][0];
     let head = bundle["head"].as_str().expect("a bundle departed");
-    let pulls = github.fake.pulls();
+    let pulls = github.fake().pulls();
     assert_eq!(pulls.len(), 1, "{pulls:?}");
     assert_eq!(
         pulls[0].pull.as_ref().unwrap().head_ref,
         head,
         "the bundle's pull request is on GitHub"
     );
-    let bare = github.tools.path().join("origin.git");
+    let bare = github.origin().bare();
     let pushed = github.repo.git(&[
         "--git-dir",
         bare.to_str().unwrap(),
@@ -191,18 +185,18 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
     assert!(!argv.contains(&token), "{argv}");
     // The token went to git through its environment, for the API's host only.
     let env_log = std::fs::read_to_string(github.tools.path().join("git-argv.log.env")).unwrap();
-    let host = github.fake.api_url().replace("http://", "");
+    let host = github.fake().api_url().replace("http://", "");
     assert!(
         env_log.contains(&format!("key0=http.https://{host}/.extraheader")),
         "{env_log}"
     );
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let env = [("GH_TOKEN", token.as_str())];
     github.clambake(github.init_args(), &env).await.success();
     let mut tips = Vec::new();
@@ -221,9 +215,9 @@ async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
         )
         .await
         .success();
-    let bare = github.tools.path().join("origin.git");
+    let bare = github.origin().bare();
     let own: Vec<String> = github
-        .fake
+        .fake()
         .pulls()
         .into_iter()
         .map(|pr| pr.pull.unwrap().head_ref)
@@ -239,7 +233,7 @@ async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
         ]);
         assert_eq!(&pushed, tip, "{branch}");
     }
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 /// The git this test runs, found on the test's own PATH.
@@ -262,8 +256,8 @@ fn config_of(repo: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn init_creates_the_label_set_on_github_with_no_violation() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let mut args = github.init_args();
     args.push("--json".to_owned());
     let output = github
@@ -274,14 +268,14 @@ async fn init_creates_the_label_set_on_github_with_no_violation() {
     assert_eq!(report["github"]["login"], "clambake", "{report}");
     assert_eq!(report["github"]["token_source"], "GH_TOKEN", "{report}");
     assert_eq!(github.label_names(), expected_labels());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 
     let config = config_of(github.repo.path());
     for line in [
         "backend = \"github\"",
         "owner = \"clambake\"",
         "repo = \"demo\"",
-        &format!("api_url = \"{}\"", github.fake.api_url()),
+        &format!("api_url = \"{}\"", github.fake().api_url()),
     ] {
         assert!(config.contains(line), "{line}: {config}");
     }
@@ -309,12 +303,13 @@ async fn init_creates_the_label_set_on_github_with_no_violation() {
     let all = format!("{}{}{}", output.stdout, output.stderr, doctor.stdout);
     assert!(!all.contains(&token), "{all}");
     assert!(!github.git_argv().contains(&token), "{}", github.git_argv());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_fails_with_what_to_do_and_writes_nothing() {
-    let github = Github::start().await;
+    let github = Github::start();
+    let before = config_of(github.repo.path());
     let output = github
         .clambake(
             github.init_args(),
@@ -333,14 +328,19 @@ async fn a_wrong_token_fails_with_what_to_do_and_writes_nothing() {
         "{}",
         output.stderr
     );
-    assert!(!github.repo.path().join("clambake.toml").exists());
-    assert!(github.fake.labels().is_empty());
+    assert_eq!(
+        config_of(github.repo.path()),
+        before,
+        "the configuration changed"
+    );
+    assert!(github.fake().labels().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_that_may_not_push_fails_saying_which_permission_is_missing() {
-    let github = Github::start_as("NONE").await;
-    let token = github.fake.token();
+    let github = Github::start_as("NONE");
+    let before = config_of(github.repo.path());
+    let token = github.fake().token();
     let output = github
         .clambake(github.init_args(), &[("GH_TOKEN", token.as_str())])
         .await;
@@ -357,15 +357,19 @@ async fn a_token_that_may_not_push_fails_saying_which_permission_is_missing() {
         "{}",
         output.stderr
     );
-    assert!(!github.repo.path().join("clambake.toml").exists());
-    assert!(github.fake.labels().is_empty());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(
+        config_of(github.repo.path()),
+        before,
+        "the configuration changed"
+    );
+    assert!(github.fake().labels().is_empty());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_looked_for_as_gh_does() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
 
     // GH_TOKEN first: a wrong one is not made up for by a right GITHUB_TOKEN.
     let output = github
@@ -419,5 +423,5 @@ async fn the_token_is_looked_for_as_gh_does() {
     assert_eq!(output.json()["github"]["token_source"], "GITHUB_TOKEN");
     assert_eq!(github.label_names(), expected_labels());
     assert!(!github.git_argv().contains(&token), "{}", github.git_argv());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
