@@ -1,9 +1,11 @@
 //! A pull request landing, through the merge API or by a push of its head into its base: it is
 //! marked merged, and on the default branch the closing keywords of its body and of the merged
-//! commits' messages close those issues, as on GitHub.
+//! commits' messages close those issues, as on GitHub. In the body, Markdown, only prose
+//! counts: GitHub links no reference in code or HTML, so one there closes nothing.
 
 use std::sync::LazyLock;
 
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::error::ApiError;
@@ -35,7 +37,7 @@ pub async fn land(app: &App, number: u64, commit: &str, old_base: &str) -> Resul
     if !onto_default {
         return Ok(());
     }
-    let mut text = issue.body.clone().unwrap_or_default();
+    let mut text = linkable_text(issue.body.as_deref().unwrap_or_default());
     for commit in merged {
         text.push('\n');
         text.push_str(&commit.message);
@@ -50,6 +52,28 @@ pub async fn land(app: &App, number: u64, commit: &str, old_base: &str) -> Resul
         }
     }
     Ok(())
+}
+
+/// The prose of the Markdown `body`, where GitHub links references: its code spans, code blocks
+/// and HTML (comments too) are each left as one U+FFFC, which no reference can run across.
+fn linkable_text(body: &str) -> String {
+    const LEFT_OUT: char = '\u{FFFC}';
+    let mut text = String::with_capacity(body.len());
+    let mut in_code_block = false;
+    for event in Parser::new(body) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_code_block = true;
+                text.push(LEFT_OUT);
+            }
+            Event::End(TagEnd::CodeBlock) => in_code_block = false,
+            Event::Text(prose) if !in_code_block => text.push_str(&prose),
+            Event::Code(_) | Event::Html(_) | Event::InlineHtml(_) => text.push(LEFT_OUT),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push('\n'),
+            _ => {}
+        }
+    }
+    text
 }
 
 /// `close #1`, `Fixes: #2`, `resolved owner/repo#3`: GitHub's closing keywords.
@@ -75,7 +99,14 @@ pub fn closed_issues(body: &str, repository: &str) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::closed_issues;
+    use super::{closed_issues, linkable_text};
+
+    #[test]
+    fn a_reference_in_code_or_html_closes_nothing() {
+        let body = "Fixes #1\n\n- #5 `closes #2` and ``fix `#3` ``\n\n```\nresolves #4\n```\n\n\
+                    <!-- closes #6 --> close `x` #7\n\n    fixes #8\n\nresolved #9";
+        assert_eq!(closed_issues(&linkable_text(body), "o/r"), vec![1, 9]);
+    }
 
     #[test]
     fn closing_keywords_are_read_as_github_reads_them() {
