@@ -46,13 +46,20 @@ impl TestRepo {
     pub fn on_github_with(
         options: impl FnOnce(std::path::PathBuf) -> clambake_github_fake::Options,
     ) -> Self {
-        let mut repo = Self::new();
+        Self::new().with_github(options)
+    }
+
+    /// This repository moved onto the GitHub backend as [`TestRepo::on_github_with`] makes it.
+    pub fn with_github(
+        mut self,
+        options: impl FnOnce(std::path::PathBuf) -> clambake_github_fake::Options,
+    ) -> Self {
         let origin = GithubOrigin::start_blocking(options);
-        repo.git(&["remote", "add", "origin", &origin.fake.origin_url()]);
-        repo.git(&["push", "-q", "origin", "main"]);
-        repo.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
-        repo.github = Some(origin);
-        repo
+        self.git(&["remote", "add", "origin", &origin.fake.origin_url()]);
+        self.git(&["push", "-q", "origin", "main"]);
+        self.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
+        self.github = Some(origin);
+        self
     }
 
     /// The backend this repository's forge is on.
