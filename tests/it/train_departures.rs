@@ -142,7 +142,7 @@ async fn five_issues_landing_in_one_window_leave_in_one_bundle(
     }
 }
 
-/// 200 issues (on GitHub 17, more than two bundles hold: there each issue costs pushes and
+/// 200 issues (on GitHub 10, more than one bundle holds: there each issue costs pushes and
 /// requests, and 200 take minutes), simulated agents, the default configuration otherwise:
 /// `--until-idle` ends with every issue carried by a pull request, however many bundles that
 /// takes.
@@ -152,7 +152,7 @@ fn until_idle_leaves_nothing_bundleable_behind(
 ) {
     let issues_made: u64 = match backend {
         Backend::Local => 200,
-        Backend::Github => 17,
+        Backend::Github => 10,
     };
     let repo = TestRepo::on(backend);
     repo.init(&[]).success();
