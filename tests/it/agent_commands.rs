@@ -63,7 +63,7 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
     async fn spawn_in_background(&self, agent: &str) -> (Child, RegisteredAgent) {
         let mut child = self
             .repo
-            .clambake_command()
+            .clambake_command(&[])
             .args([
                 "spawn",
                 "--agent",

@@ -19,6 +19,7 @@ use clambake::ports::forge::{
 use clambake::ports::journal::Journal;
 use jiff::Timestamp;
 
+use crate::backend::Backend;
 use crate::bundle_cli::five_landed;
 use crate::hooked_forge::{Hook, Hooked, Verdict};
 use crate::support::TestRepo;
@@ -167,7 +168,7 @@ async fn raw_world(repo: &TestRepo, forge: &dyn Forge) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
-    let reference = five_landed();
+    let reference = five_landed(Backend::Local);
     land_all(&reference);
     let forge = open_forge(&reference);
     train(&reference, &forge).await.unwrap();
@@ -205,7 +206,7 @@ async fn a_crash_at_any_step_then_a_rerun_converges_without_duplicates() {
 
     let mut crashes = 0;
     for budget in 0.. {
-        let repo = five_landed();
+        let repo = five_landed(Backend::Local);
         land_all(&repo);
         let crashing = Hooked {
             inner: Arc::new(open_forge(&repo)),

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::bundle_cli::{numbers, waiting_issues};
 use crate::support::TestRepo;
 
@@ -37,11 +38,12 @@ struct SecondTrain {
     others: Vec<u64>,
 }
 
-fn second_train() -> SecondTrain {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+fn second_train(backend: Backend) -> SecondTrain {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.write("shared.txt", "base\n");
     repo.commit_all("a file to fight over");
+    repo.publish("main");
     let first_riders = vec![
         land(&repo, "agent001", "one", "shared.txt", "one\n"),
         land(&repo, "agent002", "two", "two.txt", "2\n"),
@@ -79,6 +81,9 @@ fn set_aside_of(plan: &Value, issue: u64) -> Value {
         .clone()
 }
 
+/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
+/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
+/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
 #[test]
 fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
     let SecondTrain {
@@ -86,7 +91,7 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
         bundle,
         clashing,
         others,
-    } = second_train();
+    } = second_train(Backend::Local);
     let clashing_branch = format!("agent003/{clashing}-three");
     let waits = format!("waits for #{bundle} to merge: conflicts with it in shared.txt");
 
@@ -163,6 +168,9 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
     assert!(pull_request_heads(&repo).contains(&clashing_branch));
 }
 
+/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
+/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
+/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
 #[test]
 fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
     let SecondTrain {
@@ -170,7 +178,7 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
         bundle,
         clashing,
         ..
-    } = second_train();
+    } = second_train(Backend::Local);
     repo.clambake(&[
         "config",
         "set",
@@ -201,6 +209,9 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
     assert_eq!(numbers(&third["bundles"][0]["issues"]), vec![1, 2]);
 }
 
+/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
+/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
+/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
 #[test]
 fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back() {
     let SecondTrain {
@@ -208,10 +219,11 @@ fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back() {
         bundle,
         clashing,
         others,
-    } = second_train();
+    } = second_train(Backend::Local);
     // Someone moves the base under the open bundle: it now conflicts with it in `two.txt`.
     repo.write("two.txt", "moved\n");
     repo.commit_all("the base moves");
+    repo.publish("main");
 
     let dry = repo
         .clambake(&["bundle", "--force", "--dry-run", "--json"])

@@ -1,6 +1,9 @@
 //! A bundle's record is believed only as Clambake wrote it: a body edited by someone else, even
 //! into a record that passes every check, does not steer the train's clean-up.
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::bundle_cli::{five_landed, numbers};
 use crate::support::TestRepo;
 
@@ -32,50 +35,88 @@ fn merged_with_an_edited_record(repo: &TestRepo) {
     member["branch"] = "agent009/1-other".into();
     member["head"] = other.clone().into();
     let edited = body.replace(last, &format!("{RECORD_OPEN}{record}{RECORD_CLOSE}"));
-    let db = rusqlite::Connection::open(repo.path().join(".clambake/forge.db")).unwrap();
-    db.execute(
-        "UPDATE pull_requests SET body = ?1 WHERE number = ?2",
-        rusqlite::params![edited, number],
-    )
-    .unwrap();
+    edit_body(repo, number, &edited);
 
     repo.clambake(&["pr", "merge", &number.to_string()])
         .success();
     repo.clambake(&["bundle", "--json"]).success();
     assert_eq!(
-        repo.git(&["rev-parse", "refs/heads/agent009/1-other"]),
-        other,
+        repo.forge_tip("agent009/1-other"),
+        Some(other),
         "a branch the edited record named was deleted"
     );
-    let agents = repo.git(&["branch", "--list", "agent001/1-one"]);
-    assert!(
-        agents.is_empty(),
+    assert_eq!(
+        repo.forge_tip("agent001/1-one"),
+        None,
         "the member Clambake bundled was not cleaned up"
     );
 }
 
-#[test]
-fn a_bundle_body_edited_by_someone_else_is_not_believed() {
-    merged_with_an_edited_record(&five_landed());
+/// Replaces pull request `number`'s body with `body`, as someone editing it on the forge does:
+/// in the local forge's database, or with GitHub's API.
+fn edit_body(repo: &TestRepo, number: u64, body: &str) {
+    match repo.github() {
+        None => {
+            let db = rusqlite::Connection::open(repo.path().join(".clambake/forge.db")).unwrap();
+            db.execute(
+                "UPDATE pull_requests SET body = ?1 WHERE number = ?2",
+                rusqlite::params![body, number],
+            )
+            .unwrap();
+        }
+        Some(github) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let client = octocrab::Octocrab::builder()
+                    .base_uri(github.fake.api_url())
+                    .unwrap()
+                    .personal_token(github.token().to_owned())
+                    .build()
+                    .unwrap();
+                client
+                    .pulls("clambake", "demo")
+                    .update(number)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+            });
+        }
+    }
+}
+
+#[rstest]
+fn a_bundle_body_edited_by_someone_else_is_not_believed(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    merged_with_an_edited_record(&five_landed(backend));
 }
 
 /// `[state_machine] enabled = false` (what `clambake rollback` sets) keeps the check of bundle
 /// records against the train log.
-#[test]
-fn with_the_state_machine_off_an_edited_bundle_body_is_still_not_believed() {
-    let repo = five_landed();
+#[rstest]
+fn with_the_state_machine_off_an_edited_bundle_body_is_still_not_believed(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     repo.clambake(&["config", "set", "state_machine.enabled", "false"])
         .success();
     repo.commit_all("the state machine rolled back");
     merged_with_an_edited_record(&repo);
 }
 
-#[test]
-fn a_persons_pull_request_ending_in_the_lone_branch_marker_holds_no_train_back() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+#[rstest]
+fn a_persons_pull_request_ending_in_the_lone_branch_marker_holds_no_train_back(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.write("shared.txt", "base\n");
     repo.commit_all("a file to fight over");
+    repo.publish("main");
     repo.branch_with_file("feature/mine", "main", "shared.txt", "mine\n");
     repo.clambake(&[
         "pr",

@@ -2,12 +2,15 @@
 //! recorded: it is not drift. `agent status` says it waits, `agent recover` leaves it alone,
 //! and a `run` lands it without running the agent again.
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::{TestRepo, write_script};
 
 /// A repository with one ready issue and a `command` agent that commits, reports success, and
 /// appends a line to the returned file each time it runs.
 fn spawned(repo: &TestRepo, scripts: &tempfile::TempDir) -> std::path::PathBuf {
-    repo.clambake(&["init", "--agents", "2"]).success();
+    repo.init(&["--agents", "2"]).success();
     let runs = scripts.path().join("runs");
     let agent = write_script(
         scripts.path(),
@@ -62,9 +65,11 @@ fn worktree(repo: &TestRepo) -> std::path::PathBuf {
     repo.path().join(".clambake/worktrees/agent001-1")
 }
 
-#[test]
-fn agent_status_after_spawn_says_the_work_waits_for_land_not_that_it_drifted() {
-    let repo = TestRepo::new();
+#[rstest]
+fn agent_status_after_spawn_says_the_work_waits_for_land_not_that_it_drifted(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
     let scripts = tempfile::tempdir().unwrap();
     spawned(&repo, &scripts);
 
@@ -92,9 +97,11 @@ fn agent_status_after_spawn_says_the_work_waits_for_land_not_that_it_drifted() {
     );
 }
 
-#[test]
-fn agent_recover_after_spawn_leaves_the_finished_work_for_land() {
-    let repo = TestRepo::new();
+#[rstest]
+fn agent_recover_after_spawn_leaves_the_finished_work_for_land(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
     let scripts = tempfile::tempdir().unwrap();
     spawned(&repo, &scripts);
     let tip = repo.git(&["rev-parse", "agent001/1-add-greeting"]);
@@ -122,9 +129,11 @@ fn agent_recover_after_spawn_leaves_the_finished_work_for_land() {
     assert!(!worktree(&repo).exists());
 }
 
-#[test]
-fn a_run_after_spawn_lands_the_finished_work_without_running_the_agent_again() {
-    let repo = TestRepo::new();
+#[rstest]
+fn a_run_after_spawn_lands_the_finished_work_without_running_the_agent_again(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
     let scripts = tempfile::tempdir().unwrap();
     let runs = spawned(&repo, &scripts);
 
@@ -156,9 +165,11 @@ fn a_run_after_spawn_lands_the_finished_work_without_running_the_agent_again() {
     assert_eq!(problems(&status.json()), Vec::<String>::new());
 }
 
-#[test]
-fn a_slot_whose_finished_work_waits_for_land_takes_no_second_issue() {
-    let repo = TestRepo::new();
+#[rstest]
+fn a_slot_whose_finished_work_waits_for_land_takes_no_second_issue(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
     let scripts = tempfile::tempdir().unwrap();
     let runs = spawned(&repo, &scripts);
     repo.clambake(&[

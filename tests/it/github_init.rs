@@ -1,7 +1,8 @@
 //! `clambake init --backend github` and `doctor`, the real binary against the GitHub fake: the
 //! label set is created with no request GitHub's description forbids, a wrong token fails
 //! with what to do, the token is looked for as `gh` does (GH_TOKEN, GITHUB_TOKEN, `gh auth
-//! token`), and no git process clambake starts carries it in its arguments.
+//! token`), and no git process clambake starts carries it in its arguments. The repository is
+//! the shared harness's ([`TestRepo::on_github_with`]); only the recording PATH is this file's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,35 +11,34 @@ use clambake::core::queue::labels::label_set;
 use clambake_github_fake::{FakeGithub, Faults, Options};
 use tempfile::TempDir;
 
+use crate::github_support::GithubOrigin;
 use crate::support::{CliOutput, TestRepo, write_script};
 
-/// The fake, a clone whose origin is the fake's bare repository, and a PATH that holds only
-/// a `git` that records its arguments (and a `gh`, where a test writes one).
+/// A repository on the GitHub fake ([`TestRepo::on_github_with`], not initialised), and a PATH
+/// that holds only a `git` that records its arguments (and a `gh`, where a test writes one).
 struct Github {
-    fake: FakeGithub,
     repo: TestRepo,
     tools: TempDir,
 }
 
 impl Github {
-    async fn start() -> Self {
-        Self::start_as("OWNER").await
+    fn start() -> Self {
+        Self::start_as("OWNER")
     }
 
     /// A fake whose token user is `association` of the repository.
-    async fn start_as(association: &str) -> Self {
-        Self::start_with(|options| options.association = association.to_owned()).await
+    fn start_as(association: &str) -> Self {
+        Self::start_with(|options| options.association = association.to_owned())
     }
 
     /// A fake with `adjust`ed options.
-    async fn start_with(adjust: impl FnOnce(&mut Options)) -> Self {
+    fn start_with(adjust: impl FnOnce(&mut Options)) -> Self {
+        let repo = TestRepo::on_github_with(|bare| {
+            let mut options = Options::new(bare);
+            adjust(&mut options);
+            options
+        });
         let tools = tempfile::tempdir().unwrap();
-        let mut options = Options::new(tools.path().join("origin.git"));
-        adjust(&mut options);
-        let fake = FakeGithub::start(options).await.unwrap();
-        let repo = TestRepo::new();
-        repo.git(&["remote", "add", "origin", &fake.origin_url()]);
-        repo.git(&["push", "-q", "origin", "main"]);
         let git = real_git();
         let log = tools.path().join("git-argv.log");
         std::fs::create_dir_all(tools.path().join("bin")).unwrap();
@@ -53,33 +53,28 @@ impl Github {
                 log = log.display(),
             ),
         );
-        Self { fake, repo, tools }
+        Self { repo, tools }
+    }
+
+    fn origin(&self) -> &GithubOrigin {
+        self.repo.github().expect("on the GitHub backend")
+    }
+
+    fn fake(&self) -> &FakeGithub {
+        &self.origin().fake
     }
 
     fn bin(&self) -> PathBuf {
         self.tools.path().join("bin")
     }
 
-    /// `init --backend github` naming the fake's repository and API.
+    /// `init --backend github --agents 2` naming the fake's repository and API.
     fn init_args(&self) -> Vec<String> {
-        let api = self.fake.api_url();
-        [
-            "init",
-            "--backend",
-            "github",
-            "--agents",
-            "2",
-            "--owner",
-            "clambake",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(["--repo".into(), "demo".into(), "--api-url".into(), api])
-        .collect()
+        let mut args: Vec<String> = ["init", "--agents", "2"].map(str::to_owned).to_vec();
+        args.extend(self.origin().init_args());
+        args
     }
 
-    /// Runs clambake with only `env` of the token variables, off the runtime the fake
-    /// answers on.
     /// Creates an issue titled `slug` in `route:review`; returns the branch its work is on.
     async fn issue_in_review(&self, slug: &str, env: &[(&str, &str)]) -> String {
         let args = [
@@ -99,6 +94,8 @@ impl Github {
         format!("agent001/{}-{slug}", created["number"])
     }
 
+    /// Runs clambake with only `env` of the token variables and the recording `git` on PATH,
+    /// off the runtime the fake answers on.
     async fn clambake(&self, args: Vec<String>, env: &[(&str, &str)]) -> CliOutput {
         let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
         command
@@ -125,7 +122,7 @@ impl Github {
     }
 
     fn label_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.fake.labels().into_iter().map(|l| l.name).collect();
+        let mut names: Vec<String> = self.fake().labels().into_iter().map(|l| l.name).collect();
         names.sort();
         names
     }
@@ -138,8 +135,8 @@ impl Github {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let env = [("GH_TOKEN", token.as_str())];
     github.clambake(github.init_args(), &env).await.success();
     let mut branches = Vec::new();
@@ -161,14 +158,14 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
         .json();
     let bundle = &train["bundles"][0];
     let head = bundle["head"].as_str().expect("a bundle departed");
-    let pulls = github.fake.pulls();
+    let pulls = github.fake().pulls();
     assert_eq!(pulls.len(), 1, "{pulls:?}");
     assert_eq!(
         pulls[0].pull.as_ref().unwrap().head_ref,
         head,
         "the bundle's pull request is on GitHub"
     );
-    let bare = github.tools.path().join("origin.git");
+    let bare = github.origin().bare();
     let pushed = github.repo.git(&[
         "--git-dir",
         bare.to_str().unwrap(),
@@ -194,18 +191,18 @@ async fn a_train_pushes_its_bundle_to_origin_with_the_token_in_no_argument() {
     assert!(!argv.contains(&token), "{argv}");
     // The token went to git through its environment, for the API's host only.
     let env_log = std::fs::read_to_string(github.tools.path().join("git-argv.log.env")).unwrap();
-    let host = github.fake.api_url().replace("http://", "");
+    let host = github.fake().api_url().replace("http://", "");
     assert!(
         env_log.contains(&format!("key0=http.https://{host}/.extraheader")),
         "{env_log}"
     );
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let env = [("GH_TOKEN", token.as_str())];
     github.clambake(github.init_args(), &env).await.success();
     let mut tips = Vec::new();
@@ -224,9 +221,9 @@ async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
         )
         .await
         .success();
-    let bare = github.tools.path().join("origin.git");
+    let bare = github.origin().bare();
     let own: Vec<String> = github
-        .fake
+        .fake()
         .pulls()
         .into_iter()
         .map(|pr| pr.pull.unwrap().head_ref)
@@ -242,7 +239,7 @@ async fn a_branch_with_a_pull_request_of_its_own_is_pushed_to_origin_first() {
         ]);
         assert_eq!(&pushed, tip, "{branch}");
     }
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 /// The git this test runs, found on the test's own PATH.
@@ -265,8 +262,8 @@ fn config_of(repo: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn init_creates_the_label_set_on_github_with_no_violation() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
     let mut args = github.init_args();
     args.push("--json".to_owned());
     let output = github
@@ -277,14 +274,14 @@ async fn init_creates_the_label_set_on_github_with_no_violation() {
     assert_eq!(report["github"]["login"], "clambake", "{report}");
     assert_eq!(report["github"]["token_source"], "GH_TOKEN", "{report}");
     assert_eq!(github.label_names(), expected_labels());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 
     let config = config_of(github.repo.path());
     for line in [
         "backend = \"github\"",
         "owner = \"clambake\"",
         "repo = \"demo\"",
-        &format!("api_url = \"{}\"", github.fake.api_url()),
+        &format!("api_url = \"{}\"", github.fake().api_url()),
     ] {
         assert!(config.contains(line), "{line}: {config}");
     }
@@ -312,12 +309,13 @@ async fn init_creates_the_label_set_on_github_with_no_violation() {
     let all = format!("{}{}{}", output.stdout, output.stderr, doctor.stdout);
     assert!(!all.contains(&token), "{all}");
     assert!(!github.git_argv().contains(&token), "{}", github.git_argv());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_fails_with_what_to_do_and_writes_nothing() {
-    let github = Github::start().await;
+    let github = Github::start();
+    let before = config_of(github.repo.path());
     let output = github
         .clambake(
             github.init_args(),
@@ -336,14 +334,19 @@ async fn a_wrong_token_fails_with_what_to_do_and_writes_nothing() {
         "{}",
         output.stderr
     );
-    assert!(!github.repo.path().join("clambake.toml").exists());
-    assert!(github.fake.labels().is_empty());
+    assert_eq!(
+        config_of(github.repo.path()),
+        before,
+        "the configuration changed"
+    );
+    assert!(github.fake().labels().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_that_may_not_push_fails_saying_which_permission_is_missing() {
-    let github = Github::start_as("NONE").await;
-    let token = github.fake.token();
+    let github = Github::start_as("NONE");
+    let before = config_of(github.repo.path());
+    let token = github.fake().token();
     let output = github
         .clambake(github.init_args(), &[("GH_TOKEN", token.as_str())])
         .await;
@@ -360,15 +363,19 @@ async fn a_token_that_may_not_push_fails_saying_which_permission_is_missing() {
         "{}",
         output.stderr
     );
-    assert!(!github.repo.path().join("clambake.toml").exists());
-    assert!(github.fake.labels().is_empty());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(
+        config_of(github.repo.path()),
+        before,
+        "the configuration changed"
+    );
+    assert!(github.fake().labels().is_empty());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_looked_for_as_gh_does() {
-    let github = Github::start().await;
-    let token = github.fake.token();
+    let github = Github::start();
+    let token = github.fake().token();
 
     // GH_TOKEN first: a wrong one is not made up for by a right GITHUB_TOKEN.
     let output = github
@@ -422,7 +429,7 @@ async fn the_token_is_looked_for_as_gh_does() {
     assert_eq!(output.json()["github"]["token_source"], "GITHUB_TOKEN");
     assert_eq!(github.label_names(), expected_labels());
     assert!(!github.git_argv().contains(&token), "{}", github.git_argv());
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -433,9 +440,8 @@ async fn an_installation_token_passes_init_and_doctor() {
         options.token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a".to_owned();
         options.login = "clambake-app[bot]".to_owned();
         options.association = "MEMBER".to_owned();
-    })
-    .await;
-    let token = github.fake.token();
+    });
+    let token = github.fake().token();
     let env = [("GITHUB_TOKEN", token.as_str())];
     let mut args = github.init_args();
     args.push("--json".to_owned());
@@ -449,7 +455,7 @@ async fn an_installation_token_passes_init_and_doctor() {
     let doctor = github.clambake(vec!["doctor".into()], &env).await;
     let access = "access      an installation token on clambake/demo: push, triage, pull";
     assert!(doctor.stdout.contains(access), "{}", doctor.stdout);
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }
 
 /// Faults that lose a share `rate` of answers and fail as many with 502s, drawn from `seed`.
@@ -464,13 +470,13 @@ fn lossy(seed: u64, rate: f64) -> Faults {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_lost_answers_and_502s_init_makes_each_label_once_and_issue_create_one_issue() {
-    let github = Github::start().await;
+    let github = Github::start();
     github
         .repo
         .write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
-    let token = github.fake.token();
+    let token = github.fake().token();
     let env = [("GH_TOKEN", token.as_str())];
-    github.fake.set_faults(lossy(1, 0.15));
+    github.fake().set_faults(lossy(1, 0.15));
     // A run the faults defeat says so; run again, as a person would.
     for run in 1.. {
         let output = github.clambake(github.init_args(), &env).await;
@@ -479,9 +485,9 @@ async fn under_lost_answers_and_502s_init_makes_each_label_once_and_issue_create
         }
         assert!(run < 6, "init never got through: {}", output.stderr);
     }
-    github.fake.set_faults(Faults::default());
+    github.fake().set_faults(Faults::default());
     assert_eq!(github.label_names(), expected_labels());
-    let requests = github.fake.requests();
+    let requests = github.fake().requests();
     assert!(requests.iter().any(|r| r.lost), "answers were lost");
     assert!(requests.iter().any(|r| r.status == 502), "502s were met");
     let creates: Vec<_> = requests
@@ -499,21 +505,21 @@ async fn under_lost_answers_and_502s_init_makes_each_label_once_and_issue_create
     let mut lost_creates = 0;
     for seed in 0..12 {
         let title = format!("Faulty {seed}");
-        let start = github.fake.requests().len();
-        github.fake.set_faults(lossy(seed, 0.3));
+        let start = github.fake().requests().len();
+        github.fake().set_faults(lossy(seed, 0.3));
         let args = ["issue", "create", "--title", &title, "--json"];
         let output = github
             .clambake(args.map(str::to_owned).to_vec(), &env)
             .await;
-        github.fake.set_faults(Faults::default());
+        github.fake().set_faults(Faults::default());
         let made: Vec<u64> = github
-            .fake
+            .fake()
             .issues()
             .into_iter()
             .filter(|issue| issue.title == title)
             .map(|issue| issue.number)
             .collect();
-        lost_creates += github.fake.requests()[start..]
+        lost_creates += github.fake().requests()[start..]
             .iter()
             .filter(|r| r.method == "POST" && r.lost)
             .count();
@@ -524,5 +530,5 @@ async fn under_lost_answers_and_502s_init_makes_each_label_once_and_issue_create
         }
     }
     assert!(lost_creates > 0, "some create's answer was lost");
-    assert_eq!(github.fake.violations(), Vec::<String>::new());
+    assert_eq!(github.fake().violations(), Vec::<String>::new());
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use clambake::adapters::forge::github::{GithubForge, GithubSettings, Token};
 use clambake::core::queue::claims::{CLAIMS_PREFIX, ClaimRecord};
 use clambake_github_fake::{FakeGithub, Options};
 use tempfile::TempDir;
@@ -48,6 +49,19 @@ impl GithubOrigin {
     /// The bare repository that is `origin`.
     pub fn bare(&self) -> PathBuf {
         self.dir.path().join("origin.git")
+    }
+
+    /// A client of this fake's repository, with no spacing between mutations.
+    pub fn client(&self, clock: std::sync::Arc<dyn clambake::ports::Clock>) -> GithubForge {
+        GithubForge::new(GithubSettings {
+            api_url: self.fake.api_url(),
+            owner: "clambake".to_owned(),
+            repo: "demo".to_owned(),
+            token: Token::new(self.token.clone()),
+            clock,
+            mutation_interval: std::time::Duration::ZERO,
+        })
+        .unwrap()
     }
 
     /// What `clambake init` is given to use this fake's repository.

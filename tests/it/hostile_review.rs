@@ -1,6 +1,7 @@
 //! Untrusted text and secrets, as an adversary found them reaching where they must not:
 //! each test is one way that was closed.
 
+use crate::backend::Backend;
 use crate::bundle_cli::five_landed;
 use crate::support::{TestRepo, clambake_in_env, write_script};
 
@@ -95,7 +96,7 @@ fn a_title_never_reaches_the_default_branch_as_a_commit_message() {
 /// interrupted train's, and the commit someone put on it stays on a reference.
 #[test]
 fn a_bundle_shaped_branch_keeps_its_commits() {
-    let repo = five_landed();
+    let repo = five_landed(Backend::Local);
     let tip = repo.branch_with_file(
         "clambake/bundle-20991231T2359Z",
         "main",

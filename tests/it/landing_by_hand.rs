@@ -1,20 +1,26 @@
 //! `clambake land` lands work as the run loop does: the same labels, comment, pull request
 //! (without bundling) and journal steps.
 
+use rstest::rstest;
+
 use clambake::app::Workspace;
 use clambake::app::lifecycle::transitions::{open_journal, transition};
 use clambake::core::lifecycle::machine::{Event, State};
 use clambake::core::queue::labels;
 use clambake::ports::journal::Journal;
 
+use crate::backend::Backend;
 use crate::support::TestRepo;
 
 const BRANCH: &str = "agent001/1-add-greeting";
 
+#[rstest]
 #[tokio::test]
-async fn land_by_hand_labels_comments_opens_the_pull_request_and_journals_the_landing() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+async fn land_by_hand_labels_comments_opens_the_pull_request_and_journals_the_landing(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     repo.clambake(&["config", "set", "bundling.enabled", "false"])
         .success();
     repo.clambake(&[
@@ -71,10 +77,12 @@ async fn land_by_hand_labels_comments_opens_the_pull_request_and_journals_the_la
     assert_eq!(last.cause, "landed by `clambake land`");
 }
 
-#[test]
-fn land_finds_the_slots_branch_made_under_an_older_title() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn land_finds_the_slots_branch_made_under_an_older_title(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     repo.clambake(&[
         "issue",
         "create",

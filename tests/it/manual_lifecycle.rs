@@ -106,10 +106,12 @@ fn spawn_claims_the_issue_and_journals_it_and_land_cleans_up_as_the_run_loop_doe
     );
 }
 
-#[test]
-fn spawn_refuses_an_issue_another_slot_holds() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
+#[rstest]
+fn spawn_refuses_an_issue_another_slot_holds(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "2"]).success();
     repo.clambake(&["issue", "create", "--title", "Taken", "--label", "agent002"])
         .success();
     let refused = repo.clambake(&[
@@ -152,10 +154,12 @@ impl Drop for Release {
     }
 }
 
-#[test]
-fn the_journal_shows_working_while_the_agent_works_and_records_its_re_adoption() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn the_journal_shows_working_while_the_agent_works_and_records_its_re_adoption(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     let scripts = tempfile::tempdir().unwrap();
     // Works only once the go-ahead file exists, so the run can be looked at and killed first.
     let go = scripts.path().join("go");
@@ -186,9 +190,7 @@ fn the_journal_shows_working_while_the_agent_works_and_records_its_re_adoption()
     .success();
     let start_run = || {
         Reaped(
-            std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
-                .current_dir(repo.path())
-                .args(["run", "--until-idle"])
+            repo.clambake_command(&["run", "--until-idle"])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

@@ -107,7 +107,7 @@ impl TestWorld {
                     .await
                     .unwrap(),
             ),
-            Backend::Github => repo.open_forge(&workspace).await,
+            Backend::Github => repo.open_configured_forge(&workspace).await,
         };
         let journal = open_journal(&workspace).unwrap();
         let config = workspace.load_config().unwrap().config;

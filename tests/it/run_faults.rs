@@ -103,7 +103,7 @@ async fn flaky_loop(
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
     let flaky = Arc::new(Hooked {
-        inner: repo.open_forge(&workspace).await,
+        inner: repo.open_configured_forge(&workspace).await,
         hook: flaky,
     });
     let mut settings = RunSettings::from_config(&config);
@@ -340,7 +340,7 @@ async fn a_panicking_attempt_is_judged_a_crash_with_its_message_and_the_run_goes
     }
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
-    let forge = repo.open_forge(&workspace).await;
+    let forge = repo.open_configured_forge(&workspace).await;
     let journal = Arc::new(open_journal(&workspace).unwrap());
     let mut settings = RunSettings::from_config(&config);
     settings.poll_interval = Duration::from_millis(50);

@@ -229,7 +229,7 @@ fn a_second_run_is_refused_and_names_the_first(
     let repo = simulated_repo(backend, "1", "1");
     create(&repo, "Hangs", "simulate: outcome hang", &["route:ready"]);
     let mut first = repo
-        .clambake_command()
+        .clambake_command(&[])
         .arg("run")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -315,7 +315,7 @@ fn an_agent_outliving_a_killed_run_is_readopted_and_landed(
     create(&repo, "Outlives its run", "", &["route:ready"]);
 
     let mut first = repo
-        .clambake_command()
+        .clambake_command(&[])
         .args(["run", "--until-idle"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

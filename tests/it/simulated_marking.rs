@@ -3,11 +3,14 @@
 //! comments, pull request titles and bodies; and `run` says at its start that agents are
 //! simulated. Work nobody simulated is not marked.
 
+use rstest::rstest;
+
+use crate::backend::Backend;
 use crate::support::TestRepo;
 
-fn simulated_repo(bundling: bool) -> TestRepo {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "2"]).success();
+fn simulated_repo(backend: Backend, bundling: bool) -> TestRepo {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "2"]).success();
     repo.configure(&[
         ("agents.real_processes", "false"),
         ("bundling.trigger", "manual"),
@@ -16,9 +19,11 @@ fn simulated_repo(bundling: bool) -> TestRepo {
     repo
 }
 
-#[test]
-fn a_bundle_of_simulated_work_says_so_in_its_commits_comments_title_and_body() {
-    let repo = simulated_repo(true);
+#[rstest]
+fn a_bundle_of_simulated_work_says_so_in_its_commits_comments_title_and_body(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, true);
     for title in ["First", "Second"] {
         repo.clambake(&[
             "issue",
@@ -72,9 +77,11 @@ fn a_bundle_of_simulated_work_says_so_in_its_commits_comments_title_and_body() {
     );
 }
 
-#[test]
-fn an_individual_pull_request_of_simulated_work_is_marked_and_real_work_is_not() {
-    let repo = simulated_repo(false);
+#[rstest]
+fn an_individual_pull_request_of_simulated_work_is_marked_and_real_work_is_not(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = simulated_repo(backend, false);
     repo.clambake(&[
         "issue",
         "create",

@@ -76,7 +76,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged(
     let clock = Arc::new(FakeClock(Mutex::new(Timestamp::now())));
     let forge: Arc<dyn Forge> = match backend {
         Backend::Local => Arc::new(workspace.open_local_forge(clock.clone()).await.unwrap()),
-        Backend::Github => repo.open_forge(&workspace).await,
+        Backend::Github => repo.open_configured_forge(&workspace).await,
     };
     let journal = Arc::new(open_journal(&workspace).unwrap());
     let mut settings = RunSettings::from_config(&config);

@@ -35,15 +35,57 @@ impl TestRepo {
     /// and mutations not spaced a second apart (`github.mutation_interval_ms = 0`), so that a
     /// whole lifecycle fits in a test. Not initialised: see [`TestRepo::init`].
     pub fn on(backend: Backend) -> Self {
-        let mut repo = Self::new();
-        if backend == Backend::Github {
-            let origin = GithubOrigin::start_blocking(clambake_github_fake::Options::new);
-            repo.git(&["remote", "add", "origin", &origin.fake.origin_url()]);
-            repo.git(&["push", "-q", "origin", "main"]);
-            repo.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
-            repo.github = Some(origin);
+        match backend {
+            Backend::Local => Self::new(),
+            Backend::Github => Self::on_github_with(clambake_github_fake::Options::new),
         }
-        repo
+    }
+
+    /// [`TestRepo::on`] the GitHub backend, with a fake set up by the options `options` makes
+    /// of its bare repository's path, e.g. a token user of another association.
+    pub fn on_github_with(
+        options: impl FnOnce(std::path::PathBuf) -> clambake_github_fake::Options,
+    ) -> Self {
+        Self::new().with_github(options)
+    }
+
+    /// This repository moved onto the GitHub backend as [`TestRepo::on_github_with`] makes it.
+    pub fn with_github(
+        mut self,
+        options: impl FnOnce(std::path::PathBuf) -> clambake_github_fake::Options,
+    ) -> Self {
+        let origin = GithubOrigin::start_blocking(options);
+        self.git(&["remote", "add", "origin", &origin.fake.origin_url()]);
+        self.git(&["push", "-q", "origin", "main"]);
+        self.write("clambake.toml", "[github]\nmutation_interval_ms = 0\n");
+        self.github = Some(origin);
+        self
+    }
+
+    /// The backend this repository's forge is on.
+    pub fn backend(&self) -> Backend {
+        match self.github {
+            Some(_) => Backend::Github,
+            None => Backend::Local,
+        }
+    }
+
+    /// The forge as Clambake sees it, opened in this process (for tests that drive the app
+    /// directly), telling the time by `clock`: the local forge `init` made, or a client of the
+    /// GitHub fake. Call it inside the runtime that will use it.
+    pub async fn open_forge(
+        &self,
+        clock: std::sync::Arc<dyn clambake::ports::Clock>,
+    ) -> std::sync::Arc<dyn clambake::ports::Forge> {
+        match &self.github {
+            None => {
+                let workspace = clambake::app::Workspace::discover(self.path())
+                    .await
+                    .unwrap();
+                std::sync::Arc::new(workspace.open_local_forge(clock).await.unwrap())
+            }
+            Some(origin) => std::sync::Arc::new(origin.client(clock)),
+        }
     }
 
     /// The GitHub fake behind `origin`, on the GitHub backend.
@@ -66,6 +108,37 @@ impl TestRepo {
         if self.github.is_some() {
             self.git(&["push", "-q", "--force", "origin", branch]);
         }
+    }
+
+    /// Runs git where the forge keeps its branches: this repository on the local forge, the
+    /// bare repository `origin` on GitHub. Returns trimmed stdout.
+    pub fn forge_git(&self, args: &[&str]) -> String {
+        match &self.github {
+            None => self.git(args),
+            Some(origin) => {
+                let bare = origin.bare();
+                let mut all = vec!["--git-dir", bare.to_str().unwrap()];
+                all.extend_from_slice(args);
+                self.git(&all)
+            }
+        }
+    }
+
+    /// The tip of `branch` as the forge sees it, `None` where it has no such branch.
+    pub fn forge_tip(&self, branch: &str) -> Option<String> {
+        let reference = format!("refs/heads/{branch}");
+        let found = self.forge_git(&["for-each-ref", "--format=%(objectname)", &reference]);
+        (!found.is_empty()).then_some(found)
+    }
+
+    /// The names of the forge's branches that start with `prefix`, sorted.
+    pub fn forge_branches(&self, prefix: &str) -> Vec<String> {
+        let listed = self.forge_git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"]);
+        listed
+            .lines()
+            .filter(|name| name.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn path(&self) -> &Path {
@@ -189,13 +262,21 @@ impl TestRepo {
         }
     }
 
-    /// The `clambake` binary as a command to start in this repository, in the background, with
-    /// the backend's token as [`TestRepo::clambake`] gives it.
-    pub fn clambake_command(&self) -> Command {
+    /// A `clambake` child process to start in this repository, with no `CLAMBAKE_*` variables
+    /// from the outside and, on GitHub, the fake's token: for a test that must see it run.
+    pub fn clambake_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
-        command.current_dir(self.path()).env("NO_COLOR", "1");
-        if let Some(github) = &self.github {
-            command.env("GH_TOKEN", github.token());
+        command
+            .current_dir(self.path())
+            .args(args)
+            .env("NO_COLOR", "1");
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CLAMBAKE_") {
+                command.env_remove(key);
+            }
+        }
+        if let Some(origin) = &self.github {
+            command.env("GH_TOKEN", origin.token());
         }
         command
     }
@@ -209,7 +290,7 @@ impl TestRepo {
 
     /// The forge `workspace`'s configuration names, opened in this process as `clambake` opens
     /// it; on GitHub with the fake's token, which this process's environment does not hold.
-    pub async fn open_forge(
+    pub async fn open_configured_forge(
         &self,
         workspace: &clambake::app::Workspace,
     ) -> std::sync::Arc<dyn clambake::ports::Forge> {

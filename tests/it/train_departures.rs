@@ -2,6 +2,8 @@
 //! work that lands within one window leaves together at the next departure, whatever the
 //! departure before it carried, and one departure carries everything that waits.
 
+use rstest::rstest;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use clambake::ports::forge::{
 };
 use jiff::{SignedDuration, Timestamp};
 
+use crate::backend::Backend;
 use crate::orchestrator_props::FakeClock;
 use crate::support::{TestRepo, wait_for_async};
 
@@ -36,10 +39,13 @@ async fn open_pull_requests(forge: &dyn Forge) -> Vec<PullRequest> {
         .unwrap()
 }
 
+#[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn five_issues_landing_in_one_window_leave_in_one_bundle() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "5"]).success();
+async fn five_issues_landing_in_one_window_leave_in_one_bundle(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "5"]).success();
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let config = workspace.load_config().unwrap().config;
     let defaults = BundlingConfig::default();
@@ -52,7 +58,7 @@ async fn five_issues_landing_in_one_window_leave_in_one_bundle() {
     let now = Timestamp::now().as_second();
     let window = Timestamp::from_second(now - now.rem_euclid(period)).unwrap();
     let clock = Arc::new(FakeClock(Mutex::new(window + SignedDuration::from_mins(1))));
-    let forge: Arc<dyn Forge> = Arc::new(workspace.open_local_forge(clock.clone()).await.unwrap());
+    let forge = repo.open_forge(clock.clone()).await;
     for n in 1..=5 {
         forge
             .create_issue(&NewIssue {
@@ -136,25 +142,26 @@ async fn five_issues_landing_in_one_window_leave_in_one_bundle() {
     }
 }
 
-/// 200 issues, simulated agents, the default configuration otherwise: `--until-idle` ends with
-/// every issue carried by a pull request, however many bundles that takes.
-#[test]
-fn until_idle_leaves_nothing_bundleable_behind() {
-    const ISSUES: u64 = 200;
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+/// 200 issues (on GitHub 10, more than one bundle holds: there each issue costs pushes and
+/// requests, and 200 take minutes), simulated agents, the default configuration otherwise:
+/// `--until-idle` ends with every issue carried by a pull request, however many bundles that
+/// takes.
+#[rstest]
+fn until_idle_leaves_nothing_bundleable_behind(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let issues_made: u64 = match backend {
+        Backend::Local => 200,
+        Backend::Github => 10,
+    };
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     repo.clambake(&["config", "set", "agents.real_processes", "false"])
         .success();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let forge = runtime.block_on(async {
-        let workspace = Workspace::discover(repo.path()).await.unwrap();
-        workspace
-            .open_local_forge(Arc::new(clambake::ports::SystemClock))
-            .await
-            .unwrap()
-    });
+    let forge = runtime.block_on(repo.open_forge(Arc::new(clambake::ports::SystemClock)));
     runtime.block_on(async {
-        for n in 1..=ISSUES {
+        for n in 1..=issues_made {
             forge
                 .create_issue(&NewIssue {
                     title: format!("Task {n}"),
@@ -172,7 +179,10 @@ fn until_idle_leaves_nothing_bundleable_behind() {
         .clambake(&["run", "--until-idle", "--json"])
         .success()
         .json();
-    eprintln!("{ISSUES} issues ran until idle in {:?}", started.elapsed());
+    eprintln!(
+        "{issues_made} issues ran until idle in {:?}",
+        started.elapsed()
+    );
 
     let (issues, prs) = runtime.block_on(async {
         let issues = forge.issues(&IssueFilter::open()).await.unwrap();
@@ -184,7 +194,7 @@ fn until_idle_leaves_nothing_bundleable_behind() {
     });
     assert_eq!(
         issues.len() as u64,
-        ISSUES,
+        issues_made,
         "every issue is still open, in review"
     );
     let open: Vec<&PullRequest> = prs

@@ -4,9 +4,12 @@
 //! saying why; a train leaves it waiting, with why, instead of opening a pull request that can
 //! never merge.
 
+use rstest::rstest;
+
 use clambake::core::queue::labels;
 use clambake::core::recovery::drift::archive_ref;
 
+use crate::backend::Backend;
 use crate::bundle_cli::waiting_issues;
 use crate::support::{TestRepo, write_script};
 
@@ -16,13 +19,16 @@ fn unrelated_branch(repo: &TestRepo, branch: &str) -> String {
     let tree = repo.git_stdin(&["mktree"], &format!("100644 blob {blob}\talone.txt\n"));
     let commit = repo.git(&["commit-tree", &tree, "-m", "A history of its own"]);
     repo.git(&["update-ref", &format!("refs/heads/{branch}"), &commit]);
+    repo.publish(branch);
     commit
 }
 
-#[test]
-fn the_run_loop_refuses_work_whose_branch_was_deleted_under_its_agent() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn the_run_loop_refuses_work_whose_branch_was_deleted_under_its_agent(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     let scripts = tempfile::tempdir().unwrap();
     // The agent's branch is deleted under it; its next commit starts a history of its own.
     let script = write_script(
@@ -96,10 +102,12 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total
     assert_eq!(last["event"]["event"], "abandon", "{history:#}");
 }
 
-#[test]
-fn land_by_hand_refuses_work_with_no_merge_base() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init", "--agents", "1"]).success();
+#[rstest]
+fn land_by_hand_refuses_work_with_no_merge_base(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&["--agents", "1"]).success();
     repo.clambake(&[
         "issue",
         "create",
@@ -130,10 +138,12 @@ fn land_by_hand_refuses_work_with_no_merge_base() {
     assert_eq!(repo.git(&["rev-parse", branch]), tip, "the branch is kept");
 }
 
-#[test]
-fn a_train_leaves_a_branch_with_no_merge_base_waiting_without_a_pull_request() {
-    let repo = TestRepo::new();
-    repo.clambake(&["init"]).success();
+#[rstest]
+fn a_train_leaves_a_branch_with_no_merge_base_waiting_without_a_pull_request(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = TestRepo::on(backend);
+    repo.init(&[]).success();
     for title in ["One", "Two", "Alone"] {
         repo.clambake(&[
             "issue",
