@@ -477,8 +477,7 @@ impl Harness {
             }
 
             let journal = open_journal(&workspace).unwrap();
-            let max_stuck =
-                config.recovery.max_stuck_time_minutes.duration();
+            let max_stuck = config.recovery.max_stuck_time_minutes.duration();
             for slot in 1..=scenario.agents {
                 let agent = agent_label(slot);
                 let history = journal.history(&agent).unwrap();

@@ -24,11 +24,7 @@ use crate::support::TestRepo;
 const SILENCE: SignedDuration = SignedDuration::from_mins(90);
 
 fn ledger(workspace: &Workspace, id: &str) -> Arc<ClaimLedger> {
-    Arc::new(ClaimLedger::new(
-        workspace.repository().clone(),
-        id.to_owned(),
-        SILENCE,
-    ))
+    Arc::new(ClaimLedger::new(workspace, id.to_owned(), SILENCE))
 }
 
 fn at(text: &str) -> Timestamp {
@@ -133,10 +129,17 @@ async fn a_silent_orchestrators_claim_is_taken_over_and_a_live_ones_is_not() {
             .await
             .unwrap()
             .is_none(),
-        "alpha was heard from 20 minutes ago"
+        "alpha was heard from: its sign of life moved since beta looked at 30 minutes"
+    );
+    assert!(
+        beta.take(7, "agent001", minutes(100 + 90))
+            .await
+            .unwrap()
+            .is_none(),
+        "silent for exactly the limit, by beta's clock, since beta saw it move"
     );
 
-    let taken = beta.take(7, "agent001", minutes(80 + 91)).await.unwrap();
+    let taken = beta.take(7, "agent001", minutes(100 + 91)).await.unwrap();
     let taken = taken.expect("alpha has been silent past max_stuck_time_minutes");
     assert_eq!((taken.attempt, taken.orchestrator.as_str()), (2, "beta"));
     assert_eq!(
@@ -194,6 +197,13 @@ fn beta_repo(max_attempts: &str) -> TestRepo {
     repo
 }
 
+/// This machine looked at the shared claims at `when`: what has not moved since has been
+/// silent since then, by this machine's clock.
+async fn watched_since(repo: &TestRepo, when: Timestamp) {
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    ledger(&workspace, "beta").view(when).await.unwrap();
+}
+
 /// Orchestrator `alpha` (on another machine) claimed `issue` for its `agent001` at `claimed`,
 /// labelled it, and published one commit of work on its branch.
 async fn claimed_by_alpha(repo: &TestRepo, issue: u64, claimed: Timestamp) -> String {
@@ -229,6 +239,8 @@ async fn a_run_takes_over_a_silent_orchestrators_claim_and_continues_its_work() 
     let issue = repo.create_issue("Task", "route:ready");
     let long_ago = Timestamp::now() - SignedDuration::from_hours(3);
     let work = claimed_by_alpha(&repo, issue, long_ago).await;
+    // This machine has watched alpha's claim and sign of life stand still for 3 hours.
+    watched_since(&repo, long_ago).await;
 
     repo.clambake(&["run", "--until-idle"]).success();
 
@@ -295,13 +307,15 @@ async fn recovery_leaves_another_live_orchestrators_claim_alone() {
     let silent = world.issue(&["route:ready"]).await;
     let now = Timestamp::now();
     let long_ago = now - SignedDuration::from_hours(3);
-    // alpha is alive; gamma claimed long ago and has not been heard from since. Their agents
-    // work on their own machines: no branch here yet, which from beta's side is drift.
-    for (id, issue, when) in [("alpha", live, now), ("gamma", silent, long_ago)] {
+    // gamma claimed long ago and has not been heard from since (this machine has watched);
+    // alpha is alive. Their agents work on their own machines: no branch here yet, which
+    // from beta's side is drift.
+    for (id, issue, when) in [("gamma", silent, long_ago), ("alpha", live, now)] {
         let other = ledger(&world.workspace, id);
         other.heartbeat(when).await.unwrap();
         let won = claim_issue(&other, world.forge.as_ref(), "agent001", issue, when).await;
         assert!(won.unwrap().is_some());
+        ledger(&world.workspace, "beta").view(when).await.unwrap();
     }
 
     let diagnosis = diagnose(&world.world(), None, now).await.unwrap();

@@ -118,7 +118,7 @@ pub async fn diagnose(
         believed_from_labels(&snapshot)
     };
     let claims = ClaimLedger::new(
-        world.workspace.repository().clone(),
+        world.workspace,
         orchestrator_id(world.workspace, &world.orchestrator_id)?,
         world.limits(now).max_stuck,
     );

@@ -174,7 +174,11 @@ mod tests {
         let key = "recovery.max_stuck_time_minutes";
         let new = set_in_text("clambake.toml", "", key, "0.25").unwrap();
         assert!(new.contains("max_stuck_time_minutes = 0.25\n"), "{new}");
-        let limit = load_text(&new).unwrap().config.recovery.max_stuck_time_minutes;
+        let limit = load_text(&new)
+            .unwrap()
+            .config
+            .recovery
+            .max_stuck_time_minutes;
         assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(15));
         let whole = set_in_text("clambake.toml", &new, key, "5").unwrap();
         assert!(whole.contains("max_stuck_time_minutes = 5\n"), "{whole}");

@@ -762,7 +762,10 @@ mod tests {
             let error = parse_value(spec, refused, "test").unwrap_err().to_string();
             assert!(error.contains("more than 0"), "{refused}: {error}");
         }
-        let env = [("CLAMBAKE_RECOVERY__MAX_STUCK_TIME_MINUTES".to_owned(), "0.1".to_owned())];
+        let env = [(
+            "CLAMBAKE_RECOVERY__MAX_STUCK_TIME_MINUTES".to_owned(),
+            "0.1".to_owned(),
+        )];
         let overridden = load("clambake.toml", "", env).unwrap();
         let limit = overridden.config.recovery.max_stuck_time_minutes;
         assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(6));

@@ -307,7 +307,9 @@ pub fn heartbeat_message(orchestrator: &str, nonce: &str) -> String {
 
 /// The nonce a sign of life's `message` carries, if any.
 pub fn heartbeat_nonce(message: &str) -> Option<&str> {
-    message.lines().find_map(|line| line.strip_prefix("nonce: "))
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("nonce: "))
 }
 
 /// Whether another process runs under this orchestrator's id: its sign of life was moved, since
@@ -378,7 +380,10 @@ mod tests {
         let mut sightings = Sightings::default();
         let (claim, alive) = (claim_ref(12), orchestrator_ref(owner));
         sightings.observe([(claim.as_str(), "c1")], at(claimed));
-        sightings.observe([(claim.as_str(), "c1"), (alive.as_str(), commit)], at(heard));
+        sightings.observe(
+            [(claim.as_str(), "c1"), (alive.as_str(), commit)],
+            at(heard),
+        );
         sightings
     }
 
@@ -406,7 +411,11 @@ mod tests {
         let released = Claim::Record(claim.record().unwrap().released(ClaimState::Landed, now));
         assert_eq!(standing_of(&released, "a", &none), "free");
         assert_eq!(standing_of(&claim, "b", &none), "mine");
-        assert_eq!(standing_of(&claim, "a", &none), "live, b", "never seen: as if now");
+        assert_eq!(
+            standing_of(&claim, "a", &none),
+            "live, b",
+            "never seen: as if now"
+        );
         let heard = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T11:59:00Z");
         assert_eq!(
             standing_of(&claim, "a", &heard),
@@ -470,12 +479,21 @@ mod tests {
         let theirs = heartbeat_message("a", "n2");
         assert_eq!(heartbeat_nonce(&mine), Some("n1"));
         let check = another_process_with_my_id;
-        assert!(!check(None, Some(("h0", &theirs)), "n1"), "a predecessor's, at start");
+        assert!(
+            !check(None, Some(("h0", &theirs)), "n1"),
+            "a predecessor's, at start"
+        );
         assert!(!check(Some("h1"), Some(("h1", &mine)), "n1"), "as left");
-        assert!(!check(Some("h1"), Some(("h2", &mine)), "n1"), "mine, moved by me");
+        assert!(
+            !check(Some("h1"), Some(("h2", &mine)), "n1"),
+            "mine, moved by me"
+        );
         assert!(check(Some("h1"), Some(("h2", &theirs)), "n1"));
         let old = "clambake orchestrator a alive\n";
-        assert!(check(Some("h1"), Some(("h2", old)), "n1"), "no nonce: not mine");
+        assert!(
+            check(Some("h1"), Some(("h2", old)), "n1"),
+            "no nonce: not mine"
+        );
         assert!(!check(Some("h1"), None, "n1"));
     }
 
