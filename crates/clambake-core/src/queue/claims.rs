@@ -266,7 +266,8 @@ pub fn heartbeat_interval(max_silence: SignedDuration) -> SignedDuration {
 /// `now`. Its holder is heard from when the claim or the holder's sign of life moves, as this
 /// machine saw them move (`sightings`, by this machine's clock: another machine's may be
 /// wrong); silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
-/// A reference never seen move is taken as moving now.
+/// A reference absent from `sightings` is no sign of life, but a claim none of whose
+/// references was ever seen is taken as moving now.
 pub fn standing<'a>(
     tip: Option<&'a Claim>,
     issue: u64,
@@ -289,7 +290,7 @@ pub fn standing<'a>(
     }
     let last = [claim_ref(issue), orchestrator_ref(owner)]
         .iter()
-        .map(|reference| sightings.since(reference).unwrap_or(now))
+        .filter_map(|reference| sightings.since(reference))
         .max()
         .unwrap_or(now);
     if now.duration_since(last) > max_silence {
@@ -424,6 +425,14 @@ mod tests {
         );
         let long_ago = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T10:00:00Z");
         assert_eq!(standing_of(&claim, "a", &long_ago), "stale, b");
+        let mut no_sign_of_life = Sightings::default();
+        let claimed = claim_ref(12);
+        no_sign_of_life.observe([(claimed.as_str(), "c1")], at("2026-12-01T10:00:00Z"));
+        assert_eq!(
+            standing_of(&claim, "a", &no_sign_of_life),
+            "stale, b",
+            "an orchestrator with no sign of life is heard from by its claim alone"
+        );
     }
 
     #[test]
