@@ -456,3 +456,107 @@ async fn two_machines_given_one_orchestrator_id_are_told_apart_and_one_stops() {
     );
     assert!(log.contains("clambake config set orchestrator.id"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_orchestrator_that_lost_its_claim_while_silent_leaves_the_issue_and_the_branch_alone() {
+    let origin_dir = tempfile::tempdir().unwrap();
+    let fake = seeded_fake(origin_dir.path()).await;
+    let origin = origin_dir.path().join("origin.git");
+    let alpha = Machine::new(&fake, "alpha");
+    let scripts = tempfile::tempdir().unwrap();
+    let (started, go) = (scripts.path().join("started"), scripts.path().join("go"));
+    // The agent commits, waits (as if its machine were suspended) until told, commits again.
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        &format!(
+            "set -e\n\
+             echo early > early.txt && git add . && git commit -q -m Early\n\
+             touch '{started}'\n\
+             i=0; while [ ! -e '{go}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\n\
+             echo late > late.txt && git add . && git commit -q -m Late\n",
+            started = started.display(),
+            go = go.display(),
+        ),
+    );
+    let command = format!("{} {{issue}}", script.display());
+    for (key, value) in [("agents.runtime", "command"), ("agents.command", &command)] {
+        alpha.clambake(&["config", "set", key, value]).success();
+    }
+    let issue = alpha
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            "Task",
+            "--label",
+            "route:ready",
+            "--json",
+        ])
+        .success()
+        .json()["number"]
+        .as_u64()
+        .unwrap();
+    let mut run = alpha.run(&["--once"]);
+    let (branch, early) = wait_for("the early commit on origin", || {
+        branch_on_origin(&origin, issue)
+            .filter(|(_, tip)| started.exists() && subject(&origin, tip) == "Early")
+            .ok_or_else(|| alpha.run_log())
+    });
+
+    // Beta, on another machine, found alpha silent past the limit and took the claim over.
+    let chain = claim_chain(&origin, issue);
+    let ours = chain.last().unwrap();
+    let theirs = ClaimRecord::claim(
+        Some(ours),
+        "beta",
+        "agent001",
+        issue,
+        jiff::Timestamp::now(),
+    );
+    let reference = claim_ref(issue);
+    let empty_tree = git_in(&origin, &["hash-object", "-t", "tree", "/dev/null"]);
+    let parent = git_in(&origin, &["rev-parse", &reference]);
+    let message = theirs.message();
+    let args = ["commit-tree", &empty_tree, "-p", &parent, "-m", &message];
+    let taken = git_in(&origin, &args);
+    git_in(&origin, &["update-ref", &reference, &taken, &parent]);
+    std::fs::write(&go, "").unwrap();
+
+    let status = wait_for("alpha's run to end", || {
+        run.try_wait().unwrap().ok_or_else(|| alpha.run_log())
+    });
+    let log = alpha.run_log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("beta took the claim over meanwhile"), "{log}");
+    let state = fake.issue(issue).unwrap();
+    assert_eq!(state.labels, ["agent001"], "neither landed nor relabelled");
+    assert_eq!(fake.pulls().len(), 0);
+    assert_eq!(
+        git_in(&origin, &["rev-parse", &reference]),
+        taken,
+        "beta's claim"
+    );
+    let on_origin = git_in(&origin, &["rev-parse", &format!("refs/heads/{branch}")]);
+    assert_eq!(
+        on_origin, early,
+        "the branch on origin is beta's to move now"
+    );
+    assert_eq!(
+        subject(alpha.path(), &branch),
+        "Late",
+        "alpha's work stays here"
+    );
+    let comments: Vec<String> = fake
+        .comments()
+        .into_iter()
+        .filter(|c| c.issue == issue)
+        .map(|c| c.body)
+        .collect();
+    assert!(comments.is_empty(), "nor commented: {comments:#?}");
+}
+
+/// The subject of `revision`'s commit in the repository at `dir`.
+fn subject(dir: &Path, revision: &str) -> String {
+    git_in(dir, &["log", "-1", "--format=%s", revision])
+}
