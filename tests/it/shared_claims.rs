@@ -526,6 +526,20 @@ async fn a_claim_that_cannot_be_read_is_held_by_someone_unknown() {
     assert_eq!(repo.labels_of(issue), ["route:ready"], "not claimed here");
     let reference = claim_ref(issue);
     assert_eq!(repo.git(&["rev-parse", &reference]), tip, "{}", run.stderr);
+    let doctor = repo.clambake(&["doctor", "--json"]).json();
+    let claims = doctor
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "claims")
+        .unwrap()
+        .clone();
+    assert_eq!(claims["health"], "warn", "{claims}");
+    let said = claims["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        said.contains(&format!("#{issue} cannot be read")),
+        "{claims}"
+    );
 }
 
 #[tokio::test]

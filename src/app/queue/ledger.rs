@@ -265,6 +265,18 @@ impl ClaimLedger {
         })
     }
 
+    /// The issues whose claims on the remote cannot be read: held by someone unknown.
+    pub async fn unreadable(&self) -> AppResult<Vec<u64>> {
+        let view = self.read_refs().await?;
+        let mut found = Vec::new();
+        for &issue in view.claims.keys() {
+            if self.claim(&view, issue).await? == Some(Claim::Unreadable) {
+                found.push(issue);
+            }
+        }
+        Ok(found)
+    }
+
     /// Whether another orchestrator (or someone unknown) holds `issue`'s claim in `view`,
     /// live or not.
     pub async fn held_elsewhere(&self, view: &ClaimsView, issue: u64) -> AppResult<bool> {
