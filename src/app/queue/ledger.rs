@@ -449,9 +449,11 @@ impl ClaimLedger {
     /// The error of a second process under this orchestrator's id, saying how its id was set.
     fn duplicate_id(&self) -> AppError {
         let fix = if self.configured {
-            "give one of them another id: `clambake config set orchestrator.id NEW-ID` there              (a clambake.toml copied between machines carries its id)"
+            "give one of them another id: `clambake config set orchestrator.id NEW-ID` there (a \
+             clambake.toml copied between machines carries its id)"
         } else {
-            "give one of them another id: delete .clambake/orchestrator-id there (copied from              the other machine), and the next run makes a new one"
+            "give one of them another id: delete .clambake/orchestrator-id there (copied from \
+             the other machine), and the next run makes a new one"
         };
         AppError::DuplicateOrchestratorId {
             id: self.orchestrator.clone(),
