@@ -164,6 +164,11 @@ pub enum AppError {
         "set orchestrator.id to letters, digits, '.', '_' and '-' (64 at most), or leave it empty for one made from the host name"
     ))]
     InvalidOrchestratorId { id: String },
+    /// `fix` says how to give one of them another id, as its id was set.
+    #[error(
+        "another orchestrator runs under this one's id `{id}`: its sign of life on the remote carries another process's nonce, so this one stops claiming; {fix}"
+    )]
+    DuplicateOrchestratorId { id: String, fix: String },
     #[error("`{agent}` is not an agent id")]
     #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
     NotAnAgent { agent: String },
@@ -343,6 +348,7 @@ impl AppError {
             | Self::RealAgentsRolledBack { .. }
             | Self::AgentUnavailable { .. }
             | Self::InvalidOrchestratorId { .. }
+            | Self::DuplicateOrchestratorId { .. }
             | Self::Config(_) => ErrorKind::Config,
             Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
             Self::UnjudgedAttempt { .. }

@@ -3,8 +3,9 @@
 //! claim from one queue. Each issue is worked exactly once; killing one of them (SIGKILL, its
 //! agent with it) in the middle of an attempt whose agent had committed leaves its claim to the
 //! other, which takes it over once the dead one has been silent past
-//! `recovery.max_stuck_time_minutes`, continues from the commit published to origin, and
-//! counts its attempt after the dead one's. Every request
+//! `recovery.max_stuck_time_minutes` (a quarter of a minute here), continues from the commit
+//! published to origin, and counts its attempt after the dead one's. Two machines given one
+//! orchestrator id tell each other apart by their signs of life, and one stops. Every request
 //! stays within GitHub's OpenAPI description.
 
 use std::path::{Path, PathBuf};
@@ -22,9 +23,18 @@ use crate::support::{CliOutput, PATIENCE, clambake_in_env, wait_for, write_scrip
 /// Quick issues: their agent commits and ends at once.
 const QUICK: usize = 3;
 
-/// `recovery.max_stuck_time_minutes`, the shortest it can be: a claim whose orchestrator has
-/// been silent longer is taken over.
-const SILENCE: Duration = Duration::from_secs(60);
+/// `recovery.max_stuck_time_minutes`, as the machines are configured: a claim whose
+/// orchestrator has been silent longer is taken over.
+const SILENCE: Duration = Duration::from_secs(15);
+
+/// What both machines' clambake.toml says before `init` adds the repository: a quick poll, a
+/// quarter of a minute's silence, mutations not spaced a second apart as on GitHub (the fake
+/// needs none of that), retries at once, trains only when idle.
+const CONFIG: &str = "[github]\nmutation_interval_ms = 0\n\
+                      [forge]\npoll_interval_seconds = 1\n\
+                      [recovery]\nmax_stuck_time_minutes = 0.25\n\
+                      [agents]\nretry_backoff_seconds = 0\n\
+                      [bundling]\ntrigger = \"manual\"\n";
 
 /// One machine: a clone of origin whose orchestrator has its own id.
 struct Machine {
@@ -46,14 +56,15 @@ impl Machine {
         git_in(self.path(), args)
     }
 
-    /// `clambake run --until-idle` in the background, in a process group of its own so that
+    /// `clambake run` with `args` in the background, in a process group of its own so that
     /// a kill takes the git processes it started with it, as a machine's death would.
-    fn run(&self) -> Child {
+    fn run(&self, args: &[&str]) -> Child {
         use std::os::unix::process::CommandExt;
         let mut command = Command::new(env!("CARGO_BIN_EXE_clambake"));
         command
             .current_dir(self.path())
-            .args(["run", "--until-idle"])
+            .arg("run")
+            .args(args)
             .env("NO_COLOR", "1")
             .env("CLAMBAKE_LOG", "clambake=info")
             .env("GH_TOKEN", &self.token)
@@ -72,6 +83,54 @@ impl Machine {
     fn run_log(&self) -> String {
         std::fs::read_to_string(self.path().join("run.log")).unwrap_or_default()
     }
+}
+
+impl Machine {
+    /// A clone of `fake`'s repository, initialised for the GitHub backend with two slots, as
+    /// orchestrator `id`, configured as [`CONFIG`] says.
+    fn new(fake: &FakeGithub, id: &'static str) -> Self {
+        let clone = tempfile::tempdir().unwrap();
+        git_in(clone.path(), &["clone", "-q", &fake.origin_url(), "."]);
+        git_in(clone.path(), &["config", "user.name", id]);
+        git_in(clone.path(), &["config", "user.email", "agent@example.com"]);
+        std::fs::write(clone.path().join("clambake.toml"), CONFIG).unwrap();
+        let machine = Machine {
+            id,
+            clone,
+            token: fake.token(),
+        };
+        let api = fake.api_url();
+        machine
+            .clambake(&[
+                "init",
+                "--backend",
+                "github",
+                "--agents",
+                "2",
+                "--owner",
+                "clambake",
+                "--repo",
+                "demo",
+                "--api-url",
+                &api,
+            ])
+            .success();
+        machine
+            .clambake(&["config", "set", "orchestrator.id", id])
+            .success();
+        machine
+    }
+}
+
+/// The GitHub fake, its bare repository seeded with a first commit on `main`.
+async fn seeded_fake(dir: &Path) -> FakeGithub {
+    let mut options = Options::new(dir.join("origin.git"));
+    options.rate_limit = 1_000_000;
+    let fake = FakeGithub::start(options).await.unwrap();
+    let seed = crate::support::TestRepo::new();
+    seed.git(&["remote", "add", "origin", &fake.origin_url()]);
+    seed.git(&["push", "-q", "origin", "main"]);
+    fake
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
@@ -152,48 +211,15 @@ fn branch_on_origin(origin: &Path, issue: u64) -> Option<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_claim() {
     let origin_dir = tempfile::tempdir().unwrap();
-    let mut options = Options::new(origin_dir.path().join("origin.git"));
-    options.rate_limit = 1_000_000;
-    let fake = FakeGithub::start(options).await.unwrap();
+    let fake = seeded_fake(origin_dir.path()).await;
     let origin = origin_dir.path().join("origin.git");
-    let seed = crate::support::TestRepo::new();
-    seed.git(&["remote", "add", "origin", &fake.origin_url()]);
-    seed.git(&["push", "-q", "origin", "main"]);
 
     let scripts = tempfile::tempdir().unwrap();
     let log = scripts.path().join("worked.log");
     let machines: Vec<Machine> = ["alpha", "beta"]
         .into_iter()
-        .map(|id| {
-            let clone = tempfile::tempdir().unwrap();
-            git_in(clone.path(), &["clone", "-q", &fake.origin_url(), "."]);
-            git_in(clone.path(), &["config", "user.name", id]);
-            git_in(clone.path(), &["config", "user.email", "agent@example.com"]);
-            Machine {
-                id,
-                clone,
-                token: fake.token(),
-            }
-        })
+        .map(|id| Machine::new(&fake, id))
         .collect();
-    let api = fake.api_url();
-    for machine in &machines {
-        machine
-            .clambake(&[
-                "init",
-                "--backend",
-                "github",
-                "--agents",
-                "2",
-                "--owner",
-                "clambake",
-                "--repo",
-                "demo",
-                "--api-url",
-                &api,
-            ])
-            .success();
-    }
     let create = |title: &str| {
         machines[0]
             .clambake(&[
@@ -217,30 +243,24 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
     let script = agent_script(scripts.path(), &log, held);
     for machine in &machines {
         let command = format!("{} {} {{issue}}", script.display(), machine.id);
-        machine
-            .clambake(&["config", "set", "orchestrator.id", machine.id])
-            .success();
-        for (key, value) in [
-            ("agents.runtime", "command"),
-            ("agents.command", command.as_str()),
-            ("agents.retry_backoff_seconds", "0"),
-            ("forge.poll_interval_seconds", "1"),
-            ("bundling.trigger", "manual"),
-            ("recovery.max_stuck_time_minutes", "1"),
-        ] {
+        for (key, value) in [("agents.runtime", "command"), ("agents.command", &command)] {
             machine.clambake(&["config", "set", key, value]).success();
         }
     }
 
-    let mut runs: Vec<Child> = machines.iter().map(Machine::run).collect();
+    let mut runs: Vec<Child> = machines.iter().map(|m| m.run(&["--until-idle"])).collect();
 
     // The quick issues land, and the long one's first half reaches origin.
     let first_half = wait_for(
         "the quick issues to land and the first half on origin",
         || {
-            let landed = quick
-                .iter()
-                .all(|&n| fake.issue(n).unwrap().labels == ["route:review"]);
+            // Landed, and their claims given back.
+            let landed = quick.iter().all(|&n| {
+                let tip = ["for-each-ref", "--format=%(contents)", &claim_ref(n)];
+                let released = ClaimRecord::parse(&git_in(&origin, &tip))
+                    .is_some_and(|r| r.state == ClaimState::Landed);
+                released && fake.issue(n).unwrap().labels == ["route:review"]
+            });
             let published = branch_on_origin(&origin, held).filter(|(_, tip)| {
                 git_in(&origin, &["log", "-1", "--format=%s", tip]) == "First half"
             });
@@ -269,7 +289,7 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
     let pid = std::fs::read_to_string(scripts.path().join(format!("held-{held}.pid"))).unwrap();
     kill(Pid::from_raw(pid.trim().parse().unwrap()), Signal::SIGKILL).unwrap();
 
-    // The survivor takes the claim over once the dead one has been silent for a minute.
+    // The survivor takes the claim over once the dead one has been silent long enough.
     let deadline = Instant::now() + SILENCE + PATIENCE;
     let status = loop {
         if let Some(status) = runs[survivor].try_wait().unwrap() {
@@ -394,4 +414,149 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
         git_in(&origin, &["merge-base", "--is-ancestor", &tip, &bundled]);
     }
     assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_machines_given_one_orchestrator_id_are_told_apart_and_one_stops() {
+    let origin_dir = tempfile::tempdir().unwrap();
+    let fake = seeded_fake(origin_dir.path()).await;
+    // One clambake.toml copied to both: the same orchestrator.id.
+    let machines: Vec<Machine> = ["twin", "twin"]
+        .into_iter()
+        .map(|id| Machine::new(&fake, id))
+        .collect();
+    for machine in &machines {
+        let runtime = ["config", "set", "agents.runtime", "simulated"];
+        machine.clambake(&runtime).success();
+    }
+
+    // Each runs until told to stop, or until it finds it is not alone under its id.
+    let mut runs: Vec<Child> = machines.iter().map(|m| m.run(&[])).collect();
+    let (stopped, status) = wait_for("one run to stop on its own", || {
+        for (n, run) in runs.iter_mut().enumerate() {
+            if let Some(status) = run.try_wait().unwrap() {
+                return Ok((n, status));
+            }
+        }
+        Err(format!(
+            "both still run:\n{}\n{}",
+            machines[0].run_log(),
+            machines[1].run_log()
+        ))
+    });
+    let other = 1 - stopped;
+    killpg(Pid::from_raw(runs[other].id() as i32), Signal::SIGKILL).unwrap();
+    runs[other].wait().unwrap();
+
+    assert!(!status.success(), "{}", machines[stopped].run_log());
+    let log = machines[stopped].run_log();
+    assert!(
+        log.contains("another orchestrator runs under this one's id `twin`"),
+        "{log}"
+    );
+    assert!(log.contains("clambake config set orchestrator.id"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_orchestrator_that_lost_its_claim_while_silent_leaves_the_issue_and_the_branch_alone() {
+    let origin_dir = tempfile::tempdir().unwrap();
+    let fake = seeded_fake(origin_dir.path()).await;
+    let origin = origin_dir.path().join("origin.git");
+    let alpha = Machine::new(&fake, "alpha");
+    let scripts = tempfile::tempdir().unwrap();
+    let (started, go) = (scripts.path().join("started"), scripts.path().join("go"));
+    // The agent commits, waits (as if its machine were suspended) until told, commits again.
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        &format!(
+            "set -e\n\
+             echo early > early.txt && git add . && git commit -q -m Early\n\
+             touch '{started}'\n\
+             i=0; while [ ! -e '{go}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\n\
+             echo late > late.txt && git add . && git commit -q -m Late\n",
+            started = started.display(),
+            go = go.display(),
+        ),
+    );
+    let command = format!("{} {{issue}}", script.display());
+    for (key, value) in [("agents.runtime", "command"), ("agents.command", &command)] {
+        alpha.clambake(&["config", "set", key, value]).success();
+    }
+    let issue = alpha
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            "Task",
+            "--label",
+            "route:ready",
+            "--json",
+        ])
+        .success()
+        .json()["number"]
+        .as_u64()
+        .unwrap();
+    let mut run = alpha.run(&["--once"]);
+    let (branch, early) = wait_for("the early commit on origin", || {
+        branch_on_origin(&origin, issue)
+            .filter(|(_, tip)| started.exists() && subject(&origin, tip) == "Early")
+            .ok_or_else(|| alpha.run_log())
+    });
+
+    // Beta, on another machine, found alpha silent past the limit and took the claim over.
+    let chain = claim_chain(&origin, issue);
+    let ours = chain.last().unwrap();
+    let theirs = ClaimRecord::claim(
+        Some(ours),
+        "beta",
+        "agent001",
+        issue,
+        jiff::Timestamp::now(),
+    );
+    let reference = claim_ref(issue);
+    let empty_tree = git_in(&origin, &["hash-object", "-t", "tree", "/dev/null"]);
+    let parent = git_in(&origin, &["rev-parse", &reference]);
+    let message = theirs.message();
+    let args = ["commit-tree", &empty_tree, "-p", &parent, "-m", &message];
+    let taken = git_in(&origin, &args);
+    git_in(&origin, &["update-ref", &reference, &taken, &parent]);
+    std::fs::write(&go, "").unwrap();
+
+    let status = wait_for("alpha's run to end", || {
+        run.try_wait().unwrap().ok_or_else(|| alpha.run_log())
+    });
+    let log = alpha.run_log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("beta took the claim over meanwhile"), "{log}");
+    let state = fake.issue(issue).unwrap();
+    assert_eq!(state.labels, ["agent001"], "neither landed nor relabelled");
+    assert_eq!(fake.pulls().len(), 0);
+    assert_eq!(
+        git_in(&origin, &["rev-parse", &reference]),
+        taken,
+        "beta's claim"
+    );
+    let on_origin = git_in(&origin, &["rev-parse", &format!("refs/heads/{branch}")]);
+    assert_eq!(
+        on_origin, early,
+        "the branch on origin is beta's to move now"
+    );
+    assert_eq!(
+        subject(alpha.path(), &branch),
+        "Late",
+        "alpha's work stays here"
+    );
+    let comments: Vec<String> = fake
+        .comments()
+        .into_iter()
+        .filter(|c| c.issue == issue)
+        .map(|c| c.body)
+        .collect();
+    assert!(comments.is_empty(), "nor commented: {comments:#?}");
+}
+
+/// The subject of `revision`'s commit in the repository at `dir`.
+fn subject(dir: &Path, revision: &str) -> String {
+    git_in(dir, &["log", "-1", "--format=%s", revision])
 }

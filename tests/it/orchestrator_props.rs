@@ -477,8 +477,7 @@ impl Harness {
             }
 
             let journal = open_journal(&workspace).unwrap();
-            let max_stuck =
-                SignedDuration::from_mins(i64::from(config.recovery.max_stuck_time_minutes));
+            let max_stuck = config.recovery.max_stuck_time_minutes.duration();
             for slot in 1..=scenario.agents {
                 let agent = agent_label(slot);
                 let history = journal.history(&agent).unwrap();

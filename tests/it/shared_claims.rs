@@ -19,20 +19,35 @@ use clambake::ports::{Forge, SystemClock};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::recovery_world::TestWorld;
-use crate::support::TestRepo;
+use crate::support::{TestRepo, wait_for, write_script};
 
 const SILENCE: SignedDuration = SignedDuration::from_mins(90);
 
 fn ledger(workspace: &Workspace, id: &str) -> Arc<ClaimLedger> {
-    Arc::new(ClaimLedger::new(
-        workspace.repository().clone(),
-        id.to_owned(),
-        SILENCE,
-    ))
+    Arc::new(ClaimLedger::new(workspace, id.to_owned(), SILENCE))
 }
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
+}
+
+fn minutes(m: i64) -> SignedDuration {
+    SignedDuration::from_mins(m)
+}
+
+/// Writes a claim commit with `message` by hand, as another Clambake would, at the tip of
+/// `issue`'s chain (its parent the tip before); returns it.
+fn write_claim(repo: &TestRepo, issue: u64, message: &str) -> String {
+    let empty_tree = repo.git(&["hash-object", "-t", "tree", "/dev/null"]);
+    let reference = claim_ref(issue);
+    let mut args = vec!["commit-tree", empty_tree.as_str(), "-m", message];
+    let parent = repo.git(&["for-each-ref", "--format=%(objectname)", &reference]);
+    if !parent.is_empty() {
+        args.extend(["-p", parent.as_str()]);
+    }
+    let commit = repo.git(&args);
+    repo.git(&["update-ref", &reference, &commit]);
+    commit
 }
 
 async fn ready_issue(forge: &dyn Forge, title: &str) -> u64 {
@@ -133,10 +148,17 @@ async fn a_silent_orchestrators_claim_is_taken_over_and_a_live_ones_is_not() {
             .await
             .unwrap()
             .is_none(),
-        "alpha was heard from 20 minutes ago"
+        "alpha was heard from: its sign of life moved since beta looked at 30 minutes"
+    );
+    assert!(
+        beta.take(7, "agent001", minutes(100 + 90))
+            .await
+            .unwrap()
+            .is_none(),
+        "silent for exactly the limit, by beta's clock, since beta saw it move"
     );
 
-    let taken = beta.take(7, "agent001", minutes(80 + 91)).await.unwrap();
+    let taken = beta.take(7, "agent001", minutes(100 + 91)).await.unwrap();
     let taken = taken.expect("alpha has been silent past max_stuck_time_minutes");
     assert_eq!((taken.attempt, taken.orchestrator.as_str()), (2, "beta"));
     assert_eq!(
@@ -194,6 +216,13 @@ fn beta_repo(max_attempts: &str) -> TestRepo {
     repo
 }
 
+/// This machine looked at the shared claims at `when`: what has not moved since has been
+/// silent since then, by this machine's clock.
+async fn watched_since(repo: &TestRepo, when: Timestamp) {
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    ledger(&workspace, "beta").view(when).await.unwrap();
+}
+
 /// Orchestrator `alpha` (on another machine) claimed `issue` for its `agent001` at `claimed`,
 /// labelled it, and published one commit of work on its branch.
 async fn claimed_by_alpha(repo: &TestRepo, issue: u64, claimed: Timestamp) -> String {
@@ -229,6 +258,8 @@ async fn a_run_takes_over_a_silent_orchestrators_claim_and_continues_its_work() 
     let issue = repo.create_issue("Task", "route:ready");
     let long_ago = Timestamp::now() - SignedDuration::from_hours(3);
     let work = claimed_by_alpha(&repo, issue, long_ago).await;
+    // This machine has watched alpha's claim and sign of life stand still for 3 hours.
+    watched_since(&repo, long_ago).await;
 
     repo.clambake(&["run", "--until-idle"]).success();
 
@@ -295,13 +326,15 @@ async fn recovery_leaves_another_live_orchestrators_claim_alone() {
     let silent = world.issue(&["route:ready"]).await;
     let now = Timestamp::now();
     let long_ago = now - SignedDuration::from_hours(3);
-    // alpha is alive; gamma claimed long ago and has not been heard from since. Their agents
-    // work on their own machines: no branch here yet, which from beta's side is drift.
-    for (id, issue, when) in [("alpha", live, now), ("gamma", silent, long_ago)] {
+    // gamma claimed long ago and has not been heard from since (this machine has watched);
+    // alpha is alive. Their agents work on their own machines: no branch here yet, which
+    // from beta's side is drift.
+    for (id, issue, when) in [("gamma", silent, long_ago), ("alpha", live, now)] {
         let other = ledger(&world.workspace, id);
         other.heartbeat(when).await.unwrap();
         let won = claim_issue(&other, world.forge.as_ref(), "agent001", issue, when).await;
         assert!(won.unwrap().is_some());
+        ledger(&world.workspace, "beta").view(when).await.unwrap();
     }
 
     let diagnosis = diagnose(&world.world(), None, now).await.unwrap();
@@ -392,4 +425,209 @@ async fn another_orchestrators_failure_is_waited_out_before_a_retry() {
 
     assert_eq!(repo.labels_of(issue), ["route:ready"], "not before an hour");
     assert_eq!(chain(&repo, issue).0.orchestrator, "alpha");
+}
+
+#[tokio::test]
+async fn liveness_goes_by_when_this_machine_saw_a_sign_of_life_move_whatever_its_date() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let (alpha, beta, gamma) = (
+        ledger(&workspace, "alpha"),
+        ledger(&workspace, "beta"),
+        ledger(&workspace, "gamma"),
+    );
+    // Their clocks are decades off; beta's is right.
+    let now = Timestamp::now();
+
+    // alpha's clock is decades behind: its claim and signs of life look ancient by their
+    // dates, yet it is alive.
+    // Their claims are written as on their own machines, which note what they see there.
+    let behind = at("1990-01-01T00:00:00Z");
+    alpha.heartbeat(behind).await.unwrap();
+    let claim = ClaimRecord::claim(None, "alpha", "agent001", 7, behind);
+    write_claim(&repo, 7, &claim.message());
+    assert!(beta.take(7, "agent002", now).await.unwrap().is_none());
+    alpha.heartbeat(behind + minutes(80)).await.unwrap();
+    let later = now + minutes(120);
+    assert!(
+        beta.take(7, "agent002", later).await.unwrap().is_none(),
+        "alpha's sign of life moved since beta last looked"
+    );
+    let taken = beta.take(7, "agent002", later + minutes(91)).await.unwrap();
+    assert_eq!(
+        taken.map(|t| t.attempt),
+        Some(2),
+        "silent since, by beta's clock"
+    );
+
+    // gamma's clock is decades ahead: its claim looks fresh by its date long after gamma
+    // fell silent.
+    let ahead = at("2090-01-01T00:00:00Z");
+    gamma.heartbeat(ahead).await.unwrap();
+    let claim = ClaimRecord::claim(None, "gamma", "agent001", 8, ahead);
+    write_claim(&repo, 8, &claim.message());
+    assert!(beta.take(8, "agent002", now).await.unwrap().is_none());
+    let taken = beta.take(8, "agent002", now + minutes(91)).await.unwrap();
+    assert_eq!(
+        taken.map(|t| t.attempt),
+        Some(2),
+        "gamma has been silent here"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_a_newer_clambake_wrote_with_more_keys_is_still_read() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let now = Timestamp::now();
+    let theirs = ClaimRecord::claim(None, "alpha", "agent003", 9, now);
+    let newer = format!("{}lease-seconds: 30\nhost: build-7\n", theirs.message());
+    write_claim(&repo, 9, &newer);
+
+    let beta = ledger(&workspace, "beta");
+    assert!(
+        beta.take(9, "agent001", now).await.unwrap().is_none(),
+        "alpha's"
+    );
+    let taken = beta.take(9, "agent001", now + minutes(91)).await.unwrap();
+    let taken = taken.expect("alpha has been silent");
+    assert_eq!((taken.attempt, taken.failures), (2, 0), "the chain goes on");
+    let alpha = ledger(&workspace, "alpha");
+    assert_eq!(
+        alpha.failures_with_this_one(9).await.unwrap(),
+        0,
+        "not alpha's now"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_that_cannot_be_read_is_held_by_someone_unknown() {
+    let repo = beta_repo("3");
+    let issue = repo.create_issue("Task", "route:ready");
+    let unreadable = format!("clambake claim: issue #{issue} held\n\n{{\"format\": 3}}\n");
+    let tip = write_claim(&repo, issue, &unreadable);
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let beta = ledger(&workspace, "beta");
+    let now = Timestamp::now();
+    for when in [now, now + SignedDuration::from_hours(24 * 365)] {
+        assert!(beta.take(issue, "agent001", when).await.unwrap().is_none());
+        let held = beta.held_by_live_others(when).await.unwrap();
+        assert!(held.contains(&issue), "never free, never stale: {held:?}");
+    }
+    assert_eq!(
+        beta.release(issue, ClaimState::Failed, now).await.unwrap(),
+        None
+    );
+
+    let run = repo.clambake(&["run", "--once"]).success();
+
+    assert_eq!(repo.labels_of(issue), ["route:ready"], "not claimed here");
+    let reference = claim_ref(issue);
+    assert_eq!(repo.git(&["rev-parse", &reference]), tip, "{}", run.stderr);
+    let doctor = repo.clambake(&["doctor", "--json"]).json();
+    let claims = doctor
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "claims")
+        .unwrap()
+        .clone();
+    assert_eq!(claims["health"], "warn", "{claims}");
+    let said = claims["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        said.contains(&format!("#{issue} cannot be read")),
+        "{claims}"
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_whose_claim_was_taken_over_meanwhile_leaves_the_issue_alone() {
+    let repo = beta_repo("3");
+    let scripts = tempfile::tempdir().unwrap();
+    let (started, go) = (scripts.path().join("started"), scripts.path().join("go"));
+    // The agent commits, then waits, as if its orchestrator were suspended, until told.
+    let agent = write_script(
+        scripts.path(),
+        "agent.sh",
+        &format!(
+            "touch '{started}'\n\
+             echo beta > beta.txt && git add beta.txt && git commit -qm \"Beta's work\"\n\
+             i=0; while [ ! -e '{go}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\n\
+             echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1}}'\n",
+            started = started.display(),
+            go = go.display(),
+        ),
+    );
+    let command = format!("{} {{issue}}", agent.display());
+    repo.configure(&[
+        ("agents.real_processes", "true"),
+        ("agents.runtime", "command"),
+        ("agents.command", &command),
+    ]);
+    let issue = repo.create_issue("Task", "route:ready");
+    let log = scripts.path().join("run.log");
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(repo.path())
+        .args(["run", "--once"])
+        .env("NO_COLOR", "1")
+        .env("CLAMBAKE_LOG", "clambake=info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("beta's agent to start", || {
+        started
+            .exists()
+            .then_some(())
+            .ok_or_else(|| std::fs::read_to_string(&log).unwrap_or_default())
+    });
+
+    // Beta has been silent past the limit as alpha sees it: alpha takes the claim over.
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let alpha = ledger(&workspace, "alpha");
+    let now = Timestamp::now();
+    assert!(alpha.take(issue, "agent001", now).await.unwrap().is_none());
+    let taken = alpha
+        .take(issue, "agent001", now + minutes(91))
+        .await
+        .unwrap();
+    assert_eq!(taken.as_ref().map(|t| t.attempt), Some(2));
+    std::fs::write(&go, "").unwrap();
+    let status = wait_for("beta's run to end", || {
+        run.try_wait()
+            .unwrap()
+            .ok_or_else(|| std::fs::read_to_string(&log).unwrap_or_default())
+    });
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{said}");
+
+    assert_eq!(
+        repo.labels_of(issue),
+        ["agent001"],
+        "neither landed nor relabelled"
+    );
+    assert_eq!(
+        repo.comments_on(issue),
+        Vec::<String>::new(),
+        "nor commented"
+    );
+    let (tip, length) = chain(&repo, issue);
+    assert_eq!((tip, length), (taken.unwrap(), 2), "alpha's claim stands");
+    let kept = repo.git(&["log", "-1", "--format=%s", "agent001/1-task"]);
+    assert_eq!(kept, "Beta's work", "beta's commits stay on its branch");
+    assert!(
+        said.contains("alpha took the claim over meanwhile"),
+        "{said}"
+    );
+    let history = repo
+        .clambake(&["agent", "history", "--agent", "agent001"])
+        .success();
+    assert!(
+        history.stdout.contains("alpha took the claim over"),
+        "{}",
+        history.stdout
+    );
 }

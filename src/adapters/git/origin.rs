@@ -293,6 +293,9 @@ fn parse_push(stdout: &str, reference: &str) -> Option<Reported> {
             " " | "+" | "-" | "*" => Reported::Done,
             "=" => Reported::UpToDate,
             _ if summary.contains("(stale info)") => Reported::StaleLease,
+            // The remote found the reference moved (or being moved) by another push between
+            // the lease's check and its update: the lease lost, as above.
+            _ if summary == "[remote rejected] (failed to update ref)" => Reported::StaleLease,
             _ => Reported::Refused(summary.to_owned()),
         })
     })
@@ -329,6 +332,8 @@ mod tests {
         assert_eq!(parse_push(stale, REFERENCE), Some(Reported::StaleLease));
         let deletion = "To x\n!\t(delete):refs/heads/agent001/1-x\t[rejected] (stale info)\n";
         assert_eq!(parse_push(deletion, REFERENCE), Some(Reported::StaleLease));
+        let raced = "!\tabc:refs/heads/agent001/1-x\t[remote rejected] (failed to update ref)";
+        assert_eq!(parse_push(raced, REFERENCE), Some(Reported::StaleLease));
         let hook =
             "!\tabc:refs/heads/agent001/1-x\t[remote rejected] (protected branch hook declined)";
         assert_eq!(

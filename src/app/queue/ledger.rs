@@ -2,33 +2,51 @@
 //! reference per issue, moved only by compare and swap, so that of two orchestrators claiming
 //! one issue exactly one wins (see [`crate::core::queue::claims`]); and one reference per
 //! orchestrator, moved now and then, that says it is alive. Through git alone, so it works on
-//! every remote and costs the forge nothing.
+//! every remote and costs the forge nothing. Whether another orchestrator is alive is judged by
+//! its references moving as this machine sees them, timed by this machine's clock and noted
+//! under `.clambake/` so that every command here and every restart shares what was seen.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::app::workspace::write_atomically;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::claims::{
-    CLAIMS_PREFIX, ClaimRecord, ClaimState, ORCHESTRATORS_PREFIX, Standing, claim_ref,
-    claimed_issue, generated_orchestrator_id, heartbeat_interval, orchestrator_of,
-    orchestrator_ref, standing, valid_orchestrator_id,
+    CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, ORCHESTRATORS_PREFIX, Standing,
+    another_process_with_my_id, claim_ref, claimed_issue, generated_orchestrator_id,
+    heartbeat_interval, heartbeat_message, orchestrator_of, orchestrator_ref, standing,
+    valid_orchestrator_id,
 };
+use crate::core::queue::sightings::Sightings;
 use crate::ports::git::Repository;
 
 /// The file under `.clambake/` that keeps a generated orchestrator id.
 pub const ID_FILE: &str = "orchestrator-id";
 
+/// The file under `.clambake/` that notes when this machine first saw each shared reference
+/// at its commit.
+pub const SIGHTINGS_FILE: &str = "claim-sightings.json";
+
 /// This orchestrator's view of the shared claims, and its way to change them.
 pub struct ClaimLedger {
     repository: Repository,
     orchestrator: String,
+    /// Whether `orchestrator.id` names it (else it is kept in [`ID_FILE`]): how to give a
+    /// second machine under the same id another one.
+    configured: bool,
     /// `recovery.max_stuck_time_minutes`: an orchestrator silent longer is presumed gone.
     max_silence: SignedDuration,
-    /// Records already read, by commit (a commit never changes).
-    records: Mutex<BTreeMap<String, Option<ClaimRecord>>>,
+    sightings: PathBuf,
+    /// Drawn at random for this process: its signs of life carry it.
+    nonce: String,
+    /// The sign of life this process last published.
+    published: Mutex<Option<String>>,
+    /// Claims already read, by commit (a commit never changes).
+    records: Mutex<BTreeMap<String, Claim>>,
 }
 
 impl std::fmt::Debug for ClaimLedger {
@@ -51,6 +69,9 @@ pub enum Holder {
     Live,
     /// Another orchestrator, silent too long: the claim may be taken over.
     Stale,
+    /// Someone unknown: the claim's record cannot be read (a newer Clambake's format, or
+    /// damage). Left alone, like a live one's.
+    Unreadable,
 }
 
 /// The claims and signs of life on the remote, as read at one moment.
@@ -60,27 +81,35 @@ pub struct ClaimsView {
     claims: BTreeMap<u64, String>,
     /// Each orchestrator's sign-of-life commit.
     alive: BTreeMap<String, String>,
+    /// When this machine first saw each of them as it is.
+    sightings: Sightings,
 }
 
 impl ClaimLedger {
-    pub fn new(repository: Repository, orchestrator: String, max_silence: SignedDuration) -> Self {
+    /// The ledger of orchestrator `orchestrator` (as `orchestrator.id` names it) in
+    /// `workspace`.
+    pub fn new(workspace: &Workspace, orchestrator: String, max_silence: SignedDuration) -> Self {
         Self {
-            repository,
+            repository: workspace.repository().clone(),
             orchestrator,
+            configured: true,
             max_silence,
+            sightings: workspace.state_dir().join(SIGHTINGS_FILE),
+            nonce: format!("{:016x}", rand::random::<u64>()),
+            published: Mutex::default(),
             records: Mutex::default(),
         }
     }
 
     /// The ledger of `workspace`'s orchestrator, as `config` names it.
     pub fn open(workspace: &Workspace, config: &Config) -> AppResult<Self> {
-        let id = orchestrator_id(workspace, &config.orchestrator.id)?;
-        let minutes = i64::from(config.recovery.max_stuck_time_minutes);
-        Ok(Self::new(
-            workspace.repository().clone(),
-            id,
-            SignedDuration::from_mins(minutes),
-        ))
+        let configured = &config.orchestrator.id;
+        let id = orchestrator_id(workspace, configured)?;
+        let silence = config.recovery.max_stuck_time_minutes.duration();
+        Ok(Self {
+            configured: !configured.is_empty(),
+            ..Self::new(workspace, id, silence)
+        })
     }
 
     /// How often this orchestrator says it is alive.
@@ -93,8 +122,15 @@ impl ClaimLedger {
         &self.orchestrator
     }
 
-    /// The claims and signs of life on the remote now.
-    pub async fn view(&self) -> AppResult<ClaimsView> {
+    /// The claims and signs of life on the remote at `now`, each noted as seen.
+    pub async fn view(&self, now: Timestamp) -> AppResult<ClaimsView> {
+        let mut view = self.read_refs().await?;
+        view.sightings = self.observe(&view, now)?;
+        Ok(view)
+    }
+
+    /// The claims and signs of life on the remote, for what needs no liveness.
+    async fn read_refs(&self) -> AppResult<ClaimsView> {
         let remote = &self.repository.remote;
         let claims = remote
             .fetch_refs(CLAIMS_PREFIX)
@@ -108,81 +144,161 @@ impl ClaimLedger {
             .into_iter()
             .filter_map(|(name, tip)| Some((orchestrator_of(&name)?.to_owned(), tip)))
             .collect();
-        Ok(ClaimsView { claims, alive })
+        Ok(ClaimsView {
+            claims,
+            alive,
+            sightings: Sightings::default(),
+        })
+    }
+
+    /// Notes `view`'s references as seen at `now` in [`SIGHTINGS_FILE`]. A file that cannot
+    /// be read starts afresh: everything is seen from now on, so nobody looks silent early.
+    fn observe(&self, view: &ClaimsView, now: Timestamp) -> AppResult<Sightings> {
+        let mut sightings: Sightings = std::fs::read_to_string(&self.sightings)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let claims = view.claims.iter().map(|(n, tip)| (claim_ref(*n), tip));
+        let alive = view
+            .alive
+            .iter()
+            .map(|(id, tip)| (orchestrator_ref(id), tip));
+        let references: Vec<(String, &String)> = claims.chain(alive).collect();
+        let seen = references
+            .iter()
+            .map(|(name, tip)| (name.as_str(), tip.as_str()));
+        if sightings.observe(seen, now) {
+            let text = serde_json::to_string(&sightings).expect("sightings serialize");
+            if let Some(dir) = self.sightings.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| AppError::Io {
+                    action: "create",
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            write_atomically(&self.sightings, &text)?;
+        }
+        Ok(sightings)
     }
 
     /// The record of `issue`'s claim in `view`, if it has one Clambake can read.
     pub async fn record(&self, view: &ClaimsView, issue: u64) -> AppResult<Option<ClaimRecord>> {
+        Ok(self
+            .claim(view, issue)
+            .await?
+            .and_then(|claim| match claim {
+                Claim::Record(record) => Some(record),
+                Claim::Unreadable => None,
+            }))
+    }
+
+    /// `issue`'s claim in `view`, if it has one.
+    async fn claim(&self, view: &ClaimsView, issue: u64) -> AppResult<Option<Claim>> {
         let Some(tip) = view.claims.get(&issue) else {
             return Ok(None);
         };
-        self.read(tip).await
-    }
-
-    async fn read(&self, commit: &str) -> AppResult<Option<ClaimRecord>> {
-        if let Some(known) = self.records.lock().expect("not poisoned").get(commit) {
-            return Ok(known.clone());
+        if let Some(known) = self.records.lock().expect("not poisoned").get(tip) {
+            return Ok(Some(known.clone()));
         }
-        let message = self.repository.remote.commit_message(commit).await?;
-        let record = ClaimRecord::parse(&message);
+        let message = self.repository.remote.commit_message(tip).await?;
+        let claim = Claim::read(&message);
+        if claim == Claim::Unreadable {
+            tracing::warn!(
+                issue,
+                reference = %claim_ref(issue),
+                "the claim's record cannot be read (a newer Clambake's?): someone unknown holds the issue, and it is left alone"
+            );
+        }
         self.records
             .lock()
             .expect("not poisoned")
-            .insert(commit.to_owned(), record.clone());
-        Ok(record)
+            .insert(tip.clone(), claim.clone());
+        Ok(Some(claim))
     }
 
-    /// Where `record` (an issue's claim in `view`) stands for this orchestrator at `now`.
-    async fn standing_of<'a>(
+    /// Where `claim` (`issue`'s in `view`) stands for this orchestrator at `now`.
+    fn standing_of<'a>(
         &self,
         view: &ClaimsView,
-        record: Option<&'a ClaimRecord>,
+        issue: u64,
+        claim: Option<&'a Claim>,
         now: Timestamp,
-    ) -> AppResult<Standing<'a>> {
-        let heard_from = match record.and_then(|r| view.alive.get(&r.orchestrator)) {
-            Some(tip) => {
-                let seconds = self.repository.refs.commit_time(tip).await?;
-                Timestamp::from_second(seconds).ok()
-            }
-            None => None,
-        };
-        Ok(standing(
-            record,
+    ) -> Standing<'a> {
+        standing(
+            claim,
+            issue,
             &self.orchestrator,
-            heard_from,
+            &view.sightings,
             now,
             self.max_silence,
-        ))
+        )
     }
 
     /// Who holds `issue`'s claim in `view`, for this orchestrator at `now`.
     pub async fn holder(&self, view: &ClaimsView, issue: u64, now: Timestamp) -> AppResult<Holder> {
-        let record = self.record(view, issue).await?;
-        Ok(match self.standing_of(view, record.as_ref(), now).await? {
+        let claim = self.claim(view, issue).await?;
+        Ok(match self.standing_of(view, issue, claim.as_ref(), now) {
             Standing::Free => Holder::Free,
             Standing::Mine => Holder::Mine {
-                attempt: record.map_or(0, |r| r.attempt),
+                attempt: claim
+                    .as_ref()
+                    .and_then(Claim::record)
+                    .map_or(0, |r| r.attempt),
             },
             Standing::Live { .. } => Holder::Live,
             Standing::Stale { .. } => Holder::Stale,
+            Standing::Unreadable => Holder::Unreadable,
         })
     }
 
-    /// Whether another orchestrator holds `issue`'s claim in `view`, live or not.
-    pub async fn held_elsewhere(&self, view: &ClaimsView, issue: u64) -> AppResult<bool> {
-        let record = self.record(view, issue).await?;
-        Ok(record
-            .is_some_and(|r| r.state == ClaimState::Held && r.orchestrator != self.orchestrator))
+    /// The orchestrator that `issue`'s claim on the remote names now, when it is not this
+    /// one ("someone unknown" for a record that cannot be read): the issue is no longer this
+    /// orchestrator's to dispose of. `None` when it is this one's, or unclaimed.
+    pub async fn claimed_by_another(&self, issue: u64) -> AppResult<Option<String>> {
+        let view = self.read_refs().await?;
+        Ok(match self.claim(&view, issue).await? {
+            None => None,
+            Some(Claim::Unreadable) => Some("someone unknown".to_owned()),
+            Some(Claim::Record(record)) => {
+                (record.orchestrator != self.orchestrator).then_some(record.orchestrator)
+            }
+        })
     }
 
-    /// The issues whose claims other orchestrators hold and are alive to work: none of this
-    /// orchestrator's business.
+    /// The issues whose claims on the remote cannot be read: held by someone unknown.
+    pub async fn unreadable(&self) -> AppResult<Vec<u64>> {
+        let view = self.read_refs().await?;
+        let mut found = Vec::new();
+        for &issue in view.claims.keys() {
+            if self.claim(&view, issue).await? == Some(Claim::Unreadable) {
+                found.push(issue);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether another orchestrator (or someone unknown) holds `issue`'s claim in `view`,
+    /// live or not.
+    pub async fn held_elsewhere(&self, view: &ClaimsView, issue: u64) -> AppResult<bool> {
+        Ok(match self.claim(view, issue).await? {
+            None => false,
+            Some(Claim::Unreadable) => true,
+            Some(Claim::Record(r)) => {
+                r.state == ClaimState::Held && r.orchestrator != self.orchestrator
+            }
+        })
+    }
+
+    /// The issues whose claims other orchestrators hold and are alive to work (or whose
+    /// claims cannot be read): none of this orchestrator's business.
     pub async fn held_by_live_others(&self, now: Timestamp) -> AppResult<BTreeSet<u64>> {
-        let view = self.view().await?;
+        let view = self.view(now).await?;
         let mut held = BTreeSet::new();
         for &issue in view.claims.keys() {
-            let record = self.record(&view, issue).await?;
-            if let Standing::Live { .. } = self.standing_of(&view, record.as_ref(), now).await? {
+            let claim = self.claim(&view, issue).await?;
+            if let Standing::Live { .. } | Standing::Unreadable =
+                self.standing_of(&view, issue, claim.as_ref(), now)
+            {
                 held.insert(issue);
             }
         }
@@ -192,8 +308,9 @@ impl ClaimLedger {
     /// Claims `issue` for this orchestrator's `agent` at `now`, if nobody else holds it or its
     /// holder has gone silent (a takeover): the claim reference moves from the tip read, or is
     /// made if there is none, so that of several orchestrators only one wins. Returns the new
-    /// record, or `None` if another orchestrator holds the issue or won the race. Between this
-    /// orchestrator's own slots the labels decide, as they always have ([`claim_issue`]).
+    /// record, or `None` if another orchestrator (or someone unknown) holds the issue or won
+    /// the race. Between this orchestrator's own slots the labels decide, as they always have
+    /// ([`claim_issue`]).
     ///
     /// [`claim_issue`]: crate::app::queue::claim::claim_issue
     pub async fn take(
@@ -202,15 +319,15 @@ impl ClaimLedger {
         agent: &str,
         now: Timestamp,
     ) -> AppResult<Option<ClaimRecord>> {
-        let view = self.view().await?;
+        let view = self.view(now).await?;
         let tip = view.claims.get(&issue).cloned();
-        let previous = self.record(&view, issue).await?;
-        let standing = self.standing_of(&view, previous.as_ref(), now).await?;
-        match standing {
+        let claim = self.claim(&view, issue).await?;
+        match self.standing_of(&view, issue, claim.as_ref(), now) {
             Standing::Live { owner } => {
                 tracing::debug!(issue, owner, "another orchestrator holds the issue");
                 return Ok(None);
             }
+            Standing::Unreadable => return Ok(None),
             Standing::Stale { owner } => {
                 tracing::warn!(
                     issue,
@@ -220,7 +337,8 @@ impl ClaimLedger {
             }
             Standing::Free | Standing::Mine => {}
         }
-        let record = ClaimRecord::claim(previous.as_ref(), &self.orchestrator, agent, issue, now);
+        let previous = claim.as_ref().and_then(Claim::record);
+        let record = ClaimRecord::claim(previous, &self.orchestrator, agent, issue, now);
         let moved = self.write(issue, &record, tip.as_deref()).await?;
         Ok(moved.then_some(record))
     }
@@ -235,7 +353,7 @@ impl ClaimLedger {
         state: ClaimState,
         now: Timestamp,
     ) -> AppResult<Option<ClaimRecord>> {
-        let view = self.view().await?;
+        let view = self.read_refs().await?;
         let Some(current) = self.record(&view, issue).await? else {
             return Ok(None);
         };
@@ -254,7 +372,7 @@ impl ClaimLedger {
     /// The failed attempts at `issue` its claim counts over every orchestrator, with the one
     /// of this orchestrator that just failed (0 when this orchestrator holds no claim on it).
     pub async fn failures_with_this_one(&self, issue: u64) -> AppResult<u32> {
-        let view = self.view().await?;
+        let view = self.read_refs().await?;
         Ok(match self.record(&view, issue).await? {
             Some(record)
                 if record.state == ClaimState::Held && record.orchestrator == self.orchestrator =>
@@ -290,34 +408,57 @@ impl ClaimLedger {
             self.records
                 .lock()
                 .expect("not poisoned")
-                .insert(commit, Some(record.clone()));
+                .insert(commit, Claim::Record(record.clone()));
         }
         Ok(moved)
     }
 
     /// Says on the remote that this orchestrator is alive at `now`: its reference moves to a
-    /// fresh commit dated `now`.
+    /// fresh commit carrying this process's nonce. Refuses, moving nothing, when another
+    /// process has moved it since this one last did: two orchestrators share this id.
     pub async fn heartbeat(&self, now: Timestamp) -> AppResult<()> {
         let reference = orchestrator_ref(&self.orchestrator);
-        let current = self
-            .repository
-            .remote
-            .fetch_refs(ORCHESTRATORS_PREFIX)
-            .await?;
+        let remote = &self.repository.remote;
+        let current = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
         let lease = current.get(&reference).map(String::as_str);
+        let published = self.published.lock().expect("not poisoned").clone();
+        if let Some(tip) = lease
+            && published.as_deref().is_some_and(|mine| mine != tip)
+        {
+            let message = remote.commit_message(tip).await?;
+            if another_process_with_my_id(published.as_deref(), Some((tip, &message)), &self.nonce)
+            {
+                return Err(self.duplicate_id());
+            }
+        }
         let tree = self.repository.merges.empty_tree().await?;
-        let message = format!("clambake orchestrator {} alive\n", self.orchestrator);
+        let message = heartbeat_message(&self.orchestrator, &self.nonce);
         let merges = &self.repository.merges;
         let commit = merges.write_commit(&tree, &[], &message, now).await?;
-        let published = self
-            .repository
-            .remote
+        let moved = remote
             .publish_ref(&reference, &commit, lease, "clambake: alive")
             .await?;
-        if !published {
+        if moved {
+            *self.published.lock().expect("not poisoned") = Some(commit);
+        } else {
             tracing::debug!("the sign of life moved meanwhile; it is said again next time");
         }
         Ok(())
+    }
+
+    /// The error of a second process under this orchestrator's id, saying how its id was set.
+    fn duplicate_id(&self) -> AppError {
+        let fix = if self.configured {
+            "give one of them another id: `clambake config set orchestrator.id NEW-ID` there (a \
+             clambake.toml copied between machines carries its id)"
+        } else {
+            "give one of them another id: delete .clambake/orchestrator-id there (copied from \
+             the other machine), and the next run makes a new one"
+        };
+        AppError::DuplicateOrchestratorId {
+            id: self.orchestrator.clone(),
+            fix: fix.to_owned(),
+        }
     }
 }
 

@@ -39,7 +39,8 @@ pub struct World<'a> {
     pub processes: &'a dyn AgentProcesses,
     /// The branch commits are counted against.
     pub base: String,
-    pub max_stuck_minutes: u32,
+    /// `recovery.max_stuck_time_minutes`.
+    pub max_stuck: SignedDuration,
     /// `orchestrator.id` as configured: issues another live orchestrator claims are left out.
     pub orchestrator_id: String,
     pub policy: Policy,
@@ -64,7 +65,7 @@ impl<'a> World<'a> {
             attempts: journal,
             processes,
             base,
-            max_stuck_minutes: config.recovery.max_stuck_time_minutes,
+            max_stuck: config.recovery.max_stuck_time_minutes.duration(),
             orchestrator_id: config.orchestrator.id.clone(),
             policy: Policy {
                 cleanup_abandoned_branches: config.recovery.cleanup_abandoned_branches,
@@ -76,7 +77,7 @@ impl<'a> World<'a> {
     fn limits(&self, now: Timestamp) -> Limits {
         Limits {
             now,
-            max_stuck: SignedDuration::from_mins(i64::from(self.max_stuck_minutes)),
+            max_stuck: self.max_stuck,
         }
     }
 }
@@ -117,7 +118,7 @@ pub async fn diagnose(
         believed_from_labels(&snapshot)
     };
     let claims = ClaimLedger::new(
-        world.workspace.repository().clone(),
+        world.workspace,
         orchestrator_id(world.workspace, &world.orchestrator_id)?,
         world.limits(now).max_stuck,
     );

@@ -4,9 +4,10 @@ use std::path::Path;
 
 use crate::app::compose::{self, git_version};
 use crate::app::health::{Check, Health};
+use crate::app::queue::ledger::ClaimLedger;
 use crate::app::workspace::STATE_DIR;
 use crate::app::{AppError, Workspace};
-use crate::core::config::ForgeBackend;
+use crate::core::config::{Config, ForgeBackend};
 use crate::core::queue::labels::label_set;
 use crate::ports::Forge;
 use crate::ports::database::{DamagedDatabase, DatabaseKind, FileState};
@@ -116,6 +117,8 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     checks
         .extend(crate::app::agents::check::agent_checks(&loaded.config.agents, &environment).await);
 
+    checks.push(claims_check(&workspace, &loaded.config).await);
+
     let backend = loaded.config.forge.backend;
     if backend == ForgeBackend::Github {
         if let Some(forge) = github::github_checks(&workspace, &loaded.config, &mut checks).await {
@@ -164,6 +167,37 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
 
     checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
     checks
+}
+
+/// Whether every claim on the remote can be read: one that cannot is held by someone unknown,
+/// and nobody here claims, takes over or recovers its issue.
+async fn claims_check(workspace: &Workspace, config: &Config) -> Check {
+    let unreadable = match ClaimLedger::open(workspace, config) {
+        Ok(ledger) => ledger.unreadable().await,
+        Err(error) => Err(error),
+    };
+    match unreadable {
+        Ok(issues) if issues.is_empty() => Check::ok("claims", "every shared claim reads"),
+        Ok(issues) => {
+            let named: Vec<String> = issues.iter().map(|n| format!("#{n}")).collect();
+            Check::problem(
+                "claims",
+                Health::Warn,
+                format!(
+                    "the claims on {} cannot be read (a newer Clambake's?): held by someone unknown, they are left alone",
+                    named.join(", ")
+                ),
+                "run the Clambake that wrote them here too; a damaged claim nobody works on can be \
+                 deleted, refs/clambake/claims/<issue> on the remote",
+            )
+        }
+        Err(error) => Check::problem(
+            "claims",
+            Health::Warn,
+            error.to_string(),
+            "check that the remote is reachable",
+        ),
+    }
 }
 
 /// Whether every route label and the labels of `agents` agents exist.

@@ -103,7 +103,10 @@ pub fn template(overrides: &[(&str, Value)]) -> String {
 fn to_toml_value(value: &Value) -> toml_edit::Value {
     match value {
         Value::Bool(b) => (*b).into(),
-        Value::Number(n) => n.as_i64().expect("config numbers are integers").into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(whole) => whole.into(),
+            None => n.as_f64().expect("config numbers are finite").into(),
+        },
         Value::String(s) => s.as_str().into(),
         other => unreachable!("config values are scalars, not {other}"),
     }
@@ -164,6 +167,22 @@ mod tests {
         assert!(new.starts_with("# mine\n"), "{new}");
         let loaded = load_text(&new).unwrap();
         assert!(!loaded.config.bundling.enabled);
+    }
+
+    #[test]
+    fn set_writes_a_fraction_of_a_minute_as_a_number() {
+        let key = "recovery.max_stuck_time_minutes";
+        let new = set_in_text("clambake.toml", "", key, "0.25").unwrap();
+        assert!(new.contains("max_stuck_time_minutes = 0.25\n"), "{new}");
+        let limit = load_text(&new)
+            .unwrap()
+            .config
+            .recovery
+            .max_stuck_time_minutes;
+        assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(15));
+        let whole = set_in_text("clambake.toml", &new, key, "5").unwrap();
+        assert!(whole.contains("max_stuck_time_minutes = 5\n"), "{whole}");
+        assert!(template(&[]).contains("max_stuck_time_minutes = 90\n"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use toml_edit::{Document, Item};
 
+use super::minutes::Minutes;
 use super::schema::{KeySpec, Pending, ValueKind};
 use super::sections::{Config, ForgeBackend, KEYS, SECTIONS};
 use super::{CONFIG_FILE, ENV_PREFIX};
@@ -256,6 +257,12 @@ pub fn parse_value(spec: &KeySpec, raw: &str, origin: &str) -> Result<Value, Con
             Value::from(number)
         }
         ValueKind::Text => Value::String(raw.to_owned()),
+        ValueKind::Minutes => {
+            let number: f64 = trimmed.parse().map_err(|_| invalid(format!("\"{raw}\"")))?;
+            Minutes::new(number)
+                .ok_or_else(|| invalid(number.to_string()))?
+                .to_json()
+        }
         ValueKind::Choice(words) => {
             if !words.contains(&trimmed) {
                 return Err(invalid(format!("\"{raw}\"")));
@@ -372,6 +379,11 @@ fn check_item(spec: &KeySpec, item: &Item) -> Result<Value, (String, String)> {
         return Err((expected, "a table".to_owned()));
     };
     let found = || value.to_string().trim().to_owned();
+    let minutes = |number: f64| {
+        Minutes::new(number)
+            .map(Minutes::to_json)
+            .ok_or_else(|| (expected.clone(), found()))
+    };
     match (spec.kind, value) {
         (ValueKind::Bool, toml_edit::Value::Boolean(b)) => Ok(Value::Bool(*b.value())),
         (ValueKind::Integer { min, max }, toml_edit::Value::Integer(i)) => {
@@ -383,6 +395,8 @@ fn check_item(spec: &KeySpec, item: &Item) -> Result<Value, (String, String)> {
             }
         }
         (ValueKind::Text, toml_edit::Value::String(s)) => Ok(Value::String(s.value().clone())),
+        (ValueKind::Minutes, toml_edit::Value::Integer(i)) => minutes(*i.value() as f64),
+        (ValueKind::Minutes, toml_edit::Value::Float(f)) => minutes(*f.value()),
         (ValueKind::Choice(words), toml_edit::Value::String(s)) => {
             if words.contains(&s.value().as_str()) {
                 Ok(Value::String(s.value().clone()))
@@ -722,13 +736,49 @@ mod tests {
     }
 
     #[test]
+    fn a_length_in_minutes_may_be_a_fraction_but_never_zero_negative_or_nan() {
+        let key = "recovery.max_stuck_time_minutes";
+        let quarter = load_text("[recovery]\nmax_stuck_time_minutes = 0.25\n").unwrap();
+        let limit = quarter.config.recovery.max_stuck_time_minutes;
+        assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(15));
+        assert_eq!(quarter.values[key].0, serde_json::json!(0.25));
+        let whole = load_text("[recovery]\nmax_stuck_time_minutes = 2\n").unwrap();
+        let limit = whole.config.recovery.max_stuck_time_minutes;
+        assert_eq!(limit.duration(), jiff::SignedDuration::from_mins(2));
+        for refused in ["0", "-1", "-0.5", "nan", "inf", "\"soon\""] {
+            let text = format!("[recovery]\nmax_stuck_time_minutes = {refused}\n");
+            let error = load_text(&text).unwrap_err().to_string();
+            assert!(
+                error.contains("must be a number of minutes more than 0"),
+                "{refused}: {error}"
+            );
+        }
+        let spec = key_spec(key).unwrap();
+        assert_eq!(
+            parse_value(spec, "0.5", "test").unwrap(),
+            serde_json::json!(0.5)
+        );
+        for refused in ["0", "-3", "NaN", "0.0", "a minute"] {
+            let error = parse_value(spec, refused, "test").unwrap_err().to_string();
+            assert!(error.contains("more than 0"), "{refused}: {error}");
+        }
+        let env = [(
+            "CLAMBAKE_RECOVERY__MAX_STUCK_TIME_MINUTES".to_owned(),
+            "0.1".to_owned(),
+        )];
+        let overridden = load("clambake.toml", "", env).unwrap();
+        let limit = overridden.config.recovery.max_stuck_time_minutes;
+        assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(6));
+    }
+
+    #[test]
     fn every_pending_key_refuses_any_other_value() {
         let pending: Vec<&KeySpec> = KEYS.iter().filter(|k| k.pending.is_some()).collect();
         assert_eq!(pending.len(), 4, "github_actions.*");
         for spec in pending {
             let other = match spec.kind {
                 ValueKind::Bool => (!default_value(spec).as_bool().unwrap()).to_string(),
-                ValueKind::Integer { .. } => "7".to_owned(),
+                ValueKind::Integer { .. } | ValueKind::Minutes => "7".to_owned(),
                 ValueKind::Text => "something".to_owned(),
                 ValueKind::Choice(words) => {
                     let default = default_value(spec);

@@ -3,10 +3,12 @@
 //!
 //! Every key is declared once, in `sections.rs` (which says how to add one); `schema.rs` holds
 //! the macros that turn the declaration into the structs and the key table; `load.rs` reads and
-//! validates; `edit.rs` writes; `origin.rs` reads the GitHub repository a remote's URL names.
+//! validates; `minutes.rs` is the type of a length in minutes; `edit.rs` writes; `origin.rs`
+//! reads the GitHub repository a remote's URL names.
 
 mod edit;
 mod load;
+mod minutes;
 mod origin;
 mod schema;
 mod sections;
@@ -15,6 +17,7 @@ pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
+pub use minutes::Minutes;
 pub use origin::{GITHUB_HOST, GithubRemote, git_host};
 pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
 pub use sections::*;

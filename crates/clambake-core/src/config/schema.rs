@@ -23,6 +23,8 @@ pub enum ValueKind {
     Text,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
+    /// A number of minutes more than 0, fractions allowed ([`super::Minutes`]).
+    Minutes,
 }
 
 impl fmt::Display for ValueKind {
@@ -38,6 +40,7 @@ impl fmt::Display for ValueKind {
                 let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
                 write!(f, "one of {}", quoted.join(", "))
             }
+            Self::Minutes => f.write_str("a number of minutes more than 0 (0.25 is 15 seconds)"),
         }
     }
 }
@@ -226,8 +229,8 @@ macro_rules! choices {
 /// A key is `/// doc` then `name: Type = default` and optionally `, kind = KIND` (to narrow
 /// the type's kind: [`POSITIVE`], or a `ValueKind::Choice` for text) and `, pending = FEATURE`
 /// (a [`Pending`]: the key is refused unless at its default until the feature exists), then
-/// `;`. The type is one with a [`Setting`]: `bool`, `u32`, `String` or an enum from
-/// [`choices!`].
+/// `;`. The type is one with a [`Setting`]: `bool`, `u32`, `String`, [`super::Minutes`] or an
+/// enum from [`choices!`].
 macro_rules! configuration {
     (
         $(

@@ -14,6 +14,7 @@
 //! unless at its default, and `init` leaves it out; a choice's value gets `(pending = THE_FEATURE)`
 //! in its `choices!`. Drop the `pending` when the feature reads it.
 
+use super::minutes::Minutes;
 use super::schema::{POSITIVE, Pending, ValueKind, choices, configuration};
 
 /// Bundling and agents on GitHub Actions, which `[github_actions]` configures.
@@ -222,8 +223,10 @@ configuration! {
     /// When a stuck agent is repaired or reset. Work is never dropped: branch tips are
     /// archived under refs/clambake/archive/ first.
     [recovery] RecoveryConfig {
-        /// A claim with no activity for this long is stale.
-        max_stuck_time_minutes: u32 = 90, kind = POSITIVE;
+        /// A claim with no activity for this long is stale, and so is another orchestrator
+        /// whose sign of life on the remote has not moved for this long: its claims may be
+        /// taken over. Fractions are allowed (0.25 is 15 seconds).
+        max_stuck_time_minutes: Minutes = 90;
         /// A stale agent is reset to idle after this long (its work archived first).
         force_reset_after_minutes: u32 = 180, kind = POSITIVE;
         /// Delete abandoned branches, but only those with no commits ahead of the base.

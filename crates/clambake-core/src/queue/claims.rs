@@ -5,9 +5,12 @@
 //! under `refs/clambake/orchestrators/`. This module formats and reads the records and decides
 //! whether an orchestrator may take a claim.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use jiff::{SignedDuration, Timestamp};
+
+use super::sightings::Sightings;
 
 /// Where the claims live, one reference per issue.
 pub const CLAIMS_PREFIX: &str = "refs/clambake/claims/";
@@ -159,34 +162,56 @@ impl ClaimRecord {
         self.to_string()
     }
 
-    /// Reads a record written by [`ClaimRecord::message`]; `None` for any other text.
+    /// Reads a record written by [`ClaimRecord::message`], by key: keys it does not know (a
+    /// newer Clambake's) are passed over, so such a record still reads. `None` for any other
+    /// text, a record missing a key or giving one twice.
     pub fn parse(message: &str) -> Option<Self> {
         let mut lines = message.lines();
         if !lines.next()?.starts_with(SUBJECT) {
             return None;
         }
-        let mut field = |key: &str| -> Option<String> {
-            let line = lines.by_ref().find(|l| !l.is_empty())?;
-            line.strip_prefix(key)?
-                .strip_prefix(": ")
-                .map(str::to_owned)
-        };
+        let mut fields = BTreeMap::new();
+        for (key, value) in lines.filter_map(|line| line.split_once(": ")) {
+            if fields.insert(key, value).is_some() {
+                return None;
+            }
+        }
+        let field = |key: &str| fields.get(key).copied();
         let orchestrator = field("orchestrator").filter(|id| valid_orchestrator_id(id))?;
         let agent = field("agent").filter(|a| crate::queue::labels::agent_slot(a).is_some())?;
-        let issue = field("issue")?.parse().ok()?;
-        let attempt = field("attempt")?.parse().ok()?;
-        let failures = field("failures")?.parse().ok()?;
-        let state = ClaimState::parse(&field("state")?)?;
-        let at = field("at")?.parse().ok()?;
         Some(Self {
-            issue,
-            orchestrator,
-            agent,
-            attempt,
-            failures,
-            state,
-            at,
+            issue: field("issue")?.parse().ok()?,
+            orchestrator: orchestrator.to_owned(),
+            agent: agent.to_owned(),
+            attempt: field("attempt")?.parse().ok()?,
+            failures: field("failures")?.parse().ok()?,
+            state: ClaimState::parse(field("state")?)?,
+            at: field("at")?.parse().ok()?,
         })
+    }
+}
+
+/// An issue's claim as its reference's tip says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    Record(ClaimRecord),
+    /// A commit that is no record this Clambake can read (a newer one's format, or damage):
+    /// held by someone unknown, so never free and never taken over.
+    Unreadable,
+}
+
+impl Claim {
+    /// What the tip's `message` says.
+    pub fn read(message: &str) -> Self {
+        ClaimRecord::parse(message).map_or(Self::Unreadable, Self::Record)
+    }
+
+    /// The record, if it can be read.
+    pub fn record(&self) -> Option<&ClaimRecord> {
+        match self {
+            Self::Record(record) => Some(record),
+            Self::Unreadable => None,
+        }
     }
 }
 
@@ -223,6 +248,8 @@ pub enum Standing<'a> {
     Live { owner: &'a str },
     /// Another orchestrator holds it but has been silent too long: it may be taken over.
     Stale { owner: &'a str },
+    /// Its record cannot be read: someone unknown holds it, hands off.
+    Unreadable,
 }
 
 /// How often, at most, an orchestrator says it is alive.
@@ -235,28 +262,69 @@ pub fn heartbeat_interval(max_silence: SignedDuration) -> SignedDuration {
     HEARTBEAT_EVERY.min(max_silence / 4)
 }
 
-/// Where the claim `tip` (the chain's newest record, if any) stands for orchestrator `me`.
-/// `heard_from` is the last sign of life of the claim's orchestrator; writing the claim is one
-/// too. Silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
+/// Where `issue`'s claim `tip` (its reference's tip, if any) stands for orchestrator `me` at
+/// `now`. Its holder is heard from when the claim or the holder's sign of life moves, as this
+/// machine saw them move (`sightings`, by this machine's clock: another machine's may be
+/// wrong); silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
+/// A reference absent from `sightings` is no sign of life, but a claim none of whose
+/// references was ever seen is taken as moving now.
 pub fn standing<'a>(
-    tip: Option<&'a ClaimRecord>,
+    tip: Option<&'a Claim>,
+    issue: u64,
     me: &str,
-    heard_from: Option<Timestamp>,
+    sightings: &Sightings,
     now: Timestamp,
     max_silence: SignedDuration,
 ) -> Standing<'a> {
-    let Some(tip) = tip.filter(|t| t.state == ClaimState::Held) else {
-        return Standing::Free;
+    let tip = match tip {
+        None => return Standing::Free,
+        Some(Claim::Unreadable) => return Standing::Unreadable,
+        Some(Claim::Record(record)) => record,
     };
-    if tip.orchestrator == me {
+    if tip.state != ClaimState::Held {
+        return Standing::Free;
+    }
+    let owner = tip.orchestrator.as_str();
+    if owner == me {
         return Standing::Mine;
     }
-    let last = heard_from.map_or(tip.at, |heard| heard.max(tip.at));
-    let owner = tip.orchestrator.as_str();
+    let last = [claim_ref(issue), orchestrator_ref(owner)]
+        .iter()
+        .filter_map(|reference| sightings.since(reference))
+        .max()
+        .unwrap_or(now);
     if now.duration_since(last) > max_silence {
         Standing::Stale { owner }
     } else {
         Standing::Live { owner }
+    }
+}
+
+/// The message of an orchestrator's sign of life: its id and `nonce`, a value its process
+/// drew at random, by which it tells its own signs from those of another process with its id.
+pub fn heartbeat_message(orchestrator: &str, nonce: &str) -> String {
+    format!("clambake orchestrator {orchestrator} alive\n\nnonce: {nonce}\n")
+}
+
+/// The nonce a sign of life's `message` carries, if any.
+pub fn heartbeat_nonce(message: &str) -> Option<&str> {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("nonce: "))
+}
+
+/// Whether another process runs under this orchestrator's id: its sign of life was moved, since
+/// this process last moved it to `published`, to `current` with a nonce not `mine`.
+pub fn another_process_with_my_id(
+    published: Option<&str>,
+    current: Option<(&str, &str)>,
+    mine: &str,
+) -> bool {
+    match (published, current) {
+        (Some(published), Some((commit, message))) => {
+            commit != published && heartbeat_nonce(message) != Some(mine)
+        }
+        _ => false,
     }
 }
 
@@ -307,33 +375,135 @@ mod tests {
         assert_eq!((third.attempt, third.failures), (3, 1));
     }
 
+    /// What this machine saw of `owner`'s claim on #12 and sign of life: the claim since
+    /// `claimed`, the sign of life at `commit` since `heard`.
+    fn seen(owner: &str, claimed: &str, commit: &str, heard: &str) -> Sightings {
+        let mut sightings = Sightings::default();
+        let (claim, alive) = (claim_ref(12), orchestrator_ref(owner));
+        sightings.observe([(claim.as_str(), "c1")], at(claimed));
+        sightings.observe(
+            [(claim.as_str(), "c1"), (alive.as_str(), commit)],
+            at(heard),
+        );
+        sightings
+    }
+
     #[test]
     fn another_orchestrators_claim_is_kept_while_it_lives() {
         let silence = SignedDuration::from_mins(90);
         let now = at("2026-12-01T12:00:00Z");
-        let claim = held("b", "2026-12-01T11:00:00Z");
-        assert_eq!(standing(None, "a", None, now, silence), Standing::Free);
-        let released = claim.released(ClaimState::Landed, now);
+        let claim = Claim::Record(held("b", "2026-12-01T11:00:00Z"));
+        let none = Sightings::default();
+        let standing_of = |claim: &Claim, me: &str, sightings: &Sightings| match standing(
+            Some(claim),
+            12,
+            me,
+            sightings,
+            now,
+            silence,
+        ) {
+            Standing::Free => "free".to_owned(),
+            Standing::Mine => "mine".to_owned(),
+            Standing::Live { owner } => format!("live, {owner}"),
+            Standing::Stale { owner } => format!("stale, {owner}"),
+            Standing::Unreadable => "unreadable".to_owned(),
+        };
+        assert_eq!(standing(None, 12, "a", &none, now, silence), Standing::Free);
+        let released = Claim::Record(claim.record().unwrap().released(ClaimState::Landed, now));
+        assert_eq!(standing_of(&released, "a", &none), "free");
+        assert_eq!(standing_of(&claim, "b", &none), "mine");
         assert_eq!(
-            standing(Some(&released), "a", None, now, silence),
-            Standing::Free
+            standing_of(&claim, "a", &none),
+            "live, b",
+            "never seen: as if now"
         );
+        let heard = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T11:59:00Z");
         assert_eq!(
-            standing(Some(&claim), "b", None, now, silence),
-            Standing::Mine
-        );
-        let live = standing(Some(&claim), "a", None, now, silence);
-        assert_eq!(live, Standing::Live { owner: "b" });
-        let old = held("b", "2026-12-01T09:00:00Z");
-        let heard = Some(at("2026-12-01T11:59:00Z"));
-        assert_eq!(
-            standing(Some(&old), "a", heard, now, silence),
-            Standing::Live { owner: "b" },
+            standing_of(&claim, "a", &heard),
+            "live, b",
             "an orchestrator heard from lately keeps an old claim"
         );
-        let long_ago = Some(at("2026-12-01T10:00:00Z"));
-        let stale = standing(Some(&old), "a", long_ago, now, silence);
-        assert_eq!(stale, Standing::Stale { owner: "b" });
+        let long_ago = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T10:00:00Z");
+        assert_eq!(standing_of(&claim, "a", &long_ago), "stale, b");
+        let mut no_sign_of_life = Sightings::default();
+        let claimed = claim_ref(12);
+        no_sign_of_life.observe([(claimed.as_str(), "c1")], at("2026-12-01T10:00:00Z"));
+        assert_eq!(
+            standing_of(&claim, "a", &no_sign_of_life),
+            "stale, b",
+            "an orchestrator with no sign of life is heard from by its claim alone"
+        );
+    }
+
+    #[test]
+    fn liveness_goes_by_this_machines_clock_whatever_the_time_the_commits_claim() {
+        let silence = SignedDuration::from_mins(90);
+        let now = at("2026-12-01T12:00:00Z");
+        // The other machine's clock is years off either way: only when its references
+        // moved here counts.
+        for written in ["1990-01-01T00:00:00Z", "2090-01-01T00:00:00Z"] {
+            let claim = Claim::Record(held("b", written));
+            let moving = seen("b", "2026-12-01T11:00:00Z", "h9", "2026-12-01T11:30:00Z");
+            let live = standing(Some(&claim), 12, "a", &moving, now, silence);
+            assert_eq!(live, Standing::Live { owner: "b" }, "{written}");
+            let still = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T09:00:00Z");
+            let stale = standing(Some(&claim), 12, "a", &still, now, silence);
+            assert_eq!(stale, Standing::Stale { owner: "b" }, "{written}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_claim_is_held_by_someone_unknown() {
+        let silence = SignedDuration::from_mins(90);
+        let now = at("2026-12-01T12:00:00Z");
+        let unreadable = Claim::read("clambake claim: issue #12 held, in a format from 2030");
+        assert_eq!(unreadable, Claim::Unreadable);
+        let long_ago = seen("b", "2000-01-01T00:00:00Z", "h1", "2000-01-01T00:00:00Z");
+        let standing = standing(Some(&unreadable), 12, "a", &long_ago, now, silence);
+        assert_eq!(standing, Standing::Unreadable, "never free, never stale");
+    }
+
+    #[test]
+    fn a_newer_writers_record_reads_by_its_keys() {
+        let record = held("b", "2026-12-01T12:00:00Z");
+        let message = record.message();
+        let (head, tail) = message.split_once("state:").unwrap();
+        let newer = format!("{head}lease: 42\npriority: high\nstate:{tail}written-by: 9.0\n");
+        assert_eq!(ClaimRecord::parse(&newer), Some(record.clone()));
+        let reordered: String = {
+            let mut lines: Vec<&str> = message.lines().collect();
+            lines[2..].reverse();
+            lines.join("\n")
+        };
+        assert_eq!(ClaimRecord::parse(&reordered), Some(record));
+        let missing = message.replace("failures: 0\n", "");
+        assert_eq!(ClaimRecord::parse(&missing), None);
+        let twice = format!("{message}orchestrator: c\n");
+        assert_eq!(ClaimRecord::parse(&twice), None, "which one holds it?");
+    }
+
+    #[test]
+    fn another_process_under_my_id_is_told_by_its_nonce() {
+        let mine = heartbeat_message("a", "n1");
+        let theirs = heartbeat_message("a", "n2");
+        assert_eq!(heartbeat_nonce(&mine), Some("n1"));
+        let check = another_process_with_my_id;
+        assert!(
+            !check(None, Some(("h0", &theirs)), "n1"),
+            "a predecessor's, at start"
+        );
+        assert!(!check(Some("h1"), Some(("h1", &mine)), "n1"), "as left");
+        assert!(
+            !check(Some("h1"), Some(("h2", &mine)), "n1"),
+            "mine, moved by me"
+        );
+        assert!(check(Some("h1"), Some(("h2", &theirs)), "n1"));
+        let old = "clambake orchestrator a alive\n";
+        assert!(
+            check(Some("h1"), Some(("h2", old)), "n1"),
+            "no nonce: not mine"
+        );
+        assert!(!check(Some("h1"), None, "n1"));
     }
 
     #[test]

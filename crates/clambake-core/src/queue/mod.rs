@@ -4,5 +4,6 @@
 pub mod claims;
 pub mod labels;
 pub mod routing;
+pub mod sightings;
 pub mod slots;
 pub mod standing;

@@ -88,7 +88,7 @@ impl Orchestrator {
     /// work continued from its branch.
     pub(super) async fn resume_claims(&mut self) -> AppResult<()> {
         let open = self.forge.issues(&IssueFilter::open()).await?;
-        let view = self.claims.view().await?;
+        let view = self.claims.view(self.clock.now()).await?;
         for issue in open {
             if stage(issue.labels.iter().map(String::as_str)) != Stage::Claimed {
                 continue;
@@ -111,7 +111,7 @@ impl Orchestrator {
             let agent = (*agent).clone();
             let now = self.clock.now();
             let holder = self.claims.holder(&view, issue.number, now).await?;
-            if holder == Holder::Live {
+            if matches!(holder, Holder::Live | Holder::Unreadable) {
                 continue;
             }
             // A silent orchestrator's claim is taken over before anything else is done to it.

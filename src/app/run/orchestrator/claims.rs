@@ -1,24 +1,41 @@
 //! The run loop's part in the claims it shares with other orchestrators: it says on the remote
 //! that it is alive (at most once a minute, more often when `recovery.max_stuck_time_minutes` is
-//! short), and gives a claim back once its attempt is disposed of.
+//! short), stops when another process says so under its id, and gives a claim back once its
+//! attempt is disposed of.
 
 use jiff::Timestamp;
 
 use super::Orchestrator;
-use crate::app::AppResult;
 use crate::app::trains::disposal::Disposition;
+use crate::app::{AppError, AppResult};
 
 impl Orchestrator {
-    /// Moves this orchestrator's sign of life to now, unless it did lately.
+    /// Moves this orchestrator's sign of life to now, unless it did lately. When another
+    /// process runs under this orchestrator's id, it stops claiming and interrupts its agents
+    /// (their claims stay), and the run ends with that error.
     pub(super) async fn say_alive(&mut self) -> AppResult<()> {
         let now = self.clock.now();
-        if self
-            .said_alive
-            .is_some_and(|last| now < last + self.claims.heartbeat_every())
+        let duplicate = matches!(
+            self.unavailable,
+            Some(AppError::DuplicateOrchestratorId { .. })
+        );
+        if duplicate
+            || self
+                .said_alive
+                .is_some_and(|last| now < last + self.claims.heartbeat_every())
         {
             return Ok(());
         }
-        self.claims.heartbeat(now).await?;
+        match self.claims.heartbeat(now).await {
+            Ok(()) => {}
+            Err(error @ AppError::DuplicateOrchestratorId { .. }) => {
+                tracing::error!(%error, "stopping: this orchestrator's id is not its own");
+                self.on_signal(false);
+                self.unavailable = Some(error);
+                return Ok(());
+            }
+            Err(error) => return Err(error),
+        }
         self.said_alive = Some(now);
         Ok(())
     }

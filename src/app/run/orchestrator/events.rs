@@ -48,6 +48,15 @@ pub enum RunEvent {
     },
     /// Stopped by a shutdown; the claim stays for the next start to resume.
     Interrupted { agent: String, issue: u64 },
+    /// An attempt that ended after another orchestrator (`holder`) took its claim over (this
+    /// one was silent too long): the issue is left to it, this attempt's commits kept on its
+    /// branch.
+    ClaimLost {
+        agent: String,
+        issue: u64,
+        attempt: u32,
+        holder: String,
+    },
     /// An attempt whose disposal kept failing, set aside until the next run: its slot and
     /// claim stay as they are, and the next run judges it again.
     Parked {
@@ -152,6 +161,15 @@ impl std::fmt::Display for RunEvent {
                     "{agent} interrupted on #{issue}; its claim stays for the next run"
                 )
             }
+            Self::ClaimLost {
+                agent,
+                issue,
+                attempt,
+                holder,
+            } => write!(
+                f,
+                "{agent}'s attempt {attempt} on #{issue} ended, but {holder} took the claim over meanwhile: the issue is left to it, this attempt's commits stay on its branch"
+            ),
             Self::Parked {
                 agent,
                 issue,

@@ -126,6 +126,14 @@ impl Orchestrator {
             self.record(RunEvent::Interrupted { agent, issue });
             return Ok(());
         }
+        // Silent too long (suspended, cut off), this orchestrator may have lost the claim to
+        // another, which works on the issue now: landing, relabelling or counting would undo
+        // its work.
+        if let Some(holder) = self.claims.claimed_by_another(issue).await? {
+            return self
+                .leave_to(&agent, issue, attempt, holder, finished, now)
+                .await;
+        }
         let returned = match &finished.end {
             TaskEnd::Returned(returned) => returned.as_ref(),
             TaskEnd::Panicked(message) => {
@@ -181,6 +189,42 @@ impl Orchestrator {
             attempt,
             outcome: result.classification.outcome.to_string(),
             disposition,
+        });
+        Ok(())
+    }
+
+    /// Leaves `issue` to `holder`, the orchestrator that took its claim over while `agent`'s
+    /// attempt ran here: nothing is landed, labelled, commented or counted; the slot is
+    /// abandoned here, and the attempt's commits stay on its branch.
+    async fn leave_to(
+        &mut self,
+        agent: &str,
+        issue: u64,
+        attempt: u32,
+        holder: String,
+        finished: &Finished,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        // A task that panicked left its agent running.
+        if matches!(finished.end, TaskEnd::Panicked(_)) {
+            self.processes.stop(agent).await?;
+        }
+        let journal: &dyn Journal = self.journal.as_ref();
+        let cause = format!("{holder} took the claim over; the issue is left to it");
+        journal_slot(
+            self.settings.state_machine.then_some(journal),
+            agent,
+            issue,
+            &[Event::Abandon],
+            &cause,
+            now,
+        )?;
+        self.in_flight.remove(agent);
+        self.record(RunEvent::ClaimLost {
+            agent: agent.to_owned(),
+            issue,
+            attempt,
+            holder,
         });
         Ok(())
     }

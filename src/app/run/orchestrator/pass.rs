@@ -69,7 +69,7 @@ impl Orchestrator {
         let mut held_back = BTreeSet::new();
         let mut retry_at = None;
         let mut preferred = BTreeMap::new();
-        let view = self.claims.view().await?;
+        let view = self.claims.view(now).await?;
         for issue in &open {
             // Another orchestrator's slots are its own, whatever they are called.
             if !self.claims.held_elsewhere(&view, issue.number).await? {

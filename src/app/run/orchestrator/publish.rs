@@ -1,7 +1,8 @@
 //! The work of attempts in flight, published to the remote as it grows: each pass pushes the
 //! branch of a working agent whose tip moved, so that if this machine dies another
 //! orchestrator taking over the claim continues from its last commit. Git alone, nothing asked
-//! of the forge; the remote's branch is only ever moved forward.
+//! of the forge; the remote's branch is only ever moved forward, and never once another
+//! orchestrator has taken the claim over.
 
 use super::Orchestrator;
 use crate::app::AppResult;
@@ -32,6 +33,20 @@ impl Orchestrator {
         let tips = self.workspace.refs().branch_tips().await?;
         for (branch, tip) in tips.iter().filter(|(name, _)| working(name)) {
             if self.published.get(branch) == Some(tip) {
+                continue;
+            }
+            // Taken over while this orchestrator was silent: the remote's branch is the new
+            // holder's to move now; this work stays here.
+            let Some(owner) = parse_branch_name(branch) else {
+                continue;
+            };
+            if let Some(holder) = self.claims.claimed_by_another(owner.issue).await? {
+                tracing::warn!(
+                    branch,
+                    holder,
+                    "another orchestrator took this claim over; its branch on the remote is left to it"
+                );
+                self.published.insert(branch.clone(), tip.clone());
                 continue;
             }
             let remote = self.workspace.remote();
