@@ -61,6 +61,7 @@ mod manual_lifecycle;
 mod model_server;
 mod orchestrator_props;
 mod origin_remote;
+mod pr_merge;
 mod process_escape;
 mod process_review;
 mod prompt_comments;
