@@ -81,4 +81,5 @@ mod spawn_cli;
 mod stuck_claims;
 mod support;
 mod train_departures;
+mod train_from_origin;
 mod unrelated_landing;
