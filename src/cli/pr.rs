@@ -5,6 +5,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::body::BodyArgs;
 use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
+use crate::app::trains::merge::{self, Merge};
 use crate::ports::Forge;
 use crate::ports::forge::{NewPullRequest, Number, PullRequestFilter, PullRequestState};
 
@@ -45,7 +46,8 @@ enum PrCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Merge with a merge commit onto the base branch.
+    /// Merge with a merge commit onto the base branch; one already merged is reported, not
+    /// refused, so that a re-run is safe.
     Merge {
         number: Number,
         #[arg(long)]
@@ -141,13 +143,17 @@ pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
             }
         }
         PrCommand::Merge { number, json } => {
-            let outcome = forge.merge_pull_request(number, None).await?;
+            let merge = merge::merge(forge, number).await?;
             if json {
-                print_json(&outcome);
+                print_json(&merge);
             } else {
+                let (outcome, done) = match &merge {
+                    Merge::Merged(outcome) => (outcome, "Merged"),
+                    Merge::AlreadyMerged(outcome) => (outcome, "Already merged:"),
+                };
                 let pr = &outcome.pull_request;
                 println!(
-                    "Merged pull request #{} into {} ({})",
+                    "{done} pull request #{} into {} ({})",
                     pr.number,
                     pr.base,
                     pr.merge_commit_sha.as_deref().unwrap_or("?")

@@ -128,7 +128,8 @@ pub trait Refs: Send + Sync {
     async fn branch_tip(&self, branch: &str) -> GitResult<Option<String>>;
     /// Every local branch and its tip.
     async fn branch_tips(&self) -> GitResult<BTreeMap<String, String>>;
-    /// The tips of the local branches that `commit` reaches (merged into it).
+    /// The tips of the local branches, and of the remote's as last fetched, that `commit`
+    /// reaches (merged into it).
     async fn branch_tips_merged_into(&self, commit: &str) -> GitResult<BTreeSet<String>>;
     /// The committer time, in seconds since the epoch, of each of `commits`.
     async fn committer_times(&self, commits: &[&str]) -> GitResult<BTreeMap<String, i64>>;
@@ -253,6 +254,9 @@ pub trait Remote: Send + Sync {
     ) -> GitResult<bool>;
     /// Brings the remote's branches here.
     async fn fetch(&self) -> GitResult<Fetched>;
+    /// The remote's branches and their tips as the last [`Remote::fetch`] brought them: those
+    /// other orchestrators pushed among them (on the local forge, this repository's own).
+    async fn branch_tips(&self) -> GitResult<BTreeMap<String, String>>;
     /// The remote's tip of `branch` (the base, a bundle), `None` if it has none.
     async fn tip(&self, branch: &str) -> GitResult<Option<String>>;
     /// The reference in this repository that holds the remote's `branch` as last fetched, to

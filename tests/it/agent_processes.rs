@@ -1,18 +1,22 @@
 //! Agent process supervision against real child processes: small shell scripts run as the
-//! `command` runtime, watched by the supervisor.
+//! `command` runtime, watched by the supervisor and stopped by `terminate`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::os::unix::fs::PermissionsExt;
+
 use clambake::adapters::agents::CommandRuntime;
+use clambake::adapters::hosts::local::attempt_processes::AttemptProcesses;
 use clambake::adapters::hosts::local::supervisor::supervise;
+use clambake::adapters::hosts::local::{process, procfs};
 use clambake::core::agents::command::BASE_ALLOWLIST;
 use clambake::core::agents::events::ResultSubtype;
 use clambake::core::agents::outcome::{ExitStatus, Termination};
 use clambake::ports::AgentRuntime;
 use clambake::ports::agent::AgentSpec;
-use clambake::ports::agent::LogFiles;
-use clambake::ports::agent_host::{AttemptReport, Limits};
+use clambake::ports::agent::{AgentControl, LogFiles};
+use clambake::ports::agent_host::{AttemptReport, Limits, Stopped};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -312,4 +316,96 @@ async fn many_short_lived_agents_leave_no_process_or_zombie_behind() {
         })
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[tokio::test]
+async fn terminate_sends_each_process_one_sigterm_then_sigkill_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("sigterms");
+    // A CLI that takes a second SIGTERM for "quit now": it counts each one, and stays.
+    let counter = dir.path().join("counter.bash");
+    std::fs::write(
+        &counter,
+        format!(
+            "#!/usr/bin/bash\n\
+             terms=0\n\
+             trap 'terms=$((terms+1)); echo $terms > {count}' TERM\n\
+             echo ready\n\
+             while :; do sleep 0.1 & wait $!; done\n",
+            count = count.display()
+        ),
+    )
+    .unwrap();
+    let script = write_script(
+        dir.path(),
+        "agent.sh",
+        &format!("exec {}\n", counter.display()),
+    );
+    std::fs::set_permissions(&counter, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = CommandRuntime::new(script.display().to_string(), String::new());
+    let spec = spec(dir.path(), 1);
+    let agent = runtime.start(&spec).await.unwrap();
+    let pid = agent.pid.unwrap();
+    let containment = agent.containment.clone();
+    let start_time = procfs::stat(pid).unwrap().start_time;
+    let supervised = tokio::spawn(supervise(agent, RELAXED, oneshot::channel().1));
+    wait_for_async("the counter to be ready", async || {
+        std::fs::read_to_string(&spec.logs.stdout).is_ok_and(|s| s.contains("ready"))
+    })
+    .await;
+
+    let grace = Duration::from_secs(2);
+    let stopped = process::terminate(pid, start_time, containment.as_ref(), grace).await;
+
+    let report = supervised.await.unwrap().unwrap();
+    assert_eq!(stopped, Stopped::Killed, "it stays after SIGTERM");
+    assert_eq!(report.exit, ExitStatus::Signal(9));
+    assert_eq!(
+        read(&count).trim(),
+        "1",
+        "one SIGTERM, however it was found"
+    );
+}
+
+#[tokio::test]
+async fn a_group_whose_leader_s_pid_names_another_process_now_is_left_alone() {
+    use std::os::unix::process::CommandExt;
+    // Someone else's process leading a group of its own, with a child in it: as if it had been
+    // given the pid of an agent that ended.
+    let mut other = std::process::Command::new("sh")
+        .args(["-c", "sleep 300 & echo $! ; wait"])
+        .stdout(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(other.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let child: u32 = line.trim().parse().unwrap();
+    let pid = other.id();
+    // The agent that had this pid started at another time.
+    let agent_start = procfs::stat(pid).unwrap().start_time - 1;
+    let gone_agent = AttemptProcesses::new(pid, Some(agent_start), None);
+
+    gone_agent.kill_all();
+    let strays = AgentControl::clean_up(&gone_agent).await;
+    let stopped = process::terminate(pid, agent_start, None, Duration::from_millis(100)).await;
+
+    assert!(strays.is_empty(), "{strays:?}");
+    assert_eq!(stopped, Stopped::AlreadyGone);
+    assert!(
+        process_alive(pid) && process_alive(child),
+        "another's group was signalled"
+    );
+    assert_eq!(other.try_wait().unwrap(), None);
+    other.kill().unwrap();
+    other.wait().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child as i32),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
 }

@@ -35,6 +35,15 @@ pub fn five_landed(backend: Backend) -> TestRepo {
     repo
 }
 
+/// [`five_landed`], with trains leaving only when forced: a `bundle` run that is only to
+/// repair must not also depart because a slot of the default schedule began since the last
+/// train (ten minutes apart, a boundary falls between two runs now and then).
+pub fn five_landed_manual(backend: Backend) -> TestRepo {
+    let repo = five_landed(backend);
+    repo.configure(&[("bundling.trigger", "manual")]);
+    repo
+}
+
 /// The numbers in a JSON array.
 pub fn numbers(value: &Value) -> Vec<u64> {
     value
@@ -53,14 +62,6 @@ pub fn waiting_issues(train: &Value) -> Vec<u64> {
         .iter()
         .map(|w| w["issue"].as_u64().unwrap())
         .collect()
-}
-
-/// Whether a train removes the branches of the bundles that were merged or closed. Not yet on
-/// GitHub: a train reads the branch tips in this repository, and a bundle branch, pushed
-/// straight to `origin`, is never here (so it stays on `origin`; trains taking branch tips
-/// from `origin` is issue #11's work elsewhere).
-pub fn removes_bundle_branches(repo: &TestRepo) -> bool {
-    repo.backend() == Backend::Local
 }
 
 #[rstest]
@@ -185,20 +186,13 @@ fn one_train_carries_the_clean_branches_and_the_conflicting_one_gets_its_own(
     repo.git(&["checkout", "--quiet", "agent001/1-one"]);
     let after = repo.clambake(&["bundle", "--json"]).success().json();
     // Three of the four member branches and the bundle branch.
-    let bundle_branch = usize::from(removes_bundle_branches(&repo));
-    assert_eq!(
-        after["repairs"].as_array().unwrap().len(),
-        3 + bundle_branch,
-        "{after}"
-    );
+    assert_eq!(after["repairs"].as_array().unwrap().len(), 4, "{after}");
     assert_eq!(repo.git(&["branch", "--show-current"]), "agent001/1-one");
     repo.git(&["rev-parse", "--verify", "HEAD"]);
     repo.git(&["checkout", "--quiet", "main"]);
     let again = repo.clambake(&["bundle", "--json"]).success().json();
     assert_eq!(again["repairs"].as_array().unwrap().len(), 1, "{again}");
-    if removes_bundle_branches(&repo) {
-        assert!(repo.forge_branches("clambake/").is_empty());
-    }
+    assert!(repo.forge_branches("clambake/").is_empty());
     for branch in ["agent001/1-one", "agent003/3-three", "agent002/5-five"] {
         assert_eq!(repo.forge_tip(branch), None, "{branch} was kept");
     }
@@ -359,7 +353,7 @@ fn a_member_that_moves_gets_its_bundle_rebuilt(
 fn a_bundle_closed_unmerged_sends_its_issues_back_to_review(
     #[values(Backend::Local, Backend::Github)] backend: Backend,
 ) {
-    let repo = five_landed(backend);
+    let repo = five_landed_manual(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -380,12 +374,13 @@ fn a_bundle_closed_unmerged_sends_its_issues_back_to_review(
     }
 }
 
-/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
-/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
-/// a closed bundle's branch stays there, unarchived; trains taking branch tips from `origin` is issue #11's work elsewhere.
-#[test]
-fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
-    let repo = five_landed(Backend::Local);
+/// The tip of a removed branch is archived here, on either backend: a fix pushed onto a closed
+/// bundle's branch is kept.
+#[rstest]
+fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed_manual(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -396,12 +391,8 @@ fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
 
     let after = repo.clambake(&["bundle", "--json"]).success().json();
 
-    let branches = repo.git(&[
-        "for-each-ref",
-        "--format=%(refname)",
-        "refs/heads/clambake/",
-    ]);
-    assert!(!branches.contains(&first), "{branches}");
+    let branches = repo.forge_branches("clambake/");
+    assert!(!branches.contains(&first), "{branches:?}");
     let kept = format!("refs/clambake/archive/{first}/");
     assert!(after["repairs"].to_string().contains(&kept), "{after}");
 
@@ -412,6 +403,7 @@ fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
         .json();
     let second = train["bundles"][0]["head"].as_str().unwrap().to_owned();
     let number = train["bundles"][0]["number"].as_u64().unwrap().to_string();
+    repo.fetch(&second);
     let fix = repo.branch_with_file(&second, &second, "fix.txt", "fixed\n");
     repo.clambake(&["pr", "close", &number]).success();
 
@@ -420,15 +412,11 @@ fn a_bundle_closed_unmerged_has_its_branch_removed_and_its_tip_archived() {
     let archive = format!("refs/clambake/archive/{second}/{fix}");
     assert!(after["repairs"].to_string().contains(&archive), "{after}");
     assert_eq!(repo.git(&["rev-parse", &archive]), fix);
-    let branches = repo.git(&[
-        "for-each-ref",
-        "--format=%(refname)",
-        "refs/heads/clambake/",
-    ]);
-    assert!(!branches.contains(&second), "{branches}");
+    let branches = repo.forge_branches("clambake/");
+    assert!(!branches.contains(&second), "{branches:?}");
     // The agent branches the bundles carried are all still there.
     for branch in ["agent001/1-one", "agent002/2-two", "agent002/5-five"] {
-        repo.git(&["rev-parse", "--verify", branch]);
+        assert!(repo.forge_tip(branch).is_some(), "{branch} was removed");
     }
 }
 
@@ -452,12 +440,11 @@ fn only_one_bundler_runs_at_a_time(#[values(Backend::Local, Backend::Github)] ba
     assert_eq!(repo.pull_requests().len(), 2);
 }
 
-/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
-/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
-/// the old bundle's branch stays there, unarchived; trains taking branch tips from `origin` is issue #11's work elsewhere.
-#[test]
-fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
-    let repo = five_landed(Backend::Local);
+#[rstest]
+fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
+    let repo = five_landed(backend);
     let train = repo
         .clambake(&["bundle", "--force", "--json"])
         .success()
@@ -483,12 +470,8 @@ fn a_bundle_rebuilt_after_a_member_was_rewritten_keeps_the_old_head_archived() {
     );
     // `git` fails the test unless the old head is in the archived history.
     repo.git(&["merge-base", "--is-ancestor", &old_head, &archived]);
-    let branches = repo.git(&[
-        "for-each-ref",
-        "--format=%(refname)",
-        "refs/heads/clambake/",
-    ]);
-    assert!(!branches.contains(&old), "{branches}");
+    let branches = repo.forge_branches("clambake/");
+    assert!(!branches.contains(&old), "{branches:?}");
 }
 
 #[rstest]

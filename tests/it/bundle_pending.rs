@@ -1,6 +1,7 @@
 //! Trains in a row: a later train plans on top of the earlier trains' open pull requests, so
 //! that every pull request the trains leave open can be merged, one after the other.
 
+use rstest::rstest;
 use serde_json::Value;
 
 use crate::backend::Backend;
@@ -81,17 +82,16 @@ fn set_aside_of(plan: &Value, issue: u64) -> Value {
         .clone()
 }
 
-/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
-/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
-/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
-#[test]
-fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
+#[rstest]
+fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         others,
-    } = second_train(Backend::Local);
+    } = second_train(backend);
     let clashing_branch = format!("agent003/{clashing}-three");
     let waits = format!("waits for #{bundle} to merge: conflicts with it in shared.txt");
 
@@ -168,17 +168,16 @@ fn a_branch_that_conflicts_with_an_open_bundle_waits_for_it_to_merge() {
     assert!(pull_request_heads(&repo).contains(&clashing_branch));
 }
 
-/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
-/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
-/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
-#[test]
-fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
+#[rstest]
+fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         ..
-    } = second_train(Backend::Local);
+    } = second_train(backend);
     repo.clambake(&[
         "config",
         "set",
@@ -209,20 +208,20 @@ fn a_branch_waiting_for_a_closed_bundle_is_planned_in_the_next_train() {
     assert_eq!(numbers(&third["bundles"][0]["issues"]), vec![1, 2]);
 }
 
-/// On the local forge only: on GitHub a train does not see its bundles' branches (it reads the
-/// branch tips in this repository, and a bundle branch is pushed straight to `origin`), so
-/// it finds every open bundle's branch gone and plans on the base alone; trains taking branch tips from `origin` is issue #11's work elsewhere.
-#[test]
-fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back() {
+#[rstest]
+fn an_open_bundle_that_no_longer_merges_does_not_hold_the_train_back(
+    #[values(Backend::Local, Backend::Github)] backend: Backend,
+) {
     let SecondTrain {
         repo,
         bundle,
         clashing,
         others,
-    } = second_train(Backend::Local);
+    } = second_train(backend);
     // Someone moves the base under the open bundle: it now conflicts with it in `two.txt`.
     repo.write("two.txt", "moved\n");
     repo.commit_all("the base moves");
+    repo.publish("main");
     repo.publish("main");
 
     let dry = repo

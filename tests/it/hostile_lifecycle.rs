@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use clambake::core::trains::schedule::BUNDLE_BRANCH_PREFIX;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{IssueState, NewIssue, PullRequestFilter, PullRequestState};
 use clambake_github_fake::Options;
 use rstest::rstest;
 
 use crate::backend::Backend;
-use crate::bundle_cli::removes_bundle_branches;
 use crate::hostile;
 use crate::support::{CliOutput, TestRepo, clambake_in_env};
 
@@ -149,7 +147,6 @@ async fn hostile_text_goes_through_a_whole_lifecycle_as_data(
     let left: Vec<&String> = branches
         .iter()
         .filter(|b| *b != "main" && *b != "feature/keep")
-        .filter(|b| removes_bundle_branches(&repo) || !b.starts_with(BUNDLE_BRANCH_PREFIX))
         .collect();
     assert!(
         left.is_empty(),

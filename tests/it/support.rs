@@ -62,14 +62,6 @@ impl TestRepo {
         self
     }
 
-    /// The backend this repository's forge is on.
-    pub fn backend(&self) -> Backend {
-        match self.github {
-            Some(_) => Backend::Github,
-            None => Backend::Local,
-        }
-    }
-
     /// The forge as Clambake sees it, opened in this process (for tests that drive the app
     /// directly), telling the time by `clock`: the local forge `init` made, or a client of the
     /// GitHub fake. Call it inside the runtime that will use it.
@@ -107,6 +99,14 @@ impl TestRepo {
     pub fn publish(&self, branch: &str) {
         if self.github.is_some() {
             self.git(&["push", "-q", "--force", "origin", branch]);
+        }
+    }
+
+    /// Brings `branch` as the forge holds it here, as a person does before working on it: on
+    /// GitHub it is fetched from `origin`; the local forge's branches are here already.
+    pub fn fetch(&self, branch: &str) {
+        if self.github.is_some() {
+            self.git(&["fetch", "-q", "origin", &format!("+{branch}:{branch}")]);
         }
     }
 

@@ -208,6 +208,20 @@ impl Remote for OriginRemote {
         Ok(Fetched::Remote)
     }
 
+    /// The tracking references `refs/remotes/origin/*`, but for `HEAD` (a clone's pointer to
+    /// the default branch, no branch).
+    async fn branch_tips(&self) -> GitResult<BTreeMap<String, String>> {
+        let prefix = format!("refs/remotes/{ORIGIN}/");
+        Ok(self
+            .git
+            .ref_tips(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|(name, tip)| Some((name.strip_prefix(&prefix)?.to_owned(), tip)))
+            .filter(|(branch, _)| branch != "HEAD")
+            .collect())
+    }
+
     /// Asks the remote, and fetches the tip when this repository lacks it, so that what it
     /// returns can be counted against here.
     async fn tip(&self, branch: &str) -> GitResult<Option<String>> {

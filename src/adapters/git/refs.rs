@@ -64,6 +64,7 @@ impl Refs for Git {
                 "--format=%(objectname)",
                 &merged,
                 "refs/heads/",
+                "refs/remotes/",
             ])
             .await?;
         Ok(out.lines().map(str::to_owned).collect())

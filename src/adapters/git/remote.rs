@@ -39,6 +39,10 @@ impl Remote for LocalRemote {
         Ok(Fetched::SameRepository)
     }
 
+    async fn branch_tips(&self) -> GitResult<BTreeMap<String, String>> {
+        self.git.branch_tips().await
+    }
+
     async fn tip(&self, branch: &str) -> GitResult<Option<String>> {
         self.git.branch_tip(branch).await
     }

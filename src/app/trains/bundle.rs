@@ -33,6 +33,7 @@ mod closed;
 mod departure;
 mod repair;
 mod status;
+mod tips;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -75,6 +76,9 @@ pub enum Standing {
         branch: String,
         pull_request: Number,
     },
+    /// Its branch here and on the remote each have commits the other lacks: which to send is
+    /// for a person to settle (merge one into the other), so it waits.
+    Diverged { branch: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -207,6 +211,8 @@ struct Trains {
     /// The latest departure the journal or a bundle branch or pull request shows: a departure
     /// made elsewhere is seen in its bundles, one that sent no bundle in the journal.
     last_departure: Option<Timestamp>,
+    /// The branches the trains read: the remote's, with this repository's where it is ahead.
+    tips: tips::TrainTips,
 }
 
 impl Bundler<'_> {
@@ -251,7 +257,7 @@ impl Bundler<'_> {
             .forge
             .pull_requests(&PullRequestFilter::default())
             .await?;
-        let tips = self.git.refs.branch_tips().await?;
+        let tips = self.train_tips().await?;
         let base = self.forge.default_branch().await?;
         let mut departures: Vec<Timestamp> = Vec::new();
         let mut bundles = Vec::new();
@@ -274,7 +280,7 @@ impl Bundler<'_> {
             }
         }
         let mut orphans = Vec::new();
-        for (branch, tip) in tips.range(BUNDLE_BRANCH_PREFIX.to_owned()..) {
+        for (branch, tip) in tips.tips.range(BUNDLE_BRANCH_PREFIX.to_owned()..) {
             let Some(at) = departure_of(branch) else {
                 if !branch.starts_with(BUNDLE_BRANCH_PREFIX) {
                     break;
@@ -299,6 +305,7 @@ impl Bundler<'_> {
             orphans,
             open,
             last_departure: departures.into_iter().max(),
+            tips,
         })
     }
 
@@ -338,7 +345,7 @@ impl Bundler<'_> {
         let (base, base_tip) = self.base().await?;
         // The review issues cost git processes each: read only when the trigger needs their
         // landing times, or when the train leaves.
-        let mut candidates = None;
+        let mut review = None;
         let orphan = trains.orphans.first().cloned();
         let departure = match &orphan {
             Some((branch, _)) => Departure::Due {
@@ -349,10 +356,10 @@ impl Bundler<'_> {
             },
             None => {
                 let last_landing = if self.config.trigger == BundleTrigger::OnLand {
-                    let review = self.review_issues(&base_tip, &trains).await?;
-                    let found = self.candidates(&review).await?;
-                    let last = last_landing(&review, &found);
-                    candidates = Some(found);
+                    let issues = self.review_issues(&base_tip, &trains).await?;
+                    let found = self.candidates(&issues).await?;
+                    let last = last_landing(&issues, &found);
+                    review = Some((issues, found));
                     last
                 } else {
                     None
@@ -376,13 +383,15 @@ impl Bundler<'_> {
         let Departure::Due { at } = departure else {
             return Ok(report);
         };
-        let candidates = match candidates {
-            Some(candidates) => candidates,
+        let (review, candidates) = match review {
+            Some(read) => read,
             None => {
-                let review = self.review_issues(&base_tip, &trains).await?;
-                self.candidates(&review).await?
+                let issues = self.review_issues(&base_tip, &trains).await?;
+                let found = self.candidates(&issues).await?;
+                (issues, found)
             }
         };
+        report.waiting.extend(diverged(&review));
         let leaving = departure::Leaving {
             at,
             base: &base,
@@ -421,6 +430,35 @@ fn last_landing(review: &[ReviewIssue], candidates: &[Candidate]) -> Option<Time
         .filter(|entry| matches!(entry.standing, Standing::Waiting { .. }))
         .map(|entry| entry.updated_at);
     candidates.iter().map(|c| c.landed_at).chain(moved).max()
+}
+
+/// The issues whose branch diverged from the remote's, as the train leaves them waiting.
+fn diverged(review: &[ReviewIssue]) -> Vec<Waiting> {
+    review
+        .iter()
+        .filter_map(|entry| match &entry.standing {
+            Standing::Diverged { branch } => {
+                tracing::warn!(
+                    issue = entry.issue,
+                    branch,
+                    "the branch here and on the remote have diverged; it waits"
+                );
+                Some(Waiting {
+                    issue: entry.issue,
+                    why: diverged_why(branch),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a branch that diverged from the remote's waits.
+fn diverged_why(branch: &str) -> String {
+    format!(
+        "its branch `{branch}` here and on the remote each have commits the other lacks: \
+         merge one into the other"
+    )
 }
 
 /// A train's step in an agent slot's lifecycle, with the bundle pull request's number.

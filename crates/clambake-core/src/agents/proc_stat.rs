@@ -55,6 +55,20 @@ pub fn descendant_groups(table: &[ProcStat], root: u32) -> Vec<u32> {
     groups
 }
 
+/// Whether a signal to process group `group` can reach only the group first seen led by the
+/// process started at `leader_start` (`None`: its leader was gone by then): a process is still
+/// in it, holding its number so that no new process can be given it, and the process that has
+/// that number now, if any, is that leader. A group that emptied and whose number a new process
+/// took (a pid reused) is someone else's, and is left alone.
+pub fn group_still_ours(table: &[ProcStat], group: u32, leader_start: Option<u64>) -> bool {
+    let populated = table.iter().any(|p| p.group == group);
+    let same_leader = table
+        .iter()
+        .find(|p| p.pid == group)
+        .is_none_or(|leader| Some(leader.start_time) == leader_start);
+    populated && same_leader
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +108,24 @@ mod tests {
             group,
             start_time: 1,
         }
+    }
+
+    #[test]
+    fn a_group_is_ours_while_populated_and_led_by_no_newcomer() {
+        let started = |pid, group, start_time| ProcStat {
+            start_time,
+            ..proc(pid, 1, group)
+        };
+        // Its leader alive, as first seen.
+        assert!(group_still_ours(&[started(10, 10, 5)], 10, Some(5)));
+        // Its leader gone, a child left in it: the child holds the number.
+        assert!(group_still_ours(&[started(11, 10, 6)], 10, Some(5)));
+        // The number reused by a new process leading a group of its own.
+        assert!(!group_still_ours(&[started(10, 10, 9)], 10, Some(5)));
+        assert!(!group_still_ours(&[started(10, 10, 9)], 10, None));
+        // Emptied: nothing of it to signal, and nothing else may be.
+        assert!(!group_still_ours(&[started(10, 20, 5)], 10, Some(5)));
+        assert!(!group_still_ours(&[], 10, Some(5)));
     }
 
     #[test]

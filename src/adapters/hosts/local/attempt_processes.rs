@@ -3,7 +3,7 @@
 //! whatever escaped them through `setsid`, `nohup` or a double fork: found in the attempt's
 //! cgroup where it has one, else by its environment marker.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::cgroup::AttemptCgroup;
 use super::procfs;
 use crate::core::agents::containment::{ATTEMPT_MARKER, victims};
-use crate::core::agents::proc_stat::{ProcStat, descendant_groups};
+use crate::core::agents::proc_stat::{ProcStat, descendant_groups, group_still_ours};
 use crate::ports::agent::{AgentControl, Containment};
 use crate::ports::agent_host::Stray;
 
@@ -32,23 +32,30 @@ const STOP_ROUNDS: usize = 50;
 /// The processes of one attempt, led by the process `leader` (whose group it leads).
 pub struct AttemptProcesses {
     leader: Pid,
+    /// When the leader started (`None`: unknown): its tree is walked only while the process
+    /// with its pid is still it, not one that took the pid after it ended.
+    leader_start: Option<u64>,
     cgroup: Option<AttemptCgroup>,
     marker: Option<String>,
-    /// Every group seen in the agent's process tree so far: once the leader is gone its
-    /// descendants are re-parented and can no longer be told apart from others' by ancestry.
-    groups: Mutex<BTreeSet<Pid>>,
+    /// Every group seen in the agent's process tree so far, with the start time of its leader
+    /// when first seen (`None`: already gone): once the leader is gone its descendants are
+    /// re-parented and can no longer be told apart from others' by ancestry. A group is
+    /// signalled only while it is still the one seen ([`group_still_ours`]).
+    groups: Mutex<BTreeMap<Pid, Option<u64>>>,
 }
 
 impl AttemptProcesses {
-    pub fn new(leader: u32, containment: Option<&Containment>) -> Self {
+    /// The attempt led by `leader`, which started at `leader_start` (from `/proc/<pid>/stat`).
+    pub fn new(leader: u32, leader_start: Option<u64>, containment: Option<&Containment>) -> Self {
         let leader = Pid::from_raw(i32::try_from(leader).expect("pids fit in i32"));
         Self {
             leader,
+            leader_start,
             cgroup: containment
                 .and_then(|c| c.cgroup.clone())
                 .map(AttemptCgroup::at),
             marker: containment.map(|c| c.marker.clone()),
-            groups: Mutex::new(BTreeSet::from([leader])),
+            groups: Mutex::new(BTreeMap::from([(leader, leader_start)])),
         }
     }
 
@@ -74,42 +81,72 @@ impl AttemptProcesses {
         victims(table, &found, std::process::id())
     }
 
-    /// Signals every group of the agent's process tree known so far, after adding the current
-    /// tree's groups.
-    fn signal_groups(&self, signal: Signal) {
+    /// Signals every group of the agent's process tree known so far, after adding the groups
+    /// of its tree as `table` shows it. Returns the groups signalled.
+    fn signal_groups(&self, table: &[ProcStat], signal: Signal) -> BTreeSet<u32> {
         let leader = u32::try_from(self.leader.as_raw()).expect("pids are positive");
-        self.groups
-            .lock()
-            .expect("never poisoned: no panics inside")
-            .extend(
-                descendant_groups(&procfs::process_table(), leader)
-                    .into_iter()
-                    .filter_map(|g| i32::try_from(g).ok())
-                    .map(Pid::from_raw),
-            );
-        self.signal_known_groups(signal);
+        let leader_is_ours = self.leader_start.is_some_and(|start| {
+            table
+                .iter()
+                .any(|p| p.pid == leader && p.start_time == start)
+        });
+        if leader_is_ours {
+            let mut groups = self
+                .groups
+                .lock()
+                .expect("never poisoned: no panics inside");
+            for group in descendant_groups(table, leader) {
+                let Ok(raw) = i32::try_from(group) else {
+                    continue;
+                };
+                let leader_start = table.iter().find(|p| p.pid == group).map(|p| p.start_time);
+                groups.entry(Pid::from_raw(raw)).or_insert(leader_start);
+            }
+        }
+        self.signal_known_groups(table, signal)
     }
 
-    /// Signals the groups known so far, without looking at the leader's tree again: once the
-    /// leader is gone, its pid may name another process.
-    fn signal_known_groups(&self, signal: Signal) {
-        let groups = self
-            .groups
-            .lock()
-            .expect("never poisoned: no panics inside");
-        for &group in groups.iter() {
+    /// Signals the groups known so far that are still the ones seen, without looking at the
+    /// leader's tree again: once the leader is gone, its pid may name another process, and
+    /// the number of a group that emptied may name another's. Returns the groups signalled.
+    fn signal_known_groups(&self, table: &[ProcStat], signal: Signal) -> BTreeSet<u32> {
+        let ours = self.groups_still_ours(table);
+        for &group in &ours {
+            let group = Pid::from_raw(i32::try_from(group).expect("groups are pids"));
             match killpg(group, signal) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(error) => tracing::warn!(%error, %group, ?signal, "could not signal"),
             }
         }
+        ours
     }
 
-    /// Signals the groups and every member.
+    /// The known groups that `table` shows still to be the ones seen.
+    fn groups_still_ours(&self, table: &[ProcStat]) -> BTreeSet<u32> {
+        let groups = self
+            .groups
+            .lock()
+            .expect("never poisoned: no panics inside");
+        groups
+            .iter()
+            .map(|(group, leader_start)| (group.as_raw() as u32, *leader_start))
+            .filter(|(group, leader_start)| group_still_ours(table, *group, *leader_start))
+            .map(|(group, _)| group)
+            .collect()
+    }
+
+    /// Signals the groups, and every member outside them: once each, as a CLI that takes a
+    /// second SIGTERM for "quit now" must get it.
     pub fn signal(&self, signal: Signal) {
-        self.signal_groups(signal);
-        for pid in self.members() {
-            signal_pid(pid, signal);
+        let table = procfs::process_table();
+        let signalled = self.signal_groups(&table, signal);
+        for pid in self.members_in(&table) {
+            let in_signalled_group = table
+                .iter()
+                .any(|p| p.pid == pid && signalled.contains(&p.group));
+            if !in_signalled_group {
+                signal_pid(pid, signal);
+            }
         }
     }
 
@@ -117,7 +154,7 @@ impl AttemptProcesses {
     /// process (or cgroup member left) is stopped (a stopped process cannot fork), until a
     /// search finds none not yet stopped, and then all of them are killed.
     pub fn kill_all(&self) {
-        self.signal_groups(Signal::SIGKILL);
+        self.signal_groups(&procfs::process_table(), Signal::SIGKILL);
         self.kill_escaped();
     }
 
@@ -175,13 +212,10 @@ impl AttemptProcesses {
 
     /// [`Self::in_groups`], as `table` shows them.
     fn in_groups_of(&self, table: &[ProcStat]) -> Vec<u32> {
-        let groups = self
-            .groups
-            .lock()
-            .expect("never poisoned: no panics inside");
+        let groups = self.groups_still_ours(table);
         table
             .iter()
-            .filter(|p| p.state != 'Z' && groups.iter().any(|g| g.as_raw() as u32 == p.group))
+            .filter(|p| p.state != 'Z' && groups.contains(&p.group))
             .map(|p| p.pid)
             .collect()
     }
@@ -239,7 +273,7 @@ impl AgentControl for AttemptProcesses {
         }
         // The leader has been reaped: its pid may name another process now, so its tree is
         // not walked again; its known groups, its cgroup and its marker still find the rest.
-        self.signal_known_groups(Signal::SIGKILL);
+        self.signal_known_groups(&procfs::process_table(), Signal::SIGKILL);
         self.kill_escaped_from(members);
         let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
         loop {
@@ -251,7 +285,7 @@ impl AgentControl for AttemptProcesses {
                 tracing::warn!(leader = %self.leader, "processes of the attempt outlived SIGKILL");
                 break;
             }
-            self.signal_known_groups(Signal::SIGKILL);
+            self.signal_known_groups(&procfs::process_table(), Signal::SIGKILL);
             self.kill_escaped();
             tokio::time::sleep(REAP_POLL).await;
         }

@@ -118,7 +118,7 @@ impl AgentHost for LocalHost {
             return supervisor::supervise(running, limits, stop).await;
         }
         // Whatever it left running goes with it.
-        let strays = AttemptProcesses::new(pid, agent.containment.as_ref())
+        let strays = AttemptProcesses::new(pid, Some(start_time), agent.containment.as_ref())
             .clean_up_escaped()
             .await;
         report_from_log(&agent.logs, strays).await

@@ -93,6 +93,8 @@ pub fn spawn(
     let pid = child
         .id()
         .expect("a just-spawned child has not been reaped yet");
+    // Read before its waiter can reap it: until then the pid is the child's.
+    let start_time = procfs::stat(pid).map(|stat| stat.start_time);
     let (ended, ended_watch) = watch::channel(false);
     let output = follow(logs.stdout.clone(), stdout_from, ended_watch);
     let (exited, exit) = oneshot::channel();
@@ -114,7 +116,7 @@ pub fn spawn(
         pid: Some(pid),
         output,
         exit,
-        control: Box::new(AttemptProcesses::new(pid, Some(&containment))),
+        control: Box::new(AttemptProcesses::new(pid, start_time, Some(&containment))),
         containment: Some(containment),
     })
 }
@@ -257,7 +259,11 @@ pub fn adopt(
         pid: Some(pid),
         output,
         exit,
-        control: Box::new(AttemptProcesses::new(pid, containment.as_ref())),
+        control: Box::new(AttemptProcesses::new(
+            pid,
+            Some(start_time),
+            containment.as_ref(),
+        )),
         containment,
     }
 }
@@ -275,7 +281,7 @@ pub async fn terminate(
     containment: Option<&Containment>,
     grace: Duration,
 ) -> Stopped {
-    let processes = AttemptProcesses::new(pid, containment);
+    let processes = AttemptProcesses::new(pid, Some(start_time), containment);
     if !is_running(pid, start_time) {
         // What it left running is stopped all the same (its group is not: with its leader
         // gone, that number may name someone else's group by now).

@@ -39,7 +39,7 @@ pub async fn stop_strays(worktree: &Path, grace: Duration) {
                 marker,
             });
         process::terminate(stray.pid, stray.start_time, containment.as_ref(), grace).await;
-        AttemptProcesses::new(stray.pid, containment.as_ref())
+        AttemptProcesses::new(stray.pid, Some(stray.start_time), containment.as_ref())
             .clean_up_escaped()
             .await;
     }

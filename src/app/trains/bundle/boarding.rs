@@ -1,6 +1,8 @@
 //! Boarding: a planned bundle written as its branch and pull request, the branches it set aside
 //! given pull requests of their own, and the lifecycle of the slots whose work rode.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 
 use crate::app::agents::simulated_work::simulated_issues;
@@ -28,9 +30,11 @@ impl Bundler<'_> {
 
     /// Opens the pull requests a bundle's conflicting branches are owed, once each: those
     /// still in review whose branch has no open pull request yet.
+    /// `tips` are the branches the trains read.
     pub(super) async fn fallbacks(
         &self,
         record: &BundleRecord,
+        tips: &BTreeMap<String, String>,
     ) -> AppResult<Vec<OpenedPullRequest>> {
         let mut opened = Vec::new();
         if self.config.conflict_strategy != ConflictStrategy::IndividualFallback {
@@ -38,7 +42,7 @@ impl Bundler<'_> {
         }
         for set_aside in record.set_aside.iter().filter(|s| s.conflict) {
             let issue = self.forge.issue(set_aside.issue).await?;
-            let branch_exists = self.git.refs.branch_tip(&set_aside.branch).await?.is_some();
+            let branch_exists = tips.contains_key(&set_aside.branch);
             // Any pull request for the branch, even a closed one, means it was already opened.
             let any_pr = self
                 .forge

@@ -117,6 +117,10 @@ impl Bundler<'_> {
                     }
                 }
             } else {
+                let members: Vec<&str> = (plan.members.iter())
+                    .map(|m| m.candidate.branch.as_str())
+                    .collect();
+                self.publish_unpublished(&trains.tips, &members).await?;
                 let head = write_chain(self.git.merges.as_ref(), &plan, at).await?;
                 let record = BundleRecord::new(at, base, &plan, &head);
                 let opened = self
@@ -124,7 +128,9 @@ impl Bundler<'_> {
                     .await?;
                 sent = Some((opened.number, head));
                 report.bundles.push(opened);
-                report.individual.extend(self.fallbacks(&record).await?);
+                report
+                    .individual
+                    .extend(self.fallbacks(&record, &trains.tips.tips).await?);
             }
             let Some((number, head)) = sent.filter(|_| !turned_away.is_empty()) else {
                 return Ok(());

@@ -25,7 +25,7 @@ impl Bundler<'_> {
         repairs: &mut Vec<String>,
         now: Timestamp,
     ) -> AppResult<bool> {
-        let tips = self.git.refs.branch_tips().await?;
+        let tips = &trains.tips.tips;
         let mut rebuild = false;
         // The open bundles this repair closes to rebuild them.
         let mut closed = BTreeSet::new();
@@ -47,7 +47,7 @@ impl Bundler<'_> {
                         .map(|m| m.issue)
                         .collect();
                     if moved.is_empty() {
-                        for opened in self.fallbacks(record).await? {
+                        for opened in self.fallbacks(record, tips).await? {
                             if opened.created {
                                 repairs.push(format!(
                                     "opened #{} for #{}, set aside from #{}",
@@ -88,7 +88,7 @@ impl Bundler<'_> {
                             pr.number
                         ));
                     }
-                    if let Some(cleaned) = self.clean_closed(pr, &tips, &open_heads).await? {
+                    if let Some(cleaned) = self.clean_closed(pr, tips, &open_heads).await? {
                         repairs.push(cleaned);
                     }
                 }

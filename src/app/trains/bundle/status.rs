@@ -42,14 +42,14 @@ impl Bundler<'_> {
                 head: None,
             })
             .await?;
-        let tips = self.git.refs.branch_tips().await?;
+        let tips = &trains.tips.tips;
         let merged = self.git.refs.branch_tips_merged_into(base_tip).await?;
         let mut report = Vec::new();
         for issue in issues {
             let in_bundle = trains.bundles.iter().find(|(pr, record)| {
                 pr.state == PullRequestState::Open && record.member_issues().contains(&issue.number)
             });
-            let branch = issue_branch(&tips, issue.number);
+            let branch = issue_branch(tips, issue.number);
             let standing = if let Some((pr, _)) = in_bundle {
                 Standing::InBundle {
                     pull_request: pr.number,
@@ -66,6 +66,10 @@ impl Bundler<'_> {
                     Standing::Declined {
                         branch: branch.clone(),
                         pull_request: pr.number,
+                    }
+                } else if trains.tips.diverged.contains(branch) {
+                    Standing::Diverged {
+                        branch: branch.clone(),
                     }
                 } else if merged.contains(head) {
                     Standing::NothingAhead {
@@ -94,7 +98,7 @@ impl Bundler<'_> {
     /// The base tip with the earlier trains' open pull requests merged in. Those that no longer
     /// merge are left out and logged: they must not hold every later train back.
     pub(super) async fn pending(&self, base_tip: &str, trains: &Trains) -> AppResult<PendingTip> {
-        let tips = self.git.refs.branch_tips().await?;
+        let tips = &trains.tips.tips;
         let mut open = Vec::new();
         let mut gone = Vec::new();
         for (number, branch) in &trains.open {
@@ -159,6 +163,7 @@ impl Bundler<'_> {
 
     /// `bundle --status`: the next departure, the waiting branches, the open bundles.
     pub async fn status(&self, now: Timestamp) -> AppResult<TrainStatus> {
+        self.git.remote.fetch().await?;
         let (_, base_tip) = self.base().await?;
         let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
@@ -189,6 +194,7 @@ impl Bundler<'_> {
 
     /// `bundle --diagnose`: why each `route:review` issue is or is not in the next train.
     pub async fn diagnose(&self, now: Timestamp) -> AppResult<Vec<Diagnosis>> {
+        self.git.remote.fetch().await?;
         let (_, base_tip) = self.base().await?;
         let trains = self.trains(now).await?;
         let review = self.review_issues(&base_tip, &trains).await?;
@@ -237,6 +243,9 @@ impl Bundler<'_> {
                              commits on its branch put it back in the trains"
                         ),
                     ),
+                    Standing::Diverged { branch } => {
+                        (Some(branch.clone()), false, super::diverged_why(branch))
+                    }
                     Standing::Waiting { branch, .. } => {
                         let position = plan
                             .members
