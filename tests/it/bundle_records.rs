@@ -161,3 +161,34 @@ fn a_persons_pull_request_ending_in_the_lone_branch_marker_holds_no_train_back(
         vec![2, 3]
     );
 }
+
+/// A person edits a bundle's body on github.com (a note on top), and the web editor sends it
+/// with CRLF line ends: the key its create carried is still taken off, so the record is still
+/// the body's last line and the train still trusts the bundle.
+#[test]
+fn a_bundle_body_edited_on_the_web_with_crlf_line_ends_keeps_its_record() {
+    let repo = five_landed(Backend::Github);
+    let train = repo.clambake(&["bundle", "--json"]).success().json();
+    let number = train["bundles"][0]["number"].as_u64().unwrap();
+    let github = repo.github().unwrap();
+    let held = github
+        .fake
+        .pulls()
+        .into_iter()
+        .find(|p| p.number == number)
+        .and_then(|p| p.body)
+        .unwrap();
+    assert!(held.contains("<!-- clambake-create "), "{held}");
+    let web = format!("Merge after Friday.\r\n\r\n{}", held.replace('\n', "\r\n"));
+    edit_body(&repo, number, &web);
+    let pr = repo
+        .pull_requests()
+        .into_iter()
+        .find(|pr| pr["number"] == number)
+        .unwrap();
+    let body = pr["body"].as_str().unwrap();
+    assert!(!body.contains("clambake-create"), "{body}");
+    let head = pr["head"].as_str().unwrap();
+    let read = clambake::core::trains::pull_request::read_record(body, head, "main");
+    assert!(read.is_ok(), "{read:?}");
+}

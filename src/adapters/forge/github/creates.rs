@@ -8,12 +8,12 @@
 //! before it sends anything, and sends the same key.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
-use regex::Regex;
 
 use super::GithubForge;
+use super::create_key::CreateKey;
 use super::errors::{Subject, accepted};
 use super::http::{Reply, Request};
 use super::issues::only_issues;
@@ -24,47 +24,6 @@ use crate::ports::forge::{Comment, ForgeError, ForgeResult, Issue, NewIssue, Num
 /// How far back before a create's first send its comment is looked for: GitHub's clock and
 /// ours may differ by this much.
 pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
-
-/// The key of one create, and when it was first sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateKey {
-    nonce: String,
-    first_sent: Timestamp,
-}
-
-impl CreateKey {
-    fn new(now: Timestamp) -> Self {
-        Self {
-            nonce: format!("{:032x}", rand::random::<u128>()),
-            first_sent: now,
-        }
-    }
-
-    /// `body` as it is sent: the key follows it, in an HTML comment.
-    fn marked(&self, body: &str) -> String {
-        format!("{body}\n\n<!-- clambake-create {} -->", self.nonce)
-    }
-
-    /// Whether `sent`, a body as GitHub holds it, carries this key.
-    fn carried_by(&self, sent: &str) -> bool {
-        KEY.captures(sent)
-            .is_some_and(|found| found[1] == *self.nonce)
-    }
-}
-
-/// The key that [`CreateKey::marked`] puts at the end of a body.
-static KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\n\n<!-- clambake-create ([0-9a-f]{32}) -->\z")
-        .expect("the key's pattern compiles")
-});
-
-/// `body` as it was written, without the key a create put at its end.
-pub fn unmarked(body: String) -> String {
-    match KEY.find(&body) {
-        Some(key) => body[..key.start()].to_owned(),
-        None => body,
-    }
-}
 
 /// Creates whose outcome is unknown, by what they send, with their key.
 #[derive(Debug, Default)]
@@ -89,18 +48,19 @@ fn identity(request: &Request) -> String {
     )
 }
 
-/// `request` with `key` at the end of the `body` field of what it sends.
-fn keyed(request: &Request, key: &CreateKey) -> Request {
+/// `request` with `key` at the end of the `body` field of what it sends; `None` when the body
+/// is too long to carry it.
+fn keyed(request: &Request, key: &CreateKey) -> Option<Request> {
     let mut request = request.clone();
     if let Some(fields) = request.body.as_mut().and_then(|body| body.as_object_mut()) {
         let body = fields
             .get("body")
             .and_then(|b| b.as_str())
             .unwrap_or_default();
-        let marked = key.marked(body);
+        let marked = key.marked(body)?;
         fields.insert("body".to_owned(), marked.into());
     }
-    request
+    Some(request)
 }
 
 impl GithubForge {
@@ -136,13 +96,17 @@ impl GithubForge {
                 key
             }
         };
+        let Some(sent) = keyed(request, &key) else {
+            self.unsettled.entries().remove(&identity);
+            return self.create_unkeyed(request, accept).await;
+        };
         let made = || {
             let found = look(key.clone());
             async move { Ok(found.await?.map(Ok)) }
         };
         let settled = self
             .http
-            .send_unrepeated(&keyed(request, &key), made, |reply| Ok(accept(reply)))
+            .send_unrepeated(&sent, made, |reply| Ok(accept(reply)))
             .await
             .map_err(|error| match error {
                 ForgeError::Transient(why) => ForgeError::Transient(format!(
@@ -153,6 +117,24 @@ impl GithubForge {
             })?;
         self.unsettled.entries().remove(&identity);
         settled
+    }
+
+    /// Sends a create whose body is too long to carry a key. Nothing could tell its work
+    /// from what was there before, so a failed send is never repeated: its outcome is
+    /// reported unknown.
+    async fn create_unkeyed<T>(
+        &self,
+        request: &Request,
+        accept: impl FnOnce(Reply) -> ForgeResult<T>,
+    ) -> ForgeResult<T> {
+        let unknown = || async {
+            Err(ForgeError::Transient(format!(
+                "{} failed, and its body is too long to carry the key that would find what it \
+                 made: whether it took effect is unknown, so it is not sent again",
+                request.describe()
+            )))
+        };
+        self.http.send_unrepeated(request, unknown, accept).await
     }
 
     /// The issue with `new`'s title that carries `key`: what a create whose answer was lost
@@ -241,37 +223,15 @@ impl GithubForge {
 mod tests {
     use super::*;
 
-    fn key() -> CreateKey {
-        CreateKey::new(Timestamp::UNIX_EPOCH)
-    }
-
-    #[test]
-    fn a_keyed_body_carries_its_key_and_reads_back_as_written() {
-        let key = key();
-        let sent = key.marked("Done.\n");
-        assert!(key.carried_by(&sent));
-        assert!(!CreateKey::new(Timestamp::UNIX_EPOCH).carried_by(&sent));
-        assert_eq!(unmarked(sent), "Done.\n");
-    }
-
-    #[test]
-    fn only_a_key_at_the_very_end_is_taken_off() {
-        let key = key();
-        let quoted = format!("{} and more", key.marked("text"));
-        assert!(!key.carried_by(&quoted));
-        assert_eq!(unmarked(quoted.clone()), quoted);
-        assert_eq!(unmarked("plain".to_owned()), "plain");
-    }
-
     #[test]
     fn the_key_goes_into_the_body_field_of_what_is_sent() {
-        let key = key();
+        let key = CreateKey::new(Timestamp::UNIX_EPOCH);
         let request = Request::new(
             ::http::Method::POST,
             "http://h/x".to_owned(),
             Some(serde_json::json!({ "title": "t", "body": "b" })),
         );
-        let sent = keyed(&request, &key);
+        let sent = keyed(&request, &key).unwrap();
         let body = sent.body.unwrap();
         assert_eq!(body["title"], "t");
         assert!(key.carried_by(body["body"].as_str().unwrap()));

@@ -60,7 +60,7 @@ impl Request {
     }
 
     /// Method and path, for messages: never the query, which may carry a label or a title.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let path = url::Url::parse(&self.url)
             .map(|url| url.path().to_owned())
             .unwrap_or_default();

@@ -2,6 +2,7 @@
 //! (conditional listings, nothing asked twice) and careful with GitHub's limits and faults
 //! (see `http`). Semantics follow the local forge.
 
+mod create_key;
 mod creates;
 mod errors;
 mod http;

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::creates::unmarked;
+use super::create_key::unmarked;
 
 use crate::ports::forge::{
     AuthorAssociation, Comment, Issue, IssueState, Label, Number, PullRequest, PullRequestState,
