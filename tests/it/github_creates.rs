@@ -140,3 +140,20 @@ async fn a_pull_request_open_before_is_a_duplicate_not_what_a_failed_create_made
     assert_eq!(gh.fake.pulls().len(), 1);
     gh.finish();
 }
+
+#[tokio::test]
+async fn a_body_the_key_would_take_past_githubs_limit_is_sent_without_it_and_a_longer_one_refused()
+{
+    let gh = github().await;
+    let forge = &gh.forge;
+    let issue = forge.create_issue(&new_issue("Long", &[])).await.unwrap();
+    let near = "x".repeat(65_500);
+    let comment = forge.create_comment(issue.number, &near).await.unwrap();
+    assert_eq!(comment.body, near);
+    let held: Vec<String> = gh.fake.comments().into_iter().map(|c| c.body).collect();
+    assert_eq!(held, [near], "sent as written, without a key");
+    let over = "x".repeat(65_537);
+    let refused = forge.create_comment(issue.number, &over).await.unwrap_err();
+    assert!(matches!(refused, ForgeError::Invalid(_)), "{refused:?}");
+    gh.finish();
+}

@@ -15,6 +15,9 @@ pub struct ApiError {
     pub errors: Option<Value>,
 }
 
+/// The most characters GitHub takes in the body of an issue, comment or pull request.
+pub const BODY_LIMIT: usize = 65_536;
+
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
@@ -38,6 +41,22 @@ impl ApiError {
             errors: Some(json!([{ "resource": resource, "field": field, "code": code }])),
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
         }
+    }
+
+    /// `422` for a `body` longer than GitHub takes (65,536 characters), as GitHub answers it.
+    pub fn check_body(resource: &str, body: Option<&str>) -> Result<(), ApiError> {
+        if body.is_some_and(|body| body.chars().count() > BODY_LIMIT) {
+            return Err(ApiError {
+                errors: Some(json!([{
+                    "resource": resource,
+                    "code": "custom",
+                    "field": "body",
+                    "message": format!("body is too long (maximum is {BODY_LIMIT} characters)"),
+                }])),
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
+            });
+        }
+        Ok(())
     }
 
     /// `422 Validation Failed` with a custom message, as for a duplicate pull request.

@@ -130,6 +130,7 @@ struct NewIssue {
 /// `POST /repos/{owner}/{repo}/issues`.
 pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let new: NewIssue = parse_body(&body)?;
+    ApiError::check_body("Issue", new.body.as_deref())?;
     let title = match new.title {
         Value::String(title) if !title.is_empty() => title,
         Value::Number(number) => number.to_string(),
@@ -185,6 +186,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let patch: IssuePatch = parse_body(&body)?;
+    ApiError::check_body("Issue", patch.body.clone().flatten().as_deref())?;
     let reason = patch.state_reason.flatten();
     match (patch.state.as_deref(), reason.as_deref()) {
         (None | Some("open"), _) => {}
@@ -333,6 +335,7 @@ pub async fn create_comment(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let NewComment { body } = parse_body(&body)?;
+    ApiError::check_body("IssueComment", Some(&body))?;
     if body.is_empty() {
         return Err(ApiError::validation(
             "IssueComment",

@@ -223,6 +223,7 @@ struct NewPull {
 /// commits, or a second open pull request with the same head and base.
 pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let new: NewPull = parse_body(&body)?;
+    ApiError::check_body("PullRequest", new.body.as_deref())?;
     let _serial = app.serial.lock().await;
     let title = new.title.filter(|title| !title.is_empty());
     let title =
@@ -309,6 +310,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let patch: PullPatch = parse_body(&body)?;
+    ApiError::check_body("PullRequest", patch.body.as_deref())?;
     if !matches!(patch.state.as_deref(), None | Some("open" | "closed")) {
         return Err(ApiError::validation("PullRequest", "state", "invalid"));
     }
