@@ -335,7 +335,20 @@ impl ClaimLedger {
                     "taking over the claim of a silent orchestrator"
                 );
             }
-            Standing::Free | Standing::Mine => {}
+            Standing::Mine => {
+                if let Some(held) = claim.as_ref().and_then(Claim::record) {
+                    if held.agent != agent {
+                        // Another of this orchestrator's slots (or processes: a `spawn` beside
+                        // a `run`) holds it: the reference, not a label, decides between them.
+                        tracing::debug!(issue, slot = held.agent, "another slot holds the issue");
+                        return Ok(None);
+                    }
+                    // This slot holds it already (its label edit failed after the claim was
+                    // written): the same attempt goes on, none is counted twice.
+                    return Ok(Some(held.clone()));
+                }
+            }
+            Standing::Free => {}
         }
         let previous = claim.as_ref().and_then(Claim::record);
         let record = ClaimRecord::claim(previous, &self.orchestrator, agent, issue, now);
