@@ -1,6 +1,6 @@
 //! What the GitHub backend asks of the GitHub fake, counted: no request whose answer is already
-//! known. A label edit reads nothing back and deletes only labels the issue has, setting up the
-//! label set lists the labels once, and a lifecycle through the real binary reads no issue by
+//! known. A label edit is one PUT after a read of the labels that is free while nobody changed
+//! them, setting up the label set lists the labels once, and a lifecycle through the real binary reads no issue by
 //! number and lists no comments it does not need. `benches/github_requests.rs` has the figures.
 
 use clambake::core::queue::labels::label_set;
@@ -23,33 +23,56 @@ fn lines(requests: &[RecordedRequest]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_label_edit_deletes_only_labels_the_issue_has_and_reads_nothing_back() {
+async fn a_label_edit_is_one_put_after_a_read_that_is_free_once_the_labels_are_known() {
     let gh = github().await;
     let issue = gh
         .forge
         .create_issue(&new_issue("Claim me", &["route:ready"]))
         .await
         .unwrap();
+    let n = issue.number;
+    let labels = format!("/repos/clambake/demo/issues/{n}/labels");
     let start = gh.fake.requests().len();
     let claimed = gh
         .forge
-        .edit_labels(
-            issue.number,
-            &strings(&["agent001"]),
-            &strings(&["route:ready", "route:review"]),
-        )
+        .edit_labels(n, &strings(&["agent001"]), &strings(&["route:ready"]))
         .await
         .unwrap();
     assert_eq!(claimed.labels, ["agent001"]);
     assert_eq!(claimed.title, "Claim me");
-    let n = issue.number;
     assert_eq!(
         lines(&gh.requests_since(start)),
         [
-            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
-            format!("DELETE /repos/clambake/demo/issues/{n}/labels/route:ready -> 200"),
+            format!("GET {labels} -> 200"),
+            format!("PUT {labels} -> 200")
         ],
-        "route:review, which the POST's answer shows the issue lacks, is not deleted"
+    );
+    let start = gh.fake.requests().len();
+    let landed = gh
+        .forge
+        .edit_labels(n, &strings(&["route:review"]), &strings(&["agent001"]))
+        .await
+        .unwrap();
+    assert_eq!(landed.labels, ["route:review"]);
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [
+            format!("GET {labels} -> 304"),
+            format!("PUT {labels} -> 200")
+        ],
+        "the last edit's answer tagged the labels: nobody changed them, and the read is free"
+    );
+    let start = gh.fake.requests().len();
+    let unchanged = gh
+        .forge
+        .edit_labels(n, &strings(&["route:review"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(unchanged.labels, ["route:review"]);
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [format!("GET {labels} -> 304")],
+        "an edit that changes nothing sends nothing"
     );
     gh.finish();
 }
@@ -74,8 +97,8 @@ async fn an_edit_of_an_issue_never_seen_reads_it_once() {
     assert_eq!(
         lines(&gh.requests_since(start)),
         [
-            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
             format!("GET /repos/clambake/demo/issues/{n} -> 200"),
+            format!("PUT /repos/clambake/demo/issues/{n}/labels -> 200"),
         ]
     );
     gh.finish();

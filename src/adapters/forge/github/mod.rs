@@ -95,6 +95,9 @@ pub struct GithubForge {
     /// Each issue as GitHub last answered it: a label edit, whose answers give the labels
     /// only, completes the issue from here instead of reading it again.
     seen: std::sync::Mutex<std::collections::HashMap<Number, Issue>>,
+    /// Each issue's labels as the last labels answer listed them, with its `ETag`: what the
+    /// read before a label edit confirms with a free `304`.
+    label_tags: std::sync::Mutex<std::collections::HashMap<Number, labels::KnownLabels>>,
     /// The repository's labels, listed once by the first `ensure_label` and kept up to date by
     /// the next ones: setting up the label set reads one listing, not a label per label.
     labels: tokio::sync::Mutex<Option<Vec<Label>>>,
@@ -134,6 +137,7 @@ impl GithubForge {
             login: OnceCell::new(),
             default_branch: OnceCell::new(),
             seen: std::sync::Mutex::default(),
+            label_tags: std::sync::Mutex::default(),
             labels: tokio::sync::Mutex::default(),
         })
     }
