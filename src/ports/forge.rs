@@ -36,6 +36,9 @@ pub struct Issue {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+    /// How many comments it has (GitHub's `comments`): with none, listing them is not needed.
+    #[serde(default)]
+    pub comments: u64,
 }
 
 impl Issue {

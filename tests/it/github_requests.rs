@@ -138,7 +138,7 @@ async fn setting_up_the_label_set_lists_the_labels_once() {
 /// Two ready issues through `init`, `run --until-idle` (simulated agent, one bundle) and `pr
 /// merge` with the real binary.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue() {
+async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_are_none() {
     let gh = github().await;
     let token = gh.fake.token();
     let env = [("GH_TOKEN", token.as_str())];
@@ -203,14 +203,22 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue()
         .filter(|r| r.starts_with("GET ") && r.contains("/comments "))
         .count();
     assert_eq!(
-        comment_listings, 2,
-        "one for each agent's prompt: {lifecycle:#?}"
+        comment_listings, 0,
+        "no prompt lists the comments of an issue that has none: {lifecycle:#?}"
     );
-    let absent_deletes: Vec<&String> = lifecycle
-        .iter()
-        .filter(|r| r.starts_with("DELETE ") && r.ends_with("-> 404"))
-        .collect();
-    assert_eq!(absent_deletes, Vec::<&String>::new());
+    let labels_read = |status: &str| {
+        lifecycle
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.ends_with(&format!("/labels -> {status}")))
+            .count()
+    };
+    assert_eq!(
+        (labels_read("200"), labels_read("304")),
+        (2, 4),
+        "each issue's labels are read in full once, by its claim; landing and boarding read \
+         them free: {lifecycle:#?}"
+    );
+    assert!(!lifecycle.iter().any(|r| r.starts_with("DELETE ")));
     assert!(
         gh.fake
             .issues()

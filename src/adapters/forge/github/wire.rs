@@ -71,6 +71,8 @@ pub struct WireIssue {
     updated_at: Timestamp,
     #[serde(default)]
     closed_at: Option<Timestamp>,
+    #[serde(default)]
+    comments: u64,
     /// There on the pull requests that issue endpoints also return.
     #[serde(default)]
     pull_request: Option<serde_json::Value>,
@@ -103,6 +105,7 @@ impl From<WireIssue> for Issue {
             created_at: issue.created_at,
             updated_at: issue.updated_at,
             closed_at: issue.closed_at,
+            comments: issue.comments,
         }
     }
 }

@@ -166,19 +166,25 @@ impl Bundler<'_> {
             .filter(|n| *n != issue)
             .collect();
         let comment = comments::bundled(pr.number, &record.branch, &others);
+        let current = if just_created {
+            None
+        } else {
+            Some(self.forge.issue(issue).await?)
+        };
         // Written once: only the very comment counts, so a marker someone else wrote into
-        // theirs cannot keep it off the issue.
-        let written = !just_created
-            && (self.forge.comments(issue).await?)
+        // theirs cannot keep it off the issue. An issue without comments lacks it too.
+        let written = match &current {
+            Some(current) if current.comments > 0 => (self.forge.comments(issue).await?)
                 .iter()
-                .any(|c| c.body == comment);
+                .any(|c| c.body == comment),
+            _ => false,
+        };
         if !written {
             self.forge.create_comment(issue, &comment).await?;
         }
-        let boarded = !just_created && {
-            let current = self.forge.issue(issue).await?;
+        let boarded = current.is_some_and(|current| {
             !current.has_label(labels::REVIEW) && current.has_label(labels::BUNDLED)
-        };
+        });
         if !boarded {
             self.forge
                 .edit_labels(
