@@ -228,3 +228,59 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_
     );
     gh.finish();
 }
+
+/// `run --until-idle` over 150 open issues, none ready: start-up lists the open issues in full
+/// (two pages, charged: a new process holds no validator); the first pass's drift check finds
+/// nothing to repair in one listing, and the pass lists them once for resuming claims, routing
+/// and the idle check together (two free 304s each).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_lists_the_open_issues_once() {
+    let gh = github().await;
+    let token = gh.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    let run = |args: &[&str]| clambake_in_env(gh.work.path(), args, &env).success();
+    let api = gh.fake.api_url();
+    run(&[
+        "init",
+        "--backend",
+        "github",
+        "--agents",
+        "1",
+        "--owner",
+        "clambake",
+        "--repo",
+        "demo",
+        "--api-url",
+        &api,
+    ]);
+    for (key, value) in [
+        ("agents.runtime", "simulated"),
+        ("agents.real_processes", "false"),
+    ] {
+        run(&["config", "set", key, value]);
+    }
+    gh.fake.seed_issues(150, &[]);
+    let start = gh.fake.requests().len();
+    run(&["run", "--until-idle", "--no-view"]);
+    let open_listing: Vec<String> = gh
+        .requests_since(start)
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.starts_with("/repos/clambake/demo/issues?")
+                && r.path.contains("state=open")
+                && !r.path.contains("labels=")
+        })
+        .map(|r| format!("{} -> {}", r.path, r.status))
+        .collect();
+    let statuses: Vec<&str> = open_listing
+        .iter()
+        .map(|r| r.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["200", "200", "304", "304", "304", "304"],
+        "{open_listing:#?}"
+    );
+    gh.finish();
+}
