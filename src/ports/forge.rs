@@ -349,4 +349,10 @@ pub trait Forge: Send + Sync {
     fn usage(&self) -> ForgeUsage {
         ForgeUsage::default()
     }
+
+    /// Whether the forge itself shows, on an issue, the pull requests whose body names it
+    /// (GitHub's cross-references): a comment saying so would only repeat it.
+    fn shows_mentions(&self) -> bool {
+        false
+    }
 }

@@ -1,6 +1,6 @@
 //! What the GitHub backend asks of the GitHub fake, counted: no request whose answer is already
 //! known. A label edit is one PUT after a read of the labels that is free while nobody changed
-//! them, setting up the label set lists the labels once, and a lifecycle through the real binary reads no issue by
+//! them, a pass lists the open issues once, setting up the label set lists the labels once, and a lifecycle through the real binary reads no issue by
 //! number and lists no comments it does not need. `benches/github_requests.rs` has the figures.
 
 use clambake::core::queue::labels::label_set;
@@ -187,7 +187,13 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_
     run(&["run", "--until-idle"]);
     let pulls = gh.fake.pulls();
     assert_eq!(pulls.len(), 1, "one bundle");
+    let merging = gh.fake.requests().len();
     run(&["pr", "merge", &pulls[0].number.to_string()]);
+    let merge = lines(&gh.requests_since(merging));
+    assert!(
+        !merge.contains(&"GET /repos/clambake/demo -> 200".to_owned()),
+        "the pull request's base named the default branch: {merge:#?}"
+    );
     let lifecycle = lines(&gh.requests_since(start));
     let by_number = regex::Regex::new(r"^GET /repos/clambake/demo/issues/\d+ ").unwrap();
     assert_eq!(
@@ -219,6 +225,29 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_
          them free: {lifecycle:#?}"
     );
     assert!(!lifecycle.iter().any(|r| r.starts_with("DELETE ")));
+    // GitHub shows the bundle on each member (its body's `Closes #N`): no comment repeats it.
+    let comments: Vec<(u64, String)> = gh
+        .fake
+        .comments()
+        .into_iter()
+        .map(|c| {
+            (
+                c.issue,
+                c.body.lines().next().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        comments.len(),
+        2,
+        "one landing comment an issue: {comments:#?}"
+    );
+    assert!(
+        comments
+            .iter()
+            .all(|(_, first)| !first.starts_with("Bundled into")),
+        "{comments:#?}"
+    );
     assert!(
         gh.fake
             .issues()

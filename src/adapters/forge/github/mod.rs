@@ -273,6 +273,11 @@ impl Forge for GithubForge {
     fn usage(&self) -> ForgeUsage {
         self.http.usage()
     }
+    /// A pull request whose body names an issue shows on the issue's timeline, and one that
+    /// closes it under the issue's Development.
+    fn shows_mentions(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ pub struct Branch {
     pub name: String,
     #[serde(default)]
     pub sha: Option<String>,
+    /// The repository the branch is in; `null` for a deleted fork's.
+    #[serde(default)]
+    pub repo: Option<Repository>,
 }
 
 #[derive(Debug, Deserialize)]
