@@ -234,13 +234,17 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
 
     let mut runs: Vec<Child> = machines.iter().map(Machine::run).collect();
 
-    // The quick issues land, and the long one's first half reaches origin.
+    // The quick issues land (their claims given back, which follows the labels), and the long
+    // one's first half reaches origin.
     let first_half = wait_for(
         "the quick issues to land and the first half on origin",
         || {
-            let landed = quick
-                .iter()
-                .all(|&n| fake.issue(n).unwrap().labels == ["route:review"]);
+            let landed = quick.iter().all(|&n| {
+                fake.issue(n).unwrap().labels == ["route:review"]
+                    && claim_chain(&origin, n)
+                        .last()
+                        .is_some_and(|r| r.state == ClaimState::Landed)
+            });
             let published = branch_on_origin(&origin, held).filter(|(_, tip)| {
                 git_in(&origin, &["log", "-1", "--format=%s", tip]) == "First half"
             });
@@ -323,7 +327,7 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
         let labelled = fake
             .requests()
             .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with(&format!("/issues/{issue}/labels")))
+            .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/issues/{issue}/labels")))
             .count();
         let boarded = usize::from(bundled);
         assert_eq!(
