@@ -5,6 +5,16 @@
 //! one idle polling pass over 1,000 open issues. It counts, it does not time: run it with
 //! `cargo bench --bench github_requests`, or in a debug build with
 //! `cargo test --bench github_requests`.
+//!
+//! Measured (debug build): the lifecycle after init spends 7.85 charged requests per issue
+//! (6.85 without the issue's own creation) and 4.10 free 304s; an idle pass over 1,000 open
+//! issues, 0 charged and 14 free 304s (one page of the open listing each, plus the pull
+//! requests and the train's listings). Per issue: its creation, one PUT per label edit (claim,
+//! land, board) after a read of its labels that is charged only for the claim, and the
+//! landing's comment; the rest is per bundle or per process. Before label edits were one PUT,
+//! comment listings followed the issue's comment count, a pass shared one listing and the
+//! bundled comment was left to GitHub's cross-reference: 12.05 charged and 2.60 free per
+//! issue, and 25 free 304s an idle pass.
 
 use std::collections::BTreeMap;
 use std::path::Path;

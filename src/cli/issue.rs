@@ -127,7 +127,11 @@ pub async fn run(forge: &dyn Forge, args: IssueArgs) -> AppResult<()> {
         }
         IssueCommand::Show { number, json } => {
             let issue = forge.issue(number).await?;
-            let comments = forge.comments(number).await?;
+            let comments = if issue.comments == 0 {
+                Vec::new()
+            } else {
+                forge.comments(number).await?
+            };
             if json {
                 print_json(&serde_json::json!({ "issue": issue, "comments": comments }));
             } else {

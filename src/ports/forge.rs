@@ -36,6 +36,9 @@ pub struct Issue {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+    /// How many comments it has (GitHub's `comments`): with none, listing them is not needed.
+    #[serde(default)]
+    pub comments: u64,
 }
 
 impl Issue {
@@ -345,5 +348,11 @@ pub trait Forge: Send + Sync {
     /// The requests this process made and the last rate limit seen.
     fn usage(&self) -> ForgeUsage {
         ForgeUsage::default()
+    }
+
+    /// Whether the forge itself shows, on an issue, the pull requests whose body names it
+    /// (GitHub's cross-references): a comment saying so would only repeat it.
+    fn shows_mentions(&self) -> bool {
+        false
     }
 }

@@ -1,5 +1,5 @@
 //! The GitHub forge against a misbehaving GitHub fake: a refused token, lost answers, server
-//! errors, rate limits, and label edits cut between their requests. Each fault is put on the
+//! errors, rate limits, and label edits that race a person or lose their answer. Each fault is put on the
 //! request it is meant for by a seed whose fates are known (`faults_meeting`).
 
 use clambake::ports::Forge;
@@ -174,49 +174,48 @@ async fn a_secondary_limit_waits_a_minute_or_its_retry_after_and_sends_nothing_m
 }
 
 #[tokio::test]
-async fn a_label_edit_cut_between_any_two_requests_leaves_what_its_doc_says_and_finishes_when_run_again()
- {
+async fn a_label_someone_added_since_our_last_read_survives_an_edit() {
     let gh = github().await;
     let forge = &gh.forge;
-    let add = strings(&["agent001"]);
-    let remove = strings(&["route:ready", "stale"]);
-    // The edit sends POST labels, DELETE route:ready, DELETE stale (the issue, seen when
-    // created, is not read again); each cut lets the requests before it through and fails
-    // the next on all its tries.
-    let cuts: [(usize, &[&str]); 3] = [
-        (0, &["route:ready", "stale"]),
-        (1, &["agent001", "route:ready", "stale"]),
-        (2, &["agent001", "stale"]),
-    ];
-    for (through, left) in cuts {
-        let issue = forge
-            .create_issue(&new_issue(
-                &format!("Cut after {through}"),
-                &["route:ready", "stale"],
-            ))
-            .await
-            .unwrap();
-        let mut fates = vec![Fate::Answered; through];
-        fates.extend([Fate::ServerError; 3]);
-        faults_meeting(&gh.fake, server_errors(), &fates).await;
-        let cut = forge
-            .edit_labels(issue.number, &add, &remove)
-            .await
-            .unwrap_err();
-        assert!(matches!(cut, ForgeError::Transient(_)), "{cut:?}");
-        gh.fake.set_faults(Faults::default());
-        assert_eq!(
-            gh.labels_on(issue.number),
-            left,
-            "cut after {through} requests"
-        );
-        let finished = forge
-            .edit_labels(issue.number, &add, &remove)
-            .await
-            .unwrap();
-        assert_eq!(finished.labels, ["agent001"]);
-        assert_eq!(gh.labels_on(issue.number), ["agent001"]);
-    }
+    let issue = forge
+        .create_issue(&new_issue("Raced", &["route:ready"]))
+        .await
+        .unwrap();
+    forge
+        .edit_labels(
+            issue.number,
+            &strings(&["agent001"]),
+            &strings(&["route:ready"]),
+        )
+        .await
+        .unwrap();
+    // A person labels the issue after our edit's answer told us its labels.
+    let person = client(&gh.fake, &gh.fake.token());
+    person
+        .edit_labels(issue.number, &strings(&["human-only"]), &[])
+        .await
+        .unwrap();
+    let start = gh.fake.requests().len();
+    let landed = forge
+        .edit_labels(
+            issue.number,
+            &strings(&["route:review"]),
+            &strings(&["agent001", "route:ready"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(landed.labels, ["human-only", "route:review"]);
+    assert_eq!(gh.labels_on(issue.number), ["human-only", "route:review"]);
+    let sent: Vec<(String, u16)> = gh
+        .requests_since(start)
+        .into_iter()
+        .map(|r| (r.method, r.status))
+        .collect();
+    assert_eq!(
+        sent,
+        [("GET".to_owned(), 200), ("PUT".to_owned(), 200)],
+        "the read saw the change, so the PUT kept it"
+    );
     gh.finish();
 }
 
@@ -286,14 +285,15 @@ async fn creates_whose_answers_were_lost_are_found_not_made_twice() {
 }
 
 #[tokio::test]
-async fn a_removal_whose_answer_was_lost_is_done_when_the_resend_finds_the_label_gone() {
+async fn a_label_edit_whose_answer_was_lost_is_sent_once_more_and_ends_right() {
     let gh = github().await;
     let forge = &gh.forge;
     let issue = forge
-        .create_issue(&new_issue("Relabel", &["route:ready"]))
+        .create_issue(&new_issue("Relabel", &["route:ready", "bug"]))
         .await
         .unwrap();
-    let fates = [Fate::Answered, Fate::Lost, Fate::Answered, Fate::Answered];
+    // The read of the labels is answered, the PUT's answer is lost, the resent PUT answered.
+    let fates = [Fate::Answered, Fate::Lost, Fate::Answered];
     faults_meeting(&gh.fake, lost_answers(), &fates).await;
     let start = gh.fake.requests().len();
     let edited = forge
@@ -305,14 +305,15 @@ async fn a_removal_whose_answer_was_lost_is_done_when_the_resend_finds_the_label
         .await
         .unwrap();
     gh.fake.set_faults(Faults::default());
-    assert_eq!(edited.labels, ["agent001"]);
-    let deletes: Vec<(u16, bool)> = gh
+    assert_eq!(edited.labels, ["bug", "agent001"]);
+    assert_eq!(gh.labels_on(issue.number), ["agent001", "bug"]);
+    let puts: Vec<(u16, bool)> = gh
         .requests_since(start)
         .into_iter()
-        .filter(|r| r.method == "DELETE")
+        .filter(|r| r.method == "PUT")
         .map(|r| (r.status, r.lost))
         .collect();
-    assert_eq!(deletes, [(200, true), (404, false)]);
+    assert_eq!(puts, [(200, true), (200, false)]);
     gh.finish();
 }
 

@@ -208,6 +208,7 @@ async fn every_forge_method_works_on_github() {
     assert_eq!(comment.author_association, AuthorAssociation::Owner);
     assert_eq!(comments[1].author, "stranger");
     assert_eq!(comments[1].author_association, AuthorAssociation::None);
+    assert_eq!(forge.issue(issue.number).await.unwrap().comments, 2);
 
     let head = gh.push_branch("agent001/first", "main", "first.txt");
     let new_pr = NewPullRequest {

@@ -250,7 +250,8 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
 
     let mut runs: Vec<Child> = machines.iter().map(|m| m.run(&["--until-idle"])).collect();
 
-    // The quick issues land, and the long one's first half reaches origin.
+    // The quick issues land (their claims given back, which follows the labels), and the long
+    // one's first half reaches origin.
     let first_half = wait_for(
         "the quick issues to land and the first half on origin",
         || {
@@ -338,7 +339,7 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
         let labelled = fake
             .requests()
             .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with(&format!("/issues/{issue}/labels")))
+            .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/issues/{issue}/labels")))
             .count();
         assert_eq!(labelled, 3, "#{issue}: a claim, a landing, a boarding");
     }

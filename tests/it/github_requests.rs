@@ -1,6 +1,6 @@
 //! What the GitHub backend asks of the GitHub fake, counted: no request whose answer is already
-//! known. A label edit reads nothing back and deletes only labels the issue has, setting up the
-//! label set lists the labels once, and a lifecycle through the real binary reads no issue by
+//! known. A label edit is one PUT after a read of the labels that is free while nobody changed
+//! them, a pass lists the open issues once, setting up the label set lists the labels once, and a lifecycle through the real binary reads no issue by
 //! number and lists no comments it does not need. `benches/github_requests.rs` has the figures.
 
 use clambake::core::queue::labels::label_set;
@@ -23,33 +23,56 @@ fn lines(requests: &[RecordedRequest]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_label_edit_deletes_only_labels_the_issue_has_and_reads_nothing_back() {
+async fn a_label_edit_is_one_put_after_a_read_that_is_free_once_the_labels_are_known() {
     let gh = github().await;
     let issue = gh
         .forge
         .create_issue(&new_issue("Claim me", &["route:ready"]))
         .await
         .unwrap();
+    let n = issue.number;
+    let labels = format!("/repos/clambake/demo/issues/{n}/labels");
     let start = gh.fake.requests().len();
     let claimed = gh
         .forge
-        .edit_labels(
-            issue.number,
-            &strings(&["agent001"]),
-            &strings(&["route:ready", "route:review"]),
-        )
+        .edit_labels(n, &strings(&["agent001"]), &strings(&["route:ready"]))
         .await
         .unwrap();
     assert_eq!(claimed.labels, ["agent001"]);
     assert_eq!(claimed.title, "Claim me");
-    let n = issue.number;
     assert_eq!(
         lines(&gh.requests_since(start)),
         [
-            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
-            format!("DELETE /repos/clambake/demo/issues/{n}/labels/route:ready -> 200"),
+            format!("GET {labels} -> 200"),
+            format!("PUT {labels} -> 200")
         ],
-        "route:review, which the POST's answer shows the issue lacks, is not deleted"
+    );
+    let start = gh.fake.requests().len();
+    let landed = gh
+        .forge
+        .edit_labels(n, &strings(&["route:review"]), &strings(&["agent001"]))
+        .await
+        .unwrap();
+    assert_eq!(landed.labels, ["route:review"]);
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [
+            format!("GET {labels} -> 304"),
+            format!("PUT {labels} -> 200")
+        ],
+        "the last edit's answer tagged the labels: nobody changed them, and the read is free"
+    );
+    let start = gh.fake.requests().len();
+    let unchanged = gh
+        .forge
+        .edit_labels(n, &strings(&["route:review"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(unchanged.labels, ["route:review"]);
+    assert_eq!(
+        lines(&gh.requests_since(start)),
+        [format!("GET {labels} -> 304")],
+        "an edit that changes nothing sends nothing"
     );
     gh.finish();
 }
@@ -74,8 +97,8 @@ async fn an_edit_of_an_issue_never_seen_reads_it_once() {
     assert_eq!(
         lines(&gh.requests_since(start)),
         [
-            format!("POST /repos/clambake/demo/issues/{n}/labels -> 200"),
             format!("GET /repos/clambake/demo/issues/{n} -> 200"),
+            format!("PUT /repos/clambake/demo/issues/{n}/labels -> 200"),
         ]
     );
     gh.finish();
@@ -115,7 +138,7 @@ async fn setting_up_the_label_set_lists_the_labels_once() {
 /// Two ready issues through `init`, `run --until-idle` (simulated agent, one bundle) and `pr
 /// merge` with the real binary.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue() {
+async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_are_none() {
     let gh = github().await;
     let token = gh.fake.token();
     let env = [("GH_TOKEN", token.as_str())];
@@ -164,7 +187,13 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue()
     run(&["run", "--until-idle"]);
     let pulls = gh.fake.pulls();
     assert_eq!(pulls.len(), 1, "one bundle");
+    let merging = gh.fake.requests().len();
     run(&["pr", "merge", &pulls[0].number.to_string()]);
+    let merge = lines(&gh.requests_since(merging));
+    assert!(
+        !merge.contains(&"GET /repos/clambake/demo -> 200".to_owned()),
+        "the pull request's base named the default branch: {merge:#?}"
+    );
     let lifecycle = lines(&gh.requests_since(start));
     let by_number = regex::Regex::new(r"^GET /repos/clambake/demo/issues/\d+ ").unwrap();
     assert_eq!(
@@ -181,20 +210,108 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_comments_once_an_issue()
         .filter(|r| r.starts_with("GET ") && r.contains("/comments"))
         .count();
     assert_eq!(
-        comment_reads, 2,
-        "one for each agent's prompt: {lifecycle:#?}"
+        comment_reads, 0,
+        "no create reads first, and no prompt lists the comments of an issue that has none: \
+         {lifecycle:#?}"
     );
-    let absent_deletes: Vec<&String> = lifecycle
-        .iter()
-        .filter(|r| r.starts_with("DELETE ") && r.ends_with("-> 404"))
+    let labels_read = |status: &str| {
+        lifecycle
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.ends_with(&format!("/labels -> {status}")))
+            .count()
+    };
+    assert_eq!(
+        (labels_read("200"), labels_read("304")),
+        (2, 4),
+        "each issue's labels are read in full once, by its claim; landing and boarding read \
+         them free: {lifecycle:#?}"
+    );
+    assert!(!lifecycle.iter().any(|r| r.starts_with("DELETE ")));
+    // GitHub shows the bundle on each member (its body's `Closes #N`): no comment repeats it.
+    let comments: Vec<(u64, String)> = gh
+        .fake
+        .comments()
+        .into_iter()
+        .map(|c| {
+            (
+                c.issue,
+                c.body.lines().next().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(absent_deletes, Vec::<&String>::new());
+    assert_eq!(
+        comments.len(),
+        2,
+        "one landing comment an issue: {comments:#?}"
+    );
+    assert!(
+        comments
+            .iter()
+            .all(|(_, first)| !first.starts_with("Bundled into")),
+        "{comments:#?}"
+    );
     assert!(
         gh.fake
             .issues()
             .iter()
             .all(|i| i.state == clambake_github_fake::IssueState::Closed),
         "the merge closed both issues and the bundle"
+    );
+    gh.finish();
+}
+
+/// `run --until-idle` over 150 open issues, none ready: start-up lists the open issues in full
+/// (two pages, charged: a new process holds no validator); the first pass's drift check finds
+/// nothing to repair in one listing, and the pass lists them once for resuming claims, routing
+/// and the idle check together (two free 304s each).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_lists_the_open_issues_once() {
+    let gh = github().await;
+    let token = gh.fake.token();
+    let env = [("GH_TOKEN", token.as_str())];
+    let run = |args: &[&str]| clambake_in_env(gh.work.path(), args, &env).success();
+    let api = gh.fake.api_url();
+    run(&[
+        "init",
+        "--backend",
+        "github",
+        "--agents",
+        "1",
+        "--owner",
+        "clambake",
+        "--repo",
+        "demo",
+        "--api-url",
+        &api,
+    ]);
+    for (key, value) in [
+        ("agents.runtime", "simulated"),
+        ("agents.real_processes", "false"),
+    ] {
+        run(&["config", "set", key, value]);
+    }
+    gh.fake.seed_issues(150, &[]);
+    let start = gh.fake.requests().len();
+    run(&["run", "--until-idle", "--no-view"]);
+    let open_listing: Vec<String> = gh
+        .requests_since(start)
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.starts_with("/repos/clambake/demo/issues?")
+                && r.path.contains("state=open")
+                && !r.path.contains("labels=")
+        })
+        .map(|r| format!("{} -> {}", r.path, r.status))
+        .collect();
+    let statuses: Vec<&str> = open_listing
+        .iter()
+        .map(|r| r.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["200", "200", "304", "304", "304", "304"],
+        "{open_listing:#?}"
     );
     gh.finish();
 }

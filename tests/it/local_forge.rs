@@ -122,10 +122,14 @@ async fn issues_are_created_listed_labelled_and_closed() {
     let reopened = forge.set_issue_state(1, IssueState::Open).await.unwrap();
     assert_eq!(reopened.closed_at, None);
 
+    assert_eq!(forge.issue(2).await.unwrap().comments, 0);
     forge.create_comment(2, "working on it").await.unwrap();
     let comments = forge.comments(2).await.unwrap();
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].author, "tester");
+    let listed = forge.issues(&IssueFilter::open()).await.unwrap();
+    let counts: Vec<(u64, u64)> = listed.iter().map(|i| (i.number, i.comments)).collect();
+    assert!(counts.contains(&(2, 1)), "{counts:?}");
 
     assert!(matches!(
         forge.issue(99).await,

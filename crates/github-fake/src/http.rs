@@ -152,9 +152,11 @@ pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -
     let (response, mut charged) = answer(&app, request, next, fault.as_ref()).await;
     let (mut parts, body) = response.into_parts();
     let mut body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    if method == Method::GET && parts.status == StatusCode::OK {
+    // GitHub tags every answer with content by its body, whatever the method: a mutation's
+    // answer carries the tag a read showing the same would have.
+    if matches!(parts.status, StatusCode::OK | StatusCode::CREATED) {
         let tag = etag(&body);
-        if matches_etag(&request_headers, &tag) {
+        if method == Method::GET && matches_etag(&request_headers, &tag) {
             charged = false;
             parts.status = StatusCode::NOT_MODIFIED;
             parts.headers.remove(CONTENT_TYPE);

@@ -153,6 +153,24 @@ pub async fn add_to_issue(
     edit_issue_labels(&app, number, &labels.names(), false)
 }
 
+/// `GET /repos/{owner}/{repo}/issues/{number}/labels`, in the issue's order.
+pub async fn list_on_issue(
+    State(app): State<Arc<App>>,
+    Path((_, _, number)): Path<(String, String, u64)>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let state = app.lock();
+    let issue = state.issues.get(&number).ok_or_else(ApiError::not_found)?;
+    let labels: Vec<_> = issue
+        .labels
+        .iter()
+        .filter_map(|name| state.label(name))
+        .collect();
+    paginate(&app.api_url, &uri, labels, |label| {
+        render::label(&app, label)
+    })
+}
+
 /// `PUT /repos/{owner}/{repo}/issues/{number}/labels`: replaces the issue's labels.
 pub async fn set_on_issue(
     State(app): State<Arc<App>>,

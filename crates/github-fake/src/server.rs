@@ -152,7 +152,9 @@ fn routes(app: Arc<App>) -> Router {
         )
         .route(
             &format!("{repo}/issues/{{number}}/labels"),
-            post(labels::add_to_issue).put(labels::set_on_issue),
+            get(labels::list_on_issue)
+                .post(labels::add_to_issue)
+                .put(labels::set_on_issue),
         )
         .route(
             &format!("{repo}/issues/{{number}}/labels/{{name}}"),

@@ -176,6 +176,9 @@ impl Forge for ConditionalForge {
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }
+    fn shows_mentions(&self) -> bool {
+        self.inner.shows_mentions()
+    }
 }
 
 #[cfg(test)]

@@ -110,4 +110,7 @@ impl Forge for RedactingForge {
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }
+    fn shows_mentions(&self) -> bool {
+        self.inner.shows_mentions()
+    }
 }

@@ -26,7 +26,7 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
 
 /// The next attempt of `agent` at the issue it `claimed`, with the issue's title and body as
 /// just read (by the claim, or the listing that found it claimed) and the comments
-/// `comments_from` admits as the forge has them now.
+/// `comments_from` admits as the forge has them now (none listed if it had none when read).
 /// `earlier` are the issue's attempts the journal recorded: the new number is past them and
 /// every logged attempt, so no two attempts share a number, and the last one's session is
 /// continued if it ended unfinished ([`continues_session`]). It is at least `claimed.attempt`, the
@@ -48,7 +48,13 @@ pub async fn request_for(
         .and_then(|last| last.session_id.clone());
     let found = &claimed.issue;
     let issue = found.number;
-    let thread = forge.comments(issue).await?.into_iter().map(|c| {
+    // An issue that had no comments when it was read has none to list.
+    let thread = if found.comments == 0 {
+        Vec::new()
+    } else {
+        forge.comments(issue).await?
+    };
+    let thread = thread.into_iter().map(|c| {
         let trusted = c.author_association.is_trusted();
         let comment = PromptComment {
             author: c.author,

@@ -203,9 +203,12 @@ pub async fn recover(
     now: Timestamp,
 ) -> AppResult<RecoveryReport> {
     let mut executed = Vec::new();
+    // A diagnosis that found nothing, read after every repair: asking again finds nothing.
+    let mut settled = false;
     for _ in 0..MAX_ROUNDS {
         let diagnosis = diagnose(world, agent, now).await?;
         if diagnosis.plans.is_empty() {
+            settled = true;
             break;
         }
         let mut touched = BTreeSet::new();
@@ -224,7 +227,11 @@ pub async fn recover(
             break;
         }
     }
-    let remaining = diagnose(world, agent, now).await?.plans;
+    let remaining = if settled {
+        Vec::new()
+    } else {
+        diagnose(world, agent, now).await?.plans
+    };
     Ok(RecoveryReport {
         executed,
         remaining,

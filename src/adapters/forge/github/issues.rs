@@ -78,6 +78,12 @@ impl GithubForge {
         issue
     }
 
+    /// Whether GitHub answered with issue `number` before.
+    pub(super) fn has_seen(&self, number: Number) -> bool {
+        let seen = self.seen.lock().expect("the seen issues' lock");
+        seen.contains_key(&number)
+    }
+
     /// Issue `number` as GitHub last answered it, with `labels`: what a label edit made of
     /// it, known from the edit's answers (labels only) without reading it again. Its
     /// `updated_at` is as last read. `None` for an issue not seen yet.

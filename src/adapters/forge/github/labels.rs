@@ -4,8 +4,8 @@ use ::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::GithubForge;
-use super::errors::{Subject, accepted, refusal};
-use super::http::Request;
+use super::errors::{Subject, accepted};
+use super::http::{Reply, Request};
 use super::listing::{self, PER_PAGE_TEXT};
 use super::wire::WireLabel;
 use crate::ports::forge::{ForgeError, ForgeResult, Issue, Label, LabelChange, Number};
@@ -126,22 +126,14 @@ impl GithubForge {
         Ok(LabelChange::Updated)
     }
 
-    /// Adds `add` and removes `remove` in as many requests as GitHub needs: one POST adding
-    /// every label of `add` (GitHub creates those the repository lacks), then a DELETE per
-    /// label of `remove` the POST's answer says the issue has. Adding first means the issue is
-    /// never without both, so an issue moving from one state to the next is in one of them,
-    /// or both, and never in none. An interruption leaves:
-    ///
-    /// - before the POST: nothing changed;
-    /// - after the POST, before any DELETE: the new labels and the old ones together (for a
-    ///   claim: the agent's label and `route:ready`, which reads as claimed and is what a
-    ///   second claimant would also see, and withdraw from);
-    /// - between two DELETEs: the new labels and some of the old.
-    ///
-    /// Each request is safe to repeat (adding a label it has, or removing one it lacks, changes
-    /// nothing), so the whole edit is too: running it again finishes an interrupted one. The
-    /// answers list the issue's labels, so the issue comes back without another read when it
-    /// was seen before (its other fields as last read).
+    /// Sets the issue's labels to those it has now, less `remove`, plus `add`, in one PUT
+    /// (GitHub creates the labels the repository lacks). A PUT replaces every label, so what
+    /// the issue has now is read first, and a label someone else added since our last read is
+    /// kept: conditionally, with the `ETag` of the last labels answer for the issue (a `304`,
+    /// free, says nobody changed them), else in full. The PUT is idempotent: a lost answer is
+    /// sent again, and an interrupted edit changed all or nothing. Its answer lists the labels
+    /// and tags them for the next edit's read, and completes the issue without another read
+    /// when it was seen before (its other fields as last read).
     pub(super) async fn relabel(
         &self,
         number: Number,
@@ -151,52 +143,105 @@ impl GithubForge {
         for label in add {
             validate_name(label)?;
         }
-        let subject = Subject::Issue(number);
-        // The issue's labels as the last answer listed them, once one has.
-        let mut labels: Option<Vec<String>> = None;
-        if !add.is_empty() {
-            let url = self.repo_url(&["issues", &number.to_string(), "labels"], &[]);
-            let body = json!({ "labels": add });
+        let current = self.labels_now(number).await?;
+        let wanted = edited(&current, add, remove);
+        let labels = if wanted == current {
+            current
+        } else {
+            let url = self.issue_labels_url(number, &[]);
+            let body = json!({ "labels": wanted });
             let reply = self
                 .http
-                .send(&Request::new(Method::POST, url, Some(body)))
+                .send(&Request::new(Method::PUT, url, Some(body)))
                 .await?;
-            labels = Some(label_names(accepted(reply, subject)?.json()?));
-        }
-        let removed: Vec<&String> = remove
-            .iter()
-            .filter(|label| !add.iter().any(|added| added.eq_ignore_ascii_case(label)))
-            .filter(|label| labels.as_ref().is_none_or(|has| holds(has, label)))
-            .collect();
-        for label in removed {
-            let url = self.repo_url(&["issues", &number.to_string(), "labels", label], &[]);
-            let reply = self
-                .http
-                .send(&Request::new(Method::DELETE, url, None))
-                .await?;
-            // 404: the issue lacks the label (already removed, perhaps by a lost answer), or
-            // there is no such issue, which a read tells.
-            if reply.status == StatusCode::NOT_FOUND {
-                if let Some(has) = labels.as_mut() {
-                    has.retain(|name| !name.eq_ignore_ascii_case(label));
-                }
-                continue;
-            }
-            if !reply.status.is_success() {
-                return Err(refusal(&reply, subject));
-            }
-            labels = Some(label_names(reply.json()?));
-        }
-        match labels.and_then(|labels| self.as_seen(number, labels)) {
+            self.tag_labels(number, accepted(reply, Subject::Issue(number))?)?
+        };
+        match self.as_seen(number, labels) {
             Some(issue) => Ok(issue),
             None => self.read_issue(number).await,
         }
     }
+
+    /// The issue's labels as GitHub has them now. An issue never seen is read whole (which
+    /// also makes it seen); one seen is asked for its labels, conditionally when they are known.
+    async fn labels_now(&self, number: Number) -> ForgeResult<Vec<String>> {
+        if !self.has_seen(number) {
+            return Ok(self.read_issue(number).await?.labels);
+        }
+        let known = self.known_labels(number);
+        let mut request =
+            Request::get(self.issue_labels_url(number, &[("per_page", PER_PAGE_TEXT)]));
+        request.if_none_match = known.as_ref().map(|known| known.etag.clone());
+        let reply = accepted(self.http.send(&request).await?, Subject::Issue(number))?;
+        match known {
+            Some(known) if reply.status == StatusCode::NOT_MODIFIED => Ok(known.names),
+            _ if reply.next_page().is_some() => {
+                // More labels than a page holds: read them all; there is no one tag for them.
+                let url = self.issue_labels_url(number, &[("per_page", PER_PAGE_TEXT)]);
+                let subject = Subject::Issue(number);
+                let labels: Vec<WireLabel> = listing::all(&self.http, url, subject).await?;
+                Ok(label_names(labels))
+            }
+            _ => self.tag_labels(number, reply),
+        }
+    }
+
+    /// The label names an answer lists, kept with its `ETag` for the next conditional read.
+    fn tag_labels(&self, number: Number, reply: Reply) -> ForgeResult<Vec<String>> {
+        let names = label_names(reply.json()?);
+        let mut known = self.label_tags.lock().expect("the label tags' lock");
+        match reply.etag() {
+            Some(etag) => {
+                known.insert(
+                    number,
+                    KnownLabels {
+                        etag,
+                        names: names.clone(),
+                    },
+                );
+            }
+            None => {
+                known.remove(&number);
+            }
+        }
+        Ok(names)
+    }
+
+    fn known_labels(&self, number: Number) -> Option<KnownLabels> {
+        let known = self.label_tags.lock().expect("the label tags' lock");
+        known.get(&number).cloned()
+    }
+
+    fn issue_labels_url(&self, number: Number, query: &[(&str, &str)]) -> String {
+        self.repo_url(&["issues", &number.to_string(), "labels"], query)
+    }
+}
+
+/// An issue's labels as an answer listed them, and that answer's `ETag`.
+#[derive(Debug, Clone)]
+pub(super) struct KnownLabels {
+    etag: String,
+    names: Vec<String>,
 }
 
 /// The names of the labels an issue's label endpoints answer with.
 fn label_names(labels: Vec<WireLabel>) -> Vec<String> {
     labels.into_iter().map(|label| label.name).collect()
+}
+
+/// `current` less `remove`, plus those of `add` it lacks, in order; GitHub ignores case.
+fn edited(current: &[String], add: &[String], remove: &[String]) -> Vec<String> {
+    let mut labels: Vec<String> = current
+        .iter()
+        .filter(|label| !holds(remove, label) || holds(add, label))
+        .cloned()
+        .collect();
+    for label in add {
+        if !holds(&labels, label) {
+            labels.push(label.clone());
+        }
+    }
+    labels
 }
 
 /// Whether `labels` holds `label`, whose case GitHub ignores.
@@ -214,6 +259,29 @@ mod tests {
         assert!(validate_name(" ").is_err());
         assert!(validate_name(&"x".repeat(51)).is_err());
         assert!(validate_name(&"é".repeat(50)).is_ok());
+    }
+
+    #[test]
+    fn an_edit_keeps_every_other_label_in_order_and_ignores_case() {
+        let names =
+            |names: &[&str]| -> Vec<String> { names.iter().map(|n| n.to_string()).collect() };
+        assert_eq!(
+            edited(
+                &names(&["bug", "Route:Ready", "human"]),
+                &names(&["agent001"]),
+                &names(&["route:ready", "route:review"])
+            ),
+            names(&["bug", "human", "agent001"])
+        );
+        assert_eq!(
+            edited(
+                &names(&["Agent001"]),
+                &names(&["agent001"]),
+                &names(&["agent001"])
+            ),
+            names(&["Agent001"]),
+            "a label both added and removed stays, once"
+        );
     }
 
     #[test]

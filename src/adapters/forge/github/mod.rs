@@ -100,6 +100,9 @@ pub struct GithubForge {
     /// Each issue as GitHub last answered it: a label edit, whose answers give the labels
     /// only, completes the issue from here instead of reading it again.
     seen: std::sync::Mutex<std::collections::HashMap<Number, Issue>>,
+    /// Each issue's labels as the last labels answer listed them, with its `ETag`: what the
+    /// read before a label edit confirms with a free `304`.
+    label_tags: std::sync::Mutex<std::collections::HashMap<Number, labels::KnownLabels>>,
     /// The repository's labels, listed once by the first `ensure_label` and kept up to date by
     /// the next ones: setting up the label set reads one listing, not a label per label.
     labels: tokio::sync::Mutex<Option<Vec<Label>>>,
@@ -144,6 +147,7 @@ impl GithubForge {
             unsettled: creates::Unsettled::default(),
             default_branch: OnceCell::new(),
             seen: std::sync::Mutex::default(),
+            label_tags: std::sync::Mutex::default(),
             labels: tokio::sync::Mutex::default(),
         })
     }
@@ -282,6 +286,11 @@ impl Forge for GithubForge {
     }
     fn usage(&self) -> ForgeUsage {
         self.http.usage()
+    }
+    /// A pull request whose body names an issue shows on the issue's timeline, and one that
+    /// closes it under the issue's Development.
+    fn shows_mentions(&self) -> bool {
+        true
     }
 }
 

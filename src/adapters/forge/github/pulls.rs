@@ -67,10 +67,16 @@ impl GithubForge {
         })
     }
 
+    /// The pull request; its base's repository names the default branch, which is
+    /// remembered, so a merge that needs it asks for nothing more.
     pub(super) async fn read_pull(&self, number: Number) -> ForgeResult<WirePull> {
         let url = self.repo_url(&["pulls", &number.to_string()], &[]);
         let reply = self.http.send(&Request::get(url)).await?;
-        accepted(reply, Subject::PullRequest(number))?.json()
+        let pull: WirePull = accepted(reply, Subject::PullRequest(number))?.json()?;
+        if let Some(repository) = &pull.base.repo {
+            let _ = self.default_branch.set(repository.default_branch.clone());
+        }
+        Ok(pull)
     }
 
     /// The open pull request from `head` into `base`, if there is one.

@@ -73,6 +73,8 @@ pub struct WireIssue {
     updated_at: Timestamp,
     #[serde(default)]
     closed_at: Option<Timestamp>,
+    #[serde(default)]
+    comments: u64,
     /// There on the pull requests that issue endpoints also return.
     #[serde(default)]
     pull_request: Option<serde_json::Value>,
@@ -105,6 +107,7 @@ impl From<WireIssue> for Issue {
             created_at: issue.created_at,
             updated_at: issue.updated_at,
             closed_at: issue.closed_at,
+            comments: issue.comments,
         }
     }
 }
@@ -115,6 +118,9 @@ pub struct Branch {
     pub name: String,
     #[serde(default)]
     pub sha: Option<String>,
+    /// The repository the branch is in; `null` for a deleted fork's.
+    #[serde(default)]
+    pub repo: Option<Repository>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,9 @@ fn issue_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Issue> {
         .prepare_cached("SELECT label FROM issue_labels WHERE issue = ?1 ORDER BY label")?
         .query_map([number], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
+    let comments = conn
+        .prepare_cached("SELECT COUNT(*) FROM comments WHERE issue = ?1")?
+        .query_row([number], |r| r.get(0))?;
     let assignees = conn
         .prepare_cached("SELECT login FROM issue_assignees WHERE issue = ?1 ORDER BY login")?
         .query_map([number], |r| r.get(0))?
@@ -43,6 +46,7 @@ fn issue_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Issue> {
         created_at: parse_time(row.get("created_at")?).unwrap_or_default(),
         updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
         closed_at: parse_time(row.get("closed_at")?),
+        comments,
     })
 }
 

@@ -17,7 +17,6 @@ use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::agent_registry::RegisteredAgent;
-use crate::ports::forge::IssueFilter;
 
 impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
@@ -87,7 +86,7 @@ impl Orchestrator {
     /// orchestrator's claim is left alone while it lives; one gone silent is taken over, its
     /// work continued from its branch.
     pub(super) async fn resume_claims(&mut self) -> AppResult<()> {
-        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let open = self.open_issues().await?;
         let view = self.claims.view(self.clock.now()).await?;
         for issue in open {
             if stage(issue.labels.iter().map(String::as_str)) != Stage::Claimed {
@@ -116,6 +115,8 @@ impl Orchestrator {
             }
             // A silent orchestrator's claim is taken over before anything else is done to it.
             if holder != Holder::Stale && self.land_recorded_success(&agent, issue.number).await? {
+                // Landing relabelled the issue: routing lists again.
+                self.pass_listing = None;
                 continue;
             }
             let attempt = match holder {

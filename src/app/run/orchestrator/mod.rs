@@ -42,6 +42,7 @@ use crate::core::config::Config;
 use crate::core::trains::schedule::Departure;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
+use crate::ports::forge::Issue;
 use crate::ports::journal::Store;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
@@ -167,6 +168,9 @@ pub struct Orchestrator {
     rate_limited: Option<Timestamp>,
     /// The open issues by stage as the last listing read them, for the live view.
     queue: Option<QueueCounts>,
+    /// The open issues as this pass listed them, once its disposals were done: resuming
+    /// claims, routing and the idle check read one listing.
+    pass_listing: Option<Vec<Issue>>,
     /// When the next train leaves, as the last train decided, for the live view.
     next_train: Option<Departure>,
 }
@@ -215,6 +219,7 @@ impl Orchestrator {
             published: BTreeMap::new(),
             rate_limited: None,
             queue: None,
+            pass_listing: None,
             next_train: None,
         })
     }

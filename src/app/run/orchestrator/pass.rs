@@ -13,7 +13,7 @@ use crate::app::trains::disposal;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::routing::{OpenIssue, plan_claims};
 use crate::core::queue::standing::{Stage, stage};
-use crate::ports::forge::IssueFilter;
+use crate::ports::forge::{Issue, IssueFilter};
 
 impl Orchestrator {
     /// One pass of the loop; true when the loop is done.
@@ -22,6 +22,7 @@ impl Orchestrator {
         stop_when: StopWhen,
         routed_once: &mut bool,
     ) -> AppResult<bool> {
+        self.pass_listing = None;
         self.say_alive().await?;
         self.check_drift().await?;
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again
@@ -55,9 +56,19 @@ impl Orchestrator {
         Ok(done)
     }
 
+    /// The open issues, listed once a pass (see `pass_listing`).
+    pub(super) async fn open_issues(&mut self) -> AppResult<Vec<Issue>> {
+        if let Some(open) = &self.pass_listing {
+            return Ok(open.clone());
+        }
+        let open = self.forge.issues(&IssueFilter::open()).await?;
+        self.pass_listing = Some(open.clone());
+        Ok(open)
+    }
+
     /// Fills free slots with ready issues, highest priority first.
     async fn route(&mut self) -> AppResult<()> {
-        let mut open = self.forge.issues(&IssueFilter::open()).await?;
+        let mut open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         let now = self.clock.now();
         let mut busy: BTreeSet<String> = self
@@ -132,9 +143,11 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Whether nothing is ready or waiting for a retry (claimed issues are in flight).
+    /// Whether nothing is ready or waiting for a retry (claimed issues are in flight). Asked
+    /// with no attempt in flight, so after a routing that claimed nothing: the pass's listing
+    /// still holds.
     async fn nothing_to_route(&mut self) -> AppResult<bool> {
-        let open = self.forge.issues(&IssueFilter::open()).await?;
+        let open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)

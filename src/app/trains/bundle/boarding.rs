@@ -154,7 +154,8 @@ impl Bundler<'_> {
 
     /// Moves a member to `route:bundled` with a comment linking the bundle, once, and records
     /// `Bundle` for the agent slot that landed it. Onto a pull request `just_created`, no
-    /// member can carry its comment or have boarded it yet, so neither is read first.
+    /// member can carry its comment or have boarded it yet, so neither is read first. A forge
+    /// that shows the bundle on the issue itself (its `Closes #N` names it) gets no comment.
     pub(super) async fn board(
         &self,
         member: &RecordedBranch,
@@ -164,25 +165,33 @@ impl Bundler<'_> {
         just_created: bool,
     ) -> AppResult<()> {
         let issue = member.issue;
-        let others: Vec<Number> = record
-            .member_issues()
-            .into_iter()
-            .filter(|n| *n != issue)
-            .collect();
-        let comment = comments::bundled(pr.number, &record.branch, &others);
-        // Written once: only the very comment counts, so a marker someone else wrote into
-        // theirs cannot keep it off the issue.
-        let written = !just_created
-            && (self.forge.comments(issue).await?)
-                .iter()
-                .any(|c| c.body == comment);
-        if !written {
-            self.forge.create_comment(issue, &comment).await?;
-        }
-        let boarded = !just_created && {
-            let current = self.forge.issue(issue).await?;
-            !current.has_label(labels::REVIEW) && current.has_label(labels::BUNDLED)
+        let current = if just_created {
+            None
+        } else {
+            Some(self.forge.issue(issue).await?)
         };
+        if !self.forge.shows_mentions() {
+            let others: Vec<Number> = record
+                .member_issues()
+                .into_iter()
+                .filter(|n| *n != issue)
+                .collect();
+            let comment = comments::bundled(pr.number, &record.branch, &others);
+            // Written once: only the very comment counts, so a marker someone else wrote into
+            // theirs cannot keep it off the issue. An issue without comments lacks it too.
+            let written = match &current {
+                Some(current) if current.comments > 0 => (self.forge.comments(issue).await?)
+                    .iter()
+                    .any(|c| c.body == comment),
+                _ => false,
+            };
+            if !written {
+                self.forge.create_comment(issue, &comment).await?;
+            }
+        }
+        let boarded = current.is_some_and(|current| {
+            !current.has_label(labels::REVIEW) && current.has_label(labels::BUNDLED)
+        });
         if !boarded {
             self.forge
                 .edit_labels(
