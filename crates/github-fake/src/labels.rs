@@ -181,6 +181,21 @@ pub async fn set_on_issue(
     edit_issue_labels(&app, number, &labels.names(), true)
 }
 
+/// `DELETE /repos/{owner}/{repo}/issues/{number}/labels`: every label off, `204`.
+pub async fn remove_all_from_issue(
+    State(app): State<Arc<App>>,
+    Path((_, _, number)): Path<(String, String, u64)>,
+) -> Result<Response, ApiError> {
+    let mut state = app.lock();
+    let issue = state
+        .issues
+        .get_mut(&number)
+        .ok_or_else(ApiError::not_found)?;
+    issue.labels.clear();
+    issue.updated_at = timestamp();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 fn edit_issue_labels(
     app: &App,
     number: u64,

@@ -154,7 +154,8 @@ fn routes(app: Arc<App>) -> Router {
             &format!("{repo}/issues/{{number}}/labels"),
             get(labels::list_on_issue)
                 .post(labels::add_to_issue)
-                .put(labels::set_on_issue),
+                .put(labels::set_on_issue)
+                .delete(labels::remove_all_from_issue),
         )
         .route(
             &format!("{repo}/issues/{{number}}/labels/{{name}}"),

@@ -147,6 +147,16 @@ impl GithubForge {
         let wanted = edited(&current, add, remove);
         let labels = if wanted == current {
             current
+        } else if wanted.is_empty() {
+            // GitHub's description wants at least one label in a PUT: none is a DELETE.
+            let url = self.issue_labels_url(number, &[]);
+            let reply = self
+                .http
+                .send(&Request::new(Method::DELETE, url, None))
+                .await?;
+            accepted(reply, Subject::Issue(number))?;
+            self.forget_labels(number);
+            wanted
         } else {
             let url = self.issue_labels_url(number, &[]);
             let body = json!({ "labels": wanted });
@@ -205,6 +215,12 @@ impl GithubForge {
             }
         }
         Ok(names)
+    }
+
+    /// Forgets the tag of `number`'s labels: an answer without content has none.
+    fn forget_labels(&self, number: Number) {
+        let mut known = self.label_tags.lock().expect("the label tags' lock");
+        known.remove(&number);
     }
 
     fn known_labels(&self, number: Number) -> Option<KnownLabels> {
