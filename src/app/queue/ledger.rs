@@ -336,15 +336,12 @@ impl ClaimLedger {
                 );
             }
             Standing::Mine => {
-                if let Some(held) = claim.as_ref().and_then(Claim::record) {
-                    if held.agent != agent {
-                        // Another of this orchestrator's slots (or processes: a `spawn` beside
-                        // a `run`) holds it: the reference, not a label, decides between them.
-                        tracing::debug!(issue, slot = held.agent, "another slot holds the issue");
-                        return Ok(None);
-                    }
+                if let Some(held) = claim.as_ref().and_then(Claim::record)
+                    && held.agent == agent
+                {
                     // This slot holds it already (its label edit failed after the claim was
-                    // written): the same attempt goes on, none is counted twice.
+                    // written, or this orchestrator restarted): the same attempt goes on, none
+                    // is counted twice.
                     return Ok(Some(held.clone()));
                 }
             }
