@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use crate::app::agents::simulated_work::simulated_issues;
 use crate::app::lifecycle::transitions::transition;
+use crate::app::trains::comment::comment_unless_locked;
 use crate::app::trains::trial::{BranchWrite, publish_head, write_bundle_branch};
 use crate::app::{AppError, AppResult};
 use crate::core::config::ConflictStrategy;
@@ -186,7 +187,7 @@ impl Bundler<'_> {
                 .iter()
                 .any(|c| c.body == comment);
         if !written {
-            self.forge.create_comment(issue, &comment).await?;
+            comment_unless_locked(self.forge, issue, &comment).await?;
         }
         let boarded = !just_created && {
             let current = self.forge.issue(issue).await?;
