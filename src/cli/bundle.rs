@@ -146,6 +146,9 @@ fn print_report(report: &TrainReport) {
             numbers(&report.pending)
         );
     }
+    for left_alone in &report.left_alone {
+        println!("left `{}` alone: {}", left_alone.branch, left_alone.why);
+    }
     for left_out in &report.left_out {
         println!(
             "left out open pull request #{}: {}",

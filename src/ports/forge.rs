@@ -256,6 +256,14 @@ pub enum ForgeError {
     Unauthorized(String),
     #[error("the forge refused the change as conflicting: {0}")]
     Conflict(String),
+    /// The conversation of issue or pull request `0` is locked, and the forge takes no comment
+    /// on it from this token (GitHub takes them only from collaborators with write access, not
+    /// from an app's token); its labels can still be edited.
+    #[error("#{0} is locked: the forge takes no comment on it from this token")]
+    #[diagnostic(help(
+        "unlock the conversation, or give Clambake the token of a collaborator with write access"
+    ))]
+    Locked(Number),
     #[error("the forge did not answer in time, or failed: {0}")]
     #[diagnostic(help("this is usually passing: try again (the run loop does on its next pass)"))]
     Transient(String),

@@ -47,6 +47,7 @@ mod github_faults;
 mod github_forge;
 mod github_init;
 mod github_lifecycle;
+mod github_locked;
 mod github_race;
 mod github_requests;
 mod github_support;

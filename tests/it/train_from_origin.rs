@@ -169,3 +169,115 @@ async fn a_train_carries_what_another_machine_landed_and_the_work_ahead_here() {
     assert_eq!(bundle_pr.state, IssueState::Open, "{again}");
     alpha.assert_no_violations();
 }
+
+/// Another machine's bundle branch, pushed a minute ago for the departure slot then, whose pull
+/// request it is about to open: `(branch, tip)`.
+fn in_flight_bundle(beta: &OtherMachine, carried: &str) -> (String, String) {
+    let slot = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1);
+    let branch = clambake::core::trains::schedule::bundle_branch(slot);
+    beta.repo.git(&["fetch", "-q", "origin"]);
+    beta.repo
+        .git(&["branch", "-f", &branch, &format!("origin/{carried}")]);
+    let tip = beta
+        .repo
+        .branch_with_file(&branch, &branch, "bundle.txt", "beta's\n");
+    beta.repo.git(&["push", "-q", "origin", &branch]);
+    (branch, tip)
+}
+
+/// Creates an issue in review on `github` with its branch pushed: `(number, branch)`.
+fn landed(github: &GithubRepo, title: &str, slot: &str) -> (u64, String) {
+    let number = github
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:review",
+            "--json",
+        ])
+        .success()
+        .json()["number"]
+        .as_u64()
+        .unwrap();
+    let branch = format!("{slot}/{number}-{}", title.to_lowercase());
+    let file = format!("{}.txt", title.to_lowercase());
+    github
+        .repo
+        .branch_with_file(&branch, "main", &file, "work\n");
+    github.repo.git(&["push", "-q", "origin", &branch]);
+    (number, branch)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_train_leaves_another_machines_bundle_branch_alone_before_its_pull_request() {
+    let alpha = GithubRepo::start(2);
+    let beta = OtherMachine::of(&alpha);
+    let (one, b1) = landed(&alpha, "One", "agent001");
+    let (two, _) = landed(&alpha, "Two", "agent002");
+    let (theirs, tip) = in_flight_bundle(&beta, &b1);
+
+    let train = alpha
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+
+    // Beta's branch is where beta put it, for beta's pull request; alpha's bundle has its own.
+    assert_eq!(
+        alpha.origin_git(&["rev-parse", &format!("refs/heads/{theirs}")]),
+        tip,
+        "{train}"
+    );
+    assert_eq!(train["left_alone"][0]["branch"], theirs.as_str(), "{train}");
+    let bundles = train["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 1, "{train}");
+    assert_ne!(bundles[0]["head"], theirs.as_str(), "{train}");
+    assert_eq!(
+        bundles[0]["issues"],
+        serde_json::json!([one, two]),
+        "{train}"
+    );
+    alpha.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_machines_bundle_branch_is_deleted_only_after_it_sat_with_no_pull_request() {
+    let alpha = GithubRepo::start(2);
+    let beta = OtherMachine::of(&alpha);
+    let (one, b1) = landed(&alpha, "One", "agent001");
+    let (theirs, tip) = in_flight_bundle(&beta, &b1);
+
+    let train = alpha
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    assert_eq!(
+        alpha.origin_git(&["rev-parse", &format!("refs/heads/{theirs}")]),
+        tip,
+        "{train}"
+    );
+    assert_eq!(train["left_alone"][0]["branch"], theirs.as_str(), "{train}");
+    assert_eq!(train["individual"][0]["issues"], serde_json::json!([one]));
+
+    // Alpha first saw it eleven minutes ago, by alpha's clock: beta is not opening its pull
+    // request any more, and the branch is alpha's to clean up.
+    let sightings = alpha.repo.path().join(".clambake/bundle-sightings.json");
+    let mut seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sightings).unwrap()).unwrap();
+    let long_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(11);
+    seen[&theirs]["since"] = serde_json::json!(long_ago.to_string());
+    std::fs::write(&sightings, seen.to_string()).unwrap();
+    let later = alpha
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    assert_eq!(later["left_alone"], serde_json::json!([]), "{later}");
+    assert_eq!(
+        later["repairs"],
+        serde_json::json!([format!("removed `{theirs}`: nothing left to bundle")]),
+        "{later}"
+    );
+    let left = alpha.origin_git(&["for-each-ref", &format!("refs/heads/{theirs}")]);
+    assert_eq!(left, "", "{later}");
+}

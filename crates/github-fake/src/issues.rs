@@ -160,6 +160,7 @@ pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
         closed_at: None,
         closed_by: None,
         comments: 0,
+        locked: false,
         pull: None,
     };
     let value = render::issue(&app, &state, &issue);
@@ -344,9 +345,29 @@ pub async fn create_comment(
         ));
     }
     let (login, association) = (&app.options.login, &app.options.association);
-    let comment = add_comment(&mut app.lock(), number, login, association, &body)
+    let mut state = app.lock();
+    let locked = state.issues.get(&number).is_some_and(|issue| issue.locked);
+    if locked && !may_comment_when_locked(&app.options) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Unable to create comment because issue is locked.",
+        ));
+    }
+    let comment = add_comment(&mut state, number, login, association, &body)
         .ok_or_else(ApiError::not_found)?;
+    drop(state);
     Ok(created(&render::comment(&app, &comment)))
+}
+
+/// Whether the token's user may comment on a locked conversation: on GitHub, only repository
+/// owners and collaborators with write access may; an installation's token (a GitHub App's,
+/// Actions' `GITHUB_TOKEN`) is no collaborator and is refused, though it may still edit labels.
+fn may_comment_when_locked(options: &crate::Options) -> bool {
+    !options.installation
+        && matches!(
+            options.association.as_str(),
+            "OWNER" | "MEMBER" | "COLLABORATOR"
+        )
 }
 
 /// Adds a comment by `login`; `None` if there is no such issue.

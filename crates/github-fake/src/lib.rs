@@ -134,6 +134,18 @@ impl FakeGithub {
             .expect("comment_as: no such issue");
     }
 
+    /// Locks the conversation of issue or pull request `number`, as a collaborator would: from
+    /// then on GitHub takes comments only from collaborators with write access, never from an
+    /// installation's token. Panics if there is no such issue.
+    pub fn lock_issue(&self, number: u64) {
+        let mut state = self.app.lock();
+        let issue = state
+            .issues
+            .get_mut(&number)
+            .expect("lock_issue: no such issue");
+        issue.locked = true;
+    }
+
     /// Opens `count` issues titled `Issue N` with `labels`, straight into the fake's state
     /// (no request is made or recorded): a large repository in an instant, for benchmarks.
     /// Returns their numbers.
@@ -160,6 +172,7 @@ impl FakeGithub {
                     closed_at: None,
                     closed_by: None,
                     comments: 0,
+                    locked: false,
                     pull: None,
                 };
                 state.issues.insert(number, issue);

@@ -287,6 +287,7 @@ pub async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<Response
             closed_at: None,
             closed_by: None,
             comments: 0,
+            locked: false,
             pull: Some(pull),
         };
         state.issues.insert(number, issue);

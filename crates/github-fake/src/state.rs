@@ -43,6 +43,8 @@ pub struct Issue {
     pub closed_at: Option<String>,
     pub closed_by: Option<String>,
     pub comments: u64,
+    /// Its conversation is locked: only collaborators with write access may comment.
+    pub locked: bool,
     /// Present when this number is a pull request.
     pub pull: Option<Pull>,
 }

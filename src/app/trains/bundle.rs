@@ -31,9 +31,12 @@ use crate::ports::journal::{DepartureRecord, Journal, TrainLog};
 mod boarding;
 mod closed;
 mod departure;
+mod orphans;
 mod repair;
 mod status;
 mod tips;
+
+pub use orphans::LeftAlone;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -152,6 +155,8 @@ pub struct TrainReport {
     pub pending: Vec<Number>,
     /// Earlier trains' open pull requests that no longer merge, left out of the plan.
     pub left_out: Vec<LeftOut>,
+    /// Other orchestrators' bundle branches still waiting for their pull request.
+    pub left_alone: Vec<LeftAlone>,
 }
 
 /// An earlier train's open pull request the plan could not be made on top of.
@@ -201,9 +206,11 @@ pub async fn train_after_landing(
 /// What the forge and git say about earlier trains.
 struct Trains {
     bundles: Vec<(PullRequest, BundleRecord)>,
-    /// Bundle branches with no pull request: a crash between writing one and opening its
-    /// pull request.
+    /// This train's bundle branches with no pull request: a crash between writing one and
+    /// opening its pull request.
     orphans: Vec<(String, String)>,
+    /// Other orchestrators' bundle branches with no pull request yet, left to them.
+    left_alone: Vec<LeftAlone>,
     /// The open pull requests trains made (bundles, and lone branches' own pull requests), by
     /// number: the next train's bundle is merged after them. Fallbacks are not among them: each
     /// was opened knowing it conflicts with its bundle or the base, and must be rebased anyway.
@@ -293,6 +300,7 @@ impl Bundler<'_> {
             }
         }
         open.sort_unstable();
+        let (orphans, left_alone) = self.own_orphans(orphans, now)?;
         // A departure recorded while the clock ran ahead counts no more than a name would.
         departures.extend(
             self.train_log
@@ -303,6 +311,7 @@ impl Bundler<'_> {
         Ok(Trains {
             bundles,
             orphans,
+            left_alone,
             open,
             last_departure: departures.into_iter().max(),
             tips,
@@ -379,6 +388,7 @@ impl Bundler<'_> {
             repairs,
             pending: Vec::new(),
             left_out: Vec::new(),
+            left_alone: trains.left_alone.clone(),
         };
         let Departure::Due { at } = departure else {
             return Ok(report);

@@ -12,6 +12,7 @@ use crate::app::agents::attempt::AttemptResult;
 use crate::app::agents::simulated_work::simulated_issue;
 use crate::app::agents::worktree::remove_worktree;
 use crate::app::lifecycle::transitions::journal_slot;
+use crate::app::trains::comment::comment_unless_locked;
 use crate::app::trains::trial::publish_head;
 use crate::app::trains::unrelated_work::{Unrelated, find_unrelated, refuse};
 use crate::app::{AppResult, Workspace};
@@ -244,9 +245,8 @@ pub async fn retry_or_fail(
             forge
                 .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
                 .await?;
-            forge
-                .create_comment(issue, &comments::retrying(&attempt, next, not_before, now))
-                .await?;
+            let retrying = comments::retrying(&attempt, next, not_before, now);
+            comment_unless_locked(forge, issue, &retrying).await?;
             Ok(Disposition::Retrying {
                 attempt: next,
                 not_before,
@@ -269,9 +269,7 @@ pub async fn retry_or_fail(
                 branch,
                 log_tail: &log_tail,
             };
-            forge
-                .create_comment(issue, &comments::gave_up(&attempt, &gave_up))
-                .await?;
+            comment_unless_locked(forge, issue, &comments::gave_up(&attempt, &gave_up)).await?;
             Ok(Disposition::Failed { attempts: failures })
         }
     }
@@ -397,7 +395,7 @@ pub async fn land(
         Some(open_individual_pull_request(forge, issue, branch, &landing, simulated).await?)
     };
     let comment = comments::landed(&landing, pull_request, simulated);
-    forge.create_comment(issue, &comment).await?;
+    comment_unless_locked(forge, issue, &comment).await?;
     let events = [Event::StartWork { commits_ahead }, Event::CompleteWork];
     journal_slot(journal, agent, issue, &events, cause, now)?;
     Ok(Landing::Landed(Landed {

@@ -2,6 +2,7 @@
 //! failed), landing by hand, merging by hand, trial merges, bundle pull requests and the records they carry.
 
 pub mod bundle;
+mod comment;
 pub mod disposal;
 pub mod land;
 pub mod merge;

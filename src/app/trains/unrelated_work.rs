@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::app::AppResult;
+use crate::app::trains::comment::comment_unless_locked;
 use crate::core::forge_text::comments::{UnrelatedWork, refused_unrelated};
 use crate::core::queue::labels;
 use crate::core::recovery::drift::archive_ref;
@@ -87,8 +88,6 @@ pub async fn refuse(
             ],
         )
         .await?;
-    forge
-        .create_comment(issue, &refused_unrelated(&unrelated.text()))
-        .await?;
+    comment_unless_locked(forge, issue, &refused_unrelated(&unrelated.text())).await?;
     Ok(())
 }

@@ -47,14 +47,15 @@ pub fn refusal(reply: &Reply, subject: Subject<'_>) -> ForgeError {
 fn forbidden(reply: &Reply, subject: Subject<'_>, message: String) -> ForgeError {
     let lowered = message.to_ascii_lowercase();
     if lowered.contains("is locked") {
-        let what = match subject {
-            Subject::Issue(number) | Subject::IssueOrPullRequest(number) => format!("#{number}"),
-            Subject::PullRequest(number) => format!("pull request #{number}"),
-            _ => "the conversation".to_owned(),
+        return match subject {
+            Subject::Issue(number)
+            | Subject::IssueOrPullRequest(number)
+            | Subject::PullRequest(number) => ForgeError::Locked(number),
+            _ => ForgeError::Conflict(format!(
+                "the conversation is locked, and GitHub takes no comment on it from this token \
+                 ({message})"
+            )),
         };
-        return ForgeError::Conflict(format!(
-            "{what} is locked, and GitHub takes no comment on it from this token ({message})"
-        ));
     }
     if lowered.contains("archived") {
         return ForgeError::Conflict(format!("the repository is read-only: {message}"));
@@ -110,7 +111,7 @@ mod tests {
         let locked = r#"{"message":"Unable to create comment because issue is locked.","documentation_url":"https://docs.github.com/articles/locking-conversations/"}"#;
         assert!(matches!(
             refusal(&reply(403, locked), Subject::IssueOrPullRequest(7)),
-            ForgeError::Conflict(m) if m.starts_with("#7 is locked") && m.contains("Unable to create comment")
+            ForgeError::Locked(7)
         ));
         let archived = r#"{"message":"Repository was archived so is read-only."}"#;
         assert!(matches!(

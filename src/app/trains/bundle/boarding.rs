@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use crate::app::agents::simulated_work::simulated_issues;
 use crate::app::lifecycle::transitions::transition;
+use crate::app::trains::comment::comment_unless_locked;
 use crate::app::trains::trial::{BranchWrite, publish_head, write_bundle_branch};
 use crate::app::{AppError, AppResult};
 use crate::core::config::ConflictStrategy;
@@ -77,8 +78,11 @@ impl Bundler<'_> {
         orphan: Option<&(String, String)>,
         now: Timestamp,
     ) -> AppResult<OpenedPullRequest> {
-        match write_bundle_branch(self.git.remote.as_ref(), &record.branch, &record.tip).await? {
-            BranchWrite::Created | BranchWrite::AlreadyThere => {}
+        let wrote = match write_bundle_branch(self.git.remote.as_ref(), &record.branch, &record.tip)
+            .await?
+        {
+            BranchWrite::Created => true,
+            BranchWrite::AlreadyThere => false,
             BranchWrite::Elsewhere { found } => {
                 // Only a branch no pull request names may be moved: a half-finished train.
                 let ours =
@@ -113,7 +117,13 @@ impl Bundler<'_> {
                         branch: record.branch.clone(),
                     });
                 }
+                true
             }
+        };
+        // Recorded as soon as it is written, so that a crash before its pull request leaves an
+        // orphan the next train knows for this machine's own.
+        if wrote {
+            self.train_log.record_bundle(record)?;
         }
         // Members board only an open bundle: one on this branch that has merged or closed
         // since would leave them `route:bundled` with nothing to merge them.
@@ -186,7 +196,7 @@ impl Bundler<'_> {
                 _ => false,
             };
             if !written {
-                self.forge.create_comment(issue, &comment).await?;
+                comment_unless_locked(self.forge, issue, &comment).await?;
             }
         }
         let boarded = current.is_some_and(|current| {
