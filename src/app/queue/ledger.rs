@@ -16,9 +16,10 @@ use crate::app::workspace::write_atomically;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::claims::{
-    CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, ORCHESTRATORS_PREFIX, Standing,
+    CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, HEARTBEAT_EVERY, ORCHESTRATORS_PREFIX, Standing,
     another_process_with_my_id, claim_ref, claimed_issue, generated_orchestrator_id,
-    heartbeat_interval, heartbeat_message, orchestrator_of, orchestrator_ref, standing,
+    heartbeat_every, heartbeat_interval, heartbeat_message, heartbeat_nonce, life_watch,
+    orchestrator_of, orchestrator_ref, sign_off_message, signed_off, standing,
     valid_orchestrator_id,
 };
 use crate::core::queue::sightings::Sightings;
@@ -47,6 +48,8 @@ pub struct ClaimLedger {
     published: Mutex<Option<String>>,
     /// Claims already read, by commit (a commit never changes).
     records: Mutex<BTreeMap<String, Claim>>,
+    /// How often other orchestrators say they are alive, by sign-of-life commit.
+    paces: Mutex<BTreeMap<String, SignedDuration>>,
 }
 
 impl std::fmt::Debug for ClaimLedger {
@@ -98,6 +101,7 @@ impl ClaimLedger {
             nonce: format!("{:016x}", rand::random::<u64>()),
             published: Mutex::default(),
             records: Mutex::default(),
+            paces: Mutex::default(),
         }
     }
 
@@ -216,39 +220,64 @@ impl ClaimLedger {
         Ok(Some(claim))
     }
 
-    /// Where `claim` (`issue`'s in `view`) stands for this orchestrator at `now`.
-    fn standing_of<'a>(
+    /// Where `claim` (`issue`'s in `view`) stands for this orchestrator at `now`, its holder
+    /// judged by the pace its own sign of life says.
+    async fn standing_of<'a>(
         &self,
         view: &ClaimsView,
         issue: u64,
         claim: Option<&'a Claim>,
         now: Timestamp,
-    ) -> Standing<'a> {
-        standing(
+    ) -> AppResult<Standing<'a>> {
+        let owner = claim
+            .and_then(Claim::record)
+            .filter(|r| r.state == ClaimState::Held && r.orchestrator != self.orchestrator);
+        let owner_every = match owner.and_then(|r| view.alive.get(&r.orchestrator)) {
+            Some(commit) => self.pace(commit).await?,
+            None => HEARTBEAT_EVERY,
+        };
+        Ok(standing(
             claim,
             issue,
             &self.orchestrator,
             &view.sightings,
             now,
             self.max_silence,
-        )
+            owner_every,
+        ))
+    }
+
+    /// How often the orchestrator whose sign of life is `commit` says it is alive.
+    async fn pace(&self, commit: &str) -> AppResult<SignedDuration> {
+        if let Some(known) = self.paces.lock().expect("not poisoned").get(commit) {
+            return Ok(*known);
+        }
+        let message = self.repository.remote.commit_message(commit).await?;
+        let every = heartbeat_every(&message);
+        self.paces
+            .lock()
+            .expect("not poisoned")
+            .insert(commit.to_owned(), every);
+        Ok(every)
     }
 
     /// Who holds `issue`'s claim in `view`, for this orchestrator at `now`.
     pub async fn holder(&self, view: &ClaimsView, issue: u64, now: Timestamp) -> AppResult<Holder> {
         let claim = self.claim(view, issue).await?;
-        Ok(match self.standing_of(view, issue, claim.as_ref(), now) {
-            Standing::Free => Holder::Free,
-            Standing::Mine => Holder::Mine {
-                attempt: claim
-                    .as_ref()
-                    .and_then(Claim::record)
-                    .map_or(0, |r| r.attempt),
+        Ok(
+            match self.standing_of(view, issue, claim.as_ref(), now).await? {
+                Standing::Free => Holder::Free,
+                Standing::Mine => Holder::Mine {
+                    attempt: claim
+                        .as_ref()
+                        .and_then(Claim::record)
+                        .map_or(0, |r| r.attempt),
+                },
+                Standing::Live { .. } => Holder::Live,
+                Standing::Stale { .. } => Holder::Stale,
+                Standing::Unreadable => Holder::Unreadable,
             },
-            Standing::Live { .. } => Holder::Live,
-            Standing::Stale { .. } => Holder::Stale,
-            Standing::Unreadable => Holder::Unreadable,
-        })
+        )
     }
 
     /// The orchestrator that `issue`'s claim on the remote names now, when it is not this
@@ -297,7 +326,7 @@ impl ClaimLedger {
         for &issue in view.claims.keys() {
             let claim = self.claim(&view, issue).await?;
             if let Standing::Live { .. } | Standing::Unreadable =
-                self.standing_of(&view, issue, claim.as_ref(), now)
+                self.standing_of(&view, issue, claim.as_ref(), now).await?
             {
                 held.insert(issue);
             }
@@ -322,7 +351,7 @@ impl ClaimLedger {
         let view = self.view(now).await?;
         let tip = view.claims.get(&issue).cloned();
         let claim = self.claim(&view, issue).await?;
-        match self.standing_of(&view, issue, claim.as_ref(), now) {
+        match self.standing_of(&view, issue, claim.as_ref(), now).await? {
             Standing::Live { owner } => {
                 tracing::debug!(issue, owner, "another orchestrator holds the issue");
                 return Ok(None);
@@ -414,35 +443,97 @@ impl ClaimLedger {
     }
 
     /// Says on the remote that this orchestrator is alive at `now`: its reference moves to a
-    /// fresh commit carrying this process's nonce. Refuses, moving nothing, when another
-    /// process has moved it since this one last did: two orchestrators share this id.
+    /// fresh commit carrying this process's nonce and pace. Refuses, moving nothing, when
+    /// another process runs under this id: one that moved the reference since this one last
+    /// did, or, before this one ever did, one whose sign of life moves while this one watches
+    /// ([`ClaimLedger::outlive`]), so that the process already running goes on and the newcomer
+    /// is the one refused.
     pub async fn heartbeat(&self, now: Timestamp) -> AppResult<()> {
         let reference = orchestrator_ref(&self.orchestrator);
         let remote = &self.repository.remote;
         let current = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
-        let lease = current.get(&reference).map(String::as_str);
+        let mut lease = current.get(&reference).cloned();
         let published = self.published.lock().expect("not poisoned").clone();
-        if let Some(tip) = lease
-            && published.as_deref().is_some_and(|mine| mine != tip)
-        {
-            let message = remote.commit_message(tip).await?;
-            if another_process_with_my_id(published.as_deref(), Some((tip, &message)), &self.nonce)
-            {
-                return Err(self.duplicate_id());
+        match (published.as_deref(), lease.as_deref()) {
+            (Some(mine), Some(tip)) if mine != tip => {
+                let message = remote.commit_message(tip).await?;
+                let current = Some((tip, message.as_str()));
+                if another_process_with_my_id(published.as_deref(), current, &self.nonce) {
+                    return Err(self.duplicate_id());
+                }
             }
+            (None, Some(tip)) => lease = self.outlive(tip).await?,
+            _ => {}
         }
         let tree = self.repository.merges.empty_tree().await?;
-        let message = heartbeat_message(&self.orchestrator, &self.nonce);
+        let message = heartbeat_message(&self.orchestrator, &self.nonce, self.heartbeat_every());
         let merges = &self.repository.merges;
         let commit = merges.write_commit(&tree, &[], &message, now).await?;
         let moved = remote
-            .publish_ref(&reference, &commit, lease, "clambake: alive")
+            .publish_ref(&reference, &commit, lease.as_deref(), "clambake: alive")
             .await?;
         if moved {
             *self.published.lock().expect("not poisoned") = Some(commit);
         } else {
             tracing::debug!("the sign of life moved meanwhile; it is said again next time");
         }
+        Ok(())
+    }
+
+    /// Watches the sign of life at `tip` that another process left under this id, before this
+    /// one says it is alive: unless it signed off, for [`life_watch`] of the pace it says. If it
+    /// moves meanwhile, that process lives, and this one is refused; if not, that process is
+    /// gone (a crash), and the reference's tip is returned to move from.
+    async fn outlive(&self, tip: &str) -> AppResult<Option<String>> {
+        let reference = orchestrator_ref(&self.orchestrator);
+        let remote = &self.repository.remote;
+        let message = remote.commit_message(tip).await?;
+        if signed_off(&message) || heartbeat_nonce(&message) == Some(self.nonce.as_str()) {
+            return Ok(Some(tip.to_owned()));
+        }
+        let watch = std::time::Duration::try_from(life_watch(heartbeat_every(&message)))
+            .unwrap_or_default();
+        tracing::info!(
+            reference,
+            seconds = watch.as_secs_f64(),
+            "another process left a sign of life under this id: watching whether it still lives"
+        );
+        let poll = (watch / 16).max(std::time::Duration::from_millis(100));
+        let deadline = tokio::time::Instant::now() + watch;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(poll).await;
+            let now = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
+            match now.get(&reference) {
+                Some(moved) if moved != tip => {
+                    let message = remote.commit_message(moved).await?;
+                    return if signed_off(&message) {
+                        Ok(Some(moved.clone()))
+                    } else {
+                        Err(self.duplicate_id())
+                    };
+                }
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(tip.to_owned()))
+    }
+
+    /// Says on the remote that this process has ended in order, if its sign of life is still
+    /// its own: whoever starts under this id next goes on at once.
+    pub async fn sign_off(&self, now: Timestamp) -> AppResult<()> {
+        let Some(published) = self.published.lock().expect("not poisoned").clone() else {
+            return Ok(());
+        };
+        let reference = orchestrator_ref(&self.orchestrator);
+        let tree = self.repository.merges.empty_tree().await?;
+        let message = sign_off_message(&self.orchestrator, &self.nonce);
+        let merges = &self.repository.merges;
+        let commit = merges.write_commit(&tree, &[], &message, now).await?;
+        let remote = &self.repository.remote;
+        remote
+            .publish_ref(&reference, &commit, Some(&published), "clambake: stopped")
+            .await?;
         Ok(())
     }
 
