@@ -760,7 +760,10 @@ mod tests {
         );
         for refused in ["0", "-3", "NaN", "0.0", "a minute", "0.000001"] {
             let error = parse_value(spec, refused, "test").unwrap_err().to_string();
-            assert!(error.contains("1 second (0.0167) or more"), "{refused}: {error}");
+            assert!(
+                error.contains("1 second (0.0167) or more"),
+                "{refused}: {error}"
+            );
         }
         let env = [(
             "CLAMBAKE_RECOVERY__MAX_STUCK_TIME_MINUTES".to_owned(),
