@@ -17,13 +17,13 @@ use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::claims::{
     CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, HEARTBEAT_EVERY, ORCHESTRATORS_PREFIX, Standing,
-    another_process_with_my_id, claim_ref, claimed_issue, generated_orchestrator_id,
-    heartbeat_every, heartbeat_interval, heartbeat_message, heartbeat_nonce, life_watch,
-    orchestrator_of, orchestrator_ref, sign_off_message, signed_off, standing,
-    valid_orchestrator_id,
+    claim_ref, claimed_issue, generated_orchestrator_id, heartbeat_every, heartbeat_interval,
+    orchestrator_of, orchestrator_ref, standing, valid_orchestrator_id,
 };
 use crate::core::queue::sightings::Sightings;
 use crate::ports::git::Repository;
+
+mod life;
 
 /// The file under `.clambake/` that keeps a generated orchestrator id.
 pub const ID_FILE: &str = "orchestrator-id";
@@ -42,6 +42,8 @@ pub struct ClaimLedger {
     /// `recovery.max_stuck_time_minutes`: an orchestrator silent longer is presumed gone.
     max_silence: SignedDuration,
     sightings: PathBuf,
+    /// The workspace's `.clambake/`.
+    state_dir: PathBuf,
     /// Drawn at random for this process: its signs of life carry it.
     nonce: String,
     /// The sign of life this process last published.
@@ -98,6 +100,7 @@ impl ClaimLedger {
             configured: true,
             max_silence,
             sightings: workspace.state_dir().join(SIGHTINGS_FILE),
+            state_dir: workspace.state_dir(),
             nonce: format!("{:016x}", rand::random::<u64>()),
             published: Mutex::default(),
             records: Mutex::default(),
@@ -440,116 +443,6 @@ impl ClaimLedger {
                 .insert(commit, Claim::Record(record.clone()));
         }
         Ok(moved)
-    }
-
-    /// Says on the remote that this orchestrator is alive at `now`: its reference moves to a
-    /// fresh commit carrying this process's nonce and pace. Refuses, moving nothing, when
-    /// another process runs under this id: one that moved the reference since this one last
-    /// did, or, before this one ever did, one whose sign of life moves while this one watches
-    /// ([`ClaimLedger::outlive`]), so that the process already running goes on and the newcomer
-    /// is the one refused.
-    pub async fn heartbeat(&self, now: Timestamp) -> AppResult<()> {
-        let reference = orchestrator_ref(&self.orchestrator);
-        let remote = &self.repository.remote;
-        let current = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
-        let mut lease = current.get(&reference).cloned();
-        let published = self.published.lock().expect("not poisoned").clone();
-        match (published.as_deref(), lease.as_deref()) {
-            (Some(mine), Some(tip)) if mine != tip => {
-                let message = remote.commit_message(tip).await?;
-                let current = Some((tip, message.as_str()));
-                if another_process_with_my_id(published.as_deref(), current, &self.nonce) {
-                    return Err(self.duplicate_id());
-                }
-            }
-            (None, Some(tip)) => lease = self.outlive(tip).await?,
-            _ => {}
-        }
-        let tree = self.repository.merges.empty_tree().await?;
-        let message = heartbeat_message(&self.orchestrator, &self.nonce, self.heartbeat_every());
-        let merges = &self.repository.merges;
-        let commit = merges.write_commit(&tree, &[], &message, now).await?;
-        let moved = remote
-            .publish_ref(&reference, &commit, lease.as_deref(), "clambake: alive")
-            .await?;
-        if moved {
-            *self.published.lock().expect("not poisoned") = Some(commit);
-        } else {
-            tracing::debug!("the sign of life moved meanwhile; it is said again next time");
-        }
-        Ok(())
-    }
-
-    /// Watches the sign of life at `tip` that another process left under this id, before this
-    /// one says it is alive: unless it signed off, for [`life_watch`] of the pace it says. If it
-    /// moves meanwhile, that process lives, and this one is refused; if not, that process is
-    /// gone (a crash), and the reference's tip is returned to move from.
-    async fn outlive(&self, tip: &str) -> AppResult<Option<String>> {
-        let reference = orchestrator_ref(&self.orchestrator);
-        let remote = &self.repository.remote;
-        let message = remote.commit_message(tip).await?;
-        if signed_off(&message) || heartbeat_nonce(&message) == Some(self.nonce.as_str()) {
-            return Ok(Some(tip.to_owned()));
-        }
-        let watch = std::time::Duration::try_from(life_watch(heartbeat_every(&message)))
-            .unwrap_or_default();
-        tracing::info!(
-            reference,
-            seconds = watch.as_secs_f64(),
-            "another process left a sign of life under this id: watching whether it still lives"
-        );
-        let poll = (watch / 16).max(std::time::Duration::from_millis(100));
-        let deadline = tokio::time::Instant::now() + watch;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(poll).await;
-            let now = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
-            match now.get(&reference) {
-                Some(moved) if moved != tip => {
-                    let message = remote.commit_message(moved).await?;
-                    return if signed_off(&message) {
-                        Ok(Some(moved.clone()))
-                    } else {
-                        Err(self.duplicate_id())
-                    };
-                }
-                Some(_) => {}
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(tip.to_owned()))
-    }
-
-    /// Says on the remote that this process has ended in order, if its sign of life is still
-    /// its own: whoever starts under this id next goes on at once.
-    pub async fn sign_off(&self, now: Timestamp) -> AppResult<()> {
-        let Some(published) = self.published.lock().expect("not poisoned").clone() else {
-            return Ok(());
-        };
-        let reference = orchestrator_ref(&self.orchestrator);
-        let tree = self.repository.merges.empty_tree().await?;
-        let message = sign_off_message(&self.orchestrator, &self.nonce);
-        let merges = &self.repository.merges;
-        let commit = merges.write_commit(&tree, &[], &message, now).await?;
-        let remote = &self.repository.remote;
-        remote
-            .publish_ref(&reference, &commit, Some(&published), "clambake: stopped")
-            .await?;
-        Ok(())
-    }
-
-    /// The error of a second process under this orchestrator's id, saying how its id was set.
-    fn duplicate_id(&self) -> AppError {
-        let fix = if self.configured {
-            "give one of them another id: `clambake config set orchestrator.id NEW-ID` there (a \
-             clambake.toml copied between machines carries its id)"
-        } else {
-            "give one of them another id: delete .clambake/orchestrator-id there (copied from \
-             the other machine), and the next run makes a new one"
-        };
-        AppError::DuplicateOrchestratorId {
-            id: self.orchestrator.clone(),
-            fix: fix.to_owned(),
-        }
     }
 }
 
