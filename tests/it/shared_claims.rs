@@ -246,13 +246,21 @@ async fn a_process_started_under_a_live_ones_id_is_refused_and_a_gone_ones_is_no
             }
         }
     });
-    let second = process();
+    // The others start as on other machines, which have no note of this one's process.
+    let on_another_machine = || {
+        let note = repo.path().join(".clambake/orchestrator-process");
+        if note.exists() {
+            std::fs::remove_file(note).unwrap();
+        }
+        process()
+    };
+    let second = on_another_machine();
     assert!(duplicate(second.heartbeat(Timestamp::now()).await));
     stop.send(true).unwrap();
     beating.await.unwrap();
 
     // Gone without a word (a crash): the next process waits it out, then goes on.
-    let third = process();
+    let third = on_another_machine();
     third.heartbeat(Timestamp::now()).await.unwrap();
     assert!(
         duplicate(first.heartbeat(Timestamp::now()).await),
