@@ -5,7 +5,7 @@
 //! other, which takes it over once the dead one has been silent past
 //! `recovery.max_stuck_time_minutes` (a quarter of a minute here), continues from the commit
 //! published to origin, and counts its attempt after the dead one's. Two machines given one
-//! orchestrator id tell each other apart by their signs of life, and one stops. Every request
+//! orchestrator id tell each other apart by their signs of life, and the one started second stops. Every request
 //! stays within GitHub's OpenAPI description.
 
 use std::path::{Path, PathBuf};
@@ -405,44 +405,95 @@ async fn two_orchestrators_work_each_issue_once_and_one_takes_over_the_others_cl
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_machines_given_one_orchestrator_id_are_told_apart_and_one_stops() {
+async fn a_second_machine_given_a_running_ones_id_is_the_one_that_stops() {
     let origin_dir = tempfile::tempdir().unwrap();
     let fake = seeded_fake(origin_dir.path()).await;
+    let origin = origin_dir.path().join("origin.git");
     // One clambake.toml copied to both: the same orchestrator.id.
     let machines: Vec<Machine> = ["twin", "twin"]
         .into_iter()
         .map(|id| Machine::new(&fake, id))
         .collect();
+    let scripts = tempfile::tempdir().unwrap();
+    let started = scripts.path().join("started");
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        &format!("touch '{}'\nexec sleep 600\n", started.display()),
+    );
+    let command = format!("{} {{issue}}", script.display());
     for machine in &machines {
-        let runtime = ["config", "set", "agents.runtime", "simulated"];
-        machine.clambake(&runtime).success();
-    }
-
-    // Each runs until told to stop, or until it finds it is not alone under its id.
-    let mut runs: Vec<Child> = machines.iter().map(|m| m.run(&[])).collect();
-    let (stopped, status) = wait_for("one run to stop on its own", || {
-        for (n, run) in runs.iter_mut().enumerate() {
-            if let Some(status) = run.try_wait().unwrap() {
-                return Ok((n, status));
-            }
+        for (key, value) in [("agents.runtime", "command"), ("agents.command", &command)] {
+            machine.clambake(&["config", "set", key, value]).success();
         }
-        Err(format!(
-            "both still run:\n{}\n{}",
-            machines[0].run_log(),
-            machines[1].run_log()
-        ))
-    });
-    let other = 1 - stopped;
-    killpg(Pid::from_raw(runs[other].id() as i32), Signal::SIGKILL).unwrap();
-    runs[other].wait().unwrap();
+    }
+    let issue = machines[0]
+        .clambake(&[
+            "issue",
+            "create",
+            "--title",
+            "Long task",
+            "--label",
+            "route:ready",
+            "--json",
+        ])
+        .success()
+        .json()["number"]
+        .as_u64()
+        .unwrap();
 
-    assert!(!status.success(), "{}", machines[stopped].run_log());
-    let log = machines[stopped].run_log();
+    // The first runs, claims the issue and starts its agent.
+    let mut first = machines[0].run(&[]);
+    let claimed = wait_for("the first to claim and start its agent", || {
+        let chain = claim_chain_if_any(&origin, issue);
+        match chain.last() {
+            Some(tip) if tip.state == ClaimState::Held && started.exists() => Ok(chain.clone()),
+            _ => Err(machines[0].run_log()),
+        }
+    });
+
+    // The second, started under the same id, finds the first alive and stops at once.
+    let mut second = machines[1].run(&[]);
+    let status = wait_for("the second to stop", || {
+        second
+            .try_wait()
+            .unwrap()
+            .ok_or_else(|| machines[1].run_log())
+    });
+    let log = machines[1].run_log();
+    assert!(!status.success(), "{log}");
     assert!(
         log.contains("another orchestrator runs under this one's id `twin`"),
         "{log}"
     );
     assert!(log.contains("clambake config set orchestrator.id"), "{log}");
+
+    // The first goes on with its claim, its agent uninterrupted, and beats on: a second
+    // start now would be refused again.
+    let alive = git_in(&origin, &["rev-parse", "refs/clambake/orchestrators/twin"]);
+    wait_for("the first to say it is alive again", || {
+        let now = git_in(&origin, &["rev-parse", "refs/clambake/orchestrators/twin"]);
+        (now != alive)
+            .then_some(())
+            .ok_or_else(|| machines[0].run_log())
+    });
+    assert_eq!(first.try_wait().unwrap(), None, "{}", machines[0].run_log());
+    assert_eq!(claim_chain(&origin, issue), claimed);
+    let first_log = machines[0].run_log();
+    assert!(!first_log.contains("not its own"), "{first_log}");
+    killpg(Pid::from_raw(first.id() as i32), Signal::SIGKILL).unwrap();
+    first.wait().unwrap();
+}
+
+/// [`claim_chain`], empty while `issue` has no claim.
+fn claim_chain_if_any(origin: &Path, issue: u64) -> Vec<ClaimRecord> {
+    let reference = claim_ref(issue);
+    let listed = git_in(origin, &["for-each-ref", "--format=%(refname)", &reference]);
+    if listed.is_empty() {
+        Vec::new()
+    } else {
+        claim_chain(origin, issue)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

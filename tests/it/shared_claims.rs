@@ -178,6 +178,100 @@ async fn a_silent_orchestrators_claim_is_taken_over_and_a_live_ones_is_not() {
 }
 
 #[tokio::test]
+async fn a_short_limit_here_waits_out_the_pace_another_orchestrator_says_it_keeps() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    // beta's limit is a quarter of a minute; alpha's the default, so it beats once a minute.
+    let quarter = SignedDuration::from_secs(15);
+    let beta = ClaimLedger::new(&workspace, "beta".to_owned(), quarter);
+    let alpha = ledger(&workspace, "alpha");
+    let start = at("2026-12-01T12:00:00Z");
+    let seconds = |s| start + SignedDuration::from_secs(s);
+
+    alpha.heartbeat(start).await.unwrap();
+    alpha.take(7, "agent001", start).await.unwrap().unwrap();
+    assert!(beta.take(7, "agent002", start).await.unwrap().is_none());
+    assert!(
+        beta.take(7, "agent002", seconds(45))
+            .await
+            .unwrap()
+            .is_none(),
+        "alpha is between two of its once-a-minute beats"
+    );
+    assert!(
+        beta.take(7, "agent002", seconds(240))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let taken = beta.take(7, "agent002", seconds(241)).await.unwrap();
+    assert!(taken.is_some(), "silent for four of alpha's intervals");
+
+    // An orchestrator as quick as beta is judged by beta's own limit.
+    let gamma = ClaimLedger::new(&workspace, "gamma".to_owned(), quarter);
+    let later = seconds(1000);
+    gamma.heartbeat(later).await.unwrap();
+    gamma.take(8, "agent001", later).await.unwrap().unwrap();
+    assert!(beta.take(8, "agent002", later).await.unwrap().is_none());
+    let late = later + SignedDuration::from_secs(16);
+    assert!(beta.take(8, "agent002", late).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_started_under_a_live_ones_id_is_refused_and_a_gone_ones_is_not() {
+    let repo = TestRepo::new();
+    repo.clambake(&["init"]).success();
+    let workspace = Workspace::discover(repo.path()).await.unwrap();
+    let quarter = SignedDuration::from_secs(15);
+    let process = || Arc::new(ClaimLedger::new(&workspace, "twin".to_owned(), quarter));
+    let duplicate = |result: clambake::app::AppResult<()>| {
+        matches!(
+            result,
+            Err(clambake::app::AppError::DuplicateOrchestratorId { .. })
+        )
+    };
+
+    // The first beats on its pace until told to stop.
+    let first = process();
+    first.heartbeat(Timestamp::now()).await.unwrap();
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let beating = tokio::spawn({
+        let first = first.clone();
+        let every = std::time::Duration::try_from(first.heartbeat_every()).unwrap();
+        async move {
+            while !*stopped.borrow() {
+                first.heartbeat(Timestamp::now()).await.unwrap();
+                let _ = tokio::time::timeout(every, stopped.changed()).await;
+            }
+        }
+    });
+    // The others start as on other machines, which have no note of this one's process.
+    let on_another_machine = || {
+        let note = repo.path().join(".clambake/orchestrator-process");
+        if note.exists() {
+            std::fs::remove_file(note).unwrap();
+        }
+        process()
+    };
+    let second = on_another_machine();
+    assert!(duplicate(second.heartbeat(Timestamp::now()).await));
+    stop.send(true).unwrap();
+    beating.await.unwrap();
+
+    // Gone without a word (a crash): the next process waits it out, then goes on.
+    let third = on_another_machine();
+    third.heartbeat(Timestamp::now()).await.unwrap();
+    assert!(
+        duplicate(first.heartbeat(Timestamp::now()).await),
+        "back: not its id now"
+    );
+    // Signed off: the next one goes on.
+    third.sign_off(Timestamp::now()).await.unwrap();
+    process().heartbeat(Timestamp::now()).await.unwrap();
+}
+
+#[tokio::test]
 async fn attempts_and_failures_are_counted_over_every_orchestrator() {
     let repo = TestRepo::new();
     repo.clambake(&["init"]).success();

@@ -16,13 +16,14 @@ use crate::app::workspace::write_atomically;
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::queue::claims::{
-    CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, ORCHESTRATORS_PREFIX, Standing,
-    another_process_with_my_id, claim_ref, claimed_issue, generated_orchestrator_id,
-    heartbeat_interval, heartbeat_message, orchestrator_of, orchestrator_ref, standing,
-    valid_orchestrator_id,
+    CLAIMS_PREFIX, Claim, ClaimRecord, ClaimState, HEARTBEAT_EVERY, ORCHESTRATORS_PREFIX, Standing,
+    claim_ref, claimed_issue, generated_orchestrator_id, heartbeat_every, heartbeat_interval,
+    orchestrator_of, orchestrator_ref, standing, valid_orchestrator_id,
 };
 use crate::core::queue::sightings::Sightings;
 use crate::ports::git::Repository;
+
+mod life;
 
 /// The file under `.clambake/` that keeps a generated orchestrator id.
 pub const ID_FILE: &str = "orchestrator-id";
@@ -41,12 +42,16 @@ pub struct ClaimLedger {
     /// `recovery.max_stuck_time_minutes`: an orchestrator silent longer is presumed gone.
     max_silence: SignedDuration,
     sightings: PathBuf,
+    /// The workspace's `.clambake/`.
+    state_dir: PathBuf,
     /// Drawn at random for this process: its signs of life carry it.
     nonce: String,
     /// The sign of life this process last published.
     published: Mutex<Option<String>>,
     /// Claims already read, by commit (a commit never changes).
     records: Mutex<BTreeMap<String, Claim>>,
+    /// How often other orchestrators say they are alive, by sign-of-life commit.
+    paces: Mutex<BTreeMap<String, SignedDuration>>,
 }
 
 impl std::fmt::Debug for ClaimLedger {
@@ -95,9 +100,11 @@ impl ClaimLedger {
             configured: true,
             max_silence,
             sightings: workspace.state_dir().join(SIGHTINGS_FILE),
+            state_dir: workspace.state_dir(),
             nonce: format!("{:016x}", rand::random::<u64>()),
             published: Mutex::default(),
             records: Mutex::default(),
+            paces: Mutex::default(),
         }
     }
 
@@ -216,39 +223,64 @@ impl ClaimLedger {
         Ok(Some(claim))
     }
 
-    /// Where `claim` (`issue`'s in `view`) stands for this orchestrator at `now`.
-    fn standing_of<'a>(
+    /// Where `claim` (`issue`'s in `view`) stands for this orchestrator at `now`, its holder
+    /// judged by the pace its own sign of life says.
+    async fn standing_of<'a>(
         &self,
         view: &ClaimsView,
         issue: u64,
         claim: Option<&'a Claim>,
         now: Timestamp,
-    ) -> Standing<'a> {
-        standing(
+    ) -> AppResult<Standing<'a>> {
+        let owner = claim
+            .and_then(Claim::record)
+            .filter(|r| r.state == ClaimState::Held && r.orchestrator != self.orchestrator);
+        let owner_every = match owner.and_then(|r| view.alive.get(&r.orchestrator)) {
+            Some(commit) => self.pace(commit).await?,
+            None => HEARTBEAT_EVERY,
+        };
+        Ok(standing(
             claim,
             issue,
             &self.orchestrator,
             &view.sightings,
             now,
             self.max_silence,
-        )
+            owner_every,
+        ))
+    }
+
+    /// How often the orchestrator whose sign of life is `commit` says it is alive.
+    async fn pace(&self, commit: &str) -> AppResult<SignedDuration> {
+        if let Some(known) = self.paces.lock().expect("not poisoned").get(commit) {
+            return Ok(*known);
+        }
+        let message = self.repository.remote.commit_message(commit).await?;
+        let every = heartbeat_every(&message);
+        self.paces
+            .lock()
+            .expect("not poisoned")
+            .insert(commit.to_owned(), every);
+        Ok(every)
     }
 
     /// Who holds `issue`'s claim in `view`, for this orchestrator at `now`.
     pub async fn holder(&self, view: &ClaimsView, issue: u64, now: Timestamp) -> AppResult<Holder> {
         let claim = self.claim(view, issue).await?;
-        Ok(match self.standing_of(view, issue, claim.as_ref(), now) {
-            Standing::Free => Holder::Free,
-            Standing::Mine => Holder::Mine {
-                attempt: claim
-                    .as_ref()
-                    .and_then(Claim::record)
-                    .map_or(0, |r| r.attempt),
+        Ok(
+            match self.standing_of(view, issue, claim.as_ref(), now).await? {
+                Standing::Free => Holder::Free,
+                Standing::Mine => Holder::Mine {
+                    attempt: claim
+                        .as_ref()
+                        .and_then(Claim::record)
+                        .map_or(0, |r| r.attempt),
+                },
+                Standing::Live { .. } => Holder::Live,
+                Standing::Stale { .. } => Holder::Stale,
+                Standing::Unreadable => Holder::Unreadable,
             },
-            Standing::Live { .. } => Holder::Live,
-            Standing::Stale { .. } => Holder::Stale,
-            Standing::Unreadable => Holder::Unreadable,
-        })
+        )
     }
 
     /// The orchestrator that `issue`'s claim on the remote names now, when it is not this
@@ -297,7 +329,7 @@ impl ClaimLedger {
         for &issue in view.claims.keys() {
             let claim = self.claim(&view, issue).await?;
             if let Standing::Live { .. } | Standing::Unreadable =
-                self.standing_of(&view, issue, claim.as_ref(), now)
+                self.standing_of(&view, issue, claim.as_ref(), now).await?
             {
                 held.insert(issue);
             }
@@ -322,7 +354,7 @@ impl ClaimLedger {
         let view = self.view(now).await?;
         let tip = view.claims.get(&issue).cloned();
         let claim = self.claim(&view, issue).await?;
-        match self.standing_of(&view, issue, claim.as_ref(), now) {
+        match self.standing_of(&view, issue, claim.as_ref(), now).await? {
             Standing::Live { owner } => {
                 tracing::debug!(issue, owner, "another orchestrator holds the issue");
                 return Ok(None);
@@ -421,54 +453,6 @@ impl ClaimLedger {
                 .insert(commit, Claim::Record(record.clone()));
         }
         Ok(moved)
-    }
-
-    /// Says on the remote that this orchestrator is alive at `now`: its reference moves to a
-    /// fresh commit carrying this process's nonce. Refuses, moving nothing, when another
-    /// process has moved it since this one last did: two orchestrators share this id.
-    pub async fn heartbeat(&self, now: Timestamp) -> AppResult<()> {
-        let reference = orchestrator_ref(&self.orchestrator);
-        let remote = &self.repository.remote;
-        let current = remote.fetch_refs(ORCHESTRATORS_PREFIX).await?;
-        let lease = current.get(&reference).map(String::as_str);
-        let published = self.published.lock().expect("not poisoned").clone();
-        if let Some(tip) = lease
-            && published.as_deref().is_some_and(|mine| mine != tip)
-        {
-            let message = remote.commit_message(tip).await?;
-            if another_process_with_my_id(published.as_deref(), Some((tip, &message)), &self.nonce)
-            {
-                return Err(self.duplicate_id());
-            }
-        }
-        let tree = self.repository.merges.empty_tree().await?;
-        let message = heartbeat_message(&self.orchestrator, &self.nonce);
-        let merges = &self.repository.merges;
-        let commit = merges.write_commit(&tree, &[], &message, now).await?;
-        let moved = remote
-            .publish_ref(&reference, &commit, lease, "clambake: alive")
-            .await?;
-        if moved {
-            *self.published.lock().expect("not poisoned") = Some(commit);
-        } else {
-            tracing::debug!("the sign of life moved meanwhile; it is said again next time");
-        }
-        Ok(())
-    }
-
-    /// The error of a second process under this orchestrator's id, saying how its id was set.
-    fn duplicate_id(&self) -> AppError {
-        let fix = if self.configured {
-            "give one of them another id: `clambake config set orchestrator.id NEW-ID` there (a \
-             clambake.toml copied between machines carries its id)"
-        } else {
-            "give one of them another id: delete .clambake/orchestrator-id there (copied from \
-             the other machine), and the next run makes a new one"
-        };
-        AppError::DuplicateOrchestratorId {
-            id: self.orchestrator.clone(),
-            fix: fix.to_owned(),
-        }
     }
 }
 

@@ -108,7 +108,9 @@ pub async fn spawn(
     let clock = compose::clock();
     let claims = ClaimLedger::open(workspace, config)?;
     claims.heartbeat(clock.now()).await?;
-    let Some(claimed) = claim_issue(&claims, forge, agent, issue, clock.now()).await? else {
+    let claimed = claim_issue(&claims, forge, agent, issue, clock.now()).await;
+    claims.sign_off(clock.now()).await?;
+    let Some(claimed) = claimed? else {
         return Err(refusal(forge, agent, issue).await);
     };
     let slot = config.state_machine.enabled.then_some(SlotJournal {

@@ -736,7 +736,7 @@ mod tests {
     }
 
     #[test]
-    fn a_length_in_minutes_may_be_a_fraction_but_never_zero_negative_or_nan() {
+    fn a_length_in_minutes_may_be_a_fraction_but_never_under_a_second_or_nan() {
         let key = "recovery.max_stuck_time_minutes";
         let quarter = load_text("[recovery]\nmax_stuck_time_minutes = 0.25\n").unwrap();
         let limit = quarter.config.recovery.max_stuck_time_minutes;
@@ -745,11 +745,11 @@ mod tests {
         let whole = load_text("[recovery]\nmax_stuck_time_minutes = 2\n").unwrap();
         let limit = whole.config.recovery.max_stuck_time_minutes;
         assert_eq!(limit.duration(), jiff::SignedDuration::from_mins(2));
-        for refused in ["0", "-1", "-0.5", "nan", "inf", "\"soon\""] {
+        for refused in ["0", "-1", "-0.5", "nan", "inf", "\"soon\"", "1e-9"] {
             let text = format!("[recovery]\nmax_stuck_time_minutes = {refused}\n");
             let error = load_text(&text).unwrap_err().to_string();
             assert!(
-                error.contains("must be a number of minutes more than 0"),
+                error.contains("must be a number of minutes, 1 second (0.0167) or more"),
                 "{refused}: {error}"
             );
         }
@@ -758,9 +758,12 @@ mod tests {
             parse_value(spec, "0.5", "test").unwrap(),
             serde_json::json!(0.5)
         );
-        for refused in ["0", "-3", "NaN", "0.0", "a minute"] {
+        for refused in ["0", "-3", "NaN", "0.0", "a minute", "0.000001"] {
             let error = parse_value(spec, refused, "test").unwrap_err().to_string();
-            assert!(error.contains("more than 0"), "{refused}: {error}");
+            assert!(
+                error.contains("1 second (0.0167) or more"),
+                "{refused}: {error}"
+            );
         }
         let env = [(
             "CLAMBAKE_RECOVERY__MAX_STUCK_TIME_MINUTES".to_owned(),

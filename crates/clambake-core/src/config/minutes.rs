@@ -6,8 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::schema::{Setting, ValueKind};
 
-/// A number of minutes, always finite, more than 0 and at most `u32::MAX`: [`Minutes::new`]
-/// refuses every other number, and validation reads values through it.
+/// A number of minutes, always finite, at least a second and at most `u32::MAX`:
+/// [`Minutes::new`] refuses every other number, and validation reads values through it. A
+/// second is the floor because what these keys time (a claim's silence, a stall) is noticed by
+/// polling git and the forge, which takes about that long: less would make every live
+/// orchestrator and agent look stuck.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Minutes(f64);
 
@@ -17,10 +20,13 @@ impl Eq for Minutes {}
 impl Minutes {
     /// The most a key in minutes takes, as a whole-number key does.
     const MAX: f64 = u32::MAX as f64;
+    /// The least a key in minutes takes: one second.
+    const MIN_SECONDS: f64 = 1.0;
 
     /// `minutes`, if it is a length a key may take.
     pub fn new(minutes: f64) -> Option<Self> {
-        (minutes.is_finite() && minutes > 0.0 && minutes <= Self::MAX).then_some(Self(minutes))
+        (minutes.is_finite() && minutes * 60.0 >= Self::MIN_SECONDS && minutes <= Self::MAX)
+            .then_some(Self(minutes))
     }
 
     /// The number of minutes.
@@ -71,10 +77,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_finite_positive_number_of_minutes_is_one() {
-        for refused in [0.0, -1.0, f64::NAN, f64::INFINITY, -0.0, 1e12] {
+    fn only_a_finite_number_of_minutes_from_a_second_up_is_one() {
+        for refused in [0.0, -1.0, f64::NAN, f64::INFINITY, -0.0, 1e12, 1e-9, 0.016] {
             assert_eq!(Minutes::new(refused), None, "{refused}");
         }
+        let second = Minutes::new(1.0 / 60.0).unwrap();
+        assert_eq!(second.duration(), SignedDuration::from_secs(1), "the least");
         let quarter = Minutes::new(0.25).unwrap();
         assert_eq!(quarter.duration(), SignedDuration::from_secs(15));
         assert_eq!(quarter.to_json(), serde_json::json!(0.25));

@@ -23,7 +23,7 @@ pub enum ValueKind {
     Text,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
-    /// A number of minutes more than 0, fractions allowed ([`super::Minutes`]).
+    /// A number of minutes, a second or more, fractions allowed ([`super::Minutes`]).
     Minutes,
 }
 
@@ -40,7 +40,9 @@ impl fmt::Display for ValueKind {
                 let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
                 write!(f, "one of {}", quoted.join(", "))
             }
-            Self::Minutes => f.write_str("a number of minutes more than 0 (0.25 is 15 seconds)"),
+            Self::Minutes => {
+                f.write_str("a number of minutes, 1 second (0.0167) or more (0.25 is 15 seconds)")
+            }
         }
     }
 }

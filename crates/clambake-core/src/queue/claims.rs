@@ -252,22 +252,39 @@ pub enum Standing<'a> {
     Unreadable,
 }
 
-/// How often, at most, an orchestrator says it is alive.
-const HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_mins(1);
+/// How often, at most, an orchestrator says it is alive: the interval assumed for a sign of
+/// life that does not say its own (an older Clambake's).
+pub const HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_mins(1);
+
+/// How many of its heartbeat intervals a live orchestrator may stay silent, at most, before it
+/// looks gone: its beats are that much more frequent than its silence limit.
+const BEATS_PER_SILENCE: i32 = 4;
 
 /// How often an orchestrator says it is alive when silence past `max_silence` makes its claims
 /// stale: once a minute, or often enough that a live one never looks silent to the others
 /// between two signs of life (a quarter of the limit, for a short one).
 pub fn heartbeat_interval(max_silence: SignedDuration) -> SignedDuration {
-    HEARTBEAT_EVERY.min(max_silence / 4)
+    HEARTBEAT_EVERY.min(max_silence / BEATS_PER_SILENCE)
+}
+
+/// The silence after which an orchestrator that says it is alive every `owner_every` looks
+/// gone to one whose own limit is `max_silence`: that limit, but never less than a few of the
+/// owner's intervals, since its owner paces its signs of life by its own limit, not this one.
+pub fn tolerated_silence(
+    max_silence: SignedDuration,
+    owner_every: SignedDuration,
+) -> SignedDuration {
+    max_silence.max(owner_every * BEATS_PER_SILENCE)
 }
 
 /// Where `issue`'s claim `tip` (its reference's tip, if any) stands for orchestrator `me` at
 /// `now`. Its holder is heard from when the claim or the holder's sign of life moves, as this
 /// machine saw them move (`sightings`, by this machine's clock: another machine's may be
 /// wrong); silent longer than `max_silence` (`recovery.max_stuck_time_minutes`), it is stale.
-/// A reference absent from `sightings` is no sign of life, but a claim none of whose
-/// references was ever seen is taken as moving now.
+/// The holder says it is alive every `owner_every` ([`heartbeat_every`] of its sign of life),
+/// so it is never judged silent sooner than [`tolerated_silence`] allows. A reference absent
+/// from `sightings` is no sign of life, but a claim none of whose references was ever seen is
+/// taken as moving now.
 pub fn standing<'a>(
     tip: Option<&'a Claim>,
     issue: u64,
@@ -275,6 +292,7 @@ pub fn standing<'a>(
     sightings: &Sightings,
     now: Timestamp,
     max_silence: SignedDuration,
+    owner_every: SignedDuration,
 ) -> Standing<'a> {
     let tip = match tip {
         None => return Standing::Free,
@@ -293,17 +311,50 @@ pub fn standing<'a>(
         .filter_map(|reference| sightings.since(reference))
         .max()
         .unwrap_or(now);
-    if now.duration_since(last) > max_silence {
+    if now.duration_since(last) > tolerated_silence(max_silence, owner_every) {
         Standing::Stale { owner }
     } else {
         Standing::Live { owner }
     }
 }
 
-/// The message of an orchestrator's sign of life: its id and `nonce`, a value its process
-/// drew at random, by which it tells its own signs from those of another process with its id.
-pub fn heartbeat_message(orchestrator: &str, nonce: &str) -> String {
-    format!("clambake orchestrator {orchestrator} alive\n\nnonce: {nonce}\n")
+/// The message of an orchestrator's sign of life: its id; `nonce`, a value its process drew at
+/// random, by which it tells its own signs from those of another process with its id; and
+/// `every`, how often it says it is alive, by which the others judge its silence.
+pub fn heartbeat_message(orchestrator: &str, nonce: &str, every: SignedDuration) -> String {
+    let millis = every.as_millis();
+    format!("clambake orchestrator {orchestrator} alive\n\nnonce: {nonce}\nevery-ms: {millis}\n")
+}
+
+/// The message of an orchestrator's last sign of life, as its process ends in order: a process
+/// starting under its id next need not wait to see whether it still lives.
+pub fn sign_off_message(orchestrator: &str, nonce: &str) -> String {
+    format!("clambake orchestrator {orchestrator} stopped\n\nnonce: {nonce}\nstate: stopped\n")
+}
+
+/// Whether a sign of life's `message` is the last of a process that ended in order.
+pub fn signed_off(message: &str) -> bool {
+    message.lines().any(|line| line == "state: stopped")
+}
+
+/// How long a process starting under an id watches a sign of life its predecessor left, whose
+/// message says it comes every `every`, before it takes that predecessor for gone: two of its
+/// intervals, one for the beat and one for a slow pass of its loop.
+pub fn life_watch(every: SignedDuration) -> SignedDuration {
+    every * 2
+}
+
+/// How often the orchestrator whose sign of life has `message` says it is alive, by its
+/// `every-ms` key: [`HEARTBEAT_EVERY`] (the longest) when it says none (an older Clambake's)
+/// or more, so that no sign of life keeps its claims from ever looking stale.
+pub fn heartbeat_every(message: &str) -> SignedDuration {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix("every-ms: "))
+        .and_then(|millis| millis.parse::<u32>().ok())
+        .map_or(HEARTBEAT_EVERY, |millis| {
+            SignedDuration::from_millis(i64::from(millis)).min(HEARTBEAT_EVERY)
+        })
 }
 
 /// The nonce a sign of life's `message` carries, if any.
@@ -350,6 +401,40 @@ mod tests {
             heartbeat_interval(minutes(1)),
             SignedDuration::from_secs(15)
         );
+    }
+
+    #[test]
+    fn a_short_limit_here_never_judges_an_owner_by_less_than_its_own_pace() {
+        // This machine's limit is 15 s; the other's is the default, so it beats once a minute.
+        let limit = SignedDuration::from_secs(15);
+        let now = at("2026-12-01T12:00:00Z");
+        let claim = Claim::Record(held("b", "2026-12-01T11:00:00Z"));
+        let beat = |seconds_ago: i64| {
+            let heard = now - SignedDuration::from_secs(seconds_ago);
+            seen("b", "2026-12-01T11:00:00Z", "h1", &heard.to_string())
+        };
+        let default_pace = heartbeat_every(&heartbeat_message("b", "n", HEARTBEAT_EVERY));
+        assert_eq!(default_pace, HEARTBEAT_EVERY);
+        let older = heartbeat_every("clambake orchestrator b alive\n\nnonce: n\n");
+        assert_eq!(older, HEARTBEAT_EVERY, "no interval said: the longest");
+        let judge = |seconds_ago, every| {
+            standing(Some(&claim), 12, "a", &beat(seconds_ago), now, limit, every)
+        };
+        assert_eq!(
+            judge(45, default_pace),
+            Standing::Live { owner: "b" },
+            "45 s between two of its once-a-minute beats"
+        );
+        assert_eq!(judge(241, default_pace), Standing::Stale { owner: "b" });
+        let quick = heartbeat_every(&heartbeat_message("b", "n", heartbeat_interval(limit)));
+        assert_eq!(quick, SignedDuration::from_millis(3750));
+        assert_eq!(
+            judge(16, quick),
+            Standing::Stale { owner: "b" },
+            "as quick as this one"
+        );
+        let boastful = heartbeat_every("clambake orchestrator b alive\n\nevery-ms: 3600000\n");
+        assert_eq!(boastful, HEARTBEAT_EVERY, "never slower than once a minute");
     }
 
     #[test]
@@ -401,6 +486,7 @@ mod tests {
             sightings,
             now,
             silence,
+            HEARTBEAT_EVERY,
         ) {
             Standing::Free => "free".to_owned(),
             Standing::Mine => "mine".to_owned(),
@@ -408,7 +494,10 @@ mod tests {
             Standing::Stale { owner } => format!("stale, {owner}"),
             Standing::Unreadable => "unreadable".to_owned(),
         };
-        assert_eq!(standing(None, 12, "a", &none, now, silence), Standing::Free);
+        assert_eq!(
+            standing(None, 12, "a", &none, now, silence, HEARTBEAT_EVERY),
+            Standing::Free
+        );
         let released = Claim::Record(claim.record().unwrap().released(ClaimState::Landed, now));
         assert_eq!(standing_of(&released, "a", &none), "free");
         assert_eq!(standing_of(&claim, "b", &none), "mine");
@@ -444,10 +533,18 @@ mod tests {
         for written in ["1990-01-01T00:00:00Z", "2090-01-01T00:00:00Z"] {
             let claim = Claim::Record(held("b", written));
             let moving = seen("b", "2026-12-01T11:00:00Z", "h9", "2026-12-01T11:30:00Z");
-            let live = standing(Some(&claim), 12, "a", &moving, now, silence);
+            let live = standing(
+                Some(&claim),
+                12,
+                "a",
+                &moving,
+                now,
+                silence,
+                HEARTBEAT_EVERY,
+            );
             assert_eq!(live, Standing::Live { owner: "b" }, "{written}");
             let still = seen("b", "2026-12-01T09:00:00Z", "h1", "2026-12-01T09:00:00Z");
-            let stale = standing(Some(&claim), 12, "a", &still, now, silence);
+            let stale = standing(Some(&claim), 12, "a", &still, now, silence, HEARTBEAT_EVERY);
             assert_eq!(stale, Standing::Stale { owner: "b" }, "{written}");
         }
     }
@@ -459,7 +556,15 @@ mod tests {
         let unreadable = Claim::read("clambake claim: issue #12 held, in a format from 2030");
         assert_eq!(unreadable, Claim::Unreadable);
         let long_ago = seen("b", "2000-01-01T00:00:00Z", "h1", "2000-01-01T00:00:00Z");
-        let standing = standing(Some(&unreadable), 12, "a", &long_ago, now, silence);
+        let standing = standing(
+            Some(&unreadable),
+            12,
+            "a",
+            &long_ago,
+            now,
+            silence,
+            HEARTBEAT_EVERY,
+        );
         assert_eq!(standing, Standing::Unreadable, "never free, never stale");
     }
 
@@ -484,9 +589,15 @@ mod tests {
 
     #[test]
     fn another_process_under_my_id_is_told_by_its_nonce() {
-        let mine = heartbeat_message("a", "n1");
-        let theirs = heartbeat_message("a", "n2");
+        let mine = heartbeat_message("a", "n1", HEARTBEAT_EVERY);
+        let theirs = heartbeat_message("a", "n2", HEARTBEAT_EVERY);
         assert_eq!(heartbeat_nonce(&mine), Some("n1"));
+        assert!(!signed_off(&mine));
+        let last = sign_off_message("a", "n1");
+        assert_eq!(
+            (heartbeat_nonce(&last), signed_off(&last)),
+            (Some("n1"), true)
+        );
         let check = another_process_with_my_id;
         assert!(
             !check(None, Some(("h0", &theirs)), "n1"),

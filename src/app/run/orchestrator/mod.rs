@@ -271,13 +271,33 @@ impl Orchestrator {
     /// Runs until `stop_when` says so or `shutdown` counts a signal. The first signal stops
     /// claiming and interrupts the agents (unless `detach_agents`); their claims stay for the
     /// next start. The caller handles a second signal.
+    /// Ends by signing off on the remote, so that a run started next under this id need not
+    /// wait to see whether this one still lives.
     pub async fn run(
+        &mut self,
+        stop_when: StopWhen,
+        shutdown: watch::Receiver<u32>,
+        detach_agents: bool,
+    ) -> AppResult<()> {
+        let ran = self.run_loop(stop_when, shutdown, detach_agents).await;
+        if let Err(error) = self.claims.sign_off(self.clock.now()).await {
+            tracing::warn!(%error, "could not say on the remote that this run ended");
+        }
+        ran
+    }
+
+    async fn run_loop(
         &mut self,
         stop_when: StopWhen,
         mut shutdown: watch::Receiver<u32>,
         detach_agents: bool,
     ) -> AppResult<()> {
         self.say_alive().await?;
+        // Another process already runs under this id: this one touches nothing.
+        let duplicate = |e: &mut AppError| matches!(e, AppError::DuplicateOrchestratorId { .. });
+        if let Some(error) = self.unavailable.take_if(duplicate) {
+            return Err(error);
+        }
         self.adopt_registered().await?;
         self.resume_claims().await?;
         let mut routed_once = false;
