@@ -159,7 +159,9 @@ impl GithubForge {
             Subject::Repository,
         )?;
         let issues: Vec<WireIssue> = reply.json()?;
-        let made = issues.into_iter().find(|issue| {
+        // Newest first: the oldest carrying the key is the create's, any later one a copy of it
+        // that someone made after seeing it.
+        let made = issues.into_iter().rfind(|issue| {
             issue.title == new.title && issue.body.as_deref().is_some_and(|b| key.carried_by(b))
         });
         Ok(only_issues(made.into_iter().collect()).pop())
