@@ -18,6 +18,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
+use crate::github_support::init_command;
 use crate::support::{CliOutput, PATIENCE, clambake_in_env, wait_for, write_script};
 
 /// Quick issues: their agent commits and ends at once.
@@ -99,21 +100,9 @@ impl Machine {
             clone,
             token: fake.token(),
         };
-        let api = fake.api_url();
+        let init = init_command(fake, 2);
         machine
-            .clambake(&[
-                "init",
-                "--backend",
-                "github",
-                "--agents",
-                "2",
-                "--owner",
-                "clambake",
-                "--repo",
-                "demo",
-                "--api-url",
-                &api,
-            ])
+            .clambake(&init.iter().map(String::as_str).collect::<Vec<_>>())
             .success();
         machine
             .clambake(&["config", "set", "orchestrator.id", id])

@@ -1,15 +1,23 @@
 //! What the GitHub backend asks of the GitHub fake, counted: no request whose answer is already
 //! known. A label edit is one PUT after a read of the labels that is free while nobody changed
-//! them, a pass lists the open issues once, setting up the label set lists the labels once, and a lifecycle through the real binary reads no issue by
-//! number and lists no comments it does not need. `benches/github_requests.rs` has the figures.
+//! them, a pass lists the open issues once, setting up the label set lists the labels once,
+//! and a lifecycle through the real binary reads no issue by number and lists no comments it
+//! does not need. `benches/github_requests.rs` has the figures.
 
 use clambake::core::queue::labels::label_set;
 use clambake::ports::Forge;
 use clambake::ports::forge::Label;
 use clambake_github_fake::RecordedRequest;
 
-use crate::github_forge::{github, new_issue, strings};
-use crate::support::clambake_in_env;
+use crate::github_forge::{Github, github, new_issue, strings};
+use crate::github_support::init_command;
+use crate::support::{CliOutput, clambake_in_env};
+
+/// Runs `clambake` in `gh`'s clone with the fake's token; panics unless it succeeds.
+fn clambake_ok(gh: &Github, args: &[&str]) -> CliOutput {
+    let token = gh.fake.token();
+    clambake_in_env(gh.work.path(), args, &[("GH_TOKEN", token.as_str())]).success()
+}
 
 /// `METHOD path -> status` of each request, the path without its query.
 fn lines(requests: &[RecordedRequest]) -> Vec<String> {
@@ -140,23 +148,9 @@ async fn setting_up_the_label_set_lists_the_labels_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_are_none() {
     let gh = github().await;
-    let token = gh.fake.token();
-    let env = [("GH_TOKEN", token.as_str())];
-    let run = |args: &[&str]| clambake_in_env(gh.work.path(), args, &env).success();
-    let api = gh.fake.api_url();
-    run(&[
-        "init",
-        "--backend",
-        "github",
-        "--agents",
-        "2",
-        "--owner",
-        "clambake",
-        "--repo",
-        "demo",
-        "--api-url",
-        &api,
-    ]);
+    let run = |args: &[&str]| clambake_ok(&gh, args);
+    let init = init_command(&gh.fake, 2);
+    run(&init.iter().map(String::as_str).collect::<Vec<_>>());
     let init = lines(&gh.fake.requests());
     assert_eq!(
         init.iter()
@@ -267,23 +261,9 @@ async fn a_lifecycle_reads_no_issue_by_number_and_lists_no_comments_where_there_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pass_lists_the_open_issues_once() {
     let gh = github().await;
-    let token = gh.fake.token();
-    let env = [("GH_TOKEN", token.as_str())];
-    let run = |args: &[&str]| clambake_in_env(gh.work.path(), args, &env).success();
-    let api = gh.fake.api_url();
-    run(&[
-        "init",
-        "--backend",
-        "github",
-        "--agents",
-        "1",
-        "--owner",
-        "clambake",
-        "--repo",
-        "demo",
-        "--api-url",
-        &api,
-    ]);
+    let run = |args: &[&str]| clambake_ok(&gh, args);
+    let init = init_command(&gh.fake, 1);
+    run(&init.iter().map(String::as_str).collect::<Vec<_>>());
     for (key, value) in [
         ("agents.runtime", "simulated"),
         ("agents.real_processes", "false"),

@@ -66,17 +66,7 @@ impl GithubOrigin {
 
     /// What `clambake init` is given to use this fake's repository.
     pub fn init_args(&self) -> Vec<String> {
-        let args = [
-            "--backend",
-            "github",
-            "--owner",
-            "clambake",
-            "--repo",
-            "demo",
-        ];
-        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        all.extend(["--api-url".to_owned(), self.fake.api_url()]);
-        all
+        init_args(&self.fake)
     }
 }
 
@@ -163,4 +153,26 @@ pub fn visible(body: &str) -> &str {
         Some(key) if body.ends_with(" -->") => &body[..key],
         _ => body,
     }
+}
+
+/// What `clambake init` is given to use `fake`'s repository on the GitHub backend.
+pub fn init_args(fake: &FakeGithub) -> Vec<String> {
+    let args = [
+        "--backend",
+        "github",
+        "--owner",
+        "clambake",
+        "--repo",
+        "demo",
+    ];
+    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    all.extend(["--api-url".to_owned(), fake.api_url()]);
+    all
+}
+
+/// `clambake init --agents AGENTS` on `fake`'s repository, as arguments.
+pub fn init_command(fake: &FakeGithub, agents: u32) -> Vec<String> {
+    let mut all = vec!["init".to_owned(), "--agents".to_owned(), agents.to_string()];
+    all.extend(init_args(fake));
+    all
 }

@@ -5,7 +5,7 @@
 
 use clambake_github_fake::IssueState;
 
-use crate::github_support::GithubRepo;
+use crate::github_support::{GithubRepo, init_command};
 use crate::support::{CliOutput, TestRepo, clambake_in_env};
 
 /// A second clone of `github`'s origin, initialised for the same GitHub repository.
@@ -25,21 +25,9 @@ impl OtherMachine {
             repo,
             token: github.fake().token(),
         };
-        let api = github.fake().api_url();
+        let init = init_command(github.fake(), 2);
         machine
-            .clambake(&[
-                "init",
-                "--backend",
-                "github",
-                "--owner",
-                "clambake",
-                "--repo",
-                "demo",
-                "--api-url",
-                &api,
-                "--agents",
-                "2",
-            ])
+            .clambake(&init.iter().map(String::as_str).collect::<Vec<_>>())
             .success();
         machine
     }
