@@ -1,5 +1,6 @@
 //! The traits the application needs from the world. Adapters implement them.
 
+pub mod actions;
 pub mod agent;
 pub mod agent_host;
 pub mod agent_registry;

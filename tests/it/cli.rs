@@ -1,6 +1,6 @@
 //! The `clambake` binary, end to end, in real repositories.
 
-use crate::support::{TestRepo, clambake_in, clambake_in_env};
+use crate::support::{TestRepo, clambake_in};
 
 #[test]
 fn outside_a_repository_says_so_in_one_sentence() {
@@ -431,32 +431,9 @@ fn completions_are_generated() {
 }
 
 #[test]
-fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
+fn the_github_backend_asks_for_its_repository() {
     let repo = TestRepo::new();
     repo.clambake(&["init"]).success();
-    let written = repo.read("clambake.toml");
-    assert!(
-        !written.contains("[github_actions]"),
-        "init writes no settings for features not built yet:\n{written}"
-    );
-
-    let out = repo.clambake(&["config", "set", "github_actions.enabled", "true"]);
-    assert_eq!(out.code, 5, "a configuration error");
-    assert!(
-        out.stderr.contains(
-            "`github_actions.enabled` (command line) cannot be true yet: GitHub Actions support \
-             is not available in this version of clambake"
-        ),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("Clambake issue #12"), "{}", out.stderr);
-    assert_eq!(repo.read("clambake.toml"), written, "nothing was written");
-    repo.clambake(&["config", "set", "github_actions.enabled", "false"])
-        .success();
-    let written = repo.read("clambake.toml");
-
-    // The GitHub backend is built: it asks for its repository.
     repo.clambake(&["config", "set", "forge.backend", "github"])
         .success();
     let out = repo.clambake(&["status"]);
@@ -464,22 +441,6 @@ fn a_key_whose_feature_is_not_built_yet_is_refused_wherever_it_is_set() {
     assert!(
         out.stderr
             .contains("`github.owner` must be set when forge.backend = \"github\""),
-        "{}",
-        out.stderr
-    );
-
-    repo.write("clambake.toml", &written);
-    let out = clambake_in_env(
-        repo.path(),
-        &["status"],
-        &[("CLAMBAKE_GITHUB_ACTIONS__WORKFLOW_TIMEOUT_MINUTES", "5")],
-    );
-    assert_eq!(out.code, 5, "a configuration error");
-    assert!(
-        out.stderr.contains(
-            "`github_actions.workflow_timeout_minutes` (environment variable \
-             CLAMBAKE_GITHUB_ACTIONS__WORKFLOW_TIMEOUT_MINUTES) cannot be 5 yet"
-        ),
         "{}",
         out.stderr
     );

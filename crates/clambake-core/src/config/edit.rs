@@ -213,24 +213,6 @@ mod tests {
     }
 
     #[test]
-    fn set_refuses_a_pending_key_and_accepts_its_default() {
-        let text = "[agents]\nmax_concurrent = 2\n";
-        let error =
-            set_in_text("clambake.toml", text, "github_actions.enabled", "true").unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("`github_actions.enabled` (command line) cannot be true yet"),
-            "{error}"
-        );
-        let new = set_in_text("clambake.toml", text, "github_actions.enabled", "false").unwrap();
-        assert!(
-            new.ends_with("[github_actions]\nenabled = false\n"),
-            "{new}"
-        );
-    }
-
-    #[test]
     fn the_github_backend_is_configured_one_key_at_a_time() {
         let once = set_in_text("clambake.toml", "", "forge.backend", "github").unwrap();
         let twice = set_in_text("clambake.toml", &once, "github.owner", "octo").unwrap();
@@ -244,9 +226,8 @@ mod tests {
     }
 
     #[test]
-    fn the_template_leaves_out_the_sections_of_features_not_built_yet() {
+    fn the_template_writes_every_section() {
         let text = template(&[]);
-        assert!(!text.contains("[github_actions]"), "{text}");
         for section in [
             "forge",
             "github",
@@ -254,6 +235,7 @@ mod tests {
             "bundling",
             "state_machine",
             "recovery",
+            "github_actions",
         ] {
             assert!(
                 text.contains(&format!("[{section}]\n")),

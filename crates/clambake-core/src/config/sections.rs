@@ -15,13 +15,7 @@
 //! in its `choices!`. Drop the `pending` when the feature reads it.
 
 use super::minutes::Minutes;
-use super::schema::{POSITIVE, Pending, ValueKind, choices, configuration};
-
-/// Bundling and agents on GitHub Actions, which `[github_actions]` configures.
-pub const GITHUB_ACTIONS: Pending = Pending {
-    feature: "GitHub Actions support",
-    issue: 12,
-};
+use super::schema::{POSITIVE, ValueKind, choices, configuration};
 
 /// The variables agents see besides the basic allowlist: what Claude Code and Codex need to
 /// reach their models, besides their keys (see [`crate::agents::command::ModelKeys`]). Forge
@@ -87,6 +81,29 @@ choices! {
 }
 
 choices! {
+    /// Where a train departs from.
+    BundlingExecutor {
+        /// This machine's orchestrator bundles.
+        #[default]
+        Local = "local",
+        /// The bundling workflow on GitHub Actions, dispatched at each departure; this machine
+        /// bundles instead when the dispatch fails or the run does not finish in time.
+        Actions = "actions",
+    }
+}
+
+choices! {
+    /// Where agent attempts run.
+    AgentExecutor {
+        /// As processes of this machine.
+        #[default]
+        Local = "local",
+        /// On GitHub Actions runners, one workflow run per attempt.
+        Actions = "actions",
+    }
+}
+
+choices! {
     /// How much of each transition the journal records.
     TransitionLogging {
         /// The states, the event and its cause.
@@ -139,6 +156,12 @@ configuration! {
         claude_code_path: String = "claude";
         /// How many agents work at once.
         max_concurrent: u32 = 4, kind = POSITIVE;
+        /// Where attempts run: "local" (processes of this machine) or "actions" (every slot on
+        /// a GitHub Actions runner; needs github_actions.enabled).
+        executor: AgentExecutor = AgentExecutor::Local;
+        /// With executor = "local": this many more slots, beside max_concurrent, whose
+        /// attempts run on GitHub Actions runners (0: none).
+        actions_slots: u32 = 0;
         /// An attempt running longer than this is terminated.
         timeout_minutes: u32 = 60, kind = POSITIVE;
         /// An agent silent for this long is considered stalled and terminated.
@@ -203,6 +226,9 @@ configuration! {
         conflict_strategy: ConflictStrategy = ConflictStrategy::IndividualFallback;
         /// "schedule", "on_land" (as soon as work lands) or "manual".
         trigger: BundleTrigger = BundleTrigger::Schedule;
+        /// Where trains depart from: "local" (this machine) or "actions" (the bundling
+        /// workflow, with this machine as the fallback; needs github_actions.enabled).
+        executor: BundlingExecutor = BundlingExecutor::Local;
     }
 
     /// The lifecycle state machine that checks what Clambake believes against the forge, git
@@ -233,15 +259,25 @@ configuration! {
         cleanup_abandoned_branches: bool = true;
     }
 
-    /// Run bundling as a scheduled GitHub Actions workflow instead of on this machine.
+    /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
+    /// (see bundling.executor and agents.executor). Needs forge.backend = "github".
     [github_actions] GithubActionsConfig {
-        /// Depart trains from a GitHub Actions workflow.
-        enabled: bool = false, pending = GITHUB_ACTIONS;
-        /// The workflow file under .github/workflows/.
-        bundling_workflow: String = "clambake-bundle.yml", pending = GITHUB_ACTIONS;
-        /// Allow starting the workflow by hand (workflow_dispatch).
-        manual_trigger_enabled: bool = true, pending = GITHUB_ACTIONS;
-        /// How long a workflow run may take (0: GitHub's own limit).
-        workflow_timeout_minutes: u32 = 30, pending = GITHUB_ACTIONS;
+        /// false (or `clambake rollback --feature actions`) runs bundling and agents on this
+        /// machine, whatever bundling.executor and agents.executor say.
+        enabled: bool = false;
+        /// The bundling workflow's file under .github/workflows/.
+        bundling_workflow: String = "clambake-bundling.yml";
+        /// The agent workflow's file under .github/workflows/.
+        agent_workflow: String = "clambake-agent.yml";
+        /// How long a dispatched run may take: a bundling run not done by then is given up and
+        /// the train departs from this machine; an agent run is cancelled and its attempt
+        /// ends as timed out.
+        workflow_timeout_minutes: u32 = 30, kind = POSITIVE;
+        /// The repository secret holding a GitHub App's or a person's token for the workflows,
+        /// used instead of the workflow's GITHUB_TOKEN when set: pushes made with
+        /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
+        token_secret: String = "CLAMBAKE_TOKEN";
+        /// The runner label the workflows run on.
+        runs_on: String = "ubuntu-latest";
     }
 }
