@@ -57,6 +57,8 @@ pub trait RunEvents: Send + Sync {
     fn step_started(&self, run_id: u64, job: &str, index: usize);
     /// Step `index` ended, with what it wrote (stdout and stderr together).
     fn step_finished(&self, run_id: u64, job: &str, index: usize, outcome: Outcome, log: &str);
+    /// The job wrote a job summary (`$GITHUB_STEP_SUMMARY`, Markdown), as it stands so far.
+    fn summary(&self, run_id: u64, job: &str, markdown: &str);
     /// The run uploaded an artifact: `name`, and its files (path inside it, contents).
     fn artifact(&self, run_id: u64, name: &str, files: Vec<(String, Vec<u8>)>);
     /// The job ended.

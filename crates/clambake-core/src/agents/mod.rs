@@ -12,6 +12,7 @@ pub mod log;
 pub mod outcome;
 pub mod proc_stat;
 pub mod prompt;
+pub mod remote;
 pub mod retry;
 pub mod simulated_work;
 pub mod simulation;
