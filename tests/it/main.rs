@@ -24,6 +24,7 @@ mod bundle_git;
 mod bundle_pending;
 mod bundle_records;
 mod bundle_strays;
+mod bundle_summary;
 mod chaos;
 mod claude_attempts;
 mod claude_code;
