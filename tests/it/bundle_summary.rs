@@ -72,7 +72,11 @@ fn a_fresh_clone_bundles_and_appends_its_report_to_the_summary() {
 
     let bundles = train["bundles"].as_array().unwrap();
     assert_eq!(bundles.len(), 1, "{train}");
-    assert_eq!(bundles[0]["issues"], serde_json::json!([one, two]), "{train}");
+    assert_eq!(
+        bundles[0]["issues"],
+        serde_json::json!([one, two]),
+        "{train}"
+    );
     let number = bundles[0]["number"].as_u64().unwrap();
     let head = bundles[0]["head"].as_str().unwrap();
     let text = std::fs::read_to_string(&summary).unwrap();
@@ -80,14 +84,21 @@ fn a_fresh_clone_bundles_and_appends_its_report_to_the_summary() {
     let link = format!("{}/clambake/demo/pull/{number}", github.fake().api_url());
     assert!(text.contains(&format!("[#{number}]({link})")), "{text}");
     assert!(text.contains(head), "{text}");
-    assert!(text.contains(&format!("#{one}")) && text.contains(&format!("#{two}")), "{text}");
+    assert!(
+        text.contains(&format!("#{one}")) && text.contains(&format!("#{two}")),
+        "{text}"
+    );
     for issue in [one, two] {
         assert_eq!(repo.labels_of(issue), ["route:bundled"]);
     }
 
     // The next run has nothing to send, and says so.
-    clambake_as_workflow(&github, &clone, &["bundle", "--force", "--summary", summary_arg])
-        .success();
+    clambake_as_workflow(
+        &github,
+        &clone,
+        &["bundle", "--force", "--summary", summary_arg],
+    )
+    .success();
     let text = std::fs::read_to_string(&summary).unwrap();
     assert!(text.contains("Nothing to send"), "{text}");
     github.assert_no_violations();

@@ -40,6 +40,7 @@ use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
 use crate::core::trains::schedule::Departure;
+use crate::ports::actions::Actions;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::forge::Issue;
@@ -173,6 +174,9 @@ pub struct Orchestrator {
     pass_listing: Option<Vec<Issue>>,
     /// When the next train leaves, as the last train decided, for the live view.
     next_train: Option<Departure>,
+    /// GitHub Actions, when the forge is GitHub: where trains depart with
+    /// `bundling.executor = "actions"`.
+    actions: Option<Arc<dyn Actions>>,
 }
 
 impl Orchestrator {
@@ -221,7 +225,24 @@ impl Orchestrator {
             queue: None,
             pass_listing: None,
             next_train: None,
+            actions: None,
         })
+    }
+
+    /// Trains depart through `actions` when the configuration says so.
+    pub fn with_actions(mut self, actions: Arc<dyn Actions>) -> Self {
+        self.actions = Some(actions);
+        self
+    }
+
+    /// Reads `[github_actions]` from the configuration file again, so that `clambake
+    /// rollback --feature actions` takes effect at the next pass of a running loop. A file
+    /// that does not load now keeps what the loop started with.
+    fn reload_github_actions(&mut self) {
+        match self.workspace.load_config() {
+            Ok(loaded) => self.config.github_actions = loaded.config.github_actions,
+            Err(error) => tracing::warn!(%error, "could not read the configuration again"),
+        }
     }
 
     /// Publishes the loop's progress on `to` from now on.
