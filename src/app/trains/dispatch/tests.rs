@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use super::*;
 use crate::adapters::git::Git;
 use crate::app::Workspace;
-use crate::app::lifecycle::transitions::open_journal;
+use crate::app::lifecycle::transitions::{open_journal, transition};
 use crate::app::setup::init::init;
 use crate::core::config::{Config, ForgeBackend};
+use crate::core::lifecycle::machine::{Event, State};
 use crate::core::queue::labels;
 use crate::ports::Forge;
 use crate::ports::actions::{ArtifactFile, Job, JobLog, RunId, Workflow, WorkflowRun};
@@ -190,6 +191,22 @@ async fn fixture() -> Fixture {
         git(dir.path(), &["checkout", "-q", "main"]);
     }
     let journal = Box::new(open_journal(&workspace).unwrap());
+    // Each slot landed its issue here.
+    for (issue, slot) in [(1, "agent001"), (2, "agent002")] {
+        let assign = Event::Assign {
+            agent_id: slot.to_owned(),
+            issue,
+            branch: format!("{slot}/{issue}-task"),
+        };
+        let landing = [
+            assign,
+            Event::StartWork { commits_ahead: 1 },
+            Event::CompleteWork,
+        ];
+        for event in landing {
+            transition(journal.as_ref(), slot, &event, "test", Timestamp::now()).unwrap();
+        }
+    }
     Fixture {
         start: Timestamp::now(),
         dir,
@@ -206,7 +223,7 @@ impl Fixture {
             git: self.workspace.repository(),
             forge: self.forge.as_ref(),
             config: &self.config.bundling,
-            journal: None,
+            journal: Some(self.journal.as_ref()),
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
         }
@@ -359,6 +376,7 @@ async fn a_run_that_succeeded_is_journaled_as_the_departure_it_made() {
     let elsewhere = tempfile::tempdir().unwrap();
     let remote_log = open_journal_at(elsewhere.path());
     let remote = Bundler {
+        journal: None,
         train_log: &remote_log,
         state_dir: elsewhere.path().to_path_buf(),
         ..fixture.bundler()
@@ -395,6 +413,16 @@ async fn a_run_that_succeeded_is_journaled_as_the_departure_it_made() {
     let head = &made.bundles[0].head;
     assert!(fixture.journal.bundle_record(head).unwrap().is_some());
     assert_eq!(run_out(&fixture.workspace.state_dir()).unwrap(), None);
+    // The slots that landed the work are journaled as riding the run's bundle.
+    for slot in ["agent001", "agent002"] {
+        assert_eq!(
+            fixture.journal.current_state(slot).unwrap(),
+            State::Bundled {
+                issues: vec![if slot == "agent001" { 1 } else { 2 }],
+                bundle_pr: made.bundles[0].number,
+            }
+        );
+    }
     drop(fixture.dir);
 }
 
