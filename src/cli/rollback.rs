@@ -29,6 +29,9 @@ enum FeatureArg {
     RealAgents,
     /// The lifecycle state machine; off, labels alone manage the agents.
     StateMachine,
+    /// GitHub Actions; off, trains depart and agents work on this machine, and Clambake's
+    /// workflow runs in flight are cancelled.
+    Actions,
 }
 
 pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
@@ -36,6 +39,7 @@ pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
         FeatureArg::Bundling => Feature::Bundling,
         FeatureArg::RealAgents => Feature::RealAgents,
         FeatureArg::StateMachine => Feature::StateMachine,
+        FeatureArg::Actions => Feature::Actions,
     };
     if !args.confirm {
         return Err(AppError::Unconfirmed {

@@ -2,122 +2,21 @@
 //! in-memory GitHub Actions: what is dispatched, followed, adopted, or made here instead.
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
+use std::sync::Arc;
 
 use super::*;
 use crate::adapters::git::Git;
 use crate::app::Workspace;
 use crate::app::lifecycle::transitions::{open_journal, transition};
+use crate::app::memory_actions::MemoryActions;
 use crate::app::setup::init::init;
 use crate::core::config::{Config, ForgeBackend};
 use crate::core::lifecycle::machine::{Event, State};
 use crate::core::queue::labels;
 use crate::ports::Forge;
-use crate::ports::actions::{ArtifactFile, Job, JobLog, RunId, Workflow, WorkflowRun};
-use crate::ports::forge::{ForgeResult, NewIssue, PullRequestState};
+use crate::ports::forge::{NewIssue, PullRequestState};
 use crate::ports::git::Author;
 use crate::ports::journal::Store;
-
-/// GitHub Actions in memory: one workflow, runs whose status the test sets.
-#[derive(Default)]
-struct MemoryActions {
-    /// `None`: the repository has no such workflow.
-    state: Mutex<Option<WorkflowState>>,
-    dispatches: Mutex<Vec<Dispatch>>,
-    runs: Mutex<BTreeMap<RunId, (RunStatus, Option<Conclusion>)>>,
-    reads: Mutex<Vec<RunId>>,
-    cancelled: Mutex<Vec<RunId>>,
-}
-
-impl MemoryActions {
-    fn active() -> Self {
-        let actions = Self::default();
-        *actions.state.lock().unwrap() = Some(WorkflowState::Active);
-        actions
-    }
-
-    fn set(&self, run: RunId, status: RunStatus, conclusion: Option<Conclusion>) {
-        self.runs.lock().unwrap().insert(run, (status, conclusion));
-    }
-}
-
-#[async_trait]
-impl Actions for MemoryActions {
-    async fn workflow(&self, file: &str) -> ForgeResult<Workflow> {
-        let state = (*self.state.lock().unwrap()).ok_or(ForgeError::NotFound {
-            kind: "workflow",
-            number: 0,
-        })?;
-        Ok(Workflow {
-            id: 1,
-            name: "Clambake bundling".to_owned(),
-            path: format!(".github/workflows/{file}"),
-            state,
-        })
-    }
-
-    async fn dispatch(&self, dispatch: &Dispatch) -> ForgeResult<RunId> {
-        let mut dispatches = self.dispatches.lock().unwrap();
-        dispatches.push(dispatch.clone());
-        let run = 100 + dispatches.len() as u64;
-        self.set(run, RunStatus::Queued, None);
-        Ok(run)
-    }
-
-    async fn runs(&self, _file: &str, _limit: usize) -> ForgeResult<Vec<WorkflowRun>> {
-        unimplemented!("the train never lists runs")
-    }
-
-    async fn run(&self, id: RunId) -> ForgeResult<WorkflowRun> {
-        self.reads.lock().unwrap().push(id);
-        let (status, conclusion) =
-            *self
-                .runs
-                .lock()
-                .unwrap()
-                .get(&id)
-                .ok_or(ForgeError::NotFound {
-                    kind: "run",
-                    number: id,
-                })?;
-        let at = Timestamp::now();
-        Ok(WorkflowRun {
-            id,
-            name: "Clambake bundling".to_owned(),
-            display_title: "bundle".to_owned(),
-            path: ".github/workflows/clambake-bundling.yml".to_owned(),
-            event: "workflow_dispatch".to_owned(),
-            status,
-            conclusion,
-            head_branch: Some("main".to_owned()),
-            head_sha: "0".repeat(40),
-            created_at: at,
-            run_started_at: None,
-            updated_at: at,
-            html_url: format!("https://github.com/o/r/actions/runs/{id}"),
-        })
-    }
-
-    async fn jobs(&self, _id: RunId) -> ForgeResult<Vec<Job>> {
-        unimplemented!("the train never reads jobs")
-    }
-
-    async fn logs(&self, _id: RunId) -> ForgeResult<Vec<JobLog>> {
-        unimplemented!("the train never reads logs")
-    }
-
-    async fn cancel(&self, id: RunId) -> ForgeResult<()> {
-        self.cancelled.lock().unwrap().push(id);
-        self.set(id, RunStatus::Completed, Some(Conclusion::Cancelled));
-        Ok(())
-    }
-
-    async fn artifact(&self, _id: RunId, _name: &str) -> ForgeResult<Option<Vec<ArtifactFile>>> {
-        unimplemented!("the train never reads artifacts")
-    }
-}
 
 /// A clock stopped at one moment.
 struct Stopped(Timestamp);
