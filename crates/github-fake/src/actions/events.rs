@@ -175,3 +175,18 @@ impl RunEvents for Recorder {
         drop(control);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_line_gets_githubs_timestamp() {
+        let stamp =
+            regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z one$").unwrap();
+        let log = stamped("one\none\n");
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|line| stamp.is_match(line)), "{log}");
+    }
+}

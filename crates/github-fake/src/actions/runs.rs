@@ -19,7 +19,8 @@ use super::events::finish_run;
 use super::{RunStatus, WorkflowRun, render, workflows};
 
 /// Whether `run` passes the listing's filters: `actor`, `branch`, `event`, `status` (a
-/// status or a conclusion), `created` (GitHub's date qualifier) and `head_sha`.
+/// status or a conclusion), `created` (GitHub's date qualifier), `head_sha` and
+/// `check_suite_id` (each run is its own check suite here).
 fn passes(params: &Params, run: &WorkflowRun) -> bool {
     let equal = |name: &str, value: &str| params.get(name).is_none_or(|wanted| wanted == value);
     let status = params.get("status").is_none_or(|wanted| {
@@ -34,6 +35,7 @@ fn passes(params: &Params, run: &WorkflowRun) -> bool {
         && equal("branch", &run.head_branch)
         && equal("event", &run.event)
         && equal("head_sha", &run.head_sha)
+        && equal("check_suite_id", &run.id.to_string())
         && status
         && created
 }
