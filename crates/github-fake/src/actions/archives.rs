@@ -35,17 +35,18 @@ fn file_name(name: &str) -> String {
     name.replace(['/', '\\', ':'], "_")
 }
 
-/// The run's logs laid out as GitHub's archive: `<n>_<job>.txt` with each whole job's log,
-/// and `<job>/<n>_<step>.txt` with each step's.
+/// The run's logs laid out as GitHub's archive: `<n>_<job>.txt` with each whole job's log
+/// (jobs numbered from 1 in the order they started), and `<job>/<n>_<step>.txt` with each
+/// step's.
 fn logs_archive(run: &WorkflowRun) -> Bytes {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for (index, job) in run.jobs.iter().enumerate() {
+    for (number, job) in (1..).zip(&run.jobs) {
         let job_dir = file_name(&job.name);
         let mut whole = String::new();
         for step in &job.steps {
             let header = step.started_at.as_deref().unwrap_or(&job.started_at);
             let header = header.replace('Z', ".0000000Z");
-            whole.push_str(&format!("{header} ##[group]Run {}\n", step.name));
+            whole.push_str(&format!("{header} ##[group]{}\n", step.name));
             whole.push_str(&format!("{header} ##[endgroup]\n"));
             whole.push_str(&step.log);
             files.push((
@@ -53,7 +54,7 @@ fn logs_archive(run: &WorkflowRun) -> Bytes {
                 step.log.clone().into_bytes(),
             ));
         }
-        files.push((format!("{index}_{job_dir}.txt"), whole.into_bytes()));
+        files.push((format!("{number}_{job_dir}.txt"), whole.into_bytes()));
     }
     zip(files.iter().map(|(path, bytes)| (path.clone(), &bytes[..])))
 }

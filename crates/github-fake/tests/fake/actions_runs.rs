@@ -111,7 +111,7 @@ async fn logs_and_artifacts_download_through_a_redirect_to_another_origin() {
     assert_eq!(
         names,
         [
-            "0_build.txt",
+            "1_build.txt",
             "build/1_Run actions_checkout@v5.txt",
             "build/2_Run clambake.txt",
             "build/3_Upload artifact.txt",
@@ -121,8 +121,8 @@ async fn logs_and_artifacts_download_through_a_redirect_to_another_origin() {
     let (stamp, line) = step.trim_end().split_once(' ').unwrap();
     assert_eq!(line, "all good");
     assert!(stamp.ends_with('Z') && stamp.contains('T'), "{stamp}");
-    assert!(files["0_build.txt"].contains("##[group]Run Run clambake"));
-    assert!(files["0_build.txt"].contains(" HEAD is now at "));
+    assert!(files["1_build.txt"].contains(" ##[group]Run clambake\n"));
+    assert!(files["1_build.txt"].contains(" HEAD is now at "));
 
     let artifact_id = harness.fake.artifacts(id)[0].id;
     let download = harness.repo(&format!("/actions/artifacts/{artifact_id}/zip"));
