@@ -128,7 +128,8 @@ fn rate_headers(app: &App, headers: &mut HeaderMap) {
 /// it (or a fault), then adds the ETag and rate-limit headers, checks and records the answer.
 pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     // The fake's own controls, and the blob storage (another origin on GitHub), are no API.
-    if request.uri().path().starts_with("/_fake/") || request.uri().path().starts_with("/_blobs/") {
+    let path = request.uri().path();
+    if path.starts_with("/_fake/") || path.starts_with("/_blobs/") {
         return next.run(request).await;
     }
     let arrived = app.started.elapsed();

@@ -262,4 +262,17 @@ async fn faults_fall_on_the_actions_endpoints_too() {
     assert!(harness.fake.runs().is_empty(), "a 502 acts on nothing");
     let listing = harness.get(&harness.repo("/actions/runs")).await;
     assert_eq!(listing.status(), 502);
+
+    harness.fake.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let body = json!({ "ref": "main", "return_run_details": true });
+    let lost = harness
+        .request(Method::POST, &path)
+        .json(&body)
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer is lost");
+    assert_eq!(harness.fake.runs().len(), 1, "but the run was made");
 }
