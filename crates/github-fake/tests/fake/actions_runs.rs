@@ -1,6 +1,8 @@
 //! Runs carried out by a runner (the tests' [`ScriptedRunner`]): what it is handed, how its
 //! reports show in the run, its jobs, summaries, logs and artifacts, and cancelling it.
 
+use std::sync::atomic::Ordering;
+
 use clambake_github_fake::RunStatus;
 use clambake_github_fake::runner_contract::Outcome;
 use reqwest::Method;
@@ -184,7 +186,7 @@ async fn a_failing_step_fails_the_job_and_the_run_and_skips_the_rest() {
 
 #[tokio::test]
 async fn cancelling_a_running_run_has_its_runner_stop_it() {
-    let (harness, _runner) = with_runner().await;
+    let (harness, runner) = with_runner().await;
     let id = harness
         .dispatch("test.yml", json!({ "outcome": "hang" }))
         .await;
@@ -203,6 +205,11 @@ async fn cancelling_a_running_run_has_its_runner_stop_it() {
     harness
         .expect(Method::POST, &cancel, Value::Null, 202)
         .await;
+    assert_eq!(
+        runner.cancels.load(Ordering::SeqCst),
+        1,
+        "the runner was told"
+    );
     let run = harness.wait_for_completion(id).await;
     assert_eq!(run.conclusion, Some(Outcome::Cancelled));
     let steps: Vec<Option<Outcome>> = run.jobs[0].steps.iter().map(|s| s.conclusion).collect();
@@ -216,6 +223,27 @@ async fn cancelling_a_running_run_has_its_runner_stop_it() {
         .expect(Method::POST, &cancel, Value::Null, 409)
         .await;
     assert_eq!(harness.get(&logs).await.status(), 200);
+}
+
+#[tokio::test]
+async fn cancelling_a_run_its_runner_holds_in_the_queue_waits_for_the_runner() {
+    let (harness, runner) = with_runner().await;
+    let id = harness
+        .dispatch("test.yml", json!({ "outcome": "stay-queued" }))
+        .await;
+    assert_eq!(runner.started.lock().unwrap().len(), 1);
+    let cancel = harness.repo(&format!("/actions/runs/{id}/cancel"));
+    harness
+        .expect(Method::POST, &cancel, Value::Null, 202)
+        .await;
+    assert_eq!(
+        runner.cancels.load(Ordering::SeqCst),
+        1,
+        "the runner was told"
+    );
+    let run = harness.wait_for_completion(id).await;
+    assert_eq!(run.conclusion, Some(Outcome::Cancelled));
+    assert!(run.jobs.is_empty());
 }
 
 #[tokio::test]

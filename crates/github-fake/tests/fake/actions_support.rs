@@ -2,6 +2,7 @@
 //! scripted [`Runner`] of the tests' own that reports as a real one would.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ on:
     inputs:
       outcome:
         type: choice
-        options: [success, failure, hang]
+        options: [success, failure, hang, stay-queued]
         default: success
       dispatch_key:
         required: false
@@ -113,11 +114,14 @@ impl Harness {
 
 /// A runner that plays one job, `build`, of three steps: it checks out, runs (failing when
 /// the `outcome` input says `failure`, or waiting to be cancelled when it says `hang`) and
-/// uploads an artifact; it writes a job summary on the way.
+/// uploads an artifact; it writes a job summary on the way. With `stay-queued` it starts no
+/// job and waits to be cancelled.
 #[derive(Default)]
 pub struct ScriptedRunner {
     /// Every run it was handed.
     pub started: Mutex<Vec<RunSpec>>,
+    /// How many times it was told to cancel a run.
+    pub cancels: Arc<AtomicUsize>,
 }
 
 /// Set once the run is cancelled.
@@ -127,12 +131,16 @@ struct Cancelled {
     changed: Condvar,
 }
 
-struct Control(Arc<Cancelled>);
+struct Control {
+    cancelled: Arc<Cancelled>,
+    cancels: Arc<AtomicUsize>,
+}
 
 impl RunControl for Control {
     fn cancel(&self) {
-        *self.0.flag.lock().unwrap() = true;
-        self.0.changed.notify_all();
+        self.cancels.fetch_add(1, Ordering::SeqCst);
+        *self.cancelled.flag.lock().unwrap() = true;
+        self.cancelled.changed.notify_all();
     }
 }
 
@@ -140,7 +148,10 @@ impl Runner for ScriptedRunner {
     fn start(&self, spec: RunSpec, events: Arc<dyn RunEvents>) -> Box<dyn RunControl> {
         self.started.lock().unwrap().push(spec.clone());
         let cancelled = Arc::new(Cancelled::default());
-        let control = Control(cancelled.clone());
+        let control = Control {
+            cancelled: cancelled.clone(),
+            cancels: self.cancels.clone(),
+        };
         std::thread::spawn(move || play(&spec, &*events, &cancelled));
         Box::new(control)
     }
@@ -149,6 +160,11 @@ impl Runner for ScriptedRunner {
 fn play(spec: &RunSpec, events: &dyn RunEvents, cancelled: &Cancelled) {
     let id = spec.run_id;
     let outcome = spec.inputs.get("outcome").and_then(Value::as_str);
+    if outcome == Some("stay-queued") {
+        wait_for_cancel(cancelled);
+        events.run_finished(id, Outcome::Cancelled);
+        return;
+    }
     let steps: Vec<String> = STEPS.iter().map(|step| step.to_string()).collect();
     events.job_started(id, "build", &steps);
     events.step_started(id, "build", 0);
@@ -158,12 +174,7 @@ fn play(spec: &RunSpec, events: &dyn RunEvents, cancelled: &Cancelled) {
     events.summary(id, "build", "## Plan\n");
     let ended = match outcome {
         Some("hang") => {
-            let flag = cancelled.flag.lock().unwrap();
-            let (flag, _) = cancelled
-                .changed
-                .wait_timeout_while(flag, Duration::from_secs(120), |flag| !*flag)
-                .unwrap();
-            assert!(*flag, "the scripted run was never cancelled");
+            wait_for_cancel(cancelled);
             events.step_finished(id, "build", 1, Outcome::Cancelled, "stopped\n");
             Outcome::Cancelled
         }
@@ -186,6 +197,16 @@ fn play(spec: &RunSpec, events: &dyn RunEvents, cancelled: &Cancelled) {
     };
     events.job_finished(id, "build", ended);
     events.run_finished(id, ended);
+}
+
+/// Waits (two minutes at most) until the run is cancelled.
+fn wait_for_cancel(cancelled: &Cancelled) {
+    let flag = cancelled.flag.lock().unwrap();
+    let (flag, _) = cancelled
+        .changed
+        .wait_timeout_while(flag, Duration::from_secs(120), |flag| !*flag)
+        .unwrap();
+    assert!(*flag, "the scripted run was never cancelled");
 }
 
 /// A fake with [`TEST_WORKFLOW`] as `test.yml` and a [`ScriptedRunner`].
