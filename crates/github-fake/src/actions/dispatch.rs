@@ -73,6 +73,18 @@ pub async fn dispatch(
             "Unexpected inputs provided: [{listed}]"
         )));
     }
+    for (name, value) in &request.inputs {
+        let input = &declared[name];
+        let text = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(value.to_string());
+        if input.kind == "choice" && !input.options.contains(&text) {
+            return Err(unprocessable(format!(
+                "Provided value '{text}' for input '{name}' not in the list of allowed values"
+            )));
+        }
+    }
     let mut inputs = request.inputs;
     for (name, input) in &declared {
         match (inputs.contains_key(name), &input.default) {

@@ -50,6 +50,8 @@ pub struct Input {
     pub kind: String,
     pub required: bool,
     pub default: Option<serde_json::Value>,
+    /// A `choice` input's `options`.
+    pub options: Vec<String>,
 }
 
 impl Definition {
@@ -110,6 +112,13 @@ fn input_of(input: &Yaml) -> Input {
             .and_then(Yaml::as_bool)
             .unwrap_or(false),
         default,
+        options: input
+            .get("options")
+            .and_then(Yaml::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|option| option.as_str().map(str::to_string))
+            .collect(),
     }
 }
 
@@ -212,6 +221,7 @@ mod tests {
         let yaml = "name: Bundle\nrun-name: bundle ${{ inputs.dispatch_key }}\non:\n  \
                     schedule:\n    - cron: '*/10 * * * *'\n  workflow_dispatch:\n    inputs:\n      \
                     force_bundle:\n        type: boolean\n        default: false\n      \
+                    mode:\n        type: choice\n        options: [fast, slow]\n      \
                     dispatch_key:\n        required: false\n        default: ''\n      \
                     issue:\n        required: true\njobs: {}\n";
         let definition = Definition::parse(".github/workflows/b.yml", yaml);
@@ -223,6 +233,7 @@ mod tests {
         assert!(definition.scheduled);
         let inputs = definition.dispatch_inputs.unwrap();
         assert_eq!(inputs["force_bundle"].kind, "boolean");
+        assert_eq!(inputs["mode"].options, ["fast", "slow"]);
         assert_eq!(inputs["force_bundle"].default, Some(json!(false)));
         assert_eq!(inputs["dispatch_key"].default, Some(json!("")));
         assert!(inputs["issue"].required && inputs["issue"].default.is_none());

@@ -128,6 +128,9 @@ async fn dispatch_refusals_are_githubs() {
         refused("test.yml", unexpected).await,
         (422, expected.into())
     );
+    let unlisted = json!({ "ref": "main", "inputs": { "outcome": "maybe" } });
+    let expected = "Provided value 'maybe' for input 'outcome' not in the list of allowed values";
+    assert_eq!(refused("test.yml", unlisted).await, (422, expected.into()));
     let nowhere = json!({ "ref": "nowhere" });
     let expected = "No ref found for: nowhere";
     assert_eq!(refused("test.yml", nowhere).await, (422, expected.into()));
