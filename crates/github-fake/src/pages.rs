@@ -77,7 +77,7 @@ pub fn paginate<T>(
     render: impl FnMut(T) -> Value,
 ) -> Result<Response, ApiError> {
     let (this, link) = page(api_url, uri, items, render)?;
-    with_link(Json(this).into_response(), link)
+    Ok(with_link(Json(this).into_response(), link))
 }
 
 /// [`paginate`] for the listings that wrap their page as `{"total_count": N, "<key>": [...]}`,
@@ -92,14 +92,14 @@ pub fn paginate_wrapped<T>(
     let total_count = items.len();
     let (this, link) = page(api_url, uri, items, render)?;
     let body = serde_json::json!({ "total_count": total_count, key: this });
-    with_link(Json(body).into_response(), link)
+    Ok(with_link(Json(body).into_response(), link))
 }
 
-fn with_link(mut response: Response, link: Option<HeaderValue>) -> Result<Response, ApiError> {
+fn with_link(mut response: Response, link: Option<HeaderValue>) -> Response {
     if let Some(link) = link {
         response.headers_mut().insert(LINK, link);
     }
-    Ok(response)
+    response
 }
 
 /// The requested page of `items`, rendered, and its `Link` header if there are other pages.
