@@ -52,9 +52,8 @@ impl MemoryActions {
 #[async_trait]
 impl Actions for MemoryActions {
     async fn workflow(&self, file: &str) -> ForgeResult<Workflow> {
-        let state = (*self.state.lock().unwrap()).ok_or(ForgeError::NotFound {
-            kind: "workflow",
-            number: 0,
+        let state = (*self.state.lock().unwrap()).ok_or_else(|| ForgeError::NoWorkflow {
+            file: file.to_owned(),
         })?;
         Ok(Workflow {
             id: 1,

@@ -19,6 +19,7 @@ mod architecture;
 mod backend;
 mod body_files;
 mod branch_deletion;
+mod bundle_actions;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;

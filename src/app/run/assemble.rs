@@ -13,6 +13,7 @@ use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::core::config::ForgeBackend;
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
@@ -94,6 +95,7 @@ pub async fn run_reporting(
     if let Some(agents) = request.agents {
         settings.max_concurrent = agents;
     }
+    let on_github = config.forge.backend == ForgeBackend::Github;
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
@@ -104,6 +106,10 @@ pub async fn run_reporting(
         settings,
     )
     .await?;
+    // Trains may depart through the bundling workflow, now or once switched on.
+    if on_github {
+        orchestrator = orchestrator.with_actions(workspace.open_actions().await?);
+    }
     orchestrator.report_progress(progress);
     orchestrator
         .run(request.stop_when, shutdown, request.detach_agents)

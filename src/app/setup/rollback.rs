@@ -89,7 +89,7 @@ pub async fn cancel_runs_in_flight(
     let mut cancelled = Vec::new();
     for workflow in [&settings.bundling_workflow, &settings.agent_workflow] {
         let runs = match actions.runs(workflow, RUNS_LOOKED_AT).await {
-            Err(ForgeError::NotFound { .. }) => continue,
+            Err(ForgeError::NoWorkflow { .. }) => continue,
             listed => listed?,
         };
         for run in runs

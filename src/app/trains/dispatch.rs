@@ -190,7 +190,7 @@ impl BundlingWorkflow<'_> {
                     _ => RunSeen::Running,
                 }
             }
-            Err(ForgeError::NotFound { .. }) => RunSeen::Gone,
+            Err(ForgeError::NoRun { .. } | ForgeError::NotFound { .. }) => RunSeen::Gone,
             // Read again at the next pass; the time allowed runs on meanwhile.
             Err(error) => {
                 tracing::warn!(run = run.run, %error, "could not read the bundling run");
