@@ -1,0 +1,8 @@
+//! The fake's runner carrying out workflows with real bash and real git in temp dirs,
+//! reporting to a recorder.
+
+mod cancel;
+mod expressions;
+mod outcomes;
+mod steps;
+mod support;
