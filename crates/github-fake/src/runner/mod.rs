@@ -14,12 +14,15 @@ mod workflow;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::runner_contract::{RunControl, RunEvents, RunSpec, Runner};
 
 use process::CancelFlag;
+
+pub use run::display_title;
 
 /// How the runner runs steps on this machine.
 #[derive(Debug, Clone)]
@@ -54,15 +57,18 @@ impl RunnerConfig {
     }
 }
 
-/// Runs each dispatched run on a thread of its own, so that the fake keeps serving.
+/// Runs each dispatched run on a thread of its own, so that the fake keeps serving. Dropped,
+/// it cancels the runs still going and waits for them: a test leaves nothing running.
 pub struct WorkflowRunner {
     config: Arc<RunnerConfig>,
+    runs: Mutex<Vec<(Arc<CancelFlag>, JoinHandle<()>)>>,
 }
 
 impl WorkflowRunner {
     pub fn new(config: RunnerConfig) -> WorkflowRunner {
         WorkflowRunner {
             config: Arc::new(config),
+            runs: Mutex::new(Vec::new()),
         }
     }
 }
@@ -71,11 +77,26 @@ impl Runner for WorkflowRunner {
     fn start(&self, spec: RunSpec, events: Arc<dyn RunEvents>) -> Box<dyn RunControl> {
         let cancel = Arc::new(CancelFlag::default());
         let (config, flag) = (Arc::clone(&self.config), Arc::clone(&cancel));
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("fake-runner-{}", spec.run_id))
             .spawn(move || run::execute(&config, &spec, events.as_ref(), &flag))
             .expect("the fake's runner starts a thread for the run");
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.retain(|(_, thread)| !thread.is_finished());
+        runs.push((Arc::clone(&cancel), thread));
         Box::new(Control { cancel })
+    }
+}
+
+impl Drop for WorkflowRunner {
+    fn drop(&mut self) {
+        let runs = std::mem::take(self.runs.get_mut().unwrap_or_else(PoisonError::into_inner));
+        for (cancel, _) in &runs {
+            cancel.cancel();
+        }
+        for (_, thread) in runs {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! job whose `if:` is false, or whose needs failed, skipped), and the run's conclusion.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
@@ -150,8 +150,6 @@ impl Run<'_> {
     /// The contexts an expression in job `job` sees, but for `env`, `steps` and `needs`.
     fn contexts(&self, job: &str, dirs: &JobDirs) -> Map<String, Value> {
         let spec = self.spec;
-        let branch = spec.git_ref.trim_start_matches("refs/heads/");
-        let full_name = format!("{}/{}", spec.owner, spec.repo);
         let mut secrets: Map<String, Value> = self
             .config
             .secrets
@@ -162,40 +160,7 @@ impl Run<'_> {
             "GITHUB_TOKEN".to_string(),
             Value::String(spec.token.clone()),
         );
-        let workflow_name = self
-            .workflow
-            .name
-            .clone()
-            .unwrap_or(spec.workflow_path.clone());
-        let github = json!({
-            "token": spec.token,
-            "run_id": spec.run_id.to_string(),
-            "run_number": spec.run_id.to_string(),
-            "run_attempt": "1",
-            "repository": full_name,
-            "repository_owner": spec.owner,
-            "ref": format!("refs/heads/{branch}"),
-            "ref_name": branch,
-            "ref_type": "branch",
-            "sha": spec.sha,
-            "event_name": "workflow_dispatch",
-            "workspace": dirs.workspace.display().to_string(),
-            "server_url": spec.api_url,
-            "api_url": spec.api_url,
-            "actor": spec.owner,
-            "workflow": workflow_name,
-            "job": job,
-            "event": {
-                "inputs": self.inputs.1,
-                "ref": format!("refs/heads/{branch}"),
-                "workflow": spec.workflow_path,
-                "repository": {
-                    "full_name": full_name,
-                    "name": spec.repo,
-                    "owner": { "login": spec.owner },
-                },
-            },
-        });
+        let github = github_context(spec, self.workflow, &self.inputs.1, job, &dirs.workspace);
         let runner = json!({
             "os": "Linux",
             "arch": "X64",
@@ -210,4 +175,66 @@ impl Run<'_> {
         contexts.insert("needs".to_string(), json!({}));
         contexts
     }
+}
+
+/// The `github` context of a job `job` whose workspace is `workspace`.
+fn github_context(
+    spec: &RunSpec,
+    workflow: &Workflow,
+    event_inputs: &Value,
+    job: &str,
+    workspace: &Path,
+) -> Value {
+    let branch = spec.git_ref.trim_start_matches("refs/heads/");
+    let full_name = format!("{}/{}", spec.owner, spec.repo);
+    let workflow_name = workflow.name.clone().unwrap_or(spec.workflow_path.clone());
+    json!({
+        "token": spec.token,
+        "run_id": spec.run_id.to_string(),
+        "run_number": spec.run_id.to_string(),
+        "run_attempt": "1",
+        "repository": full_name,
+        "repository_owner": spec.owner,
+        "ref": format!("refs/heads/{branch}"),
+        "ref_name": branch,
+        "ref_type": "branch",
+        "sha": spec.sha,
+        "event_name": "workflow_dispatch",
+        "workspace": workspace.display().to_string(),
+        "server_url": spec.api_url,
+        "api_url": spec.api_url,
+        "actor": spec.owner,
+        "workflow": workflow_name,
+        "job": job,
+        "event": {
+            "inputs": event_inputs,
+            "ref": format!("refs/heads/{branch}"),
+            "workflow": spec.workflow_path,
+            "repository": {
+                "full_name": full_name,
+                "name": spec.repo,
+                "owner": { "login": spec.owner },
+            },
+        },
+    })
+}
+
+/// The title GitHub gives a run of `spec`: the workflow's `run-name` with its expressions
+/// (`github`, `inputs`) expanded, or `None` where it has none (GitHub then shows the
+/// workflow's name). An error where the workflow cannot be read or the expressions evaluated.
+pub fn display_title(spec: &RunSpec) -> Result<Option<String>, String> {
+    let workflow = workflow::parse(&spec.workflow_yaml)?;
+    let Some(run_name) = &workflow.run_name else {
+        return Ok(None);
+    };
+    let (inputs, event_inputs) = workflow.inputs(&spec.inputs);
+    let mut contexts = Map::new();
+    let github = github_context(spec, &workflow, &event_inputs, "", Path::new(""));
+    contexts.insert("github".to_string(), github);
+    contexts.insert("inputs".to_string(), inputs);
+    let scope = Scope {
+        contexts: &contexts,
+        status: Status::Success,
+    };
+    expression::expand(run_name, &scope).map(Some)
 }

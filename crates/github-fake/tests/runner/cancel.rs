@@ -4,9 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use clambake_github_fake::runner_contract::Outcome;
+use std::sync::Arc;
 
-use crate::support::{Bench, Event};
+use clambake_github_fake::runner::WorkflowRunner;
+use clambake_github_fake::runner_contract::{Outcome, Runner};
+
+use crate::support::{Bench, Event, Recorder};
 
 /// Whether the process is gone (or a zombie no one has reaped yet, which runs nothing).
 fn gone(pid: &str) -> bool {
@@ -74,4 +77,28 @@ jobs:
     assert_eq!(recorder.step("agent", 2).0, Outcome::Success);
     assert_eq!(recorder.job("agent"), Outcome::Cancelled);
     assert_eq!(recorder.job("later"), Outcome::Skipped);
+}
+
+#[test]
+fn a_dropped_runner_cancels_its_runs_and_waits_for_them() {
+    let bench = Bench::new();
+    let pids = bench.dir.path().join("pids");
+    let yaml = format!(
+        "on: workflow_dispatch\njobs:\n  agent:\n    steps:\n      - id: clambake\n        \
+         run: sleep 600 & echo \"$!\" > {} && wait\n",
+        pids.display()
+    );
+    let runner = WorkflowRunner::new(bench.config.clone());
+    let recorder = Arc::new(Recorder::default());
+    let _control = runner.start(bench.spec(&yaml, &[]), recorder.clone());
+    let pid = wait_for_file(&pids);
+    drop(runner);
+    assert!(
+        recorder
+            .events()
+            .contains(&Event::RunFinished(Outcome::Cancelled)),
+        "{:#?}",
+        recorder.events()
+    );
+    assert!(gone(&pid), "the step's sleep {pid} is still running");
 }

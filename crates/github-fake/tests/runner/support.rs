@@ -180,6 +180,8 @@ pub struct Bench {
     pub bin: PathBuf,
     pub sha: String,
     pub config: RunnerConfig,
+    /// Kept for the bench's life: a runner dropped cancels its runs.
+    runner: WorkflowRunner,
 }
 
 impl Bench {
@@ -223,6 +225,7 @@ impl Bench {
             work,
             bin,
             sha,
+            runner: WorkflowRunner::new(config.clone()),
             config,
         }
     }
@@ -260,9 +263,8 @@ impl Bench {
         yaml: &str,
         inputs: &[(&str, Value)],
     ) -> (Arc<Recorder>, Box<dyn RunControl>) {
-        let runner = WorkflowRunner::new(self.config.clone());
         let recorder = Arc::new(Recorder::default());
-        let control = runner.start(self.spec(yaml, inputs), recorder.clone());
+        let control = self.runner.start(self.spec(yaml, inputs), recorder.clone());
         (recorder, control)
     }
 
