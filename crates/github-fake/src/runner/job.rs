@@ -68,6 +68,7 @@ pub fn run(
         steps: Map::new(),
         status: Status::Success,
         timed_out: false,
+        cancel_counts: !run.cancel.is_cancelled(),
         summary: String::new(),
     };
     let prepared = state.prepare();
@@ -84,7 +85,7 @@ pub fn run(
     for (index, (step, step_name)) in job.steps.iter().zip(names).enumerate() {
         state.step(index, step, step_name, deadline);
     }
-    if run.cancel.is_cancelled() {
+    if state.cancelled() {
         Outcome::Cancelled
     } else if state.timed_out || state.status != Status::Success {
         Outcome::Failure
@@ -111,6 +112,9 @@ struct JobState<'a> {
     steps: Map<String, Value>,
     status: Status,
     timed_out: bool,
+    /// Whether a cancel of the run stops this job: not when it started after the cancel (an
+    /// `always()` job), which runs as any other, as on GitHub.
+    cancel_counts: bool,
     /// The job summary so far.
     summary: String,
 }
@@ -178,7 +182,7 @@ impl JobState<'_> {
 
     fn step(&mut self, index: usize, step: &Step, name: StepName, job_deadline: Instant) {
         let (run_id, events) = (self.run.spec.run_id, self.run.events);
-        if self.run.cancel.is_cancelled() {
+        if self.cancelled() {
             self.status = Status::Cancelled;
         }
         if !self.timed_out && Instant::now() >= job_deadline {
@@ -210,6 +214,11 @@ impl JobState<'_> {
             self.status = Status::Failure;
         }
         events.step_finished(run_id, self.name, index, conclusion, &self.mask(&log));
+    }
+
+    /// Whether the run was cancelled since this job started.
+    fn cancelled(&self) -> bool {
+        self.cancel_counts && self.run.cancel.is_cancelled()
     }
 
     fn should_run(&self, step: &Step) -> Result<bool, String> {
@@ -277,9 +286,10 @@ impl JobState<'_> {
             dirs: self.dirs,
             defaults: &defaults,
             deadline,
+            cancellable: self.cancel_counts && !self.run.cancel.is_cancelled(),
         };
         let (mut outcome, mut log) = steps::execute(&call);
-        if deadline.is_some() && Instant::now() >= job_deadline && !self.run.cancel.is_cancelled() {
+        if deadline.is_some() && Instant::now() >= job_deadline && !self.cancelled() {
             self.timed_out = true;
             self.status = Status::Cancelled;
             outcome = Outcome::Cancelled;

@@ -51,12 +51,13 @@ pub struct Spawn<'a> {
 /// How often a running command is checked for its end, its deadline and a cancel.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Runs `spawn` until it ends, `deadline` passes or `cancel` is set; returns how it ended and
-/// everything it wrote. Whatever is left of its process group is killed before returning.
+/// Runs `spawn` until it ends, `deadline` passes or `cancel` (if any) is set; returns how it
+/// ended and everything it wrote. Whatever is left of its process group is killed before
+/// returning.
 pub fn run(
     spawn: &Spawn,
     deadline: Option<Instant>,
-    cancel: &CancelFlag,
+    cancel: Option<&CancelFlag>,
     grace: Duration,
 ) -> std::io::Result<(Ending, String)> {
     let (mut reader, writer) = std::io::pipe()?;
@@ -82,7 +83,7 @@ pub fn run(
         if let Some(status) = child.try_wait()? {
             break Ending::Exited(exit_code(status));
         }
-        if cancel.is_cancelled() {
+        if cancel.is_some_and(CancelFlag::is_cancelled) {
             stop(&mut child, group, grace);
             break Ending::Cancelled;
         }

@@ -27,6 +27,9 @@ pub struct StepCall<'a> {
     pub dirs: &'a JobDirs,
     pub defaults: &'a RunDefaults,
     pub deadline: Option<Instant>,
+    /// Whether a cancel stops it: not when it started after the cancel (an `always()` step),
+    /// which runs to its end as on GitHub.
+    pub cancellable: bool,
 }
 
 /// Carries out a step whose `if:` held: its outcome and its log.
@@ -114,7 +117,7 @@ fn run_script(call: &StepCall, script: &str) -> Result<(Outcome, String), String
     let (ending, mut log) = process::run(
         &spawn,
         call.deadline,
-        call.run.cancel,
+        call.cancellable.then_some(call.run.cancel),
         call.run.config.grace,
     )
     .map_err(|error| format!("{program} in {}: {error}", cwd.display()))?;

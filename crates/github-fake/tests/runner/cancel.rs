@@ -55,6 +55,11 @@ jobs:
       - uses: actions/upload-artifact@v4
         if: always()
         with: {{ name: kept, path: nothing, if-no-files-found: ignore }}
+  cleanup:
+    if: always()
+    steps:
+      - id: clambake
+        run: sleep 1 && echo "an always() job runs to its end"
   later:
     steps:
       - id: clambake
@@ -76,6 +81,13 @@ jobs:
     assert_eq!(recorder.step("agent", 1).0, Outcome::Skipped);
     assert_eq!(recorder.step("agent", 2).0, Outcome::Success);
     assert_eq!(recorder.job("agent"), Outcome::Cancelled);
+    assert_eq!(
+        recorder.step("cleanup", 0),
+        (
+            Outcome::Success,
+            "an always() job runs to its end\n".to_string()
+        )
+    );
     assert_eq!(recorder.job("later"), Outcome::Skipped);
 }
 
