@@ -182,3 +182,44 @@ fn the_display_title_is_the_run_name_expanded() {
     let untitled = bench.spec("on: workflow_dispatch\njobs: {}\n", &[]);
     assert_eq!(display_title(&untitled).unwrap(), None);
 }
+
+#[test]
+fn a_token_secret_wins_over_the_run_token_and_is_masked() {
+    let mut bench = Bench::new();
+    bench
+        .config
+        .secrets
+        .insert("CLAMBAKE_TOKEN".to_string(), "pat-secret-value".to_string());
+    let bench = bench.rebuilt();
+    let seen = bench.dir.path().join("seen");
+    let yaml = format!(
+        r##"
+on: workflow_dispatch
+jobs:
+  bundle:
+    steps:
+      - id: clambake
+        env:
+          GH_TOKEN: ${{{{ secrets.CLAMBAKE_TOKEN || github.token }}}}
+          GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
+        run: |
+          echo "$GH_TOKEN $GITHUB_TOKEN" > {seen}
+          echo "gh $GH_TOKEN" && echo "# uses $GH_TOKEN" >> "$GITHUB_STEP_SUMMARY"
+"##,
+        seen = seen.display()
+    );
+    let recorder = bench.run(&yaml, &[]);
+    assert_eq!(
+        recorder.finished(),
+        Outcome::Success,
+        "{:#?}",
+        recorder.events()
+    );
+    let written = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(
+        written,
+        format!("pat-secret-value {}\n", crate::support::TOKEN)
+    );
+    assert_eq!(recorder.step("bundle", 0).1, "gh ***\n");
+    assert_eq!(recorder.summaries("bundle"), ["# uses ***\n"]);
+}

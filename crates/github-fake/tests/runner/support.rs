@@ -230,6 +230,14 @@ impl Bench {
         }
     }
 
+    /// The bench with a runner made anew from its `config`, after a test changed it.
+    pub fn rebuilt(self) -> Bench {
+        Bench {
+            runner: WorkflowRunner::new(self.config.clone()),
+            ..self
+        }
+    }
+
     /// Puts an executable `name` in the test's `bin` directory, first on the steps' PATH.
     pub fn command(&self, name: &str, script: &str) {
         use std::os::unix::fs::PermissionsExt;
