@@ -55,6 +55,8 @@ pub struct Job {
     pub container: Option<Yaml>,
     pub services: Option<Yaml>,
     pub uses: Option<Yaml>,
+    pub outputs: Option<Yaml>,
+    pub environment: Option<Yaml>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +176,8 @@ impl Job {
             (self.container.is_some(), "container"),
             (self.services.is_some(), "services"),
             (self.uses.is_some(), "uses (a reusable workflow)"),
+            (self.outputs.is_some(), "a job's outputs"),
+            (self.environment.is_some(), "environments"),
         ]
         .into_iter()
         .find_map(|(used, what)| used.then_some(what))

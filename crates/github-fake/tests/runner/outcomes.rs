@@ -113,3 +113,16 @@ jobs:
     assert!(log.contains("No files were found"), "{log}");
     assert_eq!(recorder.job("slow-job"), Outcome::Failure);
 }
+
+#[test]
+fn a_job_using_what_the_fake_does_not_emulate_fails_saying_so() {
+    let bench = Bench::new();
+    let yaml = "on: workflow_dispatch\njobs:\n  matrix:\n    strategy:\n      matrix:\n        \
+                os: [a, b]\n    steps:\n      - id: clambake\n        run: echo never\n";
+    let recorder = bench.run(yaml, &[]);
+    assert_eq!(recorder.finished(), Outcome::Failure);
+    assert_eq!(recorder.job_steps("matrix"), ["Set up job"]);
+    let (outcome, log) = recorder.step("matrix", 0);
+    assert_eq!(outcome, Outcome::Failure);
+    assert!(log.contains("does not emulate strategy"), "{log}");
+}
