@@ -271,8 +271,13 @@ impl Bench {
         yaml: &str,
         inputs: &[(&str, Value)],
     ) -> (Arc<Recorder>, Box<dyn RunControl>) {
+        self.start_spec(self.spec(yaml, inputs))
+    }
+
+    /// Starts the run `spec`; its recorder and its control.
+    pub fn start_spec(&self, spec: RunSpec) -> (Arc<Recorder>, Box<dyn RunControl>) {
         let recorder = Arc::new(Recorder::default());
-        let control = self.runner.start(self.spec(yaml, inputs), recorder.clone());
+        let control = self.runner.start(spec, recorder.clone());
         (recorder, control)
     }
 
