@@ -20,6 +20,7 @@ mod backend;
 mod body_files;
 mod branch_deletion;
 mod bundle_actions;
+mod bundle_actions_run;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
