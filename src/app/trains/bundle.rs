@@ -81,6 +81,8 @@ pub struct Held {
     pub at: Timestamp,
     /// When the latest of the work it would carry landed.
     pub last_landing: Option<Timestamp>,
+    /// The newest pull request there was: what the workflow's run opens is numbered after it.
+    pub newest_pull_request: Option<Number>,
 }
 
 /// How a `route:review` issue stands with respect to the next train.
@@ -244,6 +246,8 @@ struct Trains {
     last_departure: Option<Timestamp>,
     /// The branches the trains read: the remote's, with this repository's where it is ahead.
     tips: tips::TrainTips,
+    /// The highest pull request number the forge showed.
+    newest_pull_request: Option<Number>,
 }
 
 impl Bundler<'_> {
@@ -339,6 +343,7 @@ impl Bundler<'_> {
             open,
             last_departure: departures.into_iter().max(),
             tips,
+            newest_pull_request: prs.iter().map(|pr| pr.number).max(),
         })
     }
 
@@ -448,7 +453,12 @@ impl Bundler<'_> {
         // Only work to send is worth a workflow run; an interrupted train is finished here.
         if departs == Departs::Elsewhere && orphan.is_none() && !candidates.is_empty() {
             let last_landing = last_landing(&review, &candidates);
-            return Ok((report, Some(Held { at, last_landing })));
+            let held = Held {
+                at,
+                last_landing,
+                newest_pull_request: trains.newest_pull_request,
+            };
+            return Ok((report, Some(held)));
         }
         let made_by = match departs {
             Departs::Here(made_by) => made_by,

@@ -31,10 +31,6 @@ pub const RUN_FILE: &str = "bundle-run.json";
 /// The bundling workflow's input that makes its train depart whatever the schedule says.
 pub const FORCE_INPUT: &str = "force_bundle";
 
-/// How much earlier than its dispatch, by this machine's clock, a pull request the run opened
-/// may say it was created: GitHub's clock and this one differ.
-const CLOCK_SLACK: SignedDuration = SignedDuration::from_mins(1);
-
 /// The bundling workflow and how to reach it.
 pub struct BundlingWorkflow<'a> {
     pub actions: &'a dyn Actions,
@@ -156,6 +152,7 @@ impl BundlingWorkflow<'_> {
             run,
             url: format!("{}/actions/runs/{run}", self.repository_url),
             held_at: held.at,
+            after_pull_request: held.newest_pull_request,
             timings: Timings {
                 landed_at: held.last_landing,
                 dispatched_at: Some(self.clock.now()),
@@ -215,17 +212,18 @@ impl BundlingWorkflow<'_> {
         }
     }
 
-    /// Journals the departure `run` made, as a train here would have: what it opened (and the
-    /// records of its bundles, which the train checks their bodies against from now on).
+    /// Journals the departure `run` made, as a train here would have: what it opened (the
+    /// trains' pull requests numbered after the newest there was when it was dispatched), and
+    /// the records of its bundles, which the train checks their bodies against from now on.
     async fn adopt(&self, bundler: &Bundler<'_>, mut run: DispatchedRun) -> AppResult<()> {
-        let since = run.timings.dispatched_at.unwrap_or(run.held_at) - CLOCK_SLACK;
+        let after = run.after_pull_request.unwrap_or(0);
         let base = bundler.forge.default_branch().await?;
         let mut opened = bundler
             .forge
             .pull_requests(&PullRequestFilter::default())
             .await?;
         opened.retain(|pr| {
-            pr.created_at >= since
+            pr.number > after
                 && (pr.head.starts_with(BUNDLE_BRANCH_PREFIX) || is_lone_branch(&pr.body))
         });
         opened.sort_by_key(|pr| pr.number);

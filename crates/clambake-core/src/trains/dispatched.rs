@@ -13,6 +13,8 @@ pub struct DispatchedRun {
     pub url: String,
     /// The departure's slot, as a train here named it when it was due.
     pub held_at: Timestamp,
+    /// The newest pull request when it was dispatched: those the run opens come after it.
+    pub after_pull_request: Option<u64>,
     /// The moments that measure it.
     pub timings: Timings,
 }
