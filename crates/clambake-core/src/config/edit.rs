@@ -112,7 +112,8 @@ fn to_toml_value(value: &Value) -> toml_edit::Value {
     }
 }
 
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// `text`'s words in lines of at most `width` characters (a longer word has its own line).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -13,6 +13,7 @@ mod origin;
 mod schema;
 mod sections;
 
+pub(crate) use edit::wrap;
 pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,

@@ -276,8 +276,13 @@ configuration! {
         /// The repository secret holding a GitHub App's or a person's token for the workflows,
         /// used instead of the workflow's GITHUB_TOKEN when set: pushes made with
         /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
+        /// Empty: always GITHUB_TOKEN.
         token_secret: String = "CLAMBAKE_TOKEN";
         /// The runner label the workflows run on.
         runs_on: String = "ubuntu-latest";
+        /// Where the workflows install Clambake from, with `cargo install --locked` (the binary
+        /// is cached, keyed on the version): empty, this version of the `clambake` crate from
+        /// the crates registry; a git URL, that repository's tag v<version>.
+        clambake_git: String = "";
     }
 }
