@@ -20,7 +20,7 @@ pub use load::{
 };
 pub use minutes::Minutes;
 pub use origin::{GITHUB_HOST, GithubRemote, git_host};
-pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
+pub use schema::{KeySpec, SectionSpec, ValueKind};
 pub use sections::*;
 
 /// The name of the configuration file at the repository root.

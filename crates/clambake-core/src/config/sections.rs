@@ -10,9 +10,7 @@
 //!
 //! and read it where it takes effect (`config.forge.poll_interval_seconds`). Validation,
 //! `config get|set|list`, `CLAMBAKE_FORGE__POLL_INTERVAL_SECONDS` and `init`'s template follow.
-//! A key for a feature that is not built yet takes `, pending = THE_FEATURE`: it is refused
-//! unless at its default, and `init` leaves it out; a choice's value gets `(pending = THE_FEATURE)`
-//! in its `choices!`. Drop the `pending` when the feature reads it.
+//! A key is declared only once something reads it: no key waits for its feature.
 
 use super::minutes::Minutes;
 use super::schema::{POSITIVE, ValueKind, choices, configuration};
