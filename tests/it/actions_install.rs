@@ -116,10 +116,18 @@ fn init_writes_the_bundling_workflow_and_config_set_and_install_keep_it_in_step(
         bundling_workflow(&file_config(&repo), VERSION)
     );
 
-    // Remote slots want the agent workflow: `config set` does not write a new file, install does.
+    // Remote slots want the agent workflow: `config set` does not write a new file, `init` and
+    // `install` do.
     repo.clambake(&["config", "set", "agents.actions_slots", "2"])
         .success();
     assert_eq!(read(&repo, AGENT), None);
+    let init = repo.init(&["--agents", "1"]).success();
+    assert!(
+        init.stdout.contains(&format!("created  {AGENT}")),
+        "{}",
+        init.stdout
+    );
+    std::fs::remove_file(repo.path().join(AGENT)).unwrap();
     let install = repo.clambake(&["actions", "install"]).success();
     assert!(
         install.stdout.contains(&format!("created  {AGENT}")),
