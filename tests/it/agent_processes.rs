@@ -38,6 +38,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
     AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
+        attempt,
         title: "Test".to_owned(),
         branch: "agent001/7-test".to_owned(),
         worktree: dir.to_path_buf(),

@@ -136,6 +136,7 @@ pub async fn run_attempt_journaled(
     let spec = AgentSpec {
         agent: request.agent.clone(),
         issue: request.issue,
+        attempt: request.attempt,
         title: request.title.clone(),
         branch: branch.clone(),
         worktree: worktree.clone(),

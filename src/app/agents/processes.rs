@@ -28,6 +28,8 @@ impl AgentProcesses for HostProcesses {
             .host
             .list()
             .map_err(|e| ProcessError::Registry(e.to_string()))?;
+        // Runs on GitHub Actions are alive while GitHub says they are not completed.
+        self.host.refresh(&registered).await;
         Ok(registered
             .into_iter()
             .map(|agent| ObservedProcess {
@@ -48,8 +50,10 @@ impl AgentProcesses for HostProcesses {
             .map_err(|e| ProcessError::Registry(e.to_string()))?;
         for entry in registered.iter().filter(|e| e.agent == agent) {
             self.host.stop(entry, self.grace).await;
-            if self.host.is_alive(&entry.handle) {
-                let AgentHandle::Local { pid: group, .. } = entry.handle;
+            // A run on GitHub Actions was asked to cancel: GitHub ends it, its watcher sees it.
+            if let AgentHandle::Local { pid: group, .. } = entry.handle
+                && self.host.is_alive(&entry.handle)
+            {
                 return Err(ProcessError::Stop {
                     agent: agent.to_owned(),
                     pid: self.host.pid(&entry.handle),
