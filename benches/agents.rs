@@ -133,6 +133,7 @@ fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
             issue,
             attempt,
         ),
+        claim: None,
     }
 }
 

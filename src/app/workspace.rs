@@ -191,6 +191,15 @@ impl Workspace {
         Ok(compose::github(&config.github, &token)?)
     }
 
+    /// The repository's GitHub Actions.
+    pub async fn open_actions(&self) -> AppResult<Arc<dyn crate::ports::actions::Actions>> {
+        Err(AppError::Io {
+            action: "reach GitHub Actions from",
+            path: self.state_dir(),
+            source: std::io::Error::other("TEMPORARY until h12/cl lands"),
+        })
+    }
+
     /// Refuses to go on without the forge database while agent branches exist: they are
     /// the work of a forge that was lost, not of one never made.
     pub async fn refuse_lost_forge(&self) -> AppResult<()> {

@@ -41,6 +41,10 @@ pub struct AgentSpec {
     /// Where the agent's output goes. Agent processes write there themselves, not through a
     /// pipe to Clambake, so they outlive an orchestrator crash and can be re-adopted.
     pub logs: LogFiles,
+    /// For a runtime that runs elsewhere (`AgentRuntime::runs_elsewhere`): the claim the
+    /// attempt works under, the commit of the claim reference, which the other side
+    /// checks still stands before it works and pushes. `None` on this machine.
+    pub claim: Option<String>,
 }
 
 /// Where an attempt's raw output goes.

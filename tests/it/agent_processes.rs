@@ -46,6 +46,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
         prompt_file: dir.join("prompt.md"),
         resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, attempt),
+        claim: None,
     }
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn spec(dir: &Path) -> AgentSpec {
         prompt_file: dir.join("prompt.md"),
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, 1),
         resume_session: None,
+        claim: None,
     }
 }
 

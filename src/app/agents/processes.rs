@@ -34,7 +34,9 @@ impl AgentProcesses for HostProcesses {
             .into_iter()
             .map(|agent| ObservedProcess {
                 alive: self.host.is_alive(&agent.handle),
-                pid: Some(self.host.pid(&agent.handle)),
+                // A run on GitHub Actions has no process here.
+                pid: matches!(agent.handle, AgentHandle::Local { .. })
+                    .then(|| self.host.pid(&agent.handle)),
                 last_activity: self.host.last_activity(&agent),
                 agent: agent.agent,
                 issue: agent.issue,

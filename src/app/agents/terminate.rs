@@ -7,18 +7,21 @@ use serde::Serialize;
 
 use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, open_host};
-use crate::ports::agent_host::Stopped;
+use crate::ports::agent_host::{AgentHandle, Stopped};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TerminateReport {
     pub agent: String,
     pub issue: u64,
     pub pid: u32,
+    /// The workflow run cancelled, for an attempt on GitHub Actions.
+    pub run: Option<u64>,
     pub stopped: Stopped,
 }
 
-/// SIGTERM to the agent in `slot`, `grace` to end, then SIGKILL. Its supervisor sees it end
-/// and classifies the attempt (as killed, unless it had already finished its work).
+/// SIGTERM to the agent in `slot`, `grace` to end, then SIGKILL; for an attempt on GitHub
+/// Actions, its run cancelled. Its supervisor sees it end and classifies the attempt (as
+/// killed, unless it had already finished its work).
 pub async fn terminate(
     workspace: &Workspace,
     slot: &str,
@@ -33,6 +36,7 @@ pub async fn terminate(
         .into_iter()
         .find(|e| e.agent == slot)
         .ok_or_else(not_running)?;
+    host.refresh(std::slice::from_ref(&entry)).await;
     if !host.is_alive(&entry.handle) {
         // It ended on its own: a request left now would count its finished work as killed.
         return Err(not_running());
@@ -55,6 +59,10 @@ pub async fn terminate(
         agent: entry.agent,
         issue: entry.issue,
         pid,
+        run: match entry.handle {
+            AgentHandle::Actions { run_id } => Some(run_id),
+            AgentHandle::Local { .. } => None,
+        },
         stopped,
     })
 }

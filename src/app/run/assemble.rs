@@ -69,8 +69,15 @@ pub async fn run_reporting(
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
     workspace.require_commits().await?;
-    // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
-    crate::app::agents::check::startable_cli(&config.agents)?;
+    let settings = match request.agents {
+        Some(agents) => RunSettings::with_slots(&config, agents),
+        None => RunSettings::from_config(&config),
+    };
+    // A CLI that is not there would fail every attempt alike: nothing is claimed for it. Where
+    // every slot runs on GitHub Actions, the runners have it, not this machine.
+    if settings.slots.local > 0 {
+        crate::app::agents::check::startable_cli(&config.agents)?;
+    }
     let clock = compose::clock();
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
@@ -90,10 +97,10 @@ pub async fn run_reporting(
     let journal = Arc::new(open_journal(workspace)?);
     let runtime =
         compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
-    let mut settings = RunSettings::from_config(&config);
-    if let Some(agents) = request.agents {
-        settings.max_concurrent = agents;
-    }
+    let actions = match settings.slots.remote > 0 {
+        true => Some(workspace.open_actions().await?),
+        false => None,
+    };
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
@@ -104,6 +111,9 @@ pub async fn run_reporting(
         settings,
     )
     .await?;
+    if let Some(actions) = actions {
+        orchestrator.dispatch_remote_slots(actions);
+    }
     orchestrator.report_progress(progress);
     orchestrator
         .run(request.stop_when, shutdown, request.detach_agents)

@@ -9,6 +9,7 @@ use crate::app::workspace::STATE_DIR;
 use crate::app::{AppError, Workspace};
 use crate::core::config::{Config, ForgeBackend};
 use crate::core::queue::labels::label_set;
+use crate::core::queue::slots::slot_count;
 use crate::ports::Forge;
 use crate::ports::database::{DamagedDatabase, DatabaseKind, FileState};
 use crate::ports::forge::ForgeError;
@@ -122,7 +123,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     let backend = loaded.config.forge.backend;
     if backend == ForgeBackend::Github {
         if let Some(forge) = github::github_checks(&workspace, &loaded.config, &mut checks).await {
-            checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+            checks.push(label_check(forge.as_ref(), slot_count(&loaded.config)).await);
         }
         return checks;
     }
@@ -165,7 +166,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     }
 
-    checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+    checks.push(label_check(forge.as_ref(), slot_count(&loaded.config)).await);
     checks
 }
 

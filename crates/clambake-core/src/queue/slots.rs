@@ -4,8 +4,13 @@
 
 use miette::Diagnostic;
 
-use crate::config::{AgentExecutor, AgentsConfig, GithubActionsConfig};
+use crate::config::{AgentExecutor, AgentsConfig, Config, GithubActionsConfig};
 use crate::queue::labels::agent_slot;
+
+/// How many slots `config` has, local and remote: each has its label.
+pub fn slot_count(config: &Config) -> u32 {
+    SlotLayout::from_config(&config.agents, &config.github_actions).total()
+}
 
 /// How many slots there are and which run on GitHub Actions: the local ones first
 /// (`agent001`...), the remote ones numbered after them.

@@ -10,13 +10,15 @@ pub mod runtime;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tokio::sync::oneshot;
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::adapters::hosts::local::LocalHost;
 use crate::adapters::hosts::local::registry::SqliteAgentRegistry;
@@ -37,27 +39,38 @@ pub struct FollowSettings {
     pub workflow_timeout: Duration,
 }
 
+/// Reaches GitHub Actions, or says why it cannot (no token, another forge).
+pub type Connect = Box<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<dyn Actions>, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Agents on GitHub Actions runners, and (through its [`LocalHost`]) on this machine.
 pub struct ActionsHost {
     local: LocalHost,
     registry: SqliteAgentRegistry,
-    /// `None` where GitHub cannot be reached (no token, another forge): runs are then only
-    /// known as last seen.
-    actions: Option<Arc<dyn Actions>>,
+    /// Called once, the first time a run must be asked about: most uses of a host (a local
+    /// attempt, `agent list`) never reach GitHub. Where it cannot be reached, runs are known
+    /// only as last seen.
+    connect: Connect,
+    actions: OnceCell<Result<Arc<dyn Actions>, String>>,
     settings: FollowSettings,
 }
 
 impl ActionsHost {
-    /// The host whose registry is the file `registry` (created if missing).
+    /// The host whose registry is the file `registry` (created if missing), reaching GitHub
+    /// Actions through `connect` when it must.
     pub fn open(
         registry: &Path,
-        actions: Option<Arc<dyn Actions>>,
+        connect: Connect,
         settings: FollowSettings,
     ) -> Result<Self, RegistryError> {
         Ok(Self {
             local: LocalHost::open(registry)?,
             registry: SqliteAgentRegistry::open(registry)?,
-            actions,
+            connect,
+            actions: OnceCell::new(),
             settings,
         })
     }
@@ -69,12 +82,14 @@ impl ActionsHost {
         })
     }
 
-    fn actions(&self) -> std::io::Result<&dyn Actions> {
-        self.actions.as_deref().ok_or_else(|| {
-            std::io::Error::other(
-                "the attempt runs on GitHub Actions, which this workspace cannot reach (forge.backend = \"github\" and a token are needed)",
-            )
-        })
+    async fn actions(&self) -> std::io::Result<&dyn Actions> {
+        let connected = self.actions.get_or_init(|| (self.connect)()).await;
+        match connected {
+            Ok(actions) => Ok(actions.as_ref()),
+            Err(why) => Err(std::io::Error::other(format!(
+                "the attempt runs on GitHub Actions, which this workspace cannot reach: {why}"
+            ))),
+        }
     }
 
     fn follower<'a>(&'a self, actions: &'a dyn Actions) -> Follower<'a> {
@@ -94,7 +109,7 @@ impl ActionsHost {
         limits: Limits,
         stop: oneshot::Receiver<()>,
     ) -> std::io::Result<AttemptReport> {
-        let actions = self.actions()?;
+        let actions = self.actions().await?;
         let follower = self.follower(actions);
         let mut followed = follower.follow(agent, run_id, limits, stop).await?;
         let report = artifact::report(actions, agent, &mut followed).await;
@@ -164,14 +179,21 @@ impl AgentHost for ActionsHost {
     }
 
     async fn refresh(&self, agents: &[RegisteredAgent]) {
-        let Some(actions) = self.actions.as_deref() else {
-            return;
-        };
         for agent in agents {
             let AgentHandle::Actions { run_id } = agent.handle else {
                 continue;
             };
             let mut progress = self.seen(run_id).unwrap_or_else(|| dispatched(run_id));
+            // Seen this recently (by its watcher, say): asking again would say the same.
+            let fresh = progress.status != RunStatus::Requested
+                && Timestamp::now().duration_since(progress.seen_at)
+                    < jiff::SignedDuration::try_from(self.settings.poll).unwrap_or_default();
+            if fresh || progress.status == RunStatus::Completed {
+                continue;
+            }
+            let Ok(actions) = self.actions().await else {
+                return;
+            };
             progress.requests += 1;
             match actions.run(run_id).await {
                 Ok(run) => observe(&mut progress, &run, None),
@@ -225,7 +247,11 @@ impl AgentHost for ActionsHost {
         let AgentHandle::Actions { run_id } = agent.handle else {
             return self.local.stop(agent, grace).await;
         };
-        let Ok(actions) = self.actions() else {
+        let Ok(actions) = self.actions().await else {
+            tracing::warn!(
+                run_id,
+                "GitHub Actions cannot be reached: the run is not cancelled"
+            );
             return Stopped::AlreadyGone;
         };
         let follower = self.follower(actions);

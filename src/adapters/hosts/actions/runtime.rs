@@ -22,9 +22,6 @@ pub struct ActionsRuntime {
     pub workflow: String,
     /// The branch whose workflow file runs: the repository's default branch.
     pub git_ref: String,
-    /// The claim the attempt works under, as the runner's side checks it: the id of the
-    /// orchestrator that holds it (with the issue and the attempt, its claim record).
-    pub claim: String,
     /// The runtime the runner runs (`agents.runtime`), named as local attempts name theirs.
     pub name: &'static str,
     pub reports_result: bool,
@@ -50,7 +47,10 @@ impl AgentRuntime for ActionsRuntime {
             (INPUT_SLOT.to_owned(), spec.agent.clone()),
             (INPUT_BRANCH.to_owned(), spec.branch.clone()),
             (INPUT_ATTEMPT.to_owned(), spec.attempt.to_string()),
-            (INPUT_CLAIM.to_owned(), self.claim.clone()),
+            (
+                INPUT_CLAIM.to_owned(),
+                spec.claim.clone().unwrap_or_default(),
+            ),
         ]);
         let dispatch = Dispatch {
             workflow: self.workflow.clone(),

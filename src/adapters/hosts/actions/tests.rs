@@ -207,17 +207,18 @@ const LIMITS: Limits = Limits {
     grace: Duration::from_secs(10),
 };
 
+const SETTINGS: FollowSettings = FollowSettings {
+    poll: Duration::from_secs(5),
+    workflow_timeout: Duration::from_secs(1800),
+};
+
 fn host(dir: &Path, actions: &Arc<ScriptedActions>) -> ActionsHost {
     let actions: Arc<dyn Actions> = actions.clone();
-    ActionsHost::open(
-        &dir.join("agents.db"),
-        Some(actions),
-        FollowSettings {
-            poll: Duration::from_secs(5),
-            workflow_timeout: Duration::from_secs(1800),
-        },
-    )
-    .unwrap()
+    let connect: Connect = Box::new(move || {
+        let actions = actions.clone();
+        Box::pin(async move { Ok(actions) })
+    });
+    ActionsHost::open(&dir.join("agents.db"), connect, SETTINGS).unwrap()
 }
 
 fn registered(dir: &Path) -> RegisteredAgent {
@@ -249,6 +250,7 @@ fn spec(dir: &Path) -> AgentSpec {
         prompt_file: PathBuf::from("/nowhere"),
         resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent003", 7, 2),
+        claim: Some("c1a1".repeat(10)),
     }
 }
 
@@ -267,7 +269,6 @@ async fn a_dispatched_run_is_followed_to_its_end_and_judged_from_its_artifact() 
         actions: actions.clone(),
         workflow: "clambake-agent.yml".to_owned(),
         git_ref: "main".to_owned(),
-        claim: "orchestrator-1".to_owned(),
         name: "claude",
         reports_result: true,
     };
@@ -314,7 +315,7 @@ async fn a_dispatched_run_is_followed_to_its_end_and_judged_from_its_artifact() 
         BTreeMap::from([
             ("attempt", "2"),
             ("branch", "agent003/7-fix"),
-            ("claim", "orchestrator-1"),
+            ("claim", "c1a1c1a1c1a1c1a1c1a1c1a1c1a1c1a1c1a1c1a1"),
             ("issue", "7"),
             ("slot", "agent003"),
         ])
@@ -434,15 +435,8 @@ async fn a_completed_run_is_judged_at_once_and_stop_leaves_it_alone() {
 #[tokio::test]
 async fn a_run_nothing_can_reach_is_known_as_last_seen() {
     let dir = tempfile::tempdir().unwrap();
-    let host = ActionsHost::open(
-        &dir.path().join("agents.db"),
-        None,
-        FollowSettings {
-            poll: Duration::from_secs(5),
-            workflow_timeout: Duration::from_secs(1800),
-        },
-    )
-    .unwrap();
+    let connect: Connect = Box::new(|| Box::pin(async { Err("no token".to_owned()) }));
+    let host = ActionsHost::open(&dir.path().join("agents.db"), connect, SETTINGS).unwrap();
     let entry = registered(dir.path());
     host.register(&entry).unwrap();
     assert!(host.is_alive(&entry.handle));

@@ -198,7 +198,7 @@ impl Orchestrator {
         journal_assignment(self.slot_journal(), agent, issue.number, &branch, cause)?;
         let (stop, stopped) = oneshot::channel();
         let workspace = self.workspace.clone();
-        let runtime = self.runtime.clone();
+        let runtime = self.runtime_for(agent);
         let limits = self.settings.limits;
         let spawned_request = request.clone();
         let journal = self.settings.state_machine.then(|| self.journal.clone());

@@ -39,7 +39,9 @@ use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
+use crate::core::queue::slots::SlotLayout;
 use crate::core::trains::schedule::Departure;
+use crate::ports::actions::Actions;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::forge::Issue;
@@ -60,7 +62,10 @@ const MAX_DISPOSAL_TRIES: u32 = 10;
 /// How the loop behaves; built from the configuration, adjustable for tests.
 #[derive(Debug, Clone, Copy)]
 pub struct RunSettings {
+    /// Every slot, local and remote: the most attempts in flight at once.
     pub max_concurrent: u32,
+    /// Which slots run on GitHub Actions.
+    pub slots: SlotLayout,
     pub limits: Limits,
     pub policy: DisposalPolicy,
     /// How often the forge is polled when nothing else wakes the loop.
@@ -71,8 +76,15 @@ pub struct RunSettings {
 
 impl RunSettings {
     pub fn from_config(config: &Config) -> Self {
+        Self::with_slots(config, config.agents.max_concurrent)
+    }
+
+    /// As [`RunSettings::from_config`], with `slots` in place of `agents.max_concurrent`.
+    pub fn with_slots(config: &Config, slots: u32) -> Self {
+        let slots = SlotLayout::with_slots(slots, &config.agents, &config.github_actions);
         Self {
-            max_concurrent: config.agents.max_concurrent,
+            max_concurrent: slots.total(),
+            slots,
             limits: limits_from(&config.agents),
             policy: DisposalPolicy {
                 max_attempts: config.agents.max_attempts,
@@ -129,6 +141,9 @@ pub struct Orchestrator {
     forge: Arc<dyn Forge>,
     journal: Arc<dyn Store>,
     runtime: Arc<dyn AgentRuntime>,
+    /// The runtime of the slots on GitHub Actions, once given (see
+    /// [`Orchestrator::dispatch_remote_slots`]); until then they run here.
+    remote_runtime: Option<Arc<dyn AgentRuntime>>,
     clock: Arc<dyn Clock>,
     settings: RunSettings,
     base: String,
@@ -199,6 +214,7 @@ impl Orchestrator {
             forge,
             journal,
             runtime,
+            remote_runtime: None,
             clock,
             settings,
             base,
@@ -222,6 +238,22 @@ impl Orchestrator {
             pass_listing: None,
             next_train: None,
         })
+    }
+
+    /// Runs the attempts of the remote slots (`settings.slots`) on GitHub Actions, as
+    /// workflow runs dispatched through `actions`.
+    pub fn dispatch_remote_slots(&mut self, actions: Arc<dyn Actions>) {
+        let runtime =
+            compose::remote_runtime(actions, &self.config, &self.base, self.runtime.as_ref());
+        self.remote_runtime = Some(runtime);
+    }
+
+    /// The runtime `agent`'s attempts run with.
+    fn runtime_for(&self, agent: &str) -> Arc<dyn AgentRuntime> {
+        match &self.remote_runtime {
+            Some(remote) if self.settings.slots.is_remote(agent) => remote.clone(),
+            _ => self.runtime.clone(),
+        }
     }
 
     /// Publishes the loop's progress on `to` from now on.
