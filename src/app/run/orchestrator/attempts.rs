@@ -23,7 +23,10 @@ impl Orchestrator {
     /// end, dead ones judged from their logs. Each is then disposed of like any attempt.
     pub(super) async fn adopt_registered(&mut self) -> AppResult<()> {
         let registry = open_host(&self.workspace)?;
-        for entry in registry.list().map_err(AttemptError::from)? {
+        let entries = registry.list().map_err(AttemptError::from)?;
+        // Runs on GitHub Actions went on without this process: where do they stand now.
+        registry.refresh(&entries).await;
+        for entry in entries {
             // Disposed of already (the run died before forgetting it): acting on the verdict
             // again could undo what happened to the issue since.
             let recorded = self
