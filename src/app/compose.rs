@@ -16,6 +16,7 @@ use crate::adapters::forge::conditional::ConditionalForge;
 use crate::adapters::forge::github::{GithubForge, GithubSettings, Token};
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
+use crate::adapters::forge::redacting_actions::RedactingActions;
 use crate::adapters::git::{self, Git, HttpAuth, ORIGIN};
 use crate::adapters::hosts::actions::runtime::ActionsRuntime;
 use crate::adapters::hosts::actions::{ActionsHost, FollowSettings};
@@ -110,15 +111,32 @@ pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubB
 }
 
 /// The GitHub forge, as setup and `doctor` see it: the port, and what the token may do.
+#[derive(Clone)]
 pub struct GithubBackend {
     forge: Arc<GithubForge>,
     token: GithubToken,
+}
+
+impl std::fmt::Debug for GithubBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubBackend").finish_non_exhaustive()
+    }
 }
 
 impl GithubBackend {
     /// The forge, redacting every known secret and the token from what it writes.
     pub fn forge(&self) -> Arc<dyn Forge> {
         redacting(self.forge.clone(), Some(&self.token))
+    }
+
+    /// The repository's GitHub Actions, through the forge's client (its rate limits and
+    /// spacing shared), redacting every known secret from dispatch inputs and job logs.
+    pub fn actions(&self) -> ForgeResult<Arc<dyn Actions>> {
+        let actions: Arc<dyn Actions> = Arc::new(self.forge.actions()?);
+        Ok(Arc::new(RedactingActions::new(
+            actions,
+            secrets_and(Some(&self.token)),
+        )))
     }
 
     /// Who the token is and what it may do in the repository.

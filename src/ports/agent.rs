@@ -165,7 +165,7 @@ impl AgentStartError {
             // No such workflow, or a token that may not run it: every dispatch would fail.
             Self::Dispatch { source, .. } => matches!(
                 source,
-                ForgeError::NotFound { .. } | ForgeError::Unauthorized(_)
+                ForgeError::NoWorkflow { .. } | ForgeError::Unauthorized(_)
             ),
             _ => false,
         }

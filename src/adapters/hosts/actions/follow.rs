@@ -91,7 +91,7 @@ impl Follower<'_> {
                         moved_at = Instant::now();
                     }
                 }
-                Err(ForgeError::NotFound { .. }) => {
+                Err(ForgeError::NoRun { .. } | ForgeError::NotFound { .. }) => {
                     tracing::warn!(run_id, "the agent's workflow run is gone");
                     break None;
                 }
