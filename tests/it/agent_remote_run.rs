@@ -4,6 +4,7 @@
 //! has only the committed `clambake.toml`, as the agent workflow's step runs it.
 
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use clambake::core::agents::remote::{EVENTS_FILE, EXIT_FILE, OUT_DIR};
 use clambake::core::branches::name::branch_name;
@@ -12,7 +13,7 @@ use tempfile::TempDir;
 
 use crate::github_support::GithubRepo;
 use crate::model_server::{ModelServer, Reply};
-use crate::support::{CliOutput, clambake_in_env, claude_binary, write_script};
+use crate::support::{CliOutput, clambake_in_env, claude_binary, wait_for, write_script};
 
 /// An issue an orchestrator claimed for agent001, as it would dispatch it.
 struct Dispatched {
@@ -61,14 +62,13 @@ impl Dispatched {
         Checkout { _dir: dir, path }
     }
 
-    /// `agent remote-run` in `checkout` for this dispatch, with the claim id `claim`.
-    fn remote_run(&self, checkout: &Checkout, claim: &str, env: &[(&str, &str)]) -> Ran {
-        let issue = self.issue.to_string();
-        let args = [
+    /// The arguments of `agent remote-run` for this dispatch, with the claim id `claim`.
+    fn args<'a>(&'a self, issue: &'a str, claim: &'a str) -> [&'a str; 14] {
+        [
             "agent",
             "remote-run",
             "--issue",
-            &issue,
+            issue,
             "--slot",
             "agent001",
             "--branch",
@@ -79,7 +79,13 @@ impl Dispatched {
             claim,
             "--out",
             OUT_DIR,
-        ];
+        ]
+    }
+
+    /// `agent remote-run` in `checkout` for this dispatch, with the claim id `claim`.
+    fn remote_run(&self, checkout: &Checkout, claim: &str, env: &[(&str, &str)]) -> Ran {
+        let issue = self.issue.to_string();
+        let args = self.args(&issue, claim);
         let token = self.github.fake().token();
         let mut all = vec![("GH_TOKEN", token.as_str())];
         all.extend_from_slice(env);
@@ -88,14 +94,7 @@ impl Dispatched {
             Ok(_) => tokio::task::block_in_place(run),
             Err(_) => run(),
         };
-        let out = checkout.path.join(OUT_DIR);
-        let exit = std::fs::read_to_string(out.join(EXIT_FILE))
-            .unwrap_or_else(|e| panic!("no exit.json ({e}): {}", output.stderr));
-        Ran {
-            exit: serde_json::from_str(&exit).unwrap(),
-            events: std::fs::read_to_string(out.join(EVENTS_FILE)).unwrap_or_default(),
-            output,
-        }
+        checkout.ran(output)
     }
 
     fn labels(&self) -> Vec<String> {
@@ -109,6 +108,18 @@ struct Checkout {
 }
 
 impl Checkout {
+    /// What a remote run that printed `output` left in the out directory.
+    fn ran(&self, output: CliOutput) -> Ran {
+        let out = self.path.join(OUT_DIR);
+        let exit = std::fs::read_to_string(out.join(EXIT_FILE))
+            .unwrap_or_else(|e| panic!("no exit.json ({e}): {}", output.stderr));
+        Ran {
+            exit: serde_json::from_str(&exit).unwrap(),
+            events: std::fs::read_to_string(out.join(EVENTS_FILE)).unwrap_or_default(),
+            output,
+        }
+    }
+
     fn prompt(&self, issue: u64) -> String {
         let file = format!(".clambake/prompts/agent001-{issue}-1.md");
         std::fs::read_to_string(self.path.join(file)).unwrap()
@@ -306,6 +317,89 @@ fn work_pushed_to_origin_meanwhile_is_not_overwritten() {
         theirs, main,
         "origin's branch stays where the other pusher put it"
     );
+}
+
+#[test]
+fn an_earlier_attempt_of_another_slot_on_origin_is_taken_over() {
+    let dispatched = Dispatched::new(&SIMULATED, "Add a greeting");
+    let repo = &dispatched.github.repo;
+    let other = format!("agent002/{}-add-a-greeting", dispatched.issue);
+    let earlier = repo.branch_with_file(&other, "main", "earlier.txt", "first try\n");
+    repo.publish(&other);
+    let checkout = dispatched.checkout();
+
+    let ran = dispatched.remote_run(&checkout, &dispatched.claim, &[]);
+    ran.output.success();
+    let pushed = ran.exit["pushed_head"].as_str().unwrap().to_owned();
+    let ancestor = ["merge-base", "--is-ancestor", &earlier, &pushed];
+    dispatched.github.origin_git(&ancestor);
+    assert_eq!(
+        dispatched.github.origin_git(&["rev-parse", &other]),
+        earlier,
+        "the earlier branch is the orchestrator's to retire"
+    );
+}
+
+#[test]
+fn an_agent_that_cannot_start_is_an_attempt_that_could_not_run() {
+    let settings = [
+        ("agents.runtime", "command"),
+        ("agents.command", "/nonexistent/agent {issue}"),
+    ];
+    let dispatched = Dispatched::new(&settings, "Add a greeting");
+    let checkout = dispatched.checkout();
+
+    let ran = dispatched.remote_run(&checkout, &dispatched.claim, &[]);
+    assert_eq!(ran.output.code, 7, "{}", ran.output.stderr);
+    assert_eq!(ran.exit["exit"], Value::Null);
+    let error = ran.exit["error"].as_str().unwrap();
+    assert!(error.contains("/nonexistent/agent"), "{error}");
+    assert_eq!(ran.exit["pushed_head"], Value::Null);
+}
+
+#[test]
+fn a_cancelled_step_stops_the_agent_and_still_pushes_its_work() {
+    let scripts = tempfile::tempdir().unwrap();
+    let script = write_script(
+        scripts.path(),
+        "agent.sh",
+        "#!/bin/sh\necho partial > partial.txt\necho started\nexec sleep 600\n",
+    );
+    let command = script.display().to_string();
+    let settings = [
+        ("agents.runtime", "command"),
+        ("agents.command", command.as_str()),
+    ];
+    let dispatched = Dispatched::new(&settings, "Add a greeting");
+    let checkout = dispatched.checkout();
+    let issue = dispatched.issue.to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_clambake"))
+        .current_dir(&checkout.path)
+        .args(dispatched.args(&issue, &dispatched.claim))
+        .env("GH_TOKEN", dispatched.github.fake().token())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let events = checkout.path.join(OUT_DIR).join(EVENTS_FILE);
+    wait_for("the agent to start", || {
+        std::fs::read_to_string(&events).is_ok_and(|e| e.contains("started"))
+    });
+    // What the runner sends a cancelled step's process first.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGINT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let ran = checkout.ran(CliOutput {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    });
+    let ran_output = ran.output.success();
+    assert_eq!(ran.exit["terminated"], "requested", "{}", ran_output.stderr);
+    assert_eq!(ran.exit["committed_leftovers"], true);
+    let pushed = ran.exit["pushed_head"].as_str().unwrap();
+    let file = format!("{pushed}:partial.txt");
+    assert_eq!(dispatched.github.origin_git(&["show", &file]), "partial");
 }
 
 /// Sets `settings` and pushes the configuration, as a person changing it would.

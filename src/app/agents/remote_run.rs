@@ -6,6 +6,7 @@
 //! label: the orchestrator that dispatched it owns the issue and judges the attempt.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -23,6 +24,11 @@ use crate::core::queue::labels::agent_slot;
 use crate::ports::Forge;
 use crate::ports::agent::LogFiles;
 use crate::ports::forge::{Issue, IssueState};
+
+/// The most an agent told to stop is given before it is killed: a cancelled Actions step gets
+/// 7.5 s after SIGINT and 2.5 s after SIGTERM before its process tree is killed, and the
+/// agent's work must be committed and pushed within them.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// What the orchestrator dispatched: the workflow's inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +128,8 @@ async fn run(
             stderr: out.join(STDERR_FILE),
         },
     };
-    let limits = limits_from(&config.agents);
+    let mut limits = limits_from(&config.agents);
+    limits.grace = limits.grace.min(CANCEL_GRACE);
     let result =
         run_attempt_at(&workspace, runtime.as_ref(), &request, place, limits, stop).await?;
     exit.exit = Some(result.report.exit);
