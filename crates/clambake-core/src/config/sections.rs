@@ -10,9 +10,7 @@
 //!
 //! and read it where it takes effect (`config.forge.poll_interval_seconds`). Validation,
 //! `config get|set|list`, `CLAMBAKE_FORGE__POLL_INTERVAL_SECONDS` and `init`'s template follow.
-//! A key for a feature that is not built yet takes `, pending = THE_FEATURE`: it is refused
-//! unless at its default, and `init` leaves it out; a choice's value gets `(pending = THE_FEATURE)`
-//! in its `choices!`. Drop the `pending` when the feature reads it.
+//! A key is declared only once something reads it: no key waits for its feature.
 
 use super::minutes::Minutes;
 use super::schema::{POSITIVE, ValueKind, choices, configuration};
@@ -276,8 +274,13 @@ configuration! {
         /// The repository secret holding a GitHub App's or a person's token for the workflows,
         /// used instead of the workflow's GITHUB_TOKEN when set: pushes made with
         /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
+        /// Empty: always GITHUB_TOKEN.
         token_secret: String = "CLAMBAKE_TOKEN";
         /// The runner label the workflows run on.
         runs_on: String = "ubuntu-latest";
+        /// Where the workflows install Clambake from, with `cargo install --locked` (the binary
+        /// is cached, keyed on the version): empty, this version of the `clambake` crate from
+        /// the crates registry; a git URL, that repository's tag v<version>.
+        clambake_git: String = "";
     }
 }

@@ -1,11 +1,12 @@
 //! `init --backend github`: the repository (from origin's URL unless named), the token and
-//! its permissions, checked before anything is written, then the file and the label set on
-//! GitHub.
+//! its permissions, checked before anything is written, then the file, the label set on
+//! GitHub and Clambake's GitHub Actions workflows.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Change, InitReport, ensure_labels, prepare_state, write_config};
+use crate::app::setup::workflows;
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::{GithubConfig, GithubRemote};
 use crate::core::queue::slots::slot_count;
@@ -63,6 +64,7 @@ pub async fn init_github(
     let config = write_config(workspace, &settings, agents)?;
     let (loaded, state_dir, gitignore) = prepare_state(workspace)?;
     let labels = ensure_labels(backend.forge().as_ref(), slot_count(&loaded.config)).await?;
+    let workflows = workflows::install(workspace, &workflows::wanted(&loaded.config))?;
     Ok(InitReport {
         root: workspace.root.display().to_string(),
         config,
@@ -78,6 +80,7 @@ pub async fn init_github(
             token_source: token.source,
             permission,
         }),
+        workflows,
     })
 }
 
