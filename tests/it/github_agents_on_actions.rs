@@ -183,15 +183,19 @@ fn an_attempt_on_a_runner_is_landed_and_bundled_like_a_local_one() {
         let labels = repo.labels_of(issue);
         assert!(labels.iter().any(|l| l == "route:bundled"), "{labels:?}");
     }
-    let history = actions
+    // As monitor shows a local attempt that ended: judged from the log the artifact brought.
+    let ended = actions
         .github
-        .clambake(&["history", "--json"])
+        .clambake(&["monitor", "--agent", "agent001", "--json"])
         .success()
         .json();
-    assert!(
-        history.to_string().contains("simulated"),
-        "the attempts are recorded as local ones: {history}"
-    );
+    assert_eq!(ended["state"], "ended", "{ended:#}");
+    assert_eq!(ended["outcome"], "success", "{ended:#}");
+    assert_eq!(ended["runtime"], "simulated", "{ended:#}");
+    assert_eq!(ended["commits_ahead"], 1, "{ended:#}");
+    assert!(ended["events"].as_u64().unwrap() > 0, "{ended:#}");
+    // The journal agrees with the world: no drift left by a remote attempt.
+    actions.github.clambake(&["agent", "validate"]).success();
     let requests = actions.actions_requests();
     eprintln!("GitHub Actions requests for 2 remote attempts: {requests:#?}");
     let count = |kind: &str| requests.get(kind).copied().unwrap_or(0);
@@ -288,7 +292,10 @@ fn an_orchestrator_killed_mid_run_re_adopts_the_run_and_loses_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the attempt's run", || !actions.agent_runs().is_empty());
+    wait_for("the attempt's run registered", || {
+        let listed = repo.clambake(&["agent", "list", "--json"]).success().json();
+        listed.to_string().contains("actions")
+    });
     first.kill().unwrap();
     first.wait().unwrap();
     let summary = actions.run_until_idle();
@@ -299,7 +306,7 @@ fn an_orchestrator_killed_mid_run_re_adopts_the_run_and_loses_nothing() {
         .filter(|e| e["disposition"]["kind"] == "landed")
         .collect();
     assert_eq!(landed.len(), 1, "{summary:#}");
-    assert_eq!(landed[0]["attempt"], 1);
+    assert_eq!(landed[0]["attempt"], 1, "{summary:#}");
     assert_eq!(actions.agent_runs().len(), 1, "never dispatched twice");
     let branch = branch_name("agent001", issue, title);
     let pushed = actions.github.origin_git(&["rev-parse", &branch]);

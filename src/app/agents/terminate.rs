@@ -43,7 +43,10 @@ pub async fn terminate(
     }
     // Whoever supervises the agent reads this when it ends, and counts the attempt as killed.
     let request = entry.logs.stop_request();
-    std::fs::write(&request, Timestamp::now().to_string()).map_err(|source| AttemptError::Io {
+    // A run on GitHub Actions has written no log here yet, nor made its directory.
+    let directory = request.parent().map_or(Ok(()), std::fs::create_dir_all);
+    let written = directory.and_then(|()| std::fs::write(&request, Timestamp::now().to_string()));
+    written.map_err(|source| AttemptError::Io {
         action: "record the request to stop",
         path: request.clone(),
         source,
