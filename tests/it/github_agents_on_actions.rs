@@ -350,3 +350,34 @@ fn one_local_and_one_remote_slot_share_the_concurrency_limit() {
     assert!(runs.iter().all(|run| run.3 == "agent002"), "{runs:?}");
     actions.github.assert_no_violations();
 }
+
+#[test]
+fn an_orchestrator_killed_right_after_its_dispatch_takes_the_run_up_rather_than_dispatching_again()
+{
+    let actions = OnActions::new(1, &[("agents.executor", "actions")]);
+    let title = "Add a greeting";
+    let issue = actions.issue(title, "Say hello.");
+    let repo = &actions.github.repo;
+    let mut first = repo
+        .clambake_command(&["run", "--until-idle", "--no-view"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as its run exists: registered or not yet.
+    wait_for("the attempt's run", || !actions.agent_runs().is_empty());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let summary = actions.run_until_idle();
+    let landed: Vec<&Value> = events(&summary, "disposed")
+        .into_iter()
+        .filter(|e| e["disposition"]["kind"] == "landed")
+        .collect();
+    assert_eq!(landed.len(), 1, "{summary:#}");
+    assert_eq!(landed[0]["attempt"], 1, "{summary:#}");
+    assert_eq!(actions.agent_runs().len(), 1, "never dispatched twice");
+    let branch = branch_name("agent001", issue, title);
+    let ahead = repo.git(&["rev-list", "--count", &format!("main..{branch}")]);
+    assert_eq!(ahead, "1");
+    actions.github.assert_no_violations();
+}

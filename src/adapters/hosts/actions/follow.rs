@@ -38,8 +38,8 @@ pub struct Followed {
     pub progress: RunProgress,
 }
 
-/// What is known of run `run_id` before anything is asked: dispatched (one request), nothing
-/// seen yet.
+/// What is known of run `run_id` before anything is asked: dispatched (two requests: the look
+/// for an earlier dispatch of the attempt, and the dispatch), nothing seen yet.
 pub fn dispatched(run_id: RunId) -> RunProgress {
     RunProgress {
         run_id,
@@ -51,7 +51,7 @@ pub fn dispatched(run_id: RunId) -> RunProgress {
         steps_total: 0,
         last_activity: None,
         seen_at: Timestamp::now(),
-        requests: 1,
+        requests: 2,
     }
 }
 

@@ -52,17 +52,18 @@ impl AgentRuntime for ActionsRuntime {
                 spec.claim.clone().unwrap_or_default(),
             ),
         ]);
+        // The dispatch key names the attempt, then a nonce: a run with this attempt's prefix
+        // was dispatched by an orchestrator killed before it could register it.
+        let attempt_key = format!("{}-{}-{}-", spec.agent, spec.issue, spec.attempt);
+        if let Some(run) = self.dispatched_before(&attempt_key).await {
+            tracing::info!(agent = %spec.agent, issue = spec.issue, run, "taking up the run an earlier dispatch of this attempt started");
+            return Ok(self.running(run));
+        }
         let dispatch = Dispatch {
             workflow: self.workflow.clone(),
             git_ref: self.git_ref.clone(),
             inputs,
-            key: format!(
-                "{}-{}-{}-{:08x}",
-                spec.agent,
-                spec.issue,
-                spec.attempt,
-                rand::random::<u32>()
-            ),
+            key: format!("{attempt_key}{:08x}", rand::random::<u32>()),
         };
         let run =
             self.actions
@@ -73,7 +74,30 @@ impl AgentRuntime for ActionsRuntime {
                     source,
                 })?;
         tracing::info!(agent = %spec.agent, issue = spec.issue, run, "dispatched the attempt to GitHub Actions");
-        Ok(RunningAgent {
+        Ok(self.running(run))
+    }
+}
+
+/// How many of the agent workflow's latest runs are looked through for an earlier dispatch.
+const EARLIER_RUNS: usize = 30;
+
+impl ActionsRuntime {
+    /// The run among the agent workflow's latest whose name carries `attempt_key`, if any.
+    async fn dispatched_before(&self, attempt_key: &str) -> Option<RunId> {
+        match self.actions.runs(&self.workflow, EARLIER_RUNS).await {
+            Ok(runs) => runs
+                .into_iter()
+                .find(|run| run.display_title.contains(attempt_key))
+                .map(|run| run.id),
+            Err(error) => {
+                tracing::warn!(%error, "could not list the agent workflow's runs");
+                None
+            }
+        }
+    }
+
+    fn running(&self, run: RunId) -> RunningAgent {
+        RunningAgent {
             pid: None,
             run: Some(run),
             output: mpsc::channel(1).1,
@@ -83,7 +107,7 @@ impl AgentRuntime for ActionsRuntime {
                 run,
             }),
             containment: None,
-        })
+        }
     }
 }
 

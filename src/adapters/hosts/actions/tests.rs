@@ -32,6 +32,7 @@ enum State {
 
 #[derive(Default)]
 struct Counts {
+    listings: u32,
     dispatches: u32,
     runs: u32,
     jobs: u32,
@@ -74,6 +75,30 @@ impl ScriptedActions {
         state
     }
 
+    /// The run as it stands in `state`.
+    fn run_now(&self, id: RunId, state: State) -> WorkflowRun {
+        let (status, conclusion) = match state {
+            State::Queued => (RunStatus::Queued, None),
+            State::Running { .. } => (RunStatus::InProgress, None),
+            State::Done(conclusion) => (RunStatus::Completed, Some(conclusion)),
+        };
+        WorkflowRun {
+            id,
+            name: "Clambake agent".to_owned(),
+            display_title: "agent".to_owned(),
+            path: ".github/workflows/clambake-agent.yml".to_owned(),
+            event: "workflow_dispatch".to_owned(),
+            status,
+            conclusion,
+            head_branch: Some("main".to_owned()),
+            head_sha: "0".repeat(40),
+            created_at: at(0),
+            run_started_at: Some(at(1)),
+            updated_at: at(2),
+            html_url: format!("https://github.example/o/r/actions/runs/{id}"),
+        }
+    }
+
     fn counts(&self) -> (u32, u32, u32, u32, u32) {
         let c = self.counts.lock().unwrap();
         (c.dispatches, c.runs, c.jobs, c.cancels, c.artifacts)
@@ -112,32 +137,22 @@ impl Actions for ScriptedActions {
     }
 
     async fn runs(&self, _file: &str, _limit: usize) -> ForgeResult<Vec<WorkflowRun>> {
-        unreachable!("the host asks for its run by id")
+        self.counts.lock().unwrap().listings += 1;
+        let dispatched = self.dispatched.lock().unwrap().clone();
+        let mut runs = Vec::new();
+        for dispatch in dispatched {
+            let mut run = self.run_now(RUN, State::Queued);
+            run.display_title = format!("Clambake agent {}", dispatch.key);
+            runs.push(run);
+        }
+        Ok(runs)
     }
 
     async fn run(&self, id: RunId) -> ForgeResult<WorkflowRun> {
         assert_eq!(id, RUN);
         self.counts.lock().unwrap().runs += 1;
-        let (status, conclusion) = match self.state() {
-            State::Queued => (RunStatus::Queued, None),
-            State::Running { .. } => (RunStatus::InProgress, None),
-            State::Done(conclusion) => (RunStatus::Completed, Some(conclusion)),
-        };
-        Ok(WorkflowRun {
-            id,
-            name: "Clambake agent".to_owned(),
-            display_title: "agent".to_owned(),
-            path: ".github/workflows/clambake-agent.yml".to_owned(),
-            event: "workflow_dispatch".to_owned(),
-            status,
-            conclusion,
-            head_branch: Some("main".to_owned()),
-            head_sha: "0".repeat(40),
-            created_at: at(0),
-            run_started_at: Some(at(1)),
-            updated_at: at(2),
-            html_url: format!("https://github.example/o/r/actions/runs/{id}"),
-        })
+        let state = self.state();
+        Ok(self.run_now(id, state))
     }
 
     async fn jobs(&self, _id: RunId) -> ForgeResult<Vec<Job>> {
@@ -301,7 +316,12 @@ async fn a_dispatched_run_is_followed_to_its_end_and_judged_from_its_artifact() 
         (seen.steps_done, seen.steps_total, seen.step.as_deref()),
         (2, 4, Some("Clambake"))
     );
-    assert_eq!(seen.requests, 1 + 4 + 2 + 1);
+    assert_eq!(seen.requests, 2 + 4 + 2 + 1);
+    assert_eq!(
+        actions.counts.lock().unwrap().listings,
+        1,
+        "one look for an earlier dispatch"
+    );
     assert!(seen.url.ends_with("/runs/4242"));
     assert!(!host.is_alive(&handle));
     let dispatch = actions.dispatched.lock().unwrap()[0].clone();
@@ -447,4 +467,27 @@ async fn a_run_nothing_can_reach_is_known_as_last_seen() {
             .is_err()
     );
     assert_eq!(host.stop(&entry, LIMITS.grace).await, Stopped::AlreadyGone);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dispatch_an_orchestrator_made_before_it_was_killed_is_taken_up_not_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let actions = ScriptedActions::new(&[State::Queued], None);
+    let runtime = ActionsRuntime {
+        actions: actions.clone(),
+        workflow: "clambake-agent.yml".to_owned(),
+        git_ref: "main".to_owned(),
+        name: "claude",
+        reports_result: true,
+    };
+    let first = runtime.start(&spec(dir.path())).await.unwrap();
+    let again = runtime.start(&spec(dir.path())).await.unwrap();
+    assert_eq!((first.run, again.run), (Some(RUN), Some(RUN)));
+    assert_eq!(actions.counts().0, 1, "dispatched once");
+    let next = AgentSpec {
+        attempt: 3,
+        ..spec(dir.path())
+    };
+    runtime.start(&next).await.unwrap();
+    assert_eq!(actions.counts().0, 2, "another attempt is another run");
 }
