@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::app::Workspace;
-use crate::app::agents::attempt::AttemptError;
+use crate::app::error::AttemptError;
 use crate::core::queue::claims::claim_ref;
 use crate::ports::git::Removal;
 
