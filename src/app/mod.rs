@@ -7,6 +7,8 @@ pub mod error;
 pub mod forge_usage;
 pub mod health;
 pub mod lifecycle;
+#[cfg(test)]
+pub mod memory_actions;
 pub mod queue;
 pub mod recovery;
 pub mod run;

@@ -13,6 +13,7 @@ use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::core::config::ForgeBackend;
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
@@ -97,10 +98,7 @@ pub async fn run_reporting(
     let journal = Arc::new(open_journal(workspace)?);
     let runtime =
         compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
-    let actions = match settings.slots.remote > 0 {
-        true => Some(workspace.open_actions().await?),
-        false => None,
-    };
+    let on_github = config.forge.backend == ForgeBackend::Github;
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
@@ -111,8 +109,10 @@ pub async fn run_reporting(
         settings,
     )
     .await?;
-    if let Some(actions) = actions {
-        orchestrator.dispatch_remote_slots(actions);
+    // Trains may depart through the bundling workflow, and the remote slots' attempts run as
+    // runs of the agent workflow, now or once switched on.
+    if on_github {
+        orchestrator = orchestrator.with_actions(workspace.open_actions().await?);
     }
     orchestrator.report_progress(progress);
     orchestrator

@@ -141,9 +141,6 @@ pub struct Orchestrator {
     forge: Arc<dyn Forge>,
     journal: Arc<dyn Store>,
     runtime: Arc<dyn AgentRuntime>,
-    /// The runtime of the slots on GitHub Actions, once given (see
-    /// [`Orchestrator::dispatch_remote_slots`]); until then they run here.
-    remote_runtime: Option<Arc<dyn AgentRuntime>>,
     clock: Arc<dyn Clock>,
     settings: RunSettings,
     base: String,
@@ -188,6 +185,9 @@ pub struct Orchestrator {
     pass_listing: Option<Vec<Issue>>,
     /// When the next train leaves, as the last train decided, for the live view.
     next_train: Option<Departure>,
+    /// GitHub Actions, when the forge is GitHub: where trains depart with
+    /// `bundling.executor = "actions"`, and where the remote slots' attempts run.
+    actions: Option<Arc<dyn Actions>>,
 }
 
 impl Orchestrator {
@@ -214,7 +214,6 @@ impl Orchestrator {
             forge,
             journal,
             runtime,
-            remote_runtime: None,
             clock,
             settings,
             base,
@@ -237,21 +236,38 @@ impl Orchestrator {
             queue: None,
             pass_listing: None,
             next_train: None,
+            actions: None,
         })
     }
 
-    /// Runs the attempts of the remote slots (`settings.slots`) on GitHub Actions, as
-    /// workflow runs dispatched through `actions`.
-    pub fn dispatch_remote_slots(&mut self, actions: Arc<dyn Actions>) {
-        let runtime =
-            compose::remote_runtime(actions, &self.config, &self.base, self.runtime.as_ref());
-        self.remote_runtime = Some(runtime);
+    /// Trains depart, and the remote slots' attempts run, through `actions` when the
+    /// configuration says so.
+    pub fn with_actions(mut self, actions: Arc<dyn Actions>) -> Self {
+        self.actions = Some(actions);
+        self
     }
 
-    /// The runtime `agent`'s attempts run with.
+    /// Reads `[github_actions]` from the configuration file again, so that `clambake
+    /// rollback --feature actions` takes effect at the next pass of a running loop. A file
+    /// that does not load now keeps what the loop started with.
+    fn reload_github_actions(&mut self) {
+        match self.workspace.load_config() {
+            Ok(loaded) => self.config.github_actions = loaded.config.github_actions,
+            Err(error) => tracing::warn!(%error, "could not read the configuration again"),
+        }
+    }
+
+    /// The runtime `agent`'s attempts run with: the agent workflow on GitHub Actions for a
+    /// remote slot while `github_actions.enabled` (as the last pass read it), else this
+    /// machine's.
     fn runtime_for(&self, agent: &str) -> Arc<dyn AgentRuntime> {
-        match &self.remote_runtime {
-            Some(remote) if self.settings.slots.is_remote(agent) => remote.clone(),
+        match &self.actions {
+            Some(actions)
+                if self.config.github_actions.enabled && self.settings.slots.is_remote(agent) =>
+            {
+                let local = self.runtime.as_ref();
+                compose::remote_runtime(actions.clone(), &self.config, &self.base, local)
+            }
             _ => self.runtime.clone(),
         }
     }
