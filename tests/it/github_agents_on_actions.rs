@@ -368,14 +368,32 @@ fn an_orchestrator_killed_right_after_its_dispatch_takes_the_run_up_rather_than_
     wait_for("the attempt's run", || !actions.agent_runs().is_empty());
     first.kill().unwrap();
     first.wait().unwrap();
-    let summary = actions.run_until_idle();
+    let run = actions
+        .github
+        .clambake(&["run", "--until-idle", "--no-view", "--json"]);
+    let run = run.success();
+    let summary = run.json();
     let landed: Vec<&Value> = events(&summary, "disposed")
         .into_iter()
         .filter(|e| e["disposition"]["kind"] == "landed")
         .collect();
-    assert_eq!(landed.len(), 1, "{summary:#}");
-    assert_eq!(landed[0]["attempt"], 1, "{summary:#}");
-    assert_eq!(actions.agent_runs().len(), 1, "never dispatched twice");
+    let runs = actions.agent_runs();
+    let attempt_log =
+        std::fs::read_to_string(repo.path().join(".clambake/logs/agent001-1-1.jsonl"));
+    let titles: Vec<(u64, String, String)> = actions
+        .github
+        .fake()
+        .runs()
+        .into_iter()
+        .map(|r| (r.id, r.display_title, r.created_at))
+        .collect();
+    let context = format!(
+        "{summary:#}\n{runs:?}\n{titles:?}\n{attempt_log:?}\n{}",
+        run.stderr
+    );
+    assert_eq!(landed.len(), 1, "{context}");
+    assert_eq!(landed[0]["attempt"], 1, "{context}");
+    assert_eq!(runs.len(), 1, "never dispatched twice: {context}");
     let branch = branch_name("agent001", issue, title);
     let ahead = repo.git(&["rev-list", "--count", &format!("main..{branch}")]);
     assert_eq!(ahead, "1");

@@ -16,7 +16,7 @@ use crate::app::trains::land::{LandSettings, land_recorded_success};
 use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
-use crate::ports::agent_registry::RegisteredAgent;
+use crate::ports::agent_registry::{AgentHandle, RegisteredAgent};
 
 impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
@@ -43,7 +43,7 @@ impl Orchestrator {
             }
             let (stop, stopped) = oneshot::channel();
             let agent = entry.agent.clone();
-            let (issue, attempt) = (entry.issue, entry.attempt);
+            let (issue, attempt, handle) = (entry.issue, entry.attempt, entry.handle);
             let workspace = self.workspace.clone();
             let limits = self.settings.limits;
             let task = self
@@ -57,6 +57,7 @@ impl Orchestrator {
                 task,
                 stop: Some(stop),
                 interrupted: false,
+                elsewhere: matches!(handle, AgentHandle::Actions { .. }),
             };
             self.record(RunEvent::Adopted {
                 agent: agent.clone(),
@@ -202,6 +203,7 @@ impl Orchestrator {
         let (stop, stopped) = oneshot::channel();
         let workspace = self.workspace.clone();
         let runtime = self.runtime_for(agent);
+        let elsewhere = runtime.runs_elsewhere();
         let limits = self.settings.limits;
         let spawned_request = request.clone();
         let journal = self.settings.state_machine.then(|| self.journal.clone());
@@ -230,6 +232,7 @@ impl Orchestrator {
                 task: task.id(),
                 stop: Some(stop),
                 interrupted: false,
+                elsewhere,
             },
         );
         let event = if resumed {

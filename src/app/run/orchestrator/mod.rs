@@ -119,6 +119,8 @@ struct InFlight {
     stop: Option<oneshot::Sender<()>>,
     /// Stopped because the loop is shutting down, not because the attempt failed.
     interrupted: bool,
+    /// It runs elsewhere (a GitHub Actions runner), which pushes its branch itself.
+    elsewhere: bool,
 }
 
 /// How an attempt's task ended.
