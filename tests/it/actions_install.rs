@@ -39,7 +39,29 @@ fn init_writes_the_bundling_workflow_and_config_set_and_install_keep_it_in_step(
     );
     assert_eq!(read(&repo, AGENT), None, "no attempt runs on Actions yet");
 
+    assert!(
+        !read(&repo, BUNDLING).unwrap().contains("  schedule:\n"),
+        "trains depart from this machine: the workflow must not send more"
+    );
+
     // A key the workflow says follows into it; a key it does not say leaves a hand edit alone.
+    let enabled = repo
+        .clambake(&["config", "set", "github_actions.enabled", "true"])
+        .success();
+    assert!(!enabled.stdout.contains("rewrote"), "{}", enabled.stdout);
+    let set = repo
+        .clambake(&["config", "set", "bundling.executor", "actions"])
+        .success();
+    assert!(
+        set.stdout.contains(&format!("rewrote {BUNDLING}")),
+        "{}",
+        set.stdout
+    );
+    assert!(
+        read(&repo, BUNDLING)
+            .unwrap()
+            .contains("- cron: '*/10 * * * *'")
+    );
     let set = repo
         .clambake(&["config", "set", "bundling.schedule_minutes", "120"])
         .success();
@@ -94,10 +116,18 @@ fn init_writes_the_bundling_workflow_and_config_set_and_install_keep_it_in_step(
         bundling_workflow(&file_config(&repo), VERSION)
     );
 
-    // Remote slots want the agent workflow: `config set` does not write a new file, install does.
+    // Remote slots want the agent workflow: `config set` does not write a new file, `init` and
+    // `install` do.
     repo.clambake(&["config", "set", "agents.actions_slots", "2"])
         .success();
     assert_eq!(read(&repo, AGENT), None);
+    let init = repo.init(&["--agents", "1"]).success();
+    assert!(
+        init.stdout.contains(&format!("created  {AGENT}")),
+        "{}",
+        init.stdout
+    );
+    std::fs::remove_file(repo.path().join(AGENT)).unwrap();
     let install = repo.clambake(&["actions", "install"]).success();
     assert!(
         install.stdout.contains(&format!("created  {AGENT}")),

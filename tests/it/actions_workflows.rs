@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clambake::core::config::{AgentRuntimeKind, Config};
+use clambake::core::config::{AgentRuntimeKind, BundlingExecutor, Config};
 use clambake::core::workflows::{agent_workflow, bundling_workflow};
 
 /// A binary `./scripts/test` installs into `.tools/actionlint/`. Missing, it fails the test.
@@ -23,11 +23,14 @@ fn tool(name: &str) -> PathBuf {
 
 /// The configurations whose workflows differ in what actionlint checks.
 fn configurations() -> Vec<(&'static str, Config)> {
-    let mut seven = Config::default();
+    let mut scheduled = Config::default();
+    scheduled.github_actions.enabled = true;
+    scheduled.bundling.executor = BundlingExecutor::Actions;
+    let mut seven = scheduled.clone();
     seven.bundling.schedule_minutes = 7;
-    let mut two_hours = Config::default();
+    let mut two_hours = scheduled.clone();
     two_hours.bundling.schedule_minutes = 120;
-    let mut three = Config::default();
+    let mut three = scheduled.clone();
     three.bundling.schedule_minutes = 3;
     let mut codex = Config::default();
     codex.agents.runtime = AgentRuntimeKind::Codex;
@@ -41,6 +44,7 @@ fn configurations() -> Vec<(&'static str, Config)> {
     bare.agents.runtime = AgentRuntimeKind::Simulated;
     vec![
         ("default", Config::default()),
+        ("scheduled", scheduled),
         ("schedule-7", seven),
         ("schedule-120", two_hours),
         ("schedule-3", three),

@@ -29,10 +29,9 @@ pub fn run(workspace: &Workspace, args: InstallArgs) -> AppResult<()> {
         print_json(&written);
     } else {
         print_written(&written);
-        if written
-            .iter()
-            .any(|w| w.change != WorkflowChange::Unchanged)
-        {
+        let changed =
+            |w: &Written| matches!(w.change, WorkflowChange::Created | WorkflowChange::Updated);
+        if written.iter().any(changed) {
             println!("Commit and push them: GitHub runs the workflows of the default branch.");
         }
         if config.forge.backend != ForgeBackend::Github {

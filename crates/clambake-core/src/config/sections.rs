@@ -215,7 +215,8 @@ configuration! {
     [bundling] BundlingConfig {
         /// false gives every landed branch a pull request of its own.
         enabled: bool = true;
-        /// A train departs at every UTC multiple of this many minutes.
+        /// A train departs at every UTC multiple of this many minutes (the bundling workflow's
+        /// schedule follows it: `config set` rewrites an installed one).
         schedule_minutes: u32 = 10, kind = POSITIVE;
         /// The most branches one bundle pull request carries.
         max_bundle_size: u32 = 8, kind = POSITIVE;
@@ -258,7 +259,9 @@ configuration! {
     }
 
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
-    /// (see bundling.executor and agents.executor). Needs forge.backend = "github".
+    /// (see bundling.executor and agents.executor). Needs forge.backend = "github". The
+    /// workflows under .github/workflows/ are made from these keys: `clambake actions install`
+    /// writes them, `config set` rewrites them, `doctor` compares them.
     [github_actions] GithubActionsConfig {
         /// false (or `clambake rollback --feature actions`) runs bundling and agents on this
         /// machine, whatever bundling.executor and agents.executor say.
@@ -276,7 +279,8 @@ configuration! {
         /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
         /// Empty: always GITHUB_TOKEN.
         token_secret: String = "CLAMBAKE_TOKEN";
-        /// The runner label the workflows run on.
+        /// The runner label the workflows' jobs run on; it needs cargo (and npm for the agent's
+        /// CLI), as GitHub's ubuntu-latest has.
         runs_on: String = "ubuntu-latest";
         /// Where the workflows install Clambake from, with `cargo install --locked` (the binary
         /// is cached, keyed on the version): empty, this version of the `clambake` crate from

@@ -4,7 +4,7 @@
 //! Cron steps reset every hour and every day, so it departs on such multiples only for a period
 //! dividing an hour, or a whole number of hours dividing a day. For any other period the
 //! workflow departs at the closest of those that is shorter: a train is never later than the
-//! configuration says, only the workflow wakes more often (and finds nothing due between). And
+//! configuration says, only the workflow wakes more often. And
 //! GitHub runs a schedule at most every five minutes (often a few minutes late under load).
 
 /// GitHub's shortest interval between two scheduled runs, in minutes.
@@ -40,8 +40,7 @@ pub fn schedule(minutes: u32) -> CronSchedule {
     } else if period != minutes {
         caveat.push(format!(
             "bundling.schedule_minutes is {minutes}, which cron cannot step by on UTC \
-             multiples: this runs every {period} minutes, the closest that is not less often, \
-             and a run finds a train due only at a multiple of {minutes}."
+             multiples: this runs every {period} minutes, the closest that is not less often."
         ));
     }
     CronSchedule {
