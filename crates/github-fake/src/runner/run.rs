@@ -218,23 +218,3 @@ fn github_context(
         },
     })
 }
-
-/// The title GitHub gives a run of `spec`: the workflow's `run-name` with its expressions
-/// (`github`, `inputs`) expanded, or `None` where it has none (GitHub then shows the
-/// workflow's name). An error where the workflow cannot be read or the expressions evaluated.
-pub fn display_title(spec: &RunSpec) -> Result<Option<String>, String> {
-    let workflow = workflow::parse(&spec.workflow_yaml)?;
-    let Some(run_name) = &workflow.run_name else {
-        return Ok(None);
-    };
-    let (inputs, event_inputs) = workflow.inputs(&spec.inputs);
-    let mut contexts = Map::new();
-    let github = github_context(spec, &workflow, &event_inputs, "", Path::new(""));
-    contexts.insert("github".to_string(), github);
-    contexts.insert("inputs".to_string(), inputs);
-    let scope = Scope {
-        contexts: &contexts,
-        status: Status::Success,
-    };
-    expression::expand(run_name, &scope).map(Some)
-}

@@ -11,8 +11,6 @@ use serde_yaml_ng::Value as Yaml;
 #[derive(Debug, Deserialize)]
 pub struct Workflow {
     pub name: Option<String>,
-    #[serde(rename = "run-name")]
-    pub run_name: Option<String>,
     #[serde(rename = "on")]
     pub triggers: Option<Yaml>,
     #[serde(default)]
