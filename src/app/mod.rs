@@ -7,12 +7,12 @@ pub mod error;
 pub mod forge_usage;
 pub mod health;
 pub mod lifecycle;
-#[cfg(test)]
-pub mod memory_actions;
 pub mod queue;
 pub mod recovery;
 pub mod run;
 pub mod setup;
+#[cfg(test)]
+pub mod tests;
 pub mod trains;
 pub mod workspace;
 

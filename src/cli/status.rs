@@ -4,11 +4,14 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table};
 use crate::app::forge_usage::UsageRecord;
-use crate::app::queue::status::status;
+use serde::Serialize;
+
+use crate::app::queue::status::{StatusReport, status};
+use crate::app::trains::dispatch::run_out;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::Stage;
 use crate::core::text::human_time::moment;
-use crate::core::trains::dispatched::DepartedFrom;
+use crate::core::trains::dispatched::{DepartedFrom, DispatchedRun};
 use crate::ports::Forge;
 use crate::ports::journal::DepartureRecord;
 
@@ -23,8 +26,12 @@ const SHOWN_PER_STAGE: usize = 8;
 
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> AppResult<()> {
     let report = status(workspace, forge).await?;
+    let bundling_run = run_out(&workspace.state_dir())?;
     if args.json {
-        print_json(&report);
+        print_json(&Shown {
+            report: &report,
+            bundling_run: bundling_run.as_ref(),
+        });
         return Ok(());
     }
     let mut rows = table(["STAGE", "COUNT", "ISSUES"]);
@@ -68,7 +75,7 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
     if let Some(departure) = &report.last_departure {
         println!("{}", departure_line(departure));
     }
-    if let Some(run) = &report.bundling_run {
+    if let Some(run) = &bundling_run {
         println!(
             "bundling run {} in flight ({}), dispatched {}",
             run.run,
@@ -82,6 +89,15 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
         println!("{}", usage_line(usage));
     }
     Ok(())
+}
+
+/// What `status --json` prints: the report, and the bundling workflow's run a departure waits
+/// for, if one is out.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    report: &'a StatusReport,
+    bundling_run: Option<&'a DispatchedRun>,
 }
 
 /// `last train: 2026-12-01 19:00:00 UTC, sent #3 #4, by the bundling workflow's run 101 (URL)`

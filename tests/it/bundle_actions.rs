@@ -285,3 +285,59 @@ fn switching_actions_off_cancels_clambakes_runs_in_flight() {
     assert_eq!(status(&github)["bundling_run"], Value::Null);
     github.assert_no_violations();
 }
+
+/// A `clambake run` child, killed if the test ends before stopping it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_running_loop_follows_the_rollback_from_its_next_pass() {
+    // No runner: the dispatched run stays queued.
+    let (github, _) = landed_with_actions(&[("clambake-bundling.yml", BUNDLING_WORKFLOW)]);
+    github
+        .repo
+        .configure(&[("forge.poll_interval_seconds", "1")]);
+    let mut running = Running(
+        github
+            .repo
+            .clambake_command(&["run", "--no-view"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let run = wait_for("the departure's dispatch", || {
+        bundling_runs(&github).first().map(|r| r.id)
+    });
+    assert_eq!(bundles(&github), Vec::<Value>::new());
+
+    github
+        .clambake(&["rollback", "--feature", "actions", "--confirm"])
+        .success();
+
+    wait_for("the running loop's train to depart here", || {
+        !bundles(&github).is_empty()
+    });
+    assert_eq!(
+        github.fake().run(run).unwrap().conclusion,
+        Some(Outcome::Cancelled)
+    );
+    assert_eq!(bundling_runs(&github).len(), 1, "no second dispatch");
+    // Switched off, not given up on: the loop departs here as without Actions.
+    let shown = status(&github);
+    assert_eq!(
+        shown["last_departure"]["made_by"]["from"], "here",
+        "{shown}"
+    );
+    assert_eq!(shown["bundling_run"], Value::Null, "{shown}");
+    let pid = nix::unistd::Pid::from_raw(running.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(running.0.wait().unwrap().success());
+    github.assert_no_violations();
+}

@@ -53,15 +53,31 @@ jobs:
 
 /// The fake's runner, with this build's `clambake` on its steps' `PATH`.
 pub fn runner(work: &std::path::Path) -> Arc<WorkflowRunner> {
+    Arc::new(WorkflowRunner::new(runner_config(work)))
+}
+
+fn runner_config(work: &std::path::Path) -> RunnerConfig {
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_clambake"));
     let mut config = RunnerConfig::new(work);
     config.path.push(binary.parent().unwrap().to_path_buf());
-    Arc::new(WorkflowRunner::new(config))
+    config
+}
+
+/// [`BUNDLING_WORKFLOW`] whose Clambake step first waits until the file `$GO` exists.
+fn held_workflow() -> String {
+    BUNDLING_WORKFLOW.replace(
+        "        run: |\n",
+        "        run: |\n          while [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
+    )
 }
 
 /// A repository on the fake whose configuration and bundling workflow are committed on
 /// `main`, trains on `on_land` through the workflow, two ready issues for simulated agents.
 pub fn repository_with_workflow() -> GithubRepo {
+    repository_with(BUNDLING_WORKFLOW)
+}
+
+fn repository_with(workflow: &str) -> GithubRepo {
     let github = GithubRepo::start(2);
     let repo = &github.repo;
     repo.configure(&[
@@ -71,7 +87,7 @@ pub fn repository_with_workflow() -> GithubRepo {
         ("bundling.executor", "actions"),
         ("github_actions.enabled", "true"),
     ]);
-    repo.write(".github/workflows/clambake-bundling.yml", BUNDLING_WORKFLOW);
+    repo.write(".github/workflows/clambake-bundling.yml", workflow);
     repo.git(&["add", "clambake.toml", ".github"]);
     repo.git(&["commit", "-q", "-m", "clambake"]);
     repo.git(&["push", "-q", "origin", "main"]);
@@ -132,5 +148,53 @@ fn a_bundle_the_workflow_makes_is_journaled_as_a_departure_here_would_be() {
         );
     }
     assert_eq!(github.fake().runs().len(), 1, "one dispatch");
+    github.assert_no_violations();
+}
+
+#[test]
+fn a_bundle_made_here_by_hand_while_the_run_is_out_is_not_made_twice() {
+    let github = repository_with(&held_workflow());
+    let work = tempfile::tempdir().unwrap();
+    let go = work.path().join("go");
+    let mut config = runner_config(work.path());
+    config
+        .env
+        .insert("GO".to_owned(), go.to_str().unwrap().to_owned());
+    github
+        .fake()
+        .set_runner(Arc::new(WorkflowRunner::new(config)));
+    github.clambake(&["run", "--until-idle"]).success();
+    let run = github.fake().runs()[0].id;
+    wait_for("the run to start", || {
+        github
+            .fake()
+            .run(run)
+            .is_some_and(|r| r.status == clambake_github_fake::RunStatus::InProgress)
+    });
+
+    // By hand, while the run is out: this machine bundles.
+    let here = github
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    assert_eq!(here["bundles"].as_array().unwrap().len(), 1, "{here}");
+    std::fs::write(&go, "").unwrap();
+    let done = wait_for("the bundling run to end", || {
+        github.fake().run(run).filter(|r| r.conclusion.is_some())
+    });
+    assert_eq!(done.conclusion, Some(Outcome::Success), "{done:?}");
+    github.clambake(&["run", "--until-idle"]).success();
+
+    let prs = github.repo.pull_requests();
+    assert_eq!(prs.len(), 1, "one bundle, no duplicate: {prs:?}");
+    // The run sent nothing, and is over; the latest departure is the one made here.
+    let shown = github.clambake(&["status", "--json"]).success().json();
+    assert_eq!(shown["bundling_run"], Value::Null, "{shown}");
+    let departure = &shown["last_departure"];
+    assert_eq!(departure["made_by"]["from"], "here", "{shown}");
+    assert_eq!(
+        departure["pull_requests"],
+        serde_json::json!([prs[0]["number"]])
+    );
     github.assert_no_violations();
 }

@@ -6,10 +6,8 @@ use serde::Serialize;
 
 use crate::app::forge_usage::{self, UsageRecord};
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::trains::dispatch::run_out;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::{Stage, stage};
-use crate::core::trains::dispatched::DispatchedRun;
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};
 use crate::ports::journal::{DepartureRecord, TrainLog};
@@ -33,8 +31,6 @@ pub struct StatusReport {
     /// The last train's departure: when, what it sent, and where it was made (here, by the
     /// bundling workflow's run, or here instead of it, and why).
     pub last_departure: Option<DepartureRecord>,
-    /// The bundling workflow's run a departure waits for, if one is out.
-    pub bundling_run: Option<DispatchedRun>,
 }
 
 pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<StatusReport> {
@@ -67,6 +63,5 @@ pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<Statu
         open_pull_requests,
         forge_usage: forge_usage::read(workspace)?,
         last_departure: open_journal(workspace)?.last_departure()?,
-        bundling_run: run_out(&workspace.state_dir())?,
     })
 }

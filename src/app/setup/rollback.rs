@@ -111,7 +111,7 @@ pub async fn cancel_runs_in_flight(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::memory_actions::MemoryActions;
+    use crate::app::tests::MemoryActions;
     use crate::ports::actions::Conclusion;
 
     #[tokio::test]

@@ -228,10 +228,18 @@ impl BundlingWorkflow<'_> {
         });
         opened.sort_by_key(|pr| pr.number);
         let mut at = run.held_at;
+        let mut made = Vec::new();
         for pr in &opened {
             let Some(named) = schedule::departure_of(&pr.head) else {
+                made.push(pr.number);
                 continue;
             };
+            // A bundle whose record this journal keeps was made here meanwhile (`bundle
+            // --force` by hand), not by the run.
+            if bundler.train_log.bundle_record(&pr.head)?.is_some() {
+                continue;
+            }
+            made.push(pr.number);
             at = at.max(named);
             let first = run
                 .timings
@@ -240,15 +248,23 @@ impl BundlingWorkflow<'_> {
             if first {
                 run.timings.pull_request_at = Some(pr.created_at);
             }
-            if bundler.train_log.bundle_record(&pr.head)?.is_none()
-                && let Ok(record) = read_record(&pr.body, &pr.head, &base)
-            {
+            if let Ok(record) = read_record(&pr.body, &pr.head, &base) {
                 bundler.train_log.record_bundle(&record)?;
             }
         }
+        // A run that sent nothing leaves a departure made here since (by hand) standing: the
+        // log keeps one departure a moment.
+        let later_here = bundler
+            .train_log
+            .last_departure()?
+            .is_some_and(|d| d.at >= at);
+        if made.is_empty() && later_here {
+            tracing::info!(run = run.run, "the bundling run sent nothing");
+            return Ok(());
+        }
         let departure = DepartureRecord {
             at,
-            pull_requests: opened.iter().map(|pr| pr.number).collect(),
+            pull_requests: made,
             made_by: DepartedFrom::Run {
                 run: run.run,
                 url: run.url.clone(),

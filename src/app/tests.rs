@@ -1,5 +1,5 @@
-//! GitHub Actions in memory, for the app's unit tests: one workflow file's state, runs whose
-//! status a test sets, and every dispatch, read and cancel noted.
+//! What the app's unit tests share: GitHub Actions in memory (one workflow file's state, runs
+//! whose status a test sets, and every dispatch, read and cancel noted).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
