@@ -244,6 +244,8 @@ fn terminate_cancels_the_run_and_the_work_already_pushed_is_kept() {
             .iter()
             .any(|r| !actions.github.fake().jobs(r.id).is_empty())
     });
+    // The drift checks see the run alive, not a dead process.
+    actions.github.clambake(&["agent", "validate"]).success();
     let monitor = actions
         .github
         .clambake(&["monitor", "--agent", "agent001"])
@@ -319,6 +321,16 @@ fn an_orchestrator_killed_mid_run_re_adopts_the_run_and_loses_nothing() {
 #[test]
 fn one_local_and_one_remote_slot_share_the_concurrency_limit() {
     let actions = OnActions::new(1, &[("agents.actions_slots", "1")]);
+    // init makes a label for every slot, the remote one after the local one too.
+    actions.github.repo.init(&["--agents", "1"]).success();
+    let labels: Vec<String> = actions
+        .github
+        .fake()
+        .labels()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(labels.iter().any(|l| l == "agent002"), "{labels:?}");
     let issues: Vec<u64> = (1..=3)
         .map(|n| actions.issue(&format!("Task {n}"), "Do it."))
         .collect();

@@ -42,10 +42,10 @@ pub async fn run(workspace: &Workspace, args: AgentListArgs) -> AppResult<()> {
                 AgentState::Exited => "exited".to_owned(),
             },
             // An attempt on GitHub Actions has no process here: its run instead.
-            agent
-                .run
-                .as_ref()
-                .map_or_else(|| agent.pid.to_string(), |run| format!("run {}", run.run_id)),
+            agent.run.as_ref().map_or_else(
+                || agent.pid.to_string(),
+                |run| format!("run {}", run.run_id),
+            ),
             humantime::format_duration(uptime).to_string(),
             agent
                 .last_activity
