@@ -23,6 +23,7 @@ mod pulls;
 mod refs;
 mod render;
 mod repository;
+pub mod runner;
 pub mod runner_contract;
 mod server;
 mod state;
