@@ -104,3 +104,26 @@ fn the_generated_bundling_workflow_bundles_with_force_only_when_asked() {
         assert!(argv[argv.len() - 1].starts_with(&temp.display().to_string()));
     }
 }
+
+#[test]
+fn a_scheduled_bundling_run_has_no_inputs_and_so_no_force() {
+    let bench = Bench::new();
+    bench.command(
+        "clambake",
+        "printf '%s\\n' \"$@\" > \"$RUNNER_TEMP/argv\"\n\
+         echo \"$GITHUB_EVENT_NAME $GITHUB_RUN_NUMBER\" > \"$RUNNER_TEMP/event\"\n",
+    );
+    let mut spec = bench.spec(&bundling_workflow(&Config::default(), "0.1.0"), &[]);
+    spec.event = "schedule".to_string();
+    let (recorder, _control) = bench.start_spec(spec);
+    assert_eq!(
+        recorder.finished(),
+        Outcome::Success,
+        "{:#?}",
+        recorder.events()
+    );
+    let temp = bench.config.work_root.join("run-7001/bundle/temp");
+    let argv = lines(temp.join("argv"));
+    assert_eq!(argv[..2], ["bundle", "--summary"]);
+    assert_eq!(lines(temp.join("event")), ["schedule 3"]);
+}
