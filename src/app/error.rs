@@ -165,6 +165,28 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Attempt(Box<AttemptError>),
+    #[error(
+        "GitHub Actions needs forge.backend = \"github\"; this repository's forge is \"{backend}\""
+    )]
+    #[diagnostic(help(
+        "set the repository up on GitHub first: `clambake init --backend github --owner OWNER --repo REPO`"
+    ))]
+    ActionsNeedGithub { backend: String },
+    #[error("GitHub Actions is switched off here (github_actions.enabled = false)")]
+    #[diagnostic(help("switch it on: `clambake rollback --feature actions --enable --confirm`"))]
+    ActionsDisabled,
+    #[error("workflow run {id} runs {path}, which is none of Clambake's workflows ({workflows})")]
+    #[diagnostic(help("Clambake cancels only its own runs: cancel others on GitHub"))]
+    NotClambakeRun {
+        id: u64,
+        path: String,
+        workflows: String,
+    },
+    #[error("workflow run {id} has not completed yet (it is {status}): its logs come once it has")]
+    #[diagnostic(help(
+        "`clambake actions status` shows where it stands; ask again when it has completed"
+    ))]
+    RunNotCompleted { id: u64, status: String },
     #[error("`{id}` cannot name an orchestrator")]
     #[diagnostic(help(
         "set orchestrator.id to letters, digits, '.', '_' and '-' (64 at most), or leave it empty for one made from the host name"
@@ -365,6 +387,8 @@ impl AppError {
             | Self::AgentUnavailable { .. }
             | Self::InvalidOrchestratorId { .. }
             | Self::DuplicateOrchestratorId { .. }
+            | Self::ActionsNeedGithub { .. }
+            | Self::ActionsDisabled
             | Self::Config(_) => ErrorKind::Config,
             Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
             Self::UnjudgedAttempt { .. }
@@ -375,6 +399,8 @@ impl AppError {
             | Self::BundleBranchTaken { .. }
             | Self::LandingRefused { .. }
             | Self::StaleDispatch { .. }
+            | Self::NotClambakeRun { .. }
+            | Self::RunNotCompleted { .. }
             | Self::NotClambakesWorkflow { .. } => ErrorKind::Refused,
             Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
                 ErrorKind::Usage

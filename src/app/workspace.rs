@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::app::{AppError, AppResult, compose};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{self, CONFIG_FILE, Config, ForgeBackend, LoadedConfig};
+use crate::ports::actions::Actions;
 use crate::ports::credentials::{GithubToken, NoToken};
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
 use crate::ports::{Clock, Forge};
@@ -22,6 +23,9 @@ pub struct Workspace {
     github_token: Option<Result<GithubToken, NoToken>>,
     /// git cannot add or remove two worktrees of one repository at once.
     worktrees: Arc<tokio::sync::Mutex<()>>,
+    /// The GitHub backend once opened, for the repository it was opened for: its forge and
+    /// its Actions share one client, so one view of GitHub's rate limits per process.
+    github: Arc<tokio::sync::Mutex<Option<(config::GithubConfig, compose::GithubBackend)>>>,
 }
 
 impl Workspace {
@@ -39,6 +43,7 @@ impl Workspace {
             root,
             github_token: None,
             worktrees: Arc::default(),
+            github: Arc::default(),
         };
         if let Ok(loaded) = workspace.load_config()
             && loaded.config.forge.backend == ForgeBackend::Github
@@ -184,11 +189,33 @@ impl Workspace {
         Ok(compose::redacting(forge, None))
     }
 
-    /// The GitHub forge the configuration names, with the token found for it.
+    /// The GitHub forge the configuration names, with the token found for it: opened once,
+    /// and again only for another repository.
     pub async fn open_github(&self) -> AppResult<compose::GithubBackend> {
         let config = self.load_config()?.config;
+        let mut opened = self.github.lock().await;
+        if let Some((github, backend)) = opened.as_ref()
+            && *github == config.github
+        {
+            return Ok(backend.clone());
+        }
         let token = self.github_token(&config).await?;
-        Ok(compose::github(&config.github, &token)?)
+        let backend = compose::github(&config.github, &token)?;
+        *opened = Some((config.github, backend.clone()));
+        Ok(backend)
+    }
+
+    /// The repository's GitHub Actions, through the same client as its GitHub forge.
+    /// Refused unless forge.backend is "github"; whether `github_actions.enabled` lets a use
+    /// case dispatch is that use case's to judge.
+    pub async fn open_actions(&self) -> AppResult<Arc<dyn Actions>> {
+        let backend = self.load_config()?.config.forge.backend;
+        if backend != ForgeBackend::Github {
+            return Err(AppError::ActionsNeedGithub {
+                backend: backend.to_string(),
+            });
+        }
+        Ok(self.open_github().await?.actions()?)
     }
 
     /// Refuses to go on without the forge database while agent branches exist: they are

@@ -144,7 +144,8 @@ pub struct Dispatch {
 /// GitHub Actions, as Clambake uses it.
 #[async_trait]
 pub trait Actions: Send + Sync {
-    /// The workflow in `.github/workflows/<file>`; `ForgeError::NotFound` if there is none.
+    /// The workflow in `.github/workflows/<file>`; `ForgeError::NoWorkflow` if there is none
+    /// (so too from `dispatch` and `runs`).
     async fn workflow(&self, file: &str) -> ForgeResult<Workflow>;
     /// Starts a run of `dispatch.workflow` and says which: the id GitHub returns when asked
     /// (`return_run_details`), or else the run found by listing with the dispatch's key. A

@@ -217,6 +217,15 @@ pub enum ForgeError {
         "`clambake issue list --state all` and `clambake pr list --state all` list what exists"
     ))]
     NotFound { kind: &'static str, number: Number },
+    #[error("there is no workflow .github/workflows/{file} on the repository's default branch")]
+    #[diagnostic(help(
+        "`clambake actions install` writes Clambake's workflows: commit and push them to the \
+         default branch"
+    ))]
+    NoWorkflow { file: String },
+    #[error("there is no workflow run {id}")]
+    #[diagnostic(help("`clambake actions status` lists the recent runs of Clambake's workflows"))]
+    NoRun { id: u64 },
     #[error("there is no branch `{0}`")]
     #[diagnostic(help("`git branch --list` shows the branches"))]
     NoSuchBranch(String),

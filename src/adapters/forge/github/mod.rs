@@ -2,8 +2,12 @@
 //! (conditional listings, nothing asked twice) and careful with GitHub's limits and faults
 //! (see `http`). Semantics follow the local forge.
 
+mod actions;
+mod actions_wire;
+mod archive;
 mod create_key;
 mod creates;
+mod dispatch;
 mod errors;
 mod http;
 mod issues;
@@ -27,6 +31,7 @@ use crate::ports::forge::{
     LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
     PullRequestFilter, Validator,
 };
+pub use actions::GithubActions;
 use errors::{Subject, accepted};
 use http::{Http, Request};
 pub use wire::Permissions;
@@ -87,12 +92,41 @@ pub struct Access {
     pub default_branch: String,
 }
 
-pub struct GithubForge {
-    http: Http,
-    /// The API's root, for building request URLs.
+/// Where the repository's endpoints are.
+#[derive(Debug, Clone)]
+pub struct RepoUrls {
+    /// The API's root.
     api: url::Url,
     owner: String,
     repo: String,
+}
+
+impl RepoUrls {
+    /// The URL of `segments` under the API root, with `query`.
+    fn root_url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .expect("checked in GithubForge::new: the API URL can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url.into()
+    }
+
+    /// The URL of `segments` under the repository.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
+        let mut all = vec!["repos", self.owner.as_str(), self.repo.as_str()];
+        all.extend_from_slice(segments);
+        self.root_url(&all, query)
+    }
+}
+
+pub struct GithubForge {
+    /// Shared with the repository's [`GithubActions`]: one client, one view of the limits.
+    http: Arc<Http>,
+    urls: RepoUrls,
     clock: Arc<dyn Clock>,
     /// Creates whose outcome is unknown: their next attempt looks before it sends.
     unsettled: creates::Unsettled,
@@ -134,15 +168,17 @@ impl GithubForge {
             .build()
             .map_err(|e| ForgeError::Backend(format!("the GitHub client: {e}")))?;
         Ok(Self {
-            http: Http::new(
+            http: Arc::new(Http::new(
                 octocrab,
                 &api,
                 settings.clock.clone(),
                 settings.mutation_interval,
-            ),
-            api,
-            owner: settings.owner,
-            repo: settings.repo,
+            )),
+            urls: RepoUrls {
+                api,
+                owner: settings.owner,
+                repo: settings.repo,
+            },
             clock: settings.clock,
             unsettled: creates::Unsettled::default(),
             default_branch: OnceCell::new(),
@@ -190,24 +226,20 @@ impl GithubForge {
         Ok(accepted(reply, Subject::User)?.json::<wire::User>()?.login)
     }
 
+    /// The repository's GitHub Actions, through this forge's client: what one asks counts
+    /// against the same limits as what the other does.
+    pub fn actions(&self) -> ForgeResult<GithubActions> {
+        GithubActions::new(self.http.clone(), self.urls.clone(), self.clock.clone())
+    }
+
     /// The URL of `segments` under the API root, with `query`.
     fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
-        let mut url = self.api.clone();
-        url.path_segments_mut()
-            .expect("checked in new: the API URL can be a base")
-            .pop_if_empty()
-            .extend(segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url.into()
+        self.urls.root_url(segments, query)
     }
 
     /// The URL of `segments` under the repository.
     fn repo_url(&self, segments: &[&str], query: &[(&str, &str)]) -> String {
-        let mut all = vec!["repos", self.owner.as_str(), self.repo.as_str()];
-        all.extend_from_slice(segments);
-        self.url(&all, query)
+        self.urls.url(segments, query)
     }
 }
 

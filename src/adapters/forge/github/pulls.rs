@@ -37,7 +37,7 @@ impl GithubForge {
 
     /// A branch as GitHub's `head` filter names it: `owner:branch`.
     fn qualified(&self, branch: &str) -> String {
-        format!("{}:{branch}", self.owner)
+        format!("{}:{branch}", self.urls.owner)
     }
 
     pub(super) async fn all_pull_requests(
