@@ -164,17 +164,18 @@ async fn create(app: &Arc<App>, new: NewRun) -> Result<u64, ApiError> {
         Some(run_name) => expand(run_name, &new.inputs, &new.branch, new.event, &actor),
         None => new.workflow.definition.name.clone(),
     };
-    let (id, runner) = {
+    let (id, run_number, runner) = {
         let mut store = app.actions.lock();
         let id = store.take_id();
         let number = store.run_numbers.entry(new.workflow.id).or_insert(0);
         *number += 1;
+        let run_number = *number;
         let run = WorkflowRun {
             id,
             workflow_id: new.workflow.id,
             path: new.workflow.path.clone(),
             name: new.workflow.definition.name.clone(),
-            run_number: *number,
+            run_number,
             event: new.event.to_string(),
             status: RunStatus::Queued,
             conclusion: None,
@@ -192,13 +193,15 @@ async fn create(app: &Arc<App>, new: NewRun) -> Result<u64, ApiError> {
             workflow_yaml: new.yaml.clone(),
         };
         store.runs.insert(id, run);
-        (id, store.runner.clone())
+        (id, run_number, store.runner.clone())
     };
     let Some(runner) = runner else {
         return Ok(id);
     };
     let spec = RunSpec {
         run_id: id,
+        run_number,
+        event: new.event.to_string(),
         workflow_path: new.workflow.path,
         workflow_yaml: new.yaml,
         git_ref: new.branch,

@@ -368,7 +368,7 @@ impl JobState<'_> {
             ("GITHUB_REF_NAME", text("ref_name")),
             ("GITHUB_REF_TYPE", "branch".to_string()),
             ("GITHUB_SHA", spec.sha.clone()),
-            ("GITHUB_EVENT_NAME", "workflow_dispatch".to_string()),
+            ("GITHUB_EVENT_NAME", text("event_name")),
             ("GITHUB_ENV", display(&files.env)),
             ("GITHUB_OUTPUT", display(&files.output)),
             ("GITHUB_PATH", display(&files.path)),

@@ -14,6 +14,9 @@ use super::process::CancelFlag;
 use super::workflow::{self, Workflow, scalar};
 use crate::runner_contract::{Outcome, RunEvents, RunSpec};
 
+/// The event of a dispatched run.
+const DISPATCH: &str = "workflow_dispatch";
+
 /// What every job of a run shares.
 pub struct Run<'a> {
     pub config: &'a RunnerConfig,
@@ -45,7 +48,7 @@ pub fn execute(config: &RunnerConfig, spec: &RunSpec, events: &dyn RunEvents, ca
                 spec,
                 events,
                 cancel,
-                inputs: workflow.inputs(&spec.inputs),
+                inputs: workflow.inputs(&spec.inputs, spec.event == DISPATCH),
                 workflow: &workflow,
                 artifacts: Mutex::new(BTreeSet::new()),
             };
@@ -191,7 +194,7 @@ fn github_context(
     json!({
         "token": spec.token,
         "run_id": spec.run_id.to_string(),
-        "run_number": spec.run_id.to_string(),
+        "run_number": spec.run_number.to_string(),
         "run_attempt": "1",
         "repository": full_name,
         "repository_owner": spec.owner,
@@ -199,7 +202,7 @@ fn github_context(
         "ref_name": branch,
         "ref_type": "branch",
         "sha": spec.sha,
-        "event_name": "workflow_dispatch",
+        "event_name": spec.event,
         "workspace": workspace.display().to_string(),
         "server_url": spec.api_url,
         "api_url": spec.api_url,
@@ -217,24 +220,4 @@ fn github_context(
             },
         },
     })
-}
-
-/// The title GitHub gives a run of `spec`: the workflow's `run-name` with its expressions
-/// (`github`, `inputs`) expanded, or `None` where it has none (GitHub then shows the
-/// workflow's name). An error where the workflow cannot be read or the expressions evaluated.
-pub fn display_title(spec: &RunSpec) -> Result<Option<String>, String> {
-    let workflow = workflow::parse(&spec.workflow_yaml)?;
-    let Some(run_name) = &workflow.run_name else {
-        return Ok(None);
-    };
-    let (inputs, event_inputs) = workflow.inputs(&spec.inputs);
-    let mut contexts = Map::new();
-    let github = github_context(spec, &workflow, &event_inputs, "", Path::new(""));
-    contexts.insert("github".to_string(), github);
-    contexts.insert("inputs".to_string(), inputs);
-    let scope = Scope {
-        contexts: &contexts,
-        status: Status::Success,
-    };
-    expression::expand(run_name, &scope).map(Some)
 }

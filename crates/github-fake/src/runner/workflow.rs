@@ -11,8 +11,6 @@ use serde_yaml_ng::Value as Yaml;
 #[derive(Debug, Deserialize)]
 pub struct Workflow {
     pub name: Option<String>,
-    #[serde(rename = "run-name")]
-    pub run_name: Option<String>,
     #[serde(rename = "on")]
     pub triggers: Option<Yaml>,
     #[serde(default)]
@@ -121,11 +119,17 @@ impl Workflow {
     }
 
     /// The `inputs` context (typed: a boolean input is a boolean) and `github.event.inputs`
-    /// (every value a string), from the dispatch's inputs and the declared defaults.
-    pub fn inputs(&self, given: &BTreeMap<String, Value>) -> (Value, Value) {
+    /// (every value a string), from the dispatch's inputs and the declared defaults. A run
+    /// not dispatched (`schedule`) has none: every declared input is null.
+    pub fn inputs(&self, given: &BTreeMap<String, Value>, dispatched: bool) -> (Value, Value) {
         let mut typed = Map::new();
         let mut strings = Map::new();
         for (name, declaration) in self.declared_inputs() {
+            if !dispatched {
+                typed.insert(name.clone(), Value::Null);
+                strings.insert(name, Value::Null);
+                continue;
+            }
             let kind = declaration["type"].as_str().unwrap_or("string").to_string();
             let raw = given
                 .get(&name)
@@ -269,13 +273,16 @@ jobs:
     fn inputs_are_typed_as_declared_and_event_inputs_are_strings() {
         let workflow = parse(YAML).unwrap();
         let given = BTreeMap::from([("force_bundle".to_string(), json!("true"))]);
-        let (typed, strings) = workflow.inputs(&given);
+        let (typed, strings) = workflow.inputs(&given, true);
         assert_eq!(typed, json!({ "force_bundle": true, "dispatch_key": "" }));
         assert_eq!(
             strings,
             json!({ "force_bundle": "true", "dispatch_key": "" })
         );
-        let (typed, _) = workflow.inputs(&BTreeMap::new());
+        let (typed, _) = workflow.inputs(&BTreeMap::new(), true);
         assert_eq!(typed["force_bundle"], json!(false));
+        let (typed, strings) = workflow.inputs(&given, false);
+        assert_eq!(typed, json!({ "force_bundle": null, "dispatch_key": null }));
+        assert_eq!(strings, typed, "a scheduled run has no inputs");
     }
 }

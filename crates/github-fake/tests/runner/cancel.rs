@@ -12,13 +12,26 @@ use clambake_github_fake::runner_contract::{Outcome, Runner};
 use crate::support::{Bench, Event, Recorder};
 
 /// Whether the process is gone (or a zombie no one has reaped yet, which runs nothing).
-fn gone(pid: &str) -> bool {
+fn is_gone(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => stat
             .rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
+}
+
+/// Whether the process is gone within a few seconds: one killed may take a moment to exit
+/// on a loaded machine, one left running never goes.
+fn gone(pid: &str) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !is_gone(pid) {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 fn wait_for_file(path: &Path) -> String {

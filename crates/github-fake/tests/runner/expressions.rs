@@ -1,7 +1,6 @@
 //! Expressions as the bundling workflow uses them, what steps write back to the runner, and
 //! an expression the fake cannot evaluate failing the step loudly.
 
-use clambake_github_fake::runner::display_title;
 use clambake_github_fake::runner_contract::Outcome;
 use serde_json::json;
 
@@ -163,24 +162,6 @@ jobs:
     let (outcome, log) = recorder.step("agent", 1);
     assert_eq!(outcome, Outcome::Failure);
     assert!(log.contains("vars"), "{log}");
-}
-
-#[test]
-fn the_display_title_is_the_run_name_expanded() {
-    let bench = Bench::new();
-    let yaml = "name: Clambake agent\nrun-name: Agent ${{ inputs.issue }} [${{ inputs.dispatch_key }}]\n\
-        on:\n  workflow_dispatch:\n    inputs:\n      issue: { type: string }\n      \
-        dispatch_key: { type: string, default: '' }\njobs: {}\n";
-    let spec = bench.spec(
-        yaml,
-        &[("issue", json!("4")), ("dispatch_key", json!("k-1"))],
-    );
-    assert_eq!(
-        display_title(&spec).unwrap().as_deref(),
-        Some("Agent 4 [k-1]")
-    );
-    let untitled = bench.spec("on: workflow_dispatch\njobs: {}\n", &[]);
-    assert_eq!(display_title(&untitled).unwrap(), None);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod against_fake;
 mod cancel;
 mod expressions;
+mod generated;
 mod outcomes;
 mod steps;
 mod support;

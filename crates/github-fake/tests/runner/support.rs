@@ -249,6 +249,8 @@ impl Bench {
     pub fn spec(&self, yaml: &str, inputs: &[(&str, Value)]) -> RunSpec {
         RunSpec {
             run_id: 7001,
+            run_number: 3,
+            event: "workflow_dispatch".to_string(),
             workflow_path: ".github/workflows/test.yml".to_string(),
             workflow_yaml: yaml.to_string(),
             git_ref: "main".to_string(),
