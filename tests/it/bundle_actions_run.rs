@@ -1,5 +1,6 @@
 //! A train the bundling workflow makes on the fake's runner, end to end: simulated agents land
-//! two issues, the departure is dispatched, the run's `clambake bundle` in a fresh checkout
+//! two issues, the departure is dispatched, the generated workflow's run (its Clambake step's
+//! command line as `clambake actions install` writes it) `clambake bundle`s in a fresh checkout
 //! (only the committed `clambake.toml`) opens the bundle, and the orchestrator's next pass
 //! journals what a departure here would have: the slots' `Bundle` transitions and the
 //! departure, marked as made by the run, with its timings.
@@ -13,46 +14,8 @@ use serde_json::Value;
 use crate::github_support::GithubRepo;
 use crate::support::wait_for;
 
-/// A bundling workflow as Clambake's conventions have it, its Clambake step as the generated
-/// one runs it.
-pub const BUNDLING_WORKFLOW: &str = r#"name: Clambake bundling
-run-name: Clambake bundling ${{ inputs.dispatch_key }}
-on:
-  schedule:
-    - cron: '*/10 * * * *'
-  workflow_dispatch:
-    inputs:
-      force_bundle:
-        type: boolean
-        default: false
-      dispatch_key:
-        required: false
-        default: ''
-jobs:
-  bundle:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v5
-        with:
-          fetch-depth: 0
-      - id: clambake
-        env:
-          GH_TOKEN: ${{ secrets.CLAMBAKE_TOKEN || github.token }}
-          FORCE_BUNDLE: ${{ inputs.force_bundle }}
-          GIT_AUTHOR_NAME: github-actions[bot]
-          GIT_COMMITTER_NAME: github-actions[bot]
-          GIT_AUTHOR_EMAIL: 41898282+github-actions[bot]@users.noreply.github.com
-          GIT_COMMITTER_EMAIL: 41898282+github-actions[bot]@users.noreply.github.com
-        run: |
-          if [ "$FORCE_BUNDLE" = "true" ]; then
-            clambake bundle --force --summary "$GITHUB_STEP_SUMMARY"
-          else
-            clambake bundle --summary "$GITHUB_STEP_SUMMARY"
-          fi
-"#;
-
 /// The fake's runner, with this build's `clambake` on its steps' `PATH`.
-pub fn runner(work: &std::path::Path) -> Arc<WorkflowRunner> {
+fn runner(work: &std::path::Path) -> Arc<WorkflowRunner> {
     Arc::new(WorkflowRunner::new(runner_config(work)))
 }
 
@@ -63,31 +26,35 @@ fn runner_config(work: &std::path::Path) -> RunnerConfig {
     config
 }
 
-/// [`BUNDLING_WORKFLOW`] whose Clambake step first waits until the file `$GO` exists.
-fn held_workflow() -> String {
-    BUNDLING_WORKFLOW.replace(
-        "        run: |\n",
-        "        run: |\n          while [ ! -e \"$GO\" ]; do sleep 0.05; done\n",
-    )
+/// Where the generated bundling workflow is.
+const WORKFLOW: &str = ".github/workflows/clambake-bundling.yml";
+
+/// The generated bundling workflow, its Clambake step made to wait first until the file `$GO`
+/// exists.
+fn held(repo: &crate::support::TestRepo) {
+    let generated = repo.read(WORKFLOW);
+    let step = "        run: |\n";
+    assert!(generated.contains(step), "{generated}");
+    let wait = format!("{step}          while [ ! -e \"$GO\" ]; do sleep 0.05; done\n");
+    repo.write(WORKFLOW, &generated.replacen(step, &wait, 1));
 }
 
-/// A repository on the fake whose configuration and bundling workflow are committed on
-/// `main`, trains on `on_land` through the workflow, two ready issues for simulated agents.
-pub fn repository_with_workflow() -> GithubRepo {
-    repository_with(BUNDLING_WORKFLOW)
-}
-
-fn repository_with(workflow: &str) -> GithubRepo {
+/// A repository on the fake whose configuration and bundling workflow (as `clambake actions
+/// install` writes it, `change` made to it) are committed on `main`, trains departing through
+/// the workflow only when the loop goes idle (`manual`: one departure, whenever each agent
+/// lands), two ready issues for simulated agents.
+fn repository_with(change: impl FnOnce(&crate::support::TestRepo)) -> GithubRepo {
     let github = GithubRepo::start(2);
     let repo = &github.repo;
     repo.configure(&[
         ("agents.real_processes", "false"),
         ("agents.retry_backoff_seconds", "0"),
-        ("bundling.trigger", "on_land"),
+        ("bundling.trigger", "manual"),
         ("bundling.executor", "actions"),
         ("github_actions.enabled", "true"),
     ]);
-    repo.write(".github/workflows/clambake-bundling.yml", workflow);
+    repo.clambake(&["actions", "install"]).success();
+    change(repo);
     repo.git(&["add", "clambake.toml", ".github"]);
     repo.git(&["commit", "-q", "-m", "clambake"]);
     repo.git(&["push", "-q", "origin", "main"]);
@@ -99,7 +66,7 @@ fn repository_with(workflow: &str) -> GithubRepo {
 
 #[test]
 fn a_bundle_the_workflow_makes_is_journaled_as_a_departure_here_would_be() {
-    let github = repository_with_workflow();
+    let github = repository_with(|_| {});
     let work = tempfile::tempdir().unwrap();
     github.fake().set_runner(runner(work.path()));
 
@@ -153,7 +120,7 @@ fn a_bundle_the_workflow_makes_is_journaled_as_a_departure_here_would_be() {
 
 #[test]
 fn a_bundle_made_here_by_hand_while_the_run_is_out_is_not_made_twice() {
-    let github = repository_with(&held_workflow());
+    let github = repository_with(held);
     let work = tempfile::tempdir().unwrap();
     let go = work.path().join("go");
     let mut config = runner_config(work.path());
