@@ -91,7 +91,9 @@ fn dispatch_key_input() -> String {
 }
 
 /// The steps every workflow begins with: the repository with its whole history (trains merge
-/// branches), then Clambake, built once per version and restored from the cache after.
+/// branches), its token left out of `.git/config` (where an agent's `git config` would read
+/// it; Clambake gives git the token itself), then Clambake, built once per version and
+/// restored from the cache after.
 fn checkout_and_install(config: &Config, version: &str) -> String {
     let git = config.github_actions.clambake_git.trim();
     let (key, install) = if git.is_empty() {
@@ -116,7 +118,7 @@ fn checkout_and_install(config: &Config, version: &str) -> String {
     };
     format!(
         "      - uses: {CHECKOUT}\n        with:\n          fetch-depth: 0\n          \
-         token: {token}\n\
+         token: {token}\n          persist-credentials: false\n\
          \x20     - name: Restore Clambake {version}\n        id: clambake-cache\n        \
          uses: {CACHE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
          key: {key}\n\
@@ -170,6 +172,19 @@ mod tests {
         );
         config.github_actions.token_secret = String::new();
         assert_eq!(token_expression(&config), "${{ github.token }}");
+    }
+
+    #[test]
+    fn no_checkout_leaves_its_token_in_the_repository() {
+        let config = Config::default();
+        for workflow in [
+            bundling_workflow(&config, "1.2.3"),
+            agent_workflow(&config, "1.2.3"),
+        ] {
+            let (_, checkout) = workflow.split_once(CHECKOUT).unwrap();
+            let (with, _) = checkout.split_once("- name:").unwrap();
+            assert!(with.contains("persist-credentials: false\n"), "{with}");
+        }
     }
 
     #[test]
