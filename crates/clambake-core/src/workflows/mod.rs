@@ -22,8 +22,11 @@ use crate::config::{Config, wrap};
 
 /// `actions/checkout`, at a release on a supported runtime (v4 runs on Node 20, deprecated).
 pub const CHECKOUT: &str = "actions/checkout@v5";
-/// `actions/cache`, likewise (v4 runs on Node 20).
-pub const CACHE: &str = "actions/cache@v5";
+/// `actions/cache`'s restore and save halves, likewise (v4 runs on Node 20): apart, so that
+/// the cache is saved before anything else runs, never at the job's end (see
+/// [`checkout_and_install`]).
+pub const CACHE_RESTORE: &str = "actions/cache/restore@v5";
+pub const CACHE_SAVE: &str = "actions/cache/save@v5";
 /// `actions/upload-artifact`, likewise (v4 and v5 run on Node 20).
 pub const UPLOAD_ARTIFACT: &str = "actions/upload-artifact@v6";
 
@@ -93,7 +96,9 @@ fn dispatch_key_input() -> String {
 /// The steps every workflow begins with: the repository with its whole history (trains merge
 /// branches), its token left out of `.git/config` (where an agent's `git config` would read
 /// it; Clambake gives git the token itself), then Clambake, built once per version and
-/// restored from the cache after.
+/// restored from the cache after. The cache is saved right after the build: saved at the
+/// job's end (as `actions/cache` does), it would keep whatever an agent left at the binary's
+/// path, and every later run, the bundling workflow's with its wider token, would run that.
 fn checkout_and_install(config: &Config, version: &str) -> String {
     let git = config.github_actions.clambake_git.trim();
     let (key, install) = if git.is_empty() {
@@ -120,11 +125,15 @@ fn checkout_and_install(config: &Config, version: &str) -> String {
         "      - uses: {CHECKOUT}\n        with:\n          fetch-depth: 0\n          \
          token: {token}\n          persist-credentials: false\n\
          \x20     - name: Restore Clambake {version}\n        id: clambake-cache\n        \
-         uses: {CACHE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
+         uses: {CACHE_RESTORE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
          key: {key}\n\
          \x20     - name: Install Clambake {version}\n        \
          if: steps.clambake-cache.outputs.cache-hit != 'true'\n        env:\n          \
-         CLAMBAKE_RELEASE: {release}\n{git_env}        run: {install}\n",
+         CLAMBAKE_RELEASE: {release}\n{git_env}        run: {install}\n\
+         \x20     - name: Cache Clambake {version}\n        \
+         if: steps.clambake-cache.outputs.cache-hit != 'true'\n        \
+         uses: {CACHE_SAVE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
+         key: {key}\n",
         token = token_expression(config),
         key = quoted(&key),
         release = quoted(version),
@@ -184,6 +193,20 @@ mod tests {
             let (_, checkout) = workflow.split_once(CHECKOUT).unwrap();
             let (with, _) = checkout.split_once("- name:").unwrap();
             assert!(with.contains("persist-credentials: false\n"), "{with}");
+        }
+    }
+
+    #[test]
+    fn clambake_is_cached_before_anything_else_runs() {
+        let config = Config::default();
+        for workflow in [
+            bundling_workflow(&config, "1.2.3"),
+            agent_workflow(&config, "1.2.3"),
+        ] {
+            assert!(!workflow.contains("uses: actions/cache@"), "{workflow}");
+            let saved = workflow.find(CACHE_SAVE).unwrap();
+            let clambake = workflow.find(&format!("id: {STEP_ID}\n")).unwrap();
+            assert!(saved < clambake, "{workflow}");
         }
     }
 
