@@ -2,7 +2,9 @@
 //! runner's side (`clambake agent remote-run`) runs the configured runtime in the checkout,
 //! commits and pushes the branch, and leaves the attempt's log for the artifact.
 
-use super::{STEP_ID, checkout_and_install, clambake_env, dispatch_key_input, header, job, quoted};
+use super::{
+    RUN_TOKEN, STEP_ID, checkout_and_install, clambake_env, dispatch_key_input, header, job, quoted,
+};
 use crate::agents::command::{ANTHROPIC_KEYS, OPENAI_KEYS, never_passed};
 use crate::agents::remote::{
     INPUT_ATTEMPT, INPUT_BRANCH, INPUT_CLAIM, INPUT_ISSUE, INPUT_SLOT, OUT_DIR,
@@ -41,7 +43,7 @@ pub fn agent_workflow(config: &Config, version: &str) -> String {
             name.to_ascii_uppercase()
         ));
     }
-    env.push_str(&clambake_env(config));
+    env.push_str(&clambake_env(RUN_TOKEN));
     for secret in secrets(config) {
         env.push_str(&format!(
             "          {secret}: ${{{{ secrets.{secret} }}}}\n"
@@ -71,7 +73,7 @@ pub fn agent_workflow(config: &Config, version: &str) -> String {
          path: {OUT_DIR}\n          if-no-files-found: warn\n",
         header = header("the agent workflow", version),
         job = job("attempt", config),
-        steps = checkout_and_install(config, version),
+        steps = checkout_and_install(config, RUN_TOKEN, version),
         runtime = runtime_install(config.agents.runtime),
         upload = super::UPLOAD_ARTIFACT,
     )
@@ -164,6 +166,16 @@ mod tests {
             );
         }
         assert!(workflow.contains(&format!("@anthropic-ai/claude-code@{CLAUDE_CODE}\n")));
+    }
+
+    #[test]
+    fn the_agent_has_the_runs_token_never_the_secret_one() {
+        let mut config = Config::default();
+        config.github_actions.token_secret = "BOT_PAT".to_owned();
+        let workflow = agent_workflow(&config, "0.1.0");
+        assert!(!workflow.contains("BOT_PAT"), "{workflow}");
+        assert!(workflow.contains("GH_TOKEN: ${{ github.token }}\n"));
+        assert!(workflow.contains("token: ${{ github.token }}\n"));
     }
 
     #[test]

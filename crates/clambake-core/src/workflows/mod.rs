@@ -48,11 +48,16 @@ pub fn is_clambakes(text: &str) -> bool {
     text.starts_with(MARKER)
 }
 
-/// The token the workflows give Clambake and `actions/checkout`: the configured secret when
-/// the repository has it, the run's own `GITHUB_TOKEN` otherwise.
+/// The run's own `GITHUB_TOKEN`: its permissions are the workflow's, and it expires with the job.
+pub const RUN_TOKEN: &str = "${{ github.token }}";
+
+/// The token the bundling workflow gives Clambake and `actions/checkout`: the configured
+/// secret when the repository has it (so that its CI runs on bundle pull requests), the run's
+/// own otherwise. The agent workflow has only the run's: an agent can read what its runner's
+/// processes hold, and a secret token outlives the job and reaches beyond the repository.
 pub fn token_expression(config: &Config) -> String {
     match config.github_actions.token_secret.trim() {
-        "" => "${{ github.token }}".to_owned(),
+        "" => RUN_TOKEN.to_owned(),
         secret => format!("${{{{ secrets.{secret} || github.token }}}}"),
     }
 }
@@ -99,7 +104,7 @@ fn dispatch_key_input() -> String {
 /// restored from the cache after. The cache is saved right after the build: saved at the
 /// job's end (as `actions/cache` does), it would keep whatever an agent left at the binary's
 /// path, and every later run, the bundling workflow's with its wider token, would run that.
-fn checkout_and_install(config: &Config, version: &str) -> String {
+fn checkout_and_install(config: &Config, token: &str, version: &str) -> String {
     let git = config.github_actions.clambake_git.trim();
     let (key, install) = if git.is_empty() {
         (
@@ -134,15 +139,14 @@ fn checkout_and_install(config: &Config, version: &str) -> String {
          if: steps.clambake-cache.outputs.cache-hit != 'true'\n        \
          uses: {CACHE_SAVE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
          key: {key}\n",
-        token = token_expression(config),
         key = quoted(&key),
         release = quoted(version),
     )
 }
 
 /// The `env:` lines every Clambake step has: its token and the bot's identity.
-fn clambake_env(config: &Config) -> String {
-    let mut env = format!("          GH_TOKEN: {}\n", token_expression(config));
+fn clambake_env(token: &str) -> String {
+    let mut env = format!("          GH_TOKEN: {token}\n");
     for (name, value) in [
         ("GIT_AUTHOR_NAME", BOT_NAME),
         ("GIT_AUTHOR_EMAIL", BOT_EMAIL),
