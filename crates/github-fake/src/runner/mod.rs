@@ -21,6 +21,7 @@ use std::time::Duration;
 use crate::runner_contract::{RunControl, RunEvents, RunSpec, Runner};
 
 use process::CancelFlag;
+pub use run::display_title;
 
 /// How the runner runs steps on this machine.
 #[derive(Debug, Clone)]

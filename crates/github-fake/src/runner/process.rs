@@ -1,6 +1,8 @@
 //! Runs one step's command as GitHub's runner does: in a process group of its own, with its
 //! stdout and stderr on one pipe (so they interleave as written), and stopped on a deadline
-//! or a cancel with SIGINT to the group, then SIGTERM, then SIGKILL, each after a grace.
+//! or a cancel with SIGINT, then SIGTERM, to the step's shell alone (as GitHub's runner sends
+//! them: a command the script runs hears of a cancel only if the script `exec`s it), then
+//! SIGKILL to the whole group, each after a grace.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 /// Set once a run is cancelled; what runs sees it within a poll.
@@ -108,11 +110,14 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-/// Stops a process group as GitHub's runner does: SIGINT, then SIGTERM, each given `grace`
-/// to end the whole group, then SIGKILL.
+/// Stops a step as GitHub's runner does: SIGINT, then SIGTERM, to the step's process (the
+/// group's leader) only, each given `grace` to end the whole group, then SIGKILL to the group.
 fn stop(child: &mut Child, group: Pid, grace: Duration) {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        if killpg(group, signal).is_err() || group_ends_within(child, group, grace) {
+        let leader_gone = kill(group, signal).is_err();
+        if (leader_gone && killpg(group, None) == Err(Errno::ESRCH))
+            || group_ends_within(child, group, grace)
+        {
             break;
         }
     }

@@ -180,6 +180,28 @@ impl Run<'_> {
     }
 }
 
+/// `spec`'s display title: `run_name` (the workflow's `run-name`) evaluated as GitHub does,
+/// with the `github` and `inputs` contexts only and by this runner's evaluator, so that an
+/// expression it cannot evaluate is an error naming it, never an empty string.
+pub fn display_title(spec: &RunSpec, run_name: &str) -> Result<String, String> {
+    let workflow = workflow::parse(&spec.workflow_yaml)?;
+    let (inputs, event_inputs) = workflow.inputs(&spec.inputs, spec.event == DISPATCH);
+    let mut github = github_context(spec, &workflow, &event_inputs, "", Path::new(""));
+    if let Value::Object(github) = &mut github {
+        // A job's, not a run's.
+        github.remove("job");
+        github.remove("workspace");
+    }
+    let mut contexts = Map::new();
+    contexts.insert("github".to_string(), github);
+    contexts.insert("inputs".to_string(), inputs);
+    let scope = Scope {
+        contexts: &contexts,
+        status: Status::Success,
+    };
+    expression::expand(run_name, &scope).map_err(|error| format!("run-name: {error}"))
+}
+
 /// The `github` context of a job `job` whose workspace is `workspace`.
 fn github_context(
     spec: &RunSpec,

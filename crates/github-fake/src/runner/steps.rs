@@ -49,7 +49,7 @@ pub fn execute(call: &StepCall) -> (Outcome, String) {
                 "actions/checkout" => checkout(call),
                 "actions/upload-artifact" => upload_artifact(call),
                 _ => {
-                    let miss = if action == "actions/cache" {
+                    let miss = if action == "actions/cache" || action == "actions/cache/restore" {
                         " (a cache miss)"
                     } else {
                         ""

@@ -1,5 +1,6 @@
-//! Cancelling a run mid-step: the step's whole process group is stopped, even what ignores
-//! SIGINT and SIGTERM, only `always()` steps run after it, and all ends `cancelled`.
+//! Cancelling a run mid-step: SIGINT and SIGTERM go to the step's shell alone, as on GitHub,
+//! then the step's whole process group is killed, even what ignores them; only `always()`
+//! steps run after it, and all ends `cancelled`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -126,4 +127,36 @@ fn a_dropped_runner_cancels_its_runs_and_waits_for_them() {
         recorder.events()
     );
     assert!(gone(&pid), "the step's sleep {pid} is still running");
+}
+
+/// Cancels a run whose step runs `command` (`sh` trapping SIGINT, perhaps behind `exec`),
+/// and returns what the trap wrote: nothing if SIGINT never reached it.
+fn cancel_a_trapping_command(exec: &str) -> String {
+    let bench = Bench::new();
+    let ready = bench.dir.path().join("ready");
+    let heard = bench.dir.path().join("heard");
+    let yaml = format!(
+        r#"
+on: workflow_dispatch
+jobs:
+  agent:
+    steps:
+      - id: clambake
+        run: |
+          {exec}sh -c 'trap "echo SIGINT > {heard}; exit 0" INT; echo > {ready}; while :; do sleep 0.05; done'
+"#,
+        heard = heard.display(),
+        ready = ready.display()
+    );
+    let (recorder, control) = bench.start(&yaml, &[]);
+    wait_for_file(&ready);
+    control.cancel();
+    assert_eq!(recorder.finished(), Outcome::Cancelled);
+    std::fs::read_to_string(&heard).unwrap_or_default()
+}
+
+#[test]
+fn a_cancel_signals_the_steps_shell_alone_as_github_does() {
+    assert_eq!(cancel_a_trapping_command(""), "");
+    assert_eq!(cancel_a_trapping_command("exec "), "SIGINT\n");
 }
