@@ -1,6 +1,7 @@
 //! The command line: parse, call the application layer, render. One module per subcommand;
 //! `logs` sets up logging and error reports, `exit` turns a failure into its exit status.
 
+mod actions;
 mod agent;
 mod body;
 mod bundle;
@@ -78,6 +79,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// Try everything in a new sample repository: twelve issues, agents, a bundle train.
     Demo(demo::DemoArgs),
+    /// Clambake's GitHub Actions workflows: trigger bundling, runs, logs, cancel.
+    Actions(actions::ActionsArgs),
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -161,6 +164,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
         Command::Run(args) => run::run(&workspace, args, verbose).await,
         Command::Rollback(args) => rollback::run(&workspace, args).await,
         Command::Bundle(args) => bundle::run(&workspace, args).await,
+        Command::Actions(args) => actions::run(&workspace, args).await,
         Command::Doctor(_) | Command::Completions(_) | Command::Demo(_) | Command::Agent(_) => {
             unreachable!("handled before the workspace")
         }

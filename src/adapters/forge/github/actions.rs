@@ -99,25 +99,13 @@ impl GithubActions {
             Ok(run) if run.status != RunStatus::Completed => ForgeError::Conflict(format!(
                 "workflow run {id} has not completed yet (it is {}): GitHub gives {what} once it \
                  has",
-                status_words(run.status)
+                run.status.as_str()
             )),
             Ok(_) => ForgeError::Backend(format!(
                 "GitHub has no {what} of workflow run {id}: they are kept for a while only"
             )),
             Err(error) => error,
         }
-    }
-}
-
-/// A run's status as people read it.
-fn status_words(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Requested => "requested",
-        RunStatus::Queued => "queued",
-        RunStatus::Pending => "pending",
-        RunStatus::Waiting => "waiting",
-        RunStatus::InProgress => "in progress",
-        RunStatus::Completed => "completed",
     }
 }
 
