@@ -191,6 +191,16 @@ pub enum AppError {
         "another orchestrator runs under this one's id `{id}`: its sign of life on the remote carries another process's nonce, so this one stops claiming; {fix}"
     )]
     DuplicateOrchestratorId { id: String, fix: String },
+    #[error("refused the attempt at #{issue} dispatched here: {why}")]
+    #[diagnostic(help(
+        "the orchestrator that dispatched it has moved on; nothing was pushed, and it judges the issue itself"
+    ))]
+    StaleDispatch { issue: u64, why: String },
+    #[error("`{branch}` is not an agent branch of issue #{issue}")]
+    #[diagnostic(help(
+        "an attempt works on its slot's branch for the issue: agentNNN/{issue}-..."
+    ))]
+    NotAnAgentBranch { branch: String, issue: u64 },
     #[error("`{agent}` is not an agent id")]
     #[diagnostic(help("agent ids are agentNNN, one per slot: agent001, agent002, ..."))]
     NotAnAgent { agent: String },
@@ -383,8 +393,11 @@ impl AppError {
             | Self::BundleBranchTaken { .. }
             | Self::LandingRefused { .. }
             | Self::NotClambakeRun { .. }
-            | Self::RunNotCompleted { .. } => ErrorKind::Refused,
-            Self::Unconfirmed { .. } | Self::NotAnAgent { .. } => ErrorKind::Usage,
+            | Self::RunNotCompleted { .. }
+            | Self::StaleDispatch { .. } => ErrorKind::Refused,
+            Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
+                ErrorKind::Usage
+            }
             Self::BundlerBusy { .. } | Self::Lock(LockError::Held { .. }) => ErrorKind::Busy,
             Self::Io { .. }
             | Self::Git(_)

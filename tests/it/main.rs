@@ -12,6 +12,7 @@ mod agent_history_cli;
 mod agent_host;
 mod agent_processes;
 mod agent_recovery_cli;
+mod agent_remote_run;
 mod agent_secrets;
 mod agent_unavailable;
 mod architecture;

@@ -131,6 +131,29 @@ impl BareRepo {
         check(&output, "git commit-tree")?;
         Ok(stdout_line(&output))
     }
+
+    /// The paths of the files directly in `dir` at `revision`; none if `dir` is missing.
+    pub async fn files_in(&self, revision: &str, dir: &str) -> io::Result<Vec<String>> {
+        let tree = format!("{revision}:{dir}");
+        let output = self.git(&["ls-tree", "--name-only", &tree]).await?;
+        if !output.status.success() {
+            return Ok(Vec::new());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|name| format!("{dir}/{name}"))
+            .collect())
+    }
+
+    /// The text of the file at `path` in `revision`, if there is one.
+    pub async fn file_at(&self, revision: &str, path: &str) -> io::Result<Option<String>> {
+        let object = format!("{revision}:{path}");
+        let output = self.git(&["show", &object]).await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned()))
+    }
 }
 
 /// One commit, as `git log` tells it.

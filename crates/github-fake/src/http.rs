@@ -127,7 +127,9 @@ fn rate_headers(app: &App, headers: &mut HeaderMap) {
 /// The middleware around every route: checks the request against the description, answers
 /// it (or a fault), then adds the ETag and rate-limit headers, checks and records the answer.
 pub async fn github(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with("/_fake/") {
+    // The fake's own controls, and the blob storage (another origin on GitHub), are no API.
+    let path = request.uri().path();
+    if path.starts_with("/_fake/") || path.starts_with("/_blobs/") {
         return next.run(request).await;
     }
     let arrived = app.started.elapsed();

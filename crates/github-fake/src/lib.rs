@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+mod actions;
 mod admin;
 mod compare;
 mod error;
@@ -30,6 +31,7 @@ mod validate;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use actions::{Artifact, Job, RunStatus, Step, WorkflowRun};
 pub use faults::{Faults, SecondaryLimit};
 pub use state::{Comment, Issue, IssueState, Label, Pull, RecordedRequest};
 
@@ -209,5 +211,65 @@ impl FakeGithub {
     /// The repository's labels, in creation order.
     pub fn labels(&self) -> Vec<Label> {
         self.app.lock().labels.clone()
+    }
+
+    /// Has `runner` carry out every run created from now on. Without one a run stays
+    /// queued for ever, as on a repository whose runners never come.
+    pub fn set_runner(&self, runner: Arc<dyn runner_contract::Runner>) {
+        self.app.actions.lock().set_runner(runner);
+    }
+
+    /// Makes a dispatch answer `204` even when asked for the run's details, as an older
+    /// GitHub Enterprise Server does, so that a client must find its run by listing.
+    pub fn set_dispatch_without_details(&self, without: bool) {
+        self.app
+            .actions
+            .lock()
+            .set_dispatch_without_details(without);
+    }
+
+    /// Disables the workflow in `.github/workflows/<file>`, as its settings page would.
+    pub fn disable_workflow(&self, file: &str) {
+        let path = format!("{}/{file}", actions::WORKFLOWS_DIR);
+        self.app.actions.lock().disable(&path);
+    }
+
+    /// Starts a run of `.github/workflows/<file>` on the default branch with event
+    /// `schedule`, as GitHub's scheduler would, handed to the runner like a dispatch; `None`
+    /// if the workflow is disabled. Panics if there is no such workflow or it has no
+    /// `schedule` trigger.
+    pub async fn schedule(&self, file: &str) -> Option<u64> {
+        let app = self.app.clone();
+        let file = file.to_string();
+        self.app
+            .runtime
+            .spawn(async move { actions::schedule(&app, &file).await })
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    }
+
+    /// Every workflow run, oldest first.
+    pub fn runs(&self) -> Vec<WorkflowRun> {
+        self.app.actions.lock().runs()
+    }
+
+    /// The run of that id.
+    pub fn run(&self, id: u64) -> Option<WorkflowRun> {
+        self.app.actions.lock().run(id).cloned()
+    }
+
+    /// The run's jobs, in the order they started; none if there is no such run.
+    pub fn jobs(&self, run: u64) -> Vec<Job> {
+        self.run(run).map(|run| run.jobs).unwrap_or_default()
+    }
+
+    /// The run's job summaries, `(job, markdown)`, each as last reported.
+    pub fn summaries(&self, run: u64) -> Vec<(String, String)> {
+        self.run(run).map(|run| run.summaries).unwrap_or_default()
+    }
+
+    /// The artifacts the run uploaded.
+    pub fn artifacts(&self, run: u64) -> Vec<Artifact> {
+        self.run(run).map(|run| run.artifacts).unwrap_or_default()
     }
 }

@@ -76,6 +76,39 @@ pub fn paginate<T>(
     items: Vec<T>,
     render: impl FnMut(T) -> Value,
 ) -> Result<Response, ApiError> {
+    let (this, link) = page(api_url, uri, items, render)?;
+    Ok(with_link(Json(this).into_response(), link))
+}
+
+/// [`paginate`] for the listings that wrap their page as `{"total_count": N, "<key>": [...]}`,
+/// such as the Actions ones.
+pub fn paginate_wrapped<T>(
+    api_url: &str,
+    uri: &Uri,
+    key: &str,
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+) -> Result<Response, ApiError> {
+    let total_count = items.len();
+    let (this, link) = page(api_url, uri, items, render)?;
+    let body = serde_json::json!({ "total_count": total_count, key: this });
+    Ok(with_link(Json(body).into_response(), link))
+}
+
+fn with_link(mut response: Response, link: Option<HeaderValue>) -> Response {
+    if let Some(link) = link {
+        response.headers_mut().insert(LINK, link);
+    }
+    response
+}
+
+/// The requested page of `items`, rendered, and its `Link` header if there are other pages.
+fn page<T>(
+    api_url: &str,
+    uri: &Uri,
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+) -> Result<(Vec<Value>, Option<HeaderValue>), ApiError> {
     let params = Params::from_uri(uri);
     let per_page = params.number("per_page", 30)?.clamp(1, 100);
     let page = params.number("page", 1)?.max(1);
@@ -86,7 +119,6 @@ pub fn paginate<T>(
         .take(per_page)
         .map(render)
         .collect();
-    let mut response = Json(this).into_response();
     let link = |page: usize, rel: &str| {
         format!(
             "<{api_url}{}?{}>; rel=\"{rel}\"",
@@ -105,11 +137,11 @@ pub fn paginate<T>(
     if page > 1 {
         links.push(link(1, "first"));
     }
-    if !links.is_empty() {
-        let value = HeaderValue::from_str(&links.join(", ")).map_err(ApiError::internal)?;
-        response.headers_mut().insert(LINK, value);
+    if links.is_empty() {
+        return Ok((this, None));
     }
-    Ok(response)
+    let value = HeaderValue::from_str(&links.join(", ")).map_err(ApiError::internal)?;
+    Ok((this, Some(value)))
 }
 
 /// `201 Created` with the new object's URL in `Location`.

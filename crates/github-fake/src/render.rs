@@ -47,7 +47,7 @@ pub fn repo_url(app: &App) -> String {
     )
 }
 
-fn html_repo_url(app: &App) -> String {
+pub fn html_repo_url(app: &App) -> String {
     format!("{}/{}/{}", app.api_url, app.options.owner, app.options.repo)
 }
 

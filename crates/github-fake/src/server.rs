@@ -14,6 +14,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::actions::{self, Actions};
 use crate::git::BareRepo;
 use crate::state::State;
 use crate::{Options, admin, compare, http, issues, labels, merge, pulls, refs, repository};
@@ -30,6 +31,10 @@ pub struct App {
     /// Serialises merges and pull request creation, so that two at once cannot both pass
     /// their checks.
     pub serial: tokio::sync::Mutex<()>,
+    /// Workflows, runs and their downloads.
+    pub actions: Arc<Actions>,
+    /// The fake's own runtime, for work that [`crate::FakeGithub`]'s callers start.
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl App {
@@ -121,10 +126,12 @@ async fn bind(options: Options) -> io::Result<(Arc<App>, TcpListener)> {
     let app = Arc::new(App {
         state: Mutex::new(State::new(options.rate_limit)),
         options,
-        api_url,
         repo,
         started: std::time::Instant::now(),
         serial: tokio::sync::Mutex::new(()),
+        actions: Arc::new(Actions::new(&api_url)),
+        runtime: tokio::runtime::Handle::current(),
+        api_url,
     });
     Ok((app, listener))
 }
@@ -190,6 +197,55 @@ fn routes(app: Arc<App>) -> Router {
         )
         .route(&format!("{repo}/compare/{{range}}"), get(compare::compare))
         .route("/user", get(repository::authenticated_user))
+        .route(
+            &format!("{repo}/actions/workflows/{{workflow_id}}"),
+            get(actions::get_workflow),
+        )
+        .route(
+            &format!("{repo}/actions/workflows/{{workflow_id}}/dispatches"),
+            post(actions::dispatch),
+        )
+        .route(
+            &format!("{repo}/actions/workflows/{{workflow_id}}/runs"),
+            get(actions::list_workflow_runs),
+        )
+        .route(
+            &format!("{repo}/actions/workflows/{{workflow_id}}/enable"),
+            put(actions::enable),
+        )
+        .route(
+            &format!("{repo}/actions/workflows/{{workflow_id}}/disable"),
+            put(actions::disable),
+        )
+        .route(
+            &format!("{repo}/actions/runs"),
+            get(actions::list_repo_runs),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}"),
+            get(actions::get_run),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/jobs"),
+            get(actions::list_jobs),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/logs"),
+            get(actions::download_logs),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/cancel"),
+            post(actions::cancel),
+        )
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}/artifacts"),
+            get(actions::list_artifacts),
+        )
+        .route(
+            &format!("{repo}/actions/artifacts/{{artifact_id}}/{{archive_format}}"),
+            get(actions::download_artifact),
+        )
+        .route("/_blobs/{key}", get(actions::blob))
         .route("/_fake/violations", get(admin::violations))
         .route("/_fake/requests", get(admin::requests))
         .route("/_fake/faults", post(admin::set_faults))

@@ -93,6 +93,29 @@ pub async fn run_attempt(
     run_attempt_journaled(workspace, runtime, request, limits, stop, None).await
 }
 
+/// Where an attempt works and what its agent writes to: its branch and its log files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptPlace {
+    pub branch: String,
+    pub logs: LogFiles,
+}
+
+impl AttemptPlace {
+    /// A local attempt's: the branch its slot and the issue's title name, its logs under
+    /// `.clambake/logs/`.
+    pub fn local(workspace: &Workspace, request: &AttemptRequest) -> Self {
+        Self {
+            branch: branch_name(&request.agent, request.issue, &request.title),
+            logs: LogFiles::in_dir(
+                &workspace.state_dir().join(LOGS_DIR),
+                &request.agent,
+                request.issue,
+                request.attempt,
+            ),
+        }
+    }
+}
+
 /// Runs one attempt to its end, journaling `StartWork` in `journal` (when given) as the agent
 /// process starts. Sending `()` on `stop` terminates it.
 pub async fn run_attempt_journaled(
@@ -103,7 +126,33 @@ pub async fn run_attempt_journaled(
     stop: oneshot::Receiver<()>,
     journal: Option<SlotJournal<'_>>,
 ) -> Result<AttemptResult, AttemptError> {
-    let branch = branch_name(&request.agent, request.issue, &request.title);
+    let place = AttemptPlace::local(workspace, request);
+    run_in_place(workspace, runtime, request, place, limits, stop, journal).await
+}
+
+/// Runs one attempt to its end at `place` rather than a local attempt's, journaling nothing:
+/// the attempt another machine dispatched, whose branch it named and whose logs it collects.
+pub async fn run_attempt_at(
+    workspace: &Workspace,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+    place: AttemptPlace,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+) -> Result<AttemptResult, AttemptError> {
+    run_in_place(workspace, runtime, request, place, limits, stop, None).await
+}
+
+async fn run_in_place(
+    workspace: &Workspace,
+    runtime: &dyn AgentRuntime,
+    request: &AttemptRequest,
+    place: AttemptPlace,
+    limits: Limits,
+    stop: oneshot::Receiver<()>,
+    journal: Option<SlotJournal<'_>>,
+) -> Result<AttemptResult, AttemptError> {
+    let AttemptPlace { branch, logs } = place;
     let worktree = worktree_path(workspace, &request.agent, request.issue);
     let host = open_host(workspace)?;
     {
@@ -142,12 +191,7 @@ pub async fn run_attempt_journaled(
         prompt,
         prompt_file,
         resume_session,
-        logs: LogFiles::in_dir(
-            &workspace.state_dir().join(LOGS_DIR),
-            &request.agent,
-            request.issue,
-            request.attempt,
-        ),
+        logs,
     };
     host.stop_unregistered(&worktree, limits.grace).await;
     // Nothing of an earlier agent runs there now: a lock its killed git left goes.

@@ -154,7 +154,7 @@ async fn retire_worktree(
 }
 
 /// The tip of the earlier branch with the newest commit among those with work the base lacks.
-async fn latest_work(
+pub(crate) async fn latest_work(
     repository: &Repository,
     earlier: &[String],
     tips: &std::collections::BTreeMap<String, String>,

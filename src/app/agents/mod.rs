@@ -7,6 +7,7 @@ pub mod lock;
 pub mod loop_processes;
 pub mod monitor;
 pub mod processes;
+pub mod remote_run;
 pub mod request;
 pub mod simulated_work;
 pub mod terminate;

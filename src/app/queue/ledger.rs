@@ -21,7 +21,7 @@ use crate::core::queue::claims::{
     orchestrator_of, orchestrator_ref, standing, valid_orchestrator_id,
 };
 use crate::core::queue::sightings::Sightings;
-use crate::ports::git::Repository;
+use crate::ports::git::{Remote, Repository};
 
 mod life;
 
@@ -454,6 +454,18 @@ impl ClaimLedger {
         }
         Ok(moved)
     }
+}
+
+/// `issue`'s claim on the remote as it stands now: the commit its reference points at, which
+/// is the claim's id (each claim and each release is a commit of its own, so an attempt
+/// dispatched under one claim can tell whether that claim still stands), and what it says.
+pub async fn current_claim(remote: &dyn Remote, issue: u64) -> AppResult<Option<(String, Claim)>> {
+    let reference = claim_ref(issue);
+    let Some(tip) = remote.fetch_refs(&reference).await?.remove(&reference) else {
+        return Ok(None);
+    };
+    let message = remote.commit_message(&tip).await?;
+    Ok(Some((tip, Claim::read(&message))))
 }
 
 /// This orchestrator's id: `configured` if set, else the one generated for this workspace

@@ -11,6 +11,7 @@ mod history;
 mod list;
 mod rebuild_journal;
 mod recover;
+mod remote_run;
 mod status;
 mod validate;
 
@@ -54,11 +55,18 @@ enum AgentCommand {
     List(list::AgentListArgs),
     /// A new journal from the forge and git; the old file is moved aside, never deleted.
     RebuildJournal(rebuild_journal::RebuildJournalArgs),
+    /// The runner's side of an attempt dispatched to GitHub Actions: run it here, push its
+    /// branch, write exit.json.
+    RemoteRun(remote_run::RemoteRunArgs),
 }
 
 /// Runs an `agent` command in the repository containing `start`: exit 0 when consistent,
 /// [`Health::exit_code`] when not, the error's kind's code on errors.
 pub async fn run(start: &Path, args: AgentArgs) -> ExitCode {
+    // It reports through exit.json whatever happens, even outside a repository.
+    if let AgentCommand::RemoteRun(remote) = args.command {
+        return remote_run::run(start, remote).await;
+    }
     match run_in(start, args).await {
         Ok(health) => health.exit_code(),
         Err(error) => crate::cli::exit::report(error),
@@ -95,5 +103,6 @@ async fn run_in(start: &Path, args: AgentArgs) -> AppResult<Health> {
             list::run(&workspace, args).await?;
             Ok(Health::Consistent)
         }
+        AgentCommand::RemoteRun(_) => unreachable!("run handles remote-run"),
     }
 }

@@ -228,7 +228,11 @@ impl Spec {
         body: Option<&Value>,
         context: &str,
     ) -> Vec<String> {
-        match (universal_response(&operation.method, status), body) {
+        let universal = match UNDOCUMENTED.contains(&(operation.id.as_str(), status)) {
+            true => Some(Universal::BasicError),
+            false => universal_response(&operation.method, status),
+        };
+        match (universal, body) {
             (Some(Universal::NoBody), Some(_)) => {
                 vec![format!("{context}: documents no body, but one was sent")]
             }
@@ -283,6 +287,12 @@ impl Spec {
 
 /// GitHub's error body: `message`, `documentation_url`, ...
 const BASIC_ERROR: &str = "#/components/schemas/basic-error";
+
+/// Statuses GitHub answers, with its error body, where the operation's description leaves
+/// them out: a dispatch is refused with `422` for a workflow without the `workflow_dispatch`
+/// trigger or a disabled one, for unexpected or missing inputs and for a ref that does not
+/// exist.
+const UNDOCUMENTED: &[(&str, u16)] = &[("actions/create-workflow-dispatch", 422)];
 
 /// What may come with a status that GitHub documents once, in its REST guides, for every
 /// operation rather than in each one's responses.

@@ -122,6 +122,14 @@ fn check_value(
     texts: &[&str],
     context: &str,
 ) -> Vec<String> {
+    if takes_date_qualifier(parameter.data) {
+        return match texts {
+            [single] if is_date_qualifier(single) => Vec::new(),
+            _ => vec![format!(
+                "{context}: {texts:?} is not a date qualifier of GitHub's search syntax"
+            )],
+        };
+    }
     let Some(schema) = parameter.schema() else {
         return Vec::new();
     };
@@ -184,6 +192,28 @@ fn prose_maximum(data: &ParameterData) -> Option<i64> {
     MAX.captures(data.description.as_deref()?)?[1].parse().ok()
 }
 
+/// Whether the parameter's description sends the reader to GitHub's search syntax for dates
+/// (`created` of the run listings): it takes a qualifier such as `>=2026-01-31` or
+/// `2026-01-01..2026-01-31`, which the schema's bare `date-time` does not describe.
+fn takes_date_qualifier(data: &ParameterData) -> bool {
+    data.description
+        .as_deref()
+        .is_some_and(|description| description.contains("#query-for-dates"))
+}
+
+/// `DATE`, `>DATE`, `>=DATE`, `<DATE`, `<=DATE` or `FROM..TO` (an end may be `*`), a date
+/// being a day or a time of one.
+fn is_date_qualifier(text: &str) -> bool {
+    static QUALIFIER: LazyLock<Regex> = LazyLock::new(|| {
+        let date = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?";
+        Regex::new(&format!(
+            r"^((>=|<=|>|<)?{date}|({date}|\*)\.\.({date}|\*))$"
+        ))
+        .expect("valid regex")
+    });
+    QUALIFIER.is_match(text)
+}
+
 fn describe(context: &str, violation: &Violation) -> String {
     match violation.pointer.is_empty() {
         true => format!("{context}: {}", violation.message),
@@ -233,6 +263,26 @@ mod tests {
                 "search query parameter `ids`: /1: expected integer, got string",
                 "search query parameter `exact`: expected boolean, got string",
                 "search query parameter `q`: required but missing",
+            ]
+        );
+    }
+
+    #[test]
+    fn created_takes_githubs_date_qualifiers() {
+        let check = |query: &str| {
+            Spec::github().check_request("GET", "/repos/o/r/actions/runs", Some(query), None)
+        };
+        for good in [
+            "created=2026-01-31",
+            "created=%3E%3D2026-01-31T10:00:00Z",
+            "created=2026-01-01..*",
+        ] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            check("created=soon").unwrap_err(),
+            [
+                "actions/list-workflow-runs-for-repo query parameter `created`: [\"soon\"] is not a date qualifier of GitHub's search syntax"
             ]
         );
     }
