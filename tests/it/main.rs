@@ -43,6 +43,7 @@ mod exit_codes;
 mod finished_work;
 mod forge_usage;
 mod github_access;
+mod github_actions_cli;
 mod github_creates;
 mod github_faults;
 mod github_forge;
