@@ -9,13 +9,16 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clambake::ports::actions::{Actions, Dispatch};
+use clambake::adapters::forge::github::GithubActions;
+use clambake::ports::actions::{
+    Actions, ArtifactFile, Conclusion, Dispatch, RunStatus as Status, WorkflowState,
+};
 use clambake::ports::forge::ForgeError;
 use clambake_github_fake::runner_contract::{Outcome, RunControl, RunEvents, RunSpec, Runner};
 use clambake_github_fake::{Faults, RunStatus};
 
 use crate::github_support::GithubRepo;
-use crate::support::{TestRepo, wait_for};
+use crate::support::{TestRepo, wait_for, wait_for_async};
 
 const BUNDLING: &str = "clambake-bundling.yml";
 const AGENT: &str = "clambake-agent.yml";
@@ -114,6 +117,14 @@ fn play(spec: &RunSpec, events: &dyn RunEvents, hang: bool, stopped: &Receiver<(
             force.unwrap_or_default()
         );
         events.step_finished(id, "bundle", 1, Outcome::Success, &log);
+        let files = vec![
+            ("exit.json".to_owned(), b"{}".to_vec()),
+            (
+                "logs/events.jsonl".to_owned(),
+                b"{\"type\":\"result\"}\n".to_vec(),
+            ),
+        ];
+        events.artifact(id, "clambake-out", files);
         Outcome::Success
     };
     events.job_finished(id, "bundle", ended);
@@ -398,24 +409,94 @@ fn trigger_is_refused_with_actions_off_on_another_forge_and_without_a_usable_wor
     }
 }
 
+/// The client of `repo`'s Actions, looking for a dispatch's run for two seconds.
+fn client(repo: &GithubRepo) -> GithubActions {
+    let forge = repo
+        .repo
+        .github()
+        .unwrap()
+        .client(clambake::app::compose::clock());
+    forge
+        .actions()
+        .unwrap()
+        .with_run_lookup(Duration::from_secs(2))
+}
+
+fn bundling_dispatch(key: &str) -> Dispatch {
+    Dispatch {
+        workflow: BUNDLING.to_owned(),
+        git_ref: "main".to_owned(),
+        inputs: [("force_bundle".to_owned(), "true".to_owned())].into(),
+        key: key.to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_jobs_and_artifacts_read_as_the_run_went() {
+    let (repo, _runner) = both_workflows();
+    let actions = client(&repo);
+    let id = actions
+        .dispatch(&bundling_dispatch("clambake-k1"))
+        .await
+        .unwrap();
+    let run = wait_for_async("the run to complete", async || {
+        let run = actions.run(id).await.unwrap();
+        (run.status == Status::Completed).then_some(run)
+    })
+    .await;
+    assert_eq!(run.conclusion, Some(Conclusion::Success));
+    assert_eq!(run.path, ".github/workflows/clambake-bundling.yml");
+    assert!(run.display_title.contains("clambake-k1"), "{run:?}");
+    let jobs = actions.jobs(id).await.unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (jobs[0].name.as_str(), jobs[0].conclusion),
+        ("bundle", Some(Conclusion::Success))
+    );
+    let steps: Vec<(u32, &str)> = jobs[0]
+        .steps
+        .iter()
+        .map(|s| (s.number, s.name.as_str()))
+        .collect();
+    assert_eq!(steps, [(1, "Set up job"), (2, "Run clambake bundle")]);
+
+    let mut files = actions.artifact(id, "clambake-out").await.unwrap().unwrap();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let file = |path: &str, contents: &[u8]| ArtifactFile {
+        path: path.to_owned(),
+        contents: contents.to_vec(),
+    };
+    assert_eq!(
+        files,
+        [
+            file("exit.json", b"{}"),
+            file("logs/events.jsonl", b"{\"type\":\"result\"}\n")
+        ]
+    );
+    assert_eq!(actions.artifact(id, "clambake-other").await.unwrap(), None);
+    assert_eq!(actions.runs(BUNDLING, 5).await.unwrap()[0].id, id);
+    assert_eq!(
+        actions.workflow(BUNDLING).await.unwrap().state,
+        WorkflowState::Active
+    );
+    assert!(matches!(
+        actions.workflow("nothing.yml").await,
+        Err(ForgeError::NoWorkflow { file }) if file == "nothing.yml"
+    ));
+    assert!(matches!(
+        actions.run(999).await,
+        Err(ForgeError::NoRun { id: 999 })
+    ));
+    repo.assert_no_violations();
+}
+
 /// Dispatches through the client while the fake drops answers it acted on and fails
 /// requests without acting: each dispatch either says which run it made or fails, a failed
 /// one tried again with its key finds or makes its run, and no dispatch ever makes two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatch_makes_one_run_whatever_answers_are_lost() {
     let (repo, _runner) = both_workflows();
-    let clock = clambake::app::compose::clock();
-    let forge = repo.repo.github().unwrap().client(clock);
-    let actions = forge
-        .actions()
-        .unwrap()
-        .with_run_lookup(Duration::from_secs(2));
-    let dispatch = |key: String| Dispatch {
-        workflow: BUNDLING.to_owned(),
-        git_ref: "main".to_owned(),
-        inputs: [("force_bundle".to_owned(), "true".to_owned())].into(),
-        key,
-    };
+    let actions = client(&repo);
     repo.fake().set_faults(Faults {
         seed: 12,
         server_error_rate: 0.25,
@@ -425,7 +506,7 @@ async fn a_dispatch_makes_one_run_whatever_answers_are_lost() {
     let mut outcomes = Vec::new();
     for n in 0..6 {
         let key = format!("clambake-test{n}");
-        let outcome = actions.dispatch(&dispatch(key.clone())).await;
+        let outcome = actions.dispatch(&bundling_dispatch(&key)).await;
         if let Err(error) = &outcome {
             assert!(matches!(error, ForgeError::Transient(_)), "{error:?}");
         }
@@ -434,7 +515,7 @@ async fn a_dispatch_makes_one_run_whatever_answers_are_lost() {
     repo.fake().set_faults(Faults::default());
     for (key, outcome) in &mut outcomes {
         if outcome.is_none() {
-            *outcome = Some(actions.dispatch(&dispatch(key.clone())).await.unwrap());
+            *outcome = Some(actions.dispatch(&bundling_dispatch(key)).await.unwrap());
         }
     }
     let runs = repo.fake().runs();

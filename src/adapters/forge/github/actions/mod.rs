@@ -10,9 +10,14 @@ use async_trait::async_trait;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::actions_wire::{WireArtifacts, WireJobs, WireRun, WireRuns, WireWorkflow};
-use super::archive::{self, Downloads};
-use super::dispatch::Unsettled;
+mod archive;
+mod dispatch;
+mod wire;
+
+use archive::Downloads;
+use dispatch::Unsettled;
+use wire::{WireArtifacts, WireJobs, WireRun, WireRuns, WireWorkflow};
+
 use super::errors::{Subject, refusal};
 use super::http::{Http, Reply, Request};
 use super::listing::{PER_PAGE, PER_PAGE_TEXT};
@@ -31,13 +36,13 @@ const MAX_PAGES: usize = 20;
 
 /// GitHub Actions of one repository.
 pub struct GithubActions {
-    pub(super) http: Arc<Http>,
-    pub(super) repo: super::RepoUrls,
-    pub(super) clock: Arc<dyn Clock>,
+    http: Arc<Http>,
+    repo: super::RepoUrls,
+    clock: Arc<dyn Clock>,
     downloads: Downloads,
     /// Dispatches whose outcome is unknown: their next attempt looks before it sends.
-    pub(super) unsettled: Unsettled,
-    pub(super) run_lookup: Duration,
+    unsettled: Unsettled,
+    run_lookup: Duration,
 }
 
 impl GithubActions {
@@ -63,7 +68,7 @@ impl GithubActions {
         self
     }
 
-    pub(super) fn workflow_url(&self, file: &str, tail: &[&str], query: &[(&str, &str)]) -> String {
+    fn workflow_url(&self, file: &str, tail: &[&str], query: &[(&str, &str)]) -> String {
         let mut segments = vec!["actions", "workflows", file];
         segments.extend_from_slice(tail);
         self.repo.url(&segments, query)
@@ -77,7 +82,7 @@ impl GithubActions {
     }
 
     /// The runs of the workflow in `file` that the listing at `first` gives, at most `limit`.
-    pub(super) async fn list_runs(
+    async fn list_runs(
         &self,
         file: &str,
         first: String,
@@ -110,7 +115,7 @@ impl GithubActions {
 }
 
 /// The reply if it is a success, else its error, a 404 meaning the workflow `file` is missing.
-pub(super) fn workflow_answer(reply: Reply, file: &str) -> ForgeResult<Reply> {
+fn workflow_answer(reply: Reply, file: &str) -> ForgeResult<Reply> {
     match reply.status {
         status if status.is_success() => Ok(reply),
         StatusCode::NOT_FOUND => Err(ForgeError::NoWorkflow {

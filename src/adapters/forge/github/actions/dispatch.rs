@@ -12,12 +12,12 @@ use http::{Method, StatusCode};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::actions::{GithubActions, workflow_answer};
-use super::actions_wire::{DispatchDetails, WireRuns};
-use super::creates::CLOCK_SKEW;
-use super::errors::{Subject, refusal};
-use super::http::{Reply, Request};
-use super::listing::PER_PAGE_TEXT;
+use super::wire::{DispatchDetails, WireRuns};
+use super::{GithubActions, workflow_answer};
+use crate::adapters::forge::github::creates::CLOCK_SKEW;
+use crate::adapters::forge::github::errors::{Subject, refusal};
+use crate::adapters::forge::github::http::{Reply, Request};
+use crate::adapters::forge::github::listing::PER_PAGE_TEXT;
 use crate::ports::actions::{DISPATCH_KEY_INPUT, Dispatch, RunId};
 use crate::ports::forge::{ForgeError, ForgeResult};
 
