@@ -296,8 +296,8 @@ fn logs_print_each_jobs_log_and_the_token_never_follows_the_redirect() {
     repo.assert_no_violations();
 }
 
-#[test]
-fn a_run_not_completed_has_no_logs_yet_and_cancel_stops_it() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_not_completed_has_no_logs_yet_and_cancel_stops_it() {
     let (repo, runner) = both_workflows();
     runner.hang.store(true, Ordering::SeqCst);
     let id = trigger(&repo, &[]);
@@ -306,6 +306,11 @@ fn a_run_not_completed_has_no_logs_yet_and_cancel_stops_it() {
             .run(id)
             .is_some_and(|run| run.status == RunStatus::InProgress)
     });
+    let not_yet = client(&repo).logs(id).await;
+    assert!(
+        matches!(&not_yet, Err(ForgeError::Conflict(m)) if m.contains("has not completed yet")),
+        "{not_yet:?}"
+    );
     let early = repo.clambake(&["actions", "logs", &id.to_string()]);
     assert_eq!(early.code, 8, "{}", early.stderr);
     assert!(

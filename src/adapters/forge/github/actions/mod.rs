@@ -81,24 +81,8 @@ impl GithubActions {
         self.repo.url(&segments, query)
     }
 
-    /// The runs of the workflow in `file` that the listing at `first` gives, at most `limit`.
-    async fn list_runs(
-        &self,
-        file: &str,
-        first: String,
-        limit: usize,
-    ) -> ForgeResult<Vec<WorkflowRun>> {
-        let runs = pages(&self.http, first, limit, |reply| {
-            workflow_answer(reply, file)?
-                .json::<WireRuns>()
-                .map(|page| page.workflow_runs)
-        })
-        .await?;
-        Ok(runs.into_iter().map(WorkflowRun::from).collect())
-    }
-
-    /// What a completed run's missing archive means: it is not completed yet, or its logs or
-    /// artifact are gone.
+    /// What a run's missing logs archive means: the run has not completed yet, or its logs
+    /// are gone.
     async fn not_yet(&self, id: RunId, what: &str) -> ForgeError {
         match self.run(id).await {
             Ok(run) if run.status != RunStatus::Completed => ForgeError::Conflict(format!(
@@ -172,7 +156,13 @@ impl Actions for GithubActions {
     async fn runs(&self, file: &str, limit: usize) -> ForgeResult<Vec<WorkflowRun>> {
         let per_page = limit.clamp(1, PER_PAGE).to_string();
         let first = self.workflow_url(file, &["runs"], &[("per_page", per_page.as_str())]);
-        self.list_runs(file, first, limit).await
+        let runs = pages(&self.http, first, limit, |reply| {
+            workflow_answer(reply, file)?
+                .json::<WireRuns>()
+                .map(|page| page.workflow_runs)
+        })
+        .await?;
+        Ok(runs.into_iter().map(WorkflowRun::from).collect())
     }
 
     async fn run(&self, id: RunId) -> ForgeResult<WorkflowRun> {
