@@ -495,6 +495,39 @@ async fn runs_jobs_and_artifacts_read_as_the_run_went() {
     repo.assert_no_violations();
 }
 
+/// The forge and its Actions share one client: what one asks counts in the other's usage,
+/// and a rate limit one meets stops the other too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_requests_count_against_the_forges_limits() {
+    let (repo, _runner) = both_workflows();
+    let forge = repo
+        .repo
+        .github()
+        .unwrap()
+        .client(clambake::app::compose::clock());
+    let actions = forge.actions().unwrap();
+    let before = clambake::ports::Forge::usage(&forge);
+    actions.runs(BUNDLING, 5).await.unwrap();
+    actions
+        .dispatch(&bundling_dispatch("clambake-k2"))
+        .await
+        .unwrap();
+    let after = clambake::ports::Forge::usage(&forge);
+    assert_eq!(after.fresh_reads, before.fresh_reads + 1);
+    assert_eq!(after.mutations, before.mutations + 1);
+    repo.fake().set_rate_limit(0, Duration::from_secs(600));
+    assert!(matches!(
+        actions.runs(BUNDLING, 5).await,
+        Err(ForgeError::RateLimited { .. })
+    ));
+    let sent = repo.fake().requests().len();
+    assert!(matches!(
+        clambake::ports::Forge::labels(&forge).await,
+        Err(ForgeError::RateLimited { .. })
+    ));
+    assert_eq!(repo.fake().requests().len(), sent, "the forge sent nothing");
+}
+
 /// Dispatches through the client while the fake drops answers it acted on and fails
 /// requests without acting: each dispatch either says which run it made or fails, a failed
 /// one tried again with its key finds or makes its run, and no dispatch ever makes two.

@@ -14,6 +14,7 @@ use crate::app::{AppResult, Workspace};
 
 #[derive(Debug, Args)]
 #[command(
+    arg_required_else_help = true,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     group(ArgGroup::new("spelling").required(true).args(["trigger_bundle", "status", "logs"]))
