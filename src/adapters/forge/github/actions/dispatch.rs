@@ -115,7 +115,8 @@ impl GithubActions {
         first_sent: Timestamp,
         window: Duration,
     ) -> ForgeResult<Option<RunId>> {
-        let since = format!(">={}", first_sent - CLOCK_SKEW);
+        let earliest = first_sent - CLOCK_SKEW;
+        let since = created_since(earliest);
         let query = [
             ("event", "workflow_dispatch"),
             ("created", since.as_str()),
@@ -126,7 +127,6 @@ impl GithubActions {
         loop {
             let reply = workflow_answer(self.http.send(&Request::get(url.clone())).await?, file)?;
             let runs = reply.json::<WireRuns>()?.workflow_runs;
-            let earliest = first_sent - CLOCK_SKEW;
             let found = runs
                 .into_iter()
                 .filter(|run| run.created_at >= earliest && carries(&run.display_title, key))
@@ -140,6 +140,12 @@ impl GithubActions {
             tokio::time::sleep(LOOK_INTERVAL).await;
         }
     }
+}
+
+/// The `created` qualifier of runs created at `earliest` or later, in whole seconds as
+/// GitHub's search syntax takes them.
+fn created_since(earliest: Timestamp) -> String {
+    format!(">={}", earliest.strftime("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 /// Whether a run's name carries `key` as a word of its own, not as part of a longer key.
@@ -216,6 +222,12 @@ mod tests {
         assert!(!carries("Clambake bundling xk-1a2b", key));
         assert!(!carries("Clambake bundling", key));
         assert!(!carries("anything", ""));
+    }
+
+    #[test]
+    fn runs_are_looked_for_from_a_whole_second() {
+        let earliest: Timestamp = "2026-12-01T19:02:22.662224035Z".parse().unwrap();
+        assert_eq!(created_since(earliest), ">=2026-12-01T19:02:22Z");
     }
 
     #[test]
