@@ -150,6 +150,12 @@ pub enum AppError {
         repository: String,
         has: String,
     },
+    #[error("{path} was not written by Clambake: it is left as it is")]
+    #[diagnostic(help(
+        "move it away, or name another file in github_actions.bundling_workflow or \
+         github_actions.agent_workflow (`clambake config set`), then install again"
+    ))]
+    NotClambakesWorkflow { path: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Forge(#[from] ForgeError),
@@ -394,7 +400,8 @@ impl AppError {
             | Self::LandingRefused { .. }
             | Self::NotClambakeRun { .. }
             | Self::RunNotCompleted { .. }
-            | Self::StaleDispatch { .. } => ErrorKind::Refused,
+            | Self::StaleDispatch { .. }
+            | Self::NotClambakesWorkflow { .. } => ErrorKind::Refused,
             Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
                 ErrorKind::Usage
             }

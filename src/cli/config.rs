@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::output::{print_json, print_table, table};
+use crate::app::setup::workflows::{self, WorkflowChange};
 use crate::app::{AppResult, Workspace};
 use crate::core::config::{self, KEYS, ValueSource};
 
@@ -23,7 +24,8 @@ enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Set a key in clambake.toml, keeping the file's comments and order.
+    /// Set a key in clambake.toml, keeping the file's comments and order; an installed workflow
+    /// of Clambake's that the key changes is rewritten.
     Set {
         /// A dotted key, such as agents.max_concurrent.
         key: String,
@@ -87,6 +89,11 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
             } else {
                 workspace.write_config_text(&new_text)?;
                 println!("{key} = {value}");
+                for rewritten in workflows::follow_config(workspace, &text, &new_text)? {
+                    if rewritten.change == WorkflowChange::Updated {
+                        println!("rewrote {} (commit and push it)", rewritten.path);
+                    }
+                }
             }
             let spec = config::key_spec(&key).expect("set_in_text accepted the key");
             if let Ok(overridden) = std::env::var(spec.env_var()) {

@@ -103,6 +103,12 @@ pub async fn run(workspace: &Workspace, args: InitArgs) -> AppResult<()> {
         "  labels   {created} created, {updated} updated, {} already present",
         report.labels.len() - created - updated
     );
+    super::actions::print_written(&report.workflows);
+    if !report.workflows.is_empty() {
+        println!(
+            "  Commit clambake.toml and .github/workflows/ and push them to run on GitHub Actions."
+        );
+    }
     println!(
         "\nNext: `clambake issue create --title \"...\" --label route:ready`, then `clambake status`."
     );

@@ -23,45 +23,6 @@ use crate::support::{TestRepo, wait_for, wait_for_async};
 const BUNDLING: &str = "clambake-bundling.yml";
 const AGENT: &str = "clambake-agent.yml";
 
-const BUNDLING_YAML: &str = "\
-name: Clambake bundling
-run-name: Clambake bundling ${{ inputs.dispatch_key }}
-on:
-  workflow_dispatch:
-    inputs:
-      force_bundle:
-        type: boolean
-        default: false
-      dispatch_key:
-        type: string
-        required: false
-        default: ''
-jobs:
-  bundle:
-    runs-on: ubuntu-latest
-    steps:
-      - id: clambake
-        run: clambake bundle
-";
-
-const AGENT_YAML: &str = "\
-name: Clambake agent
-run-name: Clambake agent ${{ inputs.dispatch_key }}
-on:
-  workflow_dispatch:
-    inputs:
-      dispatch_key:
-        type: string
-        required: false
-        default: ''
-jobs:
-  agent:
-    runs-on: ubuntu-latest
-    steps:
-      - id: clambake
-        run: clambake agent remote-run
-";
-
 /// Someone else's workflow, which GitHub's scheduler starts.
 const OTHER_YAML: &str = "\
 name: CI
@@ -131,12 +92,42 @@ fn play(spec: &RunSpec, events: &dyn RunEvents, hang: bool, stopped: &Receiver<(
     events.run_finished(id, ended);
 }
 
-/// A repository on the fake with Actions on, `workflows` committed and pushed to `main`,
-/// and the scripted runner.
-fn actions_repo(workflows: &[(&str, &str)]) -> (GithubRepo, Arc<ScriptedRunner>) {
+/// Which of Clambake's workflows the repository has: `init` wrote the bundling workflow,
+/// `clambake actions install --agent-workflow` writes both.
+#[derive(Clone, Copy, PartialEq)]
+enum Installed {
+    Neither,
+    Bundling,
+    Both,
+}
+
+/// A repository on the fake with Actions on, the workflows `installed` and `others` committed
+/// and pushed to `main` with clambake.toml, and the scripted runner.
+fn actions_repo(
+    installed: Installed,
+    others: &[(&str, &str)],
+) -> (GithubRepo, Arc<ScriptedRunner>) {
     let repo = GithubRepo::start(1);
     repo.repo.configure(&[("github_actions.enabled", "true")]);
-    for (file, yaml) in workflows {
+    match installed {
+        Installed::Neither => {
+            std::fs::remove_dir_all(repo.repo.path().join(".github")).unwrap();
+        }
+        Installed::Bundling => {}
+        Installed::Both => {
+            repo.clambake(&["actions", "install", "--agent-workflow"])
+                .success();
+        }
+    }
+    assert_eq!(
+        repo.repo
+            .path()
+            .join(".github/workflows")
+            .join(AGENT)
+            .exists(),
+        installed == Installed::Both
+    );
+    for (file, yaml) in others {
         repo.repo.write(&format!(".github/workflows/{file}"), yaml);
     }
     repo.repo.commit_all("Clambake's workflows");
@@ -147,7 +138,7 @@ fn actions_repo(workflows: &[(&str, &str)]) -> (GithubRepo, Arc<ScriptedRunner>)
 }
 
 fn both_workflows() -> (GithubRepo, Arc<ScriptedRunner>) {
-    actions_repo(&[(BUNDLING, BUNDLING_YAML), (AGENT, AGENT_YAML)])
+    actions_repo(Installed::Both, &[])
 }
 
 /// Triggers a run with `args` (`--json` added) and returns its id.
@@ -231,7 +222,7 @@ fn without_the_runs_details_the_trigger_finds_its_run_by_its_key() {
 
 #[test]
 fn status_lists_both_workflows_runs_and_reports_a_missing_workflow() {
-    let (repo, _runner) = actions_repo(&[(BUNDLING, BUNDLING_YAML)]);
+    let (repo, _runner) = actions_repo(Installed::Bundling, &[]);
     let first = trigger(&repo, &[]);
     let second = trigger(&repo, &["--force"]);
     wait_until_completed(&repo, first);
@@ -338,7 +329,7 @@ async fn a_run_not_completed_has_no_logs_yet_and_cancel_stops_it() {
 
 #[test]
 fn cancel_refuses_runs_of_other_workflows_and_runs_that_do_not_exist() {
-    let (repo, _runner) = actions_repo(&[(BUNDLING, BUNDLING_YAML), ("ci.yml", OTHER_YAML)]);
+    let (repo, _runner) = actions_repo(Installed::Bundling, &[("ci.yml", OTHER_YAML)]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let ci = runtime.block_on(repo.fake().schedule("ci.yml")).unwrap();
     let refused = repo.clambake(&["actions", "cancel", &ci.to_string()]);
@@ -365,7 +356,7 @@ fn cancel_refuses_runs_of_other_workflows_and_runs_that_do_not_exist() {
 
 #[test]
 fn trigger_is_refused_with_actions_off_on_another_forge_and_without_a_usable_workflow() {
-    let (repo, _runner) = actions_repo(&[]);
+    let (repo, _runner) = actions_repo(Installed::Neither, &[]);
     let missing = repo.clambake(&["actions", "trigger"]);
     assert_eq!(missing.code, 6, "{}", missing.stderr);
     assert!(
@@ -377,8 +368,7 @@ fn trigger_is_refused_with_actions_off_on_another_forge_and_without_a_usable_wor
         missing.stderr
     );
 
-    repo.repo
-        .write(&format!(".github/workflows/{BUNDLING}"), BUNDLING_YAML);
+    repo.clambake(&["actions", "install"]).success();
     repo.repo.commit_all("the bundling workflow");
     repo.repo.git(&["push", "-q", "origin", "main"]);
     repo.fake().disable_workflow(BUNDLING);

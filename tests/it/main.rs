@@ -5,6 +5,8 @@
 //! the failing cases they find in `tests/proptest-regressions/` (the core's beside its `src/`)
 //! and replay them first: commit those files.
 
+mod actions_install;
+mod actions_workflows;
 mod agent_adoption;
 mod agent_attempts;
 mod agent_commands;

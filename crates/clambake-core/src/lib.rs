@@ -12,3 +12,4 @@ pub mod queue;
 pub mod recovery;
 pub mod text;
 pub mod trains;
+pub mod workflows;

@@ -7,12 +7,10 @@ use serde::Serialize;
 use super::{new_dispatch_key, require_github};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{Config, ForgeBackend};
+use crate::core::workflows::INPUT_FORCE_BUNDLE;
 use crate::ports::Forge;
 use crate::ports::actions::{Actions, Dispatch, RunId, WorkflowRun};
 use crate::ports::forge::ForgeResult;
-
-/// The bundling workflow's input that asks for a train even when none is due.
-pub const FORCE_BUNDLE_INPUT: &str = "force_bundle";
 
 /// The run a trigger started.
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +55,7 @@ pub async fn dispatch_bundling(
     let dispatch = Dispatch {
         workflow: config.github_actions.bundling_workflow.clone(),
         git_ref: forge.default_branch().await?,
-        inputs: BTreeMap::from([(FORCE_BUNDLE_INPUT.to_owned(), force.to_string())]),
+        inputs: BTreeMap::from([(INPUT_FORCE_BUNDLE.to_owned(), force.to_string())]),
         key: new_dispatch_key(),
     };
     actions.dispatch(&dispatch).await

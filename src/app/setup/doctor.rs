@@ -121,6 +121,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
 
     let backend = loaded.config.forge.backend;
     if backend == ForgeBackend::Github {
+        checks.extend(crate::app::setup::workflows::checks(&workspace));
         if let Some(forge) = github::github_checks(&workspace, &loaded.config, &mut checks).await {
             checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
         }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::setup::workflows::{WorkflowChange, Written};
 use crate::app::workspace::{STATE_DIR, write_atomically};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{self, ForgeBackend};
@@ -34,6 +35,9 @@ pub struct InitReport {
     /// With the GitHub backend: the repository and who the token is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
+    /// With the GitHub backend: Clambake's GitHub Actions workflows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<Written>,
 }
 
 impl InitReport {
@@ -46,6 +50,10 @@ impl InitReport {
                 .labels
                 .iter()
                 .any(|(_, c)| *c != LabelChange::Unchanged)
+            || self
+                .workflows
+                .iter()
+                .any(|w| matches!(w.change, WorkflowChange::Created | WorkflowChange::Updated))
     }
 }
 
@@ -84,6 +92,7 @@ pub async fn init(
         },
         labels,
         github: None,
+        workflows: Vec::new(),
     })
 }
 

@@ -1,12 +1,15 @@
-//! `clambake actions ...`: Clambake's GitHub Actions workflows, controlled from here. This file
+//! `clambake actions ...`: Clambake on GitHub Actions, its workflows and their runs. This file
 //! parses and dispatches, each subcommand is a child module. The seed's spellings
 //! (`--trigger-bundle [--force]`, `--status`, `--logs --run-id N`) still work, as flags of
 //! `actions` itself that no subcommand goes with.
 
 mod cancel;
+mod install;
 mod logs;
 mod status;
 mod trigger;
+
+pub(super) use install::print_written;
 
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -41,6 +44,8 @@ pub struct ActionsArgs {
 
 #[derive(Debug, Subcommand)]
 enum ActionsCommand {
+    /// Write Clambake's workflows into .github/workflows/ as clambake.toml says them.
+    Install(install::InstallArgs),
     /// Start a run of the bundling workflow on the default branch; prints its id and URL.
     Trigger(trigger::TriggerArgs),
     /// The recent runs of Clambake's workflows: status, conclusion, start, duration, URL.
@@ -69,6 +74,7 @@ impl ActionsArgs {
 
 pub async fn run(workspace: &Workspace, args: ActionsArgs) -> AppResult<()> {
     match args.command() {
+        ActionsCommand::Install(args) => install::run(workspace, args),
         ActionsCommand::Trigger(args) => trigger::run(workspace, args).await,
         ActionsCommand::Status(args) => status::run(workspace, args).await,
         ActionsCommand::Logs(args) => logs::run(workspace, args).await,

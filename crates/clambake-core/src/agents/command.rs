@@ -40,6 +40,11 @@ const NEVER_PASSED: &[&str] = &[
 ];
 const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
 
+/// Whether `name` is never handed to an agent: a forge token or one of Clambake's settings.
+pub fn never_passed(name: &str) -> bool {
+    NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX)
+}
+
 /// Claude Code's model keys: given to the `claude` runtime, and to no other unless named.
 pub const ANTHROPIC_KEYS: &[&str] = &[
     "ANTHROPIC_API_KEY",
@@ -234,9 +239,7 @@ pub fn agent_environment(
             && !own(name)
             && (ANTHROPIC_KEYS.contains(&name) || OPENAI_KEYS.contains(&name))
     };
-    let refused = |name: &str| {
-        NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX) || foreign(name)
-    };
+    let refused = |name: &str| never_passed(name) || foreign(name);
     inherited
         .into_iter()
         .filter(|(name, _)| wanted(name) && !refused(name))

@@ -53,13 +53,15 @@ pub fn set_in_text(path: &str, text: &str, dotted: &str, raw: &str) -> Result<St
     checked(path, new_text, dotted)
 }
 
-/// `new_text` once it loads, or despite a key of a feature not built yet, or a required key not
-/// set yet, other than `dotted`: refusing every edit would leave no way to mend such a file (or
-/// to write one) key by key. The value set has been checked on its own already.
+/// `new_text` once it loads, or despite a required key not set yet, or a key that needs another
+/// (`github_actions.enabled` the GitHub backend), other than `dotted`: refusing every edit would
+/// leave no way to mend such a file (or to write one) key by key. The value set has been checked
+/// on its own already.
 fn checked(path: &str, new_text: String, dotted: &str) -> Result<String, ConfigError> {
     match load(path, &new_text, std::iter::empty()) {
-        Err(ConfigError::NotAvailable { key, .. } | ConfigError::Required { key, .. })
-            if key != dotted =>
+        Err(ConfigError::Required { key, .. }) if key != dotted => Ok(new_text),
+        Err(ConfigError::NeedsGithub { keys, .. })
+            if dotted != "forge.backend" && !keys.iter().any(|(key, _)| key == dotted) =>
         {
             Ok(new_text)
         }
@@ -68,8 +70,7 @@ fn checked(path: &str, new_text: String, dotted: &str) -> Result<String, ConfigE
     }
 }
 
-/// The text `clambake init` writes: every key at its default (or `overrides`), each explained,
-/// but for the sections of features not built yet.
+/// The text `clambake init` writes: every key at its default (or `overrides`), each explained.
 pub fn template(overrides: &[(&str, Value)]) -> String {
     let mut values = defaults();
     for (dotted, value) in overrides {
@@ -82,8 +83,7 @@ pub fn template(overrides: &[(&str, Value)]) -> String {
          # Environment variables override this file, e.g. CLAMBAKE_AGENTS__MAX_CONCURRENT=8.\n\
          # Edit with `clambake config set KEY VALUE`, which keeps these comments.\n",
     );
-    // A section for a feature not built yet would only hold settings nothing reads.
-    for section in SECTIONS.iter().filter(|section| !section.pending()) {
+    for section in SECTIONS {
         out.push('\n');
         for line in wrap(section.doc, 96) {
             out.push_str(&format!("# {line}\n"));
@@ -112,7 +112,8 @@ fn to_toml_value(value: &Value) -> toml_edit::Value {
     }
 }
 
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// `text`'s words in lines of at most `width` characters (a longer word has its own line).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -223,6 +224,22 @@ mod tests {
         // Emptying a required key is refused.
         let error = set_in_text("clambake.toml", &done, "github.repo", "").unwrap_err();
         assert!(matches!(error, ConfigError::Required { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn github_actions_is_refused_on_the_local_backend_and_the_local_backend_under_it() {
+        let error = set_in_text("clambake.toml", "", "github_actions.enabled", "true").unwrap_err();
+        assert!(
+            matches!(error, ConfigError::NeedsGithub { .. }),
+            "{error:?}"
+        );
+        let github = "[forge]\nbackend = \"github\"\n[github]\nowner = \"o\"\nrepo = \"r\"\n";
+        let on = set_in_text("clambake.toml", github, "bundling.executor", "actions").unwrap();
+        let error = set_in_text("clambake.toml", &on, "forge.backend", "local").unwrap_err();
+        assert!(
+            matches!(error, ConfigError::NeedsGithub { .. }),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading `clambake.toml` and the `CLAMBAKE_*` overrides into a [`Config`], refusing with
 //! the key, the place and what would be accepted: a misspelt key (with a suggestion), a value
-//! of the wrong kind, or a value for a feature that is not built yet.
+//! of the wrong kind, or keys that need others (the GitHub backend its repository, GitHub
+//! Actions the GitHub backend).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,8 +12,8 @@ use serde_json::Value;
 use toml_edit::{Document, Item};
 
 use super::minutes::Minutes;
-use super::schema::{KeySpec, Pending, ValueKind};
-use super::sections::{Config, ForgeBackend, KEYS, SECTIONS};
+use super::schema::{KeySpec, ValueKind};
+use super::sections::{AgentExecutor, BundlingExecutor, Config, ForgeBackend, KEYS, SECTIONS};
 use super::{CONFIG_FILE, ENV_PREFIX};
 
 /// Finds a key by its dotted name.
@@ -88,28 +89,23 @@ pub enum ConfigError {
         span: Option<SourceSpan>,
     },
     #[error(
-        "`{key}` ({origin}) cannot be {found} yet: {} is not available in this version of clambake",
-        pending.feature
+        "{} need forge.backend = \"github\", not \"{backend}\" ({backend_origin}): GitHub Actions \
+         runs on GitHub",
+        keys.iter().map(|(key, origin)| format!("`{key}` ({origin})")).collect::<Vec<_>>().join(", ")
     )]
     #[diagnostic(
-        code(clambake::config::not_available),
+        code(clambake::config::needs_github),
         help(
-            "{} comes with Clambake issue #{}; until then `{key}` accepts {accepted}",
-            pending.feature,
-            pending.issue
+            "`clambake init --backend github`, or set them back to run everything on this \
+             machine (`github_actions.enabled = false`, the executors \"local\", \
+             `agents.actions_slots = 0`)"
         )
     )]
-    NotAvailable {
-        key: String,
-        origin: String,
-        found: String,
-        /// What it accepts meanwhile: "only its default, false".
-        accepted: String,
-        pending: Pending,
-        #[source_code]
-        src: Option<NamedSource<String>>,
-        #[label("not available yet")]
-        span: Option<SourceSpan>,
+    NeedsGithub {
+        /// Each key that asks for GitHub Actions, with where it was set.
+        keys: Vec<(String, String)>,
+        backend: String,
+        backend_origin: String,
     },
     #[error("`{key}` must be set when {because}")]
     #[diagnostic(
@@ -181,7 +177,6 @@ pub fn load(
                     src: Some(source()),
                     span,
                 })?;
-            refuse_pending(spec, &value, &origin, Some(source()), span)?;
             values.insert(dotted, (value, ValueSource::File));
         }
     }
@@ -207,15 +202,42 @@ pub fn load(
     }
 
     let config = assemble(&values);
-    require_together(&config)?;
+    require_together(&config, &values)?;
     Ok(LoadedConfig { config, values })
 }
 
-/// Refuses a configuration that asks for something without a key it cannot work without: the
-/// GitHub backend without its repository.
-fn require_together(config: &Config) -> Result<(), ConfigError> {
+/// Refuses a configuration that asks for something without a key it cannot work without: GitHub
+/// Actions without the GitHub backend, the GitHub backend without its repository.
+fn require_together(
+    config: &Config,
+    values: &BTreeMap<String, (Value, ValueSource)>,
+) -> Result<(), ConfigError> {
     if config.forge.backend != ForgeBackend::Github {
-        return Ok(());
+        let asking = [
+            ("github_actions.enabled", config.github_actions.enabled),
+            (
+                "bundling.executor",
+                config.bundling.executor == BundlingExecutor::Actions,
+            ),
+            (
+                "agents.executor",
+                config.agents.executor == AgentExecutor::Actions,
+            ),
+            ("agents.actions_slots", config.agents.actions_slots > 0),
+        ];
+        let keys: Vec<(String, String)> = asking
+            .into_iter()
+            .filter(|(_, asks)| *asks)
+            .map(|(key, _)| (key.to_owned(), values[key].1.to_string()))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        return Err(ConfigError::NeedsGithub {
+            keys,
+            backend: config.forge.backend.to_string(),
+            backend_origin: values["forge.backend"].1.to_string(),
+        });
     }
     for (key, value) in [
         ("github.owner", &config.github.owner),
@@ -270,50 +292,7 @@ pub fn parse_value(spec: &KeySpec, raw: &str, origin: &str) -> Result<Value, Con
             Value::String(trimmed.to_owned())
         }
     };
-    refuse_pending(spec, &value, origin, None, None)?;
     Ok(value)
-}
-
-/// Refuses a value whose feature is not built yet: any but the default for a pending key, or
-/// a pending value of a choice.
-fn refuse_pending(
-    spec: &KeySpec,
-    value: &Value,
-    origin: &str,
-    src: Option<NamedSource<String>>,
-    span: Option<SourceSpan>,
-) -> Result<(), ConfigError> {
-    let default = default_value(spec);
-    let refused = |pending: Pending, accepted: String| ConfigError::NotAvailable {
-        key: spec.dotted(),
-        origin: origin.to_owned(),
-        found: value.to_string(),
-        accepted,
-        pending,
-        src: src.clone(),
-        span,
-    };
-    if let Some(pending) = spec.pending
-        && *value != default
-    {
-        return Err(refused(pending, format!("only its default, {default}")));
-    }
-    let word = value.as_str().unwrap_or_default();
-    if let Some((_, pending)) = spec.pending_values.iter().find(|(w, _)| *w == word) {
-        let ValueKind::Choice(words) = spec.kind else {
-            unreachable!("only a choice has pending values")
-        };
-        let available: Vec<String> = words
-            .iter()
-            .filter(|w| spec.pending_values.iter().all(|(p, _)| p != *w))
-            .map(|w| format!("\"{w}\""))
-            .collect();
-        return Err(refused(
-            *pending,
-            format!("only {}", available.join(" or ")),
-        ));
-    }
-    Ok(())
 }
 
 /// Suggests the closest known key for a misspelt one.
@@ -417,12 +396,6 @@ pub(super) fn defaults() -> BTreeMap<String, (Value, ValueSource)> {
             (spec.dotted(), (value, ValueSource::Default))
         })
         .collect()
-}
-
-/// `spec`'s default value.
-fn default_value(spec: &KeySpec) -> Value {
-    let json = serde_json::to_value(Config::default()).expect("the config serializes");
-    json[spec.section][spec.name].clone()
 }
 
 fn assemble(values: &BTreeMap<String, (Value, ValueSource)>) -> Config {
@@ -685,6 +658,30 @@ mod tests {
     }
 
     #[test]
+    fn github_actions_without_the_github_backend_names_every_key_asking_and_where() {
+        let text = "[github_actions]\nenabled = true\n[agents]\nactions_slots = 2\n";
+        let env = vec![(
+            "CLAMBAKE_BUNDLING__EXECUTOR".to_owned(),
+            "actions".to_owned(),
+        )];
+        let error = load("clambake.toml", text, env).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`github_actions.enabled` (clambake.toml), `bundling.executor` \
+             (CLAMBAKE_BUNDLING__EXECUTOR), `agents.actions_slots` (clambake.toml) need \
+             forge.backend = \"github\", not \"local\" (default): GitHub Actions runs on GitHub"
+        );
+        let error = load_text("[agents]\nexecutor = \"actions\"\n").unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::NeedsGithub { keys, .. } if keys[0].0 == "agents.executor"),
+            "{error:?}"
+        );
+        let github = "[forge]\nbackend = \"github\"\n[github]\nowner = \"o\"\nrepo = \"r\"\n";
+        let loaded = load_text(&format!("{github}{text}")).unwrap();
+        assert!(loaded.config.github_actions.enabled);
+    }
+
+    #[test]
     fn the_old_name_of_the_api_url_points_to_the_new_one() {
         let error = load_text("[github]\napi_base_url = \"https://x\"\n").unwrap_err();
         let ConfigError::UnknownKey { help, .. } = error else {
@@ -734,8 +731,9 @@ mod tests {
 
     #[test]
     fn every_default_is_a_value_its_key_accepts() {
+        let defaults = defaults();
         for spec in KEYS {
-            let default = default_value(spec);
+            let default = defaults[&spec.dotted()].0.clone();
             let raw = match &default {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),

@@ -13,13 +13,14 @@ mod origin;
 mod schema;
 mod sections;
 
+pub(crate) use edit::wrap;
 pub use edit::{set_in_text, template};
 pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
 pub use minutes::Minutes;
 pub use origin::{GITHUB_HOST, GithubRemote, git_host};
-pub use schema::{KeySpec, Pending, SectionSpec, ValueKind};
+pub use schema::{KeySpec, SectionSpec, ValueKind};
 pub use sections::*;
 
 /// The name of the configuration file at the repository root.

@@ -1,13 +1,13 @@
-//! What a key is: its kind of value, its doc, and the feature it waits for; and the two macros
+//! What a key is: its kind of value and its doc; and the two macros
 //! that declare the configuration once, in [`super::sections`], so that the structs the code
 //! reads and the key table that validation, `config list|get|set`, the environment overrides
 //! and `init`'s template use cannot drift apart.
 //!
 //! Why a declarative macro: `schemars` would give the docs and defaults by reflection, but its
-//! range attributes only shape a JSON schema that we would walk at run time, and it has no place
-//! for a key that waits for a feature; a proc-macro crate would be a second crate for what one
-//! `macro_rules!` does. The macro keeps the core free of new dependencies and every key's name,
-//! type, default, kind, doc and pending feature on one line of `sections.rs`.
+//! range attributes only shape a JSON schema that we would walk at run time; a proc-macro crate
+//! would be a second crate for what one `macro_rules!` does. The macro keeps the core free of
+//! new dependencies and every key's name, type, default, kind and doc on one line of
+//! `sections.rs`.
 
 use std::fmt;
 
@@ -64,8 +64,6 @@ pub trait Setting: Sized {
     /// The default as written: `&str` for text, the value itself otherwise.
     type Literal;
     const KIND: ValueKind;
-    /// The values of a choice whose feature is not built yet, each refused until it is.
-    const PENDING: &'static [(&'static str, Pending)] = &[];
     fn from_literal(literal: Self::Literal) -> Self;
 }
 
@@ -93,28 +91,14 @@ impl Setting for String {
     }
 }
 
-/// A feature that is not built yet: a key that configures it accepts only its default, so that
-/// nobody believes a setting works that nothing reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pending {
-    /// What is missing, as a sentence's subject: "the GitHub backend".
-    pub feature: &'static str,
-    /// The Clambake issue that brings it.
-    pub issue: u32,
-}
-
 /// One configuration key: where it lives, what it takes and why it exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
     pub section: &'static str,
     pub name: &'static str,
     pub kind: ValueKind,
-    /// The doc comment as written (`describe` gives it as a sentence, with its pending note).
+    /// The doc comment as written (`describe` gives it as one line).
     pub doc: &'static str,
-    /// The feature it waits for: until then any value but the default is refused.
-    pub pending: Option<Pending>,
-    /// The values it may not take yet, each with the feature it waits for.
-    pub pending_values: &'static [(&'static str, Pending)],
 }
 
 impl KeySpec {
@@ -133,23 +117,9 @@ impl KeySpec {
         )
     }
 
-    /// What the key does, for `config list` and `init`'s comments, saying so when it waits for
-    /// a feature.
+    /// What the key does, for `config list` and `init`'s comments.
     pub fn describe(&self) -> String {
-        let mut doc = self.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-        if let Some(Pending { feature, issue }) = self.pending {
-            doc.push_str(&format!(
-                " Not available yet: only the default is accepted until {feature} arrives \
-                 (Clambake issue #{issue})."
-            ));
-        }
-        for (word, Pending { feature, issue }) in self.pending_values {
-            doc.push_str(&format!(
-                " \"{word}\" is not available yet: it arrives with {feature} (Clambake issue \
-                 #{issue})."
-            ));
-        }
-        doc
+        self.doc.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -166,23 +136,17 @@ impl SectionSpec {
         let name = self.name;
         super::KEYS.iter().filter(move |key| key.section == name)
     }
-
-    /// Whether every key waits for a feature: `init` leaves such a section out of the file.
-    pub fn pending(&self) -> bool {
-        self.keys().all(|key| key.pending.is_some())
-    }
 }
 
 /// Declares an enum whose values are words in `clambake.toml`, with its serde names, its
 /// `as_str`, `Display` and its [`Setting`] (a choice among its words). Mark the default
-/// variant `#[default]`, and a value whose feature is not built yet `(pending = FEATURE)`.
+/// variant `#[default]`.
 macro_rules! choices {
     (
         $(#[doc = $doc:literal])*
         $Name:ident {
             $(
-                $(#[$variant_meta:meta])* $Variant:ident = $word:literal
-                    $((pending = $pending:expr))?,
+                $(#[$variant_meta:meta])* $Variant:ident = $word:literal,
             )+
         }
     ) => {
@@ -216,8 +180,6 @@ macro_rules! choices {
             type Literal = Self;
             const KIND: $crate::config::schema::ValueKind =
                 $crate::config::schema::ValueKind::Choice(Self::WORDS);
-            const PENDING: &'static [(&'static str, $crate::config::schema::Pending)] =
-                &[$( $( ($word, $pending), )? )+];
             fn from_literal(literal: Self) -> Self {
                 literal
             }
@@ -229,9 +191,7 @@ macro_rules! choices {
 /// with its `Default`, and the registries `SECTIONS` and `KEYS`.
 ///
 /// A key is `/// doc` then `name: Type = default` and optionally `, kind = KIND` (to narrow
-/// the type's kind: [`POSITIVE`], or a `ValueKind::Choice` for text) and `, pending = FEATURE`
-/// (a [`Pending`]: the key is refused unless at its default until the feature exists), then
-/// `;`. The type is one with a [`Setting`]: `bool`, `u32`, `String`, [`super::Minutes`] or an
+/// the type's kind: [`POSITIVE`], or a `ValueKind::Choice` for text), then `;`. The type is one with a [`Setting`]: `bool`, `u32`, `String`, [`super::Minutes`] or an
 /// enum from [`choices!`].
 macro_rules! configuration {
     (
@@ -242,7 +202,6 @@ macro_rules! configuration {
                     $(#[doc = $doc:literal])*
                     $key:ident: $ty:ty = $default:expr
                         $(, kind = $kind:expr)?
-                        $(, pending = $pending:expr)?
                     ;
                 )+
             }
@@ -291,8 +250,6 @@ macro_rules! configuration {
                     <$ty as $crate::config::schema::Setting>::KIND $(, $kind)?
                 ),
                 doc: concat!($($doc),*),
-                pending: $crate::config::schema::pending_or!($($pending)?),
-                pending_values: <$ty as $crate::config::schema::Setting>::PENDING,
             }, )+)+
         ];
     };
@@ -308,14 +265,4 @@ macro_rules! kind_or {
     };
 }
 
-/// `Some` of the pending feature given, or `None`.
-macro_rules! pending_or {
-    () => {
-        None
-    };
-    ($pending:expr) => {
-        Some($pending)
-    };
-}
-
-pub(crate) use {choices, configuration, kind_or, pending_or};
+pub(crate) use {choices, configuration, kind_or};

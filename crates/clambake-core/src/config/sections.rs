@@ -10,9 +10,7 @@
 //!
 //! and read it where it takes effect (`config.forge.poll_interval_seconds`). Validation,
 //! `config get|set|list`, `CLAMBAKE_FORGE__POLL_INTERVAL_SECONDS` and `init`'s template follow.
-//! A key for a feature that is not built yet takes `, pending = THE_FEATURE`: it is refused
-//! unless at its default, and `init` leaves it out; a choice's value gets `(pending = THE_FEATURE)`
-//! in its `choices!`. Drop the `pending` when the feature reads it.
+//! A key is declared only once something reads it: no key waits for its feature.
 
 use super::minutes::Minutes;
 use super::schema::{POSITIVE, ValueKind, choices, configuration};
@@ -217,7 +215,8 @@ configuration! {
     [bundling] BundlingConfig {
         /// false gives every landed branch a pull request of its own.
         enabled: bool = true;
-        /// A train departs at every UTC multiple of this many minutes.
+        /// A train departs at every UTC multiple of this many minutes (the bundling workflow's
+        /// schedule follows it: `config set` rewrites an installed one).
         schedule_minutes: u32 = 10, kind = POSITIVE;
         /// The most branches one bundle pull request carries.
         max_bundle_size: u32 = 8, kind = POSITIVE;
@@ -260,7 +259,9 @@ configuration! {
     }
 
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
-    /// (see bundling.executor and agents.executor). Needs forge.backend = "github".
+    /// (see bundling.executor and agents.executor). Needs forge.backend = "github". The
+    /// workflows under .github/workflows/ are made from these keys: `clambake actions install`
+    /// writes them, `config set` rewrites them, `doctor` compares them.
     [github_actions] GithubActionsConfig {
         /// false (or `clambake rollback --feature actions`) runs bundling and agents on this
         /// machine, whatever bundling.executor and agents.executor say.
@@ -276,8 +277,14 @@ configuration! {
         /// The repository secret holding a GitHub App's or a person's token for the workflows,
         /// used instead of the workflow's GITHUB_TOKEN when set: pushes made with
         /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
+        /// Empty: always GITHUB_TOKEN.
         token_secret: String = "CLAMBAKE_TOKEN";
-        /// The runner label the workflows run on.
+        /// The runner label the workflows' jobs run on; it needs cargo (and npm for the agent's
+        /// CLI), as GitHub's ubuntu-latest has.
         runs_on: String = "ubuntu-latest";
+        /// Where the workflows install Clambake from, with `cargo install --locked` (the binary
+        /// is cached, keyed on the version): empty, this version of the `clambake` crate from
+        /// the crates registry; a git URL, that repository's tag v<version>.
+        clambake_git: String = "";
     }
 }

@@ -1,11 +1,12 @@
 //! `init --backend github`: the repository (from origin's URL unless named), the token and
-//! its permissions, checked before anything is written, then the file and the label set on
-//! GitHub.
+//! its permissions, checked before anything is written, then the file, the label set on
+//! GitHub and Clambake's GitHub Actions workflows.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Change, InitReport, ensure_labels, prepare_state, write_config};
+use crate::app::setup::workflows;
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::{GithubConfig, GithubRemote};
 use crate::ports::credentials::{RepositoryAccess, TokenSource};
@@ -66,6 +67,7 @@ pub async fn init_github(
         loaded.config.agents.max_concurrent,
     )
     .await?;
+    let workflows = workflows::install(workspace, &workflows::wanted(&loaded.config))?;
     Ok(InitReport {
         root: workspace.root.display().to_string(),
         config,
@@ -81,6 +83,7 @@ pub async fn init_github(
             token_source: token.source,
             permission,
         }),
+        workflows,
     })
 }
 
