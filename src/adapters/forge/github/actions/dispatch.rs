@@ -44,6 +44,8 @@ enum Answer {
 }
 
 impl GithubActions {
+    /// [`crate::ports::actions::Actions::dispatch`]: one run, found by its key where GitHub
+    /// does not name it.
     pub(super) async fn dispatch_once(&self, dispatch: &Dispatch) -> ForgeResult<RunId> {
         let file = dispatch.workflow.as_str();
         let key = dispatch.key.as_str();
