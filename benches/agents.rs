@@ -120,6 +120,7 @@ fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
     AgentSpec {
         agent: format!("agent{issue:03}"),
         issue,
+        attempt,
         title: "bench".to_owned(),
         branch: format!("agent{issue:03}/{issue}-bench"),
         worktree: dir.to_path_buf(),
@@ -132,6 +133,7 @@ fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
             issue,
             attempt,
         ),
+        claim: None,
     }
 }
 

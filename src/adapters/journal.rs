@@ -70,6 +70,9 @@ fn migrations() -> Migrations<'static> {
         // what was recorded with it. NULL for attempts recorded before.
         M::up("ALTER TABLE attempts ADD COLUMN runtime TEXT;"),
         M::up("ALTER TABLE attempts ADD COLUMN session_id TEXT;"),
+        // Where a departure was made (`DepartedFrom`, as JSON): the bundling workflow's run, or
+        // this machine instead of it, and why. NULL: here, as every departure before was.
+        M::up("ALTER TABLE departures ADD COLUMN made_by TEXT;"),
     ])
 }
 
@@ -417,29 +420,36 @@ impl TrainLog for SqliteJournal {
     fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()> {
         let numbers =
             serde_json::to_string(&departure.pull_requests).map_err(|e| self.db_error(e))?;
+        let made_by = serde_json::to_string(&departure.made_by).map_err(|e| self.db_error(e))?;
         self.connection()
             .execute(
-                "INSERT OR REPLACE INTO departures (at, pull_requests) VALUES (?1, ?2)",
-                params![departure.at.as_second(), numbers],
+                "INSERT OR REPLACE INTO departures (at, pull_requests, made_by) \
+                 VALUES (?1, ?2, ?3)",
+                params![departure.at.as_second(), numbers, made_by],
             )
             .map_err(|e| self.db_error(e))?;
         Ok(())
     }
 
     fn last_departure(&self) -> JournalResult<Option<DepartureRecord>> {
-        let row: Option<(i64, String)> = self
+        let row: Option<(i64, String, Option<String>)> = self
             .connection()
             .query_row(
-                "SELECT at, pull_requests FROM departures ORDER BY at DESC LIMIT 1",
+                "SELECT at, pull_requests, made_by FROM departures ORDER BY at DESC LIMIT 1",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
             .optional()
             .map_err(|e| self.db_error(e))?;
-        row.map(|(seconds, numbers)| {
+        row.map(|(seconds, numbers, made_by)| {
             Ok(DepartureRecord {
                 at: Timestamp::from_second(seconds).map_err(|e| self.db_error(e))?,
                 pull_requests: serde_json::from_str(&numbers).map_err(|e| self.db_error(e))?,
+                made_by: made_by
+                    .map(|json| serde_json::from_str(&json))
+                    .transpose()
+                    .map_err(|e| self.db_error(e))?
+                    .unwrap_or_default(),
             })
         })
         .transpose()

@@ -18,14 +18,15 @@ use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::forge::redacting_actions::RedactingActions;
 use crate::adapters::git::{self, Git, HttpAuth, ORIGIN};
-use crate::adapters::hosts::local::LocalHost;
+use crate::adapters::hosts::actions::runtime::ActionsRuntime;
+use crate::adapters::hosts::actions::{ActionsHost, FollowSettings};
 use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
 use crate::adapters::redacting_log::{self, RedactingMakeWriter};
 use crate::adapters::{agents, sqlite_file};
 use crate::app::{AppResult, AttemptError};
 use crate::core::config::{
-    AgentRuntimeKind, AgentsConfig, GithubConfig, TransitionLogging, git_host,
+    AgentRuntimeKind, AgentsConfig, Config, GithubConfig, TransitionLogging, git_host,
 };
 use crate::core::text::redact::Redactor;
 use crate::ports::actions::Actions;
@@ -241,11 +242,51 @@ pub fn journal(path: &Path, logging: TransitionLogging) -> JournalResult<impl St
     Ok(SqliteJournal::open(path)?.with_logging(logging))
 }
 
-/// The host of the agents registered in `state_dir`.
-pub fn agent_host(state_dir: &Path) -> Result<Box<dyn AgentHost>, AttemptError> {
-    Ok(Box::new(LocalHost::open(
+/// The shortest time between two polls of a run on GitHub Actions.
+const RUN_POLL_FLOOR: Duration = Duration::from_secs(2);
+
+/// The host of the agents registered in `state_dir`: processes of this machine, and runs on
+/// GitHub Actions, followed as `config` says (polled at the forge's poll interval, two seconds
+/// at the least), reached through `connect` the first time one must be asked about.
+pub fn agent_host<C, F>(
+    state_dir: &Path,
+    config: &Config,
+    connect: C,
+) -> Result<Box<dyn AgentHost>, AttemptError>
+where
+    C: Fn() -> F + Send + Sync + 'static,
+    F: Future<Output = Result<Arc<dyn Actions>, String>> + Send + 'static,
+{
+    let settings = FollowSettings {
+        poll: Duration::from_secs(config.forge.poll_interval_seconds.into()).max(RUN_POLL_FLOOR),
+        workflow_timeout: Duration::from_secs(
+            u64::from(config.github_actions.workflow_timeout_minutes) * 60,
+        ),
+    };
+    let connect = Box::new(move || Box::pin(connect()) as _);
+    Ok(Box::new(ActionsHost::open(
         &state_dir.join(REGISTRY_DATABASE),
+        connect,
+        settings,
     )?))
+}
+
+/// The runtime of the slots on GitHub Actions: each attempt a dispatch of
+/// `github_actions.agent_workflow` on `git_ref` (the default branch), whose runner runs the
+/// runtime `local` names.
+pub fn remote_runtime(
+    actions: Arc<dyn Actions>,
+    config: &Config,
+    git_ref: &str,
+    local: &dyn AgentRuntime,
+) -> Arc<dyn AgentRuntime> {
+    Arc::new(ActionsRuntime {
+        actions,
+        workflow: config.github_actions.agent_workflow.clone(),
+        git_ref: git_ref.to_owned(),
+        name: local.name(),
+        reports_result: local.reports_result(),
+    })
 }
 
 /// The agent runtime `kind` (the simulated one unless `agents.real_processes`).

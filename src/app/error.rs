@@ -398,9 +398,9 @@ impl AppError {
             | Self::DemoDirectoryInUse { .. }
             | Self::BundleBranchTaken { .. }
             | Self::LandingRefused { .. }
+            | Self::StaleDispatch { .. }
             | Self::NotClambakeRun { .. }
             | Self::RunNotCompleted { .. }
-            | Self::StaleDispatch { .. }
             | Self::NotClambakesWorkflow { .. } => ErrorKind::Refused,
             Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
                 ErrorKind::Usage

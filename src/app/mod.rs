@@ -12,6 +12,8 @@ pub mod queue;
 pub mod recovery;
 pub mod run;
 pub mod setup;
+#[cfg(test)]
+pub mod tests;
 pub mod trains;
 pub mod workspace;
 

@@ -1,12 +1,17 @@
-//! `clambake bundle [--force] [--dry-run] [--status] [--diagnose] [--json]`
+//! `clambake bundle [--force] [--dry-run] [--summary FILE] [--status] [--diagnose] [--json]`
+
+use std::path::PathBuf;
 
 use clap::Args;
+
+mod summary;
 
 use super::output::{print_json, print_table, table, when};
 use crate::app::compose;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::trains::bundle::{Bundler, TrainReport, TrainStatus};
 use crate::app::{AppResult, Workspace};
+use crate::core::config::{Config, ForgeBackend, web_url};
 use crate::core::trains::plan::BundlePlan;
 use crate::core::trains::schedule::Departure;
 
@@ -18,6 +23,9 @@ pub struct BundleArgs {
     /// Print the plan and change nothing.
     #[arg(long, conflicts_with_all = ["status", "diagnose"])]
     dry_run: bool,
+    /// Append the train's report as Markdown to FILE (a workflow's `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["status", "diagnose"])]
+    summary: Option<PathBuf>,
     /// Show the next departure, the waiting branches and the open bundles.
     #[arg(long, conflicts_with = "diagnose")]
     status: bool,
@@ -69,6 +77,9 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
         }
     } else {
         let report = bundler.run(now, args.force, args.dry_run).await?;
+        if let Some(path) = &args.summary {
+            summary::append(path, &report, pulls_url(&config).as_deref())?;
+        }
         if args.json {
             print_json(&report);
         } else {
@@ -76,6 +87,19 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// The web page of the repository's pull requests' forge, `None` for the local forge.
+fn pulls_url(config: &Config) -> Option<String> {
+    let github = &config.github;
+    (config.forge.backend == ForgeBackend::Github).then(|| {
+        format!(
+            "{}/{}/{}",
+            web_url(&github.api_url),
+            github.owner,
+            github.repo
+        )
+    })
 }
 
 fn describe(departure: &Departure) -> String {

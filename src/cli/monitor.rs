@@ -11,7 +11,7 @@ use crate::app::agents::monitor::{
 };
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AgentEvent;
-use crate::ports::agent_host::{EventWindow, NumberedEvent};
+use crate::ports::agent_host::{EventWindow, NumberedEvent, RunProgress};
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
@@ -132,15 +132,24 @@ fn print_summary(status: &AgentStatus) {
         "{} on issue #{} (attempt {}, {}): {state}",
         status.agent, status.issue, status.attempt, status.runtime
     );
-    println!(
-        "pid {}, up {}, last activity {}",
-        status.pid,
-        humantime::format_duration(uptime),
-        status
-            .last_activity
-            .as_ref()
-            .map_or_else(|| "none yet".to_owned(), when)
-    );
+    let last_activity = status
+        .last_activity
+        .as_ref()
+        .map_or_else(|| "none yet".to_owned(), when);
+    let uptime = humantime::format_duration(uptime);
+    match &status.run {
+        Some(run) => {
+            println!(
+                "run {} on GitHub Actions, up {uptime}, last activity {last_activity}",
+                run.run_id
+            );
+            println!("{}", describe_run(run));
+        }
+        None => println!(
+            "pid {}, up {uptime}, last activity {last_activity}",
+            status.pid
+        ),
+    }
     // Claude Code and Codex report the cost only in their final result; tokens come with
     // every message, but prices per model are not Clambake's to guess.
     println!(
@@ -154,6 +163,35 @@ fn print_summary(status: &AgentStatus) {
         status.usage.output_tokens
     );
     println!("branch {}, log {}", status.branch, status.log.display());
+}
+
+/// GitHub's word for a status or a conclusion, as it serializes.
+fn word(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A run's status and step progress, in a line.
+fn describe_run(run: &RunProgress) -> String {
+    let status = match run.conclusion {
+        Some(conclusion) => format!("{} ({})", word(run.status), word(conclusion)),
+        None => word(run.status),
+    };
+    let step = run
+        .step
+        .as_deref()
+        .map_or_else(String::new, |step| format!(", step `{step}`"));
+    let url = if run.url.is_empty() {
+        "not seen yet"
+    } else {
+        &run.url
+    };
+    format!(
+        "{status}, {}/{} step(s) done{step}, {} request(s) so far, {url}",
+        run.steps_done, run.steps_total, run.requests
+    )
 }
 
 fn print_events(events: &[NumberedEvent]) {

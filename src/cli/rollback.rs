@@ -3,8 +3,11 @@
 use clap::{Args, ValueEnum};
 
 use super::output::print_json;
-use crate::app::setup::rollback::{Feature, switch};
+use serde::Serialize;
+
+use crate::app::setup::rollback::{CancelledRun, Feature, Switched, cancel_runs_in_flight, switch};
 use crate::app::{AppError, AppResult, Workspace};
+use crate::core::config::ForgeBackend;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -29,6 +32,9 @@ enum FeatureArg {
     RealAgents,
     /// The lifecycle state machine; off, labels alone manage the agents.
     StateMachine,
+    /// GitHub Actions; off, trains depart and agents work on this machine, and Clambake's
+    /// workflow runs in flight are cancelled.
+    Actions,
 }
 
 pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
@@ -36,6 +42,7 @@ pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
         FeatureArg::Bundling => Feature::Bundling,
         FeatureArg::RealAgents => Feature::RealAgents,
         FeatureArg::StateMachine => Feature::StateMachine,
+        FeatureArg::Actions => Feature::Actions,
     };
     if !args.confirm {
         return Err(AppError::Unconfirmed {
@@ -43,9 +50,27 @@ pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
         });
     }
     let switched = switch(workspace, feature, args.enable)?;
+    // Off, Clambake's runs in flight are cancelled, whether the switch changed or not: a run
+    // started before it was already off has no business going on.
+    let cancelled = if feature == Feature::Actions && !args.enable {
+        let config = workspace.load_config()?.config;
+        if config.forge.backend == ForgeBackend::Github {
+            let actions = workspace.open_actions().await?;
+            cancel_runs_in_flight(actions.as_ref(), &config.github_actions).await?
+        } else {
+            Vec::new()
+        }
+    } else {
+        Vec::new()
+    };
     if args.json {
-        print_json(&switched);
-    } else if switched.changed {
+        print_json(&Rolled {
+            switched: &switched,
+            cancelled: &cancelled,
+        });
+        return Ok(());
+    }
+    if switched.changed {
         println!(
             "{} = {} (was {})",
             switched.key, switched.enabled, !switched.enabled
@@ -53,5 +78,22 @@ pub async fn run(workspace: &Workspace, args: RollbackArgs) -> AppResult<()> {
     } else {
         println!("{} is already {}", switched.key, switched.enabled);
     }
+    for run in &cancelled {
+        println!(
+            "cancelled run {} of {} ({}): {}",
+            run.id, run.workflow, run.display_title, run.url
+        );
+    }
+    if feature == Feature::Actions {
+        println!("a running `clambake run` follows the switch from its next pass");
+    }
     Ok(())
+}
+
+/// What `rollback --json` prints: the switch, and the runs it cancelled.
+#[derive(Serialize)]
+struct Rolled<'a> {
+    #[serde(flatten)]
+    switched: &'a Switched,
+    cancelled: &'a [CancelledRun],
 }

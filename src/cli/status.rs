@@ -4,10 +4,16 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table};
 use crate::app::forge_usage::UsageRecord;
-use crate::app::queue::status::status;
+use serde::Serialize;
+
+use crate::app::queue::status::{StatusReport, status};
+use crate::app::trains::dispatch::run_out;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::Stage;
+use crate::core::text::human_time::moment;
+use crate::core::trains::dispatched::{DepartedFrom, DispatchedRun};
 use crate::ports::Forge;
+use crate::ports::journal::DepartureRecord;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -20,8 +26,12 @@ const SHOWN_PER_STAGE: usize = 8;
 
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> AppResult<()> {
     let report = status(workspace, forge).await?;
+    let bundling_run = run_out(&workspace.state_dir())?;
     if args.json {
-        print_json(&report);
+        print_json(&Shown {
+            report: &report,
+            bundling_run: bundling_run.as_ref(),
+        });
         return Ok(());
     }
     let mut rows = table(["STAGE", "COUNT", "ISSUES"]);
@@ -62,10 +72,57 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
                 .join(" ")
         }
     );
+    if let Some(departure) = &report.last_departure {
+        println!("{}", departure_line(departure));
+    }
+    if let Some(run) = &bundling_run {
+        println!(
+            "bundling run {} in flight ({}), dispatched {}",
+            run.run,
+            run.url,
+            run.timings
+                .dispatched_at
+                .map_or_else(|| "-".to_owned(), moment)
+        );
+    }
     if let Some(usage) = &report.forge_usage {
         println!("{}", usage_line(usage));
     }
     Ok(())
+}
+
+/// What `status --json` prints: the report, and the bundling workflow's run a departure waits
+/// for, if one is out.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    report: &'a StatusReport,
+    bundling_run: Option<&'a DispatchedRun>,
+}
+
+/// `last train: 2026-12-01 19:00:00 UTC, sent #3 #4, by the bundling workflow's run 101 (URL)`
+fn departure_line(departure: &DepartureRecord) -> String {
+    let sent = if departure.pull_requests.is_empty() {
+        "sent nothing".to_owned()
+    } else {
+        let numbers: Vec<String> = departure
+            .pull_requests
+            .iter()
+            .map(|n| format!("#{n}"))
+            .collect();
+        format!("sent {}", numbers.join(" "))
+    };
+    let from = match &departure.made_by {
+        DepartedFrom::Here => "from this machine".to_owned(),
+        DepartedFrom::Run { run, url, .. } => {
+            format!("by the bundling workflow's run {run} ({url})")
+        }
+        DepartedFrom::Fallback { why, run } => {
+            let run = run.map_or_else(String::new, |run| format!(" (run {run})"));
+            format!("from this machine instead of the bundling workflow{run}: {why}")
+        }
+    };
+    format!("last train: {}, {sent}, {from}", moment(departure.at))
 }
 
 /// `forge requests: 120 charged (80 reads, 40 changes), 300 not modified (free); rate limit
@@ -143,6 +200,38 @@ mod tests {
             usage_line(&unlimited),
             "forge requests: 120 charged (80 reads, 40 changes), 300 not modified (free) \
              (as of 13:58 UTC)"
+        );
+    }
+
+    #[test]
+    fn the_last_departure_says_where_it_was_made() {
+        let at = "2026-12-01T19:00:00Z".parse().unwrap();
+        let fell_back = DepartureRecord {
+            at,
+            pull_requests: vec![3, 4],
+            made_by: DepartedFrom::Fallback {
+                why: "the bundling workflow's run ended `failure`".to_owned(),
+                run: Some(101),
+            },
+        };
+        assert_eq!(
+            departure_line(&fell_back),
+            "last train: 2026-12-01 19:00:00 UTC, sent #3 #4, from this machine instead of the \
+             bundling workflow (run 101): the bundling workflow's run ended `failure`"
+        );
+        let by_run = DepartureRecord {
+            pull_requests: Vec::new(),
+            made_by: DepartedFrom::Run {
+                run: 7,
+                url: "https://github.com/o/r/actions/runs/7".to_owned(),
+                timings: Default::default(),
+            },
+            ..fell_back
+        };
+        assert_eq!(
+            departure_line(&by_run),
+            "last train: 2026-12-01 19:00:00 UTC, sent nothing, by the bundling workflow's run 7 \
+             (https://github.com/o/r/actions/runs/7)"
         );
     }
 

@@ -24,14 +24,21 @@ pub async fn run(workspace: &Workspace, args: TerminateArgs) -> AppResult<()> {
     if args.json {
         print_json(&report);
     } else {
-        let how = match report.stopped {
-            Stopped::Gracefully => "it stopped on SIGTERM",
-            Stopped::Killed => "it outlived the grace period and was killed",
-            Stopped::AlreadyGone => "it had already ended",
+        let how = match (report.stopped, report.run) {
+            (Stopped::Gracefully, Some(_)) => {
+                "GitHub cancels its run; what it pushed stays on the remote"
+            }
+            (Stopped::Gracefully, None) => "it stopped on SIGTERM",
+            (Stopped::Killed, _) => "it outlived the grace period and was killed",
+            (Stopped::AlreadyGone, _) => "it had already ended",
+        };
+        let which = match report.run {
+            Some(run) => format!("run {run} on GitHub Actions"),
+            None => format!("pid {}", report.pid),
         };
         println!(
-            "terminated {} on issue #{} (pid {}): {how}",
-            report.agent, report.issue, report.pid
+            "terminated {} on issue #{} ({which}): {how}",
+            report.agent, report.issue
         );
     }
     Ok(())

@@ -25,6 +25,8 @@ pub struct AgentSpec {
     /// The slot, `agent001`.
     pub agent: String,
     pub issue: u64,
+    /// 1 for the first attempt at this issue.
+    pub attempt: u32,
     pub title: String,
     pub branch: String,
     /// The attempt's own git worktree: the agent's working directory.
@@ -39,6 +41,10 @@ pub struct AgentSpec {
     /// Where the agent's output goes. Agent processes write there themselves, not through a
     /// pipe to Clambake, so they outlive an orchestrator crash and can be re-adopted.
     pub logs: LogFiles,
+    /// For a runtime that runs elsewhere (`AgentRuntime::runs_elsewhere`): the claim the
+    /// attempt works under, the commit of the issue's claim reference, which the other side
+    /// checks still stands before it works and pushes. `None` on this machine.
+    pub claim: Option<String>,
 }
 
 /// Where an attempt's raw output goes.
@@ -80,8 +86,13 @@ pub trait AgentControl: Send + Sync {
 
 /// A started attempt.
 pub struct RunningAgent {
-    /// The main process (and process group) id; `None` for the in-process simulated agent.
+    /// The main process (and process group) id; `None` for the in-process simulated agent and
+    /// for an attempt on a GitHub Actions runner.
     pub pid: Option<u32>,
+    /// The workflow run an attempt dispatched to GitHub Actions is; `None` on this machine.
+    /// Its host follows the run itself: `output` and `exit` are closed from the start (its
+    /// lines arrive with the run's artifact, once it has ended).
+    pub run: Option<u64>,
     /// The stdout lines of the agent as they reach its log; closed once the agent has exited
     /// and its log has been read to the end.
     pub output: mpsc::Receiver<String>,
@@ -130,14 +141,34 @@ pub enum AgentStartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not dispatch the agent workflow `{workflow}` on GitHub Actions: {source}")]
+    #[diagnostic(help(
+        "`clambake actions install` writes the workflow, and it must be on the default branch; `clambake doctor` checks the token's permissions"
+    ))]
+    Dispatch {
+        workflow: String,
+        #[source]
+        source: crate::ports::forge::ForgeError,
+    },
 }
 
 impl AgentStartError {
     /// Whether the program itself could not be started (not found, not executable): the
     /// configuration is at fault, and every attempt would fail alike.
     pub fn program_unstartable(&self) -> bool {
-        matches!(self, Self::Spawn { source, .. }
-            if matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied))
+        use crate::ports::forge::ForgeError;
+        match self {
+            Self::Spawn { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+            // No such workflow, or a token that may not run it: every dispatch would fail.
+            Self::Dispatch { source, .. } => matches!(
+                source,
+                ForgeError::NoWorkflow { .. } | ForgeError::Unauthorized(_)
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -150,6 +181,12 @@ pub trait AgentRuntime: Send + Sync {
     fn reports_result(&self) -> bool;
     /// Whether the runtime can continue an earlier attempt's session (`AgentSpec::resume_session`).
     fn resumes_sessions(&self) -> bool {
+        false
+    }
+    /// Whether its attempts run on another machine (a GitHub Actions runner), from the branch
+    /// as the remote has it: the branch is published before they start, and what they pushed
+    /// is fetched back once they end.
+    fn runs_elsewhere(&self) -> bool {
         false
     }
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError>;

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::core::agents::events::{AgentEvent, AttemptTotals};
 use crate::core::agents::outcome::{ExitStatus, Termination};
+use crate::ports::actions::{Conclusion, RunId, RunStatus};
 use crate::ports::agent::RunningAgent;
 pub use crate::ports::agent::Stray;
 pub use crate::ports::agent_registry::AgentHandle;
@@ -80,6 +81,27 @@ pub struct Said {
     pub events: Vec<NumberedEvent>,
 }
 
+/// What was last seen of the workflow run an attempt on GitHub Actions is: its heartbeat,
+/// kept with its registration so that every Clambake process (`monitor`, `terminate`, the
+/// drift checks) reads the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunProgress {
+    pub run_id: RunId,
+    pub url: String,
+    pub status: RunStatus,
+    pub conclusion: Option<Conclusion>,
+    /// The step running now (or the last one), by name.
+    pub step: Option<String>,
+    pub steps_done: u32,
+    pub steps_total: u32,
+    /// When the run, its job or a step last moved, as GitHub says.
+    pub last_activity: Option<Timestamp>,
+    /// When Clambake last asked.
+    pub seen_at: Timestamp,
+    /// The requests to GitHub the attempt has cost so far (dispatch, polls, cancel, artifact).
+    pub requests: u32,
+}
+
 /// Where agents run, and who answers for them.
 #[async_trait]
 pub trait AgentHost: Send + Sync {
@@ -97,8 +119,18 @@ pub trait AgentHost: Send + Sync {
     /// The pid of the agent's own process, as it would see itself (not the process that
     /// waits for it); once it has ended, the pid its handle names.
     fn pid(&self, handle: &AgentHandle) -> u32;
-    /// When the agent last said something: the last write to its log.
+    /// When the agent last said something: the last write to its log (for a run on GitHub
+    /// Actions, when it last moved).
     fn last_activity(&self, agent: &RegisteredAgent) -> Option<Timestamp>;
+    /// What was last seen of the workflow run `handle` names, if it names one.
+    fn run_progress(&self, _handle: &AgentHandle) -> Option<RunProgress> {
+        None
+    }
+    /// Asks again where the agents running elsewhere stand (their runs' status), so that
+    /// [`AgentHost::is_alive`], [`AgentHost::last_activity`] and
+    /// [`AgentHost::run_progress`] answer from now, not from when their watcher last looked
+    /// (a process that watches none of them, or a watcher that died). Local agents need none.
+    async fn refresh(&self, _agents: &[RegisteredAgent]) {}
     /// What the agent whose output went to `log` (its registered or recorded stdout log) has
     /// said so far, alive or ended, registered or forgotten: the events in `window`. An agent
     /// that has not written yet has said nothing.

@@ -17,6 +17,8 @@ pub enum AgentHandle {
     /// A process on this machine: its pid, and its start time (from `/proc/<pid>/stat`),
     /// which together name this process and no later one that reuses the pid.
     Local { pid: u32, start_time: u64 },
+    /// A workflow run on GitHub Actions, where the attempt runs on a runner: its run id.
+    Actions { run_id: u64 },
 }
 
 /// One agent process, as registered when it started.

@@ -9,6 +9,7 @@ use miette::Diagnostic;
 use serde::Serialize;
 
 use crate::core::lifecycle::machine::{Event, State, StateKind, Transition};
+use crate::core::trains::dispatched::DepartedFrom;
 use crate::core::trains::pull_request::BundleRecord;
 
 /// One recorded transition.
@@ -157,4 +158,6 @@ pub struct DepartureRecord {
     pub at: Timestamp,
     /// The pull requests it opened or found open; none when nothing was ready.
     pub pull_requests: Vec<u64>,
+    /// Here, by the bundling workflow's run, or here because that run did not make it.
+    pub made_by: DepartedFrom,
 }

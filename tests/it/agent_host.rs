@@ -215,6 +215,7 @@ async fn the_host_tells_what_an_agent_said_while_it_runs_and_once_it_has_ended()
     let spec = AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
+        attempt: 1,
         title: "Say things".to_owned(),
         branch: "agent001/7-say-things".to_owned(),
         worktree: dir.path().to_path_buf(),
@@ -222,6 +223,7 @@ async fn the_host_tells_what_an_agent_said_while_it_runs_and_once_it_has_ended()
         prompt_file: dir.path().join("prompt.md"),
         resume_session: None,
         logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1),
+        claim: None,
     };
     let host = LocalHost::open(&dir.path().join("agents.db")).unwrap();
     let log = spec.logs.stdout.clone();

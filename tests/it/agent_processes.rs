@@ -38,6 +38,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
     AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
+        attempt,
         title: "Test".to_owned(),
         branch: "agent001/7-test".to_owned(),
         worktree: dir.to_path_buf(),
@@ -45,6 +46,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
         prompt_file: dir.join("prompt.md"),
         resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, attempt),
+        claim: None,
     }
 }
 

@@ -228,12 +228,14 @@ fn attempts_are_kept_across_restarts_and_replaced_by_number() {
 
 #[test]
 fn departures_are_kept_across_restarts_and_the_latest_is_read_back() {
+    use clambake::core::trains::dispatched::DepartedFrom;
     use clambake::ports::journal::{DepartureRecord, TrainLog};
     let fixture = Fixture::new();
     assert_eq!(fixture.open().last_departure().unwrap(), None);
     let departure = |minute: u32, pull_requests: Vec<u64>| DepartureRecord {
         at: at(minute),
         pull_requests,
+        made_by: DepartedFrom::Here,
     };
     {
         let journal = fixture.open();
@@ -250,6 +252,16 @@ fn departures_are_kept_across_restarts_and_the_latest_is_read_back() {
         fixture.open().last_departure().unwrap(),
         Some(departure(20, vec![7, 9, 11]))
     );
+    // A departure the bundling workflow made, or that fell back from it, says so.
+    let fell_back = DepartureRecord {
+        made_by: DepartedFrom::Fallback {
+            why: "the bundling workflow's run ended `failure`".to_owned(),
+            run: Some(42),
+        },
+        ..departure(30, vec![12])
+    };
+    fixture.open().record_departure(&fell_back).unwrap();
+    assert_eq!(fixture.open().last_departure().unwrap(), Some(fell_back));
 }
 
 #[test]

@@ -109,6 +109,7 @@ pub(crate) fn spec(dir: &Path) -> AgentSpec {
     AgentSpec {
         agent: "agent001".to_owned(),
         issue: 7,
+        attempt: 1,
         title: "Escape".to_owned(),
         branch: "agent001/7-escape".to_owned(),
         worktree: dir.to_path_buf(),
@@ -116,6 +117,7 @@ pub(crate) fn spec(dir: &Path) -> AgentSpec {
         prompt_file: dir.join("prompt.md"),
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, 1),
         resume_session: None,
+        claim: None,
     }
 }
 

@@ -520,9 +520,12 @@ pub fn codex_binary() -> std::path::PathBuf {
     path
 }
 
-/// Whether the agent `handle` names still runs (the same process, not a reused pid).
+/// Whether the local agent `handle` names still runs (the same process, not a reused pid).
 pub fn is_alive(handle: &clambake::ports::agent_host::AgentHandle) -> bool {
-    let clambake::ports::agent_host::AgentHandle::Local { pid, start_time } = *handle;
+    use clambake::ports::agent_host::AgentHandle;
+    let AgentHandle::Local { pid, start_time } = *handle else {
+        panic!("not a process of this machine: {handle:?}");
+    };
     clambake::adapters::hosts::local::process::is_running(pid, start_time)
 }
 

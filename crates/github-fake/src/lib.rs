@@ -23,6 +23,7 @@ mod pulls;
 mod refs;
 mod render;
 mod repository;
+pub mod runner;
 pub mod runner_contract;
 mod server;
 mod state;
@@ -216,7 +217,8 @@ impl FakeGithub {
     /// Has `runner` carry out every run created from now on. Without one a run stays
     /// queued for ever, as on a repository whose runners never come.
     pub fn set_runner(&self, runner: Arc<dyn runner_contract::Runner>) {
-        self.app.actions.lock().set_runner(runner);
+        let replaced = self.app.actions.lock().set_runner(runner);
+        drop(replaced);
     }
 
     /// Makes a dispatch answer `204` even when asked for the run's details, as an older

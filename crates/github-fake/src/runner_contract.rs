@@ -30,6 +30,10 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     pub run_id: u64,
+    /// The run's number among its workflow's runs, from 1 (`github.run_number`).
+    pub run_number: u64,
+    /// What started it: `workflow_dispatch` or `schedule` (`github.event_name`).
+    pub event: String,
     /// `.github/workflows/<file>`.
     pub workflow_path: String,
     /// The workflow file's text at `sha`.

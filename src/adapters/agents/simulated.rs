@@ -51,6 +51,7 @@ impl AgentRuntime for SimulatedRuntime {
         });
         Ok(RunningAgent {
             pid: None,
+            run: None,
             output,
             exit,
             control: Box::new(Stopper(stopper)),

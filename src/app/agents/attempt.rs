@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use jiff::Timestamp;
 
+use crate::app::agents::elsewhere::{claim_id, fetch_pushed, publish_for_runner};
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
@@ -22,7 +23,7 @@ use crate::core::branches::name::branch_name;
 use crate::core::queue::slots::{RunningSlot, check_slot};
 use crate::ports::agent::{AgentRuntime, AgentSpec, LogFiles};
 use crate::ports::agent_host::{AgentHost, AttemptReport, Limits};
-use crate::ports::agent_registry::RegisteredAgent;
+use crate::ports::agent_registry::{AgentHandle, RegisteredAgent};
 use crate::ports::git::{Removal, Worktrees};
 
 pub use crate::app::error::AttemptError;
@@ -182,9 +183,17 @@ async fn run_in_place(
         .join(PROMPTS_DIR)
         .join(format!("{stem}.md"));
     write_file(&prompt_file, &prompt).await?;
+    let claim = match runtime.runs_elsewhere() {
+        true => {
+            publish_for_runner(workspace, &branch, &request.base).await?;
+            Some(claim_id(workspace, request.issue).await?)
+        }
+        false => None,
+    };
     let spec = AgentSpec {
         agent: request.agent.clone(),
         issue: request.issue,
+        attempt: request.attempt,
         title: request.title.clone(),
         branch: branch.clone(),
         worktree: worktree.clone(),
@@ -192,6 +201,7 @@ async fn run_in_place(
         prompt_file,
         resume_session,
         logs,
+        claim,
     };
     host.stop_unregistered(&worktree, limits.grace).await;
     // Nothing of an earlier agent runs there now: a lock its killed git left goes.
@@ -244,6 +254,7 @@ async fn run_in_place(
         worktree,
         logs: spec.logs,
         reports_result: runtime.reports_result(),
+        elsewhere: runtime.runs_elsewhere(),
         report,
     };
     finish(workspace, ended).await
@@ -259,6 +270,8 @@ struct EndedAttempt {
     worktree: PathBuf,
     logs: LogFiles,
     reports_result: bool,
+    /// It ran on another machine, which pushed its work to the remote.
+    elsewhere: bool,
     report: AttemptReport,
 }
 
@@ -267,6 +280,9 @@ struct EndedAttempt {
 /// ended agent and judges it again from its log, so a kill cannot lose the verdict.
 async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptResult, AttemptError> {
     let bookkeeping = async {
+        if ended.elsewhere {
+            fetch_pushed(workspace, &ended.branch, &ended.worktree).await?;
+        }
         // A worktree recovery already put away had its leftovers committed then.
         let committed_leftovers = ended.worktree.is_dir()
             && commit_leftovers(
@@ -357,9 +373,20 @@ pub fn check_slot_free(host: &dyn AgentHost, agent: &str, max: u32) -> Result<()
     Ok(check_slot(agent, &running, max)?)
 }
 
-/// The host of this workspace's agents, which registers them in `.clambake/agents.db`.
+/// The host of this workspace's agents, which registers them in `.clambake/agents.db`, and
+/// reaches the repository's GitHub Actions when a run there must be asked about. A
+/// configuration that does not load follows runs by the defaults: loading it fails
+/// elsewhere, where it matters.
 pub fn open_host(workspace: &Workspace) -> Result<Box<dyn AgentHost>, AttemptError> {
-    crate::app::compose::agent_host(&workspace.state_dir())
+    let config = workspace
+        .load_config()
+        .map(|l| l.config)
+        .unwrap_or_default();
+    let reach = workspace.clone();
+    crate::app::compose::agent_host(&workspace.state_dir(), &config, move || {
+        let workspace = reach.clone();
+        async move { workspace.open_actions().await.map_err(|e| e.to_string()) }
+    })
 }
 
 /// Forgets `agent`'s registration, once its attempt's verdict has been acted on.
@@ -393,6 +420,7 @@ pub async fn adopt_agent(
         worktree: entry.worktree,
         logs: entry.logs,
         reports_result: entry.reports_result,
+        elsewhere: matches!(entry.handle, AgentHandle::Actions { .. }),
         report,
     };
     finish(workspace, ended).await

@@ -2,6 +2,7 @@
 
 pub mod attempt;
 pub mod check;
+pub mod elsewhere;
 pub mod handover;
 pub mod lock;
 pub mod loop_processes;

@@ -11,7 +11,9 @@ use crate::app::agents::attempt::{AttemptError, open_host};
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::Usage;
-use crate::ports::agent_host::{AgentHandle, AgentHost, EventWindow, NumberedEvent, Said};
+use crate::ports::agent_host::{
+    AgentHandle, AgentHost, EventWindow, NumberedEvent, RunProgress, Said,
+};
 use crate::ports::agent_registry::RegisteredAgent;
 use crate::ports::journal::AttemptLog;
 
@@ -52,6 +54,9 @@ pub struct AgentStatus {
     pub events: u64,
     /// The events asked for, numbered from 0 in log order.
     pub latest_events: Vec<NumberedEvent>,
+    /// For an attempt on GitHub Actions: its run as last seen (its events arrive with its
+    /// artifact, once it has ended).
+    pub run: Option<RunProgress>,
 }
 
 /// A slot's last attempt, ended and judged: its recorded verdict, and what its log says.
@@ -213,6 +218,7 @@ async fn status(
     window: EventWindow,
     now: Timestamp,
 ) -> Result<AgentStatus, AttemptError> {
+    host.refresh(std::slice::from_ref(&entry)).await;
     let Said { totals, events } = said(host, &entry.logs.stdout, window).await?;
     let last_activity = host.last_activity(&entry);
     let state = if host.is_alive(&entry.handle) {
@@ -241,5 +247,6 @@ async fn status(
         model: totals.model,
         events: totals.events,
         latest_events: events,
+        run: host.run_progress(&entry.handle),
     })
 }

@@ -28,11 +28,15 @@ impl AgentProcesses for HostProcesses {
             .host
             .list()
             .map_err(|e| ProcessError::Registry(e.to_string()))?;
+        // Runs on GitHub Actions are alive while GitHub says they are not completed.
+        self.host.refresh(&registered).await;
         Ok(registered
             .into_iter()
             .map(|agent| ObservedProcess {
                 alive: self.host.is_alive(&agent.handle),
-                pid: Some(self.host.pid(&agent.handle)),
+                // A run on GitHub Actions has no process here.
+                pid: matches!(agent.handle, AgentHandle::Local { .. })
+                    .then(|| self.host.pid(&agent.handle)),
                 last_activity: self.host.last_activity(&agent),
                 agent: agent.agent,
                 issue: agent.issue,
@@ -48,8 +52,10 @@ impl AgentProcesses for HostProcesses {
             .map_err(|e| ProcessError::Registry(e.to_string()))?;
         for entry in registered.iter().filter(|e| e.agent == agent) {
             self.host.stop(entry, self.grace).await;
-            if self.host.is_alive(&entry.handle) {
-                let AgentHandle::Local { pid: group, .. } = entry.handle;
+            // A run on GitHub Actions was asked to cancel: GitHub ends it, its watcher sees it.
+            if let AgentHandle::Local { pid: group, .. } = entry.handle
+                && self.host.is_alive(&entry.handle)
+            {
                 return Err(ProcessError::Stop {
                     agent: agent.to_owned(),
                     pid: self.host.pid(&entry.handle),

@@ -157,14 +157,16 @@ async fn run(
 }
 
 /// Refuses a dispatch whose slot or branch cannot be an attempt's: the branch is pushed, so it
-/// must be an agent branch of the issue, never the base or another issue's.
+/// must be the slot's branch of the issue, never the base, another issue's or another slot's.
 fn refuse_malformed(dispatch: &Dispatch) -> AppResult<()> {
     if agent_slot(&dispatch.slot).is_none() {
         return Err(AppError::NotAnAgent {
             agent: dispatch.slot.clone(),
         });
     }
-    if parse_branch_name(&dispatch.branch).is_none_or(|owner| owner.issue != dispatch.issue) {
+    if parse_branch_name(&dispatch.branch)
+        .is_none_or(|owner| owner.issue != dispatch.issue || owner.agent != dispatch.slot)
+    {
         return Err(AppError::NotAnAgentBranch {
             branch: dispatch.branch.clone(),
             issue: dispatch.issue,
@@ -271,5 +273,36 @@ fn missing_branch(workspace: &Workspace, branch: &str) -> AppError {
             std::io::ErrorKind::NotFound,
             format!("the branch {branch} is gone"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatch(slot: &str, branch: &str) -> Dispatch {
+        Dispatch {
+            issue: 12,
+            slot: slot.to_owned(),
+            branch: branch.to_owned(),
+            attempt: 1,
+            claim: "c".repeat(40),
+        }
+    }
+
+    #[test]
+    fn only_the_slots_branch_of_the_issue_is_worked_on() {
+        assert!(refuse_malformed(&dispatch("agent001", "agent001/12-fix")).is_ok());
+        for (slot, branch) in [
+            ("agent001", "agent002/12-fix"),
+            ("agent001", "agent001/123-fix"),
+            ("agent001", "main"),
+            ("main", "main/12-fix"),
+        ] {
+            assert!(
+                refuse_malformed(&dispatch(slot, branch)).is_err(),
+                "{slot} {branch}"
+            );
+        }
     }
 }

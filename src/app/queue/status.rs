@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::app::forge_usage::{self, UsageRecord};
+use crate::app::lifecycle::transitions::open_journal;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
 use crate::ports::forge::{IssueFilter, Number, PullRequestFilter, PullRequestState};
+use crate::ports::journal::{DepartureRecord, TrainLog};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueEntry {
@@ -26,6 +28,9 @@ pub struct StatusReport {
     /// The forge requests the last run made and the rate limit it saw; `None` for a forge
     /// that counts nothing, or before any run.
     pub forge_usage: Option<UsageRecord>,
+    /// The last train's departure: when, what it sent, and where it was made (here, by the
+    /// bundling workflow's run, or here instead of it, and why).
+    pub last_departure: Option<DepartureRecord>,
 }
 
 pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<StatusReport> {
@@ -57,5 +62,6 @@ pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<Statu
         stages,
         open_pull_requests,
         forge_usage: forge_usage::read(workspace)?,
+        last_departure: open_journal(workspace)?.last_departure()?,
     })
 }

@@ -13,6 +13,7 @@ use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::core::config::ForgeBackend;
 
 /// What `run` says at its start when only the simulated agent will work.
 pub const SIMULATED_NOTICE: &str = "agents are simulated (agents.real_processes = false, or the \
@@ -69,8 +70,15 @@ pub async fn run_reporting(
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
     workspace.require_commits().await?;
-    // A CLI that is not there would fail every attempt alike: nothing is claimed for it.
-    crate::app::agents::check::startable_cli(&config.agents)?;
+    let settings = match request.agents {
+        Some(agents) => RunSettings::with_slots(&config, agents),
+        None => RunSettings::from_config(&config),
+    };
+    // A CLI that is not there would fail every attempt alike: nothing is claimed for it. Where
+    // every slot runs on GitHub Actions, the runners have it, not this machine.
+    if settings.slots.local > 0 {
+        crate::app::agents::check::startable_cli(&config.agents)?;
+    }
     let clock = compose::clock();
     let started = clock.now();
     std::fs::create_dir_all(workspace.state_dir()).map_err(|source| AppError::Io {
@@ -90,10 +98,7 @@ pub async fn run_reporting(
     let journal = Arc::new(open_journal(workspace)?);
     let runtime =
         compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
-    let mut settings = RunSettings::from_config(&config);
-    if let Some(agents) = request.agents {
-        settings.max_concurrent = agents;
-    }
+    let on_github = config.forge.backend == ForgeBackend::Github;
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
@@ -104,6 +109,11 @@ pub async fn run_reporting(
         settings,
     )
     .await?;
+    // Trains may depart through the bundling workflow, and the remote slots' attempts run as
+    // runs of the agent workflow, now or once switched on.
+    if on_github {
+        orchestrator = orchestrator.with_actions(workspace.open_actions().await?);
+    }
     orchestrator.report_progress(progress);
     orchestrator
         .run(request.stop_when, shutdown, request.detach_agents)

@@ -27,6 +27,7 @@ use crate::core::config::{AgentRuntimeKind, Config};
 use crate::core::lifecycle::machine::Event;
 use crate::core::queue::claims::ClaimState;
 use crate::core::queue::labels::{self, agent_slot};
+use crate::core::queue::slots::slot_count;
 use crate::ports::Forge;
 use crate::ports::forge::IssueState;
 use crate::ports::journal::{AttemptLog, Journal};
@@ -86,7 +87,7 @@ pub async fn spawn(
     // A run would claim this issue too, and adopt this agent as its own.
     let _lock = RunLock::acquire_shared(&workspace.state_dir())?;
     let registry = open_host(workspace)?;
-    check_slot_free(registry.as_ref(), agent, config.agents.max_concurrent)?;
+    check_slot_free(registry.as_ref(), agent, slot_count(config))?;
     // A registration whose agent is gone holds a verdict a run has yet to act on: replacing
     // it would lose that verdict.
     if let Some(ended) = registry

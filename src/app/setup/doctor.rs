@@ -9,6 +9,7 @@ use crate::app::workspace::STATE_DIR;
 use crate::app::{AppError, Workspace};
 use crate::core::config::{Config, ForgeBackend};
 use crate::core::queue::labels::label_set;
+use crate::core::queue::slots::slot_count;
 use crate::ports::Forge;
 use crate::ports::database::{DamagedDatabase, DatabaseKind, FileState};
 use crate::ports::forge::ForgeError;
@@ -123,7 +124,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
     if backend == ForgeBackend::Github {
         checks.extend(crate::app::setup::workflows::checks(&workspace));
         if let Some(forge) = github::github_checks(&workspace, &loaded.config, &mut checks).await {
-            checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+            checks.push(label_check(forge.as_ref(), slot_count(&loaded.config)).await);
         }
         return checks;
     }
@@ -166,7 +167,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
         }
     }
 
-    checks.push(label_check(forge.as_ref(), loaded.config.agents.max_concurrent).await);
+    checks.push(label_check(forge.as_ref(), slot_count(&loaded.config)).await);
     checks
 }
 

@@ -9,6 +9,7 @@ use crate::app::workspace::{STATE_DIR, write_atomically};
 use crate::app::{AppError, AppResult, Workspace};
 use crate::core::config::{self, ForgeBackend};
 use crate::core::queue::labels::label_set;
+use crate::core::queue::slots::slot_count;
 use crate::ports::Forge;
 use crate::ports::forge::{Label, LabelChange};
 
@@ -79,7 +80,7 @@ pub async fn init(
     let forge = workspace
         .open_local_forge(crate::app::compose::clock())
         .await?;
-    let labels = ensure_labels(&forge, loaded.config.agents.max_concurrent).await?;
+    let labels = ensure_labels(&forge, slot_count(&loaded.config)).await?;
     Ok(InitReport {
         root: workspace.root.display().to_string(),
         config: config_change,

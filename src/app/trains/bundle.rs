@@ -20,6 +20,7 @@ use crate::app::{AppError, AppResult, Workspace};
 use crate::core::branches::name::parse_branch_name;
 use crate::core::config::{BundleTrigger, BundlingConfig};
 use crate::core::lifecycle::machine::{Event, State};
+use crate::core::trains::dispatched::DepartedFrom;
 use crate::core::trains::plan::{BundlePlan, Candidate};
 use crate::core::trains::pull_request::{BundleRecord, is_lone_branch};
 use crate::core::trains::schedule::{self, BUNDLE_BRANCH_PREFIX, Departure, Schedule};
@@ -57,6 +58,31 @@ pub struct Bundler<'a> {
     pub train_log: &'a dyn TrainLog,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
+}
+
+/// Where a due departure is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Departs {
+    /// Here, recorded as made `from` there (here, or here instead of the workflow).
+    Here(DepartedFrom),
+    /// By the bundling workflow: a due departure with work to send is held, and returned for
+    /// the caller to dispatch; one with nothing to send, or an interrupted train, leaves here.
+    Elsewhere,
+    /// Nowhere: the bundling workflow's run is out. Earlier trains are still repaired.
+    Nowhere,
+    /// Planned, and nothing changed.
+    DryRun,
+}
+
+/// A departure held for the bundling workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Its slot, as a train here would name it.
+    pub at: Timestamp,
+    /// When the latest of the work it would carry landed.
+    pub last_landing: Option<Timestamp>,
+    /// The newest pull request there was: what the workflow's run opens is numbered after it.
+    pub newest_pull_request: Option<Number>,
 }
 
 /// How a `route:review` issue stands with respect to the next train.
@@ -220,6 +246,8 @@ struct Trains {
     last_departure: Option<Timestamp>,
     /// The branches the trains read: the remote's, with this repository's where it is ahead.
     tips: tips::TrainTips,
+    /// The highest pull request number the forge showed.
+    newest_pull_request: Option<Number>,
 }
 
 impl Bundler<'_> {
@@ -315,6 +343,7 @@ impl Bundler<'_> {
             open,
             last_departure: departures.into_iter().max(),
             tips,
+            newest_pull_request: prs.iter().map(|pr| pr.number).max(),
         })
     }
 
@@ -336,6 +365,23 @@ impl Bundler<'_> {
     /// Runs the train: repairs earlier ones, then departs if due (or forced), recording the
     /// departure whatever it carried.
     pub async fn run(&self, now: Timestamp, force: bool, dry_run: bool) -> AppResult<TrainReport> {
+        let departs = if dry_run {
+            Departs::DryRun
+        } else {
+            Departs::Here(DepartedFrom::Here)
+        };
+        Ok(self.run_as(now, force, departs).await?.0)
+    }
+
+    /// [`Self::run`], departing as `departs` says. A departure held for the bundling workflow
+    /// is returned with the report.
+    pub async fn run_as(
+        &self,
+        now: Timestamp,
+        force: bool,
+        departs: Departs,
+    ) -> AppResult<(TrainReport, Option<Held>)> {
+        let dry_run = departs == Departs::DryRun;
         let _lock = if dry_run {
             None
         } else {
@@ -391,8 +437,11 @@ impl Bundler<'_> {
             left_alone: trains.left_alone.clone(),
         };
         let Departure::Due { at } = departure else {
-            return Ok(report);
+            return Ok((report, None));
         };
+        if departs == Departs::Nowhere {
+            return Ok((report, None));
+        }
         let (review, candidates) = match review {
             Some(read) => read,
             None => {
@@ -400,6 +449,20 @@ impl Bundler<'_> {
                 let found = self.candidates(&issues).await?;
                 (issues, found)
             }
+        };
+        // Only work to send is worth a workflow run; an interrupted train is finished here.
+        if departs == Departs::Elsewhere && orphan.is_none() && !candidates.is_empty() {
+            let last_landing = last_landing(&review, &candidates);
+            let held = Held {
+                at,
+                last_landing,
+                newest_pull_request: trains.newest_pull_request,
+            };
+            return Ok((report, Some(held)));
+        }
+        let made_by = match departs {
+            Departs::Here(made_by) => made_by,
+            _ => DepartedFrom::Here,
         };
         report.waiting.extend(diverged(&review));
         let leaving = departure::Leaving {
@@ -419,15 +482,19 @@ impl Bundler<'_> {
             .collect();
         // Under `on_land` a departure waits for new landings; one that sent nothing (its work
         // waits behind open pull requests) must not make the waiting work wait for more.
-        let counts = !sent.is_empty() || self.config.trigger != BundleTrigger::OnLand;
+        // A departure made instead of the workflow's is kept whatever it sent: it says why.
+        let counts = !sent.is_empty()
+            || self.config.trigger != BundleTrigger::OnLand
+            || matches!(made_by, DepartedFrom::Fallback { .. });
         if !dry_run && counts {
             self.train_log.record_departure(&DepartureRecord {
                 at,
                 pull_requests: sent,
+                made_by,
             })?;
             report.next = self.schedule().decide(now, Some(at), None);
         }
-        Ok(report)
+        Ok((report, None))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 mod comment;
+pub mod dispatch;
 pub mod disposal;
 pub mod land;
 pub mod merge;

@@ -41,7 +41,11 @@ pub async fn run(workspace: &Workspace, args: AgentListArgs) -> AppResult<()> {
                 AgentState::Running => "running".to_owned(),
                 AgentState::Exited => "exited".to_owned(),
             },
-            agent.pid.to_string(),
+            // An attempt on GitHub Actions has no process here: its run instead.
+            agent.run.as_ref().map_or_else(
+                || agent.pid.to_string(),
+                |run| format!("run {}", run.run_id),
+            ),
             humantime::format_duration(uptime).to_string(),
             agent
                 .last_activity

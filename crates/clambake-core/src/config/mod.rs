@@ -19,7 +19,7 @@ pub use load::{
     ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
 };
 pub use minutes::Minutes;
-pub use origin::{GITHUB_HOST, GithubRemote, git_host};
+pub use origin::{GITHUB_HOST, GithubRemote, git_host, web_url};
 pub use schema::{KeySpec, SectionSpec, ValueKind};
 pub use sections::*;
 

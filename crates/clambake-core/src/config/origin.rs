@@ -77,9 +77,32 @@ pub fn git_host(api_url: &str) -> String {
     }
 }
 
+/// Where people see the repositories of the API at `api_url`: `https://github.com` for
+/// GitHub's own API, `https://HOST` for an Enterprise Server's `https://HOST/api/v3`, else the
+/// API's own URL (a fake's, which serves its pages there).
+pub fn web_url(api_url: &str) -> String {
+    let api_url = api_url.trim_end_matches('/');
+    let (scheme, rest) = api_url.split_once("://").unwrap_or(("https", api_url));
+    if rest.eq_ignore_ascii_case("api.github.com") {
+        return format!("{scheme}://{GITHUB_HOST}");
+    }
+    match api_url.strip_suffix("/api/v3") {
+        Some(web) => web.to_owned(),
+        None => api_url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_urls_of_apis() {
+        assert_eq!(web_url("https://api.github.com"), "https://github.com");
+        assert_eq!(web_url("https://api.github.com/"), "https://github.com");
+        assert_eq!(web_url("https://ghe.example/api/v3"), "https://ghe.example");
+        assert_eq!(web_url("http://127.0.0.1:4000"), "http://127.0.0.1:4000");
+    }
 
     fn remote(host: &str, owner: &str, repo: &str) -> Option<GithubRemote> {
         Some(GithubRemote {

@@ -274,8 +274,9 @@ configuration! {
         /// the train departs from this machine; an agent run is cancelled and its attempt
         /// ends as timed out.
         workflow_timeout_minutes: u32 = 30, kind = POSITIVE;
-        /// The repository secret holding a GitHub App's or a person's token for the workflows,
-        /// used instead of the workflow's GITHUB_TOKEN when set: pushes made with
+        /// The repository secret holding a GitHub App's or a person's token for the bundling
+        /// workflow (the agent workflow has only its run's), used instead of the workflow's
+        /// GITHUB_TOKEN when set: pushes made with
         /// GITHUB_TOKEN start no other workflow, so CI would not run on bundle pull requests.
         /// Empty: always GITHUB_TOKEN.
         token_secret: String = "CLAMBAKE_TOKEN";

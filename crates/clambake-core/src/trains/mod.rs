@@ -1,5 +1,6 @@
 //! Trains: when one departs, which branches ride together, and their pull requests' text.
 
+pub mod dispatched;
 pub mod plan;
 pub mod pull_request;
 pub mod schedule;

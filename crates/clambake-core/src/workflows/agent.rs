@@ -2,7 +2,9 @@
 //! runner's side (`clambake agent remote-run`) runs the configured runtime in the checkout,
 //! commits and pushes the branch, and leaves the attempt's log for the artifact.
 
-use super::{STEP_ID, checkout_and_install, clambake_env, dispatch_key_input, header, job, quoted};
+use super::{
+    RUN_TOKEN, STEP_ID, checkout_and_install, clambake_env, dispatch_key_input, header, job, quoted,
+};
 use crate::agents::command::{ANTHROPIC_KEYS, OPENAI_KEYS, never_passed};
 use crate::agents::remote::{
     INPUT_ATTEMPT, INPUT_BRANCH, INPUT_CLAIM, INPUT_ISSUE, INPUT_SLOT, OUT_DIR,
@@ -41,7 +43,7 @@ pub fn agent_workflow(config: &Config, version: &str) -> String {
             name.to_ascii_uppercase()
         ));
     }
-    env.push_str(&clambake_env(config));
+    env.push_str(&clambake_env(RUN_TOKEN));
     for secret in secrets(config) {
         env.push_str(&format!(
             "          {secret}: ${{{{ secrets.{secret} }}}}\n"
@@ -64,27 +66,36 @@ pub fn agent_workflow(config: &Config, version: &str) -> String {
          permissions:\n  contents: write\n  issues: read\n\
          {job}{steps}{runtime}\
          \x20     - name: Run the agent\n        id: {STEP_ID}\n        env:\n{env}        \
-         run: clambake agent remote-run{arguments} --out {OUT_DIR}\n\
+         run: exec clambake agent remote-run{arguments} --out {OUT_DIR}\n\
          \x20     - name: Upload the attempt's log\n        if: always()\n        \
          uses: {upload}\n        with:\n          \
          name: clambake-agent-${{{{ inputs.{INPUT_ISSUE} }}}}-${{{{ inputs.{INPUT_ATTEMPT} }}}}\n          \
          path: {OUT_DIR}\n          if-no-files-found: warn\n",
         header = header("the agent workflow", version),
         job = job("attempt", config),
-        steps = checkout_and_install(config, version),
+        steps = checkout_and_install(config, RUN_TOKEN, version),
         runtime = runtime_install(config.agents.runtime),
         upload = super::UPLOAD_ARTIFACT,
     )
 }
 
+/// The Claude Code release the agent workflow installs: the one the tests run (scripts/test),
+/// so a runner never gets whatever was published last, untested with Clambake.
+const CLAUDE_CODE: &str = "2.1.328";
+/// Likewise the Codex release.
+const CODEX: &str = "0.169.0";
+
 /// The step that puts the runtime's CLI on the runner, for the runtimes Clambake knows.
 fn runtime_install(runtime: AgentRuntimeKind) -> String {
-    let (name, package) = match runtime {
-        AgentRuntimeKind::Claude => ("Claude Code", "@anthropic-ai/claude-code"),
-        AgentRuntimeKind::Codex => ("Codex", "@openai/codex"),
+    let (name, package, version) = match runtime {
+        AgentRuntimeKind::Claude => ("Claude Code", "@anthropic-ai/claude-code", CLAUDE_CODE),
+        AgentRuntimeKind::Codex => ("Codex", "@openai/codex", CODEX),
         AgentRuntimeKind::Command | AgentRuntimeKind::Simulated => return String::new(),
     };
-    format!("      - name: Install {name}\n        run: npm install --global {package}\n")
+    format!(
+        "      - name: Install {name} {version}\n        \
+         run: npm install --global --no-audit --no-fund {package}@{version}\n"
+    )
 }
 
 /// The repository secrets the agent sees: its runtime's model key, and each variable
@@ -137,6 +148,34 @@ mod tests {
             "MY_TOOL_TOKEN ANTHROPIC_API_KEY GH_TOKEN GITHUB_PAT NPM_* CODEX_HOME 1_KEY".to_owned();
         config.github_actions.token_secret = "BOT_PAT".to_owned();
         assert_snapshot!(agent_workflow(&config, "0.1.0"));
+    }
+
+    #[test]
+    fn a_cancel_reaches_clambake_and_the_runtime_is_the_tested_release() {
+        let workflow = agent_workflow(&Config::default(), "0.1.0");
+        // GitHub signals the step's shell alone: without exec the agent's work is not pushed.
+        assert!(workflow.contains("run: exec clambake agent remote-run "));
+        let tests = include_str!("../../../../scripts/test");
+        for (variable, version) in [
+            ("claude_code_version", CLAUDE_CODE),
+            ("codex_version", CODEX),
+        ] {
+            assert!(
+                tests.contains(&format!("\n{variable}={version}\n")),
+                "{variable}"
+            );
+        }
+        assert!(workflow.contains(&format!("@anthropic-ai/claude-code@{CLAUDE_CODE}\n")));
+    }
+
+    #[test]
+    fn the_agent_has_the_runs_token_never_the_secret_one() {
+        let mut config = Config::default();
+        config.github_actions.token_secret = "BOT_PAT".to_owned();
+        let workflow = agent_workflow(&config, "0.1.0");
+        assert!(!workflow.contains("BOT_PAT"), "{workflow}");
+        assert!(workflow.contains("GH_TOKEN: ${{ github.token }}\n"));
+        assert!(workflow.contains("token: ${{ github.token }}\n"));
     }
 
     #[test]

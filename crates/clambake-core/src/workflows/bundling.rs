@@ -9,6 +9,7 @@
 
 use super::{
     STEP_ID, checkout_and_install, clambake_env, comment, cron, dispatch_key_input, header, job,
+    token_expression,
 };
 use crate::config::{BundlingExecutor, Config};
 
@@ -39,8 +40,8 @@ pub fn bundling_workflow(config: &Config, version: &str) -> String {
         schedule = schedule(config),
         dispatch_key = dispatch_key_input(),
         job = job("bundle", config),
-        steps = checkout_and_install(config, version),
-        env = clambake_env(config),
+        steps = checkout_and_install(config, &token_expression(config), version),
+        env = clambake_env(&token_expression(config)),
     )
 }
 

@@ -22,8 +22,11 @@ use crate::config::{Config, wrap};
 
 /// `actions/checkout`, at a release on a supported runtime (v4 runs on Node 20, deprecated).
 pub const CHECKOUT: &str = "actions/checkout@v5";
-/// `actions/cache`, likewise (v4 runs on Node 20).
-pub const CACHE: &str = "actions/cache@v5";
+/// `actions/cache`'s restore and save halves, likewise (v4 runs on Node 20): apart, so that
+/// the cache is saved before anything else runs, never at the job's end (see
+/// [`checkout_and_install`]).
+pub const CACHE_RESTORE: &str = "actions/cache/restore@v5";
+pub const CACHE_SAVE: &str = "actions/cache/save@v5";
 /// `actions/upload-artifact`, likewise (v4 and v5 run on Node 20).
 pub const UPLOAD_ARTIFACT: &str = "actions/upload-artifact@v6";
 
@@ -45,11 +48,16 @@ pub fn is_clambakes(text: &str) -> bool {
     text.starts_with(MARKER)
 }
 
-/// The token the workflows give Clambake and `actions/checkout`: the configured secret when
-/// the repository has it, the run's own `GITHUB_TOKEN` otherwise.
+/// The run's own `GITHUB_TOKEN`: its permissions are the workflow's, and it expires with the job.
+pub const RUN_TOKEN: &str = "${{ github.token }}";
+
+/// The token the bundling workflow gives Clambake and `actions/checkout`: the configured
+/// secret when the repository has it (so that its CI runs on bundle pull requests), the run's
+/// own otherwise. The agent workflow has only the run's: an agent can read what its runner's
+/// processes hold, and a secret token outlives the job and reaches beyond the repository.
 pub fn token_expression(config: &Config) -> String {
     match config.github_actions.token_secret.trim() {
-        "" => "${{ github.token }}".to_owned(),
+        "" => RUN_TOKEN.to_owned(),
         secret => format!("${{{{ secrets.{secret} || github.token }}}}"),
     }
 }
@@ -91,8 +99,12 @@ fn dispatch_key_input() -> String {
 }
 
 /// The steps every workflow begins with: the repository with its whole history (trains merge
-/// branches), then Clambake, built once per version and restored from the cache after.
-fn checkout_and_install(config: &Config, version: &str) -> String {
+/// branches), its token left out of `.git/config` (where an agent's `git config` would read
+/// it; Clambake gives git the token itself), then Clambake, built once per version and
+/// restored from the cache after. The cache is saved right after the build: saved at the
+/// job's end (as `actions/cache` does), it would keep whatever an agent left at the binary's
+/// path, and every later run, the bundling workflow's with its wider token, would run that.
+fn checkout_and_install(config: &Config, token: &str, version: &str) -> String {
     let git = config.github_actions.clambake_git.trim();
     let (key, install) = if git.is_empty() {
         (
@@ -116,22 +128,25 @@ fn checkout_and_install(config: &Config, version: &str) -> String {
     };
     format!(
         "      - uses: {CHECKOUT}\n        with:\n          fetch-depth: 0\n          \
-         token: {token}\n\
+         token: {token}\n          persist-credentials: false\n\
          \x20     - name: Restore Clambake {version}\n        id: clambake-cache\n        \
-         uses: {CACHE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
+         uses: {CACHE_RESTORE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
          key: {key}\n\
          \x20     - name: Install Clambake {version}\n        \
          if: steps.clambake-cache.outputs.cache-hit != 'true'\n        env:\n          \
-         CLAMBAKE_RELEASE: {release}\n{git_env}        run: {install}\n",
-        token = token_expression(config),
+         CLAMBAKE_RELEASE: {release}\n{git_env}        run: {install}\n\
+         \x20     - name: Cache Clambake {version}\n        \
+         if: steps.clambake-cache.outputs.cache-hit != 'true'\n        \
+         uses: {CACHE_SAVE}\n        with:\n          path: ~/.cargo/bin/clambake\n          \
+         key: {key}\n",
         key = quoted(&key),
         release = quoted(version),
     )
 }
 
 /// The `env:` lines every Clambake step has: its token and the bot's identity.
-fn clambake_env(config: &Config) -> String {
-    let mut env = format!("          GH_TOKEN: {}\n", token_expression(config));
+fn clambake_env(token: &str) -> String {
+    let mut env = format!("          GH_TOKEN: {token}\n");
     for (name, value) in [
         ("GIT_AUTHOR_NAME", BOT_NAME),
         ("GIT_AUTHOR_EMAIL", BOT_EMAIL),
@@ -170,6 +185,33 @@ mod tests {
         );
         config.github_actions.token_secret = String::new();
         assert_eq!(token_expression(&config), "${{ github.token }}");
+    }
+
+    #[test]
+    fn no_checkout_leaves_its_token_in_the_repository() {
+        let config = Config::default();
+        for workflow in [
+            bundling_workflow(&config, "1.2.3"),
+            agent_workflow(&config, "1.2.3"),
+        ] {
+            let (_, checkout) = workflow.split_once(CHECKOUT).unwrap();
+            let (with, _) = checkout.split_once("- name:").unwrap();
+            assert!(with.contains("persist-credentials: false\n"), "{with}");
+        }
+    }
+
+    #[test]
+    fn clambake_is_cached_before_anything_else_runs() {
+        let config = Config::default();
+        for workflow in [
+            bundling_workflow(&config, "1.2.3"),
+            agent_workflow(&config, "1.2.3"),
+        ] {
+            assert!(!workflow.contains("uses: actions/cache@"), "{workflow}");
+            let saved = workflow.find(CACHE_SAVE).unwrap();
+            let clambake = workflow.find(&format!("id: {STEP_ID}\n")).unwrap();
+            assert!(saved < clambake, "{workflow}");
+        }
     }
 
     #[test]

@@ -2,14 +2,13 @@
 //! hand-over of each new run to the configured [`crate::runner_contract::Runner`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -160,21 +159,47 @@ async fn create(app: &Arc<App>, new: NewRun) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::internal("the dispatched commit has no log"))?;
     let now = timestamp();
     let actor = app.options.login.clone();
-    let display_title = match &new.workflow.definition.run_name {
-        Some(run_name) => expand(run_name, &new.inputs, &new.branch, new.event, &actor),
-        None => new.workflow.definition.name.clone(),
-    };
-    let (id, runner) = {
+    let (id, runner, spec) = {
         let mut store = app.actions.lock();
-        let id = store.take_id();
-        let number = store.run_numbers.entry(new.workflow.id).or_insert(0);
-        *number += 1;
+        let id = store.next_id + 1;
+        let run_number = store
+            .run_numbers
+            .get(&new.workflow.id)
+            .copied()
+            .unwrap_or(0)
+            + 1;
+        let spec = RunSpec {
+            run_id: id,
+            run_number,
+            event: new.event.to_string(),
+            workflow_path: new.workflow.path.clone(),
+            workflow_yaml: new.yaml.clone(),
+            git_ref: new.branch.clone(),
+            sha: new.sha.clone(),
+            inputs: new.inputs.clone(),
+            owner: app.options.owner.clone(),
+            repo: app.options.repo.clone(),
+            bare_repo: app.repo.path().to_path_buf(),
+            api_url: app.api_url.clone(),
+            token: app.options.token.clone(),
+        };
+        let display_title = match &new.workflow.definition.run_name {
+            Some(run_name) => crate::runner::display_title(&spec, run_name).map_err(|error| {
+                unprocessable(format!(
+                    "Invalid workflow file {}: {error}",
+                    new.workflow.path
+                ))
+            })?,
+            None => new.workflow.definition.name.clone(),
+        };
+        assert_eq!(store.take_id(), id, "the id just read is the next");
+        store.run_numbers.insert(new.workflow.id, run_number);
         let run = WorkflowRun {
             id,
             workflow_id: new.workflow.id,
             path: new.workflow.path.clone(),
             name: new.workflow.definition.name.clone(),
-            run_number: *number,
+            run_number,
             event: new.event.to_string(),
             status: RunStatus::Queued,
             conclusion: None,
@@ -189,26 +214,13 @@ async fn create(app: &Arc<App>, new: NewRun) -> Result<u64, ApiError> {
             artifacts: Vec::new(),
             summaries: Vec::new(),
             head_commit,
-            workflow_yaml: new.yaml.clone(),
+            workflow_yaml: new.yaml,
         };
         store.runs.insert(id, run);
-        (id, store.runner.clone())
+        (id, store.runner.clone(), spec)
     };
     let Some(runner) = runner else {
         return Ok(id);
-    };
-    let spec = RunSpec {
-        run_id: id,
-        workflow_path: new.workflow.path,
-        workflow_yaml: new.yaml,
-        git_ref: new.branch,
-        sha: new.sha,
-        inputs: new.inputs,
-        owner: app.options.owner.clone(),
-        repo: app.options.repo.clone(),
-        bare_repo: app.repo.path().to_path_buf(),
-        api_url: app.api_url.clone(),
-        token: app.options.token.clone(),
     };
     // The runner may report at once: no lock is held while it starts.
     let control: Arc<dyn crate::runner_contract::RunControl> =
@@ -229,38 +241,6 @@ async fn create(app: &Arc<App>, new: NewRun) -> Result<u64, ApiError> {
         control.cancel();
     }
     Ok(id)
-}
-
-/// `run-name` with the expressions GitHub evaluates there replaced; any other expression
-/// reads as empty, as a missing context value does on GitHub.
-fn expand(
-    template: &str,
-    inputs: &BTreeMap<String, Value>,
-    branch: &str,
-    event: &str,
-    actor: &str,
-) -> String {
-    static EXPRESSION: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\$\{\{\s*([^}]*?)\s*\}\}").expect("valid regex"));
-    EXPRESSION
-        .replace_all(template, |captures: &regex::Captures| {
-            let expression = &captures[1];
-            let input = expression
-                .strip_prefix("inputs.")
-                .or_else(|| expression.strip_prefix("github.event.inputs."));
-            match (input, expression) {
-                (Some(name), _) => match inputs.get(name) {
-                    Some(Value::String(text)) => text.clone(),
-                    Some(Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
-                },
-                (None, "github.ref_name") => branch.to_string(),
-                (None, "github.event_name") => event.to_string(),
-                (None, "github.actor") => actor.to_string(),
-                (None, _) => String::new(),
-            }
-        })
-        .into_owned()
 }
 
 /// Starts a run of the workflow at `.github/workflows/<file>` on the default branch with
@@ -299,26 +279,4 @@ pub async fn schedule(app: &Arc<App>, file: &str) -> Option<u64> {
         inputs: BTreeMap::new(),
     };
     Some(create(app, run).await.expect("the run is created"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_name_expands_inputs_in_both_spellings() {
-        let inputs = BTreeMap::from([
-            ("dispatch_key".to_string(), json!("k-1")),
-            ("force".to_string(), json!(true)),
-        ]);
-        let title = expand(
-            "Bundle ${{ inputs.dispatch_key }} ${{github.event.inputs.force}} on \
-             ${{ github.ref_name }}${{ inputs.missing }}${{ secrets.X }}",
-            &inputs,
-            "main",
-            "workflow_dispatch",
-            "clambake",
-        );
-        assert_eq!(title, "Bundle k-1 true on main");
-    }
 }

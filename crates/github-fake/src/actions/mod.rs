@@ -183,8 +183,10 @@ impl Store {
         id
     }
 
-    pub fn set_runner(&mut self, runner: Arc<dyn Runner>) {
-        self.runner = Some(runner);
+    /// Puts `runner` in place and hands back the one it replaces, to be dropped once the
+    /// store is unlocked: dropping a runner waits for its runs, which report to the store.
+    pub fn set_runner(&mut self, runner: Arc<dyn Runner>) -> Option<Arc<dyn Runner>> {
+        self.runner.replace(runner)
     }
 
     pub fn set_dispatch_without_details(&mut self, without: bool) {

@@ -279,3 +279,36 @@ async fn faults_fall_on_the_actions_endpoints_too() {
     assert!(lost.is_err(), "the answer is lost");
     assert_eq!(harness.fake.runs().len(), 1, "but the run was made");
 }
+
+#[tokio::test]
+async fn run_name_is_evaluated_strictly_by_the_runners_evaluator() {
+    let harness = Harness::start().await;
+    let numbered = "name: Numbered\nrun-name: '#${{ github.run_number }} ${{ inputs.key }} \
+                    ${{ github.event_name }}'\non:\n  workflow_dispatch:\n    inputs:\n      \
+                    key:\n        default: k\njobs:\n  go:\n    runs-on: ubuntu-latest\n    \
+                    steps:\n      - run: echo go\n";
+    let leaking = "name: Leaking\nrun-name: 'with ${{ secrets.TOKEN }}'\non: workflow_dispatch\n\
+                   jobs:\n  go:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo go\n";
+    harness.push_workflows(&[("numbered.yml", numbered), ("leaking.yml", leaking)]);
+    let id = harness.dispatch("numbered.yml", json!({})).await;
+    assert_eq!(
+        harness.fake.run(id).unwrap().display_title,
+        "#1 k workflow_dispatch"
+    );
+    let path = harness.repo("/actions/workflows/leaking.yml/dispatches");
+    let response = harness
+        .send(Method::POST, &path, json!({ "ref": "main" }))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("Invalid workflow file") && message.contains("secrets"),
+        "{message}"
+    );
+    assert_eq!(
+        harness.fake.runs().len(),
+        1,
+        "no run for a refused dispatch"
+    );
+}

@@ -8,7 +8,7 @@ pub mod orphans;
 pub mod process;
 pub mod procfs;
 pub mod registry;
-mod said;
+pub mod said;
 pub mod strays;
 pub mod supervisor;
 pub mod waiter;
@@ -43,10 +43,13 @@ impl LocalHost {
     }
 }
 
-/// The pid and start time a local handle names.
+/// The pid and start time a local handle names; a handle of another host names nothing
+/// running here (pid 0).
 fn local(handle: &AgentHandle) -> (u32, u64) {
-    let AgentHandle::Local { pid, start_time } = *handle;
-    (pid, start_time)
+    match *handle {
+        AgentHandle::Local { pid, start_time } => (pid, start_time),
+        AgentHandle::Actions { .. } => (0, 0),
+    }
 }
 
 #[async_trait]

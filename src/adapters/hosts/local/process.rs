@@ -114,6 +114,7 @@ pub fn spawn(
     };
     Ok(RunningAgent {
         pid: Some(pid),
+        run: None,
         output,
         exit,
         control: Box::new(AttemptProcesses::new(pid, start_time, Some(&containment))),
@@ -257,6 +258,7 @@ pub fn adopt(
     });
     RunningAgent {
         pid: Some(pid),
+        run: None,
         output,
         exit,
         control: Box::new(AttemptProcesses::new(

@@ -1,15 +1,18 @@
-//! The local host's registry of started agents, in its own SQLite file, `.clambake/agents.db`.
+//! The registry of started agents, in its own SQLite file, `.clambake/agents.db`: processes of
+//! this machine by pid and start time, runs on GitHub Actions by run id, with what was last
+//! seen of each run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::adapters::sqlite_file::{self, OpenError};
+use crate::ports::actions::{Conclusion, RunStatus};
 use crate::ports::agent::{Containment, LogFiles};
-use crate::ports::agent_host::AgentHandle;
+use crate::ports::agent_host::{AgentHandle, RunProgress};
 use crate::ports::agent_registry::{RegisteredAgent, RegistryError};
 use crate::ports::database::DatabaseKind;
 
@@ -41,6 +44,23 @@ fn migrations() -> Migrations<'static> {
         M::up(
             "ALTER TABLE agents ADD COLUMN cgroup TEXT;
              ALTER TABLE agents ADD COLUMN marker TEXT;",
+        ),
+        // Attempts on GitHub Actions runners: the run (its pid and start time are 0), and
+        // what its watcher last saw of it.
+        M::up(
+            "ALTER TABLE agents ADD COLUMN run_id INTEGER;
+             CREATE TABLE IF NOT EXISTS actions_runs (
+                 run_id        INTEGER PRIMARY KEY,
+                 url           TEXT NOT NULL,
+                 status        TEXT NOT NULL,
+                 conclusion    TEXT,
+                 step          TEXT,
+                 steps_done    INTEGER NOT NULL,
+                 steps_total   INTEGER NOT NULL,
+                 last_activity TEXT,
+                 seen_at       TEXT NOT NULL,
+                 requests      INTEGER NOT NULL
+             );",
         ),
     ])
 }
@@ -102,13 +122,16 @@ impl SqliteAgentRegistry {
 impl SqliteAgentRegistry {
     /// Records a started agent, replacing what its slot had.
     pub fn register(&self, agent: &RegisteredAgent) -> Result<(), RegistryError> {
-        let AgentHandle::Local { pid, start_time } = agent.handle;
+        let (pid, start_time, run_id) = match agent.handle {
+            AgentHandle::Local { pid, start_time } => (pid, start_time, None),
+            AgentHandle::Actions { run_id } => (0, 0, Some(run_id)),
+        };
         self.with_db("write to", |db| {
             db.execute(
                 "INSERT OR REPLACE INTO agents (agent, issue, attempt, pid, start_time, runtime,
                      reports_result, branch, base, worktree, stdout_log, stderr_log, started_at,
-                     cgroup, marker)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     cgroup, marker, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     agent.agent,
                     agent.issue,
@@ -129,17 +152,23 @@ impl SqliteAgentRegistry {
                         .and_then(|c| c.cgroup.as_ref())
                         .map(|dir| dir.to_string_lossy().into_owned()),
                     agent.containment.as_ref().map(|c| c.marker.clone()),
+                    run_id,
                 ],
             )
             .map(drop)
         })
     }
 
-    /// Forgets the agent in `slot`.
+    /// Forgets the agent in `slot`, and what was seen of its run.
     pub fn remove(&self, slot: &str) -> Result<(), RegistryError> {
         self.with_db("write to", |db| {
-            db.execute("DELETE FROM agents WHERE agent = ?1", [slot])
-                .map(drop)
+            db.execute("DELETE FROM agents WHERE agent = ?1", [slot])?;
+            db.execute(
+                "DELETE FROM actions_runs
+                 WHERE run_id NOT IN (SELECT run_id FROM agents WHERE run_id IS NOT NULL)",
+                [],
+            )
+            .map(drop)
         })
     }
 
@@ -148,20 +177,25 @@ impl SqliteAgentRegistry {
         self.with_db("read", |db| {
             let mut query = db.prepare(
                 "SELECT agent, issue, attempt, pid, start_time, runtime, reports_result, branch,
-                        base, worktree, stdout_log, stderr_log, started_at, cgroup, marker
+                        base, worktree, stdout_log, stderr_log, started_at, cgroup, marker,
+                        run_id
                  FROM agents ORDER BY agent",
             )?;
             let rows = query.query_map([], |row| {
                 let started_at: String = row.get(12)?;
                 let cgroup: Option<String> = row.get(13)?;
                 let marker: Option<String> = row.get(14)?;
+                let run_id: Option<u64> = row.get(15)?;
                 Ok(RegisteredAgent {
                     agent: row.get(0)?,
                     issue: row.get(1)?,
                     attempt: row.get(2)?,
-                    handle: AgentHandle::Local {
-                        pid: row.get(3)?,
-                        start_time: row.get(4)?,
+                    handle: match run_id {
+                        Some(run_id) => AgentHandle::Actions { run_id },
+                        None => AgentHandle::Local {
+                            pid: row.get(3)?,
+                            start_time: row.get(4)?,
+                        },
                     },
                     runtime: row.get(5)?,
                     reports_result: row.get(6)?,
@@ -172,13 +206,7 @@ impl SqliteAgentRegistry {
                         stdout: PathBuf::from(row.get::<_, String>(10)?),
                         stderr: PathBuf::from(row.get::<_, String>(11)?),
                     },
-                    started_at: started_at.parse().map_err(|e: jiff::Error| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            12,
-                            rusqlite::types::Type::Text,
-                            e.into(),
-                        )
-                    })?,
+                    started_at: timestamp(12, &started_at)?,
                     containment: marker.map(|marker| Containment {
                         cgroup: cgroup.map(PathBuf::from),
                         marker,
@@ -188,6 +216,117 @@ impl SqliteAgentRegistry {
             rows.collect()
         })
     }
+}
+
+impl SqliteAgentRegistry {
+    /// Records what was just seen of a run, replacing what was seen before.
+    pub fn record_run(&self, progress: &RunProgress) -> Result<(), RegistryError> {
+        self.with_db("write to", |db| {
+            db.execute(
+                "INSERT OR REPLACE INTO actions_runs (run_id, url, status, conclusion, step,
+                     steps_done, steps_total, last_activity, seen_at, requests)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    progress.run_id,
+                    progress.url,
+                    word(&progress.status),
+                    progress.conclusion.as_ref().map(word),
+                    progress.step,
+                    progress.steps_done,
+                    progress.steps_total,
+                    progress.last_activity.map(|at| at.to_string()),
+                    progress.seen_at.to_string(),
+                    progress.requests,
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// What was last seen of run `run_id`, if anything.
+    pub fn run(&self, run_id: u64) -> Result<Option<RunProgress>, RegistryError> {
+        self.with_db("read", |db| {
+            db.query_row(
+                "SELECT url, status, conclusion, step, steps_done, steps_total, last_activity,
+                        seen_at, requests
+                 FROM actions_runs WHERE run_id = ?1",
+                [run_id],
+                |row| {
+                    let status: String = row.get(1)?;
+                    let conclusion: Option<String> = row.get(2)?;
+                    let last_activity: Option<String> = row.get(6)?;
+                    let seen_at: String = row.get(7)?;
+                    Ok(RunProgress {
+                        run_id,
+                        url: row.get(0)?,
+                        status: parse_word(1, &status, &STATUSES)?,
+                        conclusion: conclusion
+                            .map(|c| parse_word(2, &c, &CONCLUSIONS))
+                            .transpose()?,
+                        step: row.get(3)?,
+                        steps_done: row.get(4)?,
+                        steps_total: row.get(5)?,
+                        last_activity: last_activity.map(|at| timestamp(6, &at)).transpose()?,
+                        seen_at: timestamp(7, &seen_at)?,
+                        requests: row.get(8)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+}
+
+const STATUSES: [RunStatus; 6] = [
+    RunStatus::Requested,
+    RunStatus::Queued,
+    RunStatus::Pending,
+    RunStatus::Waiting,
+    RunStatus::InProgress,
+    RunStatus::Completed,
+];
+
+const CONCLUSIONS: [Conclusion; 9] = [
+    Conclusion::Success,
+    Conclusion::Failure,
+    Conclusion::Cancelled,
+    Conclusion::Skipped,
+    Conclusion::TimedOut,
+    Conclusion::ActionRequired,
+    Conclusion::Neutral,
+    Conclusion::Stale,
+    Conclusion::StartupFailure,
+];
+
+/// GitHub's word for a status or a conclusion, as its serialization spells it.
+fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(word)) => word,
+        _ => unreachable!("statuses and conclusions serialize as words"),
+    }
+}
+
+fn parse_word<T: serde::Serialize + Copy>(
+    column: usize,
+    text: &str,
+    all: &[T],
+) -> rusqlite::Result<T> {
+    all.iter()
+        .copied()
+        .find(|v| word(v) == text)
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                column,
+                rusqlite::types::Type::Text,
+                format!("unknown run status `{text}`").into(),
+            )
+        })
+}
+
+fn timestamp(column: usize, text: &str) -> rusqlite::Result<jiff::Timestamp> {
+    text.parse().map_err(|e: jiff::Error| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 #[cfg(test)]
@@ -244,5 +383,48 @@ mod tests {
             registry.list().unwrap(),
             [entry("agent002", 20), entry("agent003", 14)]
         );
+    }
+
+    #[test]
+    fn a_run_on_actions_is_registered_by_its_id_with_what_was_last_seen_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(REGISTRY_FILE);
+        let registry = SqliteAgentRegistry::open(&path).unwrap();
+        let remote = RegisteredAgent {
+            handle: AgentHandle::Actions {
+                run_id: 9_000_000_001,
+            },
+            containment: None,
+            ..entry("agent003", 1)
+        };
+        registry.register(&remote).unwrap();
+        registry.register(&entry("agent001", 10)).unwrap();
+        let progress = RunProgress {
+            run_id: 9_000_000_001,
+            url: "https://github.example/o/r/actions/runs/9000000001".to_owned(),
+            status: RunStatus::InProgress,
+            conclusion: None,
+            step: Some("Clambake".to_owned()),
+            steps_done: 2,
+            steps_total: 4,
+            last_activity: Some("2026-01-02T03:05:00Z".parse().unwrap()),
+            seen_at: "2026-01-02T03:05:02Z".parse().unwrap(),
+            requests: 5,
+        };
+        registry.record_run(&progress).unwrap();
+        let completed = RunProgress {
+            status: RunStatus::Completed,
+            conclusion: Some(Conclusion::TimedOut),
+            ..progress.clone()
+        };
+        registry.record_run(&completed).unwrap();
+        drop(registry);
+        let registry = SqliteAgentRegistry::open(&path).unwrap();
+        assert_eq!(registry.list().unwrap(), [entry("agent001", 10), remote]);
+        assert_eq!(registry.run(9_000_000_001).unwrap(), Some(completed));
+        registry.remove("agent001").unwrap();
+        assert!(registry.run(9_000_000_001).unwrap().is_some());
+        registry.remove("agent003").unwrap();
+        assert_eq!(registry.run(9_000_000_001).unwrap(), None);
     }
 }

@@ -16,14 +16,17 @@ use crate::app::trains::land::{LandSettings, land_recorded_success};
 use crate::core::branches::name::branch_name;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
-use crate::ports::agent_registry::RegisteredAgent;
+use crate::ports::agent_registry::{AgentHandle, RegisteredAgent};
 
 impl Orchestrator {
     /// Watches again every agent process a previous run left registered: live ones until they
     /// end, dead ones judged from their logs. Each is then disposed of like any attempt.
     pub(super) async fn adopt_registered(&mut self) -> AppResult<()> {
         let registry = open_host(&self.workspace)?;
-        for entry in registry.list().map_err(AttemptError::from)? {
+        let entries = registry.list().map_err(AttemptError::from)?;
+        // Runs on GitHub Actions went on without this process: where do they stand now.
+        registry.refresh(&entries).await;
+        for entry in entries {
             // Disposed of already (the run died before forgetting it): acting on the verdict
             // again could undo what happened to the issue since.
             let recorded = self
@@ -40,7 +43,7 @@ impl Orchestrator {
             }
             let (stop, stopped) = oneshot::channel();
             let agent = entry.agent.clone();
-            let (issue, attempt) = (entry.issue, entry.attempt);
+            let (issue, attempt, handle) = (entry.issue, entry.attempt, entry.handle);
             let workspace = self.workspace.clone();
             let limits = self.settings.limits;
             let task = self
@@ -54,6 +57,7 @@ impl Orchestrator {
                 task,
                 stop: Some(stop),
                 interrupted: false,
+                elsewhere: matches!(handle, AgentHandle::Actions { .. }),
             };
             self.record(RunEvent::Adopted {
                 agent: agent.clone(),
@@ -198,7 +202,8 @@ impl Orchestrator {
         journal_assignment(self.slot_journal(), agent, issue.number, &branch, cause)?;
         let (stop, stopped) = oneshot::channel();
         let workspace = self.workspace.clone();
-        let runtime = self.runtime.clone();
+        let runtime = self.runtime_for(agent);
+        let elsewhere = runtime.runs_elsewhere();
         let limits = self.settings.limits;
         let spawned_request = request.clone();
         let journal = self.settings.state_machine.then(|| self.journal.clone());
@@ -227,6 +232,7 @@ impl Orchestrator {
                 task: task.id(),
                 stop: Some(stop),
                 interrupted: false,
+                elsewhere,
             },
         );
         let event = if resumed {

@@ -39,7 +39,9 @@ use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
+use crate::core::queue::slots::SlotLayout;
 use crate::core::trains::schedule::Departure;
+use crate::ports::actions::Actions;
 use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::forge::Issue;
@@ -60,7 +62,10 @@ const MAX_DISPOSAL_TRIES: u32 = 10;
 /// How the loop behaves; built from the configuration, adjustable for tests.
 #[derive(Debug, Clone, Copy)]
 pub struct RunSettings {
+    /// Every slot, local and remote: the most attempts in flight at once.
     pub max_concurrent: u32,
+    /// Which slots run on GitHub Actions.
+    pub slots: SlotLayout,
     pub limits: Limits,
     pub policy: DisposalPolicy,
     /// How often the forge is polled when nothing else wakes the loop.
@@ -71,8 +76,15 @@ pub struct RunSettings {
 
 impl RunSettings {
     pub fn from_config(config: &Config) -> Self {
+        Self::with_slots(config, config.agents.max_concurrent)
+    }
+
+    /// As [`RunSettings::from_config`], with `slots` in place of `agents.max_concurrent`.
+    pub fn with_slots(config: &Config, slots: u32) -> Self {
+        let slots = SlotLayout::with_slots(slots, &config.agents, &config.github_actions);
         Self {
-            max_concurrent: config.agents.max_concurrent,
+            max_concurrent: slots.total(),
+            slots,
             limits: limits_from(&config.agents),
             policy: DisposalPolicy {
                 max_attempts: config.agents.max_attempts,
@@ -107,6 +119,8 @@ struct InFlight {
     stop: Option<oneshot::Sender<()>>,
     /// Stopped because the loop is shutting down, not because the attempt failed.
     interrupted: bool,
+    /// It runs elsewhere (a GitHub Actions runner), which pushes its branch itself.
+    elsewhere: bool,
 }
 
 /// How an attempt's task ended.
@@ -173,6 +187,9 @@ pub struct Orchestrator {
     pass_listing: Option<Vec<Issue>>,
     /// When the next train leaves, as the last train decided, for the live view.
     next_train: Option<Departure>,
+    /// GitHub Actions, when the forge is GitHub: where trains depart with
+    /// `bundling.executor = "actions"`, and where the remote slots' attempts run.
+    actions: Option<Arc<dyn Actions>>,
 }
 
 impl Orchestrator {
@@ -221,7 +238,40 @@ impl Orchestrator {
             queue: None,
             pass_listing: None,
             next_train: None,
+            actions: None,
         })
+    }
+
+    /// Trains depart, and the remote slots' attempts run, through `actions` when the
+    /// configuration says so.
+    pub fn with_actions(mut self, actions: Arc<dyn Actions>) -> Self {
+        self.actions = Some(actions);
+        self
+    }
+
+    /// Reads `[github_actions]` from the configuration file again, so that `clambake
+    /// rollback --feature actions` takes effect at the next pass of a running loop. A file
+    /// that does not load now keeps what the loop started with.
+    fn reload_github_actions(&mut self) {
+        match self.workspace.load_config() {
+            Ok(loaded) => self.config.github_actions = loaded.config.github_actions,
+            Err(error) => tracing::warn!(%error, "could not read the configuration again"),
+        }
+    }
+
+    /// The runtime `agent`'s attempts run with: the agent workflow on GitHub Actions for a
+    /// remote slot while `github_actions.enabled` (as the last pass read it), else this
+    /// machine's.
+    fn runtime_for(&self, agent: &str) -> Arc<dyn AgentRuntime> {
+        match &self.actions {
+            Some(actions)
+                if self.config.github_actions.enabled && self.settings.slots.is_remote(agent) =>
+            {
+                let local = self.runtime.as_ref();
+                compose::remote_runtime(actions.clone(), &self.config, &self.base, local)
+            }
+            _ => self.runtime.clone(),
+        }
     }
 
     /// Publishes the loop's progress on `to` from now on.

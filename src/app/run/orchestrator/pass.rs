@@ -23,6 +23,7 @@ impl Orchestrator {
         routed_once: &mut bool,
     ) -> AppResult<bool> {
         self.pass_listing = None;
+        self.reload_github_actions();
         self.say_alive().await?;
         self.check_drift().await?;
         // An attempt whose disposal fails stays in flight (its slot busy) and is tried again

@@ -2,7 +2,7 @@
 //! branch of a working agent whose tip moved, so that if this machine dies another
 //! orchestrator taking over the claim continues from its last commit. Git alone, nothing asked
 //! of the forge; the remote's branch is only ever moved forward, and never once another
-//! orchestrator has taken the claim over.
+//! orchestrator has taken the claim over, nor while a runner works on it.
 
 use super::Orchestrator;
 use crate::app::AppResult;
@@ -19,11 +19,13 @@ impl Orchestrator {
     }
 
     async fn publish_moved_tips(&mut self) -> AppResult<()> {
+        // An attempt on a runner pushes its branch from there: a push from here meanwhile
+        // would move it under the runner's lease.
         let working = |name: &str| {
             parse_branch_name(name).is_some_and(|owner| {
                 self.in_flight
                     .get(owner.agent)
-                    .is_some_and(|flight| flight.issue == owner.issue)
+                    .is_some_and(|flight| flight.issue == owner.issue && !flight.elsewhere)
             })
         };
         self.published.retain(|name, _| working(name));

@@ -78,6 +78,7 @@ fn in_flight(
             task,
             stop: Some(stop),
             interrupted: false,
+            elsewhere: false,
         },
     );
     (task, stopped)
@@ -276,4 +277,53 @@ fn the_poll_interval_comes_from_the_configuration() {
         RunSettings::from_config(&config).poll_interval,
         Duration::from_secs(2)
     );
+}
+
+#[tokio::test]
+async fn the_branch_of_an_attempt_on_a_runner_is_left_to_the_runner_to_push() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    let mut tasks = JoinSet::new();
+    let base = orchestrator.workspace.base_tip("main").await.unwrap();
+    for branch in ["agent001/1-here", "agent002/2-there"] {
+        orchestrator
+            .workspace
+            .refs()
+            .create_branch(branch, &base)
+            .await
+            .unwrap();
+    }
+    in_flight(&mut orchestrator, &mut tasks, "agent001", 1);
+    in_flight(&mut orchestrator, &mut tasks, "agent002", 2);
+    orchestrator
+        .in_flight
+        .get_mut("agent002")
+        .unwrap()
+        .elsewhere = true;
+    orchestrator.publish_work().await;
+    let published: Vec<&str> = orchestrator.published.keys().map(String::as_str).collect();
+    assert_eq!(published, ["agent001/1-here"]);
+}
+
+#[tokio::test]
+async fn a_remote_slot_dispatches_to_actions_only_while_the_rollback_switch_lets_it() {
+    let (_dir, mut orchestrator) = orchestrator().await;
+    orchestrator.config.github_actions.enabled = true;
+    orchestrator.config.agents.actions_slots = 1;
+    orchestrator.settings = RunSettings::with_slots(&orchestrator.config, 2);
+    assert_eq!(
+        orchestrator.settings.max_concurrent, 3,
+        "local and remote together"
+    );
+    let elsewhere =
+        |orchestrator: &Orchestrator, agent: &str| orchestrator.runtime_for(agent).runs_elsewhere();
+    assert!(
+        !elsewhere(&orchestrator, "agent003"),
+        "no Actions to run on yet"
+    );
+    orchestrator = orchestrator.with_actions(Arc::new(crate::app::tests::MemoryActions::active()));
+    assert!(elsewhere(&orchestrator, "agent003"));
+    assert!(!elsewhere(&orchestrator, "agent002"), "a local slot");
+    // `clambake rollback --feature actions`, as the next pass reads it: the slot runs here.
+    orchestrator.config.github_actions.enabled = false;
+    assert!(!elsewhere(&orchestrator, "agent003"));
 }

@@ -1,12 +1,37 @@
 //! The train, run at the end of each pass: earlier ones repaired, and a departure when the
 //! trigger says so or the loop, stopping when idle, sends off what waits.
 
+use jiff::SignedDuration;
+
 use super::{Orchestrator, PullRequestOpened, RunEvent};
 use crate::app::AppResult;
 use crate::app::trains::bundle::{Bundler, OpenedPullRequest};
+use crate::app::trains::dispatch::{self, BundlingWorkflow};
+use crate::core::config::{BundlingExecutor, web_url};
 use crate::ports::journal::Journal;
 
 impl Orchestrator {
+    /// The bundling workflow trains depart through: with `bundling.executor = "actions"`,
+    /// while `github_actions.enabled` (the rollback switch) and the forge has Actions.
+    fn bundling_workflow(&self) -> Option<BundlingWorkflow<'_>> {
+        let settings = &self.config.github_actions;
+        let wanted = settings.enabled && self.config.bundling.executor == BundlingExecutor::Actions;
+        let actions = self.actions.as_deref().filter(|_| wanted)?;
+        Some(BundlingWorkflow {
+            actions,
+            clock: self.clock.as_ref(),
+            file: &settings.bundling_workflow,
+            git_ref: &self.base,
+            timeout: SignedDuration::from_mins(i64::from(settings.workflow_timeout_minutes)),
+            repository_url: format!(
+                "{}/{}/{}",
+                web_url(&self.config.github.api_url),
+                self.config.github.owner,
+                self.config.github.repo
+            ),
+        })
+    }
+
     /// Runs the train: repairs earlier ones (merged bundles cleaned up, closed ones sent back
     /// to review), then departs if the trigger says so, or if `force`.
     pub(super) async fn trains(&mut self, force: bool) -> AppResult<()> {
@@ -26,7 +51,14 @@ impl Orchestrator {
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
         };
-        let report = bundler.run(self.clock.now(), force, false).await?;
+        let now = self.clock.now();
+        let report = match self.bundling_workflow() {
+            Some(workflow) => workflow.train(&bundler, now, force).await?,
+            None => {
+                dispatch::let_go(&bundler.state_dir)?;
+                bundler.run(now, force, false).await?
+            }
+        };
         self.next_train = Some(report.next);
         for repair in &report.repairs {
             tracing::info!("train: {repair}");

@@ -9,6 +9,7 @@ use super::{Change, InitReport, ensure_labels, prepare_state, write_config};
 use crate::app::setup::workflows;
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::{GithubConfig, GithubRemote};
+use crate::core::queue::slots::slot_count;
 use crate::ports::credentials::{RepositoryAccess, TokenSource};
 
 /// What the command line names, each overriding what origin's URL says.
@@ -62,11 +63,7 @@ pub async fn init_github(
     ];
     let config = write_config(workspace, &settings, agents)?;
     let (loaded, state_dir, gitignore) = prepare_state(workspace)?;
-    let labels = ensure_labels(
-        backend.forge().as_ref(),
-        loaded.config.agents.max_concurrent,
-    )
-    .await?;
+    let labels = ensure_labels(backend.forge().as_ref(), slot_count(&loaded.config)).await?;
     let workflows = workflows::install(workspace, &workflows::wanted(&loaded.config))?;
     Ok(InitReport {
         root: workspace.root.display().to_string(),

@@ -64,6 +64,15 @@ impl Bundler<'_> {
                                     "finished boarding #{} onto #{}",
                                     member.issue, pr.number
                                 ));
+                            } else {
+                                // Boarded elsewhere (the bundling workflow's run, another
+                                // machine): the slot here that landed it learns it now.
+                                self.journal_event(
+                                    &member.branch,
+                                    member.issue,
+                                    LifecycleStep::Bundle(pr.number),
+                                    now,
+                                )?;
                             }
                         }
                         continue;
@@ -99,6 +108,21 @@ impl Bundler<'_> {
                         repairs.push(format!("removed `{}`: merged", record.branch));
                     }
                     for member in &record.members {
+                        // A bundle made elsewhere that merged before this machine saw it open:
+                        // a slot here still landed on the work it carried (its branch where the
+                        // bundle took it, or gone) rides it first. A branch at another tip
+                        // holds later work on a reopened issue, which this bundle never carried.
+                        let carried = tips
+                            .get(&member.branch)
+                            .is_none_or(|tip| *tip == member.head);
+                        if carried {
+                            self.journal_event(
+                                &member.branch,
+                                member.issue,
+                                LifecycleStep::Bundle(pr.number),
+                                now,
+                            )?;
+                        }
                         self.journal_event(
                             &member.branch,
                             member.issue,
