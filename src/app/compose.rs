@@ -13,7 +13,7 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use crate::adapters::agents::locate::Unstartable;
 use crate::adapters::credentials;
 use crate::adapters::forge::conditional::ConditionalForge;
-use crate::adapters::forge::github::{GithubForge, GithubSettings, Token};
+use crate::adapters::forge::github::{GithubActions, GithubForge, GithubSettings, Token};
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::forge::redacting_actions::RedactingActions;
@@ -107,6 +107,7 @@ pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubB
     Ok(GithubBackend {
         forge: Arc::new(forge),
         token: token.clone(),
+        actions: Arc::default(),
     })
 }
 
@@ -115,6 +116,8 @@ pub fn github(config: &GithubConfig, token: &GithubToken) -> ForgeResult<GithubB
 pub struct GithubBackend {
     forge: Arc<GithubForge>,
     token: GithubToken,
+    /// Made once: it remembers dispatches whose answers were lost, for their next try.
+    actions: Arc<std::sync::OnceLock<Arc<GithubActions>>>,
 }
 
 impl std::fmt::Debug for GithubBackend {
@@ -132,7 +135,13 @@ impl GithubBackend {
     /// The repository's GitHub Actions, through the forge's client (its rate limits and
     /// spacing shared), redacting every known secret from dispatch inputs and job logs.
     pub fn actions(&self) -> ForgeResult<Arc<dyn Actions>> {
-        let actions: Arc<dyn Actions> = Arc::new(self.forge.actions()?);
+        let actions = match self.actions.get() {
+            Some(actions) => actions.clone(),
+            None => {
+                let made = Arc::new(self.forge.actions()?);
+                self.actions.get_or_init(|| made).clone()
+            }
+        };
         Ok(Arc::new(RedactingActions::new(
             actions,
             secrets_and(Some(&self.token)),

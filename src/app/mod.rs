@@ -1,6 +1,7 @@
 //! Use cases that combine the core and the ports, grouped by domain; [`compose`] alone picks
 //! the adapters behind the ports.
 
+pub mod actions;
 pub mod agents;
 pub mod compose;
 pub mod error;

@@ -79,7 +79,7 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// Try everything in a new sample repository: twelve issues, agents, a bundle train.
     Demo(demo::DemoArgs),
-    /// Clambake on GitHub Actions: its workflows.
+    /// Clambake on GitHub Actions: its workflows, their runs (trigger, status, logs, cancel).
     Actions(actions::ActionsArgs),
 }
 

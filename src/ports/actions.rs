@@ -50,6 +50,20 @@ pub enum RunStatus {
     Completed,
 }
 
+impl RunStatus {
+    /// As GitHub spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Queued => "queued",
+            Self::Pending => "pending",
+            Self::Waiting => "waiting",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+        }
+    }
+}
+
 /// How a completed run, job or step ended (GitHub's `conclusion`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +77,23 @@ pub enum Conclusion {
     Neutral,
     Stale,
     StartupFailure,
+}
+
+impl Conclusion {
+    /// As GitHub spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+            Self::TimedOut => "timed_out",
+            Self::ActionRequired => "action_required",
+            Self::Neutral => "neutral",
+            Self::Stale => "stale",
+            Self::StartupFailure => "startup_failure",
+        }
+    }
 }
 
 /// One run of a workflow.

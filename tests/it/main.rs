@@ -48,6 +48,7 @@ mod exit_codes;
 mod finished_work;
 mod forge_usage;
 mod github_access;
+mod github_actions_cli;
 mod github_agents_on_actions;
 mod github_creates;
 mod github_faults;

@@ -16,7 +16,7 @@ mod agent;
 mod bundling;
 
 pub use agent::agent_workflow;
-pub use bundling::bundling_workflow;
+pub use bundling::{INPUT_FORCE_BUNDLE, bundling_workflow};
 
 use crate::config::{Config, wrap};
 

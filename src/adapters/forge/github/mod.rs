@@ -3,11 +3,8 @@
 //! (see `http`). Semantics follow the local forge.
 
 mod actions;
-mod actions_wire;
-mod archive;
 mod create_key;
 mod creates;
-mod dispatch;
 mod errors;
 mod http;
 mod issues;

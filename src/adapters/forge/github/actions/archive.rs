@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use super::http::Reply;
+use crate::adapters::forge::github::http::Reply;
 use crate::ports::actions::{ArtifactFile, JobLog};
 use crate::ports::forge::{ForgeError, ForgeResult};
 

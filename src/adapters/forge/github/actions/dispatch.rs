@@ -12,12 +12,12 @@ use http::{Method, StatusCode};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::actions::{GithubActions, workflow_answer};
-use super::actions_wire::{DispatchDetails, WireRuns};
-use super::creates::CLOCK_SKEW;
-use super::errors::{Subject, refusal};
-use super::http::{Reply, Request};
-use super::listing::PER_PAGE_TEXT;
+use super::wire::{DispatchDetails, WireRuns};
+use super::{GithubActions, workflow_answer};
+use crate::adapters::forge::github::creates::CLOCK_SKEW;
+use crate::adapters::forge::github::errors::{Subject, refusal};
+use crate::adapters::forge::github::http::{Reply, Request};
+use crate::adapters::forge::github::listing::PER_PAGE_TEXT;
 use crate::ports::actions::{DISPATCH_KEY_INPUT, Dispatch, RunId};
 use crate::ports::forge::{ForgeError, ForgeResult};
 
@@ -44,6 +44,8 @@ enum Answer {
 }
 
 impl GithubActions {
+    /// [`crate::ports::actions::Actions::dispatch`]: one run, found by its key where GitHub
+    /// does not name it.
     pub(super) async fn dispatch_once(&self, dispatch: &Dispatch) -> ForgeResult<RunId> {
         let file = dispatch.workflow.as_str();
         let key = dispatch.key.as_str();
@@ -115,7 +117,8 @@ impl GithubActions {
         first_sent: Timestamp,
         window: Duration,
     ) -> ForgeResult<Option<RunId>> {
-        let since = format!(">={}", first_sent - CLOCK_SKEW);
+        let earliest = first_sent - CLOCK_SKEW;
+        let since = created_since(earliest);
         let query = [
             ("event", "workflow_dispatch"),
             ("created", since.as_str()),
@@ -126,7 +129,6 @@ impl GithubActions {
         loop {
             let reply = workflow_answer(self.http.send(&Request::get(url.clone())).await?, file)?;
             let runs = reply.json::<WireRuns>()?.workflow_runs;
-            let earliest = first_sent - CLOCK_SKEW;
             let found = runs
                 .into_iter()
                 .filter(|run| run.created_at >= earliest && carries(&run.display_title, key))
@@ -140,6 +142,12 @@ impl GithubActions {
             tokio::time::sleep(LOOK_INTERVAL).await;
         }
     }
+}
+
+/// The `created` qualifier of runs created at `earliest` or later, in whole seconds as
+/// GitHub's search syntax takes them.
+fn created_since(earliest: Timestamp) -> String {
+    format!(">={}", earliest.strftime("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 /// Whether a run's name carries `key` as a word of its own, not as part of a longer key.
@@ -216,6 +224,12 @@ mod tests {
         assert!(!carries("Clambake bundling xk-1a2b", key));
         assert!(!carries("Clambake bundling", key));
         assert!(!carries("anything", ""));
+    }
+
+    #[test]
+    fn runs_are_looked_for_from_a_whole_second() {
+        let earliest: Timestamp = "2026-12-01T19:02:22.662224035Z".parse().unwrap();
+        assert_eq!(created_since(earliest), ">=2026-12-01T19:02:22Z");
     }
 
     #[test]

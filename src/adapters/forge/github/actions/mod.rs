@@ -10,9 +10,14 @@ use async_trait::async_trait;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::actions_wire::{WireArtifacts, WireJobs, WireRun, WireRuns, WireWorkflow};
-use super::archive::{self, Downloads};
-use super::dispatch::Unsettled;
+mod archive;
+mod dispatch;
+mod wire;
+
+use archive::Downloads;
+use dispatch::Unsettled;
+use wire::{WireArtifacts, WireJobs, WireRun, WireRuns, WireWorkflow};
+
 use super::errors::{Subject, refusal};
 use super::http::{Http, Reply, Request};
 use super::listing::{PER_PAGE, PER_PAGE_TEXT};
@@ -31,13 +36,13 @@ const MAX_PAGES: usize = 20;
 
 /// GitHub Actions of one repository.
 pub struct GithubActions {
-    pub(super) http: Arc<Http>,
-    pub(super) repo: super::RepoUrls,
-    pub(super) clock: Arc<dyn Clock>,
+    http: Arc<Http>,
+    repo: super::RepoUrls,
+    clock: Arc<dyn Clock>,
     downloads: Downloads,
     /// Dispatches whose outcome is unknown: their next attempt looks before it sends.
-    pub(super) unsettled: Unsettled,
-    pub(super) run_lookup: Duration,
+    unsettled: Unsettled,
+    run_lookup: Duration,
 }
 
 impl GithubActions {
@@ -63,7 +68,7 @@ impl GithubActions {
         self
     }
 
-    pub(super) fn workflow_url(&self, file: &str, tail: &[&str], query: &[(&str, &str)]) -> String {
+    fn workflow_url(&self, file: &str, tail: &[&str], query: &[(&str, &str)]) -> String {
         let mut segments = vec!["actions", "workflows", file];
         segments.extend_from_slice(tail);
         self.repo.url(&segments, query)
@@ -76,30 +81,14 @@ impl GithubActions {
         self.repo.url(&segments, query)
     }
 
-    /// The runs of the workflow in `file` that the listing at `first` gives, at most `limit`.
-    pub(super) async fn list_runs(
-        &self,
-        file: &str,
-        first: String,
-        limit: usize,
-    ) -> ForgeResult<Vec<WorkflowRun>> {
-        let runs = pages(&self.http, first, limit, |reply| {
-            workflow_answer(reply, file)?
-                .json::<WireRuns>()
-                .map(|page| page.workflow_runs)
-        })
-        .await?;
-        Ok(runs.into_iter().map(WorkflowRun::from).collect())
-    }
-
-    /// What a completed run's missing archive means: it is not completed yet, or its logs or
-    /// artifact are gone.
+    /// What a run's missing logs archive means: the run has not completed yet, or its logs
+    /// are gone.
     async fn not_yet(&self, id: RunId, what: &str) -> ForgeError {
         match self.run(id).await {
             Ok(run) if run.status != RunStatus::Completed => ForgeError::Conflict(format!(
                 "workflow run {id} has not completed yet (it is {}): GitHub gives {what} once it \
                  has",
-                status_words(run.status)
+                run.status.as_str()
             )),
             Ok(_) => ForgeError::Backend(format!(
                 "GitHub has no {what} of workflow run {id}: they are kept for a while only"
@@ -109,20 +98,8 @@ impl GithubActions {
     }
 }
 
-/// A run's status as people read it.
-fn status_words(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Requested => "requested",
-        RunStatus::Queued => "queued",
-        RunStatus::Pending => "pending",
-        RunStatus::Waiting => "waiting",
-        RunStatus::InProgress => "in progress",
-        RunStatus::Completed => "completed",
-    }
-}
-
 /// The reply if it is a success, else its error, a 404 meaning the workflow `file` is missing.
-pub(super) fn workflow_answer(reply: Reply, file: &str) -> ForgeResult<Reply> {
+fn workflow_answer(reply: Reply, file: &str) -> ForgeResult<Reply> {
     match reply.status {
         status if status.is_success() => Ok(reply),
         StatusCode::NOT_FOUND => Err(ForgeError::NoWorkflow {
@@ -179,7 +156,13 @@ impl Actions for GithubActions {
     async fn runs(&self, file: &str, limit: usize) -> ForgeResult<Vec<WorkflowRun>> {
         let per_page = limit.clamp(1, PER_PAGE).to_string();
         let first = self.workflow_url(file, &["runs"], &[("per_page", per_page.as_str())]);
-        self.list_runs(file, first, limit).await
+        let runs = pages(&self.http, first, limit, |reply| {
+            workflow_answer(reply, file)?
+                .json::<WireRuns>()
+                .map(|page| page.workflow_runs)
+        })
+        .await?;
+        Ok(runs.into_iter().map(WorkflowRun::from).collect())
     }
 
     async fn run(&self, id: RunId) -> ForgeResult<WorkflowRun> {
