@@ -126,3 +126,71 @@ fn a_job_using_what_the_fake_does_not_emulate_fails_saying_so() {
     assert_eq!(outcome, Outcome::Failure);
     assert!(log.contains("does not emulate strategy"), "{log}");
 }
+
+/// Reaps, as Clambake's agent host does for its agents' orphans, every zombie child of this
+/// process outside its own process group, until dropped.
+struct OrphanReaper(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl OrphanReaper {
+    fn start() -> OrphanReaper {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        std::thread::spawn(move || {
+            let me = std::process::id().to_string();
+            let ours = nix::unistd::getpgrp().as_raw().to_string();
+            while !stopping.load(Ordering::SeqCst) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                        continue;
+                    };
+                    let Some((head, rest)) = stat.rsplit_once(") ") else {
+                        continue;
+                    };
+                    let fields: Vec<&str> = rest.split(' ').collect();
+                    if fields[0] == "Z" && fields[1] == me && fields[2] != ours {
+                        let pid: i32 = head.split(' ').next().unwrap().parse().unwrap();
+                        let pid = nix::unistd::Pid::from_raw(pid);
+                        let _ = nix::sys::wait::waitpid(
+                            pid,
+                            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                        );
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        OrphanReaper(stop)
+    }
+}
+
+impl Drop for OrphanReaper {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_step_keeps_its_status_in_a_process_that_reaps_orphans_of_other_groups() {
+    let _reaper = OrphanReaper::start();
+    let bench = Bench::new();
+    let yaml = r#"
+on: workflow_dispatch
+jobs:
+  passes:
+    steps:
+      - id: clambake
+        run: sleep 0.3; echo done
+  fails:
+    needs: passes
+    steps:
+      - id: clambake
+        run: sleep 0.3; exit 3
+"#;
+    let recorder = bench.run(yaml, &[]);
+    assert_eq!(
+        recorder.step("passes", 0),
+        (Outcome::Success, "done\n".to_owned())
+    );
+    assert_eq!(recorder.step("fails", 0).0, Outcome::Failure);
+}
