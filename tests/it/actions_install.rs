@@ -162,6 +162,31 @@ fn init_writes_the_bundling_workflow_and_config_set_and_install_keep_it_in_step(
         .collect();
     assert_eq!(workflows.len(), 2, "{doctor}");
     assert!(workflows.iter().all(|c| c["health"] == "ok"), "{doctor}");
+    let install_check = |doctor: &serde_json::Value| {
+        doctor
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["name"] == "workflow install")
+            .cloned()
+            .unwrap_or_else(|| panic!("no install check: {doctor}"))
+    };
+    let source = install_check(&doctor);
+    assert_eq!(source["health"], "warn", "{source}");
+    assert!(
+        source["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not published yet"),
+        "{source}"
+    );
+    let git = "https://example.com/clambake.git";
+    repo.clambake(&["config", "set", "github_actions.clambake_git", git])
+        .success();
+    let doctor = repo.clambake(&["doctor", "--json"]).json();
+    let source = install_check(&doctor);
+    assert_eq!(source["health"], "ok", "{source}");
+    assert!(source["detail"].as_str().unwrap().contains(git), "{source}");
 }
 
 #[test]

@@ -118,14 +118,15 @@ pub fn follow_config(workspace: &Workspace, before: &str, after: &str) -> AppRes
     Ok(written)
 }
 
-/// `doctor`'s checks: each installed workflow as `clambake.toml` says it, and each that GitHub
-/// Actions needs present.
+/// `doctor`'s checks: each installed workflow as `clambake.toml` says it, each that GitHub
+/// Actions needs present, and where installed ones get Clambake from.
 pub fn checks(workspace: &Workspace) -> Vec<Check> {
     let config = match file_config(workspace) {
         Ok(config) => config,
         Err(_) => return Vec::new(),
     };
     let mut checks = Vec::new();
+    let mut installed = false;
     for workflow in [Workflow::Bundling, Workflow::Agent] {
         let relative = workflow.path(&config);
         let shown = relative.display().to_string();
@@ -134,7 +135,9 @@ pub fn checks(workspace: &Workspace) -> Vec<Check> {
                 Workflow::Bundling => config.bundling.executor == BundlingExecutor::Actions,
                 Workflow::Agent => wanted(&config).contains(&Workflow::Agent),
             };
-        checks.push(match read(&workspace.root.join(&relative)) {
+        let found = read(&workspace.root.join(&relative));
+        installed |= matches!(&found, Ok(Some(text)) if is_clambakes(text));
+        checks.push(match found {
             Err(error) => Check::problem(
                 "workflow",
                 Health::Warn,
@@ -167,7 +170,39 @@ pub fn checks(workspace: &Workspace) -> Vec<Check> {
             Ok(Some(_)) => Check::ok("workflow", format!("{shown} as clambake.toml says")),
         });
     }
+    if installed {
+        checks.push(install_source_check(&config));
+    }
     checks
+}
+
+/// Whether the workflows can install Clambake: from the crates registry only once this version
+/// is published there, which it is not yet.
+fn install_source_check(config: &Config) -> Check {
+    if config.github_actions.clambake_git.is_empty() {
+        Check::problem(
+            "workflow install",
+            Health::Warn,
+            format!(
+                "the workflows install clambake {} from the crates registry, where Clambake is \
+                 not published yet",
+                env!("CARGO_PKG_VERSION")
+            ),
+            format!(
+                "set github_actions.clambake_git to a git repository of Clambake that has the tag \
+                 v{}, then commit and push the rewritten workflows",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+    } else {
+        Check::ok(
+            "workflow install",
+            format!(
+                "the workflows install Clambake from {}",
+                config.github_actions.clambake_git
+            ),
+        )
+    }
 }
 
 /// How to write `workflow`.
