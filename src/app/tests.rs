@@ -1,5 +1,6 @@
 //! What the app's unit tests share: GitHub Actions in memory (one workflow file's state, runs
-//! whose status a test sets, and every dispatch, read and cancel noted).
+//! whose status a test sets, and every dispatch, read and cancel noted; no runner works the
+//! runs, so they have no jobs, logs or artifacts).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -90,12 +91,14 @@ impl Actions for MemoryActions {
         self.shown(id)
     }
 
-    async fn jobs(&self, _id: RunId) -> ForgeResult<Vec<Job>> {
-        unimplemented!("no test reads jobs")
+    /// No runner works these runs: none has a job yet.
+    async fn jobs(&self, id: RunId) -> ForgeResult<Vec<Job>> {
+        self.shown(id).map(|_| Vec::new())
     }
 
-    async fn logs(&self, _id: RunId) -> ForgeResult<Vec<JobLog>> {
-        unimplemented!("no test reads logs")
+    /// No runner works these runs: none has written a log.
+    async fn logs(&self, id: RunId) -> ForgeResult<Vec<JobLog>> {
+        self.shown(id).map(|_| Vec::new())
     }
 
     async fn cancel(&self, id: RunId) -> ForgeResult<()> {
@@ -104,8 +107,9 @@ impl Actions for MemoryActions {
         Ok(())
     }
 
-    async fn artifact(&self, _id: RunId, _name: &str) -> ForgeResult<Option<Vec<ArtifactFile>>> {
-        unimplemented!("no test reads artifacts")
+    /// No runner works these runs: none has uploaded anything.
+    async fn artifact(&self, id: RunId, _name: &str) -> ForgeResult<Option<Vec<ArtifactFile>>> {
+        self.shown(id).map(|_| None)
     }
 }
 
