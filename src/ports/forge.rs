@@ -150,6 +150,13 @@ pub struct NewPullRequest {
     pub base: Option<String>,
 }
 
+/// A pull request's new title and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestEdit {
+    pub title: String,
+    pub body: String,
+}
+
 /// Which issues to list. `state: None` lists open and closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssueFilter {
@@ -361,6 +368,14 @@ pub trait Forge: Send + Sync {
         expected_head: Option<&str>,
     ) -> ForgeResult<MergeOutcome>;
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest>;
+    /// Replaces an open pull request's title and body: a bundle rebuilt without some members
+    /// says what it carries now. Answers [`ForgeError::NotOpen`] when it is closed or merged
+    /// (GitHub may have changed the text all the same).
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest>;
 
     /// The requests this process made and the last rate limit seen.
     fn usage(&self) -> ForgeUsage {

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod agent;
 pub mod agent_host;
 pub mod agent_registry;
+pub mod checks;
 pub mod clock;
 pub mod credentials;
 pub mod database;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clambake::adapters::forge::github::{GithubForge, GithubSettings, Token};
 use clambake::ports::forge::{
     AuthorAssociation, ForgeError, IssueFilter, IssueState, Label, LabelChange, Listing, NewIssue,
-    NewPullRequest, PullRequestFilter, PullRequestState,
+    NewPullRequest, PullRequestEdit, PullRequestFilter, PullRequestState,
 };
 use clambake::ports::{Forge, SystemClock};
 use clambake_github_fake::{FakeGithub, Faults, Options, RecordedRequest};
@@ -297,8 +297,25 @@ async fn every_forge_method_works_on_github() {
         })
         .await
         .unwrap();
+    let edit = PullRequestEdit {
+        title: "Second, rebuilt".to_owned(),
+        body: "Now without #9".to_owned(),
+    };
+    let edited = forge.edit_pull_request(second.number, &edit).await.unwrap();
+    assert_eq!(
+        (edited.title.as_str(), edited.body.as_str()),
+        ("Second, rebuilt", "Now without #9")
+    );
+    assert!(matches!(
+        forge.edit_pull_request(pr.number, &edit).await,
+        Err(ForgeError::NotOpen {
+            state: "merged",
+            ..
+        })
+    ));
     let closed = forge.close_pull_request(second.number).await.unwrap();
     assert_eq!(closed.state, PullRequestState::Closed);
+    assert_eq!(closed.title, "Second, rebuilt");
     let in_state = async |state| {
         let filter = PullRequestFilter {
             state: Some(state),

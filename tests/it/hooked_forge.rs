@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
     LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestFilter, Validator,
+    PullRequestEdit, PullRequestFilter, Validator,
 };
 
 /// What becomes of one call.
@@ -188,6 +188,18 @@ impl<H: Hook> Forge for Hooked<H> {
             "close_pull_request",
             Some(number),
             self.inner.close_pull_request(number),
+        )
+        .await
+    }
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        self.call(
+            "edit_pull_request",
+            Some(number),
+            self.inner.edit_pull_request(number, edit),
         )
         .await
     }

@@ -8,7 +8,7 @@ use clambake::ports::Forge;
 use clambake::ports::SystemClock;
 use clambake::ports::forge::{
     ForgeError, IssueFilter, IssueState, Label, LabelChange, NewIssue, NewPullRequest,
-    PullRequestFilter, PullRequestState,
+    PullRequestEdit, PullRequestFilter, PullRequestState,
 };
 use jiff::Timestamp;
 
@@ -488,8 +488,25 @@ async fn closed_pull_requests_stay_closed() {
         .create_pull_request(&pull("feature", ""))
         .await
         .unwrap();
+    let edit = PullRequestEdit {
+        title: "Rebuilt".to_owned(),
+        body: "Now without #9".to_owned(),
+    };
+    let edited = forge.edit_pull_request(pr.number, &edit).await.unwrap();
+    assert_eq!(
+        (edited.title.as_str(), edited.body.as_str()),
+        ("Rebuilt", "Now without #9")
+    );
     let closed = forge.close_pull_request(pr.number).await.unwrap();
     assert_eq!(closed.state, PullRequestState::Closed);
+    assert_eq!(closed.body, "Now without #9");
+    assert!(matches!(
+        forge.edit_pull_request(pr.number, &edit).await,
+        Err(ForgeError::NotOpen {
+            state: "closed",
+            ..
+        })
+    ));
     assert!(matches!(
         forge.merge_pull_request(pr.number, None).await,
         Err(ForgeError::NotOpen { .. })

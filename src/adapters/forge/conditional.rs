@@ -12,7 +12,7 @@ use crate::ports::Forge;
 use crate::ports::forge::{
     Comment, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
     LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestFilter, Validator,
+    PullRequestEdit, PullRequestFilter, Validator,
 };
 
 /// The last answer to one listing request.
@@ -172,6 +172,13 @@ impl Forge for ConditionalForge {
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         self.inner.close_pull_request(number).await
+    }
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        self.inner.edit_pull_request(number, edit).await
     }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()

@@ -9,7 +9,8 @@ use crate::core::text::redact::Redactor;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Comment, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestFilter, Validator,
+    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestEdit,
+    PullRequestFilter, Validator,
 };
 
 pub struct RedactingForge {
@@ -106,6 +107,17 @@ impl Forge for RedactingForge {
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         self.inner.close_pull_request(number).await
+    }
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        let edit = PullRequestEdit {
+            title: self.clean(&edit.title),
+            body: self.clean(&edit.body),
+        };
+        self.inner.edit_pull_request(number, &edit).await
     }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()

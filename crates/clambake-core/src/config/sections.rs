@@ -102,6 +102,22 @@ choices! {
 }
 
 choices! {
+    /// Whose verdict a bundle waits for before it is offered for review.
+    BundleChecks {
+        /// checks.command's, when one is set; no checks otherwise.
+        #[default]
+        Auto = "auto",
+        /// checks.command's, run on the bundle's tip in a temporary worktree.
+        Command = "command",
+        /// The forge's: the check runs and commit statuses its CI reports on the bundle's tip
+        /// (needs forge.backend = "github").
+        Forge = "forge",
+        /// None: bundles are offered as soon as they are built.
+        Off = "off",
+    }
+}
+
+choices! {
     /// How much of each transition the journal records.
     TransitionLogging {
         /// The states, the event and its cause.
@@ -228,6 +244,26 @@ configuration! {
         /// Where trains depart from: "local" (this machine) or "actions" (the bundling
         /// workflow, with this machine as the fallback; needs github_actions.enabled).
         executor: BundlingExecutor = BundlingExecutor::Local;
+    }
+
+    /// The project's checks: run on an agent's branch before it lands, and on each bundle
+    /// before it is offered for review; a failing bundle is bisected to find the culprits.
+    [checks] ChecksConfig {
+        /// The checks' argv, for example "cargo test --locked", split like a shell would but
+        /// never run by one. Empty: no checks before landing.
+        command: String = "";
+        /// A check running longer than this fails, and its processes are killed.
+        timeout_minutes: u32 = 30, kind = POSITIVE;
+        /// Variables for the checks as NAME=VALUE words, split like a shell would; the checks
+        /// see agents' scrubbed environment otherwise.
+        env: String = "";
+        /// How many times a failing bundle is checked again before anyone is blamed.
+        retry_flaky: u32 = 1;
+        /// How many bisection checks run at once.
+        parallel: u32 = 2, kind = POSITIVE;
+        /// What a bundle waits for: "auto" (checks.command's, if set), "command", "forge" (the
+        /// CI's check runs and statuses on GitHub) or "off".
+        bundles: BundleChecks = BundleChecks::Auto;
     }
 
     /// The lifecycle state machine that checks what Clambake believes against the forge, git

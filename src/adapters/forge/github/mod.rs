@@ -26,7 +26,7 @@ use crate::ports::Clock;
 use crate::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
     LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestFilter, Validator,
+    PullRequestEdit, PullRequestFilter, Validator,
 };
 pub use actions::GithubActions;
 use errors::{Subject, accepted};
@@ -312,6 +312,13 @@ impl Forge for GithubForge {
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         self.close_pull(number).await
+    }
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        self.edit_pull(number, edit).await
     }
     fn usage(&self) -> ForgeUsage {
         self.http.usage()

@@ -10,8 +10,8 @@ use super::listing::{self, PER_PAGE_TEXT};
 use super::wire::WirePull;
 use crate::ports::Forge;
 use crate::ports::forge::{
-    ForgeError, ForgeResult, Listing, NewPullRequest, Number, PullRequest, PullRequestFilter,
-    PullRequestState, Validator,
+    ForgeError, ForgeResult, Listing, NewPullRequest, Number, PullRequest, PullRequestEdit,
+    PullRequestFilter, PullRequestState, Validator,
 };
 
 impl GithubForge {
@@ -202,6 +202,34 @@ impl GithubForge {
             });
         }
         Ok(pull)
+    }
+}
+
+impl GithubForge {
+    pub(super) async fn edit_pull(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        let url = self.repo_url(&["pulls", &number.to_string()], &[]);
+        let body = json!({ "title": edit.title, "body": edit.body });
+        let reply = self
+            .http
+            .send(&Request::new(Method::PATCH, url, Some(body)))
+            .await?;
+        let pull =
+            PullRequest::from(accepted(reply, Subject::PullRequest(number))?.json::<WirePull>()?);
+        match pull.state {
+            PullRequestState::Open => Ok(pull),
+            PullRequestState::Merged => Err(ForgeError::NotOpen {
+                number,
+                state: "merged",
+            }),
+            PullRequestState::Closed => Err(ForgeError::NotOpen {
+                number,
+                state: "closed",
+            }),
+        }
     }
 }
 

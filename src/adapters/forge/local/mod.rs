@@ -21,7 +21,7 @@ use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{
     AuthorAssociation, Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState,
     Label, LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestFilter, PullRequestState, Validator,
+    PullRequestEdit, PullRequestFilter, PullRequestState, Validator,
 };
 use crate::ports::git::{GitError, Refs};
 pub use merge::{MergeCommit, PreparedMerge};
@@ -526,6 +526,29 @@ impl Forge for LocalForge {
         }
     }
 
+    async fn edit_pull_request(
+        &self,
+        number: Number,
+        edit: &PullRequestEdit,
+    ) -> ForgeResult<PullRequest> {
+        let now = self.now();
+        self.write(|tx| {
+            let pr = require_pull_request(tx, number)?;
+            if pr.state != PullRequestState::Open {
+                return Err(ForgeError::NotOpen {
+                    number,
+                    state: pr.state.as_str(),
+                }
+                .into());
+            }
+            tx.execute(
+                "UPDATE pull_requests SET title = ?2, body = ?3, updated_at = ?4 WHERE number = ?1",
+                params![number, edit.title, edit.body, now],
+            )?;
+            Ok(())
+        })?;
+        self.pull_request(number).await
+    }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         let now = self.now();
         // As on GitHub, a closed pull request keeps the head it was closed at.
