@@ -14,7 +14,6 @@ mod init;
 mod issue;
 mod land;
 mod live_view;
-mod logs;
 mod monitor;
 mod output;
 mod pr;
@@ -23,6 +22,7 @@ mod run;
 mod spawn;
 mod status;
 mod terminate;
+mod tracing_setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,9 +88,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // `run` sets its logging up once it knows whether its live view takes the terminal.
     if !matches!(cli.command, Command::Run(_)) {
-        logs::init_tracing(cli.verbose, None, None);
+        tracing_setup::init_tracing(cli.verbose, None, None);
     }
-    logs::init_error_reports();
+    tracing_setup::init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
