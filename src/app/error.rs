@@ -276,6 +276,18 @@ pub enum AttemptError {
     #[error("{agent} is not running")]
     #[diagnostic(help("`clambake agent list` shows the running agents"))]
     NotRunning { agent: String },
+    #[error("issue #{issue} has no logged attempt")]
+    #[diagnostic(help(
+        "no agent has worked on it here, or its logs were pruned (`[logs] keep_days`); `clambake status` lists the queue"
+    ))]
+    NoAttempts { issue: u64 },
+    #[error("issue #{issue} has no attempt {attempt}; its attempts: {known}")]
+    #[diagnostic(help("leave out --attempt for the latest"))]
+    NoSuchAttempt {
+        issue: u64,
+        attempt: u32,
+        known: String,
+    },
     /// The journal refused the slot's step as the agent started.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -426,6 +438,8 @@ impl AttemptError {
             Self::NothingToLand { .. }
             | Self::NoCommits { .. }
             | Self::NotRunning { .. }
+            | Self::NoAttempts { .. }
+            | Self::NoSuchAttempt { .. }
             | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
             Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
             Self::Journal(error) => error.kind(),

@@ -14,6 +14,7 @@ mod init;
 mod issue;
 mod land;
 mod live_view;
+mod logs;
 mod monitor;
 mod output;
 mod pr;
@@ -59,6 +60,8 @@ enum Command {
     Spawn(spawn::SpawnArgs),
     /// What a running agent is doing: state, pid, uptime, activity, turns, cost, latest events.
     Monitor(monitor::MonitorArgs),
+    /// An attempt's log for a person: tool calls, results, text, verdict and cost.
+    Logs(logs::LogsArgs),
     /// Stop a running agent: SIGTERM to everything it started, a grace period, then SIGKILL.
     Terminate(terminate::TerminateArgs),
     /// Send an agent's finished work to review (route:review), freeing its slot.
@@ -152,6 +155,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
             spawn::run(&workspace, forge.as_ref(), args).await
         }
         Command::Monitor(args) => monitor::run(&workspace, args).await,
+        Command::Logs(args) => logs::run(&workspace, args).await,
         Command::Terminate(args) => terminate::run(&workspace, args).await,
         Command::Land(args) => {
             let forge = open_forge(&workspace).await?;

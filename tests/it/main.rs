@@ -12,6 +12,7 @@ mod agent_attempts;
 mod agent_commands;
 mod agent_history_cli;
 mod agent_host;
+mod agent_logs;
 mod agent_processes;
 mod agent_recovery_cli;
 mod agent_remote_run;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod elsewhere;
 pub mod handover;
 pub mod lock;
+pub mod logs;
 pub mod loop_processes;
 pub mod monitor;
 pub mod processes;
