@@ -305,3 +305,60 @@ fn an_issue_or_attempt_without_a_log_is_a_clear_error() {
     assert!(shown.contains("plain output\n"), "{shown}");
     assert!(shown.contains("verdict: not recorded yet"), "{shown}");
 }
+
+/// Writes `name` under `.clambake/<dir>/`, last modified `days` days ago.
+fn dated(repo: &TestRepo, dir: &str, name: &str, days: u64) -> std::path::PathBuf {
+    let dir = repo.path().join(".clambake").join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, "{}\n").unwrap();
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+    path
+}
+
+#[test]
+fn run_prunes_logs_and_prompts_older_than_keep_days() {
+    let repo = TestRepo::new();
+    repo.init(&[]).success();
+    repo.configure(&[("logs.keep_days", "10"), ("agents.runtime", "simulated")]);
+    let old_log = dated(&repo, "logs", "agent001-7-1.jsonl", 11);
+    let old_stderr = dated(&repo, "logs", "agent001-7-1.stderr.log", 11);
+    let old_prompt = dated(&repo, "prompts", "agent001-7-1.md", 11);
+    let recent = dated(&repo, "logs", "agent001-9-1.jsonl", 9);
+    let not_an_attempt = dated(&repo, "logs", "notes.txt", 400);
+    repo.clambake(&["run", "--until-idle"]).success();
+    for gone in [&old_log, &old_stderr, &old_prompt] {
+        assert!(!gone.exists(), "{} was pruned", gone.display());
+    }
+    assert!(recent.exists() && not_an_attempt.exists());
+    let unpruned = repo.clambake(&["logs", "7"]);
+    assert!(
+        unpruned.stderr.contains("its logs were pruned"),
+        "{}",
+        unpruned.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_spares_claimed_issues_and_keep_days_0_keeps_all() {
+    use clambake::app::agents::prune::prune_attempt_files;
+    let repo = TestRepo::new();
+    repo.init(&[]).success();
+    let claimed = dated(&repo, "logs", "agent002-8-3.jsonl", 90);
+    let unclaimed = dated(&repo, "prompts", "agent002-6-1.md", 90);
+    let workspace = clambake::app::Workspace::discover(repo.path())
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let nothing = prune_attempt_files(&workspace, 0, now, &[8].into()).unwrap();
+    assert_eq!(nothing.files, 0);
+    let pruned = prune_attempt_files(&workspace, 30, now, &[8].into()).unwrap();
+    assert_eq!((pruned.files, pruned.bytes), (1, 3));
+    assert!(claimed.exists() && !unclaimed.exists());
+}

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod loop_processes;
 pub mod monitor;
 pub mod processes;
+pub mod prune;
 pub mod remote_run;
 pub mod request;
 pub mod simulated_work;

@@ -14,6 +14,7 @@ pub mod proc_stat;
 pub mod prompt;
 pub mod remote;
 pub mod render;
+pub mod retention;
 pub mod retry;
 pub mod simulated_work;
 pub mod simulation;

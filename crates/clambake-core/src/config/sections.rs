@@ -294,6 +294,14 @@ configuration! {
         cleanup_abandoned_branches: bool = true;
     }
 
+    /// The agents' logs and prompts under .clambake/logs/ and .clambake/prompts/.
+    [logs] LogsConfig {
+        /// Files older than this many days are deleted when `run` starts and once a day
+        /// while it runs, except those of an issue still claimed or with an agent running.
+        /// 0 keeps them forever.
+        keep_days: u32 = 30;
+    }
+
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
     /// (see bundling.executor and agents.executor). Needs forge.backend = "github". The
     /// workflows under .github/workflows/ are made from these keys: `clambake actions install`
