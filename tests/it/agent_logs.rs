@@ -337,6 +337,19 @@ fn run_prunes_logs_and_prompts_older_than_keep_days() {
         assert!(!gone.exists(), "{} was pruned", gone.display());
     }
     assert!(recent.exists() && not_an_attempt.exists());
+    let doctor = repo.clambake(&["doctor", "--json"]).json();
+    let logs = doctor
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "logs")
+        .unwrap_or_else(|| panic!("{doctor:#}"));
+    assert_eq!(logs["health"], "ok");
+    assert_eq!(
+        logs["detail"],
+        "2 file(s), 0.0 MiB under .clambake/logs/ and prompts/, kept 10 day(s) (logs.keep_days)",
+        "{logs}"
+    );
     let unpruned = repo.clambake(&["logs", "7"]);
     assert!(
         unpruned.stderr.contains("its logs were pruned"),

@@ -10,9 +10,9 @@ use crate::app::agents::attempt::{AttemptError, LOGS_DIR, PROMPTS_DIR, open_host
 use crate::app::{AppResult, Workspace};
 use crate::core::agents::retention::{AttemptFile, expired};
 
-/// What a pruning deleted.
+/// Attempt files counted: what a pruning deleted, or what is kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
+pub struct AttemptFiles {
     pub files: usize,
     pub bytes: u64,
 }
@@ -25,11 +25,11 @@ pub fn prune_attempt_files(
     keep_days: u32,
     now: Timestamp,
     claimed: &BTreeSet<u64>,
-) -> AppResult<Pruned> {
+) -> AppResult<AttemptFiles> {
     let mut kept = claimed.clone();
     let registered = open_host(workspace)?.list().map_err(AttemptError::from)?;
     kept.extend(registered.iter().map(|agent| agent.issue));
-    let mut pruned = Pruned::default();
+    let mut pruned = AttemptFiles::default();
     for dir in [LOGS_DIR, PROMPTS_DIR] {
         let dir = workspace.state_dir().join(dir);
         let files = listed(&dir)?;
@@ -54,6 +54,19 @@ pub fn prune_attempt_files(
         }
     }
     Ok(pruned)
+}
+
+/// The attempt logs and prompts kept now under `.clambake/`, for `doctor`.
+pub fn kept_attempt_files(workspace: &Workspace) -> AppResult<AttemptFiles> {
+    let mut kept = AttemptFiles::default();
+    for dir in [LOGS_DIR, PROMPTS_DIR] {
+        let dir = workspace.state_dir().join(dir);
+        for file in listed(&dir)? {
+            kept.files += 1;
+            kept.bytes += std::fs::metadata(dir.join(&file.name)).map_or(0, |m| m.len());
+        }
+    }
+    Ok(kept)
 }
 
 /// The files directly in `dir` with when each was last written; none if it does not exist.
