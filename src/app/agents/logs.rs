@@ -201,3 +201,26 @@ impl LogReader {
         Ok(lines)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_growing_log_gives_each_whole_line_once_and_its_unfinished_end_only_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent001-1-1.jsonl");
+        let mut reader = LogReader::default();
+        assert!(
+            reader.read(&path, false).await.unwrap().is_empty(),
+            "not written yet"
+        );
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        assert_eq!(reader.read(&path, false).await.unwrap(), ["{\"a\":1}"]);
+        assert!(reader.read(&path, false).await.unwrap().is_empty());
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\"").unwrap();
+        assert_eq!(reader.read(&path, false).await.unwrap(), ["{\"b\":2}"]);
+        assert_eq!(reader.read(&path, true).await.unwrap(), ["{\"c\""]);
+        assert!(reader.read(&path, true).await.unwrap().is_empty());
+    }
+}
