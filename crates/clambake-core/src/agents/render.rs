@@ -5,7 +5,7 @@
 //! Everything shown came from a model or a tool, so it is data: each rendered line has its
 //! secrets redacted and its control characters (terminal escapes among them) neutralised.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::agents::events::{AttemptTotals, Usage};
 use crate::text::inert::terminal_line;
@@ -37,7 +37,7 @@ impl<'a> Renderer<'a> {
             Vec::new()
         } else {
             match serde_json::from_str::<Value>(trimmed) {
-                Ok(Value::Object(event)) => event_lines(&event),
+                Ok(event @ Value::Object(_)) => event_lines(&event),
                 Ok(_) => vec![trimmed.to_owned()],
                 // Output of a plain command agent, or a JSON line cut short (a full disk, a kill).
                 Err(_) if trimmed.starts_with('{') => vec![format!(
@@ -95,8 +95,10 @@ fn tokens(usage: &Usage) -> String {
     told
 }
 
-fn event_lines(event: &Map<String, Value>) -> Vec<String> {
-    let text = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+/// A JSON object's lines. It is read as a `Value`, whose index answers `null` for a missing
+/// key where a `Map`'s would panic.
+fn event_lines(event: &Value) -> Vec<String> {
+    let text = |key: &str| event[key].as_str().unwrap_or_default();
     match (text("type"), text("subtype")) {
         ("system", "init") => vec![format!(
             "session {} started: model {}",
@@ -127,18 +129,16 @@ fn event_lines(event: &Map<String, Value>) -> Vec<String> {
         ("item.updated", _) => Vec::new(),
         ("", _) => vec![format!(
             "event without a type: {}",
-            cut(&Value::Object(event.clone()).to_string(), 80)
+            cut(&event.to_string(), 80)
         )],
         (kind, "") => vec![format!("event {kind}")],
         (kind, subtype) => vec![format!("event {kind}/{subtype}")],
     }
 }
 
-fn blocks(event: &Map<String, Value>) -> Vec<Value> {
-    event
-        .get("message")
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_array)
+fn blocks(event: &Value) -> Vec<Value> {
+    event["message"]["content"]
+        .as_array()
         .cloned()
         .unwrap_or_default()
 }
@@ -203,7 +203,7 @@ fn tool_result(block: &Value) -> Vec<String> {
     abridged(head, &content, RESULT_LINES)
 }
 
-fn claude_result(subtype: &str, event: &Map<String, Value>) -> String {
+fn claude_result(subtype: &str, event: &Value) -> String {
     let mut parts = vec![subtype.to_owned()];
     if event.get("is_error").and_then(Value::as_bool) == Some(true) {
         parts.push("is_error".to_owned());
@@ -413,6 +413,25 @@ mod tests {
         );
         let failed = r#"{"type":"user","message":{"content":[{"type":"tool_result","content":[{"type":"text","text":"denied"}],"is_error":true}]}}"#;
         assert_eq!(one(failed), ["  ← error: denied"]);
+    }
+
+    #[test]
+    fn events_missing_their_fields_are_told_without_a_panic() {
+        for line in [
+            r#"{"type":"system","subtype":"api_retry"}"#,
+            r#"{"type":"turn.failed"}"#,
+            r#"{"type":"item.completed"}"#,
+            r#"{"type":"item.completed","item":{"type":"file_change","changes":"x"}}"#,
+            r#"{"type":"item.completed","item":{"type":"mcp_tool_call","error":{}}}"#,
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use"}]}}"#,
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","content":7}]}}"#,
+            r#"{"type":"result"}"#,
+            r#"{"type":7}"#,
+        ] {
+            assert!(!one(line).is_empty(), "{line}");
+        }
+        assert_eq!(one(r#"{"type":"turn.failed"}"#), ["result: failed: "]);
+        assert!(one(r#"{"type":"item.started"}"#).is_empty());
     }
 
     #[test]
