@@ -260,7 +260,7 @@ fn require_valid_checks(
     config: &Config,
     values: &BTreeMap<String, (Value, ValueSource)>,
 ) -> Result<(), ConfigError> {
-    let invalid = |key: &str, found: &str, error: crate::checks::ChecksConfigError| {
+    let invalid = |key: &str, found: &str, error: super::words::ChecksConfigError| {
         ConfigError::InvalidValue {
             key: key.to_owned(),
             origin: values[key].1.to_string(),
@@ -271,9 +271,9 @@ fn require_valid_checks(
             span: None,
         }
     };
-    crate::checks::argv(&config.checks)
+    super::words::argv(&config.checks)
         .map_err(|error| invalid("checks.command", &config.checks.command, error))?;
-    crate::checks::extra_env(&config.checks)
+    super::words::extra_env(&config.checks)
         .map_err(|error| invalid("checks.env", &config.checks.env, error))?;
     Ok(())
 }
