@@ -203,6 +203,7 @@ pub fn load(
 
     let config = assemble(&values);
     require_together(&config, &values)?;
+    require_valid_checks(&config, &values)?;
     Ok(LoadedConfig { config, values })
 }
 
@@ -250,6 +251,30 @@ fn require_together(
             });
         }
     }
+    Ok(())
+}
+
+/// Refuses a `checks.command` or `checks.env` that cannot be split into words, or an env word
+/// that is not an assignment the checks may be given.
+fn require_valid_checks(
+    config: &Config,
+    values: &BTreeMap<String, (Value, ValueSource)>,
+) -> Result<(), ConfigError> {
+    let invalid = |key: &str, found: &str, error: crate::checks::ChecksConfigError| {
+        ConfigError::InvalidValue {
+            key: key.to_owned(),
+            origin: values[key].1.to_string(),
+            expected: "words split like a shell would (NAME=VALUE for checks.env)".to_owned(),
+            found: format!("{found:?}"),
+            help: Some(error.to_string()),
+            src: None,
+            span: None,
+        }
+    };
+    crate::checks::argv(&config.checks)
+        .map_err(|error| invalid("checks.command", &config.checks.command, error))?;
+    crate::checks::extra_env(&config.checks)
+        .map_err(|error| invalid("checks.env", &config.checks.env, error))?;
     Ok(())
 }
 
@@ -741,6 +766,23 @@ mod tests {
             let parsed = parse_value(spec, &raw, "test");
             assert_eq!(parsed.ok(), Some(default), "{}", spec.dotted());
         }
+    }
+
+    #[test]
+    fn checks_that_cannot_be_split_or_set_refused_variables_are_refused() {
+        for (text, key) in [
+            ("[checks]\ncommand = \"cargo 'test\"\n", "checks.command"),
+            ("[checks]\nenv = \"GH_TOKEN=x\"\n", "checks.env"),
+            ("[checks]\nenv = \"NOEQUALS\"\n", "checks.env"),
+        ] {
+            let error = load("clambake.toml", text, []).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::InvalidValue { key: k, .. } if k == key),
+                "{text}: {error:?}"
+            );
+        }
+        let fine = "[checks]\ncommand = \"cargo test --locked\"\nenv = \"CI=true\"\n";
+        assert!(load("clambake.toml", fine, []).is_ok());
     }
 
     #[test]
