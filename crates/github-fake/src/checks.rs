@@ -21,12 +21,12 @@ use crate::render::{html_repo_url, repo_url, repository, user};
 use crate::server::App;
 use crate::state::timestamp;
 
-/// A commit the scriptable CI is asked about, the first time its check runs are read after it
-/// reached a branch of the bare repository.
+/// A push the scriptable CI is asked about: the first read of a commit's check runs after a
+/// branch of the bare repository came to point at it.
 #[derive(Debug, Clone)]
 pub struct PushedCommit {
     pub sha: String,
-    /// The branches (without `refs/heads/`) that point at it then.
+    /// The branches (without `refs/heads/`) newly pointing at it.
     pub branches: Vec<String>,
     /// The bare repository, to read the commit's files with git.
     pub repo: PathBuf,
@@ -114,8 +114,8 @@ pub struct Checks {
     pub runs: Vec<CheckRun>,
     pub statuses: Vec<CommitStatus>,
     pub ci: Option<Ci>,
-    /// Commits the CI was asked about already.
-    seen: BTreeSet<String>,
+    /// The pushes (commit and branch) the CI was asked about already.
+    seen: BTreeSet<(String, String)>,
 }
 
 impl std::fmt::Debug for Checks {
@@ -184,14 +184,11 @@ async fn commit(app: &App, reference: &str) -> Result<String, ApiError> {
         .ok_or_else(|| unprocessable(format!("No commit found for SHA: {reference}")))
 }
 
-/// Asks the CI about `sha` once it is on a branch, and records the check run it reports.
+/// Asks the CI about `sha` for each branch newly pointing at it (a push), and records the
+/// check run it reports.
 async fn run_ci(app: &App, sha: &str) -> Result<(), ApiError> {
-    let ci = {
-        let state = app.lock();
-        match &state.checks.ci {
-            Some(ci) if !state.checks.seen.contains(sha) => ci.clone(),
-            _ => return Ok(()),
-        }
+    let Some(ci) = app.lock().checks.ci.clone() else {
+        return Ok(());
     };
     let branches: Vec<String> = app
         .repo
@@ -201,17 +198,33 @@ async fn run_ci(app: &App, sha: &str) -> Result<(), ApiError> {
         .filter(|(_, tip)| tip == sha)
         .filter_map(|(name, _)| name.strip_prefix("refs/heads/").map(str::to_string))
         .collect();
-    if branches.is_empty() {
+    let pushed: Vec<String> = {
+        let state = app.lock();
+        branches
+            .into_iter()
+            .filter(|branch| {
+                !state
+                    .checks
+                    .seen
+                    .contains(&(sha.to_string(), branch.clone()))
+            })
+            .collect()
+    };
+    if pushed.is_empty() {
         return Ok(());
     }
     let pushed = PushedCommit {
         sha: sha.to_string(),
-        branches,
+        branches: pushed,
         repo: app.repo.path().to_path_buf(),
     };
     let verdict = ci(&pushed);
     let mut state = app.lock();
-    if !state.checks.seen.insert(sha.to_string()) {
+    let mut fresh = false;
+    for branch in &pushed.branches {
+        fresh |= state.checks.seen.insert((sha.to_string(), branch.clone()));
+    }
+    if !fresh {
         return Ok(());
     }
     let Some(verdict) = verdict else {

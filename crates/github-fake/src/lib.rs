@@ -216,9 +216,9 @@ impl FakeGithub {
         self.app.lock().labels.clone()
     }
 
-    /// Has `ci` decide CI on every commit pushed from now on: the first read of a commit's
-    /// check runs once a branch points at it asks `ci` (once per commit), and the check run it
-    /// returns is reported from then on (`None`: CI does not run on that commit).
+    /// Has `ci` decide CI on every push from now on: the first read of a commit's check runs
+    /// after a branch came to point at it asks `ci` (once per commit and branch), and the
+    /// check run it returns is reported from then on (`None`: CI does not run on that push).
     pub fn set_ci(&self, ci: impl Fn(&PushedCommit) -> Option<CiVerdict> + Send + Sync + 'static) {
         self.app.lock().checks.ci = Some(Arc::new(ci));
     }
