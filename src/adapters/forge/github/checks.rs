@@ -26,7 +26,7 @@ use crate::core::checks::ci::{
 use crate::ports::Clock;
 use crate::ports::checks::{CheckFailure, ChecksError, CommitCheckState, CommitChecks};
 use crate::ports::forge::ForgeError;
-use crate::ports::git::{GitError, Remote};
+use crate::ports::git::Remote;
 
 /// The most pages of check runs or statuses read for one commit.
 const MAX_PAGES: usize = 10;
@@ -194,13 +194,10 @@ impl GithubChecks {
             {
                 Ok(())
             }
-            _ => Err(ChecksError::Git(GitError::Failed {
-                args: format!("push {commit}:refs/heads/{branch}"),
-                dir: String::new(),
-                code: None,
-                stderr: "the branch moved while it was pushed; asked again, it is pushed then"
-                    .to_owned(),
-            })),
+            _ => Err(ChecksError::Io(format!(
+                "`{branch}` moved on the remote while {commit} was pushed to it; asked again, \
+                 it is pushed then"
+            ))),
         }
     }
 
@@ -271,12 +268,13 @@ impl GithubChecks {
 
     /// Deletes the branch of a final verdict (once; a moved branch is someone else's now).
     async fn settle(&self, commit: &str, mut asked: Asked) -> Result<(), ChecksError> {
-        if !asked.deleted {
-            self.remote
-                .delete_branch(&asked.branch, commit, &self.base)
-                .await?;
-            asked.deleted = true;
+        if asked.deleted {
+            return Ok(());
         }
+        self.remote
+            .delete_branch(&asked.branch, commit, &self.base)
+            .await?;
+        asked.deleted = true;
         self.keep(commit, &asked)
     }
 }
