@@ -202,6 +202,22 @@ async fn ci_silent_past_the_timeout_fails_saying_where_ci_must_run() {
         checks.state(&commit).await.unwrap(),
         CommitCheckState::Pending
     );
+    let not_modified = |listing: &str| {
+        repo.github()
+            .unwrap()
+            .fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(&format!("/commits/{commit}/{listing}")))
+            .filter(|r| r.status == 304)
+            .count()
+    };
+    assert_eq!(
+        not_modified("check-runs"),
+        1,
+        "an unchanged poll costs a 304"
+    );
+    assert_eq!(not_modified("status"), 1, "an unchanged poll costs a 304");
     assert_eq!(
         repo.origin_tip("clambake/checks/bundle-4"),
         Some(commit.clone())
