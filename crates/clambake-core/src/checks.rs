@@ -1,6 +1,8 @@
 //! The project's checks as `[checks]` describes them: their argv and environment, checked
 //! when the configuration is, and the end of their output as a comment or a prompt quotes it.
 
+pub mod ci;
+
 use crate::agents::command::{ModelKeys, agent_environment};
 use crate::agents::failure::cut;
 use crate::config::ChecksConfig;
