@@ -126,6 +126,9 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     NoToken(#[from] NoToken),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ChecksConfig(#[from] crate::core::checks::ChecksConfigError),
     #[error("origin's URL `{url}` names no repository on a GitHub host")]
     #[diagnostic(help(
         "name it: `clambake init --backend github --owner OWNER --repo REPO` (and --api-url for \
@@ -389,6 +392,7 @@ impl AppError {
             | Self::DuplicateOrchestratorId { .. }
             | Self::ActionsNeedGithub { .. }
             | Self::ActionsDisabled
+            | Self::ChecksConfig(_)
             | Self::Config(_) => ErrorKind::Config,
             Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
             Self::UnjudgedAttempt { .. }

@@ -39,6 +39,7 @@ mod claude_run;
 mod cli;
 mod codex_attempts;
 mod codex_run;
+mod commit_checks;
 mod conditional_listing;
 mod conditional_polls;
 mod damaged_databases;

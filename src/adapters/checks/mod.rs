@@ -2,6 +2,8 @@
 //! process group and (where Linux allows) cgroup, its output written straight to its log, and
 //! everything it started killed when it ends, times out, or is given up on.
 
+pub mod commits;
+
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;

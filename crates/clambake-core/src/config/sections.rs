@@ -21,6 +21,20 @@ use super::schema::{POSITIVE, ValueKind, choices, configuration};
 pub const DEFAULT_ENV_PASSTHROUGH: &str =
     "ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX CODEX_HOME";
 
+/// Forge credentials and Clambake's own settings: never handed to an agent, even if listed.
+const NEVER_PASSED: &[&str] = &[
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+];
+const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
+
+/// Whether `name` is never handed to an agent: a forge token or one of Clambake's settings.
+pub fn never_passed(name: &str) -> bool {
+    NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX)
+}
+
 choices! {
     /// Where issues, labels and pull requests live.
     ForgeBackend {
