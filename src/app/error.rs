@@ -279,6 +279,10 @@ pub enum AttemptError {
     #[error("{agent} is not running")]
     #[diagnostic(help("`clambake agent list` shows the running agents"))]
     NotRunning { agent: String },
+    /// The checks could not be set up for the finished work (its configuration, its files).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checks(Box<AppError>),
     /// The journal refused the slot's step as the agent started.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -432,7 +436,7 @@ impl AttemptError {
             | Self::NotRunning { .. }
             | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
             Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
-            Self::Journal(error) => error.kind(),
+            Self::Journal(error) | Self::Checks(error) => error.kind(),
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::agents::attempt::AttemptError;
 use crate::app::workspace::Workspace;
+use crate::app::{AppError, compose};
 use crate::core::agents::outcome::{Classification, ExitStatus, Outcome};
 use crate::core::agents::prompt::ChecksFailure;
 use crate::core::checks;
@@ -64,23 +65,18 @@ pub async fn check_work(
     worktree: &Path,
     logs: &LogFiles,
 ) -> Result<Option<CheckedWork>, AttemptError> {
-    let config = workspace.load_config()?.config;
-    let argv = checks::argv(&config.checks).map_err(config_error)?;
+    let checks_error = |error: AppError| AttemptError::Checks(Box::new(error));
+    let config = workspace.load_config().map_err(checks_error)?.config;
+    let argv = checks::argv(&config.checks).map_err(|e| checks_error(e.into()))?;
     if argv.is_empty() {
         return Ok(None);
     }
-    let env = checks::environment(
-        std::env::vars(),
-        &config.agents.env_passthrough,
-        &config.checks,
-    )
-    .map_err(config_error)?;
+    let env = compose::checks_environment(&config).map_err(checks_error)?;
     let (log, verdict_file) = checks_files(logs);
     // A rerun of the same attempt (after a restart) starts a fresh log.
     let _ = tokio::fs::remove_file(&log).await;
     let timeout = Duration::from_secs(u64::from(config.checks.timeout_minutes) * 60);
-    let run = workspace
-        .check_runner()
+    let run = compose::check_runner()
         .run(&CheckRequest {
             dir: worktree,
             argv: &argv,
@@ -92,13 +88,11 @@ pub async fn check_work(
     workspace.worktrees().discard_changes(worktree).await?;
     // Secrets go before any line is cut short.
     let output = tokio::fs::read(&log).await.unwrap_or_default();
-    let output = crate::app::compose::secrets()
+    let output = compose::secrets()
         .redact(&String::from_utf8_lossy(&output))
         .into_owned();
     let tail = match &run.verdict {
-        CheckVerdict::Unstartable { message } => crate::app::compose::secrets()
-            .redact(message)
-            .into_owned(),
+        CheckVerdict::Unstartable { message } => compose::secrets().redact(message).into_owned(),
         _ => checks::output_tail(&output),
     };
     let checked = CheckedWork {
@@ -144,8 +138,4 @@ fn verdict_sentence(verdict: &CheckVerdict, timeout_minutes: u32) -> String {
         CheckVerdict::TimedOut => format!("ran past {timeout_minutes} minutes and were stopped"),
         CheckVerdict::Unstartable { .. } => "could not start".to_owned(),
     }
-}
-
-fn config_error(error: checks::ChecksConfigError) -> AttemptError {
-    AttemptError::Config(error.to_string())
 }

@@ -366,7 +366,10 @@ mod tests {
             failures: 2,
             max_attempts: 3,
         };
-        assert_snapshot!("retrying_after_a_crash", retrying(&crashed, 3, now, now, None));
+        assert_snapshot!(
+            "retrying_after_a_crash",
+            retrying(&crashed, 3, now, now, None)
+        );
         let could_not_run = AttemptFailure::CouldNotRun {
             agent: "agent002".to_owned(),
             error: "the worktree could not be made".to_owned(),
@@ -425,7 +428,10 @@ mod tests {
             committed_by_clambake: true,
             checks_passed: Some("cargo test --locked"),
         };
-        assert_snapshot!("landed_checked_committed_by_clambake", landed(&landing, None, false));
+        assert_snapshot!(
+            "landed_checked_committed_by_clambake",
+            landed(&landing, None, false)
+        );
     }
 
     #[test]
