@@ -66,7 +66,12 @@ pub async fn check_work(
     logs: &LogFiles,
 ) -> Result<Option<CheckedWork>, AttemptError> {
     let checks_error = |error: AppError| AttemptError::Checks(Box::new(error));
-    let config = workspace.load_config().map_err(checks_error)?.config;
+    let config = match workspace.load_config() {
+        Ok(loaded) => loaded.config,
+        // No configuration, no checks (a repository attempts run in without `init`).
+        Err(AppError::NotInitialized { .. }) => return Ok(None),
+        Err(error) => return Err(checks_error(error)),
+    };
     let argv = checks::argv(&config.checks).map_err(|e| checks_error(e.into()))?;
     if argv.is_empty() {
         return Ok(None);
