@@ -87,6 +87,7 @@ async fn attempts() {
             base: "main".to_owned(),
             pull_request_heads: Vec::new(),
             resume_session: None,
+            checks_failure: None,
         };
         let started = Instant::now();
         let result = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())

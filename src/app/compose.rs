@@ -36,7 +36,7 @@ use crate::core::text::redact::Redactor;
 use crate::ports::actions::Actions;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 use crate::ports::agent_host::AgentHost;
-use crate::ports::checks::CommitChecks;
+use crate::ports::checks::{CheckRunner, CommitChecks};
 use crate::ports::credentials::{GithubToken, NoToken, RepositoryAccess};
 use crate::ports::database::FileState;
 use crate::ports::forge::ForgeResult;
@@ -186,6 +186,20 @@ impl GithubBackend {
     }
 }
 
+/// The checks on an agent's finished work, run on this machine.
+pub fn check_runner() -> Arc<dyn CheckRunner> {
+    Arc::new(LocalCheckRunner::default())
+}
+
+/// The environment the checks run with, from this process's as `config` says.
+pub fn checks_environment(config: &Config) -> AppResult<Vec<(String, String)>> {
+    Ok(crate::core::checks::environment(
+        agents::process_environment(),
+        &config.agents.env_passthrough,
+        &config.checks,
+    )?)
+}
+
 /// A commit's checks by `checks.command` on this machine, run as `config` says: each commit in
 /// a worktree under `state_dir`, added and removed under `worktree_lock`.
 pub fn command_checks(
@@ -196,11 +210,7 @@ pub fn command_checks(
 ) -> AppResult<Arc<dyn CommitChecks>> {
     let settings = CommandSettings {
         argv: crate::core::checks::argv(&config.checks)?,
-        env: crate::core::checks::environment(
-            agents::process_environment(),
-            &config.agents.env_passthrough,
-            &config.checks,
-        )?,
+        env: checks_environment(config)?,
         timeout: Duration::from_secs(u64::from(config.checks.timeout_minutes) * 60),
         parallel: usize::try_from(config.checks.parallel).unwrap_or(usize::MAX),
     };

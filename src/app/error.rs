@@ -291,6 +291,10 @@ pub enum AttemptError {
         attempt: u32,
         known: String,
     },
+    /// The checks could not be set up for the finished work (its configuration, its files).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checks(Box<AppError>),
     /// The journal refused the slot's step as the agent started.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -446,7 +450,7 @@ impl AttemptError {
             | Self::NoSuchAttempt { .. }
             | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
             Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
-            Self::Journal(error) => error.kind(),
+            Self::Journal(error) | Self::Checks(error) => error.kind(),
         }
     }
 }

@@ -199,6 +199,9 @@ pub trait Worktrees: Send + Sync {
     /// Commits whatever `dir` holds uncommitted, tracked or not, as Clambake, hooks skipped:
     /// saving an agent's work must not depend on them. Returns whether there was anything.
     async fn commit_leftovers(&self, dir: &Path, message: &str) -> GitResult<bool>;
+    /// Throws away what `dir` holds uncommitted, tracked or not, but for ignored files (build
+    /// output): what the checks changed after the agent's work was committed.
+    async fn discard_changes(&self, dir: &Path) -> GitResult<()>;
     /// Commits `paths` of `dir` as `author`.
     async fn commit_files(
         &self,

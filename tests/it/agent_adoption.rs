@@ -87,6 +87,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
                 base: "main".to_owned(),
                 pull_request_heads: Vec::new(),
                 resume_session: None,
+                checks_failure: None,
             };
             run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
         }
@@ -386,6 +387,7 @@ async fn ended_attempt(backend: Backend, scripts: &Path) -> (TestRepo, Workspace
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
         resume_session: None,
+        checks_failure: None,
     };
     let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
         .await

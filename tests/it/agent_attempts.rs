@@ -31,6 +31,7 @@ fn request(title: &str) -> AttemptRequest {
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
         resume_session: None,
+        checks_failure: None,
     }
 }
 

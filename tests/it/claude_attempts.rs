@@ -35,6 +35,7 @@ fn request() -> AttemptRequest {
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
         resume_session: None,
+        checks_failure: None,
     }
 }
 
@@ -237,6 +238,7 @@ async fn a_retry_after_a_stall_continues_the_claude_code_session() {
     let retry = AttemptRequest {
         attempt: 2,
         resume_session: Some(session.clone()),
+        checks_failure: None,
         ..request()
     };
     let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())

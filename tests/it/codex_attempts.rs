@@ -70,6 +70,7 @@ fn request() -> AttemptRequest {
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
         resume_session: None,
+        checks_failure: None,
     }
 }
 
@@ -426,6 +427,7 @@ async fn a_retry_after_a_stall_continues_the_codex_session() {
     let retry = AttemptRequest {
         attempt: 2,
         resume_session: Some(thread.clone()),
+        checks_failure: None,
         ..request()
     };
     let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())

@@ -32,6 +32,7 @@ mod bundle_records;
 mod bundle_strays;
 mod bundle_summary;
 mod chaos;
+mod checks_landing;
 mod claude_attempts;
 mod claude_code;
 mod claude_failures;

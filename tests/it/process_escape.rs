@@ -214,6 +214,7 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
                 base: "main".to_owned(),
                 pull_request_heads: Vec::new(),
                 resume_session: None,
+                checks_failure: None,
             };
             let (_keep, stop) = oneshot::channel();
             run_attempt(&workspace, &runtime, &request, LIMITS, stop).await
@@ -347,6 +348,7 @@ async fn a_stray_is_stopped_with_its_escapes(tracking: ProcessTracking) {
         base: "main".to_owned(),
         pull_request_heads: Vec::new(),
         resume_session: None,
+        checks_failure: None,
     };
     let (_keep, stop) = oneshot::channel();
     run_attempt(&workspace, &runtime, &request, LIMITS, stop)

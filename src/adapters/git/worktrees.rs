@@ -129,6 +129,13 @@ impl Worktrees for Git {
         Ok(true)
     }
 
+    async fn discard_changes(&self, dir: &Path) -> GitResult<()> {
+        let here = Git::new(dir);
+        here.run(&["reset", "--hard", "--quiet"]).await?;
+        here.run(&["clean", "-d", "--force", "--quiet"]).await?;
+        Ok(())
+    }
+
     async fn commit_files(
         &self,
         dir: &Path,

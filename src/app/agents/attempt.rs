@@ -11,13 +11,17 @@ use jiff::Timestamp;
 
 use crate::app::agents::elsewhere::{claim_id, fetch_pushed, publish_for_runner};
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
+use crate::app::agents::work_checks::{CheckedWork, check_work};
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::workspace::Workspace;
 use crate::core::agents::containment::left_running;
-use crate::core::agents::outcome::{Classification, Evidence, ExitStatus, Termination, classify};
+use crate::core::agents::outcome::{
+    Classification, Evidence, ExitStatus, Outcome, Termination, classify,
+};
 use crate::core::agents::prompt::{
-    LeftOut, PromptComment, PromptInput, build_prompt, build_resume_prompt,
+    ChecksFailure, LeftOut, PromptComment, PromptInput, build_checks_retry_prompt, build_prompt,
+    build_resume_prompt,
 };
 use crate::core::branches::name::branch_name;
 use crate::core::queue::slots::{RunningSlot, check_slot};
@@ -47,6 +51,8 @@ pub struct AttemptRequest {
     pub pull_request_heads: Vec<String>,
     /// The agent session an earlier attempt left unfinished, for the runtime to continue.
     pub resume_session: Option<String>,
+    /// How the project's checks failed on the last attempt's work, which this one fixes.
+    pub checks_failure: Option<ChecksFailure>,
 }
 
 /// How an attempt went.
@@ -62,6 +68,8 @@ pub struct AttemptResult {
     pub report: AttemptReport,
     /// Whether Clambake committed work the agent left uncommitted.
     pub committed_leftovers: bool,
+    /// The project's checks on work the agent finished, when a command is configured.
+    pub checks: Option<CheckedWork>,
     pub commits_ahead: u32,
     pub classification: Classification,
     /// What the agent left running when it ended (stopped since), as its verdict says.
@@ -167,15 +175,17 @@ async fn run_in_place(
         .resume_session
         .clone()
         .filter(|_| runtime.resumes_sessions());
-    let prompt = match &resume_session {
-        Some(_) => build_resume_prompt(request.issue, &branch),
-        None => build_prompt(&PromptInput {
+    let prompt = match (&resume_session, &request.checks_failure) {
+        (Some(_), Some(failure)) => build_checks_retry_prompt(request.issue, &branch, failure),
+        (Some(_), None) => build_resume_prompt(request.issue, &branch),
+        (None, _) => build_prompt(&PromptInput {
             issue: request.issue,
             title: request.title.clone(),
             body: request.body.clone(),
             comments: request.comments.clone(),
             comments_left_out: request.comments_left_out,
             branch: branch.clone(),
+            checks_failure: request.checks_failure.clone(),
         }),
     };
     let prompt_file = workspace
@@ -333,6 +343,14 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
     classification.reason = crate::app::compose::secrets()
         .redact(&classification.reason)
         .into_owned();
+    // Work the agent calls finished must pass the project's checks before it may land.
+    let checks = match classification.outcome == Outcome::Success && ended.worktree.is_dir() {
+        true => check_work(workspace, &ended.worktree, &ended.logs).await?,
+        false => None,
+    };
+    if let Some(checked) = &checks {
+        checked.judge(&mut classification);
+    }
     let exit_to_outcome = ended.report.exited_at.elapsed();
     tracing::info!(
         agent = %ended.agent,
@@ -351,6 +369,7 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
         logs: ended.logs,
         report: ended.report,
         committed_leftovers,
+        checks,
         commits_ahead,
         classification,
         left_running,

@@ -15,4 +15,5 @@ pub mod request;
 pub mod simulated_work;
 pub mod terminate;
 pub mod verdict;
+pub mod work_checks;
 pub mod worktree;

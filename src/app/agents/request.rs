@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, AttemptRequest, LOGS_DIR};
+use crate::app::agents::work_checks::earlier_failure;
 use crate::app::queue::claim::Claimed;
+use crate::core::agents::outcome::Outcome;
 use crate::core::agents::prompt::PromptComment;
 use crate::core::agents::retry::continues_session;
 use crate::core::config::PromptComments;
@@ -41,11 +43,13 @@ pub async fn request_for(
     comments_from: PromptComments,
 ) -> crate::app::AppResult<AttemptRequest> {
     let recorded = earlier.iter().map(|a| a.attempt).max().unwrap_or(0);
-    let resume_session = earlier
-        .iter()
-        .max_by_key(|a| a.attempt)
+    let last = earlier.iter().max_by_key(|a| a.attempt);
+    let resume_session = last
         .filter(|last| continues_session(&last.outcome))
         .and_then(|last| last.session_id.clone());
+    let checks_failure = last
+        .filter(|last| last.outcome == Outcome::ChecksFailed.as_str())
+        .and_then(|last| earlier_failure(Path::new(&last.log)));
     let found = &claimed.issue;
     let issue = found.number;
     // An issue that had no comments when it was read has none to list.
@@ -86,6 +90,7 @@ pub async fn request_for(
         base: base.to_owned(),
         pull_request_heads,
         resume_session,
+        checks_failure,
     })
 }
 

@@ -113,6 +113,11 @@ pub async fn dispose(
             totals: Some(&result.report.totals),
             simulated: simulated_issue(attempts, issue)?,
             left_running: result.left_running.as_deref(),
+            committed_by_clambake: result.committed_leftovers,
+            checks_passed: result
+                .checks
+                .as_ref()
+                .map(|checked| checked.command.as_str()),
         };
         let landing = land(
             workspace.repository(),
@@ -143,13 +148,18 @@ pub async fn dispose(
         branch: result.branch.clone(),
         commits_ahead: result.commits_ahead,
     };
-    let tail = log_tail(&result.logs.stdout, &result.logs.stderr).await;
+    let failed_checks = result.checks.as_ref().filter(|checked| !checked.passed);
+    let tail = match failed_checks {
+        Some(checked) => checked.tail.clone(),
+        None => log_tail(&result.logs.stdout, &result.logs.stderr).await,
+    };
     let failure = Failure {
         agent,
         issue,
         summary,
         branch: &result.branch,
         log_tail: tail,
+        checks_failed: failed_checks.is_some(),
         counted_failures,
     };
     let disposition = retry_or_fail(forge, attempts, policy, failure, now).await?;
@@ -199,7 +209,10 @@ pub struct Failure<'a> {
     /// `agents.max_attempts` counts.
     pub summary: AttemptFailure,
     pub branch: &'a str,
+    /// The end of the attempt's log, or of the checks' output when they failed.
     pub log_tail: String,
+    /// Whether the checks failed on finished work (`log_tail` is then their output).
+    pub checks_failed: bool,
     /// The failed attempts the issue's claim counts over every orchestrator, this one
     /// included: the count is at least that.
     pub counted_failures: u32,
@@ -220,6 +233,7 @@ pub async fn retry_or_fail(
         summary,
         branch,
         log_tail,
+        checks_failed,
         counted_failures,
     } = failure;
     let history = attempts.attempts(issue)?;
@@ -245,7 +259,8 @@ pub async fn retry_or_fail(
             forge
                 .edit_labels(issue, &[labels::READY.to_owned()], &[agent.to_owned()])
                 .await?;
-            let retrying = comments::retrying(&attempt, next, not_before, now);
+            let checks_output = checks_failed.then_some(log_tail.as_str());
+            let retrying = comments::retrying(&attempt, next, not_before, now, checks_output);
             comment_unless_locked(forge, issue, &retrying).await?;
             Ok(Disposition::Retrying {
                 attempt: next,
@@ -325,6 +340,10 @@ pub struct Work<'a> {
     pub simulated: bool,
     /// What the attempt left running, stopped since, as its verdict says.
     pub left_running: Option<&'a str>,
+    /// Clambake committed what the agent left uncommitted.
+    pub committed_by_clambake: bool,
+    /// The checks command that passed on the work, when checks are configured.
+    pub checks_passed: Option<&'a str>,
 }
 
 /// Where landed work went.
@@ -366,6 +385,8 @@ pub async fn land(
         totals,
         simulated,
         left_running,
+        committed_by_clambake,
+        checks_passed,
     } = work;
     let base = forge.default_branch().await?;
     if let Some(unrelated) = find_unrelated(git, &base, branch).await? {
@@ -387,6 +408,8 @@ pub async fn land(
         commits_ahead,
         totals,
         left_running,
+        committed_by_clambake,
+        checks_passed,
     };
     let pull_request = if bundling {
         None

@@ -111,9 +111,8 @@ pub async fn land_work(
     let worktree = worktree_path(workspace, slot, number);
     // As the run loop does when an attempt ends: what the agent left uncommitted is saved
     // on its branch before the worktree goes.
-    if worktree.is_dir() {
-        commit_leftovers(workspace.worktrees(), &worktree, number, slot).await?;
-    }
+    let committed_by_clambake = worktree.is_dir()
+        && commit_leftovers(workspace.worktrees(), &worktree, number, slot).await?;
     let tips = workspace.refs().branch_tips().await?;
     let branch = slot_branch(tips.keys().map(String::as_str), slot, number, &issue.title);
     let ahead = match workspace.refs().branch_tip(&branch).await? {
@@ -137,6 +136,8 @@ pub async fn land_work(
         totals: None,
         simulated: simulated_issue(journal, number)?,
         left_running: None,
+        committed_by_clambake,
+        checks_passed: None,
     };
     let landing = disposal::land(
         workspace.repository(),

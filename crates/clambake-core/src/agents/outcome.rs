@@ -14,6 +14,9 @@ use crate::agents::events::{ResultEvent, ResultSubtype};
 pub enum Outcome {
     /// Finished and left commits on its branch.
     Success,
+    /// The agent finished with commits, but the project's checks (`[checks] command`) failed
+    /// on its work.
+    ChecksFailed,
     /// The CLI stopped at its turn limit.
     MaxTurns,
     /// The CLI stopped at its spending limit.
@@ -34,6 +37,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
+            Self::ChecksFailed => "checks_failed",
             Self::MaxTurns => "max_turns",
             Self::Budget => "budget",
             Self::AgentError => "agent_error",

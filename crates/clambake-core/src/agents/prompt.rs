@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::config::PromptComments;
+use crate::text::inert;
 
 /// One comment on the issue, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,31 @@ pub struct PromptInput {
     pub comments_left_out: Option<LeftOut>,
     /// The branch the worktree has checked out.
     pub branch: String,
+    /// How the project's checks failed on the earlier attempt's work, which is on the branch.
+    pub checks_failure: Option<ChecksFailure>,
+}
+
+/// The project's checks failing on an attempt's work, as the next attempt is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksFailure {
+    /// The checks' command line, as configured.
+    pub command: String,
+    /// How they ended: `exited with 101`, `ran past 30 minutes`.
+    pub verdict: String,
+    /// The end of their output, secrets redacted.
+    pub tail: String,
+}
+
+impl ChecksFailure {
+    fn section(&self) -> String {
+        format!(
+            "The project's checks (`{}`) {} on that work. The end of their output:\n\n{}\n\n\
+             Make them pass: fix the cause, not the checks. Clambake runs them again when you stop.\n",
+            self.command,
+            self.verdict,
+            inert::code_block(&self.tail),
+        )
+    }
 }
 
 /// The prompt text. It goes to the agent through a file or standard input, never through a
@@ -103,6 +129,15 @@ pub fn build_prompt(input: &PromptInput) -> String {
     }
     if let Some(left_out) = input.comments_left_out {
         let _ = write!(prompt, "\n{}\n", left_out.sentence());
+    }
+    if let Some(failure) = &input.checks_failure {
+        let _ = write!(
+            prompt,
+            "\n## The checks failed\n\nAn earlier attempt's work on this issue is committed on \
+             branch `{}`, checked out here. {}",
+            input.branch,
+            failure.section()
+        );
     }
     let _ = write!(
         prompt,
@@ -152,6 +187,16 @@ pub fn build_resume_prompt(issue: u64, branch: &str) -> String {
     )
 }
 
+/// What a continued session is told when its finished work failed the project's checks.
+pub fn build_checks_retry_prompt(issue: u64, branch: &str, failure: &ChecksFailure) -> String {
+    format!(
+        "Your work on issue #{issue} is committed on branch `{branch}`, checked out in the current \
+         directory. {}Work under the same rules as before: leave your changes uncommitted, and \
+         stop when the checks pass and the issue is resolved.\n",
+        failure.section()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +218,28 @@ mod tests {
             ],
             comments_left_out: None,
             branch: "agent001/42-fix-the-parser".to_owned(),
+            checks_failure: None,
         }
+    }
+
+    fn failure() -> ChecksFailure {
+        ChecksFailure {
+            command: "cargo test --locked".to_owned(),
+            verdict: "exited with 101".to_owned(),
+            tail: "test parser::empty ... FAILED\n```\nfailures: 1".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_retry_after_failing_checks_is_told_what_failed() {
+        let fresh = build_prompt(&PromptInput {
+            checks_failure: Some(failure()),
+            ..input()
+        });
+        insta::assert_snapshot!("prompt_after_failing_checks", fresh);
+        let continued = build_checks_retry_prompt(42, "agent001/42-fix", &failure());
+        insta::assert_snapshot!("continued_after_failing_checks", continued);
+        assert!(!build_prompt(&input()).contains("checks"));
     }
 
     #[test]

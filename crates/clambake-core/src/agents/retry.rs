@@ -34,9 +34,13 @@ pub fn after_failure(attempts_made: u32, max_attempts: u32, base: Duration) -> A
 /// Whether a retry after an attempt that ended `outcome` continues that attempt's agent
 /// session instead of starting over: the agent was on its way but ran out of turns, or went
 /// silent (a stalled model, a hung tool), so its conversation so far is worth keeping. A
-/// session that failed for any other reason (an error, no commits) starts afresh.
+/// session whose finished work failed the project's checks is continued too: it is told what
+/// failed and fixes it. One that failed for any other reason (an error, no commits) starts
+/// afresh.
 pub fn continues_session(outcome: &str) -> bool {
-    outcome == Outcome::MaxTurns.as_str() || outcome == Outcome::Stalled.as_str()
+    [Outcome::MaxTurns, Outcome::Stalled, Outcome::ChecksFailed]
+        .iter()
+        .any(|continued| continued.as_str() == outcome)
 }
 
 #[cfg(test)]
@@ -69,6 +73,7 @@ mod tests {
     fn only_unfinished_sessions_are_continued() {
         assert!(continues_session("max_turns"));
         assert!(continues_session("stalled"));
+        assert!(continues_session("checks_failed"));
         for outcome in [
             "success",
             "agent_error",

@@ -20,6 +20,10 @@ pub struct Landing<'a> {
     pub totals: Option<&'a AttemptTotals>,
     /// The processes the agent left running, which Clambake stopped, when there were any.
     pub left_running: Option<&'a str>,
+    /// Clambake committed what the agent left uncommitted: the last commit is not the agent's.
+    pub committed_by_clambake: bool,
+    /// The checks command that passed on the work, when checks are configured.
+    pub checks_passed: Option<&'a str>,
 }
 
 impl Landing<'_> {
@@ -52,6 +56,18 @@ pub fn landed(landing: &Landing<'_>, carried_by: Option<u64>, simulated: bool) -
     let comment = match carried_by {
         Some(number) => format!("{landed} Pull request #{number} carries it."),
         None => format!("{landed} It waits for the next bundle train."),
+    };
+    let comment = match landing.checks_passed {
+        Some(command) => format!("{comment} The checks (`{command}`) passed on it."),
+        None => comment,
+    };
+    let comment = if landing.committed_by_clambake {
+        format!(
+            "{comment} The agent left its changes uncommitted: Clambake committed them as its \
+             last commit."
+        )
+    } else {
+        comment
     };
     let comment = match landing.left_running {
         Some(left) => format!("{comment} Note: {left}."),
@@ -118,14 +134,23 @@ impl FailedAttempt<'_> {
 
 /// The comment on an issue put back in the queue: attempt `next` may start at `not_before`,
 /// told as seen at `now`.
+/// `checks_output` is the end of the checks' output when they failed, which the next attempt
+/// is told too.
 pub fn retrying(
     attempt: &FailedAttempt<'_>,
     next: u32,
     not_before: Timestamp,
     now: Timestamp,
+    checks_output: Option<&str>,
 ) -> String {
+    let output = checks_output.map_or_else(String::new, |tail| {
+        format!(
+            "\n\nThe end of the checks' output, which the next attempt is given:\n\n{}",
+            inert::code_block(tail)
+        )
+    });
     format!(
-        "{}\n\nClambake will try again (attempt {}) after {}.",
+        "{}{output}\n\nClambake will try again (attempt {}) after {}.",
         attempt.summary(),
         attempt_of(next, attempt.max_attempts),
         moment_from(not_before, now)
@@ -147,12 +172,19 @@ pub struct GaveUp<'a> {
 pub fn gave_up(attempt: &FailedAttempt<'_>, gave_up: &GaveUp<'_>) -> String {
     format!(
         "{}\n\nAll {} attempts failed, so this issue is now `{}`. Total cost: ${:.4}. The work \
-         so far is on `{}`.\n\nThe end of the last attempt's log:\n\n{}",
+         so far is on `{}`.\n\nThe end of the last attempt's {}:\n\n{}",
         attempt.summary(),
         attempt.failures,
         labels::FAILED,
         gave_up.cost_usd,
         gave_up.branch,
+        match attempt.failure {
+            AttemptFailure::Ended {
+                outcome: Outcome::ChecksFailed,
+                ..
+            } => "checks' output",
+            _ => "log",
+        },
         inert::code_block(gave_up.log_tail),
     )
 }
@@ -273,6 +305,8 @@ mod tests {
             commits_ahead: 2,
             totals: Some(&totals),
             left_running: None,
+            committed_by_clambake: false,
+            checks_passed: None,
         };
         let left_running = Landing {
             left_running: Some(
@@ -321,7 +355,7 @@ mod tests {
         let now = at("2026-11-21T06:10:00Z");
         assert_snapshot!(
             "retrying",
-            retrying(&attempt, 2, at("2026-11-21T06:11:30Z"), now)
+            retrying(&attempt, 2, at("2026-11-21T06:11:30Z"), now, None)
         );
         let crashed = AttemptFailure::Crashed {
             agent: "agent003".to_owned(),
@@ -332,7 +366,10 @@ mod tests {
             failures: 2,
             max_attempts: 3,
         };
-        assert_snapshot!("retrying_after_a_crash", retrying(&crashed, 3, now, now));
+        assert_snapshot!(
+            "retrying_after_a_crash",
+            retrying(&crashed, 3, now, now, None)
+        );
         let could_not_run = AttemptFailure::CouldNotRun {
             agent: "agent002".to_owned(),
             error: "the worktree could not be made".to_owned(),
@@ -345,7 +382,55 @@ mod tests {
         };
         assert_snapshot!(
             "retrying_past_the_limit",
-            retrying(&past_the_limit, 5, now, now)
+            retrying(&past_the_limit, 5, now, now, None)
+        );
+    }
+
+    #[test]
+    fn failing_checks_are_quoted_and_passing_ones_and_clambakes_commits_are_said() {
+        let failure = AttemptFailure::Ended {
+            agent: "agent001".to_owned(),
+            outcome: Outcome::ChecksFailed,
+            reason: "the checks (`cargo test`) exited with 101".to_owned(),
+            branch: "agent001/4-parse".to_owned(),
+            commits_ahead: 2,
+        };
+        let attempt = FailedAttempt {
+            failure: &failure,
+            failures: 1,
+            max_attempts: 3,
+        };
+        let now = at("2026-11-21T06:10:00Z");
+        let tail = "test parse::pipes ... FAILED\n```\n<!-- x -->";
+        assert_snapshot!(
+            "retrying_after_failing_checks",
+            retrying(&attempt, 2, now, now, Some(tail))
+        );
+        let last = FailedAttempt {
+            failures: 3,
+            ..attempt
+        };
+        let gave_up_text = gave_up(
+            &last,
+            &GaveUp {
+                cost_usd: 0.5,
+                branch: "agent001/4-parse",
+                log_tail: tail,
+            },
+        );
+        assert!(gave_up_text.contains("The end of the last attempt's checks' output"));
+        let landing = Landing {
+            agent: "agent001",
+            branch: "agent001/4-parse",
+            commits_ahead: 2,
+            totals: None,
+            left_running: None,
+            committed_by_clambake: true,
+            checks_passed: Some("cargo test --locked"),
+        };
+        assert_snapshot!(
+            "landed_checked_committed_by_clambake",
+            landed(&landing, None, false)
         );
     }
 

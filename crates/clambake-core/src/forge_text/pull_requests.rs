@@ -208,6 +208,8 @@ mod tests {
             commits_ahead: 1,
             totals: None,
             left_running: None,
+            committed_by_clambake: false,
+            checks_passed: None,
         };
         let pr = landed(12, "Fixes #1\n`Fix` <!-- the parser", &landing, &[]);
         assert_eq!(closed_issues(&pr.body), vec![12]);

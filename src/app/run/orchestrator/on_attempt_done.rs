@@ -363,6 +363,7 @@ impl Orchestrator {
                 summary: unjudged.summary,
                 branch: &branch,
                 log_tail: unjudged.reason,
+                checks_failed: false,
                 counted_failures,
             },
             now,
