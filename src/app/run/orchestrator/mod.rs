@@ -36,6 +36,7 @@ use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
+use crate::app::run::metrics::RunMetrics;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
@@ -168,6 +169,8 @@ pub struct Orchestrator {
     last_check: Option<Timestamp>,
     /// Holds one value, replaced on each publication: a slow live view never makes it grow.
     progress: watch::Sender<Progress>,
+    /// What the metrics count of the loop's events and drift.
+    metrics: Arc<RunMetrics>,
     /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
     unavailable: Option<AppError>,
     /// Set by the first signal: claiming stopping for another reason must not swallow it.
@@ -229,6 +232,7 @@ impl Orchestrator {
             drift_repaired: 0,
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
+            metrics: RunMetrics::new(),
             unavailable: None,
             shutting_down: false,
             claims,
@@ -278,6 +282,11 @@ impl Orchestrator {
     pub fn report_progress(&mut self, to: watch::Sender<Progress>) {
         self.progress = to;
         self.publish();
+    }
+
+    /// Counts the loop's events and drift into `metrics` from now on.
+    pub fn count_into(&mut self, metrics: Arc<RunMetrics>) {
+        self.metrics = metrics;
     }
 
     fn publish(&self) {
@@ -417,6 +426,16 @@ impl Orchestrator {
 
     fn record(&mut self, event: RunEvent) {
         tracing::info!("{event}");
+        let attempt = match &event {
+            RunEvent::Disposed { issue, attempt, .. } => self
+                .journal
+                .attempts(*issue)
+                .ok()
+                .and_then(|records| records.into_iter().find(|r| r.attempt == *attempt)),
+            _ => None,
+        };
+        self.metrics
+            .observe(&event, attempt.as_ref(), self.clock.now());
         self.events.push(event);
         self.publish();
     }
