@@ -56,7 +56,7 @@ pub struct RunMetrics {
 
 impl Default for RunMetrics {
     fn default() -> Self {
-        Self {
+        let metrics = Self {
             attempts: Family::default(),
             attempt_seconds: Histogram::new(exponential_buckets(1.0, 4.0, 8)),
             cost_usd: FloatCounter::default(),
@@ -70,7 +70,18 @@ impl Default for RunMetrics {
             bundled_fraction: FloatGauge::default(),
             set_aside: Family::default(),
             claimed_at: Arc::default(),
+        };
+        // The kinds known ahead show from the start, at zero.
+        for kind in ["adopted", "resumed", "stuck_stopped", "force_reset"] {
+            metrics.recoveries.get_or_create(&label("kind", kind));
         }
+        metrics
+            .recovery_failures
+            .get_or_create(&label("kind", "force_reset"));
+        for reason in ["refused", "parked", "waiting_for_merge"] {
+            metrics.set_aside.get_or_create(&label("reason", reason));
+        }
+        metrics
     }
 }
 
@@ -331,5 +342,100 @@ impl RunMetrics {
         let mut text = String::new();
         encode(&mut text, &registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::run::live::LiveSnapshot;
+    use crate::app::run::orchestrator::PullRequestOpened;
+    use crate::app::trains::bundle::Waiting;
+
+    struct NoProcesses;
+
+    impl ProcessUsage for NoProcesses {
+        fn tree(&self, _pid: u32) -> Option<crate::ports::process_usage::TreeUsage> {
+            None
+        }
+    }
+
+    #[test]
+    fn stuck_agents_recoveries_drift_and_trains_are_counted_by_kind() {
+        let metrics = RunMetrics::new();
+        let now: Timestamp = "2026-12-01T20:00:00Z".parse().unwrap();
+        let agent = || "agent001".to_owned();
+        for event in [
+            RunEvent::StuckStopped {
+                agent: agent(),
+                issue: 1,
+                idle_minutes: 200,
+            },
+            RunEvent::ForceReset {
+                agent: agent(),
+                issue: 2,
+                idle_minutes: 40,
+                failed: true,
+            },
+            RunEvent::Parked {
+                agent: agent(),
+                issue: 3,
+                error: "x".to_owned(),
+            },
+            RunEvent::TrainDeparted {
+                bundles: vec![PullRequestOpened {
+                    number: 9,
+                    issues: vec![4, 5, 6],
+                    why: None,
+                }],
+                individual: vec![PullRequestOpened {
+                    number: 10,
+                    issues: vec![7],
+                    why: None,
+                }],
+                waiting: vec![Waiting {
+                    issue: 8,
+                    why: "waits for #3".to_owned(),
+                }],
+            },
+        ] {
+            metrics.observe(&event, None, now);
+        }
+        metrics.inconsistency("StaleClaim");
+        metrics.inconsistency("StaleClaim");
+        metrics.recovered("StaleClaim");
+        let live = LiveSnapshot {
+            at: now,
+            agents: Vec::new(),
+            queue: None,
+            bundling: true,
+            next_train: None,
+            recent: Vec::new(),
+            agents_simulated: false,
+            rate_limited_until: None,
+        };
+        let text = metrics.render(&Scraped {
+            transitions: &[],
+            live: &live,
+            forge_usage: None,
+            processes: &NoProcesses,
+        });
+        for line in [
+            "clambake_stuck_agent_minutes_count 2",
+            "clambake_stuck_agent_minutes_sum 240.0",
+            "clambake_recoveries_total{kind=\"stuck_stopped\"} 1",
+            "clambake_recoveries_total{kind=\"StaleClaim\"} 1",
+            "clambake_recovery_failures_total{kind=\"force_reset\"} 1",
+            "clambake_inconsistencies_detected_total{kind=\"StaleClaim\"} 2",
+            "clambake_set_aside_total{reason=\"parked\"} 1",
+            "clambake_set_aside_total{reason=\"waiting_for_merge\"} 1",
+            "clambake_trains_total 1",
+            "clambake_bundle_size_count 1",
+            "clambake_bundle_size_sum 3.0",
+            "clambake_bundled_fraction 0.75",
+            "clambake_agents_active 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }

@@ -192,7 +192,13 @@ async fn authorize(State(served): State<Arc<Served>>, request: Request, next: Ne
     response
 }
 
-async fn dashboard() -> impl IntoResponse {
+/// The page with its first frame in it; `<` is escaped (`\u003c`, the same string in JSON) so
+/// that no text in the state can end the script element it sits in.
+async fn dashboard(State(served): State<Arc<Served>>) -> Response {
+    let state = match state_of(&served).await {
+        Ok(json) => json.replace('<', "\\u003c"),
+        Err(error) => return failed(error),
+    };
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -201,8 +207,9 @@ async fn dashboard() -> impl IntoResponse {
                 "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
             ),
         ],
-        DASHBOARD,
+        DASHBOARD.replace("__STATE__", &state),
     )
+        .into_response()
 }
 
 fn failed(error: AppError) -> Response {
