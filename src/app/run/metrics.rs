@@ -73,13 +73,15 @@ impl Default for RunMetrics {
         };
         // The kinds known ahead show from the start, at zero.
         for kind in ["adopted", "resumed", "stuck_stopped", "force_reset"] {
-            metrics.recoveries.get_or_create(&label("kind", kind));
+            metrics.recoveries.get_or_create_owned(&label("kind", kind));
         }
         metrics
             .recovery_failures
-            .get_or_create(&label("kind", "force_reset"));
+            .get_or_create_owned(&label("kind", "force_reset"));
         for reason in ["refused", "parked", "waiting_for_merge"] {
-            metrics.set_aside.get_or_create(&label("reason", reason));
+            metrics
+                .set_aside
+                .get_or_create_owned(&label("reason", reason));
         }
         metrics
     }
