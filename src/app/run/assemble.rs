@@ -11,7 +11,7 @@ use crate::app::agents::attempt::AttemptError;
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::run::metrics::RunMetrics;
+use crate::app::run::orchestrator::metrics::RunMetrics;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::run::serve::{self, ServeRequest, TOKEN_VARIABLE};
 use crate::app::{AppError, AppResult, Workspace, compose};

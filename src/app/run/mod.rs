@@ -2,7 +2,6 @@
 
 pub mod assemble;
 pub mod live;
-pub mod metrics;
 pub mod orchestrator;
 pub mod serve;
 pub mod spawn;

@@ -14,6 +14,7 @@ mod claims;
 mod drift;
 mod events;
 mod input;
+pub mod metrics;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
@@ -36,7 +37,6 @@ use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
 use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
-use crate::app::run::metrics::RunMetrics;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
@@ -53,6 +53,7 @@ use crate::ports::{Clock, Forge};
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
 pub use events::{Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use input::Input;
+use metrics::RunMetrics;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
 const MAX_FAILING_PASSES: u32 = 10;

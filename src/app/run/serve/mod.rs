@@ -22,8 +22,8 @@ use tokio::sync::watch;
 
 use crate::app::agents::monitor::list_agents;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::run::metrics::{RunMetrics, Scraped};
 use crate::app::run::orchestrator::Progress;
+use crate::app::run::orchestrator::metrics::{AgentSample, RunMetrics, Scraped};
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::ports::journal::Store;
 use crate::ports::process_usage::ProcessUsage;
@@ -233,9 +233,19 @@ async fn metrics_text(State(served): State<Arc<Served>>) -> Response {
         transitions.extend(served.journal.history(agent).unwrap_or_default());
     }
     let usage = forge_usage::read(&served.workspace).ok().flatten();
+    let agents: Vec<AgentSample> = live
+        .agents
+        .iter()
+        .map(|a| AgentSample {
+            agent: a.agent.clone(),
+            issue: a.issue,
+            pid: a.pid,
+            tokens: a.tokens,
+        })
+        .collect();
     let text = served.metrics.render(&Scraped {
         transitions: &transitions,
-        live: &live,
+        agents: &agents,
         forge_usage: usage.as_ref(),
         processes: served.processes.as_ref(),
     });

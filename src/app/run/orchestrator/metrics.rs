@@ -19,9 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::RunEvent;
 use crate::app::forge_usage::UsageRecord;
-use crate::app::run::live::LiveSnapshot;
-use crate::app::run::orchestrator::RunEvent;
 use crate::app::trains::disposal::Disposition;
 use crate::ports::journal::{AttemptRecord, JournalEntry};
 use crate::ports::process_usage::ProcessUsage;
@@ -87,11 +86,19 @@ impl Default for RunMetrics {
     }
 }
 
+/// A working agent, as the live view sees it.
+pub struct AgentSample {
+    pub agent: String,
+    pub issue: u64,
+    pub pid: Option<u32>,
+    pub tokens: u64,
+}
+
 /// What a scrape reads besides the counters.
 pub struct Scraped<'a> {
     /// Every transition the journal holds.
     pub transitions: &'a [JournalEntry],
-    pub live: &'a LiveSnapshot,
+    pub agents: &'a [AgentSample],
     pub forge_usage: Option<&'a UsageRecord>,
     pub processes: &'a dyn ProcessUsage,
 }
@@ -271,16 +278,15 @@ impl RunMetrics {
             transitions,
         );
 
-        let live = scraped.live;
         let active = Gauge::<i64>::default();
-        active.set(live.agents.len() as i64);
+        active.set(scraped.agents.len() as i64);
         registry.register("agents_active", "Agents working now", active);
         let tokens = Family::<Labels, Gauge>::default();
         let cpu = Family::<Labels, FloatGauge>::default();
         let memory = Family::<Labels, Gauge>::default();
         let files = Family::<Labels, Gauge>::default();
         let processes = Family::<Labels, Gauge>::default();
-        for agent in &live.agents {
+        for agent in scraped.agents {
             let who = vec![
                 ("agent".to_owned(), agent.agent.clone()),
                 ("issue".to_owned(), agent.issue.to_string()),
@@ -350,7 +356,6 @@ impl RunMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::run::live::LiveSnapshot;
     use crate::app::run::orchestrator::PullRequestOpened;
     use crate::app::trains::bundle::Waiting;
 
@@ -406,19 +411,9 @@ mod tests {
         metrics.inconsistency("StaleClaim");
         metrics.inconsistency("StaleClaim");
         metrics.recovered("StaleClaim");
-        let live = LiveSnapshot {
-            at: now,
-            agents: Vec::new(),
-            queue: None,
-            bundling: true,
-            next_train: None,
-            recent: Vec::new(),
-            agents_simulated: false,
-            rate_limited_until: None,
-        };
         let text = metrics.render(&Scraped {
             transitions: &[],
-            live: &live,
+            agents: &[],
             forge_usage: None,
             processes: &NoProcesses,
         });
