@@ -127,6 +127,7 @@ async fn throughput() {
             agents: Some(PIPELINE_AGENTS),
             stop_when: StopWhen::Idle,
             detach_agents: false,
+            serve: false,
         },
         shutdown,
     )

@@ -51,6 +51,11 @@ pub const JOURNAL_DATABASE: &str = JOURNAL_FILE;
 /// The agent host's registry, in the state directory.
 pub const REGISTRY_DATABASE: &str = REGISTRY_FILE;
 
+/// What an attempt's process tree uses of this machine, read from `/proc`.
+pub fn process_usage() -> Arc<dyn crate::ports::process_usage::ProcessUsage> {
+    Arc::new(crate::adapters::hosts::local::tree_usage::ProcfsUsage)
+}
+
 /// The clock: the system's.
 pub fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)

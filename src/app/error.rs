@@ -190,6 +190,11 @@ pub enum AppError {
         "`clambake actions status` shows where it stands; ask again when it has completed"
     ))]
     RunNotCompleted { id: u64, status: String },
+    #[error("cannot serve the metrics and the dashboard on {address}: {problem}")]
+    #[diagnostic(help(
+        "serve.address is an IP address and port; anywhere but loopback (127.0.0.1, ::1) needs a token in CLAMBAKE_SERVE_TOKEN"
+    ))]
+    Serve { address: String, problem: String },
     #[error("`{id}` cannot name an orchestrator")]
     #[diagnostic(help(
         "set orchestrator.id to letters, digits, '.', '_' and '-' (64 at most), or leave it empty for one made from the host name"
@@ -421,6 +426,7 @@ impl AppError {
             | Self::StaleDispatch { .. }
             | Self::NotClambakeRun { .. }
             | Self::RunNotCompleted { .. }
+            | Self::Serve { .. }
             | Self::NotClambakesWorkflow { .. } => ErrorKind::Refused,
             Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
                 ErrorKind::Usage

@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Serve the metrics and the dashboard on serve.address for this run (as serve.enabled
+    /// does); off loopback, the token comes from CLAMBAKE_SERVE_TOKEN.
+    #[arg(long)]
+    serve: bool,
 }
 
 /// Whether `run` shows the live view: only when both stdout and stderr are a terminal (piped,
@@ -92,6 +96,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
             agents: args.agents,
             stop_when,
             detach_agents: args.detach_agents,
+            serve: args.serve,
         },
         shutdown,
         progress,

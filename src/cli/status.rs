@@ -4,14 +4,12 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table};
 use crate::app::forge_usage::UsageRecord;
-use serde::Serialize;
 
-use crate::app::queue::status::{StatusReport, status};
-use crate::app::trains::dispatch::run_out;
+use crate::app::run::serve::state::status_view;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::Stage;
 use crate::core::text::human_time::moment;
-use crate::core::trains::dispatched::{DepartedFrom, DispatchedRun};
+use crate::core::trains::dispatched::DepartedFrom;
 use crate::ports::Forge;
 use crate::ports::journal::DepartureRecord;
 
@@ -25,15 +23,12 @@ pub struct StatusArgs {
 const SHOWN_PER_STAGE: usize = 8;
 
 pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> AppResult<()> {
-    let report = status(workspace, forge).await?;
-    let bundling_run = run_out(&workspace.state_dir())?;
+    let view = status_view(workspace, forge).await?;
     if args.json {
-        print_json(&Shown {
-            report: &report,
-            bundling_run: bundling_run.as_ref(),
-        });
+        print_json(&view);
         return Ok(());
     }
+    let (report, bundling_run) = (view.report, view.bundling_run);
     let mut rows = table(["STAGE", "COUNT", "ISSUES"]);
     for stage in Stage::ALL {
         let entries = &report.stages[&stage];
@@ -89,15 +84,6 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
         println!("{}", usage_line(usage));
     }
     Ok(())
-}
-
-/// What `status --json` prints: the report, and the bundling workflow's run a departure waits
-/// for, if one is out.
-#[derive(Serialize)]
-struct Shown<'a> {
-    #[serde(flatten)]
-    report: &'a StatusReport,
-    bundling_run: Option<&'a DispatchedRun>,
 }
 
 /// `last train: 2026-12-01 19:00:00 UTC, sent #3 #4, by the bundling workflow's run 101 (URL)`

@@ -91,6 +91,7 @@ mod run_faults;
 mod run_loop;
 mod run_rate_limit;
 mod run_view;
+mod serve;
 mod shared_claims;
 mod simulated_marking;
 mod spawn_cli;

@@ -11,7 +11,9 @@ use crate::app::agents::attempt::AttemptError;
 use crate::app::agents::lock::{RunLock, describe_this_process};
 use crate::app::agents::simulated_work::agents_are_simulated;
 use crate::app::lifecycle::transitions::open_journal;
+use crate::app::run::orchestrator::metrics::RunMetrics;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
+use crate::app::run::serve::{self, ServeRequest, TOKEN_VARIABLE};
 use crate::app::{AppError, AppResult, Workspace, compose};
 use crate::core::config::ForgeBackend;
 
@@ -28,6 +30,8 @@ pub struct RunRequest {
     pub stop_when: StopWhen,
     /// On a signal, leave the agents running for the next start to take up.
     pub detach_agents: bool,
+    /// Serve the metrics and the dashboard whatever serve.enabled says.
+    pub serve: bool,
 }
 
 /// What a run did.
@@ -99,6 +103,8 @@ pub async fn run_reporting(
     let runtime =
         compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
     let on_github = config.forge.backend == ForgeBackend::Github;
+    let config_serve = config.serve.clone();
+    let forge_for_server = forge.clone();
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
         config,
@@ -114,6 +120,26 @@ pub async fn run_reporting(
     if on_github {
         orchestrator = orchestrator.with_actions(workspace.open_actions().await?);
     }
+    let metrics = RunMetrics::new();
+    orchestrator.count_into(metrics.clone());
+    let _server = if config_serve.enabled || request.serve {
+        let request = ServeRequest {
+            address: config_serve.address,
+            token: std::env::var(TOKEN_VARIABLE).ok(),
+        };
+        Some(
+            serve::start(
+                workspace,
+                forge_for_server,
+                request,
+                progress.subscribe(),
+                metrics,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     orchestrator.report_progress(progress);
     orchestrator
         .run(request.stop_when, shutdown, request.detach_agents)

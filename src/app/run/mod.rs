@@ -3,4 +3,5 @@
 pub mod assemble;
 pub mod live;
 pub mod orchestrator;
+pub mod serve;
 pub mod spawn;

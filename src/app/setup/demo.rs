@@ -138,6 +138,7 @@ pub async fn demo(
             agents: None,
             stop_when: StopWhen::Idle,
             detach_agents: false,
+            serve: false,
         },
         shutdown,
     )

@@ -316,6 +316,14 @@ configuration! {
         keep_days: u32 = 30;
     }
 
+    /// The metrics and the dashboard, served by `clambake run` over HTTP (read-only).
+    [serve] ServeConfig {
+        /// Serve them (`run --serve` does for one run).
+        enabled: bool = false;
+        /// Where: host:port. Anywhere but loopback needs a token in CLAMBAKE_SERVE_TOKEN.
+        address: String = "127.0.0.1:7878";
+    }
+
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
     /// (see bundling.executor and agents.executor). Needs forge.backend = "github". The
     /// workflows under .github/workflows/ are made from these keys: `clambake actions install`

@@ -11,6 +11,7 @@ pub mod registry;
 pub mod said;
 pub mod strays;
 pub mod supervisor;
+pub mod tree_usage;
 pub mod waiter;
 
 use std::path::Path;

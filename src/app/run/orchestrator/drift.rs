@@ -45,6 +45,13 @@ impl Orchestrator {
         }
         let report = recover(&world, None, now).await?;
         for plan in &report.executed {
+            let kind = plan.inconsistency.kind();
+            self.metrics.inconsistency(kind);
+            if plan.failed() {
+                self.metrics.recovery_failed(kind);
+            } else if plan.changed_something() {
+                self.metrics.recovered(kind);
+            }
             tracing::warn!(
                 inconsistency = %plan.inconsistency.kind(),
                 failed = plan.failed(),
@@ -59,6 +66,7 @@ impl Orchestrator {
         let force_after = i64::from(self.config.recovery.force_reset_after_minutes);
         let mut stuck = Vec::new();
         for left in &report.remaining {
+            self.metrics.inconsistency(left.inconsistency.kind());
             tracing::warn!(inconsistency = %left.inconsistency.kind(), "drift remains");
             // A claim stuck past `force_reset_after_minutes` that ordinary recovery could not
             // free is reset outright, its work archived first.

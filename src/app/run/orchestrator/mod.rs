@@ -14,6 +14,7 @@ mod claims;
 mod drift;
 mod events;
 mod input;
+pub mod metrics;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
@@ -53,6 +54,7 @@ use crate::ports::{Clock, Forge};
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
 pub use events::{Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use input::Input;
+use metrics::RunMetrics;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
 const MAX_FAILING_PASSES: u32 = 10;
@@ -169,6 +171,8 @@ pub struct Orchestrator {
     last_check: Option<Timestamp>,
     /// Holds one value, replaced on each publication: a slow live view never makes it grow.
     progress: watch::Sender<Progress>,
+    /// What the metrics count of the loop's events and drift.
+    metrics: Arc<RunMetrics>,
     /// Set when the agent CLI could not be started: claiming stops, and the run ends with it.
     unavailable: Option<AppError>,
     /// Set by the first signal: claiming stopping for another reason must not swallow it.
@@ -232,6 +236,7 @@ impl Orchestrator {
             drift_repaired: 0,
             retry_at: None,
             progress: watch::Sender::new(Progress::default()),
+            metrics: RunMetrics::new(),
             unavailable: None,
             shutting_down: false,
             claims,
@@ -282,6 +287,11 @@ impl Orchestrator {
     pub fn report_progress(&mut self, to: watch::Sender<Progress>) {
         self.progress = to;
         self.publish();
+    }
+
+    /// Counts the loop's events and drift into `metrics` from now on.
+    pub fn count_into(&mut self, metrics: Arc<RunMetrics>) {
+        self.metrics = metrics;
     }
 
     fn publish(&self) {
@@ -421,6 +431,16 @@ impl Orchestrator {
 
     fn record(&mut self, event: RunEvent) {
         tracing::info!("{event}");
+        let attempt = match &event {
+            RunEvent::Disposed { issue, attempt, .. } => self
+                .journal
+                .attempts(*issue)
+                .ok()
+                .and_then(|records| records.into_iter().find(|r| r.attempt == *attempt)),
+            _ => None,
+        };
+        self.metrics
+            .observe(&event, attempt.as_ref(), self.clock.now());
         self.events.push(event);
         self.publish();
     }
