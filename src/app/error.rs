@@ -114,6 +114,22 @@ pub enum AppError {
          pull request needs it"
     ))]
     BundleBranchTaken { branch: String },
+    #[error("#{pull_request} is not an open bundle pull request with a trusted record")]
+    #[diagnostic(help("run `clambake bundle --status` to see the open bundles"))]
+    NotAnOpenBundle { pull_request: u64 },
+    #[error(
+        "rebuilding `{branch}` without some members, #{issue} conflicts in {}",
+        paths.join(", ")
+    )]
+    #[diagnostic(help(
+        "its branch depends on a member taken out; close the bundle and let the next train \
+         plan it afresh"
+    ))]
+    RebuildConflict {
+        branch: String,
+        issue: u64,
+        paths: Vec<String>,
+    },
     #[error("refused to land #{issue}: {why}")]
     #[diagnostic(help(
         "the issue is now route:failed, with a comment saying so; move the work onto the base \
@@ -422,6 +438,8 @@ impl AppError {
             | Self::ClosedIssue { .. }
             | Self::DemoDirectoryInUse { .. }
             | Self::BundleBranchTaken { .. }
+            | Self::NotAnOpenBundle { .. }
+            | Self::RebuildConflict { .. }
             | Self::LandingRefused { .. }
             | Self::StaleDispatch { .. }
             | Self::NotClambakeRun { .. }

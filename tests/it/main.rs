@@ -28,6 +28,7 @@ mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;
 mod bundle_pending;
+mod bundle_rebuild;
 mod bundle_records;
 mod bundle_strays;
 mod bundle_summary;

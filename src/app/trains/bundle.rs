@@ -33,11 +33,13 @@ mod boarding;
 mod closed;
 mod departure;
 mod orphans;
+mod rebuild;
 mod repair;
 mod status;
 mod tips;
 
 pub use orphans::LeftAlone;
+pub use rebuild::{Rebuilt, SentBack, TakeOut};
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";

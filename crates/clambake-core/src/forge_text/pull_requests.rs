@@ -64,10 +64,50 @@ pub fn bundle(record: &BundleRecord, plan: &BundlePlan, simulated: &[u64]) -> Pu
             ));
         }
     }
+    if !record.taken_out.is_empty() {
+        body.push_str("\n**Taken out of this bundle:**\n\n");
+        for taken_out in &record.taken_out {
+            body.push_str(&format!(
+                "- #{} `{}` at `{}`: {}\n",
+                taken_out.issue,
+                taken_out.branch,
+                short(&taken_out.head),
+                taken_out.why
+            ));
+            if let Some(link) = &taken_out.link {
+                body.push_str(&format!("  {}\n", link_or_code(link)));
+            }
+            if let Some(tail) = &taken_out.tail {
+                body.push_str(&format!("\n{}\n", inert::code_block(tail)));
+            }
+        }
+    }
     body.push('\n');
     body.push_str(&record.encoded());
     body.push('\n');
     marked(title, body, simulated)
+}
+
+/// An `https` address as an autolink (nothing in it can end one), anything else inert.
+fn link_or_code(link: &str) -> String {
+    let plain = link.starts_with("https://")
+        && !link
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '`'));
+    match plain {
+        true => format!("<{link}>"),
+        false => inert::code_span(link),
+    }
+}
+
+/// The comment that closes a bundle every member was taken out of.
+pub fn emptied(record: &BundleRecord) -> String {
+    let taken: Vec<u64> = record.taken_out.iter().map(|t| t.issue).collect();
+    format!(
+        "Every member of this bundle was taken out ({}), so it is closed; each will ride a \
+         later train once it is ready again.",
+        issue_list(&taken)
+    )
 }
 
 /// A branch's own pull request, opened by a train: `why` it is not in the bundle (see
@@ -179,6 +219,27 @@ mod tests {
         );
         assert!(bundle.body.trim_end().ends_with(&record.encoded()));
         assert_snapshot!("bundle_hostile", shown(&bundle));
+    }
+
+    #[test]
+    fn a_rebuilt_bundle_says_who_was_taken_out_and_why_inertly() {
+        let (mut record, mut plan) = sample();
+        let member = record.members.remove(1);
+        plan.members.remove(1);
+        record
+            .taken_out
+            .push(crate::trains::pull_request::RecordedTakenOut {
+                issue: member.issue,
+                branch: member.branch,
+                head: member.head,
+                why: "its checks failed".to_owned(),
+                link: Some("https://ci/log/1".to_owned()),
+                tail: Some("error: fixes #1\n<!-- x".to_owned()),
+            });
+        let bundle = bundle(&record, &plan, &[]);
+        assert_eq!(closed_issues(&bundle.body), vec![4], "{}", bundle.body);
+        assert_snapshot!("bundle_rebuilt", shown(&bundle));
+        assert_snapshot!("bundle_emptied", emptied(&record));
     }
 
     #[test]
