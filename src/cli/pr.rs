@@ -1,13 +1,15 @@
-//! `clambake pr create|list|show|merge|close`
+//! `clambake pr create|list|show|merge|close|review`
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 
 use super::body::BodyArgs;
 use super::output::{print_comments, print_json, print_table, table, when};
 use crate::app::AppResult;
 use crate::app::trains::merge::{self, Merge};
 use crate::ports::Forge;
-use crate::ports::forge::{NewPullRequest, Number, PullRequestFilter, PullRequestState};
+use crate::ports::forge::{
+    NewPullRequest, NewReview, Number, PullRequestFilter, PullRequestState, ReviewState,
+};
 
 #[derive(Debug, Args)]
 pub struct PrArgs {
@@ -56,6 +58,23 @@ enum PrCommand {
     /// Close without merging.
     Close {
         number: Number,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Review an open pull request, as a person does on GitHub: "changes requested" on one of
+    /// Clambake's sends its work back to an agent with the review in its prompt.
+    #[command(group(ArgGroup::new("verdict").required(true)))]
+    Review {
+        number: Number,
+        #[arg(long, group = "verdict")]
+        request_changes: bool,
+        #[arg(long, group = "verdict")]
+        approve: bool,
+        #[arg(long, group = "verdict")]
+        comment: bool,
+        /// What to change, and why (needed but to approve).
+        #[command(flatten)]
+        body: BodyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -169,6 +188,41 @@ pub async fn run(forge: &dyn Forge, args: PrArgs) -> AppResult<()> {
                 print_json(&pr);
             } else {
                 println!("Closed pull request #{} without merging", pr.number);
+            }
+        }
+        PrCommand::Review {
+            number,
+            request_changes,
+            approve,
+            comment: _,
+            body,
+            json,
+        } => {
+            let state = if request_changes {
+                ReviewState::ChangesRequested
+            } else if approve {
+                ReviewState::Approved
+            } else {
+                ReviewState::Commented
+            };
+            let body = body.text()?.unwrap_or_default();
+            if state != ReviewState::Approved && body.trim().is_empty() {
+                return Err(crate::ports::forge::ForgeError::Invalid(
+                    "a review that requests changes or comments needs --body (or --body-file)"
+                        .to_owned(),
+                )
+                .into());
+            }
+            let review = forge
+                .create_review(number, &NewReview { state, body })
+                .await?;
+            if json {
+                print_json(&review);
+            } else {
+                println!(
+                    "Reviewed pull request #{number}: {}",
+                    review.state.as_str().replace('_', " ")
+                );
             }
         }
     }

@@ -157,6 +157,49 @@ pub struct PullRequestEdit {
     pub body: String,
 }
 
+/// What a review of a pull request says, as GitHub's review `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    ChangesRequested,
+    Approved,
+    Commented,
+    /// A review whose verdict was taken back.
+    Dismissed,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChangesRequested => "changes_requested",
+            Self::Approved => "approved",
+            Self::Commented => "commented",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// A submitted review of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub id: u64,
+    pub pull_request: Number,
+    pub author: String,
+    /// As for comments: whether the review's words may reach an agent's prompt.
+    pub author_association: AuthorAssociation,
+    pub state: ReviewState,
+    pub body: String,
+    pub submitted_at: Option<Timestamp>,
+}
+
+/// A review to submit: its verdict (not `Dismissed`, which only a person's dismissal makes)
+/// and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    pub state: ReviewState,
+    pub body: String,
+}
+
 /// Which issues to list. `state: None` lists open and closed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssueFilter {
@@ -376,6 +419,11 @@ pub trait Forge: Send + Sync {
         number: Number,
         edit: &PullRequestEdit,
     ) -> ForgeResult<PullRequest>;
+
+    /// The submitted reviews of a pull request, oldest first.
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>>;
+    /// Submits a review of an open pull request.
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review>;
 
     /// The requests this process made and the last rate limit seen.
     fn usage(&self) -> ForgeUsage {

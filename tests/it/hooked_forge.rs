@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clambake::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
-    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestEdit, PullRequestFilter, Validator,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, NewReview, Number, PullRequest,
+    PullRequestEdit, PullRequestFilter, Review, Validator,
 };
 
 /// What becomes of one call.
@@ -200,6 +200,18 @@ impl<H: Hook> Forge for Hooked<H> {
             "edit_pull_request",
             Some(number),
             self.inner.edit_pull_request(number, edit),
+        )
+        .await
+    }
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
+        self.call("reviews", Some(number), self.inner.reviews(number))
+            .await
+    }
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
+        self.call(
+            "create_review",
+            Some(number),
+            self.inner.create_review(number, new),
         )
         .await
     }

@@ -79,6 +79,7 @@ mod model_server;
 mod orchestrator_props;
 mod origin_remote;
 mod pr_merge;
+mod pr_review;
 mod process_escape;
 mod process_review;
 mod prompt_comments;

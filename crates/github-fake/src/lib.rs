@@ -24,6 +24,7 @@ mod pulls;
 mod refs;
 mod render;
 mod repository;
+mod reviews;
 pub mod runner;
 pub mod runner_contract;
 mod server;
@@ -138,6 +139,13 @@ impl FakeGithub {
     pub fn comment_as(&self, issue: u64, login: &str, association: &str, body: &str) {
         issues::add_comment(&mut self.app.lock(), issue, login, association, body)
             .expect("comment_as: no such issue");
+    }
+
+    /// Submits a review of pull request `pull` as someone other than the token's user, with
+    /// GitHub's `event` (`REQUEST_CHANGES`, `APPROVE`, `COMMENT`). Panics if it is refused.
+    pub fn review_as(&self, pull: u64, login: &str, association: &str, event: &str, body: &str) {
+        reviews::submit_as(&mut self.app.lock(), pull, login, association, event, body)
+            .expect("review_as: refused");
     }
 
     /// Locks the conversation of issue or pull request `number`, as a collaborator would: from

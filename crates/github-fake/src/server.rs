@@ -18,7 +18,7 @@ use crate::actions::{self, Actions};
 use crate::git::BareRepo;
 use crate::state::State;
 use crate::{
-    Options, admin, checks, compare, http, issues, labels, merge, pulls, refs, repository,
+    Options, admin, checks, compare, http, issues, labels, merge, pulls, refs, repository, reviews,
 };
 
 /// What every handler shares.
@@ -187,6 +187,10 @@ fn routes(app: Arc<App>) -> Router {
             get(pulls::get).patch(pulls::update),
         )
         .route(&format!("{repo}/pulls/{{number}}/merge"), put(merge::merge))
+        .route(
+            &format!("{repo}/pulls/{{number}}/reviews"),
+            get(reviews::list).post(reviews::create),
+        )
         .route(&format!("{repo}/git/ref/{{*ref}}"), get(refs::get))
         .route(
             &format!("{repo}/git/matching-refs/{{*ref}}"),

@@ -11,8 +11,8 @@ use tokio::sync::OnceCell;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Comment, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
-    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestEdit, PullRequestFilter, Validator,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, NewReview, Number, PullRequest,
+    PullRequestEdit, PullRequestFilter, Review, Validator,
 };
 
 /// The last answer to one listing request.
@@ -179,6 +179,12 @@ impl Forge for ConditionalForge {
         edit: &PullRequestEdit,
     ) -> ForgeResult<PullRequest> {
         self.inner.edit_pull_request(number, edit).await
+    }
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
+        self.inner.reviews(number).await
+    }
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
+        self.inner.create_review(number, new).await
     }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()

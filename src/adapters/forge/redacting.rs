@@ -9,8 +9,8 @@ use crate::core::text::redact::Redactor;
 use crate::ports::Forge;
 use crate::ports::forge::{
     Comment, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label, LabelChange, Listing,
-    MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest, PullRequestEdit,
-    PullRequestFilter, Validator,
+    MergeOutcome, NewIssue, NewPullRequest, NewReview, Number, PullRequest, PullRequestEdit,
+    PullRequestFilter, Review, Validator,
 };
 
 pub struct RedactingForge {
@@ -118,6 +118,16 @@ impl Forge for RedactingForge {
             body: self.clean(&edit.body),
         };
         self.inner.edit_pull_request(number, &edit).await
+    }
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
+        self.inner.reviews(number).await
+    }
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
+        let new = NewReview {
+            state: new.state,
+            body: self.clean(&new.body),
+        };
+        self.inner.create_review(number, &new).await
     }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()

@@ -17,6 +17,7 @@
 
 pub mod comments;
 pub mod pull_requests;
+pub mod rework;
 
 /// `#4, #7, #9`: issue references, as a list in a sentence.
 pub fn issue_list(issues: &[u64]) -> String {

@@ -3,4 +3,5 @@
 pub mod dispatched;
 pub mod plan;
 pub mod pull_request;
+pub mod rework;
 pub mod schedule;

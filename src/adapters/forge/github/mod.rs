@@ -13,6 +13,7 @@ mod labels;
 mod listing;
 mod merge;
 mod pulls;
+mod reviews;
 mod wire;
 
 use std::fmt;
@@ -26,8 +27,8 @@ use tokio::sync::OnceCell;
 use crate::ports::Clock;
 use crate::ports::forge::{
     Comment, Forge, ForgeError, ForgeResult, ForgeUsage, Issue, IssueFilter, IssueState, Label,
-    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestEdit, PullRequestFilter, Validator,
+    LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, NewReview, Number, PullRequest,
+    PullRequestEdit, PullRequestFilter, Review, Validator,
 };
 pub use actions::GithubActions;
 pub use checks::{ChecksSettings, GithubChecks};
@@ -331,6 +332,12 @@ impl Forge for GithubForge {
         edit: &PullRequestEdit,
     ) -> ForgeResult<PullRequest> {
         self.edit_pull(number, edit).await
+    }
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
+        self.list_reviews(number).await
+    }
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
+        self.submit_review(number, new).await
     }
     fn usage(&self) -> ForgeUsage {
         self.http.usage()

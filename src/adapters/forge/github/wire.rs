@@ -18,7 +18,7 @@ pub struct User {
 /// The login GitHub shows for a deleted account.
 const GHOST: &str = "ghost";
 
-fn login(user: Option<User>) -> String {
+pub fn login(user: Option<User>) -> String {
     user.map_or_else(|| GHOST.to_owned(), |user| user.login)
 }
 
@@ -198,7 +198,7 @@ impl WireComment {
 
 /// GitHub's `author_association`; one this version does not know is `None`, trusted with
 /// nothing.
-fn association(text: &str) -> AuthorAssociation {
+pub fn association(text: &str) -> AuthorAssociation {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .unwrap_or(AuthorAssociation::None)
 }

@@ -3,6 +3,7 @@
 //! onto the base branch with a compare-and-swap.
 
 mod merge;
+mod reviews;
 mod rows;
 mod schema;
 mod validator;
@@ -20,8 +21,8 @@ use crate::ports::Clock;
 use crate::ports::database::DatabaseKind;
 use crate::ports::forge::{
     AuthorAssociation, Comment, Forge, ForgeError, ForgeResult, Issue, IssueFilter, IssueState,
-    Label, LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, Number, PullRequest,
-    PullRequestEdit, PullRequestFilter, PullRequestState, Validator,
+    Label, LabelChange, Listing, MergeOutcome, NewIssue, NewPullRequest, NewReview, Number,
+    PullRequest, PullRequestEdit, PullRequestFilter, PullRequestState, Review, Validator,
 };
 use crate::ports::git::{GitError, Refs};
 pub use merge::{MergeCommit, PreparedMerge};
@@ -548,6 +549,12 @@ impl Forge for LocalForge {
             Ok(())
         })?;
         self.pull_request(number).await
+    }
+    async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
+        self.list_reviews(number)
+    }
+    async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
+        self.submit_review(number, new)
     }
     async fn close_pull_request(&self, number: Number) -> ForgeResult<PullRequest> {
         let now = self.now();

@@ -101,6 +101,20 @@ pub fn migrations() -> Migrations<'static> {
          CREATE TRIGGER pull_requests_delete_bumps_version AFTER DELETE ON pull_requests
              BEGIN UPDATE listing_version SET version = version + 1; END;",
         ),
+        // Reviews of pull requests, as GitHub's: a person's verdict and its text. Not listed
+        // conditionally, as comments are not.
+        M::up(
+            "CREATE TABLE reviews (
+             id           INTEGER PRIMARY KEY AUTOINCREMENT,
+             pull_request INTEGER NOT NULL REFERENCES pull_requests (number),
+             author       TEXT NOT NULL,
+             state        TEXT NOT NULL
+                 CHECK (state IN ('changes_requested', 'approved', 'commented', 'dismissed')),
+             body         TEXT NOT NULL,
+             submitted_at TEXT NOT NULL
+         );
+         CREATE INDEX reviews_by_pull_request ON reviews (pull_request, id);",
+        ),
     ])
 }
 
