@@ -27,6 +27,13 @@ pub enum GitError {
         code: Option<i32>,
         stderr: String,
     },
+    /// Git's object database read or written in process (trial merges) failed.
+    #[error("could not {action} in process: {message}")]
+    #[diagnostic(help("the repository may be damaged: `git fsck` says more"))]
+    InProcess {
+        action: &'static str,
+        message: String,
+    },
     #[error("unexpected output from `git {args}`: {output}")]
     Unparsable { args: String, output: String },
     #[error("refused to delete branch `{branch}`: {why}")]

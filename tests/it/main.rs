@@ -75,6 +75,7 @@ mod landing_by_hand;
 mod local_forge;
 mod local_remote;
 mod manual_lifecycle;
+mod merge_engines;
 mod model_server;
 mod orchestrator_props;
 mod origin_remote;

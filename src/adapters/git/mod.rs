@@ -13,6 +13,8 @@ use tokio::process::Command;
 use crate::ports::git::{GitError, GitResult, Repository};
 
 mod branch_deletion;
+mod gix_merge;
+pub use gix_merge::GixMerges;
 mod merge;
 mod origin;
 mod refs;
@@ -44,10 +46,18 @@ pub fn open_with_origin(root: &Path, auth: Option<HttpAuth>) -> Repository {
 
 fn open_with_remote(root: &Path, remote: Arc<dyn crate::ports::git::Remote>) -> Repository {
     let git = Arc::new(Git::new(root));
+    let merges: Arc<dyn crate::ports::git::MergeEngine> = match GixMerges::open(Git::new(root)) {
+        Ok(merges) => Arc::new(merges),
+        Err(error) => {
+            // Not a repository gix reads (yet): every merge is git's.
+            tracing::debug!(%error, "trial merges on the git command line");
+            git.clone()
+        }
+    };
     Repository {
         refs: git.clone(),
         worktrees: git.clone(),
-        merges: git.clone(),
+        merges,
         remote,
     }
 }
