@@ -77,13 +77,22 @@ impl Verdict {
     }
 }
 
+/// A trial to check, with the number its step will have (its place among the steps, from 1):
+/// the same wherever the replay stops, so it can name the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wanted {
+    pub trial: Trial,
+    pub purpose: Purpose,
+    pub step: usize,
+}
+
 /// Where a bisection stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Next {
     /// These trials have no result yet: check them (all at once).
     Check {
-        trials: Vec<(Trial, Purpose)>,
+        trials: Vec<Wanted>,
     },
     Done {
         verdict: Verdict,
@@ -130,7 +139,7 @@ impl<F: Fn(&Trial) -> Option<bool>> Replay<F> {
     }
 
     /// Looks `trial` up, recording it as a step when it has a result.
-    fn check(&mut self, trial: Trial, purpose: Purpose) -> Result<bool, Vec<(Trial, Purpose)>> {
+    fn check(&mut self, trial: Trial, purpose: Purpose) -> Result<bool, Vec<Wanted>> {
         match (self.result)(&trial) {
             Some(passed) => {
                 self.steps.push(Step {
@@ -140,16 +149,16 @@ impl<F: Fn(&Trial) -> Option<bool>> Replay<F> {
                 });
                 Ok(passed)
             }
-            None => Err(vec![(trial, purpose)]),
+            None => Err(vec![Wanted {
+                trial,
+                purpose,
+                step: self.steps.len() + 1,
+            }]),
         }
     }
 
     /// The verdict, or the trials to check before it can go on.
-    fn walk(
-        &mut self,
-        members: &[Number],
-        settings: Settings,
-    ) -> Result<Verdict, Vec<(Trial, Purpose)>> {
+    fn walk(&mut self, members: &[Number], settings: Settings) -> Result<Verdict, Vec<Wanted>> {
         let whole = |run| Trial {
             members: members.to_vec(),
             run,
@@ -228,7 +237,7 @@ impl<F: Fn(&Trial) -> Option<bool>> Replay<F> {
         good: &[Number],
         suspect: &[Number],
         parts: usize,
-    ) -> Result<usize, Vec<(Trial, Purpose)>> {
+    ) -> Result<usize, Vec<Wanted>> {
         let bounds = split(suspect, parts);
         let trials: Vec<Trial> = bounds[..bounds.len() - 1]
             .iter()
@@ -241,12 +250,18 @@ impl<F: Fn(&Trial) -> Option<bool>> Replay<F> {
         let first_failure = results.iter().position(|r| *r == Some(false));
         let decided = first_failure.unwrap_or(trials.len());
         if results[..decided].iter().any(Option::is_none) {
+            let before = self.steps.len();
             return Err(trials
                 .into_iter()
                 .zip(&results)
+                .enumerate()
                 .take(decided)
-                .filter(|(_, r)| r.is_none())
-                .map(|(t, _)| (t, Purpose::Part))
+                .filter(|(_, (_, r))| r.is_none())
+                .map(|(index, (trial, _))| Wanted {
+                    trial,
+                    purpose: Purpose::Part,
+                    step: before + index + 1,
+                })
                 .collect());
         }
         let finished = first_failure.map_or(trials.len(), |i| i + 1);

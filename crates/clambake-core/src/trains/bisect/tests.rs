@@ -24,7 +24,7 @@ fn drive(
             Next::Check { trials } => {
                 assert!(!trials.is_empty());
                 assert!(trials.len() <= settings.parallel.max(1) as usize);
-                for (trial, _) in trials {
+                for Wanted { trial, .. } in trials {
                     assert!(!known.contains_key(&trial), "{trial:?} asked for twice");
                     let passed = oracle(&trial);
                     known.insert(trial, passed);
@@ -148,13 +148,14 @@ fn a_pending_trial_holds_the_round_but_not_what_is_known() {
     assert_eq!(
         bisection.next,
         Next::Check {
-            trials: vec![(
-                Trial {
+            trials: vec![Wanted {
+                trial: Trial {
                     members: members(2),
                     run: 0
                 },
-                Purpose::Part
-            )]
+                purpose: Purpose::Part,
+                step: 3,
+            }]
         }
     );
 }
