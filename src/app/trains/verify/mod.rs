@@ -15,6 +15,7 @@ use crate::ports::checks::{CheckFailure, CommitCheckState, CommitChecks};
 use crate::ports::git::MergeEngine;
 
 pub mod commit;
+pub mod send_back;
 
 pub use commit::members_text;
 use commit::{TrialCommit, write_trial_commit};

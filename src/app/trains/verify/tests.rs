@@ -283,3 +283,90 @@ async fn a_restart_mid_bisection_repeats_no_finished_check() {
     );
     assert!(requested.len() > asked);
 }
+
+/// The attempts journaled for each issue, in memory.
+#[derive(Default)]
+struct Attempts(BTreeMap<u64, usize>);
+
+impl crate::ports::journal::AttemptLog for Attempts {
+    fn record_attempt(
+        &self,
+        _: &crate::ports::journal::AttemptRecord,
+    ) -> crate::ports::journal::JournalResult<()> {
+        unreachable!("sending a culprit back records no attempt")
+    }
+
+    fn attempts(
+        &self,
+        issue: u64,
+    ) -> crate::ports::journal::JournalResult<Vec<crate::ports::journal::AttemptRecord>> {
+        let record = crate::ports::journal::AttemptRecord {
+            issue,
+            attempt: 1,
+            agent: "agent001".to_owned(),
+            branch: format!("agent001/{issue}-work"),
+            outcome: "success".to_owned(),
+            reason: String::new(),
+            commits_ahead: 1,
+            cost_usd: None,
+            turns: 1,
+            log: String::new(),
+            finished_at: Timestamp::UNIX_EPOCH,
+            runtime: None,
+            session_id: None,
+        };
+        Ok(vec![record; self.0.get(&issue).copied().unwrap_or(0)])
+    }
+
+    fn last_attempt_by(
+        &self,
+        _: &str,
+    ) -> crate::ports::journal::JournalResult<Option<crate::ports::journal::AttemptRecord>> {
+        Ok(None)
+    }
+}
+
+/// A culprit goes back to `route:ready` with the failing output on its issue, or to
+/// `route:failed` once its attempts are used up; it leaves `route:bundled` either way.
+#[tokio::test]
+async fn a_culprit_goes_back_with_its_failing_output() {
+    use crate::core::queue::labels;
+    use crate::ports::Forge;
+    use crate::ports::forge::NewIssue;
+    let dir = tempfile::tempdir().unwrap();
+    bundle(dir.path(), &[], false);
+    let clock: std::sync::Arc<dyn crate::ports::Clock> =
+        std::sync::Arc::new(crate::ports::clock::SystemClock);
+    let forge = compose::local_forge(dir.path(), &dir.path().join("forge.db"), clock)
+        .await
+        .unwrap();
+    let new = |title: &str| NewIssue {
+        title: title.to_owned(),
+        body: String::new(),
+        labels: vec![labels::BUNDLED.to_owned()],
+        assignees: Vec::new(),
+    };
+    let retried = forge.create_issue(&new("retried")).await.unwrap().number;
+    let spent = forge.create_issue(&new("spent")).await.unwrap().number;
+    let attempts = Attempts(BTreeMap::from([(retried, 1), (spent, 3)]));
+    let failure = CheckFailure {
+        summary: "checks exited with 1".to_owned(),
+        details: None,
+        tail: "assertion failed: left == right".to_owned(),
+    };
+    for issue in [retried, spent] {
+        let gave_up = send_back::send_back(&forge, &attempts, 3, 40, issue, &failure)
+            .await
+            .unwrap();
+        assert_eq!(gave_up, issue == spent);
+    }
+    let labels_of = |issue| {
+        let forge = &forge;
+        async move { forge.issue(issue).await.unwrap().labels }
+    };
+    assert_eq!(labels_of(retried).await, vec![labels::READY.to_owned()]);
+    assert_eq!(labels_of(spent).await, vec![labels::FAILED.to_owned()]);
+    let comments = forge.comments(retried).await.unwrap();
+    assert!(comments[0].body.contains("assertion failed: left == right"));
+    assert!(comments[0].body.contains("#40"));
+}
