@@ -1,6 +1,7 @@
 //! Implementations of the ports against the real world.
 
 pub mod agents;
+pub mod checks;
 pub mod credentials;
 pub mod forge;
 pub mod git;

@@ -11,9 +11,13 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::adapters::agents::locate::Unstartable;
+use crate::adapters::checks::LocalCheckRunner;
+use crate::adapters::checks::commits::{CommandChecks, CommandSettings};
 use crate::adapters::credentials;
 use crate::adapters::forge::conditional::ConditionalForge;
-use crate::adapters::forge::github::{GithubActions, GithubForge, GithubSettings, Token};
+use crate::adapters::forge::github::{
+    ChecksSettings, GithubActions, GithubForge, GithubSettings, Token,
+};
 use crate::adapters::forge::local::{DATABASE_FILE, LocalForge};
 use crate::adapters::forge::redacting::RedactingForge;
 use crate::adapters::forge::redacting_actions::RedactingActions;
@@ -32,10 +36,11 @@ use crate::core::text::redact::Redactor;
 use crate::ports::actions::Actions;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
 use crate::ports::agent_host::AgentHost;
+use crate::ports::checks::CommitChecks;
 use crate::ports::credentials::{GithubToken, NoToken, RepositoryAccess};
 use crate::ports::database::FileState;
 use crate::ports::forge::ForgeResult;
-use crate::ports::git::{GitResult, Repository};
+use crate::ports::git::{GitResult, Remote, Repository};
 use crate::ports::journal::{JournalResult, Store};
 use crate::ports::{Clock, Forge, SystemClock};
 
@@ -148,6 +153,24 @@ impl GithubBackend {
         )))
     }
 
+    /// A commit's checks by the repository's CI: each commit pushed to `remote` as a branch
+    /// under `clambake/checks/`, its check runs and statuses read through the forge's client;
+    /// what was asked kept in `state_dir`. CI silent for `timeout` after a push fails it.
+    pub fn commit_checks(
+        &self,
+        remote: Arc<dyn Remote>,
+        base: &str,
+        state_dir: &Path,
+        timeout: Duration,
+    ) -> Arc<dyn CommitChecks> {
+        Arc::new(self.forge.commit_checks(ChecksSettings {
+            remote,
+            base: base.to_owned(),
+            state_dir: state_dir.to_path_buf(),
+            timeout,
+        }))
+    }
+
     /// Who the token is and what it may do in the repository.
     pub async fn access(&self) -> ForgeResult<RepositoryAccess> {
         let access = self.forge.access().await?;
@@ -161,6 +184,33 @@ impl GithubBackend {
             default_branch: access.default_branch,
         })
     }
+}
+
+/// A commit's checks by `checks.command` on this machine, run as `config` says: each commit in
+/// a worktree under `state_dir`, added and removed under `worktree_lock`.
+pub fn command_checks(
+    root: &Path,
+    state_dir: &Path,
+    config: &Config,
+    worktree_lock: Arc<tokio::sync::Mutex<()>>,
+) -> AppResult<Arc<dyn CommitChecks>> {
+    let settings = CommandSettings {
+        argv: crate::core::checks::argv(&config.checks)?,
+        env: crate::core::checks::environment(
+            agents::process_environment(),
+            &config.agents.env_passthrough,
+            &config.checks,
+        )?,
+        timeout: Duration::from_secs(u64::from(config.checks.timeout_minutes) * 60),
+        parallel: usize::try_from(config.checks.parallel).unwrap_or(usize::MAX),
+    };
+    Ok(Arc::new(CommandChecks::new(
+        Git::new(root),
+        state_dir,
+        Arc::new(LocalCheckRunner::default()),
+        settings,
+        worktree_lock,
+    )))
 }
 
 /// The installed git's `(major, minor)` version.

@@ -126,6 +126,9 @@ pub enum AppError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     NoToken(#[from] NoToken),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ChecksConfig(#[from] crate::core::checks::ChecksConfigError),
     #[error("origin's URL `{url}` names no repository on a GitHub host")]
     #[diagnostic(help(
         "name it: `clambake init --backend github --owner OWNER --repo REPO` (and --api-url for \
@@ -279,6 +282,18 @@ pub enum AttemptError {
     #[error("{agent} is not running")]
     #[diagnostic(help("`clambake agent list` shows the running agents"))]
     NotRunning { agent: String },
+    #[error("issue #{issue} has no logged attempt")]
+    #[diagnostic(help(
+        "no agent has worked on it here, or its logs were pruned (`[logs] keep_days`); `clambake status` lists the queue"
+    ))]
+    NoAttempts { issue: u64 },
+    #[error("issue #{issue} has no attempt {attempt}; its attempts: {known}")]
+    #[diagnostic(help("leave out --attempt for the latest"))]
+    NoSuchAttempt {
+        issue: u64,
+        attempt: u32,
+        known: String,
+    },
     /// The journal refused the slot's step as the agent started.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -392,6 +407,7 @@ impl AppError {
             | Self::DuplicateOrchestratorId { .. }
             | Self::ActionsNeedGithub { .. }
             | Self::ActionsDisabled
+            | Self::ChecksConfig(_)
             | Self::Config(_) => ErrorKind::Config,
             Self::ModelKeyRefused { .. } => ErrorKind::AgentFailed,
             Self::UnjudgedAttempt { .. }
@@ -430,6 +446,8 @@ impl AttemptError {
             Self::NothingToLand { .. }
             | Self::NoCommits { .. }
             | Self::NotRunning { .. }
+            | Self::NoAttempts { .. }
+            | Self::NoSuchAttempt { .. }
             | Self::WorktreeOnOtherBranch { .. } => ErrorKind::Refused,
             Self::Git(_) | Self::Io { .. } | Self::Registry(_) => ErrorKind::System,
             Self::Journal(error) => error.kind(),

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::app::{AppError, AppResult, compose};
 use crate::core::branches::name::parse_branch_name;
-use crate::core::config::{self, CONFIG_FILE, Config, ForgeBackend, LoadedConfig};
+use crate::core::config::{self, BundleChecks, CONFIG_FILE, Config, ForgeBackend, LoadedConfig};
 use crate::ports::actions::Actions;
+use crate::ports::checks::CommitChecks;
 use crate::ports::credentials::{GithubToken, NoToken};
 use crate::ports::git::{GitError, GitResult, MergeEngine, Refs, Remote, Repository, Worktrees};
 use crate::ports::{Clock, Forge};
@@ -26,6 +27,21 @@ pub struct Workspace {
     /// The GitHub backend once opened, for the repository it was opened for: its forge and
     /// its Actions share one client, so one view of GitHub's rate limits per process.
     github: Arc<tokio::sync::Mutex<Option<(config::GithubConfig, compose::GithubBackend)>>>,
+    /// The commit checks once opened: one per process, since dropping them stops the checks
+    /// they run.
+    commit_checks: Arc<ChecksOnce>,
+}
+
+/// [`Workspace::open_commit_checks`]'s answer, made once.
+#[derive(Default)]
+struct ChecksOnce(tokio::sync::OnceCell<Option<Arc<dyn CommitChecks>>>);
+
+impl std::fmt::Debug for ChecksOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChecksOnce")
+            .field("opened", &self.0.initialized())
+            .finish()
+    }
 }
 
 impl Workspace {
@@ -44,6 +60,7 @@ impl Workspace {
             github_token: None,
             worktrees: Arc::default(),
             github: Arc::default(),
+            commit_checks: Arc::default(),
         };
         if let Ok(loaded) = workspace.load_config()
             && loaded.config.forge.backend == ForgeBackend::Github
@@ -216,6 +233,42 @@ impl Workspace {
             });
         }
         Ok(self.open_github().await?.actions()?)
+    }
+
+    /// Where bundles are checked, as `checks.bundles` says: checks.command here ("command", or
+    /// "auto" with a command set), the forge's CI ("forge"), or `None` ("off", or "auto"
+    /// without a command). Opened once; every clone of the workspace shares it, and the
+    /// checks it runs here stop when the last clone goes.
+    pub async fn open_commit_checks(&self) -> AppResult<Option<Arc<dyn CommitChecks>>> {
+        self.commit_checks
+            .0
+            .get_or_try_init(|| async {
+                let config = self.load_config()?.config;
+                let has_command = !config.checks.command.trim().is_empty();
+                Ok(match config.checks.bundles {
+                    BundleChecks::Off => None,
+                    BundleChecks::Auto if !has_command => None,
+                    BundleChecks::Auto | BundleChecks::Command => Some(compose::command_checks(
+                        &self.root,
+                        &self.state_dir(),
+                        &config,
+                        self.worktrees.clone(),
+                    )?),
+                    BundleChecks::Forge => {
+                        let github = self.open_github().await?;
+                        let base = github.forge().default_branch().await?;
+                        let timeout = u64::from(config.checks.timeout_minutes) * 60;
+                        Some(github.commit_checks(
+                            self.repository.remote.clone(),
+                            &base,
+                            &self.state_dir(),
+                            std::time::Duration::from_secs(timeout),
+                        ))
+                    }
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Refuses to go on without the forge database while agent branches exist: they are

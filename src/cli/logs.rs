@@ -1,88 +1,111 @@
-//! Where a command's logs and error reports go, and how they look.
+//! `clambake logs`: an attempt's log for a person, or as written.
 
-use std::io::IsTerminal;
+use clap::Args;
 
-use clap::ValueEnum;
-use tracing_subscriber::EnvFilter;
+use crate::app::agents::logs::{LoggedAttempt, find_attempt, follow, read_lines};
+use crate::app::compose::secrets;
+use crate::app::{AppResult, Workspace};
+use crate::core::agents::events::{AttemptTotals, parse_line};
+use crate::core::agents::render::{Renderer, Verdict};
+use crate::core::text::inert::terminal_line;
+use crate::core::text::redact::Redactor;
 
-use crate::app::compose::log_writer;
-
-/// How `run` logs its progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The issue whose attempt to show.
+    issue: u64,
+    /// Which attempt (1 for the first); the latest by default.
+    #[arg(long)]
+    attempt: Option<u32>,
+    /// Keep printing the attempt's events as they come, until it ends.
+    #[arg(long)]
+    follow: bool,
+    /// The JSON lines as the agent wrote them (secrets redacted, control characters replaced).
+    #[arg(long)]
+    raw: bool,
 }
 
-/// Errors wrap to the terminal's width on a terminal, and stay one line a sentence when piped.
-pub fn init_error_reports() {
-    let wrap = std::io::stderr().is_terminal();
-    // Only fails if a hook is already set, and then that one is used.
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
-    }));
-}
-
-/// Logs go to stderr (or `file`): warnings by default, progress too for `run`, JSON lines on
-/// request; every secret in the environment redacted.
-pub fn init_tracing(verbose: u8, run_log: Option<LogFormat>, file: Option<std::fs::File>) {
-    let filter = EnvFilter::try_from_env("CLAMBAKE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_filter(verbose, run_log.is_some())));
-    let (writer, ansi) = match file {
-        Some(file) => (log_writer(std::sync::Mutex::new(file)), false),
-        None => (log_writer(std::io::stderr), std::io::stderr().is_terminal()),
-    };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    if run_log == Some(LogFormat::Json) {
-        logs.json().init();
+pub async fn run(workspace: &Workspace, args: LogsArgs) -> AppResult<()> {
+    let attempt = find_attempt(workspace, args.issue, args.attempt)?;
+    let redactor = secrets();
+    let mut shown = Shown::new(&redactor, args.raw);
+    if !args.raw {
+        print_header(&attempt);
+    }
+    let ended = if args.follow {
+        follow(workspace, &attempt, |number, line| shown.line(number, line)).await?
     } else {
-        logs.with_timer(HumanTime).init();
-    }
-}
-
-/// The log filter without `CLAMBAKE_LOG`. octocrab logs every failed request at ERROR, a
-/// 502 the forge retries or a dropped connection alike; the forge tells what matters itself,
-/// so octocrab's own lines show only from `-vv`.
-fn default_filter(verbose: u8, run: bool) -> String {
-    let level = match verbose {
-        0 if run => "info",
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+        for (number, line) in (0..).zip(read_lines(&attempt).await?) {
+            shown.line(number, &line);
+        }
+        attempt
     };
-    if verbose >= 2 {
-        level.to_owned()
-    } else {
-        format!("{level},octocrab=off")
+    if !args.raw {
+        shown.summary(&ended);
     }
+    Ok(())
 }
 
-/// Log lines start with the time as a person reads it, `2026-12-01 07:52:10 UTC` (JSON
-/// lines keep the machine's RFC 3339 form).
-struct HumanTime;
-
-impl tracing_subscriber::fmt::time::FormatTime for HumanTime {
-    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        w.write_str(&crate::core::text::human_time::moment(
-            jiff::Timestamp::now(),
-        ))
-    }
+fn print_header(attempt: &LoggedAttempt) {
+    let state = match (&attempt.record, &attempt.registered) {
+        (Some(_), _) => "ended",
+        (None, Some(_)) => "running",
+        (None, None) => "ended, no verdict recorded",
+    };
+    let of = attempt.attempts.last().copied().unwrap_or(attempt.attempt);
+    let runtime = attempt
+        .record
+        .as_ref()
+        .and_then(|r| r.runtime.clone())
+        .or_else(|| attempt.registered.as_ref().map(|r| r.runtime.clone()))
+        .unwrap_or_else(|| "runtime not recorded".to_owned());
+    println!(
+        "issue #{}, attempt {} of {of}, {} ({runtime}), {state}",
+        attempt.issue, attempt.attempt, attempt.agent
+    );
+    println!("log {}", attempt.log.display());
+    println!();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What has been shown so far, and the totals of the events in it.
+struct Shown<'a> {
+    renderer: Renderer<'a>,
+    redactor: &'a Redactor,
+    raw: bool,
+    totals: AttemptTotals,
+}
 
-    #[test]
-    fn octocrab_is_quiet_unless_very_verbose() {
-        assert_eq!(default_filter(0, false), "warn,octocrab=off");
-        assert_eq!(default_filter(0, true), "info,octocrab=off");
-        assert_eq!(default_filter(1, false), "info,octocrab=off");
-        assert_eq!(default_filter(2, false), "debug");
-        assert_eq!(default_filter(3, true), "trace");
+impl<'a> Shown<'a> {
+    fn new(redactor: &'a Redactor, raw: bool) -> Self {
+        Self {
+            renderer: Renderer::new(redactor),
+            redactor,
+            raw,
+            totals: AttemptTotals::default(),
+        }
+    }
+
+    fn line(&mut self, number: u64, line: &str) {
+        self.totals.record(&parse_line(line));
+        if self.raw {
+            println!("{}", terminal_line(&self.redactor.redact(line)));
+            return;
+        }
+        for told in self.renderer.line(number, line) {
+            println!("{told}");
+        }
+    }
+
+    fn summary(&self, attempt: &LoggedAttempt) {
+        let verdict = attempt.record.as_ref().map(|record| Verdict {
+            outcome: record.outcome.clone(),
+            reason: record.reason.clone(),
+            cost_usd: record.cost_usd,
+            turns: record.turns,
+        });
+        println!();
+        for line in self.renderer.summary(verdict.as_ref(), &self.totals) {
+            println!("{line}");
+        }
     }
 }

@@ -23,6 +23,7 @@ mod run;
 mod spawn;
 mod status;
 mod terminate;
+mod tracing_setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ enum Command {
     Spawn(spawn::SpawnArgs),
     /// What a running agent is doing: state, pid, uptime, activity, turns, cost, latest events.
     Monitor(monitor::MonitorArgs),
+    /// An attempt's log for a person: tool calls, results, text, verdict and cost.
+    Logs(logs::LogsArgs),
     /// Stop a running agent: SIGTERM to everything it started, a grace period, then SIGKILL.
     Terminate(terminate::TerminateArgs),
     /// Send an agent's finished work to review (route:review), freeing its slot.
@@ -88,9 +91,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // `run` sets its logging up once it knows whether its live view takes the terminal.
     if !matches!(cli.command, Command::Run(_)) {
-        logs::init_tracing(cli.verbose, None, None);
+        tracing_setup::init_tracing(cli.verbose, None, None);
     }
-    logs::init_error_reports();
+    tracing_setup::init_error_reports();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,6 +155,7 @@ async fn run_in_workspace(start: &std::path::Path, command: Command, verbose: u8
             spawn::run(&workspace, forge.as_ref(), args).await
         }
         Command::Monitor(args) => monitor::run(&workspace, args).await,
+        Command::Logs(args) => logs::run(&workspace, args).await,
         Command::Terminate(args) => terminate::run(&workspace, args).await,
         Command::Land(args) => {
             let forge = open_forge(&workspace).await?;

@@ -9,8 +9,9 @@ use super::output::{print_json, when};
 use crate::app::agents::monitor::{
     AgentState, AgentStatus, EndedAttempt, Monitored, follow, monitor,
 };
+use crate::app::compose::secrets;
 use crate::app::{AppResult, Workspace};
-use crate::core::agents::events::AgentEvent;
+use crate::core::agents::render::Renderer;
 use crate::ports::agent_host::{EventWindow, NumberedEvent, RunProgress};
 
 #[derive(Debug, Args)]
@@ -194,9 +195,22 @@ fn describe_run(run: &RunProgress) -> String {
     )
 }
 
+/// Each event as `clambake logs` renders it, under its number.
 fn print_events(events: &[NumberedEvent]) {
+    let redactor = secrets();
+    let renderer = Renderer::new(&redactor);
     for numbered in events {
-        println!("  {:>5}  {}", numbered.number, describe(&numbered.event));
+        for (n, told) in renderer
+            .line(numbered.number, &numbered.line)
+            .iter()
+            .enumerate()
+        {
+            if n == 0 {
+                println!("  {:>5}  {told}", numbered.number);
+            } else {
+                println!("         {told}");
+            }
+        }
     }
 }
 
@@ -206,36 +220,5 @@ fn print_events_as_lines(events: &[NumberedEvent]) {
             "{}",
             serde_json::to_string(numbered).expect("events serialize")
         );
-    }
-}
-
-/// One event in a line.
-fn describe(event: &AgentEvent) -> String {
-    match event {
-        AgentEvent::Init { model, .. } => format!(
-            "session started (model {})",
-            model.as_deref().unwrap_or("unknown")
-        ),
-        AgentEvent::Assistant {
-            text, tool_uses, ..
-        } => {
-            let text = text.lines().next().unwrap_or_default();
-            if tool_uses.is_empty() {
-                format!("assistant: {text}")
-            } else {
-                format!("assistant: {text} [{}]", tool_uses.join(", "))
-            }
-        }
-        AgentEvent::User {
-            tool_results,
-            errors,
-        } => format!("{tool_results} tool result(s), {errors} error(s)"),
-        AgentEvent::Result(result) => format!(
-            "result: {:?}{}",
-            result.subtype,
-            if result.is_error { " (error)" } else { "" }
-        ),
-        AgentEvent::Other { event_type } => format!("event {event_type}"),
-        AgentEvent::Text { line } => line.clone(),
     }
 }

@@ -6,8 +6,8 @@ use clap::Args;
 use tokio::sync::{oneshot, watch};
 
 use super::live_view;
-use super::logs::{LogFormat, init_tracing};
 use super::output::print_json;
+use super::tracing_setup::{LogFormat, init_tracing};
 use crate::app::run::assemble::{RunRequest, RunSummary, run_reporting};
 use crate::app::run::orchestrator::{Progress, RunEvent, StopWhen};
 use crate::app::trains::disposal::Disposition;

@@ -71,6 +71,10 @@ pub struct EventWindow {
 pub struct NumberedEvent {
     pub number: u64,
     pub event: AgentEvent,
+    /// The line as the agent wrote it, for rendering what `event` leaves out (a tool call's
+    /// command); not in `--json`, which has `event`.
+    #[serde(skip)]
+    pub line: String,
 }
 
 /// What an agent has said so far: what all its events add up to, and those asked for.

@@ -19,7 +19,8 @@ pub struct CheckRequest<'a> {
     pub dir: &'a Path,
     /// The command, already split into words; never run by a shell.
     pub argv: &'a [String],
-    /// Variables set beside the scrubbed environment agents get.
+    /// Exactly the environment they get: `core::checks::environment` makes it (an agent's
+    /// scrubbed one, with no model keys, plus checks.env).
     pub env: &'a [(String, String)],
     /// Past this the checks fail and their processes are killed, the whole tree of them.
     pub timeout: Duration,

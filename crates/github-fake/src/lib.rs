@@ -8,6 +8,7 @@
 
 mod actions;
 mod admin;
+mod checks;
 mod compare;
 mod error;
 mod faults;
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use actions::{Artifact, Job, RunStatus, Step, WorkflowRun};
+pub use checks::{CheckRun, CiVerdict, CommitStatus, PushedCommit};
 pub use faults::{Faults, SecondaryLimit};
 pub use state::{Comment, Issue, IssueState, Label, Pull, RecordedRequest};
 
@@ -212,6 +214,33 @@ impl FakeGithub {
     /// The repository's labels, in creation order.
     pub fn labels(&self) -> Vec<Label> {
         self.app.lock().labels.clone()
+    }
+
+    /// Has `ci` decide CI on every push from now on: the first read of a commit's check runs
+    /// after a branch came to point at it asks `ci` (once per commit and branch), and the
+    /// check run it returns is reported from then on (`None`: CI does not run on that push).
+    pub fn set_ci(&self, ci: impl Fn(&PushedCommit) -> Option<CiVerdict> + Send + Sync + 'static) {
+        self.app.lock().checks.ci = Some(Arc::new(ci));
+    }
+
+    /// Every check run, oldest first.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.app.lock().checks.runs.clone()
+    }
+
+    /// Sets a commit status on `sha`, as `POST /statuses/{sha}` would (no request is made).
+    pub fn set_status(&self, sha: &str, state: &str, context: &str, target_url: Option<&str>) {
+        let mut app = self.app.lock();
+        let id = app.take_id();
+        app.checks.statuses.push(CommitStatus {
+            id,
+            sha: sha.to_string(),
+            state: state.to_string(),
+            context: context.to_string(),
+            description: None,
+            target_url: target_url.map(str::to_string),
+            created_at: state::timestamp(),
+        });
     }
 
     /// Has `runner` carry out every run created from now on. Without one a run stays

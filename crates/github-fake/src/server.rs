@@ -17,7 +17,9 @@ use tower::ServiceExt;
 use crate::actions::{self, Actions};
 use crate::git::BareRepo;
 use crate::state::State;
-use crate::{Options, admin, compare, http, issues, labels, merge, pulls, refs, repository};
+use crate::{
+    Options, admin, checks, compare, http, issues, labels, merge, pulls, refs, repository,
+};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -196,6 +198,19 @@ fn routes(app: Arc<App>) -> Router {
             axum::routing::patch(refs::update).delete(refs::delete),
         )
         .route(&format!("{repo}/compare/{{range}}"), get(compare::compare))
+        .route(
+            &format!("{repo}/commits/{{ref}}/check-runs"),
+            get(checks::list_for_ref),
+        )
+        .route(
+            &format!("{repo}/commits/{{ref}}/status"),
+            get(checks::combined_status),
+        )
+        .route(&format!("{repo}/check-runs"), post(checks::create))
+        .route(
+            &format!("{repo}/statuses/{{sha}}"),
+            post(checks::create_status),
+        )
         .route("/user", get(repository::authenticated_user))
         .route(
             &format!("{repo}/actions/workflows/{{workflow_id}}"),

@@ -156,6 +156,8 @@ pub struct State {
     pub violations: Vec<String>,
     pub rate: RateLimit,
     pub faults: FaultPlan,
+    /// Check runs and commit statuses, and the scriptable CI.
+    pub checks: crate::checks::Checks,
     next_number: u64,
     next_id: u64,
 }
@@ -170,6 +172,7 @@ impl State {
             violations: Vec::new(),
             rate: RateLimit::new(rate_limit, unix_now()),
             faults: FaultPlan::default(),
+            checks: crate::checks::Checks::default(),
             next_number: 1,
             next_id: 1000,
         }

@@ -156,6 +156,37 @@ impl Worktrees for Git {
 }
 
 impl Git {
+    /// Adds a worktree at `path` with `commit` checked out, on no branch: a throwaway checkout.
+    pub async fn add_detached_worktree(&self, path: &Path, commit: &str) -> GitResult<()> {
+        let path = path.display().to_string();
+        self.run(&["worktree", "add", "--quiet", "--detach", &path, commit])
+            .await
+            .map(drop)
+    }
+
+    /// Removes the worktree at `path` whatever its state, blocking: for a destructor, where no
+    /// future can be awaited. Failures are logged; `git worktree prune` settles what is left.
+    pub fn remove_worktree_now(&self, path: &Path) {
+        let removed = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(["worktree", "remove", "--force", "--force"])
+            .arg(path)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null())
+            .output();
+        match removed {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => tracing::warn!(
+                path = %path.display(),
+                stderr = %String::from_utf8_lossy(&output.stderr).trim(),
+                "could not remove a worktree"
+            ),
+            Err(error) => tracing::warn!(%error, path = %path.display(), "could not run git"),
+        }
+    }
+
     /// Commits every change of this worktree, tracked or not, as `author`, its hooks run as
     /// for any commit an agent makes. Returns whether there was anything.
     pub async fn commit_all(&self, message: &str, author: Author<'_>) -> GitResult<bool> {

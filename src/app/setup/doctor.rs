@@ -114,6 +114,7 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
             kind,
         ));
     }
+    checks.push(logs_check(&workspace, &loaded.config));
     let environment: Vec<(String, String)> = std::env::vars().collect();
     checks
         .extend(crate::app::agents::check::agent_checks(&loaded.config.agents, &environment).await);
@@ -169,6 +170,31 @@ pub async fn doctor(start: &Path) -> Vec<Check> {
 
     checks.push(label_check(forge.as_ref(), slot_count(&loaded.config)).await);
     checks
+}
+
+/// How much the attempt logs and prompts under `.clambake/` take, and for how long they are
+/// kept.
+fn logs_check(workspace: &Workspace, config: &Config) -> Check {
+    let keep = match config.logs.keep_days {
+        0 => "kept forever (logs.keep_days = 0)".to_owned(),
+        days => format!("kept {days} day(s) (logs.keep_days)"),
+    };
+    match crate::app::agents::prune::kept_attempt_files(workspace) {
+        Ok(kept) => Check::ok(
+            "logs",
+            format!(
+                "{} file(s), {:.1} MiB under .clambake/logs/ and prompts/, {keep}",
+                kept.files,
+                kept.bytes as f64 / (1024.0 * 1024.0)
+            ),
+        ),
+        Err(error) => Check::problem(
+            "logs",
+            Health::Warn,
+            error.to_string(),
+            "check that .clambake/logs/ and .clambake/prompts/ are readable",
+        ),
+    }
 }
 
 /// Whether every claim on the remote can be read: one that cannot is held by someone unknown,

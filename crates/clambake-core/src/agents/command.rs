@@ -31,19 +31,7 @@ pub const BASE_ALLOWLIST: &[&str] = &[
     "NO_COLOR",
 ];
 
-/// Forge credentials and Clambake's own settings: never handed to an agent, even if listed.
-const NEVER_PASSED: &[&str] = &[
-    "GH_TOKEN",
-    "GITHUB_TOKEN",
-    "GH_ENTERPRISE_TOKEN",
-    "GITHUB_ENTERPRISE_TOKEN",
-];
-const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
-
-/// Whether `name` is never handed to an agent: a forge token or one of Clambake's settings.
-pub fn never_passed(name: &str) -> bool {
-    NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX)
-}
+pub use crate::config::never_passed;
 
 /// Claude Code's model keys: given to the `claude` runtime, and to no other unless named.
 pub const ANTHROPIC_KEYS: &[&str] = &[

@@ -48,10 +48,17 @@ pub fn readable(line: &str) -> String {
             text("session_id"),
             text("model")
         ),
-        ("system", "api_retry") => format!(
-            "api_retry: attempt {} of {}, HTTP {} {}",
-            event["attempt"], event["max_retries"], event["error_status"], event["error"]
-        ),
+        ("system", "api_retry") => {
+            // A `Map`'s index panics on a missing key; `get` does not.
+            let field = |key: &str| event.get(key).unwrap_or(&Value::Null);
+            format!(
+                "api_retry: attempt {} of {}, HTTP {} {}",
+                field("attempt"),
+                field("max_retries"),
+                field("error_status"),
+                field("error")
+            )
+        }
         ("assistant", _) => format!("assistant: {}", blocks(&event)),
         ("user", _) => format!("tool result: {}", blocks(&event)),
         _ => trimmed.to_owned(),
@@ -168,6 +175,14 @@ mod tests {
             "tool result: (error) This command requires approval"
         );
         assert_eq!(readable("  plain output "), "plain output");
+    }
+
+    #[test]
+    fn an_api_retry_without_its_fields_is_told_without_a_panic() {
+        assert_eq!(
+            readable(r#"{"type":"system","subtype":"api_retry"}"#),
+            "api_retry: attempt null of null, HTTP null null"
+        );
     }
 
     #[test]

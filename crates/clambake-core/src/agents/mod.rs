@@ -13,6 +13,8 @@ pub mod outcome;
 pub mod proc_stat;
 pub mod prompt;
 pub mod remote;
+pub mod render;
+pub mod retention;
 pub mod retry;
 pub mod simulated_work;
 pub mod simulation;

@@ -13,7 +13,9 @@ use toml_edit::{Document, Item};
 
 use super::minutes::Minutes;
 use super::schema::{KeySpec, ValueKind};
-use super::sections::{AgentExecutor, BundlingExecutor, Config, ForgeBackend, KEYS, SECTIONS};
+use super::sections::{
+    AgentExecutor, BundleChecks, BundlingExecutor, Config, ForgeBackend, KEYS, SECTIONS,
+};
 use super::{CONFIG_FILE, ENV_PREFIX};
 
 /// Finds a key by its dotted name.
@@ -106,6 +108,15 @@ pub enum ConfigError {
         keys: Vec<(String, String)>,
         backend: String,
         backend_origin: String,
+    },
+    #[error("checks.bundles = \"{bundles}\" ({origin}) needs {needs}")]
+    #[diagnostic(code(clambake::config::bundle_checks))]
+    BundleChecksNeed {
+        bundles: String,
+        origin: String,
+        needs: String,
+        #[help]
+        help: String,
     },
     #[error("`{key}` must be set when {because}")]
     #[diagnostic(
@@ -203,6 +214,8 @@ pub fn load(
 
     let config = assemble(&values);
     require_together(&config, &values)?;
+    require_valid_checks(&config, &values)?;
+    require_bundle_checks(&config, &values)?;
     Ok(LoadedConfig { config, values })
 }
 
@@ -251,6 +264,61 @@ fn require_together(
         }
     }
     Ok(())
+}
+
+/// Refuses a `checks.command` or `checks.env` that cannot be split into words, or an env word
+/// that is not an assignment the checks may be given.
+fn require_valid_checks(
+    config: &Config,
+    values: &BTreeMap<String, (Value, ValueSource)>,
+) -> Result<(), ConfigError> {
+    let invalid = |key: &str, found: &str, error: super::words::ChecksConfigError| {
+        ConfigError::InvalidValue {
+            key: key.to_owned(),
+            origin: values[key].1.to_string(),
+            expected: "words split like a shell would (NAME=VALUE for checks.env)".to_owned(),
+            found: format!("{found:?}"),
+            help: Some(error.to_string()),
+            src: None,
+            span: None,
+        }
+    };
+    super::words::argv(&config.checks)
+        .map_err(|error| invalid("checks.command", &config.checks.command, error))?;
+    super::words::extra_env(&config.checks)
+        .map_err(|error| invalid("checks.env", &config.checks.env, error))?;
+    Ok(())
+}
+
+/// Refuses bundle checks that cannot run: "forge" needs the GitHub backend (its CI), "command"
+/// a checks.command.
+fn require_bundle_checks(
+    config: &Config,
+    values: &BTreeMap<String, (Value, ValueSource)>,
+) -> Result<(), ConfigError> {
+    let bundles = config.checks.bundles;
+    let need = |needs: String, help: &str| ConfigError::BundleChecksNeed {
+        bundles: bundles.to_string(),
+        origin: values["checks.bundles"].1.to_string(),
+        needs,
+        help: help.to_owned(),
+    };
+    match bundles {
+        BundleChecks::Forge if config.forge.backend != ForgeBackend::Github => Err(need(
+            format!(
+                "forge.backend = \"github\", not \"{}\" ({}): the forge's CI is GitHub's",
+                config.forge.backend, values["forge.backend"].1
+            ),
+            "`clambake config set checks.bundles command` runs checks.command on each bundle \
+             here instead",
+        )),
+        BundleChecks::Command if config.checks.command.trim().is_empty() => Err(need(
+            "checks.command, which is empty".to_owned(),
+            "`clambake config set checks.command \"cargo test --locked\"` (your checks), or \
+             checks.bundles = \"auto\"",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Parses a command-line or environment string as a value for `spec`.
@@ -741,6 +809,45 @@ mod tests {
             let parsed = parse_value(spec, &raw, "test");
             assert_eq!(parsed.ok(), Some(default), "{}", spec.dotted());
         }
+    }
+
+    #[test]
+    fn bundle_checks_that_cannot_run_are_refused_saying_what_they_need() {
+        let error = load_text("[checks]\nbundles = \"forge\"\ncommand = \"make\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "checks.bundles = \"forge\" (clambake.toml) needs forge.backend = \"github\", \
+             not \"local\" (default): the forge's CI is GitHub's"
+        );
+        let env = vec![("CLAMBAKE_CHECKS__BUNDLES".to_owned(), "command".to_owned())];
+        let error = load("clambake.toml", "", env).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "checks.bundles = \"command\" (CLAMBAKE_CHECKS__BUNDLES) needs checks.command, \
+             which is empty"
+        );
+        let github = "[forge]\nbackend = \"github\"\n[github]\nowner = \"o\"\nrepo = \"r\"\n";
+        assert!(load_text(&format!("{github}[checks]\nbundles = \"forge\"\n")).is_ok());
+        assert!(load_text("[checks]\nbundles = \"command\"\ncommand = \"make\"\n").is_ok());
+        assert!(load_text("[checks]\nbundles = \"auto\"\n").is_ok());
+        assert!(load_text("[checks]\nbundles = \"off\"\n").is_ok());
+    }
+
+    #[test]
+    fn checks_that_cannot_be_split_or_set_refused_variables_are_refused() {
+        for (text, key) in [
+            ("[checks]\ncommand = \"cargo 'test\"\n", "checks.command"),
+            ("[checks]\nenv = \"GH_TOKEN=x\"\n", "checks.env"),
+            ("[checks]\nenv = \"NOEQUALS\"\n", "checks.env"),
+        ] {
+            let error = load("clambake.toml", text, []).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::InvalidValue { key: k, .. } if k == key),
+                "{text}: {error:?}"
+            );
+        }
+        let fine = "[checks]\ncommand = \"cargo test --locked\"\nenv = \"CI=true\"\n";
+        assert!(load("clambake.toml", fine, []).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod minutes;
 mod origin;
 mod schema;
 mod sections;
+pub mod words;
 
 pub(crate) use edit::wrap;
 pub use edit::{set_in_text, template};

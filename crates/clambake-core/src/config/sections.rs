@@ -21,6 +21,20 @@ use super::schema::{POSITIVE, ValueKind, choices, configuration};
 pub const DEFAULT_ENV_PASSTHROUGH: &str =
     "ANTHROPIC_BASE_URL CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC IS_SANDBOX CODEX_HOME";
 
+/// Forge credentials and Clambake's own settings: never handed to an agent, even if listed.
+const NEVER_PASSED: &[&str] = &[
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+];
+const NEVER_PASSED_PREFIX: &str = "CLAMBAKE_";
+
+/// Whether `name` is never handed to an agent: a forge token or one of Clambake's settings.
+pub fn never_passed(name: &str) -> bool {
+    NEVER_PASSED.contains(&name) || name.starts_with(NEVER_PASSED_PREFIX)
+}
+
 choices! {
     /// Where issues, labels and pull requests live.
     ForgeBackend {
@@ -292,6 +306,14 @@ configuration! {
         force_reset_after_minutes: u32 = 180, kind = POSITIVE;
         /// Delete abandoned branches, but only those with no commits ahead of the base.
         cleanup_abandoned_branches: bool = true;
+    }
+
+    /// The agents' logs and prompts under .clambake/logs/ and .clambake/prompts/.
+    [logs] LogsConfig {
+        /// Files older than this many days are deleted when `run` starts and once a day
+        /// while it runs, except those of an issue still claimed or with an agent running.
+        /// 0 keeps them forever.
+        keep_days: u32 = 30;
     }
 
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners

@@ -53,6 +53,19 @@ pub fn code_block(text: &str) -> String {
     format!("{fence}\n{clean}\n{fence}")
 }
 
+/// `text` as one line for a terminal: tabs become spaces, and control characters (the escape
+/// that starts a terminal sequence among them), line breaks and the characters that reorder or
+/// hide text are neutralised, so nothing in it can move the cursor, recolour or retitle.
+pub fn terminal_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if is_hidden(c) => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect()
+}
+
 /// Control characters (NUL included), and the characters that reorder or hide text: bidi
 /// embeddings, overrides and isolates, directional marks, zero-width characters.
 fn is_hidden(c: char) -> bool {
@@ -101,6 +114,14 @@ mod tests {
         assert_eq!(code_block("a\nb"), "```\na\nb\n```");
         assert_eq!(code_block("x\n````\ny"), "`````\nx\n````\ny\n`````");
         assert_eq!(code_block("bell\u{7}"), "```\nbell\u{FFFD}\n```");
+    }
+
+    #[test]
+    fn a_terminal_line_moves_no_cursor() {
+        assert_eq!(
+            terminal_line("red \u{1b}[31mtext\u{1b}]0;title\u{7}\tend\r\n\u{202E}"),
+            "red \u{FFFD}[31mtext\u{FFFD}]0;title\u{FFFD} end\u{FFFD}\u{FFFD}\u{FFFD}"
+        );
     }
 
     #[test]

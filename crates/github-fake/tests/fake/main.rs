@@ -4,6 +4,7 @@ mod actions;
 mod actions_runs;
 mod actions_support;
 mod binary;
+mod checks;
 mod git;
 mod http;
 mod issues;

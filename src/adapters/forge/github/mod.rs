@@ -3,6 +3,7 @@
 //! (see `http`). Semantics follow the local forge.
 
 mod actions;
+mod checks;
 mod create_key;
 mod creates;
 mod errors;
@@ -29,6 +30,7 @@ use crate::ports::forge::{
     PullRequestEdit, PullRequestFilter, Validator,
 };
 pub use actions::GithubActions;
+pub use checks::{ChecksSettings, GithubChecks};
 use errors::{Subject, accepted};
 use http::{Http, Request};
 pub use wire::Permissions;
@@ -227,6 +229,16 @@ impl GithubForge {
     /// against the same limits as what the other does.
     pub fn actions(&self) -> ForgeResult<GithubActions> {
         GithubActions::new(self.http.clone(), self.urls.clone(), self.clock.clone())
+    }
+
+    /// A commit's checks by the repository's CI, through this forge's client.
+    pub fn commit_checks(&self, settings: ChecksSettings) -> GithubChecks {
+        GithubChecks::new(
+            self.http.clone(),
+            self.urls.clone(),
+            self.clock.clone(),
+            settings,
+        )
     }
 
     /// The URL of `segments` under the API root, with `query`.

@@ -28,7 +28,11 @@ fn said(text: &str, window: EventWindow) -> Said {
             if events.len() == window.latest {
                 events.pop_front();
             }
-            events.push_back(NumberedEvent { number, event });
+            events.push_back(NumberedEvent {
+                number,
+                event,
+                line: line.to_owned(),
+            });
         }
     }
     Said {

@@ -17,6 +17,7 @@ mod input;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
+mod prune;
 mod publish;
 mod rate_limit;
 #[cfg(test)]
@@ -190,6 +191,8 @@ pub struct Orchestrator {
     /// GitHub Actions, when the forge is GitHub: where trains depart with
     /// `bundling.executor = "actions"`, and where the remote slots' attempts run.
     actions: Option<Arc<dyn Actions>>,
+    /// When old attempt logs and prompts were last pruned.
+    logs_pruned: Option<Timestamp>,
 }
 
 impl Orchestrator {
@@ -239,6 +242,7 @@ impl Orchestrator {
             pass_listing: None,
             next_train: None,
             actions: None,
+            logs_pruned: None,
         })
     }
 

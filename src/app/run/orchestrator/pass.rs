@@ -32,6 +32,7 @@ impl Orchestrator {
         if self.waiting_out_rate_limit() {
             return Ok(false);
         }
+        self.prune_when_due().await;
         if !self.claiming {
             let done = self.in_flight.is_empty();
             // Claiming stopped for an agent that cannot run: what landed still leaves.

@@ -327,3 +327,44 @@ async fn a_remote_slot_dispatches_to_actions_only_while_the_rollback_switch_lets
     orchestrator.config.github_actions.enabled = false;
     assert!(!elsewhere(&orchestrator, "agent003"));
 }
+
+#[tokio::test]
+async fn old_logs_are_pruned_at_the_first_pass_then_once_a_day_sparing_attempts_in_flight() {
+    let (dir, mut orchestrator) = orchestrator().await;
+    orchestrator.config.logs.keep_days = 10;
+    let start = jiff::Timestamp::now();
+    let logs = dir.path().join(".clambake/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let written = |name: &str, hours_ago: i64| {
+        let path = logs.join(name);
+        std::fs::write(&path, "{}\n").unwrap();
+        let at = start - jiff::SignedDuration::from_hours(hours_ago);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(at.into()).unwrap();
+        path
+    };
+    // Ten days less six hours old at the start.
+    let ageing = written("agent002-5-1.jsonl", 10 * 24 - 6);
+    let in_flight_log = written("agent001-3-1.jsonl", 90 * 24);
+    let mut tasks = JoinSet::new();
+    let _stop = in_flight(&mut orchestrator, &mut tasks, "agent001", 3);
+    let at = |hours: i64| Arc::new(Stopped(start + jiff::SignedDuration::from_hours(hours)));
+
+    orchestrator.clock = at(0);
+    orchestrator.prune_when_due().await;
+    assert!(ageing.exists(), "not old enough yet");
+    orchestrator.clock = at(12);
+    orchestrator.prune_when_due().await;
+    assert!(
+        ageing.exists(),
+        "old enough, but pruned less than a day ago"
+    );
+    orchestrator.clock = at(24);
+    orchestrator.prune_when_due().await;
+    assert!(!ageing.exists(), "a day later it is pruned");
+    assert!(
+        in_flight_log.exists(),
+        "an attempt in flight keeps its issue's logs"
+    );
+    tasks.abort_all();
+}
