@@ -24,6 +24,7 @@ mod body_files;
 mod branch_deletion;
 mod bundle_actions;
 mod bundle_actions_run;
+mod bundle_checks;
 mod bundle_cli;
 mod bundle_crash;
 mod bundle_git;

@@ -79,6 +79,23 @@ pub fn base_broken(base: &str) -> String {
     )
 }
 
+/// The comment closing a bundle whose checks took every member out.
+pub fn all_taken_out(culprits: &[u64]) -> String {
+    format!(
+        "Clambake's checks failed with every member of this bundle ({}): each is back in the \
+         queue, and the bundle is closed.",
+        issue_list(culprits)
+    )
+}
+
+/// The comment closing a bundle whose remaining members no longer merge without its culprits.
+pub fn rest_conflicts(member: u64) -> String {
+    format!(
+        "Clambake's checks took this bundle's culprits out, and #{member} does not merge \
+         without them: the bundle is closed, and the next train plans the rest afresh."
+    )
+}
+
 /// `3. #1, #2, #3 on the base (a part): failed`: a step for a person.
 pub fn step_line(number: usize, step: &Step) -> String {
     let what = match step.trial.members.as_slice() {

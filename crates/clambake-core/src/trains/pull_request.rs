@@ -30,6 +30,22 @@ pub struct BundleRecord {
     pub tip: String,
     pub members: Vec<RecordedBranch>,
     pub set_aside: Vec<RecordedSetAside>,
+    /// Waiting for its checks (`[checks] bundles`) before it is offered for review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checking: bool,
+    /// Members its checks' bisection took out, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken_out: Vec<RecordedTakenOut>,
+}
+
+/// A member taken out of its bundle because its checks failed with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedTakenOut {
+    pub issue: u64,
+    pub branch: String,
+    /// Which check failed and how, and where its log is: the checks' text, quoted inertly
+    /// wherever it is shown.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +94,8 @@ impl BundleRecord {
                     why: s.reason.describe_inert(),
                 })
                 .collect(),
+            checking: false,
+            taken_out: Vec::new(),
         }
     }
 

@@ -13,20 +13,33 @@ pub enum TrialCommit {
     Conflict { member: u64, paths: Vec<String> },
 }
 
-/// Writes `trial`'s commit for the bundle of `record`.
-pub async fn write_trial_commit(
+/// The chain of some of a bundle's members merged onto its base, as [`write_chain`] writes a
+/// bundle's.
+///
+/// [`write_chain`]: crate::app::trains::trial::write_chain
+pub enum Chain {
+    /// Its tip, and the tree there.
+    Written {
+        tip: String,
+        tree: String,
+    },
+    Conflict {
+        member: u64,
+        paths: Vec<String>,
+    },
+}
+
+/// Merges the members of `record` that `keep` names, in bundle order, onto its base: commits
+/// dated at its departure, so the same members always make the same chain.
+pub async fn write_members_chain(
     git: &dyn MergeEngine,
     record: &BundleRecord,
-    trial: &Trial,
-) -> GitResult<TrialCommit> {
+    keep: &[u64],
+) -> GitResult<Chain> {
     let at = record.departure;
     let mut tip = record.base_tip.clone();
     let mut tree = None;
-    for member in record
-        .members
-        .iter()
-        .filter(|m| trial.members.contains(&m.issue))
-    {
+    for member in record.members.iter().filter(|m| keep.contains(&m.issue)) {
         let merge_base = git
             .merge_base(&record.base_tip, &member.head)
             .await?
@@ -43,7 +56,7 @@ pub async fn write_trial_commit(
                 tree = Some(merged);
             }
             TrialMerge::Conflict(paths) => {
-                return Ok(TrialCommit::Conflict {
+                return Ok(Chain::Conflict {
                     member: member.issue,
                     paths,
                 });
@@ -59,6 +72,19 @@ pub async fn write_trial_commit(
             }
         },
     };
+    Ok(Chain::Written { tip, tree })
+}
+
+/// Writes `trial`'s commit for the bundle of `record`.
+pub async fn write_trial_commit(
+    git: &dyn MergeEngine,
+    record: &BundleRecord,
+    trial: &Trial,
+) -> GitResult<TrialCommit> {
+    let (tip, tree) = match write_members_chain(git, record, &trial.members).await? {
+        Chain::Written { tip, tree } => (tip, tree),
+        Chain::Conflict { member, paths } => return Ok(TrialCommit::Conflict { member, paths }),
+    };
     let message = format!(
         "Clambake check of {} on {}: run {}",
         members_text(&trial.members),
@@ -66,7 +92,8 @@ pub async fn write_trial_commit(
         trial.run + 1
     );
     Ok(TrialCommit::Written(
-        git.write_commit(&tree, &[&tip], &message, at).await?,
+        git.write_commit(&tree, &[&tip], &message, record.departure)
+            .await?,
     ))
 }
 

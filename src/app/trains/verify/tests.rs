@@ -158,6 +158,8 @@ fn bundle(dir: &Path, broken: &[u64], base_broken: bool) -> BundleRecord {
         tip: base_tip,
         members,
         set_aside: Vec::new(),
+        checking: true,
+        taken_out: Vec::new(),
     }
 }
 
