@@ -114,6 +114,7 @@ fn a_bundle_of_eight_with_one_broken_member_ends_as_seven_that_pass(
     let body = bundle["body"].as_str().unwrap();
     let kept: Vec<u64> = issues.iter().copied().filter(|i| *i != culprit).collect();
     assert_eq!(closes(body), kept, "{body}");
+    assert!(!body.contains(r#""checking":true"#), "it passed: {body}");
     assert!(
         body.contains(&format!("- #{culprit} `agent001/{culprit}-work5`: `")),
         "{body}"
@@ -145,6 +146,7 @@ fn two_culprits_are_both_found(#[values(Backend::Local, Backend::Github)] backen
     let body = checked.open_bundle()["body"].as_str().unwrap().to_owned();
     let kept: Vec<u64> = [0, 2, 3, 4, 5, 7].iter().map(|i| issues[*i]).collect();
     assert_eq!(closes(&body), kept, "{body}");
+    assert!(!body.contains(r#""checking":true"#), "it passed: {body}");
     for culprit in [issues[1], issues[6]] {
         assert_eq!(checked.repo.labels_of(culprit), vec!["route:ready"]);
     }
