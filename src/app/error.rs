@@ -183,6 +183,9 @@ pub enum AppError {
     Git(#[from] GitError),
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Checks(#[from] crate::ports::checks::ChecksError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Attempt(Box<AttemptError>),
     #[error(
         "GitHub Actions needs forge.backend = \"github\"; this repository's forge is \"{backend}\""
@@ -452,6 +455,7 @@ impl AppError {
             Self::BundlerBusy { .. } | Self::Lock(LockError::Held { .. }) => ErrorKind::Busy,
             Self::Io { .. }
             | Self::Git(_)
+            | Self::Checks(_)
             | Self::Journal(_)
             | Self::Lock(LockError::Io { .. })
             | Self::Processes(_) => ErrorKind::System,

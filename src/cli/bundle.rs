@@ -1,6 +1,7 @@
 //! `clambake bundle [--force] [--dry-run] [--summary FILE] [--status] [--diagnose] [--json]`
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -9,9 +10,9 @@ mod summary;
 use super::output::{print_json, print_table, table, when};
 use crate::app::compose;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::trains::bundle::{Bundler, TrainReport, TrainStatus};
+use crate::app::trains::bundle::{BundleVerification, Bundler, TrainReport, TrainStatus};
 use crate::app::{AppResult, Workspace};
-use crate::core::config::{Config, ForgeBackend, web_url};
+use crate::core::config::{BundleChecks, Config, ForgeBackend, web_url};
 use crate::core::trains::plan::BundlePlan;
 use crate::core::trains::schedule::Departure;
 
@@ -40,6 +41,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let config = workspace.load_config()?.config;
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = open_journal(workspace)?;
+    let verification = BundleVerification::open(workspace, &config, &journal).await?;
     let bundler = Bundler {
         git: workspace.repository(),
         forge: forge.as_ref(),
@@ -50,6 +52,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
             .then_some(&journal as &dyn crate::ports::journal::Journal),
         train_log: &journal,
         state_dir: workspace.state_dir(),
+        verification: verification.as_ref(),
     };
     let now = compose::clock().now();
     if args.status {
@@ -76,7 +79,18 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
             print_table(&rows, "No issues are in review.");
         }
     } else {
-        let report = bundler.run(now, args.force, args.dry_run).await?;
+        let checks_here = match config.checks.bundles {
+            BundleChecks::Command => true,
+            BundleChecks::Auto => !config.checks.command.trim().is_empty(),
+            BundleChecks::Forge | BundleChecks::Off => false,
+        };
+        let report = if checks_here && !args.dry_run {
+            let timeout = Duration::from_secs(u64::from(config.checks.timeout_minutes) * 60);
+            let clock = compose::clock();
+            (bundler.run_until_checked(|| clock.now(), args.force, timeout)).await?
+        } else {
+            bundler.run(now, args.force, args.dry_run).await?
+        };
         if let Some(path) = &args.summary {
             summary::append(path, &report, pulls_url(&config).as_deref())?;
         }

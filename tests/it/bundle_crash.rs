@@ -112,6 +112,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<(
         journal: Some(&journal),
         train_log: &journal,
         state_dir: repo.path().join(".clambake"),
+        verification: None,
     };
     bundler.run(now(), false, false).await.map(|_| ())
 }

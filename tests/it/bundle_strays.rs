@@ -45,6 +45,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge, now: Timestamp) {
         journal: Some(&journal),
         train_log: &journal,
         state_dir: repo.path().join(".clambake"),
+        verification: None,
     };
     bundler.run(now, false, false).await.unwrap();
 }

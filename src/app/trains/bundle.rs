@@ -37,9 +37,10 @@ mod rebuild;
 mod repair;
 mod status;
 mod tips;
+mod verification;
 
 pub use orphans::LeftAlone;
-pub use rebuild::{Rebuilt, SentBack, TakeOut};
+pub use verification::BundleVerification;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
 pub const LOCK_FILE: &str = "bundle.lock";
@@ -60,6 +61,8 @@ pub struct Bundler<'a> {
     pub train_log: &'a dyn TrainLog,
     /// `.clambake/`, where the lock lives.
     pub state_dir: PathBuf,
+    /// Checks bundles before they are offered; `None` when bundles are not checked.
+    pub verification: Option<&'a BundleVerification<'a>>,
 }
 
 /// Where a due departure is made.
@@ -185,6 +188,8 @@ pub struct TrainReport {
     pub left_out: Vec<LeftOut>,
     /// Other orchestrators' bundle branches still waiting for their pull request.
     pub left_alone: Vec<LeftAlone>,
+    /// Open bundles still waiting for their checks' results.
+    pub checking: Vec<Number>,
 }
 
 /// An earlier train's open pull request the plan could not be made on top of.
@@ -217,6 +222,7 @@ pub async fn train_after_landing(
         return Ok(None);
     }
     let journal = open_journal(workspace)?;
+    let verification = BundleVerification::open(workspace, &config, &journal).await?;
     let bundler = Bundler {
         git: workspace.repository(),
         forge,
@@ -227,6 +233,7 @@ pub async fn train_after_landing(
             .then_some(&journal as &dyn Journal),
         train_log: &journal,
         state_dir: workspace.state_dir(),
+        verification: verification.as_ref(),
     };
     Ok(Some(bundler.run(now, false, false).await?))
 }
@@ -393,10 +400,11 @@ impl Bundler<'_> {
         let fetched = self.git.remote.fetch().await?;
         tracing::debug!(?fetched, "fetched the remote");
         let mut repairs = Vec::new();
-        let mut rebuild = false;
+        let (mut rebuild, mut checking) = (false, Vec::new());
         let trains = self.trains(now).await?;
         if !dry_run {
             rebuild = self.repair(&trains, &mut repairs, now).await?;
+            checking = self.verify_bundles(now, &mut repairs).await?;
         }
         let trains = self.trains(now).await?;
         let (base, base_tip) = self.base().await?;
@@ -437,6 +445,7 @@ impl Bundler<'_> {
             pending: Vec::new(),
             left_out: Vec::new(),
             left_alone: trains.left_alone.clone(),
+            checking,
         };
         let Departure::Due { at } = departure else {
             return Ok((report, None));

@@ -10,3 +10,4 @@ pub mod merge;
 mod record;
 pub mod trial;
 pub mod unrelated_work;
+pub mod verify;

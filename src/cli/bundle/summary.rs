@@ -123,6 +123,7 @@ mod tests {
             pending: Vec::new(),
             left_out: Vec::new(),
             left_alone: Vec::new(),
+            checking: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@
 //!
 //! The demo's sample issues are data of the demo, not text of Clambake's.
 
+pub mod bisection;
 pub mod comments;
 pub mod pull_requests;
 pub mod rework;

@@ -64,50 +64,64 @@ pub fn bundle(record: &BundleRecord, plan: &BundlePlan, simulated: &[u64]) -> Pu
             ));
         }
     }
-    if !record.taken_out.is_empty() {
-        body.push_str("\n**Taken out of this bundle:**\n\n");
-        for taken_out in &record.taken_out {
-            body.push_str(&format!(
-                "- #{} `{}` at `{}`: {}\n",
-                taken_out.issue,
-                taken_out.branch,
-                short(&taken_out.head),
-                taken_out.why
-            ));
-            if let Some(link) = &taken_out.link {
-                body.push_str(&format!("  {}\n", link_or_code(link)));
-            }
-            if let Some(tail) = &taken_out.tail {
-                body.push_str(&format!("\n{}\n", inert::code_block(tail)));
-            }
-        }
-    }
     body.push('\n');
     body.push_str(&record.encoded());
     body.push('\n');
     marked(title, body, simulated)
 }
 
-/// An `https` address as an autolink (nothing in it can end one), anything else inert.
-fn link_or_code(link: &str) -> String {
-    let plain = link.starts_with("https://")
-        && !link
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '`'));
-    match plain {
-        true => format!("<{link}>"),
-        false => inert::code_span(link),
+/// A bundle rebuilt in place without the members its checks took out: titled and listed as
+/// [`bundle`] is, from `record` alone (the members it carries now), with who was taken out
+/// and why; the reasons are the checks' text, quoted inertly.
+pub fn rebuilt_bundle(record: &BundleRecord, simulated: &[u64]) -> PullRequestText {
+    let members = record.member_issues();
+    let title = format!(
+        "Bundle {}: {} issues ({})",
+        schedule::stamp(record.departure),
+        members.len(),
+        issue_list(&members)
+    );
+    let mut body = format!(
+        "A train of {} finished branches, merged onto `{}` at `{}`, rebuilt without the \
+         members its checks took out.\n\n",
+        record.members.len(),
+        record.base,
+        short(&record.base_tip)
+    );
+    for member in &record.members {
+        body.push_str(&format!(
+            "- #{} on `{}` at `{}`\n",
+            member.issue,
+            member.branch,
+            short(&member.head)
+        ));
     }
-}
-
-/// The comment that closes a bundle every member was taken out of.
-pub fn emptied(record: &BundleRecord) -> String {
-    let taken: Vec<u64> = record.taken_out.iter().map(|t| t.issue).collect();
-    format!(
-        "Every member of this bundle was taken out ({}), so it is closed; each will ride a \
-         later train once it is ready again.",
-        issue_list(&taken)
-    )
+    body.push('\n');
+    for issue in &members {
+        body.push_str(&format!("Closes #{issue}\n"));
+    }
+    body.push_str("\n**Taken out by its checks** (each is back in the queue):\n\n");
+    for out in &record.taken_out {
+        body.push_str(&format!(
+            "- #{} `{}`: {}\n",
+            out.issue,
+            out.branch,
+            inert::code_span(&out.why)
+        ));
+    }
+    if !record.set_aside.is_empty() {
+        body.push_str("\n**Not in this train:**\n\n");
+        for set_aside in &record.set_aside {
+            body.push_str(&format!(
+                "- #{} `{}`: {}\n",
+                set_aside.issue, set_aside.branch, set_aside.why
+            ));
+        }
+    }
+    body.push('\n');
+    body.push_str(&record.encoded());
+    body.push('\n');
+    marked(title, body, simulated)
 }
 
 /// A branch's own pull request, opened by a train: `why` it is not in the bundle (see
@@ -180,7 +194,9 @@ mod tests {
     use super::*;
     use crate::text::closing::closed_issues;
     use crate::trains::plan::{ConflictsWith, SetAsideReason};
-    use crate::trains::pull_request::{is_lone_branch, read_record, tests::sample};
+    use crate::trains::pull_request::{
+        RecordedTakenOut, is_lone_branch, read_record, tests::sample,
+    };
 
     fn shown(text: &PullRequestText) -> String {
         format!("{}\n\n{}", text.title, text.body)
@@ -222,24 +238,34 @@ mod tests {
     }
 
     #[test]
-    fn a_rebuilt_bundle_says_who_was_taken_out_and_why_inertly() {
-        let (mut record, mut plan) = sample();
-        let member = record.members.remove(1);
-        plan.members.remove(1);
-        record
-            .taken_out
-            .push(crate::trains::pull_request::RecordedTakenOut {
-                issue: member.issue,
-                branch: member.branch,
-                head: member.head,
-                why: "its checks failed".to_owned(),
-                link: Some("https://ci/log/1".to_owned()),
-                tail: Some("error: fixes #1\n<!-- x".to_owned()),
-            });
-        let bundle = bundle(&record, &plan, &[]);
-        assert_eq!(closed_issues(&bundle.body), vec![4], "{}", bundle.body);
-        assert_snapshot!("bundle_rebuilt", shown(&bundle));
-        assert_snapshot!("bundle_emptied", emptied(&record));
+    fn a_rebuilt_bundle_closes_only_what_it_carries_and_says_who_was_taken_out() {
+        let (mut record, _) = sample();
+        let culprit = record.members.remove(0);
+        record.checking = true;
+        record.taken_out.push(RecordedTakenOut {
+            issue: culprit.issue,
+            branch: culprit.branch,
+            why: "checks exited with 1: closes #9 <!-- x -->".to_owned(),
+        });
+        let rebuilt = rebuilt_bundle(&record, &[]);
+        assert_eq!(closed_issues(&rebuilt.body), vec![7], "{}", rebuilt.body);
+        assert!(rebuilt.title.contains("1 issues (#7)"), "{}", rebuilt.title);
+        assert!(
+            rebuilt.body.contains("- #4 `agent001/4-x`: `"),
+            "{}",
+            rebuilt.body
+        );
+        let head = "clambake/bundle-20261121T0610Z";
+        let read = read_record(&rebuilt.body, head, "main");
+        assert_eq!(
+            read.map(|r| (r.checking, r.taken_out))
+                .map_err(|e| e.to_string()),
+            record
+                .check(head, "main")
+                .map(|()| (true, record.taken_out.clone()))
+                .map_err(|e| e.to_string()),
+            "the record read back is the one written, with who was taken out"
+        );
     }
 
     #[test]

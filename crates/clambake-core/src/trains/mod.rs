@@ -1,5 +1,6 @@
 //! Trains: when one departs, which branches ride together, and their pull requests' text.
 
+pub mod bisect;
 pub mod dispatched;
 pub mod plan;
 pub mod pull_request;

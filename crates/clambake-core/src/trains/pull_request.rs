@@ -30,27 +30,22 @@ pub struct BundleRecord {
     pub tip: String,
     pub members: Vec<RecordedBranch>,
     pub set_aside: Vec<RecordedSetAside>,
-    /// Members taken out of the open bundle since it left (a failing check, a reviewer's
-    /// request), and why: the bundle was rebuilt in place without them.
+    /// Waiting for its checks (`[checks] bundles`) before it is offered for review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checking: bool,
+    /// Members its checks' bisection took out, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taken_out: Vec<RecordedTakenOut>,
 }
 
-/// A member taken out of an open bundle, and why.
+/// A member taken out of its bundle because its checks failed with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedTakenOut {
     pub issue: u64,
     pub branch: String,
-    /// Its head when it was taken out.
-    pub head: String,
-    /// A short reason, shown in the bundle's body.
+    /// Which check failed and how, and where its log is: the checks' text, quoted inertly
+    /// wherever it is shown.
     pub why: String,
-    /// Where to read more (a failing log, a review).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-    /// The tail of a failing log, redacted; shown as an inert code block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +94,7 @@ impl BundleRecord {
                     why: s.reason.describe_inert(),
                 })
                 .collect(),
+            checking: false,
             taken_out: Vec::new(),
         }
     }
@@ -178,12 +174,7 @@ impl BundleRecord {
             .members
             .iter()
             .map(|m| (m.issue, &m.branch, Some(&m.head)))
-            .chain(self.set_aside.iter().map(|s| (s.issue, &s.branch, None)))
-            .chain(
-                self.taken_out
-                    .iter()
-                    .map(|t| (t.issue, &t.branch, Some(&t.head))),
-            );
+            .chain(self.set_aside.iter().map(|s| (s.issue, &s.branch, None)));
         for (issue, branch, head) in named {
             if parse_branch_name(branch).is_none_or(|owner| owner.issue != issue) {
                 return invalid(format!("names `{branch}`, not an agent branch of #{issue}"));
@@ -196,22 +187,12 @@ impl BundleRecord {
             }
             issues.push(issue);
         }
-        // A set-aside branch's reason is copied into its own pull request's body, a taken-out
-        // member's into the bundle's.
-        let reasons = (self.set_aside.iter().map(|s| (s.issue, &s.why)))
-            .chain(self.taken_out.iter().map(|t| (t.issue, &t.why)));
-        for (issue, why) in reasons {
-            if !closed_issues(why).is_empty() || why.contains("<!--") {
+        // A set-aside branch's reason is copied into its own pull request's body.
+        for set_aside in &self.set_aside {
+            if !closed_issues(&set_aside.why).is_empty() || set_aside.why.contains("<!--") {
                 return invalid(format!(
-                    "gives #{issue} a reason that closes issues or holds HTML"
-                ));
-            }
-        }
-        for taken_out in &self.taken_out {
-            if self.members.iter().any(|m| m.issue == taken_out.issue) {
-                return invalid(format!(
-                    "names #{} both as a member and as taken out",
-                    taken_out.issue
+                    "gives #{} a reason that closes issues or holds HTML",
+                    set_aside.issue
                 ));
             }
         }
@@ -343,35 +324,6 @@ pub(crate) mod tests {
                 .check("clambake/bundle-20261121T0611Z", "main")
                 .is_err()
         );
-    }
-
-    #[test]
-    fn a_taken_out_member_is_checked_like_a_member() {
-        let head = "clambake/bundle-20261121T0610Z";
-        let mut record = valid();
-        let member = record.members.remove(1);
-        record.taken_out.push(RecordedTakenOut {
-            issue: member.issue,
-            branch: member.branch,
-            head: "c".repeat(40),
-            why: "its checks failed".to_owned(),
-            link: None,
-            tail: Some("closes #1 <!--".to_owned()),
-        });
-        assert_eq!(record.check(head, "main"), Ok(()));
-        assert_eq!(
-            read_record(&format!("x\n{}\n", record.encoded()), head, "main"),
-            Ok(record.clone())
-        );
-        let mut twice = record.clone();
-        twice.members.push(valid().members[1].clone());
-        assert!(twice.check(head, "main").is_err(), "member and taken out");
-        let mut closing = record.clone();
-        closing.taken_out[0].why = "fixes #3".to_owned();
-        assert!(closing.check(head, "main").is_err());
-        let mut foreign = record;
-        foreign.taken_out[0].branch = "feature/7".to_owned();
-        assert!(foreign.check(head, "main").is_err());
     }
 
     #[test]

@@ -5,10 +5,10 @@ use jiff::SignedDuration;
 
 use super::{Orchestrator, PullRequestOpened, RunEvent};
 use crate::app::AppResult;
-use crate::app::trains::bundle::{Bundler, OpenedPullRequest};
+use crate::app::trains::bundle::{BundleVerification, Bundler, OpenedPullRequest};
 use crate::app::trains::dispatch::{self, BundlingWorkflow};
 use crate::core::config::{BundlingExecutor, web_url};
-use crate::ports::journal::Journal;
+use crate::ports::journal::{AttemptLog, Journal};
 
 impl Orchestrator {
     /// The bundling workflow trains depart through: with `bundling.executor = "actions"`,
@@ -43,6 +43,9 @@ impl Orchestrator {
         } else {
             None
         };
+        let attempts: &dyn AttemptLog = self.journal.as_ref();
+        let verification =
+            BundleVerification::open(&self.workspace, &self.config, attempts).await?;
         let bundler = Bundler {
             git: self.workspace.repository(),
             forge: self.forge.as_ref(),
@@ -50,6 +53,7 @@ impl Orchestrator {
             journal,
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
+            verification: verification.as_ref(),
         };
         let now = self.clock.now();
         let report = match self.bundling_workflow() {

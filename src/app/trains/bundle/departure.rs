@@ -122,7 +122,8 @@ impl Bundler<'_> {
                     .collect();
                 self.publish_unpublished(&trains.tips, &members).await?;
                 let head = write_chain(self.git.merges.as_ref(), &plan, at).await?;
-                let record = BundleRecord::new(at, base, &plan, &head);
+                let mut record = BundleRecord::new(at, base, &plan, &head);
+                record.checking = self.verification.is_some();
                 let opened = self
                     .open_bundle(&record, &plan, orphan.take().as_ref(), now)
                     .await?;

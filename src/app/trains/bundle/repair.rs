@@ -57,7 +57,14 @@ impl Bundler<'_> {
                         }
                         for member in &record.members {
                             let issue = self.forge.issue(member.issue).await?;
-                            if issue.state == IssueState::Open && !issue.has_label(labels::BUNDLED)
+                            // One its checks sent back (`route:ready`, `route:failed`)
+                            // before its bundle was rebuilt without it stays out.
+                            let sent_back = [labels::READY, labels::FAILED]
+                                .iter()
+                                .any(|label| issue.has_label(label));
+                            if issue.state == IssueState::Open
+                                && !issue.has_label(labels::BUNDLED)
+                                && !sent_back
                             {
                                 self.board(member, pr, record, now, false).await?;
                                 repairs.push(format!(

@@ -125,6 +125,7 @@ impl Fixture {
             journal: Some(self.journal.as_ref()),
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
+            verification: None,
         }
     }
 
@@ -278,6 +279,7 @@ async fn a_run_that_succeeded_is_journaled_as_the_departure_it_made() {
         journal: None,
         train_log: &remote_log,
         state_dir: elsewhere.path().to_path_buf(),
+        verification: None,
         ..fixture.bundler()
     };
     let made = remote
