@@ -190,7 +190,10 @@ async fn the_database_persists_uses_wal_and_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "the schema, the listing version and the reviews");
+    assert_eq!(
+        version, 3,
+        "the schema, the listing version and the reviews"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 
 use crate::app::agents::elsewhere::{claim_id, fetch_pushed, publish_for_runner};
 use crate::app::agents::handover::{Takeover, take_over_earlier_attempts};
-use crate::app::agents::work_checks::{CheckedWork, check_work};
+use crate::app::agents::work_checks::{CheckedWork, check_work, discard_interrupted_checks};
 use crate::app::agents::worktree::{commit_leftovers, creation_interrupted};
 use crate::app::queue::claim::{PROCESS_STARTED, SlotJournal, journal_working};
 use crate::app::workspace::Workspace;
@@ -294,6 +294,7 @@ async fn finish(workspace: &Workspace, ended: EndedAttempt) -> Result<AttemptRes
             fetch_pushed(workspace, &ended.branch, &ended.worktree).await?;
         }
         // A worktree recovery already put away had its leftovers committed then.
+        discard_interrupted_checks(workspace, &ended.worktree, &ended.logs).await?;
         let committed_leftovers = ended.worktree.is_dir()
             && commit_leftovers(
                 workspace.worktrees(),

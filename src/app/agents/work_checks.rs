@@ -57,6 +57,30 @@ fn checks_files(logs: &LogFiles) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Present while the checks run on the attempt's worktree: what is uncommitted there then is
+/// theirs, not the agent's.
+fn running_marker(logs: &LogFiles) -> PathBuf {
+    logs.stdout.with_extension("checks-running")
+}
+
+/// Throws away what checks interrupted by a crash left in `worktree`, before leftovers are
+/// committed again: otherwise re-judging the attempt would commit the checks' files as the
+/// agent's work.
+pub async fn discard_interrupted_checks(
+    workspace: &Workspace,
+    worktree: &Path,
+    logs: &LogFiles,
+) -> Result<(), AttemptError> {
+    let marker = running_marker(logs);
+    if marker.exists() && worktree.is_dir() {
+        tracing::warn!(worktree = %worktree.display(), "discarding what interrupted checks left");
+        workspace.worktrees().discard_changes(worktree).await?;
+        let _ = tokio::fs::remove_file(&marker).await;
+    }
+    let _ = tokio::fs::remove_file(&marker).await;
+    Ok(())
+}
+
 /// Runs the checks on the work in `worktree` (its changes already committed), when a command
 /// is configured; whatever they change there is thrown away after, so it can never be taken
 /// for the agent's work. `None` without a command.
@@ -80,6 +104,14 @@ pub async fn check_work(
     let (log, verdict_file) = checks_files(logs);
     // A rerun of the same attempt (after a restart) starts a fresh log.
     let _ = tokio::fs::remove_file(&log).await;
+    let marker = running_marker(logs);
+    tokio::fs::write(&marker, b"")
+        .await
+        .map_err(|source| AttemptError::Io {
+            action: "write",
+            path: marker.clone(),
+            source,
+        })?;
     let timeout = Duration::from_secs(u64::from(config.checks.timeout_minutes) * 60);
     let run = compose::check_runner()
         .run(&CheckRequest {
