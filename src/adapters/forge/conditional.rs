@@ -180,6 +180,9 @@ impl Forge for ConditionalForge {
     ) -> ForgeResult<PullRequest> {
         self.inner.edit_pull_request(number, edit).await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.inner.blocked_by(number).await
+    }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }

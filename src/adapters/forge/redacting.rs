@@ -119,6 +119,9 @@ impl Forge for RedactingForge {
         };
         self.inner.edit_pull_request(number, &edit).await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.inner.blocked_by(number).await
+    }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }

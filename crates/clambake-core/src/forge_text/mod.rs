@@ -16,6 +16,7 @@
 //! The demo's sample issues are data of the demo, not text of Clambake's.
 
 pub mod comments;
+pub mod dependencies;
 pub mod pull_requests;
 
 /// `#4, #7, #9`: issue references, as a list in a sentence.
