@@ -144,9 +144,16 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
     if let Some(until) = snapshot.rate_limited_until {
         lines.push(RunEvent::RateLimited { until }.to_string());
     }
+    if let Some(why) = snapshot.claiming_paused {
+        lines.push(RunEvent::ClaimingPaused { why }.to_string());
+    }
+    let blocked = match snapshot.waiting_on_blockers {
+        0 => String::new(),
+        n => format!(" ({n} waiting on blockers)"),
+    };
     lines.push(match snapshot.queue {
         Some(q) => format!(
-            "queue: {} ready · {} claimed · {} in review · {} bundled · {} failed",
+            "queue: {} ready{blocked} · {} claimed · {} in review · {} bundled · {} failed",
             q.ready, q.claimed, q.review, q.bundled, q.failed
         ),
         None => "queue: not read yet".to_owned(),
@@ -210,6 +217,7 @@ mod tests {
     use crate::app::run::live::LiveAgent;
     use crate::app::run::orchestrator::QueueCounts;
     use crate::app::trains::disposal::Disposition;
+    use crate::core::queue::backpressure::Pressure;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -274,7 +282,30 @@ mod tests {
             ],
             agents_simulated: false,
             rate_limited_until: None,
+            claiming_paused: None,
+            waiting_on_blockers: 0,
         }
+    }
+
+    #[test]
+    fn a_pause_for_reviewers_and_blocked_issues_are_shown() {
+        let held = LiveSnapshot {
+            claiming_paused: Some(Pressure::InReview { waiting: 5, max: 5 }),
+            waiting_on_blockers: 2,
+            ..snapshot()
+        };
+        let frame = render(&held, 160);
+        let lines: Vec<&str> = frame.lines().collect();
+        assert_eq!(
+            lines[4],
+            "claiming paused: reviewers are behind: 5 issues waiting for review \
+             (agents.max_in_review = 5)",
+            "{frame}"
+        );
+        assert!(
+            lines[5].starts_with("queue: 4 ready (2 waiting on blockers) · 2 claimed"),
+            "{frame}"
+        );
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub struct Issue {
     /// How many comments it has (GitHub's `comments`): with none, listing them is not needed.
     #[serde(default)]
     pub comments: u64,
+    /// How many open issues the forge itself records as blocking this one (GitHub's issue
+    /// dependencies: `issue_dependencies_summary.blocked_by`); 0 on a forge without them.
+    /// With none, [`Forge::blocked_by`] need not be asked.
+    #[serde(default)]
+    pub open_blockers: u64,
 }
 
 impl Issue {
@@ -424,6 +429,12 @@ pub trait Forge: Send + Sync {
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>>;
     /// Submits a review of an open pull request.
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review>;
+    /// The issues the forge itself records as blocking `number` (GitHub's issue
+    /// dependencies), open or closed; none on a forge without them.
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        let _ = number;
+        Ok(Vec::new())
+    }
 
     /// The requests this process made and the last rate limit seen.
     fn usage(&self) -> ForgeUsage {

@@ -133,6 +133,10 @@ impl<H: Hook> Forge for Hooked<H> {
         )
         .await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.call("blocked_by", Some(number), self.inner.blocked_by(number))
+            .await
+    }
     async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
         let mut comments = self
             .call("comments", Some(number), self.inner.comments(number))

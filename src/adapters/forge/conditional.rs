@@ -186,6 +186,9 @@ impl Forge for ConditionalForge {
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         self.inner.create_review(number, new).await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.inner.blocked_by(number).await
+    }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }

@@ -129,6 +129,9 @@ impl Forge for RedactingForge {
         };
         self.inner.create_review(number, &new).await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.inner.blocked_by(number).await
+    }
     fn usage(&self) -> ForgeUsage {
         self.inner.usage()
     }

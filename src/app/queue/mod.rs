@@ -1,6 +1,8 @@
-//! The queue: how a slot claims an issue, the claims orchestrators share, and the queue at a
-//! glance.
+//! The queue: how a slot claims an issue, the claims orchestrators share, what holds ready
+//! issues back (their blockers, reviewers falling behind), and the queue at a glance.
 
+pub mod backpressure;
 pub mod claim;
+pub mod dependencies;
 pub mod ledger;
 pub mod status;

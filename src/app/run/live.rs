@@ -2,6 +2,7 @@
 //! telemetry from its log, the queue by stage and the next train as the loop last read them,
 //! and the latest events.
 
+use crate::core::queue::backpressure::Pressure;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -58,6 +59,10 @@ pub struct LiveSnapshot {
     pub agents_simulated: bool,
     /// While the loop waits out the forge's rate limit: when it resumes.
     pub rate_limited_until: Option<Timestamp>,
+    /// Why no new issue is claimed: reviewers are behind.
+    pub claiming_paused: Option<Pressure>,
+    /// Ready issues held back for their open blockers.
+    pub waiting_on_blockers: usize,
 }
 
 /// Builds snapshots from the loop's progress and the agents' logs, which are local and cheap:
@@ -112,6 +117,8 @@ impl LiveSampler {
             recent: progress.recent.clone(),
             agents_simulated: agents_are_simulated(&self.config.agents),
             rate_limited_until: progress.rate_limited_until,
+            claiming_paused: progress.claiming_paused,
+            waiting_on_blockers: progress.waiting_on_blockers,
         })
     }
 }

@@ -196,6 +196,10 @@ configuration! {
         stall_timeout_minutes: u32 = 10, kind = POSITIVE;
         /// Attempts per issue before it is labelled route:failed.
         max_attempts: u32 = 3, kind = POSITIVE;
+        /// Backpressure: no new issue is claimed while this many issues wait for review
+        /// (route:review and route:bundled); claiming resumes as reviews are merged or closed.
+        /// 0: no limit.
+        max_in_review: u32 = 24;
         /// Remove a failed attempt's worktree (its branch is always kept).
         cleanup_on_failure: bool = false;
         /// false runs the built-in simulated agent instead of a real CLI.
@@ -250,6 +254,9 @@ configuration! {
         schedule_minutes: u32 = 10, kind = POSITIVE;
         /// The most branches one bundle pull request carries.
         max_bundle_size: u32 = 8, kind = POSITIVE;
+        /// Backpressure: with this many bundle pull requests open, no train departs and no
+        /// new issue is claimed until reviewers merge or close one. 0: no limit.
+        max_open_bundles: u32 = 3;
         /// "individual_fallback" opens a pull request per conflicting branch; "skip_conflicts"
         /// leaves it for the next train.
         conflict_strategy: ConflictStrategy = ConflictStrategy::IndividualFallback;

@@ -17,6 +17,7 @@
 
 pub mod bisection;
 pub mod comments;
+pub mod dependencies;
 pub mod pull_requests;
 pub mod rework;
 

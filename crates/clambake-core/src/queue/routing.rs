@@ -20,7 +20,8 @@ pub struct Claim {
 }
 
 /// Pairs free slots (`agent001..agentN` not in `busy`) with ready issues, ordered by priority
-/// label then issue number; `held_back` issues (waiting out a retry backoff) are skipped. An
+/// label then issue number; `held_back` issues (waiting out a retry backoff, or on open
+/// blockers: see [`crate::queue::blocking`]) are skipped. An
 /// issue gets its `preferred` slot (the one that tried it before, so that the retry continues
 /// on that slot's branch) when that slot is free, else the lowest free one.
 /// Only issues whose labels put them at [`Stage::Ready`] qualify: claimed, landed, failed and

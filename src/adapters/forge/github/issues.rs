@@ -151,6 +151,17 @@ impl GithubForge {
         self.read_comments(url, number).await
     }
 
+    /// `GET .../issues/{n}/dependencies/blocked_by`: the issues GitHub records as blocking it.
+    pub(super) async fn list_blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        let url = self.repo_url(
+            &["issues", &number.to_string(), "dependencies", "blocked_by"],
+            &[("per_page", PER_PAGE_TEXT)],
+        );
+        let subject = Subject::IssueOrPullRequest(number);
+        let blockers: Vec<WireIssue> = listing::all(&self.http, url, subject).await?;
+        Ok(blockers.into_iter().map(|issue| issue.number).collect())
+    }
+
     pub(super) async fn read_comments(
         &self,
         url: String,

@@ -300,6 +300,9 @@ impl Forge for GithubForge {
     async fn comments(&self, number: Number) -> ForgeResult<Vec<Comment>> {
         self.list_comments(number).await
     }
+    async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {
+        self.list_blocked_by(number).await
+    }
     async fn create_pull_request(&self, new: &NewPullRequest) -> ForgeResult<PullRequest> {
         self.open_pull_request(new).await
     }

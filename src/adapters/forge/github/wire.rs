@@ -75,9 +75,18 @@ pub struct WireIssue {
     closed_at: Option<Timestamp>,
     #[serde(default)]
     comments: u64,
+    /// GitHub's issue dependencies, counted; absent where the server has none.
+    #[serde(default)]
+    issue_dependencies_summary: Option<DependenciesSummary>,
     /// There on the pull requests that issue endpoints also return.
     #[serde(default)]
     pull_request: Option<serde_json::Value>,
+}
+
+/// `issue_dependencies_summary`: `blocked_by` counts the open blockers only.
+#[derive(Debug, Deserialize)]
+pub struct DependenciesSummary {
+    blocked_by: u64,
 }
 
 impl WireIssue {
@@ -108,6 +117,9 @@ impl From<WireIssue> for Issue {
             updated_at: issue.updated_at,
             closed_at: issue.closed_at,
             comments: issue.comments,
+            open_blockers: issue
+                .issue_dependencies_summary
+                .map_or(0, |summary| summary.blocked_by),
         }
     }
 }

@@ -47,6 +47,7 @@ fn issue_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Issue> {
         updated_at: parse_time(row.get("updated_at")?).unwrap_or_default(),
         closed_at: parse_time(row.get("closed_at")?),
         comments,
+        open_blockers: 0,
     })
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
 use crate::app::trains::disposal::Disposition;
+use crate::core::queue::backpressure::Pressure;
 use crate::core::queue::standing::{Stage, stage};
 use crate::core::text::human_time::moment;
 use crate::core::trains::schedule::Departure;
@@ -85,6 +86,13 @@ pub enum RunEvent {
     RateLimited { until: Timestamp },
     /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
     /// those that conflict).
+    /// Open issues that block each other, worked in number order instead of waiting
+    /// forever; each was told in a comment.
+    DependencyCycle { issues: Vec<u64> },
+    /// Reviewers fell behind: no new issue is claimed (attempts in flight go on).
+    ClaimingPaused { why: Pressure },
+    /// Reviewers caught up: claiming goes on.
+    ClaimingResumed,
     TrainDeparted {
         bundles: Vec<PullRequestOpened>,
         individual: Vec<PullRequestOpened>,
@@ -207,6 +215,13 @@ impl std::fmt::Display for RunEvent {
                 "rate limited, resuming at {}",
                 until.strftime("%H:%M UTC")
             ),
+            Self::DependencyCycle { issues } => write!(
+                f,
+                "dependency cycle: {} block each other; worked in number order",
+                crate::core::forge_text::issue_list(issues)
+            ),
+            Self::ClaimingPaused { why } => write!(f, "claiming paused: {why}"),
+            Self::ClaimingResumed => write!(f, "claiming resumed: reviewers caught up"),
             Self::TrainDeparted {
                 bundles,
                 individual,
@@ -292,6 +307,10 @@ pub struct Progress {
     pub recent: Vec<RunEvent>,
     /// While the loop waits out the forge's rate limit: when it resumes.
     pub rate_limited_until: Option<Timestamp>,
+    /// Why no new issue is claimed: reviewers are behind.
+    pub claiming_paused: Option<Pressure>,
+    /// Ready issues held back for their open blockers.
+    pub waiting_on_blockers: usize,
 }
 
 /// How many of the latest events [`Progress`] carries.

@@ -198,7 +198,10 @@ impl RunMetrics {
             | RunEvent::ClaimLost { agent, issue, .. } => {
                 claimed_at.remove(&(agent.clone(), *issue));
             }
-            RunEvent::RateLimited { .. } => {}
+            RunEvent::RateLimited { .. }
+            | RunEvent::DependencyCycle { .. }
+            | RunEvent::ClaimingPaused { .. }
+            | RunEvent::ClaimingResumed => {}
         }
     }
 

@@ -13,6 +13,7 @@ mod attempts;
 mod claims;
 mod drift;
 mod events;
+mod holds;
 mod input;
 pub mod metrics;
 mod on_attempt_done;
@@ -25,7 +26,7 @@ mod rate_limit;
 mod tests;
 mod trains;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +37,13 @@ use tokio::task::{Id, JoinSet};
 use crate::app::agents::attempt::{AttemptError, AttemptResult};
 use crate::app::agents::request::limits_from;
 use crate::app::queue::claim::SlotJournal;
+use crate::app::queue::dependencies::Dependencies;
 use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
+use crate::core::queue::backpressure::Pressure;
 use crate::core::queue::slots::SlotLayout;
 use crate::core::trains::schedule::Departure;
 use crate::ports::actions::Actions;
@@ -197,6 +200,12 @@ pub struct Orchestrator {
     actions: Option<Arc<dyn Actions>>,
     /// When old attempt logs and prompts were last pruned.
     logs_pruned: Option<Timestamp>,
+    /// The forge's own dependencies as last read, and the cycles reported.
+    dependencies: Dependencies,
+    /// The ready issues the last routing held back for their open blockers.
+    blocked: BTreeSet<u64>,
+    /// Why claiming is paused for reviewers, as of the last routing.
+    pressure: Option<Pressure>,
 }
 
 impl Orchestrator {
@@ -248,6 +257,9 @@ impl Orchestrator {
             next_train: None,
             actions: None,
             logs_pruned: None,
+            dependencies: Dependencies::default(),
+            blocked: BTreeSet::new(),
+            pressure: None,
         })
     }
 
@@ -301,6 +313,8 @@ impl Orchestrator {
             next_train: self.next_train,
             recent: self.events.latest(RECENT_EVENTS),
             rate_limited_until: self.rate_limit_wait(),
+            claiming_paused: self.pressure,
+            waiting_on_blockers: self.blocked.len(),
         });
     }
 

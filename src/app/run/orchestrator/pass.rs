@@ -68,7 +68,8 @@ impl Orchestrator {
         Ok(open)
     }
 
-    /// Fills free slots with ready issues, highest priority first.
+    /// Fills free slots with ready issues, highest priority first, but for those waiting on
+    /// blockers, and none while reviewers are too far behind.
     async fn route(&mut self) -> AppResult<()> {
         let mut open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
@@ -120,6 +121,10 @@ impl Orchestrator {
             })
             .collect();
         self.retry_at = retry_at;
+        held_back.extend(self.blocked(&open).await?);
+        if self.paused_for_review(&open).await? {
+            return Ok(());
+        }
         let claims = plan_claims(
             &candidates,
             &busy,
@@ -147,16 +152,19 @@ impl Orchestrator {
 
     /// Whether nothing is ready or waiting for a retry (claimed issues are in flight). Asked
     /// with no attempt in flight, so after a routing that claimed nothing: the pass's listing
-    /// still holds.
+    /// still holds. Issues waiting on blockers, or on reviewers, wait for people: nothing a
+    /// run can do.
     async fn nothing_to_route(&mut self) -> AppResult<bool> {
         let open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
+        let paused = self.pressure.is_some();
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)
-                && matches!(
-                    stage(issue.labels.iter().map(String::as_str)),
-                    Stage::Ready | Stage::Claimed
-                )
+                && match stage(issue.labels.iter().map(String::as_str)) {
+                    Stage::Ready => !paused && !self.blocked.contains(&issue.number),
+                    Stage::Claimed => true,
+                    _ => false,
+                }
         }))
     }
 }

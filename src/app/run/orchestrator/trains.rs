@@ -5,7 +5,8 @@ use jiff::SignedDuration;
 
 use super::{Orchestrator, PullRequestOpened, RunEvent};
 use crate::app::AppResult;
-use crate::app::trains::bundle::{BundleVerification, Bundler, OpenedPullRequest};
+use crate::app::queue::backpressure::{open_bundles, review_limits};
+use crate::app::trains::bundle::{BundleVerification, Bundler, Departs, OpenedPullRequest};
 use crate::app::trains::dispatch::{self, BundlingWorkflow};
 use crate::core::config::{BundlingExecutor, web_url};
 use crate::ports::journal::{AttemptLog, Journal};
@@ -56,7 +57,12 @@ impl Orchestrator {
             verification: verification.as_ref(),
         };
         let now = self.clock.now();
+        let open_bundles = open_bundles(self.forge.as_ref()).await?;
         let report = match self.bundling_workflow() {
+            // Reviewers are behind: earlier trains are repaired, no new one departs.
+            _ if !review_limits(&self.config).may_open_bundle(open_bundles) => {
+                bundler.run_as(now, force, Departs::Nowhere).await?.0
+            }
             Some(workflow) => workflow.train(&bundler, now, force).await?,
             None => {
                 dispatch::let_go(&bundler.state_dir)?;

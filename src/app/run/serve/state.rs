@@ -91,6 +91,10 @@ fn event_issue(event: &RunEvent) -> Option<u64> {
         | RunEvent::Parked { issue, .. }
         | RunEvent::StuckStopped { issue, .. }
         | RunEvent::ForceReset { issue, .. } => Some(*issue),
-        RunEvent::RateLimited { .. } | RunEvent::TrainDeparted { .. } => None,
+        RunEvent::RateLimited { .. }
+        | RunEvent::TrainDeparted { .. }
+        | RunEvent::DependencyCycle { .. }
+        | RunEvent::ClaimingPaused { .. }
+        | RunEvent::ClaimingResumed => None,
     }
 }
