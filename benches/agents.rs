@@ -88,6 +88,7 @@ async fn attempts() {
             pull_request_heads: Vec::new(),
             resume_session: None,
             checks_failure: None,
+            review_feedback: Vec::new(),
         };
         let started = Instant::now();
         let result = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())

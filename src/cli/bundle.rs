@@ -10,7 +10,9 @@ mod summary;
 use super::output::{print_json, print_table, table, when};
 use crate::app::compose;
 use crate::app::lifecycle::transitions::open_journal;
-use crate::app::trains::bundle::{BundleVerification, Bundler, TrainReport, TrainStatus};
+use crate::app::trains::bundle::{
+    BundleVerification, Bundler, ReviewRework, TrainReport, TrainStatus,
+};
 use crate::app::{AppResult, Workspace};
 use crate::core::config::{BundleChecks, Config, ForgeBackend, web_url};
 use crate::core::trains::plan::BundlePlan;
@@ -42,6 +44,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
     let forge = workspace.open_forge(config.forge.backend).await?;
     let journal = open_journal(workspace)?;
     let verification = BundleVerification::open(workspace, &config, &journal).await?;
+    let rework = ReviewRework::new(&config, &journal);
     let bundler = Bundler {
         git: workspace.repository(),
         forge: forge.as_ref(),
@@ -53,6 +56,7 @@ pub async fn run(workspace: &Workspace, args: BundleArgs) -> AppResult<()> {
         train_log: &journal,
         state_dir: workspace.state_dir(),
         verification: verification.as_ref(),
+        rework: Some(&rework),
     };
     let now = compose::clock().now();
     if args.status {

@@ -429,6 +429,10 @@ pub trait Forge: Send + Sync {
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>>;
     /// Submits a review of an open pull request.
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review>;
+    /// The login Clambake's comments and reviews are written as, when the forge says: its own
+    /// words are trusted whatever their author association. `None` for a GitHub installation
+    /// token, which has no user to ask about.
+    async fn own_login(&self) -> ForgeResult<Option<String>>;
     /// The issues the forge itself records as blocking `number` (GitHub's issue
     /// dependencies), open or closed; none on a forge without them.
     async fn blocked_by(&self, number: Number) -> ForgeResult<Vec<Number>> {

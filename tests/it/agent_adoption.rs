@@ -88,6 +88,7 @@ async fn start_then_crash(workspace: &Workspace, runtime: CommandRuntime) -> Reg
                 pull_request_heads: Vec::new(),
                 resume_session: None,
                 checks_failure: None,
+                review_feedback: Vec::new(),
             };
             run_attempt(&workspace, &runtime, &request, LIMITS, never_stop()).await
         }
@@ -388,6 +389,7 @@ async fn ended_attempt(backend: Backend, scripts: &Path) -> (TestRepo, Workspace
         pull_request_heads: Vec::new(),
         resume_session: None,
         checks_failure: None,
+        review_feedback: Vec::new(),
     };
     let ended = run_attempt(&workspace, &runtime, &request, LIMITS, never_stop())
         .await

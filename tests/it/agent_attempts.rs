@@ -32,6 +32,7 @@ fn request(title: &str) -> AttemptRequest {
         pull_request_heads: Vec::new(),
         resume_session: None,
         checks_failure: None,
+        review_feedback: Vec::new(),
     }
 }
 

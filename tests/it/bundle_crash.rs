@@ -113,6 +113,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge) -> clambake::app::AppResult<(
         train_log: &journal,
         state_dir: repo.path().join(".clambake"),
         verification: None,
+        rework: None,
     };
     bundler.run(now(), false, false).await.map(|_| ())
 }

@@ -46,6 +46,7 @@ async fn train(repo: &TestRepo, forge: &dyn Forge, now: Timestamp) {
         train_log: &journal,
         state_dir: repo.path().join(".clambake"),
         verification: None,
+        rework: None,
     };
     bundler.run(now, false, false).await.unwrap();
 }

@@ -36,6 +36,7 @@ fn request() -> AttemptRequest {
         pull_request_heads: Vec::new(),
         resume_session: None,
         checks_failure: None,
+        review_feedback: Vec::new(),
     }
 }
 
@@ -239,6 +240,7 @@ async fn a_retry_after_a_stall_continues_the_claude_code_session() {
         attempt: 2,
         resume_session: Some(session.clone()),
         checks_failure: None,
+        review_feedback: Vec::new(),
         ..request()
     };
     let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())

@@ -71,6 +71,7 @@ fn request() -> AttemptRequest {
         pull_request_heads: Vec::new(),
         resume_session: None,
         checks_failure: None,
+        review_feedback: Vec::new(),
     }
 }
 
@@ -428,6 +429,7 @@ async fn a_retry_after_a_stall_continues_the_codex_session() {
         attempt: 2,
         resume_session: Some(thread.clone()),
         checks_failure: None,
+        review_feedback: Vec::new(),
         ..request()
     };
     let second = run_attempt(&workspace, &runtime, &retry, LIMITS, never_stop())

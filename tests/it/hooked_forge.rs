@@ -211,6 +211,9 @@ impl<H: Hook> Forge for Hooked<H> {
         self.call("reviews", Some(number), self.inner.reviews(number))
             .await
     }
+    async fn own_login(&self) -> ForgeResult<Option<String>> {
+        self.call("own_login", None, self.inner.own_login()).await
+    }
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         self.call(
             "create_review",

@@ -30,6 +30,7 @@ mod bundle_crash;
 mod bundle_git;
 mod bundle_pending;
 mod bundle_records;
+mod bundle_reviews;
 mod bundle_strays;
 mod bundle_summary;
 mod chaos;

@@ -215,6 +215,7 @@ async fn terminated_from_outside(tracking: ProcessTracking) {
                 pull_request_heads: Vec::new(),
                 resume_session: None,
                 checks_failure: None,
+                review_feedback: Vec::new(),
             };
             let (_keep, stop) = oneshot::channel();
             run_attempt(&workspace, &runtime, &request, LIMITS, stop).await
@@ -349,6 +350,7 @@ async fn a_stray_is_stopped_with_its_escapes(tracking: ProcessTracking) {
         pull_request_heads: Vec::new(),
         resume_session: None,
         checks_failure: None,
+        review_feedback: Vec::new(),
     };
     let (_keep, stop) = oneshot::channel();
     run_attempt(&workspace, &runtime, &request, LIMITS, stop)

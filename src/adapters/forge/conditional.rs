@@ -183,6 +183,9 @@ impl Forge for ConditionalForge {
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
         self.inner.reviews(number).await
     }
+    async fn own_login(&self) -> ForgeResult<Option<String>> {
+        self.inner.own_login().await
+    }
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         self.inner.create_review(number, new).await
     }

@@ -122,6 +122,9 @@ impl Forge for RedactingForge {
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
         self.inner.reviews(number).await
     }
+    async fn own_login(&self) -> ForgeResult<Option<String>> {
+        self.inner.own_login().await
+    }
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         let new = NewReview {
             state: new.state,

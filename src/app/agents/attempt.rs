@@ -19,10 +19,7 @@ use crate::core::agents::containment::left_running;
 use crate::core::agents::outcome::{
     Classification, Evidence, ExitStatus, Outcome, Termination, classify,
 };
-use crate::core::agents::prompt::{
-    ChecksFailure, LeftOut, PromptComment, PromptInput, build_checks_retry_prompt, build_prompt,
-    build_resume_prompt,
-};
+use crate::core::agents::prompt::{ChecksFailure, LeftOut, PromptComment, ReviewFeedback};
 use crate::core::branches::name::branch_name;
 use crate::core::queue::slots::{RunningSlot, check_slot};
 use crate::ports::agent::{AgentRuntime, AgentSpec, LogFiles};
@@ -53,6 +50,8 @@ pub struct AttemptRequest {
     pub resume_session: Option<String>,
     /// How the project's checks failed on the last attempt's work, which this one fixes.
     pub checks_failure: Option<ChecksFailure>,
+    /// What reviewers asked of the work on the branch, which this attempt addresses.
+    pub review_feedback: Vec<ReviewFeedback>,
 }
 
 /// How an attempt went.
@@ -175,19 +174,7 @@ async fn run_in_place(
         .resume_session
         .clone()
         .filter(|_| runtime.resumes_sessions());
-    let prompt = match (&resume_session, &request.checks_failure) {
-        (Some(_), Some(failure)) => build_checks_retry_prompt(request.issue, &branch, failure),
-        (Some(_), None) => build_resume_prompt(request.issue, &branch),
-        (None, _) => build_prompt(&PromptInput {
-            issue: request.issue,
-            title: request.title.clone(),
-            body: request.body.clone(),
-            comments: request.comments.clone(),
-            comments_left_out: request.comments_left_out,
-            branch: branch.clone(),
-            checks_failure: request.checks_failure.clone(),
-        }),
-    };
+    let prompt = request.prompt(&branch, resume_session.is_some());
     let prompt_file = workspace
         .state_dir()
         .join(PROMPTS_DIR)

@@ -12,6 +12,7 @@ pub mod processes;
 pub mod prune;
 pub mod remote_run;
 pub mod request;
+pub mod review_feedback;
 pub mod simulated_work;
 pub mod terminate;
 pub mod verdict;

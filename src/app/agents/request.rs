@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use crate::app::Workspace;
 use crate::app::agents::attempt::{AttemptError, AttemptRequest, LOGS_DIR};
+use crate::app::agents::review_feedback;
 use crate::app::agents::work_checks::earlier_failure;
 use crate::app::queue::claim::Claimed;
 use crate::core::agents::outcome::Outcome;
-use crate::core::agents::prompt::PromptComment;
+use crate::core::agents::prompt::{
+    PromptComment, PromptInput, build_checks_retry_prompt, build_prompt, build_resume_prompt,
+};
 use crate::core::agents::retry::continues_session;
 use crate::core::config::PromptComments;
 use crate::ports::Forge;
@@ -91,7 +94,29 @@ pub async fn request_for(
         pull_request_heads,
         resume_session,
         checks_failure,
+        review_feedback: review_feedback::pending(&workspace.state_dir(), issue, earlier)?,
     })
+}
+
+impl AttemptRequest {
+    /// The prompt of this attempt on `branch`: a continued session (`resumes`) is told only
+    /// what its conversation lacks.
+    pub fn prompt(&self, branch: &str, resumes: bool) -> String {
+        match (resumes, &self.checks_failure) {
+            (true, Some(failure)) => build_checks_retry_prompt(self.issue, branch, failure),
+            (true, None) => build_resume_prompt(self.issue, branch),
+            (false, _) => build_prompt(&PromptInput {
+                issue: self.issue,
+                title: self.title.clone(),
+                body: self.body.clone(),
+                comments: self.comments.clone(),
+                comments_left_out: self.comments_left_out,
+                branch: branch.to_owned(),
+                checks_failure: self.checks_failure.clone(),
+                review_feedback: self.review_feedback.clone(),
+            }),
+        }
+    }
 }
 
 /// One more than the attempts already logged for this agent and issue.

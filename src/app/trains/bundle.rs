@@ -35,11 +35,13 @@ mod departure;
 mod orphans;
 mod rebuild;
 mod repair;
+mod reviews;
 mod status;
 mod tips;
 mod verification;
 
 pub use orphans::LeftAlone;
+pub use reviews::ReviewRework;
 pub use verification::BundleVerification;
 
 /// The lock file, under `.clambake/`, that keeps a second bundler out.
@@ -63,6 +65,8 @@ pub struct Bundler<'a> {
     pub state_dir: PathBuf,
     /// Checks bundles before they are offered; `None` when bundles are not checked.
     pub verification: Option<&'a BundleVerification<'a>>,
+    /// Sends reviewed work back to agents; `None` leaves reviews unread.
+    pub rework: Option<&'a ReviewRework<'a>>,
 }
 
 /// Where a due departure is made.
@@ -223,6 +227,7 @@ pub async fn train_after_landing(
     }
     let journal = open_journal(workspace)?;
     let verification = BundleVerification::open(workspace, &config, &journal).await?;
+    let rework = ReviewRework::new(&config, &journal);
     let bundler = Bundler {
         git: workspace.repository(),
         forge,
@@ -234,6 +239,7 @@ pub async fn train_after_landing(
         train_log: &journal,
         state_dir: workspace.state_dir(),
         verification: verification.as_ref(),
+        rework: Some(&rework),
     };
     Ok(Some(bundler.run(now, false, false).await?))
 }
@@ -404,6 +410,7 @@ impl Bundler<'_> {
         let trains = self.trains(now).await?;
         if !dry_run {
             rebuild = self.repair(&trains, &mut repairs, now).await?;
+            self.act_on_reviews(now, &mut repairs).await?;
             checking = self.verify_bundles(now, &mut repairs).await?;
         }
         let trains = self.trains(now).await?;
@@ -475,7 +482,7 @@ impl Bundler<'_> {
             Departs::Here(made_by) => made_by,
             _ => DepartedFrom::Here,
         };
-        report.waiting.extend(diverged(&review));
+        report.waiting.extend(status::diverged(&review));
         let leaving = departure::Leaving {
             at,
             base: &base,
@@ -518,35 +525,6 @@ fn last_landing(review: &[ReviewIssue], candidates: &[Candidate]) -> Option<Time
         .filter(|entry| matches!(entry.standing, Standing::Waiting { .. }))
         .map(|entry| entry.updated_at);
     candidates.iter().map(|c| c.landed_at).chain(moved).max()
-}
-
-/// The issues whose branch diverged from the remote's, as the train leaves them waiting.
-fn diverged(review: &[ReviewIssue]) -> Vec<Waiting> {
-    review
-        .iter()
-        .filter_map(|entry| match &entry.standing {
-            Standing::Diverged { branch } => {
-                tracing::warn!(
-                    issue = entry.issue,
-                    branch,
-                    "the branch here and on the remote have diverged; it waits"
-                );
-                Some(Waiting {
-                    issue: entry.issue,
-                    why: diverged_why(branch),
-                })
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Why a branch that diverged from the remote's waits.
-fn diverged_why(branch: &str) -> String {
-    format!(
-        "its branch `{branch}` here and on the remote each have commits the other lacks: \
-         merge one into the other"
-    )
 }
 
 /// A train's step in an agent slot's lifecycle, with the bundle pull request's number.

@@ -100,7 +100,9 @@ pub fn rebuilt_bundle(record: &BundleRecord, simulated: &[u64]) -> PullRequestTe
     for issue in &members {
         body.push_str(&format!("Closes #{issue}\n"));
     }
-    body.push_str("\n**Taken out by its checks** (each is back in the queue):\n\n");
+    body.push_str(
+        "\n**Taken out by its checks or its reviewers** (each is back in the queue):\n\n",
+    );
     for out in &record.taken_out {
         body.push_str(&format!(
             "- #{} `{}`: {}\n",

@@ -26,12 +26,107 @@ impl Feedback {
         }
     }
 
-    /// Whether one of `bodies` (the pull request's comments) is the reply to this feedback:
-    /// it ends in the marker (a marker quoted inside a code block is not at the end). Only
-    /// Clambake's own comments should be passed: anyone can write a marker.
-    pub fn answered_in<'a>(self, mut bodies: impl Iterator<Item = &'a str>) -> bool {
-        let marker = self.marker();
-        bodies.any(|body| body.lines().next_back().map(str::trim) == Some(marker.as_str()))
+    /// The feedback a reply's marker names: the marker must be the body's last line (one
+    /// quoted inside a code block is not at the end).
+    fn answered_by(body: &str) -> Option<Self> {
+        static MARKER: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^<!-- clambake:rework-of (review|comment) ([0-9]{1,19}) -->$")
+                .expect("the marker's pattern compiles")
+        });
+        let captures = MARKER.captures(body.lines().next_back()?.trim())?;
+        let id = captures[2].parse().ok()?;
+        Some(match &captures[1] {
+            "review" => Self::Review(id),
+            _ => Self::Comment(id),
+        })
+    }
+}
+
+/// What Clambake's replies on a pull request say was already handled: the newest review and
+/// the newest comment each acted on. Feedback up to them is never acted on again, so neither
+/// a restart nor an edited or old review sends anyone back twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handled {
+    review: Option<u64>,
+    comment: Option<u64>,
+}
+
+impl Handled {
+    /// From the bodies of Clambake's own comments on the pull request. Only its own should be
+    /// passed: anyone can write a marker.
+    pub fn from_replies<'a>(bodies: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut handled = Self::default();
+        for feedback in bodies.into_iter().filter_map(Feedback::answered_by) {
+            let newest = match feedback {
+                Feedback::Review(id) => (&mut handled.review, id),
+                Feedback::Comment(id) => (&mut handled.comment, id),
+            };
+            *newest.0 = Some(newest.0.map_or(newest.1, |seen| seen.max(newest.1)));
+        }
+        handled
+    }
+
+    /// Whether `feedback` is at or before what was handled.
+    pub fn covers(self, feedback: Feedback) -> bool {
+        match feedback {
+            Feedback::Review(id) => self.review.is_some_and(|newest| id <= newest),
+            Feedback::Comment(id) => self.comment.is_some_and(|newest| id <= newest),
+        }
+    }
+}
+
+/// A review or comment on one of Clambake's pull requests, as the forge reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub feedback: Feedback,
+    /// Whether its author's word is acted on: the repository's owner, a member or a
+    /// collaborator, or Clambake's own login.
+    pub trusted: bool,
+    /// A review whose verdict is "changes requested".
+    pub changes_requested: bool,
+    pub body: &'a str,
+}
+
+/// What a piece of feedback asks of a pull request carrying `members`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// Send these members back, with this text for their agents.
+    SendBack { issues: Vec<u64>, text: String },
+    /// It names issues, none of them a member: nothing is sent back, and the reply says so.
+    NoMember { named: Vec<u64> },
+    /// Nothing: no command, no changes requested, or an author whose word is not acted on.
+    Nothing,
+}
+
+/// What `received` asks of a pull request carrying `members`. A `/clambake rework` command (in
+/// a comment or any review) sends back the members it names, with its reason. A "changes
+/// requested" review without one sends back the members its body names as `#N`, or all of
+/// them when it names none (a verdict on the whole pull request), with its whole body. An
+/// untrusted author's feedback asks nothing.
+pub fn asked(received: &Received<'_>, members: &[u64]) -> Asked {
+    if !received.trusted {
+        return Asked::Nothing;
+    }
+    let (named, text) = match parse_command(received.body) {
+        Some(command) => (command.issues, command.why),
+        None if received.changes_requested => {
+            (named_issues(received.body), received.body.trim().to_owned())
+        }
+        None => return Asked::Nothing,
+    };
+    let issues: Vec<u64> = if named.is_empty() {
+        members.to_vec()
+    } else {
+        members
+            .iter()
+            .copied()
+            .filter(|m| named.contains(m))
+            .collect()
+    };
+    if issues.is_empty() {
+        Asked::NoMember { named }
+    } else {
+        Asked::SendBack { issues, text }
     }
 }
 
@@ -46,14 +141,38 @@ pub struct ReworkCommand {
 
 /// The first rework command in `body`: a line that starts with `/clambake rework`, then one
 /// or more `#N` separated by spaces or commas, then optionally `:` and the reason. A line that
-/// names no issue, or has anything else before the colon, is no command.
+/// names no issue, or has anything else before the colon, is no command; nor is one in code
+/// (fenced, or indented by four spaces or a tab): quoted output, such as a check's, is not
+/// its author's word.
 pub fn parse_command(body: &str) -> Option<ReworkCommand> {
     static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^/clambake[ \t]+rework[ \t]+((?:#[0-9]{1,19}[ \t,]*)+)(?::(.*))?$")
             .expect("the rework command's pattern compiles")
     });
+    let mut fence: Option<(char, usize)> = None;
     body.lines().find_map(|line| {
-        let captures = COMMAND.captures(line.trim())?;
+        let trimmed = line.trim();
+        let run = |c: char| trimmed.chars().take_while(|x| *x == c).count();
+        let opened = ['`', '~']
+            .into_iter()
+            .map(|c| (c, run(c)))
+            .find(|(_, n)| *n >= 3);
+        match (fence, opened) {
+            (None, Some(opened)) => {
+                fence = Some(opened);
+                return None;
+            }
+            (Some((c, n)), Some((d, m))) if c == d && m >= n && trimmed.len() == m => {
+                fence = None;
+                return None;
+            }
+            (Some(_), _) => return None,
+            (None, None) => {}
+        }
+        if line.starts_with("    ") || line.starts_with('\t') {
+            return None;
+        }
+        let captures = COMMAND.captures(trimmed)?;
         let issues = numbers(&captures[1]);
         if issues.is_empty() {
             return None;
@@ -85,22 +204,6 @@ fn numbers(text: &str) -> Vec<u64> {
     found
 }
 
-/// Which of `members` feedback sends back: those it names that are members, or, when it names
-/// none of them, all of them (a bundle's "changes requested" that names no one is about the
-/// whole bundle).
-pub fn sent_back(named: &[u64], members: &[u64]) -> Vec<u64> {
-    let chosen: Vec<u64> = members
-        .iter()
-        .copied()
-        .filter(|m| named.contains(m))
-        .collect();
-    if chosen.is_empty() {
-        members.to_vec()
-    } else {
-        chosen
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +222,13 @@ mod tests {
             Some(ReworkCommand {
                 issues: vec![12, 13],
                 why: "both wrong".to_owned()
+            })
+        );
+        assert_eq!(
+            parse_command("```\ncode\n```\n  /clambake rework #5: after the fence"),
+            Some(ReworkCommand {
+                issues: vec![5],
+                why: "after the fence".to_owned()
             })
         );
         assert_eq!(
@@ -144,6 +254,10 @@ mod tests {
             "/clambake reworks #12: another word",
             "/clambake rework #99999999999999999999: too long a number",
             "/clambake rework #0: no issue zero",
+            "```\n/clambake rework #12: in a fenced block\n```",
+            "~~~~\n```\n/clambake rework #12: still fenced\n~~~~",
+            "Output:\n\n    /clambake rework #12: indented code",
+            "\t/clambake rework #12: indented by a tab",
         ] {
             assert_eq!(parse_command(body), None, "{body:?}");
         }
@@ -161,21 +275,111 @@ mod tests {
         );
     }
 
-    #[test]
-    fn feedback_naming_no_member_sends_back_all() {
-        assert_eq!(sent_back(&[7, 99], &[4, 7, 9]), vec![7]);
-        assert_eq!(sent_back(&[99], &[4, 7, 9]), vec![4, 7, 9]);
-        assert_eq!(sent_back(&[], &[4]), vec![4]);
+    fn review(id: u64, trusted: bool, changes_requested: bool, body: &str) -> Received<'_> {
+        Received {
+            feedback: Feedback::Review(id),
+            trusted,
+            changes_requested,
+            body,
+        }
     }
 
     #[test]
-    fn a_reply_is_found_by_its_marker_alone() {
-        let review = Feedback::Review(17);
-        let reply = format!("Sent back #4.\n{}", review.marker());
-        assert!(review.answered_in([reply.as_str()].into_iter()));
-        assert!(!Feedback::Comment(17).answered_in([reply.as_str()].into_iter()));
-        assert!(!Feedback::Review(1).answered_in([reply.as_str()].into_iter()));
-        let quoted = format!("`{}`", review.marker());
-        assert!(!review.answered_in([quoted.as_str()].into_iter()));
+    fn changes_requested_sends_back_the_members_it_names_or_all() {
+        let members = [4, 7, 9];
+        assert_eq!(
+            asked(
+                &review(1, true, true, "#7 breaks the parser (see #99)"),
+                &members
+            ),
+            Asked::SendBack {
+                issues: vec![7],
+                text: "#7 breaks the parser (see #99)".to_owned()
+            }
+        );
+        assert_eq!(
+            asked(&review(1, true, true, " All of it is wrong. "), &members),
+            Asked::SendBack {
+                issues: vec![4, 7, 9],
+                text: "All of it is wrong.".to_owned()
+            }
+        );
+        assert_eq!(
+            asked(&review(1, true, true, "#99 is not here"), &members),
+            Asked::NoMember { named: vec![99] }
+        );
+        assert_eq!(
+            asked(
+                &review(1, true, true, "/clambake rework #9: only this"),
+                &members
+            ),
+            Asked::SendBack {
+                issues: vec![9],
+                text: "only this".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn commands_act_from_trusted_authors_only() {
+        let members = [4, 7];
+        let comment = |trusted, body| Received {
+            feedback: Feedback::Comment(3),
+            trusted,
+            changes_requested: false,
+            body,
+        };
+        assert_eq!(
+            asked(&comment(true, "/clambake rework #4: add a test"), &members),
+            Asked::SendBack {
+                issues: vec![4],
+                text: "add a test".to_owned()
+            }
+        );
+        assert_eq!(
+            asked(&comment(false, "/clambake rework #4: add a test"), &members),
+            Asked::Nothing
+        );
+        assert_eq!(
+            asked(&review(2, false, true, "#4 is wrong"), &members),
+            Asked::Nothing,
+            "a stranger's review"
+        );
+        assert_eq!(
+            asked(&comment(true, "#4 looks wrong to me"), &members),
+            Asked::Nothing,
+            "a remark is no command"
+        );
+        assert_eq!(
+            asked(&review(2, true, false, "Approved, #4 is fine"), &members),
+            Asked::Nothing
+        );
+    }
+
+    #[test]
+    fn replies_say_what_was_handled_up_to_where() {
+        let reply = |feedback: Feedback| format!("Sent #4 back.\n{}", feedback.marker());
+        let replies = [
+            reply(Feedback::Review(17)),
+            reply(Feedback::Review(12)),
+            reply(Feedback::Comment(5)),
+            format!("`{}`", Feedback::Review(40).marker()),
+            format!("{}\nnot last", Feedback::Review(41).marker()),
+        ];
+        let handled = Handled::from_replies(replies.iter().map(String::as_str));
+        assert!(handled.covers(Feedback::Review(17)));
+        assert!(
+            handled.covers(Feedback::Review(3)),
+            "older than the newest handled"
+        );
+        assert!(!handled.covers(Feedback::Review(18)));
+        assert!(!handled.covers(Feedback::Review(40)), "a quoted marker");
+        assert!(
+            !handled.covers(Feedback::Review(41)),
+            "a marker not at the end"
+        );
+        assert!(handled.covers(Feedback::Comment(5)));
+        assert!(!handled.covers(Feedback::Comment(6)));
+        assert!(!Handled::default().covers(Feedback::Comment(1)));
     }
 }

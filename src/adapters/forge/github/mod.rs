@@ -131,6 +131,8 @@ pub struct GithubForge {
     /// Creates whose outcome is unknown: their next attempt looks before it sends.
     unsettled: creates::Unsettled,
     default_branch: OnceCell<String>,
+    /// The token's user's login, asked once: see [`Forge::own_login`].
+    own_login: OnceCell<Option<String>>,
     /// Each issue as GitHub last answered it: a label edit, whose answers give the labels
     /// only, completes the issue from here instead of reading it again.
     seen: std::sync::Mutex<std::collections::HashMap<Number, Issue>>,
@@ -182,6 +184,7 @@ impl GithubForge {
             clock: settings.clock,
             unsettled: creates::Unsettled::default(),
             default_branch: OnceCell::new(),
+            own_login: OnceCell::new(),
             seen: std::sync::Mutex::default(),
             label_tags: std::sync::Mutex::default(),
             labels: tokio::sync::Mutex::default(),
@@ -338,6 +341,16 @@ impl Forge for GithubForge {
     }
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
         self.list_reviews(number).await
+    }
+    async fn own_login(&self) -> ForgeResult<Option<String>> {
+        let login = self
+            .own_login
+            .get_or_try_init(|| async {
+                let login = self.login().await?;
+                ForgeResult::Ok((login != INSTALLATION).then_some(login))
+            })
+            .await?;
+        Ok(login.clone())
     }
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         self.submit_review(number, new).await

@@ -553,6 +553,9 @@ impl Forge for LocalForge {
     async fn reviews(&self, number: Number) -> ForgeResult<Vec<Review>> {
         self.list_reviews(number)
     }
+    async fn own_login(&self) -> ForgeResult<Option<String>> {
+        Ok(Some(self.actor.clone()))
+    }
     async fn create_review(&self, number: Number, new: &NewReview) -> ForgeResult<Review> {
         self.submit_review(number, new)
     }

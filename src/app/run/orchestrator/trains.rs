@@ -6,7 +6,9 @@ use jiff::SignedDuration;
 use super::{Orchestrator, PullRequestOpened, RunEvent};
 use crate::app::AppResult;
 use crate::app::queue::backpressure::{open_bundles, review_limits};
-use crate::app::trains::bundle::{BundleVerification, Bundler, Departs, OpenedPullRequest};
+use crate::app::trains::bundle::{
+    BundleVerification, Bundler, Departs, OpenedPullRequest, ReviewRework,
+};
 use crate::app::trains::dispatch::{self, BundlingWorkflow};
 use crate::core::config::{BundlingExecutor, web_url};
 use crate::ports::journal::{AttemptLog, Journal};
@@ -47,6 +49,7 @@ impl Orchestrator {
         let attempts: &dyn AttemptLog = self.journal.as_ref();
         let verification =
             BundleVerification::open(&self.workspace, &self.config, attempts).await?;
+        let rework = ReviewRework::new(&self.config, attempts);
         let bundler = Bundler {
             git: self.workspace.repository(),
             forge: self.forge.as_ref(),
@@ -55,6 +58,7 @@ impl Orchestrator {
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
             verification: verification.as_ref(),
+            rework: Some(&rework),
         };
         let now = self.clock.now();
         let open_bundles = open_bundles(self.forge.as_ref()).await?;

@@ -74,7 +74,7 @@ impl Bundler<'_> {
         let mut rebuilt = record.clone();
         rebuilt.members.retain(|m| kept.contains(&m.issue));
         rebuilt.tip = tip;
-        rebuilt.checking = true;
+        rebuilt.checking = self.verification.is_some();
         rebuilt.taken_out.extend(taken_out);
         self.train_log.record_bundle(&rebuilt)?;
         let simulated = simulated_issues(&self.state_dir, &rebuilt.member_issues())?;

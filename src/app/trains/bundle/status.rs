@@ -11,7 +11,8 @@ use crate::ports::forge::{IssueFilter, IssueState, PullRequestFilter, PullReques
 use crate::ports::git::GitError;
 
 use super::{
-    Bundler, Diagnosis, OpenBundle, ReviewIssue, Standing, TrainStatus, Trains, issue_branch,
+    Bundler, Diagnosis, OpenBundle, ReviewIssue, Standing, TrainStatus, Trains, Waiting,
+    issue_branch,
 };
 
 impl Bundler<'_> {
@@ -244,7 +245,7 @@ impl Bundler<'_> {
                         ),
                     ),
                     Standing::Diverged { branch } => {
-                        (Some(branch.clone()), false, super::diverged_why(branch))
+                        (Some(branch.clone()), false, diverged_why(branch))
                     }
                     Standing::Waiting { branch, .. } => {
                         let position = plan
@@ -277,4 +278,32 @@ impl Bundler<'_> {
             })
             .collect())
     }
+}
+/// The issues whose branch diverged from the remote's, as the train leaves them waiting.
+pub(super) fn diverged(review: &[ReviewIssue]) -> Vec<Waiting> {
+    review
+        .iter()
+        .filter_map(|entry| match &entry.standing {
+            Standing::Diverged { branch } => {
+                tracing::warn!(
+                    issue = entry.issue,
+                    branch,
+                    "the branch here and on the remote have diverged; it waits"
+                );
+                Some(Waiting {
+                    issue: entry.issue,
+                    why: diverged_why(branch),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a branch that diverged from the remote's waits.
+pub(super) fn diverged_why(branch: &str) -> String {
+    format!(
+        "its branch `{branch}` here and on the remote each have commits the other lacks: \
+         merge one into the other"
+    )
 }

@@ -126,6 +126,7 @@ impl Fixture {
             train_log: self.journal.as_ref(),
             state_dir: self.workspace.state_dir(),
             verification: None,
+            rework: None,
         }
     }
 
@@ -280,6 +281,7 @@ async fn a_run_that_succeeded_is_journaled_as_the_departure_it_made() {
         train_log: &remote_log,
         state_dir: elsewhere.path().to_path_buf(),
         verification: None,
+        rework: None,
         ..fixture.bundler()
     };
     let made = remote
