@@ -16,8 +16,8 @@ use crate::core::lifecycle::machine::{State, Transition};
 use crate::core::trains::pull_request::BundleRecord;
 use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
-    AttemptLog, AttemptRecord, DepartureRecord, Journal, JournalEntry, JournalError, JournalResult,
-    TrainLog,
+    AttemptLog, AttemptRecord, BundleCheckEntry, DepartureRecord, Journal, JournalEntry,
+    JournalError, JournalResult, TrainLog,
 };
 
 /// The journal's file name inside `.clambake/`.
@@ -73,6 +73,18 @@ fn migrations() -> Migrations<'static> {
         // Where a departure was made (`DepartedFrom`, as JSON): the bundling workflow's run, or
         // this machine instead of it, and why. NULL: here, as every departure before was.
         M::up("ALTER TABLE departures ADD COLUMN made_by TEXT;"),
+        // What happened to each bundle's checks (`CheckEvent` as JSON), for `bundle --status`.
+        M::up(
+            "CREATE TABLE bundle_checks (
+                 id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                 pull_request INTEGER NOT NULL,
+                 members      TEXT NOT NULL,
+                 key          TEXT NOT NULL,
+                 event        TEXT NOT NULL,
+                 at           TEXT NOT NULL,
+                 UNIQUE (pull_request, members, key)
+             );",
+        ),
     ])
 }
 
@@ -415,6 +427,61 @@ impl TrainLog for SqliteJournal {
                 .map_err(|e| self.db_error(format!("the bundle record of `{branch}`: {e}")))
         })
         .transpose()
+    }
+
+    fn record_bundle_check(&self, entry: &BundleCheckEntry) -> JournalResult<bool> {
+        let members = serde_json::to_string(&entry.members).map_err(|e| self.db_error(e))?;
+        let event = serde_json::to_string(&entry.event).map_err(|e| self.db_error(e))?;
+        let changed = self
+            .connection()
+            .execute(
+                "INSERT INTO bundle_checks (pull_request, members, key, event, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (pull_request, members, key) DO UPDATE \
+                 SET event = excluded.event, at = excluded.at WHERE event != excluded.event",
+                params![
+                    entry.pull_request,
+                    members,
+                    entry.event.key(),
+                    event,
+                    entry.at.to_string()
+                ],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(changed > 0)
+    }
+
+    fn bundle_checks(&self, pull_request: u64) -> JournalResult<Vec<BundleCheckEntry>> {
+        let conn = self.connection();
+        let mut statement = conn
+            .prepare(
+                "SELECT members, event, at FROM bundle_checks WHERE pull_request = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.db_error(e))?;
+        let rows = statement
+            .query_map([pull_request], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.db_error(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.db_error(e))?;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            self.db_error(format!("a check of bundle #{pull_request}: {e}"))
+        };
+        rows.into_iter()
+            .map(|(members, event, at)| {
+                Ok(BundleCheckEntry {
+                    pull_request,
+                    members: serde_json::from_str(&members).map_err(|e| unreadable(&e))?,
+                    event: serde_json::from_str(&event).map_err(|e| unreadable(&e))?,
+                    at: at.parse().map_err(|e| unreadable(&e))?,
+                })
+            })
+            .collect()
     }
 
     fn record_departure(&self, departure: &DepartureRecord) -> JournalResult<()> {

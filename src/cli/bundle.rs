@@ -15,6 +15,7 @@ use crate::app::trains::bundle::{
 };
 use crate::app::{AppResult, Workspace};
 use crate::core::config::{BundleChecks, Config, ForgeBackend, web_url};
+use crate::core::forge_text::bisection;
 use crate::core::trains::plan::BundlePlan;
 use crate::core::trains::schedule::Departure;
 
@@ -156,6 +157,16 @@ fn print_status(status: &TrainStatus) {
     }
     println!();
     print_table(&bundles, "No bundles are open.");
+    for bundle in status.open_bundles.iter().filter(|b| !b.checks.is_empty()) {
+        println!("\nchecks of #{}:", bundle.pull_request);
+        for (index, entry) in bundle.checks.iter().enumerate() {
+            // A rebuilt bundle's checks start again, under its new members.
+            if index == 0 || bundle.checks[index - 1].members != entry.members {
+                println!("  of {}:", numbers(&entry.members));
+            }
+            println!("    {}", bisection::event_line(&entry.event));
+        }
+    }
 }
 
 fn print_plan(plan: &BundlePlan) {

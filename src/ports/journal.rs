@@ -9,6 +9,7 @@ use miette::Diagnostic;
 use serde::Serialize;
 
 use crate::core::lifecycle::machine::{Event, State, StateKind, Transition};
+use crate::core::trains::check_log::CheckEvent;
 use crate::core::trains::dispatched::DepartedFrom;
 use crate::core::trains::pull_request::BundleRecord;
 
@@ -144,6 +145,25 @@ pub trait TrainLog: Send + Sync {
 
     /// The record kept for the bundle on `branch`, if this journal opened it.
     fn bundle_record(&self, branch: &str) -> JournalResult<Option<BundleRecord>>;
+
+    /// Records what happened to the checks of a bundle pull request, unless the journal has it
+    /// already: an event with the same key ([`CheckEvent::key`]) for the same members is
+    /// replaced in place (a step that finished). Returns whether anything changed.
+    fn record_bundle_check(&self, entry: &BundleCheckEntry) -> JournalResult<bool>;
+
+    /// What happened to the checks of bundle pull request `pull_request`, in order.
+    fn bundle_checks(&self, pull_request: u64) -> JournalResult<Vec<BundleCheckEntry>>;
+}
+
+/// One event of a bundle's checks, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleCheckEntry {
+    pub pull_request: u64,
+    /// The bundle's members as they were checked, in bundle order.
+    pub members: Vec<u64>,
+    pub event: CheckEvent,
+    /// When it was first recorded, or last changed.
+    pub at: Timestamp,
 }
 
 /// The journal, its attempts and its trains: what one store keeps, handed out as one port.

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use clambake::core::forge_text::issue_list;
 use rstest::rstest;
 use serde_json::Value;
 
@@ -128,6 +129,46 @@ fn a_bundle_of_eight_with_one_broken_member_ends_as_seven_that_pass(
     let runs = checked.runs();
     eprintln!("check runs for 8 with one culprit: {runs}");
     assert!(runs <= 7, "{runs} check runs");
+    // The journal kept each step, and `bundle --status` shows them.
+    let status = checked
+        .repo
+        .clambake(&["bundle", "--status"])
+        .success()
+        .stdout;
+    let number = &bundle["number"];
+    let all = issue_list(&issues);
+    for line in [
+        format!("checks of #{number}:"),
+        format!("1. {all} on the base (the whole bundle) on "),
+        format!("2. {all} on the base (a rerun, in case it was flaky) on "),
+        "(a part on the parts before it) on ".to_owned(),
+        format!("verdict: #{culprit} to blame, "),
+        format!("rebuilt without #{culprit}, with "),
+        format!("verdict: passed, with {}", issue_list(&kept)),
+    ] {
+        assert!(status.contains(&line), "{line:?} in:\n{status}");
+    }
+    assert!(!status.contains(": running"), "{status}");
+    let json = checked
+        .repo
+        .clambake(&["bundle", "--status", "--json"])
+        .success()
+        .json();
+    let events = json["open_bundles"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let steps = |members: &[u64]| {
+        events
+            .iter()
+            .filter(|e| {
+                e["event"]["kind"] == "checked" && e["members"] == serde_json::json!(members)
+            })
+            .count()
+    };
+    // The rebuilt bundle is the bisection's last trial, whose result is known: no new run.
+    assert_eq!(steps(&issues), runs, "each check run is a step: {events:?}");
+    assert_eq!(steps(&kept), 1, "{events:?}");
 
     // Another train keeps it: the rebuilt bundle is consistent and the culprit stays out.
     checked.bundle();
@@ -165,4 +206,95 @@ fn a_flaky_check_that_passes_on_rerun_blames_nobody(
         assert_eq!(checked.repo.labels_of(*issue), vec!["route:bundled"]);
     }
     assert_eq!(checked.runs(), 2, "the bundle, and its rerun");
+}
+
+/// `checks.bundles = "forge"` on GitHub: the bundle's trials are pushed as
+/// `clambake/checks/<name>` for the CI (the fake's, failing on a tree with a `broken-*` file),
+/// the bundle is bisected on its check runs, rebuilt without the culprit and offered once its
+/// CI passes.
+#[test]
+fn on_github_the_forges_ci_is_bisected_and_a_passing_ci_offers_the_bundle() {
+    use std::sync::{Arc, Mutex};
+    let repo = TestRepo::on(Backend::Github);
+    repo.init(&[]).success();
+    repo.configure(&[("checks.bundles", "forge")]);
+    let pushed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = pushed.clone();
+    repo.github().unwrap().fake.set_ci(move |commit| {
+        let branch = commit
+            .branches
+            .iter()
+            .find(|b| b.starts_with("clambake/checks/"))?;
+        seen.lock().unwrap().push(branch.clone());
+        let files = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&commit.repo)
+            .args(["ls-tree", "--name-only", &commit.sha])
+            .output()
+            .unwrap();
+        let broken = String::from_utf8_lossy(&files.stdout)
+            .lines()
+            .any(|f| f.starts_with("broken-"));
+        Some(clambake_github_fake::CiVerdict {
+            text: "test works ... FAILED".to_owned(),
+            pending_reads: 1,
+            ..clambake_github_fake::CiVerdict::new(
+                "test",
+                if broken { "failure" } else { "success" },
+            )
+        })
+    });
+    let issues: Vec<u64> = (1..=4)
+        .map(|n| {
+            let file = if n == 3 { "broken" } else { "fine" };
+            repo.landed_issue(
+                "agent001",
+                &format!("work{n}"),
+                &format!("{file}-{n}.txt"),
+                "x\n",
+            )
+        })
+        .collect();
+    let culprit = issues[2];
+    let first = repo
+        .clambake(&["bundle", "--force", "--json"])
+        .success()
+        .json();
+    assert_eq!(first["bundles"].as_array().unwrap().len(), 1, "{first}");
+    // Each run of the train looks at the CI once; the bisection moves on as check runs end.
+    crate::support::wait_for("the bundle's CI to pass", || {
+        let report = repo.clambake(&["bundle", "--json"]).success().json();
+        report["checking"] == serde_json::json!([])
+    });
+    let open: Vec<Value> = repo
+        .pull_requests()
+        .into_iter()
+        .filter(|pr| pr["state"] == "open")
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let body = open[0]["body"].as_str().unwrap();
+    let kept: Vec<u64> = issues.iter().copied().filter(|i| *i != culprit).collect();
+    assert_eq!(closes(body), kept, "{body}");
+    assert!(!body.contains(r#""checking":true"#), "offered: {body}");
+    assert_eq!(repo.labels_of(culprit), vec!["route:ready"]);
+    assert!(
+        repo.last_comment_on(culprit)
+            .contains("test works ... FAILED")
+    );
+    for issue in &kept {
+        assert_eq!(repo.labels_of(*issue), vec!["route:bundled"]);
+    }
+    let pushed = pushed.lock().unwrap().clone();
+    assert!(
+        pushed.len() >= 4,
+        "the bundle, its rerun and parts: {pushed:?}"
+    );
+    for branch in &pushed {
+        assert_eq!(repo.origin_tip(branch), None, "{branch} deleted once final");
+    }
+    let status = repo.clambake(&["bundle", "--status"]).success().stdout;
+    assert!(
+        status.contains(&format!("verdict: #{culprit} to blame")),
+        "{status}"
+    );
 }

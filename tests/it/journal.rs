@@ -293,3 +293,64 @@ fn minimal_logging_keeps_the_states_and_the_event_but_no_cause() {
         entries[1].to
     );
 }
+
+#[test]
+fn a_bundles_check_steps_are_kept_in_order_and_a_finished_step_replaces_its_start() {
+    use clambake::core::trains::bisect::Purpose;
+    use clambake::core::trains::check_log::CheckEvent;
+    use clambake::ports::journal::{BundleCheckEntry, TrainLog};
+    let fixture = Fixture::new();
+    let step = |step, passed| CheckEvent::Checked {
+        step,
+        members: vec![1, 2],
+        run: 0,
+        purpose: Purpose::Part,
+        commit: Some("abc".to_owned()),
+        passed,
+    };
+    let entry = |members: Vec<u64>, event, minute| BundleCheckEntry {
+        pull_request: 7,
+        members,
+        event,
+        at: at(minute),
+    };
+    {
+        let journal = fixture.open();
+        assert!(
+            journal
+                .record_bundle_check(&entry(vec![1, 2], step(1, None), 1))
+                .unwrap()
+        );
+        assert!(
+            journal
+                .record_bundle_check(&entry(vec![1, 2], step(2, None), 2))
+                .unwrap()
+        );
+        // Seen again by the next look: nothing changes.
+        assert!(
+            !journal
+                .record_bundle_check(&entry(vec![1, 2], step(1, None), 3))
+                .unwrap()
+        );
+        assert!(
+            journal
+                .record_bundle_check(&entry(vec![1, 2], step(1, Some(false)), 4))
+                .unwrap()
+        );
+        // The rebuilt bundle's checks start again under its new members.
+        assert!(
+            journal
+                .record_bundle_check(&entry(vec![1], step(1, Some(true)), 5))
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        fixture.open().bundle_checks(7).unwrap(),
+        vec![
+            entry(vec![1, 2], step(1, Some(false)), 4),
+            entry(vec![1, 2], step(2, None), 2),
+            entry(vec![1], step(1, Some(true)), 5),
+        ]
+    );
+    assert_eq!(fixture.open().bundle_checks(8).unwrap(), vec![]);
+}

@@ -138,6 +138,9 @@ pub struct OpenBundle {
     pub pull_request: Number,
     pub branch: String,
     pub members: Vec<Number>,
+    /// What its checks did so far, as the journal has it: each bisection step, the verdict,
+    /// the rebuilds.
+    pub checks: Vec<crate::ports::journal::BundleCheckEntry>,
 }
 
 /// `bundle --status`.

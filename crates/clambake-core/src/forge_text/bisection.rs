@@ -5,6 +5,7 @@
 use crate::queue::labels;
 use crate::text::inert::{code_block, code_span};
 use crate::trains::bisect::{Purpose, Step, Verdict};
+use crate::trains::check_log::CheckEvent;
 
 use super::issue_list;
 
@@ -98,19 +99,98 @@ pub fn rest_conflicts(member: u64) -> String {
 
 /// `3. #1, #2, #3 on the base (a part): failed`: a step for a person.
 pub fn step_line(number: usize, step: &Step) -> String {
-    let what = match step.trial.members.as_slice() {
+    checked_line(
+        number,
+        &step.trial.members,
+        step.purpose,
+        None,
+        Some(step.passed),
+    )
+}
+
+/// One event of a bundle's checks as the journal keeps it, for `bundle --status`.
+pub fn event_line(event: &CheckEvent) -> String {
+    match event {
+        CheckEvent::Checked {
+            step,
+            members,
+            purpose,
+            commit,
+            passed,
+            ..
+        } => checked_line(*step, members, *purpose, Some(commit.as_deref()), *passed),
+        CheckEvent::Verdict {
+            base_broken: true, ..
+        } => "verdict: the base fails alone, nobody is blamed".to_owned(),
+        CheckEvent::Verdict {
+            culprits,
+            kept,
+            flaky_rerun_passed,
+            ..
+        } => match culprits.as_slice() {
+            [] if *flaky_rerun_passed => {
+                format!(
+                    "verdict: passed on a rerun (flaky), with {}",
+                    issue_list(kept)
+                )
+            }
+            [] => format!("verdict: passed, with {}", issue_list(kept)),
+            culprits => format!(
+                "verdict: {} to blame, {} kept",
+                issue_list(culprits),
+                if kept.is_empty() {
+                    "none".to_owned()
+                } else {
+                    issue_list(kept)
+                }
+            ),
+        },
+        CheckEvent::Rebuilt {
+            without,
+            kept,
+            open: true,
+        } => format!(
+            "rebuilt without {}, with {}, to be checked again",
+            issue_list(without),
+            issue_list(kept)
+        ),
+        CheckEvent::Rebuilt { without, .. } => {
+            format!("closed rather than rebuilt without {}", issue_list(without))
+        }
+    }
+}
+
+/// A check of `members` on the base; `commit`: the commit it ran on, when known (`Some(None)`:
+/// they did not merge); `passed`: `None` while it runs.
+fn checked_line(
+    number: usize,
+    members: &[u64],
+    purpose: Purpose,
+    commit: Option<Option<&str>>,
+    passed: Option<bool>,
+) -> String {
+    let what = match members {
         [] => "the base alone".to_owned(),
         members => format!("{} on the base", issue_list(members)),
     };
-    let why = match step.purpose {
+    let why = match purpose {
         Purpose::Bundle => "the whole bundle",
         Purpose::Rerun => "a rerun, in case it was flaky",
         Purpose::Part => "a part on the parts before it",
         Purpose::Rest => "the rest after a culprit",
         Purpose::Base => "the base, as the first member failed alone",
     };
-    let result = if step.passed { "passed" } else { "failed" };
-    format!("{number}. {what} ({why}): {result}")
+    let on = match commit {
+        None => String::new(),
+        Some(None) => ", which did not merge".to_owned(),
+        Some(Some(commit)) => format!(" on {}", &commit[..commit.len().min(12)]),
+    };
+    let result = match passed {
+        Some(true) => "passed",
+        Some(false) => "failed",
+        None => "running",
+    };
+    format!("{number}. {what} ({why}){on}: {result}")
 }
 
 #[cfg(test)]
@@ -165,6 +245,46 @@ mod tests {
             step_line(1, &step(vec![1, 2, 3], Purpose::Bundle, false)),
             step_line(2, &step(vec![1], Purpose::Part, true)),
             step_line(3, &step(vec![], Purpose::Base, true)),
+        ];
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn journalled_events_say_where_each_check_ran_and_how_it_ended() {
+        let checked = |step, commit: Option<&str>, passed| CheckEvent::Checked {
+            step,
+            members: vec![1, 2],
+            run: 0,
+            purpose: Purpose::Part,
+            commit: commit.map(str::to_owned),
+            passed,
+        };
+        let lines = [
+            event_line(&checked(2, Some("0123456789abcdef0123"), None)),
+            event_line(&checked(2, Some("0123456789abcdef0123"), Some(false))),
+            event_line(&checked(3, None, Some(false))),
+            event_line(&CheckEvent::Verdict {
+                culprits: vec![2],
+                kept: vec![1, 3],
+                flaky_rerun_passed: false,
+                base_broken: false,
+            }),
+            event_line(&CheckEvent::Verdict {
+                culprits: vec![],
+                kept: vec![1, 3],
+                flaky_rerun_passed: true,
+                base_broken: false,
+            }),
+            event_line(&CheckEvent::Rebuilt {
+                without: vec![2],
+                kept: vec![1, 3],
+                open: true,
+            }),
+            event_line(&CheckEvent::Rebuilt {
+                without: vec![1, 2],
+                kept: vec![],
+                open: false,
+            }),
         ];
         insta::assert_snapshot!(lines.join("\n"));
     }

@@ -10,7 +10,7 @@
 //! the good prefix, so a second culprit is found too. When the first member fails alone on the
 //! base, the base is checked alone: a broken base blames nobody.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An issue number: a member of the bundle.
 pub type Number = u64;
@@ -34,7 +34,7 @@ pub struct Settings {
 }
 
 /// What a trial was for, for a person reading the steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// The whole bundle, first time.

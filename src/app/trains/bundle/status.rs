@@ -184,12 +184,15 @@ impl Bundler<'_> {
                 .bundles
                 .iter()
                 .filter(|(pr, _)| pr.state == PullRequestState::Open)
-                .map(|(pr, record)| OpenBundle {
-                    pull_request: pr.number,
-                    branch: pr.head.clone(),
-                    members: record.member_issues(),
+                .map(|(pr, record)| -> AppResult<OpenBundle> {
+                    Ok(OpenBundle {
+                        pull_request: pr.number,
+                        branch: pr.head.clone(),
+                        members: record.member_issues(),
+                        checks: self.train_log.bundle_checks(pr.number)?,
+                    })
                 })
-                .collect(),
+                .collect::<AppResult<_>>()?,
         })
     }
 

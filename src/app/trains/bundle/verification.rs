@@ -11,11 +11,12 @@ use crate::core::config::Config;
 use crate::core::forge_text::bisection;
 use crate::core::queue::labels;
 use crate::core::text::redact::Redactor;
-use crate::core::trains::bisect::{Next, Settings, Verdict};
+use crate::core::trains::bisect::{Next, Settings, Trial, Verdict};
+use crate::core::trains::check_log::CheckEvent;
 use crate::core::trains::pull_request::{BundleRecord, RecordedTakenOut};
 use crate::ports::checks::{CheckFailure, CommitChecks};
 use crate::ports::forge::{Number, PullRequest, PullRequestEdit, PullRequestState};
-use crate::ports::journal::AttemptLog;
+use crate::ports::journal::{AttemptLog, BundleCheckEntry};
 
 use jiff::Timestamp;
 
@@ -86,6 +87,7 @@ impl Bundler<'_> {
                     bisection::step_line(number + 1, step)
                 );
             }
+            self.journal_checks(pr.number, record, &progress, now)?;
             let Next::Done { verdict } = &progress.bisection.next else {
                 pending.push(pr.number);
                 continue;
@@ -109,12 +111,72 @@ impl Bundler<'_> {
                     pr.number,
                     crate::core::forge_text::issue_list(&verdict.culprits)
                 ));
-                if self.rebuild(pr, record, taken_out).await? {
+                let open = self.rebuild(pr, record, taken_out).await?;
+                let rebuilt = CheckEvent::Rebuilt {
+                    without: verdict.culprits.clone(),
+                    kept: verdict.kept.clone(),
+                    open,
+                };
+                self.journal_check(pr.number, record, rebuilt, now)?;
+                if open {
                     pending.push(pr.number);
                 }
             }
         }
         Ok(pending)
+    }
+
+    /// Journals what one look at the bundle's checks learned: each step, finished or running,
+    /// and the verdict once there is one.
+    fn journal_checks(
+        &self,
+        pull_request: Number,
+        record: &BundleRecord,
+        progress: &Progress,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let commit = |trial: &Trial| {
+            progress
+                .trials
+                .iter()
+                .find(|t| &t.trial == trial)
+                .and_then(|t| t.commit.clone())
+        };
+        let bisection = &progress.bisection;
+        let mut events: Vec<CheckEvent> = bisection
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| CheckEvent::finished(index + 1, step, commit(&step.trial)))
+            .collect();
+        match &bisection.next {
+            Next::Check { trials } => events.extend(
+                trials
+                    .iter()
+                    .map(|wanted| CheckEvent::running(wanted, commit(&wanted.trial))),
+            ),
+            Next::Done { verdict } => events.push(CheckEvent::verdict(verdict)),
+        }
+        for event in events {
+            self.journal_check(pull_request, record, event, now)?;
+        }
+        Ok(())
+    }
+
+    fn journal_check(
+        &self,
+        pull_request: Number,
+        record: &BundleRecord,
+        event: CheckEvent,
+        at: Timestamp,
+    ) -> AppResult<()> {
+        self.train_log.record_bundle_check(&BundleCheckEntry {
+            pull_request,
+            members: record.member_issues(),
+            event,
+            at,
+        })?;
+        Ok(())
     }
 
     /// The bundle is offered for review: its record no longer waits, and a comment says so.
