@@ -95,6 +95,7 @@ mod run_faults;
 mod run_loop;
 mod run_rate_limit;
 mod run_view;
+mod runbooks;
 mod serve;
 mod shared_claims;
 mod simulated_marking;
