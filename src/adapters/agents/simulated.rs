@@ -2,7 +2,7 @@
 //! writes a file derived from the issue (and the files the issue's `simulate:` directives name),
 //! commits on the attempt's branch, and reports in Claude Code's stream-json shape, so that
 //! everything downstream runs as with a real agent. Directives can also make it crash, hang,
-//! fail or do nothing, for demos and tests.
+//! fail, do nothing or think for a while, for demos and tests.
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -83,6 +83,10 @@ async fn simulate(
                 "model": "simulated", "tools": ["Write", "Bash"]}),
     )
     .await?;
+    if let Some(pause) = directives.pause {
+        // A slow agent: thinking, as silent as a model between two events.
+        let _ = tokio::time::timeout(pause, stopped.wait_for(|stop| *stop)).await;
+    }
     if directives.behaviour == Behaviour::Hang {
         // Silent until stopped, as a stalled model leaves a real agent.
         let _ = stopped.wait_for(|stop| *stop).await;

@@ -5,7 +5,11 @@
 //! simulate: edit src/shared.rs      (also append a line to this file: two issues editing
 //!                                    the same file conflict)
 //! simulate: outcome crash           (success | crash | hang | no-commits | error)
+//! simulate: pause 300               (think this many milliseconds before working: a slow
+//!                                    agent, silent meanwhile)
 //! ```
+
+use std::time::Duration;
 
 /// How the simulated agent behaves on one issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,6 +17,8 @@ pub struct Directives {
     /// Files to append a line to, besides the agent's own file; relative, inside the worktree.
     pub edits: Vec<String>,
     pub behaviour: Behaviour,
+    /// How long the agent thinks, silent, before it works.
+    pub pause: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +52,11 @@ pub fn parse(text: &str) -> Directives {
                 if is_safe_path(path) && !directives.edits.iter().any(|p| p == path) =>
             {
                 directives.edits.push(path.to_owned());
+            }
+            (Some("pause"), Some(millis)) => {
+                if let Ok(millis) = millis.parse() {
+                    directives.pause = Some(Duration::from_millis(millis));
+                }
             }
             (Some("outcome"), Some(word)) => {
                 directives.behaviour = match word {
@@ -108,6 +119,16 @@ mod tests {
             parse("simulate: outcome explode").behaviour,
             Behaviour::Succeed
         );
+    }
+
+    #[test]
+    fn a_pause_is_read_in_milliseconds_and_a_malformed_one_ignored() {
+        assert_eq!(
+            parse("simulate: pause 250\nsimulate: edit a.md").pause,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse("simulate: pause soon").pause, None);
+        assert_eq!(parse("simulate: pause -5").pause, None);
     }
 
     #[test]
