@@ -12,12 +12,12 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::adapters::sqlite_file::{self, OpenError};
 use crate::core::config::TransitionLogging;
-use crate::core::lifecycle::machine::{State, Transition};
+use crate::core::lifecycle::machine::{EventKind, State, Transition};
 use crate::core::trains::pull_request::BundleRecord;
 use crate::ports::database::DatabaseKind;
 use crate::ports::journal::{
     AttemptLog, AttemptRecord, BundleCheckEntry, DepartureRecord, Journal, JournalEntry,
-    JournalError, JournalResult, TrainLog,
+    JournalError, JournalResult, TrainLog, TransitionFailure,
 };
 
 /// The journal's file name inside `.clambake/`.
@@ -83,6 +83,16 @@ fn migrations() -> Migrations<'static> {
                  event        TEXT NOT NULL,
                  at           TEXT NOT NULL,
                  UNIQUE (pull_request, members, key)
+             );",
+        ),
+        // Transitions that failed (refused by the machine, or stale), counted by the metrics.
+        M::up(
+            "CREATE TABLE transition_failures (
+                 id     INTEGER PRIMARY KEY AUTOINCREMENT,
+                 agent  TEXT NOT NULL,
+                 event  TEXT NOT NULL,
+                 reason TEXT NOT NULL,
+                 at     TEXT NOT NULL
              );",
         ),
     ])
@@ -289,6 +299,40 @@ impl Journal for SqliteJournal {
         }
     }
 
+    fn record_failure(&self, failure: &TransitionFailure) -> JournalResult<()> {
+        let event = serde_json::to_string(&failure.event).map_err(|e| self.db_error(e))?;
+        self.connection()
+            .execute(
+                "INSERT INTO transition_failures (agent, event, reason, at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![failure.agent, event, failure.reason, failure.at.to_string()],
+            )
+            .map_err(|e| self.db_error(e))?;
+        Ok(())
+    }
+
+    fn failures(&self) -> JournalResult<BTreeMap<(EventKind, String), u64>> {
+        let rows: Vec<(String, String, u64)> = {
+            let conn = self.connection();
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT event, reason, count(*) FROM transition_failures
+                     GROUP BY event, reason",
+                )
+                .map_err(|e| self.db_error(e))?;
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                .map_err(|e| self.db_error(e))?
+        };
+        rows.into_iter()
+            .map(|(event, reason, count)| {
+                let event = serde_json::from_str(&event).map_err(|e| self.db_error(e))?;
+                Ok(((event, reason), count))
+            })
+            .collect()
+    }
+
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>> {
         let rows: Vec<(i64, String, String)> = {
             let conn = self.connection();
@@ -397,6 +441,15 @@ impl AttemptLog for SqliteJournal {
         // A replaced row gets a new rowid: the highest is the one recorded last.
         let found = self.select_attempts("WHERE agent = ?1 ORDER BY rowid DESC LIMIT 1", agent)?;
         Ok(found.into_iter().next())
+    }
+
+    fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>> {
+        // Times are stored as text, fractions of a second only when there are some: the text
+        // comparison narrows by date, the parsed times decide.
+        let day = since.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+        let mut found = self.select_attempts("WHERE finished_at >= ?1 ORDER BY rowid", day)?;
+        found.retain(|record| record.finished_at >= since);
+        Ok(found)
     }
 }
 

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use miette::Diagnostic;
 use serde::Serialize;
 
-use crate::core::lifecycle::machine::{Event, State, StateKind, Transition};
+use crate::core::lifecycle::machine::{Event, EventKind, State, StateKind, Transition};
 use crate::core::trains::check_log::CheckEvent;
 use crate::core::trains::dispatched::DepartedFrom;
 use crate::core::trains::pull_request::BundleRecord;
@@ -81,6 +81,22 @@ pub trait Journal: Send + Sync {
 
     /// The last state of every agent the journal has seen, by agent id.
     fn current_states(&self) -> JournalResult<BTreeMap<String, State>>;
+
+    /// Keeps a transition that failed: the machine refused it, or the journal had moved on.
+    fn record_failure(&self, failure: &TransitionFailure) -> JournalResult<()>;
+
+    /// How many transitions failed, by event and reason.
+    fn failures(&self) -> JournalResult<BTreeMap<(EventKind, String), u64>>;
+}
+
+/// A transition that did not happen, kept for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionFailure {
+    pub agent: String,
+    pub event: EventKind,
+    /// The machine's [`Refusal`](crate::core::lifecycle::machine::Refusal) kind, or `stale`.
+    pub reason: String,
+    pub at: Timestamp,
 }
 
 /// A finished attempt at an issue, kept so that retries are counted across restarts and a
@@ -126,6 +142,8 @@ pub trait AttemptLog: Send + Sync {
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
     /// The attempt `agent` made last, whatever the issue.
     fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>>;
+    /// The attempts that finished at `since` or later, whatever the issue.
+    fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>>;
 }
 
 /// What trains leave behind, kept whether or not the state machine journals transitions:

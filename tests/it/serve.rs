@@ -69,6 +69,24 @@ echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total
     (go, template)
 }
 
+/// The dashboard's colours for an agent's row and a queued issue's row (dashboard.html).
+const AGENT_ROW: [u8; 3] = [0xd9, 0xf2, 0xe3];
+const QUEUED_ROW: [u8; 3] = [0xfd, 0xf0, 0xd5];
+
+/// How many pixels of a PNG screenshot have exactly `colour`.
+fn pixels_of(png_bytes: &[u8], colour: [u8; 3]) -> usize {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buffer).unwrap();
+    let channels = frame.color_type.samples();
+    buffer[..frame.buffer_size()]
+        .chunks_exact(channels)
+        .filter(|pixel| pixel[..3] == colour)
+        .count()
+}
+
 fn chromium(args: &[&str]) -> std::process::Output {
     Command::new("chromium")
         .args([
@@ -207,14 +225,15 @@ fn a_served_run_shows_its_agents_queue_and_metrics_in_the_api_and_a_real_browser
         ]);
         std::fs::read(&path).unwrap()
     };
-    let blank = shot("blank.png", "about:blank");
     let dashboard = shot("dashboard.png", &url);
-    assert!(dashboard.starts_with(b"\x89PNG"), "a PNG");
+    // A row is about 20 pixels high and several hundred wide: one agent, two queued issues.
     assert!(
-        dashboard.len() > 4 * blank.len(),
-        "the screenshot shows something: {} bytes, a blank page {}",
-        dashboard.len(),
-        blank.len()
+        pixels_of(&dashboard, AGENT_ROW) > 3_000,
+        "the agent's row shows"
+    );
+    assert!(
+        pixels_of(&dashboard, QUEUED_ROW) > 2 * 3_000,
+        "the queued issues' rows show"
     );
     let (status, _, log) = get(port, &format!("/logs/{first}/1"), "").unwrap();
     assert_eq!(status, 200);
@@ -239,6 +258,16 @@ fn a_served_run_shows_its_agents_queue_and_metrics_in_the_api_and_a_real_browser
         Some(4.0),
         "{metrics}"
     );
+    for (kind, tokens) in [("input", 14.0), ("output", 6.0), ("cache_read", 0.0)] {
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!("clambake_tokens_total{{kind=\"{kind}\"}}")
+            ),
+            Some(tokens),
+            "{metrics}"
+        );
+    }
     assert_eq!(
         sample(&metrics, "clambake_attempt_duration_seconds_count"),
         Some(2.0),
@@ -256,6 +285,21 @@ fn a_served_run_shows_its_agents_queue_and_metrics_in_the_api_and_a_real_browser
             _ => Err(metrics),
         }
     });
+    // No agent works now: the screenshot has no agent's row.
+    let idle = wait_for("the dashboard without agents", || {
+        let state: serde_json::Value =
+            serde_json::from_str(&get(port, "/api/v1/state", "").ok_or("not up")?.2)
+                .map_err(|e| e.to_string())?;
+        match state["live"]["agents"].as_array() {
+            Some(agents) if agents.is_empty() => Ok(shot("idle.png", &url)),
+            _ => Err(state.to_string()),
+        }
+    });
+    assert_eq!(
+        pixels_of(&idle, AGENT_ROW),
+        0,
+        "no agent's row when none works"
+    );
     for name in [
         "clambake_bundled_fraction",
         "clambake_bundle_size_count",
@@ -339,4 +383,57 @@ fn off_loopback_the_server_needs_a_token_and_checks_it_on_every_request() {
     let log = std::fs::read_to_string(&stderr).unwrap();
     assert!(log.contains(&format!("0.0.0.0:{port}")), "{log}");
     assert!(!log.contains(token), "the token is never logged: {log}");
+}
+
+/// On GitHub the metrics count the run's requests as the fake saw them, and show the rate limit
+/// its headers left.
+#[test]
+fn on_github_the_metrics_count_the_runs_requests_and_the_rate_limit_left() {
+    let gh = crate::github_support::GithubRepo::start(1);
+    let repo = &gh.repo;
+    let port = free_port();
+    repo.configure(&[
+        ("agents.real_processes", "false"),
+        ("serve.address", format!("127.0.0.1:{port}").as_str()),
+    ]);
+    repo.create_issue("Add greeting", "route:ready");
+    gh.fake()
+        .set_rate_limit(4_000, std::time::Duration::from_secs(3_600));
+    let before = gh.fake().requests().len();
+    let _run = Running(
+        repo.clambake_command(&["run", "--no-view", "--serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Between passes the recorded usage and the fake's log agree; wait for such a moment once
+    // the issue is landed (mutations made).
+    wait_for("the metrics to agree with the fake's requests", || {
+        let (_, _, metrics) = get(port, "/metrics", "").ok_or("not up")?;
+        let made = &gh.fake().requests()[before..];
+        let charged = made.iter().filter(|r| r.charged).count() as f64;
+        let mutations = made.iter().filter(|r| r.mutation).count() as f64;
+        let counted = |kind: &str| {
+            sample(
+                &metrics,
+                &format!("clambake_forge_requests{{kind=\"{kind}\"}}"),
+            )
+        };
+        let agrees = sample(&metrics, "clambake_attempts_total{outcome=\"success\"}") == Some(1.0)
+            && counted("mutation") == Some(mutations)
+            && counted("fresh_read")
+                .zip(counted("mutation"))
+                .map(|(r, m)| r + m)
+                == Some(charged)
+            && sample(&metrics, "clambake_forge_rate_limit_remaining") == Some(4_000.0 - charged);
+        if agrees {
+            Ok(())
+        } else {
+            Err(format!(
+                "{charged} charged, {mutations} mutations:\n{metrics}"
+            ))
+        }
+    });
+    gh.assert_no_violations();
 }

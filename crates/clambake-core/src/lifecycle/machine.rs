@@ -40,7 +40,7 @@ pub enum Event {
 }
 
 /// The kind of an [`Event`], for errors and the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventKind {
     Assign,
     StartWork,
@@ -123,6 +123,22 @@ pub enum Refusal {
     NoCommitsAhead,
     #[error("pull request numbers start at 1, not 0")]
     PullRequestNotPositive,
+}
+
+impl Refusal {
+    /// A short name for the refusal, as the metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::NotApplicable => "not_applicable",
+            Refusal::AlreadyAssigned { .. } => "already_assigned",
+            Refusal::IssueNotPositive => "issue_not_positive",
+            Refusal::InvalidAgent { .. } => "invalid_agent",
+            Refusal::WrongSlot { .. } => "wrong_slot",
+            Refusal::InvalidBranch { .. } => "invalid_branch",
+            Refusal::NoCommitsAhead => "no_commits_ahead",
+            Refusal::PullRequestNotPositive => "pull_request_not_positive",
+        }
+    }
 }
 
 /// An event a state refused: which state, which event, and why.

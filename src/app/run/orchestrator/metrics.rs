@@ -6,7 +6,7 @@
 //! `prometheus-client` (the Prometheus project's own Rust client) over `metrics` with its
 //! exporter: it keeps no global recorder, so each run (and each test) has its own registry.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,8 @@ use prometheus_client::registry::Registry;
 use super::RunEvent;
 use crate::app::forge_usage::UsageRecord;
 use crate::app::trains::disposal::Disposition;
+use crate::core::agents::agent_event::Usage;
+use crate::core::lifecycle::machine::EventKind;
 use crate::ports::journal::{AttemptRecord, JournalEntry};
 use crate::ports::process_usage::ProcessUsage;
 
@@ -41,6 +43,8 @@ pub struct RunMetrics {
     attempt_seconds: Histogram,
     cost_usd: FloatCounter,
     turns: Counter,
+    /// Tokens of disposed attempts, by kind (input, output, cache reads and writes).
+    tokens: Family<Labels, Counter>,
     recoveries: Family<Labels, Counter>,
     recovery_failures: Family<Labels, Counter>,
     inconsistencies: Family<Labels, Counter>,
@@ -60,6 +64,7 @@ impl Default for RunMetrics {
             attempt_seconds: Histogram::new(exponential_buckets(1.0, 4.0, 8)),
             cost_usd: FloatCounter::default(),
             turns: Counter::default(),
+            tokens: Family::default(),
             recoveries: Family::default(),
             recovery_failures: Family::default(),
             inconsistencies: Family::default(),
@@ -98,6 +103,8 @@ pub struct AgentSample {
 pub struct Scraped<'a> {
     /// Every transition the journal holds.
     pub transitions: &'a [JournalEntry],
+    /// The transitions the journal kept as failed, by event and reason.
+    pub transition_failures: &'a BTreeMap<(EventKind, String), u64>,
     pub agents: &'a [AgentSample],
     pub forge_usage: Option<&'a UsageRecord>,
     pub processes: &'a dyn ProcessUsage,
@@ -205,6 +212,20 @@ impl RunMetrics {
         }
     }
 
+    /// The tokens a disposed attempt used.
+    pub fn disposed_tokens(&self, usage: &Usage) {
+        for (kind, count) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_input_tokens),
+            ("cache_creation", usage.cache_creation_input_tokens),
+        ] {
+            self.tokens
+                .get_or_create(&label("kind", kind))
+                .inc_by(count);
+        }
+    }
+
     /// An inconsistency of `kind` found between the journal and the world.
     pub fn inconsistency(&self, kind: &str) {
         self.inconsistencies
@@ -236,6 +257,7 @@ impl RunMetrics {
         );
         registry.register("cost_usd", "What finished attempts cost", me.cost_usd);
         registry.register("turns", "Turns of finished attempts", me.turns);
+        registry.register("tokens", "Tokens of finished attempts, by kind", me.tokens);
         registry.register(
             "recoveries",
             "Automatic recoveries that worked, by kind",
@@ -279,6 +301,20 @@ impl RunMetrics {
             "transitions",
             "Slot transitions the journal holds, by event",
             transitions,
+        );
+        let failures = Family::<Labels, Counter>::default();
+        for ((event, reason), count) in scraped.transition_failures {
+            failures
+                .get_or_create(&vec![
+                    ("event".to_owned(), event.to_string()),
+                    ("reason".to_owned(), reason.clone()),
+                ])
+                .inc_by(*count);
+        }
+        registry.register(
+            "transition_failures",
+            "Slot transitions refused by the state machine or stale in the journal, by event and reason",
+            failures,
         );
 
         let active = Gauge::<i64>::default();
@@ -414,8 +450,17 @@ mod tests {
         metrics.inconsistency("StaleClaim");
         metrics.inconsistency("StaleClaim");
         metrics.recovered("StaleClaim");
+        let usage = Usage {
+            input_tokens: 7,
+            output_tokens: 3,
+            ..Usage::default()
+        };
+        metrics.disposed_tokens(&usage);
+        metrics.disposed_tokens(&usage);
+        let failures = BTreeMap::from([((EventKind::CompleteWork, "stale".to_owned()), 2)]);
         let text = metrics.render(&Scraped {
             transitions: &[],
+            transition_failures: &failures,
             agents: &[],
             forge_usage: None,
             processes: &NoProcesses,
@@ -434,6 +479,9 @@ mod tests {
             "clambake_bundle_size_sum 3.0",
             "clambake_bundled_fraction 0.75",
             "clambake_agents_active 0",
+            "clambake_tokens_total{kind=\"input\"} 14",
+            "clambake_tokens_total{kind=\"output\"} 6",
+            "clambake_transition_failures_total{event=\"CompleteWork\",reason=\"stale\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

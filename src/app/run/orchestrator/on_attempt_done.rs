@@ -183,6 +183,7 @@ impl Orchestrator {
         .await?;
         self.give_back(issue, &disposition, now).await?;
         self.in_flight.remove(&agent);
+        self.metrics.disposed_tokens(&result.report.totals.usage);
         self.record(RunEvent::Disposed {
             agent,
             issue,

@@ -232,6 +232,7 @@ async fn metrics_text(State(served): State<Arc<Served>>) -> Response {
     for agent in served.journal.current_states().unwrap_or_default().keys() {
         transitions.extend(served.journal.history(agent).unwrap_or_default());
     }
+    let transition_failures = served.journal.failures().unwrap_or_default();
     let usage = forge_usage::read(&served.workspace).ok().flatten();
     let agents: Vec<AgentSample> = live
         .agents
@@ -245,6 +246,7 @@ async fn metrics_text(State(served): State<Arc<Served>>) -> Response {
         .collect();
     let text = served.metrics.render(&Scraped {
         transitions: &transitions,
+        transition_failures: &transition_failures,
         agents: &agents,
         forge_usage: usage.as_ref(),
         processes: served.processes.as_ref(),

@@ -1,8 +1,6 @@
 //! What the dashboard and `/api/v1/state` show, built by the same code as `clambake status
 //! --json` (its `status` part) and `run`'s live view (its `live` part).
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -39,7 +37,7 @@ pub struct DashboardState {
     pub live: LiveSnapshot,
     /// The latest events as the live view words them, oldest first.
     pub recent_text: Vec<String>,
-    /// What the attempts at the issues in view that finished today (UTC) cost.
+    /// What attempts cost today (UTC): those finished, from the journal, and those running.
     pub spent_today_usd: f64,
 }
 
@@ -54,23 +52,7 @@ pub async fn dashboard_state(
     let status = status_view(workspace, forge).await?;
     let live = LiveSampler::open(workspace)?.sample(progress, now).await?;
     let recent_text = live.recent.iter().map(RunEvent::to_string).collect();
-    let mut issues: BTreeSet<u64> = status
-        .report
-        .stages
-        .values()
-        .flatten()
-        .map(|entry| entry.number)
-        .collect();
-    issues.extend(live.recent.iter().filter_map(event_issue));
-    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let mut spent_today_usd = 0.0;
-    for issue in issues {
-        for record in attempts.attempts(issue).unwrap_or_default() {
-            if record.finished_at.to_zoned(jiff::tz::TimeZone::UTC).date() == today {
-                spent_today_usd += record.cost_usd.unwrap_or(0.0);
-            }
-        }
-    }
+    let spent_today_usd = spent_today(attempts, &live, now)?;
     Ok(DashboardState {
         status,
         live,
@@ -79,22 +61,96 @@ pub async fn dashboard_state(
     })
 }
 
-fn event_issue(event: &RunEvent) -> Option<u64> {
-    match event {
-        RunEvent::Claimed { issue, .. }
-        | RunEvent::Adopted { issue, .. }
-        | RunEvent::Resumed { issue, .. }
-        | RunEvent::Disposed { issue, .. }
-        | RunEvent::Broken { issue, .. }
-        | RunEvent::Interrupted { issue, .. }
-        | RunEvent::ClaimLost { issue, .. }
-        | RunEvent::Parked { issue, .. }
-        | RunEvent::StuckStopped { issue, .. }
-        | RunEvent::ForceReset { issue, .. } => Some(*issue),
-        RunEvent::RateLimited { .. }
-        | RunEvent::TrainDeparted { .. }
-        | RunEvent::DependencyCycle { .. }
-        | RunEvent::ClaimingPaused { .. }
-        | RunEvent::ClaimingResumed => None,
+/// What the attempts that finished since the UTC day began cost, and what those still running
+/// report so far (once their result tells it, before they are disposed of).
+fn spent_today(attempts: &dyn AttemptLog, live: &LiveSnapshot, now: Timestamp) -> AppResult<f64> {
+    // Unix time counts every UTC day as 86,400 seconds.
+    let midnight = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(86_400))
+        .expect("the midnight before a valid time is valid");
+    let finished = attempts.finished_since(midnight)?;
+    let recorded: f64 = finished.iter().filter_map(|r| r.cost_usd).sum();
+    let running: f64 = live
+        .agents
+        .iter()
+        .filter(|a| {
+            !finished
+                .iter()
+                .any(|r| r.issue == a.issue && r.attempt == a.attempt)
+        })
+        .filter_map(|a| a.cost_usd)
+        .sum();
+    Ok(recorded + running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::journal::SqliteJournal;
+    use crate::app::run::live::{LiveAgent, LiveState};
+    use crate::ports::journal::AttemptRecord;
+
+    fn finished(issue: u64, at: &str, cost_usd: f64) -> AttemptRecord {
+        AttemptRecord {
+            issue,
+            attempt: 1,
+            agent: "agent001".into(),
+            branch: format!("agent001/{issue}-x"),
+            outcome: "success".into(),
+            reason: String::new(),
+            commits_ahead: 1,
+            cost_usd: Some(cost_usd),
+            turns: 1,
+            log: String::new(),
+            finished_at: at.parse().unwrap(),
+            runtime: None,
+            session_id: None,
+        }
+    }
+
+    fn running(issue: u64, cost_usd: Option<f64>) -> LiveAgent {
+        LiveAgent {
+            agent: "agent002".into(),
+            issue,
+            attempt: 1,
+            pid: None,
+            state: LiveState::Running,
+            elapsed_seconds: 0,
+            last_activity: None,
+            turns: 1,
+            cost_usd,
+            tokens: 0,
+        }
+    }
+
+    #[test]
+    fn spend_today_is_the_days_finished_attempts_and_the_running_ones_each_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = SqliteJournal::open(&dir.path().join("journal.db")).unwrap();
+        for record in [
+            finished(1, "2026-12-01T23:59:59.5Z", 4.0),
+            finished(2, "2026-12-02T00:00:00.25Z", 0.25),
+            finished(3, "2026-12-02T09:00:00Z", 0.5),
+        ] {
+            journal.record_attempt(&record).unwrap();
+        }
+        let now: Timestamp = "2026-12-02T10:00:00Z".parse().unwrap();
+        let live = LiveSnapshot {
+            at: now,
+            // #3 is disposed of but still shown: its cost is the journal's.
+            agents: vec![
+                running(3, Some(0.5)),
+                running(4, Some(0.125)),
+                running(5, None),
+            ],
+            queue: None,
+            bundling: false,
+            next_train: None,
+            recent: Vec::new(),
+            agents_simulated: false,
+            rate_limited_until: None,
+            claiming_paused: None,
+            waiting_on_blockers: 0,
+        };
+        assert_eq!(spent_today(&journal, &live, now).unwrap(), 0.875);
     }
 }

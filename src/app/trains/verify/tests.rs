@@ -298,6 +298,13 @@ impl crate::ports::journal::AttemptLog for Attempts {
         unreachable!("sending a culprit back records no attempt")
     }
 
+    fn finished_since(
+        &self,
+        _: Timestamp,
+    ) -> crate::ports::journal::JournalResult<Vec<crate::ports::journal::AttemptRecord>> {
+        unreachable!("sending a culprit back reads no day's attempts")
+    }
+
     fn attempts(
         &self,
         issue: u64,
