@@ -127,6 +127,12 @@ fn failing_checks_are_retried_with_the_failure_in_the_prompt_and_land_once_they_
         !files.contains("checks-artifact.txt"),
         "what the checks wrote is not the agent's work: {files}"
     );
+    let markers: Vec<_> = std::fs::read_dir(repo.path().join(".clambake/logs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".checks-running"))
+        .collect();
+    assert!(markers.is_empty(), "checks that ended leave no marker: {markers:?}");
     repo.assert_no_violations();
 }
 

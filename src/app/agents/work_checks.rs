@@ -75,7 +75,6 @@ pub async fn discard_interrupted_checks(
     if marker.exists() && worktree.is_dir() {
         tracing::warn!(worktree = %worktree.display(), "discarding what interrupted checks left");
         workspace.worktrees().discard_changes(worktree).await?;
-        let _ = tokio::fs::remove_file(&marker).await;
     }
     let _ = tokio::fs::remove_file(&marker).await;
     Ok(())
@@ -123,6 +122,8 @@ pub async fn check_work(
         })
         .await;
     workspace.worktrees().discard_changes(worktree).await?;
+    // What is left uncommitted from now on is no longer the checks'.
+    let _ = tokio::fs::remove_file(&marker).await;
     // Secrets go before any line is cut short.
     let output = tokio::fs::read(&log).await.unwrap_or_default();
     let output = compose::secrets()
