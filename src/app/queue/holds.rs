@@ -66,9 +66,4 @@ impl Holds {
             claiming_paused,
         })
     }
-
-    /// Whether `issue` waits on others.
-    pub fn holds_back(&self, issue: Number) -> bool {
-        self.waiting.iter().any(|waiting| waiting.number == issue)
-    }
 }
