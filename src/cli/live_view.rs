@@ -218,6 +218,7 @@ mod tests {
     use crate::app::run::orchestrator::QueueCounts;
     use crate::app::trains::disposal::Disposition;
     use crate::core::queue::backpressure::Pressure;
+    use crate::core::queue::holds::Pause;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -290,7 +291,9 @@ mod tests {
     #[test]
     fn a_pause_for_reviewers_and_blocked_issues_are_shown() {
         let held = LiveSnapshot {
-            claiming_paused: Some(Pressure::InReview { waiting: 5, max: 5 }),
+            claiming_paused: Some(Pause::Reviewers {
+                pressure: Pressure::InReview { waiting: 5, max: 5 },
+            }),
             waiting_on_blockers: 2,
             ..snapshot()
         };

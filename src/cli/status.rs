@@ -4,6 +4,8 @@ use clap::Args;
 
 use super::output::{print_json, print_table, table};
 use crate::app::forge_usage::UsageRecord;
+use crate::app::queue::holds::Holds;
+use crate::core::forge_text::issue_list;
 
 use crate::app::run::serve::state::status_view;
 use crate::app::{AppResult, Workspace};
@@ -55,6 +57,9 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
         ]);
     }
     print_table(&rows, "");
+    for line in holds_lines(&report.holds) {
+        println!("{line}");
+    }
     let open = &report.open_pull_requests;
     println!(
         "\nopen pull requests: {}",
@@ -84,6 +89,27 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
         println!("{}", usage_line(usage));
     }
     Ok(())
+}
+
+/// Why the queue waits: `claiming paused: reviewers are behind: ...`, then each waiting issue
+/// (`#3 waits on #2`) and each dependency cycle with the member that goes first.
+fn holds_lines(holds: &Holds) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(why) = &holds.claiming_paused {
+        lines.push(format!("claiming paused: {why}"));
+    }
+    for waiting in &holds.waiting {
+        let reasons: Vec<String> = waiting.reasons.iter().map(ToString::to_string).collect();
+        lines.push(format!("#{} waits {}", waiting.number, reasons.join("; ")));
+    }
+    for cycle in &holds.cycles {
+        lines.push(format!(
+            "dependency cycle: {} block each other; worked in number order, #{} first",
+            issue_list(cycle),
+            cycle.first().copied().unwrap_or_default()
+        ));
+    }
+    lines
 }
 
 /// `last train: 2026-12-01 19:00:00 UTC, sent #3 #4, by the bundling workflow's run 101 (URL)`
@@ -219,6 +245,48 @@ mod tests {
             "last train: 2026-12-01 19:00:00 UTC, sent nothing, by the bundling workflow's run 7 \
              (https://github.com/o/r/actions/runs/7)"
         );
+    }
+
+    #[test]
+    fn the_holds_say_what_each_issue_waits_on_and_why_claiming_paused() {
+        use crate::app::queue::holds::WaitingIssue;
+        use crate::core::queue::backpressure::Pressure;
+        use crate::core::queue::holds::{Pause, Wait};
+
+        let holds = Holds {
+            waiting: vec![
+                WaitingIssue {
+                    number: 3,
+                    reasons: vec![Wait::Blockers { issues: vec![2] }],
+                },
+                WaitingIssue {
+                    number: 5,
+                    reasons: vec![
+                        Wait::Blockers { issues: vec![1, 3] },
+                        Wait::Cycle {
+                            cycle: vec![4, 5],
+                            after: 4,
+                        },
+                    ],
+                },
+            ],
+            cycles: vec![vec![4, 5]],
+            claiming_paused: Some(Pause::Reviewers {
+                pressure: Pressure::OpenBundles { open: 3, max: 3 },
+            }),
+        };
+        assert_eq!(
+            holds_lines(&holds),
+            [
+                "claiming paused: reviewers are behind: 3 bundle pull requests open \
+                 (bundling.max_open_bundles = 3)",
+                "#3 waits on #2",
+                "#5 waits on #1, #3; after #4, in the dependency cycle #4, #5 (worked in number \
+                 order)",
+                "dependency cycle: #4, #5 block each other; worked in number order, #4 first",
+            ]
+        );
+        assert!(holds_lines(&Holds::default()).is_empty());
     }
 
     #[test]

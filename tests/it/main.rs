@@ -48,6 +48,7 @@ mod conditional_listing;
 mod conditional_polls;
 mod damaged_databases;
 mod demo;
+mod dependencies;
 mod empty_repository;
 mod exit_codes;
 mod finished_work;

@@ -10,6 +10,7 @@ mod actions;
 mod admin;
 mod checks;
 mod compare;
+mod dependencies;
 mod error;
 mod faults;
 mod git;
@@ -146,6 +147,12 @@ impl FakeGithub {
     pub fn review_as(&self, pull: u64, login: &str, association: &str, event: &str, body: &str) {
         reviews::submit_as(&mut self.app.lock(), pull, login, association, event, body)
             .expect("review_as: refused");
+    }
+
+    /// Records that issue `blocker` blocks issue `blocked`, as GitHub's issue dependencies do
+    /// (no request is made). Panics if GitHub would refuse it.
+    pub fn add_blocked_by(&self, blocked: u64, blocker: u64) {
+        dependencies::add(&mut self.app.lock(), blocked, blocker).expect("add_blocked_by: refused");
     }
 
     /// Locks the conversation of issue or pull request `number`, as a collaborator would: from

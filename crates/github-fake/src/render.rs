@@ -216,6 +216,9 @@ pub fn issue(app: &App, state: &State, issue: &Issue) -> Value {
         "closed_by": issue.closed_by.as_ref().map(|login| user(app, login)),
         "author_association": issue.author_association,
     });
+    if issue.pull.is_none() {
+        value["issue_dependencies_summary"] = crate::dependencies::summary(state, issue.number);
+    }
     if let Some(pull) = &issue.pull {
         let pull_url = format!("{}/pulls/{}", repo_url(app), issue.number);
         let html = format!("{}/pull/{}", html_repo_url(app), issue.number);

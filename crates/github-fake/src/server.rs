@@ -18,7 +18,8 @@ use crate::actions::{self, Actions};
 use crate::git::BareRepo;
 use crate::state::State;
 use crate::{
-    Options, admin, checks, compare, http, issues, labels, merge, pulls, refs, repository, reviews,
+    Options, admin, checks, compare, dependencies, http, issues, labels, merge, pulls, refs,
+    repository, reviews,
 };
 
 /// What every handler shares.
@@ -177,6 +178,10 @@ fn routes(app: Arc<App>) -> Router {
         .route(
             &format!("{repo}/issues/{{number}}/comments"),
             get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            &format!("{repo}/issues/{{number}}/dependencies/blocked_by"),
+            get(dependencies::list_blocked_by).post(dependencies::add_blocked_by),
         )
         .route(
             &format!("{repo}/pulls"),

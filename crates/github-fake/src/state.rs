@@ -153,6 +153,8 @@ pub struct State {
     pub labels: Vec<Label>,
     pub comments: Vec<Comment>,
     pub reviews: Vec<crate::reviews::Review>,
+    /// GitHub's issue dependencies, `(blocked, blocker)` by number, in the order added.
+    pub dependencies: Vec<(u64, u64)>,
     pub requests: Vec<RecordedRequest>,
     pub violations: Vec<String>,
     pub rate: RateLimit,
@@ -170,6 +172,7 @@ impl State {
             labels: Vec::new(),
             comments: Vec::new(),
             reviews: Vec::new(),
+            dependencies: Vec::new(),
             requests: Vec::new(),
             violations: Vec::new(),
             rate: RateLimit::new(rate_limit, unix_now()),

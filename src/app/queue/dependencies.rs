@@ -13,16 +13,7 @@ use crate::core::queue::blocking::{Waits, waits};
 use crate::core::queue::dependencies::blockers;
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
-use crate::ports::forge::{ForgeError, Issue, IssueState, Number};
-
-/// What a ready issue waits on, for `status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Blocker {
-    pub number: Number,
-    /// `open` (the stage it is at, when it is in the queue), `closed`, or `missing`: no such
-    /// issue, which is not waited on.
-    pub state: String,
-}
+use crate::ports::forge::{Issue, Number};
 
 /// The forge's own blockers, as last read, with what the issue looked like then: asked again
 /// only when the issue changed, so a poll of an unchanged queue asks nothing.
@@ -70,10 +61,10 @@ impl Dependencies {
     pub async fn report_cycles(
         &mut self,
         forge: &dyn Forge,
-        waits: &Waits,
+        cycles: &[Vec<Number>],
     ) -> AppResult<Vec<Vec<Number>>> {
         let mut reported = Vec::new();
-        for cycle in &waits.cycles {
+        for cycle in cycles {
             if self.reported.contains(cycle) {
                 continue;
             }
@@ -93,42 +84,4 @@ impl Dependencies {
         }
         Ok(reported)
     }
-}
-
-/// What each of `on` is, for a person reading why an issue waits; `named` are blockers the
-/// issue names that are not open, looked up to tell closed from missing.
-pub async fn describe(
-    forge: &dyn Forge,
-    open: &[Issue],
-    on: &[Number],
-    named: &BTreeSet<Number>,
-) -> AppResult<Vec<Blocker>> {
-    let mut described = Vec::new();
-    for &number in on {
-        let state = open
-            .iter()
-            .find(|i| i.number == number)
-            .map(|i| stage(i.labels.iter().map(String::as_str)))
-            .filter(|at| !matches!(at, Stage::Untriaged))
-            .map_or_else(|| "open".to_owned(), |at| format!("open, {}", at.as_str()));
-        described.push(Blocker { number, state });
-    }
-    for &number in named {
-        if on.contains(&number) || open.iter().any(|i| i.number == number) {
-            continue;
-        }
-        let state = match forge.issue(number).await {
-            Ok(issue) if issue.state == IssueState::Closed => "closed",
-            Ok(_) => "open",
-            Err(ForgeError::NotFound { .. }) => "missing",
-            Err(error) => return Err(error.into()),
-        };
-        if state == "missing" {
-            described.push(Blocker {
-                number,
-                state: "missing, not waited on".to_owned(),
-            });
-        }
-    }
-    Ok(described)
 }

@@ -4,5 +4,6 @@
 pub mod backpressure;
 pub mod claim;
 pub mod dependencies;
+pub mod holds;
 pub mod ledger;
 pub mod status;

@@ -1,4 +1,5 @@
-//! `status`: the queue at a glance, and what the last run asked of the forge.
+//! `status`: the queue at a glance, why ready issues wait, and what the last run asked of the
+//! forge.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,8 @@ use serde::Serialize;
 
 use crate::app::forge_usage::{self, UsageRecord};
 use crate::app::lifecycle::transitions::open_journal;
+use crate::app::queue::dependencies::Dependencies;
+use crate::app::queue::holds::Holds;
 use crate::app::{AppResult, Workspace};
 use crate::core::queue::standing::{Stage, stage};
 use crate::ports::Forge;
@@ -25,6 +28,8 @@ pub struct StatusReport {
     /// Open issues by stage; every stage is present, possibly empty.
     pub stages: BTreeMap<Stage, Vec<QueueEntry>>,
     pub open_pull_requests: Vec<Number>,
+    /// Why ready issues wait and whether claiming is paused, as the run loop decides it.
+    pub holds: Holds,
     /// The forge requests the last run made and the rate limit it saw; `None` for a forge
     /// that counts nothing, or before any run.
     pub forge_usage: Option<UsageRecord>,
@@ -36,7 +41,10 @@ pub struct StatusReport {
 pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<StatusReport> {
     let mut stages: BTreeMap<Stage, Vec<QueueEntry>> =
         Stage::ALL.iter().map(|s| (*s, Vec::new())).collect();
-    for issue in forge.issues(&IssueFilter::open()).await? {
+    let open = forge.issues(&IssueFilter::open()).await?;
+    let config = workspace.load_config()?.config;
+    let holds = Holds::read(forge, &config, &mut Dependencies::default(), &open).await?;
+    for issue in open {
         let at = stage(issue.labels.iter().map(String::as_str));
         let agent = issue
             .labels
@@ -61,6 +69,7 @@ pub async fn status(workspace: &Workspace, forge: &dyn Forge) -> AppResult<Statu
     Ok(StatusReport {
         stages,
         open_pull_requests,
+        holds,
         forge_usage: forge_usage::read(workspace)?,
         last_departure: open_journal(workspace)?.last_departure()?,
     })

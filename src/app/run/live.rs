@@ -2,7 +2,7 @@
 //! telemetry from its log, the queue by stage and the next train as the loop last read them,
 //! and the latest events.
 
-use crate::core::queue::backpressure::Pressure;
+use crate::core::queue::holds::Pause;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -59,8 +59,8 @@ pub struct LiveSnapshot {
     pub agents_simulated: bool,
     /// While the loop waits out the forge's rate limit: when it resumes.
     pub rate_limited_until: Option<Timestamp>,
-    /// Why no new issue is claimed: reviewers are behind.
-    pub claiming_paused: Option<Pressure>,
+    /// Why no new issue is claimed.
+    pub claiming_paused: Option<Pause>,
     /// Ready issues held back for their open blockers.
     pub waiting_on_blockers: usize,
 }

@@ -5,6 +5,7 @@ pub mod backpressure;
 pub mod blocking;
 pub mod claims;
 pub mod dependencies;
+pub mod holds;
 pub mod labels;
 pub mod routing;
 pub mod sightings;

@@ -286,3 +286,60 @@ async fn the_repository_tells_its_default_branch_and_permissions() {
     assert_eq!(repository["owner"]["login"], "clambake");
     assert_eq!(harness.get("/repos/someone/else").await.status(), 404);
 }
+
+#[tokio::test]
+async fn dependencies_are_added_by_id_listed_and_counted_open_or_not() {
+    let harness = Harness::start().await;
+    let first = harness.create_issue("first", &[]).await;
+    let second = harness.create_issue("second", &[]).await;
+    let blocked = harness.create_issue("blocked", &[]).await;
+    let issue = |n: u64| harness.repo(&format!("/issues/{n}"));
+    let blocked_by = harness.repo(&format!("/issues/{blocked}/dependencies/blocked_by"));
+    for blocker in [first, second] {
+        let id = harness
+            .expect(Method::GET, &issue(blocker), Value::Null, 200)
+            .await["id"]
+            .clone();
+        let added = harness
+            .expect(Method::POST, &blocked_by, json!({ "issue_id": id }), 201)
+            .await;
+        assert_eq!(added["number"], blocker);
+    }
+    let close = json!({ "state": "closed" });
+    harness
+        .expect(Method::PATCH, &issue(first), close, 200)
+        .await;
+
+    let listing = harness
+        .expect(Method::GET, &blocked_by, Value::Null, 200)
+        .await;
+    assert_eq!(numbers(&listing), [first, second], "closed ones too");
+    let summary = harness
+        .expect(Method::GET, &issue(blocked), Value::Null, 200)
+        .await["issue_dependencies_summary"]
+        .clone();
+    assert_eq!(
+        summary,
+        json!({ "blocked_by": 1, "blocking": 0, "total_blocked_by": 2, "total_blocking": 0 })
+    );
+    let blocker_summary = harness
+        .expect(Method::GET, &issue(second), Value::Null, 200)
+        .await["issue_dependencies_summary"]
+        .clone();
+    assert_eq!(blocker_summary["blocking"], 1);
+
+    let own_id = harness
+        .expect(Method::GET, &issue(blocked), Value::Null, 200)
+        .await["id"]
+        .clone();
+    let itself = json!({ "issue_id": own_id });
+    harness.expect(Method::POST, &blocked_by, itself, 422).await;
+    let unknown = json!({ "issue_id": 1 });
+    harness
+        .expect(Method::POST, &blocked_by, unknown, 422)
+        .await;
+    let missing = harness.repo("/issues/99/dependencies/blocked_by");
+    harness
+        .expect(Method::GET, &missing, Value::Null, 404)
+        .await;
+}

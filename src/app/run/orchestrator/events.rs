@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
 use crate::app::trains::disposal::Disposition;
-use crate::core::queue::backpressure::Pressure;
+use crate::core::queue::holds::Pause;
 use crate::core::queue::standing::{Stage, stage};
 use crate::core::text::human_time::moment;
 use crate::core::trains::schedule::Departure;
@@ -84,15 +84,15 @@ pub enum RunEvent {
     /// The forge's rate limit is spent: the loop makes no request until `until`, and then
     /// goes on where it was. Not a failure of the pass, nor of any attempt.
     RateLimited { until: Timestamp },
-    /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
-    /// those that conflict).
     /// Open issues that block each other, worked in number order instead of waiting
     /// forever; each was told in a comment.
     DependencyCycle { issues: Vec<u64> },
-    /// Reviewers fell behind: no new issue is claimed (attempts in flight go on).
-    ClaimingPaused { why: Pressure },
-    /// Reviewers caught up: claiming goes on.
+    /// No new issue is claimed (attempts in flight go on): reviewers fell behind.
+    ClaimingPaused { why: Pause },
+    /// What paused claiming is over: claiming goes on.
     ClaimingResumed,
+    /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
+    /// those that conflict).
     TrainDeparted {
         bundles: Vec<PullRequestOpened>,
         individual: Vec<PullRequestOpened>,
@@ -221,7 +221,7 @@ impl std::fmt::Display for RunEvent {
                 crate::core::forge_text::issue_list(issues)
             ),
             Self::ClaimingPaused { why } => write!(f, "claiming paused: {why}"),
-            Self::ClaimingResumed => write!(f, "claiming resumed: reviewers caught up"),
+            Self::ClaimingResumed => write!(f, "claiming resumed"),
             Self::TrainDeparted {
                 bundles,
                 individual,
@@ -307,8 +307,8 @@ pub struct Progress {
     pub recent: Vec<RunEvent>,
     /// While the loop waits out the forge's rate limit: when it resumes.
     pub rate_limited_until: Option<Timestamp>,
-    /// Why no new issue is claimed: reviewers are behind.
-    pub claiming_paused: Option<Pressure>,
+    /// Why no new issue is claimed.
+    pub claiming_paused: Option<Pause>,
     /// Ready issues held back for their open blockers.
     pub waiting_on_blockers: usize,
 }

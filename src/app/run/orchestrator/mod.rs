@@ -43,7 +43,7 @@ use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::config::Config;
-use crate::core::queue::backpressure::Pressure;
+use crate::core::queue::holds::Pause;
 use crate::core::queue::slots::SlotLayout;
 use crate::core::trains::schedule::Departure;
 use crate::ports::actions::Actions;
@@ -204,8 +204,8 @@ pub struct Orchestrator {
     dependencies: Dependencies,
     /// The ready issues the last routing held back for their open blockers.
     blocked: BTreeSet<u64>,
-    /// Why claiming is paused for reviewers, as of the last routing.
-    pressure: Option<Pressure>,
+    /// Why claiming is paused, as of the last routing.
+    paused: Option<Pause>,
 }
 
 impl Orchestrator {
@@ -259,7 +259,7 @@ impl Orchestrator {
             logs_pruned: None,
             dependencies: Dependencies::default(),
             blocked: BTreeSet::new(),
-            pressure: None,
+            paused: None,
         })
     }
 
@@ -313,7 +313,7 @@ impl Orchestrator {
             next_train: self.next_train,
             recent: self.events.latest(RECENT_EVENTS),
             rate_limited_until: self.rate_limit_wait(),
-            claiming_paused: self.pressure,
+            claiming_paused: self.paused,
             waiting_on_blockers: self.blocked.len(),
         });
     }

@@ -121,10 +121,11 @@ impl Orchestrator {
             })
             .collect();
         self.retry_at = retry_at;
-        held_back.extend(self.blocked(&open).await?);
-        if self.paused_for_review(&open).await? {
+        let holds = self.holds(&open).await?;
+        if holds.claiming_paused.is_some() {
             return Ok(());
         }
+        held_back.extend(holds.waiting.iter().map(|waiting| waiting.number));
         let claims = plan_claims(
             &candidates,
             &busy,
@@ -157,7 +158,7 @@ impl Orchestrator {
     async fn nothing_to_route(&mut self) -> AppResult<bool> {
         let open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
-        let paused = self.pressure.is_some();
+        let paused = self.paused.is_some();
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)
                 && match stage(issue.labels.iter().map(String::as_str)) {
