@@ -386,6 +386,17 @@ impl AttemptLog for SqliteJournal {
         let found = self.select_attempts("WHERE agent = ?1 ORDER BY rowid DESC LIMIT 1", agent)?;
         Ok(found.into_iter().next())
     }
+
+    fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>> {
+        // Times are stored as text, whose order breaks within a second (`00.5Z` sorts before
+        // `00Z`): the query reads from a second earlier, the exact bound is kept here.
+        let from = (since - jiff::SignedDuration::from_secs(1)).to_string();
+        let found = self.select_attempts("WHERE finished_at >= ?1 ORDER BY rowid", from)?;
+        Ok(found
+            .into_iter()
+            .filter(|a| a.finished_at >= since)
+            .collect())
+    }
 }
 
 impl TrainLog for SqliteJournal {

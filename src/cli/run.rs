@@ -156,6 +156,8 @@ pub fn print_summary(summary: &RunSummary) {
     let mut failed = Vec::new();
     let mut refused = Vec::new();
     let mut interrupted = Vec::new();
+    let mut paused = Vec::new();
+    let mut budgets = Vec::new();
     let mut trains = Vec::new();
     for event in &summary.events {
         match event {
@@ -166,13 +168,22 @@ pub fn print_summary(summary: &RunSummary) {
                 Disposition::Retrying { .. } => retrying.push(*issue),
                 Disposition::Failed { .. } => failed.push(*issue),
                 Disposition::Refused { why } => refused.push((*issue, why)),
+                Disposition::OverBudget { scope } if scope.ends_issue() => failed.push(*issue),
+                Disposition::OverBudget { .. } => paused.push(*issue),
             },
+            RunEvent::BudgetReached { .. } => budgets.push(event),
             RunEvent::Interrupted { issue, .. } => interrupted.push(*issue),
             RunEvent::TrainDeparted { .. } => trains.push(event),
             _ => {}
         }
     }
-    for issues in [&mut landed, &mut retrying, &mut failed, &mut interrupted] {
+    for issues in [
+        &mut landed,
+        &mut retrying,
+        &mut failed,
+        &mut interrupted,
+        &mut paused,
+    ] {
         issues.sort_unstable();
         issues.dedup();
     }
@@ -191,6 +202,16 @@ pub fn print_summary(summary: &RunSummary) {
             "  interrupted: {} (resumed by the next run)",
             list(&interrupted)
         );
+    }
+    if !paused.is_empty() {
+        println!(
+            "  over budget: {} (back on {}, taken up once the budget allows)",
+            list(&paused),
+            crate::core::queue::labels::READY
+        );
+    }
+    for reached in budgets {
+        println!("  budget:      {reached}");
     }
     if summary.events_dropped > 0 {
         println!(

@@ -125,6 +125,9 @@ pub trait AttemptLog: Send + Sync {
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
     /// The attempt `agent` made last, whatever the issue.
     fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>>;
+    /// Every attempt that finished at `since` or later, whatever the issue: what a day's
+    /// budget counts.
+    fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>>;
 }
 
 /// What trains leave behind, kept whether or not the state machine journals transitions:

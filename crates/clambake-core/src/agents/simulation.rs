@@ -5,7 +5,10 @@
 //! simulate: edit src/shared.rs      (also append a line to this file: two issues editing
 //!                                    the same file conflict)
 //! simulate: outcome crash           (success | crash | hang | no-commits | error)
+//! simulate: cost 1.50               (report having cost $1.50 once started, then at the end)
 //! ```
+
+use crate::config::Usd;
 
 /// How the simulated agent behaves on one issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,6 +16,8 @@ pub struct Directives {
     /// Files to append a line to, besides the agent's own file; relative, inside the worktree.
     pub edits: Vec<String>,
     pub behaviour: Behaviour,
+    /// What the attempt reports it cost, as soon as it starts and in its result.
+    pub cost: Usd,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +60,11 @@ pub fn parse(text: &str) -> Directives {
                     "error" => Behaviour::Error,
                     "success" => Behaviour::Succeed,
                     _ => directives.behaviour,
+                }
+            }
+            (Some("cost"), Some(amount)) => {
+                if let Some(cost) = amount.parse().ok().and_then(Usd::new) {
+                    directives.cost = cost;
                 }
             }
             _ => {}
@@ -107,6 +117,15 @@ mod tests {
         assert_eq!(
             parse("simulate: outcome explode").behaviour,
             Behaviour::Succeed
+        );
+    }
+
+    #[test]
+    fn a_cost_is_read_and_a_bad_one_ignored() {
+        assert_eq!(parse("simulate: cost 2.5").cost, Usd::new(2.5).unwrap());
+        assert_eq!(
+            parse("simulate: cost -1\nsimulate: cost x").cost,
+            Usd::default()
         );
     }
 

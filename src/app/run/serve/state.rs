@@ -95,6 +95,8 @@ fn event_issue(event: &RunEvent) -> Option<u64> {
         | RunEvent::TrainDeparted { .. }
         | RunEvent::DependencyCycle { .. }
         | RunEvent::ClaimingPaused { .. }
-        | RunEvent::ClaimingResumed => None,
+        | RunEvent::ClaimingResumed
+        | RunEvent::BudgetReached { .. }
+        | RunEvent::BudgetRenewed { .. } => None,
     }
 }
