@@ -41,6 +41,20 @@ pub struct RunArgs {
     /// does); off loopback, the token comes from CLAMBAKE_SERVE_TOKEN.
     #[arg(long)]
     serve: bool,
+    /// What this run may spend on agents, in US dollars: once spent it claims nothing more
+    /// and ends when its attempts have (besides the `[budget]` caps).
+    #[arg(long, value_parser = usd)]
+    budget_usd: Option<f64>,
+}
+
+/// A positive, finite number of dollars.
+fn usd(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err(format!(
+            "expected a positive amount of US dollars, such as 2.50, not {text:?}"
+        )),
+    }
 }
 
 /// Whether `run` shows the live view: only when both stdout and stderr are a terminal (piped,
@@ -97,6 +111,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
             stop_when,
             detach_agents: args.detach_agents,
             serve: args.serve,
+            budget_usd: args.budget_usd,
         },
         shutdown,
         progress,
