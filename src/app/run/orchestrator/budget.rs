@@ -85,9 +85,13 @@ impl Orchestrator {
         let caps = self.budgets.caps;
         let (today, run) = self.spent()?;
         let now = self.clock.now();
+        let was = self.budgets.held;
         let spent = reached(BudgetScope::Run, run, caps.per_run)
             .or_else(|| reached(BudgetScope::Day, today, caps.per_day));
-        match (self.budgets.held, spent) {
+        // Before the events below publish the progress.
+        self.spent_today = today;
+        self.budgets.held = spent;
+        match (was, spent) {
             (None, Some(reached)) => self.record(RunEvent::BudgetReached {
                 scope: reached.scope,
                 spent_usd: reached.spent_usd,
@@ -97,8 +101,6 @@ impl Orchestrator {
             (Some(was), None) => self.record(RunEvent::BudgetRenewed { scope: was.scope }),
             _ => {}
         }
-        self.budgets.held = spent;
-        self.spent_today = today;
         if spent.is_some_and(|r| r.scope == BudgetScope::Run) {
             self.claiming = false;
         }
