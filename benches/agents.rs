@@ -23,6 +23,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
     timeout: Duration::from_secs(120),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 fn main() {
@@ -136,6 +137,7 @@ fn spec(dir: &Path, issue: u64, attempt: u32) -> AgentSpec {
             attempt,
         ),
         claim: None,
+        max_budget_usd: None,
     }
 }
 

@@ -444,12 +444,14 @@ impl AttemptLog for SqliteJournal {
     }
 
     fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>> {
-        // Times are stored as text, fractions of a second only when there are some: the text
-        // comparison narrows by date, the parsed times decide.
-        let day = since.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
-        let mut found = self.select_attempts("WHERE finished_at >= ?1 ORDER BY rowid", day)?;
-        found.retain(|record| record.finished_at >= since);
-        Ok(found)
+        // Times are stored as text, whose order breaks within a second (`00.5Z` sorts before
+        // `00Z`): the query reads from a second earlier, the exact bound is kept here.
+        let from = (since - jiff::SignedDuration::from_secs(1)).to_string();
+        let found = self.select_attempts("WHERE finished_at >= ?1 ORDER BY rowid", from)?;
+        Ok(found
+            .into_iter()
+            .filter(|a| a.finished_at >= since)
+            .collect())
     }
 }
 

@@ -14,7 +14,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::app::Workspace;
 use crate::app::run::live::{LiveSampler, LiveSnapshot, LiveState};
-use crate::app::run::orchestrator::{Progress, RunEvent};
+use crate::app::run::orchestrator::{BudgetView, Progress, RunEvent};
+use crate::core::budget::BudgetScope;
 use crate::core::trains::schedule::Departure;
 
 /// How often the screen is redrawn.
@@ -147,6 +148,7 @@ pub fn render(snapshot: &LiveSnapshot, width: usize) -> String {
     if let Some(why) = snapshot.claiming_paused {
         lines.push(RunEvent::ClaimingPaused { why }.to_string());
     }
+    lines.extend(budget_lines(&snapshot.budget));
     let blocked = match snapshot.waiting_on_blockers {
         0 => String::new(),
         n => format!(" ({n} waiting on blockers)"),
@@ -203,6 +205,27 @@ fn seconds(total: i64) -> String {
 
 /// The cost once the agent's result reports it; until then the tokens its stream counted
 /// (Claude Code and Codex give the cost only at the end, and prices are not Clambake's to guess).
+/// Today's spending against the day's budget, when one is set, and a spent budget.
+fn budget_lines(budget: &BudgetView) -> Vec<String> {
+    let spent = budget.per_day_usd.map(|limit| {
+        format!(
+            "spent today: ${:.2} of ${limit:.2} (budget.per_day_usd)",
+            budget.spent_today_usd
+        )
+    });
+    let held = budget.held.map(|reached| {
+        let until = match reached.scope {
+            BudgetScope::Day => "until 00:00 UTC",
+            _ => "in this run",
+        };
+        format!(
+            "the {}'s budget is spent (${:.2} of ${:.2}): no new claims {until}",
+            reached.scope, reached.spent_usd, reached.limit_usd
+        )
+    });
+    spent.into_iter().chain(held).collect()
+}
+
 fn cost_cell(cost_usd: Option<f64>, tokens: u64) -> String {
     match (cost_usd, tokens) {
         (Some(cost), _) => format!("${cost:.2}"),
@@ -217,6 +240,7 @@ mod tests {
     use crate::app::run::live::LiveAgent;
     use crate::app::run::orchestrator::QueueCounts;
     use crate::app::trains::disposal::Disposition;
+    use crate::core::budget::Reached;
     use crate::core::queue::backpressure::Pressure;
     use crate::core::queue::holds::Pause;
 
@@ -285,6 +309,7 @@ mod tests {
             rate_limited_until: None,
             claiming_paused: None,
             waiting_on_blockers: 0,
+            budget: BudgetView::default(),
         }
     }
 
@@ -307,6 +332,32 @@ mod tests {
         );
         assert!(
             lines[5].starts_with("queue: 4 ready (2 waiting on blockers) · 2 claimed"),
+            "{frame}"
+        );
+    }
+
+    #[test]
+    fn todays_spending_and_a_spent_day_are_shown() {
+        let spent = LiveSnapshot {
+            budget: BudgetView {
+                spent_today_usd: 20.5,
+                per_day_usd: Some(20.0),
+                held: Some(Reached {
+                    scope: BudgetScope::Day,
+                    spent_usd: 20.5,
+                    limit_usd: 20.0,
+                }),
+            },
+            ..snapshot()
+        };
+        let frame = render(&spent, 160);
+        let lines: Vec<&str> = frame.lines().collect();
+        assert_eq!(
+            lines[4], "spent today: $20.50 of $20.00 (budget.per_day_usd)",
+            "{frame}"
+        );
+        assert_eq!(
+            lines[5], "the day's budget is spent ($20.50 of $20.00): no new claims until 00:00 UTC",
             "{frame}"
         );
     }

@@ -41,6 +41,20 @@ pub struct RunArgs {
     /// does); off loopback, the token comes from CLAMBAKE_SERVE_TOKEN.
     #[arg(long)]
     serve: bool,
+    /// What this run may spend on agents, in US dollars: once spent it claims nothing more
+    /// and ends when its attempts have (besides the `[budget]` caps).
+    #[arg(long, value_parser = usd)]
+    budget_usd: Option<f64>,
+}
+
+/// A positive, finite number of dollars.
+fn usd(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err(format!(
+            "expected a positive amount of US dollars, such as 2.50, not {text:?}"
+        )),
+    }
 }
 
 /// Whether `run` shows the live view: only when both stdout and stderr are a terminal (piped,
@@ -97,6 +111,7 @@ pub async fn run(workspace: &Workspace, args: RunArgs, verbose: u8) -> AppResult
             stop_when,
             detach_agents: args.detach_agents,
             serve: args.serve,
+            budget_usd: args.budget_usd,
         },
         shutdown,
         progress,
@@ -156,6 +171,8 @@ pub fn print_summary(summary: &RunSummary) {
     let mut failed = Vec::new();
     let mut refused = Vec::new();
     let mut interrupted = Vec::new();
+    let mut paused = Vec::new();
+    let mut budgets = Vec::new();
     let mut trains = Vec::new();
     for event in &summary.events {
         match event {
@@ -166,13 +183,22 @@ pub fn print_summary(summary: &RunSummary) {
                 Disposition::Retrying { .. } => retrying.push(*issue),
                 Disposition::Failed { .. } => failed.push(*issue),
                 Disposition::Refused { why } => refused.push((*issue, why)),
+                Disposition::OverBudget { scope } if scope.ends_issue() => failed.push(*issue),
+                Disposition::OverBudget { .. } => paused.push(*issue),
             },
+            RunEvent::BudgetReached { .. } => budgets.push(event),
             RunEvent::Interrupted { issue, .. } => interrupted.push(*issue),
             RunEvent::TrainDeparted { .. } => trains.push(event),
             _ => {}
         }
     }
-    for issues in [&mut landed, &mut retrying, &mut failed, &mut interrupted] {
+    for issues in [
+        &mut landed,
+        &mut retrying,
+        &mut failed,
+        &mut interrupted,
+        &mut paused,
+    ] {
         issues.sort_unstable();
         issues.dedup();
     }
@@ -191,6 +217,16 @@ pub fn print_summary(summary: &RunSummary) {
             "  interrupted: {} (resumed by the next run)",
             list(&interrupted)
         );
+    }
+    if !paused.is_empty() {
+        println!(
+            "  over budget: {} (back on {}, taken up once the budget allows)",
+            list(&paused),
+            crate::core::queue::labels::READY
+        );
+    }
+    for reached in budgets {
+        println!("  budget:      {reached}");
     }
     if summary.events_dropped > 0 {
         println!(

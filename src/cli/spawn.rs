@@ -86,6 +86,15 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: SpawnArgs) -> A
                 report.issue,
                 labels::FAILED
             ),
+            Some(Disposition::OverBudget { scope }) => println!(
+                "issue #{} is over the {scope}'s budget: {}",
+                report.issue,
+                if scope.ends_issue() {
+                    labels::FAILED
+                } else {
+                    labels::READY
+                }
+            ),
             Some(Disposition::Landed { .. }) => {}
         }
     }

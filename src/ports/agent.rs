@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::agents::command::AgentCommandError;
 use crate::core::agents::outcome::ExitStatus;
+use crate::core::config::Usd;
 
 /// A process an attempt left running after its agent ended, which the host then stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +46,9 @@ pub struct AgentSpec {
     /// attempt works under, the commit of the claim reference, which the other side
     /// checks still stands before it works and pushes. `None` on this machine.
     pub claim: Option<String>,
+    /// The attempt's budget, for a CLI that enforces one itself (Claude Code's
+    /// `--max-budget-usd`); Clambake enforces it too, from the cost the agent reports.
+    pub max_budget_usd: Option<Usd>,
 }
 
 /// Where an attempt's raw output goes.

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::core::agents::events::{AgentEvent, AttemptTotals};
 use crate::core::agents::outcome::{ExitStatus, Termination};
+use crate::core::config::Usd;
 use crate::ports::actions::{Conclusion, RunId, RunStatus};
 use crate::ports::agent::RunningAgent;
 pub use crate::ports::agent::Stray;
@@ -29,6 +30,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// The most the attempt may cost (`[budget]`): it is stopped, judged `budget`, once the
+    /// cost it reports reaches this. `None`: no cap.
+    pub budget: Option<Usd>,
 }
 
 /// What the host saw of one attempt.

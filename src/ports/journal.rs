@@ -142,7 +142,8 @@ pub trait AttemptLog: Send + Sync {
     fn attempts(&self, issue: u64) -> JournalResult<Vec<AttemptRecord>>;
     /// The attempt `agent` made last, whatever the issue.
     fn last_attempt_by(&self, agent: &str) -> JournalResult<Option<AttemptRecord>>;
-    /// The attempts that finished at `since` or later, whatever the issue.
+    /// Every attempt that finished at `since` or later, whatever the issue: what a day's
+    /// budget and the dashboard's spend today count.
     fn finished_since(&self, since: Timestamp) -> JournalResult<Vec<AttemptRecord>>;
 }
 

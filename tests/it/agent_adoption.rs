@@ -29,6 +29,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(30),
     timeout: Duration::from_secs(60),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 /// An agent that reports in, waits until `go` exists, then commits and reports success.

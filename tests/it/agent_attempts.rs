@@ -17,6 +17,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(30),
     timeout: Duration::from_secs(60),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 fn request(title: &str) -> AttemptRequest {

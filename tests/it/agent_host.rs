@@ -224,6 +224,7 @@ async fn the_host_tells_what_an_agent_said_while_it_runs_and_once_it_has_ended()
         resume_session: None,
         logs: LogFiles::in_dir(&dir.path().join("logs"), "agent001", 7, 1),
         claim: None,
+        max_budget_usd: None,
     };
     let host = LocalHost::open(&dir.path().join("agents.db")).unwrap();
     let log = spec.logs.stdout.clone();
@@ -232,6 +233,7 @@ async fn the_host_tells_what_an_agent_said_while_it_runs_and_once_it_has_ended()
         stall: PATIENCE,
         timeout: PATIENCE,
         grace: Duration::from_secs(5),
+        budget: None,
     };
     let (_stop, stopped) = oneshot::channel();
     let latest = EventWindow {

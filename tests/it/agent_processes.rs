@@ -26,6 +26,7 @@ const RELAXED: Limits = Limits {
     stall: Duration::from_secs(30),
     timeout: Duration::from_secs(60),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 struct Run {
@@ -47,6 +48,7 @@ fn spec(dir: &Path, attempt: u32) -> AgentSpec {
         resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, attempt),
         claim: None,
+        max_budget_usd: None,
     }
 }
 

@@ -21,6 +21,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
     timeout: Duration::from_secs(120),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 fn request() -> AttemptRequest {

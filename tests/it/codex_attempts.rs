@@ -28,6 +28,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
     timeout: Duration::from_secs(120),
     grace: Duration::from_secs(5),
+    budget: None,
 };
 
 const COMMIT_HELLO: &str =

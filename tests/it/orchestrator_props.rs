@@ -309,6 +309,7 @@ impl Harness {
             stall: Duration::from_millis(300),
             timeout: Duration::from_secs(10),
             grace: Duration::from_millis(50),
+            budget: None,
         };
         settings.poll_interval = Duration::from_millis(20);
         let orchestrator = Orchestrator::new(

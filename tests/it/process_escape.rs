@@ -27,6 +27,7 @@ pub(crate) const LIMITS: Limits = Limits {
     stall: Duration::from_secs(60),
     timeout: Duration::from_secs(120),
     grace: Duration::from_secs(2),
+    budget: None,
 };
 
 /// The escapes, each recording its pid in `<name>.pid` in the working directory, started from
@@ -118,6 +119,7 @@ pub(crate) fn spec(dir: &Path) -> AgentSpec {
         logs: LogFiles::in_dir(&dir.join("logs"), "agent001", 7, 1),
         resume_session: None,
         claim: None,
+        max_budget_usd: None,
     }
 }
 

@@ -85,6 +85,7 @@ async fn a_silent_attempt_of_the_loop_is_stopped_past_the_limit_and_judged(
         stall: Duration::from_secs(60),
         timeout: Duration::from_secs(60),
         grace: Duration::from_millis(200),
+        budget: None,
     };
     settings.poll_interval = Duration::from_millis(20);
     let mut orchestrator = Orchestrator::new(

@@ -76,6 +76,7 @@ async fn five_issues_landing_in_one_window_leave_in_one_bundle(
         stall: Duration::from_secs(30),
         timeout: Duration::from_secs(60),
         grace: Duration::from_millis(50),
+        budget: None,
     };
     settings.poll_interval = Duration::from_millis(20);
     let mut orchestrator = Orchestrator::new(

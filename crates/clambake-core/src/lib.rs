@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod branches;
+pub mod budget;
 pub mod checks;
 pub mod config;
 pub mod forge_text;

@@ -42,7 +42,8 @@ impl AgentRuntime for ClaudeRuntime {
     }
 
     async fn start(&self, spec: &AgentSpec) -> Result<RunningAgent, AgentStartError> {
-        let argv = claude_argv(&self.config, spec.resume_session.as_deref())?;
+        let budget = spec.max_budget_usd.map(|usd| usd.get());
+        let argv = claude_argv(&self.config, spec.resume_session.as_deref(), budget)?;
         let env = super::environment(
             &spec.agent,
             self.inherited.iter().cloned(),

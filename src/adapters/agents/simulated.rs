@@ -83,6 +83,10 @@ async fn simulate(
                 "model": "simulated", "tools": ["Write", "Bash"]}),
     )
     .await?;
+    let cost = directives.cost.get();
+    if cost > 0.0 {
+        emit(json!({"type": "cost", "total_cost_usd": cost})).await?;
+    }
     if let Some(pause) = directives.pause {
         // A slow agent: thinking, as silent as a model between two events.
         let _ = tokio::time::timeout(pause, stopped.wait_for(|stop| *stop)).await;
@@ -96,7 +100,7 @@ async fn simulate(
     }
     let result = |subtype: &str, is_error: bool| {
         json!({"type": "result", "subtype": subtype, "is_error": is_error, "num_turns": 2,
-               "total_cost_usd": 0.0, "session_id": session,
+               "total_cost_usd": cost, "session_id": session,
                "usage": {"input_tokens": 0, "output_tokens": 0}})
     };
     match directives.behaviour {

@@ -199,6 +199,7 @@ async fn run_in_place(
         resume_session,
         logs,
         claim,
+        max_budget_usd: limits.budget,
     };
     host.stop_unregistered(&worktree, limits.grace).await;
     // Nothing of an earlier agent runs there now: a lock its killed git left goes.

@@ -26,6 +26,7 @@ pub fn limits_from(config: &crate::core::config::AgentsConfig) -> Limits {
         stall: Duration::from_secs(u64::from(config.stall_timeout_minutes) * 60),
         timeout: Duration::from_secs(u64::from(config.timeout_minutes) * 60),
         grace: Duration::from_secs(u64::from(config.terminate_grace_seconds)),
+        budget: None,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::app::run::orchestrator::metrics::RunMetrics;
 use crate::app::run::orchestrator::{Orchestrator, Progress, RunEvent, RunSettings, StopWhen};
 use crate::app::run::serve::{self, ServeRequest, TOKEN_VARIABLE};
 use crate::app::{AppError, AppResult, Workspace, compose};
+use crate::core::budget::Caps;
 use crate::core::config::ForgeBackend;
 
 /// What `run` says at its start when only the simulated agent will work.
@@ -32,6 +33,8 @@ pub struct RunRequest {
     pub detach_agents: bool,
     /// Serve the metrics and the dashboard whatever serve.enabled says.
     pub serve: bool,
+    /// What this run may spend (`run --budget-usd`), besides `[budget]`.
+    pub budget_usd: Option<f64>,
 }
 
 /// What a run did.
@@ -74,10 +77,11 @@ pub async fn run_reporting(
 ) -> AppResult<RunSummary> {
     let config = workspace.load_config()?.config;
     workspace.require_commits().await?;
-    let settings = match request.agents {
+    let mut settings = match request.agents {
         Some(agents) => RunSettings::with_slots(&config, agents),
         None => RunSettings::from_config(&config),
     };
+    settings.budgets = Caps::new(&config.budget, request.budget_usd);
     // A CLI that is not there would fail every attempt alike: nothing is claimed for it. Where
     // every slot runs on GitHub Actions, the runners have it, not this machine.
     if settings.slots.local > 0 {

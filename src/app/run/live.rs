@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::app::agents::monitor::{AgentState, list_agents};
 use crate::app::agents::simulated_work::agents_are_simulated;
-use crate::app::run::orchestrator::{Progress, QueueCounts, RunEvent};
+use crate::app::run::orchestrator::{BudgetView, Progress, QueueCounts, RunEvent};
 use crate::app::{AppResult, Workspace};
 use crate::core::config::Config;
 use crate::core::trains::schedule::Departure;
@@ -37,7 +37,7 @@ pub struct LiveAgent {
     /// When the agent last wrote to its log.
     pub last_activity: Option<Timestamp>,
     pub turns: u32,
-    /// Known once the agent's final result reports it.
+    /// What the agent reported it has cost so far (Claude Code: once its result arrives).
     pub cost_usd: Option<f64>,
     /// Input and output tokens so far: what the stream tells while the cost is not known.
     pub tokens: u64,
@@ -63,6 +63,8 @@ pub struct LiveSnapshot {
     pub claiming_paused: Option<Pause>,
     /// Ready issues held back for their open blockers.
     pub waiting_on_blockers: usize,
+    /// Today's spending against the day's budget, and a spent budget holding claiming.
+    pub budget: BudgetView,
 }
 
 /// Builds snapshots from the loop's progress and the agents' logs, which are local and cheap:
@@ -119,6 +121,7 @@ impl LiveSampler {
             rate_limited_until: progress.rate_limited_until,
             claiming_paused: progress.claiming_paused,
             waiting_on_blockers: progress.waiting_on_blockers,
+            budget: progress.budget,
         })
     }
 }

@@ -154,6 +154,8 @@ pub async fn spawn(
         attempt,
         result: &result,
         counted_failures: claims.failures_with_this_one(issue).await?,
+        budget: None,
+        budget_renews: None,
     };
     let now = clock.now();
     if let Some(refused) = crate::app::agents::check::key_refused(&config.agents, &result) {

@@ -139,6 +139,7 @@ pub async fn demo(
             stop_when: StopWhen::Idle,
             detach_agents: false,
             serve: false,
+            budget_usd: None,
         },
         shutdown,
     )

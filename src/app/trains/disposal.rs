@@ -3,6 +3,8 @@
 //! attempt is retried after a backoff, or, once the attempts are spent, the issue is marked
 //! `route:failed` with the story of what happened. Branches are always kept.
 
+mod budget;
+
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -19,7 +21,8 @@ use crate::app::{AppResult, Workspace};
 use crate::core::agents::events::AttemptTotals;
 use crate::core::agents::log;
 use crate::core::agents::outcome::Outcome;
-use crate::core::agents::retry::{AfterFailure, after_failure};
+use crate::core::agents::retry::{AfterFailure, after_failure, counts_as_failure};
+use crate::core::budget::{BudgetScope, Reached};
 use crate::core::forge_text::comments::{self, AttemptFailure, FailedAttempt, GaveUp};
 use crate::core::forge_text::pull_requests::{self, PullRequestText};
 use crate::core::lifecycle::machine::Event;
@@ -29,6 +32,7 @@ use crate::ports::Forge;
 use crate::ports::forge::NewPullRequest;
 use crate::ports::git::Repository;
 use crate::ports::journal::{AttemptLog, AttemptRecord, Journal};
+use budget::{BudgetStop, over_budget};
 
 /// What became of an issue after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,6 +50,10 @@ pub enum Disposition {
     /// `route:failed` without a pull request: the work shares no history with the base, so it
     /// can never merge. Its branch is kept, and archived.
     Refused { why: String },
+    /// A budget stopped the attempt (`[budget]`): `route:failed` for the attempt's or the
+    /// issue's, back on `route:ready` (no attempt counted) for a day's or a run's. The branch
+    /// is kept.
+    OverBudget { scope: BudgetScope },
 }
 
 impl Disposition {
@@ -56,6 +64,8 @@ impl Disposition {
             Self::Retrying { .. } | Self::Failed { .. } | Self::Refused { .. } => {
                 ClaimState::Failed
             }
+            Self::OverBudget { scope } if scope.ends_issue() => ClaimState::Failed,
+            Self::OverBudget { .. } => ClaimState::Returned,
         }
     }
 }
@@ -80,6 +90,10 @@ pub struct Ended<'a> {
     /// The failed attempts the issue's claim counts over every orchestrator, this one's
     /// included when it failed (0 when the claim counts none).
     pub counted_failures: u32,
+    /// The budget the attempt spent, when one stopped it (or its issue's is spent now).
+    pub budget: Option<Reached>,
+    /// When a spent day's budget renews, for the comment.
+    pub budget_renews: Option<Timestamp>,
 }
 
 /// Records the attempt, moves the issue on the forge, and journals the slot's step in
@@ -148,6 +162,22 @@ pub async fn dispose(
         branch: result.branch.clone(),
         commits_ahead: result.commits_ahead,
     };
+    if let Some(reached) = ended.budget {
+        let stop = BudgetStop {
+            agent,
+            issue,
+            branch: &result.branch,
+            reached,
+            renews: ended.budget_renews,
+            failures: counted_failures,
+        };
+        let disposition = over_budget(forge, policy, stop, summary, now).await?;
+        if !reached.scope.ends_issue() || policy.cleanup_on_failure {
+            remove_worktree(workspace, &result.worktree).await?;
+        }
+        journal_slot(journal, agent, issue, &[Event::Abandon], ATTEMPT_ENDED, now)?;
+        return Ok(disposition);
+    }
     let failed_checks = result.checks.as_ref().filter(|checked| !checked.passed);
     let tail = match failed_checks {
         Some(checked) => checked.tail.clone(),
@@ -242,7 +272,7 @@ pub async fn retry_or_fail(
     // Other orchestrators' failures are in the claim's count, not in this journal.
     let failures = (history
         .iter()
-        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .filter(|a| counts_as_failure(&a.outcome))
         .count() as u32)
         .max(counted_failures);
     let attempt = FailedAttempt {
@@ -298,7 +328,7 @@ pub fn not_before(
 ) -> Option<Timestamp> {
     let failures: Vec<&AttemptRecord> = attempts
         .iter()
-        .filter(|a| a.outcome != Outcome::Success.as_str())
+        .filter(|a| counts_as_failure(&a.outcome))
         .collect();
     let last = failures.last()?;
     match after_failure(

@@ -27,6 +27,10 @@ pub enum AgentEvent {
     User { tool_results: usize, errors: usize },
     /// The final verdict of the CLI.
     Result(ResultEvent),
+    /// `{"type":"cost","total_cost_usd":N}`: what the attempt has cost so far, as a runtime
+    /// that reports it while it works says (the simulated agent; any command may). Clambake
+    /// stops the attempt when it reaches the attempt's budget.
+    Spent { total_cost_usd: f64 },
     /// A JSON event of a type (or `system` subtype) this version does not know.
     Other { event_type: String },
     /// A line that is not a JSON object: plain output of a non-Claude agent.

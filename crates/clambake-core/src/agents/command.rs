@@ -132,6 +132,7 @@ pub fn expand_command_program(template: &str) -> Result<String, AgentCommandErro
 pub fn claude_argv(
     config: &AgentsConfig,
     resume_session: Option<&str>,
+    max_budget_usd: Option<f64>,
 ) -> Result<Vec<String>, AgentCommandError> {
     let mut argv: Vec<String> = [
         config.claude_code_path.as_str(),
@@ -153,6 +154,10 @@ pub fn claude_argv(
     option("--permission-mode", &config.claude_permission_mode);
     if config.claude_max_turns > 0 {
         option("--max-turns", &config.claude_max_turns.to_string());
+    }
+    if let Some(usd) = max_budget_usd {
+        // Claude Code stops itself there, with an `error_max_budget_usd` result.
+        option("--max-budget-usd", &format!("{usd:.4}"));
     }
     option("--model", &config.claude_model);
     option(
@@ -303,7 +308,7 @@ mod tests {
             claude_extra_args: "--add-dir '/a b'".to_owned(),
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, None).unwrap();
+        let argv = claude_argv(&config, None, None).unwrap();
         assert_eq!(
             argv,
             [
@@ -333,7 +338,7 @@ mod tests {
             claude_max_turns: 0,
             ..AgentsConfig::default()
         };
-        let argv = claude_argv(&config, None).unwrap();
+        let argv = claude_argv(&config, None, None).unwrap();
         assert_eq!(
             argv,
             [
@@ -347,8 +352,15 @@ mod tests {
     }
 
     #[test]
+    fn an_attempt_budget_is_claude_codes_max_budget() {
+        let argv = claude_argv(&AgentsConfig::default(), None, Some(1.5)).unwrap();
+        let at = argv.iter().position(|a| a == "--max-budget-usd").unwrap();
+        assert_eq!(argv[at + 1], "1.5000");
+    }
+
+    #[test]
     fn a_resumed_claude_session_is_named_before_the_options() {
-        let argv = claude_argv(&AgentsConfig::default(), Some("s-1")).unwrap();
+        let argv = claude_argv(&AgentsConfig::default(), Some("s-1"), None).unwrap();
         assert_eq!(
             argv[5..9],
             ["--resume", "s-1", "--permission-mode", "acceptEdits"]

@@ -90,6 +90,11 @@ pub fn parse_line(line: &str) -> AgentEvent {
                 details: ResultDetails::from_event(&event),
             })
         }
+        ("cost", _)
+            if let Some(total_cost_usd) = event.get("total_cost_usd").and_then(Value::as_f64) =>
+        {
+            AgentEvent::Spent { total_cost_usd }
+        }
         (other, subtype) => AgentEvent::Other {
             event_type: match subtype {
                 Some(subtype) => format!("{other}/{subtype}"),
@@ -147,6 +152,7 @@ impl AttemptTotals {
                 self.session_id = result.session_id.clone().or(self.session_id.take());
                 self.result = Some(result.clone());
             }
+            AgentEvent::Spent { total_cost_usd } => self.cost_usd = Some(*total_cost_usd),
             AgentEvent::User { .. } | AgentEvent::Other { .. } | AgentEvent::Text { .. } => {}
         }
     }
@@ -314,5 +320,21 @@ mod tests {
         assert_eq!(totals.cost_usd, Some(0.0123));
         assert_eq!(totals.events, 5);
         assert!(totals.result.is_some());
+    }
+
+    #[test]
+    fn a_cost_event_says_what_the_attempt_has_cost_so_far() {
+        let mut totals = AttemptTotals::default();
+        for line in [
+            r#"{"type":"cost","total_cost_usd":0.5}"#,
+            r#"{"type":"cost","total_cost_usd":1.25}"#,
+        ] {
+            totals.record(&parse_line(line));
+        }
+        assert_eq!(totals.cost_usd, Some(1.25));
+        assert!(matches!(
+            parse_line(r#"{"type":"cost","total_cost_usd":"lots"}"#),
+            AgentEvent::Other { .. }
+        ));
     }
 }

@@ -19,7 +19,7 @@ pub enum Outcome {
     ChecksFailed,
     /// The CLI stopped at its turn limit.
     MaxTurns,
-    /// The CLI stopped at its spending limit.
+    /// The CLI stopped at its spending limit, or Clambake stopped the attempt at its budget.
     Budget,
     /// The agent ran but failed: an error result, or no commits.
     AgentError,
@@ -94,6 +94,8 @@ pub enum Termination {
     Timeout,
     /// Someone ran `clambake terminate`.
     Requested,
+    /// The cost the agent reported reached the attempt's budget (`[budget]`).
+    Budget,
 }
 
 /// The witnesses of one attempt's end.
@@ -151,6 +153,10 @@ pub fn classify(evidence: &Evidence<'_>) -> Classification {
             Termination::Stall => done(Outcome::Stalled, "no event for too long".to_owned()),
             Termination::Timeout => done(Outcome::TimedOut, "the time limit passed".to_owned()),
             Termination::Requested => done(Outcome::Killed, "terminated on request".to_owned()),
+            Termination::Budget => done(
+                Outcome::Budget,
+                "its cost reached the attempt's budget, so Clambake stopped it".to_owned(),
+            ),
         };
     }
     if let Some(result) = evidence.result {
@@ -463,6 +469,7 @@ mod tests {
             (Termination::Stall, Outcome::Stalled),
             (Termination::Timeout, Outcome::TimedOut),
             (Termination::Requested, Outcome::Killed),
+            (Termination::Budget, Outcome::Budget),
         ] {
             for r in [None, Some(&max_turns)] {
                 for commits in [0, 5] {

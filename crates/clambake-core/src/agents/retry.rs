@@ -35,12 +35,24 @@ pub fn after_failure(attempts_made: u32, max_attempts: u32, base: Duration) -> A
 /// session instead of starting over: the agent was on its way but ran out of turns, or went
 /// silent (a stalled model, a hung tool), so its conversation so far is worth keeping. A
 /// session whose finished work failed the project's checks is continued too: it is told what
-/// failed and fixes it. One that failed for any other reason (an error, no commits) starts
-/// afresh.
+/// failed and fixes it. So is one a budget stopped: it goes on where the money ran out. One that
+/// failed for any other reason (an error, no commits) starts afresh.
 pub fn continues_session(outcome: &str) -> bool {
-    [Outcome::MaxTurns, Outcome::Stalled, Outcome::ChecksFailed]
-        .iter()
-        .any(|continued| continued.as_str() == outcome)
+    [
+        Outcome::MaxTurns,
+        Outcome::Stalled,
+        Outcome::ChecksFailed,
+        Outcome::Budget,
+    ]
+    .iter()
+    .any(|continued| continued.as_str() == outcome)
+}
+
+/// Whether an attempt that ended `outcome` counts against `agents.max_attempts`: every one that
+/// did not succeed, but one a budget stopped, which is never retried for it (the attempt's or
+/// the issue's budget fails the issue at once; a day's or a run's only pauses it).
+pub fn counts_as_failure(outcome: &str) -> bool {
+    outcome != Outcome::Success.as_str() && outcome != Outcome::Budget.as_str()
 }
 
 #[cfg(test)]
@@ -74,17 +86,23 @@ mod tests {
         assert!(continues_session("max_turns"));
         assert!(continues_session("stalled"));
         assert!(continues_session("checks_failed"));
+        assert!(continues_session("budget"));
         for outcome in [
             "success",
             "agent_error",
             "crashed",
             "killed",
             "timed_out",
-            "budget",
             "clambake_error",
         ] {
             assert!(!continues_session(outcome), "{outcome}");
         }
+    }
+
+    #[test]
+    fn a_budget_stop_is_no_failed_attempt() {
+        assert!(counts_as_failure("crashed") && counts_as_failure("checks_failed"));
+        assert!(!counts_as_failure("success") && !counts_as_failure("budget"));
     }
 
     #[test]

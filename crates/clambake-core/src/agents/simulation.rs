@@ -7,9 +7,12 @@
 //! simulate: outcome crash           (success | crash | hang | no-commits | error)
 //! simulate: pause 300               (think this many milliseconds before working: a slow
 //!                                    agent, silent meanwhile)
+//! simulate: cost 1.50               (report having cost $1.50 once started, then at the end)
 //! ```
 
 use std::time::Duration;
+
+use crate::config::Usd;
 
 /// How the simulated agent behaves on one issue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub struct Directives {
     pub behaviour: Behaviour,
     /// How long the agent thinks, silent, before it works.
     pub pause: Option<Duration>,
+    /// What the attempt reports it cost, as soon as it starts and in its result.
+    pub cost: Usd,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,6 +71,11 @@ pub fn parse(text: &str) -> Directives {
                     "error" => Behaviour::Error,
                     "success" => Behaviour::Succeed,
                     _ => directives.behaviour,
+                }
+            }
+            (Some("cost"), Some(amount)) => {
+                if let Some(cost) = amount.parse().ok().and_then(Usd::new) {
+                    directives.cost = cost;
                 }
             }
             _ => {}
@@ -129,6 +139,15 @@ mod tests {
         );
         assert_eq!(parse("simulate: pause soon").pause, None);
         assert_eq!(parse("simulate: pause -5").pause, None);
+    }
+
+    #[test]
+    fn a_cost_is_read_and_a_bad_one_ignored() {
+        assert_eq!(parse("simulate: cost 2.5").cost, Usd::new(2.5).unwrap());
+        assert_eq!(
+            parse("simulate: cost -1\nsimulate: cost x").cost,
+            Usd::default()
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::schema::{KeySpec, ValueKind};
 use super::sections::{
     AgentExecutor, BundleChecks, BundlingExecutor, Config, ForgeBackend, KEYS, SECTIONS,
 };
+use super::usd::Usd;
 use super::{CONFIG_FILE, ENV_PREFIX};
 
 /// Finds a key by its dotted name.
@@ -353,6 +354,12 @@ pub fn parse_value(spec: &KeySpec, raw: &str, origin: &str) -> Result<Value, Con
                 .ok_or_else(|| invalid(number.to_string()))?
                 .to_json()
         }
+        ValueKind::Usd => {
+            let number: f64 = trimmed.parse().map_err(|_| invalid(format!("\"{raw}\"")))?;
+            Usd::new(number)
+                .ok_or_else(|| invalid(number.to_string()))?
+                .to_json()
+        }
         ValueKind::Choice(words) => {
             if !words.contains(&trimmed) {
                 return Err(invalid(format!("\"{raw}\"")));
@@ -431,6 +438,11 @@ fn check_item(spec: &KeySpec, item: &Item) -> Result<Value, (String, String)> {
             .map(Minutes::to_json)
             .ok_or_else(|| (expected.clone(), found()))
     };
+    let dollars = |number: f64| {
+        Usd::new(number)
+            .map(Usd::to_json)
+            .ok_or_else(|| (expected.clone(), found()))
+    };
     match (spec.kind, value) {
         (ValueKind::Bool, toml_edit::Value::Boolean(b)) => Ok(Value::Bool(*b.value())),
         (ValueKind::Integer { min, max }, toml_edit::Value::Integer(i)) => {
@@ -444,6 +456,8 @@ fn check_item(spec: &KeySpec, item: &Item) -> Result<Value, (String, String)> {
         (ValueKind::Text, toml_edit::Value::String(s)) => Ok(Value::String(s.value().clone())),
         (ValueKind::Minutes, toml_edit::Value::Integer(i)) => minutes(*i.value() as f64),
         (ValueKind::Minutes, toml_edit::Value::Float(f)) => minutes(*f.value()),
+        (ValueKind::Usd, toml_edit::Value::Integer(i)) => dollars(*i.value() as f64),
+        (ValueKind::Usd, toml_edit::Value::Float(f)) => dollars(*f.value()),
         (ValueKind::Choice(words), toml_edit::Value::String(s)) => {
             if words.contains(&s.value().as_str()) {
                 Ok(Value::String(s.value().clone()))

@@ -12,6 +12,7 @@ mod minutes;
 mod origin;
 mod schema;
 mod sections;
+mod usd;
 pub mod words;
 
 pub(crate) use edit::wrap;
@@ -23,6 +24,7 @@ pub use minutes::Minutes;
 pub use origin::{GITHUB_HOST, GithubRemote, git_host, web_url};
 pub use schema::{KeySpec, SectionSpec, ValueKind};
 pub use sections::*;
+pub use usd::Usd;
 
 /// The name of the configuration file at the repository root.
 pub const CONFIG_FILE: &str = "clambake.toml";

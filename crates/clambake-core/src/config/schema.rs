@@ -25,6 +25,8 @@ pub enum ValueKind {
     Choice(&'static [&'static str]),
     /// A number of minutes, a second or more, fractions allowed ([`super::Minutes`]).
     Minutes,
+    /// An amount of US dollars, 0 or more, fractions allowed; 0 is no cap ([`super::Usd`]).
+    Usd,
 }
 
 impl fmt::Display for ValueKind {
@@ -43,6 +45,7 @@ impl fmt::Display for ValueKind {
             Self::Minutes => {
                 f.write_str("a number of minutes, 1 second (0.0167) or more (0.25 is 15 seconds)")
             }
+            Self::Usd => f.write_str("an amount of US dollars, 0 (no cap) or more, such as 2.50"),
         }
     }
 }

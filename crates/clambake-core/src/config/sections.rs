@@ -14,6 +14,7 @@
 
 use super::minutes::Minutes;
 use super::schema::{POSITIVE, ValueKind, choices, configuration};
+use super::usd::Usd;
 
 /// The variables agents see besides the basic allowlist: what Claude Code and Codex need to
 /// reach their models, besides their keys (see [`crate::agents::command::ModelKeys`]). Forge
@@ -321,6 +322,21 @@ configuration! {
         /// while it runs, except those of an issue still claimed or with an agent running.
         /// 0 keeps them forever.
         keep_days: u32 = 30;
+    }
+
+    /// What Clambake may spend on agents, in US dollars, as they report their cost; 0 is no cap.
+    /// A budget reached stops what it governs: see the README's section on budgets.
+    [budget] BudgetConfig {
+        /// One attempt: passed to Claude Code as --max-budget-usd, and enforced by Clambake for
+        /// runtimes that report their cost as they go. An attempt stopped by it is judged
+        /// "budget" and its issue is not retried (route:failed, the work kept on its branch).
+        per_attempt_usd: Usd = 0;
+        /// One issue, over all its attempts: an attempt may spend what is left of it; once it
+        /// is spent the issue is not retried.
+        per_issue_usd: Usd = 0;
+        /// One UTC day, across runs: once spent no issue is claimed until midnight UTC, and
+        /// attempts still running are stopped at it, their issues back on route:ready.
+        per_day_usd: Usd = 0;
     }
 
     /// The metrics and the dashboard, served by `clambake run` over HTTP (read-only).

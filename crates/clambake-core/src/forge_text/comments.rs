@@ -108,7 +108,7 @@ pub struct FailedAttempt<'a> {
 
 impl FailedAttempt<'_> {
     /// `Attempt 2 of 3 by agent001 ended ...`
-    fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let what = match self.failure {
             AttemptFailure::Ended {
                 agent,

@@ -16,6 +16,7 @@
 //! The demo's sample issues are data of the demo, not text of Clambake's.
 
 pub mod bisection;
+pub mod budget;
 pub mod comments;
 pub mod dependencies;
 pub mod pull_requests;

@@ -220,6 +220,7 @@ const LIMITS: Limits = Limits {
     stall: Duration::from_secs(600),
     timeout: Duration::from_secs(3600),
     grace: Duration::from_secs(10),
+    budget: None,
 };
 
 const SETTINGS: FollowSettings = FollowSettings {
@@ -266,6 +267,7 @@ fn spec(dir: &Path) -> AgentSpec {
         resume_session: None,
         logs: LogFiles::in_dir(&dir.join("logs"), "agent003", 7, 2),
         claim: Some("c1a1".repeat(10)),
+        max_budget_usd: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls
-//! and timeouts enforced, and the whole agent stopped and reaped.
+//! Watching one running attempt: its stdout parsed into events, the heartbeat kept, stalls,
+//! timeouts and the attempt's budget enforced, and the whole agent stopped and reaped.
 
 use jiff::Timestamp;
 use tokio::sync::oneshot;
@@ -7,6 +7,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::core::agents::events::{AttemptTotals, parse_line};
 use crate::core::agents::outcome::Termination;
+use crate::core::config::Usd;
 use crate::ports::agent::RunningAgent;
 use crate::ports::agent_host::{AttemptReport, Limits};
 
@@ -40,6 +41,11 @@ pub async fn supervise(
                     last_line = Instant::now();
                     last_event_at = Some(Timestamp::now());
                     totals.record(&parse_line(&line));
+                    if terminated.is_none() && over_budget(&totals, limits) {
+                        terminated = Some(Termination::Budget);
+                        control.interrupt();
+                        kill_at = Some(Instant::now() + limits.grace);
+                    }
                 }
                 None => output_open = false,
             },
@@ -87,4 +93,13 @@ pub async fn supervise(
         exited_at,
         strays,
     })
+}
+
+/// Whether the cost the agent reported so far has reached its attempt's budget.
+fn over_budget(totals: &AttemptTotals, limits: Limits) -> bool {
+    let budget = limits.budget.map(Usd::get);
+    totals
+        .cost_usd
+        .zip(budget)
+        .is_some_and(|(spent, budget)| spent >= budget)
 }

@@ -14,8 +14,10 @@ use crate::app::queue::ledger::Holder;
 use crate::app::trains::disposal::Disposition;
 use crate::app::trains::land::{LandSettings, land_recorded_success};
 use crate::core::branches::name::branch_name;
+use crate::core::config::Usd;
 use crate::core::queue::labels::agent_slot;
 use crate::core::queue::standing::{Stage, stage};
+use crate::ports::agent_host::Limits;
 use crate::ports::agent_registry::{AgentHandle, RegisteredAgent};
 
 impl Orchestrator {
@@ -58,6 +60,7 @@ impl Orchestrator {
                 stop: Some(stop),
                 interrupted: false,
                 elsewhere: matches!(handle, AgentHandle::Actions { .. }),
+                cap: None,
             };
             self.record(RunEvent::Adopted {
                 agent: agent.clone(),
@@ -204,7 +207,11 @@ impl Orchestrator {
         let workspace = self.workspace.clone();
         let runtime = self.runtime_for(agent);
         let elsewhere = runtime.runs_elsewhere();
-        let limits = self.settings.limits;
+        let cap = self.attempt_cap(&earlier)?;
+        let limits = Limits {
+            budget: cap.and_then(|cap| Usd::new(cap.usd)),
+            ..self.settings.limits
+        };
         let spawned_request = request.clone();
         let journal = self.settings.state_machine.then(|| self.journal.clone());
         let clock = self.clock.clone();
@@ -233,6 +240,7 @@ impl Orchestrator {
                 stop: Some(stop),
                 interrupted: false,
                 elsewhere,
+                cap,
             },
         );
         let event = if resumed {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::app::trains::bundle::Waiting;
 use crate::app::trains::disposal::Disposition;
+use crate::core::budget::{BudgetScope, Reached};
 use crate::core::queue::holds::Pause;
 use crate::core::queue::standing::{Stage, stage};
 use crate::core::text::human_time::moment;
@@ -91,6 +92,17 @@ pub enum RunEvent {
     ClaimingPaused { why: Pause },
     /// What paused claiming is over: claiming goes on.
     ClaimingResumed,
+    /// A day's or a run's budget is spent (`spent_usd` of `limit_usd`): no new issue is
+    /// claimed until `until` (the next UTC midnight, for a day's), or for the rest of the run.
+    /// Attempts in flight go on within what their caps allowed.
+    BudgetReached {
+        scope: BudgetScope,
+        spent_usd: f64,
+        limit_usd: f64,
+        until: Option<Timestamp>,
+    },
+    /// The spent budget renewed (the UTC day turned): claiming goes on.
+    BudgetRenewed { scope: BudgetScope },
     /// A train left: its bundle pull requests, and the branches' own ones (the only branch, or
     /// those that conflict).
     TrainDeparted {
@@ -157,6 +169,16 @@ impl std::fmt::Display for RunEvent {
                 Disposition::Refused { why } => {
                     write!(f, "{agent} on #{issue}: refused to land it: {why}")
                 }
+                Disposition::OverBudget { scope } if scope.ends_issue() => {
+                    write!(
+                        f,
+                        "{agent} on #{issue} ended {outcome}: the {scope}'s budget is spent; failed"
+                    )
+                }
+                Disposition::OverBudget { scope } => write!(
+                    f,
+                    "{agent} on #{issue} ended {outcome}: the {scope}'s budget is spent; back to ready"
+                ),
             },
             Self::Broken {
                 agent,
@@ -222,6 +244,24 @@ impl std::fmt::Display for RunEvent {
             ),
             Self::ClaimingPaused { why } => write!(f, "claiming paused: {why}"),
             Self::ClaimingResumed => write!(f, "claiming resumed"),
+            Self::BudgetReached {
+                scope,
+                spent_usd,
+                limit_usd,
+                until,
+            } => {
+                write!(
+                    f,
+                    "the {scope}'s budget is spent (${spent_usd:.2} of ${limit_usd:.2}): no new claims"
+                )?;
+                match until {
+                    Some(until) => write!(f, " until {}", moment(*until)),
+                    None => write!(f, " in this run"),
+                }
+            }
+            Self::BudgetRenewed { scope } => {
+                write!(f, "the {scope}'s budget renewed: claiming goes on")
+            }
             Self::TrainDeparted {
                 bundles,
                 individual,
@@ -311,6 +351,19 @@ pub struct Progress {
     pub claiming_paused: Option<Pause>,
     /// Ready issues held back for their open blockers.
     pub waiting_on_blockers: usize,
+    /// What was spent today against the day's budget, and the budget holding claiming.
+    pub budget: BudgetView,
+}
+
+/// Spending as the loop last counted it, for the live view and `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BudgetView {
+    /// What attempts that finished today (UTC) cost.
+    pub spent_today_usd: f64,
+    /// `budget.per_day_usd`, when set.
+    pub per_day_usd: Option<f64>,
+    /// The day's or the run's budget, while it holds claiming.
+    pub held: Option<Reached>,
 }
 
 /// How many of the latest events [`Progress`] carries.

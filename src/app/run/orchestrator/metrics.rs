@@ -208,7 +208,9 @@ impl RunMetrics {
             RunEvent::RateLimited { .. }
             | RunEvent::DependencyCycle { .. }
             | RunEvent::ClaimingPaused { .. }
-            | RunEvent::ClaimingResumed => {}
+            | RunEvent::ClaimingResumed
+            | RunEvent::BudgetReached { .. }
+            | RunEvent::BudgetRenewed { .. } => {}
         }
     }
 

@@ -10,6 +10,7 @@
 //! input is then followed by the pass (`pass.rs`), since each can change what the pass does.
 
 mod attempts;
+mod budget;
 mod claims;
 mod drift;
 mod events;
@@ -42,6 +43,7 @@ use crate::app::queue::ledger::ClaimLedger;
 use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
+use crate::core::budget::{AttemptCap, Caps};
 use crate::core::config::Config;
 use crate::core::queue::holds::Pause;
 use crate::core::queue::slots::SlotLayout;
@@ -54,8 +56,9 @@ use crate::ports::journal::Store;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
+use budget::Budgets;
+pub use events::{BudgetView, Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
-pub use events::{Progress, PullRequestOpened, QueueCounts, RunEvent, SlotView};
 use input::Input;
 use metrics::RunMetrics;
 
@@ -78,6 +81,8 @@ pub struct RunSettings {
     pub poll_interval: Duration,
     /// false: labels alone manage the agents, the journal is not written.
     pub state_machine: bool,
+    /// Every budget: `[budget]`'s, and the run's (`run --budget-usd`).
+    pub budgets: Caps,
 }
 
 impl RunSettings {
@@ -100,6 +105,7 @@ impl RunSettings {
             },
             poll_interval: Duration::from_secs(u64::from(config.forge.poll_interval_seconds)),
             state_machine: config.state_machine.enabled,
+            budgets: Caps::new(&config.budget, None),
         }
     }
 }
@@ -127,6 +133,9 @@ struct InFlight {
     interrupted: bool,
     /// It runs elsewhere (a GitHub Actions runner), which pushes its branch itself.
     elsewhere: bool,
+    /// What it may spend, and which budget says so; `None`: no cap (or adopted from an
+    /// earlier run, whose caps are not known).
+    cap: Option<AttemptCap>,
 }
 
 /// How an attempt's task ended.
@@ -206,6 +215,10 @@ pub struct Orchestrator {
     blocked: BTreeSet<u64>,
     /// Why claiming is paused, as of the last routing.
     paused: Option<Pause>,
+    /// The budgets, and the one holding claiming.
+    budgets: Budgets,
+    /// What was spent today, as the last routing counted it.
+    spent_today: f64,
 }
 
 impl Orchestrator {
@@ -224,6 +237,7 @@ impl Orchestrator {
         let base = forge.default_branch().await?;
         let processes = registered_processes(&workspace)?;
         let claims = ClaimLedger::open(&workspace, &config)?;
+        let run_started = clock.now();
         Ok(Self {
             workspace,
             config,
@@ -260,6 +274,12 @@ impl Orchestrator {
             dependencies: Dependencies::default(),
             blocked: BTreeSet::new(),
             paused: None,
+            budgets: Budgets {
+                caps: settings.budgets,
+                run_started,
+                held: None,
+            },
+            spent_today: 0.0,
         })
     }
 
@@ -315,6 +335,11 @@ impl Orchestrator {
             rate_limited_until: self.rate_limit_wait(),
             claiming_paused: self.paused,
             waiting_on_blockers: self.blocked.len(),
+            budget: BudgetView {
+                spent_today_usd: self.spent_today,
+                per_day_usd: self.budgets.caps.per_day,
+                held: self.budgets.held,
+            },
         });
     }
 

@@ -108,9 +108,9 @@ impl Orchestrator {
         let flight = self
             .in_flight
             .get(&agent)
-            .map(|f| (f.issue, f.attempt, f.interrupted))
+            .map(|f| (f.issue, f.attempt, f.interrupted, f.cap))
             .expect("every attempt task is in flight");
-        let (issue, attempt, interrupted) = flight;
+        let (issue, attempt, interrupted, cap) = flight;
         let now = self.clock.now();
         // A shutdown's attempt that did not succeed (or broke as it was stopped) keeps its
         // claim for the next run; it is not a failed attempt.
@@ -165,6 +165,9 @@ impl Orchestrator {
         }
         let journal: &dyn Journal = self.journal.as_ref();
         let counted_failures = self.claims.failures_with_this_one(issue).await?;
+        let mut earlier = self.journal.attempts(issue)?;
+        earlier.retain(|a| a.attempt != attempt);
+        let budget = self.budget_spent(cap, &earlier, result)?;
         let disposition = disposal::dispose(
             &self.workspace,
             self.forge.as_ref(),
@@ -177,6 +180,8 @@ impl Orchestrator {
                 attempt,
                 result,
                 counted_failures,
+                budget,
+                budget_renews: self.budget_renews(budget),
             },
             now,
         )

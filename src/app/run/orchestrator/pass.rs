@@ -104,6 +104,9 @@ impl Orchestrator {
             let claim = self.claims.record(&view, issue.number).await?;
             let elsewhere = claim.and_then(|c| disposal::claim_not_before(&c, policy, now));
             let here = disposal::not_before(&attempts, policy, now);
+            if self.issue_spent(&attempts) {
+                held_back.insert(issue.number);
+            }
             if let Some(at) = here.max(elsewhere) {
                 held_back.insert(issue.number);
                 retry_at = Some(retry_at.map_or(at, |earliest: Timestamp| earliest.min(at)));
@@ -122,7 +125,7 @@ impl Orchestrator {
             .collect();
         self.retry_at = retry_at;
         let holds = self.holds(&open).await?;
-        if holds.claiming_paused.is_some() {
+        if holds.claiming_paused.is_some() || self.held_by_budget()? {
             return Ok(());
         }
         held_back.extend(holds.waiting.iter().map(|waiting| waiting.number));
@@ -147,6 +150,10 @@ impl Orchestrator {
                 self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
             }
             self.start_attempt(&claim.agent, &claimed, false).await?;
+            // Each attempt started takes its cap out of what the day and the run have left.
+            if self.held_by_budget()? {
+                break;
+            }
         }
         Ok(())
     }
@@ -158,7 +165,7 @@ impl Orchestrator {
     async fn nothing_to_route(&mut self) -> AppResult<bool> {
         let open = self.open_issues().await?;
         self.queue = Some(QueueCounts::tally(open.iter().map(|i| i.labels.as_slice())));
-        let paused = self.paused.is_some();
+        let paused = self.paused.is_some() || self.budgets.held.is_some();
         Ok(!open.iter().any(|issue| {
             !self.is_parked(issue.number)
                 && match stage(issue.labels.iter().map(String::as_str)) {

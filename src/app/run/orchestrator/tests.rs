@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+mod budget;
+
 use super::input::task_end;
 use super::*;
 use crate::adapters::agents::SimulatedRuntime;
@@ -79,6 +81,7 @@ fn in_flight(
             stop: Some(stop),
             interrupted: false,
             elsewhere: false,
+            cap: None,
         },
     );
     (task, stopped)
