@@ -77,9 +77,22 @@ impl WebhookNotifier {
                 format!("no answer within {}s", self.delivery.timeout.as_secs_f64()),
                 true,
             )),
-            Err(error) => Err((error.without_url().to_string(), true)),
+            Err(error) => Err((chain(&error.without_url()), true)),
         }
     }
+}
+
+/// An error and its causes, one after the other (reqwest's own says only "error sending
+/// request").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut said = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        said.push_str(": ");
+        said.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    said
 }
 
 #[async_trait]

@@ -30,7 +30,10 @@ enum Receiver {
 async fn receiver(behaviour: Receiver) -> (String, Arc<Mutex<Vec<Value>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/T01/B02/{SECRET}", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/hooks/T01/B02/{SECRET}",
+        listener.local_addr().unwrap()
+    );
     if let Receiver::Down = behaviour {
         drop(listener);
         return (url, received);
@@ -70,15 +73,30 @@ fn repo_notifying(url: &str) -> TestRepo {
         ("agents.max_attempts", "1"),
         ("bundling.trigger", "manual"),
     ]);
-    let set = repo.clambake(&["config", "set", "notify.webhook_url", url]).success();
+    let set = repo
+        .clambake(&["config", "set", "notify.webhook_url", url])
+        .success();
     assert!(!set.stdout.contains(SECRET), "{}", set.stdout);
     for title in ["Lands one", "Lands two"] {
-        repo.clambake(&["issue", "create", "--title", title, "--label", "route:ready"])
-            .success();
+        repo.clambake(&[
+            "issue",
+            "create",
+            "--title",
+            title,
+            "--label",
+            "route:ready",
+        ])
+        .success();
     }
     let args = [
-        "issue", "create", "--title", "Crashes <!channel> \"*now*\"", "--body",
-        "simulate: outcome crash", "--label", "route:ready",
+        "issue",
+        "create",
+        "--title",
+        "Crashes <!channel> \"*now*\"",
+        "--body",
+        "simulate: outcome crash",
+        "--label",
+        "route:ready",
     ];
     repo.clambake(&args).success();
     repo
@@ -100,12 +118,21 @@ async fn a_failed_issue_a_bundle_and_the_end_of_the_run_are_told() {
     assert!(!run.stderr.contains(SECRET), "{}", run.stderr);
     let list = repo.clambake(&["config", "list", "--json"]).success();
     assert!(!list.stdout.contains(SECRET), "{}", list.stdout);
-    let get = repo.clambake(&["config", "get", "notify.webhook_url"]).success();
+    let get = repo
+        .clambake(&["config", "get", "notify.webhook_url"])
+        .success();
     assert!(get.stdout.contains("/[redacted]"), "{}", get.stdout);
 
     let messages = received.lock().unwrap().clone();
-    let events: Vec<&str> = messages.iter().map(|m| m["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["issue_failed", "bundle_ready", "run_stopped"], "{messages:#?}");
+    let events: Vec<&str> = messages
+        .iter()
+        .map(|m| m["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["issue_failed", "bundle_ready", "run_stopped"],
+        "{messages:#?}"
+    );
     for message in &messages {
         assert_eq!(message["version"], 1);
         assert!(message["at"].as_str().unwrap().ends_with('Z'), "{message}");
@@ -124,7 +151,7 @@ async fn a_failed_issue_a_bundle_and_the_end_of_the_run_are_told() {
 
 #[rstest]
 #[case::failing(Receiver::Failing, "500 Internal Server Error")]
-#[case::down(Receiver::Down, "could not deliver the run_stopped notification")]
+#[case::down(Receiver::Down, "could not deliver the issue_failed notification")]
 #[case::hanging(Receiver::Hanging, "gave up on the notifications")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_fails_is_logged_and_the_run_does_its_work(
