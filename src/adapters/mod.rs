@@ -7,5 +7,6 @@ pub mod forge;
 pub mod git;
 pub mod hosts;
 pub mod journal;
+pub mod notify;
 pub mod redacting_log;
 pub mod sqlite_file;

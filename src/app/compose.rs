@@ -26,12 +26,14 @@ use crate::adapters::hosts::actions::runtime::ActionsRuntime;
 use crate::adapters::hosts::actions::{ActionsHost, FollowSettings};
 use crate::adapters::hosts::local::registry::REGISTRY_FILE;
 use crate::adapters::journal::{JOURNAL_FILE, SqliteJournal};
+use crate::adapters::notify::{Delivery, WebhookNotifier};
 use crate::adapters::redacting_log::{self, RedactingMakeWriter};
 use crate::adapters::{agents, sqlite_file};
-use crate::app::{AppResult, AttemptError};
+use crate::app::{AppError, AppResult, AttemptError};
 use crate::core::config::{
-    AgentRuntimeKind, AgentsConfig, Config, GithubConfig, TransitionLogging, git_host,
+    AgentRuntimeKind, AgentsConfig, Config, GithubConfig, NotifyConfig, TransitionLogging, git_host,
 };
+use crate::core::notify::WebhookUrl;
 use crate::core::text::redact::Redactor;
 use crate::ports::actions::Actions;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
@@ -42,6 +44,7 @@ use crate::ports::database::FileState;
 use crate::ports::forge::ForgeResult;
 use crate::ports::git::{GitResult, Remote, Repository};
 use crate::ports::journal::{JournalResult, Store};
+use crate::ports::notifier::Notifier;
 use crate::ports::{Clock, Forge, SystemClock};
 
 /// The local forge's database, in the state directory.
@@ -54,6 +57,24 @@ pub const REGISTRY_DATABASE: &str = REGISTRY_FILE;
 /// What an attempt's process tree uses of this machine, read from `/proc`.
 pub fn process_usage() -> Arc<dyn crate::ports::process_usage::ProcessUsage> {
     Arc::new(crate::adapters::hosts::local::tree_usage::ProcfsUsage)
+}
+
+/// The notifier `[notify]` asks for, `None` when `webhook_url` is empty. The URL's parts
+/// that may be a credential are redacted from every log line from now on.
+pub fn notifier(config: &NotifyConfig) -> AppResult<Option<Arc<dyn Notifier>>> {
+    let problem = |problem: String| AppError::Notify {
+        target: crate::core::notify::webhook::shown(&config.webhook_url),
+        problem,
+    };
+    let Some(url) = WebhookUrl::parse(&config.webhook_url).map_err(|e| problem(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    for secret in url.secrets() {
+        redacting_log::learn(&secret);
+    }
+    let notifier = WebhookNotifier::new(url, Delivery::default()).map_err(problem)?;
+    Ok(Some(Arc::new(notifier)))
 }
 
 /// The clock: the system's.

@@ -214,6 +214,11 @@ pub enum AppError {
         "serve.address is an IP address and port; anywhere but loopback (127.0.0.1, ::1) needs a token in CLAMBAKE_SERVE_TOKEN"
     ))]
     Serve { address: String, problem: String },
+    #[error("cannot send notifications to {target}: {problem}")]
+    #[diagnostic(help(
+        "notify.webhook_url is an http:// or https:// URL; empty turns notifications off"
+    ))]
+    Notify { target: String, problem: String },
     #[error("`{id}` cannot name an orchestrator")]
     #[diagnostic(help(
         "set orchestrator.id to letters, digits, '.', '_' and '-' (64 at most), or leave it empty for one made from the host name"
@@ -448,6 +453,7 @@ impl AppError {
             | Self::NotClambakeRun { .. }
             | Self::RunNotCompleted { .. }
             | Self::Serve { .. }
+            | Self::Notify { .. }
             | Self::NotClambakesWorkflow { .. } => ErrorKind::Refused,
             Self::Unconfirmed { .. } | Self::NotAnAgent { .. } | Self::NotAnAgentBranch { .. } => {
                 ErrorKind::Usage

@@ -48,6 +48,11 @@ struct Entry<'a> {
     description: String,
 }
 
+/// A value given on the command line or in the environment, as `config` shows it back.
+fn shown(key: &str, raw: &str) -> String {
+    display(&config::shown_value(key, &Value::from(raw)))
+}
+
 fn display(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -64,6 +69,7 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
                     config::unknown_key(&key, "command line".to_owned(), None, None).into(),
                 );
             };
+            let value = &config::shown_value(&key, value);
             if json {
                 let spec = config::key_spec(&key).expect("every loaded key has a spec");
                 print_json(&Entry {
@@ -85,10 +91,10 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
             })?;
             let new_text = config::set_in_text(&path, &text, &key, &value)?;
             if new_text == text {
-                println!("{key} is already {value}");
+                println!("{key} is already {}", shown(&key, &value));
             } else {
                 workspace.write_config_text(&new_text)?;
-                println!("{key} = {value}");
+                println!("{key} = {}", shown(&key, &value));
                 for rewritten in workflows::follow_config(workspace, &text, &new_text)? {
                     if rewritten.change == WorkflowChange::Updated {
                         println!("rewrote {} (commit and push it)", rewritten.path);
@@ -98,17 +104,23 @@ pub async fn run(workspace: &Workspace, args: ConfigArgs) -> AppResult<()> {
             let spec = config::key_spec(&key).expect("set_in_text accepted the key");
             if let Ok(overridden) = std::env::var(spec.env_var()) {
                 eprintln!(
-                    "note: {} is set in the environment ({overridden}) and overrides the file",
-                    spec.env_var()
+                    "note: {} is set in the environment ({}) and overrides the file",
+                    spec.env_var(),
+                    shown(&key, &overridden)
                 );
             }
         }
         ConfigCommand::List { json } => {
             let loaded = workspace.load_config()?;
+            let values: Vec<Value> = KEYS
+                .iter()
+                .map(|spec| config::shown_value(&spec.dotted(), &loaded.values[&spec.dotted()].0))
+                .collect();
             let entries: Vec<Entry<'_>> = KEYS
                 .iter()
-                .map(|spec| {
-                    let (value, source) = &loaded.values[&spec.dotted()];
+                .zip(&values)
+                .map(|(spec, value)| {
+                    let source = &loaded.values[&spec.dotted()].1;
                     Entry {
                         key: spec.dotted(),
                         value,

@@ -11,6 +11,7 @@ pub mod database;
 pub mod forge;
 pub mod git;
 pub mod journal;
+pub mod notifier;
 pub mod process_usage;
 pub mod processes;
 

@@ -79,6 +79,7 @@ mod local_remote;
 mod manual_lifecycle;
 mod merge_engines;
 mod model_server;
+mod notify;
 mod orchestrator_props;
 mod origin_remote;
 mod pr_merge;

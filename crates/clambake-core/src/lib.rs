@@ -10,6 +10,7 @@ pub mod checks;
 pub mod config;
 pub mod forge_text;
 pub mod lifecycle;
+pub mod notify;
 pub mod queue;
 pub mod recovery;
 pub mod text;

@@ -108,6 +108,7 @@ pub async fn run_reporting(
         compose::runtime(config.agents.runtime, &config.agents).map_err(AttemptError::from)?;
     let on_github = config.forge.backend == ForgeBackend::Github;
     let config_serve = config.serve.clone();
+    let notifier = compose::notifier(&config.notify)?;
     let forge_for_server = forge.clone();
     let mut orchestrator = Orchestrator::new(
         workspace.clone(),
@@ -123,6 +124,9 @@ pub async fn run_reporting(
     // runs of the agent workflow, now or once switched on.
     if on_github {
         orchestrator = orchestrator.with_actions(workspace.open_actions().await?);
+    }
+    if let Some(notifier) = notifier {
+        orchestrator.notify_through(notifier);
     }
     let metrics = RunMetrics::new();
     orchestrator.count_into(metrics.clone());

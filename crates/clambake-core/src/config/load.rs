@@ -217,6 +217,7 @@ pub fn load(
     require_together(&config, &values)?;
     require_valid_checks(&config, &values)?;
     require_bundle_checks(&config, &values)?;
+    require_webhook_url(&config, &values)?;
     Ok(LoadedConfig { config, values })
 }
 
@@ -319,6 +320,37 @@ fn require_bundle_checks(
              checks.bundles = \"auto\"",
         )),
         _ => Ok(()),
+    }
+}
+
+/// Refuses a `notify.webhook_url` that is not an http(s) URL, without quoting it: it may hold
+/// a credential.
+fn require_webhook_url(
+    config: &Config,
+    values: &BTreeMap<String, (Value, ValueSource)>,
+) -> Result<(), ConfigError> {
+    const KEY: &str = "notify.webhook_url";
+    let raw = &config.notify.webhook_url;
+    crate::notify::WebhookUrl::parse(raw).map_err(|error| ConfigError::InvalidValue {
+        key: KEY.to_owned(),
+        origin: values[KEY].1.to_string(),
+        expected: "an http:// or https:// URL, or empty for no notifications".to_owned(),
+        found: format!("a value that is not one: {error}"),
+        help: Some("`clambake config set notify.webhook_url https://HOST/PATH`".to_owned()),
+        src: None,
+        span: None,
+    })?;
+    Ok(())
+}
+
+/// A key's value as Clambake shows it (`config get|list|set`, `--json`): one that may hold a
+/// credential redacted.
+pub fn shown_value(dotted: &str, value: &Value) -> Value {
+    match (dotted, value) {
+        ("notify.webhook_url", Value::String(raw)) => {
+            Value::String(crate::notify::webhook::shown(raw))
+        }
+        _ => value.clone(),
     }
 }
 
@@ -809,6 +841,39 @@ mod tests {
         let overridden = load("clambake.toml", "", env).unwrap();
         let limit = overridden.config.recovery.max_stuck_time_minutes;
         assert_eq!(limit.duration(), jiff::SignedDuration::from_secs(6));
+    }
+
+    #[test]
+    fn a_webhook_url_must_be_http_and_is_never_quoted_nor_shown() {
+        let secret = "https://hooks.example/services/T1/B2/s3cr3tT0k3n";
+        let loaded = load_text(&format!("[notify]\nwebhook_url = \"{secret}\"\n")).unwrap();
+        assert_eq!(loaded.config.notify.webhook_url, secret);
+        assert_eq!(
+            shown_value("notify.webhook_url", &loaded.values["notify.webhook_url"].0),
+            Value::from("https://hooks.example/[redacted]")
+        );
+        assert_eq!(
+            shown_value("serve.address", &Value::from("127.0.0.1:1")),
+            Value::from("127.0.0.1:1")
+        );
+        for bad in [
+            "ftp://hooks.example/s3cr3tT0k3n",
+            "hooks.example/s3cr3tT0k3n",
+        ] {
+            let error = load_text(&format!("[notify]\nwebhook_url = \"{bad}\"\n")).unwrap_err();
+            let said = format!("{:?}", miette::Report::new(error));
+            assert!(said.contains("notify.webhook_url"), "{said}");
+            assert!(said.contains("clambake.toml"), "{said}");
+            assert!(!said.contains("s3cr3t"), "{said}");
+        }
+        let env = [(
+            "CLAMBAKE_NOTIFY__WEBHOOK_URL".to_owned(),
+            "gopher://x/s3cr3tT0k3n".to_owned(),
+        )];
+        let error = load("clambake.toml", "", env).unwrap_err().to_string();
+        assert!(error.contains("CLAMBAKE_NOTIFY__WEBHOOK_URL"), "{error}");
+        assert!(error.contains("gopher"), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
     }
 
     #[test]

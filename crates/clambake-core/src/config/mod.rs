@@ -18,7 +18,8 @@ pub mod words;
 pub(crate) use edit::wrap;
 pub use edit::{set_in_text, template};
 pub use load::{
-    ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, suggest_key, unknown_key,
+    ConfigError, LoadedConfig, ValueSource, key_spec, load, parse_value, shown_value, suggest_key,
+    unknown_key,
 };
 pub use minutes::Minutes;
 pub use origin::{GITHUB_HOST, GithubRemote, git_host, web_url};

@@ -347,6 +347,15 @@ configuration! {
         address: String = "127.0.0.1:7878";
     }
 
+    /// Notifications: a small JSON message (its schema is in the README) POSTed when an issue
+    /// fails, a bundle is ready for review or the run stops. A receiver that is slow, down or
+    /// failing is logged and never stops or slows the run.
+    [notify] NotifyConfig {
+        /// Where: an http:// or https:// URL that takes JSON. Empty: no notifications.
+        /// Everything after its host may be a credential, so it is shown as [redacted].
+        webhook_url: String = "";
+    }
+
     /// GitHub Actions: trains departed by a scheduled workflow, agents run on Actions runners
     /// (see bundling.executor and agents.executor). Needs forge.backend = "github". The
     /// workflows under .github/workflows/ are made from these keys: `clambake actions install`

@@ -17,6 +17,7 @@ mod events;
 mod holds;
 mod input;
 pub mod metrics;
+mod notify;
 mod on_attempt_done;
 mod on_signal;
 mod pass;
@@ -44,7 +45,8 @@ use crate::app::recovery::observe::registered_processes;
 use crate::app::trains::disposal::DisposalPolicy;
 use crate::app::{AppError, AppResult, Workspace, compose, forge_usage};
 use crate::core::budget::{AttemptCap, Caps};
-use crate::core::config::Config;
+use crate::core::config::{Config, ForgeBackend, web_url};
+use crate::core::notify::{Links, StopReason};
 use crate::core::queue::holds::Pause;
 use crate::core::queue::slots::SlotLayout;
 use crate::core::trains::schedule::Departure;
@@ -53,6 +55,7 @@ use crate::ports::agent::AgentRuntime;
 use crate::ports::agent_host::Limits;
 use crate::ports::forge::Issue;
 use crate::ports::journal::Store;
+use crate::ports::notifier::Notifier;
 use crate::ports::processes::AgentProcesses;
 use crate::ports::{Clock, Forge};
 
@@ -61,6 +64,7 @@ pub use events::{BudgetView, Progress, PullRequestOpened, QueueCounts, RunEvent,
 use events::{EVENT_LIMIT, EventLog, RECENT_EVENTS};
 use input::Input;
 use metrics::RunMetrics;
+use notify::Notifications;
 
 /// Consecutive failed passes the loop rides out before it stops with the error.
 const MAX_FAILING_PASSES: u32 = 10;
@@ -219,6 +223,8 @@ pub struct Orchestrator {
     budgets: Budgets,
     /// What was spent today, as the last routing counted it.
     spent_today: f64,
+    /// What `[notify] webhook_url` is told; off unless [`Orchestrator::notify_through`].
+    notifications: Notifications,
 }
 
 impl Orchestrator {
@@ -280,6 +286,7 @@ impl Orchestrator {
                 held: None,
             },
             spent_today: 0.0,
+            notifications: Notifications::default(),
         })
     }
 
@@ -313,6 +320,26 @@ impl Orchestrator {
             }
             _ => self.runtime.clone(),
         }
+    }
+
+    /// Tells `notifier` from now on when an issue fails, a bundle is opened and the run stops.
+    pub fn notify_through(&mut self, notifier: Arc<dyn Notifier>) {
+        let links = match self.config.forge.backend {
+            ForgeBackend::Github => {
+                let github = &self.config.github;
+                Links::github(&web_url(&github.api_url), &github.owner, &github.repo)
+            }
+            ForgeBackend::Local => Links::local(
+                &self
+                    .workspace
+                    .root
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy(),
+            ),
+        };
+        let forge = self.forge.clone();
+        self.notifications = Notifications::start(notifier, forge, links, compose::secrets());
     }
 
     /// Publishes the loop's progress on `to` from now on.
@@ -386,6 +413,15 @@ impl Orchestrator {
         if let Err(error) = self.claims.sign_off(self.clock.now()).await {
             tracing::warn!(%error, "could not say on the remote that this run ended");
         }
+        let (why, reason) = match &ran {
+            Ok(()) if self.shutting_down => (StopReason::Signal, None),
+            Ok(()) if stop_when == StopWhen::OnePass => (StopReason::Finished, None),
+            Ok(()) => (StopReason::Idle, None),
+            Err(error) => (StopReason::Error, Some(error.to_string())),
+        };
+        self.notifications
+            .stopped(why, reason, self.clock.now())
+            .await;
         ran
     }
 
@@ -480,6 +516,7 @@ impl Orchestrator {
         };
         self.metrics
             .observe(&event, attempt.as_ref(), self.clock.now());
+        self.notifications.observe(&event, self.clock.now());
         self.events.push(event);
         self.publish();
     }
