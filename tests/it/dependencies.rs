@@ -70,7 +70,7 @@ fn merge_open(repo: &TestRepo) -> usize {
 }
 
 fn holds(repo: &TestRepo) -> Value {
-    repo.clambake(&["status", "--json"]).success().json()["report"]["holds"].clone()
+    repo.clambake(&["status", "--json"]).success().json()["holds"].clone()
 }
 
 #[rstest]
