@@ -128,6 +128,7 @@ async fn throughput() {
             stop_when: StopWhen::Idle,
             detach_agents: false,
             serve: false,
+            budget_usd: None,
         },
         shutdown,
     )

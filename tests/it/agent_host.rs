@@ -188,7 +188,9 @@ fn kinds(events: &[NumberedEvent]) -> Vec<(u64, &'static str)> {
                 AgentEvent::Assistant { .. } => "assistant",
                 AgentEvent::Text { .. } => "text",
                 AgentEvent::Result(_) => "result",
-                AgentEvent::User { .. } | AgentEvent::Other { .. } => "other",
+                AgentEvent::User { .. } | AgentEvent::Other { .. } | AgentEvent::Spent { .. } => {
+                    "other"
+                }
             };
             (e.number, kind)
         })

@@ -132,7 +132,10 @@ fn failing_checks_are_retried_with_the_failure_in_the_prompt_and_land_once_they_
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".checks-running"))
         .collect();
-    assert!(markers.is_empty(), "checks that ended leave no marker: {markers:?}");
+    assert!(
+        markers.is_empty(),
+        "checks that ended leave no marker: {markers:?}"
+    );
     repo.assert_no_violations();
 }
 

@@ -410,6 +410,7 @@ async fn orchestrate(
         stall: Duration::from_secs(2),
         timeout: Duration::from_secs(30),
         grace: Duration::from_millis(100),
+        budget: None,
     };
     settings.poll_interval = Duration::from_millis(20);
     let mut orchestrator = Orchestrator::new(

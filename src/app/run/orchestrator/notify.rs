@@ -209,7 +209,9 @@ async fn complete(event: &mut NotificationEvent, forge: &dyn Forge, redactor: &R
             reason: Some(reason),
             ..
         } => redact(reason),
-        NotificationEvent::BundleReady { .. } | NotificationEvent::RunStopped { .. } => {}
+        NotificationEvent::BundleReady { .. }
+        | NotificationEvent::BudgetReached { .. }
+        | NotificationEvent::RunStopped { .. } => {}
     }
 }
 

@@ -150,6 +150,7 @@ mod tests {
             rate_limited_until: None,
             claiming_paused: None,
             waiting_on_blockers: 0,
+            budget: Default::default(),
         };
         assert_eq!(spent_today(&journal, &live, now).unwrap(), 0.875);
     }

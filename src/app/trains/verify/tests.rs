@@ -291,13 +291,6 @@ async fn a_restart_mid_bisection_repeats_no_finished_check() {
 struct Attempts(BTreeMap<u64, usize>);
 
 impl crate::ports::journal::AttemptLog for Attempts {
-    fn finished_since(
-        &self,
-        _: jiff::Timestamp,
-    ) -> crate::ports::journal::JournalResult<Vec<crate::ports::journal::AttemptRecord>> {
-        unreachable!("sending a culprit back reads no day's spending")
-    }
-
     fn record_attempt(
         &self,
         _: &crate::ports::journal::AttemptRecord,
