@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 
-use crate::core::notify::{Notification, WebhookUrl};
+use crate::core::config::webhook::WebhookUrl;
+use crate::core::notify::Notification;
 use crate::ports::notifier::{Notifier, NotifyError};
 
 /// How hard delivery tries.

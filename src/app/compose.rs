@@ -30,10 +30,10 @@ use crate::adapters::notify::{Delivery, WebhookNotifier};
 use crate::adapters::redacting_log::{self, RedactingMakeWriter};
 use crate::adapters::{agents, sqlite_file};
 use crate::app::{AppError, AppResult, AttemptError};
+use crate::core::config::webhook::WebhookUrl;
 use crate::core::config::{
     AgentRuntimeKind, AgentsConfig, Config, GithubConfig, NotifyConfig, TransitionLogging, git_host,
 };
-use crate::core::notify::WebhookUrl;
 use crate::core::text::redact::Redactor;
 use crate::ports::actions::Actions;
 use crate::ports::agent::{AgentRuntime, AgentStartError};
@@ -63,7 +63,7 @@ pub fn process_usage() -> Arc<dyn crate::ports::process_usage::ProcessUsage> {
 /// that may be a credential are redacted from every log line from now on.
 pub fn notifier(config: &NotifyConfig) -> AppResult<Option<Arc<dyn Notifier>>> {
     let problem = |problem: String| AppError::Notify {
-        target: crate::core::notify::webhook::shown(&config.webhook_url),
+        target: crate::core::config::webhook::shown(&config.webhook_url),
         problem,
     };
     let Some(url) = WebhookUrl::parse(&config.webhook_url).map_err(|e| problem(e.to_string()))?

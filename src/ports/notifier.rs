@@ -18,7 +18,7 @@ pub trait Notifier: Send + Sync {
 #[error("could not deliver the {event} notification to {target} after {tries} tries: {cause}")]
 pub struct NotifyError {
     pub event: &'static str,
-    /// The receiver, as [`crate::core::notify::WebhookUrl::redacted`] shows it.
+    /// The receiver, as [`crate::core::config::webhook::WebhookUrl::redacted`] shows it.
     pub target: String,
     pub tries: u32,
     pub cause: String,

@@ -195,34 +195,5 @@ fn claiming_pauses_while_reviewers_are_behind_and_resumes_when_they_merge(
     assert_eq!(holds(&repo)["claiming_paused"], Value::Null);
     assert_eq!(run(&repo).0, [second]);
 
-    // One open bundle is the limit: nothing is claimed, and landed work waits for its train.
-    repo.configure(&[
-        ("agents.max_in_review", "0"),
-        ("bundling.max_open_bundles", "1"),
-    ]);
-    let third = ready(&repo, "Third", "");
-    let landed = repo.landed_issue("agent001", "landed", "landed.txt", "x\n");
-    let (claimed, events) = run(&repo);
-    assert_eq!(claimed, Vec::<u64>::new(), "{events:?}");
-    assert!(
-        !events.iter().any(|e| e["event"] == "train_departed"),
-        "{events:?}"
-    );
-    assert_eq!(repo.labels_of(landed), ["route:review"]);
-    let open: Vec<Value> = repo
-        .pull_requests()
-        .into_iter()
-        .filter(|pr| pr["state"] == "open")
-        .collect();
-    assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!(
-        holds(&repo)["claiming_paused"]["pressure"],
-        json!({ "limit": "open_bundles", "open": 1, "max": 1 })
-    );
-
-    assert_eq!(merge_open(&repo), 1);
-    assert_eq!(run(&repo).0, [third]);
-    assert_eq!(repo.labels_of(third), ["route:bundled"]);
-    assert_eq!(repo.labels_of(landed), ["route:bundled"]);
     repo.assert_no_violations();
 }

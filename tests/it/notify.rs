@@ -140,7 +140,7 @@ async fn a_failed_issue_a_bundle_and_the_end_of_the_run_are_told() {
     }
     assert_eq!(messages[0]["issue"], 3);
     assert_eq!(messages[0]["title"], "Crashes <!channel> \"*now*\"");
-    assert_eq!(messages[0]["reason"], "crash");
+    assert_eq!(messages[0]["reason"], "crashed");
     assert_eq!(messages[0]["attempts"], 1);
     assert_eq!(messages[1]["members"], serde_json::json!([1, 2]));
     let bundle = messages[1]["number"].as_u64().unwrap();

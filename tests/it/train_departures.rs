@@ -159,6 +159,11 @@ fn until_idle_leaves_nothing_bundleable_behind(
     repo.init(&[]).success();
     repo.clambake(&["config", "set", "agents.real_processes", "false"])
         .success();
+    // Reviewers never fall behind here (0 lifts both limits): this is about what trains leave.
+    repo.configure(&[
+        ("agents.max_in_review", "0"),
+        ("bundling.max_open_bundles", "0"),
+    ]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let forge = runtime.block_on(repo.open_forge(Arc::new(clambake::ports::SystemClock)));
     runtime.block_on(async {

@@ -331,7 +331,7 @@ fn require_webhook_url(
 ) -> Result<(), ConfigError> {
     const KEY: &str = "notify.webhook_url";
     let raw = &config.notify.webhook_url;
-    crate::notify::WebhookUrl::parse(raw).map_err(|error| ConfigError::InvalidValue {
+    super::webhook::WebhookUrl::parse(raw).map_err(|error| ConfigError::InvalidValue {
         key: KEY.to_owned(),
         origin: values[KEY].1.to_string(),
         expected: "an http:// or https:// URL, or empty for no notifications".to_owned(),
@@ -347,9 +347,7 @@ fn require_webhook_url(
 /// credential redacted.
 pub fn shown_value(dotted: &str, value: &Value) -> Value {
     match (dotted, value) {
-        ("notify.webhook_url", Value::String(raw)) => {
-            Value::String(crate::notify::webhook::shown(raw))
-        }
+        ("notify.webhook_url", Value::String(raw)) => Value::String(super::webhook::shown(raw)),
         _ => value.clone(),
     }
 }

@@ -13,6 +13,7 @@ mod origin;
 mod schema;
 mod sections;
 mod usd;
+pub mod webhook;
 pub mod words;
 
 pub(crate) use edit::wrap;

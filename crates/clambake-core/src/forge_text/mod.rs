@@ -22,11 +22,7 @@ pub mod dependencies;
 pub mod pull_requests;
 pub mod rework;
 
-/// `#4, #7, #9`: issue references, as a list in a sentence.
-pub fn issue_list(issues: &[u64]) -> String {
-    let references: Vec<String> = issues.iter().map(|n| format!("#{n}")).collect();
-    references.join(", ")
-}
+pub use crate::text::issue_list;
 
 /// `1 commit`, `3 commits`.
 fn commits(count: u32) -> String {

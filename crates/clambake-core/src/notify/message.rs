@@ -43,7 +43,7 @@ pub enum NotificationEvent {
         issue: u64,
         /// `None` when the forge could not be asked for it.
         title: Option<String>,
-        /// How the last attempt ended (`crash`, `timeout`, `no_changes`, ...).
+        /// How the last attempt ended (`crashed`, `timed_out`, `checks_failed`, ...).
         reason: String,
         attempts: u32,
         /// The issue's page; `None` with the local forge, which has none.

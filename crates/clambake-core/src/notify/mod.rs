@@ -1,10 +1,8 @@
 //! Notifications: the small JSON messages `[notify] webhook_url` receives when an issue fails,
-//! a bundle is ready for review or the run stops. `message.rs` is their schema (versioned, as
-//! documented in the README); `webhook.rs` the receiver's URL, checked when the configuration
-//! loads and shown everywhere with its secret part redacted.
+//! a bundle is ready for review, a budget is spent or the run stops. `message.rs` is their
+//! schema (versioned, as documented in the README); the receiver's URL is configuration
+//! (`config::webhook`).
 
 pub mod message;
-pub mod webhook;
 
 pub use message::{Links, Notification, NotificationEvent, StopReason, VERSION};
-pub use webhook::{WebhookUrl, WebhookUrlError};

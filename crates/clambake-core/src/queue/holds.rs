@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::backpressure::Pressure;
 use super::blocking::Waits;
-use crate::forge_text::issue_list;
+use crate::text::issue_list;
 
 /// Why one ready issue waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -87,6 +87,18 @@ impl Bundler<'_> {
         };
         // As the repair left them.
         let trains = self.trains(now).await?;
+        let lone = |head: &str| {
+            schedule::departure_of(head).is_none() && parse_branch_name(head).is_some()
+        };
+        let any_open = trains
+            .bundles
+            .iter()
+            .any(|(pr, _)| pr.state == PullRequestState::Open)
+            || trains.open.iter().any(|(_, head)| lone(head));
+        if !any_open {
+            // Nothing to read: an idle pass asks the forge nothing more.
+            return Ok(());
+        }
         let trust = Trust {
             own_login: self.forge.own_login().await?,
         };
