@@ -5,6 +5,7 @@ use clap::Args;
 use super::output::{print_json, print_table, table};
 use crate::app::forge_usage::UsageRecord;
 use crate::app::queue::holds::Holds;
+use crate::app::queue::status::DayBudget;
 use crate::core::forge_text::issue_list;
 
 use crate::app::run::serve::state::status_view;
@@ -60,6 +61,9 @@ pub async fn run(workspace: &Workspace, forge: &dyn Forge, args: StatusArgs) -> 
     for line in holds_lines(&report.holds) {
         println!("{line}");
     }
+    if let Some(line) = budget_line(&report.budget) {
+        println!("{line}");
+    }
     let open = &report.open_pull_requests;
     println!(
         "\nopen pull requests: {}",
@@ -110,6 +114,20 @@ fn holds_lines(holds: &Holds) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// `spent today: $1.25 of $20.00 (budget.per_day_usd)`, and when it is spent, until when
+/// nothing is claimed; nothing when the day is not capped.
+fn budget_line(budget: &DayBudget) -> Option<String> {
+    let limit = budget.per_day_usd?;
+    let spent = budget.spent_today_usd;
+    Some(match budget.held_until {
+        Some(until) => format!(
+            "claiming paused: the day's budget is spent (${spent:.2} of ${limit:.2}) until {}",
+            moment(until)
+        ),
+        None => format!("spent today: ${spent:.2} of ${limit:.2} (budget.per_day_usd)"),
+    })
 }
 
 /// `last train: 2026-12-01 19:00:00 UTC, sent #3 #4, by the bundling workflow's run 101 (URL)`
@@ -212,6 +230,31 @@ mod tests {
             usage_line(&unlimited),
             "forge requests: 120 charged (80 reads, 40 changes), 300 not modified (free) \
              (as of 13:58 UTC)"
+        );
+    }
+
+    #[test]
+    fn the_days_budget_is_shown_only_when_capped_and_says_until_when_it_holds() {
+        let budget = |held_until: Option<&str>| DayBudget {
+            spent_today_usd: 2.5,
+            per_day_usd: Some(2.0),
+            held_until: held_until.map(|at| at.parse().unwrap()),
+        };
+        assert_eq!(
+            budget_line(&DayBudget {
+                per_day_usd: None,
+                ..budget(None)
+            }),
+            None
+        );
+        assert_eq!(
+            budget_line(&budget(None)).unwrap(),
+            "spent today: $2.50 of $2.00 (budget.per_day_usd)"
+        );
+        let held = budget_line(&budget(Some("2026-12-03T00:00:00Z"))).unwrap();
+        assert!(
+            held.starts_with("claiming paused: the day's budget is spent ($2.50 of $2.00) until "),
+            "{held}"
         );
     }
 

@@ -141,8 +141,15 @@ fn a_served_run_shows_its_agents_queue_and_metrics_in_the_api_and_a_real_browser
     assert_eq!(state["status"], status, "the API agrees with status --json");
     assert_eq!(state["status"]["stages"]["ready"][0]["number"], second);
 
-    let (_, _, metrics) = get(port, "/metrics", "").unwrap();
     let agent = format!("{{agent=\"agent001\",issue=\"{first}\"}}");
+    // The agent's shell has a `sleep` child only now and then: wait for a sample that has it.
+    let metrics = wait_for("the agent's process tree in /metrics", || {
+        let (_, _, metrics) = get(port, "/metrics", "").ok_or_else(|| "not up".to_owned())?;
+        match sample(&metrics, &format!("clambake_agent_processes{agent}")) {
+            Some(processes) if processes >= 2.0 => Ok(metrics),
+            _ => Err(metrics),
+        }
+    });
     assert_eq!(
         sample(&metrics, "clambake_agents_active"),
         Some(1.0),

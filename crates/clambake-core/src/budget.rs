@@ -142,6 +142,7 @@ pub fn next_day(now: Timestamp) -> Timestamp {
 }
 
 /// What attempts that finished at or after `since` cost, from `(finished_at, cost)` pairs.
+/// Nothing spent is `0.0`: a float sum of nothing is `-0.0`, which prints as `$-0.00`.
 pub fn spent_since(
     attempts: impl IntoIterator<Item = (Timestamp, Option<f64>)>,
     since: Timestamp,
@@ -150,12 +151,19 @@ pub fn spent_since(
         .into_iter()
         .filter(|(finished, _)| *finished >= since)
         .filter_map(|(_, cost)| cost)
-        .sum()
+        .fold(0.0, |spent, cost| spent + cost)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_spent_is_a_positive_zero() {
+        let spent = spent_since([], "2026-12-02T00:00:00Z".parse().unwrap());
+        assert!(spent == 0.0 && spent.is_sign_positive(), "{spent}");
+        assert_eq!(format!("{spent:.2}"), "0.00");
+    }
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

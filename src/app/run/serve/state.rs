@@ -68,7 +68,10 @@ fn spent_today(attempts: &dyn AttemptLog, live: &LiveSnapshot, now: Timestamp) -
     let midnight = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(86_400))
         .expect("the midnight before a valid time is valid");
     let finished = attempts.finished_since(midnight)?;
-    let recorded: f64 = finished.iter().filter_map(|r| r.cost_usd).sum();
+    let recorded: f64 = finished
+        .iter()
+        .filter_map(|r| r.cost_usd)
+        .fold(0.0, |spent, cost| spent + cost);
     let running: f64 = live
         .agents
         .iter()
