@@ -239,17 +239,21 @@ async fn the_waiter_outlives_a_terminate_of_an_unwatched_agent_and_records_its_e
     let repo = TestRepo::new();
     let scripts = tempfile::tempdir().unwrap();
     let got = scripts.path().join("got-term");
+    let ready = scripts.path().join("trap-set");
     let script = write_script(
         scripts.path(),
         "stubborn.sh",
         &format!(
-            "trap 'echo yes > {}; exit 143' TERM\nwhile :; do sleep 0.02; done\n",
-            got.display()
+            "trap 'echo yes > {}; exit 143' TERM\n: > {}\nwhile :; do sleep 0.02; done\n",
+            got.display(),
+            ready.display()
         ),
     );
     let workspace = Workspace::discover(repo.path()).await.unwrap();
     let runtime = CommandRuntime::new(script.display().to_string(), String::new());
     let entry = start_then_crash(&workspace, runtime).await;
+    // A SIGTERM before the shell has set its trap would end it unseen.
+    wait_for_async("the agent to set its trap", async || ready.exists()).await;
     let report = clambake::app::agents::terminate::terminate(&workspace, "agent001", LIMITS.grace)
         .await
         .unwrap();
