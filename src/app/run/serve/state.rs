@@ -2,6 +2,8 @@
 //! --json` (its `status` part) and `run`'s live view (its `live` part).
 
 use jiff::Timestamp;
+
+use crate::core::budget::{day_start, spent_since};
 use serde::Serialize;
 
 use crate::app::queue::status::{StatusReport, status};
@@ -64,14 +66,12 @@ pub async fn dashboard_state(
 /// What the attempts that finished since the UTC day began cost, and what those still running
 /// report so far (once their result tells it, before they are disposed of).
 fn spent_today(attempts: &dyn AttemptLog, live: &LiveSnapshot, now: Timestamp) -> AppResult<f64> {
-    // Unix time counts every UTC day as 86,400 seconds.
-    let midnight = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(86_400))
-        .expect("the midnight before a valid time is valid");
+    let midnight = day_start(now);
     let finished = attempts.finished_since(midnight)?;
-    let recorded: f64 = finished
-        .iter()
-        .filter_map(|r| r.cost_usd)
-        .fold(0.0, |spent, cost| spent + cost);
+    let recorded = spent_since(
+        finished.iter().map(|r| (r.finished_at, r.cost_usd)),
+        midnight,
+    );
     let running: f64 = live
         .agents
         .iter()
